@@ -1,0 +1,16 @@
+//! Channel adapters for medrelay.
+//!
+//! The contract, in one screen: the gateway hands an adapter an [`OutgoingMessage`] for one
+//! [`Recipient`] on one [`ChannelKind`]; the adapter talks to its provider and answers with a
+//! [`SendOutcome`]: accepted (with the provider's message id), retry later, rate limited, or
+//! permanent. Later delivery evidence arrives as a [`ProviderStatus`].
+//!
+//! Adapters know providers and nothing else: no patients, no policies, no database.
+
+mod channel;
+mod message;
+mod outcome;
+
+pub use channel::{Channel, ChannelKind, ParseChannelError, SendFuture};
+pub use message::{OutgoingMessage, Recipient};
+pub use outcome::{DeliveryState, ProviderStatus, SendOutcome};

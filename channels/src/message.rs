@@ -1,0 +1,81 @@
+use std::fmt;
+
+/// Where a message goes: an E.164 phone number or an email address, already validated upstream.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Recipient {
+    Phone(String),
+    Email(String),
+}
+
+impl Recipient {
+    pub fn address(&self) -> &str {
+        match self {
+            Self::Phone(p) => p,
+            Self::Email(e) => e,
+        }
+    }
+}
+
+/// Logs must never hold a full phone number or email address, so `Debug` masks them.
+impl fmt::Debug for Recipient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Phone(p) => {
+                let tail: String = p.chars().rev().take(3).collect::<Vec<_>>().into_iter().rev().collect();
+                write!(f, "Phone(***{tail})")
+            }
+            Self::Email(e) => {
+                let domain = e.rsplit_once('@').map_or("", |(_, d)| d);
+                write!(f, "Email(***@{domain})")
+            }
+        }
+    }
+}
+
+/// A message rendered for one channel.
+#[derive(Clone)]
+pub struct OutgoingMessage {
+    pub to: Recipient,
+    /// Subject line, for email.
+    pub subject: Option<String>,
+    pub body: String,
+    /// BCP-47 language of the body (`he`, `ar`, `ru`, `en`), for right-to-left rendering and voices.
+    pub language: String,
+    /// Opaque reference the provider echoes back with status updates (WhatsApp's
+    /// `biz_opaque_callback_data`, a Twilio callback query parameter): the gateway's attempt id.
+    pub callback_ref: String,
+}
+
+/// Bodies are patient data: `Debug` shows their size, never their text.
+impl fmt::Debug for OutgoingMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutgoingMessage")
+            .field("to", &self.to)
+            .field("body_chars", &self.body.chars().count())
+            .field("language", &self.language)
+            .field("callback_ref", &self.callback_ref)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_prints_contacts_or_bodies() {
+        let message = OutgoingMessage {
+            to: Recipient::Phone("+972541234567".into()),
+            subject: None,
+            body: "Your biopsy result".into(),
+            language: "en".into(),
+            callback_ref: "att_1".into(),
+        };
+        let printed = format!("{message:?}");
+        assert!(!printed.contains("541234"), "{printed}");
+        assert!(!printed.contains("biopsy"), "{printed}");
+        assert!(printed.contains("***567"), "{printed}");
+        let email = format!("{:?}", Recipient::Email("dana@example.org".into()));
+        assert_eq!(email, "Email(***@example.org)");
+    }
+}

@@ -1,0 +1,114 @@
+//! Request bodies: JSON only, size-capped, unknown fields refused, and every parse failure named
+//! by its field.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+use serde::de::DeserializeOwned;
+
+use super::problem::{ApiError, FieldError};
+
+/// A JSON body, with its raw bytes kept for idempotency fingerprints.
+#[derive(Debug)]
+pub struct ApiJson<T> {
+    pub value: T,
+    /// The body as a canonical JSON value (keys sorted), for fingerprints.
+    pub canonical: serde_json::Value,
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::TooLarge
+            } else {
+                ApiError::Malformed(FieldError::new("body", rejection.body_text()))
+            }
+        })?;
+        parse(&bytes)
+    }
+}
+
+pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<ApiJson<T>, ApiError> {
+    let canonical: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::Malformed(FieldError::new("body", format!("must be valid JSON ({e})"))))?;
+    let value = serde_path_to_error::deserialize(&canonical).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.inner().to_string();
+        // serde_path_to_error's path already ends at an unknown field, but stops at the parent
+        // of a missing one, whose name is only in the message.
+        let field = match missing_field(&message) {
+            Some(name) if path == "." => name.to_owned(),
+            Some(name) => format!("{path}.{name}"),
+            None if path == "." => "body".to_owned(),
+            None => path,
+        };
+        if message.starts_with("unknown field") {
+            ApiError::invalid(field, "is not a known field")
+        } else if message.starts_with("missing field") {
+            ApiError::invalid(field, "is required")
+        } else {
+            ApiError::invalid(field, message)
+        }
+    })?;
+    Ok(ApiJson { value, canonical })
+}
+
+fn missing_field(message: &str) -> Option<&str> {
+    if !message.starts_with("missing field") {
+        return None;
+    }
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(&message[start..start + len])
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Sample {
+        name: String,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        count: u32,
+    }
+
+    fn field_error(body: &str) -> Vec<FieldError> {
+        match parse::<Sample>(body.as_bytes()) {
+            Err(ApiError::Invalid(errors)) => errors,
+            Err(ApiError::Malformed(error)) => vec![error],
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_missing_and_mistyped_fields_are_named() {
+        assert_eq!(field_error(r#"{"name":"a","colour":1}"#), [FieldError::new("colour", "is not a known field")]);
+        assert_eq!(field_error(r#"{}"#), [FieldError::new("name", "is required")]);
+        assert_eq!(field_error(r#"{"name":"a","inner":{}}"#), [FieldError::new("inner.count", "is required")]);
+        let mistyped = field_error(r#"{"name":"a","inner":{"count":"x"}}"#);
+        assert_eq!(mistyped[0].field, "inner.count");
+        assert_eq!(field_error("{nope")[0].field, "body");
+    }
+}

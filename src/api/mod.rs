@@ -1,0 +1,63 @@
+//! The HTTP edge: routes, authentication and validation. Handlers stay thin: they turn requests
+//! into domain values, call the store, and map errors to problem+json.
+
+mod auth;
+mod json;
+mod notifications;
+mod patients;
+mod problem;
+mod sandbox;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::routing::get;
+use tokio::sync::Notify;
+
+pub use auth::KeyGuard;
+pub use problem::{ApiError, FieldError};
+
+use crate::batch::Batcher;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::store::{IntakeResult, NewNotification, Store};
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub clock: SharedClock,
+    pub keys: Arc<KeyGuard>,
+    /// Group-commit writer for new notifications.
+    pub intake: Batcher<NewNotification, IntakeResult>,
+    /// Wakes the dispatcher when something is due now.
+    pub dispatcher_wake: Arc<Notify>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.api.max_request_bytes;
+    Router::new()
+        .route("/health", get(health))
+        .route(
+            "/v1/patients/{external_id}",
+            get(patients::get_patient).put(patients::put_patient),
+        )
+        .route(
+            "/v1/notifications",
+            get(notifications::list_notifications).post(notifications::create_notification),
+        )
+        .route(
+            "/v1/notifications/{id}",
+            get(notifications::get_notification).delete(notifications::cancel_notification),
+        )
+        .route("/sandbox/outbox", get(sandbox::outbox))
+        .fallback(|| async { ApiError::NotFound("route") })
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+async fn health(State(state): State<AppState>) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    state.store.has_clinics().await?;
+    Ok(axum::Json(serde_json::json!({ "status": "ok" })))
+}

@@ -1,0 +1,154 @@
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use medrelay_channels::ChannelKind;
+use serde::{Deserialize, Serialize};
+
+use super::auth::Caller;
+use super::json::ApiJson;
+use super::problem::{ApiError, FieldError};
+use super::AppState;
+use crate::domain::{EmailAddress, Language, Patient, Phone, TimeZoneName};
+use crate::store::PatientUpsert;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PatientIn {
+    name: String,
+    language: Option<String>,
+    timezone: Option<String>,
+    phone: Option<String>,
+    whatsapp: Option<bool>,
+    email: Option<String>,
+    channels: Option<Vec<String>>,
+    opted_out: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct PatientOut {
+    id: String,
+    name: String,
+    language: String,
+    timezone: String,
+    phone: Option<String>,
+    whatsapp: bool,
+    email: Option<String>,
+    channels: Vec<ChannelKind>,
+    opted_out: Vec<ChannelKind>,
+    created_at: jiff::Timestamp,
+    updated_at: jiff::Timestamp,
+}
+
+impl From<Patient> for PatientOut {
+    fn from(p: Patient) -> Self {
+        Self {
+            id: p.external_id,
+            name: p.name,
+            language: p.language.as_str().to_owned(),
+            timezone: p.timezone.as_str().to_owned(),
+            phone: p.phone.map(|x| x.as_str().to_owned()),
+            whatsapp: p.whatsapp,
+            email: p.email.map(|x| x.as_str().to_owned()),
+            channels: p.channels,
+            opted_out: p.opted_out,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+const EXTERNAL_ID_RULE: &str = "must be 1 to 128 characters of letters, digits, '.', '_', '-' or ':'";
+
+pub(super) fn valid_external_id(id: &str) -> bool {
+    (1..=128).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c))
+}
+
+/// Parses a list of channel names, naming each bad entry by its index.
+pub(super) fn channel_list(field: &str, names: &[String], errors: &mut Vec<FieldError>) -> Vec<ChannelKind> {
+    let mut channels = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        match name.parse::<ChannelKind>() {
+            Ok(c) if channels.contains(&c) => errors.push(FieldError::new(format!("{field}[{i}]"), "is listed twice")),
+            Ok(c) => channels.push(c),
+            Err(e) => errors.push(FieldError::new(format!("{field}[{i}]"), e.to_string())),
+        }
+    }
+    channels
+}
+
+/// Parses an optional field, recording the rule it breaks.
+pub(super) fn checked<T>(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    value: Option<String>,
+    parse: impl Fn(&str) -> Option<T>,
+    rule: &str,
+) -> Option<T> {
+    let value = value?;
+    let parsed = parse(&value);
+    if parsed.is_none() {
+        errors.push(FieldError::new(field, rule));
+    }
+    parsed
+}
+
+fn validate(external_id: String, input: PatientIn, caller: &Caller) -> Result<PatientUpsert, ApiError> {
+    let clinic = &caller.0.clinic;
+    let mut errors = Vec::new();
+    if !valid_external_id(&external_id) {
+        errors.push(FieldError::new("external_id", EXTERNAL_ID_RULE));
+    }
+    let name = input.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 200 {
+        errors.push(FieldError::new("name", "must be 1 to 200 characters"));
+    }
+    let language = checked(&mut errors, "language", input.language, Language::parse, Language::RULE);
+    let timezone = checked(&mut errors, "timezone", input.timezone, TimeZoneName::parse, TimeZoneName::RULE);
+    let phone = checked(&mut errors, "phone", input.phone, Phone::parse, Phone::RULE);
+    let email = checked(&mut errors, "email", input.email, EmailAddress::parse, EmailAddress::RULE);
+    let channels = channel_list("channels", &input.channels.unwrap_or_default(), &mut errors);
+    let opted_out = channel_list("opted_out", &input.opted_out.unwrap_or_default(), &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    Ok(PatientUpsert {
+        external_id,
+        name,
+        language: language.unwrap_or_else(|| clinic.default_language.clone()),
+        timezone: timezone.unwrap_or_else(|| clinic.timezone.clone()),
+        // Nine in ten Israelis are on WhatsApp: a phone number is presumed to be unless told.
+        whatsapp: input.whatsapp.unwrap_or(phone.is_some()),
+        phone,
+        email,
+        channels,
+        opted_out,
+    })
+}
+
+pub(super) async fn put_patient(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(external_id): Path<String>,
+    body: ApiJson<PatientIn>,
+) -> Result<(StatusCode, Json<PatientOut>), ApiError> {
+    let upsert = validate(external_id, body.value, &caller)?;
+    let (patient, created) = state.store.upsert_patient(&caller.0.clinic.id, upsert, state.clock.now()).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(patient.into())))
+}
+
+pub(super) async fn get_patient(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(external_id): Path<String>,
+) -> Result<Json<PatientOut>, ApiError> {
+    let patient = state
+        .store
+        .patient_by_external_id(&caller.0.clinic.id, &external_id)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::NotFound => ApiError::NotFound("patient"),
+            other => other.into(),
+        })?;
+    Ok(Json(patient.into()))
+}

@@ -1,0 +1,209 @@
+//! Configuration: built-in defaults, then an optional TOML file, then `MEDRELAY_*` environment
+//! variables (nested keys joined with `__`, e.g. `MEDRELAY_DISPATCH__BATCH_SIZE=128`).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use medrelay_channels::ChannelKind;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP API listens on.
+    pub listen: SocketAddr,
+    /// `sqlite://path` (the default, a file created on first start) or `postgres://…`.
+    pub database_url: String,
+    /// Create the clinic `demo` with an admin key on first start when there is no clinic yet.
+    pub bootstrap_demo: bool,
+    pub api: ApiConfig,
+    pub dispatch: DispatchConfig,
+    pub delivery_timeout: DeliveryTimeouts,
+    pub sandbox: SandboxConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite://medrelay.db".to_owned(),
+            bootstrap_demo: true,
+            api: ApiConfig::default(),
+            dispatch: DispatchConfig::default(),
+            delivery_timeout: DeliveryTimeouts::default(),
+            sandbox: SandboxConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Sustained requests per second allowed for one API key.
+    pub key_rate_per_second: u32,
+    /// Requests one API key may send in a burst above the sustained rate.
+    pub key_burst: u32,
+    /// Largest request body accepted, in bytes.
+    pub max_request_bytes: usize,
+    /// Longest message `body` accepted, in characters (WhatsApp's limit).
+    pub max_body_chars: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            key_rate_per_second: 200,
+            key_burst: 400,
+            max_request_bytes: 64 * 1024,
+            max_body_chars: 4096,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DispatchConfig {
+    /// Notifications one dispatcher worker claims at a time.
+    pub batch_size: u32,
+    /// Concurrent dispatcher workers in this instance.
+    pub workers: u32,
+    /// How long a claim lasts; a crashed instance's work is claimed again after it.
+    pub lease_ms: u64,
+    /// How often an idle dispatcher looks for due work (new notifications wake it at once).
+    pub poll_interval_ms: u64,
+    /// Tries on one channel before falling back to the next, counting the first.
+    pub max_tries_per_channel: u32,
+    /// First retry delay; it doubles with each try, with ±20% jitter.
+    pub retry_base_ms: u64,
+    /// Longest retry delay.
+    pub retry_cap_ms: u64,
+    /// Sends per second per provider sender (WhatsApp number, SMS sender, SMTP relay, caller id).
+    pub sender_rate_per_second: SenderRates,
+}
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 256,
+            workers: 4,
+            lease_ms: 30_000,
+            poll_interval_ms: 100,
+            max_tries_per_channel: 3,
+            retry_base_ms: 2_000,
+            retry_cap_ms: 300_000,
+            sender_rate_per_second: SenderRates::default(),
+        }
+    }
+}
+
+impl DispatchConfig {
+    pub fn lease(&self) -> Duration {
+        Duration::from_millis(self.lease_ms)
+    }
+}
+
+/// Defaults are the providers' documented throughput (WhatsApp Cloud API 80/s per number,
+/// a Twilio long code about 1/s but sender pools and short codes far more, so 30/s).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SenderRates {
+    pub whatsapp: u32,
+    pub sms: u32,
+    pub email: u32,
+    pub voice: u32,
+}
+
+impl Default for SenderRates {
+    fn default() -> Self {
+        Self {
+            whatsapp: 80,
+            sms: 30,
+            email: 50,
+            voice: 5,
+        }
+    }
+}
+
+impl SenderRates {
+    pub fn for_channel(&self, channel: ChannelKind) -> u32 {
+        match channel {
+            ChannelKind::Whatsapp => self.whatsapp,
+            ChannelKind::Sms => self.sms,
+            ChannelKind::Email => self.email,
+            ChannelKind::Voice => self.voice,
+        }
+    }
+}
+
+/// How long an accepted message may go without a delivery receipt before the next channel is
+/// tried. Email has no receipt, so it has no timeout.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryTimeouts {
+    pub whatsapp_ms: u64,
+    pub sms_ms: u64,
+    pub voice_ms: u64,
+}
+
+impl Default for DeliveryTimeouts {
+    fn default() -> Self {
+        Self {
+            whatsapp_ms: 10 * 60_000,
+            sms_ms: 15 * 60_000,
+            voice_ms: 5 * 60_000,
+        }
+    }
+}
+
+impl DeliveryTimeouts {
+    pub fn for_channel(&self, channel: ChannelKind) -> Option<Duration> {
+        match channel {
+            ChannelKind::Whatsapp => Some(Duration::from_millis(self.whatsapp_ms)),
+            ChannelKind::Sms => Some(Duration::from_millis(self.sms_ms)),
+            ChannelKind::Voice => Some(Duration::from_millis(self.voice_ms)),
+            ChannelKind::Email => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxConfig {
+    /// After accepting, the sandbox reports `delivered` this much later.
+    pub delivery_delay_ms: u64,
+    /// The sandbox reports a WhatsApp message `read` this much after delivery.
+    pub read_delay_ms: u64,
+    /// The sandbox has no provider throughput cap; its senders use this rate instead.
+    pub sender_rate_per_second: u32,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            delivery_delay_ms: 500,
+            read_delay_ms: 2_000,
+            sender_rate_per_second: 20_000,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(#[from] Box<figment::Error>);
+
+impl Config {
+    /// Defaults ← `file` (if given and present) ← `MEDRELAY_*` environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file(file));
+        }
+        figment
+            .merge(Env::prefixed("MEDRELAY_").split("__"))
+            .extract()
+            .map_err(|e| ConfigError(Box::new(e)))
+    }
+}

@@ -1,0 +1,286 @@
+//! The dispatcher: claims due notifications with a lease, asks `policy` what to do, hands
+//! messages to channel adapters (at each sender's rate), and records what the providers answered.
+//! It is the only writer of attempt outcomes.
+
+mod senders;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use medrelay_channels::{Channel, ChannelKind, OutgoingMessage, Recipient, SendOutcome};
+use tokio::sync::{Notify, RwLock, watch};
+
+pub use senders::SenderLimits;
+
+use crate::clock::SharedClock;
+use crate::config::{DeliveryTimeouts, DispatchConfig};
+use crate::domain::{AttemptId, Clinic, ClinicId, NotificationStatus, Patient};
+use crate::policy::{self, DeliveryRules, NotificationFacts, Step, templates};
+use crate::store::{AttemptOutcome, ClaimedNotification, DispatchWrite, NextState, OutcomeWrite, Store, StoreError};
+
+/// The adapters this instance sends through, by channel.
+#[derive(Clone, Default)]
+pub struct ChannelRegistry {
+    by_kind: HashMap<ChannelKind, Arc<dyn Channel>>,
+}
+
+impl ChannelRegistry {
+    pub fn new(channels: Vec<Arc<dyn Channel>>) -> Self {
+        Self { by_kind: channels.into_iter().map(|c| (c.kind(), c)).collect() }
+    }
+
+    fn get(&self, kind: ChannelKind) -> Option<&Arc<dyn Channel>> {
+        self.by_kind.get(&kind)
+    }
+}
+
+impl std::fmt::Debug for ChannelRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.by_kind.keys()).finish()
+    }
+}
+
+#[derive(Debug)]
+pub struct Dispatcher {
+    store: Store,
+    clock: SharedClock,
+    config: DispatchConfig,
+    rules: DeliveryRules,
+    channels: ChannelRegistry,
+    limits: SenderLimits,
+    wake: Arc<Notify>,
+    clinics: RwLock<HashMap<ClinicId, Clinic>>,
+}
+
+/// A claimed notification the policy wants sent now.
+struct Handover {
+    notification: ClaimedNotification,
+    patient: Patient,
+    clinic: Clinic,
+    attempt: AttemptId,
+    channel: ChannelKind,
+    to: Recipient,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        config: DispatchConfig,
+        timeouts: DeliveryTimeouts,
+        channels: ChannelRegistry,
+        limits: SenderLimits,
+        wake: Arc<Notify>,
+    ) -> Self {
+        let rules = DeliveryRules { max_tries_per_channel: config.max_tries_per_channel, timeouts };
+        Self { store, clock, config, rules, channels, limits, wake, clinics: RwLock::new(HashMap::new()) }
+    }
+
+    /// Runs the configured number of workers until `stop` turns true.
+    pub async fn run_until_stopped(self: Arc<Self>, stop: watch::Receiver<bool>) {
+        let workers: Vec<_> = (0..self.config.workers.max(1))
+            .map(|_| tokio::spawn(Arc::clone(&self).work(stop.clone())))
+            .collect();
+        futures::future::join_all(workers).await;
+    }
+
+    async fn work(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let idle = Duration::from_millis(self.config.poll_interval_ms);
+        while !*stop.borrow() {
+            match self.dispatch_due().await {
+                Ok(0) => {
+                    tokio::select! {
+                        () = self.wake.notified() => {}
+                        () = tokio::time::sleep(idle) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::error!(%error, "dispatch round failed");
+                    tokio::time::sleep(idle).await;
+                }
+            }
+        }
+    }
+
+    /// One round: claim a batch, decide, hand over, record. Returns how many were claimed.
+    pub async fn dispatch_due(&self) -> Result<usize, StoreError> {
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let now = self.clock.now();
+        let lease_until = now.checked_add(self.config.lease()).unwrap_or(now);
+        let claimed = self.store.claim_due(&token, now, lease_until, self.config.batch_size).await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let count = claimed.len();
+        let patient_ids: Vec<&str> = claimed.iter().map(|n| n.patient_id.as_str()).collect();
+        let mut patients = self.store.patients_by_ids(&patient_ids).await?;
+
+        let mut writes = Vec::with_capacity(count);
+        let mut handovers = HashMap::new();
+        for notification in claimed {
+            let clinic = self.clinic(&notification.clinic_id).await?;
+            let Some(patient) = patients.get(notification.patient_id.as_str()).cloned() else {
+                writes.push(DispatchWrite {
+                    notification: notification.id.clone(),
+                    previous_status: notification.status,
+                    verdicts: Vec::new(),
+                    reasons: vec!["failed: the patient no longer exists".to_owned()],
+                    next: NextState::Finish { status: NotificationStatus::Failed, channel: None },
+                });
+                continue;
+            };
+            let plan = policy::channel_plan(notification.channel, &patient, &clinic);
+            let facts = NotificationFacts {
+                status: notification.status,
+                send_at: notification.send_at,
+                expires_at: notification.expires_at,
+            };
+            let decision = policy::decide(&facts, &plan, &notification.attempts, &self.rules, now);
+            let next = match decision.step {
+                Step::Send(planned) => {
+                    let attempt = AttemptId::generate();
+                    let sender = self
+                        .channels
+                        .get(planned.channel)
+                        .map_or_else(|| "none".to_owned(), |c| c.sender_id().to_owned());
+                    let to_masked = format!("{:?}", planned.to);
+                    let next = NextState::Send { attempt: attempt.clone(), channel: planned.channel, sender, to_masked };
+                    handovers.insert(
+                        attempt.clone(),
+                        Handover {
+                            notification: notification.clone(),
+                            patient: patients.remove(notification.patient_id.as_str()).unwrap_or(patient),
+                            clinic,
+                            attempt,
+                            channel: planned.channel,
+                            to: planned.to,
+                        },
+                    );
+                    next
+                }
+                Step::Wait { until, status } => NextState::Wait { until, status },
+                Step::Finish { status, channel } => NextState::Finish { status, channel },
+            };
+            writes.push(DispatchWrite {
+                notification: notification.id,
+                previous_status: notification.status,
+                verdicts: decision.verdicts,
+                reasons: decision.reasons,
+                next,
+            });
+        }
+
+        let cleared = self.store.record_decisions(&token, &writes, now).await?;
+        if cleared.is_empty() {
+            return Ok(count);
+        }
+        let sends = cleared.into_iter().filter_map(|attempt| handovers.remove(&attempt));
+        let outcomes: Vec<OutcomeWrite> = futures::stream::iter(sends)
+            .map(|handover| self.hand_over(handover))
+            .buffer_unordered(self.config.batch_size.max(1) as usize)
+            .collect()
+            .await;
+        self.store.record_outcomes(&token, &outcomes, self.clock.now()).await?;
+        if outcomes.iter().any(|o| matches!(o.outcome, AttemptOutcome::Failed { .. })) {
+            self.wake.notify_one();
+        }
+        Ok(count)
+    }
+
+    async fn hand_over(&self, handover: Handover) -> OutcomeWrite {
+        let Handover { notification, patient, clinic, attempt, channel, to } = handover;
+        let outcome = match (self.channels.get(channel), render(&notification, &patient, &clinic, to, &attempt)) {
+            (None, _) => AttemptOutcome::Failed {
+                code: "no_adapter".into(),
+                text: format!("no {channel} provider is set up"),
+            },
+            (_, Err(error)) => AttemptOutcome::Failed { code: "template".into(), text: error.to_string() },
+            (Some(adapter), Ok(message)) => {
+                self.limits.until_ready(channel, adapter.sender_id()).await;
+                let sent = adapter.send(&message).await;
+                self.classify(channel, &notification, sent)
+            }
+        };
+        OutcomeWrite { notification: notification.id, attempt, channel, outcome }
+    }
+
+    /// Turns an adapter's answer into what is stored, with retry times and delivery deadlines.
+    fn classify(&self, channel: ChannelKind, notification: &ClaimedNotification, sent: SendOutcome) -> AttemptOutcome {
+        let now = self.clock.now();
+        let at = |d: Duration| now.checked_add(d).unwrap_or(now);
+        match sent {
+            SendOutcome::Accepted { provider_message_id } => AttemptOutcome::Accepted {
+                provider_message_id,
+                deliver_by: self.rules.timeouts.for_channel(channel).map(at),
+            },
+            SendOutcome::RetryLater { code, reason, after } => {
+                let tries = notification
+                    .attempts
+                    .iter()
+                    .filter(|a| a.channel == channel && a.status == crate::domain::AttemptStatus::Errored)
+                    .count() as u32
+                    + 1;
+                let backoff = policy::retry_delay(
+                    tries,
+                    Duration::from_millis(self.config.retry_base_ms),
+                    Duration::from_millis(self.config.retry_cap_ms),
+                    rand::random::<f64>() * 2.0 - 1.0,
+                );
+                AttemptOutcome::Errored { code, text: reason, retry_at: at(after.unwrap_or(backoff).max(backoff)) }
+            }
+            SendOutcome::RateLimited { after } => AttemptOutcome::RateLimited { retry_at: at(after) },
+            SendOutcome::Permanent { code, reason } => AttemptOutcome::Failed { code, text: reason },
+        }
+    }
+
+    async fn clinic(&self, id: &ClinicId) -> Result<Clinic, StoreError> {
+        if let Some(clinic) = self.clinics.read().await.get(id) {
+            return Ok(clinic.clone());
+        }
+        let clinic = self.store.clinic_by_id(id).await?;
+        self.clinics.write().await.insert(id.clone(), clinic.clone());
+        Ok(clinic)
+    }
+}
+
+/// The message as the patient will see it: the staff's text, or the template in the patient's
+/// language (else the clinic's).
+fn render(
+    notification: &ClaimedNotification,
+    patient: &Patient,
+    clinic: &Clinic,
+    to: Recipient,
+    attempt: &AttemptId,
+) -> Result<OutgoingMessage, templates::TemplateError> {
+    let (body, language) = match (&notification.body, &notification.template) {
+        (Some(body), _) => (body.clone(), patient.language.as_str().to_owned()),
+        (None, Some(template)) => {
+            let params: BTreeMap<String, String> = notification
+                .params
+                .as_deref()
+                .and_then(|p| serde_json::from_str(p).ok())
+                .unwrap_or_default();
+            let (text, language) = templates::render(
+                template,
+                &params,
+                [patient.language.as_str(), clinic.default_language.as_str()],
+                &clinic.name,
+                &patient.name,
+            )?;
+            (text, language.to_owned())
+        }
+        (None, None) => return Err(templates::TemplateError::Unknown(String::new())),
+    };
+    Ok(OutgoingMessage {
+        to,
+        subject: Some(format!("Message from {}", clinic.name)),
+        body,
+        language,
+        callback_ref: attempt.as_str().to_owned(),
+    })
+}
+

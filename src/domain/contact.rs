@@ -1,0 +1,137 @@
+use std::fmt;
+
+/// A phone number in E.164: `+`, a country code that does not start with 0, 8 to 15 digits in all.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    pub const RULE: &'static str = "must be E.164: '+' then 8 to 15 digits, e.g. +972541234567";
+
+    pub fn parse(s: &str) -> Option<Self> {
+        let digits = s.strip_prefix('+')?;
+        let valid = (8..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0');
+        valid.then(|| Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The last three digits, for logs and staff screens.
+    pub fn masked(&self) -> String {
+        format!("***{}", &self.0[self.0.len().saturating_sub(3)..])
+    }
+}
+
+impl fmt::Debug for Phone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Phone({})", self.masked())
+    }
+}
+
+/// An email address, checked for shape only; the mail server is the judge of the rest.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    pub const RULE: &'static str = "must be an email address like name@example.org";
+
+    pub fn parse(s: &str) -> Option<Self> {
+        let (local, domain) = s.rsplit_once('@')?;
+        let valid = !local.is_empty()
+            && s.len() <= 254
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+            && !local.contains('@');
+        valid.then(|| Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map_or("", |(_, d)| d)
+    }
+}
+
+impl fmt::Debug for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Email(***@{})", self.domain())
+    }
+}
+
+/// An ISO 639-1 language code (`he`, `ar`, `ru`, `en`, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Language(String);
+
+impl Language {
+    pub const RULE: &'static str = "must be a two-letter ISO 639-1 code such as he, ar, ru or en";
+
+    pub fn parse(s: &str) -> Option<Self> {
+        (s.len() == 2 && s.bytes().all(|b| b.is_ascii_lowercase())).then(|| Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Hebrew and Arabic are written right to left.
+    pub fn is_right_to_left(&self) -> bool {
+        matches!(self.0.as_str(), "he" | "ar" | "fa" | "ur" | "yi")
+    }
+}
+
+/// An IANA time zone name that this build knows, e.g. `Asia/Jerusalem`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeZoneName(String);
+
+impl TimeZoneName {
+    pub const RULE: &'static str = "must be an IANA time zone such as Asia/Jerusalem";
+
+    pub fn parse(s: &str) -> Option<Self> {
+        jiff::tz::TimeZone::get(s).ok().map(|_| Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_must_be_e164() {
+        assert!(Phone::parse("+972541234567").is_some());
+        assert!(Phone::parse("+12025550123").is_some());
+        for bad in ["0541234567", "+0541234567", "+972 54 123 4567", "+97254", "+", "+9725412345678901"] {
+            assert!(Phone::parse(bad).is_none(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn phone_debug_shows_only_the_last_digits() {
+        let phone = Phone::parse("+972541234567").map(|p| format!("{p:?}"));
+        assert_eq!(phone.as_deref(), Some("Phone(***567)"));
+    }
+
+    #[test]
+    fn email_addresses_need_a_local_part_and_a_dotted_domain() {
+        assert!(EmailAddress::parse("dana@clinic.co.il").is_some());
+        for bad in ["dana", "@clinic.co.il", "dana@clinic", "da na@clinic.co.il", "dana@.il"] {
+            assert!(EmailAddress::parse(bad).is_none(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn time_zones_must_be_known() {
+        assert!(TimeZoneName::parse("Asia/Jerusalem").is_some());
+        assert!(TimeZoneName::parse("Mars/Olympus").is_none());
+    }
+}

@@ -1,0 +1,108 @@
+use serde::{Deserialize, Serialize};
+
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vdoc])* $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$(Self::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s)
+            }
+
+            pub fn names() -> String {
+                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        }
+    };
+}
+
+text_enum!(
+    Priority {
+        Normal = "normal",
+        Urgent = "urgent",
+    }
+);
+
+impl Default for Priority {
+    fn default() -> Self {
+        Self::Normal
+    }
+}
+
+text_enum!(
+    /// Where a notification stands. `delivered`, `read`, `failed`, `cancelled` and `expired` are
+    /// terminal; `sent` is terminal for email, which has no delivery receipt.
+    NotificationStatus {
+        Scheduled = "scheduled",
+        Queued = "queued",
+        Sending = "sending",
+        Sent = "sent",
+        Delivered = "delivered",
+        Read = "read",
+        Failed = "failed",
+        Cancelled = "cancelled",
+        Expired = "expired",
+    }
+);
+
+impl NotificationStatus {
+    /// Staff can still take it back: nothing is with a provider.
+    pub fn is_cancellable(self) -> bool {
+        matches!(self, Self::Scheduled | Self::Queued)
+    }
+}
+
+text_enum!(
+    /// Where one try on one channel stands.
+    AttemptStatus {
+        /// Being handed to the provider right now.
+        Sending = "sending",
+        /// The hand-over was interrupted (crash); the provider may or may not have it.
+        Ambiguous = "ambiguous",
+        /// The provider asked us to slow down; tried again later, not counted as a failure.
+        RateLimited = "rate_limited",
+        /// A transient provider error; the channel is tried again after a backoff.
+        Errored = "errored",
+        Accepted = "accepted",
+        Sent = "sent",
+        Delivered = "delivered",
+        Read = "read",
+        /// The channel cannot deliver this message.
+        Failed = "failed",
+        /// Accepted, but no delivery receipt came within the channel's delivery timeout.
+        TimedOut = "timed_out",
+    }
+);
+
+impl AttemptStatus {
+    /// Progress order for provider evidence: statuses only ever move up this ladder.
+    pub fn progress(self) -> u8 {
+        match self {
+            Self::Sending | Self::Ambiguous | Self::RateLimited | Self::Errored => 0,
+            Self::Accepted => 1,
+            Self::Sent => 2,
+            Self::TimedOut => 3,
+            Self::Failed => 4,
+            Self::Delivered => 5,
+            Self::Read => 6,
+        }
+    }
+
+    pub fn is_delivered(self) -> bool {
+        matches!(self, Self::Delivered | Self::Read)
+    }
+
+    /// The provider has the message and may still deliver it.
+    pub fn is_in_flight(self) -> bool {
+        matches!(self, Self::Sending | Self::Ambiguous | Self::Accepted | Self::Sent)
+    }
+}

@@ -1,0 +1,36 @@
+use medrelay_channels::ChannelKind;
+
+use super::{ClinicId, EmailAddress, Language, PatientId, Phone, TimeZoneName};
+
+/// The tenant: a clinic with its own patients, keys and channel set-up.
+#[derive(Debug, Clone)]
+pub struct Clinic {
+    pub id: ClinicId,
+    pub slug: String,
+    pub name: String,
+    pub timezone: TimeZoneName,
+    pub default_language: Language,
+    /// The channels this clinic can send on, in the order used when neither staff nor the
+    /// patient chose.
+    pub default_channels: Vec<ChannelKind>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Patient {
+    pub id: PatientId,
+    pub clinic_id: ClinicId,
+    /// The booking system's id for this patient, unique within the clinic.
+    pub external_id: String,
+    pub name: String,
+    pub language: Language,
+    pub timezone: TimeZoneName,
+    pub phone: Option<Phone>,
+    /// Whether the phone number is on WhatsApp, as far as the clinic knows.
+    pub whatsapp: bool,
+    pub email: Option<EmailAddress>,
+    /// Preferred channels, most preferred first; empty means the clinic's order.
+    pub channels: Vec<ChannelKind>,
+    pub opted_out: Vec<ChannelKind>,
+    pub created_at: jiff::Timestamp,
+    pub updated_at: jiff::Timestamp,
+}

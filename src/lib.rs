@@ -1,0 +1,26 @@
+//! medrelay: a patient notification gateway.
+//!
+//! Layout, in the order a notification travels:
+//! - [`api`]: the HTTP edge; validates, authenticates and stores (durably) before answering.
+//! - [`store`]: all SQL, for SQLite and PostgreSQL.
+//! - [`dispatch`]: claims due notifications, asks [`policy`] what to do, hands messages to
+//!   channel adapters, records outcomes.
+//! - [`policy`]: pure routing rules: channel plan, fallback, retries, expiry, templates.
+//! - [`tracking`]: provider status updates move attempts to delivered / read / failed.
+//! - [`sandbox`]: the look-alike provider used when a clinic has no provider credentials.
+//! - [`domain`]: the clinic's words as types.
+
+pub mod api;
+pub mod app;
+pub mod batch;
+pub mod clock;
+pub mod config;
+pub mod dispatch;
+pub mod domain;
+pub mod policy;
+pub mod sandbox;
+pub mod store;
+pub mod tracking;
+
+pub use app::{Application, RunningApp};
+pub use config::Config;

@@ -1,0 +1,171 @@
+use medrelay_channels::{ChannelKind, Recipient};
+
+use crate::domain::{Clinic, Patient};
+
+/// A channel that can carry the notification, with the address it goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedChannel {
+    pub channel: ChannelKind,
+    pub to: Recipient,
+}
+
+/// The channels to try in order, and a reason for each one left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelPlan {
+    pub channels: Vec<PlannedChannel>,
+    /// Where the order came from: staff's choice, the patient's preference or the clinic default.
+    pub source: String,
+    pub skipped: Vec<String>,
+}
+
+/// Staff's choice for this message wins; then the patient's preference; then the clinic's order.
+/// A channel is dropped when the clinic has not set it up, the patient opted out of it, or the
+/// patient has no contact for it.
+pub fn channel_plan(requested: Option<ChannelKind>, patient: &Patient, clinic: &Clinic) -> ChannelPlan {
+    let (order, source) = match requested {
+        Some(channel) => (vec![channel], format!("staff chose {channel}")),
+        None if !patient.channels.is_empty() => (
+            patient.channels.clone(),
+            format!("patient preference: {}", join(&patient.channels)),
+        ),
+        None => (
+            clinic.default_channels.clone(),
+            format!("clinic default order: {}", join(&clinic.default_channels)),
+        ),
+    };
+
+    let mut plan = ChannelPlan {
+        channels: Vec::new(),
+        source,
+        skipped: Vec::new(),
+    };
+    for channel in order {
+        match usable(channel, patient, clinic) {
+            Ok(to) => plan.channels.push(PlannedChannel { channel, to }),
+            Err(why) => plan.skipped.push(format!("{channel} skipped: {why}")),
+        }
+    }
+    plan
+}
+
+fn usable(channel: ChannelKind, patient: &Patient, clinic: &Clinic) -> Result<Recipient, &'static str> {
+    if !clinic.default_channels.contains(&channel) {
+        return Err("not configured for this clinic");
+    }
+    if patient.opted_out.contains(&channel) {
+        return Err("patient opted out");
+    }
+    let phone = || {
+        patient
+            .phone
+            .as_ref()
+            .map(|p| Recipient::Phone(p.as_str().to_owned()))
+            .ok_or("no phone number on record")
+    };
+    match channel {
+        ChannelKind::Whatsapp if patient.phone.is_some() && !patient.whatsapp => {
+            Err("patient is not on WhatsApp")
+        }
+        ChannelKind::Whatsapp | ChannelKind::Sms | ChannelKind::Voice => phone(),
+        ChannelKind::Email => patient
+            .email
+            .as_ref()
+            .map(|e| Recipient::Email(e.as_str().to_owned()))
+            .ok_or("no email address on record"),
+    }
+}
+
+fn join(channels: &[ChannelKind]) -> String {
+    channels.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::domain::{ClinicId, EmailAddress, Language, PatientId, Phone, TimeZoneName};
+
+    pub(crate) fn clinic() -> Clinic {
+        Clinic {
+            id: ClinicId::generate(),
+            slug: "demo".into(),
+            name: "Demo Clinic".into(),
+            timezone: TimeZoneName::parse("Asia/Jerusalem").expect("zone"),
+            default_language: Language::parse("he").expect("language"),
+            default_channels: vec![ChannelKind::Whatsapp, ChannelKind::Sms, ChannelKind::Email],
+        }
+    }
+
+    pub(crate) fn patient() -> Patient {
+        Patient {
+            id: PatientId::generate(),
+            clinic_id: ClinicId::generate(),
+            external_id: "p-1".into(),
+            name: "Dana".into(),
+            language: Language::parse("he").expect("language"),
+            timezone: TimeZoneName::parse("Asia/Jerusalem").expect("zone"),
+            phone: Phone::parse("+972541234567"),
+            whatsapp: true,
+            email: EmailAddress::parse("dana@example.org"),
+            channels: Vec::new(),
+            opted_out: Vec::new(),
+            created_at: jiff::Timestamp::UNIX_EPOCH,
+            updated_at: jiff::Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    fn kinds(plan: &ChannelPlan) -> Vec<ChannelKind> {
+        plan.channels.iter().map(|c| c.channel).collect()
+    }
+
+    #[test]
+    fn without_preferences_the_clinic_order_is_used() {
+        let plan = channel_plan(None, &patient(), &clinic());
+        assert_eq!(kinds(&plan), [ChannelKind::Whatsapp, ChannelKind::Sms, ChannelKind::Email]);
+        assert_eq!(plan.source, "clinic default order: whatsapp, sms, email");
+        assert!(plan.skipped.is_empty());
+    }
+
+    #[test]
+    fn the_patients_preference_beats_the_clinic_order() {
+        let mut patient = patient();
+        patient.channels = vec![ChannelKind::Email, ChannelKind::Sms];
+        let plan = channel_plan(None, &patient, &clinic());
+        assert_eq!(kinds(&plan), [ChannelKind::Email, ChannelKind::Sms]);
+    }
+
+    #[test]
+    fn staffs_choice_beats_the_patients_preference() {
+        let mut patient = patient();
+        patient.channels = vec![ChannelKind::Email];
+        let plan = channel_plan(Some(ChannelKind::Sms), &patient, &clinic());
+        assert_eq!(kinds(&plan), [ChannelKind::Sms]);
+        assert_eq!(plan.source, "staff chose sms");
+    }
+
+    #[test]
+    fn each_unusable_channel_is_skipped_with_its_reason() {
+        let mut patient = patient();
+        patient.channels = vec![ChannelKind::Whatsapp, ChannelKind::Sms, ChannelKind::Email, ChannelKind::Voice];
+        patient.opted_out = vec![ChannelKind::Whatsapp];
+        patient.email = None;
+        let plan = channel_plan(None, &patient, &clinic());
+        assert_eq!(kinds(&plan), [ChannelKind::Sms]);
+        assert_eq!(
+            plan.skipped,
+            [
+                "whatsapp skipped: patient opted out",
+                "email skipped: no email address on record",
+                "voice skipped: not configured for this clinic",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_patient_not_on_whatsapp_is_not_sent_whatsapp() {
+        let mut patient = patient();
+        patient.whatsapp = false;
+        let plan = channel_plan(None, &patient, &clinic());
+        assert_eq!(kinds(&plan), [ChannelKind::Sms, ChannelKind::Email]);
+        assert_eq!(plan.skipped, ["whatsapp skipped: patient is not on WhatsApp"]);
+    }
+}

@@ -1,0 +1,464 @@
+use std::time::Duration;
+
+use jiff::Timestamp;
+use medrelay_channels::ChannelKind;
+
+use super::{ChannelPlan, PlannedChannel};
+use crate::config::DeliveryTimeouts;
+use crate::domain::{AttemptId, AttemptStatus, NotificationStatus};
+
+/// What the rules need to know about the notification itself.
+#[derive(Debug, Clone)]
+pub struct NotificationFacts {
+    pub status: NotificationStatus,
+    pub send_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// One earlier try, as stored.
+#[derive(Debug, Clone)]
+pub struct AttemptFacts {
+    pub id: AttemptId,
+    pub channel: ChannelKind,
+    pub status: AttemptStatus,
+    pub created_at: Timestamp,
+    pub retry_at: Option<Timestamp>,
+    pub deliver_by: Option<Timestamp>,
+    pub error_code: Option<String>,
+    pub error_text: Option<String>,
+}
+
+/// Limits that shape retries and fallback.
+#[derive(Debug, Clone)]
+pub struct DeliveryRules {
+    pub max_tries_per_channel: u32,
+    pub timeouts: DeliveryTimeouts,
+}
+
+/// What happens to the notification now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Hand it to this channel.
+    Send(PlannedChannel),
+    /// Nothing to do before `until`; the notification shows `status` meanwhile.
+    Wait { until: Timestamp, status: NotificationStatus },
+    /// It has reached a final state.
+    Finish {
+        status: NotificationStatus,
+        channel: Option<ChannelKind>,
+    },
+}
+
+/// A change to an earlier attempt that the rules conclude from the passing of time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptVerdict {
+    pub attempt: AttemptId,
+    pub status: AttemptStatus,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub step: Step,
+    pub verdicts: Vec<AttemptVerdict>,
+    /// Why, in words for the audit trail.
+    pub reasons: Vec<String>,
+}
+
+impl Decision {
+    fn new(step: Step, verdicts: Vec<AttemptVerdict>, reasons: Vec<String>) -> Self {
+        Self { step, verdicts, reasons }
+    }
+}
+
+/// The next step for one notification.
+///
+/// Order of the rules: delivery evidence wins over everything; a message a provider may still
+/// deliver is waited for (one winner: no fallback while it can still arrive); then expiry and
+/// `send_at`; then the first channel of the plan that is not used up is sent to, or waited for
+/// while it backs off; with none left, the notification fails with every channel's story.
+pub fn decide(
+    notification: &NotificationFacts,
+    plan: &ChannelPlan,
+    attempts: &[AttemptFacts],
+    rules: &DeliveryRules,
+    now: Timestamp,
+) -> Decision {
+    if let Some(step) = delivered(attempts) {
+        return Decision::new(step, Vec::new(), Vec::new());
+    }
+    if is_final(notification.status) {
+        return Decision::new(
+            Step::Finish { status: notification.status, channel: None },
+            Vec::new(),
+            Vec::new(),
+        );
+    }
+
+    let (verdicts, still_in_flight) = judge_in_flight(attempts, rules, now);
+    if let Some(until) = still_in_flight {
+        let reasons = verdicts.iter().map(|v| v.reason.clone()).collect();
+        return Decision::new(Step::Wait { until, status: NotificationStatus::Sent }, verdicts, reasons);
+    }
+    let mut reasons: Vec<String> = verdicts.iter().map(|v| v.reason.clone()).collect();
+    let status_after = |a: &AttemptFacts| {
+        verdicts
+            .iter()
+            .find(|v| v.attempt == a.id)
+            .map_or(a.status, |v| v.status)
+    };
+
+    if let Some(expires_at) = notification.expires_at.filter(|e| *e <= now) {
+        reasons.push(format!("expired at {expires_at} before it could be delivered"));
+        return Decision::new(
+            Step::Finish { status: NotificationStatus::Expired, channel: None },
+            verdicts,
+            reasons,
+        );
+    }
+    if notification.send_at > now {
+        return Decision::new(
+            Step::Wait { until: notification.send_at, status: NotificationStatus::Scheduled },
+            verdicts,
+            reasons,
+        );
+    }
+
+    if attempts.is_empty() {
+        reasons.push(format!("route: {}", plan.source));
+        reasons.extend(plan.skipped.iter().cloned());
+    }
+    let mut used_up = Vec::new();
+    for planned in &plan.channels {
+        let on_channel: Vec<&AttemptFacts> = attempts.iter().filter(|a| a.channel == planned.channel).collect();
+        if let Some(failed) = on_channel
+            .iter()
+            .find(|a| matches!(status_after(a), AttemptStatus::Failed | AttemptStatus::TimedOut))
+        {
+            used_up.push(format!("{} {}", planned.channel, describe_failure(failed, status_after(failed))));
+            continue;
+        }
+        let errors = on_channel.iter().filter(|a| a.status == AttemptStatus::Errored).count();
+        if errors >= rules.max_tries_per_channel as usize {
+            used_up.push(format!("{} failed {errors} times", planned.channel));
+            continue;
+        }
+        if let Some(retry_at) = on_channel.last().and_then(|a| a.retry_at).filter(|t| *t > now) {
+            return Decision::new(
+                Step::Wait { until: retry_at, status: NotificationStatus::Queued },
+                verdicts,
+                reasons,
+            );
+        }
+        if !used_up.is_empty() {
+            reasons.push(format!("falling back to {} after {}", planned.channel, used_up.join("; ")));
+        }
+        return Decision::new(Step::Send(planned.clone()), verdicts, reasons);
+    }
+
+    let mut story = used_up;
+    if attempts.is_empty() || story.is_empty() {
+        story.extend(plan.skipped.iter().cloned());
+    }
+    reasons.push(if story.is_empty() {
+        "failed: no channel to try".to_owned()
+    } else {
+        format!("failed: no channel left to try ({})", story.join("; "))
+    });
+    Decision::new(
+        Step::Finish { status: NotificationStatus::Failed, channel: None },
+        verdicts,
+        reasons,
+    )
+}
+
+fn is_final(status: NotificationStatus) -> bool {
+    matches!(
+        status,
+        NotificationStatus::Failed | NotificationStatus::Cancelled | NotificationStatus::Expired
+    )
+}
+
+/// Delivered or read on some channel; for email, accepted by the mail server.
+fn delivered(attempts: &[AttemptFacts]) -> Option<Step> {
+    if let Some(first) = attempts.iter().find(|a| a.status.is_delivered()) {
+        let read = attempts.iter().any(|a| a.status == AttemptStatus::Read);
+        let status = if read { NotificationStatus::Read } else { NotificationStatus::Delivered };
+        return Some(Step::Finish { status, channel: Some(first.channel) });
+    }
+    attempts
+        .iter()
+        .find(|a| {
+            !a.channel.reports_delivery() && matches!(a.status, AttemptStatus::Accepted | AttemptStatus::Sent)
+        })
+        .map(|a| Step::Finish { status: NotificationStatus::Sent, channel: Some(a.channel) })
+}
+
+/// Attempts a provider may still deliver: past their delivery deadline they time out; a hand-over
+/// found unfinished (its dispatcher died) becomes ambiguous and is waited for like an accepted one,
+/// because sending it again risks the patient getting it twice. Returns the verdicts and the
+/// earliest deadline still ahead.
+fn judge_in_flight(
+    attempts: &[AttemptFacts],
+    rules: &DeliveryRules,
+    now: Timestamp,
+) -> (Vec<AttemptVerdict>, Option<Timestamp>) {
+    let mut verdicts = Vec::new();
+    let mut wait_until: Option<Timestamp> = None;
+    for attempt in attempts.iter().filter(|a| a.status.is_in_flight()) {
+        let Some(timeout) = rules.timeouts.for_channel(attempt.channel) else {
+            continue;
+        };
+        let deadline = attempt.deliver_by.unwrap_or_else(|| add(attempt.created_at, timeout));
+        if deadline <= now {
+            verdicts.push(AttemptVerdict {
+                attempt: attempt.id.clone(),
+                status: AttemptStatus::TimedOut,
+                reason: format!(
+                    "{} timed out: no delivery receipt within {}s",
+                    attempt.channel,
+                    timeout.as_secs()
+                ),
+            });
+            continue;
+        }
+        if attempt.status == AttemptStatus::Sending {
+            verdicts.push(AttemptVerdict {
+                attempt: attempt.id.clone(),
+                status: AttemptStatus::Ambiguous,
+                reason: format!(
+                    "{} hand-over was interrupted; not resending, waiting for the provider's status until {deadline}",
+                    attempt.channel
+                ),
+            });
+        }
+        wait_until = Some(wait_until.map_or(deadline, |w| w.min(deadline)));
+    }
+    (verdicts, wait_until)
+}
+
+fn describe_failure(attempt: &AttemptFacts, status: AttemptStatus) -> String {
+    match (status, &attempt.error_code, &attempt.error_text) {
+        (AttemptStatus::TimedOut, _, _) => "timed out".to_owned(),
+        (_, Some(code), Some(text)) => format!("failed ({code}: {text})"),
+        (_, None, Some(text)) => format!("failed ({text})"),
+        (_, Some(code), None) => format!("failed ({code})"),
+        (_, None, None) => "failed".to_owned(),
+    }
+}
+
+fn add(at: Timestamp, by: Duration) -> Timestamp {
+    let millis = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+    Timestamp::from_millisecond(at.as_millisecond().saturating_add(millis)).unwrap_or(Timestamp::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use medrelay_channels::Recipient;
+
+    use super::*;
+    use crate::policy::channel_plan;
+    use crate::policy::channel_plan::tests::{clinic, patient};
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().expect("timestamp")
+    }
+
+    fn rules() -> DeliveryRules {
+        DeliveryRules {
+            max_tries_per_channel: 3,
+            timeouts: DeliveryTimeouts { whatsapp_ms: 600_000, sms_ms: 900_000, voice_ms: 300_000 },
+        }
+    }
+
+    fn due_now() -> NotificationFacts {
+        NotificationFacts {
+            status: NotificationStatus::Queued,
+            send_at: at("2026-11-26T08:00:00Z"),
+            expires_at: None,
+        }
+    }
+
+    fn attempt(channel: ChannelKind, status: AttemptStatus, created: &str) -> AttemptFacts {
+        AttemptFacts {
+            id: AttemptId::generate(),
+            channel,
+            status,
+            created_at: at(created),
+            retry_at: None,
+            deliver_by: None,
+            error_code: None,
+            error_text: None,
+        }
+    }
+
+    fn plan() -> ChannelPlan {
+        channel_plan(None, &patient(), &clinic())
+    }
+
+    const NOW: &str = "2026-11-26T10:00:00Z";
+
+    #[test]
+    fn a_new_notification_goes_to_the_first_planned_channel_with_the_route_explained() {
+        let decision = decide(&due_now(), &plan(), &[], &rules(), at(NOW));
+        assert_eq!(
+            decision.step,
+            Step::Send(PlannedChannel {
+                channel: ChannelKind::Whatsapp,
+                to: Recipient::Phone("+972541234567".into())
+            })
+        );
+        assert_eq!(decision.reasons, ["route: clinic default order: whatsapp, sms, email"]);
+    }
+
+    #[test]
+    fn a_permanent_failure_falls_back_to_the_next_channel() {
+        let mut failed = attempt(ChannelKind::Whatsapp, AttemptStatus::Failed, "2026-11-26T09:59:00Z");
+        failed.error_code = Some("131026".into());
+        failed.error_text = Some("recipient is not a WhatsApp user".into());
+        let decision = decide(&due_now(), &plan(), &[failed], &rules(), at(NOW));
+        assert!(matches!(&decision.step, Step::Send(p) if p.channel == ChannelKind::Sms));
+        assert_eq!(
+            decision.reasons,
+            ["falling back to sms after whatsapp failed (131026: recipient is not a WhatsApp user)"]
+        );
+    }
+
+    #[test]
+    fn an_accepted_message_is_waited_for_until_its_delivery_deadline() {
+        let mut accepted = attempt(ChannelKind::Whatsapp, AttemptStatus::Accepted, "2026-11-26T09:59:00Z");
+        accepted.deliver_by = Some(at("2026-11-26T10:09:00Z"));
+        let decision = decide(&due_now(), &plan(), &[accepted], &rules(), at(NOW));
+        assert_eq!(
+            decision.step,
+            Step::Wait { until: at("2026-11-26T10:09:00Z"), status: NotificationStatus::Sent }
+        );
+        assert!(decision.verdicts.is_empty());
+    }
+
+    #[test]
+    fn no_delivery_receipt_in_time_times_out_and_falls_back() {
+        let mut accepted = attempt(ChannelKind::Whatsapp, AttemptStatus::Sent, "2026-11-26T09:40:00Z");
+        accepted.deliver_by = Some(at("2026-11-26T09:50:00Z"));
+        let id = accepted.id.clone();
+        let decision = decide(&due_now(), &plan(), &[accepted], &rules(), at(NOW));
+        assert!(matches!(&decision.step, Step::Send(p) if p.channel == ChannelKind::Sms));
+        assert_eq!(decision.verdicts.len(), 1);
+        assert_eq!(decision.verdicts[0].attempt, id);
+        assert_eq!(decision.verdicts[0].status, AttemptStatus::TimedOut);
+        assert_eq!(
+            decision.reasons,
+            [
+                "whatsapp timed out: no delivery receipt within 600s",
+                "falling back to sms after whatsapp timed out"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_interrupted_hand_over_is_not_resent_but_waited_for() {
+        let sending = attempt(ChannelKind::Whatsapp, AttemptStatus::Sending, "2026-11-26T09:58:00Z");
+        let decision = decide(&due_now(), &plan(), &[sending], &rules(), at(NOW));
+        assert_eq!(
+            decision.step,
+            Step::Wait { until: at("2026-11-26T10:08:00Z"), status: NotificationStatus::Sent }
+        );
+        assert_eq!(decision.verdicts[0].status, AttemptStatus::Ambiguous);
+    }
+
+    #[test]
+    fn a_transient_error_retries_the_same_channel_after_the_backoff() {
+        let mut errored = attempt(ChannelKind::Whatsapp, AttemptStatus::Errored, "2026-11-26T09:59:58Z");
+        errored.retry_at = Some(at("2026-11-26T10:00:02Z"));
+        let waiting = decide(&due_now(), &plan(), std::slice::from_ref(&errored), &rules(), at(NOW));
+        assert_eq!(
+            waiting.step,
+            Step::Wait { until: at("2026-11-26T10:00:02Z"), status: NotificationStatus::Queued }
+        );
+        let retrying = decide(&due_now(), &plan(), &[errored], &rules(), at("2026-11-26T10:00:02Z"));
+        assert!(matches!(&retrying.step, Step::Send(p) if p.channel == ChannelKind::Whatsapp));
+    }
+
+    #[test]
+    fn a_channel_that_errs_too_often_is_used_up() {
+        let errors: Vec<_> = (0..3)
+            .map(|_| attempt(ChannelKind::Whatsapp, AttemptStatus::Errored, "2026-11-26T09:50:00Z"))
+            .collect();
+        let decision = decide(&due_now(), &plan(), &errors, &rules(), at(NOW));
+        assert!(matches!(&decision.step, Step::Send(p) if p.channel == ChannelKind::Sms));
+        assert_eq!(decision.reasons, ["falling back to sms after whatsapp failed 3 times"]);
+    }
+
+    #[test]
+    fn delivery_on_any_channel_finishes_the_notification() {
+        let attempts = [
+            attempt(ChannelKind::Whatsapp, AttemptStatus::Failed, "2026-11-26T09:50:00Z"),
+            attempt(ChannelKind::Sms, AttemptStatus::Delivered, "2026-11-26T09:51:00Z"),
+        ];
+        let decision = decide(&due_now(), &plan(), &attempts, &rules(), at(NOW));
+        assert_eq!(
+            decision.step,
+            Step::Finish { status: NotificationStatus::Delivered, channel: Some(ChannelKind::Sms) }
+        );
+    }
+
+    #[test]
+    fn an_email_accepted_by_the_mail_server_is_done() {
+        let attempts = [attempt(ChannelKind::Email, AttemptStatus::Accepted, "2026-11-26T09:50:00Z")];
+        let decision = decide(&due_now(), &plan(), &attempts, &rules(), at(NOW));
+        assert_eq!(
+            decision.step,
+            Step::Finish { status: NotificationStatus::Sent, channel: Some(ChannelKind::Email) }
+        );
+    }
+
+    #[test]
+    fn a_future_send_at_waits_and_a_passed_expiry_expires() {
+        let mut later = due_now();
+        later.send_at = at("2026-11-27T07:00:00Z");
+        let decision = decide(&later, &plan(), &[], &rules(), at(NOW));
+        assert_eq!(
+            decision.step,
+            Step::Wait { until: at("2026-11-27T07:00:00Z"), status: NotificationStatus::Scheduled }
+        );
+
+        let mut stale = due_now();
+        stale.expires_at = Some(at("2026-11-26T09:00:00Z"));
+        let decision = decide(&stale, &plan(), &[], &rules(), at(NOW));
+        assert_eq!(decision.step, Step::Finish { status: NotificationStatus::Expired, channel: None });
+    }
+
+    #[test]
+    fn with_every_channel_used_up_the_notification_fails_with_the_whole_story() {
+        let mut patient = patient();
+        patient.email = None;
+        let plan = channel_plan(None, &patient, &clinic());
+        let attempts = [
+            attempt(ChannelKind::Whatsapp, AttemptStatus::Failed, "2026-11-26T09:50:00Z"),
+            attempt(ChannelKind::Sms, AttemptStatus::TimedOut, "2026-11-26T09:51:00Z"),
+        ];
+        let decision = decide(&due_now(), &plan, &attempts, &rules(), at(NOW));
+        assert_eq!(decision.step, Step::Finish { status: NotificationStatus::Failed, channel: None });
+        assert_eq!(
+            decision.reasons,
+            ["failed: no channel left to try (whatsapp failed; sms timed out)"]
+        );
+    }
+
+    #[test]
+    fn an_empty_plan_fails_at_once_saying_why() {
+        let mut patient = patient();
+        patient.phone = None;
+        patient.email = None;
+        let plan = channel_plan(None, &patient, &clinic());
+        let decision = decide(&due_now(), &plan, &[], &rules(), at(NOW));
+        assert_eq!(decision.step, Step::Finish { status: NotificationStatus::Failed, channel: None });
+        assert_eq!(
+            decision.reasons.last().map(String::as_str),
+            Some(
+                "failed: no channel left to try (whatsapp skipped: no phone number on record; \
+                 sms skipped: no phone number on record; email skipped: no email address on record)"
+            )
+        );
+    }
+}

@@ -1,0 +1,16 @@
+//! Routing rules as pure functions: facts in, a decision and its reasons out. No I/O and no clock
+//! of its own; `now` is an argument, so every rule is tested with a fixed time.
+//!
+//! - [`channel_plan`]: which channels may carry a notification, in order, and why others may not.
+//! - [`decide`]: given the plan and the attempts so far, what happens next (send, wait, finish).
+//! - [`retry_delay`]: the backoff between tries on one channel.
+//! - [`templates`]: the built-in message templates and their rendering.
+
+mod channel_plan;
+mod decide;
+mod retry;
+pub mod templates;
+
+pub use channel_plan::{ChannelPlan, PlannedChannel, channel_plan};
+pub use decide::{AttemptFacts, AttemptVerdict, Decision, DeliveryRules, NotificationFacts, Step, decide};
+pub use retry::retry_delay;

@@ -1,0 +1,159 @@
+use jiff::Timestamp;
+use medrelay_channels::ChannelKind;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, StoreError, join_channels, millis, parse_channels};
+use crate::domain::{ApiKeyId, Clinic, ClinicId, Language, TimeZoneName};
+
+#[derive(Debug, Clone)]
+pub struct NewClinic {
+    pub slug: String,
+    pub name: String,
+    pub timezone: TimeZoneName,
+    pub default_language: Language,
+    pub default_channels: Vec<ChannelKind>,
+}
+
+/// What a key may do: `booking` for booking systems, `staff` for people, `admin` for set-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ApiKeyRole {
+    Booking,
+    Staff,
+    Admin,
+}
+
+impl ApiKeyRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Booking => "booking",
+            Self::Staff => "staff",
+            Self::Admin => "admin",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [Self::Booking, Self::Staff, Self::Admin].into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// The key a request came with, once checked.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedKey {
+    pub id: ApiKeyId,
+    pub clinic: Clinic,
+    pub role: ApiKeyRole,
+}
+
+const CLINIC_COLUMNS: &str = "id, slug, name, timezone, default_language, default_channels";
+
+fn clinic_from_row(row: &AnyRow) -> Result<Clinic, StoreError> {
+    let timezone: String = row.try_get("timezone")?;
+    let language: String = row.try_get("default_language")?;
+    Ok(Clinic {
+        id: ClinicId::from_stored(row.try_get("id")?),
+        slug: row.try_get("slug")?,
+        name: row.try_get("name")?,
+        timezone: TimeZoneName::parse(&timezone).ok_or_else(|| StoreError::Corrupt(format!("time zone {timezone}")))?,
+        default_language: Language::parse(&language)
+            .ok_or_else(|| StoreError::Corrupt(format!("language {language}")))?,
+        default_channels: parse_channels(&row.try_get::<String, _>("default_channels")?)?,
+    })
+}
+
+/// Keys are 32 random bytes; a plain SHA-256 is enough to store such keys, unlike passwords.
+pub fn key_fingerprint(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+impl Store {
+    pub async fn create_clinic(&self, clinic: NewClinic, now: Timestamp) -> Result<Clinic, StoreError> {
+        let id = ClinicId::generate();
+        sqlx::query(
+            "INSERT INTO clinics (id, slug, name, timezone, default_language, default_channels, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id.as_str())
+        .bind(&clinic.slug)
+        .bind(&clinic.name)
+        .bind(clinic.timezone.as_str())
+        .bind(clinic.default_language.as_str())
+        .bind(join_channels(&clinic.default_channels))
+        .bind(millis(now))
+        .execute(&self.write)
+        .await
+        .map_err(|e| StoreError::from(e).on_unique("clinic slug"))?;
+        Ok(Clinic {
+            id,
+            slug: clinic.slug,
+            name: clinic.name,
+            timezone: clinic.timezone,
+            default_language: clinic.default_language,
+            default_channels: clinic.default_channels,
+        })
+    }
+
+    pub async fn clinic_by_slug(&self, slug: &str) -> Result<Clinic, StoreError> {
+        let row = sqlx::query(&format!("SELECT {CLINIC_COLUMNS} FROM clinics WHERE slug = $1"))
+            .bind(slug)
+            .fetch_optional(&self.read)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        clinic_from_row(&row)
+    }
+
+    pub async fn clinic_by_id(&self, id: &ClinicId) -> Result<Clinic, StoreError> {
+        let row = sqlx::query(&format!("SELECT {CLINIC_COLUMNS} FROM clinics WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(&self.read)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        clinic_from_row(&row)
+    }
+
+    pub async fn has_clinics(&self) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM clinics").fetch_one(&self.read).await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
+    /// Makes a new key and returns it in clear text: the only time it is ever seen.
+    pub async fn create_api_key(
+        &self,
+        clinic: &ClinicId,
+        role: ApiKeyRole,
+        now: Timestamp,
+    ) -> Result<String, StoreError> {
+        let secret: [u8; 32] = rand::random();
+        let key = format!("mr_{}", hex::encode(secret));
+        sqlx::query(
+            "INSERT INTO api_keys (id, clinic_id, role, key_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(ApiKeyId::generate().as_str())
+        .bind(clinic.as_str())
+        .bind(role.as_str())
+        .bind(key_fingerprint(&key))
+        .bind(millis(now))
+        .execute(&self.write)
+        .await?;
+        Ok(key)
+    }
+
+    pub async fn authenticate(&self, key: &str) -> Result<Option<AuthenticatedKey>, StoreError> {
+        let row = sqlx::query(
+            "SELECT k.id AS key_id, k.role, c.id, c.slug, c.name, c.timezone, c.default_language, c.default_channels \
+             FROM api_keys k JOIN clinics c ON c.id = k.clinic_id \
+             WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
+        )
+        .bind(key_fingerprint(key))
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let role: String = row.try_get("role")?;
+        Ok(Some(AuthenticatedKey {
+            id: ApiKeyId::from_stored(row.try_get("key_id")?),
+            role: ApiKeyRole::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
+            clinic: clinic_from_row(&row)?,
+        }))
+    }
+}

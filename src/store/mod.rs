@@ -1,0 +1,173 @@
+//! Storage: every SQL statement lives here, behind typed functions. One code path serves SQLite
+//! and PostgreSQL through sqlx's Any driver (ids as TEXT, instants as integer milliseconds UTC);
+//! the only SQL that differs is how the dispatcher claims work.
+//!
+//! SQLite has one writer at a time, so it gets a single-connection write pool next to a read
+//! pool; PostgreSQL shares one pool for both.
+
+mod clinics;
+mod dispatch;
+mod error;
+mod notifications;
+mod patients;
+mod sandbox;
+mod tracking;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor};
+
+pub use clinics::{ApiKeyRole, AuthenticatedKey, NewClinic, key_fingerprint};
+pub use dispatch::{AttemptOutcome, ClaimedNotification, DispatchWrite, NextState, OutcomeWrite};
+pub use error::StoreError;
+pub use notifications::{
+    AttemptView, EventView, IntakeResult, NewNotification, NotificationFilter, NotificationPage, NotificationView,
+    Receipt,
+};
+pub use patients::PatientUpsert;
+pub use sandbox::{OutboxFilter, SandboxMessage, SandboxStatusDue};
+pub use tracking::StatusUpdate;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    write: AnyPool,
+    read: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects, creating the SQLite file if needed, and runs the migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        let store = match backend {
+            Backend::Sqlite => {
+                let url = sqlite_url(url);
+                let write = sqlite_pool(&url, 1).await?;
+                let read = sqlite_pool(&url, 4).await?;
+                Self { write, read, backend }
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await?;
+                Self { write: pool.clone(), read: pool, backend }
+            }
+        };
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&store.write).await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// sqlx opens SQLite files read-write only when asked to create them.
+fn sqlite_url(url: &str) -> String {
+    if url.contains("mode=") || url.contains(":memory:") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+async fn sqlite_pool(url: &str, connections: u32) -> Result<AnyPool, StoreError> {
+    // Durable before acknowledged: WAL with a full sync on every commit. Group commit in the
+    // writers keeps that affordable.
+    let pool = AnyPoolOptions::new()
+        .max_connections(connections)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; \
+                     PRAGMA foreign_keys = ON;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?;
+    Ok(pool)
+}
+
+pub(crate) fn millis(at: Timestamp) -> i64 {
+    at.as_millisecond()
+}
+
+pub(crate) fn timestamp(ms: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_millisecond(ms).map_err(|_| StoreError::Corrupt(format!("timestamp {ms}")))
+}
+
+pub(crate) fn opt_timestamp(ms: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
+    ms.map(timestamp).transpose()
+}
+
+/// `$start, $start+1, …` for `count` values, for `IN (…)` lists.
+pub(crate) fn placeholders(start: usize, count: usize) -> String {
+    (start..start + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+pub(crate) fn parse_stored<T: FromStr>(s: &str, what: &str) -> Result<T, StoreError> {
+    s.parse().map_err(|_| StoreError::Corrupt(format!("{what} `{s}`")))
+}
+
+pub(crate) fn parse_channels(s: &str) -> Result<Vec<medrelay_channels::ChannelKind>, StoreError> {
+    s.split(',').filter(|c| !c.is_empty()).map(|c| parse_stored(c, "channel")).collect()
+}
+
+pub(crate) fn join_channels(channels: &[medrelay_channels::ChannelKind]) -> String {
+    channels.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_back_ends_have_the_same_migrations() {
+        let versions = |m: &sqlx::migrate::Migrator| {
+            m.iter().map(|m| (m.version, m.description.to_string())).collect::<Vec<_>>()
+        };
+        assert_eq!(versions(&SQLITE_MIGRATIONS), versions(&POSTGRES_MIGRATIONS));
+    }
+
+    #[test]
+    fn placeholders_number_from_the_start_given() {
+        assert_eq!(placeholders(3, 3), "$3, $4, $5");
+    }
+}

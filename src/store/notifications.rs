@@ -1,0 +1,387 @@
+use jiff::Timestamp;
+use medrelay_channels::ChannelKind;
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::{Store, StoreError, millis, opt_timestamp, parse_stored, timestamp};
+use crate::domain::{ClinicId, NotificationId, NotificationStatus, PatientId, Priority};
+
+/// A validated notification, ready to be stored.
+#[derive(Debug, Clone)]
+pub struct NewNotification {
+    pub id: NotificationId,
+    pub clinic_id: ClinicId,
+    pub patient_id: PatientId,
+    pub topic: String,
+    pub body: Option<String>,
+    pub template: Option<String>,
+    /// Template parameters as a JSON object.
+    pub params: Option<String>,
+    pub channel: Option<ChannelKind>,
+    pub priority: Priority,
+    pub send_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub idempotency_key: Option<String>,
+    /// Fingerprint of the request, to tell a replay from a reused key.
+    pub request_hash: String,
+    pub received_at: Timestamp,
+    /// What the audit trail says about how it came in.
+    pub received_note: String,
+}
+
+impl NewNotification {
+    fn initial_status(&self) -> NotificationStatus {
+        if self.send_at > self.received_at {
+            NotificationStatus::Scheduled
+        } else {
+            NotificationStatus::Queued
+        }
+    }
+}
+
+/// What intake answers, the same for the first request and its replays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Receipt {
+    pub id: NotificationId,
+    pub status: NotificationStatus,
+    pub send_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntakeResult {
+    Created(Receipt),
+    /// The idempotency key was seen before with the same request.
+    Replayed(Receipt),
+    /// The idempotency key was seen before with a different request.
+    KeyReused,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AttemptView {
+    pub id: String,
+    pub channel: ChannelKind,
+    pub status: String,
+    pub provider_message_id: Option<String>,
+    pub error_code: Option<String>,
+    pub error_text: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub accepted_at: Option<Timestamp>,
+    pub delivered_at: Option<Timestamp>,
+    pub read_at: Option<Timestamp>,
+    pub failed_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventView {
+    pub at: Timestamp,
+    pub kind: String,
+    pub attempt_id: Option<String>,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NotificationView {
+    pub id: NotificationId,
+    pub patient_id: String,
+    pub topic: String,
+    pub priority: Priority,
+    pub status: NotificationStatus,
+    /// The channel that delivered it, once one has.
+    pub channel: Option<ChannelKind>,
+    /// The channel staff chose for it, if any.
+    pub requested_channel: Option<ChannelKind>,
+    pub body: Option<String>,
+    pub template: Option<String>,
+    pub params: Option<serde_json::Value>,
+    pub send_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<Vec<AttemptView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<EventView>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NotificationFilter {
+    pub patient_external_id: Option<String>,
+    pub status: Option<NotificationStatus>,
+    pub limit: u32,
+    /// Continue after this (created_at, id), newest first.
+    pub after: Option<(i64, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NotificationPage {
+    pub items: Vec<NotificationView>,
+    pub next: Option<(i64, String)>,
+}
+
+pub(crate) const NOTIFICATION_COLUMNS: &str = "n.id, n.clinic_id, n.patient_id, n.topic, n.body, n.template, n.params, \
+    n.channel, n.priority, n.send_at, n.expires_at, n.status, n.created_at";
+
+const VIEW_COLUMNS: &str = "n.id, p.external_id, n.topic, n.priority, n.status, n.delivered_channel, n.channel, \
+    n.body, n.template, n.params, n.send_at, n.expires_at, n.created_at, n.updated_at";
+
+fn opt_channel(value: Option<String>) -> Result<Option<ChannelKind>, StoreError> {
+    value.map(|c| parse_stored(&c, "channel")).transpose()
+}
+
+pub(crate) fn status(value: &str) -> Result<NotificationStatus, StoreError> {
+    NotificationStatus::parse(value).ok_or_else(|| StoreError::Corrupt(format!("status {value}")))
+}
+
+fn view_from_row(row: &AnyRow) -> Result<NotificationView, StoreError> {
+    let priority: String = row.try_get("priority")?;
+    let params: Option<String> = row.try_get("params")?;
+    Ok(NotificationView {
+        id: NotificationId::from_stored(row.try_get("id")?),
+        patient_id: row.try_get("external_id")?,
+        topic: row.try_get("topic")?,
+        priority: Priority::parse(&priority).ok_or_else(|| StoreError::Corrupt(format!("priority {priority}")))?,
+        status: status(&row.try_get::<String, _>("status")?)?,
+        channel: opt_channel(row.try_get("delivered_channel")?)?,
+        requested_channel: opt_channel(row.try_get("channel")?)?,
+        body: row.try_get("body")?,
+        template: row.try_get("template")?,
+        params: params
+            .map(|p| serde_json::from_str(&p).map_err(|_| StoreError::Corrupt("params".into())))
+            .transpose()?,
+        send_at: timestamp(row.try_get("send_at")?)?,
+        expires_at: opt_timestamp(row.try_get("expires_at")?)?,
+        created_at: timestamp(row.try_get("created_at")?)?,
+        updated_at: timestamp(row.try_get("updated_at")?)?,
+        attempts: None,
+        events: None,
+    })
+}
+
+pub(crate) async fn insert_event(
+    tx: &mut Transaction<'_, Any>,
+    notification: &str,
+    attempt: Option<&str>,
+    at: Timestamp,
+    kind: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO events (notification_id, attempt_id, at, kind, detail) VALUES ($1, $2, $3, $4, $5)")
+        .bind(notification)
+        .bind(attempt)
+        .bind(millis(at))
+        .bind(kind)
+        .bind(detail)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Stores a batch of notifications in one transaction (group commit): each is durable, with
+    /// its first event, when this returns. A repeated idempotency key yields the first receipt.
+    pub async fn insert_notifications(&self, batch: &[NewNotification]) -> Result<Vec<IntakeResult>, StoreError> {
+        let mut tx = self.write.begin().await?;
+        let mut results = Vec::with_capacity(batch.len());
+        for n in batch {
+            let status = n.initial_status();
+            let inserted = sqlx::query(
+                "INSERT INTO notifications (id, clinic_id, patient_id, topic, body, template, params, channel, \
+                 priority, send_at, expires_at, status, idempotency_key, request_hash, due_at, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) \
+                 ON CONFLICT (clinic_id, idempotency_key) DO NOTHING RETURNING id",
+            )
+            .bind(n.id.as_str())
+            .bind(n.clinic_id.as_str())
+            .bind(n.patient_id.as_str())
+            .bind(&n.topic)
+            .bind(n.body.as_deref())
+            .bind(n.template.as_deref())
+            .bind(n.params.as_deref())
+            .bind(n.channel.map(|c| c.as_str()))
+            .bind(n.priority.as_str())
+            .bind(millis(n.send_at))
+            .bind(n.expires_at.map(millis))
+            .bind(status.as_str())
+            .bind(n.idempotency_key.as_deref())
+            .bind(&n.request_hash)
+            .bind(millis(n.send_at.max(n.received_at)))
+            .bind(millis(n.received_at))
+            .fetch_optional(&mut *tx)
+            .await?;
+            if inserted.is_some() {
+                insert_event(&mut tx, n.id.as_str(), None, n.received_at, "received", &n.received_note).await?;
+                results.push(IntakeResult::Created(Receipt { id: n.id.clone(), status, send_at: n.send_at }));
+                continue;
+            }
+            let first = sqlx::query(
+                "SELECT id, request_hash, send_at, created_at FROM notifications \
+                 WHERE clinic_id = $1 AND idempotency_key = $2",
+            )
+            .bind(n.clinic_id.as_str())
+            .bind(n.idempotency_key.as_deref())
+            .fetch_one(&mut *tx)
+            .await?;
+            let hash: Option<String> = first.try_get("request_hash")?;
+            if hash.as_deref() != Some(n.request_hash.as_str()) {
+                results.push(IntakeResult::KeyReused);
+                continue;
+            }
+            let send_at = timestamp(first.try_get("send_at")?)?;
+            let created_at = timestamp(first.try_get("created_at")?)?;
+            let status = if send_at > created_at { NotificationStatus::Scheduled } else { NotificationStatus::Queued };
+            results.push(IntakeResult::Replayed(Receipt {
+                id: NotificationId::from_stored(first.try_get("id")?),
+                status,
+                send_at,
+            }));
+        }
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    pub async fn notification(&self, clinic: &ClinicId, id: &NotificationId) -> Result<NotificationView, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {VIEW_COLUMNS} FROM notifications n JOIN patients p ON p.id = n.patient_id \
+             WHERE n.id = $1 AND n.clinic_id = $2"
+        ))
+        .bind(id.as_str())
+        .bind(clinic.as_str())
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let mut view = view_from_row(&row)?;
+
+        let attempts = sqlx::query(
+            "SELECT id, channel, status, provider_message_id, error_code, error_text, created_at, updated_at, \
+             accepted_at, delivered_at, read_at, failed_at FROM attempts WHERE notification_id = $1 \
+             ORDER BY created_at, id",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.read)
+        .await?;
+        view.attempts = Some(
+            attempts
+                .iter()
+                .map(|r| {
+                    Ok(AttemptView {
+                        id: r.try_get("id")?,
+                        channel: parse_stored(&r.try_get::<String, _>("channel")?, "channel")?,
+                        status: r.try_get("status")?,
+                        provider_message_id: r.try_get("provider_message_id")?,
+                        error_code: r.try_get("error_code")?,
+                        error_text: r.try_get("error_text")?,
+                        created_at: timestamp(r.try_get("created_at")?)?,
+                        updated_at: timestamp(r.try_get("updated_at")?)?,
+                        accepted_at: opt_timestamp(r.try_get("accepted_at")?)?,
+                        delivered_at: opt_timestamp(r.try_get("delivered_at")?)?,
+                        read_at: opt_timestamp(r.try_get("read_at")?)?,
+                        failed_at: opt_timestamp(r.try_get("failed_at")?)?,
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?,
+        );
+
+        let events = sqlx::query("SELECT at, kind, attempt_id, detail FROM events WHERE notification_id = $1 ORDER BY id")
+            .bind(id.as_str())
+            .fetch_all(&self.read)
+            .await?;
+        view.events = Some(
+            events
+                .iter()
+                .map(|r| {
+                    Ok(EventView {
+                        at: timestamp(r.try_get("at")?)?,
+                        kind: r.try_get("kind")?,
+                        attempt_id: r.try_get("attempt_id")?,
+                        detail: r.try_get("detail")?,
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?,
+        );
+        Ok(view)
+    }
+
+    pub async fn notifications(
+        &self,
+        clinic: &ClinicId,
+        filter: &NotificationFilter,
+    ) -> Result<NotificationPage, StoreError> {
+        let mut sql = format!(
+            "SELECT {VIEW_COLUMNS} FROM notifications n JOIN patients p ON p.id = n.patient_id WHERE n.clinic_id = $1"
+        );
+        let mut next = 2;
+        if filter.patient_external_id.is_some() {
+            sql.push_str(&format!(" AND p.external_id = ${next}"));
+            next += 1;
+        }
+        if filter.status.is_some() {
+            sql.push_str(&format!(" AND n.status = ${next}"));
+            next += 1;
+        }
+        if filter.after.is_some() {
+            sql.push_str(&format!(
+                " AND (n.created_at < ${next} OR (n.created_at = ${next} AND n.id < ${}))",
+                next + 1
+            ));
+            next += 2;
+        }
+        sql.push_str(&format!(" ORDER BY n.created_at DESC, n.id DESC LIMIT ${next}"));
+
+        let mut query = sqlx::query(&sql).bind(clinic.as_str());
+        if let Some(patient) = &filter.patient_external_id {
+            query = query.bind(patient.as_str());
+        }
+        if let Some(status) = filter.status {
+            query = query.bind(status.as_str());
+        }
+        if let Some((created, id)) = &filter.after {
+            query = query.bind(*created).bind(id.as_str());
+        }
+        let rows = query.bind(i64::from(filter.limit) + 1).fetch_all(&self.read).await?;
+        let mut items = rows.iter().map(view_from_row).collect::<Result<Vec<_>, _>>()?;
+        let next = if items.len() > filter.limit as usize {
+            items.truncate(filter.limit as usize);
+            items.last().map(|last| (millis(last.created_at), last.id.as_str().to_owned()))
+        } else {
+            None
+        };
+        Ok(NotificationPage { items, next })
+    }
+
+    /// Cancels a notification no provider has taken yet. `Err(Conflict)` when one has, or the
+    /// dispatcher is handing it over right now.
+    pub async fn cancel_notification(
+        &self,
+        clinic: &ClinicId,
+        id: &NotificationId,
+        by: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await?;
+        let cancelled = sqlx::query(
+            "UPDATE notifications SET status = 'cancelled', due_at = NULL, updated_at = $3 \
+             WHERE id = $1 AND clinic_id = $2 AND status IN ('scheduled', 'queued') AND lease_token IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.notification_id = $1 \
+                             AND a.status NOT IN ('failed', 'errored', 'rate_limited')) \
+             RETURNING id",
+        )
+        .bind(id.as_str())
+        .bind(clinic.as_str())
+        .bind(millis(now))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if cancelled.is_none() {
+            let exists = sqlx::query("SELECT 1 AS one FROM notifications WHERE id = $1 AND clinic_id = $2")
+                .bind(id.as_str())
+                .bind(clinic.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+            return Err(if exists.is_some() { StoreError::Conflict("hand-over") } else { StoreError::NotFound });
+        }
+        insert_event(&mut tx, id.as_str(), None, now, "cancelled", &format!("cancelled by {by}")).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

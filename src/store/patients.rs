@@ -1,0 +1,115 @@
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+use medrelay_channels::ChannelKind;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, StoreError, join_channels, millis, parse_channels, placeholders, timestamp};
+use crate::domain::{ClinicId, EmailAddress, Language, Patient, PatientId, Phone, TimeZoneName};
+
+/// A patient as the booking system describes it, already validated.
+#[derive(Debug, Clone)]
+pub struct PatientUpsert {
+    pub external_id: String,
+    pub name: String,
+    pub language: Language,
+    pub timezone: TimeZoneName,
+    pub phone: Option<Phone>,
+    pub whatsapp: bool,
+    pub email: Option<EmailAddress>,
+    pub channels: Vec<ChannelKind>,
+    pub opted_out: Vec<ChannelKind>,
+}
+
+const PATIENT_COLUMNS: &str = "id, clinic_id, external_id, name, language, timezone, phone, whatsapp, email, \
+                               channels, opted_out, created_at, updated_at";
+
+fn patient_from_row(row: &AnyRow) -> Result<Patient, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(what.to_owned());
+    let phone: Option<String> = row.try_get("phone")?;
+    let email: Option<String> = row.try_get("email")?;
+    Ok(Patient {
+        id: PatientId::from_stored(row.try_get("id")?),
+        clinic_id: ClinicId::from_stored(row.try_get("clinic_id")?),
+        external_id: row.try_get("external_id")?,
+        name: row.try_get("name")?,
+        language: Language::parse(&row.try_get::<String, _>("language")?).ok_or_else(|| corrupt("language"))?,
+        timezone: TimeZoneName::parse(&row.try_get::<String, _>("timezone")?).ok_or_else(|| corrupt("time zone"))?,
+        phone: phone.map(|p| Phone::parse(&p).ok_or_else(|| corrupt("phone"))).transpose()?,
+        whatsapp: row.try_get::<i64, _>("whatsapp")? != 0,
+        email: email.map(|e| EmailAddress::parse(&e).ok_or_else(|| corrupt("email"))).transpose()?,
+        channels: parse_channels(&row.try_get::<String, _>("channels")?)?,
+        opted_out: parse_channels(&row.try_get::<String, _>("opted_out")?)?,
+        created_at: timestamp(row.try_get("created_at")?)?,
+        updated_at: timestamp(row.try_get("updated_at")?)?,
+    })
+}
+
+impl Store {
+    /// Creates or replaces the patient with this external id; returns it and whether it is new.
+    pub async fn upsert_patient(
+        &self,
+        clinic: &ClinicId,
+        patient: PatientUpsert,
+        now: Timestamp,
+    ) -> Result<(Patient, bool), StoreError> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO patients ({PATIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+             ON CONFLICT (clinic_id, external_id) DO UPDATE SET name = excluded.name, language = excluded.language, \
+             timezone = excluded.timezone, phone = excluded.phone, whatsapp = excluded.whatsapp, \
+             email = excluded.email, channels = excluded.channels, opted_out = excluded.opted_out, \
+             updated_at = excluded.updated_at \
+             RETURNING {PATIENT_COLUMNS}"
+        ))
+        .bind(PatientId::generate().as_str())
+        .bind(clinic.as_str())
+        .bind(&patient.external_id)
+        .bind(&patient.name)
+        .bind(patient.language.as_str())
+        .bind(patient.timezone.as_str())
+        .bind(patient.phone.as_ref().map(|p| p.as_str().to_owned()))
+        .bind(i64::from(patient.whatsapp))
+        .bind(patient.email.as_ref().map(|e| e.as_str().to_owned()))
+        .bind(join_channels(&patient.channels))
+        .bind(join_channels(&patient.opted_out))
+        .bind(millis(now))
+        .fetch_one(&self.write)
+        .await?;
+        let stored = patient_from_row(&row)?;
+        let created = stored.created_at == stored.updated_at && stored.created_at == now;
+        Ok((stored, created))
+    }
+
+    pub async fn patient_by_external_id(&self, clinic: &ClinicId, external_id: &str) -> Result<Patient, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {PATIENT_COLUMNS} FROM patients WHERE clinic_id = $1 AND external_id = $2"
+        ))
+        .bind(clinic.as_str())
+        .bind(external_id)
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        patient_from_row(&row)
+    }
+
+    pub(crate) async fn patients_by_ids(&self, ids: &[&str]) -> Result<HashMap<String, Patient>, StoreError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = format!(
+            "SELECT {PATIENT_COLUMNS} FROM patients WHERE id IN ({})",
+            placeholders(1, ids.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for id in ids {
+            query = query.bind(*id);
+        }
+        query
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(|row| patient_from_row(row).map(|p| (p.id.as_str().to_owned(), p)))
+            .collect()
+    }
+}

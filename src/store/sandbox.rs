@@ -1,0 +1,172 @@
+use jiff::Timestamp;
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Backend, Store, StoreError, millis, opt_timestamp, timestamp};
+
+/// One message the sandbox provider took, as its outbox shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SandboxMessage {
+    pub id: String,
+    pub channel: String,
+    pub recipient: String,
+    pub subject: Option<String>,
+    pub body: String,
+    pub language: String,
+    pub callback_ref: String,
+    pub status: String,
+    pub error_code: Option<String>,
+    #[serde(skip)]
+    pub next_status: Option<String>,
+    #[serde(skip)]
+    pub next_status_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A status callback the sandbox owes the gateway.
+#[derive(Debug, Clone)]
+pub struct SandboxStatusDue {
+    pub id: String,
+    pub channel: String,
+    pub callback_ref: String,
+    pub next_status: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OutboxFilter {
+    pub recipient: Option<String>,
+    pub channel: Option<String>,
+    pub limit: u32,
+}
+
+const COLUMNS: &str = "id, channel, recipient, subject, body, language, callback_ref, status, error_code, \
+                       next_status, next_status_at, created_at, updated_at";
+
+fn message_from_row(row: &AnyRow) -> Result<SandboxMessage, StoreError> {
+    Ok(SandboxMessage {
+        id: row.try_get("id")?,
+        channel: row.try_get("channel")?,
+        recipient: row.try_get("recipient")?,
+        subject: row.try_get("subject")?,
+        body: row.try_get("body")?,
+        language: row.try_get("language")?,
+        callback_ref: row.try_get("callback_ref")?,
+        status: row.try_get("status")?,
+        error_code: row.try_get("error_code")?,
+        next_status: row.try_get("next_status")?,
+        next_status_at: opt_timestamp(row.try_get("next_status_at")?)?,
+        created_at: timestamp(row.try_get("created_at")?)?,
+        updated_at: timestamp(row.try_get("updated_at")?)?,
+    })
+}
+
+impl Store {
+    pub async fn insert_sandbox_messages(&self, messages: &[SandboxMessage]) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await?;
+        for m in messages {
+            sqlx::query(&format!(
+                "INSERT INTO sandbox_messages ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            ))
+            .bind(m.id.as_str())
+            .bind(m.channel.as_str())
+            .bind(m.recipient.as_str())
+            .bind(m.subject.as_deref())
+            .bind(m.body.as_str())
+            .bind(m.language.as_str())
+            .bind(m.callback_ref.as_str())
+            .bind(m.status.as_str())
+            .bind(m.error_code.as_deref())
+            .bind(m.next_status.as_deref())
+            .bind(m.next_status_at.map(millis))
+            .bind(millis(m.created_at))
+            .bind(millis(m.updated_at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Claims status callbacks that are due, holding them until `lease_until` so that a callback
+    /// lost in a crash is sent again.
+    pub async fn claim_sandbox_statuses(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<SandboxStatusDue>, StoreError> {
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let rows = sqlx::query(&format!(
+            "UPDATE sandbox_messages SET next_status_at = $1 WHERE id IN \
+             (SELECT id FROM sandbox_messages WHERE next_status_at <= $2 ORDER BY next_status_at LIMIT $3{lock}) \
+             RETURNING id, channel, callback_ref, next_status"
+        ))
+        .bind(millis(lease_until))
+        .bind(millis(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.write)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SandboxStatusDue {
+                    id: row.try_get("id")?,
+                    channel: row.try_get("channel")?,
+                    callback_ref: row.try_get("callback_ref")?,
+                    next_status: row.try_get::<Option<String>, _>("next_status")?.unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    /// Marks reported statuses as the messages' current ones and schedules what follows.
+    pub async fn advance_sandbox_messages(
+        &self,
+        advances: &[(String, String, Option<(String, Timestamp)>)],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await?;
+        for (id, status, next) in advances {
+            sqlx::query(
+                "UPDATE sandbox_messages SET status = $2, next_status = $3, next_status_at = $4, updated_at = $5 \
+                 WHERE id = $1",
+            )
+            .bind(id.as_str())
+            .bind(status.as_str())
+            .bind(next.as_ref().map(|(s, _)| s.as_str()))
+            .bind(next.as_ref().map(|(_, at)| millis(*at)))
+            .bind(millis(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn sandbox_outbox(&self, filter: &OutboxFilter) -> Result<Vec<SandboxMessage>, StoreError> {
+        let mut sql = format!("SELECT {COLUMNS} FROM sandbox_messages WHERE 1 = 1");
+        let mut next = 1;
+        if filter.recipient.is_some() {
+            sql.push_str(&format!(" AND recipient = ${next}"));
+            next += 1;
+        }
+        if filter.channel.is_some() {
+            sql.push_str(&format!(" AND channel = ${next}"));
+            next += 1;
+        }
+        sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT ${next}"));
+        let mut query = sqlx::query(&sql);
+        if let Some(recipient) = &filter.recipient {
+            query = query.bind(recipient.as_str());
+        }
+        if let Some(channel) = &filter.channel {
+            query = query.bind(channel.as_str());
+        }
+        let rows = query.bind(i64::from(filter.limit)).fetch_all(&self.read).await?;
+        rows.iter().map(message_from_row).collect()
+    }
+}
