@@ -14,9 +14,11 @@ pub type SharedClock = Arc<dyn Clock>;
 #[derive(Debug, Default)]
 pub struct SystemClock;
 
+/// Storage keeps milliseconds, so "now" is cut to them: a value read back equals the one written.
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
-        Timestamp::now()
+        let now = Timestamp::now();
+        Timestamp::from_millisecond(now.as_millisecond()).unwrap_or(now)
     }
 }
 

@@ -14,20 +14,22 @@ impl Recipient {
             Self::Email(e) => e,
         }
     }
+
+    /// The address with most of it hidden (`***567`, `***@example.org`), for logs and audit text.
+    pub fn masked(&self) -> String {
+        match self {
+            Self::Phone(p) => format!("***{}", &p[p.len().saturating_sub(3)..]),
+            Self::Email(e) => format!("***@{}", e.rsplit_once('@').map_or("", |(_, d)| d)),
+        }
+    }
 }
 
 /// Logs must never hold a full phone number or email address, so `Debug` masks them.
 impl fmt::Debug for Recipient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Phone(p) => {
-                let tail: String = p.chars().rev().take(3).collect::<Vec<_>>().into_iter().rev().collect();
-                write!(f, "Phone(***{tail})")
-            }
-            Self::Email(e) => {
-                let domain = e.rsplit_once('@').map_or("", |(_, d)| d);
-                write!(f, "Email(***@{domain})")
-            }
+            Self::Phone(_) => write!(f, "Phone({})", self.masked()),
+            Self::Email(_) => write!(f, "Email({})", self.masked()),
         }
     }
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use jiff::Timestamp;
 use medrelay_channels::{Channel, ChannelKind, OutgoingMessage, Recipient, SendOutcome};
 use tokio::sync::{Notify, RwLock, watch};
 
@@ -147,7 +148,7 @@ impl Dispatcher {
                         .channels
                         .get(planned.channel)
                         .map_or_else(|| "none".to_owned(), |c| c.sender_id().to_owned());
-                    let to_masked = format!("{:?}", planned.to);
+                    let to_masked = planned.to.masked();
                     let next = NextState::Send { attempt: attempt.clone(), channel: planned.channel, sender, to_masked };
                     handovers.insert(
                         attempt.clone(),
@@ -211,7 +212,10 @@ impl Dispatcher {
     /// Turns an adapter's answer into what is stored, with retry times and delivery deadlines.
     fn classify(&self, channel: ChannelKind, notification: &ClaimedNotification, sent: SendOutcome) -> AttemptOutcome {
         let now = self.clock.now();
-        let at = |d: Duration| now.checked_add(d).unwrap_or(now);
+        let at = |d: Duration| {
+            let millis = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+            Timestamp::from_millisecond(now.as_millisecond().saturating_add(millis)).unwrap_or(now)
+        };
         match sent {
             SendOutcome::Accepted { provider_message_id } => AttemptOutcome::Accepted {
                 provider_message_id,
@@ -276,8 +280,8 @@ fn render(
         (None, None) => return Err(templates::TemplateError::Unknown(String::new())),
     };
     Ok(OutgoingMessage {
+        subject: matches!(to, Recipient::Email(_)).then(|| format!("Message from {}", clinic.name)),
         to,
-        subject: Some(format!("Message from {}", clinic.name)),
         body,
         language,
         callback_ref: attempt.as_str().to_owned(),
