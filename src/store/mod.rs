@@ -11,6 +11,7 @@ mod error;
 mod notifications;
 mod patients;
 mod sandbox;
+mod stats;
 mod tracking;
 
 use std::str::FromStr;

@@ -1,0 +1,26 @@
+//! Counts over a clinic's notifications, for dashboards and the benchmark.
+
+use sqlx::Row;
+
+use super::{Store, StoreError};
+use crate::domain::{ClinicId, NotificationStatus};
+
+impl Store {
+    /// How many of the clinic's notifications are in each status; statuses with none are left out.
+    pub async fn status_counts(&self, clinic: &ClinicId) -> Result<Vec<(NotificationStatus, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) AS n FROM notifications WHERE clinic_id = $1 GROUP BY status ORDER BY status",
+        )
+        .bind(clinic.as_str())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let text: String = row.try_get("status")?;
+                let status = NotificationStatus::parse(&text)
+                    .ok_or_else(|| StoreError::Corrupt(format!("notification status {text}")))?;
+                Ok((status, row.try_get::<i64, _>("n")?))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,213 @@
+use std::time::{Duration, Instant};
+
+use medrelay::Config;
+use medrelay::app::{Application, RunningApp};
+use medrelay::domain::{Language, TimeZoneName};
+use medrelay::store::{ApiKeyRole, NewClinic, Store};
+use medrelay_channels::ChannelKind;
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+
+pub struct TestApp {
+    pub base: String,
+    pub key: String,
+    pub store: Store,
+    client: reqwest::Client,
+    running: Option<RunningApp>,
+    _dir: tempfile::TempDir,
+}
+
+/// Settings that make the sandbox and the dispatcher fast enough to watch a whole delivery.
+pub fn test_config() -> Config {
+    let mut config = Config::default();
+    config.listen = "127.0.0.1:0".parse().expect("address");
+    config.bootstrap_demo = false;
+    config.sandbox.delivery_delay_ms = 40;
+    config.sandbox.read_delay_ms = 40;
+    config.dispatch.poll_interval_ms = 20;
+    config.dispatch.retry_base_ms = 50;
+    config.dispatch.retry_cap_ms = 200;
+    config.delivery_timeout.whatsapp_ms = 800;
+    config.delivery_timeout.sms_ms = 800;
+    config.delivery_timeout.voice_ms = 800;
+    config
+}
+
+async fn fresh_database_url(dir: &tempfile::TempDir) -> String {
+    let Ok(server) = std::env::var("MEDRELAY_TEST_POSTGRES_URL") else {
+        return format!("sqlite://{}", dir.path().join("medrelay.db").display());
+    };
+    let name = format!("mrt_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&server)
+        .await
+        .expect("connect to MEDRELAY_TEST_POSTGRES_URL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .expect("create test database");
+    admin.close().await;
+    let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
+    format!("{base}/{name}")
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = test_config();
+        config.database_url = fresh_database_url(&dir).await;
+        adjust(&mut config);
+        let app = Application::build(config).await.expect("application starts");
+        let store = app.store().clone();
+        let key = new_clinic_key(&store, "hadar").await;
+        let running = app.start();
+        Self {
+            base: format!("http://{}", running.addr),
+            key,
+            store,
+            client: reqwest::Client::new(),
+            running: Some(running),
+            _dir: dir,
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
+        }
+    }
+
+    /// A second clinic on the same gateway, with its own key.
+    pub async fn other_clinic_key(&self) -> String {
+        new_clinic_key(&self.store, "other").await
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    pub async fn request(&self, method: Method, path: &str, key: &str, body: Option<Value>) -> Response {
+        let mut request = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn put_patient(&self, id: &str, body: Value) -> Response {
+        self.request(Method::PUT, &format!("/v1/patients/{id}"), &self.key, Some(body)).await
+    }
+
+    /// Creates a patient who must be accepted.
+    pub async fn patient(&self, id: &str, body: Value) {
+        let response = self.put_patient(id, body).await;
+        assert!(response.status().is_success(), "patient {id}: {}", response.text().await.unwrap_or_default());
+    }
+
+    pub async fn post_notification(&self, body: Value) -> Response {
+        self.request(Method::POST, "/v1/notifications", &self.key, Some(body)).await
+    }
+
+    /// Posts a notification that must be accepted; returns its id.
+    pub async fn notify(&self, body: Value) -> String {
+        let response = self.post_notification(body).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        let receipt: Value = response.json().await.expect("receipt");
+        receipt["id"].as_str().expect("id").to_owned()
+    }
+
+    pub async fn notification(&self, id: &str) -> Value {
+        let response = self.request(Method::GET, &format!("/v1/notifications/{id}"), &self.key, None).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.expect("notification")
+    }
+
+    /// Polls until the notification's status is one of `statuses`; fails after a few seconds.
+    pub async fn wait_for(&self, id: &str, statuses: &[&str]) -> Value {
+        self.wait_until(id, |n| statuses.contains(&n["status"].as_str().unwrap_or_default())).await
+    }
+
+    /// Polls until the notification is finished: delivered, read, failed, cancelled, expired, or
+    /// sent by email (which has no delivery receipt).
+    pub async fn wait_until_finished(&self, id: &str) -> Value {
+        self.wait_until(id, |n| {
+            let status = n["status"].as_str().unwrap_or_default();
+            ["delivered", "read", "failed", "cancelled", "expired"].contains(&status)
+                || (status == "sent" && n["channel"] == "email")
+        })
+        .await
+    }
+
+    async fn wait_until(&self, id: &str, finished: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let notification = self.notification(id).await;
+            if finished(&notification) {
+                return notification;
+            }
+            assert!(Instant::now() < deadline, "still {} after 10 s: {notification:#}", notification["status"]);
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    pub async fn outbox(&self, recipient: &str) -> Vec<Value> {
+        let response = self
+            .client
+            .get(format!("{}/sandbox/outbox", self.base))
+            .query(&[("recipient", recipient)])
+            .send()
+            .await
+            .expect("outbox");
+        let outbox: Value = response.json().await.expect("outbox json");
+        outbox["messages"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+async fn new_clinic_key(store: &Store, slug: &str) -> String {
+    let clinic = store
+        .create_clinic(
+            NewClinic {
+                slug: slug.to_owned(),
+                name: format!("Clinic {slug}"),
+                timezone: TimeZoneName::parse("Asia/Jerusalem").expect("zone"),
+                default_language: Language::parse("he").expect("language"),
+                default_channels: ChannelKind::ALL.to_vec(),
+            },
+            jiff::Timestamp::now(),
+        )
+        .await
+        .expect("clinic");
+    store.create_api_key(&clinic.id, ApiKeyRole::Booking, jiff::Timestamp::now()).await.expect("key")
+}
+
+/// The attempts of a notification as (channel, status) pairs.
+pub fn attempts(notification: &Value) -> Vec<(String, String)> {
+    notification["attempts"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|a| (a["channel"].as_str().unwrap_or("").to_owned(), a["status"].as_str().unwrap_or("").to_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn event_details(notification: &Value) -> Vec<String> {
+    notification["events"]
+        .as_array()
+        .map(|list| list.iter().map(|e| e["detail"].as_str().unwrap_or("").to_owned()).collect())
+        .unwrap_or_default()
+}
+
+pub fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
+}
+
+pub fn body(text: &str) -> Value {
+    json!({ "patient_id": "p-1", "topic": "general", "body": text })
+}

@@ -1,0 +1,11 @@
+//! Black-box tests: each starts the real application on port 0 with a fresh database (SQLite by
+//! default; a fresh PostgreSQL database when `MEDRELAY_TEST_POSTGRES_URL` is set) and talks to it
+//! over HTTP, the way a booking system would.
+
+mod harness;
+
+mod bad_input;
+mod isolation_and_auth;
+mod notifications;
+mod patients;
+mod routing;
