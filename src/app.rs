@@ -23,7 +23,10 @@ pub enum StartError {
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 #[derive(Debug)]
@@ -61,9 +64,13 @@ impl Application {
 
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> Result<Self, StartError> {
         let store = Store::connect(&config.database_url).await?;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| StartError::Listen { addr: config.listen, source })?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Listen {
+                    addr: config.listen,
+                    source,
+                })?;
 
         let wake = Arc::new(Notify::new());
         let intake_store = store.clone();
@@ -93,11 +100,19 @@ impl Application {
             intake,
             dispatcher_wake: wake,
         };
-        Ok(Self { listener, state, dispatcher, sandbox, tracker })
+        Ok(Self {
+            listener,
+            state,
+            dispatcher,
+            sandbox,
+            tracker,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or(self.state.config.listen)
+        self.listener
+            .local_addr()
+            .unwrap_or(self.state.config.listen)
     }
 
     pub fn store(&self) -> &Store {
@@ -120,13 +135,29 @@ impl Application {
                 tracing::error!(%error, "HTTP server stopped");
             }
         });
-        let dispatcher = tokio::spawn(Arc::clone(&self.dispatcher).run_until_stopped(stopped.clone()));
-        let reporter = tokio::spawn(report_sandbox_statuses(self.sandbox, store.clone(), self.tracker, stopped));
-        RunningApp { addr, store, stop, tasks: vec![server, dispatcher, reporter] }
+        let dispatcher =
+            tokio::spawn(Arc::clone(&self.dispatcher).run_until_stopped(stopped.clone()));
+        let reporter = tokio::spawn(report_sandbox_statuses(
+            self.sandbox,
+            store.clone(),
+            self.tracker,
+            stopped,
+        ));
+        RunningApp {
+            addr,
+            store,
+            stop,
+            tasks: vec![server, dispatcher, reporter],
+        }
     }
 }
 
-async fn report_sandbox_statuses(sandbox: Arc<Sandbox>, store: Store, tracker: Tracker, mut stop: watch::Receiver<bool>) {
+async fn report_sandbox_statuses(
+    sandbox: Arc<Sandbox>,
+    store: Store,
+    tracker: Tracker,
+    mut stop: watch::Receiver<bool>,
+) {
     while !*stop.borrow() {
         match sandbox.report_due_statuses(&store, &tracker).await {
             Ok(n) if n > 0 => continue,

@@ -22,7 +22,9 @@ pub struct Batcher<Req, Resp> {
 
 impl<Req, Resp> Clone for Batcher<Req, Resp> {
     fn clone(&self) -> Self {
-        Self { queue: self.queue.clone() }
+        Self {
+            queue: self.queue.clone(),
+        }
     }
 }
 
@@ -62,7 +64,10 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
     /// Queues one request and waits until its batch is written.
     pub async fn submit(&self, request: Req) -> Result<Resp, BatchError> {
         let (done, response) = oneshot::channel();
-        self.queue.send((request, done)).await.map_err(|_| BatchError::Closed)?;
+        self.queue
+            .send((request, done))
+            .await
+            .map_err(|_| BatchError::Closed)?;
         response.await.map_err(|_| BatchError::Closed)?
     }
 }

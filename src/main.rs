@@ -14,7 +14,12 @@ use medrelay_channels::ChannelKind;
 #[command(name = "medrelay", version, about = "Patient notification gateway")]
 struct Cli {
     /// TOML configuration file; `MEDRELAY_*` environment variables override it.
-    #[arg(long, global = true, env = "MEDRELAY_CONFIG", default_value = "medrelay.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "MEDRELAY_CONFIG",
+        default_value = "medrelay.toml"
+    )]
     config: PathBuf,
     #[command(subcommand)]
     command: Option<Command>,
@@ -50,7 +55,11 @@ enum ClinicCommand {
         #[arg(long, default_value = "he")]
         language: String,
         /// Channels the clinic sends on, in its default order.
-        #[arg(long, value_delimiter = ',', default_value = "whatsapp,sms,email,voice")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "whatsapp,sms,email,voice"
+        )]
         channels: Vec<ChannelKind>,
     },
 }
@@ -70,7 +79,8 @@ enum ApiKeyCommand {
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "medrelay=info,warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "medrelay=info,warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -85,10 +95,19 @@ async fn main() -> ExitCode {
     };
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
-        Command::Clinic { command: ClinicCommand::Create { slug, name, timezone, language, channels } } => {
-            create_clinic(&config, slug, name, &timezone, &language, channels).await
-        }
-        Command::Apikey { command: ApiKeyCommand::Create { clinic, role } } => create_key(&config, &clinic, role).await,
+        Command::Clinic {
+            command:
+                ClinicCommand::Create {
+                    slug,
+                    name,
+                    timezone,
+                    language,
+                    channels,
+                },
+        } => create_clinic(&config, slug, name, &timezone, &language, channels).await,
+        Command::Apikey {
+            command: ApiKeyCommand::Create { clinic, role },
+        } => create_key(&config, &clinic, role).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -105,7 +124,11 @@ async fn serve(config: Config) -> CliResult {
     let bootstrap = config.bootstrap_demo;
     let app = Application::build(config).await?;
     let addr = app.local_addr();
-    let demo_key = if bootstrap { bootstrap_demo(app.store()).await? } else { None };
+    let demo_key = if bootstrap {
+        bootstrap_demo(app.store()).await?
+    } else {
+        None
+    };
     let running = app.start();
 
     let base = format!("http://{addr}");
@@ -116,10 +139,14 @@ async fn serve(config: Config) -> CliResult {
             println!("  created clinic `demo` and an admin API key, shown only this once:");
             println!("  export MEDRELAY_KEY={key}");
         }
-        None => println!("  API keys: medrelay apikey create --clinic <slug> --role booking|staff|admin"),
+        None => println!(
+            "  API keys: medrelay apikey create --clinic <slug> --role booking|staff|admin"
+        ),
     }
     println!("  curl -X PUT {base}/v1/patients/p-1 -H \"Authorization: Bearer $MEDRELAY_KEY\" \\");
-    println!("       -H 'Content-Type: application/json' -d '{{\"name\":\"Dana\",\"phone\":\"+972541234567\"}}'");
+    println!(
+        "       -H 'Content-Type: application/json' -d '{{\"name\":\"Dana\",\"phone\":\"+972541234567\"}}'"
+    );
     println!("  curl {base}/v1/notifications -H \"Authorization: Bearer $MEDRELAY_KEY\" \\");
     println!(
         "       -H 'Content-Type: application/json' -d '{{\"patient_id\":\"p-1\",\"topic\":\"general\",\"body\":\"Hello\"}}'"
@@ -148,7 +175,11 @@ async fn bootstrap_demo(store: &Store) -> Result<Option<String>, Box<dyn std::er
             jiff::Timestamp::now(),
         )
         .await?;
-    Ok(Some(store.create_api_key(&clinic.id, ApiKeyRole::Admin, jiff::Timestamp::now()).await?))
+    Ok(Some(
+        store
+            .create_api_key(&clinic.id, ApiKeyRole::Admin, jiff::Timestamp::now())
+            .await?,
+    ))
 }
 
 async fn create_clinic(
@@ -159,7 +190,10 @@ async fn create_clinic(
     language: &str,
     channels: Vec<ChannelKind>,
 ) -> CliResult {
-    let valid_slug = !slug.is_empty() && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let valid_slug = !slug.is_empty()
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !valid_slug {
         return Err("slug must be lowercase letters, digits and '-'".into());
     }
@@ -179,9 +213,18 @@ async fn create_clinic(
 
 async fn create_key(config: &Config, clinic: &str, role: ApiKeyRole) -> CliResult {
     let store = Store::connect(&config.database_url).await?;
-    let clinic = store.clinic_by_slug(clinic).await.map_err(|_| format!("no clinic `{clinic}`"))?;
-    let key = store.create_api_key(&clinic.id, role, jiff::Timestamp::now()).await?;
-    println!("created {} key for clinic {}; it is shown only this once:", role.as_str(), clinic.slug);
+    let clinic = store
+        .clinic_by_slug(clinic)
+        .await
+        .map_err(|_| format!("no clinic `{clinic}`"))?;
+    let key = store
+        .create_api_key(&clinic.id, role, jiff::Timestamp::now())
+        .await?;
+    println!(
+        "created {} key for clinic {}; it is shown only this once:",
+        role.as_str(),
+        clinic.slug
+    );
     println!("{key}");
     store.close().await;
     Ok(())

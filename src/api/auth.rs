@@ -37,7 +37,11 @@ impl KeyGuard {
         }
     }
 
-    async fn authenticate(&self, store: &Store, key: &str) -> Result<Option<AuthenticatedKey>, StoreError> {
+    async fn authenticate(
+        &self,
+        store: &Store,
+        key: &str,
+    ) -> Result<Option<AuthenticatedKey>, StoreError> {
         let hash = crate::store::key_fingerprint(key);
         if let Ok(cache) = self.cache.read()
             && let Some((found, at)) = cache.get(&hash)
@@ -53,10 +57,14 @@ impl KeyGuard {
     }
 
     fn check_rate(&self, key: &AuthenticatedKey) -> Result<(), ApiError> {
-        self.limiter.check_key(&key.id.as_str().to_owned()).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            ApiError::RateLimited { retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64 }
-        })
+        self.limiter
+            .check_key(&key.id.as_str().to_owned())
+            .map_err(|not_until| {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                ApiError::RateLimited {
+                    retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+                }
+            })
     }
 }
 
@@ -67,18 +75,25 @@ pub struct Caller(pub AuthenticatedKey);
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(header::AUTHORIZATION)
-            .ok_or(ApiError::Unauthorized("send your API key as 'Authorization: Bearer <key>'"))?;
+            .ok_or(ApiError::Unauthorized(
+                "send your API key as 'Authorization: Bearer <key>'",
+            ))?;
         let key = header
             .to_str()
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|k| !k.is_empty())
-            .ok_or(ApiError::Unauthorized("the Authorization header must be 'Bearer <key>'"))?;
+            .ok_or(ApiError::Unauthorized(
+                "the Authorization header must be 'Bearer <key>'",
+            ))?;
         let found = state
             .keys
             .authenticate(&state.store, key)

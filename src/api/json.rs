@@ -24,7 +24,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+            });
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
@@ -40,8 +44,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 }
 
 pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<ApiJson<T>, ApiError> {
-    let canonical: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::Malformed(FieldError::new("body", format!("must be valid JSON ({e})"))))?;
+    let canonical: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::Malformed(FieldError::new("body", format!("must be valid JSON ({e})")))
+    })?;
     let value = serde_path_to_error::deserialize(&canonical).map_err(|error| {
         let path = error.path().to_string();
         let message = error.inner().to_string();
@@ -104,9 +109,18 @@ mod tests {
 
     #[test]
     fn unknown_missing_and_mistyped_fields_are_named() {
-        assert_eq!(field_error(r#"{"name":"a","colour":1}"#), [FieldError::new("colour", "is not a known field")]);
-        assert_eq!(field_error(r#"{}"#), [FieldError::new("name", "is required")]);
-        assert_eq!(field_error(r#"{"name":"a","inner":{}}"#), [FieldError::new("inner.count", "is required")]);
+        assert_eq!(
+            field_error(r#"{"name":"a","colour":1}"#),
+            [FieldError::new("colour", "is not a known field")]
+        );
+        assert_eq!(
+            field_error(r#"{}"#),
+            [FieldError::new("name", "is required")]
+        );
+        assert_eq!(
+            field_error(r#"{"name":"a","inner":{}}"#),
+            [FieldError::new("inner.count", "is required")]
+        );
         let mistyped = field_error(r#"{"name":"a","inner":{"count":"x"}}"#);
         assert_eq!(mistyped[0].field, "inner.count");
         assert_eq!(field_error("{nope")[0].field, "body");

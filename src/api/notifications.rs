@@ -15,7 +15,9 @@ use super::patients::checked;
 use super::problem::{ApiError, FieldError};
 use crate::domain::{NotificationId, NotificationStatus, Priority, Topic};
 use crate::policy::templates;
-use crate::store::{IntakeResult, NewNotification, NotificationFilter, NotificationView, Receipt, StoreError};
+use crate::store::{
+    IntakeResult, NewNotification, NotificationFilter, NotificationView, Receipt, StoreError,
+};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,11 +33,14 @@ pub(super) struct NotificationIn {
     expires_at: Option<String>,
 }
 
-const TIMESTAMP_RULE: &str = "must be an RFC 3339 timestamp with an offset, e.g. 2026-12-01T09:00:00+02:00";
+const TIMESTAMP_RULE: &str =
+    "must be an RFC 3339 timestamp with an offset, e.g. 2026-12-01T09:00:00+02:00";
 const IDEMPOTENCY_KEY_RULE: &str = "must be 1 to 255 visible ASCII characters";
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
     value
         .to_str()
         .ok()
@@ -56,7 +61,13 @@ pub(super) async fn create_notification(
     let clinic = &caller.0.clinic;
     let mut errors = Vec::new();
 
-    let topic = checked(&mut errors, "topic", Some(input.topic), Topic::parse, &format!("must be one of {}", Topic::names()));
+    let topic = checked(
+        &mut errors,
+        "topic",
+        Some(input.topic),
+        Topic::parse,
+        &format!("must be one of {}", Topic::names()),
+    );
     let priority = checked(
         &mut errors,
         "priority",
@@ -64,18 +75,42 @@ pub(super) async fn create_notification(
         Priority::parse,
         &format!("must be one of {}", Priority::names()),
     )
-    .unwrap_or_default();
-    let channel = checked(&mut errors, "channel", input.channel, |c| c.parse::<ChannelKind>().ok(), "must be one of whatsapp, sms, email, voice");
-    let send_at = checked(&mut errors, "send_at", input.send_at, |t| t.parse::<Timestamp>().ok(), TIMESTAMP_RULE);
-    let expires_at = checked(&mut errors, "expires_at", input.expires_at, |t| t.parse::<Timestamp>().ok(), TIMESTAMP_RULE);
+    .unwrap_or(Priority::Normal);
+    let channel = checked(
+        &mut errors,
+        "channel",
+        input.channel,
+        |c| c.parse::<ChannelKind>().ok(),
+        "must be one of whatsapp, sms, email, voice",
+    );
+    let send_at = checked(
+        &mut errors,
+        "send_at",
+        input.send_at,
+        |t| t.parse::<Timestamp>().ok(),
+        TIMESTAMP_RULE,
+    );
+    let expires_at = checked(
+        &mut errors,
+        "expires_at",
+        input.expires_at,
+        |t| t.parse::<Timestamp>().ok(),
+        TIMESTAMP_RULE,
+    );
     let send_at = send_at.unwrap_or(now);
-    if let Some(expires_at) = expires_at {
-        if expires_at <= send_at {
-            errors.push(FieldError::new("expires_at", "must be after send_at (or after now when send_at is not given)"));
-        }
+    if let Some(expires_at) = expires_at
+        && expires_at <= send_at
+    {
+        errors.push(FieldError::new(
+            "expires_at",
+            "must be after send_at (or after now when send_at is not given)",
+        ));
     }
     match (&input.body, &input.template) {
-        (Some(_), Some(_)) => errors.push(FieldError::new("body", "give either body or template, not both")),
+        (Some(_), Some(_)) => errors.push(FieldError::new(
+            "body",
+            "give either body or template, not both",
+        )),
         (None, None) => errors.push(FieldError::new("body", "give either body or template")),
         (Some(body), None) => {
             let chars = body.chars().count();
@@ -84,7 +119,10 @@ pub(super) async fn create_notification(
             } else if chars > state.config.api.max_body_chars {
                 errors.push(FieldError::new(
                     "body",
-                    format!("must be at most {} characters (it has {chars})", state.config.api.max_body_chars),
+                    format!(
+                        "must be at most {} characters (it has {chars})",
+                        state.config.api.max_body_chars
+                    ),
                 ));
             }
             if input.params.is_some() {
@@ -92,15 +130,20 @@ pub(super) async fn create_notification(
             }
         }
         (None, Some(template)) => {
-            if let Err(error) = templates::validate(template, input.params.as_ref().unwrap_or(&BTreeMap::new())) {
+            if let Err(error) =
+                templates::validate(template, input.params.as_ref().unwrap_or(&BTreeMap::new()))
+            {
                 let field = match &error {
                     templates::TemplateError::Unknown(_) => "template".to_owned(),
-                    templates::TemplateError::MissingParam(p) | templates::TemplateError::UnknownParam(p) => {
+                    templates::TemplateError::MissingParam(p)
+                    | templates::TemplateError::UnknownParam(p) => {
                         format!("params.{p}")
                     }
                 };
                 let rule = match error {
-                    templates::TemplateError::Unknown(_) => format!("must be one of {}", templates::names()),
+                    templates::TemplateError::Unknown(_) => {
+                        format!("must be one of {}", templates::names())
+                    }
                     other => other.to_string(),
                 };
                 errors.push(FieldError::new(field, rule));
@@ -108,16 +151,26 @@ pub(super) async fn create_notification(
         }
     }
     let patient = if super::patients::valid_external_id(&input.patient_id) {
-        match state.store.patient_by_external_id(&clinic.id, &input.patient_id).await {
+        match state
+            .store
+            .patient_by_external_id(&clinic.id, &input.patient_id)
+            .await
+        {
             Ok(patient) => Some(patient),
             Err(StoreError::NotFound) => {
-                errors.push(FieldError::new("patient_id", "no patient with this id in this clinic; create it with PUT /v1/patients/{id}"));
+                errors.push(FieldError::new(
+                    "patient_id",
+                    "no patient with this id in this clinic; create it with PUT /v1/patients/{id}",
+                ));
                 None
             }
             Err(other) => return Err(other.into()),
         }
     } else {
-        errors.push(FieldError::new("patient_id", "must be a patient id as given to PUT /v1/patients/{id}"));
+        errors.push(FieldError::new(
+            "patient_id",
+            "must be a patient id as given to PUT /v1/patients/{id}",
+        ));
         None
     };
     let (Some(topic), Some(patient), true) = (topic, patient, errors.is_empty()) else {
@@ -125,7 +178,11 @@ pub(super) async fn create_notification(
     };
 
     let request_hash = hex::encode(Sha256::digest(body.canonical.to_string().as_bytes()));
-    let due = if send_at > now { format!("scheduled for {send_at}") } else { "due now".to_owned() };
+    let due = if send_at > now {
+        format!("scheduled for {send_at}")
+    } else {
+        "due now".to_owned()
+    };
     let notification = NewNotification {
         id: NotificationId::generate(),
         clinic_id: clinic.id.clone(),
@@ -133,7 +190,9 @@ pub(super) async fn create_notification(
         topic: topic.as_str().to_owned(),
         body: input.body,
         template: input.template,
-        params: input.params.map(|p| serde_json::to_string(&p).unwrap_or_default()),
+        params: input
+            .params
+            .map(|p| serde_json::to_string(&p).unwrap_or_default()),
         channel,
         priority,
         send_at,
@@ -148,7 +207,12 @@ pub(super) async fn create_notification(
             priority.as_str()
         ),
     };
-    match state.intake.submit(notification).await.map_err(|e| ApiError::Internal(e.to_string()))? {
+    match state
+        .intake
+        .submit(notification)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+    {
         IntakeResult::Created(receipt) => {
             if receipt.status == NotificationStatus::Queued {
                 state.dispatcher_wake.notify_one();
@@ -180,7 +244,11 @@ pub(super) async fn get_notification(
     Path(id): Path<String>,
 ) -> Result<Json<NotificationView>, ApiError> {
     let id = notification_id(&id)?;
-    let view = state.store.notification(&caller.0.clinic.id, &id).await.map_err(not_found_as("notification"))?;
+    let view = state
+        .store
+        .notification(&caller.0.clinic.id, &id)
+        .await
+        .map_err(not_found_as("notification"))?;
     Ok(Json(view))
 }
 
@@ -192,7 +260,11 @@ pub(super) async fn cancel_notification(
     let id = notification_id(&id)?;
     let clinic = &caller.0.clinic.id;
     let by = format!("{} key {}", caller.0.role.as_str(), caller.0.id);
-    match state.store.cancel_notification(clinic, &id, &by, state.clock.now()).await {
+    match state
+        .store
+        .cancel_notification(clinic, &id, &by, state.clock.now())
+        .await
+    {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
             let current = state.store.notification(clinic, &id).await?;
@@ -239,12 +311,26 @@ pub(super) async fn list_notifications(
     if !(1..=500).contains(&limit) {
         errors.push(FieldError::new("limit", "must be between 1 and 500"));
     }
-    let after = checked(&mut errors, "cursor", query.cursor, decode_cursor, "must be a next_cursor value from an earlier page");
+    let after = checked(
+        &mut errors,
+        "cursor",
+        query.cursor,
+        decode_cursor,
+        "must be a next_cursor value from an earlier page",
+    );
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
-    let filter = NotificationFilter { patient_external_id: query.patient_id, status, limit, after };
-    let page = state.store.notifications(&caller.0.clinic.id, &filter).await?;
+    let filter = NotificationFilter {
+        patient_external_id: query.patient_id,
+        status,
+        limit,
+        after,
+    };
+    let page = state
+        .store
+        .notifications(&caller.0.clinic.id, &filter)
+        .await?;
     Ok(Json(NotificationList {
         items: page.items,
         next_cursor: page.next.map(|(at, id)| format!("{at}.{id}")),
@@ -253,5 +339,8 @@ pub(super) async fn list_notifications(
 
 fn decode_cursor(cursor: &str) -> Option<(i64, String)> {
     let (at, id) = cursor.split_once('.')?;
-    Some((at.parse().ok()?, NotificationId::parse(id)?.as_str().to_owned()))
+    Some((
+        at.parse().ok()?,
+        NotificationId::parse(id)?.as_str().to_owned(),
+    ))
 }

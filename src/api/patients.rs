@@ -4,10 +4,10 @@ use axum::http::StatusCode;
 use medrelay_channels::ChannelKind;
 use serde::{Deserialize, Serialize};
 
+use super::AppState;
 use super::auth::Caller;
 use super::json::ApiJson;
 use super::problem::{ApiError, FieldError};
-use super::AppState;
 use crate::domain::{EmailAddress, Language, Patient, Phone, TimeZoneName};
 use crate::store::PatientUpsert;
 
@@ -57,18 +57,28 @@ impl From<Patient> for PatientOut {
     }
 }
 
-const EXTERNAL_ID_RULE: &str = "must be 1 to 128 characters of letters, digits, '.', '_', '-' or ':'";
+const EXTERNAL_ID_RULE: &str =
+    "must be 1 to 128 characters of letters, digits, '.', '_', '-' or ':'";
 
 pub(super) fn valid_external_id(id: &str) -> bool {
-    (1..=128).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c))
+    (1..=128).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c))
 }
 
 /// Parses a list of channel names, naming each bad entry by its index.
-pub(super) fn channel_list(field: &str, names: &[String], errors: &mut Vec<FieldError>) -> Vec<ChannelKind> {
+pub(super) fn channel_list(
+    field: &str,
+    names: &[String],
+    errors: &mut Vec<FieldError>,
+) -> Vec<ChannelKind> {
     let mut channels = Vec::new();
     for (i, name) in names.iter().enumerate() {
         match name.parse::<ChannelKind>() {
-            Ok(c) if channels.contains(&c) => errors.push(FieldError::new(format!("{field}[{i}]"), "is listed twice")),
+            Ok(c) if channels.contains(&c) => {
+                errors.push(FieldError::new(format!("{field}[{i}]"), "is listed twice"))
+            }
             Ok(c) => channels.push(c),
             Err(e) => errors.push(FieldError::new(format!("{field}[{i}]"), e.to_string())),
         }
@@ -92,7 +102,11 @@ pub(super) fn checked<T>(
     parsed
 }
 
-fn validate(external_id: String, input: PatientIn, caller: &Caller) -> Result<PatientUpsert, ApiError> {
+fn validate(
+    external_id: String,
+    input: PatientIn,
+    caller: &Caller,
+) -> Result<PatientUpsert, ApiError> {
     let clinic = &caller.0.clinic;
     let mut errors = Vec::new();
     if !valid_external_id(&external_id) {
@@ -102,12 +116,34 @@ fn validate(external_id: String, input: PatientIn, caller: &Caller) -> Result<Pa
     if name.is_empty() || name.chars().count() > 200 {
         errors.push(FieldError::new("name", "must be 1 to 200 characters"));
     }
-    let language = checked(&mut errors, "language", input.language, Language::parse, Language::RULE);
-    let timezone = checked(&mut errors, "timezone", input.timezone, TimeZoneName::parse, TimeZoneName::RULE);
+    let language = checked(
+        &mut errors,
+        "language",
+        input.language,
+        Language::parse,
+        Language::RULE,
+    );
+    let timezone = checked(
+        &mut errors,
+        "timezone",
+        input.timezone,
+        TimeZoneName::parse,
+        TimeZoneName::RULE,
+    );
     let phone = checked(&mut errors, "phone", input.phone, Phone::parse, Phone::RULE);
-    let email = checked(&mut errors, "email", input.email, EmailAddress::parse, EmailAddress::RULE);
+    let email = checked(
+        &mut errors,
+        "email",
+        input.email,
+        EmailAddress::parse,
+        EmailAddress::RULE,
+    );
     let channels = channel_list("channels", &input.channels.unwrap_or_default(), &mut errors);
-    let opted_out = channel_list("opted_out", &input.opted_out.unwrap_or_default(), &mut errors);
+    let opted_out = channel_list(
+        "opted_out",
+        &input.opted_out.unwrap_or_default(),
+        &mut errors,
+    );
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
@@ -132,8 +168,15 @@ pub(super) async fn put_patient(
     body: ApiJson<PatientIn>,
 ) -> Result<(StatusCode, Json<PatientOut>), ApiError> {
     let upsert = validate(external_id, body.value, &caller)?;
-    let (patient, created) = state.store.upsert_patient(&caller.0.clinic.id, upsert, state.clock.now()).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let (patient, created) = state
+        .store
+        .upsert_patient(&caller.0.clinic.id, upsert, state.clock.now())
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(patient.into())))
 }
 

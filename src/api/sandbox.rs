@@ -30,6 +30,12 @@ pub(super) async fn outbox(
     if !(1..=10_000).contains(&limit) {
         return Err(ApiError::invalid("limit", "must be between 1 and 10000"));
     }
-    let filter = OutboxFilter { recipient: query.recipient, channel: query.channel, limit };
-    Ok(Json(Outbox { messages: state.store.sandbox_outbox(&filter).await? }))
+    let filter = OutboxFilter {
+        recipient: query.recipient,
+        channel: query.channel,
+        limit,
+    };
+    Ok(Json(Outbox {
+        messages: state.store.sandbox_outbox(&filter).await?,
+    }))
 }

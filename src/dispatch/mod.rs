@@ -19,7 +19,9 @@ use crate::clock::SharedClock;
 use crate::config::{DeliveryTimeouts, DispatchConfig};
 use crate::domain::{AttemptId, Clinic, ClinicId, NotificationStatus, Patient};
 use crate::policy::{self, DeliveryRules, NotificationFacts, Step, templates};
-use crate::store::{AttemptOutcome, ClaimedNotification, DispatchWrite, NextState, OutcomeWrite, Store, StoreError};
+use crate::store::{
+    AttemptOutcome, ClaimedNotification, DispatchWrite, NextState, OutcomeWrite, Store, StoreError,
+};
 
 /// The adapters this instance sends through, by channel.
 #[derive(Clone, Default)]
@@ -29,7 +31,9 @@ pub struct ChannelRegistry {
 
 impl ChannelRegistry {
     pub fn new(channels: Vec<Arc<dyn Channel>>) -> Self {
-        Self { by_kind: channels.into_iter().map(|c| (c.kind(), c)).collect() }
+        Self {
+            by_kind: channels.into_iter().map(|c| (c.kind(), c)).collect(),
+        }
     }
 
     fn get(&self, kind: ChannelKind) -> Option<&Arc<dyn Channel>> {
@@ -75,8 +79,20 @@ impl Dispatcher {
         limits: SenderLimits,
         wake: Arc<Notify>,
     ) -> Self {
-        let rules = DeliveryRules { max_tries_per_channel: config.max_tries_per_channel, timeouts };
-        Self { store, clock, config, rules, channels, limits, wake, clinics: RwLock::new(HashMap::new()) }
+        let rules = DeliveryRules {
+            max_tries_per_channel: config.max_tries_per_channel,
+            timeouts,
+        };
+        Self {
+            store,
+            clock,
+            config,
+            rules,
+            channels,
+            limits,
+            wake,
+            clinics: RwLock::new(HashMap::new()),
+        }
     }
 
     /// Runs the configured number of workers until `stop` turns true.
@@ -112,7 +128,10 @@ impl Dispatcher {
         let token = uuid::Uuid::new_v4().simple().to_string();
         let now = self.clock.now();
         let lease_until = now.checked_add(self.config.lease()).unwrap_or(now);
-        let claimed = self.store.claim_due(&token, now, lease_until, self.config.batch_size).await?;
+        let claimed = self
+            .store
+            .claim_due(&token, now, lease_until, self.config.batch_size)
+            .await?;
         if claimed.is_empty() {
             return Ok(0);
         }
@@ -130,7 +149,10 @@ impl Dispatcher {
                     previous_status: notification.status,
                     verdicts: Vec::new(),
                     reasons: vec!["failed: the patient no longer exists".to_owned()],
-                    next: NextState::Finish { status: NotificationStatus::Failed, channel: None },
+                    next: NextState::Finish {
+                        status: NotificationStatus::Failed,
+                        channel: None,
+                    },
                 });
                 continue;
             };
@@ -149,12 +171,19 @@ impl Dispatcher {
                         .get(planned.channel)
                         .map_or_else(|| "none".to_owned(), |c| c.sender_id().to_owned());
                     let to_masked = planned.to.masked();
-                    let next = NextState::Send { attempt: attempt.clone(), channel: planned.channel, sender, to_masked };
+                    let next = NextState::Send {
+                        attempt: attempt.clone(),
+                        channel: planned.channel,
+                        sender,
+                        to_masked,
+                    };
                     handovers.insert(
                         attempt.clone(),
                         Handover {
                             notification: notification.clone(),
-                            patient: patients.remove(notification.patient_id.as_str()).unwrap_or(patient),
+                            patient: patients
+                                .remove(notification.patient_id.as_str())
+                                .unwrap_or(patient),
                             clinic,
                             attempt,
                             channel: planned.channel,
@@ -179,53 +208,91 @@ impl Dispatcher {
         if cleared.is_empty() {
             return Ok(count);
         }
-        let sends = cleared.into_iter().filter_map(|attempt| handovers.remove(&attempt));
+        let sends = cleared
+            .into_iter()
+            .filter_map(|attempt| handovers.remove(&attempt));
         let outcomes: Vec<OutcomeWrite> = futures::stream::iter(sends)
             .map(|handover| self.hand_over(handover))
             .buffer_unordered(self.config.batch_size.max(1) as usize)
             .collect()
             .await;
-        self.store.record_outcomes(&token, &outcomes, self.clock.now()).await?;
-        if outcomes.iter().any(|o| matches!(o.outcome, AttemptOutcome::Failed { .. })) {
+        self.store
+            .record_outcomes(&token, &outcomes, self.clock.now())
+            .await?;
+        if outcomes
+            .iter()
+            .any(|o| matches!(o.outcome, AttemptOutcome::Failed { .. }))
+        {
             self.wake.notify_one();
         }
         Ok(count)
     }
 
     async fn hand_over(&self, handover: Handover) -> OutcomeWrite {
-        let Handover { notification, patient, clinic, attempt, channel, to } = handover;
-        let outcome = match (self.channels.get(channel), render(&notification, &patient, &clinic, to, &attempt)) {
+        let Handover {
+            notification,
+            patient,
+            clinic,
+            attempt,
+            channel,
+            to,
+        } = handover;
+        let outcome = match (
+            self.channels.get(channel),
+            render(&notification, &patient, &clinic, to, &attempt),
+        ) {
             (None, _) => AttemptOutcome::Failed {
                 code: "no_adapter".into(),
                 text: format!("no {channel} provider is set up"),
             },
-            (_, Err(error)) => AttemptOutcome::Failed { code: "template".into(), text: error.to_string() },
+            (_, Err(error)) => AttemptOutcome::Failed {
+                code: "template".into(),
+                text: error.to_string(),
+            },
             (Some(adapter), Ok(message)) => {
                 self.limits.until_ready(channel, adapter.sender_id()).await;
                 let sent = adapter.send(&message).await;
                 self.classify(channel, &notification, sent)
             }
         };
-        OutcomeWrite { notification: notification.id, attempt, channel, outcome }
+        OutcomeWrite {
+            notification: notification.id,
+            attempt,
+            channel,
+            outcome,
+        }
     }
 
     /// Turns an adapter's answer into what is stored, with retry times and delivery deadlines.
-    fn classify(&self, channel: ChannelKind, notification: &ClaimedNotification, sent: SendOutcome) -> AttemptOutcome {
+    fn classify(
+        &self,
+        channel: ChannelKind,
+        notification: &ClaimedNotification,
+        sent: SendOutcome,
+    ) -> AttemptOutcome {
         let now = self.clock.now();
         let at = |d: Duration| {
             let millis = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
             Timestamp::from_millisecond(now.as_millisecond().saturating_add(millis)).unwrap_or(now)
         };
         match sent {
-            SendOutcome::Accepted { provider_message_id } => AttemptOutcome::Accepted {
+            SendOutcome::Accepted {
+                provider_message_id,
+            } => AttemptOutcome::Accepted {
                 provider_message_id,
                 deliver_by: self.rules.timeouts.for_channel(channel).map(at),
             },
-            SendOutcome::RetryLater { code, reason, after } => {
+            SendOutcome::RetryLater {
+                code,
+                reason,
+                after,
+            } => {
                 let tries = notification
                     .attempts
                     .iter()
-                    .filter(|a| a.channel == channel && a.status == crate::domain::AttemptStatus::Errored)
+                    .filter(|a| {
+                        a.channel == channel && a.status == crate::domain::AttemptStatus::Errored
+                    })
                     .count() as u32
                     + 1;
                 let backoff = policy::retry_delay(
@@ -234,10 +301,18 @@ impl Dispatcher {
                     Duration::from_millis(self.config.retry_cap_ms),
                     rand::random::<f64>() * 2.0 - 1.0,
                 );
-                AttemptOutcome::Errored { code, text: reason, retry_at: at(after.unwrap_or(backoff).max(backoff)) }
+                AttemptOutcome::Errored {
+                    code,
+                    text: reason,
+                    retry_at: at(after.unwrap_or(backoff).max(backoff)),
+                }
             }
-            SendOutcome::RateLimited { after } => AttemptOutcome::RateLimited { retry_at: at(after) },
-            SendOutcome::Permanent { code, reason } => AttemptOutcome::Failed { code, text: reason },
+            SendOutcome::RateLimited { after } => AttemptOutcome::RateLimited {
+                retry_at: at(after),
+            },
+            SendOutcome::Permanent { code, reason } => {
+                AttemptOutcome::Failed { code, text: reason }
+            }
         }
     }
 
@@ -246,7 +321,10 @@ impl Dispatcher {
             return Ok(clinic.clone());
         }
         let clinic = self.store.clinic_by_id(id).await?;
-        self.clinics.write().await.insert(id.clone(), clinic.clone());
+        self.clinics
+            .write()
+            .await
+            .insert(id.clone(), clinic.clone());
         Ok(clinic)
     }
 }
@@ -287,4 +365,3 @@ fn render(
         callback_ref: attempt.as_str().to_owned(),
     })
 }
-

@@ -110,7 +110,14 @@ mod tests {
     fn phone_numbers_must_be_e164() {
         assert!(Phone::parse("+972541234567").is_some());
         assert!(Phone::parse("+12025550123").is_some());
-        for bad in ["0541234567", "+0541234567", "+972 54 123 4567", "+97254", "+", "+9725412345678901"] {
+        for bad in [
+            "0541234567",
+            "+0541234567",
+            "+972 54 123 4567",
+            "+97254",
+            "+",
+            "+9725412345678901",
+        ] {
             assert!(Phone::parse(bad).is_none(), "{bad} should be rejected");
         }
     }
@@ -124,8 +131,17 @@ mod tests {
     #[test]
     fn email_addresses_need_a_local_part_and_a_dotted_domain() {
         assert!(EmailAddress::parse("dana@clinic.co.il").is_some());
-        for bad in ["dana", "@clinic.co.il", "dana@clinic", "da na@clinic.co.il", "dana@.il"] {
-            assert!(EmailAddress::parse(bad).is_none(), "{bad} should be rejected");
+        for bad in [
+            "dana",
+            "@clinic.co.il",
+            "dana@clinic",
+            "da na@clinic.co.il",
+            "dana@.il",
+        ] {
+            assert!(
+                EmailAddress::parse(bad).is_none(),
+                "{bad} should be rejected"
+            );
         }
     }
 

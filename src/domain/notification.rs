@@ -32,12 +32,6 @@ text_enum!(
     }
 );
 
-impl Default for Priority {
-    fn default() -> Self {
-        Self::Normal
-    }
-}
-
 text_enum!(
     /// Where a notification stands. `delivered`, `read`, `failed`, `cancelled` and `expired` are
     /// terminal; `sent` is terminal for email, which has no delivery receipt.
@@ -103,6 +97,9 @@ impl AttemptStatus {
 
     /// The provider has the message and may still deliver it.
     pub fn is_in_flight(self) -> bool {
-        matches!(self, Self::Sending | Self::Ambiguous | Self::Accepted | Self::Sent)
+        matches!(
+            self,
+            Self::Sending | Self::Ambiguous | Self::Accepted | Self::Sent
+        )
     }
 }

@@ -21,7 +21,11 @@ pub struct ChannelPlan {
 /// Staff's choice for this message wins; then the patient's preference; then the clinic's order.
 /// A channel is dropped when the clinic has not set it up, the patient opted out of it, or the
 /// patient has no contact for it.
-pub fn channel_plan(requested: Option<ChannelKind>, patient: &Patient, clinic: &Clinic) -> ChannelPlan {
+pub fn channel_plan(
+    requested: Option<ChannelKind>,
+    patient: &Patient,
+    clinic: &Clinic,
+) -> ChannelPlan {
     let (order, source) = match requested {
         Some(channel) => (vec![channel], format!("staff chose {channel}")),
         None if !patient.channels.is_empty() => (
@@ -48,7 +52,11 @@ pub fn channel_plan(requested: Option<ChannelKind>, patient: &Patient, clinic: &
     plan
 }
 
-fn usable(channel: ChannelKind, patient: &Patient, clinic: &Clinic) -> Result<Recipient, &'static str> {
+fn usable(
+    channel: ChannelKind,
+    patient: &Patient,
+    clinic: &Clinic,
+) -> Result<Recipient, &'static str> {
     if !clinic.default_channels.contains(&channel) {
         return Err("not configured for this clinic");
     }
@@ -76,7 +84,11 @@ fn usable(channel: ChannelKind, patient: &Patient, clinic: &Clinic) -> Result<Re
 }
 
 fn join(channels: &[ChannelKind]) -> String {
-    channels.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+    channels
+        .iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -120,7 +132,10 @@ pub(crate) mod tests {
     #[test]
     fn without_preferences_the_clinic_order_is_used() {
         let plan = channel_plan(None, &patient(), &clinic());
-        assert_eq!(kinds(&plan), [ChannelKind::Whatsapp, ChannelKind::Sms, ChannelKind::Email]);
+        assert_eq!(
+            kinds(&plan),
+            [ChannelKind::Whatsapp, ChannelKind::Sms, ChannelKind::Email]
+        );
         assert_eq!(plan.source, "clinic default order: whatsapp, sms, email");
         assert!(plan.skipped.is_empty());
     }
@@ -145,7 +160,12 @@ pub(crate) mod tests {
     #[test]
     fn each_unusable_channel_is_skipped_with_its_reason() {
         let mut patient = patient();
-        patient.channels = vec![ChannelKind::Whatsapp, ChannelKind::Sms, ChannelKind::Email, ChannelKind::Voice];
+        patient.channels = vec![
+            ChannelKind::Whatsapp,
+            ChannelKind::Sms,
+            ChannelKind::Email,
+            ChannelKind::Voice,
+        ];
         patient.opted_out = vec![ChannelKind::Whatsapp];
         patient.email = None;
         let plan = channel_plan(None, &patient, &clinic());
@@ -166,6 +186,9 @@ pub(crate) mod tests {
         patient.whatsapp = false;
         let plan = channel_plan(None, &patient, &clinic());
         assert_eq!(kinds(&plan), [ChannelKind::Sms, ChannelKind::Email]);
-        assert_eq!(plan.skipped, ["whatsapp skipped: patient is not on WhatsApp"]);
+        assert_eq!(
+            plan.skipped,
+            ["whatsapp skipped: patient is not on WhatsApp"]
+        );
     }
 }

@@ -41,7 +41,10 @@ pub enum Step {
     /// Hand it to this channel.
     Send(PlannedChannel),
     /// Nothing to do before `until`; the notification shows `status` meanwhile.
-    Wait { until: Timestamp, status: NotificationStatus },
+    Wait {
+        until: Timestamp,
+        status: NotificationStatus,
+    },
     /// It has reached a final state.
     Finish {
         status: NotificationStatus,
@@ -67,7 +70,11 @@ pub struct Decision {
 
 impl Decision {
     fn new(step: Step, verdicts: Vec<AttemptVerdict>, reasons: Vec<String>) -> Self {
-        Self { step, verdicts, reasons }
+        Self {
+            step,
+            verdicts,
+            reasons,
+        }
     }
 }
 
@@ -89,7 +96,10 @@ pub fn decide(
     }
     if is_final(notification.status) {
         return Decision::new(
-            Step::Finish { status: notification.status, channel: None },
+            Step::Finish {
+                status: notification.status,
+                channel: None,
+            },
             Vec::new(),
             Vec::new(),
         );
@@ -98,7 +108,14 @@ pub fn decide(
     let (verdicts, still_in_flight) = judge_in_flight(attempts, rules, now);
     if let Some(until) = still_in_flight {
         let reasons = verdicts.iter().map(|v| v.reason.clone()).collect();
-        return Decision::new(Step::Wait { until, status: NotificationStatus::Sent }, verdicts, reasons);
+        return Decision::new(
+            Step::Wait {
+                until,
+                status: NotificationStatus::Sent,
+            },
+            verdicts,
+            reasons,
+        );
     }
     let mut reasons: Vec<String> = verdicts.iter().map(|v| v.reason.clone()).collect();
     let status_after = |a: &AttemptFacts| {
@@ -109,16 +126,24 @@ pub fn decide(
     };
 
     if let Some(expires_at) = notification.expires_at.filter(|e| *e <= now) {
-        reasons.push(format!("expired at {expires_at} before it could be delivered"));
+        reasons.push(format!(
+            "expired at {expires_at} before it could be delivered"
+        ));
         return Decision::new(
-            Step::Finish { status: NotificationStatus::Expired, channel: None },
+            Step::Finish {
+                status: NotificationStatus::Expired,
+                channel: None,
+            },
             verdicts,
             reasons,
         );
     }
     if notification.send_at > now {
         return Decision::new(
-            Step::Wait { until: notification.send_at, status: NotificationStatus::Scheduled },
+            Step::Wait {
+                until: notification.send_at,
+                status: NotificationStatus::Scheduled,
+            },
             verdicts,
             reasons,
         );
@@ -130,28 +155,51 @@ pub fn decide(
     }
     let mut used_up = Vec::new();
     for planned in &plan.channels {
-        let on_channel: Vec<&AttemptFacts> = attempts.iter().filter(|a| a.channel == planned.channel).collect();
-        if let Some(failed) = on_channel
+        let on_channel: Vec<&AttemptFacts> = attempts
             .iter()
-            .find(|a| matches!(status_after(a), AttemptStatus::Failed | AttemptStatus::TimedOut))
-        {
-            used_up.push(format!("{} {}", planned.channel, describe_failure(failed, status_after(failed))));
+            .filter(|a| a.channel == planned.channel)
+            .collect();
+        if let Some(failed) = on_channel.iter().find(|a| {
+            matches!(
+                status_after(a),
+                AttemptStatus::Failed | AttemptStatus::TimedOut
+            )
+        }) {
+            used_up.push(format!(
+                "{} {}",
+                planned.channel,
+                describe_failure(failed, status_after(failed))
+            ));
             continue;
         }
-        let errors = on_channel.iter().filter(|a| a.status == AttemptStatus::Errored).count();
+        let errors = on_channel
+            .iter()
+            .filter(|a| a.status == AttemptStatus::Errored)
+            .count();
         if errors >= rules.max_tries_per_channel as usize {
             used_up.push(format!("{} failed {errors} times", planned.channel));
             continue;
         }
-        if let Some(retry_at) = on_channel.last().and_then(|a| a.retry_at).filter(|t| *t > now) {
+        if let Some(retry_at) = on_channel
+            .last()
+            .and_then(|a| a.retry_at)
+            .filter(|t| *t > now)
+        {
             return Decision::new(
-                Step::Wait { until: retry_at, status: NotificationStatus::Queued },
+                Step::Wait {
+                    until: retry_at,
+                    status: NotificationStatus::Queued,
+                },
                 verdicts,
                 reasons,
             );
         }
         if !used_up.is_empty() {
-            reasons.push(format!("falling back to {} after {}", planned.channel, used_up.join("; ")));
+            reasons.push(format!(
+                "falling back to {} after {}",
+                planned.channel,
+                used_up.join("; ")
+            ));
         }
         return Decision::new(Step::Send(planned.clone()), verdicts, reasons);
     }
@@ -166,7 +214,10 @@ pub fn decide(
         format!("failed: no channel left to try ({})", story.join("; "))
     });
     Decision::new(
-        Step::Finish { status: NotificationStatus::Failed, channel: None },
+        Step::Finish {
+            status: NotificationStatus::Failed,
+            channel: None,
+        },
         verdicts,
         reasons,
     )
@@ -183,15 +234,26 @@ fn is_final(status: NotificationStatus) -> bool {
 fn delivered(attempts: &[AttemptFacts]) -> Option<Step> {
     if let Some(first) = attempts.iter().find(|a| a.status.is_delivered()) {
         let read = attempts.iter().any(|a| a.status == AttemptStatus::Read);
-        let status = if read { NotificationStatus::Read } else { NotificationStatus::Delivered };
-        return Some(Step::Finish { status, channel: Some(first.channel) });
+        let status = if read {
+            NotificationStatus::Read
+        } else {
+            NotificationStatus::Delivered
+        };
+        return Some(Step::Finish {
+            status,
+            channel: Some(first.channel),
+        });
     }
     attempts
         .iter()
         .find(|a| {
-            !a.channel.reports_delivery() && matches!(a.status, AttemptStatus::Accepted | AttemptStatus::Sent)
+            !a.channel.reports_delivery()
+                && matches!(a.status, AttemptStatus::Accepted | AttemptStatus::Sent)
         })
-        .map(|a| Step::Finish { status: NotificationStatus::Sent, channel: Some(a.channel) })
+        .map(|a| Step::Finish {
+            status: NotificationStatus::Sent,
+            channel: Some(a.channel),
+        })
 }
 
 /// Attempts a provider may still deliver: past their delivery deadline they time out; a hand-over
@@ -209,7 +271,9 @@ fn judge_in_flight(
         let Some(timeout) = rules.timeouts.for_channel(attempt.channel) else {
             continue;
         };
-        let deadline = attempt.deliver_by.unwrap_or_else(|| add(attempt.created_at, timeout));
+        let deadline = attempt
+            .deliver_by
+            .unwrap_or_else(|| add(attempt.created_at, timeout));
         if deadline <= now {
             verdicts.push(AttemptVerdict {
                 attempt: attempt.id.clone(),
@@ -249,7 +313,8 @@ fn describe_failure(attempt: &AttemptFacts, status: AttemptStatus) -> String {
 
 fn add(at: Timestamp, by: Duration) -> Timestamp {
     let millis = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
-    Timestamp::from_millisecond(at.as_millisecond().saturating_add(millis)).unwrap_or(Timestamp::MAX)
+    Timestamp::from_millisecond(at.as_millisecond().saturating_add(millis))
+        .unwrap_or(Timestamp::MAX)
 }
 
 #[cfg(test)]
@@ -267,7 +332,11 @@ mod tests {
     fn rules() -> DeliveryRules {
         DeliveryRules {
             max_tries_per_channel: 3,
-            timeouts: DeliveryTimeouts { whatsapp_ms: 600_000, sms_ms: 900_000, voice_ms: 300_000 },
+            timeouts: DeliveryTimeouts {
+                whatsapp_ms: 600_000,
+                sms_ms: 900_000,
+                voice_ms: 300_000,
+            },
         }
     }
 
@@ -308,37 +377,57 @@ mod tests {
                 to: Recipient::Phone("+972541234567".into())
             })
         );
-        assert_eq!(decision.reasons, ["route: clinic default order: whatsapp, sms, email"]);
+        assert_eq!(
+            decision.reasons,
+            ["route: clinic default order: whatsapp, sms, email"]
+        );
     }
 
     #[test]
     fn a_permanent_failure_falls_back_to_the_next_channel() {
-        let mut failed = attempt(ChannelKind::Whatsapp, AttemptStatus::Failed, "2026-11-26T09:59:00Z");
+        let mut failed = attempt(
+            ChannelKind::Whatsapp,
+            AttemptStatus::Failed,
+            "2026-11-26T09:59:00Z",
+        );
         failed.error_code = Some("131026".into());
         failed.error_text = Some("recipient is not a WhatsApp user".into());
         let decision = decide(&due_now(), &plan(), &[failed], &rules(), at(NOW));
         assert!(matches!(&decision.step, Step::Send(p) if p.channel == ChannelKind::Sms));
         assert_eq!(
             decision.reasons,
-            ["falling back to sms after whatsapp failed (131026: recipient is not a WhatsApp user)"]
+            [
+                "falling back to sms after whatsapp failed (131026: recipient is not a WhatsApp user)"
+            ]
         );
     }
 
     #[test]
     fn an_accepted_message_is_waited_for_until_its_delivery_deadline() {
-        let mut accepted = attempt(ChannelKind::Whatsapp, AttemptStatus::Accepted, "2026-11-26T09:59:00Z");
+        let mut accepted = attempt(
+            ChannelKind::Whatsapp,
+            AttemptStatus::Accepted,
+            "2026-11-26T09:59:00Z",
+        );
         accepted.deliver_by = Some(at("2026-11-26T10:09:00Z"));
         let decision = decide(&due_now(), &plan(), &[accepted], &rules(), at(NOW));
         assert_eq!(
             decision.step,
-            Step::Wait { until: at("2026-11-26T10:09:00Z"), status: NotificationStatus::Sent }
+            Step::Wait {
+                until: at("2026-11-26T10:09:00Z"),
+                status: NotificationStatus::Sent
+            }
         );
         assert!(decision.verdicts.is_empty());
     }
 
     #[test]
     fn no_delivery_receipt_in_time_times_out_and_falls_back() {
-        let mut accepted = attempt(ChannelKind::Whatsapp, AttemptStatus::Sent, "2026-11-26T09:40:00Z");
+        let mut accepted = attempt(
+            ChannelKind::Whatsapp,
+            AttemptStatus::Sent,
+            "2026-11-26T09:40:00Z",
+        );
         accepted.deliver_by = Some(at("2026-11-26T09:50:00Z"));
         let id = accepted.id.clone();
         let decision = decide(&due_now(), &plan(), &[accepted], &rules(), at(NOW));
@@ -357,58 +446,111 @@ mod tests {
 
     #[test]
     fn an_interrupted_hand_over_is_not_resent_but_waited_for() {
-        let sending = attempt(ChannelKind::Whatsapp, AttemptStatus::Sending, "2026-11-26T09:58:00Z");
+        let sending = attempt(
+            ChannelKind::Whatsapp,
+            AttemptStatus::Sending,
+            "2026-11-26T09:58:00Z",
+        );
         let decision = decide(&due_now(), &plan(), &[sending], &rules(), at(NOW));
         assert_eq!(
             decision.step,
-            Step::Wait { until: at("2026-11-26T10:08:00Z"), status: NotificationStatus::Sent }
+            Step::Wait {
+                until: at("2026-11-26T10:08:00Z"),
+                status: NotificationStatus::Sent
+            }
         );
         assert_eq!(decision.verdicts[0].status, AttemptStatus::Ambiguous);
     }
 
     #[test]
     fn a_transient_error_retries_the_same_channel_after_the_backoff() {
-        let mut errored = attempt(ChannelKind::Whatsapp, AttemptStatus::Errored, "2026-11-26T09:59:58Z");
+        let mut errored = attempt(
+            ChannelKind::Whatsapp,
+            AttemptStatus::Errored,
+            "2026-11-26T09:59:58Z",
+        );
         errored.retry_at = Some(at("2026-11-26T10:00:02Z"));
-        let waiting = decide(&due_now(), &plan(), std::slice::from_ref(&errored), &rules(), at(NOW));
+        let waiting = decide(
+            &due_now(),
+            &plan(),
+            std::slice::from_ref(&errored),
+            &rules(),
+            at(NOW),
+        );
         assert_eq!(
             waiting.step,
-            Step::Wait { until: at("2026-11-26T10:00:02Z"), status: NotificationStatus::Queued }
+            Step::Wait {
+                until: at("2026-11-26T10:00:02Z"),
+                status: NotificationStatus::Queued
+            }
         );
-        let retrying = decide(&due_now(), &plan(), &[errored], &rules(), at("2026-11-26T10:00:02Z"));
+        let retrying = decide(
+            &due_now(),
+            &plan(),
+            &[errored],
+            &rules(),
+            at("2026-11-26T10:00:02Z"),
+        );
         assert!(matches!(&retrying.step, Step::Send(p) if p.channel == ChannelKind::Whatsapp));
     }
 
     #[test]
     fn a_channel_that_errs_too_often_is_used_up() {
         let errors: Vec<_> = (0..3)
-            .map(|_| attempt(ChannelKind::Whatsapp, AttemptStatus::Errored, "2026-11-26T09:50:00Z"))
+            .map(|_| {
+                attempt(
+                    ChannelKind::Whatsapp,
+                    AttemptStatus::Errored,
+                    "2026-11-26T09:50:00Z",
+                )
+            })
             .collect();
         let decision = decide(&due_now(), &plan(), &errors, &rules(), at(NOW));
         assert!(matches!(&decision.step, Step::Send(p) if p.channel == ChannelKind::Sms));
-        assert_eq!(decision.reasons, ["falling back to sms after whatsapp failed 3 times"]);
+        assert_eq!(
+            decision.reasons,
+            ["falling back to sms after whatsapp failed 3 times"]
+        );
     }
 
     #[test]
     fn delivery_on_any_channel_finishes_the_notification() {
         let attempts = [
-            attempt(ChannelKind::Whatsapp, AttemptStatus::Failed, "2026-11-26T09:50:00Z"),
-            attempt(ChannelKind::Sms, AttemptStatus::Delivered, "2026-11-26T09:51:00Z"),
+            attempt(
+                ChannelKind::Whatsapp,
+                AttemptStatus::Failed,
+                "2026-11-26T09:50:00Z",
+            ),
+            attempt(
+                ChannelKind::Sms,
+                AttemptStatus::Delivered,
+                "2026-11-26T09:51:00Z",
+            ),
         ];
         let decision = decide(&due_now(), &plan(), &attempts, &rules(), at(NOW));
         assert_eq!(
             decision.step,
-            Step::Finish { status: NotificationStatus::Delivered, channel: Some(ChannelKind::Sms) }
+            Step::Finish {
+                status: NotificationStatus::Delivered,
+                channel: Some(ChannelKind::Sms)
+            }
         );
     }
 
     #[test]
     fn an_email_accepted_by_the_mail_server_is_done() {
-        let attempts = [attempt(ChannelKind::Email, AttemptStatus::Accepted, "2026-11-26T09:50:00Z")];
+        let attempts = [attempt(
+            ChannelKind::Email,
+            AttemptStatus::Accepted,
+            "2026-11-26T09:50:00Z",
+        )];
         let decision = decide(&due_now(), &plan(), &attempts, &rules(), at(NOW));
         assert_eq!(
             decision.step,
-            Step::Finish { status: NotificationStatus::Sent, channel: Some(ChannelKind::Email) }
+            Step::Finish {
+                status: NotificationStatus::Sent,
+                channel: Some(ChannelKind::Email)
+            }
         );
     }
 
@@ -419,13 +561,22 @@ mod tests {
         let decision = decide(&later, &plan(), &[], &rules(), at(NOW));
         assert_eq!(
             decision.step,
-            Step::Wait { until: at("2026-11-27T07:00:00Z"), status: NotificationStatus::Scheduled }
+            Step::Wait {
+                until: at("2026-11-27T07:00:00Z"),
+                status: NotificationStatus::Scheduled
+            }
         );
 
         let mut stale = due_now();
         stale.expires_at = Some(at("2026-11-26T09:00:00Z"));
         let decision = decide(&stale, &plan(), &[], &rules(), at(NOW));
-        assert_eq!(decision.step, Step::Finish { status: NotificationStatus::Expired, channel: None });
+        assert_eq!(
+            decision.step,
+            Step::Finish {
+                status: NotificationStatus::Expired,
+                channel: None
+            }
+        );
     }
 
     #[test]
@@ -434,11 +585,25 @@ mod tests {
         patient.email = None;
         let plan = channel_plan(None, &patient, &clinic());
         let attempts = [
-            attempt(ChannelKind::Whatsapp, AttemptStatus::Failed, "2026-11-26T09:50:00Z"),
-            attempt(ChannelKind::Sms, AttemptStatus::TimedOut, "2026-11-26T09:51:00Z"),
+            attempt(
+                ChannelKind::Whatsapp,
+                AttemptStatus::Failed,
+                "2026-11-26T09:50:00Z",
+            ),
+            attempt(
+                ChannelKind::Sms,
+                AttemptStatus::TimedOut,
+                "2026-11-26T09:51:00Z",
+            ),
         ];
         let decision = decide(&due_now(), &plan, &attempts, &rules(), at(NOW));
-        assert_eq!(decision.step, Step::Finish { status: NotificationStatus::Failed, channel: None });
+        assert_eq!(
+            decision.step,
+            Step::Finish {
+                status: NotificationStatus::Failed,
+                channel: None
+            }
+        );
         assert_eq!(
             decision.reasons,
             ["failed: no channel left to try (whatsapp failed; sms timed out)"]
@@ -452,7 +617,13 @@ mod tests {
         patient.email = None;
         let plan = channel_plan(None, &patient, &clinic());
         let decision = decide(&due_now(), &plan, &[], &rules(), at(NOW));
-        assert_eq!(decision.step, Step::Finish { status: NotificationStatus::Failed, channel: None });
+        assert_eq!(
+            decision.step,
+            Step::Finish {
+                status: NotificationStatus::Failed,
+                channel: None
+            }
+        );
         assert_eq!(
             decision.reasons.last().map(String::as_str),
             Some(

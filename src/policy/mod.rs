@@ -12,5 +12,7 @@ mod retry;
 pub mod templates;
 
 pub use channel_plan::{ChannelPlan, PlannedChannel, channel_plan};
-pub use decide::{AttemptFacts, AttemptVerdict, Decision, DeliveryRules, NotificationFacts, Step, decide};
+pub use decide::{
+    AttemptFacts, AttemptVerdict, Decision, DeliveryRules, NotificationFacts, Step, decide,
+};
 pub use retry::retry_delay;

@@ -17,7 +17,9 @@ mod tests {
     fn delays_double_per_try_and_stop_at_the_cap() {
         let base = Duration::from_secs(2);
         let cap = Duration::from_secs(60);
-        let delays: Vec<u64> = (1..=7).map(|t| retry_delay(t, base, cap, 0.0).as_secs()).collect();
+        let delays: Vec<u64> = (1..=7)
+            .map(|t| retry_delay(t, base, cap, 0.0).as_secs())
+            .collect();
         assert_eq!(delays, [2, 4, 8, 16, 32, 60, 60]);
     }
 

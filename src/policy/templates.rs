@@ -19,30 +19,66 @@ pub const TEMPLATES: &[Template] = &[
         name: "appointment_reminder",
         params: &["date", "time"],
         texts: &[
-            ("he", "שלום {{patient}}, תזכורת לתור שלך ב{{clinic}} בתאריך {{date}} בשעה {{time}}."),
-            ("ar", "مرحبًا {{patient}}، تذكير بموعدك في {{clinic}} بتاريخ {{date}} الساعة {{time}}."),
-            ("ru", "Здравствуйте, {{patient}}! Напоминаем о вашем приёме в {{clinic}} {{date}} в {{time}}."),
-            ("en", "Hello {{patient}}, a reminder of your appointment at {{clinic}} on {{date}} at {{time}}."),
+            (
+                "he",
+                "שלום {{patient}}, תזכורת לתור שלך ב{{clinic}} בתאריך {{date}} בשעה {{time}}.",
+            ),
+            (
+                "ar",
+                "مرحبًا {{patient}}، تذكير بموعدك في {{clinic}} بتاريخ {{date}} الساعة {{time}}.",
+            ),
+            (
+                "ru",
+                "Здравствуйте, {{patient}}! Напоминаем о вашем приёме в {{clinic}} {{date}} в {{time}}.",
+            ),
+            (
+                "en",
+                "Hello {{patient}}, a reminder of your appointment at {{clinic}} on {{date}} at {{time}}.",
+            ),
         ],
     },
     Template {
         name: "appointment_confirmation",
         params: &["date", "time"],
         texts: &[
-            ("he", "שלום {{patient}}, התור שלך ב{{clinic}} נקבע לתאריך {{date}} בשעה {{time}}."),
-            ("ar", "مرحبًا {{patient}}، تم تأكيد موعدك في {{clinic}} بتاريخ {{date}} الساعة {{time}}."),
-            ("ru", "Здравствуйте, {{patient}}! Ваш приём в {{clinic}} назначен на {{date}} в {{time}}."),
-            ("en", "Hello {{patient}}, your appointment at {{clinic}} is booked for {{date}} at {{time}}."),
+            (
+                "he",
+                "שלום {{patient}}, התור שלך ב{{clinic}} נקבע לתאריך {{date}} בשעה {{time}}.",
+            ),
+            (
+                "ar",
+                "مرحبًا {{patient}}، تم تأكيد موعدك في {{clinic}} بتاريخ {{date}} الساعة {{time}}.",
+            ),
+            (
+                "ru",
+                "Здравствуйте, {{patient}}! Ваш приём в {{clinic}} назначен на {{date}} в {{time}}.",
+            ),
+            (
+                "en",
+                "Hello {{patient}}, your appointment at {{clinic}} is booked for {{date}} at {{time}}.",
+            ),
         ],
     },
     Template {
         name: "appointment_cancellation",
         params: &["date", "time"],
         texts: &[
-            ("he", "שלום {{patient}}, התור שלך ב{{clinic}} בתאריך {{date}} בשעה {{time}} בוטל."),
-            ("ar", "مرحبًا {{patient}}، تم إلغاء موعدك في {{clinic}} بتاريخ {{date}} الساعة {{time}}."),
-            ("ru", "Здравствуйте, {{patient}}! Ваш приём в {{clinic}} {{date}} в {{time}} отменён."),
-            ("en", "Hello {{patient}}, your appointment at {{clinic}} on {{date}} at {{time}} is cancelled."),
+            (
+                "he",
+                "שלום {{patient}}, התור שלך ב{{clinic}} בתאריך {{date}} בשעה {{time}} בוטל.",
+            ),
+            (
+                "ar",
+                "مرحبًا {{patient}}، تم إلغاء موعدك في {{clinic}} بتاريخ {{date}} الساعة {{time}}.",
+            ),
+            (
+                "ru",
+                "Здравствуйте, {{patient}}! Ваш приём в {{clinic}} {{date}} в {{time}} отменён.",
+            ),
+            (
+                "en",
+                "Hello {{patient}}, your appointment at {{clinic}} on {{date}} at {{time}} is cancelled.",
+            ),
         ],
     },
 ];
@@ -62,7 +98,11 @@ pub fn find(name: &str) -> Option<&'static Template> {
 }
 
 pub fn names() -> String {
-    TEMPLATES.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+    TEMPLATES
+        .iter()
+        .map(|t| t.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Checks a template name and its parameters before a notification is accepted.
@@ -71,7 +111,10 @@ pub fn validate(name: &str, params: &BTreeMap<String, String>) -> Result<(), Tem
     if let Some(missing) = template.params.iter().find(|p| !params.contains_key(**p)) {
         return Err(TemplateError::MissingParam((*missing).to_owned()));
     }
-    if let Some(extra) = params.keys().find(|k| !template.params.contains(&k.as_str())) {
+    if let Some(extra) = params
+        .keys()
+        .find(|k| !template.params.contains(&k.as_str()))
+    {
         return Err(TemplateError::UnknownParam(extra.clone()));
     }
     Ok(())
@@ -106,23 +149,32 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
     fn a_reminder_renders_in_the_patients_language() {
         let p = params(&[("date", "01.12"), ("time", "09:30")]);
-        let (text, lang) = render("appointment_reminder", &p, ["he", "en"], "מרפאת הדר", "דנה").expect("render");
+        let (text, lang) =
+            render("appointment_reminder", &p, ["he", "en"], "מרפאת הדר", "דנה").expect("render");
         assert_eq!(lang, "he");
-        assert_eq!(text, "שלום דנה, תזכורת לתור שלך במרפאת הדר בתאריך 01.12 בשעה 09:30.");
+        assert_eq!(
+            text,
+            "שלום דנה, תזכורת לתור שלך במרפאת הדר בתאריך 01.12 בשעה 09:30."
+        );
     }
 
     #[test]
     fn an_unknown_language_falls_back_to_the_clinics_then_english() {
         let p = params(&[("date", "01.12"), ("time", "09:30")]);
-        let (_, lang) = render("appointment_reminder", &p, ["fr", "ru"], "Clinic", "Anna").expect("render");
+        let (_, lang) =
+            render("appointment_reminder", &p, ["fr", "ru"], "Clinic", "Anna").expect("render");
         assert_eq!(lang, "ru");
-        let (_, lang) = render("appointment_reminder", &p, ["fr", "de"], "Clinic", "Anna").expect("render");
+        let (_, lang) =
+            render("appointment_reminder", &p, ["fr", "de"], "Clinic", "Anna").expect("render");
         assert_eq!(lang, "en");
     }
 
@@ -130,7 +182,11 @@ mod tests {
     fn every_builtin_template_exists_in_four_languages_with_only_known_placeholders() {
         for template in TEMPLATES {
             for lang in ["he", "ar", "ru", "en"] {
-                let (_, text) = template.texts.iter().find(|(l, _)| *l == lang).expect("language");
+                let (_, text) = template
+                    .texts
+                    .iter()
+                    .find(|(l, _)| *l == lang)
+                    .expect("language");
                 let mut rest = *text;
                 while let Some(start) = rest.find("{{") {
                     let end = rest[start..].find("}}").expect("closed placeholder") + start;
@@ -153,9 +209,15 @@ mod tests {
             Err(TemplateError::MissingParam("time".into()))
         );
         assert_eq!(
-            validate("appointment_reminder", &params(&[("date", "x"), ("time", "y"), ("room", "3")])),
+            validate(
+                "appointment_reminder",
+                &params(&[("date", "x"), ("time", "y"), ("room", "3")])
+            ),
             Err(TemplateError::UnknownParam("room".into()))
         );
-        assert_eq!(validate("birthday", &params(&[])), Err(TemplateError::Unknown("birthday".into())));
+        assert_eq!(
+            validate("birthday", &params(&[])),
+            Err(TemplateError::Unknown("birthday".into()))
+        );
     }
 }

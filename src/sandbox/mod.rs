@@ -20,12 +20,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use medrelay_channels::{Channel, ChannelKind, DeliveryState, OutgoingMessage, Recipient, SendFuture, SendOutcome};
+use medrelay_channels::{
+    Channel, ChannelKind, DeliveryState, OutgoingMessage, Recipient, SendFuture, SendOutcome,
+};
 
 use crate::batch::Batcher;
 use crate::clock::SharedClock;
 use crate::config::SandboxConfig;
-use crate::store::{SandboxMessage, StatusUpdate, Store, StoreError};
+use crate::store::{SandboxAdvance, SandboxMessage, StatusUpdate, Store, StoreError};
 use crate::tracking::Tracker;
 
 pub const NOT_ON_WHATSAPP: &str = "+972500000001";
@@ -38,7 +40,10 @@ pub const BOUNCING_DOMAIN: &str = "bounce.test";
 /// How the sandbox answers one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Verdict {
-    Reject { code: &'static str, reason: &'static str },
+    Reject {
+        code: &'static str,
+        reason: &'static str,
+    },
     Transient,
     /// Accept, then report these statuses in turn (`status` or `status:error_code`).
     Accept(&'static [&'static str]),
@@ -57,10 +62,15 @@ fn verdict(channel: ChannelKind, to: &Recipient, transient_failures_so_far: u32)
         (ChannelKind::Whatsapp, WHATSAPP_NEVER_DELIVERED) => Verdict::Accept(&["sent"]),
         (ChannelKind::Sms, SMS_UNDELIVERED) => Verdict::Accept(&["sent", "failed:30003"]),
         (ChannelKind::Voice, VOICE_NO_ANSWER) => Verdict::Accept(&["failed:no-answer"]),
-        (ChannelKind::Email, a) if a.rsplit_once('@').is_some_and(|(_, d)| d == BOUNCING_DOMAIN) => Verdict::Reject {
-            code: "550",
-            reason: "5.1.1 mailbox unavailable",
-        },
+        (ChannelKind::Email, a)
+            if a.rsplit_once('@')
+                .is_some_and(|(_, d)| d == BOUNCING_DOMAIN) =>
+        {
+            Verdict::Reject {
+                code: "550",
+                reason: "5.1.1 mailbox unavailable",
+            }
+        }
         (ChannelKind::Email, _) => Verdict::Accept(&[]),
         (ChannelKind::Whatsapp, _) => Verdict::Accept(&["sent", "delivered", "read"]),
         (ChannelKind::Sms | ChannelKind::Voice, _) => Verdict::Accept(&["sent", "delivered"]),
@@ -91,10 +101,18 @@ impl Sandbox {
             let store = store.clone();
             async move {
                 let count = messages.len();
-                store.insert_sandbox_messages(&messages).await.map(|()| vec![(); count])
+                store
+                    .insert_sandbox_messages(&messages)
+                    .await
+                    .map(|()| vec![(); count])
             }
         });
-        Arc::new(Self { config, clock, outbox, transient: Mutex::new(HashMap::new()) })
+        Arc::new(Self {
+            config,
+            clock,
+            outbox,
+            transient: Mutex::new(HashMap::new()),
+        })
     }
 
     /// One adapter per channel, all backed by this sandbox.
@@ -102,15 +120,26 @@ impl Sandbox {
         ChannelKind::ALL
             .into_iter()
             .map(|kind| {
-                Arc::new(SandboxChannel { kind, sender: format!("sandbox-{kind}"), sandbox: Arc::clone(self) })
-                    as Arc<dyn Channel>
+                Arc::new(SandboxChannel {
+                    kind,
+                    sender: format!("sandbox-{kind}"),
+                    sandbox: Arc::clone(self),
+                }) as Arc<dyn Channel>
             })
             .collect()
     }
 
     /// Counts this message's transient errors: how many it had before this send.
-    fn count_transient(&self, key: (ChannelKind, String, String), channel: ChannelKind, to: &Recipient) -> Verdict {
-        let mut counts = self.transient.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    fn count_transient(
+        &self,
+        key: (ChannelKind, String, String),
+        channel: ChannelKind,
+        to: &Recipient,
+    ) -> Verdict {
+        let mut counts = self
+            .transient
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let so_far = counts.get(&key).copied().unwrap_or(0);
         let verdict = verdict(channel, to, so_far);
         if verdict == Verdict::Transient {
@@ -122,7 +151,11 @@ impl Sandbox {
     }
 
     async fn take(&self, channel: ChannelKind, message: &OutgoingMessage) -> SendOutcome {
-        let key = (channel, message.to.address().to_owned(), message.body.clone());
+        let key = (
+            channel,
+            message.to.address().to_owned(),
+            message.body.clone(),
+        );
         let verdict = self.count_transient(key, channel, &message.to);
         let now = self.clock.now();
         let id = format!("sbx-{channel}-{}", uuid::Uuid::now_v7().simple());
@@ -135,7 +168,11 @@ impl Sandbox {
                 };
             }
             Verdict::Reject { code, .. } => ("rejected", Some((*code).to_owned()), None),
-            Verdict::Accept(steps) => ("accepted", None, Some(steps.join(",")).filter(|s| !s.is_empty())),
+            Verdict::Accept(steps) => (
+                "accepted",
+                None,
+                Some(steps.join(",")).filter(|s| !s.is_empty()),
+            ),
         };
         let record = SandboxMessage {
             id: id.clone(),
@@ -147,33 +184,55 @@ impl Sandbox {
             callback_ref: message.callback_ref.clone(),
             status: status.to_owned(),
             error_code,
-            next_status_at: script.as_ref().map(|_| later(now, self.config.delivery_delay_ms / 2)),
+            next_status_at: script
+                .as_ref()
+                .map(|_| later(now, self.config.delivery_delay_ms / 2)),
             next_status: script,
             created_at: now,
             updated_at: now,
         };
         if let Err(error) = self.outbox.submit(record).await {
-            return SendOutcome::RetryLater { code: "sandbox".into(), reason: error.to_string(), after: None };
+            return SendOutcome::RetryLater {
+                code: "sandbox".into(),
+                reason: error.to_string(),
+                after: None,
+            };
         }
         match verdict {
-            Verdict::Reject { code, reason } => SendOutcome::Permanent { code: code.into(), reason: reason.into() },
-            _ => SendOutcome::Accepted { provider_message_id: id },
+            Verdict::Reject { code, reason } => SendOutcome::Permanent {
+                code: code.into(),
+                reason: reason.into(),
+            },
+            _ => SendOutcome::Accepted {
+                provider_message_id: id,
+            },
         }
     }
 
     /// Reports due statuses to the tracker, like a provider's webhook would, and schedules the
     /// next ones. A report lost in a crash is sent again after its lease.
-    pub async fn report_due_statuses(&self, store: &Store, tracker: &Tracker) -> Result<usize, StoreError> {
+    pub async fn report_due_statuses(
+        &self,
+        store: &Store,
+        tracker: &Tracker,
+    ) -> Result<usize, StoreError> {
         let now = self.clock.now();
-        let due = store.claim_sandbox_statuses(now, later(now, 10_000), 512).await?;
+        let due = store
+            .claim_sandbox_statuses(now, later(now, 10_000), 512)
+            .await?;
         if due.is_empty() {
             return Ok(0);
         }
         let mut updates = Vec::with_capacity(due.len());
         let mut advances = Vec::with_capacity(due.len());
         for item in &due {
-            let (step, rest) = item.next_status.split_once(',').unwrap_or((item.next_status.as_str(), ""));
-            let (status, code) = step.split_once(':').map_or((step, None), |(s, c)| (s, Some(c)));
+            let (step, rest) = item
+                .next_status
+                .split_once(',')
+                .unwrap_or((item.next_status.as_str(), ""));
+            let (status, code) = step
+                .split_once(':')
+                .map_or((step, None), |(s, c)| (s, Some(c)));
             let state = match status {
                 "sent" => DeliveryState::Sent,
                 "delivered" => DeliveryState::Delivered,
@@ -195,7 +254,11 @@ impl Sandbox {
                 };
                 (rest.to_owned(), later(now, delay))
             });
-            advances.push((item.id.clone(), step.to_owned(), following));
+            advances.push(SandboxAdvance {
+                id: item.id.clone(),
+                status: step.to_owned(),
+                next: following,
+            });
         }
         tracker.apply(&updates).await?;
         store.advance_sandbox_messages(&advances, now).await?;
@@ -204,7 +267,8 @@ impl Sandbox {
 }
 
 fn later(now: Timestamp, millis: u64) -> Timestamp {
-    now.checked_add(Duration::from_millis(millis)).unwrap_or(now)
+    now.checked_add(Duration::from_millis(millis))
+        .unwrap_or(now)
 }
 
 #[derive(Debug)]

@@ -34,7 +34,9 @@ impl ApiKeyRole {
     }
 
     fn parse(s: &str) -> Option<Self> {
-        [Self::Booking, Self::Staff, Self::Admin].into_iter().find(|r| r.as_str() == s)
+        [Self::Booking, Self::Staff, Self::Admin]
+            .into_iter()
+            .find(|r| r.as_str() == s)
     }
 }
 
@@ -55,7 +57,8 @@ fn clinic_from_row(row: &AnyRow) -> Result<Clinic, StoreError> {
         id: ClinicId::from_stored(row.try_get("id")?),
         slug: row.try_get("slug")?,
         name: row.try_get("name")?,
-        timezone: TimeZoneName::parse(&timezone).ok_or_else(|| StoreError::Corrupt(format!("time zone {timezone}")))?,
+        timezone: TimeZoneName::parse(&timezone)
+            .ok_or_else(|| StoreError::Corrupt(format!("time zone {timezone}")))?,
         default_language: Language::parse(&language)
             .ok_or_else(|| StoreError::Corrupt(format!("language {language}")))?,
         default_channels: parse_channels(&row.try_get::<String, _>("default_channels")?)?,
@@ -68,7 +71,11 @@ pub fn key_fingerprint(key: &str) -> String {
 }
 
 impl Store {
-    pub async fn create_clinic(&self, clinic: NewClinic, now: Timestamp) -> Result<Clinic, StoreError> {
+    pub async fn create_clinic(
+        &self,
+        clinic: NewClinic,
+        now: Timestamp,
+    ) -> Result<Clinic, StoreError> {
         let id = ClinicId::generate();
         sqlx::query(
             "INSERT INTO clinics (id, slug, name, timezone, default_language, default_channels, created_at) \
@@ -95,25 +102,31 @@ impl Store {
     }
 
     pub async fn clinic_by_slug(&self, slug: &str) -> Result<Clinic, StoreError> {
-        let row = sqlx::query(&format!("SELECT {CLINIC_COLUMNS} FROM clinics WHERE slug = $1"))
-            .bind(slug)
-            .fetch_optional(&self.read)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = sqlx::query(&format!(
+            "SELECT {CLINIC_COLUMNS} FROM clinics WHERE slug = $1"
+        ))
+        .bind(slug)
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         clinic_from_row(&row)
     }
 
     pub async fn clinic_by_id(&self, id: &ClinicId) -> Result<Clinic, StoreError> {
-        let row = sqlx::query(&format!("SELECT {CLINIC_COLUMNS} FROM clinics WHERE id = $1"))
-            .bind(id.as_str())
-            .fetch_optional(&self.read)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = sqlx::query(&format!(
+            "SELECT {CLINIC_COLUMNS} FROM clinics WHERE id = $1"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         clinic_from_row(&row)
     }
 
     pub async fn has_clinics(&self) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM clinics").fetch_one(&self.read).await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM clinics")
+            .fetch_one(&self.read)
+            .await?;
         Ok(row.try_get::<i64, _>("n")? > 0)
     }
 
@@ -152,7 +165,8 @@ impl Store {
         let role: String = row.try_get("role")?;
         Ok(Some(AuthenticatedKey {
             id: ApiKeyId::from_stored(row.try_get("key_id")?),
-            role: ApiKeyRole::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
+            role: ApiKeyRole::parse(&role)
+                .ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
             clinic: clinic_from_row(&row)?,
         }))
     }

@@ -5,8 +5,12 @@ use medrelay_channels::ChannelKind;
 use sqlx::{Any, Row, Transaction};
 
 use super::notifications::{NOTIFICATION_COLUMNS, insert_event, status};
-use super::{Backend, Store, StoreError, millis, opt_timestamp, parse_stored, placeholders, timestamp};
-use crate::domain::{AttemptId, AttemptStatus, ClinicId, NotificationId, NotificationStatus, PatientId, Priority};
+use super::{
+    Backend, Store, StoreError, millis, opt_timestamp, parse_stored, placeholders, timestamp,
+};
+use crate::domain::{
+    AttemptId, AttemptStatus, ClinicId, NotificationId, NotificationStatus, PatientId, Priority,
+};
 use crate::policy::{AttemptFacts, AttemptVerdict};
 
 /// A notification the dispatcher holds the lease on, with everything tried so far.
@@ -40,19 +44,42 @@ pub struct DispatchWrite {
 #[derive(Debug, Clone)]
 pub enum NextState {
     /// Record a new attempt in `sending` and keep the lease while the provider is called.
-    Send { attempt: AttemptId, channel: ChannelKind, sender: String, to_masked: String },
+    Send {
+        attempt: AttemptId,
+        channel: ChannelKind,
+        sender: String,
+        to_masked: String,
+    },
     /// Release the lease until `until`.
-    Wait { until: Timestamp, status: NotificationStatus },
-    Finish { status: NotificationStatus, channel: Option<ChannelKind> },
+    Wait {
+        until: Timestamp,
+        status: NotificationStatus,
+    },
+    Finish {
+        status: NotificationStatus,
+        channel: Option<ChannelKind>,
+    },
 }
 
 /// How the provider answered one hand-over.
 #[derive(Debug, Clone)]
 pub enum AttemptOutcome {
-    Accepted { provider_message_id: String, deliver_by: Option<Timestamp> },
-    Errored { code: String, text: String, retry_at: Timestamp },
-    RateLimited { retry_at: Timestamp },
-    Failed { code: String, text: String },
+    Accepted {
+        provider_message_id: String,
+        deliver_by: Option<Timestamp>,
+    },
+    Errored {
+        code: String,
+        text: String,
+        retry_at: Timestamp,
+    },
+    RateLimited {
+        retry_at: Timestamp,
+    },
+    Failed {
+        code: String,
+        text: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -110,7 +137,7 @@ impl Store {
                     template: row.try_get("template")?,
                     params: row.try_get("params")?,
                     channel: channel.map(|c| parse_stored(&c, "channel")).transpose()?,
-                    priority: Priority::parse(&priority).unwrap_or_default(),
+                    priority: Priority::parse(&priority).unwrap_or(Priority::Normal),
                     send_at: timestamp(row.try_get("send_at")?)?,
                     expires_at: opt_timestamp(row.try_get("expires_at")?)?,
                     status: status(&row.try_get::<String, _>("status")?)?,
@@ -141,8 +168,9 @@ impl Store {
                 .push(AttemptFacts {
                     id: AttemptId::from_stored(row.try_get("id")?),
                     channel: parse_stored(&row.try_get::<String, _>("channel")?, "channel")?,
-                    status: AttemptStatus::parse(&status_text)
-                        .ok_or_else(|| StoreError::Corrupt(format!("attempt status {status_text}")))?,
+                    status: AttemptStatus::parse(&status_text).ok_or_else(|| {
+                        StoreError::Corrupt(format!("attempt status {status_text}"))
+                    })?,
                     created_at: timestamp(row.try_get("created_at")?)?,
                     retry_at: opt_timestamp(row.try_get("retry_at")?)?,
                     deliver_by: opt_timestamp(row.try_get("deliver_by")?)?,
@@ -151,7 +179,9 @@ impl Store {
                 });
         }
         for notification in &mut claimed {
-            notification.attempts = by_notification.remove(notification.id.as_str()).unwrap_or_default();
+            notification.attempts = by_notification
+                .remove(notification.id.as_str())
+                .unwrap_or_default();
         }
         Ok(claimed)
     }
@@ -182,7 +212,8 @@ impl Store {
                     (NotificationStatus::Sending, held.is_some())
                 }
                 NextState::Wait { until, status } => {
-                    let done = release(&mut tx, id, token, *status, now, Some(*until), None).await?;
+                    let done =
+                        release(&mut tx, id, token, *status, now, Some(*until), None).await?;
                     (*status, done)
                 }
                 NextState::Finish { status, channel } => {
@@ -200,12 +231,26 @@ impl Store {
                     .bind(millis(now))
                     .execute(&mut *tx)
                     .await?;
-                insert_event(&mut tx, id, Some(verdict.attempt.as_str()), now, "attempt", &verdict.reason).await?;
+                insert_event(
+                    &mut tx,
+                    id,
+                    Some(verdict.attempt.as_str()),
+                    now,
+                    "attempt",
+                    &verdict.reason,
+                )
+                .await?;
             }
             for reason in &write.reasons {
                 insert_event(&mut tx, id, None, now, "routing", reason).await?;
             }
-            if let NextState::Send { attempt, channel, sender, to_masked } = &write.next {
+            if let NextState::Send {
+                attempt,
+                channel,
+                sender,
+                to_masked,
+            } = &write.next
+            {
                 sqlx::query(
                     "INSERT INTO attempts (id, notification_id, channel, sender, status, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, 'sending', $5, $5)",
@@ -229,7 +274,11 @@ impl Store {
                 cleared.push(attempt.clone());
             }
             if new_status != write.previous_status {
-                let detail = format!("{} → {}", write.previous_status.as_str(), new_status.as_str());
+                let detail = format!(
+                    "{} → {}",
+                    write.previous_status.as_str(),
+                    new_status.as_str()
+                );
                 insert_event(&mut tx, id, None, now, "status", &detail).await?;
             }
         }
@@ -238,14 +287,22 @@ impl Store {
     }
 
     /// Records what providers answered, releasing each notification's lease.
-    pub async fn record_outcomes(&self, token: &str, outcomes: &[OutcomeWrite], now: Timestamp) -> Result<(), StoreError> {
+    pub async fn record_outcomes(
+        &self,
+        token: &str,
+        outcomes: &[OutcomeWrite],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
         for write in outcomes {
             let id = write.notification.as_str();
             let attempt = write.attempt.as_str();
             let channel = write.channel;
             let (attempt_status, notification_status, due, detail) = match &write.outcome {
-                AttemptOutcome::Accepted { provider_message_id, deliver_by } => {
+                AttemptOutcome::Accepted {
+                    provider_message_id,
+                    deliver_by,
+                } => {
                     sqlx::query(
                         "UPDATE attempts SET provider_message_id = $2, accepted_at = $3, deliver_by = $4, updated_at = $3, \
                          status = CASE WHEN status = 'sending' THEN 'accepted' ELSE status END WHERE id = $1",
@@ -256,11 +313,26 @@ impl Store {
                     .bind(deliver_by.map(millis))
                     .execute(&mut *tx)
                     .await?;
-                    let detail = format!("{channel} accepted by the provider as {provider_message_id}");
-                    (None, NotificationStatus::Sent, deliver_by.unwrap_or(now), detail)
+                    let detail =
+                        format!("{channel} accepted by the provider as {provider_message_id}");
+                    (
+                        None,
+                        NotificationStatus::Sent,
+                        deliver_by.unwrap_or(now),
+                        detail,
+                    )
                 }
-                AttemptOutcome::Errored { code, text, retry_at } => (
-                    Some((AttemptStatus::Errored, Some(code), Some(text), Some(*retry_at))),
+                AttemptOutcome::Errored {
+                    code,
+                    text,
+                    retry_at,
+                } => (
+                    Some((
+                        AttemptStatus::Errored,
+                        Some(code),
+                        Some(text),
+                        Some(*retry_at),
+                    )),
                     NotificationStatus::Queued,
                     *retry_at,
                     format!("{channel} provider error ({code}: {text}); retrying at {retry_at}"),
@@ -295,7 +367,17 @@ impl Store {
                 .await?;
             }
             insert_event(&mut tx, id, Some(attempt), now, "attempt", &detail).await?;
-            if release(&mut tx, id, token, notification_status, now, Some(due), None).await? {
+            if release(
+                &mut tx,
+                id,
+                token,
+                notification_status,
+                now,
+                Some(due),
+                None,
+            )
+            .await?
+            {
                 let detail = format!("sending → {}", notification_status.as_str());
                 insert_event(&mut tx, id, None, now, "status", &detail).await?;
             }

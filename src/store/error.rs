@@ -17,7 +17,9 @@ pub enum StoreError {
 impl StoreError {
     pub(crate) fn on_unique(self, what: &'static str) -> Self {
         match &self {
-            Self::Database(sqlx::Error::Database(e)) if e.is_unique_violation() => Self::Conflict(what),
+            Self::Database(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Self::Conflict(what)
+            }
             _ => self,
         }
     }

@@ -25,11 +25,11 @@ pub use clinics::{ApiKeyRole, AuthenticatedKey, NewClinic, key_fingerprint};
 pub use dispatch::{AttemptOutcome, ClaimedNotification, DispatchWrite, NextState, OutcomeWrite};
 pub use error::StoreError;
 pub use notifications::{
-    AttemptView, EventView, IntakeResult, NewNotification, NotificationFilter, NotificationPage, NotificationView,
-    Receipt,
+    AttemptView, EventView, IntakeResult, NewNotification, NotificationFilter, NotificationPage,
+    NotificationView, Receipt,
 };
 pub use patients::PatientUpsert;
-pub use sandbox::{OutboxFilter, SandboxMessage, SandboxStatusDue};
+pub use sandbox::{OutboxFilter, SandboxAdvance, SandboxMessage, SandboxStatusDue};
 pub use tracking::StatusUpdate;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -64,7 +64,11 @@ impl Store {
                 let url = sqlite_url(url);
                 let write = sqlite_pool(&url, 1).await?;
                 let read = sqlite_pool(&url, 4).await?;
-                Self { write, read, backend }
+                Self {
+                    write,
+                    read,
+                    backend,
+                }
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -72,7 +76,11 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect(url)
                     .await?;
-                Self { write: pool.clone(), read: pool, backend }
+                Self {
+                    write: pool.clone(),
+                    read: pool,
+                    backend,
+                }
             }
         };
         let migrator = match backend {
@@ -140,19 +148,30 @@ pub(crate) fn opt_timestamp(ms: Option<i64>) -> Result<Option<Timestamp>, StoreE
 
 /// `$start, $start+1, …` for `count` values, for `IN (…)` lists.
 pub(crate) fn placeholders(start: usize, count: usize) -> String {
-    (start..start + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (start..start + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub(crate) fn parse_stored<T: FromStr>(s: &str, what: &str) -> Result<T, StoreError> {
-    s.parse().map_err(|_| StoreError::Corrupt(format!("{what} `{s}`")))
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("{what} `{s}`")))
 }
 
 pub(crate) fn parse_channels(s: &str) -> Result<Vec<medrelay_channels::ChannelKind>, StoreError> {
-    s.split(',').filter(|c| !c.is_empty()).map(|c| parse_stored(c, "channel")).collect()
+    s.split(',')
+        .filter(|c| !c.is_empty())
+        .map(|c| parse_stored(c, "channel"))
+        .collect()
 }
 
 pub(crate) fn join_channels(channels: &[medrelay_channels::ChannelKind]) -> String {
-    channels.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",")
+    channels
+        .iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]
@@ -162,7 +181,9 @@ mod tests {
     #[test]
     fn both_back_ends_have_the_same_migrations() {
         let versions = |m: &sqlx::migrate::Migrator| {
-            m.iter().map(|m| (m.version, m.description.to_string())).collect::<Vec<_>>()
+            m.iter()
+                .map(|m| (m.version, m.description.to_string()))
+                .collect::<Vec<_>>()
         };
         assert_eq!(versions(&SQLITE_MIGRATIONS), versions(&POSTGRES_MIGRATIONS));
     }

@@ -141,7 +141,8 @@ fn view_from_row(row: &AnyRow) -> Result<NotificationView, StoreError> {
         id: NotificationId::from_stored(row.try_get("id")?),
         patient_id: row.try_get("external_id")?,
         topic: row.try_get("topic")?,
-        priority: Priority::parse(&priority).ok_or_else(|| StoreError::Corrupt(format!("priority {priority}")))?,
+        priority: Priority::parse(&priority)
+            .ok_or_else(|| StoreError::Corrupt(format!("priority {priority}")))?,
         status: status(&row.try_get::<String, _>("status")?)?,
         channel: opt_channel(row.try_get("delivered_channel")?)?,
         requested_channel: opt_channel(row.try_get("channel")?)?,
@@ -181,7 +182,10 @@ pub(crate) async fn insert_event(
 impl Store {
     /// Stores a batch of notifications in one transaction (group commit): each is durable, with
     /// its first event, when this returns. A repeated idempotency key yields the first receipt.
-    pub async fn insert_notifications(&self, batch: &[NewNotification]) -> Result<Vec<IntakeResult>, StoreError> {
+    pub async fn insert_notifications(
+        &self,
+        batch: &[NewNotification],
+    ) -> Result<Vec<IntakeResult>, StoreError> {
         let mut tx = self.write.begin().await?;
         let mut results = Vec::with_capacity(batch.len());
         for n in batch {
@@ -211,8 +215,20 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
             if inserted.is_some() {
-                insert_event(&mut tx, n.id.as_str(), None, n.received_at, "received", &n.received_note).await?;
-                results.push(IntakeResult::Created(Receipt { id: n.id.clone(), status, send_at: n.send_at }));
+                insert_event(
+                    &mut tx,
+                    n.id.as_str(),
+                    None,
+                    n.received_at,
+                    "received",
+                    &n.received_note,
+                )
+                .await?;
+                results.push(IntakeResult::Created(Receipt {
+                    id: n.id.clone(),
+                    status,
+                    send_at: n.send_at,
+                }));
                 continue;
             }
             let first = sqlx::query(
@@ -230,7 +246,11 @@ impl Store {
             }
             let send_at = timestamp(first.try_get("send_at")?)?;
             let created_at = timestamp(first.try_get("created_at")?)?;
-            let status = if send_at > created_at { NotificationStatus::Scheduled } else { NotificationStatus::Queued };
+            let status = if send_at > created_at {
+                NotificationStatus::Scheduled
+            } else {
+                NotificationStatus::Queued
+            };
             results.push(IntakeResult::Replayed(Receipt {
                 id: NotificationId::from_stored(first.try_get("id")?),
                 status,
@@ -241,7 +261,11 @@ impl Store {
         Ok(results)
     }
 
-    pub async fn notification(&self, clinic: &ClinicId, id: &NotificationId) -> Result<NotificationView, StoreError> {
+    pub async fn notification(
+        &self,
+        clinic: &ClinicId,
+        id: &NotificationId,
+    ) -> Result<NotificationView, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {VIEW_COLUMNS} FROM notifications n JOIN patients p ON p.id = n.patient_id \
              WHERE n.id = $1 AND n.clinic_id = $2"
@@ -327,7 +351,9 @@ impl Store {
             ));
             next += 2;
         }
-        sql.push_str(&format!(" ORDER BY n.created_at DESC, n.id DESC LIMIT ${next}"));
+        sql.push_str(&format!(
+            " ORDER BY n.created_at DESC, n.id DESC LIMIT ${next}"
+        ));
 
         let mut query = sqlx::query(&sql).bind(clinic.as_str());
         if let Some(patient) = &filter.patient_external_id {
@@ -339,11 +365,19 @@ impl Store {
         if let Some((created, id)) = &filter.after {
             query = query.bind(*created).bind(id.as_str());
         }
-        let rows = query.bind(i64::from(filter.limit) + 1).fetch_all(&self.read).await?;
-        let mut items = rows.iter().map(view_from_row).collect::<Result<Vec<_>, _>>()?;
+        let rows = query
+            .bind(i64::from(filter.limit) + 1)
+            .fetch_all(&self.read)
+            .await?;
+        let mut items = rows
+            .iter()
+            .map(view_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
         let next = if items.len() > filter.limit as usize {
             items.truncate(filter.limit as usize);
-            items.last().map(|last| (millis(last.created_at), last.id.as_str().to_owned()))
+            items
+                .last()
+                .map(|last| (millis(last.created_at), last.id.as_str().to_owned()))
         } else {
             None
         };
@@ -373,14 +407,27 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         if cancelled.is_none() {
-            let exists = sqlx::query("SELECT 1 AS one FROM notifications WHERE id = $1 AND clinic_id = $2")
-                .bind(id.as_str())
-                .bind(clinic.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-            return Err(if exists.is_some() { StoreError::Conflict("hand-over") } else { StoreError::NotFound });
+            let exists =
+                sqlx::query("SELECT 1 AS one FROM notifications WHERE id = $1 AND clinic_id = $2")
+                    .bind(id.as_str())
+                    .bind(clinic.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            return Err(if exists.is_some() {
+                StoreError::Conflict("hand-over")
+            } else {
+                StoreError::NotFound
+            });
         }
-        insert_event(&mut tx, id.as_str(), None, now, "cancelled", &format!("cancelled by {by}")).await?;
+        insert_event(
+            &mut tx,
+            id.as_str(),
+            None,
+            now,
+            "cancelled",
+            &format!("cancelled by {by}"),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -34,11 +34,17 @@ fn patient_from_row(row: &AnyRow) -> Result<Patient, StoreError> {
         clinic_id: ClinicId::from_stored(row.try_get("clinic_id")?),
         external_id: row.try_get("external_id")?,
         name: row.try_get("name")?,
-        language: Language::parse(&row.try_get::<String, _>("language")?).ok_or_else(|| corrupt("language"))?,
-        timezone: TimeZoneName::parse(&row.try_get::<String, _>("timezone")?).ok_or_else(|| corrupt("time zone"))?,
-        phone: phone.map(|p| Phone::parse(&p).ok_or_else(|| corrupt("phone"))).transpose()?,
+        language: Language::parse(&row.try_get::<String, _>("language")?)
+            .ok_or_else(|| corrupt("language"))?,
+        timezone: TimeZoneName::parse(&row.try_get::<String, _>("timezone")?)
+            .ok_or_else(|| corrupt("time zone"))?,
+        phone: phone
+            .map(|p| Phone::parse(&p).ok_or_else(|| corrupt("phone")))
+            .transpose()?,
         whatsapp: row.try_get::<i64, _>("whatsapp")? != 0,
-        email: email.map(|e| EmailAddress::parse(&e).ok_or_else(|| corrupt("email"))).transpose()?,
+        email: email
+            .map(|e| EmailAddress::parse(&e).ok_or_else(|| corrupt("email")))
+            .transpose()?,
         channels: parse_channels(&row.try_get::<String, _>("channels")?)?,
         opted_out: parse_channels(&row.try_get::<String, _>("opted_out")?)?,
         created_at: timestamp(row.try_get("created_at")?)?,
@@ -81,7 +87,11 @@ impl Store {
         Ok((stored, created))
     }
 
-    pub async fn patient_by_external_id(&self, clinic: &ClinicId, external_id: &str) -> Result<Patient, StoreError> {
+    pub async fn patient_by_external_id(
+        &self,
+        clinic: &ClinicId,
+        external_id: &str,
+    ) -> Result<Patient, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {PATIENT_COLUMNS} FROM patients WHERE clinic_id = $1 AND external_id = $2"
         ))
@@ -93,7 +103,10 @@ impl Store {
         patient_from_row(&row)
     }
 
-    pub(crate) async fn patients_by_ids(&self, ids: &[&str]) -> Result<HashMap<String, Patient>, StoreError> {
+    pub(crate) async fn patients_by_ids(
+        &self,
+        ids: &[&str],
+    ) -> Result<HashMap<String, Patient>, StoreError> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }

@@ -34,6 +34,14 @@ pub struct SandboxStatusDue {
     pub next_status: String,
 }
 
+/// A status the sandbox has reported, and the one it will report next (with when).
+#[derive(Debug, Clone)]
+pub struct SandboxAdvance {
+    pub id: String,
+    pub status: String,
+    pub next: Option<(String, Timestamp)>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct OutboxFilter {
     pub recipient: Option<String>,
@@ -63,7 +71,10 @@ fn message_from_row(row: &AnyRow) -> Result<SandboxMessage, StoreError> {
 }
 
 impl Store {
-    pub async fn insert_sandbox_messages(&self, messages: &[SandboxMessage]) -> Result<(), StoreError> {
+    pub async fn insert_sandbox_messages(
+        &self,
+        messages: &[SandboxMessage],
+    ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
         for m in messages {
             sqlx::query(&format!(
@@ -117,7 +128,9 @@ impl Store {
                     id: row.try_get("id")?,
                     channel: row.try_get("channel")?,
                     callback_ref: row.try_get("callback_ref")?,
-                    next_status: row.try_get::<Option<String>, _>("next_status")?.unwrap_or_default(),
+                    next_status: row
+                        .try_get::<Option<String>, _>("next_status")?
+                        .unwrap_or_default(),
                 })
             })
             .collect()
@@ -126,11 +139,11 @@ impl Store {
     /// Marks reported statuses as the messages' current ones and schedules what follows.
     pub async fn advance_sandbox_messages(
         &self,
-        advances: &[(String, String, Option<(String, Timestamp)>)],
+        advances: &[SandboxAdvance],
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
-        for (id, status, next) in advances {
+        for SandboxAdvance { id, status, next } in advances {
             sqlx::query(
                 "UPDATE sandbox_messages SET status = $2, next_status = $3, next_status_at = $4, updated_at = $5 \
                  WHERE id = $1",
@@ -147,7 +160,10 @@ impl Store {
         Ok(())
     }
 
-    pub async fn sandbox_outbox(&self, filter: &OutboxFilter) -> Result<Vec<SandboxMessage>, StoreError> {
+    pub async fn sandbox_outbox(
+        &self,
+        filter: &OutboxFilter,
+    ) -> Result<Vec<SandboxMessage>, StoreError> {
         let mut sql = format!("SELECT {COLUMNS} FROM sandbox_messages WHERE 1 = 1");
         let mut next = 1;
         if filter.recipient.is_some() {
@@ -166,7 +182,10 @@ impl Store {
         if let Some(channel) = &filter.channel {
             query = query.bind(channel.as_str());
         }
-        let rows = query.bind(i64::from(filter.limit)).fetch_all(&self.read).await?;
+        let rows = query
+            .bind(i64::from(filter.limit))
+            .fetch_all(&self.read)
+            .await?;
         rows.iter().map(message_from_row).collect()
     }
 }

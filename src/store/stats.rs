@@ -7,7 +7,10 @@ use crate::domain::{ClinicId, NotificationStatus};
 
 impl Store {
     /// How many of the clinic's notifications are in each status; statuses with none are left out.
-    pub async fn status_counts(&self, clinic: &ClinicId) -> Result<Vec<(NotificationStatus, i64)>, StoreError> {
+    pub async fn status_counts(
+        &self,
+        clinic: &ClinicId,
+    ) -> Result<Vec<(NotificationStatus, i64)>, StoreError> {
         let rows = sqlx::query(
             "SELECT status, COUNT(*) AS n FROM notifications WHERE clinic_id = $1 GROUP BY status ORDER BY status",
         )

@@ -31,14 +31,19 @@ impl Store {
     /// or a late, lesser status changes nothing and records nothing. The notification is flagged
     /// for the dispatcher to look at again, which derives its status from its attempts.
     /// Returns how many updates changed something.
-    pub async fn apply_statuses(&self, updates: &[StatusUpdate], now: Timestamp) -> Result<usize, StoreError> {
+    pub async fn apply_statuses(
+        &self,
+        updates: &[StatusUpdate],
+        now: Timestamp,
+    ) -> Result<usize, StoreError> {
         let mut tx = self.write.begin().await?;
         let mut changed = 0;
         for update in updates {
-            let Some(row) = sqlx::query("SELECT notification_id, channel, status FROM attempts WHERE id = $1")
-                .bind(update.attempt_id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?
+            let Some(row) =
+                sqlx::query("SELECT notification_id, channel, status FROM attempts WHERE id = $1")
+                    .bind(update.attempt_id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?
             else {
                 continue;
             };
@@ -68,12 +73,26 @@ impl Store {
             .bind(update.error_text.as_deref())
             .execute(&mut *tx)
             .await?;
-            let late = if current == AttemptStatus::TimedOut { " (after its delivery timeout)" } else { "" };
+            let late = if current == AttemptStatus::TimedOut {
+                " (after its delivery timeout)"
+            } else {
+                ""
+            };
             let detail = match (&update.error_code, &update.error_text) {
-                (Some(code), Some(text)) => format!("{channel} {} ({code}: {text}){late}", new.as_str()),
+                (Some(code), Some(text)) => {
+                    format!("{channel} {} ({code}: {text}){late}", new.as_str())
+                }
                 _ => format!("{channel} {}{late}", new.as_str()),
             };
-            insert_event(&mut tx, &notification, Some(&update.attempt_id), now, "attempt", &detail).await?;
+            insert_event(
+                &mut tx,
+                &notification,
+                Some(&update.attempt_id),
+                now,
+                "attempt",
+                &detail,
+            )
+            .await?;
             if new != AttemptStatus::Sent {
                 sqlx::query(
                     "UPDATE notifications SET recheck = 1, \

@@ -17,7 +17,11 @@ pub struct Tracker {
 
 impl Tracker {
     pub fn new(store: Store, clock: SharedClock, dispatcher_wake: Arc<Notify>) -> Self {
-        Self { store, clock, dispatcher_wake }
+        Self {
+            store,
+            clock,
+            dispatcher_wake,
+        }
     }
 
     /// Applies a batch of updates; returns once they are stored.

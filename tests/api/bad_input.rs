@@ -7,58 +7,125 @@ use crate::harness::{TestApp, body};
 
 async fn app_with_dana() -> TestApp {
     let app = TestApp::spawn().await;
-    app.patient("p-1", json!({ "name": "Dana", "phone": "+972541234567" })).await;
+    app.patient("p-1", json!({ "name": "Dana", "phone": "+972541234567" }))
+        .await;
     app
 }
 
 /// Asserts a problem response with this status naming this field, and returns its rule.
 async fn problem(response: reqwest::Response, status: StatusCode, field: &str) -> String {
     assert_eq!(response.status(), status);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
     let problem: Value = response.json().await.expect("problem json");
     assert_eq!(problem["status"], status.as_u16());
     let errors = problem["errors"].as_array().expect("errors");
-    let error = errors.iter().find(|e| e["field"] == field).unwrap_or_else(|| panic!("no error on {field}: {problem:#}"));
+    let error = errors
+        .iter()
+        .find(|e| e["field"] == field)
+        .unwrap_or_else(|| panic!("no error on {field}: {problem:#}"));
     error["rule"].as_str().expect("rule").to_owned()
 }
 
 async fn nothing_stored(app: &TestApp) {
-    let list: Value = app.request(Method::GET, "/v1/notifications", &app.key, None).await.json().await.expect("list");
-    assert_eq!(list["items"], json!([]), "a refused request must leave nothing behind");
+    let list: Value = app
+        .request(Method::GET, "/v1/notifications", &app.key, None)
+        .await
+        .json()
+        .await
+        .expect("list");
+    assert_eq!(
+        list["items"],
+        json!([]),
+        "a refused request must leave nothing behind"
+    );
 }
 
 #[tokio::test]
 async fn each_invalid_notification_field_is_named_with_its_rule() {
     let app = app_with_dana().await;
     let cases: Vec<(Value, &str, &str)> = vec![
-        (json!({ "patient_id": "p-1", "topic": "general", "body": "x", "colour": "red" }), "colour", "is not a known field"),
-        (json!({ "patient_id": "p-1", "body": "x" }), "topic", "is required"),
-        (json!({ "patient_id": "p-1", "topic": "lottery", "body": "x" }), "topic", "must be one of"),
-        (json!({ "patient_id": "p-1", "topic": "general", "body": "x", "channel": "fax" }), "channel", "must be one of"),
-        (json!({ "patient_id": "p-1", "topic": "general", "body": "x", "priority": "asap" }), "priority", "must be one of"),
-        (json!({ "patient_id": "nobody", "topic": "general", "body": "x" }), "patient_id", "no patient with this id"),
-        (json!({ "patient_id": "p-1", "topic": "general" }), "body", "give either body or template"),
-        (json!({ "patient_id": "p-1", "topic": "general", "body": "x", "template": "appointment_reminder" }), "body", "not both"),
-        (json!({ "patient_id": "p-1", "topic": "general", "body": "x", "send_at": "tomorrow" }), "send_at", "RFC 3339"),
+        (
+            json!({ "patient_id": "p-1", "topic": "general", "body": "x", "colour": "red" }),
+            "colour",
+            "is not a known field",
+        ),
+        (
+            json!({ "patient_id": "p-1", "body": "x" }),
+            "topic",
+            "is required",
+        ),
+        (
+            json!({ "patient_id": "p-1", "topic": "lottery", "body": "x" }),
+            "topic",
+            "must be one of",
+        ),
+        (
+            json!({ "patient_id": "p-1", "topic": "general", "body": "x", "channel": "fax" }),
+            "channel",
+            "must be one of",
+        ),
+        (
+            json!({ "patient_id": "p-1", "topic": "general", "body": "x", "priority": "asap" }),
+            "priority",
+            "must be one of",
+        ),
+        (
+            json!({ "patient_id": "nobody", "topic": "general", "body": "x" }),
+            "patient_id",
+            "no patient with this id",
+        ),
+        (
+            json!({ "patient_id": "p-1", "topic": "general" }),
+            "body",
+            "give either body or template",
+        ),
+        (
+            json!({ "patient_id": "p-1", "topic": "general", "body": "x", "template": "appointment_reminder" }),
+            "body",
+            "not both",
+        ),
+        (
+            json!({ "patient_id": "p-1", "topic": "general", "body": "x", "send_at": "tomorrow" }),
+            "send_at",
+            "RFC 3339",
+        ),
         (
             json!({ "patient_id": "p-1", "topic": "general", "body": "x",
                     "send_at": "2030-01-02T10:00:00+02:00", "expires_at": "2030-01-02T09:00:00+02:00" }),
             "expires_at",
             "must be after send_at",
         ),
-        (json!({ "patient_id": "p-1", "topic": "general", "body": "x".repeat(4097) }), "body", "at most 4096 characters"),
-        (json!({ "patient_id": "p-1", "topic": "general", "template": "birthday" }), "template", "must be one of"),
+        (
+            json!({ "patient_id": "p-1", "topic": "general", "body": "x".repeat(4097) }),
+            "body",
+            "at most 4096 characters",
+        ),
+        (
+            json!({ "patient_id": "p-1", "topic": "general", "template": "birthday" }),
+            "template",
+            "must be one of",
+        ),
         (
             json!({ "patient_id": "p-1", "topic": "general", "template": "appointment_reminder", "params": { "date": "01.12" } }),
             "params.time",
             "missing parameter",
         ),
-        (json!({ "patient_id": "p-1", "topic": "general", "body": 7 }), "body", "invalid type"),
+        (
+            json!({ "patient_id": "p-1", "topic": "general", "body": 7 }),
+            "body",
+            "invalid type",
+        ),
     ];
     for (request, field, rule) in cases {
         let response = app.post_notification(request.clone()).await;
         let got = problem(response, StatusCode::UNPROCESSABLE_ENTITY, field).await;
-        assert!(got.contains(rule), "{request}: rule `{got}` should mention `{rule}`");
+        assert!(
+            got.contains(rule),
+            "{request}: rule `{got}` should mention `{rule}`"
+        );
     }
     nothing_stored(&app).await;
     app.stop().await;
@@ -68,22 +135,64 @@ async fn each_invalid_notification_field_is_named_with_its_rule() {
 async fn each_invalid_patient_field_is_named_with_its_rule() {
     let app = TestApp::spawn().await;
     let cases: Vec<(Value, &str, &str)> = vec![
-        (json!({ "name": "Dana", "phone": "054-1234567" }), "phone", "E.164"),
-        (json!({ "name": "Dana", "email": "dana-at-example" }), "email", "email address"),
-        (json!({ "name": "Dana", "timezone": "Mars/Olympus" }), "timezone", "IANA"),
-        (json!({ "name": "Dana", "language": "hebrew" }), "language", "ISO 639-1"),
-        (json!({ "name": "Dana", "channels": ["sms", "pigeon"] }), "channels[1]", "unknown channel"),
-        (json!({ "name": "Dana", "opted_out": ["sms", "sms"] }), "opted_out[1]", "listed twice"),
+        (
+            json!({ "name": "Dana", "phone": "054-1234567" }),
+            "phone",
+            "E.164",
+        ),
+        (
+            json!({ "name": "Dana", "email": "dana-at-example" }),
+            "email",
+            "email address",
+        ),
+        (
+            json!({ "name": "Dana", "timezone": "Mars/Olympus" }),
+            "timezone",
+            "IANA",
+        ),
+        (
+            json!({ "name": "Dana", "language": "hebrew" }),
+            "language",
+            "ISO 639-1",
+        ),
+        (
+            json!({ "name": "Dana", "channels": ["sms", "pigeon"] }),
+            "channels[1]",
+            "unknown channel",
+        ),
+        (
+            json!({ "name": "Dana", "opted_out": ["sms", "sms"] }),
+            "opted_out[1]",
+            "listed twice",
+        ),
         (json!({ "name": "" }), "name", "1 to 200"),
         (json!({ "phone": "+972541234567" }), "name", "is required"),
-        (json!({ "name": "Dana", "nickname": "D" }), "nickname", "is not a known field"),
+        (
+            json!({ "name": "Dana", "nickname": "D" }),
+            "nickname",
+            "is not a known field",
+        ),
     ];
     for (request, field, rule) in cases {
-        let got = problem(app.put_patient("p-1", request.clone()).await, StatusCode::UNPROCESSABLE_ENTITY, field).await;
-        assert!(got.contains(rule), "{request}: rule `{got}` should mention `{rule}`");
+        let got = problem(
+            app.put_patient("p-1", request.clone()).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            field,
+        )
+        .await;
+        assert!(
+            got.contains(rule),
+            "{request}: rule `{got}` should mention `{rule}`"
+        );
     }
-    let missing = app.request(Method::GET, "/v1/patients/p-1", &app.key, None).await;
-    assert_eq!(missing.status(), StatusCode::NOT_FOUND, "no half-written patient");
+    let missing = app
+        .request(Method::GET, "/v1/patients/p-1", &app.key, None)
+        .await;
+    assert_eq!(
+        missing.status(),
+        StatusCode::NOT_FOUND,
+        "no half-written patient"
+    );
     app.stop().await;
 }
 
@@ -93,18 +202,43 @@ async fn malformed_json_wrong_content_type_and_oversized_bodies_are_refused() {
     let url = format!("{}/v1/notifications", app.base);
     let client = app.client();
 
-    let malformed = client.post(&url).bearer_auth(&app.key).header("content-type", "application/json").body("{\"patient_id\":");
-    problem(malformed.send().await.expect("sent"), StatusCode::BAD_REQUEST, "body").await;
+    let malformed = client
+        .post(&url)
+        .bearer_auth(&app.key)
+        .header("content-type", "application/json")
+        .body("{\"patient_id\":");
+    problem(
+        malformed.send().await.expect("sent"),
+        StatusCode::BAD_REQUEST,
+        "body",
+    )
+    .await;
 
-    let as_text = client.post(&url).bearer_auth(&app.key).header("content-type", "text/plain").body("{}");
+    let as_text = client
+        .post(&url)
+        .bearer_auth(&app.key)
+        .header("content-type", "text/plain")
+        .body("{}");
     let response = as_text.send().await.expect("sent");
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
 
     let huge = json!({ "patient_id": "p-1", "topic": "general", "body": "x".repeat(100_000) });
-    let response = client.post(&url).bearer_auth(&app.key).json(&huge).send().await.expect("sent");
+    let response = client
+        .post(&url)
+        .bearer_auth(&app.key)
+        .json(&huge)
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
 
     let bad_key = client
         .post(&url)
@@ -116,7 +250,9 @@ async fn malformed_json_wrong_content_type_and_oversized_bodies_are_refused() {
         .expect("sent");
     problem(bad_key, StatusCode::UNPROCESSABLE_ENTITY, "Idempotency-Key").await;
 
-    let bad_query = app.request(Method::GET, "/v1/notifications?status=lost", &app.key, None).await;
+    let bad_query = app
+        .request(Method::GET, "/v1/notifications?status=lost", &app.key, None)
+        .await;
     problem(bad_query, StatusCode::UNPROCESSABLE_ENTITY, "status").await;
     nothing_stored(&app).await;
     app.stop().await;

@@ -19,9 +19,11 @@ pub struct TestApp {
 
 /// Settings that make the sandbox and the dispatcher fast enough to watch a whole delivery.
 pub fn test_config() -> Config {
-    let mut config = Config::default();
-    config.listen = "127.0.0.1:0".parse().expect("address");
-    config.bootstrap_demo = false;
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        bootstrap_demo: false,
+        ..Config::default()
+    };
     config.sandbox.delivery_delay_ms = 40;
     config.sandbox.read_delay_ms = 40;
     config.dispatch.poll_interval_ms = 20;
@@ -48,7 +50,9 @@ async fn fresh_database_url(dir: &tempfile::TempDir) -> String {
         .await
         .expect("create test database");
     admin.close().await;
-    let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
+    let base = server
+        .rsplit_once('/')
+        .map_or(server.as_str(), |(base, _)| base);
     format!("{base}/{name}")
 }
 
@@ -62,7 +66,9 @@ impl TestApp {
         let mut config = test_config();
         config.database_url = fresh_database_url(&dir).await;
         adjust(&mut config);
-        let app = Application::build(config).await.expect("application starts");
+        let app = Application::build(config)
+            .await
+            .expect("application starts");
         let store = app.store().clone();
         let key = new_clinic_key(&store, "hadar").await;
         let running = app.start();
@@ -91,8 +97,17 @@ impl TestApp {
         &self.client
     }
 
-    pub async fn request(&self, method: Method, path: &str, key: &str, body: Option<Value>) -> Response {
-        let mut request = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(key);
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> Response {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(key);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -100,17 +115,28 @@ impl TestApp {
     }
 
     pub async fn put_patient(&self, id: &str, body: Value) -> Response {
-        self.request(Method::PUT, &format!("/v1/patients/{id}"), &self.key, Some(body)).await
+        self.request(
+            Method::PUT,
+            &format!("/v1/patients/{id}"),
+            &self.key,
+            Some(body),
+        )
+        .await
     }
 
     /// Creates a patient who must be accepted.
     pub async fn patient(&self, id: &str, body: Value) {
         let response = self.put_patient(id, body).await;
-        assert!(response.status().is_success(), "patient {id}: {}", response.text().await.unwrap_or_default());
+        assert!(
+            response.status().is_success(),
+            "patient {id}: {}",
+            response.text().await.unwrap_or_default()
+        );
     }
 
     pub async fn post_notification(&self, body: Value) -> Response {
-        self.request(Method::POST, "/v1/notifications", &self.key, Some(body)).await
+        self.request(Method::POST, "/v1/notifications", &self.key, Some(body))
+            .await
     }
 
     /// Posts a notification that must be accepted; returns its id.
@@ -122,14 +148,24 @@ impl TestApp {
     }
 
     pub async fn notification(&self, id: &str) -> Value {
-        let response = self.request(Method::GET, &format!("/v1/notifications/{id}"), &self.key, None).await;
+        let response = self
+            .request(
+                Method::GET,
+                &format!("/v1/notifications/{id}"),
+                &self.key,
+                None,
+            )
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.expect("notification")
     }
 
     /// Polls until the notification's status is one of `statuses`; fails after a few seconds.
     pub async fn wait_for(&self, id: &str, statuses: &[&str]) -> Value {
-        self.wait_until(id, |n| statuses.contains(&n["status"].as_str().unwrap_or_default())).await
+        self.wait_until(id, |n| {
+            statuses.contains(&n["status"].as_str().unwrap_or_default())
+        })
+        .await
     }
 
     /// Polls until the notification is finished: delivered, read, failed, cancelled, expired, or
@@ -150,7 +186,11 @@ impl TestApp {
             if finished(&notification) {
                 return notification;
             }
-            assert!(Instant::now() < deadline, "still {} after 10 s: {notification:#}", notification["status"]);
+            assert!(
+                Instant::now() < deadline,
+                "still {} after 10 s: {notification:#}",
+                notification["status"]
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
@@ -182,7 +222,10 @@ async fn new_clinic_key(store: &Store, slug: &str) -> String {
         )
         .await
         .expect("clinic");
-    store.create_api_key(&clinic.id, ApiKeyRole::Booking, jiff::Timestamp::now()).await.expect("key")
+    store
+        .create_api_key(&clinic.id, ApiKeyRole::Booking, jiff::Timestamp::now())
+        .await
+        .expect("key")
 }
 
 /// The attempts of a notification as (channel, status) pairs.
@@ -191,7 +234,12 @@ pub fn attempts(notification: &Value) -> Vec<(String, String)> {
         .as_array()
         .map(|list| {
             list.iter()
-                .map(|a| (a["channel"].as_str().unwrap_or("").to_owned(), a["status"].as_str().unwrap_or("").to_owned()))
+                .map(|a| {
+                    (
+                        a["channel"].as_str().unwrap_or("").to_owned(),
+                        a["status"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -200,12 +248,19 @@ pub fn attempts(notification: &Value) -> Vec<(String, String)> {
 pub fn event_details(notification: &Value) -> Vec<String> {
     notification["events"]
         .as_array()
-        .map(|list| list.iter().map(|e| e["detail"].as_str().unwrap_or("").to_owned()).collect())
+        .map(|list| {
+            list.iter()
+                .map(|e| e["detail"].as_str().unwrap_or("").to_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 pub fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-    expected.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
+    expected
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
 }
 
 pub fn body(text: &str) -> Value {

@@ -5,7 +5,11 @@ use crate::harness::{TestApp, body};
 
 async fn app_with_dana() -> TestApp {
     let app = TestApp::spawn().await;
-    app.patient("p-1", json!({ "name": "Dana", "phone": "+972541234567", "email": "dana@example.org" })).await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana", "phone": "+972541234567", "email": "dana@example.org" }),
+    )
+    .await;
     app
 }
 
@@ -13,7 +17,9 @@ async fn app_with_dana() -> TestApp {
 async fn a_notification_is_accepted_durably_then_delivered_and_read_on_whatsapp() {
     let app = app_with_dana().await;
 
-    let response = app.post_notification(body("Your appointment is tomorrow at 09:30")).await;
+    let response = app
+        .post_notification(body("Your appointment is tomorrow at 09:30"))
+        .await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let receipt: Value = response.json().await.expect("receipt");
     assert_eq!(receipt["status"], "queued");
@@ -23,9 +29,18 @@ async fn a_notification_is_accepted_durably_then_delivered_and_read_on_whatsapp(
     assert_eq!(done["channel"], "whatsapp");
     let attempt = &done["attempts"][0];
     assert_eq!(attempt["status"], "read");
-    assert!(attempt["provider_message_id"].as_str().is_some_and(|p| p.starts_with("sbx-whatsapp-")));
+    assert!(
+        attempt["provider_message_id"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("sbx-whatsapp-"))
+    );
     assert!(attempt["delivered_at"].is_string() && attempt["read_at"].is_string());
-    let kinds: Vec<&str> = done["events"].as_array().expect("events").iter().filter_map(|e| e["kind"].as_str()).collect();
+    let kinds: Vec<&str> = done["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
     assert_eq!(kinds.first(), Some(&"received"));
 
     let outbox = app.outbox("+972541234567").await;
@@ -38,7 +53,11 @@ async fn a_notification_is_accepted_durably_then_delivered_and_read_on_whatsapp(
 #[tokio::test]
 async fn a_template_is_rendered_in_the_patients_language() {
     let app = TestApp::spawn().await;
-    app.patient("p-1", json!({ "name": "Anna", "language": "ru", "phone": "+972541234567" })).await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Anna", "language": "ru", "phone": "+972541234567" }),
+    )
+    .await;
 
     let id = app
         .notify(json!({
@@ -50,7 +69,10 @@ async fn a_template_is_rendered_in_the_patients_language() {
 
     let outbox = app.outbox("+972541234567").await;
     assert_eq!(outbox[0]["language"], "ru");
-    assert_eq!(outbox[0]["body"], "Здравствуйте, Anna! Напоминаем о вашем приёме в Clinic hadar 01.12 в 09:30.");
+    assert_eq!(
+        outbox[0]["body"],
+        "Здравствуйте, Anna! Напоминаем о вашем приёме в Clinic hadar 01.12 в 09:30."
+    );
     app.stop().await;
 }
 
@@ -61,13 +83,25 @@ async fn a_notification_with_send_at_is_scheduled_then_sent_at_that_time() {
 
     let mut request = body("Fasting from midnight");
     request["send_at"] = json!(send_at.to_string());
-    let receipt: Value = app.post_notification(request).await.json().await.expect("receipt");
+    let receipt: Value = app
+        .post_notification(request)
+        .await
+        .json()
+        .await
+        .expect("receipt");
     assert_eq!(receipt["status"], "scheduled");
     let id = receipt["id"].as_str().expect("id");
-    assert!(app.outbox("+972541234567").await.is_empty(), "nothing goes out before send_at");
+    assert!(
+        app.outbox("+972541234567").await.is_empty(),
+        "nothing goes out before send_at"
+    );
 
     let done = app.wait_for(id, &["delivered", "read"]).await;
-    let sent_at: jiff::Timestamp = done["attempts"][0]["created_at"].as_str().expect("created_at").parse().expect("time");
+    let sent_at: jiff::Timestamp = done["attempts"][0]["created_at"]
+        .as_str()
+        .expect("created_at")
+        .parse()
+        .expect("time");
     assert!(sent_at >= send_at, "sent at {sent_at}, before {send_at}");
     app.stop().await;
 }
@@ -76,27 +110,65 @@ async fn a_notification_with_send_at_is_scheduled_then_sent_at_that_time() {
 async fn a_scheduled_notification_can_be_cancelled_once_and_a_delivered_one_not_at_all() {
     let app = app_with_dana().await;
     let mut later = body("Reminder");
-    later["send_at"] = json!((jiff::Timestamp::now() + jiff::SignedDuration::from_hours(2)).to_string());
+    later["send_at"] =
+        json!((jiff::Timestamp::now() + jiff::SignedDuration::from_hours(2)).to_string());
     let scheduled = app.notify(later).await;
 
-    let cancelled = app.request(Method::DELETE, &format!("/v1/notifications/{scheduled}"), &app.key, None).await;
+    let cancelled = app
+        .request(
+            Method::DELETE,
+            &format!("/v1/notifications/{scheduled}"),
+            &app.key,
+            None,
+        )
+        .await;
     assert_eq!(cancelled.status(), StatusCode::OK);
     let cancelled: Value = cancelled.json().await.expect("json");
     assert_eq!(cancelled["status"], "cancelled");
-    assert!(cancelled["events"].as_array().expect("events").iter().any(|e| e["kind"] == "cancelled"));
+    assert!(
+        cancelled["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .any(|e| e["kind"] == "cancelled")
+    );
 
-    let again = app.request(Method::DELETE, &format!("/v1/notifications/{scheduled}"), &app.key, None).await;
+    let again = app
+        .request(
+            Method::DELETE,
+            &format!("/v1/notifications/{scheduled}"),
+            &app.key,
+            None,
+        )
+        .await;
     assert_eq!(again.status(), StatusCode::CONFLICT);
 
     let delivered = app.notify(body("Now")).await;
     app.wait_for(&delivered, &["delivered", "read"]).await;
-    let too_late = app.request(Method::DELETE, &format!("/v1/notifications/{delivered}"), &app.key, None).await;
+    let too_late = app
+        .request(
+            Method::DELETE,
+            &format!("/v1/notifications/{delivered}"),
+            &app.key,
+            None,
+        )
+        .await;
     assert_eq!(too_late.status(), StatusCode::CONFLICT);
     let problem: Value = too_late.json().await.expect("problem");
-    assert!(problem["detail"].as_str().is_some_and(|d| d.contains("handed to a provider")), "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("handed to a provider")),
+        "{problem}"
+    );
 
     let missing = app
-        .request(Method::DELETE, "/v1/notifications/ntf_0000000000000000000000000000000", &app.key, None)
+        .request(
+            Method::DELETE,
+            "/v1/notifications/ntf_0000000000000000000000000000000",
+            &app.key,
+            None,
+        )
         .await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     app.stop().await;
@@ -131,7 +203,12 @@ async fn the_same_idempotency_key_and_body_return_the_first_response_and_store_o
     let problem: Value = different.json().await.expect("problem");
     assert_eq!(problem["errors"][0]["field"], "Idempotency-Key");
 
-    let list: Value = app.request(Method::GET, "/v1/notifications", &app.key, None).await.json().await.expect("list");
+    let list: Value = app
+        .request(Method::GET, "/v1/notifications", &app.key, None)
+        .await
+        .json()
+        .await
+        .expect("list");
     assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
     app.stop().await;
 }
@@ -139,7 +216,8 @@ async fn the_same_idempotency_key_and_body_return_the_first_response_and_store_o
 #[tokio::test]
 async fn notifications_are_listed_by_patient_and_status_page_by_page() {
     let app = app_with_dana().await;
-    app.patient("p-2", json!({ "name": "Omar", "phone": "+972541234568" })).await;
+    app.patient("p-2", json!({ "name": "Omar", "phone": "+972541234568" }))
+        .await;
     let mut ids = Vec::new();
     for i in 0..5 {
         ids.push(app.notify(body(&format!("Message {i}"))).await);
@@ -154,12 +232,24 @@ async fn notifications_are_listed_by_patient_and_status_page_by_page() {
     let mut seen = Vec::new();
     let mut path = "/v1/notifications?patient_id=p-1&status=read&limit=2".to_owned();
     loop {
-        let page: Value = app.request(Method::GET, &path, &app.key, None).await.json().await.expect("page");
+        let page: Value = app
+            .request(Method::GET, &path, &app.key, None)
+            .await
+            .json()
+            .await
+            .expect("page");
         let items = page["items"].as_array().expect("items");
         assert!(items.len() <= 2);
-        seen.extend(items.iter().map(|n| n["id"].as_str().unwrap_or_default().to_owned()));
+        seen.extend(
+            items
+                .iter()
+                .map(|n| n["id"].as_str().unwrap_or_default().to_owned()),
+        );
         match page["next_cursor"].as_str() {
-            Some(cursor) => path = format!("/v1/notifications?patient_id=p-1&status=read&limit=2&cursor={cursor}"),
+            Some(cursor) => {
+                path =
+                    format!("/v1/notifications?patient_id=p-1&status=read&limit=2&cursor={cursor}")
+            }
             None => break,
         }
     }

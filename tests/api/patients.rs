@@ -18,16 +18,39 @@ async fn a_patient_is_created_then_updated_and_read_back() {
         )
         .await;
     assert_eq!(created.status(), StatusCode::CREATED);
-    let updated = app.put_patient("p-1", json!({ "name": "Dana Cohen", "phone": "+972541234567" })).await;
+    let updated = app
+        .put_patient(
+            "p-1",
+            json!({ "name": "Dana Cohen", "phone": "+972541234567" }),
+        )
+        .await;
     assert_eq!(updated.status(), StatusCode::OK);
 
-    let read: Value = app.request(Method::GET, "/v1/patients/p-1", &app.key, None).await.json().await.expect("json");
+    let read: Value = app
+        .request(Method::GET, "/v1/patients/p-1", &app.key, None)
+        .await
+        .json()
+        .await
+        .expect("json");
     assert_eq!(read["id"], "p-1");
     assert_eq!(read["name"], "Dana Cohen");
-    assert_eq!(read["language"], "he", "the clinic's language when none is given");
-    assert_eq!(read["timezone"], "Asia/Jerusalem", "the clinic's zone when none is given");
-    assert_eq!(read["whatsapp"], true, "a phone number is presumed to be on WhatsApp");
-    assert_eq!(read["email"], Value::Null, "a PUT replaces the whole patient");
+    assert_eq!(
+        read["language"], "he",
+        "the clinic's language when none is given"
+    );
+    assert_eq!(
+        read["timezone"], "Asia/Jerusalem",
+        "the clinic's zone when none is given"
+    );
+    assert_eq!(
+        read["whatsapp"], true,
+        "a phone number is presumed to be on WhatsApp"
+    );
+    assert_eq!(
+        read["email"],
+        Value::Null,
+        "a PUT replaces the whole patient"
+    );
     assert_eq!(read["channels"], json!([]));
     app.stop().await;
 }
@@ -35,8 +58,13 @@ async fn a_patient_is_created_then_updated_and_read_back() {
 #[tokio::test]
 async fn a_patient_that_does_not_exist_is_404() {
     let app = TestApp::spawn().await;
-    let response = app.request(Method::GET, "/v1/patients/nobody", &app.key, None).await;
+    let response = app
+        .request(Method::GET, "/v1/patients/nobody", &app.key, None)
+        .await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
     app.stop().await;
 }

@@ -14,26 +14,54 @@ async fn deliver_to(app: &TestApp, patient: Value, request: Value) -> Value {
 #[tokio::test]
 async fn a_patient_not_on_whatsapp_gets_an_sms_instead() {
     let app = TestApp::spawn().await;
-    let done = deliver_to(&app, json!({ "name": "Dana", "phone": "+972500000001" }), body("Hi")).await;
+    let done = deliver_to(
+        &app,
+        json!({ "name": "Dana", "phone": "+972500000001" }),
+        body("Hi"),
+    )
+    .await;
 
     assert_eq!(done["status"], "delivered");
     assert_eq!(done["channel"], "sms");
-    assert_eq!(attempts(&done), pairs(&[("whatsapp", "failed"), ("sms", "delivered")]));
+    assert_eq!(
+        attempts(&done),
+        pairs(&[("whatsapp", "failed"), ("sms", "delivered")])
+    );
     assert_eq!(done["attempts"][0]["error_code"], "131026");
-    assert!(event_details(&done).iter().any(|d| d.starts_with("falling back to sms after whatsapp failed (131026")));
+    assert!(
+        event_details(&done)
+            .iter()
+            .any(|d| d.starts_with("falling back to sms after whatsapp failed (131026"))
+    );
     app.stop().await;
 }
 
 #[tokio::test]
 async fn whatsapp_accepted_but_never_delivered_times_out_and_falls_back_to_sms() {
     let app = TestApp::spawn().await;
-    let done = deliver_to(&app, json!({ "name": "Dana", "phone": "+972500000002" }), body("Hi")).await;
+    let done = deliver_to(
+        &app,
+        json!({ "name": "Dana", "phone": "+972500000002" }),
+        body("Hi"),
+    )
+    .await;
 
     assert_eq!(done["channel"], "sms");
-    assert_eq!(attempts(&done), pairs(&[("whatsapp", "timed_out"), ("sms", "delivered")]));
-    assert!(event_details(&done).iter().any(|d| d.starts_with("whatsapp timed out: no delivery receipt")));
+    assert_eq!(
+        attempts(&done),
+        pairs(&[("whatsapp", "timed_out"), ("sms", "delivered")])
+    );
+    assert!(
+        event_details(&done)
+            .iter()
+            .any(|d| d.starts_with("whatsapp timed out: no delivery receipt"))
+    );
     let outbox = app.outbox("+972500000002").await;
-    assert_eq!(outbox.len(), 2, "one WhatsApp message, one SMS, nothing resent");
+    assert_eq!(
+        outbox.len(),
+        2,
+        "one WhatsApp message, one SMS, nothing resent"
+    );
     app.stop().await;
 }
 
@@ -43,9 +71,15 @@ async fn an_undelivered_sms_falls_back_to_email() {
     let patient = json!({ "name": "Dana", "phone": "+972500000003", "email": "dana@example.org", "channels": ["sms", "email"] });
     let done = deliver_to(&app, patient, body("Hi")).await;
 
-    assert_eq!(done["status"], "sent", "email has no delivery receipt: accepted by the server is final");
+    assert_eq!(
+        done["status"], "sent",
+        "email has no delivery receipt: accepted by the server is final"
+    );
     assert_eq!(done["channel"], "email");
-    assert_eq!(attempts(&done), pairs(&[("sms", "failed"), ("email", "accepted")]));
+    assert_eq!(
+        attempts(&done),
+        pairs(&[("sms", "failed"), ("email", "accepted")])
+    );
     assert_eq!(done["attempts"][0]["error_code"], "30003");
     let email = app.outbox("dana@example.org").await;
     assert_eq!(email[0]["subject"], "Message from Clinic hadar");
@@ -55,11 +89,15 @@ async fn an_undelivered_sms_falls_back_to_email() {
 #[tokio::test]
 async fn an_unanswered_call_falls_back_to_sms() {
     let app = TestApp::spawn().await;
-    let patient = json!({ "name": "Moshe", "phone": "+972500000004", "channels": ["voice", "sms"] });
+    let patient =
+        json!({ "name": "Moshe", "phone": "+972500000004", "channels": ["voice", "sms"] });
     let done = deliver_to(&app, patient, body("Please call the clinic")).await;
 
     assert_eq!(done["channel"], "sms");
-    assert_eq!(attempts(&done), pairs(&[("voice", "failed"), ("sms", "delivered")]));
+    assert_eq!(
+        attempts(&done),
+        pairs(&[("voice", "failed"), ("sms", "delivered")])
+    );
     assert_eq!(done["attempts"][0]["error_code"], "no-answer");
     app.stop().await;
 }
@@ -67,12 +105,20 @@ async fn an_unanswered_call_falls_back_to_sms() {
 #[tokio::test]
 async fn transient_provider_errors_are_retried_on_the_same_channel_without_fallback() {
     let app = TestApp::spawn().await;
-    app.patient("p-1", json!({ "name": "Dana", "phone": "+972500000005" })).await;
+    app.patient("p-1", json!({ "name": "Dana", "phone": "+972500000005" }))
+        .await;
     let id = app.notify(body("Hi")).await;
     let done = app.wait_for(&id, &["read"]).await;
 
     assert_eq!(done["channel"], "whatsapp");
-    assert_eq!(attempts(&done), pairs(&[("whatsapp", "errored"), ("whatsapp", "errored"), ("whatsapp", "read")]));
+    assert_eq!(
+        attempts(&done),
+        pairs(&[
+            ("whatsapp", "errored"),
+            ("whatsapp", "errored"),
+            ("whatsapp", "read")
+        ])
+    );
     assert_eq!(app.outbox("+972500000005").await.len(), 1);
     app.stop().await;
 }
@@ -83,7 +129,10 @@ async fn a_bounced_email_falls_back_to_sms() {
     let patient = json!({ "name": "Dana", "phone": "+972541234567", "email": "dana@bounce.test", "channels": ["email", "sms"] });
     let done = deliver_to(&app, patient, body("Hi")).await;
 
-    assert_eq!(attempts(&done), pairs(&[("email", "failed"), ("sms", "delivered")]));
+    assert_eq!(
+        attempts(&done),
+        pairs(&[("email", "failed"), ("sms", "delivered")])
+    );
     assert_eq!(done["attempts"][0]["error_code"], "550");
     app.stop().await;
 }
@@ -115,12 +164,24 @@ async fn staffs_channel_choice_overrides_the_patients_preference() {
 #[tokio::test]
 async fn a_patient_with_no_usable_channel_fails_with_a_clear_reason() {
     let app = TestApp::spawn().await;
-    let done = deliver_to(&app, json!({ "name": "Dana", "email": "dana@bounce.test", "opted_out": ["email"] }), body("Hi")).await;
+    let done = deliver_to(
+        &app,
+        json!({ "name": "Dana", "email": "dana@bounce.test", "opted_out": ["email"] }),
+        body("Hi"),
+    )
+    .await;
 
     assert_eq!(done["status"], "failed");
     assert!(attempts(&done).is_empty());
-    let last = event_details(&done).into_iter().rev().find(|d| d.starts_with("failed:")).expect("reason");
-    assert!(last.contains("whatsapp skipped: no phone number on record"), "{last}");
+    let last = event_details(&done)
+        .into_iter()
+        .rev()
+        .find(|d| d.starts_with("failed:"))
+        .expect("reason");
+    assert!(
+        last.contains("whatsapp skipped: no phone number on record"),
+        "{last}"
+    );
     assert!(last.contains("email skipped: patient opted out"), "{last}");
     app.stop().await;
 }
