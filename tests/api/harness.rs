@@ -14,6 +14,8 @@ pub struct TestApp {
     pub store: Store,
     client: reqwest::Client,
     running: Option<RunningApp>,
+    /// The PostgreSQL server and database made for this test, dropped when it stops.
+    postgres: Option<(String, String)>,
     _dir: tempfile::TempDir,
 }
 
@@ -35,9 +37,13 @@ pub fn test_config() -> Config {
     config
 }
 
-async fn fresh_database_url(dir: &tempfile::TempDir) -> String {
+/// A fresh database: a SQLite file in `dir`, or a new PostgreSQL database (server URL, name).
+async fn fresh_database(dir: &tempfile::TempDir) -> (String, Option<(String, String)>) {
     let Ok(server) = std::env::var("MEDRELAY_TEST_POSTGRES_URL") else {
-        return format!("sqlite://{}", dir.path().join("medrelay.db").display());
+        return (
+            format!("sqlite://{}", dir.path().join("medrelay.db").display()),
+            None,
+        );
     };
     let name = format!("mrt_{}", uuid::Uuid::new_v4().simple());
     let admin = sqlx::postgres::PgPoolOptions::new()
@@ -53,7 +59,7 @@ async fn fresh_database_url(dir: &tempfile::TempDir) -> String {
     let base = server
         .rsplit_once('/')
         .map_or(server.as_str(), |(base, _)| base);
-    format!("{base}/{name}")
+    (format!("{base}/{name}"), Some((server.clone(), name)))
 }
 
 impl TestApp {
@@ -64,7 +70,8 @@ impl TestApp {
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = test_config();
-        config.database_url = fresh_database_url(&dir).await;
+        let (url, postgres) = fresh_database(&dir).await;
+        config.database_url = url;
         adjust(&mut config);
         let app = Application::build(config)
             .await
@@ -78,6 +85,7 @@ impl TestApp {
             store,
             client: reqwest::Client::new(),
             running: Some(running),
+            postgres,
             _dir: dir,
         }
     }
@@ -85,6 +93,19 @@ impl TestApp {
     pub async fn stop(mut self) {
         if let Some(running) = self.running.take() {
             running.stop().await;
+        }
+        self.store.close().await;
+        if let Some((server, name)) = self.postgres.take() {
+            let admin = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect(&server)
+                .await;
+            if let Ok(admin) = admin {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&admin)
+                    .await;
+                admin.close().await;
+            }
         }
     }
 
