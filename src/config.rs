@@ -201,8 +201,16 @@ impl Config {
         if let Some(file) = file {
             figment = figment.merge(Toml::file(file));
         }
+        // MEDRELAY_CONFIG names the file, MEDRELAY_KEY holds a client's key in the README's
+        // examples, and MEDRELAY_TEST_* / MEDRELAY_BENCH_* belong to the test suite and benchmark.
+        let env = Env::prefixed("MEDRELAY_")
+            .filter(|key| {
+                let key = key.as_str().to_ascii_lowercase();
+                !(key == "config" || key == "key" || key.starts_with("test_") || key.starts_with("bench_"))
+            })
+            .split("__");
         figment
-            .merge(Env::prefixed("MEDRELAY_").split("__"))
+            .merge(env)
             .extract()
             .map_err(|e| ConfigError(Box::new(e)))
     }

@@ -269,6 +269,18 @@ fn judge_in_flight(
     let mut wait_until: Option<Timestamp> = None;
     for attempt in attempts.iter().filter(|a| a.status.is_in_flight()) {
         let Some(timeout) = rules.timeouts.for_channel(attempt.channel) else {
+            // No receipt will ever come to settle it, so an interrupted hand-over on a channel
+            // without receipts is given up at once: fall back rather than risk a second copy.
+            if attempt.status == AttemptStatus::Sending {
+                verdicts.push(AttemptVerdict {
+                    attempt: attempt.id.clone(),
+                    status: AttemptStatus::TimedOut,
+                    reason: format!(
+                        "{} hand-over was interrupted and {} has no delivery receipt; not resending on it",
+                        attempt.channel, attempt.channel
+                    ),
+                });
+            }
             continue;
         };
         let deadline = attempt
@@ -460,6 +472,17 @@ mod tests {
             }
         );
         assert_eq!(decision.verdicts[0].status, AttemptStatus::Ambiguous);
+    }
+
+    #[test]
+    fn an_interrupted_email_hand_over_falls_back_instead_of_resending() {
+        let mut patient = patient();
+        patient.channels = vec![ChannelKind::Email, ChannelKind::Sms];
+        let plan = channel_plan(None, &patient, &clinic());
+        let sending = attempt(ChannelKind::Email, AttemptStatus::Sending, "2026-11-26T09:58:00Z");
+        let decision = decide(&due_now(), &plan, &[sending], &rules(), at(NOW));
+        assert!(matches!(&decision.step, Step::Send(p) if p.channel == ChannelKind::Sms));
+        assert_eq!(decision.verdicts[0].status, AttemptStatus::TimedOut);
     }
 
     #[test]
