@@ -137,7 +137,7 @@ impl Dispatcher {
         }
         let count = claimed.len();
         let patient_ids: Vec<&str> = claimed.iter().map(|n| n.patient_id.as_str()).collect();
-        let mut patients = self.store.patients_by_ids(&patient_ids).await?;
+        let patients = self.store.patients_by_ids(&patient_ids).await?;
 
         let mut writes = Vec::with_capacity(count);
         let mut handovers = HashMap::new();
@@ -181,9 +181,9 @@ impl Dispatcher {
                         attempt.clone(),
                         Handover {
                             notification: notification.clone(),
-                            patient: patients
-                                .remove(notification.patient_id.as_str())
-                                .unwrap_or(patient),
+                            // Not taken out of `patients`: later notifications in
+                            // this batch may be for the same patient.
+                            patient,
                             clinic,
                             attempt,
                             channel: planned.channel,
