@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 use sqlx::{Any, Row, Transaction};
 
-use super::notifications::{NOTIFICATION_COLUMNS, insert_event, status};
+use super::notifications::{EventBatch, NOTIFICATION_COLUMNS, status};
 use super::{
     Backend, Store, StoreError, millis, opt_timestamp, parse_stored, placeholders, timestamp,
 };
@@ -195,6 +195,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<Vec<AttemptId>, StoreError> {
         let mut tx = self.write.begin().await?;
+        let mut events = EventBatch::default();
         let mut cleared = Vec::new();
         for write in writes {
             let id = write.notification.as_str();
@@ -231,18 +232,16 @@ impl Store {
                     .bind(millis(now))
                     .execute(&mut *tx)
                     .await?;
-                insert_event(
-                    &mut tx,
+                events.add(
                     id,
                     Some(verdict.attempt.as_str()),
                     now,
                     "attempt",
                     &verdict.reason,
-                )
-                .await?;
+                );
             }
             for reason in &write.reasons {
-                insert_event(&mut tx, id, None, now, "routing", reason).await?;
+                events.add(id, None, now, "routing", reason);
             }
             if let NextState::Send {
                 attempt,
@@ -262,15 +261,13 @@ impl Store {
                 .bind(millis(now))
                 .execute(&mut *tx)
                 .await?;
-                insert_event(
-                    &mut tx,
+                events.add(
                     id,
                     Some(attempt.as_str()),
                     now,
                     "attempt",
                     &format!("sending on {channel} to {to_masked}"),
-                )
-                .await?;
+                );
                 cleared.push(attempt.clone());
             }
             if new_status != write.previous_status {
@@ -279,9 +276,10 @@ impl Store {
                     write.previous_status.as_str(),
                     new_status.as_str()
                 );
-                insert_event(&mut tx, id, None, now, "status", &detail).await?;
+                events.add(id, None, now, "status", &detail);
             }
         }
+        events.write(&mut tx).await?;
         tx.commit().await?;
         Ok(cleared)
     }
@@ -294,6 +292,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
+        let mut events = EventBatch::default();
         for write in outcomes {
             let id = write.notification.as_str();
             let attempt = write.attempt.as_str();
@@ -366,7 +365,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            insert_event(&mut tx, id, Some(attempt), now, "attempt", &detail).await?;
+            events.add(id, Some(attempt), now, "attempt", &detail);
             if release(
                 &mut tx,
                 id,
@@ -379,9 +378,10 @@ impl Store {
             .await?
             {
                 let detail = format!("sending → {}", notification_status.as_str());
-                insert_event(&mut tx, id, None, now, "status", &detail).await?;
+                events.add(id, None, now, "status", &detail);
             }
         }
+        events.write(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -160,23 +160,55 @@ fn view_from_row(row: &AnyRow) -> Result<NotificationView, StoreError> {
     })
 }
 
-pub(crate) async fn insert_event(
-    tx: &mut Transaction<'_, Any>,
-    notification: &str,
-    attempt: Option<&str>,
-    at: Timestamp,
-    kind: &str,
-    detail: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO events (notification_id, attempt_id, at, kind, detail) VALUES ($1, $2, $3, $4, $5)")
-        .bind(notification)
-        .bind(attempt)
-        .bind(millis(at))
-        .bind(kind)
-        .bind(detail)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+/// The audit events of one transaction, written together in a few multi-row statements.
+#[derive(Debug, Default)]
+pub(crate) struct EventBatch {
+    rows: Vec<(String, Option<String>, i64, &'static str, String)>,
+}
+
+impl EventBatch {
+    /// Rows per statement: 5 values each stays far below SQLite's bound-parameter limit.
+    const ROWS_PER_INSERT: usize = 200;
+
+    pub(crate) fn add(
+        &mut self,
+        notification: &str,
+        attempt: Option<&str>,
+        at: Timestamp,
+        kind: &'static str,
+        detail: &str,
+    ) {
+        self.rows.push((
+            notification.to_owned(),
+            attempt.map(str::to_owned),
+            millis(at),
+            kind,
+            detail.to_owned(),
+        ));
+    }
+
+    pub(crate) async fn write(self, tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
+        for chunk in self.rows.chunks(Self::ROWS_PER_INSERT) {
+            let values = (0..chunk.len())
+                .map(|i| format!("({})", super::placeholders(i * 5 + 1, 5)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO events (notification_id, attempt_id, at, kind, detail) VALUES {values}"
+            );
+            let mut query = sqlx::query(&sql);
+            for (notification, attempt, at, kind, detail) in chunk {
+                query = query
+                    .bind(notification.as_str())
+                    .bind(attempt.as_deref())
+                    .bind(*at)
+                    .bind(*kind)
+                    .bind(detail.as_str());
+            }
+            query.execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
 }
 
 impl Store {
@@ -187,6 +219,7 @@ impl Store {
         batch: &[NewNotification],
     ) -> Result<Vec<IntakeResult>, StoreError> {
         let mut tx = self.write.begin().await?;
+        let mut events = EventBatch::default();
         let mut results = Vec::with_capacity(batch.len());
         for n in batch {
             let status = n.initial_status();
@@ -215,15 +248,13 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
             if inserted.is_some() {
-                insert_event(
-                    &mut tx,
+                events.add(
                     n.id.as_str(),
                     None,
                     n.received_at,
                     "received",
                     &n.received_note,
-                )
-                .await?;
+                );
                 results.push(IntakeResult::Created(Receipt {
                     id: n.id.clone(),
                     status,
@@ -257,6 +288,7 @@ impl Store {
                 send_at,
             }));
         }
+        events.write(&mut tx).await?;
         tx.commit().await?;
         Ok(results)
     }
@@ -394,6 +426,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
+        let mut events = EventBatch::default();
         let cancelled = sqlx::query(
             "UPDATE notifications SET status = 'cancelled', due_at = NULL, updated_at = $3 \
              WHERE id = $1 AND clinic_id = $2 AND status IN ('scheduled', 'queued') AND lease_token IS NULL \
@@ -419,15 +452,14 @@ impl Store {
                 StoreError::NotFound
             });
         }
-        insert_event(
-            &mut tx,
+        events.add(
             id.as_str(),
             None,
             now,
             "cancelled",
             &format!("cancelled by {by}"),
-        )
-        .await?;
+        );
+        events.write(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -2,7 +2,7 @@ use jiff::Timestamp;
 use medrelay_channels::DeliveryState;
 use sqlx::Row;
 
-use super::notifications::insert_event;
+use super::notifications::EventBatch;
 use super::{Store, StoreError, millis};
 use crate::domain::AttemptStatus;
 
@@ -37,6 +37,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<usize, StoreError> {
         let mut tx = self.write.begin().await?;
+        let mut events = EventBatch::default();
         let mut changed = 0;
         for update in updates {
             let Some(row) =
@@ -84,15 +85,13 @@ impl Store {
                 }
                 _ => format!("{channel} {}{late}", new.as_str()),
             };
-            insert_event(
-                &mut tx,
+            events.add(
                 &notification,
                 Some(&update.attempt_id),
                 now,
                 "attempt",
                 &detail,
-            )
-            .await?;
+            );
             if new != AttemptStatus::Sent {
                 sqlx::query(
                     "UPDATE notifications SET recheck = 1, \
@@ -105,6 +104,7 @@ impl Store {
             }
             changed += 1;
         }
+        events.write(&mut tx).await?;
         tx.commit().await?;
         Ok(changed)
     }
