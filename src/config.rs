@@ -206,7 +206,10 @@ impl Config {
         let env = Env::prefixed("MEDRELAY_")
             .filter(|key| {
                 let key = key.as_str().to_ascii_lowercase();
-                !(key == "config" || key == "key" || key.starts_with("test_") || key.starts_with("bench_"))
+                !(key == "config"
+                    || key == "key"
+                    || key.starts_with("test_")
+                    || key.starts_with("bench_"))
             })
             .split("__");
         figment

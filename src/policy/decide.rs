@@ -479,7 +479,11 @@ mod tests {
         let mut patient = patient();
         patient.channels = vec![ChannelKind::Email, ChannelKind::Sms];
         let plan = channel_plan(None, &patient, &clinic());
-        let sending = attempt(ChannelKind::Email, AttemptStatus::Sending, "2026-11-26T09:58:00Z");
+        let sending = attempt(
+            ChannelKind::Email,
+            AttemptStatus::Sending,
+            "2026-11-26T09:58:00Z",
+        );
         let decision = decide(&due_now(), &plan, &[sending], &rules(), at(NOW));
         assert!(matches!(&decision.step, Step::Send(p) if p.channel == ChannelKind::Sms));
         assert_eq!(decision.verdicts[0].status, AttemptStatus::TimedOut);
