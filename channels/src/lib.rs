@@ -10,7 +10,9 @@
 mod channel;
 mod message;
 mod outcome;
+mod secret;
 
 pub use channel::{Channel, ChannelKind, ParseChannelError, SendFuture};
-pub use message::{OutgoingMessage, Recipient};
-pub use outcome::{DeliveryState, ProviderStatus, SendOutcome};
+pub use message::{OutgoingMessage, ProviderTemplate, Recipient};
+pub use outcome::{DeliveryState, ProviderStatus, RecipientFact, SendOutcome};
+pub use secret::Secret;

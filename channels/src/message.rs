@@ -1,4 +1,5 @@
 use std::fmt;
+use std::time::Duration;
 
 /// Where a message goes: an E.164 phone number or an email address, already validated upstream.
 #[derive(Clone, PartialEq, Eq)]
@@ -46,6 +47,20 @@ pub struct OutgoingMessage {
     /// Opaque reference the provider echoes back with status updates (WhatsApp's
     /// `biz_opaque_callback_data`, a Twilio callback query parameter): the gateway's attempt id.
     pub callback_ref: String,
+    /// A provider-approved template to send instead of free text where the provider needs one
+    /// (WhatsApp outside the patient's 24-hour window).
+    pub template: Option<ProviderTemplate>,
+    /// How long the provider may keep trying before it gives up (WhatsApp template TTL, Twilio
+    /// `ValidityPeriod`), so a stale reminder is dropped rather than delivered late.
+    pub valid_for: Option<Duration>,
+}
+
+/// A template approved at the provider: its name, language code and body parameters in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderTemplate {
+    pub name: String,
+    pub language_code: String,
+    pub parameters: Vec<String>,
 }
 
 /// Bodies are patient data: `Debug` shows their size, never their text.
@@ -56,6 +71,8 @@ impl fmt::Debug for OutgoingMessage {
             .field("body_chars", &self.body.chars().count())
             .field("language", &self.language)
             .field("callback_ref", &self.callback_ref)
+            .field("template", &self.template.as_ref().map(|t| &t.name))
+            .field("valid_for", &self.valid_for)
             .finish()
     }
 }
@@ -72,6 +89,8 @@ mod tests {
             body: "Your biopsy result".into(),
             language: "en".into(),
             callback_ref: "att_1".into(),
+            template: None,
+            valid_for: None,
         };
         let printed = format!("{message:?}");
         assert!(!printed.contains("541234"), "{printed}");

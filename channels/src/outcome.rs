@@ -1,11 +1,22 @@
 use std::time::Duration;
 
+/// What a provider told us about the recipient, worth remembering beyond this message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecipientFact {
+    /// The number is not on WhatsApp (Meta 131026 and its kin).
+    NotOnWhatsapp,
+    /// The recipient unsubscribed from this sender (Twilio 21610, Meta 131050, STOP).
+    OptedOut,
+    /// The number is a landline or cannot take SMS (Twilio 21614, 21635, 30006): call instead.
+    Landline,
+}
+
 /// How a send ended, as the adapter classifies the provider's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendOutcome {
     /// The provider took the message; delivery evidence follows as [`ProviderStatus`].
     Accepted { provider_message_id: String },
-    /// A transient failure: try the same channel again later.
+    /// A transient failure the provider says did not take the message: try again later.
     RetryLater {
         code: String,
         reason: String,
@@ -14,7 +25,18 @@ pub enum SendOutcome {
     /// The provider asks us to slow down; waiting is not a failure of the message.
     RateLimited { after: Duration },
     /// This channel cannot deliver this message: fall back to the next one.
-    Permanent { code: String, reason: String },
+    Permanent {
+        code: String,
+        reason: String,
+        fact: Option<RecipientFact>,
+    },
+    /// The request may have reached the provider but no answer came (timeout, connection lost
+    /// after writing, a 5xx that may have been processed). Providers take no idempotency key, so
+    /// resending risks a duplicate: wait for a status instead.
+    Ambiguous { reason: String },
+    /// The channel itself is unusable (bad credentials, billing, locked account): the operator
+    /// must act; this and later messages fall back.
+    ChannelDown { code: String, reason: String },
 }
 
 /// Delivery evidence, in the order it normally arrives.
@@ -29,10 +51,11 @@ pub enum DeliveryState {
 /// A status update from a provider about a message it accepted earlier.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderStatus {
-    /// The `callback_ref` the message was sent with.
-    pub callback_ref: String,
+    /// The `callback_ref` the message was sent with, when the provider echoes it back.
+    pub callback_ref: Option<String>,
     pub provider_message_id: String,
     pub state: DeliveryState,
     pub error_code: Option<String>,
     pub error_text: Option<String>,
+    pub fact: Option<RecipientFact>,
 }

@@ -239,7 +239,14 @@ impl Dispatcher {
         } = handover;
         let outcome = match (
             self.channels.get(channel),
-            render(&notification, &patient, &clinic, to, &attempt),
+            render(
+                &notification,
+                &patient,
+                &clinic,
+                to,
+                &attempt,
+                self.clock.now(),
+            ),
         ) {
             (None, _) => AttemptOutcome::Failed {
                 code: "no_adapter".into(),
@@ -310,9 +317,14 @@ impl Dispatcher {
             SendOutcome::RateLimited { after } => AttemptOutcome::RateLimited {
                 retry_at: at(after),
             },
-            SendOutcome::Permanent { code, reason } => {
+            SendOutcome::Permanent { code, reason, .. }
+            | SendOutcome::ChannelDown { code, reason } => {
                 AttemptOutcome::Failed { code, text: reason }
             }
+            SendOutcome::Ambiguous { reason } => AttemptOutcome::Ambiguous {
+                reason,
+                deliver_by: self.rules.timeouts.for_channel(channel).map(at),
+            },
         }
     }
 
@@ -337,6 +349,7 @@ fn render(
     clinic: &Clinic,
     to: Recipient,
     attempt: &AttemptId,
+    now: Timestamp,
 ) -> Result<OutgoingMessage, templates::TemplateError> {
     let (body, language) = match (&notification.body, &notification.template) {
         (Some(body), _) => (body.clone(), patient.language.as_str().to_owned()),
@@ -363,5 +376,9 @@ fn render(
         body,
         language,
         callback_ref: attempt.as_str().to_owned(),
+        template: None,
+        valid_for: notification
+            .expires_at
+            .and_then(|expires| std::time::Duration::try_from(expires.duration_since(now)).ok()),
     })
 }

@@ -271,12 +271,15 @@ fn judge_in_flight(
         let Some(timeout) = rules.timeouts.for_channel(attempt.channel) else {
             // No receipt will ever come to settle it, so an interrupted hand-over on a channel
             // without receipts is given up at once: fall back rather than risk a second copy.
-            if attempt.status == AttemptStatus::Sending {
+            if matches!(
+                attempt.status,
+                AttemptStatus::Sending | AttemptStatus::Ambiguous
+            ) {
                 verdicts.push(AttemptVerdict {
                     attempt: attempt.id.clone(),
                     status: AttemptStatus::TimedOut,
                     reason: format!(
-                        "{} hand-over was interrupted and {} has no delivery receipt; not resending on it",
+                        "{} hand-over is unsettled and {} has no delivery receipt; not resending on it",
                         attempt.channel, attempt.channel
                     ),
                 });

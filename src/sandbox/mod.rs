@@ -21,7 +21,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use medrelay_channels::{
-    Channel, ChannelKind, DeliveryState, OutgoingMessage, Recipient, SendFuture, SendOutcome,
+    Channel, ChannelKind, DeliveryState, OutgoingMessage, Recipient, RecipientFact, SendFuture,
+    SendOutcome,
 };
 
 use crate::batch::Batcher;
@@ -200,6 +201,7 @@ impl Sandbox {
         }
         match verdict {
             Verdict::Reject { code, reason } => SendOutcome::Permanent {
+                fact: (code == "131026").then_some(RecipientFact::NotOnWhatsapp),
                 code: code.into(),
                 reason: reason.into(),
             },

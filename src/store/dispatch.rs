@@ -80,6 +80,11 @@ pub enum AttemptOutcome {
         code: String,
         text: String,
     },
+    /// No answer from the provider: it may or may not have the message.
+    Ambiguous {
+        reason: String,
+        deliver_by: Option<Timestamp>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -342,6 +347,27 @@ impl Store {
                     *retry_at,
                     format!("{channel} provider asked to slow down; retrying at {retry_at}"),
                 ),
+                AttemptOutcome::Ambiguous { reason, deliver_by } => {
+                    sqlx::query(
+                        "UPDATE attempts SET status = 'ambiguous', error_text = $2, deliver_by = $3, updated_at = $4 \
+                         WHERE id = $1 AND status = 'sending'",
+                    )
+                    .bind(attempt)
+                    .bind(reason.as_str())
+                    .bind(deliver_by.map(millis))
+                    .bind(millis(now))
+                    .execute(&mut *tx)
+                    .await?;
+                    let detail = format!(
+                        "{channel} hand-over got no answer ({reason}); not resending, waiting for a status"
+                    );
+                    (
+                        None,
+                        NotificationStatus::Sending,
+                        deliver_by.unwrap_or(now),
+                        detail,
+                    )
+                }
                 AttemptOutcome::Failed { code, text } => (
                     Some((AttemptStatus::Failed, Some(code), Some(text), None)),
                     NotificationStatus::Queued,
