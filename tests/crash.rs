@@ -1,0 +1,1040 @@
+//! Crash test: start the real binary, submit 2,000 notifications from many concurrent clients,
+//! `kill -9` it mid-way, start it again on the same database, and check that every acknowledged
+//! notification reaches a terminal state, none is lost, and the sandbox provider delivered none of
+//! them twice (on the same channel or another).
+//!
+//! Runs on SQLite always, and on PostgreSQL when `MEDRELAY_TEST_POSTGRES_URL` names a server
+//! (the test creates a fresh database there and drops it afterwards, unless
+//! `MEDRELAY_TEST_KEEP_DATABASE` is set).
+//!
+//! Clients send every notification with an `Idempotency-Key`, like a booking system that retries:
+//! requests cut off by the crash are sent again after the restart, and must come back with the
+//! notification the first run may already have stored, never a second one.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use futures::{FutureExt, StreamExt};
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+
+const NOTIFICATIONS: usize = 2_000;
+const PATIENTS: usize = 200;
+const CLIENTS: usize = 32;
+/// The first run is killed once this many notifications have been acknowledged.
+const KILL_AFTER_ACKS: usize = 900;
+/// Patient 0 is not on WhatsApp (the sandbox rejects it there; it falls back to SMS).
+const NOT_ON_WHATSAPP: &str = "+972500000001";
+/// Patient 1 gets two transient provider errors per message, then success.
+const TRANSIENT_TWICE: &str = "+972500000005";
+const MAGIC_PATIENTS: usize = 2;
+/// How long an accepted message may go without a receipt before the next channel is tried.
+/// It must outlast the longest a receipt can lag without anything being wrong: a status report
+/// the kill cut off is sent again only after the sandbox's 10 s claim lease, and then waits its
+/// turn behind the backlog of reports (several seconds on PostgreSQL right after the restart).
+/// A shorter timeout would fall back to another channel while the first is about to deliver,
+/// and the patient would get the message twice: the timeout's design, not the crash's doing.
+const DELIVERY_TIMEOUT_MS: &str = "30000";
+
+/// One crash test at a time: they are timing-sensitive and each loads the machine on its own.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_kill_9_mid_way_loses_nothing_acknowledged_and_delivers_nothing_twice_on_sqlite() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("medrelay.db").display());
+    crash_and_check("sqlite", &url, dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_kill_9_mid_way_loses_nothing_acknowledged_and_delivers_nothing_twice_on_postgres() {
+    let Ok(server_url) = std::env::var("MEDRELAY_TEST_POSTGRES_URL") else {
+        eprintln!(
+            "skipped: set MEDRELAY_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres) to run the crash test on PostgreSQL"
+        );
+        return;
+    };
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let database = TestDatabase::create(&server_url).await;
+    let outcome = AssertUnwindSafe(crash_and_check("postgres", &database.url, dir.path()))
+        .catch_unwind()
+        .await;
+    if std::env::var_os("MEDRELAY_TEST_KEEP_DATABASE").is_some() {
+        eprintln!("kept the test database for inspection: {}", database.url);
+    } else {
+        database.drop_it().await;
+    }
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// The whole scenario against one database.
+async fn crash_and_check(backend: &str, database_url: &str, dir: &Path) {
+    let started = Instant::now();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = Client::builder()
+        .timeout(Duration::from_secs(20))
+        .pool_max_idle_per_host(CLIENTS)
+        .build()
+        .expect("HTTP client");
+
+    // First run: a fresh database, so the binary creates clinic `demo` and prints its key.
+    let mut server = Server::start(dir, database_url, port, 1);
+    server.wait_until_ready(&client, &base).await;
+    let key = server.admin_key();
+    let recipients = create_patients(&client, &base, &key).await;
+
+    let submission = Arc::new(Submission::default());
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            tokio::spawn(submit_until_killed(
+                client.clone(),
+                base.clone(),
+                key.clone(),
+                Arc::clone(&submission),
+            ))
+        })
+        .collect();
+    wait_for_acks(&submission, KILL_AFTER_ACKS).await;
+    submission.killed.store(true, Ordering::SeqCst);
+    server.kill_9();
+    let killed_at = jiff::Timestamp::now();
+    for task in clients {
+        task.await.expect("a submitting client panicked");
+    }
+    let acked_before_kill = submission.acked.lock().expect("acks").len();
+    let interrupted = submission.interrupted.lock().expect("interrupted").clone();
+    let unexpected = submission.unexpected.lock().expect("unexpected").clone();
+    assert!(
+        unexpected.is_empty(),
+        "requests failed before the kill: {unexpected:#?}"
+    );
+    eprintln!(
+        "[{backend}] killed the first run with SIGKILL after {acked_before_kill} acknowledgements \
+         ({} requests in flight were cut off), {:.1}s in",
+        interrupted.len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    // Second run on the same database and port: no new key; the clients send the rest, and
+    // retry the requests the crash cut off with the same idempotency keys.
+    let mut server = Server::start(dir, database_url, port, 2);
+    server.wait_until_ready(&client, &base).await;
+    let restarted = Instant::now();
+    let pending: Vec<usize> = {
+        let acked = submission.acked.lock().expect("acks");
+        (0..NOTIFICATIONS)
+            .filter(|i| !acked.contains_key(i))
+            .collect()
+    };
+    submit_all(&client, &base, &key, &pending, &submission).await;
+    let acked: BTreeMap<usize, String> = submission
+        .acked
+        .lock()
+        .expect("acks")
+        .clone()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        acked.len(),
+        NOTIFICATIONS,
+        "every notification is acknowledged in the end"
+    );
+    let ids: Vec<String> = acked.values().cloned().collect();
+    let distinct: HashSet<&String> = ids.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        NOTIFICATIONS,
+        "each idempotency key yields its own notification"
+    );
+
+    // None lost, none doubled: the server holds exactly the acknowledged notifications.
+    let stored = list_all_notification_ids(&client, &base, &key).await;
+    let missing: Vec<&String> = ids.iter().filter(|id| !stored.contains(*id)).collect();
+    let extra: Vec<&String> = stored.iter().filter(|id| !distinct.contains(id)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged notifications are not stored: {missing:?}",
+        missing.len()
+    );
+    assert!(
+        extra.is_empty(),
+        "{} notifications were stored that no client was given: {extra:?}",
+        extra.len()
+    );
+
+    let terminal =
+        wait_until_all_terminal(&client, &base, &key, &ids, Duration::from_secs(90)).await;
+    eprintln!(
+        "[{backend}] all {} notifications terminal {:.1}s after the restart",
+        terminal.len(),
+        restarted.elapsed().as_secs_f64()
+    );
+    let settled =
+        wait_until_sandbox_settles(&client, &base, &recipients, Duration::from_secs(30)).await;
+    eprintln!(
+        "[{backend}] sandbox owed no more statuses after another {:.1}s",
+        settled.as_secs_f64()
+    );
+
+    // Final look at what the patients got and at every notification, now that nothing more
+    // can happen to either.
+    let outbox = fetch_outbox(&client, &base, &recipients).await;
+    let notifications = fetch_notifications(&client, &base, &key, &ids).await;
+    let report = Report::build(&acked, &notifications, &outbox);
+    let replays = interrupted
+        .iter()
+        .filter(|i| created_before(&notifications[&acked[i]], killed_at))
+        .count();
+    report.print(backend, replays, interrupted.len());
+    server.print_errors();
+    report.assert_sound();
+    eprintln!(
+        "[{backend}] crash test took {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The binary
+
+/// A running `medrelay` child process, killed when dropped (also when the test panics).
+struct Server {
+    child: Option<Child>,
+    run: u32,
+    stdout: mpsc::Receiver<String>,
+    log: PathBuf,
+}
+
+impl Server {
+    fn start(dir: &Path, database_url: &str, port: u16, run: u32) -> Self {
+        let log = dir.join(format!("medrelay-run-{run}.log"));
+        let stderr = File::create(&log).expect("create the child's log file");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_medrelay"));
+        // Whatever MEDRELAY_* the test runs under (e.g. MEDRELAY_TEST_POSTGRES_URL) is not the
+        // child's configuration.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("MEDRELAY_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .current_dir(dir)
+            .env("MEDRELAY_CONFIG", dir.join("absent.toml"))
+            .env("RUST_LOG", "warn")
+            .env("NO_COLOR", "1")
+            .env("MEDRELAY_DATABASE_URL", database_url)
+            .env("MEDRELAY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("MEDRELAY_DISPATCH__LEASE_MS", "2000")
+            .env("MEDRELAY_DISPATCH__RETRY_BASE_MS", "100")
+            .env("MEDRELAY_DISPATCH__RETRY_CAP_MS", "1000")
+            .env(
+                "MEDRELAY_DELIVERY_TIMEOUT__WHATSAPP_MS",
+                DELIVERY_TIMEOUT_MS,
+            )
+            .env("MEDRELAY_DELIVERY_TIMEOUT__SMS_MS", DELIVERY_TIMEOUT_MS)
+            .env("MEDRELAY_DELIVERY_TIMEOUT__VOICE_MS", DELIVERY_TIMEOUT_MS)
+            .env("MEDRELAY_SANDBOX__DELIVERY_DELAY_MS", "100")
+            .env("MEDRELAY_SANDBOX__READ_DELAY_MS", "100")
+            .env("MEDRELAY_API__KEY_RATE_PER_SECOND", "100000")
+            .env("MEDRELAY_API__KEY_BURST", "100000")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr));
+        let mut child = command.spawn().expect("start the medrelay binary");
+        let stdout = child.stdout.take().expect("the child's stdout");
+        let (lines, stdout_lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child: Some(child),
+            run,
+            stdout: stdout_lines,
+            log,
+        }
+    }
+
+    /// Polls `GET /health` until it answers 200; fails with the child's log if it exits.
+    async fn wait_until_ready(&mut self, client: &Client, base: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "run {} of medrelay exited with {status} before it was ready:\n{}",
+                    self.run,
+                    self.log_text()
+                );
+            }
+            let health = client
+                .get(format!("{base}/health"))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await;
+            if health.is_ok_and(|r| r.status() == StatusCode::OK) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "run {} of medrelay did not become ready within 30s:\n{}",
+                self.run,
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The admin key the first run prints for clinic `demo`.
+    fn admin_key(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let Ok(line) = self.stdout.recv_timeout(left) else {
+                break;
+            };
+            if let Some(key) = line.trim().strip_prefix("export MEDRELAY_KEY=") {
+                return key.to_owned();
+            }
+            seen.push(line);
+        }
+        panic!(
+            "the first run printed no `export MEDRELAY_KEY=` line; stdout was:\n{}",
+            seen.join("\n")
+        );
+    }
+
+    /// SIGKILL: no shutdown code runs, like a power cut or the OOM killer.
+    fn kill_9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill -9 the medrelay binary");
+            child.wait().expect("reap the killed medrelay binary");
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_else(|e| format!("(no log: {e})"))
+    }
+
+    /// The child logs at `warn`; anything at `ERROR` is worth seeing next to the results.
+    fn print_errors(&self) {
+        for run in 1..=self.run {
+            let log = self.log.with_file_name(format!("medrelay-run-{run}.log"));
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let errors: Vec<&str> = text.lines().filter(|l| l.contains("ERROR")).collect();
+            if !errors.is_empty() {
+                eprintln!("run {run} logged {} errors; the first ones:", errors.len());
+                for line in errors.iter().take(10) {
+                    eprintln!("  {line}");
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}
+
+/// A fresh PostgreSQL database for one test, on the server `MEDRELAY_TEST_POSTGRES_URL` names.
+struct TestDatabase {
+    server_url: String,
+    name: String,
+    url: String,
+}
+
+impl TestDatabase {
+    async fn create(server_url: &str) -> Self {
+        let name = format!("medrelay_crash_{}", uuid::Uuid::new_v4().simple());
+        let admin = admin_pool(server_url).await;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .expect("create the test database");
+        admin.close().await;
+        let (without_query, query) = server_url
+            .split_once('?')
+            .map_or((server_url, None), |(u, q)| (u, Some(q)));
+        let base = without_query
+            .rsplit_once('/')
+            .map_or(without_query, |(base, _)| base);
+        let url = match query {
+            Some(query) => format!("{base}/{name}?{query}"),
+            None => format!("{base}/{name}"),
+        };
+        Self {
+            server_url: server_url.to_owned(),
+            name,
+            url,
+        }
+    }
+
+    async fn drop_it(self) {
+        let admin = admin_pool(&self.server_url).await;
+        if let Err(error) = sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&admin)
+        .await
+        {
+            eprintln!("could not drop test database {}: {error}", self.name);
+        }
+        admin.close().await;
+    }
+}
+
+async fn admin_pool(server_url: &str) -> sqlx::PgPool {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(server_url)
+        .await
+        .expect("connect to MEDRELAY_TEST_POSTGRES_URL")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients
+
+fn patient_id(patient: usize) -> String {
+    format!("crash-p-{patient}")
+}
+
+fn phone(patient: usize) -> String {
+    match patient {
+        0 => NOT_ON_WHATSAPP.to_owned(),
+        1 => TRANSIENT_TWICE.to_owned(),
+        n => format!("+97254{:07}", 3_000_000 + n),
+    }
+}
+
+fn email(patient: usize) -> String {
+    format!("patient{patient}@example.org")
+}
+
+fn patient_of(index: usize) -> usize {
+    index % PATIENTS
+}
+
+/// Unique per notification, so the outbox can be matched to it by text as well.
+fn body(index: usize) -> String {
+    format!("Crash test message #{index}: your appointment is confirmed.")
+}
+
+/// Creates the patients; returns every address the sandbox may send to.
+async fn create_patients(client: &Client, base: &str, key: &str) -> Vec<String> {
+    let results: Vec<Result<(), String>> = futures::stream::iter(0..PATIENTS)
+        .map(|patient| async move {
+            let response = client
+                .put(format!("{base}/v1/patients/{}", patient_id(patient)))
+                .bearer_auth(key)
+                .json(&json!({ "name": format!("Patient {patient}"), "phone": phone(patient), "email": email(patient) }))
+                .send()
+                .await
+                .map_err(|e| format!("PUT patient {patient}: {e}"))?;
+            let status = response.status();
+            if status.is_success() {
+                Ok(())
+            } else {
+                Err(format!("PUT patient {patient}: HTTP {status}: {}", response.text().await.unwrap_or_default()))
+            }
+        })
+        .buffer_unordered(CLIENTS)
+        .collect()
+        .await;
+    let failures: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+    assert!(
+        failures.is_empty(),
+        "could not create patients: {failures:#?}"
+    );
+    (0..PATIENTS).flat_map(|p| [phone(p), email(p)]).collect()
+}
+
+/// One `POST /v1/notifications`; the notification id when it is acknowledged (202).
+async fn post_notification(
+    client: &Client,
+    base: &str,
+    key: &str,
+    index: usize,
+) -> Result<String, String> {
+    let response = client
+        .post(format!("{base}/v1/notifications"))
+        .bearer_auth(key)
+        .header("Idempotency-Key", format!("crash-test-{index}"))
+        .json(&json!({ "patient_id": patient_id(patient_of(index)), "topic": "general", "body": body(index) }))
+        .send()
+        .await
+        .map_err(|e| format!("notification #{index}: {e}"))?;
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| format!("notification #{index}: reading the answer: {e}"))?;
+    if status != StatusCode::ACCEPTED {
+        return Err(format!("notification #{index}: HTTP {status}: {text}"));
+    }
+    let receipt: Value =
+        serde_json::from_str(&text).map_err(|e| format!("notification #{index}: {e}: {text}"))?;
+    receipt["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("notification #{index}: no id in {text}"))
+}
+
+#[derive(Debug, Default)]
+struct Submission {
+    next: AtomicUsize,
+    /// Notification index → id, for every 202.
+    acked: Mutex<HashMap<usize, String>>,
+    /// Requests that failed because the server was killed under them.
+    interrupted: Mutex<Vec<usize>>,
+    /// Requests that failed while the server was up.
+    unexpected: Mutex<Vec<String>>,
+    killed: AtomicBool,
+}
+
+/// One client of the first run: submits notifications in turn until the server is killed.
+async fn submit_until_killed(
+    client: Client,
+    base: String,
+    key: String,
+    submission: Arc<Submission>,
+) {
+    loop {
+        let index = submission.next.fetch_add(1, Ordering::SeqCst);
+        if index >= NOTIFICATIONS {
+            return;
+        }
+        match post_notification(&client, &base, &key, index).await {
+            Ok(id) => {
+                submission.acked.lock().expect("acks").insert(index, id);
+            }
+            Err(_) if submission.killed.load(Ordering::SeqCst) => {
+                submission
+                    .interrupted
+                    .lock()
+                    .expect("interrupted")
+                    .push(index);
+                return;
+            }
+            Err(error) => submission
+                .unexpected
+                .lock()
+                .expect("unexpected")
+                .push(error),
+        }
+    }
+}
+
+async fn wait_for_acks(submission: &Submission, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while submission.acked.lock().expect("acks").len() < count {
+        assert!(
+            Instant::now() < deadline,
+            "fewer than {count} notifications acknowledged within 60s"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// The second run: every remaining notification must be acknowledged.
+async fn submit_all(
+    client: &Client,
+    base: &str,
+    key: &str,
+    indexes: &[usize],
+    submission: &Submission,
+) {
+    let results: Vec<(usize, Result<String, String>)> =
+        futures::stream::iter(indexes.iter().copied())
+            .map(|index| async move { (index, post_notification(client, base, key, index).await) })
+            .buffer_unordered(CLIENTS)
+            .collect()
+            .await;
+    let mut failures = Vec::new();
+    let mut acked = submission.acked.lock().expect("acks");
+    for (index, result) in results {
+        match result {
+            Ok(id) => {
+                acked.insert(index, id);
+            }
+            Err(error) => failures.push(error),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "requests to the restarted server failed: {failures:#?}"
+    );
+}
+
+/// Every notification id the server has for the clinic, through the paged list.
+async fn list_all_notification_ids(client: &Client, base: &str, key: &str) -> HashSet<String> {
+    let mut ids = HashSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut request = client
+            .get(format!("{base}/v1/notifications"))
+            .bearer_auth(key)
+            .query(&[("limit", "500")]);
+        if let Some(cursor) = &cursor {
+            request = request.query(&[("cursor", cursor.as_str())]);
+        }
+        let page = get_json(request, "GET /v1/notifications").await;
+        let items = page["items"]
+            .as_array()
+            .expect("items in the notification list");
+        ids.extend(
+            items
+                .iter()
+                .filter_map(|n| n["id"].as_str().map(str::to_owned)),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return ids,
+        }
+    }
+}
+
+async fn get_json(request: reqwest::RequestBuilder, what: &str) -> Value {
+    let response = request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("{what}: reading the answer: {e}"));
+    assert_eq!(status, StatusCode::OK, "{what}: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{what}: {e}: {text}"))
+}
+
+async fn fetch_notification(client: &Client, base: &str, key: &str, id: &str) -> Value {
+    get_json(
+        client
+            .get(format!("{base}/v1/notifications/{id}"))
+            .bearer_auth(key),
+        &format!("GET /v1/notifications/{id}"),
+    )
+    .await
+}
+
+async fn fetch_notifications(
+    client: &Client,
+    base: &str,
+    key: &str,
+    ids: &[String],
+) -> HashMap<String, Value> {
+    futures::stream::iter(ids)
+        .map(|id| async move { (id.clone(), fetch_notification(client, base, key, id).await) })
+        .buffer_unordered(CLIENTS)
+        .collect()
+        .await
+}
+
+/// `sent` is final only for email, which has no delivery receipt.
+fn is_terminal(notification: &Value) -> bool {
+    match notification["status"].as_str() {
+        Some("delivered" | "read" | "failed" | "cancelled" | "expired") => true,
+        Some("sent") => notification["channel"].as_str() == Some("email"),
+        _ => false,
+    }
+}
+
+async fn wait_until_all_terminal(
+    client: &Client,
+    base: &str,
+    key: &str,
+    ids: &[String],
+    within: Duration,
+) -> HashMap<String, Value> {
+    let deadline = Instant::now() + within;
+    let mut done = HashMap::new();
+    let mut waiting: Vec<String> = ids.to_vec();
+    loop {
+        let seen = fetch_notifications(client, base, key, &waiting).await;
+        let mut still = Vec::new();
+        for (id, notification) in seen {
+            if is_terminal(&notification) {
+                done.insert(id, notification);
+            } else {
+                still.push((id, notification));
+            }
+        }
+        if still.is_empty() {
+            return done;
+        }
+        if Instant::now() >= deadline {
+            let examples: Vec<String> = still.iter().take(5).map(|(_, n)| describe(n)).collect();
+            panic!(
+                "{} notifications are not terminal {}s after the restart; for example:\n{}",
+                still.len(),
+                within.as_secs(),
+                examples.join("\n")
+            );
+        }
+        waiting = still.into_iter().map(|(id, _)| id).collect();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A notification with its attempts and audit trail, for failure messages.
+fn describe(notification: &Value) -> String {
+    let attempts: Vec<String> = attempts(notification)
+        .iter()
+        .map(|a| {
+            format!(
+                "{}:{}:{}",
+                a["id"].as_str().unwrap_or("?"),
+                a["channel"],
+                a["status"]
+            )
+        })
+        .collect();
+    let events: Vec<String> = notification["events"]
+        .as_array()
+        .map(|events| {
+            events
+                .iter()
+                .map(|e| format!("    {} {} {}", e["at"], e["kind"], e["detail"]))
+                .collect()
+        })
+        .unwrap_or_default();
+    format!(
+        "  {} status {} channel {} attempts [{}]\n{}",
+        notification["id"],
+        notification["status"],
+        notification["channel"],
+        attempts.join(", "),
+        events.join("\n")
+    )
+}
+
+fn attempts(notification: &Value) -> &[Value] {
+    notification["attempts"]
+        .as_array()
+        .map_or(&[], Vec::as_slice)
+}
+
+fn created_before(notification: &Value, at: jiff::Timestamp) -> bool {
+    notification["created_at"]
+        .as_str()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .is_some_and(|created| created < at)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sandbox outbox
+
+/// Whether the sandbox still owes a status report for this message: for the recipients used
+/// here, WhatsApp messages end `read`, SMS and calls `delivered` (or `rejected`/`failed`), and
+/// email has no reports.
+fn awaits_status(message: &Value) -> bool {
+    matches!(
+        (message["channel"].as_str(), message["status"].as_str()),
+        (Some("whatsapp"), Some("accepted" | "sent" | "delivered"))
+            | (Some("sms" | "voice"), Some("accepted" | "sent"))
+    )
+}
+
+/// Whether the patient got this message: delivered or read, or for email taken by the server.
+fn reached_patient(message: &Value) -> bool {
+    matches!(
+        (message["channel"].as_str(), message["status"].as_str()),
+        (_, Some("delivered" | "read")) | (Some("email"), Some("accepted" | "sent"))
+    )
+}
+
+async fn outbox_page(client: &Client, base: &str, recipient: Option<&str>) -> Vec<Value> {
+    let mut request = client
+        .get(format!("{base}/sandbox/outbox"))
+        .query(&[("limit", "10000")]);
+    if let Some(recipient) = recipient {
+        request = request.query(&[("recipient", recipient)]);
+    }
+    let outbox = get_json(request, "GET /sandbox/outbox").await;
+    outbox["messages"]
+        .as_array()
+        .cloned()
+        .expect("messages in the outbox")
+}
+
+/// The whole outbox: one page when it fits, else one page per recipient.
+async fn fetch_outbox(client: &Client, base: &str, recipients: &[String]) -> Vec<Value> {
+    let all = outbox_page(client, base, None).await;
+    if all.len() < 10_000 {
+        return all;
+    }
+    let pages: Vec<Vec<Value>> = futures::stream::iter(recipients)
+        .map(|r| outbox_page(client, base, Some(r)))
+        .buffer_unordered(CLIENTS)
+        .collect()
+        .await;
+    let messages: Vec<Value> = pages.into_iter().flatten().collect();
+    assert!(
+        pages_complete(&messages, recipients),
+        "a recipient has 10000 or more messages; the outbox cannot be read completely"
+    );
+    messages
+}
+
+fn pages_complete(messages: &[Value], recipients: &[String]) -> bool {
+    let mut per_recipient: HashMap<&str, usize> = HashMap::new();
+    for message in messages {
+        *per_recipient
+            .entry(message["recipient"].as_str().unwrap_or_default())
+            .or_default() += 1;
+    }
+    recipients
+        .iter()
+        .all(|r| per_recipient.get(r.as_str()).copied().unwrap_or(0) < 10_000)
+}
+
+/// Waits until the sandbox owes no more status reports, so that a late delivery (a duplicate in
+/// the making) has shown up before the outbox is counted.
+async fn wait_until_sandbox_settles(
+    client: &Client,
+    base: &str,
+    recipients: &[String],
+    within: Duration,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        let pending: Vec<Value> = fetch_outbox(client, base, recipients)
+            .await
+            .into_iter()
+            .filter(awaits_status)
+            .collect();
+        if pending.is_empty() {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < within,
+            "{} sandbox messages still await a status report after {}s, e.g. {:?}",
+            pending.len(),
+            within.as_secs(),
+            pending.first()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks
+
+struct Report {
+    statuses: BTreeMap<String, usize>,
+    channels: BTreeMap<String, usize>,
+    attempt_statuses: BTreeMap<String, usize>,
+    outbox_statuses: BTreeMap<String, usize>,
+    outbox_messages: usize,
+    /// Notifications (index) that never reached a terminal state.
+    not_terminal: Vec<String>,
+    /// Notifications for ordinary patients that did not end delivered or read.
+    undelivered: Vec<String>,
+    /// Delivered or read, yet the outbox shows nothing that reached the patient.
+    delivered_without_evidence: Vec<String>,
+    /// Notifications that failed (every patient here is reachable on some channel).
+    failed: Vec<String>,
+    /// Notifications whose patient got it more than once.
+    duplicates: Vec<String>,
+    /// Outbox messages that belong to no attempt of any acknowledged notification.
+    orphans: Vec<String>,
+    /// The sandbox reported delivered, read or failed, but the attempt does not say so.
+    receipts_lost: Vec<String>,
+}
+
+impl Report {
+    fn build(
+        acked: &BTreeMap<usize, String>,
+        notifications: &HashMap<String, Value>,
+        outbox: &[Value],
+    ) -> Self {
+        let mut attempt_owner: HashMap<&str, (&str, &Value)> = HashMap::new();
+        for (id, notification) in notifications {
+            for attempt in attempts(notification) {
+                if let Some(attempt_id) = attempt["id"].as_str() {
+                    attempt_owner.insert(attempt_id, (id.as_str(), attempt));
+                }
+            }
+        }
+        let mut receipts_lost = Vec::new();
+        let mut reached: HashMap<&str, Vec<&Value>> = HashMap::new();
+        let mut orphans = Vec::new();
+        let mut outbox_statuses = BTreeMap::new();
+        for message in outbox {
+            let key = format!(
+                "{}:{}",
+                message["channel"].as_str().unwrap_or("?"),
+                message["status"].as_str().unwrap_or("?")
+            );
+            *outbox_statuses.entry(key).or_default() += 1;
+            let Some((owner, attempt)) = message["callback_ref"]
+                .as_str()
+                .and_then(|r| attempt_owner.get(r).copied())
+            else {
+                orphans.push(message.to_string());
+                continue;
+            };
+            if reached_patient(message) {
+                reached.entry(owner).or_default().push(message);
+            }
+            // What the sandbox reported last, the gateway must know.
+            let reported = message["status"]
+                .as_str()
+                .filter(|s| matches!(*s, "delivered" | "read" | "failed"));
+            if reported.is_some_and(|r| attempt["status"].as_str() != Some(r)) {
+                receipts_lost.push(format!(
+                    "{}\n  sandbox: {message}",
+                    describe(&notifications[owner])
+                ));
+            }
+        }
+
+        let mut report = Self {
+            statuses: BTreeMap::new(),
+            channels: BTreeMap::new(),
+            attempt_statuses: BTreeMap::new(),
+            outbox_statuses,
+            outbox_messages: outbox.len(),
+            not_terminal: Vec::new(),
+            undelivered: Vec::new(),
+            delivered_without_evidence: Vec::new(),
+            failed: Vec::new(),
+            duplicates: Vec::new(),
+            orphans,
+            receipts_lost,
+        };
+        for (index, id) in acked {
+            let notification = &notifications[id];
+            let status = notification["status"].as_str().unwrap_or("?").to_owned();
+            *report.statuses.entry(status.clone()).or_default() += 1;
+            let channel = notification["channel"]
+                .as_str()
+                .unwrap_or("none")
+                .to_owned();
+            *report.channels.entry(channel).or_default() += 1;
+            for attempt in attempts(notification) {
+                let key = format!(
+                    "{}:{}",
+                    attempt["channel"].as_str().unwrap_or("?"),
+                    attempt["status"].as_str().unwrap_or("?")
+                );
+                *report.attempt_statuses.entry(key).or_default() += 1;
+            }
+            let label = || {
+                format!(
+                    "#{index} (patient {}):\n{}",
+                    patient_of(*index),
+                    describe(notification)
+                )
+            };
+            if !is_terminal(notification) {
+                report.not_terminal.push(label());
+            }
+            let delivered = matches!(status.as_str(), "delivered" | "read");
+            if patient_of(*index) >= MAGIC_PATIENTS && !delivered {
+                report.undelivered.push(label());
+            }
+            if status == "failed" {
+                report.failed.push(label());
+            }
+            let received = reached.get(id.as_str()).map_or(&[][..], Vec::as_slice);
+            if received.len() > 1 {
+                let copies: Vec<String> = received.iter().map(|m| m.to_string()).collect();
+                report.duplicates.push(format!(
+                    "{}\n  received: {}",
+                    label(),
+                    copies.join("\n            ")
+                ));
+            }
+            if delivered && received.is_empty() {
+                report.delivered_without_evidence.push(label());
+            }
+        }
+        report
+    }
+
+    fn print(&self, backend: &str, replays: usize, interrupted: usize) {
+        eprintln!("[{backend}] notification statuses: {:?}", self.statuses);
+        eprintln!("[{backend}] delivered on: {:?}", self.channels);
+        eprintln!("[{backend}] attempts: {:?}", self.attempt_statuses);
+        eprintln!(
+            "[{backend}] sandbox outbox ({} messages): {:?}",
+            self.outbox_messages, self.outbox_statuses
+        );
+        eprintln!(
+            "[{backend}] of the {interrupted} requests the kill cut off, {replays} had been stored before it \
+             and were answered as replays after the restart"
+        );
+    }
+
+    fn assert_sound(&self) {
+        let mut problems = Vec::new();
+        let mut check = |items: &[String], what: &str| {
+            if !items.is_empty() {
+                let examples: Vec<String> = items.iter().take(5).cloned().collect();
+                problems.push(format!(
+                    "{} {what}; for example:\n{}",
+                    items.len(),
+                    examples.join("\n")
+                ));
+            }
+        };
+        check(&self.not_terminal, "notifications are not terminal");
+        check(
+            &self.duplicates,
+            "notifications reached their patient more than once",
+        );
+        check(
+            &self.orphans,
+            "sandbox messages belong to no acknowledged notification",
+        );
+        check(
+            &self.receipts_lost,
+            "status reports from the sandbox were lost",
+        );
+        check(
+            &self.delivered_without_evidence,
+            "notifications say delivered, but the sandbox delivered nothing for them",
+        );
+        check(
+            &self.undelivered,
+            "notifications to ordinary patients were not delivered",
+        );
+        check(
+            &self.failed,
+            "notifications failed, though every patient is reachable on some channel",
+        );
+        assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+    }
+}
