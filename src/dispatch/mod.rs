@@ -211,11 +211,14 @@ impl Dispatcher {
         let sends = cleared
             .into_iter()
             .filter_map(|attempt| handovers.remove(&attempt));
-        let outcomes: Vec<OutcomeWrite> = futures::stream::iter(sends)
+        let hand_overs = futures::stream::iter(sends)
             .map(|handover| self.hand_over(handover))
             .buffer_unordered(self.config.batch_size.max(1) as usize)
-            .collect()
-            .await;
+            .collect::<Vec<OutcomeWrite>>();
+        let outcomes = tokio::select! {
+            outcomes = hand_overs => outcomes,
+            never = self.keep_lease(&token) => match never {},
+        };
         self.store
             .record_outcomes(&token, &outcomes, self.clock.now())
             .await?;
@@ -226,6 +229,23 @@ impl Dispatcher {
             self.wake.notify_one();
         }
         Ok(count)
+    }
+
+    /// Renews this round's lease every third of a lease until dropped, so a hand-over waiting on
+    /// a slow provider or a sender's rate limit is not mistaken for an interrupted one.
+    async fn keep_lease(&self, token: &str) -> std::convert::Infallible {
+        let lease = self.config.lease();
+        loop {
+            tokio::time::sleep(lease / 3).await;
+            let until = self
+                .clock
+                .now()
+                .checked_add(lease)
+                .unwrap_or_else(|_| self.clock.now());
+            if let Err(error) = self.store.extend_lease(token, until).await {
+                tracing::warn!(%error, "could not renew the dispatch lease");
+            }
+        }
     }
 
     async fn hand_over(&self, handover: Handover) -> OutcomeWrite {

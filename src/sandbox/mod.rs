@@ -31,6 +31,9 @@ use crate::config::SandboxConfig;
 use crate::store::{SandboxAdvance, SandboxMessage, StatusUpdate, Store, StoreError};
 use crate::tracking::Tracker;
 
+/// A status report claimed but not confirmed (the process died) is sent again after this.
+const STATUS_REPORT_LEASE_MS: u64 = 3_000;
+
 pub const NOT_ON_WHATSAPP: &str = "+972500000001";
 pub const WHATSAPP_NEVER_DELIVERED: &str = "+972500000002";
 pub const SMS_UNDELIVERED: &str = "+972500000003";
@@ -220,7 +223,7 @@ impl Sandbox {
     ) -> Result<usize, StoreError> {
         let now = self.clock.now();
         let due = store
-            .claim_sandbox_statuses(now, later(now, 10_000), 512)
+            .claim_sandbox_statuses(now, later(now, STATUS_REPORT_LEASE_MS), 512)
             .await?;
         if due.is_empty() {
             return Ok(0);

@@ -6,7 +6,8 @@ use sqlx::{Any, Row, Transaction};
 
 use super::notifications::{EventBatch, NOTIFICATION_COLUMNS, status};
 use super::{
-    Backend, Store, StoreError, millis, opt_timestamp, parse_stored, placeholders, timestamp,
+    Backend, Store, StoreError, lock_notifications, millis, opt_timestamp, parse_stored,
+    placeholders, timestamp,
 };
 use crate::domain::{
     AttemptId, AttemptStatus, ClinicId, NotificationId, NotificationStatus, PatientId, Priority,
@@ -191,6 +192,21 @@ impl Store {
         Ok(claimed)
     }
 
+    /// Keeps the notifications claimed under `token` until `lease_until`, for hand-overs that
+    /// take longer than one lease (a slow provider, a sender's rate limit).
+    pub async fn extend_lease(
+        &self,
+        token: &str,
+        lease_until: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE notifications SET due_at = $2 WHERE lease_token = $1")
+            .bind(token)
+            .bind(millis(lease_until))
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
     /// Records the dispatcher's decisions in one transaction. Returns the attempts that may now
     /// be handed to their provider: those whose notification we still hold the lease on.
     pub async fn record_decisions(
@@ -200,6 +216,8 @@ impl Store {
         now: Timestamp,
     ) -> Result<Vec<AttemptId>, StoreError> {
         let mut tx = self.write.begin().await?;
+        let ids: Vec<&str> = writes.iter().map(|w| w.notification.as_str()).collect();
+        lock_notifications(self.backend, &mut tx, "{ids}", &ids).await?;
         let mut events = EventBatch::default();
         let mut cleared = Vec::new();
         for write in writes {
@@ -297,6 +315,8 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
+        let ids: Vec<&str> = outcomes.iter().map(|o| o.notification.as_str()).collect();
+        lock_notifications(self.backend, &mut tx, "{ids}", &ids).await?;
         let mut events = EventBatch::default();
         for write in outcomes {
             let id = write.notification.as_str();

@@ -134,6 +134,32 @@ async fn sqlite_pool(url: &str, connections: u32) -> Result<AnyPool, StoreError>
     Ok(pool)
 }
 
+/// Locks the notifications a transaction will touch, all at once and in id order, before it
+/// touches any of them or their attempts. PostgreSQL takes row locks as statements reach rows, so
+/// two transactions touching the same notifications in different orders could otherwise deadlock.
+/// SQLite has one writer at a time and needs nothing. `select_ids` is a query (with `$1…`
+/// placeholders for `ids`) that yields the notification ids.
+async fn lock_notifications(
+    backend: Backend,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    select_ids: &str,
+    ids: &[&str],
+) -> Result<(), StoreError> {
+    if backend == Backend::Sqlite || ids.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "SELECT id FROM notifications WHERE id IN ({select_ids}) ORDER BY id FOR UPDATE",
+        select_ids = select_ids.replace("{ids}", &placeholders(1, ids.len()))
+    );
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query.fetch_all(&mut **tx).await?;
+    Ok(())
+}
+
 pub(crate) fn millis(at: Timestamp) -> i64 {
     at.as_millisecond()
 }

@@ -3,7 +3,7 @@ use medrelay_channels::DeliveryState;
 use sqlx::Row;
 
 use super::notifications::EventBatch;
-use super::{Store, StoreError, millis};
+use super::{Store, StoreError, lock_notifications, millis};
 use crate::domain::AttemptStatus;
 
 /// Delivery evidence from a provider about one attempt.
@@ -37,6 +37,9 @@ impl Store {
         now: Timestamp,
     ) -> Result<usize, StoreError> {
         let mut tx = self.write.begin().await?;
+        let attempts: Vec<&str> = updates.iter().map(|u| u.attempt_id.as_str()).collect();
+        let owners = "SELECT notification_id FROM attempts WHERE id IN ({ids})";
+        lock_notifications(self.backend, &mut tx, owners, &attempts).await?;
         let mut events = EventBatch::default();
         let mut changed = 0;
         for update in updates {

@@ -185,3 +185,29 @@ async fn a_patient_with_no_usable_channel_fails_with_a_clear_reason() {
     assert!(last.contains("email skipped: patient opted out"), "{last}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_hand_over_held_up_by_the_senders_rate_keeps_its_lease_and_is_sent_once() {
+    let app = TestApp::spawn_with(|config| {
+        config.sandbox.sender_rate_per_second = 2;
+        config.dispatch.lease_ms = 300;
+    })
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        app.patient(
+            &format!("p-{i}"),
+            json!({ "name": "Dana", "phone": format!("+97254123456{i}") }),
+        )
+        .await;
+        let mut request = body("Hi");
+        request["patient_id"] = json!(format!("p-{i}"));
+        ids.push(app.notify(request).await);
+    }
+
+    for id in ids {
+        let done = app.wait_for(&id, &["read"]).await;
+        assert_eq!(attempts(&done), pairs(&[("whatsapp", "read")]), "{done:#}");
+    }
+    app.stop().await;
+}
