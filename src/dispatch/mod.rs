@@ -231,12 +231,11 @@ impl Dispatcher {
         Ok(count)
     }
 
-    /// Renews this round's lease every third of a lease until dropped, so a hand-over waiting on
+    /// Renews this round's lease now and every third of a lease until dropped, so a hand-over waiting on
     /// a slow provider or a sender's rate limit is not mistaken for an interrupted one.
     async fn keep_lease(&self, token: &str) -> std::convert::Infallible {
         let lease = self.config.lease();
         loop {
-            tokio::time::sleep(lease / 3).await;
             let until = self
                 .clock
                 .now()
@@ -245,6 +244,7 @@ impl Dispatcher {
             if let Err(error) = self.store.extend_lease(token, until).await {
                 tracing::warn!(%error, "could not renew the dispatch lease");
             }
+            tokio::time::sleep(lease / 3).await;
         }
     }
 

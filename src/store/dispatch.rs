@@ -1,10 +1,12 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::notifications::{EventBatch, NOTIFICATION_COLUMNS, status};
+use super::rows::{Param, write_rows};
 use super::{
     Backend, Store, StoreError, lock_notifications, millis, opt_timestamp, parse_stored,
     placeholders, timestamp,
@@ -103,10 +105,13 @@ const CLAIM_SQLITE: &str = "UPDATE notifications AS n SET lease_token = $1, due_
     WHERE n.id IN (SELECT id FROM notifications WHERE due_at <= $3 ORDER BY due_at LIMIT $4) \
     RETURNING ";
 
-/// Releasing the lease: an update that arrived while we held it means "look again now".
-const RELEASE: &str = "UPDATE notifications SET status = $3, due_at = CASE WHEN recheck = 1 THEN $4 ELSE $5 END, \
-    delivered_channel = COALESCE($6, delivered_channel), lease_token = NULL, recheck = 0, updated_at = $4 \
-    WHERE id = $1 AND lease_token = $2";
+/// Releasing leases, for rows (id, status, due_at, delivered channel) with `$1` the lease token
+/// and `$2` now: an update that arrived while we held a lease means "look again now".
+const RELEASE: &str = "UPDATE notifications SET status = v.column2, \
+    due_at = CASE WHEN notifications.recheck = 1 THEN $2 ELSE v.column3 END, \
+    delivered_channel = COALESCE(v.column4, notifications.delivered_channel), \
+    lease_token = NULL, recheck = 0, updated_at = $2 \
+    FROM (VALUES {values}) AS v WHERE notifications.id = v.column1 AND notifications.lease_token = $1 RETURNING id";
 
 impl Store {
     /// Claims up to `limit` due notifications for `lease_until`, under `token`.
@@ -218,43 +223,51 @@ impl Store {
         let mut tx = self.write.begin().await?;
         let ids: Vec<&str> = writes.iter().map(|w| w.notification.as_str()).collect();
         lock_notifications(self.backend, &mut tx, "{ids}", &ids).await?;
+        let shared = [token.into(), millis(now).into()];
+
+        let sends: Vec<Vec<Param>> = writes
+            .iter()
+            .filter(|w| matches!(w.next, NextState::Send { .. }))
+            .map(|w| vec![w.notification.as_str().into()])
+            .collect();
+        let held = returned_ids(
+            write_rows(
+                &mut tx,
+                "UPDATE notifications SET status = 'sending', updated_at = $2 \
+                 WHERE lease_token = $1 AND id IN (SELECT column1 FROM (VALUES {values}) AS v) RETURNING id",
+                &shared,
+                sends,
+            )
+            .await?,
+        )?;
+        let releases = writes
+            .iter()
+            .filter_map(|w| match &w.next {
+                NextState::Send { .. } => None,
+                NextState::Wait { until, status } => {
+                    Some(release_row(w, *status, Some(*until), None))
+                }
+                NextState::Finish { status, channel } => {
+                    Some(release_row(w, *status, None, *channel))
+                }
+            })
+            .collect();
+        let released = returned_ids(write_rows(&mut tx, RELEASE, &shared, releases).await?)?;
+
+        let mut verdicts = Vec::new();
+        let mut attempts = Vec::new();
         let mut events = EventBatch::default();
         let mut cleared = Vec::new();
         for write in writes {
             let id = write.notification.as_str();
-            let (new_status, updated) = match &write.next {
-                NextState::Send { .. } => {
-                    let held = sqlx::query(
-                        "UPDATE notifications SET status = 'sending', updated_at = $3 \
-                         WHERE id = $1 AND lease_token = $2 RETURNING id",
-                    )
-                    .bind(id)
-                    .bind(token)
-                    .bind(millis(now))
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    (NotificationStatus::Sending, held.is_some())
-                }
-                NextState::Wait { until, status } => {
-                    let done =
-                        release(&mut tx, id, token, *status, now, Some(*until), None).await?;
-                    (*status, done)
-                }
-                NextState::Finish { status, channel } => {
-                    let done = release(&mut tx, id, token, *status, now, None, *channel).await?;
-                    (*status, done)
-                }
-            };
-            if !updated {
+            if !held.contains(id) && !released.contains(id) {
                 continue;
             }
             for verdict in &write.verdicts {
-                sqlx::query("UPDATE attempts SET status = $2, updated_at = $3 WHERE id = $1 AND status IN ('sending', 'ambiguous', 'accepted', 'sent')")
-                    .bind(verdict.attempt.as_str())
-                    .bind(verdict.status.as_str())
-                    .bind(millis(now))
-                    .execute(&mut *tx)
-                    .await?;
+                verdicts.push(vec![
+                    verdict.attempt.as_str().into(),
+                    verdict.status.as_str().into(),
+                ]);
                 events.add(
                     id,
                     Some(verdict.attempt.as_str()),
@@ -266,33 +279,31 @@ impl Store {
             for reason in &write.reasons {
                 events.add(id, None, now, "routing", reason);
             }
-            if let NextState::Send {
-                attempt,
-                channel,
-                sender,
-                to_masked,
-            } = &write.next
-            {
-                sqlx::query(
-                    "INSERT INTO attempts (id, notification_id, channel, sender, status, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, 'sending', $5, $5)",
-                )
-                .bind(attempt.as_str())
-                .bind(id)
-                .bind(channel.as_str())
-                .bind(sender.as_str())
-                .bind(millis(now))
-                .execute(&mut *tx)
-                .await?;
-                events.add(
-                    id,
-                    Some(attempt.as_str()),
-                    now,
-                    "attempt",
-                    &format!("sending on {channel} to {to_masked}"),
-                );
-                cleared.push(attempt.clone());
-            }
+            let new_status = match &write.next {
+                NextState::Send {
+                    attempt,
+                    channel,
+                    sender,
+                    to_masked,
+                } => {
+                    attempts.push(vec![
+                        attempt.as_str().into(),
+                        id.into(),
+                        channel.as_str().into(),
+                        sender.as_str().into(),
+                    ]);
+                    events.add(
+                        id,
+                        Some(attempt.as_str()),
+                        now,
+                        "attempt",
+                        &format!("sending on {channel} to {to_masked}"),
+                    );
+                    cleared.push(attempt.clone());
+                    NotificationStatus::Sending
+                }
+                NextState::Wait { status, .. } | NextState::Finish { status, .. } => *status,
+            };
             if new_status != write.previous_status {
                 let detail = format!(
                     "{} → {}",
@@ -302,6 +313,22 @@ impl Store {
                 events.add(id, None, now, "status", &detail);
             }
         }
+        write_rows(
+            &mut tx,
+            "UPDATE attempts SET status = v.column2, updated_at = $1 FROM (VALUES {values}) AS v \
+             WHERE attempts.id = v.column1 AND attempts.status IN ('sending', 'ambiguous', 'accepted', 'sent')",
+            &[millis(now).into()],
+            verdicts,
+        )
+        .await?;
+        write_rows(
+            &mut tx,
+            "INSERT INTO attempts (id, notification_id, channel, sender, status, created_at, updated_at) \
+             SELECT column1, column2, column3, column4, 'sending', $1, $1 FROM (VALUES {values}) AS v",
+            &[millis(now).into()],
+            attempts,
+        )
+        .await?;
         events.write(&mut tx).await?;
         tx.commit().await?;
         Ok(cleared)
@@ -317,114 +344,125 @@ impl Store {
         let mut tx = self.write.begin().await?;
         let ids: Vec<&str> = outcomes.iter().map(|o| o.notification.as_str()).collect();
         lock_notifications(self.backend, &mut tx, "{ids}", &ids).await?;
+        let at = millis(now);
+
+        let mut attempts = Vec::with_capacity(outcomes.len());
+        let mut releases = Vec::with_capacity(outcomes.len());
         let mut events = EventBatch::default();
+        let mut statuses = Vec::with_capacity(outcomes.len());
         for write in outcomes {
-            let id = write.notification.as_str();
-            let attempt = write.attempt.as_str();
             let channel = write.channel;
-            let (attempt_status, notification_status, due, detail) = match &write.outcome {
-                AttemptOutcome::Accepted {
-                    provider_message_id,
-                    deliver_by,
-                } => {
-                    sqlx::query(
-                        "UPDATE attempts SET provider_message_id = $2, accepted_at = $3, deliver_by = $4, updated_at = $3, \
-                         status = CASE WHEN status = 'sending' THEN 'accepted' ELSE status END WHERE id = $1",
-                    )
-                    .bind(attempt)
-                    .bind(provider_message_id.as_str())
-                    .bind(millis(now))
-                    .bind(deliver_by.map(millis))
-                    .execute(&mut *tx)
-                    .await?;
-                    let detail =
-                        format!("{channel} accepted by the provider as {provider_message_id}");
-                    (
-                        None,
+            // (status, provider id, accepted at, deliver by, error code, error text, retry at, failed at)
+            let (status, fields, notification_status, due, detail): (_, [Param; 7], _, _, _) =
+                match &write.outcome {
+                    AttemptOutcome::Accepted {
+                        provider_message_id,
+                        deliver_by,
+                    } => (
+                        AttemptStatus::Accepted,
+                        [
+                            provider_message_id.as_str().into(),
+                            at.into(),
+                            deliver_by.map(millis).into(),
+                            Param::Text(None),
+                            Param::Text(None),
+                            Param::Int(None),
+                            Param::Int(None),
+                        ],
                         NotificationStatus::Sent,
                         deliver_by.unwrap_or(now),
-                        detail,
-                    )
-                }
-                AttemptOutcome::Errored {
-                    code,
-                    text,
-                    retry_at,
-                } => (
-                    Some((
+                        format!("{channel} accepted by the provider as {provider_message_id}"),
+                    ),
+                    AttemptOutcome::Errored {
+                        code,
+                        text,
+                        retry_at,
+                    } => (
                         AttemptStatus::Errored,
-                        Some(code),
-                        Some(text),
-                        Some(*retry_at),
-                    )),
-                    NotificationStatus::Queued,
-                    *retry_at,
-                    format!("{channel} provider error ({code}: {text}); retrying at {retry_at}"),
-                ),
-                AttemptOutcome::RateLimited { retry_at } => (
-                    Some((AttemptStatus::RateLimited, None, None, Some(*retry_at))),
-                    NotificationStatus::Queued,
-                    *retry_at,
-                    format!("{channel} provider asked to slow down; retrying at {retry_at}"),
-                ),
-                AttemptOutcome::Ambiguous { reason, deliver_by } => {
-                    sqlx::query(
-                        "UPDATE attempts SET status = 'ambiguous', error_text = $2, deliver_by = $3, updated_at = $4 \
-                         WHERE id = $1 AND status = 'sending'",
-                    )
-                    .bind(attempt)
-                    .bind(reason.as_str())
-                    .bind(deliver_by.map(millis))
-                    .bind(millis(now))
-                    .execute(&mut *tx)
-                    .await?;
-                    let detail = format!(
-                        "{channel} hand-over got no answer ({reason}); not resending, waiting for a status"
-                    );
-                    (
-                        None,
+                        error_fields(Some(code), text, Some(millis(*retry_at)), None, None),
+                        NotificationStatus::Queued,
+                        *retry_at,
+                        format!(
+                            "{channel} provider error ({code}: {text}); retrying at {retry_at}"
+                        ),
+                    ),
+                    AttemptOutcome::RateLimited { retry_at } => (
+                        AttemptStatus::RateLimited,
+                        error_fields(
+                            None,
+                            "provider asked to slow down",
+                            Some(millis(*retry_at)),
+                            None,
+                            None,
+                        ),
+                        NotificationStatus::Queued,
+                        *retry_at,
+                        format!("{channel} provider asked to slow down; retrying at {retry_at}"),
+                    ),
+                    AttemptOutcome::Ambiguous { reason, deliver_by } => (
+                        AttemptStatus::Ambiguous,
+                        error_fields(None, reason, None, None, deliver_by.map(millis)),
                         NotificationStatus::Sending,
                         deliver_by.unwrap_or(now),
-                        detail,
-                    )
-                }
-                AttemptOutcome::Failed { code, text } => (
-                    Some((AttemptStatus::Failed, Some(code), Some(text), None)),
-                    NotificationStatus::Queued,
-                    now,
-                    format!("{channel} failed ({code}: {text})"),
-                ),
-            };
-            if let Some((status, code, text, retry_at)) = attempt_status {
-                let failed_at = (status == AttemptStatus::Failed).then(|| millis(now));
-                sqlx::query(
-                    "UPDATE attempts SET status = $2, error_code = $3, error_text = $4, retry_at = $5, failed_at = $6, \
-                     updated_at = $7 WHERE id = $1 AND status = 'sending'",
-                )
-                .bind(attempt)
-                .bind(status.as_str())
-                .bind(code.map(String::as_str))
-                .bind(text.map(String::as_str))
-                .bind(retry_at.map(millis))
-                .bind(failed_at)
-                .bind(millis(now))
-                .execute(&mut *tx)
-                .await?;
-            }
-            events.add(id, Some(attempt), now, "attempt", &detail);
-            if release(
-                &mut tx,
-                id,
-                token,
-                notification_status,
+                        format!(
+                            "{channel} hand-over got no answer ({reason}); not resending, waiting for a status"
+                        ),
+                    ),
+                    AttemptOutcome::Failed { code, text } => (
+                        AttemptStatus::Failed,
+                        error_fields(Some(code), text, None, Some(at), None),
+                        NotificationStatus::Queued,
+                        now,
+                        format!("{channel} failed ({code}: {text})"),
+                    ),
+                };
+            let mut row = vec![write.attempt.as_str().into(), status.as_str().into()];
+            row.extend(fields);
+            attempts.push(row);
+            releases.push(vec![
+                write.notification.as_str().into(),
+                notification_status.as_str().into(),
+                millis(due).into(),
+                Param::Text(None),
+            ]);
+            events.add(
+                write.notification.as_str(),
+                Some(write.attempt.as_str()),
                 now,
-                Some(due),
-                None,
-            )
-            .await?
-            {
-                let detail = format!("sending → {}", notification_status.as_str());
-                events.add(id, None, now, "status", &detail);
+                "attempt",
+                &detail,
+            );
+            statuses.push(notification_status);
+        }
+        write_rows(
+            &mut tx,
+            "UPDATE attempts SET \
+             status = CASE WHEN attempts.status = 'sending' THEN v.column2 ELSE attempts.status END, \
+             provider_message_id = COALESCE(v.column3, attempts.provider_message_id), \
+             accepted_at = COALESCE(v.column4, attempts.accepted_at), \
+             deliver_by = COALESCE(v.column5, attempts.deliver_by), \
+             error_code = COALESCE(v.column6, attempts.error_code), \
+             error_text = COALESCE(v.column7, attempts.error_text), \
+             retry_at = COALESCE(v.column8, attempts.retry_at), \
+             failed_at = COALESCE(v.column9, attempts.failed_at), \
+             updated_at = $1 \
+             FROM (VALUES {values}) AS v WHERE attempts.id = v.column1",
+            &[at.into()],
+            attempts,
+        )
+        .await?;
+        let released = returned_ids(
+            write_rows(&mut tx, RELEASE, &[token.into(), at.into()], releases).await?,
+        )?;
+        for (write, status) in outcomes.iter().zip(statuses) {
+            if released.contains(write.notification.as_str()) {
+                events.add(
+                    write.notification.as_str(),
+                    None,
+                    now,
+                    "status",
+                    &format!("sending → {}", status.as_str()),
+                );
             }
         }
         events.write(&mut tx).await?;
@@ -433,23 +471,43 @@ impl Store {
     }
 }
 
-async fn release(
-    tx: &mut Transaction<'_, Any>,
-    id: &str,
-    token: &str,
+/// The outcome columns (provider id, accepted at, deliver by, error code, error text, retry at,
+/// failed at) of a hand-over the provider did not accept.
+fn error_fields(
+    code: Option<&String>,
+    text: &str,
+    retry_at: Option<i64>,
+    failed_at: Option<i64>,
+    deliver_by: Option<i64>,
+) -> [Param; 7] {
+    [
+        Param::Text(None),
+        Param::Int(None),
+        deliver_by.into(),
+        code.cloned().into(),
+        text.into(),
+        retry_at.into(),
+        failed_at.into(),
+    ]
+}
+
+/// A row for [`RELEASE`]: notification id, new status, when to look again, delivering channel.
+fn release_row(
+    write: &DispatchWrite,
     status: NotificationStatus,
-    now: Timestamp,
     due: Option<Timestamp>,
-    delivered_channel: Option<ChannelKind>,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(RELEASE)
-        .bind(id)
-        .bind(token)
-        .bind(status.as_str())
-        .bind(millis(now))
-        .bind(due.map(millis))
-        .bind(delivered_channel.map(|c| c.as_str()))
-        .execute(&mut **tx)
-        .await?;
-    Ok(done.rows_affected() > 0)
+    channel: Option<ChannelKind>,
+) -> Vec<Param> {
+    vec![
+        write.notification.as_str().into(),
+        status.as_str().into(),
+        due.map(millis).into(),
+        channel.map(|c| c.as_str()).into(),
+    ]
+}
+
+fn returned_ids(rows: Vec<AnyRow>) -> Result<HashSet<String>, StoreError> {
+    rows.iter()
+        .map(|row| Ok(row.try_get::<String, _>("id")?))
+        .collect()
 }

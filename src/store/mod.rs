@@ -10,6 +10,7 @@ mod dispatch;
 mod error;
 mod notifications;
 mod patients;
+mod rows;
 mod sandbox;
 mod stats;
 mod tracking;

@@ -1,9 +1,12 @@
+use std::collections::HashSet;
+
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+use super::rows::write_rows;
 use super::{Store, StoreError, millis, opt_timestamp, parse_stored, timestamp};
 use crate::domain::{ClinicId, NotificationId, NotificationStatus, PatientId, Priority};
 
@@ -167,9 +170,6 @@ pub(crate) struct EventBatch {
 }
 
 impl EventBatch {
-    /// Rows per statement: 5 values each stays far below SQLite's bound-parameter limit.
-    const ROWS_PER_INSERT: usize = 200;
-
     pub(crate) fn add(
         &mut self,
         notification: &str,
@@ -188,27 +188,55 @@ impl EventBatch {
     }
 
     pub(crate) async fn write(self, tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
-        for chunk in self.rows.chunks(Self::ROWS_PER_INSERT) {
-            let values = (0..chunk.len())
-                .map(|i| format!("({})", super::placeholders(i * 5 + 1, 5)))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!(
-                "INSERT INTO events (notification_id, attempt_id, at, kind, detail) VALUES {values}"
-            );
-            let mut query = sqlx::query(&sql);
-            for (notification, attempt, at, kind, detail) in chunk {
-                query = query
-                    .bind(notification.as_str())
-                    .bind(attempt.as_deref())
-                    .bind(*at)
-                    .bind(*kind)
-                    .bind(detail.as_str());
-            }
-            query.execute(&mut **tx).await?;
-        }
+        let rows = self
+            .rows
+            .into_iter()
+            .map(|(notification, attempt, at, kind, detail)| {
+                vec![
+                    notification.into(),
+                    attempt.into(),
+                    at.into(),
+                    kind.into(),
+                    detail.into(),
+                ]
+            })
+            .collect();
+        let sql =
+            "INSERT INTO events (notification_id, attempt_id, at, kind, detail) VALUES {values}";
+        write_rows(tx, sql, &[], rows).await?;
         Ok(())
     }
+}
+
+/// The answer for a notification whose idempotency key is already taken.
+async fn replay(
+    tx: &mut Transaction<'_, Any>,
+    n: &NewNotification,
+) -> Result<IntakeResult, StoreError> {
+    let first = sqlx::query(
+        "SELECT id, request_hash, send_at, created_at FROM notifications \
+         WHERE clinic_id = $1 AND idempotency_key = $2",
+    )
+    .bind(n.clinic_id.as_str())
+    .bind(n.idempotency_key.as_deref())
+    .fetch_one(&mut **tx)
+    .await?;
+    let hash: Option<String> = first.try_get("request_hash")?;
+    if hash.as_deref() != Some(n.request_hash.as_str()) {
+        return Ok(IntakeResult::KeyReused);
+    }
+    let send_at = timestamp(first.try_get("send_at")?)?;
+    let created_at = timestamp(first.try_get("created_at")?)?;
+    let status = if send_at > created_at {
+        NotificationStatus::Scheduled
+    } else {
+        NotificationStatus::Queued
+    };
+    Ok(IntakeResult::Replayed(Receipt {
+        id: NotificationId::from_stored(first.try_get("id")?),
+        status,
+        send_at,
+    }))
 }
 
 impl Store {
@@ -219,35 +247,48 @@ impl Store {
         batch: &[NewNotification],
     ) -> Result<Vec<IntakeResult>, StoreError> {
         let mut tx = self.write.begin().await?;
+        let rows = batch
+            .iter()
+            .map(|n| {
+                let received = millis(n.received_at);
+                vec![
+                    n.id.as_str().into(),
+                    n.clinic_id.as_str().into(),
+                    n.patient_id.as_str().into(),
+                    n.topic.as_str().into(),
+                    n.body.as_deref().into(),
+                    n.template.as_deref().into(),
+                    n.params.as_deref().into(),
+                    n.channel.map(|c| c.as_str()).into(),
+                    n.priority.as_str().into(),
+                    millis(n.send_at).into(),
+                    n.expires_at.map(millis).into(),
+                    n.initial_status().as_str().into(),
+                    n.idempotency_key.as_deref().into(),
+                    n.request_hash.as_str().into(),
+                    millis(n.send_at.max(n.received_at)).into(),
+                    received.into(),
+                    received.into(),
+                ]
+            })
+            .collect();
+        let inserted = write_rows(
+            &mut tx,
+            "INSERT INTO notifications (id, clinic_id, patient_id, topic, body, template, params, channel, \
+             priority, send_at, expires_at, status, idempotency_key, request_hash, due_at, created_at, updated_at) \
+             VALUES {values} ON CONFLICT (clinic_id, idempotency_key) DO NOTHING RETURNING id",
+            &[],
+            rows,
+        )
+        .await?
+        .iter()
+        .map(|row| row.try_get::<String, _>("id"))
+        .collect::<Result<HashSet<_>, _>>()?;
+
         let mut events = EventBatch::default();
         let mut results = Vec::with_capacity(batch.len());
         for n in batch {
-            let status = n.initial_status();
-            let inserted = sqlx::query(
-                "INSERT INTO notifications (id, clinic_id, patient_id, topic, body, template, params, channel, \
-                 priority, send_at, expires_at, status, idempotency_key, request_hash, due_at, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) \
-                 ON CONFLICT (clinic_id, idempotency_key) DO NOTHING RETURNING id",
-            )
-            .bind(n.id.as_str())
-            .bind(n.clinic_id.as_str())
-            .bind(n.patient_id.as_str())
-            .bind(&n.topic)
-            .bind(n.body.as_deref())
-            .bind(n.template.as_deref())
-            .bind(n.params.as_deref())
-            .bind(n.channel.map(|c| c.as_str()))
-            .bind(n.priority.as_str())
-            .bind(millis(n.send_at))
-            .bind(n.expires_at.map(millis))
-            .bind(status.as_str())
-            .bind(n.idempotency_key.as_deref())
-            .bind(&n.request_hash)
-            .bind(millis(n.send_at.max(n.received_at)))
-            .bind(millis(n.received_at))
-            .fetch_optional(&mut *tx)
-            .await?;
-            if inserted.is_some() {
+            if inserted.contains(n.id.as_str()) {
                 events.add(
                     n.id.as_str(),
                     None,
@@ -255,38 +296,15 @@ impl Store {
                     "received",
                     &n.received_note,
                 );
+                let status = n.initial_status();
                 results.push(IntakeResult::Created(Receipt {
                     id: n.id.clone(),
                     status,
                     send_at: n.send_at,
                 }));
-                continue;
-            }
-            let first = sqlx::query(
-                "SELECT id, request_hash, send_at, created_at FROM notifications \
-                 WHERE clinic_id = $1 AND idempotency_key = $2",
-            )
-            .bind(n.clinic_id.as_str())
-            .bind(n.idempotency_key.as_deref())
-            .fetch_one(&mut *tx)
-            .await?;
-            let hash: Option<String> = first.try_get("request_hash")?;
-            if hash.as_deref() != Some(n.request_hash.as_str()) {
-                results.push(IntakeResult::KeyReused);
-                continue;
-            }
-            let send_at = timestamp(first.try_get("send_at")?)?;
-            let created_at = timestamp(first.try_get("created_at")?)?;
-            let status = if send_at > created_at {
-                NotificationStatus::Scheduled
             } else {
-                NotificationStatus::Queued
-            };
-            results.push(IntakeResult::Replayed(Receipt {
-                id: NotificationId::from_stored(first.try_get("id")?),
-                status,
-                send_at,
-            }));
+                results.push(replay(&mut tx, n).await?);
+            }
         }
         events.write(&mut tx).await?;
         tx.commit().await?;

@@ -3,6 +3,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::rows::write_rows;
 use super::{Backend, Store, StoreError, millis, opt_timestamp, timestamp};
 
 /// One message the sandbox provider took, as its outbox shows it.
@@ -75,27 +76,34 @@ impl Store {
         &self,
         messages: &[SandboxMessage],
     ) -> Result<(), StoreError> {
+        let rows = messages
+            .iter()
+            .map(|m| {
+                vec![
+                    m.id.as_str().into(),
+                    m.channel.as_str().into(),
+                    m.recipient.as_str().into(),
+                    m.subject.as_deref().into(),
+                    m.body.as_str().into(),
+                    m.language.as_str().into(),
+                    m.callback_ref.as_str().into(),
+                    m.status.as_str().into(),
+                    m.error_code.as_deref().into(),
+                    m.next_status.as_deref().into(),
+                    m.next_status_at.map(millis).into(),
+                    millis(m.created_at).into(),
+                    millis(m.updated_at).into(),
+                ]
+            })
+            .collect();
         let mut tx = self.write.begin().await?;
-        for m in messages {
-            sqlx::query(&format!(
-                "INSERT INTO sandbox_messages ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-            ))
-            .bind(m.id.as_str())
-            .bind(m.channel.as_str())
-            .bind(m.recipient.as_str())
-            .bind(m.subject.as_deref())
-            .bind(m.body.as_str())
-            .bind(m.language.as_str())
-            .bind(m.callback_ref.as_str())
-            .bind(m.status.as_str())
-            .bind(m.error_code.as_deref())
-            .bind(m.next_status.as_deref())
-            .bind(m.next_status_at.map(millis))
-            .bind(millis(m.created_at))
-            .bind(millis(m.updated_at))
-            .execute(&mut *tx)
-            .await?;
-        }
+        write_rows(
+            &mut tx,
+            &format!("INSERT INTO sandbox_messages ({COLUMNS}) VALUES {{values}}"),
+            &[],
+            rows,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -142,20 +150,26 @@ impl Store {
         advances: &[SandboxAdvance],
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        let rows = advances
+            .iter()
+            .map(|a| {
+                vec![
+                    a.id.as_str().into(),
+                    a.status.as_str().into(),
+                    a.next.as_ref().map(|(s, _)| s.as_str()).into(),
+                    a.next.as_ref().map(|(_, at)| millis(*at)).into(),
+                ]
+            })
+            .collect();
         let mut tx = self.write.begin().await?;
-        for SandboxAdvance { id, status, next } in advances {
-            sqlx::query(
-                "UPDATE sandbox_messages SET status = $2, next_status = $3, next_status_at = $4, updated_at = $5 \
-                 WHERE id = $1",
-            )
-            .bind(id.as_str())
-            .bind(status.as_str())
-            .bind(next.as_ref().map(|(s, _)| s.as_str()))
-            .bind(next.as_ref().map(|(_, at)| millis(*at)))
-            .bind(millis(now))
-            .execute(&mut *tx)
-            .await?;
-        }
+        write_rows(
+            &mut tx,
+            "UPDATE sandbox_messages SET status = v.column2, next_status = v.column3, next_status_at = v.column4, \
+             updated_at = $1 FROM (VALUES {values}) AS v WHERE sandbox_messages.id = v.column1",
+            &[millis(now).into()],
+            rows,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -1,8 +1,11 @@
+use std::collections::HashMap;
+
 use jiff::Timestamp;
 use medrelay_channels::DeliveryState;
 use sqlx::Row;
 
 use super::notifications::EventBatch;
+use super::rows::write_rows;
 use super::{Store, StoreError, lock_notifications, millis};
 use crate::domain::AttemptStatus;
 
@@ -37,78 +40,119 @@ impl Store {
         now: Timestamp,
     ) -> Result<usize, StoreError> {
         let mut tx = self.write.begin().await?;
-        let attempts: Vec<&str> = updates.iter().map(|u| u.attempt_id.as_str()).collect();
+        let attempt_ids: Vec<&str> = updates.iter().map(|u| u.attempt_id.as_str()).collect();
         let owners = "SELECT notification_id FROM attempts WHERE id IN ({ids})";
-        lock_notifications(self.backend, &mut tx, owners, &attempts).await?;
-        let mut events = EventBatch::default();
+        lock_notifications(self.backend, &mut tx, owners, &attempt_ids).await?;
+
+        let mut attempts: HashMap<String, TrackedAttempt<'_>> = HashMap::new();
+        let lookup = write_rows(
+            &mut tx,
+            "SELECT id, notification_id, channel, status FROM attempts \
+             WHERE id IN (SELECT column1 FROM (VALUES {values}) AS v)",
+            &[],
+            attempt_ids.iter().map(|id| vec![(*id).into()]).collect(),
+        )
+        .await?;
+        for row in lookup {
+            let status: String = row.try_get("status")?;
+            attempts.insert(
+                row.try_get("id")?,
+                TrackedAttempt {
+                    notification: row.try_get("notification_id")?,
+                    channel: row.try_get("channel")?,
+                    status: AttemptStatus::parse(&status)
+                        .ok_or_else(|| StoreError::Corrupt(format!("attempt status {status}")))?,
+                    update: None,
+                },
+            );
+        }
+
+        let at = millis(now);
         let mut changed = 0;
+        let mut pokes = Vec::new();
+        let mut events = EventBatch::default();
         for update in updates {
-            let Some(row) =
-                sqlx::query("SELECT notification_id, channel, status FROM attempts WHERE id = $1")
-                    .bind(update.attempt_id.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?
-            else {
+            let Some(attempt) = attempts.get_mut(&update.attempt_id) else {
                 continue;
             };
-            let notification: String = row.try_get("notification_id")?;
-            let channel: String = row.try_get("channel")?;
-            let current_text: String = row.try_get("status")?;
-            let current = AttemptStatus::parse(&current_text)
-                .ok_or_else(|| StoreError::Corrupt(format!("attempt status {current_text}")))?;
             let new = attempt_status(update.state);
-            if new.progress() <= current.progress() {
+            if new.progress() <= attempt.status.progress() {
                 continue;
             }
-            let at = millis(now);
-            sqlx::query(
-                "UPDATE attempts SET status = $2, provider_message_id = COALESCE(provider_message_id, $3), \
-                 delivered_at = CASE WHEN $2 IN ('delivered', 'read') THEN COALESCE(delivered_at, $4) ELSE delivered_at END, \
-                 read_at = CASE WHEN $2 = 'read' THEN $4 ELSE read_at END, \
-                 failed_at = CASE WHEN $2 = 'failed' THEN $4 ELSE failed_at END, \
-                 error_code = COALESCE($5, error_code), error_text = COALESCE($6, error_text), updated_at = $4 \
-                 WHERE id = $1",
-            )
-            .bind(update.attempt_id.as_str())
-            .bind(new.as_str())
-            .bind(update.provider_message_id.as_str())
-            .bind(at)
-            .bind(update.error_code.as_deref())
-            .bind(update.error_text.as_deref())
-            .execute(&mut *tx)
-            .await?;
-            let late = if current == AttemptStatus::TimedOut {
+            let late = if attempt.status == AttemptStatus::TimedOut {
                 " (after its delivery timeout)"
             } else {
                 ""
             };
             let detail = match (&update.error_code, &update.error_text) {
-                (Some(code), Some(text)) => {
-                    format!("{channel} {} ({code}: {text}){late}", new.as_str())
-                }
-                _ => format!("{channel} {}{late}", new.as_str()),
+                (Some(code), Some(text)) => format!(
+                    "{} {} ({code}: {text}){late}",
+                    attempt.channel,
+                    new.as_str()
+                ),
+                _ => format!("{} {}{late}", attempt.channel, new.as_str()),
             };
             events.add(
-                &notification,
+                &attempt.notification,
                 Some(&update.attempt_id),
                 now,
                 "attempt",
                 &detail,
             );
-            if new != AttemptStatus::Sent {
-                sqlx::query(
-                    "UPDATE notifications SET recheck = 1, \
-                     due_at = CASE WHEN lease_token IS NULL THEN $2 ELSE due_at END WHERE id = $1",
-                )
-                .bind(notification.as_str())
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-            }
+            attempt.status = new;
+            attempt.update = Some(update);
             changed += 1;
+            if new != AttemptStatus::Sent {
+                pokes.push(vec![attempt.notification.as_str().into()]);
+            }
         }
+        // One row per attempt, with where the batch's updates took it.
+        let rows = attempts
+            .iter()
+            .filter_map(|(id, attempt)| {
+                let update = attempt.update?;
+                Some(vec![
+                    id.as_str().into(),
+                    attempt.status.as_str().into(),
+                    update.provider_message_id.as_str().into(),
+                    update.error_code.as_deref().into(),
+                    update.error_text.as_deref().into(),
+                ])
+            })
+            .collect();
+        write_rows(
+            &mut tx,
+            "UPDATE attempts SET status = v.column2, \
+             provider_message_id = COALESCE(attempts.provider_message_id, v.column3), \
+             delivered_at = CASE WHEN v.column2 IN ('delivered', 'read') THEN COALESCE(attempts.delivered_at, $1) \
+                            ELSE attempts.delivered_at END, \
+             read_at = CASE WHEN v.column2 = 'read' THEN $1 ELSE attempts.read_at END, \
+             failed_at = CASE WHEN v.column2 = 'failed' THEN $1 ELSE attempts.failed_at END, \
+             error_code = COALESCE(v.column4, attempts.error_code), \
+             error_text = COALESCE(v.column5, attempts.error_text), updated_at = $1 \
+             FROM (VALUES {values}) AS v WHERE attempts.id = v.column1",
+            &[at.into()],
+            rows,
+        )
+        .await?;
+        write_rows(
+            &mut tx,
+            "UPDATE notifications SET recheck = 1, due_at = CASE WHEN lease_token IS NULL THEN $1 ELSE due_at END \
+             WHERE id IN (SELECT column1 FROM (VALUES {values}) AS v)",
+            &[at.into()],
+            pokes,
+        )
+        .await?;
         events.write(&mut tx).await?;
         tx.commit().await?;
         Ok(changed)
     }
+}
+
+struct TrackedAttempt<'a> {
+    notification: String,
+    channel: String,
+    status: AttemptStatus,
+    /// The last update in this batch that moved it forward.
+    update: Option<&'a StatusUpdate>,
 }
