@@ -204,7 +204,14 @@ impl Store {
         token: &str,
         lease_until: Timestamp,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE notifications SET due_at = $2 WHERE lease_token = $1")
+        // Locked in id order like every multi-row write here (see `lock_notifications`).
+        let lock = match self.backend {
+            Backend::Postgres => " ORDER BY id FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        sqlx::query(&format!(
+            "UPDATE notifications SET due_at = $2 WHERE id IN (SELECT id FROM notifications WHERE lease_token = $1{lock})"
+        ))
             .bind(token)
             .bind(millis(lease_until))
             .execute(&self.write)

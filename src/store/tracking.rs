@@ -5,7 +5,7 @@ use medrelay_channels::DeliveryState;
 use sqlx::Row;
 
 use super::notifications::EventBatch;
-use super::rows::write_rows;
+use super::rows::{Param, write_rows};
 use super::{Store, StoreError, lock_notifications, millis};
 use crate::domain::AttemptStatus;
 
@@ -31,9 +31,10 @@ fn attempt_status(state: DeliveryState) -> AttemptStatus {
 
 impl Store {
     /// Applies provider status updates in one transaction. Statuses only move forward: a repeat
-    /// or a late, lesser status changes nothing and records nothing. The notification is flagged
-    /// for the dispatcher to look at again, which derives its status from its attempts.
-    /// Returns how many updates changed something.
+    /// or a late, lesser status changes nothing and records nothing. Proof of delivery finishes a
+    /// notification that was only waiting for it (`sent` → `delivered` → `read`); any other
+    /// change flags the notification for the dispatcher to decide on (fallback after a failure,
+    /// a late delivery, one it holds the lease on). Returns how many updates changed something.
     pub async fn apply_statuses(
         &self,
         updates: &[StatusUpdate],
@@ -67,8 +68,24 @@ impl Store {
             );
         }
 
+        let owners: Vec<Vec<Param>> = attempts.values().map(|a| vec![a.notification.as_str().into()]).collect();
+        let mut notifications = HashMap::new();
+        let rows = write_rows(
+            &mut tx,
+            "SELECT id, status, lease_token FROM notifications WHERE id IN (SELECT column1 FROM (VALUES {values}) AS v)",
+            &[],
+            owners,
+        )
+        .await?;
+        for row in rows {
+            let status: String = row.try_get("status")?;
+            let leased = row.try_get::<Option<String>, _>("lease_token")?.is_some();
+            notifications.insert(row.try_get::<String, _>("id")?, (status, leased));
+        }
+
         let at = millis(now);
         let mut changed = 0;
+        let mut finished = Vec::new();
         let mut pokes = Vec::new();
         let mut events = EventBatch::default();
         for update in updates {
@@ -79,30 +96,36 @@ impl Store {
             if new.progress() <= attempt.status.progress() {
                 continue;
             }
-            let late = if attempt.status == AttemptStatus::TimedOut {
-                " (after its delivery timeout)"
-            } else {
-                ""
-            };
+            let late = if attempt.status == AttemptStatus::TimedOut { " (after its delivery timeout)" } else { "" };
             let detail = match (&update.error_code, &update.error_text) {
-                (Some(code), Some(text)) => format!(
-                    "{} {} ({code}: {text}){late}",
-                    attempt.channel,
-                    new.as_str()
-                ),
+                (Some(code), Some(text)) => format!("{} {} ({code}: {text}){late}", attempt.channel, new.as_str()),
                 _ => format!("{} {}{late}", attempt.channel, new.as_str()),
             };
-            events.add(
-                &attempt.notification,
-                Some(&update.attempt_id),
-                now,
-                "attempt",
-                &detail,
-            );
+            events.add(&attempt.notification, Some(&update.attempt_id), now, "attempt", &detail);
             attempt.status = new;
             attempt.update = Some(update);
             changed += 1;
-            if new != AttemptStatus::Sent {
+            if new == AttemptStatus::Sent {
+                continue;
+            }
+            // Proof of delivery ends a notification that is only waiting for it, as
+            // `policy::decide` would; anything else is for the dispatcher to decide.
+            let Some((status, leased)) = notifications.get_mut(&attempt.notification) else {
+                continue;
+            };
+            let waiting = matches!(status.as_str(), "sending" | "sent" | "delivered");
+            if new.is_delivered() && waiting && !*leased {
+                let next = if new == AttemptStatus::Read || status == "read" { "read" } else { "delivered" };
+                if next != status {
+                    events.add(&attempt.notification, None, now, "status", &format!("{status} → {next}"));
+                    finished.push(vec![
+                        attempt.notification.as_str().into(),
+                        next.into(),
+                        attempt.channel.as_str().into(),
+                    ]);
+                    *status = next.to_owned();
+                }
+            } else {
                 pokes.push(vec![attempt.notification.as_str().into()]);
             }
         }
@@ -133,6 +156,22 @@ impl Store {
              FROM (VALUES {values}) AS v WHERE attempts.id = v.column1",
             &[at.into()],
             rows,
+        )
+        .await?;
+        // A notification finished twice in one batch (delivered, then read) keeps the last row.
+        let mut seen = std::collections::HashSet::new();
+        let finished: Vec<Vec<Param>> = finished
+            .into_iter()
+            .rev()
+            .filter(|row| matches!(&row[0], Param::Text(Some(id)) if seen.insert(id.clone())))
+            .collect();
+        write_rows(
+            &mut tx,
+            "UPDATE notifications SET status = v.column2, \
+             delivered_channel = COALESCE(notifications.delivered_channel, v.column3), due_at = NULL, updated_at = $1 \
+             FROM (VALUES {values}) AS v WHERE notifications.id = v.column1 AND notifications.lease_token IS NULL",
+            &[at.into()],
+            finished,
         )
         .await?;
         write_rows(
