@@ -273,6 +273,9 @@ async fn bench_backend(target: &Target, args: &Args) -> BenchResult<Figures> {
 }
 
 async fn run_gateway(target: &Target, database_url: String, args: &Args) -> BenchResult<Figures> {
+    // The gateway's own settings apply (medrelay.toml, MEDRELAY_* variables), so a run can try
+    // e.g. MEDRELAY_DISPATCH__WORKERS=2; the bench then sets what it must control.
+    let base = Config::load(Some(std::path::Path::new("medrelay.toml")))?;
     let config = Config {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         database_url,
@@ -280,14 +283,14 @@ async fn run_gateway(target: &Target, database_url: String, args: &Args) -> Benc
         api: ApiConfig {
             key_rate_per_second: 1_000_000,
             key_burst: 1_000_000,
-            ..ApiConfig::default()
+            ..base.api.clone()
         },
         sandbox: SandboxConfig {
             delivery_delay_ms: 50,
             read_delay_ms: 50,
-            ..SandboxConfig::default()
+            ..base.sandbox.clone()
         },
-        ..Config::default()
+        ..base
     };
     let app = Application::build(config).await?;
     let now = jiff::Timestamp::now();

@@ -54,8 +54,8 @@ impl From<Option<i64>> for Param {
 const MAX_PARAMS: usize = 30_000;
 
 /// Runs `sql` once per chunk of `rows`, with `{values}` in it replaced by the chunk's
-/// `($n, …), (…)` list. `shared` are bound first (`$1…`), the rows after them. Returns every
-/// row the statements return (for `RETURNING`).
+/// `(…), (…)` list. `sql` refers to the `shared` values as `$1`, `$2`…. Returns every row the
+/// statements return (for `RETURNING`).
 pub(crate) async fn write_rows(
     tx: &mut Transaction<'_, Any>,
     sql: &str,
@@ -65,19 +65,48 @@ pub(crate) async fn write_rows(
     let Some(columns) = rows.first().map(Vec::len) else {
         return Ok(Vec::new());
     };
+    let sqlite = tx.backend_name() == "SQLite";
     let per_statement = ((MAX_PARAMS - shared.len()) / columns.max(1)).max(1);
     let mut returned = Vec::new();
-    for chunk in rows.chunks(per_statement) {
-        let values = (0..chunk.len())
-            .map(|row| {
-                let first = shared.len() + row * columns + 1;
-                format!("({})", super::placeholders(first, columns))
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let statement = sql.replace("{values}", &values);
+    let mut rest = rows.as_slice();
+    while !rest.is_empty() {
+        // Chunks of a power-of-two size keep the number of distinct statements small, so each
+        // stays in the connection's prepared-statement cache instead of being parsed again.
+        let size = (1usize << rest.len().ilog2()).min(prev_power_of_two(per_statement));
+        let (chunk, remaining) = rest.split_at(size);
+        rest = remaining;
+        let row_params = chunk.len() * columns;
+        let (statement, shared_first) = if sqlite {
+            // SQLite looks a named parameter up by walking a list, so thousands of `$n` cost
+            // quadratic time to bind; anonymous `?` cost nothing. The rows are bound first as
+            // `?`, and the shared values after them, renamed `$n` past the rows.
+            let row = format!("({})", vec!["?"; columns].join(", "));
+            let values = vec![row.as_str(); chunk.len()].join(", ");
+            (
+                shift_placeholders(sql, row_params).replace("{values}", &values),
+                false,
+            )
+        } else {
+            let values = (0..chunk.len())
+                .map(|row| {
+                    format!(
+                        "({})",
+                        super::placeholders(shared.len() + row * columns + 1, columns)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            (sql.replace("{values}", &values), true)
+        };
+        let rows_then_shared = chunk.iter().flatten().chain(shared);
+        let shared_then_rows = shared.iter().chain(chunk.iter().flatten());
+        let params: Box<dyn Iterator<Item = &Param>> = if shared_first {
+            Box::new(shared_then_rows)
+        } else {
+            Box::new(rows_then_shared)
+        };
         let mut query = sqlx::query(&statement);
-        for param in shared.iter().chain(chunk.iter().flatten()) {
+        for param in params {
             query = match param {
                 Param::Text(v) => query.bind(v.clone()),
                 Param::Int(v) => query.bind(*v),
@@ -86,4 +115,43 @@ pub(crate) async fn write_rows(
         returned.extend(query.fetch_all(&mut **tx).await?);
     }
     Ok(returned)
+}
+
+/// Renumbers `$n` placeholders to `$n+by`.
+fn shift_placeholders(sql: &str, by: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut chars = sql.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        out.push(c);
+        if c != '$' {
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some((_, d)) = chars.peek().filter(|(_, d)| d.is_ascii_digit()) {
+            digits.push(*d);
+            chars.next();
+        }
+        match digits.parse::<usize>() {
+            Ok(n) => out.push_str(&(n + by).to_string()),
+            Err(_) => out.push_str(&digits),
+        }
+    }
+    out
+}
+
+fn prev_power_of_two(n: usize) -> usize {
+    1usize << n.max(1).ilog2()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_shifted_past_the_rows() {
+        assert_eq!(
+            shift_placeholders("SET a = $1, b = $2 WHERE c = $1 AND d = '$x'", 10),
+            "SET a = $11, b = $12 WHERE c = $11 AND d = '$x'"
+        );
+    }
 }

@@ -68,7 +68,10 @@ impl Store {
             );
         }
 
-        let owners: Vec<Vec<Param>> = attempts.values().map(|a| vec![a.notification.as_str().into()]).collect();
+        let owners: Vec<Vec<Param>> = attempts
+            .values()
+            .map(|a| vec![a.notification.as_str().into()])
+            .collect();
         let mut notifications = HashMap::new();
         let rows = write_rows(
             &mut tx,
@@ -96,12 +99,26 @@ impl Store {
             if new.progress() <= attempt.status.progress() {
                 continue;
             }
-            let late = if attempt.status == AttemptStatus::TimedOut { " (after its delivery timeout)" } else { "" };
+            let late = if attempt.status == AttemptStatus::TimedOut {
+                " (after its delivery timeout)"
+            } else {
+                ""
+            };
             let detail = match (&update.error_code, &update.error_text) {
-                (Some(code), Some(text)) => format!("{} {} ({code}: {text}){late}", attempt.channel, new.as_str()),
+                (Some(code), Some(text)) => format!(
+                    "{} {} ({code}: {text}){late}",
+                    attempt.channel,
+                    new.as_str()
+                ),
                 _ => format!("{} {}{late}", attempt.channel, new.as_str()),
             };
-            events.add(&attempt.notification, Some(&update.attempt_id), now, "attempt", &detail);
+            events.add(
+                &attempt.notification,
+                Some(&update.attempt_id),
+                now,
+                "attempt",
+                &detail,
+            );
             attempt.status = new;
             attempt.update = Some(update);
             changed += 1;
@@ -115,9 +132,19 @@ impl Store {
             };
             let waiting = matches!(status.as_str(), "sending" | "sent" | "delivered");
             if new.is_delivered() && waiting && !*leased {
-                let next = if new == AttemptStatus::Read || status == "read" { "read" } else { "delivered" };
+                let next = if new == AttemptStatus::Read || status == "read" {
+                    "read"
+                } else {
+                    "delivered"
+                };
                 if next != status {
-                    events.add(&attempt.notification, None, now, "status", &format!("{status} → {next}"));
+                    events.add(
+                        &attempt.notification,
+                        None,
+                        now,
+                        "status",
+                        &format!("{status} → {next}"),
+                    );
                     finished.push(vec![
                         attempt.notification.as_str().into(),
                         next.into(),

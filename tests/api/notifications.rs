@@ -79,7 +79,9 @@ async fn a_template_is_rendered_in_the_patients_language() {
 #[tokio::test]
 async fn a_notification_with_send_at_is_scheduled_then_sent_at_that_time() {
     let app = app_with_dana().await;
-    let send_at = jiff::Timestamp::now() + jiff::SignedDuration::from_millis(700);
+    // Whole milliseconds: what medrelay stores.
+    let send_at = jiff::Timestamp::from_millisecond(jiff::Timestamp::now().as_millisecond() + 700)
+        .expect("time");
 
     let mut request = body("Fasting from midnight");
     request["send_at"] = json!(send_at.to_string());
