@@ -66,7 +66,8 @@ impl Default for ApiConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DispatchConfig {
-    /// Notifications one dispatcher worker claims at a time.
+    /// Notifications one dispatcher worker claims at a time. Small batches keep each write short,
+    /// so new notifications never wait long behind delivery work on SQLite.
     pub batch_size: u32,
     /// Concurrent dispatcher workers in this instance.
     pub workers: u32,
@@ -87,7 +88,7 @@ pub struct DispatchConfig {
 impl Default for DispatchConfig {
     fn default() -> Self {
         Self {
-            batch_size: 256,
+            batch_size: 64,
             workers: 4,
             lease_ms: 30_000,
             poll_interval_ms: 100,

@@ -204,20 +204,33 @@ impl Dispatcher {
             });
         }
 
-        let cleared = self.store.record_decisions(&token, &writes, now).await?;
+        let decided_at = self.clock.now();
+        let lease_until = decided_at
+            .checked_add(self.config.lease())
+            .unwrap_or(decided_at);
+        let cleared = self
+            .store
+            .record_decisions(&token, &writes, now, lease_until)
+            .await?;
         if cleared.is_empty() {
             return Ok(count);
         }
-        let sends = cleared
+        let sends: Vec<Handover> = cleared
             .into_iter()
-            .filter_map(|attempt| handovers.remove(&attempt));
+            .filter_map(|attempt| handovers.remove(&attempt))
+            .collect();
+        let held: Vec<String> = sends
+            .iter()
+            .map(|h| h.notification.id.as_str().to_owned())
+            .collect();
+        let held: Vec<&str> = held.iter().map(String::as_str).collect();
         let hand_overs = futures::stream::iter(sends)
             .map(|handover| self.hand_over(handover))
             .buffer_unordered(self.config.batch_size.max(1) as usize)
             .collect::<Vec<OutcomeWrite>>();
         let outcomes = tokio::select! {
             outcomes = hand_overs => outcomes,
-            never = self.keep_lease(&token) => match never {},
+            never = self.keep_lease(&token, &held) => match never {},
         };
         self.store
             .record_outcomes(&token, &outcomes, self.clock.now())
@@ -231,20 +244,20 @@ impl Dispatcher {
         Ok(count)
     }
 
-    /// Renews this round's lease now and every third of a lease until dropped, so a hand-over waiting on
+    /// Renews this round's lease every third of a lease until dropped, so a hand-over waiting on
     /// a slow provider or a sender's rate limit is not mistaken for an interrupted one.
-    async fn keep_lease(&self, token: &str) -> std::convert::Infallible {
+    async fn keep_lease(&self, token: &str, notifications: &[&str]) -> std::convert::Infallible {
         let lease = self.config.lease();
         loop {
+            tokio::time::sleep(lease / 3).await;
             let until = self
                 .clock
                 .now()
                 .checked_add(lease)
                 .unwrap_or_else(|_| self.clock.now());
-            if let Err(error) = self.store.extend_lease(token, until).await {
+            if let Err(error) = self.store.extend_lease(token, notifications, until).await {
                 tracing::warn!(%error, "could not renew the dispatch lease");
             }
-            tokio::time::sleep(lease / 3).await;
         }
     }
 

@@ -33,6 +33,9 @@ use crate::tracking::Tracker;
 
 /// A status report claimed but not confirmed (the process died) is sent again after this.
 const STATUS_REPORT_LEASE_MS: u64 = 3_000;
+/// Status reports sent in one go: small enough that the write never keeps new notifications
+/// waiting long on SQLite's single writer.
+const STATUS_REPORT_BATCH: u32 = 128;
 
 pub const NOT_ON_WHATSAPP: &str = "+972500000001";
 pub const WHATSAPP_NEVER_DELIVERED: &str = "+972500000002";
@@ -223,7 +226,7 @@ impl Sandbox {
     ) -> Result<usize, StoreError> {
         let now = self.clock.now();
         let due = store
-            .claim_sandbox_statuses(now, later(now, STATUS_REPORT_LEASE_MS), 512)
+            .claim_sandbox_statuses(now, later(now, STATUS_REPORT_LEASE_MS), STATUS_REPORT_BATCH)
             .await?;
         if due.is_empty() {
             return Ok(0);

@@ -122,6 +122,7 @@ impl Store {
         lease_until: Timestamp,
         limit: u32,
     ) -> Result<Vec<ClaimedNotification>, StoreError> {
+        let _turn = self.background_turn().await;
         let claim = match self.backend {
             Backend::Postgres => CLAIM_POSTGRES,
             Backend::Sqlite => CLAIM_SQLITE,
@@ -202,20 +203,21 @@ impl Store {
     pub async fn extend_lease(
         &self,
         token: &str,
+        notifications: &[&str],
         lease_until: Timestamp,
     ) -> Result<(), StoreError> {
-        // Locked in id order like every multi-row write here (see `lock_notifications`).
-        let lock = match self.backend {
-            Backend::Postgres => " ORDER BY id FOR UPDATE",
-            Backend::Sqlite => "",
-        };
-        sqlx::query(&format!(
-            "UPDATE notifications SET due_at = $2 WHERE id IN (SELECT id FROM notifications WHERE lease_token = $1{lock})"
-        ))
-            .bind(token)
-            .bind(millis(lease_until))
-            .execute(&self.write)
-            .await?;
+        let _turn = self.background_turn().await;
+        let mut tx = self.write.begin().await?;
+        lock_notifications(self.backend, &mut tx, "{ids}", notifications).await?;
+        write_rows(
+            &mut tx,
+            "UPDATE notifications SET due_at = $2 \
+             WHERE lease_token = $1 AND id IN (SELECT column1 FROM (VALUES {values}) AS v)",
+            &[token.into(), millis(lease_until).into()],
+            notifications.iter().map(|id| vec![(*id).into()]).collect(),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -226,7 +228,9 @@ impl Store {
         token: &str,
         writes: &[DispatchWrite],
         now: Timestamp,
+        lease_until: Timestamp,
     ) -> Result<Vec<AttemptId>, StoreError> {
+        let _turn = self.background_turn().await;
         let mut tx = self.write.begin().await?;
         let ids: Vec<&str> = writes.iter().map(|w| w.notification.as_str()).collect();
         lock_notifications(self.backend, &mut tx, "{ids}", &ids).await?;
@@ -240,9 +244,9 @@ impl Store {
         let held = returned_ids(
             write_rows(
                 &mut tx,
-                "UPDATE notifications SET status = 'sending', updated_at = $2 \
+                "UPDATE notifications SET status = 'sending', updated_at = $2, due_at = $3 \
                  WHERE lease_token = $1 AND id IN (SELECT column1 FROM (VALUES {values}) AS v) RETURNING id",
-                &shared,
+                &[token.into(), millis(now).into(), millis(lease_until).into()],
                 sends,
             )
             .await?,
@@ -348,6 +352,7 @@ impl Store {
         outcomes: &[OutcomeWrite],
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        let _turn = self.background_turn().await;
         let mut tx = self.write.begin().await?;
         let ids: Vec<&str> = outcomes.iter().map(|o| o.notification.as_str()).collect();
         lock_notifications(self.backend, &mut tx, "{ids}", &ids).await?;

@@ -16,11 +16,13 @@ mod stats;
 mod tracking;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 pub use clinics::{ApiKeyRole, AuthenticatedKey, NewClinic, key_fingerprint};
 pub use dispatch::{AttemptOutcome, ClaimedNotification, DispatchWrite, NextState, OutcomeWrite};
@@ -47,6 +49,11 @@ pub struct Store {
     write: AnyPool,
     read: AnyPool,
     backend: Backend,
+    /// SQLite's one writer serves intake and background work (dispatch, tracking, sandbox).
+    /// Background writers take turns here, so at most one of them is ever ahead of a new
+    /// notification in the queue for the writer: a burst of notifications is acknowledged fast,
+    /// and delivery catches up. PostgreSQL writes in parallel and has no gate.
+    background: Option<Arc<Semaphore>>,
 }
 
 impl Store {
@@ -69,6 +76,7 @@ impl Store {
                     write,
                     read,
                     backend,
+                    background: Some(Arc::new(Semaphore::new(1))),
                 }
             }
             Backend::Postgres => {
@@ -81,6 +89,7 @@ impl Store {
                     write: pool.clone(),
                     read: pool,
                     backend,
+                    background: None,
                 }
             }
         };
@@ -90,6 +99,14 @@ impl Store {
         };
         migrator.run(&store.write).await?;
         Ok(store)
+    }
+
+    /// Waits for a background writer's turn (see `background`).
+    async fn background_turn(&self) -> Option<SemaphorePermit<'_>> {
+        match &self.background {
+            Some(gate) => gate.acquire().await.ok(),
+            None => None,
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -124,7 +141,7 @@ async fn sqlite_pool(url: &str, connections: u32) -> Result<AnyPool, StoreError>
             Box::pin(async move {
                 conn.execute(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; \
-                     PRAGMA foreign_keys = ON;",
+                     PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
                 )
                 .await?;
                 Ok(())

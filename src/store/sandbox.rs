@@ -96,6 +96,7 @@ impl Store {
                 ]
             })
             .collect();
+        let _turn = self.background_turn().await;
         let mut tx = self.write.begin().await?;
         write_rows(
             &mut tx,
@@ -116,6 +117,7 @@ impl Store {
         lease_until: Timestamp,
         limit: u32,
     ) -> Result<Vec<SandboxStatusDue>, StoreError> {
+        let _turn = self.background_turn().await;
         let lock = match self.backend {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
@@ -161,6 +163,7 @@ impl Store {
                 ]
             })
             .collect();
+        let _turn = self.background_turn().await;
         let mut tx = self.write.begin().await?;
         write_rows(
             &mut tx,

@@ -40,6 +40,7 @@ impl Store {
         updates: &[StatusUpdate],
         now: Timestamp,
     ) -> Result<usize, StoreError> {
+        let _turn = self.background_turn().await;
         let mut tx = self.write.begin().await?;
         let attempt_ids: Vec<&str> = updates.iter().map(|u| u.attempt_id.as_str()).collect();
         let owners = "SELECT notification_id FROM attempts WHERE id IN ({ids})";
