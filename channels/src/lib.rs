@@ -11,6 +11,10 @@ mod channel;
 mod message;
 mod outcome;
 mod secret;
+pub mod segments;
+pub mod smtp;
+pub mod twilio;
+pub mod whatsapp;
 
 pub use channel::{Channel, ChannelKind, ParseChannelError, SendFuture};
 pub use message::{OutgoingMessage, ProviderTemplate, Recipient};

@@ -1,0 +1,1 @@
+//! Meta WhatsApp Cloud API: sending, error classification, webhook signatures and statuses.
