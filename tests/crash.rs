@@ -38,7 +38,7 @@ const TRANSIENT_TWICE: &str = "+972500000005";
 const MAGIC_PATIENTS: usize = 2;
 /// How long an accepted message may go without a receipt before the next channel is tried.
 /// It must outlast the longest a receipt can lag without anything being wrong: a status report
-/// the kill cut off is sent again only after the sandbox's 10 s claim lease, and then waits its
+/// the kill cut off is sent again only after the sandbox's claim lease (3 s), and then waits its
 /// turn behind the backlog of reports (several seconds on PostgreSQL right after the restart).
 /// A shorter timeout would fall back to another channel while the first is about to deliver,
 /// and the patient would get the message twice: the timeout's design, not the crash's doing.
