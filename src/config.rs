@@ -81,8 +81,6 @@ pub struct DispatchConfig {
     pub retry_base_ms: u64,
     /// Longest retry delay.
     pub retry_cap_ms: u64,
-    /// Sends per second per provider sender (WhatsApp number, SMS sender, SMTP relay, caller id).
-    pub sender_rate_per_second: SenderRates,
 }
 
 impl Default for DispatchConfig {
@@ -95,7 +93,6 @@ impl Default for DispatchConfig {
             max_tries_per_channel: 3,
             retry_base_ms: 2_000,
             retry_cap_ms: 300_000,
-            sender_rate_per_second: SenderRates::default(),
         }
     }
 }
@@ -103,39 +100,6 @@ impl Default for DispatchConfig {
 impl DispatchConfig {
     pub fn lease(&self) -> Duration {
         Duration::from_millis(self.lease_ms)
-    }
-}
-
-/// Defaults are the providers' documented throughput (WhatsApp Cloud API 80/s per number,
-/// a Twilio long code about 1/s but sender pools and short codes far more, so 30/s).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SenderRates {
-    pub whatsapp: u32,
-    pub sms: u32,
-    pub email: u32,
-    pub voice: u32,
-}
-
-impl Default for SenderRates {
-    fn default() -> Self {
-        Self {
-            whatsapp: 80,
-            sms: 30,
-            email: 50,
-            voice: 5,
-        }
-    }
-}
-
-impl SenderRates {
-    pub fn for_channel(&self, channel: ChannelKind) -> u32 {
-        match channel {
-            ChannelKind::Whatsapp => self.whatsapp,
-            ChannelKind::Sms => self.sms,
-            ChannelKind::Email => self.email,
-            ChannelKind::Voice => self.voice,
-        }
     }
 }
 
