@@ -2,6 +2,7 @@
 //! into domain values, call the store, and map errors to problem+json.
 
 mod auth;
+mod callbacks;
 mod json;
 mod notifications;
 mod patients;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::sync::Notify;
 
 pub use auth::KeyGuard;
@@ -51,6 +52,9 @@ pub fn router(state: AppState) -> Router {
             "/v1/notifications/{id}",
             get(notifications::get_notification).delete(notifications::cancel_notification),
         )
+        .route("/v1/callbacks", get(callbacks::list_callbacks))
+        .route("/v1/callbacks/{id}/claim", post(callbacks::claim_callback))
+        .route("/v1/callbacks/{id}/close", post(callbacks::close_callback))
         .route("/sandbox/outbox", get(sandbox::outbox))
         .fallback(|| async { ApiError::NotFound("route") })
         .layer(DefaultBodyLimit::max(limit))

@@ -153,6 +153,7 @@ impl Dispatcher {
                         status: NotificationStatus::Failed,
                         channel: None,
                     },
+                    callback: None,
                 });
                 continue;
             };
@@ -201,6 +202,7 @@ impl Dispatcher {
                 verdicts: decision.verdicts,
                 reasons: decision.reasons,
                 next,
+                callback: decision.callback,
             });
         }
 

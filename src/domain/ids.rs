@@ -50,6 +50,7 @@ id_type!(
 id_type!(NotificationId, "ntf");
 id_type!(AttemptId, "att");
 id_type!(ApiKeyId, "key");
+id_type!(CallbackTaskId, "cbk");
 
 #[cfg(test)]
 mod tests {

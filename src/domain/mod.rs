@@ -1,14 +1,42 @@
 //! The clinic's words as types: ids, contacts, patients, notifications, attempts and their states.
 //! Values here are already valid; raw input becomes these types at the API edge.
 
+/// An enum stored and shown as snake_case text, with its list of names for error messages.
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vdoc])* $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$(Self::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s)
+            }
+
+            pub fn names() -> String {
+                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        }
+    };
+}
+
+mod callback;
 mod contact;
 mod ids;
 mod notification;
 mod patient;
 mod topic;
 
+pub use callback::{CallbackOutcome, CallbackStatus};
 pub use contact::{EmailAddress, Language, Phone, TimeZoneName};
-pub use ids::{ApiKeyId, AttemptId, ClinicId, NotificationId, PatientId};
+pub use ids::{ApiKeyId, AttemptId, CallbackTaskId, ClinicId, NotificationId, PatientId};
 pub use notification::{AttemptStatus, NotificationStatus, Priority};
 pub use patient::{Clinic, Patient};
 pub use topic::{Sensitivity, Topic};

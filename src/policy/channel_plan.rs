@@ -16,6 +16,8 @@ pub struct ChannelPlan {
     /// Where the order came from: staff's choice, the patient's preference or the clinic default.
     pub source: String,
     pub skipped: Vec<String>,
+    /// Staff can call the patient back when every channel fails: there is a number to call.
+    pub callback_possible: bool,
 }
 
 /// Staff's choice for this message wins; then the patient's preference; then the clinic's order.
@@ -42,6 +44,7 @@ pub fn channel_plan(
         channels: Vec::new(),
         source,
         skipped: Vec::new(),
+        callback_possible: patient.phone.is_some(),
     };
     for channel in order {
         match usable(channel, patient, clinic) {

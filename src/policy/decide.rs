@@ -66,6 +66,9 @@ pub struct Decision {
     pub verdicts: Vec<AttemptVerdict>,
     /// Why, in words for the audit trail.
     pub reasons: Vec<String>,
+    /// When no channel delivered and there is a number to call: hand the notification to staff
+    /// as a callback task, with this reason.
+    pub callback: Option<String>,
 }
 
 impl Decision {
@@ -74,6 +77,7 @@ impl Decision {
             step,
             verdicts,
             reasons,
+            callback: None,
         }
     }
 }
@@ -208,19 +212,22 @@ pub fn decide(
     if attempts.is_empty() || story.is_empty() {
         story.extend(plan.skipped.iter().cloned());
     }
-    reasons.push(if story.is_empty() {
-        "failed: no channel to try".to_owned()
+    let why = if story.is_empty() {
+        "no channel to try".to_owned()
     } else {
-        format!("failed: no channel left to try ({})", story.join("; "))
-    });
-    Decision::new(
+        format!("no channel left to try ({})", story.join("; "))
+    };
+    reasons.push(format!("failed: {why}"));
+    let mut decision = Decision::new(
         Step::Finish {
             status: NotificationStatus::Failed,
             channel: None,
         },
         verdicts,
         reasons,
-    )
+    );
+    decision.callback = plan.callback_possible.then_some(why);
+    decision
 }
 
 fn is_final(status: NotificationStatus) -> bool {
@@ -638,6 +645,43 @@ mod tests {
             decision.reasons,
             ["failed: no channel left to try (whatsapp failed; sms timed out)"]
         );
+    }
+
+    #[test]
+    fn when_every_channel_failed_staff_get_a_callback_task_if_there_is_a_number_to_call() {
+        let attempts = [
+            attempt(
+                ChannelKind::Whatsapp,
+                AttemptStatus::Failed,
+                "2026-11-26T09:50:00Z",
+            ),
+            attempt(
+                ChannelKind::Sms,
+                AttemptStatus::Failed,
+                "2026-11-26T09:51:00Z",
+            ),
+            attempt(
+                ChannelKind::Email,
+                AttemptStatus::Failed,
+                "2026-11-26T09:52:00Z",
+            ),
+        ];
+        let decision = decide(&due_now(), &plan(), &attempts, &rules(), at(NOW));
+        assert_eq!(
+            decision.callback.as_deref(),
+            Some("no channel left to try (whatsapp failed; sms failed; email failed)")
+        );
+
+        let mut no_phone = patient();
+        no_phone.phone = None;
+        let plan = channel_plan(None, &no_phone, &clinic());
+        let email_failed = [attempt(
+            ChannelKind::Email,
+            AttemptStatus::Failed,
+            "2026-11-26T09:52:00Z",
+        )];
+        let decision = decide(&due_now(), &plan, &email_failed, &rules(), at(NOW));
+        assert_eq!(decision.callback, None, "no number to call");
     }
 
     #[test]

@@ -12,7 +12,8 @@ use super::{
     placeholders, timestamp,
 };
 use crate::domain::{
-    AttemptId, AttemptStatus, ClinicId, NotificationId, NotificationStatus, PatientId, Priority,
+    AttemptId, AttemptStatus, CallbackTaskId, ClinicId, NotificationId, NotificationStatus,
+    PatientId, Priority,
 };
 use crate::policy::{AttemptFacts, AttemptVerdict};
 
@@ -42,6 +43,8 @@ pub struct DispatchWrite {
     pub verdicts: Vec<AttemptVerdict>,
     pub reasons: Vec<String>,
     pub next: NextState,
+    /// Open a staff callback task with this reason.
+    pub callback: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -338,6 +341,36 @@ impl Store {
              SELECT column1, column2, column3, column4, 'sending', $1, $1 FROM (VALUES {values}) AS v",
             &[millis(now).into()],
             attempts,
+        )
+        .await?;
+        let callbacks = writes
+            .iter()
+            .filter(|w| released.contains(w.notification.as_str()))
+            .filter_map(|w| {
+                let reason = w.callback.as_ref()?;
+                let task = CallbackTaskId::generate();
+                events.add(
+                    w.notification.as_str(),
+                    None,
+                    now,
+                    "callback",
+                    &format!("handed to staff: callback task {task} opened"),
+                );
+                Some(vec![
+                    task.as_str().into(),
+                    w.notification.as_str().into(),
+                    reason.as_str().into(),
+                ])
+            })
+            .collect();
+        write_rows(
+            &mut tx,
+            "INSERT INTO callback_tasks (id, clinic_id, notification_id, patient_id, reason, status, created_at, updated_at) \
+             SELECT v.column1, n.clinic_id, n.id, n.patient_id, v.column3, 'open', $1, $1 \
+             FROM (VALUES {values}) AS v JOIN notifications n ON n.id = v.column2 WHERE true \
+             ON CONFLICT (notification_id) DO NOTHING",
+            &[millis(now).into()],
+            callbacks,
         )
         .await?;
         events.write(&mut tx).await?;

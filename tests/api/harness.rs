@@ -109,6 +109,15 @@ impl TestApp {
         }
     }
 
+    /// A staff key for the test's clinic.
+    pub async fn staff_key(&self) -> String {
+        let clinic = self.store.clinic_by_slug("hadar").await.expect("clinic");
+        self.store
+            .create_api_key(&clinic.id, ApiKeyRole::Staff, jiff::Timestamp::now())
+            .await
+            .expect("key")
+    }
+
     /// A second clinic on the same gateway, with its own key.
     pub async fn other_clinic_key(&self) -> String {
         new_clinic_key(&self.store, "other").await

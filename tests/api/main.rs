@@ -5,6 +5,7 @@
 mod harness;
 
 mod bad_input;
+mod callbacks;
 mod isolation_and_auth;
 mod notifications;
 mod patients;

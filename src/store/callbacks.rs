@@ -1,0 +1,182 @@
+use jiff::Timestamp;
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::notifications::EventBatch;
+use super::{Store, StoreError, millis, opt_timestamp, timestamp};
+use crate::domain::{CallbackOutcome, CallbackStatus, CallbackTaskId, ClinicId};
+
+/// A staff callback task as the queue shows it: who to call, on what number, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallbackView {
+    pub id: CallbackTaskId,
+    pub notification_id: String,
+    pub patient_id: String,
+    pub patient_name: String,
+    pub phone: Option<String>,
+    pub language: String,
+    pub reason: String,
+    pub status: CallbackStatus,
+    pub claimed_by: Option<String>,
+    pub claimed_at: Option<Timestamp>,
+    pub outcome: Option<CallbackOutcome>,
+    pub note: Option<String>,
+    pub created_at: Timestamp,
+    pub closed_at: Option<Timestamp>,
+}
+
+const VIEW: &str = "SELECT c.id, c.notification_id, p.external_id, p.name, p.phone, p.language, c.reason, c.status, \
+    c.claimed_by, c.claimed_at, c.outcome, c.note, c.created_at, c.closed_at \
+    FROM callback_tasks c JOIN patients p ON p.id = c.patient_id";
+
+fn view_from_row(row: &AnyRow) -> Result<CallbackView, StoreError> {
+    let status: String = row.try_get("status")?;
+    let outcome: Option<String> = row.try_get("outcome")?;
+    Ok(CallbackView {
+        id: CallbackTaskId::from_stored(row.try_get("id")?),
+        notification_id: row.try_get("notification_id")?,
+        patient_id: row.try_get("external_id")?,
+        patient_name: row.try_get("name")?,
+        phone: row.try_get("phone")?,
+        language: row.try_get("language")?,
+        reason: row.try_get("reason")?,
+        status: CallbackStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("callback status {status}")))?,
+        claimed_by: row.try_get("claimed_by")?,
+        claimed_at: opt_timestamp(row.try_get("claimed_at")?)?,
+        outcome: outcome
+            .map(|o| {
+                CallbackOutcome::parse(&o)
+                    .ok_or_else(|| StoreError::Corrupt(format!("callback outcome {o}")))
+            })
+            .transpose()?,
+        note: row.try_get("note")?,
+        created_at: timestamp(row.try_get("created_at")?)?,
+        closed_at: opt_timestamp(row.try_get("closed_at")?)?,
+    })
+}
+
+impl Store {
+    /// The clinic's callback tasks, oldest first (the order staff should work them).
+    pub async fn callbacks(
+        &self,
+        clinic: &ClinicId,
+        status: Option<CallbackStatus>,
+        limit: u32,
+    ) -> Result<Vec<CallbackView>, StoreError> {
+        let filter = if status.is_some() {
+            " AND c.status = $3"
+        } else {
+            ""
+        };
+        let sql =
+            format!("{VIEW} WHERE c.clinic_id = $1{filter} ORDER BY c.created_at, c.id LIMIT $2");
+        let mut query = sqlx::query(&sql)
+            .bind(clinic.as_str())
+            .bind(i64::from(limit));
+        if let Some(status) = status {
+            query = query.bind(status.as_str());
+        }
+        query
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(view_from_row)
+            .collect()
+    }
+
+    pub async fn callback(
+        &self,
+        clinic: &ClinicId,
+        id: &CallbackTaskId,
+    ) -> Result<CallbackView, StoreError> {
+        let row = sqlx::query(&format!("{VIEW} WHERE c.clinic_id = $1 AND c.id = $2"))
+            .bind(clinic.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.read)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        view_from_row(&row)
+    }
+
+    /// Takes an open task for one member of staff. `Err(Conflict)` when someone already has it
+    /// or it is closed.
+    pub async fn claim_callback(
+        &self,
+        clinic: &ClinicId,
+        id: &CallbackTaskId,
+        by: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE callback_tasks SET status = 'claimed', claimed_by = $3, claimed_at = $4, updated_at = $4 \
+             WHERE clinic_id = $1 AND id = $2 AND status = 'open' RETURNING notification_id",
+        )
+        .bind(clinic.as_str())
+        .bind(id.as_str())
+        .bind(by)
+        .bind(millis(now))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(claimed) = claimed else {
+            return Err(self.callback_conflict(clinic, id).await);
+        };
+        let mut events = EventBatch::default();
+        let notification: String = claimed.try_get("notification_id")?;
+        events.add(
+            &notification,
+            None,
+            now,
+            "callback",
+            &format!("callback task {id} claimed by {by}"),
+        );
+        events.write(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Closes a task with how the call went; the notification's audit trail records it.
+    pub async fn close_callback(
+        &self,
+        clinic: &ClinicId,
+        id: &CallbackTaskId,
+        outcome: CallbackOutcome,
+        note: Option<&str>,
+        by: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await?;
+        let closed = sqlx::query(
+            "UPDATE callback_tasks SET status = 'closed', outcome = $3, note = $4, closed_at = $5, updated_at = $5, \
+             claimed_by = COALESCE(claimed_by, $6) \
+             WHERE clinic_id = $1 AND id = $2 AND status IN ('open', 'claimed') RETURNING notification_id",
+        )
+        .bind(clinic.as_str())
+        .bind(id.as_str())
+        .bind(outcome.as_str())
+        .bind(note)
+        .bind(millis(now))
+        .bind(by)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(closed) = closed else {
+            return Err(self.callback_conflict(clinic, id).await);
+        };
+        let mut events = EventBatch::default();
+        let notification: String = closed.try_get("notification_id")?;
+        let detail = format!("callback task {id} closed by {by}: {}", outcome.as_str());
+        events.add(&notification, None, now, "callback", &detail);
+        events.write(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn callback_conflict(&self, clinic: &ClinicId, id: &CallbackTaskId) -> StoreError {
+        match self.callback(clinic, id).await {
+            Ok(_) => StoreError::Conflict("callback task state"),
+            Err(error) => error,
+        }
+    }
+}
