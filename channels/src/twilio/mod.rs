@@ -1,2 +1,45 @@
 //! Twilio Programmable Messaging (SMS) and Voice: sending, TwiML, error classification,
 //! `X-Twilio-Signature` validation and status callbacks.
+
+mod classify;
+mod config;
+mod sms;
+mod voice;
+mod webhook;
+mod wire;
+
+use url::Url;
+
+use crate::SendOutcome;
+
+pub use classify::{ErrorAction, KnownError, known_error};
+pub use config::{
+    ConfigError, MAX_VALIDITY_SECONDS, TwilioConfig, TwilioSmsConfig, TwilioVoiceConfig,
+    VoiceLanguage,
+};
+pub use sms::TwilioSms;
+pub use voice::TwilioVoice;
+pub use webhook::{
+    CallReply, InboundSms, callback_ref_from_url, parse_call_reply, parse_call_status,
+    parse_inbound_sms, parse_sms_status, validate_signature,
+};
+
+/// The query parameter that carries our attempt id (`callback_ref`) on every URL we give Twilio,
+/// so a status matches its attempt even when the create response was lost.
+pub const ATTEMPT_PARAM: &str = "attempt";
+
+/// `url` with `attempt=<callback_ref>` added to its query.
+fn with_attempt(url: &Url, callback_ref: &str) -> String {
+    let mut url = url.clone();
+    url.query_pairs_mut()
+        .append_pair(ATTEMPT_PARAM, callback_ref);
+    url.into()
+}
+
+fn not_a_phone() -> SendOutcome {
+    SendOutcome::Permanent {
+        code: "not-a-phone".to_owned(),
+        reason: "Twilio SMS and voice need a phone number".to_owned(),
+        fact: None,
+    }
+}
