@@ -1,0 +1,122 @@
+//! Webhooks from Meta (providers.md §1.4), as pure functions over what the HTTP server received.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use super::classify::{recipient_fact, scrub};
+use super::wire::{MessagesValue, Notification, Status};
+use crate::{DeliveryState, ProviderStatus, Secret};
+
+/// Header carrying `sha256=<hex HMAC-SHA256 of the raw body, keyed by the App Secret>`.
+pub const SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
+
+/// A webhook body that is not a WhatsApp notification. Carries positions, never body content,
+/// so it is safe to log.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("webhook body is not a WhatsApp notification (line {line}, column {column})")]
+    Malformed { line: usize, column: usize },
+    #[error("webhook is for object `{0}`, not whatsapp_business_account")]
+    WrongObject(String),
+}
+
+/// Whether `header` (the [`SIGNATURE_HEADER`] value) signs `raw_body` with `app_secret`.
+/// Check it on the bytes as received, before parsing: re-serialized JSON would not match.
+pub fn verify_signature(app_secret: &Secret, raw_body: &[u8], header: Option<&str>) -> bool {
+    let Some(given) = header
+        .and_then(|h| h.trim().strip_prefix("sha256="))
+        .and_then(|h| hex::decode(h).ok())
+    else {
+        return false;
+    };
+    // With an empty key anyone can compute the signature.
+    if app_secret.expose().is_empty() {
+        return false;
+    }
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(app_secret.expose().as_bytes()) else {
+        return false;
+    };
+    mac.update(raw_body);
+    let expected = mac.finalize().into_bytes();
+    // Constant time, so the signature cannot be guessed byte by byte from response times.
+    expected.as_slice().ct_eq(&given).into()
+}
+
+/// The GET subscription handshake: returns the challenge to answer with (200, as the raw body)
+/// when `hub.mode` is `subscribe` and `hub.verify_token` matches; otherwise `None` (answer 403).
+pub fn verify_subscription(
+    verify_token: &Secret,
+    mode: Option<&str>,
+    token: Option<&str>,
+    challenge: Option<&str>,
+) -> Option<String> {
+    let expected = verify_token.expose().as_bytes();
+    let token_ok: bool = token.is_some_and(|t| t.as_bytes().ct_eq(expected).into());
+    let challenge = challenge.filter(|c| !c.is_empty())?;
+    (mode == Some("subscribe") && !expected.is_empty() && token_ok).then(|| challenge.to_owned())
+}
+
+/// Every delivery status in one webhook POST, in the order Meta listed them: across all
+/// `entry[]`, `changes[]` and `statuses[]`. Meta does not order them, and `delivered` may follow
+/// `read` or `failed`; the gateway must never move an attempt backwards. Statuses of kinds this
+/// adapter does not know (`deleted`, `played`, …) or of unreadable shape are skipped, so one odd
+/// status cannot make Meta redeliver the whole batch.
+pub fn parse_statuses(raw_body: &[u8]) -> Result<Vec<ProviderStatus>, WebhookError> {
+    let notification: Notification =
+        serde_json::from_slice(raw_body).map_err(|e| WebhookError::Malformed {
+            line: e.line(),
+            column: e.column(),
+        })?;
+    if notification.object != "whatsapp_business_account" {
+        return Err(WebhookError::WrongObject(scrub(&notification.object)));
+    }
+    let statuses = notification
+        .entry
+        .into_iter()
+        .flat_map(|entry| entry.changes)
+        .filter(|change| change.field == "messages")
+        .flat_map(|change| {
+            serde_json::from_value::<MessagesValue>(change.value)
+                .unwrap_or_else(|_| {
+                    tracing::warn!("whatsapp webhook: unreadable `messages` change skipped");
+                    MessagesValue::default()
+                })
+                .statuses
+        })
+        .filter_map(|raw| match serde_json::from_value::<Status>(raw) {
+            Ok(status) => provider_status(status),
+            Err(_) => {
+                tracing::warn!("whatsapp webhook: unreadable status skipped");
+                None
+            }
+        })
+        .collect();
+    Ok(statuses)
+}
+
+fn provider_status(status: Status) -> Option<ProviderStatus> {
+    let state = match status.status.as_str() {
+        "sent" => DeliveryState::Sent,
+        "delivered" => DeliveryState::Delivered,
+        "read" => DeliveryState::Read,
+        "failed" => DeliveryState::Failed,
+        other => {
+            tracing::debug!(status = other, "whatsapp webhook: status kind ignored");
+            return None;
+        }
+    };
+    // Only a failure's first error matters: Meta sends one, and §1.6 keys on its code.
+    let error = status
+        .errors
+        .first()
+        .filter(|_| state == DeliveryState::Failed);
+    Some(ProviderStatus {
+        callback_ref: status.biz_opaque_callback_data.filter(|r| !r.is_empty()),
+        provider_message_id: status.id,
+        state,
+        error_code: error.map(|e| e.code.to_string()),
+        error_text: error.map(|e| scrub(&e.text())),
+        fact: error.and_then(|e| recipient_fact(e.code)),
+    })
+}

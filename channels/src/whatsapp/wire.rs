@@ -1,0 +1,182 @@
+//! JSON shapes of the Cloud API (providers.md §1.1, §1.2, §1.4). Requests are typed exactly;
+//! responses and webhooks are read leniently because Meta adds fields without notice.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ProviderTemplate;
+
+/// Body of `POST /{version}/{phone_number_id}/messages`.
+#[derive(Debug, Serialize)]
+pub(super) struct SendRequest<'a> {
+    pub messaging_product: &'static str,
+    pub recipient_type: &'static str,
+    /// E.164 digits without `+`.
+    pub to: &'a str,
+    /// Our attempt id; Meta echoes it in every status webhook, so a status can be matched even
+    /// when the send response was lost.
+    pub biz_opaque_callback_data: &'a str,
+    #[serde(flatten)]
+    pub content: Content<'a>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub(super) enum Content<'a> {
+    Text { text: Text<'a> },
+    Template { template: Template<'a> },
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct Text<'a> {
+    pub body: &'a str,
+    /// Link previews fetch URLs from the patient's phone; notifications never need them.
+    pub preview_url: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct Template<'a> {
+    pub name: &'a str,
+    pub language: Language<'a>,
+    /// Left out for templates without variables: an empty body component is a parameter-count
+    /// mismatch at Meta.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<Component<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct Language<'a> {
+    pub code: &'a str,
+    /// The only policy Meta accepts: the exact translation named by `code`.
+    pub policy: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct Component<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub parameters: Vec<Parameter<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct Parameter<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub text: &'a str,
+}
+
+impl<'a> Template<'a> {
+    pub(super) fn new(template: &'a ProviderTemplate) -> Self {
+        let components = if template.parameters.is_empty() {
+            Vec::new()
+        } else {
+            vec![Component {
+                kind: "body",
+                parameters: template
+                    .parameters
+                    .iter()
+                    .map(|text| Parameter { kind: "text", text })
+                    .collect(),
+            }]
+        };
+        Self {
+            name: &template.name,
+            language: Language {
+                code: &template.language_code,
+                policy: "deterministic",
+            },
+            components,
+        }
+    }
+}
+
+/// 200 answer to a send: `messages[0].id` is the wamid.
+#[derive(Debug, Deserialize)]
+pub(super) struct SendResponse {
+    #[serde(default)]
+    pub messages: Vec<SentMessage>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct SentMessage {
+    pub id: String,
+}
+
+/// Error answer: `{"error":{"code","message","error_data":{"details"}}}`.
+#[derive(Debug, Deserialize)]
+pub(super) struct ErrorResponse {
+    pub error: GraphError,
+}
+
+/// A Graph error, in a send response or in a failed status's `errors[]`.
+#[derive(Debug, Deserialize)]
+pub(super) struct GraphError {
+    pub code: i64,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub error_data: Option<ErrorData>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ErrorData {
+    #[serde(default)]
+    pub details: Option<String>,
+}
+
+impl GraphError {
+    /// Message and details in one line, for `reason`/`error_text`.
+    pub(super) fn text(&self) -> String {
+        let headline = self
+            .message
+            .as_deref()
+            .or(self.title.as_deref())
+            .unwrap_or("no message");
+        match self.error_data.as_ref().and_then(|d| d.details.as_deref()) {
+            Some(details) if !details.is_empty() && details != headline => {
+                format!("{headline}: {details}")
+            }
+            _ => headline.to_owned(),
+        }
+    }
+}
+
+/// Webhook POST body (providers.md §1.4). `entry` and `changes` are arrays: Meta batches.
+#[derive(Debug, Deserialize)]
+pub(super) struct Notification {
+    pub object: String,
+    #[serde(default)]
+    pub entry: Vec<Entry>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Entry {
+    #[serde(default)]
+    pub changes: Vec<Change>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Change {
+    pub field: String,
+    /// Shape depends on `field`; read only for `messages`.
+    #[serde(default)]
+    pub value: serde_json::Value,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct MessagesValue {
+    /// Read one by one so a single odd status does not sink the batch.
+    #[serde(default)]
+    pub statuses: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Status {
+    pub id: String,
+    pub status: String,
+    #[serde(default)]
+    pub biz_opaque_callback_data: Option<String>,
+    #[serde(default)]
+    pub errors: Vec<GraphError>,
+}
