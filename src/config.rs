@@ -81,6 +81,11 @@ pub struct DispatchConfig {
     pub retry_base_ms: u64,
     /// Longest retry delay.
     pub retry_cap_ms: u64,
+    /// How long a provider's word that a number is not on WhatsApp, or is a landline, is
+    /// trusted before the channel is tried again.
+    pub remember_recipient_facts_days: u32,
+    /// How long an unsubscribe reported by a provider (STOP) keeps a channel closed.
+    pub remember_opt_outs_days: u32,
 }
 
 impl Default for DispatchConfig {
@@ -93,6 +98,8 @@ impl Default for DispatchConfig {
             max_tries_per_channel: 3,
             retry_base_ms: 2_000,
             retry_cap_ms: 300_000,
+            remember_recipient_facts_days: 30,
+            remember_opt_outs_days: 3650,
         }
     }
 }

@@ -11,6 +11,22 @@ pub enum RecipientFact {
     Landline,
 }
 
+impl RecipientFact {
+    pub const ALL: [RecipientFact; 3] = [Self::NotOnWhatsapp, Self::OptedOut, Self::Landline];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotOnWhatsapp => "not_on_whatsapp",
+            Self::OptedOut => "opted_out",
+            Self::Landline => "landline",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
 /// How a send ended, as the adapter classifies the provider's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendOutcome {

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use jiff::Timestamp;
-use medrelay_channels::{Channel, ChannelKind, OutgoingMessage, Recipient, SendOutcome};
+use medrelay_channels::{
+    Channel, ChannelKind, OutgoingMessage, Recipient, RecipientFact, SendOutcome,
+};
 use tokio::sync::{Notify, RwLock, watch};
 
 pub use senders::SenderLimits;
@@ -18,9 +20,10 @@ pub use senders::SenderLimits;
 use crate::clock::SharedClock;
 use crate::config::{DeliveryTimeouts, DispatchConfig};
 use crate::domain::{AttemptId, Clinic, ClinicId, NotificationStatus, Patient};
-use crate::policy::{self, DeliveryRules, NotificationFacts, Step, templates};
+use crate::policy::{self, DeliveryRules, KnownFact, NotificationFacts, Step, templates};
 use crate::store::{
-    AttemptOutcome, ClaimedNotification, DispatchWrite, NextState, OutcomeWrite, Store, StoreError,
+    AttemptOutcome, ClaimedNotification, DispatchWrite, LearnedFact, NextState, OutcomeWrite,
+    Store, StoreError,
 };
 
 /// The adapters this instance sends through, by channel.
@@ -138,6 +141,17 @@ impl Dispatcher {
         let count = claimed.len();
         let patient_ids: Vec<&str> = claimed.iter().map(|n| n.patient_id.as_str()).collect();
         let patients = self.store.patients_by_ids(&patient_ids).await?;
+        let addresses: Vec<&str> = patients
+            .values()
+            .flat_map(|p| {
+                [
+                    p.phone.as_ref().map(|x| x.as_str()),
+                    p.email.as_ref().map(|x| x.as_str()),
+                ]
+            })
+            .flatten()
+            .collect();
+        let known = self.store.recipient_facts(&addresses, now).await?;
 
         let mut writes = Vec::with_capacity(count);
         let mut handovers = HashMap::new();
@@ -157,7 +171,17 @@ impl Dispatcher {
                 });
                 continue;
             };
-            let plan = policy::channel_plan(notification.channel, &patient, &clinic);
+            let known_facts: Vec<KnownFact> = [
+                patient.phone.as_ref().map(|p| p.as_str()),
+                patient.email.as_ref().map(|e| e.as_str()),
+            ]
+            .into_iter()
+            .flatten()
+            .filter_map(|address| known.get(&(clinic.id.clone(), address.to_owned())))
+            .flatten()
+            .cloned()
+            .collect();
+            let plan = policy::channel_plan(notification.channel, &patient, &clinic, &known_facts);
             let facts = NotificationFacts {
                 status: notification.status,
                 send_at: notification.send_at,
@@ -272,6 +296,8 @@ impl Dispatcher {
             channel,
             to,
         } = handover;
+        let address = to.address().to_owned();
+        let mut learned = None;
         let outcome = match (
             self.channels.get(channel),
             render(
@@ -294,6 +320,12 @@ impl Dispatcher {
             (Some(adapter), Ok(message)) => {
                 self.limits.until_ready(channel, adapter.sender_id()).await;
                 let sent = adapter.send(&message).await;
+                if let SendOutcome::Permanent {
+                    fact: Some(fact), ..
+                } = &sent
+                {
+                    learned = Some(self.learned(*fact, channel, address));
+                }
                 self.classify(channel, &notification, sent)
             }
         };
@@ -302,6 +334,27 @@ impl Dispatcher {
             attempt,
             channel,
             outcome,
+            learned,
+        }
+    }
+
+    /// Remembers what a provider said about an address, for as long as the settings trust it.
+    fn learned(&self, fact: RecipientFact, channel: ChannelKind, address: String) -> LearnedFact {
+        let days = match fact {
+            RecipientFact::OptedOut => self.config.remember_opt_outs_days,
+            RecipientFact::NotOnWhatsapp | RecipientFact::Landline => {
+                self.config.remember_recipient_facts_days
+            }
+        };
+        let now = self.clock.now();
+        let until = now
+            .checked_add(jiff::SignedDuration::from_hours(24 * i64::from(days)))
+            .unwrap_or(now);
+        LearnedFact {
+            address,
+            channel,
+            fact,
+            until,
         }
     }
 

@@ -1,4 +1,5 @@
-use medrelay_channels::{ChannelKind, Recipient};
+use jiff::Timestamp;
+use medrelay_channels::{ChannelKind, Recipient, RecipientFact};
 
 use crate::domain::{Clinic, Patient};
 
@@ -7,6 +8,14 @@ use crate::domain::{Clinic, Patient};
 pub struct PlannedChannel {
     pub channel: ChannelKind,
     pub to: Recipient,
+}
+
+/// What a provider said about one of the patient's addresses on one channel, still trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownFact {
+    pub channel: ChannelKind,
+    pub fact: RecipientFact,
+    pub learned_at: Timestamp,
 }
 
 /// The channels to try in order, and a reason for each one left out.
@@ -21,12 +30,14 @@ pub struct ChannelPlan {
 }
 
 /// Staff's choice for this message wins; then the patient's preference; then the clinic's order.
-/// A channel is dropped when the clinic has not set it up, the patient opted out of it, or the
-/// patient has no contact for it.
+/// A channel is dropped when the clinic has not set it up, the patient opted out of it, the
+/// patient has no contact for it, or a provider told us it cannot reach the patient (`facts`).
+/// A number known to be a landline is called where a text was planned.
 pub fn channel_plan(
     requested: Option<ChannelKind>,
     patient: &Patient,
     clinic: &Clinic,
+    facts: &[KnownFact],
 ) -> ChannelPlan {
     let (order, source) = match requested {
         Some(channel) => (vec![channel], format!("staff chose {channel}")),
@@ -39,6 +50,20 @@ pub fn channel_plan(
             format!("clinic default order: {}", join(&clinic.default_channels)),
         ),
     };
+    let landline = facts.iter().find(|f| f.fact == RecipientFact::Landline);
+    let order: Vec<ChannelKind> = match landline {
+        Some(_) if requested.is_none() && !order.contains(&ChannelKind::Voice) => order
+            .into_iter()
+            .map(|c| {
+                if c == ChannelKind::Sms {
+                    ChannelKind::Voice
+                } else {
+                    c
+                }
+            })
+            .collect(),
+        _ => order,
+    };
 
     let mut plan = ChannelPlan {
         channels: Vec::new(),
@@ -47,12 +72,28 @@ pub fn channel_plan(
         callback_possible: patient.phone.is_some(),
     };
     for channel in order {
+        if let Some(known) = facts.iter().find(|f| f.channel == channel) {
+            plan.skipped
+                .push(format!("{channel} skipped: {}", fact_reason(known)));
+            continue;
+        }
         match usable(channel, patient, clinic) {
             Ok(to) => plan.channels.push(PlannedChannel { channel, to }),
             Err(why) => plan.skipped.push(format!("{channel} skipped: {why}")),
         }
     }
     plan
+}
+
+fn fact_reason(known: &KnownFact) -> String {
+    let when = known.learned_at.strftime("%Y-%m-%d");
+    match known.fact {
+        RecipientFact::NotOnWhatsapp => format!("the number is not on WhatsApp (provider, {when})"),
+        RecipientFact::OptedOut => format!("the patient unsubscribed at the provider ({when})"),
+        RecipientFact::Landline => {
+            format!("the number is a landline (provider, {when}); calling instead")
+        }
+    }
 }
 
 fn usable(
@@ -134,7 +175,7 @@ pub(crate) mod tests {
 
     #[test]
     fn without_preferences_the_clinic_order_is_used() {
-        let plan = channel_plan(None, &patient(), &clinic());
+        let plan = channel_plan(None, &patient(), &clinic(), &[]);
         assert_eq!(
             kinds(&plan),
             [ChannelKind::Whatsapp, ChannelKind::Sms, ChannelKind::Email]
@@ -147,7 +188,7 @@ pub(crate) mod tests {
     fn the_patients_preference_beats_the_clinic_order() {
         let mut patient = patient();
         patient.channels = vec![ChannelKind::Email, ChannelKind::Sms];
-        let plan = channel_plan(None, &patient, &clinic());
+        let plan = channel_plan(None, &patient, &clinic(), &[]);
         assert_eq!(kinds(&plan), [ChannelKind::Email, ChannelKind::Sms]);
     }
 
@@ -155,7 +196,7 @@ pub(crate) mod tests {
     fn staffs_choice_beats_the_patients_preference() {
         let mut patient = patient();
         patient.channels = vec![ChannelKind::Email];
-        let plan = channel_plan(Some(ChannelKind::Sms), &patient, &clinic());
+        let plan = channel_plan(Some(ChannelKind::Sms), &patient, &clinic(), &[]);
         assert_eq!(kinds(&plan), [ChannelKind::Sms]);
         assert_eq!(plan.source, "staff chose sms");
     }
@@ -171,7 +212,7 @@ pub(crate) mod tests {
         ];
         patient.opted_out = vec![ChannelKind::Whatsapp];
         patient.email = None;
-        let plan = channel_plan(None, &patient, &clinic());
+        let plan = channel_plan(None, &patient, &clinic(), &[]);
         assert_eq!(kinds(&plan), [ChannelKind::Sms]);
         assert_eq!(
             plan.skipped,
@@ -187,11 +228,52 @@ pub(crate) mod tests {
     fn a_patient_not_on_whatsapp_is_not_sent_whatsapp() {
         let mut patient = patient();
         patient.whatsapp = false;
-        let plan = channel_plan(None, &patient, &clinic());
+        let plan = channel_plan(None, &patient, &clinic(), &[]);
         assert_eq!(kinds(&plan), [ChannelKind::Sms, ChannelKind::Email]);
         assert_eq!(
             plan.skipped,
             ["whatsapp skipped: patient is not on WhatsApp"]
+        );
+    }
+
+    fn learned(channel: ChannelKind, fact: RecipientFact) -> KnownFact {
+        KnownFact {
+            channel,
+            fact,
+            learned_at: "2026-11-20T10:00:00Z".parse().expect("time"),
+        }
+    }
+
+    #[test]
+    fn a_number_the_provider_said_is_not_on_whatsapp_skips_whatsapp() {
+        let facts = [learned(ChannelKind::Whatsapp, RecipientFact::NotOnWhatsapp)];
+        let plan = channel_plan(None, &patient(), &clinic(), &facts);
+        assert_eq!(kinds(&plan), [ChannelKind::Sms, ChannelKind::Email]);
+        assert_eq!(
+            plan.skipped,
+            ["whatsapp skipped: the number is not on WhatsApp (provider, 2026-11-20)"]
+        );
+    }
+
+    #[test]
+    fn a_landline_is_called_where_a_text_was_planned() {
+        let mut clinic = clinic();
+        clinic.default_channels.push(ChannelKind::Voice);
+        let mut patient = patient();
+        patient.channels = vec![ChannelKind::Sms, ChannelKind::Email];
+        let facts = [learned(ChannelKind::Sms, RecipientFact::Landline)];
+        let plan = channel_plan(None, &patient, &clinic, &facts);
+        assert_eq!(kinds(&plan), [ChannelKind::Voice, ChannelKind::Email]);
+    }
+
+    #[test]
+    fn an_unsubscribe_at_the_provider_closes_that_channel() {
+        let facts = [learned(ChannelKind::Sms, RecipientFact::OptedOut)];
+        let plan = channel_plan(Some(ChannelKind::Sms), &patient(), &clinic(), &facts);
+        assert!(plan.channels.is_empty());
+        assert_eq!(
+            plan.skipped,
+            ["sms skipped: the patient unsubscribed at the provider (2026-11-20)"]
         );
     }
 }

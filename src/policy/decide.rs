@@ -157,35 +157,45 @@ pub fn decide(
         reasons.push(format!("route: {}", plan.source));
         reasons.extend(plan.skipped.iter().cloned());
     }
-    let mut used_up = Vec::new();
-    for planned in &plan.channels {
-        let on_channel: Vec<&AttemptFacts> = attempts
-            .iter()
-            .filter(|a| a.channel == planned.channel)
-            .collect();
+    // Why a channel can carry no more tries, if it cannot.
+    let used_up = |channel: ChannelKind| -> Option<String> {
+        let on_channel: Vec<&AttemptFacts> =
+            attempts.iter().filter(|a| a.channel == channel).collect();
         if let Some(failed) = on_channel.iter().find(|a| {
             matches!(
                 status_after(a),
                 AttemptStatus::Failed | AttemptStatus::TimedOut
             )
         }) {
-            used_up.push(format!(
-                "{} {}",
-                planned.channel,
+            return Some(format!(
+                "{channel} {}",
                 describe_failure(failed, status_after(failed))
             ));
-            continue;
         }
         let errors = on_channel
             .iter()
             .filter(|a| a.status == AttemptStatus::Errored)
             .count();
-        if errors >= rules.max_tries_per_channel as usize {
-            used_up.push(format!("{} failed {errors} times", planned.channel));
+        (errors >= rules.max_tries_per_channel as usize)
+            .then(|| format!("{channel} failed {errors} times"))
+    };
+    // Every channel tried so far that is used up, in the order they were tried, whether or not
+    // the plan still lists it (a provider may have taught us to skip it since).
+    let mut tried: Vec<ChannelKind> = Vec::new();
+    for attempt in attempts {
+        if !tried.contains(&attempt.channel) {
+            tried.push(attempt.channel);
+        }
+    }
+    let story: Vec<String> = tried.into_iter().filter_map(used_up).collect();
+
+    for planned in &plan.channels {
+        if used_up(planned.channel).is_some() {
             continue;
         }
-        if let Some(retry_at) = on_channel
-            .last()
+        if let Some(retry_at) = attempts
+            .iter()
+            .rfind(|a| a.channel == planned.channel)
             .and_then(|a| a.retry_at)
             .filter(|t| *t > now)
         {
@@ -198,17 +208,17 @@ pub fn decide(
                 reasons,
             );
         }
-        if !used_up.is_empty() {
+        if !story.is_empty() {
             reasons.push(format!(
                 "falling back to {} after {}",
                 planned.channel,
-                used_up.join("; ")
+                story.join("; ")
             ));
         }
         return Decision::new(Step::Send(planned.clone()), verdicts, reasons);
     }
 
-    let mut story = used_up;
+    let mut story = story;
     if attempts.is_empty() || story.is_empty() {
         story.extend(plan.skipped.iter().cloned());
     }
@@ -384,7 +394,7 @@ mod tests {
     }
 
     fn plan() -> ChannelPlan {
-        channel_plan(None, &patient(), &clinic())
+        channel_plan(None, &patient(), &clinic(), &[])
     }
 
     const NOW: &str = "2026-11-26T10:00:00Z";
@@ -488,7 +498,7 @@ mod tests {
     fn an_interrupted_email_hand_over_falls_back_instead_of_resending() {
         let mut patient = patient();
         patient.channels = vec![ChannelKind::Email, ChannelKind::Sms];
-        let plan = channel_plan(None, &patient, &clinic());
+        let plan = channel_plan(None, &patient, &clinic(), &[]);
         let sending = attempt(
             ChannelKind::Email,
             AttemptStatus::Sending,
@@ -620,7 +630,7 @@ mod tests {
     fn with_every_channel_used_up_the_notification_fails_with_the_whole_story() {
         let mut patient = patient();
         patient.email = None;
-        let plan = channel_plan(None, &patient, &clinic());
+        let plan = channel_plan(None, &patient, &clinic(), &[]);
         let attempts = [
             attempt(
                 ChannelKind::Whatsapp,
@@ -674,7 +684,7 @@ mod tests {
 
         let mut no_phone = patient();
         no_phone.phone = None;
-        let plan = channel_plan(None, &no_phone, &clinic());
+        let plan = channel_plan(None, &no_phone, &clinic(), &[]);
         let email_failed = [attempt(
             ChannelKind::Email,
             AttemptStatus::Failed,
@@ -689,7 +699,7 @@ mod tests {
         let mut patient = patient();
         patient.phone = None;
         patient.email = None;
-        let plan = channel_plan(None, &patient, &clinic());
+        let plan = channel_plan(None, &patient, &clinic(), &[]);
         let decision = decide(&due_now(), &plan, &[], &rules(), at(NOW));
         assert_eq!(
             decision.step,

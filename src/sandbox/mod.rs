@@ -11,6 +11,8 @@
 //! | `+972500000003` | SMS accepted, then undelivered (30003); falls back |
 //! | `+972500000004` | voice call not answered; falls back |
 //! | `+972500000005` | two transient provider errors on any channel, then success |
+//! | `+972500000006` | a landline: SMS rejected (21614), so it is called instead |
+//! | `+972500000007` | unsubscribed from SMS (21610, replied STOP): SMS closed for the number |
 //! | `…@bounce.test` | email rejected permanently (550) |
 //!
 //! Everyone else gets it delivered, and WhatsApp messages are read shortly after.
@@ -42,6 +44,8 @@ pub const WHATSAPP_NEVER_DELIVERED: &str = "+972500000002";
 pub const SMS_UNDELIVERED: &str = "+972500000003";
 pub const VOICE_NO_ANSWER: &str = "+972500000004";
 pub const TRANSIENT_TWICE: &str = "+972500000005";
+pub const LANDLINE: &str = "+972500000006";
+pub const SMS_OPTED_OUT: &str = "+972500000007";
 pub const BOUNCING_DOMAIN: &str = "bounce.test";
 
 /// How the sandbox answers one message.
@@ -50,6 +54,7 @@ enum Verdict {
     Reject {
         code: &'static str,
         reason: &'static str,
+        fact: Option<RecipientFact>,
     },
     Transient,
     /// Accept, then report these statuses in turn (`status` or `status:error_code`).
@@ -65,6 +70,17 @@ fn verdict(channel: ChannelKind, to: &Recipient, transient_failures_so_far: u32)
         (ChannelKind::Whatsapp, NOT_ON_WHATSAPP) => Verdict::Reject {
             code: "131026",
             reason: "message undeliverable: recipient is not a WhatsApp user",
+            fact: Some(RecipientFact::NotOnWhatsapp),
+        },
+        (ChannelKind::Sms, LANDLINE) => Verdict::Reject {
+            code: "21614",
+            reason: "'To' number is not a valid mobile number (landline)",
+            fact: Some(RecipientFact::Landline),
+        },
+        (ChannelKind::Sms, SMS_OPTED_OUT) => Verdict::Reject {
+            code: "21610",
+            reason: "attempt to send to unsubscribed recipient (replied STOP)",
+            fact: Some(RecipientFact::OptedOut),
         },
         (ChannelKind::Whatsapp, WHATSAPP_NEVER_DELIVERED) => Verdict::Accept(&["sent"]),
         (ChannelKind::Sms, SMS_UNDELIVERED) => Verdict::Accept(&["sent", "failed:30003"]),
@@ -76,6 +92,7 @@ fn verdict(channel: ChannelKind, to: &Recipient, transient_failures_so_far: u32)
             Verdict::Reject {
                 code: "550",
                 reason: "5.1.1 mailbox unavailable",
+                fact: None,
             }
         }
         (ChannelKind::Email, _) => Verdict::Accept(&[]),
@@ -206,8 +223,8 @@ impl Sandbox {
             };
         }
         match verdict {
-            Verdict::Reject { code, reason } => SendOutcome::Permanent {
-                fact: (code == "131026").then_some(RecipientFact::NotOnWhatsapp),
+            Verdict::Reject { code, reason, fact } => SendOutcome::Permanent {
+                fact,
                 code: code.into(),
                 reason: reason.into(),
             },

@@ -5,6 +5,7 @@ use medrelay_channels::ChannelKind;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::facts::LearnedFact;
 use super::notifications::{EventBatch, NOTIFICATION_COLUMNS, status};
 use super::rows::{Param, write_rows};
 use super::{
@@ -99,6 +100,8 @@ pub struct OutcomeWrite {
     pub attempt: AttemptId,
     pub channel: ChannelKind,
     pub outcome: AttemptOutcome,
+    /// What the provider's answer taught us about the recipient.
+    pub learned: Option<LearnedFact>,
 }
 
 const CLAIM_POSTGRES: &str = "UPDATE notifications n SET lease_token = $1, due_at = $2, recheck = 0 \
@@ -510,6 +513,36 @@ impl Store {
                 );
             }
         }
+        // One row per (address, channel, fact): PostgreSQL refuses to upsert a row twice in one
+        // statement, and two notifications to one number can teach the same thing at once.
+        let mut facts: HashMap<(&str, ChannelKind, &str), Vec<Param>> = HashMap::new();
+        for outcome in outcomes {
+            if let Some(fact) = &outcome.learned {
+                let row = vec![
+                    outcome.notification.as_str().into(),
+                    fact.address.as_str().into(),
+                    fact.channel.as_str().into(),
+                    fact.fact.as_str().into(),
+                    millis(fact.until).into(),
+                ];
+                facts.insert(
+                    (fact.address.as_str(), fact.channel, fact.fact.as_str()),
+                    row,
+                );
+            }
+        }
+        let facts = facts.into_values().collect();
+        write_rows(
+            &mut tx,
+            "INSERT INTO recipient_facts (clinic_id, address, channel, fact, learned_at, expires_at) \
+             SELECT n.clinic_id, v.column2, v.column3, v.column4, $1, v.column5 \
+             FROM (VALUES {values}) AS v JOIN notifications n ON n.id = v.column1 WHERE true \
+             ON CONFLICT (clinic_id, address, channel, fact) \
+             DO UPDATE SET learned_at = excluded.learned_at, expires_at = excluded.expires_at",
+            &[at.into()],
+            facts,
+        )
+        .await?;
         events.write(&mut tx).await?;
         tx.commit().await?;
         Ok(())

@@ -9,6 +9,7 @@ mod callbacks;
 mod clinics;
 mod dispatch;
 mod error;
+mod facts;
 mod notifications;
 mod patients;
 mod rows;
@@ -29,6 +30,7 @@ pub use callbacks::CallbackView;
 pub use clinics::{ApiKeyRole, AuthenticatedKey, NewClinic, key_fingerprint};
 pub use dispatch::{AttemptOutcome, ClaimedNotification, DispatchWrite, NextState, OutcomeWrite};
 pub use error::StoreError;
+pub use facts::LearnedFact;
 pub use notifications::{
     AttemptView, EventView, IntakeResult, NewNotification, NotificationFilter, NotificationPage,
     NotificationView, Receipt,

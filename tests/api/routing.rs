@@ -211,3 +211,67 @@ async fn a_hand_over_held_up_by_the_senders_rate_keeps_its_lease_and_is_sent_onc
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_next_notification_to_a_number_not_on_whatsapp_skips_whatsapp_at_once() {
+    let app = TestApp::spawn().await;
+    app.patient("p-1", json!({ "name": "Dana", "phone": "+972500000001" }))
+        .await;
+    let first = app.notify(body("First")).await;
+    assert_eq!(
+        attempts(&app.wait_until_finished(&first).await),
+        pairs(&[("whatsapp", "failed"), ("sms", "delivered")])
+    );
+
+    let second = app.notify(body("Second")).await;
+    let done = app.wait_until_finished(&second).await;
+
+    assert_eq!(attempts(&done), pairs(&[("sms", "delivered")]));
+    assert!(
+        event_details(&done)
+            .iter()
+            .any(|d| d.starts_with("whatsapp skipped: the number is not on WhatsApp (provider,")),
+        "{done:#}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_landline_is_called_instead_of_texted() {
+    let app = TestApp::spawn().await;
+    let patient = json!({ "name": "Moshe", "phone": "+972500000006", "email": "moshe@example.org", "channels": ["sms", "email"] });
+    app.patient("p-1", patient).await;
+    let id = app.notify(body("Your appointment is tomorrow")).await;
+    let done = app.wait_until_finished(&id).await;
+
+    assert_eq!(done["channel"], "voice");
+    assert_eq!(
+        attempts(&done),
+        pairs(&[("sms", "failed"), ("voice", "delivered")])
+    );
+    assert_eq!(done["attempts"][0]["error_code"], "21614");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_unsubscribe_reported_by_the_sms_provider_closes_sms_for_that_number() {
+    let app = TestApp::spawn().await;
+    let patient = json!({ "name": "Dana", "phone": "+972500000007", "email": "dana@example.org", "channels": ["sms", "email"] });
+    app.patient("p-1", patient).await;
+    let first = app.notify(body("First")).await;
+    assert_eq!(
+        attempts(&app.wait_until_finished(&first).await),
+        pairs(&[("sms", "failed"), ("email", "accepted")])
+    );
+
+    let second = app.notify(body("Second")).await;
+    let done = app.wait_until_finished(&second).await;
+    assert_eq!(attempts(&done), pairs(&[("email", "accepted")]));
+    assert!(
+        event_details(&done)
+            .iter()
+            .any(|d| d.starts_with("sms skipped: the patient unsubscribed")),
+        "{done:#}"
+    );
+    app.stop().await;
+}

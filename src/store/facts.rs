@@ -1,0 +1,57 @@
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+use medrelay_channels::{ChannelKind, RecipientFact};
+use sqlx::Row;
+
+use super::{Store, StoreError, millis, parse_stored, placeholders, timestamp};
+use crate::domain::ClinicId;
+use crate::policy::KnownFact;
+
+/// A fact a provider told us about an address, to remember until `until`.
+#[derive(Debug, Clone)]
+pub struct LearnedFact {
+    pub address: String,
+    pub channel: ChannelKind,
+    pub fact: RecipientFact,
+    pub until: Timestamp,
+}
+
+impl Store {
+    /// The still-trusted facts about these addresses, by clinic and address.
+    pub async fn recipient_facts(
+        &self,
+        addresses: &[&str],
+        now: Timestamp,
+    ) -> Result<HashMap<(ClinicId, String), Vec<KnownFact>>, StoreError> {
+        let mut known: HashMap<(ClinicId, String), Vec<KnownFact>> = HashMap::new();
+        if addresses.is_empty() {
+            return Ok(known);
+        }
+        let sql = format!(
+            "SELECT clinic_id, address, channel, fact, learned_at FROM recipient_facts \
+             WHERE expires_at > $1 AND address IN ({})",
+            placeholders(2, addresses.len())
+        );
+        let mut query = sqlx::query(&sql).bind(millis(now));
+        for address in addresses {
+            query = query.bind(*address);
+        }
+        for row in query.fetch_all(&self.read).await? {
+            let fact: String = row.try_get("fact")?;
+            known
+                .entry((
+                    ClinicId::from_stored(row.try_get("clinic_id")?),
+                    row.try_get("address")?,
+                ))
+                .or_default()
+                .push(KnownFact {
+                    channel: parse_stored(&row.try_get::<String, _>("channel")?, "channel")?,
+                    fact: RecipientFact::parse(&fact)
+                        .ok_or_else(|| StoreError::Corrupt(format!("fact {fact}")))?,
+                    learned_at: timestamp(row.try_get("learned_at")?)?,
+                });
+        }
+        Ok(known)
+    }
+}
