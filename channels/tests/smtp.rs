@@ -2,6 +2,8 @@
 //! scripted servers for the failures a receiver that behaves cannot produce.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -151,6 +153,7 @@ async fn an_accepted_email_arrives_with_the_verp_sender_both_parts_and_the_subje
         "{top}"
     );
     assert!(top.contains("multipart/alternative"), "{top}");
+    assert!(top.contains("Auto-Submitted: auto-generated"), "{top}");
     assert_eq!(part(&raw, "text/plain").replace("\r\n", "\n"), body);
     let html = part(&raw, "text/html");
     assert!(html.contains("<html lang=\"en\" dir=\"ltr\">"), "{html}");
@@ -229,10 +232,10 @@ async fn a_recipient_at_defer_test_is_a_transient_451() {
 #[tokio::test]
 async fn concurrent_sends_share_a_small_pool_and_all_arrive() {
     let (server, mut mail) = receiver().await;
-    let email = std::sync::Arc::new(channel(server.local_addr(), 5_000));
+    let email = Arc::new(channel(server.local_addr(), 5_000));
     let mut sends = tokio::task::JoinSet::new();
     for i in 0..8 {
-        let email = std::sync::Arc::clone(&email);
+        let email = Arc::clone(&email);
         let message = message("dana@example.org", "en", "Hello", &format!("att_c{i}"));
         sends.spawn(async move { email.send(&message).await });
     }
@@ -269,10 +272,20 @@ async fn a_server_that_is_not_listening_means_retry_later() {
 /// A server that follows a script: `reply` gets each command line ("" for the greeting, "." for
 /// the end of the message content) and answers with its text, or with silence for `None`.
 async fn scripted(reply: fn(&str) -> Option<&'static str>) -> SocketAddr {
+    scripted_counting(reply).await.0
+}
+
+/// [`scripted`], also counting the connections it accepted.
+async fn scripted_counting(
+    reply: fn(&str) -> Option<&'static str>,
+) -> (SocketAddr, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
     let addr = listener.local_addr().expect("a bound address");
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&connections);
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
             tokio::spawn(async move {
                 let (read, mut write) = stream.into_split();
                 let mut lines = BufReader::new(read).lines();
@@ -307,7 +320,7 @@ async fn scripted(reply: fn(&str) -> Option<&'static str>) -> SocketAddr {
             });
         }
     });
-    addr
+    (addr, connections)
 }
 
 fn well_behaved(command: &str) -> &'static str {
@@ -351,6 +364,58 @@ async fn a_server_silent_after_the_message_content_means_ambiguous_because_it_ma
         .await;
     assert!(
         matches!(outcome, SendOutcome::Ambiguous { .. }),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn sequential_sends_reuse_one_connection_and_concurrent_ones_stay_within_the_pool_size() {
+    let (addr, connections) = scripted_counting(|command| Some(well_behaved(command))).await;
+    let email = Arc::new(channel(addr, 2_000));
+    for i in 0..3 {
+        let outcome = email
+            .send(&message(
+                "dana@example.org",
+                "en",
+                "Hi",
+                &format!("att_s{i}"),
+            ))
+            .await;
+        assert!(
+            matches!(outcome, SendOutcome::Accepted { .. }),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+
+    let mut sends = tokio::task::JoinSet::new();
+    for i in 0..6 {
+        let email = Arc::clone(&email);
+        let message = message("dana@example.org", "en", "Hi", &format!("att_p{i}"));
+        sends.spawn(async move { email.send(&message).await });
+    }
+    while let Some(outcome) = sends.join_next().await {
+        let outcome = outcome.expect("the send task does not panic");
+        assert!(
+            matches!(outcome, SendOutcome::Accepted { .. }),
+            "{outcome:?}"
+        );
+    }
+    // pool_size is 2 in the test config.
+    assert!(connections.load(Ordering::SeqCst) <= 2);
+}
+
+#[tokio::test]
+async fn a_relay_without_starttls_is_refused_before_anything_is_sent_and_the_channel_is_down() {
+    let addr = scripted(|command| Some(well_behaved(command))).await;
+    let mut config = config(addr, 2_000);
+    config.security = medrelay_channels::smtp::Security::Starttls;
+    let email = SmtpEmail::new(&config).expect("a usable config");
+    let outcome = email
+        .send(&message("dana@example.org", "en", "Hi", "att_9"))
+        .await;
+    assert!(
+        matches!(&outcome, SendOutcome::ChannelDown { code, .. } if code == "smtp-client"),
         "{outcome:?}"
     );
 }
@@ -411,4 +476,86 @@ fn unknown_config_fields_and_plaintext_credentials_to_a_remote_host_are_refused(
     }))
     .expect("a well-formed config");
     assert!(SmtpEmail::new(&plaintext).is_err());
+}
+
+/// Sends one line to a raw SMTP session and returns the first line of the reply.
+async fn say(
+    lines: &mut tokio::io::Lines<BufReader<tokio::net::tcp::OwnedReadHalf>>,
+    write: &mut tokio::net::tcp::OwnedWriteHalf,
+    line: &str,
+) -> String {
+    write
+        .write_all(format!("{line}\r\n").as_bytes())
+        .await
+        .expect("the receiver reads");
+    lines
+        .next_line()
+        .await
+        .expect("the receiver answers")
+        .expect("the session is open")
+}
+
+#[tokio::test]
+async fn the_receiver_enforces_command_order_and_resets_on_rset() {
+    let (server, _mail) = receiver().await;
+    let stream = tokio::net::TcpStream::connect(server.local_addr())
+        .await
+        .expect("the receiver accepts");
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    let greeting = lines.next_line().await.expect("a greeting").expect("open");
+    assert!(greeting.starts_with("220 "), "{greeting}");
+    let conversation = [
+        ("HELO client.example", "250"),
+        ("RCPT TO:<dana@example.org>", "503"),
+        ("MAIL FROM:<>", "250"),
+        ("MAIL FROM:<a@example.org>", "503"),
+        ("RCPT TO:dana@example.org", "501"),
+        ("RCPT TO:<dana@example.org>", "250"),
+        ("RSET", "250"),
+        ("DATA", "503"),
+        ("NOOP", "250"),
+        ("STARTTLS", "502"),
+        ("QUIT", "221"),
+    ];
+    for (command, code) in conversation {
+        let reply = say(&mut lines, &mut write, command).await;
+        assert!(reply.starts_with(code), "{command} → {reply}");
+    }
+}
+
+#[tokio::test]
+async fn the_receiver_hangs_up_on_idle_clients() {
+    let rules = ReceiverRules {
+        idle_timeout: Duration::from_millis(200),
+        ..ReceiverRules::default()
+    };
+    let bind = "127.0.0.1:0".parse().expect("a literal address");
+    let (server, _mail) = SmtpReceiver::start(bind, rules)
+        .await
+        .expect("the receiver binds a free port");
+    let stream = tokio::net::TcpStream::connect(server.local_addr())
+        .await
+        .expect("the receiver accepts");
+    let mut lines = BufReader::new(stream).lines();
+    let greeting = lines.next_line().await.expect("a greeting").expect("open");
+    assert!(greeting.starts_with("220 "), "{greeting}");
+    let farewell = tokio::time::timeout(Duration::from_secs(5), lines.next_line())
+        .await
+        .expect("the receiver does not wait forever")
+        .expect("a reply")
+        .expect("open");
+    assert!(farewell.starts_with("421 "), "{farewell}");
+}
+
+#[tokio::test]
+async fn dropping_the_receiver_stops_it() {
+    let (server, mut mail) = receiver().await;
+    let addr = server.local_addr();
+    drop(server);
+    let end = tokio::time::timeout(Duration::from_secs(5), mail.recv())
+        .await
+        .expect("the mail channel closes");
+    assert!(end.is_none());
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }

@@ -34,6 +34,9 @@ pub struct SmtpConfig {
     /// Domain of the per-message envelope senders (`bounce+<callback_ref>@bounce_domain`), whose
     /// mailbox collects the bounces so each one can be matched to its attempt.
     pub bounce_domain: String,
+    /// Name given in EHLO; defaults to this machine's host name. Some relays want a FQDN here.
+    #[serde(default)]
+    pub hello_name: Option<String>,
     /// Most connections open at once (and most kept idle for reuse).
     #[serde(default = "default_pool_size")]
     pub pool_size: u32,

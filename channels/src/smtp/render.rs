@@ -2,9 +2,14 @@
 
 use lettre::Message;
 use lettre::address::{Address, Envelope};
+use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 
 use crate::{OutgoingMessage, Recipient};
+
+/// RFC 3834: tells vacation responders not to answer; their replies would go to the bounce
+/// mailbox (the envelope sender) and muddle bounce processing. Checked at compile time.
+const AUTO_SUBMITTED: HeaderName = HeaderName::new_from_ascii_str("Auto-Submitted");
 
 /// A message ready for the wire.
 pub(crate) struct Rendered {
@@ -146,6 +151,7 @@ pub(crate) fn render(
         .to(Mailbox::new(None, to))
         .subject(subject)
         .message_id(Some(format!("<{message_id}>")))
+        .raw_header(HeaderValue::new(AUTO_SUBMITTED, "auto-generated".into()))
         .envelope(envelope.clone())
         .multipart(MultiPart::alternative_plain_html(
             message.body.clone(),

@@ -63,14 +63,19 @@ impl Failure {
     }
 }
 
+/// How a connection is secured, with the TLS parameters built once.
+enum Wire {
+    Plain,
+    Starttls(TlsParameters),
+    ImplicitTls(TlsParameters),
+}
+
 /// The email channel: one SMTP relay, shared by every send.
 pub struct SmtpEmail {
     host: String,
     port: u16,
     sender_id: String,
-    /// Implicit TLS or STARTTLS parameters; `None` for plain connections.
-    tls: Option<TlsParameters>,
-    starttls: bool,
+    wire: Wire,
     credentials: Option<Credentials>,
     hello_name: ClientId,
     from: Mailbox,
@@ -109,24 +114,29 @@ impl SmtpEmail {
         if config.pool_size == 0 {
             return Err(SmtpSetupError::EmptyPool);
         }
-        let tls = match config.security {
-            Security::None => None,
-            Security::Starttls | Security::Tls => Some(
-                TlsParameters::new(config.host.clone()).map_err(|e| SmtpSetupError::Tls {
-                    host: config.host.clone(),
-                    reason: e.to_string(),
-                })?,
-            ),
+        let tls = || {
+            TlsParameters::new(config.host.clone()).map_err(|e| SmtpSetupError::Tls {
+                host: config.host.clone(),
+                reason: e.to_string(),
+            })
         };
+        let wire = match config.security {
+            Security::None => Wire::Plain,
+            Security::Starttls => Wire::Starttls(tls()?),
+            Security::Tls => Wire::ImplicitTls(tls()?),
+        };
+        let hello_name = config
+            .hello_name
+            .clone()
+            .map_or_else(ClientId::default, ClientId::Domain);
         let pool_size = usize::try_from(config.pool_size).unwrap_or(usize::MAX);
         Ok(Self {
             host: config.host.clone(),
             port: config.port,
             sender_id: config.sender_id(),
-            tls,
-            starttls: config.security == Security::Starttls,
+            wire,
             credentials,
-            hello_name: ClientId::default(),
+            hello_name,
             from,
             bounce_domain: config.bounce_domain.clone(),
             timeout: config.timeout(),
@@ -150,10 +160,9 @@ impl SmtpEmail {
     }
 
     async fn connect(&self) -> Result<AsyncSmtpConnection, Failure> {
-        let implicit_tls = if self.starttls {
-            None
-        } else {
-            self.tls.clone()
+        let implicit_tls = match &self.wire {
+            Wire::ImplicitTls(tls) => Some(tls.clone()),
+            Wire::Plain | Wire::Starttls(_) => None,
         };
         let mut conn = self
             .step(
@@ -167,7 +176,8 @@ impl SmtpEmail {
                 ),
             )
             .await?;
-        if let (true, Some(tls)) = (self.starttls, &self.tls) {
+        // lettre's `starttls` fails when the server does not offer it: no silent downgrade.
+        if let Wire::Starttls(tls) = &self.wire {
             self.step(Phase::Connect, conn.starttls(tls.clone(), &self.hello_name))
                 .await?;
         }
@@ -267,13 +277,8 @@ impl SmtpEmail {
                 };
             }
         };
-        let Ok(_permit) = self.permits.acquire().await else {
-            return SendOutcome::RetryLater {
-                code: "closed".into(),
-                reason: "the SMTP channel is shutting down".into(),
-                after: None,
-            };
-        };
+        // The semaphore is never closed, so this always holds a permit until the send ends.
+        let _permit = self.permits.acquire().await.ok();
         let result = match self.checkout().await {
             Ok(mut conn) => match self.transact(&mut conn, &rendered).await {
                 Ok(()) => {
@@ -337,8 +342,14 @@ impl std::fmt::Debug for SmtpEmail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SmtpEmail")
             .field("relay", &self.sender_id)
-            .field("starttls", &self.starttls)
-            .field("tls", &self.tls.is_some())
+            .field(
+                "security",
+                &match self.wire {
+                    Wire::Plain => Security::None,
+                    Wire::Starttls(_) => Security::Starttls,
+                    Wire::ImplicitTls(_) => Security::Tls,
+                },
+            )
             .field("authenticated", &self.credentials.is_some())
             .field("from_domain", &self.from.email.domain())
             .finish()
