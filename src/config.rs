@@ -81,6 +81,8 @@ pub struct DispatchConfig {
     pub retry_base_ms: u64,
     /// Longest retry delay.
     pub retry_cap_ms: u64,
+    /// A busy or unanswered call is made once more after this long, then the next channel.
+    pub unanswered_call_retry_ms: u64,
     /// How long a provider's word that a number is not on WhatsApp, or is a landline, is
     /// trusted before the channel is tried again.
     pub remember_recipient_facts_days: u32,
@@ -98,6 +100,7 @@ impl Default for DispatchConfig {
             max_tries_per_channel: 3,
             retry_base_ms: 2_000,
             retry_cap_ms: 300_000,
+            unanswered_call_retry_ms: 600_000,
             remember_recipient_facts_days: 30,
             remember_opt_outs_days: 3650,
         }

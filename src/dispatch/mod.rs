@@ -84,6 +84,7 @@ impl Dispatcher {
     ) -> Self {
         let rules = DeliveryRules {
             max_tries_per_channel: config.max_tries_per_channel,
+            unanswered_call_retry_after: Duration::from_millis(config.unanswered_call_retry_ms),
             timeouts,
         };
         Self {

@@ -23,6 +23,7 @@ pub struct AttemptFacts {
     pub status: AttemptStatus,
     pub created_at: Timestamp,
     pub retry_at: Option<Timestamp>,
+    pub failed_at: Option<Timestamp>,
     pub deliver_by: Option<Timestamp>,
     pub error_code: Option<String>,
     pub error_text: Option<String>,
@@ -33,6 +34,15 @@ pub struct AttemptFacts {
 pub struct DeliveryRules {
     pub max_tries_per_channel: u32,
     pub timeouts: DeliveryTimeouts,
+    /// A call that was busy or not answered is made once more after this long.
+    pub unanswered_call_retry_after: Duration,
+}
+
+/// A call that rang out or was busy: worth one more try later, unlike a failed one.
+fn is_unanswered_call(attempt: &AttemptFacts, status: AttemptStatus) -> bool {
+    attempt.channel == ChannelKind::Voice
+        && status == AttemptStatus::Failed
+        && matches!(attempt.error_code.as_deref(), Some("busy" | "no-answer"))
 }
 
 /// What happens to the notification now.
@@ -161,11 +171,18 @@ pub fn decide(
     let used_up = |channel: ChannelKind| -> Option<String> {
         let on_channel: Vec<&AttemptFacts> =
             attempts.iter().filter(|a| a.channel == channel).collect();
+        let unanswered = on_channel
+            .iter()
+            .filter(|a| is_unanswered_call(a, status_after(a)))
+            .count();
+        if unanswered >= 2 {
+            return Some(format!("{channel} not answered {unanswered} times"));
+        }
         if let Some(failed) = on_channel.iter().find(|a| {
             matches!(
                 status_after(a),
                 AttemptStatus::Failed | AttemptStatus::TimedOut
-            )
+            ) && !is_unanswered_call(a, status_after(a))
         }) {
             return Some(format!(
                 "{channel} {}",
@@ -193,10 +210,17 @@ pub fn decide(
         if used_up(planned.channel).is_some() {
             continue;
         }
+        let next_try = |a: &AttemptFacts| match a.retry_at {
+            Some(at) => Some(at),
+            None if is_unanswered_call(a, status_after(a)) => a
+                .failed_at
+                .map(|failed| add(failed, rules.unanswered_call_retry_after)),
+            None => None,
+        };
         if let Some(retry_at) = attempts
             .iter()
             .rfind(|a| a.channel == planned.channel)
-            .and_then(|a| a.retry_at)
+            .and_then(next_try)
             .filter(|t| *t > now)
         {
             return Decision::new(
@@ -364,6 +388,7 @@ mod tests {
     fn rules() -> DeliveryRules {
         DeliveryRules {
             max_tries_per_channel: 3,
+            unanswered_call_retry_after: Duration::from_secs(600),
             timeouts: DeliveryTimeouts {
                 whatsapp_ms: 600_000,
                 sms_ms: 900_000,
@@ -387,6 +412,7 @@ mod tests {
             status,
             created_at: at(created),
             retry_at: None,
+            failed_at: None,
             deliver_by: None,
             error_code: None,
             error_text: None,
@@ -539,6 +565,59 @@ mod tests {
             at("2026-11-26T10:00:02Z"),
         );
         assert!(matches!(&retrying.step, Step::Send(p) if p.channel == ChannelKind::Whatsapp));
+    }
+
+    #[test]
+    fn an_unanswered_call_is_made_once_more_ten_minutes_later_then_falls_back() {
+        let mut patient = patient();
+        patient.channels = vec![ChannelKind::Voice, ChannelKind::Sms];
+        let mut clinic = clinic();
+        clinic.default_channels.push(ChannelKind::Voice);
+        let plan = channel_plan(None, &patient, &clinic, &[]);
+        let mut unanswered = attempt(
+            ChannelKind::Voice,
+            AttemptStatus::Failed,
+            "2026-11-26T09:55:00Z",
+        );
+        unanswered.error_code = Some("no-answer".into());
+        unanswered.failed_at = Some(at("2026-11-26T09:56:00Z"));
+
+        let waiting = decide(
+            &due_now(),
+            &plan,
+            std::slice::from_ref(&unanswered),
+            &rules(),
+            at(NOW),
+        );
+        assert_eq!(
+            waiting.step,
+            Step::Wait {
+                until: at("2026-11-26T10:06:00Z"),
+                status: NotificationStatus::Queued
+            }
+        );
+        let again = decide(
+            &due_now(),
+            &plan,
+            std::slice::from_ref(&unanswered),
+            &rules(),
+            at("2026-11-26T10:06:00Z"),
+        );
+        assert!(matches!(&again.step, Step::Send(p) if p.channel == ChannelKind::Voice));
+
+        let twice = [unanswered.clone(), unanswered];
+        let fallback = decide(
+            &due_now(),
+            &plan,
+            &twice,
+            &rules(),
+            at("2026-11-26T10:20:00Z"),
+        );
+        assert!(matches!(&fallback.step, Step::Send(p) if p.channel == ChannelKind::Sms));
+        assert_eq!(
+            fallback.reasons,
+            ["falling back to sms after voice not answered 2 times"]
+        );
     }
 
     #[test]

@@ -169,7 +169,7 @@ impl Store {
 
         let ids: Vec<&str> = claimed.iter().map(|c| c.id.as_str()).collect();
         let sql = format!(
-            "SELECT id, notification_id, channel, status, created_at, retry_at, deliver_by, error_code, error_text \
+            "SELECT id, notification_id, channel, status, created_at, retry_at, failed_at, deliver_by, error_code, error_text \
              FROM attempts WHERE notification_id IN ({}) ORDER BY created_at, id",
             placeholders(1, ids.len())
         );
@@ -191,6 +191,7 @@ impl Store {
                     })?,
                     created_at: timestamp(row.try_get("created_at")?)?,
                     retry_at: opt_timestamp(row.try_get("retry_at")?)?,
+                    failed_at: opt_timestamp(row.try_get("failed_at")?)?,
                     deliver_by: opt_timestamp(row.try_get("deliver_by")?)?,
                     error_code: row.try_get("error_code")?,
                     error_text: row.try_get("error_text")?,

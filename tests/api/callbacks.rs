@@ -36,7 +36,7 @@ async fn an_unanswered_call_becomes_a_callback_task_that_staff_claim_and_close()
     assert!(
         task["reason"]
             .as_str()
-            .is_some_and(|r| r.contains("voice failed (no-answer")),
+            .is_some_and(|r| r.contains("voice not answered 2 times")),
         "{task}"
     );
     let task_id = task["id"].as_str().expect("id");

@@ -31,6 +31,7 @@ pub fn test_config() -> Config {
     config.dispatch.poll_interval_ms = 20;
     config.dispatch.retry_base_ms = 50;
     config.dispatch.retry_cap_ms = 200;
+    config.dispatch.unanswered_call_retry_ms = 50;
     config.delivery_timeout.whatsapp_ms = 800;
     config.delivery_timeout.sms_ms = 800;
     config.delivery_timeout.voice_ms = 800;

@@ -87,7 +87,7 @@ async fn an_undelivered_sms_falls_back_to_email() {
 }
 
 #[tokio::test]
-async fn an_unanswered_call_falls_back_to_sms() {
+async fn an_unanswered_call_is_made_once_more_then_falls_back_to_sms() {
     let app = TestApp::spawn().await;
     let patient =
         json!({ "name": "Moshe", "phone": "+972500000004", "channels": ["voice", "sms"] });
@@ -96,9 +96,17 @@ async fn an_unanswered_call_falls_back_to_sms() {
     assert_eq!(done["channel"], "sms");
     assert_eq!(
         attempts(&done),
-        pairs(&[("voice", "failed"), ("sms", "delivered")])
+        pairs(&[
+            ("voice", "failed"),
+            ("voice", "failed"),
+            ("sms", "delivered")
+        ])
     );
     assert_eq!(done["attempts"][0]["error_code"], "no-answer");
+    assert!(
+        event_details(&done)
+            .contains(&"falling back to sms after voice not answered 2 times".to_owned())
+    );
     app.stop().await;
 }
 
