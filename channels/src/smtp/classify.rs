@@ -55,6 +55,19 @@ impl From<lettre::transport::smtp::Error> for Cause {
     }
 }
 
+impl Cause {
+    /// For reasons: what happened, with addresses masked.
+    fn describe(&self) -> String {
+        match self {
+            Self::Reply { code, text } => mask_addresses(&format!("{code} {text}")),
+            Self::TimedOut => "no reply within the timeout".into(),
+            Self::Network(detail) | Self::Tls(detail) | Self::Client(detail) => {
+                mask_addresses(detail)
+            }
+        }
+    }
+}
+
 /// Servers put addresses in their replies (`<dana@example.org>: Recipient address rejected`);
 /// reasons end up in logs and audit text, so each address becomes `***@domain`.
 pub(crate) fn mask_addresses(text: &str) -> String {
@@ -113,14 +126,10 @@ pub(crate) fn classify(phase: Phase, cause: Cause) -> SendOutcome {
                 }
             }
         }
-        Cause::TimedOut if phase == Phase::Content => SendOutcome::Ambiguous {
-            reason: "no reply to the message content within the timeout".into(),
-        },
-        Cause::Network(detail) if phase == Phase::Content => SendOutcome::Ambiguous {
-            reason: format!(
-                "connection lost after the message content: {}",
-                mask_addresses(&detail)
-            ),
+        // Once the content is on its way, only a reply is definite: the server may have queued
+        // the message and gone quiet or lost the connection before saying so.
+        cause if phase == Phase::Content => SendOutcome::Ambiguous {
+            reason: format!("after the message content: {}", cause.describe()),
         },
         // A configuration that does not fit the server: retrying will not help, the operator must.
         Cause::Client(detail) => SendOutcome::ChannelDown {
@@ -242,6 +251,11 @@ mod tests {
             (
                 Content,
                 Cause::Network("incomplete response".into()),
+                ("ambiguous", None),
+            ),
+            (
+                Content,
+                Cause::Tls("close_notify missing".into()),
                 ("ambiguous", None),
             ),
         ];

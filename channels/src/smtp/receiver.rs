@@ -173,20 +173,26 @@ enum DataError {
     TooLarge,
     LineTooLong,
     Closed,
+    Idle,
 }
 
 /// Reads message content after `354` up to the lone `.` line, undoing dot-stuffing (RFC 5321
 /// §4.5.2: a line starting with `.` was sent with one more `.`). Keeps reading past the size
-/// limit, so the client's `.` still ends the transaction and the session stays in step.
+/// limit, so the client's `.` still ends the transaction and the session stays in step. The idle
+/// limit applies per line, so a large message on a slow link is not cut off.
 async fn read_data<R: AsyncBufRead + Unpin>(
     reader: &mut R,
     max_bytes: usize,
+    idle: Duration,
 ) -> io::Result<Result<Vec<u8>, DataError>> {
     let mut data = Vec::new();
     let mut line = Vec::new();
     let mut too_large = false;
     loop {
-        match read_line(reader, &mut line).await? {
+        let Ok(read) = tokio::time::timeout(idle, read_line(reader, &mut line)).await else {
+            return Ok(Err(DataError::Idle));
+        };
+        match read? {
             Line::Complete => {}
             Line::TooLong => return Ok(Err(DataError::LineTooLong)),
             Line::Closed => return Ok(Err(DataError::Closed)),
@@ -310,17 +316,12 @@ impl Session {
                         write
                             .write_all(b"354 end data with <CR><LF>.<CR><LF>\r\n")
                             .await?;
-                        let data = tokio::time::timeout(
+                        let data = read_data(
+                            &mut reader,
+                            self.rules.max_message_bytes,
                             self.rules.idle_timeout,
-                            read_data(&mut reader, self.rules.max_message_bytes),
                         );
-                        let Ok(data) = data.await else {
-                            write
-                                .write_all(b"421 4.4.2 idle too long, closing\r\n")
-                                .await?;
-                            return Ok(());
-                        };
-                        let reply: &[u8] = match data? {
+                        let reply: &[u8] = match data.await? {
                             Ok(data) => {
                                 let mail = ReceivedMail {
                                     envelope_from: self.from.take().unwrap_or_default(),
@@ -337,6 +338,12 @@ impl Session {
                             Err(DataError::LineTooLong) => {
                                 write
                                     .write_all(b"500 5.5.6 line too long, closing\r\n")
+                                    .await?;
+                                return Ok(());
+                            }
+                            Err(DataError::Idle) => {
+                                write
+                                    .write_all(b"421 4.4.2 idle too long, closing\r\n")
                                     .await?;
                                 return Ok(());
                             }
@@ -369,7 +376,7 @@ mod tests {
 
     async fn data_of(raw: &[u8], max: usize) -> Result<Vec<u8>, DataError> {
         let mut reader = raw;
-        read_data(&mut reader, max)
+        read_data(&mut reader, max, Duration::from_secs(5))
             .await
             .expect("reading from memory cannot fail")
     }
