@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use medrelay_channels::whatsapp::{
-    SIGNATURE_HEADER, WebhookError, WhatsAppCloud, WhatsAppConfig, classify_code, parse_statuses,
-    verify_signature, verify_subscription,
+    InboundWhatsApp, SIGNATURE_HEADER, WebhookError, WhatsAppCloud, WhatsAppConfig, classify_code,
+    parse_inbound, parse_statuses, verify_signature, verify_subscription,
 };
 use medrelay_channels::{
     Channel, ChannelKind, DeliveryState, OutgoingMessage, ProviderStatus, ProviderTemplate,
@@ -551,12 +551,21 @@ impl tracing::Subscriber for CapturedLogs {
 async fn logs_name_the_attempt_but_never_the_phone_number_or_the_text() {
     let logs = CapturedLogs::default();
     let _guard = tracing::subscriber::set_default(logs.clone());
-    for response in [
-        accepted("wamid.logged"),
-        ResponseTemplate::new(400).set_body_json(meta_error(131026, "Message undeliverable")),
-        ResponseTemplate::new(502),
-    ] {
-        outcome_of(response).await;
+    // Interest in a log call site is global and may have been settled as "no subscriber" by a
+    // test on another thread; the first round registers every call site, the rebuild then
+    // settles them with this subscriber in place, and the second round is the one checked.
+    for round in 0..2 {
+        if round == 1 {
+            tracing::callsite::rebuild_interest_cache();
+            logs.0.lock().expect("log buffer").clear();
+        }
+        for response in [
+            accepted("wamid.logged"),
+            ResponseTemplate::new(400).set_body_json(meta_error(131026, "Message undeliverable")),
+            ResponseTemplate::new(502),
+        ] {
+            outcome_of(response).await;
+        }
     }
     let text = logs.text();
     assert!(text.contains("att_01HZX3"), "{text}");
@@ -789,4 +798,83 @@ fn a_body_that_is_not_a_whatsapp_notification_is_an_error_that_hides_the_content
         parse_statuses(b"not json"),
         Err(WebhookError::Malformed { .. })
     ));
+}
+
+/// Patient messages: free text, a template quick-reply tap, an interactive reply to one of
+/// our messages, and one without an id, which is skipped.
+const INBOUND_BATCH: &str = r#"{
+  "object": "whatsapp_business_account",
+  "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+    "messaging_product": "whatsapp",
+    "metadata": {"display_phone_number": "97235550100", "phone_number_id": "106540352242922"},
+    "contacts": [{"profile": {"name": "Dana"}, "wa_id": "972541234567"}],
+    "messages": [
+      {"from": "972541234567", "id": "wamid.IN1", "timestamp": "1764140500", "type": "text",
+       "text": {"body": "Can I move my biopsy?"}},
+      {"from": "972541234567", "id": "wamid.IN2", "timestamp": "1764140510", "type": "button",
+       "context": {"from": "97235550100", "id": "wamid.A"},
+       "button": {"payload": "CONFIRM:apt123", "text": "Confirm"}},
+      {"from": "972541234567", "id": "wamid.IN3", "timestamp": "1764140520", "type": "interactive",
+       "context": {"from": "97235550100", "id": "wamid.B"},
+       "interactive": {"type": "button_reply", "button_reply": {"id": "CANCEL:apt123", "title": "Cancel"}}},
+      {"from": "972541234567", "timestamp": "1764140530", "type": "text", "text": {"body": "no id"}}
+    ]}}]}]
+}"#;
+
+#[test]
+fn patient_messages_are_read_with_their_sender_window_time_and_button_payload() {
+    let inbound = parse_inbound(INBOUND_BATCH.as_bytes()).expect("a valid batch parses");
+    let base = InboundWhatsApp {
+        provider_message_id: "wamid.IN1".to_owned(),
+        from: PATIENT.to_owned(),
+        phone_number_id: Some(PHONE_NUMBER_ID.to_owned()),
+        timestamp: Some(1_764_140_500),
+        kind: "text".to_owned(),
+        text: Some("Can I move my biopsy?".to_owned()),
+        reply_payload: None,
+        in_reply_to: None,
+    };
+    assert_eq!(
+        inbound,
+        vec![
+            base.clone(),
+            InboundWhatsApp {
+                provider_message_id: "wamid.IN2".to_owned(),
+                timestamp: Some(1_764_140_510),
+                kind: "button".to_owned(),
+                text: Some("Confirm".to_owned()),
+                reply_payload: Some("CONFIRM:apt123".to_owned()),
+                in_reply_to: Some("wamid.A".to_owned()),
+                ..base.clone()
+            },
+            InboundWhatsApp {
+                provider_message_id: "wamid.IN3".to_owned(),
+                timestamp: Some(1_764_140_520),
+                kind: "interactive".to_owned(),
+                text: Some("Cancel".to_owned()),
+                reply_payload: Some("CANCEL:apt123".to_owned()),
+                in_reply_to: Some("wamid.B".to_owned()),
+                ..base.clone()
+            },
+        ]
+    );
+    let printed = format!("{:?}", inbound[0]);
+    assert!(!printed.contains("541234567"), "{printed}");
+    assert!(!printed.contains("biopsy"), "{printed}");
+}
+
+#[test]
+fn statuses_and_patient_messages_are_read_apart_from_the_same_kind_of_body() {
+    assert_eq!(
+        parse_statuses(INBOUND_BATCH.as_bytes()).expect("a valid batch parses"),
+        Vec::new()
+    );
+    let inbound = parse_inbound(STATUS_BATCH.as_bytes()).expect("a valid batch parses");
+    assert_eq!(
+        inbound
+            .iter()
+            .map(|m| m.provider_message_id.as_str())
+            .collect::<Vec<_>>(),
+        ["wamid.IN"]
+    );
 }

@@ -3,7 +3,7 @@
 //! [`WhatsAppCloud`] sends one message per call and classifies Meta's answer by error code
 //! (providers.md §1.6). Webhooks are pure functions over the raw request, so the gateway's HTTP
 //! server stays in charge of routing: check [`verify_signature`] on the raw bytes first, then
-//! [`parse_statuses`]; answer the GET handshake with [`verify_subscription`].
+//! [`parse_statuses`] and [`parse_inbound`]; answer the GET handshake with [`verify_subscription`].
 //!
 //! Meta takes no idempotency key, so a send that may have reached Meta is reported
 //! [`SendOutcome::Ambiguous`](crate::SendOutcome::Ambiguous), never resent here.
@@ -18,5 +18,6 @@ pub use classify::classify_code;
 pub use cloud::{WhatsAppCloud, WhatsAppSetupError};
 pub use config::WhatsAppConfig;
 pub use webhook::{
-    SIGNATURE_HEADER, WebhookError, parse_statuses, verify_signature, verify_subscription,
+    InboundWhatsApp, SIGNATURE_HEADER, WebhookError, parse_inbound, parse_statuses,
+    verify_signature, verify_subscription,
 };

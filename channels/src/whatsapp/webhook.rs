@@ -1,11 +1,13 @@
 //! Webhooks from Meta (providers.md §1.4), as pure functions over what the HTTP server received.
 
+use std::fmt;
+
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::classify::{recipient_fact, scrub};
-use super::wire::{MessagesValue, Notification, Status};
+use super::wire::{Inbound, MessagesValue, Notification, Status};
 use crate::{DeliveryState, ProviderStatus, Secret};
 
 /// Header carrying `sha256=<hex HMAC-SHA256 of the raw body, keyed by the App Secret>`.
@@ -19,6 +21,45 @@ pub enum WebhookError {
     Malformed { line: usize, column: usize },
     #[error("webhook is for object `{0}`, not whatsapp_business_account")]
     WrongObject(String),
+}
+
+/// A patient's WhatsApp message to the business number. `Debug` hides the number and the text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct InboundWhatsApp {
+    /// The wamid: the dedupe key, and what a reply's context points at.
+    pub provider_message_id: String,
+    /// The sender as E.164 (`+` and the `wa_id`). Meta normalizes `wa_id`, so it may differ
+    /// from the number the patient was registered with.
+    pub from: String,
+    /// The business number that received it: the customer service window is per
+    /// (business number, patient).
+    pub phone_number_id: Option<String>,
+    /// Unix seconds; a patient message opens a 24-hour window for free-form messages.
+    pub timestamp: Option<i64>,
+    /// Meta's message type: `text`, `button`, `interactive`, `image`, `unsupported`, ….
+    pub kind: String,
+    /// What the patient wrote or the title of the button or list row they tapped.
+    pub text: Option<String>,
+    /// The id of the tapped button or list row (a template quick-reply payload, an
+    /// interactive reply id), e.g. `CONFIRM:apt123`.
+    pub reply_payload: Option<String>,
+    /// The wamid of our message the patient replied to, if they used reply.
+    pub in_reply_to: Option<String>,
+}
+
+impl fmt::Debug for InboundWhatsApp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InboundWhatsApp")
+            .field("provider_message_id", &self.provider_message_id)
+            .field("from", &crate::Recipient::Phone(self.from.clone()))
+            .field("phone_number_id", &self.phone_number_id)
+            .field("timestamp", &self.timestamp)
+            .field("kind", &self.kind)
+            .field("text_chars", &self.text.as_ref().map(|t| t.chars().count()))
+            .field("reply_payload", &self.reply_payload)
+            .field("in_reply_to", &self.in_reply_to)
+            .finish()
+    }
 }
 
 /// Whether `header` (the [`SIGNATURE_HEADER`] value) signs `raw_body` with `app_secret`.
@@ -63,27 +104,8 @@ pub fn verify_subscription(
 /// adapter does not know (`deleted`, `played`, …) or of unreadable shape are skipped, so one odd
 /// status cannot make Meta redeliver the whole batch.
 pub fn parse_statuses(raw_body: &[u8]) -> Result<Vec<ProviderStatus>, WebhookError> {
-    let notification: Notification =
-        serde_json::from_slice(raw_body).map_err(|e| WebhookError::Malformed {
-            line: e.line(),
-            column: e.column(),
-        })?;
-    if notification.object != "whatsapp_business_account" {
-        return Err(WebhookError::WrongObject(scrub(&notification.object)));
-    }
-    let statuses = notification
-        .entry
-        .into_iter()
-        .flat_map(|entry| entry.changes)
-        .filter(|change| change.field == "messages")
-        .flat_map(|change| {
-            serde_json::from_value::<MessagesValue>(change.value)
-                .unwrap_or_else(|_| {
-                    tracing::warn!("whatsapp webhook: unreadable `messages` change skipped");
-                    MessagesValue::default()
-                })
-                .statuses
-        })
+    let statuses = messages_values(raw_body)?
+        .flat_map(|value| value.statuses)
         .filter_map(|raw| match serde_json::from_value::<Status>(raw) {
             Ok(status) => provider_status(status),
             Err(_) => {
@@ -93,6 +115,53 @@ pub fn parse_statuses(raw_body: &[u8]) -> Result<Vec<ProviderStatus>, WebhookErr
         })
         .collect();
     Ok(statuses)
+}
+
+/// Every patient message in one webhook POST, in Meta's order, across all entries and changes.
+/// Meta redelivers, so dedupe by `provider_message_id`. Unreadable messages are skipped.
+pub fn parse_inbound(raw_body: &[u8]) -> Result<Vec<InboundWhatsApp>, WebhookError> {
+    let messages = messages_values(raw_body)?
+        .flat_map(|value| {
+            let phone_number_id = value.metadata.map(|m| m.phone_number_id);
+            value
+                .messages
+                .into_iter()
+                .map(move |raw| (phone_number_id.clone(), raw))
+        })
+        .filter_map(
+            |(phone_number_id, raw)| match serde_json::from_value::<Inbound>(raw) {
+                Ok(message) => Some(inbound(message, phone_number_id)),
+                Err(_) => {
+                    tracing::warn!("whatsapp webhook: unreadable inbound message skipped");
+                    None
+                }
+            },
+        )
+        .collect();
+    Ok(messages)
+}
+
+/// The `value` of every `messages` change in the body: statuses and inbound messages live there.
+fn messages_values(raw_body: &[u8]) -> Result<impl Iterator<Item = MessagesValue>, WebhookError> {
+    let notification: Notification =
+        serde_json::from_slice(raw_body).map_err(|e| WebhookError::Malformed {
+            line: e.line(),
+            column: e.column(),
+        })?;
+    if notification.object != "whatsapp_business_account" {
+        return Err(WebhookError::WrongObject(scrub(&notification.object)));
+    }
+    Ok(notification
+        .entry
+        .into_iter()
+        .flat_map(|entry| entry.changes)
+        .filter(|change| change.field == "messages")
+        .map(|change| {
+            serde_json::from_value::<MessagesValue>(change.value).unwrap_or_else(|_| {
+                tracing::warn!("whatsapp webhook: unreadable `messages` change skipped");
+                MessagesValue::default()
+            })
+        }))
 }
 
 fn provider_status(status: Status) -> Option<ProviderStatus> {
@@ -119,4 +188,26 @@ fn provider_status(status: Status) -> Option<ProviderStatus> {
         error_text: error.map(|e| scrub(&e.text())),
         fact: error.and_then(|e| recipient_fact(e.code)),
     })
+}
+
+fn inbound(message: Inbound, phone_number_id: Option<String>) -> InboundWhatsApp {
+    let reply = message
+        .interactive
+        .and_then(|i| i.button_reply.or(i.list_reply));
+    let (text, reply_payload) = match (message.text, message.button, reply) {
+        (Some(text), _, _) => (Some(text.body), None),
+        (None, Some(button), _) => (button.text, button.payload),
+        (None, None, Some(reply)) => (reply.title, Some(reply.id)),
+        (None, None, None) => (None, None),
+    };
+    InboundWhatsApp {
+        provider_message_id: message.id,
+        from: format!("+{}", message.from.trim_start_matches('+')),
+        phone_number_id,
+        timestamp: message.timestamp.and_then(|t| t.parse().ok()),
+        kind: message.kind,
+        text,
+        reply_payload,
+        in_reply_to: message.context.map(|c| c.id),
+    }
 }

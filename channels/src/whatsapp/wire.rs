@@ -166,9 +166,19 @@ pub(super) struct Change {
 
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct MessagesValue {
+    #[serde(default)]
+    pub metadata: Option<Metadata>,
     /// Read one by one so a single odd status does not sink the batch.
     #[serde(default)]
     pub statuses: Vec<serde_json::Value>,
+    /// Inbound messages, read one by one for the same reason.
+    #[serde(default)]
+    pub messages: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Metadata {
+    pub phone_number_id: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -179,4 +189,57 @@ pub(super) struct Status {
     pub biz_opaque_callback_data: Option<String>,
     #[serde(default)]
     pub errors: Vec<GraphError>,
+}
+
+/// An inbound message (`value.messages[]`): only what the gateway acts on.
+#[derive(Debug, Deserialize)]
+pub(super) struct Inbound {
+    pub from: String,
+    pub id: String,
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub text: Option<InboundText>,
+    /// Quick-reply button of a template.
+    #[serde(default)]
+    pub button: Option<InboundButton>,
+    #[serde(default)]
+    pub interactive: Option<Interactive>,
+    #[serde(default)]
+    pub context: Option<Context>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct InboundText {
+    pub body: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct InboundButton {
+    #[serde(default)]
+    pub payload: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Interactive {
+    #[serde(default)]
+    pub button_reply: Option<Reply>,
+    #[serde(default)]
+    pub list_reply: Option<Reply>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Reply {
+    pub id: String,
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Context {
+    pub id: String,
 }
