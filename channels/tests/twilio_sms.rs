@@ -1,5 +1,6 @@
 //! Twilio SMS adapter against a wiremock Twilio; signature and status-callback parsing.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -369,6 +370,74 @@ async fn phone_numbers_in_twilio_error_messages_do_not_reach_the_outcome() {
             fact: None,
         }
     );
+}
+
+/// Records every event's fields as text, on this thread only.
+#[derive(Clone, Default)]
+struct CapturedLogs(Arc<Mutex<String>>);
+
+impl CapturedLogs {
+    fn text(&self) -> String {
+        self.0.lock().expect("log buffer lock").clone()
+    }
+}
+
+struct FieldsAsText<'a>(&'a mut String);
+
+impl tracing::field::Visit for FieldsAsText<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!(" {}={value:?}", field.name()));
+    }
+}
+
+impl tracing::Subscriber for CapturedLogs {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut line = String::new();
+        event.record(&mut FieldsAsText(&mut line));
+        let mut text = self.0.lock().expect("log buffer lock");
+        text.push_str(&line);
+        text.push('\n');
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[tokio::test]
+async fn logs_name_the_attempt_and_the_code_but_never_the_number_or_the_text() {
+    let logs = CapturedLogs::default();
+    let _guard = tracing::subscriber::set_default(logs.clone());
+    let server = MockServer::start().await;
+    let channel = sms_channel(&server.uri());
+    for response in [
+        ResponseTemplate::new(201).set_body_json(json!({ "sid": "SM1" })),
+        ResponseTemplate::new(400).set_body_json(json!({
+            "code": 21211,
+            "message": "The 'To' number +972541234567 is not a valid phone number.",
+        })),
+    ] {
+        server.reset().await;
+        Mock::given(method("POST"))
+            .respond_with(response)
+            .mount(&server)
+            .await;
+        channel
+            .send(&message("Your biopsy result is ready", None))
+            .await;
+    }
+
+    let text = logs.text();
+    assert!(text.contains("att_42") && text.contains("***567"), "{text}");
+    assert!(text.contains("21211"), "{text}");
+    assert!(!text.contains("541234567"), "{text}");
+    assert!(!text.contains("biopsy"), "{text}");
 }
 
 #[tokio::test]

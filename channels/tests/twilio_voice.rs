@@ -195,9 +195,12 @@ async fn hebrew_without_a_recording_is_spoken_when_a_he_il_voice_is_configured()
 }
 
 #[tokio::test]
-async fn a_regional_language_tag_uses_its_primary_language_and_a_voice_is_optional() {
+async fn a_regional_language_tag_uses_its_own_entry_or_else_its_primary_language() {
     let russian = call_form(voice_section(), &message("ru-RU", "Напоминание")).await;
     let arabic = call_form(voice_section(), &message("ar", "تذكير")).await;
+    let mut regional = voice_section();
+    regional["languages"]["he-IL"] = json!({ "language": "he-IL" });
+    let hebrew = call_form(regional, &message("he-il", "שלום")).await;
 
     let twiml = |form: &[(String, String)]| field(form, "Twiml").expect("a Twiml field");
     assert!(
@@ -210,6 +213,11 @@ async fn a_regional_language_tag_uses_its_primary_language_and_a_voice_is_option
         twiml(&arabic).contains("<Say language=\"arb\">تذكير</Say>"),
         "{}",
         twiml(&arabic)
+    );
+    assert!(
+        twiml(&hebrew).contains("<Say language=\"he-IL\">שלום</Say>"),
+        "an exact regional key wins over the primary language: {}",
+        twiml(&hebrew)
     );
 }
 

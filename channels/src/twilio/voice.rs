@@ -29,7 +29,12 @@ impl TwilioVoice {
             status_callback,
             confirm_url,
             machine_detection: voice.machine_detection,
-            languages: voice.languages.clone(),
+            // Lookups lowercase the message's tag, so keys such as `he-IL` must match it.
+            languages: voice
+                .languages
+                .iter()
+                .map(|(tag, language)| (tag.to_ascii_lowercase(), language.clone()))
+                .collect(),
         })
     }
 
