@@ -10,7 +10,9 @@ pub(crate) enum Phase {
     Connect,
     /// AUTH.
     Auth,
-    /// MAIL FROM, RCPT TO and the DATA command: the server cannot have queued anything yet.
+    /// MAIL FROM: a refusal is about our envelope sender, so about every message, not this one.
+    Sender,
+    /// RCPT TO and the DATA command: the server cannot have queued anything yet.
     Envelope,
     /// The message content and the server's final reply to it: from here on the server may have
     /// queued the message even if we never hear so.
@@ -102,10 +104,10 @@ pub(crate) fn classify(phase: Phase, cause: Cause) -> SendOutcome {
             let reason = mask_addresses(&text);
             let code_text = code.to_string();
             // 530 authentication required, 534 mechanism too weak, 535 bad credentials: our
-            // account, not this message. A 5xx to greeting, EHLO or AUTH means the relay will not
-            // serve us at all.
+            // account, not this message. A 5xx to greeting, EHLO, AUTH or MAIL FROM means the
+            // relay will not take mail from us at all.
             let relay_refuses = matches!(code, 530 | 534 | 535)
-                || (code >= 500 && matches!(phase, Phase::Connect | Phase::Auth));
+                || (code >= 500 && matches!(phase, Phase::Connect | Phase::Auth | Phase::Sender));
             if relay_refuses {
                 SendOutcome::ChannelDown {
                     code: code_text,
@@ -219,6 +221,16 @@ mod tests {
                 Auth,
                 reply(454, "4.7.0 temporary auth failure"),
                 ("retry", Some("454")),
+            ),
+            (
+                Sender,
+                reply(553, "5.7.1 sender address not owned by user"),
+                ("down", Some("553")),
+            ),
+            (
+                Sender,
+                reply(451, "4.3.0 try later"),
+                ("retry", Some("451")),
             ),
             (
                 Envelope,

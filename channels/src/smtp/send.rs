@@ -249,7 +249,7 @@ impl SmtpEmail {
             parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
         self.step(
-            Phase::Envelope,
+            Phase::Sender,
             conn.command(Mail::new(envelope.from().cloned(), parameters)),
         )
         .await?;
