@@ -66,7 +66,8 @@ impl WhatsAppCloud {
             ("app_secret", &config.app_secret),
             ("verify_token", &config.verify_token),
         ] {
-            // An empty app secret or verify token would let anyone sign webhooks.
+            // Empty, the app secret would let anyone sign webhooks and the verify token anyone
+            // subscribe; an empty token is a missing setting, not a choice.
             if secret.expose().trim().is_empty() {
                 return Err(invalid(field, "must not be empty"));
             }
