@@ -72,8 +72,9 @@ fn other_port_form(url: &str) -> Option<String> {
     };
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
-    // The port follows the last colon, unless that colon is inside an IPv6 literal.
-    let host_end = authority.rfind(']').unwrap_or(0);
+    // The port follows the last colon, unless that colon is in user info or an IPv6 literal.
+    let host_start = authority.rfind('@').map_or(0, |at| at + 1);
+    let host_end = authority.rfind(']').unwrap_or(0).max(host_start);
     let with_other = match authority[host_end..].rfind(':') {
         Some(colon) => authority[..host_end + colon].to_owned(),
         None => format!("{authority}:{default_port}"),
@@ -236,4 +237,32 @@ pub fn parse_call_reply(params: &[(String, String)]) -> Option<CallReply> {
         call_sid: param(params, "CallSid")?.to_owned(),
         digits: param(params, "Digits")?.to_owned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_other_port_form_adds_or_removes_only_the_port() {
+        let cases = [
+            (
+                "https://h.example/p?q=1",
+                Some("https://h.example:443/p?q=1"),
+            ),
+            ("https://h.example:443/p", Some("https://h.example/p")),
+            ("http://h.example", Some("http://h.example:80")),
+            (
+                "https://u:pw@h.example/p",
+                Some("https://u:pw@h.example:443/p"),
+            ),
+            ("https://[::1]:8443/p", Some("https://[::1]/p")),
+            ("https://[::1]/p", Some("https://[::1]:443/p")),
+            ("ftp://h.example/p", None),
+            ("no scheme", None),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(other_port_form(url).as_deref(), expected, "{url}");
+        }
+    }
 }
