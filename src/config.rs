@@ -81,6 +81,9 @@ pub struct DispatchConfig {
     pub retry_base_ms: u64,
     /// Longest retry delay.
     pub retry_cap_ms: u64,
+    /// How long a channel is paused for a clinic when its provider account is unusable (bad
+    /// credentials, billing, a locked account) before it is tried again.
+    pub channel_down_pause_ms: u64,
     /// A busy or unanswered call is made once more after this long, then the next channel.
     pub unanswered_call_retry_ms: u64,
     /// How long a provider's word that a number is not on WhatsApp, or is a landline, is
@@ -101,6 +104,7 @@ impl Default for DispatchConfig {
             retry_base_ms: 2_000,
             retry_cap_ms: 300_000,
             unanswered_call_retry_ms: 600_000,
+            channel_down_pause_ms: 900_000,
             remember_recipient_facts_days: 30,
             remember_opt_outs_days: 3650,
         }

@@ -20,10 +20,12 @@ pub use senders::SenderLimits;
 use crate::clock::SharedClock;
 use crate::config::{DeliveryTimeouts, DispatchConfig};
 use crate::domain::{AttemptId, Clinic, ClinicId, NotificationStatus, Patient};
-use crate::policy::{self, DeliveryRules, KnownFact, NotificationFacts, Step, templates};
+use crate::policy::{
+    self, ChannelSuspension, DeliveryRules, KnownFact, NotificationFacts, Step, templates,
+};
 use crate::store::{
     AttemptOutcome, ClaimedNotification, DispatchWrite, LearnedFact, NextState, OutcomeWrite,
-    Store, StoreError,
+    Store, StoreError, SuspensionWrite,
 };
 
 /// The adapters this instance sends through, by channel.
@@ -153,6 +155,7 @@ impl Dispatcher {
             .flatten()
             .collect();
         let known = self.store.recipient_facts(&addresses, now).await?;
+        let suspended = self.store.channel_suspensions(now).await?;
 
         let mut writes = Vec::with_capacity(count);
         let mut handovers = HashMap::new();
@@ -182,7 +185,14 @@ impl Dispatcher {
             .flatten()
             .cloned()
             .collect();
-            let plan = policy::channel_plan(notification.channel, &patient, &clinic, &known_facts);
+            let suspended_here = suspended.get(&clinic.id).map_or(&[][..], Vec::as_slice);
+            let plan = policy::channel_plan(
+                notification.channel,
+                &patient,
+                &clinic,
+                &known_facts,
+                suspended_here,
+            );
             let facts = NotificationFacts {
                 status: notification.status,
                 send_at: notification.send_at,
@@ -299,6 +309,7 @@ impl Dispatcher {
         } = handover;
         let address = to.address().to_owned();
         let mut learned = None;
+        let mut suspend = None;
         let outcome = match (
             self.channels.get(channel),
             render(
@@ -321,11 +332,17 @@ impl Dispatcher {
             (Some(adapter), Ok(message)) => {
                 self.limits.until_ready(channel, adapter.sender_id()).await;
                 let sent = adapter.send(&message).await;
-                if let SendOutcome::Permanent {
-                    fact: Some(fact), ..
-                } = &sent
-                {
-                    learned = Some(self.learned(*fact, channel, address));
+                match &sent {
+                    SendOutcome::Permanent {
+                        fact: Some(fact), ..
+                    } => {
+                        learned = Some(self.learned(*fact, channel, address));
+                    }
+                    SendOutcome::ChannelDown { code, reason } => {
+                        tracing::error!(clinic = %clinic.slug, %channel, %code, "provider account unusable; channel suspended");
+                        suspend = Some(self.suspension(&clinic, channel, code, reason));
+                    }
+                    _ => {}
                 }
                 self.classify(channel, &notification, sent)
             }
@@ -336,6 +353,28 @@ impl Dispatcher {
             channel,
             outcome,
             learned,
+            suspend,
+        }
+    }
+
+    /// Pauses a clinic's channel whose provider account is unusable, for a while: traffic falls
+    /// back meanwhile, and the channel is tried again afterwards in case it was fixed.
+    fn suspension(
+        &self,
+        clinic: &Clinic,
+        channel: ChannelKind,
+        code: &str,
+        reason: &str,
+    ) -> SuspensionWrite {
+        let now = self.clock.now();
+        let pause = Duration::from_millis(self.config.channel_down_pause_ms);
+        SuspensionWrite {
+            clinic: clinic.id.clone(),
+            suspension: ChannelSuspension {
+                channel,
+                reason: format!("{code}: {reason}"),
+                until: now.checked_add(pause).unwrap_or(now),
+            },
         }
     }
 

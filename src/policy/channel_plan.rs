@@ -18,6 +18,14 @@ pub struct KnownFact {
     pub learned_at: Timestamp,
 }
 
+/// A clinic's channel paused because its provider account is unusable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelSuspension {
+    pub channel: ChannelKind,
+    pub reason: String,
+    pub until: Timestamp,
+}
+
 /// The channels to try in order, and a reason for each one left out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelPlan {
@@ -32,12 +40,14 @@ pub struct ChannelPlan {
 /// Staff's choice for this message wins; then the patient's preference; then the clinic's order.
 /// A channel is dropped when the clinic has not set it up, the patient opted out of it, the
 /// patient has no contact for it, or a provider told us it cannot reach the patient (`facts`).
-/// A number known to be a landline is called where a text was planned.
+/// A number known to be a landline is called where a text was planned. A channel the clinic's
+/// provider account cannot serve right now (`suspended`) is skipped.
 pub fn channel_plan(
     requested: Option<ChannelKind>,
     patient: &Patient,
     clinic: &Clinic,
     facts: &[KnownFact],
+    suspended: &[ChannelSuspension],
 ) -> ChannelPlan {
     let (order, source) = match requested {
         Some(channel) => (vec![channel], format!("staff chose {channel}")),
@@ -72,6 +82,13 @@ pub fn channel_plan(
         callback_possible: patient.phone.is_some(),
     };
     for channel in order {
+        if let Some(suspension) = suspended.iter().find(|s| s.channel == channel) {
+            plan.skipped.push(format!(
+                "{channel} skipped: suspended for this clinic until {} ({})",
+                suspension.until, suspension.reason
+            ));
+            continue;
+        }
         if let Some(known) = facts.iter().find(|f| f.channel == channel) {
             plan.skipped
                 .push(format!("{channel} skipped: {}", fact_reason(known)));
@@ -175,7 +192,7 @@ pub(crate) mod tests {
 
     #[test]
     fn without_preferences_the_clinic_order_is_used() {
-        let plan = channel_plan(None, &patient(), &clinic(), &[]);
+        let plan = channel_plan(None, &patient(), &clinic(), &[], &[]);
         assert_eq!(
             kinds(&plan),
             [ChannelKind::Whatsapp, ChannelKind::Sms, ChannelKind::Email]
@@ -188,7 +205,7 @@ pub(crate) mod tests {
     fn the_patients_preference_beats_the_clinic_order() {
         let mut patient = patient();
         patient.channels = vec![ChannelKind::Email, ChannelKind::Sms];
-        let plan = channel_plan(None, &patient, &clinic(), &[]);
+        let plan = channel_plan(None, &patient, &clinic(), &[], &[]);
         assert_eq!(kinds(&plan), [ChannelKind::Email, ChannelKind::Sms]);
     }
 
@@ -196,7 +213,7 @@ pub(crate) mod tests {
     fn staffs_choice_beats_the_patients_preference() {
         let mut patient = patient();
         patient.channels = vec![ChannelKind::Email];
-        let plan = channel_plan(Some(ChannelKind::Sms), &patient, &clinic(), &[]);
+        let plan = channel_plan(Some(ChannelKind::Sms), &patient, &clinic(), &[], &[]);
         assert_eq!(kinds(&plan), [ChannelKind::Sms]);
         assert_eq!(plan.source, "staff chose sms");
     }
@@ -212,7 +229,7 @@ pub(crate) mod tests {
         ];
         patient.opted_out = vec![ChannelKind::Whatsapp];
         patient.email = None;
-        let plan = channel_plan(None, &patient, &clinic(), &[]);
+        let plan = channel_plan(None, &patient, &clinic(), &[], &[]);
         assert_eq!(kinds(&plan), [ChannelKind::Sms]);
         assert_eq!(
             plan.skipped,
@@ -228,7 +245,7 @@ pub(crate) mod tests {
     fn a_patient_not_on_whatsapp_is_not_sent_whatsapp() {
         let mut patient = patient();
         patient.whatsapp = false;
-        let plan = channel_plan(None, &patient, &clinic(), &[]);
+        let plan = channel_plan(None, &patient, &clinic(), &[], &[]);
         assert_eq!(kinds(&plan), [ChannelKind::Sms, ChannelKind::Email]);
         assert_eq!(
             plan.skipped,
@@ -247,7 +264,7 @@ pub(crate) mod tests {
     #[test]
     fn a_number_the_provider_said_is_not_on_whatsapp_skips_whatsapp() {
         let facts = [learned(ChannelKind::Whatsapp, RecipientFact::NotOnWhatsapp)];
-        let plan = channel_plan(None, &patient(), &clinic(), &facts);
+        let plan = channel_plan(None, &patient(), &clinic(), &facts, &[]);
         assert_eq!(kinds(&plan), [ChannelKind::Sms, ChannelKind::Email]);
         assert_eq!(
             plan.skipped,
@@ -262,18 +279,35 @@ pub(crate) mod tests {
         let mut patient = patient();
         patient.channels = vec![ChannelKind::Sms, ChannelKind::Email];
         let facts = [learned(ChannelKind::Sms, RecipientFact::Landline)];
-        let plan = channel_plan(None, &patient, &clinic, &facts);
+        let plan = channel_plan(None, &patient, &clinic, &facts, &[]);
         assert_eq!(kinds(&plan), [ChannelKind::Voice, ChannelKind::Email]);
     }
 
     #[test]
     fn an_unsubscribe_at_the_provider_closes_that_channel() {
         let facts = [learned(ChannelKind::Sms, RecipientFact::OptedOut)];
-        let plan = channel_plan(Some(ChannelKind::Sms), &patient(), &clinic(), &facts);
+        let plan = channel_plan(Some(ChannelKind::Sms), &patient(), &clinic(), &facts, &[]);
         assert!(plan.channels.is_empty());
         assert_eq!(
             plan.skipped,
             ["sms skipped: the patient unsubscribed at the provider (2026-11-20)"]
+        );
+    }
+
+    #[test]
+    fn a_suspended_channel_is_skipped_with_the_operators_reason() {
+        let suspended = [ChannelSuspension {
+            channel: ChannelKind::Whatsapp,
+            reason: "190: access token expired".into(),
+            until: "2026-11-26T10:15:00Z".parse().expect("time"),
+        }];
+        let plan = channel_plan(None, &patient(), &clinic(), &[], &suspended);
+        assert_eq!(kinds(&plan), [ChannelKind::Sms, ChannelKind::Email]);
+        assert_eq!(
+            plan.skipped,
+            [
+                "whatsapp skipped: suspended for this clinic until 2026-11-26T10:15:00Z (190: access token expired)"
+            ]
         );
     }
 }

@@ -420,7 +420,7 @@ mod tests {
     }
 
     fn plan() -> ChannelPlan {
-        channel_plan(None, &patient(), &clinic(), &[])
+        channel_plan(None, &patient(), &clinic(), &[], &[])
     }
 
     const NOW: &str = "2026-11-26T10:00:00Z";
@@ -524,7 +524,7 @@ mod tests {
     fn an_interrupted_email_hand_over_falls_back_instead_of_resending() {
         let mut patient = patient();
         patient.channels = vec![ChannelKind::Email, ChannelKind::Sms];
-        let plan = channel_plan(None, &patient, &clinic(), &[]);
+        let plan = channel_plan(None, &patient, &clinic(), &[], &[]);
         let sending = attempt(
             ChannelKind::Email,
             AttemptStatus::Sending,
@@ -573,7 +573,7 @@ mod tests {
         patient.channels = vec![ChannelKind::Voice, ChannelKind::Sms];
         let mut clinic = clinic();
         clinic.default_channels.push(ChannelKind::Voice);
-        let plan = channel_plan(None, &patient, &clinic, &[]);
+        let plan = channel_plan(None, &patient, &clinic, &[], &[]);
         let mut unanswered = attempt(
             ChannelKind::Voice,
             AttemptStatus::Failed,
@@ -709,7 +709,7 @@ mod tests {
     fn with_every_channel_used_up_the_notification_fails_with_the_whole_story() {
         let mut patient = patient();
         patient.email = None;
-        let plan = channel_plan(None, &patient, &clinic(), &[]);
+        let plan = channel_plan(None, &patient, &clinic(), &[], &[]);
         let attempts = [
             attempt(
                 ChannelKind::Whatsapp,
@@ -763,7 +763,7 @@ mod tests {
 
         let mut no_phone = patient();
         no_phone.phone = None;
-        let plan = channel_plan(None, &no_phone, &clinic(), &[]);
+        let plan = channel_plan(None, &no_phone, &clinic(), &[], &[]);
         let email_failed = [attempt(
             ChannelKind::Email,
             AttemptStatus::Failed,
@@ -778,7 +778,7 @@ mod tests {
         let mut patient = patient();
         patient.phone = None;
         patient.email = None;
-        let plan = channel_plan(None, &patient, &clinic(), &[]);
+        let plan = channel_plan(None, &patient, &clinic(), &[], &[]);
         let decision = decide(&due_now(), &plan, &[], &rules(), at(NOW));
         assert_eq!(
             decision.step,

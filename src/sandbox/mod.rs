@@ -13,6 +13,7 @@
 //! | `+972500000005` | two transient provider errors on any channel, then success |
 //! | `+972500000006` | a landline: SMS rejected (21614), so it is called instead |
 //! | `+972500000007` | unsubscribed from SMS (21610, replied STOP): SMS closed for the number |
+//! | `+972500000008` | WhatsApp answers "access token expired" (190): the clinic's WhatsApp pauses |
 //! | `…@bounce.test` | email rejected permanently (550) |
 //!
 //! Everyone else gets it delivered, and WhatsApp messages are read shortly after.
@@ -46,6 +47,7 @@ pub const VOICE_NO_ANSWER: &str = "+972500000004";
 pub const TRANSIENT_TWICE: &str = "+972500000005";
 pub const LANDLINE: &str = "+972500000006";
 pub const SMS_OPTED_OUT: &str = "+972500000007";
+pub const WHATSAPP_ACCOUNT_DOWN: &str = "+972500000008";
 pub const BOUNCING_DOMAIN: &str = "bounce.test";
 
 /// How the sandbox answers one message.
@@ -57,6 +59,11 @@ enum Verdict {
         fact: Option<RecipientFact>,
     },
     Transient,
+    /// The provider account itself is unusable.
+    AccountDown {
+        code: &'static str,
+        reason: &'static str,
+    },
     /// Accept, then report these statuses in turn (`status` or `status:error_code`).
     Accept(&'static [&'static str]),
 }
@@ -67,6 +74,10 @@ fn verdict(channel: ChannelKind, to: &Recipient, transient_failures_so_far: u32)
         return Verdict::Transient;
     }
     match (channel, address) {
+        (ChannelKind::Whatsapp, WHATSAPP_ACCOUNT_DOWN) => Verdict::AccountDown {
+            code: "190",
+            reason: "access token expired",
+        },
         (ChannelKind::Whatsapp, NOT_ON_WHATSAPP) => Verdict::Reject {
             code: "131026",
             reason: "message undeliverable: recipient is not a WhatsApp user",
@@ -189,6 +200,12 @@ impl Sandbox {
                     code: "500".into(),
                     reason: "sandbox: temporary provider error".into(),
                     after: None,
+                };
+            }
+            Verdict::AccountDown { code, reason } => {
+                return SendOutcome::ChannelDown {
+                    code: (*code).into(),
+                    reason: (*reason).into(),
                 };
             }
             Verdict::Reject { code, .. } => ("rejected", Some((*code).to_owned()), None),

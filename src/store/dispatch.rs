@@ -5,7 +5,7 @@ use medrelay_channels::ChannelKind;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::facts::LearnedFact;
+use super::facts::{LearnedFact, SuspensionWrite};
 use super::notifications::{EventBatch, NOTIFICATION_COLUMNS, status};
 use super::rows::{Param, write_rows};
 use super::{
@@ -102,6 +102,8 @@ pub struct OutcomeWrite {
     pub outcome: AttemptOutcome,
     /// What the provider's answer taught us about the recipient.
     pub learned: Option<LearnedFact>,
+    /// The clinic's channel to pause: its provider account is unusable.
+    pub suspend: Option<SuspensionWrite>,
 }
 
 const CLAIM_POSTGRES: &str = "UPDATE notifications n SET lease_token = $1, due_at = $2, recheck = 0 \
@@ -533,6 +535,38 @@ impl Store {
             }
         }
         let facts = facts.into_values().collect();
+        let mut suspensions: HashMap<(&str, ChannelKind), Vec<Param>> = HashMap::new();
+        for outcome in outcomes {
+            if let Some(SuspensionWrite { clinic, suspension }) = &outcome.suspend {
+                events.add(
+                    outcome.notification.as_str(),
+                    Some(outcome.attempt.as_str()),
+                    now,
+                    "alert",
+                    &format!(
+                        "{} suspended for this clinic until {}: {}; an operator must fix the provider account",
+                        suspension.channel, suspension.until, suspension.reason
+                    ),
+                );
+                let row = vec![
+                    clinic.as_str().into(),
+                    suspension.channel.as_str().into(),
+                    suspension.reason.as_str().into(),
+                    millis(suspension.until).into(),
+                ];
+                suspensions.insert((clinic.as_str(), suspension.channel), row);
+            }
+        }
+        write_rows(
+            &mut tx,
+            "INSERT INTO channel_suspensions (clinic_id, channel, reason, since, until) \
+             SELECT column1, column2, column3, $1, column4 FROM (VALUES {values}) AS v WHERE true \
+             ON CONFLICT (clinic_id, channel) DO UPDATE SET reason = excluded.reason, since = excluded.since, \
+             until = excluded.until",
+            &[at.into()],
+            suspensions.into_values().collect(),
+        )
+        .await?;
         write_rows(
             &mut tx,
             "INSERT INTO recipient_facts (clinic_id, address, channel, fact, learned_at, expires_at) \

@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use super::{Store, StoreError, millis, parse_stored, placeholders, timestamp};
 use crate::domain::ClinicId;
-use crate::policy::KnownFact;
+use crate::policy::{ChannelSuspension, KnownFact};
 
 /// A fact a provider told us about an address, to remember until `until`.
 #[derive(Debug, Clone)]
@@ -17,7 +17,39 @@ pub struct LearnedFact {
     pub until: Timestamp,
 }
 
+/// A clinic's channel to pause, learned from a provider's answer.
+#[derive(Debug, Clone)]
+pub struct SuspensionWrite {
+    pub clinic: ClinicId,
+    pub suspension: ChannelSuspension,
+}
+
 impl Store {
+    /// Channels paused right now, by clinic.
+    pub async fn channel_suspensions(
+        &self,
+        now: Timestamp,
+    ) -> Result<HashMap<ClinicId, Vec<ChannelSuspension>>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT clinic_id, channel, reason, until FROM channel_suspensions WHERE until > $1",
+        )
+        .bind(millis(now))
+        .fetch_all(&self.read)
+        .await?;
+        let mut suspended: HashMap<ClinicId, Vec<ChannelSuspension>> = HashMap::new();
+        for row in rows {
+            suspended
+                .entry(ClinicId::from_stored(row.try_get("clinic_id")?))
+                .or_default()
+                .push(ChannelSuspension {
+                    channel: parse_stored(&row.try_get::<String, _>("channel")?, "channel")?,
+                    reason: row.try_get("reason")?,
+                    until: timestamp(row.try_get("until")?)?,
+                });
+        }
+        Ok(suspended)
+    }
+
     /// The still-trusted facts about these addresses, by clinic and address.
     pub async fn recipient_facts(
         &self,

@@ -30,7 +30,7 @@ pub use callbacks::CallbackView;
 pub use clinics::{ApiKeyRole, AuthenticatedKey, NewClinic, key_fingerprint};
 pub use dispatch::{AttemptOutcome, ClaimedNotification, DispatchWrite, NextState, OutcomeWrite};
 pub use error::StoreError;
-pub use facts::LearnedFact;
+pub use facts::{LearnedFact, SuspensionWrite};
 pub use notifications::{
     AttemptView, EventView, IntakeResult, NewNotification, NotificationFilter, NotificationPage,
     NotificationView, Receipt,

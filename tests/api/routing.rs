@@ -283,3 +283,42 @@ async fn an_unsubscribe_reported_by_the_sms_provider_closes_sms_for_that_number(
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_provider_account_that_fails_pauses_the_clinics_channel_and_traffic_falls_back() {
+    let app = TestApp::spawn().await;
+    app.patient("p-1", json!({ "name": "Dana", "phone": "+972500000008" }))
+        .await;
+    app.patient("p-2", json!({ "name": "Omar", "phone": "+972541234567" }))
+        .await;
+
+    let first = app.notify(body("First")).await;
+    let done = app.wait_until_finished(&first).await;
+    assert_eq!(
+        attempts(&done),
+        pairs(&[("whatsapp", "failed"), ("sms", "delivered")])
+    );
+    assert!(
+        event_details(&done)
+            .iter()
+            .any(|d| d.starts_with("whatsapp suspended for this clinic until")),
+        "{done:#}"
+    );
+
+    let mut for_omar = body("Second");
+    for_omar["patient_id"] = json!("p-2");
+    let second = app.notify(for_omar).await;
+    let done = app.wait_until_finished(&second).await;
+    assert_eq!(
+        attempts(&done),
+        pairs(&[("sms", "delivered")]),
+        "another patient: WhatsApp is paused"
+    );
+    assert!(
+        event_details(&done)
+            .iter()
+            .any(|d| d.starts_with("whatsapp skipped: suspended for this clinic until")),
+        "{done:#}"
+    );
+    app.stop().await;
+}
