@@ -1,7 +1,9 @@
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use medrelay::Config;
 use medrelay::app::{Application, RunningApp};
+use medrelay::clock::{SharedClock, SystemClock};
 use medrelay::domain::{Language, TimeZoneName};
 use medrelay::store::{ApiKeyRole, NewClinic, Store};
 use medrelay_channels::ChannelKind;
@@ -14,6 +16,7 @@ pub struct TestApp {
     pub store: Store,
     client: reqwest::Client,
     running: Option<RunningApp>,
+    database_url: String,
     /// The PostgreSQL server and database made for this test, dropped when it stops.
     postgres: Option<(String, String)>,
     _dir: tempfile::TempDir,
@@ -69,12 +72,18 @@ impl TestApp {
     }
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_with_clock(adjust, Arc::new(SystemClock)).await
+    }
+
+    /// Like [`TestApp::spawn_with`], with the application's clock chosen by the test.
+    pub async fn spawn_with_clock(adjust: impl FnOnce(&mut Config), clock: SharedClock) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = test_config();
         let (url, postgres) = fresh_database(&dir).await;
         config.database_url = url;
         adjust(&mut config);
-        let app = Application::build(config)
+        let database_url = config.database_url.clone();
+        let app = Application::build_with_clock(config, clock)
             .await
             .expect("application starts");
         let store = app.store().clone();
@@ -86,6 +95,7 @@ impl TestApp {
             store,
             client: reqwest::Client::new(),
             running: Some(running),
+            database_url,
             postgres,
             _dir: dir,
         }
@@ -122,6 +132,11 @@ impl TestApp {
     /// A second clinic on the same gateway, with its own key.
     pub async fn other_clinic_key(&self) -> String {
         new_clinic_key(&self.store, "other").await
+    }
+
+    /// The database this test's application uses, for a second instance to share.
+    pub fn database_url(&self) -> &str {
+        &self.database_url
     }
 
     pub fn client(&self) -> &reqwest::Client {

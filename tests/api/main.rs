@@ -7,6 +7,7 @@ mod harness;
 mod bad_input;
 mod callbacks;
 mod isolation_and_auth;
+mod multi_instance;
 mod notifications;
 mod patients;
 mod routing;
