@@ -47,6 +47,12 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<ApiJson<T>, Api
     let canonical: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::Malformed(FieldError::new("body", format!("must be valid JSON ({e})")))
     })?;
+    if let Some(field) = control_character_at(&canonical, "") {
+        return Err(ApiError::invalid(
+            field,
+            "must not contain control characters (other than tab and line breaks)",
+        ));
+    }
     let value = serde_path_to_error::deserialize(&canonical).map_err(|error| {
         let path = error.path().to_string();
         let message = error.inner().to_string();
@@ -67,6 +73,39 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<ApiJson<T>, Api
         }
     })?;
     Ok(ApiJson { value, canonical })
+}
+
+/// The path of the first string holding a control character. Such text is never a patient
+/// message, and PostgreSQL refuses NUL outright.
+fn control_character_at(value: &serde_json::Value, path: &str) -> Option<String> {
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        serde_json::Value::String(s) => s
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            .then(|| {
+                if path.is_empty() {
+                    "body".to_owned()
+                } else {
+                    path.to_owned()
+                }
+            }),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| control_character_at(item, &format!("{path}[{i}]"))),
+        serde_json::Value::Object(fields) => fields.iter().find_map(|(key, v)| {
+            control_character_at(v, &join(key))
+                .or_else(|| key.chars().any(char::is_control).then(|| join(key)))
+        }),
+        _ => None,
+    }
 }
 
 fn missing_field(message: &str) -> Option<&str> {
@@ -124,5 +163,8 @@ mod tests {
         let mistyped = field_error(r#"{"name":"a","inner":{"count":"x"}}"#);
         assert_eq!(mistyped[0].field, "inner.count");
         assert_eq!(field_error("{nope")[0].field, "body");
+        let nul = field_error(r#"{"name":"a","inner":{"count":1},"x":["ok","b\u0000"]}"#);
+        assert_eq!(nul[0].field, "x[1]");
+        assert!(parse::<Sample>(r#"{"name":"two\nlines\t"}"#.as_bytes()).is_ok());
     }
 }

@@ -269,9 +269,7 @@ impl Dispatcher {
             outcomes = hand_overs => outcomes,
             never = self.keep_lease(&token, &held) => match never {},
         };
-        self.store
-            .record_outcomes(&token, &outcomes, self.clock.now())
-            .await?;
+        self.record_outcomes(&token, &outcomes).await?;
         if outcomes
             .iter()
             .any(|o| matches!(o.outcome, AttemptOutcome::Failed { .. }))
@@ -279,6 +277,30 @@ impl Dispatcher {
             self.wake.notify_one();
         }
         Ok(count)
+    }
+
+    /// The providers' answers exist only in memory until written: a failed write (a deadlock, a
+    /// busy pool) is tried again a few times rather than leave the hand-overs unsettled.
+    async fn record_outcomes(
+        &self,
+        token: &str,
+        outcomes: &[OutcomeWrite],
+    ) -> Result<(), StoreError> {
+        let mut tries = 0;
+        loop {
+            match self
+                .store
+                .record_outcomes(token, outcomes, self.clock.now())
+                .await
+            {
+                Err(error) if tries < 3 => {
+                    tries += 1;
+                    tracing::warn!(%error, tries, "recording provider answers failed; trying again");
+                    tokio::time::sleep(Duration::from_millis(100 * tries)).await;
+                }
+                result => return result,
+            }
+        }
     }
 
     /// Renews this round's lease every third of a lease until dropped, so a hand-over waiting on

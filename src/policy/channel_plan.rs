@@ -35,6 +35,8 @@ pub struct ChannelPlan {
     pub skipped: Vec<String>,
     /// Staff can call the patient back when every channel fails: there is a number to call.
     pub callback_possible: bool,
+    /// When the first channel skipped for a suspension comes back.
+    pub suspended_until: Option<Timestamp>,
 }
 
 /// Staff's choice for this message wins; then the patient's preference; then the clinic's order.
@@ -80,9 +82,14 @@ pub fn channel_plan(
         source,
         skipped: Vec::new(),
         callback_possible: patient.phone.is_some(),
+        suspended_until: None,
     };
     for channel in order {
         if let Some(suspension) = suspended.iter().find(|s| s.channel == channel) {
+            plan.suspended_until = Some(
+                plan.suspended_until
+                    .map_or(suspension.until, |u| u.min(suspension.until)),
+            );
             plan.skipped.push(format!(
                 "{channel} skipped: suspended for this clinic until {} ({})",
                 suspension.until, suspension.reason

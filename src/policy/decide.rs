@@ -105,9 +105,7 @@ pub fn decide(
     rules: &DeliveryRules,
     now: Timestamp,
 ) -> Decision {
-    if let Some(step) = delivered(attempts) {
-        return Decision::new(step, Vec::new(), Vec::new());
-    }
+    // A final state stays final: late evidence is in the attempt's events, not a new status.
     if is_final(notification.status) {
         return Decision::new(
             Step::Finish {
@@ -117,6 +115,9 @@ pub fn decide(
             Vec::new(),
             Vec::new(),
         );
+    }
+    if let Some(step) = delivered(attempts) {
+        return Decision::new(step, Vec::new(), Vec::new());
     }
 
     let (verdicts, still_in_flight) = judge_in_flight(attempts, rules, now);
@@ -242,6 +243,18 @@ pub fn decide(
         return Decision::new(Step::Send(planned.clone()), verdicts, reasons);
     }
 
+    // A paused channel comes back: wait for it rather than give up on the patient.
+    if let Some(until) = plan.suspended_until.filter(|u| *u > now) {
+        reasons.push(format!("waiting until {until} for a suspended channel"));
+        return Decision::new(
+            Step::Wait {
+                until,
+                status: NotificationStatus::Queued,
+            },
+            verdicts,
+            reasons,
+        );
+    }
     let mut story = story;
     if attempts.is_empty() || story.is_empty() {
         story.extend(plan.skipped.iter().cloned());
@@ -771,6 +784,49 @@ mod tests {
         )];
         let decision = decide(&due_now(), &plan, &email_failed, &rules(), at(NOW));
         assert_eq!(decision.callback, None, "no number to call");
+    }
+
+    #[test]
+    fn with_only_a_suspended_channel_left_the_notification_waits_for_it() {
+        let suspended = [crate::policy::ChannelSuspension {
+            channel: ChannelKind::Sms,
+            reason: "20003: authenticate".into(),
+            until: at("2026-11-26T10:15:00Z"),
+        }];
+        let plan = channel_plan(
+            Some(ChannelKind::Sms),
+            &patient(),
+            &clinic(),
+            &[],
+            &suspended,
+        );
+        let decision = decide(&due_now(), &plan, &[], &rules(), at(NOW));
+        assert_eq!(
+            decision.step,
+            Step::Wait {
+                until: at("2026-11-26T10:15:00Z"),
+                status: NotificationStatus::Queued
+            }
+        );
+    }
+
+    #[test]
+    fn late_delivery_evidence_does_not_reopen_a_failed_notification() {
+        let mut failed = due_now();
+        failed.status = NotificationStatus::Failed;
+        let attempts = [attempt(
+            ChannelKind::Whatsapp,
+            AttemptStatus::Delivered,
+            "2026-11-26T09:50:00Z",
+        )];
+        let decision = decide(&failed, &plan(), &attempts, &rules(), at(NOW));
+        assert_eq!(
+            decision.step,
+            Step::Finish {
+                status: NotificationStatus::Failed,
+                channel: None
+            }
+        );
     }
 
     #[test]

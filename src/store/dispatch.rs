@@ -1,4 +1,4 @@
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
@@ -245,6 +245,16 @@ impl Store {
         lock_notifications(self.backend, &mut tx, "{ids}", &ids).await?;
         let shared = [token.into(), millis(now).into()];
 
+        // Delivery evidence that arrived while we were deciding (`recheck`) makes the decision
+        // stale: such notifications are handed back, due now, untouched, and decided again.
+        write_rows(
+            &mut tx,
+            "UPDATE notifications SET lease_token = NULL, recheck = 0, due_at = $2 \
+             WHERE lease_token = $1 AND recheck = 1 AND id IN (SELECT column1 FROM (VALUES {values}) AS v)",
+            &[token.into(), millis(now).into()],
+            writes.iter().map(|w| vec![w.notification.as_str().into()]).collect(),
+        )
+        .await?;
         let sends: Vec<Vec<Param>> = writes
             .iter()
             .filter(|w| matches!(w.next, NextState::Send { .. }))
@@ -518,7 +528,8 @@ impl Store {
         }
         // One row per (address, channel, fact): PostgreSQL refuses to upsert a row twice in one
         // statement, and two notifications to one number can teach the same thing at once.
-        let mut facts: HashMap<(&str, ChannelKind, &str), Vec<Param>> = HashMap::new();
+        // Sorted, so two transactions upserting the same rows take their locks in the same order.
+        let mut facts: BTreeMap<(&str, ChannelKind, &str), Vec<Param>> = BTreeMap::new();
         for outcome in outcomes {
             if let Some(fact) = &outcome.learned {
                 let row = vec![
@@ -535,7 +546,7 @@ impl Store {
             }
         }
         let facts = facts.into_values().collect();
-        let mut suspensions: HashMap<(&str, ChannelKind), Vec<Param>> = HashMap::new();
+        let mut suspensions: BTreeMap<(&str, ChannelKind), Vec<Param>> = BTreeMap::new();
         for outcome in outcomes {
             if let Some(SuspensionWrite { clinic, suspension }) = &outcome.suspend {
                 events.add(

@@ -118,6 +118,11 @@ async fn each_invalid_notification_field_is_named_with_its_rule() {
             "body",
             "invalid type",
         ),
+        (
+            json!({ "patient_id": "p-1", "topic": "general", "body": "a\u{0}b" }),
+            "body",
+            "control characters",
+        ),
     ];
     for (request, field, rule) in cases {
         let response = app.post_notification(request.clone()).await;

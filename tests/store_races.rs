@@ -1,0 +1,206 @@
+//! Races between delivery tracking and the dispatcher, driven step by step on a real database
+//! (SQLite, or PostgreSQL when `MEDRELAY_TEST_POSTGRES_URL` is set).
+
+use jiff::{SignedDuration, Timestamp};
+use medrelay::domain::{
+    AttemptId, AttemptStatus, Language, NotificationId, NotificationStatus, Phone, Priority,
+    TimeZoneName,
+};
+use medrelay::policy::AttemptVerdict;
+use medrelay::store::{
+    ApiKeyRole, AttemptOutcome, DispatchWrite, NewClinic, NewNotification, NextState, OutcomeWrite,
+    PatientUpsert, StatusUpdate, Store,
+};
+use medrelay_channels::{ChannelKind, DeliveryState};
+
+async fn fresh_store(dir: &tempfile::TempDir) -> Store {
+    let url = match std::env::var("MEDRELAY_TEST_POSTGRES_URL") {
+        Err(_) => format!("sqlite://{}", dir.path().join("races.db").display()),
+        Ok(server) => {
+            let name = format!("mrt_{}", uuid::Uuid::new_v4().simple());
+            let admin = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect(&server)
+                .await
+                .expect("server");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .expect("create database");
+            let base = server
+                .rsplit_once('/')
+                .map_or(server.as_str(), |(base, _)| base);
+            format!("{base}/{name}")
+        }
+    };
+    Store::connect(&url).await.expect("store")
+}
+
+fn send(
+    notification: &NotificationId,
+    attempt: &AttemptId,
+    channel: ChannelKind,
+    previous: NotificationStatus,
+) -> DispatchWrite {
+    DispatchWrite {
+        notification: notification.clone(),
+        previous_status: previous,
+        verdicts: Vec::new(),
+        reasons: Vec::new(),
+        next: NextState::Send {
+            attempt: attempt.clone(),
+            channel,
+            sender: "sandbox".into(),
+            to_masked: "***567".into(),
+        },
+        callback: None,
+    }
+}
+
+#[tokio::test]
+async fn a_delivery_reported_while_the_dispatcher_decides_stops_its_stale_fallback() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = fresh_store(&dir).await;
+    let t0 = Timestamp::from_millisecond(Timestamp::now().as_millisecond()).expect("now");
+    let at = |ms: i64| t0 + SignedDuration::from_millis(ms);
+    let clinic = store
+        .create_clinic(
+            NewClinic {
+                slug: "hadar".into(),
+                name: "Hadar".into(),
+                timezone: TimeZoneName::parse("Asia/Jerusalem").expect("zone"),
+                default_language: Language::parse("he").expect("language"),
+                default_channels: ChannelKind::ALL.to_vec(),
+            },
+            t0,
+        )
+        .await
+        .expect("clinic");
+    store
+        .create_api_key(&clinic.id, ApiKeyRole::Booking, t0)
+        .await
+        .expect("key");
+    let patient = PatientUpsert {
+        external_id: "p-1".into(),
+        name: "Dana".into(),
+        language: Language::parse("he").expect("language"),
+        timezone: TimeZoneName::parse("Asia/Jerusalem").expect("zone"),
+        phone: Phone::parse("+972541234567"),
+        whatsapp: true,
+        email: None,
+        channels: Vec::new(),
+        opted_out: Vec::new(),
+    };
+    let (patient, _) = store
+        .upsert_patient(&clinic.id, patient, t0)
+        .await
+        .expect("patient");
+    let id = NotificationId::generate();
+    let new = NewNotification {
+        id: id.clone(),
+        clinic_id: clinic.id.clone(),
+        patient_id: patient.id.clone(),
+        topic: "general".into(),
+        body: Some("Hi".into()),
+        template: None,
+        params: None,
+        channel: None,
+        priority: Priority::Normal,
+        send_at: t0,
+        expires_at: None,
+        idempotency_key: None,
+        request_hash: "h".into(),
+        received_at: t0,
+        received_note: "test".into(),
+    };
+    store.insert_notifications(&[new]).await.expect("stored");
+
+    // WhatsApp is handed over and accepted, with a delivery deadline one second later.
+    let whatsapp = AttemptId::generate();
+    assert_eq!(
+        store
+            .claim_due("first", t0, at(30_000), 10)
+            .await
+            .expect("claim")
+            .len(),
+        1
+    );
+    let cleared = store
+        .record_decisions(
+            "first",
+            &[send(
+                &id,
+                &whatsapp,
+                ChannelKind::Whatsapp,
+                NotificationStatus::Queued,
+            )],
+            t0,
+            at(30_000),
+        )
+        .await
+        .expect("decisions");
+    assert_eq!(cleared, std::slice::from_ref(&whatsapp));
+    let accepted = AttemptOutcome::Accepted {
+        provider_message_id: "wamid.1".into(),
+        deliver_by: Some(at(1_000)),
+    };
+    let outcome = OutcomeWrite {
+        notification: id.clone(),
+        attempt: whatsapp.clone(),
+        channel: ChannelKind::Whatsapp,
+        outcome: accepted,
+        learned: None,
+        suspend: None,
+    };
+    store
+        .record_outcomes("first", &[outcome], t0)
+        .await
+        .expect("outcome");
+
+    // Past the deadline a dispatcher claims it and decides to fall back to SMS; meanwhile the
+    // delivery receipt arrives.
+    assert_eq!(
+        store
+            .claim_due("second", at(2_000), at(32_000), 10)
+            .await
+            .expect("claim")
+            .len(),
+        1
+    );
+    let receipt = StatusUpdate {
+        attempt_id: whatsapp.as_str().to_owned(),
+        provider_message_id: "wamid.1".into(),
+        state: DeliveryState::Delivered,
+        error_code: None,
+        error_text: None,
+    };
+    store
+        .apply_statuses(&[receipt], at(2_000))
+        .await
+        .expect("receipt");
+    let mut stale = send(
+        &id,
+        &AttemptId::generate(),
+        ChannelKind::Sms,
+        NotificationStatus::Sent,
+    );
+    stale.verdicts = vec![AttemptVerdict {
+        attempt: whatsapp.clone(),
+        status: AttemptStatus::TimedOut,
+        reason: "whatsapp timed out".into(),
+    }];
+    let cleared = store
+        .record_decisions("second", &[stale], at(2_000), at(32_000))
+        .await
+        .expect("decisions");
+
+    assert!(cleared.is_empty(), "the stale fallback must not be sent");
+    let again = store
+        .claim_due("third", at(2_000), at(32_000), 10)
+        .await
+        .expect("claim");
+    assert_eq!(again.len(), 1, "handed back, due now, to be decided again");
+    assert_eq!(again[0].attempts.len(), 1);
+    assert_eq!(again[0].attempts[0].status, AttemptStatus::Delivered);
+    store.close().await;
+}
