@@ -170,8 +170,15 @@ impl Default for SandboxConfig {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("configuration: {0}")]
-pub struct ConfigError(#[from] Box<figment::Error>);
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Read(#[from] Box<figment::Error>),
+    #[error("configuration: {key} {rule}")]
+    Invalid {
+        key: &'static str,
+        rule: &'static str,
+    },
+}
 
 impl Config {
     /// Defaults ← `file` (if given and present) ← `MEDRELAY_*` environment.
@@ -193,7 +200,64 @@ impl Config {
             .split("__");
         figment
             .merge(env)
-            .extract()
-            .map_err(|e| ConfigError(Box::new(e)))
+            .extract::<Config>()
+            .map_err(|e| ConfigError::Read(Box::new(e)))?
+            .validated()
+    }
+
+    /// Refuses settings that would stall or spin the gateway.
+    fn validated(self) -> Result<Self, ConfigError> {
+        let checks: [(bool, &'static str, &'static str); 6] = [
+            (
+                self.dispatch.batch_size >= 1,
+                "dispatch.batch_size",
+                "must be at least 1",
+            ),
+            (
+                self.dispatch.workers >= 1,
+                "dispatch.workers",
+                "must be at least 1",
+            ),
+            (
+                self.dispatch.lease_ms >= 100,
+                "dispatch.lease_ms",
+                "must be at least 100",
+            ),
+            (
+                self.dispatch.max_tries_per_channel >= 1,
+                "dispatch.max_tries_per_channel",
+                "must be at least 1",
+            ),
+            (
+                self.api.key_rate_per_second >= 1,
+                "api.key_rate_per_second",
+                "must be at least 1",
+            ),
+            (
+                self.sandbox.sender_rate_per_second >= 1,
+                "sandbox.sender_rate_per_second",
+                "must be at least 1",
+            ),
+        ];
+        match checks.into_iter().find(|(ok, _, _)| !ok) {
+            Some((_, key, rule)) => Err(ConfigError::Invalid { key, rule }),
+            None => Ok(self),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_that_would_stall_the_gateway_are_refused_by_name() {
+        assert!(Config::default().validated().is_ok());
+        let mut config = Config::default();
+        config.dispatch.lease_ms = 0;
+        assert_eq!(
+            config.validated().map(|_| ()).map_err(|e| e.to_string()),
+            Err("configuration: dispatch.lease_ms must be at least 100".to_owned())
+        );
     }
 }

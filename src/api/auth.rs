@@ -88,7 +88,12 @@ impl FromRequestParts<AppState> for Caller {
         let key = header
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
+            // The scheme name is case-insensitive (RFC 9110).
+            .and_then(|v| {
+                v.split_once(' ')
+                    .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            })
+            .map(|(_, key)| key)
             .map(str::trim)
             .filter(|k| !k.is_empty())
             .ok_or(ApiError::Unauthorized(

@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/callbacks/{id}/close", post(callbacks::close_callback))
         .route("/sandbox/outbox", get(sandbox::outbox))
         .fallback(|| async { ApiError::NotFound("route") })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }

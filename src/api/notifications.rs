@@ -99,7 +99,7 @@ pub(super) async fn create_notification(
     );
     let send_at = send_at.unwrap_or(now);
     if let Some(expires_at) = expires_at
-        && expires_at <= send_at
+        && (expires_at <= send_at || expires_at <= now)
     {
         errors.push(FieldError::new(
             "expires_at",

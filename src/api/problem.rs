@@ -38,6 +38,8 @@ pub enum ApiError {
     Malformed(FieldError),
     #[error("the request breaks {} rule(s)", .0.len())]
     Invalid(Vec<FieldError>),
+    #[error("this method is not allowed on this path")]
+    MethodNotAllowed,
     #[error("the request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
     #[error("the request body is larger than this server accepts (api.max_request_bytes)")]
@@ -78,6 +80,11 @@ impl ApiError {
             ),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            Self::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
             Self::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed", "Malformed request"),
             Self::Invalid(_) => (
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -94,6 +94,12 @@ async fn each_invalid_notification_field_is_named_with_its_rule() {
         ),
         (
             json!({ "patient_id": "p-1", "topic": "general", "body": "x",
+                    "expires_at": "2020-01-02T09:00:00+02:00" }),
+            "expires_at",
+            "must be after send_at (or after now",
+        ),
+        (
+            json!({ "patient_id": "p-1", "topic": "general", "body": "x",
                     "send_at": "2030-01-02T10:00:00+02:00", "expires_at": "2030-01-02T09:00:00+02:00" }),
             "expires_at",
             "must be after send_at",
@@ -259,6 +265,15 @@ async fn malformed_json_wrong_content_type_and_oversized_bodies_are_refused() {
         .request(Method::GET, "/v1/notifications?status=lost", &app.key, None)
         .await;
     problem(bad_query, StatusCode::UNPROCESSABLE_ENTITY, "status").await;
+
+    let wrong_method = app
+        .request(Method::PATCH, "/v1/notifications", &app.key, None)
+        .await;
+    assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        wrong_method.headers()["content-type"],
+        "application/problem+json"
+    );
     nothing_stored(&app).await;
     app.stop().await;
 }

@@ -29,6 +29,19 @@ async fn requests_without_a_valid_key_are_401_problems() {
         .await
         .expect("sent");
     assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
+
+    let lowercase_scheme = app
+        .client()
+        .get(&url)
+        .header("Authorization", format!("bearer {}", app.key))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        lowercase_scheme.status(),
+        StatusCode::OK,
+        "the scheme name is case-insensitive"
+    );
     app.stop().await;
 }
 
