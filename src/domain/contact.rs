@@ -79,11 +79,6 @@ impl Language {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// Hebrew and Arabic are written right to left.
-    pub fn is_right_to_left(&self) -> bool {
-        matches!(self.0.as_str(), "he" | "ar" | "fa" | "ur" | "yi")
-    }
 }
 
 /// An IANA time zone name that this build knows, e.g. `Asia/Jerusalem`.

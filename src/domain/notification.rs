@@ -21,13 +21,6 @@ text_enum!(
     }
 );
 
-impl NotificationStatus {
-    /// Staff can still take it back: nothing is with a provider.
-    pub fn is_cancellable(self) -> bool {
-        matches!(self, Self::Scheduled | Self::Queued)
-    }
-}
-
 text_enum!(
     /// Where one try on one channel stands.
     AttemptStatus {
