@@ -46,45 +46,36 @@ impl Store {
         let owners = "SELECT notification_id FROM attempts WHERE id IN ({ids})";
         lock_notifications(self.backend, &mut tx, owners, &attempt_ids).await?;
 
+        // Each attempt with the state of its notification, in one read.
         let mut attempts: HashMap<String, TrackedAttempt<'_>> = HashMap::new();
+        let mut notifications = HashMap::new();
         let lookup = write_rows(
             &mut tx,
-            "SELECT id, notification_id, channel, status FROM attempts \
-             WHERE id IN (SELECT column1 FROM (VALUES {values}) AS v)",
+            "SELECT a.id, a.notification_id, a.channel, a.status, n.status AS notification_status, n.lease_token \
+             FROM attempts a JOIN notifications n ON n.id = a.notification_id \
+             WHERE a.id IN (SELECT column1 FROM (VALUES {values}) AS v)",
             &[],
             attempt_ids.iter().map(|id| vec![(*id).into()]).collect(),
         )
         .await?;
         for row in lookup {
             let status: String = row.try_get("status")?;
+            let notification: String = row.try_get("notification_id")?;
+            let leased = row.try_get::<Option<String>, _>("lease_token")?.is_some();
+            notifications.insert(
+                notification.clone(),
+                (row.try_get::<String, _>("notification_status")?, leased),
+            );
             attempts.insert(
                 row.try_get("id")?,
                 TrackedAttempt {
-                    notification: row.try_get("notification_id")?,
+                    notification,
                     channel: row.try_get("channel")?,
                     status: AttemptStatus::parse(&status)
                         .ok_or_else(|| StoreError::Corrupt(format!("attempt status {status}")))?,
                     update: None,
                 },
             );
-        }
-
-        let owners: Vec<Vec<Param>> = attempts
-            .values()
-            .map(|a| vec![a.notification.as_str().into()])
-            .collect();
-        let mut notifications = HashMap::new();
-        let rows = write_rows(
-            &mut tx,
-            "SELECT id, status, lease_token FROM notifications WHERE id IN (SELECT column1 FROM (VALUES {values}) AS v)",
-            &[],
-            owners,
-        )
-        .await?;
-        for row in rows {
-            let status: String = row.try_get("status")?;
-            let leased = row.try_get::<Option<String>, _>("lease_token")?.is_some();
-            notifications.insert(row.try_get::<String, _>("id")?, (status, leased));
         }
 
         let at = millis(now);
