@@ -13,7 +13,8 @@ use crate::api::{self, AppState, KeyGuard};
 use crate::batch::Batcher;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
-use crate::dispatch::{ChannelRegistry, Dispatcher, SenderLimits};
+use crate::dispatch::Dispatcher;
+use crate::providers::{ProviderSetupError, Providers};
 use crate::sandbox::Sandbox;
 use crate::store::{NewNotification, Store, StoreError};
 use crate::tracking::Tracker;
@@ -27,6 +28,12 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("public_url: expected an http(s) URL such as https://medrelay.clinic.example")]
+    PublicUrl,
+    #[error("the sandbox's SMTP server cannot start: {0}")]
+    SandboxSmtp(std::io::Error),
+    #[error("provider account {0}")]
+    Provider(#[from] ProviderSetupError),
 }
 
 #[derive(Debug)]
@@ -34,8 +41,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     dispatcher: Arc<Dispatcher>,
-    sandbox: Arc<Sandbox>,
-    tracker: Tracker,
+    sandbox: Option<Arc<Sandbox>>,
 }
 
 /// A running application: its address, its store, and the switch that stops it.
@@ -72,23 +78,37 @@ impl Application {
                     source,
                 })?;
 
+        let public_url = public_url(&config, &listener)?;
+
         let wake = Arc::new(Notify::new());
         let intake_store = store.clone();
         let intake = Batcher::spawn(512, move |batch: Vec<NewNotification>| {
             let store = intake_store.clone();
             async move { store.insert_notifications(&batch).await }
         });
-        let sandbox = Sandbox::new(store.clone(), config.sandbox.clone(), Arc::clone(&clock));
-        let channels = ChannelRegistry::new(sandbox.channels());
-        let sandbox_rate = config.sandbox.sender_rate_per_second;
-        let limits = SenderLimits::new(|_| sandbox_rate);
+        let sandbox = if config.sandbox.enabled {
+            let sandbox = Sandbox::start(
+                store.clone(),
+                config.sandbox.clone(),
+                Arc::clone(&clock),
+                public_url.clone(),
+            )
+            .await
+            .map_err(StartError::SandboxSmtp)?;
+            Some(sandbox)
+        } else {
+            None
+        };
+        let providers = Arc::new(Providers::build(
+            &config,
+            sandbox.as_ref().map(|s| s.accounts()),
+        )?);
         let dispatcher = Arc::new(Dispatcher::new(
             store.clone(),
             Arc::clone(&clock),
             config.dispatch.clone(),
             config.delivery_timeout.clone(),
-            channels,
-            limits,
+            Arc::clone(&providers),
             Arc::clone(&wake),
         ));
         let tracker = Tracker::new(store.clone(), Arc::clone(&clock), Arc::clone(&wake));
@@ -99,13 +119,15 @@ impl Application {
             clock,
             intake,
             dispatcher_wake: wake,
+            providers,
+            tracker,
+            public_url: Arc::from(public_url.as_str()),
         };
         Ok(Self {
             listener,
             state,
             dispatcher,
             sandbox,
-            tracker,
         })
     }
 
@@ -126,7 +148,7 @@ impl Application {
         let (stop, stopped) = watch::channel(false);
 
         let mut shutdown = stopped.clone();
-        let router = api::router(self.state);
+        let router = api::router(self.state, self.sandbox.clone());
         let server = tokio::spawn(async move {
             let serve = axum::serve(self.listener, router).with_graceful_shutdown(async move {
                 let _ = shutdown.wait_for(|s| *s).await;
@@ -137,29 +159,40 @@ impl Application {
         });
         let dispatcher =
             tokio::spawn(Arc::clone(&self.dispatcher).run_until_stopped(stopped.clone()));
-        let reporter = tokio::spawn(report_sandbox_statuses(
-            self.sandbox,
-            store.clone(),
-            self.tracker,
-            stopped,
-        ));
+        let mut tasks = vec![server, dispatcher];
+        if let Some(sandbox) = self.sandbox {
+            tasks.push(tokio::spawn(report_sandbox_statuses(sandbox, stopped)));
+        }
         RunningApp {
             addr,
             store,
             stop,
-            tasks: vec![server, dispatcher, reporter],
+            tasks,
         }
     }
 }
 
-async fn report_sandbox_statuses(
-    sandbox: Arc<Sandbox>,
-    store: Store,
-    tracker: Tracker,
-    mut stop: watch::Receiver<bool>,
-) {
+/// `public_url` as configured, else this listener's address (loopback when it listens on all).
+fn public_url(config: &Config, listener: &TcpListener) -> Result<url::Url, StartError> {
+    let url = match &config.public_url {
+        Some(url) => url.clone(),
+        None => {
+            let mut addr = listener.local_addr().unwrap_or(config.listen);
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            format!("http://{addr}")
+        }
+    };
+    url::Url::parse(&url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+        .ok_or(StartError::PublicUrl)
+}
+
+async fn report_sandbox_statuses(sandbox: Arc<Sandbox>, mut stop: watch::Receiver<bool>) {
     while !*stop.borrow() {
-        match sandbox.report_due_statuses(&store, &tracker).await {
+        match sandbox.report_due_statuses().await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
             Err(error) => tracing::error!(%error, "sandbox status report failed"),

@@ -1,6 +1,7 @@
 //! Configuration: built-in defaults, then an optional TOML file, then `MEDRELAY_*` environment
 //! variables (nested keys joined with `__`, e.g. `MEDRELAY_DISPATCH__BATCH_SIZE=128`).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -8,6 +9,9 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use medrelay_channels::ChannelKind;
+use medrelay_channels::smtp::SmtpConfig;
+use medrelay_channels::twilio::TwilioConfig;
+use medrelay_channels::whatsapp::WhatsAppConfig;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -17,8 +21,20 @@ pub struct Config {
     pub listen: SocketAddr,
     /// `sqlite://path` (the default, a file created on first start) or `postgres://…`.
     pub database_url: String,
+    /// Where providers reach this gateway's webhooks, e.g. `https://medrelay.clinic.example`.
+    /// Unset, it is `http://` and the address the gateway listens on.
+    pub public_url: Option<String>,
     /// Create the clinic `demo` with an admin key on first start when there is no clinic yet.
     pub bootstrap_demo: bool,
+    /// Provider accounts for every clinic without its own. Credentials belong in the environment
+    /// (`MEDRELAY_PROVIDERS__WHATSAPP__ACCESS_TOKEN=…`); they are never printed.
+    #[serde(skip_serializing)]
+    pub providers: ProviderAccounts,
+    /// Provider accounts of one clinic, by clinic slug: each channel set here replaces the
+    /// default account for that clinic.
+    #[serde(skip_serializing)]
+    pub clinics: BTreeMap<String, ProviderAccounts>,
+    pub senders: SenderRates,
     pub api: ApiConfig,
     pub dispatch: DispatchConfig,
     pub delivery_timeout: DeliveryTimeouts,
@@ -30,11 +46,65 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: "sqlite://medrelay.db".to_owned(),
+            public_url: None,
             bootstrap_demo: true,
+            providers: ProviderAccounts::default(),
+            clinics: BTreeMap::new(),
+            senders: SenderRates::default(),
             api: ApiConfig::default(),
             dispatch: DispatchConfig::default(),
             delivery_timeout: DeliveryTimeouts::default(),
             sandbox: SandboxConfig::default(),
+        }
+    }
+}
+
+/// One set of provider accounts. A channel left out is served by the sandbox when it is
+/// enabled, and is not available otherwise.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProviderAccounts {
+    /// Meta WhatsApp Cloud API: one business number.
+    pub whatsapp: Option<WhatsAppConfig>,
+    /// Twilio: the account, with `sms` and `voice` set up separately.
+    pub twilio: Option<TwilioConfig>,
+    /// The SMTP relay for email.
+    pub smtp: Option<SmtpConfig>,
+}
+
+/// Messages per second one sender (a WhatsApp number, a Twilio account, an SMTP relay) is
+/// handed, at the providers' documented defaults. Above it the dispatcher waits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SenderRates {
+    /// Meta: 80 messages/s per business number.
+    pub whatsapp_per_second: u32,
+    /// Twilio: plan for 10 segments/s per sender in Israel.
+    pub sms_per_second: u32,
+    /// Twilio: 1 call/s per account.
+    pub voice_per_second: u32,
+    /// SMTP relays publish no common figure; a modest default keeps a clinic off blocklists.
+    pub email_per_second: u32,
+}
+
+impl Default for SenderRates {
+    fn default() -> Self {
+        Self {
+            whatsapp_per_second: 80,
+            sms_per_second: 10,
+            voice_per_second: 1,
+            email_per_second: 20,
+        }
+    }
+}
+
+impl SenderRates {
+    pub fn for_channel(&self, channel: ChannelKind) -> u32 {
+        match channel {
+            ChannelKind::Whatsapp => self.whatsapp_per_second,
+            ChannelKind::Sms => self.sms_per_second,
+            ChannelKind::Voice => self.voice_per_second,
+            ChannelKind::Email => self.email_per_second,
         }
     }
 }
@@ -151,6 +221,14 @@ impl DeliveryTimeouts {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SandboxConfig {
+    /// Serve look-alikes of Meta's and Twilio's APIs and an SMTP server, and send every channel a
+    /// clinic has no account for there. Turn it off in production.
+    pub enabled: bool,
+    /// Where the sandbox's SMTP server listens (port 0: any free port).
+    pub smtp_listen: SocketAddr,
+    /// How long the real adapters wait for the sandbox's answer; `+972500000009` is answered
+    /// only after this, so the send is ambiguous.
+    pub request_timeout_ms: u64,
     /// After accepting, the sandbox reports `delivered` this much later.
     pub delivery_delay_ms: u64,
     /// The sandbox reports a WhatsApp message `read` this much after delivery.
@@ -162,6 +240,9 @@ pub struct SandboxConfig {
 impl Default for SandboxConfig {
     fn default() -> Self {
         Self {
+            enabled: true,
+            smtp_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            request_timeout_ms: 5_000,
             delivery_delay_ms: 500,
             read_delay_ms: 2_000,
             sender_rate_per_second: 20_000,

@@ -7,7 +7,8 @@
 //!   channel adapters, records outcomes.
 //! - [`policy`]: pure routing rules: channel plan, fallback, retries, expiry, templates.
 //! - [`tracking`]: provider status updates move attempts to delivered / read / failed.
-//! - [`sandbox`]: the look-alike provider used when a clinic has no provider credentials.
+//! - [`providers`]: each clinic's provider accounts and adapters; webhook secrets.
+//! - [`sandbox`]: look-alikes of the providers' APIs, used when a clinic has no provider account.
 //! - [`domain`]: the clinic's words as types.
 
 pub mod api;
@@ -18,6 +19,7 @@ pub mod config;
 pub mod dispatch;
 pub mod domain;
 pub mod policy;
+pub mod providers;
 pub mod sandbox;
 pub mod store;
 pub mod tracking;

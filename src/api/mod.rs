@@ -8,6 +8,7 @@ mod notifications;
 mod patients;
 mod problem;
 mod sandbox;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -22,7 +23,10 @@ pub use problem::{ApiError, FieldError};
 use crate::batch::Batcher;
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::providers::Providers;
+use crate::sandbox::Sandbox;
 use crate::store::{IntakeResult, NewNotification, Store};
+use crate::tracking::Tracker;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -34,10 +38,17 @@ pub struct AppState {
     pub intake: Batcher<NewNotification, IntakeResult>,
     /// Wakes the dispatcher when something is due now.
     pub dispatcher_wake: Arc<Notify>,
+    /// Provider accounts: what webhooks are checked against.
+    pub providers: Arc<Providers>,
+    pub tracker: Tracker,
+    /// Where providers reach this gateway; Twilio signs URLs under it.
+    pub public_url: Arc<str>,
 }
 
-pub fn router(state: AppState) -> Router {
+/// Every route; with a sandbox, its look-alike provider APIs too.
+pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
     let limit = state.config.api.max_request_bytes;
+    let sandbox = sandbox.map(crate::sandbox::router).unwrap_or_default();
     Router::new()
         .route("/health", get(health))
         .route(
@@ -56,10 +67,21 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/callbacks/{id}/claim", post(callbacks::claim_callback))
         .route("/v1/callbacks/{id}/close", post(callbacks::close_callback))
         .route("/sandbox/outbox", get(sandbox::outbox))
+        .route(
+            "/webhooks/whatsapp",
+            get(webhooks::whatsapp_subscribe).post(webhooks::whatsapp_event),
+        )
+        .route("/webhooks/twilio/sms", post(webhooks::twilio_sms_status))
+        .route("/webhooks/twilio/voice", post(webhooks::twilio_call_status))
+        .route(
+            "/webhooks/twilio/voice/confirm",
+            post(webhooks::twilio_call_reply),
+        )
+        .with_state(state)
+        .merge(sandbox)
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(limit))
-        .with_state(state)
 }
 
 async fn health(State(state): State<AppState>) -> Result<axum::Json<serde_json::Value>, ApiError> {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use jiff::Timestamp;
 use medrelay_channels::{
-    Channel, ChannelKind, OutgoingMessage, Recipient, RecipientFact, SendOutcome,
+    ChannelKind, OutgoingMessage, ProviderTemplate, Recipient, RecipientFact, SendOutcome,
 };
 use tokio::sync::{Notify, RwLock, watch};
 
@@ -23,34 +23,11 @@ use crate::domain::{AttemptId, Clinic, ClinicId, NotificationStatus, Patient};
 use crate::policy::{
     self, ChannelSuspension, DeliveryRules, KnownFact, NotificationFacts, Step, templates,
 };
+use crate::providers::Providers;
 use crate::store::{
     AttemptOutcome, ClaimedNotification, DispatchWrite, LearnedFact, NextState, OutcomeWrite,
     Store, StoreError, SuspensionWrite,
 };
-
-/// The adapters this instance sends through, by channel.
-#[derive(Clone, Default)]
-pub struct ChannelRegistry {
-    by_kind: HashMap<ChannelKind, Arc<dyn Channel>>,
-}
-
-impl ChannelRegistry {
-    pub fn new(channels: Vec<Arc<dyn Channel>>) -> Self {
-        Self {
-            by_kind: channels.into_iter().map(|c| (c.kind(), c)).collect(),
-        }
-    }
-
-    fn get(&self, kind: ChannelKind) -> Option<&Arc<dyn Channel>> {
-        self.by_kind.get(&kind)
-    }
-}
-
-impl std::fmt::Debug for ChannelRegistry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.by_kind.keys()).finish()
-    }
-}
 
 #[derive(Debug)]
 pub struct Dispatcher {
@@ -58,7 +35,7 @@ pub struct Dispatcher {
     clock: SharedClock,
     config: DispatchConfig,
     rules: DeliveryRules,
-    channels: ChannelRegistry,
+    providers: Arc<Providers>,
     limits: SenderLimits,
     wake: Arc<Notify>,
     clinics: RwLock<HashMap<ClinicId, Clinic>>,
@@ -80,8 +57,7 @@ impl Dispatcher {
         clock: SharedClock,
         config: DispatchConfig,
         timeouts: DeliveryTimeouts,
-        channels: ChannelRegistry,
-        limits: SenderLimits,
+        providers: Arc<Providers>,
         wake: Arc<Notify>,
     ) -> Self {
         let rules = DeliveryRules {
@@ -94,8 +70,8 @@ impl Dispatcher {
             clock,
             config,
             rules,
-            channels,
-            limits,
+            limits: providers.sender_limits(),
+            providers,
             wake,
             clinics: RwLock::new(HashMap::new()),
         }
@@ -203,8 +179,8 @@ impl Dispatcher {
                 Step::Send(planned) => {
                     let attempt = AttemptId::generate();
                     let sender = self
-                        .channels
-                        .get(planned.channel)
+                        .providers
+                        .channel(&clinic.slug, planned.channel)
                         .map_or_else(|| "none".to_owned(), |c| c.sender_id().to_owned());
                     let to_masked = planned.to.masked();
                     let next = NextState::Send {
@@ -333,11 +309,12 @@ impl Dispatcher {
         let mut learned = None;
         let mut suspend = None;
         let outcome = match (
-            self.channels.get(channel),
+            self.providers.channel(&clinic.slug, channel),
             render(
                 &notification,
                 &patient,
                 &clinic,
+                channel,
                 to,
                 &attempt,
                 self.clock.now(),
@@ -492,17 +469,19 @@ impl Dispatcher {
 }
 
 /// The message as the patient will see it: the staff's text, or the template in the patient's
-/// language (else the clinic's).
+/// language (else the clinic's). On WhatsApp a template goes as the provider's approved copy with
+/// its parameters, the only kind of message Meta lets a business start a conversation with.
 fn render(
     notification: &ClaimedNotification,
     patient: &Patient,
     clinic: &Clinic,
+    channel: ChannelKind,
     to: Recipient,
     attempt: &AttemptId,
     now: Timestamp,
 ) -> Result<OutgoingMessage, templates::TemplateError> {
-    let (body, language) = match (&notification.body, &notification.template) {
-        (Some(body), _) => (body.clone(), patient.language.as_str().to_owned()),
+    let (body, language, provider_template) = match (&notification.body, &notification.template) {
+        (Some(body), _) => (body.clone(), patient.language.as_str().to_owned(), None),
         (None, Some(template)) => {
             let params: BTreeMap<String, String> = notification
                 .params
@@ -516,7 +495,17 @@ fn render(
                 &clinic.name,
                 &patient.name,
             )?;
-            (text, language.to_owned())
+            let provider_template = (channel == ChannelKind::Whatsapp)
+                .then(|| {
+                    templates::provider_parameters(template, &params, &clinic.name, &patient.name)
+                        .map(|parameters| ProviderTemplate {
+                            name: template.clone(),
+                            language_code: language.to_owned(),
+                            parameters,
+                        })
+                })
+                .transpose()?;
+            (text, language.to_owned(), provider_template)
         }
         (None, None) => return Err(templates::TemplateError::Unknown(String::new())),
     };
@@ -526,7 +515,7 @@ fn render(
         body,
         language,
         callback_ref: attempt.as_str().to_owned(),
-        template: None,
+        template: provider_template,
         valid_for: notification
             .expires_at
             .and_then(|expires| std::time::Duration::try_from(expires.duration_since(now)).ok()),

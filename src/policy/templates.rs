@@ -144,6 +144,50 @@ pub fn render(
     Ok((out, language))
 }
 
+/// The order of a template's parameters as approved at the provider (`{{1}}`, `{{2}}`, …): the
+/// patient, the clinic, then the template's own.
+fn positional_names(template: &Template) -> impl Iterator<Item = &'static str> {
+    ["patient", "clinic"]
+        .into_iter()
+        .chain(template.params.iter().copied())
+}
+
+/// The parameters a provider's approved copy of template `name` is sent with, in order.
+pub fn provider_parameters(
+    name: &str,
+    params: &BTreeMap<String, String>,
+    clinic: &str,
+    patient: &str,
+) -> Result<Vec<String>, TemplateError> {
+    let template = find(name).ok_or_else(|| TemplateError::Unknown(name.to_owned()))?;
+    positional_names(template)
+        .map(|key| match key {
+            "patient" => Ok(patient.to_owned()),
+            "clinic" => Ok(clinic.to_owned()),
+            key => params
+                .get(key)
+                .cloned()
+                .ok_or_else(|| TemplateError::MissingParam(key.to_owned())),
+        })
+        .collect()
+}
+
+/// The text a patient sees for an approved template sent with positional `parameters` in
+/// exactly `language`; `None` when there is no such approved template or the count is wrong.
+pub fn render_approved(name: &str, language: &str, parameters: &[&str]) -> Option<String> {
+    let template = find(name)?;
+    let (_, text) = template.texts.iter().find(|(l, _)| *l == language)?;
+    let names: Vec<&str> = positional_names(template).collect();
+    if names.len() != parameters.len() {
+        return None;
+    }
+    let mut out = (*text).to_owned();
+    for (key, value) in names.iter().zip(parameters) {
+        out = out.replace(&format!("{{{{{key}}}}}"), value);
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

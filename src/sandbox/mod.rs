@@ -1,6 +1,8 @@
-//! The sandbox provider: what medrelay sends to when a clinic has no provider credentials. It
-//! sits behind the same [`Channel`] trait as real providers, keeps an outbox of what each
-//! recipient received, and later reports delivery statuses like a provider's webhooks would.
+//! The sandbox: look-alikes of the providers' APIs, for clinics without provider accounts. It
+//! serves Meta's and Twilio's send endpoints (same paths, fields, answers and error codes) and an
+//! SMTP server, so the real adapters run against it over real HTTP and SMTP. It keeps an outbox of
+//! what each recipient received and later posts signed status callbacks to the gateway's own
+//! webhooks, as Meta and Twilio do.
 //!
 //! Magic recipients produce each failure real providers produce:
 //!
@@ -9,36 +11,38 @@
 //! | `+972500000001` | WhatsApp rejects it: not a WhatsApp user (131026); falls back |
 //! | `+972500000002` | WhatsApp accepts it but never delivers; the delivery timeout falls back |
 //! | `+972500000003` | SMS accepted, then undelivered (30003); falls back |
-//! | `+972500000004` | voice call not answered; falls back |
-//! | `+972500000005` | two transient provider errors on any channel, then success |
+//! | `+972500000004` | voice call not answered; called once more, then falls back |
+//! | `+972500000005` | two transient provider errors (HTTP 500) on any channel, then success |
 //! | `+972500000006` | a landline: SMS rejected (21614), so it is called instead |
 //! | `+972500000007` | unsubscribed from SMS (21610, replied STOP): SMS closed for the number |
 //! | `+972500000008` | WhatsApp answers "access token expired" (190): the clinic's WhatsApp pauses |
-//! | `…@bounce.test` | email rejected permanently (550) |
+//! | `+972500000009` | WhatsApp answers only after the adapter gave up: the send is ambiguous, and is delivered |
+//! | `…@bounce.test` | the SMTP server rejects the recipient (550) |
 //!
 //! Everyone else gets it delivered, and WhatsApp messages are read shortly after.
 
-use std::collections::HashMap;
+mod mail;
+mod provider_api;
+mod reporter;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use medrelay_channels::{
-    Channel, ChannelKind, DeliveryState, OutgoingMessage, Recipient, RecipientFact, SendFuture,
-    SendOutcome,
-};
+use medrelay_channels::smtp::{ReceiverRules, Security, SmtpConfig, SmtpReceiver};
+use medrelay_channels::twilio::{TwilioConfig, TwilioSmsConfig, TwilioVoiceConfig, VoiceLanguage};
+use medrelay_channels::whatsapp::WhatsAppConfig;
+use medrelay_channels::{ChannelKind, Secret};
+use url::Url;
 
 use crate::batch::Batcher;
 use crate::clock::SharedClock;
-use crate::config::SandboxConfig;
-use crate::store::{SandboxAdvance, SandboxMessage, StatusUpdate, Store, StoreError};
-use crate::tracking::Tracker;
+use crate::config::{ProviderAccounts, SandboxConfig};
+use crate::store::{SandboxMessage, Store};
 
-/// A status report claimed but not confirmed (the process died) is sent again after this.
-const STATUS_REPORT_LEASE_MS: u64 = 3_000;
-/// Status reports sent in one go: small enough that the write never keeps new notifications
-/// waiting long on SQLite's single writer.
-const STATUS_REPORT_BATCH: u32 = 128;
+pub use provider_api::router;
 
 pub const NOT_ON_WHATSAPP: &str = "+972500000001";
 pub const WHATSAPP_NEVER_DELIVERED: &str = "+972500000002";
@@ -48,7 +52,20 @@ pub const TRANSIENT_TWICE: &str = "+972500000005";
 pub const LANDLINE: &str = "+972500000006";
 pub const SMS_OPTED_OUT: &str = "+972500000007";
 pub const WHATSAPP_ACCOUNT_DOWN: &str = "+972500000008";
+pub const WHATSAPP_ANSWERS_LATE: &str = "+972500000009";
 pub const BOUNCING_DOMAIN: &str = "bounce.test";
+
+/// The sandbox's own accounts. They sign nothing outside this process, so they are not secret;
+/// production accounts come from configuration.
+pub const WHATSAPP_PHONE_NUMBER_ID: &str = "100000000000001";
+const WHATSAPP_ACCESS_TOKEN: &str = "sandbox-access-token";
+const WHATSAPP_APP_SECRET: &str = "sandbox-app-secret";
+pub const WHATSAPP_VERIFY_TOKEN: &str = "sandbox-verify-token";
+pub const TWILIO_ACCOUNT_SID: &str = "ACsandbox00000000000000000000000";
+const TWILIO_AUTH_TOKEN: &str = "sandbox-auth-token";
+const SMS_SENDER: &str = "MedRelay";
+const VOICE_CALLER_ID: &str = "+972500000100";
+const BOUNCE_DOMAIN: &str = "bounces.sandbox.medrelay.test";
 
 /// How the sandbox answers one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +73,6 @@ enum Verdict {
     Reject {
         code: &'static str,
         reason: &'static str,
-        fact: Option<RecipientFact>,
     },
     Transient,
     /// The provider account itself is unusable.
@@ -66,58 +82,54 @@ enum Verdict {
     },
     /// Accept, then report these statuses in turn (`status` or `status:error_code`).
     Accept(&'static [&'static str]),
+    /// Accept, but answer only after the sender stopped waiting.
+    AcceptLate(&'static [&'static str]),
 }
 
-fn verdict(channel: ChannelKind, to: &Recipient, transient_failures_so_far: u32) -> Verdict {
-    let address = to.address();
-    if address == TRANSIENT_TWICE && transient_failures_so_far < 2 {
+fn verdict(channel: ChannelKind, to: &str, transient_failures_so_far: u32) -> Verdict {
+    if to == TRANSIENT_TWICE && transient_failures_so_far < 2 {
         return Verdict::Transient;
     }
-    match (channel, address) {
+    match (channel, to) {
         (ChannelKind::Whatsapp, WHATSAPP_ACCOUNT_DOWN) => Verdict::AccountDown {
             code: "190",
-            reason: "access token expired",
+            reason: "Error validating access token: Session has expired",
         },
         (ChannelKind::Whatsapp, NOT_ON_WHATSAPP) => Verdict::Reject {
             code: "131026",
-            reason: "message undeliverable: recipient is not a WhatsApp user",
-            fact: Some(RecipientFact::NotOnWhatsapp),
+            reason: "Message undeliverable",
         },
         (ChannelKind::Sms, LANDLINE) => Verdict::Reject {
             code: "21614",
-            reason: "'To' number is not a valid mobile number (landline)",
-            fact: Some(RecipientFact::Landline),
+            reason: "'To' number is not a valid mobile number",
         },
         (ChannelKind::Sms, SMS_OPTED_OUT) => Verdict::Reject {
             code: "21610",
-            reason: "attempt to send to unsubscribed recipient (replied STOP)",
-            fact: Some(RecipientFact::OptedOut),
+            reason: "Attempt to send to unsubscribed recipient",
         },
         (ChannelKind::Whatsapp, WHATSAPP_NEVER_DELIVERED) => Verdict::Accept(&["sent"]),
+        (ChannelKind::Whatsapp, WHATSAPP_ANSWERS_LATE) => {
+            Verdict::AcceptLate(&["sent", "delivered", "read"])
+        }
         (ChannelKind::Sms, SMS_UNDELIVERED) => Verdict::Accept(&["sent", "failed:30003"]),
         (ChannelKind::Voice, VOICE_NO_ANSWER) => Verdict::Accept(&["failed:no-answer"]),
-        (ChannelKind::Email, a)
-            if a.rsplit_once('@')
-                .is_some_and(|(_, d)| d == BOUNCING_DOMAIN) =>
-        {
-            Verdict::Reject {
-                code: "550",
-                reason: "5.1.1 mailbox unavailable",
-                fact: None,
-            }
-        }
         (ChannelKind::Email, _) => Verdict::Accept(&[]),
         (ChannelKind::Whatsapp, _) => Verdict::Accept(&["sent", "delivered", "read"]),
-        (ChannelKind::Sms | ChannelKind::Voice, _) => Verdict::Accept(&["sent", "delivered"]),
+        (ChannelKind::Sms, _) => Verdict::Accept(&["sent", "delivered"]),
+        (ChannelKind::Voice, _) => Verdict::Accept(&["delivered"]),
     }
 }
 
-fn error_text(code: &str) -> &'static str {
-    match code {
-        "30003" => "unreachable destination handset",
-        "no-answer" => "the call was not answered",
-        _ => "failed",
-    }
+/// One message as a provider look-alike received it.
+#[derive(Debug, Clone)]
+struct Received {
+    channel: ChannelKind,
+    /// E.164 phone or email address.
+    to: String,
+    subject: Option<String>,
+    body: String,
+    language: String,
+    callback_ref: String,
 }
 
 /// The sandbox provider for every channel.
@@ -125,15 +137,34 @@ fn error_text(code: &str) -> &'static str {
 pub struct Sandbox {
     config: SandboxConfig,
     clock: SharedClock,
+    public_url: Url,
+    accounts: ProviderAccounts,
+    store: Store,
     outbox: Batcher<SandboxMessage, ()>,
+    http: reqwest::Client,
     /// Transient errors given so far per (channel, recipient, body), for `+972500000005`.
     transient: Mutex<HashMap<(ChannelKind, String, String), u32>>,
+    _smtp: SmtpReceiver,
 }
 
 impl Sandbox {
-    pub fn new(store: Store, config: SandboxConfig, clock: SharedClock) -> Arc<Self> {
+    /// Starts the SMTP server and the outbox writer. `public_url` is where this gateway serves
+    /// the look-alike APIs and its webhooks.
+    pub async fn start(
+        store: Store,
+        config: SandboxConfig,
+        clock: SharedClock,
+        public_url: Url,
+    ) -> std::io::Result<Arc<Self>> {
+        let rules = ReceiverRules {
+            reject_domains: vec![BOUNCING_DOMAIN.to_owned()],
+            ..ReceiverRules::default()
+        };
+        let (smtp, mail) = SmtpReceiver::start(config.smtp_listen, rules).await?;
+        let accounts = accounts(&public_url, smtp.local_addr(), &config);
+        let outbox_store = store.clone();
         let outbox = Batcher::spawn(512, move |messages: Vec<SandboxMessage>| {
-            let store = store.clone();
+            let store = outbox_store.clone();
             async move {
                 let count = messages.len();
                 store
@@ -142,41 +173,73 @@ impl Sandbox {
                     .map(|()| vec![(); count])
             }
         });
-        Arc::new(Self {
+        let sandbox = Arc::new(Self {
             config,
             clock,
+            public_url,
+            accounts,
+            store,
             outbox,
+            http: reqwest::Client::new(),
             transient: Mutex::new(HashMap::new()),
-        })
+            _smtp: smtp,
+        });
+        tokio::spawn(mail::record_received_mail(Arc::downgrade(&sandbox), mail));
+        Ok(sandbox)
     }
 
-    /// One adapter per channel, all backed by this sandbox.
-    pub fn channels(self: &Arc<Self>) -> Vec<Arc<dyn Channel>> {
-        ChannelKind::ALL
-            .into_iter()
-            .map(|kind| {
-                Arc::new(SandboxChannel {
-                    kind,
-                    sender: format!("sandbox-{kind}"),
-                    sandbox: Arc::clone(self),
-                }) as Arc<dyn Channel>
-            })
-            .collect()
+    /// The provider accounts that point the real adapters at this sandbox.
+    pub fn accounts(&self) -> &ProviderAccounts {
+        &self.accounts
+    }
+
+    /// Decides how to answer `message`, and records it in the outbox unless it is refused.
+    async fn take(&self, message: Received) -> Result<(Verdict, String), crate::batch::BatchError> {
+        let verdict = self.count_transient(&message);
+        let now = self.clock.now();
+        let id = provider_message_id(message.channel);
+        let script = match &verdict {
+            Verdict::Accept(steps) => *steps,
+            Verdict::AcceptLate(steps) => *steps,
+            Verdict::Transient | Verdict::AccountDown { .. } | Verdict::Reject { .. } => {
+                return Ok((verdict, id));
+            }
+        };
+        // A late answer's statuses follow the answer, as they would at the provider.
+        let first_status_in = match verdict {
+            Verdict::AcceptLate(_) => {
+                self.config.request_timeout_ms + self.config.delivery_delay_ms
+            }
+            _ => self.config.delivery_delay_ms / 2,
+        };
+        let record = SandboxMessage {
+            id: id.clone(),
+            channel: message.channel.as_str().to_owned(),
+            recipient: message.to,
+            subject: message.subject,
+            body: message.body,
+            language: message.language,
+            callback_ref: message.callback_ref,
+            status: "accepted".to_owned(),
+            error_code: None,
+            next_status_at: (!script.is_empty()).then(|| later(now, first_status_in)),
+            next_status: (!script.is_empty()).then(|| script.join(",")),
+            created_at: now,
+            updated_at: now,
+        };
+        self.outbox.submit(record).await?;
+        Ok((verdict, id))
     }
 
     /// Counts this message's transient errors: how many it had before this send.
-    fn count_transient(
-        &self,
-        key: (ChannelKind, String, String),
-        channel: ChannelKind,
-        to: &Recipient,
-    ) -> Verdict {
+    fn count_transient(&self, message: &Received) -> Verdict {
+        let key = (message.channel, message.to.clone(), message.body.clone());
         let mut counts = self
             .transient
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let so_far = counts.get(&key).copied().unwrap_or(0);
-        let verdict = verdict(channel, to, so_far);
+        let verdict = verdict(message.channel, &message.to, so_far);
         if verdict == Verdict::Transient {
             counts.insert(key, so_far + 1);
         } else {
@@ -184,152 +247,91 @@ impl Sandbox {
         }
         verdict
     }
+}
 
-    async fn take(&self, channel: ChannelKind, message: &OutgoingMessage) -> SendOutcome {
-        let key = (
-            channel,
-            message.to.address().to_owned(),
-            message.body.clone(),
-        );
-        let verdict = self.count_transient(key, channel, &message.to);
-        let now = self.clock.now();
-        let id = format!("sbx-{channel}-{}", uuid::Uuid::now_v7().simple());
-        let (status, error_code, script) = match &verdict {
-            Verdict::Transient => {
-                return SendOutcome::RetryLater {
-                    code: "500".into(),
-                    reason: "sandbox: temporary provider error".into(),
-                    after: None,
-                };
-            }
-            Verdict::AccountDown { code, reason } => {
-                return SendOutcome::ChannelDown {
-                    code: (*code).into(),
-                    reason: (*reason).into(),
-                };
-            }
-            Verdict::Reject { code, .. } => ("rejected", Some((*code).to_owned()), None),
-            Verdict::Accept(steps) => (
-                "accepted",
-                None,
-                Some(steps.join(",")).filter(|s| !s.is_empty()),
-            ),
-        };
-        let record = SandboxMessage {
-            id: id.clone(),
-            channel: channel.as_str().to_owned(),
-            recipient: message.to.address().to_owned(),
-            subject: message.subject.clone(),
-            body: message.body.clone(),
-            language: message.language.clone(),
-            callback_ref: message.callback_ref.clone(),
-            status: status.to_owned(),
-            error_code,
-            next_status_at: script
-                .as_ref()
-                .map(|_| later(now, self.config.delivery_delay_ms / 2)),
-            next_status: script,
-            created_at: now,
-            updated_at: now,
-        };
-        if let Err(error) = self.outbox.submit(record).await {
-            return SendOutcome::RetryLater {
-                code: "sandbox".into(),
-                reason: error.to_string(),
-                after: None,
-            };
-        }
-        match verdict {
-            Verdict::Reject { code, reason, fact } => SendOutcome::Permanent {
-                fact,
-                code: code.into(),
-                reason: reason.into(),
-            },
-            _ => SendOutcome::Accepted {
-                provider_message_id: id,
-            },
-        }
+/// Provider accounts whose base URLs and SMTP server are this sandbox.
+fn accounts(public_url: &Url, smtp: SocketAddr, config: &SandboxConfig) -> ProviderAccounts {
+    let at = |path: &str| format!("{}{path}", public_url.as_str().trim_end_matches('/'));
+    let speak = |language: &str| VoiceLanguage {
+        voice: None,
+        language: Some(language.to_owned()),
+        audio_url: None,
+    };
+    ProviderAccounts {
+        whatsapp: Some(WhatsAppConfig {
+            base_url: at("/sandbox/meta"),
+            api_version: "v23.0".to_owned(),
+            phone_number_id: WHATSAPP_PHONE_NUMBER_ID.to_owned(),
+            access_token: Secret::new(WHATSAPP_ACCESS_TOKEN),
+            app_secret: Secret::new(WHATSAPP_APP_SECRET),
+            verify_token: Secret::new(WHATSAPP_VERIFY_TOKEN),
+            request_timeout_ms: config.request_timeout_ms,
+            template_ttl_seconds: Some(43_200),
+        }),
+        twilio: Some(TwilioConfig {
+            base_url: at("/sandbox/twilio"),
+            account_sid: TWILIO_ACCOUNT_SID.to_owned(),
+            auth_token: Secret::new(TWILIO_AUTH_TOKEN),
+            request_timeout_ms: config.request_timeout_ms,
+            sms: Some(TwilioSmsConfig {
+                from: Some(SMS_SENDER.to_owned()),
+                messaging_service_sid: None,
+                status_callback_url: at("/webhooks/twilio/sms"),
+                validity_period_seconds: None,
+            }),
+            voice: Some(TwilioVoiceConfig {
+                from: VOICE_CALLER_ID.to_owned(),
+                status_callback_url: at("/webhooks/twilio/voice"),
+                confirm_url: at("/webhooks/twilio/voice/confirm"),
+                machine_detection: false,
+                languages: BTreeMap::from([
+                    ("he".to_owned(), speak("he-IL")),
+                    ("ar".to_owned(), speak("ar-XA")),
+                    ("ru".to_owned(), speak("ru-RU")),
+                    ("en".to_owned(), speak("en-US")),
+                ]),
+            }),
+        }),
+        smtp: Some(SmtpConfig {
+            host: smtp.ip().to_string(),
+            port: smtp.port(),
+            security: Security::None,
+            username: None,
+            password: None,
+            from: "clinic@sandbox.medrelay.test".to_owned(),
+            bounce_domain: BOUNCE_DOMAIN.to_owned(),
+            hello_name: None,
+            pool_size: 4,
+            timeout_ms: config.request_timeout_ms,
+        }),
     }
+}
 
-    /// Reports due statuses to the tracker, like a provider's webhook would, and schedules the
-    /// next ones. A report lost in a crash is sent again after its lease.
-    pub async fn report_due_statuses(
-        &self,
-        store: &Store,
-        tracker: &Tracker,
-    ) -> Result<usize, StoreError> {
-        let now = self.clock.now();
-        let due = store
-            .claim_sandbox_statuses(now, later(now, STATUS_REPORT_LEASE_MS), STATUS_REPORT_BATCH)
-            .await?;
-        if due.is_empty() {
-            return Ok(0);
-        }
-        let mut updates = Vec::with_capacity(due.len());
-        let mut advances = Vec::with_capacity(due.len());
-        for item in &due {
-            let (step, rest) = item
-                .next_status
-                .split_once(',')
-                .unwrap_or((item.next_status.as_str(), ""));
-            let (status, code) = step
-                .split_once(':')
-                .map_or((step, None), |(s, c)| (s, Some(c)));
-            let state = match status {
-                "sent" => DeliveryState::Sent,
-                "delivered" => DeliveryState::Delivered,
-                "read" => DeliveryState::Read,
-                _ => DeliveryState::Failed,
-            };
-            updates.push(StatusUpdate {
-                attempt_id: item.callback_ref.clone(),
-                provider_message_id: item.id.clone(),
-                state,
-                error_code: code.map(str::to_owned),
-                error_text: code.map(|c| error_text(c).to_owned()),
-            });
-            let following = (!rest.is_empty()).then(|| {
-                let delay = if rest.starts_with("read") {
-                    self.config.read_delay_ms
-                } else {
-                    self.config.delivery_delay_ms / 2
-                };
-                (rest.to_owned(), later(now, delay))
-            });
-            advances.push(SandboxAdvance {
-                id: item.id.clone(),
-                status: step.to_owned(),
-                next: following,
-            });
-        }
-        tracker.apply(&updates).await?;
-        store.advance_sandbox_messages(&advances, now).await?;
-        Ok(due.len())
+/// An id in the provider's own shape: `wamid.…`, `SM…`, `CA…`.
+fn provider_message_id(channel: ChannelKind) -> String {
+    let unique = uuid::Uuid::now_v7().simple().to_string();
+    match channel {
+        ChannelKind::Whatsapp => format!("wamid.{unique}"),
+        ChannelKind::Sms => format!("SM{unique}"),
+        ChannelKind::Voice => format!("CA{unique}"),
+        ChannelKind::Email => format!("<{unique}@sandbox.medrelay.test>"),
     }
+}
+
+/// The language a text is written in, as far as its script tells: the providers' look-alikes
+/// get no language tag with free text.
+fn script_language(text: &str) -> &'static str {
+    text.chars()
+        .find_map(|c| match c {
+            '\u{0590}'..='\u{05FF}' => Some("he"),
+            '\u{0600}'..='\u{06FF}' => Some("ar"),
+            '\u{0400}'..='\u{04FF}' => Some("ru"),
+            _ => None,
+        })
+        .unwrap_or("en")
 }
 
 fn later(now: Timestamp, millis: u64) -> Timestamp {
     now.checked_add(Duration::from_millis(millis))
         .unwrap_or(now)
-}
-
-#[derive(Debug)]
-struct SandboxChannel {
-    kind: ChannelKind,
-    sender: String,
-    sandbox: Arc<Sandbox>,
-}
-
-impl Channel for SandboxChannel {
-    fn kind(&self) -> ChannelKind {
-        self.kind
-    }
-
-    fn sender_id(&self) -> &str {
-        &self.sender
-    }
-
-    fn send<'a>(&'a self, message: &'a OutgoingMessage) -> SendFuture<'a> {
-        Box::pin(self.sandbox.take(self.kind, message))
-    }
 }

@@ -30,6 +30,8 @@ pub struct SandboxMessage {
 #[derive(Debug, Clone)]
 pub struct SandboxStatusDue {
     pub id: String,
+    pub channel: String,
+    pub recipient: String,
     pub callback_ref: String,
     pub next_status: String,
 }
@@ -124,7 +126,7 @@ impl Store {
         let rows = sqlx::query(&format!(
             "UPDATE sandbox_messages SET next_status_at = $1 WHERE id IN \
              (SELECT id FROM sandbox_messages WHERE next_status_at <= $2 ORDER BY next_status_at LIMIT $3{lock}) \
-             RETURNING id, callback_ref, next_status"
+             RETURNING id, channel, recipient, callback_ref, next_status"
         ))
         .bind(millis(lease_until))
         .bind(millis(now))
@@ -135,6 +137,8 @@ impl Store {
             .map(|row| {
                 Ok(SandboxStatusDue {
                     id: row.try_get("id")?,
+                    channel: row.try_get("channel")?,
+                    recipient: row.try_get("recipient")?,
                     callback_ref: row.try_get("callback_ref")?,
                     next_status: row
                         .try_get::<Option<String>, _>("next_status")?

@@ -214,3 +214,41 @@ struct TrackedAttempt<'a> {
     /// The last update in this batch that moved it forward.
     update: Option<&'a StatusUpdate>,
 }
+
+impl Store {
+    /// Records the key a patient pressed during a call (`1` confirms) on the call's notification.
+    /// Returns `false` when no attempt has this id.
+    pub async fn record_call_reply(
+        &self,
+        attempt_id: &str,
+        digits: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let _turn = self.background_turn().await;
+        let mut tx = self.write.begin().await?;
+        let notification: Option<String> =
+            sqlx::query_scalar("SELECT notification_id FROM attempts WHERE id = $1")
+                .bind(attempt_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(notification) = notification else {
+            return Ok(false);
+        };
+        let detail = if digits == "1" {
+            "the patient pressed 1 on the call: confirmed".to_owned()
+        } else {
+            format!("the patient pressed {digits} on the call")
+        };
+        let mut events = EventBatch::default();
+        events.add(
+            &notification,
+            Some(attempt_id),
+            now,
+            "patient_reply",
+            &detail,
+        );
+        events.write(&mut tx).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}

@@ -32,7 +32,7 @@ async fn a_notification_is_accepted_durably_then_delivered_and_read_on_whatsapp(
     assert!(
         attempt["provider_message_id"]
             .as_str()
-            .is_some_and(|p| p.starts_with("sbx-whatsapp-"))
+            .is_some_and(|p| p.starts_with("wamid."))
     );
     assert!(attempt["delivered_at"].is_string() && attempt["read_at"].is_string());
     let kinds: Vec<&str> = done["events"]

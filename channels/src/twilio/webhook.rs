@@ -29,14 +29,7 @@ pub fn validate_signature(
     let Some(header) = header.map(str::trim).filter(|h| !h.is_empty()) else {
         return false;
     };
-    let mut sorted: Vec<&(String, String)> = params.iter().collect();
-    // Repeated names (MediaUrl…) are ordered by value too, as Twilio's libraries do.
-    sorted.sort();
-    let mut payload = String::new();
-    for (name, value) in sorted {
-        payload.push_str(name);
-        payload.push_str(value);
-    }
+    let payload = signed_payload(params);
     let candidates = [Some(url.to_owned()), other_port_form(url)];
     // Evaluate every candidate so timing does not reveal which form matched.
     candidates
@@ -49,6 +42,25 @@ pub fn validate_signature(
         })
         .fold(subtle::Choice::from(0), |matched, this| matched | this)
         .into()
+}
+
+/// The `X-Twilio-Signature` Twilio sends when it POSTs `params` to `url`. The sandbox signs its
+/// status callbacks with it.
+pub fn sign(auth_token: &Secret, url: &str, params: &[(String, String)]) -> String {
+    signature(auth_token, url, &signed_payload(params))
+}
+
+/// Every POST parameter, sorted by name, as `name` + `value`.
+fn signed_payload(params: &[(String, String)]) -> String {
+    let mut sorted: Vec<&(String, String)> = params.iter().collect();
+    // Repeated names (MediaUrl…) are ordered by value too, as Twilio's libraries do.
+    sorted.sort();
+    let mut payload = String::new();
+    for (name, value) in sorted {
+        payload.push_str(name);
+        payload.push_str(value);
+    }
+    payload
 }
 
 fn signature(auth_token: &Secret, url: &str, payload: &str) -> String {

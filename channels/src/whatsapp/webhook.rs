@@ -62,6 +62,17 @@ impl fmt::Debug for InboundWhatsApp {
     }
 }
 
+/// The [`SIGNATURE_HEADER`] value Meta sends with `raw_body`: `sha256=` and the hex HMAC-SHA256
+/// of the body under the app secret. The sandbox signs its webhooks with it.
+pub fn sign(app_secret: &Secret, raw_body: &[u8]) -> String {
+    // HMAC takes keys of any length, so this cannot fail.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(app_secret.expose().as_bytes()) else {
+        return String::new();
+    };
+    mac.update(raw_body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
 /// Whether `header` (the [`SIGNATURE_HEADER`] value) signs `raw_body` with `app_secret`.
 /// Check it on the bytes as received, before parsing: re-serialized JSON would not match.
 pub fn verify_signature(app_secret: &Secret, raw_body: &[u8], header: Option<&str>) -> bool {

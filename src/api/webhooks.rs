@@ -1,0 +1,212 @@
+//! Provider webhooks: Meta's (`/webhooks/whatsapp`, with its GET subscription handshake) and
+//! Twilio's (`/webhooks/twilio/sms`, `/webhooks/twilio/voice`, `/webhooks/twilio/voice/confirm`).
+//!
+//! Every POST is checked against the provider's signature on the raw body before anything is
+//! read: no signature is `401`, a wrong one `403`, and neither changes anything. Statuses are
+//! stored before the provider hears `200`, so a crash makes the provider redeliver, and the
+//! tracker moves attempts only forward, so a redelivered or late status changes nothing.
+
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use medrelay_channels::{ProviderStatus, Secret, twilio, whatsapp};
+use serde::Deserialize;
+
+use super::AppState;
+use super::problem::ApiError;
+use crate::store::StatusUpdate;
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Subscription {
+    #[serde(rename = "hub.mode")]
+    mode: Option<String>,
+    #[serde(rename = "hub.verify_token")]
+    verify_token: Option<String>,
+    #[serde(rename = "hub.challenge")]
+    challenge: Option<String>,
+}
+
+/// Meta's handshake when the webhook is registered: echo the challenge if the token is ours.
+pub(super) async fn whatsapp_subscribe(
+    State(state): State<AppState>,
+    Query(query): Query<Subscription>,
+) -> Result<String, ApiError> {
+    state
+        .providers
+        .whatsapp_accounts()
+        .iter()
+        .find_map(|account| {
+            whatsapp::verify_subscription(
+                &account.verify_token,
+                query.mode.as_deref(),
+                query.verify_token.as_deref(),
+                query.challenge.as_deref(),
+            )
+        })
+        .ok_or(ApiError::Forbidden("hub.verify_token is not ours"))
+}
+
+pub(super) async fn whatsapp_event(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let signature = signature_header(&headers, whatsapp::SIGNATURE_HEADER)?;
+    // Check every account, so the time taken does not tell which secret came close.
+    let signed = state
+        .providers
+        .whatsapp_accounts()
+        .iter()
+        .map(|account| whatsapp::verify_signature(&account.app_secret, &body, Some(signature)))
+        .fold(false, |any, this| any | this);
+    if !signed {
+        return Err(ApiError::Forbidden(
+            "X-Hub-Signature-256 does not sign this body",
+        ));
+    }
+    let statuses =
+        whatsapp::parse_statuses(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    apply(&state, statuses).await?;
+    Ok(StatusCode::OK)
+}
+
+pub(super) async fn twilio_sms_status(
+    State(state): State<AppState>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let TwilioCallback {
+        callback_ref,
+        params,
+    } = twilio_request(&state, &uri, &headers, &body)?;
+    let statuses = twilio::parse_sms_status(&params, callback_ref.as_deref());
+    apply(&state, statuses.into_iter().collect()).await?;
+    Ok(empty_twiml())
+}
+
+pub(super) async fn twilio_call_status(
+    State(state): State<AppState>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let TwilioCallback {
+        callback_ref,
+        params,
+    } = twilio_request(&state, &uri, &headers, &body)?;
+    let statuses = twilio::parse_call_status(&params, callback_ref.as_deref());
+    apply(&state, statuses.into_iter().collect()).await?;
+    Ok(empty_twiml())
+}
+
+/// The key the patient pressed after hearing the message: `1` confirms.
+pub(super) async fn twilio_call_reply(
+    State(state): State<AppState>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let TwilioCallback {
+        callback_ref,
+        params,
+    } = twilio_request(&state, &uri, &headers, &body)?;
+    let reply = twilio::parse_call_reply(&params);
+    let thanks = match (callback_ref, reply) {
+        (Some(attempt), Some(reply)) => {
+            state
+                .store
+                .record_call_reply(&attempt, &reply.digits, state.clock.now())
+                .await?;
+            reply.digits == "1"
+        }
+        _ => false,
+    };
+    let twiml = if thanks {
+        "<Response><Say>Thank you.</Say><Hangup/></Response>"
+    } else {
+        "<Response><Hangup/></Response>"
+    };
+    Ok(([(header::CONTENT_TYPE, "text/xml")], twiml).into_response())
+}
+
+fn signature_header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'h str, ApiError> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.trim().is_empty())
+        .ok_or(ApiError::Unauthorized(
+            "the provider's signature header is missing",
+        ))
+}
+
+/// A signed Twilio callback: our attempt id (from the URL) and the POST parameters.
+struct TwilioCallback {
+    callback_ref: Option<String>,
+    params: Vec<(String, String)>,
+}
+
+/// The Twilio callback in this request, if its `X-Twilio-Signature` checks out against the
+/// account it names.
+fn twilio_request(
+    state: &AppState,
+    uri: &OriginalUri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<TwilioCallback, ApiError> {
+    let signature = signature_header(headers, "X-Twilio-Signature")?;
+    let params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    // Twilio signs the URL it called: our public address and the path and query it was given.
+    let url = format!(
+        "{}{}",
+        state.public_url.trim_end_matches('/'),
+        uri.path_and_query().map_or("/", |pq| pq.as_str())
+    );
+    let unknown = Secret::new("");
+    let auth_token = params
+        .iter()
+        .find(|(name, _)| name == "AccountSid")
+        .and_then(|(_, sid)| state.providers.twilio_auth_token(sid))
+        .unwrap_or(&unknown);
+    if auth_token.expose().is_empty()
+        || !twilio::validate_signature(auth_token, &url, &params, Some(signature))
+    {
+        return Err(ApiError::Forbidden(
+            "X-Twilio-Signature does not sign this request",
+        ));
+    }
+    Ok(TwilioCallback {
+        callback_ref: twilio::callback_ref_from_url(&url),
+        params,
+    })
+}
+
+/// Stores the statuses that name one of our attempts; the rest are not ours to track.
+async fn apply(state: &AppState, statuses: Vec<ProviderStatus>) -> Result<(), ApiError> {
+    let updates: Vec<StatusUpdate> = statuses
+        .into_iter()
+        .filter_map(|status| {
+            Some(StatusUpdate {
+                attempt_id: status.callback_ref?,
+                provider_message_id: status.provider_message_id,
+                state: status.state,
+                error_code: status.error_code,
+                error_text: status.error_text,
+            })
+        })
+        .collect();
+    if !updates.is_empty() {
+        state.tracker.apply(&updates).await?;
+    }
+    Ok(())
+}
+
+/// Twilio reads the answer to a status callback as TwiML; an empty one does nothing.
+fn empty_twiml() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/xml")],
+        "<Response></Response>",
+    )
+        .into_response()
+}

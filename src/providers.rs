@@ -1,0 +1,232 @@
+//! Provider accounts per clinic: the adapters each clinic sends through, each sender's rate, and
+//! the secrets provider webhooks are signed with.
+//!
+//! A clinic's channel comes from its own account in `clinics.<slug>`, else the default account
+//! in `providers`, else the sandbox when it is enabled. The same adapters talk to Meta, Twilio
+//! and SMTP relays in production and to the sandbox's look-alikes everywhere else.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use medrelay_channels::smtp::{SmtpConfig, SmtpEmail};
+use medrelay_channels::twilio::{TwilioConfig, TwilioSms, TwilioVoice};
+use medrelay_channels::whatsapp::{WhatsAppCloud, WhatsAppConfig};
+use medrelay_channels::{Channel, ChannelKind, Secret};
+
+use crate::config::{Config, ProviderAccounts};
+use crate::dispatch::SenderLimits;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderSetupError {
+    #[error("{scope}.whatsapp: {source}")]
+    WhatsApp {
+        scope: String,
+        source: medrelay_channels::whatsapp::WhatsAppSetupError,
+    },
+    #[error("{scope}.{source}")]
+    Twilio {
+        scope: String,
+        source: medrelay_channels::twilio::ConfigError,
+    },
+    #[error("{scope}.smtp: {source}")]
+    Smtp {
+        scope: String,
+        source: medrelay_channels::smtp::SmtpSetupError,
+    },
+}
+
+/// A WhatsApp business number whose webhooks we accept.
+#[derive(Debug, Clone)]
+pub struct WhatsAppAccount {
+    pub phone_number_id: String,
+    pub app_secret: Secret,
+    pub verify_token: Secret,
+}
+
+/// The adapters of one clinic, by channel.
+#[derive(Clone, Default)]
+struct ChannelSet {
+    by_kind: HashMap<ChannelKind, Arc<dyn Channel>>,
+}
+
+impl std::fmt::Debug for ChannelSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.by_kind.keys()).finish()
+    }
+}
+
+/// Every clinic's adapters, and what provider webhooks are checked against.
+#[derive(Debug, Default)]
+pub struct Providers {
+    default: ChannelSet,
+    by_clinic: HashMap<String, ChannelSet>,
+    whatsapp: Vec<WhatsAppAccount>,
+    /// Twilio auth tokens by account SID.
+    twilio: HashMap<String, Secret>,
+    /// (channel, sender id, messages per second) of every sender.
+    rates: Vec<(ChannelKind, String, u32)>,
+}
+
+/// Builds adapters once per account, so clinics sharing an account share its adapters.
+struct Builder<'a> {
+    config: &'a Config,
+    providers: Providers,
+}
+
+impl Providers {
+    /// The adapters `config` describes; channels without an account use `sandbox` when given.
+    pub fn build(
+        config: &Config,
+        sandbox: Option<&ProviderAccounts>,
+    ) -> Result<Self, ProviderSetupError> {
+        let mut builder = Builder {
+            config,
+            providers: Providers::default(),
+        };
+        let sandbox_set = match sandbox {
+            Some(accounts) => builder.set("sandbox", accounts, true)?,
+            None => ChannelSet::default(),
+        };
+        builder.providers.default = builder.set("providers", &config.providers, false)?;
+        for (kind, channel) in &sandbox_set.by_kind {
+            builder
+                .providers
+                .default
+                .by_kind
+                .entry(*kind)
+                .or_insert_with(|| Arc::clone(channel));
+        }
+        for (slug, accounts) in &config.clinics {
+            let mut set = builder.set(&format!("clinics.{slug}"), accounts, false)?;
+            for (kind, channel) in &builder.providers.default.by_kind {
+                set.by_kind
+                    .entry(*kind)
+                    .or_insert_with(|| Arc::clone(channel));
+            }
+            builder.providers.by_clinic.insert(slug.clone(), set);
+        }
+        Ok(builder.providers)
+    }
+
+    /// The adapter `clinic` sends `channel` messages through, if it has one.
+    pub fn channel(&self, clinic_slug: &str, channel: ChannelKind) -> Option<&Arc<dyn Channel>> {
+        self.by_clinic
+            .get(clinic_slug)
+            .unwrap_or(&self.default)
+            .by_kind
+            .get(&channel)
+    }
+
+    /// The WhatsApp numbers whose webhooks are accepted.
+    pub fn whatsapp_accounts(&self) -> &[WhatsAppAccount] {
+        &self.whatsapp
+    }
+
+    /// The auth token of a Twilio account we send through.
+    pub fn twilio_auth_token(&self, account_sid: &str) -> Option<&Secret> {
+        self.twilio.get(account_sid)
+    }
+
+    /// One rate limit per sender.
+    pub fn sender_limits(&self) -> SenderLimits {
+        SenderLimits::new(self.rates.iter().cloned())
+    }
+}
+
+impl Builder<'_> {
+    /// Adapters for `accounts`. `sandbox` marks the sandbox's accounts, which run at the
+    /// sandbox's rate rather than the providers' published ones.
+    fn set(
+        &mut self,
+        scope: &str,
+        accounts: &ProviderAccounts,
+        sandbox: bool,
+    ) -> Result<ChannelSet, ProviderSetupError> {
+        let mut set = ChannelSet::default();
+        if let Some(whatsapp) = &accounts.whatsapp {
+            let channel = self.whatsapp(scope, whatsapp)?;
+            self.add(&mut set, channel, sandbox);
+        }
+        if let Some(twilio) = &accounts.twilio {
+            for channel in self.twilio(scope, twilio)? {
+                self.add(&mut set, channel, sandbox);
+            }
+        }
+        if let Some(smtp) = &accounts.smtp {
+            let channel = self.smtp(scope, smtp)?;
+            self.add(&mut set, channel, sandbox);
+        }
+        Ok(set)
+    }
+
+    fn add(&mut self, set: &mut ChannelSet, channel: Arc<dyn Channel>, sandbox: bool) {
+        let kind = channel.kind();
+        let rate = if sandbox {
+            self.config.sandbox.sender_rate_per_second
+        } else {
+            self.config.senders.for_channel(kind)
+        };
+        let sender = channel.sender_id().to_owned();
+        if !self
+            .providers
+            .rates
+            .iter()
+            .any(|(k, s, _)| *k == kind && *s == sender)
+        {
+            self.providers.rates.push((kind, sender, rate));
+        }
+        set.by_kind.insert(kind, channel);
+    }
+
+    fn whatsapp(
+        &mut self,
+        scope: &str,
+        config: &WhatsAppConfig,
+    ) -> Result<Arc<dyn Channel>, ProviderSetupError> {
+        let adapter =
+            WhatsAppCloud::new(config).map_err(|source| ProviderSetupError::WhatsApp {
+                scope: scope.to_owned(),
+                source,
+            })?;
+        self.providers.whatsapp.push(WhatsAppAccount {
+            phone_number_id: config.phone_number_id.clone(),
+            app_secret: config.app_secret.clone(),
+            verify_token: config.verify_token.clone(),
+        });
+        Ok(Arc::new(adapter))
+    }
+
+    fn twilio(
+        &mut self,
+        scope: &str,
+        config: &TwilioConfig,
+    ) -> Result<Vec<Arc<dyn Channel>>, ProviderSetupError> {
+        let error = |source| ProviderSetupError::Twilio {
+            scope: scope.to_owned(),
+            source,
+        };
+        let mut channels: Vec<Arc<dyn Channel>> = Vec::new();
+        if let Some(sms) = &config.sms {
+            channels.push(Arc::new(TwilioSms::new(config, sms).map_err(error)?));
+        }
+        if let Some(voice) = &config.voice {
+            channels.push(Arc::new(TwilioVoice::new(config, voice).map_err(error)?));
+        }
+        self.providers
+            .twilio
+            .insert(config.account_sid.clone(), config.auth_token.clone());
+        Ok(channels)
+    }
+
+    fn smtp(
+        &mut self,
+        scope: &str,
+        config: &SmtpConfig,
+    ) -> Result<Arc<dyn Channel>, ProviderSetupError> {
+        let adapter = SmtpEmail::new(config).map_err(|source| ProviderSetupError::Smtp {
+            scope: scope.to_owned(),
+            source,
+        })?;
+        Ok(Arc::new(adapter))
+    }
+}
