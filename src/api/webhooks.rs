@@ -67,6 +67,21 @@ pub(super) async fn whatsapp_event(
     }
     let statuses =
         whatsapp::parse_statuses(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    let inbound =
+        whatsapp::parse_inbound(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    // A patient's message opens their 24-hour window for free text on that number.
+    let now = state.clock.now();
+    let conversations: Vec<_> = inbound
+        .into_iter()
+        .filter_map(|message| {
+            let at = message
+                .timestamp
+                .and_then(|s| jiff::Timestamp::from_second(s).ok())
+                .map_or(now, |at| at.min(now));
+            Some((message.phone_number_id?, message.from, at))
+        })
+        .collect();
+    state.store.record_whatsapp_inbound(&conversations).await?;
     apply(&state, statuses).await?;
     Ok(StatusCode::OK)
 }

@@ -4,7 +4,7 @@
 
 mod senders;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +21,8 @@ use crate::clock::SharedClock;
 use crate::config::{DeliveryTimeouts, DispatchConfig};
 use crate::domain::{AttemptId, Clinic, ClinicId, NotificationStatus, Patient};
 use crate::policy::{
-    self, ChannelSuspension, DeliveryRules, KnownFact, NotificationFacts, Step, templates,
+    self, ChannelSuspension, DeliveryRules, KnownFact, NotificationFacts, Step, WhatsAppContent,
+    templates,
 };
 use crate::providers::Providers;
 use crate::store::{
@@ -132,6 +133,13 @@ impl Dispatcher {
             .collect();
         let known = self.store.recipient_facts(&addresses, now).await?;
         let suspended = self.store.channel_suspensions(now).await?;
+        // Only free text needs the patient's WhatsApp window; templates go any time.
+        let windows = if claimed.iter().any(|n| n.template.is_none()) {
+            let since = now.checked_sub(policy::WHATSAPP_WINDOW).unwrap_or(now);
+            self.store.open_whatsapp_windows(&addresses, since).await?
+        } else {
+            HashSet::new()
+        };
 
         let mut writes = Vec::with_capacity(count);
         let mut handovers = HashMap::new();
@@ -162,12 +170,26 @@ impl Dispatcher {
             .cloned()
             .collect();
             let suspended_here = suspended.get(&clinic.id).map_or(&[][..], Vec::as_slice);
+            let whatsapp = if notification.template.is_some() {
+                WhatsAppContent::Template
+            } else {
+                let number = self
+                    .providers
+                    .channel(&clinic.slug, ChannelKind::Whatsapp)
+                    .map(|c| c.sender_id().to_owned());
+                let phone = patient.phone.as_ref().map(|p| p.as_str().to_owned());
+                match number.zip(phone) {
+                    Some(pair) if windows.contains(&pair) => WhatsAppContent::FreeTextInWindow,
+                    _ => WhatsAppContent::FreeTextOutsideWindow,
+                }
+            };
             let plan = policy::channel_plan(
                 notification.channel,
                 &patient,
                 &clinic,
                 &known_facts,
                 suspended_here,
+                whatsapp,
             );
             let facts = NotificationFacts {
                 status: notification.status,
@@ -510,7 +532,8 @@ fn render(
         (None, None) => return Err(templates::TemplateError::Unknown(String::new())),
     };
     Ok(OutgoingMessage {
-        subject: matches!(to, Recipient::Email(_)).then(|| format!("Message from {}", clinic.name)),
+        subject: matches!(to, Recipient::Email(_))
+            .then(|| templates::email_subject(&language, &clinic.name)),
         to,
         body,
         language,

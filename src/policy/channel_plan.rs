@@ -26,6 +26,19 @@ pub struct ChannelSuspension {
     pub until: Timestamp,
 }
 
+/// How long after a patient's last WhatsApp message the business may answer in free text.
+pub const WHATSAPP_WINDOW: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
+/// What this message would be on WhatsApp. Meta lets a business send free text only within 24
+/// hours of the patient's last message to it (the customer service window); outside it only an
+/// approved template can start the conversation, and free text is refused (131047).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhatsAppContent {
+    Template,
+    FreeTextInWindow,
+    FreeTextOutsideWindow,
+}
+
 /// The channels to try in order, and a reason for each one left out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelPlan {
@@ -43,13 +56,15 @@ pub struct ChannelPlan {
 /// A channel is dropped when the clinic has not set it up, the patient opted out of it, the
 /// patient has no contact for it, or a provider told us it cannot reach the patient (`facts`).
 /// A number known to be a landline is called where a text was planned. A channel the clinic's
-/// provider account cannot serve right now (`suspended`) is skipped.
+/// provider account cannot serve right now (`suspended`) is skipped, and so is WhatsApp for free
+/// text outside the patient's 24-hour window.
 pub fn channel_plan(
     requested: Option<ChannelKind>,
     patient: &Patient,
     clinic: &Clinic,
     facts: &[KnownFact],
     suspended: &[ChannelSuspension],
+    whatsapp: WhatsAppContent,
 ) -> ChannelPlan {
     let (order, source) = match requested {
         Some(channel) => (vec![channel], format!("staff chose {channel}")),
@@ -94,6 +109,14 @@ pub fn channel_plan(
                 "{channel} skipped: suspended for this clinic until {} ({})",
                 suspension.until, suspension.reason
             ));
+            continue;
+        }
+        if channel == ChannelKind::Whatsapp && whatsapp == WhatsAppContent::FreeTextOutsideWindow {
+            plan.skipped.push(
+                "whatsapp skipped: free text goes on WhatsApp only within 24 hours of the \
+                 patient's last WhatsApp message; use a template to start a conversation"
+                    .to_owned(),
+            );
             continue;
         }
         if let Some(known) = facts.iter().find(|f| f.channel == channel) {
@@ -199,7 +222,14 @@ pub(crate) mod tests {
 
     #[test]
     fn without_preferences_the_clinic_order_is_used() {
-        let plan = channel_plan(None, &patient(), &clinic(), &[], &[]);
+        let plan = channel_plan(
+            None,
+            &patient(),
+            &clinic(),
+            &[],
+            &[],
+            WhatsAppContent::Template,
+        );
         assert_eq!(
             kinds(&plan),
             [ChannelKind::Whatsapp, ChannelKind::Sms, ChannelKind::Email]
@@ -212,7 +242,14 @@ pub(crate) mod tests {
     fn the_patients_preference_beats_the_clinic_order() {
         let mut patient = patient();
         patient.channels = vec![ChannelKind::Email, ChannelKind::Sms];
-        let plan = channel_plan(None, &patient, &clinic(), &[], &[]);
+        let plan = channel_plan(
+            None,
+            &patient,
+            &clinic(),
+            &[],
+            &[],
+            WhatsAppContent::Template,
+        );
         assert_eq!(kinds(&plan), [ChannelKind::Email, ChannelKind::Sms]);
     }
 
@@ -220,7 +257,14 @@ pub(crate) mod tests {
     fn staffs_choice_beats_the_patients_preference() {
         let mut patient = patient();
         patient.channels = vec![ChannelKind::Email];
-        let plan = channel_plan(Some(ChannelKind::Sms), &patient, &clinic(), &[], &[]);
+        let plan = channel_plan(
+            Some(ChannelKind::Sms),
+            &patient,
+            &clinic(),
+            &[],
+            &[],
+            WhatsAppContent::Template,
+        );
         assert_eq!(kinds(&plan), [ChannelKind::Sms]);
         assert_eq!(plan.source, "staff chose sms");
     }
@@ -236,7 +280,14 @@ pub(crate) mod tests {
         ];
         patient.opted_out = vec![ChannelKind::Whatsapp];
         patient.email = None;
-        let plan = channel_plan(None, &patient, &clinic(), &[], &[]);
+        let plan = channel_plan(
+            None,
+            &patient,
+            &clinic(),
+            &[],
+            &[],
+            WhatsAppContent::Template,
+        );
         assert_eq!(kinds(&plan), [ChannelKind::Sms]);
         assert_eq!(
             plan.skipped,
@@ -249,10 +300,38 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn free_text_skips_whatsapp_outside_the_patients_24_hour_window_but_a_template_does_not() {
+        let outside = channel_plan(
+            None,
+            &patient(),
+            &clinic(),
+            &[],
+            &[],
+            WhatsAppContent::FreeTextOutsideWindow,
+        );
+        assert_eq!(kinds(&outside), [ChannelKind::Sms, ChannelKind::Email]);
+        assert!(
+            outside.skipped[0]
+                .starts_with("whatsapp skipped: free text goes on WhatsApp only within 24 hours")
+        );
+        for content in [WhatsAppContent::FreeTextInWindow, WhatsAppContent::Template] {
+            let plan = channel_plan(None, &patient(), &clinic(), &[], &[], content);
+            assert_eq!(kinds(&plan)[0], ChannelKind::Whatsapp, "{content:?}");
+        }
+    }
+
+    #[test]
     fn a_patient_not_on_whatsapp_is_not_sent_whatsapp() {
         let mut patient = patient();
         patient.whatsapp = false;
-        let plan = channel_plan(None, &patient, &clinic(), &[], &[]);
+        let plan = channel_plan(
+            None,
+            &patient,
+            &clinic(),
+            &[],
+            &[],
+            WhatsAppContent::Template,
+        );
         assert_eq!(kinds(&plan), [ChannelKind::Sms, ChannelKind::Email]);
         assert_eq!(
             plan.skipped,
@@ -271,7 +350,14 @@ pub(crate) mod tests {
     #[test]
     fn a_number_the_provider_said_is_not_on_whatsapp_skips_whatsapp() {
         let facts = [learned(ChannelKind::Whatsapp, RecipientFact::NotOnWhatsapp)];
-        let plan = channel_plan(None, &patient(), &clinic(), &facts, &[]);
+        let plan = channel_plan(
+            None,
+            &patient(),
+            &clinic(),
+            &facts,
+            &[],
+            WhatsAppContent::Template,
+        );
         assert_eq!(kinds(&plan), [ChannelKind::Sms, ChannelKind::Email]);
         assert_eq!(
             plan.skipped,
@@ -286,14 +372,28 @@ pub(crate) mod tests {
         let mut patient = patient();
         patient.channels = vec![ChannelKind::Sms, ChannelKind::Email];
         let facts = [learned(ChannelKind::Sms, RecipientFact::Landline)];
-        let plan = channel_plan(None, &patient, &clinic, &facts, &[]);
+        let plan = channel_plan(
+            None,
+            &patient,
+            &clinic,
+            &facts,
+            &[],
+            WhatsAppContent::Template,
+        );
         assert_eq!(kinds(&plan), [ChannelKind::Voice, ChannelKind::Email]);
     }
 
     #[test]
     fn an_unsubscribe_at_the_provider_closes_that_channel() {
         let facts = [learned(ChannelKind::Sms, RecipientFact::OptedOut)];
-        let plan = channel_plan(Some(ChannelKind::Sms), &patient(), &clinic(), &facts, &[]);
+        let plan = channel_plan(
+            Some(ChannelKind::Sms),
+            &patient(),
+            &clinic(),
+            &facts,
+            &[],
+            WhatsAppContent::Template,
+        );
         assert!(plan.channels.is_empty());
         assert_eq!(
             plan.skipped,
@@ -308,7 +408,14 @@ pub(crate) mod tests {
             reason: "190: access token expired".into(),
             until: "2026-11-26T10:15:00Z".parse().expect("time"),
         }];
-        let plan = channel_plan(None, &patient(), &clinic(), &[], &suspended);
+        let plan = channel_plan(
+            None,
+            &patient(),
+            &clinic(),
+            &[],
+            &suspended,
+            WhatsAppContent::Template,
+        );
         assert_eq!(kinds(&plan), [ChannelKind::Sms, ChannelKind::Email]);
         assert_eq!(
             plan.skipped,

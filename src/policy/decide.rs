@@ -391,8 +391,8 @@ mod tests {
     use medrelay_channels::Recipient;
 
     use super::*;
-    use crate::policy::channel_plan;
     use crate::policy::channel_plan::tests::{clinic, patient};
+    use crate::policy::{WhatsAppContent, channel_plan};
 
     fn at(s: &str) -> Timestamp {
         s.parse().expect("timestamp")
@@ -433,7 +433,14 @@ mod tests {
     }
 
     fn plan() -> ChannelPlan {
-        channel_plan(None, &patient(), &clinic(), &[], &[])
+        channel_plan(
+            None,
+            &patient(),
+            &clinic(),
+            &[],
+            &[],
+            WhatsAppContent::Template,
+        )
     }
 
     const NOW: &str = "2026-11-26T10:00:00Z";
@@ -537,7 +544,14 @@ mod tests {
     fn an_interrupted_email_hand_over_falls_back_instead_of_resending() {
         let mut patient = patient();
         patient.channels = vec![ChannelKind::Email, ChannelKind::Sms];
-        let plan = channel_plan(None, &patient, &clinic(), &[], &[]);
+        let plan = channel_plan(
+            None,
+            &patient,
+            &clinic(),
+            &[],
+            &[],
+            WhatsAppContent::Template,
+        );
         let sending = attempt(
             ChannelKind::Email,
             AttemptStatus::Sending,
@@ -586,7 +600,7 @@ mod tests {
         patient.channels = vec![ChannelKind::Voice, ChannelKind::Sms];
         let mut clinic = clinic();
         clinic.default_channels.push(ChannelKind::Voice);
-        let plan = channel_plan(None, &patient, &clinic, &[], &[]);
+        let plan = channel_plan(None, &patient, &clinic, &[], &[], WhatsAppContent::Template);
         let mut unanswered = attempt(
             ChannelKind::Voice,
             AttemptStatus::Failed,
@@ -722,7 +736,14 @@ mod tests {
     fn with_every_channel_used_up_the_notification_fails_with_the_whole_story() {
         let mut patient = patient();
         patient.email = None;
-        let plan = channel_plan(None, &patient, &clinic(), &[], &[]);
+        let plan = channel_plan(
+            None,
+            &patient,
+            &clinic(),
+            &[],
+            &[],
+            WhatsAppContent::Template,
+        );
         let attempts = [
             attempt(
                 ChannelKind::Whatsapp,
@@ -776,7 +797,14 @@ mod tests {
 
         let mut no_phone = patient();
         no_phone.phone = None;
-        let plan = channel_plan(None, &no_phone, &clinic(), &[], &[]);
+        let plan = channel_plan(
+            None,
+            &no_phone,
+            &clinic(),
+            &[],
+            &[],
+            WhatsAppContent::Template,
+        );
         let email_failed = [attempt(
             ChannelKind::Email,
             AttemptStatus::Failed,
@@ -799,6 +827,7 @@ mod tests {
             &clinic(),
             &[],
             &suspended,
+            WhatsAppContent::Template,
         );
         let decision = decide(&due_now(), &plan, &[], &rules(), at(NOW));
         assert_eq!(
@@ -834,7 +863,14 @@ mod tests {
         let mut patient = patient();
         patient.phone = None;
         patient.email = None;
-        let plan = channel_plan(None, &patient, &clinic(), &[], &[]);
+        let plan = channel_plan(
+            None,
+            &patient,
+            &clinic(),
+            &[],
+            &[],
+            WhatsAppContent::Template,
+        );
         let decision = decide(&due_now(), &plan, &[], &rules(), at(NOW));
         assert_eq!(
             decision.step,

@@ -11,7 +11,10 @@ mod decide;
 mod retry;
 pub mod templates;
 
-pub use channel_plan::{ChannelPlan, ChannelSuspension, KnownFact, PlannedChannel, channel_plan};
+pub use channel_plan::{
+    ChannelPlan, ChannelSuspension, KnownFact, PlannedChannel, WHATSAPP_WINDOW, WhatsAppContent,
+    channel_plan,
+};
 pub use decide::{
     AttemptFacts, AttemptVerdict, Decision, DeliveryRules, NotificationFacts, Step, decide,
 };

@@ -144,6 +144,16 @@ pub fn render(
     Ok((out, language))
 }
 
+/// An email's subject line in the message's language.
+pub fn email_subject(language: &str, clinic: &str) -> String {
+    match language {
+        "he" => format!("הודעה מ{clinic}"),
+        "ar" => format!("رسالة من {clinic}"),
+        "ru" => format!("Сообщение от {clinic}"),
+        _ => format!("Message from {clinic}"),
+    }
+}
+
 /// The order of a template's parameters as approved at the provider (`{{1}}`, `{{2}}`, …): the
 /// patient, the clinic, then the template's own.
 fn positional_names(template: &Template) -> impl Iterator<Item = &'static str> {

@@ -32,6 +32,7 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
             "/sandbox/twilio/2010-04-01/Accounts/{account_sid}/{resource}",
             post(twilio_create),
         )
+        .route("/sandbox/whatsapp/inbound", post(patient_writes))
         .with_state(sandbox)
 }
 
@@ -92,6 +93,42 @@ async fn whatsapp_message(
             131_000,
             "Something went wrong",
         ),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatientMessage {
+    from: String,
+    text: String,
+}
+
+/// Plays a patient writing to the clinic's WhatsApp number: the sandbox posts Meta's inbound
+/// message webhook to the gateway, which opens the patient's 24-hour window for free text.
+async fn patient_writes(
+    State(sandbox): State<Arc<Sandbox>>,
+    message: Result<axum::Json<PatientMessage>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(axum::Json(message)) = message else {
+        return crate::api::ApiError::invalid(
+            "body",
+            "expected {\"from\": \"+972…\", \"text\": \"…\"}",
+        )
+        .into_response();
+    };
+    let from = message.from.trim_start_matches('+');
+    if from.is_empty() || !from.chars().all(|c| c.is_ascii_digit()) {
+        return crate::api::ApiError::invalid("from", "must be a phone number in E.164 form")
+            .into_response();
+    }
+    if sandbox
+        .patient_writes_on_whatsapp(from, &message.text)
+        .await
+    {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        crate::api::ApiError::Internal("the gateway did not take the webhook".into())
+            .into_response()
     }
 }
 

@@ -125,21 +125,39 @@ impl Sandbox {
                 status
             })
             .collect();
+        self.post_whatsapp_webhook_value("statuses", Value::Array(statuses))
+            .await
+    }
+
+    /// A patient's text to the sandbox's WhatsApp number, delivered to the gateway's webhook as
+    /// Meta would. Returns whether the gateway acknowledged it.
+    pub async fn patient_writes_on_whatsapp(&self, from: &str, text: &str) -> bool {
+        let from = from.trim_start_matches('+');
+        let message = json!([{
+            "from": from,
+            "id": format!("wamid.{}", uuid::Uuid::now_v7().simple()),
+            "timestamp": self.clock.now().as_second().to_string(),
+            "type": "text",
+            "text": { "body": text },
+        }]);
+        self.post_whatsapp_webhook_value("messages", message).await
+    }
+
+    /// One signed Meta webhook whose change value carries `items` under `key`.
+    async fn post_whatsapp_webhook_value(&self, key: &str, items: Value) -> bool {
+        let mut value = json!({
+            "messaging_product": "whatsapp",
+            "metadata": {
+                "display_phone_number": "972500000100",
+                "phone_number_id": WHATSAPP_PHONE_NUMBER_ID,
+            },
+        });
+        value[key] = items;
         let body = json!({
             "object": "whatsapp_business_account",
             "entry": [{
                 "id": "sandbox-waba",
-                "changes": [{
-                    "field": "messages",
-                    "value": {
-                        "messaging_product": "whatsapp",
-                        "metadata": {
-                            "display_phone_number": "972500000100",
-                            "phone_number_id": WHATSAPP_PHONE_NUMBER_ID,
-                        },
-                        "statuses": statuses,
-                    },
-                }],
+                "changes": [{ "field": "messages", "value": value }],
             }],
         });
         let body = body.to_string().into_bytes();

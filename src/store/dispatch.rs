@@ -516,7 +516,10 @@ impl Store {
             write_rows(&mut tx, RELEASE, &[token.into(), at.into()], releases).await?,
         )?;
         for (write, status) in outcomes.iter().zip(statuses) {
-            if released.contains(write.notification.as_str()) {
+            // An ambiguous hand-over stays `sending`: no change happened, so none is recorded.
+            if released.contains(write.notification.as_str())
+                && status != NotificationStatus::Sending
+            {
                 events.add(
                     write.notification.as_str(),
                     None,

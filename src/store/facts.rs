@@ -1,9 +1,10 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use jiff::Timestamp;
 use medrelay_channels::{ChannelKind, RecipientFact};
 use sqlx::Row;
 
+use super::rows::write_rows;
 use super::{Store, StoreError, millis, parse_stored, placeholders, timestamp};
 use crate::domain::ClinicId;
 use crate::policy::{ChannelSuspension, KnownFact};
@@ -85,5 +86,67 @@ impl Store {
                 });
         }
         Ok(known)
+    }
+
+    /// Remembers when patients last wrote to our WhatsApp numbers: (phone number id, patient's
+    /// number, when). An older message arriving late does not move the time back.
+    pub async fn record_whatsapp_inbound(
+        &self,
+        messages: &[(String, String, Timestamp)],
+    ) -> Result<(), StoreError> {
+        // One row per conversation: an upsert may not touch the same row twice.
+        let mut latest: HashMap<(&str, &str), Timestamp> = HashMap::new();
+        for (number, address, at) in messages {
+            let entry = latest.entry((number, address)).or_insert(*at);
+            *entry = (*entry).max(*at);
+        }
+        if latest.is_empty() {
+            return Ok(());
+        }
+        let rows = latest
+            .into_iter()
+            .map(|((number, address), at)| vec![number.into(), address.into(), millis(at).into()])
+            .collect();
+        let _turn = self.background_turn().await;
+        let mut tx = self.write.begin().await?;
+        write_rows(
+            &mut tx,
+            "INSERT INTO whatsapp_conversations (phone_number_id, address, last_inbound_at) \
+             SELECT column1, column2, column3 FROM (VALUES {values}) AS v WHERE true \
+             ON CONFLICT (phone_number_id, address) DO UPDATE SET last_inbound_at = excluded.last_inbound_at \
+             WHERE excluded.last_inbound_at > whatsapp_conversations.last_inbound_at",
+            &[],
+            rows,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The (WhatsApp number, patient's number) pairs among `addresses` whose patient wrote after
+    /// `since`: their 24-hour window is open.
+    pub async fn open_whatsapp_windows(
+        &self,
+        addresses: &[&str],
+        since: Timestamp,
+    ) -> Result<HashSet<(String, String)>, StoreError> {
+        if addresses.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let sql = format!(
+            "SELECT phone_number_id, address FROM whatsapp_conversations \
+             WHERE last_inbound_at > $1 AND address IN ({})",
+            placeholders(2, addresses.len())
+        );
+        let mut query = sqlx::query(&sql).bind(millis(since));
+        for address in addresses {
+            query = query.bind(*address);
+        }
+        query
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(|row| Ok((row.try_get("phone_number_id")?, row.try_get("address")?)))
+            .collect()
     }
 }

@@ -180,6 +180,19 @@ impl TestApp {
         );
     }
 
+    /// The patient writes to the clinic's (sandbox) WhatsApp number, which opens their 24-hour
+    /// window: free text may go to them on WhatsApp until it closes.
+    pub async fn patient_writes_on_whatsapp(&self, phone: &str) {
+        let response = self
+            .client
+            .post(format!("{}/sandbox/whatsapp/inbound", self.base))
+            .json(&json!({ "from": phone, "text": "hello" }))
+            .send()
+            .await
+            .expect("sandbox inbound");
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    }
+
     pub async fn post_notification(&self, body: Value) -> Response {
         self.request(Method::POST, "/v1/notifications", &self.key, Some(body))
             .await
@@ -307,6 +320,15 @@ pub fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
         .iter()
         .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
         .collect()
+}
+
+/// An appointment reminder for patient `p-1`: a template, which may start a WhatsApp
+/// conversation at any time.
+pub fn reminder() -> Value {
+    json!({
+        "patient_id": "p-1", "topic": "appointment_reminder",
+        "template": "appointment_reminder", "params": { "date": "01.12", "time": "09:30" }
+    })
 }
 
 pub fn body(text: &str) -> Value {

@@ -121,6 +121,7 @@ fn phone(i: usize) -> String {
 }
 
 /// One patient per notification, so each outbox message names its notification's recipient.
+/// Each has written to the clinic on WhatsApp, so the free-text messages go there.
 async fn create_patients(app: &TestApp) {
     futures::stream::iter(0..NOTIFICATIONS)
         .map(|i| async move {
@@ -129,6 +130,7 @@ async fn create_patients(app: &TestApp) {
                 json!({ "name": format!("Patient {i}"), "phone": phone(i) }),
             )
             .await;
+            app.patient_writes_on_whatsapp(&phone(i)).await;
         })
         .buffer_unordered(CONCURRENCY)
         .collect::<Vec<()>>()

@@ -3,6 +3,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{TestApp, body};
 
+/// Dana, who wrote to the clinic on WhatsApp today: free text may go to her there.
 async fn app_with_dana() -> TestApp {
     let app = TestApp::spawn().await;
     app.patient(
@@ -10,7 +11,31 @@ async fn app_with_dana() -> TestApp {
         json!({ "name": "Dana", "phone": "+972541234567", "email": "dana@example.org" }),
     )
     .await;
+    app.patient_writes_on_whatsapp("+972541234567").await;
     app
+}
+
+#[tokio::test]
+async fn free_text_goes_by_sms_until_the_patient_writes_on_whatsapp_then_by_whatsapp() {
+    let app = TestApp::spawn().await;
+    app.patient("p-1", json!({ "name": "Omar", "phone": "+972541234599" }))
+        .await;
+
+    let first = app.notify(body("Please call the clinic")).await;
+    let first = app.wait_for(&first, &["delivered"]).await;
+    assert_eq!(first["channel"], "sms");
+    assert!(
+        crate::harness::event_details(&first).iter().any(
+            |d| d.contains("whatsapp skipped: free text goes on WhatsApp only within 24 hours")
+        ),
+        "{first:#}"
+    );
+
+    app.patient_writes_on_whatsapp("+972541234599").await;
+    let second = app.notify(body("Please call the clinic")).await;
+    let second = app.wait_for(&second, &["read"]).await;
+    assert_eq!(second["channel"], "whatsapp");
+    app.stop().await;
 }
 
 #[tokio::test]

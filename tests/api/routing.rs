@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{TestApp, attempts, body, event_details, pairs};
+use crate::harness::{TestApp, attempts, event_details, pairs, reminder};
 
 /// Sends one message to a patient with these contacts and waits until it is finished.
 async fn deliver_to(app: &TestApp, patient: Value, request: Value) -> Value {
@@ -17,7 +17,7 @@ async fn a_patient_not_on_whatsapp_gets_an_sms_instead() {
     let done = deliver_to(
         &app,
         json!({ "name": "Dana", "phone": "+972500000001" }),
-        body("Hi"),
+        reminder(),
     )
     .await;
 
@@ -42,7 +42,7 @@ async fn whatsapp_accepted_but_never_delivered_times_out_and_falls_back_to_sms()
     let done = deliver_to(
         &app,
         json!({ "name": "Dana", "phone": "+972500000002" }),
-        body("Hi"),
+        reminder(),
     )
     .await;
 
@@ -69,7 +69,7 @@ async fn whatsapp_accepted_but_never_delivered_times_out_and_falls_back_to_sms()
 async fn an_undelivered_sms_falls_back_to_email() {
     let app = TestApp::spawn().await;
     let patient = json!({ "name": "Dana", "phone": "+972500000003", "email": "dana@example.org", "channels": ["sms", "email"] });
-    let done = deliver_to(&app, patient, body("Hi")).await;
+    let done = deliver_to(&app, patient, reminder()).await;
 
     assert_eq!(
         done["status"], "sent",
@@ -82,7 +82,10 @@ async fn an_undelivered_sms_falls_back_to_email() {
     );
     assert_eq!(done["attempts"][0]["error_code"], "30003");
     let email = app.outbox("dana@example.org").await;
-    assert_eq!(email[0]["subject"], "Message from Clinic hadar");
+    assert_eq!(
+        email[0]["subject"], "הודעה מClinic hadar",
+        "the subject is in the patient's language"
+    );
     app.stop().await;
 }
 
@@ -91,7 +94,7 @@ async fn an_unanswered_call_is_made_once_more_then_falls_back_to_sms() {
     let app = TestApp::spawn().await;
     let patient =
         json!({ "name": "Moshe", "phone": "+972500000004", "channels": ["voice", "sms"] });
-    let done = deliver_to(&app, patient, body("Please call the clinic")).await;
+    let done = deliver_to(&app, patient, reminder()).await;
 
     assert_eq!(done["channel"], "sms");
     assert_eq!(
@@ -115,7 +118,7 @@ async fn transient_provider_errors_are_retried_on_the_same_channel_without_fallb
     let app = TestApp::spawn().await;
     app.patient("p-1", json!({ "name": "Dana", "phone": "+972500000005" }))
         .await;
-    let id = app.notify(body("Hi")).await;
+    let id = app.notify(reminder()).await;
     let done = app.wait_for(&id, &["read"]).await;
 
     assert_eq!(done["channel"], "whatsapp");
@@ -135,7 +138,7 @@ async fn transient_provider_errors_are_retried_on_the_same_channel_without_fallb
 async fn a_bounced_email_falls_back_to_sms() {
     let app = TestApp::spawn().await;
     let patient = json!({ "name": "Dana", "phone": "+972541234567", "email": "dana@bounce.test", "channels": ["email", "sms"] });
-    let done = deliver_to(&app, patient, body("Hi")).await;
+    let done = deliver_to(&app, patient, reminder()).await;
 
     assert_eq!(
         attempts(&done),
@@ -149,7 +152,7 @@ async fn a_bounced_email_falls_back_to_sms() {
 async fn opted_out_channels_are_skipped_with_the_reason_recorded() {
     let app = TestApp::spawn().await;
     let patient = json!({ "name": "Dana", "phone": "+972541234567", "opted_out": ["whatsapp"] });
-    let done = deliver_to(&app, patient, body("Hi")).await;
+    let done = deliver_to(&app, patient, reminder()).await;
 
     assert_eq!(done["channel"], "sms");
     assert!(event_details(&done).contains(&"whatsapp skipped: patient opted out".to_owned()));
@@ -160,7 +163,7 @@ async fn opted_out_channels_are_skipped_with_the_reason_recorded() {
 async fn staffs_channel_choice_overrides_the_patients_preference() {
     let app = TestApp::spawn().await;
     let patient = json!({ "name": "Dana", "phone": "+972541234567", "email": "dana@example.org", "channels": ["whatsapp"] });
-    let mut request = body("Your forms are attached");
+    let mut request = reminder();
     request["channel"] = json!("email");
     let done = deliver_to(&app, patient, request).await;
 
@@ -175,7 +178,7 @@ async fn a_patient_with_no_usable_channel_fails_with_a_clear_reason() {
     let done = deliver_to(
         &app,
         json!({ "name": "Dana", "email": "dana@bounce.test", "opted_out": ["email"] }),
-        body("Hi"),
+        reminder(),
     )
     .await;
 
@@ -208,7 +211,7 @@ async fn a_hand_over_held_up_by_the_senders_rate_keeps_its_lease_and_is_sent_onc
             json!({ "name": "Dana", "phone": format!("+97254123456{i}") }),
         )
         .await;
-        let mut request = body("Hi");
+        let mut request = reminder();
         request["patient_id"] = json!(format!("p-{i}"));
         ids.push(app.notify(request).await);
     }
@@ -225,13 +228,13 @@ async fn the_next_notification_to_a_number_not_on_whatsapp_skips_whatsapp_at_onc
     let app = TestApp::spawn().await;
     app.patient("p-1", json!({ "name": "Dana", "phone": "+972500000001" }))
         .await;
-    let first = app.notify(body("First")).await;
+    let first = app.notify(reminder()).await;
     assert_eq!(
         attempts(&app.wait_until_finished(&first).await),
         pairs(&[("whatsapp", "failed"), ("sms", "delivered")])
     );
 
-    let second = app.notify(body("Second")).await;
+    let second = app.notify(reminder()).await;
     let done = app.wait_until_finished(&second).await;
 
     assert_eq!(attempts(&done), pairs(&[("sms", "delivered")]));
@@ -249,7 +252,7 @@ async fn a_landline_is_called_instead_of_texted() {
     let app = TestApp::spawn().await;
     let patient = json!({ "name": "Moshe", "phone": "+972500000006", "email": "moshe@example.org", "channels": ["sms", "email"] });
     app.patient("p-1", patient).await;
-    let id = app.notify(body("Your appointment is tomorrow")).await;
+    let id = app.notify(reminder()).await;
     let done = app.wait_until_finished(&id).await;
 
     assert_eq!(done["channel"], "voice");
@@ -266,13 +269,13 @@ async fn an_unsubscribe_reported_by_the_sms_provider_closes_sms_for_that_number(
     let app = TestApp::spawn().await;
     let patient = json!({ "name": "Dana", "phone": "+972500000007", "email": "dana@example.org", "channels": ["sms", "email"] });
     app.patient("p-1", patient).await;
-    let first = app.notify(body("First")).await;
+    let first = app.notify(reminder()).await;
     assert_eq!(
         attempts(&app.wait_until_finished(&first).await),
         pairs(&[("sms", "failed"), ("email", "accepted")])
     );
 
-    let second = app.notify(body("Second")).await;
+    let second = app.notify(reminder()).await;
     let done = app.wait_until_finished(&second).await;
     assert_eq!(attempts(&done), pairs(&[("email", "accepted")]));
     assert!(
@@ -292,7 +295,7 @@ async fn a_provider_account_that_fails_pauses_the_clinics_channel_and_traffic_fa
     app.patient("p-2", json!({ "name": "Omar", "phone": "+972541234567" }))
         .await;
 
-    let first = app.notify(body("First")).await;
+    let first = app.notify(reminder()).await;
     let done = app.wait_until_finished(&first).await;
     assert_eq!(
         attempts(&done),
@@ -305,7 +308,7 @@ async fn a_provider_account_that_fails_pauses_the_clinics_channel_and_traffic_fa
         "{done:#}"
     );
 
-    let mut for_omar = body("Second");
+    let mut for_omar = reminder();
     for_omar["patient_id"] = json!("p-2");
     let second = app.notify(for_omar).await;
     let done = app.wait_until_finished(&second).await;

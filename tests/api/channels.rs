@@ -1,0 +1,346 @@
+//! End to end through the real provider adapters: the sandbox's look-alikes of Meta's and
+//! Twilio's APIs and its SMTP server, and a clinic's own provider account (a wiremock Meta).
+
+use std::time::{Duration, Instant};
+
+use medrelay::config::ProviderAccounts;
+use medrelay_channels::Secret;
+use medrelay_channels::whatsapp::{self, WhatsAppConfig};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::harness::{TestApp, attempts, event_details, pairs};
+
+/// An `appointment_reminder` for `patient_id` on 01.12 at 09:30. A template goes on WhatsApp at
+/// any time, outside the patient's 24-hour window too.
+fn reminder(patient_id: &str) -> Value {
+    json!({
+        "patient_id": patient_id, "topic": "appointment_reminder",
+        "template": "appointment_reminder", "params": { "date": "01.12", "time": "09:30" }
+    })
+}
+
+/// The notification as the clinic holding `key` sees it.
+async fn notification_as(app: &TestApp, key: &str, id: &str) -> Value {
+    let response = app
+        .request(Method::GET, &format!("/v1/notifications/{id}"), key, None)
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.expect("notification")
+}
+
+/// Polls the notification (as the clinic holding `key` sees it) until `done` holds; fails after
+/// a few seconds.
+async fn wait_as(app: &TestApp, key: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let notification = notification_as(app, key, id).await;
+        if done(&notification) {
+            return notification;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not there after 10 s: {notification:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// A reminder to `+972500000009`, whose WhatsApp answer comes only after the adapter stopped
+/// waiting, followed until the patient read it. The delivery timeout is long enough for the
+/// provider's status webhook to settle the send first.
+async fn reminder_answered_too_late() -> (TestApp, Value) {
+    let app = TestApp::spawn_with(|config| {
+        config.sandbox.request_timeout_ms = 300;
+        config.delivery_timeout.whatsapp_ms = 5_000;
+    })
+    .await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana", "language": "en", "phone": "+972500000009" }),
+    )
+    .await;
+    let id = app.notify(reminder("p-1")).await;
+    let done = app.wait_for(&id, &["read"]).await;
+    (app, done)
+}
+
+#[tokio::test]
+async fn a_whatsapp_send_that_timed_out_is_not_resent_and_is_settled_by_the_status_webhook() {
+    let (app, done) = reminder_answered_too_late().await;
+
+    assert_eq!(done["channel"], "whatsapp");
+    assert_eq!(
+        attempts(&done),
+        pairs(&[("whatsapp", "read")]),
+        "one WhatsApp attempt, not resent, no SMS: {done:#}"
+    );
+    let trail = event_details(&done);
+    assert!(
+        trail
+            .iter()
+            .any(|d| d.starts_with("whatsapp hand-over got no answer")
+                && d.contains("not resending, waiting for a status")),
+        "the ambiguous send is recorded as such: {trail:?}"
+    );
+    assert!(
+        trail.contains(&"whatsapp delivered".to_owned()),
+        "{trail:?}"
+    );
+    assert!(trail.contains(&"whatsapp read".to_owned()), "{trail:?}");
+    assert!(
+        !trail.iter().any(|d| d.starts_with("falling back")),
+        "{trail:?}"
+    );
+
+    let outbox = app.outbox("+972500000009").await;
+    assert_eq!(outbox.len(), 1, "the patient got it once: {outbox:#?}");
+    assert_eq!(outbox[0]["channel"], "whatsapp");
+    let attempt = &done["attempts"][0];
+    assert_eq!(
+        outbox[0]["callback_ref"], attempt["id"],
+        "Meta echoes the attempt id"
+    );
+    assert_eq!(
+        attempt["provider_message_id"], outbox[0]["id"],
+        "the message id lost with the answer is learnt from the status webhook"
+    );
+    assert!(attempt["delivered_at"].is_string() && attempt["read_at"].is_string());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_ambiguous_send_adds_no_status_change_that_did_not_happen_to_the_audit_trail() {
+    let (app, done) = reminder_answered_too_late().await;
+    let unchanged: Vec<&str> = done["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "status")
+        .filter_map(|e| e["detail"].as_str())
+        .filter(|d| d.split_once(" → ").is_some_and(|(from, to)| from == to))
+        .collect();
+    assert!(
+        unchanged.is_empty(),
+        "status events must record changes: {unchanged:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_hebrew_speaking_patient_with_only_an_email_gets_the_template_in_hebrew_through_the_smtp_server()
+ {
+    let app = TestApp::spawn().await;
+    app.patient(
+        "p-1",
+        json!({ "name": "דנה", "language": "he", "email": "dana@example.org" }),
+    )
+    .await;
+    let id = app.notify(reminder("p-1")).await;
+    let done = app.wait_until_finished(&id).await;
+
+    assert_eq!(
+        (done["status"].as_str(), done["channel"].as_str()),
+        (Some("sent"), Some("email")),
+        "accepted by the SMTP server is final for email: {done:#}"
+    );
+    assert_eq!(attempts(&done), pairs(&[("email", "accepted")]));
+
+    let outbox = app.outbox("dana@example.org").await;
+    assert_eq!(outbox.len(), 1, "{outbox:#?}");
+    let email = &outbox[0];
+    assert_eq!(email["channel"], "email");
+    assert!(
+        email["subject"]
+            .as_str()
+            .is_some_and(|s| !s.trim().is_empty()),
+        "{email:#}"
+    );
+    assert_eq!(
+        email["body"],
+        "שלום דנה, תזכורת לתור שלך בClinic hadar בתאריך 01.12 בשעה 09:30."
+    );
+    assert_eq!(email["language"], "he");
+    assert_eq!(
+        email["callback_ref"], done["attempts"][0]["id"],
+        "the envelope sender names the attempt, so a bounce can find it"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_whatsapp_template_reaches_an_arabic_speaking_patient_as_the_approved_arabic_text_filled_in()
+ {
+    let app = TestApp::spawn().await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Omar", "language": "ar", "phone": "+972541234567" }),
+    )
+    .await;
+    let id = app.notify(reminder("p-1")).await;
+    let done = app.wait_for(&id, &["delivered", "read"]).await;
+    assert_eq!(done["channel"], "whatsapp");
+
+    let outbox = app.outbox("+972541234567").await;
+    assert_eq!(outbox.len(), 1, "{outbox:#?}");
+    assert_eq!(outbox[0]["channel"], "whatsapp");
+    assert_eq!(outbox[0]["language"], "ar");
+    assert_eq!(
+        outbox[0]["body"],
+        "مرحبًا Omar، تذكير بموعدك في Clinic hadar بتاريخ 01.12 الساعة 09:30."
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_clinic_with_its_own_whatsapp_account_sends_through_it_while_other_clinics_use_the_sandbox()
+ {
+    let meta = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v23.0/123456/messages"))
+        .and(header("authorization", "Bearer clinic-token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "messaging_product": "whatsapp",
+            "contacts": [{ "input": "972541234567", "wa_id": "972541234567" }],
+            "messages": [{ "id": "wamid.clinic-1" }],
+        })))
+        .expect(1)
+        .mount(&meta)
+        .await;
+    let app_secret = "clinic-app-secret";
+    let meta_uri = meta.uri();
+    let app = TestApp::spawn_with(|config| {
+        // Nothing settles the clinic's message but the status this test posts.
+        config.delivery_timeout.whatsapp_ms = 60_000;
+        config.clinics.insert(
+            "hadar".to_owned(),
+            ProviderAccounts {
+                whatsapp: Some(WhatsAppConfig {
+                    base_url: meta_uri,
+                    api_version: "v23.0".to_owned(),
+                    phone_number_id: "123456".to_owned(),
+                    access_token: Secret::new("clinic-token"),
+                    app_secret: Secret::new(app_secret),
+                    verify_token: Secret::new("clinic-verify-token"),
+                    request_timeout_ms: 5_000,
+                    template_ttl_seconds: None,
+                }),
+                twilio: None,
+                smtp: None,
+            },
+        );
+    })
+    .await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Omar", "language": "ar", "phone": "+972541234567" }),
+    )
+    .await;
+    let other = app.other_clinic_key().await;
+    let created = app
+        .request(
+            Method::PUT,
+            "/v1/patients/p-1",
+            &other,
+            Some(json!({ "name": "Noa", "language": "en", "phone": "+972541234568" })),
+        )
+        .await;
+    assert!(created.status().is_success(), "{}", created.status());
+
+    let own = app.notify(reminder("p-1")).await;
+    let sent = app
+        .request(
+            Method::POST,
+            "/v1/notifications",
+            &other,
+            Some(reminder("p-1")),
+        )
+        .await;
+    assert_eq!(sent.status(), StatusCode::ACCEPTED);
+    let receipt: Value = sent.json().await.expect("receipt");
+    let others = receipt["id"].as_str().expect("id").to_owned();
+
+    // The clinic's own account took the message.
+    let accepted = wait_as(&app, &app.key, &own, |n| {
+        n["attempts"][0]["provider_message_id"] == "wamid.clinic-1"
+    })
+    .await;
+    let attempt = accepted["attempts"][0].clone();
+    assert_eq!(attempt["channel"], "whatsapp");
+    let requests = meta.received_requests().await.expect("recorded");
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        requests[0].headers["authorization"], "Bearer clinic-token",
+        "the clinic's token"
+    );
+    let sent: Value = serde_json::from_slice(&requests[0].body).expect("json");
+    assert_eq!(sent["messaging_product"], "whatsapp");
+    assert_eq!(sent["to"], "972541234567");
+    assert_eq!(sent["biz_opaque_callback_data"], attempt["id"]);
+    assert_eq!(
+        sent["type"], "template",
+        "an approved template, not free text"
+    );
+    assert_eq!(sent["template"]["name"], "appointment_reminder");
+    assert_eq!(sent["template"]["language"]["code"], "ar");
+    let body = sent["template"]["components"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "body"))
+        .expect("a body component");
+    let parameters: Vec<&str> = body["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .map(|p| p["text"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(parameters, ["Omar", "Clinic hadar", "01.12", "09:30"]);
+
+    // Meta reports it delivered, signed with the clinic's app secret.
+    let status = json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "clinic-waba", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "972500000200", "phone_number_id": "123456" },
+            "statuses": [{
+                "id": "wamid.clinic-1", "status": "delivered", "timestamp": "1764000000",
+                "recipient_id": "972541234567", "biz_opaque_callback_data": attempt["id"],
+            }],
+        }}]}],
+    })
+    .to_string();
+    let posted = app
+        .client()
+        .post(format!("{}/webhooks/whatsapp", app.base))
+        .header("content-type", "application/json")
+        .header(
+            whatsapp::SIGNATURE_HEADER,
+            whatsapp::sign(&Secret::new(app_secret), status.as_bytes()),
+        )
+        .body(status)
+        .send()
+        .await
+        .expect("webhook");
+    assert_eq!(posted.status(), StatusCode::OK);
+    let done = app.wait_for(&own, &["delivered"]).await;
+    assert_eq!(done["channel"], "whatsapp");
+    assert_eq!(attempts(&done), pairs(&[("whatsapp", "delivered")]));
+    assert!(
+        app.outbox("+972541234567").await.is_empty(),
+        "nothing of this clinic's went through the sandbox"
+    );
+
+    // The other clinic has no account of its own: the sandbox has its message.
+    let theirs = wait_as(&app, &other, &others, |n| n["status"] == "read").await;
+    assert_eq!(theirs["channel"], "whatsapp");
+    let outbox = app.outbox("+972541234568").await;
+    assert_eq!(outbox.len(), 1, "{outbox:#?}");
+    assert_eq!(outbox[0]["channel"], "whatsapp");
+    assert_eq!(outbox[0]["callback_ref"], theirs["attempts"][0]["id"]);
+    assert_eq!(
+        outbox[0]["body"],
+        "Hello Noa, a reminder of your appointment at Clinic other on 01.12 at 09:30."
+    );
+    app.stop().await;
+}
