@@ -288,7 +288,7 @@ impl Config {
 
     /// Refuses settings that would stall or spin the gateway.
     fn validated(self) -> Result<Self, ConfigError> {
-        let checks: [(bool, &'static str, &'static str); 6] = [
+        let checks: [(bool, &'static str, &'static str); 8] = [
             (
                 self.dispatch.batch_size >= 1,
                 "dispatch.batch_size",
@@ -318,6 +318,18 @@ impl Config {
                 self.sandbox.sender_rate_per_second >= 1,
                 "sandbox.sender_rate_per_second",
                 "must be at least 1",
+            ),
+            (
+                self.sandbox.request_timeout_ms >= 1,
+                "sandbox.request_timeout_ms",
+                "must be at least 1",
+            ),
+            (
+                ChannelKind::ALL
+                    .into_iter()
+                    .all(|c| self.senders.for_channel(c) >= 1),
+                "senders",
+                "every rate must be at least 1 per second",
             ),
         ];
         match checks.into_iter().find(|(ok, _, _)| !ok) {

@@ -122,6 +122,7 @@ type CliResult = Result<(), Box<dyn std::error::Error>>;
 
 async fn serve(config: Config) -> CliResult {
     let bootstrap = config.bootstrap_demo;
+    let sandbox = config.sandbox.enabled;
     let app = Application::build(config).await?;
     let addr = app.local_addr();
     let demo_key = if bootstrap {
@@ -132,8 +133,13 @@ async fn serve(config: Config) -> CliResult {
     let running = app.start();
 
     let base = format!("http://{addr}");
-    println!("medrelay is running on {base} (sandbox providers: nothing leaves this machine)");
-    println!("  browser: {base}/sandbox/outbox   (what each patient received)");
+    println!("medrelay is running on {base}");
+    if sandbox {
+        println!(
+            "  channels without a provider account go to the sandbox: look-alikes of Meta, Twilio and an SMTP server; nothing leaves this machine"
+        );
+        println!("  browser: {base}/sandbox/outbox   (what each patient received)");
+    }
     match demo_key {
         Some(key) => {
             println!("  created clinic `demo` and an admin API key, shown only this once:");
@@ -149,7 +155,7 @@ async fn serve(config: Config) -> CliResult {
     );
     println!("  curl {base}/v1/notifications -H \"Authorization: Bearer $MEDRELAY_KEY\" \\");
     println!(
-        "       -H 'Content-Type: application/json' -d '{{\"patient_id\":\"p-1\",\"topic\":\"general\",\"body\":\"Hello\"}}'"
+        "       -H 'Content-Type: application/json' -d '{{\"patient_id\":\"p-1\",\"topic\":\"appointment_reminder\",\"template\":\"appointment_reminder\",\"params\":{{\"date\":\"01.12\",\"time\":\"09:30\"}}}}'"
     );
 
     tokio::signal::ctrl_c().await?;

@@ -43,6 +43,14 @@ pub struct WhatsAppAccount {
     pub verify_token: Secret,
 }
 
+/// A Twilio account whose callbacks we accept, and the senders (numbers, messaging services)
+/// we send through it.
+#[derive(Debug, Clone)]
+pub struct TwilioAccount {
+    pub auth_token: Secret,
+    pub senders: Vec<String>,
+}
+
 /// The adapters of one clinic, by channel.
 #[derive(Clone, Default)]
 struct ChannelSet {
@@ -61,8 +69,8 @@ pub struct Providers {
     default: ChannelSet,
     by_clinic: HashMap<String, ChannelSet>,
     whatsapp: Vec<WhatsAppAccount>,
-    /// Twilio auth tokens by account SID.
-    twilio: HashMap<String, Secret>,
+    /// Twilio accounts by account SID.
+    twilio: HashMap<String, TwilioAccount>,
     /// (channel, sender id, messages per second) of every sender.
     rates: Vec<(ChannelKind, String, u32)>,
 }
@@ -122,8 +130,8 @@ impl Providers {
         &self.whatsapp
     }
 
-    /// The auth token of a Twilio account we send through.
-    pub fn twilio_auth_token(&self, account_sid: &str) -> Option<&Secret> {
+    /// A Twilio account we send through.
+    pub fn twilio_account(&self, account_sid: &str) -> Option<&TwilioAccount> {
         self.twilio.get(account_sid)
     }
 
@@ -212,9 +220,17 @@ impl Builder<'_> {
         if let Some(voice) = &config.voice {
             channels.push(Arc::new(TwilioVoice::new(config, voice).map_err(error)?));
         }
-        self.providers
+        let account = self
+            .providers
             .twilio
-            .insert(config.account_sid.clone(), config.auth_token.clone());
+            .entry(config.account_sid.clone())
+            .or_insert_with(|| TwilioAccount {
+                auth_token: config.auth_token.clone(),
+                senders: Vec::new(),
+            });
+        account
+            .senders
+            .extend(channels.iter().map(|c| c.sender_id().to_owned()));
         Ok(channels)
     }
 

@@ -175,7 +175,7 @@ async fn a_delivery_reported_while_the_dispatcher_decides_stops_its_stale_fallba
         error_text: None,
     };
     store
-        .apply_statuses(&[receipt], at(2_000))
+        .apply_statuses(&[receipt], &["sandbox".to_owned()], at(2_000))
         .await
         .expect("receipt");
     let mut stale = send(

@@ -124,7 +124,7 @@ async fn a_message_is_a_form_post_with_basic_auth_and_comes_back_accepted_with_i
         ])
     );
     assert_eq!(channel.kind(), ChannelKind::Sms);
-    assert_eq!(channel.sender_id(), "Clinic");
+    assert_eq!(channel.sender_id(), format!("{SID}/Clinic"));
 }
 
 #[tokio::test]
@@ -151,7 +151,7 @@ async fn a_messaging_service_replaces_from_and_its_default_validity_applies() {
         matches!(outcome, SendOutcome::Accepted { .. }),
         "{outcome:?}"
     );
-    assert_eq!(channel.sender_id(), "MG0123");
+    assert_eq!(channel.sender_id(), format!("{SID}/MG0123"));
     assert_eq!(
         form_of(&only_request(&server).await),
         pairs(&[

@@ -158,7 +158,7 @@ async fn a_call_is_a_form_post_with_basic_auth_inline_twiml_and_a_completed_call
     .collect();
     assert_eq!(form_of(&requests[0]), expected);
     assert_eq!(channel.kind(), ChannelKind::Voice);
-    assert_eq!(channel.sender_id(), "+97235551234");
+    assert_eq!(channel.sender_id(), format!("{SID}/+97235551234"));
 }
 
 #[tokio::test]

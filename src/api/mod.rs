@@ -48,7 +48,16 @@ pub struct AppState {
 /// Every route; with a sandbox, its look-alike provider APIs too.
 pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
     let limit = state.config.api.max_request_bytes;
-    let sandbox = sandbox.map(crate::sandbox::router).unwrap_or_default();
+    // The sandbox's routes exist only while it runs: production has no outbox to read.
+    let sandbox = sandbox
+        .map(|sandbox| {
+            crate::sandbox::router(sandbox).merge(
+                Router::new()
+                    .route("/sandbox/outbox", get(sandbox::outbox))
+                    .with_state(state.clone()),
+            )
+        })
+        .unwrap_or_default();
     Router::new()
         .route("/health", get(health))
         .route(
@@ -66,7 +75,6 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
         .route("/v1/callbacks", get(callbacks::list_callbacks))
         .route("/v1/callbacks/{id}/claim", post(callbacks::claim_callback))
         .route("/v1/callbacks/{id}/close", post(callbacks::close_callback))
-        .route("/sandbox/outbox", get(sandbox::outbox))
         .route(
             "/webhooks/whatsapp",
             get(webhooks::whatsapp_subscribe).post(webhooks::whatsapp_event),

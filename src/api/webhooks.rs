@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{OriginalUri, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use medrelay_channels::{ProviderStatus, Secret, twilio, whatsapp};
+use medrelay_channels::{ProviderStatus, twilio, whatsapp};
 use serde::Deserialize;
 
 use super::AppState;
@@ -53,14 +53,16 @@ pub(super) async fn whatsapp_event(
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     let signature = signature_header(&headers, whatsapp::SIGNATURE_HEADER)?;
-    // Check every account, so the time taken does not tell which secret came close.
-    let signed = state
+    // Check every account, so the time taken does not tell which secret came close. The numbers
+    // of the accounts that signed are the only ones this webhook may speak for.
+    let signed_for: Vec<String> = state
         .providers
         .whatsapp_accounts()
         .iter()
-        .map(|account| whatsapp::verify_signature(&account.app_secret, &body, Some(signature)))
-        .fold(false, |any, this| any | this);
-    if !signed {
+        .filter(|account| whatsapp::verify_signature(&account.app_secret, &body, Some(signature)))
+        .map(|account| account.phone_number_id.clone())
+        .collect();
+    if signed_for.is_empty() {
         return Err(ApiError::Forbidden(
             "X-Hub-Signature-256 does not sign this body",
         ));
@@ -80,9 +82,10 @@ pub(super) async fn whatsapp_event(
                 .map_or(now, |at| at.min(now));
             Some((message.phone_number_id?, message.from, at))
         })
+        .filter(|(number, _, _)| signed_for.contains(number))
         .collect();
     state.store.record_whatsapp_inbound(&conversations).await?;
-    apply(&state, statuses).await?;
+    apply(&state, statuses, &signed_for).await?;
     Ok(StatusCode::OK)
 }
 
@@ -92,13 +95,7 @@ pub(super) async fn twilio_sms_status(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let TwilioCallback {
-        callback_ref,
-        params,
-    } = twilio_request(&state, &uri, &headers, &body)?;
-    let statuses = twilio::parse_sms_status(&params, callback_ref.as_deref());
-    apply(&state, statuses.into_iter().collect()).await?;
-    Ok(empty_twiml())
+    twilio_status(&state, &uri, &headers, &body, twilio::parse_sms_status).await
 }
 
 pub(super) async fn twilio_call_status(
@@ -107,12 +104,20 @@ pub(super) async fn twilio_call_status(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let TwilioCallback {
-        callback_ref,
-        params,
-    } = twilio_request(&state, &uri, &headers, &body)?;
-    let statuses = twilio::parse_call_status(&params, callback_ref.as_deref());
-    apply(&state, statuses.into_iter().collect()).await?;
+    twilio_status(&state, &uri, &headers, &body, twilio::parse_call_status).await
+}
+
+/// A message or call status callback, read by `parse`.
+async fn twilio_status(
+    state: &AppState,
+    uri: &OriginalUri,
+    headers: &HeaderMap,
+    body: &[u8],
+    parse: fn(&[(String, String)], Option<&str>) -> Option<ProviderStatus>,
+) -> Result<Response, ApiError> {
+    let callback = twilio_request(state, uri, headers, body)?;
+    let statuses = parse(&callback.params, callback.callback_ref.as_deref());
+    apply(state, statuses.into_iter().collect(), &callback.senders).await?;
     Ok(empty_twiml())
 }
 
@@ -126,15 +131,16 @@ pub(super) async fn twilio_call_reply(
     let TwilioCallback {
         callback_ref,
         params,
+        senders,
     } = twilio_request(&state, &uri, &headers, &body)?;
     let reply = twilio::parse_call_reply(&params);
     let thanks = match (callback_ref, reply) {
         (Some(attempt), Some(reply)) => {
-            state
+            let recorded = state
                 .store
-                .record_call_reply(&attempt, &reply.digits, state.clock.now())
+                .record_call_reply(&attempt, &reply.digits, &senders, state.clock.now())
                 .await?;
-            reply.digits == "1"
+            recorded && reply.digits == "1"
         }
         _ => false,
     };
@@ -160,6 +166,8 @@ fn signature_header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'
 struct TwilioCallback {
     callback_ref: Option<String>,
     params: Vec<(String, String)>,
+    /// The senders of the account that signed it: the only ones it may speak for.
+    senders: Vec<String>,
 }
 
 /// The Twilio callback in this request, if its `X-Twilio-Signature` checks out against the
@@ -178,27 +186,31 @@ fn twilio_request(
         state.public_url.trim_end_matches('/'),
         uri.path_and_query().map_or("/", |pq| pq.as_str())
     );
-    let unknown = Secret::new("");
-    let auth_token = params
+    let account = params
         .iter()
         .find(|(name, _)| name == "AccountSid")
-        .and_then(|(_, sid)| state.providers.twilio_auth_token(sid))
-        .unwrap_or(&unknown);
-    if auth_token.expose().is_empty()
-        || !twilio::validate_signature(auth_token, &url, &params, Some(signature))
-    {
+        .and_then(|(_, sid)| state.providers.twilio_account(sid));
+    let Some(account) = account.filter(|account| {
+        twilio::validate_signature(&account.auth_token, &url, &params, Some(signature))
+    }) else {
         return Err(ApiError::Forbidden(
             "X-Twilio-Signature does not sign this request",
         ));
-    }
+    };
     Ok(TwilioCallback {
         callback_ref: twilio::callback_ref_from_url(&url),
         params,
+        senders: account.senders.clone(),
     })
 }
 
-/// Stores the statuses that name one of our attempts; the rest are not ours to track.
-async fn apply(state: &AppState, statuses: Vec<ProviderStatus>) -> Result<(), ApiError> {
+/// Stores the statuses that name one of our attempts sent through `senders`; the rest are not
+/// this account's to report.
+async fn apply(
+    state: &AppState,
+    statuses: Vec<ProviderStatus>,
+    senders: &[String],
+) -> Result<(), ApiError> {
     let updates: Vec<StatusUpdate> = statuses
         .into_iter()
         .filter_map(|status| {
@@ -212,7 +224,7 @@ async fn apply(state: &AppState, statuses: Vec<ProviderStatus>) -> Result<(), Ap
         })
         .collect();
     if !updates.is_empty() {
-        state.tracker.apply(&updates).await?;
+        state.tracker.apply(&updates, senders).await?;
     }
     Ok(())
 }

@@ -35,9 +35,13 @@ impl Store {
     /// notification that was only waiting for it (`sent` → `delivered` → `read`); any other
     /// change flags the notification for the dispatcher to decide on (fallback after a failure,
     /// a late delivery, one it holds the lease on). Returns how many updates changed something.
+    ///
+    /// Only attempts sent through one of `senders` (the provider account whose signature the
+    /// updates carried) are touched: one clinic's account cannot speak for another's messages.
     pub async fn apply_statuses(
         &self,
         updates: &[StatusUpdate],
+        senders: &[String],
         now: Timestamp,
     ) -> Result<usize, StoreError> {
         let _turn = self.background_turn().await;
@@ -51,7 +55,7 @@ impl Store {
         let mut notifications = HashMap::new();
         let lookup = write_rows(
             &mut tx,
-            "SELECT a.id, a.notification_id, a.channel, a.status, n.status AS notification_status, n.lease_token \
+            "SELECT a.id, a.notification_id, a.channel, a.sender, a.status, n.status AS notification_status, n.lease_token \
              FROM attempts a JOIN notifications n ON n.id = a.notification_id \
              WHERE a.id IN (SELECT column1 FROM (VALUES {values}) AS v)",
             &[],
@@ -59,6 +63,10 @@ impl Store {
         )
         .await?;
         for row in lookup {
+            let sender: String = row.try_get("sender")?;
+            if !senders.contains(&sender) {
+                continue;
+            }
             let status: String = row.try_get("status")?;
             let notification: String = row.try_get("notification_id")?;
             let leased = row.try_get::<Option<String>, _>("lease_token")?.is_some();
@@ -217,23 +225,27 @@ struct TrackedAttempt<'a> {
 
 impl Store {
     /// Records the key a patient pressed during a call (`1` confirms) on the call's notification.
-    /// Returns `false` when no attempt has this id.
+    /// Returns `false` when no attempt with this id was made through one of `senders`.
     pub async fn record_call_reply(
         &self,
         attempt_id: &str,
         digits: &str,
+        senders: &[String],
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let _turn = self.background_turn().await;
         let mut tx = self.write.begin().await?;
-        let notification: Option<String> =
-            sqlx::query_scalar("SELECT notification_id FROM attempts WHERE id = $1")
-                .bind(attempt_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some(notification) = notification else {
+        let row = sqlx::query("SELECT notification_id, sender FROM attempts WHERE id = $1")
+            .bind(attempt_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
             return Ok(false);
         };
+        let notification: String = row.try_get("notification_id")?;
+        if !senders.contains(&row.try_get::<String, _>("sender")?) {
+            return Ok(false);
+        }
         let detail = if digits == "1" {
             "the patient pressed 1 on the call: confirmed".to_owned()
         } else {

@@ -24,9 +24,17 @@ impl Tracker {
         }
     }
 
-    /// Applies a batch of updates; returns once they are stored.
-    pub async fn apply(&self, updates: &[StatusUpdate]) -> Result<(), StoreError> {
-        let changed = self.store.apply_statuses(updates, self.clock.now()).await?;
+    /// Applies a batch of updates signed by the provider account of `senders`; returns once
+    /// they are stored.
+    pub async fn apply(
+        &self,
+        updates: &[StatusUpdate],
+        senders: &[String],
+    ) -> Result<(), StoreError> {
+        let changed = self
+            .store
+            .apply_statuses(updates, senders, self.clock.now())
+            .await?;
         if changed > 0 {
             self.dispatcher_wake.notify_one();
         }

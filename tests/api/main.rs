@@ -6,8 +6,10 @@ mod harness;
 
 mod bad_input;
 mod callbacks;
+mod channels;
 mod isolation_and_auth;
 mod multi_instance;
 mod notifications;
 mod patients;
 mod routing;
+mod webhooks;

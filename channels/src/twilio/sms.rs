@@ -13,6 +13,8 @@ use crate::{Channel, ChannelKind, OutgoingMessage, Recipient, SendFuture};
 pub struct TwilioSms {
     api: Api,
     sender: Sender,
+    /// `{account sid}/{sender}`: an alphanumeric sender is only unique within its account.
+    sender_id: String,
     status_callback: Url,
     default_validity: Option<u32>,
 }
@@ -41,6 +43,7 @@ impl TwilioSms {
         };
         Ok(Self {
             api: Api::new(account)?,
+            sender_id: format!("{}/{}", account.account_sid, sender.id()),
             sender,
             status_callback,
             default_validity: sms.validity_period_seconds,
@@ -84,7 +87,7 @@ impl Channel for TwilioSms {
     }
 
     fn sender_id(&self) -> &str {
-        self.sender.id()
+        &self.sender_id
     }
 
     fn send<'a>(&'a self, message: &'a OutgoingMessage) -> SendFuture<'a> {

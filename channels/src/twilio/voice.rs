@@ -14,6 +14,8 @@ use crate::{Channel, ChannelKind, OutgoingMessage, Recipient, SendFuture, SendOu
 pub struct TwilioVoice {
     api: Api,
     from: String,
+    /// `{account sid}/{from}`: a caller id is only unique within its account.
+    sender_id: String,
     status_callback: Url,
     confirm_url: Url,
     machine_detection: bool,
@@ -26,6 +28,7 @@ impl TwilioVoice {
         Ok(Self {
             api: Api::new(account)?,
             from: voice.from.clone(),
+            sender_id: format!("{}/{}", account.account_sid, voice.from),
             status_callback,
             confirm_url,
             machine_detection: voice.machine_detection,
@@ -118,7 +121,7 @@ impl Channel for TwilioVoice {
     }
 
     fn sender_id(&self) -> &str {
-        &self.from
+        &self.sender_id
     }
 
     /// `valid_for` has no counterpart here: Twilio queues calls only briefly (1 call/s per
