@@ -107,13 +107,16 @@ pub(super) async fn twilio_call_status(
     twilio_status(&state, &uri, &headers, &body, twilio::parse_call_status).await
 }
 
+/// Reads one Twilio status callback: its parameters and our attempt id.
+type ParseTwilioStatus = fn(&[(String, String)], Option<&str>) -> Option<ProviderStatus>;
+
 /// A message or call status callback, read by `parse`.
 async fn twilio_status(
     state: &AppState,
     uri: &OriginalUri,
     headers: &HeaderMap,
     body: &[u8],
-    parse: fn(&[(String, String)], Option<&str>) -> Option<ProviderStatus>,
+    parse: ParseTwilioStatus,
 ) -> Result<Response, ApiError> {
     let callback = twilio_request(state, uri, headers, body)?;
     let statuses = parse(&callback.params, callback.callback_ref.as_deref());
