@@ -151,6 +151,7 @@ async fn a_delivery_reported_while_the_dispatcher_decides_stops_its_stale_fallba
         outcome: accepted,
         learned: None,
         suspend: None,
+        sms: None,
     };
     store
         .record_outcomes("first", &[outcome], t0)

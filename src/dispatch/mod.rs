@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use jiff::Timestamp;
 use medrelay_channels::{
-    ChannelKind, OutgoingMessage, ProviderTemplate, Recipient, RecipientFact, SendOutcome,
+    ChannelKind, OutgoingMessage, ProviderTemplate, Recipient, RecipientFact, SendOutcome, segments,
 };
 use tokio::sync::{Notify, RwLock, watch};
 
@@ -330,6 +330,7 @@ impl Dispatcher {
         let address = to.address().to_owned();
         let mut learned = None;
         let mut suspend = None;
+        let mut sms = None;
         let outcome = match (
             self.providers.channel(&clinic.slug, channel),
             render(
@@ -351,6 +352,9 @@ impl Dispatcher {
                 text: error.to_string(),
             },
             (Some(adapter), Ok(message)) => {
+                if channel == ChannelKind::Sms {
+                    sms = Some(segments::analyse(&message.body));
+                }
                 self.limits.until_ready(channel, adapter.sender_id()).await;
                 let sent = adapter.send(&message).await;
                 match &sent {
@@ -375,6 +379,7 @@ impl Dispatcher {
             outcome,
             learned,
             suspend,
+            sms,
         }
     }
 

@@ -2,6 +2,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
+use medrelay_channels::segments::SmsEncoding;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -104,6 +105,8 @@ pub struct OutcomeWrite {
     pub learned: Option<LearnedFact>,
     /// The clinic's channel to pause: its provider account is unusable.
     pub suspend: Option<SuspensionWrite>,
+    /// How an SMS was encoded and how many segments it took.
+    pub sms: Option<SmsEncoding>,
 }
 
 const CLAIM_POSTGRES: &str = "UPDATE notifications n SET lease_token = $1, due_at = $2, recheck = 0 \
@@ -479,6 +482,13 @@ impl Store {
                 };
             let mut row = vec![write.attempt.as_str().into(), status.as_str().into()];
             row.extend(fields);
+            row.push(write.sms.map(|sms| sms.encoding.as_str()).into());
+            row.push(
+                write
+                    .sms
+                    .and_then(|sms| i64::try_from(sms.segments).ok())
+                    .into(),
+            );
             attempts.push(row);
             releases.push(vec![
                 write.notification.as_str().into(),
@@ -506,6 +516,8 @@ impl Store {
              error_text = COALESCE(v.column7, attempts.error_text), \
              retry_at = COALESCE(v.column8, attempts.retry_at), \
              failed_at = COALESCE(v.column9, attempts.failed_at), \
+             sms_encoding = COALESCE(v.column10, attempts.sms_encoding), \
+             sms_segments = COALESCE(v.column11, attempts.sms_segments), \
              updated_at = $1 \
              FROM (VALUES {values}) AS v WHERE attempts.id = v.column1",
             &[at.into()],

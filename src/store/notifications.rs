@@ -74,6 +74,11 @@ pub struct AttemptView {
     pub delivered_at: Option<Timestamp>,
     pub read_at: Option<Timestamp>,
     pub failed_at: Option<Timestamp>,
+    /// SMS only: `gsm7` or `ucs2`, and the segments billed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sms_encoding: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sms_segments: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -329,7 +334,8 @@ impl Store {
 
         let attempts = sqlx::query(
             "SELECT id, channel, status, provider_message_id, error_code, error_text, created_at, updated_at, \
-             accepted_at, delivered_at, read_at, failed_at FROM attempts WHERE notification_id = $1 \
+             accepted_at, delivered_at, read_at, failed_at, sms_encoding, sms_segments \
+             FROM attempts WHERE notification_id = $1 \
              ORDER BY created_at, id",
         )
         .bind(id.as_str())
@@ -352,6 +358,8 @@ impl Store {
                         delivered_at: opt_timestamp(r.try_get("delivered_at")?)?,
                         read_at: opt_timestamp(r.try_get("read_at")?)?,
                         failed_at: opt_timestamp(r.try_get("failed_at")?)?,
+                        sms_encoding: r.try_get("sms_encoding")?,
+                        sms_segments: r.try_get("sms_segments")?,
                     })
                 })
                 .collect::<Result<_, StoreError>>()?,

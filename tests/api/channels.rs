@@ -11,16 +11,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::harness::{TestApp, attempts, event_details, pairs};
-
-/// An `appointment_reminder` for `patient_id` on 01.12 at 09:30. A template goes on WhatsApp at
-/// any time, outside the patient's 24-hour window too.
-fn reminder(patient_id: &str) -> Value {
-    json!({
-        "patient_id": patient_id, "topic": "appointment_reminder",
-        "template": "appointment_reminder", "params": { "date": "01.12", "time": "09:30" }
-    })
-}
+use crate::harness::{TestApp, attempts, event_details, pairs, reminder_for};
 
 /// The notification as the clinic holding `key` sees it.
 async fn notification_as(app: &TestApp, key: &str, id: &str) -> Value {
@@ -62,7 +53,7 @@ async fn reminder_answered_too_late() -> (TestApp, Value) {
         json!({ "name": "Dana", "language": "en", "phone": "+972500000009" }),
     )
     .await;
-    let id = app.notify(reminder("p-1")).await;
+    let id = app.notify(reminder_for("p-1")).await;
     let done = app.wait_for(&id, &["read"]).await;
     (app, done)
 }
@@ -138,7 +129,7 @@ async fn a_hebrew_speaking_patient_with_only_an_email_gets_the_template_in_hebre
         json!({ "name": "דנה", "language": "he", "email": "dana@example.org" }),
     )
     .await;
-    let id = app.notify(reminder("p-1")).await;
+    let id = app.notify(reminder_for("p-1")).await;
     let done = app.wait_until_finished(&id).await;
 
     assert_eq!(
@@ -179,7 +170,7 @@ async fn a_whatsapp_template_reaches_an_arabic_speaking_patient_as_the_approved_
         json!({ "name": "Omar", "language": "ar", "phone": "+972541234567" }),
     )
     .await;
-    let id = app.notify(reminder("p-1")).await;
+    let id = app.notify(reminder_for("p-1")).await;
     let done = app.wait_for(&id, &["delivered", "read"]).await;
     assert_eq!(done["channel"], "whatsapp");
 
@@ -249,13 +240,13 @@ async fn a_clinic_with_its_own_whatsapp_account_sends_through_it_while_other_cli
         .await;
     assert!(created.status().is_success(), "{}", created.status());
 
-    let own = app.notify(reminder("p-1")).await;
+    let own = app.notify(reminder_for("p-1")).await;
     let sent = app
         .request(
             Method::POST,
             "/v1/notifications",
             &other,
-            Some(reminder("p-1")),
+            Some(reminder_for("p-1")),
         )
         .await;
     assert_eq!(sent.status(), StatusCode::ACCEPTED);
@@ -341,6 +332,36 @@ async fn a_clinic_with_its_own_whatsapp_account_sends_through_it_while_other_cli
     assert_eq!(
         outbox[0]["body"],
         "Hello Noa, a reminder of your appointment at Clinic other on 01.12 at 09:30."
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_sms_records_its_encoding_and_segments_one_hebrew_letter_makes_it_ucs2() {
+    let app = TestApp::spawn().await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana", "phone": "+972541234567", "channels": ["sms"] }),
+    )
+    .await;
+    let english = "Your test results are ready. Please log in to the clinic portal to see them.";
+    let hebrew = format!("{english} תודה");
+
+    let mut request = crate::harness::body(english);
+    request["channel"] = json!("sms");
+    let plain = app.notify(request).await;
+    let mut request = crate::harness::body(&hebrew);
+    request["channel"] = json!("sms");
+    let with_hebrew = app.notify(request).await;
+
+    let plain = app.wait_for(&plain, &["delivered"]).await;
+    assert_eq!(plain["attempts"][0]["sms_encoding"], "gsm7");
+    assert_eq!(plain["attempts"][0]["sms_segments"], 1);
+    let with_hebrew = app.wait_for(&with_hebrew, &["delivered"]).await;
+    assert_eq!(with_hebrew["attempts"][0]["sms_encoding"], "ucs2");
+    assert_eq!(
+        with_hebrew["attempts"][0]["sms_segments"], 2,
+        "81 characters in UCS-2: more than 70, so two parts of up to 67"
     );
     app.stop().await;
 }

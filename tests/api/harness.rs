@@ -322,11 +322,16 @@ pub fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// An appointment reminder for patient `p-1`: a template, which may start a WhatsApp
-/// conversation at any time.
+/// An appointment reminder for patient `p-1` on 01.12 at 09:30: a template, which may start a
+/// WhatsApp conversation at any time, outside the patient's 24-hour window too.
 pub fn reminder() -> Value {
+    reminder_for("p-1")
+}
+
+/// [`reminder`] for another patient.
+pub fn reminder_for(patient_id: &str) -> Value {
     json!({
-        "patient_id": "p-1", "topic": "appointment_reminder",
+        "patient_id": patient_id, "topic": "appointment_reminder",
         "template": "appointment_reminder", "params": { "date": "01.12", "time": "09:30" }
     })
 }
