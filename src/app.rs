@@ -50,16 +50,22 @@ pub struct RunningApp {
     pub addr: SocketAddr,
     pub store: Store,
     stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    /// The dispatcher and the sandbox's status reports.
+    workers: Vec<JoinHandle<()>>,
+    stop_serving: watch::Sender<bool>,
+    server: JoinHandle<()>,
 }
 
 impl RunningApp {
-    /// Stops accepting requests, lets in-flight work finish its current round, and waits.
+    /// Lets in-flight work finish its current round, then stops serving, and waits. The server
+    /// goes last: hand-overs in flight may be talking to this instance's own sandbox.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
-        for task in self.tasks {
+        for task in self.workers {
             let _ = task.await;
         }
+        let _ = self.stop_serving.send(true);
+        let _ = self.server.await;
     }
 }
 
@@ -146,12 +152,12 @@ impl Application {
         let addr = self.local_addr();
         let store = self.state.store.clone();
         let (stop, stopped) = watch::channel(false);
+        let (stop_serving, mut serving_stopped) = watch::channel(false);
 
-        let mut shutdown = stopped.clone();
         let router = api::router(self.state, self.sandbox.clone());
         let server = tokio::spawn(async move {
             let serve = axum::serve(self.listener, router).with_graceful_shutdown(async move {
-                let _ = shutdown.wait_for(|s| *s).await;
+                let _ = serving_stopped.wait_for(|s| *s).await;
             });
             if let Err(error) = serve.await {
                 tracing::error!(%error, "HTTP server stopped");
@@ -159,15 +165,17 @@ impl Application {
         });
         let dispatcher =
             tokio::spawn(Arc::clone(&self.dispatcher).run_until_stopped(stopped.clone()));
-        let mut tasks = vec![server, dispatcher];
+        let mut workers = vec![dispatcher];
         if let Some(sandbox) = self.sandbox {
-            tasks.push(tokio::spawn(report_sandbox_statuses(sandbox, stopped)));
+            workers.push(tokio::spawn(report_sandbox_statuses(sandbox, stopped)));
         }
         RunningApp {
             addr,
             store,
             stop,
-            tasks,
+            workers,
+            stop_serving,
+            server,
         }
     }
 }

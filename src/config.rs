@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use medrelay_channels::ChannelKind;
 use medrelay_channels::smtp::SmtpConfig;
 use medrelay_channels::twilio::TwilioConfig;
 use medrelay_channels::whatsapp::WhatsAppConfig;
+use medrelay_channels::{ChannelKind, RecipientFact};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -184,6 +184,18 @@ impl Default for DispatchConfig {
 impl DispatchConfig {
     pub fn lease(&self) -> Duration {
         Duration::from_millis(self.lease_ms)
+    }
+
+    /// Until when what a provider said about an address (learned `now`) is trusted.
+    pub fn remember_until(&self, fact: RecipientFact, now: jiff::Timestamp) -> jiff::Timestamp {
+        let days = match fact {
+            RecipientFact::OptedOut => self.remember_opt_outs_days,
+            RecipientFact::NotOnWhatsapp | RecipientFact::Landline => {
+                self.remember_recipient_facts_days
+            }
+        };
+        now.checked_add(jiff::SignedDuration::from_hours(24 * i64::from(days)))
+            .unwrap_or(now)
     }
 }
 

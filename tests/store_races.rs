@@ -174,6 +174,7 @@ async fn a_delivery_reported_while_the_dispatcher_decides_stops_its_stale_fallba
         state: DeliveryState::Delivered,
         error_code: None,
         error_text: None,
+        fact: None,
     };
     store
         .apply_statuses(&[receipt], &["sandbox".to_owned()], at(2_000))

@@ -214,6 +214,7 @@ async fn apply(
     statuses: Vec<ProviderStatus>,
     senders: &[String],
 ) -> Result<(), ApiError> {
+    let now = state.clock.now();
     let updates: Vec<StatusUpdate> = statuses
         .into_iter()
         .filter_map(|status| {
@@ -223,6 +224,9 @@ async fn apply(
                 state: status.state,
                 error_code: status.error_code,
                 error_text: status.error_text,
+                fact: status
+                    .fact
+                    .map(|fact| (fact, state.config.dispatch.remember_until(fact, now))),
             })
         })
         .collect();

@@ -406,21 +406,11 @@ impl Dispatcher {
 
     /// Remembers what a provider said about an address, for as long as the settings trust it.
     fn learned(&self, fact: RecipientFact, channel: ChannelKind, address: String) -> LearnedFact {
-        let days = match fact {
-            RecipientFact::OptedOut => self.config.remember_opt_outs_days,
-            RecipientFact::NotOnWhatsapp | RecipientFact::Landline => {
-                self.config.remember_recipient_facts_days
-            }
-        };
-        let now = self.clock.now();
-        let until = now
-            .checked_add(jiff::SignedDuration::from_hours(24 * i64::from(days)))
-            .unwrap_or(now);
         LearnedFact {
             address,
             channel,
             fact,
-            until,
+            until: self.config.remember_until(fact, self.clock.now()),
         }
     }
 

@@ -8,7 +8,7 @@
 //!
 //! | recipient | what happens |
 //! | --- | --- |
-//! | `+972500000001` | WhatsApp rejects it: not a WhatsApp user (131026); falls back |
+//! | `+972500000001` | WhatsApp accepts it, then reports it failed: not a WhatsApp user (131026); falls back |
 //! | `+972500000002` | WhatsApp accepts it but never delivers; the delivery timeout falls back |
 //! | `+972500000003` | SMS accepted, then undelivered (30003); falls back |
 //! | `+972500000004` | voice call not answered; called once more, then falls back |
@@ -95,10 +95,8 @@ fn verdict(channel: ChannelKind, to: &str, transient_failures_so_far: u32) -> Ve
             code: "190",
             reason: "Error validating access token: Session has expired",
         },
-        (ChannelKind::Whatsapp, NOT_ON_WHATSAPP) => Verdict::Reject {
-            code: "131026",
-            reason: "Message undeliverable",
-        },
+        // Meta usually tells this in a `failed` status webhook rather than in the answer.
+        (ChannelKind::Whatsapp, NOT_ON_WHATSAPP) => Verdict::Accept(&["failed:131026"]),
         (ChannelKind::Sms, LANDLINE) => Verdict::Reject {
             code: "21614",
             reason: "'To' number is not a valid mobile number",

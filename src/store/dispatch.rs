@@ -6,7 +6,7 @@ use medrelay_channels::segments::SmsEncoding;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::facts::{LearnedFact, SuspensionWrite};
+use super::facts::{LearnedFact, SuspensionWrite, remember_facts};
 use super::notifications::{EventBatch, NOTIFICATION_COLUMNS, status};
 use super::rows::{Param, write_rows};
 use super::{
@@ -541,26 +541,6 @@ impl Store {
                 );
             }
         }
-        // One row per (address, channel, fact): PostgreSQL refuses to upsert a row twice in one
-        // statement, and two notifications to one number can teach the same thing at once.
-        // Sorted, so two transactions upserting the same rows take their locks in the same order.
-        let mut facts: BTreeMap<(&str, ChannelKind, &str), Vec<Param>> = BTreeMap::new();
-        for outcome in outcomes {
-            if let Some(fact) = &outcome.learned {
-                let row = vec![
-                    outcome.notification.as_str().into(),
-                    fact.address.as_str().into(),
-                    fact.channel.as_str().into(),
-                    fact.fact.as_str().into(),
-                    millis(fact.until).into(),
-                ];
-                facts.insert(
-                    (fact.address.as_str(), fact.channel, fact.fact.as_str()),
-                    row,
-                );
-            }
-        }
-        let facts = facts.into_values().collect();
         let mut suspensions: BTreeMap<(&str, ChannelKind), Vec<Param>> = BTreeMap::new();
         for outcome in outcomes {
             if let Some(SuspensionWrite { clinic, suspension }) = &outcome.suspend {
@@ -593,17 +573,11 @@ impl Store {
             suspensions.into_values().collect(),
         )
         .await?;
-        write_rows(
-            &mut tx,
-            "INSERT INTO recipient_facts (clinic_id, address, channel, fact, learned_at, expires_at) \
-             SELECT n.clinic_id, v.column2, v.column3, v.column4, $1, v.column5 \
-             FROM (VALUES {values}) AS v JOIN notifications n ON n.id = v.column1 WHERE true \
-             ON CONFLICT (clinic_id, address, channel, fact) \
-             DO UPDATE SET learned_at = excluded.learned_at, expires_at = excluded.expires_at",
-            &[at.into()],
-            facts,
-        )
-        .await?;
+        let learned = outcomes.iter().filter_map(|outcome| {
+            let fact = outcome.learned.as_ref()?;
+            Some((outcome.notification.as_str(), fact))
+        });
+        remember_facts(&mut tx, learned, at).await?;
         events.write(&mut tx).await?;
         tx.commit().await?;
         Ok(())

@@ -1,10 +1,10 @@
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use jiff::Timestamp;
 use medrelay_channels::{ChannelKind, RecipientFact};
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction};
 
-use super::rows::write_rows;
+use super::rows::{Param, write_rows};
 use super::{Store, StoreError, millis, parse_stored, placeholders, timestamp};
 use crate::domain::ClinicId;
 use crate::policy::{ChannelSuspension, KnownFact};
@@ -23,6 +23,43 @@ pub struct LearnedFact {
 pub struct SuspensionWrite {
     pub clinic: ClinicId,
     pub suspension: ChannelSuspension,
+}
+
+/// Remembers what providers said about addresses, each with the notification it came from (whose
+/// clinic it belongs to), learned at `at` (ms).
+pub(super) async fn remember_facts<'a>(
+    tx: &mut Transaction<'_, Any>,
+    learned: impl IntoIterator<Item = (&'a str, &'a LearnedFact)>,
+    at: i64,
+) -> Result<(), StoreError> {
+    // One row per (address, channel, fact): PostgreSQL refuses to upsert a row twice in one
+    // statement, and two notifications to one number can teach the same thing at once. Sorted,
+    // so two transactions upserting the same rows take their locks in the same order.
+    let mut rows: BTreeMap<(&str, ChannelKind, &str), Vec<Param>> = BTreeMap::new();
+    for (notification, fact) in learned {
+        rows.insert(
+            (fact.address.as_str(), fact.channel, fact.fact.as_str()),
+            vec![
+                notification.into(),
+                fact.address.as_str().into(),
+                fact.channel.as_str().into(),
+                fact.fact.as_str().into(),
+                millis(fact.until).into(),
+            ],
+        );
+    }
+    write_rows(
+        tx,
+        "INSERT INTO recipient_facts (clinic_id, address, channel, fact, learned_at, expires_at) \
+         SELECT n.clinic_id, v.column2, v.column3, v.column4, $1, v.column5 \
+         FROM (VALUES {values}) AS v JOIN notifications n ON n.id = v.column1 WHERE true \
+         ON CONFLICT (clinic_id, address, channel, fact) \
+         DO UPDATE SET learned_at = excluded.learned_at, expires_at = excluded.expires_at",
+        &[at.into()],
+        rows.into_values().collect(),
+    )
+    .await?;
+    Ok(())
 }
 
 impl Store {

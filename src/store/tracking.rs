@@ -1,9 +1,10 @@
 use std::collections::HashMap;
 
 use jiff::Timestamp;
-use medrelay_channels::DeliveryState;
+use medrelay_channels::{ChannelKind, DeliveryState, RecipientFact};
 use sqlx::Row;
 
+use super::facts::{LearnedFact, remember_facts};
 use super::notifications::EventBatch;
 use super::rows::{Param, write_rows};
 use super::{Store, StoreError, lock_notifications, millis};
@@ -18,6 +19,8 @@ pub struct StatusUpdate {
     pub state: DeliveryState,
     pub error_code: Option<String>,
     pub error_text: Option<String>,
+    /// What a failure taught about the recipient, and until when to trust it.
+    pub fact: Option<(RecipientFact, Timestamp)>,
 }
 
 fn attempt_status(state: DeliveryState) -> AttemptStatus {
@@ -55,8 +58,9 @@ impl Store {
         let mut notifications = HashMap::new();
         let lookup = write_rows(
             &mut tx,
-            "SELECT a.id, a.notification_id, a.channel, a.sender, a.status, n.status AS notification_status, n.lease_token \
-             FROM attempts a JOIN notifications n ON n.id = a.notification_id \
+            "SELECT a.id, a.notification_id, a.channel, a.sender, a.status, n.status AS notification_status, n.lease_token, \
+             p.phone, p.email \
+             FROM attempts a JOIN notifications n ON n.id = a.notification_id JOIN patients p ON p.id = n.patient_id \
              WHERE a.id IN (SELECT column1 FROM (VALUES {values}) AS v)",
             &[],
             attempt_ids.iter().map(|id| vec![(*id).into()]).collect(),
@@ -74,11 +78,18 @@ impl Store {
                 notification.clone(),
                 (row.try_get::<String, _>("notification_status")?, leased),
             );
+            let channel: String = row.try_get("channel")?;
+            let address = if channel == ChannelKind::Email.as_str() {
+                row.try_get("email")?
+            } else {
+                row.try_get("phone")?
+            };
             attempts.insert(
                 row.try_get("id")?,
                 TrackedAttempt {
                     notification,
-                    channel: row.try_get("channel")?,
+                    channel,
+                    address,
                     status: AttemptStatus::parse(&status)
                         .ok_or_else(|| StoreError::Corrupt(format!("attempt status {status}")))?,
                     update: None,
@@ -91,6 +102,7 @@ impl Store {
         let mut finished = Vec::new();
         let mut pokes = Vec::new();
         let mut events = EventBatch::default();
+        let mut learned = Vec::new();
         for update in updates {
             let Some(attempt) = attempts.get_mut(&update.attempt_id) else {
                 continue;
@@ -122,6 +134,21 @@ impl Store {
             attempt.status = new;
             attempt.update = Some(update);
             changed += 1;
+            if let (Some((fact, until)), Some(address), Ok(channel)) = (
+                update.fact,
+                &attempt.address,
+                attempt.channel.parse::<ChannelKind>(),
+            ) {
+                learned.push((
+                    attempt.notification.clone(),
+                    LearnedFact {
+                        address: address.clone(),
+                        channel,
+                        fact,
+                        until,
+                    },
+                ));
+            }
             if new == AttemptStatus::Sent {
                 continue;
             }
@@ -209,6 +236,14 @@ impl Store {
             pokes,
         )
         .await?;
+        remember_facts(
+            &mut tx,
+            learned
+                .iter()
+                .map(|(notification, fact)| (notification.as_str(), fact)),
+            at,
+        )
+        .await?;
         events.write(&mut tx).await?;
         tx.commit().await?;
         Ok(changed)
@@ -218,6 +253,8 @@ impl Store {
 struct TrackedAttempt<'a> {
     notification: String,
     channel: String,
+    /// Where the attempt went: the patient's phone, or email for email.
+    address: Option<String>,
     status: AttemptStatus,
     /// The last update in this batch that moved it forward.
     update: Option<&'a StatusUpdate>,
