@@ -75,6 +75,20 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
         .route("/v1/callbacks", get(callbacks::list_callbacks))
         .route("/v1/callbacks/{id}/claim", post(callbacks::claim_callback))
         .route("/v1/callbacks/{id}/close", post(callbacks::close_callback))
+        .merge(webhook_routes())
+        .with_state(state)
+        .merge(sandbox)
+        .fallback(|| async { ApiError::NotFound("route") })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(limit))
+}
+
+/// Largest provider webhook accepted: Meta batches many statuses into one POST, well past what
+/// an API request may carry.
+const MAX_WEBHOOK_BYTES: usize = 4 * 1024 * 1024;
+
+fn webhook_routes() -> Router<AppState> {
+    Router::new()
         .route(
             "/webhooks/whatsapp",
             get(webhooks::whatsapp_subscribe).post(webhooks::whatsapp_event),
@@ -85,11 +99,7 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
             "/webhooks/twilio/voice/confirm",
             post(webhooks::twilio_call_reply),
         )
-        .with_state(state)
-        .merge(sandbox)
-        .fallback(|| async { ApiError::NotFound("route") })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(limit))
+        .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
 }
 
 async fn health(State(state): State<AppState>) -> Result<axum::Json<serde_json::Value>, ApiError> {

@@ -1,5 +1,7 @@
-//! `medrelay-bench`: drives the real HTTP API over loopback against the sandbox providers and
-//! prints accepted per second, p50/p99/max accept latency and delivered per second end to end.
+//! `medrelay-bench`: drives the real HTTP API over loopback and prints accepted per second,
+//! p50/p99/max accept latency and delivered per second end to end. The dispatcher delivers through
+//! the real provider adapters to the sandbox's look-alikes of Meta, Twilio and SMTP, which post
+//! signed status webhooks back, as in production.
 //!
 //! ```text
 //! cargo run --release --bin medrelay-bench                                   # SQLite only

@@ -15,7 +15,7 @@ use crate::store::{SandboxAdvance, SandboxStatusDue, StoreError};
 /// A status report claimed but not acknowledged is sent again after this.
 const STATUS_REPORT_LEASE_MS: u64 = 3_000;
 /// Statuses claimed at a time; WhatsApp's all go in one webhook, as Meta batches them.
-const STATUS_REPORT_BATCH: u32 = 128;
+const STATUS_REPORT_BATCH: u32 = 512;
 /// Twilio posts one callback per status; this many are in flight at once.
 const TWILIO_CALLBACKS_IN_FLIGHT: usize = 16;
 

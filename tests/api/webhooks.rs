@@ -868,3 +868,35 @@ async fn an_sms_status_signed_by_another_clinics_twilio_account_does_not_move_th
     assert_eq!(gateway.attempt(&id).await["status"], "accepted");
     gateway.stop().await;
 }
+
+#[tokio::test]
+async fn a_large_batch_of_whatsapp_statuses_is_taken_beyond_the_api_request_limit() {
+    let gateway = Gateway::start().await;
+    let (id, attempt) = gateway.accepted_on("whatsapp").await;
+
+    // Meta batches statuses: 500 of them (other businesses' messages among ours) pass 64 KiB.
+    let mut body: Value =
+        serde_json::from_slice(&whatsapp_status(&attempt, "delivered")).expect("json");
+    let statuses = body["entry"][0]["changes"][0]["value"]["statuses"]
+        .as_array_mut()
+        .expect("statuses");
+    let ours = statuses[0].clone();
+    for i in 0..500 {
+        let mut other = ours.clone();
+        other["id"] = json!(format!("wamid.other-{i}"));
+        other["biz_opaque_callback_data"] = json!(format!("att_not_ours_{i}"));
+        statuses.push(other);
+    }
+    let body = serde_json::to_vec(&body).expect("json");
+    assert!(body.len() > 64 * 1024);
+
+    let response = gateway
+        .post_whatsapp(&body, Some(&meta_signature(&body)))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        gateway.attempt_reaches(&id, "delivered").await["status"],
+        "delivered"
+    );
+    gateway.stop().await;
+}
