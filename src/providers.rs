@@ -111,7 +111,12 @@ impl Providers {
                     .entry(*kind)
                     .or_insert_with(|| Arc::clone(channel));
             }
-            builder.providers.by_clinic.insert(slug.clone(), set);
+            // Environment variable names cannot hold '-', and slugs never hold '_': in
+            // `MEDRELAY_CLINICS__HADAR_HAIFA__…` the key `hadar_haifa` means `hadar-haifa`.
+            builder
+                .providers
+                .by_clinic
+                .insert(slug.replace('_', "-"), set);
         }
         Ok(builder.providers)
     }
@@ -244,5 +249,59 @@ impl Builder<'_> {
             source,
         })?;
         Ok(Arc::new(adapter))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn whatsapp(phone_number_id: &str) -> WhatsAppConfig {
+        WhatsAppConfig {
+            base_url: "https://graph.facebook.com".to_owned(),
+            api_version: "v23.0".to_owned(),
+            phone_number_id: phone_number_id.to_owned(),
+            access_token: Secret::new("token"),
+            app_secret: Secret::new("secret"),
+            verify_token: Secret::new("verify"),
+            request_timeout_ms: 1_000,
+            template_ttl_seconds: None,
+        }
+    }
+
+    #[test]
+    fn a_clinic_uses_its_own_account_and_others_the_default_one() {
+        let mut config = Config::default();
+        config.providers.whatsapp = Some(whatsapp("111"));
+        // As the environment names it: MEDRELAY_CLINICS__HADAR_HAIFA__WHATSAPP__…
+        config.clinics.insert(
+            "hadar_haifa".to_owned(),
+            ProviderAccounts {
+                whatsapp: Some(whatsapp("222")),
+                ..ProviderAccounts::default()
+            },
+        );
+        let providers = Providers::build(&config, None).expect("accounts are valid");
+        let number = |slug| {
+            providers
+                .channel(slug, ChannelKind::Whatsapp)
+                .map(|c| c.sender_id().to_owned())
+        };
+        assert_eq!(number("hadar-haifa").as_deref(), Some("222"));
+        assert_eq!(number("demo").as_deref(), Some("111"));
+        assert!(providers.channel("demo", ChannelKind::Sms).is_none());
+    }
+
+    #[test]
+    fn a_bad_account_is_refused_with_its_key_named() {
+        let mut config = Config::default();
+        config.providers.whatsapp = Some(whatsapp("not a graph id"));
+        let error = Providers::build(&config, None).expect_err("refused");
+        assert!(
+            error
+                .to_string()
+                .starts_with("providers.whatsapp: whatsapp.phone_number_id"),
+            "{error}"
+        );
     }
 }
