@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use medrelay::Config;
 use medrelay::app::Application;
-use medrelay::domain::{Language, TimeZoneName};
+use medrelay::domain::{Language, Phone, TimeZoneName};
 use medrelay::store::{ApiKeyRole, NewClinic, Store};
 use medrelay_channels::ChannelKind;
 
@@ -61,6 +61,10 @@ enum ClinicCommand {
             default_value = "whatsapp,sms,email,voice"
         )]
         channels: Vec<ChannelKind>,
+        /// The number content-free notices (sensitive and restricted topics) ask patients to
+        /// call, in E.164 form, e.g. +97231234567.
+        #[arg(long)]
+        phone: Option<String>,
     },
 }
 
@@ -103,8 +107,9 @@ async fn main() -> ExitCode {
                     timezone,
                     language,
                     channels,
+                    phone,
                 },
-        } => create_clinic(&config, slug, name, &timezone, &language, channels).await,
+        } => create_clinic(&config, slug, name, &timezone, &language, channels, phone).await,
         Command::Apikey {
             command: ApiKeyCommand::Create { clinic, role },
         } => create_key(&config, &clinic, role).await,
@@ -195,6 +200,7 @@ async fn create_clinic(
     timezone: &str,
     language: &str,
     channels: Vec<ChannelKind>,
+    phone: Option<String>,
 ) -> CliResult {
     let valid_slug = !slug.is_empty()
         && slug
@@ -203,6 +209,9 @@ async fn create_clinic(
     if !valid_slug {
         return Err("slug must be lowercase letters, digits and '-'".into());
     }
+    let phone = phone
+        .map(|p| Phone::parse(&p).ok_or(format!("phone {}", Phone::RULE)))
+        .transpose()?;
     let store = Store::connect(&config.database_url).await?;
     let clinic = NewClinic {
         slug,
@@ -212,6 +221,9 @@ async fn create_clinic(
         default_channels: channels,
     };
     let clinic = store.create_clinic(clinic, jiff::Timestamp::now()).await?;
+    if let Some(phone) = &phone {
+        store.set_clinic_phone(&clinic.id, phone).await?;
+    }
     println!("created clinic {} ({})", clinic.slug, clinic.id);
     store.close().await;
     Ok(())

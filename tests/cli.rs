@@ -109,3 +109,49 @@ fn set_up_mistakes_are_refused_with_a_reason() {
     assert!(!twice.status.success());
     assert!(String::from_utf8_lossy(&twice.stderr).contains("already exists"));
 }
+
+#[tokio::test]
+async fn a_clinic_phone_given_at_creation_is_the_number_notices_ask_patients_to_call() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+
+    let not_e164 = medrelay(
+        &url,
+        &[
+            "clinic",
+            "create",
+            "hadar",
+            "--name",
+            "Hadar",
+            "--phone",
+            "03-1234567",
+        ],
+    );
+    let with_phone = medrelay(
+        &url,
+        &[
+            "clinic",
+            "create",
+            "hadar",
+            "--name",
+            "Hadar",
+            "--phone",
+            "+97231234567",
+        ],
+    );
+
+    assert!(!not_e164.status.success());
+    assert!(String::from_utf8_lossy(&not_e164.stderr).contains("E.164"));
+    assert!(
+        with_phone.status.success(),
+        "{}",
+        String::from_utf8_lossy(&with_phone.stderr)
+    );
+    let store = medrelay::store::Store::connect(&url).await.expect("store");
+    let clinic = store.clinic_by_slug("hadar").await.expect("clinic");
+    assert_eq!(
+        clinic.phone.as_ref().map(|p| p.as_str()),
+        Some("+97231234567")
+    );
+    store.close().await;
+}

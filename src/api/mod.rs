@@ -8,6 +8,7 @@ mod notifications;
 mod patients;
 mod problem;
 mod sandbox;
+mod topics;
 mod webhooks;
 
 use std::sync::Arc;
@@ -72,6 +73,8 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
             "/v1/notifications/{id}",
             get(notifications::get_notification).delete(notifications::cancel_notification),
         )
+        .route("/v1/topics", get(topics::list_topics))
+        .route("/v1/topics/{name}", axum::routing::put(topics::put_topic))
         .route("/v1/callbacks", get(callbacks::list_callbacks))
         .route("/v1/callbacks/{id}/claim", post(callbacks::claim_callback))
         .route("/v1/callbacks/{id}/close", post(callbacks::close_callback))

@@ -13,7 +13,7 @@ use super::auth::Caller;
 use super::json::ApiJson;
 use super::patients::checked;
 use super::problem::{ApiError, FieldError};
-use crate::domain::{NotificationId, NotificationStatus, Priority, Topic};
+use crate::domain::{Clinic, NotificationId, NotificationStatus, Priority, Sensitivity, Topic};
 use crate::policy::templates;
 use crate::store::{
     IntakeResult, NewNotification, NotificationFilter, NotificationView, Receipt, StoreError,
@@ -61,13 +61,6 @@ pub(super) async fn create_notification(
     let clinic = &caller.0.clinic;
     let mut errors = Vec::new();
 
-    let topic = checked(
-        &mut errors,
-        "topic",
-        Some(input.topic),
-        Topic::parse,
-        &format!("must be one of {}", Topic::names()),
-    );
     let priority = checked(
         &mut errors,
         "priority",
@@ -173,7 +166,22 @@ pub(super) async fn create_notification(
         ));
         None
     };
-    let (Some(topic), Some(patient), true) = (topic, patient, errors.is_empty()) else {
+    let sensitivity = topic_sensitivity(&state, clinic, &input.topic, &mut errors).await?;
+    if sensitivity == Some(Sensitivity::Restricted)
+        && input.body.is_some()
+        && let Some(channel) = channel
+    {
+        errors.push(FieldError::new(
+            "channel",
+            format!(
+                "topic {} is restricted: no message channel may carry its content, so this text \
+                 cannot go on {channel}; leave channel out: the patient gets a content-free notice \
+                 and staff a callback task to talk to them in person",
+                input.topic
+            ),
+        ));
+    }
+    let (Some(_), Some(patient), true) = (sensitivity, patient, errors.is_empty()) else {
         return Err(ApiError::Invalid(errors));
     };
 
@@ -187,7 +195,7 @@ pub(super) async fn create_notification(
         id: NotificationId::generate(),
         clinic_id: clinic.id.clone(),
         patient_id: patient.id,
-        topic: topic.as_str().to_owned(),
+        topic: input.topic,
         body: input.body,
         template: input.template,
         params: input
@@ -225,6 +233,31 @@ pub(super) async fn create_notification(
             "was already used with a different request; use a new key for a new notification",
         )),
     }
+}
+
+/// The sensitivity of the clinic's topic `name`; `None`, with the error recorded, when the
+/// clinic has no such topic.
+async fn topic_sensitivity(
+    state: &AppState,
+    clinic: &Clinic,
+    name: &str,
+    errors: &mut Vec<FieldError>,
+) -> Result<Option<Sensitivity>, ApiError> {
+    if Topic::is_valid_name(name)
+        && let Some(sensitivity) = state.store.topic_sensitivity(&clinic.id, name).await?
+    {
+        return Ok(Some(sensitivity));
+    }
+    let topics = state.store.topics(&clinic.id).await?;
+    let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
+    errors.push(FieldError::new(
+        "topic",
+        format!(
+            "must be one of this clinic's topics: {} (GET /v1/topics; an admin adds one with PUT /v1/topics/{{name}})",
+            names.join(", ")
+        ),
+    ));
+    Ok(None)
 }
 
 fn notification_id(id: &str) -> Result<NotificationId, ApiError> {

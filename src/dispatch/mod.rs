@@ -4,6 +4,7 @@
 
 mod senders;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,10 +20,10 @@ pub use senders::SenderLimits;
 
 use crate::clock::SharedClock;
 use crate::config::{DeliveryTimeouts, DispatchConfig};
-use crate::domain::{AttemptId, Clinic, ClinicId, NotificationStatus, Patient};
+use crate::domain::{AttemptId, Clinic, ClinicId, NotificationStatus, Patient, Sensitivity, Topic};
 use crate::policy::{
     self, ChannelSuspension, DeliveryRules, KnownFact, NotificationFacts, Step, WhatsAppContent,
-    templates,
+    privacy, templates,
 };
 use crate::providers::Providers;
 use crate::store::{
@@ -50,6 +51,7 @@ struct Handover {
     attempt: AttemptId,
     channel: ChannelKind,
     to: Recipient,
+    sensitivity: Sensitivity,
 }
 
 impl Dispatcher {
@@ -133,6 +135,11 @@ impl Dispatcher {
             .collect();
         let known = self.store.recipient_facts(&addresses, now).await?;
         let suspended = self.store.channel_suspensions(now).await?;
+        let clinic_ids: HashSet<&str> = claimed.iter().map(|n| n.clinic_id.as_str()).collect();
+        let topics = self
+            .store
+            .topic_settings(&clinic_ids.into_iter().collect::<Vec<_>>())
+            .await?;
         // Only free text needs the patient's WhatsApp window; templates go any time.
         let windows = if claimed.iter().any(|n| n.template.is_none()) {
             let since = now.checked_sub(policy::WHATSAPP_WINDOW).unwrap_or(now);
@@ -170,7 +177,18 @@ impl Dispatcher {
             .cloned()
             .collect();
             let suspended_here = suspended.get(&clinic.id).map_or(&[][..], Vec::as_slice);
-            let whatsapp = if notification.template.is_some() {
+            // Read at each round, so a topic the clinic marks restricted protects what is still
+            // waiting. A topic with no setting and no built-in default cannot have passed intake;
+            // were it to, it is treated as the most private.
+            let sensitivity = topics
+                .get(&(clinic.id.as_str().to_owned(), notification.topic.clone()))
+                .copied()
+                .or_else(|| Topic::parse(&notification.topic).map(Topic::default_sensitivity))
+                .unwrap_or(Sensitivity::Restricted);
+            // A content-free notice goes on WhatsApp as an approved template.
+            let whatsapp = if notification.template.is_some()
+                || privacy::carries(sensitivity, ChannelKind::Whatsapp) == privacy::Carries::Notice
+            {
                 WhatsAppContent::Template
             } else {
                 let number = self
@@ -196,7 +214,15 @@ impl Dispatcher {
                 send_at: notification.send_at,
                 expires_at: notification.expires_at,
             };
-            let decision = policy::decide(&facts, &plan, &notification.attempts, &self.rules, now);
+            let mut decision =
+                policy::decide(&facts, &plan, &notification.attempts, &self.rules, now);
+            privacy::apply(
+                &mut decision,
+                &notification.topic,
+                sensitivity,
+                notification.attempts.is_empty(),
+                plan.callback_possible,
+            );
             let next = match decision.step {
                 Step::Send(planned) => {
                     let attempt = AttemptId::generate();
@@ -222,6 +248,7 @@ impl Dispatcher {
                             attempt,
                             channel: planned.channel,
                             to: planned.to,
+                            sensitivity,
                         },
                     );
                     next
@@ -326,6 +353,7 @@ impl Dispatcher {
             attempt,
             channel,
             to,
+            sensitivity,
         } = handover;
         let address = to.address().to_owned();
         let mut learned = None;
@@ -334,7 +362,7 @@ impl Dispatcher {
         let outcome = match (
             self.providers.channel(&clinic.slug, channel),
             render(
-                &notification,
+                &content_allowed(&notification, sensitivity, channel, &clinic),
                 &patient,
                 &clinic,
                 channel,
@@ -482,6 +510,29 @@ impl Dispatcher {
             .await
             .insert(id.clone(), clinic.clone());
         Ok(clinic)
+    }
+}
+
+/// What the notification may say on `channel`: itself, or, where its topic's sensitivity keeps
+/// the content off this channel, a content-free notice in its place.
+fn content_allowed<'a>(
+    notification: &'a ClaimedNotification,
+    sensitivity: Sensitivity,
+    channel: ChannelKind,
+    clinic: &Clinic,
+) -> Cow<'a, ClaimedNotification> {
+    match privacy::notice(
+        sensitivity,
+        channel,
+        clinic.phone.as_ref().map(|p| p.as_str()),
+    ) {
+        Some(privacy::Notice { template, params }) => Cow::Owned(ClaimedNotification {
+            body: None,
+            template: Some(template.to_owned()),
+            params: serde_json::to_string(&params).ok(),
+            ..notification.clone()
+        }),
+        None => Cow::Borrowed(notification),
     }
 }
 

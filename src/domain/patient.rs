@@ -13,6 +13,8 @@ pub struct Clinic {
     /// The channels this clinic can send on, in the order used when neither staff nor the
     /// patient chose.
     pub default_channels: Vec<ChannelKind>,
+    /// The number content-free notices ask patients to call.
+    pub phone: Option<Phone>,
 }
 
 #[derive(Debug, Clone)]

@@ -1,15 +1,18 @@
-use serde::Serialize;
+text_enum!(
+    /// How much a message on a topic may say on a channel others can read over the patient's
+    /// shoulder.
+    Sensitivity {
+        /// Any channel may carry the content.
+        Normal = "normal",
+        /// WhatsApp and SMS carry only a content-free notice; email and voice the content.
+        Sensitive = "sensitive",
+        /// No message channel carries the content: staff talk to the patient in person.
+        Restricted = "restricted",
+    }
+);
 
-/// How much a message on a topic may say on a channel others can read over the patient's shoulder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Sensitivity {
-    Normal,
-    Sensitive,
-    Restricted,
-}
-
-/// What a notification is about. The built-in topics every clinic has.
+/// What a notification is about. The built-in topics every clinic has; a clinic adds its own
+/// and may change the sensitivity of these (see `store::topics`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Topic {
     AppointmentReminder,
@@ -30,6 +33,11 @@ impl Topic {
         Self::PrescriptionReady,
     ];
 
+    /// What a clinic's own topic name may look like: it is shown in events and callback tasks
+    /// and used in URLs.
+    pub const NAME_RULE: &'static str =
+        "must be 1 to 64 characters: lowercase letters, digits and '_', starting with a letter";
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::AppointmentReminder => "appointment_reminder",
@@ -45,14 +53,43 @@ impl Topic {
         Self::ALL.into_iter().find(|t| t.as_str() == s)
     }
 
-    pub fn sensitivity(self) -> Sensitivity {
+    /// The sensitivity a built-in topic has until its clinic says otherwise.
+    pub fn default_sensitivity(self) -> Sensitivity {
         match self {
             Self::TestResultReady | Self::PrescriptionReady => Sensitivity::Sensitive,
             _ => Sensitivity::Normal,
         }
     }
 
-    pub fn names() -> String {
-        Self::ALL.map(Self::as_str).join(", ")
+    pub fn is_valid_name(name: &str) -> bool {
+        (1..=64).contains(&name.len())
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names_are_lowercase_words_joined_by_underscores() {
+        for good in ["oncology", "mental_health_2", "a"] {
+            assert!(Topic::is_valid_name(good), "{good}");
+        }
+        let too_long = "a".repeat(65);
+        for bad in [
+            "",
+            "Oncology",
+            "2nd",
+            "_x",
+            "on-cology",
+            "שלום",
+            too_long.as_str(),
+        ] {
+            assert!(!Topic::is_valid_name(bad), "{bad}");
+        }
     }
 }

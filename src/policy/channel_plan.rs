@@ -195,6 +195,7 @@ pub(crate) mod tests {
             timezone: TimeZoneName::parse("Asia/Jerusalem").expect("zone"),
             default_language: Language::parse("he").expect("language"),
             default_channels: vec![ChannelKind::Whatsapp, ChannelKind::Sms, ChannelKind::Email],
+            phone: None,
         }
     }
 

@@ -5,9 +5,11 @@
 //! - [`decide`]: given the plan and the attempts so far, what happens next (send, wait, finish).
 //! - [`retry_delay`]: the backoff between tries on one channel.
 //! - [`templates`]: the built-in message templates and their rendering.
+//! - [`privacy`]: what a message on a topic may say on each channel; restricted topics' callbacks.
 
 mod channel_plan;
 mod decide;
+pub mod privacy;
 mod retry;
 pub mod templates;
 

@@ -81,6 +81,97 @@ pub const TEMPLATES: &[Template] = &[
             ),
         ],
     },
+    // Content-free notices (see `policy::privacy`): what WhatsApp and SMS carry for a sensitive
+    // topic, and every channel for a restricted one. The phone-less ones are for clinics that
+    // have not set a phone number.
+    Template {
+        name: "content_free_notice",
+        params: &["phone"],
+        texts: &[
+            (
+                "he",
+                "שלום {{patient}}, יש לך הודעה חדשה מ{{clinic}}; נא להתקשר ל-{{phone}} או לבדוק את הדוא״ל שלך.",
+            ),
+            (
+                "ar",
+                "مرحبًا {{patient}}، لديك رسالة جديدة من {{clinic}}؛ يرجى الاتصال على {{phone}} أو مراجعة بريدك الإلكتروني.",
+            ),
+            (
+                "ru",
+                "Здравствуйте, {{patient}}! У вас новое сообщение от {{clinic}}; пожалуйста, позвоните по номеру {{phone}} или проверьте электронную почту.",
+            ),
+            (
+                "en",
+                "Hello {{patient}}, you have a new message from {{clinic}}; please call {{phone}} or check your email.",
+            ),
+        ],
+    },
+    Template {
+        name: "content_free_notice_check_email",
+        params: &[],
+        texts: &[
+            (
+                "he",
+                "שלום {{patient}}, יש לך הודעה חדשה מ{{clinic}}; נא לבדוק את הדוא״ל שלך.",
+            ),
+            (
+                "ar",
+                "مرحبًا {{patient}}، لديك رسالة جديدة من {{clinic}}؛ يرجى مراجعة بريدك الإلكتروني.",
+            ),
+            (
+                "ru",
+                "Здравствуйте, {{patient}}! У вас новое сообщение от {{clinic}}; пожалуйста, проверьте электронную почту.",
+            ),
+            (
+                "en",
+                "Hello {{patient}}, you have a new message from {{clinic}}; please check your email.",
+            ),
+        ],
+    },
+    Template {
+        name: "content_free_notice_call",
+        params: &["phone"],
+        texts: &[
+            (
+                "he",
+                "שלום {{patient}}, יש לך הודעה חדשה מ{{clinic}}; נא להתקשר למרפאה בטלפון {{phone}}.",
+            ),
+            (
+                "ar",
+                "مرحبًا {{patient}}، لديك رسالة جديدة من {{clinic}}؛ يرجى الاتصال بالعيادة على {{phone}}.",
+            ),
+            (
+                "ru",
+                "Здравствуйте, {{patient}}! У вас новое сообщение от {{clinic}}; пожалуйста, позвоните в клинику по номеру {{phone}}.",
+            ),
+            (
+                "en",
+                "Hello {{patient}}, you have a new message from {{clinic}}; please call the clinic at {{phone}}.",
+            ),
+        ],
+    },
+    Template {
+        name: "content_free_notice_call_clinic",
+        params: &[],
+        texts: &[
+            (
+                "he",
+                "שלום {{patient}}, יש לך הודעה חדשה מ{{clinic}}; נא להתקשר למרפאה.",
+            ),
+            (
+                "ar",
+                "مرحبًا {{patient}}، لديك رسالة جديدة من {{clinic}}؛ يرجى الاتصال بالعيادة.",
+            ),
+            (
+                "ru",
+                "Здравствуйте, {{patient}}! У вас новое сообщение от {{clinic}}; пожалуйста, позвоните в клинику.",
+            ),
+            (
+                "en",
+                "Hello {{patient}}, you have a new message from {{clinic}}; please call the clinic.",
+            ),
+        ],
+    },
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -5,7 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, join_channels, millis, parse_channels};
-use crate::domain::{ApiKeyId, Clinic, ClinicId, Language, TimeZoneName};
+use crate::domain::{ApiKeyId, Clinic, ClinicId, Language, Phone, TimeZoneName};
 
 #[derive(Debug, Clone)]
 pub struct NewClinic {
@@ -48,7 +48,7 @@ pub struct AuthenticatedKey {
     pub role: ApiKeyRole,
 }
 
-const CLINIC_COLUMNS: &str = "id, slug, name, timezone, default_language, default_channels";
+const CLINIC_COLUMNS: &str = "id, slug, name, timezone, default_language, default_channels, phone";
 
 fn clinic_from_row(row: &AnyRow) -> Result<Clinic, StoreError> {
     let timezone: String = row.try_get("timezone")?;
@@ -62,6 +62,12 @@ fn clinic_from_row(row: &AnyRow) -> Result<Clinic, StoreError> {
         default_language: Language::parse(&language)
             .ok_or_else(|| StoreError::Corrupt(format!("language {language}")))?,
         default_channels: parse_channels(&row.try_get::<String, _>("default_channels")?)?,
+        phone: row
+            .try_get::<Option<String>, _>("phone")?
+            .map(|p| {
+                Phone::parse(&p).ok_or_else(|| StoreError::Corrupt(format!("clinic phone {p}")))
+            })
+            .transpose()?,
     })
 }
 
@@ -98,6 +104,7 @@ impl Store {
             timezone: clinic.timezone,
             default_language: clinic.default_language,
             default_channels: clinic.default_channels,
+            phone: None,
         })
     }
 
@@ -121,6 +128,19 @@ impl Store {
         .await?
         .ok_or(StoreError::NotFound)?;
         clinic_from_row(&row)
+    }
+
+    /// Sets the number content-free notices ask the clinic's patients to call.
+    pub async fn set_clinic_phone(&self, id: &ClinicId, phone: &Phone) -> Result<(), StoreError> {
+        let updated = sqlx::query("UPDATE clinics SET phone = $2 WHERE id = $1")
+            .bind(id.as_str())
+            .bind(phone.as_str())
+            .execute(&self.write)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 
     pub async fn has_clinics(&self) -> Result<bool, StoreError> {
@@ -154,7 +174,7 @@ impl Store {
 
     pub async fn authenticate(&self, key: &str) -> Result<Option<AuthenticatedKey>, StoreError> {
         let row = sqlx::query(
-            "SELECT k.id AS key_id, k.role, c.id, c.slug, c.name, c.timezone, c.default_language, c.default_channels \
+            "SELECT k.id AS key_id, k.role, c.id, c.slug, c.name, c.timezone, c.default_language, c.default_channels, c.phone \
              FROM api_keys k JOIN clinics c ON c.id = k.clinic_id \
              WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
         )

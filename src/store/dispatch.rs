@@ -362,9 +362,14 @@ impl Store {
             attempts,
         )
         .await?;
+        // A restricted topic's task opens as its notice is sent (held), others' when a
+        // notification finishes undelivered (released).
         let callbacks = writes
             .iter()
-            .filter(|w| released.contains(w.notification.as_str()))
+            .filter(|w| {
+                let id = w.notification.as_str();
+                held.contains(id) || released.contains(id)
+            })
             .filter_map(|w| {
                 let reason = w.callback.as_ref()?;
                 let task = CallbackTaskId::generate();

@@ -11,5 +11,6 @@ mod isolation_and_auth;
 mod multi_instance;
 mod notifications;
 mod patients;
+mod privacy;
 mod routing;
 mod webhooks;

@@ -1,0 +1,66 @@
+//! A clinic's topics and how sensitive each is: the built-in ones, and those the clinic adds.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::auth::Caller;
+use super::json::ApiJson;
+use super::patients::checked;
+use super::problem::ApiError;
+use crate::domain::{Sensitivity, Topic};
+use crate::store::{ApiKeyRole, TopicView};
+
+#[derive(Debug, Serialize)]
+pub(super) struct TopicList {
+    items: Vec<TopicView>,
+}
+
+/// Every key may read the topics: booking systems need to know which ones exist.
+pub(super) async fn list_topics(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<TopicList>, ApiError> {
+    let items = state.store.topics(&caller.0.clinic.id).await?;
+    Ok(Json(TopicList { items }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TopicIn {
+    sensitivity: String,
+}
+
+/// Adds a topic or changes its sensitivity. What patients may read on which channel is the
+/// clinic's set-up, so only admin keys may change it.
+pub(super) async fn put_topic(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: ApiJson<TopicIn>,
+) -> Result<Json<TopicView>, ApiError> {
+    if caller.0.role != ApiKeyRole::Admin {
+        return Err(ApiError::Forbidden("changing topics needs an admin key"));
+    }
+    let mut errors = Vec::new();
+    if !Topic::is_valid_name(&name) {
+        errors.push(super::FieldError::new("name", Topic::NAME_RULE));
+    }
+    let sensitivity = checked(
+        &mut errors,
+        "sensitivity",
+        Some(body.value.sensitivity),
+        Sensitivity::parse,
+        &format!("must be one of {}", Sensitivity::names()),
+    );
+    let (Some(sensitivity), true) = (sensitivity, errors.is_empty()) else {
+        return Err(ApiError::Invalid(errors));
+    };
+    let topic = state
+        .store
+        .set_topic(&caller.0.clinic.id, &name, sensitivity, state.clock.now())
+        .await?;
+    tracing::info!(clinic = %caller.0.clinic.slug, topic = %topic.name, sensitivity = topic.sensitivity.as_str(), "topic set");
+    Ok(Json(topic))
+}

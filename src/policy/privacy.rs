@@ -1,0 +1,505 @@
+//! Privacy by topic: what a message may say on a channel, given how sensitive its topic is.
+//!
+//! A lock screen, a shared phone or an SMS inbox shows messages to whoever holds the phone, so:
+//! - `normal` topics carry their content on every channel;
+//! - `sensitive` topics (test results, prescriptions) carry it by email and voice only; WhatsApp
+//!   and SMS get a content-free notice asking the patient to call or check their email;
+//! - `restricted` topics (oncology, psychiatry, …) carry it on no message channel: staff get a
+//!   callback task for a personal conversation, and the patient a notice asking them to call.
+
+use std::collections::BTreeMap;
+
+use medrelay_channels::ChannelKind;
+
+use super::{Decision, Step};
+use crate::domain::{NotificationStatus, Sensitivity};
+
+/// What a message on one channel may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Carries {
+    /// The staff's text or the template the notification names.
+    Content,
+    /// Only a content-free notice (see [`notice`]).
+    Notice,
+}
+
+pub fn carries(sensitivity: Sensitivity, channel: ChannelKind) -> Carries {
+    match (sensitivity, channel) {
+        (Sensitivity::Normal, _)
+        | (Sensitivity::Sensitive, ChannelKind::Email | ChannelKind::Voice) => Carries::Content,
+        (Sensitivity::Sensitive, ChannelKind::Whatsapp | ChannelKind::Sms)
+        | (Sensitivity::Restricted, _) => Carries::Notice,
+    }
+}
+
+/// A content-free notice: a built-in template (in the patient's language, and on WhatsApp the
+/// provider's approved copy, so it may start a conversation at any time) and its parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub template: &'static str,
+    pub params: BTreeMap<String, String>,
+}
+
+/// The notice to send instead of the content on `channel`, if the content may not go there. It
+/// asks the patient to call the clinic's `phone` (without a number: "call the clinic"), and,
+/// where email may carry this topic's content, to check their email.
+pub fn notice(
+    sensitivity: Sensitivity,
+    channel: ChannelKind,
+    clinic_phone: Option<&str>,
+) -> Option<Notice> {
+    if carries(sensitivity, channel) == Carries::Content {
+        return None;
+    }
+    let email_has_it = carries(sensitivity, ChannelKind::Email) == Carries::Content;
+    let template = match (email_has_it, clinic_phone) {
+        (true, Some(_)) => "content_free_notice",
+        (true, None) => "content_free_notice_check_email",
+        (false, Some(_)) => "content_free_notice_call",
+        (false, None) => "content_free_notice_call_clinic",
+    };
+    let params = clinic_phone
+        .map(|phone| ("phone".to_owned(), phone.to_owned()))
+        .into_iter()
+        .collect();
+    Some(Notice { template, params })
+}
+
+/// Adds privacy to the dispatcher's decision for a notification on `topic`: why the channel it
+/// sends on carries what it carries, and for a restricted topic the staff callback task. That
+/// task opens once, the first time the notification is acted on (sent, or failed for want of
+/// a channel), when there is a number to call; later rounds leave it be, rather than open the
+/// generic "no channel delivered" one.
+pub fn apply(
+    decision: &mut Decision,
+    topic: &str,
+    sensitivity: Sensitivity,
+    first_round: bool,
+    callback_possible: bool,
+) {
+    if sensitivity == Sensitivity::Normal {
+        return;
+    }
+    if let Step::Send(planned) = &decision.step {
+        let what = match carries(sensitivity, planned.channel) {
+            Carries::Content => "the content",
+            Carries::Notice => "a notice without content",
+        };
+        decision.reasons.push(format!(
+            "{} topic {topic}: {} carries {what}",
+            sensitivity.as_str(),
+            planned.channel
+        ));
+    }
+    if sensitivity != Sensitivity::Restricted {
+        return;
+    }
+    let acted_on = matches!(
+        decision.step,
+        Step::Send(_)
+            | Step::Finish {
+                status: NotificationStatus::Failed,
+                ..
+            }
+    );
+    decision.callback = None;
+    if first_round && acted_on {
+        if callback_possible {
+            let reason = format!("restricted topic {topic}: call the patient");
+            decision.reasons.push(reason.clone());
+            decision.callback = Some(reason);
+        } else {
+            decision.reasons.push(format!(
+                "restricted topic {topic}: no phone number to call the patient back"
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use medrelay_channels::Recipient;
+
+    use super::*;
+    use crate::policy::{PlannedChannel, templates};
+
+    const CHANNELS: [ChannelKind; 4] = [
+        ChannelKind::Whatsapp,
+        ChannelKind::Sms,
+        ChannelKind::Email,
+        ChannelKind::Voice,
+    ];
+
+    #[test]
+    fn what_each_channel_carries_per_sensitivity() {
+        use Carries::{Content, Notice};
+        let table = [
+            (Sensitivity::Normal, [Content, Content, Content, Content]),
+            (Sensitivity::Sensitive, [Notice, Notice, Content, Content]),
+            (Sensitivity::Restricted, [Notice, Notice, Notice, Notice]),
+        ];
+        for (sensitivity, expected) in table {
+            for (channel, carried) in CHANNELS.into_iter().zip(expected) {
+                assert_eq!(
+                    carries(sensitivity, channel),
+                    carried,
+                    "{sensitivity:?} on {channel}"
+                );
+            }
+        }
+    }
+
+    /// What the patient reads, in their language, for a message on `channel`: the notice, or
+    /// `None` when the content goes.
+    fn patient_reads(
+        sensitivity: Sensitivity,
+        channel: ChannelKind,
+        phone: Option<&str>,
+        language: &str,
+    ) -> Option<String> {
+        let notice = notice(sensitivity, channel, phone)?;
+        let (text, used) = templates::render(
+            notice.template,
+            &notice.params,
+            [language, "he"],
+            "Hadar",
+            "Dana",
+        )
+        .expect("notice renders");
+        assert_eq!(used, language, "the notice exists in {language}");
+        Some(text)
+    }
+
+    #[test]
+    fn a_sensitive_topic_sends_a_notice_on_whatsapp_and_sms_in_the_patients_language() {
+        let table = [
+            (
+                "he",
+                "שלום Dana, יש לך הודעה חדשה מHadar; נא להתקשר ל-+97231234567 או לבדוק את הדוא״ל שלך.",
+            ),
+            (
+                "ar",
+                "مرحبًا Dana، لديك رسالة جديدة من Hadar؛ يرجى الاتصال على +97231234567 أو مراجعة بريدك الإلكتروني.",
+            ),
+            (
+                "ru",
+                "Здравствуйте, Dana! У вас новое сообщение от Hadar; пожалуйста, позвоните по номеру +97231234567 или проверьте электронную почту.",
+            ),
+            (
+                "en",
+                "Hello Dana, you have a new message from Hadar; please call +97231234567 or check your email.",
+            ),
+        ];
+        for (language, expected) in table {
+            for channel in [ChannelKind::Whatsapp, ChannelKind::Sms] {
+                assert_eq!(
+                    patient_reads(
+                        Sensitivity::Sensitive,
+                        channel,
+                        Some("+97231234567"),
+                        language
+                    )
+                    .as_deref(),
+                    Some(expected),
+                    "{channel} in {language}"
+                );
+            }
+            for channel in [ChannelKind::Email, ChannelKind::Voice] {
+                assert_eq!(
+                    patient_reads(
+                        Sensitivity::Sensitive,
+                        channel,
+                        Some("+97231234567"),
+                        language
+                    ),
+                    None,
+                    "{channel} carries the content"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_restricted_topic_asks_the_patient_to_call_on_every_channel() {
+        let table = [
+            (
+                "he",
+                "שלום Dana, יש לך הודעה חדשה מHadar; נא להתקשר למרפאה בטלפון +97231234567.",
+            ),
+            (
+                "ar",
+                "مرحبًا Dana، لديك رسالة جديدة من Hadar؛ يرجى الاتصال بالعيادة على +97231234567.",
+            ),
+            (
+                "ru",
+                "Здравствуйте, Dana! У вас новое сообщение от Hadar; пожалуйста, позвоните в клинику по номеру +97231234567.",
+            ),
+            (
+                "en",
+                "Hello Dana, you have a new message from Hadar; please call the clinic at +97231234567.",
+            ),
+        ];
+        for (language, expected) in table {
+            for channel in CHANNELS {
+                assert_eq!(
+                    patient_reads(
+                        Sensitivity::Restricted,
+                        channel,
+                        Some("+97231234567"),
+                        language
+                    )
+                    .as_deref(),
+                    Some(expected),
+                    "{channel} in {language}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn without_a_clinic_phone_the_notice_leaves_the_number_out() {
+        let table = [
+            (
+                Sensitivity::Sensitive,
+                "he",
+                "שלום Dana, יש לך הודעה חדשה מHadar; נא לבדוק את הדוא״ל שלך.",
+            ),
+            (
+                Sensitivity::Sensitive,
+                "ar",
+                "مرحبًا Dana، لديك رسالة جديدة من Hadar؛ يرجى مراجعة بريدك الإلكتروني.",
+            ),
+            (
+                Sensitivity::Sensitive,
+                "ru",
+                "Здравствуйте, Dana! У вас новое сообщение от Hadar; пожалуйста, проверьте электронную почту.",
+            ),
+            (
+                Sensitivity::Sensitive,
+                "en",
+                "Hello Dana, you have a new message from Hadar; please check your email.",
+            ),
+            (
+                Sensitivity::Restricted,
+                "he",
+                "שלום Dana, יש לך הודעה חדשה מHadar; נא להתקשר למרפאה.",
+            ),
+            (
+                Sensitivity::Restricted,
+                "ar",
+                "مرحبًا Dana، لديك رسالة جديدة من Hadar؛ يرجى الاتصال بالعيادة.",
+            ),
+            (
+                Sensitivity::Restricted,
+                "ru",
+                "Здравствуйте, Dana! У вас новое сообщение от Hadar; пожалуйста, позвоните в клинику.",
+            ),
+            (
+                Sensitivity::Restricted,
+                "en",
+                "Hello Dana, you have a new message from Hadar; please call the clinic.",
+            ),
+        ];
+        for (sensitivity, language, expected) in table {
+            assert_eq!(
+                patient_reads(sensitivity, ChannelKind::Sms, None, language).as_deref(),
+                Some(expected),
+                "{sensitivity:?} in {language}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_normal_topic_carries_its_content_in_every_language() {
+        for language in ["he", "ar", "ru", "en"] {
+            for channel in CHANNELS {
+                assert_eq!(
+                    patient_reads(Sensitivity::Normal, channel, Some("+97231234567"), language),
+                    None
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn on_whatsapp_the_notice_is_an_approved_template_with_its_parameters() {
+        for (phone, count) in [(Some("+97231234567"), 3), (None, 2)] {
+            for sensitivity in [Sensitivity::Sensitive, Sensitivity::Restricted] {
+                let notice = notice(sensitivity, ChannelKind::Whatsapp, phone).expect("notice");
+                let parameters = templates::provider_parameters(
+                    notice.template,
+                    &notice.params,
+                    "Hadar",
+                    "Dana",
+                )
+                .expect("parameters");
+                assert_eq!(parameters.len(), count);
+                let parameters: Vec<&str> = parameters.iter().map(String::as_str).collect();
+                for language in ["he", "ar", "ru", "en"] {
+                    let approved =
+                        templates::render_approved(notice.template, language, &parameters)
+                            .expect("the provider knows the notice");
+                    assert_eq!(
+                        Some(approved),
+                        patient_reads(sensitivity, ChannelKind::Whatsapp, phone, language)
+                    );
+                }
+            }
+        }
+    }
+
+    fn send_on(channel: ChannelKind) -> Decision {
+        Decision {
+            step: Step::Send(PlannedChannel {
+                channel,
+                to: Recipient::Phone("+972541234567".into()),
+            }),
+            verdicts: Vec::new(),
+            reasons: vec!["route: patient preference: whatsapp".into()],
+            callback: None,
+        }
+    }
+
+    fn failed(callback: Option<&str>) -> Decision {
+        Decision {
+            step: Step::Finish {
+                status: NotificationStatus::Failed,
+                channel: None,
+            },
+            verdicts: Vec::new(),
+            reasons: vec!["failed: no channel left to try".into()],
+            callback: callback.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn the_routing_event_says_what_the_channel_carries() {
+        let table = [
+            (Sensitivity::Normal, ChannelKind::Whatsapp, None),
+            (
+                Sensitivity::Sensitive,
+                ChannelKind::Whatsapp,
+                Some(
+                    "sensitive topic test_result_ready: whatsapp carries a notice without content",
+                ),
+            ),
+            (
+                Sensitivity::Sensitive,
+                ChannelKind::Sms,
+                Some("sensitive topic test_result_ready: sms carries a notice without content"),
+            ),
+            (
+                Sensitivity::Sensitive,
+                ChannelKind::Email,
+                Some("sensitive topic test_result_ready: email carries the content"),
+            ),
+            (
+                Sensitivity::Sensitive,
+                ChannelKind::Voice,
+                Some("sensitive topic test_result_ready: voice carries the content"),
+            ),
+        ];
+        for (sensitivity, channel, expected) in table {
+            let mut decision = send_on(channel);
+            apply(&mut decision, "test_result_ready", sensitivity, true, true);
+            assert_eq!(
+                decision.reasons.get(1).map(String::as_str),
+                expected,
+                "{sensitivity:?} on {channel}"
+            );
+            assert_eq!(decision.callback, None);
+        }
+    }
+
+    #[test]
+    fn a_restricted_topic_opens_one_callback_task_when_first_acted_on() {
+        let mut first = send_on(ChannelKind::Sms);
+        apply(&mut first, "oncology", Sensitivity::Restricted, true, true);
+        assert_eq!(
+            first.reasons[1..],
+            [
+                "restricted topic oncology: sms carries a notice without content",
+                "restricted topic oncology: call the patient"
+            ]
+        );
+        assert_eq!(
+            first.callback.as_deref(),
+            Some("restricted topic oncology: call the patient")
+        );
+
+        let mut nothing_to_send_on = failed(Some("no channel left to try"));
+        apply(
+            &mut nothing_to_send_on,
+            "oncology",
+            Sensitivity::Restricted,
+            true,
+            true,
+        );
+        assert_eq!(
+            nothing_to_send_on.callback.as_deref(),
+            Some("restricted topic oncology: call the patient")
+        );
+
+        let mut fallback = send_on(ChannelKind::Email);
+        apply(
+            &mut fallback,
+            "oncology",
+            Sensitivity::Restricted,
+            false,
+            true,
+        );
+        assert_eq!(
+            fallback.callback, None,
+            "already open since the first round"
+        );
+
+        let mut all_failed_later = failed(Some("no channel left to try"));
+        apply(
+            &mut all_failed_later,
+            "oncology",
+            Sensitivity::Restricted,
+            false,
+            true,
+        );
+        assert_eq!(all_failed_later.callback, None, "already open");
+    }
+
+    #[test]
+    fn a_restricted_topic_waiting_for_its_time_opens_no_task_yet() {
+        let mut waiting = Decision {
+            step: Step::Wait {
+                until: jiff::Timestamp::from_second(1_800_000_000).expect("time"),
+                status: NotificationStatus::Scheduled,
+            },
+            verdicts: Vec::new(),
+            reasons: Vec::new(),
+            callback: None,
+        };
+        apply(
+            &mut waiting,
+            "oncology",
+            Sensitivity::Restricted,
+            true,
+            true,
+        );
+        assert_eq!(waiting.callback, None);
+        assert!(waiting.reasons.is_empty());
+    }
+
+    #[test]
+    fn a_restricted_topic_without_a_number_to_call_says_so() {
+        let mut decision = send_on(ChannelKind::Email);
+        apply(
+            &mut decision,
+            "oncology",
+            Sensitivity::Restricted,
+            true,
+            false,
+        );
+        assert_eq!(decision.callback, None);
+        assert_eq!(
+            decision.reasons.last().map(String::as_str),
+            Some("restricted topic oncology: no phone number to call the patient back")
+        );
+    }
+}

@@ -1,0 +1,133 @@
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Store, StoreError, millis, placeholders};
+use crate::domain::{ClinicId, Sensitivity, Topic};
+
+/// One of a clinic's topics as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TopicView {
+    pub name: String,
+    pub sensitivity: Sensitivity,
+    /// A topic every clinic has (its sensitivity may still be the clinic's own choice).
+    pub built_in: bool,
+}
+
+fn sensitivity(value: &str) -> Result<Sensitivity, StoreError> {
+    Sensitivity::parse(value).ok_or_else(|| StoreError::Corrupt(format!("sensitivity {value}")))
+}
+
+impl Store {
+    /// The clinic's topics: the built-in ones first (with the clinic's sensitivity where it set
+    /// one), then its own, by name.
+    pub async fn topics(&self, clinic: &ClinicId) -> Result<Vec<TopicView>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, sensitivity FROM clinic_topics WHERE clinic_id = $1 ORDER BY name",
+        )
+        .bind(clinic.as_str())
+        .fetch_all(&self.read)
+        .await?;
+        let mut own = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let name: String = row.try_get("name")?;
+            own.push((
+                name,
+                sensitivity(&row.try_get::<String, _>("sensitivity")?)?,
+            ));
+        }
+        let built_in = Topic::ALL.iter().map(|topic| TopicView {
+            name: topic.as_str().to_owned(),
+            sensitivity: own
+                .iter()
+                .find(|(name, _)| name == topic.as_str())
+                .map_or(topic.default_sensitivity(), |(_, s)| *s),
+            built_in: true,
+        });
+        let added = own
+            .iter()
+            .filter(|(name, _)| Topic::parse(name).is_none())
+            .map(|(name, sensitivity)| TopicView {
+                name: name.clone(),
+                sensitivity: *sensitivity,
+                built_in: false,
+            });
+        Ok(built_in.chain(added).collect())
+    }
+
+    /// The sensitivity of one of the clinic's topics; `None` when the clinic has no such topic.
+    pub async fn topic_sensitivity(
+        &self,
+        clinic: &ClinicId,
+        name: &str,
+    ) -> Result<Option<Sensitivity>, StoreError> {
+        let row =
+            sqlx::query("SELECT sensitivity FROM clinic_topics WHERE clinic_id = $1 AND name = $2")
+                .bind(clinic.as_str())
+                .bind(name)
+                .fetch_optional(&self.read)
+                .await?;
+        match row {
+            Some(row) => Ok(Some(sensitivity(
+                &row.try_get::<String, _>("sensitivity")?,
+            )?)),
+            None => Ok(Topic::parse(name).map(Topic::default_sensitivity)),
+        }
+    }
+
+    /// The sensitivities the given clinics set for their topics, by (clinic, topic); topics not
+    /// listed are built-in ones with their default.
+    pub async fn topic_settings(
+        &self,
+        clinics: &[&str],
+    ) -> Result<HashMap<(String, String), Sensitivity>, StoreError> {
+        if clinics.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = format!(
+            "SELECT clinic_id, name, sensitivity FROM clinic_topics WHERE clinic_id IN ({})",
+            placeholders(1, clinics.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for clinic in clinics {
+            query = query.bind(*clinic);
+        }
+        let mut settings = HashMap::new();
+        for row in query.fetch_all(&self.read).await? {
+            settings.insert(
+                (row.try_get("clinic_id")?, row.try_get("name")?),
+                sensitivity(&row.try_get::<String, _>("sensitivity")?)?,
+            );
+        }
+        Ok(settings)
+    }
+
+    /// Adds a topic to the clinic, or changes the sensitivity of one it has.
+    pub async fn set_topic(
+        &self,
+        clinic: &ClinicId,
+        name: &str,
+        sensitivity: Sensitivity,
+        now: Timestamp,
+    ) -> Result<TopicView, StoreError> {
+        sqlx::query(
+            "INSERT INTO clinic_topics (clinic_id, name, sensitivity, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $4) \
+             ON CONFLICT (clinic_id, name) DO UPDATE SET sensitivity = excluded.sensitivity, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(clinic.as_str())
+        .bind(name)
+        .bind(sensitivity.as_str())
+        .bind(millis(now))
+        .execute(&self.write)
+        .await?;
+        Ok(TopicView {
+            name: name.to_owned(),
+            sensitivity,
+            built_in: Topic::parse(name).is_some(),
+        })
+    }
+}

@@ -1,0 +1,321 @@
+//! Privacy by topic: sensitive topics put only a content-free notice on WhatsApp and SMS,
+//! restricted ones carry their content on no channel and go to staff as a callback task.
+
+use medrelay::domain::Phone;
+use medrelay::store::ApiKeyRole;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::harness::{TestApp, event_details};
+
+const CLINIC_PHONE: &str = "+97231234567";
+
+/// The test clinic's admin key, with the clinic's phone number set for the notices.
+async fn admin_of_clinic_with_phone(app: &TestApp) -> String {
+    let clinic = app.store.clinic_by_slug("hadar").await.expect("clinic");
+    let phone = Phone::parse(CLINIC_PHONE).expect("phone");
+    app.store
+        .set_clinic_phone(&clinic.id, &phone)
+        .await
+        .expect("phone set");
+    app.store
+        .create_api_key(&clinic.id, ApiKeyRole::Admin, jiff::Timestamp::now())
+        .await
+        .expect("key")
+}
+
+async fn set_topic(app: &TestApp, key: &str, name: &str, sensitivity: &str) -> reqwest::Response {
+    app.request(
+        Method::PUT,
+        &format!("/v1/topics/{name}"),
+        key,
+        Some(json!({ "sensitivity": sensitivity })),
+    )
+    .await
+}
+
+fn staff_text(topic: &str, text: &str) -> Value {
+    json!({ "patient_id": "p-1", "topic": topic, "body": text })
+}
+
+fn bodies(outbox: &[Value]) -> Vec<String> {
+    outbox
+        .iter()
+        .map(|m| m["body"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// The recipient's outbox once it holds `count` messages; fails after a few seconds.
+async fn outbox_of(app: &TestApp, recipient: &str, count: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let outbox = app.outbox(recipient).await;
+        if outbox.len() >= count {
+            return outbox;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{recipient} has {outbox:#?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_test_result_for_a_whatsapp_patient_is_a_notice_in_their_language_without_the_result() {
+    let app = TestApp::spawn().await;
+    admin_of_clinic_with_phone(&app).await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Anna", "language": "ru", "phone": "+972541234567", "whatsapp": true,
+                "channels": ["whatsapp"] }),
+    )
+    .await;
+
+    let id = app
+        .notify(staff_text("test_result_ready", "Your HbA1c is 9.1%"))
+        .await;
+    let notification = app.wait_until_finished(&id).await;
+
+    assert_eq!(notification["channel"], "whatsapp", "{notification:#}");
+    assert_eq!(
+        bodies(&app.outbox("+972541234567").await),
+        [
+            "Здравствуйте, Anna! У вас новое сообщение от Clinic hadar; пожалуйста, позвоните по номеру +97231234567 или проверьте электронную почту."
+        ]
+    );
+    assert!(
+        event_details(&notification).contains(
+            &"sensitive topic test_result_ready: whatsapp carries a notice without content"
+                .to_owned()
+        ),
+        "{notification:#}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_test_result_for_an_email_only_patient_goes_by_email_with_its_content() {
+    let app = TestApp::spawn().await;
+    admin_of_clinic_with_phone(&app).await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana", "language": "en", "email": "dana@example.org" }),
+    )
+    .await;
+
+    let id = app
+        .notify(staff_text("test_result_ready", "Your HbA1c is 9.1%"))
+        .await;
+    let notification = app.wait_until_finished(&id).await;
+
+    assert_eq!(notification["channel"], "email", "{notification:#}");
+    assert_eq!(
+        bodies(&app.outbox("dana@example.org").await),
+        ["Your HbA1c is 9.1%"]
+    );
+    assert!(
+        event_details(&notification)
+            .contains(&"sensitive topic test_result_ready: email carries the content".to_owned()),
+        "{notification:#}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_restricted_topic_opens_a_callback_task_and_puts_no_content_in_any_message() {
+    let app = TestApp::spawn().await;
+    let admin = admin_of_clinic_with_phone(&app).await;
+    assert_eq!(
+        set_topic(&app, &admin, "oncology", "restricted")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana", "language": "he", "phone": "+972541234567", "whatsapp": true,
+                "email": "dana@example.org", "channels": ["whatsapp", "email"] }),
+    )
+    .await;
+
+    let id = app
+        .notify(staff_text("oncology", "The biopsy shows no malignancy"))
+        .await;
+    let notification = app.wait_until_finished(&id).await;
+
+    let received = [
+        bodies(&app.outbox("+972541234567").await),
+        bodies(&app.outbox("dana@example.org").await),
+    ]
+    .concat();
+    assert_eq!(
+        received,
+        ["שלום Dana, יש לך הודעה חדשה מClinic hadar; נא להתקשר למרפאה בטלפון +97231234567."],
+        "only the notice, on the first channel"
+    );
+    let staff = app.staff_key().await;
+    let queue: Value = app
+        .request(Method::GET, "/v1/callbacks?status=open", &staff, None)
+        .await
+        .json()
+        .await
+        .expect("queue");
+    let tasks = queue["items"].as_array().expect("items");
+    assert_eq!(tasks.len(), 1, "{queue:#}");
+    assert_eq!(tasks[0]["notification_id"], id.as_str());
+    assert_eq!(
+        tasks[0]["reason"],
+        "restricted topic oncology: call the patient"
+    );
+    let events = event_details(&notification);
+    for expected in [
+        "restricted topic oncology: whatsapp carries a notice without content",
+        "restricted topic oncology: call the patient",
+    ] {
+        assert!(
+            events.contains(&expected.to_owned()),
+            "{expected}: {events:#?}"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn staff_text_on_a_restricted_topic_by_sms_is_refused_and_nothing_is_stored() {
+    let app = TestApp::spawn().await;
+    let admin = admin_of_clinic_with_phone(&app).await;
+    set_topic(&app, &admin, "psychiatry", "restricted").await;
+    app.patient("p-1", json!({ "name": "Dana", "phone": "+972541234567" }))
+        .await;
+    let staff = app.staff_key().await;
+
+    let mut request = staff_text("psychiatry", "About your last session");
+    request["channel"] = json!("sms");
+    let refused = app
+        .request(Method::POST, "/v1/notifications", &staff, Some(request))
+        .await;
+
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem: Value = refused.json().await.expect("problem");
+    assert_eq!(problem["errors"][0]["field"], "channel", "{problem:#}");
+    assert!(
+        problem["errors"][0]["rule"]
+            .as_str()
+            .is_some_and(|r| r.contains("topic psychiatry is restricted")),
+        "{problem:#}"
+    );
+    let stored: Value = app
+        .request(Method::GET, "/v1/notifications", &staff, None)
+        .await
+        .json()
+        .await
+        .expect("list");
+    assert_eq!(stored["items"], json!([]));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_topic_one_clinic_marks_restricted_changes_nothing_for_another_clinic() {
+    let app = TestApp::spawn().await;
+    let admin = admin_of_clinic_with_phone(&app).await;
+    set_topic(&app, &admin, "general", "restricted").await;
+    set_topic(&app, &admin, "oncology", "restricted").await;
+    let other = app.other_clinic_key().await;
+    let patient = json!({ "name": "Dana", "language": "en", "phone": "+972541234567", "whatsapp": true,
+                          "channels": ["whatsapp"] });
+    app.patient("p-1", patient.clone()).await;
+    let created = app
+        .request(Method::PUT, "/v1/patients/p-1", &other, Some(patient))
+        .await;
+    assert!(created.status().is_success());
+    app.patient_writes_on_whatsapp("+972541234567").await;
+
+    let here = app
+        .notify(staff_text("general", "Bring your old scans"))
+        .await;
+    let there = app
+        .request(
+            Method::POST,
+            "/v1/notifications",
+            &other,
+            Some(staff_text("general", "Bring your old scans")),
+        )
+        .await;
+    let unknown_there = app
+        .request(
+            Method::POST,
+            "/v1/notifications",
+            &other,
+            Some(staff_text("oncology", "Bring your old scans")),
+        )
+        .await;
+
+    assert_eq!(there.status(), StatusCode::ACCEPTED);
+    app.wait_until_finished(&here).await;
+    let mut received = bodies(&outbox_of(&app, "+972541234567", 2).await);
+    received.sort();
+    assert_eq!(
+        received,
+        [
+            "Bring your old scans",
+            "Hello Dana, you have a new message from Clinic hadar; please call the clinic at +97231234567."
+        ]
+    );
+    assert_eq!(unknown_there.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem: Value = unknown_there.json().await.expect("problem");
+    assert_eq!(problem["errors"][0]["field"], "topic", "{problem:#}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn topics_list_the_built_in_ones_and_the_clinics_own_and_only_admins_change_them() {
+    let app = TestApp::spawn().await;
+    let admin = admin_of_clinic_with_phone(&app).await;
+    let staff = app.staff_key().await;
+
+    let by_staff = set_topic(&app, &staff, "oncology", "restricted").await;
+    let bad_name = set_topic(&app, &admin, "Oncology!", "restricted").await;
+    let bad_sensitivity = set_topic(&app, &admin, "oncology", "secret").await;
+    let added = set_topic(&app, &admin, "oncology", "restricted").await;
+    let lowered = set_topic(&app, &admin, "prescription_ready", "normal").await;
+    let topics: Value = app
+        .request(Method::GET, "/v1/topics", &app.key, None)
+        .await
+        .json()
+        .await
+        .expect("topics");
+
+    assert_eq!(by_staff.status(), StatusCode::FORBIDDEN);
+    for (response, field) in [(bad_name, "name"), (bad_sensitivity, "sensitivity")] {
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let problem: Value = response.json().await.expect("problem");
+        assert_eq!(problem["errors"][0]["field"], field, "{problem:#}");
+    }
+    assert_eq!(added.status(), StatusCode::OK);
+    assert_eq!(lowered.status(), StatusCode::OK);
+    let listed: Vec<(String, String, bool)> = topics["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap_or_default().to_owned(),
+                t["sensitivity"].as_str().unwrap_or_default().to_owned(),
+                t["built_in"].as_bool().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("appointment_reminder", "normal", true),
+        ("appointment_confirmation", "normal", true),
+        ("appointment_cancellation", "normal", true),
+        ("general", "normal", true),
+        ("test_result_ready", "sensitive", true),
+        ("prescription_ready", "normal", true),
+        ("oncology", "restricted", false),
+    ]
+    .map(|(n, s, b)| (n.to_owned(), s.to_owned(), b));
+    assert_eq!(listed, expected);
+    app.stop().await;
+}
