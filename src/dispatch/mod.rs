@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use jiff::Timestamp;
 use medrelay_channels::{
-    ChannelKind, OutgoingMessage, ProviderTemplate, Recipient, RecipientFact, SendOutcome, segments,
+    ChannelKind, OutgoingMessage, Recipient, RecipientFact, SendOutcome, segments,
 };
 use tokio::sync::{Notify, RwLock, watch};
 
@@ -22,7 +22,7 @@ use crate::config::{DeliveryTimeouts, DispatchConfig};
 use crate::domain::{AttemptId, Clinic, ClinicId, NotificationStatus, Patient};
 use crate::policy::{
     self, ChannelSuspension, DeliveryRules, KnownFact, NotificationFacts, Step, WhatsAppContent,
-    templates,
+    templates::{self, OwnTemplate, TemplateCopy},
 };
 use crate::providers::Providers;
 use crate::store::{
@@ -50,6 +50,8 @@ struct Handover {
     attempt: AttemptId,
     channel: ChannelKind,
     to: Recipient,
+    /// The clinic's own copies of the notification's template, if it has any.
+    templates: Vec<OwnTemplate<TemplateCopy>>,
 }
 
 impl Dispatcher {
@@ -133,6 +135,13 @@ impl Dispatcher {
             .collect();
         let known = self.store.recipient_facts(&addresses, now).await?;
         let suspended = self.store.channel_suspensions(now).await?;
+        let mut wanted: Vec<_> = claimed
+            .iter()
+            .filter_map(|n| Some((n.clinic_id.clone(), n.template.clone()?)))
+            .collect();
+        wanted.sort();
+        wanted.dedup();
+        let own_templates = self.store.clinic_texts_for::<TemplateCopy>(&wanted).await?;
         // Only free text needs the patient's WhatsApp window; templates go any time.
         let windows = if claimed.iter().any(|n| n.template.is_none()) {
             let since = now.checked_sub(policy::WHATSAPP_WINDOW).unwrap_or(now);
@@ -222,6 +231,14 @@ impl Dispatcher {
                             attempt,
                             channel: planned.channel,
                             to: planned.to,
+                            templates: notification
+                                .template
+                                .as_ref()
+                                .and_then(|t| {
+                                    own_templates.get(&(notification.clinic_id.clone(), t.clone()))
+                                })
+                                .cloned()
+                                .unwrap_or_default(),
                         },
                     );
                     next
@@ -326,6 +343,7 @@ impl Dispatcher {
             attempt,
             channel,
             to,
+            templates,
         } = handover;
         let address = to.address().to_owned();
         let mut learned = None;
@@ -337,6 +355,7 @@ impl Dispatcher {
                 &notification,
                 &patient,
                 &clinic,
+                &templates,
                 channel,
                 to,
                 &attempt,
@@ -485,50 +504,55 @@ impl Dispatcher {
     }
 }
 
-/// The message as the patient will see it: the staff's text, or the template in the patient's
-/// language (else the clinic's). On WhatsApp a template goes as the provider's approved copy with
-/// its parameters, the only kind of message Meta lets a business start a conversation with.
+/// The message as the patient will see it: the staff's text, or the template (the clinic's own
+/// copy, else the built-in) in the patient's language, else the clinic's, rendered for `channel`.
+/// On WhatsApp a template goes as the provider's approved copy with its parameters, the only kind
+/// of message Meta lets a business start a conversation with.
+#[allow(clippy::too_many_arguments)]
 fn render(
     notification: &ClaimedNotification,
     patient: &Patient,
     clinic: &Clinic,
+    own_templates: &[OwnTemplate<TemplateCopy>],
     channel: ChannelKind,
     to: Recipient,
     attempt: &AttemptId,
     now: Timestamp,
 ) -> Result<OutgoingMessage, templates::TemplateError> {
-    let (body, language, provider_template) = match (&notification.body, &notification.template) {
-        (Some(body), _) => (body.clone(), patient.language.as_str().to_owned(), None),
-        (None, Some(template)) => {
-            let params: BTreeMap<String, String> = notification
-                .params
-                .as_deref()
-                .and_then(|p| serde_json::from_str(p).ok())
-                .unwrap_or_default();
-            let (text, language) = templates::render(
-                template,
-                &params,
-                [patient.language.as_str(), clinic.default_language.as_str()],
-                &clinic.name,
-                &patient.name,
-            )?;
-            let provider_template = (channel == ChannelKind::Whatsapp)
-                .then(|| {
-                    templates::provider_parameters(template, &params, &clinic.name, &patient.name)
-                        .map(|parameters| ProviderTemplate {
-                            name: template.clone(),
-                            language_code: language.to_owned(),
-                            parameters,
-                        })
-                })
-                .transpose()?;
-            (text, language.to_owned(), provider_template)
-        }
-        (None, None) => return Err(templates::TemplateError::Unknown(String::new())),
-    };
+    let (body, language, subject, provider_template) =
+        match (&notification.body, &notification.template) {
+            (Some(body), _) => (
+                body.clone(),
+                patient.language.as_str().to_owned(),
+                None,
+                None,
+            ),
+            (None, Some(template)) => {
+                let params: BTreeMap<String, String> = notification
+                    .params
+                    .as_deref()
+                    .and_then(|p| serde_json::from_str(p).ok())
+                    .unwrap_or_default();
+                let chosen = templates::choose(
+                    template,
+                    own_templates,
+                    [patient.language.as_str(), clinic.default_language.as_str()],
+                )
+                .ok_or_else(|| templates::TemplateError::Unknown(template.clone()))?;
+                let rendering =
+                    templates::render(&chosen, channel, &params, &clinic.name, &patient.name)?;
+                (
+                    rendering.body,
+                    chosen.language,
+                    rendering.subject,
+                    rendering.provider_template,
+                )
+            }
+            (None, None) => return Err(templates::TemplateError::Unknown(String::new())),
+        };
     Ok(OutgoingMessage {
         subject: matches!(to, Recipient::Email(_))
-            .then(|| templates::email_subject(&language, &clinic.name)),
+            .then(|| subject.unwrap_or_else(|| templates::email_subject(&language, &clinic.name))),
         to,
         body,
         language,

@@ -15,6 +15,7 @@ mod patients;
 mod rows;
 mod sandbox;
 mod stats;
+mod templates;
 mod tracking;
 
 use std::str::FromStr;
@@ -37,6 +38,7 @@ pub use notifications::{
 };
 pub use patients::PatientUpsert;
 pub use sandbox::{OutboxFilter, SandboxAdvance, SandboxMessage, SandboxStatusDue};
+pub use templates::ClinicText;
 pub use tracking::StatusUpdate;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
