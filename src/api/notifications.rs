@@ -169,26 +169,30 @@ pub(super) async fn create_notification(
         None
     };
     let mut body_text = input.body;
-    let mut quick_reply_note = String::new();
+    // Which template copy or quick reply the patient gets, for the notification's record.
+    let mut text_note = String::new();
     match (&input.template, &input.quick_reply, &body_text) {
         (Some(template), None, None) => {
             let params = input.params.clone().unwrap_or_default();
-            let error = super::templates::check_notification_template(
+            match super::templates::check_notification_template(
                 &state,
                 clinic,
                 template,
                 &params,
                 patient.as_ref(),
             )
-            .await?;
-            errors.extend(error);
+            .await?
+            {
+                Ok(note) => text_note = note,
+                Err(error) => errors.push(error),
+            }
         }
         (None, Some(name), None) => {
             if let Some(patient) = &patient {
                 match super::templates::quick_reply_text(&state, &caller, name, patient).await? {
                     Ok((text, language)) => {
                         body_text = Some(text);
-                        quick_reply_note = format!("; quick reply {name} in {language}");
+                        text_note = format!("; quick reply {name} in {language}");
                     }
                     Err(error) => errors.push(error),
                 }
@@ -224,7 +228,7 @@ pub(super) async fn create_notification(
         request_hash,
         received_at: now,
         received_note: format!(
-            "received from {} key {}; priority {}; {due}{quick_reply_note}",
+            "received from {} key {}; priority {}; {due}{text_note}",
             caller.0.role.as_str(),
             caller.0.id,
             priority.as_str()

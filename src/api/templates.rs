@@ -347,14 +347,15 @@ pub(super) async fn delete_quick_reply(
 
 /// Checks a notification's template and parameters against the copy the patient will get: the
 /// clinic's own or the built-in, in the patient's language (else the clinic's, else English).
-/// Without a known patient only the name is checked.
+/// Without a known patient only the name is checked. Returns which copy was found, for the
+/// notification's record.
 pub(super) async fn check_notification_template(
     state: &AppState,
     clinic: &Clinic,
     name: &str,
     params: &BTreeMap<String, String>,
     patient: Option<&Patient>,
-) -> Result<Option<FieldError>, ApiError> {
+) -> Result<Result<String, FieldError>, ApiError> {
     let own = state
         .store
         .clinic_texts::<TemplateCopy>(&clinic.id, Some(name))
@@ -386,14 +387,22 @@ pub(super) async fn check_notification_template(
                 languages.join(", ")
             )
         };
-        return Ok(Some(FieldError::new("template", rule)));
+        return Ok(Err(FieldError::new("template", rule)));
     };
+    let source = match chosen.source {
+        Source::Builtin => "built-in",
+        Source::Clinic => "clinic's own",
+    };
+    let found = format!(
+        "; template {name}: the {source} copy in {}",
+        chosen.language
+    );
     if patient.is_none() {
-        return Ok(None);
+        return Ok(Ok(found));
     }
     Ok(templates::check_params(&chosen.copy, params)
-        .err()
-        .map(|error| match &error {
+        .map(|()| found)
+        .map_err(|error| match &error {
             TemplateError::MissingParam(p) | TemplateError::UnknownParam(p) => {
                 FieldError::new(format!("params.{p}"), error.to_string())
             }

@@ -508,6 +508,7 @@ impl Dispatcher {
 /// copy, else the built-in) in the patient's language, else the clinic's, rendered for `channel`.
 /// On WhatsApp a template goes as the provider's approved copy with its parameters, the only kind
 /// of message Meta lets a business start a conversation with.
+// Each argument is one fact of the hand-over; bundling them would only rebuild `Handover`.
 #[allow(clippy::too_many_arguments)]
 fn render(
     notification: &ClaimedNotification,

@@ -688,6 +688,18 @@ mod tests {
         }
     }
 
+    /// (template, the clinic's own copies, [patient's language, clinic's], expected language and
+    /// source)
+    type ChoiceCase<'a> = (
+        &'a str,
+        &'a [OwnTemplate<TemplateCopy>],
+        [&'a str; 2],
+        Option<(&'a str, Source)>,
+    );
+
+    /// (a change to a good template, the fields it breaks)
+    type FlawCase = (fn(&mut TemplateCopy), &'static [&'static str]);
+
     #[test]
     fn the_patients_language_then_the_clinics_then_english_picks_the_copy() {
         let clinic_hebrew = [own(
@@ -696,13 +708,7 @@ mod tests {
             hebrew_reminder_with_room(),
         )];
         let clinic_only_template = [own("lab_prep", "he", hebrew_reminder_with_room())];
-        // (template, clinic's own, [patient, clinic default], expected language, source)
-        let cases: &[(
-            &str,
-            &[OwnTemplate<TemplateCopy>],
-            [&str; 2],
-            Option<(&str, Source)>,
-        )] = &[
+        let cases: &[ChoiceCase] = &[
             (
                 "appointment_reminder",
                 &[],
@@ -877,7 +883,7 @@ mod tests {
         let fields =
             |flaws: Vec<Flaw>| -> Vec<String> { flaws.into_iter().map(|f| f.field).collect() };
         assert_eq!(check_copy(&hebrew_reminder_with_room()), []);
-        let cases: &[(fn(&mut TemplateCopy), &[&str])] = &[
+        let cases: &[FlawCase] = &[
             (|c| c.sms.text = "{{date}} {{doctor}}".into(), &["sms.text"]),
             (|c| c.voice.text = "{{ date }}".into(), &["voice.text"]),
             (|c| c.email.text = "{{date".into(), &["email.text"]),

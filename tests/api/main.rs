@@ -12,4 +12,5 @@ mod multi_instance;
 mod notifications;
 mod patients;
 mod routing;
+mod templates;
 mod webhooks;
