@@ -520,37 +520,29 @@ fn render(
     attempt: &AttemptId,
     now: Timestamp,
 ) -> Result<OutgoingMessage, templates::TemplateError> {
-    let (body, language, subject, provider_template) =
-        match (&notification.body, &notification.template) {
-            (Some(body), _) => (
-                body.clone(),
-                patient.language.as_str().to_owned(),
-                None,
-                None,
-            ),
-            (None, Some(template)) => {
-                let params: BTreeMap<String, String> = notification
-                    .params
-                    .as_deref()
-                    .and_then(|p| serde_json::from_str(p).ok())
-                    .unwrap_or_default();
-                let chosen = templates::choose(
-                    template,
-                    own_templates,
-                    [patient.language.as_str(), clinic.default_language.as_str()],
-                )
-                .ok_or_else(|| templates::TemplateError::Unknown(template.clone()))?;
-                let rendering =
-                    templates::render(&chosen, channel, &params, &clinic.name, &patient.name)?;
-                (
-                    rendering.body,
-                    chosen.language,
-                    rendering.subject,
-                    rendering.provider_template,
-                )
-            }
-            (None, None) => return Err(templates::TemplateError::Unknown(String::new())),
-        };
+    // A template's email rendering has its own subject; the staff's text gets the default one.
+    let mut subject = None;
+    let (body, language, provider_template) = match (&notification.body, &notification.template) {
+        (Some(body), _) => (body.clone(), patient.language.as_str().to_owned(), None),
+        (None, Some(template)) => {
+            let params: BTreeMap<String, String> = notification
+                .params
+                .as_deref()
+                .and_then(|p| serde_json::from_str(p).ok())
+                .unwrap_or_default();
+            let chosen = templates::choose(
+                template,
+                own_templates,
+                [patient.language.as_str(), clinic.default_language.as_str()],
+            )
+            .ok_or_else(|| templates::TemplateError::Unknown(template.clone()))?;
+            let rendering =
+                templates::render(&chosen, channel, &params, &clinic.name, &patient.name)?;
+            subject = rendering.subject;
+            (rendering.body, chosen.language, rendering.provider_template)
+        }
+        (None, None) => return Err(templates::TemplateError::Unknown(String::new())),
+    };
     Ok(OutgoingMessage {
         subject: matches!(to, Recipient::Email(_))
             .then(|| subject.unwrap_or_else(|| templates::email_subject(&language, &clinic.name))),

@@ -70,7 +70,7 @@ async fn field_errors(response: reqwest::Response) -> Vec<(String, String)> {
 }
 
 #[tokio::test]
-async fn a_clinics_own_hebrew_template_reaches_its_hebrew_patient_and_another_clinic_still_gets_the_builtin()
+async fn a_clinics_own_hebrew_template_reaches_its_hebrew_patient_on_each_channel_and_another_clinic_still_gets_the_builtin()
  {
     let app = TestApp::spawn().await;
     let admin = key_with_role(&app, ApiKeyRole::Admin).await;
@@ -85,7 +85,7 @@ async fn a_clinics_own_hebrew_template_reaches_its_hebrew_patient_and_another_cl
     assert_eq!(response.status(), StatusCode::CREATED);
     app.patient(
         "p-1",
-        json!({ "name": "דנה", "language": "he", "phone": "+972541110001" }),
+        json!({ "name": "דנה", "language": "he", "phone": "+972541110001", "email": "dana@example.org" }),
     )
     .await;
     let response = app
@@ -102,6 +102,12 @@ async fn a_clinics_own_hebrew_template_reaches_its_hebrew_patient_and_another_cl
     let mut by_sms = reminder_with_room("p-1");
     by_sms["channel"] = json!("sms");
     let own_sms = app.notify(by_sms).await;
+    let mut by_email = reminder_with_room("p-1");
+    by_email["channel"] = json!("email");
+    let own_email = app.notify(by_email).await;
+    let mut by_voice = reminder_with_room("p-1");
+    by_voice["channel"] = json!("voice");
+    let own_voice = app.notify(by_voice).await;
     let response = app
         .request(
             Method::POST,
@@ -113,7 +119,9 @@ async fn a_clinics_own_hebrew_template_reaches_its_hebrew_patient_and_another_cl
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let builtin: Value = response.json().await.expect("receipt");
     let own = app.wait_for(&own, &["read"]).await;
-    app.wait_for(&own_sms, &["delivered"]).await;
+    for id in [&own_sms, &own_email, &own_voice] {
+        app.wait_until_finished(id).await;
+    }
     assert!(
         event_details(&own)[0]
             .contains("template appointment_reminder: the clinic's own copy in he"),
@@ -135,6 +143,17 @@ async fn a_clinics_own_hebrew_template_reaches_its_hebrew_patient_and_another_cl
     assert_eq!(
         body_on("sms"),
         Some(json!("Clinic hadar: תור ב-01.12 09:30, חדר 3"))
+    );
+    assert_eq!(
+        body_on("voice"),
+        Some(json!("שלום דנה, תזכורת לתור ב-01.12 בשעה 09:30."))
+    );
+    let email = app.outbox("dana@example.org").await;
+    assert_eq!(email.len(), 1);
+    assert_eq!(email[0]["subject"], "התור שלך בClinic hadar");
+    assert_eq!(
+        email[0]["body"],
+        "שלום דנה, התור שלך ב-01.12 בשעה 09:30, חדר 3."
     );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let other_clinic = loop {
