@@ -94,6 +94,7 @@ fn template_routes() -> Router<AppState> {
                 .put(templates::put_template)
                 .delete(templates::delete_template),
         )
+        .route("/v1/quick-replies", get(templates::list_quick_replies))
         .route(
             "/v1/quick-replies/{name}",
             get(templates::get_quick_reply)

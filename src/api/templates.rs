@@ -309,6 +309,32 @@ pub(super) async fn put_quick_reply(
     Ok((status, Json(quick_reply_out(&name, own))))
 }
 
+#[derive(Debug, Serialize)]
+pub(super) struct QuickReplyList {
+    items: Vec<QuickReplyOut>,
+}
+
+/// `GET /v1/quick-replies`: the clinic's quick replies, by name.
+pub(super) async fn list_quick_replies(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<QuickReplyList>, ApiError> {
+    let own = state
+        .store
+        .clinic_texts::<QuickReply>(&caller.0.clinic.id, None)
+        .await?;
+    let mut by_name: BTreeMap<String, Vec<OwnTemplate<QuickReply>>> = BTreeMap::new();
+    for reply in own {
+        by_name.entry(reply.name.clone()).or_default().push(reply);
+    }
+    Ok(Json(QuickReplyList {
+        items: by_name
+            .into_iter()
+            .map(|(name, texts)| quick_reply_out(&name, texts))
+            .collect(),
+    }))
+}
+
 pub(super) async fn get_quick_reply(
     State(state): State<AppState>,
     caller: Caller,

@@ -4,7 +4,8 @@
 //! - [`channel_plan`]: which channels may carry a notification, in order, and why others may not.
 //! - [`decide`]: given the plan and the attempts so far, what happens next (send, wait, finish).
 //! - [`retry_delay`]: the backoff between tries on one channel.
-//! - [`templates`]: the built-in message templates and their rendering.
+//! - [`templates`]: which template copy (the clinic's own or the built-in) and language a patient
+//!   gets, its rendering per channel, and the checks on a clinic's templates and quick replies.
 
 mod channel_plan;
 mod decide;

@@ -583,7 +583,8 @@ pub fn check_copy(copy: &TemplateCopy) -> Vec<Flaw> {
         }
     }
     for (i, parameter) in whatsapp.parameters.iter().enumerate() {
-        if !in_whatsapp.contains(&parameter.as_str()) {
+        // An undeclared parameter was named above already.
+        if known.contains(&parameter.as_str()) && !in_whatsapp.contains(&parameter.as_str()) {
             flaws.push(Flaw::new(
                 format!("whatsapp.parameters[{i}]"),
                 "is not used in whatsapp.text",
@@ -898,7 +899,7 @@ mod tests {
             ),
             (
                 |c| c.whatsapp.parameters.push("doctor".into()),
-                &["whatsapp.parameters[3]", "whatsapp.parameters[3]"],
+                &["whatsapp.parameters[3]"],
             ),
             (
                 |c| c.whatsapp.parameters.pop().map(drop).unwrap_or_default(),

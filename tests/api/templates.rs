@@ -432,6 +432,17 @@ async fn a_quick_reply_sent_with_one_call_arrives_in_the_patients_language() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
+    let list: Value = app
+        .request(Method::GET, "/v1/quick-replies", &staff, None)
+        .await
+        .json()
+        .await
+        .expect("list");
+    assert_eq!(list["items"][0]["name"], "directions");
+    assert_eq!(
+        list["items"][0]["texts"].as_object().map(|t| t.len()),
+        Some(3)
+    );
     app.patient(
         "p-1",
         json!({ "name": "Anna", "language": "ru", "phone": "+972541110001", "whatsapp": false }),
