@@ -8,6 +8,7 @@ mod notifications;
 mod patients;
 mod problem;
 mod sandbox;
+mod templates;
 mod topics;
 mod webhooks;
 
@@ -75,6 +76,7 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
         )
         .route("/v1/topics", get(topics::list_topics))
         .route("/v1/topics/{name}", axum::routing::put(topics::put_topic))
+        .merge(template_routes())
         .route("/v1/callbacks", get(callbacks::list_callbacks))
         .route("/v1/callbacks/{id}/claim", post(callbacks::claim_callback))
         .route("/v1/callbacks/{id}/close", post(callbacks::close_callback))
@@ -84,6 +86,24 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(limit))
+}
+
+fn template_routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/templates", get(templates::list_templates))
+        .route(
+            "/v1/templates/{name}/{language}",
+            get(templates::get_template)
+                .put(templates::put_template)
+                .delete(templates::delete_template),
+        )
+        .route("/v1/quick-replies", get(templates::list_quick_replies))
+        .route(
+            "/v1/quick-replies/{name}",
+            get(templates::get_quick_reply)
+                .put(templates::put_quick_reply)
+                .delete(templates::delete_quick_reply),
+        )
 }
 
 /// Largest provider webhook accepted: Meta batches many statuses into one POST, well past what

@@ -14,7 +14,6 @@ use super::json::ApiJson;
 use super::patients::checked;
 use super::problem::{ApiError, FieldError};
 use crate::domain::{Clinic, NotificationId, NotificationStatus, Priority, Sensitivity, Topic};
-use crate::policy::templates;
 use crate::store::{
     IntakeResult, NewNotification, NotificationFilter, NotificationView, Receipt, StoreError,
 };
@@ -27,6 +26,8 @@ pub(super) struct NotificationIn {
     body: Option<String>,
     template: Option<String>,
     params: Option<BTreeMap<String, String>>,
+    /// A staff quick reply by name, sent in the patient's language instead of body or template.
+    quick_reply: Option<String>,
     channel: Option<String>,
     priority: Option<String>,
     send_at: Option<String>,
@@ -99,13 +100,20 @@ pub(super) async fn create_notification(
             "must be after send_at (or after now when send_at is not given)",
         ));
     }
-    match (&input.body, &input.template) {
-        (Some(_), Some(_)) => errors.push(FieldError::new(
+    match (&input.body, &input.template, &input.quick_reply) {
+        (Some(_), Some(_), _) => errors.push(FieldError::new(
             "body",
             "give either body or template, not both",
         )),
-        (None, None) => errors.push(FieldError::new("body", "give either body or template")),
-        (Some(body), None) => {
+        (None, None, None) => errors.push(FieldError::new(
+            "body",
+            "give either body or template (or, from staff, a quick_reply)",
+        )),
+        (Some(_), None, Some(_)) | (None, Some(_), Some(_)) => errors.push(FieldError::new(
+            "quick_reply",
+            "goes instead of body and template, not with them",
+        )),
+        (Some(body), None, None) => {
             let chars = body.chars().count();
             if body.trim().is_empty() {
                 errors.push(FieldError::new("body", "must not be empty"));
@@ -122,24 +130,11 @@ pub(super) async fn create_notification(
                 errors.push(FieldError::new("params", "only goes with template"));
             }
         }
-        (None, Some(template)) => {
-            if let Err(error) =
-                templates::validate(template, input.params.as_ref().unwrap_or(&BTreeMap::new()))
-            {
-                let field = match &error {
-                    templates::TemplateError::Unknown(_) => "template".to_owned(),
-                    templates::TemplateError::MissingParam(p)
-                    | templates::TemplateError::UnknownParam(p) => {
-                        format!("params.{p}")
-                    }
-                };
-                let rule = match error {
-                    templates::TemplateError::Unknown(_) => {
-                        format!("must be one of {}", templates::names())
-                    }
-                    other => other.to_string(),
-                };
-                errors.push(FieldError::new(field, rule));
+        // Checked against the clinic's templates once the patient is known.
+        (None, Some(_), None) => {}
+        (None, None, Some(_)) => {
+            if input.params.is_some() {
+                errors.push(FieldError::new("params", "only goes with template"));
             }
         }
     }
@@ -181,6 +176,38 @@ pub(super) async fn create_notification(
             ),
         ));
     }
+    let mut body_text = input.body;
+    // Which template copy or quick reply the patient gets, for the notification's record.
+    let mut text_note = String::new();
+    match (&input.template, &input.quick_reply, &body_text) {
+        (Some(template), None, None) => {
+            let params = input.params.clone().unwrap_or_default();
+            match super::templates::check_notification_template(
+                &state,
+                clinic,
+                template,
+                &params,
+                patient.as_ref(),
+            )
+            .await?
+            {
+                Ok(note) => text_note = note,
+                Err(error) => errors.push(error),
+            }
+        }
+        (None, Some(name), None) => {
+            if let Some(patient) = &patient {
+                match super::templates::quick_reply_text(&state, &caller, name, patient).await? {
+                    Ok((text, language)) => {
+                        body_text = Some(text);
+                        text_note = format!("; quick reply {name} in {language}");
+                    }
+                    Err(error) => errors.push(error),
+                }
+            }
+        }
+        _ => {}
+    }
     let (Some(_), Some(patient), true) = (sensitivity, patient, errors.is_empty()) else {
         return Err(ApiError::Invalid(errors));
     };
@@ -196,7 +223,7 @@ pub(super) async fn create_notification(
         clinic_id: clinic.id.clone(),
         patient_id: patient.id,
         topic: input.topic,
-        body: input.body,
+        body: body_text,
         template: input.template,
         params: input
             .params
@@ -209,7 +236,7 @@ pub(super) async fn create_notification(
         request_hash,
         received_at: now,
         received_note: format!(
-            "received from {} key {}; priority {}; {due}",
+            "received from {} key {}; priority {}; {due}{text_note}",
             caller.0.role.as_str(),
             caller.0.id,
             priority.as_str()

@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use jiff::Timestamp;
 use medrelay_channels::{
-    ChannelKind, OutgoingMessage, ProviderTemplate, Recipient, RecipientFact, SendOutcome, segments,
+    ChannelKind, OutgoingMessage, Recipient, RecipientFact, SendOutcome, segments,
 };
 use tokio::sync::{Notify, RwLock, watch};
 
@@ -23,7 +23,8 @@ use crate::config::{DeliveryTimeouts, DispatchConfig};
 use crate::domain::{AttemptId, Clinic, ClinicId, NotificationStatus, Patient, Sensitivity, Topic};
 use crate::policy::{
     self, ChannelSuspension, DeliveryRules, KnownFact, NotificationFacts, Step, WhatsAppContent,
-    privacy, templates,
+    privacy,
+    templates::{self, OwnTemplate, TemplateCopy},
 };
 use crate::providers::Providers;
 use crate::store::{
@@ -52,6 +53,8 @@ struct Handover {
     channel: ChannelKind,
     to: Recipient,
     sensitivity: Sensitivity,
+    /// The clinic's own copies of the notification's template, if it has any.
+    templates: Vec<OwnTemplate<TemplateCopy>>,
 }
 
 impl Dispatcher {
@@ -140,6 +143,13 @@ impl Dispatcher {
             .store
             .topic_settings(&clinic_ids.into_iter().collect::<Vec<_>>())
             .await?;
+        let mut wanted: Vec<_> = claimed
+            .iter()
+            .filter_map(|n| Some((n.clinic_id.clone(), n.template.clone()?)))
+            .collect();
+        wanted.sort();
+        wanted.dedup();
+        let own_templates = self.store.clinic_texts_for::<TemplateCopy>(&wanted).await?;
         // Only free text needs the patient's WhatsApp window; templates go any time.
         let windows = if claimed.iter().any(|n| n.template.is_none()) {
             let since = now.checked_sub(policy::WHATSAPP_WINDOW).unwrap_or(now);
@@ -249,6 +259,14 @@ impl Dispatcher {
                             channel: planned.channel,
                             to: planned.to,
                             sensitivity,
+                            templates: notification
+                                .template
+                                .as_ref()
+                                .and_then(|t| {
+                                    own_templates.get(&(notification.clinic_id.clone(), t.clone()))
+                                })
+                                .cloned()
+                                .unwrap_or_default(),
                         },
                     );
                     next
@@ -354,6 +372,7 @@ impl Dispatcher {
             channel,
             to,
             sensitivity,
+            templates,
         } = handover;
         let address = to.address().to_owned();
         let mut learned = None;
@@ -365,6 +384,7 @@ impl Dispatcher {
                 &content_allowed(&notification, sensitivity, channel, &clinic),
                 &patient,
                 &clinic,
+                &templates,
                 channel,
                 to,
                 &attempt,
@@ -536,18 +556,24 @@ fn content_allowed<'a>(
     }
 }
 
-/// The message as the patient will see it: the staff's text, or the template in the patient's
-/// language (else the clinic's). On WhatsApp a template goes as the provider's approved copy with
-/// its parameters, the only kind of message Meta lets a business start a conversation with.
+/// The message as the patient will see it: the staff's text, or the template (the clinic's own
+/// copy, else the built-in) in the patient's language, else the clinic's, rendered for `channel`.
+/// On WhatsApp a template goes as the provider's approved copy with its parameters, the only kind
+/// of message Meta lets a business start a conversation with.
+// Each argument is one fact of the hand-over; bundling them would only rebuild `Handover`.
+#[allow(clippy::too_many_arguments)]
 fn render(
     notification: &ClaimedNotification,
     patient: &Patient,
     clinic: &Clinic,
+    own_templates: &[OwnTemplate<TemplateCopy>],
     channel: ChannelKind,
     to: Recipient,
     attempt: &AttemptId,
     now: Timestamp,
 ) -> Result<OutgoingMessage, templates::TemplateError> {
+    // A template's email rendering has its own subject; the staff's text gets the default one.
+    let mut subject = None;
     let (body, language, provider_template) = match (&notification.body, &notification.template) {
         (Some(body), _) => (body.clone(), patient.language.as_str().to_owned(), None),
         (None, Some(template)) => {
@@ -556,30 +582,22 @@ fn render(
                 .as_deref()
                 .and_then(|p| serde_json::from_str(p).ok())
                 .unwrap_or_default();
-            let (text, language) = templates::render(
+            let chosen = templates::choose(
                 template,
-                &params,
+                own_templates,
                 [patient.language.as_str(), clinic.default_language.as_str()],
-                &clinic.name,
-                &patient.name,
-            )?;
-            let provider_template = (channel == ChannelKind::Whatsapp)
-                .then(|| {
-                    templates::provider_parameters(template, &params, &clinic.name, &patient.name)
-                        .map(|parameters| ProviderTemplate {
-                            name: template.clone(),
-                            language_code: language.to_owned(),
-                            parameters,
-                        })
-                })
-                .transpose()?;
-            (text, language.to_owned(), provider_template)
+            )
+            .ok_or_else(|| templates::TemplateError::Unknown(template.clone()))?;
+            let rendering =
+                templates::render(&chosen, channel, &params, &clinic.name, &patient.name)?;
+            subject = rendering.subject;
+            (rendering.body, chosen.language, rendering.provider_template)
         }
         (None, None) => return Err(templates::TemplateError::Unknown(String::new())),
     };
     Ok(OutgoingMessage {
         subject: matches!(to, Recipient::Email(_))
-            .then(|| templates::email_subject(&language, &clinic.name)),
+            .then(|| subject.unwrap_or_else(|| templates::email_subject(&language, &clinic.name))),
         to,
         body,
         language,

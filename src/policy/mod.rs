@@ -4,8 +4,9 @@
 //! - [`channel_plan`]: which channels may carry a notification, in order, and why others may not.
 //! - [`decide`]: given the plan and the attempts so far, what happens next (send, wait, finish).
 //! - [`retry_delay`]: the backoff between tries on one channel.
-//! - [`templates`]: the built-in message templates and their rendering.
 //! - [`privacy`]: what a message on a topic may say on each channel; restricted topics' callbacks.
+//! - [`templates`]: which template copy (the clinic's own or the built-in) and language a patient
+//!   gets, its rendering per channel, and the checks on a clinic's templates and quick replies.
 
 mod channel_plan;
 mod decide;

@@ -158,16 +158,12 @@ mod tests {
         language: &str,
     ) -> Option<String> {
         let notice = notice(sensitivity, channel, phone)?;
-        let (text, used) = templates::render(
-            notice.template,
-            &notice.params,
-            [language, "he"],
-            "Hadar",
-            "Dana",
-        )
-        .expect("notice renders");
-        assert_eq!(used, language, "the notice exists in {language}");
-        Some(text)
+        let chosen = templates::choose(notice.template, &[], [language, "he"])
+            .expect("the notice is a built-in template");
+        assert_eq!(chosen.language, language, "the notice exists in {language}");
+        let rendering = templates::render(&chosen, channel, &notice.params, "Hadar", "Dana")
+            .expect("notice renders");
+        Some(rendering.body)
     }
 
     #[test]
@@ -326,21 +322,26 @@ mod tests {
         for (phone, count) in [(Some("+97231234567"), 3), (None, 2)] {
             for sensitivity in [Sensitivity::Sensitive, Sensitivity::Restricted] {
                 let notice = notice(sensitivity, ChannelKind::Whatsapp, phone).expect("notice");
-                let parameters = templates::provider_parameters(
-                    notice.template,
-                    &notice.params,
-                    "Hadar",
-                    "Dana",
-                )
-                .expect("parameters");
-                assert_eq!(parameters.len(), count);
-                let parameters: Vec<&str> = parameters.iter().map(String::as_str).collect();
                 for language in ["he", "ar", "ru", "en"] {
-                    let approved =
-                        templates::render_approved(notice.template, language, &parameters)
-                            .expect("the provider knows the notice");
+                    let chosen = templates::choose(notice.template, &[], [language, language])
+                        .expect("notice");
+                    let sent = templates::render(
+                        &chosen,
+                        ChannelKind::Whatsapp,
+                        &notice.params,
+                        "Hadar",
+                        "Dana",
+                    )
+                    .expect("renders")
+                    .provider_template
+                    .expect("goes as a template");
+                    assert_eq!(sent.parameters.len(), count);
+                    let parameters: Vec<&str> =
+                        sent.parameters.iter().map(String::as_str).collect();
+                    let approved = templates::builtin_approved(notice.template, language)
+                        .expect("the provider knows the notice");
                     assert_eq!(
-                        Some(approved),
+                        templates::render_approved(&approved, &parameters),
                         patient_reads(sensitivity, ChannelKind::Whatsapp, phone, language)
                     );
                 }

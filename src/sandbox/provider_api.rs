@@ -69,7 +69,7 @@ async fn whatsapp_message(
             "Unsupported post request: no such phone number id",
         );
     }
-    let Some(message) = read_whatsapp_message(&body) else {
+    let Some(message) = read_whatsapp_message(&sandbox, &body).await else {
         return meta_error(StatusCode::BAD_REQUEST, 100, "Invalid parameter");
     };
     let to_digits = message.to.trim_start_matches('+').to_owned();
@@ -142,12 +142,16 @@ fn whatsapp_accepted(to_digits: &str, id: &str) -> Response {
 }
 
 /// A Cloud API message request: free text, or an approved template shown as the patient sees it.
-fn read_whatsapp_message(body: &[u8]) -> Option<Received> {
+async fn read_whatsapp_message(sandbox: &Sandbox, body: &[u8]) -> Option<Received> {
     let request: Value = serde_json::from_slice(body).ok()?;
     if request["messaging_product"] != "whatsapp" {
         return None;
     }
     let to = request["to"].as_str()?;
+    let callback_ref = request["biz_opaque_callback_data"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let (text, language) = match request["type"].as_str()? {
         "text" => {
             let text = request["text"]["body"].as_str()?;
@@ -166,7 +170,8 @@ fn read_whatsapp_message(body: &[u8]) -> Option<Received> {
                 .filter_map(|p| p["text"].as_str())
                 .collect();
             // Meta refuses a template it has not approved, or one given the wrong parameters.
-            let text = templates::render_approved(name, language, &parameters)?;
+            let approved = approved_template(sandbox, &callback_ref, name, language).await?;
+            let text = templates::render_approved(&approved, &parameters)?;
             (text, language.to_owned())
         }
         _ => return None,
@@ -177,11 +182,35 @@ fn read_whatsapp_message(body: &[u8]) -> Option<Received> {
         subject: None,
         body: text,
         language,
-        callback_ref: request["biz_opaque_callback_data"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
+        callback_ref,
     })
+}
+
+/// Template `name` as approved in `language` at the WhatsApp account of the clinic that sent
+/// attempt `callback_ref`: the clinic's own templates, then the built-ins every account has. The
+/// sandbox plays every clinic's account behind one phone number id, so the attempt (Meta echoes
+/// it back as `biz_opaque_callback_data`) tells the accounts apart.
+async fn approved_template(
+    sandbox: &Sandbox,
+    callback_ref: &str,
+    name: &str,
+    language: &str,
+) -> Option<templates::WhatsAppCopy> {
+    let own = match sandbox
+        .store
+        .clinic_templates_of_attempt(callback_ref, language)
+        .await
+    {
+        Ok(own) => own,
+        Err(error) => {
+            tracing::warn!(%error, "sandbox could not read the clinic's approved templates");
+            Vec::new()
+        }
+    };
+    own.into_iter()
+        .map(|t| t.content.whatsapp)
+        .find(|approved| approved.name == name)
+        .or_else(|| templates::builtin_approved(name, language))
 }
 
 fn twilio_error(status: StatusCode, code: u32, message: &str) -> Response {

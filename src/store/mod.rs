@@ -15,6 +15,7 @@ mod patients;
 mod rows;
 mod sandbox;
 mod stats;
+mod templates;
 mod topics;
 mod tracking;
 
@@ -38,6 +39,7 @@ pub use notifications::{
 };
 pub use patients::PatientUpsert;
 pub use sandbox::{OutboxFilter, SandboxAdvance, SandboxMessage, SandboxStatusDue};
+pub use templates::ClinicText;
 pub use topics::TopicView;
 pub use tracking::StatusUpdate;
 

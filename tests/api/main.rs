@@ -13,4 +13,5 @@ mod notifications;
 mod patients;
 mod privacy;
 mod routing;
+mod templates;
 mod webhooks;

@@ -1,0 +1,469 @@
+//! `/v1/templates` and `/v1/quick-replies`: a clinic's own message templates and staff quick
+//! replies, and their use at intake. Admin keys write templates, staff and admin keys write quick
+//! replies, every key of the clinic reads them. The rules live in `policy::templates`.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use medrelay_channels::segments;
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::auth::Caller;
+use super::json::ApiJson;
+use super::problem::{ApiError, FieldError};
+use crate::domain::{Clinic, Language, Patient};
+use crate::policy::templates::{
+    self, Flaw, OwnTemplate, QuickReply, Source, TEMPLATE_NAME_RULE, TemplateCopy, TemplateError,
+};
+use crate::store::ApiKeyRole;
+
+/// Past this many SMS segments a template is flagged: every segment is billed as one message.
+const SMS_SEGMENTS_WARNING: usize = 3;
+
+fn admin_only(caller: &Caller) -> Result<(), ApiError> {
+    match caller.0.role {
+        ApiKeyRole::Admin => Ok(()),
+        ApiKeyRole::Staff | ApiKeyRole::Booking => Err(ApiError::Forbidden(
+            "templates are changed with an admin key",
+        )),
+    }
+}
+
+fn staff_only(caller: &Caller, what: &'static str) -> Result<(), ApiError> {
+    match caller.0.role {
+        ApiKeyRole::Staff | ApiKeyRole::Admin => Ok(()),
+        ApiKeyRole::Booking => Err(ApiError::Forbidden(what)),
+    }
+}
+
+fn invalid(flaws: Vec<Flaw>) -> ApiError {
+    ApiError::Invalid(
+        flaws
+            .into_iter()
+            .map(|f| FieldError::new(f.field, f.rule))
+            .collect(),
+    )
+}
+
+/// The name (and language) in a path, checked before anything is read or written.
+fn checked_path(name: &str, language: Option<&str>) -> Result<(), ApiError> {
+    let mut errors = Vec::new();
+    if !templates::is_template_name(name) {
+        errors.push(FieldError::new("name", TEMPLATE_NAME_RULE));
+    }
+    if language.is_some_and(|l| Language::parse(l).is_none()) {
+        errors.push(FieldError::new("language", Language::RULE));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Invalid(errors))
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct TemplateSummary {
+    name: String,
+    language: String,
+    source: Source,
+    /// A built-in the clinic's own copy replaces for this clinic.
+    overridden: bool,
+    params: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct TemplateList {
+    items: Vec<TemplateSummary>,
+}
+
+/// What the SMS rendering costs, counted on a sample.
+#[derive(Debug, Serialize)]
+pub(super) struct SmsInfo {
+    sample: String,
+    encoding: &'static str,
+    units: usize,
+    segments: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct TemplateOut {
+    name: String,
+    language: String,
+    source: Source,
+    #[serde(flatten)]
+    copy: TemplateCopy,
+    sms_info: SmsInfo,
+    warnings: Vec<String>,
+}
+
+fn template_out(
+    name: &str,
+    language: &str,
+    source: Source,
+    copy: TemplateCopy,
+    clinic: &Clinic,
+) -> TemplateOut {
+    let sample = templates::sms_sample(&copy, &clinic.name);
+    let cost = segments::analyse(&sample);
+    let warnings = (cost.segments > SMS_SEGMENTS_WARNING)
+        .then(|| {
+            format!(
+                "sms.text: the sample takes {} segments ({}), more than {SMS_SEGMENTS_WARNING}; each segment is billed as one SMS",
+                cost.segments,
+                cost.encoding.as_str()
+            )
+        })
+        .into_iter()
+        .collect();
+    TemplateOut {
+        name: name.to_owned(),
+        language: language.to_owned(),
+        source,
+        copy,
+        sms_info: SmsInfo {
+            sample,
+            encoding: cost.encoding.as_str(),
+            units: cost.units,
+            segments: cost.segments,
+        },
+        warnings,
+    }
+}
+
+/// `GET /v1/templates`: the built-ins and the clinic's own, each marked with its source.
+pub(super) async fn list_templates(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<TemplateList>, ApiError> {
+    let own = state
+        .store
+        .clinic_texts::<TemplateCopy>(&caller.0.clinic.id, None)
+        .await?;
+    let overrides =
+        |name: &str, language: &str| own.iter().any(|t| t.name == name && t.language == language);
+    let mut items: Vec<TemplateSummary> = templates::builtins()
+        .map(|(name, language, copy)| TemplateSummary {
+            overridden: overrides(name, language),
+            name: name.to_owned(),
+            language: language.to_owned(),
+            source: Source::Builtin,
+            params: copy.params,
+        })
+        .collect();
+    items.extend(own.iter().map(|t| TemplateSummary {
+        name: t.name.clone(),
+        language: t.language.clone(),
+        source: Source::Clinic,
+        overridden: false,
+        params: t.content.params.clone(),
+    }));
+    items.sort_by(|a, b| (&a.name, &a.language).cmp(&(&b.name, &b.language)));
+    Ok(Json(TemplateList { items }))
+}
+
+/// `GET /v1/templates/{name}/{language}`: the copy in use for exactly this language.
+pub(super) async fn get_template(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((name, language)): Path<(String, String)>,
+) -> Result<Json<TemplateOut>, ApiError> {
+    checked_path(&name, Some(&language))?;
+    let clinic = &caller.0.clinic;
+    let own = state
+        .store
+        .clinic_texts::<TemplateCopy>(&clinic.id, Some(&name))
+        .await?;
+    let (source, copy) =
+        templates::in_language(&name, &language, &own).ok_or(ApiError::NotFound("template"))?;
+    Ok(Json(template_out(&name, &language, source, copy, clinic)))
+}
+
+/// `PUT /v1/templates/{name}/{language}`: creates or replaces the clinic's own copy, which
+/// overrides a built-in of the same name and language for this clinic.
+pub(super) async fn put_template(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((name, language)): Path<(String, String)>,
+    body: ApiJson<TemplateCopy>,
+) -> Result<(StatusCode, Json<TemplateOut>), ApiError> {
+    admin_only(&caller)?;
+    checked_path(&name, Some(&language))?;
+    let copy = body.value;
+    let flaws = templates::check_copy(&copy);
+    if !flaws.is_empty() {
+        return Err(invalid(flaws));
+    }
+    let clinic = &caller.0.clinic;
+    let created = state
+        .store
+        .put_clinic_text(&clinic.id, &name, &language, &copy, state.clock.now())
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let out = template_out(&name, &language, Source::Clinic, copy, clinic);
+    Ok((status, Json(out)))
+}
+
+/// `DELETE /v1/templates/{name}/{language}`: removes the clinic's own copy; a built-in it
+/// replaced is in use again.
+pub(super) async fn delete_template(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((name, language)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    admin_only(&caller)?;
+    checked_path(&name, Some(&language))?;
+    let removed = state
+        .store
+        .delete_clinic_texts::<TemplateCopy>(&caller.0.clinic.id, &name, Some(&language))
+        .await?;
+    match (removed, templates::builtin(&name, &language)) {
+        (0, Some(_)) => Err(ApiError::Conflict(
+            "built-in templates cannot be deleted; replace it for this clinic with PUT".into(),
+        )),
+        (0, None) => Err(ApiError::NotFound("template")),
+        _ => Ok(StatusCode::NO_CONTENT),
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct QuickReplyBody {
+    /// One text per language.
+    texts: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct QuickReplyOut {
+    name: String,
+    texts: BTreeMap<String, String>,
+}
+
+fn quick_reply_out(name: &str, own: Vec<OwnTemplate<QuickReply>>) -> QuickReplyOut {
+    QuickReplyOut {
+        name: name.to_owned(),
+        texts: own
+            .into_iter()
+            .map(|t| (t.language, t.content.text))
+            .collect(),
+    }
+}
+
+/// `PUT /v1/quick-replies/{name}`: creates or replaces a quick reply in all its languages.
+pub(super) async fn put_quick_reply(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: ApiJson<QuickReplyBody>,
+) -> Result<(StatusCode, Json<QuickReplyOut>), ApiError> {
+    staff_only(
+        &caller,
+        "quick replies are changed with a staff or admin key",
+    )?;
+    checked_path(&name, None)?;
+    let mut errors = Vec::new();
+    if body.value.texts.is_empty() {
+        errors.push(FieldError::new(
+            "texts",
+            "give a text in at least one language",
+        ));
+    }
+    let mut copies = Vec::new();
+    for (language, text) in body.value.texts {
+        let field = format!("texts.{language}");
+        if Language::parse(&language).is_none() {
+            errors.push(FieldError::new(field, Language::RULE));
+            continue;
+        }
+        let reply = QuickReply { text };
+        let flaws = templates::check_quick_reply(&field, &reply, state.config.api.max_body_chars);
+        errors.extend(flaws.into_iter().map(|f| FieldError::new(f.field, f.rule)));
+        copies.push((language, reply));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let created = state
+        .store
+        .replace_clinic_texts(&caller.0.clinic.id, &name, &copies, state.clock.now())
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let own = copies
+        .into_iter()
+        .map(|(language, content)| OwnTemplate {
+            name: name.clone(),
+            language,
+            content,
+        })
+        .collect();
+    Ok((status, Json(quick_reply_out(&name, own))))
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct QuickReplyList {
+    items: Vec<QuickReplyOut>,
+}
+
+/// `GET /v1/quick-replies`: the clinic's quick replies, by name.
+pub(super) async fn list_quick_replies(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<QuickReplyList>, ApiError> {
+    let own = state
+        .store
+        .clinic_texts::<QuickReply>(&caller.0.clinic.id, None)
+        .await?;
+    let mut by_name: BTreeMap<String, Vec<OwnTemplate<QuickReply>>> = BTreeMap::new();
+    for reply in own {
+        by_name.entry(reply.name.clone()).or_default().push(reply);
+    }
+    Ok(Json(QuickReplyList {
+        items: by_name
+            .into_iter()
+            .map(|(name, texts)| quick_reply_out(&name, texts))
+            .collect(),
+    }))
+}
+
+pub(super) async fn get_quick_reply(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<QuickReplyOut>, ApiError> {
+    checked_path(&name, None)?;
+    let own = state
+        .store
+        .clinic_texts::<QuickReply>(&caller.0.clinic.id, Some(&name))
+        .await?;
+    if own.is_empty() {
+        return Err(ApiError::NotFound("quick reply"));
+    }
+    Ok(Json(quick_reply_out(&name, own)))
+}
+
+pub(super) async fn delete_quick_reply(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    staff_only(
+        &caller,
+        "quick replies are changed with a staff or admin key",
+    )?;
+    checked_path(&name, None)?;
+    let removed = state
+        .store
+        .delete_clinic_texts::<QuickReply>(&caller.0.clinic.id, &name, None)
+        .await?;
+    if removed == 0 {
+        return Err(ApiError::NotFound("quick reply"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Checks a notification's template and parameters against the copy the patient will get: the
+/// clinic's own or the built-in, in the patient's language (else the clinic's, else English).
+/// Without a known patient only the name is checked. Returns which copy was found, for the
+/// notification's record.
+pub(super) async fn check_notification_template(
+    state: &AppState,
+    clinic: &Clinic,
+    name: &str,
+    params: &BTreeMap<String, String>,
+    patient: Option<&Patient>,
+) -> Result<Result<String, FieldError>, ApiError> {
+    let own = state
+        .store
+        .clinic_texts::<TemplateCopy>(&clinic.id, Some(name))
+        .await?;
+    let languages = [
+        patient.map_or(clinic.default_language.as_str(), |p| p.language.as_str()),
+        clinic.default_language.as_str(),
+    ];
+    let Some(chosen) = templates::choose(name, &own, languages) else {
+        let mut names: Vec<String> = templates::builtins()
+            .map(|(name, _, _)| name.to_owned())
+            .chain(
+                state
+                    .store
+                    .clinic_texts::<TemplateCopy>(&clinic.id, None)
+                    .await?
+                    .into_iter()
+                    .map(|t| t.name),
+            )
+            .collect();
+        names.sort();
+        names.dedup();
+        let rule = if own.is_empty() {
+            format!("must be one of {}", names.join(", "))
+        } else {
+            let languages: Vec<&str> = own.iter().map(|t| t.language.as_str()).collect();
+            format!(
+                "has no copy in the patient's language, the clinic's or English (it has {})",
+                languages.join(", ")
+            )
+        };
+        return Ok(Err(FieldError::new("template", rule)));
+    };
+    let source = match chosen.source {
+        Source::Builtin => "built-in",
+        Source::Clinic => "clinic's own",
+    };
+    let found = format!(
+        "; template {name}: the {source} copy in {}",
+        chosen.language
+    );
+    if patient.is_none() {
+        return Ok(Ok(found));
+    }
+    Ok(templates::check_params(&chosen.copy, params)
+        .map(|()| found)
+        .map_err(|error| match &error {
+            TemplateError::MissingParam(p) | TemplateError::UnknownParam(p) => {
+                FieldError::new(format!("params.{p}"), error.to_string())
+            }
+            _ => FieldError::new("template", error.to_string()),
+        }))
+}
+
+/// A quick reply as the patient will read it: in their language (else the clinic's, else
+/// English), names filled in. Only staff send quick replies.
+pub(super) async fn quick_reply_text(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    patient: &Patient,
+) -> Result<Result<(String, String), FieldError>, ApiError> {
+    staff_only(caller, "quick replies are sent with a staff or admin key")?;
+    let clinic = &caller.0.clinic;
+    let own = state
+        .store
+        .clinic_texts::<QuickReply>(&clinic.id, Some(name))
+        .await?;
+    if own.is_empty() {
+        return Ok(Err(FieldError::new(
+            "quick_reply",
+            "no quick reply with this name in this clinic; create it with PUT /v1/quick-replies/{name}",
+        )));
+    }
+    let languages = [patient.language.as_str(), clinic.default_language.as_str()];
+    let Some((language, reply)) = templates::choose_quick_reply(&own, languages) else {
+        return Ok(Err(FieldError::new(
+            "quick_reply",
+            "has no text in the patient's language, the clinic's or English",
+        )));
+    };
+    let text = templates::render_quick_reply(reply, &clinic.name, &patient.name)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Ok((text, language)))
+}
