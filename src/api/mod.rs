@@ -3,6 +3,7 @@
 
 mod auth;
 mod callbacks;
+mod clinic_hours;
 mod json;
 mod notifications;
 mod patients;
@@ -71,6 +72,10 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
         .route(
             "/v1/notifications/{id}",
             get(notifications::get_notification).delete(notifications::cancel_notification),
+        )
+        .route(
+            "/v1/clinic/hours",
+            get(clinic_hours::get_hours).put(clinic_hours::put_hours),
         )
         .route("/v1/callbacks", get(callbacks::list_callbacks))
         .route("/v1/callbacks/{id}/claim", post(callbacks::claim_callback))

@@ -3,11 +3,13 @@
 //!
 //! - [`channel_plan`]: which channels may carry a notification, in order, and why others may not.
 //! - [`decide`]: given the plan and the attempts so far, what happens next (send, wait, finish).
+//! - [`MessagingHours`]: when a normal notification may go: clinic hours, holidays, quiet hours.
 //! - [`retry_delay`]: the backoff between tries on one channel.
 //! - [`templates`]: the built-in message templates and their rendering.
 
 mod channel_plan;
 mod decide;
+mod hours;
 mod retry;
 pub mod templates;
 
@@ -18,4 +20,5 @@ pub use channel_plan::{
 pub use decide::{
     AttemptFacts, AttemptVerdict, Decision, DeliveryRules, NotificationFacts, Step, decide,
 };
+pub use hours::{HORIZON_DAYS, MessagingHours, SendTime};
 pub use retry::retry_delay;
