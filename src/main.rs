@@ -149,6 +149,9 @@ async fn serve(config: Config) -> CliResult {
         Some(key) => {
             println!("  created clinic `demo` and an admin API key, shown only this once:");
             println!("  export MEDRELAY_KEY={key}");
+            println!(
+                "  it keeps Israeli hours (Sun-Thu 09:00-18:00, Fri 09:00-13:00): outside them a normal message is scheduled; add \"priority\":\"urgent\" to send now"
+            );
         }
         None => println!(
             "  API keys: medrelay apikey create --clinic <slug> --role booking|staff|admin"

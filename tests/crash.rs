@@ -94,6 +94,7 @@ async fn crash_and_check(backend: &str, database_url: &str, dir: &Path) {
     let mut server = Server::start(dir, database_url, port, 1);
     server.wait_until_ready(&client, &base).await;
     let key = server.admin_key();
+    open_around_the_clock(&client, &base, &key).await;
     let recipients = create_patients(&client, &base, &key).await;
 
     let submission = Arc::new(Submission::default());
@@ -448,6 +449,37 @@ fn patient_of(index: usize) -> usize {
 /// Unique per notification, so the outbox can be matched to it by text as well.
 fn body(index: usize) -> String {
     format!("Crash test message #{index}: your appointment is confirmed.")
+}
+
+/// The demo clinic keeps Israeli hours; open it at every hour with nobody quiet, so that the test
+/// sends the same at any time of day.
+async fn open_around_the_clock(client: &Client, base: &str, key: &str) {
+    let all_day = json!([{ "start": "00:00", "end": "24:00" }]);
+    let week: serde_json::Map<String, serde_json::Value> = [
+        "sunday",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+    ]
+    .into_iter()
+    .map(|day| (day.to_owned(), all_day.clone()))
+    .collect();
+    let response = client
+        .put(format!("{base}/v1/clinic/hours"))
+        .bearer_auth(key)
+        .json(&json!({ "week": week, "holidays": [], "patient_quiet_hours": null }))
+        .send()
+        .await
+        .expect("PUT /v1/clinic/hours");
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "clinic hours: {}",
+        response.text().await.unwrap_or_default()
+    );
 }
 
 /// Creates the patients; returns every address the sandbox may send to.

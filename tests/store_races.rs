@@ -90,6 +90,7 @@ async fn a_delivery_reported_while_the_dispatcher_decides_stops_its_stale_fallba
         email: None,
         channels: Vec::new(),
         opted_out: Vec::new(),
+        quiet_hours: None,
     };
     let (patient, _) = store
         .upsert_patient(&clinic.id, patient, t0)
@@ -112,6 +113,7 @@ async fn a_delivery_reported_while_the_dispatcher_decides_stops_its_stale_fallba
         request_hash: "h".into(),
         received_at: t0,
         received_note: "test".into(),
+        hours_note: None,
     };
     store.insert_notifications(&[new]).await.expect("stored");
 

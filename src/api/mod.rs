@@ -3,6 +3,7 @@
 
 mod auth;
 mod callbacks;
+mod clinic_hours;
 mod json;
 mod notifications;
 mod patients;
@@ -77,6 +78,10 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
         .route("/v1/topics", get(topics::list_topics))
         .route("/v1/topics/{name}", axum::routing::put(topics::put_topic))
         .merge(template_routes())
+        .route(
+            "/v1/clinic/hours",
+            get(clinic_hours::get_hours).put(clinic_hours::put_hours),
+        )
         .route("/v1/callbacks", get(callbacks::list_callbacks))
         .route("/v1/callbacks/{id}/claim", post(callbacks::claim_callback))
         .route("/v1/callbacks/{id}/close", post(callbacks::close_callback))

@@ -1,4 +1,5 @@
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -14,6 +15,7 @@ use super::json::ApiJson;
 use super::patients::checked;
 use super::problem::{ApiError, FieldError};
 use crate::domain::{Clinic, NotificationId, NotificationStatus, Priority, Sensitivity, Topic};
+use crate::policy::{MessagingHours, SendTime};
 use crate::store::{
     IntakeResult, NewNotification, NotificationFilter, NotificationView, Receipt, StoreError,
 };
@@ -218,6 +220,24 @@ pub(super) async fn create_notification(
     } else {
         "due now".to_owned()
     };
+    // A normal notification due outside the messaging hours is stored for the next moment they
+    // allow; an urgent one is the dispatcher's to explain when it sends it.
+    let mut hours_note = None;
+    let mut send_at = send_at;
+    if priority == Priority::Normal {
+        let hours = state.store.clinic_hours(&clinic.id).await?;
+        let hours = MessagingHours::for_patient(Arc::new(hours), clinic, &patient);
+        match hours.send_time(priority, send_at, expires_at) {
+            // Stored as expired: its send time past its expiry says so (see the store).
+            SendTime::Defer { until, reason } | SendTime::Expire { until, reason } => {
+                send_at = until;
+                hours_note = Some(reason);
+            }
+            // Failing needs the whole picture; the dispatcher decides it at once.
+            SendTime::Now { .. } | SendTime::Fail { .. } => {}
+        }
+    }
+
     let notification = NewNotification {
         id: NotificationId::generate(),
         clinic_id: clinic.id.clone(),
@@ -241,6 +261,7 @@ pub(super) async fn create_notification(
             caller.0.id,
             priority.as_str()
         ),
+        hours_note,
     };
     match state
         .intake

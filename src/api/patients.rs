@@ -8,7 +8,7 @@ use super::AppState;
 use super::auth::Caller;
 use super::json::ApiJson;
 use super::problem::{ApiError, FieldError};
-use crate::domain::{EmailAddress, Language, Patient, Phone, TimeZoneName};
+use crate::domain::{EmailAddress, Language, Patient, Phone, QuietHours, TimeZoneName, WindowText};
 use crate::store::PatientUpsert;
 
 #[derive(Debug, Deserialize)]
@@ -22,6 +22,8 @@ pub(super) struct PatientIn {
     email: Option<String>,
     channels: Option<Vec<String>>,
     opted_out: Option<Vec<String>>,
+    /// In the patient's time zone; null or absent: the clinic's default for patients.
+    quiet_hours: Option<WindowText>,
 }
 
 #[derive(Debug, Serialize)]
@@ -35,6 +37,7 @@ pub(super) struct PatientOut {
     email: Option<String>,
     channels: Vec<ChannelKind>,
     opted_out: Vec<ChannelKind>,
+    quiet_hours: Option<WindowText>,
     created_at: jiff::Timestamp,
     updated_at: jiff::Timestamp,
 }
@@ -51,6 +54,7 @@ impl From<Patient> for PatientOut {
             email: p.email.map(|x| x.as_str().to_owned()),
             channels: p.channels,
             opted_out: p.opted_out,
+            quiet_hours: p.quiet_hours.map(QuietHours::to_text),
             created_at: p.created_at,
             updated_at: p.updated_at,
         }
@@ -144,6 +148,15 @@ fn validate(
         &input.opted_out.unwrap_or_default(),
         &mut errors,
     );
+    let quiet_hours = input
+        .quiet_hours
+        .as_ref()
+        .map(|quiet| QuietHours::parse(quiet, "quiet_hours"))
+        .transpose()
+        .unwrap_or_else(|broken| {
+            errors.extend(broken.into_iter().map(FieldError::from));
+            None
+        });
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
@@ -158,6 +171,7 @@ fn validate(
         email,
         channels,
         opted_out,
+        quiet_hours,
     })
 }
 

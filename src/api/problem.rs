@@ -15,6 +15,13 @@ pub struct FieldError {
     pub rule: String,
 }
 
+/// A domain parser's (field, rule) pairs.
+impl From<(String, String)> for FieldError {
+    fn from((field, rule): (String, String)) -> Self {
+        Self { field, rule }
+    }
+}
+
 impl FieldError {
     pub fn new(field: impl Into<String>, rule: impl Into<String>) -> Self {
         Self {

@@ -20,10 +20,12 @@ pub use senders::SenderLimits;
 
 use crate::clock::SharedClock;
 use crate::config::{DeliveryTimeouts, DispatchConfig};
-use crate::domain::{AttemptId, Clinic, ClinicId, NotificationStatus, Patient, Sensitivity, Topic};
+use crate::domain::{
+    AttemptId, Clinic, ClinicHours, ClinicId, NotificationStatus, Patient, Sensitivity, Topic,
+};
 use crate::policy::{
-    self, ChannelSuspension, DeliveryRules, KnownFact, NotificationFacts, Step, WhatsAppContent,
-    privacy,
+    self, ChannelSuspension, DeliveryRules, KnownFact, MessagingHours, NotificationFacts, Step,
+    WhatsAppContent, privacy,
     templates::{self, OwnTemplate, TemplateCopy},
 };
 use crate::providers::Providers;
@@ -136,6 +138,11 @@ impl Dispatcher {
             })
             .flatten()
             .collect();
+        let mut clinic_ids: Vec<&str> = claimed.iter().map(|n| n.clinic_id.as_str()).collect();
+        clinic_ids.sort_unstable();
+        clinic_ids.dedup();
+        // Read each round, not cached: an admin's change applies to the next hand-over.
+        let hours = self.store.clinic_hours_by_ids(&clinic_ids).await?;
         let known = self.store.recipient_facts(&addresses, now).await?;
         let suspended = self.store.channel_suspensions(now).await?;
         let clinic_ids: HashSet<&str> = claimed.iter().map(|n| n.clinic_id.as_str()).collect();
@@ -219,10 +226,18 @@ impl Dispatcher {
                 suspended_here,
                 whatsapp,
             );
+            // Every claimed notification's clinic is in `hours` (its row references it); the
+            // defaults only make the lookup total.
+            let clinic_hours = hours
+                .get(&clinic.id)
+                .cloned()
+                .unwrap_or_else(|| Arc::new(ClinicHours::israeli_default()));
             let facts = NotificationFacts {
                 status: notification.status,
+                priority: notification.priority,
                 send_at: notification.send_at,
                 expires_at: notification.expires_at,
+                hours: MessagingHours::for_patient(clinic_hours, &clinic, &patient),
             };
             let mut decision =
                 policy::decide(&facts, &plan, &notification.attempts, &self.rules, now);

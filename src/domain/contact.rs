@@ -95,6 +95,12 @@ impl TimeZoneName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The zone's rules. The name was found when parsed; should this build's time zone database
+    /// lose it, UTC is the least surprising stand-in.
+    pub fn zone(&self) -> jiff::tz::TimeZone {
+        jiff::tz::TimeZone::get(&self.0).unwrap_or(jiff::tz::TimeZone::UTC)
+    }
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ macro_rules! text_enum {
 
 mod callback;
 mod contact;
+mod hours;
 mod ids;
 mod notification;
 mod patient;
@@ -36,6 +37,10 @@ mod topic;
 
 pub use callback::{CallbackOutcome, CallbackStatus};
 pub use contact::{EmailAddress, Language, Phone, TimeZoneName};
+pub use hours::{
+    ClinicHours, ClinicHoursText, DAY_NAMES, OpenWindow, QuietHours, TimeOfDay, WeekText,
+    WindowText,
+};
 pub use ids::{ApiKeyId, AttemptId, CallbackTaskId, ClinicId, NotificationId, PatientId};
 pub use notification::{AttemptStatus, NotificationStatus, Priority};
 pub use patient::{Clinic, Patient};

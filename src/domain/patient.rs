@@ -1,6 +1,6 @@
 use medrelay_channels::ChannelKind;
 
-use super::{ClinicId, EmailAddress, Language, PatientId, Phone, TimeZoneName};
+use super::{ClinicId, EmailAddress, Language, PatientId, Phone, QuietHours, TimeZoneName};
 
 /// The tenant: a clinic with its own patients, keys and channel set-up.
 #[derive(Debug, Clone)]
@@ -33,6 +33,8 @@ pub struct Patient {
     /// Preferred channels, most preferred first; empty means the clinic's order.
     pub channels: Vec<ChannelKind>,
     pub opted_out: Vec<ChannelKind>,
+    /// The patient's own quiet hours; none: the clinic's default for patients.
+    pub quiet_hours: Option<QuietHours>,
     pub created_at: jiff::Timestamp,
     pub updated_at: jiff::Timestamp,
 }

@@ -212,6 +212,7 @@ pub(crate) mod tests {
             email: EmailAddress::parse("dana@example.org"),
             channels: Vec::new(),
             opted_out: Vec::new(),
+            quiet_hours: None,
             created_at: jiff::Timestamp::UNIX_EPOCH,
             updated_at: jiff::Timestamp::UNIX_EPOCH,
         }

@@ -3,16 +3,19 @@ use std::time::Duration;
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 
-use super::{ChannelPlan, PlannedChannel};
+use super::{ChannelPlan, MessagingHours, PlannedChannel, SendTime};
 use crate::config::DeliveryTimeouts;
-use crate::domain::{AttemptId, AttemptStatus, NotificationStatus};
+use crate::domain::{AttemptId, AttemptStatus, NotificationStatus, Priority};
 
 /// What the rules need to know about the notification itself.
 #[derive(Debug, Clone)]
 pub struct NotificationFacts {
     pub status: NotificationStatus,
+    pub priority: Priority,
     pub send_at: Timestamp,
     pub expires_at: Option<Timestamp>,
+    /// When the clinic and the patient allow it to go.
+    pub hours: MessagingHours,
 }
 
 /// One earlier try, as stored.
@@ -97,7 +100,8 @@ impl Decision {
 /// Order of the rules: delivery evidence wins over everything; a message a provider may still
 /// deliver is waited for (one winner: no fallback while it can still arrive); then expiry and
 /// `send_at`; then the first channel of the plan that is not used up is sent to, or waited for
-/// while it backs off; with none left, the notification fails with every channel's story.
+/// while it backs off; with none left, the notification fails with every channel's story. Every
+/// hand-over, a retry or a fallback too, waits for the messaging hours unless it is urgent.
 pub fn decide(
     notification: &NotificationFacts,
     plan: &ChannelPlan,
@@ -164,10 +168,14 @@ pub fn decide(
         );
     }
 
-    if attempts.is_empty() {
-        reasons.push(format!("route: {}", plan.source));
-        reasons.extend(plan.skipped.iter().cloned());
-    }
+    // The route is told with the first decision that acts on it, not with a deferral.
+    let route: Vec<String> = if attempts.is_empty() {
+        std::iter::once(format!("route: {}", plan.source))
+            .chain(plan.skipped.iter().cloned())
+            .collect()
+    } else {
+        Vec::new()
+    };
     // Why a channel can carry no more tries, if it cannot.
     let used_up = |channel: ChannelKind| -> Option<String> {
         let on_channel: Vec<&AttemptFacts> =
@@ -233,16 +241,38 @@ pub fn decide(
                 reasons,
             );
         }
-        if !story.is_empty() {
-            reasons.push(format!(
-                "falling back to {} after {}",
-                planned.channel,
-                story.join("; ")
-            ));
-        }
-        return Decision::new(Step::Send(planned.clone()), verdicts, reasons);
+        let (held, reason) =
+            match notification
+                .hours
+                .send_time(notification.priority, now, notification.expires_at)
+            {
+                SendTime::Now { note } => {
+                    reasons.extend(route);
+                    reasons.extend(note);
+                    if !story.is_empty() {
+                        reasons.push(format!(
+                            "falling back to {} after {}",
+                            planned.channel,
+                            story.join("; ")
+                        ));
+                    }
+                    return Decision::new(Step::Send(planned.clone()), verdicts, reasons);
+                }
+                SendTime::Defer { until, reason } => (
+                    Step::Wait {
+                        until,
+                        status: NotificationStatus::Scheduled,
+                    },
+                    reason,
+                ),
+                SendTime::Expire { reason, .. } => (finish(NotificationStatus::Expired), reason),
+                SendTime::Fail { reason } => (finish(NotificationStatus::Failed), reason),
+            };
+        reasons.push(reason);
+        return Decision::new(held, verdicts, reasons);
     }
 
+    reasons.extend(route);
     // A paused channel comes back: wait for it rather than give up on the patient.
     if let Some(until) = plan.suspended_until.filter(|u| *u > now) {
         reasons.push(format!("waiting until {until} for a suspended channel"));
@@ -275,6 +305,13 @@ pub fn decide(
     );
     decision.callback = plan.callback_possible.then_some(why);
     decision
+}
+
+fn finish(status: NotificationStatus) -> Step {
+    Step::Finish {
+        status,
+        channel: None,
+    }
 }
 
 fn is_final(status: NotificationStatus) -> bool {
@@ -391,6 +428,7 @@ mod tests {
     use medrelay_channels::Recipient;
 
     use super::*;
+    use crate::domain::ClinicHours;
     use crate::policy::channel_plan::tests::{clinic, patient};
     use crate::policy::{WhatsAppContent, channel_plan};
 
@@ -413,8 +451,29 @@ mod tests {
     fn due_now() -> NotificationFacts {
         NotificationFacts {
             status: NotificationStatus::Queued,
+            priority: Priority::Normal,
             send_at: at("2026-11-26T08:00:00Z"),
             expires_at: None,
+            hours: hours(ClinicHours::always_open()),
+        }
+    }
+
+    /// `clinic` hours in Jerusalem, for a patient there with the clinic's quiet hours.
+    fn hours(clinic: ClinicHours) -> MessagingHours {
+        let jerusalem = jiff::tz::TimeZone::get("Asia/Jerusalem").expect("zone");
+        MessagingHours {
+            quiet_hours: clinic.patient_quiet_hours(),
+            clinic: std::sync::Arc::new(clinic),
+            clinic_zone: jerusalem.clone(),
+            patient_zone: jerusalem,
+        }
+    }
+
+    /// Due now, under the Israeli default hours.
+    fn israeli_due_now() -> NotificationFacts {
+        NotificationFacts {
+            hours: hours(ClinicHours::israeli_default()),
+            ..due_now()
         }
     }
 
@@ -885,6 +944,129 @@ mod tests {
                 "failed: no channel left to try (whatsapp skipped: no phone number on record; \
                  sms skipped: no phone number on record; email skipped: no email address on record)"
             )
+        );
+    }
+
+    /// Thursday 26 November 2026, 23:30 in Jerusalem.
+    const LATE_THURSDAY: &str = "2026-11-26T21:30:00Z";
+
+    #[test]
+    fn a_normal_notification_at_night_waits_for_the_clinic_to_open_without_telling_the_route_yet() {
+        let decision = decide(
+            &israeli_due_now(),
+            &plan(),
+            &[],
+            &rules(),
+            at(LATE_THURSDAY),
+        );
+        assert_eq!(
+            decision.step,
+            Step::Wait {
+                until: at("2026-11-27T07:00:00Z"),
+                status: NotificationStatus::Scheduled
+            }
+        );
+        assert_eq!(
+            decision.reasons,
+            [
+                "deferred to 2026-11-27T09:00+02:00[Asia/Jerusalem]: outside clinic hours \
+                 (Thursday 09:00–18:00); patient's quiet hours 21:00–08:00 (Asia/Jerusalem)"
+            ]
+        );
+
+        let at_opening = decide(
+            &israeli_due_now(),
+            &plan(),
+            &[],
+            &rules(),
+            at("2026-11-27T07:00:00Z"),
+        );
+        assert!(matches!(&at_opening.step, Step::Send(p) if p.channel == ChannelKind::Whatsapp));
+        assert_eq!(
+            at_opening.reasons,
+            ["route: clinic default order: whatsapp, sms, email"]
+        );
+    }
+
+    #[test]
+    fn an_urgent_notification_at_night_goes_now_and_says_why() {
+        let urgent = NotificationFacts {
+            priority: Priority::Urgent,
+            ..israeli_due_now()
+        };
+        let decision = decide(&urgent, &plan(), &[], &rules(), at(LATE_THURSDAY));
+        assert!(matches!(&decision.step, Step::Send(p) if p.channel == ChannelKind::Whatsapp));
+        assert_eq!(
+            decision.reasons,
+            [
+                "route: clinic default order: whatsapp, sms, email",
+                "urgent: sent now, not deferred for outside clinic hours (Thursday 09:00–18:00); \
+                 patient's quiet hours 21:00–08:00 (Asia/Jerusalem)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_retry_or_fallback_that_falls_into_the_night_waits_too() {
+        let mut errored = attempt(
+            ChannelKind::Whatsapp,
+            AttemptStatus::Errored,
+            "2026-11-26T15:59:00Z",
+        );
+        errored.retry_at = Some(at("2026-11-26T16:01:00Z"));
+        let retry = decide(
+            &israeli_due_now(),
+            &plan(),
+            &[errored],
+            &rules(),
+            at("2026-11-26T16:01:00Z"),
+        );
+        assert_eq!(
+            retry.step,
+            Step::Wait {
+                until: at("2026-11-27T07:00:00Z"),
+                status: NotificationStatus::Scheduled
+            }
+        );
+
+        let failed = attempt(
+            ChannelKind::Whatsapp,
+            AttemptStatus::Failed,
+            "2026-11-26T21:29:00Z",
+        );
+        let fallback = decide(
+            &israeli_due_now(),
+            &plan(),
+            &[failed],
+            &rules(),
+            at(LATE_THURSDAY),
+        );
+        assert!(matches!(fallback.step, Step::Wait { .. }));
+        assert!(
+            fallback
+                .reasons
+                .iter()
+                .all(|r| !r.starts_with("falling back")),
+            "the fallback is told when it happens: {:?}",
+            fallback.reasons
+        );
+    }
+
+    #[test]
+    fn a_notification_whose_next_opening_is_past_its_expiry_expires_unsent() {
+        let expiring = NotificationFacts {
+            expires_at: Some(at("2026-11-27T06:00:00Z")),
+            ..israeli_due_now()
+        };
+        let decision = decide(&expiring, &plan(), &[], &rules(), at(LATE_THURSDAY));
+        assert_eq!(decision.step, finish(NotificationStatus::Expired));
+        assert_eq!(
+            decision.reasons,
+            [
+                "expired: it could go no earlier than 2026-11-27T09:00+02:00[Asia/Jerusalem] \
+                 (outside clinic hours (Thursday 09:00–18:00); patient's quiet hours 21:00–08:00 \
+                 (Asia/Jerusalem)), after it expires at 2026-11-27T08:00+02:00[Asia/Jerusalem]"
+            ]
         );
     }
 }

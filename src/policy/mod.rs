@@ -3,6 +3,7 @@
 //!
 //! - [`channel_plan`]: which channels may carry a notification, in order, and why others may not.
 //! - [`decide`]: given the plan and the attempts so far, what happens next (send, wait, finish).
+//! - [`MessagingHours`]: when a normal notification may go: clinic hours, holidays, quiet hours.
 //! - [`retry_delay`]: the backoff between tries on one channel.
 //! - [`privacy`]: what a message on a topic may say on each channel; restricted topics' callbacks.
 //! - [`templates`]: which template copy (the clinic's own or the built-in) and language a patient
@@ -10,6 +11,7 @@
 
 mod channel_plan;
 mod decide;
+mod hours;
 pub mod privacy;
 mod retry;
 pub mod templates;
@@ -21,4 +23,5 @@ pub use channel_plan::{
 pub use decide::{
     AttemptFacts, AttemptVerdict, Decision, DeliveryRules, NotificationFacts, Step, decide,
 };
+pub use hours::{HORIZON_DAYS, MessagingHours, SendTime};
 pub use retry::retry_delay;

@@ -1,11 +1,16 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, join_channels, millis, parse_channels};
-use crate::domain::{ApiKeyId, Clinic, ClinicId, Language, Phone, TimeZoneName};
+use super::{Store, StoreError, join_channels, millis, parse_channels, placeholders};
+use crate::domain::{
+    ApiKeyId, Clinic, ClinicHours, ClinicHoursText, ClinicId, Language, Phone, TimeZoneName,
+};
 
 #[derive(Debug, Clone)]
 pub struct NewClinic {
@@ -69,6 +74,17 @@ fn clinic_from_row(row: &AnyRow) -> Result<Clinic, StoreError> {
             })
             .transpose()?,
     })
+}
+
+/// A clinic's stored hours; none stored means the Israeli defaults.
+fn hours_from_stored(stored: Option<String>) -> Result<ClinicHours, StoreError> {
+    let Some(stored) = stored else {
+        return Ok(ClinicHours::israeli_default());
+    };
+    serde_json::from_str::<ClinicHoursText>(&stored)
+        .ok()
+        .and_then(|text| ClinicHours::parse(&text).ok())
+        .ok_or_else(|| StoreError::Corrupt("clinic messaging hours".to_owned()))
 }
 
 /// Keys are 32 random bytes; a plain SHA-256 is enough to store such keys, unlike passwords.
@@ -189,5 +205,62 @@ impl Store {
                 .ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
             clinic: clinic_from_row(&row)?,
         }))
+    }
+
+    /// The clinic's messaging hours: the Israeli defaults until it sets its own.
+    pub async fn clinic_hours(&self, clinic: &ClinicId) -> Result<ClinicHours, StoreError> {
+        let row = sqlx::query("SELECT messaging_hours FROM clinics WHERE id = $1")
+            .bind(clinic.as_str())
+            .fetch_optional(&self.read)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        hours_from_stored(row.try_get("messaging_hours")?)
+    }
+
+    /// The messaging hours of several clinics at once, for a dispatch round.
+    pub(crate) async fn clinic_hours_by_ids(
+        &self,
+        ids: &[&str],
+    ) -> Result<HashMap<ClinicId, Arc<ClinicHours>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = format!(
+            "SELECT id, messaging_hours FROM clinics WHERE id IN ({})",
+            placeholders(1, ids.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for id in ids {
+            query = query.bind(*id);
+        }
+        query
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok((
+                    ClinicId::from_stored(row.try_get("id")?),
+                    Arc::new(hours_from_stored(row.try_get("messaging_hours")?)?),
+                ))
+            })
+            .collect()
+    }
+
+    pub async fn set_clinic_hours(
+        &self,
+        clinic: &ClinicId,
+        hours: &ClinicHours,
+    ) -> Result<(), StoreError> {
+        let stored = serde_json::to_string(&hours.to_text())
+            .map_err(|e| StoreError::Corrupt(format!("clinic messaging hours: {e}")))?;
+        let updated = sqlx::query("UPDATE clinics SET messaging_hours = $2 WHERE id = $1")
+            .bind(clinic.as_str())
+            .bind(stored)
+            .execute(&self.write)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 }

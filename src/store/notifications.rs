@@ -31,15 +31,35 @@ pub struct NewNotification {
     pub received_at: Timestamp,
     /// What the audit trail says about how it came in.
     pub received_note: String,
+    /// Why the messaging hours moved `send_at`, when they did.
+    pub hours_note: Option<String>,
 }
 
 impl NewNotification {
     fn initial_status(&self) -> NotificationStatus {
-        if self.send_at > self.received_at {
-            NotificationStatus::Scheduled
-        } else {
-            NotificationStatus::Queued
-        }
+        initial_status(self.send_at, self.expires_at, self.received_at)
+    }
+
+    /// When the dispatcher first looks at it; never, when it expired on arrival.
+    fn due_at(&self) -> Option<Timestamp> {
+        (self.initial_status() != NotificationStatus::Expired)
+            .then(|| self.send_at.max(self.received_at))
+    }
+}
+
+/// A notification whose send time is past its expiry (the messaging hours moved it there: the
+/// API refuses such a request) expired on arrival.
+fn initial_status(
+    send_at: Timestamp,
+    expires_at: Option<Timestamp>,
+    received_at: Timestamp,
+) -> NotificationStatus {
+    if expires_at.is_some_and(|expires_at| expires_at <= send_at) {
+        NotificationStatus::Expired
+    } else if send_at > received_at {
+        NotificationStatus::Scheduled
+    } else {
+        NotificationStatus::Queued
     }
 }
 
@@ -219,7 +239,7 @@ async fn replay(
     n: &NewNotification,
 ) -> Result<IntakeResult, StoreError> {
     let first = sqlx::query(
-        "SELECT id, request_hash, send_at, created_at FROM notifications \
+        "SELECT id, request_hash, send_at, expires_at, created_at FROM notifications \
          WHERE clinic_id = $1 AND idempotency_key = $2",
     )
     .bind(n.clinic_id.as_str())
@@ -231,12 +251,9 @@ async fn replay(
         return Ok(IntakeResult::KeyReused);
     }
     let send_at = timestamp(first.try_get("send_at")?)?;
+    let expires_at = opt_timestamp(first.try_get("expires_at")?)?;
     let created_at = timestamp(first.try_get("created_at")?)?;
-    let status = if send_at > created_at {
-        NotificationStatus::Scheduled
-    } else {
-        NotificationStatus::Queued
-    };
+    let status = initial_status(send_at, expires_at, created_at);
     Ok(IntakeResult::Replayed(Receipt {
         id: NotificationId::from_stored(first.try_get("id")?),
         status,
@@ -271,7 +288,7 @@ impl Store {
                     n.initial_status().as_str().into(),
                     n.idempotency_key.as_deref().into(),
                     n.request_hash.as_str().into(),
-                    millis(n.send_at.max(n.received_at)).into(),
+                    n.due_at().map(millis).into(),
                     received.into(),
                     received.into(),
                 ]
@@ -301,6 +318,9 @@ impl Store {
                     "received",
                     &n.received_note,
                 );
+                if let Some(note) = &n.hours_note {
+                    events.add(n.id.as_str(), None, n.received_at, "routing", note);
+                }
                 let status = n.initial_status();
                 results.push(IntakeResult::Created(Receipt {
                     id: n.id.clone(),

@@ -6,7 +6,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, join_channels, millis, parse_channels, placeholders, timestamp};
-use crate::domain::{ClinicId, EmailAddress, Language, Patient, PatientId, Phone, TimeZoneName};
+use crate::domain::{
+    ClinicId, EmailAddress, Language, Patient, PatientId, Phone, QuietHours, TimeZoneName,
+    WindowText,
+};
 
 /// A patient as the booking system describes it, already validated.
 #[derive(Debug, Clone)]
@@ -20,15 +23,31 @@ pub struct PatientUpsert {
     pub email: Option<EmailAddress>,
     pub channels: Vec<ChannelKind>,
     pub opted_out: Vec<ChannelKind>,
+    pub quiet_hours: Option<QuietHours>,
 }
 
 const PATIENT_COLUMNS: &str = "id, clinic_id, external_id, name, language, timezone, phone, whatsapp, email, \
-                               channels, opted_out, created_at, updated_at";
+                               channels, opted_out, quiet_hours, created_at, updated_at";
+
+/// Quiet hours are stored as `HH:MM-HH:MM`.
+fn quiet_hours_to_stored(quiet: QuietHours) -> String {
+    format!("{}-{}", quiet.start, quiet.end)
+}
+
+fn quiet_hours_from_stored(stored: &str) -> Option<QuietHours> {
+    let (start, end) = stored.split_once('-')?;
+    let text = WindowText {
+        start: start.to_owned(),
+        end: end.to_owned(),
+    };
+    QuietHours::parse(&text, "quiet_hours").ok()
+}
 
 fn patient_from_row(row: &AnyRow) -> Result<Patient, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(what.to_owned());
     let phone: Option<String> = row.try_get("phone")?;
     let email: Option<String> = row.try_get("email")?;
+    let quiet_hours: Option<String> = row.try_get("quiet_hours")?;
     Ok(Patient {
         id: PatientId::from_stored(row.try_get("id")?),
         clinic_id: ClinicId::from_stored(row.try_get("clinic_id")?),
@@ -47,6 +66,9 @@ fn patient_from_row(row: &AnyRow) -> Result<Patient, StoreError> {
             .transpose()?,
         channels: parse_channels(&row.try_get::<String, _>("channels")?)?,
         opted_out: parse_channels(&row.try_get::<String, _>("opted_out")?)?,
+        quiet_hours: quiet_hours
+            .map(|q| quiet_hours_from_stored(&q).ok_or_else(|| corrupt("quiet hours")))
+            .transpose()?,
         created_at: timestamp(row.try_get("created_at")?)?,
         updated_at: timestamp(row.try_get("updated_at")?)?,
     })
@@ -61,11 +83,11 @@ impl Store {
         now: Timestamp,
     ) -> Result<(Patient, bool), StoreError> {
         let row = sqlx::query(&format!(
-            "INSERT INTO patients ({PATIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+            "INSERT INTO patients ({PATIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) \
              ON CONFLICT (clinic_id, external_id) DO UPDATE SET name = excluded.name, language = excluded.language, \
              timezone = excluded.timezone, phone = excluded.phone, whatsapp = excluded.whatsapp, \
              email = excluded.email, channels = excluded.channels, opted_out = excluded.opted_out, \
-             updated_at = excluded.updated_at \
+             quiet_hours = excluded.quiet_hours, updated_at = excluded.updated_at \
              RETURNING {PATIENT_COLUMNS}"
         ))
         .bind(PatientId::generate().as_str())
@@ -79,6 +101,7 @@ impl Store {
         .bind(patient.email.as_ref().map(|e| e.as_str().to_owned()))
         .bind(join_channels(&patient.channels))
         .bind(join_channels(&patient.opted_out))
+        .bind(patient.quiet_hours.map(quiet_hours_to_stored))
         .bind(millis(now))
         .fetch_one(&self.write)
         .await?;

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 use medrelay::Config;
 use medrelay::app::{Application, RunningApp};
 use medrelay::clock::{SharedClock, SystemClock};
-use medrelay::domain::{Language, TimeZoneName};
+use medrelay::domain::{ClinicHours, Language, TimeZoneName};
 use medrelay::store::{ApiKeyRole, NewClinic, Store};
 use medrelay_channels::ChannelKind;
 use reqwest::{Method, Response, StatusCode};
@@ -125,6 +125,15 @@ impl TestApp {
         let clinic = self.store.clinic_by_slug("hadar").await.expect("clinic");
         self.store
             .create_api_key(&clinic.id, ApiKeyRole::Staff, jiff::Timestamp::now())
+            .await
+            .expect("key")
+    }
+
+    /// An admin key for the test's clinic.
+    pub async fn admin_key(&self) -> String {
+        let clinic = self.store.clinic_by_slug("hadar").await.expect("clinic");
+        self.store
+            .create_api_key(&clinic.id, ApiKeyRole::Admin, jiff::Timestamp::now())
             .await
             .expect("key")
     }
@@ -281,6 +290,12 @@ async fn new_clinic_key(store: &Store, slug: &str) -> String {
         )
         .await
         .expect("clinic");
+    // Open at every hour and nobody quiet: no test depends on the time of day it runs at
+    // unless it sets the hours itself.
+    store
+        .set_clinic_hours(&clinic.id, &ClinicHours::always_open())
+        .await
+        .expect("clinic hours");
     store
         .create_api_key(&clinic.id, ApiKeyRole::Booking, jiff::Timestamp::now())
         .await

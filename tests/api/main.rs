@@ -7,6 +7,7 @@ mod harness;
 mod bad_input;
 mod callbacks;
 mod channels;
+mod hours;
 mod isolation_and_auth;
 mod multi_instance;
 mod notifications;

@@ -1,0 +1,46 @@
+//! `GET/PUT /v1/clinic/hours`: when the clinic sends normal notifications (weekly hours in the
+//! clinic's time zone, holidays) and its patients' default quiet hours. Set-up, so admin keys only.
+
+use axum::Json;
+use axum::extract::State;
+
+use super::AppState;
+use super::auth::Caller;
+use super::json::ApiJson;
+use super::problem::{ApiError, FieldError};
+use crate::domain::{ClinicHours, ClinicHoursText};
+use crate::store::ApiKeyRole;
+
+fn admin_only(caller: &Caller) -> Result<(), ApiError> {
+    match caller.0.role {
+        ApiKeyRole::Admin => Ok(()),
+        ApiKeyRole::Booking | ApiKeyRole::Staff => Err(ApiError::Forbidden(
+            "clinic hours are set up with an admin key",
+        )),
+    }
+}
+
+pub(super) async fn get_hours(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<ClinicHoursText>, ApiError> {
+    admin_only(&caller)?;
+    let hours = state.store.clinic_hours(&caller.0.clinic.id).await?;
+    Ok(Json(hours.to_text()))
+}
+
+/// Replaces the clinic's hours as a whole; a day left out is closed.
+pub(super) async fn put_hours(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: ApiJson<ClinicHoursText>,
+) -> Result<Json<ClinicHoursText>, ApiError> {
+    admin_only(&caller)?;
+    let hours = ClinicHours::parse(&body.value)
+        .map_err(|broken| ApiError::Invalid(broken.into_iter().map(FieldError::from).collect()))?;
+    state
+        .store
+        .set_clinic_hours(&caller.0.clinic.id, &hours)
+        .await?;
+    Ok(Json(hours.to_text()))
+}

@@ -1,0 +1,322 @@
+//! Messaging hours: normal notifications wait for the clinic's hours and the patient's waking
+//! hours; urgent ones go at once; one whose next opening is past its expiry is never sent. The
+//! application runs on a clock the test sets, so nothing here depends on when the suite runs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use medrelay::clock::AdjustableClock;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::harness::{TestApp, event_details, reminder};
+
+/// Thursday 3 December 2026, 23:30 in Jerusalem.
+const THURSDAY_23_30: &str = "2026-12-03T23:30:00+02:00";
+/// Friday 4 December 2026, 09:00 in Jerusalem: the next working day opens.
+const FRIDAY_09_00: &str = "2026-12-04T09:00:00+02:00";
+
+fn at(s: &str) -> Timestamp {
+    s.parse().expect("timestamp")
+}
+
+/// The Israeli default hours: Sunday–Thursday 09:00–18:00, Friday 09:00–13:00, patients quiet
+/// 21:00–08:00.
+fn israeli_hours() -> Value {
+    let weekday = json!([{ "start": "09:00", "end": "18:00" }]);
+    json!({
+        "week": {
+            "sunday": weekday, "monday": weekday, "tuesday": weekday, "wednesday": weekday,
+            "thursday": weekday, "friday": [{ "start": "09:00", "end": "13:00" }]
+        },
+        "holidays": [],
+        "patient_quiet_hours": { "start": "21:00", "end": "08:00" }
+    })
+}
+
+/// A clinic on Israeli hours, Dana as its patient in Jerusalem, and the clock at `now`.
+async fn clinic_on_israeli_hours_at(now: &str) -> (TestApp, Arc<AdjustableClock>) {
+    let clock = Arc::new(AdjustableClock::default());
+    clock.set(at(now));
+    let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
+    let admin = app.admin_key().await;
+    let response = app
+        .request(
+            Method::PUT,
+            "/v1/clinic/hours",
+            &admin,
+            Some(israeli_hours()),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    app.patient("p-1", json!({ "name": "Dana", "phone": "+972541234567" }))
+        .await;
+    (app, clock)
+}
+
+async fn receipt(app: &TestApp, body: Value) -> Value {
+    let response = app.post_notification(body).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    response.json().await.expect("receipt")
+}
+
+/// Gives the dispatcher (polling every 20 ms) several rounds in which it could wrongly send.
+async fn dispatcher_rounds() {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn a_reminder_posted_at_23_30_is_scheduled_for_09_00_next_working_day_and_sent_then() {
+    let (app, clock) = clinic_on_israeli_hours_at(THURSDAY_23_30).await;
+
+    let receipt = receipt(&app, reminder()).await;
+    let id = receipt["id"].as_str().expect("id");
+
+    assert_eq!(receipt["status"], "scheduled");
+    assert_eq!(
+        at(receipt["send_at"].as_str().expect("send_at")),
+        at(FRIDAY_09_00)
+    );
+    let waiting = app.notification(id).await;
+    assert!(
+        event_details(&waiting).contains(
+            &"deferred to 2026-12-04T09:00+02:00[Asia/Jerusalem]: outside clinic hours \
+              (Thursday 09:00–18:00); patient's quiet hours 21:00–08:00 (Asia/Jerusalem)"
+                .to_owned()
+        ),
+        "{waiting:#}"
+    );
+    dispatcher_rounds().await;
+    assert_eq!(app.notification(id).await["status"], "scheduled");
+    assert!(
+        app.outbox("+972541234567").await.is_empty(),
+        "nothing at night"
+    );
+
+    clock.set(at(FRIDAY_09_00));
+    let sent = app.wait_for(id, &["delivered", "read"]).await;
+
+    let attempt_at = at(sent["attempts"][0]["created_at"].as_str().expect("attempt"));
+    assert!(attempt_at >= at(FRIDAY_09_00), "sent at {attempt_at}");
+    assert_eq!(app.outbox("+972541234567").await.len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_urgent_notification_at_23_30_goes_now_and_says_why() {
+    let (app, _clock) = clinic_on_israeli_hours_at(THURSDAY_23_30).await;
+
+    let mut urgent = reminder();
+    urgent["priority"] = json!("urgent");
+    let receipt = receipt(&app, urgent).await;
+    let id = receipt["id"].as_str().expect("id");
+
+    assert_eq!(receipt["status"], "queued");
+    let sent = app.wait_for(id, &["delivered", "read"]).await;
+    assert!(
+        event_details(&sent).iter().any(|d| d.starts_with(
+            "urgent: sent now, not deferred for outside clinic hours (Thursday 09:00–18:00)"
+        )),
+        "{sent:#}"
+    );
+    assert_eq!(app.outbox("+972541234567").await.len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_reminder_that_expires_before_the_next_opening_is_expired_and_never_sent() {
+    let (app, clock) = clinic_on_israeli_hours_at(THURSDAY_23_30).await;
+
+    let mut reminder = reminder();
+    reminder["expires_at"] = json!("2026-12-04T08:00:00+02:00");
+    let receipt = receipt(&app, reminder).await;
+    let id = receipt["id"].as_str().expect("id");
+
+    assert_eq!(receipt["status"], "expired");
+    let expired = app.notification(id).await;
+    assert_eq!(expired["status"], "expired");
+    assert!(
+        event_details(&expired).iter().any(|d| d.starts_with(
+            "expired: it could go no earlier than 2026-12-04T09:00+02:00[Asia/Jerusalem]"
+        )),
+        "{expired:#}"
+    );
+    clock.set(at(FRIDAY_09_00));
+    dispatcher_rounds().await;
+    assert_eq!(app.notification(id).await["status"], "expired");
+    assert!(app.outbox("+972541234567").await.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_patients_own_quiet_hours_count_in_the_patients_time_zone() {
+    // The harness clinic is open around the clock; only the patient's night stands in the way.
+    let clock = Arc::new(AdjustableClock::default());
+    clock.set(at("2026-12-03T23:30:00+00:00"));
+    let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
+    app.patient(
+        "p-1",
+        json!({
+            "name": "Dana", "phone": "+972541234567", "timezone": "Europe/London",
+            "quiet_hours": { "start": "22:00", "end": "07:30" }
+        }),
+    )
+    .await;
+
+    let receipt = receipt(&app, reminder()).await;
+
+    assert_eq!(receipt["status"], "scheduled");
+    assert_eq!(
+        at(receipt["send_at"].as_str().expect("send_at")),
+        at("2026-12-04T07:30:00+00:00")
+    );
+    let notification = app.notification(receipt["id"].as_str().expect("id")).await;
+    assert!(
+        event_details(&notification).contains(
+            &"deferred to 2026-12-04T09:30+02:00[Asia/Jerusalem]: patient's quiet hours \
+              22:00–07:30 (Europe/London)"
+                .to_owned()
+        ),
+        "{notification:#}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn clinic_hours_are_read_and_replaced_with_an_admin_key_only() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_key().await;
+    let staff = app.staff_key().await;
+
+    for key in [&app.key, &staff] {
+        let response = app
+            .request(Method::GET, "/v1/clinic/hours", key, None)
+            .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let response = app
+            .request(Method::PUT, "/v1/clinic/hours", key, Some(israeli_hours()))
+            .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    }
+
+    let mut hours = israeli_hours();
+    hours["holidays"] = json!(["2026-09-21"]);
+    let response = app
+        .request(Method::PUT, "/v1/clinic/hours", &admin, Some(hours.clone()))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let stored: Value = app
+        .request(Method::GET, "/v1/clinic/hours", &admin, None)
+        .await
+        .json()
+        .await
+        .expect("hours");
+    assert_eq!(stored["week"]["friday"], hours["week"]["friday"]);
+    assert_eq!(
+        stored["week"]["saturday"],
+        json!([]),
+        "a day left out is closed"
+    );
+    assert_eq!(stored["holidays"], json!(["2026-09-21"]));
+    assert_eq!(stored["patient_quiet_hours"], hours["patient_quiet_hours"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_clinic_hours_are_refused_naming_each_field_and_nothing_changes() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_key().await;
+    let before: Value = app
+        .request(Method::GET, "/v1/clinic/hours", &admin, None)
+        .await
+        .json()
+        .await
+        .expect("hours");
+
+    let bad = json!({
+        "week": {
+            "sunday": [{ "start": "18:00", "end": "09:00" }],
+            "monday": [{ "start": "9am", "end": "24:00" }],
+            "tuesday": [{ "start": "08:00", "end": "12:00" }, { "start": "11:00", "end": "14:00" }]
+        },
+        "holidays": ["2026-02-30"],
+        "patient_quiet_hours": { "start": "21:00", "end": "25:00" }
+    });
+    let response = app
+        .request(Method::PUT, "/v1/clinic/hours", &admin, Some(bad))
+        .await;
+
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem: Value = response.json().await.expect("problem");
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["field"].as_str().expect("field"))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "week.sunday[0].end",
+            "week.monday[0].start",
+            "week.tuesday",
+            "holidays[0]",
+            "patient_quiet_hours.end"
+        ]
+    );
+    let unknown_day = app
+        .request(
+            Method::PUT,
+            "/v1/clinic/hours",
+            &admin,
+            Some(json!({ "week": { "funday": [] } })),
+        )
+        .await;
+    assert_eq!(unknown_day.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem: Value = unknown_day.json().await.expect("problem");
+    assert_eq!(problem["errors"][0]["field"], "week.funday");
+    let after: Value = app
+        .request(Method::GET, "/v1/clinic/hours", &admin, None)
+        .await
+        .json()
+        .await
+        .expect("hours");
+    assert_eq!(after, before);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_patients_quiet_hours_are_kept_shown_and_checked() {
+    let app = TestApp::spawn().await;
+
+    let response = app
+        .put_patient(
+            "p-1",
+            json!({ "name": "Dana", "quiet_hours": { "start": "22:00", "end": "07:00" } }),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let patient: Value = response.json().await.expect("patient");
+    assert_eq!(
+        patient["quiet_hours"],
+        json!({ "start": "22:00", "end": "07:00" })
+    );
+
+    let response = app
+        .put_patient("p-1", json!({ "name": "Dana", "quiet_hours": null }))
+        .await;
+    let patient: Value = response.json().await.expect("patient");
+    assert_eq!(patient["quiet_hours"], Value::Null, "the clinic's default");
+
+    let response = app
+        .put_patient(
+            "p-1",
+            json!({ "name": "Dana", "quiet_hours": { "start": "7", "end": "07:00" } }),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem: Value = response.json().await.expect("problem");
+    assert_eq!(problem["errors"][0]["field"], "quiet_hours.start");
+    app.stop().await;
+}
