@@ -36,7 +36,9 @@ mod topic;
 
 pub use callback::{CallbackOutcome, CallbackStatus};
 pub use contact::{EmailAddress, Language, Phone, TimeZoneName};
-pub use ids::{ApiKeyId, AttemptId, CallbackTaskId, ClinicId, NotificationId, PatientId};
-pub use notification::{AttemptStatus, NotificationStatus, Priority};
+pub use ids::{
+    ApiKeyId, AppointmentId, AttemptId, CallbackTaskId, ClinicId, NotificationId, PatientId,
+};
+pub use notification::{AppointmentStatus, AttemptStatus, NotificationStatus, Priority};
 pub use patient::{Clinic, Patient};
 pub use topic::{Sensitivity, Topic};

@@ -5,9 +5,13 @@
 //! - [`decide`]: given the plan and the attempts so far, what happens next (send, wait, finish).
 //! - [`retry_delay`]: the backoff between tries on one channel.
 //! - [`templates`]: the built-in message templates and their rendering.
+//! - [`PatientCap`]: how many non-urgent notifications one patient may get in 24 hours.
+//! - [`plan_reminders`]: when each reminder of an appointment's series goes.
 
 mod channel_plan;
 mod decide;
+mod patient_cap;
+mod reminders;
 mod retry;
 pub mod templates;
 
@@ -17,5 +21,10 @@ pub use channel_plan::{
 };
 pub use decide::{
     AttemptFacts, AttemptVerdict, Decision, DeliveryRules, NotificationFacts, Step, decide,
+};
+pub use patient_cap::PatientCap;
+pub use reminders::{
+    FILLED_FROM_STARTS_AT, PlannedReminder, ReminderOffset, ReminderTime, plan_reminders,
+    reminder_params,
 };
 pub use retry::retry_delay;
