@@ -176,6 +176,7 @@ pub(super) async fn create_notification(
     let (Some(topic), Some(patient), true) = (topic, patient, errors.is_empty()) else {
         return Err(ApiError::Invalid(errors));
     };
+    let patient_external_id = patient.external_id.clone();
 
     let request_hash = hex::encode(Sha256::digest(body.canonical.to_string().as_bytes()));
     let due = if send_at > now {
@@ -206,6 +207,7 @@ pub(super) async fn create_notification(
             caller.0.id,
             priority.as_str()
         ),
+        reminder: None,
     };
     match state
         .intake
@@ -220,6 +222,12 @@ pub(super) async fn create_notification(
             Ok((StatusCode::ACCEPTED, Json(receipt)))
         }
         IntakeResult::Replayed(receipt) => Ok((StatusCode::ACCEPTED, Json(receipt))),
+        IntakeResult::PatientLimit { frees_at } => Err(ApiError::PatientLimit {
+            patient_id: patient_external_id,
+            cap: state.config.api.patient_daily_cap,
+            frees_at,
+            retry_after_secs: now.duration_until(frees_at).as_secs_f64().ceil().max(1.0) as u64,
+        }),
         IntakeResult::KeyReused => Err(ApiError::invalid(
             "Idempotency-Key",
             "was already used with a different request; use a new key for a new notification",

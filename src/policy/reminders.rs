@@ -24,7 +24,7 @@ const MAX_MINUTES: i64 = 365 * 24 * 60;
 
 impl ReminderOffset {
     pub const RULE: &'static str =
-        "must be a whole number of days, hours or minutes such as 2d, 2h or 30m, at most 365d";
+        "(and each clinic's own) must each be a whole number of days, hours or minutes such as 2d, 2h or 30m, at most 365d";
 
     /// `2d`, `2h`, `30m`.
     pub fn parse(s: &str) -> Option<Self> {

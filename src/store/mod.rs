@@ -33,7 +33,7 @@ pub use error::StoreError;
 pub use facts::{LearnedFact, SuspensionWrite};
 pub use notifications::{
     AttemptView, EventView, IntakeResult, NewNotification, NotificationFilter, NotificationPage,
-    NotificationView, Receipt,
+    NotificationView, Receipt, ReminderLink,
 };
 pub use patients::PatientUpsert;
 pub use sandbox::{OutboxFilter, SandboxAdvance, SandboxMessage, SandboxStatusDue};

@@ -10,6 +10,7 @@ mod channels;
 mod isolation_and_auth;
 mod multi_instance;
 mod notifications;
+mod patient_cap;
 mod patients;
 mod routing;
 mod webhooks;
