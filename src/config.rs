@@ -435,7 +435,10 @@ mod tests {
         };
         assert_eq!(minutes("hadar"), [1440, 180]);
         assert_eq!(minutes("other"), [2880, 120]);
-        config.appointments.reminder_offsets.push("2 weeks".to_owned());
+        config
+            .appointments
+            .reminder_offsets
+            .push("2 weeks".to_owned());
         assert!(config.validated().is_err());
     }
 }

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::AppState;
 use super::auth::Caller;
 use super::json::ApiJson;
-use super::patients::checked;
+use super::patients::{checked, patient_of};
 use super::problem::{ApiError, FieldError};
 use crate::domain::{NotificationId, NotificationStatus, Priority, Topic};
 use crate::policy::templates;
@@ -33,11 +33,11 @@ pub(super) struct NotificationIn {
     expires_at: Option<String>,
 }
 
-const TIMESTAMP_RULE: &str =
+pub(super) const TIMESTAMP_RULE: &str =
     "must be an RFC 3339 timestamp with an offset, e.g. 2026-12-01T09:00:00+02:00";
 const IDEMPOTENCY_KEY_RULE: &str = "must be 1 to 255 visible ASCII characters";
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
@@ -129,50 +129,12 @@ pub(super) async fn create_notification(
                 errors.push(FieldError::new("params", "only goes with template"));
             }
         }
-        (None, Some(template)) => {
-            if let Err(error) =
-                templates::validate(template, input.params.as_ref().unwrap_or(&BTreeMap::new()))
-            {
-                let field = match &error {
-                    templates::TemplateError::Unknown(_) => "template".to_owned(),
-                    templates::TemplateError::MissingParam(p)
-                    | templates::TemplateError::UnknownParam(p) => {
-                        format!("params.{p}")
-                    }
-                };
-                let rule = match error {
-                    templates::TemplateError::Unknown(_) => {
-                        format!("must be one of {}", templates::names())
-                    }
-                    other => other.to_string(),
-                };
-                errors.push(FieldError::new(field, rule));
-            }
-        }
+        (None, Some(template)) => errors.extend(template_error(
+            template,
+            input.params.as_ref().unwrap_or(&BTreeMap::new()),
+        )),
     }
-    let patient = if super::patients::valid_external_id(&input.patient_id) {
-        match state
-            .store
-            .patient_by_external_id(&clinic.id, &input.patient_id)
-            .await
-        {
-            Ok(patient) => Some(patient),
-            Err(StoreError::NotFound) => {
-                errors.push(FieldError::new(
-                    "patient_id",
-                    "no patient with this id in this clinic; create it with PUT /v1/patients/{id}",
-                ));
-                None
-            }
-            Err(other) => return Err(other.into()),
-        }
-    } else {
-        errors.push(FieldError::new(
-            "patient_id",
-            "must be a patient id as given to PUT /v1/patients/{id}",
-        ));
-        None
-    };
+    let patient = patient_of(&state, clinic, &input.patient_id, &mut errors).await?;
     let (Some(topic), Some(patient), true) = (topic, patient, errors.is_empty()) else {
         return Err(ApiError::Invalid(errors));
     };
@@ -233,6 +195,25 @@ pub(super) async fn create_notification(
             "was already used with a different request; use a new key for a new notification",
         )),
     }
+}
+
+/// What is wrong with a template and its parameters, named by field.
+pub(super) fn template_error(
+    template: &str,
+    params: &BTreeMap<String, String>,
+) -> Option<FieldError> {
+    let error = templates::validate(template, params).err()?;
+    let field = match &error {
+        templates::TemplateError::Unknown(_) => "template".to_owned(),
+        templates::TemplateError::MissingParam(p) | templates::TemplateError::UnknownParam(p) => {
+            format!("params.{p}")
+        }
+    };
+    let rule = match error {
+        templates::TemplateError::Unknown(_) => format!("must be one of {}", templates::names()),
+        other => other.to_string(),
+    };
+    Some(FieldError::new(field, rule))
 }
 
 fn notification_id(id: &str) -> Result<NotificationId, ApiError> {

@@ -23,8 +23,7 @@ pub struct ReminderOffset {
 const MAX_MINUTES: i64 = 365 * 24 * 60;
 
 impl ReminderOffset {
-    pub const RULE: &'static str =
-        "(and each clinic's own) must each be a whole number of days, hours or minutes such as 2d, 2h or 30m, at most 365d";
+    pub const RULE: &'static str = "(and each clinic's own) must each be a whole number of days, hours or minutes such as 2d, 2h or 30m, at most 365d";
 
     /// `2d`, `2h`, `30m`.
     pub fn parse(s: &str) -> Option<Self> {
@@ -51,7 +50,8 @@ impl ReminderOffset {
         self.minutes
     }
 
-    fn before(self, at: Timestamp) -> Timestamp {
+    /// When this reminder goes for an appointment `at`.
+    pub fn before(self, at: Timestamp) -> Timestamp {
         at - SignedDuration::from_mins(self.minutes)
     }
 }

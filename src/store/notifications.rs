@@ -74,7 +74,9 @@ pub enum IntakeResult {
     KeyReused,
     /// Refused: the patient has had their cap of non-urgent notifications; one more may come at
     /// `frees_at`. Nothing was stored.
-    PatientLimit { frees_at: Timestamp },
+    PatientLimit {
+        frees_at: Timestamp,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -150,6 +152,12 @@ pub(crate) const NOTIFICATION_COLUMNS: &str = "n.id, n.clinic_id, n.patient_id, 
 
 const VIEW_COLUMNS: &str = "n.id, p.external_id, n.topic, n.priority, n.status, n.delivered_channel, n.channel, \
     n.body, n.template, n.params, n.send_at, n.expires_at, n.created_at, n.updated_at";
+
+/// A notification no provider has taken and the dispatcher is not handing over right now: it
+/// may still be cancelled or moved. `$1` is its id.
+pub(crate) const NOT_HANDED_OVER: &str = "status IN ('scheduled', 'queued') AND lease_token IS NULL \
+    AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.notification_id = $1 \
+                    AND a.status NOT IN ('failed', 'errored', 'rate_limited'))";
 
 fn opt_channel(value: Option<String>) -> Result<Option<ChannelKind>, StoreError> {
     value.map(|c| parse_stored(&c, "channel")).transpose()
@@ -373,7 +381,9 @@ async fn refused_by_cap(
         if key.as_ref().is_some_and(|k| taken_keys.contains(k)) {
             continue;
         }
-        let patient = accepted.entry(n.patient_id.as_str().to_owned()).or_default();
+        let patient = accepted
+            .entry(n.patient_id.as_str().to_owned())
+            .or_default();
         match cap.admit(patient, n.received_at) {
             Ok(()) => {
                 patient.push(n.received_at);
@@ -604,13 +614,10 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
         let mut events = EventBatch::default();
-        let cancelled = sqlx::query(
+        let cancelled = sqlx::query(&format!(
             "UPDATE notifications SET status = 'cancelled', due_at = NULL, updated_at = $3 \
-             WHERE id = $1 AND clinic_id = $2 AND status IN ('scheduled', 'queued') AND lease_token IS NULL \
-             AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.notification_id = $1 \
-                             AND a.status NOT IN ('failed', 'errored', 'rate_limited')) \
-             RETURNING id",
-        )
+             WHERE id = $1 AND clinic_id = $2 AND {NOT_HANDED_OVER} RETURNING id"
+        ))
         .bind(id.as_str())
         .bind(clinic.as_str())
         .bind(millis(now))

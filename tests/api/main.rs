@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod appointments;
 mod bad_input;
 mod callbacks;
 mod channels;

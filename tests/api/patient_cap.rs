@@ -7,8 +7,11 @@ use crate::harness::{TestApp, body, reminder};
 
 async fn app_with_dana() -> TestApp {
     let app = TestApp::spawn().await;
-    app.patient("p-1", json!({ "name": "Dana", "email": "dana@example.org" }))
-        .await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana", "email": "dana@example.org" }),
+    )
+    .await;
     app
 }
 
@@ -32,7 +35,10 @@ async fn the_sixth_normal_notification_in_a_day_is_refused_with_patient_limit_an
         .ok()
         .and_then(|s| s.parse().ok())
         .expect("Retry-After in seconds");
-    assert!(retry_after > 23 * 3600 && retry_after <= 24 * 3600, "{retry_after}");
+    assert!(
+        retry_after > 23 * 3600 && retry_after <= 24 * 3600,
+        "{retry_after}"
+    );
     let problem: Value = refused.json().await.expect("problem");
     assert_eq!(problem["reason"], "patient_limit");
     assert_eq!(problem["patient_id"], "p-1");
@@ -44,10 +50,19 @@ async fn the_sixth_normal_notification_in_a_day_is_refused_with_patient_limit_an
         "{problem:#}"
     );
     let listed = app
-        .request(Method::GET, "/v1/notifications?patient_id=p-1", &app.key, None)
+        .request(
+            Method::GET,
+            "/v1/notifications?patient_id=p-1",
+            &app.key,
+            None,
+        )
         .await;
     let listed: Value = listed.json().await.expect("list");
-    assert_eq!(listed["items"].as_array().map(Vec::len), Some(5), "nothing stored for the refused one");
+    assert_eq!(
+        listed["items"].as_array().map(Vec::len),
+        Some(5),
+        "nothing stored for the refused one"
+    );
 
     let mut urgent = body("Please call the clinic today");
     urgent["priority"] = json!("urgent");
@@ -58,10 +73,16 @@ async fn the_sixth_normal_notification_in_a_day_is_refused_with_patient_limit_an
 #[tokio::test]
 async fn a_replay_is_answered_not_counted_and_other_patients_are_not_affected() {
     let app = TestApp::spawn_with(|config| config.api.patient_daily_cap = 2).await;
-    app.patient("p-1", json!({ "name": "Dana", "email": "dana@example.org" }))
-        .await;
-    app.patient("p-2", json!({ "name": "Omar", "email": "omar@example.org" }))
-        .await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana", "email": "dana@example.org" }),
+    )
+    .await;
+    app.patient(
+        "p-2",
+        json!({ "name": "Omar", "email": "omar@example.org" }),
+    )
+    .await;
     let keyed = |key: &str| {
         app.client()
             .post(format!("{}/v1/notifications", app.base))
@@ -86,7 +107,11 @@ async fn a_replay_is_answered_not_counted_and_other_patients_are_not_affected() 
         StatusCode::TOO_MANY_REQUESTS
     );
     let replay = keyed("k-1").await.expect("sent");
-    assert_eq!(replay.status(), StatusCode::ACCEPTED, "a replay at the cap still gets its receipt");
+    assert_eq!(
+        replay.status(),
+        StatusCode::ACCEPTED,
+        "a replay at the cap still gets its receipt"
+    );
 
     let mut for_omar = reminder();
     for_omar["patient_id"] = json!("p-2");
@@ -97,14 +122,21 @@ async fn a_replay_is_answered_not_counted_and_other_patients_are_not_affected() 
 #[tokio::test]
 async fn requests_for_one_patient_arriving_together_are_counted_one_by_one() {
     let app = TestApp::spawn_with(|config| config.api.patient_daily_cap = 3).await;
-    app.patient("p-1", json!({ "name": "Dana", "email": "dana@example.org" }))
-        .await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana", "email": "dana@example.org" }),
+    )
+    .await;
 
     // Sent at once, they share intake batches (group commit).
-    let answers = futures::future::join_all((0..10).map(|_| app.post_notification(reminder()))).await;
+    let answers =
+        futures::future::join_all((0..10).map(|_| app.post_notification(reminder()))).await;
 
     let statuses: Vec<StatusCode> = answers.iter().map(|r| r.status()).collect();
-    let accepted = statuses.iter().filter(|s| **s == StatusCode::ACCEPTED).count();
+    let accepted = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::ACCEPTED)
+        .count();
     let refused = statuses
         .iter()
         .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
@@ -116,8 +148,11 @@ async fn requests_for_one_patient_arriving_together_are_counted_one_by_one() {
 #[tokio::test]
 async fn a_cancelled_notification_gives_its_place_back() {
     let app = TestApp::spawn_with(|config| config.api.patient_daily_cap = 1).await;
-    app.patient("p-1", json!({ "name": "Dana", "email": "dana@example.org" }))
-        .await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana", "email": "dana@example.org" }),
+    )
+    .await;
     let mut later = reminder();
     later["send_at"] = json!((jiff::Timestamp::now() + Duration::from_secs(3600)).to_string());
     let id = app.notify(later).await;
@@ -127,7 +162,12 @@ async fn a_cancelled_notification_gives_its_place_back() {
     );
 
     let cancelled = app
-        .request(Method::DELETE, &format!("/v1/notifications/{id}"), &app.key, None)
+        .request(
+            Method::DELETE,
+            &format!("/v1/notifications/{id}"),
+            &app.key,
+            None,
+        )
         .await;
     assert_eq!(cancelled.status(), StatusCode::OK);
 
