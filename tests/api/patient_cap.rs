@@ -174,3 +174,50 @@ async fn a_cancelled_notification_gives_its_place_back() {
     app.notify(reminder()).await;
     app.stop().await;
 }
+
+/// Several instances share a database on PostgreSQL only (see `multi_instance`).
+#[tokio::test]
+async fn two_instances_on_one_database_share_the_patients_cap() {
+    if std::env::var("MEDRELAY_TEST_POSTGRES_URL").is_err() {
+        eprintln!("skipped: several instances on one database need PostgreSQL");
+        return;
+    }
+    let cap = |config: &mut medrelay::Config| config.api.patient_daily_cap = 4;
+    let a = TestApp::spawn_with(cap).await;
+    a.patient(
+        "p-1",
+        json!({ "name": "Dana", "email": "dana@example.org" }),
+    )
+    .await;
+    let mut config = crate::harness::test_config();
+    config.database_url = a.database_url().to_owned();
+    cap(&mut config);
+    let b = medrelay::app::Application::build(config)
+        .await
+        .expect("a second instance on the same database")
+        .start();
+    let post = |base: String| {
+        a.client()
+            .post(format!("{base}/v1/notifications"))
+            .bearer_auth(&a.key)
+            .json(&reminder())
+            .send()
+    };
+
+    let answers = futures::future::join_all((0..16).map(|i| {
+        post(if i % 2 == 0 {
+            a.base.clone()
+        } else {
+            format!("http://{}", b.addr)
+        })
+    }))
+    .await;
+
+    let accepted = answers
+        .iter()
+        .filter(|r| r.as_ref().is_ok_and(|r| r.status() == StatusCode::ACCEPTED))
+        .count();
+    assert_eq!(accepted, 4);
+    b.stop().await;
+    a.stop().await;
+}
