@@ -197,7 +197,9 @@ mod tests {
         let starts = at("2026-12-01T09:30:00Z");
         let two_days = "2026-11-29T09:30:00Z";
         let two_hours = "2026-12-01T07:30:00Z";
-        let cases: [(&str, &str, Vec<(&str, Option<&str>)>); 5] = [
+        // (case, now, [(offset, when it goes; None: left out)])
+        type Series = Vec<(&'static str, Option<&'static str>)>;
+        let cases: [(&str, &str, Series); 5] = [
             (
                 "booked well ahead: both at their time",
                 "2026-11-20T10:00:00Z",

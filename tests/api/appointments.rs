@@ -241,6 +241,79 @@ async fn moving_the_appointment_moves_its_pending_reminders_with_their_date_and_
 }
 
 #[tokio::test]
+async fn moving_closer_cancels_a_reminder_whose_time_has_passed_and_moving_away_brings_it_back() {
+    let app = clinic_at(TestClock::at(TUESDAY_MORNING), |_| {}).await;
+    let booked = book(
+        &app,
+        json!({ "appointment_id": "A-9", "patient_id": "p-1", "starts_at": APPOINTMENT }),
+    )
+    .await;
+    let move_to = |starts_at: &str| {
+        app.request(
+            Method::PUT,
+            "/v1/appointments/A-9",
+            &app.key,
+            Some(json!({ "starts_at": starts_at })),
+        )
+    };
+
+    // Tomorrow at 15:00: two days before is already past.
+    let closer: Value = move_to("2026-11-25T15:00:00+02:00")
+        .await
+        .json()
+        .await
+        .expect("appointment");
+    let statuses: Vec<(String, String)> =
+        reminders(&closer).into_iter().map(|r| (r.0, r.3)).collect();
+    assert_eq!(
+        statuses,
+        [
+            ("2d".to_owned(), "cancelled".to_owned()),
+            ("2h".to_owned(), "scheduled".to_owned())
+        ]
+    );
+    assert_eq!(closer["skipped_reminders"][0]["before"], "2d");
+    let first_2d = booked["reminders"][0]["notification_id"]
+        .as_str()
+        .expect("id");
+    assert!(
+        event_details(&app.notification(first_2d).await)
+            .iter()
+            .any(|d| d.contains("the 2d reminder is left out: its time")
+                && d.contains("had already passed")),
+    );
+
+    let later: Value = move_to("2026-12-10T10:00:00+02:00")
+        .await
+        .json()
+        .await
+        .expect("appointment");
+    let live: Vec<(String, Timestamp, String)> = reminders(&later)
+        .into_iter()
+        .filter(|r| r.3 == "scheduled")
+        .map(|r| (r.0, r.1, r.3))
+        .collect();
+    assert_eq!(
+        live,
+        [
+            (
+                "2h".to_owned(),
+                at("2026-12-10T08:00:00+02:00"),
+                "scheduled".to_owned()
+            ),
+            (
+                "2d".to_owned(),
+                at("2026-12-08T10:00:00+02:00"),
+                "scheduled".to_owned()
+            ),
+        ],
+        "a new 2d reminder; the 2h one moved"
+    );
+    assert_eq!(later["skipped_reminders"], json!([]));
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_cancelled_appointments_reminders_are_cancelled_and_never_sent() {
     let clock = TestClock::at(TUESDAY_MORNING);
     let app = clinic_at(Arc::clone(&clock), |config| {
