@@ -28,5 +28,7 @@ ALTER TABLE notifications ADD COLUMN appointment_id TEXT REFERENCES appointments
 ALTER TABLE notifications ADD COLUMN reminder_minutes_before INTEGER;
 CREATE INDEX notifications_appointment ON notifications (appointment_id) WHERE appointment_id IS NOT NULL;
 
--- The patient cap counts one patient's notifications of the last 24 hours at every intake.
-CREATE INDEX notifications_patient_recent ON notifications (patient_id, created_at);
+-- The patient cap counts each patient's non-urgent notifications of the last 24 hours (reminders
+-- aside) at every intake.
+CREATE INDEX notifications_patient_cap ON notifications (patient_id, created_at)
+    WHERE priority = 'normal' AND appointment_id IS NULL;

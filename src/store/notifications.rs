@@ -341,7 +341,6 @@ async fn refused_by_cap(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let in_list = placeholders(2, patients.len());
     if backend == Backend::Postgres {
         // Instances sharing the database take turns per patient, so two of them cannot both see
         // the last free place. (SQLite has one writer at a time.)
@@ -356,8 +355,9 @@ async fn refused_by_cap(
         lock.fetch_all(&mut **tx).await?;
     }
     let sql = format!(
-        "SELECT patient_id, created_at FROM notifications WHERE created_at > $1 AND patient_id IN ({in_list}) \
-         AND priority = 'normal' AND appointment_id IS NULL AND status <> 'cancelled'"
+        "SELECT patient_id, created_at FROM notifications WHERE patient_id IN ({}) AND created_at > $1 \
+         AND priority = 'normal' AND appointment_id IS NULL AND status <> 'cancelled'",
+        placeholders(2, patients.len())
     );
     let mut query = sqlx::query(&sql).bind(millis(earliest - cap.window));
     for patient in &patients {
