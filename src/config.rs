@@ -14,6 +14,8 @@ use medrelay_channels::whatsapp::WhatsAppConfig;
 use medrelay_channels::{ChannelKind, RecipientFact};
 use serde::{Deserialize, Serialize};
 
+use crate::policy::ReminderOffset;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -39,6 +41,7 @@ pub struct Config {
     pub dispatch: DispatchConfig,
     pub delivery_timeout: DeliveryTimeouts,
     pub sandbox: SandboxConfig,
+    pub appointments: AppointmentsConfig,
 }
 
 impl Default for Config {
@@ -55,6 +58,7 @@ impl Default for Config {
             dispatch: DispatchConfig::default(),
             delivery_timeout: DeliveryTimeouts::default(),
             sandbox: SandboxConfig::default(),
+            appointments: AppointmentsConfig::default(),
         }
     }
 }
@@ -120,6 +124,9 @@ pub struct ApiConfig {
     pub max_request_bytes: usize,
     /// Longest message `body` accepted, in characters (WhatsApp's limit).
     pub max_body_chars: usize,
+    /// Non-urgent notifications one patient may get in any 24 hours; more are refused with 429
+    /// `patient_limit`. Urgent ones and appointment reminders are not counted. 0 turns it off.
+    pub patient_daily_cap: u32,
 }
 
 impl Default for ApiConfig {
@@ -129,6 +136,7 @@ impl Default for ApiConfig {
             key_burst: 400,
             max_request_bytes: 64 * 1024,
             max_body_chars: 4096,
+            patient_daily_cap: 5,
         }
     }
 }
@@ -262,6 +270,45 @@ impl Default for SandboxConfig {
     }
 }
 
+/// The reminders `POST /v1/appointments` creates, as offsets before the appointment (`2d`, `2h`,
+/// `30m`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppointmentsConfig {
+    /// Every clinic's series unless it has its own.
+    pub reminder_offsets: Vec<String>,
+    /// A clinic's own series, by clinic slug: `[appointments.clinics] hadar = ["1d", "3h"]`.
+    pub clinics: BTreeMap<String, Vec<String>>,
+}
+
+impl Default for AppointmentsConfig {
+    fn default() -> Self {
+        Self {
+            reminder_offsets: vec!["2d".to_owned(), "2h".to_owned()],
+            clinics: BTreeMap::new(),
+        }
+    }
+}
+
+impl AppointmentsConfig {
+    /// The series for the clinic `slug` (offsets were checked when the configuration loaded).
+    pub fn offsets_for(&self, slug: &str) -> Vec<ReminderOffset> {
+        self.clinics
+            .get(slug)
+            .unwrap_or(&self.reminder_offsets)
+            .iter()
+            .filter_map(|o| ReminderOffset::parse(o))
+            .collect()
+    }
+
+    fn is_valid(&self) -> bool {
+        std::iter::once(&self.reminder_offsets)
+            .chain(self.clinics.values())
+            .flatten()
+            .all(|o| ReminderOffset::parse(o).is_some())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("configuration: {0}")]
@@ -300,7 +347,7 @@ impl Config {
 
     /// Refuses settings that would stall or spin the gateway.
     fn validated(self) -> Result<Self, ConfigError> {
-        let checks: [(bool, &'static str, &'static str); 8] = [
+        let checks: [(bool, &'static str, &'static str); 9] = [
             (
                 self.dispatch.batch_size >= 1,
                 "dispatch.batch_size",
@@ -343,6 +390,11 @@ impl Config {
                 "senders",
                 "every rate must be at least 1 per second",
             ),
+            (
+                self.appointments.is_valid(),
+                "appointments.reminder_offsets",
+                ReminderOffset::RULE,
+            ),
         ];
         match checks.into_iter().find(|(ok, _, _)| !ok) {
             Some((_, key, rule)) => Err(ConfigError::Invalid { key, rule }),
@@ -364,5 +416,29 @@ mod tests {
             config.validated().map(|_| ()).map_err(|e| e.to_string()),
             Err("configuration: dispatch.lease_ms must be at least 100".to_owned())
         );
+    }
+
+    #[test]
+    fn a_clinic_may_have_its_own_reminder_series_and_bad_offsets_are_refused() {
+        let mut config = Config::default();
+        config
+            .appointments
+            .clinics
+            .insert("hadar".to_owned(), vec!["1d".to_owned(), "3h".to_owned()]);
+        let minutes = |slug: &str| {
+            config
+                .appointments
+                .offsets_for(slug)
+                .iter()
+                .map(|o| o.minutes())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(minutes("hadar"), [1440, 180]);
+        assert_eq!(minutes("other"), [2880, 120]);
+        config
+            .appointments
+            .reminder_offsets
+            .push("2 weeks".to_owned());
+        assert!(config.validated().is_err());
     }
 }

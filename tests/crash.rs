@@ -251,6 +251,8 @@ impl Server {
             .env("MEDRELAY_SANDBOX__READ_DELAY_MS", "100")
             .env("MEDRELAY_API__KEY_RATE_PER_SECOND", "100000")
             .env("MEDRELAY_API__KEY_BURST", "100000")
+            // Each patient gets ten notifications here; the patient cap is tested elsewhere.
+            .env("MEDRELAY_API__PATIENT_DAILY_CAP", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr));

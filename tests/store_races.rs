@@ -114,8 +114,12 @@ async fn a_delivery_reported_while_the_dispatcher_decides_stops_its_stale_fallba
         received_at: t0,
         received_note: "test".into(),
         hours_note: None,
+        reminder: None,
     };
-    store.insert_notifications(&[new]).await.expect("stored");
+    store
+        .insert_notifications(&[new], None)
+        .await
+        .expect("stored");
 
     // WhatsApp is handed over and accepted, with a delivery deadline one second later.
     let whatsapp = AttemptId::generate();

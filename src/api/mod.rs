@@ -1,6 +1,7 @@
 //! The HTTP edge: routes, authentication and validation. Handlers stay thin: they turn requests
 //! into domain values, call the store, and map errors to problem+json.
 
+mod appointments;
 mod auth;
 mod callbacks;
 mod clinic_hours;
@@ -81,6 +82,13 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
         .route(
             "/v1/clinic/hours",
             get(clinic_hours::get_hours).put(clinic_hours::put_hours),
+        )
+        .route("/v1/appointments", post(appointments::book_appointment))
+        .route(
+            "/v1/appointments/{id}",
+            get(appointments::get_appointment)
+                .put(appointments::move_appointment)
+                .delete(appointments::cancel_appointment),
         )
         .route("/v1/callbacks", get(callbacks::list_callbacks))
         .route("/v1/callbacks/{id}/claim", post(callbacks::claim_callback))

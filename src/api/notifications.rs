@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::AppState;
 use super::auth::Caller;
 use super::json::ApiJson;
-use super::patients::checked;
+use super::patients::{checked, patient_of};
 use super::problem::{ApiError, FieldError};
 use crate::domain::{Clinic, NotificationId, NotificationStatus, Priority, Sensitivity, Topic};
 use crate::policy::{MessagingHours, SendTime};
@@ -36,11 +36,11 @@ pub(super) struct NotificationIn {
     expires_at: Option<String>,
 }
 
-const TIMESTAMP_RULE: &str =
+pub(super) const TIMESTAMP_RULE: &str =
     "must be an RFC 3339 timestamp with an offset, e.g. 2026-12-01T09:00:00+02:00";
 const IDEMPOTENCY_KEY_RULE: &str = "must be 1 to 255 visible ASCII characters";
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
@@ -140,29 +140,7 @@ pub(super) async fn create_notification(
             }
         }
     }
-    let patient = if super::patients::valid_external_id(&input.patient_id) {
-        match state
-            .store
-            .patient_by_external_id(&clinic.id, &input.patient_id)
-            .await
-        {
-            Ok(patient) => Some(patient),
-            Err(StoreError::NotFound) => {
-                errors.push(FieldError::new(
-                    "patient_id",
-                    "no patient with this id in this clinic; create it with PUT /v1/patients/{id}",
-                ));
-                None
-            }
-            Err(other) => return Err(other.into()),
-        }
-    } else {
-        errors.push(FieldError::new(
-            "patient_id",
-            "must be a patient id as given to PUT /v1/patients/{id}",
-        ));
-        None
-    };
+    let patient = patient_of(&state, clinic, &input.patient_id, &mut errors).await?;
     let sensitivity = topic_sensitivity(&state, clinic, &input.topic, &mut errors).await?;
     if sensitivity == Some(Sensitivity::Restricted)
         && input.body.is_some()
@@ -213,6 +191,7 @@ pub(super) async fn create_notification(
     let (Some(_), Some(patient), true) = (sensitivity, patient, errors.is_empty()) else {
         return Err(ApiError::Invalid(errors));
     };
+    let patient_external_id = patient.external_id.clone();
 
     let request_hash = hex::encode(Sha256::digest(body.canonical.to_string().as_bytes()));
     let due = if send_at > now {
@@ -262,6 +241,7 @@ pub(super) async fn create_notification(
             priority.as_str()
         ),
         hours_note,
+        reminder: None,
     };
     match state
         .intake
@@ -276,6 +256,12 @@ pub(super) async fn create_notification(
             Ok((StatusCode::ACCEPTED, Json(receipt)))
         }
         IntakeResult::Replayed(receipt) => Ok((StatusCode::ACCEPTED, Json(receipt))),
+        IntakeResult::PatientLimit { frees_at } => Err(ApiError::PatientLimit {
+            patient_id: patient_external_id,
+            cap: state.config.api.patient_daily_cap,
+            frees_at,
+            retry_after_secs: now.duration_until(frees_at).as_secs_f64().ceil().max(1.0) as u64,
+        }),
         IntakeResult::KeyReused => Err(ApiError::invalid(
             "Idempotency-Key",
             "was already used with a different request; use a new key for a new notification",
@@ -285,7 +271,7 @@ pub(super) async fn create_notification(
 
 /// The sensitivity of the clinic's topic `name`; `None`, with the error recorded, when the
 /// clinic has no such topic.
-async fn topic_sensitivity(
+pub(super) async fn topic_sensitivity(
     state: &AppState,
     clinic: &Clinic,
     name: &str,

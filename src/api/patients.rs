@@ -8,8 +8,10 @@ use super::AppState;
 use super::auth::Caller;
 use super::json::ApiJson;
 use super::problem::{ApiError, FieldError};
-use crate::domain::{EmailAddress, Language, Patient, Phone, QuietHours, TimeZoneName, WindowText};
-use crate::store::PatientUpsert;
+use crate::domain::{
+    Clinic, EmailAddress, Language, Patient, Phone, QuietHours, TimeZoneName, WindowText,
+};
+use crate::store::{PatientUpsert, StoreError};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -61,7 +63,7 @@ impl From<Patient> for PatientOut {
     }
 }
 
-const EXTERNAL_ID_RULE: &str =
+pub(super) const EXTERNAL_ID_RULE: &str =
     "must be 1 to 128 characters of letters, digits, '.', '_', '-' or ':'";
 
 pub(super) fn valid_external_id(id: &str) -> bool {
@@ -88,6 +90,37 @@ pub(super) fn channel_list(
         }
     }
     channels
+}
+
+/// The clinic's patient a request names as `patient_id`, or the rule the id breaks.
+pub(super) async fn patient_of(
+    state: &AppState,
+    clinic: &Clinic,
+    external_id: &str,
+    errors: &mut Vec<FieldError>,
+) -> Result<Option<Patient>, ApiError> {
+    if !valid_external_id(external_id) {
+        errors.push(FieldError::new(
+            "patient_id",
+            "must be a patient id as given to PUT /v1/patients/{id}",
+        ));
+        return Ok(None);
+    }
+    match state
+        .store
+        .patient_by_external_id(&clinic.id, external_id)
+        .await
+    {
+        Ok(patient) => Ok(Some(patient)),
+        Err(StoreError::NotFound) => {
+            errors.push(FieldError::new(
+                "patient_id",
+                "no patient with this id in this clinic; create it with PUT /v1/patients/{id}",
+            ));
+            Ok(None)
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// Parses an optional field, recording the rule it breaks.

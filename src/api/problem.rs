@@ -2,6 +2,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::store::StoreError;
@@ -53,6 +54,16 @@ pub enum ApiError {
     TooLarge,
     #[error("too many requests for this API key")]
     RateLimited { retry_after_secs: u64 },
+    #[error(
+        "patient {patient_id} has had {cap} non-urgent notifications in the last 24 hours, the most \
+         allowed; the next may be sent from {frees_at} (urgent ones are not limited)"
+    )]
+    PatientLimit {
+        patient_id: String,
+        cap: u32,
+        frees_at: Timestamp,
+        retry_after_secs: u64,
+    },
     #[error("internal error")]
     Internal(String),
 }
@@ -66,6 +77,14 @@ struct Problem<'a> {
     detail: String,
     #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
     errors: &'a [FieldError],
+    /// Which limit a 429 is about: `key_limit` or `patient_limit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patient_id: Option<&'a str>,
+    /// When a `patient_limit` frees up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_at: Option<Timestamp>,
 }
 
 impl ApiError {
@@ -113,6 +132,11 @@ impl ApiError {
                 "rate-limited",
                 "Too many requests",
             ),
+            Self::PatientLimit { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "patient-limit",
+                "Too many notifications for this patient",
+            ),
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -134,6 +158,23 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, slug, title) = self.parts();
+        let (reason, patient_id, retry_at, retry_after_secs) = match &self {
+            Self::RateLimited { retry_after_secs } => {
+                (Some("key_limit"), None, None, Some(*retry_after_secs))
+            }
+            Self::PatientLimit {
+                patient_id,
+                frees_at,
+                retry_after_secs,
+                ..
+            } => (
+                Some("patient_limit"),
+                Some(patient_id.as_str()),
+                Some(*frees_at),
+                Some(*retry_after_secs),
+            ),
+            _ => (None, None, None, None),
+        };
         let errors: &[FieldError] = match &self {
             Self::Invalid(errors) => errors,
             Self::Malformed(error) => std::slice::from_ref(error),
@@ -153,6 +194,9 @@ impl IntoResponse for ApiError {
             status: status.as_u16(),
             detail,
             errors,
+            reason,
+            patient_id,
+            retry_at,
         };
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
@@ -160,7 +204,7 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let Self::RateLimited { retry_after_secs } = self {
+        if let Some(retry_after_secs) = retry_after_secs {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         if matches!(self, Self::Unauthorized(_)) {

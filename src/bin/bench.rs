@@ -285,6 +285,10 @@ async fn run_gateway(target: &Target, database_url: String, args: &Args) -> Benc
         api: ApiConfig {
             key_rate_per_second: 1_000_000,
             key_burst: 1_000_000,
+            // The cap is counted at its full cost but refuses nothing: every patient gets its
+            // share of the notifications.
+            patient_daily_cap: u32::try_from(args.notifications.div_ceil(args.patients))
+                .unwrap_or(u32::MAX),
             ..base.api.clone()
         },
         sandbox: SandboxConfig {

@@ -51,6 +51,7 @@ id_type!(NotificationId, "ntf");
 id_type!(AttemptId, "att");
 id_type!(ApiKeyId, "key");
 id_type!(CallbackTaskId, "cbk");
+id_type!(AppointmentId, "apt");
 
 #[cfg(test)]
 mod tests {

@@ -41,7 +41,9 @@ pub use hours::{
     ClinicHours, ClinicHoursText, DAY_NAMES, OpenWindow, QuietHours, TimeOfDay, WeekText,
     WindowText,
 };
-pub use ids::{ApiKeyId, AttemptId, CallbackTaskId, ClinicId, NotificationId, PatientId};
-pub use notification::{AttemptStatus, NotificationStatus, Priority};
+pub use ids::{
+    ApiKeyId, AppointmentId, AttemptId, CallbackTaskId, ClinicId, NotificationId, PatientId,
+};
+pub use notification::{AppointmentStatus, AttemptStatus, NotificationStatus, Priority};
 pub use patient::{Clinic, Patient};
 pub use topic::{Sensitivity, Topic};

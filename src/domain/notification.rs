@@ -6,6 +6,14 @@ text_enum!(
 );
 
 text_enum!(
+    /// Whether an appointment is still on; a cancelled one keeps its history but sends nothing.
+    AppointmentStatus {
+        Booked = "booked",
+        Cancelled = "cancelled",
+    }
+);
+
+text_enum!(
     /// Where a notification stands. `delivered`, `read`, `failed`, `cancelled` and `expired` are
     /// terminal; `sent` is terminal for email, which has no delivery receipt.
     NotificationStatus {

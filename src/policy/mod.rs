@@ -8,11 +8,15 @@
 //! - [`privacy`]: what a message on a topic may say on each channel; restricted topics' callbacks.
 //! - [`templates`]: which template copy (the clinic's own or the built-in) and language a patient
 //!   gets, its rendering per channel, and the checks on a clinic's templates and quick replies.
+//! - [`PatientCap`]: how many non-urgent notifications one patient may get in 24 hours.
+//! - [`plan_reminders`]: when each reminder of an appointment's series goes.
 
 mod channel_plan;
 mod decide;
 mod hours;
+mod patient_cap;
 pub mod privacy;
+mod reminders;
 mod retry;
 pub mod templates;
 
@@ -24,4 +28,9 @@ pub use decide::{
     AttemptFacts, AttemptVerdict, Decision, DeliveryRules, NotificationFacts, Step, decide,
 };
 pub use hours::{HORIZON_DAYS, MessagingHours, SendTime};
+pub use patient_cap::PatientCap;
+pub use reminders::{
+    FILLED_FROM_STARTS_AT, PlannedReminder, ReminderOffset, ReminderTime, plan_reminders,
+    reminder_params,
+};
 pub use retry::retry_delay;

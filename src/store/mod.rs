@@ -5,6 +5,7 @@
 //! SQLite has one writer at a time, so it gets a single-connection write pool next to a read
 //! pool; PostgreSQL shares one pool for both.
 
+mod appointments;
 mod callbacks;
 mod clinics;
 mod dispatch;
@@ -28,6 +29,9 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
+pub use appointments::{
+    AppointmentChange, AppointmentView, Booking, NewAppointment, ReminderView, SkippedReminder,
+};
 pub use callbacks::CallbackView;
 pub use clinics::{ApiKeyRole, AuthenticatedKey, NewClinic, key_fingerprint};
 pub use dispatch::{AttemptOutcome, ClaimedNotification, DispatchWrite, NextState, OutcomeWrite};
@@ -35,7 +39,7 @@ pub use error::StoreError;
 pub use facts::{LearnedFact, SuspensionWrite};
 pub use notifications::{
     AttemptView, EventView, IntakeResult, NewNotification, NotificationFilter, NotificationPage,
-    NotificationView, Receipt,
+    NotificationView, Receipt, ReminderLink,
 };
 pub use patients::PatientUpsert;
 pub use sandbox::{OutboxFilter, SandboxAdvance, SandboxMessage, SandboxStatusDue};

@@ -1,4 +1,4 @@
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
@@ -7,8 +7,13 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::rows::write_rows;
-use super::{Store, StoreError, millis, opt_timestamp, parse_stored, timestamp};
-use crate::domain::{ClinicId, NotificationId, NotificationStatus, PatientId, Priority};
+use super::{
+    Backend, Store, StoreError, millis, opt_timestamp, parse_stored, placeholders, timestamp,
+};
+use crate::domain::{
+    AppointmentId, ClinicId, NotificationId, NotificationStatus, PatientId, Priority,
+};
+use crate::policy::{PatientCap, ReminderOffset};
 
 /// A validated notification, ready to be stored.
 #[derive(Debug, Clone)]
@@ -33,6 +38,15 @@ pub struct NewNotification {
     pub received_note: String,
     /// Why the messaging hours moved `send_at`, when they did.
     pub hours_note: Option<String>,
+    /// Set when it is a reminder of an appointment's series.
+    pub reminder: Option<ReminderLink>,
+}
+
+/// Which appointment a reminder belongs to, and how long before it it goes.
+#[derive(Debug, Clone)]
+pub struct ReminderLink {
+    pub appointment: AppointmentId,
+    pub offset: ReminderOffset,
 }
 
 impl NewNotification {
@@ -78,6 +92,11 @@ pub enum IntakeResult {
     Replayed(Receipt),
     /// The idempotency key was seen before with a different request.
     KeyReused,
+    /// Refused: the patient has had their cap of non-urgent notifications; one more may come at
+    /// `frees_at`. Nothing was stored.
+    PatientLimit {
+        frees_at: Timestamp,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -153,6 +172,12 @@ pub(crate) const NOTIFICATION_COLUMNS: &str = "n.id, n.clinic_id, n.patient_id, 
 
 const VIEW_COLUMNS: &str = "n.id, p.external_id, n.topic, n.priority, n.status, n.delivered_channel, n.channel, \
     n.body, n.template, n.params, n.send_at, n.expires_at, n.created_at, n.updated_at";
+
+/// A notification no provider has taken and the dispatcher is not handing over right now: it
+/// may still be cancelled or moved. `$1` is its id.
+pub(crate) const NOT_HANDED_OVER: &str = "status IN ('scheduled', 'queued') AND lease_token IS NULL \
+    AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.notification_id = $1 \
+                    AND a.status NOT IN ('failed', 'errored', 'rate_limited'))";
 
 fn opt_channel(value: Option<String>) -> Result<Option<ChannelKind>, StoreError> {
     value.map(|c| parse_stored(&c, "channel")).transpose()
@@ -261,56 +286,192 @@ async fn replay(
     }))
 }
 
+/// Writes the notification rows that are new; returns the ids written (a taken idempotency key
+/// leaves its row out).
+pub(crate) async fn insert_rows(
+    tx: &mut Transaction<'_, Any>,
+    batch: &[&NewNotification],
+) -> Result<HashSet<String>, StoreError> {
+    let rows = batch
+        .iter()
+        .map(|n| {
+            let received = millis(n.received_at);
+            vec![
+                n.id.as_str().into(),
+                n.clinic_id.as_str().into(),
+                n.patient_id.as_str().into(),
+                n.topic.as_str().into(),
+                n.body.as_deref().into(),
+                n.template.as_deref().into(),
+                n.params.as_deref().into(),
+                n.channel.map(|c| c.as_str()).into(),
+                n.priority.as_str().into(),
+                millis(n.send_at).into(),
+                n.expires_at.map(millis).into(),
+                n.initial_status().as_str().into(),
+                n.idempotency_key.as_deref().into(),
+                n.request_hash.as_str().into(),
+                n.due_at().map(millis).into(),
+                received.into(),
+                received.into(),
+                n.reminder.as_ref().map(|r| r.appointment.as_str()).into(),
+                n.reminder.as_ref().map(|r| r.offset.minutes()).into(),
+            ]
+        })
+        .collect();
+    write_rows(
+        tx,
+        "INSERT INTO notifications (id, clinic_id, patient_id, topic, body, template, params, channel, \
+         priority, send_at, expires_at, status, idempotency_key, request_hash, due_at, created_at, updated_at, \
+         appointment_id, reminder_minutes_before) \
+         VALUES {values} ON CONFLICT (clinic_id, idempotency_key) DO NOTHING RETURNING id",
+        &[],
+        rows,
+    )
+    .await?
+    .iter()
+    .map(|row| row.try_get::<String, _>("id").map_err(StoreError::from))
+    .collect()
+}
+
+/// The notifications of `batch` the patient cap refuses, with when each patient's next place
+/// frees up. Counted per patient: the non-urgent notifications accepted in the last 24 hours that
+/// are not appointment reminders and were not cancelled, then those of this batch in order, so
+/// two requests for one patient in one batch are counted one after the other. A replay of an
+/// accepted request is neither counted nor refused.
+async fn refused_by_cap(
+    backend: Backend,
+    tx: &mut Transaction<'_, Any>,
+    batch: &[NewNotification],
+    cap: PatientCap,
+) -> Result<HashMap<String, Timestamp>, StoreError> {
+    let counted: Vec<&NewNotification> = batch
+        .iter()
+        .filter(|n| n.priority == Priority::Normal && n.reminder.is_none())
+        .collect();
+    let Some(earliest) = counted.iter().map(|n| n.received_at).min() else {
+        return Ok(HashMap::new());
+    };
+    let patients: Vec<&str> = counted
+        .iter()
+        .map(|n| n.patient_id.as_str())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if backend == Backend::Postgres {
+        // Instances sharing the database take turns per patient, so two of them cannot both see
+        // the last free place. (SQLite has one writer at a time.)
+        let sql = format!(
+            "SELECT id FROM patients WHERE id IN ({}) ORDER BY id FOR NO KEY UPDATE",
+            placeholders(1, patients.len())
+        );
+        let mut lock = sqlx::query(&sql);
+        for patient in &patients {
+            lock = lock.bind(*patient);
+        }
+        lock.fetch_all(&mut **tx).await?;
+    }
+    let sql = format!(
+        "SELECT patient_id, created_at FROM notifications WHERE patient_id IN ({}) AND created_at > $1 \
+         AND priority = 'normal' AND appointment_id IS NULL AND status <> 'cancelled'",
+        placeholders(2, patients.len())
+    );
+    let mut query = sqlx::query(&sql).bind(millis(earliest - cap.window));
+    for patient in &patients {
+        query = query.bind(*patient);
+    }
+    let mut accepted: HashMap<String, Vec<Timestamp>> = HashMap::new();
+    for row in query.fetch_all(&mut **tx).await? {
+        accepted
+            .entry(row.try_get("patient_id")?)
+            .or_default()
+            .push(timestamp(row.try_get("created_at")?)?);
+    }
+    let mut taken_keys = stored_keys(tx, &counted).await?;
+
+    let mut refused = HashMap::new();
+    for n in counted {
+        let key = n
+            .idempotency_key
+            .as_ref()
+            .map(|k| (n.clinic_id.as_str().to_owned(), k.clone()));
+        if key.as_ref().is_some_and(|k| taken_keys.contains(k)) {
+            continue;
+        }
+        let patient = accepted
+            .entry(n.patient_id.as_str().to_owned())
+            .or_default();
+        match cap.admit(patient, n.received_at) {
+            Ok(()) => {
+                patient.push(n.received_at);
+                taken_keys.extend(key);
+            }
+            Err(frees_at) => {
+                refused.insert(n.id.as_str().to_owned(), frees_at);
+            }
+        }
+    }
+    Ok(refused)
+}
+
+/// Which of these notifications' (clinic, idempotency key) pairs are already stored.
+async fn stored_keys(
+    tx: &mut Transaction<'_, Any>,
+    batch: &[&NewNotification],
+) -> Result<HashSet<(String, String)>, StoreError> {
+    let keys: BTreeSet<&str> = batch
+        .iter()
+        .filter_map(|n| n.idempotency_key.as_deref())
+        .collect();
+    if keys.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let clinics: BTreeSet<&str> = batch.iter().map(|n| n.clinic_id.as_str()).collect();
+    let sql = format!(
+        "SELECT clinic_id, idempotency_key FROM notifications WHERE clinic_id IN ({}) AND idempotency_key IN ({})",
+        placeholders(1, clinics.len()),
+        placeholders(1 + clinics.len(), keys.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for value in clinics.iter().chain(&keys) {
+        query = query.bind(*value);
+    }
+    query
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("clinic_id")?, row.try_get("idempotency_key")?)))
+        .collect()
+}
+
 impl Store {
     /// Stores a batch of notifications in one transaction (group commit): each is durable, with
-    /// its first event, when this returns. A repeated idempotency key yields the first receipt.
+    /// its first event, when this returns. A repeated idempotency key yields the first receipt;
+    /// with a `cap`, notifications over a patient's cap are refused and not stored.
     pub async fn insert_notifications(
         &self,
         batch: &[NewNotification],
+        cap: Option<PatientCap>,
     ) -> Result<Vec<IntakeResult>, StoreError> {
         let mut tx = self.write.begin().await?;
-        let rows = batch
+        let refused = match cap {
+            Some(cap) => refused_by_cap(self.backend, &mut tx, batch, cap).await?,
+            None => HashMap::new(),
+        };
+        let admitted: Vec<&NewNotification> = batch
             .iter()
-            .map(|n| {
-                let received = millis(n.received_at);
-                vec![
-                    n.id.as_str().into(),
-                    n.clinic_id.as_str().into(),
-                    n.patient_id.as_str().into(),
-                    n.topic.as_str().into(),
-                    n.body.as_deref().into(),
-                    n.template.as_deref().into(),
-                    n.params.as_deref().into(),
-                    n.channel.map(|c| c.as_str()).into(),
-                    n.priority.as_str().into(),
-                    millis(n.send_at).into(),
-                    n.expires_at.map(millis).into(),
-                    n.initial_status().as_str().into(),
-                    n.idempotency_key.as_deref().into(),
-                    n.request_hash.as_str().into(),
-                    n.due_at().map(millis).into(),
-                    received.into(),
-                    received.into(),
-                ]
-            })
+            .filter(|n| !refused.contains_key(n.id.as_str()))
             .collect();
-        let inserted = write_rows(
-            &mut tx,
-            "INSERT INTO notifications (id, clinic_id, patient_id, topic, body, template, params, channel, \
-             priority, send_at, expires_at, status, idempotency_key, request_hash, due_at, created_at, updated_at) \
-             VALUES {values} ON CONFLICT (clinic_id, idempotency_key) DO NOTHING RETURNING id",
-            &[],
-            rows,
-        )
-        .await?
-        .iter()
-        .map(|row| row.try_get::<String, _>("id"))
-        .collect::<Result<HashSet<_>, _>>()?;
+        let inserted = insert_rows(&mut tx, &admitted).await?;
 
         let mut events = EventBatch::default();
         let mut results = Vec::with_capacity(batch.len());
         for n in batch {
-            if inserted.contains(n.id.as_str()) {
+            if let Some(frees_at) = refused.get(n.id.as_str()) {
+                results.push(IntakeResult::PatientLimit {
+                    frees_at: *frees_at,
+                });
+            } else if inserted.contains(n.id.as_str()) {
                 events.add(
                     n.id.as_str(),
                     None,
@@ -473,13 +634,10 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
         let mut events = EventBatch::default();
-        let cancelled = sqlx::query(
+        let cancelled = sqlx::query(&format!(
             "UPDATE notifications SET status = 'cancelled', due_at = NULL, updated_at = $3 \
-             WHERE id = $1 AND clinic_id = $2 AND status IN ('scheduled', 'queued') AND lease_token IS NULL \
-             AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.notification_id = $1 \
-                             AND a.status NOT IN ('failed', 'errored', 'rate_limited')) \
-             RETURNING id",
-        )
+             WHERE id = $1 AND clinic_id = $2 AND {NOT_HANDED_OVER} RETURNING id"
+        ))
         .bind(id.as_str())
         .bind(clinic.as_str())
         .bind(millis(now))

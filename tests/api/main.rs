@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod appointments;
 mod bad_input;
 mod callbacks;
 mod channels;
@@ -11,6 +12,7 @@ mod hours;
 mod isolation_and_auth;
 mod multi_instance;
 mod notifications;
+mod patient_cap;
 mod patients;
 mod privacy;
 mod routing;

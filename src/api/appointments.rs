@@ -1,0 +1,255 @@
+//! `/v1/appointments`: an appointment and the reminder series it owns. Booking creates the
+//! clinic's configured reminders; moving or cancelling the appointment moves or cancels the
+//! reminders no provider has yet.
+//!
+//! Reminders are ordinary normal-priority notifications, but the patient cap neither refuses nor
+//! counts them: the series is bounded by the clinic's own configuration (a few per appointment),
+//! and a booking must not fail half-way, nor use up the day's places for other messages because
+//! its reminders were created on the day it was booked.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use super::auth::Caller;
+use super::json::ApiJson;
+use super::notifications::{TIMESTAMP_RULE, idempotency_key, topic_sensitivity};
+use super::patients::{EXTERNAL_ID_RULE, checked, patient_of, valid_external_id};
+use super::problem::{ApiError, FieldError};
+use super::templates::check_notification_template;
+use crate::domain::{AppointmentId, NotificationStatus};
+use crate::policy::FILLED_FROM_STARTS_AT;
+use crate::store::{AppointmentChange, AppointmentView, Booking, NewAppointment, StoreError};
+
+const DEFAULT_TEMPLATE: &str = "appointment_reminder";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AppointmentIn {
+    appointment_id: Option<String>,
+    patient_id: String,
+    starts_at: String,
+    topic: Option<String>,
+    template: Option<String>,
+    params: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AppointmentMove {
+    starts_at: String,
+}
+
+/// `starts_at`, which must be ahead of `now`.
+fn starts_at(errors: &mut Vec<FieldError>, value: String, now: Timestamp) -> Option<Timestamp> {
+    let at = checked(
+        errors,
+        "starts_at",
+        Some(value),
+        |t| t.parse::<Timestamp>().ok(),
+        TIMESTAMP_RULE,
+    )?;
+    if at <= now {
+        errors.push(FieldError::new("starts_at", "must be in the future"));
+        return None;
+    }
+    Some(at)
+}
+
+fn clinic_zone(caller: &Caller) -> Result<TimeZone, ApiError> {
+    TimeZone::get(caller.0.clinic.timezone.as_str())
+        .map_err(|e| ApiError::Internal(format!("clinic time zone: {e}")))
+}
+
+fn changed_by(caller: &Caller) -> String {
+    format!("{} key {}", caller.0.role.as_str(), caller.0.id)
+}
+
+/// Wakes the dispatcher when a reminder is due at once (booked or moved at short notice).
+fn wake_if_due(state: &AppState, view: &AppointmentView) {
+    if view
+        .reminders
+        .iter()
+        .any(|r| r.status == NotificationStatus::Queued)
+    {
+        state.dispatcher_wake.notify_one();
+    }
+}
+
+fn not_found(error: StoreError) -> ApiError {
+    match error {
+        StoreError::NotFound => ApiError::NotFound("appointment"),
+        other => other.into(),
+    }
+}
+
+pub(super) async fn book_appointment(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: ApiJson<AppointmentIn>,
+) -> Result<(StatusCode, Json<AppointmentView>), ApiError> {
+    let key = idempotency_key(&headers)?;
+    let now = state.clock.now();
+    let input = body.value;
+    let clinic = &caller.0.clinic;
+    let mut errors = Vec::new();
+
+    if let Some(id) = &input.appointment_id
+        && !valid_external_id(id)
+    {
+        errors.push(FieldError::new("appointment_id", EXTERNAL_ID_RULE));
+    }
+    let starts = starts_at(&mut errors, input.starts_at, now);
+    let topic = input.topic.unwrap_or_else(|| DEFAULT_TEMPLATE.to_owned());
+    let sensitivity = topic_sensitivity(&state, clinic, &topic, &mut errors).await?;
+    let template = input
+        .template
+        .unwrap_or_else(|| DEFAULT_TEMPLATE.to_owned());
+    let params = input.params.unwrap_or_default();
+    for filled in FILLED_FROM_STARTS_AT {
+        if params.contains_key(filled) {
+            errors.push(FieldError::new(
+                format!("params.{filled}"),
+                "is filled from starts_at in the clinic's time zone; leave it out",
+            ));
+        }
+    }
+    let patient = patient_of(&state, clinic, &input.patient_id, &mut errors).await?;
+    // Checked, against the copy this patient gets, with the date and time every reminder carries.
+    let mut with_date = params.clone();
+    for filled in FILLED_FROM_STARTS_AT {
+        with_date.insert(filled.to_owned(), String::new());
+    }
+    match check_notification_template(&state, clinic, &template, &with_date, patient.as_ref())
+        .await?
+    {
+        Ok(_) => {}
+        Err(error)
+            if FILLED_FROM_STARTS_AT
+                .iter()
+                .any(|f| error.field == format!("params.{f}")) =>
+        {
+            errors.push(FieldError::new(
+                "template",
+                "must take the date and time parameters, which reminders fill from starts_at",
+            ))
+        }
+        Err(other) => errors.push(other),
+    }
+    let (Some(starts_at), Some(_), Some(patient), true) =
+        (starts, sensitivity, patient, errors.is_empty())
+    else {
+        return Err(ApiError::Invalid(errors));
+    };
+
+    let zone = clinic_zone(&caller)?;
+    let by = changed_by(&caller);
+    let appointment = NewAppointment {
+        id: AppointmentId::generate(),
+        clinic_id: clinic.id.clone(),
+        patient_id: patient.id,
+        external_id: input.appointment_id,
+        starts_at,
+        topic,
+        template,
+        params,
+        offsets: state.config.appointments.offsets_for(&clinic.slug),
+        idempotency_key: key,
+        request_hash: hex::encode(Sha256::digest(body.canonical.to_string().as_bytes())),
+    };
+    let change = AppointmentChange {
+        by: &by,
+        at: now,
+        clinic_zone: &zone,
+    };
+    match state.store.book_appointment(&appointment, change).await? {
+        Booking::Created(view) | Booking::Replayed(view) => {
+            wake_if_due(&state, &view);
+            Ok((StatusCode::CREATED, Json(view)))
+        }
+        Booking::KeyReused => Err(ApiError::invalid(
+            "Idempotency-Key",
+            "was already used with a different request; use a new key for a new appointment",
+        )),
+        Booking::AppointmentIdTaken => Err(ApiError::Conflict(
+            "an appointment with this appointment_id is already booked with other details; \
+             move it with PUT /v1/appointments/{id} or cancel it with DELETE"
+                .to_owned(),
+        )),
+    }
+}
+
+pub(super) async fn get_appointment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<AppointmentView>, ApiError> {
+    let view = state
+        .store
+        .appointment(&caller.0.clinic.id, &id)
+        .await
+        .map_err(not_found)?;
+    Ok(Json(view))
+}
+
+pub(super) async fn move_appointment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: ApiJson<AppointmentMove>,
+) -> Result<Json<AppointmentView>, ApiError> {
+    let now = state.clock.now();
+    let mut errors = Vec::new();
+    let Some(starts_at) = starts_at(&mut errors, body.value.starts_at, now) else {
+        return Err(ApiError::Invalid(errors));
+    };
+    let zone = clinic_zone(&caller)?;
+    let by = changed_by(&caller);
+    let change = AppointmentChange {
+        by: &by,
+        at: now,
+        clinic_zone: &zone,
+    };
+    let view = match state
+        .store
+        .move_appointment(&caller.0.clinic.id, &id, starts_at, change)
+        .await
+    {
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::Conflict(
+                "the appointment is cancelled; book a new one instead".to_owned(),
+            ));
+        }
+        other => other.map_err(not_found)?,
+    };
+    wake_if_due(&state, &view);
+    Ok(Json(view))
+}
+
+pub(super) async fn cancel_appointment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<AppointmentView>, ApiError> {
+    let zone = clinic_zone(&caller)?;
+    let by = changed_by(&caller);
+    let change = AppointmentChange {
+        by: &by,
+        at: state.clock.now(),
+        clinic_zone: &zone,
+    };
+    let view = state
+        .store
+        .cancel_appointment(&caller.0.clinic.id, &id, change)
+        .await
+        .map_err(not_found)?;
+    Ok(Json(view))
+}

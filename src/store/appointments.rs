@@ -1,0 +1,616 @@
+//! Appointments and their reminder series. Booking, moving and cancelling an appointment each
+//! bring its reminders in line with the series in the same transaction, with an event on every
+//! reminder that changes.
+
+use std::collections::{BTreeMap, HashMap};
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::notifications::{EventBatch, NOT_HANDED_OVER, insert_rows, status};
+use super::{Backend, Store, StoreError, lock_notifications, millis, timestamp};
+use crate::domain::{
+    AppointmentId, AppointmentStatus, ClinicId, NotificationId, NotificationStatus, PatientId,
+    Priority,
+};
+use crate::policy::{ReminderOffset, ReminderTime, plan_reminders, reminder_params};
+use crate::store::{NewNotification, ReminderLink};
+
+/// A validated appointment, ready to be booked.
+#[derive(Debug, Clone)]
+pub struct NewAppointment {
+    pub id: AppointmentId,
+    pub clinic_id: ClinicId,
+    pub patient_id: PatientId,
+    /// The booking system's own id, unique within the clinic.
+    pub external_id: Option<String>,
+    pub starts_at: Timestamp,
+    pub topic: String,
+    pub template: String,
+    /// The caller's template parameters; `date` and `time` are filled from `starts_at`.
+    pub params: BTreeMap<String, String>,
+    pub offsets: Vec<ReminderOffset>,
+    pub idempotency_key: Option<String>,
+    /// Fingerprint of the request, to tell a replay from a different booking.
+    pub request_hash: String,
+}
+
+/// Who changes an appointment, when, and the zone the clinic's calendar is in.
+#[derive(Debug, Clone, Copy)]
+pub struct AppointmentChange<'a> {
+    pub by: &'a str,
+    pub at: Timestamp,
+    pub clinic_zone: &'a TimeZone,
+}
+
+#[derive(Debug, Clone)]
+pub enum Booking {
+    Created(AppointmentView),
+    /// The same request again (same idempotency key or appointment id, same body).
+    Replayed(AppointmentView),
+    /// The idempotency key was used for a different request.
+    KeyReused,
+    /// The appointment id is already booked with other details.
+    AppointmentIdTaken,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AppointmentView {
+    pub id: AppointmentId,
+    /// The booking system's id, if it gave one.
+    pub appointment_id: Option<String>,
+    pub patient_id: String,
+    pub starts_at: Timestamp,
+    pub status: AppointmentStatus,
+    pub topic: String,
+    pub template: String,
+    pub params: BTreeMap<String, String>,
+    /// Every reminder this appointment has had, oldest first, cancelled ones included.
+    pub reminders: Vec<ReminderView>,
+    pub skipped_reminders: Vec<SkippedReminder>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReminderView {
+    pub notification_id: NotificationId,
+    /// How long before the appointment it goes: `2d`, `2h`, `30m`.
+    pub before: String,
+    pub send_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub status: NotificationStatus,
+}
+
+/// A reminder of the series that was left out, and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SkippedReminder {
+    pub before: String,
+    pub reason: String,
+}
+
+/// An appointment as its reminders need it.
+#[derive(Debug, Clone)]
+struct Stored {
+    id: AppointmentId,
+    clinic_id: ClinicId,
+    patient_id: PatientId,
+    starts_at: Timestamp,
+    topic: String,
+    template: String,
+    params: BTreeMap<String, String>,
+    offsets: Vec<ReminderOffset>,
+    status: AppointmentStatus,
+}
+
+/// What happened to the appointment, in the words of its reminders' events.
+#[derive(Debug, Clone, Copy)]
+enum SeriesChange {
+    Booked,
+    Moved { from: Timestamp },
+}
+
+const STORED_COLUMNS: &str =
+    "id, clinic_id, patient_id, starts_at, topic, template, params, reminder_minutes, status";
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+fn stored_from_row(row: &AnyRow) -> Result<Stored, StoreError> {
+    let params: String = row.try_get("params")?;
+    let minutes: String = row.try_get("reminder_minutes")?;
+    let status: String = row.try_get("status")?;
+    Ok(Stored {
+        id: AppointmentId::from_stored(row.try_get("id")?),
+        clinic_id: ClinicId::from_stored(row.try_get("clinic_id")?),
+        patient_id: PatientId::from_stored(row.try_get("patient_id")?),
+        starts_at: timestamp(row.try_get("starts_at")?)?,
+        topic: row.try_get("topic")?,
+        template: row.try_get("template")?,
+        params: serde_json::from_str(&params).map_err(|_| corrupt("appointment params"))?,
+        offsets: minutes
+            .split(',')
+            .filter(|m| !m.is_empty())
+            .map(|m| {
+                m.parse()
+                    .ok()
+                    .and_then(ReminderOffset::from_minutes)
+                    .ok_or_else(|| corrupt("reminder minutes"))
+            })
+            .collect::<Result<_, _>>()?,
+        status: AppointmentStatus::parse(&status).ok_or_else(|| corrupt("appointment status"))?,
+    })
+}
+
+/// Row locks for an appointment being changed, so two changes of one appointment take turns on
+/// PostgreSQL (SQLite has one writer at a time).
+fn for_update(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
+    }
+}
+
+/// The appointment `id` (ours or the booking system's) of the clinic, read in `tx`.
+async fn stored(
+    backend: Backend,
+    tx: &mut Transaction<'_, Any>,
+    clinic: &ClinicId,
+    id: &str,
+) -> Result<Stored, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {STORED_COLUMNS} FROM appointments WHERE clinic_id = $1 AND (id = $2 OR external_id = $2){}",
+        for_update(backend)
+    ))
+    .bind(clinic.as_str())
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    stored_from_row(&row)
+}
+
+/// A linked reminder as the series sees it.
+#[derive(Debug, Clone)]
+struct Existing {
+    id: NotificationId,
+    status: NotificationStatus,
+    send_at: Timestamp,
+    expires_at: Option<Timestamp>,
+}
+
+impl Existing {
+    /// Cancelled and expired reminders are gone: the series may make a new one.
+    fn is_gone(&self) -> bool {
+        matches!(
+            self.status,
+            NotificationStatus::Cancelled | NotificationStatus::Expired
+        )
+    }
+
+    fn is_pending(&self) -> bool {
+        matches!(
+            self.status,
+            NotificationStatus::Scheduled | NotificationStatus::Queued
+        )
+    }
+}
+
+/// The latest reminder for each offset of the appointment.
+async fn latest_reminders(
+    tx: &mut Transaction<'_, Any>,
+    appointment: &AppointmentId,
+) -> Result<HashMap<i64, Existing>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, reminder_minutes_before, status, send_at, expires_at FROM notifications \
+         WHERE appointment_id = $1 ORDER BY created_at, id",
+    )
+    .bind(appointment.as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut latest = HashMap::new();
+    for row in rows {
+        let minutes: Option<i64> = row.try_get("reminder_minutes_before")?;
+        let expires_at: Option<i64> = row.try_get("expires_at")?;
+        latest.insert(
+            minutes.ok_or_else(|| corrupt("reminder minutes"))?,
+            Existing {
+                id: NotificationId::from_stored(row.try_get("id")?),
+                status: status(&row.try_get::<String, _>("status")?)?,
+                send_at: timestamp(row.try_get("send_at")?)?,
+                expires_at: expires_at.map(timestamp).transpose()?,
+            },
+        );
+    }
+    Ok(latest)
+}
+
+/// Cancels a reminder if no provider has it yet; whether it did.
+async fn cancel_reminder(
+    tx: &mut Transaction<'_, Any>,
+    events: &mut EventBatch,
+    id: &NotificationId,
+    at: Timestamp,
+    why: &str,
+) -> Result<bool, StoreError> {
+    let cancelled = sqlx::query(&format!(
+        "UPDATE notifications SET status = 'cancelled', due_at = NULL, updated_at = $2 \
+         WHERE id = $1 AND {NOT_HANDED_OVER} RETURNING id"
+    ))
+    .bind(id.as_str())
+    .bind(millis(at))
+    .fetch_optional(&mut **tx)
+    .await?
+    .is_some();
+    if cancelled {
+        events.add(id.as_str(), None, at, "cancelled", why);
+    }
+    Ok(cancelled)
+}
+
+/// Brings the appointment's reminders in line with its series at `change.at`: pending reminders
+/// move (or are cancelled when their time has passed), missing ones are created, and reminders
+/// a provider already has are left alone; the reminders left out are noted on the appointment.
+async fn apply_series(
+    backend: Backend,
+    tx: &mut Transaction<'_, Any>,
+    appointment: &Stored,
+    change: AppointmentChange<'_>,
+    what: SeriesChange,
+) -> Result<(), StoreError> {
+    let now = change.at;
+    let starts_at = appointment.starts_at;
+    let latest = latest_reminders(tx, &appointment.id).await?;
+    let ids: Vec<&str> = latest.values().map(|r| r.id.as_str()).collect();
+    lock_notifications(backend, tx, "{ids}", &ids).await?;
+    let params = serde_json::to_string(&reminder_params(
+        &appointment.params,
+        starts_at,
+        change.clinic_zone,
+    ))
+    .map_err(|_| corrupt("reminder params"))?;
+    let happened = match what {
+        SeriesChange::Booked => format!(
+            "appointment {} at {starts_at} booked by {}",
+            appointment.id, change.by
+        ),
+        SeriesChange::Moved { from } => format!(
+            "appointment {} moved from {from} to {starts_at} by {}",
+            appointment.id, change.by
+        ),
+    };
+
+    let mut events = EventBatch::default();
+    let mut new_reminders = Vec::new();
+    let mut skipped = Vec::new();
+    for planned in plan_reminders(starts_at, &appointment.offsets, now) {
+        let before = planned.offset.to_string();
+        let send_at = match &planned.time {
+            ReminderTime::At(at) => Some(*at),
+            ReminderTime::Now => Some(now),
+            ReminderTime::Skip(_) => None,
+        };
+        let when = match &planned.time {
+            ReminderTime::At(at) => format!("scheduled for {at}"),
+            ReminderTime::Now => format!(
+                "due now: its time ({}) had passed and no later reminder is left before the appointment",
+                planned.offset.before(starts_at)
+            ),
+            ReminderTime::Skip(reason) => reason.clone(),
+        };
+        let existing = latest
+            .get(&planned.offset.minutes())
+            .filter(|r| !r.is_gone());
+        match (existing, send_at) {
+            (Some(reminder), Some(send_at)) if reminder.is_pending() => {
+                if reminder.send_at == send_at && reminder.expires_at == Some(starts_at) {
+                    continue;
+                }
+                let status = if send_at > now {
+                    NotificationStatus::Scheduled
+                } else {
+                    NotificationStatus::Queued
+                };
+                let moved = sqlx::query(&format!(
+                    "UPDATE notifications SET send_at = $2, expires_at = $3, params = $4, status = $5, \
+                     due_at = $6, updated_at = $7 WHERE id = $1 AND {NOT_HANDED_OVER} RETURNING id"
+                ))
+                .bind(reminder.id.as_str())
+                .bind(millis(send_at))
+                .bind(millis(starts_at))
+                .bind(params.as_str())
+                .bind(status.as_str())
+                .bind(millis(send_at.max(now)))
+                .bind(millis(now))
+                .fetch_optional(&mut **tx)
+                .await?;
+                if moved.is_some() {
+                    events.add(
+                        reminder.id.as_str(),
+                        None,
+                        now,
+                        "moved",
+                        &format!(
+                            "{happened}: the {before} reminder is now {when} (was {}); it expires at {starts_at}",
+                            reminder.send_at
+                        ),
+                    );
+                }
+            }
+            (Some(reminder), None) if reminder.is_pending() => {
+                let why =
+                    format!("cancelled: {happened}; the {before} reminder is left out: {when}");
+                cancel_reminder(tx, &mut events, &reminder.id, now, &why).await?;
+                skipped.push(SkippedReminder {
+                    before,
+                    reason: when,
+                });
+            }
+            // A provider has it (or had it): what was sent stays sent.
+            (Some(_), _) => {}
+            (None, Some(send_at)) => new_reminders.push(NewNotification {
+                id: NotificationId::generate(),
+                clinic_id: appointment.clinic_id.clone(),
+                patient_id: appointment.patient_id.clone(),
+                topic: appointment.topic.clone(),
+                body: None,
+                template: Some(appointment.template.clone()),
+                params: Some(params.clone()),
+                channel: None,
+                priority: Priority::Normal,
+                send_at,
+                expires_at: Some(starts_at),
+                idempotency_key: None,
+                request_hash: String::new(),
+                received_at: now,
+                received_note: format!("{happened}: the {before} reminder, {when}"),
+                // Messaging hours are checked before the hand-over, as for any notification.
+                hours_note: None,
+                reminder: Some(ReminderLink {
+                    appointment: appointment.id.clone(),
+                    offset: planned.offset,
+                }),
+            }),
+            (None, None) => skipped.push(SkippedReminder {
+                before,
+                reason: when,
+            }),
+        }
+    }
+    let batch: Vec<&NewNotification> = new_reminders.iter().collect();
+    insert_rows(tx, &batch).await?;
+    for reminder in &new_reminders {
+        events.add(
+            reminder.id.as_str(),
+            None,
+            now,
+            "received",
+            &reminder.received_note,
+        );
+    }
+    events.write(tx).await?;
+    sqlx::query("UPDATE appointments SET skipped_reminders = $2, updated_at = $3 WHERE id = $1")
+        .bind(appointment.id.as_str())
+        .bind(serde_json::to_string(&skipped).map_err(|_| corrupt("skipped reminders"))?)
+        .bind(millis(now))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Books an appointment and creates its reminders, all in one transaction. A repeated
+    /// idempotency key or appointment id with the same request yields the appointment as it is.
+    pub async fn book_appointment(
+        &self,
+        new: &NewAppointment,
+        change: AppointmentChange<'_>,
+    ) -> Result<Booking, StoreError> {
+        let mut tx = self.write.begin().await?;
+        let minutes = new
+            .offsets
+            .iter()
+            .map(|o| o.minutes().to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let inserted = sqlx::query(
+            "INSERT INTO appointments (id, clinic_id, patient_id, external_id, starts_at, topic, template, params, \
+             reminder_minutes, skipped_reminders, status, idempotency_key, request_hash, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '[]', $10, $11, $12, $13, $13) \
+             ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(new.id.as_str())
+        .bind(new.clinic_id.as_str())
+        .bind(new.patient_id.as_str())
+        .bind(new.external_id.as_deref())
+        .bind(millis(new.starts_at))
+        .bind(new.topic.as_str())
+        .bind(new.template.as_str())
+        .bind(serde_json::to_string(&new.params).map_err(|_| corrupt("appointment params"))?)
+        .bind(minutes)
+        .bind(AppointmentStatus::Booked.as_str())
+        .bind(new.idempotency_key.as_deref())
+        .bind(new.request_hash.as_str())
+        .bind(millis(change.at))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if inserted.is_none() {
+            let first = sqlx::query(
+                "SELECT id, request_hash, idempotency_key FROM appointments \
+                 WHERE clinic_id = $1 AND (idempotency_key = $2 OR external_id = $3)",
+            )
+            .bind(new.clinic_id.as_str())
+            .bind(new.idempotency_key.as_deref())
+            .bind(new.external_id.as_deref())
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.rollback().await?;
+            let hash: String = first.try_get("request_hash")?;
+            let key: Option<String> = first.try_get("idempotency_key")?;
+            return Ok(if hash == new.request_hash {
+                let id: String = first.try_get("id")?;
+                Booking::Replayed(self.appointment(&new.clinic_id, &id).await?)
+            } else if key.is_some() && key == new.idempotency_key {
+                Booking::KeyReused
+            } else {
+                Booking::AppointmentIdTaken
+            });
+        }
+        let appointment = Stored {
+            id: new.id.clone(),
+            clinic_id: new.clinic_id.clone(),
+            patient_id: new.patient_id.clone(),
+            starts_at: new.starts_at,
+            topic: new.topic.clone(),
+            template: new.template.clone(),
+            params: new.params.clone(),
+            offsets: new.offsets.clone(),
+            status: AppointmentStatus::Booked,
+        };
+        apply_series(
+            self.backend,
+            &mut tx,
+            &appointment,
+            change,
+            SeriesChange::Booked,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Booking::Created(
+            self.appointment(&new.clinic_id, new.id.as_str()).await?,
+        ))
+    }
+
+    /// Moves an appointment to `starts_at`; its reminders no provider has yet move with it.
+    /// `Err(Conflict)` for a cancelled appointment.
+    pub async fn move_appointment(
+        &self,
+        clinic: &ClinicId,
+        id: &str,
+        starts_at: Timestamp,
+        change: AppointmentChange<'_>,
+    ) -> Result<AppointmentView, StoreError> {
+        let mut tx = self.write.begin().await?;
+        let mut appointment = stored(self.backend, &mut tx, clinic, id).await?;
+        if appointment.status == AppointmentStatus::Cancelled {
+            return Err(StoreError::Conflict("cancelled appointment"));
+        }
+        let from = appointment.starts_at;
+        sqlx::query("UPDATE appointments SET starts_at = $2 WHERE id = $1")
+            .bind(appointment.id.as_str())
+            .bind(millis(starts_at))
+            .execute(&mut *tx)
+            .await?;
+        appointment.starts_at = starts_at;
+        apply_series(
+            self.backend,
+            &mut tx,
+            &appointment,
+            change,
+            SeriesChange::Moved { from },
+        )
+        .await?;
+        tx.commit().await?;
+        self.appointment(clinic, appointment.id.as_str()).await
+    }
+
+    /// Cancels an appointment and every reminder of it no provider has yet. Cancelling a
+    /// cancelled appointment changes nothing.
+    pub async fn cancel_appointment(
+        &self,
+        clinic: &ClinicId,
+        id: &str,
+        change: AppointmentChange<'_>,
+    ) -> Result<AppointmentView, StoreError> {
+        let mut tx = self.write.begin().await?;
+        let appointment = stored(self.backend, &mut tx, clinic, id).await?;
+        if appointment.status == AppointmentStatus::Booked {
+            sqlx::query("UPDATE appointments SET status = $2, updated_at = $3 WHERE id = $1")
+                .bind(appointment.id.as_str())
+                .bind(AppointmentStatus::Cancelled.as_str())
+                .bind(millis(change.at))
+                .execute(&mut *tx)
+                .await?;
+            let latest = latest_reminders(&mut tx, &appointment.id).await?;
+            let ids: Vec<&str> = latest.values().map(|r| r.id.as_str()).collect();
+            lock_notifications(self.backend, &mut tx, "{ids}", &ids).await?;
+            let why = format!(
+                "cancelled: appointment {} at {} was cancelled by {}",
+                appointment.id, appointment.starts_at, change.by
+            );
+            let mut events = EventBatch::default();
+            for reminder in latest.values().filter(|r| r.is_pending()) {
+                cancel_reminder(&mut tx, &mut events, &reminder.id, change.at, &why).await?;
+            }
+            events.write(&mut tx).await?;
+        }
+        tx.commit().await?;
+        self.appointment(clinic, appointment.id.as_str()).await
+    }
+
+    /// The appointment `id` (ours, `apt_…`, or the booking system's) with its reminders.
+    pub async fn appointment(
+        &self,
+        clinic: &ClinicId,
+        id: &str,
+    ) -> Result<AppointmentView, StoreError> {
+        let row = sqlx::query(
+            "SELECT a.id, a.external_id, p.external_id AS patient, a.starts_at, a.status, a.topic, a.template, \
+             a.params, a.skipped_reminders, a.created_at, a.updated_at \
+             FROM appointments a JOIN patients p ON p.id = a.patient_id \
+             WHERE a.clinic_id = $1 AND (a.id = $2 OR a.external_id = $2)",
+        )
+        .bind(clinic.as_str())
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let id = AppointmentId::from_stored(row.try_get("id")?);
+        let reminders = sqlx::query(
+            "SELECT id, reminder_minutes_before, send_at, expires_at, status FROM notifications \
+             WHERE appointment_id = $1 ORDER BY created_at, id",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(|r| {
+            let minutes: Option<i64> = r.try_get("reminder_minutes_before")?;
+            let expires_at: Option<i64> = r.try_get("expires_at")?;
+            Ok(ReminderView {
+                notification_id: NotificationId::from_stored(r.try_get("id")?),
+                before: minutes
+                    .and_then(ReminderOffset::from_minutes)
+                    .ok_or_else(|| corrupt("reminder minutes"))?
+                    .to_string(),
+                send_at: timestamp(r.try_get("send_at")?)?,
+                expires_at: expires_at.map(timestamp).transpose()?,
+                status: status(&r.try_get::<String, _>("status")?)?,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+        let params: String = row.try_get("params")?;
+        let skipped: String = row.try_get("skipped_reminders")?;
+        let status: String = row.try_get("status")?;
+        Ok(AppointmentView {
+            id,
+            appointment_id: row.try_get("external_id")?,
+            patient_id: row.try_get("patient")?,
+            starts_at: timestamp(row.try_get("starts_at")?)?,
+            status: AppointmentStatus::parse(&status)
+                .ok_or_else(|| corrupt("appointment status"))?,
+            topic: row.try_get("topic")?,
+            template: row.try_get("template")?,
+            params: serde_json::from_str(&params).map_err(|_| corrupt("appointment params"))?,
+            reminders,
+            skipped_reminders: serde_json::from_str(&skipped)
+                .map_err(|_| corrupt("skipped reminders"))?,
+            created_at: timestamp(row.try_get("created_at")?)?,
+            updated_at: timestamp(row.try_get("updated_at")?)?,
+        })
+    }
+}
