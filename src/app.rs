@@ -129,6 +129,7 @@ impl Application {
             dispatcher_wake: wake,
             providers,
             tracker,
+            clinic_settings: Arc::default(),
             public_url: Arc::from(public_url.as_str()),
         };
         Ok(Self {

@@ -42,5 +42,6 @@ pub(super) async fn put_hours(
         .store
         .set_clinic_hours(&caller.0.clinic.id, &hours)
         .await?;
+    state.clinic_settings.forget(&caller.0.clinic.id);
     Ok(Json(hours.to_text()))
 }

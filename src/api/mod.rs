@@ -5,6 +5,7 @@ mod appointments;
 mod auth;
 mod callbacks;
 mod clinic_hours;
+mod clinic_settings;
 mod json;
 mod notifications;
 mod patients;
@@ -22,6 +23,7 @@ use axum::routing::{get, post};
 use tokio::sync::Notify;
 
 pub use auth::KeyGuard;
+pub use clinic_settings::ClinicSettingsCache;
 pub use problem::{ApiError, FieldError};
 
 use crate::batch::Batcher;
@@ -45,6 +47,8 @@ pub struct AppState {
     /// Provider accounts: what webhooks are checked against.
     pub providers: Arc<Providers>,
     pub tracker: Tracker,
+    /// Clinic settings intake reads for every notification.
+    pub clinic_settings: Arc<ClinicSettingsCache>,
     /// Where providers reach this gateway; Twilio signs URLs under it.
     pub public_url: Arc<str>,
 }

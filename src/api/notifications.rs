@@ -14,7 +14,7 @@ use super::auth::Caller;
 use super::json::ApiJson;
 use super::patients::{checked, patient_of};
 use super::problem::{ApiError, FieldError};
-use crate::domain::{Clinic, NotificationId, NotificationStatus, Priority, Sensitivity, Topic};
+use crate::domain::{Clinic, NotificationId, NotificationStatus, Priority, Sensitivity};
 use crate::policy::{MessagingHours, SendTime};
 use crate::store::{
     IntakeResult, NewNotification, NotificationFilter, NotificationView, Receipt, StoreError,
@@ -204,8 +204,8 @@ pub(super) async fn create_notification(
     let mut hours_note = None;
     let mut send_at = send_at;
     if priority == Priority::Normal {
-        let hours = state.store.clinic_hours(&clinic.id).await?;
-        let hours = MessagingHours::for_patient(Arc::new(hours), clinic, &patient);
+        let settings = state.clinic_settings.get(&state.store, &clinic.id).await?;
+        let hours = MessagingHours::for_patient(Arc::clone(&settings.hours), clinic, &patient);
         match hours.send_time(priority, send_at, expires_at) {
             // Stored as expired: its send time past its expiry says so (see the store).
             SendTime::Defer { until, reason } | SendTime::Expire { until, reason } => {
@@ -277,13 +277,11 @@ pub(super) async fn topic_sensitivity(
     name: &str,
     errors: &mut Vec<FieldError>,
 ) -> Result<Option<Sensitivity>, ApiError> {
-    if Topic::is_valid_name(name)
-        && let Some(sensitivity) = state.store.topic_sensitivity(&clinic.id, name).await?
-    {
-        return Ok(Some(sensitivity));
+    let settings = state.clinic_settings.get(&state.store, &clinic.id).await?;
+    if let Some(topic) = settings.topics.iter().find(|t| t.name == name) {
+        return Ok(Some(topic.sensitivity));
     }
-    let topics = state.store.topics(&clinic.id).await?;
-    let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
+    let names: Vec<&str> = settings.topics.iter().map(|t| t.name.as_str()).collect();
     errors.push(FieldError::new(
         "topic",
         format!(

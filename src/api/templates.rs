@@ -201,6 +201,7 @@ pub(super) async fn put_template(
         .store
         .put_clinic_text(&clinic.id, &name, &language, &copy, state.clock.now())
         .await?;
+    state.clinic_settings.forget(&clinic.id);
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -223,6 +224,7 @@ pub(super) async fn delete_template(
         .store
         .delete_clinic_texts::<TemplateCopy>(&caller.0.clinic.id, &name, Some(&language))
         .await?;
+    state.clinic_settings.forget(&caller.0.clinic.id);
     match (removed, templates::builtin(&name, &language)) {
         (0, Some(_)) => Err(ApiError::Conflict(
             "built-in templates cannot be deleted; replace it for this clinic with PUT".into(),
@@ -382,10 +384,13 @@ pub(super) async fn check_notification_template(
     params: &BTreeMap<String, String>,
     patient: Option<&Patient>,
 ) -> Result<Result<String, FieldError>, ApiError> {
-    let own = state
-        .store
-        .clinic_texts::<TemplateCopy>(&clinic.id, Some(name))
-        .await?;
+    let settings = state.clinic_settings.get(&state.store, &clinic.id).await?;
+    let own: Vec<OwnTemplate<TemplateCopy>> = settings
+        .templates
+        .iter()
+        .filter(|t| t.name == name)
+        .cloned()
+        .collect();
     let languages = [
         patient.map_or(clinic.default_language.as_str(), |p| p.language.as_str()),
         clinic.default_language.as_str(),
@@ -393,14 +398,7 @@ pub(super) async fn check_notification_template(
     let Some(chosen) = templates::choose(name, &own, languages) else {
         let mut names: Vec<String> = templates::builtins()
             .map(|(name, _, _)| name.to_owned())
-            .chain(
-                state
-                    .store
-                    .clinic_texts::<TemplateCopy>(&clinic.id, None)
-                    .await?
-                    .into_iter()
-                    .map(|t| t.name),
-            )
+            .chain(settings.templates.iter().map(|t| t.name.clone()))
             .collect();
         names.sort();
         names.dedup();

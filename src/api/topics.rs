@@ -61,6 +61,7 @@ pub(super) async fn put_topic(
         .store
         .set_topic(&caller.0.clinic.id, &name, sensitivity, state.clock.now())
         .await?;
+    state.clinic_settings.forget(&caller.0.clinic.id);
     tracing::info!(clinic = %caller.0.clinic.slug, topic = %topic.name, sensitivity = topic.sensitivity.as_str(), "topic set");
     Ok(Json(topic))
 }

@@ -57,26 +57,6 @@ impl Store {
         Ok(built_in.chain(added).collect())
     }
 
-    /// The sensitivity of one of the clinic's topics; `None` when the clinic has no such topic.
-    pub async fn topic_sensitivity(
-        &self,
-        clinic: &ClinicId,
-        name: &str,
-    ) -> Result<Option<Sensitivity>, StoreError> {
-        let row =
-            sqlx::query("SELECT sensitivity FROM clinic_topics WHERE clinic_id = $1 AND name = $2")
-                .bind(clinic.as_str())
-                .bind(name)
-                .fetch_optional(&self.read)
-                .await?;
-        match row {
-            Some(row) => Ok(Some(sensitivity(
-                &row.try_get::<String, _>("sensitivity")?,
-            )?)),
-            None => Ok(Topic::parse(name).map(Topic::default_sensitivity)),
-        }
-    }
-
     /// The sensitivities the given clinics set for their topics, by (clinic, topic); topics not
     /// listed are built-in ones with their default.
     pub async fn topic_settings(
