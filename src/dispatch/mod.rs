@@ -43,8 +43,12 @@ pub struct Dispatcher {
     providers: Arc<Providers>,
     limits: SenderLimits,
     wake: Arc<Notify>,
-    clinics: RwLock<HashMap<ClinicId, Clinic>>,
+    /// Clinics as last read, and when: a clinic's row changes rarely (its name, phone, channels).
+    clinics: RwLock<HashMap<ClinicId, (std::time::Instant, Clinic)>>,
 }
+
+/// How long a clinic read from the database is used before it is read again.
+const CLINIC_FRESH_FOR: Duration = Duration::from_secs(30);
 
 /// A claimed notification the policy wants sent now.
 struct Handover {
@@ -536,14 +540,17 @@ impl Dispatcher {
     }
 
     async fn clinic(&self, id: &ClinicId) -> Result<Clinic, StoreError> {
-        if let Some(clinic) = self.clinics.read().await.get(id) {
+        if let Some((read_at, clinic)) = self.clinics.read().await.get(id)
+            && read_at.elapsed() < CLINIC_FRESH_FOR
+        {
             return Ok(clinic.clone());
         }
+        let read_at = std::time::Instant::now();
         let clinic = self.store.clinic_by_id(id).await?;
         self.clinics
             .write()
             .await
-            .insert(id.clone(), clinic.clone());
+            .insert(id.clone(), (read_at, clinic.clone()));
         Ok(clinic)
     }
 }
