@@ -145,29 +145,31 @@ impl Dispatcher {
         let mut clinic_ids: Vec<&str> = claimed.iter().map(|n| n.clinic_id.as_str()).collect();
         clinic_ids.sort_unstable();
         clinic_ids.dedup();
-        // Read each round, not cached: an admin's change applies to the next hand-over.
-        let hours = self.store.clinic_hours_by_ids(&clinic_ids).await?;
-        let known = self.store.recipient_facts(&addresses, now).await?;
-        let suspended = self.store.channel_suspensions(now).await?;
-        let clinic_ids: HashSet<&str> = claimed.iter().map(|n| n.clinic_id.as_str()).collect();
-        let topics = self
-            .store
-            .topic_settings(&clinic_ids.into_iter().collect::<Vec<_>>())
-            .await?;
         let mut wanted: Vec<_> = claimed
             .iter()
             .filter_map(|n| Some((n.clinic_id.clone(), n.template.clone()?)))
             .collect();
         wanted.sort();
         wanted.dedup();
-        let own_templates = self.store.clinic_texts_for::<TemplateCopy>(&wanted).await?;
         // Only free text needs the patient's WhatsApp window; templates go any time.
-        let windows = if claimed.iter().any(|n| n.template.is_none()) {
-            let since = now.checked_sub(policy::WHATSAPP_WINDOW).unwrap_or(now);
-            self.store.open_whatsapp_windows(&addresses, since).await?
-        } else {
-            HashSet::new()
-        };
+        let free_text = claimed.iter().any(|n| n.template.is_none());
+        let since = now.checked_sub(policy::WHATSAPP_WINDOW).unwrap_or(now);
+        // Independent reads, side by side. Hours and topics are read each round, not cached: an
+        // admin's change applies to the next hand-over.
+        let (hours, known, suspended, topics, own_templates, windows) = tokio::try_join!(
+            self.store.clinic_hours_by_ids(&clinic_ids),
+            self.store.recipient_facts(&addresses, now),
+            self.store.channel_suspensions(now),
+            self.store.topic_settings(&clinic_ids),
+            self.store.clinic_texts_for::<TemplateCopy>(&wanted),
+            async {
+                if free_text {
+                    self.store.open_whatsapp_windows(&addresses, since).await
+                } else {
+                    Ok(HashSet::new())
+                }
+            },
+        )?;
 
         let mut writes = Vec::with_capacity(count);
         let mut handovers = HashMap::new();
