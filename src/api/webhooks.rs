@@ -67,10 +67,8 @@ pub(super) async fn whatsapp_event(
             "X-Hub-Signature-256 does not sign this body",
         ));
     }
-    let statuses =
-        whatsapp::parse_statuses(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
-    let inbound =
-        whatsapp::parse_inbound(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    let whatsapp::WebhookEvents { statuses, inbound } =
+        whatsapp::parse_webhook(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
     // A patient's message opens their 24-hour window for free text on that number.
     let now = state.clock.now();
     let conversations: Vec<_> = inbound

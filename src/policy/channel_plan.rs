@@ -187,6 +187,18 @@ pub(crate) mod tests {
     use super::*;
     use crate::domain::{ClinicId, EmailAddress, Language, PatientId, Phone, TimeZoneName};
 
+    /// The plan for `patient` at the test clinic, with nothing known about their addresses.
+    pub(crate) fn default_plan(patient: &Patient) -> ChannelPlan {
+        channel_plan(
+            None,
+            patient,
+            &clinic(),
+            &[],
+            &[],
+            WhatsAppContent::Template,
+        )
+    }
+
     pub(crate) fn clinic() -> Clinic {
         Clinic {
             id: ClinicId::generate(),
@@ -224,14 +236,7 @@ pub(crate) mod tests {
 
     #[test]
     fn without_preferences_the_clinic_order_is_used() {
-        let plan = channel_plan(
-            None,
-            &patient(),
-            &clinic(),
-            &[],
-            &[],
-            WhatsAppContent::Template,
-        );
+        let plan = default_plan(&patient());
         assert_eq!(
             kinds(&plan),
             [ChannelKind::Whatsapp, ChannelKind::Sms, ChannelKind::Email]
@@ -244,14 +249,7 @@ pub(crate) mod tests {
     fn the_patients_preference_beats_the_clinic_order() {
         let mut patient = patient();
         patient.channels = vec![ChannelKind::Email, ChannelKind::Sms];
-        let plan = channel_plan(
-            None,
-            &patient,
-            &clinic(),
-            &[],
-            &[],
-            WhatsAppContent::Template,
-        );
+        let plan = default_plan(&patient);
         assert_eq!(kinds(&plan), [ChannelKind::Email, ChannelKind::Sms]);
     }
 
@@ -282,14 +280,7 @@ pub(crate) mod tests {
         ];
         patient.opted_out = vec![ChannelKind::Whatsapp];
         patient.email = None;
-        let plan = channel_plan(
-            None,
-            &patient,
-            &clinic(),
-            &[],
-            &[],
-            WhatsAppContent::Template,
-        );
+        let plan = default_plan(&patient);
         assert_eq!(kinds(&plan), [ChannelKind::Sms]);
         assert_eq!(
             plan.skipped,
@@ -326,14 +317,7 @@ pub(crate) mod tests {
     fn a_patient_not_on_whatsapp_is_not_sent_whatsapp() {
         let mut patient = patient();
         patient.whatsapp = false;
-        let plan = channel_plan(
-            None,
-            &patient,
-            &clinic(),
-            &[],
-            &[],
-            WhatsAppContent::Template,
-        );
+        let plan = default_plan(&patient);
         assert_eq!(kinds(&plan), [ChannelKind::Sms, ChannelKind::Email]);
         assert_eq!(
             plan.skipped,

@@ -429,7 +429,7 @@ mod tests {
 
     use super::*;
     use crate::domain::ClinicHours;
-    use crate::policy::channel_plan::tests::{clinic, patient};
+    use crate::policy::channel_plan::tests::{clinic, default_plan, patient};
     use crate::policy::{WhatsAppContent, channel_plan};
 
     fn at(s: &str) -> Timestamp {
@@ -492,14 +492,7 @@ mod tests {
     }
 
     fn plan() -> ChannelPlan {
-        channel_plan(
-            None,
-            &patient(),
-            &clinic(),
-            &[],
-            &[],
-            WhatsAppContent::Template,
-        )
+        default_plan(&patient())
     }
 
     const NOW: &str = "2026-11-26T10:00:00Z";
@@ -603,14 +596,7 @@ mod tests {
     fn an_interrupted_email_hand_over_falls_back_instead_of_resending() {
         let mut patient = patient();
         patient.channels = vec![ChannelKind::Email, ChannelKind::Sms];
-        let plan = channel_plan(
-            None,
-            &patient,
-            &clinic(),
-            &[],
-            &[],
-            WhatsAppContent::Template,
-        );
+        let plan = default_plan(&patient);
         let sending = attempt(
             ChannelKind::Email,
             AttemptStatus::Sending,
@@ -795,14 +781,7 @@ mod tests {
     fn with_every_channel_used_up_the_notification_fails_with_the_whole_story() {
         let mut patient = patient();
         patient.email = None;
-        let plan = channel_plan(
-            None,
-            &patient,
-            &clinic(),
-            &[],
-            &[],
-            WhatsAppContent::Template,
-        );
+        let plan = default_plan(&patient);
         let attempts = [
             attempt(
                 ChannelKind::Whatsapp,
@@ -856,14 +835,7 @@ mod tests {
 
         let mut no_phone = patient();
         no_phone.phone = None;
-        let plan = channel_plan(
-            None,
-            &no_phone,
-            &clinic(),
-            &[],
-            &[],
-            WhatsAppContent::Template,
-        );
+        let plan = default_plan(&no_phone);
         let email_failed = [attempt(
             ChannelKind::Email,
             AttemptStatus::Failed,
@@ -922,14 +894,7 @@ mod tests {
         let mut patient = patient();
         patient.phone = None;
         patient.email = None;
-        let plan = channel_plan(
-            None,
-            &patient,
-            &clinic(),
-            &[],
-            &[],
-            WhatsAppContent::Template,
-        );
+        let plan = default_plan(&patient);
         let decision = decide(&due_now(), &plan, &[], &rules(), at(NOW));
         assert_eq!(
             decision.step,

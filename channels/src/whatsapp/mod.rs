@@ -18,6 +18,6 @@ pub use classify::classify_code;
 pub use cloud::{WhatsAppCloud, WhatsAppSetupError};
 pub use config::WhatsAppConfig;
 pub use webhook::{
-    InboundWhatsApp, SIGNATURE_HEADER, WebhookError, parse_inbound, parse_statuses, sign,
-    verify_signature, verify_subscription,
+    InboundWhatsApp, SIGNATURE_HEADER, WebhookError, WebhookEvents, parse_inbound, parse_statuses,
+    parse_webhook, sign, verify_signature, verify_subscription,
 };

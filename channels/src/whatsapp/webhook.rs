@@ -65,12 +65,17 @@ impl fmt::Debug for InboundWhatsApp {
 /// The [`SIGNATURE_HEADER`] value Meta sends with `raw_body`: `sha256=` and the hex HMAC-SHA256
 /// of the body under the app secret. The sandbox signs its webhooks with it.
 pub fn sign(app_secret: &Secret, raw_body: &[u8]) -> String {
+    format!("sha256={}", hex::encode(mac(app_secret, raw_body)))
+}
+
+/// HMAC-SHA256 of `raw_body` under the app secret.
+fn mac(app_secret: &Secret, raw_body: &[u8]) -> Vec<u8> {
     // HMAC takes keys of any length, so this cannot fail.
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(app_secret.expose().as_bytes()) else {
-        return String::new();
+        return Vec::new();
     };
     mac.update(raw_body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    mac.finalize().into_bytes().to_vec()
 }
 
 /// Whether `header` (the [`SIGNATURE_HEADER`] value) signs `raw_body` with `app_secret`.
@@ -86,11 +91,7 @@ pub fn verify_signature(app_secret: &Secret, raw_body: &[u8], header: Option<&st
     if app_secret.expose().is_empty() {
         return false;
     }
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(app_secret.expose().as_bytes()) else {
-        return false;
-    };
-    mac.update(raw_body);
-    let expected = mac.finalize().into_bytes();
+    let expected = mac(app_secret, raw_body);
     // Constant time, so the signature cannot be guessed byte by byte from response times.
     expected.as_slice().ct_eq(&given).into()
 }
@@ -109,47 +110,59 @@ pub fn verify_subscription(
     (mode == Some("subscribe") && !expected.is_empty() && token_ok).then(|| challenge.to_owned())
 }
 
-/// Every delivery status in one webhook POST, in the order Meta listed them: across all
-/// `entry[]`, `changes[]` and `statuses[]`. Meta does not order them, and `delivered` may follow
-/// `read` or `failed`; the gateway must never move an attempt backwards. Statuses of kinds this
-/// adapter does not know (`deleted`, `played`, …) or of unreadable shape are skipped, so one odd
-/// status cannot make Meta redeliver the whole batch.
-pub fn parse_statuses(raw_body: &[u8]) -> Result<Vec<ProviderStatus>, WebhookError> {
-    let statuses = messages_values(raw_body)?
-        .flat_map(|value| value.statuses)
-        .filter_map(|raw| match serde_json::from_value::<Status>(raw) {
-            Ok(status) => provider_status(status),
-            Err(_) => {
-                tracing::warn!("whatsapp webhook: unreadable status skipped");
-                None
-            }
-        })
-        .collect();
-    Ok(statuses)
+/// What one webhook POST carries, read in one pass over the body.
+#[derive(Debug, Default)]
+pub struct WebhookEvents {
+    /// Every delivery status, in the order Meta listed them: across all `entry[]`, `changes[]`
+    /// and `statuses[]`. Meta does not order them, and `delivered` may follow `read` or
+    /// `failed`; the gateway must never move an attempt backwards. Statuses of kinds this
+    /// adapter does not know (`deleted`, `played`, …) or of unreadable shape are skipped, so one
+    /// odd status cannot make Meta redeliver the whole batch.
+    pub statuses: Vec<ProviderStatus>,
+    /// Every patient message, in Meta's order. Meta redelivers, so dedupe by
+    /// `provider_message_id`. Unreadable messages are skipped.
+    pub inbound: Vec<InboundWhatsApp>,
 }
 
-/// Every patient message in one webhook POST, in Meta's order, across all entries and changes.
-/// Meta redelivers, so dedupe by `provider_message_id`. Unreadable messages are skipped.
-pub fn parse_inbound(raw_body: &[u8]) -> Result<Vec<InboundWhatsApp>, WebhookError> {
-    let messages = messages_values(raw_body)?
-        .flat_map(|value| {
-            let phone_number_id = value.metadata.map(|m| m.phone_number_id);
-            value
-                .messages
-                .into_iter()
-                .map(move |raw| (phone_number_id.clone(), raw))
-        })
-        .filter_map(
-            |(phone_number_id, raw)| match serde_json::from_value::<Inbound>(raw) {
-                Ok(message) => Some(inbound(message, phone_number_id)),
-                Err(_) => {
-                    tracing::warn!("whatsapp webhook: unreadable inbound message skipped");
-                    None
+/// The statuses and patient messages of one webhook POST.
+pub fn parse_webhook(raw_body: &[u8]) -> Result<WebhookEvents, WebhookError> {
+    let mut events = WebhookEvents::default();
+    for value in messages_values(raw_body)? {
+        let phone_number_id = value.metadata.map(|m| m.phone_number_id);
+        events
+            .statuses
+            .extend(value.statuses.into_iter().filter_map(|raw| {
+                match serde_json::from_value::<Status>(raw) {
+                    Ok(status) => provider_status(status),
+                    Err(_) => {
+                        tracing::warn!("whatsapp webhook: unreadable status skipped");
+                        None
+                    }
                 }
-            },
-        )
-        .collect();
-    Ok(messages)
+            }));
+        events
+            .inbound
+            .extend(value.messages.into_iter().filter_map(|raw| {
+                match serde_json::from_value::<Inbound>(raw) {
+                    Ok(message) => Some(inbound(message, phone_number_id.clone())),
+                    Err(_) => {
+                        tracing::warn!("whatsapp webhook: unreadable inbound message skipped");
+                        None
+                    }
+                }
+            }));
+    }
+    Ok(events)
+}
+
+/// The delivery statuses of one webhook POST (see [`WebhookEvents::statuses`]).
+pub fn parse_statuses(raw_body: &[u8]) -> Result<Vec<ProviderStatus>, WebhookError> {
+    parse_webhook(raw_body).map(|events| events.statuses)
+}
+
+/// The patient messages of one webhook POST (see [`WebhookEvents::inbound`]).
+pub fn parse_inbound(raw_body: &[u8]) -> Result<Vec<InboundWhatsApp>, WebhookError> {
+    parse_webhook(raw_body).map(|events| events.inbound)
 }
 
 /// The `value` of every `messages` change in the body: statuses and inbound messages live there.
