@@ -241,17 +241,7 @@ async fn a_clinic_with_its_own_whatsapp_account_sends_through_it_while_other_cli
     assert!(created.status().is_success(), "{}", created.status());
 
     let own = app.notify(reminder_for("p-1")).await;
-    let sent = app
-        .request(
-            Method::POST,
-            "/v1/notifications",
-            &other,
-            Some(reminder_for("p-1")),
-        )
-        .await;
-    assert_eq!(sent.status(), StatusCode::ACCEPTED);
-    let receipt: Value = sent.json().await.expect("receipt");
-    let others = receipt["id"].as_str().expect("id").to_owned();
+    let others = app.notify_as(&other, reminder_for("p-1")).await;
 
     // The clinic's own account took the message.
     let accepted = wait_as(&app, &app.key, &own, |n| {

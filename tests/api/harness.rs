@@ -209,7 +209,14 @@ impl TestApp {
 
     /// Posts a notification that must be accepted; returns its id.
     pub async fn notify(&self, body: Value) -> String {
-        let response = self.post_notification(body).await;
+        self.notify_as(&self.key, body).await
+    }
+
+    /// Posts a notification with `key` (another role or clinic); returns its id.
+    pub async fn notify_as(&self, key: &str, body: Value) -> String {
+        let response = self
+            .request(Method::POST, "/v1/notifications", key, Some(body))
+            .await;
         assert_eq!(response.status(), StatusCode::ACCEPTED);
         let receipt: Value = response.json().await.expect("receipt");
         receipt["id"].as_str().expect("id").to_owned()

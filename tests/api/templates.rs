@@ -108,16 +108,7 @@ async fn a_clinics_own_hebrew_template_reaches_its_hebrew_patient_on_each_channe
     let mut by_voice = reminder_with_room("p-1");
     by_voice["channel"] = json!("voice");
     let own_voice = app.notify(by_voice).await;
-    let response = app
-        .request(
-            Method::POST,
-            "/v1/notifications",
-            &other,
-            Some(reminder_for("p-1")),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let builtin: Value = response.json().await.expect("receipt");
+    let builtin = app.notify_as(&other, reminder_for("p-1")).await;
     let own = app.wait_for(&own, &["read"]).await;
     for id in [&own_sms, &own_email, &own_voice] {
         app.wait_until_finished(id).await;
@@ -449,19 +440,13 @@ async fn a_quick_reply_sent_with_one_call_arrives_in_the_patients_language() {
     )
     .await;
 
-    let response = app
-        .request(
-            Method::POST,
-            "/v1/notifications",
+    let id = app
+        .notify_as(
             &staff,
-            Some(json!({ "patient_id": "p-1", "topic": "general", "quick_reply": "directions" })),
+            json!({ "patient_id": "p-1", "topic": "general", "quick_reply": "directions" }),
         )
         .await;
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let receipt: Value = response.json().await.expect("receipt");
-    let done = app
-        .wait_for(receipt["id"].as_str().expect("id"), &["delivered"])
-        .await;
+    let done = app.wait_for(&id, &["delivered"]).await;
 
     let outbox = app.outbox("+972541110001").await;
     assert_eq!(outbox.len(), 1);
