@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-use crate::api::{self, AppState, KeyGuard};
+use crate::api::{self, AppState, FailedAuthLimit, KeyGuard};
 use crate::batch::Batcher;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
@@ -51,22 +51,26 @@ pub struct RunningApp {
     pub addr: SocketAddr,
     pub store: Store,
     stop: watch::Sender<bool>,
-    /// The dispatcher and the sandbox's status reports.
-    workers: Vec<JoinHandle<()>>,
-    stop_serving: watch::Sender<bool>,
-    server: JoinHandle<()>,
+    /// The HTTP server, the dispatcher and the sandbox's status reports.
+    tasks: Vec<JoinHandle<()>>,
+    grace: Duration,
 }
 
 impl RunningApp {
-    /// Lets in-flight work finish its current round, then stops serving, and waits. The server
-    /// goes last: hand-overs in flight may be talking to this instance's own sandbox.
-    pub async fn stop(self) {
+    /// Stops accepting connections and claiming work, and waits up to `http.shutdown_grace_ms`
+    /// for requests and provider hand-overs in flight to finish. Returns whether they all did;
+    /// what is cut off is safe (an acknowledged notification is on disk, and a claim that was
+    /// never recorded is claimed again once its lease runs out).
+    pub async fn stop(self) -> bool {
         let _ = self.stop.send(true);
-        for task in self.workers {
-            let _ = task.await;
+        let aborts: Vec<_> = self.tasks.iter().map(JoinHandle::abort_handle).collect();
+        let finished = tokio::time::timeout(self.grace, futures::future::join_all(self.tasks))
+            .await
+            .is_ok();
+        if !finished {
+            aborts.iter().for_each(tokio::task::AbortHandle::abort);
         }
-        let _ = self.stop_serving.send(true);
-        let _ = self.server.await;
+        finished
     }
 }
 
@@ -123,6 +127,7 @@ impl Application {
         let state = AppState {
             store,
             keys: Arc::new(KeyGuard::new(&config.api)),
+            auth_failures: Arc::new(FailedAuthLimit::new(&config.http)),
             config: Arc::new(config),
             clock,
             intake,
@@ -155,30 +160,26 @@ impl Application {
         let addr = self.local_addr();
         let store = self.state.store.clone();
         let (stop, stopped) = watch::channel(false);
-        let (stop_serving, mut serving_stopped) = watch::channel(false);
+        let http = self.state.config.http.clone();
+        let grace = http.shutdown_grace();
 
         let router = api::router(self.state, self.sandbox.clone());
-        let server = tokio::spawn(async move {
-            let serve = axum::serve(self.listener, router).with_graceful_shutdown(async move {
-                let _ = serving_stopped.wait_for(|s| *s).await;
-            });
-            if let Err(error) = serve.await {
-                tracing::error!(%error, "HTTP server stopped");
-            }
+        let server = tokio::spawn({
+            let stopped = stopped.clone();
+            async move { crate::http::serve(self.listener, router, &http, stopped).await }
         });
         let dispatcher =
             tokio::spawn(Arc::clone(&self.dispatcher).run_until_stopped(stopped.clone()));
-        let mut workers = vec![dispatcher];
+        let mut tasks = vec![server, dispatcher];
         if let Some(sandbox) = self.sandbox {
-            workers.push(tokio::spawn(report_sandbox_statuses(sandbox, stopped)));
+            tasks.push(tokio::spawn(report_sandbox_statuses(sandbox, stopped)));
         }
         RunningApp {
             addr,
             store,
             stop,
-            workers,
-            stop_serving,
-            server,
+            tasks,
+            grace,
         }
     }
 }

@@ -128,6 +128,7 @@ type CliResult = Result<(), Box<dyn std::error::Error>>;
 async fn serve(config: Config) -> CliResult {
     let bootstrap = config.bootstrap_demo;
     let sandbox = config.sandbox.enabled;
+    raise_open_file_limit();
     let app = Application::build(config).await?;
     let addr = app.local_addr();
     let demo_key = if bootstrap {
@@ -166,10 +167,37 @@ async fn serve(config: Config) -> CliResult {
         "       -H 'Content-Type: application/json' -d '{{\"patient_id\":\"p-1\",\"topic\":\"appointment_reminder\",\"template\":\"appointment_reminder\",\"params\":{{\"date\":\"01.12\",\"time\":\"09:30\"}}}}'"
     );
 
-    tokio::signal::ctrl_c().await?;
-    println!("stopping…");
-    running.stop().await;
+    stop_requested().await?;
+    println!("stopping: no new connections; finishing the requests and hand-overs in flight…");
+    if running.stop().await {
+        println!("stopped");
+    } else {
+        tracing::warn!(
+            "http.shutdown_grace_ms ran out: the rest was cut off; claimed notifications are claimed again once their lease runs out"
+        );
+    }
     Ok(())
+}
+
+/// SIGTERM (what systemd, Docker and Kubernetes send) or SIGINT (ctrl-c).
+async fn stop_requested() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
+    }
+    Ok(())
+}
+
+/// Each connection is a file descriptor, and so is each SQLite file the pool opens; the usual
+/// soft limit of 1,024 is reached long before the hard one. Raising it needs no privilege.
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open-file limit"),
+    }
 }
 
 /// On a fresh database, a clinic to try things with.
