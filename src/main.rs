@@ -125,10 +125,10 @@ async fn main() -> ExitCode {
 
 type CliResult = Result<(), Box<dyn std::error::Error>>;
 
-async fn serve(config: Config) -> CliResult {
+async fn serve(mut config: Config) -> CliResult {
+    keep_connections_within_open_files(&mut config);
     let bootstrap = config.bootstrap_demo;
     let sandbox = config.sandbox.enabled;
-    raise_open_file_limit();
     let app = Application::build(config).await?;
     let addr = app.local_addr();
     let demo_key = if bootstrap {
@@ -191,12 +191,26 @@ async fn stop_requested() -> std::io::Result<()> {
     Ok(())
 }
 
-/// Each connection is a file descriptor, and so is each SQLite file the pool opens; the usual
-/// soft limit of 1,024 is reached long before the hard one. Raising it needs no privilege.
-fn raise_open_file_limit() {
-    match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) => tracing::debug!(limit, "open-file limit"),
-        Err(error) => tracing::warn!(%error, "cannot raise the open-file limit"),
+/// Each connection is a file descriptor, and so is each SQLite file and socket the database pool
+/// and the adapters open. Raises the open-file limit to the hard limit (the usual soft limit of
+/// 1,024 is reached long before; raising it needs no privilege), and serves at most half of it
+/// as connections, so the rest always has files to open.
+fn keep_connections_within_open_files(config: &mut Config) {
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(error) => {
+            tracing::warn!(%error, "cannot raise the open-file limit");
+            return;
+        }
+    };
+    let most = u32::try_from(limit / 2).unwrap_or(u32::MAX).max(1);
+    if config.http.max_connections > most {
+        tracing::warn!(
+            open_files = limit,
+            connections = most,
+            "http.max_connections is more than half the open-file limit; serving fewer"
+        );
+        config.http.max_connections = most;
     }
 }
 

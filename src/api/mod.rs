@@ -159,6 +159,7 @@ fn webhook_routes(http: &crate::config::HttpConfig) -> Router<AppState> {
             webhooks::Gate {
                 signature,
                 bodies: Arc::clone(&bodies),
+                max_bytes: MAX_WEBHOOK_BYTES,
             },
             webhooks::gate,
         )

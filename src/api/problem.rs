@@ -52,6 +52,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("the request body is larger than this server accepts (api.max_request_bytes)")]
     TooLarge,
+    #[error("a provider webhook body may be at most 1 MiB")]
+    WebhookTooLarge,
     #[error("too many requests for this API key")]
     RateLimited { retry_after_secs: u64 },
     #[error("too many failed API key checks from this address; wait before trying again")]
@@ -129,6 +131,11 @@ impl ApiError {
                 "Unsupported media type",
             ),
             Self::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "Request too large",
+            ),
+            Self::WebhookTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too-large",
                 "Request too large",

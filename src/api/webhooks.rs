@@ -31,13 +31,24 @@ pub(super) struct Gate {
     pub signature: &'static str,
     /// Bodies being read and handled now, shared by every webhook route.
     pub bodies: Arc<Semaphore>,
+    /// Largest body, in bytes.
+    pub max_bytes: usize,
 }
 
-/// Refuses an unsigned POST from its headers alone, and holds one of the in-flight slots while
-/// the body is read and handled: a flood of large uploads costs at most that many bodies.
+/// Refuses an unsigned or oversized POST from its headers alone, and holds one of the in-flight
+/// slots while the body is read and handled: a flood of large uploads costs at most that many
+/// bodies.
 pub(super) async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Response {
     if let Err(refused) = signature_header(request.headers(), gate.signature) {
         return refused.into_response();
+    }
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > gate.max_bytes as u64) {
+        return ApiError::WebhookTooLarge.into_response();
     }
     let Ok(_slot) = gate.bodies.try_acquire_owned() else {
         return ApiError::WebhooksBusy {
