@@ -44,18 +44,21 @@ impl KeyGuard {
         store: &Store,
         key: &str,
     ) -> Result<Option<AuthenticatedKey>, StoreError> {
-        let hash = crate::store::key_fingerprint(key);
-        if let Ok(cache) = self.cache.read()
-            && let Some((found, at)) = cache.get(&hash)
-            && at.elapsed() < KEY_CACHE_TTL
-        {
-            return Ok(Some(found.clone()));
+        if let Some(found) = self.remembered(key) {
+            return Ok(Some(found));
         }
         let found = store.authenticate(key).await?;
         if let (Some(found), Ok(mut cache)) = (&found, self.cache.write()) {
-            cache.insert(hash, (found.clone(), Instant::now()));
+            cache.insert(crate::store::key_fingerprint(key), (found.clone(), Instant::now()));
         }
         Ok(found)
+    }
+
+    /// `key`, if it was checked recently and found valid: no database read needed.
+    fn remembered(&self, key: &str) -> Option<AuthenticatedKey> {
+        let cache = self.cache.read().ok()?;
+        let (found, at) = cache.get(&crate::store::key_fingerprint(key))?;
+        (at.elapsed() < KEY_CACHE_TTL).then(|| found.clone())
     }
 
     fn check_rate(&self, key: &AuthenticatedKey) -> Result<(), ApiError> {
@@ -102,7 +105,10 @@ impl FromRequestParts<AppState> for Caller {
                 "the Authorization header must be 'Bearer <key>'",
             ))?;
         let client = crate::http::peer(&parts.extensions).map(|peer| ClientNet::of(peer.ip()));
-        if let Some(client) = client {
+        // A remembered key costs no database read, so it passes even from a limited address.
+        if let Some(client) = client
+            && state.keys.remembered(key).is_none()
+        {
             state.auth_failures.refuse_while_limited(client)?;
         }
         let Some(found) = state.keys.authenticate(&state.store, key).await? else {
@@ -134,7 +140,8 @@ impl ClientNet {
 }
 
 /// Failed key checks per client address. A client over the limit is refused with `429` before
-/// its key is looked up, until the limit frees; checks that succeed are not counted.
+/// its key is looked up, until the limit frees; checks that succeed are not counted, and a key
+/// checked a moment ago still passes.
 #[derive(Debug)]
 pub struct FailedAuthLimit {
     failures: DefaultKeyedRateLimiter<ClientNet>,
