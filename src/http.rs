@@ -55,12 +55,11 @@ pub async fn serve(
             }
         };
         let router = router.clone();
-        let service = TowerToHyperService::new(tower::service_fn(
-            move |mut request: Request<Incoming>| {
+        let service =
+            TowerToHyperService::new(tower::service_fn(move |mut request: Request<Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(peer));
                 router.clone().oneshot(request)
-            },
-        ));
+            }));
         let connection = graceful.watch(http1.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             // A client that hangs up or stalls is its own business, not an error of ours.

@@ -49,7 +49,10 @@ impl KeyGuard {
         }
         let found = store.authenticate(key).await?;
         if let (Some(found), Ok(mut cache)) = (&found, self.cache.write()) {
-            cache.insert(crate::store::key_fingerprint(key), (found.clone(), Instant::now()));
+            cache.insert(
+                crate::store::key_fingerprint(key),
+                (found.clone(), Instant::now()),
+            );
         }
         Ok(found)
     }

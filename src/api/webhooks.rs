@@ -14,9 +14,9 @@ use axum::extract::{OriginalUri, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tokio::sync::Semaphore;
 use medrelay_channels::{ProviderStatus, twilio, whatsapp};
 use serde::Deserialize;
+use tokio::sync::Semaphore;
 
 use super::AppState;
 use super::problem::ApiError;

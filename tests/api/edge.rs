@@ -254,7 +254,9 @@ async fn webhooks_past_the_in_flight_cap_are_answered_503_until_a_body_is_done()
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert_eq!(
-        busy.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()),
+        busy.headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok()),
         Some("1")
     );
     assert_eq!(
