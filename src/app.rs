@@ -51,26 +51,33 @@ pub struct RunningApp {
     pub addr: SocketAddr,
     pub store: Store,
     stop: watch::Sender<bool>,
-    /// The HTTP server, the dispatcher and the sandbox's status reports.
-    tasks: Vec<JoinHandle<()>>,
+    /// The dispatcher and the sandbox's status reports.
+    workers: Vec<JoinHandle<()>>,
+    stop_serving: watch::Sender<bool>,
+    server: JoinHandle<()>,
     grace: Duration,
 }
 
 impl RunningApp {
-    /// Stops accepting connections and claiming work, and waits up to `http.shutdown_grace_ms`
-    /// for requests and provider hand-overs in flight to finish. Returns whether they all did;
-    /// what is cut off is safe (an acknowledged notification is on disk, and a claim that was
-    /// never recorded is claimed again once its lease runs out).
+    /// Stops claiming work and lets the provider hand-overs in flight finish, then stops
+    /// accepting connections and lets the requests in flight finish: all within
+    /// `http.shutdown_grace_ms`. The server goes last: hand-overs in flight may be talking to
+    /// this instance's own sandbox. Returns whether everything finished in time; what is cut off
+    /// is safe (an acknowledged notification is on disk, and a claim whose outcome was not
+    /// recorded is claimed again once its lease runs out).
     pub async fn stop(self) -> bool {
+        let deadline = tokio::time::Instant::now() + self.grace;
+        let mut tasks: Vec<_> = self.workers.iter().map(JoinHandle::abort_handle).collect();
+        tasks.push(self.server.abort_handle());
         let _ = self.stop.send(true);
-        let aborts: Vec<_> = self.tasks.iter().map(JoinHandle::abort_handle).collect();
-        let finished = tokio::time::timeout(self.grace, futures::future::join_all(self.tasks))
-            .await
-            .is_ok();
-        if !finished {
-            aborts.iter().for_each(tokio::task::AbortHandle::abort);
+        let workers = tokio::time::timeout_at(deadline, futures::future::join_all(self.workers));
+        let workers_finished = workers.await.is_ok();
+        let _ = self.stop_serving.send(true);
+        let server_finished = tokio::time::timeout_at(deadline, self.server).await.is_ok();
+        if !(workers_finished && server_finished) {
+            tasks.iter().for_each(tokio::task::AbortHandle::abort);
         }
-        finished
+        workers_finished && server_finished
     }
 }
 
@@ -160,25 +167,27 @@ impl Application {
         let addr = self.local_addr();
         let store = self.state.store.clone();
         let (stop, stopped) = watch::channel(false);
+        let (stop_serving, serving_stopped) = watch::channel(false);
         let http = self.state.config.http.clone();
         let grace = http.shutdown_grace();
 
         let router = api::router(self.state, self.sandbox.clone());
-        let server = tokio::spawn({
-            let stopped = stopped.clone();
-            async move { crate::http::serve(self.listener, router, &http, stopped).await }
+        let server = tokio::spawn(async move {
+            crate::http::serve(self.listener, router, &http, serving_stopped).await;
         });
         let dispatcher =
             tokio::spawn(Arc::clone(&self.dispatcher).run_until_stopped(stopped.clone()));
-        let mut tasks = vec![server, dispatcher];
+        let mut workers = vec![dispatcher];
         if let Some(sandbox) = self.sandbox {
-            tasks.push(tokio::spawn(report_sandbox_statuses(sandbox, stopped)));
+            workers.push(tokio::spawn(report_sandbox_statuses(sandbox, stopped)));
         }
         RunningApp {
             addr,
             store,
             stop,
-            tasks,
+            workers,
+            stop_serving,
+            server,
             grace,
         }
     }

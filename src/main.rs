@@ -168,7 +168,7 @@ async fn serve(mut config: Config) -> CliResult {
     );
 
     stop_requested().await?;
-    println!("stopping: no new connections; finishing the requests and hand-overs in flight…");
+    println!("stopping: finishing the hand-overs and requests in flight…");
     if running.stop().await {
         println!("stopped");
     } else {
