@@ -142,7 +142,19 @@ fn webhook_routes() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
 }
 
+/// 200 only when a write commits and is read back; 503 (or 507) with problem+json otherwise.
 async fn health(State(state): State<AppState>) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    state.store.has_clinics().await?;
+    state
+        .store
+        .check_health()
+        .await
+        .map_err(|error| match error.kind() {
+            // A canary that did not read back is a writer that cannot be trusted, not a bug here.
+            crate::store::FailureKind::Other => {
+                tracing::error!(%error, "health check failed");
+                ApiError::Unavailable
+            }
+            _ => ApiError::from(error),
+        })?;
     Ok(axum::Json(serde_json::json!({ "status": "ok" })))
 }

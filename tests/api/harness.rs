@@ -101,6 +101,28 @@ impl TestApp {
         }
     }
 
+    /// Stops the application and starts a new one on the same database, as a process restart
+    /// would; the key stays valid.
+    pub async fn restart(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
+        }
+        self.store.close().await;
+        let mut config = test_config();
+        config.database_url = self.database_url.clone();
+        let app = Application::build(config)
+            .await
+            .expect("application starts again");
+        self.store = app.store().clone();
+        let running = app.start();
+        self.base = format!("http://{}", running.addr);
+        self.running = Some(running);
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+
     pub async fn stop(mut self) {
         if let Some(running) = self.running.take() {
             running.stop().await;

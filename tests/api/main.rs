@@ -16,5 +16,6 @@ mod patient_cap;
 mod patients;
 mod privacy;
 mod routing;
+mod storage_faults;
 mod templates;
 mod webhooks;
