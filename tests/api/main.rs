@@ -16,5 +16,6 @@ mod patient_cap;
 mod patients;
 mod privacy;
 mod routing;
+mod sandbox;
 mod templates;
 mod webhooks;
