@@ -345,8 +345,32 @@ impl Config {
             Err(SandboxUndecided {
                 reason: "listen is not a loopback address",
             })
+        } else if !self.public_url_is_loopback() {
+            // A reverse proxy on the same machine makes a loopback listener public.
+            Err(SandboxUndecided {
+                reason: "public_url is not a loopback address",
+            })
         } else {
             Ok(true)
+        }
+    }
+}
+
+impl Config {
+    /// Whether `public_url` is unset or names this machine by a loopback name or address.
+    fn public_url_is_loopback(&self) -> bool {
+        let Some(url) = &self.public_url else {
+            return true;
+        };
+        match url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host().map(|h| h.to_owned()))
+        {
+            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            // Not a URL at all: start-up refuses it on its own.
+            None => true,
         }
     }
 }
@@ -503,8 +527,10 @@ mod tests {
     fn the_sandbox_runs_unasked_only_on_loopback_without_provider_accounts() {
         assert!(matches!(Config::default().sandbox_enabled(), Ok(true)));
 
-        let mut exposed = Config::default();
-        exposed.listen = SocketAddr::from(([0, 0, 0, 0], 8080));
+        let mut exposed = Config {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            ..Config::default()
+        };
         let refused = exposed.sandbox_enabled().map_err(|e| e.to_string());
         assert!(
             refused
@@ -515,6 +541,14 @@ mod tests {
         );
         exposed.sandbox.enabled = Some(false);
         assert!(matches!(exposed.sandbox_enabled(), Ok(false)));
+
+        let mut proxied = Config {
+            public_url: Some("https://medrelay.clinic.example".to_owned()),
+            ..Config::default()
+        };
+        assert!(proxied.sandbox_enabled().is_err());
+        proxied.public_url = Some("http://localhost:8080".to_owned());
+        assert!(matches!(proxied.sandbox_enabled(), Ok(true)));
 
         let mut production = Config::default();
         production.clinics.insert(
