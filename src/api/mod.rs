@@ -59,9 +59,11 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
     // The sandbox's routes exist only while it runs: production has no outbox to read.
     let sandbox = sandbox
         .map(|sandbox| {
-            crate::sandbox::router(sandbox).merge(
+            crate::sandbox::router(Arc::clone(&sandbox)).merge(
                 Router::new()
                     .route("/sandbox/outbox", get(sandbox::outbox))
+                    .route("/sandbox/whatsapp/inbound", post(sandbox::patient_writes))
+                    .layer(axum::Extension(sandbox))
                     .with_state(state.clone()),
             )
         })

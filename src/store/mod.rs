@@ -47,7 +47,7 @@ pub use notifications::{
     NotificationView, Receipt, ReminderLink,
 };
 pub use patients::PatientUpsert;
-pub use sandbox::{OutboxFilter, SandboxAdvance, SandboxMessage, SandboxStatusDue};
+pub use sandbox::{OutboxFilter, OutboxMessage, SandboxAdvance, SandboxMessage, SandboxStatusDue};
 pub use templates::ClinicText;
 pub use topics::TopicView;
 pub use tracking::StatusUpdate;

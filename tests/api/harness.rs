@@ -217,6 +217,7 @@ impl TestApp {
         let response = self
             .client
             .post(format!("{}/sandbox/whatsapp/inbound", self.base))
+            .bearer_auth(&self.key)
             .json(&json!({ "from": phone, "text": "hello" }))
             .send()
             .await
@@ -292,14 +293,22 @@ impl TestApp {
         }
     }
 
+    /// What the test clinic's patient at `recipient` received from the sandbox.
     pub async fn outbox(&self, recipient: &str) -> Vec<Value> {
+        self.outbox_as(&self.key, recipient).await
+    }
+
+    /// What the patient at `recipient` of the clinic of `key` received from the sandbox.
+    pub async fn outbox_as(&self, key: &str, recipient: &str) -> Vec<Value> {
         let response = self
             .client
             .get(format!("{}/sandbox/outbox", self.base))
+            .bearer_auth(key)
             .query(&[("recipient", recipient)])
             .send()
             .await
             .expect("outbox");
+        assert_eq!(response.status(), StatusCode::OK, "GET /sandbox/outbox");
         let outbox: Value = response.json().await.expect("outbox json");
         outbox["messages"].as_array().cloned().unwrap_or_default()
     }
