@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use medrelay_channels::ChannelKind;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -12,7 +13,7 @@ use tokio::task::JoinHandle;
 use crate::api::{self, AppState, FailedAuthLimit, KeyGuard};
 use crate::batch::Batcher;
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, SandboxUndecided};
 use crate::dispatch::Dispatcher;
 use crate::policy::PatientCap;
 use crate::providers::{ProviderSetupError, Providers};
@@ -35,6 +36,8 @@ pub enum StartError {
     SandboxSmtp(std::io::Error),
     #[error("provider account {0}")]
     Provider(#[from] ProviderSetupError),
+    #[error(transparent)]
+    SandboxUndecided(#[from] SandboxUndecided),
 }
 
 #[derive(Debug)]
@@ -87,6 +90,7 @@ impl Application {
     }
 
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> Result<Self, StartError> {
+        let sandbox_enabled = config.sandbox_enabled()?;
         let store = Store::connect(&config.database_url).await?;
         let listener =
             TcpListener::bind(config.listen)
@@ -105,7 +109,7 @@ impl Application {
             let store = intake_store.clone();
             async move { store.insert_notifications(&batch, patient_cap).await }
         });
-        let sandbox = if config.sandbox.enabled {
+        let sandbox = if sandbox_enabled {
             let sandbox = Sandbox::start(
                 store.clone(),
                 config.sandbox.clone(),
@@ -160,6 +164,12 @@ impl Application {
 
     pub fn store(&self) -> &Store {
         &self.state.store
+    }
+
+    /// The channels that go to the sandbox: for every clinic without its own accounts (`None`),
+    /// then for each clinic configured by slug. Empty without a sandbox.
+    pub fn sandboxed_channels(&self) -> Vec<(Option<&str>, Vec<ChannelKind>)> {
+        self.state.providers.sandboxed_channels()
     }
 
     /// Starts serving and working in the background.

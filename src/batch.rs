@@ -5,10 +5,14 @@ use std::future::Future;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::store::{FailureKind, StoreError};
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum BatchError {
-    #[error("the batch could not be written: {0}")]
-    Failed(String),
+    /// The whole batch was rolled back. Every waiter gets a copy, so the store's error is kept
+    /// as its kind (what the caller answers) and its text (what the log says).
+    #[error("the batch could not be written: {message}")]
+    Failed { kind: FailureKind, message: String },
     #[error("the writer has stopped")]
     Closed,
 }
@@ -31,11 +35,10 @@ impl<Req, Resp> Clone for Batcher<Req, Resp> {
 impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
     /// Starts the writer task. `write` gets up to `max_batch` requests that were waiting and
     /// returns one response per request, in order.
-    pub fn spawn<F, Fut, E>(max_batch: usize, write: F) -> Self
+    pub fn spawn<F, Fut>(max_batch: usize, write: F) -> Self
     where
         F: Fn(Vec<Req>) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<Vec<Resp>, E>> + Send,
-        E: std::fmt::Display,
+        Fut: Future<Output = Result<Vec<Resp>, StoreError>> + Send,
     {
         let (queue, mut jobs) = mpsc::channel::<Job<Req, Resp>>(max_batch * 4);
         tokio::spawn(async move {
@@ -49,7 +52,10 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
                         }
                     }
                     Err(e) => {
-                        let error = BatchError::Failed(e.to_string());
+                        let error = BatchError::Failed {
+                            kind: e.kind(),
+                            message: e.to_string(),
+                        };
                         tracing::error!(%error, "batch write failed");
                         for waiter in waiters {
                             let _ = waiter.send(Err(error.clone()));

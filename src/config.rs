@@ -11,7 +11,8 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use medrelay_channels::smtp::SmtpConfig;
 use medrelay_channels::twilio::TwilioConfig;
 use medrelay_channels::whatsapp::WhatsAppConfig;
-use medrelay_channels::{ChannelKind, RecipientFact};
+use medrelay_channels::{ChannelKind, RecipientFact, Secret};
+use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
 use crate::policy::ReminderOffset;
@@ -76,6 +77,12 @@ pub struct ProviderAccounts {
     pub twilio: Option<TwilioConfig>,
     /// The SMTP relay for email.
     pub smtp: Option<SmtpConfig>,
+}
+
+impl ProviderAccounts {
+    pub fn has_any(&self) -> bool {
+        self.whatsapp.is_some() || self.twilio.is_some() || self.smtp.is_some()
+    }
 }
 
 /// Messages per second one sender (a WhatsApp number, a Twilio account, an SMTP relay) is
@@ -304,8 +311,15 @@ impl DeliveryTimeouts {
 #[serde(deny_unknown_fields, default)]
 pub struct SandboxConfig {
     /// Serve look-alikes of Meta's and Twilio's APIs and an SMTP server, and send every channel a
-    /// clinic has no account for there. Turn it off in production.
-    pub enabled: bool,
+    /// clinic has no account for there. Unset, it is on only for a trial set-up (no provider
+    /// account, listening on loopback); anything else must say `true` or `false`, so that a
+    /// production gateway never hands patients' messages to the sandbox by accident.
+    pub enabled: Option<bool>,
+    /// The credentials the adapters present to the sandbox and it signs status callbacks with.
+    /// Unset, they are random for each process; a sandbox running as its own process and the
+    /// gateway using it share them through this setting.
+    #[serde(skip_serializing)]
+    pub secrets: Option<SandboxSecrets>,
     /// Where the sandbox's SMTP server listens (port 0: any free port).
     pub smtp_listen: SocketAddr,
     /// How long the real adapters wait for the sandbox's answer; `+972500000009` is answered
@@ -322,12 +336,103 @@ pub struct SandboxConfig {
 impl Default for SandboxConfig {
     fn default() -> Self {
         Self {
-            enabled: true,
+            enabled: None,
+            secrets: None,
             smtp_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             request_timeout_ms: 5_000,
             delivery_delay_ms: 500,
             read_delay_ms: 2_000,
             sender_rate_per_second: 20_000,
+        }
+    }
+}
+
+/// The sandbox's own credentials. Random for each process unless configured: nobody outside can
+/// sign a status callback the gateway accepts as the sandbox's.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSecrets {
+    pub whatsapp_access_token: Secret,
+    pub whatsapp_app_secret: Secret,
+    pub whatsapp_verify_token: Secret,
+    pub twilio_auth_token: Secret,
+}
+
+impl SandboxSecrets {
+    pub fn random() -> Self {
+        let random = || {
+            Secret::new(
+                rand::rng()
+                    .sample_iter(rand::distr::Alphanumeric)
+                    .take(40)
+                    .map(char::from)
+                    .collect::<String>(),
+            )
+        };
+        Self {
+            whatsapp_access_token: random(),
+            whatsapp_app_secret: random(),
+            whatsapp_verify_token: random(),
+            twilio_auth_token: random(),
+        }
+    }
+}
+
+/// Why the gateway will not decide on its own whether to run the sandbox.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "sandbox.enabled must be set to true or false (MEDRELAY_SANDBOX__ENABLED) when {reason}: \
+     the sandbox would take the messages of every channel without an account, and nothing it \
+     takes reaches a patient"
+)]
+pub struct SandboxUndecided {
+    reason: &'static str,
+}
+
+impl Config {
+    /// Whether the sandbox runs. Unset, it runs only for a trial set-up: no provider account
+    /// configured and the API listening on loopback.
+    pub fn sandbox_enabled(&self) -> Result<bool, SandboxUndecided> {
+        if let Some(enabled) = self.sandbox.enabled {
+            return Ok(enabled);
+        }
+        let has_accounts = std::iter::once(&self.providers)
+            .chain(self.clinics.values())
+            .any(ProviderAccounts::has_any);
+        if has_accounts {
+            Err(SandboxUndecided {
+                reason: "provider accounts are configured",
+            })
+        } else if !self.listen.ip().is_loopback() {
+            Err(SandboxUndecided {
+                reason: "listen is not a loopback address",
+            })
+        } else if !self.public_url_is_loopback() {
+            // A reverse proxy on the same machine makes a loopback listener public.
+            Err(SandboxUndecided {
+                reason: "public_url is not a loopback address",
+            })
+        } else {
+            Ok(true)
+        }
+    }
+}
+
+impl Config {
+    /// Whether `public_url` is unset or names this machine by a loopback name or address.
+    fn public_url_is_loopback(&self) -> bool {
+        let Some(url) = &self.public_url else {
+            return true;
+        };
+        match url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host().map(|h| h.to_owned()))
+        {
+            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            // Not a URL at all: start-up refuses it on its own.
+            None => true,
         }
     }
 }
@@ -503,6 +608,71 @@ mod tests {
             config.validated().map(|_| ()).map_err(|e| e.to_string()),
             Err("configuration: dispatch.lease_ms must be at least 100".to_owned())
         );
+    }
+
+    #[test]
+    fn the_sandbox_runs_unasked_only_on_loopback_without_provider_accounts() {
+        assert!(matches!(Config::default().sandbox_enabled(), Ok(true)));
+
+        let mut exposed = Config {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            ..Config::default()
+        };
+        let refused = exposed.sandbox_enabled().map_err(|e| e.to_string());
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.starts_with("sandbox.enabled must be set")
+                    && e.contains("listen is not a loopback address")),
+            "{refused:?}"
+        );
+        exposed.sandbox.enabled = Some(false);
+        assert!(matches!(exposed.sandbox_enabled(), Ok(false)));
+
+        let mut proxied = Config {
+            public_url: Some("https://medrelay.clinic.example".to_owned()),
+            ..Config::default()
+        };
+        assert!(proxied.sandbox_enabled().is_err());
+        proxied.public_url = Some("http://localhost:8080".to_owned());
+        assert!(matches!(proxied.sandbox_enabled(), Ok(true)));
+
+        let mut production = Config::default();
+        production.clinics.insert(
+            "hadar".to_owned(),
+            ProviderAccounts {
+                smtp: Some(SmtpConfig {
+                    host: "smtp.clinic.example".to_owned(),
+                    port: 587,
+                    security: medrelay_channels::smtp::Security::Starttls,
+                    username: None,
+                    password: None,
+                    from: "clinic@clinic.example".to_owned(),
+                    bounce_domain: "bounces.clinic.example".to_owned(),
+                    hello_name: None,
+                    pool_size: 1,
+                    timeout_ms: 1_000,
+                }),
+                ..ProviderAccounts::default()
+            },
+        );
+        let refused = production.sandbox_enabled().map_err(|e| e.to_string());
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.contains("provider accounts are configured")),
+            "{refused:?}"
+        );
+        production.sandbox.enabled = Some(true);
+        assert!(matches!(production.sandbox_enabled(), Ok(true)));
+    }
+
+    #[test]
+    fn sandbox_secrets_differ_from_process_to_process() {
+        let (one, two) = (SandboxSecrets::random(), SandboxSecrets::random());
+        assert_ne!(one.whatsapp_app_secret, two.whatsapp_app_secret);
+        assert_ne!(one.twilio_auth_token, two.twilio_auth_token);
+        assert_eq!(one.whatsapp_app_secret.expose().len(), 40);
     }
 
     #[test]

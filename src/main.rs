@@ -128,9 +128,9 @@ type CliResult = Result<(), Box<dyn std::error::Error>>;
 async fn serve(mut config: Config) -> CliResult {
     keep_connections_within_open_files(&mut config);
     let bootstrap = config.bootstrap_demo;
-    let sandbox = config.sandbox.enabled;
     let app = Application::build(config).await?;
     let addr = app.local_addr();
+    let sandboxed = sandbox_notice(&app);
     let demo_key = if bootstrap {
         bootstrap_demo(app.store()).await?
     } else {
@@ -140,11 +140,16 @@ async fn serve(mut config: Config) -> CliResult {
 
     let base = format!("http://{addr}");
     println!("medrelay is running on {base}");
-    if sandbox {
+    if !sandboxed.is_empty() {
         println!(
-            "  channels without a provider account go to the sandbox: look-alikes of Meta, Twilio and an SMTP server; nothing leaves this machine"
+            "  SANDBOX: these channels go to look-alikes of Meta, Twilio and an SMTP server; nothing sent on them reaches a patient"
         );
-        println!("  browser: {base}/sandbox/outbox   (what each patient received)");
+        for line in &sandboxed {
+            println!("    {line}");
+        }
+        println!(
+            "  curl {base}/sandbox/outbox -H \"Authorization: Bearer $MEDRELAY_KEY\"   (what the clinic's patients received)"
+        );
     }
     match demo_key {
         Some(key) => {
@@ -212,6 +217,31 @@ fn keep_connections_within_open_files(config: &mut Config) {
         );
         config.http.max_connections = most;
     }
+}
+
+/// Which channels of which clinics go to the sandbox, one line each, also logged as a warning:
+/// a gateway that sends to the sandbox must never pass for one that reaches patients.
+fn sandbox_notice(app: &Application) -> Vec<String> {
+    app.sandboxed_channels()
+        .into_iter()
+        .map(|(clinic, channels)| {
+            let clinics = clinic.map_or_else(
+                || "every clinic without its own account".to_owned(),
+                |slug| format!("clinic {slug}"),
+            );
+            let channels = channels
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            tracing::warn!(
+                clinics,
+                channels,
+                "these channels go to the sandbox: nothing sent on them reaches a patient"
+            );
+            format!("{clinics}: {channels}")
+        })
+        .collect()
 }
 
 /// On a fresh database, a clinic to try things with.

@@ -5,7 +5,7 @@
 //! in `providers`, else the sandbox when it is enabled. The same adapters talk to Meta, Twilio
 //! and SMTP relays in production and to the sandbox's look-alikes everywhere else.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use medrelay_channels::smtp::{SmtpConfig, SmtpEmail};
@@ -55,6 +55,30 @@ pub struct TwilioAccount {
 #[derive(Clone, Default)]
 struct ChannelSet {
     by_kind: HashMap<ChannelKind, Arc<dyn Channel>>,
+    /// The channels whose adapter talks to the sandbox.
+    sandboxed: HashSet<ChannelKind>,
+}
+
+impl ChannelSet {
+    /// Takes from `fallback` every channel this set has no adapter for.
+    fn fill_from(&mut self, fallback: &ChannelSet) {
+        for (kind, channel) in &fallback.by_kind {
+            if !self.by_kind.contains_key(kind) {
+                self.by_kind.insert(*kind, Arc::clone(channel));
+                if fallback.sandboxed.contains(kind) {
+                    self.sandboxed.insert(*kind);
+                }
+            }
+        }
+    }
+
+    /// The sandboxed channels, in the usual order.
+    fn sandboxed(&self) -> Vec<ChannelKind> {
+        ChannelKind::ALL
+            .into_iter()
+            .filter(|kind| self.sandboxed.contains(kind))
+            .collect()
+    }
 }
 
 impl std::fmt::Debug for ChannelSet {
@@ -96,21 +120,10 @@ impl Providers {
             None => ChannelSet::default(),
         };
         builder.providers.default = builder.set("providers", &config.providers, false)?;
-        for (kind, channel) in &sandbox_set.by_kind {
-            builder
-                .providers
-                .default
-                .by_kind
-                .entry(*kind)
-                .or_insert_with(|| Arc::clone(channel));
-        }
+        builder.providers.default.fill_from(&sandbox_set);
         for (slug, accounts) in &config.clinics {
             let mut set = builder.set(&format!("clinics.{slug}"), accounts, false)?;
-            for (kind, channel) in &builder.providers.default.by_kind {
-                set.by_kind
-                    .entry(*kind)
-                    .or_insert_with(|| Arc::clone(channel));
-            }
+            set.fill_from(&builder.providers.default);
             // Environment variable names cannot hold '-', and slugs never hold '_': in
             // `MEDRELAY_CLINICS__HADAR_HAIFA__…` the key `hadar_haifa` means `hadar-haifa`.
             builder
@@ -128,6 +141,31 @@ impl Providers {
             .unwrap_or(&self.default)
             .by_kind
             .get(&channel)
+    }
+
+    /// Whether `clinic`'s `channel` messages go to the sandbox: nothing sent there reaches a
+    /// patient.
+    pub fn is_sandboxed(&self, clinic_slug: &str, channel: ChannelKind) -> bool {
+        self.by_clinic
+            .get(clinic_slug)
+            .unwrap_or(&self.default)
+            .sandboxed
+            .contains(&channel)
+    }
+
+    /// The channels that go to the sandbox: first those of every clinic without its own
+    /// accounts (`None`), then those of each clinic configured by slug.
+    pub fn sandboxed_channels(&self) -> Vec<(Option<&str>, Vec<ChannelKind>)> {
+        let mut clinics: Vec<_> = self.by_clinic.iter().collect();
+        clinics.sort_by_key(|(slug, _)| slug.as_str());
+        std::iter::once((None, self.default.sandboxed()))
+            .chain(
+                clinics
+                    .into_iter()
+                    .map(|(slug, set)| (Some(slug.as_str()), set.sandboxed())),
+            )
+            .filter(|(_, channels)| !channels.is_empty())
+            .collect()
     }
 
     /// The WhatsApp numbers whose webhooks are accepted.
@@ -168,6 +206,9 @@ impl Builder<'_> {
         if let Some(smtp) = &accounts.smtp {
             let channel = self.smtp(scope, smtp)?;
             self.add(&mut set, channel, sandbox);
+        }
+        if sandbox {
+            set.sandboxed = set.by_kind.keys().copied().collect();
         }
         Ok(set)
     }
@@ -290,6 +331,30 @@ mod tests {
         assert_eq!(number("hadar-haifa").as_deref(), Some("222"));
         assert_eq!(number("demo").as_deref(), Some("111"));
         assert!(providers.channel("demo", ChannelKind::Sms).is_none());
+    }
+
+    #[test]
+    fn only_channels_without_an_account_are_marked_as_going_to_the_sandbox() {
+        let mut config = Config::default();
+        config.clinics.insert(
+            "hadar".to_owned(),
+            ProviderAccounts {
+                whatsapp: Some(whatsapp("222")),
+                ..ProviderAccounts::default()
+            },
+        );
+        let sandbox = ProviderAccounts {
+            whatsapp: Some(whatsapp("999")),
+            ..ProviderAccounts::default()
+        };
+        let providers = Providers::build(&config, Some(&sandbox)).expect("accounts are valid");
+
+        assert!(!providers.is_sandboxed("hadar", ChannelKind::Whatsapp));
+        assert!(providers.is_sandboxed("demo", ChannelKind::Whatsapp));
+        assert_eq!(
+            providers.sandboxed_channels(),
+            vec![(None, vec![ChannelKind::Whatsapp])]
+        );
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! The `medrelay` command's set-up verbs, run as a clinic's IT person would.
 
-use std::process::{Command, Output};
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use medrelay::Config;
 use medrelay::app::Application;
@@ -154,4 +158,123 @@ async fn a_clinic_phone_given_at_creation_is_the_number_notices_ask_patients_to_
         Some("+97231234567")
     );
     store.close().await;
+}
+
+/// `medrelay serve` with `config_file`; its output lines arrive on the returned channel.
+fn serve(config_file: &Path) -> (Child, mpsc::Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_medrelay"))
+        .arg("serve")
+        .env("MEDRELAY_CONFIG", config_file)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("medrelay starts");
+    let (lines, received) = mpsc::channel();
+    for output in [
+        child
+            .stdout
+            .take()
+            .map(|o| Box::new(o) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|e| Box::new(e) as Box<dyn Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let lines = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(output).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    (child, received)
+}
+
+/// Output lines until one satisfies `last` (included), or all of them once the process ends.
+fn lines_until(received: &mpsc::Receiver<String>, last: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut seen = Vec::new();
+    while let Ok(line) = received.recv_timeout(Duration::from_secs(30)) {
+        let done = last(&line);
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    seen
+}
+
+#[test]
+fn serving_beyond_loopback_without_deciding_on_the_sandbox_is_refused_naming_the_setting() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("medrelay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"0.0.0.0:0\"\ndatabase_url = \"sqlite://{}\"\n",
+            dir.path().join("medrelay.db").display()
+        ),
+    )
+    .expect("config written");
+
+    let (mut child, received) = serve(&config);
+    let output = lines_until(&received, |line| line.contains("medrelay is running"));
+    let _ = child.kill();
+    let status = child.wait().expect("medrelay ends");
+
+    assert!(
+        !status.success() && !output.iter().any(|l| l.contains("medrelay is running")),
+        "it served: {output:#?}"
+    );
+    assert!(
+        output
+            .iter()
+            .any(|l| l.contains("MEDRELAY_SANDBOX__ENABLED")
+                && l.contains("listen is not a loopback address")),
+        "{output:#?}"
+    );
+}
+
+#[test]
+fn start_up_says_which_channels_of_which_clinics_go_to_the_sandbox() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("medrelay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"listen = "127.0.0.1:0"
+database_url = "sqlite://{}"
+
+[sandbox]
+enabled = true
+
+[clinics.hadar.smtp]
+host = "smtp.clinic.example"
+port = 587
+security = "starttls"
+from = "clinic@clinic.example"
+bounce_domain = "bounces.clinic.example"
+"#,
+            dir.path().join("medrelay.db").display()
+        ),
+    )
+    .expect("config written");
+
+    let (mut child, received) = serve(&config);
+    let output = lines_until(&received, |line| line.contains("/sandbox/outbox"));
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let said = |text: &str| output.iter().any(|l| l.contains(text));
+    assert!(said("SANDBOX"), "{output:#?}");
+    assert!(
+        said("every clinic without its own account: whatsapp, sms, email, voice"),
+        "{output:#?}"
+    );
+    assert!(said("clinic hadar: whatsapp, sms, voice"), "{output:#?}");
 }

@@ -184,7 +184,8 @@ async fn crash_and_check(backend: &str, database_url: &str, dir: &Path) {
         restarted.elapsed().as_secs_f64()
     );
     let settled =
-        wait_until_sandbox_settles(&client, &base, &recipients, Duration::from_secs(30)).await;
+        wait_until_sandbox_settles(&client, &base, &key, &recipients, Duration::from_secs(30))
+            .await;
     eprintln!(
         "[{backend}] sandbox owed no more statuses after another {:.1}s",
         settled.as_secs_f64()
@@ -192,7 +193,7 @@ async fn crash_and_check(backend: &str, database_url: &str, dir: &Path) {
 
     // Final look at what the patients got and at every notification, now that nothing more
     // can happen to either.
-    let outbox = fetch_outbox(&client, &base, &recipients).await;
+    let outbox = fetch_outbox(&client, &base, &key, &recipients).await;
     let notifications = fetch_notifications(&client, &base, &key, &ids).await;
     let report = Report::build(&acked, &notifications, &outbox);
     let replays = interrupted
@@ -808,9 +809,15 @@ fn reached_patient(message: &Value) -> bool {
     )
 }
 
-async fn outbox_page(client: &Client, base: &str, recipient: Option<&str>) -> Vec<Value> {
+async fn outbox_page(
+    client: &Client,
+    base: &str,
+    key: &str,
+    recipient: Option<&str>,
+) -> Vec<Value> {
     let mut request = client
         .get(format!("{base}/sandbox/outbox"))
+        .bearer_auth(key)
         .query(&[("limit", "10000")]);
     if let Some(recipient) = recipient {
         request = request.query(&[("recipient", recipient)]);
@@ -823,13 +830,13 @@ async fn outbox_page(client: &Client, base: &str, recipient: Option<&str>) -> Ve
 }
 
 /// The whole outbox: one page when it fits, else one page per recipient.
-async fn fetch_outbox(client: &Client, base: &str, recipients: &[String]) -> Vec<Value> {
-    let all = outbox_page(client, base, None).await;
+async fn fetch_outbox(client: &Client, base: &str, key: &str, recipients: &[String]) -> Vec<Value> {
+    let all = outbox_page(client, base, key, None).await;
     if all.len() < 10_000 {
         return all;
     }
     let pages: Vec<Vec<Value>> = futures::stream::iter(recipients)
-        .map(|r| outbox_page(client, base, Some(r)))
+        .map(|r| outbox_page(client, base, key, Some(r)))
         .buffer_unordered(CLIENTS)
         .collect()
         .await;
@@ -858,12 +865,13 @@ fn pages_complete(messages: &[Value], recipients: &[String]) -> bool {
 async fn wait_until_sandbox_settles(
     client: &Client,
     base: &str,
+    key: &str,
     recipients: &[String],
     within: Duration,
 ) -> Duration {
     let started = Instant::now();
     loop {
-        let pending: Vec<Value> = fetch_outbox(client, base, recipients)
+        let pending: Vec<Value> = fetch_outbox(client, base, key, recipients)
             .await
             .into_iter()
             .filter(awaits_status)
@@ -914,14 +922,21 @@ impl Report {
         notifications: &HashMap<String, Value>,
         outbox: &[Value],
     ) -> Self {
-        let mut attempt_owner: HashMap<&str, (&str, &Value)> = HashMap::new();
-        for (id, notification) in notifications {
-            for attempt in attempts(notification) {
-                if let Some(attempt_id) = attempt["id"].as_str() {
-                    attempt_owner.insert(attempt_id, (id.as_str(), attempt));
-                }
-            }
-        }
+        // The outbox names the notification; the attempt is the one on the message's channel
+        // that learnt the message's id, else the last one on that channel.
+        let attempt_of = |message: &Value| -> Option<(&str, &Value)> {
+            let (owner, notification) =
+                notifications.get_key_value(message["notification_id"].as_str()?)?;
+            let on_channel: Vec<&Value> = attempts(notification)
+                .iter()
+                .filter(|a| a["channel"] == message["channel"])
+                .collect();
+            let attempt = on_channel
+                .iter()
+                .find(|a| a["provider_message_id"] == message["id"])
+                .or(on_channel.last())?;
+            Some((owner.as_str(), *attempt))
+        };
         let mut receipts_lost = Vec::new();
         let mut reached: HashMap<&str, Vec<&Value>> = HashMap::new();
         let mut orphans = Vec::new();
@@ -933,10 +948,7 @@ impl Report {
                 message["status"].as_str().unwrap_or("?")
             );
             *outbox_statuses.entry(key).or_default() += 1;
-            let Some((owner, attempt)) = message["callback_ref"]
-                .as_str()
-                .and_then(|r| attempt_owner.get(r).copied())
-            else {
+            let Some((owner, attempt)) = attempt_of(message) else {
                 orphans.push(message.to_string());
                 continue;
             };

@@ -52,6 +52,7 @@ fn send(
             channel,
             sender: "sandbox".into(),
             to_masked: "***567".into(),
+            sandbox: true,
         },
         callback: None,
     }

@@ -69,9 +69,11 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
     // The sandbox's routes exist only while it runs: production has no outbox to read.
     let sandbox = sandbox
         .map(|sandbox| {
-            crate::sandbox::router(sandbox).merge(
+            crate::sandbox::router(Arc::clone(&sandbox)).merge(
                 Router::new()
                     .route("/sandbox/outbox", get(sandbox::outbox))
+                    .route("/sandbox/whatsapp/inbound", post(sandbox::patient_writes))
+                    .layer(axum::Extension(sandbox))
                     .with_state(state.clone()),
             )
         })
@@ -183,7 +185,19 @@ fn webhook_routes(http: &crate::config::HttpConfig) -> Router<AppState> {
         .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
 }
 
+/// 200 only when a write commits and is read back; 503 (or 507) with problem+json otherwise.
 async fn health(State(state): State<AppState>) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    state.store.has_clinics().await?;
+    state
+        .store
+        .check_health()
+        .await
+        .map_err(|error| match error.kind() {
+            // A canary that did not read back is a writer that cannot be trusted, not a bug here.
+            crate::store::FailureKind::Other => {
+                tracing::error!(%error, "health check failed");
+                ApiError::Unavailable
+            }
+            _ => ApiError::from(error),
+        })?;
     Ok(axum::Json(serde_json::json!({ "status": "ok" })))
 }

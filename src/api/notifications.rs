@@ -243,12 +243,7 @@ pub(super) async fn create_notification(
         hours_note,
         reminder: None,
     };
-    match state
-        .intake
-        .submit(notification)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-    {
+    match state.intake.submit(notification).await? {
         IntakeResult::Created(receipt) => {
             if receipt.status == NotificationStatus::Queued {
                 state.dispatcher_wake.notify_one();

@@ -5,7 +5,15 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::store::StoreError;
+use crate::batch::BatchError;
+use crate::store::{FailureKind, StoreError};
+
+/// When to try again after the database could not be reached: it is usually back within seconds
+/// (a restart, a fail-over), and a busy lock clears sooner.
+const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
+/// When to try again after a full disk: freeing space takes an operator, so retrying within
+/// seconds only adds load.
+const DISK_FULL_RETRY_AFTER_SECS: u64 = 30;
 
 /// One broken rule on one field of the request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -72,6 +80,10 @@ pub enum ApiError {
         frees_at: Timestamp,
         retry_after_secs: u64,
     },
+    #[error("the database is full and nothing was stored; try again once space is freed")]
+    InsufficientStorage,
+    #[error("the database cannot be reached right now and nothing was changed; try again shortly")]
+    Unavailable,
     #[error("internal error")]
     Internal(String),
 }
@@ -165,6 +177,16 @@ impl ApiError {
                 "patient-limit",
                 "Too many notifications for this patient",
             ),
+            Self::InsufficientStorage => (
+                StatusCode::INSUFFICIENT_STORAGE,
+                "insufficient-storage",
+                "Database full",
+            ),
+            Self::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Database unavailable",
+            ),
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -178,7 +200,34 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => Self::NotFound("resource"),
-            other => Self::Internal(other.to_string()),
+            other => Self::storage(other.kind(), other.to_string()),
+        }
+    }
+}
+
+impl From<BatchError> for ApiError {
+    fn from(error: BatchError) -> Self {
+        match error {
+            BatchError::Failed { kind, message } => Self::storage(kind, message),
+            // The writer stops only when the gateway does.
+            BatchError::Closed => Self::Unavailable,
+        }
+    }
+}
+
+impl ApiError {
+    /// A storage failure the client can wait out is theirs to retry; the rest is ours.
+    fn storage(kind: FailureKind, cause: String) -> Self {
+        match kind {
+            FailureKind::DiskFull => {
+                tracing::error!(%cause, "the database is full; requests are refused until space is freed");
+                Self::InsufficientStorage
+            }
+            FailureKind::Unavailable => {
+                tracing::warn!(%cause, "the database is unavailable; request refused");
+                Self::Unavailable
+            }
+            FailureKind::Other => Self::Internal(cause),
         }
     }
 }
@@ -205,6 +254,8 @@ impl IntoResponse for ApiError {
                 Some(*frees_at),
                 Some(*retry_after_secs),
             ),
+            Self::InsufficientStorage => (None, None, None, Some(DISK_FULL_RETRY_AFTER_SECS)),
+            Self::Unavailable => (None, None, None, Some(UNAVAILABLE_RETRY_AFTER_SECS)),
             _ => (None, None, None, None),
         };
         let errors: &[FieldError] = match &self {

@@ -1,10 +1,19 @@
-use axum::Json;
+//! The sandbox's own pages: a clinic's outbox, and a patient of the clinic writing on WhatsApp.
+//! Both need the clinic's key and reach only that clinic's patients, like the rest of the API.
+
+use std::sync::Arc;
+
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::auth::Caller;
 use super::problem::ApiError;
-use crate::store::{OutboxFilter, SandboxMessage};
+use crate::domain::Phone;
+use crate::sandbox::Sandbox;
+use crate::store::{OutboxFilter, OutboxMessage};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -16,13 +25,13 @@ pub(super) struct OutboxQuery {
 
 #[derive(Debug, Serialize)]
 pub(super) struct Outbox {
-    messages: Vec<SandboxMessage>,
+    messages: Vec<OutboxMessage>,
 }
 
-/// What each recipient received from the sandbox provider, newest first. The sandbox holds only
-/// test data, so it needs no key.
+/// What the caller's patients received from the sandbox provider, newest first.
 pub(super) async fn outbox(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     query: Result<Query<OutboxQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Outbox>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
@@ -36,6 +45,55 @@ pub(super) async fn outbox(
         limit,
     };
     Ok(Json(Outbox {
-        messages: state.store.sandbox_outbox(&filter).await?,
+        messages: state
+            .store
+            .sandbox_outbox(&caller.clinic.id, &filter)
+            .await?,
     }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PatientMessage {
+    from: String,
+    text: String,
+}
+
+/// Plays one of the caller's patients writing to the clinic's WhatsApp number: the sandbox posts
+/// Meta's inbound message webhook to the gateway, which opens the patient's 24-hour window for
+/// free text.
+pub(super) async fn patient_writes(
+    State(state): State<AppState>,
+    Extension(sandbox): Extension<Arc<Sandbox>>,
+    Caller(caller): Caller,
+    message: Result<Json<PatientMessage>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Ok(Json(message)) = message else {
+        return Err(ApiError::invalid(
+            "body",
+            "expected {\"from\": \"+972…\", \"text\": \"…\"}",
+        ));
+    };
+    let from = Phone::parse(&message.from)
+        .ok_or_else(|| ApiError::invalid("from", "must be a phone number in E.164 form"))?;
+    if !state
+        .store
+        .is_patient_phone(&caller.clinic.id, from.as_str())
+        .await?
+    {
+        return Err(ApiError::invalid(
+            "from",
+            "must be the phone number of one of this clinic's patients",
+        ));
+    }
+    if sandbox
+        .patient_writes_on_whatsapp(from.as_str(), &message.text)
+        .await
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::Internal(
+            "the gateway did not take the webhook".into(),
+        ))
+    }
 }

@@ -267,6 +267,7 @@ impl Dispatcher {
                         channel: planned.channel,
                         sender,
                         to_masked,
+                        sandbox: self.providers.is_sandboxed(&clinic.slug, planned.channel),
                     };
                     handovers.insert(
                         attempt.clone(),

@@ -31,15 +31,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::Timestamp;
+use medrelay_channels::ChannelKind;
 use medrelay_channels::smtp::{ReceiverRules, Security, SmtpConfig, SmtpReceiver};
 use medrelay_channels::twilio::{TwilioConfig, TwilioSmsConfig, TwilioVoiceConfig, VoiceLanguage};
 use medrelay_channels::whatsapp::WhatsAppConfig;
-use medrelay_channels::{ChannelKind, Secret};
 use url::Url;
 
 use crate::batch::Batcher;
 use crate::clock::SharedClock;
-use crate::config::{ProviderAccounts, SandboxConfig};
+use crate::config::{ProviderAccounts, SandboxConfig, SandboxSecrets};
 use crate::store::{SandboxMessage, Store};
 
 pub use provider_api::router;
@@ -55,14 +55,11 @@ pub const WHATSAPP_ACCOUNT_DOWN: &str = "+972500000008";
 pub const WHATSAPP_ANSWERS_LATE: &str = "+972500000009";
 pub const BOUNCING_DOMAIN: &str = "bounce.test";
 
-/// The sandbox's own accounts. They sign nothing outside this process, so they are not secret;
-/// production accounts come from configuration.
+/// The sandbox's own account names. They are the same in every process, so a sandbox started
+/// again (or running as its own process) can report on messages another one took; what proves a
+/// callback is the sandbox's are its secrets, random per process unless configured.
 pub const WHATSAPP_PHONE_NUMBER_ID: &str = "100000000000001";
-const WHATSAPP_ACCESS_TOKEN: &str = "sandbox-access-token";
-const WHATSAPP_APP_SECRET: &str = "sandbox-app-secret";
-pub const WHATSAPP_VERIFY_TOKEN: &str = "sandbox-verify-token";
 pub const TWILIO_ACCOUNT_SID: &str = "ACsandbox00000000000000000000000";
-const TWILIO_AUTH_TOKEN: &str = "sandbox-auth-token";
 const SMS_SENDER: &str = "MedRelay";
 const VOICE_CALLER_ID: &str = "+972500000100";
 const BOUNCE_DOMAIN: &str = "bounces.sandbox.medrelay.test";
@@ -134,6 +131,7 @@ struct Received {
 #[derive(Debug)]
 pub struct Sandbox {
     config: SandboxConfig,
+    secrets: SandboxSecrets,
     clock: SharedClock,
     public_url: Url,
     accounts: ProviderAccounts,
@@ -159,7 +157,11 @@ impl Sandbox {
             ..ReceiverRules::default()
         };
         let (smtp, mail) = SmtpReceiver::start(config.smtp_listen, rules).await?;
-        let accounts = accounts(&public_url, smtp.local_addr(), &config);
+        let secrets = config
+            .secrets
+            .clone()
+            .unwrap_or_else(SandboxSecrets::random);
+        let accounts = accounts(&public_url, smtp.local_addr(), &config, &secrets);
         let outbox_store = store.clone();
         let outbox = Batcher::spawn(512, move |messages: Vec<SandboxMessage>| {
             let store = outbox_store.clone();
@@ -173,6 +175,7 @@ impl Sandbox {
         });
         let sandbox = Arc::new(Self {
             config,
+            secrets,
             clock,
             public_url,
             accounts,
@@ -248,7 +251,12 @@ impl Sandbox {
 }
 
 /// Provider accounts whose base URLs and SMTP server are this sandbox.
-fn accounts(public_url: &Url, smtp: SocketAddr, config: &SandboxConfig) -> ProviderAccounts {
+fn accounts(
+    public_url: &Url,
+    smtp: SocketAddr,
+    config: &SandboxConfig,
+    secrets: &SandboxSecrets,
+) -> ProviderAccounts {
     let at = |path: &str| format!("{}{path}", public_url.as_str().trim_end_matches('/'));
     let speak = |language: &str| VoiceLanguage {
         voice: None,
@@ -260,16 +268,16 @@ fn accounts(public_url: &Url, smtp: SocketAddr, config: &SandboxConfig) -> Provi
             base_url: at("/sandbox/meta"),
             api_version: "v23.0".to_owned(),
             phone_number_id: WHATSAPP_PHONE_NUMBER_ID.to_owned(),
-            access_token: Secret::new(WHATSAPP_ACCESS_TOKEN),
-            app_secret: Secret::new(WHATSAPP_APP_SECRET),
-            verify_token: Secret::new(WHATSAPP_VERIFY_TOKEN),
+            access_token: secrets.whatsapp_access_token.clone(),
+            app_secret: secrets.whatsapp_app_secret.clone(),
+            verify_token: secrets.whatsapp_verify_token.clone(),
             request_timeout_ms: config.request_timeout_ms,
             template_ttl_seconds: Some(43_200),
         }),
         twilio: Some(TwilioConfig {
             base_url: at("/sandbox/twilio"),
             account_sid: TWILIO_ACCOUNT_SID.to_owned(),
-            auth_token: Secret::new(TWILIO_AUTH_TOKEN),
+            auth_token: secrets.twilio_auth_token.clone(),
             request_timeout_ms: config.request_timeout_ms,
             sms: Some(TwilioSmsConfig {
                 from: Some(SMS_SENDER.to_owned()),

@@ -16,8 +16,7 @@ use medrelay_channels::ChannelKind;
 use serde_json::{Value, json};
 
 use super::{
-    Received, Sandbox, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, Verdict, WHATSAPP_ACCESS_TOKEN,
-    WHATSAPP_PHONE_NUMBER_ID, script_language,
+    Received, Sandbox, TWILIO_ACCOUNT_SID, Verdict, WHATSAPP_PHONE_NUMBER_ID, script_language,
 };
 use crate::policy::templates;
 
@@ -32,7 +31,6 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
             "/sandbox/twilio/2010-04-01/Accounts/{account_sid}/{resource}",
             post(twilio_create),
         )
-        .route("/sandbox/whatsapp/inbound", post(patient_writes))
         .with_state(sandbox)
 }
 
@@ -59,7 +57,7 @@ async fn whatsapp_message(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    if bearer != Some(WHATSAPP_ACCESS_TOKEN) {
+    if bearer != Some(sandbox.secrets.whatsapp_access_token.expose()) {
         return meta_error(StatusCode::UNAUTHORIZED, 190, "Invalid OAuth access token");
     }
     if phone_number_id != WHATSAPP_PHONE_NUMBER_ID {
@@ -93,42 +91,6 @@ async fn whatsapp_message(
             131_000,
             "Something went wrong",
         ),
-    }
-}
-
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PatientMessage {
-    from: String,
-    text: String,
-}
-
-/// Plays a patient writing to the clinic's WhatsApp number: the sandbox posts Meta's inbound
-/// message webhook to the gateway, which opens the patient's 24-hour window for free text.
-async fn patient_writes(
-    State(sandbox): State<Arc<Sandbox>>,
-    message: Result<axum::Json<PatientMessage>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let Ok(axum::Json(message)) = message else {
-        return crate::api::ApiError::invalid(
-            "body",
-            "expected {\"from\": \"+972…\", \"text\": \"…\"}",
-        )
-        .into_response();
-    };
-    let from = message.from.trim_start_matches('+');
-    if from.is_empty() || !from.chars().all(|c| c.is_ascii_digit()) {
-        return crate::api::ApiError::invalid("from", "must be a phone number in E.164 form")
-            .into_response();
-    }
-    if sandbox
-        .patient_writes_on_whatsapp(from, &message.text)
-        .await
-    {
-        StatusCode::NO_CONTENT.into_response()
-    } else {
-        crate::api::ApiError::Internal("the gateway did not take the webhook".into())
-            .into_response()
     }
 }
 
@@ -231,8 +193,10 @@ async fn twilio_create(
 ) -> Response {
     let expected = format!(
         "Basic {}",
-        base64::engine::general_purpose::STANDARD
-            .encode(format!("{TWILIO_ACCOUNT_SID}:{TWILIO_AUTH_TOKEN}"))
+        base64::engine::general_purpose::STANDARD.encode(format!(
+            "{TWILIO_ACCOUNT_SID}:{}",
+            sandbox.secrets.twilio_auth_token.expose()
+        ))
     );
     let authorized = headers
         .get(header::AUTHORIZATION)

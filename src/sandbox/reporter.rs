@@ -3,13 +3,10 @@
 //! again after its lease, as the providers redeliver.
 
 use futures::StreamExt;
-use medrelay_channels::{Secret, twilio, whatsapp};
+use medrelay_channels::{twilio, whatsapp};
 use serde_json::{Value, json};
 
-use super::{
-    Sandbox, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, WHATSAPP_APP_SECRET, WHATSAPP_PHONE_NUMBER_ID,
-    later,
-};
+use super::{Sandbox, TWILIO_ACCOUNT_SID, WHATSAPP_PHONE_NUMBER_ID, later};
 use crate::store::{SandboxAdvance, SandboxStatusDue, StoreError};
 
 /// A status report claimed but not acknowledged is sent again after this.
@@ -161,7 +158,7 @@ impl Sandbox {
             }],
         });
         let body = body.to_string().into_bytes();
-        let signature = whatsapp::sign(&Secret::new(WHATSAPP_APP_SECRET), &body);
+        let signature = whatsapp::sign(&self.secrets.whatsapp_app_secret, &body);
         let sent = self
             .http
             .post(self.webhook_url("/webhooks/whatsapp"))
@@ -227,7 +224,7 @@ impl Sandbox {
             .into_iter()
             .map(|(name, value)| (name.to_owned(), value))
             .collect();
-        let signature = twilio::sign(&Secret::new(TWILIO_AUTH_TOKEN), url.as_str(), &params);
+        let signature = twilio::sign(&self.secrets.twilio_auth_token, url.as_str(), &params);
         let sent = self
             .http
             .post(url)

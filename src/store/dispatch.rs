@@ -57,6 +57,8 @@ pub enum NextState {
         channel: ChannelKind,
         sender: String,
         to_masked: String,
+        /// The sender is the sandbox: the attempt will reach no patient.
+        sandbox: bool,
     },
     /// Release the lease until `until`.
     Wait {
@@ -318,19 +320,26 @@ impl Store {
                     channel,
                     sender,
                     to_masked,
+                    sandbox,
                 } => {
                     attempts.push(vec![
                         attempt.as_str().into(),
                         id.into(),
                         channel.as_str().into(),
                         sender.as_str().into(),
+                        i64::from(*sandbox).into(),
                     ]);
+                    let through = if *sandbox {
+                        " through the sandbox (it reaches no patient)"
+                    } else {
+                        ""
+                    };
                     events.add(
                         id,
                         Some(attempt.as_str()),
                         now,
                         "attempt",
-                        &format!("sending on {channel} to {to_masked}"),
+                        &format!("sending on {channel} to {to_masked}{through}"),
                     );
                     cleared.push(attempt.clone());
                     NotificationStatus::Sending
@@ -356,8 +365,8 @@ impl Store {
         .await?;
         write_rows(
             &mut tx,
-            "INSERT INTO attempts (id, notification_id, channel, sender, status, created_at, updated_at) \
-             SELECT column1, column2, column3, column4, 'sending', $1, $1 FROM (VALUES {values}) AS v",
+            "INSERT INTO attempts (id, notification_id, channel, sender, sandbox, status, created_at, updated_at) \
+             SELECT column1, column2, column3, column4, column5, 'sending', $1, $1 FROM (VALUES {values}) AS v",
             &[millis(now).into()],
             attempts,
         )

@@ -4,6 +4,10 @@
 //!
 //! SQLite has one writer at a time, so it gets a single-connection write pool next to a read
 //! pool; PostgreSQL shares one pool for both.
+//!
+//! A write that fails leaves nothing behind and its caller hears so: the write connection goes
+//! back into use only when it is certainly outside any transaction (see `is_idle`), and errors
+//! keep their kind ([`FailureKind`]) so the API can answer 507 or 503 instead of 500.
 
 mod appointments;
 mod callbacks;
@@ -22,11 +26,12 @@ mod tracking;
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use jiff::Timestamp;
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 pub use appointments::{
@@ -35,14 +40,14 @@ pub use appointments::{
 pub use callbacks::CallbackView;
 pub use clinics::{ApiKeyRole, AuthenticatedKey, NewClinic, key_fingerprint};
 pub use dispatch::{AttemptOutcome, ClaimedNotification, DispatchWrite, NextState, OutcomeWrite};
-pub use error::StoreError;
+pub use error::{FailureKind, StoreError};
 pub use facts::{LearnedFact, SuspensionWrite};
 pub use notifications::{
     AttemptView, EventView, IntakeResult, NewNotification, NotificationFilter, NotificationPage,
     NotificationView, Receipt, ReminderLink,
 };
 pub use patients::PatientUpsert;
-pub use sandbox::{OutboxFilter, SandboxAdvance, SandboxMessage, SandboxStatusDue};
+pub use sandbox::{OutboxFilter, OutboxMessage, SandboxAdvance, SandboxMessage, SandboxStatusDue};
 pub use templates::ClinicText;
 pub use topics::TopicView;
 pub use tracking::StatusUpdate;
@@ -66,7 +71,15 @@ pub struct Store {
     /// notification in the queue for the writer: a burst of notifications is acknowledged fast,
     /// and delivery catches up. PostgreSQL writes in parallel and has no gate.
     background: Option<Arc<Semaphore>>,
+    /// SQLite's `max_page_count` for the writer, 0 for none: see [`Store::cap_sqlite_pages`].
+    page_cap: Arc<AtomicU64>,
 }
+
+/// How long intake, health and every other caller wait for a PostgreSQL connection. When the
+/// server is down the pool keeps trying to connect until then, so this is how long a request
+/// takes to hear 503: short, because a booking system waits on it. Background work retries its
+/// round anyway.
+const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
 
 impl Store {
     /// Connects, creating the SQLite file if needed, and runs the migrations.
@@ -82,19 +95,21 @@ impl Store {
         let store = match backend {
             Backend::Sqlite => {
                 let url = sqlite_url(url);
-                let write = sqlite_pool(&url, 1).await?;
-                let read = sqlite_pool(&url, 4).await?;
+                let page_cap = Arc::<AtomicU64>::default();
+                let write = sqlite_pool(&url, 1, Some(Arc::clone(&page_cap))).await?;
+                let read = sqlite_pool(&url, 4, None).await?;
                 Self {
                     write,
                     read,
                     backend,
                     background: Some(Arc::new(Semaphore::new(1))),
+                    page_cap,
                 }
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
                     .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(10))
+                    .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
                     .connect(url)
                     .await?;
                 Self {
@@ -102,6 +117,7 @@ impl Store {
                     read: pool,
                     backend,
                     background: None,
+                    page_cap: Arc::default(),
                 }
             }
         };
@@ -129,6 +145,57 @@ impl Store {
         self.write.close().await;
         self.read.close().await;
     }
+
+    /// Proves the database takes writes and shows them to readers: bumps the canary through the
+    /// writer, then reads it through the read pool. A writer whose commits never land (or a
+    /// database that cannot be reached) fails here, where a read-only check would pass.
+    pub async fn check_health(&self) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await?;
+        let written: i64 =
+            sqlx::query("UPDATE health_canary SET beat = beat + 1 WHERE id = 1 RETURNING beat")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("beat")?;
+        tx.commit().await?;
+        // Other instances may have bumped it since; it never goes back.
+        let read: i64 = sqlx::query("SELECT beat FROM health_canary WHERE id = 1")
+            .fetch_one(&self.read)
+            .await?
+            .try_get("beat")?;
+        if read < written {
+            return Err(StoreError::Corrupt(format!(
+                "health canary: wrote {written}, read back {read}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// For fault tests, SQLite only: lets the database file grow by at most `spare_pages`
+    /// pages from its current size (`None` lifts the limit), which SQLite then reports exactly
+    /// as it reports a full disk (`SQLITE_FULL`). `max_page_count` belongs to one connection,
+    /// so it is set on the writer now and on any writer that replaces it.
+    #[doc(hidden)]
+    pub async fn cap_sqlite_pages(&self, spare_pages: Option<u64>) -> Result<(), StoreError> {
+        if self.backend != Backend::Sqlite {
+            return Err(StoreError::UnsupportedUrl);
+        }
+        let mut conn = self.write.acquire().await?;
+        let cap = match spare_pages {
+            Some(spare) => {
+                let pages: i64 = sqlx::query("PRAGMA page_count")
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .try_get(0)?;
+                u64::try_from(pages).unwrap_or(0) + spare
+            }
+            // SQLite's own ceiling.
+            None => u64::from(u32::MAX) - 1,
+        };
+        self.page_cap.store(cap, Ordering::Release);
+        conn.execute(format!("PRAGMA max_page_count = {cap}").as_str())
+            .await?;
+        Ok(())
+    }
 }
 
 /// sqlx opens SQLite files read-write only when asked to create them.
@@ -142,26 +209,70 @@ fn sqlite_url(url: &str) -> String {
     }
 }
 
-async fn sqlite_pool(url: &str, connections: u32) -> Result<AnyPool, StoreError> {
+/// A SQLite pool; the writer's gets `page_cap` (see [`Store::cap_sqlite_pages`]).
+async fn sqlite_pool(
+    url: &str,
+    connections: u32,
+    page_cap: Option<Arc<AtomicU64>>,
+) -> Result<AnyPool, StoreError> {
+    let is_writer = page_cap.is_some();
+    let page_cap = page_cap.unwrap_or_default();
     // Durable before acknowledged: WAL with a full sync on every commit. Group commit in the
     // writers keeps that affordable.
     let pool = AnyPoolOptions::new()
         .max_connections(connections)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(30))
-        .after_connect(|conn, _| {
+        .after_connect(move |conn, _| {
+            let page_cap = page_cap.load(Ordering::Acquire);
             Box::pin(async move {
                 conn.execute(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; \
                      PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
                 )
                 .await?;
+                if page_cap > 0 {
+                    conn.execute(format!("PRAGMA max_page_count = {page_cap}").as_str())
+                        .await?;
+                }
                 Ok(())
             })
+        })
+        .after_release(move |conn, _| {
+            Box::pin(async move { Ok(!is_writer || is_idle(conn).await) })
         })
         .connect(url)
         .await?;
     Ok(pool)
+}
+
+/// Whether a SQLite connection handed back to the pool is outside any transaction, both as
+/// SQLite sees it and as sqlx counts it; a connection that is not is closed (which rolls back
+/// whatever it holds) and the pool opens a fresh one.
+///
+/// Why: SQLite rolls a whole transaction back by itself on some errors (a full disk,
+/// `SQLITE_IOERR`, `SQLITE_BUSY` in some cases). sqlx does not notice: its `ROLLBACK` then fails
+/// and its transaction count stays at 1 on a connection that is in no transaction. Every later
+/// transaction on it starts with `SAVEPOINT` instead of `BEGIN`; after the first of those is
+/// rolled back (`ROLLBACK TO` keeps the savepoint open) each "commit" only releases a nested
+/// savepoint of a transaction that never commits: writes are acknowledged, never stored, and
+/// lost on restart. Checking the state on release catches every such mismatch, whatever error
+/// caused it, and costs two statements that touch no page.
+///
+/// The probe runs after any rollback that a dropped transaction queued on this connection
+/// (commands run in order on SQLite's worker thread), so the count it reads is settled.
+async fn is_idle(conn: &mut AnyConnection) -> bool {
+    // BEGIN fails inside a transaction; a deferred BEGIN takes no lock.
+    let sqlite_idle = conn.execute("BEGIN").await.is_ok() && conn.execute("ROLLBACK").await.is_ok();
+    let idle = sqlite_idle && !conn.is_in_transaction();
+    if !idle {
+        tracing::warn!(
+            sqlite_idle,
+            "the database writer connection was left inside a transaction after an error; \
+             closing it and opening a new one"
+        );
+    }
+    idle
 }
 
 /// Locks the notifications a transaction will touch, all at once and in id order, before it

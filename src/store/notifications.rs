@@ -113,6 +113,8 @@ pub struct AttemptView {
     pub delivered_at: Option<Timestamp>,
     pub read_at: Option<Timestamp>,
     pub failed_at: Option<Timestamp>,
+    /// Sent to the sandbox, not to a provider: it reached no patient.
+    pub sandbox: bool,
     /// SMS only: `gsm7` or `ucs2`, and the segments billed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_encoding: Option<String>,
@@ -515,7 +517,7 @@ impl Store {
 
         let attempts = sqlx::query(
             "SELECT id, channel, status, provider_message_id, error_code, error_text, created_at, updated_at, \
-             accepted_at, delivered_at, read_at, failed_at, sms_encoding, sms_segments \
+             accepted_at, delivered_at, read_at, failed_at, sandbox, sms_encoding, sms_segments \
              FROM attempts WHERE notification_id = $1 \
              ORDER BY created_at, id",
         )
@@ -539,6 +541,7 @@ impl Store {
                         delivered_at: opt_timestamp(r.try_get("delivered_at")?)?,
                         read_at: opt_timestamp(r.try_get("read_at")?)?,
                         failed_at: opt_timestamp(r.try_get("failed_at")?)?,
+                        sandbox: r.try_get::<i64, _>("sandbox")? != 0,
                         sms_encoding: r.try_get("sms_encoding")?,
                         sms_segments: r.try_get("sms_segments")?,
                     })

@@ -4,10 +4,11 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::rows::write_rows;
-use super::{Backend, Store, StoreError, millis, opt_timestamp, timestamp};
+use super::{Backend, Store, StoreError, millis, timestamp};
+use crate::domain::ClinicId;
 
-/// One message the sandbox provider took, as its outbox shows it.
-#[derive(Debug, Clone, Serialize)]
+/// One message the sandbox provider took.
+#[derive(Debug, Clone)]
 pub struct SandboxMessage {
     pub id: String,
     pub channel: String,
@@ -18,10 +19,26 @@ pub struct SandboxMessage {
     pub callback_ref: String,
     pub status: String,
     pub error_code: Option<String>,
-    #[serde(skip)]
     pub next_status: Option<String>,
-    #[serde(skip)]
     pub next_status_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// One message in a clinic's sandbox outbox. It names the clinic's notification, never the
+/// attempt: an attempt id is what a status callback names.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxMessage {
+    /// The id the sandbox gave it, in the provider's shape (`wamid.…`, `SM…`, `CA…`).
+    pub id: String,
+    pub notification_id: String,
+    pub channel: String,
+    pub recipient: String,
+    pub subject: Option<String>,
+    pub body: String,
+    pub language: String,
+    pub status: String,
+    pub error_code: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -54,19 +71,17 @@ pub struct OutboxFilter {
 const COLUMNS: &str = "id, channel, recipient, subject, body, language, callback_ref, status, error_code, \
                        next_status, next_status_at, created_at, updated_at";
 
-fn message_from_row(row: &AnyRow) -> Result<SandboxMessage, StoreError> {
-    Ok(SandboxMessage {
+fn outbox_message_from_row(row: &AnyRow) -> Result<OutboxMessage, StoreError> {
+    Ok(OutboxMessage {
         id: row.try_get("id")?,
+        notification_id: row.try_get("notification_id")?,
         channel: row.try_get("channel")?,
         recipient: row.try_get("recipient")?,
         subject: row.try_get("subject")?,
         body: row.try_get("body")?,
         language: row.try_get("language")?,
-        callback_ref: row.try_get("callback_ref")?,
         status: row.try_get("status")?,
         error_code: row.try_get("error_code")?,
-        next_status: row.try_get("next_status")?,
-        next_status_at: opt_timestamp(row.try_get("next_status_at")?)?,
         created_at: timestamp(row.try_get("created_at")?)?,
         updated_at: timestamp(row.try_get("updated_at")?)?,
     })
@@ -179,22 +194,31 @@ impl Store {
         Ok(())
     }
 
+    /// What the sandbox took for `clinic`'s notifications, newest first.
     pub async fn sandbox_outbox(
         &self,
+        clinic: &ClinicId,
         filter: &OutboxFilter,
-    ) -> Result<Vec<SandboxMessage>, StoreError> {
-        let mut sql = format!("SELECT {COLUMNS} FROM sandbox_messages WHERE 1 = 1");
-        let mut next = 1;
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let mut sql =
+            "SELECT s.id, n.id AS notification_id, s.channel, s.recipient, s.subject, s.body, \
+                       s.language, s.status, s.error_code, s.created_at, s.updated_at \
+                       FROM sandbox_messages s JOIN attempts a ON a.id = s.callback_ref \
+                       JOIN notifications n ON n.id = a.notification_id WHERE n.clinic_id = $1"
+                .to_owned();
+        let mut next = 2;
         if filter.recipient.is_some() {
-            sql.push_str(&format!(" AND recipient = ${next}"));
+            sql.push_str(&format!(" AND s.recipient = ${next}"));
             next += 1;
         }
         if filter.channel.is_some() {
-            sql.push_str(&format!(" AND channel = ${next}"));
+            sql.push_str(&format!(" AND s.channel = ${next}"));
             next += 1;
         }
-        sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT ${next}"));
-        let mut query = sqlx::query(&sql);
+        sql.push_str(&format!(
+            " ORDER BY s.created_at DESC, s.id DESC LIMIT ${next}"
+        ));
+        let mut query = sqlx::query(&sql).bind(clinic.as_str());
         if let Some(recipient) = &filter.recipient {
             query = query.bind(recipient.as_str());
         }
@@ -205,6 +229,21 @@ impl Store {
             .bind(i64::from(filter.limit))
             .fetch_all(&self.read)
             .await?;
-        rows.iter().map(message_from_row).collect()
+        rows.iter().map(outbox_message_from_row).collect()
+    }
+
+    /// Whether one of `clinic`'s patients has the phone number `phone`.
+    pub async fn is_patient_phone(
+        &self,
+        clinic: &ClinicId,
+        phone: &str,
+    ) -> Result<bool, StoreError> {
+        let found =
+            sqlx::query("SELECT 1 FROM patients WHERE clinic_id = $1 AND phone = $2 LIMIT 1")
+                .bind(clinic.as_str())
+                .bind(phone)
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(found.is_some())
     }
 }

@@ -91,8 +91,8 @@ async fn a_whatsapp_send_that_timed_out_is_not_resent_and_is_settled_by_the_stat
     assert_eq!(outbox[0]["channel"], "whatsapp");
     let attempt = &done["attempts"][0];
     assert_eq!(
-        outbox[0]["callback_ref"], attempt["id"],
-        "Meta echoes the attempt id"
+        outbox[0]["notification_id"], done["id"],
+        "Meta echoes the attempt id, which names the notification"
     );
     assert_eq!(
         attempt["provider_message_id"], outbox[0]["id"],
@@ -155,7 +155,7 @@ async fn a_hebrew_speaking_patient_with_only_an_email_gets_the_template_in_hebre
     );
     assert_eq!(email["language"], "he");
     assert_eq!(
-        email["callback_ref"], done["attempts"][0]["id"],
+        email["notification_id"], done["id"],
         "the envelope sender names the attempt, so a bounce can find it"
     );
     app.stop().await;
@@ -205,6 +205,7 @@ async fn a_clinic_with_its_own_whatsapp_account_sends_through_it_while_other_cli
     let app = TestApp::spawn_with(|config| {
         // Nothing settles the clinic's message but the status this test posts.
         config.delivery_timeout.whatsapp_ms = 60_000;
+        config.sandbox.enabled = Some(true);
         config.clinics.insert(
             "hadar".to_owned(),
             ProviderAccounts {
@@ -307,6 +308,7 @@ async fn a_clinic_with_its_own_whatsapp_account_sends_through_it_while_other_cli
     let done = app.wait_for(&own, &["delivered"]).await;
     assert_eq!(done["channel"], "whatsapp");
     assert_eq!(attempts(&done), pairs(&[("whatsapp", "delivered")]));
+    assert_eq!(done["attempts"][0]["sandbox"], false, "a real delivery");
     assert!(
         app.outbox("+972541234567").await.is_empty(),
         "nothing of this clinic's went through the sandbox"
@@ -315,10 +317,14 @@ async fn a_clinic_with_its_own_whatsapp_account_sends_through_it_while_other_cli
     // The other clinic has no account of its own: the sandbox has its message.
     let theirs = wait_as(&app, &other, &others, |n| n["status"] == "read").await;
     assert_eq!(theirs["channel"], "whatsapp");
-    let outbox = app.outbox("+972541234568").await;
+    assert_eq!(
+        theirs["attempts"][0]["sandbox"], true,
+        "the sandbox's delivery says so"
+    );
+    let outbox = app.outbox_as(&other, "+972541234568").await;
     assert_eq!(outbox.len(), 1, "{outbox:#?}");
     assert_eq!(outbox[0]["channel"], "whatsapp");
-    assert_eq!(outbox[0]["callback_ref"], theirs["attempts"][0]["id"]);
+    assert_eq!(outbox[0]["notification_id"], theirs["id"]);
     assert_eq!(
         outbox[0]["body"],
         "Hello Noa, a reminder of your appointment at Clinic other on 01.12 at 09:30."

@@ -101,6 +101,28 @@ impl TestApp {
         }
     }
 
+    /// Stops the application and starts a new one on the same database, as a process restart
+    /// would; the key stays valid.
+    pub async fn restart(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
+        }
+        self.store.close().await;
+        let mut config = test_config();
+        config.database_url = self.database_url.clone();
+        let app = Application::build(config)
+            .await
+            .expect("application starts again");
+        self.store = app.store().clone();
+        let running = app.start();
+        self.base = format!("http://{}", running.addr);
+        self.running = Some(running);
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+
     pub async fn stop(mut self) {
         if let Some(running) = self.running.take() {
             running.stop().await;
@@ -195,6 +217,7 @@ impl TestApp {
         let response = self
             .client
             .post(format!("{}/sandbox/whatsapp/inbound", self.base))
+            .bearer_auth(&self.key)
             .json(&json!({ "from": phone, "text": "hello" }))
             .send()
             .await
@@ -270,14 +293,22 @@ impl TestApp {
         }
     }
 
+    /// What the test clinic's patient at `recipient` received from the sandbox.
     pub async fn outbox(&self, recipient: &str) -> Vec<Value> {
+        self.outbox_as(&self.key, recipient).await
+    }
+
+    /// What the patient at `recipient` of the clinic of `key` received from the sandbox.
+    pub async fn outbox_as(&self, key: &str, recipient: &str) -> Vec<Value> {
         let response = self
             .client
             .get(format!("{}/sandbox/outbox", self.base))
+            .bearer_auth(key)
             .query(&[("recipient", recipient)])
             .send()
             .await
             .expect("outbox");
+        assert_eq!(response.status(), StatusCode::OK, "GET /sandbox/outbox");
         let outbox: Value = response.json().await.expect("outbox json");
         outbox["messages"].as_array().cloned().unwrap_or_default()
     }

@@ -17,5 +17,7 @@ mod patient_cap;
 mod patients;
 mod privacy;
 mod routing;
+mod sandbox;
+mod storage_faults;
 mod templates;
 mod webhooks;

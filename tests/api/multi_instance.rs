@@ -229,9 +229,9 @@ fn assert_each_sent_once(
     done: &HashMap<String, Value>,
     outbox: &[Value],
 ) -> HashMap<usize, Instance> {
-    let by_attempt: HashMap<&str, &Value> = outbox
+    let by_notification: HashMap<&str, &Value> = outbox
         .iter()
-        .map(|m| (m["callback_ref"].as_str().expect("callback_ref"), m))
+        .map(|m| (m["notification_id"].as_str().expect("notification_id"), m))
         .collect();
     let mut sent_by = HashMap::new();
     for (id, i) in ids {
@@ -240,8 +240,8 @@ fn assert_each_sent_once(
         assert_eq!(attempts.len(), 1, "exactly one attempt: {notification:#}");
         assert_eq!(notification["status"], "read", "{notification:#}");
         let attempt = &attempts[0];
-        let message = by_attempt
-            .get(attempt["id"].as_str().expect("attempt id"))
+        let message = by_notification
+            .get(id.as_str())
             .unwrap_or_else(|| panic!("no outbox message for {notification:#}"));
         assert_eq!(message["recipient"], phone(*i));
         assert_eq!(message["body"], format!("Message {i}"));
@@ -255,9 +255,9 @@ fn assert_each_sent_once(
     }
 
     assert_eq!(
-        by_attempt.len(),
+        by_notification.len(),
         outbox.len(),
-        "no attempt handed over twice"
+        "no notification handed over twice"
     );
     let recipients: HashSet<&str> = outbox
         .iter()

@@ -148,7 +148,7 @@ async fn a_clinics_own_hebrew_template_reaches_its_hebrew_patient_on_each_channe
     );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let other_clinic = loop {
-        let outbox = app.outbox("+972541110002").await;
+        let outbox = app.outbox_as(&other, "+972541110002").await;
         if !outbox.is_empty() || std::time::Instant::now() > deadline {
             break outbox;
         }

@@ -84,6 +84,7 @@ impl Gateway {
         let base_url = providers.uri();
         let app = TestApp::spawn_with(move |config| {
             config.public_url = Some(PUBLIC_URL.to_owned());
+            config.sandbox.enabled = Some(true);
             // No receipt comes unless a test posts one: the attempt must wait for it meanwhile.
             config.delivery_timeout.whatsapp_ms = 3_600_000;
             config.delivery_timeout.sms_ms = 3_600_000;
