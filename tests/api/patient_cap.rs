@@ -66,7 +66,7 @@ async fn the_sixth_normal_notification_in_a_day_is_refused_with_patient_limit_an
 
     let mut urgent = body("Please call the clinic today");
     urgent["priority"] = json!("urgent");
-    app.notify(urgent).await;
+    app.notify_as(&app.staff_key().await, urgent).await;
     app.stop().await;
 }
 
