@@ -482,7 +482,7 @@ fn without_value(error: &figment::Error) -> String {
             format!("must be {expected}")
         }
         Kind::UnknownVariant(_, expected) => format!("must be one of {}", expected.join(", ")),
-        Kind::UnknownField(field, _) => format!("has no setting `{field}`"),
+        Kind::UnknownField(..) => "is not a known setting".to_owned(),
         Kind::MissingField(field) => format!("needs `{field}`"),
         Kind::DuplicateField(field) => format!("has `{field}` twice"),
         // A TOML syntax error's first line says where; the lines after it quote the file.
@@ -491,15 +491,19 @@ fn without_value(error: &figment::Error) -> String {
         }
         _ => "is not valid".to_owned(),
     };
-    let key = if error.path.is_empty() {
-        "the settings".to_owned()
+    let mut said = if error.path.is_empty() {
+        rule
     } else {
-        format!("`{}`", error.path.join("."))
+        format!("`{}` {rule}", error.path.join("."))
     };
-    match &error.metadata {
-        Some(source) => format!("{key} {rule} (from {})", source.name),
-        None => format!("{key} {rule}"),
+    if let Some(metadata) = &error.metadata {
+        said.push_str(&format!(" (from {}", metadata.name));
+        if let Some(figment::Source::File(path)) = &metadata.source {
+            said.push_str(&format!(" {}", path.display()));
+        }
+        said.push(')');
     }
+    said
 }
 
 #[cfg(test)]
