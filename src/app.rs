@@ -89,8 +89,10 @@ impl Application {
 
         let wake = Arc::new(Notify::new());
         let intake_store = store.clone();
-        let patient_cap =
-            PatientCaps::daily(config.api.patient_daily_cap, config.api.patient_daily_urgent_cap);
+        let patient_cap = PatientCaps::daily(
+            config.api.patient_daily_cap,
+            config.api.patient_daily_urgent_cap,
+        );
         let intake = Batcher::spawn(512, move |batch: Vec<NewNotification>| {
             let store = intake_store.clone();
             async move { store.insert_notifications(&batch, patient_cap).await }

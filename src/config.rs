@@ -433,11 +433,9 @@ impl figment::Provider for TextEnv {
         for (key, text) in self.0.iter() {
             let trimmed = text.trim_start();
             let value = match text.parse::<figment::value::Value>() {
-                Ok(parsed @ (figment::value::Value::Array(..) | figment::value::Value::Dict(..)))
-                    if trimmed.starts_with('[') || trimmed.starts_with('{') =>
-                {
-                    parsed
-                }
+                Ok(
+                    parsed @ (figment::value::Value::Array(..) | figment::value::Value::Dict(..)),
+                ) if trimmed.starts_with('[') || trimmed.starts_with('{') => parsed,
                 _ => figment::value::Value::from(text.as_str()),
             };
             insert_at(&mut dict, key.as_str(), value);

@@ -285,7 +285,8 @@ async fn list_keys(config: &Config, clinic: &str) -> CliResult {
             key.id,
             key.role.as_str(),
             key.created_at,
-            key.revoked_at.map_or_else(|| "-".to_owned(), |at| at.to_string())
+            key.revoked_at
+                .map_or_else(|| "-".to_owned(), |at| at.to_string())
         );
     }
     store.close().await;

@@ -174,7 +174,10 @@ async fn a_clinic_phone_given_at_creation_is_the_number_notices_ask_patients_to_
 async fn keys_are_listed_and_revoked_on_the_command_line_and_no_listing_shows_a_secret() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("cli.db").display());
-    stdout(&medrelay(&url, &["clinic", "create", "hadar", "--name", "Hadar"]));
+    stdout(&medrelay(
+        &url,
+        &["clinic", "create", "hadar", "--name", "Hadar"],
+    ));
     let created = stdout(&medrelay(
         &url,
         &["apikey", "create", "--clinic", "hadar", "--role", "booking"],
@@ -193,7 +196,10 @@ async fn keys_are_listed_and_revoked_on_the_command_line_and_no_listing_shows_a_
     ));
     let after = stdout(&medrelay(&url, &["apikey", "list", "--clinic", "hadar"]));
 
-    assert!(listed.contains(&id) && listed.contains("booking"), "{listed}");
+    assert!(
+        listed.contains(&id) && listed.contains("booking"),
+        "{listed}"
+    );
     assert!(!listed.contains(&key[3..]) && !after.contains(&key[3..]));
     assert!(revoked.contains(&id), "{revoked}");
     let row = after.lines().find(|l| l.starts_with(&id)).expect("row");
@@ -201,10 +207,7 @@ async fn keys_are_listed_and_revoked_on_the_command_line_and_no_listing_shows_a_
     let store = medrelay::store::Store::connect(&url).await.expect("store");
     assert!(store.authenticate(&key).await.expect("read").is_none());
     store.close().await;
-    let unknown = medrelay(
-        &url,
-        &["apikey", "revoke", "--clinic", "hadar", "key_0000"],
-    );
+    let unknown = medrelay(&url, &["apikey", "revoke", "--clinic", "hadar", "key_0000"]);
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("has no key key_0000"));
 }
@@ -269,7 +272,11 @@ fn numeric_looking_environment_values_load_as_text() {
     env.push(("MEDRELAY_API__PATIENT_DAILY_CAP", "7"));
     env.push(("MEDRELAY_SANDBOX__ENABLED", "false"));
 
-    let created = medrelay_with_env(&url, &["clinic", "create", "hadar", "--name", "Hadar"], &env);
+    let created = medrelay_with_env(
+        &url,
+        &["clinic", "create", "hadar", "--name", "Hadar"],
+        &env,
+    );
 
     stdout(&created);
 }
@@ -280,25 +287,26 @@ fn a_setting_that_cannot_be_read_is_named_but_its_value_never_printed() {
     let url = format!("sqlite://{}", dir.path().join("cli.db").display());
     let file = dir.path().join("medrelay.toml");
     std::fs::write(&file, "[providers.smtp]\npassword = s3cr3t-in-the-file\n").expect("file");
-    let cases: [(&[(&str, &str)], &str, &str); 3] = [
+    // (environment, the secret, what the error must name)
+    let cases = [
         (
-            &[("MEDRELAY_API__PATIENT_DAILY_CAP", "s3cr3t-value")],
+            vec![("MEDRELAY_API__PATIENT_DAILY_CAP", "s3cr3t-value")],
             "s3cr3t-value",
             "api.patient_daily_cap",
         ),
         (
-            &[("MEDRELAY_PROVIDERS__SMTP__PORT", "hunter2hunter2")],
+            vec![("MEDRELAY_PROVIDERS__SMTP__PORT", "hunter2hunter2")],
             "hunter2hunter2",
             "providers.smtp.port",
         ),
         (
-            &[("MEDRELAY_CONFIG", file.to_str().expect("path"))],
+            vec![("MEDRELAY_CONFIG", file.to_str().expect("path"))],
             "s3cr3t-in-the-file",
             "line 2",
         ),
     ];
     for (env, secret, named) in cases {
-        let refused = medrelay_with_env(&url, &["apikey", "list", "--clinic", "x"], env);
+        let refused = medrelay_with_env(&url, &["apikey", "list", "--clinic", "x"], &env);
 
         assert_eq!(refused.status.code(), Some(2));
         let printed = format!(

@@ -101,7 +101,9 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
         .merge(webhook_routes())
         .route("/v1/keys", get(keys::list_keys).post(keys::create_key))
         .route("/v1/keys/{id}", axum::routing::delete(keys::revoke_key))
-        .layer(axum::middleware::map_response(problem::problem_for_client_errors))
+        .layer(axum::middleware::map_response(
+            problem::problem_for_client_errors,
+        ))
         .with_state(state)
         .merge(sandbox)
         .fallback(|| async { ApiError::NotFound("route") })

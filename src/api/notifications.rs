@@ -17,7 +17,8 @@ use super::problem::{ApiError, FieldError};
 use crate::domain::{Clinic, NotificationId, NotificationStatus, Priority, Sensitivity};
 use crate::policy::{MessagingHours, SendTime};
 use crate::store::{
-    ApiKeyRole, IntakeResult, NewNotification, NotificationFilter, NotificationView, Receipt, StoreError,
+    ApiKeyRole, IntakeResult, NewNotification, NotificationFilter, NotificationView, Receipt,
+    StoreError,
 };
 
 #[derive(Debug, Deserialize)]

@@ -24,7 +24,12 @@ mod tests {
 
     #[test]
     fn line_breaks_and_bidi_overrides_are_not_one_line_but_hebrew_and_marks_are() {
-        for text in ["Dana Levi", "דנה לוי", "Rivka\u{200F}, front desk", "Tab\there"] {
+        for text in [
+            "Dana Levi",
+            "דנה לוי",
+            "Rivka\u{200F}, front desk",
+            "Tab\there",
+        ] {
             assert!(is_one_line(text), "{text:?}");
         }
         for text in [

@@ -201,7 +201,11 @@ async fn who_called_and_the_note_must_be_one_line_without_bidi_overrides() {
     let close = format!("/v1/callbacks/{task_id}/close");
 
     for (path, request, field) in [
-        (&claim, json!({ "by": "Rivka\r\nDr. Cohen: approved" }), "by"),
+        (
+            &claim,
+            json!({ "by": "Rivka\r\nDr. Cohen: approved" }),
+            "by",
+        ),
         (&claim, json!({ "by": "Rivka \u{202E}kcabllac" }), "by"),
         (
             &close,
@@ -217,14 +221,27 @@ async fn who_called_and_the_note_must_be_one_line_without_bidi_overrides() {
         let refused = app
             .request(Method::POST, path, &staff, Some(request.clone()))
             .await;
-        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "{request}");
+        assert_eq!(
+            refused.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{request}"
+        );
         let problem: Value = refused.json().await.expect("problem");
         assert_eq!(problem["errors"][0]["field"], field, "{problem:#}");
     }
 
     let claimed = app
-        .request(Method::POST, &claim, &staff, Some(json!({ "by": "רבקה, קבלה" })))
+        .request(
+            Method::POST,
+            &claim,
+            &staff,
+            Some(json!({ "by": "רבקה, קבלה" })),
+        )
         .await;
-    assert_eq!(claimed.status(), StatusCode::OK, "right-to-left text is fine");
+    assert_eq!(
+        claimed.status(),
+        StatusCode::OK,
+        "right-to-left text is fine"
+    );
     app.stop().await;
 }

@@ -59,8 +59,13 @@ async fn an_admin_makes_lists_and_revokes_keys_and_no_listing_shows_a_secret() {
     assert!(!listed.to_string().contains(&staff_key[3..]));
 
     let revoked = json_of(
-        app.request(Method::DELETE, &format!("/v1/keys/{staff_id}"), &admin, None)
-            .await,
+        app.request(
+            Method::DELETE,
+            &format!("/v1/keys/{staff_id}"),
+            &admin,
+            None,
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
@@ -69,7 +74,10 @@ async fn an_admin_makes_lists_and_revokes_keys_and_no_listing_shows_a_secret() {
         .request(Method::GET, "/v1/notifications", &staff_key, None)
         .await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(refused.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        refused.headers()["content-type"],
+        "application/problem+json"
+    );
     app.stop().await;
 }
 
@@ -118,7 +126,12 @@ async fn only_admin_keys_manage_keys_and_only_their_own_clinics() {
         .await;
     assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND);
     let bad_role = app
-        .request(Method::POST, "/v1/keys", &admin, Some(json!({ "role": "root" })))
+        .request(
+            Method::POST,
+            "/v1/keys",
+            &admin,
+            Some(json!({ "role": "root" })),
+        )
         .await;
     assert_eq!(bad_role.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
@@ -166,7 +179,12 @@ async fn a_key_revoked_on_one_instance_is_refused_by_another_within_seconds() {
         .to_owned();
 
     let revoked = app
-        .request(Method::DELETE, &format!("/v1/keys/{booking_id}"), &admin, None)
+        .request(
+            Method::DELETE,
+            &format!("/v1/keys/{booking_id}"),
+            &admin,
+            None,
+        )
         .await;
 
     assert_eq!(revoked.status(), StatusCode::OK);

@@ -242,7 +242,10 @@ async fn a_booking_key_may_not_send_urgent_unless_its_clinic_allows_it() {
     })
     .await;
     allowed
-        .patient("p-1", json!({ "name": "Dana", "email": "dana@example.org" }))
+        .patient(
+            "p-1",
+            json!({ "name": "Dana", "email": "dana@example.org" }),
+        )
         .await;
     allowed.notify(urgent).await;
     allowed.stop().await;
@@ -255,8 +258,11 @@ async fn urgent_notifications_have_their_own_daily_cap_apart_from_the_normal_one
         config.api.patient_daily_urgent_cap = 2;
     })
     .await;
-    app.patient("p-1", json!({ "name": "Dana", "email": "dana@example.org" }))
-        .await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana", "email": "dana@example.org" }),
+    )
+    .await;
     let staff = app.staff_key().await;
     let mut urgent = body("Please call the clinic today");
     urgent["priority"] = json!("urgent");

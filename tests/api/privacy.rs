@@ -325,14 +325,23 @@ async fn a_booking_key_sees_that_a_sensitive_or_restricted_notification_exists_b
     let app = TestApp::spawn().await;
     let admin = admin_of_clinic_with_phone(&app).await;
     set_topic(&app, &admin, "oncology", "restricted").await;
-    app.patient("p-1", json!({ "name": "Dana", "email": "dana@example.org" }))
-        .await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana", "email": "dana@example.org" }),
+    )
+    .await;
     let staff = app.staff_key().await;
     let result = app
-        .notify_as(&staff, staff_text("test_result_ready", "Your HbA1c is 9.1%"))
+        .notify_as(
+            &staff,
+            staff_text("test_result_ready", "Your HbA1c is 9.1%"),
+        )
         .await;
     let oncology = app
-        .notify_as(&staff, staff_text("oncology", "The biopsy shows no malignancy"))
+        .notify_as(
+            &staff,
+            staff_text("oncology", "The biopsy shows no malignancy"),
+        )
         .await;
     let general = app.notify(staff_text("general", "See you on Sunday")).await;
 
@@ -348,11 +357,19 @@ async fn a_booking_key_sees_that_a_sensitive_or_restricted_notification_exists_b
     };
     for id in [&result, &oncology] {
         let seen = find(&as_booking, id);
-        assert!(seen["body"].is_null() && seen["params"].is_null(), "{seen:#}");
+        assert!(
+            seen["body"].is_null() && seen["params"].is_null(),
+            "{seen:#}"
+        );
         assert_eq!(seen["withheld"]["fields"], json!(["body", "params"]));
         assert!(seen["status"].is_string());
         let one: Value = app
-            .request(Method::GET, &format!("/v1/notifications/{id}"), &app.key, None)
+            .request(
+                Method::GET,
+                &format!("/v1/notifications/{id}"),
+                &app.key,
+                None,
+            )
             .await
             .json()
             .await
