@@ -143,7 +143,10 @@ impl ApiError {
                 "patient-limit",
                 "Too many notifications for this patient",
             ),
-            Self::Rejected { status, .. } => (*status, "malformed", "Malformed request"),
+            Self::Rejected { status, .. } if *status == StatusCode::BAD_REQUEST => {
+                (*status, "malformed", "Malformed request")
+            }
+            Self::Rejected { status, .. } => (*status, "rejected", "Request refused"),
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
