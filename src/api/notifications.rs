@@ -395,6 +395,18 @@ async fn as_seen_by(
         .collect())
 }
 
+async fn one_as_seen_by(
+    state: &AppState,
+    caller: &Caller,
+    view: NotificationView,
+) -> Result<Json<NotificationOut>, ApiError> {
+    as_seen_by(state, caller, vec![view])
+        .await?
+        .pop()
+        .map(Json)
+        .ok_or(ApiError::NotFound("notification"))
+}
+
 pub(super) async fn get_notification(
     State(state): State<AppState>,
     caller: Caller,
@@ -406,10 +418,7 @@ pub(super) async fn get_notification(
         .notification(&caller.0.clinic.id, &id)
         .await
         .map_err(not_found_as("notification"))?;
-    let mut seen = as_seen_by(&state, &caller, vec![view]).await?;
-    seen.pop()
-        .map(Json)
-        .ok_or(ApiError::NotFound("notification"))
+    one_as_seen_by(&state, &caller, view).await
 }
 
 pub(super) async fn cancel_notification(
@@ -436,10 +445,7 @@ pub(super) async fn cancel_notification(
         Err(other) => return Err(not_found_as("notification")(other)),
     }
     let view = state.store.notification(clinic, &id).await?;
-    let mut seen = as_seen_by(&state, &caller, vec![view]).await?;
-    seen.pop()
-        .map(Json)
-        .ok_or(ApiError::NotFound("notification"))
+    one_as_seen_by(&state, &caller, view).await
 }
 
 #[derive(Debug, Deserialize)]
