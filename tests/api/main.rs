@@ -10,6 +10,7 @@ mod callbacks;
 mod channels;
 mod hours;
 mod isolation_and_auth;
+mod keys;
 mod multi_instance;
 mod notifications;
 mod patient_cap;
