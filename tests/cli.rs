@@ -291,6 +291,7 @@ bounce_domain = "bounces.clinic.example"
         "{output:#?}"
     );
     assert!(said("clinic hadar: whatsapp, sms, voice"), "{output:#?}");
+}
 
 #[tokio::test]
 async fn keys_are_listed_and_revoked_on_the_command_line_and_no_listing_shows_a_secret() {

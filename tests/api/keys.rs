@@ -157,7 +157,7 @@ async fn a_key_revoked_on_one_instance_is_refused_by_another_within_seconds() {
     let admin = app.admin_key().await;
     let mut config = test_config();
     config.database_url = app.database_url().to_owned();
-    config.sandbox.enabled = false;
+    config.sandbox.enabled = Some(false);
     let other = Application::build(config)
         .await
         .expect("second instance")
