@@ -15,7 +15,7 @@ use crate::batch::Batcher;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, SandboxUndecided};
 use crate::dispatch::Dispatcher;
-use crate::policy::PatientCap;
+use crate::policy::PatientCaps;
 use crate::providers::{ProviderSetupError, Providers};
 use crate::sandbox::Sandbox;
 use crate::store::{NewNotification, Store, StoreError};
@@ -104,7 +104,10 @@ impl Application {
 
         let wake = Arc::new(Notify::new());
         let intake_store = store.clone();
-        let patient_cap = PatientCap::daily(config.api.patient_daily_cap);
+        let patient_cap = PatientCaps::daily(
+            config.api.patient_daily_cap,
+            config.api.patient_daily_urgent_cap,
+        );
         let intake = Batcher::spawn(512, move |batch: Vec<NewNotification>| {
             let store = intake_store.clone();
             async move { store.insert_notifications(&batch, patient_cap).await }

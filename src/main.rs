@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use medrelay::Config;
 use medrelay::app::Application;
-use medrelay::domain::{Language, Phone, TimeZoneName};
-use medrelay::store::{ApiKeyRole, NewClinic, Store};
+use medrelay::domain::{ApiKeyId, Language, ONE_LINE_RULE, Phone, TimeZoneName, is_one_line};
+use medrelay::store::{ApiKeyRole, NewClinic, Store, StoreError};
 use medrelay_channels::ChannelKind;
 
 #[derive(Debug, Parser)]
@@ -77,6 +77,17 @@ enum ApiKeyCommand {
         #[arg(long, value_enum)]
         role: ApiKeyRole,
     },
+    /// List a clinic's keys: id, role, created, revoked. Secrets are never shown again.
+    List {
+        #[arg(long)]
+        clinic: String,
+    },
+    /// Revoke a key by its id (`key_…`); every instance refuses it within seconds.
+    Revoke {
+        #[arg(long)]
+        clinic: String,
+        id: String,
+    },
 }
 
 #[tokio::main]
@@ -113,6 +124,12 @@ async fn main() -> ExitCode {
         Command::Apikey {
             command: ApiKeyCommand::Create { clinic, role },
         } => create_key(&config, &clinic, role).await,
+        Command::Apikey {
+            command: ApiKeyCommand::List { clinic },
+        } => list_keys(&config, &clinic).await,
+        Command::Apikey {
+            command: ApiKeyCommand::Revoke { clinic, id },
+        } => revoke_key(&config, &clinic, &id).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -284,6 +301,9 @@ async fn create_clinic(
     if !valid_slug {
         return Err("slug must be lowercase letters, digits and '-'".into());
     }
+    if !is_one_line(&name) {
+        return Err(format!("name {ONE_LINE_RULE}").into());
+    }
     let phone = phone
         .map(|p| Phone::parse(&p).ok_or(format!("phone {}", Phone::RULE)))
         .transpose()?;
@@ -310,15 +330,61 @@ async fn create_key(config: &Config, clinic: &str, role: ApiKeyRole) -> CliResul
         .clinic_by_slug(clinic)
         .await
         .map_err(|_| format!("no clinic `{clinic}`"))?;
-    let key = store
-        .create_api_key(&clinic.id, role, jiff::Timestamp::now())
+    let issued = store
+        .issue_api_key(&clinic.id, role, jiff::Timestamp::now())
         .await?;
     println!(
-        "created {} key for clinic {}; it is shown only this once:",
+        "created {} key {} for clinic {}; it is shown only this once:",
         role.as_str(),
+        issued.view.id,
         clinic.slug
     );
-    println!("{key}");
+    println!("{}", issued.key);
+    store.close().await;
+    Ok(())
+}
+
+async fn list_keys(config: &Config, clinic: &str) -> CliResult {
+    let store = Store::connect(&config.database_url).await?;
+    let clinic = store
+        .clinic_by_slug(clinic)
+        .await
+        .map_err(|_| format!("no clinic `{clinic}`"))?;
+    println!("id\trole\tcreated\trevoked");
+    for key in store.api_keys(&clinic.id).await? {
+        println!(
+            "{}\t{}\t{}\t{}",
+            key.id,
+            key.role.as_str(),
+            key.created_at,
+            key.revoked_at
+                .map_or_else(|| "-".to_owned(), |at| at.to_string())
+        );
+    }
+    store.close().await;
+    Ok(())
+}
+
+async fn revoke_key(config: &Config, clinic: &str, id: &str) -> CliResult {
+    let key_id = ApiKeyId::parse(id).ok_or(format!("`{id}` is not a key id (key_…)"))?;
+    let store = Store::connect(&config.database_url).await?;
+    let clinic = store
+        .clinic_by_slug(clinic)
+        .await
+        .map_err(|_| format!("no clinic `{clinic}`"))?;
+    let revoked = store
+        .revoke_api_key(&clinic.id, &key_id, jiff::Timestamp::now())
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => format!("clinic {} has no key {id}", clinic.slug).into(),
+            other => Box::<dyn std::error::Error>::from(other),
+        })?;
+    println!(
+        "revoked {} key {} of clinic {}; every instance refuses it within seconds",
+        revoked.role.as_str(),
+        revoked.id,
+        clinic.slug
+    );
     store.close().await;
     Ok(())
 }

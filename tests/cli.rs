@@ -10,13 +10,27 @@ use medrelay::Config;
 use medrelay::app::Application;
 
 fn medrelay(database_url: &str, args: &[&str]) -> Output {
+    medrelay_with_env(database_url, args, &[])
+}
+
+fn medrelay_with_env(database_url: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_medrelay"))
         .args(args)
         .env("MEDRELAY_DATABASE_URL", database_url)
         .env("MEDRELAY_CONFIG", "/nonexistent/medrelay.toml")
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .output()
         .expect("medrelay runs")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[tokio::test]
@@ -277,4 +291,153 @@ bounce_domain = "bounces.clinic.example"
         "{output:#?}"
     );
     assert!(said("clinic hadar: whatsapp, sms, voice"), "{output:#?}");
+}
+
+#[tokio::test]
+async fn keys_are_listed_and_revoked_on_the_command_line_and_no_listing_shows_a_secret() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+    stdout(&medrelay(
+        &url,
+        &["clinic", "create", "hadar", "--name", "Hadar"],
+    ));
+    let created = stdout(&medrelay(
+        &url,
+        &["apikey", "create", "--clinic", "hadar", "--role", "booking"],
+    ));
+    let key = created.lines().last().expect("the key").to_owned();
+    let id = created
+        .split_whitespace()
+        .find(|word| word.starts_with("key_"))
+        .expect("the key's id")
+        .to_owned();
+
+    let listed = stdout(&medrelay(&url, &["apikey", "list", "--clinic", "hadar"]));
+    let revoked = stdout(&medrelay(
+        &url,
+        &["apikey", "revoke", "--clinic", "hadar", &id],
+    ));
+    let after = stdout(&medrelay(&url, &["apikey", "list", "--clinic", "hadar"]));
+
+    assert!(
+        listed.contains(&id) && listed.contains("booking"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&key[3..]) && !after.contains(&key[3..]));
+    assert!(revoked.contains(&id), "{revoked}");
+    let row = after.lines().find(|l| l.starts_with(&id)).expect("row");
+    assert!(!row.ends_with("\t-"), "revoked: {row}");
+    let store = medrelay::store::Store::connect(&url).await.expect("store");
+    assert!(store.authenticate(&key).await.expect("read").is_none());
+    store.close().await;
+    let unknown = medrelay(&url, &["apikey", "revoke", "--clinic", "hadar", "key_0000"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("has no key key_0000"));
+}
+
+#[tokio::test]
+async fn the_database_and_its_wal_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("private.db");
+    let url = format!("sqlite://{}", path.display());
+
+    let store = medrelay::store::Store::connect(&url).await.expect("store");
+    store
+        .create_clinic(
+            medrelay::store::NewClinic {
+                slug: "hadar".to_owned(),
+                name: "Hadar".to_owned(),
+                timezone: medrelay::domain::TimeZoneName::parse("Asia/Jerusalem").expect("zone"),
+                default_language: medrelay::domain::Language::parse("he").expect("language"),
+                default_channels: medrelay_channels::ChannelKind::ALL.to_vec(),
+            },
+            jiff::Timestamp::now(),
+        )
+        .await
+        .expect("a write, so the WAL exists");
+
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{}{suffix}", path.display());
+        let mode = std::fs::metadata(&file)
+            .unwrap_or_else(|e| panic!("{file}: {e}"))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}: {:o}", mode & 0o777);
+    }
+    store.close().await;
+}
+
+/// Provider settings as an operator exports them, with an id and a password made of digits.
+const NUMERIC_PROVIDER_SETTINGS: [(&str, &str); 10] = [
+    ("MEDRELAY_PROVIDERS__WHATSAPP__API_VERSION", "v21.0"),
+    (
+        "MEDRELAY_PROVIDERS__WHATSAPP__PHONE_NUMBER_ID",
+        "106540352242922",
+    ),
+    ("MEDRELAY_PROVIDERS__WHATSAPP__ACCESS_TOKEN", "EAAGtoken"),
+    ("MEDRELAY_PROVIDERS__WHATSAPP__APP_SECRET", "0123456789"),
+    ("MEDRELAY_PROVIDERS__WHATSAPP__VERIFY_TOKEN", "424242"),
+    ("MEDRELAY_PROVIDERS__SMTP__HOST", "127.0.0.1"),
+    ("MEDRELAY_PROVIDERS__SMTP__PORT", "2525"),
+    ("MEDRELAY_PROVIDERS__SMTP__SECURITY", "none"),
+    ("MEDRELAY_PROVIDERS__SMTP__PASSWORD", "80061234"),
+    ("MEDRELAY_PROVIDERS__SMTP__FROM", "clinic@example.org"),
+];
+
+#[test]
+fn numeric_looking_environment_values_load_as_text() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let mut env = NUMERIC_PROVIDER_SETTINGS.to_vec();
+    env.push(("MEDRELAY_PROVIDERS__SMTP__BOUNCE_DOMAIN", "example.org"));
+    env.push(("MEDRELAY_API__PATIENT_DAILY_CAP", "7"));
+    env.push(("MEDRELAY_SANDBOX__ENABLED", "false"));
+
+    let created = medrelay_with_env(
+        &url,
+        &["clinic", "create", "hadar", "--name", "Hadar"],
+        &env,
+    );
+
+    stdout(&created);
+}
+
+#[test]
+fn a_setting_that_cannot_be_read_is_named_but_its_value_never_printed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let file = dir.path().join("medrelay.toml");
+    std::fs::write(&file, "[providers.smtp]\npassword = s3cr3t-in-the-file\n").expect("file");
+    // (environment, the secret, what the error must name)
+    let cases = [
+        (
+            vec![("MEDRELAY_API__PATIENT_DAILY_CAP", "s3cr3t-value")],
+            "s3cr3t-value",
+            "api.patient_daily_cap",
+        ),
+        (
+            vec![("MEDRELAY_PROVIDERS__SMTP__PORT", "hunter2hunter2")],
+            "hunter2hunter2",
+            "providers.smtp.port",
+        ),
+        (
+            vec![("MEDRELAY_CONFIG", file.to_str().expect("path"))],
+            "s3cr3t-in-the-file",
+            "line 2",
+        ),
+    ];
+    for (env, secret, named) in cases {
+        let refused = medrelay_with_env(&url, &["apikey", "list", "--clinic", "x"], &env);
+
+        assert_eq!(refused.status.code(), Some(2));
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&refused.stdout),
+            String::from_utf8_lossy(&refused.stderr)
+        );
+        assert!(printed.contains(named), "{named}: {printed}");
+        assert!(!printed.contains(secret), "{secret}: {printed}");
+    }
 }

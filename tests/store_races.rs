@@ -6,7 +6,7 @@ use medrelay::domain::{
     AttemptId, AttemptStatus, Language, NotificationId, NotificationStatus, Phone, Priority,
     TimeZoneName,
 };
-use medrelay::policy::AttemptVerdict;
+use medrelay::policy::{AttemptVerdict, PatientCaps};
 use medrelay::store::{
     ApiKeyRole, AttemptOutcome, DispatchWrite, NewClinic, NewNotification, NextState, OutcomeWrite,
     PatientUpsert, StatusUpdate, Store,
@@ -118,7 +118,7 @@ async fn a_delivery_reported_while_the_dispatcher_decides_stops_its_stale_fallba
         reminder: None,
     };
     store
-        .insert_notifications(&[new], None)
+        .insert_notifications(&[new], PatientCaps::default())
         .await
         .expect("stored");
 

@@ -17,11 +17,13 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use super::AppState;
 use super::problem::ApiError;
 use crate::config::{ApiConfig, HttpConfig};
+use crate::domain::ApiKeyId;
 use crate::store::{AuthenticatedKey, Store, StoreError};
 
-/// Checked keys are remembered this long, so a busy booking system does not cost a database
-/// read per request; a revoked key stops working within this time.
-const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
+/// Checked keys are remembered this long, so a busy booking system costs one database read per
+/// key every two seconds, not one per request. A key revoked through another instance (or the
+/// command line) stops working here within this time; through this one, at once.
+const KEY_CACHE_TTL: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 pub struct KeyGuard {
@@ -62,6 +64,14 @@ impl KeyGuard {
         let cache = self.cache.read().ok()?;
         let (found, at) = cache.get(&crate::store::key_fingerprint(key))?;
         (at.elapsed() < KEY_CACHE_TTL).then(|| found.clone())
+    }
+
+    /// Forgets the key `id`: it was just revoked.
+    pub(super) fn forget(&self, id: &ApiKeyId) {
+        self.cache
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .retain(|_, (key, _)| &key.id != id);
     }
 
     fn check_rate(&self, key: &AuthenticatedKey) -> Result<(), ApiError> {

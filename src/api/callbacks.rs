@@ -9,7 +9,7 @@ use super::auth::Caller;
 use super::json::ApiJson;
 use super::patients::checked;
 use super::problem::ApiError;
-use crate::domain::{CallbackOutcome, CallbackStatus, CallbackTaskId};
+use crate::domain::{CallbackOutcome, CallbackStatus, CallbackTaskId, ONE_LINE_RULE, is_one_line};
 use crate::store::{ApiKeyRole, CallbackView, StoreError};
 
 /// Calling patients is people's work: booking-system keys may not touch the queue.
@@ -98,6 +98,7 @@ fn who(caller: &Caller, by: Option<String>) -> Result<String, ApiError> {
         Some(by) if by.is_empty() || by.chars().count() > 100 => {
             Err(ApiError::invalid("by", "must be 1 to 100 characters"))
         }
+        Some(by) if !is_one_line(&by) => Err(ApiError::invalid("by", ONE_LINE_RULE)),
         Some(by) => Ok(by),
         None => Ok(format!("{} key {}", caller.0.role.as_str(), caller.0.id)),
     }
@@ -150,6 +151,8 @@ pub(super) async fn close_callback(
             "note",
             "must be at most 2000 characters",
         ));
+    } else if input.note.as_deref().is_some_and(|n| !is_one_line(n)) {
+        errors.push(super::FieldError::new("note", ONE_LINE_RULE));
     }
     let (Some(outcome), true) = (outcome, errors.is_empty()) else {
         return Err(ApiError::Invalid(errors));

@@ -7,6 +7,7 @@ mod callbacks;
 mod clinic_hours;
 mod clinic_settings;
 mod json;
+mod keys;
 mod notifications;
 mod patients;
 mod problem;
@@ -110,6 +111,11 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
         .route("/v1/callbacks/{id}/claim", post(callbacks::claim_callback))
         .route("/v1/callbacks/{id}/close", post(callbacks::close_callback))
         .merge(webhook_routes(&http))
+        .route("/v1/keys", get(keys::list_keys).post(keys::create_key))
+        .route("/v1/keys/{id}", axum::routing::delete(keys::revoke_key))
+        .layer(axum::middleware::map_response(
+            problem::problem_for_client_errors,
+        ))
         .with_state(state)
         .merge(sandbox)
         .fallback(|| async { ApiError::NotFound("route") })

@@ -17,7 +17,8 @@ use super::problem::{ApiError, FieldError};
 use crate::domain::{Clinic, NotificationId, NotificationStatus, Priority, Sensitivity};
 use crate::policy::{MessagingHours, SendTime};
 use crate::store::{
-    IntakeResult, NewNotification, NotificationFilter, NotificationView, Receipt, StoreError,
+    ApiKeyRole, IntakeResult, NewNotification, NotificationFilter, NotificationView, Receipt,
+    StoreError,
 };
 
 #[derive(Debug, Deserialize)]
@@ -72,6 +73,14 @@ pub(super) async fn create_notification(
         &format!("must be one of {}", Priority::names()),
     )
     .unwrap_or(Priority::Normal);
+    if priority == Priority::Urgent && !may_send_urgent(&state, &caller) {
+        errors.push(FieldError::new(
+            "priority",
+            "urgent is for staff and admin keys: it skips the clinic's hours and the patient's \
+             quiet hours, so a booking key may send it only where the clinic allows \
+             (api.booking_urgent_clinics)",
+        ));
+    }
     let channel = checked(
         &mut errors,
         "channel",
@@ -251,9 +260,16 @@ pub(super) async fn create_notification(
             Ok((StatusCode::ACCEPTED, Json(receipt)))
         }
         IntakeResult::Replayed(receipt) => Ok((StatusCode::ACCEPTED, Json(receipt))),
-        IntakeResult::PatientLimit { frees_at } => Err(ApiError::PatientLimit {
+        IntakeResult::PatientLimit { priority, frees_at } => Err(ApiError::PatientLimit {
             patient_id: patient_external_id,
-            cap: state.config.api.patient_daily_cap,
+            kind: match priority {
+                Priority::Normal => "non-urgent",
+                Priority::Urgent => "urgent",
+            },
+            cap: match priority {
+                Priority::Normal => state.config.api.patient_daily_cap,
+                Priority::Urgent => state.config.api.patient_daily_urgent_cap,
+            },
             frees_at,
             retry_after_secs: now.duration_until(frees_at).as_secs_f64().ceil().max(1.0) as u64,
         }),
@@ -261,6 +277,19 @@ pub(super) async fn create_notification(
             "Idempotency-Key",
             "was already used with a different request; use a new key for a new notification",
         )),
+    }
+}
+
+/// Urgent skips every hour rule, so it is for people, and for booking systems only where the
+/// clinic says so.
+fn may_send_urgent(state: &AppState, caller: &Caller) -> bool {
+    match caller.0.role {
+        ApiKeyRole::Staff | ApiKeyRole::Admin => true,
+        ApiKeyRole::Booking => state
+            .config
+            .api
+            .booking_urgent_clinics
+            .contains(&caller.0.clinic.slug),
     }
 }
 
@@ -298,25 +327,100 @@ fn not_found_as(what: &'static str) -> impl Fn(StoreError) -> ApiError {
     }
 }
 
+/// A notification as the caller may see it.
+#[derive(Debug, Serialize)]
+pub(super) struct NotificationOut {
+    #[serde(flatten)]
+    view: NotificationView,
+    /// The fields left out because this key may not read them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    withheld: Option<Withheld>,
+}
+
+#[derive(Debug, Serialize)]
+struct Withheld {
+    fields: [&'static str; 2],
+    reason: String,
+}
+
+/// What staff wrote on sensitive and restricted topics (and the values filled into their
+/// templates) is for people at the clinic: a booking key sees that there is a notification and
+/// how it went, not what it says.
+async fn as_seen_by(
+    state: &AppState,
+    caller: &Caller,
+    views: Vec<NotificationView>,
+) -> Result<Vec<NotificationOut>, ApiError> {
+    if caller.0.role != ApiKeyRole::Booking {
+        return Ok(views
+            .into_iter()
+            .map(|view| NotificationOut {
+                view,
+                withheld: None,
+            })
+            .collect());
+    }
+    let settings = state
+        .clinic_settings
+        .get(&state.store, &caller.0.clinic.id)
+        .await?;
+    Ok(views
+        .into_iter()
+        .map(|mut view| {
+            // A topic the clinic no longer has is treated as the most private.
+            let sensitivity = settings
+                .topics
+                .iter()
+                .find(|t| t.name == view.topic)
+                .map_or(Sensitivity::Restricted, |t| t.sensitivity);
+            let withheld = (sensitivity != Sensitivity::Normal).then(|| {
+                view.body = None;
+                view.params = None;
+                Withheld {
+                    fields: ["body", "params"],
+                    reason: format!(
+                        "topic {} is {}: its text is shown to staff and admin keys only",
+                        view.topic,
+                        sensitivity.as_str()
+                    ),
+                }
+            });
+            NotificationOut { view, withheld }
+        })
+        .collect())
+}
+
+async fn one_as_seen_by(
+    state: &AppState,
+    caller: &Caller,
+    view: NotificationView,
+) -> Result<Json<NotificationOut>, ApiError> {
+    as_seen_by(state, caller, vec![view])
+        .await?
+        .pop()
+        .map(Json)
+        .ok_or(ApiError::NotFound("notification"))
+}
+
 pub(super) async fn get_notification(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<NotificationView>, ApiError> {
+) -> Result<Json<NotificationOut>, ApiError> {
     let id = notification_id(&id)?;
     let view = state
         .store
         .notification(&caller.0.clinic.id, &id)
         .await
         .map_err(not_found_as("notification"))?;
-    Ok(Json(view))
+    one_as_seen_by(&state, &caller, view).await
 }
 
 pub(super) async fn cancel_notification(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<NotificationView>, ApiError> {
+) -> Result<Json<NotificationOut>, ApiError> {
     let id = notification_id(&id)?;
     let clinic = &caller.0.clinic.id;
     let by = format!("{} key {}", caller.0.role.as_str(), caller.0.id);
@@ -335,7 +439,8 @@ pub(super) async fn cancel_notification(
         }
         Err(other) => return Err(not_found_as("notification")(other)),
     }
-    Ok(Json(state.store.notification(clinic, &id).await?))
+    let view = state.store.notification(clinic, &id).await?;
+    one_as_seen_by(&state, &caller, view).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -349,7 +454,7 @@ pub(super) struct ListQuery {
 
 #[derive(Debug, Serialize)]
 pub(super) struct NotificationList {
-    items: Vec<NotificationView>,
+    items: Vec<NotificationOut>,
     next_cursor: Option<String>,
 }
 
@@ -392,7 +497,7 @@ pub(super) async fn list_notifications(
         .notifications(&caller.0.clinic.id, &filter)
         .await?;
     Ok(Json(NotificationList {
-        items: page.items,
+        items: as_seen_by(&state, &caller, page.items).await?,
         next_cursor: page.next.map(|(at, id)| format!("{at}.{id}")),
     }))
 }

@@ -9,7 +9,8 @@ use super::auth::Caller;
 use super::json::ApiJson;
 use super::problem::{ApiError, FieldError};
 use crate::domain::{
-    Clinic, EmailAddress, Language, Patient, Phone, QuietHours, TimeZoneName, WindowText,
+    Clinic, EmailAddress, Language, ONE_LINE_RULE, Patient, Phone, QuietHours, TimeZoneName,
+    WindowText, is_one_line,
 };
 use crate::store::{PatientUpsert, StoreError};
 
@@ -152,6 +153,8 @@ fn validate(
     let name = input.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 200 {
         errors.push(FieldError::new("name", "must be 1 to 200 characters"));
+    } else if !is_one_line(&name) {
+        errors.push(FieldError::new("name", ONE_LINE_RULE));
     }
     let language = checked(
         &mut errors,

@@ -71,11 +71,13 @@ pub enum ApiError {
     #[error("too many provider webhooks are being read at once; send it again shortly")]
     WebhooksBusy { retry_after_secs: u64 },
     #[error(
-        "patient {patient_id} has had {cap} non-urgent notifications in the last 24 hours, the most \
-         allowed; the next may be sent from {frees_at} (urgent ones are not limited)"
+        "patient {patient_id} has had {cap} {kind} notifications in the last 24 hours, the most \
+         allowed; the next may be sent from {frees_at}"
     )]
     PatientLimit {
         patient_id: String,
+        /// `urgent` or `non-urgent`: each has its own cap.
+        kind: &'static str,
         cap: u32,
         frees_at: Timestamp,
         retry_after_secs: u64,
@@ -84,6 +86,10 @@ pub enum ApiError {
     InsufficientStorage,
     #[error("the database cannot be reached right now and nothing was changed; try again shortly")]
     Unavailable,
+    /// A client error raised outside the handlers (a path or query the router or an extractor
+    /// could not read), as its text.
+    #[error("{detail}")]
+    Rejected { status: StatusCode, detail: String },
     #[error("internal error")]
     Internal(String),
 }
@@ -187,6 +193,10 @@ impl ApiError {
                 "unavailable",
                 "Database unavailable",
             ),
+            Self::Rejected { status, .. } if *status == StatusCode::BAD_REQUEST => {
+                (*status, "malformed", "Malformed request")
+            }
+            Self::Rejected { status, .. } => (*status, "rejected", "Request refused"),
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -295,4 +305,35 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// Largest text of a rejection carried into a problem's `detail`.
+const MAX_REJECTION_BYTES: usize = 4096;
+
+/// Every 4xx is problem+json: a client error produced outside the handlers (axum rejecting a
+/// path parameter that is not UTF-8, say, as text/plain) is rendered again as a problem, with
+/// its text as the detail and its other headers kept.
+pub(super) async fn problem_for_client_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !status.is_client_error() || is_problem {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let detail = axum::body::to_bytes(body, MAX_REJECTION_BYTES)
+        .await
+        .map(|text| String::from_utf8_lossy(&text).trim().to_owned())
+        .ok()
+        .filter(|text| !text.is_empty())
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_owned());
+    let mut problem = ApiError::Rejected { status, detail }.into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            problem.headers_mut().insert(name, value.clone());
+        }
+    }
+    problem
 }

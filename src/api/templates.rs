@@ -430,6 +430,9 @@ pub(super) async fn check_notification_template(
             TemplateError::MissingParam(p) | TemplateError::UnknownParam(p) => {
                 FieldError::new(format!("params.{p}"), error.to_string())
             }
+            TemplateError::MultiLineParam(p) => {
+                FieldError::new(format!("params.{p}"), crate::domain::ONE_LINE_RULE)
+            }
             _ => FieldError::new("template", error.to_string()),
         }))
 }

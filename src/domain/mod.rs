@@ -33,6 +33,7 @@ mod hours;
 mod ids;
 mod notification;
 mod patient;
+mod text;
 mod topic;
 
 pub use callback::{CallbackOutcome, CallbackStatus};
@@ -46,4 +47,5 @@ pub use ids::{
 };
 pub use notification::{AppointmentStatus, AttemptStatus, NotificationStatus, Priority};
 pub use patient::{Clinic, Patient};
+pub use text::{ONE_LINE_RULE, is_one_line};
 pub use topic::{Sensitivity, Topic};

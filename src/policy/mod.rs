@@ -28,7 +28,7 @@ pub use decide::{
     AttemptFacts, AttemptVerdict, Decision, DeliveryRules, NotificationFacts, Step, decide,
 };
 pub use hours::{HORIZON_DAYS, MessagingHours, SendTime};
-pub use patient_cap::PatientCap;
+pub use patient_cap::{PatientCap, PatientCaps};
 pub use reminders::{
     FILLED_FROM_STARTS_AT, PlannedReminder, ReminderOffset, ReminderTime, plan_reminders,
     reminder_params,

@@ -1,5 +1,5 @@
-//! The per-patient cap: no patient gets more than a set number of non-urgent notifications in any
-//! rolling 24 hours, however many systems post for them.
+//! The per-patient caps: no patient gets more than a set number of non-urgent notifications, nor
+//! of urgent ones, in any rolling 24 hours, however many systems post for them.
 //!
 //! Why a count of stored notifications and not governor's keyed limiter: a governor limiter
 //! lives in one process, so with several instances on one PostgreSQL database each would allow
@@ -9,6 +9,33 @@
 //! `store::insert_notifications`), and this rule only judges that count.
 
 use jiff::{SignedDuration, Timestamp};
+
+use crate::domain::Priority;
+
+/// The caps intake applies: urgent notifications skip the clinic's hours and the patient's quiet
+/// hours, so they are counted against a cap of their own, never against the normal one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PatientCaps {
+    pub normal: Option<PatientCap>,
+    pub urgent: Option<PatientCap>,
+}
+
+impl PatientCaps {
+    /// Caps per rolling 24 hours; 0 turns one off.
+    pub fn daily(normal: u32, urgent: u32) -> Self {
+        Self {
+            normal: PatientCap::daily(normal),
+            urgent: PatientCap::daily(urgent),
+        }
+    }
+
+    pub fn for_priority(&self, priority: Priority) -> Option<PatientCap> {
+        match priority {
+            Priority::Normal => self.normal,
+            Priority::Urgent => self.urgent,
+        }
+    }
+}
 
 /// How many non-urgent notifications one patient may get within `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 use medrelay_channels::{ChannelKind, ProviderTemplate};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::is_one_line;
+
 pub struct Template {
     pub name: &'static str,
     /// Parameters the caller must give.
@@ -193,6 +195,10 @@ pub enum TemplateError {
     MissingParam(String),
     #[error("unknown parameter `{0}`")]
     UnknownParam(String),
+    /// A value fills one placeholder inside a line; WhatsApp refuses template parameters with
+    /// line breaks.
+    #[error("parameter `{0}` {rule}", rule = crate::domain::ONE_LINE_RULE)]
+    MultiLineParam(String),
     #[error("the template text has a malformed placeholder")]
     Malformed,
 }
@@ -377,6 +383,9 @@ pub fn check_params(
     }
     if let Some(extra) = params.keys().find(|k| !copy.params.contains(k)) {
         return Err(TemplateError::UnknownParam(extra.clone()));
+    }
+    if let Some((name, _)) = params.iter().find(|(_, v)| !is_one_line(v)) {
+        return Err(TemplateError::MultiLineParam(name.clone()));
     }
     Ok(())
 }

@@ -3,11 +3,15 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, join_channels, millis, parse_channels, placeholders};
+use super::{
+    Store, StoreError, join_channels, millis, opt_timestamp, parse_channels, placeholders,
+    timestamp,
+};
 use crate::domain::{
     ApiKeyId, Clinic, ClinicHours, ClinicHoursText, ClinicId, Language, Phone, TimeZoneName,
 };
@@ -22,7 +26,8 @@ pub struct NewClinic {
 }
 
 /// What a key may do: `booking` for booking systems, `staff` for people, `admin` for set-up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ApiKeyRole {
     Booking,
     Staff,
@@ -38,11 +43,28 @@ impl ApiKeyRole {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    pub fn parse(s: &str) -> Option<Self> {
         [Self::Booking, Self::Staff, Self::Admin]
             .into_iter()
             .find(|r| r.as_str() == s)
     }
+}
+
+/// A key as its clinic's admins see it: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiKeyView {
+    pub id: ApiKeyId,
+    pub role: ApiKeyRole,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// A key just made: the secret is shown this once.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuedKey {
+    #[serde(flatten)]
+    pub view: ApiKeyView,
+    pub key: String,
 }
 
 /// The key a request came with, once checked.
@@ -173,19 +195,84 @@ impl Store {
         role: ApiKeyRole,
         now: Timestamp,
     ) -> Result<String, StoreError> {
+        Ok(self.issue_api_key(clinic, role, now).await?.key)
+    }
+
+    /// Makes a new key; its secret is in the answer and nowhere else (only a hash is stored).
+    pub async fn issue_api_key(
+        &self,
+        clinic: &ClinicId,
+        role: ApiKeyRole,
+        now: Timestamp,
+    ) -> Result<IssuedKey, StoreError> {
         let secret: [u8; 32] = rand::random();
         let key = format!("mr_{}", hex::encode(secret));
+        let id = ApiKeyId::generate();
         sqlx::query(
             "INSERT INTO api_keys (id, clinic_id, role, key_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(ApiKeyId::generate().as_str())
+        .bind(id.as_str())
         .bind(clinic.as_str())
         .bind(role.as_str())
         .bind(key_fingerprint(&key))
         .bind(millis(now))
         .execute(&self.write)
         .await?;
-        Ok(key)
+        Ok(IssuedKey {
+            view: ApiKeyView {
+                id,
+                role,
+                created_at: now,
+                revoked_at: None,
+            },
+            key,
+        })
+    }
+
+    /// The clinic's keys, oldest first, revoked ones included; never their secrets.
+    pub async fn api_keys(&self, clinic: &ClinicId) -> Result<Vec<ApiKeyView>, StoreError> {
+        sqlx::query(
+            "SELECT id, role, created_at, revoked_at FROM api_keys WHERE clinic_id = $1 \
+             ORDER BY created_at, id",
+        )
+        .bind(clinic.as_str())
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(|row| {
+            let role: String = row.try_get("role")?;
+            Ok(ApiKeyView {
+                id: ApiKeyId::from_stored(row.try_get("id")?),
+                role: ApiKeyRole::parse(&role)
+                    .ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
+                created_at: timestamp(row.try_get("created_at")?)?,
+                revoked_at: opt_timestamp(row.try_get("revoked_at")?)?,
+            })
+        })
+        .collect()
+    }
+
+    /// Revokes one of the clinic's keys: from now on it authenticates nothing. Revoking a
+    /// revoked key keeps its first revocation time.
+    pub async fn revoke_api_key(
+        &self,
+        clinic: &ClinicId,
+        id: &ApiKeyId,
+        now: Timestamp,
+    ) -> Result<ApiKeyView, StoreError> {
+        sqlx::query(
+            "UPDATE api_keys SET revoked_at = $3 WHERE id = $1 AND clinic_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(id.as_str())
+        .bind(clinic.as_str())
+        .bind(millis(now))
+        .execute(&self.write)
+        .await?;
+        self.api_keys(clinic)
+            .await?
+            .into_iter()
+            .find(|key| &key.id == id)
+            .ok_or(StoreError::NotFound)
     }
 
     pub async fn authenticate(&self, key: &str) -> Result<Option<AuthenticatedKey>, StoreError> {

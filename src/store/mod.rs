@@ -38,7 +38,9 @@ pub use appointments::{
     AppointmentChange, AppointmentView, Booking, NewAppointment, ReminderView, SkippedReminder,
 };
 pub use callbacks::CallbackView;
-pub use clinics::{ApiKeyRole, AuthenticatedKey, NewClinic, key_fingerprint};
+pub use clinics::{
+    ApiKeyRole, ApiKeyView, AuthenticatedKey, IssuedKey, NewClinic, key_fingerprint,
+};
 pub use dispatch::{AttemptOutcome, ClaimedNotification, DispatchWrite, NextState, OutcomeWrite};
 pub use error::{FailureKind, StoreError};
 pub use facts::{LearnedFact, SuspensionWrite};
@@ -94,6 +96,7 @@ impl Store {
         };
         let store = match backend {
             Backend::Sqlite => {
+                create_private_sqlite_file(url)?;
                 let url = sqlite_url(url);
                 let page_cap = Arc::<AtomicU64>::default();
                 let write = sqlite_pool(&url, 1, Some(Arc::clone(&page_cap))).await?;
@@ -206,6 +209,29 @@ fn sqlite_url(url: &str) -> String {
         format!("{url}&mode=rwc")
     } else {
         format!("{url}?mode=rwc")
+    }
+}
+
+/// Creates a new database file readable and writable by its owner only (0600) before SQLite
+/// opens it, whatever the umask: it holds patients' names, numbers and messages. SQLite creates
+/// the `-wal` and `-shm` files beside it with the database file's own mode. An existing file
+/// keeps the mode its owner gave it.
+fn create_private_sqlite_file(url: &str) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(());
+    }
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(options.get_filename());
+    match created {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Database(sqlx::Error::Io(e))),
     }
 }
 

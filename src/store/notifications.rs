@@ -13,7 +13,7 @@ use super::{
 use crate::domain::{
     AppointmentId, ClinicId, NotificationId, NotificationStatus, PatientId, Priority,
 };
-use crate::policy::{PatientCap, ReminderOffset};
+use crate::policy::{PatientCap, PatientCaps, ReminderOffset};
 
 /// A validated notification, ready to be stored.
 #[derive(Debug, Clone)]
@@ -92,9 +92,10 @@ pub enum IntakeResult {
     Replayed(Receipt),
     /// The idempotency key was seen before with a different request.
     KeyReused,
-    /// Refused: the patient has had their cap of non-urgent notifications; one more may come at
-    /// `frees_at`. Nothing was stored.
+    /// Refused: the patient has had their cap of notifications of this `priority`; one more may
+    /// come at `frees_at`. Nothing was stored.
     PatientLimit {
+        priority: Priority,
         frees_at: Timestamp,
     },
 }
@@ -336,20 +337,21 @@ pub(crate) async fn insert_rows(
     .collect()
 }
 
-/// The notifications of `batch` the patient cap refuses, with when each patient's next place
-/// frees up. Counted per patient: the non-urgent notifications accepted in the last 24 hours that
-/// are not appointment reminders and were not cancelled, then those of this batch in order, so
-/// two requests for one patient in one batch are counted one after the other. A replay of an
-/// accepted request is neither counted nor refused.
+/// The notifications of `batch` the patient cap of `priority` refuses, with when each patient's
+/// next place frees up. Counted per patient: the notifications of that priority accepted in the
+/// last 24 hours that are not appointment reminders and were not cancelled, then those of this
+/// batch in order, so two requests for one patient in one batch are counted one after the other.
+/// A replay of an accepted request is neither counted nor refused.
 async fn refused_by_cap(
     backend: Backend,
     tx: &mut Transaction<'_, Any>,
     batch: &[NewNotification],
+    priority: Priority,
     cap: PatientCap,
 ) -> Result<HashMap<String, Timestamp>, StoreError> {
     let counted: Vec<&NewNotification> = batch
         .iter()
-        .filter(|n| n.priority == Priority::Normal && n.reminder.is_none())
+        .filter(|n| n.priority == priority && n.reminder.is_none())
         .collect();
     let Some(earliest) = counted.iter().map(|n| n.received_at).min() else {
         return Ok(HashMap::new());
@@ -375,10 +377,12 @@ async fn refused_by_cap(
     }
     let sql = format!(
         "SELECT patient_id, created_at FROM notifications WHERE patient_id IN ({}) AND created_at > $1 \
-         AND priority = 'normal' AND appointment_id IS NULL AND status <> 'cancelled'",
-        placeholders(2, patients.len())
+         AND priority = $2 AND appointment_id IS NULL AND status <> 'cancelled'",
+        placeholders(3, patients.len())
     );
-    let mut query = sqlx::query(&sql).bind(millis(earliest - cap.window));
+    let mut query = sqlx::query(&sql)
+        .bind(millis(earliest - cap.window))
+        .bind(priority.as_str());
     for patient in &patients {
         query = query.bind(*patient);
     }
@@ -449,17 +453,19 @@ async fn stored_keys(
 impl Store {
     /// Stores a batch of notifications in one transaction (group commit): each is durable, with
     /// its first event, when this returns. A repeated idempotency key yields the first receipt;
-    /// with a `cap`, notifications over a patient's cap are refused and not stored.
+    /// notifications over a patient's cap for their priority are refused and not stored.
     pub async fn insert_notifications(
         &self,
         batch: &[NewNotification],
-        cap: Option<PatientCap>,
+        caps: PatientCaps,
     ) -> Result<Vec<IntakeResult>, StoreError> {
         let mut tx = self.write.begin().await?;
-        let refused = match cap {
-            Some(cap) => refused_by_cap(self.backend, &mut tx, batch, cap).await?,
-            None => HashMap::new(),
-        };
+        let mut refused = HashMap::new();
+        for priority in Priority::ALL.iter().copied() {
+            if let Some(cap) = caps.for_priority(priority) {
+                refused.extend(refused_by_cap(self.backend, &mut tx, batch, priority, cap).await?);
+            }
+        }
         let admitted: Vec<&NewNotification> = batch
             .iter()
             .filter(|n| !refused.contains_key(n.id.as_str()))
@@ -471,6 +477,7 @@ impl Store {
         for n in batch {
             if let Some(frees_at) = refused.get(n.id.as_str()) {
                 results.push(IntakeResult::PatientLimit {
+                    priority: n.priority,
                     frees_at: *frees_at,
                 });
             } else if inserted.contains(n.id.as_str()) {

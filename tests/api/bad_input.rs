@@ -277,3 +277,63 @@ async fn malformed_json_wrong_content_type_and_oversized_bodies_are_refused() {
     nothing_stored(&app).await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_path_or_query_the_router_cannot_read_is_a_problem_too() {
+    let app = app_with_dana().await;
+    let staff = app.staff_key().await;
+
+    for (method, path, key) in [
+        (Method::GET, "/v1/notifications/%FF%FE", &app.key),
+        (Method::DELETE, "/v1/notifications/n_%C3%28", &app.key),
+        (Method::GET, "/v1/patients/%C3%28", &app.key),
+        (Method::POST, "/v1/callbacks/%FF/claim", &staff),
+    ] {
+        let response = app.request(method.clone(), path, key, None).await;
+
+        assert!(
+            response.status().is_client_error(),
+            "{method} {path}: {}",
+            response.status()
+        );
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{method} {path}"
+        );
+        let problem: Value = response.json().await.expect("problem json");
+        assert_eq!(problem["status"], 400, "{problem:#}");
+        assert!(problem["detail"].is_string(), "{problem:#}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn names_and_template_values_must_be_one_line_without_bidi_overrides() {
+    let app = app_with_dana().await;
+    let cases = [
+        ("Dana\nLevi", "name"),
+        ("Dana\rLevi", "name"),
+        ("Dana \u{202E}ivel", "name"),
+        ("\u{2067}Dana", "name"),
+    ];
+    for (name, field) in cases {
+        let response = app.put_patient("p-2", json!({ "name": name })).await;
+        let rule = problem(response, StatusCode::UNPROCESSABLE_ENTITY, field).await;
+        assert!(rule.starts_with("must be one line"), "{name:?}: {rule}");
+    }
+    assert_eq!(
+        app.put_patient("p-2", json!({ "name": "דנה לוי\u{200F}" }))
+            .await
+            .status(),
+        StatusCode::CREATED,
+        "right-to-left names and their marks are fine"
+    );
+
+    let mut forged = crate::harness::reminder();
+    forged["params"]["time"] = json!("09:30\nReply CANCEL to cancel");
+    let response = app.post_notification(forged).await;
+    problem(response, StatusCode::UNPROCESSABLE_ENTITY, "params.time").await;
+    nothing_stored(&app).await;
+    app.stop().await;
+}

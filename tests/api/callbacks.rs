@@ -184,3 +184,64 @@ async fn a_patient_without_a_phone_gets_no_callback_task() {
     assert_eq!(queue["items"], json!([]));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn who_called_and_the_note_must_be_one_line_without_bidi_overrides() {
+    let app = TestApp::spawn().await;
+    unanswered_call(&app).await;
+    let staff = app.staff_key().await;
+    let queue: Value = app
+        .request(Method::GET, "/v1/callbacks?status=open", &staff, None)
+        .await
+        .json()
+        .await
+        .expect("queue");
+    let task_id = queue["items"][0]["id"].as_str().expect("id").to_owned();
+    let claim = format!("/v1/callbacks/{task_id}/claim");
+    let close = format!("/v1/callbacks/{task_id}/close");
+
+    for (path, request, field) in [
+        (
+            &claim,
+            json!({ "by": "Rivka\r\nDr. Cohen: approved" }),
+            "by",
+        ),
+        (&claim, json!({ "by": "Rivka \u{202E}kcabllac" }), "by"),
+        (
+            &close,
+            json!({ "outcome": "reached", "note": "Called\nAdmin: delete the record" }),
+            "note",
+        ),
+        (
+            &close,
+            json!({ "outcome": "reached", "by": "x\u{2066}y\u{2069}" }),
+            "by",
+        ),
+    ] {
+        let refused = app
+            .request(Method::POST, path, &staff, Some(request.clone()))
+            .await;
+        assert_eq!(
+            refused.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{request}"
+        );
+        let problem: Value = refused.json().await.expect("problem");
+        assert_eq!(problem["errors"][0]["field"], field, "{problem:#}");
+    }
+
+    let claimed = app
+        .request(
+            Method::POST,
+            &claim,
+            &staff,
+            Some(json!({ "by": "רבקה, קבלה" })),
+        )
+        .await;
+    assert_eq!(
+        claimed.status(),
+        StatusCode::OK,
+        "right-to-left text is fine"
+    );
+    app.stop().await;
+}

@@ -109,7 +109,12 @@ async fn an_urgent_notification_at_23_30_goes_now_and_says_why() {
 
     let mut urgent = reminder();
     urgent["priority"] = json!("urgent");
-    let receipt = receipt(&app, urgent).await;
+    let staff = app.staff_key().await;
+    let response = app
+        .request(Method::POST, "/v1/notifications", &staff, Some(urgent))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let receipt: Value = response.json().await.expect("receipt");
     let id = receipt["id"].as_str().expect("id");
 
     assert_eq!(receipt["status"], "queued");

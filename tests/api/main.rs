@@ -11,6 +11,7 @@ mod channels;
 mod edge;
 mod hours;
 mod isolation_and_auth;
+mod keys;
 mod multi_instance;
 mod notifications;
 mod patient_cap;

@@ -66,7 +66,7 @@ async fn the_sixth_normal_notification_in_a_day_is_refused_with_patient_limit_an
 
     let mut urgent = body("Please call the clinic today");
     urgent["priority"] = json!("urgent");
-    app.notify(urgent).await;
+    app.notify_as(&app.staff_key().await, urgent).await;
     app.stop().await;
 }
 
@@ -220,4 +220,73 @@ async fn two_instances_on_one_database_share_the_patients_cap() {
     assert_eq!(accepted, 4);
     b.stop().await;
     a.stop().await;
+}
+
+#[tokio::test]
+async fn a_booking_key_may_not_send_urgent_unless_its_clinic_allows_it() {
+    let app = app_with_dana().await;
+    let mut urgent = reminder();
+    urgent["priority"] = json!("urgent");
+
+    let refused = app.post_notification(urgent.clone()).await;
+
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem: Value = refused.json().await.expect("problem");
+    assert_eq!(problem["errors"][0]["field"], "priority", "{problem:#}");
+    app.notify_as(&app.staff_key().await, urgent.clone()).await;
+    app.notify_as(&app.admin_key().await, urgent.clone()).await;
+    app.stop().await;
+
+    let allowed = TestApp::spawn_with(|config| {
+        config.api.booking_urgent_clinics = vec!["hadar".to_owned()];
+    })
+    .await;
+    allowed
+        .patient(
+            "p-1",
+            json!({ "name": "Dana", "email": "dana@example.org" }),
+        )
+        .await;
+    allowed.notify(urgent).await;
+    allowed.stop().await;
+}
+
+#[tokio::test]
+async fn urgent_notifications_have_their_own_daily_cap_apart_from_the_normal_one() {
+    let app = TestApp::spawn_with(|config| {
+        config.api.patient_daily_cap = 1;
+        config.api.patient_daily_urgent_cap = 2;
+    })
+    .await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana", "email": "dana@example.org" }),
+    )
+    .await;
+    let staff = app.staff_key().await;
+    let mut urgent = body("Please call the clinic today");
+    urgent["priority"] = json!("urgent");
+    app.notify(reminder()).await;
+    app.notify_as(&staff, urgent.clone()).await;
+    app.notify_as(&staff, urgent.clone()).await;
+
+    let refused = app
+        .request(Method::POST, "/v1/notifications", &staff, Some(urgent))
+        .await;
+
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let problem: Value = refused.json().await.expect("problem");
+    assert_eq!(problem["reason"], "patient_limit");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("patient p-1 has had 2 urgent notifications")),
+        "{problem:#}"
+    );
+    assert_eq!(
+        app.post_notification(reminder()).await.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the normal cap is its own"
+    );
+    app.stop().await;
 }

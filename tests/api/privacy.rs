@@ -321,3 +321,77 @@ async fn topics_list_the_built_in_ones_and_the_clinics_own_and_only_admins_chang
     assert_eq!(listed, expected);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_booking_key_sees_that_a_sensitive_or_restricted_notification_exists_but_not_its_text() {
+    let app = TestApp::spawn().await;
+    let admin = admin_of_clinic_with_phone(&app).await;
+    set_topic(&app, &admin, "oncology", "restricted").await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana", "email": "dana@example.org" }),
+    )
+    .await;
+    let staff = app.staff_key().await;
+    let result = app
+        .notify_as(
+            &staff,
+            staff_text("test_result_ready", "Your HbA1c is 9.1%"),
+        )
+        .await;
+    let oncology = app
+        .notify_as(
+            &staff,
+            staff_text("oncology", "The biopsy shows no malignancy"),
+        )
+        .await;
+    let general = app.notify(staff_text("general", "See you on Sunday")).await;
+
+    let as_booking = listed(&app, &app.key).await;
+    let as_staff = listed(&app, &staff).await;
+
+    let find = |items: &[Value], id: &str| {
+        items
+            .iter()
+            .find(|n| n["id"] == id)
+            .cloned()
+            .expect("listed")
+    };
+    for id in [&result, &oncology] {
+        let seen = find(&as_booking, id);
+        assert!(
+            seen["body"].is_null() && seen["params"].is_null(),
+            "{seen:#}"
+        );
+        assert_eq!(seen["withheld"]["fields"], json!(["body", "params"]));
+        assert!(seen["status"].is_string());
+        let one: Value = app
+            .request(
+                Method::GET,
+                &format!("/v1/notifications/{id}"),
+                &app.key,
+                None,
+            )
+            .await
+            .json()
+            .await
+            .expect("one");
+        assert!(one["body"].is_null(), "{one:#}");
+        assert!(find(&as_staff, id)["body"].is_string());
+    }
+    assert_eq!(find(&as_booking, &general)["body"], "See you on Sunday");
+    assert!(find(&as_booking, &general).get("withheld").is_none());
+    let everything = serde_json::to_string(&as_booking).expect("json");
+    assert!(!everything.contains("HbA1c") && !everything.contains("biopsy"));
+    app.stop().await;
+}
+
+async fn listed(app: &TestApp, key: &str) -> Vec<Value> {
+    let list: Value = app
+        .request(Method::GET, "/v1/notifications", key, None)
+        .await
+        .json()
+        .await
+        .expect("list");
+    list["items"].as_array().expect("items").clone()
+}

@@ -1,0 +1,79 @@
+//! `/v1/keys`: a clinic's admins list, make and revoke the clinic's API keys. A key's secret is
+//! shown once, when it is made; a revoked key stops working on every instance within seconds.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::auth::Caller;
+use super::json::ApiJson;
+use super::problem::ApiError;
+use crate::domain::ApiKeyId;
+use crate::store::{ApiKeyRole, ApiKeyView, IssuedKey, StoreError};
+
+fn admin_only(caller: &Caller) -> Result<(), ApiError> {
+    match caller.0.role {
+        ApiKeyRole::Admin => Ok(()),
+        ApiKeyRole::Booking | ApiKeyRole::Staff => {
+            Err(ApiError::Forbidden("managing API keys needs an admin key"))
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct KeyList {
+    items: Vec<ApiKeyView>,
+}
+
+pub(super) async fn list_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<KeyList>, ApiError> {
+    admin_only(&caller)?;
+    let items = state.store.api_keys(&caller.0.clinic.id).await?;
+    Ok(Json(KeyList { items }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct KeyIn {
+    role: String,
+}
+
+pub(super) async fn create_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: ApiJson<KeyIn>,
+) -> Result<(StatusCode, Json<IssuedKey>), ApiError> {
+    admin_only(&caller)?;
+    let role = ApiKeyRole::parse(&body.value.role)
+        .ok_or_else(|| ApiError::invalid("role", "must be one of booking, staff, admin"))?;
+    let issued = state
+        .store
+        .issue_api_key(&caller.0.clinic.id, role, state.clock.now())
+        .await?;
+    tracing::info!(clinic = %caller.0.clinic.slug, key = %issued.view.id, role = role.as_str(), by = %caller.0.id, "API key created");
+    Ok((StatusCode::CREATED, Json(issued)))
+}
+
+pub(super) async fn revoke_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ApiKeyView>, ApiError> {
+    admin_only(&caller)?;
+    let id = ApiKeyId::parse(&id).ok_or(ApiError::NotFound("API key"))?;
+    let revoked = state
+        .store
+        .revoke_api_key(&caller.0.clinic.id, &id, state.clock.now())
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::NotFound("API key"),
+            other => other.into(),
+        })?;
+    state.keys.forget(&id);
+    tracing::info!(clinic = %caller.0.clinic.slug, key = %id, by = %caller.0.id, "API key revoked");
+    Ok(Json(revoked))
+}
