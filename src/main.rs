@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use medrelay::Config;
-use medrelay::app::Application;
+use medrelay::app::{Application, StandaloneSandbox};
 use medrelay::domain::{Language, Phone, TimeZoneName};
 use medrelay::store::{ApiKeyRole, NewClinic, Store};
 use medrelay_channels::ChannelKind;
@@ -38,6 +38,17 @@ enum Command {
     Apikey {
         #[command(subcommand)]
         command: ApiKeyCommand,
+    },
+    /// Run only the sandbox provider, as its own process: its look-alike APIs on `--listen`, its
+    /// SMTP server on `sandbox.smtp_listen`, its outbox in `database_url` (its own, not the
+    /// gateway's), status callbacks to the gateway at `--gateway`. It accepts the accounts in
+    /// `providers.*`, which the gateway is given to reach it.
+    Sandbox {
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+        /// The gateway's public URL, where its provider webhooks are.
+        #[arg(long)]
+        gateway: url::Url,
     },
 }
 
@@ -113,6 +124,7 @@ async fn main() -> ExitCode {
         Command::Apikey {
             command: ApiKeyCommand::Create { clinic, role },
         } => create_key(&config, &clinic, role).await,
+        Command::Sandbox { listen, gateway } => sandbox(&config, listen, gateway).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -169,6 +181,16 @@ async fn serve(config: Config) -> CliResult {
     tokio::signal::ctrl_c().await?;
     println!("stopping…");
     running.stop().await;
+    Ok(())
+}
+
+async fn sandbox(config: &Config, listen: std::net::SocketAddr, gateway: url::Url) -> CliResult {
+    let sandbox = StandaloneSandbox::build(config, listen, gateway.clone()).await?;
+    println!(
+        "medrelay sandbox is running on http://{}, reporting to {gateway}",
+        sandbox.local_addr()
+    );
+    sandbox.run().await?;
     Ok(())
 }
 

@@ -34,7 +34,9 @@ pub use appointments::{
 };
 pub use callbacks::CallbackView;
 pub use clinics::{ApiKeyRole, AuthenticatedKey, NewClinic, key_fingerprint};
-pub use dispatch::{AttemptOutcome, ClaimedNotification, DispatchWrite, NextState, OutcomeWrite};
+pub use dispatch::{
+    AttemptOutcome, ClaimedNotification, DispatchWrite, HandoverStart, NextState, OutcomeWrite,
+};
 pub use error::StoreError;
 pub use facts::{LearnedFact, SuspensionWrite};
 pub use notifications::{
