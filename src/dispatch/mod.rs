@@ -468,7 +468,9 @@ impl Dispatcher {
                                 &notification,
                                 SendOutcome::RetryLater {
                                     code: "not_started".into(),
-                                    reason: format!("could not record the hand-over's start: {error}"),
+                                    reason: format!(
+                                        "could not record the hand-over's start: {error}"
+                                    ),
                                     after: None,
                                 },
                             ),

@@ -58,11 +58,7 @@ impl AttemptStatus {
     /// Progress order for provider evidence: statuses only ever move up this ladder.
     pub fn progress(self) -> u8 {
         match self {
-            Self::Sending
-            | Self::Ambiguous
-            | Self::Unsent
-            | Self::RateLimited
-            | Self::Errored => 0,
+            Self::Sending | Self::Ambiguous | Self::Unsent | Self::RateLimited | Self::Errored => 0,
             Self::Accepted => 1,
             Self::Sent => 2,
             Self::TimedOut => 3,

@@ -654,7 +654,13 @@ mod tests {
     #[test]
     fn unsent_hand_overs_are_not_counted_as_tries() {
         let unsent: Vec<AttemptFacts> = (0..rules().max_tries_per_channel)
-            .map(|_| attempt(ChannelKind::Whatsapp, AttemptStatus::Unsent, "2026-11-26T09:58:00Z"))
+            .map(|_| {
+                attempt(
+                    ChannelKind::Whatsapp,
+                    AttemptStatus::Unsent,
+                    "2026-11-26T09:58:00Z",
+                )
+            })
             .collect();
         let decision = decide(&due_now(), &plan(), &unsent, &rules(), at(NOW));
         assert!(matches!(&decision.step, Step::Send(p) if p.channel == ChannelKind::Whatsapp));

@@ -41,7 +41,7 @@ async fn keep(sandbox: Arc<Sandbox>, to_keep: MailToKeep) {
         &received.envelope_from,
         &sandbox.credentials.bounce_domain,
     )
-        .unwrap_or_default();
+    .unwrap_or_default();
     let mut kept = true;
     for to in &received.recipients {
         let message = Received {

@@ -15,9 +15,7 @@ use base64::Engine as _;
 use medrelay_channels::ChannelKind;
 use serde_json::{Value, json};
 
-use super::{
-    Received, Sandbox, Verdict, script_language,
-};
+use super::{Received, Sandbox, Verdict, script_language};
 use crate::policy::templates;
 
 /// The look-alike APIs, under `/sandbox/meta` and `/sandbox/twilio`.
