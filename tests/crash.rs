@@ -41,6 +41,8 @@ const PATIENTS: usize = 200;
 const CLIENTS: usize = 32;
 /// The first run is killed once this many notifications have been acknowledged.
 const KILL_AFTER_ACKS: usize = 900;
+/// … and once the provider has taken this many messages, so that dispatch is in full swing.
+const KILL_AFTER_HAND_OVERS: usize = 100;
 /// Patient 0 is not on WhatsApp (the sandbox rejects it there; it falls back to SMS).
 const NOT_ON_WHATSAPP: &str = "+972500000001";
 /// Patient 1 gets two transient provider errors per message, then success.
@@ -147,6 +149,8 @@ async fn crash_and_check(backend: &str, database_url: &str, dir: &Path) {
         })
         .collect();
     wait_for_acks(&submission, KILL_AFTER_ACKS).await;
+    // At full load: taking requests and handing over at the same time.
+    wait_until_the_provider_has(&accounts.sandbox_db, KILL_AFTER_HAND_OVERS).await;
     submission.killed.store(true, Ordering::SeqCst);
     server.kill_9();
     let killed_at = jiff::Timestamp::now();
@@ -1128,6 +1132,17 @@ async fn fetch_outbox(sandbox_db: &str) -> Vec<Value> {
             })
         })
         .collect()
+}
+
+async fn wait_until_the_provider_has(sandbox_db: &str, messages: usize) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while fetch_outbox(sandbox_db).await.len() < messages {
+        assert!(
+            Instant::now() < deadline,
+            "the sandbox took fewer than {messages} messages within 300s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Waits until the sandbox owes no more status reports, so that a late delivery (a duplicate in
