@@ -391,9 +391,11 @@ fn judge_in_flight(
             }
             continue;
         };
+        // The provider's window opens when the request is written, not when the attempt was
+        // decided: a hand-over may wait its turn at the sender's rate for longer than the timeout.
         let deadline = attempt
             .deliver_by
-            .unwrap_or_else(|| add(attempt.created_at, timeout));
+            .unwrap_or_else(|| add(attempt.started_at.unwrap_or(attempt.created_at), timeout));
         if deadline <= now {
             verdicts.push(AttemptVerdict {
                 attempt: attempt.id.clone(),
@@ -633,6 +635,24 @@ mod tests {
         let decision = decide(&due_now(), &plan(), &[claimed], &rules(), at(NOW));
         assert!(matches!(&decision.step, Step::Send(p) if p.channel == ChannelKind::Whatsapp));
         assert_eq!(decision.verdicts[0].status, AttemptStatus::Unsent);
+    }
+
+    #[test]
+    fn an_interrupted_hand_over_is_waited_for_from_when_its_request_started() {
+        let mut sending = attempt(
+            ChannelKind::Whatsapp,
+            AttemptStatus::Sending,
+            "2026-11-26T09:40:00Z",
+        );
+        sending.started_at = Some(at("2026-11-26T09:58:00Z"));
+        let decision = decide(&due_now(), &plan(), &[sending], &rules(), at(NOW));
+        assert_eq!(
+            decision.step,
+            Step::Wait {
+                until: at("2026-11-26T10:08:00Z"),
+                status: NotificationStatus::Sent
+            }
+        );
     }
 
     #[test]
