@@ -17,7 +17,7 @@ use crate::config::{Config, SandboxUndecided};
 use crate::dispatch::Dispatcher;
 use crate::policy::PatientCaps;
 use crate::providers::{ProviderSetupError, Providers};
-use crate::sandbox::Sandbox;
+use crate::sandbox::{Sandbox, SandboxError};
 use crate::store::{NewNotification, Store, StoreError};
 use crate::tracking::Tracker;
 
@@ -32,8 +32,8 @@ pub enum StartError {
     },
     #[error("public_url: expected an http(s) URL such as https://medrelay.clinic.example")]
     PublicUrl,
-    #[error("the sandbox's SMTP server cannot start: {0}")]
-    SandboxSmtp(std::io::Error),
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
     #[error("provider account {0}")]
     Provider(#[from] ProviderSetupError),
     #[error(transparent)]
@@ -119,8 +119,7 @@ impl Application {
                 Arc::clone(&clock),
                 public_url.clone(),
             )
-            .await
-            .map_err(StartError::SandboxSmtp)?;
+            .await?;
             Some(sandbox)
         } else {
             None
@@ -203,6 +202,55 @@ impl Application {
             server,
             grace,
         }
+    }
+}
+
+/// The sandbox as a provider of its own (`medrelay sandbox`): its look-alike APIs on their own
+/// port, its outbox and owed status callbacks in its own database, so that the gateway can die
+/// while the "provider" lives on.
+pub struct StandaloneSandbox {
+    listener: TcpListener,
+    sandbox: Arc<Sandbox>,
+}
+
+impl StandaloneSandbox {
+    /// Opens `config.database_url` (the sandbox's, not the gateway's) and listens on `listen`;
+    /// status callbacks go to the gateway at `gateway_url`, and requests are checked against
+    /// `config.providers`, the accounts the gateway is given for this sandbox.
+    pub async fn build(
+        config: &Config,
+        listen: SocketAddr,
+        gateway_url: url::Url,
+    ) -> Result<Self, StartError> {
+        let store = Store::connect(&config.database_url).await?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|source| StartError::Listen {
+                addr: listen,
+                source,
+            })?;
+        let sandbox = Sandbox::start_standalone(
+            store,
+            config.sandbox.clone(),
+            Arc::new(SystemClock),
+            gateway_url,
+            config.providers.clone(),
+        )
+        .await?;
+        Ok(Self { listener, sandbox })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Serves and reports statuses until the process ends.
+    pub async fn run(self) -> std::io::Result<()> {
+        let (_running, stopped) = watch::channel(false);
+        tokio::spawn(report_sandbox_statuses(Arc::clone(&self.sandbox), stopped));
+        axum::serve(self.listener, crate::sandbox::router(self.sandbox)).await
     }
 }
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use medrelay::Config;
-use medrelay::app::Application;
+use medrelay::app::{Application, StandaloneSandbox};
 use medrelay::domain::{ApiKeyId, Language, ONE_LINE_RULE, Phone, TimeZoneName, is_one_line};
 use medrelay::store::{ApiKeyRole, NewClinic, Store, StoreError};
 use medrelay_channels::ChannelKind;
@@ -38,6 +38,17 @@ enum Command {
     Apikey {
         #[command(subcommand)]
         command: ApiKeyCommand,
+    },
+    /// Run only the sandbox provider, as its own process: its look-alike APIs on `--listen`, its
+    /// SMTP server on `sandbox.smtp_listen`, its outbox in `database_url` (its own, not the
+    /// gateway's), status callbacks to the gateway at `--gateway`. It accepts the accounts in
+    /// `providers.*`, which the gateway is given to reach it.
+    Sandbox {
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+        /// The gateway's public URL, where its provider webhooks are.
+        #[arg(long)]
+        gateway: url::Url,
     },
 }
 
@@ -130,6 +141,7 @@ async fn main() -> ExitCode {
         Command::Apikey {
             command: ApiKeyCommand::Revoke { clinic, id },
         } => revoke_key(&config, &clinic, &id).await,
+        Command::Sandbox { listen, gateway } => sandbox(&config, listen, gateway).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -259,6 +271,16 @@ fn sandbox_notice(app: &Application) -> Vec<String> {
             format!("{clinics}: {channels}")
         })
         .collect()
+}
+
+async fn sandbox(config: &Config, listen: std::net::SocketAddr, gateway: url::Url) -> CliResult {
+    let sandbox = StandaloneSandbox::build(config, listen, gateway.clone()).await?;
+    println!(
+        "medrelay sandbox is running on http://{}, reporting to {gateway}",
+        sandbox.local_addr()
+    );
+    sandbox.run().await?;
+    Ok(())
 }
 
 /// On a fresh database, a clinic to try things with.

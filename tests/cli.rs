@@ -441,3 +441,25 @@ fn a_setting_that_cannot_be_read_is_named_but_its_value_never_printed() {
         assert!(!printed.contains(secret), "{secret}: {printed}");
     }
 }
+
+#[test]
+fn the_sandbox_as_its_own_process_refuses_to_start_without_the_accounts_it_accepts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("sandbox.db").display());
+    let run = medrelay(
+        &url,
+        &[
+            "sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--gateway",
+            "http://127.0.0.1:8080",
+        ],
+    );
+    assert!(!run.status.success(), "it started without accounts");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("providers.whatsapp, providers.twilio and providers.smtp"),
+        "{stderr}"
+    );
+}

@@ -8,8 +8,8 @@ use medrelay::domain::{
 };
 use medrelay::policy::{AttemptVerdict, PatientCaps};
 use medrelay::store::{
-    ApiKeyRole, AttemptOutcome, DispatchWrite, NewClinic, NewNotification, NextState, OutcomeWrite,
-    PatientUpsert, StatusUpdate, Store,
+    ApiKeyRole, AttemptOutcome, DispatchWrite, HandoverStart, NewClinic, NewNotification,
+    NextState, OutcomeWrite, PatientUpsert, StatusUpdate, Store,
 };
 use medrelay_channels::{ChannelKind, DeliveryState};
 
@@ -58,12 +58,8 @@ fn send(
     }
 }
 
-#[tokio::test]
-async fn a_delivery_reported_while_the_dispatcher_decides_stops_its_stale_fallback() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = fresh_store(&dir).await;
-    let t0 = Timestamp::from_millisecond(Timestamp::now().as_millisecond()).expect("now");
-    let at = |ms: i64| t0 + SignedDuration::from_millis(ms);
+/// A clinic with one patient and one notification due at `t0`.
+async fn one_notification_due(store: &Store, t0: Timestamp) -> NotificationId {
     let clinic = store
         .create_clinic(
             NewClinic {
@@ -121,6 +117,17 @@ async fn a_delivery_reported_while_the_dispatcher_decides_stops_its_stale_fallba
         .insert_notifications(&[new], PatientCaps::default())
         .await
         .expect("stored");
+
+    id
+}
+
+#[tokio::test]
+async fn a_delivery_reported_while_the_dispatcher_decides_stops_its_stale_fallback() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = fresh_store(&dir).await;
+    let t0 = Timestamp::from_millisecond(Timestamp::now().as_millisecond()).expect("now");
+    let at = |ms: i64| t0 + SignedDuration::from_millis(ms);
+    let id = one_notification_due(&store, t0).await;
 
     // WhatsApp is handed over and accepted, with a delivery deadline one second later.
     let whatsapp = AttemptId::generate();
@@ -211,5 +218,73 @@ async fn a_delivery_reported_while_the_dispatcher_decides_stops_its_stale_fallba
     assert_eq!(again.len(), 1, "handed back, due now, to be decided again");
     assert_eq!(again[0].attempts.len(), 1);
     assert_eq!(again[0].attempts[0].status, AttemptStatus::Delivered);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_hand_over_whose_lease_was_taken_over_never_starts_and_is_seen_as_never_started() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = fresh_store(&dir).await;
+    let t0 = Timestamp::from_millisecond(Timestamp::now().as_millisecond()).expect("now");
+    let at = |ms: i64| t0 + SignedDuration::from_millis(ms);
+    let id = one_notification_due(&store, t0).await;
+
+    // The first dispatcher decides to send, then stalls past its lease before the request.
+    let stalled = AttemptId::generate();
+    store
+        .claim_due("first", t0, at(1_000), 10)
+        .await
+        .expect("claim");
+    store
+        .record_decisions(
+            "first",
+            &[send(
+                &id,
+                &stalled,
+                ChannelKind::Sms,
+                NotificationStatus::Queued,
+            )],
+            t0,
+            at(1_000),
+        )
+        .await
+        .expect("decisions");
+
+    // Another takes the notification over: the attempt was claimed, never started.
+    let taken = store
+        .claim_due("second", at(2_000), at(32_000), 10)
+        .await
+        .expect("claim");
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].attempts[0].status, AttemptStatus::Sending);
+    assert_eq!(taken[0].attempts[0].started_at, None);
+
+    // The first wakes up: its request must not start, as the second may send it now.
+    let start = HandoverStart {
+        notification: id.clone(),
+        attempt: stalled.clone(),
+        token: "first".into(),
+    };
+    let started = store
+        .mark_started(std::slice::from_ref(&start), at(2_500))
+        .await
+        .expect("mark");
+    assert!(
+        started.is_empty(),
+        "a lost lease's hand-over must not start"
+    );
+
+    // Under its own lease a hand-over starts, and a later claim sees that it did.
+    let start = HandoverStart {
+        token: "second".into(),
+        ..start
+    };
+    let started = store.mark_started(&[start], at(2_500)).await.expect("mark");
+    assert!(started.contains(stalled.as_str()));
+    let again = store
+        .claim_due("third", at(40_000), at(70_000), 10)
+        .await
+        .expect("claim");
+    assert_eq!(again[0].attempts[0].started_at, Some(at(2_500)));
     store.close().await;
 }

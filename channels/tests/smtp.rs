@@ -559,3 +559,47 @@ async fn dropping_the_receiver_stops_it() {
     assert!(end.is_none());
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test]
+async fn a_keeping_receiver_answers_only_once_its_collector_kept_the_mail() {
+    let bind = "127.0.0.1:0".parse().expect("a literal address");
+    let (server, mut to_keep) = SmtpReceiver::start_keeping(bind, ReceiverRules::default())
+        .await
+        .expect("the receiver binds a free port");
+    let email = Arc::new(channel(server.local_addr(), 5_000));
+    let send = |callback_ref: &'static str| {
+        let email = Arc::clone(&email);
+        tokio::spawn(async move {
+            email
+                .send(&message("dana@example.org", "en", "Hello", callback_ref))
+                .await
+        })
+    };
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(5), to_keep.recv())
+            .await
+            .expect("the mail arrives in time")
+            .expect("the receiver is still running")
+    };
+
+    let sending = send("att_k1");
+    let arrived = next().await;
+    assert!(
+        !sending.is_finished(),
+        "the client heard back before the mail was kept"
+    );
+    arrived.kept();
+    let outcome = sending.await.expect("the send task");
+    assert!(
+        matches!(outcome, SendOutcome::Accepted { .. }),
+        "{outcome:?}"
+    );
+
+    let sending = send("att_k2");
+    next().await.not_kept();
+    let outcome = sending.await.expect("the send task");
+    assert!(
+        matches!(&outcome, SendOutcome::RetryLater { code, .. } if code == "451"),
+        "{outcome:?}"
+    );
+}

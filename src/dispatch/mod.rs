@@ -18,6 +18,7 @@ use tokio::sync::{Notify, RwLock, watch};
 
 pub use senders::SenderLimits;
 
+use crate::batch::Batcher;
 use crate::clock::SharedClock;
 use crate::config::{DeliveryTimeouts, DispatchConfig};
 use crate::domain::{
@@ -30,8 +31,8 @@ use crate::policy::{
 };
 use crate::providers::Providers;
 use crate::store::{
-    AttemptOutcome, ClaimedNotification, DispatchWrite, LearnedFact, NextState, OutcomeWrite,
-    Store, StoreError, SuspensionWrite,
+    AttemptOutcome, ClaimedNotification, DispatchWrite, HandoverStart, LearnedFact, NextState,
+    OutcomeWrite, Store, StoreError, SuspensionWrite,
 };
 
 #[derive(Debug)]
@@ -43,6 +44,9 @@ pub struct Dispatcher {
     providers: Arc<Providers>,
     limits: SenderLimits,
     wake: Arc<Notify>,
+    /// Records each hand-over's start before its request is written (group commit): after a
+    /// crash, only a started hand-over may have reached the provider and must be waited on.
+    starts: Batcher<HandoverStart, bool>,
     /// Clinics as last read, and when: a clinic's row changes rarely (its name, phone, channels).
     clinics: RwLock<HashMap<ClinicId, (std::time::Instant, Clinic)>>,
 }
@@ -77,6 +81,21 @@ impl Dispatcher {
             unanswered_call_retry_after: Duration::from_millis(config.unanswered_call_retry_ms),
             timeouts,
         };
+        let starts_store = store.clone();
+        let starts_clock = clock.clone();
+        let starts = Batcher::spawn(1024, move |starts: Vec<HandoverStart>| {
+            let store = starts_store.clone();
+            let now = starts_clock.now();
+            async move {
+                let started = store.mark_started(&starts, now).await?;
+                Ok::<_, StoreError>(
+                    starts
+                        .iter()
+                        .map(|s| started.contains(s.attempt.as_str()))
+                        .collect(),
+                )
+            }
+        });
         Self {
             store,
             clock,
@@ -85,6 +104,7 @@ impl Dispatcher {
             limits: providers.sender_limits(),
             providers,
             wake,
+            starts,
             clinics: RwLock::new(HashMap::new()),
         }
     }
@@ -327,8 +347,9 @@ impl Dispatcher {
             .collect();
         let held: Vec<&str> = held.iter().map(String::as_str).collect();
         let hand_overs = futures::stream::iter(sends)
-            .map(|handover| self.hand_over(handover))
+            .map(|handover| self.hand_over(&token, handover))
             .buffer_unordered(self.config.batch_size.max(1) as usize)
+            .filter_map(std::future::ready)
             .collect::<Vec<OutcomeWrite>>();
         let outcomes = tokio::select! {
             outcomes = hand_overs => outcomes,
@@ -385,7 +406,10 @@ impl Dispatcher {
         }
     }
 
-    async fn hand_over(&self, handover: Handover) -> OutcomeWrite {
+    /// Sends one hand-over and says how the provider answered; `None` when the lease was lost
+    /// before the request started: the dispatcher that took it over sends it, and no outcome is
+    /// this one's to record.
+    async fn hand_over(&self, token: &str, handover: Handover) -> Option<OutcomeWrite> {
         let Handover {
             notification,
             patient,
@@ -426,6 +450,37 @@ impl Dispatcher {
                     sms = Some(segments::analyse(&message.body));
                 }
                 self.limits.until_ready(channel, adapter.sender_id()).await;
+                let start = HandoverStart {
+                    notification: notification.id.clone(),
+                    attempt: attempt.clone(),
+                    token: token.to_owned(),
+                };
+                match self.starts.submit(start).await {
+                    Ok(true) => {}
+                    Ok(false) => return None,
+                    // Not started, so not ambiguous: tried again after the backoff.
+                    Err(error) => {
+                        return Some(OutcomeWrite {
+                            notification: notification.id.clone(),
+                            attempt,
+                            channel,
+                            outcome: self.classify(
+                                channel,
+                                &notification,
+                                SendOutcome::RetryLater {
+                                    code: "not_started".into(),
+                                    reason: format!(
+                                        "could not record the hand-over's start: {error}"
+                                    ),
+                                    after: None,
+                                },
+                            ),
+                            learned: None,
+                            suspend: None,
+                            sms,
+                        });
+                    }
+                }
                 let sent = adapter.send(&message).await;
                 match &sent {
                     SendOutcome::Permanent {
@@ -442,7 +497,7 @@ impl Dispatcher {
                 self.classify(channel, &notification, sent)
             }
         };
-        OutcomeWrite {
+        Some(OutcomeWrite {
             notification: notification.id,
             attempt,
             channel,
@@ -450,7 +505,7 @@ impl Dispatcher {
             learned,
             suspend,
             sms,
-        }
+        })
     }
 
     /// Pauses a clinic's channel whose provider account is unusable, for a while: traffic falls

@@ -36,6 +36,9 @@ text_enum!(
         Sending = "sending",
         /// The hand-over was interrupted (crash); the provider may or may not have it.
         Ambiguous = "ambiguous",
+        /// The hand-over was interrupted before its request started: the provider never had it.
+        /// Not a try; the channel is tried again at once.
+        Unsent = "unsent",
         /// The provider asked us to slow down; tried again later, not counted as a failure.
         RateLimited = "rate_limited",
         /// A transient provider error; the channel is tried again after a backoff.
@@ -55,7 +58,7 @@ impl AttemptStatus {
     /// Progress order for provider evidence: statuses only ever move up this ladder.
     pub fn progress(self) -> u8 {
         match self {
-            Self::Sending | Self::Ambiguous | Self::RateLimited | Self::Errored => 0,
+            Self::Sending | Self::Ambiguous | Self::Unsent | Self::RateLimited | Self::Errored => 0,
             Self::Accepted => 1,
             Self::Sent => 2,
             Self::TimedOut => 3,

@@ -25,6 +25,8 @@ pub struct AttemptFacts {
     pub channel: ChannelKind,
     pub status: AttemptStatus,
     pub created_at: Timestamp,
+    /// When its request to the provider began; `None` for a hand-over that never started.
+    pub started_at: Option<Timestamp>,
     pub retry_at: Option<Timestamp>,
     pub failed_at: Option<Timestamp>,
     pub deliver_by: Option<Timestamp>,
@@ -348,9 +350,10 @@ fn delivered(attempts: &[AttemptFacts]) -> Option<Step> {
 }
 
 /// Attempts a provider may still deliver: past their delivery deadline they time out; a hand-over
-/// found unfinished (its dispatcher died) becomes ambiguous and is waited for like an accepted one,
-/// because sending it again risks the patient getting it twice. Returns the verdicts and the
-/// earliest deadline still ahead.
+/// found unfinished (its dispatcher died) after its request started becomes ambiguous and is
+/// waited for like an accepted one, because sending it again risks the patient getting it twice;
+/// one whose request never started is unsent, and goes again at once. Returns the verdicts and
+/// the earliest deadline still ahead.
 fn judge_in_flight(
     attempts: &[AttemptFacts],
     rules: &DeliveryRules,
@@ -359,6 +362,17 @@ fn judge_in_flight(
     let mut verdicts = Vec::new();
     let mut wait_until: Option<Timestamp> = None;
     for attempt in attempts.iter().filter(|a| a.status.is_in_flight()) {
+        if attempt.status == AttemptStatus::Sending && attempt.started_at.is_none() {
+            verdicts.push(AttemptVerdict {
+                attempt: attempt.id.clone(),
+                status: AttemptStatus::Unsent,
+                reason: format!(
+                    "{} hand-over was interrupted before its request started; the provider never had it, sending again",
+                    attempt.channel
+                ),
+            });
+            continue;
+        }
         let Some(timeout) = rules.timeouts.for_channel(attempt.channel) else {
             // No receipt will ever come to settle it, so an interrupted hand-over on a channel
             // without receipts is given up at once: fall back rather than risk a second copy.
@@ -377,9 +391,11 @@ fn judge_in_flight(
             }
             continue;
         };
+        // The provider's window opens when the request is written, not when the attempt was
+        // decided: a hand-over may wait its turn at the sender's rate for longer than the timeout.
         let deadline = attempt
             .deliver_by
-            .unwrap_or_else(|| add(attempt.created_at, timeout));
+            .unwrap_or_else(|| add(attempt.started_at.unwrap_or(attempt.created_at), timeout));
         if deadline <= now {
             verdicts.push(AttemptVerdict {
                 attempt: attempt.id.clone(),
@@ -483,6 +499,7 @@ mod tests {
             channel,
             status,
             created_at: at(created),
+            started_at: Some(at(created)),
             retry_at: None,
             failed_at: None,
             deliver_by: None,
@@ -605,6 +622,69 @@ mod tests {
         let decision = decide(&due_now(), &plan, &[sending], &rules(), at(NOW));
         assert!(matches!(&decision.step, Step::Send(p) if p.channel == ChannelKind::Sms));
         assert_eq!(decision.verdicts[0].status, AttemptStatus::TimedOut);
+    }
+
+    #[test]
+    fn an_interrupted_hand_over_whose_request_never_started_goes_again_at_once() {
+        let mut claimed = attempt(
+            ChannelKind::Whatsapp,
+            AttemptStatus::Sending,
+            "2026-11-26T09:58:00Z",
+        );
+        claimed.started_at = None;
+        let decision = decide(&due_now(), &plan(), &[claimed], &rules(), at(NOW));
+        assert!(matches!(&decision.step, Step::Send(p) if p.channel == ChannelKind::Whatsapp));
+        assert_eq!(decision.verdicts[0].status, AttemptStatus::Unsent);
+    }
+
+    #[test]
+    fn an_interrupted_hand_over_is_waited_for_from_when_its_request_started() {
+        let mut sending = attempt(
+            ChannelKind::Whatsapp,
+            AttemptStatus::Sending,
+            "2026-11-26T09:40:00Z",
+        );
+        sending.started_at = Some(at("2026-11-26T09:58:00Z"));
+        let decision = decide(&due_now(), &plan(), &[sending], &rules(), at(NOW));
+        assert_eq!(
+            decision.step,
+            Step::Wait {
+                until: at("2026-11-26T10:08:00Z"),
+                status: NotificationStatus::Sent
+            }
+        );
+    }
+
+    #[test]
+    fn an_interrupted_email_whose_request_never_started_goes_again_on_email() {
+        let mut patient = patient();
+        patient.channels = vec![ChannelKind::Email, ChannelKind::Sms];
+        let plan = default_plan(&patient);
+        let mut claimed = attempt(
+            ChannelKind::Email,
+            AttemptStatus::Sending,
+            "2026-11-26T09:58:00Z",
+        );
+        claimed.started_at = None;
+        let decision = decide(&due_now(), &plan, &[claimed], &rules(), at(NOW));
+        assert!(matches!(&decision.step, Step::Send(p) if p.channel == ChannelKind::Email));
+        assert_eq!(decision.verdicts[0].status, AttemptStatus::Unsent);
+    }
+
+    #[test]
+    fn unsent_hand_overs_are_not_counted_as_tries() {
+        let unsent: Vec<AttemptFacts> = (0..rules().max_tries_per_channel)
+            .map(|_| {
+                attempt(
+                    ChannelKind::Whatsapp,
+                    AttemptStatus::Unsent,
+                    "2026-11-26T09:58:00Z",
+                )
+            })
+            .collect();
+        let decision = decide(&due_now(), &plan(), &unsent, &rules(), at(NOW));
+        assert!(matches!(&decision.step, Step::Send(p) if p.channel == ChannelKind::Whatsapp));
+        assert!(decision.verdicts.is_empty());
     }
 
     #[test]

@@ -31,10 +31,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use medrelay_channels::ChannelKind;
-use medrelay_channels::smtp::{ReceiverRules, Security, SmtpConfig, SmtpReceiver};
+use medrelay_channels::smtp::{MailToKeep, ReceiverRules, Security, SmtpConfig, SmtpReceiver};
 use medrelay_channels::twilio::{TwilioConfig, TwilioSmsConfig, TwilioVoiceConfig, VoiceLanguage};
 use medrelay_channels::whatsapp::WhatsAppConfig;
+use medrelay_channels::{ChannelKind, Secret};
 use url::Url;
 
 use crate::batch::Batcher;
@@ -127,14 +127,56 @@ struct Received {
     callback_ref: String,
 }
 
+/// What the look-alikes check requests against and sign callbacks with: the provider accounts'
+/// own ids and secrets, as a real provider knows its customer's.
+#[derive(Debug)]
+struct Credentials {
+    whatsapp_phone_number_id: String,
+    whatsapp_access_token: Secret,
+    whatsapp_app_secret: Secret,
+    twilio_account_sid: String,
+    twilio_auth_token: Secret,
+    /// The mail domain whose bounce addresses carry the attempt id.
+    bounce_domain: String,
+}
+
+impl Credentials {
+    fn of(accounts: &ProviderAccounts) -> Result<Self, SandboxError> {
+        let (Some(whatsapp), Some(twilio), Some(smtp)) =
+            (&accounts.whatsapp, &accounts.twilio, &accounts.smtp)
+        else {
+            return Err(SandboxError::Accounts);
+        };
+        Ok(Self {
+            whatsapp_phone_number_id: whatsapp.phone_number_id.clone(),
+            whatsapp_access_token: whatsapp.access_token.clone(),
+            whatsapp_app_secret: whatsapp.app_secret.clone(),
+            twilio_account_sid: twilio.account_sid.clone(),
+            twilio_auth_token: twilio.auth_token.clone(),
+            bounce_domain: smtp.bounce_domain.clone(),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("the sandbox's SMTP server cannot start: {0}")]
+    Smtp(#[from] std::io::Error),
+    #[error(
+        "the sandbox needs the accounts its clients use: providers.whatsapp, providers.twilio and providers.smtp"
+    )]
+    Accounts,
+}
+
 /// The sandbox provider for every channel.
 #[derive(Debug)]
 pub struct Sandbox {
     config: SandboxConfig,
-    secrets: SandboxSecrets,
     clock: SharedClock,
+    /// Where the gateway's webhooks are.
     public_url: Url,
     accounts: ProviderAccounts,
+    credentials: Credentials,
     store: Store,
     outbox: Batcher<SandboxMessage, ()>,
     http: reqwest::Client,
@@ -144,24 +186,58 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Starts the SMTP server and the outbox writer. `public_url` is where this gateway serves
-    /// the look-alike APIs and its webhooks.
+    /// Starts the SMTP server and the outbox writer, inside the gateway. `public_url` is where
+    /// this gateway serves the look-alike APIs and its webhooks.
     pub async fn start(
         store: Store,
         config: SandboxConfig,
         clock: SharedClock,
         public_url: Url,
-    ) -> std::io::Result<Arc<Self>> {
-        let rules = ReceiverRules {
-            reject_domains: vec![BOUNCING_DOMAIN.to_owned()],
-            ..ReceiverRules::default()
-        };
-        let (smtp, mail) = SmtpReceiver::start(config.smtp_listen, rules).await?;
+    ) -> Result<Arc<Self>, SandboxError> {
+        let (smtp, mail) = Self::smtp(&config).await?;
+        // Random per process unless configured, so nobody outside can sign a status for it.
         let secrets = config
             .secrets
             .clone()
             .unwrap_or_else(SandboxSecrets::random);
         let accounts = accounts(&public_url, smtp.local_addr(), &config, &secrets);
+        Self::run(store, config, clock, public_url, accounts, smtp, mail)
+    }
+
+    /// Starts the SMTP server and the outbox writer as a provider of its own (`medrelay sandbox`):
+    /// it knows the gateway's `accounts`, as a real provider knows its customer's, and posts
+    /// status callbacks to the gateway at `gateway_url`.
+    pub async fn start_standalone(
+        store: Store,
+        config: SandboxConfig,
+        clock: SharedClock,
+        gateway_url: Url,
+        accounts: ProviderAccounts,
+    ) -> Result<Arc<Self>, SandboxError> {
+        let (smtp, mail) = Self::smtp(&config).await?;
+        Self::run(store, config, clock, gateway_url, accounts, smtp, mail)
+    }
+
+    async fn smtp(
+        config: &SandboxConfig,
+    ) -> std::io::Result<(SmtpReceiver, tokio::sync::mpsc::Receiver<MailToKeep>)> {
+        let rules = ReceiverRules {
+            reject_domains: vec![BOUNCING_DOMAIN.to_owned()],
+            ..ReceiverRules::default()
+        };
+        SmtpReceiver::start_keeping(config.smtp_listen, rules).await
+    }
+
+    fn run(
+        store: Store,
+        config: SandboxConfig,
+        clock: SharedClock,
+        public_url: Url,
+        accounts: ProviderAccounts,
+        smtp: SmtpReceiver,
+        mail: tokio::sync::mpsc::Receiver<MailToKeep>,
+    ) -> Result<Arc<Self>, SandboxError> {
+        let credentials = Credentials::of(&accounts)?;
         let outbox_store = store.clone();
         let outbox = Batcher::spawn(512, move |messages: Vec<SandboxMessage>| {
             let store = outbox_store.clone();
@@ -175,10 +251,10 @@ impl Sandbox {
         });
         let sandbox = Arc::new(Self {
             config,
-            secrets,
             clock,
             public_url,
             accounts,
+            credentials,
             store,
             outbox,
             http: reqwest::Client::new(),

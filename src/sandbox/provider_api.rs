@@ -15,9 +15,7 @@ use base64::Engine as _;
 use medrelay_channels::ChannelKind;
 use serde_json::{Value, json};
 
-use super::{
-    Received, Sandbox, TWILIO_ACCOUNT_SID, Verdict, WHATSAPP_PHONE_NUMBER_ID, script_language,
-};
+use super::{Received, Sandbox, Verdict, script_language};
 use crate::policy::templates;
 
 /// The look-alike APIs, under `/sandbox/meta` and `/sandbox/twilio`.
@@ -57,10 +55,11 @@ async fn whatsapp_message(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    if bearer != Some(sandbox.secrets.whatsapp_access_token.expose()) {
+    let credentials = &sandbox.credentials;
+    if bearer != Some(credentials.whatsapp_access_token.expose()) {
         return meta_error(StatusCode::UNAUTHORIZED, 190, "Invalid OAuth access token");
     }
-    if phone_number_id != WHATSAPP_PHONE_NUMBER_ID {
+    if phone_number_id != credentials.whatsapp_phone_number_id {
         return meta_error(
             StatusCode::BAD_REQUEST,
             100,
@@ -191,17 +190,19 @@ async fn twilio_create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let credentials = &sandbox.credentials;
     let expected = format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!(
-            "{TWILIO_ACCOUNT_SID}:{}",
-            sandbox.secrets.twilio_auth_token.expose()
+            "{}:{}",
+            credentials.twilio_account_sid,
+            credentials.twilio_auth_token.expose()
         ))
     );
     let authorized = headers
         .get(header::AUTHORIZATION)
         .is_some_and(|v| v.as_bytes() == expected.as_bytes());
-    if !authorized || account_sid != TWILIO_ACCOUNT_SID {
+    if !authorized || account_sid != credentials.twilio_account_sid {
         return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
     }
     let form: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
@@ -258,7 +259,7 @@ async fn twilio_create(
             StatusCode::CREATED,
             axum::Json(json!({
                 "sid": sid,
-                "account_sid": TWILIO_ACCOUNT_SID,
+                "account_sid": credentials.twilio_account_sid,
                 "to": to,
                 "from": param("From"),
                 "status": "queued",

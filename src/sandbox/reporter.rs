@@ -6,7 +6,7 @@ use futures::StreamExt;
 use medrelay_channels::{twilio, whatsapp};
 use serde_json::{Value, json};
 
-use super::{Sandbox, TWILIO_ACCOUNT_SID, WHATSAPP_PHONE_NUMBER_ID, later};
+use super::{Sandbox, later};
 use crate::store::{SandboxAdvance, SandboxStatusDue, StoreError};
 
 /// A status report claimed but not acknowledged is sent again after this.
@@ -146,7 +146,7 @@ impl Sandbox {
             "messaging_product": "whatsapp",
             "metadata": {
                 "display_phone_number": "972500000100",
-                "phone_number_id": WHATSAPP_PHONE_NUMBER_ID,
+                "phone_number_id": self.credentials.whatsapp_phone_number_id,
             },
         });
         value[key] = items;
@@ -158,7 +158,7 @@ impl Sandbox {
             }],
         });
         let body = body.to_string().into_bytes();
-        let signature = whatsapp::sign(&self.secrets.whatsapp_app_secret, &body);
+        let signature = whatsapp::sign(&self.credentials.whatsapp_app_secret, &body);
         let sent = self
             .http
             .post(self.webhook_url("/webhooks/whatsapp"))
@@ -211,7 +211,7 @@ impl Sandbox {
             return false;
         };
         params.extend([
-            ("AccountSid", TWILIO_ACCOUNT_SID.to_owned()),
+            ("AccountSid", self.credentials.twilio_account_sid.clone()),
             ("To", step.due.recipient.clone()),
             ("ApiVersion", "2010-04-01".to_owned()),
         ]);
@@ -224,7 +224,7 @@ impl Sandbox {
             .into_iter()
             .map(|(name, value)| (name.to_owned(), value))
             .collect();
-        let signature = twilio::sign(&self.secrets.twilio_auth_token, url.as_str(), &params);
+        let signature = twilio::sign(&self.credentials.twilio_auth_token, url.as_str(), &params);
         let sent = self
             .http
             .post(url)

@@ -71,6 +71,15 @@ pub enum NextState {
     },
 }
 
+/// A hand-over about to write its request to the provider.
+#[derive(Debug, Clone)]
+pub struct HandoverStart {
+    pub notification: NotificationId,
+    pub attempt: AttemptId,
+    /// The lease token the dispatcher holds the notification under.
+    pub token: String,
+}
+
 /// How the provider answered one hand-over.
 #[derive(Debug, Clone)]
 pub enum AttemptOutcome {
@@ -176,7 +185,7 @@ impl Store {
 
         let ids: Vec<&str> = claimed.iter().map(|c| c.id.as_str()).collect();
         let sql = format!(
-            "SELECT id, notification_id, channel, status, created_at, retry_at, failed_at, deliver_by, error_code, error_text \
+            "SELECT id, notification_id, channel, status, created_at, started_at, retry_at, failed_at, deliver_by, error_code, error_text \
              FROM attempts WHERE notification_id IN ({}) ORDER BY created_at, id",
             placeholders(1, ids.len())
         );
@@ -197,6 +206,7 @@ impl Store {
                         StoreError::Corrupt(format!("attempt status {status_text}"))
                     })?,
                     created_at: timestamp(row.try_get("created_at")?)?,
+                    started_at: opt_timestamp(row.try_get("started_at")?)?,
                     retry_at: opt_timestamp(row.try_get("retry_at")?)?,
                     failed_at: opt_timestamp(row.try_get("failed_at")?)?,
                     deliver_by: opt_timestamp(row.try_get("deliver_by")?)?,
@@ -233,6 +243,45 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Records that these hand-overs' requests are about to start, for those whose notification
+    /// is still held under the hand-over's lease token. Returns the attempts that may start: a
+    /// hand-over whose lease another dispatcher took over may already be sent again by it.
+    pub async fn mark_started(
+        &self,
+        starts: &[HandoverStart],
+        now: Timestamp,
+    ) -> Result<HashSet<String>, StoreError> {
+        let _turn = self.background_turn().await;
+        let mut tx = self.write.begin().await?;
+        let ids: Vec<&str> = starts.iter().map(|s| s.notification.as_str()).collect();
+        // Taken before the attempts are marked, so a claim by another dispatcher either comes
+        // after this commit and sees the marks, or changed the token and this marks nothing.
+        lock_notifications(self.backend, &mut tx, "{ids}", &ids).await?;
+        let started = returned_ids(
+            write_rows(
+                &mut tx,
+                "UPDATE attempts SET started_at = $1 FROM (VALUES {values}) AS v \
+                 WHERE attempts.id = v.column1 AND attempts.status = 'sending' AND EXISTS \
+                 (SELECT 1 FROM notifications n WHERE n.id = v.column2 AND n.lease_token = v.column3) \
+                 RETURNING attempts.id",
+                &[millis(now).into()],
+                starts
+                    .iter()
+                    .map(|s| {
+                        vec![
+                            s.attempt.as_str().into(),
+                            s.notification.as_str().into(),
+                            s.token.as_str().into(),
+                        ]
+                    })
+                    .collect(),
+            )
+            .await?,
+        )?;
+        tx.commit().await?;
+        Ok(started)
     }
 
     /// Records the dispatcher's decisions in one transaction. Returns the attempts that may now

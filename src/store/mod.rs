@@ -41,7 +41,9 @@ pub use callbacks::CallbackView;
 pub use clinics::{
     ApiKeyRole, ApiKeyView, AuthenticatedKey, IssuedKey, NewClinic, key_fingerprint,
 };
-pub use dispatch::{AttemptOutcome, ClaimedNotification, DispatchWrite, NextState, OutcomeWrite};
+pub use dispatch::{
+    AttemptOutcome, ClaimedNotification, DispatchWrite, HandoverStart, NextState, OutcomeWrite,
+};
 pub use error::{FailureKind, StoreError};
 pub use facts::{LearnedFact, SuspensionWrite};
 pub use notifications::{

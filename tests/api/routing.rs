@@ -201,7 +201,9 @@ async fn a_patient_with_no_usable_channel_fails_with_a_clear_reason() {
 async fn a_hand_over_held_up_by_the_senders_rate_keeps_its_lease_and_is_sent_once() {
     let app = TestApp::spawn_with(|config| {
         config.sandbox.sender_rate_per_second = 2;
-        config.dispatch.lease_ms = 300;
+        // Five messages at 2/s take longer than the lease, so it must be renewed; a lease lost
+        // before a hand-over started shows as an `unsent` attempt and a second one.
+        config.dispatch.lease_ms = 1_000;
     })
     .await;
     let mut ids = Vec::new();

@@ -24,6 +24,6 @@ mod render;
 mod send;
 
 pub use config::{Security, SmtpConfig};
-pub use receiver::{ReceivedMail, ReceiverRules, SmtpReceiver};
+pub use receiver::{MailToKeep, ReceivedMail, ReceiverRules, SmtpReceiver};
 pub use render::{callback_ref_from_bounce_address, verp_sender};
 pub use send::{SmtpEmail, SmtpSetupError};

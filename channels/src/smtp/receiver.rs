@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// Longest command or text line accepted, CRLF included (RFC 5321 asks for 512 and 1000; a little
 /// slack costs nothing and spares sloppy clients).
@@ -33,6 +33,25 @@ impl std::fmt::Debug for ReceivedMail {
             .field("recipient_domains", &domains)
             .field("data_bytes", &self.data.len())
             .finish()
+    }
+}
+
+/// A message waiting to be kept. The client hears `250` only once [`MailToKeep::kept`] is
+/// called, so whatever the server says it accepted is already stored; refused or dropped, the
+/// client hears `451` and keeps the message itself.
+#[derive(Debug)]
+pub struct MailToKeep {
+    pub mail: ReceivedMail,
+    answer: oneshot::Sender<bool>,
+}
+
+impl MailToKeep {
+    pub fn kept(self) {
+        let _ = self.answer.send(true);
+    }
+
+    pub fn not_kept(self) {
+        let _ = self.answer.send(false);
     }
 }
 
@@ -71,11 +90,29 @@ pub struct SmtpReceiver {
 
 impl SmtpReceiver {
     /// Binds `bind` (port 0 picks a free port) and serves until the handle is dropped. Accepted
-    /// messages arrive on the returned channel; while it is full, sessions wait at end of DATA.
+    /// messages arrive on the returned channel, and are answered `250` once they are in it;
+    /// while it is full, sessions wait at end of DATA.
     pub async fn start(
         bind: SocketAddr,
         rules: ReceiverRules,
     ) -> io::Result<(SmtpReceiver, mpsc::Receiver<ReceivedMail>)> {
+        let (receiver, mut to_keep) = Self::start_keeping(bind, rules).await?;
+        let (mail_tx, mail_rx) = mpsc::channel(256);
+        tokio::spawn(async move {
+            while let Some(MailToKeep { mail, answer }) = to_keep.recv().await {
+                let _ = answer.send(mail_tx.send(mail).await.is_ok());
+            }
+        });
+        Ok((receiver, mail_rx))
+    }
+
+    /// Like [`SmtpReceiver::start`], but each message is answered only when its collector says
+    /// it was kept: a server that answers `250` before its store has the message can lose mail
+    /// the client believes delivered.
+    pub async fn start_keeping(
+        bind: SocketAddr,
+        rules: ReceiverRules,
+    ) -> io::Result<(SmtpReceiver, mpsc::Receiver<MailToKeep>)> {
         let listener = TcpListener::bind(bind).await?;
         let local_addr = listener.local_addr()?;
         let (shutdown, watch) = watch::channel(());
@@ -98,7 +135,7 @@ impl SmtpReceiver {
 async fn accept_loop(
     listener: TcpListener,
     rules: ReceiverRules,
-    mail: mpsc::Sender<ReceivedMail>,
+    mail: mpsc::Sender<MailToKeep>,
     mut shutdown: watch::Receiver<()>,
 ) {
     loop {
@@ -216,13 +253,13 @@ async fn read_data<R: AsyncBufRead + Unpin>(
 
 struct Session {
     rules: ReceiverRules,
-    mail: mpsc::Sender<ReceivedMail>,
+    mail: mpsc::Sender<MailToKeep>,
     from: Option<String>,
     recipients: Vec<String>,
 }
 
 impl Session {
-    fn new(rules: ReceiverRules, mail: mpsc::Sender<ReceivedMail>) -> Self {
+    fn new(rules: ReceiverRules, mail: mpsc::Sender<MailToKeep>) -> Self {
         Self {
             rules,
             mail,
@@ -328,10 +365,13 @@ impl Session {
                                     recipients: std::mem::take(&mut self.recipients),
                                     data,
                                 };
-                                match self.mail.send(mail).await {
-                                    Ok(()) => b"250 2.0.0 ok: queued\r\n",
-                                    // Nobody collects mail any more: say so rather than lose it.
-                                    Err(_) => b"451 4.3.0 mail store unavailable\r\n",
+                                let (answer, kept) = oneshot::channel();
+                                let queued = self.mail.send(MailToKeep { mail, answer }).await;
+                                // Not kept, or nobody collects mail any more: say so rather
+                                // than lose it.
+                                match (queued, kept.await) {
+                                    (Ok(()), Ok(true)) => b"250 2.0.0 ok: queued\r\n",
+                                    _ => b"451 4.3.0 mail store unavailable\r\n",
                                 }
                             }
                             Err(DataError::TooLarge) => b"552 5.3.4 message too big\r\n",
