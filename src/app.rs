@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-use crate::api::{self, AppState, KeyGuard};
+use crate::api::{self, AppState, FailedAuthLimit, KeyGuard};
 use crate::batch::Batcher;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, SandboxUndecided};
@@ -58,18 +58,29 @@ pub struct RunningApp {
     workers: Vec<JoinHandle<()>>,
     stop_serving: watch::Sender<bool>,
     server: JoinHandle<()>,
+    grace: Duration,
 }
 
 impl RunningApp {
-    /// Lets in-flight work finish its current round, then stops serving, and waits. The server
-    /// goes last: hand-overs in flight may be talking to this instance's own sandbox.
-    pub async fn stop(self) {
+    /// Stops claiming work and lets the provider hand-overs in flight finish, then stops
+    /// accepting connections and lets the requests in flight finish: all within
+    /// `http.shutdown_grace_ms`. The server goes last: hand-overs in flight may be talking to
+    /// this instance's own sandbox. Returns whether everything finished in time; what is cut off
+    /// is safe (an acknowledged notification is on disk, and a claim whose outcome was not
+    /// recorded is claimed again once its lease runs out).
+    pub async fn stop(self) -> bool {
+        let deadline = tokio::time::Instant::now() + self.grace;
+        let mut tasks: Vec<_> = self.workers.iter().map(JoinHandle::abort_handle).collect();
+        tasks.push(self.server.abort_handle());
         let _ = self.stop.send(true);
-        for task in self.workers {
-            let _ = task.await;
-        }
+        let workers = tokio::time::timeout_at(deadline, futures::future::join_all(self.workers));
+        let workers_finished = workers.await.is_ok();
         let _ = self.stop_serving.send(true);
-        let _ = self.server.await;
+        let server_finished = tokio::time::timeout_at(deadline, self.server).await.is_ok();
+        if !(workers_finished && server_finished) {
+            tasks.iter().for_each(tokio::task::AbortHandle::abort);
+        }
+        workers_finished && server_finished
     }
 }
 
@@ -129,6 +140,7 @@ impl Application {
         let state = AppState {
             store,
             keys: Arc::new(KeyGuard::new(&config.api)),
+            auth_failures: Arc::new(FailedAuthLimit::new(&config.http)),
             config: Arc::new(config),
             clock,
             intake,
@@ -167,16 +179,13 @@ impl Application {
         let addr = self.local_addr();
         let store = self.state.store.clone();
         let (stop, stopped) = watch::channel(false);
-        let (stop_serving, mut serving_stopped) = watch::channel(false);
+        let (stop_serving, serving_stopped) = watch::channel(false);
+        let http = self.state.config.http.clone();
+        let grace = http.shutdown_grace();
 
         let router = api::router(self.state, self.sandbox.clone());
         let server = tokio::spawn(async move {
-            let serve = axum::serve(self.listener, router).with_graceful_shutdown(async move {
-                let _ = serving_stopped.wait_for(|s| *s).await;
-            });
-            if let Err(error) = serve.await {
-                tracing::error!(%error, "HTTP server stopped");
-            }
+            crate::http::serve(self.listener, router, &http, serving_stopped).await;
         });
         let dispatcher =
             tokio::spawn(Arc::clone(&self.dispatcher).run_until_stopped(stopped.clone()));
@@ -191,6 +200,7 @@ impl Application {
             workers,
             stop_serving,
             server,
+            grace,
         }
     }
 }

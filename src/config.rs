@@ -39,6 +39,7 @@ pub struct Config {
     pub clinics: BTreeMap<String, ProviderAccounts>,
     pub senders: SenderRates,
     pub api: ApiConfig,
+    pub http: HttpConfig,
     pub dispatch: DispatchConfig,
     pub delivery_timeout: DeliveryTimeouts,
     pub sandbox: SandboxConfig,
@@ -56,6 +57,7 @@ impl Default for Config {
             clinics: BTreeMap::new(),
             senders: SenderRates::default(),
             api: ApiConfig::default(),
+            http: HttpConfig::default(),
             dispatch: DispatchConfig::default(),
             delivery_timeout: DeliveryTimeouts::default(),
             sandbox: SandboxConfig::default(),
@@ -154,6 +156,66 @@ impl Default for ApiConfig {
             patient_daily_urgent_cap: 10,
             booking_urgent_clinics: Vec::new(),
         }
+    }
+}
+
+/// What one slow, stalled or hostile client may hold, and how long a stop waits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Connections served at once; more wait in the kernel's queue until one closes. Keep it
+    /// well under the open-file limit, so the database always has files to open.
+    pub max_connections: u32,
+    /// A connection that has not sent a whole request line and headers this long after it
+    /// opened (or after its last response) is closed.
+    pub header_read_timeout_ms: u64,
+    /// A request body that sends nothing for this long is cut off.
+    pub body_timeout_ms: u64,
+    /// Longest a request may take from its headers to its answer; past it, `408`.
+    pub request_timeout_ms: u64,
+    /// Provider webhook bodies read at once; more are answered `503` with `Retry-After`, and
+    /// the provider sends them again.
+    pub webhook_bodies_in_flight: u32,
+    /// Failed API key checks (unknown or wrong keys) one client address may make per second
+    /// before it gets `429`; each costs a database read.
+    pub auth_failures_per_second: u32,
+    /// Failed key checks one client address may make in a burst above that rate.
+    pub auth_failure_burst: u32,
+    /// On SIGTERM or ctrl-c: how long in-flight requests and provider hand-overs may take to
+    /// finish before the gateway exits anyway.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            header_read_timeout_ms: 10_000,
+            body_timeout_ms: 10_000,
+            request_timeout_ms: 30_000,
+            webhook_bodies_in_flight: 64,
+            auth_failures_per_second: 5,
+            auth_failure_burst: 20,
+            shutdown_grace_ms: 20_000,
+        }
+    }
+}
+
+impl HttpConfig {
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms)
+    }
+
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_timeout_ms)
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
     }
 }
 
@@ -464,7 +526,7 @@ impl Config {
 
     /// Refuses settings that would stall or spin the gateway.
     fn validated(self) -> Result<Self, ConfigError> {
-        let checks: [(bool, &'static str, &'static str); 9] = [
+        let checks: [(bool, &'static str, &'static str); 14] = [
             (
                 self.dispatch.batch_size >= 1,
                 "dispatch.batch_size",
@@ -488,6 +550,31 @@ impl Config {
             (
                 self.api.key_rate_per_second >= 1,
                 "api.key_rate_per_second",
+                "must be at least 1",
+            ),
+            (
+                self.http.max_connections >= 1,
+                "http.max_connections",
+                "must be at least 1",
+            ),
+            (
+                self.http.header_read_timeout_ms >= 1,
+                "http.header_read_timeout_ms",
+                "must be at least 1",
+            ),
+            (
+                self.http.body_timeout_ms >= 1 && self.http.request_timeout_ms >= 1,
+                "http.body_timeout_ms and http.request_timeout_ms",
+                "must be at least 1",
+            ),
+            (
+                self.http.webhook_bodies_in_flight >= 1,
+                "http.webhook_bodies_in_flight",
+                "must be at least 1",
+            ),
+            (
+                self.http.auth_failures_per_second >= 1,
+                "http.auth_failures_per_second",
                 "must be at least 1",
             ),
             (

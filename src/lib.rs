@@ -2,6 +2,7 @@
 //!
 //! Layout, in the order a notification travels:
 //! - [`api`]: the HTTP edge; validates, authenticates and stores (durably) before answering.
+//! - [`http`]: the server under it: connection cap, header-read timeout, graceful stop.
 //! - [`store`]: all SQL, for SQLite and PostgreSQL.
 //! - [`dispatch`]: claims due notifications, asks [`policy`] what to do, hands messages to
 //!   channel adapters, records outcomes.
@@ -18,6 +19,7 @@ pub mod clock;
 pub mod config;
 pub mod dispatch;
 pub mod domain;
+pub mod http;
 pub mod policy;
 pub mod providers;
 pub mod sandbox;

@@ -154,7 +154,8 @@ async fn main() -> ExitCode {
 
 type CliResult = Result<(), Box<dyn std::error::Error>>;
 
-async fn serve(config: Config) -> CliResult {
+async fn serve(mut config: Config) -> CliResult {
+    keep_connections_within_open_files(&mut config);
     let bootstrap = config.bootstrap_demo;
     let app = Application::build(config).await?;
     let addr = app.local_addr();
@@ -200,10 +201,51 @@ async fn serve(config: Config) -> CliResult {
         "       -H 'Content-Type: application/json' -d '{{\"patient_id\":\"p-1\",\"topic\":\"appointment_reminder\",\"template\":\"appointment_reminder\",\"params\":{{\"date\":\"01.12\",\"time\":\"09:30\"}}}}'"
     );
 
-    tokio::signal::ctrl_c().await?;
-    println!("stopping…");
-    running.stop().await;
+    stop_requested().await?;
+    println!("stopping: finishing the hand-overs and requests in flight…");
+    if running.stop().await {
+        println!("stopped");
+    } else {
+        tracing::warn!(
+            "http.shutdown_grace_ms ran out: the rest was cut off; claimed notifications are claimed again once their lease runs out"
+        );
+    }
     Ok(())
+}
+
+/// SIGTERM (what systemd, Docker and Kubernetes send) or SIGINT (ctrl-c).
+async fn stop_requested() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
+    }
+    Ok(())
+}
+
+/// Each connection is a file descriptor, and so is each SQLite file and socket the database pool
+/// and the adapters open. Raises the open-file limit to the hard limit (the usual soft limit of
+/// 1,024 is reached long before; raising it needs no privilege), and serves at most half of it
+/// as connections, so the rest always has files to open.
+fn keep_connections_within_open_files(config: &mut Config) {
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(error) => {
+            tracing::warn!(%error, "cannot raise the open-file limit");
+            return;
+        }
+    };
+    let most = u32::try_from(limit / 2).unwrap_or(u32::MAX).max(1);
+    if config.http.max_connections > most {
+        tracing::warn!(
+            open_files = limit,
+            connections = most,
+            "http.max_connections is more than half the open-file limit; serving fewer"
+        );
+        config.http.max_connections = most;
+    }
 }
 
 /// Which channels of which clinics go to the sandbox, one line each, also logged as a warning:

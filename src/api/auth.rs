@@ -1,9 +1,11 @@
 //! `Authorization: Bearer <key>` on every `/v1` call: the key names the clinic and the role, and
-//! is rate-limited on its own.
+//! is rate-limited on its own. Failed key checks are limited per client address, since each
+//! costs a database read.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
@@ -14,7 +16,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::AppState;
 use super::problem::ApiError;
-use crate::config::ApiConfig;
+use crate::config::{ApiConfig, HttpConfig};
 use crate::domain::ApiKeyId;
 use crate::store::{AuthenticatedKey, Store, StoreError};
 
@@ -44,18 +46,24 @@ impl KeyGuard {
         store: &Store,
         key: &str,
     ) -> Result<Option<AuthenticatedKey>, StoreError> {
-        let hash = crate::store::key_fingerprint(key);
-        if let Ok(cache) = self.cache.read()
-            && let Some((found, at)) = cache.get(&hash)
-            && at.elapsed() < KEY_CACHE_TTL
-        {
-            return Ok(Some(found.clone()));
+        if let Some(found) = self.remembered(key) {
+            return Ok(Some(found));
         }
         let found = store.authenticate(key).await?;
         if let (Some(found), Ok(mut cache)) = (&found, self.cache.write()) {
-            cache.insert(hash, (found.clone(), Instant::now()));
+            cache.insert(
+                crate::store::key_fingerprint(key),
+                (found.clone(), Instant::now()),
+            );
         }
         Ok(found)
+    }
+
+    /// `key`, if it was checked recently and found valid: no database read needed.
+    fn remembered(&self, key: &str) -> Option<AuthenticatedKey> {
+        let cache = self.cache.read().ok()?;
+        let (found, at) = cache.get(&crate::store::key_fingerprint(key))?;
+        (at.elapsed() < KEY_CACHE_TTL).then(|| found.clone())
     }
 
     /// Forgets the key `id`: it was just revoked.
@@ -109,12 +117,99 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or(ApiError::Unauthorized(
                 "the Authorization header must be 'Bearer <key>'",
             ))?;
-        let found = state
-            .keys
-            .authenticate(&state.store, key)
-            .await?
-            .ok_or(ApiError::Unauthorized("this API key is not valid"))?;
+        let client = crate::http::peer(&parts.extensions).map(|peer| ClientNet::of(peer.ip()));
+        // A remembered key costs no database read, so it passes even from a limited address.
+        if let Some(client) = client
+            && state.keys.remembered(key).is_none()
+        {
+            state.auth_failures.refuse_while_limited(client)?;
+        }
+        let Some(found) = state.keys.authenticate(&state.store, key).await? else {
+            if let Some(client) = client {
+                state.auth_failures.count(client)?;
+            }
+            return Err(ApiError::Unauthorized("this API key is not valid"));
+        };
         state.keys.check_rate(&found)?;
         Ok(Self(found))
+    }
+}
+
+/// Where failed key checks are counted: a client's IPv4 address, or its IPv6 /64 (one host
+/// usually holds a whole /64, and could otherwise change address for every try).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientNet(IpAddr);
+
+impl ClientNet {
+    fn of(ip: IpAddr) -> Self {
+        match ip.to_canonical() {
+            IpAddr::V6(v6) => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                Self(IpAddr::V6(prefix.into()))
+            }
+            v4 => Self(v4),
+        }
+    }
+}
+
+/// Failed key checks per client address. A client over the limit is refused with `429` before
+/// its key is looked up, until the limit frees; checks that succeed are not counted, and a key
+/// checked a moment ago still passes.
+#[derive(Debug)]
+pub struct FailedAuthLimit {
+    failures: DefaultKeyedRateLimiter<ClientNet>,
+    /// Clients over the limit, and when they may try again.
+    limited: Mutex<HashMap<ClientNet, Instant>>,
+}
+
+/// Past this many clients tracked, the ones whose limit has freed are forgotten.
+const TRACKED_CLIENTS: usize = 10_000;
+
+impl FailedAuthLimit {
+    pub fn new(config: &HttpConfig) -> Self {
+        let rate = NonZeroU32::new(config.auth_failures_per_second).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(config.auth_failure_burst).unwrap_or(rate);
+        Self {
+            failures: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            limited: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn refuse_while_limited(&self, client: ClientNet) -> Result<(), ApiError> {
+        let Ok(mut limited) = self.limited.lock() else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        match limited.get(&client) {
+            Some(until) if *until > now => Err(auth_failures(*until - now)),
+            Some(_) => {
+                limited.remove(&client);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Counts one failed check; the one that goes over the limit is already refused.
+    fn count(&self, client: ClientNet) -> Result<(), ApiError> {
+        let Err(not_until) = self.failures.check_key(&client) else {
+            return Ok(());
+        };
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        if let Ok(mut limited) = self.limited.lock() {
+            if limited.len() >= TRACKED_CLIENTS {
+                let now = Instant::now();
+                limited.retain(|_, until| *until > now);
+                self.failures.retain_recent();
+            }
+            limited.insert(client, Instant::now() + wait);
+        }
+        Err(auth_failures(wait))
+    }
+}
+
+fn auth_failures(wait: Duration) -> ApiError {
+    ApiError::AuthFailures {
+        retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
     }
 }

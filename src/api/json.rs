@@ -35,12 +35,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::TooLarge
+            } else if body_timed_out(&rejection) {
+                ApiError::RequestTimeout
             } else {
                 ApiError::Malformed(FieldError::new("body", rejection.body_text()))
             }
         })?;
         parse(&bytes)
     }
+}
+
+/// Whether the body stopped arriving for `http.body_timeout_ms`.
+fn body_timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(error), |e| e.source())
+        .any(|e| e.is::<tower_http::timeout::TimeoutError>())
 }
 
 pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<ApiJson<T>, ApiError> {

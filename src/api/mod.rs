@@ -18,12 +18,19 @@ mod webhooks;
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::routing::{get, post};
-use tokio::sync::Notify;
+use std::time::Duration;
 
-pub use auth::KeyGuard;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::handler::Handler;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use medrelay_channels::whatsapp;
+use tokio::sync::{Notify, Semaphore};
+use tower_http::timeout::RequestBodyTimeoutLayer;
+
+pub use auth::{FailedAuthLimit, KeyGuard};
 pub use clinic_settings::ClinicSettingsCache;
 pub use problem::{ApiError, FieldError};
 
@@ -41,6 +48,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: SharedClock,
     pub keys: Arc<KeyGuard>,
+    /// Failed key checks per client address.
+    pub auth_failures: Arc<FailedAuthLimit>,
     /// Group-commit writer for new notifications.
     pub intake: Batcher<NewNotification, IntakeResult>,
     /// Wakes the dispatcher when something is due now.
@@ -57,6 +66,7 @@ pub struct AppState {
 /// Every route; with a sandbox, its look-alike provider APIs too.
 pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
     let limit = state.config.api.max_request_bytes;
+    let http = state.config.http.clone();
     // The sandbox's routes exist only while it runs: production has no outbox to read.
     let sandbox = sandbox
         .map(|sandbox| {
@@ -100,7 +110,7 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
         .route("/v1/callbacks", get(callbacks::list_callbacks))
         .route("/v1/callbacks/{id}/claim", post(callbacks::claim_callback))
         .route("/v1/callbacks/{id}/close", post(callbacks::close_callback))
-        .merge(webhook_routes())
+        .merge(webhook_routes(&http))
         .route("/v1/keys", get(keys::list_keys).post(keys::create_key))
         .route("/v1/keys/{id}", axum::routing::delete(keys::revoke_key))
         .layer(axum::middleware::map_response(
@@ -111,6 +121,18 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestBodyTimeoutLayer::new(http.body_timeout()))
+        .layer(middleware::from_fn_with_state(
+            http.request_timeout(),
+            request_deadline,
+        ))
+}
+
+/// A request still unanswered after `limit` is answered `408`, and its work is dropped.
+async fn request_deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    tokio::time::timeout(limit, next.run(request))
+        .await
+        .unwrap_or_else(|_| ApiError::RequestTimeout.into_response())
 }
 
 fn template_routes() -> Router<AppState> {
@@ -131,21 +153,40 @@ fn template_routes() -> Router<AppState> {
         )
 }
 
-/// Largest provider webhook accepted: Meta batches many statuses into one POST, well past what
-/// an API request may carry.
-const MAX_WEBHOOK_BYTES: usize = 4 * 1024 * 1024;
+/// Largest provider webhook accepted: Meta batches up to 1,000 statuses into one POST (a few
+/// hundred KiB), well past what an API request may carry.
+const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
 
-fn webhook_routes() -> Router<AppState> {
+/// Provider webhooks. Their bodies are large and read before the signature over them can be
+/// checked, so a POST without the signature header is refused before its body is read, and only
+/// `http.webhook_bodies_in_flight` bodies are read at once.
+fn webhook_routes(http: &crate::config::HttpConfig) -> Router<AppState> {
+    let bodies = Arc::new(Semaphore::new(http.webhook_bodies_in_flight as usize));
+    let signed_by = |signature: &'static str| {
+        middleware::from_fn_with_state(
+            webhooks::Gate {
+                signature,
+                bodies: Arc::clone(&bodies),
+                max_bytes: MAX_WEBHOOK_BYTES,
+            },
+            webhooks::gate,
+        )
+    };
+    let whatsapp_event = webhooks::whatsapp_event.layer(signed_by(whatsapp::SIGNATURE_HEADER));
     Router::new()
         .route(
             "/webhooks/whatsapp",
-            get(webhooks::whatsapp_subscribe).post(webhooks::whatsapp_event),
+            get(webhooks::whatsapp_subscribe).post(whatsapp_event),
         )
-        .route("/webhooks/twilio/sms", post(webhooks::twilio_sms_status))
-        .route("/webhooks/twilio/voice", post(webhooks::twilio_call_status))
-        .route(
-            "/webhooks/twilio/voice/confirm",
-            post(webhooks::twilio_call_reply),
+        .merge(
+            Router::new()
+                .route("/webhooks/twilio/sms", post(webhooks::twilio_sms_status))
+                .route("/webhooks/twilio/voice", post(webhooks::twilio_call_status))
+                .route(
+                    "/webhooks/twilio/voice/confirm",
+                    post(webhooks::twilio_call_reply),
+                )
+                .route_layer(signed_by(webhooks::TWILIO_SIGNATURE)),
         )
         .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
 }

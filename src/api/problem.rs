@@ -60,8 +60,16 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("the request body is larger than this server accepts (api.max_request_bytes)")]
     TooLarge,
+    #[error("a provider webhook body may be at most 1 MiB")]
+    WebhookTooLarge,
     #[error("too many requests for this API key")]
     RateLimited { retry_after_secs: u64 },
+    #[error("too many failed API key checks from this address; wait before trying again")]
+    AuthFailures { retry_after_secs: u64 },
+    #[error("the request took longer than this server allows (http.request_timeout_ms)")]
+    RequestTimeout,
+    #[error("too many provider webhooks are being read at once; send it again shortly")]
+    WebhooksBusy { retry_after_secs: u64 },
     #[error(
         "patient {patient_id} has had {cap} {kind} notifications in the last 24 hours, the most \
          allowed; the next may be sent from {frees_at}"
@@ -95,7 +103,7 @@ struct Problem<'a> {
     detail: String,
     #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
     errors: &'a [FieldError],
-    /// Which limit a 429 is about: `key_limit` or `patient_limit`.
+    /// Which limit a 429 is about: `key_limit`, `auth_failures` or `patient_limit`.
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -145,10 +153,30 @@ impl ApiError {
                 "too-large",
                 "Request too large",
             ),
+            Self::WebhookTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "Request too large",
+            ),
             Self::RateLimited { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate-limited",
                 "Too many requests",
+            ),
+            Self::AuthFailures { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many failed authentications",
+            ),
+            Self::RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request-timeout",
+                "Request timeout",
+            ),
+            Self::WebhooksBusy { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "webhooks-busy",
+                "Webhooks busy",
             ),
             Self::PatientLimit { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
@@ -221,6 +249,10 @@ impl IntoResponse for ApiError {
             Self::RateLimited { retry_after_secs } => {
                 (Some("key_limit"), None, None, Some(*retry_after_secs))
             }
+            Self::AuthFailures { retry_after_secs } => {
+                (Some("auth_failures"), None, None, Some(*retry_after_secs))
+            }
+            Self::WebhooksBusy { retry_after_secs } => (None, None, None, Some(*retry_after_secs)),
             Self::PatientLimit {
                 patient_id,
                 frees_at,

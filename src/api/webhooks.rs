@@ -2,20 +2,62 @@
 //! Twilio's (`/webhooks/twilio/sms`, `/webhooks/twilio/voice`, `/webhooks/twilio/voice/confirm`).
 //!
 //! Every POST is checked against the provider's signature on the raw body before anything is
-//! read: no signature is `401`, a wrong one `403`, and neither changes anything. Statuses are
+//! read: no signature is `401` (before the body is even received), a wrong one `403`, and
+//! neither changes anything. Statuses are
 //! stored before the provider hears `200`, so a crash makes the provider redeliver, and the
 //! tracker moves attempts only forward, so a redelivered or late status changes nothing.
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
-use axum::extract::{OriginalUri, Query, State};
+use axum::extract::{OriginalUri, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use medrelay_channels::{ProviderStatus, twilio, whatsapp};
 use serde::Deserialize;
+use tokio::sync::Semaphore;
 
 use super::AppState;
 use super::problem::ApiError;
 use crate::store::StatusUpdate;
+
+pub(super) const TWILIO_SIGNATURE: &str = "X-Twilio-Signature";
+
+/// What a webhook POST must pass before its body is read.
+#[derive(Debug, Clone)]
+pub(super) struct Gate {
+    /// The provider's signature header.
+    pub signature: &'static str,
+    /// Bodies being read and handled now, shared by every webhook route.
+    pub bodies: Arc<Semaphore>,
+    /// Largest body, in bytes.
+    pub max_bytes: usize,
+}
+
+/// Refuses an unsigned or oversized POST from its headers alone, and holds one of the in-flight
+/// slots while the body is read and handled: a flood of large uploads costs at most that many
+/// bodies.
+pub(super) async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Response {
+    if let Err(refused) = signature_header(request.headers(), gate.signature) {
+        return refused.into_response();
+    }
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > gate.max_bytes as u64) {
+        return ApiError::WebhookTooLarge.into_response();
+    }
+    let Ok(_slot) = gate.bodies.try_acquire_owned() else {
+        return ApiError::WebhooksBusy {
+            retry_after_secs: 1,
+        }
+        .into_response();
+    };
+    next.run(request).await
+}
 
 #[derive(Debug, Deserialize)]
 pub(super) struct Subscription {
@@ -179,7 +221,7 @@ fn twilio_request(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<TwilioCallback, ApiError> {
-    let signature = signature_header(headers, "X-Twilio-Signature")?;
+    let signature = signature_header(headers, TWILIO_SIGNATURE)?;
     let params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
     // Twilio signs the URL it called: our public address and the path and query it was given.
     let url = format!(
