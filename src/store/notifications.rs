@@ -375,14 +375,17 @@ async fn refused_by_cap(
         }
         lock.fetch_all(&mut **tx).await?;
     }
+    // The priority is written into the statement, not bound: each priority's count has a partial
+    // index (`WHERE priority = 'normal' …`), and PostgreSQL's generic plan for a statement kept
+    // prepared (sqlx keeps them) cannot use a partial index for a condition on a parameter. It
+    // comes from our own enum, never from input.
     let sql = format!(
         "SELECT patient_id, created_at FROM notifications WHERE patient_id IN ({}) AND created_at > $1 \
-         AND priority = $2 AND appointment_id IS NULL AND status <> 'cancelled'",
-        placeholders(3, patients.len())
+         AND priority = '{}' AND appointment_id IS NULL AND status <> 'cancelled'",
+        placeholders(2, patients.len()),
+        priority.as_str()
     );
-    let mut query = sqlx::query(&sql)
-        .bind(millis(earliest - cap.window))
-        .bind(priority.as_str());
+    let mut query = sqlx::query(&sql).bind(millis(earliest - cap.window));
     for patient in &patients {
         query = query.bind(*patient);
     }
