@@ -41,14 +41,12 @@ impl KeyGuard {
         }
     }
 
-    async fn authenticate(
+    /// Reads `key` from the database, and remembers it when it is valid.
+    async fn look_up(
         &self,
         store: &Store,
         key: &str,
     ) -> Result<Option<AuthenticatedKey>, StoreError> {
-        if let Some(found) = self.remembered(key) {
-            return Ok(Some(found));
-        }
         let found = store.authenticate(key).await?;
         if let (Some(found), Ok(mut cache)) = (&found, self.cache.write()) {
             cache.insert(
@@ -119,16 +117,20 @@ impl FromRequestParts<AppState> for Caller {
             ))?;
         let client = crate::http::peer(&parts.extensions).map(|peer| ClientNet::of(peer.ip()));
         // A remembered key costs no database read, so it passes even from a limited address.
-        if let Some(client) = client
-            && state.keys.remembered(key).is_none()
-        {
-            state.auth_failures.refuse_while_limited(client)?;
-        }
-        let Some(found) = state.keys.authenticate(&state.store, key).await? else {
-            if let Some(client) = client {
-                state.auth_failures.count(client)?;
+        let found = match state.keys.remembered(key) {
+            Some(found) => found,
+            None => {
+                if let Some(client) = client {
+                    state.auth_failures.refuse_while_limited(client)?;
+                }
+                let Some(found) = state.keys.look_up(&state.store, key).await? else {
+                    if let Some(client) = client {
+                        state.auth_failures.count(client)?;
+                    }
+                    return Err(ApiError::Unauthorized("this API key is not valid"));
+                };
+                found
             }
-            return Err(ApiError::Unauthorized("this API key is not valid"));
         };
         state.keys.check_rate(&found)?;
         Ok(Self(found))
