@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::domain::{ClinicHours, ClinicId};
+use crate::domain::{ClinicHours, ClinicId, Sensitivity};
 use crate::policy::templates::{OwnTemplate, TemplateCopy};
 use crate::store::{Store, StoreError, TopicView};
 
@@ -21,6 +21,16 @@ pub(super) struct ClinicSettings {
     pub topics: Vec<TopicView>,
     /// Every template copy of the clinic's own.
     pub templates: Vec<OwnTemplate<TemplateCopy>>,
+}
+
+impl ClinicSettings {
+    /// The sensitivity of the clinic's topic `name`, if the clinic has it.
+    pub fn sensitivity_of(&self, name: &str) -> Option<Sensitivity> {
+        self.topics
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| t.sensitivity)
+    }
 }
 
 #[derive(Debug, Default)]

@@ -302,8 +302,8 @@ pub(super) async fn topic_sensitivity(
     errors: &mut Vec<FieldError>,
 ) -> Result<Option<Sensitivity>, ApiError> {
     let settings = state.clinic_settings.get(&state.store, &clinic.id).await?;
-    if let Some(topic) = settings.topics.iter().find(|t| t.name == name) {
-        return Ok(Some(topic.sensitivity));
+    if let Some(sensitivity) = settings.sensitivity_of(name) {
+        return Ok(Some(sensitivity));
     }
     let names: Vec<&str> = settings.topics.iter().map(|t| t.name.as_str()).collect();
     errors.push(FieldError::new(
@@ -369,10 +369,8 @@ async fn as_seen_by(
         .map(|mut view| {
             // A topic the clinic no longer has is treated as the most private.
             let sensitivity = settings
-                .topics
-                .iter()
-                .find(|t| t.name == view.topic)
-                .map_or(Sensitivity::Restricted, |t| t.sensitivity);
+                .sensitivity_of(&view.topic)
+                .unwrap_or(Sensitivity::Restricted);
             let withheld = (sensitivity != Sensitivity::Normal).then(|| {
                 view.body = None;
                 view.params = None;
