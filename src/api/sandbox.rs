@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::Caller;
+use super::json::ApiJson;
 use super::problem::ApiError;
 use crate::domain::Phone;
 use crate::sandbox::Sandbox;
@@ -66,14 +67,9 @@ pub(super) async fn patient_writes(
     State(state): State<AppState>,
     Extension(sandbox): Extension<Arc<Sandbox>>,
     Caller(caller): Caller,
-    message: Result<Json<PatientMessage>, axum::extract::rejection::JsonRejection>,
+    body: ApiJson<PatientMessage>,
 ) -> Result<StatusCode, ApiError> {
-    let Ok(Json(message)) = message else {
-        return Err(ApiError::invalid(
-            "body",
-            "expected {\"from\": \"+972…\", \"text\": \"…\"}",
-        ));
-    };
+    let message = body.value;
     let from = Phone::parse(&message.from)
         .ok_or_else(|| ApiError::invalid("from", "must be a phone number in E.164 form"))?;
     if !state
