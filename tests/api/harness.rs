@@ -96,6 +96,17 @@ impl TestApp {
         self.running = Some(running);
     }
 
+    /// Runs the dispatcher until nothing is due now: what it would send now has been handed
+    /// over and recorded (delivery receipts may still come).
+    pub async fn drain_dispatcher(&self) {
+        self.running
+            .as_ref()
+            .expect("the application runs")
+            .drain_dispatcher()
+            .await
+            .expect("dispatch rounds");
+    }
+
     pub fn is_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
     }
