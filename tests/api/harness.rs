@@ -224,13 +224,13 @@ impl TestApp {
     }
 
     pub async fn notification(&self, id: &str) -> Value {
+        self.notification_as(&self.key, id).await
+    }
+
+    /// The notification as the clinic holding `key` sees it.
+    pub async fn notification_as(&self, key: &str, id: &str) -> Value {
         let response = self
-            .request(
-                Method::GET,
-                &format!("/v1/notifications/{id}"),
-                &self.key,
-                None,
-            )
+            .request(Method::GET, &format!("/v1/notifications/{id}"), key, None)
             .await;
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.expect("notification")
@@ -255,11 +255,17 @@ impl TestApp {
         .await
     }
 
-    async fn wait_until(&self, id: &str, finished: impl Fn(&Value) -> bool) -> Value {
+    /// Polls the notification until `done` holds; fails after a few seconds.
+    pub async fn wait_until(&self, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        self.wait_until_as(&self.key, id, done).await
+    }
+
+    /// [`TestApp::wait_until`] as the clinic holding `key` sees the notification.
+    pub async fn wait_until_as(&self, key: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
         wait::within(Duration::from_secs(10))
             .until(async || {
-                let notification = self.notification(id).await;
-                if finished(&notification) {
+                let notification = self.notification_as(key, id).await;
+                if done(&notification) {
                     Ok(notification)
                 } else {
                     Err(format!(
@@ -274,6 +280,21 @@ impl TestApp {
     /// What the test clinic's patient at `recipient` received from the sandbox.
     pub async fn outbox(&self, recipient: &str) -> Vec<Value> {
         self.outbox_as(&self.key, recipient).await
+    }
+
+    /// The outbox of `recipient` at the clinic of `key` once it holds `count` messages; fails
+    /// after a few seconds.
+    pub async fn outbox_holding(&self, key: &str, recipient: &str, count: usize) -> Vec<Value> {
+        wait::within(Duration::from_secs(10))
+            .until(async || {
+                let outbox = self.outbox_as(key, recipient).await;
+                if outbox.len() >= count {
+                    Ok(outbox)
+                } else {
+                    Err(format!("{recipient} has {outbox:#?}"))
+                }
+            })
+            .await
     }
 
     /// What the patient at `recipient` of the clinic of `key` received from the sandbox.
