@@ -9,11 +9,11 @@ use medrelay_channels::ChannelKind;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::AppState;
-use super::auth::Caller;
-use super::json::ApiJson;
 use super::patients::{checked, patient_of};
-use super::problem::{ApiError, FieldError};
+use crate::api::AppState;
+use crate::api::auth::Caller;
+use crate::api::json::ApiJson;
+use crate::api::problem::{ApiError, FieldError};
 use crate::domain::{Clinic, NotificationId, NotificationStatus, Priority, Sensitivity};
 use crate::policy::{MessagingHours, SendTime};
 use crate::store::{

@@ -4,10 +4,10 @@
 use axum::Json;
 use axum::extract::State;
 
-use super::AppState;
-use super::auth::Caller;
-use super::json::ApiJson;
-use super::problem::{ApiError, FieldError};
+use crate::api::AppState;
+use crate::api::auth::Caller;
+use crate::api::json::ApiJson;
+use crate::api::problem::{ApiError, FieldError};
 use crate::domain::{ClinicHours, ClinicHoursText};
 use crate::store::ApiKeyRole;
 

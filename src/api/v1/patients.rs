@@ -4,10 +4,10 @@ use axum::http::StatusCode;
 use medrelay_channels::ChannelKind;
 use serde::{Deserialize, Serialize};
 
-use super::AppState;
-use super::auth::Caller;
-use super::json::ApiJson;
-use super::problem::{ApiError, FieldError};
+use crate::api::AppState;
+use crate::api::auth::Caller;
+use crate::api::json::ApiJson;
+use crate::api::problem::{ApiError, FieldError};
 use crate::domain::{
     Clinic, EmailAddress, Language, ONE_LINE_RULE, Patient, Phone, QuietHours, TimeZoneName,
     WindowText, is_one_line,

@@ -4,11 +4,11 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 
-use super::AppState;
-use super::auth::Caller;
-use super::json::ApiJson;
 use super::patients::checked;
-use super::problem::ApiError;
+use crate::api::AppState;
+use crate::api::auth::Caller;
+use crate::api::json::ApiJson;
+use crate::api::problem::ApiError;
 use crate::domain::{CallbackOutcome, CallbackStatus, CallbackTaskId, ONE_LINE_RULE, is_one_line};
 use crate::store::{ApiKeyRole, CallbackView, StoreError};
 
@@ -66,7 +66,10 @@ pub(super) async fn list_callbacks(
     );
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
-        errors.push(super::FieldError::new("limit", "must be between 1 and 500"));
+        errors.push(crate::api::FieldError::new(
+            "limit",
+            "must be between 1 and 500",
+        ));
     }
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
@@ -147,12 +150,12 @@ pub(super) async fn close_callback(
         .as_ref()
         .is_some_and(|n| n.chars().count() > 2000)
     {
-        errors.push(super::FieldError::new(
+        errors.push(crate::api::FieldError::new(
             "note",
             "must be at most 2000 characters",
         ));
     } else if input.note.as_deref().is_some_and(|n| !is_one_line(n)) {
-        errors.push(super::FieldError::new("note", ONE_LINE_RULE));
+        errors.push(crate::api::FieldError::new("note", ONE_LINE_RULE));
     }
     let (Some(outcome), true) = (outcome, errors.is_empty()) else {
         return Err(ApiError::Invalid(errors));

@@ -17,13 +17,13 @@ use jiff::tz::TimeZone;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::AppState;
-use super::auth::Caller;
-use super::json::ApiJson;
 use super::notifications::{TIMESTAMP_RULE, idempotency_key, topic_sensitivity};
 use super::patients::{EXTERNAL_ID_RULE, checked, patient_of, valid_external_id};
-use super::problem::{ApiError, FieldError};
 use super::templates::check_notification_template;
+use crate::api::AppState;
+use crate::api::auth::Caller;
+use crate::api::json::ApiJson;
+use crate::api::problem::{ApiError, FieldError};
 use crate::domain::{AppointmentId, NotificationStatus};
 use crate::policy::FILLED_FROM_STARTS_AT;
 use crate::store::{AppointmentChange, AppointmentView, Booking, NewAppointment, StoreError};

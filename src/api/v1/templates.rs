@@ -10,10 +10,10 @@ use axum::http::StatusCode;
 use medrelay_channels::segments;
 use serde::{Deserialize, Serialize};
 
-use super::AppState;
-use super::auth::Caller;
-use super::json::ApiJson;
-use super::problem::{ApiError, FieldError};
+use crate::api::AppState;
+use crate::api::auth::Caller;
+use crate::api::json::ApiJson;
+use crate::api::problem::{ApiError, FieldError};
 use crate::domain::{Clinic, Language, Patient};
 use crate::policy::templates::{
     self, Flaw, OwnTemplate, QuickReply, Source, TEMPLATE_NAME_RULE, TemplateCopy, TemplateError,

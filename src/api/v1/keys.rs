@@ -6,10 +6,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::AppState;
-use super::auth::Caller;
-use super::json::ApiJson;
-use super::problem::ApiError;
+use crate::api::AppState;
+use crate::api::auth::Caller;
+use crate::api::json::ApiJson;
+use crate::api::problem::ApiError;
 use crate::domain::ApiKeyId;
 use crate::store::{ApiKeyRole, ApiKeyView, IssuedKey, StoreError};
 
