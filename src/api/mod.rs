@@ -2,6 +2,7 @@
 //! into domain values, call the store, and map errors to problem+json.
 
 mod auth;
+mod failures;
 mod hooks;
 mod json;
 mod problem;
@@ -86,6 +87,7 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
             http.request_timeout(),
             request_deadline,
         ))
+        .layer(middleware::from_fn(failures::log_failures))
 }
 
 /// A request still unanswered after `limit` is answered `408`, and its work is dropped.
@@ -103,10 +105,7 @@ async fn health(State(state): State<AppState>) -> Result<axum::Json<serde_json::
         .await
         .map_err(|error| match error.kind() {
             // A canary that did not read back is a writer that cannot be trusted, not a bug here.
-            crate::store::FailureKind::Other => {
-                tracing::error!(%error, "health check failed");
-                ApiError::Unavailable
-            }
+            crate::store::FailureKind::Other => ApiError::Unavailable(Box::new(error)),
             _ => ApiError::from(error),
         })?;
     Ok(axum::Json(serde_json::json!({ "status": "ok" })))

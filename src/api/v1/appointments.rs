@@ -64,12 +64,7 @@ fn starts_at(errors: &mut Vec<FieldError>, value: String, now: Timestamp) -> Opt
 }
 
 fn clinic_zone(caller: &Caller) -> Result<TimeZone, ApiError> {
-    TimeZone::get(caller.0.clinic.timezone.as_str())
-        .map_err(|e| ApiError::Internal(format!("clinic time zone: {e}")))
-}
-
-fn changed_by(caller: &Caller) -> String {
-    format!("{} key {}", caller.0.role.as_str(), caller.0.id)
+    TimeZone::get(caller.0.clinic.timezone.as_str()).map_err(|e| ApiError::Internal(Box::new(e)))
 }
 
 /// Wakes the dispatcher when a reminder is due at once (booked or moved at short notice).
@@ -80,13 +75,6 @@ fn wake_if_due(state: &AppState, view: &AppointmentView) {
         .any(|r| r.status == NotificationStatus::Queued)
     {
         state.dispatcher_wake.notify_one();
-    }
-}
-
-fn not_found(error: StoreError) -> ApiError {
-    match error {
-        StoreError::NotFound => ApiError::NotFound("appointment"),
-        other => other.into(),
     }
 }
 
@@ -151,7 +139,7 @@ pub(super) async fn book_appointment(
     };
 
     let zone = clinic_zone(&caller)?;
-    let by = changed_by(&caller);
+    let by = caller.label();
     let appointment = NewAppointment {
         id: AppointmentId::generate(),
         clinic_id: clinic.id.clone(),
@@ -196,7 +184,7 @@ pub(super) async fn get_appointment(
         .store
         .appointment(&caller.0.clinic.id, &id)
         .await
-        .map_err(not_found)?;
+        .map_err(ApiError::not_found("appointment"))?;
     Ok(Json(view))
 }
 
@@ -212,7 +200,7 @@ pub(super) async fn move_appointment(
         return Err(ApiError::Invalid(errors));
     };
     let zone = clinic_zone(&caller)?;
-    let by = changed_by(&caller);
+    let by = caller.label();
     let change = AppointmentChange {
         by: &by,
         at: now,
@@ -228,7 +216,7 @@ pub(super) async fn move_appointment(
                 "the appointment is cancelled; book a new one instead".to_owned(),
             ));
         }
-        other => other.map_err(not_found)?,
+        other => other.map_err(ApiError::not_found("appointment"))?,
     };
     wake_if_due(&state, &view);
     Ok(Json(view))
@@ -240,7 +228,7 @@ pub(super) async fn cancel_appointment(
     Path(id): Path<String>,
 ) -> Result<Json<AppointmentView>, ApiError> {
     let zone = clinic_zone(&caller)?;
-    let by = changed_by(&caller);
+    let by = caller.label();
     let change = AppointmentChange {
         by: &by,
         at: state.clock.now(),
@@ -250,6 +238,6 @@ pub(super) async fn cancel_appointment(
         .store
         .cancel_appointment(&caller.0.clinic.id, &id, change)
         .await
-        .map_err(not_found)?;
+        .map_err(ApiError::not_found("appointment"))?;
     Ok(Json(view))
 }

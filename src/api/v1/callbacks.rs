@@ -1,4 +1,5 @@
-//! The staff callback queue: tasks to call a patient back when no channel delivered.
+//! The staff callback queue: tasks to call a patient back when no channel delivered. Calling
+//! patients is people's work: booking-system keys may not touch the queue.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -12,27 +13,16 @@ use crate::api::problem::ApiError;
 use crate::domain::{CallbackOutcome, CallbackStatus, CallbackTaskId, ONE_LINE_RULE, is_one_line};
 use crate::store::{ApiKeyRole, CallbackView, StoreError};
 
-/// Calling patients is people's work: booking-system keys may not touch the queue.
-fn staff_only(caller: &Caller) -> Result<(), ApiError> {
-    match caller.0.role {
-        ApiKeyRole::Staff | ApiKeyRole::Admin => Ok(()),
-        ApiKeyRole::Booking => Err(ApiError::Forbidden(
-            "the callback queue needs a staff or admin key",
-        )),
-    }
-}
-
 fn task_id(id: &str) -> Result<CallbackTaskId, ApiError> {
     CallbackTaskId::parse(id).ok_or(ApiError::NotFound("callback task"))
 }
 
 fn map_store(error: StoreError) -> ApiError {
     match error {
-        StoreError::NotFound => ApiError::NotFound("callback task"),
         StoreError::Conflict(_) => {
             ApiError::Conflict("the callback task is already claimed or closed".to_owned())
         }
-        other => other.into(),
+        other => ApiError::not_found("callback task")(other),
     }
 }
 
@@ -53,7 +43,7 @@ pub(super) async fn list_callbacks(
     caller: Caller,
     query: Result<Query<CallbackQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<CallbackList>, ApiError> {
-    staff_only(&caller)?;
+    caller.require(ApiKeyRole::Staff)?;
     let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let mut errors = Vec::new();
     let rule = format!("must be one of {}", CallbackStatus::names());
@@ -103,7 +93,7 @@ fn who(caller: &Caller, by: Option<String>) -> Result<String, ApiError> {
         }
         Some(by) if !is_one_line(&by) => Err(ApiError::invalid("by", ONE_LINE_RULE)),
         Some(by) => Ok(by),
-        None => Ok(format!("{} key {}", caller.0.role.as_str(), caller.0.id)),
+        None => Ok(caller.label()),
     }
 }
 
@@ -113,7 +103,7 @@ pub(super) async fn claim_callback(
     Path(id): Path<String>,
     body: ApiJson<ClaimIn>,
 ) -> Result<Json<CallbackView>, ApiError> {
-    staff_only(&caller)?;
+    caller.require(ApiKeyRole::Staff)?;
     let id = task_id(&id)?;
     let by = who(&caller, body.value.by)?;
     let clinic = &caller.0.clinic.id;
@@ -133,7 +123,7 @@ pub(super) async fn close_callback(
     Path(id): Path<String>,
     body: ApiJson<CloseIn>,
 ) -> Result<Json<CallbackView>, ApiError> {
-    staff_only(&caller)?;
+    caller.require(ApiKeyRole::Staff)?;
     let id = task_id(&id)?;
     let input = body.value;
     let mut errors = Vec::new();

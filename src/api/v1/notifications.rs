@@ -283,14 +283,12 @@ pub(super) async fn create_notification(
 /// Urgent skips every hour rule, so it is for people, and for booking systems only where the
 /// clinic says so.
 fn may_send_urgent(state: &AppState, caller: &Caller) -> bool {
-    match caller.0.role {
-        ApiKeyRole::Staff | ApiKeyRole::Admin => true,
-        ApiKeyRole::Booking => state
+    caller.has(ApiKeyRole::Staff)
+        || state
             .config
             .api
             .booking_urgent_clinics
-            .contains(&caller.0.clinic.slug),
-    }
+            .contains(&caller.0.clinic.slug)
 }
 
 /// The sensitivity of the clinic's topic `name`; `None`, with the error recorded, when the
@@ -320,13 +318,6 @@ fn notification_id(id: &str) -> Result<NotificationId, ApiError> {
     NotificationId::parse(id).ok_or(ApiError::NotFound("notification"))
 }
 
-fn not_found_as(what: &'static str) -> impl Fn(StoreError) -> ApiError {
-    move |e| match e {
-        StoreError::NotFound => ApiError::NotFound(what),
-        other => other.into(),
-    }
-}
-
 /// A notification as the caller may see it.
 #[derive(Debug, Serialize)]
 pub(super) struct NotificationOut {
@@ -351,7 +342,7 @@ async fn as_seen_by(
     caller: &Caller,
     views: Vec<NotificationView>,
 ) -> Result<Vec<NotificationOut>, ApiError> {
-    if caller.0.role != ApiKeyRole::Booking {
+    if caller.has(ApiKeyRole::Staff) {
         return Ok(views
             .into_iter()
             .map(|view| NotificationOut {
@@ -410,7 +401,7 @@ pub(super) async fn get_notification(
         .store
         .notification(&caller.0.clinic.id, &id)
         .await
-        .map_err(not_found_as("notification"))?;
+        .map_err(ApiError::not_found("notification"))?;
     one_as_seen_by(&state, &caller, view).await
 }
 
@@ -421,7 +412,7 @@ pub(super) async fn cancel_notification(
 ) -> Result<Json<NotificationOut>, ApiError> {
     let id = notification_id(&id)?;
     let clinic = &caller.0.clinic.id;
-    let by = format!("{} key {}", caller.0.role.as_str(), caller.0.id);
+    let by = caller.label();
     match state
         .store
         .cancel_notification(clinic, &id, &by, state.clock.now())
@@ -435,7 +426,7 @@ pub(super) async fn cancel_notification(
                 current.status.as_str()
             )));
         }
-        Err(other) => return Err(not_found_as("notification")(other)),
+        Err(other) => return Err(ApiError::not_found("notification")(other)),
     }
     let view = state.store.notification(clinic, &id).await?;
     one_as_seen_by(&state, &caller, view).await

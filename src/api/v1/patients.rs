@@ -239,9 +239,6 @@ pub(super) async fn get_patient(
         .store
         .patient_by_external_id(&caller.0.clinic.id, &external_id)
         .await
-        .map_err(|e| match e {
-            crate::store::StoreError::NotFound => ApiError::NotFound("patient"),
-            other => other.into(),
-        })?;
+        .map_err(ApiError::not_found("patient"))?;
     Ok(Json(patient.into()))
 }

@@ -23,22 +23,6 @@ use crate::store::ApiKeyRole;
 /// Past this many SMS segments a template is flagged: every segment is billed as one message.
 const SMS_SEGMENTS_WARNING: usize = 3;
 
-fn admin_only(caller: &Caller) -> Result<(), ApiError> {
-    match caller.0.role {
-        ApiKeyRole::Admin => Ok(()),
-        ApiKeyRole::Staff | ApiKeyRole::Booking => Err(ApiError::Forbidden(
-            "templates are changed with an admin key",
-        )),
-    }
-}
-
-fn staff_only(caller: &Caller, what: &'static str) -> Result<(), ApiError> {
-    match caller.0.role {
-        ApiKeyRole::Staff | ApiKeyRole::Admin => Ok(()),
-        ApiKeyRole::Booking => Err(ApiError::Forbidden(what)),
-    }
-}
-
 fn invalid(flaws: Vec<Flaw>) -> ApiError {
     ApiError::Invalid(
         flaws
@@ -189,7 +173,7 @@ pub(super) async fn put_template(
     Path((name, language)): Path<(String, String)>,
     body: ApiJson<TemplateCopy>,
 ) -> Result<(StatusCode, Json<TemplateOut>), ApiError> {
-    admin_only(&caller)?;
+    caller.require(ApiKeyRole::Admin)?;
     checked_path(&name, Some(&language))?;
     let copy = body.value;
     let flaws = templates::check_copy(&copy);
@@ -218,7 +202,7 @@ pub(super) async fn delete_template(
     caller: Caller,
     Path((name, language)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    admin_only(&caller)?;
+    caller.require(ApiKeyRole::Admin)?;
     checked_path(&name, Some(&language))?;
     let removed = state
         .store
@@ -264,10 +248,7 @@ pub(super) async fn put_quick_reply(
     Path(name): Path<String>,
     body: ApiJson<QuickReplyBody>,
 ) -> Result<(StatusCode, Json<QuickReplyOut>), ApiError> {
-    staff_only(
-        &caller,
-        "quick replies are changed with a staff or admin key",
-    )?;
+    caller.require(ApiKeyRole::Staff)?;
     checked_path(&name, None)?;
     let mut errors = Vec::new();
     if body.value.texts.is_empty() {
@@ -358,10 +339,7 @@ pub(super) async fn delete_quick_reply(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    staff_only(
-        &caller,
-        "quick replies are changed with a staff or admin key",
-    )?;
+    caller.require(ApiKeyRole::Staff)?;
     checked_path(&name, None)?;
     let removed = state
         .store
@@ -445,7 +423,7 @@ pub(super) async fn quick_reply_text(
     name: &str,
     patient: &Patient,
 ) -> Result<Result<(String, String), FieldError>, ApiError> {
-    staff_only(caller, "quick replies are sent with a staff or admin key")?;
+    caller.require(ApiKeyRole::Staff)?;
     let clinic = &caller.0.clinic;
     let own = state
         .store
@@ -465,6 +443,6 @@ pub(super) async fn quick_reply_text(
         )));
     };
     let text = templates::render_quick_reply(reply, &clinic.name, &patient.name)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| ApiError::Internal(Box::new(e)))?;
     Ok(Ok((text, language)))
 }

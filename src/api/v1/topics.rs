@@ -40,9 +40,7 @@ pub(super) async fn put_topic(
     Path(name): Path<String>,
     body: ApiJson<TopicIn>,
 ) -> Result<Json<TopicView>, ApiError> {
-    if caller.0.role != ApiKeyRole::Admin {
-        return Err(ApiError::Forbidden("changing topics needs an admin key"));
-    }
+    caller.require(ApiKeyRole::Admin)?;
     let mut errors = Vec::new();
     if !Topic::is_valid_name(&name) {
         errors.push(crate::api::FieldError::new("name", Topic::NAME_RULE));
