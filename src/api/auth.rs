@@ -18,6 +18,7 @@ use super::AppState;
 use super::problem::ApiError;
 use crate::config::{ApiConfig, HttpConfig};
 use crate::domain::ApiKeyId;
+use crate::intake::Actor;
 use crate::store::{ApiKeyRole, AuthenticatedKey, Store, StoreError};
 
 /// Checked keys are remembered this long, so a busy booking system costs one database read per
@@ -105,9 +106,17 @@ impl Caller {
         self.0.role >= role
     }
 
+    /// Who acts, as intake and the records see it.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            key: self.0.id.clone(),
+            role: self.0.role,
+        }
+    }
+
     /// Who made a change, as the notification's and appointment's records say it.
     pub fn label(&self) -> String {
-        format!("{} key {}", self.0.role.as_str(), self.0.id)
+        self.actor().label()
     }
 }
 

@@ -23,14 +23,13 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 
 pub use auth::{FailedAuthLimit, KeyGuard};
 pub use problem::{ApiError, FieldError};
-pub use v1::ClinicSettingsCache;
 
-use crate::batch::Batcher;
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::intake::{ClinicSettingsCache, Intake};
 use crate::providers::Providers;
 use crate::sandbox::Sandbox;
-use crate::store::{IntakeResult, NewNotification, Store};
+use crate::store::Store;
 use crate::tracking::Tracker;
 
 #[derive(Debug, Clone)]
@@ -41,8 +40,7 @@ pub struct AppState {
     pub keys: Arc<KeyGuard>,
     /// Failed key checks per client address.
     pub auth_failures: Arc<FailedAuthLimit>,
-    /// Group-commit writer for new notifications.
-    pub intake: Batcher<NewNotification, IntakeResult>,
+    pub intake: Intake,
     /// Wakes the dispatcher when something is due now.
     pub dispatcher_wake: Arc<Notify>,
     /// Provider accounts: what webhooks are checked against.

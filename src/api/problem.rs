@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::batch::BatchError;
 pub use crate::domain::FieldError;
+use crate::intake::IntakeError;
 use crate::store::{FailureKind, StoreError};
 
 /// When to try again after the database could not be reached: it is usually back within seconds
@@ -211,6 +212,35 @@ impl From<BatchError> for ApiError {
     }
 }
 
+impl From<IntakeError> for ApiError {
+    fn from(error: IntakeError) -> Self {
+        match error {
+            IntakeError::Invalid(errors) => Self::Invalid(errors),
+            IntakeError::Forbidden(why) => Self::Forbidden(why),
+            IntakeError::KeyReused => Self::invalid(
+                "Idempotency-Key",
+                "was already used with a different request; use a new key for a new notification",
+            ),
+            IntakeError::PatientLimit {
+                patient_id,
+                kind,
+                cap,
+                frees_at,
+                retry_after_secs,
+            } => Self::PatientLimit {
+                patient_id,
+                kind,
+                cap,
+                frees_at,
+                retry_after_secs,
+            },
+            IntakeError::Store(error) => error.into(),
+            IntakeError::Writer(error) => error.into(),
+            IntakeError::QuickReply(_) => Self::Internal(Box::new(error)),
+        }
+    }
+}
+
 impl ApiError {
     fn storage(kind: FailureKind, cause: Cause) -> Self {
         match kind {
@@ -329,4 +359,26 @@ pub(super) async fn problem_for_client_errors(response: Response) -> Response {
         }
     }
     problem
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_conflicts_nobody_caught_are_409_and_other_store_failures_500() {
+        let conflict = ApiError::from(StoreError::Conflict("topic")).into_response();
+        let corrupt = ApiError::from(StoreError::Corrupt("x".to_owned())).into_response();
+        let missing = ApiError::from(StoreError::NotFound).into_response();
+
+        assert_eq!(conflict.status(), StatusCode::CONFLICT);
+        assert_eq!(corrupt.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        assert!(
+            corrupt
+                .extensions()
+                .get::<super::super::failures::Failure>()
+                .is_some()
+        );
+    }
 }

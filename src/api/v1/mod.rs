@@ -4,7 +4,6 @@
 mod appointments;
 mod callbacks;
 mod clinic_hours;
-mod clinic_settings;
 mod keys;
 mod notifications;
 mod patients;
@@ -13,8 +12,6 @@ mod topics;
 
 use axum::Router;
 use axum::routing::{delete, get, post, put};
-
-pub use clinic_settings::ClinicSettingsCache;
 
 use super::AppState;
 

@@ -1,5 +1,4 @@
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -9,17 +8,14 @@ use medrelay_channels::ChannelKind;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::patients::{checked, patient_of};
+use super::patients::checked;
 use crate::api::AppState;
 use crate::api::auth::Caller;
-use crate::api::json::ApiJson;
+use crate::api::json::{self, ApiJson};
 use crate::api::problem::{ApiError, FieldError};
-use crate::domain::{Clinic, NotificationId, NotificationStatus, Priority, Sensitivity};
-use crate::policy::{MessagingHours, SendTime};
-use crate::store::{
-    ApiKeyRole, IntakeResult, NewNotification, NotificationFilter, NotificationView, Receipt,
-    StoreError,
-};
+use crate::domain::{NotificationId, NotificationStatus, Priority, Sensitivity};
+use crate::intake::{Content, Draft};
+use crate::store::{ApiKeyRole, NotificationFilter, NotificationView, Receipt, StoreError};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,14 +27,61 @@ pub(super) struct NotificationIn {
     params: Option<BTreeMap<String, String>>,
     /// A staff quick reply by name, sent in the patient's language instead of body or template.
     quick_reply: Option<String>,
-    channel: Option<String>,
-    priority: Option<String>,
-    send_at: Option<String>,
-    expires_at: Option<String>,
+    channel: Option<ChannelKind>,
+    priority: Option<Priority>,
+    #[serde(default, deserialize_with = "json::optional_timestamp")]
+    send_at: Option<Timestamp>,
+    #[serde(default, deserialize_with = "json::optional_timestamp")]
+    expires_at: Option<Timestamp>,
 }
 
-pub(super) const TIMESTAMP_RULE: &str =
-    "must be an RFC 3339 timestamp with an offset, e.g. 2026-12-01T09:00:00+02:00";
+impl NotificationIn {
+    /// Exactly one of body, template and quick reply, with params only beside a template.
+    fn content(&mut self) -> Result<Content, ApiError> {
+        let params = self.params.take();
+        let (field, rule) = match (
+            self.body.take(),
+            self.template.take(),
+            self.quick_reply.take(),
+        ) {
+            (Some(body), None, None) if params.is_none() => return Ok(Content::Body(body)),
+            (None, Some(name), None) => return Ok(Content::Template { name, params }),
+            (None, None, Some(name)) if params.is_none() => {
+                return Ok(Content::QuickReply(name));
+            }
+            (Some(_), None, None) | (None, None, Some(_)) => ("params", "only goes with template"),
+            (Some(_), Some(_), _) => ("body", "give either body or template, not both"),
+            (None, None, None) => (
+                "body",
+                "give either body or template (or, from staff, a quick_reply)",
+            ),
+            (_, _, Some(_)) => (
+                "quick_reply",
+                "goes instead of body and template, not with them",
+            ),
+        };
+        Err(ApiError::invalid(field, rule))
+    }
+}
+
+/// A notification taken: where it stands, and when it goes.
+#[derive(Debug, Serialize)]
+pub(super) struct ReceiptOut {
+    id: NotificationId,
+    status: NotificationStatus,
+    send_at: Timestamp,
+}
+
+impl From<Receipt> for ReceiptOut {
+    fn from(receipt: Receipt) -> Self {
+        Self {
+            id: receipt.id,
+            status: receipt.status,
+            send_at: receipt.send_at,
+        }
+    }
+}
+
 const IDEMPOTENCY_KEY_RULE: &str = "must be 1 to 255 visible ASCII characters";
 
 pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -53,265 +96,31 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Api
         .ok_or_else(|| ApiError::invalid("Idempotency-Key", IDEMPOTENCY_KEY_RULE))
 }
 
+/// Fingerprint of a request body, to tell a replay from a reused idempotency key.
+pub(super) fn request_hash<T>(body: &ApiJson<T>) -> String {
+    hex::encode(Sha256::digest(body.canonical.to_string().as_bytes()))
+}
+
 pub(super) async fn create_notification(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    body: ApiJson<NotificationIn>,
-) -> Result<(StatusCode, Json<Receipt>), ApiError> {
-    let key = idempotency_key(&headers)?;
-    let now = state.clock.now();
-    let input = body.value;
-    let clinic = &caller.0.clinic;
-    let mut errors = Vec::new();
-
-    let priority = checked(
-        &mut errors,
-        "priority",
-        input.priority,
-        Priority::parse,
-        &format!("must be one of {}", Priority::names()),
-    )
-    .unwrap_or(Priority::Normal);
-    if priority == Priority::Urgent && !may_send_urgent(&state, &caller) {
-        errors.push(FieldError::new(
-            "priority",
-            "urgent is for staff and admin keys: it skips the clinic's hours and the patient's \
-             quiet hours, so a booking key may send it only where the clinic allows \
-             (api.booking_urgent_clinics)",
-        ));
-    }
-    let channel = checked(
-        &mut errors,
-        "channel",
-        input.channel,
-        |c| c.parse::<ChannelKind>().ok(),
-        "must be one of whatsapp, sms, email, voice",
-    );
-    let send_at = checked(
-        &mut errors,
-        "send_at",
-        input.send_at,
-        |t| t.parse::<Timestamp>().ok(),
-        TIMESTAMP_RULE,
-    );
-    let expires_at = checked(
-        &mut errors,
-        "expires_at",
-        input.expires_at,
-        |t| t.parse::<Timestamp>().ok(),
-        TIMESTAMP_RULE,
-    );
-    let send_at = send_at.unwrap_or(now);
-    if let Some(expires_at) = expires_at
-        && (expires_at <= send_at || expires_at <= now)
-    {
-        errors.push(FieldError::new(
-            "expires_at",
-            "must be after send_at (or after now when send_at is not given)",
-        ));
-    }
-    match (&input.body, &input.template, &input.quick_reply) {
-        (Some(_), Some(_), _) => errors.push(FieldError::new(
-            "body",
-            "give either body or template, not both",
-        )),
-        (None, None, None) => errors.push(FieldError::new(
-            "body",
-            "give either body or template (or, from staff, a quick_reply)",
-        )),
-        (Some(_), None, Some(_)) | (None, Some(_), Some(_)) => errors.push(FieldError::new(
-            "quick_reply",
-            "goes instead of body and template, not with them",
-        )),
-        (Some(body), None, None) => {
-            let chars = body.chars().count();
-            if body.trim().is_empty() {
-                errors.push(FieldError::new("body", "must not be empty"));
-            } else if chars > state.config.api.max_body_chars {
-                errors.push(FieldError::new(
-                    "body",
-                    format!(
-                        "must be at most {} characters (it has {chars})",
-                        state.config.api.max_body_chars
-                    ),
-                ));
-            }
-            if input.params.is_some() {
-                errors.push(FieldError::new("params", "only goes with template"));
-            }
-        }
-        // Checked against the clinic's templates once the patient is known.
-        (None, Some(_), None) => {}
-        (None, None, Some(_)) => {
-            if input.params.is_some() {
-                errors.push(FieldError::new("params", "only goes with template"));
-            }
-        }
-    }
-    let patient = patient_of(&state, clinic, &input.patient_id, &mut errors).await?;
-    let sensitivity = topic_sensitivity(&state, clinic, &input.topic, &mut errors).await?;
-    if sensitivity == Some(Sensitivity::Restricted)
-        && input.body.is_some()
-        && let Some(channel) = channel
-    {
-        errors.push(FieldError::new(
-            "channel",
-            format!(
-                "topic {} is restricted: no message channel may carry its content, so this text \
-                 cannot go on {channel}; leave channel out: the patient gets a content-free notice \
-                 and staff a callback task to talk to them in person",
-                input.topic
-            ),
-        ));
-    }
-    let mut body_text = input.body;
-    // Which template copy or quick reply the patient gets, for the notification's record.
-    let mut text_note = String::new();
-    match (&input.template, &input.quick_reply, &body_text) {
-        (Some(template), None, None) => {
-            let params = input.params.clone().unwrap_or_default();
-            match super::templates::check_notification_template(
-                &state,
-                clinic,
-                template,
-                &params,
-                patient.as_ref(),
-            )
-            .await?
-            {
-                Ok(note) => text_note = note,
-                Err(error) => errors.push(error),
-            }
-        }
-        (None, Some(name), None) => {
-            if let Some(patient) = &patient {
-                match super::templates::quick_reply_text(&state, &caller, name, patient).await? {
-                    Ok((text, language)) => {
-                        body_text = Some(text);
-                        text_note = format!("; quick reply {name} in {language}");
-                    }
-                    Err(error) => errors.push(error),
-                }
-            }
-        }
-        _ => {}
-    }
-    let (Some(_), Some(patient), true) = (sensitivity, patient, errors.is_empty()) else {
-        return Err(ApiError::Invalid(errors));
+    mut body: ApiJson<NotificationIn>,
+) -> Result<(StatusCode, Json<ReceiptOut>), ApiError> {
+    let draft = Draft {
+        idempotency_key: idempotency_key(&headers)?,
+        request_hash: request_hash(&body),
+        content: body.value.content()?,
+        clinic: caller.0.clinic.clone(),
+        patient_id: body.value.patient_id,
+        topic: body.value.topic,
+        channel: body.value.channel,
+        priority: body.value.priority.unwrap_or(Priority::Normal),
+        send_at: body.value.send_at,
+        expires_at: body.value.expires_at,
     };
-    let patient_external_id = patient.external_id.clone();
-
-    let request_hash = hex::encode(Sha256::digest(body.canonical.to_string().as_bytes()));
-    let due = if send_at > now {
-        format!("scheduled for {send_at}")
-    } else {
-        "due now".to_owned()
-    };
-    // A normal notification due outside the messaging hours is stored for the next moment they
-    // allow; an urgent one is the dispatcher's to explain when it sends it.
-    let mut hours_note = None;
-    let mut send_at = send_at;
-    if priority == Priority::Normal {
-        let settings = state.clinic_settings.get(&state.store, &clinic.id).await?;
-        let hours = MessagingHours::for_patient(Arc::clone(&settings.hours), clinic, &patient);
-        match hours.send_time(priority, send_at, expires_at) {
-            // Stored as expired: its send time past its expiry says so (see the store).
-            SendTime::Defer { until, reason } | SendTime::Expire { until, reason } => {
-                send_at = until;
-                hours_note = Some(reason);
-            }
-            // Failing needs the whole picture; the dispatcher decides it at once.
-            SendTime::Now { .. } | SendTime::Fail { .. } => {}
-        }
-    }
-
-    let notification = NewNotification {
-        id: NotificationId::generate(),
-        clinic_id: clinic.id.clone(),
-        patient_id: patient.id,
-        topic: input.topic,
-        body: body_text,
-        template: input.template,
-        params: input
-            .params
-            .map(|p| serde_json::to_string(&p).unwrap_or_default()),
-        channel,
-        priority,
-        send_at,
-        expires_at,
-        idempotency_key: key,
-        request_hash,
-        received_at: now,
-        received_note: format!(
-            "received from {} key {}; priority {}; {due}{text_note}",
-            caller.0.role.as_str(),
-            caller.0.id,
-            priority.as_str()
-        ),
-        hours_note,
-        reminder: None,
-    };
-    match state.intake.submit(notification).await? {
-        IntakeResult::Created(receipt) => {
-            if receipt.status == NotificationStatus::Queued {
-                state.dispatcher_wake.notify_one();
-            }
-            Ok((StatusCode::ACCEPTED, Json(receipt)))
-        }
-        IntakeResult::Replayed(receipt) => Ok((StatusCode::ACCEPTED, Json(receipt))),
-        IntakeResult::PatientLimit { priority, frees_at } => Err(ApiError::PatientLimit {
-            patient_id: patient_external_id,
-            kind: match priority {
-                Priority::Normal => "non-urgent",
-                Priority::Urgent => "urgent",
-            },
-            cap: match priority {
-                Priority::Normal => state.config.api.patient_daily_cap,
-                Priority::Urgent => state.config.api.patient_daily_urgent_cap,
-            },
-            frees_at,
-            retry_after_secs: now.duration_until(frees_at).as_secs_f64().ceil().max(1.0) as u64,
-        }),
-        IntakeResult::KeyReused => Err(ApiError::invalid(
-            "Idempotency-Key",
-            "was already used with a different request; use a new key for a new notification",
-        )),
-    }
-}
-
-/// Urgent skips every hour rule, so it is for people, and for booking systems only where the
-/// clinic says so.
-fn may_send_urgent(state: &AppState, caller: &Caller) -> bool {
-    caller.has(ApiKeyRole::Staff)
-        || state
-            .config
-            .api
-            .booking_urgent_clinics
-            .contains(&caller.0.clinic.slug)
-}
-
-/// The sensitivity of the clinic's topic `name`; `None`, with the error recorded, when the
-/// clinic has no such topic.
-pub(super) async fn topic_sensitivity(
-    state: &AppState,
-    clinic: &Clinic,
-    name: &str,
-    errors: &mut Vec<FieldError>,
-) -> Result<Option<Sensitivity>, ApiError> {
-    let settings = state.clinic_settings.get(&state.store, &clinic.id).await?;
-    if let Some(sensitivity) = settings.sensitivity_of(name) {
-        return Ok(Some(sensitivity));
-    }
-    let names: Vec<&str> = settings.topics.iter().map(|t| t.name.as_str()).collect();
-    errors.push(FieldError::new(
-        "topic",
-        format!(
-            "must be one of this clinic's topics: {} (GET /v1/topics; an admin adds one with PUT /v1/topics/{{name}})",
-            names.join(", ")
-        ),
-    ));
-    Ok(None)
+    let receipt = state.intake.accept(draft, &caller.actor()).await?;
+    Ok((StatusCode::ACCEPTED, Json(receipt.into())))
 }
 
 fn notification_id(id: &str) -> Result<NotificationId, ApiError> {

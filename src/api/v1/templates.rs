@@ -14,9 +14,9 @@ use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::api::json::ApiJson;
 use crate::api::problem::{ApiError, FieldError};
-use crate::domain::{Clinic, Language, Patient};
+use crate::domain::{Clinic, Language};
 use crate::policy::templates::{
-    self, Flaw, OwnTemplate, QuickReply, Source, TEMPLATE_NAME_RULE, TemplateCopy, TemplateError,
+    self, Flaw, OwnTemplate, QuickReply, Source, TEMPLATE_NAME_RULE, TemplateCopy,
 };
 use crate::store::ApiKeyRole;
 
@@ -349,100 +349,4 @@ pub(super) async fn delete_quick_reply(
         return Err(ApiError::NotFound("quick reply"));
     }
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Checks a notification's template and parameters against the copy the patient will get: the
-/// clinic's own or the built-in, in the patient's language (else the clinic's, else English).
-/// Without a known patient only the name is checked. Returns which copy was found, for the
-/// notification's record.
-pub(super) async fn check_notification_template(
-    state: &AppState,
-    clinic: &Clinic,
-    name: &str,
-    params: &BTreeMap<String, String>,
-    patient: Option<&Patient>,
-) -> Result<Result<String, FieldError>, ApiError> {
-    let settings = state.clinic_settings.get(&state.store, &clinic.id).await?;
-    let own: Vec<OwnTemplate<TemplateCopy>> = settings
-        .templates
-        .iter()
-        .filter(|t| t.name == name)
-        .cloned()
-        .collect();
-    let languages = [
-        patient.map_or(clinic.default_language.as_str(), |p| p.language.as_str()),
-        clinic.default_language.as_str(),
-    ];
-    let Some(chosen) = templates::choose(name, &own, languages) else {
-        let mut names: Vec<String> = templates::builtins()
-            .map(|(name, _, _)| name.to_owned())
-            .chain(settings.templates.iter().map(|t| t.name.clone()))
-            .collect();
-        names.sort();
-        names.dedup();
-        let rule = if own.is_empty() {
-            format!("must be one of {}", names.join(", "))
-        } else {
-            let languages: Vec<&str> = own.iter().map(|t| t.language.as_str()).collect();
-            format!(
-                "has no copy in the patient's language, the clinic's or English (it has {})",
-                languages.join(", ")
-            )
-        };
-        return Ok(Err(FieldError::new("template", rule)));
-    };
-    let source = match chosen.source {
-        Source::Builtin => "built-in",
-        Source::Clinic => "clinic's own",
-    };
-    let found = format!(
-        "; template {name}: the {source} copy in {}",
-        chosen.language
-    );
-    if patient.is_none() {
-        return Ok(Ok(found));
-    }
-    Ok(templates::check_params(&chosen.copy, params)
-        .map(|()| found)
-        .map_err(|error| match &error {
-            TemplateError::MissingParam(p) | TemplateError::UnknownParam(p) => {
-                FieldError::new(format!("params.{p}"), error.to_string())
-            }
-            TemplateError::MultiLineParam(p) => {
-                FieldError::new(format!("params.{p}"), crate::domain::ONE_LINE_RULE)
-            }
-            _ => FieldError::new("template", error.to_string()),
-        }))
-}
-
-/// A quick reply as the patient will read it: in their language (else the clinic's, else
-/// English), names filled in. Only staff send quick replies.
-pub(super) async fn quick_reply_text(
-    state: &AppState,
-    caller: &Caller,
-    name: &str,
-    patient: &Patient,
-) -> Result<Result<(String, String), FieldError>, ApiError> {
-    caller.require(ApiKeyRole::Staff)?;
-    let clinic = &caller.0.clinic;
-    let own = state
-        .store
-        .clinic_texts::<QuickReply>(&clinic.id, Some(name))
-        .await?;
-    if own.is_empty() {
-        return Ok(Err(FieldError::new(
-            "quick_reply",
-            "no quick reply with this name in this clinic; create it with PUT /v1/quick-replies/{name}",
-        )));
-    }
-    let languages = [patient.language.as_str(), clinic.default_language.as_str()];
-    let Some((language, reply)) = templates::choose_quick_reply(&own, languages) else {
-        return Ok(Err(FieldError::new(
-            "quick_reply",
-            "has no text in the patient's language, the clinic's or English",
-        )));
-    };
-    let text = templates::render_quick_reply(reply, &clinic.name, &patient.name)
-        .map_err(|e| ApiError::Internal(Box::new(e)))?;
-    Ok(Ok((text, language)))
 }
