@@ -109,7 +109,10 @@ async fn one_notification_due(store: &Store, t0: Timestamp) -> NotificationId {
         idempotency_key: None,
         request_hash: "h".into(),
         received_at: t0,
-        received_note: "test".into(),
+        received: medrelay::domain::Event::Routing {
+            reason: "test".into(),
+        },
+        received_by: medrelay::domain::Actor::System,
         hours_note: None,
         reminder: None,
     };

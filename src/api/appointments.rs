@@ -68,10 +68,6 @@ fn clinic_zone(caller: &Caller) -> Result<TimeZone, ApiError> {
         .map_err(|e| ApiError::Internal(format!("clinic time zone: {e}")))
 }
 
-fn changed_by(caller: &Caller) -> String {
-    format!("{} key {}", caller.0.role.as_str(), caller.0.id)
-}
-
 /// Wakes the dispatcher when a reminder is due at once (booked or moved at short notice).
 fn wake_if_due(state: &AppState, view: &AppointmentView) {
     if view
@@ -151,7 +147,7 @@ pub(super) async fn book_appointment(
     };
 
     let zone = clinic_zone(&caller)?;
-    let by = changed_by(&caller);
+    let by = caller.actor();
     let appointment = NewAppointment {
         id: AppointmentId::generate(),
         clinic_id: clinic.id.clone(),
@@ -212,7 +208,7 @@ pub(super) async fn move_appointment(
         return Err(ApiError::Invalid(errors));
     };
     let zone = clinic_zone(&caller)?;
-    let by = changed_by(&caller);
+    let by = caller.actor();
     let change = AppointmentChange {
         by: &by,
         at: now,
@@ -240,7 +236,7 @@ pub(super) async fn cancel_appointment(
     Path(id): Path<String>,
 ) -> Result<Json<AppointmentView>, ApiError> {
     let zone = clinic_zone(&caller)?;
-    let by = changed_by(&caller);
+    let by = caller.actor();
     let change = AppointmentChange {
         by: &by,
         at: state.clock.now(),

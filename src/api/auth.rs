@@ -17,7 +17,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use super::AppState;
 use super::problem::ApiError;
 use crate::config::{ApiConfig, HttpConfig};
-use crate::domain::ApiKeyId;
+use crate::domain::{Actor, ApiKeyId};
 use crate::store::{AuthenticatedKey, Store, StoreError};
 
 /// Checked keys are remembered this long, so a busy booking system costs one database read per
@@ -87,6 +87,16 @@ impl KeyGuard {
 /// The authenticated caller of a `/v1` request.
 #[derive(Debug, Clone)]
 pub struct Caller(pub AuthenticatedKey);
+
+impl Caller {
+    /// The caller as the audit trail names it: by its key.
+    pub fn actor(&self) -> Actor {
+        Actor::Key {
+            id: self.0.id.clone(),
+            role: self.0.role.as_str(),
+        }
+    }
+}
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;

@@ -9,7 +9,9 @@ use super::auth::Caller;
 use super::json::ApiJson;
 use super::patients::checked;
 use super::problem::ApiError;
-use crate::domain::{CallbackOutcome, CallbackStatus, CallbackTaskId, ONE_LINE_RULE, is_one_line};
+use crate::domain::{
+    Actor, CallbackOutcome, CallbackStatus, CallbackTaskId, ONE_LINE_RULE, is_one_line,
+};
 use crate::store::{ApiKeyRole, CallbackView, StoreError};
 
 /// Calling patients is people's work: booking-system keys may not touch the queue.
@@ -93,14 +95,15 @@ pub(super) struct CloseIn {
     by: Option<String>,
 }
 
-fn who(caller: &Caller, by: Option<String>) -> Result<String, ApiError> {
+/// Who acts: the person named in `by`, else the caller's key.
+fn who(caller: &Caller, by: Option<String>) -> Result<Actor, ApiError> {
     match by.map(|b| b.trim().to_owned()) {
         Some(by) if by.is_empty() || by.chars().count() > 100 => {
             Err(ApiError::invalid("by", "must be 1 to 100 characters"))
         }
         Some(by) if !is_one_line(&by) => Err(ApiError::invalid("by", ONE_LINE_RULE)),
-        Some(by) => Ok(by),
-        None => Ok(format!("{} key {}", caller.0.role.as_str(), caller.0.id)),
+        Some(by) => Ok(Actor::Staff(by)),
+        None => Ok(caller.actor()),
     }
 }
 

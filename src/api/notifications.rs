@@ -14,7 +14,7 @@ use super::auth::Caller;
 use super::json::ApiJson;
 use super::patients::{checked, patient_of};
 use super::problem::{ApiError, FieldError};
-use crate::domain::{Clinic, NotificationId, NotificationStatus, Priority, Sensitivity};
+use crate::domain::{Clinic, Event, NotificationId, NotificationStatus, Priority, Sensitivity};
 use crate::policy::{MessagingHours, SendTime};
 use crate::store::{
     ApiKeyRole, IntakeResult, NewNotification, NotificationFilter, NotificationView, Receipt,
@@ -203,11 +203,7 @@ pub(super) async fn create_notification(
     let patient_external_id = patient.external_id.clone();
 
     let request_hash = hex::encode(Sha256::digest(body.canonical.to_string().as_bytes()));
-    let due = if send_at > now {
-        format!("scheduled for {send_at}")
-    } else {
-        "due now".to_owned()
-    };
+    let scheduled_for = (send_at > now).then_some(send_at);
     // A normal notification due outside the messaging hours is stored for the next moment they
     // allow; an urgent one is the dispatcher's to explain when it sends it.
     let mut hours_note = None;
@@ -243,12 +239,12 @@ pub(super) async fn create_notification(
         idempotency_key: key,
         request_hash,
         received_at: now,
-        received_note: format!(
-            "received from {} key {}; priority {}; {due}{text_note}",
-            caller.0.role.as_str(),
-            caller.0.id,
-            priority.as_str()
-        ),
+        received: Event::Received {
+            priority,
+            scheduled_for,
+            content: text_note.strip_prefix("; ").map(str::to_owned),
+        },
+        received_by: caller.actor(),
         hours_note,
         reminder: None,
     };
@@ -421,10 +417,9 @@ pub(super) async fn cancel_notification(
 ) -> Result<Json<NotificationOut>, ApiError> {
     let id = notification_id(&id)?;
     let clinic = &caller.0.clinic.id;
-    let by = format!("{} key {}", caller.0.role.as_str(), caller.0.id);
     match state
         .store
-        .cancel_notification(clinic, &id, &by, state.clock.now())
+        .cancel_notification(clinic, &id, &caller.actor(), state.clock.now())
         .await
     {
         Ok(()) => {}

@@ -1,4 +1,5 @@
-//! The clinic's words as types: ids, contacts, patients, notifications, attempts and their states.
+//! The clinic's words as types: ids, contacts, patients, notifications, attempts and their states,
+//! and the events of the audit trail.
 //! Values here are already valid; raw input becomes these types at the API edge.
 
 /// An enum stored and shown as snake_case text, with its list of names for error messages.
@@ -29,6 +30,7 @@ macro_rules! text_enum {
 
 mod callback;
 mod contact;
+mod event;
 mod hours;
 mod ids;
 mod notification;
@@ -38,6 +40,7 @@ mod topic;
 
 pub use callback::{CallbackOutcome, CallbackStatus};
 pub use contact::{EmailAddress, Language, Phone, TimeZoneName};
+pub use event::{Actor, Cancellation, Event, ProviderError, ReminderTiming, ScheduleChange};
 pub use hours::{
     ClinicHours, ClinicHoursText, DAY_NAMES, OpenWindow, QuietHours, TimeOfDay, WeekText,
     WindowText,
