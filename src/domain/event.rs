@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::{
     ApiKeyId, AppointmentId, AttemptStatus, CallbackOutcome, CallbackTaskId, NotificationStatus,
-    Priority,
+    Priority, Reason,
 };
 
 /// Who caused an event.
@@ -156,10 +156,6 @@ pub enum Event {
         was: Timestamp,
         expires_at: Timestamp,
     },
-    /// A routing decision's reason, in the policy's words.
-    Routing {
-        reason: String,
-    },
     StatusChanged {
         from: NotificationStatus,
         to: NotificationStatus,
@@ -174,7 +170,7 @@ pub enum Event {
     /// The rules settled an earlier attempt because time passed.
     AttemptVerdict {
         status: AttemptStatus,
-        reason: String,
+        reason: Reason,
     },
     AttemptAccepted {
         channel: ChannelKind,
@@ -228,6 +224,9 @@ pub enum Event {
     PatientPressed {
         digits: String,
     },
+    /// One reason of a routing decision; its JSON is the reason's own, tagged by its type.
+    #[serde(untagged)]
+    Routing(Reason),
 }
 
 impl Event {
@@ -236,7 +235,7 @@ impl Event {
         match self {
             Self::Received { .. } | Self::ReminderCreated { .. } => "received",
             Self::ReminderMoved { .. } => "moved",
-            Self::Routing { .. } => "routing",
+            Self::Routing(_) => "routing",
             Self::StatusChanged { .. } => "status",
             Self::AttemptSending { .. }
             | Self::AttemptVerdict { .. }
@@ -289,7 +288,7 @@ impl Event {
                 "{}: the {reminder} reminder is now {timing} (was {was}); it expires at {expires_at}",
                 change.sentence(actor)
             ),
-            Self::Routing { reason } | Self::AttemptVerdict { reason, .. } => reason.clone(),
+            Self::Routing(reason) | Self::AttemptVerdict { reason, .. } => reason.to_string(),
             Self::StatusChanged { from, to } => format!("{} → {}", from.as_str(), to.as_str()),
             Self::AttemptSending {
                 channel,

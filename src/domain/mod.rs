@@ -35,6 +35,7 @@ mod hours;
 mod ids;
 mod notification;
 mod patient;
+mod reason;
 mod text;
 mod topic;
 
@@ -50,5 +51,8 @@ pub use ids::{
 };
 pub use notification::{AppointmentStatus, AttemptStatus, NotificationStatus, Priority};
 pub use patient::{Clinic, Patient};
+pub use reason::{
+    HoursRule, Reason, RouteSource, SkipReason, UsedUp, clinic_time, no_channel_left,
+};
 pub use text::{ONE_LINE_RULE, is_one_line};
 pub use topic::{Sensitivity, Topic};

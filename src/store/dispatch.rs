@@ -15,7 +15,7 @@ use super::{
 };
 use crate::domain::{
     Actor, AttemptId, AttemptStatus, CallbackTaskId, ClinicId, Event, NotificationId,
-    NotificationStatus, PatientId, Priority, ProviderError,
+    NotificationStatus, PatientId, Priority, ProviderError, Reason,
 };
 use crate::policy::{AttemptFacts, AttemptVerdict};
 
@@ -43,7 +43,7 @@ pub struct DispatchWrite {
     pub notification: NotificationId,
     pub previous_status: NotificationStatus,
     pub verdicts: Vec<AttemptVerdict>,
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Reason>,
     pub next: NextState,
     /// Open a staff callback task with this reason.
     pub callback: Option<String>,
@@ -365,9 +365,7 @@ impl Store {
                 )?;
             }
             for reason in &write.reasons {
-                let event = Event::Routing {
-                    reason: reason.clone(),
-                };
+                let event = Event::Routing(reason.clone());
                 events.add(id, None, now, &Actor::System, &event)?;
             }
             let new_status = match &write.next {

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::domain::{
     Actor, AppointmentId, Cancellation, ClinicId, Event, NotificationId, NotificationStatus,
-    PatientId, Priority,
+    PatientId, Priority, Reason,
 };
 use crate::policy::{PatientCap, PatientCaps, ReminderOffset};
 
@@ -40,7 +40,7 @@ pub struct NewNotification {
     /// Who sent it.
     pub received_by: Actor,
     /// Why the messaging hours moved `send_at`, when they did.
-    pub hours_note: Option<String>,
+    pub hours_note: Option<Reason>,
     /// Set when it is a reminder of an appointment's series.
     pub reminder: Option<ReminderLink>,
 }
@@ -497,9 +497,7 @@ impl Store {
                     &n.received,
                 )?;
                 if let Some(note) = &n.hours_note {
-                    let routing = Event::Routing {
-                        reason: note.clone(),
-                    };
+                    let routing = Event::Routing(note.clone());
                     events.add(n.id.as_str(), None, n.received_at, &Actor::System, &routing)?;
                 }
                 let status = n.initial_status();

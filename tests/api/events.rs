@@ -123,3 +123,49 @@ async fn a_cancellation_records_who_asked_for_it() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn routing_reasons_are_typed_and_a_sensitive_topics_events_hold_no_message_text() {
+    let app = TestApp::spawn().await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana", "language": "en", "email": "dana@example.org" }),
+    )
+    .await;
+
+    let id = app
+        .notify(json!({ "patient_id": "p-1", "topic": "test_result_ready",
+                        "body": "Your HbA1c is 9.1%" }))
+        .await;
+    let done = app.wait_until_finished(&id).await;
+
+    let routing: Vec<&Value> = events(&done)
+        .iter()
+        .filter(|e| e["kind"] == "routing")
+        .collect();
+    assert_eq!(
+        routing[0]["data"],
+        json!({ "type": "route", "source": { "type": "clinic_default",
+                "channels": ["whatsapp", "sms", "email", "voice"] } })
+    );
+    assert_eq!(
+        routing[1]["data"],
+        json!({ "type": "skipped", "channel": "whatsapp", "reason": { "type": "no_phone" } })
+    );
+    assert_eq!(routing[1]["type"], "skipped");
+    assert_eq!(
+        routing[1]["detail"],
+        "whatsapp skipped: no phone number on record"
+    );
+    let content = of_type(&done, "topic_content");
+    assert_eq!(
+        content[0]["data"],
+        json!({ "type": "topic_content", "sensitivity": "sensitive",
+                "topic": "test_result_ready", "channel": "email", "content": true })
+    );
+    assert!(
+        !done["events"].to_string().contains("HbA1c"),
+        "no event holds the message: {done:#}"
+    );
+    app.stop().await;
+}

@@ -6,7 +6,9 @@ use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 
 use super::{ChannelPlan, PlannedChannel, SendTime};
-use crate::domain::{AttemptId, AttemptStatus, NotificationStatus};
+use crate::domain::{
+    AttemptId, AttemptStatus, NotificationStatus, Reason, UsedUp, no_channel_left,
+};
 
 mod situation;
 #[cfg(test)]
@@ -37,22 +39,22 @@ pub enum Step {
 pub struct AttemptVerdict {
     pub attempt: AttemptId,
     pub status: AttemptStatus,
-    pub reason: String,
+    pub reason: Reason,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     pub step: Step,
     pub verdicts: Vec<AttemptVerdict>,
-    /// Why, in words for the audit trail.
-    pub reasons: Vec<String>,
+    /// Why, for the audit trail.
+    pub reasons: Vec<Reason>,
     /// When no channel delivered and there is a number to call: hand the notification to staff
     /// as a callback task, with this reason.
     pub callback: Option<String>,
 }
 
 impl Decision {
-    fn new(step: Step, verdicts: Vec<AttemptVerdict>, reasons: Vec<String>) -> Self {
+    fn new(step: Step, verdicts: Vec<AttemptVerdict>, reasons: Vec<Reason>) -> Self {
         Self {
             step,
             verdicts,
@@ -103,7 +105,7 @@ pub fn decide(
             reasons,
         );
     }
-    let mut reasons: Vec<String> = verdicts.iter().map(|v| v.reason.clone()).collect();
+    let mut reasons: Vec<Reason> = verdicts.iter().map(|v| v.reason.clone()).collect();
     let status_after = |a: &AttemptFacts| {
         verdicts
             .iter()
@@ -112,9 +114,7 @@ pub fn decide(
     };
 
     if let Some(expires_at) = notification.expires_at.filter(|e| *e <= now) {
-        reasons.push(format!(
-            "expired at {expires_at} before it could be delivered"
-        ));
+        reasons.push(Reason::Expired { at: expires_at });
         return Decision::new(
             Step::Finish {
                 status: NotificationStatus::Expired,
@@ -136,15 +136,17 @@ pub fn decide(
     }
 
     // The route is told with the first decision that acts on it, not with a deferral.
-    let route: Vec<String> = if attempts.is_empty() {
-        std::iter::once(format!("route: {}", plan.source))
-            .chain(plan.skipped.iter().cloned())
-            .collect()
+    let route: Vec<Reason> = if attempts.is_empty() {
+        std::iter::once(Reason::Route {
+            source: plan.source.clone(),
+        })
+        .chain(plan.skipped.iter().cloned())
+        .collect()
     } else {
         Vec::new()
     };
     // Why a channel can carry no more tries, if it cannot.
-    let used_up = |channel: ChannelKind| -> Option<String> {
+    let used_up = |channel: ChannelKind| -> Option<Reason> {
         let on_channel: Vec<&AttemptFacts> =
             attempts.iter().filter(|a| a.channel == channel).collect();
         let unanswered = on_channel
@@ -152,7 +154,10 @@ pub fn decide(
             .filter(|a| is_unanswered_call(a, status_after(a)))
             .count();
         if unanswered >= 2 {
-            return Some(format!("{channel} not answered {unanswered} times"));
+            return Some(Reason::UsedUp {
+                channel,
+                how: UsedUp::NotAnswered { times: unanswered },
+            });
         }
         if let Some(failed) = on_channel.iter().find(|a| {
             matches!(
@@ -160,17 +165,19 @@ pub fn decide(
                 AttemptStatus::Failed | AttemptStatus::TimedOut
             ) && !is_unanswered_call(a, status_after(a))
         }) {
-            return Some(format!(
-                "{channel} {}",
-                describe_failure(failed, status_after(failed))
-            ));
+            return Some(Reason::UsedUp {
+                channel,
+                how: describe_failure(failed, status_after(failed)),
+            });
         }
         let errors = on_channel
             .iter()
             .filter(|a| a.status == AttemptStatus::Errored)
             .count();
-        (errors >= rules.max_tries_per_channel as usize)
-            .then(|| format!("{channel} failed {errors} times"))
+        (errors >= rules.max_tries_per_channel as usize).then_some(Reason::UsedUp {
+            channel,
+            how: UsedUp::Errored { times: errors },
+        })
     };
     // Every channel tried so far that is used up, in the order they were tried, whether or not
     // the plan still lists it (a provider may have taught us to skip it since).
@@ -180,7 +187,7 @@ pub fn decide(
             tried.push(attempt.channel);
         }
     }
-    let story: Vec<String> = tried.into_iter().filter_map(used_up).collect();
+    let story: Vec<Reason> = tried.into_iter().filter_map(used_up).collect();
 
     for planned in &plan.channels {
         if used_up(planned.channel).is_some() {
@@ -217,11 +224,10 @@ pub fn decide(
                     reasons.extend(route);
                     reasons.extend(note);
                     if !story.is_empty() {
-                        reasons.push(format!(
-                            "falling back to {} after {}",
-                            planned.channel,
-                            story.join("; ")
-                        ));
+                        reasons.push(Reason::FallingBack {
+                            to: planned.channel,
+                            after: story,
+                        });
                     }
                     return Decision::new(Step::Send(planned.clone()), verdicts, reasons);
                 }
@@ -242,7 +248,7 @@ pub fn decide(
     reasons.extend(route);
     // A paused channel comes back: wait for it rather than give up on the patient.
     if let Some(until) = plan.suspended_until.filter(|u| *u > now) {
-        reasons.push(format!("waiting until {until} for a suspended channel"));
+        reasons.push(Reason::WaitingForSuspendedChannel { until });
         return Decision::new(
             Step::Wait {
                 until,
@@ -256,12 +262,8 @@ pub fn decide(
     if attempts.is_empty() || story.is_empty() {
         story.extend(plan.skipped.iter().cloned());
     }
-    let why = if story.is_empty() {
-        "no channel to try".to_owned()
-    } else {
-        format!("no channel left to try ({})", story.join("; "))
-    };
-    reasons.push(format!("failed: {why}"));
+    let why = no_channel_left(&story);
+    reasons.push(Reason::NoChannelLeft { story });
     let mut decision = Decision::new(
         Step::Finish {
             status: NotificationStatus::Failed,
@@ -324,10 +326,9 @@ fn judge_in_flight(
             verdicts.push(AttemptVerdict {
                 attempt: attempt.id.clone(),
                 status: AttemptStatus::Unsent,
-                reason: format!(
-                    "{} hand-over was interrupted before its request started; the provider never had it, sending again",
-                    attempt.channel
-                ),
+                reason: Reason::HandOverNotStarted {
+                    channel: attempt.channel,
+                },
             });
             continue;
         }
@@ -341,10 +342,9 @@ fn judge_in_flight(
                 verdicts.push(AttemptVerdict {
                     attempt: attempt.id.clone(),
                     status: AttemptStatus::TimedOut,
-                    reason: format!(
-                        "{} hand-over is unsettled and {} has no delivery receipt; not resending on it",
-                        attempt.channel, attempt.channel
-                    ),
+                    reason: Reason::UnsettledWithoutReceipt {
+                        channel: attempt.channel,
+                    },
                 });
             }
             continue;
@@ -358,11 +358,10 @@ fn judge_in_flight(
             verdicts.push(AttemptVerdict {
                 attempt: attempt.id.clone(),
                 status: AttemptStatus::TimedOut,
-                reason: format!(
-                    "{} timed out: no delivery receipt within {}s",
-                    attempt.channel,
-                    timeout.as_secs()
-                ),
+                reason: Reason::NoReceiptInTime {
+                    channel: attempt.channel,
+                    secs: timeout.as_secs(),
+                },
             });
             continue;
         }
@@ -370,10 +369,10 @@ fn judge_in_flight(
             verdicts.push(AttemptVerdict {
                 attempt: attempt.id.clone(),
                 status: AttemptStatus::Ambiguous,
-                reason: format!(
-                    "{} hand-over was interrupted; not resending, waiting for the provider's status until {deadline}",
-                    attempt.channel
-                ),
+                reason: Reason::HandOverInterrupted {
+                    channel: attempt.channel,
+                    waiting_until: deadline,
+                },
             });
         }
         wait_until = Some(wait_until.map_or(deadline, |w| w.min(deadline)));

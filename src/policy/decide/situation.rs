@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 
 use crate::config::DeliveryTimeouts;
-use crate::domain::{AttemptId, AttemptStatus, NotificationStatus, Priority};
+use crate::domain::{AttemptId, AttemptStatus, NotificationStatus, Priority, UsedUp};
 use crate::policy::MessagingHours;
 
 /// What the rules need to know about the notification itself.
@@ -60,12 +60,12 @@ pub(super) fn is_final(status: NotificationStatus) -> bool {
     )
 }
 
-pub(super) fn describe_failure(attempt: &AttemptFacts, status: AttemptStatus) -> String {
-    match (status, &attempt.error_code, &attempt.error_text) {
-        (AttemptStatus::TimedOut, _, _) => "timed out".to_owned(),
-        (_, Some(code), Some(text)) => format!("failed ({code}: {text})"),
-        (_, None, Some(text)) => format!("failed ({text})"),
-        (_, Some(code), None) => format!("failed ({code})"),
-        (_, None, None) => "failed".to_owned(),
+pub(super) fn describe_failure(attempt: &AttemptFacts, status: AttemptStatus) -> UsedUp {
+    match status {
+        AttemptStatus::TimedOut => UsedUp::TimedOut,
+        _ => UsedUp::Failed {
+            code: attempt.error_code.clone(),
+            text: attempt.error_text.clone(),
+        },
     }
 }

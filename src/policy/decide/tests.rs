@@ -3,7 +3,7 @@ use medrelay_channels::Recipient;
 use super::*;
 use crate::config::DeliveryTimeouts;
 use crate::domain::{ClinicHours, Priority};
-use crate::policy::channel_plan::tests::{clinic, default_plan, patient};
+use crate::policy::channel_plan::tests::{clinic, default_plan, patient, texts};
 use crate::policy::{MessagingHours, WhatsAppContent, channel_plan};
 
 fn at(s: &str) -> Timestamp {
@@ -83,7 +83,7 @@ fn a_new_notification_goes_to_the_first_planned_channel_with_the_route_explained
         })
     );
     assert_eq!(
-        decision.reasons,
+        texts(&decision.reasons),
         ["route: clinic default order: whatsapp, sms, email"]
     );
 }
@@ -100,7 +100,7 @@ fn a_permanent_failure_falls_back_to_the_next_channel() {
     let decision = decide(&due_now(), &plan(), &[failed], &rules(), at(NOW));
     assert!(matches!(&decision.step, Step::Send(p) if p.channel == ChannelKind::Sms));
     assert_eq!(
-        decision.reasons,
+        texts(&decision.reasons),
         ["falling back to sms after whatsapp failed (131026: recipient is not a WhatsApp user)"]
     );
 }
@@ -139,7 +139,7 @@ fn no_delivery_receipt_in_time_times_out_and_falls_back() {
     assert_eq!(decision.verdicts[0].attempt, id);
     assert_eq!(decision.verdicts[0].status, AttemptStatus::TimedOut);
     assert_eq!(
-        decision.reasons,
+        texts(&decision.reasons),
         [
             "whatsapp timed out: no delivery receipt within 600s",
             "falling back to sms after whatsapp timed out"
@@ -323,7 +323,7 @@ fn an_unanswered_call_is_made_once_more_ten_minutes_later_then_falls_back() {
     );
     assert!(matches!(&fallback.step, Step::Send(p) if p.channel == ChannelKind::Sms));
     assert_eq!(
-        fallback.reasons,
+        texts(&fallback.reasons),
         ["falling back to sms after voice not answered 2 times"]
     );
 }
@@ -342,7 +342,7 @@ fn a_channel_that_errs_too_often_is_used_up() {
     let decision = decide(&due_now(), &plan(), &errors, &rules(), at(NOW));
     assert!(matches!(&decision.step, Step::Send(p) if p.channel == ChannelKind::Sms));
     assert_eq!(
-        decision.reasons,
+        texts(&decision.reasons),
         ["falling back to sms after whatsapp failed 3 times"]
     );
 }
@@ -439,7 +439,7 @@ fn with_every_channel_used_up_the_notification_fails_with_the_whole_story() {
         }
     );
     assert_eq!(
-        decision.reasons,
+        texts(&decision.reasons),
         ["failed: no channel left to try (whatsapp failed; sms timed out)"]
     );
 }
@@ -540,7 +540,7 @@ fn an_empty_plan_fails_at_once_saying_why() {
         }
     );
     assert_eq!(
-        decision.reasons.last().map(String::as_str),
+        decision.reasons.last().map(ToString::to_string).as_deref(),
         Some(
             "failed: no channel left to try (whatsapp skipped: no phone number on record; \
              sms skipped: no phone number on record; email skipped: no email address on record)"
@@ -568,7 +568,7 @@ fn a_normal_notification_at_night_waits_for_the_clinic_to_open_without_telling_t
         }
     );
     assert_eq!(
-        decision.reasons,
+        texts(&decision.reasons),
         [
             "deferred to 2026-11-27T09:00+02:00[Asia/Jerusalem]: outside clinic hours \
              (Thursday 09:00–18:00); patient's quiet hours 21:00–08:00 (Asia/Jerusalem)"
@@ -584,7 +584,7 @@ fn a_normal_notification_at_night_waits_for_the_clinic_to_open_without_telling_t
     );
     assert!(matches!(&at_opening.step, Step::Send(p) if p.channel == ChannelKind::Whatsapp));
     assert_eq!(
-        at_opening.reasons,
+        texts(&at_opening.reasons),
         ["route: clinic default order: whatsapp, sms, email"]
     );
 }
@@ -598,7 +598,7 @@ fn an_urgent_notification_at_night_goes_now_and_says_why() {
     let decision = decide(&urgent, &plan(), &[], &rules(), at(LATE_THURSDAY));
     assert!(matches!(&decision.step, Step::Send(p) if p.channel == ChannelKind::Whatsapp));
     assert_eq!(
-        decision.reasons,
+        texts(&decision.reasons),
         [
             "route: clinic default order: whatsapp, sms, email",
             "urgent: sent now, not deferred for outside clinic hours (Thursday 09:00–18:00); \
@@ -647,7 +647,7 @@ fn a_retry_or_fallback_that_falls_into_the_night_waits_too() {
         fallback
             .reasons
             .iter()
-            .all(|r| !r.starts_with("falling back")),
+            .all(|r| !matches!(r, Reason::FallingBack { .. })),
         "the fallback is told when it happens: {:?}",
         fallback.reasons
     );
@@ -662,7 +662,7 @@ fn a_notification_whose_next_opening_is_past_its_expiry_expires_unsent() {
     let decision = decide(&expiring, &plan(), &[], &rules(), at(LATE_THURSDAY));
     assert_eq!(decision.step, finish(NotificationStatus::Expired));
     assert_eq!(
-        decision.reasons,
+        texts(&decision.reasons),
         [
             "expired: it could go no earlier than 2026-11-27T09:00+02:00[Asia/Jerusalem] \
              (outside clinic hours (Thursday 09:00–18:00); patient's quiet hours 21:00–08:00 \
