@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::{
     ApiKeyId, AppointmentId, AttemptStatus, CallbackOutcome, CallbackTaskId, NotificationStatus,
-    Priority, Reason,
+    Priority, Reason, ReminderSkip,
 };
 
 /// Who caused an event.
@@ -89,7 +89,7 @@ pub enum ReminderTiming {
         was: Timestamp,
     },
     LeftOut {
-        why: String,
+        why: ReminderSkip,
     },
 }
 
@@ -101,7 +101,7 @@ impl fmt::Display for ReminderTiming {
                 f,
                 "due now: its time ({was}) had passed and no later reminder is left before the appointment"
             ),
-            Self::LeftOut { why } => f.write_str(why),
+            Self::LeftOut { why } => write!(f, "{why}"),
         }
     }
 }

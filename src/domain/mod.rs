@@ -52,7 +52,7 @@ pub use ids::{
 pub use notification::{AppointmentStatus, AttemptStatus, NotificationStatus, Priority};
 pub use patient::{Clinic, Patient};
 pub use reason::{
-    HoursRule, Reason, RouteSource, SkipReason, UsedUp, clinic_time, no_channel_left,
+    HoursRule, Reason, ReminderSkip, RouteSource, SkipReason, UsedUp, clinic_time, no_channel_left,
 };
 pub use text::{ONE_LINE_RULE, is_one_line};
 pub use topic::{Sensitivity, Topic};

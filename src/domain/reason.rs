@@ -153,6 +153,45 @@ pub enum Reason {
     },
 }
 
+/// Why a reminder of an appointment's series is left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ReminderSkip {
+    AppointmentBegun {
+        starts_at: Timestamp,
+    },
+    /// Its time `at` had passed; `instead` is the reminder of the series that still goes.
+    TimePassed {
+        at: Timestamp,
+        reminder: String,
+        instead: Option<String>,
+    },
+}
+
+impl fmt::Display for ReminderSkip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::AppointmentBegun { starts_at } => {
+                write!(f, "the appointment at {starts_at} has already begun")
+            }
+            Self::TimePassed {
+                at,
+                reminder,
+                instead,
+            } => {
+                write!(
+                    f,
+                    "its time ({at}, {reminder} before the appointment) had already passed"
+                )?;
+                match instead {
+                    Some(other) => write!(f, "; the {other} reminder reaches the patient instead"),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
 impl fmt::Display for RouteSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
