@@ -17,8 +17,9 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use super::AppState;
 use super::problem::ApiError;
 use crate::config::{ApiConfig, HttpConfig};
-use crate::domain::{Actor, ApiKeyId};
-use crate::store::{AuthenticatedKey, Store, StoreError};
+use crate::domain::ApiKeyId;
+use crate::intake::Actor;
+use crate::store::{ApiKeyRole, AuthenticatedKey, Store, StoreError};
 
 /// Checked keys are remembered this long, so a busy booking system costs one database read per
 /// key every two seconds, not one per request. A key revoked through another instance (or the
@@ -89,12 +90,33 @@ impl KeyGuard {
 pub struct Caller(pub AuthenticatedKey);
 
 impl Caller {
-    /// The caller as the audit trail names it: by its key.
-    pub fn actor(&self) -> Actor {
-        Actor::Key {
-            id: self.0.id.clone(),
-            role: self.0.role.as_str(),
+    /// Refuses a key below `role`: each role may do what the roles below it may.
+    pub fn require(&self, role: ApiKeyRole) -> Result<(), ApiError> {
+        if self.has(role) {
+            return Ok(());
         }
+        Err(ApiError::Forbidden(match role {
+            ApiKeyRole::Admin => "this needs an admin key",
+            ApiKeyRole::Staff | ApiKeyRole::Booking => "this needs a staff or admin key",
+        }))
+    }
+
+    /// Whether this key is `role` or above it.
+    pub fn has(&self, role: ApiKeyRole) -> bool {
+        self.0.role >= role
+    }
+
+    /// Who acts, as intake and the records see it.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            key: self.0.id.clone(),
+            role: self.0.role,
+        }
+    }
+
+    /// Who made a change, as the audit trail records it.
+    pub fn recorded_as(&self) -> crate::domain::Actor {
+        self.actor().recorded_as()
     }
 }
 

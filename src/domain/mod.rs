@@ -31,6 +31,7 @@ macro_rules! text_enum {
 mod callback;
 mod contact;
 mod event;
+mod field;
 mod hours;
 mod ids;
 mod notification;
@@ -42,6 +43,7 @@ mod topic;
 pub use callback::{CallbackOutcome, CallbackStatus};
 pub use contact::{EmailAddress, Language, Phone, TimeZoneName};
 pub use event::{Actor, Cancellation, Event, ProviderError, ReminderTiming, ScheduleChange};
+pub use field::FieldError;
 pub use hours::{
     ClinicHours, ClinicHoursText, DAY_NAMES, OpenWindow, QuietHours, TimeOfDay, WeekText,
     WindowText,
