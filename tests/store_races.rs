@@ -3,8 +3,8 @@
 
 use jiff::{SignedDuration, Timestamp};
 use medrelay::domain::{
-    AttemptId, AttemptStatus, Language, NotificationId, NotificationStatus, Phone, Priority,
-    TimeZoneName,
+    Actor, AttemptId, AttemptStatus, Event, Language, NotificationId, NotificationStatus, Phone,
+    Priority, Reason, TimeZoneName,
 };
 use medrelay::policy::{AttemptVerdict, PatientCaps};
 use medrelay::store::{
@@ -92,7 +92,12 @@ async fn one_notification_due(store: &Store, t0: Timestamp) -> NotificationId {
         idempotency_key: None,
         request_hash: "h".into(),
         received_at: t0,
-        received_note: "test".into(),
+        received: Event::Received {
+            priority: Priority::Normal,
+            scheduled_for: None,
+            content: None,
+        },
+        received_by: Actor::System,
         hours_note: None,
         reminder: None,
     };
@@ -186,7 +191,10 @@ async fn a_delivery_reported_while_the_dispatcher_decides_stops_its_stale_fallba
     stale.verdicts = vec![AttemptVerdict {
         attempt: whatsapp.clone(),
         status: AttemptStatus::TimedOut,
-        reason: "whatsapp timed out".into(),
+        reason: Reason::NoReceiptInTime {
+            channel: ChannelKind::Whatsapp,
+            secs: 30,
+        },
     }];
     let cleared = store
         .record_decisions("second", &[stale], at(2_000), at(32_000))

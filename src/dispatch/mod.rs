@@ -23,7 +23,8 @@ use crate::batch::Batcher;
 use crate::clock::SharedClock;
 use crate::config::{DeliveryTimeouts, DispatchConfig};
 use crate::domain::{
-    AttemptId, Clinic, ClinicHours, ClinicId, NotificationStatus, Patient, Sensitivity, Topic,
+    AttemptId, Clinic, ClinicHours, ClinicId, NotificationStatus, Patient, Reason, Sensitivity,
+    Topic,
 };
 use crate::policy::{
     self, ChannelSuspension, DeliveryRules, KnownFact, MessagingHours, NotificationFacts, Step,
@@ -203,7 +204,7 @@ impl Dispatcher {
                     notification: notification.id.clone(),
                     previous_status: notification.status,
                     verdicts: Vec::new(),
-                    reasons: vec!["failed: the patient no longer exists".to_owned()],
+                    reasons: vec![Reason::PatientGone],
                     next: NextState::Finish {
                         status: NotificationStatus::Failed,
                         channel: None,
