@@ -12,28 +12,11 @@ use medrelay::store::{
     NextState, OutcomeWrite, PatientUpsert, StatusUpdate, Store,
 };
 use medrelay_channels::{ChannelKind, DeliveryState};
+use medrelay_testkit::TestDatabase;
 
 async fn fresh_store(dir: &tempfile::TempDir) -> Store {
-    let url = match std::env::var("MEDRELAY_TEST_POSTGRES_URL") {
-        Err(_) => format!("sqlite://{}", dir.path().join("races.db").display()),
-        Ok(server) => {
-            let name = format!("mrt_{}", uuid::Uuid::new_v4().simple());
-            let admin = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(1)
-                .connect(&server)
-                .await
-                .expect("server");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&admin)
-                .await
-                .expect("create database");
-            let base = server
-                .rsplit_once('/')
-                .map_or(server.as_str(), |(base, _)| base);
-            format!("{base}/{name}")
-        }
-    };
-    Store::connect(&url).await.expect("store")
+    let database = TestDatabase::fresh(dir.path()).await;
+    Store::connect(database.url()).await.expect("store")
 }
 
 fn send(

@@ -2,6 +2,7 @@
 //! messages to channel adapters (at each sender's rate), and records what the providers answered.
 //! It is the only writer of attempt outcomes.
 
+mod drain;
 mod senders;
 
 use std::borrow::Cow;
@@ -50,6 +51,7 @@ pub struct Dispatcher {
     starts: Batcher<HandoverStart, bool>,
     /// Clinics as last read, and when: a clinic's row changes rarely (its name, phone, channels).
     clinics: RwLock<HashMap<ClinicId, (std::time::Instant, Clinic)>>,
+    rounds: drain::Rounds,
 }
 
 /// How long a clinic read from the database is used before it is read again.
@@ -107,6 +109,7 @@ impl Dispatcher {
             wake,
             starts,
             clinics: RwLock::new(HashMap::new()),
+            rounds: drain::Rounds::default(),
         }
     }
 
@@ -121,7 +124,7 @@ impl Dispatcher {
     async fn work(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let idle = Duration::from_millis(self.config.poll_interval_ms);
         while !*stop.borrow() {
-            match self.dispatch_due().await {
+            match self.rounds.share(self.dispatch_due()).await {
                 Ok(0) => {
                     tokio::select! {
                         () = self.wake.notified() => {}
