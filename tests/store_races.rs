@@ -14,9 +14,11 @@ use medrelay::store::{
 use medrelay_channels::{ChannelKind, DeliveryState};
 use medrelay_testkit::TestDatabase;
 
-async fn fresh_store(dir: &tempfile::TempDir) -> Store {
+/// A store on a fresh database, and the database, to remove when the test is done.
+async fn fresh_store(dir: &tempfile::TempDir) -> (Store, TestDatabase) {
     let database = TestDatabase::fresh(dir.path()).await;
-    Store::connect(database.url()).await.expect("store")
+    let store = Store::connect(database.url()).await.expect("store");
+    (store, database)
 }
 
 fn send(
@@ -112,7 +114,7 @@ async fn one_notification_due(store: &Store, t0: Timestamp) -> NotificationId {
 #[tokio::test]
 async fn a_delivery_reported_while_the_dispatcher_decides_stops_its_stale_fallback() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = fresh_store(&dir).await;
+    let (store, database) = fresh_store(&dir).await;
     let t0 = Timestamp::from_millisecond(Timestamp::now().as_millisecond()).expect("now");
     let at = |ms: i64| t0 + SignedDuration::from_millis(ms);
     let id = one_notification_due(&store, t0).await;
@@ -210,12 +212,13 @@ async fn a_delivery_reported_while_the_dispatcher_decides_stops_its_stale_fallba
     assert_eq!(again[0].attempts.len(), 1);
     assert_eq!(again[0].attempts[0].status, AttemptStatus::Delivered);
     store.close().await;
+    database.remove().await.expect("test database dropped");
 }
 
 #[tokio::test]
 async fn a_hand_over_whose_lease_was_taken_over_never_starts_and_is_seen_as_never_started() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = fresh_store(&dir).await;
+    let (store, database) = fresh_store(&dir).await;
     let t0 = Timestamp::from_millisecond(Timestamp::now().as_millisecond()).expect("now");
     let at = |ms: i64| t0 + SignedDuration::from_millis(ms);
     let id = one_notification_due(&store, t0).await;
@@ -278,4 +281,5 @@ async fn a_hand_over_whose_lease_was_taken_over_never_starts_and_is_seen_as_neve
         .expect("claim");
     assert_eq!(again[0].attempts[0].started_at, Some(at(2_500)));
     store.close().await;
+    database.remove().await.expect("test database dropped");
 }

@@ -122,18 +122,18 @@ impl TestApp {
 
     /// A staff key for the test's clinic.
     pub async fn staff_key(&self) -> String {
-        let clinic = self.store.clinic_by_slug("hadar").await.expect("clinic");
-        self.store
-            .create_api_key(&clinic.id, ApiKeyRole::Staff, jiff::Timestamp::now())
-            .await
-            .expect("key")
+        self.key_with_role(ApiKeyRole::Staff).await
     }
 
     /// An admin key for the test's clinic.
     pub async fn admin_key(&self) -> String {
+        self.key_with_role(ApiKeyRole::Admin).await
+    }
+
+    async fn key_with_role(&self, role: ApiKeyRole) -> String {
         let clinic = self.store.clinic_by_slug("hadar").await.expect("clinic");
         self.store
-            .create_api_key(&clinic.id, ApiKeyRole::Admin, jiff::Timestamp::now())
+            .create_api_key(&clinic.id, role, jiff::Timestamp::now())
             .await
             .expect("key")
     }
