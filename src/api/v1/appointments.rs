@@ -14,7 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::notifications::{idempotency_key, request_hash};
 use super::patients::checked;
@@ -22,10 +22,13 @@ use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::api::json::{ApiJson, TIMESTAMP_RULE};
 use crate::api::problem::{ApiError, FieldError};
-use crate::domain::{AppointmentId, NotificationStatus};
+use crate::domain::{AppointmentId, AppointmentStatus, NotificationId, NotificationStatus};
 use crate::intake::{EXTERNAL_ID_RULE, is_external_id};
 use crate::policy::FILLED_FROM_STARTS_AT;
-use crate::store::{AppointmentChange, AppointmentView, Booking, NewAppointment, StoreError};
+use crate::store::{
+    AppointmentChange, AppointmentView, Booking, NewAppointment, ReminderView, SkippedReminder,
+    StoreError,
+};
 
 const DEFAULT_TEMPLATE: &str = "appointment_reminder";
 
@@ -46,6 +49,86 @@ pub(super) struct AppointmentIn {
 #[serde(deny_unknown_fields)]
 pub(super) struct AppointmentMove {
     starts_at: String,
+}
+
+/// An appointment and its reminder series.
+#[derive(Debug, Serialize)]
+pub(super) struct AppointmentOut {
+    id: AppointmentId,
+    /// The booking system's id, if it gave one.
+    appointment_id: Option<String>,
+    patient_id: String,
+    starts_at: Timestamp,
+    status: AppointmentStatus,
+    topic: String,
+    template: String,
+    params: BTreeMap<String, String>,
+    /// Every reminder this appointment has had, oldest first, cancelled ones included.
+    reminders: Vec<ReminderOut>,
+    skipped_reminders: Vec<SkippedReminderOut>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct ReminderOut {
+    notification_id: NotificationId,
+    /// How long before the appointment it goes: `2d`, `2h`, `30m`.
+    before: String,
+    send_at: Timestamp,
+    expires_at: Option<Timestamp>,
+    status: NotificationStatus,
+}
+
+/// A reminder of the series that was left out, and why.
+#[derive(Debug, Serialize)]
+pub(super) struct SkippedReminderOut {
+    before: String,
+    reason: String,
+}
+
+impl From<AppointmentView> for AppointmentOut {
+    fn from(view: AppointmentView) -> Self {
+        Self {
+            id: view.id,
+            appointment_id: view.appointment_id,
+            patient_id: view.patient_id,
+            starts_at: view.starts_at,
+            status: view.status,
+            topic: view.topic,
+            template: view.template,
+            params: view.params,
+            reminders: view.reminders.into_iter().map(ReminderOut::from).collect(),
+            skipped_reminders: view
+                .skipped_reminders
+                .into_iter()
+                .map(SkippedReminderOut::from)
+                .collect(),
+            created_at: view.created_at,
+            updated_at: view.updated_at,
+        }
+    }
+}
+
+impl From<ReminderView> for ReminderOut {
+    fn from(reminder: ReminderView) -> Self {
+        Self {
+            notification_id: reminder.notification_id,
+            before: reminder.before,
+            send_at: reminder.send_at,
+            expires_at: reminder.expires_at,
+            status: reminder.status,
+        }
+    }
+}
+
+impl From<SkippedReminder> for SkippedReminderOut {
+    fn from(skipped: SkippedReminder) -> Self {
+        Self {
+            before: skipped.before,
+            reason: skipped.reason,
+        }
+    }
 }
 
 /// `starts_at`, which must be ahead of `now`.
@@ -168,7 +251,7 @@ pub(super) async fn book_appointment(
     caller: Caller,
     headers: HeaderMap,
     body: ApiJson<AppointmentIn>,
-) -> Result<(StatusCode, Json<AppointmentView>), ApiError> {
+) -> Result<(StatusCode, Json<AppointmentOut>), ApiError> {
     let key = idempotency_key(&headers)?;
     let hash = request_hash(&body);
     let now = state.clock.now();
@@ -183,7 +266,7 @@ pub(super) async fn book_appointment(
     match state.store.book_appointment(&appointment, change).await? {
         Booking::Created(view) | Booking::Replayed(view) => {
             wake_if_due(&state, &view);
-            Ok((StatusCode::CREATED, Json(view)))
+            Ok((StatusCode::CREATED, Json(view.into())))
         }
         Booking::KeyReused => Err(ApiError::invalid(
             "Idempotency-Key",
@@ -201,13 +284,13 @@ pub(super) async fn get_appointment(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<AppointmentView>, ApiError> {
+) -> Result<Json<AppointmentOut>, ApiError> {
     let view = state
         .store
         .appointment(&caller.0.clinic.id, &id)
         .await
         .map_err(ApiError::not_found("appointment"))?;
-    Ok(Json(view))
+    Ok(Json(view.into()))
 }
 
 pub(super) async fn move_appointment(
@@ -215,7 +298,7 @@ pub(super) async fn move_appointment(
     caller: Caller,
     Path(id): Path<String>,
     body: ApiJson<AppointmentMove>,
-) -> Result<Json<AppointmentView>, ApiError> {
+) -> Result<Json<AppointmentOut>, ApiError> {
     let now = state.clock.now();
     let mut errors = Vec::new();
     let Some(starts_at) = starts_at(&mut errors, body.value.starts_at, now) else {
@@ -241,14 +324,14 @@ pub(super) async fn move_appointment(
         other => other.map_err(ApiError::not_found("appointment"))?,
     };
     wake_if_due(&state, &view);
-    Ok(Json(view))
+    Ok(Json(view.into()))
 }
 
 pub(super) async fn cancel_appointment(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<AppointmentView>, ApiError> {
+) -> Result<Json<AppointmentOut>, ApiError> {
     let zone = clinic_zone(&caller)?;
     let by = caller.recorded_as();
     let change = AppointmentChange {
@@ -261,5 +344,5 @@ pub(super) async fn cancel_appointment(
         .cancel_appointment(&caller.0.clinic.id, &id, change)
         .await
         .map_err(ApiError::not_found("appointment"))?;
-    Ok(Json(view))
+    Ok(Json(view.into()))
 }
