@@ -2,8 +2,6 @@
 //! messages to channel adapters (at each sender's rate), and records what the providers answered.
 //! It is the only writer of attempt outcomes.
 
-mod senders;
-
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -16,8 +14,6 @@ use medrelay_channels::{
 };
 use tokio::sync::{Notify, RwLock, watch};
 
-pub use senders::SenderLimits;
-
 use crate::batch::Batcher;
 use crate::clock::SharedClock;
 use crate::config::{DeliveryTimeouts, DispatchConfig};
@@ -29,7 +25,7 @@ use crate::policy::{
     WhatsAppContent, privacy,
     templates::{self, OwnTemplate, TemplateCopy},
 };
-use crate::providers::Providers;
+use crate::providers::{Providers, SenderLimits};
 use crate::store::{
     AttemptOutcome, ClaimedNotification, DispatchWrite, HandoverStart, LearnedFact, NextState,
     OutcomeWrite, Store, StoreError, SuspensionWrite,
