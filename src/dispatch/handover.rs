@@ -1,5 +1,5 @@
-//! The hand-over: one decided send rendered, recorded as started, given to its provider at the
-//! sender's rate, and the provider's answer classified.
+//! The hand-over: one decided send rendered, recorded as started together with what it carries,
+//! given to its provider at the sender's rate, and the provider's answer classified.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -11,7 +11,10 @@ use medrelay_channels::{
 };
 
 use super::Dispatcher;
-use crate::domain::{AttemptId, AttemptStatus, Clinic, Patient, Sensitivity};
+use crate::domain::{
+    AttemptContent, AttemptId, AttemptStatus, Clinic, ContentKind, Patient, Sensitivity,
+    SentTemplate,
+};
 use crate::policy::templates::{self, OwnTemplate, TemplateCopy};
 use crate::policy::{self, ChannelSuspension, PlannedChannel, privacy};
 use crate::store::{
@@ -92,10 +95,11 @@ impl Dispatcher {
         let mut learned = None;
         let mut suspend = None;
         let mut sms = None;
+        let (allowed, kind) = content_allowed(&notification, sensitivity, channel, &clinic);
         let outcome = match (
             self.providers.channel(&clinic.slug, channel),
             render(
-                &content_allowed(&notification, sensitivity, channel, &clinic),
+                &allowed,
                 &patient,
                 &clinic,
                 &templates,
@@ -122,6 +126,8 @@ impl Dispatcher {
                     notification: notification.id.clone(),
                     attempt: attempt.clone(),
                     token: token.to_owned(),
+                    clinic: clinic.id.clone(),
+                    content: received(&message, kind),
                 };
                 match self.starts.submit(start).await {
                     Ok(true) => {}
@@ -271,19 +277,36 @@ fn content_allowed<'a>(
     sensitivity: Sensitivity,
     channel: ChannelKind,
     clinic: &Clinic,
-) -> Cow<'a, ClaimedNotification> {
+) -> (Cow<'a, ClaimedNotification>, ContentKind) {
     match privacy::notice(
         sensitivity,
         channel,
         clinic.phone.as_ref().map(|p| p.as_str()),
     ) {
-        Some(privacy::Notice { template, params }) => Cow::Owned(ClaimedNotification {
-            body: None,
-            template: Some(template.to_owned()),
-            params: serde_json::to_string(&params).ok(),
-            ..notification.clone()
+        Some(privacy::Notice { template, params }) => (
+            Cow::Owned(ClaimedNotification {
+                body: None,
+                template: Some(template.to_owned()),
+                params: serde_json::to_string(&params).ok(),
+                ..notification.clone()
+            }),
+            ContentKind::Notice,
+        ),
+        None => (Cow::Borrowed(notification), ContentKind::Content),
+    }
+}
+
+/// What the patient receives in `message`, as it is recorded with the hand-over's start.
+fn received(message: &OutgoingMessage, kind: ContentKind) -> AttemptContent {
+    AttemptContent {
+        kind,
+        language: message.language.clone(),
+        subject: message.subject.clone(),
+        text: Some(message.body.clone()),
+        template: message.template.as_ref().map(|t| SentTemplate {
+            name: t.name.clone(),
+            params: t.parameters.clone(),
         }),
-        None => Cow::Borrowed(notification),
     }
 }
 

@@ -5,8 +5,8 @@
 //! - this file: the workers' loop, the lease and one round from claim to recorded answers;
 //! - `round`: the round's reads, side by side, for the whole claimed batch;
 //! - `plan`: the pure decision for one notification (also the console's routing preview);
-//! - `handover`: rendering, recording the start, the provider call and the classification of
-//!   its answer.
+//! - `handover`: rendering, recording the start with what the patient receives, the provider
+//!   call and the classification of its answer.
 
 mod handover;
 mod plan;

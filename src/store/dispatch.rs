@@ -6,6 +6,7 @@ use medrelay_channels::segments::SmsEncoding;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::contents::record_contents;
 use super::facts::{LearnedFact, SuspensionWrite, remember_facts};
 use super::notifications::{EventBatch, NOTIFICATION_COLUMNS, status};
 use super::rows::{Param, write_rows};
@@ -14,8 +15,8 @@ use super::{
     placeholders, timestamp,
 };
 use crate::domain::{
-    AttemptId, AttemptStatus, CallbackTaskId, ClinicId, NotificationId, NotificationStatus,
-    PatientId, Priority,
+    AttemptContent, AttemptId, AttemptStatus, CallbackTaskId, ClinicId, NotificationId,
+    NotificationStatus, PatientId, Priority,
 };
 use crate::policy::{AttemptFacts, AttemptVerdict};
 
@@ -78,6 +79,9 @@ pub struct HandoverStart {
     pub attempt: AttemptId,
     /// The lease token the dispatcher holds the notification under.
     pub token: String,
+    pub clinic: ClinicId,
+    /// What the request carries to the patient, recorded with the start.
+    pub content: AttemptContent,
 }
 
 /// How the provider answered one hand-over.
@@ -248,6 +252,7 @@ impl Store {
     /// Records that these hand-overs' requests are about to start, for those whose notification
     /// is still held under the hand-over's lease token. Returns the attempts that may start: a
     /// hand-over whose lease another dispatcher took over may already be sent again by it.
+    /// What each of those is about to send is recorded in the same transaction.
     pub async fn mark_started(
         &self,
         starts: &[HandoverStart],
@@ -280,6 +285,11 @@ impl Store {
             )
             .await?,
         )?;
+        let recorded: Vec<&HandoverStart> = starts
+            .iter()
+            .filter(|s| started.contains(s.attempt.as_str()))
+            .collect();
+        record_contents(&mut tx, &recorded, now).await?;
         tx.commit().await?;
         Ok(started)
     }

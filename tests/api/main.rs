@@ -8,6 +8,7 @@ mod appointments;
 mod bad_input;
 mod callbacks;
 mod channels;
+mod contents;
 mod edge;
 mod hours;
 mod isolation_and_auth;
