@@ -30,6 +30,7 @@ macro_rules! text_enum {
 mod callback;
 mod contact;
 mod content;
+mod field;
 mod hours;
 mod ids;
 mod notification;
@@ -40,6 +41,7 @@ mod topic;
 pub use callback::{CallbackOutcome, CallbackStatus};
 pub use contact::{EmailAddress, Language, Phone, TimeZoneName};
 pub use content::{AttemptContent, ContentKind, SentTemplate};
+pub use field::FieldError;
 pub use hours::{
     ClinicHours, ClinicHoursText, DAY_NAMES, OpenWindow, QuietHours, TimeOfDay, WeekText,
     WindowText,
