@@ -17,13 +17,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio::sync::{Notify, RwLock, watch};
+use tokio::sync::{Notify, watch};
 
 pub use plan::{PlanInputs, plan};
 
 use self::handover::Handover;
 use self::round::Round;
 use crate::batch::Batcher;
+use crate::cache::ExpiringCache;
 use crate::clock::SharedClock;
 use crate::config::{DeliveryTimeouts, DispatchConfig};
 use crate::domain::{Clinic, ClinicId, NotificationStatus};
@@ -45,8 +46,8 @@ pub struct Dispatcher {
     /// Records each hand-over's start before its request is written (group commit): after a
     /// crash, only a started hand-over may have reached the provider and must be waited on.
     starts: Batcher<HandoverStart, bool>,
-    /// Clinics as last read, and when: a clinic's row changes rarely (its name, phone, channels).
-    clinics: RwLock<HashMap<ClinicId, (std::time::Instant, Clinic)>>,
+    /// Clinics as last read: a clinic's row changes rarely (its name, phone, channels).
+    clinics: ExpiringCache<ClinicId, Clinic>,
 }
 
 /// How long a clinic read from the database is used before it is read again.
@@ -90,7 +91,7 @@ impl Dispatcher {
             providers,
             wake,
             starts,
-            clinics: RwLock::new(HashMap::new()),
+            clinics: ExpiringCache::new(CLINIC_FRESH_FOR),
         }
     }
 
@@ -274,17 +275,8 @@ impl Dispatcher {
     }
 
     async fn clinic(&self, id: &ClinicId) -> Result<Clinic, StoreError> {
-        if let Some((read_at, clinic)) = self.clinics.read().await.get(id)
-            && read_at.elapsed() < CLINIC_FRESH_FOR
-        {
-            return Ok(clinic.clone());
-        }
-        let read_at = std::time::Instant::now();
-        let clinic = self.store.clinic_by_id(id).await?;
         self.clinics
-            .write()
+            .get_or_read(id, self.store.clinic_by_id(id))
             .await
-            .insert(id.clone(), (read_at, clinic.clone()));
-        Ok(clinic)
     }
 }
