@@ -11,6 +11,7 @@ use medrelay_channels::{
 };
 
 use super::Dispatcher;
+use crate::clock::later;
 use crate::domain::{
     AttemptContent, AttemptId, AttemptStatus, Clinic, ContentKind, Patient, Sensitivity,
     SentTemplate,
@@ -198,7 +199,7 @@ impl Dispatcher {
             suspension: ChannelSuspension {
                 channel,
                 reason: format!("{code}: {reason}"),
-                until: now.checked_add(pause).unwrap_or(now),
+                until: later(now, pause),
             },
         }
     }
@@ -221,10 +222,7 @@ impl Dispatcher {
         sent: SendOutcome,
     ) -> AttemptOutcome {
         let now = self.clock.now();
-        let at = |d: Duration| {
-            let millis = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-            Timestamp::from_millisecond(now.as_millisecond().saturating_add(millis)).unwrap_or(now)
-        };
+        let at = |d: Duration| later(now, d);
         match sent {
             SendOutcome::Accepted {
                 provider_message_id,

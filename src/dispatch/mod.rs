@@ -25,7 +25,7 @@ use self::handover::Handover;
 use self::round::Round;
 use crate::batch::Batcher;
 use crate::cache::ExpiringCache;
-use crate::clock::SharedClock;
+use crate::clock::{SharedClock, later};
 use crate::config::{DeliveryTimeouts, DispatchConfig};
 use crate::domain::{Clinic, ClinicId, NotificationStatus};
 use crate::policy::{DeliveryRules, Step};
@@ -127,7 +127,7 @@ impl Dispatcher {
     pub async fn dispatch_due(&self) -> Result<usize, StoreError> {
         let token = uuid::Uuid::new_v4().simple().to_string();
         let now = self.clock.now();
-        let lease_until = now.checked_add(self.config.lease()).unwrap_or(now);
+        let lease_until = later(now, self.config.lease());
         let claimed = self
             .store
             .claim_due(&token, now, lease_until, self.config.batch_size)
@@ -187,10 +187,7 @@ impl Dispatcher {
             });
         }
 
-        let decided_at = self.clock.now();
-        let lease_until = decided_at
-            .checked_add(self.config.lease())
-            .unwrap_or(decided_at);
+        let lease_until = later(self.clock.now(), self.config.lease());
         let cleared = self
             .store
             .record_decisions(&token, &writes, now, lease_until)
@@ -263,11 +260,7 @@ impl Dispatcher {
         let lease = self.config.lease();
         loop {
             tokio::time::sleep(lease / 3).await;
-            let until = self
-                .clock
-                .now()
-                .checked_add(lease)
-                .unwrap_or_else(|_| self.clock.now());
+            let until = later(self.clock.now(), lease);
             if let Err(error) = self.store.extend_lease(token, notifications, until).await {
                 tracing::warn!(%error, "could not renew the dispatch lease");
             }
