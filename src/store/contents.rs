@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use jiff::Timestamp;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::rows::{Param, write_rows};
 use super::{Store, StoreError, millis};
@@ -57,6 +57,48 @@ pub(super) async fn record_contents(
     Ok(())
 }
 
+#[derive(sqlx::FromRow)]
+struct ContentRow {
+    attempt_id: String,
+    kind: String,
+    language: String,
+    subject: Option<String>,
+    text: Option<String>,
+    template_name: Option<String>,
+    template_params: Option<String>,
+}
+
+impl ContentRow {
+    /// The attempt id and its content.
+    fn into_entry(self) -> Result<(String, AttemptContent), StoreError> {
+        let row = self;
+        let kind = ContentKind::parse(&row.kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("attempt_contents.kind {}", row.kind)))?;
+        let template = row
+            .template_name
+            .map(|name| {
+                let params = row
+                    .template_params
+                    .map(|p| serde_json::from_str(&p))
+                    .transpose()
+                    .map_err(|e| {
+                        StoreError::Corrupt(format!("attempt_contents.template_params: {e}"))
+                    })?
+                    .unwrap_or_default();
+                Ok::<_, StoreError>(SentTemplate { name, params })
+            })
+            .transpose()?;
+        let content = AttemptContent {
+            kind,
+            language: row.language,
+            subject: row.subject,
+            text: row.text,
+            template,
+        };
+        Ok((row.attempt_id, content))
+    }
+}
+
 impl Store {
     /// The recorded content of each attempt of a notification, by attempt id.
     pub async fn attempt_contents(
@@ -64,46 +106,16 @@ impl Store {
         clinic: &ClinicId,
         notification: &NotificationId,
     ) -> Result<HashMap<String, AttemptContent>, StoreError> {
-        let rows = sqlx::query(
+        sqlx::query_as::<_, ContentRow>(
             "SELECT attempt_id, kind, language, subject, text, template_name, template_params \
              FROM attempt_contents WHERE clinic_id = $1 AND notification_id = $2",
         )
         .bind(clinic.as_str())
         .bind(notification.as_str())
         .fetch_all(&self.read)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let template = match (
-                    row.try_get::<Option<String>, _>("template_name")?,
-                    row.try_get::<Option<String>, _>("template_params")?,
-                ) {
-                    (Some(name), params) => Some(SentTemplate {
-                        name,
-                        params: params
-                            .map(|p| serde_json::from_str(&p))
-                            .transpose()
-                            .map_err(|e| {
-                                StoreError::Corrupt(format!(
-                                    "attempt_contents.template_params: {e}"
-                                ))
-                            })?
-                            .unwrap_or_default(),
-                    }),
-                    (None, _) => None,
-                };
-                let kind: String = row.try_get("kind")?;
-                let content = AttemptContent {
-                    kind: ContentKind::parse(&kind).ok_or_else(|| {
-                        StoreError::Corrupt(format!("attempt_contents.kind {kind}"))
-                    })?,
-                    language: row.try_get("language")?,
-                    subject: row.try_get("subject")?,
-                    text: row.try_get("text")?,
-                    template,
-                };
-                Ok((row.try_get("attempt_id")?, content))
-            })
-            .collect()
+        .await?
+        .into_iter()
+        .map(ContentRow::into_entry)
+        .collect()
     }
 }
