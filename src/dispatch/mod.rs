@@ -8,6 +8,7 @@
 //! - `handover`: rendering, recording the start with what the patient receives, the provider
 //!   call and the classification of its answer.
 
+mod drain;
 mod handover;
 mod plan;
 mod round;
@@ -27,7 +28,7 @@ use crate::batch::Batcher;
 use crate::cache::ExpiringCache;
 use crate::clock::{SharedClock, later};
 use crate::config::{DeliveryTimeouts, DispatchConfig};
-use crate::domain::{Clinic, ClinicId, NotificationStatus};
+use crate::domain::{Clinic, ClinicId, NotificationStatus, Reason};
 use crate::policy::{DeliveryRules, Step};
 use crate::providers::{Providers, SenderLimits};
 use crate::store::{
@@ -48,6 +49,7 @@ pub struct Dispatcher {
     starts: Batcher<HandoverStart, bool>,
     /// Clinics as last read: a clinic's row changes rarely (its name, phone, channels).
     clinics: ExpiringCache<ClinicId, Clinic>,
+    rounds: drain::Rounds,
 }
 
 /// How long a clinic read from the database is used before it is read again.
@@ -92,6 +94,7 @@ impl Dispatcher {
             wake,
             starts,
             clinics: ExpiringCache::new(CLINIC_FRESH_FOR),
+            rounds: drain::Rounds::default(),
         }
     }
 
@@ -106,7 +109,7 @@ impl Dispatcher {
     async fn work(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let idle = Duration::from_millis(self.config.poll_interval_ms);
         while !*stop.borrow() {
-            match self.dispatch_due().await {
+            match self.rounds.share(self.dispatch_due()).await {
                 Ok(0) => {
                     tokio::select! {
                         () = self.wake.notified() => {}
@@ -147,7 +150,7 @@ impl Dispatcher {
                     notification: notification.id.clone(),
                     previous_status: notification.status,
                     verdicts: Vec::new(),
-                    reasons: vec!["failed: the patient no longer exists".to_owned()],
+                    reasons: vec![Reason::PatientGone],
                     next: NextState::Finish {
                         status: NotificationStatus::Failed,
                         channel: None,

@@ -15,8 +15,8 @@ use super::{
     placeholders, timestamp,
 };
 use crate::domain::{
-    AttemptContent, AttemptId, AttemptStatus, CallbackTaskId, ClinicId, NotificationId,
-    NotificationStatus, PatientId, Priority,
+    Actor, AttemptContent, AttemptId, AttemptStatus, CallbackTaskId, ClinicId, Event,
+    NotificationId, NotificationStatus, PatientId, Priority, ProviderError, Reason,
 };
 use crate::policy::{AttemptFacts, AttemptVerdict};
 
@@ -44,7 +44,7 @@ pub struct DispatchWrite {
     pub notification: NotificationId,
     pub previous_status: NotificationStatus,
     pub verdicts: Vec<AttemptVerdict>,
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Reason>,
     pub next: NextState,
     /// Open a staff callback task with this reason.
     pub callback: Option<String>,
@@ -362,16 +362,21 @@ impl Store {
                     verdict.attempt.as_str().into(),
                     verdict.status.as_str().into(),
                 ]);
+                let event = Event::AttemptVerdict {
+                    status: verdict.status,
+                    reason: verdict.reason.clone(),
+                };
                 events.add(
                     id,
                     Some(verdict.attempt.as_str()),
                     now,
-                    "attempt",
-                    &verdict.reason,
-                );
+                    &Actor::System,
+                    &event,
+                )?;
             }
             for reason in &write.reasons {
-                events.add(id, None, now, "routing", reason);
+                let event = Event::Routing(reason.clone());
+                events.add(id, None, now, &Actor::System, &event)?;
             }
             let new_status = match &write.next {
                 NextState::Send {
@@ -388,30 +393,23 @@ impl Store {
                         sender.as_str().into(),
                         i64::from(*sandbox).into(),
                     ]);
-                    let through = if *sandbox {
-                        " through the sandbox (it reaches no patient)"
-                    } else {
-                        ""
+                    let event = Event::AttemptSending {
+                        channel: *channel,
+                        to: to_masked.clone(),
+                        sandbox: *sandbox,
                     };
-                    events.add(
-                        id,
-                        Some(attempt.as_str()),
-                        now,
-                        "attempt",
-                        &format!("sending on {channel} to {to_masked}{through}"),
-                    );
+                    events.add(id, Some(attempt.as_str()), now, &Actor::System, &event)?;
                     cleared.push(attempt.clone());
                     NotificationStatus::Sending
                 }
                 NextState::Wait { status, .. } | NextState::Finish { status, .. } => *status,
             };
             if new_status != write.previous_status {
-                let detail = format!(
-                    "{} → {}",
-                    write.previous_status.as_str(),
-                    new_status.as_str()
-                );
-                events.add(id, None, now, "status", &detail);
+                let event = Event::StatusChanged {
+                    from: write.previous_status,
+                    to: new_status,
+                };
+                events.add(id, None, now, &Actor::System, &event)?;
             }
         }
         write_rows(
@@ -432,29 +430,23 @@ impl Store {
         .await?;
         // A restricted topic's task opens as its notice is sent (held), others' when a
         // notification finishes undelivered (released).
-        let callbacks = writes
-            .iter()
-            .filter(|w| {
-                let id = w.notification.as_str();
-                held.contains(id) || released.contains(id)
-            })
-            .filter_map(|w| {
-                let reason = w.callback.as_ref()?;
-                let task = CallbackTaskId::generate();
-                events.add(
-                    w.notification.as_str(),
-                    None,
-                    now,
-                    "callback",
-                    &format!("handed to staff: callback task {task} opened"),
-                );
-                Some(vec![
-                    task.as_str().into(),
-                    w.notification.as_str().into(),
-                    reason.as_str().into(),
-                ])
-            })
-            .collect();
+        let mut callbacks = Vec::new();
+        for w in writes.iter().filter(|w| {
+            let id = w.notification.as_str();
+            held.contains(id) || released.contains(id)
+        }) {
+            let Some(reason) = &w.callback else {
+                continue;
+            };
+            let task = CallbackTaskId::generate();
+            let event = Event::CallbackOpened { task: task.clone() };
+            events.add(w.notification.as_str(), None, now, &Actor::System, &event)?;
+            callbacks.push(vec![
+                task.as_str().into(),
+                w.notification.as_str().into(),
+                reason.as_str().into(),
+            ]);
+        }
         write_rows(
             &mut tx,
             "INSERT INTO callback_tasks (id, clinic_id, notification_id, patient_id, reason, status, created_at, updated_at) \
@@ -490,7 +482,7 @@ impl Store {
         for write in outcomes {
             let channel = write.channel;
             // (status, provider id, accepted at, deliver by, error code, error text, retry at, failed at)
-            let (status, fields, notification_status, due, detail): (_, [Param; 7], _, _, _) =
+            let (status, fields, notification_status, due, event): (_, [Param; 7], _, _, _) =
                 match &write.outcome {
                     AttemptOutcome::Accepted {
                         provider_message_id,
@@ -508,7 +500,10 @@ impl Store {
                         ],
                         NotificationStatus::Sent,
                         deliver_by.unwrap_or(now),
-                        format!("{channel} accepted by the provider as {provider_message_id}"),
+                        Event::AttemptAccepted {
+                            channel,
+                            provider_message_id: provider_message_id.clone(),
+                        },
                     ),
                     AttemptOutcome::Errored {
                         code,
@@ -519,9 +514,11 @@ impl Store {
                         error_fields(Some(code), text, Some(millis(*retry_at)), None, None),
                         NotificationStatus::Queued,
                         *retry_at,
-                        format!(
-                            "{channel} provider error ({code}: {text}); retrying at {retry_at}"
-                        ),
+                        Event::AttemptErrored {
+                            channel,
+                            error: provider_error(code, text),
+                            retry_at: *retry_at,
+                        },
                     ),
                     AttemptOutcome::RateLimited { retry_at } => (
                         AttemptStatus::RateLimited,
@@ -534,23 +531,30 @@ impl Store {
                         ),
                         NotificationStatus::Queued,
                         *retry_at,
-                        format!("{channel} provider asked to slow down; retrying at {retry_at}"),
+                        Event::AttemptRateLimited {
+                            channel,
+                            retry_at: *retry_at,
+                        },
                     ),
                     AttemptOutcome::Ambiguous { reason, deliver_by } => (
                         AttemptStatus::Ambiguous,
                         error_fields(None, reason, None, None, deliver_by.map(millis)),
                         NotificationStatus::Sending,
                         deliver_by.unwrap_or(now),
-                        format!(
-                            "{channel} hand-over got no answer ({reason}); not resending, waiting for a status"
-                        ),
+                        Event::AttemptAmbiguous {
+                            channel,
+                            cause: reason.clone(),
+                        },
                     ),
                     AttemptOutcome::Failed { code, text } => (
                         AttemptStatus::Failed,
                         error_fields(Some(code), text, None, Some(at), None),
                         NotificationStatus::Queued,
                         now,
-                        format!("{channel} failed ({code}: {text})"),
+                        Event::AttemptFailed {
+                            channel,
+                            error: provider_error(code, text),
+                        },
                     ),
                 };
             let mut row = vec![write.attempt.as_str().into(), status.as_str().into()];
@@ -573,9 +577,9 @@ impl Store {
                 write.notification.as_str(),
                 Some(write.attempt.as_str()),
                 now,
-                "attempt",
-                &detail,
-            );
+                &Actor::System,
+                &event,
+            )?;
             statuses.push(notification_status);
         }
         write_rows(
@@ -605,28 +609,34 @@ impl Store {
             if released.contains(write.notification.as_str())
                 && status != NotificationStatus::Sending
             {
+                let event = Event::StatusChanged {
+                    from: NotificationStatus::Sending,
+                    to: status,
+                };
                 events.add(
                     write.notification.as_str(),
                     None,
                     now,
-                    "status",
-                    &format!("sending → {}", status.as_str()),
-                );
+                    &Actor::System,
+                    &event,
+                )?;
             }
         }
         let mut suspensions: BTreeMap<(&str, ChannelKind), Vec<Param>> = BTreeMap::new();
         for outcome in outcomes {
             if let Some(SuspensionWrite { clinic, suspension }) = &outcome.suspend {
+                let event = Event::ChannelSuspended {
+                    channel: suspension.channel,
+                    until: suspension.until,
+                    cause: suspension.reason.clone(),
+                };
                 events.add(
                     outcome.notification.as_str(),
                     Some(outcome.attempt.as_str()),
                     now,
-                    "alert",
-                    &format!(
-                        "{} suspended for this clinic until {}: {}; an operator must fix the provider account",
-                        suspension.channel, suspension.until, suspension.reason
-                    ),
-                );
+                    &Actor::System,
+                    &event,
+                )?;
                 let row = vec![
                     clinic.as_str().into(),
                     suspension.channel.as_str().into(),
@@ -654,6 +664,13 @@ impl Store {
         events.write(&mut tx).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+fn provider_error(code: &str, text: &str) -> ProviderError {
+    ProviderError {
+        code: code.to_owned(),
+        text: text.to_owned(),
     }
 }
 

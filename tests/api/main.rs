@@ -10,6 +10,7 @@ mod callbacks;
 mod channels;
 mod contents;
 mod edge;
+mod events;
 mod hours;
 mod isolation_and_auth;
 mod keys;

@@ -10,7 +10,9 @@ use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::api::json::ApiJson;
 use crate::api::problem::ApiError;
-use crate::domain::{CallbackOutcome, CallbackStatus, CallbackTaskId, ONE_LINE_RULE, is_one_line};
+use crate::domain::{
+    Actor, CallbackOutcome, CallbackStatus, CallbackTaskId, ONE_LINE_RULE, is_one_line,
+};
 use crate::store::{ApiKeyRole, CallbackView, StoreError};
 
 fn task_id(id: &str) -> Result<CallbackTaskId, ApiError> {
@@ -86,14 +88,14 @@ pub(super) struct CloseIn {
     by: Option<String>,
 }
 
-fn who(caller: &Caller, by: Option<String>) -> Result<String, ApiError> {
+fn who(caller: &Caller, by: Option<String>) -> Result<Actor, ApiError> {
     match by.map(|b| b.trim().to_owned()) {
         Some(by) if by.is_empty() || by.chars().count() > 100 => {
             Err(ApiError::invalid("by", "must be 1 to 100 characters"))
         }
         Some(by) if !is_one_line(&by) => Err(ApiError::invalid("by", ONE_LINE_RULE)),
-        Some(by) => Ok(by),
-        None => Ok(caller.label()),
+        Some(by) => Ok(Actor::Staff(by)),
+        None => Ok(caller.recorded_as()),
     }
 }
 

@@ -237,7 +237,7 @@ pub(super) async fn cancel_notification(
 ) -> Result<Json<NotificationOut>, ApiError> {
     let id = notification_id(&id)?;
     let clinic = &caller.0.clinic.id;
-    let by = caller.label();
+    let by = caller.recorded_as();
     match state
         .store
         .cancel_notification(clinic, &id, &by, state.clock.now())
