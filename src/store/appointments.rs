@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use super::notifications::{EventBatch, NOT_HANDED_OVER, insert_rows, status};
+use super::events::EventBatch;
+use super::notifications::{NOT_HANDED_OVER, insert_rows, status};
 use super::{Backend, Store, StoreError, lock_notifications, millis, timestamp};
 use crate::domain::{
     Actor, AppointmentId, AppointmentStatus, Cancellation, ClinicId, Event, NotificationId,

@@ -3,7 +3,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::notifications::EventBatch;
+use super::events::EventBatch;
 use super::{Store, StoreError, millis, opt_timestamp, timestamp};
 use crate::domain::{Actor, CallbackOutcome, CallbackStatus, CallbackTaskId, ClinicId, Event};
 

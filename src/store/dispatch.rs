@@ -7,8 +7,9 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::contents::record_contents;
+use super::events::EventBatch;
 use super::facts::{LearnedFact, SuspensionWrite, remember_facts};
-use super::notifications::{EventBatch, NOTIFICATION_COLUMNS, status};
+use super::notifications::{NOTIFICATION_COLUMNS, status};
 use super::rows::{Param, write_rows};
 use super::{
     Backend, Store, StoreError, lock_notifications, millis, opt_timestamp, parse_stored,

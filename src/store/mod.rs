@@ -15,6 +15,7 @@ mod clinics;
 mod contents;
 mod dispatch;
 mod error;
+mod events;
 mod facts;
 mod notifications;
 mod patients;

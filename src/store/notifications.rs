@@ -6,7 +6,8 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use super::rows::{Param, write_rows};
+use super::events::EventBatch;
+use super::rows::write_rows;
 use super::{
     Backend, Store, StoreError, millis, opt_timestamp, parse_stored, placeholders, timestamp,
 };
@@ -229,44 +230,6 @@ fn view_from_row(row: &AnyRow) -> Result<NotificationView, StoreError> {
         attempts: None,
         events: None,
     })
-}
-
-/// The audit events of one transaction, written together in a few multi-row statements. The
-/// only writer of events: each row holds the typed event as JSON, its sentence and its actor.
-#[derive(Debug, Default)]
-pub(crate) struct EventBatch {
-    rows: Vec<Vec<Param>>,
-}
-
-impl EventBatch {
-    pub(crate) fn add(
-        &mut self,
-        notification: &str,
-        attempt: Option<&str>,
-        at: Timestamp,
-        actor: &Actor,
-        event: &Event,
-    ) -> Result<(), StoreError> {
-        let data = serde_json::to_string(event)
-            .map_err(|e| StoreError::Corrupt(format!("event {}: {e}", event.kind())))?;
-        self.rows.push(vec![
-            notification.into(),
-            attempt.into(),
-            millis(at).into(),
-            event.kind().into(),
-            event.detail(actor).into(),
-            data.into(),
-            actor.stored().into(),
-        ]);
-        Ok(())
-    }
-
-    pub(crate) async fn write(self, tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
-        let sql = "INSERT INTO events (notification_id, attempt_id, at, kind, detail, data, actor) \
-                   VALUES {values}";
-        write_rows(tx, sql, &[], self.rows).await?;
-        Ok(())
-    }
 }
 
 /// The answer for a notification whose idempotency key is already taken.
