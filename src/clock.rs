@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 use jiff::Timestamp;
 
@@ -10,6 +11,12 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
 }
 
 pub type SharedClock = Arc<dyn Clock>;
+
+/// `at` moved `by` ahead; past the last instant a timestamp can hold, that instant. The one way
+/// medrelay adds a duration to a time (leases, retries, deadlines, how long facts are trusted).
+pub fn later(at: Timestamp, by: Duration) -> Timestamp {
+    at.checked_add(by).unwrap_or(Timestamp::MAX)
+}
 
 #[derive(Debug, Default)]
 pub struct SystemClock;
@@ -37,7 +44,7 @@ impl AdjustableClock {
     }
 
     /// Moves it `by` ahead.
-    pub fn advance(&self, by: std::time::Duration) {
+    pub fn advance(&self, by: Duration) {
         let by = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
         self.offset_ms.fetch_add(by, Ordering::SeqCst);
     }

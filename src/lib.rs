@@ -11,10 +11,12 @@
 //! - [`providers`]: each clinic's provider accounts and adapters; webhook secrets.
 //! - [`sandbox`]: look-alikes of the providers' APIs, used when a clinic has no provider account.
 //! - [`domain`]: the clinic's words as types.
+//! - [`cache`]: the one expiring cache for values read from the database.
 
 pub mod api;
 pub mod app;
 pub mod batch;
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod dispatch;

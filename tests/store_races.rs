@@ -3,8 +3,8 @@
 
 use jiff::{SignedDuration, Timestamp};
 use medrelay::domain::{
-    Actor, AttemptId, AttemptStatus, Event, Language, NotificationId, NotificationStatus, Phone,
-    Priority, Reason, TimeZoneName,
+    Actor, AttemptContent, AttemptId, AttemptStatus, ContentKind, Event, Language, NotificationId,
+    NotificationStatus, Phone, Priority, Reason, TimeZoneName,
 };
 use medrelay::policy::{AttemptVerdict, PatientCaps};
 use medrelay::store::{
@@ -254,10 +254,19 @@ async fn a_hand_over_whose_lease_was_taken_over_never_starts_and_is_seen_as_neve
     assert_eq!(taken[0].attempts[0].started_at, None);
 
     // The first wakes up: its request must not start, as the second may send it now.
+    let clinic = taken[0].clinic_id.clone();
     let start = HandoverStart {
         notification: id.clone(),
         attempt: stalled.clone(),
         token: "first".into(),
+        clinic: clinic.clone(),
+        content: AttemptContent {
+            kind: ContentKind::Content,
+            language: "he".into(),
+            subject: None,
+            text: Some("תזכורת".into()),
+            template: None,
+        },
     };
     let started = store
         .mark_started(std::slice::from_ref(&start), at(2_500))
@@ -267,14 +276,32 @@ async fn a_hand_over_whose_lease_was_taken_over_never_starts_and_is_seen_as_neve
         started.is_empty(),
         "a lost lease's hand-over must not start"
     );
+    let contents = store
+        .attempt_contents(&clinic, &id)
+        .await
+        .expect("contents");
+    assert!(
+        contents.is_empty(),
+        "nothing was sent, so nothing is on record"
+    );
 
     // Under its own lease a hand-over starts, and a later claim sees that it did.
     let start = HandoverStart {
         token: "second".into(),
         ..start
     };
+    let sent = start.content.clone();
     let started = store.mark_started(&[start], at(2_500)).await.expect("mark");
     assert!(started.contains(stalled.as_str()));
+    let contents = store
+        .attempt_contents(&clinic, &id)
+        .await
+        .expect("contents");
+    assert_eq!(
+        contents.get(stalled.as_str()),
+        Some(&sent),
+        "a started hand-over's content is recorded with its start"
+    );
     let again = store
         .claim_due("third", at(40_000), at(70_000), 10)
         .await

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::{Mutex, RwLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
@@ -16,6 +16,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::AppState;
 use super::problem::ApiError;
+use crate::cache::ExpiringCache;
 use crate::config::{ApiConfig, HttpConfig};
 use crate::domain::ApiKeyId;
 use crate::intake::Actor;
@@ -28,7 +29,8 @@ const KEY_CACHE_TTL: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 pub struct KeyGuard {
-    cache: RwLock<HashMap<String, (AuthenticatedKey, Instant)>>,
+    /// Checked keys by fingerprint.
+    cache: ExpiringCache<String, AuthenticatedKey>,
     limiter: DefaultKeyedRateLimiter<String>,
 }
 
@@ -37,7 +39,7 @@ impl KeyGuard {
         let rate = NonZeroU32::new(config.key_rate_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(config.key_burst).unwrap_or(rate);
         Self {
-            cache: RwLock::new(HashMap::new()),
+            cache: ExpiringCache::new(KEY_CACHE_TTL),
             limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
         }
     }
@@ -48,29 +50,23 @@ impl KeyGuard {
         store: &Store,
         key: &str,
     ) -> Result<Option<AuthenticatedKey>, StoreError> {
+        let read_at = Instant::now();
         let found = store.authenticate(key).await?;
-        if let (Some(found), Ok(mut cache)) = (&found, self.cache.write()) {
-            cache.insert(
-                crate::store::key_fingerprint(key),
-                (found.clone(), Instant::now()),
-            );
+        if let Some(found) = &found {
+            self.cache
+                .insert(crate::store::key_fingerprint(key), found.clone(), read_at);
         }
         Ok(found)
     }
 
     /// `key`, if it was checked recently and found valid: no database read needed.
     fn remembered(&self, key: &str) -> Option<AuthenticatedKey> {
-        let cache = self.cache.read().ok()?;
-        let (found, at) = cache.get(&crate::store::key_fingerprint(key))?;
-        (at.elapsed() < KEY_CACHE_TTL).then(|| found.clone())
+        self.cache.get(&crate::store::key_fingerprint(key))
     }
 
     /// Forgets the key `id`: it was just revoked.
     pub(super) fn forget(&self, id: &ApiKeyId) {
-        self.cache
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .retain(|_, (key, _)| &key.id != id);
+        self.cache.retain(|_, key| &key.id != id);
     }
 
     fn check_rate(&self, key: &AuthenticatedKey) -> Result<(), ApiError> {

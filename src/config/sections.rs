@@ -169,8 +169,7 @@ impl DispatchConfig {
                 self.remember_recipient_facts_days
             }
         };
-        now.checked_add(jiff::SignedDuration::from_hours(24 * i64::from(days)))
-            .unwrap_or(now)
+        crate::clock::later(now, Duration::from_secs(86_400 * u64::from(days)))
     }
 }
 

@@ -30,6 +30,7 @@ macro_rules! text_enum {
 
 mod callback;
 mod contact;
+mod content;
 mod event;
 mod field;
 mod hours;
@@ -42,6 +43,7 @@ mod topic;
 
 pub use callback::{CallbackOutcome, CallbackStatus};
 pub use contact::{EmailAddress, Language, Phone, TimeZoneName};
+pub use content::{AttemptContent, ContentKind, SentTemplate};
 pub use event::{Actor, Cancellation, Event, ProviderError, ReminderTiming, ScheduleChange};
 pub use field::FieldError;
 pub use hours::{

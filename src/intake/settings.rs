@@ -3,10 +3,10 @@
 //! throughput. A change made through this instance's API is seen at once; other instances see it
 //! within [`FRESH_FOR`].
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
+use crate::cache::ExpiringCache;
 use crate::domain::{ClinicHours, ClinicId, Sensitivity};
 use crate::policy::templates::{OwnTemplate, TemplateCopy};
 use crate::store::{Store, StoreError, TopicView};
@@ -33,9 +33,17 @@ impl ClinicSettings {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ClinicSettingsCache {
-    entries: RwLock<HashMap<ClinicId, (Instant, Arc<ClinicSettings>)>>,
+    entries: ExpiringCache<ClinicId, Arc<ClinicSettings>>,
+}
+
+impl Default for ClinicSettingsCache {
+    fn default() -> Self {
+        Self {
+            entries: ExpiringCache::new(FRESH_FOR),
+        }
+    }
 }
 
 impl ClinicSettingsCache {
@@ -44,34 +52,19 @@ impl ClinicSettingsCache {
         store: &Store,
         clinic: &ClinicId,
     ) -> Result<Arc<ClinicSettings>, StoreError> {
-        let cached = self
-            .entries
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(clinic)
-            .filter(|(read_at, _)| read_at.elapsed() < FRESH_FOR)
-            .map(|(_, settings)| Arc::clone(settings));
-        if let Some(settings) = cached {
-            return Ok(settings);
-        }
-        let read_at = Instant::now();
-        let settings = Arc::new(ClinicSettings {
-            hours: Arc::new(store.clinic_hours(clinic).await?),
-            topics: store.topics(clinic).await?,
-            templates: store.clinic_texts::<TemplateCopy>(clinic, None).await?,
-        });
         self.entries
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(clinic.clone(), (read_at, Arc::clone(&settings)));
-        Ok(settings)
+            .get_or_read(clinic, async {
+                Ok(Arc::new(ClinicSettings {
+                    hours: Arc::new(store.clinic_hours(clinic).await?),
+                    topics: store.topics(clinic).await?,
+                    templates: store.clinic_texts::<TemplateCopy>(clinic, None).await?,
+                }))
+            })
+            .await
     }
 
     /// Drops what is kept for `clinic`: its settings just changed.
     pub fn forget(&self, clinic: &ClinicId) {
-        self.entries
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(clinic);
+        self.entries.remove(clinic);
     }
 }

@@ -6,11 +6,14 @@
 //! daylight-saving switch moves no window: 09:00 on the switch day is 09:00 on the clinic's clock.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use jiff::Timestamp;
+use jiff::Zoned;
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
-use jiff::{SignedDuration, Timestamp, Zoned};
 
+use crate::clock::later;
 use crate::domain::{
     Clinic, ClinicHours, DAY_NAMES, HoursRule, Patient, Priority, QuietHours, Reason, TimeOfDay,
 };
@@ -111,9 +114,10 @@ impl MessagingHours {
     /// both allow the same moment. Every rule that stands in the way is noted once: those that
     /// hold at `due`, and those met on the way.
     fn walk(&self, due: Timestamp) -> (Option<Timestamp>, Vec<HoursRule>) {
-        let horizon = due
-            .checked_add(SignedDuration::from_hours(24 * HORIZON_DAYS))
-            .unwrap_or(Timestamp::MAX);
+        let horizon = later(
+            due,
+            Duration::from_secs(86_400 * HORIZON_DAYS.unsigned_abs()),
+        );
         let mut why: Vec<HoursRule> = Vec::new();
         let mut note = |reason: HoursRule| {
             if !why.contains(&reason) {

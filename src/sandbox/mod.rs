@@ -30,7 +30,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use jiff::Timestamp;
 use medrelay_channels::smtp::{MailToKeep, ReceiverRules, Security, SmtpConfig, SmtpReceiver};
 use medrelay_channels::twilio::{TwilioConfig, TwilioSmsConfig, TwilioVoiceConfig, VoiceLanguage};
 use medrelay_channels::whatsapp::WhatsAppConfig;
@@ -38,7 +37,7 @@ use medrelay_channels::{ChannelKind, Secret};
 use url::Url;
 
 use crate::batch::Batcher;
-use crate::clock::SharedClock;
+use crate::clock::{SharedClock, later};
 use crate::config::{ProviderAccounts, SandboxConfig, SandboxSecrets};
 use crate::store::{SandboxMessage, Store};
 
@@ -299,7 +298,8 @@ impl Sandbox {
             callback_ref: message.callback_ref,
             status: "accepted".to_owned(),
             error_code: None,
-            next_status_at: (!script.is_empty()).then(|| later(now, first_status_in)),
+            next_status_at: (!script.is_empty())
+                .then(|| later(now, Duration::from_millis(first_status_in))),
             next_status: (!script.is_empty()).then(|| script.join(",")),
             created_at: now,
             updated_at: now,
@@ -411,9 +411,4 @@ fn script_language(text: &str) -> &'static str {
             _ => None,
         })
         .unwrap_or("en")
-}
-
-fn later(now: Timestamp, millis: u64) -> Timestamp {
-    now.checked_add(Duration::from_millis(millis))
-        .unwrap_or(now)
 }

@@ -2,11 +2,14 @@
 //! fall due, signed as Meta and Twilio sign them. A callback that is not acknowledged is sent
 //! again after its lease, as the providers redeliver.
 
+use std::time::Duration;
+
 use futures::StreamExt;
 use medrelay_channels::{twilio, whatsapp};
 use serde_json::{Value, json};
 
-use super::{Sandbox, later};
+use super::Sandbox;
+use crate::clock::later;
 use crate::store::{SandboxAdvance, SandboxStatusDue, StoreError};
 
 /// A status report claimed but not acknowledged is sent again after this.
@@ -50,7 +53,11 @@ impl Sandbox {
         let now = self.clock.now();
         let due = self
             .store
-            .claim_sandbox_statuses(now, later(now, STATUS_REPORT_LEASE_MS), STATUS_REPORT_BATCH)
+            .claim_sandbox_statuses(
+                now,
+                later(now, Duration::from_millis(STATUS_REPORT_LEASE_MS)),
+                STATUS_REPORT_BATCH,
+            )
             .await?;
         if due.is_empty() {
             return Ok(0);
@@ -81,7 +88,10 @@ impl Sandbox {
                     } else {
                         self.config.delivery_delay_ms / 2
                     };
-                    (step.rest.to_owned(), later(now, delay))
+                    (
+                        step.rest.to_owned(),
+                        later(now, Duration::from_millis(delay)),
+                    )
                 });
                 SandboxAdvance {
                     id: step.due.id.clone(),

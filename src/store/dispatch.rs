@@ -6,6 +6,7 @@ use medrelay_channels::segments::SmsEncoding;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::contents::record_contents;
 use super::events::EventBatch;
 use super::facts::{LearnedFact, SuspensionWrite, remember_facts};
 use super::notifications::{NOTIFICATION_COLUMNS, status};
@@ -15,8 +16,8 @@ use super::{
     placeholders, timestamp,
 };
 use crate::domain::{
-    Actor, AttemptId, AttemptStatus, CallbackTaskId, ClinicId, Event, NotificationId,
-    NotificationStatus, PatientId, Priority, ProviderError, Reason,
+    Actor, AttemptContent, AttemptId, AttemptStatus, CallbackTaskId, ClinicId, Event,
+    NotificationId, NotificationStatus, PatientId, Priority, ProviderError, Reason,
 };
 use crate::policy::{AttemptFacts, AttemptVerdict};
 
@@ -79,6 +80,9 @@ pub struct HandoverStart {
     pub attempt: AttemptId,
     /// The lease token the dispatcher holds the notification under.
     pub token: String,
+    pub clinic: ClinicId,
+    /// What the request carries to the patient, recorded with the start.
+    pub content: AttemptContent,
 }
 
 /// How the provider answered one hand-over.
@@ -249,6 +253,7 @@ impl Store {
     /// Records that these hand-overs' requests are about to start, for those whose notification
     /// is still held under the hand-over's lease token. Returns the attempts that may start: a
     /// hand-over whose lease another dispatcher took over may already be sent again by it.
+    /// What each of those is about to send is recorded in the same transaction.
     pub async fn mark_started(
         &self,
         starts: &[HandoverStart],
@@ -281,6 +286,11 @@ impl Store {
             )
             .await?,
         )?;
+        let recorded: Vec<&HandoverStart> = starts
+            .iter()
+            .filter(|s| started.contains(s.attempt.as_str()))
+            .collect();
+        record_contents(&mut tx, &recorded, now).await?;
         tx.commit().await?;
         Ok(started)
     }

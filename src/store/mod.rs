@@ -12,6 +12,7 @@
 mod appointments;
 mod callbacks;
 mod clinics;
+mod contents;
 mod dispatch;
 mod error;
 mod events;

@@ -12,8 +12,8 @@ use super::{
     Backend, Store, StoreError, millis, opt_timestamp, parse_stored, placeholders, timestamp,
 };
 use crate::domain::{
-    Actor, AppointmentId, Cancellation, ClinicId, Event, NotificationId, NotificationStatus,
-    PatientId, Priority, Reason,
+    Actor, AppointmentId, AttemptContent, Cancellation, ClinicId, Event, NotificationId,
+    NotificationStatus, PatientId, Priority, Reason,
 };
 use crate::policy::{PatientCap, PatientCaps, ReminderOffset};
 
@@ -125,6 +125,9 @@ pub struct AttemptView {
     pub sms_encoding: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_segments: Option<i64>,
+    /// What the attempt put in front of the patient; read from `attempt_contents` on its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<AttemptContent>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -523,6 +526,7 @@ impl Store {
                         sandbox: r.try_get::<i64, _>("sandbox")? != 0,
                         sms_encoding: r.try_get("sms_encoding")?,
                         sms_segments: r.try_get("sms_segments")?,
+                        content: None,
                     })
                 })
                 .collect::<Result<_, StoreError>>()?,

@@ -8,6 +8,7 @@ mod appointments;
 mod bad_input;
 mod callbacks;
 mod channels;
+mod contents;
 mod edge;
 mod events;
 mod hours;

@@ -139,7 +139,7 @@ pub(super) struct NotificationOut {
 
 #[derive(Debug, Serialize)]
 struct Withheld {
-    fields: [&'static str; 2],
+    fields: Vec<&'static str>,
     reason: String,
 }
 
@@ -174,8 +174,14 @@ async fn as_seen_by(
             let withheld = (sensitivity != Sensitivity::Normal).then(|| {
                 view.body = None;
                 view.params = None;
+                let mut fields = vec!["body", "params"];
+                // What each attempt carried is the same text, rendered.
+                if let Some(attempts) = view.attempts.as_mut() {
+                    attempts.iter_mut().for_each(|a| a.content = None);
+                    fields.push("attempts[].content");
+                }
                 Withheld {
-                    fields: ["body", "params"],
+                    fields,
                     reason: format!(
                         "topic {} is {}: its text is shown to staff and admin keys only",
                         view.topic,
@@ -188,11 +194,21 @@ async fn as_seen_by(
         .collect())
 }
 
+/// One notification with what each attempt put in front of the patient, as the caller may see it.
 async fn one_as_seen_by(
     state: &AppState,
     caller: &Caller,
-    view: NotificationView,
+    mut view: NotificationView,
 ) -> Result<Json<NotificationOut>, ApiError> {
+    if let Some(attempts) = view.attempts.as_mut() {
+        let mut contents = state
+            .store
+            .attempt_contents(&caller.0.clinic.id, &view.id)
+            .await?;
+        for attempt in attempts {
+            attempt.content = contents.remove(&attempt.id);
+        }
+    }
     as_seen_by(state, caller, vec![view])
         .await?
         .pop()

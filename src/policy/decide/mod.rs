@@ -1,11 +1,10 @@
 //! The next step for one notification: send, wait or finish, with the reasons why.
 
-use std::time::Duration;
-
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 
 use super::{ChannelPlan, PlannedChannel, SendTime};
+use crate::clock::later;
 use crate::domain::{
     AttemptId, AttemptStatus, NotificationStatus, Reason, UsedUp, no_channel_left,
 };
@@ -197,7 +196,7 @@ pub fn decide(
             Some(at) => Some(at),
             None if is_unanswered_call(a, status_after(a)) => a
                 .failed_at
-                .map(|failed| add(failed, rules.unanswered_call_retry_after)),
+                .map(|failed| later(failed, rules.unanswered_call_retry_after)),
             None => None,
         };
         if let Some(retry_at) = attempts
@@ -353,7 +352,7 @@ fn judge_in_flight(
         // decided: a hand-over may wait its turn at the sender's rate for longer than the timeout.
         let deadline = attempt
             .deliver_by
-            .unwrap_or_else(|| add(attempt.started_at.unwrap_or(attempt.created_at), timeout));
+            .unwrap_or_else(|| later(attempt.started_at.unwrap_or(attempt.created_at), timeout));
         if deadline <= now {
             verdicts.push(AttemptVerdict {
                 attempt: attempt.id.clone(),
@@ -378,10 +377,4 @@ fn judge_in_flight(
         wait_until = Some(wait_until.map_or(deadline, |w| w.min(deadline)));
     }
     (verdicts, wait_until)
-}
-
-fn add(at: Timestamp, by: Duration) -> Timestamp {
-    let millis = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
-    Timestamp::from_millisecond(at.as_millisecond().saturating_add(millis))
-        .unwrap_or(Timestamp::MAX)
 }

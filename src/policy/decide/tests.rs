@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use medrelay_channels::Recipient;
 
 use super::*;

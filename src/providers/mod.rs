@@ -13,8 +13,11 @@ use medrelay_channels::twilio::{TwilioConfig, TwilioSms, TwilioVoice};
 use medrelay_channels::whatsapp::{WhatsAppCloud, WhatsAppConfig};
 use medrelay_channels::{Channel, ChannelKind, Secret};
 
+mod senders;
+
+pub use senders::SenderLimits;
+
 use crate::config::{Config, ProviderAccounts};
-use crate::dispatch::SenderLimits;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderSetupError {

@@ -1,0 +1,70 @@
+//! The decision for one notification, as a pure function of what the round read: which channels
+//! may carry it, what happens next and why. No I/O, no store, no clock of its own, so the
+//! console's routing preview can call it with the same inputs the dispatcher uses.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use medrelay_channels::ChannelKind;
+
+use crate::domain::{Clinic, ClinicHours, Patient, Sensitivity};
+use crate::policy::{
+    self, ChannelSuspension, Decision, DeliveryRules, KnownFact, MessagingHours, NotificationFacts,
+    WhatsAppContent, privacy,
+};
+use crate::store::ClaimedNotification;
+
+/// Everything the decision depends on.
+#[derive(Debug)]
+pub struct PlanInputs<'a> {
+    pub notification: &'a ClaimedNotification,
+    pub patient: &'a Patient,
+    pub clinic: &'a Clinic,
+    pub hours: Arc<ClinicHours>,
+    /// What providers said about the patient's addresses, still trusted.
+    pub known_facts: Vec<KnownFact>,
+    /// The clinic's channels paused because their provider account is unusable.
+    pub suspended: &'a [ChannelSuspension],
+    pub sensitivity: Sensitivity,
+    /// The patient wrote to the clinic's WhatsApp number recently enough for free text.
+    pub whatsapp_window_open: bool,
+}
+
+/// What happens next to the notification, with the reasons for the audit trail.
+pub fn plan(inputs: &PlanInputs<'_>, rules: &DeliveryRules, now: Timestamp) -> Decision {
+    let notification = inputs.notification;
+    // A content-free notice goes on WhatsApp as an approved template.
+    let whatsapp = if notification.template.is_some()
+        || privacy::carries(inputs.sensitivity, ChannelKind::Whatsapp) == privacy::Carries::Notice
+    {
+        WhatsAppContent::Template
+    } else if inputs.whatsapp_window_open {
+        WhatsAppContent::FreeTextInWindow
+    } else {
+        WhatsAppContent::FreeTextOutsideWindow
+    };
+    let plan = policy::channel_plan(
+        notification.channel,
+        inputs.patient,
+        inputs.clinic,
+        &inputs.known_facts,
+        inputs.suspended,
+        whatsapp,
+    );
+    let facts = NotificationFacts {
+        status: notification.status,
+        priority: notification.priority,
+        send_at: notification.send_at,
+        expires_at: notification.expires_at,
+        hours: MessagingHours::for_patient(inputs.hours.clone(), inputs.clinic, inputs.patient),
+    };
+    let mut decision = policy::decide(&facts, &plan, &notification.attempts, rules, now);
+    privacy::apply(
+        &mut decision,
+        &notification.topic,
+        inputs.sensitivity,
+        notification.attempts.is_empty(),
+        plan.callback_possible,
+    );
+    decision
+}

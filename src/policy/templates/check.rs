@@ -1,0 +1,221 @@
+//! The rules a clinic's template, a quick reply and a notification's parameters must follow.
+
+use std::collections::BTreeMap;
+
+use super::render::{Piece, is_name, pieces, placeholders};
+use super::{QuickReply, TemplateCopy, TemplateError};
+use crate::domain::is_one_line;
+
+const FILLED_BY_MEDRELAY: [&str; 2] = ["clinic", "patient"];
+
+/// Checks a notification's parameters against the copy it will go out with.
+pub fn check_params(
+    copy: &TemplateCopy,
+    params: &BTreeMap<String, String>,
+) -> Result<(), TemplateError> {
+    if let Some(missing) = copy.params.iter().find(|p| !params.contains_key(*p)) {
+        return Err(TemplateError::MissingParam(missing.clone()));
+    }
+    if let Some(extra) = params.keys().find(|k| !copy.params.contains(k)) {
+        return Err(TemplateError::UnknownParam(extra.clone()));
+    }
+    if let Some((name, _)) = params.iter().find(|(_, v)| !is_one_line(v)) {
+        return Err(TemplateError::MultiLineParam(name.clone()));
+    }
+    Ok(())
+}
+
+/// Template and quick-reply names: what the API paths and the notifications' `template` use.
+pub fn is_template_name(name: &str) -> bool {
+    is_name(name)
+}
+
+pub const TEMPLATE_NAME_RULE: &str =
+    "must be 1 to 64 lowercase letters, digits and _, starting with a letter";
+
+/// Longest texts per channel: Meta's limit on a template body, Twilio's on a message body, and
+/// lengths past which an email subject or a spoken call stops being read or heard.
+const MAX_WHATSAPP_CHARS: usize = 1024;
+const MAX_SMS_CHARS: usize = 1600;
+const MAX_SUBJECT_CHARS: usize = 200;
+const MAX_EMAIL_CHARS: usize = 10_000;
+const MAX_VOICE_CHARS: usize = 2000;
+
+/// A broken rule in a clinic's template, by field path in the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flaw {
+    pub field: String,
+    pub rule: String,
+}
+
+impl Flaw {
+    fn new(field: impl Into<String>, rule: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            rule: rule.into(),
+        }
+    }
+}
+
+/// Checks a text's length and placeholders; returns the placeholders it uses.
+fn check_text<'t>(
+    flaws: &mut Vec<Flaw>,
+    field: &str,
+    text: &'t str,
+    max_chars: usize,
+    known: &[&str],
+) -> Vec<&'t str> {
+    let chars = text.chars().count();
+    if text.trim().is_empty() {
+        flaws.push(Flaw::new(field, "must not be empty"));
+    } else if chars > max_chars {
+        flaws.push(Flaw::new(
+            field,
+            format!("must be at most {max_chars} characters (it has {chars})"),
+        ));
+    }
+    let used = match placeholders(text) {
+        Ok(used) => used,
+        Err(rule) => {
+            flaws.push(Flaw::new(field, rule));
+            return Vec::new();
+        }
+    };
+    for name in &used {
+        if !known.contains(name) {
+            flaws.push(Flaw::new(
+                field,
+                format!(
+                    "uses {{{{{name}}}}}, which is not declared in params (medrelay itself fills only {{{{clinic}}}} and {{{{patient}}}})"
+                ),
+            ));
+        }
+    }
+    used
+}
+
+/// Every broken rule of a clinic's template copy, each named by its field.
+pub fn check_copy(copy: &TemplateCopy) -> Vec<Flaw> {
+    let mut flaws = Vec::new();
+    for (i, param) in copy.params.iter().enumerate() {
+        let field = format!("params[{i}]");
+        if !is_name(param) {
+            flaws.push(Flaw::new(field, TEMPLATE_NAME_RULE));
+        } else if FILLED_BY_MEDRELAY.contains(&param.as_str()) {
+            flaws.push(Flaw::new(
+                field,
+                "is filled by medrelay; use it without declaring it",
+            ));
+        } else if copy.params[..i].contains(param) {
+            flaws.push(Flaw::new(field, "is declared twice"));
+        }
+    }
+    let known: Vec<&str> = FILLED_BY_MEDRELAY
+        .iter()
+        .copied()
+        .chain(copy.params.iter().map(String::as_str))
+        .collect();
+
+    let whatsapp = &copy.whatsapp;
+    let meta_name = |n: &str| {
+        (1..=512).contains(&n.len())
+            && n.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    };
+    if !meta_name(&whatsapp.name) {
+        flaws.push(Flaw::new(
+            "whatsapp.name",
+            "must be the template's name at Meta: lowercase letters, digits and _",
+        ));
+    }
+    for (i, parameter) in whatsapp.parameters.iter().enumerate() {
+        let field = format!("whatsapp.parameters[{i}]");
+        if !known.contains(&parameter.as_str()) {
+            flaws.push(Flaw::new(
+                field,
+                "must be clinic, patient or a parameter declared in params",
+            ));
+        } else if whatsapp.parameters[..i].contains(parameter) {
+            flaws.push(Flaw::new(field, "is listed twice"));
+        }
+    }
+    let in_whatsapp = check_text(
+        &mut flaws,
+        "whatsapp.text",
+        &whatsapp.text,
+        MAX_WHATSAPP_CHARS,
+        &known,
+    );
+    for name in &in_whatsapp {
+        if known.contains(name) && !whatsapp.parameters.iter().any(|p| p == name) {
+            flaws.push(Flaw::new(
+                "whatsapp.text",
+                format!(
+                    "uses {{{{{name}}}}}, which is not in whatsapp.parameters: Meta fills only the approved parameters"
+                ),
+            ));
+        }
+    }
+    for (i, parameter) in whatsapp.parameters.iter().enumerate() {
+        // An undeclared parameter was named above already.
+        if known.contains(&parameter.as_str()) && !in_whatsapp.contains(&parameter.as_str()) {
+            flaws.push(Flaw::new(
+                format!("whatsapp.parameters[{i}]"),
+                "is not used in whatsapp.text",
+            ));
+        }
+    }
+
+    let mut used = in_whatsapp;
+    for (field, text, max) in [
+        ("sms.text", &copy.sms.text, MAX_SMS_CHARS),
+        ("email.subject", &copy.email.subject, MAX_SUBJECT_CHARS),
+        ("email.text", &copy.email.text, MAX_EMAIL_CHARS),
+        ("voice.text", &copy.voice.text, MAX_VOICE_CHARS),
+    ] {
+        used.extend(check_text(&mut flaws, field, text, max, &known));
+    }
+    if copy.email.subject.contains(['\n', '\r']) {
+        flaws.push(Flaw::new("email.subject", "must be one line"));
+    }
+    for (i, param) in copy.params.iter().enumerate() {
+        if is_name(param) && !used.contains(&param.as_str()) {
+            flaws.push(Flaw::new(format!("params[{i}]"), "is used in no rendering"));
+        }
+    }
+    flaws
+}
+
+/// The broken rules of a quick reply's text, which may use only `{{clinic}}` and `{{patient}}`.
+pub fn check_quick_reply(field: &str, reply: &QuickReply, max_chars: usize) -> Vec<Flaw> {
+    let mut flaws = Vec::new();
+    check_text(
+        &mut flaws,
+        field,
+        &reply.text,
+        max_chars,
+        &FILLED_BY_MEDRELAY,
+    );
+    flaws
+}
+
+/// The SMS text as a patient would get it, each parameter standing in as its own name and the
+/// clinic as its real name: what the segment count is shown for.
+pub fn sms_sample(copy: &TemplateCopy, clinic: &str) -> String {
+    let sample = |name: &str| -> String {
+        match name {
+            "clinic" => clinic.to_owned(),
+            other => other.to_owned(),
+        }
+    };
+    match pieces(&copy.sms.text) {
+        Ok(pieces) => pieces
+            .into_iter()
+            .map(|piece| match piece {
+                Piece::Text(text) => text.to_owned(),
+                Piece::Placeholder(name) => sample(name),
+            })
+            .collect(),
+        Err(_) => copy.sms.text.clone(),
+    }
+}
