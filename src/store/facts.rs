@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use medrelay_channels::{ChannelKind, RecipientFact};
 use sqlx::{Any, Row, Transaction};
 
-use super::rows::{Param, write_rows};
+use super::rows::{columns, write_rows};
 use super::{Store, StoreError, millis, parse_stored, placeholders, timestamp};
 use crate::domain::ClinicId;
 use crate::policy::{ChannelSuspension, KnownFact};
@@ -25,6 +25,25 @@ pub struct SuspensionWrite {
     pub suspension: ChannelSuspension,
 }
 
+columns! {
+    /// A fact learned from the provider's answer about `notification_id` (whose clinic it is).
+    struct Fact<'a> {
+        notification_id: &'a str,
+        address: &'a str,
+        channel: &'a str,
+        fact: &'a str,
+        expires_at: i64,
+    }
+}
+
+columns! {
+    struct Inbound<'a> {
+        phone_number_id: &'a str,
+        address: &'a str,
+        last_inbound_at: i64,
+    }
+}
+
 /// Remembers what providers said about addresses, each with the notification it came from (whose
 /// clinic it belongs to), learned at `at` (ms).
 pub(super) async fn remember_facts<'a>(
@@ -35,28 +54,29 @@ pub(super) async fn remember_facts<'a>(
     // One row per (address, channel, fact): PostgreSQL refuses to upsert a row twice in one
     // statement, and two notifications to one number can teach the same thing at once. Sorted,
     // so two transactions upserting the same rows take their locks in the same order.
-    let mut rows: BTreeMap<(&str, ChannelKind, &str), Vec<Param>> = BTreeMap::new();
+    let mut rows: BTreeMap<(&str, ChannelKind, &str), Fact> = BTreeMap::new();
     for (notification, fact) in learned {
         rows.insert(
             (fact.address.as_str(), fact.channel, fact.fact.as_str()),
-            vec![
-                notification.into(),
-                fact.address.as_str().into(),
-                fact.channel.as_str().into(),
-                fact.fact.as_str().into(),
-                millis(fact.until).into(),
-            ],
+            Fact {
+                notification_id: notification,
+                address: fact.address.as_str(),
+                channel: fact.channel.as_str(),
+                fact: fact.fact.as_str(),
+                expires_at: millis(fact.until),
+            },
         );
     }
     write_rows(
         tx,
-        "INSERT INTO recipient_facts (clinic_id, address, channel, fact, learned_at, expires_at) \
-         SELECT n.clinic_id, v.column2, v.column3, v.column4, $1, v.column5 \
-         FROM (VALUES {values}) AS v JOIN notifications n ON n.id = v.column1 WHERE true \
+        "WITH v ({columns}) AS (VALUES {values}) \
+         INSERT INTO recipient_facts (clinic_id, address, channel, fact, learned_at, expires_at) \
+         SELECT n.clinic_id, v.address, v.channel, v.fact, $1, v.expires_at \
+         FROM v JOIN notifications n ON n.id = v.notification_id WHERE true \
          ON CONFLICT (clinic_id, address, channel, fact) \
          DO UPDATE SET learned_at = excluded.learned_at, expires_at = excluded.expires_at",
         &[at.into()],
-        rows.into_values().collect(),
+        &rows.into_values().collect::<Vec<_>>(),
     )
     .await?;
     Ok(())
@@ -140,20 +160,24 @@ impl Store {
         if latest.is_empty() {
             return Ok(());
         }
-        let rows = latest
+        let rows: Vec<Inbound> = latest
             .into_iter()
-            .map(|((number, address), at)| vec![number.into(), address.into(), millis(at).into()])
+            .map(|((phone_number_id, address), at)| Inbound {
+                phone_number_id,
+                address,
+                last_inbound_at: millis(at),
+            })
             .collect();
         let _turn = self.background_turn().await;
         let mut tx = self.write.begin().await?;
         write_rows(
             &mut tx,
-            "INSERT INTO whatsapp_conversations (phone_number_id, address, last_inbound_at) \
-             SELECT column1, column2, column3 FROM (VALUES {values}) AS v WHERE true \
+            "WITH v ({columns}) AS (VALUES {values}) \
+             INSERT INTO whatsapp_conversations ({columns}) SELECT {columns} FROM v WHERE true \
              ON CONFLICT (phone_number_id, address) DO UPDATE SET last_inbound_at = excluded.last_inbound_at \
              WHERE excluded.last_inbound_at > whatsapp_conversations.last_inbound_at",
             &[],
-            rows,
+            &rows,
         )
         .await?;
         tx.commit().await?;

@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use super::rows::write_rows;
+use super::rows::{columns, write_rows};
 use super::{
     Backend, Store, StoreError, millis, opt_timestamp, parse_stored, placeholders, timestamp,
 };
@@ -241,23 +241,30 @@ impl EventBatch {
     }
 
     pub(crate) async fn write(self, tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
-        let rows = self
+        let rows: Vec<EventRow> = self
             .rows
-            .into_iter()
-            .map(|(notification, attempt, at, kind, detail)| {
-                vec![
-                    notification.into(),
-                    attempt.into(),
-                    at.into(),
-                    kind.into(),
-                    detail.into(),
-                ]
+            .iter()
+            .map(|(notification_id, attempt_id, at, kind, detail)| EventRow {
+                notification_id,
+                attempt_id: attempt_id.as_deref(),
+                at: *at,
+                kind,
+                detail,
             })
             .collect();
-        let sql =
-            "INSERT INTO events (notification_id, attempt_id, at, kind, detail) VALUES {values}";
-        write_rows(tx, sql, &[], rows).await?;
+        let sql = "INSERT INTO events ({columns}) VALUES {values}";
+        write_rows(tx, sql, &[], &rows).await?;
         Ok(())
+    }
+}
+
+columns! {
+    struct EventRow<'a> {
+        notification_id: &'a str,
+        attempt_id: Option<&'a str>,
+        at: i64,
+        kind: &'a str,
+        detail: &'a str,
     }
 }
 
@@ -289,47 +296,69 @@ async fn replay(
     }))
 }
 
+columns! {
+    struct NotificationRow<'a> {
+        id: &'a str,
+        clinic_id: &'a str,
+        patient_id: &'a str,
+        topic: &'a str,
+        body: Option<&'a str>,
+        template: Option<&'a str>,
+        params: Option<&'a str>,
+        channel: Option<&'a str>,
+        priority: &'a str,
+        send_at: i64,
+        expires_at: Option<i64>,
+        status: &'a str,
+        idempotency_key: Option<&'a str>,
+        request_hash: &'a str,
+        due_at: Option<i64>,
+        created_at: i64,
+        updated_at: i64,
+        appointment_id: Option<&'a str>,
+        reminder_minutes_before: Option<i64>,
+    }
+}
+
 /// Writes the notification rows that are new; returns the ids written (a taken idempotency key
 /// leaves its row out).
 pub(crate) async fn insert_rows(
     tx: &mut Transaction<'_, Any>,
     batch: &[&NewNotification],
 ) -> Result<HashSet<String>, StoreError> {
-    let rows = batch
+    let rows: Vec<NotificationRow> = batch
         .iter()
         .map(|n| {
             let received = millis(n.received_at);
-            vec![
-                n.id.as_str().into(),
-                n.clinic_id.as_str().into(),
-                n.patient_id.as_str().into(),
-                n.topic.as_str().into(),
-                n.body.as_deref().into(),
-                n.template.as_deref().into(),
-                n.params.as_deref().into(),
-                n.channel.map(|c| c.as_str()).into(),
-                n.priority.as_str().into(),
-                millis(n.send_at).into(),
-                n.expires_at.map(millis).into(),
-                n.initial_status().as_str().into(),
-                n.idempotency_key.as_deref().into(),
-                n.request_hash.as_str().into(),
-                n.due_at().map(millis).into(),
-                received.into(),
-                received.into(),
-                n.reminder.as_ref().map(|r| r.appointment.as_str()).into(),
-                n.reminder.as_ref().map(|r| r.offset.minutes()).into(),
-            ]
+            NotificationRow {
+                id: n.id.as_str(),
+                clinic_id: n.clinic_id.as_str(),
+                patient_id: n.patient_id.as_str(),
+                topic: &n.topic,
+                body: n.body.as_deref(),
+                template: n.template.as_deref(),
+                params: n.params.as_deref(),
+                channel: n.channel.map(|c| c.as_str()),
+                priority: n.priority.as_str(),
+                send_at: millis(n.send_at),
+                expires_at: n.expires_at.map(millis),
+                status: n.initial_status().as_str(),
+                idempotency_key: n.idempotency_key.as_deref(),
+                request_hash: &n.request_hash,
+                due_at: n.due_at().map(millis),
+                created_at: received,
+                updated_at: received,
+                appointment_id: n.reminder.as_ref().map(|r| r.appointment.as_str()),
+                reminder_minutes_before: n.reminder.as_ref().map(|r| r.offset.minutes()),
+            }
         })
         .collect();
     write_rows(
         tx,
-        "INSERT INTO notifications (id, clinic_id, patient_id, topic, body, template, params, channel, \
-         priority, send_at, expires_at, status, idempotency_key, request_hash, due_at, created_at, updated_at, \
-         appointment_id, reminder_minutes_before) \
-         VALUES {values} ON CONFLICT (clinic_id, idempotency_key) DO NOTHING RETURNING id",
+        "INSERT INTO notifications ({columns}) VALUES {values} \
+         ON CONFLICT (clinic_id, idempotency_key) DO NOTHING RETURNING id",
         &[],
-        rows,
+        &rows,
     )
     .await?
     .iter()

@@ -3,7 +3,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::rows::write_rows;
+use super::rows::{columns, write_rows};
 use super::{Backend, Store, StoreError, millis, timestamp};
 use crate::domain::ClinicId;
 
@@ -68,8 +68,32 @@ pub struct OutboxFilter {
     pub limit: u32,
 }
 
-const COLUMNS: &str = "id, channel, recipient, subject, body, language, callback_ref, status, error_code, \
-                       next_status, next_status_at, created_at, updated_at";
+columns! {
+    struct NewMessage<'a> {
+        id: &'a str,
+        channel: &'a str,
+        recipient: &'a str,
+        subject: Option<&'a str>,
+        body: &'a str,
+        language: &'a str,
+        callback_ref: &'a str,
+        status: &'a str,
+        error_code: Option<&'a str>,
+        next_status: Option<&'a str>,
+        next_status_at: Option<i64>,
+        created_at: i64,
+        updated_at: i64,
+    }
+}
+
+columns! {
+    struct Advance<'a> {
+        id: &'a str,
+        status: &'a str,
+        next_status: Option<&'a str>,
+        next_status_at: Option<i64>,
+    }
+}
 
 fn outbox_message_from_row(row: &AnyRow) -> Result<OutboxMessage, StoreError> {
     Ok(OutboxMessage {
@@ -92,33 +116,31 @@ impl Store {
         &self,
         messages: &[SandboxMessage],
     ) -> Result<(), StoreError> {
-        let rows = messages
+        let rows: Vec<NewMessage> = messages
             .iter()
-            .map(|m| {
-                vec![
-                    m.id.as_str().into(),
-                    m.channel.as_str().into(),
-                    m.recipient.as_str().into(),
-                    m.subject.as_deref().into(),
-                    m.body.as_str().into(),
-                    m.language.as_str().into(),
-                    m.callback_ref.as_str().into(),
-                    m.status.as_str().into(),
-                    m.error_code.as_deref().into(),
-                    m.next_status.as_deref().into(),
-                    m.next_status_at.map(millis).into(),
-                    millis(m.created_at).into(),
-                    millis(m.updated_at).into(),
-                ]
+            .map(|m| NewMessage {
+                id: &m.id,
+                channel: &m.channel,
+                recipient: &m.recipient,
+                subject: m.subject.as_deref(),
+                body: &m.body,
+                language: &m.language,
+                callback_ref: &m.callback_ref,
+                status: &m.status,
+                error_code: m.error_code.as_deref(),
+                next_status: m.next_status.as_deref(),
+                next_status_at: m.next_status_at.map(millis),
+                created_at: millis(m.created_at),
+                updated_at: millis(m.updated_at),
             })
             .collect();
         let _turn = self.background_turn().await;
         let mut tx = self.write.begin().await?;
         write_rows(
             &mut tx,
-            &format!("INSERT INTO sandbox_messages ({COLUMNS}) VALUES {{values}}"),
+            "INSERT INTO sandbox_messages ({columns}) VALUES {values}",
             &[],
-            rows,
+            &rows,
         )
         .await?;
         tx.commit().await?;
@@ -169,25 +191,24 @@ impl Store {
         advances: &[SandboxAdvance],
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let rows = advances
+        let rows: Vec<Advance> = advances
             .iter()
-            .map(|a| {
-                vec![
-                    a.id.as_str().into(),
-                    a.status.as_str().into(),
-                    a.next.as_ref().map(|(s, _)| s.as_str()).into(),
-                    a.next.as_ref().map(|(_, at)| millis(*at)).into(),
-                ]
+            .map(|a| Advance {
+                id: &a.id,
+                status: &a.status,
+                next_status: a.next.as_ref().map(|(s, _)| s.as_str()),
+                next_status_at: a.next.as_ref().map(|(_, at)| millis(*at)),
             })
             .collect();
         let _turn = self.background_turn().await;
         let mut tx = self.write.begin().await?;
         write_rows(
             &mut tx,
-            "UPDATE sandbox_messages SET status = v.column2, next_status = v.column3, next_status_at = v.column4, \
-             updated_at = $1 FROM (VALUES {values}) AS v WHERE sandbox_messages.id = v.column1",
+            "WITH v ({columns}) AS (VALUES {values}) UPDATE sandbox_messages SET status = v.status, \
+             next_status = v.next_status, next_status_at = v.next_status_at, \
+             updated_at = $1 FROM v WHERE sandbox_messages.id = v.id",
             &[millis(now).into()],
-            rows,
+            &rows,
         )
         .await?;
         tx.commit().await?;

@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use super::facts::{LearnedFact, remember_facts};
 use super::notifications::EventBatch;
-use super::rows::{Param, write_rows};
+use super::rows::{Id, columns, write_rows};
 use super::{Store, StoreError, lock_notifications, millis};
 use crate::domain::AttemptStatus;
 
@@ -56,14 +56,15 @@ impl Store {
         // Each attempt with the state of its notification, in one read.
         let mut attempts: HashMap<String, TrackedAttempt<'_>> = HashMap::new();
         let mut notifications = HashMap::new();
+        let lookup_ids: Vec<Id> = attempt_ids.iter().map(|id| Id { id }).collect();
         let lookup = write_rows(
             &mut tx,
-            "SELECT a.id, a.notification_id, a.channel, a.sender, a.status, n.status AS notification_status, n.lease_token, \
+            "WITH v ({columns}) AS (VALUES {values}) SELECT a.id, a.notification_id, a.channel, a.sender, a.status, n.status AS notification_status, n.lease_token, \
              p.phone, p.email \
              FROM attempts a JOIN notifications n ON n.id = a.notification_id JOIN patients p ON p.id = n.patient_id \
-             WHERE a.id IN (SELECT column1 FROM (VALUES {values}) AS v)",
+             WHERE a.id IN (SELECT id FROM v)",
             &[],
-            attempt_ids.iter().map(|id| vec![(*id).into()]).collect(),
+            &lookup_ids,
         )
         .await?;
         for row in lookup {
@@ -172,68 +173,71 @@ impl Store {
                         "status",
                         &format!("{status} → {next}"),
                     );
-                    finished.push(vec![
-                        attempt.notification.as_str().into(),
-                        next.into(),
-                        attempt.channel.as_str().into(),
-                    ]);
+                    finished.push((attempt.notification.clone(), next, attempt.channel.clone()));
                     *status = next.to_owned();
                 }
             } else {
-                pokes.push(vec![attempt.notification.as_str().into()]);
+                pokes.push(attempt.notification.clone());
             }
         }
         // One row per attempt, with where the batch's updates took it.
-        let rows = attempts
+        let rows: Vec<Tracked> = attempts
             .iter()
             .filter_map(|(id, attempt)| {
                 let update = attempt.update?;
-                Some(vec![
-                    id.as_str().into(),
-                    attempt.status.as_str().into(),
-                    update.provider_message_id.as_str().into(),
-                    update.error_code.as_deref().into(),
-                    update.error_text.as_deref().into(),
-                ])
+                Some(Tracked {
+                    id,
+                    status: attempt.status.as_str(),
+                    provider_message_id: &update.provider_message_id,
+                    error_code: update.error_code.as_deref(),
+                    error_text: update.error_text.as_deref(),
+                })
             })
             .collect();
         write_rows(
             &mut tx,
-            "UPDATE attempts SET status = v.column2, \
-             provider_message_id = COALESCE(attempts.provider_message_id, v.column3), \
-             delivered_at = CASE WHEN v.column2 IN ('delivered', 'read') THEN COALESCE(attempts.delivered_at, $1) \
+            "WITH v ({columns}) AS (VALUES {values}) UPDATE attempts SET status = v.status, \
+             provider_message_id = COALESCE(attempts.provider_message_id, v.provider_message_id), \
+             delivered_at = CASE WHEN v.status IN ('delivered', 'read') THEN COALESCE(attempts.delivered_at, $1) \
                             ELSE attempts.delivered_at END, \
-             read_at = CASE WHEN v.column2 = 'read' THEN $1 ELSE attempts.read_at END, \
-             failed_at = CASE WHEN v.column2 = 'failed' THEN $1 ELSE attempts.failed_at END, \
-             error_code = COALESCE(v.column4, attempts.error_code), \
-             error_text = COALESCE(v.column5, attempts.error_text), updated_at = $1 \
-             FROM (VALUES {values}) AS v WHERE attempts.id = v.column1",
+             read_at = CASE WHEN v.status = 'read' THEN $1 ELSE attempts.read_at END, \
+             failed_at = CASE WHEN v.status = 'failed' THEN $1 ELSE attempts.failed_at END, \
+             error_code = COALESCE(v.error_code, attempts.error_code), \
+             error_text = COALESCE(v.error_text, attempts.error_text), updated_at = $1 \
+             FROM v WHERE attempts.id = v.id",
             &[at.into()],
-            rows,
+            &rows,
         )
         .await?;
         // A notification finished twice in one batch (delivered, then read) keeps the last row.
         let mut seen = std::collections::HashSet::new();
-        let finished: Vec<Vec<Param>> = finished
-            .into_iter()
+        let finished: Vec<Finished> = finished
+            .iter()
             .rev()
-            .filter(|row| matches!(&row[0], Param::Text(Some(id)) if seen.insert(id.clone())))
+            .filter(|(id, _, _)| seen.insert(id))
+            .map(|(id, status, channel)| Finished {
+                id,
+                status,
+                delivered_channel: channel,
+            })
             .collect();
         write_rows(
             &mut tx,
-            "UPDATE notifications SET status = v.column2, \
-             delivered_channel = COALESCE(notifications.delivered_channel, v.column3), due_at = NULL, updated_at = $1 \
-             FROM (VALUES {values}) AS v WHERE notifications.id = v.column1 AND notifications.lease_token IS NULL",
+            "WITH v ({columns}) AS (VALUES {values}) UPDATE notifications SET status = v.status, \
+             delivered_channel = COALESCE(notifications.delivered_channel, v.delivered_channel), due_at = NULL, \
+             updated_at = $1 FROM v WHERE notifications.id = v.id AND notifications.lease_token IS NULL",
             &[at.into()],
-            finished,
+            &finished,
         )
         .await?;
+        let pokes: Vec<Id> = pokes.iter().map(|id| Id { id }).collect();
         write_rows(
             &mut tx,
-            "UPDATE notifications SET recheck = 1, due_at = CASE WHEN lease_token IS NULL THEN $1 ELSE due_at END \
-             WHERE id IN (SELECT column1 FROM (VALUES {values}) AS v)",
+            "WITH v ({columns}) AS (VALUES {values}) \
+             UPDATE notifications SET recheck = 1, due_at = CASE WHEN lease_token IS NULL THEN $1 ELSE due_at END \
+             WHERE id IN (SELECT id FROM v)",
             &[at.into()],
-            pokes,
+            &pokes,
         )
         .await?;
         remember_facts(
@@ -247,6 +251,26 @@ impl Store {
         events.write(&mut tx).await?;
         tx.commit().await?;
         Ok(changed)
+    }
+}
+
+columns! {
+    /// Where a batch of updates took one attempt.
+    struct Tracked<'a> {
+        id: &'a str,
+        status: &'a str,
+        provider_message_id: &'a str,
+        error_code: Option<&'a str>,
+        error_text: Option<&'a str>,
+    }
+}
+
+columns! {
+    /// A notification proof of delivery finished.
+    struct Finished<'a> {
+        id: &'a str,
+        status: &'a str,
+        delivered_channel: &'a str,
     }
 }
 
