@@ -2,7 +2,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use jiff::Timestamp;
 use medrelay_channels::{ChannelKind, RecipientFact};
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::rows::{columns, write_rows};
 use super::{Store, StoreError, millis, parse_stored, placeholders, timestamp};
@@ -88,21 +88,21 @@ impl Store {
         &self,
         now: Timestamp,
     ) -> Result<HashMap<ClinicId, Vec<ChannelSuspension>>, StoreError> {
-        let rows = sqlx::query(
+        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
             "SELECT clinic_id, channel, reason, until FROM channel_suspensions WHERE until > $1",
         )
         .bind(millis(now))
         .fetch_all(&self.read)
         .await?;
         let mut suspended: HashMap<ClinicId, Vec<ChannelSuspension>> = HashMap::new();
-        for row in rows {
+        for (clinic, channel, reason, until) in rows {
             suspended
-                .entry(ClinicId::from_stored(row.try_get("clinic_id")?))
+                .entry(ClinicId::from_stored(clinic))
                 .or_default()
                 .push(ChannelSuspension {
-                    channel: parse_stored(&row.try_get::<String, _>("channel")?, "channel")?,
-                    reason: row.try_get("reason")?,
-                    until: timestamp(row.try_get("until")?)?,
+                    channel: parse_stored(&channel, "channel")?,
+                    reason,
+                    until: timestamp(until)?,
                 });
         }
         Ok(suspended)
@@ -123,23 +123,20 @@ impl Store {
              WHERE expires_at > $1 AND address IN ({})",
             placeholders(2, addresses.len())
         );
-        let mut query = sqlx::query(&sql).bind(millis(now));
+        let mut query =
+            sqlx::query_as::<_, (String, String, String, String, i64)>(&sql).bind(millis(now));
         for address in addresses {
             query = query.bind(*address);
         }
-        for row in query.fetch_all(&self.read).await? {
-            let fact: String = row.try_get("fact")?;
+        for (clinic, address, channel, fact, learned_at) in query.fetch_all(&self.read).await? {
             known
-                .entry((
-                    ClinicId::from_stored(row.try_get("clinic_id")?),
-                    row.try_get("address")?,
-                ))
+                .entry((ClinicId::from_stored(clinic), address))
                 .or_default()
                 .push(KnownFact {
-                    channel: parse_stored(&row.try_get::<String, _>("channel")?, "channel")?,
+                    channel: parse_stored(&channel, "channel")?,
                     fact: RecipientFact::parse(&fact)
                         .ok_or_else(|| StoreError::Corrupt(format!("fact {fact}")))?,
-                    learned_at: timestamp(row.try_get("learned_at")?)?,
+                    learned_at: timestamp(learned_at)?,
                 });
         }
         Ok(known)
@@ -199,15 +196,10 @@ impl Store {
              WHERE last_inbound_at > $1 AND address IN ({})",
             placeholders(2, addresses.len())
         );
-        let mut query = sqlx::query(&sql).bind(millis(since));
+        let mut query = sqlx::query_as::<_, (String, String)>(&sql).bind(millis(since));
         for address in addresses {
             query = query.bind(*address);
         }
-        query
-            .fetch_all(&self.read)
-            .await?
-            .iter()
-            .map(|row| Ok((row.try_get("phone_number_id")?, row.try_get("address")?)))
-            .collect()
+        Ok(query.fetch_all(&self.read).await?.into_iter().collect())
     }
 }

@@ -1,7 +1,5 @@
 use jiff::Timestamp;
 use serde::Serialize;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use super::rows::{columns, write_rows};
 use super::{Backend, Store, StoreError, millis, timestamp};
@@ -44,7 +42,7 @@ pub struct OutboxMessage {
 }
 
 /// A status callback the sandbox owes the gateway.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SandboxStatusDue {
     pub id: String,
     pub channel: String,
@@ -95,20 +93,39 @@ columns! {
     }
 }
 
-fn outbox_message_from_row(row: &AnyRow) -> Result<OutboxMessage, StoreError> {
-    Ok(OutboxMessage {
-        id: row.try_get("id")?,
-        notification_id: row.try_get("notification_id")?,
-        channel: row.try_get("channel")?,
-        recipient: row.try_get("recipient")?,
-        subject: row.try_get("subject")?,
-        body: row.try_get("body")?,
-        language: row.try_get("language")?,
-        status: row.try_get("status")?,
-        error_code: row.try_get("error_code")?,
-        created_at: timestamp(row.try_get("created_at")?)?,
-        updated_at: timestamp(row.try_get("updated_at")?)?,
-    })
+#[derive(sqlx::FromRow)]
+struct OutboxRow {
+    id: String,
+    notification_id: String,
+    channel: String,
+    recipient: String,
+    subject: Option<String>,
+    body: String,
+    language: String,
+    status: String,
+    error_code: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<OutboxRow> for OutboxMessage {
+    type Error = StoreError;
+
+    fn try_from(row: OutboxRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: row.id,
+            notification_id: row.notification_id,
+            channel: row.channel,
+            recipient: row.recipient,
+            subject: row.subject,
+            body: row.body,
+            language: row.language,
+            status: row.status,
+            error_code: row.error_code,
+            created_at: timestamp(row.created_at)?,
+            updated_at: timestamp(row.updated_at)?,
+        })
+    }
 }
 
 impl Store {
@@ -160,29 +177,17 @@ impl Store {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
-        let rows = sqlx::query(&format!(
+        let due = sqlx::query_as(&format!(
             "UPDATE sandbox_messages SET next_status_at = $1 WHERE id IN \
              (SELECT id FROM sandbox_messages WHERE next_status_at <= $2 ORDER BY next_status_at LIMIT $3{lock}) \
-             RETURNING id, channel, recipient, callback_ref, next_status"
+             RETURNING id, channel, recipient, callback_ref, COALESCE(next_status, '') AS next_status"
         ))
         .bind(millis(lease_until))
         .bind(millis(now))
         .bind(i64::from(limit))
         .fetch_all(&self.write)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(SandboxStatusDue {
-                    id: row.try_get("id")?,
-                    channel: row.try_get("channel")?,
-                    recipient: row.try_get("recipient")?,
-                    callback_ref: row.try_get("callback_ref")?,
-                    next_status: row
-                        .try_get::<Option<String>, _>("next_status")?
-                        .unwrap_or_default(),
-                })
-            })
-            .collect()
+        Ok(due)
     }
 
     /// Marks reported statuses as the messages' current ones and schedules what follows.
@@ -239,7 +244,7 @@ impl Store {
         sql.push_str(&format!(
             " ORDER BY s.created_at DESC, s.id DESC LIMIT ${next}"
         ));
-        let mut query = sqlx::query(&sql).bind(clinic.as_str());
+        let mut query = sqlx::query_as::<_, OutboxRow>(&sql).bind(clinic.as_str());
         if let Some(recipient) = &filter.recipient {
             query = query.bind(recipient.as_str());
         }
@@ -250,7 +255,7 @@ impl Store {
             .bind(i64::from(filter.limit))
             .fetch_all(&self.read)
             .await?;
-        rows.iter().map(outbox_message_from_row).collect()
+        rows.into_iter().map(OutboxMessage::try_from).collect()
     }
 
     /// Whether one of `clinic`'s patients has the phone number `phone`.
