@@ -11,14 +11,13 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::api::{self, AppState, FailedAuthLimit, KeyGuard};
-use crate::batch::Batcher;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, SandboxUndecided};
 use crate::dispatch::Dispatcher;
-use crate::policy::PatientCaps;
+use crate::intake::{ClinicSettingsCache, Intake};
 use crate::providers::{ProviderSetupError, Providers};
 use crate::sandbox::{Sandbox, SandboxError};
-use crate::store::{NewNotification, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::tracking::Tracker;
 
 #[derive(Debug, thiserror::Error)]
@@ -103,15 +102,14 @@ impl Application {
         let public_url = public_url(&config, &listener)?;
 
         let wake = Arc::new(Notify::new());
-        let intake_store = store.clone();
-        let patient_cap = PatientCaps::daily(
-            config.api.patient_daily_cap,
-            config.api.patient_daily_urgent_cap,
+        let clinic_settings = Arc::new(ClinicSettingsCache::default());
+        let intake = Intake::start(
+            store.clone(),
+            Arc::clone(&clock),
+            Arc::clone(&clinic_settings),
+            Arc::clone(&wake),
+            &config.api,
         );
-        let intake = Batcher::spawn(512, move |batch: Vec<NewNotification>| {
-            let store = intake_store.clone();
-            async move { store.insert_notifications(&batch, patient_cap).await }
-        });
         let sandbox = if sandbox_enabled {
             let sandbox = Sandbox::start(
                 store.clone(),
@@ -147,7 +145,7 @@ impl Application {
             dispatcher_wake: wake,
             providers,
             tracker,
-            clinic_settings: Arc::default(),
+            clinic_settings,
             public_url: Arc::from(public_url.as_str()),
         };
         Ok(Self {

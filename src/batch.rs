@@ -2,17 +2,17 @@
 //! hears back, yet the disk syncs once per batch instead of once per request.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{FailureKind, StoreError};
+use crate::store::StoreError;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum BatchError {
-    /// The whole batch was rolled back. Every waiter gets a copy, so the store's error is kept
-    /// as its kind (what the caller answers) and its text (what the log says).
-    #[error("the batch could not be written: {message}")]
-    Failed { kind: FailureKind, message: String },
+    /// The whole batch was rolled back. Every waiter gets the store's error, shared.
+    #[error("the batch could not be written")]
+    Failed(#[source] Arc<StoreError>),
     #[error("the writer has stopped")]
     Closed,
 }
@@ -52,11 +52,8 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
                         }
                     }
                     Err(e) => {
-                        let error = BatchError::Failed {
-                            kind: e.kind(),
-                            message: e.to_string(),
-                        };
-                        tracing::error!(%error, "batch write failed");
+                        tracing::error!(error = %e, "batch write failed");
+                        let error = BatchError::Failed(Arc::new(e));
                         for waiter in waiters {
                             let _ = waiter.send(Err(error.clone()));
                         }

@@ -20,6 +20,7 @@ pub mod config;
 pub mod dispatch;
 pub mod domain;
 pub mod http;
+pub mod intake;
 pub mod policy;
 pub mod providers;
 pub mod sandbox;

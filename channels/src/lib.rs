@@ -8,6 +8,8 @@
 //! Adapters know providers and nothing else: no patients, no policies, no database.
 
 mod channel;
+mod http;
+mod markup;
 mod message;
 mod outcome;
 mod secret;

@@ -18,7 +18,8 @@ use super::AppState;
 use super::problem::ApiError;
 use crate::config::{ApiConfig, HttpConfig};
 use crate::domain::ApiKeyId;
-use crate::store::{AuthenticatedKey, Store, StoreError};
+use crate::intake::Actor;
+use crate::store::{ApiKeyRole, AuthenticatedKey, Store, StoreError};
 
 /// Checked keys are remembered this long, so a busy booking system costs one database read per
 /// key every two seconds, not one per request. A key revoked through another instance (or the
@@ -87,6 +88,37 @@ impl KeyGuard {
 /// The authenticated caller of a `/v1` request.
 #[derive(Debug, Clone)]
 pub struct Caller(pub AuthenticatedKey);
+
+impl Caller {
+    /// Refuses a key below `role`: each role may do what the roles below it may.
+    pub fn require(&self, role: ApiKeyRole) -> Result<(), ApiError> {
+        if self.has(role) {
+            return Ok(());
+        }
+        Err(ApiError::Forbidden(match role {
+            ApiKeyRole::Admin => "this needs an admin key",
+            ApiKeyRole::Staff | ApiKeyRole::Booking => "this needs a staff or admin key",
+        }))
+    }
+
+    /// Whether this key is `role` or above it.
+    pub fn has(&self, role: ApiKeyRole) -> bool {
+        self.0.role >= role
+    }
+
+    /// Who acts, as intake and the records see it.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            key: self.0.id.clone(),
+            role: self.0.role,
+        }
+    }
+
+    /// Who made a change, as the notification's and appointment's records say it.
+    pub fn label(&self) -> String {
+        self.actor().label()
+    }
+}
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;

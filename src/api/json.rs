@@ -4,7 +4,9 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header;
-use serde::de::DeserializeOwned;
+use jiff::Timestamp;
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer};
 
 use super::problem::{ApiError, FieldError};
 
@@ -76,6 +78,8 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<ApiJson<T>, Api
             ApiError::invalid(field, "is not a known field")
         } else if message.starts_with("missing field") {
             ApiError::invalid(field, "is required")
+        } else if let Some(names) = expected_variants(&message) {
+            ApiError::invalid(field, format!("must be one of {names}"))
         } else {
             ApiError::invalid(field, message)
         }
@@ -114,6 +118,29 @@ fn control_character_at(value: &serde_json::Value, path: &str) -> Option<String>
         }),
         _ => None,
     }
+}
+
+/// The names serde lists after an unknown enum variant ("unknown variant `x`, expected one of
+/// `a`, `b`"), as `a, b`.
+fn expected_variants(message: &str) -> Option<String> {
+    let (_, expected) = message
+        .strip_prefix("unknown variant")?
+        .split_once("expected ")?;
+    let names = expected.strip_prefix("one of ").unwrap_or(expected);
+    Some(names.replace('`', "").replace(" or ", ", "))
+}
+
+pub(super) const TIMESTAMP_RULE: &str =
+    "must be an RFC 3339 timestamp with an offset, e.g. 2026-12-01T09:00:00+02:00";
+
+/// A request's instant, when given: RFC 3339 with an offset, refused with [`TIMESTAMP_RULE`]
+/// otherwise.
+pub(super) fn optional_timestamp<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Timestamp>, D::Error> {
+    Option::<String>::deserialize(d)?
+        .map(|text| text.parse().map_err(|_| D::Error::custom(TIMESTAMP_RULE)))
+        .transpose()
 }
 
 fn missing_field(message: &str) -> Option<&str> {
@@ -174,5 +201,40 @@ mod tests {
         let nul = field_error(r#"{"name":"a","inner":{"count":1},"x":["ok","b\u0000"]}"#);
         assert_eq!(nul[0].field, "x[1]");
         assert!(parse::<Sample>(r#"{"name":"two\nlines\t"}"#.as_bytes()).is_ok());
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Typed {
+        priority: Option<crate::domain::Priority>,
+        channel: Option<medrelay_channels::ChannelKind>,
+        #[serde(default, deserialize_with = "optional_timestamp")]
+        send_at: Option<Timestamp>,
+    }
+
+    fn typed_error(body: &str) -> FieldError {
+        match parse::<Typed>(body.as_bytes()) {
+            Err(ApiError::Invalid(mut errors)) => errors.remove(0),
+            other => panic!("expected a field error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn typed_fields_name_their_values_and_rules() {
+        assert_eq!(
+            typed_error(r#"{"priority":"asap"}"#),
+            FieldError::new("priority", "must be one of normal, urgent")
+        );
+        assert_eq!(
+            typed_error(r#"{"channel":"fax"}"#),
+            FieldError::new("channel", "must be one of whatsapp, sms, email, voice")
+        );
+        assert_eq!(
+            typed_error(r#"{"send_at":"tomorrow"}"#),
+            FieldError::new("send_at", TIMESTAMP_RULE)
+        );
+        let parsed = parse::<Typed>(br#"{"send_at":"2026-12-01T09:00:00+02:00","priority":null}"#);
+        assert!(parsed.is_ok_and(|p| p.value.send_at.is_some() && p.value.priority.is_none()));
     }
 }

@@ -1,4 +1,7 @@
-//! Every error the API returns, rendered once as `application/problem+json` (RFC 9457).
+//! Every error the API returns, rendered once as `application/problem+json` (RFC 9457). An error
+//! keeps its cause for the one log line `failures` writes; the client sees only the problem.
+
+use std::sync::Arc;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -6,6 +9,8 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::batch::BatchError;
+pub use crate::domain::FieldError;
+use crate::intake::IntakeError;
 use crate::store::{FailureKind, StoreError};
 
 /// When to try again after the database could not be reached: it is usually back within seconds
@@ -15,30 +20,8 @@ const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
 /// seconds only adds load.
 const DISK_FULL_RETRY_AFTER_SECS: u64 = 30;
 
-/// One broken rule on one field of the request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    /// Where in the request: a JSON path (`channels[1]`), a header or a query parameter.
-    pub field: String,
-    /// The rule it breaks.
-    pub rule: String,
-}
-
-/// A domain parser's (field, rule) pairs.
-impl From<(String, String)> for FieldError {
-    fn from((field, rule): (String, String)) -> Self {
-        Self { field, rule }
-    }
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, rule: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            rule: rule.into(),
-        }
-    }
-}
+/// What went wrong underneath an error of ours, kept for the log.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -83,15 +66,15 @@ pub enum ApiError {
         retry_after_secs: u64,
     },
     #[error("the database is full and nothing was stored; try again once space is freed")]
-    InsufficientStorage,
+    InsufficientStorage(#[source] Cause),
     #[error("the database cannot be reached right now and nothing was changed; try again shortly")]
-    Unavailable,
+    Unavailable(#[source] Cause),
     /// A client error raised outside the handlers (a path or query the router or an extractor
     /// could not read), as its text.
     #[error("{detail}")]
     Rejected { status: StatusCode, detail: String },
     #[error("internal error")]
-    Internal(String),
+    Internal(#[source] Cause),
 }
 
 #[derive(Serialize)]
@@ -183,12 +166,12 @@ impl ApiError {
                 "patient-limit",
                 "Too many notifications for this patient",
             ),
-            Self::InsufficientStorage => (
+            Self::InsufficientStorage(_) => (
                 StatusCode::INSUFFICIENT_STORAGE,
                 "insufficient-storage",
                 "Database full",
             ),
-            Self::Unavailable => (
+            Self::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "Database unavailable",
@@ -206,39 +189,78 @@ impl ApiError {
     }
 }
 
+/// The store's answers, mapped once: what was not there is a 404, what clashed with what is
+/// there a 409, and a failure the client can wait out is theirs to retry.
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => Self::NotFound("resource"),
-            other => Self::storage(other.kind(), other.to_string()),
+            StoreError::Conflict(_) => Self::Conflict(error.to_string()),
+            other => Self::storage(other.kind(), Box::new(other)),
         }
     }
 }
 
 impl From<BatchError> for ApiError {
     fn from(error: BatchError) -> Self {
-        match error {
-            BatchError::Failed { kind, message } => Self::storage(kind, message),
+        let kind = match &error {
+            BatchError::Failed(cause) => cause.kind(),
             // The writer stops only when the gateway does.
-            BatchError::Closed => Self::Unavailable,
+            BatchError::Closed => FailureKind::Unavailable,
+        };
+        Self::storage(kind, Box::new(error))
+    }
+}
+
+impl From<IntakeError> for ApiError {
+    fn from(error: IntakeError) -> Self {
+        match error {
+            IntakeError::Invalid(errors) => Self::Invalid(errors),
+            IntakeError::Forbidden(why) => Self::Forbidden(why),
+            IntakeError::KeyReused => Self::invalid(
+                "Idempotency-Key",
+                "was already used with a different request; use a new key for a new notification",
+            ),
+            IntakeError::PatientLimit {
+                patient_id,
+                kind,
+                cap,
+                frees_at,
+                retry_after_secs,
+            } => Self::PatientLimit {
+                patient_id,
+                kind,
+                cap,
+                frees_at,
+                retry_after_secs,
+            },
+            IntakeError::Store(error) => error.into(),
+            IntakeError::Writer(error) => error.into(),
+            IntakeError::QuickReply(_) => Self::Internal(Box::new(error)),
         }
     }
 }
 
 impl ApiError {
-    /// A storage failure the client can wait out is theirs to retry; the rest is ours.
-    fn storage(kind: FailureKind, cause: String) -> Self {
+    fn storage(kind: FailureKind, cause: Cause) -> Self {
         match kind {
-            FailureKind::DiskFull => {
-                tracing::error!(%cause, "the database is full; requests are refused until space is freed");
-                Self::InsufficientStorage
-            }
-            FailureKind::Unavailable => {
-                tracing::warn!(%cause, "the database is unavailable; request refused");
-                Self::Unavailable
-            }
+            FailureKind::DiskFull => Self::InsufficientStorage(cause),
+            FailureKind::Unavailable => Self::Unavailable(cause),
             FailureKind::Other => Self::Internal(cause),
         }
+    }
+
+    /// The store's `NotFound` named as `what`; every other store error as `From` maps it.
+    pub fn not_found(what: &'static str) -> impl Fn(StoreError) -> Self {
+        move |error| match error {
+            StoreError::NotFound => Self::NotFound(what),
+            other => other.into(),
+        }
+    }
+
+    /// The problem type's last segment, for logs.
+    pub(super) fn slug(&self) -> &'static str {
+        self.parts().1
     }
 }
 
@@ -264,8 +286,8 @@ impl IntoResponse for ApiError {
                 Some(*frees_at),
                 Some(*retry_after_secs),
             ),
-            Self::InsufficientStorage => (None, None, None, Some(DISK_FULL_RETRY_AFTER_SECS)),
-            Self::Unavailable => (None, None, None, Some(UNAVAILABLE_RETRY_AFTER_SECS)),
+            Self::InsufficientStorage(_) => (None, None, None, Some(DISK_FULL_RETRY_AFTER_SECS)),
+            Self::Unavailable(_) => (None, None, None, Some(UNAVAILABLE_RETRY_AFTER_SECS)),
             _ => (None, None, None, None),
         };
         let errors: &[FieldError] = match &self {
@@ -274,10 +296,7 @@ impl IntoResponse for ApiError {
             _ => &[],
         };
         let detail = match &self {
-            Self::Internal(cause) => {
-                tracing::error!(%cause, "request failed");
-                "something went wrong on our side; it has been logged".to_owned()
-            }
+            Self::Internal(_) => "something went wrong on our side; it has been logged".to_owned(),
             _ if errors.len() == 1 => format!("{}: {}", errors[0].field, errors[0].rule),
             other => other.to_string(),
         };
@@ -303,6 +322,10 @@ impl IntoResponse for ApiError {
         if matches!(self, Self::Unauthorized(_)) {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        // The error rides along to the middleware that logs it, once.
+        response
+            .extensions_mut()
+            .insert(super::failures::Failure(Arc::new(self)));
         response
     }
 }
@@ -336,4 +359,26 @@ pub(super) async fn problem_for_client_errors(response: Response) -> Response {
         }
     }
     problem
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_conflicts_nobody_caught_are_409_and_other_store_failures_500() {
+        let conflict = ApiError::from(StoreError::Conflict("topic")).into_response();
+        let corrupt = ApiError::from(StoreError::Corrupt("x".to_owned())).into_response();
+        let missing = ApiError::from(StoreError::NotFound).into_response();
+
+        assert_eq!(conflict.status(), StatusCode::CONFLICT);
+        assert_eq!(corrupt.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        assert!(
+            corrupt
+                .extensions()
+                .get::<super::super::failures::Failure>()
+                .is_some()
+        );
+    }
 }

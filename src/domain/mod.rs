@@ -29,6 +29,7 @@ macro_rules! text_enum {
 
 mod callback;
 mod contact;
+mod field;
 mod hours;
 mod ids;
 mod notification;
@@ -38,6 +39,7 @@ mod topic;
 
 pub use callback::{CallbackOutcome, CallbackStatus};
 pub use contact::{EmailAddress, Language, Phone, TimeZoneName};
+pub use field::FieldError;
 pub use hours::{
     ClinicHours, ClinicHoursText, DAY_NAMES, OpenWindow, QuietHours, TimeOfDay, WeekText,
     WindowText,

@@ -25,8 +25,9 @@ pub struct NewClinic {
     pub default_channels: Vec<ChannelKind>,
 }
 
-/// What a key may do: `booking` for booking systems, `staff` for people, `admin` for set-up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+/// What a key may do: `booking` for booking systems, `staff` for people, `admin` for set-up. Each
+/// may do what the ones before it may (the order is the derived one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ApiKeyRole {
     Booking,

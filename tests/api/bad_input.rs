@@ -156,6 +156,12 @@ async fn each_invalid_patient_field_is_named_with_its_rule() {
             "email",
             "email address",
         ),
+        // The mail transport refuses it when the message is built: refused here instead.
+        (
+            json!({ "name": "Dana", "email": "a..b@example.org" }),
+            "email",
+            "email address",
+        ),
         (
             json!({ "name": "Dana", "timezone": "Mars/Olympus" }),
             "timezone",
@@ -305,6 +311,40 @@ async fn a_path_or_query_the_router_cannot_read_is_a_problem_too() {
         assert_eq!(problem["status"], 400, "{problem:#}");
         assert!(problem["detail"].is_string(), "{problem:#}");
     }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_the_clients_own_when_it_is_sane() {
+    let app = app_with_dana().await;
+    let request_id = |response: &reqwest::Response| {
+        response.headers()["x-request-id"]
+            .to_str()
+            .expect("ascii")
+            .to_owned()
+    };
+    let send = |id: &'static str| {
+        app.client()
+            .get(format!("{}/v1/patients/p-1", app.base))
+            .bearer_auth(&app.key)
+            .header("x-request-id", id)
+            .send()
+    };
+
+    let echoed = send("booking-42.a").await.expect("sent");
+    let replaced = send("has spaces and is not ours").await.expect("sent");
+    let refused = app
+        .request(Method::GET, "/v1/notifications/n_nope", &app.key, None)
+        .await;
+
+    assert_eq!(request_id(&echoed), "booking-42.a");
+    let generated = request_id(&replaced);
+    assert!(
+        generated.len() == 32 && generated.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{generated}"
+    );
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    assert!(!request_id(&refused).is_empty());
     app.stop().await;
 }
 

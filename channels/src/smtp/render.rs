@@ -5,7 +5,7 @@ use lettre::address::{Address, Envelope};
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 
-use crate::{OutgoingMessage, Recipient};
+use crate::{OutgoingMessage, Recipient, markup};
 
 /// RFC 3834: tells vacation responders not to answer; their replies would go to the bounce
 /// mailbox (the envelope sender) and muddle bounce processing. Checked at compile time.
@@ -86,21 +86,6 @@ fn is_rtl(language: &str) -> bool {
         .any(|rtl| primary.eq_ignore_ascii_case(rtl))
 }
 
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + text.len() / 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 fn html_body(body: &str, language: &str, subject: &str) -> String {
     let dir = if is_rtl(language) { "rtl" } else { "ltr" };
     // The language goes into an attribute: keep only what a BCP-47 tag can hold.
@@ -111,13 +96,13 @@ fn html_body(body: &str, language: &str, subject: &str) -> String {
     let paragraphs = body
         .replace("\r\n", "\n")
         .split("\n\n")
-        .map(|p| format!("<p>{}</p>", escape_html(p).replace('\n', "<br>\n")))
+        .map(|p| format!("<p>{}</p>", markup::escape(p).replace('\n', "<br>\n")))
         .collect::<Vec<_>>()
         .join("\n");
     format!(
         "<!DOCTYPE html>\n<html lang=\"{lang}\" dir=\"{dir}\">\n<head>\n<meta charset=\"utf-8\">\n\
          <title>{title}</title>\n</head>\n<body dir=\"{dir}\">\n{paragraphs}\n</body>\n</html>\n",
-        title = escape_html(subject),
+        title = markup::escape(subject),
     )
 }
 

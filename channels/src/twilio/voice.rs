@@ -6,7 +6,7 @@ use url::Url;
 use super::config::{ConfigError, TwilioConfig, TwilioVoiceConfig, VoiceLanguage};
 use super::wire::Api;
 use super::{not_a_phone, with_attempt};
-use crate::{Channel, ChannelKind, OutgoingMessage, Recipient, SendFuture, SendOutcome};
+use crate::{Channel, ChannelKind, OutgoingMessage, Recipient, SendFuture, SendOutcome, markup};
 
 /// Reminder calls through Twilio Programmable Voice: the message is spoken (or a recorded prompt
 /// played) inside a `<Gather>`, so the patient can press a key to confirm.
@@ -75,44 +75,25 @@ impl TwilioVoice {
 /// A recorded prompt, when configured, replaces the text: it is for languages Twilio may not speak.
 fn twiml(language: &VoiceLanguage, text: &str, action: &str) -> String {
     let mut xml = String::from("<Response><Gather numDigits=\"1\" action=\"");
-    xml.push_str(&escape_xml(action));
+    xml.push_str(&markup::escape(action));
     xml.push_str("\">");
     match &language.audio_url {
         Some(audio) => {
-            let _ = write!(xml, "<Play>{}</Play>", escape_xml(audio));
+            let _ = write!(xml, "<Play>{}</Play>", markup::escape(audio));
         }
         None => {
             xml.push_str("<Say");
             if let Some(voice) = &language.voice {
-                let _ = write!(xml, " voice=\"{}\"", escape_xml(voice));
+                let _ = write!(xml, " voice=\"{}\"", markup::escape(voice));
             }
             if let Some(lang) = &language.language {
-                let _ = write!(xml, " language=\"{}\"", escape_xml(lang));
+                let _ = write!(xml, " language=\"{}\"", markup::escape(lang));
             }
-            let _ = write!(xml, ">{}</Say>", escape_xml(text));
+            let _ = write!(xml, ">{}</Say>", markup::escape(text));
         }
     }
     xml.push_str("</Gather></Response>");
     xml
-}
-
-/// Escapes for both text and attribute values. Characters XML 1.0 cannot carry at all (most
-/// control characters) become spaces: one of them would make Twilio reject the whole document.
-fn escape_xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if c.is_control() || c == '\u{fffe}' || c == '\u{ffff}' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 impl Channel for TwilioVoice {
@@ -155,18 +136,5 @@ impl Channel for TwilioVoice {
             );
             outcome
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escaping_covers_markup_quotes_and_control_characters() {
-        assert_eq!(
-            escape_xml("a<b & \"c\" 'd'>\u{7}\n"),
-            "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt; \n"
-        );
     }
 }

@@ -3,7 +3,6 @@
 use std::error::Error as _;
 use std::time::Duration;
 
-use reqwest::header::RETRY_AFTER;
 use serde::Deserialize;
 
 use super::classify;
@@ -64,12 +63,7 @@ impl Api {
             Err(error) => return transport_failure(&error),
         };
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = crate::http::retry_after(response.headers());
         let body = response.text().await;
         if status.is_success() {
             // Twilio has the resource; only the answer may be unreadable. The status callback

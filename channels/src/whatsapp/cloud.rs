@@ -1,7 +1,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, HeaderValue};
 use url::Url;
 
 use super::classify::{classify_response, classify_transport_error};
@@ -178,12 +178,7 @@ impl WhatsAppCloud {
             }
         };
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = crate::http::retry_after(response.headers());
         // A body lost mid-read still has a status to judge by; after a 200 it is ambiguous.
         let body = response.bytes().await.ok();
         let outcome = classify_response(status, retry_after, body.as_deref());

@@ -9,24 +9,63 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{OriginalUri, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, OriginalUri, Query, Request, State};
+use axum::handler::Handler;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::Next;
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use medrelay_channels::{ProviderStatus, twilio, whatsapp};
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 
-use super::AppState;
-use super::problem::ApiError;
+use crate::api::AppState;
+use crate::api::problem::ApiError;
+use crate::config::HttpConfig;
 use crate::store::StatusUpdate;
 
-pub(super) const TWILIO_SIGNATURE: &str = "X-Twilio-Signature";
+const TWILIO_SIGNATURE: &str = "X-Twilio-Signature";
+
+/// Largest provider webhook accepted: Meta batches up to 1,000 statuses into one POST (a few
+/// hundred KiB), well past what an API request may carry.
+const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
+
+/// Provider webhooks. Their bodies are large and read before the signature over them can be
+/// checked, so a POST without the signature header is refused before its body is read, and only
+/// `http.webhook_bodies_in_flight` bodies are read at once.
+pub(super) fn routes(http: &HttpConfig) -> Router<AppState> {
+    let bodies = Arc::new(Semaphore::new(http.webhook_bodies_in_flight as usize));
+    let signed_by = |signature: &'static str| {
+        middleware::from_fn_with_state(
+            Gate {
+                signature,
+                bodies: Arc::clone(&bodies),
+                max_bytes: MAX_WEBHOOK_BYTES,
+            },
+            gate,
+        )
+    };
+    let whatsapp_event = whatsapp_event.layer(signed_by(whatsapp::SIGNATURE_HEADER));
+    Router::new()
+        .route(
+            "/webhooks/whatsapp",
+            get(whatsapp_subscribe).post(whatsapp_event),
+        )
+        .merge(
+            Router::new()
+                .route("/webhooks/twilio/sms", post(twilio_sms_status))
+                .route("/webhooks/twilio/voice", post(twilio_call_status))
+                .route("/webhooks/twilio/voice/confirm", post(twilio_call_reply))
+                .route_layer(signed_by(TWILIO_SIGNATURE)),
+        )
+        .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
+}
 
 /// What a webhook POST must pass before its body is read.
 #[derive(Debug, Clone)]
-pub(super) struct Gate {
+struct Gate {
     /// The provider's signature header.
     pub signature: &'static str,
     /// Bodies being read and handled now, shared by every webhook route.
@@ -38,7 +77,7 @@ pub(super) struct Gate {
 /// Refuses an unsigned or oversized POST from its headers alone, and holds one of the in-flight
 /// slots while the body is read and handled: a flood of large uploads costs at most that many
 /// bodies.
-pub(super) async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Response {
+async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Response {
     if let Err(refused) = signature_header(request.headers(), gate.signature) {
         return refused.into_response();
     }
@@ -60,7 +99,7 @@ pub(super) async fn gate(State(gate): State<Gate>, request: Request, next: Next)
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct Subscription {
+struct Subscription {
     #[serde(rename = "hub.mode")]
     mode: Option<String>,
     #[serde(rename = "hub.verify_token")]
@@ -70,7 +109,7 @@ pub(super) struct Subscription {
 }
 
 /// Meta's handshake when the webhook is registered: echo the challenge if the token is ours.
-pub(super) async fn whatsapp_subscribe(
+async fn whatsapp_subscribe(
     State(state): State<AppState>,
     Query(query): Query<Subscription>,
 ) -> Result<String, ApiError> {
@@ -89,7 +128,7 @@ pub(super) async fn whatsapp_subscribe(
         .ok_or(ApiError::Forbidden("hub.verify_token is not ours"))
 }
 
-pub(super) async fn whatsapp_event(
+async fn whatsapp_event(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
@@ -129,7 +168,7 @@ pub(super) async fn whatsapp_event(
     Ok(StatusCode::OK)
 }
 
-pub(super) async fn twilio_sms_status(
+async fn twilio_sms_status(
     State(state): State<AppState>,
     uri: OriginalUri,
     headers: HeaderMap,
@@ -138,7 +177,7 @@ pub(super) async fn twilio_sms_status(
     twilio_status(&state, &uri, &headers, &body, twilio::parse_sms_status).await
 }
 
-pub(super) async fn twilio_call_status(
+async fn twilio_call_status(
     State(state): State<AppState>,
     uri: OriginalUri,
     headers: HeaderMap,
@@ -165,7 +204,7 @@ async fn twilio_status(
 }
 
 /// The key the patient pressed after hearing the message: `1` confirms.
-pub(super) async fn twilio_call_reply(
+async fn twilio_call_reply(
     State(state): State<AppState>,
     uri: OriginalUri,
     headers: HeaderMap,

@@ -4,15 +4,16 @@ use axum::http::StatusCode;
 use medrelay_channels::ChannelKind;
 use serde::{Deserialize, Serialize};
 
-use super::AppState;
-use super::auth::Caller;
-use super::json::ApiJson;
-use super::problem::{ApiError, FieldError};
+use crate::api::AppState;
+use crate::api::auth::Caller;
+use crate::api::json::ApiJson;
+use crate::api::problem::{ApiError, FieldError};
 use crate::domain::{
-    Clinic, EmailAddress, Language, ONE_LINE_RULE, Patient, Phone, QuietHours, TimeZoneName,
-    WindowText, is_one_line,
+    EmailAddress, Language, ONE_LINE_RULE, Patient, Phone, QuietHours, TimeZoneName, WindowText,
+    is_one_line,
 };
-use crate::store::{PatientUpsert, StoreError};
+use crate::intake::{EXTERNAL_ID_RULE, is_external_id};
+use crate::store::PatientUpsert;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,16 +65,6 @@ impl From<Patient> for PatientOut {
     }
 }
 
-pub(super) const EXTERNAL_ID_RULE: &str =
-    "must be 1 to 128 characters of letters, digits, '.', '_', '-' or ':'";
-
-pub(super) fn valid_external_id(id: &str) -> bool {
-    (1..=128).contains(&id.len())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c))
-}
-
 /// Parses a list of channel names, naming each bad entry by its index.
 pub(super) fn channel_list(
     field: &str,
@@ -93,35 +84,12 @@ pub(super) fn channel_list(
     channels
 }
 
-/// The clinic's patient a request names as `patient_id`, or the rule the id breaks.
-pub(super) async fn patient_of(
-    state: &AppState,
-    clinic: &Clinic,
-    external_id: &str,
-    errors: &mut Vec<FieldError>,
-) -> Result<Option<Patient>, ApiError> {
-    if !valid_external_id(external_id) {
-        errors.push(FieldError::new(
-            "patient_id",
-            "must be a patient id as given to PUT /v1/patients/{id}",
-        ));
-        return Ok(None);
-    }
-    match state
-        .store
-        .patient_by_external_id(&clinic.id, external_id)
-        .await
-    {
-        Ok(patient) => Ok(Some(patient)),
-        Err(StoreError::NotFound) => {
-            errors.push(FieldError::new(
-                "patient_id",
-                "no patient with this id in this clinic; create it with PUT /v1/patients/{id}",
-            ));
-            Ok(None)
-        }
-        Err(other) => Err(other.into()),
-    }
+/// An address the mail transport will take: checked as lettre checks it when the message is
+/// built, so that an address it refuses (`a..b@example.org`) is refused here, not at send time.
+/// Addresses stored before are read back with the looser shape check.
+fn deliverable_email(text: &str) -> Option<EmailAddress> {
+    text.parse::<lettre::Address>().ok()?;
+    EmailAddress::parse(text)
 }
 
 /// Parses an optional field, recording the rule it breaks.
@@ -147,7 +115,7 @@ fn validate(
 ) -> Result<PatientUpsert, ApiError> {
     let clinic = &caller.0.clinic;
     let mut errors = Vec::new();
-    if !valid_external_id(&external_id) {
+    if !is_external_id(&external_id) {
         errors.push(FieldError::new("external_id", EXTERNAL_ID_RULE));
     }
     let name = input.name.trim().to_owned();
@@ -175,7 +143,7 @@ fn validate(
         &mut errors,
         "email",
         input.email,
-        EmailAddress::parse,
+        deliverable_email,
         EmailAddress::RULE,
     );
     let channels = channel_list("channels", &input.channels.unwrap_or_default(), &mut errors);
@@ -239,9 +207,6 @@ pub(super) async fn get_patient(
         .store
         .patient_by_external_id(&caller.0.clinic.id, &external_id)
         .await
-        .map_err(|e| match e {
-            crate::store::StoreError::NotFound => ApiError::NotFound("patient"),
-            other => other.into(),
-        })?;
+        .map_err(ApiError::not_found("patient"))?;
     Ok(Json(patient.into()))
 }

@@ -6,21 +6,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::AppState;
-use super::auth::Caller;
-use super::json::ApiJson;
-use super::problem::ApiError;
+use crate::api::AppState;
+use crate::api::auth::Caller;
+use crate::api::json::ApiJson;
+use crate::api::problem::ApiError;
 use crate::domain::ApiKeyId;
-use crate::store::{ApiKeyRole, ApiKeyView, IssuedKey, StoreError};
-
-fn admin_only(caller: &Caller) -> Result<(), ApiError> {
-    match caller.0.role {
-        ApiKeyRole::Admin => Ok(()),
-        ApiKeyRole::Booking | ApiKeyRole::Staff => {
-            Err(ApiError::Forbidden("managing API keys needs an admin key"))
-        }
-    }
-}
+use crate::store::{ApiKeyRole, ApiKeyView, IssuedKey};
 
 #[derive(Debug, Serialize)]
 pub(super) struct KeyList {
@@ -31,7 +22,7 @@ pub(super) async fn list_keys(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<KeyList>, ApiError> {
-    admin_only(&caller)?;
+    caller.require(ApiKeyRole::Admin)?;
     let items = state.store.api_keys(&caller.0.clinic.id).await?;
     Ok(Json(KeyList { items }))
 }
@@ -47,7 +38,7 @@ pub(super) async fn create_key(
     caller: Caller,
     body: ApiJson<KeyIn>,
 ) -> Result<(StatusCode, Json<IssuedKey>), ApiError> {
-    admin_only(&caller)?;
+    caller.require(ApiKeyRole::Admin)?;
     let role = ApiKeyRole::parse(&body.value.role)
         .ok_or_else(|| ApiError::invalid("role", "must be one of booking, staff, admin"))?;
     let issued = state
@@ -63,16 +54,13 @@ pub(super) async fn revoke_key(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ApiKeyView>, ApiError> {
-    admin_only(&caller)?;
+    caller.require(ApiKeyRole::Admin)?;
     let id = ApiKeyId::parse(&id).ok_or(ApiError::NotFound("API key"))?;
     let revoked = state
         .store
         .revoke_api_key(&caller.0.clinic.id, &id, state.clock.now())
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::NotFound("API key"),
-            other => other.into(),
-        })?;
+        .map_err(ApiError::not_found("API key"))?;
     state.keys.forget(&id);
     tracing::info!(clinic = %caller.0.clinic.slug, key = %id, by = %caller.0.id, "API key revoked");
     Ok(Json(revoked))

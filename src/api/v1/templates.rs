@@ -10,34 +10,18 @@ use axum::http::StatusCode;
 use medrelay_channels::segments;
 use serde::{Deserialize, Serialize};
 
-use super::AppState;
-use super::auth::Caller;
-use super::json::ApiJson;
-use super::problem::{ApiError, FieldError};
-use crate::domain::{Clinic, Language, Patient};
+use crate::api::AppState;
+use crate::api::auth::Caller;
+use crate::api::json::ApiJson;
+use crate::api::problem::{ApiError, FieldError};
+use crate::domain::{Clinic, Language};
 use crate::policy::templates::{
-    self, Flaw, OwnTemplate, QuickReply, Source, TEMPLATE_NAME_RULE, TemplateCopy, TemplateError,
+    self, Flaw, OwnTemplate, QuickReply, Source, TEMPLATE_NAME_RULE, TemplateCopy,
 };
 use crate::store::ApiKeyRole;
 
 /// Past this many SMS segments a template is flagged: every segment is billed as one message.
 const SMS_SEGMENTS_WARNING: usize = 3;
-
-fn admin_only(caller: &Caller) -> Result<(), ApiError> {
-    match caller.0.role {
-        ApiKeyRole::Admin => Ok(()),
-        ApiKeyRole::Staff | ApiKeyRole::Booking => Err(ApiError::Forbidden(
-            "templates are changed with an admin key",
-        )),
-    }
-}
-
-fn staff_only(caller: &Caller, what: &'static str) -> Result<(), ApiError> {
-    match caller.0.role {
-        ApiKeyRole::Staff | ApiKeyRole::Admin => Ok(()),
-        ApiKeyRole::Booking => Err(ApiError::Forbidden(what)),
-    }
-}
 
 fn invalid(flaws: Vec<Flaw>) -> ApiError {
     ApiError::Invalid(
@@ -189,7 +173,7 @@ pub(super) async fn put_template(
     Path((name, language)): Path<(String, String)>,
     body: ApiJson<TemplateCopy>,
 ) -> Result<(StatusCode, Json<TemplateOut>), ApiError> {
-    admin_only(&caller)?;
+    caller.require(ApiKeyRole::Admin)?;
     checked_path(&name, Some(&language))?;
     let copy = body.value;
     let flaws = templates::check_copy(&copy);
@@ -218,7 +202,7 @@ pub(super) async fn delete_template(
     caller: Caller,
     Path((name, language)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    admin_only(&caller)?;
+    caller.require(ApiKeyRole::Admin)?;
     checked_path(&name, Some(&language))?;
     let removed = state
         .store
@@ -264,10 +248,7 @@ pub(super) async fn put_quick_reply(
     Path(name): Path<String>,
     body: ApiJson<QuickReplyBody>,
 ) -> Result<(StatusCode, Json<QuickReplyOut>), ApiError> {
-    staff_only(
-        &caller,
-        "quick replies are changed with a staff or admin key",
-    )?;
+    caller.require(ApiKeyRole::Staff)?;
     checked_path(&name, None)?;
     let mut errors = Vec::new();
     if body.value.texts.is_empty() {
@@ -358,10 +339,7 @@ pub(super) async fn delete_quick_reply(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    staff_only(
-        &caller,
-        "quick replies are changed with a staff or admin key",
-    )?;
+    caller.require(ApiKeyRole::Staff)?;
     checked_path(&name, None)?;
     let removed = state
         .store
@@ -371,100 +349,4 @@ pub(super) async fn delete_quick_reply(
         return Err(ApiError::NotFound("quick reply"));
     }
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Checks a notification's template and parameters against the copy the patient will get: the
-/// clinic's own or the built-in, in the patient's language (else the clinic's, else English).
-/// Without a known patient only the name is checked. Returns which copy was found, for the
-/// notification's record.
-pub(super) async fn check_notification_template(
-    state: &AppState,
-    clinic: &Clinic,
-    name: &str,
-    params: &BTreeMap<String, String>,
-    patient: Option<&Patient>,
-) -> Result<Result<String, FieldError>, ApiError> {
-    let settings = state.clinic_settings.get(&state.store, &clinic.id).await?;
-    let own: Vec<OwnTemplate<TemplateCopy>> = settings
-        .templates
-        .iter()
-        .filter(|t| t.name == name)
-        .cloned()
-        .collect();
-    let languages = [
-        patient.map_or(clinic.default_language.as_str(), |p| p.language.as_str()),
-        clinic.default_language.as_str(),
-    ];
-    let Some(chosen) = templates::choose(name, &own, languages) else {
-        let mut names: Vec<String> = templates::builtins()
-            .map(|(name, _, _)| name.to_owned())
-            .chain(settings.templates.iter().map(|t| t.name.clone()))
-            .collect();
-        names.sort();
-        names.dedup();
-        let rule = if own.is_empty() {
-            format!("must be one of {}", names.join(", "))
-        } else {
-            let languages: Vec<&str> = own.iter().map(|t| t.language.as_str()).collect();
-            format!(
-                "has no copy in the patient's language, the clinic's or English (it has {})",
-                languages.join(", ")
-            )
-        };
-        return Ok(Err(FieldError::new("template", rule)));
-    };
-    let source = match chosen.source {
-        Source::Builtin => "built-in",
-        Source::Clinic => "clinic's own",
-    };
-    let found = format!(
-        "; template {name}: the {source} copy in {}",
-        chosen.language
-    );
-    if patient.is_none() {
-        return Ok(Ok(found));
-    }
-    Ok(templates::check_params(&chosen.copy, params)
-        .map(|()| found)
-        .map_err(|error| match &error {
-            TemplateError::MissingParam(p) | TemplateError::UnknownParam(p) => {
-                FieldError::new(format!("params.{p}"), error.to_string())
-            }
-            TemplateError::MultiLineParam(p) => {
-                FieldError::new(format!("params.{p}"), crate::domain::ONE_LINE_RULE)
-            }
-            _ => FieldError::new("template", error.to_string()),
-        }))
-}
-
-/// A quick reply as the patient will read it: in their language (else the clinic's, else
-/// English), names filled in. Only staff send quick replies.
-pub(super) async fn quick_reply_text(
-    state: &AppState,
-    caller: &Caller,
-    name: &str,
-    patient: &Patient,
-) -> Result<Result<(String, String), FieldError>, ApiError> {
-    staff_only(caller, "quick replies are sent with a staff or admin key")?;
-    let clinic = &caller.0.clinic;
-    let own = state
-        .store
-        .clinic_texts::<QuickReply>(&clinic.id, Some(name))
-        .await?;
-    if own.is_empty() {
-        return Ok(Err(FieldError::new(
-            "quick_reply",
-            "no quick reply with this name in this clinic; create it with PUT /v1/quick-replies/{name}",
-        )));
-    }
-    let languages = [patient.language.as_str(), clinic.default_language.as_str()];
-    let Some((language, reply)) = templates::choose_quick_reply(&own, languages) else {
-        return Ok(Err(FieldError::new(
-            "quick_reply",
-            "has no text in the patient's language, the clinic's or English",
-        )));
-    };
-    let text = templates::render_quick_reply(reply, &clinic.name, &patient.name)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(Ok((text, language)))
 }

@@ -4,11 +4,11 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 
-use super::AppState;
-use super::auth::Caller;
-use super::json::ApiJson;
 use super::patients::checked;
-use super::problem::ApiError;
+use crate::api::AppState;
+use crate::api::auth::Caller;
+use crate::api::json::ApiJson;
+use crate::api::problem::ApiError;
 use crate::domain::{Sensitivity, Topic};
 use crate::store::{ApiKeyRole, TopicView};
 
@@ -40,12 +40,10 @@ pub(super) async fn put_topic(
     Path(name): Path<String>,
     body: ApiJson<TopicIn>,
 ) -> Result<Json<TopicView>, ApiError> {
-    if caller.0.role != ApiKeyRole::Admin {
-        return Err(ApiError::Forbidden("changing topics needs an admin key"));
-    }
+    caller.require(ApiKeyRole::Admin)?;
     let mut errors = Vec::new();
     if !Topic::is_valid_name(&name) {
-        errors.push(super::FieldError::new("name", Topic::NAME_RULE));
+        errors.push(crate::api::FieldError::new("name", Topic::NAME_RULE));
     }
     let sensitivity = checked(
         &mut errors,

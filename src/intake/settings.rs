@@ -15,7 +15,7 @@ use crate::store::{Store, StoreError, TopicView};
 const FRESH_FOR: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
-pub(super) struct ClinicSettings {
+pub struct ClinicSettings {
     pub hours: Arc<ClinicHours>,
     /// Built-in and the clinic's own, with their sensitivity for this clinic.
     pub topics: Vec<TopicView>,
@@ -39,7 +39,7 @@ pub struct ClinicSettingsCache {
 }
 
 impl ClinicSettingsCache {
-    pub(super) async fn get(
+    pub async fn get(
         &self,
         store: &Store,
         clinic: &ClinicId,
@@ -68,7 +68,7 @@ impl ClinicSettingsCache {
     }
 
     /// Drops what is kept for `clinic`: its settings just changed.
-    pub(super) fn forget(&self, clinic: &ClinicId) {
+    pub fn forget(&self, clinic: &ClinicId) {
         self.entries
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

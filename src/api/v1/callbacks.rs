@@ -1,26 +1,17 @@
-//! The staff callback queue: tasks to call a patient back when no channel delivered.
+//! The staff callback queue: tasks to call a patient back when no channel delivered. Calling
+//! patients is people's work: booking-system keys may not touch the queue.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 
-use super::AppState;
-use super::auth::Caller;
-use super::json::ApiJson;
 use super::patients::checked;
-use super::problem::ApiError;
+use crate::api::AppState;
+use crate::api::auth::Caller;
+use crate::api::json::ApiJson;
+use crate::api::problem::ApiError;
 use crate::domain::{CallbackOutcome, CallbackStatus, CallbackTaskId, ONE_LINE_RULE, is_one_line};
 use crate::store::{ApiKeyRole, CallbackView, StoreError};
-
-/// Calling patients is people's work: booking-system keys may not touch the queue.
-fn staff_only(caller: &Caller) -> Result<(), ApiError> {
-    match caller.0.role {
-        ApiKeyRole::Staff | ApiKeyRole::Admin => Ok(()),
-        ApiKeyRole::Booking => Err(ApiError::Forbidden(
-            "the callback queue needs a staff or admin key",
-        )),
-    }
-}
 
 fn task_id(id: &str) -> Result<CallbackTaskId, ApiError> {
     CallbackTaskId::parse(id).ok_or(ApiError::NotFound("callback task"))
@@ -28,11 +19,10 @@ fn task_id(id: &str) -> Result<CallbackTaskId, ApiError> {
 
 fn map_store(error: StoreError) -> ApiError {
     match error {
-        StoreError::NotFound => ApiError::NotFound("callback task"),
         StoreError::Conflict(_) => {
             ApiError::Conflict("the callback task is already claimed or closed".to_owned())
         }
-        other => other.into(),
+        other => ApiError::not_found("callback task")(other),
     }
 }
 
@@ -53,7 +43,7 @@ pub(super) async fn list_callbacks(
     caller: Caller,
     query: Result<Query<CallbackQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<CallbackList>, ApiError> {
-    staff_only(&caller)?;
+    caller.require(ApiKeyRole::Staff)?;
     let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let mut errors = Vec::new();
     let rule = format!("must be one of {}", CallbackStatus::names());
@@ -66,7 +56,10 @@ pub(super) async fn list_callbacks(
     );
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
-        errors.push(super::FieldError::new("limit", "must be between 1 and 500"));
+        errors.push(crate::api::FieldError::new(
+            "limit",
+            "must be between 1 and 500",
+        ));
     }
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
@@ -100,7 +93,7 @@ fn who(caller: &Caller, by: Option<String>) -> Result<String, ApiError> {
         }
         Some(by) if !is_one_line(&by) => Err(ApiError::invalid("by", ONE_LINE_RULE)),
         Some(by) => Ok(by),
-        None => Ok(format!("{} key {}", caller.0.role.as_str(), caller.0.id)),
+        None => Ok(caller.label()),
     }
 }
 
@@ -110,7 +103,7 @@ pub(super) async fn claim_callback(
     Path(id): Path<String>,
     body: ApiJson<ClaimIn>,
 ) -> Result<Json<CallbackView>, ApiError> {
-    staff_only(&caller)?;
+    caller.require(ApiKeyRole::Staff)?;
     let id = task_id(&id)?;
     let by = who(&caller, body.value.by)?;
     let clinic = &caller.0.clinic.id;
@@ -130,7 +123,7 @@ pub(super) async fn close_callback(
     Path(id): Path<String>,
     body: ApiJson<CloseIn>,
 ) -> Result<Json<CallbackView>, ApiError> {
-    staff_only(&caller)?;
+    caller.require(ApiKeyRole::Staff)?;
     let id = task_id(&id)?;
     let input = body.value;
     let mut errors = Vec::new();
@@ -147,12 +140,12 @@ pub(super) async fn close_callback(
         .as_ref()
         .is_some_and(|n| n.chars().count() > 2000)
     {
-        errors.push(super::FieldError::new(
+        errors.push(crate::api::FieldError::new(
             "note",
             "must be at most 2000 characters",
         ));
     } else if input.note.as_deref().is_some_and(|n| !is_one_line(n)) {
-        errors.push(super::FieldError::new("note", ONE_LINE_RULE));
+        errors.push(crate::api::FieldError::new("note", ONE_LINE_RULE));
     }
     let (Some(outcome), true) = (outcome, errors.is_empty()) else {
         return Err(ApiError::Invalid(errors));

@@ -15,16 +15,15 @@ use axum::http::{HeaderMap, StatusCode};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
-use super::AppState;
-use super::auth::Caller;
-use super::json::ApiJson;
-use super::notifications::{TIMESTAMP_RULE, idempotency_key, topic_sensitivity};
-use super::patients::{EXTERNAL_ID_RULE, checked, patient_of, valid_external_id};
-use super::problem::{ApiError, FieldError};
-use super::templates::check_notification_template;
+use super::notifications::{idempotency_key, request_hash};
+use super::patients::checked;
+use crate::api::AppState;
+use crate::api::auth::Caller;
+use crate::api::json::{ApiJson, TIMESTAMP_RULE};
+use crate::api::problem::{ApiError, FieldError};
 use crate::domain::{AppointmentId, NotificationStatus};
+use crate::intake::{EXTERNAL_ID_RULE, is_external_id};
 use crate::policy::FILLED_FROM_STARTS_AT;
 use crate::store::{AppointmentChange, AppointmentView, Booking, NewAppointment, StoreError};
 
@@ -35,6 +34,8 @@ const DEFAULT_TEMPLATE: &str = "appointment_reminder";
 pub(super) struct AppointmentIn {
     appointment_id: Option<String>,
     patient_id: String,
+    /// Text, not a typed field: a booking is refused with every rule it breaks at once, and a
+    /// typed field would stop at the first.
     starts_at: String,
     topic: Option<String>,
     template: Option<String>,
@@ -64,12 +65,7 @@ fn starts_at(errors: &mut Vec<FieldError>, value: String, now: Timestamp) -> Opt
 }
 
 fn clinic_zone(caller: &Caller) -> Result<TimeZone, ApiError> {
-    TimeZone::get(caller.0.clinic.timezone.as_str())
-        .map_err(|e| ApiError::Internal(format!("clinic time zone: {e}")))
-}
-
-fn changed_by(caller: &Caller) -> String {
-    format!("{} key {}", caller.0.role.as_str(), caller.0.id)
+    TimeZone::get(caller.0.clinic.timezone.as_str()).map_err(|e| ApiError::Internal(Box::new(e)))
 }
 
 /// Wakes the dispatcher when a reminder is due at once (booked or moved at short notice).
@@ -83,33 +79,30 @@ fn wake_if_due(state: &AppState, view: &AppointmentView) {
     }
 }
 
-fn not_found(error: StoreError) -> ApiError {
-    match error {
-        StoreError::NotFound => ApiError::NotFound("appointment"),
-        other => other.into(),
-    }
-}
-
-pub(super) async fn book_appointment(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    body: ApiJson<AppointmentIn>,
-) -> Result<(StatusCode, Json<AppointmentView>), ApiError> {
-    let key = idempotency_key(&headers)?;
-    let now = state.clock.now();
-    let input = body.value;
+/// A booking checked against the clinic's topics, patients and templates, refused with every
+/// rule it breaks.
+async fn checked_booking(
+    state: &AppState,
+    caller: &Caller,
+    input: AppointmentIn,
+    now: Timestamp,
+    idempotency_key: Option<String>,
+    request_hash: String,
+) -> Result<NewAppointment, ApiError> {
     let clinic = &caller.0.clinic;
     let mut errors = Vec::new();
 
     if let Some(id) = &input.appointment_id
-        && !valid_external_id(id)
+        && !is_external_id(id)
     {
         errors.push(FieldError::new("appointment_id", EXTERNAL_ID_RULE));
     }
     let starts = starts_at(&mut errors, input.starts_at, now);
     let topic = input.topic.unwrap_or_else(|| DEFAULT_TEMPLATE.to_owned());
-    let sensitivity = topic_sensitivity(&state, clinic, &topic, &mut errors).await?;
+    let sensitivity = state
+        .intake
+        .topic_sensitivity(clinic, &topic, &mut errors)
+        .await?;
     let template = input
         .template
         .unwrap_or_else(|| DEFAULT_TEMPLATE.to_owned());
@@ -122,13 +115,18 @@ pub(super) async fn book_appointment(
             ));
         }
     }
-    let patient = patient_of(&state, clinic, &input.patient_id, &mut errors).await?;
+    let patient = state
+        .intake
+        .patient(clinic, &input.patient_id, &mut errors)
+        .await?;
     // Checked, against the copy this patient gets, with the date and time every reminder carries.
     let mut with_date = params.clone();
     for filled in FILLED_FROM_STARTS_AT {
         with_date.insert(filled.to_owned(), String::new());
     }
-    match check_notification_template(&state, clinic, &template, &with_date, patient.as_ref())
+    match state
+        .intake
+        .check_template(clinic, &template, &with_date, patient.as_ref())
         .await?
     {
         Ok(_) => {}
@@ -150,9 +148,7 @@ pub(super) async fn book_appointment(
         return Err(ApiError::Invalid(errors));
     };
 
-    let zone = clinic_zone(&caller)?;
-    let by = changed_by(&caller);
-    let appointment = NewAppointment {
+    Ok(NewAppointment {
         id: AppointmentId::generate(),
         clinic_id: clinic.id.clone(),
         patient_id: patient.id,
@@ -162,9 +158,23 @@ pub(super) async fn book_appointment(
         template,
         params,
         offsets: state.config.appointments.offsets_for(&clinic.slug),
-        idempotency_key: key,
-        request_hash: hex::encode(Sha256::digest(body.canonical.to_string().as_bytes())),
-    };
+        idempotency_key,
+        request_hash,
+    })
+}
+
+pub(super) async fn book_appointment(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: ApiJson<AppointmentIn>,
+) -> Result<(StatusCode, Json<AppointmentView>), ApiError> {
+    let key = idempotency_key(&headers)?;
+    let hash = request_hash(&body);
+    let now = state.clock.now();
+    let appointment = checked_booking(&state, &caller, body.value, now, key, hash).await?;
+    let zone = clinic_zone(&caller)?;
+    let by = caller.label();
     let change = AppointmentChange {
         by: &by,
         at: now,
@@ -196,7 +206,7 @@ pub(super) async fn get_appointment(
         .store
         .appointment(&caller.0.clinic.id, &id)
         .await
-        .map_err(not_found)?;
+        .map_err(ApiError::not_found("appointment"))?;
     Ok(Json(view))
 }
 
@@ -212,7 +222,7 @@ pub(super) async fn move_appointment(
         return Err(ApiError::Invalid(errors));
     };
     let zone = clinic_zone(&caller)?;
-    let by = changed_by(&caller);
+    let by = caller.label();
     let change = AppointmentChange {
         by: &by,
         at: now,
@@ -228,7 +238,7 @@ pub(super) async fn move_appointment(
                 "the appointment is cancelled; book a new one instead".to_owned(),
             ));
         }
-        other => other.map_err(not_found)?,
+        other => other.map_err(ApiError::not_found("appointment"))?,
     };
     wake_if_due(&state, &view);
     Ok(Json(view))
@@ -240,7 +250,7 @@ pub(super) async fn cancel_appointment(
     Path(id): Path<String>,
 ) -> Result<Json<AppointmentView>, ApiError> {
     let zone = clinic_zone(&caller)?;
-    let by = changed_by(&caller);
+    let by = caller.label();
     let change = AppointmentChange {
         by: &by,
         at: state.clock.now(),
@@ -250,6 +260,6 @@ pub(super) async fn cancel_appointment(
         .store
         .cancel_appointment(&caller.0.clinic.id, &id, change)
         .await
-        .map_err(not_found)?;
+        .map_err(ApiError::not_found("appointment"))?;
     Ok(Json(view))
 }

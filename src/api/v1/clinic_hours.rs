@@ -4,27 +4,18 @@
 use axum::Json;
 use axum::extract::State;
 
-use super::AppState;
-use super::auth::Caller;
-use super::json::ApiJson;
-use super::problem::{ApiError, FieldError};
+use crate::api::AppState;
+use crate::api::auth::Caller;
+use crate::api::json::ApiJson;
+use crate::api::problem::{ApiError, FieldError};
 use crate::domain::{ClinicHours, ClinicHoursText};
 use crate::store::ApiKeyRole;
-
-fn admin_only(caller: &Caller) -> Result<(), ApiError> {
-    match caller.0.role {
-        ApiKeyRole::Admin => Ok(()),
-        ApiKeyRole::Booking | ApiKeyRole::Staff => Err(ApiError::Forbidden(
-            "clinic hours are set up with an admin key",
-        )),
-    }
-}
 
 pub(super) async fn get_hours(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<ClinicHoursText>, ApiError> {
-    admin_only(&caller)?;
+    caller.require(ApiKeyRole::Admin)?;
     let hours = state.store.clinic_hours(&caller.0.clinic.id).await?;
     Ok(Json(hours.to_text()))
 }
@@ -35,7 +26,7 @@ pub(super) async fn put_hours(
     caller: Caller,
     body: ApiJson<ClinicHoursText>,
 ) -> Result<Json<ClinicHoursText>, ApiError> {
-    admin_only(&caller)?;
+    caller.require(ApiKeyRole::Admin)?;
     let hours = ClinicHours::parse(&body.value)
         .map_err(|broken| ApiError::Invalid(broken.into_iter().map(FieldError::from).collect()))?;
     state

@@ -1,0 +1,110 @@
+//! One id per request and one log line per failed request. The id is the client's
+//! `X-Request-Id` when it sent a sane one, else a new one; it is echoed in the response and
+//! carried by every log line written while the request runs. A failure is logged here and only
+//! here, with its method, matched route, id and the chain of causes. Nothing of the body, the
+//! path's values or the problem's text is logged: they can hold phone numbers and emails.
+
+use std::sync::Arc;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+use super::problem::ApiError;
+
+pub(super) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Longest client request id taken as is.
+const MAX_REQUEST_ID_LEN: usize = 64;
+
+/// The error a response was rendered from, for [`log_failures`].
+#[derive(Debug, Clone)]
+pub(super) struct Failure(pub Arc<ApiError>);
+
+/// Gives the request its id and logs its failure, if it failed.
+pub(super) async fn log_failures(request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| is_sane(id))
+        .map_or_else(|| uuid::Uuid::now_v7().simple().to_string(), str::to_owned);
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "(no route)".to_owned(), |p| p.as_str().to_owned());
+    let span = tracing::info_span!("request", %method, %route, request_id = %id);
+    let mut response = next.run(request).instrument(span.clone()).await;
+    if let Some(Failure(error)) = response.extensions_mut().remove::<Failure>() {
+        span.in_scope(|| log(&method, &error, response.status().as_u16()));
+    }
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+/// Short visible ASCII without spaces: safe to echo in a header and to log.
+fn is_sane(id: &str) -> bool {
+    (1..=MAX_REQUEST_ID_LEN).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+fn log(method: &Method, error: &ApiError, status: u16) {
+    let causes = causes(error);
+    match error {
+        ApiError::Internal(_) => tracing::error!(%method, status, causes, "request failed"),
+        ApiError::InsufficientStorage(_) => tracing::error!(
+            %method,
+            status,
+            causes,
+            "the database is full; requests are refused until space is freed"
+        ),
+        ApiError::Unavailable(_) => tracing::warn!(
+            %method,
+            status,
+            causes,
+            "the database is unavailable; request refused"
+        ),
+        other => tracing::info!(%method, status, problem = other.slug(), "request refused"),
+    }
+}
+
+/// Every error under `error`, outermost first.
+fn causes(error: &ApiError) -> String {
+    std::iter::successors(std::error::Error::source(error), |e| e.source())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_id_is_taken_only_when_short_and_plain() {
+        assert!(is_sane("req-01HZ.abc_9:x"));
+        assert!(!is_sane(""));
+        assert!(!is_sane("has space"));
+        assert!(!is_sane("a\u{0}b"));
+        assert!(!is_sane(&"x".repeat(MAX_REQUEST_ID_LEN + 1)));
+    }
+
+    #[test]
+    fn causes_are_kept_outermost_first() {
+        let error = ApiError::from(crate::batch::BatchError::Failed(Arc::new(
+            crate::store::StoreError::Corrupt("bad row".to_owned()),
+        )));
+        assert!(matches!(error, ApiError::Internal(_)));
+        assert_eq!(
+            causes(&error),
+            "the batch could not be written: stored value is not valid: bad row"
+        );
+    }
+}

@@ -1,0 +1,70 @@
+//! `/v1`: one file per resource, each with the JSON its clients send and receive (`…In`,
+//! `…Out`), so what clients see is defined here and not by the store's rows.
+
+mod appointments;
+mod callbacks;
+mod clinic_hours;
+mod keys;
+mod notifications;
+mod patients;
+mod templates;
+mod topics;
+
+use axum::Router;
+use axum::routing::{delete, get, post, put};
+
+use super::AppState;
+
+/// Every `/v1` route.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/patients/{external_id}",
+            get(patients::get_patient).put(patients::put_patient),
+        )
+        .route(
+            "/v1/notifications",
+            get(notifications::list_notifications).post(notifications::create_notification),
+        )
+        .route(
+            "/v1/notifications/{id}",
+            get(notifications::get_notification).delete(notifications::cancel_notification),
+        )
+        .route("/v1/topics", get(topics::list_topics))
+        .route("/v1/topics/{name}", put(topics::put_topic))
+        .merge(template_routes())
+        .route(
+            "/v1/clinic/hours",
+            get(clinic_hours::get_hours).put(clinic_hours::put_hours),
+        )
+        .route("/v1/appointments", post(appointments::book_appointment))
+        .route(
+            "/v1/appointments/{id}",
+            get(appointments::get_appointment)
+                .put(appointments::move_appointment)
+                .delete(appointments::cancel_appointment),
+        )
+        .route("/v1/callbacks", get(callbacks::list_callbacks))
+        .route("/v1/callbacks/{id}/claim", post(callbacks::claim_callback))
+        .route("/v1/callbacks/{id}/close", post(callbacks::close_callback))
+        .route("/v1/keys", get(keys::list_keys).post(keys::create_key))
+        .route("/v1/keys/{id}", delete(keys::revoke_key))
+}
+
+fn template_routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/templates", get(templates::list_templates))
+        .route(
+            "/v1/templates/{name}/{language}",
+            get(templates::get_template)
+                .put(templates::put_template)
+                .delete(templates::delete_template),
+        )
+        .route("/v1/quick-replies", get(templates::list_quick_replies))
+        .route(
+            "/v1/quick-replies/{name}",
+            get(templates::get_quick_reply)
+                .put(templates::put_quick_reply)
+                .delete(templates::delete_quick_reply),
+        )
+}

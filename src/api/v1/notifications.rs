@@ -1,0 +1,309 @@
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use jiff::Timestamp;
+use medrelay_channels::ChannelKind;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::patients::checked;
+use crate::api::AppState;
+use crate::api::auth::Caller;
+use crate::api::json::{self, ApiJson};
+use crate::api::problem::{ApiError, FieldError};
+use crate::domain::{NotificationId, NotificationStatus, Priority, Sensitivity};
+use crate::intake::{Content, Draft};
+use crate::store::{ApiKeyRole, NotificationFilter, NotificationView, Receipt, StoreError};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NotificationIn {
+    patient_id: String,
+    topic: String,
+    body: Option<String>,
+    template: Option<String>,
+    params: Option<BTreeMap<String, String>>,
+    /// A staff quick reply by name, sent in the patient's language instead of body or template.
+    quick_reply: Option<String>,
+    channel: Option<ChannelKind>,
+    priority: Option<Priority>,
+    #[serde(default, deserialize_with = "json::optional_timestamp")]
+    send_at: Option<Timestamp>,
+    #[serde(default, deserialize_with = "json::optional_timestamp")]
+    expires_at: Option<Timestamp>,
+}
+
+impl NotificationIn {
+    /// Exactly one of body, template and quick reply, with params only beside a template.
+    fn content(&mut self) -> Result<Content, ApiError> {
+        let params = self.params.take();
+        let (field, rule) = match (
+            self.body.take(),
+            self.template.take(),
+            self.quick_reply.take(),
+        ) {
+            (Some(body), None, None) if params.is_none() => return Ok(Content::Body(body)),
+            (None, Some(name), None) => return Ok(Content::Template { name, params }),
+            (None, None, Some(name)) if params.is_none() => {
+                return Ok(Content::QuickReply(name));
+            }
+            (Some(_), None, None) | (None, None, Some(_)) => ("params", "only goes with template"),
+            (Some(_), Some(_), _) => ("body", "give either body or template, not both"),
+            (None, None, None) => (
+                "body",
+                "give either body or template (or, from staff, a quick_reply)",
+            ),
+            (_, _, Some(_)) => (
+                "quick_reply",
+                "goes instead of body and template, not with them",
+            ),
+        };
+        Err(ApiError::invalid(field, rule))
+    }
+}
+
+/// A notification taken: where it stands, and when it goes.
+#[derive(Debug, Serialize)]
+pub(super) struct ReceiptOut {
+    id: NotificationId,
+    status: NotificationStatus,
+    send_at: Timestamp,
+}
+
+impl From<Receipt> for ReceiptOut {
+    fn from(receipt: Receipt) -> Self {
+        Self {
+            id: receipt.id,
+            status: receipt.status,
+            send_at: receipt.send_at,
+        }
+    }
+}
+
+const IDEMPOTENCY_KEY_RULE: &str = "must be 1 to 255 visible ASCII characters";
+
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+        .map(|k| Some(k.to_owned()))
+        .ok_or_else(|| ApiError::invalid("Idempotency-Key", IDEMPOTENCY_KEY_RULE))
+}
+
+/// Fingerprint of a request body, to tell a replay from a reused idempotency key.
+pub(super) fn request_hash<T>(body: &ApiJson<T>) -> String {
+    hex::encode(Sha256::digest(body.canonical.to_string().as_bytes()))
+}
+
+pub(super) async fn create_notification(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    mut body: ApiJson<NotificationIn>,
+) -> Result<(StatusCode, Json<ReceiptOut>), ApiError> {
+    let draft = Draft {
+        idempotency_key: idempotency_key(&headers)?,
+        request_hash: request_hash(&body),
+        content: body.value.content()?,
+        clinic: caller.0.clinic.clone(),
+        patient_id: body.value.patient_id,
+        topic: body.value.topic,
+        channel: body.value.channel,
+        priority: body.value.priority.unwrap_or(Priority::Normal),
+        send_at: body.value.send_at,
+        expires_at: body.value.expires_at,
+    };
+    let receipt = state.intake.accept(draft, &caller.actor()).await?;
+    Ok((StatusCode::ACCEPTED, Json(receipt.into())))
+}
+
+fn notification_id(id: &str) -> Result<NotificationId, ApiError> {
+    NotificationId::parse(id).ok_or(ApiError::NotFound("notification"))
+}
+
+/// A notification as the caller may see it.
+#[derive(Debug, Serialize)]
+pub(super) struct NotificationOut {
+    #[serde(flatten)]
+    view: NotificationView,
+    /// The fields left out because this key may not read them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    withheld: Option<Withheld>,
+}
+
+#[derive(Debug, Serialize)]
+struct Withheld {
+    fields: [&'static str; 2],
+    reason: String,
+}
+
+/// What staff wrote on sensitive and restricted topics (and the values filled into their
+/// templates) is for people at the clinic: a booking key sees that there is a notification and
+/// how it went, not what it says.
+async fn as_seen_by(
+    state: &AppState,
+    caller: &Caller,
+    views: Vec<NotificationView>,
+) -> Result<Vec<NotificationOut>, ApiError> {
+    if caller.has(ApiKeyRole::Staff) {
+        return Ok(views
+            .into_iter()
+            .map(|view| NotificationOut {
+                view,
+                withheld: None,
+            })
+            .collect());
+    }
+    let settings = state
+        .clinic_settings
+        .get(&state.store, &caller.0.clinic.id)
+        .await?;
+    Ok(views
+        .into_iter()
+        .map(|mut view| {
+            // A topic the clinic no longer has is treated as the most private.
+            let sensitivity = settings
+                .sensitivity_of(&view.topic)
+                .unwrap_or(Sensitivity::Restricted);
+            let withheld = (sensitivity != Sensitivity::Normal).then(|| {
+                view.body = None;
+                view.params = None;
+                Withheld {
+                    fields: ["body", "params"],
+                    reason: format!(
+                        "topic {} is {}: its text is shown to staff and admin keys only",
+                        view.topic,
+                        sensitivity.as_str()
+                    ),
+                }
+            });
+            NotificationOut { view, withheld }
+        })
+        .collect())
+}
+
+async fn one_as_seen_by(
+    state: &AppState,
+    caller: &Caller,
+    view: NotificationView,
+) -> Result<Json<NotificationOut>, ApiError> {
+    as_seen_by(state, caller, vec![view])
+        .await?
+        .pop()
+        .map(Json)
+        .ok_or(ApiError::NotFound("notification"))
+}
+
+pub(super) async fn get_notification(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<NotificationOut>, ApiError> {
+    let id = notification_id(&id)?;
+    let view = state
+        .store
+        .notification(&caller.0.clinic.id, &id)
+        .await
+        .map_err(ApiError::not_found("notification"))?;
+    one_as_seen_by(&state, &caller, view).await
+}
+
+pub(super) async fn cancel_notification(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<NotificationOut>, ApiError> {
+    let id = notification_id(&id)?;
+    let clinic = &caller.0.clinic.id;
+    let by = caller.label();
+    match state
+        .store
+        .cancel_notification(clinic, &id, &by, state.clock.now())
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            let current = state.store.notification(clinic, &id).await?;
+            return Err(ApiError::Conflict(format!(
+                "notification is {}: it has been handed to a provider (or is being handed over right now) and can no longer be cancelled",
+                current.status.as_str()
+            )));
+        }
+        Err(other) => return Err(ApiError::not_found("notification")(other)),
+    }
+    let view = state.store.notification(clinic, &id).await?;
+    one_as_seen_by(&state, &caller, view).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ListQuery {
+    patient_id: Option<String>,
+    status: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct NotificationList {
+    items: Vec<NotificationOut>,
+    next_cursor: Option<String>,
+}
+
+pub(super) async fn list_notifications(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<NotificationList>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let mut errors = Vec::new();
+    let status = checked(
+        &mut errors,
+        "status",
+        query.status,
+        NotificationStatus::parse,
+        &format!("must be one of {}", NotificationStatus::names()),
+    );
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        errors.push(FieldError::new("limit", "must be between 1 and 500"));
+    }
+    let after = checked(
+        &mut errors,
+        "cursor",
+        query.cursor,
+        decode_cursor,
+        "must be a next_cursor value from an earlier page",
+    );
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let filter = NotificationFilter {
+        patient_external_id: query.patient_id,
+        status,
+        limit,
+        after,
+    };
+    let page = state
+        .store
+        .notifications(&caller.0.clinic.id, &filter)
+        .await?;
+    Ok(Json(NotificationList {
+        items: as_seen_by(&state, &caller, page.items).await?,
+        next_cursor: page.next.map(|(at, id)| format!("{at}.{id}")),
+    }))
+}
+
+fn decode_cursor(cursor: &str) -> Option<(i64, String)> {
+    let (at, id) = cursor.split_once('.')?;
+    Some((
+        at.parse().ok()?,
+        NotificationId::parse(id)?.as_str().to_owned(),
+    ))
+}

@@ -1,0 +1,308 @@
+//! Intake: a notification handed in is checked against the clinic's rules (its patient, topic,
+//! templates and messaging hours, the sender's role) and stored durably, or refused with every
+//! rule it breaks. One path for every entry point: `POST /v1/notifications` today, quick and
+//! automatic replies next. It takes its own inputs, not the HTTP layer's state, and parsing a
+//! request into a [`Draft`] is the entry point's job.
+
+mod checks;
+mod settings;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use medrelay_channels::ChannelKind;
+use tokio::sync::Notify;
+
+pub use checks::{EXTERNAL_ID_RULE, is_external_id};
+pub use settings::{ClinicSettings, ClinicSettingsCache};
+
+use crate::batch::{BatchError, Batcher};
+use crate::clock::SharedClock;
+use crate::config::ApiConfig;
+use crate::domain::{
+    ApiKeyId, Clinic, FieldError, NotificationId, NotificationStatus, Priority, Sensitivity,
+};
+use crate::policy::templates::TemplateError;
+use crate::policy::{MessagingHours, PatientCaps, SendTime};
+use crate::store::{ApiKeyRole, IntakeResult, NewNotification, Receipt, Store, StoreError};
+
+/// Notifications written in one group commit, at most.
+const MAX_BATCH: usize = 512;
+
+/// A notification as an entry point parsed it; intake checks the rest.
+#[derive(Debug)]
+pub struct Draft {
+    pub clinic: Clinic,
+    /// The patient's id in the booking system.
+    pub patient_id: String,
+    pub topic: String,
+    pub content: Content,
+    /// The channel staff chose, if they did.
+    pub channel: Option<ChannelKind>,
+    pub priority: Priority,
+    /// Absent: now.
+    pub send_at: Option<Timestamp>,
+    pub expires_at: Option<Timestamp>,
+    pub idempotency_key: Option<String>,
+    /// Fingerprint of the request, to tell a replay from a reused key.
+    pub request_hash: String,
+}
+
+/// What the patient is to read.
+#[derive(Debug)]
+pub enum Content {
+    /// Text staff wrote.
+    Body(String),
+    /// One of the clinic's templates, filled with `params`.
+    Template {
+        name: String,
+        params: Option<BTreeMap<String, String>>,
+    },
+    /// A staff quick reply by name, sent in the patient's language.
+    QuickReply(String),
+}
+
+/// Who hands a notification in.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub key: ApiKeyId,
+    pub role: ApiKeyRole,
+}
+
+impl Actor {
+    /// As the notification's record names it.
+    pub fn label(&self) -> String {
+        format!("{} key {}", self.role.as_str(), self.key)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("the notification breaks {} rule(s)", .0.len())]
+    Invalid(Vec<FieldError>),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("the idempotency key was already used with a different request")]
+    KeyReused,
+    #[error("patient {patient_id} has had {cap} {kind} notifications in the last 24 hours")]
+    PatientLimit {
+        patient_id: String,
+        /// `urgent` or `non-urgent`: each has its own cap.
+        kind: &'static str,
+        cap: u32,
+        frees_at: Timestamp,
+        retry_after_secs: u64,
+    },
+    #[error("reading the clinic's set-up failed")]
+    Store(#[from] StoreError),
+    #[error("storing the notification failed")]
+    Writer(#[from] BatchError),
+    #[error("a stored quick reply could not be filled in")]
+    QuickReply(#[source] TemplateError),
+}
+
+/// The configured limits intake applies.
+#[derive(Debug, Clone)]
+struct Limits {
+    max_body_chars: usize,
+    patient_daily_cap: u32,
+    patient_daily_urgent_cap: u32,
+    /// Clinics (by slug) whose booking keys may send urgent notifications.
+    booking_urgent_clinics: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Intake {
+    store: Store,
+    clock: SharedClock,
+    settings: Arc<ClinicSettingsCache>,
+    writer: Batcher<NewNotification, IntakeResult>,
+    /// Woken when a notification is due at once.
+    dispatcher_wake: Arc<Notify>,
+    limits: Limits,
+}
+
+impl Intake {
+    /// Starts the group-commit writer that stores what intake accepts.
+    pub fn start(
+        store: Store,
+        clock: SharedClock,
+        settings: Arc<ClinicSettingsCache>,
+        dispatcher_wake: Arc<Notify>,
+        config: &ApiConfig,
+    ) -> Self {
+        let caps = PatientCaps::daily(config.patient_daily_cap, config.patient_daily_urgent_cap);
+        let writer_store = store.clone();
+        let writer = Batcher::spawn(MAX_BATCH, move |batch: Vec<NewNotification>| {
+            let store = writer_store.clone();
+            async move { store.insert_notifications(&batch, caps).await }
+        });
+        Self {
+            store,
+            clock,
+            settings,
+            writer,
+            dispatcher_wake,
+            limits: Limits {
+                max_body_chars: config.max_body_chars,
+                patient_daily_cap: config.patient_daily_cap,
+                patient_daily_urgent_cap: config.patient_daily_urgent_cap,
+                booking_urgent_clinics: config.booking_urgent_clinics.clone(),
+            },
+        }
+    }
+
+    /// Checks `draft` and stores it, durably, before answering. A replay of an earlier request
+    /// (same idempotency key and request) gets that request's receipt.
+    pub async fn accept(&self, draft: Draft, actor: &Actor) -> Result<Receipt, IntakeError> {
+        let now = self.clock.now();
+        let mut errors = self.own_rules(&draft, actor, now);
+        let clinic = &draft.clinic;
+        let patient = self.patient(clinic, &draft.patient_id, &mut errors).await?;
+        let sensitivity = self
+            .topic_sensitivity(clinic, &draft.topic, &mut errors)
+            .await?;
+        if sensitivity == Some(Sensitivity::Restricted)
+            && matches!(draft.content, Content::Body(_))
+            && let Some(channel) = draft.channel
+        {
+            errors.push(FieldError::new(
+                "channel",
+                format!(
+                    "topic {} is restricted: no message channel may carry its content, so this \
+                     text cannot go on {channel}; leave channel out: the patient gets a \
+                     content-free notice and staff a callback task to talk to them in person",
+                    draft.topic
+                ),
+            ));
+        }
+        let text = self
+            .text(clinic, draft.content, patient.as_ref(), actor, &mut errors)
+            .await?;
+        let (Some(_), Some(patient), Some(text), true) =
+            (sensitivity, patient, text, errors.is_empty())
+        else {
+            return Err(IntakeError::Invalid(errors));
+        };
+
+        let requested = draft.send_at.unwrap_or(now);
+        let due = if requested > now {
+            format!("scheduled for {requested}")
+        } else {
+            "due now".to_owned()
+        };
+        // A normal notification due outside the messaging hours is stored for the next moment
+        // they allow; an urgent one is the dispatcher's to explain when it sends it.
+        let (send_at, hours_note) = match draft.priority {
+            Priority::Urgent => (requested, None),
+            Priority::Normal => {
+                let settings = self.settings.get(&self.store, &clinic.id).await?;
+                let hours =
+                    MessagingHours::for_patient(Arc::clone(&settings.hours), clinic, &patient);
+                match hours.send_time(draft.priority, requested, draft.expires_at) {
+                    // Stored as expired: its send time past its expiry says so (see the store).
+                    SendTime::Defer { until, reason } | SendTime::Expire { until, reason } => {
+                        (until, Some(reason))
+                    }
+                    // Failing needs the whole picture; the dispatcher decides it at once.
+                    SendTime::Now { .. } | SendTime::Fail { .. } => (requested, None),
+                }
+            }
+        };
+        let patient_external_id = patient.external_id.clone();
+        let notification = NewNotification {
+            id: NotificationId::generate(),
+            clinic_id: clinic.id.clone(),
+            patient_id: patient.id,
+            topic: draft.topic,
+            body: text.body,
+            template: text.template,
+            params: text
+                .params
+                .map(|p| serde_json::to_string(&p).unwrap_or_default()),
+            channel: draft.channel,
+            priority: draft.priority,
+            send_at,
+            expires_at: draft.expires_at,
+            idempotency_key: draft.idempotency_key,
+            request_hash: draft.request_hash,
+            received_at: now,
+            received_note: format!(
+                "received from {}; priority {}; {due}{}",
+                actor.label(),
+                draft.priority.as_str(),
+                text.note
+            ),
+            hours_note,
+            reminder: None,
+        };
+        match self.writer.submit(notification).await? {
+            IntakeResult::Created(receipt) => {
+                if receipt.status == NotificationStatus::Queued {
+                    self.dispatcher_wake.notify_one();
+                }
+                Ok(receipt)
+            }
+            IntakeResult::Replayed(receipt) => Ok(receipt),
+            IntakeResult::PatientLimit { priority, frees_at } => Err(IntakeError::PatientLimit {
+                patient_id: patient_external_id,
+                kind: match priority {
+                    Priority::Normal => "non-urgent",
+                    Priority::Urgent => "urgent",
+                },
+                cap: match priority {
+                    Priority::Normal => self.limits.patient_daily_cap,
+                    Priority::Urgent => self.limits.patient_daily_urgent_cap,
+                },
+                frees_at,
+                retry_after_secs: now.duration_until(frees_at).as_secs_f64().ceil().max(1.0) as u64,
+            }),
+            IntakeResult::KeyReused => Err(IntakeError::KeyReused),
+        }
+    }
+
+    /// The rules that need nothing read: who may send urgent, when it may expire, how long a
+    /// text may be.
+    fn own_rules(&self, draft: &Draft, actor: &Actor, now: Timestamp) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if draft.priority == Priority::Urgent && !self.may_send_urgent(&draft.clinic, actor) {
+            errors.push(FieldError::new(
+                "priority",
+                "urgent is for staff and admin keys: it skips the clinic's hours and the \
+                 patient's quiet hours, so a booking key may send it only where the clinic \
+                 allows (api.booking_urgent_clinics)",
+            ));
+        }
+        let send_at = draft.send_at.unwrap_or(now);
+        if let Some(expires_at) = draft.expires_at
+            && (expires_at <= send_at || expires_at <= now)
+        {
+            errors.push(FieldError::new(
+                "expires_at",
+                "must be after send_at (or after now when send_at is not given)",
+            ));
+        }
+        if let Content::Body(body) = &draft.content {
+            let chars = body.chars().count();
+            if body.trim().is_empty() {
+                errors.push(FieldError::new("body", "must not be empty"));
+            } else if chars > self.limits.max_body_chars {
+                errors.push(FieldError::new(
+                    "body",
+                    format!(
+                        "must be at most {} characters (it has {chars})",
+                        self.limits.max_body_chars
+                    ),
+                ));
+            }
+        }
+        errors
+    }
+
+    /// Urgent skips every hour rule, so it is for people, and for booking systems only where the
+    /// clinic says so.
+    fn may_send_urgent(&self, clinic: &Clinic, actor: &Actor) -> bool {
+        actor.role >= ApiKeyRole::Staff || self.limits.booking_urgent_clinics.contains(&clinic.slug)
+    }
+}
