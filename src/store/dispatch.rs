@@ -3,7 +3,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 use medrelay_channels::segments::SmsEncoding;
-use sqlx::Row;
+use sqlx::FromRow;
 use sqlx::any::AnyRow;
 
 use super::facts::{LearnedFact, SuspensionWrite, remember_facts};
@@ -120,6 +120,82 @@ pub struct OutcomeWrite {
     pub sms: Option<SmsEncoding>,
 }
 
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    id: String,
+    clinic_id: String,
+    patient_id: String,
+    topic: String,
+    body: Option<String>,
+    template: Option<String>,
+    params: Option<String>,
+    channel: Option<String>,
+    priority: String,
+    send_at: i64,
+    expires_at: Option<i64>,
+    status: String,
+}
+
+impl TryFrom<ClaimedRow> for ClaimedNotification {
+    type Error = StoreError;
+
+    fn try_from(row: ClaimedRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: NotificationId::from_stored(row.id),
+            clinic_id: ClinicId::from_stored(row.clinic_id),
+            patient_id: PatientId::from_stored(row.patient_id),
+            topic: row.topic,
+            body: row.body,
+            template: row.template,
+            params: row.params,
+            channel: row
+                .channel
+                .map(|c| parse_stored(&c, "channel"))
+                .transpose()?,
+            priority: Priority::parse(&row.priority).unwrap_or(Priority::Normal),
+            send_at: timestamp(row.send_at)?,
+            expires_at: opt_timestamp(row.expires_at)?,
+            status: status(&row.status)?,
+            attempts: Vec::new(),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AttemptRow {
+    id: String,
+    notification_id: String,
+    channel: String,
+    status: String,
+    created_at: i64,
+    started_at: Option<i64>,
+    retry_at: Option<i64>,
+    failed_at: Option<i64>,
+    deliver_by: Option<i64>,
+    error_code: Option<String>,
+    error_text: Option<String>,
+}
+
+impl TryFrom<AttemptRow> for AttemptFacts {
+    type Error = StoreError;
+
+    fn try_from(row: AttemptRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: AttemptId::from_stored(row.id),
+            channel: parse_stored(&row.channel, "channel")?,
+            status: AttemptStatus::parse(&row.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("attempt status {}", row.status)))?,
+            created_at: timestamp(row.created_at)?,
+            started_at: opt_timestamp(row.started_at)?,
+            retry_at: opt_timestamp(row.retry_at)?,
+            failed_at: opt_timestamp(row.failed_at)?,
+            deliver_by: opt_timestamp(row.deliver_by)?,
+            error_code: row.error_code,
+            error_text: row.error_text,
+        })
+    }
+}
+
 const CLAIM_POSTGRES: &str = "UPDATE notifications n SET lease_token = $1, due_at = $2, recheck = 0 \
     WHERE n.id IN (SELECT id FROM notifications WHERE due_at <= $3 ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
     RETURNING ";
@@ -223,7 +299,7 @@ impl Store {
             Backend::Sqlite => CLAIM_SQLITE,
         };
         let sql = format!("{claim}{}", NOTIFICATION_COLUMNS.replace("n.", ""));
-        let rows = sqlx::query(&sql)
+        let rows: Vec<ClaimedRow> = sqlx::query_as(&sql)
             .bind(token)
             .bind(millis(lease_until))
             .bind(millis(now))
@@ -231,26 +307,8 @@ impl Store {
             .fetch_all(&self.write)
             .await?;
         let mut claimed = rows
-            .iter()
-            .map(|row| {
-                let priority: String = row.try_get("priority")?;
-                let channel: Option<String> = row.try_get("channel")?;
-                Ok(ClaimedNotification {
-                    id: NotificationId::from_stored(row.try_get("id")?),
-                    clinic_id: ClinicId::from_stored(row.try_get("clinic_id")?),
-                    patient_id: PatientId::from_stored(row.try_get("patient_id")?),
-                    topic: row.try_get("topic")?,
-                    body: row.try_get("body")?,
-                    template: row.try_get("template")?,
-                    params: row.try_get("params")?,
-                    channel: channel.map(|c| parse_stored(&c, "channel")).transpose()?,
-                    priority: Priority::parse(&priority).unwrap_or(Priority::Normal),
-                    send_at: timestamp(row.try_get("send_at")?)?,
-                    expires_at: opt_timestamp(row.try_get("expires_at")?)?,
-                    status: status(&row.try_get::<String, _>("status")?)?,
-                    attempts: Vec::new(),
-                })
-            })
+            .into_iter()
+            .map(ClaimedNotification::try_from)
             .collect::<Result<Vec<_>, StoreError>>()?;
         if claimed.is_empty() {
             return Ok(claimed);
@@ -262,30 +320,16 @@ impl Store {
              FROM attempts WHERE notification_id IN ({}) ORDER BY created_at, id",
             placeholders(1, ids.len())
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = sqlx::query_as::<_, AttemptRow>(&sql);
         for id in &ids {
             query = query.bind(*id);
         }
         let mut by_notification: HashMap<String, Vec<AttemptFacts>> = HashMap::new();
         for row in query.fetch_all(&self.read).await? {
-            let status_text: String = row.try_get("status")?;
             by_notification
-                .entry(row.try_get("notification_id")?)
+                .entry(row.notification_id.clone())
                 .or_default()
-                .push(AttemptFacts {
-                    id: AttemptId::from_stored(row.try_get("id")?),
-                    channel: parse_stored(&row.try_get::<String, _>("channel")?, "channel")?,
-                    status: AttemptStatus::parse(&status_text).ok_or_else(|| {
-                        StoreError::Corrupt(format!("attempt status {status_text}"))
-                    })?,
-                    created_at: timestamp(row.try_get("created_at")?)?,
-                    started_at: opt_timestamp(row.try_get("started_at")?)?,
-                    retry_at: opt_timestamp(row.try_get("retry_at")?)?,
-                    failed_at: opt_timestamp(row.try_get("failed_at")?)?,
-                    deliver_by: opt_timestamp(row.try_get("deliver_by")?)?,
-                    error_code: row.try_get("error_code")?,
-                    error_text: row.try_get("error_text")?,
-                });
+                .push(row.try_into()?);
         }
         for notification in &mut claimed {
             notification.attempts = by_notification
@@ -757,6 +801,6 @@ fn release_row(
 
 fn returned_ids(rows: Vec<AnyRow>) -> Result<HashSet<String>, StoreError> {
     rows.iter()
-        .map(|row| Ok(row.try_get::<String, _>("id")?))
+        .map(|row| Ok(<(String,)>::from_row(row)?.0))
         .collect()
 }

@@ -2,7 +2,7 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 use medrelay_channels::{ChannelKind, DeliveryState, RecipientFact};
-use sqlx::Row;
+use sqlx::FromRow;
 
 use super::facts::{LearnedFact, remember_facts};
 use super::notifications::EventBatch;
@@ -68,31 +68,28 @@ impl Store {
         )
         .await?;
         for row in lookup {
-            let sender: String = row.try_get("sender")?;
-            if !senders.contains(&sender) {
+            let row = LookupRow::from_row(&row)?;
+            if !senders.contains(&row.sender) {
                 continue;
             }
-            let status: String = row.try_get("status")?;
-            let notification: String = row.try_get("notification_id")?;
-            let leased = row.try_get::<Option<String>, _>("lease_token")?.is_some();
+            let status = AttemptStatus::parse(&row.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("attempt status {}", row.status)))?;
             notifications.insert(
-                notification.clone(),
-                (row.try_get::<String, _>("notification_status")?, leased),
+                row.notification_id.clone(),
+                (row.notification_status, row.lease_token.is_some()),
             );
-            let channel: String = row.try_get("channel")?;
-            let address = if channel == ChannelKind::Email.as_str() {
-                row.try_get("email")?
+            let address = if row.channel == ChannelKind::Email.as_str() {
+                row.email
             } else {
-                row.try_get("phone")?
+                row.phone
             };
             attempts.insert(
-                row.try_get("id")?,
+                row.id,
                 TrackedAttempt {
-                    notification,
-                    channel,
+                    notification: row.notification_id,
+                    channel: row.channel,
                     address,
-                    status: AttemptStatus::parse(&status)
-                        .ok_or_else(|| StoreError::Corrupt(format!("attempt status {status}")))?,
+                    status,
                     update: None,
                 },
             );
@@ -274,6 +271,20 @@ columns! {
     }
 }
 
+/// An attempt a status update names, with its notification's state and the patient's addresses.
+#[derive(sqlx::FromRow)]
+struct LookupRow {
+    id: String,
+    notification_id: String,
+    channel: String,
+    sender: String,
+    status: String,
+    notification_status: String,
+    lease_token: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+}
+
 struct TrackedAttempt<'a> {
     notification: String,
     channel: String,
@@ -296,15 +307,15 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let _turn = self.background_turn().await;
         let mut tx = self.write.begin().await?;
-        let row = sqlx::query("SELECT notification_id, sender FROM attempts WHERE id = $1")
-            .bind(attempt_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else {
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT notification_id, sender FROM attempts WHERE id = $1")
+                .bind(attempt_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((notification, sender)) = row else {
             return Ok(false);
         };
-        let notification: String = row.try_get("notification_id")?;
-        if !senders.contains(&row.try_get::<String, _>("sender")?) {
+        if !senders.contains(&sender) {
             return Ok(false);
         }
         let detail = if digits == "1" {
