@@ -58,9 +58,15 @@ pub struct RunningApp {
     stop_serving: watch::Sender<bool>,
     server: JoinHandle<()>,
     grace: Duration,
+    dispatcher: Arc<Dispatcher>,
 }
 
 impl RunningApp {
+    /// Runs the dispatcher until nothing is due now (see [`Dispatcher::drain`]).
+    pub async fn drain_dispatcher(&self) -> Result<usize, StoreError> {
+        self.dispatcher.drain().await
+    }
+
     /// Stops claiming work and lets the provider hand-overs in flight finish, then stops
     /// accepting connections and lets the requests in flight finish: all within
     /// `http.shutdown_grace_ms`. The server goes last: hand-overs in flight may be talking to
@@ -199,6 +205,7 @@ impl Application {
             stop_serving,
             server,
             grace,
+            dispatcher: self.dispatcher,
         }
     }
 }

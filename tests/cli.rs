@@ -1,24 +1,22 @@
 //! The `medrelay` command's set-up verbs, run as a clinic's IT person would.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::Output;
 use std::time::Duration;
 
 use medrelay::Config;
 use medrelay::app::Application;
+use medrelay_testkit::process::{self, Process};
 
 fn medrelay(database_url: &str, args: &[&str]) -> Output {
     medrelay_with_env(database_url, args, &[])
 }
 
 fn medrelay_with_env(database_url: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_medrelay"))
+    process::command(&[env!("CARGO_BIN_EXE_medrelay")])
         .args(args)
         .env("MEDRELAY_DATABASE_URL", database_url)
         .env("MEDRELAY_CONFIG", "/nonexistent/medrelay.toml")
-        .env("RUST_LOG", "warn")
         .envs(env.iter().copied())
         .output()
         .expect("medrelay runs")
@@ -174,54 +172,15 @@ async fn a_clinic_phone_given_at_creation_is_the_number_notices_ask_patients_to_
     store.close().await;
 }
 
-/// `medrelay serve` with `config_file`; its output lines arrive on the returned channel.
-fn serve(config_file: &Path) -> (Child, mpsc::Receiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_medrelay"))
-        .arg("serve")
-        .env("MEDRELAY_CONFIG", config_file)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("medrelay starts");
-    let (lines, received) = mpsc::channel();
-    for output in [
-        child
-            .stdout
-            .take()
-            .map(|o| Box::new(o) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|e| Box::new(e) as Box<dyn Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let lines = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(output).lines().map_while(Result::ok) {
-                if lines.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-    }
-    (child, received)
+/// `medrelay serve` with `config_file`; its standard output and error come as its lines.
+fn serve(config_file: &Path) -> Process {
+    let mut command = process::command(&[env!("CARGO_BIN_EXE_medrelay"), "serve"]);
+    command.env("MEDRELAY_CONFIG", config_file);
+    Process::spawn(command, "medrelay serve", None)
 }
 
-/// Output lines until one satisfies `last` (included), or all of them once the process ends.
-fn lines_until(received: &mpsc::Receiver<String>, last: impl Fn(&str) -> bool) -> Vec<String> {
-    let mut seen = Vec::new();
-    while let Ok(line) = received.recv_timeout(Duration::from_secs(30)) {
-        let done = last(&line);
-        seen.push(line);
-        if done {
-            break;
-        }
-    }
-    seen
-}
+/// Long enough that only a hung start-up reaches it.
+const QUIET: Duration = Duration::from_secs(30);
 
 #[test]
 fn serving_beyond_loopback_without_deciding_on_the_sandbox_is_refused_naming_the_setting() {
@@ -236,10 +195,9 @@ fn serving_beyond_loopback_without_deciding_on_the_sandbox_is_refused_naming_the
     )
     .expect("config written");
 
-    let (mut child, received) = serve(&config);
-    let output = lines_until(&received, |line| line.contains("medrelay is running"));
-    let _ = child.kill();
-    let status = child.wait().expect("medrelay ends");
+    let mut served = serve(&config);
+    let output = served.lines_until(|line| line.contains("medrelay is running"), QUIET);
+    let status = served.kill_9().expect("medrelay ends");
 
     assert!(
         !status.success() && !output.iter().any(|l| l.contains("medrelay is running")),
@@ -279,10 +237,9 @@ bounce_domain = "bounces.clinic.example"
     )
     .expect("config written");
 
-    let (mut child, received) = serve(&config);
-    let output = lines_until(&received, |line| line.contains("/sandbox/outbox"));
-    let _ = child.kill();
-    let _ = child.wait();
+    let served = serve(&config);
+    let output = served.lines_until(|line| line.contains("/sandbox/outbox"), QUIET);
+    drop(served);
 
     let said = |text: &str| output.iter().any(|l| l.contains(text));
     assert!(said("SANDBOX"), "{output:#?}");

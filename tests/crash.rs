@@ -21,20 +21,19 @@
 //! notification the first run may already have stored, never a second one.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::{FutureExt, StreamExt};
+use medrelay_testkit::database::{self, TEST_PREFIX};
+use medrelay_testkit::process::{self, Process};
+use medrelay_testkit::{Backend, TestDatabase, free_port, outbox, wait};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
-use sqlx::Row;
 
 const NOTIFICATIONS: usize = 2_000;
 const PATIENTS: usize = 200;
@@ -71,8 +70,10 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 async fn a_kill_9_mid_way_loses_nothing_acknowledged_and_delivers_nothing_twice_on_sqlite() {
     let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().expect("temporary directory");
-    let url = format!("sqlite://{}", dir.path().join("medrelay.db").display());
-    let outcome = AssertUnwindSafe(crash_and_check("sqlite", &url, dir.path()))
+    let database = TestDatabase::create(&Backend::Sqlite, dir.path(), TEST_PREFIX)
+        .await
+        .expect("a SQLite database");
+    let outcome = AssertUnwindSafe(crash_and_check("sqlite", database.url(), dir.path()))
         .catch_unwind()
         .await;
     keep_for_inspection(dir);
@@ -95,19 +96,21 @@ fn keep_for_inspection(dir: tempfile::TempDir) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs PostgreSQL: run with --ignored and MEDRELAY_TEST_POSTGRES_URL set"]
 async fn a_kill_9_mid_way_loses_nothing_acknowledged_and_delivers_nothing_twice_on_postgres() {
-    let server_url = std::env::var("MEDRELAY_TEST_POSTGRES_URL").expect(
+    let server = std::env::var("MEDRELAY_TEST_POSTGRES_URL").expect(
         "MEDRELAY_TEST_POSTGRES_URL must name a PostgreSQL server (e.g. postgres://postgres@127.0.0.1:5432/postgres) for the crash test on PostgreSQL",
     );
     let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().expect("temporary directory");
-    let database = TestDatabase::create(&server_url).await;
-    let outcome = AssertUnwindSafe(crash_and_check("postgres", &database.url, dir.path()))
+    let database = TestDatabase::create(&Backend::Postgres { server }, dir.path(), TEST_PREFIX)
+        .await
+        .expect("a fresh PostgreSQL database");
+    let outcome = AssertUnwindSafe(crash_and_check("postgres", database.url(), dir.path()))
         .catch_unwind()
         .await;
     if std::env::var_os("MEDRELAY_TEST_KEEP_DATABASE").is_some() {
-        eprintln!("kept the test database for inspection: {}", database.url);
-    } else {
-        database.drop_it().await;
+        eprintln!("kept the test database for inspection: {}", database.url());
+    } else if let Err(error) = database.remove().await {
+        eprintln!("could not drop the test database: {error}");
     }
     keep_for_inspection(dir);
     if let Err(panic) = outcome {
@@ -121,8 +124,8 @@ async fn crash_and_check(backend: &str, database_url: &str, dir: &Path) {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let accounts = Accounts::write(dir, port);
-    let mut provider = Process::sandbox(dir, &accounts, &base);
-    provider.wait_for_line("medrelay sandbox is running on");
+    let provider = sandbox(dir, &accounts, &base);
+    provider.line_after("medrelay sandbox is running on");
     let client = Client::builder()
         // A guard against a hung request, not a timing check: the machine may be loaded.
         .timeout(Duration::from_secs(60))
@@ -131,7 +134,7 @@ async fn crash_and_check(backend: &str, database_url: &str, dir: &Path) {
         .expect("HTTP client");
 
     // First run: a fresh database, so the binary creates clinic `demo` and prints its key.
-    let mut server = Process::gateway(dir, &accounts, database_url, port, 1);
+    let mut server = gateway(dir, &accounts, database_url, port, 1);
     server.wait_until_ready(&client, &base).await;
     let key = server.admin_key();
     open_around_the_clock(&client, &base, &key).await;
@@ -174,7 +177,7 @@ async fn crash_and_check(backend: &str, database_url: &str, dir: &Path) {
 
     // Second run on the same database and port: no new key; the clients send the rest, and
     // retry the requests the crash cut off with the same idempotency keys.
-    let mut server = Process::gateway(dir, &accounts, database_url, port, 2);
+    let mut server = gateway(dir, &accounts, database_url, port, 2);
     server.wait_until_ready(&client, &base).await;
     let restarted = Instant::now();
     let pending: Vec<usize> = {
@@ -236,7 +239,7 @@ async fn crash_and_check(backend: &str, database_url: &str, dir: &Path) {
 
     // Final look at what the patients got and at every notification, now that nothing more
     // can happen to either.
-    let outbox = fetch_outbox(&accounts.sandbox_db).await;
+    let outbox = outbox::from_database(&accounts.sandbox_db).await;
     let notifications = fetch_notifications(&client, &base, &key, &ids).await;
     let report = Report::build(&acked, &notifications, &outbox);
     let replays = interrupted
@@ -246,8 +249,8 @@ async fn crash_and_check(backend: &str, database_url: &str, dir: &Path) {
     report.print(backend, replays, interrupted.len());
     let fates = at_kill.fates(&notifications);
     at_kill.print(backend, &fates);
-    server.print_errors();
-    provider.print_errors();
+    print_errors(dir, "medrelay", 2);
+    print_errors(dir, "sandbox", 1);
     report.assert_sound();
     assert!(
         fates.not_started_but_held.is_empty(),
@@ -331,284 +334,85 @@ bounce_domain = "{BOUNCE_DOMAIN}"
     }
 }
 
-/// A running `medrelay` child process (the gateway or the sandbox), killed when dropped (also
-/// when the test panics).
-struct Process {
-    child: Option<Child>,
-    name: String,
-    run: u32,
-    stdout: mpsc::Receiver<String>,
-    log: PathBuf,
+/// A `medrelay` command with only the settings given here and the accounts file.
+fn command(dir: &Path, accounts: &Accounts) -> Command {
+    let mut command = process::command(&[env!("CARGO_BIN_EXE_medrelay")]);
+    command
+        .current_dir(dir)
+        .env("MEDRELAY_CONFIG", &accounts.file)
+        .env("MEDRELAY_SANDBOX__SMTP_LISTEN", &accounts.smtp_listen)
+        .env("MEDRELAY_SANDBOX__DELIVERY_DELAY_MS", "100")
+        .env("MEDRELAY_SANDBOX__READ_DELAY_MS", "100");
+    command
 }
 
-impl Process {
-    /// A `medrelay` command with only the settings given here: whatever MEDRELAY_* the test
-    /// runs under (e.g. MEDRELAY_TEST_POSTGRES_URL) is not the child's configuration.
-    fn command(dir: &Path, accounts: &Accounts) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_medrelay"));
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("MEDRELAY_") {
-                command.env_remove(name);
-            }
-        }
-        command
-            .current_dir(dir)
-            .env("MEDRELAY_CONFIG", &accounts.file)
-            .env("RUST_LOG", "warn")
-            .env("NO_COLOR", "1")
-            .env("MEDRELAY_SANDBOX__SMTP_LISTEN", &accounts.smtp_listen)
-            .env("MEDRELAY_SANDBOX__DELIVERY_DELAY_MS", "100")
-            .env("MEDRELAY_SANDBOX__READ_DELAY_MS", "100");
-        command
-    }
+/// Starts run `run` of `name`, logging to `<name>-run-<run>.log` in `dir`.
+fn spawn(command: Command, dir: &Path, name: &str, run: u32) -> Process {
+    let log = dir.join(format!("{name}-run-{run}.log"));
+    Process::spawn(command, &format!("run {run} of {name}"), Some(log))
+}
 
-    /// The provider: the sandbox as its own process, on its own database.
-    fn sandbox(dir: &Path, accounts: &Accounts, gateway: &str) -> Self {
-        let mut command = Self::command(dir, accounts);
-        command
-            .env("MEDRELAY_DATABASE_URL", &accounts.sandbox_db)
-            .args([
-                "sandbox",
-                "--listen",
-                &accounts.sandbox_listen,
-                "--gateway",
-                gateway,
-            ]);
-        Self::spawn(command, dir, "sandbox", 1)
-    }
+/// The provider: the sandbox as its own process, on its own database.
+fn sandbox(dir: &Path, accounts: &Accounts, gateway: &str) -> Process {
+    let mut command = command(dir, accounts);
+    command
+        .env("MEDRELAY_DATABASE_URL", &accounts.sandbox_db)
+        .args([
+            "sandbox",
+            "--listen",
+            &accounts.sandbox_listen,
+            "--gateway",
+            gateway,
+        ]);
+    spawn(command, dir, "sandbox", 1)
+}
 
-    fn gateway(dir: &Path, accounts: &Accounts, database_url: &str, port: u16, run: u32) -> Self {
-        let mut command = Self::command(dir, accounts);
-        command
-            .env("MEDRELAY_DATABASE_URL", database_url)
-            .env("MEDRELAY_LISTEN", format!("127.0.0.1:{port}"))
-            // Every channel has an account: the sandbox process.
-            .env("MEDRELAY_SANDBOX__ENABLED", "false")
-            // Free text goes by SMS here (no WhatsApp window is open). Held to a sender rate,
-            // like a real account's, many claimed hand-overs wait for their turn when the kill
-            // comes: those never started and must not be held up by it.
-            .env("MEDRELAY_SENDERS__SMS_PER_SECOND", SENDER_RATE)
-            .env("MEDRELAY_SENDERS__EMAIL_PER_SECOND", SENDER_RATE)
-            // Short, so that the restart takes over soon; long enough that a loaded machine
-            // renews it in time.
-            .env("MEDRELAY_DISPATCH__LEASE_MS", "5000")
-            .env("MEDRELAY_DISPATCH__RETRY_BASE_MS", "100")
-            .env("MEDRELAY_DISPATCH__RETRY_CAP_MS", "1000")
-            .env(
-                "MEDRELAY_DELIVERY_TIMEOUT__WHATSAPP_MS",
-                DELIVERY_TIMEOUT_MS,
-            )
-            .env("MEDRELAY_DELIVERY_TIMEOUT__SMS_MS", DELIVERY_TIMEOUT_MS)
-            .env("MEDRELAY_DELIVERY_TIMEOUT__VOICE_MS", DELIVERY_TIMEOUT_MS)
-            .env("MEDRELAY_API__KEY_RATE_PER_SECOND", "100000")
-            .env("MEDRELAY_API__KEY_BURST", "100000")
-            // Each patient gets ten notifications here; the patient cap is tested elsewhere.
-            .env("MEDRELAY_API__PATIENT_DAILY_CAP", "0");
-        Self::spawn(command, dir, "medrelay", run)
-    }
+fn gateway(dir: &Path, accounts: &Accounts, database_url: &str, port: u16, run: u32) -> Process {
+    let mut command = command(dir, accounts);
+    command
+        .env("MEDRELAY_DATABASE_URL", database_url)
+        .env("MEDRELAY_LISTEN", format!("127.0.0.1:{port}"))
+        // Every channel has an account: the sandbox process.
+        .env("MEDRELAY_SANDBOX__ENABLED", "false")
+        // Free text goes by SMS here (no WhatsApp window is open). Held to a sender rate,
+        // like a real account's, many claimed hand-overs wait for their turn when the kill
+        // comes: those never started and must not be held up by it.
+        .env("MEDRELAY_SENDERS__SMS_PER_SECOND", SENDER_RATE)
+        .env("MEDRELAY_SENDERS__EMAIL_PER_SECOND", SENDER_RATE)
+        // Short, so that the restart takes over soon; long enough that a loaded machine
+        // renews it in time.
+        .env("MEDRELAY_DISPATCH__LEASE_MS", "5000")
+        .env("MEDRELAY_DISPATCH__RETRY_BASE_MS", "100")
+        .env("MEDRELAY_DISPATCH__RETRY_CAP_MS", "1000")
+        .env(
+            "MEDRELAY_DELIVERY_TIMEOUT__WHATSAPP_MS",
+            DELIVERY_TIMEOUT_MS,
+        )
+        .env("MEDRELAY_DELIVERY_TIMEOUT__SMS_MS", DELIVERY_TIMEOUT_MS)
+        .env("MEDRELAY_DELIVERY_TIMEOUT__VOICE_MS", DELIVERY_TIMEOUT_MS)
+        .env("MEDRELAY_API__KEY_RATE_PER_SECOND", "100000")
+        .env("MEDRELAY_API__KEY_BURST", "100000")
+        // Each patient gets ten notifications here; the patient cap is tested elsewhere.
+        .env("MEDRELAY_API__PATIENT_DAILY_CAP", "0");
+    spawn(command, dir, "medrelay", run)
+}
 
-    fn spawn(mut command: Command, dir: &Path, name: &str, run: u32) -> Self {
-        let log = dir.join(format!("{name}-run-{run}.log"));
-        let stderr = File::create(&log).expect("create the child's log file");
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(stderr));
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {name}: {e}"));
-        let stdout = child.stdout.take().expect("the child's stdout");
-        let (lines, stdout_lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if lines.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self {
-            child: Some(child),
-            name: name.to_owned(),
-            run,
-            stdout: stdout_lines,
-            log,
-        }
-    }
-
-    /// Waits for the child to print a line starting with `prefix` (it does once it listens).
-    fn wait_for_line(&mut self, prefix: &str) {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.stdout.recv_timeout(left) {
-                Ok(line) if line.starts_with(prefix) => return,
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
-        panic!(
-            "{} printed no `{prefix}` line:\n{}",
-            self.name,
-            self.log_text()
-        );
-    }
-
-    /// Polls `GET /health` until it answers 200; fails with the child's log if it exits.
-    async fn wait_until_ready(&mut self, client: &Client, base: &str) {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                panic!(
-                    "run {} of {} exited with {status} before it was ready:\n{}",
-                    self.run,
-                    self.name,
-                    self.log_text()
-                );
-            }
-            let health = client
-                .get(format!("{base}/health"))
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await;
-            if health.is_ok_and(|r| r.status() == StatusCode::OK) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "run {} of {} did not become ready within 120s:\n{}",
-                self.run,
-                self.name,
-                self.log_text()
+/// The children log at `warn`; anything at `ERROR` is worth seeing next to the results.
+fn print_errors(dir: &Path, name: &str, runs: u32) {
+    for run in 1..=runs {
+        let text =
+            std::fs::read_to_string(dir.join(format!("{name}-run-{run}.log"))).unwrap_or_default();
+        let errors: Vec<&str> = text.lines().filter(|l| l.contains("ERROR")).collect();
+        if !errors.is_empty() {
+            eprintln!(
+                "{name} run {run} logged {} errors; the first ones:",
+                errors.len()
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// The admin key the first run prints for clinic `demo`.
-    fn admin_key(&self) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut seen = Vec::new();
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            let Ok(line) = self.stdout.recv_timeout(left) else {
-                break;
-            };
-            if let Some(key) = line.trim().strip_prefix("export MEDRELAY_KEY=") {
-                return key.to_owned();
-            }
-            seen.push(line);
-        }
-        panic!(
-            "the first run printed no `export MEDRELAY_KEY=` line; stdout was:\n{}",
-            seen.join("\n")
-        );
-    }
-
-    /// SIGKILL: no shutdown code runs, like a power cut or the OOM killer.
-    fn kill_9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().expect("kill -9 the child");
-            child.wait().expect("reap the killed child");
-        }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_else(|e| format!("(no log: {e})"))
-    }
-
-    /// The child logs at `warn`; anything at `ERROR` is worth seeing next to the results.
-    fn print_errors(&self) {
-        for run in 1..=self.run {
-            let log = self
-                .log
-                .with_file_name(format!("{}-run-{run}.log", self.name));
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            let errors: Vec<&str> = text.lines().filter(|l| l.contains("ERROR")).collect();
-            if !errors.is_empty() {
-                eprintln!(
-                    "{} run {run} logged {} errors; the first ones:",
-                    self.name,
-                    errors.len()
-                );
-                for line in errors.iter().take(10) {
-                    eprintln!("  {line}");
-                }
+            for line in errors.iter().take(10) {
+                eprintln!("  {line}");
             }
         }
     }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
-}
-
-/// A fresh PostgreSQL database for one test, on the server `MEDRELAY_TEST_POSTGRES_URL` names.
-struct TestDatabase {
-    server_url: String,
-    name: String,
-    url: String,
-}
-
-impl TestDatabase {
-    async fn create(server_url: &str) -> Self {
-        let name = format!("medrelay_crash_{}", uuid::Uuid::new_v4().simple());
-        let admin = admin_pool(server_url).await;
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&admin)
-            .await
-            .expect("create the test database");
-        admin.close().await;
-        let (without_query, query) = server_url
-            .split_once('?')
-            .map_or((server_url, None), |(u, q)| (u, Some(q)));
-        let base = without_query
-            .rsplit_once('/')
-            .map_or(without_query, |(base, _)| base);
-        let url = match query {
-            Some(query) => format!("{base}/{name}?{query}"),
-            None => format!("{base}/{name}"),
-        };
-        Self {
-            server_url: server_url.to_owned(),
-            name,
-            url,
-        }
-    }
-
-    async fn drop_it(self) {
-        let admin = admin_pool(&self.server_url).await;
-        if let Err(error) = sqlx::query(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ))
-        .execute(&admin)
-        .await
-        {
-            eprintln!("could not drop test database {}: {error}", self.name);
-        }
-        admin.close().await;
-    }
-}
-
-async fn admin_pool(server_url: &str) -> sqlx::PgPool {
-    sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .connect(server_url)
-        .await
-        .expect("connect to MEDRELAY_TEST_POSTGRES_URL")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -774,14 +578,15 @@ async fn submit_until_killed(
 }
 
 async fn wait_for_acks(submission: &Submission, count: usize) {
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while submission.acked.lock().expect("acks").len() < count {
-        assert!(
-            Instant::now() < deadline,
-            "fewer than {count} notifications acknowledged within 300s"
-        );
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    wait::within(Duration::from_secs(300))
+        .every(Duration::from_millis(1))
+        .until(
+            async || match submission.acked.lock().expect("acks").len() {
+                n if n < count => Err(format!("{n} of {count} notifications acknowledged")),
+                _ => Ok(()),
+            },
+        )
+        .await;
 }
 
 /// The second run: every remaining notification must be acknowledged.
@@ -895,34 +700,34 @@ async fn wait_until_all_terminal(
     ids: &[String],
     within: Duration,
 ) -> HashMap<String, Value> {
-    let deadline = Instant::now() + within;
     let mut done = HashMap::new();
     let mut waiting: Vec<String> = ids.to_vec();
-    loop {
-        let seen = fetch_notifications(client, base, key, &waiting).await;
-        let mut still = Vec::new();
-        for (id, notification) in seen {
-            if is_terminal(&notification) {
-                done.insert(id, notification);
-            } else {
-                still.push((id, notification));
+    wait::within(within)
+        .every(Duration::from_millis(200))
+        .until(async || {
+            let seen = fetch_notifications(client, base, key, &waiting).await;
+            let mut still = Vec::new();
+            for (id, notification) in seen {
+                if is_terminal(&notification) {
+                    done.insert(id, notification);
+                } else {
+                    still.push((id, notification));
+                }
             }
-        }
-        if still.is_empty() {
-            return done;
-        }
-        if Instant::now() >= deadline {
+            if still.is_empty() {
+                return Ok(());
+            }
             let examples: Vec<String> = still.iter().take(5).map(|(_, n)| describe(n)).collect();
-            panic!(
-                "{} notifications are not terminal {}s after the restart; for example:\n{}",
+            let why_not = format!(
+                "{} notifications are not terminal after the restart; for example:\n{}",
                 still.len(),
-                within.as_secs(),
                 examples.join("\n")
             );
-        }
-        waiting = still.into_iter().map(|(id, _)| id).collect();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+            waiting = still.into_iter().map(|(id, _)| id).collect();
+            Err(why_not)
+        })
+        .await;
+    done
 }
 
 /// A notification with its attempts and audit trail, for failure messages.
@@ -1006,12 +811,7 @@ struct HandOvers {
 
 impl HandOvers {
     async fn left_by_the_kill(database_url: &str) -> Self {
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::any::AnyPoolOptions::new()
-            .max_connections(1)
-            .connect(database_url)
-            .await
-            .expect("open the killed instance's database");
+        let pool = database::connect(database_url).await;
         let ids = |sql: &'static str| {
             let pool = pool.clone();
             async move {
@@ -1100,73 +900,40 @@ fn reached_patient(message: &Value) -> bool {
     )
 }
 
-/// The provider's own records, read from its database as its operator would: every message it
-/// took, with the status it last reported and whether it still owes one.
-async fn fetch_outbox(sandbox_db: &str) -> Vec<Value> {
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::any::AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(sandbox_db)
-        .await
-        .expect("open the sandbox's database");
-    let rows = sqlx::query(
-        "SELECT id, channel, recipient, status, callback_ref, next_status FROM sandbox_messages",
-    )
-    .fetch_all(&pool)
-    .await
-    .expect("read the sandbox's outbox");
-    pool.close().await;
-    rows.iter()
-        .map(|row| {
-            let text = |column: &str| -> Option<String> {
-                row.try_get(column)
-                    .unwrap_or_else(|e| panic!("sandbox_messages.{column}: {e}"))
-            };
-            json!({
-                "id": text("id"),
-                "channel": text("channel"),
-                "recipient": text("recipient"),
-                "status": text("status"),
-                "callback_ref": text("callback_ref"),
-                "next_status": text("next_status"),
-            })
-        })
-        .collect()
-}
-
 async fn wait_until_the_provider_has(sandbox_db: &str, messages: usize) {
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while fetch_outbox(sandbox_db).await.len() < messages {
-        assert!(
-            Instant::now() < deadline,
-            "the sandbox took fewer than {messages} messages within 300s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait::within(Duration::from_secs(300))
+        .every(Duration::from_millis(20))
+        .until(
+            async || match outbox::from_database(sandbox_db).await.len() {
+                n if n < messages => Err(format!("the sandbox took {n} of {messages} messages")),
+                _ => Ok(()),
+            },
+        )
+        .await;
 }
 
 /// Waits until the sandbox owes no more status reports, so that a late delivery (a duplicate in
 /// the making) has shown up before the outbox is counted.
 async fn wait_until_sandbox_settles(sandbox_db: &str, within: Duration) -> Duration {
     let started = Instant::now();
-    loop {
-        let owing: Vec<Value> = fetch_outbox(sandbox_db)
-            .await
-            .into_iter()
-            .filter(|m| !m["next_status"].is_null())
-            .collect();
-        if owing.is_empty() {
-            return started.elapsed();
-        }
-        assert!(
-            started.elapsed() < within,
-            "{} sandbox messages still owe a status report after {}s, e.g. {:?}",
-            owing.len(),
-            within.as_secs(),
-            owing.first()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait::within(within)
+        .every(Duration::from_millis(200))
+        .until(async || {
+            let owing: Vec<Value> = outbox::from_database(sandbox_db)
+                .await
+                .into_iter()
+                .filter(|m| !m["next_status"].is_null())
+                .collect();
+            match owing.first() {
+                None => Ok(()),
+                Some(example) => Err(format!(
+                    "{} sandbox messages still owe a status report, e.g. {example:?}",
+                    owing.len()
+                )),
+            }
+        })
+        .await;
+    started.elapsed()
 }
 
 // ---------------------------------------------------------------------------------------------

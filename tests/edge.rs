@@ -2,12 +2,14 @@
 //! Docker and Kubernetes send) while requests are in flight, and flooded with connections that
 //! never finish their headers under a low open-file limit.
 
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use medrelay_testkit::process::{self, Process};
+use medrelay_testkit::{free_port, wait};
 
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
@@ -17,139 +19,58 @@ use tokio::net::TcpStream;
 /// Long enough that only a hung process hits it: it proves "not hung", it times nothing.
 const HUNG: Duration = Duration::from_secs(60);
 
+/// The binary on a free port, with its log in the test's directory.
 struct Gateway {
-    child: Child,
+    process: Process,
     addr: SocketAddr,
-    stdout: mpsc::Receiver<String>,
 }
 
 impl Gateway {
     /// The binary on a free port with `database_url`; `wrap` runs it under another command
-    /// (e.g. `prlimit`).
-    fn start(dir: &Path, database_url: &str, env: &[(&str, &str)], wrap: &[&str]) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let binary = env!("CARGO_BIN_EXE_medrelay");
-        let mut command = match wrap.split_first() {
-            Some((program, args)) => {
-                let mut command = Command::new(program);
-                command.args(args).arg(binary);
-                command
-            }
-            None => Command::new(binary),
-        };
-        // The suite's own MEDRELAY_* (e.g. MEDRELAY_TEST_POSTGRES_URL) is not the child's.
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("MEDRELAY_") {
-                command.env_remove(name);
-            }
-        }
+    /// (e.g. `prlimit`). `run` numbers the starts in one directory, for their logs.
+    fn start(
+        dir: &Path,
+        run: u32,
+        database_url: &str,
+        env: &[(&str, &str)],
+        wrap: &[&str],
+    ) -> Self {
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let mut command = process::command(&[wrap, &[env!("CARGO_BIN_EXE_medrelay")]].concat());
         command
             .current_dir(dir)
             .env("MEDRELAY_CONFIG", dir.join("absent.toml"))
-            .env("RUST_LOG", "warn")
             .env("MEDRELAY_DATABASE_URL", database_url)
             .env("MEDRELAY_LISTEN", addr.to_string())
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = command.spawn().expect("start the medrelay binary");
-        let output = child.stdout.take().expect("the child's stdout");
-        let (lines, stdout) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(output).lines().map_while(Result::ok) {
-                if lines.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self {
-            child,
-            addr,
-            stdout,
-        }
+            .envs(env.iter().copied());
+        let log = dir.join(format!("medrelay-run-{run}.log"));
+        let process = Process::spawn(command, &format!("run {run} of medrelay"), Some(log));
+        Self { process, addr }
     }
 
     fn base(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    /// Waits for `GET /health`.
     async fn ready(&mut self, client: &Client) {
-        let deadline = Instant::now() + HUNG;
-        loop {
-            assert!(
-                self.child.try_wait().expect("child status").is_none(),
-                "medrelay exited before it was ready"
-            );
-            let health = client
-                .get(format!("{}/health", self.base()))
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await;
-            if health.is_ok_and(|r| r.status() == StatusCode::OK) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "medrelay never became ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let base = self.base();
+        self.process.wait_until_ready(client, &base).await;
     }
 
-    /// The admin key a first run prints for clinic `demo`.
-    fn admin_key(&self) -> String {
-        let deadline = Instant::now() + HUNG;
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            let Ok(line) = self.stdout.recv_timeout(left) else {
-                break;
-            };
-            if let Some(key) = line.trim().strip_prefix("export MEDRELAY_KEY=") {
-                return key.to_owned();
-            }
-        }
-        panic!("no `export MEDRELAY_KEY=` line on stdout");
-    }
-
-    fn sigterm(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill -TERM failed");
-    }
-
-    /// Waits for the process to exit; fails if it has not within [`HUNG`].
-    async fn exit(mut self) -> ExitStatus {
-        let deadline = Instant::now() + HUNG;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("child status") {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("medrelay did not exit within {HUNG:?} of SIGTERM");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    /// Waits for the process to exit after SIGTERM; fails if it has not within [`HUNG`].
+    async fn exit(self) -> ExitStatus {
+        self.process.exit(HUNG).await
     }
 
     /// Waits until the port refuses new connections: the gateway has stopped accepting.
     async fn refusing(&self) {
-        let deadline = Instant::now() + HUNG;
-        while TcpStream::connect(self.addr).await.is_ok() {
-            assert!(Instant::now() < deadline, "still accepting connections");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        wait::within(HUNG)
+            .every(Duration::from_millis(10))
+            .until(async || match TcpStream::connect(self.addr).await {
+                Ok(_) => Err("still accepting connections".to_owned()),
+                Err(_) => Ok(()),
+            })
+            .await;
     }
 }
 
@@ -189,9 +110,9 @@ async fn status_of(client: &Client, base: &str, key: &str, id: &str) -> StatusCo
 async fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
     let dir = tempfile::tempdir().expect("temp dir");
     let client = Client::new();
-    let mut gateway = Gateway::start(dir.path(), &sqlite(dir.path()), &[], &[]);
+    let mut gateway = Gateway::start(dir.path(), 1, &sqlite(dir.path()), &[], &[]);
     gateway.ready(&client).await;
-    let key = gateway.admin_key();
+    let key = gateway.process.admin_key();
     let base = gateway.base();
     put_patient(&client, &base, &key).await;
 
@@ -214,7 +135,7 @@ async fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
     let mut buf = [0u8; 64];
     let n = in_flight.read(&mut buf).await.expect("read");
     assert!(buf[..n].starts_with(b"HTTP/1.1 100 Continue\r\n\r\n"));
-    gateway.sigterm();
+    gateway.process.sigterm();
     gateway.refusing().await;
     in_flight
         .write_all(body.as_bytes())
@@ -232,7 +153,7 @@ async fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
     let id = receipt["id"].as_str().expect("id").to_owned();
     assert_eq!(gateway.exit().await.code(), Some(0));
 
-    let mut again = Gateway::start(dir.path(), &sqlite(dir.path()), &[], &[]);
+    let mut again = Gateway::start(dir.path(), 2, &sqlite(dir.path()), &[], &[]);
     again.ready(&client).await;
     assert_eq!(
         status_of(&client, &again.base(), &key, &id).await,
@@ -249,9 +170,9 @@ async fn sigterm_under_load_exits_0_and_every_acknowledged_notification_reads_ba
         ("MEDRELAY_API__KEY_BURST", "100000"),
         ("MEDRELAY_API__PATIENT_DAILY_CAP", "0"),
     ];
-    let mut gateway = Gateway::start(dir.path(), &sqlite(dir.path()), &no_caps, &[]);
+    let mut gateway = Gateway::start(dir.path(), 1, &sqlite(dir.path()), &no_caps, &[]);
     gateway.ready(&client).await;
-    let key = gateway.admin_key();
+    let key = gateway.process.admin_key();
     let base = gateway.base();
     put_patient(&client, &base, &key).await;
 
@@ -284,10 +205,14 @@ async fn sigterm_under_load_exits_0_and_every_acknowledged_notification_reads_ba
             })
         })
         .collect();
-    while acked.lock().expect("acked").len() < 200 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    gateway.sigterm();
+    wait::within(HUNG)
+        .every(Duration::from_millis(5))
+        .until(async || match acked.lock().expect("acked").len() {
+            200.. => Ok(()),
+            n => Err(format!("{n} acknowledged")),
+        })
+        .await;
+    gateway.process.sigterm();
     let exit = gateway.exit().await;
     for client in clients {
         client.await.expect("a client panicked");
@@ -296,7 +221,7 @@ async fn sigterm_under_load_exits_0_and_every_acknowledged_notification_reads_ba
     assert_eq!(exit.code(), Some(0));
     assert_eq!(*refused.lock().expect("refused"), Vec::<StatusCode>::new());
     let acked = acked.lock().expect("acked").clone();
-    let mut again = Gateway::start(dir.path(), &sqlite(dir.path()), &no_caps, &[]);
+    let mut again = Gateway::start(dir.path(), 2, &sqlite(dir.path()), &no_caps, &[]);
     again.ready(&client).await;
     for id in &acked {
         assert_eq!(
@@ -317,12 +242,13 @@ async fn a_flood_of_connections_that_never_finish_their_headers_leaves_the_api_r
     // 256 open files at most, so the flood below is more than the process could hold.
     let mut gateway = Gateway::start(
         dir.path(),
+        1,
         &sqlite(dir.path()),
         &[("MEDRELAY_HTTP__HEADER_READ_TIMEOUT_MS", "1000")],
         &["prlimit", "--nofile=256:256"],
     );
     gateway.ready(&client).await;
-    let key = gateway.admin_key();
+    let key = gateway.process.admin_key();
 
     let mut flood = Vec::new();
     for _ in 0..400 {
@@ -343,6 +269,6 @@ async fn a_flood_of_connections_that_never_finish_their_headers_leaves_the_api_r
 
     assert_eq!(response.status(), StatusCode::OK);
     drop(flood);
-    gateway.sigterm();
+    gateway.process.sigterm();
     assert_eq!(gateway.exit().await.code(), Some(0));
 }

@@ -3,8 +3,8 @@
 
 use jiff::{SignedDuration, Timestamp};
 use medrelay::domain::{
-    AttemptId, AttemptStatus, Language, NotificationId, NotificationStatus, Phone, Priority,
-    TimeZoneName,
+    Actor, AttemptId, AttemptStatus, Event, Language, NotificationId, NotificationStatus, Phone,
+    Priority, Reason, TimeZoneName,
 };
 use medrelay::policy::{AttemptVerdict, PatientCaps};
 use medrelay::store::{
@@ -12,28 +12,11 @@ use medrelay::store::{
     NextState, OutcomeWrite, PatientUpsert, StatusUpdate, Store,
 };
 use medrelay_channels::{ChannelKind, DeliveryState};
+use medrelay_testkit::TestDatabase;
 
 async fn fresh_store(dir: &tempfile::TempDir) -> Store {
-    let url = match std::env::var("MEDRELAY_TEST_POSTGRES_URL") {
-        Err(_) => format!("sqlite://{}", dir.path().join("races.db").display()),
-        Ok(server) => {
-            let name = format!("mrt_{}", uuid::Uuid::new_v4().simple());
-            let admin = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(1)
-                .connect(&server)
-                .await
-                .expect("server");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&admin)
-                .await
-                .expect("create database");
-            let base = server
-                .rsplit_once('/')
-                .map_or(server.as_str(), |(base, _)| base);
-            format!("{base}/{name}")
-        }
-    };
-    Store::connect(&url).await.expect("store")
+    let database = TestDatabase::fresh(dir.path()).await;
+    Store::connect(database.url()).await.expect("store")
 }
 
 fn send(
@@ -109,7 +92,12 @@ async fn one_notification_due(store: &Store, t0: Timestamp) -> NotificationId {
         idempotency_key: None,
         request_hash: "h".into(),
         received_at: t0,
-        received_note: "test".into(),
+        received: Event::Received {
+            priority: Priority::Normal,
+            scheduled_for: None,
+            content: None,
+        },
+        received_by: Actor::System,
         hours_note: None,
         reminder: None,
     };
@@ -203,7 +191,10 @@ async fn a_delivery_reported_while_the_dispatcher_decides_stops_its_stale_fallba
     stale.verdicts = vec![AttemptVerdict {
         attempt: whatsapp.clone(),
         status: AttemptStatus::TimedOut,
-        reason: "whatsapp timed out".into(),
+        reason: Reason::NoReceiptInTime {
+            channel: ChannelKind::Whatsapp,
+            secs: 30,
+        },
     }];
     let cleared = store
         .record_decisions("second", &[stale], at(2_000), at(32_000))

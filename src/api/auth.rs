@@ -114,9 +114,9 @@ impl Caller {
         }
     }
 
-    /// Who made a change, as the notification's and appointment's records say it.
-    pub fn label(&self) -> String {
-        self.actor().label()
+    /// Who made a change, as the audit trail records it.
+    pub fn recorded_as(&self) -> crate::domain::Actor {
+        self.actor().recorded_as()
     }
 }
 

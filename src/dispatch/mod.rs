@@ -2,6 +2,7 @@
 //! messages to channel adapters (at each sender's rate), and records what the providers answered.
 //! It is the only writer of attempt outcomes.
 
+mod drain;
 mod senders;
 
 use std::borrow::Cow;
@@ -22,7 +23,8 @@ use crate::batch::Batcher;
 use crate::clock::SharedClock;
 use crate::config::{DeliveryTimeouts, DispatchConfig};
 use crate::domain::{
-    AttemptId, Clinic, ClinicHours, ClinicId, NotificationStatus, Patient, Sensitivity, Topic,
+    AttemptId, Clinic, ClinicHours, ClinicId, NotificationStatus, Patient, Reason, Sensitivity,
+    Topic,
 };
 use crate::policy::{
     self, ChannelSuspension, DeliveryRules, KnownFact, MessagingHours, NotificationFacts, Step,
@@ -49,6 +51,7 @@ pub struct Dispatcher {
     starts: Batcher<HandoverStart, bool>,
     /// Clinics as last read, and when: a clinic's row changes rarely (its name, phone, channels).
     clinics: RwLock<HashMap<ClinicId, (std::time::Instant, Clinic)>>,
+    rounds: drain::Rounds,
 }
 
 /// How long a clinic read from the database is used before it is read again.
@@ -106,6 +109,7 @@ impl Dispatcher {
             wake,
             starts,
             clinics: RwLock::new(HashMap::new()),
+            rounds: drain::Rounds::default(),
         }
     }
 
@@ -120,7 +124,7 @@ impl Dispatcher {
     async fn work(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let idle = Duration::from_millis(self.config.poll_interval_ms);
         while !*stop.borrow() {
-            match self.dispatch_due().await {
+            match self.rounds.share(self.dispatch_due()).await {
                 Ok(0) => {
                     tokio::select! {
                         () = self.wake.notified() => {}
@@ -200,7 +204,7 @@ impl Dispatcher {
                     notification: notification.id.clone(),
                     previous_status: notification.status,
                     verdicts: Vec::new(),
-                    reasons: vec!["failed: the patient no longer exists".to_owned()],
+                    reasons: vec![Reason::PatientGone],
                     next: NextState::Finish {
                         status: NotificationStatus::Failed,
                         channel: None,

@@ -1,4 +1,5 @@
-//! The clinic's words as types: ids, contacts, patients, notifications, attempts and their states.
+//! The clinic's words as types: ids, contacts, patients, notifications, attempts and their states,
+//! and the events of the audit trail.
 //! Values here are already valid; raw input becomes these types at the API edge.
 
 /// An enum stored and shown as snake_case text, with its list of names for error messages.
@@ -29,16 +30,19 @@ macro_rules! text_enum {
 
 mod callback;
 mod contact;
+mod event;
 mod field;
 mod hours;
 mod ids;
 mod notification;
 mod patient;
+mod reason;
 mod text;
 mod topic;
 
 pub use callback::{CallbackOutcome, CallbackStatus};
 pub use contact::{EmailAddress, Language, Phone, TimeZoneName};
+pub use event::{Actor, Cancellation, Event, ProviderError, ReminderTiming, ScheduleChange};
 pub use field::FieldError;
 pub use hours::{
     ClinicHours, ClinicHoursText, DAY_NAMES, OpenWindow, QuietHours, TimeOfDay, WeekText,
@@ -49,5 +53,8 @@ pub use ids::{
 };
 pub use notification::{AppointmentStatus, AttemptStatus, NotificationStatus, Priority};
 pub use patient::{Clinic, Patient};
+pub use reason::{
+    HoursRule, Reason, ReminderSkip, RouteSource, SkipReason, UsedUp, clinic_time, no_channel_left,
+};
 pub use text::{ONE_LINE_RULE, is_one_line};
 pub use topic::{Sensitivity, Topic};

@@ -21,7 +21,7 @@ use crate::batch::{BatchError, Batcher};
 use crate::clock::SharedClock;
 use crate::config::ApiConfig;
 use crate::domain::{
-    ApiKeyId, Clinic, FieldError, NotificationId, NotificationStatus, Priority, Sensitivity,
+    ApiKeyId, Clinic, Event, FieldError, NotificationId, NotificationStatus, Priority, Sensitivity,
 };
 use crate::policy::templates::TemplateError;
 use crate::policy::{MessagingHours, PatientCaps, SendTime};
@@ -63,7 +63,7 @@ pub enum Content {
     QuickReply(String),
 }
 
-/// Who hands a notification in.
+/// Who hands a notification in: a key, whose role decides what it may send.
 #[derive(Debug, Clone)]
 pub struct Actor {
     pub key: ApiKeyId,
@@ -71,9 +71,12 @@ pub struct Actor {
 }
 
 impl Actor {
-    /// As the notification's record names it.
-    pub fn label(&self) -> String {
-        format!("{} key {}", self.role.as_str(), self.key)
+    /// As the audit trail records it.
+    pub fn recorded_as(&self) -> crate::domain::Actor {
+        crate::domain::Actor::Key {
+            id: self.key.clone(),
+            role: self.role.as_str(),
+        }
     }
 }
 
@@ -187,11 +190,6 @@ impl Intake {
         };
 
         let requested = draft.send_at.unwrap_or(now);
-        let due = if requested > now {
-            format!("scheduled for {requested}")
-        } else {
-            "due now".to_owned()
-        };
         // A normal notification due outside the messaging hours is stored for the next moment
         // they allow; an urgent one is the dispatcher's to explain when it sends it.
         let (send_at, hours_note) = match draft.priority {
@@ -228,12 +226,12 @@ impl Intake {
             idempotency_key: draft.idempotency_key,
             request_hash: draft.request_hash,
             received_at: now,
-            received_note: format!(
-                "received from {}; priority {}; {due}{}",
-                actor.label(),
-                draft.priority.as_str(),
-                text.note
-            ),
+            received: Event::Received {
+                priority: draft.priority,
+                scheduled_for: (requested > now).then_some(requested),
+                content: text.note.strip_prefix("; ").map(str::to_owned),
+            },
+            received_by: actor.recorded_as(),
             hours_note,
             reminder: None,
         };

@@ -1,7 +1,7 @@
 use jiff::Timestamp;
 use medrelay_channels::{ChannelKind, Recipient, RecipientFact};
 
-use crate::domain::{Clinic, Patient};
+use crate::domain::{Clinic, Patient, Reason, RouteSource, SkipReason};
 
 /// A channel that can carry the notification, with the address it goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,8 +44,9 @@ pub enum WhatsAppContent {
 pub struct ChannelPlan {
     pub channels: Vec<PlannedChannel>,
     /// Where the order came from: staff's choice, the patient's preference or the clinic default.
-    pub source: String,
-    pub skipped: Vec<String>,
+    pub source: RouteSource,
+    /// Each channel left out, as a [`Reason::Skipped`].
+    pub skipped: Vec<Reason>,
     /// Staff can call the patient back when every channel fails: there is a number to call.
     pub callback_possible: bool,
     /// When the first channel skipped for a suspension comes back.
@@ -67,14 +68,18 @@ pub fn channel_plan(
     whatsapp: WhatsAppContent,
 ) -> ChannelPlan {
     let (order, source) = match requested {
-        Some(channel) => (vec![channel], format!("staff chose {channel}")),
+        Some(channel) => (vec![channel], RouteSource::StaffChose { channel }),
         None if !patient.channels.is_empty() => (
             patient.channels.clone(),
-            format!("patient preference: {}", join(&patient.channels)),
+            RouteSource::PatientPreference {
+                channels: patient.channels.clone(),
+            },
         ),
         None => (
             clinic.default_channels.clone(),
-            format!("clinic default order: {}", join(&clinic.default_channels)),
+            RouteSource::ClinicDefault {
+                channels: clinic.default_channels.clone(),
+            },
         ),
     };
     let landline = facts.iter().find(|f| f.fact == RecipientFact::Landline);
@@ -100,46 +105,40 @@ pub fn channel_plan(
         suspended_until: None,
     };
     for channel in order {
+        let skip = |reason| Reason::Skipped { channel, reason };
         if let Some(suspension) = suspended.iter().find(|s| s.channel == channel) {
             plan.suspended_until = Some(
                 plan.suspended_until
                     .map_or(suspension.until, |u| u.min(suspension.until)),
             );
-            plan.skipped.push(format!(
-                "{channel} skipped: suspended for this clinic until {} ({})",
-                suspension.until, suspension.reason
-            ));
+            plan.skipped.push(skip(SkipReason::Suspended {
+                until: suspension.until,
+                cause: suspension.reason.clone(),
+            }));
             continue;
         }
         if channel == ChannelKind::Whatsapp && whatsapp == WhatsAppContent::FreeTextOutsideWindow {
-            plan.skipped.push(
-                "whatsapp skipped: free text goes on WhatsApp only within 24 hours of the \
-                 patient's last WhatsApp message; use a template to start a conversation"
-                    .to_owned(),
-            );
+            plan.skipped.push(skip(SkipReason::OutsideWhatsAppWindow));
             continue;
         }
         if let Some(known) = facts.iter().find(|f| f.channel == channel) {
-            plan.skipped
-                .push(format!("{channel} skipped: {}", fact_reason(known)));
+            plan.skipped.push(skip(fact_reason(known)));
             continue;
         }
         match usable(channel, patient, clinic) {
             Ok(to) => plan.channels.push(PlannedChannel { channel, to }),
-            Err(why) => plan.skipped.push(format!("{channel} skipped: {why}")),
+            Err(why) => plan.skipped.push(skip(why)),
         }
     }
     plan
 }
 
-fn fact_reason(known: &KnownFact) -> String {
-    let when = known.learned_at.strftime("%Y-%m-%d");
+fn fact_reason(known: &KnownFact) -> SkipReason {
+    let learned_at = known.learned_at;
     match known.fact {
-        RecipientFact::NotOnWhatsapp => format!("the number is not on WhatsApp (provider, {when})"),
-        RecipientFact::OptedOut => format!("the patient unsubscribed at the provider ({when})"),
-        RecipientFact::Landline => {
-            format!("the number is a landline (provider, {when}); calling instead")
-        }
+        RecipientFact::NotOnWhatsapp => SkipReason::NotOnWhatsAppSaysProvider { learned_at },
+        RecipientFact::OptedOut => SkipReason::UnsubscribedAtProvider { learned_at },
+        RecipientFact::Landline => SkipReason::LandlineSaysProvider { learned_at },
     }
 }
 
@@ -147,44 +146,40 @@ fn usable(
     channel: ChannelKind,
     patient: &Patient,
     clinic: &Clinic,
-) -> Result<Recipient, &'static str> {
+) -> Result<Recipient, SkipReason> {
     if !clinic.default_channels.contains(&channel) {
-        return Err("not configured for this clinic");
+        return Err(SkipReason::NotConfigured);
     }
     if patient.opted_out.contains(&channel) {
-        return Err("patient opted out");
+        return Err(SkipReason::OptedOut);
     }
     let phone = || {
         patient
             .phone
             .as_ref()
             .map(|p| Recipient::Phone(p.as_str().to_owned()))
-            .ok_or("no phone number on record")
+            .ok_or(SkipReason::NoPhone)
     };
     match channel {
         ChannelKind::Whatsapp if patient.phone.is_some() && !patient.whatsapp => {
-            Err("patient is not on WhatsApp")
+            Err(SkipReason::NotOnWhatsApp)
         }
         ChannelKind::Whatsapp | ChannelKind::Sms | ChannelKind::Voice => phone(),
         ChannelKind::Email => patient
             .email
             .as_ref()
             .map(|e| Recipient::Email(e.as_str().to_owned()))
-            .ok_or("no email address on record"),
+            .ok_or(SkipReason::NoEmail),
     }
-}
-
-fn join(channels: &[ChannelKind]) -> String {
-    channels
-        .iter()
-        .map(|c| c.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    pub(crate) fn texts(reasons: &[Reason]) -> Vec<String> {
+        reasons.iter().map(ToString::to_string).collect()
+    }
     use crate::domain::{ClinicId, EmailAddress, Language, PatientId, Phone, TimeZoneName};
 
     /// The plan for `patient` at the test clinic, with nothing known about their addresses.
@@ -241,7 +236,10 @@ pub(crate) mod tests {
             kinds(&plan),
             [ChannelKind::Whatsapp, ChannelKind::Sms, ChannelKind::Email]
         );
-        assert_eq!(plan.source, "clinic default order: whatsapp, sms, email");
+        assert_eq!(
+            plan.source.to_string(),
+            "clinic default order: whatsapp, sms, email"
+        );
         assert!(plan.skipped.is_empty());
     }
 
@@ -266,7 +264,7 @@ pub(crate) mod tests {
             WhatsAppContent::Template,
         );
         assert_eq!(kinds(&plan), [ChannelKind::Sms]);
-        assert_eq!(plan.source, "staff chose sms");
+        assert_eq!(plan.source.to_string(), "staff chose sms");
     }
 
     #[test]
@@ -283,7 +281,7 @@ pub(crate) mod tests {
         let plan = default_plan(&patient);
         assert_eq!(kinds(&plan), [ChannelKind::Sms]);
         assert_eq!(
-            plan.skipped,
+            texts(&plan.skipped),
             [
                 "whatsapp skipped: patient opted out",
                 "email skipped: no email address on record",
@@ -305,6 +303,7 @@ pub(crate) mod tests {
         assert_eq!(kinds(&outside), [ChannelKind::Sms, ChannelKind::Email]);
         assert!(
             outside.skipped[0]
+                .to_string()
                 .starts_with("whatsapp skipped: free text goes on WhatsApp only within 24 hours")
         );
         for content in [WhatsAppContent::FreeTextInWindow, WhatsAppContent::Template] {
@@ -320,7 +319,7 @@ pub(crate) mod tests {
         let plan = default_plan(&patient);
         assert_eq!(kinds(&plan), [ChannelKind::Sms, ChannelKind::Email]);
         assert_eq!(
-            plan.skipped,
+            texts(&plan.skipped),
             ["whatsapp skipped: patient is not on WhatsApp"]
         );
     }
@@ -346,7 +345,7 @@ pub(crate) mod tests {
         );
         assert_eq!(kinds(&plan), [ChannelKind::Sms, ChannelKind::Email]);
         assert_eq!(
-            plan.skipped,
+            texts(&plan.skipped),
             ["whatsapp skipped: the number is not on WhatsApp (provider, 2026-11-20)"]
         );
     }
@@ -382,7 +381,7 @@ pub(crate) mod tests {
         );
         assert!(plan.channels.is_empty());
         assert_eq!(
-            plan.skipped,
+            texts(&plan.skipped),
             ["sms skipped: the patient unsubscribed at the provider (2026-11-20)"]
         );
     }
@@ -404,7 +403,7 @@ pub(crate) mod tests {
         );
         assert_eq!(kinds(&plan), [ChannelKind::Sms, ChannelKind::Email]);
         assert_eq!(
-            plan.skipped,
+            texts(&plan.skipped),
             [
                 "whatsapp skipped: suspended for this clinic until 2026-11-26T10:15:00Z (190: access token expired)"
             ]

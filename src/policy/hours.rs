@@ -9,9 +9,11 @@ use std::sync::Arc;
 
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
-use jiff::{SignedDuration, Timestamp};
+use jiff::{SignedDuration, Timestamp, Zoned};
 
-use crate::domain::{Clinic, ClinicHours, DAY_NAMES, Patient, Priority, QuietHours, TimeOfDay};
+use crate::domain::{
+    Clinic, ClinicHours, DAY_NAMES, HoursRule, Patient, Priority, QuietHours, Reason, TimeOfDay,
+};
 
 /// How far ahead an allowed moment is looked for; past it the hours are taken to allow none.
 pub const HORIZON_DAYS: i64 = 60;
@@ -30,13 +32,13 @@ pub struct MessagingHours {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendTime {
     /// Now; with a note for the audit trail when that is only because it is urgent.
-    Now { note: Option<String> },
+    Now { note: Option<Reason> },
     /// Not before `until`, for the reason given.
-    Defer { until: Timestamp, reason: String },
+    Defer { until: Timestamp, reason: Reason },
     /// The next allowed moment, `until`, is past its expiry.
-    Expire { until: Timestamp, reason: String },
+    Expire { until: Timestamp, reason: Reason },
     /// No allowed moment within [`HORIZON_DAYS`].
-    Fail { reason: String },
+    Fail { reason: Reason },
 }
 
 impl MessagingHours {
@@ -65,64 +67,62 @@ impl MessagingHours {
         due: Timestamp,
         expires_at: Option<Timestamp>,
     ) -> SendTime {
-        let (allowed, why) = self.walk(due);
+        let (allowed, held_by) = self.walk(due);
         if allowed == Some(due) {
             return SendTime::Now { note: None };
         }
-        let why = why.join("; ");
         if priority == Priority::Urgent {
             return SendTime::Now {
-                note: Some(format!("urgent: sent now, not deferred for {why}")),
+                note: Some(Reason::UrgentNotDeferred { held_by }),
             };
         }
         let Some(until) = allowed else {
             return SendTime::Fail {
-                reason: format!(
-                    "failed: no time in the next {HORIZON_DAYS} days is allowed by the hours ({why})"
-                ),
+                reason: Reason::NoAllowedTime {
+                    days: HORIZON_DAYS,
+                    held_by,
+                },
             };
         };
         match expires_at {
             Some(expires_at) if expires_at <= until => SendTime::Expire {
                 until,
-                reason: format!(
-                    "expired: it could go no earlier than {} ({why}), after it expires at {}",
-                    self.clinic_time(until),
-                    self.clinic_time(expires_at)
-                ),
+                reason: Reason::ExpiresBeforeAllowed {
+                    earliest: self.on_clinic_clock(until),
+                    expires_at: self.on_clinic_clock(expires_at),
+                    held_by,
+                },
             },
             _ => SendTime::Defer {
                 until,
-                reason: format!("deferred to {}: {why}", self.clinic_time(until)),
+                reason: Reason::Deferred {
+                    until: self.on_clinic_clock(until),
+                    held_by,
+                },
             },
         }
     }
 
-    /// An instant on the clinic's clock, e.g. `2026-11-29T09:00+02:00[Asia/Jerusalem]`.
-    pub fn clinic_time(&self, at: Timestamp) -> String {
+    fn on_clinic_clock(&self, at: Timestamp) -> Zoned {
         at.to_zoned(self.clinic_zone.clone())
-            .strftime("%Y-%m-%dT%H:%M%:z[%:Q]")
-            .to_string()
     }
 
     /// From `due`, alternately waits for the clinic to open and for the patient to wake until
     /// both allow the same moment. Every rule that stands in the way is noted once: those that
     /// hold at `due`, and those met on the way.
-    fn walk(&self, due: Timestamp) -> (Option<Timestamp>, Vec<String>) {
+    fn walk(&self, due: Timestamp) -> (Option<Timestamp>, Vec<HoursRule>) {
         let horizon = due
             .checked_add(SignedDuration::from_hours(24 * HORIZON_DAYS))
             .unwrap_or(Timestamp::MAX);
-        let mut why: Vec<String> = Vec::new();
-        let mut note = |reason: String| {
+        let mut why: Vec<HoursRule> = Vec::new();
+        let mut note = |reason: HoursRule| {
             if !why.contains(&reason) {
                 why.push(reason);
             }
         };
-        let quiet = self.quiet_hours.map(|quiet| {
-            format!(
-                "patient's quiet hours {quiet} ({})",
-                self.patient_zone.iana_name().unwrap_or("UTC")
-            )
+        let quiet = self.quiet_hours.map(|quiet| HoursRule::QuietHours {
+            hours: quiet.to_string(),
+            zone: self.patient_zone.iana_name().unwrap_or("UTC").to_owned(),
         });
         let mut at = due;
         let allowed = loop {
@@ -197,28 +197,24 @@ impl MessagingHours {
     }
 
     /// Why the clinic does not send at `at`.
-    fn clinic_closed(&self, at: Timestamp) -> String {
-        let local = at.to_zoned(self.clinic_zone.clone());
-        let day = day_name(local.date());
-        if self.clinic.is_holiday(local.date()) {
-            return format!("clinic closed on {} (holiday)", local.date());
+    fn clinic_closed(&self, at: Timestamp) -> HoursRule {
+        let date = at.to_zoned(self.clinic_zone.clone()).date();
+        if self.clinic.is_holiday(date) {
+            return HoursRule::Holiday { date };
         }
-        match self.clinic.on(local.date().weekday()) {
-            [] => format!("clinic closed on {day}"),
-            windows => format!(
-                "outside clinic hours ({day} {})",
-                windows
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+        let day = DAY_NAMES[date.weekday().to_sunday_zero_offset() as usize].to_owned();
+        match self.clinic.on(date.weekday()) {
+            [] => HoursRule::ClinicClosed { day },
+            windows => HoursRule::OutsideClinicHours {
+                day,
+                windows: windows.iter().map(ToString::to_string).collect(),
+            },
         }
     }
 
     /// Holidays after `from`'s day, up to `until`'s, that closed a day the clinic would have
     /// sent on: they explain why a deferral skips them.
-    fn holidays_between(&self, from: Timestamp, until: Timestamp) -> Vec<String> {
+    fn holidays_between(&self, from: Timestamp, until: Timestamp) -> Vec<HoursRule> {
         let zone = &self.clinic_zone;
         let last = until.to_zoned(zone.clone()).date();
         let mut date = from.to_zoned(zone.clone()).date();
@@ -229,7 +225,7 @@ impl MessagingHours {
                 Err(_) => break,
             };
             if self.clinic.is_holiday(date) && !self.clinic.on(date.weekday()).is_empty() {
-                closed.push(format!("clinic closed on {date} (holiday)"));
+                closed.push(HoursRule::Holiday { date });
             }
         }
         closed
@@ -250,19 +246,20 @@ fn local(date: Date, time: TimeOfDay, zone: &TimeZone) -> Option<Timestamp> {
         .map(|z| z.timestamp())
 }
 
-fn day_name(date: Date) -> String {
-    let name = DAY_NAMES[date.weekday().to_sunday_zero_offset() as usize];
-    let mut chars = name.chars();
-    chars
-        .next()
-        .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::{ClinicHoursText, WeekText, WindowText};
+
+    /// The send time as its kind, its time and its reason's sentence.
+    fn told(time: SendTime) -> (&'static str, Option<Timestamp>, Option<String>) {
+        match time {
+            SendTime::Now { note } => ("now", None, note.map(|n| n.to_string())),
+            SendTime::Defer { until, reason } => ("defer", Some(until), Some(reason.to_string())),
+            SendTime::Expire { until, reason } => ("expire", Some(until), Some(reason.to_string())),
+            SendTime::Fail { reason } => ("fail", None, Some(reason.to_string())),
+        }
+    }
 
     fn zone(name: &str) -> TimeZone {
         TimeZone::get(name).expect("zone")
@@ -511,32 +508,39 @@ mod tests {
         ];
         for (due, reason) in cases {
             assert_eq!(
-                hours.send_time(Priority::Normal, at(due), None),
-                SendTime::Defer {
-                    until: hours.next_allowed(at(due)).expect("an opening"),
-                    reason: reason.to_owned()
-                }
+                told(hours.send_time(Priority::Normal, at(due), None)),
+                (
+                    "defer",
+                    hours.next_allowed(at(due)),
+                    Some(reason.to_owned())
+                )
             );
         }
         let london = israeli("Europe/London");
         assert_eq!(
-            london.send_time(Priority::Normal, at("2026-11-26T23:30+02:00"), None),
-            SendTime::Defer {
-                until: at("2026-11-27T10:00+02:00"),
-                reason: "deferred to 2026-11-27T10:00+02:00[Asia/Jerusalem]: outside clinic hours \
-                         (Thursday 09:00–18:00); patient's quiet hours 21:00–08:00 (Europe/London)"
-                    .to_owned()
-            }
+            told(london.send_time(Priority::Normal, at("2026-11-26T23:30+02:00"), None)),
+            (
+                "defer",
+                Some(at("2026-11-27T10:00+02:00")),
+                Some(
+                    "deferred to 2026-11-27T10:00+02:00[Asia/Jerusalem]: outside clinic hours \
+                     (Thursday 09:00–18:00); patient's quiet hours 21:00–08:00 (Europe/London)"
+                        .to_owned()
+                )
+            )
         );
         let holiday = with_holidays(israeli("Asia/Jerusalem"), &["2026-11-29"]);
         assert_eq!(
-            holiday.send_time(Priority::Normal, at("2026-11-28T12:00+02:00"), None),
-            SendTime::Defer {
-                until: at("2026-11-30T09:00+02:00"),
-                reason: "deferred to 2026-11-30T09:00+02:00[Asia/Jerusalem]: clinic closed on \
-                         Saturday; clinic closed on 2026-11-29 (holiday)"
-                    .to_owned()
-            }
+            told(holiday.send_time(Priority::Normal, at("2026-11-28T12:00+02:00"), None)),
+            (
+                "defer",
+                Some(at("2026-11-30T09:00+02:00")),
+                Some(
+                    "deferred to 2026-11-30T09:00+02:00[Asia/Jerusalem]: clinic closed on \
+                     Saturday; clinic closed on 2026-11-29 (holiday)"
+                        .to_owned()
+                )
+            )
         );
     }
 
@@ -545,25 +549,29 @@ mod tests {
         let hours = israeli("Asia/Jerusalem");
         let saturday = at("2026-11-28T12:00+02:00");
         assert_eq!(
-            hours.send_time(Priority::Urgent, saturday, None),
-            SendTime::Now {
-                note: Some("urgent: sent now, not deferred for clinic closed on Saturday".into())
-            }
+            told(hours.send_time(Priority::Urgent, saturday, None)),
+            (
+                "now",
+                None,
+                Some("urgent: sent now, not deferred for clinic closed on Saturday".into())
+            )
         );
         assert_eq!(
-            hours.send_time(
+            told(hours.send_time(
                 Priority::Normal,
                 saturday,
                 Some(at("2026-11-29T08:00+02:00"))
-            ),
-            SendTime::Expire {
-                until: at("2026-11-29T09:00+02:00"),
-                reason:
+            )),
+            (
+                "expire",
+                Some(at("2026-11-29T09:00+02:00")),
+                Some(
                     "expired: it could go no earlier than 2026-11-29T09:00+02:00[Asia/Jerusalem] \
-                         (clinic closed on Saturday), after it expires at \
-                         2026-11-29T08:00+02:00[Asia/Jerusalem]"
+                     (clinic closed on Saturday), after it expires at \
+                     2026-11-29T08:00+02:00[Asia/Jerusalem]"
                         .into()
-            }
+                )
+            )
         );
         assert!(matches!(
             hours.send_time(

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use medrelay_channels::ChannelKind;
 
 use super::{Decision, Step};
-use crate::domain::{NotificationStatus, Sensitivity};
+use crate::domain::{NotificationStatus, Reason, Sensitivity};
 
 /// What a message on one channel may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,15 +81,12 @@ pub fn apply(
         return;
     }
     if let Step::Send(planned) = &decision.step {
-        let what = match carries(sensitivity, planned.channel) {
-            Carries::Content => "the content",
-            Carries::Notice => "a notice without content",
-        };
-        decision.reasons.push(format!(
-            "{} topic {topic}: {} carries {what}",
-            sensitivity.as_str(),
-            planned.channel
-        ));
+        decision.reasons.push(Reason::TopicContent {
+            sensitivity: sensitivity.as_str().to_owned(),
+            topic: topic.to_owned(),
+            channel: planned.channel,
+            content: carries(sensitivity, planned.channel) == Carries::Content,
+        });
     }
     if sensitivity != Sensitivity::Restricted {
         return;
@@ -105,13 +102,15 @@ pub fn apply(
     decision.callback = None;
     if first_round && acted_on {
         if callback_possible {
-            let reason = format!("restricted topic {topic}: call the patient");
-            decision.reasons.push(reason.clone());
-            decision.callback = Some(reason);
+            let reason = Reason::CallThePatient {
+                topic: topic.to_owned(),
+            };
+            decision.callback = Some(reason.to_string());
+            decision.reasons.push(reason);
         } else {
-            decision.reasons.push(format!(
-                "restricted topic {topic}: no phone number to call the patient back"
-            ));
+            decision.reasons.push(Reason::NoNumberToCall {
+                topic: topic.to_owned(),
+            });
         }
     }
 }
@@ -121,6 +120,7 @@ mod tests {
     use medrelay_channels::Recipient;
 
     use super::*;
+    use crate::policy::channel_plan::tests::texts;
     use crate::policy::{PlannedChannel, templates};
 
     const CHANNELS: [ChannelKind; 4] = [
@@ -356,7 +356,11 @@ mod tests {
                 to: Recipient::Phone("+972541234567".into()),
             }),
             verdicts: Vec::new(),
-            reasons: vec!["route: patient preference: whatsapp".into()],
+            reasons: vec![Reason::Route {
+                source: crate::domain::RouteSource::PatientPreference {
+                    channels: vec![ChannelKind::Whatsapp],
+                },
+            }],
             callback: None,
         }
     }
@@ -368,7 +372,7 @@ mod tests {
                 channel: None,
             },
             verdicts: Vec::new(),
-            reasons: vec!["failed: no channel left to try".into()],
+            reasons: vec![Reason::NoChannelLeft { story: Vec::new() }],
             callback: callback.map(str::to_owned),
         }
     }
@@ -404,7 +408,7 @@ mod tests {
             let mut decision = send_on(channel);
             apply(&mut decision, "test_result_ready", sensitivity, true, true);
             assert_eq!(
-                decision.reasons.get(1).map(String::as_str),
+                decision.reasons.get(1).map(ToString::to_string).as_deref(),
                 expected,
                 "{sensitivity:?} on {channel}"
             );
@@ -417,7 +421,7 @@ mod tests {
         let mut first = send_on(ChannelKind::Sms);
         apply(&mut first, "oncology", Sensitivity::Restricted, true, true);
         assert_eq!(
-            first.reasons[1..],
+            texts(&first.reasons[1..]),
             [
                 "restricted topic oncology: sms carries a notice without content",
                 "restricted topic oncology: call the patient"
@@ -499,7 +503,7 @@ mod tests {
         );
         assert_eq!(decision.callback, None);
         assert_eq!(
-            decision.reasons.last().map(String::as_str),
+            decision.reasons.last().map(ToString::to_string).as_deref(),
             Some("restricted topic oncology: no phone number to call the patient back")
         );
     }

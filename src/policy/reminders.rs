@@ -13,6 +13,8 @@ use std::fmt;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
+use crate::domain::ReminderSkip;
+
 /// How long before the appointment a reminder goes, in whole minutes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ReminderOffset {
@@ -75,7 +77,7 @@ pub enum ReminderTime {
     /// Its time has passed, but it is the last chance to remind the patient: now.
     Now,
     /// Left out, for this reason.
-    Skip(String),
+    Skip(ReminderSkip),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,14 +116,13 @@ pub fn plan_reminders(
             } else if Some(offset) == last_chance {
                 ReminderTime::Now
             } else if starts_at <= now {
-                ReminderTime::Skip(format!("the appointment at {starts_at} has already begun"))
+                ReminderTime::Skip(ReminderSkip::AppointmentBegun { starts_at })
             } else {
-                let instead = next_in_time.or(last_chance).map_or_else(String::new, |o| {
-                    format!("; the {o} reminder reaches the patient instead")
-                });
-                ReminderTime::Skip(format!(
-                    "its time ({at}, {offset} before the appointment) had already passed{instead}"
-                ))
+                ReminderTime::Skip(ReminderSkip::TimePassed {
+                    at,
+                    reminder: offset.to_string(),
+                    instead: next_in_time.or(last_chance).map(|o| o.to_string()),
+                })
             };
             PlannedReminder { offset, time }
         })
@@ -263,13 +264,13 @@ mod tests {
             &offsets(&["2d", "2h"]),
             at("2026-11-30T10:00:00Z"),
         );
+        let ReminderTime::Skip(why) = &plan[0].time else {
+            panic!("left out: {plan:?}");
+        };
         assert_eq!(
-            plan[0].time,
-            ReminderTime::Skip(
-                "its time (2026-11-29T09:30:00Z, 2d before the appointment) had already passed; \
-                 the 2h reminder reaches the patient instead"
-                    .to_owned()
-            )
+            why.to_string(),
+            "its time (2026-11-29T09:30:00Z, 2d before the appointment) had already passed; \
+             the 2h reminder reaches the patient instead"
         );
     }
 

@@ -12,8 +12,8 @@ use sqlx::{Any, Transaction};
 use super::notifications::{EventBatch, NOT_HANDED_OVER, insert_rows, status};
 use super::{Backend, Store, StoreError, lock_notifications, millis, opt_timestamp, timestamp};
 use crate::domain::{
-    AppointmentId, AppointmentStatus, ClinicId, NotificationId, NotificationStatus, PatientId,
-    Priority,
+    Actor, AppointmentId, AppointmentStatus, Cancellation, ClinicId, Event, NotificationId,
+    NotificationStatus, PatientId, Priority, ReminderTiming, ScheduleChange,
 };
 use crate::policy::{ReminderOffset, ReminderTime, plan_reminders, reminder_params};
 use crate::store::{NewNotification, ReminderLink};
@@ -40,7 +40,7 @@ pub struct NewAppointment {
 /// Who changes an appointment, when, and the zone the clinic's calendar is in.
 #[derive(Debug, Clone, Copy)]
 pub struct AppointmentChange<'a> {
-    pub by: &'a str,
+    pub by: &'a Actor,
     pub at: Timestamp,
     pub clinic_zone: &'a TimeZone,
 }
@@ -291,9 +291,10 @@ async fn cancel_reminder(
     tx: &mut Transaction<'_, Any>,
     events: &mut EventBatch,
     id: &NotificationId,
-    at: Timestamp,
-    why: &str,
+    change: &AppointmentChange<'_>,
+    because: Cancellation,
 ) -> Result<bool, StoreError> {
+    let at = change.at;
     let cancelled = sqlx::query(&format!(
         "UPDATE notifications SET status = 'cancelled', due_at = NULL, updated_at = $2 \
          WHERE id = $1 AND {NOT_HANDED_OVER} RETURNING id"
@@ -304,7 +305,13 @@ async fn cancel_reminder(
     .await?
     .is_some();
     if cancelled {
-        events.add(id.as_str(), None, at, "cancelled", why);
+        events.add(
+            id.as_str(),
+            None,
+            at,
+            change.by,
+            &Event::Cancelled { because },
+        )?;
     }
     Ok(cancelled)
 }
@@ -331,14 +338,15 @@ async fn apply_series(
     ))
     .map_err(|_| corrupt("reminder params"))?;
     let happened = match what {
-        SeriesChange::Booked => format!(
-            "appointment {} at {starts_at} booked by {}",
-            appointment.id, change.by
-        ),
-        SeriesChange::Moved { from } => format!(
-            "appointment {} moved from {from} to {starts_at} by {}",
-            appointment.id, change.by
-        ),
+        SeriesChange::Booked => ScheduleChange::Booked {
+            appointment: appointment.id.clone(),
+            starts_at,
+        },
+        SeriesChange::Moved { from } => ScheduleChange::Moved {
+            appointment: appointment.id.clone(),
+            from,
+            to: starts_at,
+        },
     };
 
     let mut events = EventBatch::default();
@@ -352,12 +360,13 @@ async fn apply_series(
             ReminderTime::Skip(_) => None,
         };
         let when = match &planned.time {
-            ReminderTime::At(at) => format!("scheduled for {at}"),
-            ReminderTime::Now => format!(
-                "due now: its time ({}) had passed and no later reminder is left before the appointment",
-                planned.offset.before(starts_at)
-            ),
-            ReminderTime::Skip(reason) => reason.clone(),
+            ReminderTime::At(at) => ReminderTiming::ScheduledFor { at: *at },
+            ReminderTime::Now => ReminderTiming::DueNow {
+                was: planned.offset.before(starts_at),
+            },
+            ReminderTime::Skip(reason) => ReminderTiming::LeftOut {
+                why: reason.clone(),
+            },
         };
         let existing = latest
             .get(&planned.offset.minutes())
@@ -386,25 +395,26 @@ async fn apply_series(
                 .fetch_optional(&mut **tx)
                 .await?;
                 if moved.is_some() {
-                    events.add(
-                        reminder.id.as_str(),
-                        None,
-                        now,
-                        "moved",
-                        &format!(
-                            "{happened}: the {before} reminder is now {when} (was {}); it expires at {starts_at}",
-                            reminder.send_at
-                        ),
-                    );
+                    let event = Event::ReminderMoved {
+                        change: happened.clone(),
+                        reminder: before,
+                        timing: when,
+                        was: reminder.send_at,
+                        expires_at: starts_at,
+                    };
+                    events.add(reminder.id.as_str(), None, now, change.by, &event)?;
                 }
             }
             (Some(reminder), None) if reminder.is_pending() => {
-                let why =
-                    format!("cancelled: {happened}; the {before} reminder is left out: {when}");
-                cancel_reminder(tx, &mut events, &reminder.id, now, &why).await?;
+                let because = Cancellation::ReminderLeftOut {
+                    change: happened.clone(),
+                    reminder: before.clone(),
+                    timing: when.clone(),
+                };
+                cancel_reminder(tx, &mut events, &reminder.id, &change, because).await?;
                 skipped.push(SkippedReminder {
                     before,
-                    reason: when,
+                    reason: when.to_string(),
                 });
             }
             // A provider has it (or had it): what was sent stays sent.
@@ -424,7 +434,12 @@ async fn apply_series(
                 idempotency_key: None,
                 request_hash: String::new(),
                 received_at: now,
-                received_note: format!("{happened}: the {before} reminder, {when}"),
+                received: Event::ReminderCreated {
+                    change: happened.clone(),
+                    reminder: before,
+                    timing: when,
+                },
+                received_by: change.by.clone(),
                 // Messaging hours are checked before the hand-over, as for any notification.
                 hours_note: None,
                 reminder: Some(ReminderLink {
@@ -434,7 +449,7 @@ async fn apply_series(
             }),
             (None, None) => skipped.push(SkippedReminder {
                 before,
-                reason: when,
+                reason: when.to_string(),
             }),
         }
     }
@@ -445,9 +460,9 @@ async fn apply_series(
             reminder.id.as_str(),
             None,
             now,
-            "received",
-            &reminder.received_note,
-        );
+            &reminder.received_by,
+            &reminder.received,
+        )?;
     }
     events.write(tx).await?;
     sqlx::query("UPDATE appointments SET skipped_reminders = $2, updated_at = $3 WHERE id = $1")
@@ -592,13 +607,14 @@ impl Store {
             let latest = latest_reminders(&mut tx, &appointment.id).await?;
             let ids: Vec<&str> = latest.values().map(|r| r.id.as_str()).collect();
             lock_notifications(self.backend, &mut tx, "{ids}", &ids).await?;
-            let why = format!(
-                "cancelled: appointment {} at {} was cancelled by {}",
-                appointment.id, appointment.starts_at, change.by
-            );
+            let because = Cancellation::AppointmentCancelled {
+                appointment: appointment.id.clone(),
+                starts_at: appointment.starts_at,
+            };
             let mut events = EventBatch::default();
             for reminder in latest.values().filter(|r| r.is_pending()) {
-                cancel_reminder(&mut tx, &mut events, &reminder.id, change.at, &why).await?;
+                cancel_reminder(&mut tx, &mut events, &reminder.id, &change, because.clone())
+                    .await?;
             }
             events.write(&mut tx).await?;
         }

@@ -3,7 +3,7 @@ use serde::Serialize;
 
 use super::notifications::EventBatch;
 use super::{Store, StoreError, millis, opt_timestamp, timestamp};
-use crate::domain::{CallbackOutcome, CallbackStatus, CallbackTaskId, ClinicId};
+use crate::domain::{Actor, CallbackOutcome, CallbackStatus, CallbackTaskId, ClinicId, Event};
 
 /// A staff callback task as the queue shows it: who to call, on what number, and why.
 #[derive(Debug, Clone, Serialize)]
@@ -129,7 +129,7 @@ impl Store {
         &self,
         clinic: &ClinicId,
         id: &CallbackTaskId,
-        by: &str,
+        by: &Actor,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
@@ -139,7 +139,7 @@ impl Store {
         )
         .bind(clinic.as_str())
         .bind(id.as_str())
-        .bind(by)
+        .bind(by.to_string())
         .bind(millis(now))
         .fetch_optional(&mut *tx)
         .await?;
@@ -147,13 +147,8 @@ impl Store {
             return Err(self.callback_conflict(clinic, id).await);
         };
         let mut events = EventBatch::default();
-        events.add(
-            &notification,
-            None,
-            now,
-            "callback",
-            &format!("callback task {id} claimed by {by}"),
-        );
+        let event = Event::CallbackClaimed { task: id.clone() };
+        events.add(&notification, None, now, by, &event)?;
         events.write(&mut tx).await?;
         tx.commit().await?;
         Ok(())
@@ -166,7 +161,7 @@ impl Store {
         id: &CallbackTaskId,
         outcome: CallbackOutcome,
         note: Option<&str>,
-        by: &str,
+        by: &Actor,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
@@ -180,15 +175,18 @@ impl Store {
         .bind(outcome.as_str())
         .bind(note)
         .bind(millis(now))
-        .bind(by)
+        .bind(by.to_string())
         .fetch_optional(&mut *tx)
         .await?;
         let Some(notification) = closed else {
             return Err(self.callback_conflict(clinic, id).await);
         };
         let mut events = EventBatch::default();
-        let detail = format!("callback task {id} closed by {by}: {}", outcome.as_str());
-        events.add(&notification, None, now, "callback", &detail);
+        let event = Event::CallbackClosed {
+            task: id.clone(),
+            outcome,
+        };
+        events.add(&notification, None, now, by, &event)?;
         events.write(&mut tx).await?;
         tx.commit().await?;
         Ok(())

@@ -14,8 +14,8 @@ use super::{
     placeholders, timestamp,
 };
 use crate::domain::{
-    AttemptId, AttemptStatus, CallbackTaskId, ClinicId, NotificationId, NotificationStatus,
-    PatientId, Priority,
+    Actor, AttemptId, AttemptStatus, CallbackTaskId, ClinicId, Event, NotificationId,
+    NotificationStatus, PatientId, Priority, ProviderError, Reason,
 };
 use crate::policy::{AttemptFacts, AttemptVerdict};
 
@@ -43,7 +43,7 @@ pub struct DispatchWrite {
     pub notification: NotificationId,
     pub previous_status: NotificationStatus,
     pub verdicts: Vec<AttemptVerdict>,
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Reason>,
     pub next: NextState,
     /// Open a staff callback task with this reason.
     pub callback: Option<String>,
@@ -474,16 +474,21 @@ impl Store {
                     id: verdict.attempt.as_str(),
                     status: verdict.status.as_str(),
                 });
+                let event = Event::AttemptVerdict {
+                    status: verdict.status,
+                    reason: verdict.reason.clone(),
+                };
                 events.add(
                     id,
                     Some(verdict.attempt.as_str()),
                     now,
-                    "attempt",
-                    &verdict.reason,
-                );
+                    &Actor::System,
+                    &event,
+                )?;
             }
             for reason in &write.reasons {
-                events.add(id, None, now, "routing", reason);
+                let event = Event::Routing(reason.clone());
+                events.add(id, None, now, &Actor::System, &event)?;
             }
             let new_status = match &write.next {
                 NextState::Send {
@@ -500,30 +505,23 @@ impl Store {
                         sender: sender.as_str(),
                         sandbox: i64::from(*sandbox),
                     });
-                    let through = if *sandbox {
-                        " through the sandbox (it reaches no patient)"
-                    } else {
-                        ""
+                    let event = Event::AttemptSending {
+                        channel: *channel,
+                        to: to_masked.clone(),
+                        sandbox: *sandbox,
                     };
-                    events.add(
-                        id,
-                        Some(attempt.as_str()),
-                        now,
-                        "attempt",
-                        &format!("sending on {channel} to {to_masked}{through}"),
-                    );
+                    events.add(id, Some(attempt.as_str()), now, &Actor::System, &event)?;
                     cleared.push(attempt.clone());
                     NotificationStatus::Sending
                 }
                 NextState::Wait { status, .. } | NextState::Finish { status, .. } => *status,
             };
             if new_status != write.previous_status {
-                let detail = format!(
-                    "{} → {}",
-                    write.previous_status.as_str(),
-                    new_status.as_str()
-                );
-                events.add(id, None, now, "status", &detail);
+                let event = Event::StatusChanged {
+                    from: write.previous_status,
+                    to: new_status,
+                };
+                events.add(id, None, now, &Actor::System, &event)?;
             }
         }
         write_rows(
@@ -546,25 +544,19 @@ impl Store {
         .await?;
         // A restricted topic's task opens as its notice is sent (held), others' when a
         // notification finishes undelivered (released).
-        let tasks: Vec<(CallbackTaskId, &DispatchWrite, &String)> = writes
-            .iter()
-            .filter(|w| {
-                let id = w.notification.as_str();
-                held.contains(id) || released.contains(id)
-            })
-            .filter_map(|w| {
-                let reason = w.callback.as_ref()?;
-                let task = CallbackTaskId::generate();
-                events.add(
-                    w.notification.as_str(),
-                    None,
-                    now,
-                    "callback",
-                    &format!("handed to staff: callback task {task} opened"),
-                );
-                Some((task, w, reason))
-            })
-            .collect();
+        let mut tasks = Vec::new();
+        for w in writes.iter().filter(|w| {
+            let id = w.notification.as_str();
+            held.contains(id) || released.contains(id)
+        }) {
+            let Some(reason) = &w.callback else {
+                continue;
+            };
+            let task = CallbackTaskId::generate();
+            let event = Event::CallbackOpened { task: task.clone() };
+            events.add(w.notification.as_str(), None, now, &Actor::System, &event)?;
+            tasks.push((task, w, reason));
+        }
         let callbacks: Vec<NewCallback> = tasks
             .iter()
             .map(|(task, w, reason)| NewCallback {
@@ -621,7 +613,7 @@ impl Store {
                 sms_encoding: write.sms.map(|sms| sms.encoding.as_str()),
                 sms_segments: write.sms.and_then(|sms| i64::try_from(sms.segments).ok()),
             };
-            let (row, notification_status, due, detail) = match &write.outcome {
+            let (row, notification_status, due, event) = match &write.outcome {
                 AttemptOutcome::Accepted {
                     provider_message_id,
                     deliver_by,
@@ -635,7 +627,10 @@ impl Store {
                     },
                     NotificationStatus::Sent,
                     deliver_by.unwrap_or(now),
-                    format!("{channel} accepted by the provider as {provider_message_id}"),
+                    Event::AttemptAccepted {
+                        channel,
+                        provider_message_id: provider_message_id.clone(),
+                    },
                 ),
                 AttemptOutcome::Errored {
                     code,
@@ -651,7 +646,11 @@ impl Store {
                     },
                     NotificationStatus::Queued,
                     *retry_at,
-                    format!("{channel} provider error ({code}: {text}); retrying at {retry_at}"),
+                    Event::AttemptErrored {
+                        channel,
+                        error: provider_error(code, text),
+                        retry_at: *retry_at,
+                    },
                 ),
                 AttemptOutcome::RateLimited { retry_at } => (
                     Outcome {
@@ -662,7 +661,10 @@ impl Store {
                     },
                     NotificationStatus::Queued,
                     *retry_at,
-                    format!("{channel} provider asked to slow down; retrying at {retry_at}"),
+                    Event::AttemptRateLimited {
+                        channel,
+                        retry_at: *retry_at,
+                    },
                 ),
                 AttemptOutcome::Ambiguous { reason, deliver_by } => (
                     Outcome {
@@ -673,9 +675,10 @@ impl Store {
                     },
                     NotificationStatus::Sending,
                     deliver_by.unwrap_or(now),
-                    format!(
-                        "{channel} hand-over got no answer ({reason}); not resending, waiting for a status"
-                    ),
+                    Event::AttemptAmbiguous {
+                        channel,
+                        cause: reason.clone(),
+                    },
                 ),
                 AttemptOutcome::Failed { code, text } => (
                     Outcome {
@@ -687,7 +690,10 @@ impl Store {
                     },
                     NotificationStatus::Queued,
                     now,
-                    format!("{channel} failed ({code}: {text})"),
+                    Event::AttemptFailed {
+                        channel,
+                        error: provider_error(code, text),
+                    },
                 ),
             };
             attempts.push(row);
@@ -701,9 +707,9 @@ impl Store {
                 write.notification.as_str(),
                 Some(write.attempt.as_str()),
                 now,
-                "attempt",
-                &detail,
-            );
+                &Actor::System,
+                &event,
+            )?;
             statuses.push(notification_status);
         }
         write_rows(
@@ -733,28 +739,34 @@ impl Store {
             if released.contains(write.notification.as_str())
                 && status != NotificationStatus::Sending
             {
+                let event = Event::StatusChanged {
+                    from: NotificationStatus::Sending,
+                    to: status,
+                };
                 events.add(
                     write.notification.as_str(),
                     None,
                     now,
-                    "status",
-                    &format!("sending → {}", status.as_str()),
-                );
+                    &Actor::System,
+                    &event,
+                )?;
             }
         }
         let mut suspensions: BTreeMap<(&str, ChannelKind), Suspension> = BTreeMap::new();
         for outcome in outcomes {
             if let Some(SuspensionWrite { clinic, suspension }) = &outcome.suspend {
+                let event = Event::ChannelSuspended {
+                    channel: suspension.channel,
+                    until: suspension.until,
+                    cause: suspension.reason.clone(),
+                };
                 events.add(
                     outcome.notification.as_str(),
                     Some(outcome.attempt.as_str()),
                     now,
-                    "alert",
-                    &format!(
-                        "{} suspended for this clinic until {}: {}; an operator must fix the provider account",
-                        suspension.channel, suspension.until, suspension.reason
-                    ),
-                );
+                    &Actor::System,
+                    &event,
+                )?;
                 let row = Suspension {
                     clinic_id: clinic.as_str(),
                     channel: suspension.channel.as_str(),
@@ -782,6 +794,13 @@ impl Store {
         events.write(&mut tx).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+fn provider_error(code: &str, text: &str) -> ProviderError {
+    ProviderError {
+        code: code.to_owned(),
+        text: text.to_owned(),
     }
 }
 

@@ -10,7 +10,8 @@ use super::{
     Backend, Store, StoreError, millis, opt_timestamp, parse_stored, placeholders, timestamp,
 };
 use crate::domain::{
-    AppointmentId, ClinicId, NotificationId, NotificationStatus, PatientId, Priority,
+    Actor, AppointmentId, Cancellation, ClinicId, Event, NotificationId, NotificationStatus,
+    PatientId, Priority, Reason,
 };
 use crate::policy::{PatientCap, PatientCaps, ReminderOffset};
 
@@ -33,10 +34,12 @@ pub struct NewNotification {
     /// Fingerprint of the request, to tell a replay from a reused key.
     pub request_hash: String,
     pub received_at: Timestamp,
-    /// What the audit trail says about how it came in.
-    pub received_note: String,
+    /// How it came in, for the audit trail.
+    pub received: Event,
+    /// Who sent it.
+    pub received_by: Actor,
     /// Why the messaging hours moved `send_at`, when they did.
-    pub hours_note: Option<String>,
+    pub hours_note: Option<Reason>,
     /// Set when it is a reminder of an appointment's series.
     pub reminder: Option<ReminderLink>,
 }
@@ -128,6 +131,15 @@ pub struct EventView {
     pub kind: String,
     pub attempt_id: Option<String>,
     pub detail: String,
+    /// The typed event's `type`; events stored before they were typed have none.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    /// The typed event, tagged by `type`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+    /// Who caused it: `key:<id>`, `staff:<name>` or `system`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -283,10 +295,23 @@ impl TryFrom<AttemptRow> for AttemptView {
     }
 }
 
-/// The audit events of one transaction, written together in a few multi-row statements.
+/// The audit events of one transaction, written together in a few multi-row statements. The
+/// only writer of events: each row holds the typed event as JSON, its sentence and its actor.
 #[derive(Debug, Default)]
 pub(crate) struct EventBatch {
-    rows: Vec<(String, Option<String>, i64, &'static str, String)>,
+    rows: Vec<StoredEvent>,
+}
+
+/// One event as its row stores it.
+#[derive(Debug)]
+struct StoredEvent {
+    notification_id: String,
+    attempt_id: Option<String>,
+    at: i64,
+    kind: &'static str,
+    detail: String,
+    data: String,
+    actor: String,
 }
 
 impl EventBatch {
@@ -295,28 +320,35 @@ impl EventBatch {
         notification: &str,
         attempt: Option<&str>,
         at: Timestamp,
-        kind: &'static str,
-        detail: &str,
-    ) {
-        self.rows.push((
-            notification.to_owned(),
-            attempt.map(str::to_owned),
-            millis(at),
-            kind,
-            detail.to_owned(),
-        ));
+        actor: &Actor,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        let data = serde_json::to_string(event)
+            .map_err(|e| StoreError::Corrupt(format!("event {}: {e}", event.kind())))?;
+        self.rows.push(StoredEvent {
+            notification_id: notification.to_owned(),
+            attempt_id: attempt.map(str::to_owned),
+            at: millis(at),
+            kind: event.kind(),
+            detail: event.detail(actor),
+            data,
+            actor: actor.stored(),
+        });
+        Ok(())
     }
 
     pub(crate) async fn write(self, tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
         let rows: Vec<EventRow> = self
             .rows
             .iter()
-            .map(|(notification_id, attempt_id, at, kind, detail)| EventRow {
-                notification_id,
-                attempt_id: attempt_id.as_deref(),
-                at: *at,
-                kind,
-                detail,
+            .map(|e| EventRow {
+                notification_id: &e.notification_id,
+                attempt_id: e.attempt_id.as_deref(),
+                at: e.at,
+                kind: e.kind,
+                detail: &e.detail,
+                data: &e.data,
+                actor: &e.actor,
             })
             .collect();
         let sql = "INSERT INTO events ({columns}) VALUES {values}";
@@ -332,6 +364,8 @@ columns! {
         at: i64,
         kind: &'a str,
         detail: &'a str,
+        data: &'a str,
+        actor: &'a str,
     }
 }
 
@@ -582,11 +616,12 @@ impl Store {
                     n.id.as_str(),
                     None,
                     n.received_at,
-                    "received",
-                    &n.received_note,
-                );
+                    &n.received_by,
+                    &n.received,
+                )?;
                 if let Some(note) = &n.hours_note {
-                    events.add(n.id.as_str(), None, n.received_at, "routing", note);
+                    let routing = Event::Routing(note.clone());
+                    events.add(n.id.as_str(), None, n.received_at, &Actor::System, &routing)?;
                 }
                 let status = n.initial_status();
                 results.push(IntakeResult::Created(Receipt {
@@ -635,7 +670,9 @@ impl Store {
                 .collect::<Result<_, StoreError>>()?,
         );
 
-        let events = sqlx::query("SELECT at, kind, attempt_id, detail FROM events WHERE notification_id = $1 ORDER BY id")
+        let events = sqlx::query(
+            "SELECT at, kind, attempt_id, detail, data, actor FROM events WHERE notification_id = $1 ORDER BY id",
+        )
             .bind(id.as_str())
             .fetch_all(&self.read)
             .await?;
@@ -643,11 +680,23 @@ impl Store {
             events
                 .iter()
                 .map(|r| {
+                    let data: Option<serde_json::Value> = r
+                        .try_get::<Option<String>, _>("data")?
+                        .map(|d| serde_json::from_str(&d))
+                        .transpose()
+                        .map_err(|_| StoreError::Corrupt("event data".into()))?;
                     Ok(EventView {
                         at: timestamp(r.try_get("at")?)?,
                         kind: r.try_get("kind")?,
                         attempt_id: r.try_get("attempt_id")?,
                         detail: r.try_get("detail")?,
+                        event_type: data
+                            .as_ref()
+                            .and_then(|d| d.get("type"))
+                            .and_then(|t| t.as_str())
+                            .map(str::to_owned),
+                        data,
+                        actor: r.try_get("actor")?,
                     })
                 })
                 .collect::<Result<_, StoreError>>()?,
@@ -718,7 +767,7 @@ impl Store {
         &self,
         clinic: &ClinicId,
         id: &NotificationId,
-        by: &str,
+        by: &Actor,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
@@ -745,13 +794,10 @@ impl Store {
                 StoreError::NotFound
             });
         }
-        events.add(
-            id.as_str(),
-            None,
-            now,
-            "cancelled",
-            &format!("cancelled by {by}"),
-        );
+        let event = Event::Cancelled {
+            because: Cancellation::Requested,
+        };
+        events.add(id.as_str(), None, now, by, &event)?;
         events.write(&mut tx).await?;
         tx.commit().await?;
         Ok(())

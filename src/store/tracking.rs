@@ -5,10 +5,10 @@ use medrelay_channels::{ChannelKind, DeliveryState, RecipientFact};
 use sqlx::FromRow;
 
 use super::facts::{LearnedFact, remember_facts};
-use super::notifications::EventBatch;
+use super::notifications::{EventBatch, status as notification_status};
 use super::rows::{Id, columns, write_rows};
-use super::{Store, StoreError, lock_notifications, millis};
-use crate::domain::AttemptStatus;
+use super::{Store, StoreError, lock_notifications, millis, parse_stored};
+use crate::domain::{Actor, AttemptStatus, Event, ProviderError};
 
 /// Delivery evidence from a provider about one attempt.
 #[derive(Debug, Clone)]
@@ -109,26 +109,25 @@ impl Store {
             if new.progress() <= attempt.status.progress() {
                 continue;
             }
-            let late = if attempt.status == AttemptStatus::TimedOut {
-                " (after its delivery timeout)"
-            } else {
-                ""
-            };
-            let detail = match (&update.error_code, &update.error_text) {
-                (Some(code), Some(text)) => format!(
-                    "{} {} ({code}: {text}){late}",
-                    attempt.channel,
-                    new.as_str()
-                ),
-                _ => format!("{} {}{late}", attempt.channel, new.as_str()),
+            let event = Event::DeliveryStatus {
+                channel: parse_stored(&attempt.channel, "channel")?,
+                status: new,
+                error: match (&update.error_code, &update.error_text) {
+                    (Some(code), Some(text)) => Some(ProviderError {
+                        code: code.clone(),
+                        text: text.clone(),
+                    }),
+                    _ => None,
+                },
+                after_timeout: attempt.status == AttemptStatus::TimedOut,
             };
             events.add(
                 &attempt.notification,
                 Some(&update.attempt_id),
                 now,
-                "attempt",
-                &detail,
-            );
+                &Actor::System,
+                &event,
+            )?;
             attempt.status = new;
             attempt.update = Some(update);
             changed += 1;
@@ -163,13 +162,11 @@ impl Store {
                     "delivered"
                 };
                 if next != status {
-                    events.add(
-                        &attempt.notification,
-                        None,
-                        now,
-                        "status",
-                        &format!("{status} → {next}"),
-                    );
+                    let event = Event::StatusChanged {
+                        from: notification_status(status)?,
+                        to: notification_status(next)?,
+                    };
+                    events.add(&attempt.notification, None, now, &Actor::System, &event)?;
                     finished.push((attempt.notification.clone(), next, attempt.channel.clone()));
                     *status = next.to_owned();
                 }
@@ -318,19 +315,11 @@ impl Store {
         if !senders.contains(&sender) {
             return Ok(false);
         }
-        let detail = if digits == "1" {
-            "the patient pressed 1 on the call: confirmed".to_owned()
-        } else {
-            format!("the patient pressed {digits} on the call")
-        };
         let mut events = EventBatch::default();
-        events.add(
-            &notification,
-            Some(attempt_id),
-            now,
-            "patient_reply",
-            &detail,
-        );
+        let event = Event::PatientPressed {
+            digits: digits.to_owned(),
+        };
+        events.add(&notification, Some(attempt_id), now, &Actor::System, &event)?;
         events.write(&mut tx).await?;
         tx.commit().await?;
         Ok(true)

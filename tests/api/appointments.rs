@@ -237,6 +237,18 @@ async fn moving_the_appointment_moves_its_pending_reminders_with_their_date_and_
         ) && d.contains("the 2h reminder is now scheduled for 2026-12-03T10:00:00Z (was 2026-12-01T05:30:00Z)")),
         "{moved_event:#}"
     );
+    assert_eq!(moved_event["type"], "reminder_moved");
+    assert_eq!(moved_event["data"]["change"]["type"], "moved");
+    assert_eq!(
+        moved_event["data"]["timing"],
+        json!({ "type": "scheduled_for", "at": "2026-12-03T10:00:00Z" })
+    );
+    assert!(
+        moved_event["actor"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("key:key_")),
+        "the booking key moved it: {moved_event:#}"
+    );
     app.stop().await;
 }
 

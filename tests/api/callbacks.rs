@@ -96,6 +96,27 @@ async fn an_unanswered_call_becomes_a_callback_task_that_staff_claim_and_close()
             .any(|d| d.ends_with("closed by Rivka, front desk: reached")),
         "{trail:?}"
     );
+    let done = app.notification(&notification).await;
+    let typed: Vec<(&str, &str)> = done["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "callback")
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap_or_default(),
+                e["actor"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        typed,
+        [
+            ("callback_opened", "system"),
+            ("callback_claimed", "staff:Rivka, front desk"),
+            ("callback_closed", "staff:Rivka, front desk"),
+        ]
+    );
     let open: Value = app
         .request(Method::GET, "/v1/callbacks?status=open", &staff, None)
         .await

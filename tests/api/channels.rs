@@ -1,8 +1,6 @@
 //! End to end through the real provider adapters: the sandbox's look-alikes of Meta's and
 //! Twilio's APIs and its SMTP server, and a clinic's own provider account (a wiremock Meta).
 
-use std::time::{Duration, Instant};
-
 use medrelay::config::ProviderAccounts;
 use medrelay_channels::Secret;
 use medrelay_channels::whatsapp::{self, WhatsAppConfig};
@@ -12,32 +10,6 @@ use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::harness::{TestApp, attempts, event_details, pairs, reminder_for};
-
-/// The notification as the clinic holding `key` sees it.
-async fn notification_as(app: &TestApp, key: &str, id: &str) -> Value {
-    let response = app
-        .request(Method::GET, &format!("/v1/notifications/{id}"), key, None)
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.expect("notification")
-}
-
-/// Polls the notification (as the clinic holding `key` sees it) until `done` holds; fails after
-/// a few seconds.
-async fn wait_as(app: &TestApp, key: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let notification = notification_as(app, key, id).await;
-        if done(&notification) {
-            return notification;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not there after 10 s: {notification:#}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
 
 /// A reminder to `+972500000009`, whose WhatsApp answer comes only after the adapter stopped
 /// waiting, followed until the patient read it. The delivery timeout is long enough for the
@@ -245,10 +217,11 @@ async fn a_clinic_with_its_own_whatsapp_account_sends_through_it_while_other_cli
     let others = app.notify_as(&other, reminder_for("p-1")).await;
 
     // The clinic's own account took the message.
-    let accepted = wait_as(&app, &app.key, &own, |n| {
-        n["attempts"][0]["provider_message_id"] == "wamid.clinic-1"
-    })
-    .await;
+    let accepted = app
+        .wait_until_as(&app.key, &own, |n| {
+            n["attempts"][0]["provider_message_id"] == "wamid.clinic-1"
+        })
+        .await;
     let attempt = accepted["attempts"][0].clone();
     assert_eq!(attempt["channel"], "whatsapp");
     let requests = meta.received_requests().await.expect("recorded");
@@ -315,7 +288,9 @@ async fn a_clinic_with_its_own_whatsapp_account_sends_through_it_while_other_cli
     );
 
     // The other clinic has no account of its own: the sandbox has its message.
-    let theirs = wait_as(&app, &other, &others, |n| n["status"] == "read").await;
+    let theirs = app
+        .wait_until_as(&other, &others, |n| n["status"] == "read")
+        .await;
     assert_eq!(theirs["channel"], "whatsapp");
     assert_eq!(
         theirs["attempts"][0]["sandbox"], true,

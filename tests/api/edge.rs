@@ -5,6 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use medrelay_testkit::wait;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use serde_json::Value;
@@ -241,18 +242,13 @@ async fn webhooks_past_the_in_flight_cap_are_answered_503_until_a_body_is_done()
     // Two uploads whose bodies never finish hold both slots.
     let mut first = stalled(&app, &format!("{signed_head}{{")).await;
     let _second = stalled(&app, &format!("{signed_head}{{")).await;
-    let deadline = tokio::time::Instant::now() + HUNG;
-    let busy = loop {
-        let response = post().await.expect("answered");
-        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
-            break response;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never refused past the cap"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let busy = wait::within(HUNG)
+        .every(Duration::from_millis(20))
+        .until(async || match post().await.expect("answered") {
+            r if r.status() == StatusCode::SERVICE_UNAVAILABLE => Ok(r),
+            r => Err(format!("never refused past the cap: {}", r.status())),
+        })
+        .await;
     assert_eq!(
         busy.headers()
             .get(RETRY_AFTER)

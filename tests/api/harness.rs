@@ -1,5 +1,5 @@
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use medrelay::Config;
 use medrelay::app::{Application, RunningApp};
@@ -7,6 +7,7 @@ use medrelay::clock::{SharedClock, SystemClock};
 use medrelay::domain::{ClinicHours, Language, TimeZoneName};
 use medrelay::store::{ApiKeyRole, NewClinic, Store};
 use medrelay_channels::ChannelKind;
+use medrelay_testkit::{TestDatabase, outbox, wait};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -16,9 +17,10 @@ pub struct TestApp {
     pub store: Store,
     client: reqwest::Client,
     running: Option<RunningApp>,
+    /// The database the application uses: the fresh one, unless the test chose another.
     database_url: String,
-    /// The PostgreSQL server and database made for this test, dropped when it stops.
-    postgres: Option<(String, String)>,
+    database: TestDatabase,
+    /// Holds a SQLite database's file.
     _dir: tempfile::TempDir,
 }
 
@@ -41,31 +43,6 @@ pub fn test_config() -> Config {
     config
 }
 
-/// A fresh database: a SQLite file in `dir`, or a new PostgreSQL database (server URL, name).
-async fn fresh_database(dir: &tempfile::TempDir) -> (String, Option<(String, String)>) {
-    let Ok(server) = std::env::var("MEDRELAY_TEST_POSTGRES_URL") else {
-        return (
-            format!("sqlite://{}", dir.path().join("medrelay.db").display()),
-            None,
-        );
-    };
-    let name = format!("mrt_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&server)
-        .await
-        .expect("connect to MEDRELAY_TEST_POSTGRES_URL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .expect("create test database");
-    admin.close().await;
-    let base = server
-        .rsplit_once('/')
-        .map_or(server.as_str(), |(base, _)| base);
-    (format!("{base}/{name}"), Some((server.clone(), name)))
-}
-
 impl TestApp {
     pub async fn spawn() -> Self {
         Self::spawn_with(|_| {}).await
@@ -79,8 +56,8 @@ impl TestApp {
     pub async fn spawn_with_clock(adjust: impl FnOnce(&mut Config), clock: SharedClock) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = test_config();
-        let (url, postgres) = fresh_database(&dir).await;
-        config.database_url = url;
+        let database = TestDatabase::fresh(dir.path()).await;
+        config.database_url = database.url().to_owned();
         adjust(&mut config);
         let database_url = config.database_url.clone();
         let app = Application::build_with_clock(config, clock)
@@ -96,7 +73,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             running: Some(running),
             database_url,
-            postgres,
+            database,
             _dir: dir,
         }
     }
@@ -119,6 +96,17 @@ impl TestApp {
         self.running = Some(running);
     }
 
+    /// Runs the dispatcher until nothing is due now: what it would send now has been handed
+    /// over and recorded (delivery receipts may still come).
+    pub async fn drain_dispatcher(&self) {
+        self.running
+            .as_ref()
+            .expect("the application runs")
+            .drain_dispatcher()
+            .await
+            .expect("dispatch rounds");
+    }
+
     pub fn is_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
     }
@@ -128,18 +116,8 @@ impl TestApp {
             running.stop().await;
         }
         self.store.close().await;
-        if let Some((server, name)) = self.postgres.take() {
-            let admin = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(1)
-                .connect(&server)
-                .await;
-            if let Ok(admin) = admin {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&admin)
-                    .await;
-                admin.close().await;
-            }
-        }
+        // A database left behind is dropped by `.ci/run`; the test has passed by now.
+        let _ = self.database.remove().await;
     }
 
     /// A staff key for the test's clinic.
@@ -246,13 +224,13 @@ impl TestApp {
     }
 
     pub async fn notification(&self, id: &str) -> Value {
+        self.notification_as(&self.key, id).await
+    }
+
+    /// The notification as the clinic holding `key` sees it.
+    pub async fn notification_as(&self, key: &str, id: &str) -> Value {
         let response = self
-            .request(
-                Method::GET,
-                &format!("/v1/notifications/{id}"),
-                &self.key,
-                None,
-            )
+            .request(Method::GET, &format!("/v1/notifications/{id}"), key, None)
             .await;
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.expect("notification")
@@ -277,20 +255,26 @@ impl TestApp {
         .await
     }
 
-    async fn wait_until(&self, id: &str, finished: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let notification = self.notification(id).await;
-            if finished(&notification) {
-                return notification;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "still {} after 10 s: {notification:#}",
-                notification["status"]
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+    /// Polls the notification until `done` holds; fails after a few seconds.
+    pub async fn wait_until(&self, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        self.wait_until_as(&self.key, id, done).await
+    }
+
+    /// [`TestApp::wait_until`] as the clinic holding `key` sees the notification.
+    pub async fn wait_until_as(&self, key: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        wait::within(Duration::from_secs(10))
+            .until(async || {
+                let notification = self.notification_as(key, id).await;
+                if done(&notification) {
+                    Ok(notification)
+                } else {
+                    Err(format!(
+                        "still {}: {notification:#}",
+                        notification["status"]
+                    ))
+                }
+            })
+            .await
     }
 
     /// What the test clinic's patient at `recipient` received from the sandbox.
@@ -298,19 +282,24 @@ impl TestApp {
         self.outbox_as(&self.key, recipient).await
     }
 
+    /// The outbox of `recipient` at the clinic of `key` once it holds `count` messages; fails
+    /// after a few seconds.
+    pub async fn outbox_holding(&self, key: &str, recipient: &str, count: usize) -> Vec<Value> {
+        wait::within(Duration::from_secs(10))
+            .until(async || {
+                let outbox = self.outbox_as(key, recipient).await;
+                if outbox.len() >= count {
+                    Ok(outbox)
+                } else {
+                    Err(format!("{recipient} has {outbox:#?}"))
+                }
+            })
+            .await
+    }
+
     /// What the patient at `recipient` of the clinic of `key` received from the sandbox.
     pub async fn outbox_as(&self, key: &str, recipient: &str) -> Vec<Value> {
-        let response = self
-            .client
-            .get(format!("{}/sandbox/outbox", self.base))
-            .bearer_auth(key)
-            .query(&[("recipient", recipient)])
-            .send()
-            .await
-            .expect("outbox");
-        assert_eq!(response.status(), StatusCode::OK, "GET /sandbox/outbox");
-        let outbox: Value = response.json().await.expect("outbox json");
-        outbox["messages"].as_array().cloned().unwrap_or_default()
+        outbox::read(&self.client, &self.base, key, &[("recipient", recipient)]).await
     }
 }
 

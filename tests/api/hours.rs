@@ -3,7 +3,6 @@
 //! application runs on a clock the test sets, so nothing here depends on when the suite runs.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use jiff::Timestamp;
 use medrelay::clock::AdjustableClock;
@@ -61,11 +60,6 @@ async fn receipt(app: &TestApp, body: Value) -> Value {
     response.json().await.expect("receipt")
 }
 
-/// Gives the dispatcher (polling every 20 ms) several rounds in which it could wrongly send.
-async fn dispatcher_rounds() {
-    tokio::time::sleep(Duration::from_millis(300)).await;
-}
-
 #[tokio::test]
 async fn a_reminder_posted_at_23_30_is_scheduled_for_09_00_next_working_day_and_sent_then() {
     let (app, clock) = clinic_on_israeli_hours_at(THURSDAY_23_30).await;
@@ -87,7 +81,7 @@ async fn a_reminder_posted_at_23_30_is_scheduled_for_09_00_next_working_day_and_
         ),
         "{waiting:#}"
     );
-    dispatcher_rounds().await;
+    app.drain_dispatcher().await;
     assert_eq!(app.notification(id).await["status"], "scheduled");
     assert!(
         app.outbox("+972541234567").await.is_empty(),
@@ -95,6 +89,12 @@ async fn a_reminder_posted_at_23_30_is_scheduled_for_09_00_next_working_day_and_
     );
 
     clock.set(at(FRIDAY_09_00));
+    app.drain_dispatcher().await;
+    let handed_over = app.notification(id).await;
+    assert_eq!(
+        handed_over["attempts"][0]["channel"], "whatsapp",
+        "handed over and recorded once the dispatcher is drained: {handed_over:#}"
+    );
     let sent = app.wait_for(id, &["delivered", "read"]).await;
 
     let attempt_at = at(sent["attempts"][0]["created_at"].as_str().expect("attempt"));
@@ -148,7 +148,7 @@ async fn a_reminder_that_expires_before_the_next_opening_is_expired_and_never_se
         "{expired:#}"
     );
     clock.set(at(FRIDAY_09_00));
-    dispatcher_rounds().await;
+    app.drain_dispatcher().await;
     assert_eq!(app.notification(id).await["status"], "expired");
     assert!(app.outbox("+972541234567").await.is_empty());
     app.stop().await;

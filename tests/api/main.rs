@@ -9,6 +9,7 @@ mod bad_input;
 mod callbacks;
 mod channels;
 mod edge;
+mod events;
 mod hours;
 mod isolation_and_auth;
 mod keys;

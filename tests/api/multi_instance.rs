@@ -17,6 +17,7 @@ use jiff::Timestamp;
 use medrelay::Config;
 use medrelay::app::{Application, RunningApp};
 use medrelay::clock::{Clock, SystemClock};
+use medrelay_testkit::{outbox, wait};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -217,8 +218,7 @@ async fn wait_until_all_read(
 
 /// Every sandbox outbox message, as one instance reports them.
 async fn outbox(app: &TestApp, base: &str) -> Vec<Value> {
-    let outbox = get(app, base, "/sandbox/outbox?limit=10000").await;
-    outbox["messages"].as_array().cloned().unwrap_or_default()
+    outbox::read(app.client(), base, &app.key, &[("limit", "10000")]).await
 }
 
 /// Checks that each notification was read after exactly one attempt and exactly one message in
@@ -343,19 +343,13 @@ async fn an_instance_stopped_mid_way_leaves_its_work_to_the_other_and_nothing_is
     create_patients(&a).await;
 
     let ids = post_all(&a, |_| &b_base).await;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let sent_before_stop = loop {
-        let sent = outbox(&a, &a.base).await;
-        if sent.len() >= NOTIFICATIONS / 4 {
-            break sent;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "only {} messages sent after 5 s",
-            sent.len()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let sent_before_stop = wait::within(Duration::from_secs(5))
+        .every(Duration::from_millis(20))
+        .until(async || match outbox(&a, &a.base).await {
+            sent if sent.len() >= NOTIFICATIONS / 4 => Ok(sent),
+            sent => Err(format!("only {} messages sent", sent.len())),
+        })
+        .await;
     b.stop().await;
     assert!(
         sent_before_stop.len() < NOTIFICATIONS,

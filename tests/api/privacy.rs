@@ -45,23 +45,6 @@ fn bodies(outbox: &[Value]) -> Vec<String> {
         .collect()
 }
 
-/// The recipient's outbox at the clinic of `key` once it holds `count` messages; fails after a
-/// few seconds.
-async fn outbox_of(app: &TestApp, key: &str, recipient: &str, count: usize) -> Vec<Value> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let outbox = app.outbox_as(key, recipient).await;
-        if outbox.len() >= count {
-            return outbox;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{recipient} has {outbox:#?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_test_result_for_a_whatsapp_patient_is_a_notice_in_their_language_without_the_result() {
     let app = TestApp::spawn().await;
@@ -255,13 +238,13 @@ async fn a_topic_one_clinic_marks_restricted_changes_nothing_for_another_clinic(
     assert_eq!(there.status(), StatusCode::ACCEPTED);
     app.wait_until_finished(&here).await;
     assert_eq!(
-        bodies(&outbox_of(&app, &app.key, "+972541234567", 1).await),
+        bodies(&app.outbox_holding(&app.key, "+972541234567", 1).await),
         [
             "Hello Dana, you have a new message from Clinic hadar; please call the clinic at +97231234567."
         ]
     );
     assert_eq!(
-        bodies(&outbox_of(&app, &other, "+972541234567", 1).await),
+        bodies(&app.outbox_holding(&other, "+972541234567", 1).await),
         ["Bring your old scans"]
     );
     assert_eq!(unknown_there.status(), StatusCode::UNPROCESSABLE_ENTITY);

@@ -9,9 +9,11 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use medrelay_testkit::wait;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor};
@@ -389,12 +391,23 @@ async fn a_postgres_outage_is_answered_503_fast_and_retries_create_one_notificat
 
     // Requests keep coming, each with its own key, while the server stops.
     // `buffered`, not `buffer_unordered`: answer i is key i's.
+    let answered = AtomicUsize::new(0);
     let load = futures::stream::iter(keys.iter().enumerate().take(60))
         .map(|(i, key)| post(&app, i, Some(key)))
         .buffered(4)
+        .inspect(|_| {
+            answered.fetch_add(1, Ordering::Relaxed);
+        })
         .collect::<Vec<Answer>>();
     let stop = async {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Stopped part-way: some requests are answered, most are still to come.
+        wait::within(Duration::from_secs(60))
+            .every(Duration::from_millis(5))
+            .until(async || match answered.load(Ordering::Relaxed) {
+                n if n < 8 => Err(format!("{n} answered")),
+                _ => Ok(()),
+            })
+            .await;
         let pg = &pg;
         tokio::task::block_in_place(|| pg.stop_server());
     };

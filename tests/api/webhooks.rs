@@ -8,7 +8,6 @@
 //! production: Twilio signs the URL it called, which is the public one.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 
 use medrelay::config::ProviderAccounts;
 use medrelay_channels::Secret;
@@ -127,18 +126,9 @@ impl Gateway {
 
     /// Polls until the notification's first attempt has `status`; fails after a few seconds.
     async fn attempt_reaches(&self, id: &str, status: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let notification = self.app.notification(id).await;
-            if notification["attempts"][0]["status"] == status {
-                return notification;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "attempt not {status} after 10 s: {notification:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        self.app
+            .wait_until(id, |n| n["attempts"][0]["status"] == status)
+            .await
     }
 
     /// The first attempt of the notification, as the API shows it now.

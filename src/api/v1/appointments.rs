@@ -174,7 +174,7 @@ pub(super) async fn book_appointment(
     let now = state.clock.now();
     let appointment = checked_booking(&state, &caller, body.value, now, key, hash).await?;
     let zone = clinic_zone(&caller)?;
-    let by = caller.label();
+    let by = caller.recorded_as();
     let change = AppointmentChange {
         by: &by,
         at: now,
@@ -222,7 +222,7 @@ pub(super) async fn move_appointment(
         return Err(ApiError::Invalid(errors));
     };
     let zone = clinic_zone(&caller)?;
-    let by = caller.label();
+    let by = caller.recorded_as();
     let change = AppointmentChange {
         by: &by,
         at: now,
@@ -250,7 +250,7 @@ pub(super) async fn cancel_appointment(
     Path(id): Path<String>,
 ) -> Result<Json<AppointmentView>, ApiError> {
     let zone = clinic_zone(&caller)?;
-    let by = caller.label();
+    let by = caller.recorded_as();
     let change = AppointmentChange {
         by: &by,
         at: state.clock.now(),

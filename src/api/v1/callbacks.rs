@@ -3,14 +3,17 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::patients::checked;
 use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::api::json::ApiJson;
-use crate::api::problem::ApiError;
-use crate::domain::{CallbackOutcome, CallbackStatus, CallbackTaskId, ONE_LINE_RULE, is_one_line};
+use crate::api::problem::{ApiError, FieldError};
+use crate::domain::{
+    Actor, CallbackOutcome, CallbackStatus, CallbackTaskId, ONE_LINE_RULE, is_one_line,
+};
 use crate::store::{ApiKeyRole, CallbackView, StoreError};
 
 fn task_id(id: &str) -> Result<CallbackTaskId, ApiError> {
@@ -33,9 +36,50 @@ pub(super) struct CallbackQuery {
     limit: Option<u32>,
 }
 
+/// A staff callback task as the queue shows it: who to call, on what number, and why.
+#[derive(Debug, Serialize)]
+pub(super) struct CallbackOut {
+    id: CallbackTaskId,
+    notification_id: String,
+    /// The patient's id in the booking system.
+    patient_id: String,
+    patient_name: String,
+    phone: Option<String>,
+    language: String,
+    reason: String,
+    status: CallbackStatus,
+    claimed_by: Option<String>,
+    claimed_at: Option<Timestamp>,
+    outcome: Option<CallbackOutcome>,
+    note: Option<String>,
+    created_at: Timestamp,
+    closed_at: Option<Timestamp>,
+}
+
+impl From<CallbackView> for CallbackOut {
+    fn from(task: CallbackView) -> Self {
+        Self {
+            id: task.id,
+            notification_id: task.notification_id,
+            patient_id: task.patient_id,
+            patient_name: task.patient_name,
+            phone: task.phone,
+            language: task.language,
+            reason: task.reason,
+            status: task.status,
+            claimed_by: task.claimed_by,
+            claimed_at: task.claimed_at,
+            outcome: task.outcome,
+            note: task.note,
+            created_at: task.created_at,
+            closed_at: task.closed_at,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub(super) struct CallbackList {
-    items: Vec<CallbackView>,
+    items: Vec<CallbackOut>,
 }
 
 pub(super) async fn list_callbacks(
@@ -56,10 +100,7 @@ pub(super) async fn list_callbacks(
     );
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
-        errors.push(crate::api::FieldError::new(
-            "limit",
-            "must be between 1 and 500",
-        ));
+        errors.push(FieldError::new("limit", "must be between 1 and 500"));
     }
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
@@ -68,7 +109,9 @@ pub(super) async fn list_callbacks(
         .store
         .callbacks(&caller.0.clinic.id, status, limit)
         .await?;
-    Ok(Json(CallbackList { items }))
+    Ok(Json(CallbackList {
+        items: items.into_iter().map(CallbackOut::from).collect(),
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,14 +129,38 @@ pub(super) struct CloseIn {
     by: Option<String>,
 }
 
-fn who(caller: &Caller, by: Option<String>) -> Result<String, ApiError> {
+impl CloseIn {
+    /// The outcome, once the outcome and the note are known to keep the rules.
+    fn outcome(&self) -> Result<CallbackOutcome, ApiError> {
+        let mut errors = Vec::new();
+        let rule = format!("must be one of {}", CallbackOutcome::names());
+        let outcome = checked(
+            &mut errors,
+            "outcome",
+            Some(self.outcome.clone()),
+            CallbackOutcome::parse,
+            &rule,
+        );
+        if self.note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
+            errors.push(FieldError::new("note", "must be at most 2000 characters"));
+        } else if self.note.as_deref().is_some_and(|n| !is_one_line(n)) {
+            errors.push(FieldError::new("note", ONE_LINE_RULE));
+        }
+        match (outcome, errors.is_empty()) {
+            (Some(outcome), true) => Ok(outcome),
+            _ => Err(ApiError::Invalid(errors)),
+        }
+    }
+}
+
+fn who(caller: &Caller, by: Option<String>) -> Result<Actor, ApiError> {
     match by.map(|b| b.trim().to_owned()) {
         Some(by) if by.is_empty() || by.chars().count() > 100 => {
             Err(ApiError::invalid("by", "must be 1 to 100 characters"))
         }
         Some(by) if !is_one_line(&by) => Err(ApiError::invalid("by", ONE_LINE_RULE)),
-        Some(by) => Ok(by),
-        None => Ok(caller.label()),
+        Some(by) => Ok(Actor::Staff(by)),
+        None => Ok(caller.recorded_as()),
     }
 }
 
@@ -102,7 +169,7 @@ pub(super) async fn claim_callback(
     caller: Caller,
     Path(id): Path<String>,
     body: ApiJson<ClaimIn>,
-) -> Result<Json<CallbackView>, ApiError> {
+) -> Result<Json<CallbackOut>, ApiError> {
     caller.require(ApiKeyRole::Staff)?;
     let id = task_id(&id)?;
     let by = who(&caller, body.value.by)?;
@@ -112,9 +179,8 @@ pub(super) async fn claim_callback(
         .claim_callback(clinic, &id, &by, state.clock.now())
         .await
         .map_err(map_store)?;
-    Ok(Json(
-        state.store.callback(clinic, &id).await.map_err(map_store)?,
-    ))
+    let task = state.store.callback(clinic, &id).await.map_err(map_store)?;
+    Ok(Json(task.into()))
 }
 
 pub(super) async fn close_callback(
@@ -122,34 +188,11 @@ pub(super) async fn close_callback(
     caller: Caller,
     Path(id): Path<String>,
     body: ApiJson<CloseIn>,
-) -> Result<Json<CallbackView>, ApiError> {
+) -> Result<Json<CallbackOut>, ApiError> {
     caller.require(ApiKeyRole::Staff)?;
     let id = task_id(&id)?;
     let input = body.value;
-    let mut errors = Vec::new();
-    let rule = format!("must be one of {}", CallbackOutcome::names());
-    let outcome = checked(
-        &mut errors,
-        "outcome",
-        Some(input.outcome),
-        CallbackOutcome::parse,
-        &rule,
-    );
-    if input
-        .note
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > 2000)
-    {
-        errors.push(crate::api::FieldError::new(
-            "note",
-            "must be at most 2000 characters",
-        ));
-    } else if input.note.as_deref().is_some_and(|n| !is_one_line(n)) {
-        errors.push(crate::api::FieldError::new("note", ONE_LINE_RULE));
-    }
-    let (Some(outcome), true) = (outcome, errors.is_empty()) else {
-        return Err(ApiError::Invalid(errors));
-    };
+    let outcome = input.outcome()?;
     let clinic = &caller.0.clinic.id;
     // Unless told otherwise, whoever claimed the task is the one who called.
     let claimed_by = state
@@ -171,7 +214,6 @@ pub(super) async fn close_callback(
         )
         .await
         .map_err(map_store)?;
-    Ok(Json(
-        state.store.callback(clinic, &id).await.map_err(map_store)?,
-    ))
+    let task = state.store.callback(clinic, &id).await.map_err(map_store)?;
+    Ok(Json(task.into()))
 }

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::api::AppState;
@@ -11,11 +12,39 @@ use crate::api::auth::Caller;
 use crate::api::json::ApiJson;
 use crate::api::problem::ApiError;
 use crate::domain::ApiKeyId;
-use crate::store::{ApiKeyRole, ApiKeyView, IssuedKey};
+use crate::store::{ApiKeyRole, ApiKeyView};
+
+/// A key as its clinic's admins see it: never its secret.
+#[derive(Debug, Serialize)]
+pub(super) struct KeyOut {
+    id: ApiKeyId,
+    role: ApiKeyRole,
+    created_at: Timestamp,
+    revoked_at: Option<Timestamp>,
+}
+
+impl From<ApiKeyView> for KeyOut {
+    fn from(key: ApiKeyView) -> Self {
+        Self {
+            id: key.id,
+            role: key.role,
+            created_at: key.created_at,
+            revoked_at: key.revoked_at,
+        }
+    }
+}
+
+/// A key just made: the secret is shown this once.
+#[derive(Debug, Serialize)]
+pub(super) struct IssuedKeyOut {
+    #[serde(flatten)]
+    view: KeyOut,
+    key: String,
+}
 
 #[derive(Debug, Serialize)]
 pub(super) struct KeyList {
-    items: Vec<ApiKeyView>,
+    items: Vec<KeyOut>,
 }
 
 pub(super) async fn list_keys(
@@ -24,7 +53,9 @@ pub(super) async fn list_keys(
 ) -> Result<Json<KeyList>, ApiError> {
     caller.require(ApiKeyRole::Admin)?;
     let items = state.store.api_keys(&caller.0.clinic.id).await?;
-    Ok(Json(KeyList { items }))
+    Ok(Json(KeyList {
+        items: items.into_iter().map(KeyOut::from).collect(),
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -37,7 +68,7 @@ pub(super) async fn create_key(
     State(state): State<AppState>,
     caller: Caller,
     body: ApiJson<KeyIn>,
-) -> Result<(StatusCode, Json<IssuedKey>), ApiError> {
+) -> Result<(StatusCode, Json<IssuedKeyOut>), ApiError> {
     caller.require(ApiKeyRole::Admin)?;
     let role = ApiKeyRole::parse(&body.value.role)
         .ok_or_else(|| ApiError::invalid("role", "must be one of booking, staff, admin"))?;
@@ -46,6 +77,10 @@ pub(super) async fn create_key(
         .issue_api_key(&caller.0.clinic.id, role, state.clock.now())
         .await?;
     tracing::info!(clinic = %caller.0.clinic.slug, key = %issued.view.id, role = role.as_str(), by = %caller.0.id, "API key created");
+    let issued = IssuedKeyOut {
+        view: issued.view.into(),
+        key: issued.key,
+    };
     Ok((StatusCode::CREATED, Json(issued)))
 }
 
@@ -53,7 +88,7 @@ pub(super) async fn revoke_key(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<ApiKeyView>, ApiError> {
+) -> Result<Json<KeyOut>, ApiError> {
     caller.require(ApiKeyRole::Admin)?;
     let id = ApiKeyId::parse(&id).ok_or(ApiError::NotFound("API key"))?;
     let revoked = state
@@ -63,5 +98,5 @@ pub(super) async fn revoke_key(
         .map_err(ApiError::not_found("API key"))?;
     state.keys.forget(&id);
     tracing::info!(clinic = %caller.0.clinic.slug, key = %id, by = %caller.0.id, "API key revoked");
-    Ok(Json(revoked))
+    Ok(Json(revoked.into()))
 }

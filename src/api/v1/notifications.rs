@@ -221,7 +221,7 @@ pub(super) async fn cancel_notification(
 ) -> Result<Json<NotificationOut>, ApiError> {
     let id = notification_id(&id)?;
     let clinic = &caller.0.clinic.id;
-    let by = caller.label();
+    let by = caller.recorded_as();
     match state
         .store
         .cancel_notification(clinic, &id, &by, state.clock.now())
@@ -250,6 +250,39 @@ pub(super) struct ListQuery {
     cursor: Option<String>,
 }
 
+impl ListQuery {
+    fn filter(self) -> Result<NotificationFilter, ApiError> {
+        let mut errors = Vec::new();
+        let status = checked(
+            &mut errors,
+            "status",
+            self.status,
+            NotificationStatus::parse,
+            &format!("must be one of {}", NotificationStatus::names()),
+        );
+        let limit = self.limit.unwrap_or(50);
+        if !(1..=500).contains(&limit) {
+            errors.push(FieldError::new("limit", "must be between 1 and 500"));
+        }
+        let after = checked(
+            &mut errors,
+            "cursor",
+            self.cursor,
+            decode_cursor,
+            "must be a next_cursor value from an earlier page",
+        );
+        if !errors.is_empty() {
+            return Err(ApiError::Invalid(errors));
+        }
+        Ok(NotificationFilter {
+            patient_external_id: self.patient_id,
+            status,
+            limit,
+            after,
+        })
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub(super) struct NotificationList {
     items: Vec<NotificationOut>,
@@ -262,34 +295,7 @@ pub(super) async fn list_notifications(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<NotificationList>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
-    let mut errors = Vec::new();
-    let status = checked(
-        &mut errors,
-        "status",
-        query.status,
-        NotificationStatus::parse,
-        &format!("must be one of {}", NotificationStatus::names()),
-    );
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        errors.push(FieldError::new("limit", "must be between 1 and 500"));
-    }
-    let after = checked(
-        &mut errors,
-        "cursor",
-        query.cursor,
-        decode_cursor,
-        "must be a next_cursor value from an earlier page",
-    );
-    if !errors.is_empty() {
-        return Err(ApiError::Invalid(errors));
-    }
-    let filter = NotificationFilter {
-        patient_external_id: query.patient_id,
-        status,
-        limit,
-        after,
-    };
+    let filter = query.filter()?;
     let page = state
         .store
         .notifications(&caller.0.clinic.id, &filter)

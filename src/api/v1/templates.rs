@@ -225,6 +225,36 @@ pub(super) struct QuickReplyBody {
     texts: BTreeMap<String, String>,
 }
 
+impl QuickReplyBody {
+    /// One checked copy per language.
+    fn copies(self, max_chars: usize) -> Result<Vec<(String, QuickReply)>, ApiError> {
+        let mut errors = Vec::new();
+        if self.texts.is_empty() {
+            errors.push(FieldError::new(
+                "texts",
+                "give a text in at least one language",
+            ));
+        }
+        let mut copies = Vec::new();
+        for (language, text) in self.texts {
+            let field = format!("texts.{language}");
+            if Language::parse(&language).is_none() {
+                errors.push(FieldError::new(field, Language::RULE));
+                continue;
+            }
+            let reply = QuickReply { text };
+            let flaws = templates::check_quick_reply(&field, &reply, max_chars);
+            errors.extend(flaws.into_iter().map(|f| FieldError::new(f.field, f.rule)));
+            copies.push((language, reply));
+        }
+        if errors.is_empty() {
+            Ok(copies)
+        } else {
+            Err(ApiError::Invalid(errors))
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub(super) struct QuickReplyOut {
     name: String,
@@ -250,28 +280,7 @@ pub(super) async fn put_quick_reply(
 ) -> Result<(StatusCode, Json<QuickReplyOut>), ApiError> {
     caller.require(ApiKeyRole::Staff)?;
     checked_path(&name, None)?;
-    let mut errors = Vec::new();
-    if body.value.texts.is_empty() {
-        errors.push(FieldError::new(
-            "texts",
-            "give a text in at least one language",
-        ));
-    }
-    let mut copies = Vec::new();
-    for (language, text) in body.value.texts {
-        let field = format!("texts.{language}");
-        if Language::parse(&language).is_none() {
-            errors.push(FieldError::new(field, Language::RULE));
-            continue;
-        }
-        let reply = QuickReply { text };
-        let flaws = templates::check_quick_reply(&field, &reply, state.config.api.max_body_chars);
-        errors.extend(flaws.into_iter().map(|f| FieldError::new(f.field, f.rule)));
-        copies.push((language, reply));
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::Invalid(errors));
-    }
+    let copies = body.value.copies(state.config.api.max_body_chars)?;
     let created = state
         .store
         .replace_clinic_texts(&caller.0.clinic.id, &name, &copies, state.clock.now())

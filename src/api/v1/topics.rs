@@ -12,9 +12,28 @@ use crate::api::problem::ApiError;
 use crate::domain::{Sensitivity, Topic};
 use crate::store::{ApiKeyRole, TopicView};
 
+/// One of the clinic's topics.
+#[derive(Debug, Serialize)]
+pub(super) struct TopicOut {
+    name: String,
+    sensitivity: Sensitivity,
+    /// A topic every clinic has (its sensitivity may still be the clinic's own choice).
+    built_in: bool,
+}
+
+impl From<TopicView> for TopicOut {
+    fn from(topic: TopicView) -> Self {
+        Self {
+            name: topic.name,
+            sensitivity: topic.sensitivity,
+            built_in: topic.built_in,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub(super) struct TopicList {
-    items: Vec<TopicView>,
+    items: Vec<TopicOut>,
 }
 
 /// Every key may read the topics: booking systems need to know which ones exist.
@@ -23,7 +42,9 @@ pub(super) async fn list_topics(
     caller: Caller,
 ) -> Result<Json<TopicList>, ApiError> {
     let items = state.store.topics(&caller.0.clinic.id).await?;
-    Ok(Json(TopicList { items }))
+    Ok(Json(TopicList {
+        items: items.into_iter().map(TopicOut::from).collect(),
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -39,7 +60,7 @@ pub(super) async fn put_topic(
     caller: Caller,
     Path(name): Path<String>,
     body: ApiJson<TopicIn>,
-) -> Result<Json<TopicView>, ApiError> {
+) -> Result<Json<TopicOut>, ApiError> {
     caller.require(ApiKeyRole::Admin)?;
     let mut errors = Vec::new();
     if !Topic::is_valid_name(&name) {
@@ -61,5 +82,5 @@ pub(super) async fn put_topic(
         .await?;
     state.clinic_settings.forget(&caller.0.clinic.id);
     tracing::info!(clinic = %caller.0.clinic.slug, topic = %topic.name, sensitivity = topic.sensitivity.as_str(), "topic set");
-    Ok(Json(topic))
+    Ok(Json(topic.into()))
 }

@@ -1,0 +1,422 @@
+//! The audit trail's facts as values: what happened, to which notification, and who did it.
+//! Each event is stored twice: as JSON of the value (for webhooks, the console, FHIR) and as
+//! its English sentence (`detail`), which is one rendering of it.
+
+use std::fmt;
+
+use jiff::Timestamp;
+use medrelay_channels::ChannelKind;
+use serde::Serialize;
+
+use super::{
+    ApiKeyId, AppointmentId, AttemptStatus, CallbackOutcome, CallbackTaskId, NotificationStatus,
+    Priority, Reason, ReminderSkip,
+};
+
+/// Who caused an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A caller with an API key; `role` is the key's role, for the sentence.
+    Key { id: ApiKeyId, role: &'static str },
+    /// A person at the clinic, as named by the staff caller (there are no staff accounts yet).
+    Staff(String),
+    /// medrelay itself: the dispatcher, a provider's report, the passing of time.
+    System,
+}
+
+impl Actor {
+    /// The stored form: `key:key_01…`, `staff:<name>` or `system`.
+    pub fn stored(&self) -> String {
+        match self {
+            Self::Key { id, .. } => format!("key:{id}"),
+            Self::Staff(name) => format!("staff:{name}"),
+            Self::System => "system".to_owned(),
+        }
+    }
+}
+
+/// How the actor is named in sentences ("cancelled by booking key key_01…").
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Key { id, role } => write!(f, "{role} key {id}"),
+            Self::Staff(name) => f.write_str(name),
+            Self::System => f.write_str("medrelay"),
+        }
+    }
+}
+
+/// What happened to an appointment, as told on its reminders' events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ScheduleChange {
+    Booked {
+        appointment: AppointmentId,
+        starts_at: Timestamp,
+    },
+    Moved {
+        appointment: AppointmentId,
+        from: Timestamp,
+        to: Timestamp,
+    },
+}
+
+impl ScheduleChange {
+    fn sentence(&self, actor: &Actor) -> String {
+        match self {
+            Self::Booked {
+                appointment,
+                starts_at,
+            } => format!("appointment {appointment} at {starts_at} booked by {actor}"),
+            Self::Moved {
+                appointment,
+                from,
+                to,
+            } => format!("appointment {appointment} moved from {from} to {to} by {actor}"),
+        }
+    }
+}
+
+/// When one reminder of a series goes, as decided when the series changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ReminderTiming {
+    ScheduledFor {
+        at: Timestamp,
+    },
+    /// Its own time (`was`) had passed and no later reminder is left before the appointment.
+    DueNow {
+        was: Timestamp,
+    },
+    LeftOut {
+        why: ReminderSkip,
+    },
+}
+
+impl fmt::Display for ReminderTiming {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ScheduledFor { at } => write!(f, "scheduled for {at}"),
+            Self::DueNow { was } => write!(
+                f,
+                "due now: its time ({was}) had passed and no later reminder is left before the appointment"
+            ),
+            Self::LeftOut { why } => write!(f, "{why}"),
+        }
+    }
+}
+
+/// Why a notification was cancelled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Cancellation {
+    /// The caller asked for it.
+    Requested,
+    /// Its appointment changed and this reminder of the series is left out.
+    ReminderLeftOut {
+        change: ScheduleChange,
+        reminder: String,
+        timing: ReminderTiming,
+    },
+    AppointmentCancelled {
+        appointment: AppointmentId,
+        starts_at: Timestamp,
+    },
+}
+
+/// A provider's error code and text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProviderError {
+    pub code: String,
+    pub text: String,
+}
+
+/// One fact of a notification's audit trail. Reasons never hold message text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// Taken in through the API. `content` names the template copy or quick reply chosen.
+    Received {
+        priority: Priority,
+        /// `None` when it was due at once.
+        scheduled_for: Option<Timestamp>,
+        content: Option<String>,
+    },
+    /// Created as one reminder of an appointment's series.
+    ReminderCreated {
+        change: ScheduleChange,
+        reminder: String,
+        timing: ReminderTiming,
+    },
+    /// A pending reminder moved with its appointment.
+    ReminderMoved {
+        change: ScheduleChange,
+        reminder: String,
+        timing: ReminderTiming,
+        was: Timestamp,
+        expires_at: Timestamp,
+    },
+    StatusChanged {
+        from: NotificationStatus,
+        to: NotificationStatus,
+    },
+    /// An attempt begins: the hand-over to `channel`'s provider.
+    AttemptSending {
+        channel: ChannelKind,
+        /// The address with most of it hidden.
+        to: String,
+        sandbox: bool,
+    },
+    /// The rules settled an earlier attempt because time passed.
+    AttemptVerdict {
+        status: AttemptStatus,
+        reason: Reason,
+    },
+    AttemptAccepted {
+        channel: ChannelKind,
+        provider_message_id: String,
+    },
+    AttemptErrored {
+        channel: ChannelKind,
+        error: ProviderError,
+        retry_at: Timestamp,
+    },
+    AttemptRateLimited {
+        channel: ChannelKind,
+        retry_at: Timestamp,
+    },
+    /// No answer to the hand-over: the provider may or may not have it.
+    AttemptAmbiguous {
+        channel: ChannelKind,
+        cause: String,
+    },
+    AttemptFailed {
+        channel: ChannelKind,
+        error: ProviderError,
+    },
+    /// A provider's status report on an attempt.
+    DeliveryStatus {
+        channel: ChannelKind,
+        status: AttemptStatus,
+        error: Option<ProviderError>,
+        after_timeout: bool,
+    },
+    /// The clinic's provider account cannot serve `channel` until `until`.
+    ChannelSuspended {
+        channel: ChannelKind,
+        until: Timestamp,
+        cause: String,
+    },
+    CallbackOpened {
+        task: CallbackTaskId,
+    },
+    CallbackClaimed {
+        task: CallbackTaskId,
+    },
+    CallbackClosed {
+        task: CallbackTaskId,
+        outcome: CallbackOutcome,
+    },
+    Cancelled {
+        because: Cancellation,
+    },
+    /// The key the patient pressed during a call.
+    PatientPressed {
+        digits: String,
+    },
+    /// One reason of a routing decision; its JSON is the reason's own, tagged by its type.
+    #[serde(untagged)]
+    Routing(Reason),
+}
+
+impl Event {
+    /// The event's group, stored as `kind`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Received { .. } | Self::ReminderCreated { .. } => "received",
+            Self::ReminderMoved { .. } => "moved",
+            Self::Routing(_) => "routing",
+            Self::StatusChanged { .. } => "status",
+            Self::AttemptSending { .. }
+            | Self::AttemptVerdict { .. }
+            | Self::AttemptAccepted { .. }
+            | Self::AttemptErrored { .. }
+            | Self::AttemptRateLimited { .. }
+            | Self::AttemptAmbiguous { .. }
+            | Self::AttemptFailed { .. }
+            | Self::DeliveryStatus { .. } => "attempt",
+            Self::ChannelSuspended { .. } => "alert",
+            Self::CallbackOpened { .. }
+            | Self::CallbackClaimed { .. }
+            | Self::CallbackClosed { .. } => "callback",
+            Self::Cancelled { .. } => "cancelled",
+            Self::PatientPressed { .. } => "patient_reply",
+        }
+    }
+
+    /// The English sentence for the audit trail, stored as `detail`.
+    pub fn detail(&self, actor: &Actor) -> String {
+        match self {
+            Self::Received {
+                priority,
+                scheduled_for,
+                content,
+            } => {
+                let due =
+                    scheduled_for.map_or("due now".to_owned(), |at| format!("scheduled for {at}"));
+                let content = content.as_ref().map_or(String::new(), |c| format!("; {c}"));
+                format!(
+                    "received from {actor}; priority {}; {due}{content}",
+                    priority.as_str()
+                )
+            }
+            Self::ReminderCreated {
+                change,
+                reminder,
+                timing,
+            } => format!(
+                "{}: the {reminder} reminder, {timing}",
+                change.sentence(actor)
+            ),
+            Self::ReminderMoved {
+                change,
+                reminder,
+                timing,
+                was,
+                expires_at,
+            } => format!(
+                "{}: the {reminder} reminder is now {timing} (was {was}); it expires at {expires_at}",
+                change.sentence(actor)
+            ),
+            Self::Routing(reason) | Self::AttemptVerdict { reason, .. } => reason.to_string(),
+            Self::StatusChanged { from, to } => format!("{} → {}", from.as_str(), to.as_str()),
+            Self::AttemptSending {
+                channel,
+                to,
+                sandbox,
+            } => {
+                let through = if *sandbox {
+                    " through the sandbox (it reaches no patient)"
+                } else {
+                    ""
+                };
+                format!("sending on {channel} to {to}{through}")
+            }
+            Self::AttemptAccepted {
+                channel,
+                provider_message_id,
+            } => format!("{channel} accepted by the provider as {provider_message_id}"),
+            Self::AttemptErrored {
+                channel,
+                error,
+                retry_at,
+            } => format!(
+                "{channel} provider error ({}: {}); retrying at {retry_at}",
+                error.code, error.text
+            ),
+            Self::AttemptRateLimited { channel, retry_at } => {
+                format!("{channel} provider asked to slow down; retrying at {retry_at}")
+            }
+            Self::AttemptAmbiguous { channel, cause } => format!(
+                "{channel} hand-over got no answer ({cause}); not resending, waiting for a status"
+            ),
+            Self::AttemptFailed { channel, error } => {
+                format!("{channel} failed ({}: {})", error.code, error.text)
+            }
+            Self::DeliveryStatus {
+                channel,
+                status,
+                error,
+                after_timeout,
+            } => {
+                let late = if *after_timeout {
+                    " (after its delivery timeout)"
+                } else {
+                    ""
+                };
+                match error {
+                    Some(e) => format!(
+                        "{channel} {} ({}: {}){late}",
+                        status.as_str(),
+                        e.code,
+                        e.text
+                    ),
+                    None => format!("{channel} {}{late}", status.as_str()),
+                }
+            }
+            Self::ChannelSuspended {
+                channel,
+                until,
+                cause,
+            } => format!(
+                "{channel} suspended for this clinic until {until}: {cause}; an operator must fix the provider account"
+            ),
+            Self::CallbackOpened { task } => {
+                format!("handed to staff: callback task {task} opened")
+            }
+            Self::CallbackClaimed { task } => format!("callback task {task} claimed by {actor}"),
+            Self::CallbackClosed { task, outcome } => format!(
+                "callback task {task} closed by {actor}: {}",
+                outcome.as_str()
+            ),
+            Self::Cancelled { because } => match because {
+                Cancellation::Requested => format!("cancelled by {actor}"),
+                Cancellation::ReminderLeftOut {
+                    change,
+                    reminder,
+                    timing,
+                } => format!(
+                    "cancelled: {}; the {reminder} reminder is left out: {timing}",
+                    change.sentence(actor)
+                ),
+                Cancellation::AppointmentCancelled {
+                    appointment,
+                    starts_at,
+                } => format!(
+                    "cancelled: appointment {appointment} at {starts_at} was cancelled by {actor}"
+                ),
+            },
+            Self::PatientPressed { digits } if digits == "1" => {
+                "the patient pressed 1 on the call: confirmed".to_owned()
+            }
+            Self::PatientPressed { digits } => format!("the patient pressed {digits} on the call"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> Actor {
+        Actor::Key {
+            id: ApiKeyId::from_stored("key_01".into()),
+            role: "booking",
+        }
+    }
+
+    #[test]
+    fn the_actor_is_stored_by_kind_and_named_in_sentences() {
+        assert_eq!(key().stored(), "key:key_01");
+        assert_eq!(Actor::Staff("Dana".into()).stored(), "staff:Dana");
+        assert_eq!(Actor::System.stored(), "system");
+        let cancelled = Event::Cancelled {
+            because: Cancellation::Requested,
+        };
+        assert_eq!(cancelled.detail(&key()), "cancelled by booking key key_01");
+    }
+
+    #[test]
+    fn an_event_is_json_tagged_with_its_type() {
+        let event = Event::StatusChanged {
+            from: NotificationStatus::Sending,
+            to: NotificationStatus::Sent,
+        };
+        assert_eq!(
+            serde_json::to_value(&event).expect("json"),
+            serde_json::json!({"type": "status_changed", "from": "sending", "to": "sent"})
+        );
+        assert_eq!(event.kind(), "status");
+        assert_eq!(event.detail(&Actor::System), "sending → sent");
+    }
+}

@@ -1,0 +1,19 @@
+//! What medrelay's tests and its benchmark share, so that each is written once:
+//!
+//! - [`database`]: a fresh database for one run (a SQLite file, or a new PostgreSQL database on
+//!   the server `MEDRELAY_TEST_POSTGRES_URL` names) and its removal;
+//! - [`process`]: the `medrelay` binary as a child process, with only the settings the test
+//!   gives it, its output lines, readiness, the key a first run prints, and its log on failure;
+//! - [`outbox`]: what the sandbox says each patient received;
+//! - [`wait`]: waiting for a condition with a deadline, instead of sleeping a guessed time.
+//!
+//! It knows medrelay only from the outside (HTTP, the command line, the sandbox's table), so it
+//! builds without the gateway and serves in-process and out-of-process tests alike.
+
+pub mod database;
+pub mod outbox;
+pub mod process;
+pub mod wait;
+
+pub use database::{Backend, TestDatabase};
+pub use process::{Process, free_port};
