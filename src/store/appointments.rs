@@ -9,7 +9,8 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, Transaction};
 
-use super::notifications::{EventBatch, NOT_HANDED_OVER, insert_rows, status};
+use super::events::EventBatch;
+use super::notifications::{NOT_HANDED_OVER, insert_rows, status};
 use super::{Backend, Store, StoreError, lock_notifications, millis, opt_timestamp, timestamp};
 use crate::domain::{
     Actor, AppointmentId, AppointmentStatus, Cancellation, ClinicId, Event, NotificationId,

@@ -1,7 +1,7 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::notifications::EventBatch;
+use super::events::EventBatch;
 use super::{Store, StoreError, millis, opt_timestamp, timestamp};
 use crate::domain::{Actor, CallbackOutcome, CallbackStatus, CallbackTaskId, ClinicId, Event};
 

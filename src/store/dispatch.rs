@@ -6,8 +6,9 @@ use medrelay_channels::segments::SmsEncoding;
 use sqlx::FromRow;
 use sqlx::any::AnyRow;
 
+use super::events::EventBatch;
 use super::facts::{LearnedFact, SuspensionWrite, remember_facts};
-use super::notifications::{EventBatch, NOTIFICATION_COLUMNS, status};
+use super::notifications::{NOTIFICATION_COLUMNS, status};
 use super::rows::{Id, columns, write_rows};
 use super::{
     Backend, Store, StoreError, lock_notifications, millis, opt_timestamp, parse_stored,

@@ -14,6 +14,7 @@ mod callbacks;
 mod clinics;
 mod dispatch;
 mod error;
+mod events;
 mod facts;
 mod notifications;
 mod patients;

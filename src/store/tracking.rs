@@ -4,8 +4,9 @@ use jiff::Timestamp;
 use medrelay_channels::{ChannelKind, DeliveryState, RecipientFact};
 use sqlx::FromRow;
 
+use super::events::EventBatch;
 use super::facts::{LearnedFact, remember_facts};
-use super::notifications::{EventBatch, status as notification_status};
+use super::notifications::status as notification_status;
 use super::rows::{Id, columns, write_rows};
 use super::{Store, StoreError, lock_notifications, millis, parse_stored};
 use crate::domain::{Actor, AttemptStatus, Event, ProviderError};
