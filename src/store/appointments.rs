@@ -7,12 +7,11 @@ use std::collections::{BTreeMap, HashMap};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
-use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::events::EventBatch;
 use super::notifications::{NOT_HANDED_OVER, insert_rows, status};
-use super::{Backend, Store, StoreError, lock_notifications, millis, timestamp};
+use super::{Backend, Store, StoreError, lock_notifications, millis, opt_timestamp, timestamp};
 use crate::domain::{
     Actor, AppointmentId, AppointmentStatus, Cancellation, ClinicId, Event, NotificationId,
     NotificationStatus, PatientId, Priority, ReminderTiming, ScheduleChange,
@@ -121,30 +120,92 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
 }
 
-fn stored_from_row(row: &AnyRow) -> Result<Stored, StoreError> {
-    let params: String = row.try_get("params")?;
-    let minutes: String = row.try_get("reminder_minutes")?;
-    let status: String = row.try_get("status")?;
-    Ok(Stored {
-        id: AppointmentId::from_stored(row.try_get("id")?),
-        clinic_id: ClinicId::from_stored(row.try_get("clinic_id")?),
-        patient_id: PatientId::from_stored(row.try_get("patient_id")?),
-        starts_at: timestamp(row.try_get("starts_at")?)?,
-        topic: row.try_get("topic")?,
-        template: row.try_get("template")?,
-        params: serde_json::from_str(&params).map_err(|_| corrupt("appointment params"))?,
-        offsets: minutes
-            .split(',')
-            .filter(|m| !m.is_empty())
-            .map(|m| {
-                m.parse()
-                    .ok()
-                    .and_then(ReminderOffset::from_minutes)
-                    .ok_or_else(|| corrupt("reminder minutes"))
-            })
-            .collect::<Result<_, _>>()?,
-        status: AppointmentStatus::parse(&status).ok_or_else(|| corrupt("appointment status"))?,
-    })
+fn appointment_status(stored: &str) -> Result<AppointmentStatus, StoreError> {
+    AppointmentStatus::parse(stored).ok_or_else(|| corrupt("appointment status"))
+}
+
+fn params(stored: &str) -> Result<BTreeMap<String, String>, StoreError> {
+    serde_json::from_str(stored).map_err(|_| corrupt("appointment params"))
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredRow {
+    id: String,
+    clinic_id: String,
+    patient_id: String,
+    starts_at: i64,
+    topic: String,
+    template: String,
+    /// JSON object.
+    params: String,
+    /// Comma-separated minutes.
+    reminder_minutes: String,
+    status: String,
+}
+
+impl TryFrom<StoredRow> for Stored {
+    type Error = StoreError;
+
+    fn try_from(row: StoredRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: AppointmentId::from_stored(row.id),
+            clinic_id: ClinicId::from_stored(row.clinic_id),
+            patient_id: PatientId::from_stored(row.patient_id),
+            starts_at: timestamp(row.starts_at)?,
+            topic: row.topic,
+            template: row.template,
+            params: params(&row.params)?,
+            offsets: row
+                .reminder_minutes
+                .split(',')
+                .filter(|m| !m.is_empty())
+                .map(|m| {
+                    m.parse()
+                        .ok()
+                        .and_then(ReminderOffset::from_minutes)
+                        .ok_or_else(|| corrupt("reminder minutes"))
+                })
+                .collect::<Result<_, _>>()?,
+            status: appointment_status(&row.status)?,
+        })
+    }
+}
+
+/// One of an appointment's reminders, as its notification row stores it.
+#[derive(sqlx::FromRow)]
+struct ReminderRow {
+    id: String,
+    reminder_minutes_before: Option<i64>,
+    status: String,
+    send_at: i64,
+    expires_at: Option<i64>,
+}
+
+const REMINDER_SELECT: &str = "SELECT id, reminder_minutes_before, status, send_at, expires_at \
+    FROM notifications WHERE appointment_id = $1 ORDER BY created_at, id";
+
+impl ReminderRow {
+    fn offset(&self) -> Result<ReminderOffset, StoreError> {
+        self.reminder_minutes_before
+            .and_then(ReminderOffset::from_minutes)
+            .ok_or_else(|| corrupt("reminder minutes"))
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ViewRow {
+    id: String,
+    external_id: Option<String>,
+    patient: String,
+    starts_at: i64,
+    status: String,
+    topic: String,
+    template: String,
+    params: String,
+    /// JSON list of [`SkippedReminder`].
+    skipped_reminders: String,
+    created_at: i64,
+    updated_at: i64,
 }
 
 /// Row locks for an appointment being changed, so two changes of one appointment take turns on
@@ -163,7 +224,7 @@ async fn stored(
     clinic: &ClinicId,
     id: &str,
 ) -> Result<Stored, StoreError> {
-    let row = sqlx::query(&format!(
+    sqlx::query_as::<_, StoredRow>(&format!(
         "SELECT {STORED_COLUMNS} FROM appointments WHERE clinic_id = $1 AND (id = $2 OR external_id = $2){}",
         for_update(backend)
     ))
@@ -171,8 +232,8 @@ async fn stored(
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or(StoreError::NotFound)?;
-    stored_from_row(&row)
+    .ok_or(StoreError::NotFound)?
+    .try_into()
 }
 
 /// A linked reminder as the series sees it.
@@ -206,24 +267,20 @@ async fn latest_reminders(
     tx: &mut Transaction<'_, Any>,
     appointment: &AppointmentId,
 ) -> Result<HashMap<i64, Existing>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, reminder_minutes_before, status, send_at, expires_at FROM notifications \
-         WHERE appointment_id = $1 ORDER BY created_at, id",
-    )
-    .bind(appointment.as_str())
-    .fetch_all(&mut **tx)
-    .await?;
+    let rows: Vec<ReminderRow> = sqlx::query_as(REMINDER_SELECT)
+        .bind(appointment.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
     let mut latest = HashMap::new();
     for row in rows {
-        let minutes: Option<i64> = row.try_get("reminder_minutes_before")?;
-        let expires_at: Option<i64> = row.try_get("expires_at")?;
         latest.insert(
-            minutes.ok_or_else(|| corrupt("reminder minutes"))?,
+            row.reminder_minutes_before
+                .ok_or_else(|| corrupt("reminder minutes"))?,
             Existing {
-                id: NotificationId::from_stored(row.try_get("id")?),
-                status: status(&row.try_get::<String, _>("status")?)?,
-                send_at: timestamp(row.try_get("send_at")?)?,
-                expires_at: expires_at.map(timestamp).transpose()?,
+                id: NotificationId::from_stored(row.id),
+                status: status(&row.status)?,
+                send_at: timestamp(row.send_at)?,
+                expires_at: opt_timestamp(row.expires_at)?,
             },
         );
     }
@@ -455,7 +512,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         if inserted.is_none() {
-            let first = sqlx::query(
+            let (id, hash, key): (String, String, Option<String>) = sqlx::query_as(
                 "SELECT id, request_hash, idempotency_key FROM appointments \
                  WHERE clinic_id = $1 AND (idempotency_key = $2 OR external_id = $3)",
             )
@@ -465,10 +522,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             tx.rollback().await?;
-            let hash: String = first.try_get("request_hash")?;
-            let key: Option<String> = first.try_get("idempotency_key")?;
             return Ok(if hash == new.request_hash {
-                let id: String = first.try_get("id")?;
                 Booking::Replayed(self.appointment(&new.clinic_id, &id).await?)
             } else if key.is_some() && key == new.idempotency_key {
                 Booking::KeyReused
@@ -575,7 +629,7 @@ impl Store {
         clinic: &ClinicId,
         id: &str,
     ) -> Result<AppointmentView, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, ViewRow>(
             "SELECT a.id, a.external_id, p.external_id AS patient, a.starts_at, a.status, a.topic, a.template, \
              a.params, a.skipped_reminders, a.created_at, a.updated_at \
              FROM appointments a JOIN patients p ON p.id = a.patient_id \
@@ -586,48 +640,36 @@ impl Store {
         .fetch_optional(&self.read)
         .await?
         .ok_or(StoreError::NotFound)?;
-        let id = AppointmentId::from_stored(row.try_get("id")?);
-        let reminders = sqlx::query(
-            "SELECT id, reminder_minutes_before, send_at, expires_at, status FROM notifications \
-             WHERE appointment_id = $1 ORDER BY created_at, id",
-        )
-        .bind(id.as_str())
-        .fetch_all(&self.read)
-        .await?
-        .iter()
-        .map(|r| {
-            let minutes: Option<i64> = r.try_get("reminder_minutes_before")?;
-            let expires_at: Option<i64> = r.try_get("expires_at")?;
-            Ok(ReminderView {
-                notification_id: NotificationId::from_stored(r.try_get("id")?),
-                before: minutes
-                    .and_then(ReminderOffset::from_minutes)
-                    .ok_or_else(|| corrupt("reminder minutes"))?
-                    .to_string(),
-                send_at: timestamp(r.try_get("send_at")?)?,
-                expires_at: expires_at.map(timestamp).transpose()?,
-                status: status(&r.try_get::<String, _>("status")?)?,
+        let id = AppointmentId::from_stored(row.id);
+        let reminders = sqlx::query_as::<_, ReminderRow>(REMINDER_SELECT)
+            .bind(id.as_str())
+            .fetch_all(&self.read)
+            .await?
+            .into_iter()
+            .map(|r| {
+                Ok(ReminderView {
+                    before: r.offset()?.to_string(),
+                    notification_id: NotificationId::from_stored(r.id),
+                    send_at: timestamp(r.send_at)?,
+                    expires_at: opt_timestamp(r.expires_at)?,
+                    status: status(&r.status)?,
+                })
             })
-        })
-        .collect::<Result<_, StoreError>>()?;
-        let params: String = row.try_get("params")?;
-        let skipped: String = row.try_get("skipped_reminders")?;
-        let status: String = row.try_get("status")?;
+            .collect::<Result<_, StoreError>>()?;
         Ok(AppointmentView {
             id,
-            appointment_id: row.try_get("external_id")?,
-            patient_id: row.try_get("patient")?,
-            starts_at: timestamp(row.try_get("starts_at")?)?,
-            status: AppointmentStatus::parse(&status)
-                .ok_or_else(|| corrupt("appointment status"))?,
-            topic: row.try_get("topic")?,
-            template: row.try_get("template")?,
-            params: serde_json::from_str(&params).map_err(|_| corrupt("appointment params"))?,
+            appointment_id: row.external_id,
+            patient_id: row.patient,
+            starts_at: timestamp(row.starts_at)?,
+            status: appointment_status(&row.status)?,
+            topic: row.topic,
+            template: row.template,
+            params: params(&row.params)?,
             reminders,
-            skipped_reminders: serde_json::from_str(&skipped)
+            skipped_reminders: serde_json::from_str(&row.skipped_reminders)
                 .map_err(|_| corrupt("skipped reminders"))?,
-            created_at: timestamp(row.try_get("created_at")?)?,
-            updated_at: timestamp(row.try_get("updated_at")?)?,
+            created_at: timestamp(row.created_at)?,
+            updated_at: timestamp(row.updated_at)?,
         })
     }
 }

@@ -1,7 +1,5 @@
 use jiff::Timestamp;
 use serde::Serialize;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use super::events::EventBatch;
 use super::{Store, StoreError, millis, opt_timestamp, timestamp};
@@ -30,31 +28,56 @@ const VIEW: &str = "SELECT c.id, c.notification_id, p.external_id, p.name, p.pho
     c.claimed_by, c.claimed_at, c.outcome, c.note, c.created_at, c.closed_at \
     FROM callback_tasks c JOIN patients p ON p.id = c.patient_id";
 
-fn view_from_row(row: &AnyRow) -> Result<CallbackView, StoreError> {
-    let status: String = row.try_get("status")?;
-    let outcome: Option<String> = row.try_get("outcome")?;
-    Ok(CallbackView {
-        id: CallbackTaskId::from_stored(row.try_get("id")?),
-        notification_id: row.try_get("notification_id")?,
-        patient_id: row.try_get("external_id")?,
-        patient_name: row.try_get("name")?,
-        phone: row.try_get("phone")?,
-        language: row.try_get("language")?,
-        reason: row.try_get("reason")?,
-        status: CallbackStatus::parse(&status)
-            .ok_or_else(|| StoreError::Corrupt(format!("callback status {status}")))?,
-        claimed_by: row.try_get("claimed_by")?,
-        claimed_at: opt_timestamp(row.try_get("claimed_at")?)?,
-        outcome: outcome
+#[derive(sqlx::FromRow)]
+struct CallbackRow {
+    id: String,
+    notification_id: String,
+    #[sqlx(rename = "external_id")]
+    patient_id: String,
+    #[sqlx(rename = "name")]
+    patient_name: String,
+    phone: Option<String>,
+    language: String,
+    reason: String,
+    status: String,
+    claimed_by: Option<String>,
+    claimed_at: Option<i64>,
+    outcome: Option<String>,
+    note: Option<String>,
+    created_at: i64,
+    closed_at: Option<i64>,
+}
+
+impl TryFrom<CallbackRow> for CallbackView {
+    type Error = StoreError;
+
+    fn try_from(row: CallbackRow) -> Result<Self, StoreError> {
+        let status = CallbackStatus::parse(&row.status)
+            .ok_or_else(|| StoreError::Corrupt(format!("callback status {}", row.status)))?;
+        let outcome = row
+            .outcome
             .map(|o| {
                 CallbackOutcome::parse(&o)
                     .ok_or_else(|| StoreError::Corrupt(format!("callback outcome {o}")))
             })
-            .transpose()?,
-        note: row.try_get("note")?,
-        created_at: timestamp(row.try_get("created_at")?)?,
-        closed_at: opt_timestamp(row.try_get("closed_at")?)?,
-    })
+            .transpose()?;
+        Ok(Self {
+            id: CallbackTaskId::from_stored(row.id),
+            notification_id: row.notification_id,
+            patient_id: row.patient_id,
+            patient_name: row.patient_name,
+            phone: row.phone,
+            language: row.language,
+            reason: row.reason,
+            status,
+            claimed_by: row.claimed_by,
+            claimed_at: opt_timestamp(row.claimed_at)?,
+            outcome,
+            note: row.note,
+            created_at: timestamp(row.created_at)?,
+            closed_at: opt_timestamp(row.closed_at)?,
+        })
+    }
 }
 
 impl Store {
@@ -72,7 +95,7 @@ impl Store {
         };
         let sql =
             format!("{VIEW} WHERE c.clinic_id = $1{filter} ORDER BY c.created_at, c.id LIMIT $2");
-        let mut query = sqlx::query(&sql)
+        let mut query = sqlx::query_as::<_, CallbackRow>(&sql)
             .bind(clinic.as_str())
             .bind(i64::from(limit));
         if let Some(status) = status {
@@ -81,8 +104,8 @@ impl Store {
         query
             .fetch_all(&self.read)
             .await?
-            .iter()
-            .map(view_from_row)
+            .into_iter()
+            .map(CallbackView::try_from)
             .collect()
     }
 
@@ -91,13 +114,13 @@ impl Store {
         clinic: &ClinicId,
         id: &CallbackTaskId,
     ) -> Result<CallbackView, StoreError> {
-        let row = sqlx::query(&format!("{VIEW} WHERE c.clinic_id = $1 AND c.id = $2"))
+        sqlx::query_as::<_, CallbackRow>(&format!("{VIEW} WHERE c.clinic_id = $1 AND c.id = $2"))
             .bind(clinic.as_str())
             .bind(id.as_str())
             .fetch_optional(&self.read)
             .await?
-            .ok_or(StoreError::NotFound)?;
-        view_from_row(&row)
+            .ok_or(StoreError::NotFound)?
+            .try_into()
     }
 
     /// Takes an open task for one member of staff. `Err(Conflict)` when someone already has it
@@ -110,7 +133,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
-        let claimed = sqlx::query(
+        let claimed: Option<String> = sqlx::query_scalar(
             "UPDATE callback_tasks SET status = 'claimed', claimed_by = $3, claimed_at = $4, updated_at = $4 \
              WHERE clinic_id = $1 AND id = $2 AND status = 'open' RETURNING notification_id",
         )
@@ -120,11 +143,10 @@ impl Store {
         .bind(millis(now))
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(claimed) = claimed else {
+        let Some(notification) = claimed else {
             return Err(self.callback_conflict(clinic, id).await);
         };
         let mut events = EventBatch::default();
-        let notification: String = claimed.try_get("notification_id")?;
         let event = Event::CallbackClaimed { task: id.clone() };
         events.add(&notification, None, now, by, &event)?;
         events.write(&mut tx).await?;
@@ -143,7 +165,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
-        let closed = sqlx::query(
+        let closed: Option<String> = sqlx::query_scalar(
             "UPDATE callback_tasks SET status = 'closed', outcome = $3, note = $4, closed_at = $5, updated_at = $5, \
              claimed_by = COALESCE(claimed_by, $6) \
              WHERE clinic_id = $1 AND id = $2 AND status IN ('open', 'claimed') RETURNING notification_id",
@@ -156,11 +178,10 @@ impl Store {
         .bind(by.to_string())
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(closed) = closed else {
+        let Some(notification) = closed else {
             return Err(self.callback_conflict(clinic, id).await);
         };
         let mut events = EventBatch::default();
-        let notification: String = closed.try_get("notification_id")?;
         let event = Event::CallbackClosed {
             task: id.clone(),
             outcome,

@@ -5,8 +5,6 @@ use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use super::{
     Store, StoreError, join_channels, millis, opt_timestamp, parse_channels, placeholders,
@@ -78,25 +76,61 @@ pub struct AuthenticatedKey {
 
 const CLINIC_COLUMNS: &str = "id, slug, name, timezone, default_language, default_channels, phone";
 
-fn clinic_from_row(row: &AnyRow) -> Result<Clinic, StoreError> {
-    let timezone: String = row.try_get("timezone")?;
-    let language: String = row.try_get("default_language")?;
-    Ok(Clinic {
-        id: ClinicId::from_stored(row.try_get("id")?),
-        slug: row.try_get("slug")?,
-        name: row.try_get("name")?,
-        timezone: TimeZoneName::parse(&timezone)
-            .ok_or_else(|| StoreError::Corrupt(format!("time zone {timezone}")))?,
-        default_language: Language::parse(&language)
-            .ok_or_else(|| StoreError::Corrupt(format!("language {language}")))?,
-        default_channels: parse_channels(&row.try_get::<String, _>("default_channels")?)?,
-        phone: row
-            .try_get::<Option<String>, _>("phone")?
-            .map(|p| {
-                Phone::parse(&p).ok_or_else(|| StoreError::Corrupt(format!("clinic phone {p}")))
-            })
-            .transpose()?,
-    })
+#[derive(sqlx::FromRow)]
+struct ClinicRow {
+    id: String,
+    slug: String,
+    name: String,
+    timezone: String,
+    default_language: String,
+    default_channels: String,
+    phone: Option<String>,
+}
+
+impl TryFrom<ClinicRow> for Clinic {
+    type Error = StoreError;
+
+    fn try_from(row: ClinicRow) -> Result<Self, StoreError> {
+        let timezone = row.timezone;
+        let language = row.default_language;
+        Ok(Self {
+            id: ClinicId::from_stored(row.id),
+            slug: row.slug,
+            name: row.name,
+            timezone: TimeZoneName::parse(&timezone)
+                .ok_or_else(|| StoreError::Corrupt(format!("time zone {timezone}")))?,
+            default_language: Language::parse(&language)
+                .ok_or_else(|| StoreError::Corrupt(format!("language {language}")))?,
+            default_channels: parse_channels(&row.default_channels)?,
+            phone: row
+                .phone
+                .map(|p| {
+                    Phone::parse(&p).ok_or_else(|| StoreError::Corrupt(format!("clinic phone {p}")))
+                })
+                .transpose()?,
+        })
+    }
+}
+
+fn role(stored: &str) -> Result<ApiKeyRole, StoreError> {
+    ApiKeyRole::parse(stored).ok_or_else(|| StoreError::Corrupt(format!("role {stored}")))
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    id: String,
+    role: String,
+    created_at: i64,
+    revoked_at: Option<i64>,
+}
+
+/// A key with its clinic, as a request's key check reads it.
+#[derive(sqlx::FromRow)]
+struct KeyClinicRow {
+    key_id: String,
+    role: String,
+    #[sqlx(flatten)]
+    clinic: ClinicRow,
 }
 
 /// A clinic's stored hours; none stored means the Israeli defaults.
@@ -148,25 +182,25 @@ impl Store {
     }
 
     pub async fn clinic_by_slug(&self, slug: &str) -> Result<Clinic, StoreError> {
-        let row = sqlx::query(&format!(
+        sqlx::query_as::<_, ClinicRow>(&format!(
             "SELECT {CLINIC_COLUMNS} FROM clinics WHERE slug = $1"
         ))
         .bind(slug)
         .fetch_optional(&self.read)
         .await?
-        .ok_or(StoreError::NotFound)?;
-        clinic_from_row(&row)
+        .ok_or(StoreError::NotFound)?
+        .try_into()
     }
 
     pub async fn clinic_by_id(&self, id: &ClinicId) -> Result<Clinic, StoreError> {
-        let row = sqlx::query(&format!(
+        sqlx::query_as::<_, ClinicRow>(&format!(
             "SELECT {CLINIC_COLUMNS} FROM clinics WHERE id = $1"
         ))
         .bind(id.as_str())
         .fetch_optional(&self.read)
         .await?
-        .ok_or(StoreError::NotFound)?;
-        clinic_from_row(&row)
+        .ok_or(StoreError::NotFound)?
+        .try_into()
     }
 
     /// Sets the number content-free notices ask the clinic's patients to call.
@@ -183,10 +217,10 @@ impl Store {
     }
 
     pub async fn has_clinics(&self) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM clinics")
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) AS n FROM clinics")
             .fetch_one(&self.read)
             .await?;
-        Ok(row.try_get::<i64, _>("n")? > 0)
+        Ok(count > 0)
     }
 
     /// Makes a new key and returns it in clear text: the only time it is ever seen.
@@ -232,22 +266,20 @@ impl Store {
 
     /// The clinic's keys, oldest first, revoked ones included; never their secrets.
     pub async fn api_keys(&self, clinic: &ClinicId) -> Result<Vec<ApiKeyView>, StoreError> {
-        sqlx::query(
+        sqlx::query_as::<_, KeyRow>(
             "SELECT id, role, created_at, revoked_at FROM api_keys WHERE clinic_id = $1 \
              ORDER BY created_at, id",
         )
         .bind(clinic.as_str())
         .fetch_all(&self.read)
         .await?
-        .iter()
+        .into_iter()
         .map(|row| {
-            let role: String = row.try_get("role")?;
             Ok(ApiKeyView {
-                id: ApiKeyId::from_stored(row.try_get("id")?),
-                role: ApiKeyRole::parse(&role)
-                    .ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
-                created_at: timestamp(row.try_get("created_at")?)?,
-                revoked_at: opt_timestamp(row.try_get("revoked_at")?)?,
+                id: ApiKeyId::from_stored(row.id),
+                role: role(&row.role)?,
+                created_at: timestamp(row.created_at)?,
+                revoked_at: opt_timestamp(row.revoked_at)?,
             })
         })
         .collect()
@@ -277,7 +309,7 @@ impl Store {
     }
 
     pub async fn authenticate(&self, key: &str) -> Result<Option<AuthenticatedKey>, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, KeyClinicRow>(
             "SELECT k.id AS key_id, k.role, c.id, c.slug, c.name, c.timezone, c.default_language, c.default_channels, c.phone \
              FROM api_keys k JOIN clinics c ON c.id = k.clinic_id \
              WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
@@ -286,23 +318,21 @@ impl Store {
         .fetch_optional(&self.read)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let role: String = row.try_get("role")?;
         Ok(Some(AuthenticatedKey {
-            id: ApiKeyId::from_stored(row.try_get("key_id")?),
-            role: ApiKeyRole::parse(&role)
-                .ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
-            clinic: clinic_from_row(&row)?,
+            id: ApiKeyId::from_stored(row.key_id),
+            role: role(&row.role)?,
+            clinic: row.clinic.try_into()?,
         }))
     }
 
     /// The clinic's messaging hours: the Israeli defaults until it sets its own.
     pub async fn clinic_hours(&self, clinic: &ClinicId) -> Result<ClinicHours, StoreError> {
-        let row = sqlx::query("SELECT messaging_hours FROM clinics WHERE id = $1")
-            .bind(clinic.as_str())
-            .fetch_optional(&self.read)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        hours_from_stored(row.try_get("messaging_hours")?)
+        let stored: Option<Option<String>> =
+            sqlx::query_scalar("SELECT messaging_hours FROM clinics WHERE id = $1")
+                .bind(clinic.as_str())
+                .fetch_optional(&self.read)
+                .await?;
+        hours_from_stored(stored.ok_or(StoreError::NotFound)?)
     }
 
     /// The messaging hours of several clinics at once, for a dispatch round.
@@ -317,18 +347,18 @@ impl Store {
             "SELECT id, messaging_hours FROM clinics WHERE id IN ({})",
             placeholders(1, ids.len())
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = sqlx::query_as::<_, (String, Option<String>)>(&sql);
         for id in ids {
             query = query.bind(*id);
         }
         query
             .fetch_all(&self.read)
             .await?
-            .iter()
-            .map(|row| {
+            .into_iter()
+            .map(|(id, hours)| {
                 Ok((
-                    ClinicId::from_stored(row.try_get("id")?),
-                    Arc::new(hours_from_stored(row.try_get("messaging_hours")?)?),
+                    ClinicId::from_stored(id),
+                    Arc::new(hours_from_stored(hours)?),
                 ))
             })
             .collect()

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 
-use super::rows::{Param, write_rows};
+use super::rows::{columns, write_rows};
 use super::{Store, StoreError, millis};
 use crate::domain::{AttemptContent, ClinicId, ContentKind, NotificationId, SentTemplate};
 use crate::store::HandoverStart;
@@ -21,40 +21,62 @@ pub(super) async fn record_contents(
     starts: &[&HandoverStart],
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let rows = starts
+    // The parameters as JSON, owned here so the rows below can borrow them.
+    let params = starts
         .iter()
         .map(|start| {
-            let content = &start.content;
-            let params = content
+            start
+                .content
                 .template
                 .as_ref()
                 .map(|t| serde_json::to_string(&t.params))
-                .transpose()?;
-            Ok(vec![
-                start.attempt.as_str().into(),
-                start.clinic.as_str().into(),
-                start.notification.as_str().into(),
-                content.kind.as_str().into(),
-                content.language.as_str().into(),
-                Param::from(content.subject.clone()),
-                Param::from(content.text.clone()),
-                Param::from(content.template.as_ref().map(|t| t.name.clone())),
-                Param::from(params),
-            ])
+                .transpose()
         })
         .collect::<Result<Vec<_>, serde_json::Error>>()
         .map_err(|e| StoreError::Corrupt(format!("template parameters: {e}")))?;
+    let recorded_at = millis(now);
+    let rows: Vec<ContentWrite<'_>> = starts
+        .iter()
+        .zip(&params)
+        .map(|(start, params)| {
+            let content = &start.content;
+            ContentWrite {
+                attempt_id: start.attempt.as_str(),
+                clinic_id: start.clinic.as_str(),
+                notification_id: start.notification.as_str(),
+                kind: content.kind.as_str(),
+                language: content.language.as_str(),
+                subject: content.subject.as_deref(),
+                text: content.text.as_deref(),
+                template_name: content.template.as_ref().map(|t| t.name.as_str()),
+                template_params: params.as_deref(),
+                recorded_at,
+            }
+        })
+        .collect();
     write_rows(
         tx,
-        "INSERT INTO attempt_contents (attempt_id, clinic_id, notification_id, kind, language, \
-         subject, text, template_name, template_params, recorded_at) \
-         SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, \
-         v.column8, v.column9, $1 FROM (VALUES {values}) AS v",
-        &[millis(now).into()],
-        rows,
+        "INSERT INTO attempt_contents ({columns}) VALUES {values}",
+        &[],
+        &rows,
     )
     .await?;
     Ok(())
+}
+
+columns! {
+    struct ContentWrite<'a> {
+        attempt_id: &'a str,
+        clinic_id: &'a str,
+        notification_id: &'a str,
+        kind: &'a str,
+        language: &'a str,
+        subject: Option<&'a str>,
+        text: Option<&'a str>,
+        template_name: Option<&'a str>,
+        template_params: Option<&'a str>,
+        recorded_at: i64,
+    }
 }
 
 #[derive(sqlx::FromRow)]

@@ -3,14 +3,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 use medrelay_channels::segments::SmsEncoding;
-use sqlx::Row;
+use sqlx::FromRow;
 use sqlx::any::AnyRow;
 
 use super::contents::record_contents;
 use super::events::EventBatch;
 use super::facts::{LearnedFact, SuspensionWrite, remember_facts};
 use super::notifications::{NOTIFICATION_COLUMNS, status};
-use super::rows::{Param, write_rows};
+use super::rows::{Id, columns, write_rows};
 use super::{
     Backend, Store, StoreError, lock_notifications, millis, opt_timestamp, parse_stored,
     placeholders, timestamp,
@@ -125,6 +125,82 @@ pub struct OutcomeWrite {
     pub sms: Option<SmsEncoding>,
 }
 
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    id: String,
+    clinic_id: String,
+    patient_id: String,
+    topic: String,
+    body: Option<String>,
+    template: Option<String>,
+    params: Option<String>,
+    channel: Option<String>,
+    priority: String,
+    send_at: i64,
+    expires_at: Option<i64>,
+    status: String,
+}
+
+impl TryFrom<ClaimedRow> for ClaimedNotification {
+    type Error = StoreError;
+
+    fn try_from(row: ClaimedRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: NotificationId::from_stored(row.id),
+            clinic_id: ClinicId::from_stored(row.clinic_id),
+            patient_id: PatientId::from_stored(row.patient_id),
+            topic: row.topic,
+            body: row.body,
+            template: row.template,
+            params: row.params,
+            channel: row
+                .channel
+                .map(|c| parse_stored(&c, "channel"))
+                .transpose()?,
+            priority: Priority::parse(&row.priority).unwrap_or(Priority::Normal),
+            send_at: timestamp(row.send_at)?,
+            expires_at: opt_timestamp(row.expires_at)?,
+            status: status(&row.status)?,
+            attempts: Vec::new(),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AttemptRow {
+    id: String,
+    notification_id: String,
+    channel: String,
+    status: String,
+    created_at: i64,
+    started_at: Option<i64>,
+    retry_at: Option<i64>,
+    failed_at: Option<i64>,
+    deliver_by: Option<i64>,
+    error_code: Option<String>,
+    error_text: Option<String>,
+}
+
+impl TryFrom<AttemptRow> for AttemptFacts {
+    type Error = StoreError;
+
+    fn try_from(row: AttemptRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: AttemptId::from_stored(row.id),
+            channel: parse_stored(&row.channel, "channel")?,
+            status: AttemptStatus::parse(&row.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("attempt status {}", row.status)))?,
+            created_at: timestamp(row.created_at)?,
+            started_at: opt_timestamp(row.started_at)?,
+            retry_at: opt_timestamp(row.retry_at)?,
+            failed_at: opt_timestamp(row.failed_at)?,
+            deliver_by: opt_timestamp(row.deliver_by)?,
+            error_code: row.error_code,
+            error_text: row.error_text,
+        })
+    }
+}
+
 const CLAIM_POSTGRES: &str = "UPDATE notifications n SET lease_token = $1, due_at = $2, recheck = 0 \
     WHERE n.id IN (SELECT id FROM notifications WHERE due_at <= $3 ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
     RETURNING ";
@@ -132,13 +208,86 @@ const CLAIM_SQLITE: &str = "UPDATE notifications AS n SET lease_token = $1, due_
     WHERE n.id IN (SELECT id FROM notifications WHERE due_at <= $3 ORDER BY due_at LIMIT $4) \
     RETURNING ";
 
-/// Releasing leases, for rows (id, status, due_at, delivered channel) with `$1` the lease token
-/// and `$2` now: an update that arrived while we held a lease means "look again now".
-const RELEASE: &str = "UPDATE notifications SET status = v.column2, \
-    due_at = CASE WHEN notifications.recheck = 1 THEN $2 ELSE v.column3 END, \
-    delivered_channel = COALESCE(v.column4, notifications.delivered_channel), \
+/// Releasing leases, for [`Release`] rows with `$1` the lease token and `$2` now: an update that
+/// arrived while we held a lease means "look again now".
+const RELEASE: &str = "WITH v ({columns}) AS (VALUES {values}) \
+    UPDATE notifications SET status = v.status, \
+    due_at = CASE WHEN notifications.recheck = 1 THEN $2 ELSE v.due_at END, \
+    delivered_channel = COALESCE(v.delivered_channel, notifications.delivered_channel), \
     lease_token = NULL, recheck = 0, updated_at = $2 \
-    FROM (VALUES {values}) AS v WHERE notifications.id = v.column1 AND notifications.lease_token = $1 RETURNING id";
+    FROM v WHERE notifications.id = v.id AND notifications.lease_token = $1 RETURNING notifications.id";
+
+columns! {
+    /// A lease handed back: the notification's new status, when to look again, and the channel
+    /// that delivered it.
+    struct Release<'a> {
+        id: &'a str,
+        status: &'a str,
+        due_at: Option<i64>,
+        delivered_channel: Option<&'a str>,
+    }
+}
+
+columns! {
+    /// A hand-over about to start, if its notification is still held under `lease_token`.
+    struct Start<'a> {
+        attempt_id: &'a str,
+        notification_id: &'a str,
+        lease_token: &'a str,
+    }
+}
+
+columns! {
+    /// An earlier attempt's new status, as the dispatcher judged it.
+    struct Verdict<'a> {
+        id: &'a str,
+        status: &'a str,
+    }
+}
+
+columns! {
+    struct NewAttempt<'a> {
+        id: &'a str,
+        notification_id: &'a str,
+        channel: &'a str,
+        sender: &'a str,
+        sandbox: i64,
+    }
+}
+
+columns! {
+    struct NewCallback<'a> {
+        id: &'a str,
+        notification_id: &'a str,
+        reason: &'a str,
+    }
+}
+
+columns! {
+    /// What a provider answered about one attempt; absent values leave the attempt's own.
+    struct Outcome<'a> {
+        id: &'a str,
+        status: &'a str,
+        provider_message_id: Option<&'a str>,
+        accepted_at: Option<i64>,
+        deliver_by: Option<i64>,
+        error_code: Option<&'a str>,
+        error_text: Option<&'a str>,
+        retry_at: Option<i64>,
+        failed_at: Option<i64>,
+        sms_encoding: Option<&'a str>,
+        sms_segments: Option<i64>,
+    }
+}
+
+columns! {
+    struct Suspension<'a> {
+        clinic_id: &'a str,
+        channel: &'a str,
+        reason: &'a str,
+        until: i64,
+    }
+}
 
 impl Store {
     /// Claims up to `limit` due notifications for `lease_until`, under `token`.
@@ -155,7 +304,7 @@ impl Store {
             Backend::Sqlite => CLAIM_SQLITE,
         };
         let sql = format!("{claim}{}", NOTIFICATION_COLUMNS.replace("n.", ""));
-        let rows = sqlx::query(&sql)
+        let rows: Vec<ClaimedRow> = sqlx::query_as(&sql)
             .bind(token)
             .bind(millis(lease_until))
             .bind(millis(now))
@@ -163,26 +312,8 @@ impl Store {
             .fetch_all(&self.write)
             .await?;
         let mut claimed = rows
-            .iter()
-            .map(|row| {
-                let priority: String = row.try_get("priority")?;
-                let channel: Option<String> = row.try_get("channel")?;
-                Ok(ClaimedNotification {
-                    id: NotificationId::from_stored(row.try_get("id")?),
-                    clinic_id: ClinicId::from_stored(row.try_get("clinic_id")?),
-                    patient_id: PatientId::from_stored(row.try_get("patient_id")?),
-                    topic: row.try_get("topic")?,
-                    body: row.try_get("body")?,
-                    template: row.try_get("template")?,
-                    params: row.try_get("params")?,
-                    channel: channel.map(|c| parse_stored(&c, "channel")).transpose()?,
-                    priority: Priority::parse(&priority).unwrap_or(Priority::Normal),
-                    send_at: timestamp(row.try_get("send_at")?)?,
-                    expires_at: opt_timestamp(row.try_get("expires_at")?)?,
-                    status: status(&row.try_get::<String, _>("status")?)?,
-                    attempts: Vec::new(),
-                })
-            })
+            .into_iter()
+            .map(ClaimedNotification::try_from)
             .collect::<Result<Vec<_>, StoreError>>()?;
         if claimed.is_empty() {
             return Ok(claimed);
@@ -194,30 +325,16 @@ impl Store {
              FROM attempts WHERE notification_id IN ({}) ORDER BY created_at, id",
             placeholders(1, ids.len())
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = sqlx::query_as::<_, AttemptRow>(&sql);
         for id in &ids {
             query = query.bind(*id);
         }
         let mut by_notification: HashMap<String, Vec<AttemptFacts>> = HashMap::new();
         for row in query.fetch_all(&self.read).await? {
-            let status_text: String = row.try_get("status")?;
             by_notification
-                .entry(row.try_get("notification_id")?)
+                .entry(row.notification_id.clone())
                 .or_default()
-                .push(AttemptFacts {
-                    id: AttemptId::from_stored(row.try_get("id")?),
-                    channel: parse_stored(&row.try_get::<String, _>("channel")?, "channel")?,
-                    status: AttemptStatus::parse(&status_text).ok_or_else(|| {
-                        StoreError::Corrupt(format!("attempt status {status_text}"))
-                    })?,
-                    created_at: timestamp(row.try_get("created_at")?)?,
-                    started_at: opt_timestamp(row.try_get("started_at")?)?,
-                    retry_at: opt_timestamp(row.try_get("retry_at")?)?,
-                    failed_at: opt_timestamp(row.try_get("failed_at")?)?,
-                    deliver_by: opt_timestamp(row.try_get("deliver_by")?)?,
-                    error_code: row.try_get("error_code")?,
-                    error_text: row.try_get("error_text")?,
-                });
+                .push(row.try_into()?);
         }
         for notification in &mut claimed {
             notification.attempts = by_notification
@@ -238,12 +355,13 @@ impl Store {
         let _turn = self.background_turn().await;
         let mut tx = self.write.begin().await?;
         lock_notifications(self.backend, &mut tx, "{ids}", notifications).await?;
+        let rows: Vec<Id> = notifications.iter().map(|id| Id { id }).collect();
         write_rows(
             &mut tx,
-            "UPDATE notifications SET due_at = $2 \
-             WHERE lease_token = $1 AND id IN (SELECT column1 FROM (VALUES {values}) AS v)",
+            "WITH v ({columns}) AS (VALUES {values}) UPDATE notifications SET due_at = $2 \
+             WHERE lease_token = $1 AND id IN (SELECT id FROM v)",
             &[token.into(), millis(lease_until).into()],
-            notifications.iter().map(|id| vec![(*id).into()]).collect(),
+            &rows,
         )
         .await?;
         tx.commit().await?;
@@ -265,24 +383,23 @@ impl Store {
         // Taken before the attempts are marked, so a claim by another dispatcher either comes
         // after this commit and sees the marks, or changed the token and this marks nothing.
         lock_notifications(self.backend, &mut tx, "{ids}", &ids).await?;
+        let rows: Vec<Start> = starts
+            .iter()
+            .map(|s| Start {
+                attempt_id: s.attempt.as_str(),
+                notification_id: s.notification.as_str(),
+                lease_token: s.token.as_str(),
+            })
+            .collect();
         let started = returned_ids(
             write_rows(
                 &mut tx,
-                "UPDATE attempts SET started_at = $1 FROM (VALUES {values}) AS v \
-                 WHERE attempts.id = v.column1 AND attempts.status = 'sending' AND EXISTS \
-                 (SELECT 1 FROM notifications n WHERE n.id = v.column2 AND n.lease_token = v.column3) \
+                "WITH v ({columns}) AS (VALUES {values}) UPDATE attempts SET started_at = $1 FROM v \
+                 WHERE attempts.id = v.attempt_id AND attempts.status = 'sending' AND EXISTS \
+                 (SELECT 1 FROM notifications n WHERE n.id = v.notification_id AND n.lease_token = v.lease_token) \
                  RETURNING attempts.id",
                 &[millis(now).into()],
-                starts
-                    .iter()
-                    .map(|s| {
-                        vec![
-                            s.attempt.as_str().into(),
-                            s.notification.as_str().into(),
-                            s.token.as_str().into(),
-                        ]
-                    })
-                    .collect(),
+                &rows,
             )
             .await?,
         )?;
@@ -312,30 +429,35 @@ impl Store {
 
         // Delivery evidence that arrived while we were deciding (`recheck`) makes the decision
         // stale: such notifications are handed back, due now, untouched, and decided again.
+        let decided: Vec<Id> = ids.iter().map(|id| Id { id }).collect();
         write_rows(
             &mut tx,
-            "UPDATE notifications SET lease_token = NULL, recheck = 0, due_at = $2 \
-             WHERE lease_token = $1 AND recheck = 1 AND id IN (SELECT column1 FROM (VALUES {values}) AS v)",
-            &[token.into(), millis(now).into()],
-            writes.iter().map(|w| vec![w.notification.as_str().into()]).collect(),
+            "WITH v ({columns}) AS (VALUES {values}) \
+             UPDATE notifications SET lease_token = NULL, recheck = 0, due_at = $2 \
+             WHERE lease_token = $1 AND recheck = 1 AND id IN (SELECT id FROM v)",
+            &shared,
+            &decided,
         )
         .await?;
-        let sends: Vec<Vec<Param>> = writes
+        let sends: Vec<Id> = writes
             .iter()
             .filter(|w| matches!(w.next, NextState::Send { .. }))
-            .map(|w| vec![w.notification.as_str().into()])
+            .map(|w| Id {
+                id: w.notification.as_str(),
+            })
             .collect();
         let held = returned_ids(
             write_rows(
                 &mut tx,
-                "UPDATE notifications SET status = 'sending', updated_at = $2, due_at = $3 \
-                 WHERE lease_token = $1 AND id IN (SELECT column1 FROM (VALUES {values}) AS v) RETURNING id",
+                "WITH v ({columns}) AS (VALUES {values}) \
+                 UPDATE notifications SET status = 'sending', updated_at = $2, due_at = $3 \
+                 WHERE lease_token = $1 AND id IN (SELECT id FROM v) RETURNING id",
                 &[token.into(), millis(now).into(), millis(lease_until).into()],
-                sends,
+                &sends,
             )
             .await?,
         )?;
-        let releases = writes
+        let releases: Vec<Release> = writes
             .iter()
             .filter_map(|w| match &w.next {
                 NextState::Send { .. } => None,
@@ -347,7 +469,7 @@ impl Store {
                 }
             })
             .collect();
-        let released = returned_ids(write_rows(&mut tx, RELEASE, &shared, releases).await?)?;
+        let released = returned_ids(write_rows(&mut tx, RELEASE, &shared, &releases).await?)?;
 
         let mut verdicts = Vec::new();
         let mut attempts = Vec::new();
@@ -359,10 +481,10 @@ impl Store {
                 continue;
             }
             for verdict in &write.verdicts {
-                verdicts.push(vec![
-                    verdict.attempt.as_str().into(),
-                    verdict.status.as_str().into(),
-                ]);
+                verdicts.push(Verdict {
+                    id: verdict.attempt.as_str(),
+                    status: verdict.status.as_str(),
+                });
                 let event = Event::AttemptVerdict {
                     status: verdict.status,
                     reason: verdict.reason.clone(),
@@ -387,13 +509,13 @@ impl Store {
                     to_masked,
                     sandbox,
                 } => {
-                    attempts.push(vec![
-                        attempt.as_str().into(),
-                        id.into(),
-                        channel.as_str().into(),
-                        sender.as_str().into(),
-                        i64::from(*sandbox).into(),
-                    ]);
+                    attempts.push(NewAttempt {
+                        id: attempt.as_str(),
+                        notification_id: id,
+                        channel: channel.as_str(),
+                        sender: sender.as_str(),
+                        sandbox: i64::from(*sandbox),
+                    });
                     let event = Event::AttemptSending {
                         channel: *channel,
                         to: to_masked.clone(),
@@ -415,23 +537,25 @@ impl Store {
         }
         write_rows(
             &mut tx,
-            "UPDATE attempts SET status = v.column2, updated_at = $1 FROM (VALUES {values}) AS v \
-             WHERE attempts.id = v.column1 AND attempts.status IN ('sending', 'ambiguous', 'accepted', 'sent')",
+            "WITH v ({columns}) AS (VALUES {values}) \
+             UPDATE attempts SET status = v.status, updated_at = $1 FROM v \
+             WHERE attempts.id = v.id AND attempts.status IN ('sending', 'ambiguous', 'accepted', 'sent')",
             &[millis(now).into()],
-            verdicts,
+            &verdicts,
         )
         .await?;
         write_rows(
             &mut tx,
-            "INSERT INTO attempts (id, notification_id, channel, sender, sandbox, status, created_at, updated_at) \
-             SELECT column1, column2, column3, column4, column5, 'sending', $1, $1 FROM (VALUES {values}) AS v",
+            "WITH v ({columns}) AS (VALUES {values}) \
+             INSERT INTO attempts ({columns}, status, created_at, updated_at) \
+             SELECT {columns}, 'sending', $1, $1 FROM v",
             &[millis(now).into()],
-            attempts,
+            &attempts,
         )
         .await?;
         // A restricted topic's task opens as its notice is sent (held), others' when a
         // notification finishes undelivered (released).
-        let mut callbacks = Vec::new();
+        let mut tasks = Vec::new();
         for w in writes.iter().filter(|w| {
             let id = w.notification.as_str();
             held.contains(id) || released.contains(id)
@@ -442,20 +566,25 @@ impl Store {
             let task = CallbackTaskId::generate();
             let event = Event::CallbackOpened { task: task.clone() };
             events.add(w.notification.as_str(), None, now, &Actor::System, &event)?;
-            callbacks.push(vec![
-                task.as_str().into(),
-                w.notification.as_str().into(),
-                reason.as_str().into(),
-            ]);
+            tasks.push((task, w, reason));
         }
+        let callbacks: Vec<NewCallback> = tasks
+            .iter()
+            .map(|(task, w, reason)| NewCallback {
+                id: task.as_str(),
+                notification_id: w.notification.as_str(),
+                reason: reason.as_str(),
+            })
+            .collect();
         write_rows(
             &mut tx,
-            "INSERT INTO callback_tasks (id, clinic_id, notification_id, patient_id, reason, status, created_at, updated_at) \
-             SELECT v.column1, n.clinic_id, n.id, n.patient_id, v.column3, 'open', $1, $1 \
-             FROM (VALUES {values}) AS v JOIN notifications n ON n.id = v.column2 WHERE true \
+            "WITH v ({columns}) AS (VALUES {values}) \
+             INSERT INTO callback_tasks (id, clinic_id, notification_id, patient_id, reason, status, created_at, updated_at) \
+             SELECT v.id, n.clinic_id, n.id, n.patient_id, v.reason, 'open', $1, $1 \
+             FROM v JOIN notifications n ON n.id = v.notification_id WHERE true \
              ON CONFLICT (notification_id) DO NOTHING",
             &[millis(now).into()],
-            callbacks,
+            &callbacks,
         )
         .await?;
         events.write(&mut tx).await?;
@@ -482,98 +611,109 @@ impl Store {
         let mut statuses = Vec::with_capacity(outcomes.len());
         for write in outcomes {
             let channel = write.channel;
-            // (status, provider id, accepted at, deliver by, error code, error text, retry at, failed at)
-            let (status, fields, notification_status, due, event): (_, [Param; 7], _, _, _) =
-                match &write.outcome {
-                    AttemptOutcome::Accepted {
-                        provider_message_id,
-                        deliver_by,
-                    } => (
-                        AttemptStatus::Accepted,
-                        [
-                            provider_message_id.as_str().into(),
-                            at.into(),
-                            deliver_by.map(millis).into(),
-                            Param::Text(None),
-                            Param::Text(None),
-                            Param::Int(None),
-                            Param::Int(None),
-                        ],
-                        NotificationStatus::Sent,
-                        deliver_by.unwrap_or(now),
-                        Event::AttemptAccepted {
-                            channel,
-                            provider_message_id: provider_message_id.clone(),
-                        },
-                    ),
-                    AttemptOutcome::Errored {
-                        code,
-                        text,
-                        retry_at,
-                    } => (
-                        AttemptStatus::Errored,
-                        error_fields(Some(code), text, Some(millis(*retry_at)), None, None),
-                        NotificationStatus::Queued,
-                        *retry_at,
-                        Event::AttemptErrored {
-                            channel,
-                            error: provider_error(code, text),
-                            retry_at: *retry_at,
-                        },
-                    ),
-                    AttemptOutcome::RateLimited { retry_at } => (
-                        AttemptStatus::RateLimited,
-                        error_fields(
-                            None,
-                            "provider asked to slow down",
-                            Some(millis(*retry_at)),
-                            None,
-                            None,
-                        ),
-                        NotificationStatus::Queued,
-                        *retry_at,
-                        Event::AttemptRateLimited {
-                            channel,
-                            retry_at: *retry_at,
-                        },
-                    ),
-                    AttemptOutcome::Ambiguous { reason, deliver_by } => (
-                        AttemptStatus::Ambiguous,
-                        error_fields(None, reason, None, None, deliver_by.map(millis)),
-                        NotificationStatus::Sending,
-                        deliver_by.unwrap_or(now),
-                        Event::AttemptAmbiguous {
-                            channel,
-                            cause: reason.clone(),
-                        },
-                    ),
-                    AttemptOutcome::Failed { code, text } => (
-                        AttemptStatus::Failed,
-                        error_fields(Some(code), text, None, Some(at), None),
-                        NotificationStatus::Queued,
-                        now,
-                        Event::AttemptFailed {
-                            channel,
-                            error: provider_error(code, text),
-                        },
-                    ),
-                };
-            let mut row = vec![write.attempt.as_str().into(), status.as_str().into()];
-            row.extend(fields);
-            row.push(write.sms.map(|sms| sms.encoding.as_str()).into());
-            row.push(
-                write
-                    .sms
-                    .and_then(|sms| i64::try_from(sms.segments).ok())
-                    .into(),
-            );
+            let unanswered = Outcome {
+                id: write.attempt.as_str(),
+                status: "",
+                provider_message_id: None,
+                accepted_at: None,
+                deliver_by: None,
+                error_code: None,
+                error_text: None,
+                retry_at: None,
+                failed_at: None,
+                sms_encoding: write.sms.map(|sms| sms.encoding.as_str()),
+                sms_segments: write.sms.and_then(|sms| i64::try_from(sms.segments).ok()),
+            };
+            let (row, notification_status, due, event) = match &write.outcome {
+                AttemptOutcome::Accepted {
+                    provider_message_id,
+                    deliver_by,
+                } => (
+                    Outcome {
+                        status: AttemptStatus::Accepted.as_str(),
+                        provider_message_id: Some(provider_message_id),
+                        accepted_at: Some(at),
+                        deliver_by: deliver_by.map(millis),
+                        ..unanswered
+                    },
+                    NotificationStatus::Sent,
+                    deliver_by.unwrap_or(now),
+                    Event::AttemptAccepted {
+                        channel,
+                        provider_message_id: provider_message_id.clone(),
+                    },
+                ),
+                AttemptOutcome::Errored {
+                    code,
+                    text,
+                    retry_at,
+                } => (
+                    Outcome {
+                        status: AttemptStatus::Errored.as_str(),
+                        error_code: Some(code),
+                        error_text: Some(text),
+                        retry_at: Some(millis(*retry_at)),
+                        ..unanswered
+                    },
+                    NotificationStatus::Queued,
+                    *retry_at,
+                    Event::AttemptErrored {
+                        channel,
+                        error: provider_error(code, text),
+                        retry_at: *retry_at,
+                    },
+                ),
+                AttemptOutcome::RateLimited { retry_at } => (
+                    Outcome {
+                        status: AttemptStatus::RateLimited.as_str(),
+                        error_text: Some("provider asked to slow down"),
+                        retry_at: Some(millis(*retry_at)),
+                        ..unanswered
+                    },
+                    NotificationStatus::Queued,
+                    *retry_at,
+                    Event::AttemptRateLimited {
+                        channel,
+                        retry_at: *retry_at,
+                    },
+                ),
+                AttemptOutcome::Ambiguous { reason, deliver_by } => (
+                    Outcome {
+                        status: AttemptStatus::Ambiguous.as_str(),
+                        error_text: Some(reason),
+                        deliver_by: deliver_by.map(millis),
+                        ..unanswered
+                    },
+                    NotificationStatus::Sending,
+                    deliver_by.unwrap_or(now),
+                    Event::AttemptAmbiguous {
+                        channel,
+                        cause: reason.clone(),
+                    },
+                ),
+                AttemptOutcome::Failed { code, text } => (
+                    Outcome {
+                        status: AttemptStatus::Failed.as_str(),
+                        error_code: Some(code),
+                        error_text: Some(text),
+                        failed_at: Some(at),
+                        ..unanswered
+                    },
+                    NotificationStatus::Queued,
+                    now,
+                    Event::AttemptFailed {
+                        channel,
+                        error: provider_error(code, text),
+                    },
+                ),
+            };
             attempts.push(row);
-            releases.push(vec![
-                write.notification.as_str().into(),
-                notification_status.as_str().into(),
-                millis(due).into(),
-                Param::Text(None),
-            ]);
+            releases.push(Release {
+                id: write.notification.as_str(),
+                status: notification_status.as_str(),
+                due_at: Some(millis(due)),
+                delivered_channel: None,
+            });
             events.add(
                 write.notification.as_str(),
                 Some(write.attempt.as_str()),
@@ -585,25 +725,25 @@ impl Store {
         }
         write_rows(
             &mut tx,
-            "UPDATE attempts SET \
-             status = CASE WHEN attempts.status = 'sending' THEN v.column2 ELSE attempts.status END, \
-             provider_message_id = COALESCE(v.column3, attempts.provider_message_id), \
-             accepted_at = COALESCE(v.column4, attempts.accepted_at), \
-             deliver_by = COALESCE(v.column5, attempts.deliver_by), \
-             error_code = COALESCE(v.column6, attempts.error_code), \
-             error_text = COALESCE(v.column7, attempts.error_text), \
-             retry_at = COALESCE(v.column8, attempts.retry_at), \
-             failed_at = COALESCE(v.column9, attempts.failed_at), \
-             sms_encoding = COALESCE(v.column10, attempts.sms_encoding), \
-             sms_segments = COALESCE(v.column11, attempts.sms_segments), \
+            "WITH v ({columns}) AS (VALUES {values}) UPDATE attempts SET \
+             status = CASE WHEN attempts.status = 'sending' THEN v.status ELSE attempts.status END, \
+             provider_message_id = COALESCE(v.provider_message_id, attempts.provider_message_id), \
+             accepted_at = COALESCE(v.accepted_at, attempts.accepted_at), \
+             deliver_by = COALESCE(v.deliver_by, attempts.deliver_by), \
+             error_code = COALESCE(v.error_code, attempts.error_code), \
+             error_text = COALESCE(v.error_text, attempts.error_text), \
+             retry_at = COALESCE(v.retry_at, attempts.retry_at), \
+             failed_at = COALESCE(v.failed_at, attempts.failed_at), \
+             sms_encoding = COALESCE(v.sms_encoding, attempts.sms_encoding), \
+             sms_segments = COALESCE(v.sms_segments, attempts.sms_segments), \
              updated_at = $1 \
-             FROM (VALUES {values}) AS v WHERE attempts.id = v.column1",
+             FROM v WHERE attempts.id = v.id",
             &[at.into()],
-            attempts,
+            &attempts,
         )
         .await?;
         let released = returned_ids(
-            write_rows(&mut tx, RELEASE, &[token.into(), at.into()], releases).await?,
+            write_rows(&mut tx, RELEASE, &[token.into(), at.into()], &releases).await?,
         )?;
         for (write, status) in outcomes.iter().zip(statuses) {
             // An ambiguous hand-over stays `sending`: no change happened, so none is recorded.
@@ -623,7 +763,7 @@ impl Store {
                 )?;
             }
         }
-        let mut suspensions: BTreeMap<(&str, ChannelKind), Vec<Param>> = BTreeMap::new();
+        let mut suspensions: BTreeMap<(&str, ChannelKind), Suspension> = BTreeMap::new();
         for outcome in outcomes {
             if let Some(SuspensionWrite { clinic, suspension }) = &outcome.suspend {
                 let event = Event::ChannelSuspended {
@@ -638,23 +778,23 @@ impl Store {
                     &Actor::System,
                     &event,
                 )?;
-                let row = vec![
-                    clinic.as_str().into(),
-                    suspension.channel.as_str().into(),
-                    suspension.reason.as_str().into(),
-                    millis(suspension.until).into(),
-                ];
+                let row = Suspension {
+                    clinic_id: clinic.as_str(),
+                    channel: suspension.channel.as_str(),
+                    reason: suspension.reason.as_str(),
+                    until: millis(suspension.until),
+                };
                 suspensions.insert((clinic.as_str(), suspension.channel), row);
             }
         }
         write_rows(
             &mut tx,
-            "INSERT INTO channel_suspensions (clinic_id, channel, reason, since, until) \
-             SELECT column1, column2, column3, $1, column4 FROM (VALUES {values}) AS v WHERE true \
+            "WITH v ({columns}) AS (VALUES {values}) \
+             INSERT INTO channel_suspensions ({columns}, since) SELECT {columns}, $1 FROM v WHERE true \
              ON CONFLICT (clinic_id, channel) DO UPDATE SET reason = excluded.reason, since = excluded.since, \
              until = excluded.until",
             &[at.into()],
-            suspensions.into_values().collect(),
+            &suspensions.into_values().collect::<Vec<_>>(),
         )
         .await?;
         let learned = outcomes.iter().filter_map(|outcome| {
@@ -675,43 +815,22 @@ fn provider_error(code: &str, text: &str) -> ProviderError {
     }
 }
 
-/// The outcome columns (provider id, accepted at, deliver by, error code, error text, retry at,
-/// failed at) of a hand-over the provider did not accept.
-fn error_fields(
-    code: Option<&String>,
-    text: &str,
-    retry_at: Option<i64>,
-    failed_at: Option<i64>,
-    deliver_by: Option<i64>,
-) -> [Param; 7] {
-    [
-        Param::Text(None),
-        Param::Int(None),
-        deliver_by.into(),
-        code.cloned().into(),
-        text.into(),
-        retry_at.into(),
-        failed_at.into(),
-    ]
-}
-
-/// A row for [`RELEASE`]: notification id, new status, when to look again, delivering channel.
 fn release_row(
     write: &DispatchWrite,
     status: NotificationStatus,
     due: Option<Timestamp>,
     channel: Option<ChannelKind>,
-) -> Vec<Param> {
-    vec![
-        write.notification.as_str().into(),
-        status.as_str().into(),
-        due.map(millis).into(),
-        channel.map(|c| c.as_str()).into(),
-    ]
+) -> Release<'_> {
+    Release {
+        id: write.notification.as_str(),
+        status: status.as_str(),
+        due_at: due.map(millis),
+        delivered_channel: channel.map(|c| c.as_str()),
+    }
 }
 
 fn returned_ids(rows: Vec<AnyRow>) -> Result<HashSet<String>, StoreError> {
     rows.iter()
-        .map(|row| Ok(row.try_get::<String, _>("id")?))
+        .map(|row| Ok(<(String,)>::from_row(row)?.0))
         .collect()
 }

@@ -2,9 +2,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use jiff::Timestamp;
 use medrelay_channels::{ChannelKind, RecipientFact};
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Transaction};
 
-use super::rows::{Param, write_rows};
+use super::rows::{columns, write_rows};
 use super::{Store, StoreError, millis, parse_stored, placeholders, timestamp};
 use crate::domain::ClinicId;
 use crate::policy::{ChannelSuspension, KnownFact};
@@ -25,6 +25,25 @@ pub struct SuspensionWrite {
     pub suspension: ChannelSuspension,
 }
 
+columns! {
+    /// A fact learned from the provider's answer about `notification_id` (whose clinic it is).
+    struct Fact<'a> {
+        notification_id: &'a str,
+        address: &'a str,
+        channel: &'a str,
+        fact: &'a str,
+        expires_at: i64,
+    }
+}
+
+columns! {
+    struct Inbound<'a> {
+        phone_number_id: &'a str,
+        address: &'a str,
+        last_inbound_at: i64,
+    }
+}
+
 /// Remembers what providers said about addresses, each with the notification it came from (whose
 /// clinic it belongs to), learned at `at` (ms).
 pub(super) async fn remember_facts<'a>(
@@ -35,28 +54,29 @@ pub(super) async fn remember_facts<'a>(
     // One row per (address, channel, fact): PostgreSQL refuses to upsert a row twice in one
     // statement, and two notifications to one number can teach the same thing at once. Sorted,
     // so two transactions upserting the same rows take their locks in the same order.
-    let mut rows: BTreeMap<(&str, ChannelKind, &str), Vec<Param>> = BTreeMap::new();
+    let mut rows: BTreeMap<(&str, ChannelKind, &str), Fact> = BTreeMap::new();
     for (notification, fact) in learned {
         rows.insert(
             (fact.address.as_str(), fact.channel, fact.fact.as_str()),
-            vec![
-                notification.into(),
-                fact.address.as_str().into(),
-                fact.channel.as_str().into(),
-                fact.fact.as_str().into(),
-                millis(fact.until).into(),
-            ],
+            Fact {
+                notification_id: notification,
+                address: fact.address.as_str(),
+                channel: fact.channel.as_str(),
+                fact: fact.fact.as_str(),
+                expires_at: millis(fact.until),
+            },
         );
     }
     write_rows(
         tx,
-        "INSERT INTO recipient_facts (clinic_id, address, channel, fact, learned_at, expires_at) \
-         SELECT n.clinic_id, v.column2, v.column3, v.column4, $1, v.column5 \
-         FROM (VALUES {values}) AS v JOIN notifications n ON n.id = v.column1 WHERE true \
+        "WITH v ({columns}) AS (VALUES {values}) \
+         INSERT INTO recipient_facts (clinic_id, address, channel, fact, learned_at, expires_at) \
+         SELECT n.clinic_id, v.address, v.channel, v.fact, $1, v.expires_at \
+         FROM v JOIN notifications n ON n.id = v.notification_id WHERE true \
          ON CONFLICT (clinic_id, address, channel, fact) \
          DO UPDATE SET learned_at = excluded.learned_at, expires_at = excluded.expires_at",
         &[at.into()],
-        rows.into_values().collect(),
+        &rows.into_values().collect::<Vec<_>>(),
     )
     .await?;
     Ok(())
@@ -68,21 +88,21 @@ impl Store {
         &self,
         now: Timestamp,
     ) -> Result<HashMap<ClinicId, Vec<ChannelSuspension>>, StoreError> {
-        let rows = sqlx::query(
+        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
             "SELECT clinic_id, channel, reason, until FROM channel_suspensions WHERE until > $1",
         )
         .bind(millis(now))
         .fetch_all(&self.read)
         .await?;
         let mut suspended: HashMap<ClinicId, Vec<ChannelSuspension>> = HashMap::new();
-        for row in rows {
+        for (clinic, channel, reason, until) in rows {
             suspended
-                .entry(ClinicId::from_stored(row.try_get("clinic_id")?))
+                .entry(ClinicId::from_stored(clinic))
                 .or_default()
                 .push(ChannelSuspension {
-                    channel: parse_stored(&row.try_get::<String, _>("channel")?, "channel")?,
-                    reason: row.try_get("reason")?,
-                    until: timestamp(row.try_get("until")?)?,
+                    channel: parse_stored(&channel, "channel")?,
+                    reason,
+                    until: timestamp(until)?,
                 });
         }
         Ok(suspended)
@@ -103,23 +123,20 @@ impl Store {
              WHERE expires_at > $1 AND address IN ({})",
             placeholders(2, addresses.len())
         );
-        let mut query = sqlx::query(&sql).bind(millis(now));
+        let mut query =
+            sqlx::query_as::<_, (String, String, String, String, i64)>(&sql).bind(millis(now));
         for address in addresses {
             query = query.bind(*address);
         }
-        for row in query.fetch_all(&self.read).await? {
-            let fact: String = row.try_get("fact")?;
+        for (clinic, address, channel, fact, learned_at) in query.fetch_all(&self.read).await? {
             known
-                .entry((
-                    ClinicId::from_stored(row.try_get("clinic_id")?),
-                    row.try_get("address")?,
-                ))
+                .entry((ClinicId::from_stored(clinic), address))
                 .or_default()
                 .push(KnownFact {
-                    channel: parse_stored(&row.try_get::<String, _>("channel")?, "channel")?,
+                    channel: parse_stored(&channel, "channel")?,
                     fact: RecipientFact::parse(&fact)
                         .ok_or_else(|| StoreError::Corrupt(format!("fact {fact}")))?,
-                    learned_at: timestamp(row.try_get("learned_at")?)?,
+                    learned_at: timestamp(learned_at)?,
                 });
         }
         Ok(known)
@@ -140,20 +157,24 @@ impl Store {
         if latest.is_empty() {
             return Ok(());
         }
-        let rows = latest
+        let rows: Vec<Inbound> = latest
             .into_iter()
-            .map(|((number, address), at)| vec![number.into(), address.into(), millis(at).into()])
+            .map(|((phone_number_id, address), at)| Inbound {
+                phone_number_id,
+                address,
+                last_inbound_at: millis(at),
+            })
             .collect();
         let _turn = self.background_turn().await;
         let mut tx = self.write.begin().await?;
         write_rows(
             &mut tx,
-            "INSERT INTO whatsapp_conversations (phone_number_id, address, last_inbound_at) \
-             SELECT column1, column2, column3 FROM (VALUES {values}) AS v WHERE true \
+            "WITH v ({columns}) AS (VALUES {values}) \
+             INSERT INTO whatsapp_conversations ({columns}) SELECT {columns} FROM v WHERE true \
              ON CONFLICT (phone_number_id, address) DO UPDATE SET last_inbound_at = excluded.last_inbound_at \
              WHERE excluded.last_inbound_at > whatsapp_conversations.last_inbound_at",
             &[],
-            rows,
+            &rows,
         )
         .await?;
         tx.commit().await?;
@@ -175,15 +196,10 @@ impl Store {
              WHERE last_inbound_at > $1 AND address IN ({})",
             placeholders(2, addresses.len())
         );
-        let mut query = sqlx::query(&sql).bind(millis(since));
+        let mut query = sqlx::query_as::<_, (String, String)>(&sql).bind(millis(since));
         for address in addresses {
             query = query.bind(*address);
         }
-        query
-            .fetch_all(&self.read)
-            .await?
-            .iter()
-            .map(|row| Ok((row.try_get("phone_number_id")?, row.try_get("address")?)))
-            .collect()
+        Ok(query.fetch_all(&self.read).await?.into_iter().collect())
     }
 }

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 pub use appointments::{
@@ -158,17 +158,16 @@ impl Store {
     /// database that cannot be reached) fails here, where a read-only check would pass.
     pub async fn check_health(&self) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
-        let written: i64 =
-            sqlx::query("UPDATE health_canary SET beat = beat + 1 WHERE id = 1 RETURNING beat")
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("beat")?;
+        let written: i64 = sqlx::query_scalar(
+            "UPDATE health_canary SET beat = beat + 1 WHERE id = 1 RETURNING beat",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         tx.commit().await?;
         // Other instances may have bumped it since; it never goes back.
-        let read: i64 = sqlx::query("SELECT beat FROM health_canary WHERE id = 1")
+        let read: i64 = sqlx::query_scalar("SELECT beat FROM health_canary WHERE id = 1")
             .fetch_one(&self.read)
-            .await?
-            .try_get("beat")?;
+            .await?;
         if read < written {
             return Err(StoreError::Corrupt(format!(
                 "health canary: wrote {written}, read back {read}"
@@ -189,10 +188,9 @@ impl Store {
         let mut conn = self.write.acquire().await?;
         let cap = match spare_pages {
             Some(spare) => {
-                let pages: i64 = sqlx::query("PRAGMA page_count")
+                let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
                     .fetch_one(&mut *conn)
-                    .await?
-                    .try_get(0)?;
+                    .await?;
                 u64::try_from(pages).unwrap_or(0) + spare
             }
             // SQLite's own ceiling.

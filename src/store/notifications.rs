@@ -3,11 +3,10 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 use serde::Serialize;
-use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, FromRow, Row, Transaction};
 
 use super::events::EventBatch;
-use super::rows::write_rows;
+use super::rows::{columns, write_rows};
 use super::{
     Backend, Store, StoreError, millis, opt_timestamp, parse_stored, placeholders, timestamp,
 };
@@ -206,30 +205,99 @@ pub(crate) fn status(value: &str) -> Result<NotificationStatus, StoreError> {
     NotificationStatus::parse(value).ok_or_else(|| StoreError::Corrupt(format!("status {value}")))
 }
 
-fn view_from_row(row: &AnyRow) -> Result<NotificationView, StoreError> {
-    let priority: String = row.try_get("priority")?;
-    let params: Option<String> = row.try_get("params")?;
-    Ok(NotificationView {
-        id: NotificationId::from_stored(row.try_get("id")?),
-        patient_id: row.try_get("external_id")?,
-        topic: row.try_get("topic")?,
-        priority: Priority::parse(&priority)
-            .ok_or_else(|| StoreError::Corrupt(format!("priority {priority}")))?,
-        status: status(&row.try_get::<String, _>("status")?)?,
-        channel: opt_channel(row.try_get("delivered_channel")?)?,
-        requested_channel: opt_channel(row.try_get("channel")?)?,
-        body: row.try_get("body")?,
-        template: row.try_get("template")?,
-        params: params
-            .map(|p| serde_json::from_str(&p).map_err(|_| StoreError::Corrupt("params".into())))
-            .transpose()?,
-        send_at: timestamp(row.try_get("send_at")?)?,
-        expires_at: opt_timestamp(row.try_get("expires_at")?)?,
-        created_at: timestamp(row.try_get("created_at")?)?,
-        updated_at: timestamp(row.try_get("updated_at")?)?,
-        attempts: None,
-        events: None,
-    })
+/// A notification as [`VIEW_COLUMNS`] read it.
+#[derive(sqlx::FromRow)]
+struct ViewRow {
+    id: String,
+    external_id: String,
+    topic: String,
+    priority: String,
+    status: String,
+    delivered_channel: Option<String>,
+    channel: Option<String>,
+    body: Option<String>,
+    template: Option<String>,
+    /// JSON object.
+    params: Option<String>,
+    send_at: i64,
+    expires_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<ViewRow> for NotificationView {
+    type Error = StoreError;
+
+    fn try_from(row: ViewRow) -> Result<Self, StoreError> {
+        let priority = row.priority;
+        Ok(Self {
+            id: NotificationId::from_stored(row.id),
+            patient_id: row.external_id,
+            topic: row.topic,
+            priority: Priority::parse(&priority)
+                .ok_or_else(|| StoreError::Corrupt(format!("priority {priority}")))?,
+            status: status(&row.status)?,
+            channel: opt_channel(row.delivered_channel)?,
+            requested_channel: opt_channel(row.channel)?,
+            body: row.body,
+            template: row.template,
+            params: row
+                .params
+                .map(|p| serde_json::from_str(&p).map_err(|_| StoreError::Corrupt("params".into())))
+                .transpose()?,
+            send_at: timestamp(row.send_at)?,
+            expires_at: opt_timestamp(row.expires_at)?,
+            created_at: timestamp(row.created_at)?,
+            updated_at: timestamp(row.updated_at)?,
+            attempts: None,
+            events: None,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AttemptRow {
+    id: String,
+    channel: String,
+    status: String,
+    provider_message_id: Option<String>,
+    error_code: Option<String>,
+    error_text: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+    accepted_at: Option<i64>,
+    delivered_at: Option<i64>,
+    read_at: Option<i64>,
+    failed_at: Option<i64>,
+    /// 0 or 1: the Any driver decodes no booleans from SQLite's integers.
+    sandbox: i64,
+    sms_encoding: Option<String>,
+    sms_segments: Option<i64>,
+}
+
+impl TryFrom<AttemptRow> for AttemptView {
+    type Error = StoreError;
+
+    fn try_from(r: AttemptRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: r.id,
+            channel: parse_stored(&r.channel, "channel")?,
+            status: r.status,
+            provider_message_id: r.provider_message_id,
+            error_code: r.error_code,
+            error_text: r.error_text,
+            created_at: timestamp(r.created_at)?,
+            updated_at: timestamp(r.updated_at)?,
+            accepted_at: opt_timestamp(r.accepted_at)?,
+            delivered_at: opt_timestamp(r.delivered_at)?,
+            read_at: opt_timestamp(r.read_at)?,
+            failed_at: opt_timestamp(r.failed_at)?,
+            sandbox: r.sandbox != 0,
+            sms_encoding: r.sms_encoding,
+            sms_segments: r.sms_segments,
+            content: None,
+        })
+    }
 }
 
 /// The answer for a notification whose idempotency key is already taken.
@@ -237,7 +305,13 @@ async fn replay(
     tx: &mut Transaction<'_, Any>,
     n: &NewNotification,
 ) -> Result<IntakeResult, StoreError> {
-    let first = sqlx::query(
+    let (id, hash, send_at, expires_at, created_at): (
+        String,
+        Option<String>,
+        i64,
+        Option<i64>,
+        i64,
+    ) = sqlx::query_as(
         "SELECT id, request_hash, send_at, expires_at, created_at FROM notifications \
          WHERE clinic_id = $1 AND idempotency_key = $2",
     )
@@ -245,19 +319,40 @@ async fn replay(
     .bind(n.idempotency_key.as_deref())
     .fetch_one(&mut **tx)
     .await?;
-    let hash: Option<String> = first.try_get("request_hash")?;
     if hash.as_deref() != Some(n.request_hash.as_str()) {
         return Ok(IntakeResult::KeyReused);
     }
-    let send_at = timestamp(first.try_get("send_at")?)?;
-    let expires_at = opt_timestamp(first.try_get("expires_at")?)?;
-    let created_at = timestamp(first.try_get("created_at")?)?;
-    let status = initial_status(send_at, expires_at, created_at);
+    let send_at = timestamp(send_at)?;
+    let status = initial_status(send_at, opt_timestamp(expires_at)?, timestamp(created_at)?);
     Ok(IntakeResult::Replayed(Receipt {
-        id: NotificationId::from_stored(first.try_get("id")?),
+        id: NotificationId::from_stored(id),
         status,
         send_at,
     }))
+}
+
+columns! {
+    struct NotificationRow<'a> {
+        id: &'a str,
+        clinic_id: &'a str,
+        patient_id: &'a str,
+        topic: &'a str,
+        body: Option<&'a str>,
+        template: Option<&'a str>,
+        params: Option<&'a str>,
+        channel: Option<&'a str>,
+        priority: &'a str,
+        send_at: i64,
+        expires_at: Option<i64>,
+        status: &'a str,
+        idempotency_key: Option<&'a str>,
+        request_hash: &'a str,
+        due_at: Option<i64>,
+        created_at: i64,
+        updated_at: i64,
+        appointment_id: Option<&'a str>,
+        reminder_minutes_before: Option<i64>,
+    }
 }
 
 /// Writes the notification rows that are new; returns the ids written (a taken idempotency key
@@ -266,45 +361,43 @@ pub(crate) async fn insert_rows(
     tx: &mut Transaction<'_, Any>,
     batch: &[&NewNotification],
 ) -> Result<HashSet<String>, StoreError> {
-    let rows = batch
+    let rows: Vec<NotificationRow> = batch
         .iter()
         .map(|n| {
             let received = millis(n.received_at);
-            vec![
-                n.id.as_str().into(),
-                n.clinic_id.as_str().into(),
-                n.patient_id.as_str().into(),
-                n.topic.as_str().into(),
-                n.body.as_deref().into(),
-                n.template.as_deref().into(),
-                n.params.as_deref().into(),
-                n.channel.map(|c| c.as_str()).into(),
-                n.priority.as_str().into(),
-                millis(n.send_at).into(),
-                n.expires_at.map(millis).into(),
-                n.initial_status().as_str().into(),
-                n.idempotency_key.as_deref().into(),
-                n.request_hash.as_str().into(),
-                n.due_at().map(millis).into(),
-                received.into(),
-                received.into(),
-                n.reminder.as_ref().map(|r| r.appointment.as_str()).into(),
-                n.reminder.as_ref().map(|r| r.offset.minutes()).into(),
-            ]
+            NotificationRow {
+                id: n.id.as_str(),
+                clinic_id: n.clinic_id.as_str(),
+                patient_id: n.patient_id.as_str(),
+                topic: &n.topic,
+                body: n.body.as_deref(),
+                template: n.template.as_deref(),
+                params: n.params.as_deref(),
+                channel: n.channel.map(|c| c.as_str()),
+                priority: n.priority.as_str(),
+                send_at: millis(n.send_at),
+                expires_at: n.expires_at.map(millis),
+                status: n.initial_status().as_str(),
+                idempotency_key: n.idempotency_key.as_deref(),
+                request_hash: &n.request_hash,
+                due_at: n.due_at().map(millis),
+                created_at: received,
+                updated_at: received,
+                appointment_id: n.reminder.as_ref().map(|r| r.appointment.as_str()),
+                reminder_minutes_before: n.reminder.as_ref().map(|r| r.offset.minutes()),
+            }
         })
         .collect();
     write_rows(
         tx,
-        "INSERT INTO notifications (id, clinic_id, patient_id, topic, body, template, params, channel, \
-         priority, send_at, expires_at, status, idempotency_key, request_hash, due_at, created_at, updated_at, \
-         appointment_id, reminder_minutes_before) \
-         VALUES {values} ON CONFLICT (clinic_id, idempotency_key) DO NOTHING RETURNING id",
+        "INSERT INTO notifications ({columns}) VALUES {values} \
+         ON CONFLICT (clinic_id, idempotency_key) DO NOTHING RETURNING id",
         &[],
-        rows,
+        &rows,
     )
     .await?
     .iter()
-    .map(|row| row.try_get::<String, _>("id").map_err(StoreError::from))
+    .map(|row| Ok(<(String,)>::from_row(row)?.0))
     .collect()
 }
 
@@ -356,16 +449,16 @@ async fn refused_by_cap(
         placeholders(2, patients.len()),
         priority.as_str()
     );
-    let mut query = sqlx::query(&sql).bind(millis(earliest - cap.window));
+    let mut query = sqlx::query_as::<_, (String, i64)>(&sql).bind(millis(earliest - cap.window));
     for patient in &patients {
         query = query.bind(*patient);
     }
     let mut accepted: HashMap<String, Vec<Timestamp>> = HashMap::new();
-    for row in query.fetch_all(&mut **tx).await? {
+    for (patient, created_at) in query.fetch_all(&mut **tx).await? {
         accepted
-            .entry(row.try_get("patient_id")?)
+            .entry(patient)
             .or_default()
-            .push(timestamp(row.try_get("created_at")?)?);
+            .push(timestamp(created_at)?);
     }
     let mut taken_keys = stored_keys(tx, &counted).await?;
 
@@ -412,16 +505,11 @@ async fn stored_keys(
         placeholders(1, clinics.len()),
         placeholders(1 + clinics.len(), keys.len())
     );
-    let mut query = sqlx::query(&sql);
+    let mut query = sqlx::query_as::<_, (String, String)>(&sql);
     for value in clinics.iter().chain(&keys) {
         query = query.bind(*value);
     }
-    query
-        .fetch_all(&mut **tx)
-        .await?
-        .iter()
-        .map(|row| Ok((row.try_get("clinic_id")?, row.try_get("idempotency_key")?)))
-        .collect()
+    Ok(query.fetch_all(&mut **tx).await?.into_iter().collect())
 }
 
 impl Store {
@@ -486,7 +574,7 @@ impl Store {
         clinic: &ClinicId,
         id: &NotificationId,
     ) -> Result<NotificationView, StoreError> {
-        let row = sqlx::query(&format!(
+        let mut view: NotificationView = sqlx::query_as::<_, ViewRow>(&format!(
             "SELECT {VIEW_COLUMNS} FROM notifications n JOIN patients p ON p.id = n.patient_id \
              WHERE n.id = $1 AND n.clinic_id = $2"
         ))
@@ -494,10 +582,10 @@ impl Store {
         .bind(clinic.as_str())
         .fetch_optional(&self.read)
         .await?
-        .ok_or(StoreError::NotFound)?;
-        let mut view = view_from_row(&row)?;
+        .ok_or(StoreError::NotFound)?
+        .try_into()?;
 
-        let attempts = sqlx::query(
+        let attempts = sqlx::query_as::<_, AttemptRow>(
             "SELECT id, channel, status, provider_message_id, error_code, error_text, created_at, updated_at, \
              accepted_at, delivered_at, read_at, failed_at, sandbox, sms_encoding, sms_segments \
              FROM attempts WHERE notification_id = $1 \
@@ -508,27 +596,8 @@ impl Store {
         .await?;
         view.attempts = Some(
             attempts
-                .iter()
-                .map(|r| {
-                    Ok(AttemptView {
-                        id: r.try_get("id")?,
-                        channel: parse_stored(&r.try_get::<String, _>("channel")?, "channel")?,
-                        status: r.try_get("status")?,
-                        provider_message_id: r.try_get("provider_message_id")?,
-                        error_code: r.try_get("error_code")?,
-                        error_text: r.try_get("error_text")?,
-                        created_at: timestamp(r.try_get("created_at")?)?,
-                        updated_at: timestamp(r.try_get("updated_at")?)?,
-                        accepted_at: opt_timestamp(r.try_get("accepted_at")?)?,
-                        delivered_at: opt_timestamp(r.try_get("delivered_at")?)?,
-                        read_at: opt_timestamp(r.try_get("read_at")?)?,
-                        failed_at: opt_timestamp(r.try_get("failed_at")?)?,
-                        sandbox: r.try_get::<i64, _>("sandbox")? != 0,
-                        sms_encoding: r.try_get("sms_encoding")?,
-                        sms_segments: r.try_get("sms_segments")?,
-                        content: None,
-                    })
-                })
+                .into_iter()
+                .map(AttemptView::try_from)
                 .collect::<Result<_, StoreError>>()?,
         );
 
@@ -594,7 +663,7 @@ impl Store {
             " ORDER BY n.created_at DESC, n.id DESC LIMIT ${next}"
         ));
 
-        let mut query = sqlx::query(&sql).bind(clinic.as_str());
+        let mut query = sqlx::query_as::<_, ViewRow>(&sql).bind(clinic.as_str());
         if let Some(patient) = &filter.patient_external_id {
             query = query.bind(patient.as_str());
         }
@@ -609,8 +678,8 @@ impl Store {
             .fetch_all(&self.read)
             .await?;
         let mut items = rows
-            .iter()
-            .map(view_from_row)
+            .into_iter()
+            .map(NotificationView::try_from)
             .collect::<Result<Vec<_>, _>>()?;
         let next = if items.len() > filter.limit as usize {
             items.truncate(filter.limit as usize);

@@ -2,8 +2,6 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, join_channels, millis, parse_channels, placeholders, timestamp};
 use crate::domain::{
@@ -43,35 +41,56 @@ fn quiet_hours_from_stored(stored: &str) -> Option<QuietHours> {
     QuietHours::parse(&text, "quiet_hours").ok()
 }
 
-fn patient_from_row(row: &AnyRow) -> Result<Patient, StoreError> {
-    let corrupt = |what: &str| StoreError::Corrupt(what.to_owned());
-    let phone: Option<String> = row.try_get("phone")?;
-    let email: Option<String> = row.try_get("email")?;
-    let quiet_hours: Option<String> = row.try_get("quiet_hours")?;
-    Ok(Patient {
-        id: PatientId::from_stored(row.try_get("id")?),
-        clinic_id: ClinicId::from_stored(row.try_get("clinic_id")?),
-        external_id: row.try_get("external_id")?,
-        name: row.try_get("name")?,
-        language: Language::parse(&row.try_get::<String, _>("language")?)
-            .ok_or_else(|| corrupt("language"))?,
-        timezone: TimeZoneName::parse(&row.try_get::<String, _>("timezone")?)
-            .ok_or_else(|| corrupt("time zone"))?,
-        phone: phone
-            .map(|p| Phone::parse(&p).ok_or_else(|| corrupt("phone")))
-            .transpose()?,
-        whatsapp: row.try_get::<i64, _>("whatsapp")? != 0,
-        email: email
-            .map(|e| EmailAddress::parse(&e).ok_or_else(|| corrupt("email")))
-            .transpose()?,
-        channels: parse_channels(&row.try_get::<String, _>("channels")?)?,
-        opted_out: parse_channels(&row.try_get::<String, _>("opted_out")?)?,
-        quiet_hours: quiet_hours
-            .map(|q| quiet_hours_from_stored(&q).ok_or_else(|| corrupt("quiet hours")))
-            .transpose()?,
-        created_at: timestamp(row.try_get("created_at")?)?,
-        updated_at: timestamp(row.try_get("updated_at")?)?,
-    })
+#[derive(sqlx::FromRow)]
+struct PatientRow {
+    id: String,
+    clinic_id: String,
+    external_id: String,
+    name: String,
+    language: String,
+    timezone: String,
+    phone: Option<String>,
+    /// 0 or 1: the Any driver decodes no booleans from SQLite's integers.
+    whatsapp: i64,
+    email: Option<String>,
+    channels: String,
+    opted_out: String,
+    quiet_hours: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<PatientRow> for Patient {
+    type Error = StoreError;
+
+    fn try_from(row: PatientRow) -> Result<Self, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(what.to_owned());
+        Ok(Self {
+            id: PatientId::from_stored(row.id),
+            clinic_id: ClinicId::from_stored(row.clinic_id),
+            external_id: row.external_id,
+            name: row.name,
+            language: Language::parse(&row.language).ok_or_else(|| corrupt("language"))?,
+            timezone: TimeZoneName::parse(&row.timezone).ok_or_else(|| corrupt("time zone"))?,
+            phone: row
+                .phone
+                .map(|p| Phone::parse(&p).ok_or_else(|| corrupt("phone")))
+                .transpose()?,
+            whatsapp: row.whatsapp != 0,
+            email: row
+                .email
+                .map(|e| EmailAddress::parse(&e).ok_or_else(|| corrupt("email")))
+                .transpose()?,
+            channels: parse_channels(&row.channels)?,
+            opted_out: parse_channels(&row.opted_out)?,
+            quiet_hours: row
+                .quiet_hours
+                .map(|q| quiet_hours_from_stored(&q).ok_or_else(|| corrupt("quiet hours")))
+                .transpose()?,
+            created_at: timestamp(row.created_at)?,
+            updated_at: timestamp(row.updated_at)?,
+        })
+    }
 }
 
 impl Store {
@@ -82,7 +101,7 @@ impl Store {
         patient: PatientUpsert,
         now: Timestamp,
     ) -> Result<(Patient, bool), StoreError> {
-        let row = sqlx::query(&format!(
+        let stored: Patient = sqlx::query_as::<_, PatientRow>(&format!(
             "INSERT INTO patients ({PATIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) \
              ON CONFLICT (clinic_id, external_id) DO UPDATE SET name = excluded.name, language = excluded.language, \
              timezone = excluded.timezone, phone = excluded.phone, whatsapp = excluded.whatsapp, \
@@ -104,8 +123,8 @@ impl Store {
         .bind(patient.quiet_hours.map(quiet_hours_to_stored))
         .bind(millis(now))
         .fetch_one(&self.write)
-        .await?;
-        let stored = patient_from_row(&row)?;
+        .await?
+        .try_into()?;
         let created = stored.created_at == stored.updated_at && stored.created_at == now;
         Ok((stored, created))
     }
@@ -115,15 +134,15 @@ impl Store {
         clinic: &ClinicId,
         external_id: &str,
     ) -> Result<Patient, StoreError> {
-        let row = sqlx::query(&format!(
+        sqlx::query_as::<_, PatientRow>(&format!(
             "SELECT {PATIENT_COLUMNS} FROM patients WHERE clinic_id = $1 AND external_id = $2"
         ))
         .bind(clinic.as_str())
         .bind(external_id)
         .fetch_optional(&self.read)
         .await?
-        .ok_or(StoreError::NotFound)?;
-        patient_from_row(&row)
+        .ok_or(StoreError::NotFound)?
+        .try_into()
     }
 
     pub(crate) async fn patients_by_ids(
@@ -137,15 +156,15 @@ impl Store {
             "SELECT {PATIENT_COLUMNS} FROM patients WHERE id IN ({})",
             placeholders(1, ids.len())
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = sqlx::query_as::<_, PatientRow>(&sql);
         for id in ids {
             query = query.bind(*id);
         }
         query
             .fetch_all(&self.read)
             .await?
-            .iter()
-            .map(|row| patient_from_row(row).map(|p| (p.id.as_str().to_owned(), p)))
+            .into_iter()
+            .map(|row| Patient::try_from(row).map(|p| (p.id.as_str().to_owned(), p)))
             .collect()
     }
 }

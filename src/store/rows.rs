@@ -7,46 +7,77 @@ use sqlx::{Any, Transaction};
 
 use super::StoreError;
 
-/// One bound value: the store only ever binds text and integers.
-#[derive(Debug, Clone)]
-pub(crate) enum Param {
-    Text(Option<String>),
+/// One bound value: the store only ever binds text and integers. Text is borrowed from the rows
+/// being written, so binding a batch copies no strings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Param<'a> {
+    Text(Option<&'a str>),
     Int(Option<i64>),
 }
 
-impl From<&str> for Param {
-    fn from(v: &str) -> Self {
-        Self::Text(Some(v.to_owned()))
-    }
-}
-
-impl From<String> for Param {
-    fn from(v: String) -> Self {
+impl<'a> From<&'a str> for Param<'a> {
+    fn from(v: &'a str) -> Self {
         Self::Text(Some(v))
     }
 }
 
-impl From<Option<&str>> for Param {
-    fn from(v: Option<&str>) -> Self {
-        Self::Text(v.map(str::to_owned))
-    }
-}
-
-impl From<Option<String>> for Param {
-    fn from(v: Option<String>) -> Self {
+impl<'a> From<Option<&'a str>> for Param<'a> {
+    fn from(v: Option<&'a str>) -> Self {
         Self::Text(v)
     }
 }
 
-impl From<i64> for Param {
+impl From<i64> for Param<'_> {
     fn from(v: i64) -> Self {
         Self::Int(Some(v))
     }
 }
 
-impl From<Option<i64>> for Param {
+impl From<Option<i64>> for Param<'_> {
     fn from(v: Option<i64>) -> Self {
         Self::Int(v)
+    }
+}
+
+/// A row [`write_rows`] writes: its columns' names and its values in the same order. Declared
+/// with [`columns!`], so the names are the fields' names and cannot drift from the values.
+pub(crate) trait Columns {
+    const NAMES: &'static [&'static str];
+
+    /// Appends this row's values, one per name.
+    fn bind<'b>(&'b self, values: &mut Vec<Param<'b>>);
+}
+
+/// Declares a row struct for [`write_rows`] whose field names are the column names the SQL reads
+/// (`v.attempt_id`, or the `{columns}` of an `INSERT`). Fields are `&str`, `i64` or options of
+/// them.
+macro_rules! columns {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident<$a:lifetime> {
+            $($(#[$field_meta:meta])* $field_vis:vis $field:ident: $ty:ty,)*
+        }
+    ) => {
+        $(#[$meta])*
+        $vis struct $name<$a> {
+            $($(#[$field_meta])* $field_vis $field: $ty,)*
+        }
+
+        impl<$a> $crate::store::rows::Columns for $name<$a> {
+            const NAMES: &'static [&'static str] = &[$(stringify!($field)),*];
+
+            fn bind<'b>(&'b self, values: &mut Vec<$crate::store::rows::Param<'b>>) {
+                $(values.push(self.$field.into());)*
+            }
+        }
+    };
+}
+pub(crate) use columns;
+
+columns! {
+    /// A row that is only an id, for `… IN (SELECT id FROM v)`.
+    pub(crate) struct Id<'a> {
+        pub(crate) id: &'a str,
     }
 }
 
@@ -54,40 +85,47 @@ impl From<Option<i64>> for Param {
 const MAX_PARAMS: usize = 30_000;
 
 /// Runs `sql` once per chunk of `rows`, with `{values}` in it replaced by the chunk's
-/// `(…), (…)` list. `sql` refers to the `shared` values as `$1`, `$2`…. Returns every row the
-/// statements return (for `RETURNING`).
-pub(crate) async fn write_rows(
+/// `(…), (…)` list and `{columns}` by the row type's column names, so a statement reads the
+/// rows by name: `WITH v ({columns}) AS (VALUES {values}) UPDATE … FROM v WHERE … = v.id`, or
+/// `INSERT INTO t ({columns}) VALUES {values}`. `sql` refers to the `shared` values as `$1`,
+/// `$2`…. Returns every row the statements return (for `RETURNING`).
+pub(crate) async fn write_rows<R: Columns>(
     tx: &mut Transaction<'_, Any>,
     sql: &str,
-    shared: &[Param],
-    rows: Vec<Vec<Param>>,
+    shared: &[Param<'_>],
+    rows: &[R],
 ) -> Result<Vec<AnyRow>, StoreError> {
-    let Some(columns) = rows.first().map(Vec::len) else {
+    if rows.is_empty() {
         return Ok(Vec::new());
-    };
+    }
+    let columns = R::NAMES.len();
+    let sql = sql.replace("{columns}", &R::NAMES.join(", "));
+    let mut values = Vec::with_capacity(rows.len() * columns);
+    for row in rows {
+        row.bind(&mut values);
+    }
     let sqlite = tx.backend_name() == "SQLite";
     let per_statement = ((MAX_PARAMS - shared.len()) / columns.max(1)).max(1);
     let mut returned = Vec::new();
-    let mut rest = rows.as_slice();
+    let mut rest = values.as_slice();
     while !rest.is_empty() {
         // Chunks of a power-of-two size keep the number of distinct statements small, so each
         // stays in the connection's prepared-statement cache instead of being parsed again.
-        let size = (1usize << rest.len().ilog2()).min(prev_power_of_two(per_statement));
-        let (chunk, remaining) = rest.split_at(size);
+        let size = (1usize << (rest.len() / columns).ilog2()).min(prev_power_of_two(per_statement));
+        let (chunk, remaining) = rest.split_at(size * columns);
         rest = remaining;
-        let row_params = chunk.len() * columns;
         let (statement, shared_first) = if sqlite {
             // SQLite looks a named parameter up by walking a list, so thousands of `$n` cost
             // quadratic time to bind; anonymous `?` cost nothing. The rows are bound first as
             // `?`, and the shared values after them, renamed `$n` past the rows.
             let row = format!("({})", vec!["?"; columns].join(", "));
-            let values = vec![row.as_str(); chunk.len()].join(", ");
+            let values = vec![row.as_str(); size].join(", ");
             (
-                shift_placeholders(sql, row_params).replace("{values}", &values),
+                shift_placeholders(&sql, chunk.len()).replace("{values}", &values),
                 false,
             )
         } else {
-            let values = (0..chunk.len())
+            let values = (0..size)
                 .map(|row| {
                     format!(
                         "({})",
@@ -98,18 +136,16 @@ pub(crate) async fn write_rows(
                 .join(", ");
             (sql.replace("{values}", &values), true)
         };
-        let rows_then_shared = chunk.iter().flatten().chain(shared);
-        let shared_then_rows = shared.iter().chain(chunk.iter().flatten());
         let params: Box<dyn Iterator<Item = &Param>> = if shared_first {
-            Box::new(shared_then_rows)
+            Box::new(shared.iter().chain(chunk))
         } else {
-            Box::new(rows_then_shared)
+            Box::new(chunk.iter().chain(shared))
         };
         let mut query = sqlx::query(&statement);
         for param in params {
-            query = match param {
-                Param::Text(v) => query.bind(v.clone()),
-                Param::Int(v) => query.bind(*v),
+            query = match *param {
+                Param::Text(v) => query.bind(v),
+                Param::Int(v) => query.bind(v),
             };
         }
         returned.extend(query.fetch_all(&mut **tx).await?);

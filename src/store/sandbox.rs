@@ -1,9 +1,7 @@
 use jiff::Timestamp;
 use serde::Serialize;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
-use super::rows::write_rows;
+use super::rows::{columns, write_rows};
 use super::{Backend, Store, StoreError, millis, timestamp};
 use crate::domain::ClinicId;
 
@@ -44,7 +42,7 @@ pub struct OutboxMessage {
 }
 
 /// A status callback the sandbox owes the gateway.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SandboxStatusDue {
     pub id: String,
     pub channel: String,
@@ -68,23 +66,66 @@ pub struct OutboxFilter {
     pub limit: u32,
 }
 
-const COLUMNS: &str = "id, channel, recipient, subject, body, language, callback_ref, status, error_code, \
-                       next_status, next_status_at, created_at, updated_at";
+columns! {
+    struct NewMessage<'a> {
+        id: &'a str,
+        channel: &'a str,
+        recipient: &'a str,
+        subject: Option<&'a str>,
+        body: &'a str,
+        language: &'a str,
+        callback_ref: &'a str,
+        status: &'a str,
+        error_code: Option<&'a str>,
+        next_status: Option<&'a str>,
+        next_status_at: Option<i64>,
+        created_at: i64,
+        updated_at: i64,
+    }
+}
 
-fn outbox_message_from_row(row: &AnyRow) -> Result<OutboxMessage, StoreError> {
-    Ok(OutboxMessage {
-        id: row.try_get("id")?,
-        notification_id: row.try_get("notification_id")?,
-        channel: row.try_get("channel")?,
-        recipient: row.try_get("recipient")?,
-        subject: row.try_get("subject")?,
-        body: row.try_get("body")?,
-        language: row.try_get("language")?,
-        status: row.try_get("status")?,
-        error_code: row.try_get("error_code")?,
-        created_at: timestamp(row.try_get("created_at")?)?,
-        updated_at: timestamp(row.try_get("updated_at")?)?,
-    })
+columns! {
+    struct Advance<'a> {
+        id: &'a str,
+        status: &'a str,
+        next_status: Option<&'a str>,
+        next_status_at: Option<i64>,
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct OutboxRow {
+    id: String,
+    notification_id: String,
+    channel: String,
+    recipient: String,
+    subject: Option<String>,
+    body: String,
+    language: String,
+    status: String,
+    error_code: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<OutboxRow> for OutboxMessage {
+    type Error = StoreError;
+
+    fn try_from(row: OutboxRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: row.id,
+            notification_id: row.notification_id,
+            channel: row.channel,
+            recipient: row.recipient,
+            subject: row.subject,
+            body: row.body,
+            language: row.language,
+            status: row.status,
+            error_code: row.error_code,
+            created_at: timestamp(row.created_at)?,
+            updated_at: timestamp(row.updated_at)?,
+        })
+    }
 }
 
 impl Store {
@@ -92,33 +133,31 @@ impl Store {
         &self,
         messages: &[SandboxMessage],
     ) -> Result<(), StoreError> {
-        let rows = messages
+        let rows: Vec<NewMessage> = messages
             .iter()
-            .map(|m| {
-                vec![
-                    m.id.as_str().into(),
-                    m.channel.as_str().into(),
-                    m.recipient.as_str().into(),
-                    m.subject.as_deref().into(),
-                    m.body.as_str().into(),
-                    m.language.as_str().into(),
-                    m.callback_ref.as_str().into(),
-                    m.status.as_str().into(),
-                    m.error_code.as_deref().into(),
-                    m.next_status.as_deref().into(),
-                    m.next_status_at.map(millis).into(),
-                    millis(m.created_at).into(),
-                    millis(m.updated_at).into(),
-                ]
+            .map(|m| NewMessage {
+                id: &m.id,
+                channel: &m.channel,
+                recipient: &m.recipient,
+                subject: m.subject.as_deref(),
+                body: &m.body,
+                language: &m.language,
+                callback_ref: &m.callback_ref,
+                status: &m.status,
+                error_code: m.error_code.as_deref(),
+                next_status: m.next_status.as_deref(),
+                next_status_at: m.next_status_at.map(millis),
+                created_at: millis(m.created_at),
+                updated_at: millis(m.updated_at),
             })
             .collect();
         let _turn = self.background_turn().await;
         let mut tx = self.write.begin().await?;
         write_rows(
             &mut tx,
-            &format!("INSERT INTO sandbox_messages ({COLUMNS}) VALUES {{values}}"),
+            "INSERT INTO sandbox_messages ({columns}) VALUES {values}",
             &[],
-            rows,
+            &rows,
         )
         .await?;
         tx.commit().await?;
@@ -138,29 +177,17 @@ impl Store {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
-        let rows = sqlx::query(&format!(
+        let due = sqlx::query_as(&format!(
             "UPDATE sandbox_messages SET next_status_at = $1 WHERE id IN \
              (SELECT id FROM sandbox_messages WHERE next_status_at <= $2 ORDER BY next_status_at LIMIT $3{lock}) \
-             RETURNING id, channel, recipient, callback_ref, next_status"
+             RETURNING id, channel, recipient, callback_ref, COALESCE(next_status, '') AS next_status"
         ))
         .bind(millis(lease_until))
         .bind(millis(now))
         .bind(i64::from(limit))
         .fetch_all(&self.write)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(SandboxStatusDue {
-                    id: row.try_get("id")?,
-                    channel: row.try_get("channel")?,
-                    recipient: row.try_get("recipient")?,
-                    callback_ref: row.try_get("callback_ref")?,
-                    next_status: row
-                        .try_get::<Option<String>, _>("next_status")?
-                        .unwrap_or_default(),
-                })
-            })
-            .collect()
+        Ok(due)
     }
 
     /// Marks reported statuses as the messages' current ones and schedules what follows.
@@ -169,25 +196,24 @@ impl Store {
         advances: &[SandboxAdvance],
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let rows = advances
+        let rows: Vec<Advance> = advances
             .iter()
-            .map(|a| {
-                vec![
-                    a.id.as_str().into(),
-                    a.status.as_str().into(),
-                    a.next.as_ref().map(|(s, _)| s.as_str()).into(),
-                    a.next.as_ref().map(|(_, at)| millis(*at)).into(),
-                ]
+            .map(|a| Advance {
+                id: &a.id,
+                status: &a.status,
+                next_status: a.next.as_ref().map(|(s, _)| s.as_str()),
+                next_status_at: a.next.as_ref().map(|(_, at)| millis(*at)),
             })
             .collect();
         let _turn = self.background_turn().await;
         let mut tx = self.write.begin().await?;
         write_rows(
             &mut tx,
-            "UPDATE sandbox_messages SET status = v.column2, next_status = v.column3, next_status_at = v.column4, \
-             updated_at = $1 FROM (VALUES {values}) AS v WHERE sandbox_messages.id = v.column1",
+            "WITH v ({columns}) AS (VALUES {values}) UPDATE sandbox_messages SET status = v.status, \
+             next_status = v.next_status, next_status_at = v.next_status_at, \
+             updated_at = $1 FROM v WHERE sandbox_messages.id = v.id",
             &[millis(now).into()],
-            rows,
+            &rows,
         )
         .await?;
         tx.commit().await?;
@@ -218,7 +244,7 @@ impl Store {
         sql.push_str(&format!(
             " ORDER BY s.created_at DESC, s.id DESC LIMIT ${next}"
         ));
-        let mut query = sqlx::query(&sql).bind(clinic.as_str());
+        let mut query = sqlx::query_as::<_, OutboxRow>(&sql).bind(clinic.as_str());
         if let Some(recipient) = &filter.recipient {
             query = query.bind(recipient.as_str());
         }
@@ -229,7 +255,7 @@ impl Store {
             .bind(i64::from(filter.limit))
             .fetch_all(&self.read)
             .await?;
-        rows.iter().map(outbox_message_from_row).collect()
+        rows.into_iter().map(OutboxMessage::try_from).collect()
     }
 
     /// Whether one of `clinic`'s patients has the phone number `phone`.

@@ -1,7 +1,5 @@
 //! Counts over a clinic's notifications, for dashboards and the benchmark.
 
-use sqlx::Row;
-
 use super::{Store, StoreError};
 use crate::domain::{ClinicId, NotificationStatus};
 
@@ -11,18 +9,17 @@ impl Store {
         &self,
         clinic: &ClinicId,
     ) -> Result<Vec<(NotificationStatus, i64)>, StoreError> {
-        let rows = sqlx::query(
+        let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT status, COUNT(*) AS n FROM notifications WHERE clinic_id = $1 GROUP BY status ORDER BY status",
         )
         .bind(clinic.as_str())
         .fetch_all(&self.read)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let text: String = row.try_get("status")?;
+        rows.into_iter()
+            .map(|(text, count)| {
                 let status = NotificationStatus::parse(&text)
                     .ok_or_else(|| StoreError::Corrupt(format!("notification status {text}")))?;
-                Ok((status, row.try_get::<i64, _>("n")?))
+                Ok((status, count))
             })
             .collect()
     }

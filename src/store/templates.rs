@@ -6,8 +6,6 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, millis, placeholders};
 use crate::domain::ClinicId;
@@ -26,15 +24,30 @@ impl ClinicText for QuickReply {
     const KIND: &'static str = "quick_reply";
 }
 
-fn own_from_row<T: ClinicText>(row: &AnyRow) -> Result<OwnTemplate<T>, StoreError> {
-    let name: String = row.try_get("name")?;
-    let content: String = row.try_get("content")?;
-    Ok(OwnTemplate {
-        content: serde_json::from_str(&content)
-            .map_err(|e| StoreError::Corrupt(format!("template {name}: {e}")))?,
-        name,
-        language: row.try_get("language")?,
-    })
+#[derive(sqlx::FromRow)]
+struct TextRow {
+    name: String,
+    language: String,
+    /// The text as JSON.
+    content: String,
+}
+
+impl TextRow {
+    fn parse<T: ClinicText>(self) -> Result<OwnTemplate<T>, StoreError> {
+        Ok(OwnTemplate {
+            content: serde_json::from_str(&self.content)
+                .map_err(|e| StoreError::Corrupt(format!("template {}: {e}", self.name)))?,
+            name: self.name,
+            language: self.language,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ClinicTextRow {
+    clinic_id: String,
+    #[sqlx(flatten)]
+    text: TextRow,
 }
 
 fn to_json<T: Serialize>(content: &T) -> Result<String, StoreError> {
@@ -57,12 +70,14 @@ impl Store {
              WHERE clinic_id = $1 AND kind = $2 {} ORDER BY name, language",
             if name.is_some() { "AND name = $3" } else { "" }
         );
-        let mut query = sqlx::query(&sql).bind(clinic.as_str()).bind(T::KIND);
+        let mut query = sqlx::query_as::<_, TextRow>(&sql)
+            .bind(clinic.as_str())
+            .bind(T::KIND);
         if let Some(name) = name {
             query = query.bind(name);
         }
         let rows = query.fetch_all(&self.read).await?;
-        rows.iter().map(own_from_row).collect()
+        rows.into_iter().map(TextRow::parse).collect()
     }
 
     /// The clinics' own texts named in `wanted` (clinic, name), for a dispatcher round.
@@ -79,17 +94,14 @@ impl Store {
              WHERE kind = $1 AND clinic_id IN ({}) ORDER BY name, language",
             placeholders(2, wanted.len())
         );
-        let mut query = sqlx::query(&sql).bind(T::KIND);
+        let mut query = sqlx::query_as::<_, ClinicTextRow>(&sql).bind(T::KIND);
         for (clinic, _) in wanted {
             query = query.bind(clinic.as_str());
         }
         for row in query.fetch_all(&self.read).await? {
-            let key = (
-                ClinicId::from_stored(row.try_get("clinic_id")?),
-                row.try_get::<String, _>("name")?,
-            );
+            let key = (ClinicId::from_stored(row.clinic_id), row.text.name.clone());
             if wanted.contains(&key) {
-                found.entry(key).or_default().push(own_from_row(&row)?);
+                found.entry(key).or_default().push(row.text.parse()?);
             }
         }
         Ok(found)
@@ -102,7 +114,7 @@ impl Store {
         attempt: &str,
         language: &str,
     ) -> Result<Vec<OwnTemplate<TemplateCopy>>, StoreError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, TextRow>(
             "SELECT t.name, t.language, t.content FROM attempts a \
              JOIN notifications n ON n.id = a.notification_id \
              JOIN clinic_templates t ON t.clinic_id = n.clinic_id \
@@ -113,7 +125,7 @@ impl Store {
         .bind(language)
         .fetch_all(&self.read)
         .await?;
-        rows.iter().map(own_from_row).collect()
+        rows.into_iter().map(TextRow::parse).collect()
     }
 
     /// Creates or replaces the clinic's text `name` in `language`; returns whether it is new.

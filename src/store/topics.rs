@@ -2,7 +2,6 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 use serde::Serialize;
-use sqlx::Row;
 
 use super::{Store, StoreError, millis, placeholders};
 use crate::domain::{ClinicId, Sensitivity, Topic};
@@ -24,20 +23,15 @@ impl Store {
     /// The clinic's topics: the built-in ones first (with the clinic's sensitivity where it set
     /// one), then its own, by name.
     pub async fn topics(&self, clinic: &ClinicId) -> Result<Vec<TopicView>, StoreError> {
-        let rows = sqlx::query(
+        let own = sqlx::query_as::<_, (String, String)>(
             "SELECT name, sensitivity FROM clinic_topics WHERE clinic_id = $1 ORDER BY name",
         )
         .bind(clinic.as_str())
         .fetch_all(&self.read)
-        .await?;
-        let mut own = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let name: String = row.try_get("name")?;
-            own.push((
-                name,
-                sensitivity(&row.try_get::<String, _>("sensitivity")?)?,
-            ));
-        }
+        .await?
+        .into_iter()
+        .map(|(name, stored)| Ok((name, sensitivity(&stored)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
         let built_in = Topic::ALL.iter().map(|topic| TopicView {
             name: topic.as_str().to_owned(),
             sensitivity: own
@@ -70,18 +64,16 @@ impl Store {
             "SELECT clinic_id, name, sensitivity FROM clinic_topics WHERE clinic_id IN ({})",
             placeholders(1, clinics.len())
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = sqlx::query_as::<_, (String, String, String)>(&sql);
         for clinic in clinics {
             query = query.bind(*clinic);
         }
-        let mut settings = HashMap::new();
-        for row in query.fetch_all(&self.read).await? {
-            settings.insert(
-                (row.try_get("clinic_id")?, row.try_get("name")?),
-                sensitivity(&row.try_get::<String, _>("sensitivity")?)?,
-            );
-        }
-        Ok(settings)
+        query
+            .fetch_all(&self.read)
+            .await?
+            .into_iter()
+            .map(|(clinic, name, stored)| Ok(((clinic, name), sensitivity(&stored)?)))
+            .collect()
     }
 
     /// Adds a topic to the clinic, or changes the sensitivity of one it has.

@@ -2,12 +2,12 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 use medrelay_channels::{ChannelKind, DeliveryState, RecipientFact};
-use sqlx::Row;
+use sqlx::FromRow;
 
 use super::events::EventBatch;
 use super::facts::{LearnedFact, remember_facts};
 use super::notifications::status as notification_status;
-use super::rows::{Param, write_rows};
+use super::rows::{Id, columns, write_rows};
 use super::{Store, StoreError, lock_notifications, millis, parse_stored};
 use crate::domain::{Actor, AttemptStatus, Event, ProviderError};
 
@@ -57,42 +57,40 @@ impl Store {
         // Each attempt with the state of its notification, in one read.
         let mut attempts: HashMap<String, TrackedAttempt<'_>> = HashMap::new();
         let mut notifications = HashMap::new();
+        let lookup_ids: Vec<Id> = attempt_ids.iter().map(|id| Id { id }).collect();
         let lookup = write_rows(
             &mut tx,
-            "SELECT a.id, a.notification_id, a.channel, a.sender, a.status, n.status AS notification_status, n.lease_token, \
+            "WITH v ({columns}) AS (VALUES {values}) SELECT a.id, a.notification_id, a.channel, a.sender, a.status, n.status AS notification_status, n.lease_token, \
              p.phone, p.email \
              FROM attempts a JOIN notifications n ON n.id = a.notification_id JOIN patients p ON p.id = n.patient_id \
-             WHERE a.id IN (SELECT column1 FROM (VALUES {values}) AS v)",
+             WHERE a.id IN (SELECT id FROM v)",
             &[],
-            attempt_ids.iter().map(|id| vec![(*id).into()]).collect(),
+            &lookup_ids,
         )
         .await?;
         for row in lookup {
-            let sender: String = row.try_get("sender")?;
-            if !senders.contains(&sender) {
+            let row = LookupRow::from_row(&row)?;
+            if !senders.contains(&row.sender) {
                 continue;
             }
-            let status: String = row.try_get("status")?;
-            let notification: String = row.try_get("notification_id")?;
-            let leased = row.try_get::<Option<String>, _>("lease_token")?.is_some();
+            let status = AttemptStatus::parse(&row.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("attempt status {}", row.status)))?;
             notifications.insert(
-                notification.clone(),
-                (row.try_get::<String, _>("notification_status")?, leased),
+                row.notification_id.clone(),
+                (row.notification_status, row.lease_token.is_some()),
             );
-            let channel: String = row.try_get("channel")?;
-            let address = if channel == ChannelKind::Email.as_str() {
-                row.try_get("email")?
+            let address = if row.channel == ChannelKind::Email.as_str() {
+                row.email
             } else {
-                row.try_get("phone")?
+                row.phone
             };
             attempts.insert(
-                row.try_get("id")?,
+                row.id,
                 TrackedAttempt {
-                    notification,
-                    channel,
+                    notification: row.notification_id,
+                    channel: row.channel,
                     address,
-                    status: AttemptStatus::parse(&status)
-                        .ok_or_else(|| StoreError::Corrupt(format!("attempt status {status}")))?,
+                    status,
                     update: None,
                 },
             );
@@ -170,68 +168,71 @@ impl Store {
                         to: notification_status(next)?,
                     };
                     events.add(&attempt.notification, None, now, &Actor::System, &event)?;
-                    finished.push(vec![
-                        attempt.notification.as_str().into(),
-                        next.into(),
-                        attempt.channel.as_str().into(),
-                    ]);
+                    finished.push((attempt.notification.clone(), next, attempt.channel.clone()));
                     *status = next.to_owned();
                 }
             } else {
-                pokes.push(vec![attempt.notification.as_str().into()]);
+                pokes.push(attempt.notification.clone());
             }
         }
         // One row per attempt, with where the batch's updates took it.
-        let rows = attempts
+        let rows: Vec<Tracked> = attempts
             .iter()
             .filter_map(|(id, attempt)| {
                 let update = attempt.update?;
-                Some(vec![
-                    id.as_str().into(),
-                    attempt.status.as_str().into(),
-                    update.provider_message_id.as_str().into(),
-                    update.error_code.as_deref().into(),
-                    update.error_text.as_deref().into(),
-                ])
+                Some(Tracked {
+                    id,
+                    status: attempt.status.as_str(),
+                    provider_message_id: &update.provider_message_id,
+                    error_code: update.error_code.as_deref(),
+                    error_text: update.error_text.as_deref(),
+                })
             })
             .collect();
         write_rows(
             &mut tx,
-            "UPDATE attempts SET status = v.column2, \
-             provider_message_id = COALESCE(attempts.provider_message_id, v.column3), \
-             delivered_at = CASE WHEN v.column2 IN ('delivered', 'read') THEN COALESCE(attempts.delivered_at, $1) \
+            "WITH v ({columns}) AS (VALUES {values}) UPDATE attempts SET status = v.status, \
+             provider_message_id = COALESCE(attempts.provider_message_id, v.provider_message_id), \
+             delivered_at = CASE WHEN v.status IN ('delivered', 'read') THEN COALESCE(attempts.delivered_at, $1) \
                             ELSE attempts.delivered_at END, \
-             read_at = CASE WHEN v.column2 = 'read' THEN $1 ELSE attempts.read_at END, \
-             failed_at = CASE WHEN v.column2 = 'failed' THEN $1 ELSE attempts.failed_at END, \
-             error_code = COALESCE(v.column4, attempts.error_code), \
-             error_text = COALESCE(v.column5, attempts.error_text), updated_at = $1 \
-             FROM (VALUES {values}) AS v WHERE attempts.id = v.column1",
+             read_at = CASE WHEN v.status = 'read' THEN $1 ELSE attempts.read_at END, \
+             failed_at = CASE WHEN v.status = 'failed' THEN $1 ELSE attempts.failed_at END, \
+             error_code = COALESCE(v.error_code, attempts.error_code), \
+             error_text = COALESCE(v.error_text, attempts.error_text), updated_at = $1 \
+             FROM v WHERE attempts.id = v.id",
             &[at.into()],
-            rows,
+            &rows,
         )
         .await?;
         // A notification finished twice in one batch (delivered, then read) keeps the last row.
         let mut seen = std::collections::HashSet::new();
-        let finished: Vec<Vec<Param>> = finished
-            .into_iter()
+        let finished: Vec<Finished> = finished
+            .iter()
             .rev()
-            .filter(|row| matches!(&row[0], Param::Text(Some(id)) if seen.insert(id.clone())))
+            .filter(|(id, _, _)| seen.insert(id))
+            .map(|(id, status, channel)| Finished {
+                id,
+                status,
+                delivered_channel: channel,
+            })
             .collect();
         write_rows(
             &mut tx,
-            "UPDATE notifications SET status = v.column2, \
-             delivered_channel = COALESCE(notifications.delivered_channel, v.column3), due_at = NULL, updated_at = $1 \
-             FROM (VALUES {values}) AS v WHERE notifications.id = v.column1 AND notifications.lease_token IS NULL",
+            "WITH v ({columns}) AS (VALUES {values}) UPDATE notifications SET status = v.status, \
+             delivered_channel = COALESCE(notifications.delivered_channel, v.delivered_channel), due_at = NULL, \
+             updated_at = $1 FROM v WHERE notifications.id = v.id AND notifications.lease_token IS NULL",
             &[at.into()],
-            finished,
+            &finished,
         )
         .await?;
+        let pokes: Vec<Id> = pokes.iter().map(|id| Id { id }).collect();
         write_rows(
             &mut tx,
-            "UPDATE notifications SET recheck = 1, due_at = CASE WHEN lease_token IS NULL THEN $1 ELSE due_at END \
-             WHERE id IN (SELECT column1 FROM (VALUES {values}) AS v)",
+            "WITH v ({columns}) AS (VALUES {values}) \
+             UPDATE notifications SET recheck = 1, due_at = CASE WHEN lease_token IS NULL THEN $1 ELSE due_at END \
+             WHERE id IN (SELECT id FROM v)",
             &[at.into()],
-            pokes,
+            &pokes,
         )
         .await?;
         remember_facts(
@@ -246,6 +247,40 @@ impl Store {
         tx.commit().await?;
         Ok(changed)
     }
+}
+
+columns! {
+    /// Where a batch of updates took one attempt.
+    struct Tracked<'a> {
+        id: &'a str,
+        status: &'a str,
+        provider_message_id: &'a str,
+        error_code: Option<&'a str>,
+        error_text: Option<&'a str>,
+    }
+}
+
+columns! {
+    /// A notification proof of delivery finished.
+    struct Finished<'a> {
+        id: &'a str,
+        status: &'a str,
+        delivered_channel: &'a str,
+    }
+}
+
+/// An attempt a status update names, with its notification's state and the patient's addresses.
+#[derive(sqlx::FromRow)]
+struct LookupRow {
+    id: String,
+    notification_id: String,
+    channel: String,
+    sender: String,
+    status: String,
+    notification_status: String,
+    lease_token: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
 }
 
 struct TrackedAttempt<'a> {
@@ -270,15 +305,15 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let _turn = self.background_turn().await;
         let mut tx = self.write.begin().await?;
-        let row = sqlx::query("SELECT notification_id, sender FROM attempts WHERE id = $1")
-            .bind(attempt_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else {
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT notification_id, sender FROM attempts WHERE id = $1")
+                .bind(attempt_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((notification, sender)) = row else {
             return Ok(false);
         };
-        let notification: String = row.try_get("notification_id")?;
-        if !senders.contains(&row.try_get::<String, _>("sender")?) {
+        if !senders.contains(&sender) {
             return Ok(false);
         }
         let mut events = EventBatch::default();
