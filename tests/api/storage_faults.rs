@@ -130,7 +130,14 @@ fn accepted_ids(answers: &[Answer]) -> Vec<String> {
 }
 
 async fn spawn_for_load() -> TestApp {
-    let app = TestApp::spawn_with(|config| config.api.patient_daily_cap = 1_000_000).await;
+    let app = TestApp::spawn_with(|config| {
+        config.api.patient_daily_cap = 1_000_000;
+        // Hundreds of posts and reads within a second or two: the key's request rate is not
+        // what these tests are about, and a 429 would read as a lost notification.
+        config.api.key_rate_per_second = 100_000;
+        config.api.key_burst = 100_000;
+    })
+    .await;
     app.patient(
         "p-1",
         json!({ "name": "Dana", "email": "dana@example.org", "channels": ["email"] }),
