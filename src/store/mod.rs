@@ -18,6 +18,7 @@ mod error;
 mod events;
 mod facts;
 mod notifications;
+mod outcomes;
 mod patients;
 mod rows;
 mod sandbox;
@@ -43,15 +44,14 @@ pub use callbacks::CallbackView;
 pub use clinics::{
     ApiKeyRole, ApiKeyView, AuthenticatedKey, IssuedKey, NewClinic, key_fingerprint,
 };
-pub use dispatch::{
-    AttemptOutcome, ClaimedNotification, DispatchWrite, HandoverStart, NextState, OutcomeWrite,
-};
+pub use dispatch::{ClaimedNotification, DispatchWrite, HandoverStart, NextState};
 pub use error::{FailureKind, StoreError};
 pub use facts::{LearnedFact, SuspensionWrite};
 pub use notifications::{
     AttemptView, EventView, IntakeResult, NewNotification, NotificationFilter, NotificationPage,
     NotificationView, Receipt, ReminderLink,
 };
+pub use outcomes::{AttemptOutcome, OutcomeWrite};
 pub use patients::PatientUpsert;
 pub use sandbox::{OutboxFilter, OutboxMessage, SandboxAdvance, SandboxMessage, SandboxStatusDue};
 pub use templates::ClinicText;
