@@ -17,6 +17,7 @@ mod dispatch;
 mod error;
 mod events;
 mod facts;
+mod notification_reads;
 mod notifications;
 mod outcomes;
 mod patients;
@@ -47,10 +48,10 @@ pub use clinics::{
 pub use dispatch::{ClaimedNotification, DispatchWrite, HandoverStart, NextState};
 pub use error::{FailureKind, StoreError};
 pub use facts::{LearnedFact, SuspensionWrite};
-pub use notifications::{
-    AttemptView, EventView, IntakeResult, NewNotification, NotificationFilter, NotificationPage,
-    NotificationView, Receipt, ReminderLink,
+pub use notification_reads::{
+    AttemptView, EventView, NotificationFilter, NotificationPage, NotificationView,
 };
+pub use notifications::{IntakeResult, NewNotification, Receipt, ReminderLink};
 pub use outcomes::{AttemptOutcome, OutcomeWrite};
 pub use patients::PatientUpsert;
 pub use sandbox::{OutboxFilter, OutboxMessage, SandboxAdvance, SandboxMessage, SandboxStatusDue};

@@ -3,16 +3,14 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 use serde::Serialize;
-use sqlx::{Any, FromRow, Row, Transaction};
+use sqlx::{Any, FromRow, Transaction};
 
 use super::events::EventBatch;
 use super::rows::{columns, write_rows};
-use super::{
-    Backend, Store, StoreError, millis, opt_timestamp, parse_stored, placeholders, timestamp,
-};
+use super::{Backend, Store, StoreError, millis, opt_timestamp, placeholders, timestamp};
 use crate::domain::{
-    Actor, AppointmentId, AttemptContent, Cancellation, ClinicId, Event, NotificationId,
-    NotificationStatus, PatientId, Priority, Reason,
+    Actor, AppointmentId, Cancellation, ClinicId, Event, NotificationId, NotificationStatus,
+    PatientId, Priority, Reason,
 };
 use crate::policy::{PatientCap, PatientCaps, ReminderOffset};
 
@@ -103,93 +101,8 @@ pub enum IntakeResult {
     },
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct AttemptView {
-    pub id: String,
-    pub channel: ChannelKind,
-    pub status: String,
-    pub provider_message_id: Option<String>,
-    pub error_code: Option<String>,
-    pub error_text: Option<String>,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-    pub accepted_at: Option<Timestamp>,
-    pub delivered_at: Option<Timestamp>,
-    pub read_at: Option<Timestamp>,
-    pub failed_at: Option<Timestamp>,
-    /// Sent to the sandbox, not to a provider: it reached no patient.
-    pub sandbox: bool,
-    /// SMS only: `gsm7` or `ucs2`, and the segments billed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sms_encoding: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sms_segments: Option<i64>,
-    /// What the attempt put in front of the patient; read from `attempt_contents` on its own.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub content: Option<AttemptContent>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct EventView {
-    pub at: Timestamp,
-    pub kind: String,
-    pub attempt_id: Option<String>,
-    pub detail: String,
-    /// The typed event's `type`; events stored before they were typed have none.
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    pub event_type: Option<String>,
-    /// The typed event, tagged by `type`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data: Option<serde_json::Value>,
-    /// Who caused it: `key:<id>`, `staff:<name>` or `system`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub actor: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct NotificationView {
-    pub id: NotificationId,
-    pub patient_id: String,
-    pub topic: String,
-    pub priority: Priority,
-    pub status: NotificationStatus,
-    /// The channel that delivered it, once one has.
-    pub channel: Option<ChannelKind>,
-    /// The channel staff chose for it, if any.
-    pub requested_channel: Option<ChannelKind>,
-    pub body: Option<String>,
-    pub template: Option<String>,
-    pub params: Option<serde_json::Value>,
-    pub send_at: Timestamp,
-    pub expires_at: Option<Timestamp>,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attempts: Option<Vec<AttemptView>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<EventView>>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct NotificationFilter {
-    pub patient_external_id: Option<String>,
-    pub status: Option<NotificationStatus>,
-    pub limit: u32,
-    /// Continue after this (created_at, id), newest first.
-    pub after: Option<(i64, String)>,
-}
-
-#[derive(Debug, Clone)]
-pub struct NotificationPage {
-    pub items: Vec<NotificationView>,
-    pub next: Option<(i64, String)>,
-}
-
 pub(crate) const NOTIFICATION_COLUMNS: &str = "n.id, n.clinic_id, n.patient_id, n.topic, n.body, n.template, n.params, \
     n.channel, n.priority, n.send_at, n.expires_at, n.status, n.created_at";
-
-const VIEW_COLUMNS: &str = "n.id, p.external_id, n.topic, n.priority, n.status, n.delivered_channel, n.channel, \
-    n.body, n.template, n.params, n.send_at, n.expires_at, n.created_at, n.updated_at";
 
 /// A notification no provider has taken and the dispatcher is not handing over right now: it
 /// may still be cancelled or moved. `$1` is its id.
@@ -197,107 +110,8 @@ pub(crate) const NOT_HANDED_OVER: &str = "status IN ('scheduled', 'queued') AND 
     AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.notification_id = $1 \
                     AND a.status NOT IN ('failed', 'errored', 'rate_limited'))";
 
-fn opt_channel(value: Option<String>) -> Result<Option<ChannelKind>, StoreError> {
-    value.map(|c| parse_stored(&c, "channel")).transpose()
-}
-
 pub(crate) fn status(value: &str) -> Result<NotificationStatus, StoreError> {
     NotificationStatus::parse(value).ok_or_else(|| StoreError::Corrupt(format!("status {value}")))
-}
-
-/// A notification as [`VIEW_COLUMNS`] read it.
-#[derive(sqlx::FromRow)]
-struct ViewRow {
-    id: String,
-    external_id: String,
-    topic: String,
-    priority: String,
-    status: String,
-    delivered_channel: Option<String>,
-    channel: Option<String>,
-    body: Option<String>,
-    template: Option<String>,
-    /// JSON object.
-    params: Option<String>,
-    send_at: i64,
-    expires_at: Option<i64>,
-    created_at: i64,
-    updated_at: i64,
-}
-
-impl TryFrom<ViewRow> for NotificationView {
-    type Error = StoreError;
-
-    fn try_from(row: ViewRow) -> Result<Self, StoreError> {
-        let priority = row.priority;
-        Ok(Self {
-            id: NotificationId::from_stored(row.id),
-            patient_id: row.external_id,
-            topic: row.topic,
-            priority: Priority::parse(&priority)
-                .ok_or_else(|| StoreError::Corrupt(format!("priority {priority}")))?,
-            status: status(&row.status)?,
-            channel: opt_channel(row.delivered_channel)?,
-            requested_channel: opt_channel(row.channel)?,
-            body: row.body,
-            template: row.template,
-            params: row
-                .params
-                .map(|p| serde_json::from_str(&p).map_err(|_| StoreError::Corrupt("params".into())))
-                .transpose()?,
-            send_at: timestamp(row.send_at)?,
-            expires_at: opt_timestamp(row.expires_at)?,
-            created_at: timestamp(row.created_at)?,
-            updated_at: timestamp(row.updated_at)?,
-            attempts: None,
-            events: None,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct AttemptRow {
-    id: String,
-    channel: String,
-    status: String,
-    provider_message_id: Option<String>,
-    error_code: Option<String>,
-    error_text: Option<String>,
-    created_at: i64,
-    updated_at: i64,
-    accepted_at: Option<i64>,
-    delivered_at: Option<i64>,
-    read_at: Option<i64>,
-    failed_at: Option<i64>,
-    /// 0 or 1: the Any driver decodes no booleans from SQLite's integers.
-    sandbox: i64,
-    sms_encoding: Option<String>,
-    sms_segments: Option<i64>,
-}
-
-impl TryFrom<AttemptRow> for AttemptView {
-    type Error = StoreError;
-
-    fn try_from(r: AttemptRow) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: r.id,
-            channel: parse_stored(&r.channel, "channel")?,
-            status: r.status,
-            provider_message_id: r.provider_message_id,
-            error_code: r.error_code,
-            error_text: r.error_text,
-            created_at: timestamp(r.created_at)?,
-            updated_at: timestamp(r.updated_at)?,
-            accepted_at: opt_timestamp(r.accepted_at)?,
-            delivered_at: opt_timestamp(r.delivered_at)?,
-            read_at: opt_timestamp(r.read_at)?,
-            failed_at: opt_timestamp(r.failed_at)?,
-            sandbox: r.sandbox != 0,
-            sms_encoding: r.sms_encoding,
-            sms_segments: r.sms_segments,
-            content: None,
-        })
-    }
 }
 
 /// The answer for a notification whose idempotency key is already taken.
@@ -567,129 +381,6 @@ impl Store {
         events.write(&mut tx).await?;
         tx.commit().await?;
         Ok(results)
-    }
-
-    pub async fn notification(
-        &self,
-        clinic: &ClinicId,
-        id: &NotificationId,
-    ) -> Result<NotificationView, StoreError> {
-        let mut view: NotificationView = sqlx::query_as::<_, ViewRow>(&format!(
-            "SELECT {VIEW_COLUMNS} FROM notifications n JOIN patients p ON p.id = n.patient_id \
-             WHERE n.id = $1 AND n.clinic_id = $2"
-        ))
-        .bind(id.as_str())
-        .bind(clinic.as_str())
-        .fetch_optional(&self.read)
-        .await?
-        .ok_or(StoreError::NotFound)?
-        .try_into()?;
-
-        let attempts = sqlx::query_as::<_, AttemptRow>(
-            "SELECT id, channel, status, provider_message_id, error_code, error_text, created_at, updated_at, \
-             accepted_at, delivered_at, read_at, failed_at, sandbox, sms_encoding, sms_segments \
-             FROM attempts WHERE notification_id = $1 \
-             ORDER BY created_at, id",
-        )
-        .bind(id.as_str())
-        .fetch_all(&self.read)
-        .await?;
-        view.attempts = Some(
-            attempts
-                .into_iter()
-                .map(AttemptView::try_from)
-                .collect::<Result<_, StoreError>>()?,
-        );
-
-        let events = sqlx::query(
-            "SELECT at, kind, attempt_id, detail, data, actor FROM events WHERE notification_id = $1 ORDER BY id",
-        )
-            .bind(id.as_str())
-            .fetch_all(&self.read)
-            .await?;
-        view.events = Some(
-            events
-                .iter()
-                .map(|r| {
-                    let data: Option<serde_json::Value> = r
-                        .try_get::<Option<String>, _>("data")?
-                        .map(|d| serde_json::from_str(&d))
-                        .transpose()
-                        .map_err(|_| StoreError::Corrupt("event data".into()))?;
-                    Ok(EventView {
-                        at: timestamp(r.try_get("at")?)?,
-                        kind: r.try_get("kind")?,
-                        attempt_id: r.try_get("attempt_id")?,
-                        detail: r.try_get("detail")?,
-                        event_type: data
-                            .as_ref()
-                            .and_then(|d| d.get("type"))
-                            .and_then(|t| t.as_str())
-                            .map(str::to_owned),
-                        data,
-                        actor: r.try_get("actor")?,
-                    })
-                })
-                .collect::<Result<_, StoreError>>()?,
-        );
-        Ok(view)
-    }
-
-    pub async fn notifications(
-        &self,
-        clinic: &ClinicId,
-        filter: &NotificationFilter,
-    ) -> Result<NotificationPage, StoreError> {
-        let mut sql = format!(
-            "SELECT {VIEW_COLUMNS} FROM notifications n JOIN patients p ON p.id = n.patient_id WHERE n.clinic_id = $1"
-        );
-        let mut next = 2;
-        if filter.patient_external_id.is_some() {
-            sql.push_str(&format!(" AND p.external_id = ${next}"));
-            next += 1;
-        }
-        if filter.status.is_some() {
-            sql.push_str(&format!(" AND n.status = ${next}"));
-            next += 1;
-        }
-        if filter.after.is_some() {
-            sql.push_str(&format!(
-                " AND (n.created_at < ${next} OR (n.created_at = ${next} AND n.id < ${}))",
-                next + 1
-            ));
-            next += 2;
-        }
-        sql.push_str(&format!(
-            " ORDER BY n.created_at DESC, n.id DESC LIMIT ${next}"
-        ));
-
-        let mut query = sqlx::query_as::<_, ViewRow>(&sql).bind(clinic.as_str());
-        if let Some(patient) = &filter.patient_external_id {
-            query = query.bind(patient.as_str());
-        }
-        if let Some(status) = filter.status {
-            query = query.bind(status.as_str());
-        }
-        if let Some((created, id)) = &filter.after {
-            query = query.bind(*created).bind(id.as_str());
-        }
-        let rows = query
-            .bind(i64::from(filter.limit) + 1)
-            .fetch_all(&self.read)
-            .await?;
-        let mut items = rows
-            .into_iter()
-            .map(NotificationView::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        let next = if items.len() > filter.limit as usize {
-            items.truncate(filter.limit as usize);
-            items
-                .last()
-                .map(|last| (millis(last.created_at), last.id.as_str().to_owned()))
-        } else {
-            None
-        };
-        Ok(NotificationPage { items, next })
     }
 
     /// Cancels a notification no provider has taken yet. `Err(Conflict)` when one has, or the
