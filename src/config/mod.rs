@@ -15,7 +15,7 @@ use figment::providers::{Env, Format, Toml};
 use medrelay_channels::ChannelKind;
 use serde::{Deserialize, Serialize};
 
-use crate::policy::ReminderOffset;
+use crate::domain::ReminderOffset;
 use env::{TextEnv, without_value};
 pub use sections::{
     ApiConfig, AppointmentsConfig, DeliveryTimeouts, DispatchConfig, HttpConfig, ProviderAccounts,

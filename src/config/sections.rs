@@ -11,7 +11,7 @@ use medrelay_channels::{ChannelKind, RecipientFact, Secret};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
-use crate::policy::ReminderOffset;
+use crate::domain::ReminderOffset;
 
 /// One set of provider accounts. A channel left out is served by the sandbox when it is
 /// enabled, and is not available otherwise.

@@ -38,6 +38,7 @@ mod ids;
 mod notification;
 mod patient;
 mod reason;
+mod reminder_offset;
 mod text;
 mod topic;
 
@@ -58,5 +59,6 @@ pub use patient::{Clinic, Patient};
 pub use reason::{
     HoursRule, Reason, ReminderSkip, RouteSource, SkipReason, UsedUp, clinic_time, no_channel_left,
 };
+pub use reminder_offset::ReminderOffset;
 pub use text::{ONE_LINE_RULE, is_one_line};
 pub use topic::{Sensitivity, Topic};

@@ -30,7 +30,6 @@ pub use decide::{
 pub use hours::{HORIZON_DAYS, MessagingHours, SendTime};
 pub use patient_cap::{PatientCap, PatientCaps};
 pub use reminders::{
-    FILLED_FROM_STARTS_AT, PlannedReminder, ReminderOffset, ReminderTime, plan_reminders,
-    reminder_params,
+    FILLED_FROM_STARTS_AT, PlannedReminder, ReminderTime, plan_reminders, reminder_params,
 };
 pub use retry::retry_delay;

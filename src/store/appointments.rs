@@ -12,11 +12,12 @@ use sqlx::{Any, Transaction};
 use super::events::EventBatch;
 use super::notifications::{NOT_HANDED_OVER, insert_rows, status};
 use super::{Backend, Store, StoreError, lock_notifications, millis, opt_timestamp, timestamp};
+use crate::domain::ReminderOffset;
 use crate::domain::{
     Actor, AppointmentId, AppointmentStatus, Cancellation, ClinicId, Event, NotificationId,
     NotificationStatus, PatientId, Priority, ReminderTiming, ScheduleChange,
 };
-use crate::policy::{ReminderOffset, ReminderTime, plan_reminders, reminder_params};
+use crate::policy::{ReminderTime, plan_reminders, reminder_params};
 use crate::store::{NewNotification, ReminderLink};
 
 /// A validated appointment, ready to be booked.

@@ -8,11 +8,12 @@ use sqlx::{Any, FromRow, Transaction};
 use super::events::EventBatch;
 use super::rows::{columns, write_rows};
 use super::{Backend, Store, StoreError, millis, opt_timestamp, placeholders, timestamp};
+use crate::domain::ReminderOffset;
 use crate::domain::{
     Actor, AppointmentId, Cancellation, ClinicId, Event, NotificationId, NotificationStatus,
     PatientId, Priority, Reason,
 };
-use crate::policy::{PatientCap, PatientCaps, ReminderOffset};
+use crate::policy::{PatientCap, PatientCaps};
 
 /// A validated notification, ready to be stored.
 #[derive(Debug, Clone)]
