@@ -2,7 +2,7 @@
 //! bring its reminders in line with the series in the same transaction, with an event on every
 //! reminder that changes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -10,15 +10,14 @@ use serde::{Deserialize, Serialize};
 use sqlx::{Any, Transaction};
 
 use super::events::EventBatch;
-use super::notifications::{NOT_HANDED_OVER, insert_rows, status};
+use super::notifications::status;
+use super::reminder_series::{apply_series, cancel_reminder, latest_reminders};
 use super::{Backend, Store, StoreError, lock_notifications, millis, opt_timestamp, timestamp};
 use crate::domain::ReminderOffset;
 use crate::domain::{
-    Actor, AppointmentId, AppointmentStatus, Cancellation, ClinicId, Event, NotificationId,
-    NotificationStatus, PatientId, Priority, ReminderTiming, ScheduleChange,
+    Actor, AppointmentId, AppointmentStatus, Cancellation, ClinicId, NotificationId,
+    NotificationStatus, PatientId,
 };
-use crate::policy::{ReminderTime, plan_reminders, reminder_params};
-use crate::store::{NewNotification, ReminderLink};
 
 /// A validated appointment, ready to be booked.
 #[derive(Debug, Clone)]
@@ -95,21 +94,21 @@ pub struct SkippedReminder {
 
 /// An appointment as its reminders need it.
 #[derive(Debug, Clone)]
-struct Stored {
-    id: AppointmentId,
-    clinic_id: ClinicId,
-    patient_id: PatientId,
-    starts_at: Timestamp,
-    topic: String,
-    template: String,
-    params: BTreeMap<String, String>,
-    offsets: Vec<ReminderOffset>,
-    status: AppointmentStatus,
+pub(super) struct Stored {
+    pub(super) id: AppointmentId,
+    pub(super) clinic_id: ClinicId,
+    pub(super) patient_id: PatientId,
+    pub(super) starts_at: Timestamp,
+    pub(super) topic: String,
+    pub(super) template: String,
+    pub(super) params: BTreeMap<String, String>,
+    pub(super) offsets: Vec<ReminderOffset>,
+    pub(super) status: AppointmentStatus,
 }
 
 /// What happened to the appointment, in the words of its reminders' events.
 #[derive(Debug, Clone, Copy)]
-enum SeriesChange {
+pub(super) enum SeriesChange {
     Booked,
     Moved { from: Timestamp },
 }
@@ -117,7 +116,7 @@ enum SeriesChange {
 const STORED_COLUMNS: &str =
     "id, clinic_id, patient_id, starts_at, topic, template, params, reminder_minutes, status";
 
-fn corrupt(what: &str) -> StoreError {
+pub(super) fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
 }
 
@@ -174,15 +173,15 @@ impl TryFrom<StoredRow> for Stored {
 
 /// One of an appointment's reminders, as its notification row stores it.
 #[derive(sqlx::FromRow)]
-struct ReminderRow {
-    id: String,
-    reminder_minutes_before: Option<i64>,
-    status: String,
-    send_at: i64,
-    expires_at: Option<i64>,
+pub(super) struct ReminderRow {
+    pub(super) id: String,
+    pub(super) reminder_minutes_before: Option<i64>,
+    pub(super) status: String,
+    pub(super) send_at: i64,
+    pub(super) expires_at: Option<i64>,
 }
 
-const REMINDER_SELECT: &str = "SELECT id, reminder_minutes_before, status, send_at, expires_at \
+pub(super) const REMINDER_SELECT: &str = "SELECT id, reminder_minutes_before, status, send_at, expires_at \
     FROM notifications WHERE appointment_id = $1 ORDER BY created_at, id";
 
 impl ReminderRow {
@@ -235,245 +234,6 @@ async fn stored(
     .await?
     .ok_or(StoreError::NotFound)?
     .try_into()
-}
-
-/// A linked reminder as the series sees it.
-#[derive(Debug, Clone)]
-struct Existing {
-    id: NotificationId,
-    status: NotificationStatus,
-    send_at: Timestamp,
-    expires_at: Option<Timestamp>,
-}
-
-impl Existing {
-    /// Cancelled and expired reminders are gone: the series may make a new one.
-    fn is_gone(&self) -> bool {
-        matches!(
-            self.status,
-            NotificationStatus::Cancelled | NotificationStatus::Expired
-        )
-    }
-
-    fn is_pending(&self) -> bool {
-        matches!(
-            self.status,
-            NotificationStatus::Scheduled | NotificationStatus::Queued
-        )
-    }
-}
-
-/// The latest reminder for each offset of the appointment.
-async fn latest_reminders(
-    tx: &mut Transaction<'_, Any>,
-    appointment: &AppointmentId,
-) -> Result<HashMap<i64, Existing>, StoreError> {
-    let rows: Vec<ReminderRow> = sqlx::query_as(REMINDER_SELECT)
-        .bind(appointment.as_str())
-        .fetch_all(&mut **tx)
-        .await?;
-    let mut latest = HashMap::new();
-    for row in rows {
-        latest.insert(
-            row.reminder_minutes_before
-                .ok_or_else(|| corrupt("reminder minutes"))?,
-            Existing {
-                id: NotificationId::from_stored(row.id),
-                status: status(&row.status)?,
-                send_at: timestamp(row.send_at)?,
-                expires_at: opt_timestamp(row.expires_at)?,
-            },
-        );
-    }
-    Ok(latest)
-}
-
-/// Cancels a reminder if no provider has it yet; whether it did.
-async fn cancel_reminder(
-    tx: &mut Transaction<'_, Any>,
-    events: &mut EventBatch,
-    id: &NotificationId,
-    change: &AppointmentChange<'_>,
-    because: Cancellation,
-) -> Result<bool, StoreError> {
-    let at = change.at;
-    let cancelled = sqlx::query(&format!(
-        "UPDATE notifications SET status = 'cancelled', due_at = NULL, updated_at = $2 \
-         WHERE id = $1 AND {NOT_HANDED_OVER} RETURNING id"
-    ))
-    .bind(id.as_str())
-    .bind(millis(at))
-    .fetch_optional(&mut **tx)
-    .await?
-    .is_some();
-    if cancelled {
-        events.add(
-            id.as_str(),
-            None,
-            at,
-            change.by,
-            &Event::Cancelled { because },
-        )?;
-    }
-    Ok(cancelled)
-}
-
-/// Brings the appointment's reminders in line with its series at `change.at`: pending reminders
-/// move (or are cancelled when their time has passed), missing ones are created, and reminders
-/// a provider already has are left alone; the reminders left out are noted on the appointment.
-async fn apply_series(
-    backend: Backend,
-    tx: &mut Transaction<'_, Any>,
-    appointment: &Stored,
-    change: AppointmentChange<'_>,
-    what: SeriesChange,
-) -> Result<(), StoreError> {
-    let now = change.at;
-    let starts_at = appointment.starts_at;
-    let latest = latest_reminders(tx, &appointment.id).await?;
-    let ids: Vec<&str> = latest.values().map(|r| r.id.as_str()).collect();
-    lock_notifications(backend, tx, "{ids}", &ids).await?;
-    let params = serde_json::to_string(&reminder_params(
-        &appointment.params,
-        starts_at,
-        change.clinic_zone,
-    ))
-    .map_err(|_| corrupt("reminder params"))?;
-    let happened = match what {
-        SeriesChange::Booked => ScheduleChange::Booked {
-            appointment: appointment.id.clone(),
-            starts_at,
-        },
-        SeriesChange::Moved { from } => ScheduleChange::Moved {
-            appointment: appointment.id.clone(),
-            from,
-            to: starts_at,
-        },
-    };
-
-    let mut events = EventBatch::default();
-    let mut new_reminders = Vec::new();
-    let mut skipped = Vec::new();
-    for planned in plan_reminders(starts_at, &appointment.offsets, now) {
-        let before = planned.offset.to_string();
-        let send_at = match &planned.time {
-            ReminderTime::At(at) => Some(*at),
-            ReminderTime::Now => Some(now),
-            ReminderTime::Skip(_) => None,
-        };
-        let when = match &planned.time {
-            ReminderTime::At(at) => ReminderTiming::ScheduledFor { at: *at },
-            ReminderTime::Now => ReminderTiming::DueNow {
-                was: planned.offset.before(starts_at),
-            },
-            ReminderTime::Skip(reason) => ReminderTiming::LeftOut {
-                why: reason.clone(),
-            },
-        };
-        let existing = latest
-            .get(&planned.offset.minutes())
-            .filter(|r| !r.is_gone());
-        match (existing, send_at) {
-            (Some(reminder), Some(send_at)) if reminder.is_pending() => {
-                if reminder.send_at == send_at && reminder.expires_at == Some(starts_at) {
-                    continue;
-                }
-                let status = if send_at > now {
-                    NotificationStatus::Scheduled
-                } else {
-                    NotificationStatus::Queued
-                };
-                let moved = sqlx::query(&format!(
-                    "UPDATE notifications SET send_at = $2, expires_at = $3, params = $4, status = $5, \
-                     due_at = $6, updated_at = $7 WHERE id = $1 AND {NOT_HANDED_OVER} RETURNING id"
-                ))
-                .bind(reminder.id.as_str())
-                .bind(millis(send_at))
-                .bind(millis(starts_at))
-                .bind(params.as_str())
-                .bind(status.as_str())
-                .bind(millis(send_at.max(now)))
-                .bind(millis(now))
-                .fetch_optional(&mut **tx)
-                .await?;
-                if moved.is_some() {
-                    let event = Event::ReminderMoved {
-                        change: happened.clone(),
-                        reminder: before,
-                        timing: when,
-                        was: reminder.send_at,
-                        expires_at: starts_at,
-                    };
-                    events.add(reminder.id.as_str(), None, now, change.by, &event)?;
-                }
-            }
-            (Some(reminder), None) if reminder.is_pending() => {
-                let because = Cancellation::ReminderLeftOut {
-                    change: happened.clone(),
-                    reminder: before.clone(),
-                    timing: when.clone(),
-                };
-                cancel_reminder(tx, &mut events, &reminder.id, &change, because).await?;
-                skipped.push(SkippedReminder {
-                    before,
-                    reason: when.to_string(),
-                });
-            }
-            // A provider has it (or had it): what was sent stays sent.
-            (Some(_), _) => {}
-            (None, Some(send_at)) => new_reminders.push(NewNotification {
-                id: NotificationId::generate(),
-                clinic_id: appointment.clinic_id.clone(),
-                patient_id: appointment.patient_id.clone(),
-                topic: appointment.topic.clone(),
-                body: None,
-                template: Some(appointment.template.clone()),
-                params: Some(params.clone()),
-                channel: None,
-                priority: Priority::Normal,
-                send_at,
-                expires_at: Some(starts_at),
-                idempotency_key: None,
-                request_hash: String::new(),
-                received_at: now,
-                received: Event::ReminderCreated {
-                    change: happened.clone(),
-                    reminder: before,
-                    timing: when,
-                },
-                received_by: change.by.clone(),
-                // Messaging hours are checked before the hand-over, as for any notification.
-                hours_note: None,
-                reminder: Some(ReminderLink {
-                    appointment: appointment.id.clone(),
-                    offset: planned.offset,
-                }),
-            }),
-            (None, None) => skipped.push(SkippedReminder {
-                before,
-                reason: when.to_string(),
-            }),
-        }
-    }
-    let batch: Vec<&NewNotification> = new_reminders.iter().collect();
-    insert_rows(tx, &batch).await?;
-    for reminder in &new_reminders {
-        events.add(
-            reminder.id.as_str(),
-            None,
-            now,
-            &reminder.received_by,
-            &reminder.received,
-        )?;
-    }
-    events.write(tx).await?;
-    sqlx::query("UPDATE appointments SET skipped_reminders = $2, updated_at = $3 WHERE id = $1")
-        .bind(appointment.id.as_str())
-        .bind(serde_json::to_string(&skipped).map_err(|_| corrupt("skipped reminders"))?)
-        .bind(millis(now))
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 impl Store {

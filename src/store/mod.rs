@@ -21,6 +21,7 @@ mod notification_reads;
 mod notifications;
 mod outcomes;
 mod patients;
+mod reminder_series;
 mod rows;
 mod sandbox;
 mod stats;
