@@ -50,7 +50,7 @@ pub use dispatch::{ClaimedNotification, DispatchWrite, HandoverStart, NextState}
 pub use error::{FailureKind, StoreError};
 pub use facts::{LearnedFact, SuspensionWrite};
 pub use notification_reads::{
-    AttemptView, EventView, NotificationFilter, NotificationPage, NotificationView,
+    AttemptRecord, EventRecord, NotificationFilter, NotificationPage, NotificationRecord,
 };
 pub use notifications::{IntakeResult, NewNotification, Receipt, ReminderLink};
 pub use outcomes::{AttemptOutcome, OutcomeWrite};

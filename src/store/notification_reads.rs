@@ -1,17 +1,17 @@
-//! Reading notifications back as the API shows them: one with its attempts and events, or a page
+//! Reading notifications back: one with its attempts and events, or a page
 //! of them.
 
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
-use serde::Serialize;
 use sqlx::Row;
 
 use super::notifications::status;
 use super::{Store, StoreError, millis, opt_timestamp, parse_stored, timestamp};
 use crate::domain::{AttemptContent, ClinicId, NotificationId, NotificationStatus, Priority};
 
-#[derive(Debug, Clone, Serialize)]
-pub struct AttemptView {
+/// One attempt as stored; the API decides how it is shown.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
     pub id: String,
     pub channel: ChannelKind,
     pub status: String,
@@ -27,34 +27,28 @@ pub struct AttemptView {
     /// Sent to the sandbox, not to a provider: it reached no patient.
     pub sandbox: bool,
     /// SMS only: `gsm7` or `ucs2`, and the segments billed.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_encoding: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_segments: Option<i64>,
     /// What the attempt put in front of the patient; read from `attempt_contents` on its own.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<AttemptContent>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct EventView {
+#[derive(Debug, Clone)]
+pub struct EventRecord {
     pub at: Timestamp,
     pub kind: String,
     pub attempt_id: Option<String>,
     pub detail: String,
     /// The typed event's `type`; events stored before they were typed have none.
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub event_type: Option<String>,
     /// The typed event, tagged by `type`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<serde_json::Value>,
     /// Who caused it: `key:<id>`, `staff:<name>` or `system`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct NotificationView {
+#[derive(Debug, Clone)]
+pub struct NotificationRecord {
     pub id: NotificationId,
     pub patient_id: String,
     pub topic: String,
@@ -71,10 +65,8 @@ pub struct NotificationView {
     pub expires_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attempts: Option<Vec<AttemptView>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<EventView>>,
+    pub attempts: Option<Vec<AttemptRecord>>,
+    pub events: Option<Vec<EventRecord>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -88,7 +80,7 @@ pub struct NotificationFilter {
 
 #[derive(Debug, Clone)]
 pub struct NotificationPage {
-    pub items: Vec<NotificationView>,
+    pub items: Vec<NotificationRecord>,
     pub next: Option<(i64, String)>,
 }
 
@@ -119,7 +111,7 @@ struct ViewRow {
     updated_at: i64,
 }
 
-impl TryFrom<ViewRow> for NotificationView {
+impl TryFrom<ViewRow> for NotificationRecord {
     type Error = StoreError;
 
     fn try_from(row: ViewRow) -> Result<Self, StoreError> {
@@ -169,7 +161,7 @@ struct AttemptRow {
     sms_segments: Option<i64>,
 }
 
-impl TryFrom<AttemptRow> for AttemptView {
+impl TryFrom<AttemptRow> for AttemptRecord {
     type Error = StoreError;
 
     fn try_from(r: AttemptRow) -> Result<Self, StoreError> {
@@ -199,8 +191,8 @@ impl Store {
         &self,
         clinic: &ClinicId,
         id: &NotificationId,
-    ) -> Result<NotificationView, StoreError> {
-        let mut view: NotificationView = sqlx::query_as::<_, ViewRow>(&format!(
+    ) -> Result<NotificationRecord, StoreError> {
+        let mut view: NotificationRecord = sqlx::query_as::<_, ViewRow>(&format!(
             "SELECT {VIEW_COLUMNS} FROM notifications n JOIN patients p ON p.id = n.patient_id \
              WHERE n.id = $1 AND n.clinic_id = $2"
         ))
@@ -223,7 +215,7 @@ impl Store {
         view.attempts = Some(
             attempts
                 .into_iter()
-                .map(AttemptView::try_from)
+                .map(AttemptRecord::try_from)
                 .collect::<Result<_, StoreError>>()?,
         );
 
@@ -242,7 +234,7 @@ impl Store {
                         .map(|d| serde_json::from_str(&d))
                         .transpose()
                         .map_err(|_| StoreError::Corrupt("event data".into()))?;
-                    Ok(EventView {
+                    Ok(EventRecord {
                         at: timestamp(r.try_get("at")?)?,
                         kind: r.try_get("kind")?,
                         attempt_id: r.try_get("attempt_id")?,
@@ -305,7 +297,7 @@ impl Store {
             .await?;
         let mut items = rows
             .into_iter()
-            .map(NotificationView::try_from)
+            .map(NotificationRecord::try_from)
             .collect::<Result<Vec<_>, _>>()?;
         let next = if items.len() > filter.limit as usize {
             items.truncate(filter.limit as usize);

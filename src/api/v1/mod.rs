@@ -5,6 +5,7 @@ mod appointments;
 mod callbacks;
 mod clinic_hours;
 mod keys;
+mod notification_out;
 mod notifications;
 mod patients;
 mod templates;

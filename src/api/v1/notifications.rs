@@ -8,6 +8,7 @@ use medrelay_channels::ChannelKind;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::notification_out::NotificationFields;
 use super::patients::checked;
 use crate::api::AppState;
 use crate::api::auth::Caller;
@@ -15,7 +16,7 @@ use crate::api::json::{self, ApiJson};
 use crate::api::problem::{ApiError, FieldError};
 use crate::domain::{NotificationId, NotificationStatus, Priority, Sensitivity};
 use crate::intake::{Content, Draft};
-use crate::store::{ApiKeyRole, NotificationFilter, NotificationView, Receipt, StoreError};
+use crate::store::{ApiKeyRole, NotificationFilter, NotificationRecord, Receipt, StoreError};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -131,7 +132,7 @@ fn notification_id(id: &str) -> Result<NotificationId, ApiError> {
 #[derive(Debug, Serialize)]
 pub(super) struct NotificationOut {
     #[serde(flatten)]
-    view: NotificationView,
+    view: NotificationFields,
     /// The fields left out because this key may not read them.
     #[serde(skip_serializing_if = "Option::is_none")]
     withheld: Option<Withheld>,
@@ -149,11 +150,11 @@ struct Withheld {
 async fn as_seen_by(
     state: &AppState,
     caller: &Caller,
-    views: Vec<NotificationView>,
+    records: Vec<NotificationRecord>,
 ) -> Result<Vec<NotificationOut>, ApiError> {
+    let views = records.into_iter().map(NotificationFields::from);
     if caller.has(ApiKeyRole::Staff) {
         return Ok(views
-            .into_iter()
             .map(|view| NotificationOut {
                 view,
                 withheld: None,
@@ -165,7 +166,6 @@ async fn as_seen_by(
         .get(&state.store, &caller.0.clinic.id)
         .await?;
     Ok(views
-        .into_iter()
         .map(|mut view| {
             // A topic the clinic no longer has is treated as the most private.
             let sensitivity = settings
@@ -198,7 +198,7 @@ async fn as_seen_by(
 async fn one_as_seen_by(
     state: &AppState,
     caller: &Caller,
-    mut view: NotificationView,
+    mut view: NotificationRecord,
 ) -> Result<Json<NotificationOut>, ApiError> {
     if let Some(attempts) = view.attempts.as_mut() {
         let mut contents = state
