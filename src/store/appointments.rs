@@ -57,7 +57,7 @@ pub enum Booking {
     AppointmentIdTaken,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct AppointmentView {
     pub id: AppointmentId,
     /// The booking system's id, if it gave one.
@@ -75,7 +75,7 @@ pub struct AppointmentView {
     pub updated_at: Timestamp,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ReminderView {
     pub notification_id: NotificationId,
     /// How long before the appointment it goes: `2d`, `2h`, `30m`.

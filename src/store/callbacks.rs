@@ -1,12 +1,11 @@
 use jiff::Timestamp;
-use serde::Serialize;
 
 use super::events::EventBatch;
 use super::{Store, StoreError, millis, opt_timestamp, timestamp};
 use crate::domain::{Actor, CallbackOutcome, CallbackStatus, CallbackTaskId, ClinicId, Event};
 
 /// A staff callback task as the queue shows it: who to call, on what number, and why.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct CallbackView {
     pub id: CallbackTaskId,
     pub notification_id: String,

@@ -2,7 +2,6 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
-use serde::Serialize;
 use sqlx::{Any, FromRow, Transaction};
 
 use super::events::EventBatch;
@@ -80,7 +79,7 @@ fn initial_status(
 }
 
 /// What intake answers, the same for the first request and its replays.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
     pub id: NotificationId,
     pub status: NotificationStatus,

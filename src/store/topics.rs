@@ -1,13 +1,12 @@
 use std::collections::HashMap;
 
 use jiff::Timestamp;
-use serde::Serialize;
 
 use super::{Store, StoreError, millis, placeholders};
 use crate::domain::{ClinicId, Sensitivity, Topic};
 
 /// One of a clinic's topics as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicView {
     pub name: String,
     pub sensitivity: Sensitivity,
