@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::batch::BatchError;
 pub use crate::domain::FieldError;
-use crate::intake::IntakeError;
+use crate::intake::{IntakeError, PatientLimitReached};
 use crate::store::{FailureKind, StoreError};
 
 /// When to try again after the database could not be reached: it is usually back within seconds
@@ -53,18 +53,8 @@ pub enum ApiError {
     RequestTimeout,
     #[error("too many provider webhooks are being read at once; send it again shortly")]
     WebhooksBusy { retry_after_secs: u64 },
-    #[error(
-        "patient {patient_id} has had {cap} {kind} notifications in the last 24 hours, the most \
-         allowed; the next may be sent from {frees_at}"
-    )]
-    PatientLimit {
-        patient_id: String,
-        /// `urgent` or `non-urgent`: each has its own cap.
-        kind: &'static str,
-        cap: u32,
-        frees_at: Timestamp,
-        retry_after_secs: u64,
-    },
+    #[error("{0}")]
+    PatientLimit(PatientLimitReached),
     #[error("the database is full and nothing was stored; try again once space is freed")]
     InsufficientStorage(#[source] Cause),
     #[error("the database cannot be reached right now and nothing was changed; try again shortly")]
@@ -161,7 +151,7 @@ impl ApiError {
                 "webhooks-busy",
                 "Webhooks busy",
             ),
-            Self::PatientLimit { .. } => (
+            Self::PatientLimit(_) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "patient-limit",
                 "Too many notifications for this patient",
@@ -221,19 +211,7 @@ impl From<IntakeError> for ApiError {
                 "Idempotency-Key",
                 "was already used with a different request; use a new key for a new notification",
             ),
-            IntakeError::PatientLimit {
-                patient_id,
-                kind,
-                cap,
-                frees_at,
-                retry_after_secs,
-            } => Self::PatientLimit {
-                patient_id,
-                kind,
-                cap,
-                frees_at,
-                retry_after_secs,
-            },
+            IntakeError::PatientLimit(limit) => Self::PatientLimit(limit),
             IntakeError::Store(error) => error.into(),
             IntakeError::Writer(error) => error.into(),
             IntakeError::QuickReply(_) => Self::Internal(Box::new(error)),
@@ -275,16 +253,11 @@ impl IntoResponse for ApiError {
                 (Some("auth_failures"), None, None, Some(*retry_after_secs))
             }
             Self::WebhooksBusy { retry_after_secs } => (None, None, None, Some(*retry_after_secs)),
-            Self::PatientLimit {
-                patient_id,
-                frees_at,
-                retry_after_secs,
-                ..
-            } => (
+            Self::PatientLimit(limit) => (
                 Some("patient_limit"),
-                Some(patient_id.as_str()),
-                Some(*frees_at),
-                Some(*retry_after_secs),
+                Some(limit.patient_id.as_str()),
+                Some(limit.frees_at),
+                Some(limit.retry_after_secs),
             ),
             Self::InsufficientStorage(_) => (None, None, None, Some(DISK_FULL_RETRY_AFTER_SECS)),
             Self::Unavailable(_) => (None, None, None, Some(UNAVAILABLE_RETRY_AFTER_SECS)),

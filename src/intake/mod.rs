@@ -88,21 +88,29 @@ pub enum IntakeError {
     Forbidden(&'static str),
     #[error("the idempotency key was already used with a different request")]
     KeyReused,
-    #[error("patient {patient_id} has had {cap} {kind} notifications in the last 24 hours")]
-    PatientLimit {
-        patient_id: String,
-        /// `urgent` or `non-urgent`: each has its own cap.
-        kind: &'static str,
-        cap: u32,
-        frees_at: Timestamp,
-        retry_after_secs: u64,
-    },
+    #[error("{0}")]
+    PatientLimit(PatientLimitReached),
     #[error("reading the clinic's set-up failed")]
     Store(#[from] StoreError),
     #[error("storing the notification failed")]
     Writer(#[from] BatchError),
     #[error("a stored quick reply could not be filled in")]
     QuickReply(#[source] TemplateError),
+}
+
+/// The patient has had as many notifications of this kind as the cap allows in 24 hours.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "patient {patient_id} has had {cap} {kind} notifications in the last 24 hours, the most \
+     allowed; the next may be sent from {frees_at}"
+)]
+pub struct PatientLimitReached {
+    pub patient_id: String,
+    /// `urgent` or `non-urgent`: each has its own cap.
+    pub kind: &'static str,
+    pub cap: u32,
+    pub frees_at: Timestamp,
+    pub retry_after_secs: u64,
 }
 
 /// The configured limits intake applies.
@@ -243,19 +251,22 @@ impl Intake {
                 Ok(receipt)
             }
             IntakeResult::Replayed(receipt) => Ok(receipt),
-            IntakeResult::PatientLimit { priority, frees_at } => Err(IntakeError::PatientLimit {
-                patient_id: patient_external_id,
-                kind: match priority {
-                    Priority::Normal => "non-urgent",
-                    Priority::Urgent => "urgent",
-                },
-                cap: match priority {
-                    Priority::Normal => self.limits.patient_daily_cap,
-                    Priority::Urgent => self.limits.patient_daily_urgent_cap,
-                },
-                frees_at,
-                retry_after_secs: now.duration_until(frees_at).as_secs_f64().ceil().max(1.0) as u64,
-            }),
+            IntakeResult::PatientLimit { priority, frees_at } => {
+                Err(IntakeError::PatientLimit(PatientLimitReached {
+                    patient_id: patient_external_id,
+                    kind: match priority {
+                        Priority::Normal => "non-urgent",
+                        Priority::Urgent => "urgent",
+                    },
+                    cap: match priority {
+                        Priority::Normal => self.limits.patient_daily_cap,
+                        Priority::Urgent => self.limits.patient_daily_urgent_cap,
+                    },
+                    frees_at,
+                    retry_after_secs: now.duration_until(frees_at).as_secs_f64().ceil().max(1.0)
+                        as u64,
+                }))
+            }
             IntakeResult::KeyReused => Err(IntakeError::KeyReused),
         }
     }
