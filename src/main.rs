@@ -7,20 +7,29 @@ use clap::{Parser, Subcommand};
 use medrelay::Config;
 use medrelay::app::{Application, StandaloneSandbox};
 use medrelay::domain::{ApiKeyId, Language, ONE_LINE_RULE, Phone, TimeZoneName, is_one_line};
+use medrelay::logging::{self, LogFormat};
 use medrelay::store::{ApiKeyRole, NewClinic, Store, StoreError};
 use medrelay_channels::ChannelKind;
+
+/// Read when no file is named, if it exists.
+const DEFAULT_CONFIG_FILE: &str = "medrelay.toml";
 
 #[derive(Debug, Parser)]
 #[command(name = "medrelay", version, about = "Patient notification gateway")]
 struct Cli {
-    /// TOML configuration file; `MEDRELAY_*` environment variables override it.
+    /// TOML configuration file, which must exist when named; without one, `medrelay.toml` in
+    /// the working directory if there is one. `MEDRELAY_*` environment variables override it.
+    #[arg(long, global = true, env = "MEDRELAY_CONFIG")]
+    config: Option<PathBuf>,
+    /// `text` for people (coloured only on a terminal), `json` for log collectors.
     #[arg(
         long,
         global = true,
-        env = "MEDRELAY_CONFIG",
-        default_value = "medrelay.toml"
+        env = "MEDRELAY_LOG_FORMAT",
+        value_enum,
+        default_value_t
     )]
-    config: PathBuf,
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -103,16 +112,12 @@ enum ApiKeyCommand {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "medrelay=info,warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
-    let config_file = cli.config.exists().then_some(cli.config.as_path());
-    let config = match Config::load(config_file) {
+    logging::init(cli.log_format);
+    let config_file = cli
+        .config
+        .or_else(|| Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|file| file.exists()));
+    let config = match Config::load(config_file.as_deref()) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("{error}");

@@ -298,7 +298,7 @@ impl IntoResponse for ApiError {
         // The error rides along to the middleware that logs it, once.
         response
             .extensions_mut()
-            .insert(super::failures::Failure(Arc::new(self)));
+            .insert(super::request_log::Failure(Arc::new(self)));
         response
     }
 }
@@ -350,7 +350,7 @@ mod tests {
         assert!(
             corrupt
                 .extensions()
-                .get::<super::super::failures::Failure>()
+                .get::<super::super::request_log::Failure>()
                 .is_some()
         );
     }
