@@ -172,13 +172,29 @@ async fn serve(mut config: Config) -> CliResult {
     };
     let running = app.start();
 
-    let base = format!("http://{addr}");
+    print_welcome(&format!("http://{addr}"), &sandboxed, demo_key.as_deref());
+
+    stop_requested().await?;
+    println!("stopping: finishing the hand-overs and requests in flight…");
+    if running.stop().await {
+        println!("stopped");
+    } else {
+        tracing::warn!(
+            "http.shutdown_grace_ms ran out: the rest was cut off; claimed notifications are claimed again once their lease runs out"
+        );
+    }
+    Ok(())
+}
+
+/// What an operator needs on start: where it runs, what goes to the sandbox, the demo key once,
+/// and curl lines to try.
+fn print_welcome(base: &str, sandboxed: &[String], demo_key: Option<&str>) {
     println!("medrelay is running on {base}");
     if !sandboxed.is_empty() {
         println!(
             "  SANDBOX: these channels go to look-alikes of Meta, Twilio and an SMTP server; nothing sent on them reaches a patient"
         );
-        for line in &sandboxed {
+        for line in sandboxed {
             println!("    {line}");
         }
         println!(
@@ -205,17 +221,6 @@ async fn serve(mut config: Config) -> CliResult {
     println!(
         "       -H 'Content-Type: application/json' -d '{{\"patient_id\":\"p-1\",\"topic\":\"appointment_reminder\",\"template\":\"appointment_reminder\",\"params\":{{\"date\":\"01.12\",\"time\":\"09:30\"}}}}'"
     );
-
-    stop_requested().await?;
-    println!("stopping: finishing the hand-overs and requests in flight…");
-    if running.stop().await {
-        println!("stopped");
-    } else {
-        tracing::warn!(
-            "http.shutdown_grace_ms ran out: the rest was cut off; claimed notifications are claimed again once their lease runs out"
-        );
-    }
-    Ok(())
 }
 
 /// SIGTERM (what systemd, Docker and Kubernetes send) or SIGINT (ctrl-c).
