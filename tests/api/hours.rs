@@ -16,13 +16,13 @@ const THURSDAY_23_30: &str = "2026-12-03T23:30:00+02:00";
 /// Friday 4 December 2026, 09:00 in Jerusalem: the next working day opens.
 const FRIDAY_09_00: &str = "2026-12-04T09:00:00+02:00";
 
-fn at(s: &str) -> Timestamp {
+pub(crate) fn at(s: &str) -> Timestamp {
     s.parse().expect("timestamp")
 }
 
 /// The Israeli default hours: Sunday–Thursday 09:00–18:00, Friday 09:00–13:00, patients quiet
 /// 21:00–08:00.
-fn israeli_hours() -> Value {
+pub(crate) fn israeli_hours() -> Value {
     let weekday = json!([{ "start": "09:00", "end": "18:00" }]);
     json!({
         "week": {
