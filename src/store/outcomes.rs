@@ -199,11 +199,13 @@ impl Store {
                 ),
             };
             attempts.push(row);
+            // A notification a provider took is `sent` on that channel, and says so at once.
+            let sent_on = matches!(write.outcome, AttemptOutcome::Accepted { .. });
             releases.push(Release {
                 id: write.notification.as_str(),
                 status: notification_status.as_str(),
                 due_at: Some(millis(due)),
-                delivered_channel: None,
+                delivered_channel: sent_on.then(|| channel.as_str()),
             });
             events.add(
                 write.notification.as_str(),
