@@ -167,6 +167,26 @@ mod tests {
     const CLINIC_PHONE: &str = "+97231234567";
     const LINK: &str = "https://clinic.example/m/7Qx2";
 
+    /// The notice that asks the patient to call the clinic at its number.
+    const CALL_THE_CLINIC_AT: [(&str, &str); 4] = [
+        (
+            "he",
+            "שלום Dana, יש לך הודעה חדשה מHadar; נא להתקשר למרפאה בטלפון +97231234567.",
+        ),
+        (
+            "ar",
+            "مرحبًا Dana، لديك رسالة جديدة من Hadar؛ يرجى الاتصال بالعيادة على +97231234567.",
+        ),
+        (
+            "ru",
+            "Здравствуйте, Dana! У вас новое сообщение от Hadar; пожалуйста, позвоните в клинику по номеру +97231234567.",
+        ),
+        (
+            "en",
+            "Hello Dana, you have a new message from Hadar; please call the clinic at +97231234567.",
+        ),
+    ];
+
     fn with_phone() -> NoticeFacts<'static> {
         NoticeFacts {
             clinic_phone: Some(CLINIC_PHONE),
@@ -252,28 +272,7 @@ mod tests {
     /// Without an email that went, the notice names no email: the patient is asked to call.
     #[test]
     fn a_sensitive_notice_without_the_email_asks_the_patient_to_call_the_clinic() {
-        assert_notice(
-            Sensitivity::Sensitive,
-            with_phone(),
-            [
-                (
-                    "he",
-                    "שלום Dana, יש לך הודעה חדשה מHadar; נא להתקשר למרפאה בטלפון +97231234567.",
-                ),
-                (
-                    "ar",
-                    "مرحبًا Dana، لديك رسالة جديدة من Hadar؛ يرجى الاتصال بالعيادة على +97231234567.",
-                ),
-                (
-                    "ru",
-                    "Здравствуйте, Dana! У вас новое сообщение от Hadar; пожалуйста, позвоните в клинику по номеру +97231234567.",
-                ),
-                (
-                    "en",
-                    "Hello Dana, you have a new message from Hadar; please call the clinic at +97231234567.",
-                ),
-            ],
-        );
+        assert_notice(Sensitivity::Sensitive, with_phone(), CALL_THE_CLINIC_AT);
     }
 
     #[test]
@@ -305,28 +304,7 @@ mod tests {
     /// A restricted topic's content is for a conversation in person: no email, no link.
     #[test]
     fn a_restricted_topic_asks_the_patient_to_call_on_every_channel() {
-        assert_notice(
-            Sensitivity::Restricted,
-            with_link(),
-            [
-                (
-                    "he",
-                    "שלום Dana, יש לך הודעה חדשה מHadar; נא להתקשר למרפאה בטלפון +97231234567.",
-                ),
-                (
-                    "ar",
-                    "مرحبًا Dana، لديك رسالة جديدة من Hadar؛ يرجى الاتصال بالعيادة على +97231234567.",
-                ),
-                (
-                    "ru",
-                    "Здравствуйте, Dana! У вас новое сообщение от Hadar; пожалуйста, позвоните в клинику по номеру +97231234567.",
-                ),
-                (
-                    "en",
-                    "Hello Dana, you have a new message from Hadar; please call the clinic at +97231234567.",
-                ),
-            ],
-        );
+        assert_notice(Sensitivity::Restricted, with_link(), CALL_THE_CLINIC_AT);
     }
 
     #[test]

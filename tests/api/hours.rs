@@ -22,7 +22,7 @@ pub(crate) fn at(s: &str) -> Timestamp {
 
 /// The Israeli default hours: Sunday–Thursday 09:00–18:00, Friday 09:00–13:00, patients quiet
 /// 21:00–08:00.
-pub(crate) fn israeli_hours() -> Value {
+fn israeli_hours() -> Value {
     let weekday = json!([{ "start": "09:00", "end": "18:00" }]);
     json!({
         "week": {
@@ -35,7 +35,7 @@ pub(crate) fn israeli_hours() -> Value {
 }
 
 /// A clinic on Israeli hours, Dana as its patient in Jerusalem, and the clock at `now`.
-async fn clinic_on_israeli_hours_at(now: &str) -> (TestApp, Arc<AdjustableClock>) {
+pub(crate) async fn clinic_on_israeli_hours_at(now: &str) -> (TestApp, Arc<AdjustableClock>) {
     let clock = Arc::new(AdjustableClock::default());
     clock.set(at(now));
     let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;

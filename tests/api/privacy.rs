@@ -1,16 +1,13 @@
 //! Privacy by topic: sensitive topics put only a content-free notice on WhatsApp and SMS,
 //! restricted ones carry their content on no channel and go to staff as a callback task.
 
-use std::sync::Arc;
-
-use medrelay::clock::AdjustableClock;
 use medrelay::domain::Phone;
 use medrelay::store::ApiKeyRole;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::harness::{TestApp, attempts, event_details, pairs};
-use crate::hours::{at, israeli_hours};
+use crate::hours::{at, clinic_on_israeli_hours_at};
 
 const CLINIC_PHONE: &str = "+97231234567";
 
@@ -47,6 +44,17 @@ fn bodies(outbox: &[Value]) -> Vec<String> {
         .iter()
         .map(|m| m["body"].as_str().unwrap_or_default().to_owned())
         .collect()
+}
+
+/// A test result for patient `p-1` (`patient` as saved with `PUT`), at a clinic with a phone.
+async fn test_result_for(patient: Value) -> (TestApp, String) {
+    let app = TestApp::spawn().await;
+    admin_of_clinic_with_phone(&app).await;
+    app.patient("p-1", patient).await;
+    let id = app
+        .notify(staff_text("test_result_ready", "Your HbA1c is 9.1%"))
+        .await;
+    (app, id)
 }
 
 /// The open callback tasks of the test clinic, as staff see them.
@@ -87,18 +95,11 @@ fn has_events(notification: &Value, expected: &[&str]) {
 
 #[tokio::test]
 async fn a_test_result_for_a_patient_with_email_goes_by_email_and_the_whatsapp_notice_says_so() {
-    let app = TestApp::spawn().await;
-    admin_of_clinic_with_phone(&app).await;
-    app.patient(
-        "p-1",
+    let (app, id) = test_result_for(
         json!({ "name": "Dana", "language": "en", "phone": "+972541234567", "whatsapp": true,
                 "email": "dana@example.org", "channels": ["whatsapp", "email"] }),
     )
     .await;
-
-    let id = app
-        .notify(staff_text("test_result_ready", "Your HbA1c is 9.1%"))
-        .await;
     let notification = app.wait_for(&id, &["delivered", "read"]).await;
 
     assert_eq!(
@@ -130,18 +131,11 @@ async fn a_test_result_for_a_patient_with_email_goes_by_email_and_the_whatsapp_n
 
 #[tokio::test]
 async fn a_test_result_for_a_patient_without_email_asks_them_to_call_and_opens_a_callback_task() {
-    let app = TestApp::spawn().await;
-    admin_of_clinic_with_phone(&app).await;
-    app.patient(
-        "p-1",
+    let (app, id) = test_result_for(
         json!({ "name": "Anna", "language": "ru", "phone": "+972541234567", "whatsapp": true,
                 "channels": ["whatsapp"] }),
     )
     .await;
-
-    let id = app
-        .notify(staff_text("test_result_ready", "Your HbA1c is 9.1%"))
-        .await;
     let notification = app.wait_until_finished(&id).await;
 
     assert_eq!(notification["channel"], "whatsapp", "{notification:#}");
@@ -169,19 +163,42 @@ async fn a_test_result_for_a_patient_without_email_asks_them_to_call_and_opens_a
 }
 
 #[tokio::test]
+async fn a_test_result_for_an_email_only_patient_is_just_the_email_with_its_content() {
+    let (app, id) = test_result_for(json!({
+        "name": "Dana", "language": "en", "phone": "+972541234567", "whatsapp": true,
+        "email": "dana@example.org", "channels": ["email"]
+    }))
+    .await;
+    let notification = app.wait_until_finished(&id).await;
+
+    assert_eq!(
+        (&notification["status"], &notification["channel"]),
+        (&json!("sent"), &json!("email")),
+        "{notification:#}"
+    );
+    assert_eq!(
+        bodies(&app.outbox("dana@example.org").await),
+        ["Your HbA1c is 9.1%"]
+    );
+    assert!(app.outbox("+972541234567").await.is_empty());
+    assert!(open_tasks(&app).await.is_empty());
+    has_events(
+        &notification,
+        &[
+            "sensitive topic test_result_ready: email carries the content",
+            "content: email handed over",
+        ],
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_test_result_whose_email_bounces_gets_a_notice_asking_to_call_and_a_callback_task() {
-    let app = TestApp::spawn().await;
-    admin_of_clinic_with_phone(&app).await;
-    app.patient(
-        "p-1",
+    let (app, id) = test_result_for(
         json!({ "name": "Dana", "language": "en", "phone": "+972541234567", "whatsapp": true,
                 "email": "dana@bounce.test", "channels": ["email", "whatsapp"] }),
     )
     .await;
-
-    let id = app
-        .notify(staff_text("test_result_ready", "Your HbA1c is 9.1%"))
-        .await;
     let notification = app.wait_for(&id, &["delivered", "read"]).await;
 
     assert_eq!(
@@ -244,15 +261,8 @@ async fn a_restricted_topic_opens_a_callback_task_and_puts_no_content_in_any_mes
         ["שלום Dana, יש לך הודעה חדשה מClinic hadar; נא להתקשר למרפאה בטלפון +97231234567."],
         "only the notice, on the first channel"
     );
-    let staff = app.staff_key().await;
-    let queue: Value = app
-        .request(Method::GET, "/v1/callbacks?status=open", &staff, None)
-        .await
-        .json()
-        .await
-        .expect("queue");
-    let tasks = queue["items"].as_array().expect("items");
-    assert_eq!(tasks.len(), 1, "{queue:#}");
+    let tasks = open_tasks(&app).await;
+    assert_eq!(tasks.len(), 1, "{tasks:#?}");
     assert_eq!(tasks[0]["notification_id"], id.as_str());
     assert_eq!(
         tasks[0]["reason"],
@@ -493,19 +503,8 @@ const SUNDAY_09_00: &str = "2026-12-06T09:00:00+02:00";
 #[tokio::test]
 async fn on_israeli_hours_a_test_result_posted_on_friday_afternoon_goes_on_sunday_content_then_notice()
  {
-    let clock = Arc::new(AdjustableClock::default());
-    clock.set(at(FRIDAY_14_00));
-    let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
-    let admin = admin_of_clinic_with_phone(&app).await;
-    let hours = app
-        .request(
-            Method::PUT,
-            "/v1/clinic/hours",
-            &admin,
-            Some(israeli_hours()),
-        )
-        .await;
-    assert_eq!(hours.status(), StatusCode::OK);
+    let (app, clock) = clinic_on_israeli_hours_at(FRIDAY_14_00).await;
+    admin_of_clinic_with_phone(&app).await;
     app.patient(
         "p-1",
         json!({ "name": "Dana", "language": "he", "phone": "+972541234567", "whatsapp": true,

@@ -232,6 +232,10 @@ mod tests {
         }
     }
 
+    fn finished(status: NotificationStatus, channel: Option<ChannelKind>) -> Step {
+        Step::Finish { status, channel }
+    }
+
     fn email_bounced() -> AttemptFacts {
         let mut bounced = attempt(
             ChannelKind::Email,
@@ -358,10 +362,7 @@ mod tests {
 
         assert_eq!(
             decision.step,
-            Step::Finish {
-                status: NotificationStatus::Delivered,
-                channel: Some(ChannelKind::Whatsapp)
-            }
+            finished(NotificationStatus::Delivered, Some(ChannelKind::Whatsapp))
         );
     }
 
@@ -384,10 +385,7 @@ mod tests {
 
         assert_eq!(
             decision.step,
-            Step::Finish {
-                status: NotificationStatus::Sent,
-                channel: Some(ChannelKind::Email)
-            }
+            finished(NotificationStatus::Sent, Some(ChannelKind::Email))
         );
         assert_eq!(
             texts(&decision.reasons),
@@ -407,10 +405,7 @@ mod tests {
 
         assert_eq!(
             decision.step,
-            Step::Finish {
-                status: NotificationStatus::Sent,
-                channel: Some(ChannelKind::Email)
-            }
+            finished(NotificationStatus::Sent, Some(ChannelKind::Email))
         );
     }
 
@@ -421,13 +416,7 @@ mod tests {
 
         let decision = decide(&patient, &[email_bounced()], NOW);
 
-        assert_eq!(
-            decision.step,
-            Step::Finish {
-                status: NotificationStatus::Failed,
-                channel: None
-            }
-        );
+        assert_eq!(decision.step, finished(NotificationStatus::Failed, None));
         assert!(decision.callback.is_some());
     }
 
@@ -457,10 +446,7 @@ mod tests {
         assert_eq!(sends_on(&first), Some(ChannelKind::Voice));
         assert_eq!(
             after.step,
-            Step::Finish {
-                status: NotificationStatus::Delivered,
-                channel: Some(ChannelKind::Voice)
-            }
+            finished(NotificationStatus::Delivered, Some(ChannelKind::Voice))
         );
     }
 
