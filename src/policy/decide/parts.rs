@@ -450,6 +450,49 @@ mod tests {
         );
     }
 
+    /// A gateway killed during a hand-over leaves the attempt `sending` with its start recorded.
+    fn interrupted(channel: ChannelKind) -> AttemptFacts {
+        attempt(channel, AttemptStatus::Sending, "2026-11-26T09:59:50Z")
+    }
+
+    #[test]
+    fn after_a_crash_mid_notice_the_notice_is_waited_for_and_never_sent_again() {
+        let decision = decide(
+            &patient(),
+            &[email_accepted(), interrupted(ChannelKind::Whatsapp)],
+            NOW,
+        );
+
+        assert!(matches!(decision.step, Step::Wait { .. }), "{decision:?}");
+        assert_eq!(
+            decision
+                .verdicts
+                .iter()
+                .map(|v| v.status)
+                .collect::<Vec<_>>(),
+            [AttemptStatus::Ambiguous]
+        );
+    }
+
+    /// Email has no receipt to settle an interrupted hand-over, so it is not sent again; the
+    /// notice cannot say it went.
+    #[test]
+    fn after_a_crash_mid_email_the_email_is_not_resent_and_the_notice_asks_to_call() {
+        let decision = decide(&patient(), &[interrupted(ChannelKind::Email)], NOW);
+
+        assert_eq!(sends_on(&decision), Some(ChannelKind::Whatsapp));
+        assert_eq!(decision.content_went_by, None);
+        assert_eq!(
+            decision
+                .verdicts
+                .iter()
+                .map(|v| v.status)
+                .collect::<Vec<_>>(),
+            [AttemptStatus::TimedOut]
+        );
+        assert!(decision.callback.is_some());
+    }
+
     /// Friday 14:00 in Jerusalem, after the clinic's Friday hours (09:00–13:00).
     const FRIDAY_14_00: &str = "2026-11-27T12:00:00Z";
     /// Sunday 09:00 in Jerusalem, when the clinic opens again.
