@@ -162,6 +162,7 @@ impl Dispatcher {
                             learned: None,
                             suspend: None,
                             sms,
+                            notice_follows: false,
                         });
                     }
                 }
@@ -189,6 +190,7 @@ impl Dispatcher {
             learned,
             suspend,
             sms,
+            notice_follows: privacy::notice_follows(privacy.sensitivity, channel),
         })
     }
 

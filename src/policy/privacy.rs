@@ -42,6 +42,14 @@ pub struct Notice {
     pub params: BTreeMap<String, String>,
 }
 
+/// Whether a notice is still to go after this topic's content is handed over on `channel`:
+/// a sensitive topic's content part ends there when the channel has no receipt to wait for.
+pub fn notice_follows(sensitivity: Sensitivity, channel: ChannelKind) -> bool {
+    sensitivity == Sensitivity::Sensitive
+        && carries(sensitivity, channel) == Carries::Content
+        && !channel.reports_delivery()
+}
+
 /// What a notice may truthfully tell this patient.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NoticeFacts<'a> {
@@ -158,6 +166,23 @@ mod tests {
                 assert_eq!(
                     carries(sensitivity, channel),
                     carried,
+                    "{sensitivity:?} on {channel}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn only_a_sensitive_topics_email_leaves_a_notice_to_follow() {
+        for sensitivity in [
+            Sensitivity::Normal,
+            Sensitivity::Sensitive,
+            Sensitivity::Restricted,
+        ] {
+            for channel in CHANNELS {
+                assert_eq!(
+                    notice_follows(sensitivity, channel),
+                    sensitivity == Sensitivity::Sensitive && channel == ChannelKind::Email,
                     "{sensitivity:?} on {channel}"
                 );
             }

@@ -54,6 +54,9 @@ pub struct OutcomeWrite {
     pub suspend: Option<SuspensionWrite>,
     /// How an SMS was encoded and how many segments it took.
     pub sms: Option<SmsEncoding>,
+    /// A sensitive notification's content, handed over where no receipt follows: its notice is
+    /// still to go, so the notification is still `sending`, not `sent`.
+    pub notice_follows: bool,
 }
 
 columns! {
@@ -127,7 +130,11 @@ impl Store {
                         deliver_by: deliver_by.map(millis),
                         ..unanswered
                     },
-                    NotificationStatus::Sent,
+                    if write.notice_follows {
+                        NotificationStatus::Sending
+                    } else {
+                        NotificationStatus::Sent
+                    },
                     deliver_by.unwrap_or(now),
                     Event::AttemptAccepted {
                         channel,

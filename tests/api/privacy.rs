@@ -125,6 +125,10 @@ async fn a_test_result_for_a_patient_with_email_goes_by_email_and_the_whatsapp_n
             "sensitive topic test_result_ready: whatsapp carries a notice without content",
         ],
     );
+    assert!(
+        !event_details(&notification).contains(&"sent → sending".to_owned()),
+        "not shown as sent (final for email) while the notice is still to go"
+    );
     assert!(open_tasks(&app).await.is_empty());
     app.stop().await;
 }
