@@ -32,7 +32,7 @@ pub(super) struct Handover {
     attempt: AttemptId,
     channel: ChannelKind,
     to: Recipient,
-    privacy: Privacy,
+    carrying: Carrying,
     /// The clinic's own copies of the notification's template, if it has any.
     templates: Vec<OwnTemplate<TemplateCopy>>,
 }
@@ -40,7 +40,7 @@ pub(super) struct Handover {
 /// What a hand-over may carry: its topic's sensitivity and, for a sensitive topic's notice,
 /// the channel its content went by.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Privacy {
+pub(super) struct Carrying {
     pub(super) sensitivity: Sensitivity,
     pub(super) content_went_by: Option<ChannelKind>,
 }
@@ -60,7 +60,7 @@ impl Dispatcher {
         patient: Patient,
         clinic: Clinic,
         planned: PlannedChannel,
-        privacy: Privacy,
+        carrying: Carrying,
         templates: Vec<OwnTemplate<TemplateCopy>>,
     ) -> (NextState, Handover) {
         let attempt = AttemptId::generate();
@@ -81,7 +81,7 @@ impl Dispatcher {
             attempt,
             channel: planned.channel,
             to: planned.to,
-            privacy,
+            carrying,
             templates,
         };
         (next, handover)
@@ -98,14 +98,14 @@ impl Dispatcher {
             attempt,
             channel,
             to,
-            privacy,
+            carrying,
             templates,
         } = handover;
         let address = to.address().to_owned();
         let mut learned = None;
         let mut suspend = None;
         let mut sms = None;
-        let (allowed, kind) = content_allowed(&notification, privacy, channel, &clinic);
+        let (allowed, kind) = content_allowed(&notification, carrying, channel, &clinic);
         let outcome = match (
             self.providers.channel(&clinic.slug, channel),
             render(
@@ -190,7 +190,7 @@ impl Dispatcher {
             learned,
             suspend,
             sms,
-            notice_follows: privacy::notice_follows(privacy.sensitivity, channel),
+            notice_follows: privacy::notice_follows(carrying.sensitivity, channel),
         })
     }
 
@@ -283,16 +283,16 @@ impl Dispatcher {
 /// the content off this channel, a content-free notice in its place.
 fn content_allowed<'a>(
     notification: &'a ClaimedNotification,
-    privacy: Privacy,
+    carrying: Carrying,
     channel: ChannelKind,
     clinic: &Clinic,
 ) -> (Cow<'a, ClaimedNotification>, ContentKind) {
     let facts = NoticeFacts {
         clinic_phone: clinic.phone.as_ref().map(|p| p.as_str()),
-        content_went_by: privacy.content_went_by,
+        content_went_by: carrying.content_went_by,
         secure_link: None,
     };
-    match privacy::notice(privacy.sensitivity, channel, facts) {
+    match privacy::notice(carrying.sensitivity, channel, facts) {
         Some(privacy::Notice { template, params }) => (
             Cow::Owned(ClaimedNotification {
                 body: None,

@@ -22,7 +22,7 @@ use tokio::sync::{Notify, watch};
 
 pub use plan::{PlanInputs, plan};
 
-use self::handover::{Handover, Privacy};
+use self::handover::{Carrying, Handover};
 use self::round::Round;
 use crate::batch::Batcher;
 use crate::cache::ExpiringCache;
@@ -162,7 +162,7 @@ impl Dispatcher {
             let inputs = round.inputs(&notification, patient, &clinic, &self.providers);
             let sensitivity = inputs.sensitivity;
             let decision = plan(&inputs, &self.rules, now);
-            let privacy = Privacy {
+            let carrying = Carrying {
                 sensitivity,
                 content_went_by: decision.content_went_by,
             };
@@ -175,7 +175,7 @@ impl Dispatcher {
                         patient.clone(),
                         clinic,
                         planned,
-                        privacy,
+                        carrying,
                         round.own_templates(&notification),
                     );
                     handovers.insert(handover.attempt().clone(), handover);

@@ -90,6 +90,7 @@ fn combine(
         mut reasons,
         ..
     } = content;
+    // The verdicts' reasons come first; the rest is what the content part came to.
     let mut conclusion = reasons.split_off(verdicts.len());
     let mut callback = None;
     if first_notice && !matches!(notice.step, Step::Wait { .. }) {
