@@ -589,3 +589,24 @@ async fn after_a_restart_mid_notice_the_notice_falls_back_and_still_says_the_ema
     );
     app.stop().await;
 }
+
+/// Voice may carry a sensitive topic's content: at a clinic with voice, a patient with only a
+/// phone and no preference of their own is called, and a call answered needs no notice.
+#[tokio::test]
+async fn a_phone_only_patient_at_a_clinic_with_voice_hears_the_result_and_gets_no_notice() {
+    let (app, id) = test_result_for(json!({
+        "name": "Dana", "language": "en", "phone": "+972541234567", "whatsapp": true
+    }))
+    .await;
+    let notification = app.wait_until_finished(&id).await;
+
+    assert_eq!(
+        (&notification["status"], &notification["channel"]),
+        (&json!("delivered"), &json!("voice")),
+        "{notification:#}"
+    );
+    assert_eq!(carried(&app, &id).await, pairs(&[("voice", "content")]));
+    assert_eq!(app.outbox("+972541234567").await.len(), 1);
+    assert!(open_tasks(&app).await.is_empty());
+    app.stop().await;
+}
