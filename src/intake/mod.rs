@@ -4,6 +4,7 @@
 //! automatic replies next. It takes its own inputs, not the HTTP layer's state, and parsing a
 //! request into a [`Draft`] is the entry point's job.
 
+mod appointments;
 mod checks;
 mod settings;
 

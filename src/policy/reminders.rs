@@ -6,13 +6,23 @@
 //! left out, because a later reminder of the series still reaches the patient in time; only when
 //! none would be left is the closest one sent at once, so a patient booked at short notice still
 //! gets one reminder before the appointment.
+//!
+//! A reminder whose time the messaging hours do not allow goes at the latest moment they allow
+//! before it (the evening before, not after the appointment), else at the first moment after it
+//! that is still before the appointment, else not at all. The time decided here is the one the
+//! dispatcher finds allowed, so the booking system is told the truth.
 
 use std::collections::BTreeMap;
 
-use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp, Zoned};
 
-use crate::domain::{ReminderOffset, ReminderSkip};
+use super::MessagingHours;
+use crate::domain::{HoursRule, ReminderOffset, ReminderSkip};
+
+/// How far before its own time a reminder may move for the hours: a week holds every opening of
+/// the clinic's week, and a reminder sent earlier than that no longer reminds.
+pub const REMINDER_LOOK_BACK: SignedDuration = SignedDuration::from_hours(7 * 24);
 
 /// When one reminder of the series goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,8 +31,26 @@ pub enum ReminderTime {
     At(Timestamp),
     /// Its time has passed, but it is the last chance to remind the patient: now.
     Now,
+    /// Its own time, `planned`, is outside the hours: at `at` instead.
+    Moved {
+        at: Zoned,
+        planned: Timestamp,
+        held_by: Vec<HoursRule>,
+    },
     /// Left out, for this reason.
     Skip(ReminderSkip),
+}
+
+impl ReminderTime {
+    /// When it is sent, if it is.
+    pub fn send_at(&self, now: Timestamp) -> Option<Timestamp> {
+        match self {
+            Self::At(at) => Some(*at),
+            Self::Now => Some(now),
+            Self::Moved { at, .. } => Some(at.timestamp()),
+            Self::Skip(_) => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,11 +59,13 @@ pub struct PlannedReminder {
     pub time: ReminderTime,
 }
 
-/// The series for an appointment at `starts_at`, planned at `now`, longest offset first.
+/// The series for an appointment at `starts_at`, planned at `now` within the patient's `hours`,
+/// longest offset first.
 pub fn plan_reminders(
     starts_at: Timestamp,
     offsets: &[ReminderOffset],
     now: Timestamp,
+    hours: &MessagingHours,
 ) -> Vec<PlannedReminder> {
     let mut offsets = offsets.to_vec();
     offsets.sort_unstable_by(|a, b| b.cmp(a));
@@ -52,14 +82,13 @@ pub fn plan_reminders(
         .filter(|o| o.before(starts_at) <= now)
         .min()
         .filter(|_| next_in_time.is_none() && starts_at > now);
+    let mut previous: Option<(Timestamp, ReminderOffset)> = None;
     offsets
         .into_iter()
         .map(|offset| {
             let at = offset.before(starts_at);
-            let time = if at > now {
-                ReminderTime::At(at)
-            } else if Some(offset) == last_chance {
-                ReminderTime::Now
+            let time = if at > now || Some(offset) == last_chance {
+                within_hours(hours, at, now, starts_at, previous)
             } else if starts_at <= now {
                 ReminderTime::Skip(ReminderSkip::AppointmentBegun { starts_at })
             } else {
@@ -69,9 +98,59 @@ pub fn plan_reminders(
                     instead: next_in_time.or(last_chance).map(|o| o.to_string()),
                 })
             };
+            if let Some(send_at) = time.send_at(now) {
+                previous = Some((send_at, offset));
+            }
             PlannedReminder { offset, time }
         })
         .collect()
+}
+
+/// When a reminder due at `planned` goes by the `hours`, planned at `now`: its own time if
+/// allowed (now, if that has passed), else the latest allowed moment before it, else the first
+/// allowed one after it that is still before the appointment. Either must come after the
+/// `previous` (longer) reminder of the series, or the patient would get the two together.
+fn within_hours(
+    hours: &MessagingHours,
+    planned: Timestamp,
+    now: Timestamp,
+    starts_at: Timestamp,
+    previous: Option<(Timestamp, ReminderOffset)>,
+) -> ReminderTime {
+    let after_previous = |at: &Timestamp| previous.is_none_or(|(earlier, _)| *at > earlier);
+    let before = (planned > now)
+        .then(|| hours.latest_allowed_between(now.max(planned - REMINDER_LOOK_BACK), planned))
+        .flatten();
+    let after = hours
+        .next_allowed(planned.max(now))
+        .filter(|at| *at < starts_at);
+    let held_by = || hours.rules_holding(planned.max(now));
+    let Some(at) = before
+        .filter(after_previous)
+        .or(after.filter(after_previous))
+    else {
+        return ReminderTime::Skip(match (before.or(after), previous) {
+            (Some(at), Some((_, other))) => ReminderSkip::NoLaterThan {
+                at: hours.on_clinic_clock(at),
+                other: other.to_string(),
+            },
+            _ => ReminderSkip::NoAllowedMoment {
+                planned,
+                held_by: held_by(),
+            },
+        });
+    };
+    if planned <= now && at == now {
+        ReminderTime::Now
+    } else if at == planned {
+        ReminderTime::At(planned)
+    } else {
+        ReminderTime::Moved {
+            at: hours.on_clinic_clock(at),
+            planned,
+            held_by: held_by(),
+        }
+    }
 }
 
 /// The reminder's template parameters: the caller's, with `date` and `time` of the appointment
@@ -93,10 +172,235 @@ pub const FILLED_FROM_STARTS_AT: [&str; 2] = ["date", "time"];
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::domain::{ClinicHours, QuietHours};
 
     fn at(s: &str) -> Timestamp {
         s.parse().expect("timestamp")
+    }
+
+    fn jerusalem() -> TimeZone {
+        TimeZone::get("Asia/Jerusalem").expect("zone")
+    }
+
+    fn around_the_clock() -> MessagingHours {
+        MessagingHours {
+            clinic: Arc::new(ClinicHours::always_open()),
+            clinic_zone: jerusalem(),
+            quiet_hours: None,
+            patient_zone: jerusalem(),
+        }
+    }
+
+    /// A new clinic's hours: Sunday–Thursday 09:00–18:00, Friday 09:00–13:00, closed on
+    /// Saturday; the patient in Jerusalem, quiet 21:00–08:00.
+    fn israeli() -> MessagingHours {
+        MessagingHours {
+            clinic: Arc::new(ClinicHours::israeli_default()),
+            clinic_zone: jerusalem(),
+            quiet_hours: Some(QuietHours::DEFAULT),
+            patient_zone: jerusalem(),
+        }
+    }
+
+    /// When each reminder goes on the clinic's clock, or why it does not.
+    fn series(starts_at: &str, offsets_: &[&str], now: &str) -> Vec<(String, String)> {
+        plan_reminders(at(starts_at), &offsets(offsets_), at(now), &israeli())
+            .into_iter()
+            .map(|r| {
+                let when = match r.time.send_at(at(now)) {
+                    Some(t) => t
+                        .to_zoned(jerusalem())
+                        .strftime("%a %F %H:%M%:z")
+                        .to_string(),
+                    None => format!(
+                        "left out: {}",
+                        match r.time {
+                            ReminderTime::Skip(why) => why.to_string(),
+                            other => format!("{other:?}"),
+                        }
+                    ),
+                };
+                (r.offset.to_string(), when)
+            })
+            .collect()
+    }
+
+    fn expect(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(o, w)| ((*o).to_owned(), (*w).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_reminder_before_the_clinic_opens_goes_the_last_working_afternoon_before() {
+        // Sunday 13 December 2026, 08:30: 06:30 Sunday is before opening, Saturday is closed,
+        // Friday closes at 13:00, so the 2h reminder goes at 12:30 on Friday, half an hour
+        // before closing; the 2d one (Friday 08:30, before opening) goes Thursday 17:30.
+        assert_eq!(
+            series(
+                "2026-12-13T08:30+02:00",
+                &["2d", "2h"],
+                "2026-12-08T10:00+02:00"
+            ),
+            expect(&[
+                ("2d", "Thu 2026-12-10 17:30+02:00"),
+                ("2h", "Fri 2026-12-11 12:30+02:00"),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_reminder_inside_the_hours_keeps_its_time() {
+        assert_eq!(
+            series(
+                "2026-12-15T11:30+02:00",
+                &["2d", "2h"],
+                "2026-12-08T10:00+02:00"
+            ),
+            expect(&[
+                ("2d", "Sun 2026-12-13 11:30+02:00"),
+                ("2h", "Tue 2026-12-15 09:30+02:00"),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_reminder_that_would_go_with_a_longer_one_goes_after_its_time_if_still_before_the_appointment()
+     {
+        // Sunday 10:00: the 24h reminder (Saturday 10:00) goes Friday 12:30; the 2h one
+        // (Sunday 08:00) would go then too, so it goes when the clinic opens at 09:00 Sunday.
+        assert_eq!(
+            series(
+                "2026-12-13T10:00+02:00",
+                &["1d", "2h"],
+                "2026-12-08T10:00+02:00"
+            ),
+            expect(&[
+                ("1d", "Fri 2026-12-11 12:30+02:00"),
+                ("2h", "Sun 2026-12-13 09:00+02:00"),
+            ])
+        );
+        // Sunday 08:30: nothing after 06:30 before the appointment, so it is left out.
+        assert_eq!(
+            series(
+                "2026-12-13T08:30+02:00",
+                &["1d", "2h"],
+                "2026-12-08T10:00+02:00"
+            ),
+            expect(&[
+                ("1d", "Fri 2026-12-11 12:30+02:00"),
+                (
+                    "2h",
+                    "left out: the hours would move it to 2026-12-11T12:30+02:00[Asia/Jerusalem], \
+                     no later than the 1d reminder, which reaches the patient then"
+                ),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_reminder_with_no_allowed_moment_ahead_before_the_appointment_is_left_out_saying_why() {
+        // Booked on Saturday evening for Sunday 08:30: Friday has passed and the clinic opens
+        // at 09:00, after the appointment.
+        assert_eq!(
+            series("2026-12-13T08:30+02:00", &["2h"], "2026-12-12T20:00+02:00"),
+            expect(&[(
+                "2h",
+                "left out: no moment the hours allow near its time (2026-12-13T04:30:00Z) before \
+                 the appointment: outside clinic hours (Sunday 09:00–18:00); patient's quiet \
+                 hours 21:00–08:00 (Asia/Jerusalem)"
+            )])
+        );
+    }
+
+    #[test]
+    fn booked_the_evening_before_the_reminder_goes_when_the_clinic_opens_before_the_appointment() {
+        // Thursday 20:00 for Friday 09:30: 07:30 Friday is before opening and nothing is left
+        // before it, but 09:00 is still before the appointment.
+        assert_eq!(
+            series("2026-12-11T09:30+02:00", &["2h"], "2026-12-10T20:00+02:00"),
+            expect(&[("2h", "Fri 2026-12-11 09:00+02:00")])
+        );
+        // Booked at 08:45 Friday for 09:30: its time has passed, the last chance goes at 09:00.
+        assert_eq!(
+            series("2026-12-11T09:30+02:00", &["2h"], "2026-12-11T08:45+02:00"),
+            expect(&[("2h", "Fri 2026-12-11 09:00+02:00")])
+        );
+    }
+
+    #[test]
+    fn reminders_keep_to_the_clinics_clock_in_the_daylight_saving_weeks() {
+        // Summer time starts Friday 27 March 2026 at 02:00: Friday 12:30 is +03:00.
+        assert_eq!(
+            series(
+                "2026-03-29T08:30+03:00",
+                &["2d", "2h"],
+                "2026-03-23T10:00+02:00"
+            ),
+            expect(&[
+                ("2d", "Thu 2026-03-26 17:30+02:00"),
+                ("2h", "Fri 2026-03-27 12:30+03:00"),
+            ])
+        );
+        // It ends Sunday 25 October 2026: Friday is still +03:00, Sunday is +02:00.
+        assert_eq!(
+            series(
+                "2026-10-26T08:30+02:00",
+                &["2d", "2h"],
+                "2026-10-19T10:00+03:00"
+            ),
+            expect(&[
+                ("2d", "Fri 2026-10-23 12:30+03:00"),
+                ("2h", "Sun 2026-10-25 17:30+02:00"),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_moved_reminder_is_inside_the_hours_so_the_dispatcher_sends_it_then() {
+        let hours = israeli();
+        for planned in plan_reminders(
+            at("2026-12-13T08:30+02:00"),
+            &offsets(&["3d", "2d", "1d", "2h"]),
+            at("2026-12-08T10:00+02:00"),
+            &hours,
+        ) {
+            if let Some(send_at) = planned.time.send_at(at("2026-12-08T10:00+02:00")) {
+                assert_eq!(hours.next_allowed(send_at), Some(send_at), "{planned:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_moved_reminder_says_from_when_to_when_and_why() {
+        let plan = plan_reminders(
+            at("2026-12-13T08:30+02:00"),
+            &offsets(&["2h"]),
+            at("2026-12-08T10:00+02:00"),
+            &israeli(),
+        );
+        let ReminderTime::Moved {
+            at: moved,
+            planned,
+            held_by,
+        } = &plan[0].time
+        else {
+            panic!("moved: {plan:?}");
+        };
+        assert_eq!(
+            crate::domain::ReminderTiming::MovedForHours {
+                at: moved.clone(),
+                planned: *planned,
+                held_by: held_by.clone(),
+            }
+            .to_string(),
+            "scheduled for 2026-12-11T12:30+02:00[Asia/Jerusalem], the latest moment the hours \
+             allow before its time 2026-12-13T04:30:00Z (outside clinic hours (Sunday \
+             09:00–18:00); patient's quiet hours 21:00–08:00 (Asia/Jerusalem))"
+        );
     }
 
     fn offsets(list: &[&str]) -> Vec<ReminderOffset> {
@@ -173,13 +477,19 @@ mod tests {
             ),
         ];
         for (case, now, expected) in cases {
-            let plan = plan_reminders(starts, &offsets(&["2h", "2d"]), at(now));
+            let plan = plan_reminders(
+                starts,
+                &offsets(&["2h", "2d"]),
+                at(now),
+                &around_the_clock(),
+            );
             let got: Vec<(String, Option<String>)> = plan
                 .iter()
                 .map(|r| {
                     let time = match &r.time {
                         ReminderTime::At(t) => Some(t.to_string()),
                         ReminderTime::Now => Some("now".to_owned()),
+                        ReminderTime::Moved { at, .. } => Some(at.timestamp().to_string()),
                         ReminderTime::Skip(_) => None,
                     };
                     (r.offset.to_string(), time)
@@ -208,6 +518,7 @@ mod tests {
             at("2026-12-01T09:30:00Z"),
             &offsets(&["2d", "2h"]),
             at("2026-11-30T10:00:00Z"),
+            &around_the_clock(),
         );
         let ReminderTime::Skip(why) = &plan[0].time else {
             panic!("left out: {plan:?}");

@@ -18,6 +18,7 @@ use crate::domain::{
     Actor, AppointmentId, AppointmentStatus, Cancellation, ClinicId, NotificationId,
     NotificationStatus, PatientId,
 };
+use crate::policy::MessagingHours;
 
 /// A validated appointment, ready to be booked.
 #[derive(Debug, Clone)]
@@ -243,6 +244,7 @@ impl Store {
         &self,
         new: &NewAppointment,
         change: AppointmentChange<'_>,
+        hours: &MessagingHours,
     ) -> Result<Booking, StoreError> {
         let mut tx = self.write.begin().await?;
         let minutes = new
@@ -307,6 +309,7 @@ impl Store {
             &mut tx,
             &appointment,
             change,
+            hours,
             SeriesChange::Booked,
         )
         .await?;
@@ -324,6 +327,7 @@ impl Store {
         id: &str,
         starts_at: Timestamp,
         change: AppointmentChange<'_>,
+        hours: &MessagingHours,
     ) -> Result<AppointmentView, StoreError> {
         let mut tx = self.write.begin().await?;
         let mut appointment = stored(self.backend, &mut tx, clinic, id).await?;
@@ -342,6 +346,7 @@ impl Store {
             &mut tx,
             &appointment,
             change,
+            hours,
             SeriesChange::Moved { from },
         )
         .await?;

@@ -16,7 +16,7 @@ use crate::domain::{
     AppointmentId, Cancellation, Event, NotificationId, NotificationStatus, Priority,
     ReminderTiming, ScheduleChange,
 };
-use crate::policy::{ReminderTime, plan_reminders, reminder_params};
+use crate::policy::{MessagingHours, ReminderTime, plan_reminders, reminder_params};
 use crate::store::{NewNotification, ReminderLink, SkippedReminder};
 
 /// A linked reminder as the series sees it.
@@ -108,6 +108,7 @@ pub(super) async fn apply_series(
     tx: &mut Transaction<'_, Any>,
     appointment: &Stored,
     change: AppointmentChange<'_>,
+    hours: &MessagingHours,
     what: SeriesChange,
 ) -> Result<(), StoreError> {
     let now = change.at;
@@ -136,21 +137,24 @@ pub(super) async fn apply_series(
     let mut events = EventBatch::default();
     let mut new_reminders = Vec::new();
     let mut skipped = Vec::new();
-    for planned in plan_reminders(starts_at, &appointment.offsets, now) {
+    for planned in plan_reminders(starts_at, &appointment.offsets, now, hours) {
         let before = planned.offset.to_string();
-        let send_at = match &planned.time {
-            ReminderTime::At(at) => Some(*at),
-            ReminderTime::Now => Some(now),
-            ReminderTime::Skip(_) => None,
-        };
-        let when = match &planned.time {
-            ReminderTime::At(at) => ReminderTiming::ScheduledFor { at: *at },
+        let send_at = planned.time.send_at(now);
+        let when = match planned.time {
+            ReminderTime::At(at) => ReminderTiming::ScheduledFor { at },
             ReminderTime::Now => ReminderTiming::DueNow {
                 was: planned.offset.before(starts_at),
             },
-            ReminderTime::Skip(reason) => ReminderTiming::LeftOut {
-                why: reason.clone(),
+            ReminderTime::Moved {
+                at,
+                planned,
+                held_by,
+            } => ReminderTiming::MovedForHours {
+                at,
+                planned,
+                held_by,
             },
+            ReminderTime::Skip(why) => ReminderTiming::LeftOut { why },
         };
         let existing = latest
             .get(&planned.offset.minutes())

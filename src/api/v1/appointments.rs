@@ -24,7 +24,7 @@ use crate::api::json::{ApiJson, TIMESTAMP_RULE};
 use crate::api::problem::{ApiError, FieldError};
 use crate::domain::{AppointmentId, AppointmentStatus, NotificationId, NotificationStatus};
 use crate::intake::{EXTERNAL_ID_RULE, is_external_id};
-use crate::policy::FILLED_FROM_STARTS_AT;
+use crate::policy::{FILLED_FROM_STARTS_AT, MessagingHours};
 use crate::store::{
     AppointmentChange, AppointmentView, Booking, NewAppointment, ReminderView, SkippedReminder,
     StoreError,
@@ -151,6 +151,25 @@ fn clinic_zone(caller: &Caller) -> Result<TimeZone, ApiError> {
     TimeZone::get(caller.0.clinic.timezone.as_str()).map_err(|e| ApiError::Internal(Box::new(e)))
 }
 
+/// The messaging hours of the patient of appointment `id`, as its reminders are planned in.
+async fn appointment_hours(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<MessagingHours, ApiError> {
+    let clinic = &caller.0.clinic;
+    let view = state
+        .store
+        .appointment(&clinic.id, id)
+        .await
+        .map_err(ApiError::not_found("appointment"))?;
+    let patient = state
+        .store
+        .patient_by_external_id(&clinic.id, &view.patient_id)
+        .await?;
+    Ok(state.intake.messaging_hours(clinic, &patient).await?)
+}
+
 /// Wakes the dispatcher when a reminder is due at once (booked or moved at short notice).
 fn wake_if_due(state: &AppState, view: &AppointmentView) {
     if view
@@ -171,7 +190,7 @@ async fn checked_booking(
     now: Timestamp,
     idempotency_key: Option<String>,
     request_hash: String,
-) -> Result<NewAppointment, ApiError> {
+) -> Result<(NewAppointment, MessagingHours), ApiError> {
     let clinic = &caller.0.clinic;
     let mut errors = Vec::new();
 
@@ -231,7 +250,8 @@ async fn checked_booking(
         return Err(ApiError::Invalid(errors));
     };
 
-    Ok(NewAppointment {
+    let hours = state.intake.messaging_hours(clinic, &patient).await?;
+    let appointment = NewAppointment {
         id: AppointmentId::generate(),
         clinic_id: clinic.id.clone(),
         patient_id: patient.id,
@@ -243,7 +263,8 @@ async fn checked_booking(
         offsets: state.config.appointments.offsets_for(&clinic.slug),
         idempotency_key,
         request_hash,
-    })
+    };
+    Ok((appointment, hours))
 }
 
 pub(super) async fn book_appointment(
@@ -255,7 +276,7 @@ pub(super) async fn book_appointment(
     let key = idempotency_key(&headers)?;
     let hash = request_hash(&body);
     let now = state.clock.now();
-    let appointment = checked_booking(&state, &caller, body.value, now, key, hash).await?;
+    let (appointment, hours) = checked_booking(&state, &caller, body.value, now, key, hash).await?;
     let zone = clinic_zone(&caller)?;
     let by = caller.recorded_as();
     let change = AppointmentChange {
@@ -263,7 +284,11 @@ pub(super) async fn book_appointment(
         at: now,
         clinic_zone: &zone,
     };
-    match state.store.book_appointment(&appointment, change).await? {
+    match state
+        .store
+        .book_appointment(&appointment, change, &hours)
+        .await?
+    {
         Booking::Created(view) | Booking::Replayed(view) => {
             wake_if_due(&state, &view);
             Ok((StatusCode::CREATED, Json(view.into())))
@@ -304,6 +329,8 @@ pub(super) async fn move_appointment(
     let Some(starts_at) = starts_at(&mut errors, body.value.starts_at, now) else {
         return Err(ApiError::Invalid(errors));
     };
+    let clinic = &caller.0.clinic;
+    let hours = appointment_hours(&state, &caller, &id).await?;
     let zone = clinic_zone(&caller)?;
     let by = caller.recorded_as();
     let change = AppointmentChange {
@@ -313,7 +340,7 @@ pub(super) async fn move_appointment(
     };
     let view = match state
         .store
-        .move_appointment(&caller.0.clinic.id, &id, starts_at, change)
+        .move_appointment(&clinic.id, &id, starts_at, change, &hours)
         .await
     {
         Err(StoreError::Conflict(_)) => {
