@@ -325,3 +325,110 @@ async fn a_patients_quiet_hours_are_kept_shown_and_checked() {
     assert_eq!(problem["errors"][0]["field"], "quiet_hours.start");
     app.stop().await;
 }
+
+/// Sunday 13 December 2026, 08:30 in Jerusalem: before the clinic opens, after a closed Saturday.
+const SUNDAY_08_30: &str = "2026-12-13T08:30:00+02:00";
+
+/// (before, send_at, status) of each reminder in an appointment's answer.
+fn reminder_times(appointment: &Value) -> Vec<(String, Timestamp, String)> {
+    appointment["reminders"]
+        .as_array()
+        .expect("reminders")
+        .iter()
+        .map(|r| {
+            (
+                r["before"].as_str().unwrap_or_default().to_owned(),
+                at(r["send_at"].as_str().expect("send_at")),
+                r["status"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_2h_reminder_for_sunday_08_30_is_scheduled_for_friday_12_30_and_sent_then_not_expired() {
+    let (app, clock) = clinic_on_israeli_hours_at("2026-12-08T10:00:00+02:00").await;
+
+    let response = app
+        .request(
+            Method::POST,
+            "/v1/appointments",
+            &app.key,
+            Some(json!({ "patient_id": "p-1", "starts_at": SUNDAY_08_30 })),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let booked: Value = response.json().await.expect("appointment");
+
+    // 2d (Friday 08:30) is before opening: Thursday, half an hour before 18:00. 2h (Sunday
+    // 06:30) has Saturday closed before it: Friday, half an hour before 13:00.
+    let thursday = at("2026-12-10T17:30:00+02:00");
+    let friday = at("2026-12-11T12:30:00+02:00");
+    assert_eq!(
+        reminder_times(&booked),
+        [
+            ("2d".to_owned(), thursday, "scheduled".to_owned()),
+            ("2h".to_owned(), friday, "scheduled".to_owned()),
+        ]
+    );
+    let two_hours = booked["reminders"][1]["notification_id"]
+        .as_str()
+        .expect("id");
+    let waiting = app.notification(two_hours).await;
+    assert!(
+        event_details(&waiting)[0].ends_with(
+            "the 2h reminder, scheduled for 2026-12-11T12:30+02:00[Asia/Jerusalem], the latest \
+             moment the hours allow before its time 2026-12-13T04:30:00Z (outside clinic hours \
+             (Sunday 09:00–18:00); patient's quiet hours 21:00–08:00 (Asia/Jerusalem))"
+        ),
+        "{waiting:#}"
+    );
+
+    clock.set(thursday);
+    app.drain_dispatcher().await;
+    let two_days = booked["reminders"][0]["notification_id"]
+        .as_str()
+        .expect("id");
+    app.wait_for(two_days, &["delivered", "read"]).await;
+    clock.set(friday);
+    app.drain_dispatcher().await;
+
+    let sent = app.wait_for(two_hours, &["delivered", "read"]).await;
+    let attempt_at = at(sent["attempts"][0]["created_at"].as_str().expect("attempt"));
+    assert!(
+        friday <= attempt_at && attempt_at < at("2026-12-11T12:31:00+02:00"),
+        "handed over at its send_at, not deferred: {sent:#}"
+    );
+    let outbox = app.outbox("+972541234567").await;
+    assert_eq!(outbox.len(), 2, "both reminders: {outbox:#?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_reminder_with_no_allowed_moment_before_the_appointment_is_left_out_saying_why() {
+    // Saturday evening: Friday has passed, and Sunday opens after the appointment.
+    let (app, _clock) = clinic_on_israeli_hours_at("2026-12-12T20:00:00+02:00").await;
+
+    let response = app
+        .request(
+            Method::POST,
+            "/v1/appointments",
+            &app.key,
+            Some(json!({ "patient_id": "p-1", "starts_at": SUNDAY_08_30 })),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let booked: Value = response.json().await.expect("appointment");
+
+    assert_eq!(booked["reminders"], json!([]), "{booked:#}");
+    assert_eq!(
+        booked["skipped_reminders"][1],
+        json!({
+            "before": "2h",
+            "reason": "no moment the hours allow near its time (2026-12-13T04:30:00Z) before the \
+                       appointment: outside clinic hours (Sunday 09:00–18:00); patient's quiet \
+                       hours 21:00–08:00 (Asia/Jerusalem)"
+        })
+    );
+    app.stop().await;
+}
