@@ -60,6 +60,11 @@ pub enum ScheduleChange {
         from: Timestamp,
         to: Timestamp,
     },
+    /// A cancelled appointment booked again under its appointment id.
+    BookedAgain {
+        appointment: AppointmentId,
+        starts_at: Timestamp,
+    },
 }
 
 impl ScheduleChange {
@@ -74,6 +79,13 @@ impl ScheduleChange {
                 from,
                 to,
             } => format!("appointment {appointment} moved from {from} to {to} by {actor}"),
+            Self::BookedAgain {
+                appointment,
+                starts_at,
+            } => format!(
+                "appointment {appointment} booked again after its cancellation, at {starts_at}, \
+                 by {actor}"
+            ),
         }
     }
 }

@@ -52,6 +52,8 @@ pub enum Booking {
     Created(AppointmentView),
     /// The same request again (same idempotency key or appointment id, same body).
     Replayed(AppointmentView),
+    /// The appointment id of a cancelled appointment, booked again with this request's details.
+    BookedAgain(AppointmentView),
     /// The idempotency key was used for a different request.
     KeyReused,
     /// The appointment id is already booked with other details.
@@ -111,7 +113,11 @@ pub(super) struct Stored {
 #[derive(Debug, Clone, Copy)]
 pub(super) enum SeriesChange {
     Booked,
-    Moved { from: Timestamp },
+    /// A cancelled appointment booked again: the reminders it had belong to the cancelled booking.
+    BookedAgain,
+    Moved {
+        from: Timestamp,
+    },
 }
 
 const STORED_COLUMNS: &str =
@@ -237,9 +243,129 @@ async fn stored(
     .try_into()
 }
 
+/// The minutes of each offset, as the appointment row keeps them.
+fn offset_minutes(offsets: &[ReminderOffset]) -> String {
+    offsets
+        .iter()
+        .map(|o| o.minutes().to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Inserts the appointment; `false` when its idempotency key or appointment id is taken.
+async fn insert_appointment(
+    tx: &mut Transaction<'_, Any>,
+    new: &NewAppointment,
+    at: Timestamp,
+) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO appointments (id, clinic_id, patient_id, external_id, starts_at, topic, template, params, \
+         reminder_minutes, skipped_reminders, status, idempotency_key, request_hash, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '[]', $10, $11, $12, $13, $13) \
+         ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind(new.id.as_str())
+    .bind(new.clinic_id.as_str())
+    .bind(new.patient_id.as_str())
+    .bind(new.external_id.as_deref())
+    .bind(millis(new.starts_at))
+    .bind(new.topic.as_str())
+    .bind(new.template.as_str())
+    .bind(serde_json::to_string(&new.params).map_err(|_| corrupt("appointment params"))?)
+    .bind(offset_minutes(&new.offsets))
+    .bind(AppointmentStatus::Booked.as_str())
+    .bind(new.idempotency_key.as_deref())
+    .bind(new.request_hash.as_str())
+    .bind(millis(at))
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(inserted.is_some())
+}
+
+/// What an earlier booking with the same idempotency key or appointment id means for this one.
+enum Earlier {
+    /// The same request again.
+    Same(AppointmentId),
+    /// The idempotency key was used for a different request.
+    KeyReused,
+    /// The appointment id was cancelled: it may be booked again.
+    Cancelled(AppointmentId),
+    /// The appointment id is booked with other details.
+    IdTaken,
+}
+
+/// The earlier booking `new` ran into: by idempotency key first (a replay of a request is a
+/// replay even after a cancellation), then by appointment id.
+async fn earlier_booking(
+    tx: &mut Transaction<'_, Any>,
+    new: &NewAppointment,
+) -> Result<Earlier, StoreError> {
+    let by = |column: &str| {
+        format!(
+            "SELECT id, request_hash, status FROM appointments WHERE clinic_id = $1 AND {column} = $2"
+        )
+    };
+    if let Some(key) = &new.idempotency_key
+        && let Some((id, hash, _)) =
+            sqlx::query_as::<_, (String, String, String)>(&by("idempotency_key"))
+                .bind(new.clinic_id.as_str())
+                .bind(key.as_str())
+                .fetch_optional(&mut **tx)
+                .await?
+    {
+        return Ok(if hash == new.request_hash {
+            Earlier::Same(AppointmentId::from_stored(id))
+        } else {
+            Earlier::KeyReused
+        });
+    }
+    let (id, hash, status) = sqlx::query_as::<_, (String, String, String)>(&by("external_id"))
+        .bind(new.clinic_id.as_str())
+        .bind(new.external_id.as_deref())
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::Conflict("appointment"))?;
+    Ok(match appointment_status(&status)? {
+        AppointmentStatus::Cancelled => Earlier::Cancelled(AppointmentId::from_stored(id)),
+        AppointmentStatus::Booked if hash == new.request_hash => {
+            Earlier::Same(AppointmentId::from_stored(id))
+        }
+        AppointmentStatus::Booked => Earlier::IdTaken,
+    })
+}
+
+/// The cancelled appointment `id` booked again with the details of `new`.
+async fn book_again(
+    tx: &mut Transaction<'_, Any>,
+    id: &AppointmentId,
+    new: &NewAppointment,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE appointments SET patient_id = $2, starts_at = $3, topic = $4, template = $5, params = $6, \
+         reminder_minutes = $7, skipped_reminders = '[]', status = $8, \
+         idempotency_key = COALESCE($9, idempotency_key), request_hash = $10, updated_at = $11 WHERE id = $1",
+    )
+    .bind(id.as_str())
+    .bind(new.patient_id.as_str())
+    .bind(millis(new.starts_at))
+    .bind(new.topic.as_str())
+    .bind(new.template.as_str())
+    .bind(serde_json::to_string(&new.params).map_err(|_| corrupt("appointment params"))?)
+    .bind(offset_minutes(&new.offsets))
+    .bind(AppointmentStatus::Booked.as_str())
+    .bind(new.idempotency_key.as_deref())
+    .bind(new.request_hash.as_str())
+    .bind(millis(at))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 impl Store {
     /// Books an appointment and creates its reminders, all in one transaction. A repeated
-    /// idempotency key or appointment id with the same request yields the appointment as it is.
+    /// idempotency key or appointment id with the same request yields the appointment as it is;
+    /// the appointment id of a cancelled appointment books it again, with a new series.
     pub async fn book_appointment(
         &self,
         new: &NewAppointment,
@@ -247,54 +373,25 @@ impl Store {
         hours: &MessagingHours,
     ) -> Result<Booking, StoreError> {
         let mut tx = self.write.begin().await?;
-        let minutes = new
-            .offsets
-            .iter()
-            .map(|o| o.minutes().to_string())
-            .collect::<Vec<_>>()
-            .join(",");
-        let inserted = sqlx::query(
-            "INSERT INTO appointments (id, clinic_id, patient_id, external_id, starts_at, topic, template, params, \
-             reminder_minutes, skipped_reminders, status, idempotency_key, request_hash, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '[]', $10, $11, $12, $13, $13) \
-             ON CONFLICT DO NOTHING RETURNING id",
-        )
-        .bind(new.id.as_str())
-        .bind(new.clinic_id.as_str())
-        .bind(new.patient_id.as_str())
-        .bind(new.external_id.as_deref())
-        .bind(millis(new.starts_at))
-        .bind(new.topic.as_str())
-        .bind(new.template.as_str())
-        .bind(serde_json::to_string(&new.params).map_err(|_| corrupt("appointment params"))?)
-        .bind(minutes)
-        .bind(AppointmentStatus::Booked.as_str())
-        .bind(new.idempotency_key.as_deref())
-        .bind(new.request_hash.as_str())
-        .bind(millis(change.at))
-        .fetch_optional(&mut *tx)
-        .await?;
-        if inserted.is_none() {
-            let (id, hash, key): (String, String, Option<String>) = sqlx::query_as(
-                "SELECT id, request_hash, idempotency_key FROM appointments \
-                 WHERE clinic_id = $1 AND (idempotency_key = $2 OR external_id = $3)",
-            )
-            .bind(new.clinic_id.as_str())
-            .bind(new.idempotency_key.as_deref())
-            .bind(new.external_id.as_deref())
-            .fetch_one(&mut *tx)
-            .await?;
-            tx.rollback().await?;
-            return Ok(if hash == new.request_hash {
-                Booking::Replayed(self.appointment(&new.clinic_id, &id).await?)
-            } else if key.is_some() && key == new.idempotency_key {
-                Booking::KeyReused
-            } else {
-                Booking::AppointmentIdTaken
-            });
-        }
+        let (id, what) = if insert_appointment(&mut tx, new, change.at).await? {
+            (new.id.clone(), SeriesChange::Booked)
+        } else {
+            match earlier_booking(&mut tx, new).await? {
+                Earlier::Cancelled(id) => {
+                    book_again(&mut tx, &id, new, change.at).await?;
+                    (id, SeriesChange::BookedAgain)
+                }
+                Earlier::Same(id) => {
+                    tx.rollback().await?;
+                    let view = self.appointment(&new.clinic_id, id.as_str()).await?;
+                    return Ok(Booking::Replayed(view));
+                }
+                Earlier::KeyReused => return Ok(Booking::KeyReused),
+                Earlier::IdTaken => return Ok(Booking::AppointmentIdTaken),
+            }
+        };
         let appointment = Stored {
-            id: new.id.clone(),
+            id: id.clone(),
             clinic_id: new.clinic_id.clone(),
             patient_id: new.patient_id.clone(),
             starts_at: new.starts_at,
@@ -304,19 +401,13 @@ impl Store {
             offsets: new.offsets.clone(),
             status: AppointmentStatus::Booked,
         };
-        apply_series(
-            self.backend,
-            &mut tx,
-            &appointment,
-            change,
-            hours,
-            SeriesChange::Booked,
-        )
-        .await?;
+        apply_series(self.backend, &mut tx, &appointment, change, hours, what).await?;
         tx.commit().await?;
-        Ok(Booking::Created(
-            self.appointment(&new.clinic_id, new.id.as_str()).await?,
-        ))
+        let view = self.appointment(&new.clinic_id, id.as_str()).await?;
+        Ok(match what {
+            SeriesChange::BookedAgain => Booking::BookedAgain(view),
+            _ => Booking::Created(view),
+        })
     }
 
     /// Moves an appointment to `starts_at`; its reminders no provider has yet move with it.

@@ -113,7 +113,12 @@ pub(super) async fn apply_series(
 ) -> Result<(), StoreError> {
     let now = change.at;
     let starts_at = appointment.starts_at;
-    let latest = latest_reminders(tx, &appointment.id).await?;
+    let latest = match what {
+        SeriesChange::BookedAgain => HashMap::new(),
+        SeriesChange::Booked | SeriesChange::Moved { .. } => {
+            latest_reminders(tx, &appointment.id).await?
+        }
+    };
     let ids: Vec<&str> = latest.values().map(|r| r.id.as_str()).collect();
     lock_notifications(backend, tx, "{ids}", &ids).await?;
     let params = serde_json::to_string(&reminder_params(
@@ -124,6 +129,10 @@ pub(super) async fn apply_series(
     .map_err(|_| corrupt("reminder params"))?;
     let happened = match what {
         SeriesChange::Booked => ScheduleChange::Booked {
+            appointment: appointment.id.clone(),
+            starts_at,
+        },
+        SeriesChange::BookedAgain => ScheduleChange::BookedAgain {
             appointment: appointment.id.clone(),
             starts_at,
         },

@@ -402,6 +402,63 @@ async fn booking_again_with_the_same_appointment_id_is_a_replay_and_other_detail
 }
 
 #[tokio::test]
+async fn a_cancelled_appointment_id_is_booked_again_with_post_and_put_says_so() {
+    let app = clinic_at(TestClock::at(TUESDAY_MORNING), |_| {}).await;
+    let request = json!({ "appointment_id": "A-1", "patient_id": "p-1", "starts_at": APPOINTMENT });
+    let first = book(&app, request.clone()).await;
+    let cancelled = app
+        .request(Method::DELETE, "/v1/appointments/A-1", &app.key, None)
+        .await;
+    assert_eq!(cancelled.status(), StatusCode::OK);
+
+    let moved = app
+        .request(
+            Method::PUT,
+            "/v1/appointments/A-1",
+            &app.key,
+            Some(json!({ "starts_at": "2026-12-02T09:30:00+02:00" })),
+        )
+        .await;
+    let again = book(&app, request).await;
+
+    assert_eq!(moved.status(), StatusCode::CONFLICT);
+    let problem: Value = moved.json().await.expect("problem");
+    assert_eq!(
+        problem["detail"],
+        "the appointment is cancelled; to book it again, POST /v1/appointments with its \
+         appointment_id and the new starts_at"
+    );
+    assert_eq!(
+        again["id"], first["id"],
+        "the same appointment, booked again"
+    );
+    assert_eq!(again["status"], "booked");
+    let statuses: Vec<(String, String)> = reminders(&again)
+        .into_iter()
+        .map(|(before, _, _, status)| (before, status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("2d".to_owned(), "cancelled".to_owned()),
+            ("2h".to_owned(), "cancelled".to_owned()),
+            ("2d".to_owned(), "scheduled".to_owned()),
+            ("2h".to_owned(), "scheduled".to_owned()),
+        ],
+        "the cancelled booking's reminders stay as they were; the new booking has its own"
+    );
+    let new_reminder = again["reminders"][2]["notification_id"]
+        .as_str()
+        .expect("id");
+    assert!(
+        event_details(&app.notification(new_reminder).await)[0]
+            .contains("booked again after its cancellation"),
+    );
+    assert_eq!(appointment(&app, "A-1").await["status"], "booked");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn reminders_neither_count_against_nor_are_refused_by_the_patient_cap() {
     let app = clinic_at(TestClock::at(TUESDAY_MORNING), |config| {
         config.api.patient_daily_cap = 1;

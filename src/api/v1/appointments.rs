@@ -289,7 +289,7 @@ pub(super) async fn book_appointment(
         .book_appointment(&appointment, change, &hours)
         .await?
     {
-        Booking::Created(view) | Booking::Replayed(view) => {
+        Booking::Created(view) | Booking::Replayed(view) | Booking::BookedAgain(view) => {
             wake_if_due(&state, &view);
             Ok((StatusCode::CREATED, Json(view.into())))
         }
@@ -345,7 +345,9 @@ pub(super) async fn move_appointment(
     {
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::Conflict(
-                "the appointment is cancelled; book a new one instead".to_owned(),
+                "the appointment is cancelled; to book it again, POST /v1/appointments with its \
+                 appointment_id and the new starts_at"
+                    .to_owned(),
             ));
         }
         other => other.map_err(ApiError::not_found("appointment"))?,
