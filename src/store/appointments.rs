@@ -88,6 +88,14 @@ pub struct ReminderView {
     pub status: NotificationStatus,
 }
 
+/// An appointment after `DELETE`.
+#[derive(Debug, Clone)]
+pub struct CancelledAppointment {
+    pub view: AppointmentView,
+    /// Whether this call cancelled it (it was booked), not an earlier one.
+    pub cancelled_now: bool,
+}
+
 /// A reminder of the series that was left out, and why.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SkippedReminder {
@@ -188,8 +196,10 @@ pub(super) struct ReminderRow {
     pub(super) expires_at: Option<i64>,
 }
 
+/// Its notices of changes (no offset) are not reminders.
 pub(super) const REMINDER_SELECT: &str = "SELECT id, reminder_minutes_before, status, send_at, expires_at \
-    FROM notifications WHERE appointment_id = $1 ORDER BY created_at, id";
+    FROM notifications WHERE appointment_id = $1 AND reminder_minutes_before IS NOT NULL \
+    ORDER BY created_at, id";
 
 impl ReminderRow {
     fn offset(&self) -> Result<ReminderOffset, StoreError> {
@@ -446,16 +456,17 @@ impl Store {
     }
 
     /// Cancels an appointment and every reminder of it no provider has yet. Cancelling a
-    /// cancelled appointment changes nothing.
+    /// cancelled appointment changes nothing, and says so.
     pub async fn cancel_appointment(
         &self,
         clinic: &ClinicId,
         id: &str,
         change: AppointmentChange<'_>,
-    ) -> Result<AppointmentView, StoreError> {
+    ) -> Result<CancelledAppointment, StoreError> {
         let mut tx = self.write.begin().await?;
         let appointment = stored(self.backend, &mut tx, clinic, id).await?;
-        if appointment.status == AppointmentStatus::Booked {
+        let cancelled_now = appointment.status == AppointmentStatus::Booked;
+        if cancelled_now {
             sqlx::query("UPDATE appointments SET status = $2, updated_at = $3 WHERE id = $1")
                 .bind(appointment.id.as_str())
                 .bind(AppointmentStatus::Cancelled.as_str())
@@ -477,7 +488,10 @@ impl Store {
             events.write(&mut tx).await?;
         }
         tx.commit().await?;
-        self.appointment(clinic, appointment.id.as_str()).await
+        Ok(CancelledAppointment {
+            view: self.appointment(clinic, appointment.id.as_str()).await?,
+            cancelled_now,
+        })
     }
 
     /// The appointment `id` (ours, `apt_…`, or the booking system's) with its reminders.

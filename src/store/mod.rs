@@ -40,7 +40,8 @@ use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 pub use appointments::{
-    AppointmentChange, AppointmentView, Booking, NewAppointment, ReminderView, SkippedReminder,
+    AppointmentChange, AppointmentView, Booking, CancelledAppointment, NewAppointment,
+    ReminderView, SkippedReminder,
 };
 pub use callbacks::CallbackView;
 pub use clinics::{
@@ -52,7 +53,7 @@ pub use facts::{LearnedFact, SuspensionWrite};
 pub use notification_reads::{
     AttemptRecord, EventRecord, NotificationFilter, NotificationPage, NotificationRecord,
 };
-pub use notifications::{IntakeResult, NewNotification, Receipt, ReminderLink};
+pub use notifications::{AppointmentLink, IntakeResult, NewNotification, Receipt};
 pub use outcomes::{AttemptOutcome, OutcomeWrite};
 pub use patients::PatientUpsert;
 pub use sandbox::{OutboxFilter, OutboxMessage, SandboxAdvance, SandboxMessage, SandboxStatusDue};

@@ -17,7 +17,7 @@ use crate::domain::{
     ReminderTiming, ScheduleChange,
 };
 use crate::policy::{MessagingHours, ReminderTime, plan_reminders, reminder_params};
-use crate::store::{NewNotification, ReminderLink, SkippedReminder};
+use crate::store::{AppointmentLink, NewNotification, SkippedReminder};
 
 /// A linked reminder as the series sees it.
 #[derive(Debug, Clone)]
@@ -239,9 +239,9 @@ pub(super) async fn apply_series(
                 received_by: change.by.clone(),
                 // Messaging hours are checked before the hand-over, as for any notification.
                 hours_note: None,
-                reminder: Some(ReminderLink {
+                appointment: Some(AppointmentLink {
                     appointment: appointment.id.clone(),
-                    offset: planned.offset,
+                    offset: Some(planned.offset),
                 }),
             }),
             (None, None) => skipped.push(SkippedReminder {

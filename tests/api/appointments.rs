@@ -459,6 +459,63 @@ async fn a_cancelled_appointment_id_is_booked_again_with_post_and_put_says_so() 
 }
 
 #[tokio::test]
+async fn moving_with_notify_patient_confirms_the_new_time_in_the_patients_language() {
+    let app = clinic_at(TestClock::at(TUESDAY_MORNING), |_| {}).await;
+    app.patient(
+        "p-3",
+        json!({ "name": "Samir", "language": "ar", "email": "samir@example.org" }),
+    )
+    .await;
+    book(
+        &app,
+        json!({ "appointment_id": "A-3", "patient_id": "p-3", "starts_at": APPOINTMENT }),
+    )
+    .await;
+
+    let quiet_move = app
+        .request(
+            Method::PUT,
+            "/v1/appointments/A-3",
+            &app.key,
+            Some(json!({ "starts_at": "2026-12-02T09:30:00+02:00" })),
+        )
+        .await;
+    let response = app
+        .request(
+            Method::PUT,
+            "/v1/appointments/A-3",
+            &app.key,
+            Some(json!({ "starts_at": "2026-12-03T11:00:00+02:00", "notify_patient": true })),
+        )
+        .await;
+
+    assert_eq!(quiet_move.status(), StatusCode::OK);
+    let quiet: Value = quiet_move.json().await.expect("appointment");
+    assert_eq!(quiet.get("patient_notice"), None, "no notice unless asked");
+    assert_eq!(response.status(), StatusCode::OK);
+    let moved: Value = response.json().await.expect("appointment");
+    let id = moved["patient_notice"]["notification_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a notice: {moved:#}"));
+    let sent = app.wait_until_finished(id).await;
+    assert_eq!(sent["topic"], "appointment_confirmation");
+    assert_eq!(sent["priority"], "normal");
+    let outbox = app.outbox("samir@example.org").await;
+    assert_eq!(
+        outbox.len(),
+        1,
+        "one notice, for the move that asked for it"
+    );
+    assert!(
+        outbox[0]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("تم تأكيد موعدك") && b.contains("03.12.2026")),
+        "{outbox:#?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn reminders_neither_count_against_nor_are_refused_by_the_patient_cap() {
     let app = clinic_at(TestClock::at(TUESDAY_MORNING), |config| {
         config.api.patient_daily_cap = 1;

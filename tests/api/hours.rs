@@ -432,3 +432,93 @@ async fn a_reminder_with_no_allowed_moment_before_the_appointment_is_left_out_sa
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_cancellation_at_22_00_for_08_30_tomorrow_reaches_the_patient_now_in_their_language() {
+    let (app, _clock) = clinic_on_israeli_hours_at("2026-12-08T22:00:00+02:00").await;
+    app.patient(
+        "p-2",
+        json!({ "name": "Olga", "language": "ru", "phone": "+972541234568" }),
+    )
+    .await;
+    let response = app
+        .request(
+            Method::POST,
+            "/v1/appointments",
+            &app.key,
+            Some(json!({ "appointment_id": "A-7", "patient_id": "p-2",
+                         "starts_at": "2026-12-09T08:30:00+02:00" })),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+
+    let response = app
+        .request(
+            Method::DELETE,
+            "/v1/appointments/A-7?notify_patient=true",
+            &app.key,
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cancelled: Value = response.json().await.expect("appointment");
+
+    let notice = &cancelled["patient_notice"];
+    assert_eq!(notice["status"], "queued", "{cancelled:#}");
+    let send_at = at(notice["send_at"].as_str().expect("send_at"));
+    assert!(send_at < at("2026-12-08T22:01:00+02:00"), "now: {send_at}");
+    app.drain_dispatcher().await;
+    let id = notice["notification_id"].as_str().expect("id");
+    let sent = app.wait_for(id, &["delivered", "read"]).await;
+    assert_eq!(sent["topic"], "appointment_cancellation");
+    assert_eq!(
+        sent["priority"], "urgent",
+        "the clinic opens after the appointment"
+    );
+    assert!(
+        event_details(&sent)
+            .iter()
+            .any(|d| d.starts_with("urgent: sent now, not deferred for")),
+        "{sent:#}"
+    );
+    let outbox = app.outbox("+972541234568").await;
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(
+        outbox[0]["body"],
+        "Здравствуйте, Olga! Ваш приём в Clinic hadar 09.12.2026 в 08:30 отменён."
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_cancellation_that_the_hours_still_deliver_in_time_waits_for_them() {
+    let (app, _clock) = clinic_on_israeli_hours_at("2026-12-08T22:00:00+02:00").await;
+    let response = app
+        .request(
+            Method::POST,
+            "/v1/appointments",
+            &app.key,
+            Some(json!({ "appointment_id": "A-8", "patient_id": "p-1",
+                         "starts_at": "2026-12-09T14:00:00+02:00" })),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+
+    let response = app
+        .request(
+            Method::DELETE,
+            "/v1/appointments/A-8?notify_patient=true",
+            &app.key,
+            None,
+        )
+        .await;
+    let cancelled: Value = response.json().await.expect("appointment");
+
+    let notice = &cancelled["patient_notice"];
+    assert_eq!(notice["status"], "scheduled", "{cancelled:#}");
+    assert_eq!(
+        at(notice["send_at"].as_str().expect("send_at")),
+        at("2026-12-09T09:00:00+02:00")
+    );
+    app.stop().await;
+}

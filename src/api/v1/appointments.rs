@@ -10,7 +10,8 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -23,11 +24,13 @@ use crate::api::auth::Caller;
 use crate::api::json::{ApiJson, TIMESTAMP_RULE};
 use crate::api::problem::{ApiError, FieldError};
 use crate::domain::{AppointmentId, AppointmentStatus, NotificationId, NotificationStatus};
-use crate::intake::{EXTERNAL_ID_RULE, is_external_id};
+use crate::intake::{
+    AppointmentChanged, AppointmentNotice, EXTERNAL_ID_RULE, IntakeError, is_external_id,
+};
 use crate::policy::{FILLED_FROM_STARTS_AT, MessagingHours};
 use crate::store::{
-    AppointmentChange, AppointmentView, Booking, NewAppointment, ReminderView, SkippedReminder,
-    StoreError,
+    AppointmentChange, AppointmentView, Booking, NewAppointment, Receipt, ReminderView,
+    SkippedReminder, StoreError,
 };
 
 const DEFAULT_TEMPLATE: &str = "appointment_reminder";
@@ -49,6 +52,17 @@ pub(super) struct AppointmentIn {
 #[serde(deny_unknown_fields)]
 pub(super) struct AppointmentMove {
     starts_at: String,
+    /// Send the patient a confirmation of the new time.
+    #[serde(default)]
+    notify_patient: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CancelQuery {
+    /// Send the patient a cancellation notice.
+    #[serde(default)]
+    notify_patient: bool,
 }
 
 /// An appointment and its reminder series.
@@ -68,6 +82,41 @@ pub(super) struct AppointmentOut {
     skipped_reminders: Vec<SkippedReminderOut>,
     created_at: Timestamp,
     updated_at: Timestamp,
+    /// What became of the notice to the patient, when a move or cancellation asked for one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patient_notice: Option<NoticeOut>,
+}
+
+/// The notice of a move or cancellation: the notification taken in, or why there is none.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(super) enum NoticeOut {
+    Sent {
+        notification_id: NotificationId,
+        status: NotificationStatus,
+        send_at: Timestamp,
+    },
+    NotSent {
+        not_sent: String,
+    },
+}
+
+impl From<Receipt> for NoticeOut {
+    fn from(receipt: Receipt) -> Self {
+        Self::Sent {
+            notification_id: receipt.id,
+            status: receipt.status,
+            send_at: receipt.send_at,
+        }
+    }
+}
+
+impl NoticeOut {
+    fn not_sent(why: impl Into<String>) -> Self {
+        Self::NotSent {
+            not_sent: why.into(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -106,6 +155,7 @@ impl From<AppointmentView> for AppointmentOut {
                 .collect(),
             created_at: view.created_at,
             updated_at: view.updated_at,
+            patient_notice: None,
         }
     }
 }
@@ -151,12 +201,13 @@ fn clinic_zone(caller: &Caller) -> Result<TimeZone, ApiError> {
     TimeZone::get(caller.0.clinic.timezone.as_str()).map_err(|e| ApiError::Internal(Box::new(e)))
 }
 
-/// The messaging hours of the patient of appointment `id`, as its reminders are planned in.
+/// Appointment `id` as it is, and the messaging hours of its patient, as its reminders are
+/// planned in.
 async fn appointment_hours(
     state: &AppState,
     caller: &Caller,
     id: &str,
-) -> Result<MessagingHours, ApiError> {
+) -> Result<(AppointmentView, MessagingHours), ApiError> {
     let clinic = &caller.0.clinic;
     let view = state
         .store
@@ -167,7 +218,40 @@ async fn appointment_hours(
         .store
         .patient_by_external_id(&clinic.id, &view.patient_id)
         .await?;
-    Ok(state.intake.messaging_hours(clinic, &patient).await?)
+    let hours = state.intake.messaging_hours(clinic, &patient).await?;
+    Ok((view, hours))
+}
+
+/// Sends the patient the notice of `change` to `view`'s appointment, or says why not. Refused
+/// by intake (a clinic's own template needing more than the date and time), it is not sent, and
+/// the change made stands.
+async fn notify_patient(
+    state: &AppState,
+    caller: &Caller,
+    view: &AppointmentView,
+    change: AppointmentChanged,
+) -> Result<NoticeOut, ApiError> {
+    let notice = AppointmentNotice {
+        clinic: caller.0.clinic.clone(),
+        appointment: view.id.clone(),
+        patient_id: view.patient_id.clone(),
+        change,
+    };
+    match state
+        .intake
+        .accept_appointment_notice(notice, &caller.actor())
+        .await
+    {
+        Ok(receipt) => Ok(receipt.into()),
+        Err(IntakeError::Invalid(errors)) => Ok(NoticeOut::not_sent(
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.rule))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )),
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// Wakes the dispatcher when a reminder is due at once (booked or moved at short notice).
@@ -330,7 +414,7 @@ pub(super) async fn move_appointment(
         return Err(ApiError::Invalid(errors));
     };
     let clinic = &caller.0.clinic;
-    let hours = appointment_hours(&state, &caller, &id).await?;
+    let (before, hours) = appointment_hours(&state, &caller, &id).await?;
     let zone = clinic_zone(&caller)?;
     let by = caller.recorded_as();
     let change = AppointmentChange {
@@ -353,25 +437,60 @@ pub(super) async fn move_appointment(
         other => other.map_err(ApiError::not_found("appointment"))?,
     };
     wake_if_due(&state, &view);
-    Ok(Json(view.into()))
+    let notice = match (body.value.notify_patient, before.starts_at == starts_at) {
+        (false, _) => None,
+        (true, true) => Some(NoticeOut::not_sent("the appointment's time did not change")),
+        (true, false) => {
+            let moved = AppointmentChanged::Moved {
+                from: before.starts_at,
+                to: starts_at,
+            };
+            Some(notify_patient(&state, &caller, &view, moved).await?)
+        }
+    };
+    Ok(Json(AppointmentOut {
+        patient_notice: notice,
+        ..view.into()
+    }))
 }
 
 pub(super) async fn cancel_appointment(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    query: Result<Query<CancelQuery>, QueryRejection>,
 ) -> Result<Json<AppointmentOut>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let zone = clinic_zone(&caller)?;
     let by = caller.recorded_as();
+    let now = state.clock.now();
     let change = AppointmentChange {
         by: &by,
-        at: state.clock.now(),
+        at: now,
         clinic_zone: &zone,
     };
-    let view = state
+    let cancelled = state
         .store
         .cancel_appointment(&caller.0.clinic.id, &id, change)
         .await
         .map_err(ApiError::not_found("appointment"))?;
-    Ok(Json(view.into()))
+    let view = cancelled.view;
+    let notice = match query.notify_patient {
+        false => None,
+        true if !cancelled.cancelled_now => Some(NoticeOut::not_sent(
+            "the appointment was already cancelled; the patient was told then, if asked",
+        )),
+        true if view.starts_at <= now => {
+            Some(NoticeOut::not_sent("the appointment has already begun"))
+        }
+        true => {
+            let starts_at = view.starts_at;
+            let change = AppointmentChanged::Cancelled { starts_at };
+            Some(notify_patient(&state, &caller, &view, change).await?)
+        }
+    };
+    Ok(Json(AppointmentOut {
+        patient_notice: notice,
+        ..view.into()
+    }))
 }
