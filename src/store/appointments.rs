@@ -262,33 +262,45 @@ fn offset_minutes(offsets: &[ReminderOffset]) -> String {
         .join(",")
 }
 
+type Statement<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds what a booking sets, in this order: patient, starts_at, topic, template, params,
+/// reminder minutes, status (booked), idempotency key, request hash.
+fn bind_booking<'q>(
+    statement: Statement<'q>,
+    new: &'q NewAppointment,
+) -> Result<Statement<'q>, StoreError> {
+    Ok(statement
+        .bind(new.patient_id.as_str())
+        .bind(millis(new.starts_at))
+        .bind(new.topic.as_str())
+        .bind(new.template.as_str())
+        .bind(serde_json::to_string(&new.params).map_err(|_| corrupt("appointment params"))?)
+        .bind(offset_minutes(&new.offsets))
+        .bind(AppointmentStatus::Booked.as_str())
+        .bind(new.idempotency_key.as_deref())
+        .bind(new.request_hash.as_str()))
+}
+
 /// Inserts the appointment; `false` when its idempotency key or appointment id is taken.
 async fn insert_appointment(
     tx: &mut Transaction<'_, Any>,
     new: &NewAppointment,
     at: Timestamp,
 ) -> Result<bool, StoreError> {
-    let inserted = sqlx::query(
-        "INSERT INTO appointments (id, clinic_id, patient_id, external_id, starts_at, topic, template, params, \
-         reminder_minutes, skipped_reminders, status, idempotency_key, request_hash, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '[]', $10, $11, $12, $13, $13) \
+    let statement = sqlx::query(
+        "INSERT INTO appointments (id, clinic_id, external_id, patient_id, starts_at, topic, template, params, \
+         reminder_minutes, status, idempotency_key, request_hash, created_at, updated_at, skipped_reminders) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, '[]') \
          ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(new.id.as_str())
     .bind(new.clinic_id.as_str())
-    .bind(new.patient_id.as_str())
-    .bind(new.external_id.as_deref())
-    .bind(millis(new.starts_at))
-    .bind(new.topic.as_str())
-    .bind(new.template.as_str())
-    .bind(serde_json::to_string(&new.params).map_err(|_| corrupt("appointment params"))?)
-    .bind(offset_minutes(&new.offsets))
-    .bind(AppointmentStatus::Booked.as_str())
-    .bind(new.idempotency_key.as_deref())
-    .bind(new.request_hash.as_str())
-    .bind(millis(at))
-    .fetch_optional(&mut **tx)
-    .await?;
+    .bind(new.external_id.as_deref());
+    let inserted = bind_booking(statement, new)?
+        .bind(millis(at))
+        .fetch_optional(&mut **tx)
+        .await?;
     Ok(inserted.is_some())
 }
 
@@ -344,31 +356,24 @@ async fn earlier_booking(
     })
 }
 
-/// The cancelled appointment `id` booked again with the details of `new`.
+/// The cancelled appointment `id` booked again with the details of `new`; a request without an
+/// idempotency key keeps the first one's, so its replay is still a replay.
 async fn book_again(
     tx: &mut Transaction<'_, Any>,
     id: &AppointmentId,
     new: &NewAppointment,
     at: Timestamp,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    let statement = sqlx::query(
         "UPDATE appointments SET patient_id = $2, starts_at = $3, topic = $4, template = $5, params = $6, \
-         reminder_minutes = $7, skipped_reminders = '[]', status = $8, \
-         idempotency_key = COALESCE($9, idempotency_key), request_hash = $10, updated_at = $11 WHERE id = $1",
+         reminder_minutes = $7, status = $8, idempotency_key = COALESCE($9, idempotency_key), \
+         request_hash = $10, updated_at = $11, skipped_reminders = '[]' WHERE id = $1",
     )
-    .bind(id.as_str())
-    .bind(new.patient_id.as_str())
-    .bind(millis(new.starts_at))
-    .bind(new.topic.as_str())
-    .bind(new.template.as_str())
-    .bind(serde_json::to_string(&new.params).map_err(|_| corrupt("appointment params"))?)
-    .bind(offset_minutes(&new.offsets))
-    .bind(AppointmentStatus::Booked.as_str())
-    .bind(new.idempotency_key.as_deref())
-    .bind(new.request_hash.as_str())
-    .bind(millis(at))
-    .execute(&mut **tx)
-    .await?;
+    .bind(id.as_str());
+    bind_booking(statement, new)?
+        .bind(millis(at))
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

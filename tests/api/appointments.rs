@@ -7,7 +7,7 @@ use medrelay::clock::Clock;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{TestApp, event_details, reminder};
+use crate::harness::{TestApp, appointment_reminders as reminders, event_details, reminder};
 
 /// Tuesday 24 November 2026, 10:00 in Jerusalem (the clinic's zone): a working morning.
 const TUESDAY_MORNING: &str = "2026-11-24T08:00:00Z";
@@ -54,14 +54,6 @@ async fn clinic_at(clock: Arc<TestClock>, adjust: impl FnOnce(&mut Config)) -> T
     app
 }
 
-async fn book(app: &TestApp, body: Value) -> Value {
-    let response = app
-        .request(Method::POST, "/v1/appointments", &app.key, Some(body))
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json().await.expect("appointment")
-}
-
 async fn appointment(app: &TestApp, id: &str) -> Value {
     let response = app
         .request(
@@ -82,23 +74,6 @@ fn ts(value: &Value) -> Timestamp {
         .unwrap_or_else(|| panic!("not a timestamp: {value}"))
 }
 
-/// (before, send_at, expires_at, status) of each reminder.
-fn reminders(appointment: &Value) -> Vec<(String, Timestamp, Timestamp, String)> {
-    appointment["reminders"]
-        .as_array()
-        .expect("reminders")
-        .iter()
-        .map(|r| {
-            (
-                r["before"].as_str().unwrap_or_default().to_owned(),
-                ts(&r["send_at"]),
-                ts(&r["expires_at"]),
-                r["status"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
 fn at(s: &str) -> Timestamp {
     s.parse().expect("timestamp")
 }
@@ -107,11 +82,11 @@ fn at(s: &str) -> Timestamp {
 async fn a_booked_appointment_gets_reminders_two_days_and_two_hours_before_that_expire_at_it() {
     let app = clinic_at(TestClock::at(TUESDAY_MORNING), |_| {}).await;
 
-    let booked = book(
-        &app,
-        json!({ "appointment_id": "A-100", "patient_id": "p-1", "starts_at": APPOINTMENT }),
-    )
-    .await;
+    let booked = app
+        .book_appointment(
+            json!({ "appointment_id": "A-100", "patient_id": "p-1", "starts_at": APPOINTMENT }),
+        )
+        .await;
 
     assert_eq!(booked["appointment_id"], "A-100");
     assert_eq!(booked["status"], "booked");
@@ -157,11 +132,9 @@ async fn a_booked_appointment_gets_reminders_two_days_and_two_hours_before_that_
 async fn a_reminder_whose_time_has_passed_is_left_out_with_its_reason() {
     let app = clinic_at(TestClock::at("2026-11-30T08:00:00Z"), |_| {}).await;
 
-    let booked = book(
-        &app,
-        json!({ "patient_id": "p-1", "starts_at": APPOINTMENT }),
-    )
-    .await;
+    let booked = app
+        .book_appointment(json!({ "patient_id": "p-1", "starts_at": APPOINTMENT }))
+        .await;
 
     let kept: Vec<String> = reminders(&booked).into_iter().map(|r| r.0).collect();
     assert_eq!(kept, ["2h"]);
@@ -177,9 +150,7 @@ async fn a_reminder_whose_time_has_passed_is_left_out_with_its_reason() {
 #[tokio::test]
 async fn moving_the_appointment_moves_its_pending_reminders_with_their_date_and_time() {
     let app = clinic_at(TestClock::at(TUESDAY_MORNING), |_| {}).await;
-    let booked = book(
-        &app,
-        json!({ "appointment_id": "A-7", "patient_id": "p-1", "starts_at": APPOINTMENT, "params": {} }),
+    let booked = app.book_appointment(json!({ "appointment_id": "A-7", "patient_id": "p-1", "starts_at": APPOINTMENT, "params": {} }),
     )
     .await;
 
@@ -255,11 +226,11 @@ async fn moving_the_appointment_moves_its_pending_reminders_with_their_date_and_
 #[tokio::test]
 async fn moving_closer_cancels_a_reminder_whose_time_has_passed_and_moving_away_brings_it_back() {
     let app = clinic_at(TestClock::at(TUESDAY_MORNING), |_| {}).await;
-    let booked = book(
-        &app,
-        json!({ "appointment_id": "A-9", "patient_id": "p-1", "starts_at": APPOINTMENT }),
-    )
-    .await;
+    let booked = app
+        .book_appointment(
+            json!({ "appointment_id": "A-9", "patient_id": "p-1", "starts_at": APPOINTMENT }),
+        )
+        .await;
     let move_to = |starts_at: &str| {
         app.request(
             Method::PUT,
@@ -339,8 +310,12 @@ async fn a_cancelled_appointments_reminders_are_cancelled_and_never_sent() {
     .await;
     // Noon in Jerusalem: each reminder is due at 11:30.
     let noon = "2026-11-24T12:00:00+02:00";
-    let cancelled = book(&app, json!({ "patient_id": "p-1", "starts_at": noon })).await;
-    let kept = book(&app, json!({ "patient_id": "p-2", "starts_at": noon })).await;
+    let cancelled = app
+        .book_appointment(json!({ "patient_id": "p-1", "starts_at": noon }))
+        .await;
+    let kept = app
+        .book_appointment(json!({ "patient_id": "p-2", "starts_at": noon }))
+        .await;
 
     let id = cancelled["id"].as_str().expect("id");
     let response = app
@@ -383,9 +358,9 @@ async fn a_cancelled_appointments_reminders_are_cancelled_and_never_sent() {
 async fn booking_again_with_the_same_appointment_id_is_a_replay_and_other_details_conflict() {
     let app = clinic_at(TestClock::at(TUESDAY_MORNING), |_| {}).await;
     let request = json!({ "appointment_id": "A-1", "patient_id": "p-1", "starts_at": APPOINTMENT });
-    let first = book(&app, request.clone()).await;
+    let first = app.book_appointment(request.clone()).await;
 
-    let again = book(&app, request).await;
+    let again = app.book_appointment(request).await;
     let other = app
         .request(
             Method::POST,
@@ -405,7 +380,7 @@ async fn booking_again_with_the_same_appointment_id_is_a_replay_and_other_detail
 async fn a_cancelled_appointment_id_is_booked_again_with_post_and_put_says_so() {
     let app = clinic_at(TestClock::at(TUESDAY_MORNING), |_| {}).await;
     let request = json!({ "appointment_id": "A-1", "patient_id": "p-1", "starts_at": APPOINTMENT });
-    let first = book(&app, request.clone()).await;
+    let first = app.book_appointment(request.clone()).await;
     let cancelled = app
         .request(Method::DELETE, "/v1/appointments/A-1", &app.key, None)
         .await;
@@ -419,7 +394,7 @@ async fn a_cancelled_appointment_id_is_booked_again_with_post_and_put_says_so() 
             Some(json!({ "starts_at": "2026-12-02T09:30:00+02:00" })),
         )
         .await;
-    let again = book(&app, request).await;
+    let again = app.book_appointment(request).await;
 
     assert_eq!(moved.status(), StatusCode::CONFLICT);
     let problem: Value = moved.json().await.expect("problem");
@@ -466,8 +441,7 @@ async fn moving_with_notify_patient_confirms_the_new_time_in_the_patients_langua
         json!({ "name": "Samir", "language": "ar", "email": "samir@example.org" }),
     )
     .await;
-    book(
-        &app,
+    app.book_appointment(
         json!({ "appointment_id": "A-3", "patient_id": "p-3", "starts_at": APPOINTMENT }),
     )
     .await;
@@ -524,11 +498,9 @@ async fn reminders_neither_count_against_nor_are_refused_by_the_patient_cap() {
     })
     .await;
 
-    let booked = book(
-        &app,
-        json!({ "patient_id": "p-1", "starts_at": APPOINTMENT }),
-    )
-    .await;
+    let booked = app
+        .book_appointment(json!({ "patient_id": "p-1", "starts_at": APPOINTMENT }))
+        .await;
 
     assert_eq!(reminders(&booked).len(), 3);
     app.notify(reminder()).await;
@@ -609,8 +581,7 @@ async fn bad_appointments_are_refused_with_every_field_and_rule_named() {
 #[tokio::test]
 async fn another_clinic_cannot_see_or_change_the_appointment() {
     let app = clinic_at(TestClock::at(TUESDAY_MORNING), |_| {}).await;
-    book(
-        &app,
+    app.book_appointment(
         json!({ "appointment_id": "A-1", "patient_id": "p-1", "starts_at": APPOINTMENT }),
     )
     .await;

@@ -9,7 +9,7 @@ use medrelay::clock::AdjustableClock;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{TestApp, event_details, reminder};
+use crate::harness::{TestApp, appointment_reminders, event_details, reminder};
 
 /// Thursday 3 December 2026, 23:30 in Jerusalem.
 const THURSDAY_23_30: &str = "2026-12-03T23:30:00+02:00";
@@ -329,46 +329,53 @@ async fn a_patients_quiet_hours_are_kept_shown_and_checked() {
 /// Sunday 13 December 2026, 08:30 in Jerusalem: before the clinic opens, after a closed Saturday.
 const SUNDAY_08_30: &str = "2026-12-13T08:30:00+02:00";
 
-/// (before, send_at, status) of each reminder in an appointment's answer.
-fn reminder_times(appointment: &Value) -> Vec<(String, Timestamp, String)> {
-    appointment["reminders"]
-        .as_array()
-        .expect("reminders")
-        .iter()
-        .map(|r| {
-            (
-                r["before"].as_str().unwrap_or_default().to_owned(),
-                at(r["send_at"].as_str().expect("send_at")),
-                r["status"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
+/// Books appointment `appointment_id` of `patient_id` at `starts_at`, then cancels it asking for
+/// the patient to be told; the cancellation's answer.
+async fn booked_then_cancelled_telling_the_patient(
+    app: &TestApp,
+    appointment_id: &str,
+    patient_id: &str,
+    starts_at: &str,
+) -> Value {
+    app.book_appointment(json!({
+        "appointment_id": appointment_id, "patient_id": patient_id, "starts_at": starts_at
+    }))
+    .await;
+    let response = app
+        .request(
+            Method::DELETE,
+            &format!("/v1/appointments/{appointment_id}?notify_patient=true"),
+            &app.key,
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.expect("appointment")
 }
 
 #[tokio::test]
 async fn a_2h_reminder_for_sunday_08_30_is_scheduled_for_friday_12_30_and_sent_then_not_expired() {
     let (app, clock) = clinic_on_israeli_hours_at("2026-12-08T10:00:00+02:00").await;
 
-    let response = app
-        .request(
-            Method::POST,
-            "/v1/appointments",
-            &app.key,
-            Some(json!({ "patient_id": "p-1", "starts_at": SUNDAY_08_30 })),
-        )
+    let booked = app
+        .book_appointment(json!({ "patient_id": "p-1", "starts_at": SUNDAY_08_30 }))
         .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let booked: Value = response.json().await.expect("appointment");
 
     // 2d (Friday 08:30) is before opening: Thursday, half an hour before 18:00. 2h (Sunday
     // 06:30) has Saturday closed before it: Friday, half an hour before 13:00.
     let thursday = at("2026-12-10T17:30:00+02:00");
     let friday = at("2026-12-11T12:30:00+02:00");
+    let appointment = at(SUNDAY_08_30);
     assert_eq!(
-        reminder_times(&booked),
+        appointment_reminders(&booked),
         [
-            ("2d".to_owned(), thursday, "scheduled".to_owned()),
-            ("2h".to_owned(), friday, "scheduled".to_owned()),
+            (
+                "2d".to_owned(),
+                thursday,
+                appointment,
+                "scheduled".to_owned()
+            ),
+            ("2h".to_owned(), friday, appointment, "scheduled".to_owned()),
         ]
     );
     let two_hours = booked["reminders"][1]["notification_id"]
@@ -409,16 +416,9 @@ async fn a_reminder_with_no_allowed_moment_before_the_appointment_is_left_out_sa
     // Saturday evening: Friday has passed, and Sunday opens after the appointment.
     let (app, _clock) = clinic_on_israeli_hours_at("2026-12-12T20:00:00+02:00").await;
 
-    let response = app
-        .request(
-            Method::POST,
-            "/v1/appointments",
-            &app.key,
-            Some(json!({ "patient_id": "p-1", "starts_at": SUNDAY_08_30 })),
-        )
+    let booked = app
+        .book_appointment(json!({ "patient_id": "p-1", "starts_at": SUNDAY_08_30 }))
         .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let booked: Value = response.json().await.expect("appointment");
 
     assert_eq!(booked["reminders"], json!([]), "{booked:#}");
     assert_eq!(
@@ -441,27 +441,9 @@ async fn a_cancellation_at_22_00_for_08_30_tomorrow_reaches_the_patient_now_in_t
         json!({ "name": "Olga", "language": "ru", "phone": "+972541234568" }),
     )
     .await;
-    let response = app
-        .request(
-            Method::POST,
-            "/v1/appointments",
-            &app.key,
-            Some(json!({ "appointment_id": "A-7", "patient_id": "p-2",
-                         "starts_at": "2026-12-09T08:30:00+02:00" })),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-
-    let response = app
-        .request(
-            Method::DELETE,
-            "/v1/appointments/A-7?notify_patient=true",
-            &app.key,
-            None,
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let cancelled: Value = response.json().await.expect("appointment");
+    let cancelled =
+        booked_then_cancelled_telling_the_patient(&app, "A-7", "p-2", "2026-12-09T08:30:00+02:00")
+            .await;
 
     let notice = &cancelled["patient_notice"];
     assert_eq!(notice["status"], "queued", "{cancelled:#}");
@@ -493,26 +475,9 @@ async fn a_cancellation_at_22_00_for_08_30_tomorrow_reaches_the_patient_now_in_t
 #[tokio::test]
 async fn a_cancellation_that_the_hours_still_deliver_in_time_waits_for_them() {
     let (app, _clock) = clinic_on_israeli_hours_at("2026-12-08T22:00:00+02:00").await;
-    let response = app
-        .request(
-            Method::POST,
-            "/v1/appointments",
-            &app.key,
-            Some(json!({ "appointment_id": "A-8", "patient_id": "p-1",
-                         "starts_at": "2026-12-09T14:00:00+02:00" })),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-
-    let response = app
-        .request(
-            Method::DELETE,
-            "/v1/appointments/A-8?notify_patient=true",
-            &app.key,
-            None,
-        )
-        .await;
-    let cancelled: Value = response.json().await.expect("appointment");
+    let cancelled =
+        booked_then_cancelled_telling_the_patient(&app, "A-8", "p-1", "2026-12-09T14:00:00+02:00")
+            .await;
 
     let notice = &cancelled["patient_notice"];
     assert_eq!(notice["status"], "scheduled", "{cancelled:#}");
