@@ -222,15 +222,22 @@ async fn appointment_hours(
     Ok((view, hours))
 }
 
-/// Sends the patient the notice of `change` to `view`'s appointment, or says why not. Refused
-/// by intake (a clinic's own template needing more than the date and time), it is not sent, and
-/// the change made stands.
-async fn notify_patient(
+/// When the caller `asked` for one, sends the patient the notice of `change` to `view`'s
+/// appointment, or says why there is none: `change` is the reason when there is nothing to tell,
+/// and intake may refuse it (a clinic's own template needing more than the date and time). The
+/// change made stands either way.
+async fn patient_notice(
     state: &AppState,
     caller: &Caller,
     view: &AppointmentView,
-    change: AppointmentChanged,
-) -> Result<NoticeOut, ApiError> {
+    asked: bool,
+    change: Result<AppointmentChanged, &'static str>,
+) -> Result<Option<NoticeOut>, ApiError> {
+    let change = match (asked, change) {
+        (false, _) => return Ok(None),
+        (true, Err(why)) => return Ok(Some(NoticeOut::not_sent(why))),
+        (true, Ok(change)) => change,
+    };
     let notice = AppointmentNotice {
         clinic: caller.0.clinic.clone(),
         appointment: view.id.clone(),
@@ -242,14 +249,14 @@ async fn notify_patient(
         .accept_appointment_notice(notice, &caller.actor())
         .await
     {
-        Ok(receipt) => Ok(receipt.into()),
-        Err(IntakeError::Invalid(errors)) => Ok(NoticeOut::not_sent(
+        Ok(receipt) => Ok(Some(receipt.into())),
+        Err(IntakeError::Invalid(errors)) => Ok(Some(NoticeOut::not_sent(
             errors
                 .iter()
                 .map(|e| format!("{}: {}", e.field, e.rule))
                 .collect::<Vec<_>>()
                 .join("; "),
-        )),
+        ))),
         Err(other) => Err(other.into()),
     }
 }
@@ -437,19 +444,17 @@ pub(super) async fn move_appointment(
         other => other.map_err(ApiError::not_found("appointment"))?,
     };
     wake_if_due(&state, &view);
-    let notice = match (body.value.notify_patient, before.starts_at == starts_at) {
-        (false, _) => None,
-        (true, true) => Some(NoticeOut::not_sent("the appointment's time did not change")),
-        (true, false) => {
-            let moved = AppointmentChanged::Moved {
-                from: before.starts_at,
-                to: starts_at,
-            };
-            Some(notify_patient(&state, &caller, &view, moved).await?)
-        }
+    let moved = if before.starts_at == starts_at {
+        Err("the appointment's time did not change")
+    } else {
+        Ok(AppointmentChanged::Moved {
+            from: before.starts_at,
+            to: starts_at,
+        })
     };
+    let asked = body.value.notify_patient;
     Ok(Json(AppointmentOut {
-        patient_notice: notice,
+        patient_notice: patient_notice(&state, &caller, &view, asked, moved).await?,
         ..view.into()
     }))
 }
@@ -475,22 +480,18 @@ pub(super) async fn cancel_appointment(
         .await
         .map_err(ApiError::not_found("appointment"))?;
     let view = cancelled.view;
-    let notice = match query.notify_patient {
-        false => None,
-        true if !cancelled.cancelled_now => Some(NoticeOut::not_sent(
-            "the appointment was already cancelled; the patient was told then, if asked",
-        )),
-        true if view.starts_at <= now => {
-            Some(NoticeOut::not_sent("the appointment has already begun"))
-        }
-        true => {
-            let starts_at = view.starts_at;
-            let change = AppointmentChanged::Cancelled { starts_at };
-            Some(notify_patient(&state, &caller, &view, change).await?)
-        }
+    let change = if !cancelled.cancelled_now {
+        Err("the appointment was already cancelled; a notice goes only with the cancellation")
+    } else if view.starts_at <= now {
+        Err("the appointment has already begun")
+    } else {
+        Ok(AppointmentChanged::Cancelled {
+            starts_at: view.starts_at,
+        })
     };
+    let asked = query.notify_patient;
     Ok(Json(AppointmentOut {
-        patient_notice: notice,
+        patient_notice: patient_notice(&state, &caller, &view, asked, change).await?,
         ..view.into()
     }))
 }
