@@ -101,7 +101,7 @@ async fn one_notification_due(store: &Store, t0: Timestamp) -> NotificationId {
         },
         received_by: Actor::System,
         hours_note: None,
-        reminder: None,
+        appointment: None,
     };
     store
         .insert_notifications(&[new], PatientCaps::default())

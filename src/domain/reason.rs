@@ -182,6 +182,18 @@ pub enum ReminderSkip {
         reminder: String,
         instead: Option<String>,
     },
+    /// The hours allow no moment near its time `planned` (within a week before it) that is
+    /// still ahead, nor one after it before the appointment.
+    NoAllowedMoment {
+        planned: Timestamp,
+        held_by: Vec<HoursRule>,
+    },
+    /// The hours would send it no later than the longer `other` reminder, which already reaches
+    /// the patient then.
+    NoLaterThan {
+        at: Zoned,
+        other: String,
+    },
 }
 
 impl fmt::Display for ReminderSkip {
@@ -204,6 +216,17 @@ impl fmt::Display for ReminderSkip {
                     None => Ok(()),
                 }
             }
+            Self::NoAllowedMoment { planned, held_by } => write!(
+                f,
+                "no moment the hours allow near its time ({planned}) before the appointment: {}",
+                joined(held_by, "; ")
+            ),
+            Self::NoLaterThan { at, other } => write!(
+                f,
+                "the hours would move it to {}, no later than the {other} reminder, which reaches \
+                 the patient then",
+                clinic_time(at)
+            ),
         }
     }
 }
@@ -399,7 +422,7 @@ pub fn clinic_time(at: &Zoned) -> String {
     at.strftime("%Y-%m-%dT%H:%M%:z[%:Q]").to_string()
 }
 
-fn joined<T: fmt::Display>(items: &[T], separator: &str) -> String {
+pub(super) fn joined<T: fmt::Display>(items: &[T], separator: &str) -> String {
     items
         .iter()
         .map(ToString::to_string)

@@ -11,7 +11,9 @@
 //!   gets, its rendering per channel, and the checks on a clinic's templates and quick replies.
 //! - [`PatientCap`]: how many non-urgent notifications one patient may get in 24 hours.
 //! - [`plan_reminders`]: when each reminder of an appointment's series goes.
+//! - [`notice_priority`]: whether a notice that an appointment changed waits for the hours.
 
+mod appointment_notices;
 mod channel_plan;
 mod decide;
 mod hours;
@@ -21,6 +23,7 @@ mod reminders;
 mod retry;
 pub mod templates;
 
+pub use appointment_notices::{NOTICE_LEAD, notice_priority};
 pub use channel_plan::{
     ChannelPlan, ChannelSuspension, KnownFact, PlannedChannel, WHATSAPP_WINDOW, WhatsAppContent,
     channel_plan,
