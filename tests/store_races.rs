@@ -156,6 +156,7 @@ async fn a_delivery_reported_while_the_dispatcher_decides_stops_its_stale_fallba
         learned: None,
         suspend: None,
         sms: None,
+        notice_follows: false,
     };
     store
         .record_outcomes("first", &[outcome], t0)

@@ -8,6 +8,8 @@ use jiff::{Timestamp, Zoned};
 use medrelay_channels::ChannelKind;
 use serde::Serialize;
 
+use super::ContentKind;
+
 /// Where a notification's channel order came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -129,6 +131,20 @@ pub enum Reason {
         content: bool,
     },
     CallThePatient {
+        topic: String,
+    },
+    /// A sensitive notification's content was handed to `channel`; its notice may say so.
+    ContentHandedOver {
+        channel: ChannelKind,
+    },
+    /// One part of a sensitive notification reached the patient on no channel; `story` says
+    /// how each was.
+    PartUndelivered {
+        part: ContentKind,
+        story: Vec<Reason>,
+    },
+    /// No channel carried a sensitive notification's content: staff are to tell the patient.
+    CallWithTheContent {
         topic: String,
     },
     NoNumberToCall {
@@ -355,6 +371,17 @@ impl fmt::Display for Reason {
             Self::CallThePatient { topic } => {
                 write!(f, "restricted topic {topic}: call the patient")
             }
+            Self::ContentHandedOver { channel } => write!(f, "content: {channel} handed over"),
+            Self::PartUndelivered { part, story } => write!(
+                f,
+                "{}: not delivered, {}",
+                part.as_str(),
+                no_channel_left(story)
+            ),
+            Self::CallWithTheContent { topic } => write!(
+                f,
+                "sensitive topic {topic}: no channel carried the content; call the patient"
+            ),
             Self::NoNumberToCall { topic } => write!(
                 f,
                 "restricted topic {topic}: no phone number to call the patient back"

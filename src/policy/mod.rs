@@ -2,7 +2,8 @@
 //! of its own; `now` is an argument, so every rule is tested with a fixed time.
 //!
 //! - [`channel_plan`]: which channels may carry a notification, in order, and why others may not.
-//! - [`decide`]: given the plan and the attempts so far, what happens next (send, wait, finish).
+//! - [`decide`]: given the plan and the attempts so far, what happens next (send, wait, finish);
+//!   [`decide_in_parts`] for a sensitive topic: its content, then a notice that says where it went.
 //! - [`MessagingHours`]: when a normal notification may go: clinic hours, holidays, quiet hours.
 //! - [`retry_delay`]: the backoff between tries on one channel.
 //! - [`privacy`]: what a message on a topic may say on each channel; restricted topics' callbacks.
@@ -29,6 +30,7 @@ pub use channel_plan::{
 };
 pub use decide::{
     AttemptFacts, AttemptVerdict, Decision, DeliveryRules, NotificationFacts, Step, decide,
+    decide_in_parts,
 };
 pub use hours::{HORIZON_DAYS, MessagingHours, SendTime};
 pub use patient_cap::{PatientCap, PatientCaps};

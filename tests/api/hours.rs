@@ -16,7 +16,7 @@ const THURSDAY_23_30: &str = "2026-12-03T23:30:00+02:00";
 /// Friday 4 December 2026, 09:00 in Jerusalem: the next working day opens.
 const FRIDAY_09_00: &str = "2026-12-04T09:00:00+02:00";
 
-fn at(s: &str) -> Timestamp {
+pub(crate) fn at(s: &str) -> Timestamp {
     s.parse().expect("timestamp")
 }
 
@@ -35,7 +35,7 @@ fn israeli_hours() -> Value {
 }
 
 /// A clinic on Israeli hours, Dana as its patient in Jerusalem, and the clock at `now`.
-async fn clinic_on_israeli_hours_at(now: &str) -> (TestApp, Arc<AdjustableClock>) {
+pub(crate) async fn clinic_on_israeli_hours_at(now: &str) -> (TestApp, Arc<AdjustableClock>) {
     let clock = Arc::new(AdjustableClock::default());
     clock.set(at(now));
     let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
