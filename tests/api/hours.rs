@@ -457,8 +457,17 @@ async fn a_cancellation_at_22_00_for_08_30_tomorrow_reaches_the_patient_now_in_t
         sent["priority"], "urgent",
         "the clinic opens after the appointment"
     );
+    let events = event_details(&sent);
     assert!(
-        event_details(&sent)
+        events[0].ends_with(
+            "the patient is told; urgent: it goes at once, as the hours would not let it arrive \
+             an hour before 2026-12-09T06:30:00Z; template appointment_cancellation: the \
+             built-in copy in ru"
+        ),
+        "{sent:#}"
+    );
+    assert!(
+        events
             .iter()
             .any(|d| d.starts_with("urgent: sent now, not deferred for")),
         "{sent:#}"
