@@ -488,11 +488,27 @@ async fn a_cancellation_that_the_hours_still_deliver_in_time_waits_for_them() {
         booked_then_cancelled_telling_the_patient(&app, "A-8", "p-1", "2026-12-09T14:00:00+02:00")
             .await;
 
+    let again = app
+        .request(
+            Method::DELETE,
+            "/v1/appointments/A-8?notify_patient=true",
+            &app.key,
+            None,
+        )
+        .await;
+
     let notice = &cancelled["patient_notice"];
     assert_eq!(notice["status"], "scheduled", "{cancelled:#}");
     assert_eq!(
         at(notice["send_at"].as_str().expect("send_at")),
         at("2026-12-09T09:00:00+02:00")
+    );
+    let again: Value = again.json().await.expect("appointment");
+    assert_eq!(
+        again["patient_notice"],
+        json!({ "not_sent": "the appointment was already cancelled; a notice goes only with the \
+                              cancellation" }),
+        "one notice per cancellation"
     );
     app.stop().await;
 }
