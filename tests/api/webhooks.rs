@@ -4,8 +4,9 @@
 //! The clinic has its own WhatsApp and Twilio accounts here, pointed at a mock of Meta and Twilio
 //! that accepts every message and never reports back, so the only statuses the gateway hears are
 //! the ones each test signs and posts itself, with secrets the test knows. The gateway sits
-//! behind a public address (`public_url`) different from the one it listens on, as in
-//! production: Twilio signs the URL it called, which is the public one.
+//! behind a public address different from the one it listens on, as in production, and is
+//! configured as the README shows: the callback URLs name the public address, `public_url` is
+//! left out. Twilio signs the URL it was given and called, which is the public one.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +21,9 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
 
 use crate::harness::TestApp;
 
@@ -82,7 +86,6 @@ impl Gateway {
 
         let base_url = providers.uri();
         let app = TestApp::spawn_with(move |config| {
-            config.public_url = Some(PUBLIC_URL.to_owned());
             config.sandbox.enabled = Some(true);
             // No receipt comes unless a test posts one: the attempt must wait for it meanwhile.
             config.delivery_timeout.whatsapp_ms = 3_600_000;
@@ -181,7 +184,7 @@ impl Gateway {
 
     /// POSTs a Twilio form to `url`, signed the way Twilio signs it with our auth token.
     async fn post_signed_twilio(&self, url: &str, params: &[(String, String)]) -> Response {
-        let signature = twilio::sign(&Secret::new(AUTH_TOKEN), url, params);
+        let signature = twilio_signature(AUTH_TOKEN, url, params);
         self.post_twilio(url, params, Some(&signature)).await
     }
 
@@ -274,6 +277,23 @@ fn whatsapp_status(attempt: &str, status: &str) -> Vec<u8> {
 /// The header Meta sends with `body`, signed with our app secret.
 fn meta_signature(body: &[u8]) -> String {
     whatsapp::sign(&Secret::new(APP_SECRET), body)
+}
+
+/// `X-Twilio-Signature` as Twilio's request validator computes it (twilio.com/docs/usage/security),
+/// written here from Twilio's description rather than taken from the gateway: the full URL
+/// Twilio requested, then every POST parameter sorted by name as name followed by value,
+/// HMAC-SHA1 keyed with the auth token, base64.
+fn twilio_signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
+    let mut sorted = params.to_vec();
+    sorted.sort();
+    let mut signed = url.to_owned();
+    for (name, value) in sorted {
+        signed.push_str(&name);
+        signed.push_str(&value);
+    }
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(auth_token.as_bytes()).expect("any key");
+    mac.update(signed.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
 /// The form Twilio posts to an SMS status callback.
@@ -552,6 +572,34 @@ async fn the_sms_status_callback_url_given_to_twilio_names_the_attempt() {
         sent["StatusCallback"],
         format!("{PUBLIC_URL}/webhooks/twilio/sms?attempt={attempt}")
     );
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn an_sms_status_signed_over_the_exact_callback_url_twilio_was_given_is_accepted() {
+    let gateway = Gateway::start().await;
+    let (id, attempt) = gateway.accepted_on("sms").await;
+    let callback = gateway.sent_to_twilio("Messages").await["StatusCallback"].clone();
+    assert_eq!(
+        callback,
+        format!("{PUBLIC_URL}/webhooks/twilio/sms?attempt={attempt}")
+    );
+    let delivered = sms_status("delivered");
+
+    let elsewhere = format!("{PUBLIC_URL}/other/webhooks/twilio/sms?attempt={attempt}");
+    let over_another_url = twilio_signature(AUTH_TOKEN, &elsewhere, &delivered);
+    let refused = gateway
+        .post_twilio(&callback, &delivered, Some(&over_another_url))
+        .await;
+    assert_problem(refused, StatusCode::FORBIDDEN, "signed over another URL").await;
+    assert_eq!(gateway.attempt(&id).await["status"], "accepted");
+
+    let over_the_callback = twilio_signature(AUTH_TOKEN, &callback, &delivered);
+    let accepted = gateway
+        .post_twilio(&callback, &delivered, Some(&over_the_callback))
+        .await;
+    assert_eq!(accepted.status(), StatusCode::OK);
+    assert_eq!(gateway.attempt(&id).await["status"], "delivered");
     gateway.stop().await;
 }
 

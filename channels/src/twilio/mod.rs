@@ -20,8 +20,8 @@ pub use config::{
 pub use sms::TwilioSms;
 pub use voice::TwilioVoice;
 pub use webhook::{
-    CallReply, InboundSms, callback_ref_from_url, parse_call_reply, parse_call_status,
-    parse_inbound_sms, parse_sms_status, sign, validate_signature,
+    CallReply, Hook, InboundSms, callback_ref_from_url, parse_call_reply, parse_call_status,
+    parse_inbound_sms, parse_sms_status, requested_url, sign, validate_signature,
 };
 
 /// The query parameter that carries our attempt id (`callback_ref`) on every URL we give Twilio,

@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use medrelay_channels::twilio::Hook;
 use medrelay_channels::{ProviderStatus, twilio, whatsapp};
 use serde::Deserialize;
 use tokio::sync::Semaphore;
@@ -174,7 +175,8 @@ async fn twilio_sms_status(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    twilio_status(&state, &uri, &headers, &body, twilio::parse_sms_status).await
+    let request = TwilioRequest::new(Hook::SmsStatus, &uri, &headers, &body);
+    twilio_status(&state, request, twilio::parse_sms_status).await
 }
 
 async fn twilio_call_status(
@@ -183,7 +185,8 @@ async fn twilio_call_status(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    twilio_status(&state, &uri, &headers, &body, twilio::parse_call_status).await
+    let request = TwilioRequest::new(Hook::CallStatus, &uri, &headers, &body);
+    twilio_status(&state, request, twilio::parse_call_status).await
 }
 
 /// Reads one Twilio status callback: its parameters and our attempt id.
@@ -192,12 +195,10 @@ type ParseTwilioStatus = fn(&[(String, String)], Option<&str>) -> Option<Provide
 /// A message or call status callback, read by `parse`.
 async fn twilio_status(
     state: &AppState,
-    uri: &OriginalUri,
-    headers: &HeaderMap,
-    body: &[u8],
+    request: TwilioRequest<'_>,
     parse: ParseTwilioStatus,
 ) -> Result<Response, ApiError> {
-    let callback = twilio_request(state, uri, headers, body)?;
+    let callback = twilio_callback(state, request)?;
     let statuses = parse(&callback.params, callback.callback_ref.as_deref());
     apply(state, statuses.into_iter().collect(), &callback.senders).await?;
     Ok(empty_twiml())
@@ -214,7 +215,10 @@ async fn twilio_call_reply(
         callback_ref,
         params,
         senders,
-    } = twilio_request(&state, &uri, &headers, &body)?;
+    } = twilio_callback(
+        &state,
+        TwilioRequest::new(Hook::CallReply, &uri, &headers, &body),
+    )?;
     let reply = twilio::parse_call_reply(&params);
     let thanks = match (callback_ref, reply) {
         (Some(attempt), Some(reply)) => {
@@ -252,35 +256,52 @@ struct TwilioCallback {
     senders: Vec<String>,
 }
 
+/// A request to one of the webhooks Twilio calls, as it arrived.
+struct TwilioRequest<'r> {
+    hook: Hook,
+    uri: &'r OriginalUri,
+    headers: &'r HeaderMap,
+    body: &'r [u8],
+}
+
+impl<'r> TwilioRequest<'r> {
+    fn new(hook: Hook, uri: &'r OriginalUri, headers: &'r HeaderMap, body: &'r [u8]) -> Self {
+        Self {
+            hook,
+            uri,
+            headers,
+            body,
+        }
+    }
+}
+
 /// The Twilio callback in this request, if its `X-Twilio-Signature` checks out against the
-/// account it names.
-fn twilio_request(
+/// account it names, over a URL that account was given for this webhook.
+fn twilio_callback(
     state: &AppState,
-    uri: &OriginalUri,
-    headers: &HeaderMap,
-    body: &[u8],
+    request: TwilioRequest<'_>,
 ) -> Result<TwilioCallback, ApiError> {
-    let signature = signature_header(headers, TWILIO_SIGNATURE)?;
-    let params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
-    // Twilio signs the URL it called: our public address and the path and query it was given.
-    let url = format!(
-        "{}{}",
-        state.public_url.trim_end_matches('/'),
-        uri.path_and_query().map_or("/", |pq| pq.as_str())
-    );
+    let signature = signature_header(request.headers, TWILIO_SIGNATURE)?;
+    let params: Vec<(String, String)> = form_urlencoded::parse(request.body).into_owned().collect();
     let account = params
         .iter()
         .find(|(name, _)| name == "AccountSid")
         .and_then(|(_, sid)| state.providers.twilio_account(sid));
-    let Some(account) = account.filter(|account| {
-        twilio::validate_signature(&account.auth_token, &url, &params, Some(signature))
-    }) else {
-        return Err(ApiError::Forbidden(
-            "X-Twilio-Signature does not sign this request",
-        ));
-    };
+    let forbidden = || ApiError::Forbidden("X-Twilio-Signature does not sign this request");
+    let account = account.ok_or_else(forbidden)?;
+    // Twilio signs the URL it was given: the configured callback URL with our query. Every
+    // URL is checked, so the time taken does not tell which came close.
+    let query = request.uri.query();
+    let signed: Vec<String> = account
+        .hook_urls(request.hook)
+        .map(|given| twilio::requested_url(given, query))
+        .filter(|url| {
+            twilio::validate_signature(&account.auth_token, url, &params, Some(signature))
+        })
+        .collect();
+    let url = signed.first().ok_or_else(forbidden)?;
     Ok(TwilioCallback {
-        callback_ref: twilio::callback_ref_from_url(&url),
+        callback_ref: twilio::callback_ref_from_url(url),
         params,
         senders: account.senders.clone(),
     })
