@@ -512,6 +512,53 @@ async fn a_signed_whatsapp_failure_fails_the_attempt_with_metas_error_code() {
 }
 
 #[tokio::test]
+async fn a_signed_whatsapp_failure_carrying_only_the_wamid_falls_back_to_sms_at_once() {
+    let gateway = Gateway::start().await;
+    gateway
+        .app
+        .patient(
+            "p-1",
+            json!({ "name": "Dana", "phone": DANA, "channels": ["whatsapp", "sms"] }),
+        )
+        .await;
+    let id = gateway
+        .app
+        .notify(json!({
+            "patient_id": "p-1", "topic": "appointment_reminder",
+            "template": "appointment_reminder", "params": { "date": "01.12", "time": "09:30" }
+        }))
+        .await;
+    gateway.attempt_reaches(&id, "accepted").await;
+
+    // Meta does not promise `biz_opaque_callback_data` on a failure: only the wamid names it.
+    let mut failure: Value =
+        serde_json::from_slice(&whatsapp_status("unused", "failed")).expect("json");
+    let status = &mut failure["entry"][0]["changes"][0]["value"]["statuses"][0];
+    status
+        .as_object_mut()
+        .expect("a status")
+        .remove("biz_opaque_callback_data");
+    let body = serde_json::to_vec(&failure).expect("json");
+    let response = gateway
+        .post_whatsapp(&body, Some(&meta_signature(&body)))
+        .await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    // The delivery timeout is an hour: only the failure can have moved it on.
+    let fell_back = gateway
+        .app
+        .wait_until(&id, |n| n["attempts"][1]["status"] == "accepted")
+        .await;
+    assert_eq!(
+        fell_back["attempts"][0]["status"], "failed",
+        "{fell_back:#}"
+    );
+    assert_eq!(fell_back["attempts"][0]["error_code"], "131026");
+    assert_eq!(fell_back["attempts"][1]["channel"], "sms");
+    gateway.stop().await;
+}
+
+#[tokio::test]
 async fn a_whatsapp_status_delivered_twice_is_recorded_once() {
     let gateway = Gateway::start().await;
     let (id, attempt) = gateway.accepted_on("whatsapp").await;

@@ -307,8 +307,8 @@ fn twilio_callback(
     })
 }
 
-/// Stores the statuses that name one of our attempts sent through `senders`; the rest are not
-/// this account's to report.
+/// Stores the statuses that name one of our attempts sent through `senders`, by our attempt id
+/// or the provider's message id; the rest are not this account's to report.
 async fn apply(
     state: &AppState,
     statuses: Vec<ProviderStatus>,
@@ -317,17 +317,15 @@ async fn apply(
     let now = state.clock.now();
     let updates: Vec<StatusUpdate> = statuses
         .into_iter()
-        .filter_map(|status| {
-            Some(StatusUpdate {
-                attempt_id: status.callback_ref?,
-                provider_message_id: status.provider_message_id,
-                state: status.state,
-                error_code: status.error_code,
-                error_text: status.error_text,
-                fact: status
-                    .fact
-                    .map(|fact| (fact, state.config.dispatch.remember_until(fact, now))),
-            })
+        .map(|status| StatusUpdate {
+            attempt_id: status.callback_ref,
+            provider_message_id: status.provider_message_id,
+            state: status.state,
+            error_code: status.error_code,
+            error_text: status.error_text,
+            fact: status
+                .fact
+                .map(|fact| (fact, state.config.dispatch.remember_until(fact, now))),
         })
         .collect();
     if !updates.is_empty() {
