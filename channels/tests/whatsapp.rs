@@ -98,6 +98,55 @@ async fn outcome_of(response: ResponseTemplate) -> SendOutcome {
 }
 
 #[tokio::test]
+async fn template_parameters_meta_would_refuse_for_line_breaks_tabs_or_long_spaces_are_normalised()
+{
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(SEND_PATH))
+        .and(body_json(json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": "972541234567",
+            "biz_opaque_callback_data": "att_01HZX3",
+            "type": "template",
+            "template": {
+                "name": "appt_reminder",
+                "language": {"code": "he", "policy": "deterministic"},
+                "components": [{"type": "body", "parameters": [
+                    {"type": "text", "text": "ד״ר כהן חדר 3"},
+                    {"type": "text", "text": "12/03 10:30"},
+                    {"type": "text", "text": "קומה 2    אגף ב"}
+                ]}]
+            }
+        })))
+        .respond_with(accepted("wamid.T1"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let message = OutgoingMessage {
+        template: Some(ProviderTemplate {
+            name: "appt_reminder".to_owned(),
+            language_code: "he".to_owned(),
+            parameters: vec![
+                "ד״ר כהן\nחדר 3".to_owned(),
+                "12/03\t10:30".to_owned(),
+                "קומה 2    אגף ב".to_owned(),
+            ],
+        }),
+        ..template_message()
+    };
+
+    let outcome = adapter(&server.uri()).send(&message).await;
+
+    assert_eq!(
+        outcome,
+        SendOutcome::Accepted {
+            provider_message_id: "wamid.T1".to_owned()
+        }
+    );
+}
+
+#[tokio::test]
 async fn free_text_goes_to_the_versioned_number_endpoint_with_the_token_and_attempt_id() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
