@@ -845,7 +845,7 @@ async fn pressing_1_during_the_call_is_answered_with_thanks_and_recorded_as_a_pa
     let action = gather_action(&gateway.sent_to_twilio("Calls").await["Twiml"]);
     assert_eq!(
         action,
-        format!("{PUBLIC_URL}/webhooks/twilio/voice/confirm?attempt={attempt}")
+        format!("{PUBLIC_URL}/webhooks/twilio/voice/confirm?attempt={attempt}&language=he")
     );
     let pressed_1 = form(&[
         ("AccountSid", ACCOUNT_SID),
@@ -877,10 +877,10 @@ async fn pressing_1_during_the_call_is_answered_with_thanks_and_recorded_as_a_pa
         response.headers().get(CONTENT_TYPE).expect("content type"),
         "text/xml"
     );
-    let twiml = response.text().await.expect("twiml");
-    assert!(
-        twiml.starts_with("<Response>") && twiml.contains("<Say>Thank you.</Say>"),
-        "{twiml}"
+    // The clinic's language, Hebrew, is Dana's.
+    assert_eq!(
+        response.text().await.expect("twiml"),
+        r#"<Response><Say language="he-IL">תודה.</Say><Hangup/></Response>"#
     );
 
     let notification = gateway.app.notification(&id).await;
@@ -895,6 +895,48 @@ async fn pressing_1_during_the_call_is_answered_with_thanks_and_recorded_as_a_pa
     assert_eq!(
         replies[0]["detail"],
         "the patient pressed 1 on the call: confirmed"
+    );
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn an_english_speaking_patient_who_presses_1_is_thanked_in_english() {
+    let gateway = Gateway::start().await;
+    gateway
+        .app
+        .patient(
+            "p-1",
+            json!({ "name": "Dana", "phone": DANA, "language": "en", "channels": ["voice"] }),
+        )
+        .await;
+    let id = gateway
+        .app
+        .notify(json!({
+            "patient_id": "p-1", "topic": "appointment_reminder",
+            "template": "appointment_reminder", "params": { "date": "01.12", "time": "09:30" }
+        }))
+        .await;
+    let notification = gateway.attempt_reaches(&id, "accepted").await;
+    let attempt = notification["attempts"][0]["id"]
+        .as_str()
+        .expect("attempt id");
+    let action = gather_action(&gateway.sent_to_twilio("Calls").await["Twiml"]);
+    assert_eq!(
+        action,
+        format!("{PUBLIC_URL}/webhooks/twilio/voice/confirm?attempt={attempt}&language=en")
+    );
+    let pressed_1 = form(&[
+        ("AccountSid", ACCOUNT_SID),
+        ("CallSid", CALL_SID),
+        ("Digits", "1"),
+    ]);
+
+    let response = gateway.post_signed_twilio(&action, &pressed_1).await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.text().await.expect("twiml"),
+        r#"<Response><Say language="en-US">Thank you.</Say><Hangup/></Response>"#
     );
     gateway.stop().await;
 }

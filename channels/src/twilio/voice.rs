@@ -5,7 +5,7 @@ use url::Url;
 
 use super::config::{ConfigError, TwilioConfig, TwilioVoiceConfig, VoiceLanguage};
 use super::wire::Api;
-use super::{not_a_phone, with_attempt};
+use super::{ATTEMPT_PARAM, LANGUAGE_PARAM, not_a_phone, with_attempt};
 use crate::{Channel, ChannelKind, OutgoingMessage, Recipient, SendFuture, SendOutcome, markup};
 
 /// Reminder calls through Twilio Programmable Voice: the message is spoken (or a recorded prompt
@@ -71,6 +71,42 @@ impl TwilioVoice {
     }
 }
 
+/// Where `<Gather>` posts the key pressed: the confirm URL with the attempt and the language the
+/// call speaks.
+fn gather_action(confirm_url: &Url, callback_ref: &str, language: &str) -> String {
+    let mut action = confirm_url.clone();
+    action
+        .query_pairs_mut()
+        .append_pair(ATTEMPT_PARAM, callback_ref)
+        .append_pair(LANGUAGE_PARAM, language);
+    action.into()
+}
+
+/// A short thanks for a confirmed key press, by primary language subtag: the words and the
+/// `<Say language>` Twilio speaks them in (Polly has Arabic as `arb` and no Hebrew; `he-IL` is
+/// spoken by the voice the Twilio account sets for Hebrew).
+const THANKS: [(&str, &str, &str); 3] = [
+    ("he", "he-IL", "תודה."),
+    ("ar", "arb", "شكرًا."),
+    ("ru", "ru-RU", "Спасибо."),
+];
+const THANKS_IN_ENGLISH: (&str, &str, &str) = ("en", "en-US", "Thank you.");
+
+/// The TwiML answering a confirmed key press, in the language of the call (a BCP-47 tag such as
+/// `he` or `ru-RU`); English for a language without words here.
+pub fn thanks_twiml(language: &str) -> String {
+    let primary = language
+        .split(['-', '_'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let (_, locale, words) = THANKS
+        .iter()
+        .find(|(tag, _, _)| *tag == primary)
+        .unwrap_or(&THANKS_IN_ENGLISH);
+    format!("<Response><Say language=\"{locale}\">{words}</Say><Hangup/></Response>")
+}
+
 /// `<Response><Gather numDigits="1" action="…"><Say|Play>…</Say|Play></Gather></Response>`.
 /// A recorded prompt, when configured, replaces the text: it is for languages Twilio may not speak.
 fn twiml(language: &VoiceLanguage, text: &str, action: &str) -> String {
@@ -122,7 +158,7 @@ impl Channel for TwilioVoice {
                     fact: None,
                 };
             };
-            let action = with_attempt(&self.confirm_url, &message.callback_ref);
+            let action = gather_action(&self.confirm_url, &message.callback_ref, &message.language);
             let twiml = twiml(language, &message.body, &action);
             let form = self.form(to, twiml, &message.callback_ref);
             let outcome = self.api.create("Calls", &form).await;
@@ -136,5 +172,29 @@ impl Channel for TwilioVoice {
             );
             outcome
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_thanks_after_a_key_press_is_in_the_language_of_the_call() {
+        let cases = [
+            ("he", r#"<Say language="he-IL">תודה.</Say>"#),
+            ("he-IL", r#"<Say language="he-IL">תודה.</Say>"#),
+            ("ar", r#"<Say language="arb">شكرًا.</Say>"#),
+            ("ru", r#"<Say language="ru-RU">Спасибо.</Say>"#),
+            ("en", r#"<Say language="en-US">Thank you.</Say>"#),
+            ("am", r#"<Say language="en-US">Thank you.</Say>"#),
+        ];
+        for (language, say) in cases {
+            assert_eq!(
+                thanks_twiml(language),
+                format!("<Response>{say}<Hangup/></Response>"),
+                "{language}"
+            );
+        }
     }
 }

@@ -10,8 +10,8 @@ use sha1::Sha1;
 use subtle::ConstantTimeEq;
 use url::Url;
 
-use super::ATTEMPT_PARAM;
 use super::classify::{ErrorAction, known_error};
+use super::{ATTEMPT_PARAM, LANGUAGE_PARAM};
 use crate::{DeliveryState, ProviderStatus, Secret};
 
 /// One of medrelay's webhooks that Twilio calls.
@@ -132,10 +132,20 @@ fn other_port_form(url: &str) -> Option<String> {
 
 /// Our attempt id from a status callback URL (the `attempt` query parameter the adapters add).
 pub fn callback_ref_from_url(url: &str) -> Option<String> {
+    query_param(url, ATTEMPT_PARAM)
+}
+
+/// The language a call spoke, from its `<Gather>` action URL (the `language` query parameter the
+/// voice adapter adds).
+pub fn call_language_from_url(url: &str) -> Option<String> {
+    query_param(url, LANGUAGE_PARAM)
+}
+
+fn query_param(url: &str, param: &str) -> Option<String> {
     Url::parse(url)
         .ok()?
         .query_pairs()
-        .find(|(name, _)| name == ATTEMPT_PARAM)
+        .find(|(name, _)| name == param)
         .map(|(_, value)| value.into_owned())
         .filter(|value| !value.is_empty())
 }

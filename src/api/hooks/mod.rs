@@ -213,6 +213,7 @@ async fn twilio_call_reply(
 ) -> Result<Response, ApiError> {
     let TwilioCallback {
         callback_ref,
+        language,
         params,
         senders,
     } = twilio_callback(
@@ -231,9 +232,9 @@ async fn twilio_call_reply(
         _ => false,
     };
     let twiml = if thanks {
-        "<Response><Say>Thank you.</Say><Hangup/></Response>"
+        twilio::thanks_twiml(language.as_deref().unwrap_or_default())
     } else {
-        "<Response><Hangup/></Response>"
+        "<Response><Hangup/></Response>".to_owned()
     };
     Ok(([(header::CONTENT_TYPE, "text/xml")], twiml).into_response())
 }
@@ -251,6 +252,8 @@ fn signature_header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'
 /// A signed Twilio callback: our attempt id (from the URL) and the POST parameters.
 struct TwilioCallback {
     callback_ref: Option<String>,
+    /// The language a call spoke, on a key press (from the `<Gather>` action URL).
+    language: Option<String>,
     params: Vec<(String, String)>,
     /// The senders of the account that signed it: the only ones it may speak for.
     senders: Vec<String>,
@@ -302,6 +305,7 @@ fn twilio_callback(
     let url = signed.first().ok_or_else(forbidden)?;
     Ok(TwilioCallback {
         callback_ref: twilio::callback_ref_from_url(url),
+        language: twilio::call_language_from_url(url),
         params,
         senders: account.senders.clone(),
     })
