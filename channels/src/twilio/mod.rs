@@ -25,6 +25,16 @@ pub use webhook::{
     validate_signature,
 };
 
+/// The longest `Body` Twilio takes for one message; past it Twilio refuses the message (21617).
+/// Twilio counts characters as UTF-16 code units: a character beyond the BMP (most emoji)
+/// counts two, a Hebrew letter or a GSM-7 escape character (`€`) one.
+pub const MAX_BODY_UNITS: usize = 1_600;
+
+/// The length Twilio measures a `Body` with, to compare with [`MAX_BODY_UNITS`].
+pub fn body_units(text: &str) -> usize {
+    text.encode_utf16().count()
+}
+
 /// The query parameter that carries our attempt id (`callback_ref`) on every URL we give Twilio,
 /// so a status matches its attempt even when the create response was lost.
 pub const ATTEMPT_PARAM: &str = "attempt";
