@@ -337,6 +337,18 @@ async fn an_sms_records_its_encoding_and_segments_one_hebrew_letter_makes_it_ucs
     app.stop().await;
 }
 
+/// Dana (`p-1`), who gets texts on SMS, else by email.
+async fn dana_on_sms_then_email(app: &TestApp) {
+    app.patient(
+        "p-1",
+        json!({
+            "name": "Dana", "phone": "+972541234567", "email": "dana@example.org",
+            "channels": ["sms", "email"]
+        }),
+    )
+    .await;
+}
+
 /// 1,601 UTF-16 code units, as Twilio counts a body: one more than it takes.
 fn one_unit_too_long_for_sms() -> String {
     // 798 emoji are 1,596 units; each Hebrew letter one more.
@@ -378,14 +390,7 @@ async fn a_text_longer_than_twilio_takes_is_refused_for_a_patient_reachable_only
 #[tokio::test]
 async fn a_text_longer_than_twilio_takes_skips_sms_with_the_reason_and_goes_by_email() {
     let app = TestApp::spawn().await;
-    app.patient(
-        "p-1",
-        json!({
-            "name": "Dana", "phone": "+972541234567", "email": "dana@example.org",
-            "channels": ["sms", "email"]
-        }),
-    )
-    .await;
+    dana_on_sms_then_email(&app).await;
 
     let id = app
         .notify(crate::harness::body(&one_unit_too_long_for_sms()))
@@ -405,14 +410,7 @@ async fn a_text_longer_than_twilio_takes_skips_sms_with_the_reason_and_goes_by_e
 #[tokio::test]
 async fn the_sandbox_refuses_an_sms_longer_than_twilio_takes_as_twilio_does() {
     let app = TestApp::spawn().await;
-    app.patient(
-        "p-1",
-        json!({
-            "name": "Dana", "phone": "+972541234567", "email": "dana@example.org",
-            "channels": ["sms", "email"]
-        }),
-    )
-    .await;
+    dana_on_sms_then_email(&app).await;
     // Only the rendered SMS copy of the template is too long: routing cannot know it beforehand.
     let mut reminder = reminder_for("p-1");
     reminder["params"]["date"] = json!("1".repeat(1_600));

@@ -25,7 +25,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 
-use crate::harness::TestApp;
+use crate::harness::{TestApp, reminder};
 
 /// Where Meta and Twilio reach the gateway; it listens elsewhere (the harness's port).
 const PUBLIC_URL: &str = "https://relay.hadar.example";
@@ -107,24 +107,22 @@ impl Gateway {
     /// Sends Dana an appointment reminder on `channel` only and waits until the provider has
     /// accepted it. Returns the notification id and its attempt's id.
     async fn accepted_on(&self, channel: &str) -> (String, String) {
-        self.app
-            .patient(
-                "p-1",
-                json!({ "name": "Dana", "phone": DANA, "channels": [channel] }),
-            )
+        let (id, notification) = self
+            .reminder_accepted(json!({ "name": "Dana", "phone": DANA, "channels": [channel] }))
             .await;
-        let id = self
-            .app
-            .notify(json!({
-                "patient_id": "p-1", "topic": "appointment_reminder",
-                "template": "appointment_reminder", "params": { "date": "01.12", "time": "09:30" }
-            }))
-            .await;
-        let notification = self.attempt_reaches(&id, "accepted").await;
         let attempt = &notification["attempts"][0];
         assert_eq!(attempt["channel"], channel, "{notification:#}");
         let attempt_id = attempt["id"].as_str().expect("attempt id").to_owned();
         (id, attempt_id)
+    }
+
+    /// Saves `patient` as `p-1`, sends them an appointment reminder and waits until the provider
+    /// has accepted its first attempt. Returns the notification id and the notification.
+    async fn reminder_accepted(&self, patient: Value) -> (String, Value) {
+        self.app.patient("p-1", patient).await;
+        let id = self.app.notify(reminder()).await;
+        let notification = self.attempt_reaches(&id, "accepted").await;
+        (id, notification)
     }
 
     /// Polls until the notification's first attempt has `status`; fails after a few seconds.
@@ -514,21 +512,11 @@ async fn a_signed_whatsapp_failure_fails_the_attempt_with_metas_error_code() {
 #[tokio::test]
 async fn a_signed_whatsapp_failure_carrying_only_the_wamid_falls_back_to_sms_at_once() {
     let gateway = Gateway::start().await;
-    gateway
-        .app
-        .patient(
-            "p-1",
+    let (id, _) = gateway
+        .reminder_accepted(
             json!({ "name": "Dana", "phone": DANA, "channels": ["whatsapp", "sms"] }),
         )
         .await;
-    let id = gateway
-        .app
-        .notify(json!({
-            "patient_id": "p-1", "topic": "appointment_reminder",
-            "template": "appointment_reminder", "params": { "date": "01.12", "time": "09:30" }
-        }))
-        .await;
-    gateway.attempt_reaches(&id, "accepted").await;
 
     // Meta does not promise `biz_opaque_callback_data` on a failure: only the wamid names it.
     let mut failure: Value =
@@ -902,21 +890,11 @@ async fn pressing_1_during_the_call_is_answered_with_thanks_and_recorded_as_a_pa
 #[tokio::test]
 async fn an_english_speaking_patient_who_presses_1_is_thanked_in_english() {
     let gateway = Gateway::start().await;
-    gateway
-        .app
-        .patient(
-            "p-1",
+    let (_, notification) = gateway
+        .reminder_accepted(
             json!({ "name": "Dana", "phone": DANA, "language": "en", "channels": ["voice"] }),
         )
         .await;
-    let id = gateway
-        .app
-        .notify(json!({
-            "patient_id": "p-1", "topic": "appointment_reminder",
-            "template": "appointment_reminder", "params": { "date": "01.12", "time": "09:30" }
-        }))
-        .await;
-    let notification = gateway.attempt_reaches(&id, "accepted").await;
     let attempt = notification["attempts"][0]["id"]
         .as_str()
         .expect("attempt id");
