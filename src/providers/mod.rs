@@ -5,11 +5,11 @@
 //! in `providers`, else the sandbox when it is enabled. The same adapters talk to Meta, Twilio
 //! and SMTP relays in production and to the sandbox's look-alikes everywhere else.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use medrelay_channels::smtp::{SmtpConfig, SmtpEmail};
-use medrelay_channels::twilio::{Hook, TwilioConfig, TwilioSms, TwilioVoice};
+use medrelay_channels::twilio::{Hook, TwilioConfig, TwilioSms, TwilioVoice, VoiceLanguage};
 use medrelay_channels::whatsapp::{WhatsAppCloud, WhatsAppConfig};
 use medrelay_channels::{Channel, ChannelKind, Secret};
 
@@ -47,12 +47,14 @@ pub struct WhatsAppAccount {
 }
 
 /// A Twilio account whose callbacks we accept, the senders (numbers, messaging services) we
-/// send through it, and the callback URLs it was given, which its signatures cover.
+/// send through it, the callback URLs it was given, which its signatures cover, and how its
+/// calls speak each language (for the answer to a key press).
 #[derive(Debug, Clone)]
 pub struct TwilioAccount {
     pub auth_token: Secret,
     pub senders: Vec<String>,
     pub hooks: Vec<(Hook, url::Url)>,
+    pub voices: BTreeMap<String, VoiceLanguage>,
 }
 
 impl TwilioAccount {
@@ -289,11 +291,16 @@ impl Builder<'_> {
                 auth_token: config.auth_token.clone(),
                 senders: Vec::new(),
                 hooks: Vec::new(),
+                voices: BTreeMap::new(),
             });
         account
             .senders
             .extend(channels.iter().map(|c| c.sender_id().to_owned()));
         account.hooks.extend(hooks);
+        // Clinics sharing an account share its calls' voices; the first to name a language wins.
+        for (tag, voice) in config.voice.iter().flat_map(|v| v.voices_by_tag()) {
+            account.voices.entry(tag).or_insert(voice);
+        }
         Ok(channels)
     }
 

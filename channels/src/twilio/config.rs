@@ -193,6 +193,17 @@ impl TwilioVoiceConfig {
     }
 }
 
+impl TwilioVoiceConfig {
+    /// `languages` keyed by lowercase tag: lookups lowercase the message's tag, so keys such as
+    /// `he-IL` must match it.
+    pub fn voices_by_tag(&self) -> BTreeMap<String, VoiceLanguage> {
+        self.languages
+            .iter()
+            .map(|(tag, language)| (tag.to_ascii_lowercase(), language.clone()))
+            .collect()
+    }
+}
+
 impl TwilioConfig {
     /// The URL each of medrelay's webhooks was given to Twilio as, checked: the URLs
     /// X-Twilio-Signature is verified against.

@@ -18,7 +18,7 @@ pub use config::{
     VoiceLanguage,
 };
 pub use sms::TwilioSms;
-pub use voice::{TwilioVoice, thanks_twiml};
+pub use voice::{TwilioVoice, thanks_twiml, voice_for};
 pub use webhook::{
     CallReply, Hook, InboundSms, call_language_from_url, callback_ref_from_url, parse_call_reply,
     parse_call_status, parse_inbound_sms, parse_sms_status, requested_url, sign,

@@ -25,6 +25,7 @@ use tokio::sync::Semaphore;
 use crate::api::AppState;
 use crate::api::problem::ApiError;
 use crate::config::HttpConfig;
+use crate::providers::TwilioAccount;
 use crate::store::StatusUpdate;
 
 const TWILIO_SIGNATURE: &str = "X-Twilio-Signature";
@@ -200,7 +201,12 @@ async fn twilio_status(
 ) -> Result<Response, ApiError> {
     let callback = twilio_callback(state, request)?;
     let statuses = parse(&callback.params, callback.callback_ref.as_deref());
-    apply(state, statuses.into_iter().collect(), &callback.senders).await?;
+    apply(
+        state,
+        statuses.into_iter().collect(),
+        &callback.account.senders,
+    )
+    .await?;
     Ok(empty_twiml())
 }
 
@@ -215,7 +221,7 @@ async fn twilio_call_reply(
         callback_ref,
         language,
         params,
-        senders,
+        account,
     } = twilio_callback(
         &state,
         TwilioRequest::new(Hook::CallReply, &uri, &headers, &body),
@@ -225,14 +231,15 @@ async fn twilio_call_reply(
         (Some(attempt), Some(reply)) => {
             let recorded = state
                 .store
-                .record_call_reply(&attempt, &reply.digits, &senders, state.clock.now())
+                .record_call_reply(&attempt, &reply.digits, &account.senders, state.clock.now())
                 .await?;
             recorded && reply.digits == "1"
         }
         _ => false,
     };
     let twiml = if thanks {
-        twilio::thanks_twiml(language.as_deref().unwrap_or_default())
+        let language = language.as_deref().unwrap_or_default();
+        twilio::thanks_twiml(language, twilio::voice_for(&account.voices, language))
     } else {
         "<Response><Hangup/></Response>".to_owned()
     };
@@ -250,13 +257,13 @@ fn signature_header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'
 }
 
 /// A signed Twilio callback: our attempt id (from the URL) and the POST parameters.
-struct TwilioCallback {
+struct TwilioCallback<'s> {
     callback_ref: Option<String>,
     /// The language a call spoke, on a key press (from the `<Gather>` action URL).
     language: Option<String>,
     params: Vec<(String, String)>,
-    /// The senders of the account that signed it: the only ones it may speak for.
-    senders: Vec<String>,
+    /// The account that signed it: it may speak only for its own senders.
+    account: &'s TwilioAccount,
 }
 
 /// A request to one of the webhooks Twilio calls, as it arrived.
@@ -280,10 +287,10 @@ impl<'r> TwilioRequest<'r> {
 
 /// The Twilio callback in this request, if its `X-Twilio-Signature` checks out against the
 /// account it names, over a URL that account was given for this webhook.
-fn twilio_callback(
-    state: &AppState,
+fn twilio_callback<'s>(
+    state: &'s AppState,
     request: TwilioRequest<'_>,
-) -> Result<TwilioCallback, ApiError> {
+) -> Result<TwilioCallback<'s>, ApiError> {
     let signature = signature_header(request.headers, TWILIO_SIGNATURE)?;
     let params: Vec<(String, String)> = form_urlencoded::parse(request.body).into_owned().collect();
     let account = params
@@ -307,7 +314,7 @@ fn twilio_callback(
         callback_ref: twilio::callback_ref_from_url(url),
         language: twilio::call_language_from_url(url),
         params,
-        senders: account.senders.clone(),
+        account,
     })
 }
 
