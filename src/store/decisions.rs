@@ -255,13 +255,8 @@ fn open_callbacks<'a>(
         };
         let task = CallbackTaskId::generate();
         let event = Event::CallbackOpened { task: task.clone() };
-        events.add(
-            write.notification.as_str(),
-            None,
-            now,
-            &Actor::System,
-            &event,
-        )?;
+        let id = write.notification.as_str();
+        events.add(id, None, now, &Actor::System, &event)?;
         tasks.push((task, write, reason.as_str()));
     }
     Ok(tasks)

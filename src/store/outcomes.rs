@@ -123,15 +123,8 @@ impl Store {
 
         let mut events = EventBatch::default();
         for write in outcomes {
-            let attempt = Some(write.attempt.as_str());
-            let event = write.answer_event();
-            events.add(
-                write.notification.as_str(),
-                attempt,
-                now,
-                &Actor::System,
-                &event,
-            )?;
+            let (id, attempt) = (write.notification.as_str(), Some(write.attempt.as_str()));
+            events.add(id, attempt, now, &Actor::System, &write.answer_event())?;
         }
         let attempts: Vec<Outcome> = outcomes.iter().map(|w| w.attempt_row(at)).collect();
         write_rows(&mut tx, RECORD_ANSWERS, &[at.into()], &attempts).await?;
@@ -303,13 +296,8 @@ fn add_status_changes(
                 from: NotificationStatus::Sending,
                 to: status,
             };
-            events.add(
-                write.notification.as_str(),
-                None,
-                now,
-                &Actor::System,
-                &event,
-            )?;
+            let id = write.notification.as_str();
+            events.add(id, None, now, &Actor::System, &event)?;
         }
     }
     Ok(())
@@ -332,14 +320,11 @@ fn suspensions<'a>(
             until: suspension.until,
             cause: suspension.reason.clone(),
         };
-        let attempt = Some(outcome.attempt.as_str());
-        events.add(
+        let (id, attempt) = (
             outcome.notification.as_str(),
-            attempt,
-            now,
-            &Actor::System,
-            &event,
-        )?;
+            Some(outcome.attempt.as_str()),
+        );
+        events.add(id, attempt, now, &Actor::System, &event)?;
         let row = Suspension {
             clinic_id: clinic.as_str(),
             channel: suspension.channel.as_str(),
