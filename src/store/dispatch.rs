@@ -1,3 +1,7 @@
+//! The dispatcher's side of the store: claiming due notifications under a lease, extending it,
+//! and recording each hand-over's start. Its decisions are recorded by `decisions`, the
+//! providers' answers by `outcomes`.
+
 use std::collections::{HashMap, HashSet};
 
 use jiff::Timestamp;
