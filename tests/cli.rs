@@ -309,6 +309,7 @@ async fn the_database_and_its_wal_files_are_readable_by_their_owner_only() {
                 timezone: medrelay::domain::TimeZoneName::parse("Asia/Jerusalem").expect("zone"),
                 default_language: medrelay::domain::Language::parse("he").expect("language"),
                 default_channels: medrelay_channels::ChannelKind::ALL.to_vec(),
+                phone_region: medrelay::domain::PhoneRegion::ISRAEL,
             },
             jiff::Timestamp::now(),
         )

@@ -4,7 +4,7 @@ use std::time::Duration;
 use medrelay::Config;
 use medrelay::app::{Application, RunningApp};
 use medrelay::clock::{SharedClock, SystemClock};
-use medrelay::domain::{ClinicHours, Language, TimeZoneName};
+use medrelay::domain::{ClinicHours, Language, PhoneRegion, TimeZoneName};
 use medrelay::store::{ApiKeyRole, NewClinic, Store};
 use medrelay_channels::ChannelKind;
 use medrelay_testkit::{TestDatabase, outbox, wait};
@@ -312,6 +312,7 @@ async fn new_clinic_key(store: &Store, slug: &str) -> String {
                 timezone: TimeZoneName::parse("Asia/Jerusalem").expect("zone"),
                 default_language: Language::parse("he").expect("language"),
                 default_channels: ChannelKind::ALL.to_vec(),
+                phone_region: PhoneRegion::ISRAEL,
             },
             jiff::Timestamp::now(),
         )
