@@ -130,44 +130,42 @@ fn set_up_mistakes_are_refused_with_a_reason() {
 async fn a_clinic_phone_given_at_creation_is_the_number_notices_ask_patients_to_call() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let create = |slug: &str, extra: &[&str]| {
+        let mut args = vec!["clinic", "create", slug, "--name", "Hadar"];
+        args.extend_from_slice(extra);
+        medrelay(&url, &args)
+    };
 
-    let not_e164 = medrelay(
-        &url,
-        &[
-            "clinic",
-            "create",
-            "hadar",
-            "--name",
-            "Hadar",
-            "--phone",
-            "03-1234567",
-        ],
-    );
-    let with_phone = medrelay(
-        &url,
-        &[
-            "clinic",
-            "create",
-            "hadar",
-            "--name",
-            "Hadar",
-            "--phone",
-            "+97231234567",
-        ],
-    );
+    let too_short = create("hadar", &["--phone", "03-12345"]);
+    let national = create("hadar", &["--phone", "03-1234567"]);
+    let london = create("london", &["--region", "GB", "--phone", "020 7946 0123"]);
+    let no_region = create("nowhere", &["--region", "XX"]);
 
-    assert!(!not_e164.status.success());
-    assert!(String::from_utf8_lossy(&not_e164.stderr).contains("E.164"));
-    assert!(
-        with_phone.status.success(),
-        "{}",
-        String::from_utf8_lossy(&with_phone.stderr)
-    );
+    assert!(!too_short.status.success());
+    assert!(String::from_utf8_lossy(&too_short.stderr).contains("it reads as +972312345"));
+    for created in [&national, &london] {
+        assert!(
+            created.status.success(),
+            "{}",
+            String::from_utf8_lossy(&created.stderr)
+        );
+    }
+    assert!(String::from_utf8_lossy(&no_region.stderr).contains("ISO 3166"));
     let store = medrelay::store::Store::connect(&url).await.expect("store");
-    let clinic = store.clinic_by_slug("hadar").await.expect("clinic");
+    let phone = async |slug: &str| {
+        let clinic = store.clinic_by_slug(slug).await.expect("clinic");
+        (
+            clinic.phone.map(|p| p.as_str().to_owned()),
+            clinic.phone_region.as_str().to_owned(),
+        )
+    };
     assert_eq!(
-        clinic.phone.as_ref().map(|p| p.as_str()),
-        Some("+97231234567")
+        phone("hadar").await,
+        (Some("+97231234567".to_owned()), "IL".to_owned())
+    );
+    assert_eq!(
+        phone("london").await,
+        (Some("+442079460123".to_owned()), "GB".to_owned())
     );
     store.close().await;
 }
