@@ -12,6 +12,7 @@
 //! - [`sandbox`]: look-alikes of the providers' APIs, used when a clinic has no provider account.
 //! - [`domain`]: the clinic's words as types.
 //! - [`cache`]: the one expiring cache for values read from the database.
+//! - [`logging`]: log lines as text or JSON.
 
 pub mod api;
 pub mod app;
@@ -23,6 +24,7 @@ pub mod dispatch;
 pub mod domain;
 pub mod http;
 pub mod intake;
+pub mod logging;
 pub mod policy;
 pub mod providers;
 pub mod sandbox;
