@@ -62,7 +62,9 @@ fn merge(target: &mut serde_json::Value, patch: &serde_json::Value) {
                 fields.remove(name);
             } else {
                 merge(
-                    fields.entry(name.clone()).or_insert(serde_json::Value::Null),
+                    fields
+                        .entry(name.clone())
+                        .or_insert(serde_json::Value::Null),
                     change,
                 );
             }

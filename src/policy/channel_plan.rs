@@ -434,14 +434,7 @@ pub(crate) mod tests {
         clinic.default_channels.push(ChannelKind::Voice);
         let mut patient = patient_on_a_landline(false);
         patient.channels = vec![ChannelKind::Sms, ChannelKind::Email];
-        let plan = channel_plan(
-            None,
-            &patient,
-            &clinic,
-            &[],
-            &[],
-            WhatsAppContent::Template,
-        );
+        let plan = channel_plan(None, &patient, &clinic, &[], &[], WhatsAppContent::Template);
         assert_eq!(kinds(&plan), [ChannelKind::Voice, ChannelKind::Email]);
         assert_eq!(
             texts(&plan.skipped),
@@ -459,7 +452,10 @@ pub(crate) mod tests {
             &[],
             WhatsAppContent::Template,
         );
-        assert!(plan.channels.is_empty(), "staff's sms cannot reach a landline");
+        assert!(
+            plan.channels.is_empty(),
+            "staff's sms cannot reach a landline"
+        );
         let plan = default_plan(&patient_on_a_landline(true));
         assert_eq!(kinds(&plan), [ChannelKind::Whatsapp, ChannelKind::Email]);
     }

@@ -108,9 +108,8 @@ impl TryFrom<ClinicRow> for Clinic {
             default_channels: parse_channels(&row.default_channels)?,
             // A clinic's own number is called, never texted: its line type is not needed.
             phone: row.phone.map(|p| Phone::from_stored(p, LineType::Unknown)),
-            phone_region: PhoneRegion::parse(&row.phone_region).ok_or_else(|| {
-                StoreError::Corrupt(format!("phone region {}", row.phone_region))
-            })?,
+            phone_region: PhoneRegion::parse(&row.phone_region)
+                .ok_or_else(|| StoreError::Corrupt(format!("phone region {}", row.phone_region)))?,
         })
     }
 }

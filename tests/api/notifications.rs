@@ -175,9 +175,7 @@ async fn cancelling_a_finished_notification_says_how_it_finished() {
         json!({ "name": "Avi", "email": "avi@bounce.test", "channels": ["email"] }),
     )
     .await;
-    let for_patient = |patient: &str| {
-        json!({ "patient_id": patient, "topic": "general", "body": "See you on Sunday" })
-    };
+    let for_patient = |patient: &str| json!({ "patient_id": patient, "topic": "general", "body": "See you on Sunday" });
 
     let delivered = app.notify(body("See you on Sunday")).await;
     app.wait_for(&delivered, &["read"]).await;

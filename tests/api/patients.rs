@@ -143,7 +143,10 @@ async fn a_landline_is_called_from_the_first_message_skipping_whatsapp_and_sms()
         .await;
     let shown = read_patient(&app, "p-1").await;
     assert_eq!(shown["phone_type"], "landline");
-    assert_eq!(shown["whatsapp"], false, "a landline is not presumed on WhatsApp");
+    assert_eq!(
+        shown["whatsapp"], false,
+        "a landline is not presumed on WhatsApp"
+    );
     assert_eq!(shown["effective_channels"], json!(["voice"]));
 
     let id = app.notify(crate::harness::reminder()).await;
@@ -217,7 +220,10 @@ async fn a_merge_patch_changes_only_what_it_names_and_null_removes() {
     assert_eq!(shown["channels"], json!(["sms"]));
     assert_eq!(shown["phone"], "+972541234567", "the phone stays");
     assert_eq!(shown["email"], "dana@example.org", "the email stays");
-    assert_eq!(shown["quiet_hours"], json!({ "start": "22:00", "end": "07:00" }));
+    assert_eq!(
+        shown["quiet_hours"],
+        json!({ "start": "22:00", "end": "07:00" })
+    );
 
     let no_email = patch(
         &app,
@@ -229,7 +235,10 @@ async fn a_merge_patch_changes_only_what_it_names_and_null_removes() {
     assert_eq!(no_email.status(), StatusCode::OK);
     let shown = read_patient(&app, "dana").await;
     assert_eq!(shown["email"], Value::Null);
-    assert_eq!(shown["quiet_hours"], json!({ "start": "22:00", "end": "08:00" }));
+    assert_eq!(
+        shown["quiet_hours"],
+        json!({ "start": "22:00", "end": "08:00" })
+    );
     assert_eq!(shown["name"], "Dana Levi");
     app.stop().await;
 }
@@ -237,8 +246,11 @@ async fn a_merge_patch_changes_only_what_it_names_and_null_removes() {
 #[tokio::test]
 async fn a_merge_patch_is_checked_as_a_put_and_writes_nothing_when_refused() {
     let app = TestApp::spawn().await;
-    app.patient("dana", json!({ "name": "Dana Levi", "phone": "054-1234567" }))
-        .await;
+    app.patient(
+        "dana",
+        json!({ "name": "Dana Levi", "phone": "054-1234567" }),
+    )
+    .await;
     let before = read_patient(&app, "dana").await;
 
     let bad_phone = patch(
@@ -253,7 +265,11 @@ async fn a_merge_patch_is_checked_as_a_put_and_writes_nothing_when_refused() {
     assert_eq!(rule_on(no_name, "name").await, "is required");
     let unknown = patch(&app, "dana", MERGE_PATCH, json!({ "nickname": "D" })).await;
     assert_eq!(rule_on(unknown, "nickname").await, "is not a known field");
-    assert_eq!(read_patient(&app, "dana").await, before, "nothing half-written");
+    assert_eq!(
+        read_patient(&app, "dana").await,
+        before,
+        "nothing half-written"
+    );
 
     let nobody = patch(&app, "nobody", MERGE_PATCH, json!({ "name": "X" })).await;
     assert_eq!(nobody.status(), StatusCode::NOT_FOUND);

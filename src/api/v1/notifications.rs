@@ -280,9 +280,13 @@ fn why_not_cancellable(current: &NotificationRecord) -> String {
                 .expires_at
                 .map(|at| format!(" at {at}"))
                 .unwrap_or_default();
-            format!("notification already expired{at} without being sent; there is nothing left to cancel")
+            format!(
+                "notification already expired{at} without being sent; there is nothing left to cancel"
+            )
         }
-        NotificationStatus::Scheduled | NotificationStatus::Queued | NotificationStatus::Sending => {
+        NotificationStatus::Scheduled
+        | NotificationStatus::Queued
+        | NotificationStatus::Sending => {
             format!(
                 "notification is {}: it is being handed to a provider right now, or a provider \
                  may already have it, and it can no longer be cancelled",

@@ -127,7 +127,11 @@ impl PatientOut {
 /// notification in now: what the providers told us about the patient's addresses counts, a
 /// clinic's paused provider account does not (it is the clinic's outage, not the patient's
 /// order).
-async fn shown(state: &AppState, clinic: &Clinic, patient: Patient) -> Result<PatientOut, ApiError> {
+async fn shown(
+    state: &AppState,
+    clinic: &Clinic,
+    patient: Patient,
+) -> Result<PatientOut, ApiError> {
     let facts = state.store.facts_about(&patient, state.clock.now()).await?;
     let route = policy::channel_plan(
         None,
