@@ -223,6 +223,17 @@ impl TestApp {
         receipt["id"].as_str().expect("id").to_owned()
     }
 
+    /// Asks to cancel notification `id`.
+    pub async fn cancel(&self, id: &str) -> Response {
+        self.request(
+            Method::DELETE,
+            &format!("/v1/notifications/{id}"),
+            &self.key,
+            None,
+        )
+        .await
+    }
+
     pub async fn notification(&self, id: &str) -> Value {
         self.notification_as(&self.key, id).await
     }

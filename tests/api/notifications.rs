@@ -135,14 +135,7 @@ async fn a_notification_with_send_at_is_scheduled_then_sent_at_that_time() {
 
 /// The `detail` of the `409` that cancelling notification `id` gets.
 async fn refused_cancel(app: &TestApp, id: &str) -> String {
-    let response = app
-        .request(
-            Method::DELETE,
-            &format!("/v1/notifications/{id}"),
-            &app.key,
-            None,
-        )
-        .await;
+    let response = app.cancel(id).await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
     let problem: Value = response.json().await.expect("problem");
     problem["detail"].as_str().expect("detail").to_owned()
@@ -187,15 +180,7 @@ async fn cancelling_a_finished_notification_says_how_it_finished() {
     later["send_at"] =
         json!((jiff::Timestamp::now() + jiff::SignedDuration::from_hours(2)).to_string());
     let cancelled = app.notify(later).await;
-    let first_cancel = app
-        .request(
-            Method::DELETE,
-            &format!("/v1/notifications/{cancelled}"),
-            &app.key,
-            None,
-        )
-        .await;
-    assert_eq!(first_cancel.status(), StatusCode::OK);
+    assert_eq!(app.cancel(&cancelled).await.status(), StatusCode::OK);
 
     assert_eq!(
         refused_cancel(&app, &delivered).await,
