@@ -153,7 +153,6 @@ impl Application {
             providers,
             tracker,
             clinic_settings,
-            public_url: Arc::from(public_url.as_str()),
         };
         Ok(Self {
             listener,

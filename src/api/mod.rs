@@ -48,8 +48,6 @@ pub struct AppState {
     pub tracker: Tracker,
     /// Clinic settings intake reads for every notification.
     pub clinic_settings: Arc<ClinicSettingsCache>,
-    /// Where providers reach this gateway; Twilio signs URLs under it.
-    pub public_url: Arc<str>,
 }
 
 /// Every route; with a sandbox, its look-alike provider APIs too.
