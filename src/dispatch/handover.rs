@@ -3,11 +3,13 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use medrelay_channels::segments::SmsEncoding;
 use medrelay_channels::{
-    ChannelKind, OutgoingMessage, Recipient, RecipientFact, SendOutcome, segments,
+    Channel, ChannelKind, OutgoingMessage, Recipient, RecipientFact, SendOutcome, segments,
 };
 
 use super::Dispatcher;
@@ -102,9 +104,7 @@ impl Dispatcher {
             templates,
         } = handover;
         let address = to.address().to_owned();
-        let mut learned = None;
-        let mut suspend = None;
-        let mut sms = None;
+        let mut lessons = Lessons::default();
         let (allowed, kind) = content_allowed(&notification, carrying, channel, &clinic);
         let outcome = match (
             self.providers.channel(&clinic.slug, channel),
@@ -128,10 +128,6 @@ impl Dispatcher {
                 text: error.to_string(),
             },
             (Some(adapter), Ok(message)) => {
-                if channel == ChannelKind::Sms {
-                    sms = Some(segments::analyse(&message.body));
-                }
-                self.limits.until_ready(channel, adapter.sender_id()).await;
                 let start = HandoverStart {
                     notification: notification.id.clone(),
                     attempt: attempt.clone(),
@@ -139,46 +135,10 @@ impl Dispatcher {
                     clinic: clinic.id.clone(),
                     content: received(&message, kind),
                 };
-                match self.starts.submit(start).await {
-                    Ok(true) => {}
-                    Ok(false) => return None,
-                    // Not started, so not ambiguous: tried again after the backoff.
-                    Err(error) => {
-                        return Some(OutcomeWrite {
-                            notification: notification.id.clone(),
-                            attempt,
-                            channel,
-                            outcome: self.classify(
-                                channel,
-                                &notification,
-                                SendOutcome::RetryLater {
-                                    code: "not_started".into(),
-                                    reason: format!(
-                                        "could not record the hand-over's start: {error}"
-                                    ),
-                                    after: None,
-                                },
-                            ),
-                            learned: None,
-                            suspend: None,
-                            sms,
-                            notice_follows: false,
-                        });
-                    }
-                }
-                let sent = adapter.send(&message).await;
-                match &sent {
-                    SendOutcome::Permanent {
-                        fact: Some(fact), ..
-                    } => {
-                        learned = Some(self.learned(*fact, channel, address));
-                    }
-                    SendOutcome::ChannelDown { code, reason } => {
-                        tracing::error!(clinic = %clinic.slug, %channel, %code, "provider account unusable; channel suspended");
-                        suspend = Some(self.suspension(&clinic, channel, code, reason));
-                    }
-                    _ => {}
-                }
+                let sent = self
+                    .send(adapter, channel, &message, start, &mut lessons)
+                    .await?;
+                lessons.learn(self, &sent, &clinic, channel, address);
                 self.classify(channel, &notification, sent)
             }
         };
@@ -187,11 +147,37 @@ impl Dispatcher {
             attempt,
             channel,
             outcome,
-            learned,
-            suspend,
-            sms,
+            learned: lessons.learned,
+            suspend: lessons.suspend,
+            sms: lessons.sms,
             notice_follows: privacy::notice_follows(carrying.sensitivity, channel),
         })
+    }
+
+    /// Waits for the sender's turn, records the hand-over's start and gives `message` to the
+    /// provider. `None` when the lease was lost before the start was recorded.
+    async fn send(
+        &self,
+        adapter: &Arc<dyn Channel>,
+        channel: ChannelKind,
+        message: &OutgoingMessage,
+        start: HandoverStart,
+        lessons: &mut Lessons,
+    ) -> Option<SendOutcome> {
+        if channel == ChannelKind::Sms {
+            lessons.sms = Some(segments::analyse(&message.body));
+        }
+        self.limits.until_ready(channel, adapter.sender_id()).await;
+        match self.starts.submit(start).await {
+            Ok(true) => Some(adapter.send(message).await),
+            Ok(false) => None,
+            // Not started, so not ambiguous: tried again after the backoff.
+            Err(error) => Some(SendOutcome::RetryLater {
+                code: "not_started".into(),
+                reason: format!("could not record the hand-over's start: {error}"),
+                after: None,
+            }),
+        }
     }
 
     /// Pauses a clinic's channel whose provider account is unusable, for a while: traffic falls
@@ -275,6 +261,42 @@ impl Dispatcher {
                 reason,
                 deliver_by: self.rules.timeouts.for_channel(channel).map(at),
             },
+        }
+    }
+}
+
+/// What a hand-over taught besides its outcome.
+#[derive(Default)]
+struct Lessons {
+    /// What the provider said about the recipient's address.
+    learned: Option<LearnedFact>,
+    /// The clinic's channel to pause: its provider account is unusable.
+    suspend: Option<SuspensionWrite>,
+    /// How an SMS was encoded and how many segments it took.
+    sms: Option<SmsEncoding>,
+}
+
+impl Lessons {
+    /// What the provider's answer `sent` teaches about `address` or the clinic's account.
+    fn learn(
+        &mut self,
+        dispatcher: &Dispatcher,
+        sent: &SendOutcome,
+        clinic: &Clinic,
+        channel: ChannelKind,
+        address: String,
+    ) {
+        match sent {
+            SendOutcome::Permanent {
+                fact: Some(fact), ..
+            } => {
+                self.learned = Some(dispatcher.learned(*fact, channel, address));
+            }
+            SendOutcome::ChannelDown { code, reason } => {
+                tracing::error!(clinic = %clinic.slug, %channel, %code, "provider account unusable; channel suspended");
+                self.suspend = Some(dispatcher.suspension(clinic, channel, code, reason));
+            }
+            _ => {}
         }
     }
 }

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use jiff::Timestamp;
 use tokio::sync::{Notify, watch};
 
 pub use plan::{PlanInputs, plan};
@@ -32,7 +33,8 @@ use crate::domain::{Clinic, ClinicId, NotificationStatus, Reason};
 use crate::policy::{DeliveryRules, Step};
 use crate::providers::{Providers, SenderLimits};
 use crate::store::{
-    AttemptOutcome, DispatchWrite, HandoverStart, NextState, OutcomeWrite, Store, StoreError,
+    AttemptOutcome, ClaimedNotification, DispatchWrite, HandoverStart, NextState, OutcomeWrite,
+    Store, StoreError,
 };
 
 #[derive(Debug)]
@@ -144,54 +146,11 @@ impl Dispatcher {
         let mut writes = Vec::with_capacity(count);
         let mut handovers = HashMap::new();
         for notification in claimed {
-            let clinic = self.clinic(&notification.clinic_id).await?;
-            let Some(patient) = round.patient(&notification) else {
-                writes.push(DispatchWrite {
-                    notification: notification.id.clone(),
-                    previous_status: notification.status,
-                    verdicts: Vec::new(),
-                    reasons: vec![Reason::PatientGone],
-                    next: NextState::Finish {
-                        status: NotificationStatus::Failed,
-                        channel: None,
-                    },
-                    callback: None,
-                });
-                continue;
-            };
-            let inputs = round.inputs(&notification, patient, &clinic, &self.providers);
-            let sensitivity = inputs.sensitivity;
-            let decision = plan(&inputs, &self.rules, now);
-            let carrying = Carrying {
-                sensitivity,
-                content_went_by: decision.content_went_by,
-            };
-            let next = match decision.step {
-                Step::Send(planned) => {
-                    // The patient is cloned, not taken out of the round: later notifications in
-                    // this batch may be for the same patient.
-                    let (next, handover) = self.prepare(
-                        &notification,
-                        patient.clone(),
-                        clinic,
-                        planned,
-                        carrying,
-                        round.own_templates(&notification),
-                    );
-                    handovers.insert(handover.attempt().clone(), handover);
-                    next
-                }
-                Step::Wait { until, status } => NextState::Wait { until, status },
-                Step::Finish { status, channel } => NextState::Finish { status, channel },
-            };
-            writes.push(DispatchWrite {
-                notification: notification.id,
-                previous_status: notification.status,
-                verdicts: decision.verdicts,
-                reasons: decision.reasons,
-                next,
-                callback: decision.callback,
-            });
+            let (write, handover) = self.decide(notification, &round, now).await?;
+            if let Some(handover) = handover {
+                handovers.insert(handover.attempt().clone(), handover);
+            }
+            writes.push(write);
         }
 
         let lease_until = later(self.clock.now(), self.config.lease());
@@ -208,6 +167,52 @@ impl Dispatcher {
             .collect();
         self.hand_over_all(&token, sends).await?;
         Ok(count)
+    }
+
+    /// What to do with one claimed notification, and the hand-over to make when it is sent.
+    async fn decide(
+        &self,
+        notification: ClaimedNotification,
+        round: &Round,
+        now: Timestamp,
+    ) -> Result<(DispatchWrite, Option<Handover>), StoreError> {
+        let clinic = self.clinic(&notification.clinic_id).await?;
+        let Some(patient) = round.patient(&notification) else {
+            return Ok((patient_gone(&notification), None));
+        };
+        let inputs = round.inputs(&notification, patient, &clinic, &self.providers);
+        let sensitivity = inputs.sensitivity;
+        let decision = plan(&inputs, &self.rules, now);
+        let carrying = Carrying {
+            sensitivity,
+            content_went_by: decision.content_went_by,
+        };
+        let (next, handover) = match decision.step {
+            Step::Send(planned) => {
+                // The patient is cloned, not taken out of the round: later notifications in
+                // this batch may be for the same patient.
+                let (next, handover) = self.prepare(
+                    &notification,
+                    patient.clone(),
+                    clinic,
+                    planned,
+                    carrying,
+                    round.own_templates(&notification),
+                );
+                (next, Some(handover))
+            }
+            Step::Wait { until, status } => (NextState::Wait { until, status }, None),
+            Step::Finish { status, channel } => (NextState::Finish { status, channel }, None),
+        };
+        let write = DispatchWrite {
+            notification: notification.id,
+            previous_status: notification.status,
+            verdicts: decision.verdicts,
+            reasons: decision.reasons,
+            next,
+            callback: decision.callback,
+        };
+        Ok((write, handover))
     }
 
     /// Hands the committed sends to their providers side by side, holding the lease meanwhile,
@@ -300,4 +305,20 @@ fn log_handover(write: &OutcomeWrite) {
         code,
         "handed over"
     );
+}
+
+/// A notification whose patient was deleted since it was stored fails: there is no one to send
+/// it to.
+fn patient_gone(notification: &ClaimedNotification) -> DispatchWrite {
+    DispatchWrite {
+        notification: notification.id.clone(),
+        previous_status: notification.status,
+        verdicts: Vec::new(),
+        reasons: vec![Reason::PatientGone],
+        next: NextState::Finish {
+            status: NotificationStatus::Failed,
+            channel: None,
+        },
+        callback: None,
+    }
 }

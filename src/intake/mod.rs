@@ -24,7 +24,8 @@ use crate::batch::{BatchError, Batcher};
 use crate::clock::SharedClock;
 use crate::config::ApiConfig;
 use crate::domain::{
-    ApiKeyId, Clinic, Event, FieldError, NotificationId, NotificationStatus, Priority, Sensitivity,
+    ApiKeyId, Clinic, Event, FieldError, NotificationId, NotificationStatus, Patient, Priority,
+    Reason, Sensitivity,
 };
 use crate::policy::templates::TemplateError;
 use crate::policy::{MessagingHours, PatientCaps, SendTime};
@@ -181,7 +182,62 @@ impl Intake {
         notice: Option<NoticeIntake>,
     ) -> Result<Receipt, IntakeError> {
         let now = self.clock.now();
-        let mut errors = self.own_rules(&draft, actor, now, notice.is_some());
+        let (mut errors, patient, sensitivity) = self
+            .check_patient_and_topic(&draft, actor, now, notice.is_some())
+            .await?;
+        let clinic = &draft.clinic;
+        let text = self
+            .text(clinic, draft.content, patient.as_ref(), actor, &mut errors)
+            .await?;
+        let (patient, text) = approved(errors, sensitivity, patient, text, clinic, draft.channel)?;
+        let requested = draft.send_at.unwrap_or(now);
+        let (send_at, hours_note) = self
+            .stored_send_time(
+                clinic,
+                &patient,
+                draft.priority,
+                requested,
+                draft.expires_at,
+            )
+            .await?;
+        let patient_external_id = patient.external_id.clone();
+        let received = received_event(notice.as_ref(), draft.priority, requested, now, &text);
+        let notification = NewNotification {
+            id: NotificationId::generate(),
+            clinic_id: clinic.id.clone(),
+            patient_id: patient.id,
+            topic: draft.topic,
+            body: text.body,
+            template: text.template,
+            params: text
+                .params
+                .map(|p| serde_json::to_string(&p).unwrap_or_default()),
+            channel: draft.channel,
+            priority: draft.priority,
+            send_at,
+            expires_at: draft.expires_at,
+            idempotency_key: draft.idempotency_key,
+            request_hash: draft.request_hash,
+            received_at: now,
+            received,
+            received_by: actor.recorded_as(),
+            hours_note,
+            appointment: notice.map(|n| n.link),
+        };
+        let stored = self.writer.submit(notification).await?;
+        self.answer(stored, patient_external_id, now)
+    }
+
+    /// Every rule a draft breaks before its text is read: its own, then the patient's and the
+    /// topic's, with the patient and the topic's sensitivity where they are known.
+    async fn check_patient_and_topic(
+        &self,
+        draft: &Draft,
+        actor: &Actor,
+        now: Timestamp,
+        is_appointment_notice: bool,
+    ) -> Result<(Vec<FieldError>, Option<Patient>, Option<Sensitivity>), IntakeError> {
+        let mut errors = self.own_rules(draft, actor, now, is_appointment_notice);
         let clinic = &draft.clinic;
         let patient = self.patient(clinic, &draft.patient_id, &mut errors).await?;
         let sensitivity = self
@@ -201,83 +257,44 @@ impl Intake {
                 ),
             ));
         }
-        let text = self
-            .text(clinic, draft.content, patient.as_ref(), actor, &mut errors)
-            .await?;
-        if let (
-            Some(sensitivity),
-            Some(patient),
-            Some(checks::Text {
-                body: Some(body), ..
-            }),
-        ) = (sensitivity, &patient, &text)
-            && let Some(error) =
-                checks::text_fits_no_channel(clinic, patient, draft.channel, sensitivity, body)
-        {
-            errors.push(error);
-        }
-        let (Some(_), Some(patient), Some(text), true) =
-            (sensitivity, patient, text, errors.is_empty())
-        else {
-            return Err(IntakeError::Invalid(errors));
-        };
+        Ok((errors, patient, sensitivity))
+    }
 
-        let requested = draft.send_at.unwrap_or(now);
-        // A normal notification due outside the messaging hours is stored for the next moment
-        // they allow; an urgent one is the dispatcher's to explain when it sends it.
-        let (send_at, hours_note) = match draft.priority {
-            Priority::Urgent => (requested, None),
-            Priority::Normal => {
-                let settings = self.settings.get(&self.store, &clinic.id).await?;
-                let hours =
-                    MessagingHours::for_patient(Arc::clone(&settings.hours), clinic, &patient);
-                match hours.send_time(draft.priority, requested, draft.expires_at) {
-                    // Stored as expired: its send time past its expiry says so (see the store).
-                    SendTime::Defer { until, reason } | SendTime::Expire { until, reason } => {
-                        (until, Some(reason))
-                    }
-                    // Failing needs the whole picture; the dispatcher decides it at once.
-                    SendTime::Now { .. } | SendTime::Fail { .. } => (requested, None),
-                }
+    /// When the notification is stored as due, and why when the hours moved it. A normal
+    /// notification due outside the messaging hours is stored for the next moment they allow;
+    /// an urgent one is the dispatcher's to explain when it sends it.
+    async fn stored_send_time(
+        &self,
+        clinic: &Clinic,
+        patient: &Patient,
+        priority: Priority,
+        requested: Timestamp,
+        expires_at: Option<Timestamp>,
+    ) -> Result<(Timestamp, Option<Reason>), IntakeError> {
+        if priority == Priority::Urgent {
+            return Ok((requested, None));
+        }
+        let settings = self.settings.get(&self.store, &clinic.id).await?;
+        let hours = MessagingHours::for_patient(Arc::clone(&settings.hours), clinic, patient);
+        Ok(match hours.send_time(priority, requested, expires_at) {
+            // Stored as expired: its send time past its expiry says so (see the store).
+            SendTime::Defer { until, reason } | SendTime::Expire { until, reason } => {
+                (until, Some(reason))
             }
-        };
-        let patient_external_id = patient.external_id.clone();
-        let content = text.note.strip_prefix("; ").map(str::to_owned);
-        let notification = NewNotification {
-            id: NotificationId::generate(),
-            clinic_id: clinic.id.clone(),
-            patient_id: patient.id,
-            topic: draft.topic,
-            body: text.body,
-            template: text.template,
-            params: text
-                .params
-                .map(|p| serde_json::to_string(&p).unwrap_or_default()),
-            channel: draft.channel,
-            priority: draft.priority,
-            send_at,
-            expires_at: draft.expires_at,
-            idempotency_key: draft.idempotency_key,
-            request_hash: draft.request_hash,
-            received_at: now,
-            received: match &notice {
-                None => Event::Received {
-                    priority: draft.priority,
-                    scheduled_for: (requested > now).then_some(requested),
-                    content,
-                },
-                Some(notice) => Event::AppointmentNotice {
-                    change: notice.change.clone(),
-                    priority: draft.priority,
-                    deadline: notice.deadline,
-                    content,
-                },
-            },
-            received_by: actor.recorded_as(),
-            hours_note,
-            appointment: notice.map(|n| n.link),
-        };
-        match self.writer.submit(notification).await? {
+            // Failing needs the whole picture; the dispatcher decides it at once.
+            SendTime::Now { .. } | SendTime::Fail { .. } => (requested, None),
+        })
+    }
+
+    /// The answer to the caller once the writer has stored, replayed or refused the
+    /// notification; one due at once wakes the dispatcher.
+    fn answer(
+        &self,
+        stored: IntakeResult,
+        patient_external_id: String,
+        now: Timestamp,
+    ) -> Result<Receipt, IntakeError> {
+        match stored {
             IntakeResult::Created(receipt) => {
                 if receipt.status == NotificationStatus::Queued {
                     self.dispatcher_wake.notify_one();
@@ -357,5 +374,58 @@ impl Intake {
     /// clinic says so.
     fn may_send_urgent(&self, clinic: &Clinic, actor: &Actor) -> bool {
         actor.role >= ApiKeyRole::Staff || self.limits.booking_urgent_clinics.contains(&clinic.slug)
+    }
+}
+
+/// The audit trail's first event: a notification received, or an appointment's notice, naming
+/// the template copy or quick reply it carries.
+fn received_event(
+    notice: Option<&NoticeIntake>,
+    priority: Priority,
+    requested: Timestamp,
+    now: Timestamp,
+    text: &checks::Text,
+) -> Event {
+    let content = text.note.strip_prefix("; ").map(str::to_owned);
+    match notice {
+        None => Event::Received {
+            priority,
+            scheduled_for: (requested > now).then_some(requested),
+            content,
+        },
+        Some(notice) => Event::AppointmentNotice {
+            change: notice.change.clone(),
+            priority,
+            deadline: notice.deadline,
+            content,
+        },
+    }
+}
+
+/// The patient and text of a draft that breaks no rule, else every rule it breaks: the last is
+/// a staff-written text that no channel the patient can get may carry.
+fn approved(
+    mut errors: Vec<FieldError>,
+    sensitivity: Option<Sensitivity>,
+    patient: Option<Patient>,
+    text: Option<checks::Text>,
+    clinic: &Clinic,
+    channel: Option<ChannelKind>,
+) -> Result<(Patient, checks::Text), IntakeError> {
+    if let (
+        Some(sensitivity),
+        Some(patient),
+        Some(checks::Text {
+            body: Some(body), ..
+        }),
+    ) = (sensitivity, &patient, &text)
+        && let Some(error) =
+            checks::text_fits_no_channel(clinic, patient, channel, sensitivity, body)
+    {
+        errors.push(error);
+    }
+    match (sensitivity, patient, text, errors.is_empty()) {
+        (Some(_), Some(patient), Some(text), true) => Ok((patient, text)),
+        _ => Err(IntakeError::Invalid(errors)),
     }
 }

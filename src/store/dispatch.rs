@@ -1,3 +1,7 @@
+//! The dispatcher's side of the store: claiming due notifications under a lease, extending it,
+//! and recording each hand-over's start. Its decisions are recorded by `decisions`, the
+//! providers' answers by `outcomes`.
+
 use std::collections::{HashMap, HashSet};
 
 use jiff::Timestamp;
@@ -6,7 +10,6 @@ use sqlx::FromRow;
 use sqlx::any::AnyRow;
 
 use super::contents::record_contents;
-use super::events::EventBatch;
 use super::notifications::{NOTIFICATION_COLUMNS, status};
 use super::rows::{Id, columns, write_rows};
 use super::{
@@ -14,8 +17,8 @@ use super::{
     placeholders, timestamp,
 };
 use crate::domain::{
-    Actor, AttemptContent, AttemptId, AttemptStatus, CallbackTaskId, ClinicId, Event,
-    NotificationId, NotificationStatus, PatientId, Priority, Reason,
+    AttemptContent, AttemptId, AttemptStatus, ClinicId, NotificationId, NotificationStatus,
+    PatientId, Priority, Reason,
 };
 use crate::policy::{AttemptFacts, AttemptVerdict};
 
@@ -198,32 +201,6 @@ columns! {
     }
 }
 
-columns! {
-    /// An earlier attempt's new status, as the dispatcher judged it.
-    struct Verdict<'a> {
-        id: &'a str,
-        status: &'a str,
-    }
-}
-
-columns! {
-    struct NewAttempt<'a> {
-        id: &'a str,
-        notification_id: &'a str,
-        channel: &'a str,
-        sender: &'a str,
-        sandbox: i64,
-    }
-}
-
-columns! {
-    struct NewCallback<'a> {
-        id: &'a str,
-        notification_id: &'a str,
-        reason: &'a str,
-    }
-}
-
 impl Store {
     /// Claims up to `limit` due notifications for `lease_until`, under `token`.
     pub async fn claim_due(
@@ -345,200 +322,6 @@ impl Store {
         record_contents(&mut tx, &recorded, now).await?;
         tx.commit().await?;
         Ok(started)
-    }
-
-    /// Records the dispatcher's decisions in one transaction. Returns the attempts that may now
-    /// be handed to their provider: those whose notification we still hold the lease on.
-    pub async fn record_decisions(
-        &self,
-        token: &str,
-        writes: &[DispatchWrite],
-        now: Timestamp,
-        lease_until: Timestamp,
-    ) -> Result<Vec<AttemptId>, StoreError> {
-        let _turn = self.background_turn().await;
-        let mut tx = self.write.begin().await?;
-        let ids: Vec<&str> = writes.iter().map(|w| w.notification.as_str()).collect();
-        lock_notifications(self.backend, &mut tx, "{ids}", &ids).await?;
-        let shared = [token.into(), millis(now).into()];
-
-        // Delivery evidence that arrived while we were deciding (`recheck`) makes the decision
-        // stale: such notifications are handed back, due now, untouched, and decided again.
-        let decided: Vec<Id> = ids.iter().map(|id| Id { id }).collect();
-        write_rows(
-            &mut tx,
-            "WITH v ({columns}) AS (VALUES {values}) \
-             UPDATE notifications SET lease_token = NULL, recheck = 0, due_at = $2 \
-             WHERE lease_token = $1 AND recheck = 1 AND id IN (SELECT id FROM v)",
-            &shared,
-            &decided,
-        )
-        .await?;
-        let sends: Vec<Id> = writes
-            .iter()
-            .filter(|w| matches!(w.next, NextState::Send { .. }))
-            .map(|w| Id {
-                id: w.notification.as_str(),
-            })
-            .collect();
-        let held = returned_ids(
-            write_rows(
-                &mut tx,
-                "WITH v ({columns}) AS (VALUES {values}) \
-                 UPDATE notifications SET status = 'sending', delivered_channel = NULL, updated_at = $2, due_at = $3 \
-                 WHERE lease_token = $1 AND id IN (SELECT id FROM v) RETURNING id",
-                &[token.into(), millis(now).into(), millis(lease_until).into()],
-                &sends,
-            )
-            .await?,
-        )?;
-        let releases: Vec<Release> = writes
-            .iter()
-            .filter_map(|w| match &w.next {
-                NextState::Send { .. } => None,
-                NextState::Wait { until, status } => {
-                    Some(release_row(w, *status, Some(*until), None))
-                }
-                NextState::Finish { status, channel } => {
-                    Some(release_row(w, *status, None, *channel))
-                }
-            })
-            .collect();
-        let released = returned_ids(write_rows(&mut tx, RELEASE, &shared, &releases).await?)?;
-
-        let mut verdicts = Vec::new();
-        let mut attempts = Vec::new();
-        let mut events = EventBatch::default();
-        let mut cleared = Vec::new();
-        for write in writes {
-            let id = write.notification.as_str();
-            if !held.contains(id) && !released.contains(id) {
-                continue;
-            }
-            for verdict in &write.verdicts {
-                verdicts.push(Verdict {
-                    id: verdict.attempt.as_str(),
-                    status: verdict.status.as_str(),
-                });
-                let event = Event::AttemptVerdict {
-                    status: verdict.status,
-                    reason: verdict.reason.clone(),
-                };
-                events.add(
-                    id,
-                    Some(verdict.attempt.as_str()),
-                    now,
-                    &Actor::System,
-                    &event,
-                )?;
-            }
-            for reason in &write.reasons {
-                let event = Event::Routing(reason.clone());
-                events.add(id, None, now, &Actor::System, &event)?;
-            }
-            let new_status = match &write.next {
-                NextState::Send {
-                    attempt,
-                    channel,
-                    sender,
-                    to_masked,
-                    sandbox,
-                } => {
-                    attempts.push(NewAttempt {
-                        id: attempt.as_str(),
-                        notification_id: id,
-                        channel: channel.as_str(),
-                        sender: sender.as_str(),
-                        sandbox: i64::from(*sandbox),
-                    });
-                    let event = Event::AttemptSending {
-                        channel: *channel,
-                        to: to_masked.clone(),
-                        sandbox: *sandbox,
-                    };
-                    events.add(id, Some(attempt.as_str()), now, &Actor::System, &event)?;
-                    cleared.push(attempt.clone());
-                    NotificationStatus::Sending
-                }
-                NextState::Wait { status, .. } | NextState::Finish { status, .. } => *status,
-            };
-            if new_status != write.previous_status {
-                let event = Event::StatusChanged {
-                    from: write.previous_status,
-                    to: new_status,
-                };
-                events.add(id, None, now, &Actor::System, &event)?;
-            }
-        }
-        write_rows(
-            &mut tx,
-            "WITH v ({columns}) AS (VALUES {values}) \
-             UPDATE attempts SET status = v.status, updated_at = $1 FROM v \
-             WHERE attempts.id = v.id AND attempts.status IN ('sending', 'ambiguous', 'accepted', 'sent')",
-            &[millis(now).into()],
-            &verdicts,
-        )
-        .await?;
-        write_rows(
-            &mut tx,
-            "WITH v ({columns}) AS (VALUES {values}) \
-             INSERT INTO attempts ({columns}, status, created_at, updated_at) \
-             SELECT {columns}, 'sending', $1, $1 FROM v",
-            &[millis(now).into()],
-            &attempts,
-        )
-        .await?;
-        // A restricted topic's task opens as its notice is sent (held), others' when a
-        // notification finishes undelivered (released).
-        let mut tasks = Vec::new();
-        for w in writes.iter().filter(|w| {
-            let id = w.notification.as_str();
-            held.contains(id) || released.contains(id)
-        }) {
-            let Some(reason) = &w.callback else {
-                continue;
-            };
-            let task = CallbackTaskId::generate();
-            let event = Event::CallbackOpened { task: task.clone() };
-            events.add(w.notification.as_str(), None, now, &Actor::System, &event)?;
-            tasks.push((task, w, reason));
-        }
-        let callbacks: Vec<NewCallback> = tasks
-            .iter()
-            .map(|(task, w, reason)| NewCallback {
-                id: task.as_str(),
-                notification_id: w.notification.as_str(),
-                reason: reason.as_str(),
-            })
-            .collect();
-        write_rows(
-            &mut tx,
-            "WITH v ({columns}) AS (VALUES {values}) \
-             INSERT INTO callback_tasks (id, clinic_id, notification_id, patient_id, reason, status, created_at, updated_at) \
-             SELECT v.id, n.clinic_id, n.id, n.patient_id, v.reason, 'open', $1, $1 \
-             FROM v JOIN notifications n ON n.id = v.notification_id WHERE true \
-             ON CONFLICT (notification_id) DO NOTHING",
-            &[millis(now).into()],
-            &callbacks,
-        )
-        .await?;
-        events.write(&mut tx).await?;
-        tx.commit().await?;
-        Ok(cleared)
-    }
-}
-
-pub(super) fn release_row(
-    write: &DispatchWrite,
-    status: NotificationStatus,
-    due: Option<Timestamp>,
-    channel: Option<ChannelKind>,
-) -> Release<'_> {
-    Release {
-        id: write.notification.as_str(),
-        status: status.as_str(),
-        due_at: due.map(millis),
-        delivered_channel: channel.map(|c| c.as_str()),
     }
 }
 

@@ -14,6 +14,7 @@ mod appointments;
 mod callbacks;
 mod clinics;
 mod contents;
+mod decisions;
 mod dispatch;
 mod error;
 mod events;

@@ -4,6 +4,7 @@
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::notifications::status;
 use super::{Store, StoreError, millis, opt_timestamp, parse_stored, timestamp};
@@ -203,6 +204,13 @@ impl Store {
         .ok_or(StoreError::NotFound)?
         .try_into()?;
 
+        view.attempts = Some(self.attempt_records(id).await?);
+        view.events = Some(self.event_records(id).await?);
+        Ok(view)
+    }
+
+    /// A notification's attempts, oldest first.
+    async fn attempt_records(&self, id: &NotificationId) -> Result<Vec<AttemptRecord>, StoreError> {
         let attempts = sqlx::query_as::<_, AttemptRow>(
             "SELECT id, channel, status, provider_message_id, error_code, error_text, created_at, updated_at, \
              accepted_at, delivered_at, read_at, failed_at, sandbox, sms_encoding, sms_segments \
@@ -212,45 +220,18 @@ impl Store {
         .bind(id.as_str())
         .fetch_all(&self.read)
         .await?;
-        view.attempts = Some(
-            attempts
-                .into_iter()
-                .map(AttemptRecord::try_from)
-                .collect::<Result<_, StoreError>>()?,
-        );
+        attempts.into_iter().map(AttemptRecord::try_from).collect()
+    }
 
+    /// A notification's audit trail, in the order it was written.
+    async fn event_records(&self, id: &NotificationId) -> Result<Vec<EventRecord>, StoreError> {
         let events = sqlx::query(
             "SELECT at, kind, attempt_id, detail, data, actor FROM events WHERE notification_id = $1 ORDER BY id",
         )
-            .bind(id.as_str())
-            .fetch_all(&self.read)
-            .await?;
-        view.events = Some(
-            events
-                .iter()
-                .map(|r| {
-                    let data: Option<serde_json::Value> = r
-                        .try_get::<Option<String>, _>("data")?
-                        .map(|d| serde_json::from_str(&d))
-                        .transpose()
-                        .map_err(|_| StoreError::Corrupt("event data".into()))?;
-                    Ok(EventRecord {
-                        at: timestamp(r.try_get("at")?)?,
-                        kind: r.try_get("kind")?,
-                        attempt_id: r.try_get("attempt_id")?,
-                        detail: r.try_get("detail")?,
-                        event_type: data
-                            .as_ref()
-                            .and_then(|d| d.get("type"))
-                            .and_then(|t| t.as_str())
-                            .map(str::to_owned),
-                        data,
-                        actor: r.try_get("actor")?,
-                    })
-                })
-                .collect::<Result<_, StoreError>>()?,
-        );
-        Ok(view)
+        .bind(id.as_str())
+        .fetch_all(&self.read)
+        .await?;
+        events.iter().map(event_record).collect()
     }
 
     pub async fn notifications(
@@ -309,4 +290,25 @@ impl Store {
         };
         Ok(NotificationPage { items, next })
     }
+}
+
+fn event_record(row: &AnyRow) -> Result<EventRecord, StoreError> {
+    let data: Option<serde_json::Value> = row
+        .try_get::<Option<String>, _>("data")?
+        .map(|d| serde_json::from_str(&d))
+        .transpose()
+        .map_err(|_| StoreError::Corrupt("event data".into()))?;
+    Ok(EventRecord {
+        at: timestamp(row.try_get("at")?)?,
+        kind: row.try_get("kind")?,
+        attempt_id: row.try_get("attempt_id")?,
+        detail: row.try_get("detail")?,
+        event_type: data
+            .as_ref()
+            .and_then(|d| d.get("type"))
+            .and_then(|t| t.as_str())
+            .map(str::to_owned),
+        data,
+        actor: row.try_get("actor")?,
+    })
 }

@@ -111,6 +111,15 @@ struct SeriesUpdate<'a> {
     happened: ScheduleChange,
 }
 
+/// What a change of the series writes once every reminder is seen: the new reminders, the
+/// events, and the reminders left out, noted on the appointment.
+#[derive(Default)]
+struct SeriesWrites {
+    events: EventBatch,
+    new_reminders: Vec<NewNotification>,
+    skipped: Vec<SkippedReminder>,
+}
+
 impl SeriesUpdate<'_> {
     /// Moves a pending reminder to `send_at`, with a `moved` event, unless it is already there
     /// or a provider took it meanwhile.
@@ -157,17 +166,66 @@ impl SeriesUpdate<'_> {
         Ok(())
     }
 
+    /// Brings the reminder `planned` for one offset in line with the plan: a pending one moves,
+    /// or is cancelled when its time has passed; a missing one is created.
+    async fn follow_plan(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        writes: &mut SeriesWrites,
+        existing: Option<&Existing>,
+        planned: PlannedReminder,
+    ) -> Result<(), StoreError> {
+        let now = self.change.at;
+        let (offset, send_at) = (planned.offset, planned.time.send_at(now));
+        let (before, when) = (
+            offset.to_string(),
+            timing(planned, self.appointment.starts_at),
+        );
+        match (existing, send_at) {
+            (Some(reminder), Some(send_at)) if reminder.is_pending() => {
+                let told = (before, when);
+                self.move_reminder(tx, &mut writes.events, reminder, send_at, told)
+                    .await?;
+            }
+            (Some(reminder), None) if reminder.is_pending() => {
+                let because = Cancellation::ReminderLeftOut {
+                    change: self.happened.clone(),
+                    reminder: before.clone(),
+                    timing: when.clone(),
+                };
+                cancel_reminder(tx, &mut writes.events, &reminder.id, &self.change, because)
+                    .await?;
+                let reason = when.to_string();
+                writes.skipped.push(SkippedReminder { before, reason });
+            }
+            // A provider has it (or had it): what was sent stays sent.
+            (Some(_), _) => {}
+            (None, Some(send_at)) => {
+                let reminder = self.new_reminder(offset, send_at, when);
+                writes.new_reminders.push(reminder);
+            }
+            (None, None) => {
+                let reason = when.to_string();
+                writes.skipped.push(SkippedReminder { before, reason });
+            }
+        }
+        Ok(())
+    }
+
     /// Writes the new reminders, every event of the change, and the reminders left out.
     async fn write(
         &self,
         tx: &mut Transaction<'_, Any>,
-        mut events: EventBatch,
-        new_reminders: &[NewNotification],
-        skipped: &[SkippedReminder],
+        writes: SeriesWrites,
     ) -> Result<(), StoreError> {
+        let SeriesWrites {
+            mut events,
+            new_reminders,
+            skipped,
+        } = writes;
         let batch: Vec<&NewNotification> = new_reminders.iter().collect();
         insert_rows(tx, &batch).await?;
-        for reminder in new_reminders {
+        for reminder in &new_reminders {
             events.add(
                 reminder.id.as_str(),
                 None,
@@ -181,7 +239,7 @@ impl SeriesUpdate<'_> {
             "UPDATE appointments SET skipped_reminders = $2, updated_at = $3 WHERE id = $1",
         )
         .bind(self.appointment.id.as_str())
-        .bind(serde_json::to_string(skipped).map_err(|_| corrupt("skipped reminders"))?)
+        .bind(serde_json::to_string(&skipped).map_err(|_| corrupt("skipped reminders"))?)
         .bind(millis(self.change.at))
         .execute(&mut **tx)
         .await?;
@@ -297,38 +355,14 @@ pub(super) async fn apply_series(
         happened: schedule_change(appointment, what),
     };
 
-    let mut events = EventBatch::default();
-    let mut new_reminders = Vec::new();
-    let mut skipped = Vec::new();
+    let mut writes = SeriesWrites::default();
     for planned in plan_reminders(starts_at, &appointment.offsets, now, hours) {
-        let (offset, send_at) = (planned.offset, planned.time.send_at(now));
-        let (before, when) = (offset.to_string(), timing(planned, starts_at));
-        let existing = latest.get(&offset.minutes()).filter(|r| !r.is_gone());
-        match (existing, send_at) {
-            (Some(reminder), Some(send_at)) if reminder.is_pending() => {
-                let told = (before, when);
-                update
-                    .move_reminder(tx, &mut events, reminder, send_at, told)
-                    .await?;
-            }
-            (Some(reminder), None) if reminder.is_pending() => {
-                let because = Cancellation::ReminderLeftOut {
-                    change: update.happened.clone(),
-                    reminder: before.clone(),
-                    timing: when.clone(),
-                };
-                cancel_reminder(tx, &mut events, &reminder.id, &change, because).await?;
-                let reason = when.to_string();
-                skipped.push(SkippedReminder { before, reason });
-            }
-            // A provider has it (or had it): what was sent stays sent.
-            (Some(_), _) => {}
-            (None, Some(send_at)) => new_reminders.push(update.new_reminder(offset, send_at, when)),
-            (None, None) => {
-                let reason = when.to_string();
-                skipped.push(SkippedReminder { before, reason });
-            }
-        }
+        let existing = latest
+            .get(&planned.offset.minutes())
+            .filter(|r| !r.is_gone());
+        update
+            .follow_plan(tx, &mut writes, existing, planned)
+            .await?;
     }
-    update.write(tx, events, &new_reminders, &skipped).await
+    update.write(tx, writes).await
 }

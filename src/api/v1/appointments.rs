@@ -26,7 +26,7 @@ use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::api::json::{ApiJson, TIMESTAMP_RULE};
 use crate::api::problem::{ApiError, FieldError};
-use crate::domain::{AppointmentId, NotificationStatus};
+use crate::domain::{AppointmentId, Clinic, NotificationStatus, Patient};
 use crate::intake::{
     AppointmentChanged, AppointmentNotice, EXTERNAL_ID_RULE, IntakeError, is_external_id,
 };
@@ -184,41 +184,12 @@ async fn checked_booking(
         .template
         .unwrap_or_else(|| DEFAULT_TEMPLATE.to_owned());
     let params = input.params.unwrap_or_default();
-    for filled in FILLED_FROM_STARTS_AT {
-        if params.contains_key(filled) {
-            errors.push(FieldError::new(
-                format!("params.{filled}"),
-                "is filled from starts_at in the clinic's time zone; leave it out",
-            ));
-        }
-    }
+    errors.extend(filled_by_hand(&params));
     let patient = state
         .intake
         .patient(clinic, &input.patient_id, &mut errors)
         .await?;
-    // Checked, against the copy this patient gets, with the date and time every reminder carries.
-    let mut with_date = params.clone();
-    for filled in FILLED_FROM_STARTS_AT {
-        with_date.insert(filled.to_owned(), String::new());
-    }
-    match state
-        .intake
-        .check_template(clinic, &template, &with_date, patient.as_ref())
-        .await?
-    {
-        Ok(_) => {}
-        Err(error)
-            if FILLED_FROM_STARTS_AT
-                .iter()
-                .any(|f| error.field == format!("params.{f}")) =>
-        {
-            errors.push(FieldError::new(
-                "template",
-                "must take the date and time parameters, which reminders fill from starts_at",
-            ))
-        }
-        Err(other) => errors.push(other),
-    }
+    errors.extend(reminder_copy_breaks(state, clinic, &template, &params, patient.as_ref()).await?);
     let (Some(starts_at), Some(_), Some(patient), true) =
         (starts, sensitivity, patient, errors.is_empty())
     else {
@@ -240,6 +211,53 @@ async fn checked_booking(
         request_hash,
     };
     Ok((appointment, hours))
+}
+
+/// Parameters the caller gave that reminders fill from `starts_at` themselves.
+fn filled_by_hand(params: &BTreeMap<String, String>) -> impl Iterator<Item = FieldError> + '_ {
+    FILLED_FROM_STARTS_AT
+        .iter()
+        .filter(|filled| params.contains_key(**filled))
+        .map(|filled| {
+            FieldError::new(
+                format!("params.{filled}"),
+                "is filled from starts_at in the clinic's time zone; leave it out",
+            )
+        })
+}
+
+/// The rule the reminders' template breaks, checked against the copy this patient gets with the
+/// date and time every reminder carries: a copy that cannot take them is the template's fault,
+/// not the caller's parameters'.
+async fn reminder_copy_breaks(
+    state: &AppState,
+    clinic: &Clinic,
+    template: &str,
+    params: &BTreeMap<String, String>,
+    patient: Option<&Patient>,
+) -> Result<Option<FieldError>, ApiError> {
+    let mut with_date = params.clone();
+    for filled in FILLED_FROM_STARTS_AT {
+        with_date.insert(filled.to_owned(), String::new());
+    }
+    let checked = state
+        .intake
+        .check_template(clinic, template, &with_date, patient)
+        .await?;
+    Ok(match checked {
+        Ok(_) => None,
+        Err(error)
+            if FILLED_FROM_STARTS_AT
+                .iter()
+                .any(|f| error.field == format!("params.{f}")) =>
+        {
+            Some(FieldError::new(
+                "template",
+                "must take the date and time parameters, which reminders fill from starts_at",
+            ))
+        }
+        Err(other) => Some(other),
+    })
 }
 
 pub(super) async fn book_appointment(

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::render::{Piece, is_name, pieces, placeholders};
-use super::{QuickReply, TemplateCopy, TemplateError};
+use super::{QuickReply, TemplateCopy, TemplateError, WhatsAppCopy};
 use crate::domain::is_one_line;
 
 const FILLED_BY_MEDRELAY: [&str; 2] = ["clinic", "patient"];
@@ -97,76 +97,13 @@ fn check_text<'t>(
 /// Every broken rule of a clinic's template copy, each named by its field.
 pub fn check_copy(copy: &TemplateCopy) -> Vec<Flaw> {
     let mut flaws = Vec::new();
-    for (i, param) in copy.params.iter().enumerate() {
-        let field = format!("params[{i}]");
-        if !is_name(param) {
-            flaws.push(Flaw::new(field, TEMPLATE_NAME_RULE));
-        } else if FILLED_BY_MEDRELAY.contains(&param.as_str()) {
-            flaws.push(Flaw::new(
-                field,
-                "is filled by medrelay; use it without declaring it",
-            ));
-        } else if copy.params[..i].contains(param) {
-            flaws.push(Flaw::new(field, "is declared twice"));
-        }
-    }
+    check_declared_params(&mut flaws, &copy.params);
     let known: Vec<&str> = FILLED_BY_MEDRELAY
         .iter()
         .copied()
         .chain(copy.params.iter().map(String::as_str))
         .collect();
-
-    let whatsapp = &copy.whatsapp;
-    let meta_name = |n: &str| {
-        (1..=512).contains(&n.len())
-            && n.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    };
-    if !meta_name(&whatsapp.name) {
-        flaws.push(Flaw::new(
-            "whatsapp.name",
-            "must be the template's name at Meta: lowercase letters, digits and _",
-        ));
-    }
-    for (i, parameter) in whatsapp.parameters.iter().enumerate() {
-        let field = format!("whatsapp.parameters[{i}]");
-        if !known.contains(&parameter.as_str()) {
-            flaws.push(Flaw::new(
-                field,
-                "must be clinic, patient or a parameter declared in params",
-            ));
-        } else if whatsapp.parameters[..i].contains(parameter) {
-            flaws.push(Flaw::new(field, "is listed twice"));
-        }
-    }
-    let in_whatsapp = check_text(
-        &mut flaws,
-        "whatsapp.text",
-        &whatsapp.text,
-        MAX_WHATSAPP_CHARS,
-        &known,
-    );
-    for name in &in_whatsapp {
-        if known.contains(name) && !whatsapp.parameters.iter().any(|p| p == name) {
-            flaws.push(Flaw::new(
-                "whatsapp.text",
-                format!(
-                    "uses {{{{{name}}}}}, which is not in whatsapp.parameters: Meta fills only the approved parameters"
-                ),
-            ));
-        }
-    }
-    for (i, parameter) in whatsapp.parameters.iter().enumerate() {
-        // An undeclared parameter was named above already.
-        if known.contains(&parameter.as_str()) && !in_whatsapp.contains(&parameter.as_str()) {
-            flaws.push(Flaw::new(
-                format!("whatsapp.parameters[{i}]"),
-                "is not used in whatsapp.text",
-            ));
-        }
-    }
-
-    let mut used = in_whatsapp;
+    let mut used = check_whatsapp(&mut flaws, &copy.whatsapp, &known);
     for (field, text, max) in [
         ("sms.text", &copy.sms.text, MAX_SMS_CHARS),
         ("email.subject", &copy.email.subject, MAX_SUBJECT_CHARS),
@@ -184,6 +121,81 @@ pub fn check_copy(copy: &TemplateCopy) -> Vec<Flaw> {
         }
     }
     flaws
+}
+
+/// The parameters a copy declares: named as names are, each once, none of medrelay's own.
+fn check_declared_params(flaws: &mut Vec<Flaw>, params: &[String]) {
+    for (i, param) in params.iter().enumerate() {
+        let field = format!("params[{i}]");
+        if !is_name(param) {
+            flaws.push(Flaw::new(field, TEMPLATE_NAME_RULE));
+        } else if FILLED_BY_MEDRELAY.contains(&param.as_str()) {
+            flaws.push(Flaw::new(
+                field,
+                "is filled by medrelay; use it without declaring it",
+            ));
+        } else if params[..i].contains(param) {
+            flaws.push(Flaw::new(field, "is declared twice"));
+        }
+    }
+}
+
+/// The WhatsApp copy as Meta approved it: its name there, and its text using exactly the
+/// approved parameters, since Meta fills no others. Returns the placeholders its text uses.
+fn check_whatsapp<'c>(
+    flaws: &mut Vec<Flaw>,
+    whatsapp: &'c WhatsAppCopy,
+    known: &[&str],
+) -> Vec<&'c str> {
+    let meta_name = |n: &str| {
+        (1..=512).contains(&n.len())
+            && n.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    };
+    if !meta_name(&whatsapp.name) {
+        flaws.push(Flaw::new(
+            "whatsapp.name",
+            "must be the template's name at Meta: lowercase letters, digits and _",
+        ));
+    }
+    check_whatsapp_parameters(flaws, &whatsapp.parameters, known);
+    let field = "whatsapp.text";
+    let in_text = check_text(flaws, field, &whatsapp.text, MAX_WHATSAPP_CHARS, known);
+    for name in &in_text {
+        if known.contains(name) && !whatsapp.parameters.iter().any(|p| p == name) {
+            flaws.push(Flaw::new(
+                field,
+                format!(
+                    "uses {{{{{name}}}}}, which is not in whatsapp.parameters: Meta fills only the approved parameters"
+                ),
+            ));
+        }
+    }
+    for (i, parameter) in whatsapp.parameters.iter().enumerate() {
+        // An undeclared parameter was named by check_whatsapp_parameters already.
+        if known.contains(&parameter.as_str()) && !in_text.contains(&parameter.as_str()) {
+            flaws.push(Flaw::new(
+                format!("whatsapp.parameters[{i}]"),
+                "is not used in whatsapp.text",
+            ));
+        }
+    }
+    in_text
+}
+
+/// The approved parameters, in order: each one known, each once.
+fn check_whatsapp_parameters(flaws: &mut Vec<Flaw>, parameters: &[String], known: &[&str]) {
+    for (i, parameter) in parameters.iter().enumerate() {
+        let field = format!("whatsapp.parameters[{i}]");
+        if !known.contains(&parameter.as_str()) {
+            flaws.push(Flaw::new(
+                field,
+                "must be clinic, patient or a parameter declared in params",
+            ));
+        } else if parameters[..i].contains(parameter) {
+            flaws.push(Flaw::new(field, "is listed twice"));
+        }
+    }
 }
 
 /// The broken rules of a quick reply's text, which may use only `{{clinic}}` and `{{patient}}`.
