@@ -17,6 +17,7 @@ use crate::dispatch::Dispatcher;
 use crate::intake::{ClinicSettingsCache, Intake};
 use crate::providers::{ProviderSetupError, Providers};
 use crate::sandbox::{Sandbox, SandboxError};
+use crate::secure_link::SecureLinks;
 use crate::store::{Store, StoreError};
 use crate::tracking::Tracker;
 
@@ -141,6 +142,14 @@ impl Application {
             Arc::clone(&wake),
         ));
         let tracker = Tracker::new(store.clone(), Arc::clone(&clock), Arc::clone(&wake));
+        let secure_links = Arc::new(SecureLinks::new(
+            store.clone(),
+            Arc::clone(&clock),
+            Arc::clone(&providers),
+            Arc::clone(&clinic_settings),
+            config.public_url.is_some().then(|| public_url.clone()),
+            public_url.clone(),
+        ));
         let state = AppState {
             store,
             keys: Arc::new(KeyGuard::new(&config.api)),
@@ -153,6 +162,7 @@ impl Application {
             tracker,
             clinic_settings,
             public_url: Arc::from(public_url.as_str()),
+            secure_links,
         };
         Ok(Self {
             listener,

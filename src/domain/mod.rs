@@ -39,6 +39,7 @@ mod notification;
 mod patient;
 mod reason;
 mod reminder_offset;
+mod secure_link;
 mod text;
 mod topic;
 
@@ -53,6 +54,7 @@ pub use hours::{
 };
 pub use ids::{
     ApiKeyId, AppointmentId, AttemptId, CallbackTaskId, ClinicId, NotificationId, PatientId,
+    SecureLinkId,
 };
 pub use notification::{AppointmentStatus, AttemptStatus, NotificationStatus, Priority};
 pub use patient::{Clinic, Patient};
@@ -60,5 +62,6 @@ pub use reason::{
     HoursRule, Reason, ReminderSkip, RouteSource, SkipReason, UsedUp, clinic_time, no_channel_left,
 };
 pub use reminder_offset::ReminderOffset;
+pub use secure_link::{LinkEvent, Proof};
 pub use text::{ONE_LINE_RULE, is_one_line};
 pub use topic::{Sensitivity, Topic};

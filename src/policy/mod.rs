@@ -10,6 +10,7 @@
 //!   gets, its rendering per channel, and the checks on a clinic's templates and quick replies.
 //! - [`PatientCap`]: how many non-urgent notifications one patient may get in 24 hours.
 //! - [`plan_reminders`]: when each reminder of an appointment's series goes.
+//! - [`secure_link`]: whether a secure message link opens, and what a proof of identity earns.
 
 mod channel_plan;
 mod decide;
@@ -18,6 +19,7 @@ mod patient_cap;
 pub mod privacy;
 mod reminders;
 mod retry;
+pub mod secure_link;
 pub mod templates;
 
 pub use channel_plan::{

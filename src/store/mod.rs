@@ -24,6 +24,7 @@ mod patients;
 mod reminder_series;
 mod rows;
 mod sandbox;
+mod secure_links;
 mod stats;
 mod templates;
 mod topics;
@@ -56,6 +57,9 @@ pub use notifications::{IntakeResult, NewNotification, Receipt, ReminderLink};
 pub use outcomes::{AttemptOutcome, OutcomeWrite};
 pub use patients::PatientUpsert;
 pub use sandbox::{OutboxFilter, OutboxMessage, SandboxAdvance, SandboxMessage, SandboxStatusDue};
+pub use secure_links::{
+    LinkedMessage, NewSecureLink, SecureLinkRecord, SecureLinkSettings, WrongAnswers,
+};
 pub use templates::ClinicText;
 pub use topics::TopicView;
 pub use tracking::StatusUpdate;

@@ -28,6 +28,8 @@ pub(super) struct PatientIn {
     opted_out: Option<Vec<String>>,
     /// In the patient's time zone; null or absent: the clinic's default for patients.
     quiet_hours: Option<WindowText>,
+    /// `YYYY-MM-DD`; lets the patient open a secure message link without an SMS code.
+    birth_date: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -42,6 +44,7 @@ pub(super) struct PatientOut {
     channels: Vec<ChannelKind>,
     opted_out: Vec<ChannelKind>,
     quiet_hours: Option<WindowText>,
+    birth_date: Option<jiff::civil::Date>,
     created_at: jiff::Timestamp,
     updated_at: jiff::Timestamp,
 }
@@ -59,6 +62,7 @@ impl From<Patient> for PatientOut {
             channels: p.channels,
             opted_out: p.opted_out,
             quiet_hours: p.quiet_hours.map(QuietHours::to_text),
+            birth_date: p.birth_date,
             created_at: p.created_at,
             updated_at: p.updated_at,
         }
@@ -108,10 +112,19 @@ pub(super) fn checked<T>(
     parsed
 }
 
+const BIRTH_DATE_RULE: &str = "must be a date written YYYY-MM-DD, not after today";
+
+/// A date of birth: `YYYY-MM-DD` exactly, and not after `today`.
+fn past_date(text: &str, today: jiff::civil::Date) -> Option<jiff::civil::Date> {
+    let date: jiff::civil::Date = text.parse().ok()?;
+    (text.len() == 10 && date <= today).then_some(date)
+}
+
 fn validate(
     external_id: String,
     input: PatientIn,
     caller: &Caller,
+    today: jiff::civil::Date,
 ) -> Result<PatientUpsert, ApiError> {
     let clinic = &caller.0.clinic;
     let mut errors = Vec::new();
@@ -146,6 +159,13 @@ fn validate(
         deliverable_email,
         EmailAddress::RULE,
     );
+    let birth_date = checked(
+        &mut errors,
+        "birth_date",
+        input.birth_date,
+        |text| past_date(text, today),
+        BIRTH_DATE_RULE,
+    );
     let channels = channel_list("channels", &input.channels.unwrap_or_default(), &mut errors);
     let opted_out = channel_list(
         "opted_out",
@@ -176,6 +196,7 @@ fn validate(
         channels,
         opted_out,
         quiet_hours,
+        birth_date,
     })
 }
 
@@ -185,10 +206,12 @@ pub(super) async fn put_patient(
     Path(external_id): Path<String>,
     body: ApiJson<PatientIn>,
 ) -> Result<(StatusCode, Json<PatientOut>), ApiError> {
-    let upsert = validate(external_id, body.value, &caller)?;
+    let now = state.clock.now();
+    let today = now.to_zoned(caller.0.clinic.timezone.zone()).date();
+    let upsert = validate(external_id, body.value, &caller, today)?;
     let (patient, created) = state
         .store
-        .upsert_patient(&caller.0.clinic.id, upsert, state.clock.now())
+        .upsert_patient(&caller.0.clinic.id, upsert, now)
         .await?;
     let status = if created {
         StatusCode::CREATED
