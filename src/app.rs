@@ -60,9 +60,15 @@ pub struct RunningApp {
     server: JoinHandle<()>,
     grace: Duration,
     dispatcher: Arc<Dispatcher>,
+    secure_links: Arc<SecureLinks>,
 }
 
 impl RunningApp {
+    /// The secure message links this instance issues and serves.
+    pub fn secure_links(&self) -> &Arc<SecureLinks> {
+        &self.secure_links
+    }
+
     /// Runs the dispatcher until nothing is due now (see [`Dispatcher::drain`]).
     pub async fn drain_dispatcher(&self) -> Result<usize, StoreError> {
         self.dispatcher.drain().await
@@ -196,6 +202,7 @@ impl Application {
         let (stop_serving, serving_stopped) = watch::channel(false);
         let http = self.state.config.http.clone();
         let grace = http.shutdown_grace();
+        let secure_links = Arc::clone(&self.state.secure_links);
 
         let router = api::router(self.state, self.sandbox.clone());
         let server = tokio::spawn(async move {
@@ -216,6 +223,7 @@ impl Application {
             server,
             grace,
             dispatcher: self.dispatcher,
+            secure_links,
         }
     }
 }

@@ -74,12 +74,13 @@ async fn answer_link(
 fn form_expired(reply: Reply) -> Reply {
     match reply {
         Reply::Show(PageView {
-            page: Page::Prove {
-                phone,
-                code_sent,
-                birth_date,
-                ..
-            },
+            page:
+                Page::Prove {
+                    phone,
+                    code_sent,
+                    birth_date,
+                    ..
+                },
             language,
             clinic,
             clinic_phone,
@@ -164,7 +165,10 @@ fn private(headers: &mut HeaderMap) {
     for (name, value) in set {
         headers.insert(name, HeaderValue::from_static(value));
     }
-    headers.insert("x-robots-tag", HeaderValue::from_static("noindex, nofollow"));
+    headers.insert(
+        "x-robots-tag",
+        HeaderValue::from_static("noindex, nofollow"),
+    );
 }
 
 /// A cookie for this link's page only, out of scripts' and other sites' reach.

@@ -21,19 +21,32 @@ text_enum!(
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum LinkEvent {
     /// A link was made for the notice; an earlier link of the notification stops working.
-    Issued { expires_at: Timestamp },
+    Issued {
+        expires_at: Timestamp,
+    },
     /// The link's page was opened and asked for proof.
     Opened,
     /// A code went by SMS; `to` is the number with most of it hidden.
-    CodeSent { to: String },
-    WrongAnswer { proof: Proof, wrong_answers: u32 },
+    CodeSent {
+        to: String,
+    },
+    WrongAnswer {
+        proof: Proof,
+        wrong_answers: u32,
+    },
     /// Too many wrong answers: the link opens no more.
-    Locked { wrong_answers: u32 },
-    Verified { proof: Proof },
+    Locked {
+        wrong_answers: u32,
+    },
+    Verified {
+        proof: Proof,
+    },
     /// The message was shown.
     Read,
     /// The link was used after it had expired (recorded once).
-    Expired { expired_at: Timestamp },
+    Expired {
+        expired_at: Timestamp,
+    },
 }
 
 impl fmt::Display for LinkEvent {

@@ -161,7 +161,10 @@ mod tests {
     #[test]
     fn the_fifth_wrong_answer_locks_the_link() {
         let now = at("2026-12-06T07:00:00Z");
-        assert_eq!(judge(&fresh(), Proof::BirthDate, false, now), Verdict::Wrong);
+        assert_eq!(
+            judge(&fresh(), Proof::BirthDate, false, now),
+            Verdict::Wrong
+        );
         assert_eq!(answers_left(1), 4);
         assert_eq!(answers_left(MAX_WRONG_ANSWERS), 0);
         let locked = LinkState {

@@ -52,7 +52,9 @@ pub enum Answer {
 pub enum Reply {
     Show(PageView),
     /// The proof was right: this browser's session (its cookie) may now read the message.
-    Proven { session: String },
+    Proven {
+        session: String,
+    },
 }
 
 #[derive(Debug)]
@@ -197,7 +199,11 @@ impl SecureLinks {
     }
 
     /// Sends a new code by SMS to the patient's phone on file.
-    pub async fn send_code(&self, clinic_slug: &str, token: &str) -> Result<Reply, SecureLinkError> {
+    pub async fn send_code(
+        &self,
+        clinic_slug: &str,
+        token: &str,
+    ) -> Result<Reply, SecureLinkError> {
         let now = self.clock.now();
         let found = match self.find(clinic_slug, token, None, now).await? {
             Ok(found) => found,
@@ -248,7 +254,12 @@ impl SecureLinks {
         }
     }
 
-    async fn prove(&self, found: &Found, proof: Proof, now: Timestamp) -> Result<Reply, SecureLinkError> {
+    async fn prove(
+        &self,
+        found: &Found,
+        proof: Proof,
+        now: Timestamp,
+    ) -> Result<Reply, SecureLinkError> {
         let session = random_secret();
         let until = later(now, rules::SESSION_FOR);
         let store = &self.store;
@@ -298,7 +309,12 @@ impl SecureLinks {
     }
 
     /// The page of a link that opens no more; an expiry is recorded the first time it is met.
-    async fn closed(&self, found: &Found, why: Closed, now: Timestamp) -> Result<PageView, SecureLinkError> {
+    async fn closed(
+        &self,
+        found: &Found,
+        why: Closed,
+        now: Timestamp,
+    ) -> Result<PageView, SecureLinkError> {
         if why == Closed::Expired && !found.link.expiry_recorded {
             self.store.record_link_expired(&found.link, now).await?;
         }
@@ -323,15 +339,19 @@ impl SecureLinks {
             Err(StoreError::NotFound) => return Err(SecureLinkError::UnknownClinic),
             Err(error) => return Err(error.into()),
         };
-        let Some(mut link) = self.store.secure_link(clinic_slug, &fingerprint(token)).await? else {
+        let Some(mut link) = self
+            .store
+            .secure_link(clinic_slug, &fingerprint(token))
+            .await?
+        else {
             return Ok(Err(PageView::for_clinic(&clinic, Page::Closed)));
         };
         let ids = [link.patient.as_str()];
         let Some(patient) = self.store.patients_by_ids(&ids).await?.into_values().next() else {
             return Ok(Err(PageView::for_clinic(&clinic, Page::Closed)));
         };
-        let own_session = session
-            .is_some_and(|s| link.session_hash.as_deref() == Some(fingerprint(s).as_str()));
+        let own_session =
+            session.is_some_and(|s| link.session_hash.as_deref() == Some(fingerprint(s).as_str()));
         if !own_session {
             link.state.session_until = None;
         }
@@ -365,7 +385,10 @@ impl Found {
         match answer {
             Answer::Code(code) => {
                 let typed = code_fingerprint(token, code.trim());
-                (Proof::SmsCode, self.link.code_hash.as_deref() == Some(typed.as_str()))
+                (
+                    Proof::SmsCode,
+                    self.link.code_hash.as_deref() == Some(typed.as_str()),
+                )
             }
             Answer::BirthDate(text) => {
                 let typed = text.trim().parse::<jiff::civil::Date>().ok();

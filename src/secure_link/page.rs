@@ -11,7 +11,9 @@ use crate::domain::{Clinic, Patient};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Notice {
     CodeSent,
-    WrongAnswer { left: u32 },
+    WrongAnswer {
+        left: u32,
+    },
     CodeExpired,
     NoMoreCodes,
     CodeNotSent,
@@ -149,8 +151,17 @@ fn code_forms(texts: &Texts, phone: Option<&str>, code_sent: bool, form_token: &
             texts.submit,
         );
     }
-    let again = if code_sent { texts.send_again } else { texts.send_code };
-    html + &form(form_token, "", "send_code", &again.replace("{phone}", phone))
+    let again = if code_sent {
+        texts.send_again
+    } else {
+        texts.send_code
+    };
+    html + &form(
+        form_token,
+        "",
+        "send_code",
+        &again.replace("{phone}", phone),
+    )
 }
 
 fn birth_date_form(texts: &Texts, form_token: &str) -> String {
@@ -246,7 +257,10 @@ mod tests {
         let html = view("en", Page::Message(message)).html("t");
         assert!(html.contains("<html lang=\"en\" dir=\"ltr\">"), "{html}");
         assert!(html.contains("<article lang=\"ar\" dir=\"rtl\">"), "{html}");
-        assert!(html.contains("&lt;script&gt;x&lt;/script&gt;<br>line"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;x&lt;/script&gt;<br>line"),
+            "{html}"
+        );
     }
 
     #[test]

@@ -117,13 +117,12 @@ impl Store {
         &self,
         clinic: &ClinicId,
     ) -> Result<SecureLinkSettings, StoreError> {
-        let (enabled, hours): (i64, i64) = sqlx::query_as(
-            "SELECT secure_links, secure_link_hours FROM clinics WHERE id = $1",
-        )
-        .bind(clinic.as_str())
-        .fetch_optional(&self.read)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        let (enabled, hours): (i64, i64) =
+            sqlx::query_as("SELECT secure_links, secure_link_hours FROM clinics WHERE id = $1")
+                .bind(clinic.as_str())
+                .fetch_optional(&self.read)
+                .await?
+                .ok_or(StoreError::NotFound)?;
         Ok(SecureLinkSettings {
             enabled: enabled != 0,
             expiry_hours: count(hours),

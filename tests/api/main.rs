@@ -21,6 +21,7 @@ mod patients;
 mod privacy;
 mod routing;
 mod sandbox;
+mod secure_link;
 mod storage_faults;
 mod templates;
 mod webhooks;

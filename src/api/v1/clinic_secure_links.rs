@@ -40,7 +40,10 @@ pub(super) async fn get_secure_links(
     caller: Caller,
 ) -> Result<Json<SecureLinksOut>, ApiError> {
     caller.require(ApiKeyRole::Admin)?;
-    let settings = state.store.secure_link_settings(&caller.0.clinic.id).await?;
+    let settings = state
+        .store
+        .secure_link_settings(&caller.0.clinic.id)
+        .await?;
     Ok(Json(settings.into()))
 }
 
@@ -52,7 +55,10 @@ pub(super) async fn put_secure_links(
 ) -> Result<Json<SecureLinksOut>, ApiError> {
     caller.require(ApiKeyRole::Admin)?;
     let clinic = &caller.0.clinic;
-    let hours = body.value.expires_after_hours.unwrap_or(DEFAULT_EXPIRY_HOURS);
+    let hours = body
+        .value
+        .expires_after_hours
+        .unwrap_or(DEFAULT_EXPIRY_HOURS);
     if !EXPIRY_HOURS.contains(&hours) {
         return Err(ApiError::invalid("expires_after_hours", EXPIRY_HOURS_RULE));
     }
