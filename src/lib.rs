@@ -14,6 +14,7 @@
 //!   a sensitive message that the chat only points to.
 //! - [`domain`]: the clinic's words as types.
 //! - [`cache`]: the one expiring cache for values read from the database.
+//! - [`logging`]: log lines as text or JSON.
 
 pub mod api;
 pub mod app;
@@ -25,6 +26,7 @@ pub mod dispatch;
 pub mod domain;
 pub mod http;
 pub mod intake;
+pub mod logging;
 pub mod policy;
 pub mod providers;
 pub mod sandbox;

@@ -7,20 +7,29 @@ use clap::{Parser, Subcommand};
 use medrelay::Config;
 use medrelay::app::{Application, StandaloneSandbox};
 use medrelay::domain::{ApiKeyId, Language, ONE_LINE_RULE, Phone, TimeZoneName, is_one_line};
+use medrelay::logging::{self, LogFormat};
 use medrelay::store::{ApiKeyRole, NewClinic, Store, StoreError};
 use medrelay_channels::ChannelKind;
+
+/// Read when no file is named, if it exists.
+const DEFAULT_CONFIG_FILE: &str = "medrelay.toml";
 
 #[derive(Debug, Parser)]
 #[command(name = "medrelay", version, about = "Patient notification gateway")]
 struct Cli {
-    /// TOML configuration file; `MEDRELAY_*` environment variables override it.
+    /// TOML configuration file, which must exist when named; without one, `medrelay.toml` in
+    /// the working directory if there is one. `MEDRELAY_*` environment variables override it.
+    #[arg(long, global = true, env = "MEDRELAY_CONFIG")]
+    config: Option<PathBuf>,
+    /// `text` for people (coloured only on a terminal), `json` for log collectors.
     #[arg(
         long,
         global = true,
-        env = "MEDRELAY_CONFIG",
-        default_value = "medrelay.toml"
+        env = "MEDRELAY_LOG_FORMAT",
+        value_enum,
+        default_value_t
     )]
-    config: PathBuf,
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -103,16 +112,12 @@ enum ApiKeyCommand {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "medrelay=info,warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
-    let config_file = cli.config.exists().then_some(cli.config.as_path());
-    let config = match Config::load(config_file) {
+    logging::init(cli.log_format);
+    let config_file = cli
+        .config
+        .or_else(|| Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|file| file.exists()));
+    let config = match Config::load(config_file.as_deref()) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("{error}");
@@ -167,13 +172,29 @@ async fn serve(mut config: Config) -> CliResult {
     };
     let running = app.start();
 
-    let base = format!("http://{addr}");
+    print_welcome(&format!("http://{addr}"), &sandboxed, demo_key.as_deref());
+
+    stop_requested().await?;
+    println!("stopping: finishing the hand-overs and requests in flight…");
+    if running.stop().await {
+        println!("stopped");
+    } else {
+        tracing::warn!(
+            "http.shutdown_grace_ms ran out: the rest was cut off; claimed notifications are claimed again once their lease runs out"
+        );
+    }
+    Ok(())
+}
+
+/// What an operator needs on start: where it runs, what goes to the sandbox, the demo key once,
+/// and curl lines to try.
+fn print_welcome(base: &str, sandboxed: &[String], demo_key: Option<&str>) {
     println!("medrelay is running on {base}");
     if !sandboxed.is_empty() {
         println!(
             "  SANDBOX: these channels go to look-alikes of Meta, Twilio and an SMTP server; nothing sent on them reaches a patient"
         );
-        for line in &sandboxed {
+        for line in sandboxed {
             println!("    {line}");
         }
         println!(
@@ -200,17 +221,6 @@ async fn serve(mut config: Config) -> CliResult {
     println!(
         "       -H 'Content-Type: application/json' -d '{{\"patient_id\":\"p-1\",\"topic\":\"appointment_reminder\",\"template\":\"appointment_reminder\",\"params\":{{\"date\":\"01.12\",\"time\":\"09:30\"}}}}'"
     );
-
-    stop_requested().await?;
-    println!("stopping: finishing the hand-overs and requests in flight…");
-    if running.stop().await {
-        println!("stopped");
-    } else {
-        tracing::warn!(
-            "http.shutdown_grace_ms ran out: the rest was cut off; claimed notifications are claimed again once their lease runs out"
-        );
-    }
-    Ok(())
 }
 
 /// SIGTERM (what systemd, Docker and Kubernetes send) or SIGINT (ctrl-c).

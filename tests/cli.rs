@@ -12,11 +12,13 @@ fn medrelay(database_url: &str, args: &[&str]) -> Output {
     medrelay_with_env(database_url, args, &[])
 }
 
+/// Runs in an empty directory, so no `medrelay.toml` is read but a test's own.
 fn medrelay_with_env(database_url: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let dir = tempfile::tempdir().expect("temp dir");
     process::command(&[env!("CARGO_BIN_EXE_medrelay")])
+        .current_dir(dir.path())
         .args(args)
         .env("MEDRELAY_DATABASE_URL", database_url)
-        .env("MEDRELAY_CONFIG", "/nonexistent/medrelay.toml")
         .envs(env.iter().copied())
         .output()
         .expect("medrelay runs")
@@ -124,6 +126,29 @@ fn set_up_mistakes_are_refused_with_a_reason() {
     );
     assert!(!twice.status.success());
     assert!(String::from_utf8_lossy(&twice.stderr).contains("already exists"));
+}
+
+#[test]
+fn a_configuration_file_named_but_missing_is_refused_not_ignored() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("medrelay.tmol");
+    let missing = missing.to_str().expect("path");
+    let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+
+    for refused in [
+        medrelay(
+            &url,
+            &["--config", missing, "apikey", "list", "--clinic", "x"],
+        ),
+        medrelay_with_env(&url, &["serve"], &[("MEDRELAY_CONFIG", missing)]),
+    ] {
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(missing) && stderr.contains("does not exist"),
+            "{stderr}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -39,7 +39,6 @@ impl Gateway {
         let mut command = process::command(&[wrap, &[env!("CARGO_BIN_EXE_medrelay")]].concat());
         command
             .current_dir(dir)
-            .env("MEDRELAY_CONFIG", dir.join("absent.toml"))
             .env("MEDRELAY_DATABASE_URL", database_url)
             .env("MEDRELAY_LISTEN", addr.to_string())
             .envs(env.iter().copied());

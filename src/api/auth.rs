@@ -160,6 +160,8 @@ impl FromRequestParts<AppState> for Caller {
                 found
             }
         };
+        // The request's log line names the key (its id, never the secret).
+        tracing::Span::current().record("key", tracing::field::display(&found.id));
         state.keys.check_rate(&found)?;
         Ok(Self(found))
     }

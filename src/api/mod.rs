@@ -2,10 +2,10 @@
 //! into domain values, call the store, and map errors to problem+json.
 
 mod auth;
-mod failures;
 mod hooks;
 mod json;
 mod problem;
+mod request_log;
 mod sandbox;
 mod secure_link;
 mod v1;
@@ -90,7 +90,7 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
             http.request_timeout(),
             request_deadline,
         ))
-        .layer(middleware::from_fn(failures::log_failures))
+        .layer(middleware::from_fn(request_log::log_requests))
 }
 
 /// A request still unanswered after `limit` is answered `408`, and its work is dropped.

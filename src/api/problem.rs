@@ -1,5 +1,5 @@
 //! Every error the API returns, rendered once as `application/problem+json` (RFC 9457). An error
-//! keeps its cause for the one log line `failures` writes; the client sees only the problem.
+//! keeps its cause for the one log line `request_log` writes; the client sees only the problem.
 
 use std::sync::Arc;
 
@@ -121,12 +121,7 @@ impl ApiError {
                 "unsupported-media-type",
                 "Unsupported media type",
             ),
-            Self::TooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too-large",
-                "Request too large",
-            ),
-            Self::WebhookTooLarge => (
+            Self::TooLarge | Self::WebhookTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too-large",
                 "Request too large",
@@ -242,38 +237,48 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, slug, title) = self.parts();
-        let (reason, patient_id, retry_at, retry_after_secs) = match &self {
-            Self::RateLimited { retry_after_secs } => {
-                (Some("key_limit"), None, None, Some(*retry_after_secs))
-            }
-            Self::AuthFailures { retry_after_secs } => {
-                (Some("auth_failures"), None, None, Some(*retry_after_secs))
-            }
-            Self::WebhooksBusy { retry_after_secs } => (None, None, None, Some(*retry_after_secs)),
-            Self::PatientLimit(limit) => (
-                Some("patient_limit"),
-                Some(limit.patient_id.as_str()),
-                Some(limit.frees_at),
-                Some(limit.retry_after_secs),
-            ),
-            Self::InsufficientStorage(_) => (None, None, None, Some(DISK_FULL_RETRY_AFTER_SECS)),
-            Self::Unavailable(_) => (None, None, None, Some(UNAVAILABLE_RETRY_AFTER_SECS)),
-            _ => (None, None, None, None),
-        };
-        let errors: &[FieldError] = match &self {
+impl ApiError {
+    /// Seconds a client should wait before sending it again, where waiting helps.
+    fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after_secs }
+            | Self::AuthFailures { retry_after_secs }
+            | Self::WebhooksBusy { retry_after_secs } => Some(*retry_after_secs),
+            Self::PatientLimit(limit) => Some(limit.retry_after_secs),
+            Self::InsufficientStorage(_) => Some(DISK_FULL_RETRY_AFTER_SECS),
+            Self::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            _ => None,
+        }
+    }
+
+    fn field_errors(&self) -> &[FieldError] {
+        match self {
             Self::Invalid(errors) => errors,
             Self::Malformed(error) => std::slice::from_ref(error),
             _ => &[],
-        };
-        let detail = match &self {
+        }
+    }
+
+    /// The body: the fields every problem has, and a 429's account of whose limit it is.
+    fn problem(&self) -> Problem<'_> {
+        let (status, slug, title) = self.parts();
+        let errors = self.field_errors();
+        let detail = match self {
             Self::Internal(_) => "something went wrong on our side; it has been logged".to_owned(),
             _ if errors.len() == 1 => format!("{}: {}", errors[0].field, errors[0].rule),
             other => other.to_string(),
         };
-        let body = Problem {
+        let (reason, patient_id, retry_at) = match self {
+            Self::RateLimited { .. } => (Some("key_limit"), None, None),
+            Self::AuthFailures { .. } => (Some("auth_failures"), None, None),
+            Self::PatientLimit(limit) => (
+                Some("patient_limit"),
+                Some(limit.patient_id.as_str()),
+                Some(limit.frees_at),
+            ),
+            _ => (None, None, None),
+        };
+        Problem {
             kind: format!("https://medrelay.dev/problems/{slug}"),
             title,
             status: status.as_u16(),
@@ -282,14 +287,20 @@ impl IntoResponse for ApiError {
             reason,
             patient_id,
             retry_at,
-        };
-        let mut response = (status, axum::Json(body)).into_response();
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.parts().0;
+        let mut response = (status, axum::Json(self.problem())).into_response();
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let Some(retry_after_secs) = retry_after_secs {
+        if let Some(retry_after_secs) = self.retry_after_secs() {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         if matches!(self, Self::Unauthorized(_)) {
@@ -298,7 +309,7 @@ impl IntoResponse for ApiError {
         // The error rides along to the middleware that logs it, once.
         response
             .extensions_mut()
-            .insert(super::failures::Failure(Arc::new(self)));
+            .insert(super::request_log::Failure(Arc::new(self)));
         response
     }
 }
@@ -350,7 +361,7 @@ mod tests {
         assert!(
             corrupt
                 .extensions()
-                .get::<super::super::failures::Failure>()
+                .get::<super::super::request_log::Failure>()
                 .is_some()
         );
     }

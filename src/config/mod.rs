@@ -128,6 +128,8 @@ pub enum ConfigError {
     /// value: it may be a credential.
     #[error("configuration: {}", .0.join("; "))]
     Read(Vec<String>),
+    #[error("configuration: the file {} does not exist (named by --config or MEDRELAY_CONFIG)", .0.display())]
+    Missing(std::path::PathBuf),
     #[error("configuration: {key} {rule}")]
     Invalid {
         key: &'static str,
@@ -136,18 +138,23 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Defaults ← `file` (if given and present) ← `MEDRELAY_*` environment.
+    /// Defaults ← `file` (if given, it must exist) ← `MEDRELAY_*` environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Toml::string(DEFAULTS));
         if let Some(file) = file {
+            // Figment skips a missing file; a named one that is missing is a typo to refuse.
+            if !file.is_file() {
+                return Err(ConfigError::Missing(file.to_owned()));
+            }
             figment = figment.merge(Toml::file(file));
         }
-        // MEDRELAY_CONFIG names the file, MEDRELAY_KEY holds a client's key in the README's
+        // MEDRELAY_CONFIG names the file, MEDRELAY_LOG_FORMAT is the command's, MEDRELAY_KEY holds a client's key in the README's
         // examples, and MEDRELAY_TEST_* / MEDRELAY_BENCH_* belong to the test suite and benchmark.
         let env = Env::prefixed("MEDRELAY_")
             .filter(|key| {
                 let key = key.as_str().to_ascii_lowercase();
                 !(key == "config"
+                    || key == "log_format"
                     || key == "key"
                     || key.starts_with("test_")
                     || key.starts_with("bench_"))

@@ -224,6 +224,7 @@ impl Dispatcher {
             never = self.keep_lease(token, &held) => match never {},
         };
         self.record_outcomes(token, &outcomes).await?;
+        outcomes.iter().for_each(log_handover);
         if outcomes
             .iter()
             .any(|o| matches!(o.outcome, AttemptOutcome::Failed { .. }))
@@ -275,4 +276,24 @@ impl Dispatcher {
             .get_or_read(id, self.store.clinic_by_id(id))
             .await
     }
+}
+
+/// One line per recorded hand-over: the notification, attempt, channel and how the provider
+/// answered, by its code; never the address or the text, which the provider's reason may quote.
+fn log_handover(write: &OutcomeWrite) {
+    let (outcome, code) = match &write.outcome {
+        AttemptOutcome::Accepted { .. } => ("accepted", None),
+        AttemptOutcome::Errored { code, .. } => ("retrying", Some(code.as_str())),
+        AttemptOutcome::RateLimited { .. } => ("rate_limited", None),
+        AttemptOutcome::Failed { code, .. } => ("failed", Some(code.as_str())),
+        AttemptOutcome::Ambiguous { .. } => ("no_answer", None),
+    };
+    tracing::info!(
+        notification = %write.notification,
+        attempt = %write.attempt,
+        channel = %write.channel,
+        outcome,
+        code,
+        "handed over"
+    );
 }

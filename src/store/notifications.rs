@@ -241,39 +241,9 @@ async fn refused_by_cap(
         .into_iter()
         .collect();
     if backend == Backend::Postgres {
-        // Instances sharing the database take turns per patient, so two of them cannot both see
-        // the last free place. (SQLite has one writer at a time.)
-        let sql = format!(
-            "SELECT id FROM patients WHERE id IN ({}) ORDER BY id FOR NO KEY UPDATE",
-            placeholders(1, patients.len())
-        );
-        let mut lock = sqlx::query(&sql);
-        for patient in &patients {
-            lock = lock.bind(*patient);
-        }
-        lock.fetch_all(&mut **tx).await?;
+        lock_patients(tx, &patients).await?;
     }
-    // The priority is written into the statement, not bound: each priority's count has a partial
-    // index (`WHERE priority = 'normal' …`), and PostgreSQL's generic plan for a statement kept
-    // prepared (sqlx keeps them) cannot use a partial index for a condition on a parameter. It
-    // comes from our own enum, never from input.
-    let sql = format!(
-        "SELECT patient_id, created_at FROM notifications WHERE patient_id IN ({}) AND created_at > $1 \
-         AND priority = '{}' AND appointment_id IS NULL AND status <> 'cancelled'",
-        placeholders(2, patients.len()),
-        priority.as_str()
-    );
-    let mut query = sqlx::query_as::<_, (String, i64)>(&sql).bind(millis(earliest - cap.window));
-    for patient in &patients {
-        query = query.bind(*patient);
-    }
-    let mut accepted: HashMap<String, Vec<Timestamp>> = HashMap::new();
-    for (patient, created_at) in query.fetch_all(&mut **tx).await? {
-        accepted
-            .entry(patient)
-            .or_default()
-            .push(timestamp(created_at)?);
-    }
+    let mut accepted = accepted_since(tx, &patients, earliest - cap.window, priority).await?;
     let mut taken_keys = stored_keys(tx, &counted).await?;
 
     let mut refused = HashMap::new();
@@ -299,6 +269,52 @@ async fn refused_by_cap(
         }
     }
     Ok(refused)
+}
+
+/// Instances sharing a PostgreSQL database take turns per patient, so two of them cannot both
+/// see the last free place. (SQLite has one writer at a time.)
+async fn lock_patients(tx: &mut Transaction<'_, Any>, patients: &[&str]) -> Result<(), StoreError> {
+    let sql = format!(
+        "SELECT id FROM patients WHERE id IN ({}) ORDER BY id FOR NO KEY UPDATE",
+        placeholders(1, patients.len())
+    );
+    let mut lock = sqlx::query(&sql);
+    for patient in patients {
+        lock = lock.bind(*patient);
+    }
+    lock.fetch_all(&mut **tx).await?;
+    Ok(())
+}
+
+/// When each of `patients` was sent a counted notification of `priority` after `since`.
+async fn accepted_since(
+    tx: &mut Transaction<'_, Any>,
+    patients: &[&str],
+    since: Timestamp,
+    priority: Priority,
+) -> Result<HashMap<String, Vec<Timestamp>>, StoreError> {
+    // The priority is written into the statement, not bound: each priority's count has a partial
+    // index (`WHERE priority = 'normal' …`), and PostgreSQL's generic plan for a statement kept
+    // prepared (sqlx keeps them) cannot use a partial index for a condition on a parameter. It
+    // comes from our own enum, never from input.
+    let sql = format!(
+        "SELECT patient_id, created_at FROM notifications WHERE patient_id IN ({}) AND created_at > $1 \
+         AND priority = '{}' AND appointment_id IS NULL AND status <> 'cancelled'",
+        placeholders(2, patients.len()),
+        priority.as_str()
+    );
+    let mut query = sqlx::query_as::<_, (String, i64)>(&sql).bind(millis(since));
+    for patient in patients {
+        query = query.bind(*patient);
+    }
+    let mut accepted: HashMap<String, Vec<Timestamp>> = HashMap::new();
+    for (patient, created_at) in query.fetch_all(&mut **tx).await? {
+        accepted
+            .entry(patient)
+            .or_default()
+            .push(timestamp(created_at)?);
+    }
+    Ok(accepted)
 }
 
 /// Which of these notifications' (clinic, idempotency key) pairs are already stored.

@@ -114,28 +114,7 @@ pub(crate) async fn write_rows<R: Columns>(
         let size = (1usize << (rest.len() / columns).ilog2()).min(prev_power_of_two(per_statement));
         let (chunk, remaining) = rest.split_at(size * columns);
         rest = remaining;
-        let (statement, shared_first) = if sqlite {
-            // SQLite looks a named parameter up by walking a list, so thousands of `$n` cost
-            // quadratic time to bind; anonymous `?` cost nothing. The rows are bound first as
-            // `?`, and the shared values after them, renamed `$n` past the rows.
-            let row = format!("({})", vec!["?"; columns].join(", "));
-            let values = vec![row.as_str(); size].join(", ");
-            (
-                shift_placeholders(&sql, chunk.len()).replace("{values}", &values),
-                false,
-            )
-        } else {
-            let values = (0..size)
-                .map(|row| {
-                    format!(
-                        "({})",
-                        super::placeholders(shared.len() + row * columns + 1, columns)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            (sql.replace("{values}", &values), true)
-        };
+        let (statement, shared_first) = chunk_statement(&sql, sqlite, size, columns, shared.len());
         let params: Box<dyn Iterator<Item = &Param>> = if shared_first {
             Box::new(shared.iter().chain(chunk))
         } else {
@@ -151,6 +130,39 @@ pub(crate) async fn write_rows<R: Columns>(
         returned.extend(query.fetch_all(&mut **tx).await?);
     }
     Ok(returned)
+}
+
+/// The statement for a chunk of `rows` rows of `columns` each, and whether the `shared` values
+/// are bound before the rows (PostgreSQL) or after them (SQLite).
+fn chunk_statement(
+    sql: &str,
+    sqlite: bool,
+    rows: usize,
+    columns: usize,
+    shared: usize,
+) -> (String, bool) {
+    if sqlite {
+        // SQLite looks a named parameter up by walking a list, so thousands of `$n` cost
+        // quadratic time to bind; anonymous `?` cost nothing. The rows are bound first as
+        // `?`, and the shared values after them, renamed `$n` past the rows.
+        let row = format!("({})", vec!["?"; columns].join(", "));
+        let values = vec![row.as_str(); rows].join(", ");
+        (
+            shift_placeholders(sql, rows * columns).replace("{values}", &values),
+            false,
+        )
+    } else {
+        let values = (0..rows)
+            .map(|row| {
+                format!(
+                    "({})",
+                    super::placeholders(shared + row * columns + 1, columns)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        (sql.replace("{values}", &values), true)
+    }
 }
 
 /// Renumbers `$n` placeholders to `$n+by`.

@@ -2,11 +2,14 @@
 //! lettre (and any ordinary client) sends, rejects recipients at magic domains the way a real
 //! server does, and hands each accepted message to a channel.
 
+use std::borrow::Cow;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
+};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -288,126 +291,154 @@ impl Session {
         loop {
             let read =
                 tokio::time::timeout(self.rules.idle_timeout, read_line(&mut reader, &mut line));
-            let Ok(read) = read.await else {
-                write
-                    .write_all(b"421 4.4.2 idle too long, closing\r\n")
-                    .await?;
-                return Ok(());
+            let reply = match read.await {
+                Err(_) => Reply::Close(IDLE),
+                Ok(read) => match read? {
+                    Line::Complete => self.command(&line, &mut reader, &mut write).await?,
+                    Line::TooLong => Reply::Close(LINE_TOO_LONG),
+                    Line::Closed => Reply::Gone,
+                },
             };
-            match read? {
-                Line::Complete => {}
-                Line::TooLong => {
-                    write
-                        .write_all(b"500 5.5.6 line too long, closing\r\n")
-                        .await?;
-                    return Ok(());
-                }
-                Line::Closed => return Ok(()),
+            match reply {
+                Reply::Go(text) => write.write_all(&text).await?,
+                Reply::Close(text) => return write.write_all(text).await,
+                Reply::Gone => return Ok(()),
             }
-            let text = String::from_utf8_lossy(&line);
-            let text = text.trim_end_matches(['\r', '\n']);
-            let (verb, argument) = text.split_once(' ').unwrap_or((text, ""));
-            let reply: &[u8] = match verb.to_ascii_uppercase().as_str() {
-                "EHLO" => {
-                    self.reset();
-                    let size = self.rules.max_message_bytes;
-                    let ehlo = format!(
-                        "250-medrelay-sandbox\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE {size}\r\n"
-                    );
-                    write.write_all(ehlo.as_bytes()).await?;
-                    continue;
-                }
-                "HELO" => {
-                    self.reset();
-                    b"250 medrelay-sandbox\r\n"
-                }
-                "MAIL" => match (&self.from, path_argument(argument, "FROM:")) {
-                    (Some(_), _) => b"503 5.5.1 nested MAIL command\r\n",
-                    (None, None) => b"501 5.5.4 syntax: MAIL FROM:<address>\r\n",
-                    (None, Some(path)) => {
-                        self.from = Some(path.to_owned());
-                        b"250 2.1.0 ok\r\n"
-                    }
-                },
-                "RCPT" => match (&self.from, path_argument(argument, "TO:")) {
-                    (None, _) => b"503 5.5.1 need MAIL before RCPT\r\n",
-                    (Some(_), None) => b"501 5.5.4 syntax: RCPT TO:<address>\r\n",
-                    (Some(_), Some(path)) if Self::matches(&self.rules.reject_domains, path) => {
-                        b"550 5.1.1 mailbox unavailable\r\n"
-                    }
-                    (Some(_), Some(path)) if Self::matches(&self.rules.defer_domains, path) => {
-                        b"451 4.3.0 mailbox temporarily unavailable, try again later\r\n"
-                    }
-                    (Some(_), Some(_)) if self.recipients.len() >= MAX_RECIPIENTS => {
-                        b"452 4.5.3 too many recipients\r\n"
-                    }
-                    (Some(_), Some(path)) => {
-                        self.recipients.push(path.to_owned());
-                        b"250 2.1.5 ok\r\n"
-                    }
-                },
-                "DATA" => {
-                    if self.from.is_none() || self.recipients.is_empty() {
-                        b"503 5.5.1 need MAIL and RCPT before DATA\r\n"
-                    } else {
-                        write
-                            .write_all(b"354 end data with <CR><LF>.<CR><LF>\r\n")
-                            .await?;
-                        let data = read_data(
-                            &mut reader,
-                            self.rules.max_message_bytes,
-                            self.rules.idle_timeout,
-                        );
-                        let reply: &[u8] = match data.await? {
-                            Ok(data) => {
-                                let mail = ReceivedMail {
-                                    envelope_from: self.from.take().unwrap_or_default(),
-                                    recipients: std::mem::take(&mut self.recipients),
-                                    data,
-                                };
-                                let (answer, kept) = oneshot::channel();
-                                let queued = self.mail.send(MailToKeep { mail, answer }).await;
-                                // Not kept, or nobody collects mail any more: say so rather
-                                // than lose it.
-                                match (queued, kept.await) {
-                                    (Ok(()), Ok(true)) => b"250 2.0.0 ok: queued\r\n",
-                                    _ => b"451 4.3.0 mail store unavailable\r\n",
-                                }
-                            }
-                            Err(DataError::TooLarge) => b"552 5.3.4 message too big\r\n",
-                            Err(DataError::LineTooLong) => {
-                                write
-                                    .write_all(b"500 5.5.6 line too long, closing\r\n")
-                                    .await?;
-                                return Ok(());
-                            }
-                            Err(DataError::Idle) => {
-                                write
-                                    .write_all(b"421 4.4.2 idle too long, closing\r\n")
-                                    .await?;
-                                return Ok(());
-                            }
-                            Err(DataError::Closed) => return Ok(()),
-                        };
-                        self.reset();
-                        reply
-                    }
-                }
-                "RSET" => {
-                    self.reset();
-                    b"250 2.0.0 ok\r\n"
-                }
-                "NOOP" => b"250 2.0.0 ok\r\n",
-                "VRFY" => b"252 2.5.0 cannot verify, will try delivery\r\n",
-                "QUIT" => {
-                    write.write_all(b"221 2.0.0 bye\r\n").await?;
-                    return Ok(());
-                }
-                _ => b"502 5.5.2 command not implemented\r\n",
-            };
-            write.write_all(reply).await?;
         }
     }
+
+    /// Answers one command line.
+    async fn command<R, W>(
+        &mut self,
+        line: &[u8],
+        reader: &mut R,
+        write: &mut W,
+    ) -> io::Result<Reply>
+    where
+        R: AsyncBufRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim_end_matches(['\r', '\n']);
+        let (verb, argument) = text.split_once(' ').unwrap_or((text, ""));
+        let reply = match verb.to_ascii_uppercase().as_str() {
+            "EHLO" => {
+                self.reset();
+                let size = self.rules.max_message_bytes;
+                return Ok(Reply::Go(Cow::Owned(
+                    format!("250-medrelay-sandbox\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE {size}\r\n")
+                        .into_bytes(),
+                )));
+            }
+            "HELO" => {
+                self.reset();
+                b"250 medrelay-sandbox\r\n"
+            }
+            "MAIL" => self.mail_from(argument),
+            "RCPT" => self.rcpt_to(argument),
+            "DATA" => return self.data(reader, write).await,
+            "RSET" => {
+                self.reset();
+                b"250 2.0.0 ok\r\n"
+            }
+            "NOOP" => b"250 2.0.0 ok\r\n",
+            "VRFY" => b"252 2.5.0 cannot verify, will try delivery\r\n",
+            "QUIT" => return Ok(Reply::Close(b"221 2.0.0 bye\r\n")),
+            _ => b"502 5.5.2 command not implemented\r\n",
+        };
+        Ok(Reply::Go(Cow::Borrowed(reply)))
+    }
+
+    fn mail_from(&mut self, argument: &str) -> &'static [u8] {
+        match (&self.from, path_argument(argument, "FROM:")) {
+            (Some(_), _) => b"503 5.5.1 nested MAIL command\r\n",
+            (None, None) => b"501 5.5.4 syntax: MAIL FROM:<address>\r\n",
+            (None, Some(path)) => {
+                self.from = Some(path.to_owned());
+                b"250 2.1.0 ok\r\n"
+            }
+        }
+    }
+
+    /// Takes a recipient, or refuses it as a real server would: the magic domains bounce or
+    /// defer, and past [`MAX_RECIPIENTS`] there is no room.
+    fn rcpt_to(&mut self, argument: &str) -> &'static [u8] {
+        match (&self.from, path_argument(argument, "TO:")) {
+            (None, _) => b"503 5.5.1 need MAIL before RCPT\r\n",
+            (Some(_), None) => b"501 5.5.4 syntax: RCPT TO:<address>\r\n",
+            (Some(_), Some(path)) if Self::matches(&self.rules.reject_domains, path) => {
+                b"550 5.1.1 mailbox unavailable\r\n"
+            }
+            (Some(_), Some(path)) if Self::matches(&self.rules.defer_domains, path) => {
+                b"451 4.3.0 mailbox temporarily unavailable, try again later\r\n"
+            }
+            (Some(_), Some(_)) if self.recipients.len() >= MAX_RECIPIENTS => {
+                b"452 4.5.3 too many recipients\r\n"
+            }
+            (Some(_), Some(path)) => {
+                self.recipients.push(path.to_owned());
+                b"250 2.1.5 ok\r\n"
+            }
+        }
+    }
+
+    /// Reads the message after `354` and answers `250` only once it is kept.
+    async fn data<R, W>(&mut self, reader: &mut R, write: &mut W) -> io::Result<Reply>
+    where
+        R: AsyncBufRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        if self.from.is_none() || self.recipients.is_empty() {
+            return Ok(Reply::Go(Cow::Borrowed(
+                b"503 5.5.1 need MAIL and RCPT before DATA\r\n",
+            )));
+        }
+        write
+            .write_all(b"354 end data with <CR><LF>.<CR><LF>\r\n")
+            .await?;
+        let data = read_data(
+            reader,
+            self.rules.max_message_bytes,
+            self.rules.idle_timeout,
+        );
+        let reply: &[u8] = match data.await? {
+            Ok(data) => self.keep(data).await,
+            Err(DataError::TooLarge) => b"552 5.3.4 message too big\r\n",
+            Err(DataError::LineTooLong) => return Ok(Reply::Close(LINE_TOO_LONG)),
+            Err(DataError::Idle) => return Ok(Reply::Close(IDLE)),
+            Err(DataError::Closed) => return Ok(Reply::Gone),
+        };
+        self.reset();
+        Ok(Reply::Go(Cow::Borrowed(reply)))
+    }
+
+    async fn keep(&mut self, data: Vec<u8>) -> &'static [u8] {
+        let mail = ReceivedMail {
+            envelope_from: self.from.take().unwrap_or_default(),
+            recipients: std::mem::take(&mut self.recipients),
+            data,
+        };
+        let (answer, kept) = oneshot::channel();
+        let queued = self.mail.send(MailToKeep { mail, answer }).await;
+        // Not kept, or nobody collects mail any more: say so rather than lose it.
+        match (queued, kept.await) {
+            (Ok(()), Ok(true)) => b"250 2.0.0 ok: queued\r\n",
+            _ => b"451 4.3.0 mail store unavailable\r\n",
+        }
+    }
+}
+
+const IDLE: &[u8] = b"421 4.4.2 idle too long, closing\r\n";
+const LINE_TOO_LONG: &[u8] = b"500 5.5.6 line too long, closing\r\n";
+
+/// What the session answers a command with.
+enum Reply {
+    /// Answer, then read the next command.
+    Go(Cow<'static, [u8]>),
+    /// Answer, then close the connection.
+    Close(&'static [u8]),
+    /// The client went away: close without a word.
+    Gone,
 }
 
 #[cfg(test)]

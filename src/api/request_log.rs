@@ -1,13 +1,15 @@
-//! One id per request and one log line per failed request. The id is the client's
-//! `X-Request-Id` when it sent a sane one, else a new one; it is echoed in the response and
-//! carried by every log line written while the request runs. A failure is logged here and only
-//! here, with its method, matched route, id and the chain of causes. Nothing of the body, the
-//! path's values or the problem's text is logged: they can hold phone numbers and emails.
+//! One id and one log line per request. The id is the client's `X-Request-Id` when it sent a
+//! sane one, else a new one; it is echoed in the response and carried by every log line written
+//! while the request runs, with the method, the matched route and the caller's key id. Each
+//! request ends in one line with its status and latency; a failure's line is written here and
+//! only here, with the chain of causes. Nothing of the body, the path's values or the problem's
+//! text is logged: they can hold phone numbers and emails.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue, Method};
+use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
@@ -19,12 +21,13 @@ pub(super) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id"
 /// Longest client request id taken as is.
 const MAX_REQUEST_ID_LEN: usize = 64;
 
-/// The error a response was rendered from, for [`log_failures`].
+/// The error a response was rendered from, for [`log_requests`].
 #[derive(Debug, Clone)]
 pub(super) struct Failure(pub Arc<ApiError>);
 
-/// Gives the request its id and logs its failure, if it failed.
-pub(super) async fn log_failures(request: Request, next: Next) -> Response {
+/// Gives the request its id and logs how it ended.
+pub(super) async fn log_requests(request: Request, next: Next) -> Response {
+    let started = Instant::now();
     let id = request
         .headers()
         .get(&REQUEST_ID)
@@ -36,11 +39,23 @@ pub(super) async fn log_failures(request: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "(no route)".to_owned(), |p| p.as_str().to_owned());
-    let span = tracing::info_span!("request", %method, %route, request_id = %id);
+    // `key` is filled in by authentication, once the caller is known.
+    let span = tracing::info_span!(
+        "request",
+        %method,
+        %route,
+        request_id = %id,
+        key = tracing::field::Empty
+    );
     let mut response = next.run(request).instrument(span.clone()).await;
-    if let Some(Failure(error)) = response.extensions_mut().remove::<Failure>() {
-        span.in_scope(|| log(&method, &error, response.status().as_u16()));
-    }
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| match response.extensions_mut().remove::<Failure>() {
+        Some(Failure(error)) => log_failure(&error, status, latency_ms),
+        // Load balancers poll /health every few seconds: that is noise at info.
+        None if route == "/health" => tracing::debug!(status, latency_ms, "request done"),
+        None => tracing::info!(status, latency_ms, "request done"),
+    });
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
@@ -55,23 +70,28 @@ fn is_sane(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
-fn log(method: &Method, error: &ApiError, status: u16) {
+fn log_failure(error: &ApiError, status: u16, latency_ms: f64) {
     let causes = causes(error);
     match error {
-        ApiError::Internal(_) => tracing::error!(%method, status, causes, "request failed"),
+        ApiError::Internal(_) => tracing::error!(status, latency_ms, causes, "request failed"),
         ApiError::InsufficientStorage(_) => tracing::error!(
-            %method,
             status,
+            latency_ms,
             causes,
             "the database is full; requests are refused until space is freed"
         ),
         ApiError::Unavailable(_) => tracing::warn!(
-            %method,
             status,
+            latency_ms,
             causes,
             "the database is unavailable; request refused"
         ),
-        other => tracing::info!(%method, status, problem = other.slug(), "request refused"),
+        other => tracing::info!(
+            status,
+            latency_ms,
+            problem = other.slug(),
+            "request refused"
+        ),
     }
 }
 
