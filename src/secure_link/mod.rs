@@ -16,7 +16,6 @@ use std::sync::Arc;
 use base64::Engine as _;
 use jiff::Timestamp;
 use medrelay_channels::{ChannelKind, OutgoingMessage, Recipient, SendOutcome};
-use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::clock::{SharedClock, later};
@@ -25,6 +24,8 @@ use crate::intake::ClinicSettingsCache;
 use crate::policy::secure_link::{self as rules, Access, Closed, Verdict};
 use crate::providers::Providers;
 use crate::store::{NewSecureLink, SecureLinkRecord, Store, StoreError};
+// Tokens and sessions are 256 random bits, like API keys: a plain SHA-256 stores them as safely.
+use crate::store::key_fingerprint as fingerprint;
 
 pub use page::{MessageView, Notice, Page, PageView};
 
@@ -75,11 +76,6 @@ struct Found {
     patient: Patient,
     link: SecureLinkRecord,
     access: Access,
-}
-
-/// The secret a browser holds for a link (its token, its session) as stored.
-fn fingerprint(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 /// 256 random bits, URL-safe.

@@ -159,6 +159,11 @@ impl Browser {
         self.send(request).await
     }
 
+    async fn answer_birth_date(&mut self, url: &str, page: &Page, date: &str) -> Page {
+        self.post(url, page, "birth_date", &[("birth_date", date)])
+            .await
+    }
+
     /// Sends a code, reads it from the sandbox's outbox, answers it and follows the redirect.
     async fn prove_by_sms(&mut self, linked: &Linked) -> Page {
         let page = self.open(&linked.url).await;
@@ -294,12 +299,7 @@ async fn the_right_date_of_birth_shows_the_message() {
 
     let page = browser.open(&linked.url).await;
     let proven = browser
-        .post(
-            &linked.url,
-            &page,
-            "birth_date",
-            &[("birth_date", "1984-03-09")],
-        )
+        .answer_birth_date(&linked.url, &page, "1984-03-09")
         .await;
     let message = browser.open(&linked.url).await;
 
@@ -318,12 +318,7 @@ async fn wrong_answers_are_counted_and_the_fifth_locks_the_link_even_for_the_rig
 
     for left in (1..=4).rev() {
         page = browser
-            .post(
-                &linked.url,
-                &page,
-                "birth_date",
-                &[("birth_date", "1990-01-01")],
-            )
+            .answer_birth_date(&linked.url, &page, "1990-01-01")
             .await;
         assert_eq!(page.status, StatusCode::OK);
         assert!(
@@ -333,12 +328,7 @@ async fn wrong_answers_are_counted_and_the_fifth_locks_the_link_even_for_the_rig
         );
     }
     let locked = browser
-        .post(
-            &linked.url,
-            &page,
-            "birth_date",
-            &[("birth_date", "1990-01-01")],
-        )
+        .answer_birth_date(&linked.url, &page, "1990-01-01")
         .await;
     let after = browser.open(&linked.url).await;
 
