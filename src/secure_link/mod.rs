@@ -19,8 +19,9 @@ use medrelay_channels::{ChannelKind, OutgoingMessage, Recipient, SendOutcome};
 use url::Url;
 
 use crate::clock::{SharedClock, later};
-use crate::domain::{Clinic, LinkEvent, NotificationId, Patient, Proof};
+use crate::domain::{Clinic, LinkEvent, NotificationId, Patient, Proof, Sensitivity};
 use crate::intake::ClinicSettingsCache;
+use crate::policy::privacy;
 use crate::policy::secure_link::{self as rules, Access, Closed, Verdict};
 use crate::providers::Providers;
 use crate::store::{NewSecureLink, SecureLinkRecord, Store, StoreError};
@@ -164,6 +165,30 @@ impl SecureLinks {
         };
         self.store.issue_secure_link(link, now).await?;
         Ok(Some(url))
+    }
+
+    /// The link a notice on `channel` carries, when the notification's topic is sensitive (so
+    /// the channel gets a notice, not the content) and its clinic and topic want links. A link
+    /// that cannot be made leaves the notice without one ("please call the clinic"): the notice
+    /// still goes.
+    pub async fn link_for_notice(
+        &self,
+        clinic: &Clinic,
+        notification: &NotificationId,
+        topic: &str,
+        sensitivity: Sensitivity,
+        channel: ChannelKind,
+    ) -> Option<Url> {
+        let notice = privacy::carries(sensitivity, channel) == privacy::Carries::Notice;
+        if sensitivity != Sensitivity::Sensitive || !notice {
+            return None;
+        }
+        self.issue_for(clinic, notification, topic)
+            .await
+            .unwrap_or_else(|error| {
+                tracing::warn!(clinic = %clinic.slug, %notification, %error, "notice sent without its secure link");
+                None
+            })
     }
 
     /// The page a link opens to: the message within the session that proved who it is, else a
@@ -395,6 +420,24 @@ impl Found {
     }
 }
 
+/// A link as records show it: its token hidden, so what is kept of a notice cannot open it.
+pub fn hidden(link: &Url) -> String {
+    let (page, _token) = link.as_str().rsplit_once('/').unwrap_or_default();
+    format!("{page}/…")
+}
+
 fn plain(view: PageView) -> Reply {
     Reply::Show(view)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hidden_link_keeps_its_clinic_and_loses_its_token() {
+        let link =
+            Url::parse("https://medrelay.clinic.example/s/hadar/3q2-7wX_token").expect("url");
+        assert_eq!(hidden(&link), "https://medrelay.clinic.example/s/hadar/…");
+    }
 }
