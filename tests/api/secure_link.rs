@@ -311,6 +311,36 @@ async fn the_right_date_of_birth_shows_the_message() {
 }
 
 #[tokio::test]
+async fn a_code_is_good_for_ten_minutes_and_a_link_sends_three_at_most() {
+    let linked = result_with_link(dana()).await;
+    let mut browser = Browser::new();
+    let page = browser.open(&linked.url).await;
+    let sent = browser.post(&linked.url, &page, "send_code", &[]).await;
+    let code = sms_code(&linked.app).await;
+    linked.clock.advance(Duration::from_secs(10 * 60));
+
+    let late = browser
+        .post(&linked.url, &sent, "code", &[("code", &code)])
+        .await;
+    let second = browser.post(&linked.url, &late, "send_code", &[]).await;
+    let third = browser.post(&linked.url, &second, "send_code", &[]).await;
+    let fourth = browser.post(&linked.url, &third, "send_code", &[]).await;
+
+    assert!(late.html.contains("תוקף הקוד פג"), "{}", late.html);
+    assert!(
+        fourth.html.contains("לא ניתן לשלוח קודים נוספים"),
+        "{}",
+        fourth.html
+    );
+    let outbox = linked.app.outbox(PATIENT_PHONE).await;
+    let codes = outbox.iter().filter(|m| m["channel"] == "sms").count();
+    assert_eq!(codes, 3, "{outbox:#?}");
+    let events = events(&linked).await;
+    assert!(!events.iter().any(|e| e.contains("wrong")), "{events:#?}");
+    linked.app.stop().await;
+}
+
+#[tokio::test]
 async fn wrong_answers_are_counted_and_the_fifth_locks_the_link_even_for_the_right_one() {
     let linked = result_with_link(dana()).await;
     let mut browser = Browser::new();
