@@ -102,7 +102,7 @@ async fn one_notification_due(store: &Store, t0: Timestamp) -> NotificationId {
         },
         received_by: Actor::System,
         hours_note: None,
-        reminder: None,
+        appointment: None,
     };
     store
         .insert_notifications(&[new], PatientCaps::default())
@@ -157,6 +157,7 @@ async fn a_delivery_reported_while_the_dispatcher_decides_stops_its_stale_fallba
         learned: None,
         suspend: None,
         sms: None,
+        notice_follows: false,
     };
     store
         .record_outcomes("first", &[outcome], t0)

@@ -16,8 +16,9 @@ use crate::domain::{
     AttemptContent, AttemptId, AttemptStatus, Clinic, ContentKind, Patient, Sensitivity,
     SentTemplate,
 };
+use crate::policy::privacy::{self, NoticeFacts};
 use crate::policy::templates::{self, OwnTemplate, TemplateCopy};
-use crate::policy::{self, ChannelSuspension, PlannedChannel, privacy};
+use crate::policy::{self, ChannelSuspension, PlannedChannel};
 use crate::store::{
     AttemptOutcome, ClaimedNotification, HandoverStart, LearnedFact, NextState, OutcomeWrite,
     SuspensionWrite,
@@ -31,9 +32,17 @@ pub(super) struct Handover {
     attempt: AttemptId,
     channel: ChannelKind,
     to: Recipient,
-    sensitivity: Sensitivity,
+    carrying: Carrying,
     /// The clinic's own copies of the notification's template, if it has any.
     templates: Vec<OwnTemplate<TemplateCopy>>,
+}
+
+/// What a hand-over may carry: its topic's sensitivity and, for a sensitive topic's notice,
+/// the channel its content went by.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Carrying {
+    pub(super) sensitivity: Sensitivity,
+    pub(super) content_went_by: Option<ChannelKind>,
 }
 
 impl Handover {
@@ -51,7 +60,7 @@ impl Dispatcher {
         patient: Patient,
         clinic: Clinic,
         planned: PlannedChannel,
-        sensitivity: Sensitivity,
+        carrying: Carrying,
         templates: Vec<OwnTemplate<TemplateCopy>>,
     ) -> (NextState, Handover) {
         let attempt = AttemptId::generate();
@@ -72,7 +81,7 @@ impl Dispatcher {
             attempt,
             channel: planned.channel,
             to: planned.to,
-            sensitivity,
+            carrying,
             templates,
         };
         (next, handover)
@@ -89,14 +98,14 @@ impl Dispatcher {
             attempt,
             channel,
             to,
-            sensitivity,
+            carrying,
             templates,
         } = handover;
         let address = to.address().to_owned();
         let mut learned = None;
         let mut suspend = None;
         let mut sms = None;
-        let (allowed, kind) = content_allowed(&notification, sensitivity, channel, &clinic);
+        let (allowed, kind) = content_allowed(&notification, carrying, channel, &clinic);
         let outcome = match (
             self.providers.channel(&clinic.slug, channel),
             render(
@@ -153,6 +162,7 @@ impl Dispatcher {
                             learned: None,
                             suspend: None,
                             sms,
+                            notice_follows: false,
                         });
                     }
                 }
@@ -180,6 +190,7 @@ impl Dispatcher {
             learned,
             suspend,
             sms,
+            notice_follows: privacy::notice_follows(carrying.sensitivity, channel),
         })
     }
 
@@ -272,15 +283,16 @@ impl Dispatcher {
 /// the content off this channel, a content-free notice in its place.
 fn content_allowed<'a>(
     notification: &'a ClaimedNotification,
-    sensitivity: Sensitivity,
+    carrying: Carrying,
     channel: ChannelKind,
     clinic: &Clinic,
 ) -> (Cow<'a, ClaimedNotification>, ContentKind) {
-    match privacy::notice(
-        sensitivity,
-        channel,
-        clinic.phone.as_ref().map(|p| p.as_str()),
-    ) {
+    let facts = NoticeFacts {
+        clinic_phone: clinic.phone.as_ref().map(|p| p.as_str()),
+        content_went_by: carrying.content_went_by,
+        secure_link: None,
+    };
+    match privacy::notice(carrying.sensitivity, channel, facts) {
         Some(privacy::Notice { template, params }) => (
             Cow::Owned(ClaimedNotification {
                 body: None,

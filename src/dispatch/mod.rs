@@ -22,7 +22,7 @@ use tokio::sync::{Notify, watch};
 
 pub use plan::{PlanInputs, plan};
 
-use self::handover::Handover;
+use self::handover::{Carrying, Handover};
 use self::round::Round;
 use crate::batch::Batcher;
 use crate::cache::ExpiringCache;
@@ -162,6 +162,10 @@ impl Dispatcher {
             let inputs = round.inputs(&notification, patient, &clinic, &self.providers);
             let sensitivity = inputs.sensitivity;
             let decision = plan(&inputs, &self.rules, now);
+            let carrying = Carrying {
+                sensitivity,
+                content_went_by: decision.content_went_by,
+            };
             let next = match decision.step {
                 Step::Send(planned) => {
                     // The patient is cloned, not taken out of the round: later notifications in
@@ -171,7 +175,7 @@ impl Dispatcher {
                         patient.clone(),
                         clinic,
                         planned,
-                        sensitivity,
+                        carrying,
                         round.own_templates(&notification),
                     );
                     handovers.insert(handover.attempt().clone(), handover);

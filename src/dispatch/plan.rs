@@ -58,7 +58,15 @@ pub fn plan(inputs: &PlanInputs<'_>, rules: &DeliveryRules, now: Timestamp) -> D
         expires_at: notification.expires_at,
         hours: MessagingHours::for_patient(inputs.hours.clone(), inputs.clinic, inputs.patient),
     };
-    let mut decision = policy::decide(&facts, &plan, &notification.attempts, rules, now);
+    let attempts = &notification.attempts;
+    let mut decision = match inputs.sensitivity {
+        Sensitivity::Sensitive => {
+            policy::decide_in_parts(&facts, &plan, attempts, rules, now, &notification.topic)
+        }
+        Sensitivity::Normal | Sensitivity::Restricted => {
+            policy::decide(&facts, &plan, attempts, rules, now)
+        }
+    };
     privacy::apply(
         &mut decision,
         &notification.topic,

@@ -4,13 +4,14 @@
 
 use std::fmt;
 
-use jiff::Timestamp;
+use jiff::{Timestamp, Zoned};
 use medrelay_channels::ChannelKind;
 use serde::Serialize;
 
+use super::reason::joined;
 use super::{
-    ApiKeyId, AppointmentId, AttemptStatus, CallbackOutcome, CallbackTaskId, LinkEvent,
-    NotificationStatus, Priority, Reason, ReminderSkip,
+    ApiKeyId, AppointmentId, AttemptStatus, CallbackOutcome, CallbackTaskId, HoursRule,
+    LinkEvent, NotificationStatus, Priority, Reason, ReminderSkip, clinic_time,
 };
 
 /// Who caused an event.
@@ -63,6 +64,11 @@ pub enum ScheduleChange {
         from: Timestamp,
         to: Timestamp,
     },
+    /// A cancelled appointment booked again under its appointment id.
+    BookedAgain {
+        appointment: AppointmentId,
+        starts_at: Timestamp,
+    },
 }
 
 impl ScheduleChange {
@@ -77,6 +83,13 @@ impl ScheduleChange {
                 from,
                 to,
             } => format!("appointment {appointment} moved from {from} to {to} by {actor}"),
+            Self::BookedAgain {
+                appointment,
+                starts_at,
+            } => format!(
+                "appointment {appointment} booked again after its cancellation, at {starts_at}, \
+                 by {actor}"
+            ),
         }
     }
 }
@@ -92,6 +105,13 @@ pub enum ReminderTiming {
     DueNow {
         was: Timestamp,
     },
+    /// Its own time `planned` is outside the hours: it goes at `at`, the latest moment they
+    /// allow before it, or else the first after it that is still before the appointment.
+    MovedForHours {
+        at: Zoned,
+        planned: Timestamp,
+        held_by: Vec<HoursRule>,
+    },
     LeftOut {
         why: ReminderSkip,
     },
@@ -105,6 +125,23 @@ impl fmt::Display for ReminderTiming {
                 f,
                 "due now: its time ({was}) had passed and no later reminder is left before the appointment"
             ),
+            Self::MovedForHours {
+                at,
+                planned,
+                held_by,
+            } => {
+                let which = if at.timestamp() < *planned {
+                    "the latest moment the hours allow before"
+                } else {
+                    "the first moment the hours allow after"
+                };
+                write!(
+                    f,
+                    "scheduled for {}, {which} its time {planned} ({})",
+                    clinic_time(at),
+                    joined(held_by, "; ")
+                )
+            }
             Self::LeftOut { why } => write!(f, "{why}"),
         }
     }

@@ -8,6 +8,8 @@ use jiff::{Timestamp, Zoned};
 use medrelay_channels::ChannelKind;
 use serde::Serialize;
 
+use super::ContentKind;
+
 /// Where a notification's channel order came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -131,6 +133,20 @@ pub enum Reason {
     CallThePatient {
         topic: String,
     },
+    /// A sensitive notification's content was handed to `channel`; its notice may say so.
+    ContentHandedOver {
+        channel: ChannelKind,
+    },
+    /// One part of a sensitive notification reached the patient on no channel; `story` says
+    /// how each was.
+    PartUndelivered {
+        part: ContentKind,
+        story: Vec<Reason>,
+    },
+    /// No channel carried a sensitive notification's content: staff are to tell the patient.
+    CallWithTheContent {
+        topic: String,
+    },
     NoNumberToCall {
         topic: String,
     },
@@ -166,6 +182,18 @@ pub enum ReminderSkip {
         reminder: String,
         instead: Option<String>,
     },
+    /// The hours allow no moment near its time `planned` (within a week before it) that is
+    /// still ahead, nor one after it before the appointment.
+    NoAllowedMoment {
+        planned: Timestamp,
+        held_by: Vec<HoursRule>,
+    },
+    /// The hours would send it no later than the longer `other` reminder, which already reaches
+    /// the patient then.
+    NoLaterThan {
+        at: Zoned,
+        other: String,
+    },
 }
 
 impl fmt::Display for ReminderSkip {
@@ -188,6 +216,17 @@ impl fmt::Display for ReminderSkip {
                     None => Ok(()),
                 }
             }
+            Self::NoAllowedMoment { planned, held_by } => write!(
+                f,
+                "no moment the hours allow near its time ({planned}) before the appointment: {}",
+                joined(held_by, "; ")
+            ),
+            Self::NoLaterThan { at, other } => write!(
+                f,
+                "the hours would move it to {}, no later than the {other} reminder, which reaches \
+                 the patient then",
+                clinic_time(at)
+            ),
         }
     }
 }
@@ -332,6 +371,17 @@ impl fmt::Display for Reason {
             Self::CallThePatient { topic } => {
                 write!(f, "restricted topic {topic}: call the patient")
             }
+            Self::ContentHandedOver { channel } => write!(f, "content: {channel} handed over"),
+            Self::PartUndelivered { part, story } => write!(
+                f,
+                "{}: not delivered, {}",
+                part.as_str(),
+                no_channel_left(story)
+            ),
+            Self::CallWithTheContent { topic } => write!(
+                f,
+                "sensitive topic {topic}: no channel carried the content; call the patient"
+            ),
             Self::NoNumberToCall { topic } => write!(
                 f,
                 "restricted topic {topic}: no phone number to call the patient back"
@@ -372,7 +422,7 @@ pub fn clinic_time(at: &Zoned) -> String {
     at.strftime("%Y-%m-%dT%H:%M%:z[%:Q]").to_string()
 }
 
-fn joined<T: fmt::Display>(items: &[T], separator: &str) -> String {
+pub(super) fn joined<T: fmt::Display>(items: &[T], separator: &str) -> String {
     items
         .iter()
         .map(ToString::to_string)

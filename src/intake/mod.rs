@@ -4,6 +4,7 @@
 //! automatic replies next. It takes its own inputs, not the HTTP layer's state, and parsing a
 //! request into a [`Draft`] is the entry point's job.
 
+mod appointments;
 mod checks;
 mod settings;
 
@@ -14,6 +15,7 @@ use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 use tokio::sync::Notify;
 
+pub use appointments::{AppointmentChanged, AppointmentNotice};
 pub use checks::{EXTERNAL_ID_RULE, is_external_id};
 pub use settings::{ClinicSettings, ClinicSettingsCache};
 
@@ -25,7 +27,9 @@ use crate::domain::{
 };
 use crate::policy::templates::TemplateError;
 use crate::policy::{MessagingHours, PatientCaps, SendTime};
-use crate::store::{ApiKeyRole, IntakeResult, NewNotification, Receipt, Store, StoreError};
+use crate::store::{
+    ApiKeyRole, AppointmentLink, IntakeResult, NewNotification, Receipt, Store, StoreError,
+};
 
 /// Notifications written in one group commit, at most.
 const MAX_BATCH: usize = 512;
@@ -167,8 +171,18 @@ impl Intake {
     /// Checks `draft` and stores it, durably, before answering. A replay of an earlier request
     /// (same idempotency key and request) gets that request's receipt.
     pub async fn accept(&self, draft: Draft, actor: &Actor) -> Result<Receipt, IntakeError> {
+        self.accept_for(draft, actor, None).await
+    }
+
+    /// [`Intake::accept`], for a notification that belongs to `appointment` when one is given.
+    async fn accept_for(
+        &self,
+        draft: Draft,
+        actor: &Actor,
+        appointment: Option<AppointmentLink>,
+    ) -> Result<Receipt, IntakeError> {
         let now = self.clock.now();
-        let mut errors = self.own_rules(&draft, actor, now);
+        let mut errors = self.own_rules(&draft, actor, now, appointment.as_ref());
         let clinic = &draft.clinic;
         let patient = self.patient(clinic, &draft.patient_id, &mut errors).await?;
         let sensitivity = self
@@ -241,7 +255,7 @@ impl Intake {
             },
             received_by: actor.recorded_as(),
             hours_note,
-            reminder: None,
+            appointment,
         };
         match self.writer.submit(notification).await? {
             IntakeResult::Created(receipt) => {
@@ -273,9 +287,19 @@ impl Intake {
 
     /// The rules that need nothing read: who may send urgent, when it may expire, how long a
     /// text may be.
-    fn own_rules(&self, draft: &Draft, actor: &Actor, now: Timestamp) -> Vec<FieldError> {
+    fn own_rules(
+        &self,
+        draft: &Draft,
+        actor: &Actor,
+        now: Timestamp,
+        appointment: Option<&AppointmentLink>,
+    ) -> Vec<FieldError> {
         let mut errors = Vec::new();
-        if draft.priority == Priority::Urgent && !self.may_send_urgent(&draft.clinic, actor) {
+        // An appointment notice's priority is medrelay's decision, not the caller's.
+        if draft.priority == Priority::Urgent
+            && appointment.is_none()
+            && !self.may_send_urgent(&draft.clinic, actor)
+        {
             errors.push(FieldError::new(
                 "priority",
                 "urgent is for staff and admin keys: it skips the clinic's hours and the \

@@ -2,7 +2,8 @@
 //! of its own; `now` is an argument, so every rule is tested with a fixed time.
 //!
 //! - [`channel_plan`]: which channels may carry a notification, in order, and why others may not.
-//! - [`decide`]: given the plan and the attempts so far, what happens next (send, wait, finish).
+//! - [`decide`]: given the plan and the attempts so far, what happens next (send, wait, finish);
+//!   [`decide_in_parts`] for a sensitive topic: its content, then a notice that says where it went.
 //! - [`MessagingHours`]: when a normal notification may go: clinic hours, holidays, quiet hours.
 //! - [`retry_delay`]: the backoff between tries on one channel.
 //! - [`privacy`]: what a message on a topic may say on each channel; restricted topics' callbacks.
@@ -10,8 +11,10 @@
 //!   gets, its rendering per channel, and the checks on a clinic's templates and quick replies.
 //! - [`PatientCap`]: how many non-urgent notifications one patient may get in 24 hours.
 //! - [`plan_reminders`]: when each reminder of an appointment's series goes.
+//! - [`notice_priority`]: whether a notice that an appointment changed waits for the hours.
 //! - [`secure_link`]: whether a secure message link opens, and what a proof of identity earns.
 
+mod appointment_notices;
 mod channel_plan;
 mod decide;
 mod hours;
@@ -22,12 +25,14 @@ mod retry;
 pub mod secure_link;
 pub mod templates;
 
+pub use appointment_notices::{NOTICE_LEAD, notice_priority};
 pub use channel_plan::{
     ChannelPlan, ChannelSuspension, KnownFact, PlannedChannel, WHATSAPP_WINDOW, WhatsAppContent,
     channel_plan,
 };
 pub use decide::{
     AttemptFacts, AttemptVerdict, Decision, DeliveryRules, NotificationFacts, Step, decide,
+    decide_in_parts,
 };
 pub use hours::{HORIZON_DAYS, MessagingHours, SendTime};
 pub use patient_cap::{PatientCap, PatientCaps};

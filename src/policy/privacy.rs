@@ -3,7 +3,9 @@
 //! A lock screen, a shared phone or an SMS inbox shows messages to whoever holds the phone, so:
 //! - `normal` topics carry their content on every channel;
 //! - `sensitive` topics (test results, prescriptions) carry it by email and voice only; WhatsApp
-//!   and SMS get a content-free notice asking the patient to call or check their email;
+//!   and SMS get a content-free notice saying only what is true for this patient: that the
+//!   details went to their email, a secure link to read them, or to call the clinic (the two
+//!   parts are decided by `decide::decide_in_parts`);
 //! - `restricted` topics (oncology, psychiatry, …) carry it on no message channel: staff get a
 //!   callback task for a personal conversation, and the patient a notice asking them to call.
 
@@ -40,26 +42,47 @@ pub struct Notice {
     pub params: BTreeMap<String, String>,
 }
 
-/// The notice to send instead of the content on `channel`, if the content may not go there. It
-/// asks the patient to call the clinic's `phone` (without a number: "call the clinic"), and,
-/// where email may carry this topic's content, to check their email.
+/// Whether a notice is still to go after this topic's content is handed over on `channel`:
+/// a sensitive topic's content part ends there when the channel has no receipt to wait for.
+pub fn notice_follows(sensitivity: Sensitivity, channel: ChannelKind) -> bool {
+    sensitivity == Sensitivity::Sensitive
+        && carries(sensitivity, channel) == Carries::Content
+        && !channel.reports_delivery()
+}
+
+/// What a notice may truthfully tell this patient.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoticeFacts<'a> {
+    /// The clinic's number to call; without one the notice says "call the clinic".
+    pub clinic_phone: Option<&'a str>,
+    /// The channel a sensitive notification's content was handed to, if one took it.
+    pub content_went_by: Option<ChannelKind>,
+    /// A link where the patient reads a sensitive notification's content after proving who they
+    /// are, if the clinic gives one.
+    pub secure_link: Option<&'a str>,
+}
+
+/// The notice to send instead of the content on `channel`, if the content may not go there. For
+/// a sensitive topic it carries the secure link when there is one, else says the details went to
+/// the patient's email when they did; otherwise (and always for a restricted topic, whose
+/// content is for a conversation in person) it asks the patient to call the clinic.
 pub fn notice(
     sensitivity: Sensitivity,
     channel: ChannelKind,
-    clinic_phone: Option<&str>,
+    facts: NoticeFacts<'_>,
 ) -> Option<Notice> {
     if carries(sensitivity, channel) == Carries::Content {
         return None;
     }
-    let email_has_it = carries(sensitivity, ChannelKind::Email) == Carries::Content;
-    let template = match (email_has_it, clinic_phone) {
-        (true, Some(_)) => "content_free_notice",
-        (true, None) => "content_free_notice_check_email",
-        (false, Some(_)) => "content_free_notice_call",
-        (false, None) => "content_free_notice_call_clinic",
+    let sensitive = sensitivity == Sensitivity::Sensitive;
+    let (template, param) = match (facts.secure_link, facts.content_went_by, facts.clinic_phone) {
+        (Some(link), _, _) if sensitive => ("content_free_notice_link", Some(("link", link))),
+        (_, Some(ChannelKind::Email), _) if sensitive => ("content_free_notice_email_sent", None),
+        (_, _, Some(phone)) => ("content_free_notice_call", Some(("phone", phone))),
+        (_, _, None) => ("content_free_notice_call_clinic", None),
     };
-    let params = clinic_phone
-        .map(|phone| ("phone".to_owned(), phone.to_owned()))
+    let params = param
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
         .into_iter()
         .collect();
     Some(Notice { template, params })
@@ -149,15 +172,76 @@ mod tests {
         }
     }
 
+    #[test]
+    fn only_a_sensitive_topics_email_leaves_a_notice_to_follow() {
+        for sensitivity in [
+            Sensitivity::Normal,
+            Sensitivity::Sensitive,
+            Sensitivity::Restricted,
+        ] {
+            for channel in CHANNELS {
+                assert_eq!(
+                    notice_follows(sensitivity, channel),
+                    sensitivity == Sensitivity::Sensitive && channel == ChannelKind::Email,
+                    "{sensitivity:?} on {channel}"
+                );
+            }
+        }
+    }
+
+    const CLINIC_PHONE: &str = "+97231234567";
+    const LINK: &str = "https://clinic.example/m/7Qx2";
+
+    /// The notice that asks the patient to call the clinic at its number.
+    const CALL_THE_CLINIC_AT: [(&str, &str); 4] = [
+        (
+            "he",
+            "שלום Dana, יש לך הודעה חדשה מHadar; נא להתקשר למרפאה בטלפון +97231234567.",
+        ),
+        (
+            "ar",
+            "مرحبًا Dana، لديك رسالة جديدة من Hadar؛ يرجى الاتصال بالعيادة على +97231234567.",
+        ),
+        (
+            "ru",
+            "Здравствуйте, Dana! У вас новое сообщение от Hadar; пожалуйста, позвоните в клинику по номеру +97231234567.",
+        ),
+        (
+            "en",
+            "Hello Dana, you have a new message from Hadar; please call the clinic at +97231234567.",
+        ),
+    ];
+
+    fn with_phone() -> NoticeFacts<'static> {
+        NoticeFacts {
+            clinic_phone: Some(CLINIC_PHONE),
+            ..NoticeFacts::default()
+        }
+    }
+
+    fn email_went() -> NoticeFacts<'static> {
+        NoticeFacts {
+            content_went_by: Some(ChannelKind::Email),
+            ..with_phone()
+        }
+    }
+
+    fn with_link() -> NoticeFacts<'static> {
+        NoticeFacts {
+            secure_link: Some(LINK),
+            ..email_went()
+        }
+    }
+
     /// What the patient reads, in their language, for a message on `channel`: the notice, or
     /// `None` when the content goes.
     fn patient_reads(
         sensitivity: Sensitivity,
         channel: ChannelKind,
-        phone: Option<&str>,
+        facts: NoticeFacts<'_>,
         language: &str,
     ) -> Option<String> {
-        let notice = notice(sensitivity, channel, phone)?;
+        let notice = notice(sensitivity, channel, facts)?;
         let chosen = templates::choose(notice.template, &[], [language, "he"])
             .expect("the notice is a built-in template");
         assert_eq!(chosen.language, language, "the notice exists in {language}");
@@ -166,142 +250,110 @@ mod tests {
         Some(rendering.body)
     }
 
-    #[test]
-    fn a_sensitive_topic_sends_a_notice_on_whatsapp_and_sms_in_the_patients_language() {
-        let table = [
-            (
-                "he",
-                "שלום Dana, יש לך הודעה חדשה מHadar; נא להתקשר ל-+97231234567 או לבדוק את הדוא״ל שלך.",
-            ),
-            (
-                "ar",
-                "مرحبًا Dana، لديك رسالة جديدة من Hadar؛ يرجى الاتصال على +97231234567 أو مراجعة بريدك الإلكتروني.",
-            ),
-            (
-                "ru",
-                "Здравствуйте, Dana! У вас новое сообщение от Hadar; пожалуйста, позвоните по номеру +97231234567 или проверьте электронную почту.",
-            ),
-            (
-                "en",
-                "Hello Dana, you have a new message from Hadar; please call +97231234567 or check your email.",
-            ),
-        ];
+    /// Checks what a notice on WhatsApp and SMS says in each language, and that email and voice
+    /// carry the content instead when `sensitivity` lets them.
+    fn assert_notice(sensitivity: Sensitivity, facts: NoticeFacts<'_>, table: [(&str, &str); 4]) {
         for (language, expected) in table {
-            for channel in [ChannelKind::Whatsapp, ChannelKind::Sms] {
+            for channel in CHANNELS {
+                let expected = match carries(sensitivity, channel) {
+                    Carries::Notice => Some(expected),
+                    Carries::Content => None,
+                };
                 assert_eq!(
-                    patient_reads(
-                        Sensitivity::Sensitive,
-                        channel,
-                        Some("+97231234567"),
-                        language
-                    )
-                    .as_deref(),
-                    Some(expected),
-                    "{channel} in {language}"
-                );
-            }
-            for channel in [ChannelKind::Email, ChannelKind::Voice] {
-                assert_eq!(
-                    patient_reads(
-                        Sensitivity::Sensitive,
-                        channel,
-                        Some("+97231234567"),
-                        language
-                    ),
-                    None,
-                    "{channel} carries the content"
+                    patient_reads(sensitivity, channel, facts, language).as_deref(),
+                    expected,
+                    "{sensitivity:?} on {channel} in {language}"
                 );
             }
         }
     }
 
     #[test]
+    fn a_sensitive_notice_says_the_details_went_to_the_email_when_they_did() {
+        assert_notice(
+            Sensitivity::Sensitive,
+            email_went(),
+            [
+                (
+                    "he",
+                    "שלום Dana, יש לך הודעה חדשה מHadar; שלחנו את הפרטים לדוא״ל שלך.",
+                ),
+                (
+                    "ar",
+                    "مرحبًا Dana، لديك رسالة جديدة من Hadar؛ أرسلنا التفاصيل إلى بريدك الإلكتروني.",
+                ),
+                (
+                    "ru",
+                    "Здравствуйте, Dana! У вас новое сообщение от Hadar; мы отправили подробности на вашу электронную почту.",
+                ),
+                (
+                    "en",
+                    "Hello Dana, you have a new message from Hadar; we sent the details to your email.",
+                ),
+            ],
+        );
+    }
+
+    /// Without an email that went, the notice names no email: the patient is asked to call.
+    #[test]
+    fn a_sensitive_notice_without_the_email_asks_the_patient_to_call_the_clinic() {
+        assert_notice(Sensitivity::Sensitive, with_phone(), CALL_THE_CLINIC_AT);
+    }
+
+    #[test]
+    fn a_sensitive_notice_with_a_secure_link_carries_the_link() {
+        assert_notice(
+            Sensitivity::Sensitive,
+            with_link(),
+            [
+                (
+                    "he",
+                    "שלום Dana, יש לך הודעה חדשה מHadar; ניתן לקרוא אותה באופן מאובטח כאן: https://clinic.example/m/7Qx2",
+                ),
+                (
+                    "ar",
+                    "مرحبًا Dana، لديك رسالة جديدة من Hadar؛ يمكنك قراءتها بأمان هنا: https://clinic.example/m/7Qx2",
+                ),
+                (
+                    "ru",
+                    "Здравствуйте, Dana! У вас новое сообщение от Hadar; прочитайте его в защищённом режиме здесь: https://clinic.example/m/7Qx2",
+                ),
+                (
+                    "en",
+                    "Hello Dana, you have a new message from Hadar; read it securely here: https://clinic.example/m/7Qx2",
+                ),
+            ],
+        );
+    }
+
+    /// A restricted topic's content is for a conversation in person: no email, no link.
+    #[test]
     fn a_restricted_topic_asks_the_patient_to_call_on_every_channel() {
-        let table = [
-            (
-                "he",
-                "שלום Dana, יש לך הודעה חדשה מHadar; נא להתקשר למרפאה בטלפון +97231234567.",
-            ),
-            (
-                "ar",
-                "مرحبًا Dana، لديك رسالة جديدة من Hadar؛ يرجى الاتصال بالعيادة على +97231234567.",
-            ),
-            (
-                "ru",
-                "Здравствуйте, Dana! У вас новое сообщение от Hadar; пожалуйста, позвоните в клинику по номеру +97231234567.",
-            ),
-            (
-                "en",
-                "Hello Dana, you have a new message from Hadar; please call the clinic at +97231234567.",
-            ),
-        ];
-        for (language, expected) in table {
-            for channel in CHANNELS {
-                assert_eq!(
-                    patient_reads(
-                        Sensitivity::Restricted,
-                        channel,
-                        Some("+97231234567"),
-                        language
-                    )
-                    .as_deref(),
-                    Some(expected),
-                    "{channel} in {language}"
-                );
-            }
-        }
+        assert_notice(Sensitivity::Restricted, with_link(), CALL_THE_CLINIC_AT);
     }
 
     #[test]
     fn without_a_clinic_phone_the_notice_leaves_the_number_out() {
-        let table = [
+        let call_the_clinic = [
             (
-                Sensitivity::Sensitive,
-                "he",
-                "שלום Dana, יש לך הודעה חדשה מHadar; נא לבדוק את הדוא״ל שלך.",
-            ),
-            (
-                Sensitivity::Sensitive,
-                "ar",
-                "مرحبًا Dana، لديك رسالة جديدة من Hadar؛ يرجى مراجعة بريدك الإلكتروني.",
-            ),
-            (
-                Sensitivity::Sensitive,
-                "ru",
-                "Здравствуйте, Dana! У вас новое сообщение от Hadar; пожалуйста, проверьте электронную почту.",
-            ),
-            (
-                Sensitivity::Sensitive,
-                "en",
-                "Hello Dana, you have a new message from Hadar; please check your email.",
-            ),
-            (
-                Sensitivity::Restricted,
                 "he",
                 "שלום Dana, יש לך הודעה חדשה מHadar; נא להתקשר למרפאה.",
             ),
             (
-                Sensitivity::Restricted,
                 "ar",
                 "مرحبًا Dana، لديك رسالة جديدة من Hadar؛ يرجى الاتصال بالعيادة.",
             ),
             (
-                Sensitivity::Restricted,
                 "ru",
                 "Здравствуйте, Dana! У вас новое сообщение от Hadar; пожалуйста, позвоните в клинику.",
             ),
             (
-                Sensitivity::Restricted,
                 "en",
                 "Hello Dana, you have a new message from Hadar; please call the clinic.",
             ),
         ];
-        for (sensitivity, language, expected) in table {
-            assert_eq!(
-                patient_reads(sensitivity, ChannelKind::Sms, None, language).as_deref(),
-                Some(expected),
-                "{sensitivity:?} in {language}"
-            );
+        for sensitivity in [Sensitivity::Sensitive, Sensitivity::Restricted] {
+            assert_notice(sensitivity, NoticeFacts::default(), call_the_clinic);
         }
     }
 
@@ -310,7 +362,7 @@ mod tests {
         for language in ["he", "ar", "ru", "en"] {
             for channel in CHANNELS {
                 assert_eq!(
-                    patient_reads(Sensitivity::Normal, channel, Some("+97231234567"), language),
+                    patient_reads(Sensitivity::Normal, channel, with_link(), language),
                     None
                 );
             }
@@ -319,32 +371,63 @@ mod tests {
 
     #[test]
     fn on_whatsapp_the_notice_is_an_approved_template_with_its_parameters() {
-        for (phone, count) in [(Some("+97231234567"), 3), (None, 2)] {
-            for sensitivity in [Sensitivity::Sensitive, Sensitivity::Restricted] {
-                let notice = notice(sensitivity, ChannelKind::Whatsapp, phone).expect("notice");
-                for language in ["he", "ar", "ru", "en"] {
-                    let chosen = templates::choose(notice.template, &[], [language, language])
-                        .expect("notice");
-                    let sent = templates::render(
-                        &chosen,
-                        ChannelKind::Whatsapp,
-                        &notice.params,
-                        "Hadar",
-                        "Dana",
-                    )
-                    .expect("renders")
-                    .provider_template
-                    .expect("goes as a template");
-                    assert_eq!(sent.parameters.len(), count);
-                    let parameters: Vec<&str> =
-                        sent.parameters.iter().map(String::as_str).collect();
-                    let approved = templates::builtin_approved(notice.template, language)
-                        .expect("the provider knows the notice");
-                    assert_eq!(
-                        templates::render_approved(&approved, &parameters),
-                        patient_reads(sensitivity, ChannelKind::Whatsapp, phone, language)
-                    );
-                }
+        let table = [
+            (
+                Sensitivity::Sensitive,
+                with_link(),
+                "content_free_notice_link",
+                3,
+            ),
+            (
+                Sensitivity::Sensitive,
+                email_went(),
+                "content_free_notice_email_sent",
+                2,
+            ),
+            (
+                Sensitivity::Sensitive,
+                with_phone(),
+                "content_free_notice_call",
+                3,
+            ),
+            (
+                Sensitivity::Restricted,
+                with_link(),
+                "content_free_notice_call",
+                3,
+            ),
+            (
+                Sensitivity::Restricted,
+                NoticeFacts::default(),
+                "content_free_notice_call_clinic",
+                2,
+            ),
+        ];
+        for (sensitivity, facts, name, count) in table {
+            let notice = notice(sensitivity, ChannelKind::Whatsapp, facts).expect("notice");
+            assert_eq!(notice.template, name);
+            for language in ["he", "ar", "ru", "en"] {
+                let chosen =
+                    templates::choose(notice.template, &[], [language, language]).expect("notice");
+                let sent = templates::render(
+                    &chosen,
+                    ChannelKind::Whatsapp,
+                    &notice.params,
+                    "Hadar",
+                    "Dana",
+                )
+                .expect("renders")
+                .provider_template
+                .expect("goes as a template");
+                assert_eq!(sent.name, name);
+                assert_eq!(sent.parameters.len(), count);
+                let parameters: Vec<&str> = sent.parameters.iter().map(String::as_str).collect();
+                let approved = templates::builtin_approved(notice.template, language)
+                    .expect("the provider knows the notice");
+                assert_eq!(
+                    templates::render_approved(&approved, &parameters),
+                    patient_reads(sensitivity, ChannelKind::Whatsapp, facts, language)
+                );
             }
         }
     }
@@ -362,6 +445,7 @@ mod tests {
                 },
             }],
             callback: None,
+            content_went_by: None,
         }
     }
 
@@ -374,6 +458,7 @@ mod tests {
             verdicts: Vec::new(),
             reasons: vec![Reason::NoChannelLeft { story: Vec::new() }],
             callback: callback.map(str::to_owned),
+            content_went_by: None,
         }
     }
 
@@ -479,6 +564,7 @@ mod tests {
             verdicts: Vec::new(),
             reasons: Vec::new(),
             callback: None,
+            content_went_by: None,
         };
         apply(
             &mut waiting,

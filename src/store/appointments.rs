@@ -18,25 +18,7 @@ use crate::domain::{
     Actor, AppointmentId, AppointmentStatus, Cancellation, ClinicId, NotificationId,
     NotificationStatus, PatientId,
 };
-
-/// A validated appointment, ready to be booked.
-#[derive(Debug, Clone)]
-pub struct NewAppointment {
-    pub id: AppointmentId,
-    pub clinic_id: ClinicId,
-    pub patient_id: PatientId,
-    /// The booking system's own id, unique within the clinic.
-    pub external_id: Option<String>,
-    pub starts_at: Timestamp,
-    pub topic: String,
-    pub template: String,
-    /// The caller's template parameters; `date` and `time` are filled from `starts_at`.
-    pub params: BTreeMap<String, String>,
-    pub offsets: Vec<ReminderOffset>,
-    pub idempotency_key: Option<String>,
-    /// Fingerprint of the request, to tell a replay from a different booking.
-    pub request_hash: String,
-}
+use crate::policy::MessagingHours;
 
 /// Who changes an appointment, when, and the zone the clinic's calendar is in.
 #[derive(Debug, Clone, Copy)]
@@ -44,17 +26,6 @@ pub struct AppointmentChange<'a> {
     pub by: &'a Actor,
     pub at: Timestamp,
     pub clinic_zone: &'a TimeZone,
-}
-
-#[derive(Debug, Clone)]
-pub enum Booking {
-    Created(AppointmentView),
-    /// The same request again (same idempotency key or appointment id, same body).
-    Replayed(AppointmentView),
-    /// The idempotency key was used for a different request.
-    KeyReused,
-    /// The appointment id is already booked with other details.
-    AppointmentIdTaken,
 }
 
 #[derive(Debug, Clone)]
@@ -85,6 +56,14 @@ pub struct ReminderView {
     pub status: NotificationStatus,
 }
 
+/// An appointment after `DELETE`.
+#[derive(Debug, Clone)]
+pub struct CancelledAppointment {
+    pub view: AppointmentView,
+    /// Whether this call cancelled it (it was booked), not an earlier one.
+    pub cancelled_now: bool,
+}
+
 /// A reminder of the series that was left out, and why.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SkippedReminder {
@@ -110,7 +89,11 @@ pub(super) struct Stored {
 #[derive(Debug, Clone, Copy)]
 pub(super) enum SeriesChange {
     Booked,
-    Moved { from: Timestamp },
+    /// A cancelled appointment booked again: the reminders it had belong to the cancelled booking.
+    BookedAgain,
+    Moved {
+        from: Timestamp,
+    },
 }
 
 const STORED_COLUMNS: &str =
@@ -120,7 +103,7 @@ pub(super) fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
 }
 
-fn appointment_status(stored: &str) -> Result<AppointmentStatus, StoreError> {
+pub(super) fn appointment_status(stored: &str) -> Result<AppointmentStatus, StoreError> {
     AppointmentStatus::parse(stored).ok_or_else(|| corrupt("appointment status"))
 }
 
@@ -181,8 +164,10 @@ pub(super) struct ReminderRow {
     pub(super) expires_at: Option<i64>,
 }
 
+/// Its notices of changes (no offset) are not reminders.
 pub(super) const REMINDER_SELECT: &str = "SELECT id, reminder_minutes_before, status, send_at, expires_at \
-    FROM notifications WHERE appointment_id = $1 ORDER BY created_at, id";
+    FROM notifications WHERE appointment_id = $1 AND reminder_minutes_before IS NOT NULL \
+    ORDER BY created_at, id";
 
 impl ReminderRow {
     fn offset(&self) -> Result<ReminderOffset, StoreError> {
@@ -237,85 +222,6 @@ async fn stored(
 }
 
 impl Store {
-    /// Books an appointment and creates its reminders, all in one transaction. A repeated
-    /// idempotency key or appointment id with the same request yields the appointment as it is.
-    pub async fn book_appointment(
-        &self,
-        new: &NewAppointment,
-        change: AppointmentChange<'_>,
-    ) -> Result<Booking, StoreError> {
-        let mut tx = self.write.begin().await?;
-        let minutes = new
-            .offsets
-            .iter()
-            .map(|o| o.minutes().to_string())
-            .collect::<Vec<_>>()
-            .join(",");
-        let inserted = sqlx::query(
-            "INSERT INTO appointments (id, clinic_id, patient_id, external_id, starts_at, topic, template, params, \
-             reminder_minutes, skipped_reminders, status, idempotency_key, request_hash, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '[]', $10, $11, $12, $13, $13) \
-             ON CONFLICT DO NOTHING RETURNING id",
-        )
-        .bind(new.id.as_str())
-        .bind(new.clinic_id.as_str())
-        .bind(new.patient_id.as_str())
-        .bind(new.external_id.as_deref())
-        .bind(millis(new.starts_at))
-        .bind(new.topic.as_str())
-        .bind(new.template.as_str())
-        .bind(serde_json::to_string(&new.params).map_err(|_| corrupt("appointment params"))?)
-        .bind(minutes)
-        .bind(AppointmentStatus::Booked.as_str())
-        .bind(new.idempotency_key.as_deref())
-        .bind(new.request_hash.as_str())
-        .bind(millis(change.at))
-        .fetch_optional(&mut *tx)
-        .await?;
-        if inserted.is_none() {
-            let (id, hash, key): (String, String, Option<String>) = sqlx::query_as(
-                "SELECT id, request_hash, idempotency_key FROM appointments \
-                 WHERE clinic_id = $1 AND (idempotency_key = $2 OR external_id = $3)",
-            )
-            .bind(new.clinic_id.as_str())
-            .bind(new.idempotency_key.as_deref())
-            .bind(new.external_id.as_deref())
-            .fetch_one(&mut *tx)
-            .await?;
-            tx.rollback().await?;
-            return Ok(if hash == new.request_hash {
-                Booking::Replayed(self.appointment(&new.clinic_id, &id).await?)
-            } else if key.is_some() && key == new.idempotency_key {
-                Booking::KeyReused
-            } else {
-                Booking::AppointmentIdTaken
-            });
-        }
-        let appointment = Stored {
-            id: new.id.clone(),
-            clinic_id: new.clinic_id.clone(),
-            patient_id: new.patient_id.clone(),
-            starts_at: new.starts_at,
-            topic: new.topic.clone(),
-            template: new.template.clone(),
-            params: new.params.clone(),
-            offsets: new.offsets.clone(),
-            status: AppointmentStatus::Booked,
-        };
-        apply_series(
-            self.backend,
-            &mut tx,
-            &appointment,
-            change,
-            SeriesChange::Booked,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Booking::Created(
-            self.appointment(&new.clinic_id, new.id.as_str()).await?,
-        ))
-    }
-
     /// Moves an appointment to `starts_at`; its reminders no provider has yet move with it.
     /// `Err(Conflict)` for a cancelled appointment.
     pub async fn move_appointment(
@@ -324,6 +230,7 @@ impl Store {
         id: &str,
         starts_at: Timestamp,
         change: AppointmentChange<'_>,
+        hours: &MessagingHours,
     ) -> Result<AppointmentView, StoreError> {
         let mut tx = self.write.begin().await?;
         let mut appointment = stored(self.backend, &mut tx, clinic, id).await?;
@@ -342,6 +249,7 @@ impl Store {
             &mut tx,
             &appointment,
             change,
+            hours,
             SeriesChange::Moved { from },
         )
         .await?;
@@ -350,16 +258,17 @@ impl Store {
     }
 
     /// Cancels an appointment and every reminder of it no provider has yet. Cancelling a
-    /// cancelled appointment changes nothing.
+    /// cancelled appointment changes nothing, and says so.
     pub async fn cancel_appointment(
         &self,
         clinic: &ClinicId,
         id: &str,
         change: AppointmentChange<'_>,
-    ) -> Result<AppointmentView, StoreError> {
+    ) -> Result<CancelledAppointment, StoreError> {
         let mut tx = self.write.begin().await?;
         let appointment = stored(self.backend, &mut tx, clinic, id).await?;
-        if appointment.status == AppointmentStatus::Booked {
+        let cancelled_now = appointment.status == AppointmentStatus::Booked;
+        if cancelled_now {
             sqlx::query("UPDATE appointments SET status = $2, updated_at = $3 WHERE id = $1")
                 .bind(appointment.id.as_str())
                 .bind(AppointmentStatus::Cancelled.as_str())
@@ -381,7 +290,10 @@ impl Store {
             events.write(&mut tx).await?;
         }
         tx.commit().await?;
-        self.appointment(clinic, appointment.id.as_str()).await
+        Ok(CancelledAppointment {
+            view: self.appointment(clinic, appointment.id.as_str()).await?,
+            cancelled_now,
+        })
     }
 
     /// The appointment `id` (ours, `apt_…`, or the booking system's) with its reminders.

@@ -167,17 +167,20 @@ const CLAIM_SQLITE: &str = "UPDATE notifications AS n SET lease_token = $1, due_
     RETURNING ";
 
 /// Releasing leases, for [`Release`] rows with `$1` the lease token and `$2` now: an update that
-/// arrived while we held a lease means "look again now".
+/// arrived while we held a lease means "look again now". A notification that went (`sent`,
+/// `delivered`, `read`) names its channel: the row's, else the one it was sent on; any other
+/// status names none.
 pub(super) const RELEASE: &str = "WITH v ({columns}) AS (VALUES {values}) \
     UPDATE notifications SET status = v.status, \
     due_at = CASE WHEN notifications.recheck = 1 THEN $2 ELSE v.due_at END, \
-    delivered_channel = COALESCE(v.delivered_channel, notifications.delivered_channel), \
+    delivered_channel = CASE WHEN v.status IN ('sent', 'delivered', 'read') \
+        THEN COALESCE(v.delivered_channel, notifications.delivered_channel) END, \
     lease_token = NULL, recheck = 0, updated_at = $2 \
     FROM v WHERE notifications.id = v.id AND notifications.lease_token = $1 RETURNING notifications.id";
 
 columns! {
     /// A lease handed back: the notification's new status, when to look again, and the channel
-    /// that delivered it.
+    /// it went on.
     pub(super) struct Release<'a> {
         pub(super) id: &'a str,
         pub(super) status: &'a str,
@@ -382,7 +385,7 @@ impl Store {
             write_rows(
                 &mut tx,
                 "WITH v ({columns}) AS (VALUES {values}) \
-                 UPDATE notifications SET status = 'sending', updated_at = $2, due_at = $3 \
+                 UPDATE notifications SET status = 'sending', delivered_channel = NULL, updated_at = $2, due_at = $3 \
                  WHERE lease_token = $1 AND id IN (SELECT id FROM v) RETURNING id",
                 &[token.into(), millis(now).into(), millis(lease_until).into()],
                 &sends,

@@ -9,6 +9,7 @@
 //! back into use only when it is certainly outside any transaction (see `is_idle`), and errors
 //! keep their kind ([`FailureKind`]) so the API can answer 507 or 503 instead of 500.
 
+mod appointment_bookings;
 mod appointments;
 mod callbacks;
 mod clinics;
@@ -40,8 +41,9 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
+pub use appointment_bookings::{Booking, NewAppointment};
 pub use appointments::{
-    AppointmentChange, AppointmentView, Booking, NewAppointment, ReminderView, SkippedReminder,
+    AppointmentChange, AppointmentView, CancelledAppointment, ReminderView, SkippedReminder,
 };
 pub use callbacks::CallbackView;
 pub use clinics::{
@@ -53,7 +55,7 @@ pub use facts::{LearnedFact, SuspensionWrite};
 pub use notification_reads::{
     AttemptRecord, EventRecord, NotificationFilter, NotificationPage, NotificationRecord,
 };
-pub use notifications::{IntakeResult, NewNotification, Receipt, ReminderLink};
+pub use notifications::{AppointmentLink, IntakeResult, NewNotification, Receipt};
 pub use outcomes::{AttemptOutcome, OutcomeWrite};
 pub use patients::PatientUpsert;
 pub use sandbox::{OutboxFilter, OutboxMessage, SandboxAdvance, SandboxMessage, SandboxStatusDue};

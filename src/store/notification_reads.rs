@@ -54,7 +54,7 @@ pub struct NotificationRecord {
     pub topic: String,
     pub priority: Priority,
     pub status: NotificationStatus,
-    /// The channel that delivered it, once one has.
+    /// The channel it went on once a provider took it (`sent`), then the one that delivered it.
     pub channel: Option<ChannelKind>,
     /// The channel staff chose for it, if any.
     pub requested_channel: Option<ChannelKind>,

@@ -39,15 +39,16 @@ pub struct NewNotification {
     pub received_by: Actor,
     /// Why the messaging hours moved `send_at`, when they did.
     pub hours_note: Option<Reason>,
-    /// Set when it is a reminder of an appointment's series.
-    pub reminder: Option<ReminderLink>,
+    /// Set when it is a reminder of an appointment's series, or a notice of a change to one.
+    pub appointment: Option<AppointmentLink>,
 }
 
-/// Which appointment a reminder belongs to, and how long before it it goes.
+/// Which appointment a notification belongs to, and, for a reminder of its series, how long
+/// before it it goes (none: a notice to the patient that the appointment changed).
 #[derive(Debug, Clone)]
-pub struct ReminderLink {
+pub struct AppointmentLink {
     pub appointment: AppointmentId,
-    pub offset: ReminderOffset,
+    pub offset: Option<ReminderOffset>,
 }
 
 impl NewNotification {
@@ -197,8 +198,12 @@ pub(crate) async fn insert_rows(
                 due_at: n.due_at().map(millis),
                 created_at: received,
                 updated_at: received,
-                appointment_id: n.reminder.as_ref().map(|r| r.appointment.as_str()),
-                reminder_minutes_before: n.reminder.as_ref().map(|r| r.offset.minutes()),
+                appointment_id: n.appointment.as_ref().map(|r| r.appointment.as_str()),
+                reminder_minutes_before: n
+                    .appointment
+                    .as_ref()
+                    .and_then(|r| r.offset)
+                    .map(ReminderOffset::minutes),
             }
         })
         .collect();
@@ -217,7 +222,7 @@ pub(crate) async fn insert_rows(
 
 /// The notifications of `batch` the patient cap of `priority` refuses, with when each patient's
 /// next place frees up. Counted per patient: the notifications of that priority accepted in the
-/// last 24 hours that are not appointment reminders and were not cancelled, then those of this
+/// last 24 hours that are not appointment reminders or notices and were not cancelled, then those of this
 /// batch in order, so two requests for one patient in one batch are counted one after the other.
 /// A replay of an accepted request is neither counted nor refused.
 async fn refused_by_cap(
@@ -229,7 +234,7 @@ async fn refused_by_cap(
 ) -> Result<HashMap<String, Timestamp>, StoreError> {
     let counted: Vec<&NewNotification> = batch
         .iter()
-        .filter(|n| n.priority == priority && n.reminder.is_none())
+        .filter(|n| n.priority == priority && n.appointment.is_none())
         .collect();
     let Some(earliest) = counted.iter().map(|n| n.received_at).min() else {
         return Ok(HashMap::new());

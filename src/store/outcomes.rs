@@ -54,6 +54,9 @@ pub struct OutcomeWrite {
     pub suspend: Option<SuspensionWrite>,
     /// How an SMS was encoded and how many segments it took.
     pub sms: Option<SmsEncoding>,
+    /// A sensitive notification's content, handed over where no receipt follows: its notice is
+    /// still to go, so the notification is still `sending`, not `sent`.
+    pub notice_follows: bool,
 }
 
 columns! {
@@ -127,7 +130,11 @@ impl Store {
                         deliver_by: deliver_by.map(millis),
                         ..unanswered
                     },
-                    NotificationStatus::Sent,
+                    if write.notice_follows {
+                        NotificationStatus::Sending
+                    } else {
+                        NotificationStatus::Sent
+                    },
                     deliver_by.unwrap_or(now),
                     Event::AttemptAccepted {
                         channel,
@@ -199,11 +206,13 @@ impl Store {
                 ),
             };
             attempts.push(row);
+            // A notification a provider took is `sent` on that channel, and says so at once.
+            let sent_on = matches!(write.outcome, AttemptOutcome::Accepted { .. });
             releases.push(Release {
                 id: write.notification.as_str(),
                 status: notification_status.as_str(),
                 due_at: Some(millis(due)),
-                delivered_channel: None,
+                delivered_channel: sent_on.then(|| channel.as_str()),
             });
             events.add(
                 write.notification.as_str(),

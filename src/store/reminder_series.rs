@@ -16,8 +16,8 @@ use crate::domain::{
     AppointmentId, Cancellation, Event, NotificationId, NotificationStatus, Priority,
     ReminderTiming, ScheduleChange,
 };
-use crate::policy::{ReminderTime, plan_reminders, reminder_params};
-use crate::store::{NewNotification, ReminderLink, SkippedReminder};
+use crate::policy::{MessagingHours, ReminderTime, plan_reminders, reminder_params};
+use crate::store::{AppointmentLink, NewNotification, SkippedReminder};
 
 /// A linked reminder as the series sees it.
 #[derive(Debug, Clone)]
@@ -108,11 +108,17 @@ pub(super) async fn apply_series(
     tx: &mut Transaction<'_, Any>,
     appointment: &Stored,
     change: AppointmentChange<'_>,
+    hours: &MessagingHours,
     what: SeriesChange,
 ) -> Result<(), StoreError> {
     let now = change.at;
     let starts_at = appointment.starts_at;
-    let latest = latest_reminders(tx, &appointment.id).await?;
+    let latest = match what {
+        SeriesChange::BookedAgain => HashMap::new(),
+        SeriesChange::Booked | SeriesChange::Moved { .. } => {
+            latest_reminders(tx, &appointment.id).await?
+        }
+    };
     let ids: Vec<&str> = latest.values().map(|r| r.id.as_str()).collect();
     lock_notifications(backend, tx, "{ids}", &ids).await?;
     let params = serde_json::to_string(&reminder_params(
@@ -126,6 +132,10 @@ pub(super) async fn apply_series(
             appointment: appointment.id.clone(),
             starts_at,
         },
+        SeriesChange::BookedAgain => ScheduleChange::BookedAgain {
+            appointment: appointment.id.clone(),
+            starts_at,
+        },
         SeriesChange::Moved { from } => ScheduleChange::Moved {
             appointment: appointment.id.clone(),
             from,
@@ -136,21 +146,24 @@ pub(super) async fn apply_series(
     let mut events = EventBatch::default();
     let mut new_reminders = Vec::new();
     let mut skipped = Vec::new();
-    for planned in plan_reminders(starts_at, &appointment.offsets, now) {
+    for planned in plan_reminders(starts_at, &appointment.offsets, now, hours) {
         let before = planned.offset.to_string();
-        let send_at = match &planned.time {
-            ReminderTime::At(at) => Some(*at),
-            ReminderTime::Now => Some(now),
-            ReminderTime::Skip(_) => None,
-        };
-        let when = match &planned.time {
-            ReminderTime::At(at) => ReminderTiming::ScheduledFor { at: *at },
+        let send_at = planned.time.send_at(now);
+        let when = match planned.time {
+            ReminderTime::At(at) => ReminderTiming::ScheduledFor { at },
             ReminderTime::Now => ReminderTiming::DueNow {
                 was: planned.offset.before(starts_at),
             },
-            ReminderTime::Skip(reason) => ReminderTiming::LeftOut {
-                why: reason.clone(),
+            ReminderTime::Moved {
+                at,
+                planned,
+                held_by,
+            } => ReminderTiming::MovedForHours {
+                at,
+                planned,
+                held_by,
             },
+            ReminderTime::Skip(why) => ReminderTiming::LeftOut { why },
         };
         let existing = latest
             .get(&planned.offset.minutes())
@@ -226,9 +239,9 @@ pub(super) async fn apply_series(
                 received_by: change.by.clone(),
                 // Messaging hours are checked before the hand-over, as for any notification.
                 hours_note: None,
-                reminder: Some(ReminderLink {
+                appointment: Some(AppointmentLink {
                     appointment: appointment.id.clone(),
-                    offset: planned.offset,
+                    offset: Some(planned.offset),
                 }),
             }),
             (None, None) => skipped.push(SkippedReminder {

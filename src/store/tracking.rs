@@ -219,7 +219,8 @@ impl Store {
         write_rows(
             &mut tx,
             "WITH v ({columns}) AS (VALUES {values}) UPDATE notifications SET status = v.status, \
-             delivered_channel = COALESCE(notifications.delivered_channel, v.delivered_channel), due_at = NULL, \
+             delivered_channel = CASE WHEN notifications.status IN ('delivered', 'read') \
+             THEN notifications.delivered_channel ELSE v.delivered_channel END, due_at = NULL, \
              updated_at = $1 FROM v WHERE notifications.id = v.id AND notifications.lease_token IS NULL",
             &[at.into()],
             &finished,

@@ -7,7 +7,7 @@ use medrelay::clock::Clock;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{TestApp, event_details, reminder};
+use crate::harness::{TestApp, appointment_reminders as reminders, event_details, reminder};
 
 /// Tuesday 24 November 2026, 10:00 in Jerusalem (the clinic's zone): a working morning.
 const TUESDAY_MORNING: &str = "2026-11-24T08:00:00Z";
@@ -54,14 +54,6 @@ async fn clinic_at(clock: Arc<TestClock>, adjust: impl FnOnce(&mut Config)) -> T
     app
 }
 
-async fn book(app: &TestApp, body: Value) -> Value {
-    let response = app
-        .request(Method::POST, "/v1/appointments", &app.key, Some(body))
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json().await.expect("appointment")
-}
-
 async fn appointment(app: &TestApp, id: &str) -> Value {
     let response = app
         .request(
@@ -82,23 +74,6 @@ fn ts(value: &Value) -> Timestamp {
         .unwrap_or_else(|| panic!("not a timestamp: {value}"))
 }
 
-/// (before, send_at, expires_at, status) of each reminder.
-fn reminders(appointment: &Value) -> Vec<(String, Timestamp, Timestamp, String)> {
-    appointment["reminders"]
-        .as_array()
-        .expect("reminders")
-        .iter()
-        .map(|r| {
-            (
-                r["before"].as_str().unwrap_or_default().to_owned(),
-                ts(&r["send_at"]),
-                ts(&r["expires_at"]),
-                r["status"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
 fn at(s: &str) -> Timestamp {
     s.parse().expect("timestamp")
 }
@@ -107,11 +82,11 @@ fn at(s: &str) -> Timestamp {
 async fn a_booked_appointment_gets_reminders_two_days_and_two_hours_before_that_expire_at_it() {
     let app = clinic_at(TestClock::at(TUESDAY_MORNING), |_| {}).await;
 
-    let booked = book(
-        &app,
-        json!({ "appointment_id": "A-100", "patient_id": "p-1", "starts_at": APPOINTMENT }),
-    )
-    .await;
+    let booked = app
+        .book_appointment(
+            json!({ "appointment_id": "A-100", "patient_id": "p-1", "starts_at": APPOINTMENT }),
+        )
+        .await;
 
     assert_eq!(booked["appointment_id"], "A-100");
     assert_eq!(booked["status"], "booked");
@@ -157,11 +132,9 @@ async fn a_booked_appointment_gets_reminders_two_days_and_two_hours_before_that_
 async fn a_reminder_whose_time_has_passed_is_left_out_with_its_reason() {
     let app = clinic_at(TestClock::at("2026-11-30T08:00:00Z"), |_| {}).await;
 
-    let booked = book(
-        &app,
-        json!({ "patient_id": "p-1", "starts_at": APPOINTMENT }),
-    )
-    .await;
+    let booked = app
+        .book_appointment(json!({ "patient_id": "p-1", "starts_at": APPOINTMENT }))
+        .await;
 
     let kept: Vec<String> = reminders(&booked).into_iter().map(|r| r.0).collect();
     assert_eq!(kept, ["2h"]);
@@ -177,9 +150,7 @@ async fn a_reminder_whose_time_has_passed_is_left_out_with_its_reason() {
 #[tokio::test]
 async fn moving_the_appointment_moves_its_pending_reminders_with_their_date_and_time() {
     let app = clinic_at(TestClock::at(TUESDAY_MORNING), |_| {}).await;
-    let booked = book(
-        &app,
-        json!({ "appointment_id": "A-7", "patient_id": "p-1", "starts_at": APPOINTMENT, "params": {} }),
+    let booked = app.book_appointment(json!({ "appointment_id": "A-7", "patient_id": "p-1", "starts_at": APPOINTMENT, "params": {} }),
     )
     .await;
 
@@ -255,11 +226,11 @@ async fn moving_the_appointment_moves_its_pending_reminders_with_their_date_and_
 #[tokio::test]
 async fn moving_closer_cancels_a_reminder_whose_time_has_passed_and_moving_away_brings_it_back() {
     let app = clinic_at(TestClock::at(TUESDAY_MORNING), |_| {}).await;
-    let booked = book(
-        &app,
-        json!({ "appointment_id": "A-9", "patient_id": "p-1", "starts_at": APPOINTMENT }),
-    )
-    .await;
+    let booked = app
+        .book_appointment(
+            json!({ "appointment_id": "A-9", "patient_id": "p-1", "starts_at": APPOINTMENT }),
+        )
+        .await;
     let move_to = |starts_at: &str| {
         app.request(
             Method::PUT,
@@ -339,8 +310,12 @@ async fn a_cancelled_appointments_reminders_are_cancelled_and_never_sent() {
     .await;
     // Noon in Jerusalem: each reminder is due at 11:30.
     let noon = "2026-11-24T12:00:00+02:00";
-    let cancelled = book(&app, json!({ "patient_id": "p-1", "starts_at": noon })).await;
-    let kept = book(&app, json!({ "patient_id": "p-2", "starts_at": noon })).await;
+    let cancelled = app
+        .book_appointment(json!({ "patient_id": "p-1", "starts_at": noon }))
+        .await;
+    let kept = app
+        .book_appointment(json!({ "patient_id": "p-2", "starts_at": noon }))
+        .await;
 
     let id = cancelled["id"].as_str().expect("id");
     let response = app
@@ -383,9 +358,9 @@ async fn a_cancelled_appointments_reminders_are_cancelled_and_never_sent() {
 async fn booking_again_with_the_same_appointment_id_is_a_replay_and_other_details_conflict() {
     let app = clinic_at(TestClock::at(TUESDAY_MORNING), |_| {}).await;
     let request = json!({ "appointment_id": "A-1", "patient_id": "p-1", "starts_at": APPOINTMENT });
-    let first = book(&app, request.clone()).await;
+    let first = app.book_appointment(request.clone()).await;
 
-    let again = book(&app, request).await;
+    let again = app.book_appointment(request).await;
     let other = app
         .request(
             Method::POST,
@@ -402,6 +377,119 @@ async fn booking_again_with_the_same_appointment_id_is_a_replay_and_other_detail
 }
 
 #[tokio::test]
+async fn a_cancelled_appointment_id_is_booked_again_with_post_and_put_says_so() {
+    let app = clinic_at(TestClock::at(TUESDAY_MORNING), |_| {}).await;
+    let request = json!({ "appointment_id": "A-1", "patient_id": "p-1", "starts_at": APPOINTMENT });
+    let first = app.book_appointment(request.clone()).await;
+    let cancelled = app
+        .request(Method::DELETE, "/v1/appointments/A-1", &app.key, None)
+        .await;
+    assert_eq!(cancelled.status(), StatusCode::OK);
+
+    let moved = app
+        .request(
+            Method::PUT,
+            "/v1/appointments/A-1",
+            &app.key,
+            Some(json!({ "starts_at": "2026-12-02T09:30:00+02:00" })),
+        )
+        .await;
+    let again = app.book_appointment(request).await;
+
+    assert_eq!(moved.status(), StatusCode::CONFLICT);
+    let problem: Value = moved.json().await.expect("problem");
+    assert_eq!(
+        problem["detail"],
+        "the appointment is cancelled; to book it again, POST /v1/appointments with its \
+         appointment_id and the new starts_at"
+    );
+    assert_eq!(
+        again["id"], first["id"],
+        "the same appointment, booked again"
+    );
+    assert_eq!(again["status"], "booked");
+    let statuses: Vec<(String, String)> = reminders(&again)
+        .into_iter()
+        .map(|(before, _, _, status)| (before, status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("2d".to_owned(), "cancelled".to_owned()),
+            ("2h".to_owned(), "cancelled".to_owned()),
+            ("2d".to_owned(), "scheduled".to_owned()),
+            ("2h".to_owned(), "scheduled".to_owned()),
+        ],
+        "the cancelled booking's reminders stay as they were; the new booking has its own"
+    );
+    let new_reminder = again["reminders"][2]["notification_id"]
+        .as_str()
+        .expect("id");
+    assert!(
+        event_details(&app.notification(new_reminder).await)[0]
+            .contains("booked again after its cancellation"),
+    );
+    assert_eq!(appointment(&app, "A-1").await["status"], "booked");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn moving_with_notify_patient_confirms_the_new_time_in_the_patients_language() {
+    let app = clinic_at(TestClock::at(TUESDAY_MORNING), |_| {}).await;
+    app.patient(
+        "p-3",
+        json!({ "name": "Samir", "language": "ar", "email": "samir@example.org" }),
+    )
+    .await;
+    app.book_appointment(
+        json!({ "appointment_id": "A-3", "patient_id": "p-3", "starts_at": APPOINTMENT }),
+    )
+    .await;
+
+    let quiet_move = app
+        .request(
+            Method::PUT,
+            "/v1/appointments/A-3",
+            &app.key,
+            Some(json!({ "starts_at": "2026-12-02T09:30:00+02:00" })),
+        )
+        .await;
+    let response = app
+        .request(
+            Method::PUT,
+            "/v1/appointments/A-3",
+            &app.key,
+            Some(json!({ "starts_at": "2026-12-03T11:00:00+02:00", "notify_patient": true })),
+        )
+        .await;
+
+    assert_eq!(quiet_move.status(), StatusCode::OK);
+    let quiet: Value = quiet_move.json().await.expect("appointment");
+    assert_eq!(quiet.get("patient_notice"), None, "no notice unless asked");
+    assert_eq!(response.status(), StatusCode::OK);
+    let moved: Value = response.json().await.expect("appointment");
+    let id = moved["patient_notice"]["notification_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a notice: {moved:#}"));
+    let sent = app.wait_until_finished(id).await;
+    assert_eq!(sent["topic"], "appointment_confirmation");
+    assert_eq!(sent["priority"], "normal");
+    let outbox = app.outbox("samir@example.org").await;
+    assert_eq!(
+        outbox.len(),
+        1,
+        "one notice, for the move that asked for it"
+    );
+    assert!(
+        outbox[0]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("تم تأكيد موعدك") && b.contains("03.12.2026")),
+        "{outbox:#?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn reminders_neither_count_against_nor_are_refused_by_the_patient_cap() {
     let app = clinic_at(TestClock::at(TUESDAY_MORNING), |config| {
         config.api.patient_daily_cap = 1;
@@ -410,11 +498,9 @@ async fn reminders_neither_count_against_nor_are_refused_by_the_patient_cap() {
     })
     .await;
 
-    let booked = book(
-        &app,
-        json!({ "patient_id": "p-1", "starts_at": APPOINTMENT }),
-    )
-    .await;
+    let booked = app
+        .book_appointment(json!({ "patient_id": "p-1", "starts_at": APPOINTMENT }))
+        .await;
 
     assert_eq!(reminders(&booked).len(), 3);
     app.notify(reminder()).await;
@@ -495,8 +581,7 @@ async fn bad_appointments_are_refused_with_every_field_and_rule_named() {
 #[tokio::test]
 async fn another_clinic_cannot_see_or_change_the_appointment() {
     let app = clinic_at(TestClock::at(TUESDAY_MORNING), |_| {}).await;
-    book(
-        &app,
+    app.book_appointment(
         json!({ "appointment_id": "A-1", "patient_id": "p-1", "starts_at": APPOINTMENT }),
     )
     .await;

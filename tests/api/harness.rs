@@ -1,6 +1,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use jiff::Timestamp;
 use medrelay::Config;
 use medrelay::app::{Application, RunningApp};
 use medrelay::clock::{SharedClock, SystemClock};
@@ -286,6 +287,15 @@ impl TestApp {
     }
 
     /// What the test clinic's patient at `recipient` received from the sandbox.
+    /// Books an appointment, which must be accepted (`201`), and returns the answer.
+    pub async fn book_appointment(&self, body: Value) -> Value {
+        let response = self
+            .request(Method::POST, "/v1/appointments", &self.key, Some(body))
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.expect("appointment")
+    }
+
     pub async fn outbox(&self, recipient: &str) -> Vec<Value> {
         self.outbox_as(&self.key, recipient).await
     }
@@ -363,6 +373,29 @@ pub fn event_details(notification: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// (before, send_at, expires_at, status) of each reminder of an appointment.
+pub fn appointment_reminders(appointment: &Value) -> Vec<(String, Timestamp, Timestamp, String)> {
+    let time = |value: &Value| -> Timestamp {
+        value
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("not a timestamp: {value}"))
+    };
+    appointment["reminders"]
+        .as_array()
+        .expect("reminders")
+        .iter()
+        .map(|r| {
+            (
+                r["before"].as_str().unwrap_or_default().to_owned(),
+                time(&r["send_at"]),
+                time(&r["expires_at"]),
+                r["status"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
 }
 
 pub fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -9,14 +9,14 @@ use medrelay::clock::AdjustableClock;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{TestApp, event_details, reminder};
+use crate::harness::{TestApp, appointment_reminders, event_details, reminder};
 
 /// Thursday 3 December 2026, 23:30 in Jerusalem.
 const THURSDAY_23_30: &str = "2026-12-03T23:30:00+02:00";
 /// Friday 4 December 2026, 09:00 in Jerusalem: the next working day opens.
 const FRIDAY_09_00: &str = "2026-12-04T09:00:00+02:00";
 
-fn at(s: &str) -> Timestamp {
+pub(crate) fn at(s: &str) -> Timestamp {
     s.parse().expect("timestamp")
 }
 
@@ -35,7 +35,7 @@ fn israeli_hours() -> Value {
 }
 
 /// A clinic on Israeli hours, Dana as its patient in Jerusalem, and the clock at `now`.
-async fn clinic_on_israeli_hours_at(now: &str) -> (TestApp, Arc<AdjustableClock>) {
+pub(crate) async fn clinic_on_israeli_hours_at(now: &str) -> (TestApp, Arc<AdjustableClock>) {
     let clock = Arc::new(AdjustableClock::default());
     clock.set(at(now));
     let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
@@ -323,5 +323,167 @@ async fn a_patients_quiet_hours_are_kept_shown_and_checked() {
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let problem: Value = response.json().await.expect("problem");
     assert_eq!(problem["errors"][0]["field"], "quiet_hours.start");
+    app.stop().await;
+}
+
+/// Sunday 13 December 2026, 08:30 in Jerusalem: before the clinic opens, after a closed Saturday.
+const SUNDAY_08_30: &str = "2026-12-13T08:30:00+02:00";
+
+/// Books appointment `appointment_id` of `patient_id` at `starts_at`, then cancels it asking for
+/// the patient to be told; the cancellation's answer.
+async fn booked_then_cancelled_telling_the_patient(
+    app: &TestApp,
+    appointment_id: &str,
+    patient_id: &str,
+    starts_at: &str,
+) -> Value {
+    app.book_appointment(json!({
+        "appointment_id": appointment_id, "patient_id": patient_id, "starts_at": starts_at
+    }))
+    .await;
+    let response = app
+        .request(
+            Method::DELETE,
+            &format!("/v1/appointments/{appointment_id}?notify_patient=true"),
+            &app.key,
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.expect("appointment")
+}
+
+#[tokio::test]
+async fn a_2h_reminder_for_sunday_08_30_is_scheduled_for_friday_12_30_and_sent_then_not_expired() {
+    let (app, clock) = clinic_on_israeli_hours_at("2026-12-08T10:00:00+02:00").await;
+
+    let booked = app
+        .book_appointment(json!({ "patient_id": "p-1", "starts_at": SUNDAY_08_30 }))
+        .await;
+
+    // 2d (Friday 08:30) is before opening: Thursday, half an hour before 18:00. 2h (Sunday
+    // 06:30) has Saturday closed before it: Friday, half an hour before 13:00.
+    let thursday = at("2026-12-10T17:30:00+02:00");
+    let friday = at("2026-12-11T12:30:00+02:00");
+    let appointment = at(SUNDAY_08_30);
+    assert_eq!(
+        appointment_reminders(&booked),
+        [
+            (
+                "2d".to_owned(),
+                thursday,
+                appointment,
+                "scheduled".to_owned()
+            ),
+            ("2h".to_owned(), friday, appointment, "scheduled".to_owned()),
+        ]
+    );
+    let two_hours = booked["reminders"][1]["notification_id"]
+        .as_str()
+        .expect("id");
+    let waiting = app.notification(two_hours).await;
+    assert!(
+        event_details(&waiting)[0].ends_with(
+            "the 2h reminder, scheduled for 2026-12-11T12:30+02:00[Asia/Jerusalem], the latest \
+             moment the hours allow before its time 2026-12-13T04:30:00Z (outside clinic hours \
+             (Sunday 09:00–18:00); patient's quiet hours 21:00–08:00 (Asia/Jerusalem))"
+        ),
+        "{waiting:#}"
+    );
+
+    clock.set(thursday);
+    app.drain_dispatcher().await;
+    let two_days = booked["reminders"][0]["notification_id"]
+        .as_str()
+        .expect("id");
+    app.wait_for(two_days, &["delivered", "read"]).await;
+    clock.set(friday);
+    app.drain_dispatcher().await;
+
+    let sent = app.wait_for(two_hours, &["delivered", "read"]).await;
+    let attempt_at = at(sent["attempts"][0]["created_at"].as_str().expect("attempt"));
+    assert!(
+        friday <= attempt_at && attempt_at < at("2026-12-11T12:31:00+02:00"),
+        "handed over at its send_at, not deferred: {sent:#}"
+    );
+    let outbox = app.outbox("+972541234567").await;
+    assert_eq!(outbox.len(), 2, "both reminders: {outbox:#?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_reminder_with_no_allowed_moment_before_the_appointment_is_left_out_saying_why() {
+    // Saturday evening: Friday has passed, and Sunday opens after the appointment.
+    let (app, _clock) = clinic_on_israeli_hours_at("2026-12-12T20:00:00+02:00").await;
+
+    let booked = app
+        .book_appointment(json!({ "patient_id": "p-1", "starts_at": SUNDAY_08_30 }))
+        .await;
+
+    assert_eq!(booked["reminders"], json!([]), "{booked:#}");
+    assert_eq!(
+        booked["skipped_reminders"][1],
+        json!({
+            "before": "2h",
+            "reason": "no moment the hours allow near its time (2026-12-13T04:30:00Z) before the \
+                       appointment: outside clinic hours (Sunday 09:00–18:00); patient's quiet \
+                       hours 21:00–08:00 (Asia/Jerusalem)"
+        })
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_cancellation_at_22_00_for_08_30_tomorrow_reaches_the_patient_now_in_their_language() {
+    let (app, _clock) = clinic_on_israeli_hours_at("2026-12-08T22:00:00+02:00").await;
+    app.patient(
+        "p-2",
+        json!({ "name": "Olga", "language": "ru", "phone": "+972541234568" }),
+    )
+    .await;
+    let cancelled =
+        booked_then_cancelled_telling_the_patient(&app, "A-7", "p-2", "2026-12-09T08:30:00+02:00")
+            .await;
+
+    let notice = &cancelled["patient_notice"];
+    assert_eq!(notice["status"], "queued", "{cancelled:#}");
+    let send_at = at(notice["send_at"].as_str().expect("send_at"));
+    assert!(send_at < at("2026-12-08T22:01:00+02:00"), "now: {send_at}");
+    app.drain_dispatcher().await;
+    let id = notice["notification_id"].as_str().expect("id");
+    let sent = app.wait_for(id, &["delivered", "read"]).await;
+    assert_eq!(sent["topic"], "appointment_cancellation");
+    assert_eq!(
+        sent["priority"], "urgent",
+        "the clinic opens after the appointment"
+    );
+    assert!(
+        event_details(&sent)
+            .iter()
+            .any(|d| d.starts_with("urgent: sent now, not deferred for")),
+        "{sent:#}"
+    );
+    let outbox = app.outbox("+972541234568").await;
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(
+        outbox[0]["body"],
+        "Здравствуйте, Olga! Ваш приём в Clinic hadar 09.12.2026 в 08:30 отменён."
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_cancellation_that_the_hours_still_deliver_in_time_waits_for_them() {
+    let (app, _clock) = clinic_on_israeli_hours_at("2026-12-08T22:00:00+02:00").await;
+    let cancelled =
+        booked_then_cancelled_telling_the_patient(&app, "A-8", "p-1", "2026-12-09T14:00:00+02:00")
+            .await;
+
+    let notice = &cancelled["patient_notice"];
+    assert_eq!(notice["status"], "scheduled", "{cancelled:#}");
+    assert_eq!(
+        at(notice["send_at"].as_str().expect("send_at")),
+        at("2026-12-09T09:00:00+02:00")
+    );
     app.stop().await;
 }

@@ -1,7 +1,8 @@
+use medrelay::sandbox::WHATSAPP_NEVER_DELIVERED;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{TestApp, body};
+use crate::harness::{TestApp, body, reminder};
 
 /// Dana, who wrote to the clinic on WhatsApp today: free text may go to her there.
 async fn app_with_dana() -> TestApp {
@@ -282,5 +283,30 @@ async fn notifications_are_listed_by_patient_and_status_page_by_page() {
     }
     ids.reverse();
     assert_eq!(seen, ids, "newest first, each once, only Dana's");
+    app.stop().await;
+}
+
+/// The API shows the channel a notification went on as soon as a provider took it, not only once
+/// it is delivered; one that ends undelivered names none.
+#[tokio::test]
+async fn a_sent_notification_names_its_channel_and_a_failed_one_names_none() {
+    let app = TestApp::spawn().await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana", "phone": WHATSAPP_NEVER_DELIVERED, "channels": ["whatsapp"] }),
+    )
+    .await;
+
+    let id = app.notify(reminder()).await;
+    app.drain_dispatcher().await;
+    let sent = app.notification(&id).await;
+    let failed = app.wait_for(&id, &["failed"]).await;
+
+    assert_eq!(
+        (&sent["status"], &sent["channel"]),
+        (&json!("sent"), &json!("whatsapp")),
+        "{sent:#}"
+    );
+    assert_eq!(failed["channel"], Value::Null, "{failed:#}");
     app.stop().await;
 }

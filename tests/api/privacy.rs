@@ -6,7 +6,8 @@ use medrelay::store::ApiKeyRole;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{TestApp, event_details};
+use crate::harness::{TestApp, attempts, event_details, pairs};
+use crate::hours::{at, clinic_on_israeli_hours_at};
 
 const CLINIC_PHONE: &str = "+97231234567";
 
@@ -45,63 +46,189 @@ fn bodies(outbox: &[Value]) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_test_result_for_a_whatsapp_patient_is_a_notice_in_their_language_without_the_result() {
+/// A test result for patient `p-1` (`patient` as saved with `PUT`), at a clinic with a phone.
+async fn test_result_for(patient: Value) -> (TestApp, String) {
     let app = TestApp::spawn().await;
     admin_of_clinic_with_phone(&app).await;
-    app.patient(
-        "p-1",
+    app.patient("p-1", patient).await;
+    let id = app
+        .notify(staff_text("test_result_ready", "Your HbA1c is 9.1%"))
+        .await;
+    (app, id)
+}
+
+/// The open callback tasks of the test clinic, as staff see them.
+async fn open_tasks(app: &TestApp) -> Vec<Value> {
+    let staff = app.staff_key().await;
+    let queue: Value = app
+        .request(Method::GET, "/v1/callbacks?status=open", &staff, None)
+        .await
+        .json()
+        .await
+        .expect("queue");
+    queue["items"].as_array().expect("items").clone()
+}
+
+/// Each attempt as (channel, what it carried), as staff see the notification.
+async fn carried(app: &TestApp, id: &str) -> Vec<(String, String)> {
+    let staff = app.staff_key().await;
+    let notification = app.notification_as(&staff, id).await;
+    notification["attempts"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .map(|a| {
+            (
+                a["channel"].as_str().unwrap_or_default().to_owned(),
+                a["content"]["kind"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn has_events(notification: &Value, expected: &[&str]) {
+    let events = event_details(notification);
+    for wanted in expected {
+        assert!(events.iter().any(|e| e == wanted), "{wanted}: {events:#?}");
+    }
+}
+
+#[tokio::test]
+async fn a_test_result_for_a_patient_with_email_goes_by_email_and_the_whatsapp_notice_says_so() {
+    let (app, id) = test_result_for(
+        json!({ "name": "Dana", "language": "en", "phone": "+972541234567", "whatsapp": true,
+                "email": "dana@example.org", "channels": ["whatsapp", "email"] }),
+    )
+    .await;
+    let notification = app.wait_for(&id, &["delivered", "read"]).await;
+
+    assert_eq!(
+        bodies(&app.outbox("dana@example.org").await),
+        ["Your HbA1c is 9.1%"]
+    );
+    assert_eq!(
+        bodies(&app.outbox("+972541234567").await),
+        [
+            "Hello Dana, you have a new message from Clinic hadar; we sent the details to your email."
+        ]
+    );
+    assert_eq!(notification["channel"], "whatsapp", "{notification:#}");
+    assert_eq!(
+        carried(&app, &id).await,
+        pairs(&[("email", "content"), ("whatsapp", "notice")])
+    );
+    has_events(
+        &notification,
+        &[
+            "sensitive topic test_result_ready: email carries the content",
+            "content: email handed over",
+            "sensitive topic test_result_ready: whatsapp carries a notice without content",
+        ],
+    );
+    assert!(
+        !event_details(&notification).contains(&"sent → sending".to_owned()),
+        "not shown as sent (final for email) while the notice is still to go"
+    );
+    assert!(open_tasks(&app).await.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_test_result_for_a_patient_without_email_asks_them_to_call_and_opens_a_callback_task() {
+    let (app, id) = test_result_for(
         json!({ "name": "Anna", "language": "ru", "phone": "+972541234567", "whatsapp": true,
                 "channels": ["whatsapp"] }),
     )
     .await;
-
-    let id = app
-        .notify(staff_text("test_result_ready", "Your HbA1c is 9.1%"))
-        .await;
     let notification = app.wait_until_finished(&id).await;
 
     assert_eq!(notification["channel"], "whatsapp", "{notification:#}");
     assert_eq!(
         bodies(&app.outbox("+972541234567").await),
         [
-            "Здравствуйте, Anna! У вас новое сообщение от Clinic hadar; пожалуйста, позвоните по номеру +97231234567 или проверьте электронную почту."
+            "Здравствуйте, Anna! У вас новое сообщение от Clinic hadar; пожалуйста, позвоните в клинику по номеру +97231234567."
         ]
     );
-    assert!(
-        event_details(&notification).contains(
-            &"sensitive topic test_result_ready: whatsapp carries a notice without content"
-                .to_owned()
-        ),
-        "{notification:#}"
+    let tasks = open_tasks(&app).await;
+    assert_eq!(tasks.len(), 1, "{tasks:#?}");
+    assert_eq!(tasks[0]["notification_id"], id.as_str());
+    assert_eq!(
+        tasks[0]["reason"],
+        "sensitive topic test_result_ready: no channel carried the content; call the patient"
+    );
+    has_events(
+        &notification,
+        &[
+            "content: not delivered, no channel to try",
+            "sensitive topic test_result_ready: whatsapp carries a notice without content",
+        ],
     );
     app.stop().await;
 }
 
 #[tokio::test]
-async fn a_test_result_for_an_email_only_patient_goes_by_email_with_its_content() {
-    let app = TestApp::spawn().await;
-    admin_of_clinic_with_phone(&app).await;
-    app.patient(
-        "p-1",
-        json!({ "name": "Dana", "language": "en", "email": "dana@example.org" }),
-    )
+async fn a_test_result_for_an_email_only_patient_is_just_the_email_with_its_content() {
+    let (app, id) = test_result_for(json!({
+        "name": "Dana", "language": "en", "phone": "+972541234567", "whatsapp": true,
+        "email": "dana@example.org", "channels": ["email"]
+    }))
     .await;
-
-    let id = app
-        .notify(staff_text("test_result_ready", "Your HbA1c is 9.1%"))
-        .await;
     let notification = app.wait_until_finished(&id).await;
 
-    assert_eq!(notification["channel"], "email", "{notification:#}");
+    assert_eq!(
+        (&notification["status"], &notification["channel"]),
+        (&json!("sent"), &json!("email")),
+        "{notification:#}"
+    );
     assert_eq!(
         bodies(&app.outbox("dana@example.org").await),
         ["Your HbA1c is 9.1%"]
     );
+    assert!(app.outbox("+972541234567").await.is_empty());
+    assert!(open_tasks(&app).await.is_empty());
+    has_events(
+        &notification,
+        &[
+            "sensitive topic test_result_ready: email carries the content",
+            "content: email handed over",
+        ],
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_test_result_whose_email_bounces_gets_a_notice_asking_to_call_and_a_callback_task() {
+    let (app, id) = test_result_for(
+        json!({ "name": "Dana", "language": "en", "phone": "+972541234567", "whatsapp": true,
+                "email": "dana@bounce.test", "channels": ["email", "whatsapp"] }),
+    )
+    .await;
+    let notification = app.wait_for(&id, &["delivered", "read"]).await;
+
+    assert_eq!(
+        bodies(&app.outbox("+972541234567").await),
+        [
+            "Hello Dana, you have a new message from Clinic hadar; please call the clinic at +97231234567."
+        ]
+    );
+    assert_eq!(
+        attempts(&notification),
+        pairs(&[
+            ("email", "failed"),
+            (
+                "whatsapp",
+                notification["status"].as_str().unwrap_or_default()
+            )
+        ])
+    );
+    assert_eq!(open_tasks(&app).await.len(), 1);
+    let events = event_details(&notification);
     assert!(
-        event_details(&notification)
-            .contains(&"sensitive topic test_result_ready: email carries the content".to_owned()),
-        "{notification:#}"
+        events
+            .iter()
+            .any(|e| e
+                .starts_with("content: not delivered, no channel left to try (email failed (550")),
+        "{events:#?}"
     );
     app.stop().await;
 }
@@ -138,15 +265,8 @@ async fn a_restricted_topic_opens_a_callback_task_and_puts_no_content_in_any_mes
         ["שלום Dana, יש לך הודעה חדשה מClinic hadar; נא להתקשר למרפאה בטלפון +97231234567."],
         "only the notice, on the first channel"
     );
-    let staff = app.staff_key().await;
-    let queue: Value = app
-        .request(Method::GET, "/v1/callbacks?status=open", &staff, None)
-        .await
-        .json()
-        .await
-        .expect("queue");
-    let tasks = queue["items"].as_array().expect("items");
-    assert_eq!(tasks.len(), 1, "{queue:#}");
+    let tasks = open_tasks(&app).await;
+    assert_eq!(tasks.len(), 1, "{tasks:#?}");
     assert_eq!(tasks[0]["notification_id"], id.as_str());
     assert_eq!(
         tasks[0]["reason"],
@@ -377,4 +497,58 @@ async fn listed(app: &TestApp, key: &str) -> Vec<Value> {
         .await
         .expect("list");
     list["items"].as_array().expect("items").clone()
+}
+
+/// Friday 4 December 2026, 14:00 in Jerusalem: after the clinic's Friday hours (09:00–13:00).
+const FRIDAY_14_00: &str = "2026-12-04T14:00:00+02:00";
+/// Sunday 6 December 2026, 09:00 in Jerusalem: the clinic opens again.
+const SUNDAY_09_00: &str = "2026-12-06T09:00:00+02:00";
+
+#[tokio::test]
+async fn on_israeli_hours_a_test_result_posted_on_friday_afternoon_goes_on_sunday_content_then_notice()
+ {
+    let (app, clock) = clinic_on_israeli_hours_at(FRIDAY_14_00).await;
+    admin_of_clinic_with_phone(&app).await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana", "language": "he", "phone": "+972541234567", "whatsapp": true,
+                "email": "dana@example.org", "channels": ["whatsapp", "email"] }),
+    )
+    .await;
+
+    let posted = app
+        .post_notification(staff_text("test_result_ready", "Your HbA1c is 9.1%"))
+        .await;
+    let receipt: Value = posted.json().await.expect("receipt");
+    let id = receipt["id"].as_str().expect("id");
+    app.drain_dispatcher().await;
+    let over_the_weekend = [
+        app.outbox("dana@example.org").await,
+        app.outbox("+972541234567").await,
+    ]
+    .concat();
+    clock.set(at(SUNDAY_09_00));
+    app.drain_dispatcher().await;
+    let notification = app.wait_for(id, &["delivered", "read"]).await;
+
+    assert_eq!(receipt["status"], "scheduled");
+    assert_eq!(
+        at(receipt["send_at"].as_str().expect("send_at")),
+        at(SUNDAY_09_00)
+    );
+    assert!(over_the_weekend.is_empty(), "{over_the_weekend:#?}");
+    assert_eq!(
+        bodies(&app.outbox("dana@example.org").await),
+        ["Your HbA1c is 9.1%"]
+    );
+    assert_eq!(
+        bodies(&app.outbox("+972541234567").await),
+        ["שלום Dana, יש לך הודעה חדשה מClinic hadar; שלחנו את הפרטים לדוא״ל שלך."]
+    );
+    assert_eq!(
+        carried(&app, id).await,
+        pairs(&[("email", "content"), ("whatsapp", "notice")])
+    );
+    has_events(&notification, &["content: email handed over"]);
+    app.stop().await;
 }

@@ -10,7 +10,8 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -23,11 +24,13 @@ use crate::api::auth::Caller;
 use crate::api::json::{ApiJson, TIMESTAMP_RULE};
 use crate::api::problem::{ApiError, FieldError};
 use crate::domain::{AppointmentId, AppointmentStatus, NotificationId, NotificationStatus};
-use crate::intake::{EXTERNAL_ID_RULE, is_external_id};
-use crate::policy::FILLED_FROM_STARTS_AT;
+use crate::intake::{
+    AppointmentChanged, AppointmentNotice, EXTERNAL_ID_RULE, IntakeError, is_external_id,
+};
+use crate::policy::{FILLED_FROM_STARTS_AT, MessagingHours};
 use crate::store::{
-    AppointmentChange, AppointmentView, Booking, NewAppointment, ReminderView, SkippedReminder,
-    StoreError,
+    AppointmentChange, AppointmentView, Booking, NewAppointment, Receipt, ReminderView,
+    SkippedReminder, StoreError,
 };
 
 const DEFAULT_TEMPLATE: &str = "appointment_reminder";
@@ -49,6 +52,17 @@ pub(super) struct AppointmentIn {
 #[serde(deny_unknown_fields)]
 pub(super) struct AppointmentMove {
     starts_at: String,
+    /// Send the patient a confirmation of the new time.
+    #[serde(default)]
+    notify_patient: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CancelQuery {
+    /// Send the patient a cancellation notice.
+    #[serde(default)]
+    notify_patient: bool,
 }
 
 /// An appointment and its reminder series.
@@ -68,6 +82,41 @@ pub(super) struct AppointmentOut {
     skipped_reminders: Vec<SkippedReminderOut>,
     created_at: Timestamp,
     updated_at: Timestamp,
+    /// What became of the notice to the patient, when a move or cancellation asked for one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patient_notice: Option<NoticeOut>,
+}
+
+/// The notice of a move or cancellation: the notification taken in, or why there is none.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(super) enum NoticeOut {
+    Sent {
+        notification_id: NotificationId,
+        status: NotificationStatus,
+        send_at: Timestamp,
+    },
+    NotSent {
+        not_sent: String,
+    },
+}
+
+impl From<Receipt> for NoticeOut {
+    fn from(receipt: Receipt) -> Self {
+        Self::Sent {
+            notification_id: receipt.id,
+            status: receipt.status,
+            send_at: receipt.send_at,
+        }
+    }
+}
+
+impl NoticeOut {
+    fn not_sent(why: impl Into<String>) -> Self {
+        Self::NotSent {
+            not_sent: why.into(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -106,6 +155,7 @@ impl From<AppointmentView> for AppointmentOut {
                 .collect(),
             created_at: view.created_at,
             updated_at: view.updated_at,
+            patient_notice: None,
         }
     }
 }
@@ -151,6 +201,66 @@ fn clinic_zone(caller: &Caller) -> Result<TimeZone, ApiError> {
     TimeZone::get(caller.0.clinic.timezone.as_str()).map_err(|e| ApiError::Internal(Box::new(e)))
 }
 
+/// Appointment `id` as it is, and the messaging hours of its patient, as its reminders are
+/// planned in.
+async fn appointment_hours(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<(AppointmentView, MessagingHours), ApiError> {
+    let clinic = &caller.0.clinic;
+    let view = state
+        .store
+        .appointment(&clinic.id, id)
+        .await
+        .map_err(ApiError::not_found("appointment"))?;
+    let patient = state
+        .store
+        .patient_by_external_id(&clinic.id, &view.patient_id)
+        .await?;
+    let hours = state.intake.messaging_hours(clinic, &patient).await?;
+    Ok((view, hours))
+}
+
+/// When the caller `asked` for one, sends the patient the notice of `change` to `view`'s
+/// appointment, or says why there is none: `change` is the reason when there is nothing to tell,
+/// and intake may refuse it (a clinic's own template needing more than the date and time). The
+/// change made stands either way.
+async fn patient_notice(
+    state: &AppState,
+    caller: &Caller,
+    view: &AppointmentView,
+    asked: bool,
+    change: Result<AppointmentChanged, &'static str>,
+) -> Result<Option<NoticeOut>, ApiError> {
+    let change = match (asked, change) {
+        (false, _) => return Ok(None),
+        (true, Err(why)) => return Ok(Some(NoticeOut::not_sent(why))),
+        (true, Ok(change)) => change,
+    };
+    let notice = AppointmentNotice {
+        clinic: caller.0.clinic.clone(),
+        appointment: view.id.clone(),
+        patient_id: view.patient_id.clone(),
+        change,
+    };
+    match state
+        .intake
+        .accept_appointment_notice(notice, &caller.actor())
+        .await
+    {
+        Ok(receipt) => Ok(Some(receipt.into())),
+        Err(IntakeError::Invalid(errors)) => Ok(Some(NoticeOut::not_sent(
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.rule))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ))),
+        Err(other) => Err(other.into()),
+    }
+}
+
 /// Wakes the dispatcher when a reminder is due at once (booked or moved at short notice).
 fn wake_if_due(state: &AppState, view: &AppointmentView) {
     if view
@@ -171,7 +281,7 @@ async fn checked_booking(
     now: Timestamp,
     idempotency_key: Option<String>,
     request_hash: String,
-) -> Result<NewAppointment, ApiError> {
+) -> Result<(NewAppointment, MessagingHours), ApiError> {
     let clinic = &caller.0.clinic;
     let mut errors = Vec::new();
 
@@ -231,7 +341,8 @@ async fn checked_booking(
         return Err(ApiError::Invalid(errors));
     };
 
-    Ok(NewAppointment {
+    let hours = state.intake.messaging_hours(clinic, &patient).await?;
+    let appointment = NewAppointment {
         id: AppointmentId::generate(),
         clinic_id: clinic.id.clone(),
         patient_id: patient.id,
@@ -243,7 +354,8 @@ async fn checked_booking(
         offsets: state.config.appointments.offsets_for(&clinic.slug),
         idempotency_key,
         request_hash,
-    })
+    };
+    Ok((appointment, hours))
 }
 
 pub(super) async fn book_appointment(
@@ -255,7 +367,7 @@ pub(super) async fn book_appointment(
     let key = idempotency_key(&headers)?;
     let hash = request_hash(&body);
     let now = state.clock.now();
-    let appointment = checked_booking(&state, &caller, body.value, now, key, hash).await?;
+    let (appointment, hours) = checked_booking(&state, &caller, body.value, now, key, hash).await?;
     let zone = clinic_zone(&caller)?;
     let by = caller.recorded_as();
     let change = AppointmentChange {
@@ -263,8 +375,12 @@ pub(super) async fn book_appointment(
         at: now,
         clinic_zone: &zone,
     };
-    match state.store.book_appointment(&appointment, change).await? {
-        Booking::Created(view) | Booking::Replayed(view) => {
+    match state
+        .store
+        .book_appointment(&appointment, change, &hours)
+        .await?
+    {
+        Booking::Created(view) | Booking::Replayed(view) | Booking::BookedAgain(view) => {
             wake_if_due(&state, &view);
             Ok((StatusCode::CREATED, Json(view.into())))
         }
@@ -304,6 +420,8 @@ pub(super) async fn move_appointment(
     let Some(starts_at) = starts_at(&mut errors, body.value.starts_at, now) else {
         return Err(ApiError::Invalid(errors));
     };
+    let clinic = &caller.0.clinic;
+    let (before, hours) = appointment_hours(&state, &caller, &id).await?;
     let zone = clinic_zone(&caller)?;
     let by = caller.recorded_as();
     let change = AppointmentChange {
@@ -313,36 +431,67 @@ pub(super) async fn move_appointment(
     };
     let view = match state
         .store
-        .move_appointment(&caller.0.clinic.id, &id, starts_at, change)
+        .move_appointment(&clinic.id, &id, starts_at, change, &hours)
         .await
     {
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::Conflict(
-                "the appointment is cancelled; book a new one instead".to_owned(),
+                "the appointment is cancelled; to book it again, POST /v1/appointments with its \
+                 appointment_id and the new starts_at"
+                    .to_owned(),
             ));
         }
         other => other.map_err(ApiError::not_found("appointment"))?,
     };
     wake_if_due(&state, &view);
-    Ok(Json(view.into()))
+    let moved = if before.starts_at == starts_at {
+        Err("the appointment's time did not change")
+    } else {
+        Ok(AppointmentChanged::Moved {
+            from: before.starts_at,
+            to: starts_at,
+        })
+    };
+    let asked = body.value.notify_patient;
+    Ok(Json(AppointmentOut {
+        patient_notice: patient_notice(&state, &caller, &view, asked, moved).await?,
+        ..view.into()
+    }))
 }
 
 pub(super) async fn cancel_appointment(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    query: Result<Query<CancelQuery>, QueryRejection>,
 ) -> Result<Json<AppointmentOut>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let zone = clinic_zone(&caller)?;
     let by = caller.recorded_as();
+    let now = state.clock.now();
     let change = AppointmentChange {
         by: &by,
-        at: state.clock.now(),
+        at: now,
         clinic_zone: &zone,
     };
-    let view = state
+    let cancelled = state
         .store
         .cancel_appointment(&caller.0.clinic.id, &id, change)
         .await
         .map_err(ApiError::not_found("appointment"))?;
-    Ok(Json(view.into()))
+    let view = cancelled.view;
+    let change = if !cancelled.cancelled_now {
+        Err("the appointment was already cancelled; a notice goes only with the cancellation")
+    } else if view.starts_at <= now {
+        Err("the appointment has already begun")
+    } else {
+        Ok(AppointmentChanged::Cancelled {
+            starts_at: view.starts_at,
+        })
+    };
+    let asked = query.notify_patient;
+    Ok(Json(AppointmentOut {
+        patient_notice: patient_notice(&state, &caller, &view, asked, change).await?,
+        ..view.into()
+    }))
 }

@@ -58,7 +58,7 @@ pub(super) struct NotificationFields {
     pub(super) topic: String,
     pub(super) priority: Priority,
     pub(super) status: NotificationStatus,
-    /// The channel that delivered it, once one has.
+    /// The channel it went on once a provider took it (`sent`), then the one that delivered it.
     pub(super) channel: Option<ChannelKind>,
     /// The channel staff chose for it, if any.
     pub(super) requested_channel: Option<ChannelKind>,

@@ -9,10 +9,12 @@ use crate::domain::{
     AttemptId, AttemptStatus, NotificationStatus, Reason, UsedUp, no_channel_left,
 };
 
+mod parts;
 mod situation;
 #[cfg(test)]
 mod tests;
 
+pub use parts::decide_in_parts;
 pub use situation::{AttemptFacts, DeliveryRules, NotificationFacts};
 use situation::{describe_failure, is_final, is_unanswered_call};
 
@@ -50,6 +52,9 @@ pub struct Decision {
     /// When no channel delivered and there is a number to call: hand the notification to staff
     /// as a callback task, with this reason.
     pub callback: Option<String>,
+    /// A sensitive notification's notice: the channel its content was handed to, if one took it
+    /// (see [`decide_in_parts`]); the notice tells the patient only that.
+    pub content_went_by: Option<ChannelKind>,
 }
 
 impl Decision {
@@ -59,6 +64,7 @@ impl Decision {
             verdicts,
             reasons,
             callback: None,
+            content_went_by: None,
         }
     }
 }
@@ -76,6 +82,26 @@ pub fn decide(
     attempts: &[AttemptFacts],
     rules: &DeliveryRules,
     now: Timestamp,
+) -> Decision {
+    decide_part(
+        notification,
+        plan,
+        attempts,
+        rules,
+        now,
+        attempts.is_empty(),
+    )
+}
+
+/// [`decide`] over one part of a notification: `plan` and `attempts` are that part's, and the
+/// route is told with the first decision that acts on it when `tell_route`.
+fn decide_part(
+    notification: &NotificationFacts,
+    plan: &ChannelPlan,
+    attempts: &[AttemptFacts],
+    rules: &DeliveryRules,
+    now: Timestamp,
+    tell_route: bool,
 ) -> Decision {
     // A final state stays final: late evidence is in the attempt's events, not a new status.
     if is_final(notification.status) {
@@ -135,7 +161,7 @@ pub fn decide(
     }
 
     // The route is told with the first decision that acts on it, not with a deferral.
-    let route: Vec<Reason> = if attempts.is_empty() {
+    let route: Vec<Reason> = if tell_route {
         std::iter::once(Reason::Route {
             source: plan.source.clone(),
         })

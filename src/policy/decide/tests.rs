@@ -8,11 +8,11 @@ use crate::domain::{ClinicHours, Priority};
 use crate::policy::channel_plan::tests::{clinic, default_plan, patient, texts};
 use crate::policy::{MessagingHours, WhatsAppContent, channel_plan};
 
-fn at(s: &str) -> Timestamp {
+pub(super) fn at(s: &str) -> Timestamp {
     s.parse().expect("timestamp")
 }
 
-fn rules() -> DeliveryRules {
+pub(super) fn rules() -> DeliveryRules {
     DeliveryRules {
         max_tries_per_channel: 3,
         unanswered_call_retry_after: Duration::from_secs(600),
@@ -24,7 +24,7 @@ fn rules() -> DeliveryRules {
     }
 }
 
-fn due_now() -> NotificationFacts {
+pub(super) fn due_now() -> NotificationFacts {
     NotificationFacts {
         status: NotificationStatus::Queued,
         priority: Priority::Normal,
@@ -46,14 +46,14 @@ fn hours(clinic: ClinicHours) -> MessagingHours {
 }
 
 /// Due now, under the Israeli default hours.
-fn israeli_due_now() -> NotificationFacts {
+pub(super) fn israeli_due_now() -> NotificationFacts {
     NotificationFacts {
         hours: hours(ClinicHours::israeli_default()),
         ..due_now()
     }
 }
 
-fn attempt(channel: ChannelKind, status: AttemptStatus, created: &str) -> AttemptFacts {
+pub(super) fn attempt(channel: ChannelKind, status: AttemptStatus, created: &str) -> AttemptFacts {
     AttemptFacts {
         id: AttemptId::generate(),
         channel,
@@ -72,7 +72,7 @@ fn plan() -> ChannelPlan {
     default_plan(&patient())
 }
 
-const NOW: &str = "2026-11-26T10:00:00Z";
+pub(super) const NOW: &str = "2026-11-26T10:00:00Z";
 
 #[test]
 fn a_new_notification_goes_to_the_first_planned_channel_with_the_route_explained() {

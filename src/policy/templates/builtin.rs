@@ -79,49 +79,50 @@ pub const TEMPLATES: &[Template] = &[
         ],
     },
     // Content-free notices (see `policy::privacy`): what WhatsApp and SMS carry for a sensitive
-    // topic, and every channel for a restricted one. The phone-less ones are for clinics that
-    // have not set a phone number.
+    // topic, and every channel for a restricted one. Each says only what is true for the patient:
+    // the details went to their email, a secure link to read them, or call the clinic (with its
+    // number when the clinic has set one).
     Template {
-        name: "content_free_notice",
-        params: &["phone"],
-        texts: &[
-            (
-                "he",
-                "שלום {{patient}}, יש לך הודעה חדשה מ{{clinic}}; נא להתקשר ל-{{phone}} או לבדוק את הדוא״ל שלך.",
-            ),
-            (
-                "ar",
-                "مرحبًا {{patient}}، لديك رسالة جديدة من {{clinic}}؛ يرجى الاتصال على {{phone}} أو مراجعة بريدك الإلكتروني.",
-            ),
-            (
-                "ru",
-                "Здравствуйте, {{patient}}! У вас новое сообщение от {{clinic}}; пожалуйста, позвоните по номеру {{phone}} или проверьте электронную почту.",
-            ),
-            (
-                "en",
-                "Hello {{patient}}, you have a new message from {{clinic}}; please call {{phone}} or check your email.",
-            ),
-        ],
-    },
-    Template {
-        name: "content_free_notice_check_email",
+        name: "content_free_notice_email_sent",
         params: &[],
         texts: &[
             (
                 "he",
-                "שלום {{patient}}, יש לך הודעה חדשה מ{{clinic}}; נא לבדוק את הדוא״ל שלך.",
+                "שלום {{patient}}, יש לך הודעה חדשה מ{{clinic}}; שלחנו את הפרטים לדוא״ל שלך.",
             ),
             (
                 "ar",
-                "مرحبًا {{patient}}، لديك رسالة جديدة من {{clinic}}؛ يرجى مراجعة بريدك الإلكتروني.",
+                "مرحبًا {{patient}}، لديك رسالة جديدة من {{clinic}}؛ أرسلنا التفاصيل إلى بريدك الإلكتروني.",
             ),
             (
                 "ru",
-                "Здравствуйте, {{patient}}! У вас новое сообщение от {{clinic}}; пожалуйста, проверьте электронную почту.",
+                "Здравствуйте, {{patient}}! У вас новое сообщение от {{clinic}}; мы отправили подробности на вашу электронную почту.",
             ),
             (
                 "en",
-                "Hello {{patient}}, you have a new message from {{clinic}}; please check your email.",
+                "Hello {{patient}}, you have a new message from {{clinic}}; we sent the details to your email.",
+            ),
+        ],
+    },
+    Template {
+        name: "content_free_notice_link",
+        params: &["link"],
+        texts: &[
+            (
+                "he",
+                "שלום {{patient}}, יש לך הודעה חדשה מ{{clinic}}; ניתן לקרוא אותה באופן מאובטח כאן: {{link}}",
+            ),
+            (
+                "ar",
+                "مرحبًا {{patient}}، لديك رسالة جديدة من {{clinic}}؛ يمكنك قراءتها بأمان هنا: {{link}}",
+            ),
+            (
+                "ru",
+                "Здравствуйте, {{patient}}! У вас новое сообщение от {{clinic}}; прочитайте его в защищённом режиме здесь: {{link}}",
+            ),
+            (
+                "en",
+                "Hello {{patient}}, you have a new message from {{clinic}}; read it securely here: {{link}}",
             ),
         ],
     },
