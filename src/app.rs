@@ -60,15 +60,9 @@ pub struct RunningApp {
     server: JoinHandle<()>,
     grace: Duration,
     dispatcher: Arc<Dispatcher>,
-    secure_links: Arc<SecureLinks>,
 }
 
 impl RunningApp {
-    /// The secure message links this instance issues and serves.
-    pub fn secure_links(&self) -> &Arc<SecureLinks> {
-        &self.secure_links
-    }
-
     /// Runs the dispatcher until nothing is due now (see [`Dispatcher::drain`]).
     pub async fn drain_dispatcher(&self) -> Result<usize, StoreError> {
         self.dispatcher.drain().await
@@ -139,15 +133,6 @@ impl Application {
             &config,
             sandbox.as_ref().map(|s| s.accounts()),
         )?);
-        let dispatcher = Arc::new(Dispatcher::new(
-            store.clone(),
-            Arc::clone(&clock),
-            config.dispatch.clone(),
-            config.delivery_timeout.clone(),
-            Arc::clone(&providers),
-            Arc::clone(&wake),
-        ));
-        let tracker = Tracker::new(store.clone(), Arc::clone(&clock), Arc::clone(&wake));
         let secure_links = Arc::new(SecureLinks::new(
             store.clone(),
             Arc::clone(&clock),
@@ -156,6 +141,16 @@ impl Application {
             config.public_url.is_some().then(|| public_url.clone()),
             public_url.clone(),
         ));
+        let dispatcher = Arc::new(Dispatcher::new(
+            store.clone(),
+            Arc::clone(&clock),
+            config.dispatch.clone(),
+            config.delivery_timeout.clone(),
+            Arc::clone(&providers),
+            Arc::clone(&wake),
+            Arc::clone(&secure_links),
+        ));
+        let tracker = Tracker::new(store.clone(), Arc::clone(&clock), Arc::clone(&wake));
         let state = AppState {
             store,
             keys: Arc::new(KeyGuard::new(&config.api)),
@@ -202,7 +197,6 @@ impl Application {
         let (stop_serving, serving_stopped) = watch::channel(false);
         let http = self.state.config.http.clone();
         let grace = http.shutdown_grace();
-        let secure_links = Arc::clone(&self.state.secure_links);
 
         let router = api::router(self.state, self.sandbox.clone());
         let server = tokio::spawn(async move {
@@ -223,7 +217,6 @@ impl Application {
             server,
             grace,
             dispatcher: self.dispatcher,
-            secure_links,
         }
     }
 }

@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::reason::joined;
 use super::{
-    ApiKeyId, AppointmentId, AttemptStatus, CallbackOutcome, CallbackTaskId, HoursRule,
-    LinkEvent, NotificationStatus, Priority, Reason, ReminderSkip, clinic_time,
+    ApiKeyId, AppointmentId, AttemptStatus, CallbackOutcome, CallbackTaskId, HoursRule, LinkEvent,
+    NotificationStatus, Priority, Reason, ReminderSkip, clinic_time,
 };
 
 /// Who caused an event.

@@ -140,7 +140,7 @@ impl SecureLinks {
 
     /// A link for the notification's notice when its clinic and topic want one, else `None`.
     /// Issuing again replaces the notification's earlier link.
-    pub async fn issue_for(
+    async fn issue_for(
         &self,
         clinic: &Clinic,
         notification: &NotificationId,

@@ -108,14 +108,6 @@ impl TestApp {
             .expect("dispatch rounds");
     }
 
-    /// The running instance's secure message links.
-    pub fn secure_links(&self) -> &Arc<medrelay::secure_link::SecureLinks> {
-        self.running
-            .as_ref()
-            .expect("the application runs")
-            .secure_links()
-    }
-
     pub fn is_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use medrelay::clock::AdjustableClock;
-use medrelay::domain::{ClinicHours, NotificationId, Phone};
+use medrelay::domain::{ClinicHours, Phone};
 use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -62,18 +62,14 @@ async fn result_with_link(patient: Value) -> Linked {
     let body = json!({ "patient_id": "p-1", "topic": "test_result_ready", "body": RESULT });
     let notification = app.notify(body).await;
     app.wait_until_finished(&notification).await;
-    let id = NotificationId::from_stored(notification.clone());
-    let url = app
-        .secure_links()
-        .issue_for(&clinic, &id, "test_result_ready")
-        .await
-        .expect("issued")
-        .expect("the topic wants a link");
+    let notice = app.outbox_holding(&app.key, PATIENT_PHONE, 1).await;
+    let text = notice[0]["body"].as_str().expect("the notice");
+    let url = text[text.find("http").expect("a link in the notice")..].trim_end_matches('.');
     Linked {
         app,
         clock,
         notification,
-        url: url.to_string(),
+        url: url.to_owned(),
     }
 }
 
@@ -227,6 +223,42 @@ async fn a_link_opens_to_a_private_page_that_asks_for_proof_and_shows_nothing_of
         events(&linked)
             .await
             .contains(&"secure link opened; proof of identity asked".to_owned())
+    );
+    linked.app.stop().await;
+}
+
+#[tokio::test]
+async fn the_whatsapp_notice_carries_the_link_and_the_record_keeps_it_without_its_token() {
+    let linked = result_with_link(dana()).await;
+    let admin = linked.app.admin_key().await;
+
+    let path = format!("/v1/notifications/{}", linked.notification);
+    let response = linked.app.request(Method::GET, &path, &admin, None).await;
+    let notification: Value = response.json().await.expect("notification");
+
+    let page = format!("{}/s/hadar/", linked.app.base);
+    let token = linked
+        .url
+        .strip_prefix(&page)
+        .expect("a link to the clinic's page");
+    assert_eq!(token.len(), 43, "256 bits in base64url: {token}");
+    let attempts = notification["attempts"].as_array().expect("attempts");
+    let notice = attempts
+        .iter()
+        .find(|a| a["channel"] == "whatsapp")
+        .expect("notice");
+    let kept = notice["content"]["text"].as_str().expect("kept text");
+    assert!(kept.ends_with(&format!("{page}…")), "{kept}");
+    assert!(
+        !notification.to_string().contains(token),
+        "{notification:#}"
+    );
+    let issued = event_details(&notification);
+    assert!(
+        issued
+            .iter()
+            .any(|e| e.starts_with("secure link issued; it expires at 2026-12-09T08:00")),
+        "{issued:#?}"
     );
     linked.app.stop().await;
 }
