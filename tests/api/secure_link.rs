@@ -33,31 +33,41 @@ fn dana() -> Value {
             "channels": ["whatsapp"], "birth_date": "1984-03-09" })
 }
 
-async fn result_with_link(patient: Value) -> Linked {
+/// The clinic on its default Israeli hours at Sunday 10:00, with its phone and links on, and
+/// test results carrying a link when `topic_link`.
+async fn clinic_with_links(topic_link: bool) -> (TestApp, Arc<AdjustableClock>) {
     let clock = Arc::new(AdjustableClock::default());
     clock.set(SUNDAY_10_00.parse().expect("time"));
     let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
     let clinic = app.store.clinic_by_slug("hadar").await.expect("clinic");
     let phone = Phone::parse(CLINIC_PHONE).expect("phone");
-    app.store
+    let store = &app.store;
+    store
         .set_clinic_phone(&clinic.id, &phone)
         .await
         .expect("phone");
     let hours = ClinicHours::israeli_default();
-    app.store
+    store
         .set_clinic_hours(&clinic.id, &hours)
         .await
         .expect("hours");
     let admin = app.admin_key().await;
-    let on = json!({ "enabled": true });
-    let response = app
-        .request(Method::PUT, "/v1/clinic/secure-links", &admin, Some(on))
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let topic = json!({ "sensitivity": "sensitive", "secure_link": true });
-    let path = "/v1/topics/test_result_ready";
-    let response = app.request(Method::PUT, path, &admin, Some(topic)).await;
-    assert_eq!(response.status(), StatusCode::OK);
+    for (path, body) in [
+        ("/v1/clinic/secure-links", json!({ "enabled": true })),
+        (
+            "/v1/topics/test_result_ready",
+            json!({ "sensitivity": "sensitive", "secure_link": topic_link }),
+        ),
+    ] {
+        let response = app.request(Method::PUT, path, &admin, Some(body)).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
+    (app, clock)
+}
+
+/// A test result sent to `patient` at a clinic with links on, and the link its notice carries.
+async fn result_with_link(patient: Value) -> Linked {
+    let (app, clock) = clinic_with_links(true).await;
     app.patient("p-1", patient).await;
     let body = json!({ "patient_id": "p-1", "topic": "test_result_ready", "body": RESULT });
     let notification = app.notify(body).await;
@@ -261,6 +271,25 @@ async fn the_whatsapp_notice_carries_the_link_and_the_record_keeps_it_without_it
         "{issued:#?}"
     );
     linked.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_topic_without_secure_link_keeps_the_notice_that_asks_to_call() {
+    let (app, _clock) = clinic_with_links(false).await;
+    app.patient("p-1", dana()).await;
+
+    let body = json!({ "patient_id": "p-1", "topic": "test_result_ready", "body": RESULT });
+    let notification = app.notify(body).await;
+    app.wait_until_finished(&notification).await;
+
+    let notice = app.outbox_holding(&app.key, PATIENT_PHONE, 1).await;
+    let text = notice[0]["body"].as_str().expect("the notice");
+    assert!(
+        text.ends_with("נא להתקשר למרפאה בטלפון +97231234567."),
+        "{text}"
+    );
+    assert!(!text.contains("http"), "{text}");
+    app.stop().await;
 }
 
 #[tokio::test]
