@@ -54,7 +54,7 @@ pub struct RunningApp {
     pub addr: SocketAddr,
     pub store: Store,
     stop: watch::Sender<bool>,
-    /// The dispatcher and the sandbox's status reports.
+    /// The dispatcher, the secure links' expiry records and the sandbox's status reports.
     workers: Vec<JoinHandle<()>>,
     stop_serving: watch::Sender<bool>,
     server: JoinHandle<()>,
@@ -198,13 +198,15 @@ impl Application {
         let http = self.state.config.http.clone();
         let grace = http.shutdown_grace();
 
+        let secure_links = Arc::clone(&self.state.secure_links);
         let router = api::router(self.state, self.sandbox.clone());
         let server = tokio::spawn(async move {
             crate::http::serve(self.listener, router, &http, serving_stopped).await;
         });
         let dispatcher =
             tokio::spawn(Arc::clone(&self.dispatcher).run_until_stopped(stopped.clone()));
-        let mut workers = vec![dispatcher];
+        let expiries = tokio::spawn(secure_links.record_expiries_until_stopped(stopped.clone()));
+        let mut workers = vec![dispatcher, expiries];
         if let Some(sandbox) = self.sandbox {
             workers.push(tokio::spawn(report_sandbox_statuses(sandbox, stopped)));
         }

@@ -26,9 +26,10 @@ CREATE TABLE secure_links (
     verified_at BIGINT,
     session_hash TEXT,
     session_until BIGINT,
-    -- set once the first request after expiry has recorded the expiry event
+    -- set once the link's expiry is recorded as an event
     expiry_recorded BIGINT NOT NULL DEFAULT 0,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
 CREATE INDEX secure_links_clinic ON secure_links (clinic_id, notification_id);
+CREATE INDEX secure_links_expiring ON secure_links (expires_at) WHERE expiry_recorded = 0;

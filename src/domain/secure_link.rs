@@ -76,7 +76,7 @@ impl fmt::Display for LinkEvent {
             ),
             Self::Read => f.write_str("secure link: the message was read"),
             Self::Expired { expired_at } => {
-                write!(f, "secure link used after it expired at {expired_at}")
+                write!(f, "secure link expired unread at {expired_at}")
             }
         }
     }

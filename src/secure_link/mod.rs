@@ -22,7 +22,7 @@ use crate::clock::{SharedClock, later};
 use crate::domain::{Clinic, LinkEvent, NotificationId, Patient, Proof, Sensitivity};
 use crate::intake::ClinicSettingsCache;
 use crate::policy::privacy;
-use crate::policy::secure_link::{self as rules, Access, Closed, Verdict};
+use crate::policy::secure_link::{self as rules, Access, Verdict};
 use crate::providers::Providers;
 use crate::store::{NewSecureLink, SecureLinkRecord, Store, StoreError};
 // Tokens and sessions are 256 random bits, like API keys: a plain SHA-256 stores them as safely.
@@ -78,6 +78,10 @@ struct Found {
     link: SecureLinkRecord,
     access: Access,
 }
+
+/// How often expired links are looked for: an expiry event is at most this late.
+const EXPIRY_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+const EXPIRIES_PER_ROUND: u32 = 500;
 
 /// 256 random bits, URL-safe.
 pub(crate) fn random_secret() -> String {
@@ -191,6 +195,29 @@ impl SecureLinks {
             })
     }
 
+    /// Records every link that expired unread as it expires, until `stop` turns true.
+    pub async fn record_expiries_until_stopped(
+        self: Arc<Self>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        while !*stop.borrow() {
+            let now = self.clock.now();
+            match self
+                .store
+                .record_expired_links(now, EXPIRIES_PER_ROUND)
+                .await
+            {
+                Ok(n) if n == EXPIRIES_PER_ROUND as usize => continue,
+                Ok(_) => {}
+                Err(error) => tracing::error!(%error, "recording expired secure links failed"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(EXPIRY_CHECK_EVERY) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
     /// The page a link opens to: the message within the session that proved who it is, else a
     /// request for proof, else (expired, locked, used, or no such link) the same closed page.
     pub async fn open(
@@ -214,7 +241,7 @@ impl SecureLinks {
                 self.step(&found, LinkEvent::Opened, now).await?;
                 found.prove(None)
             }
-            Access::Closed(why) => self.closed(&found, why, now).await?,
+            Access::Closed(_) => found.view(Page::Closed),
         };
         Ok(plain(view))
     }
@@ -231,7 +258,7 @@ impl SecureLinks {
             Err(closed) => return Ok(plain(closed)),
         };
         let notice = match (&found.access, &found.patient.phone) {
-            (Access::Closed(why), _) => return Ok(plain(self.closed(&found, *why, now).await?)),
+            (Access::Closed(_), _) => return Ok(plain(found.view(Page::Closed))),
             (_, None) => Notice::NoPhone,
             (_, Some(_)) if !rules::may_send_code(&found.link.state) => Notice::NoMoreCodes,
             (_, Some(phone)) => {
@@ -254,8 +281,8 @@ impl SecureLinks {
             Ok(found) => found,
             Err(closed) => return Ok(plain(closed)),
         };
-        if let Access::Closed(why) = found.access {
-            return Ok(plain(self.closed(&found, why, now).await?));
+        if let Access::Closed(_) = found.access {
+            return Ok(plain(found.view(Page::Closed)));
         }
         let (proof, matches) = found.compare(token, &answer);
         match rules::judge(&found.link.state, proof, matches, now) {
@@ -327,19 +354,6 @@ impl SecureLinks {
             .record_link_code(&found.link, &hash, valid_until, message.to.masked(), now)
             .await?;
         Ok(Notice::CodeSent)
-    }
-
-    /// The page of a link that opens no more; an expiry is recorded the first time it is met.
-    async fn closed(
-        &self,
-        found: &Found,
-        why: Closed,
-        now: Timestamp,
-    ) -> Result<PageView, SecureLinkError> {
-        if why == Closed::Expired && !found.link.expiry_recorded {
-            self.store.record_link_expired(&found.link, now).await?;
-        }
-        Ok(found.view(Page::Closed))
     }
 
     async fn step(&self, found: &Found, step: LinkEvent, now: Timestamp) -> Result<(), StoreError> {

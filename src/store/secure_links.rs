@@ -46,7 +46,6 @@ pub struct SecureLinkRecord {
     pub state: LinkState,
     pub code_hash: Option<String>,
     pub session_hash: Option<String>,
-    pub expiry_recorded: bool,
     pub message: LinkedMessage,
 }
 
@@ -65,7 +64,6 @@ struct LinkRow {
     verified_at: Option<i64>,
     session_hash: Option<String>,
     session_until: Option<i64>,
-    expiry_recorded: i64,
     body: Option<String>,
     template: Option<String>,
     params: Option<String>,
@@ -95,7 +93,6 @@ impl TryFrom<LinkRow> for SecureLinkRecord {
             },
             code_hash: row.code_hash,
             session_hash: row.session_hash,
-            expiry_recorded: row.expiry_recorded != 0,
             message: LinkedMessage {
                 body: row.body,
                 template: row.template,
@@ -204,7 +201,7 @@ impl Store {
         sqlx::query_as::<_, LinkRow>(
             "SELECT l.id, l.clinic_id, l.notification_id, n.patient_id, l.expires_at, l.wrong_answers, \
              l.codes_sent, l.code_hash, l.code_expires_at, l.locked_at, l.verified_at, l.session_hash, \
-             l.session_until, l.expiry_recorded, n.body, n.template, n.params \
+             l.session_until, n.body, n.template, n.params \
              FROM secure_links l JOIN clinics c ON c.id = l.clinic_id \
              JOIN notifications n ON n.id = l.notification_id AND n.clinic_id = l.clinic_id \
              WHERE c.slug = $1 AND l.token_hash = $2",
@@ -230,31 +227,41 @@ impl Store {
         Ok(())
     }
 
-    /// Records, once, that the link was used after it expired.
-    pub async fn record_link_expired(
+    /// Records the expiry of links that expired unread and unlocked, at most `limit` of them;
+    /// says how many. Each link's expiry is recorded once, by whichever instance gets it.
+    pub async fn record_expired_links(
         &self,
-        link: &SecureLinkRecord,
         now: Timestamp,
-    ) -> Result<(), StoreError> {
+        limit: u32,
+    ) -> Result<usize, StoreError> {
+        let _turn = self.background_turn().await;
         let mut tx = self.write.begin().await?;
-        let first = sqlx::query(
-            "UPDATE secure_links SET expiry_recorded = 1, updated_at = $2 \
-             WHERE id = $1 AND expiry_recorded = 0",
+        let expired: Vec<(String, i64)> = sqlx::query_as(
+            "UPDATE secure_links SET expiry_recorded = 1, updated_at = $1 WHERE id IN \
+             (SELECT id FROM secure_links WHERE expiry_recorded = 0 AND expires_at <= $1 \
+             AND verified_at IS NULL AND locked_at IS NULL ORDER BY expires_at LIMIT $2) \
+             AND expiry_recorded = 0 RETURNING notification_id, expires_at",
         )
-        .bind(link.id.as_str())
         .bind(millis(now))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if first {
-            let event = LinkEvent::Expired {
-                expired_at: link.state.expires_at,
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut events = EventBatch::default();
+        for (notification, expires_at) in &expired {
+            let step = LinkEvent::Expired {
+                expired_at: timestamp(*expires_at)?,
             };
-            write_event(&mut tx, &link.notification, &Actor::System, event, now).await?;
+            events.add(
+                notification,
+                None,
+                now,
+                &Actor::System,
+                &Event::SecureLink(step),
+            )?;
         }
+        events.write(&mut tx).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(expired.len())
     }
 
     /// Keeps the hash of the code just sent (it replaces an earlier one) and counts it.

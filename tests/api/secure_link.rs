@@ -439,29 +439,29 @@ async fn wrong_answers_are_counted_and_the_fifth_locks_the_link_even_for_the_rig
 }
 
 #[tokio::test]
-async fn an_expired_link_says_to_call_the_clinic_exactly_as_a_link_that_never_existed() {
+async fn an_unread_link_records_its_expiry_and_then_says_to_call_as_if_it_never_existed() {
     let linked = result_with_link(dana()).await;
-    linked.clock.advance(Duration::from_secs(72 * 3600));
 
-    let expired = Browser::new().open(&linked.url).await;
-    Browser::new().open(&linked.url).await;
+    linked.clock.advance(Duration::from_secs(72 * 3600));
+    let expired = "secure link expired unread at 2026-12-09T08:00";
+    let app = &linked.app;
+    let notification = app
+        .wait_until(&linked.notification, |n| {
+            event_details(n).iter().any(|e| e.starts_with(expired))
+        })
+        .await;
+    let page = Browser::new().open(&linked.url).await;
     let (base, _) = linked.url.rsplit_once('/').expect("token");
     let unknown = Browser::new()
         .open(&format!("{base}/{}", "A".repeat(43)))
         .await;
 
-    assert_eq!(expired.status, StatusCode::GONE);
-    assert!(
-        expired.html.contains("tel:+97231234567"),
-        "{}",
-        expired.html
-    );
-    assert_eq!(unknown.status, expired.status);
-    assert_eq!(unknown.html, expired.html);
-    let events = events(&linked).await;
-    let expiries = events
-        .iter()
-        .filter(|e| e.starts_with("secure link used after it expired"));
+    assert_eq!(page.status, StatusCode::GONE);
+    assert!(page.html.contains("tel:+97231234567"), "{}", page.html);
+    assert_eq!(unknown.status, page.status);
+    assert_eq!(unknown.html, page.html);
+    let events = event_details(&notification);
+    let expiries = events.iter().filter(|e| e.starts_with(expired));
     assert_eq!(expiries.count(), 1, "{events:#?}");
     linked.app.stop().await;
 }
