@@ -22,6 +22,7 @@ mod privacy;
 mod routing;
 mod sandbox;
 mod secure_link;
+mod secure_link_settings;
 mod storage_faults;
 mod templates;
 mod webhooks;
