@@ -69,6 +69,10 @@ pub enum ScheduleChange {
         appointment: AppointmentId,
         starts_at: Timestamp,
     },
+    Cancelled {
+        appointment: AppointmentId,
+        starts_at: Timestamp,
+    },
 }
 
 impl ScheduleChange {
@@ -90,6 +94,10 @@ impl ScheduleChange {
                 "appointment {appointment} booked again after its cancellation, at {starts_at}, \
                  by {actor}"
             ),
+            Self::Cancelled {
+                appointment,
+                starts_at,
+            } => format!("appointment {appointment} at {starts_at} cancelled by {actor}"),
         }
     }
 }
@@ -189,6 +197,14 @@ pub enum Event {
         reminder: String,
         timing: ReminderTiming,
     },
+    /// Taken in as the notice to the patient that their appointment changed, which they need
+    /// before `deadline` (the appointment they would otherwise come to).
+    AppointmentNotice {
+        change: ScheduleChange,
+        priority: Priority,
+        deadline: Timestamp,
+        content: Option<String>,
+    },
     /// A pending reminder moved with its appointment.
     ReminderMoved {
         change: ScheduleChange,
@@ -276,7 +292,9 @@ impl Event {
     /// The event's group, stored as `kind`.
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::Received { .. } | Self::ReminderCreated { .. } => "received",
+            Self::Received { .. }
+            | Self::ReminderCreated { .. }
+            | Self::AppointmentNotice { .. } => "received",
             Self::ReminderMoved { .. } => "moved",
             Self::Routing(_) => "routing",
             Self::StatusChanged { .. } => "status",
@@ -322,6 +340,24 @@ impl Event {
                 "{}: the {reminder} reminder, {timing}",
                 change.sentence(actor)
             ),
+            Self::AppointmentNotice {
+                change,
+                priority,
+                deadline,
+                content,
+            } => {
+                let when = match priority {
+                    Priority::Normal => "it keeps to the hours, which let it arrive an hour before",
+                    Priority::Urgent => {
+                        "urgent: it goes at once, as the hours would not let it arrive an hour before"
+                    }
+                };
+                let content = content.as_ref().map_or(String::new(), |c| format!("; {c}"));
+                format!(
+                    "{}: the patient is told; {when} {deadline}{content}",
+                    change.sentence(actor)
+                )
+            }
             Self::ReminderMoved {
                 change,
                 reminder,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use super::{Actor, Content, Draft, Intake, IntakeError};
-use crate::domain::{AppointmentId, Clinic, Patient};
+use crate::domain::{AppointmentId, Clinic, Patient, ScheduleChange};
 use crate::policy::{MessagingHours, notice_priority, reminder_params};
 use crate::store::{AppointmentLink, Receipt, StoreError};
 
@@ -22,6 +22,14 @@ pub struct AppointmentNotice {
     /// The patient's id in the booking system.
     pub patient_id: String,
     pub change: AppointmentChanged,
+}
+
+/// What intake records of a notice besides the notification itself.
+#[derive(Debug)]
+pub(super) struct NoticeIntake {
+    pub(super) link: AppointmentLink,
+    pub(super) change: ScheduleChange,
+    pub(super) deadline: Timestamp,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +52,21 @@ impl AppointmentChanged {
         match self {
             Self::Cancelled { starts_at } => starts_at,
             Self::Moved { to, .. } => to,
+        }
+    }
+
+    /// The change as the notice's events tell it.
+    fn told(self, appointment: AppointmentId) -> ScheduleChange {
+        match self {
+            Self::Cancelled { starts_at } => ScheduleChange::Cancelled {
+                appointment,
+                starts_at,
+            },
+            Self::Moved { from, to } => ScheduleChange::Moved {
+                appointment,
+                from,
+                to,
+            },
         }
     }
 
@@ -88,6 +111,7 @@ impl Intake {
             .await?;
         let hours = self.messaging_hours(&notice.clinic, &patient).await?;
         let change = notice.change;
+        let deadline = change.deadline(now);
         let params = reminder_params(
             &BTreeMap::new(),
             change.names(),
@@ -101,17 +125,21 @@ impl Intake {
                 params: Some(params),
             },
             channel: None,
-            priority: notice_priority(&hours, now, change.deadline(now)),
+            priority: notice_priority(&hours, now, deadline),
             send_at: None,
             expires_at: Some(change.names()),
             idempotency_key: None,
             request_hash: String::new(),
             clinic: notice.clinic,
         };
-        let link = AppointmentLink {
-            appointment: notice.appointment,
-            offset: None,
+        let intake = NoticeIntake {
+            link: AppointmentLink {
+                appointment: notice.appointment.clone(),
+                offset: None,
+            },
+            change: change.told(notice.appointment),
+            deadline,
         };
-        self.accept_for(draft, actor, Some(link)).await
+        self.accept_for(draft, actor, Some(intake)).await
     }
 }

@@ -15,6 +15,7 @@ use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 use tokio::sync::Notify;
 
+use appointments::NoticeIntake;
 pub use appointments::{AppointmentChanged, AppointmentNotice};
 pub use checks::{EXTERNAL_ID_RULE, is_external_id};
 pub use settings::{ClinicSettings, ClinicSettingsCache};
@@ -27,9 +28,7 @@ use crate::domain::{
 };
 use crate::policy::templates::TemplateError;
 use crate::policy::{MessagingHours, PatientCaps, SendTime};
-use crate::store::{
-    ApiKeyRole, AppointmentLink, IntakeResult, NewNotification, Receipt, Store, StoreError,
-};
+use crate::store::{ApiKeyRole, IntakeResult, NewNotification, Receipt, Store, StoreError};
 
 /// Notifications written in one group commit, at most.
 const MAX_BATCH: usize = 512;
@@ -174,15 +173,15 @@ impl Intake {
         self.accept_for(draft, actor, None).await
     }
 
-    /// [`Intake::accept`], for a notification that belongs to `appointment` when one is given.
+    /// [`Intake::accept`], for the notice of an appointment's change when one is given.
     async fn accept_for(
         &self,
         draft: Draft,
         actor: &Actor,
-        appointment: Option<AppointmentLink>,
+        notice: Option<NoticeIntake>,
     ) -> Result<Receipt, IntakeError> {
         let now = self.clock.now();
-        let mut errors = self.own_rules(&draft, actor, now, appointment.as_ref());
+        let mut errors = self.own_rules(&draft, actor, now, notice.is_some());
         let clinic = &draft.clinic;
         let patient = self.patient(clinic, &draft.patient_id, &mut errors).await?;
         let sensitivity = self
@@ -231,6 +230,7 @@ impl Intake {
             }
         };
         let patient_external_id = patient.external_id.clone();
+        let content = text.note.strip_prefix("; ").map(str::to_owned);
         let notification = NewNotification {
             id: NotificationId::generate(),
             clinic_id: clinic.id.clone(),
@@ -248,14 +248,22 @@ impl Intake {
             idempotency_key: draft.idempotency_key,
             request_hash: draft.request_hash,
             received_at: now,
-            received: Event::Received {
-                priority: draft.priority,
-                scheduled_for: (requested > now).then_some(requested),
-                content: text.note.strip_prefix("; ").map(str::to_owned),
+            received: match &notice {
+                None => Event::Received {
+                    priority: draft.priority,
+                    scheduled_for: (requested > now).then_some(requested),
+                    content,
+                },
+                Some(notice) => Event::AppointmentNotice {
+                    change: notice.change.clone(),
+                    priority: draft.priority,
+                    deadline: notice.deadline,
+                    content,
+                },
             },
             received_by: actor.recorded_as(),
             hours_note,
-            appointment,
+            appointment: notice.map(|n| n.link),
         };
         match self.writer.submit(notification).await? {
             IntakeResult::Created(receipt) => {
@@ -292,12 +300,12 @@ impl Intake {
         draft: &Draft,
         actor: &Actor,
         now: Timestamp,
-        appointment: Option<&AppointmentLink>,
+        is_appointment_notice: bool,
     ) -> Vec<FieldError> {
         let mut errors = Vec::new();
         // An appointment notice's priority is medrelay's decision, not the caller's.
         if draft.priority == Priority::Urgent
-            && appointment.is_none()
+            && !is_appointment_notice
             && !self.may_send_urgent(&draft.clinic, actor)
         {
             errors.push(FieldError::new(

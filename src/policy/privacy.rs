@@ -308,19 +308,19 @@ mod tests {
             [
                 (
                     "he",
-                    "שלום Dana, יש לך הודעה חדשה מHadar; ניתן לקרוא אותה באופן מאובטח כאן: https://clinic.example/m/7Qx2",
+                    "שלום Dana, יש לך הודעה חדשה מHadar; ניתן לקרוא אותה באופן מאובטח כאן: https://clinic.example/m/7Qx2 (הקישור תקף לזמן מוגבל).",
                 ),
                 (
                     "ar",
-                    "مرحبًا Dana، لديك رسالة جديدة من Hadar؛ يمكنك قراءتها بأمان هنا: https://clinic.example/m/7Qx2",
+                    "مرحبًا Dana، لديك رسالة جديدة من Hadar؛ يمكنك قراءتها بأمان هنا: https://clinic.example/m/7Qx2 (الرابط صالح لفترة محدودة).",
                 ),
                 (
                     "ru",
-                    "Здравствуйте, Dana! У вас новое сообщение от Hadar; прочитайте его в защищённом режиме здесь: https://clinic.example/m/7Qx2",
+                    "Здравствуйте, Dana! У вас новое сообщение от Hadar; прочитайте его в защищённом режиме здесь: https://clinic.example/m/7Qx2 (ссылка действует ограниченное время).",
                 ),
                 (
                     "en",
-                    "Hello Dana, you have a new message from Hadar; read it securely here: https://clinic.example/m/7Qx2",
+                    "Hello Dana, you have a new message from Hadar; read it securely here: https://clinic.example/m/7Qx2 (the link works for a limited time).",
                 ),
             ],
         );

@@ -14,9 +14,11 @@ use super::notifications::{NOT_HANDED_OVER, insert_rows, status};
 use super::{Backend, StoreError, lock_notifications, millis, opt_timestamp, timestamp};
 use crate::domain::{
     AppointmentId, Cancellation, Event, NotificationId, NotificationStatus, Priority,
-    ReminderTiming, ScheduleChange,
+    ReminderOffset, ReminderTiming, ScheduleChange,
 };
-use crate::policy::{MessagingHours, ReminderTime, plan_reminders, reminder_params};
+use crate::policy::{
+    MessagingHours, PlannedReminder, ReminderTime, plan_reminders, reminder_params,
+};
 use crate::store::{AppointmentLink, NewNotification, SkippedReminder};
 
 /// A linked reminder as the series sees it.
@@ -100,6 +102,171 @@ pub(super) async fn cancel_reminder(
     Ok(cancelled)
 }
 
+/// What every reminder of one change of the series shares.
+struct SeriesUpdate<'a> {
+    appointment: &'a Stored,
+    change: AppointmentChange<'a>,
+    /// The reminders' template parameters, as stored (JSON).
+    params: String,
+    happened: ScheduleChange,
+}
+
+impl SeriesUpdate<'_> {
+    /// Moves a pending reminder to `send_at`, with a `moved` event, unless it is already there
+    /// or a provider took it meanwhile.
+    async fn move_reminder(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        events: &mut EventBatch,
+        reminder: &Existing,
+        send_at: Timestamp,
+        (before, timing): (String, ReminderTiming),
+    ) -> Result<(), StoreError> {
+        let (now, starts_at) = (self.change.at, self.appointment.starts_at);
+        if reminder.send_at == send_at && reminder.expires_at == Some(starts_at) {
+            return Ok(());
+        }
+        let status = if send_at > now {
+            NotificationStatus::Scheduled
+        } else {
+            NotificationStatus::Queued
+        };
+        let moved = sqlx::query(&format!(
+            "UPDATE notifications SET send_at = $2, expires_at = $3, params = $4, status = $5, \
+             due_at = $6, updated_at = $7 WHERE id = $1 AND {NOT_HANDED_OVER} RETURNING id"
+        ))
+        .bind(reminder.id.as_str())
+        .bind(millis(send_at))
+        .bind(millis(starts_at))
+        .bind(self.params.as_str())
+        .bind(status.as_str())
+        .bind(millis(send_at.max(now)))
+        .bind(millis(now))
+        .fetch_optional(&mut **tx)
+        .await?;
+        if moved.is_some() {
+            let event = Event::ReminderMoved {
+                change: self.happened.clone(),
+                reminder: before,
+                timing,
+                was: reminder.send_at,
+                expires_at: starts_at,
+            };
+            events.add(reminder.id.as_str(), None, now, self.change.by, &event)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the new reminders, every event of the change, and the reminders left out.
+    async fn write(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        mut events: EventBatch,
+        new_reminders: &[NewNotification],
+        skipped: &[SkippedReminder],
+    ) -> Result<(), StoreError> {
+        let batch: Vec<&NewNotification> = new_reminders.iter().collect();
+        insert_rows(tx, &batch).await?;
+        for reminder in new_reminders {
+            events.add(
+                reminder.id.as_str(),
+                None,
+                self.change.at,
+                &reminder.received_by,
+                &reminder.received,
+            )?;
+        }
+        events.write(tx).await?;
+        sqlx::query(
+            "UPDATE appointments SET skipped_reminders = $2, updated_at = $3 WHERE id = $1",
+        )
+        .bind(self.appointment.id.as_str())
+        .bind(serde_json::to_string(skipped).map_err(|_| corrupt("skipped reminders"))?)
+        .bind(millis(self.change.at))
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// A new reminder of the series, `offset` before the appointment, going at `send_at`.
+    fn new_reminder(
+        &self,
+        offset: ReminderOffset,
+        send_at: Timestamp,
+        timing: ReminderTiming,
+    ) -> NewNotification {
+        let appointment = self.appointment;
+        NewNotification {
+            id: NotificationId::generate(),
+            clinic_id: appointment.clinic_id.clone(),
+            patient_id: appointment.patient_id.clone(),
+            topic: appointment.topic.clone(),
+            body: None,
+            template: Some(appointment.template.clone()),
+            params: Some(self.params.clone()),
+            channel: None,
+            priority: Priority::Normal,
+            send_at,
+            expires_at: Some(appointment.starts_at),
+            idempotency_key: None,
+            request_hash: String::new(),
+            received_at: self.change.at,
+            received: Event::ReminderCreated {
+                change: self.happened.clone(),
+                reminder: offset.to_string(),
+                timing,
+            },
+            received_by: self.change.by.clone(),
+            // Messaging hours are checked before the hand-over, as for any notification.
+            hours_note: None,
+            appointment: Some(AppointmentLink {
+                appointment: appointment.id.clone(),
+                offset: Some(offset),
+            }),
+        }
+    }
+}
+
+/// The change to the appointment, as its reminders' events tell it.
+fn schedule_change(appointment: &Stored, what: SeriesChange) -> ScheduleChange {
+    let (id, starts_at) = (appointment.id.clone(), appointment.starts_at);
+    match what {
+        SeriesChange::Booked => ScheduleChange::Booked {
+            appointment: id,
+            starts_at,
+        },
+        SeriesChange::BookedAgain => ScheduleChange::BookedAgain {
+            appointment: id,
+            starts_at,
+        },
+        SeriesChange::Moved { from } => ScheduleChange::Moved {
+            appointment: id,
+            from,
+            to: starts_at,
+        },
+    }
+}
+
+/// When a planned reminder goes, as its events tell it.
+fn timing(planned: PlannedReminder, starts_at: Timestamp) -> ReminderTiming {
+    match planned.time {
+        ReminderTime::At(at) => ReminderTiming::ScheduledFor { at },
+        ReminderTime::Now => ReminderTiming::DueNow {
+            was: planned.offset.before(starts_at),
+        },
+        ReminderTime::Moved {
+            at,
+            planned,
+            held_by,
+        } => ReminderTiming::MovedForHours {
+            at,
+            planned,
+            held_by,
+        },
+        ReminderTime::Skip(why) => ReminderTiming::LeftOut { why },
+    }
+}
+
 /// Brings the appointment's reminders in line with its series at `change.at`: pending reminders
 /// move (or are cancelled when their time has passed), missing ones are created, and reminders
 /// a provider already has are left alone; the reminders left out are noted on the appointment.
@@ -114,6 +281,7 @@ pub(super) async fn apply_series(
     let now = change.at;
     let starts_at = appointment.starts_at;
     let latest = match what {
+        // The reminders it had belong to the cancelled booking.
         SeriesChange::BookedAgain => HashMap::new(),
         SeriesChange::Booked | SeriesChange::Moved { .. } => {
             latest_reminders(tx, &appointment.id).await?
@@ -121,152 +289,46 @@ pub(super) async fn apply_series(
     };
     let ids: Vec<&str> = latest.values().map(|r| r.id.as_str()).collect();
     lock_notifications(backend, tx, "{ids}", &ids).await?;
-    let params = serde_json::to_string(&reminder_params(
-        &appointment.params,
-        starts_at,
-        change.clinic_zone,
-    ))
-    .map_err(|_| corrupt("reminder params"))?;
-    let happened = match what {
-        SeriesChange::Booked => ScheduleChange::Booked {
-            appointment: appointment.id.clone(),
-            starts_at,
-        },
-        SeriesChange::BookedAgain => ScheduleChange::BookedAgain {
-            appointment: appointment.id.clone(),
-            starts_at,
-        },
-        SeriesChange::Moved { from } => ScheduleChange::Moved {
-            appointment: appointment.id.clone(),
-            from,
-            to: starts_at,
-        },
+    let params = reminder_params(&appointment.params, starts_at, change.clinic_zone);
+    let update = SeriesUpdate {
+        appointment,
+        change,
+        params: serde_json::to_string(&params).map_err(|_| corrupt("reminder params"))?,
+        happened: schedule_change(appointment, what),
     };
 
     let mut events = EventBatch::default();
     let mut new_reminders = Vec::new();
     let mut skipped = Vec::new();
     for planned in plan_reminders(starts_at, &appointment.offsets, now, hours) {
-        let before = planned.offset.to_string();
-        let send_at = planned.time.send_at(now);
-        let when = match planned.time {
-            ReminderTime::At(at) => ReminderTiming::ScheduledFor { at },
-            ReminderTime::Now => ReminderTiming::DueNow {
-                was: planned.offset.before(starts_at),
-            },
-            ReminderTime::Moved {
-                at,
-                planned,
-                held_by,
-            } => ReminderTiming::MovedForHours {
-                at,
-                planned,
-                held_by,
-            },
-            ReminderTime::Skip(why) => ReminderTiming::LeftOut { why },
-        };
-        let existing = latest
-            .get(&planned.offset.minutes())
-            .filter(|r| !r.is_gone());
+        let (offset, send_at) = (planned.offset, planned.time.send_at(now));
+        let (before, when) = (offset.to_string(), timing(planned, starts_at));
+        let existing = latest.get(&offset.minutes()).filter(|r| !r.is_gone());
         match (existing, send_at) {
             (Some(reminder), Some(send_at)) if reminder.is_pending() => {
-                if reminder.send_at == send_at && reminder.expires_at == Some(starts_at) {
-                    continue;
-                }
-                let status = if send_at > now {
-                    NotificationStatus::Scheduled
-                } else {
-                    NotificationStatus::Queued
-                };
-                let moved = sqlx::query(&format!(
-                    "UPDATE notifications SET send_at = $2, expires_at = $3, params = $4, status = $5, \
-                     due_at = $6, updated_at = $7 WHERE id = $1 AND {NOT_HANDED_OVER} RETURNING id"
-                ))
-                .bind(reminder.id.as_str())
-                .bind(millis(send_at))
-                .bind(millis(starts_at))
-                .bind(params.as_str())
-                .bind(status.as_str())
-                .bind(millis(send_at.max(now)))
-                .bind(millis(now))
-                .fetch_optional(&mut **tx)
-                .await?;
-                if moved.is_some() {
-                    let event = Event::ReminderMoved {
-                        change: happened.clone(),
-                        reminder: before,
-                        timing: when,
-                        was: reminder.send_at,
-                        expires_at: starts_at,
-                    };
-                    events.add(reminder.id.as_str(), None, now, change.by, &event)?;
-                }
+                let told = (before, when);
+                update
+                    .move_reminder(tx, &mut events, reminder, send_at, told)
+                    .await?;
             }
             (Some(reminder), None) if reminder.is_pending() => {
                 let because = Cancellation::ReminderLeftOut {
-                    change: happened.clone(),
+                    change: update.happened.clone(),
                     reminder: before.clone(),
                     timing: when.clone(),
                 };
                 cancel_reminder(tx, &mut events, &reminder.id, &change, because).await?;
-                skipped.push(SkippedReminder {
-                    before,
-                    reason: when.to_string(),
-                });
+                let reason = when.to_string();
+                skipped.push(SkippedReminder { before, reason });
             }
             // A provider has it (or had it): what was sent stays sent.
             (Some(_), _) => {}
-            (None, Some(send_at)) => new_reminders.push(NewNotification {
-                id: NotificationId::generate(),
-                clinic_id: appointment.clinic_id.clone(),
-                patient_id: appointment.patient_id.clone(),
-                topic: appointment.topic.clone(),
-                body: None,
-                template: Some(appointment.template.clone()),
-                params: Some(params.clone()),
-                channel: None,
-                priority: Priority::Normal,
-                send_at,
-                expires_at: Some(starts_at),
-                idempotency_key: None,
-                request_hash: String::new(),
-                received_at: now,
-                received: Event::ReminderCreated {
-                    change: happened.clone(),
-                    reminder: before,
-                    timing: when,
-                },
-                received_by: change.by.clone(),
-                // Messaging hours are checked before the hand-over, as for any notification.
-                hours_note: None,
-                appointment: Some(AppointmentLink {
-                    appointment: appointment.id.clone(),
-                    offset: Some(planned.offset),
-                }),
-            }),
-            (None, None) => skipped.push(SkippedReminder {
-                before,
-                reason: when.to_string(),
-            }),
+            (None, Some(send_at)) => new_reminders.push(update.new_reminder(offset, send_at, when)),
+            (None, None) => {
+                let reason = when.to_string();
+                skipped.push(SkippedReminder { before, reason });
+            }
         }
     }
-    let batch: Vec<&NewNotification> = new_reminders.iter().collect();
-    insert_rows(tx, &batch).await?;
-    for reminder in &new_reminders {
-        events.add(
-            reminder.id.as_str(),
-            None,
-            now,
-            &reminder.received_by,
-            &reminder.received,
-        )?;
-    }
-    events.write(tx).await?;
-    sqlx::query("UPDATE appointments SET skipped_reminders = $2, updated_at = $3 WHERE id = $1")
-        .bind(appointment.id.as_str())
-        .bind(serde_json::to_string(&skipped).map_err(|_| corrupt("skipped reminders"))?)
-        .bind(millis(now))
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    update.write(tx, events, &new_reminders, &skipped).await
 }

@@ -457,8 +457,17 @@ async fn a_cancellation_at_22_00_for_08_30_tomorrow_reaches_the_patient_now_in_t
         sent["priority"], "urgent",
         "the clinic opens after the appointment"
     );
+    let events = event_details(&sent);
     assert!(
-        event_details(&sent)
+        events[0].ends_with(
+            "the patient is told; urgent: it goes at once, as the hours would not let it arrive \
+             an hour before 2026-12-09T06:30:00Z; template appointment_cancellation: the \
+             built-in copy in ru"
+        ),
+        "{sent:#}"
+    );
+    assert!(
+        events
             .iter()
             .any(|d| d.starts_with("urgent: sent now, not deferred for")),
         "{sent:#}"
@@ -479,11 +488,27 @@ async fn a_cancellation_that_the_hours_still_deliver_in_time_waits_for_them() {
         booked_then_cancelled_telling_the_patient(&app, "A-8", "p-1", "2026-12-09T14:00:00+02:00")
             .await;
 
+    let again = app
+        .request(
+            Method::DELETE,
+            "/v1/appointments/A-8?notify_patient=true",
+            &app.key,
+            None,
+        )
+        .await;
+
     let notice = &cancelled["patient_notice"];
     assert_eq!(notice["status"], "scheduled", "{cancelled:#}");
     assert_eq!(
         at(notice["send_at"].as_str().expect("send_at")),
         at("2026-12-09T09:00:00+02:00")
+    );
+    let again: Value = again.json().await.expect("appointment");
+    assert_eq!(
+        again["patient_notice"],
+        json!({ "not_sent": "the appointment was already cancelled; a notice goes only with the \
+                              cancellation" }),
+        "one notice per cancellation"
     );
     app.stop().await;
 }

@@ -2,6 +2,7 @@
 //! restricted ones carry their content on no channel and go to staff as a callback task.
 
 use medrelay::domain::Phone;
+use medrelay::sandbox::WHATSAPP_NEVER_DELIVERED;
 use medrelay::store::ApiKeyRole;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -550,5 +551,62 @@ async fn on_israeli_hours_a_test_result_posted_on_friday_afternoon_goes_on_sunda
         pairs(&[("email", "content"), ("whatsapp", "notice")])
     );
     has_events(&notification, &["content: email handed over"]);
+    app.stop().await;
+}
+
+/// The parts are decided from stored attempts: a gateway restarted while the notice is out
+/// sends the email no second time, and the notice that falls back still says the email went.
+#[tokio::test]
+async fn after_a_restart_mid_notice_the_notice_falls_back_and_still_says_the_email_went() {
+    let (mut app, id) = test_result_for(json!({
+        "name": "Dana", "language": "en", "phone": WHATSAPP_NEVER_DELIVERED, "whatsapp": true,
+        "email": "dana@example.org", "channels": ["whatsapp", "sms", "email"]
+    }))
+    .await;
+    app.wait_until(&id, |n| n["status"] == "sent" && n["channel"] == "whatsapp")
+        .await;
+
+    app.restart().await;
+    let notification = app.wait_for(&id, &["delivered", "read"]).await;
+
+    assert_eq!(notification["channel"], "sms", "{notification:#}");
+    assert_eq!(
+        bodies(&app.outbox("dana@example.org").await),
+        ["Your HbA1c is 9.1%"]
+    );
+    assert_eq!(
+        bodies(&app.outbox(WHATSAPP_NEVER_DELIVERED).await),
+        ["Hello Dana, you have a new message from Clinic hadar; we sent the details to your email.";
+            2]
+    );
+    assert_eq!(
+        carried(&app, &id).await,
+        pairs(&[
+            ("email", "content"),
+            ("whatsapp", "notice"),
+            ("sms", "notice")
+        ])
+    );
+    app.stop().await;
+}
+
+/// Voice may carry a sensitive topic's content: at a clinic with voice, a patient with only a
+/// phone and no preference of their own is called, and a call answered needs no notice.
+#[tokio::test]
+async fn a_phone_only_patient_at_a_clinic_with_voice_hears_the_result_and_gets_no_notice() {
+    let (app, id) = test_result_for(json!({
+        "name": "Dana", "language": "en", "phone": "+972541234567", "whatsapp": true
+    }))
+    .await;
+    let notification = app.wait_until_finished(&id).await;
+
+    assert_eq!(
+        (&notification["status"], &notification["channel"]),
+        (&json!("delivered"), &json!("voice")),
+        "{notification:#}"
+    );
+    assert_eq!(carried(&app, &id).await, pairs(&[("voice", "content")]));
+    assert_eq!(app.outbox("+972541234567").await.len(), 1);
+    assert!(open_tasks(&app).await.is_empty());
     app.stop().await;
 }

@@ -1,6 +1,8 @@
 //! `/v1/appointments`: an appointment and the reminder series it owns. Booking creates the
-//! clinic's configured reminders; moving or cancelling the appointment moves or cancels the
-//! reminders no provider has yet.
+//! clinic's configured reminders, at times the patient's messaging hours allow; moving or
+//! cancelling the appointment moves or cancels the reminders no provider has yet, and, when asked
+//! (`notify_patient`), tells the patient through intake. Booking a cancelled appointment's id
+//! books it again.
 //!
 //! Reminders are ordinary normal-priority notifications, but the patient cap neither refuses nor
 //! counts them: the series is bounded by the clinic's own configuration (a few per appointment),
@@ -15,23 +17,21 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
+use super::appointment_out::{AppointmentOut, NoticeOut};
 use super::notifications::{idempotency_key, request_hash};
 use super::patients::checked;
 use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::api::json::{ApiJson, TIMESTAMP_RULE};
 use crate::api::problem::{ApiError, FieldError};
-use crate::domain::{AppointmentId, AppointmentStatus, NotificationId, NotificationStatus};
+use crate::domain::{AppointmentId, NotificationStatus};
 use crate::intake::{
     AppointmentChanged, AppointmentNotice, EXTERNAL_ID_RULE, IntakeError, is_external_id,
 };
 use crate::policy::{FILLED_FROM_STARTS_AT, MessagingHours};
-use crate::store::{
-    AppointmentChange, AppointmentView, Booking, NewAppointment, Receipt, ReminderView,
-    SkippedReminder, StoreError,
-};
+use crate::store::{AppointmentChange, AppointmentView, Booking, NewAppointment, StoreError};
 
 const DEFAULT_TEMPLATE: &str = "appointment_reminder";
 
@@ -63,122 +63,6 @@ pub(super) struct CancelQuery {
     /// Send the patient a cancellation notice.
     #[serde(default)]
     notify_patient: bool,
-}
-
-/// An appointment and its reminder series.
-#[derive(Debug, Serialize)]
-pub(super) struct AppointmentOut {
-    id: AppointmentId,
-    /// The booking system's id, if it gave one.
-    appointment_id: Option<String>,
-    patient_id: String,
-    starts_at: Timestamp,
-    status: AppointmentStatus,
-    topic: String,
-    template: String,
-    params: BTreeMap<String, String>,
-    /// Every reminder this appointment has had, oldest first, cancelled ones included.
-    reminders: Vec<ReminderOut>,
-    skipped_reminders: Vec<SkippedReminderOut>,
-    created_at: Timestamp,
-    updated_at: Timestamp,
-    /// What became of the notice to the patient, when a move or cancellation asked for one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    patient_notice: Option<NoticeOut>,
-}
-
-/// The notice of a move or cancellation: the notification taken in, or why there is none.
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
-pub(super) enum NoticeOut {
-    Sent {
-        notification_id: NotificationId,
-        status: NotificationStatus,
-        send_at: Timestamp,
-    },
-    NotSent {
-        not_sent: String,
-    },
-}
-
-impl From<Receipt> for NoticeOut {
-    fn from(receipt: Receipt) -> Self {
-        Self::Sent {
-            notification_id: receipt.id,
-            status: receipt.status,
-            send_at: receipt.send_at,
-        }
-    }
-}
-
-impl NoticeOut {
-    fn not_sent(why: impl Into<String>) -> Self {
-        Self::NotSent {
-            not_sent: why.into(),
-        }
-    }
-}
-
-#[derive(Debug, Serialize)]
-pub(super) struct ReminderOut {
-    notification_id: NotificationId,
-    /// How long before the appointment it goes: `2d`, `2h`, `30m`.
-    before: String,
-    send_at: Timestamp,
-    expires_at: Option<Timestamp>,
-    status: NotificationStatus,
-}
-
-/// A reminder of the series that was left out, and why.
-#[derive(Debug, Serialize)]
-pub(super) struct SkippedReminderOut {
-    before: String,
-    reason: String,
-}
-
-impl From<AppointmentView> for AppointmentOut {
-    fn from(view: AppointmentView) -> Self {
-        Self {
-            id: view.id,
-            appointment_id: view.appointment_id,
-            patient_id: view.patient_id,
-            starts_at: view.starts_at,
-            status: view.status,
-            topic: view.topic,
-            template: view.template,
-            params: view.params,
-            reminders: view.reminders.into_iter().map(ReminderOut::from).collect(),
-            skipped_reminders: view
-                .skipped_reminders
-                .into_iter()
-                .map(SkippedReminderOut::from)
-                .collect(),
-            created_at: view.created_at,
-            updated_at: view.updated_at,
-            patient_notice: None,
-        }
-    }
-}
-
-impl From<ReminderView> for ReminderOut {
-    fn from(reminder: ReminderView) -> Self {
-        Self {
-            notification_id: reminder.notification_id,
-            before: reminder.before,
-            send_at: reminder.send_at,
-            expires_at: reminder.expires_at,
-            status: reminder.status,
-        }
-    }
-}
-
-impl From<SkippedReminder> for SkippedReminderOut {
-    fn from(skipped: SkippedReminder) -> Self {
-        Self {
-            before: skipped.before,
-            reason: skipped.reason,
-        }
-    }
 }
 
 /// `starts_at`, which must be ahead of `now`.
@@ -453,10 +337,8 @@ pub(super) async fn move_appointment(
         })
     };
     let asked = body.value.notify_patient;
-    Ok(Json(AppointmentOut {
-        patient_notice: patient_notice(&state, &caller, &view, asked, moved).await?,
-        ..view.into()
-    }))
+    let notice = patient_notice(&state, &caller, &view, asked, moved).await?;
+    Ok(Json(AppointmentOut::with_notice(view, notice)))
 }
 
 pub(super) async fn cancel_appointment(
@@ -490,8 +372,6 @@ pub(super) async fn cancel_appointment(
         })
     };
     let asked = query.notify_patient;
-    Ok(Json(AppointmentOut {
-        patient_notice: patient_notice(&state, &caller, &view, asked, change).await?,
-        ..view.into()
-    }))
+    let notice = patient_notice(&state, &caller, &view, asked, change).await?;
+    Ok(Json(AppointmentOut::with_notice(view, notice)))
 }

@@ -1,6 +1,7 @@
 //! `/v1`: one file per resource, each with the JSON its clients send and receive (`…In`,
 //! `…Out`), so what clients see is defined here and not by the store's rows.
 
+mod appointment_out;
 mod appointments;
 mod callbacks;
 mod clinic_hours;

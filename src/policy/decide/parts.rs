@@ -237,6 +237,11 @@ mod tests {
         Step::Finish { status, channel }
     }
 
+    /// A notice attempt, made after the content part ended.
+    fn notice_on(channel: ChannelKind, status: AttemptStatus) -> AttemptFacts {
+        attempt(channel, status, "2026-11-26T09:59:30Z")
+    }
+
     fn email_bounced() -> AttemptFacts {
         let mut bounced = attempt(
             ChannelKind::Email,
@@ -328,11 +333,7 @@ mod tests {
 
     #[test]
     fn the_content_part_is_told_once_the_notice_under_way_tells_nothing_again() {
-        let notice = attempt(
-            ChannelKind::Whatsapp,
-            AttemptStatus::Accepted,
-            "2026-11-26T09:59:30Z",
-        );
+        let notice = notice_on(ChannelKind::Whatsapp, AttemptStatus::Accepted);
 
         let decision = decide(&patient(), &[email_bounced(), notice], NOW);
 
@@ -353,11 +354,7 @@ mod tests {
 
     #[test]
     fn a_delivered_notice_delivers_the_notification() {
-        let notice = attempt(
-            ChannelKind::Whatsapp,
-            AttemptStatus::Delivered,
-            "2026-11-26T09:59:30Z",
-        );
+        let notice = notice_on(ChannelKind::Whatsapp, AttemptStatus::Delivered);
 
         let decision = decide(&patient(), &[email_accepted(), notice], NOW);
 
@@ -369,17 +366,9 @@ mod tests {
 
     #[test]
     fn with_the_email_gone_and_no_notice_delivered_the_notification_is_sent_by_email() {
-        let mut whatsapp = attempt(
-            ChannelKind::Whatsapp,
-            AttemptStatus::Failed,
-            "2026-11-26T09:59:30Z",
-        );
+        let mut whatsapp = notice_on(ChannelKind::Whatsapp, AttemptStatus::Failed);
         whatsapp.error_code = Some("131026".into());
-        let mut sms = attempt(
-            ChannelKind::Sms,
-            AttemptStatus::Failed,
-            "2026-11-26T09:59:40Z",
-        );
+        let mut sms = notice_on(ChannelKind::Sms, AttemptStatus::Failed);
         sms.error_code = Some("30006".into());
 
         let decision = decide(&patient(), &[email_accepted(), whatsapp, sms], NOW);

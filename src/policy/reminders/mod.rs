@@ -83,7 +83,7 @@ pub fn plan_reminders(
         .min()
         .filter(|_| next_in_time.is_none() && starts_at > now);
     let mut previous: Option<(Timestamp, ReminderOffset)> = None;
-    offsets
+    let mut series: Vec<PlannedReminder> = offsets
         .into_iter()
         .map(|offset| {
             let at = offset.before(starts_at);
@@ -95,7 +95,7 @@ pub fn plan_reminders(
                 ReminderTime::Skip(ReminderSkip::TimePassed {
                     at,
                     reminder: offset.to_string(),
-                    instead: next_in_time.or(last_chance).map(|o| o.to_string()),
+                    instead: None,
                 })
             };
             if let Some(send_at) = time.send_at(now) {
@@ -103,7 +103,18 @@ pub fn plan_reminders(
             }
             PlannedReminder { offset, time }
         })
-        .collect()
+        .collect();
+    // A passed reminder names the one going instead only once the hours have let it go.
+    let going = series
+        .iter()
+        .find(|r| r.time.send_at(now).is_some())
+        .map(|r| r.offset.to_string());
+    for reminder in &mut series {
+        if let ReminderTime::Skip(ReminderSkip::TimePassed { instead, .. }) = &mut reminder.time {
+            instead.clone_from(&going);
+        }
+    }
+    series
 }
 
 /// When a reminder due at `planned` goes by the `hours`, planned at `now`: its own time if

@@ -143,6 +143,32 @@ fn a_reminder_with_no_allowed_moment_ahead_before_the_appointment_is_left_out_sa
 }
 
 #[test]
+fn a_passed_reminder_names_no_other_when_the_hours_leave_none_to_go() {
+    // Booked on Saturday morning for Sunday 08:30: the 2d reminder's time has passed, and the 2h
+    // one has no allowed moment left, so neither goes and neither says the other does.
+    assert_eq!(
+        series(
+            "2026-12-06T08:30+02:00",
+            &["2d", "2h"],
+            "2026-12-05T08:40+02:00"
+        ),
+        expect(&[
+            (
+                "2d",
+                "left out: its time (2026-12-04T06:30:00Z, 2d before the appointment) had \
+                 already passed"
+            ),
+            (
+                "2h",
+                "left out: no moment the hours allow near its time (2026-12-06T04:30:00Z) \
+                 before the appointment: outside clinic hours (Sunday 09:00–18:00); patient's \
+                 quiet hours 21:00–08:00 (Asia/Jerusalem)"
+            ),
+        ])
+    );
+}
+
+#[test]
 fn booked_the_evening_before_the_reminder_goes_when_the_clinic_opens_before_the_appointment() {
     // Thursday 20:00 for Friday 09:30: 07:30 Friday is before opening and nothing is left
     // before it, but 09:00 is still before the appointment.

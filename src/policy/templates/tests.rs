@@ -205,6 +205,20 @@ fn every_builtin_template_exists_in_four_languages_and_passes_the_clinic_checks(
     }
 }
 
+/// Meta does not approve a template whose body starts or ends with a placeholder.
+#[test]
+fn no_builtin_text_starts_or_ends_with_a_placeholder() {
+    for template in TEMPLATES {
+        for (language, text) in template.texts {
+            assert!(
+                !text.starts_with("{{") && !text.ends_with("}}"),
+                "{} {language}",
+                template.name
+            );
+        }
+    }
+}
+
 #[test]
 fn parameters_are_checked_against_the_chosen_copy() {
     let copy = builtin("appointment_reminder", "en").expect("builtin");
