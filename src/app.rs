@@ -162,7 +162,6 @@ impl Application {
             providers,
             tracker,
             clinic_settings,
-            public_url: Arc::from(public_url.as_str()),
             secure_links,
         };
         Ok(Self {

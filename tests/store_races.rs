@@ -175,7 +175,7 @@ async fn a_delivery_reported_while_the_dispatcher_decides_stops_its_stale_fallba
         1
     );
     let receipt = StatusUpdate {
-        attempt_id: whatsapp.as_str().to_owned(),
+        attempt_id: Some(whatsapp.as_str().to_owned()),
         provider_message_id: "wamid.1".into(),
         state: DeliveryState::Delivered,
         error_code: None,

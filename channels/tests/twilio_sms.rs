@@ -138,7 +138,7 @@ async fn a_messaging_service_replaces_from_and_its_default_validity_applies() {
         &server.uri(),
         json!({
             "messaging_service_sid": "MG0123",
-            "status_callback_url": "https://relay.clinic.example/sms?clinic=7",
+            "status_callback_url": "https://relay.clinic.example/webhooks/twilio/sms?clinic=7",
             "validity_period_seconds": 14400,
         }),
     );
@@ -160,7 +160,7 @@ async fn a_messaging_service_replaces_from_and_its_default_validity_applies() {
             ("Body", "Hi"),
             (
                 "StatusCallback",
-                "https://relay.clinic.example/sms?clinic=7&attempt=att_42"
+                "https://relay.clinic.example/webhooks/twilio/sms?clinic=7&attempt=att_42"
             ),
             ("ValidityPeriod", "14400"),
         ])

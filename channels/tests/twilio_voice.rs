@@ -142,7 +142,7 @@ async fn a_call_is_a_form_post_with_basic_auth_inline_twiml_and_a_completed_call
         (
             "Twiml",
             "<Response><Gather numDigits=\"1\" \
-             action=\"https://relay.clinic.example/webhooks/twilio/voice/confirm?attempt=att_7\">\
+             action=\"https://relay.clinic.example/webhooks/twilio/voice/confirm?attempt=att_7&amp;language=en\">\
              <Say voice=\"Polly.Joanna\" language=\"en-US\">\
              Dr. &lt;Cohen&gt; &amp; partners: see you at 10</Say></Gather></Response>",
         ),
@@ -169,7 +169,7 @@ async fn hebrew_plays_the_recorded_prompt_with_its_url_escaped() {
         field(&form, "Twiml").as_deref(),
         Some(
             "<Response><Gather numDigits=\"1\" \
-             action=\"https://relay.clinic.example/webhooks/twilio/voice/confirm?attempt=att_7\">\
+             action=\"https://relay.clinic.example/webhooks/twilio/voice/confirm?attempt=att_7&amp;language=he\">\
              <Play>https://relay.clinic.example/prompts/he.mp3?v=2&amp;clinic=7</Play>\
              </Gather></Response>"
         )
@@ -187,7 +187,7 @@ async fn hebrew_without_a_recording_is_spoken_when_a_he_il_voice_is_configured()
         field(&form, "Twiml").as_deref(),
         Some(
             "<Response><Gather numDigits=\"1\" \
-             action=\"https://relay.clinic.example/webhooks/twilio/voice/confirm?attempt=att_7\">\
+             action=\"https://relay.clinic.example/webhooks/twilio/voice/confirm?attempt=att_7&amp;language=he\">\
              <Say voice=\"Google.he-IL-Standard-A\" language=\"he-IL\">\
              תזכורת &lt;תור&gt; &amp; מחר</Say></Gather></Response>"
         )

@@ -85,6 +85,31 @@ fn meta_error(code: i64, message: &str) -> serde_json::Value {
     }})
 }
 
+/// The whole body of a template send to Dana for attempt `att_01HZX3`.
+fn template_send(template: serde_json::Value) -> serde_json::Value {
+    json!({
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": "972541234567",
+        "biz_opaque_callback_data": "att_01HZX3",
+        "type": "template",
+        "template": template
+    })
+}
+
+/// A Graph look-alike that accepts one send whose JSON body is exactly `body`, as `wamid`.
+async fn meta_expecting(body: serde_json::Value, wamid: &str) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(SEND_PATH))
+        .and(body_json(body))
+        .respond_with(accepted(wamid))
+        .expect(1)
+        .mount(&server)
+        .await;
+    server
+}
+
 /// What the adapter makes of one answer from Meta to a free-text send.
 async fn outcome_of(response: ResponseTemplate) -> SendOutcome {
     let server = MockServer::start().await;
@@ -95,6 +120,45 @@ async fn outcome_of(response: ResponseTemplate) -> SendOutcome {
         .mount(&server)
         .await;
     adapter(&server.uri()).send(&text_message()).await
+}
+
+#[tokio::test]
+async fn template_parameters_meta_would_refuse_for_line_breaks_tabs_or_long_spaces_are_normalised()
+{
+    let server = meta_expecting(
+        template_send(json!({
+            "name": "appt_reminder",
+            "language": {"code": "he", "policy": "deterministic"},
+            "components": [{"type": "body", "parameters": [
+                {"type": "text", "text": "ד״ר כהן חדר 3"},
+                {"type": "text", "text": "12/03 10:30"},
+                {"type": "text", "text": "קומה 2    אגף ב"}
+            ]}]
+        })),
+        "wamid.T1",
+    )
+    .await;
+    let message = OutgoingMessage {
+        template: Some(ProviderTemplate {
+            name: "appt_reminder".to_owned(),
+            language_code: "he".to_owned(),
+            parameters: vec![
+                "ד״ר כהן\nחדר 3".to_owned(),
+                "12/03\t10:30".to_owned(),
+                "קומה 2    אגף ב".to_owned(),
+            ],
+        }),
+        ..template_message()
+    };
+
+    let outcome = adapter(&server.uri()).send(&message).await;
+
+    assert_eq!(
+        outcome,
+        SendOutcome::Accepted {
+            provider_message_id: "wamid.T1".to_owned()
+        }
+    );
 }
 
 #[tokio::test]
@@ -133,28 +197,18 @@ async fn a_template_carries_its_language_and_body_parameters_but_no_per_message_
     // The Cloud API has no per-message TTL (providers.md §1.2: `message_send_ttl_seconds`
     // belongs to the template; `ttl_seconds` only to the Direct Send beta), so `valid_for` adds
     // nothing to the body: `body_json` matches the whole body exactly.
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(SEND_PATH))
-        .and(body_json(json!({
-            "messaging_product": "whatsapp",
-            "recipient_type": "individual",
-            "to": "972541234567",
-            "biz_opaque_callback_data": "att_01HZX3",
-            "type": "template",
-            "template": {
-                "name": "appt_reminder",
-                "language": {"code": "he", "policy": "deterministic"},
-                "components": [{"type": "body", "parameters": [
-                    {"type": "text", "text": "ד״ר כהן"},
-                    {"type": "text", "text": "12/03 10:30"}
-                ]}]
-            }
-        })))
-        .respond_with(accepted("wamid.template"))
-        .expect(1)
-        .mount(&server)
-        .await;
+    let server = meta_expecting(
+        template_send(json!({
+            "name": "appt_reminder",
+            "language": {"code": "he", "policy": "deterministic"},
+            "components": [{"type": "body", "parameters": [
+                {"type": "text", "text": "ד״ר כהן"},
+                {"type": "text", "text": "12/03 10:30"}
+            ]}]
+        })),
+        "wamid.template",
+    )
+    .await;
 
     let whatsapp = adapter(&server.uri());
     assert_eq!(
@@ -168,21 +222,13 @@ async fn a_template_carries_its_language_and_body_parameters_but_no_per_message_
 
 #[tokio::test]
 async fn a_template_without_variables_sends_no_empty_body_component() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(SEND_PATH))
-        .and(body_json(json!({
-            "messaging_product": "whatsapp",
-            "recipient_type": "individual",
-            "to": "972541234567",
-            "biz_opaque_callback_data": "att_01HZX3",
-            "type": "template",
-            "template": {"name": "call_the_clinic", "language": {"code": "en_US", "policy": "deterministic"}}
-        })))
-        .respond_with(accepted("wamid.plain"))
-        .expect(1)
-        .mount(&server)
-        .await;
+    let server = meta_expecting(
+        template_send(json!(
+            {"name": "call_the_clinic", "language": {"code": "en_US", "policy": "deterministic"}}
+        )),
+        "wamid.plain",
+    )
+    .await;
     let message = OutgoingMessage {
         template: Some(ProviderTemplate {
             name: "call_the_clinic".to_owned(),

@@ -50,8 +50,6 @@ pub struct AppState {
     pub tracker: Tracker,
     /// Clinic settings intake reads for every notification.
     pub clinic_settings: Arc<ClinicSettingsCache>,
-    /// Where providers reach this gateway; Twilio signs URLs under it.
-    pub public_url: Arc<str>,
     /// Secure message links: issued with notices, answered on their pages.
     pub secure_links: Arc<SecureLinks>,
 }

@@ -29,8 +29,10 @@ pub struct Config {
     pub listen: SocketAddr,
     /// `sqlite://path` (the default, a file created on first start) or `postgres://…`.
     pub database_url: String,
-    /// Where providers reach this gateway's webhooks, e.g. `https://medrelay.clinic.example`.
-    /// Unset, it is `http://` and the address the gateway listens on.
+    /// Where the sandbox's look-alike providers reach this gateway's webhooks, e.g.
+    /// `https://medrelay.clinic.example`. Unset, it is `http://` and the address the gateway
+    /// listens on. Real Twilio callbacks are checked against the callback URLs of the Twilio
+    /// account, not this.
     pub public_url: Option<String>,
     /// Create the clinic `demo` with an admin key on first start when there is no clinic yet.
     pub bootstrap_demo: bool,

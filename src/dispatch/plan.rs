@@ -43,7 +43,7 @@ pub fn plan(inputs: &PlanInputs<'_>, rules: &DeliveryRules, now: Timestamp) -> D
     } else {
         WhatsAppContent::FreeTextOutsideWindow
     };
-    let plan = policy::channel_plan(
+    let mut plan = policy::channel_plan(
         notification.channel,
         inputs.patient,
         inputs.clinic,
@@ -51,6 +51,11 @@ pub fn plan(inputs: &PlanInputs<'_>, rules: &DeliveryRules, now: Timestamp) -> D
         inputs.suspended,
         whatsapp,
     );
+    if let Some(body) = &notification.body
+        && privacy::carries(inputs.sensitivity, ChannelKind::Sms) == privacy::Carries::Content
+    {
+        policy::skip_sms_for_overlong_text(&mut plan, body);
+    }
     let facts = NotificationFacts {
         status: notification.status,
         priority: notification.priority,

@@ -45,6 +45,12 @@ pub enum SkipReason {
     NotOnWhatsApp,
     NoPhone,
     NoEmail,
+    /// The text is longer than one SMS may be (Twilio refuses it with 21617); `length` in the
+    /// units Twilio counts.
+    TooLongForSms {
+        length: usize,
+        max: usize,
+    },
 }
 
 /// A rule of the messaging hours that held a notification back.
@@ -275,6 +281,10 @@ impl fmt::Display for SkipReason {
             Self::NotOnWhatsApp => f.write_str("patient is not on WhatsApp"),
             Self::NoPhone => f.write_str("no phone number on record"),
             Self::NoEmail => f.write_str("no email address on record"),
+            Self::TooLongForSms { length, max } => write!(
+                f,
+                "the text is {length} characters, longer than the {max} an SMS may carry"
+            ),
         }
     }
 }

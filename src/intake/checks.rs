@@ -4,11 +4,15 @@
 
 use std::collections::BTreeMap;
 
+use medrelay_channels::{ChannelKind, twilio};
+
 use super::{Actor, Content, Intake, IntakeError};
 use crate::domain::{Clinic, FieldError, Patient, Sensitivity};
+use crate::policy::privacy::{self, Carries};
 use crate::policy::templates::{
     self, OwnTemplate, QuickReply, Source, TemplateCopy, TemplateError,
 };
+use crate::policy::{WhatsAppContent, channel_plan, skip_sms_for_overlong_text};
 use crate::store::{ApiKeyRole, StoreError};
 
 pub const EXTERNAL_ID_RULE: &str =
@@ -20,6 +24,46 @@ pub fn is_external_id(id: &str) -> bool {
         && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c))
+}
+
+/// Refuses a staff text that none of the channels the patient would get it on can carry: one
+/// longer than an SMS may be (Twilio refuses it, 21617) when SMS is the only such channel.
+/// Without any channel at all, the dispatcher explains why.
+pub(super) fn text_fits_no_channel(
+    clinic: &Clinic,
+    patient: &Patient,
+    requested: Option<ChannelKind>,
+    sensitivity: Sensitivity,
+    body: &str,
+) -> Option<FieldError> {
+    // A content-free notice goes on SMS instead of the text.
+    if privacy::carries(sensitivity, ChannelKind::Sms) == Carries::Notice {
+        return None;
+    }
+    let mut plan = channel_plan(
+        requested,
+        patient,
+        clinic,
+        &[],
+        &[],
+        WhatsAppContent::Template,
+    );
+    if plan.channels.is_empty() {
+        return None;
+    }
+    skip_sms_for_overlong_text(&mut plan, body);
+    plan.channels.is_empty().then(|| {
+        FieldError::new(
+            "body",
+            format!(
+                "is {} characters (UTF-16 code units, as Twilio counts them): SMS, the only \
+                 channel this patient can get it on, carries at most {}; shorten it or send it \
+                 on a channel that carries more (email, WhatsApp)",
+                twilio::body_units(body),
+                twilio::MAX_BODY_UNITS
+            ),
+        )
+    })
 }
 
 /// What the patient will read, as stored.

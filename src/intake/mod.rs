@@ -204,6 +204,18 @@ impl Intake {
         let text = self
             .text(clinic, draft.content, patient.as_ref(), actor, &mut errors)
             .await?;
+        if let (
+            Some(sensitivity),
+            Some(patient),
+            Some(checks::Text {
+                body: Some(body), ..
+            }),
+        ) = (sensitivity, &patient, &text)
+            && let Some(error) =
+                checks::text_fits_no_channel(clinic, patient, draft.channel, sensitivity, body)
+        {
+            errors.push(error);
+        }
         let (Some(_), Some(patient), Some(text), true) =
             (sensitivity, patient, text, errors.is_empty())
         else {

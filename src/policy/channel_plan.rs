@@ -1,5 +1,5 @@
 use jiff::Timestamp;
-use medrelay_channels::{ChannelKind, Recipient, RecipientFact};
+use medrelay_channels::{ChannelKind, Recipient, RecipientFact, twilio};
 
 use crate::domain::{Clinic, Patient, Reason, RouteSource, SkipReason};
 
@@ -131,6 +131,25 @@ pub fn channel_plan(
         }
     }
     plan
+}
+
+/// Leaves SMS out of `plan` when `sms_text`, the content it would carry, is longer than Twilio
+/// takes (it would refuse it with 21617): the patient gets it on the next channel instead.
+pub fn skip_sms_for_overlong_text(plan: &mut ChannelPlan, sms_text: &str) {
+    let length = twilio::body_units(sms_text);
+    if length <= twilio::MAX_BODY_UNITS
+        || !plan.channels.iter().any(|c| c.channel == ChannelKind::Sms)
+    {
+        return;
+    }
+    plan.channels.retain(|c| c.channel != ChannelKind::Sms);
+    plan.skipped.push(Reason::Skipped {
+        channel: ChannelKind::Sms,
+        reason: SkipReason::TooLongForSms {
+            length,
+            max: twilio::MAX_BODY_UNITS,
+        },
+    });
 }
 
 fn fact_reason(known: &KnownFact) -> SkipReason {
@@ -408,6 +427,29 @@ pub(crate) mod tests {
             [
                 "whatsapp skipped: suspended for this clinic until 2026-11-26T10:15:00Z (190: access token expired)"
             ]
+        );
+    }
+
+    #[test]
+    fn sms_is_skipped_with_the_reason_for_a_text_longer_than_twilio_takes() {
+        let planned = |plan: &ChannelPlan| -> Vec<ChannelKind> {
+            plan.channels.iter().map(|c| c.channel).collect()
+        };
+        // Twilio counts UTF-16 code units: each emoji two.
+        let at_the_limit = format!("{}{}", "👍".repeat(799), "ab");
+        let one_over = format!("{at_the_limit}c");
+
+        let mut fits = default_plan(&patient());
+        let before = planned(&fits);
+        skip_sms_for_overlong_text(&mut fits, &at_the_limit);
+        assert_eq!(planned(&fits), before);
+
+        let mut too_long = default_plan(&patient());
+        skip_sms_for_overlong_text(&mut too_long, &one_over);
+        assert!(!planned(&too_long).contains(&ChannelKind::Sms));
+        assert_eq!(
+            texts(&too_long.skipped).last().map(String::as_str),
+            Some("sms skipped: the text is 1601 characters, longer than the 1600 an SMS may carry")
         );
     }
 }

@@ -5,11 +5,11 @@
 //! in `providers`, else the sandbox when it is enabled. The same adapters talk to Meta, Twilio
 //! and SMTP relays in production and to the sandbox's look-alikes everywhere else.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use medrelay_channels::smtp::{SmtpConfig, SmtpEmail};
-use medrelay_channels::twilio::{TwilioConfig, TwilioSms, TwilioVoice};
+use medrelay_channels::twilio::{Hook, TwilioConfig, TwilioSms, TwilioVoice, VoiceLanguage};
 use medrelay_channels::whatsapp::{WhatsAppCloud, WhatsAppConfig};
 use medrelay_channels::{Channel, ChannelKind, Secret};
 
@@ -46,12 +46,25 @@ pub struct WhatsAppAccount {
     pub verify_token: Secret,
 }
 
-/// A Twilio account whose callbacks we accept, and the senders (numbers, messaging services)
-/// we send through it.
+/// A Twilio account whose callbacks we accept, the senders (numbers, messaging services) we
+/// send through it, the callback URLs it was given, which its signatures cover, and how its
+/// calls speak each language (for the answer to a key press).
 #[derive(Debug, Clone)]
 pub struct TwilioAccount {
     pub auth_token: Secret,
     pub senders: Vec<String>,
+    pub hooks: Vec<(Hook, url::Url)>,
+    pub voices: BTreeMap<String, VoiceLanguage>,
+}
+
+impl TwilioAccount {
+    /// The URLs `hook` was given to Twilio as, by every clinic that uses this account.
+    pub fn hook_urls(&self, hook: Hook) -> impl Iterator<Item = &url::Url> {
+        self.hooks
+            .iter()
+            .filter(move |(h, _)| *h == hook)
+            .map(|(_, url)| url)
+    }
 }
 
 /// The adapters of one clinic, by channel.
@@ -262,6 +275,7 @@ impl Builder<'_> {
             scope: scope.to_owned(),
             source,
         };
+        let hooks = config.hook_urls().map_err(error)?;
         let mut channels: Vec<Arc<dyn Channel>> = Vec::new();
         if let Some(sms) = &config.sms {
             channels.push(Arc::new(TwilioSms::new(config, sms).map_err(error)?));
@@ -276,10 +290,17 @@ impl Builder<'_> {
             .or_insert_with(|| TwilioAccount {
                 auth_token: config.auth_token.clone(),
                 senders: Vec::new(),
+                hooks: Vec::new(),
+                voices: BTreeMap::new(),
             });
         account
             .senders
             .extend(channels.iter().map(|c| c.sender_id().to_owned()));
+        account.hooks.extend(hooks);
+        // Clinics sharing an account share its calls' voices; the first to name a language wins.
+        for (tag, voice) in config.voice.iter().flat_map(|v| v.voices_by_tag()) {
+            account.voices.entry(tag).or_insert(voice);
+        }
         Ok(channels)
     }
 
@@ -371,5 +392,84 @@ mod tests {
                 .starts_with("providers.whatsapp: whatsapp.phone_number_id"),
             "{error}"
         );
+    }
+
+    fn twilio_sms(status_callback_url: &str) -> TwilioConfig {
+        TwilioConfig {
+            base_url: "https://api.twilio.com".to_owned(),
+            account_sid: "ACtest".to_owned(),
+            auth_token: Secret::new("token"),
+            request_timeout_ms: 1_000,
+            sms: Some(medrelay_channels::twilio::TwilioSmsConfig {
+                from: Some("Clinic".to_owned()),
+                messaging_service_sid: None,
+                status_callback_url: status_callback_url.to_owned(),
+                validity_period_seconds: None,
+            }),
+            voice: None,
+        }
+    }
+
+    #[test]
+    fn a_twilio_callback_url_whose_signatures_cannot_be_checked_is_refused_at_start_up() {
+        let refused = [
+            (
+                "https://relay.clinic.example/twilio/status",
+                "must end with /webhooks/twilio/sms",
+            ),
+            (
+                "https://relay.clinic.example/webhooks/twilio/sms?attempt=1",
+                "must not carry `attempt`",
+            ),
+            (
+                "https://relay.clinic.example/webhooks/twilio/sms#top",
+                "no #fragment",
+            ),
+        ];
+        for (url, rule) in refused {
+            let mut config = Config::default();
+            config.clinics.insert(
+                "hadar".to_owned(),
+                ProviderAccounts {
+                    twilio: Some(twilio_sms(url)),
+                    ..ProviderAccounts::default()
+                },
+            );
+            let error = Providers::build(&config, None).expect_err(url).to_string();
+            assert!(
+                error.starts_with("clinics.hadar.twilio.sms.status_callback_url ")
+                    && error.contains(rule),
+                "{url}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn twilio_callbacks_are_checked_against_the_urls_each_clinic_gave_twilio() {
+        let mut config = Config::default();
+        config.providers.twilio = Some(twilio_sms("https://a.example/webhooks/twilio/sms"));
+        config.clinics.insert(
+            "hadar".to_owned(),
+            ProviderAccounts {
+                twilio: Some(twilio_sms(
+                    "https://b.example/relay/webhooks/twilio/sms?clinic=hadar",
+                )),
+                ..ProviderAccounts::default()
+            },
+        );
+        let providers = Providers::build(&config, None).expect("accounts are valid");
+        let account = providers.twilio_account("ACtest").expect("the account");
+        let urls: Vec<&str> = account
+            .hook_urls(Hook::SmsStatus)
+            .map(url::Url::as_str)
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                "https://a.example/webhooks/twilio/sms",
+                "https://b.example/relay/webhooks/twilio/sms?clinic=hadar"
+            ]
+        );
+        assert_eq!(account.hook_urls(Hook::CallStatus).count(), 0);
     }
 }

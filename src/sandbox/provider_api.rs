@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use base64::Engine as _;
-use medrelay_channels::ChannelKind;
+use medrelay_channels::{ChannelKind, twilio};
 use serde_json::{Value, json};
 
 use super::{Received, Sandbox, Verdict, script_language};
@@ -219,8 +219,7 @@ async fn twilio_create(
             "A 'To' phone number and a 'StatusCallback' are required",
         );
     };
-    let callback_ref =
-        medrelay_channels::twilio::callback_ref_from_url(callback).unwrap_or_default();
+    let callback_ref = twilio::callback_ref_from_url(callback).unwrap_or_default();
     let (channel, body, language) = match (resource.as_str(), param("Body"), param("Twiml")) {
         ("Messages.json", Some(text), _) => (
             ChannelKind::Sms,
@@ -246,6 +245,13 @@ async fn twilio_create(
             );
         }
     };
+    if channel == ChannelKind::Sms && twilio::body_units(&body) > twilio::MAX_BODY_UNITS {
+        return twilio_error(
+            StatusCode::BAD_REQUEST,
+            21617,
+            "The concatenated message body exceeds the 1600 character limit",
+        );
+    }
     let message = Received {
         channel,
         to: to.to_owned(),

@@ -121,8 +121,12 @@ impl Sandbox {
                     "status": step.status,
                     "timestamp": timestamp,
                     "recipient_id": step.due.recipient.trim_start_matches('+'),
-                    "biz_opaque_callback_data": step.due.callback_ref,
                 });
+                // Meta echoes our reference on sent, delivered and read but does not promise it
+                // on a failure, so the look-alike leaves it out there: the wamid must do.
+                if step.status != "failed" {
+                    status["biz_opaque_callback_data"] = json!(step.due.callback_ref);
+                }
                 if let Some(code) = step.error_code {
                     status["errors"] = json!([{
                         "code": code.parse::<u32>().unwrap_or(131_000),

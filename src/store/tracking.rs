@@ -14,8 +14,9 @@ use crate::domain::{Actor, AttemptStatus, Event, ProviderError};
 /// Delivery evidence from a provider about one attempt.
 #[derive(Debug, Clone)]
 pub struct StatusUpdate {
-    /// Our attempt id, echoed back by the provider.
-    pub attempt_id: String,
+    /// Our attempt id, when the provider echoed it back. Meta does not promise to echo it on
+    /// `failed`; then the attempt is found by `provider_message_id`.
+    pub attempt_id: Option<String>,
     pub provider_message_id: String,
     pub state: DeliveryState,
     pub error_code: Option<String>,
@@ -50,6 +51,7 @@ impl Store {
     ) -> Result<usize, StoreError> {
         let _turn = self.background_turn().await;
         let mut tx = self.write.begin().await?;
+        let updates = addressed(&mut tx, updates, senders).await?;
         let attempt_ids: Vec<&str> = updates.iter().map(|u| u.attempt_id.as_str()).collect();
         let owners = "SELECT notification_id FROM attempts WHERE id IN ({ids})";
         lock_notifications(self.backend, &mut tx, owners, &attempt_ids).await?;
@@ -102,8 +104,8 @@ impl Store {
         let mut pokes = Vec::new();
         let mut events = EventBatch::default();
         let mut learned = Vec::new();
-        for update in updates {
-            let Some(attempt) = attempts.get_mut(&update.attempt_id) else {
+        for Addressed { attempt_id, update } in &updates {
+            let Some(attempt) = attempts.get_mut(attempt_id) else {
                 continue;
             };
             let new = attempt_status(update.state);
@@ -124,7 +126,7 @@ impl Store {
             };
             events.add(
                 &attempt.notification,
-                Some(&update.attempt_id),
+                Some(attempt_id),
                 now,
                 &Actor::System,
                 &event,
@@ -248,6 +250,61 @@ impl Store {
         tx.commit().await?;
         Ok(changed)
     }
+}
+
+/// A status update and the attempt it is about.
+struct Addressed<'u> {
+    attempt_id: String,
+    update: &'u StatusUpdate,
+}
+
+columns! {
+    /// A provider's id for one of our messages.
+    struct ProviderMessage<'a> {
+        provider_message_id: &'a str,
+    }
+}
+
+/// Each update with the attempt it names: by our attempt id when the provider echoed it, else by
+/// the provider's message id among the attempts sent through `senders`. An update that names no
+/// attempt of ours is left out.
+async fn addressed<'u>(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    updates: &'u [StatusUpdate],
+    senders: &[String],
+) -> Result<Vec<Addressed<'u>>, StoreError> {
+    let unnamed: Vec<ProviderMessage> = updates
+        .iter()
+        .filter(|u| u.attempt_id.is_none())
+        .map(|u| ProviderMessage {
+            provider_message_id: &u.provider_message_id,
+        })
+        .collect();
+    let rows = write_rows(
+        tx,
+        "WITH v ({columns}) AS (VALUES {values}) SELECT id, provider_message_id, sender \
+         FROM attempts WHERE provider_message_id IN (SELECT provider_message_id FROM v)",
+        &[],
+        &unnamed,
+    )
+    .await?;
+    let mut by_provider_id = HashMap::new();
+    for row in &rows {
+        let (id, provider_message_id, sender) = <(String, String, String)>::from_row(row)?;
+        if senders.contains(&sender) {
+            by_provider_id.insert(provider_message_id, id);
+        }
+    }
+    Ok(updates
+        .iter()
+        .filter_map(|update| {
+            let attempt_id = match &update.attempt_id {
+                Some(id) => id.clone(),
+                None => by_provider_id.get(&update.provider_message_id)?.clone(),
+            };
+            Some(Addressed { attempt_id, update })
+        })
+        .collect())
 }
 
 columns! {

@@ -336,3 +336,93 @@ async fn an_sms_records_its_encoding_and_segments_one_hebrew_letter_makes_it_ucs
     );
     app.stop().await;
 }
+
+/// Dana (`p-1`), who gets texts on SMS, else by email.
+async fn dana_on_sms_then_email(app: &TestApp) {
+    app.patient(
+        "p-1",
+        json!({
+            "name": "Dana", "phone": "+972541234567", "email": "dana@example.org",
+            "channels": ["sms", "email"]
+        }),
+    )
+    .await;
+}
+
+/// 1,601 UTF-16 code units, as Twilio counts a body: one more than it takes.
+fn one_unit_too_long_for_sms() -> String {
+    // 798 emoji are 1,596 units; each Hebrew letter one more.
+    format!("{}{}", "👍".repeat(798), "שלום ")
+}
+
+#[tokio::test]
+async fn a_text_longer_than_twilio_takes_is_refused_for_a_patient_reachable_only_by_sms() {
+    let app = TestApp::spawn().await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana", "phone": "+972541234567", "channels": ["sms"] }),
+    )
+    .await;
+    let too_long = one_unit_too_long_for_sms();
+    assert_eq!(too_long.chars().count(), 803, "fewer characters than units");
+
+    let refused = app.post_notification(crate::harness::body(&too_long)).await;
+
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem: Value = refused.json().await.expect("problem");
+    let errors = problem["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{problem:#}");
+    assert_eq!(errors[0]["field"], "body");
+    assert!(
+        errors[0]["rule"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("is 1601 characters")),
+        "{problem:#}"
+    );
+    let at_the_limit: String = too_long.chars().take(802).collect();
+    let accepted = app
+        .post_notification(crate::harness::body(&at_the_limit))
+        .await;
+    assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_text_longer_than_twilio_takes_skips_sms_with_the_reason_and_goes_by_email() {
+    let app = TestApp::spawn().await;
+    dana_on_sms_then_email(&app).await;
+
+    let id = app
+        .notify(crate::harness::body(&one_unit_too_long_for_sms()))
+        .await;
+
+    let done = app.wait_until_finished(&id).await;
+    assert_eq!(attempts(&done), pairs(&[("email", "accepted")]), "{done:#}");
+    let trail = event_details(&done);
+    assert!(
+        trail.iter().any(|d| d
+            == "sms skipped: the text is 1601 characters, longer than the 1600 an SMS may carry"),
+        "{trail:#?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_sandbox_refuses_an_sms_longer_than_twilio_takes_as_twilio_does() {
+    let app = TestApp::spawn().await;
+    dana_on_sms_then_email(&app).await;
+    // Only the rendered SMS copy of the template is too long: routing cannot know it beforehand.
+    let mut reminder = reminder_for("p-1");
+    reminder["params"]["date"] = json!("1".repeat(1_600));
+
+    let id = app.notify(reminder).await;
+
+    let done = app.wait_until_finished(&id).await;
+    assert_eq!(
+        attempts(&done),
+        pairs(&[("sms", "failed"), ("email", "accepted")]),
+        "{done:#}"
+    );
+    assert_eq!(done["attempts"][0]["error_code"], "21617", "{done:#}");
+    app.stop().await;
+}

@@ -4,8 +4,9 @@
 //! The clinic has its own WhatsApp and Twilio accounts here, pointed at a mock of Meta and Twilio
 //! that accepts every message and never reports back, so the only statuses the gateway hears are
 //! the ones each test signs and posts itself, with secrets the test knows. The gateway sits
-//! behind a public address (`public_url`) different from the one it listens on, as in
-//! production: Twilio signs the URL it called, which is the public one.
+//! behind a public address different from the one it listens on, as in production, and is
+//! configured as the README shows: the callback URLs name the public address, `public_url` is
+//! left out. Twilio signs the URL it was given and called, which is the public one.
 
 use std::collections::BTreeMap;
 
@@ -21,7 +22,10 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::harness::TestApp;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+
+use crate::harness::{TestApp, reminder};
 
 /// Where Meta and Twilio reach the gateway; it listens elsewhere (the harness's port).
 const PUBLIC_URL: &str = "https://relay.hadar.example";
@@ -82,7 +86,6 @@ impl Gateway {
 
         let base_url = providers.uri();
         let app = TestApp::spawn_with(move |config| {
-            config.public_url = Some(PUBLIC_URL.to_owned());
             config.sandbox.enabled = Some(true);
             // No receipt comes unless a test posts one: the attempt must wait for it meanwhile.
             config.delivery_timeout.whatsapp_ms = 3_600_000;
@@ -104,24 +107,22 @@ impl Gateway {
     /// Sends Dana an appointment reminder on `channel` only and waits until the provider has
     /// accepted it. Returns the notification id and its attempt's id.
     async fn accepted_on(&self, channel: &str) -> (String, String) {
-        self.app
-            .patient(
-                "p-1",
-                json!({ "name": "Dana", "phone": DANA, "channels": [channel] }),
-            )
+        let (id, notification) = self
+            .reminder_accepted(json!({ "name": "Dana", "phone": DANA, "channels": [channel] }))
             .await;
-        let id = self
-            .app
-            .notify(json!({
-                "patient_id": "p-1", "topic": "appointment_reminder",
-                "template": "appointment_reminder", "params": { "date": "01.12", "time": "09:30" }
-            }))
-            .await;
-        let notification = self.attempt_reaches(&id, "accepted").await;
         let attempt = &notification["attempts"][0];
         assert_eq!(attempt["channel"], channel, "{notification:#}");
         let attempt_id = attempt["id"].as_str().expect("attempt id").to_owned();
         (id, attempt_id)
+    }
+
+    /// Saves `patient` as `p-1`, sends them an appointment reminder and waits until the provider
+    /// has accepted its first attempt. Returns the notification id and the notification.
+    async fn reminder_accepted(&self, patient: Value) -> (String, Value) {
+        self.app.patient("p-1", patient).await;
+        let id = self.app.notify(reminder()).await;
+        let notification = self.attempt_reaches(&id, "accepted").await;
+        (id, notification)
     }
 
     /// Polls until the notification's first attempt has `status`; fails after a few seconds.
@@ -181,7 +182,7 @@ impl Gateway {
 
     /// POSTs a Twilio form to `url`, signed the way Twilio signs it with our auth token.
     async fn post_signed_twilio(&self, url: &str, params: &[(String, String)]) -> Response {
-        let signature = twilio::sign(&Secret::new(AUTH_TOKEN), url, params);
+        let signature = twilio_signature(AUTH_TOKEN, url, params);
         self.post_twilio(url, params, Some(&signature)).await
     }
 
@@ -274,6 +275,23 @@ fn whatsapp_status(attempt: &str, status: &str) -> Vec<u8> {
 /// The header Meta sends with `body`, signed with our app secret.
 fn meta_signature(body: &[u8]) -> String {
     whatsapp::sign(&Secret::new(APP_SECRET), body)
+}
+
+/// `X-Twilio-Signature` as Twilio's request validator computes it (twilio.com/docs/usage/security),
+/// written here from Twilio's description rather than taken from the gateway: the full URL
+/// Twilio requested, then every POST parameter sorted by name as name followed by value,
+/// HMAC-SHA1 keyed with the auth token, base64.
+fn twilio_signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
+    let mut sorted = params.to_vec();
+    sorted.sort();
+    let mut signed = url.to_owned();
+    for (name, value) in sorted {
+        signed.push_str(&name);
+        signed.push_str(&value);
+    }
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(auth_token.as_bytes()).expect("any key");
+    mac.update(signed.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
 /// The form Twilio posts to an SMS status callback.
@@ -492,6 +510,43 @@ async fn a_signed_whatsapp_failure_fails_the_attempt_with_metas_error_code() {
 }
 
 #[tokio::test]
+async fn a_signed_whatsapp_failure_carrying_only_the_wamid_falls_back_to_sms_at_once() {
+    let gateway = Gateway::start().await;
+    let (id, _) = gateway
+        .reminder_accepted(
+            json!({ "name": "Dana", "phone": DANA, "channels": ["whatsapp", "sms"] }),
+        )
+        .await;
+
+    // Meta does not promise `biz_opaque_callback_data` on a failure: only the wamid names it.
+    let mut failure: Value =
+        serde_json::from_slice(&whatsapp_status("unused", "failed")).expect("json");
+    let status = &mut failure["entry"][0]["changes"][0]["value"]["statuses"][0];
+    status
+        .as_object_mut()
+        .expect("a status")
+        .remove("biz_opaque_callback_data");
+    let body = serde_json::to_vec(&failure).expect("json");
+    let response = gateway
+        .post_whatsapp(&body, Some(&meta_signature(&body)))
+        .await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    // The delivery timeout is an hour: only the failure can have moved it on.
+    let fell_back = gateway
+        .app
+        .wait_until(&id, |n| n["attempts"][1]["status"] == "accepted")
+        .await;
+    assert_eq!(
+        fell_back["attempts"][0]["status"], "failed",
+        "{fell_back:#}"
+    );
+    assert_eq!(fell_back["attempts"][0]["error_code"], "131026");
+    assert_eq!(fell_back["attempts"][1]["channel"], "sms");
+    gateway.stop().await;
+}
+
+#[tokio::test]
 async fn a_whatsapp_status_delivered_twice_is_recorded_once() {
     let gateway = Gateway::start().await;
     let (id, attempt) = gateway.accepted_on("whatsapp").await;
@@ -552,6 +607,34 @@ async fn the_sms_status_callback_url_given_to_twilio_names_the_attempt() {
         sent["StatusCallback"],
         format!("{PUBLIC_URL}/webhooks/twilio/sms?attempt={attempt}")
     );
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn an_sms_status_signed_over_the_exact_callback_url_twilio_was_given_is_accepted() {
+    let gateway = Gateway::start().await;
+    let (id, attempt) = gateway.accepted_on("sms").await;
+    let callback = gateway.sent_to_twilio("Messages").await["StatusCallback"].clone();
+    assert_eq!(
+        callback,
+        format!("{PUBLIC_URL}/webhooks/twilio/sms?attempt={attempt}")
+    );
+    let delivered = sms_status("delivered");
+
+    let elsewhere = format!("{PUBLIC_URL}/other/webhooks/twilio/sms?attempt={attempt}");
+    let over_another_url = twilio_signature(AUTH_TOKEN, &elsewhere, &delivered);
+    let refused = gateway
+        .post_twilio(&callback, &delivered, Some(&over_another_url))
+        .await;
+    assert_problem(refused, StatusCode::FORBIDDEN, "signed over another URL").await;
+    assert_eq!(gateway.attempt(&id).await["status"], "accepted");
+
+    let over_the_callback = twilio_signature(AUTH_TOKEN, &callback, &delivered);
+    let accepted = gateway
+        .post_twilio(&callback, &delivered, Some(&over_the_callback))
+        .await;
+    assert_eq!(accepted.status(), StatusCode::OK);
+    assert_eq!(gateway.attempt(&id).await["status"], "delivered");
     gateway.stop().await;
 }
 
@@ -750,7 +833,7 @@ async fn pressing_1_during_the_call_is_answered_with_thanks_and_recorded_as_a_pa
     let action = gather_action(&gateway.sent_to_twilio("Calls").await["Twiml"]);
     assert_eq!(
         action,
-        format!("{PUBLIC_URL}/webhooks/twilio/voice/confirm?attempt={attempt}")
+        format!("{PUBLIC_URL}/webhooks/twilio/voice/confirm?attempt={attempt}&language=he")
     );
     let pressed_1 = form(&[
         ("AccountSid", ACCOUNT_SID),
@@ -782,10 +865,10 @@ async fn pressing_1_during_the_call_is_answered_with_thanks_and_recorded_as_a_pa
         response.headers().get(CONTENT_TYPE).expect("content type"),
         "text/xml"
     );
-    let twiml = response.text().await.expect("twiml");
-    assert!(
-        twiml.starts_with("<Response>") && twiml.contains("<Say>Thank you.</Say>"),
-        "{twiml}"
+    // The clinic's language, Hebrew, is Dana's.
+    assert_eq!(
+        response.text().await.expect("twiml"),
+        r#"<Response><Say language="he-IL">תודה.</Say><Hangup/></Response>"#
     );
 
     let notification = gateway.app.notification(&id).await;
@@ -800,6 +883,38 @@ async fn pressing_1_during_the_call_is_answered_with_thanks_and_recorded_as_a_pa
     assert_eq!(
         replies[0]["detail"],
         "the patient pressed 1 on the call: confirmed"
+    );
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn an_english_speaking_patient_who_presses_1_is_thanked_in_english() {
+    let gateway = Gateway::start().await;
+    let (_, notification) = gateway
+        .reminder_accepted(
+            json!({ "name": "Dana", "phone": DANA, "language": "en", "channels": ["voice"] }),
+        )
+        .await;
+    let attempt = notification["attempts"][0]["id"]
+        .as_str()
+        .expect("attempt id");
+    let action = gather_action(&gateway.sent_to_twilio("Calls").await["Twiml"]);
+    assert_eq!(
+        action,
+        format!("{PUBLIC_URL}/webhooks/twilio/voice/confirm?attempt={attempt}&language=en")
+    );
+    let pressed_1 = form(&[
+        ("AccountSid", ACCOUNT_SID),
+        ("CallSid", CALL_SID),
+        ("Digits", "1"),
+    ]);
+
+    let response = gateway.post_signed_twilio(&action, &pressed_1).await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.text().await.expect("twiml"),
+        r#"<Response><Say language="en-US">Thank you.</Say><Hangup/></Response>"#
     );
     gateway.stop().await;
 }

@@ -99,6 +99,7 @@ const KNOWN_ERRORS: &[KnownError] = &[
         ErrorAction::ChannelDown,
     ),
     known(21614, "To cannot receive SMS", LANDLINE),
+    known(21617, "body longer than 1,600 characters", FALL_BACK),
     known(21635, "To is a landline", LANDLINE),
     known(30001, "queue overflow", RETRY),
     known(30003, "handset unreachable", RETRY),

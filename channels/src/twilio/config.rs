@@ -3,6 +3,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use url::Url;
 
+use super::ATTEMPT_PARAM;
+use super::webhook::Hook;
 use crate::Secret;
 
 /// Twilio's most lenient `ValidityPeriod`: a message may wait at most 10 h in its queue.
@@ -103,6 +105,11 @@ pub enum ConfigError {
     NoVoiceLanguages,
     #[error("twilio.request_timeout_ms must be above 0")]
     Timeout,
+    #[error(
+        "twilio.{field} {rule}: Twilio signs each callback over this exact URL and medrelay \
+         checks X-Twilio-Signature against it"
+    )]
+    CallbackUrl { field: String, rule: String },
     #[error("cannot build the HTTP client: {0}")]
     Http(String),
 }
@@ -148,7 +155,11 @@ impl TwilioSmsConfig {
         {
             return Err(ConfigError::Validity);
         }
-        parse_url("sms.status_callback_url", &self.status_callback_url)
+        parse_callback_url(
+            "sms.status_callback_url",
+            &self.status_callback_url,
+            Hook::SmsStatus,
+        )
     }
 }
 
@@ -172,10 +183,69 @@ impl TwilioVoiceConfig {
             }
         }
         Ok((
-            parse_url("voice.status_callback_url", &self.status_callback_url)?,
-            parse_url("voice.confirm_url", &self.confirm_url)?,
+            parse_callback_url(
+                "voice.status_callback_url",
+                &self.status_callback_url,
+                Hook::CallStatus,
+            )?,
+            parse_callback_url("voice.confirm_url", &self.confirm_url, Hook::CallReply)?,
         ))
     }
+}
+
+impl TwilioVoiceConfig {
+    /// `languages` keyed by lowercase tag: lookups lowercase the message's tag, so keys such as
+    /// `he-IL` must match it.
+    pub fn voices_by_tag(&self) -> BTreeMap<String, VoiceLanguage> {
+        self.languages
+            .iter()
+            .map(|(tag, language)| (tag.to_ascii_lowercase(), language.clone()))
+            .collect()
+    }
+}
+
+impl TwilioConfig {
+    /// The URL each of medrelay's webhooks was given to Twilio as, checked: the URLs
+    /// X-Twilio-Signature is verified against.
+    pub fn hook_urls(&self) -> Result<Vec<(Hook, Url)>, ConfigError> {
+        let mut hooks = Vec::new();
+        if let Some(sms) = &self.sms {
+            hooks.push((Hook::SmsStatus, sms.validate()?));
+        }
+        if let Some(voice) = &self.voice {
+            let (status, confirm) = voice.validate()?;
+            hooks.push((Hook::CallStatus, status));
+            hooks.push((Hook::CallReply, confirm));
+        }
+        Ok(hooks)
+    }
+}
+
+/// A URL Twilio will call back on `hook`. Refused when a signature over it could not be
+/// checked: a path that does not reach `hook` (a proxy may add a prefix before it, but must keep
+/// it), a fragment or user info (not part of what Twilio signs in the same form), or an
+/// `attempt` parameter of its own (the adapters add theirs).
+fn parse_callback_url(field: &str, value: &str, hook: Hook) -> Result<Url, ConfigError> {
+    let url = parse_url(field, value)?;
+    let refuse = |rule: String| ConfigError::CallbackUrl {
+        field: field.to_owned(),
+        rule,
+    };
+    if !url.path().ends_with(hook.path()) {
+        return Err(refuse(format!(
+            "must end with {}, the path medrelay serves it on",
+            hook.path()
+        )));
+    }
+    if url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err(refuse("must have no user info and no #fragment".to_owned()));
+    }
+    if url.query_pairs().any(|(name, _)| name == ATTEMPT_PARAM) {
+        return Err(refuse(format!(
+            "must not carry `{ATTEMPT_PARAM}` in its query: medrelay adds it"
+        )));
+    }
+    Ok(url)
 }
 
 fn parse_url(field: &str, value: &str) -> Result<Url, ConfigError> {

@@ -10,9 +10,45 @@ use sha1::Sha1;
 use subtle::ConstantTimeEq;
 use url::Url;
 
-use super::ATTEMPT_PARAM;
 use super::classify::{ErrorAction, known_error};
+use super::{ATTEMPT_PARAM, LANGUAGE_PARAM};
 use crate::{DeliveryState, ProviderStatus, Secret};
+
+/// One of medrelay's webhooks that Twilio calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hook {
+    /// A message's status callback.
+    SmsStatus,
+    /// A call's status callback.
+    CallStatus,
+    /// The key a patient pressed during a call (the `<Gather>` action).
+    CallReply,
+}
+
+impl Hook {
+    /// Where medrelay serves it; the configured URL ends with this path.
+    pub const fn path(self) -> &'static str {
+        match self {
+            Self::SmsStatus => "/webhooks/twilio/sms",
+            Self::CallStatus => "/webhooks/twilio/voice",
+            Self::CallReply => "/webhooks/twilio/voice/confirm",
+        }
+    }
+}
+
+/// The URL Twilio requested when it called `given` (a configured callback URL) and the request
+/// arrived with `query`: the configured scheme, host, port and path, which a proxy may have
+/// rewritten on the way, and the query as Twilio sent it (ours, with the attempt id).
+pub fn requested_url(given: &Url, query: Option<&str>) -> String {
+    let mut base = given.clone();
+    base.set_query(None);
+    let mut url = String::from(base.as_str());
+    if let Some(query) = query.filter(|q| !q.is_empty()) {
+        url.push('?');
+        url.push_str(query);
+    }
+    url
+}
 
 /// Checks `X-Twilio-Signature` (providers.md §2.3): HMAC-SHA1 with the auth token over the full
 /// URL Twilio requested followed by every POST parameter, sorted by name, as `name` + `value`.
@@ -96,10 +132,20 @@ fn other_port_form(url: &str) -> Option<String> {
 
 /// Our attempt id from a status callback URL (the `attempt` query parameter the adapters add).
 pub fn callback_ref_from_url(url: &str) -> Option<String> {
+    query_param(url, ATTEMPT_PARAM)
+}
+
+/// The language a call spoke, from its `<Gather>` action URL (the `language` query parameter the
+/// voice adapter adds).
+pub fn call_language_from_url(url: &str) -> Option<String> {
+    query_param(url, LANGUAGE_PARAM)
+}
+
+fn query_param(url: &str, param: &str) -> Option<String> {
     Url::parse(url)
         .ok()?
         .query_pairs()
-        .find(|(name, _)| name == ATTEMPT_PARAM)
+        .find(|(name, _)| name == param)
         .map(|(_, value)| value.into_owned())
         .filter(|value| !value.is_empty())
 }
@@ -276,5 +322,20 @@ mod tests {
         for (url, expected) in cases {
             assert_eq!(other_port_form(url).as_deref(), expected, "{url}");
         }
+    }
+
+    #[test]
+    fn the_requested_url_is_the_configured_one_with_the_query_twilio_sent() {
+        let given =
+            Url::parse("https://relay.clinic.example/medrelay/webhooks/twilio/sms?clinic=7")
+                .expect("url");
+        assert_eq!(
+            requested_url(&given, Some("clinic=7&attempt=att_1")),
+            "https://relay.clinic.example/medrelay/webhooks/twilio/sms?clinic=7&attempt=att_1"
+        );
+        assert_eq!(
+            requested_url(&given, None),
+            "https://relay.clinic.example/medrelay/webhooks/twilio/sms"
+        );
     }
 }

@@ -144,9 +144,19 @@ impl WhatsAppCloud {
             };
         }
         let content = match &message.template {
-            Some(template) => Content::Template {
-                template: Template::new(template),
-            },
+            Some(template) => {
+                let template = Template::new(template);
+                let normalised = template.normalised_parameters();
+                if normalised > 0 {
+                    tracing::info!(
+                        attempt = %message.callback_ref,
+                        normalised,
+                        "whatsapp template parameters normalised: Meta refuses line breaks, tabs \
+                         and more than four spaces in a row"
+                    );
+                }
+                Content::Template { template }
+            }
             None => Content::Text {
                 text: Text {
                     body: &message.body,

@@ -1,6 +1,8 @@
 //! JSON shapes of the Cloud API (providers.md §1.1, §1.2, §1.4). Requests are typed exactly;
 //! responses and webhooks are read leniently because Meta adds fields without notice.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::ProviderTemplate;
@@ -61,7 +63,7 @@ pub(super) struct Component<'a> {
 pub(super) struct Parameter<'a> {
     #[serde(rename = "type")]
     pub kind: &'static str,
-    pub text: &'a str,
+    pub text: Cow<'a, str>,
 }
 
 impl<'a> Template<'a> {
@@ -74,7 +76,10 @@ impl<'a> Template<'a> {
                 parameters: template
                     .parameters
                     .iter()
-                    .map(|text| Parameter { kind: "text", text })
+                    .map(|text| Parameter {
+                        kind: "text",
+                        text: parameter_text(text),
+                    })
                     .collect(),
             }]
         };
@@ -87,6 +92,54 @@ impl<'a> Template<'a> {
             components,
         }
     }
+}
+
+impl Template<'_> {
+    /// How many parameters [`parameter_text`] had to change.
+    pub(super) fn normalised_parameters(&self) -> usize {
+        self.components
+            .iter()
+            .flat_map(|c| &c.parameters)
+            .filter(|p| matches!(p.text, Cow::Owned(_)))
+            .count()
+    }
+}
+
+/// A template parameter as Meta accepts it. Meta refuses a parameter holding a new line, a tab
+/// or more than four spaces in a row (error 132018), which would lose the WhatsApp message. So
+/// every run of blanks that holds a line break or a tab, or is longer than four spaces, becomes
+/// one space; shorter runs of plain spaces stay as they are.
+pub(super) fn parameter_text(text: &str) -> Cow<'_, str> {
+    let is_blank = |c: char| c == ' ' || c == '\t' || is_line_break(c);
+    let needs_change = |run: &str| run.chars().count() > 4 || run.contains(|c| c != ' ');
+    let mut out = String::with_capacity(text.len());
+    let mut changed = false;
+    let mut rest = text;
+    while let Some(start) = rest.find(is_blank) {
+        out.push_str(&rest[..start]);
+        let run = &rest[start..];
+        let end = run.find(|c| !is_blank(c)).unwrap_or(run.len());
+        let blanks = &run[..end];
+        if needs_change(blanks) {
+            out.push(' ');
+            changed = true;
+        } else {
+            out.push_str(blanks);
+        }
+        rest = &run[end..];
+    }
+    if !changed {
+        return Cow::Borrowed(text);
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+fn is_line_break(c: char) -> bool {
+    matches!(
+        c,
+        '\n' | '\r' | '\u{b}' | '\u{c}' | '\u{85}' | '\u{2028}' | '\u{2029}'
+    )
 }
 
 /// 200 answer to a send: `messages[0].id` is the wamid.
@@ -242,4 +295,28 @@ pub(super) struct Reply {
 #[derive(Debug, Deserialize)]
 pub(super) struct Context {
     pub id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_parameters_lose_line_breaks_tabs_and_long_runs_of_spaces() {
+        let cases = [
+            ("Dr. Cohen", "Dr. Cohen"),
+            ("Dr. Cohen\nRoom 3", "Dr. Cohen Room 3"),
+            ("Dr. Cohen\r\n\r\nRoom 3", "Dr. Cohen Room 3"),
+            ("Room:\t3", "Room: 3"),
+            ("Room: \n 3", "Room: 3"),
+            ("a    b", "a    b"),
+            ("a     b", "a b"),
+            ("a\u{2028}b", "a b"),
+            ("\nleading and trailing\n", " leading and trailing "),
+        ];
+        for (given, sent) in cases {
+            assert_eq!(parameter_text(given), sent, "{given:?}");
+        }
+        assert!(matches!(parameter_text("a    b"), Cow::Borrowed(_)));
+    }
 }

@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use medrelay_channels::twilio::Hook;
 use medrelay_channels::{ProviderStatus, twilio, whatsapp};
 use serde::Deserialize;
 use tokio::sync::Semaphore;
@@ -24,6 +25,7 @@ use tokio::sync::Semaphore;
 use crate::api::AppState;
 use crate::api::problem::ApiError;
 use crate::config::HttpConfig;
+use crate::providers::TwilioAccount;
 use crate::store::StatusUpdate;
 
 const TWILIO_SIGNATURE: &str = "X-Twilio-Signature";
@@ -174,7 +176,8 @@ async fn twilio_sms_status(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    twilio_status(&state, &uri, &headers, &body, twilio::parse_sms_status).await
+    let request = TwilioRequest::new(Hook::SmsStatus, &uri, &headers, &body);
+    twilio_status(&state, request, twilio::parse_sms_status).await
 }
 
 async fn twilio_call_status(
@@ -183,7 +186,8 @@ async fn twilio_call_status(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    twilio_status(&state, &uri, &headers, &body, twilio::parse_call_status).await
+    let request = TwilioRequest::new(Hook::CallStatus, &uri, &headers, &body);
+    twilio_status(&state, request, twilio::parse_call_status).await
 }
 
 /// Reads one Twilio status callback: its parameters and our attempt id.
@@ -192,14 +196,17 @@ type ParseTwilioStatus = fn(&[(String, String)], Option<&str>) -> Option<Provide
 /// A message or call status callback, read by `parse`.
 async fn twilio_status(
     state: &AppState,
-    uri: &OriginalUri,
-    headers: &HeaderMap,
-    body: &[u8],
+    request: TwilioRequest<'_>,
     parse: ParseTwilioStatus,
 ) -> Result<Response, ApiError> {
-    let callback = twilio_request(state, uri, headers, body)?;
+    let callback = twilio_callback(state, request)?;
     let statuses = parse(&callback.params, callback.callback_ref.as_deref());
-    apply(state, statuses.into_iter().collect(), &callback.senders).await?;
+    apply(
+        state,
+        statuses.into_iter().collect(),
+        &callback.account.senders,
+    )
+    .await?;
     Ok(empty_twiml())
 }
 
@@ -212,24 +219,29 @@ async fn twilio_call_reply(
 ) -> Result<Response, ApiError> {
     let TwilioCallback {
         callback_ref,
+        language,
         params,
-        senders,
-    } = twilio_request(&state, &uri, &headers, &body)?;
+        account,
+    } = twilio_callback(
+        &state,
+        TwilioRequest::new(Hook::CallReply, &uri, &headers, &body),
+    )?;
     let reply = twilio::parse_call_reply(&params);
     let thanks = match (callback_ref, reply) {
         (Some(attempt), Some(reply)) => {
             let recorded = state
                 .store
-                .record_call_reply(&attempt, &reply.digits, &senders, state.clock.now())
+                .record_call_reply(&attempt, &reply.digits, &account.senders, state.clock.now())
                 .await?;
             recorded && reply.digits == "1"
         }
         _ => false,
     };
     let twiml = if thanks {
-        "<Response><Say>Thank you.</Say><Hangup/></Response>"
+        let language = language.as_deref().unwrap_or_default();
+        twilio::thanks_twiml(language, twilio::voice_for(&account.voices, language))
     } else {
-        "<Response><Hangup/></Response>"
+        "<Response><Hangup/></Response>".to_owned()
     };
     Ok(([(header::CONTENT_TYPE, "text/xml")], twiml).into_response())
 }
@@ -245,49 +257,69 @@ fn signature_header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'
 }
 
 /// A signed Twilio callback: our attempt id (from the URL) and the POST parameters.
-struct TwilioCallback {
+struct TwilioCallback<'s> {
     callback_ref: Option<String>,
+    /// The language a call spoke, on a key press (from the `<Gather>` action URL).
+    language: Option<String>,
     params: Vec<(String, String)>,
-    /// The senders of the account that signed it: the only ones it may speak for.
-    senders: Vec<String>,
+    /// The account that signed it: it may speak only for its own senders.
+    account: &'s TwilioAccount,
+}
+
+/// A request to one of the webhooks Twilio calls, as it arrived.
+struct TwilioRequest<'r> {
+    hook: Hook,
+    uri: &'r OriginalUri,
+    headers: &'r HeaderMap,
+    body: &'r [u8],
+}
+
+impl<'r> TwilioRequest<'r> {
+    fn new(hook: Hook, uri: &'r OriginalUri, headers: &'r HeaderMap, body: &'r [u8]) -> Self {
+        Self {
+            hook,
+            uri,
+            headers,
+            body,
+        }
+    }
 }
 
 /// The Twilio callback in this request, if its `X-Twilio-Signature` checks out against the
-/// account it names.
-fn twilio_request(
-    state: &AppState,
-    uri: &OriginalUri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<TwilioCallback, ApiError> {
-    let signature = signature_header(headers, TWILIO_SIGNATURE)?;
-    let params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
-    // Twilio signs the URL it called: our public address and the path and query it was given.
-    let url = format!(
-        "{}{}",
-        state.public_url.trim_end_matches('/'),
-        uri.path_and_query().map_or("/", |pq| pq.as_str())
-    );
+/// account it names, over a URL that account was given for this webhook.
+fn twilio_callback<'s>(
+    state: &'s AppState,
+    request: TwilioRequest<'_>,
+) -> Result<TwilioCallback<'s>, ApiError> {
+    let signature = signature_header(request.headers, TWILIO_SIGNATURE)?;
+    let params: Vec<(String, String)> = form_urlencoded::parse(request.body).into_owned().collect();
     let account = params
         .iter()
         .find(|(name, _)| name == "AccountSid")
         .and_then(|(_, sid)| state.providers.twilio_account(sid));
-    let Some(account) = account.filter(|account| {
-        twilio::validate_signature(&account.auth_token, &url, &params, Some(signature))
-    }) else {
-        return Err(ApiError::Forbidden(
-            "X-Twilio-Signature does not sign this request",
-        ));
-    };
+    let forbidden = || ApiError::Forbidden("X-Twilio-Signature does not sign this request");
+    let account = account.ok_or_else(forbidden)?;
+    // Twilio signs the URL it was given: the configured callback URL with our query. Every
+    // URL is checked, so the time taken does not tell which came close.
+    let query = request.uri.query();
+    let signed: Vec<String> = account
+        .hook_urls(request.hook)
+        .map(|given| twilio::requested_url(given, query))
+        .filter(|url| {
+            twilio::validate_signature(&account.auth_token, url, &params, Some(signature))
+        })
+        .collect();
+    let url = signed.first().ok_or_else(forbidden)?;
     Ok(TwilioCallback {
-        callback_ref: twilio::callback_ref_from_url(&url),
+        callback_ref: twilio::callback_ref_from_url(url),
+        language: twilio::call_language_from_url(url),
         params,
-        senders: account.senders.clone(),
+        account,
     })
 }
 
-/// Stores the statuses that name one of our attempts sent through `senders`; the rest are not
-/// this account's to report.
+/// Stores the statuses that name one of our attempts sent through `senders`, by our attempt id
+/// or the provider's message id; the rest are not this account's to report.
 async fn apply(
     state: &AppState,
     statuses: Vec<ProviderStatus>,
@@ -296,17 +328,15 @@ async fn apply(
     let now = state.clock.now();
     let updates: Vec<StatusUpdate> = statuses
         .into_iter()
-        .filter_map(|status| {
-            Some(StatusUpdate {
-                attempt_id: status.callback_ref?,
-                provider_message_id: status.provider_message_id,
-                state: status.state,
-                error_code: status.error_code,
-                error_text: status.error_text,
-                fact: status
-                    .fact
-                    .map(|fact| (fact, state.config.dispatch.remember_until(fact, now))),
-            })
+        .map(|status| StatusUpdate {
+            attempt_id: status.callback_ref,
+            provider_message_id: status.provider_message_id,
+            state: status.state,
+            error_code: status.error_code,
+            error_text: status.error_text,
+            fact: status
+                .fact
+                .map(|fact| (fact, state.config.dispatch.remember_until(fact, now))),
         })
         .collect();
     if !updates.is_empty() {
