@@ -97,6 +97,7 @@ impl Application {
 
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> Result<Self, StartError> {
         let sandbox_enabled = config.sandbox_enabled()?;
+        crate::domain::PhoneRegion::load_numbering_plans();
         let store = Store::connect(&config.database_url).await?;
         let listener =
             TcpListener::bind(config.listen)

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use medrelay::Config;
 use medrelay::app::{Application, StandaloneSandbox};
-use medrelay::domain::{ApiKeyId, Language, ONE_LINE_RULE, Phone, TimeZoneName, is_one_line};
+use medrelay::domain::{
+    ApiKeyId, Language, ONE_LINE_RULE, Phone, PhoneRegion, TimeZoneName, is_one_line,
+};
 use medrelay::logging::{self, LogFormat};
 use medrelay::store::{ApiKeyRole, NewClinic, Store, StoreError};
 use medrelay_channels::ChannelKind;
@@ -81,8 +83,12 @@ enum ClinicCommand {
             default_value = "whatsapp,sms,email,voice"
         )]
         channels: Vec<ChannelKind>,
+        /// Where phone numbers written without a country code are read (patients' and the
+        /// clinic's own): an ISO 3166 country code.
+        #[arg(long, default_value = "IL")]
+        region: String,
         /// The number content-free notices (sensitive and restricted topics) ask patients to
-        /// call, in E.164 form, e.g. +97231234567.
+        /// call, as dialled in `--region` (03-1234567) or international (+97231234567).
         #[arg(long)]
         phone: Option<String>,
     },
@@ -126,17 +132,7 @@ async fn main() -> ExitCode {
     };
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
-        Command::Clinic {
-            command:
-                ClinicCommand::Create {
-                    slug,
-                    name,
-                    timezone,
-                    language,
-                    channels,
-                    phone,
-                },
-        } => create_clinic(&config, slug, name, &timezone, &language, channels, phone).await,
+        Command::Clinic { command } => create_clinic(&config, command).await,
         Command::Apikey {
             command: ApiKeyCommand::Create { clinic, role },
         } => create_key(&config, &clinic, role).await,
@@ -306,6 +302,7 @@ async fn bootstrap_demo(store: &Store) -> Result<Option<String>, Box<dyn std::er
                 timezone: TimeZoneName::parse("Asia/Jerusalem").ok_or("time zone")?,
                 default_language: Language::parse("he").ok_or("language")?,
                 default_channels: ChannelKind::ALL.to_vec(),
+                phone_region: PhoneRegion::ISRAEL,
             },
             jiff::Timestamp::now(),
         )
@@ -317,15 +314,16 @@ async fn bootstrap_demo(store: &Store) -> Result<Option<String>, Box<dyn std::er
     ))
 }
 
-async fn create_clinic(
-    config: &Config,
-    slug: String,
-    name: String,
-    timezone: &str,
-    language: &str,
-    channels: Vec<ChannelKind>,
-    phone: Option<String>,
-) -> CliResult {
+async fn create_clinic(config: &Config, command: ClinicCommand) -> CliResult {
+    let ClinicCommand::Create {
+        slug,
+        name,
+        timezone,
+        language,
+        channels,
+        region,
+        phone,
+    } = command;
     let valid_slug = !slug.is_empty()
         && slug
             .chars()
@@ -336,16 +334,18 @@ async fn create_clinic(
     if !is_one_line(&name) {
         return Err(format!("name {ONE_LINE_RULE}").into());
     }
+    let region = PhoneRegion::parse(&region).ok_or(format!("region {}", PhoneRegion::RULE))?;
     let phone = phone
-        .map(|p| Phone::parse(&p).ok_or(format!("phone {}", Phone::RULE)))
+        .map(|p| Phone::parse(&p, region).map_err(|e| format!("phone {e}")))
         .transpose()?;
     let store = Store::connect(&config.database_url).await?;
     let clinic = NewClinic {
         slug,
         name,
-        timezone: TimeZoneName::parse(timezone).ok_or(TimeZoneName::RULE)?,
-        default_language: Language::parse(language).ok_or(Language::RULE)?,
+        timezone: TimeZoneName::parse(&timezone).ok_or(TimeZoneName::RULE)?,
+        default_language: Language::parse(&language).ok_or(Language::RULE)?,
         default_channels: channels,
+        phone_region: region,
     };
     let clinic = store.create_clinic(clinic, jiff::Timestamp::now()).await?;
     if let Some(phone) = &phone {

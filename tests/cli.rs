@@ -155,44 +155,42 @@ fn a_configuration_file_named_but_missing_is_refused_not_ignored() {
 async fn a_clinic_phone_given_at_creation_is_the_number_notices_ask_patients_to_call() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let create = |slug: &str, extra: &[&str]| {
+        let mut args = vec!["clinic", "create", slug, "--name", "Hadar"];
+        args.extend_from_slice(extra);
+        medrelay(&url, &args)
+    };
 
-    let not_e164 = medrelay(
-        &url,
-        &[
-            "clinic",
-            "create",
-            "hadar",
-            "--name",
-            "Hadar",
-            "--phone",
-            "03-1234567",
-        ],
-    );
-    let with_phone = medrelay(
-        &url,
-        &[
-            "clinic",
-            "create",
-            "hadar",
-            "--name",
-            "Hadar",
-            "--phone",
-            "+97231234567",
-        ],
-    );
+    let too_short = create("hadar", &["--phone", "03-12345"]);
+    let national = create("hadar", &["--phone", "03-1234567"]);
+    let london = create("london", &["--region", "GB", "--phone", "020 7946 0123"]);
+    let no_region = create("nowhere", &["--region", "XX"]);
 
-    assert!(!not_e164.status.success());
-    assert!(String::from_utf8_lossy(&not_e164.stderr).contains("E.164"));
-    assert!(
-        with_phone.status.success(),
-        "{}",
-        String::from_utf8_lossy(&with_phone.stderr)
-    );
+    assert!(!too_short.status.success());
+    assert!(String::from_utf8_lossy(&too_short.stderr).contains("it reads as +972312345"));
+    for created in [&national, &london] {
+        assert!(
+            created.status.success(),
+            "{}",
+            String::from_utf8_lossy(&created.stderr)
+        );
+    }
+    assert!(String::from_utf8_lossy(&no_region.stderr).contains("ISO 3166"));
     let store = medrelay::store::Store::connect(&url).await.expect("store");
-    let clinic = store.clinic_by_slug("hadar").await.expect("clinic");
+    let phone = async |slug: &str| {
+        let clinic = store.clinic_by_slug(slug).await.expect("clinic");
+        (
+            clinic.phone.map(|p| p.as_str().to_owned()),
+            clinic.phone_region.as_str().to_owned(),
+        )
+    };
     assert_eq!(
-        clinic.phone.as_ref().map(|p| p.as_str()),
-        Some("+97231234567")
+        phone("hadar").await,
+        (Some("+97231234567".to_owned()), "IL".to_owned())
+    );
+    assert_eq!(
+        phone("london").await,
+        (Some("+442079460123".to_owned()), "GB".to_owned())
     );
     store.close().await;
 }
@@ -334,6 +332,7 @@ async fn the_database_and_its_wal_files_are_readable_by_their_owner_only() {
                 timezone: medrelay::domain::TimeZoneName::parse("Asia/Jerusalem").expect("zone"),
                 default_language: medrelay::domain::Language::parse("he").expect("language"),
                 default_channels: medrelay_channels::ChannelKind::ALL.to_vec(),
+                phone_region: medrelay::domain::PhoneRegion::ISRAEL,
             },
             jiff::Timestamp::now(),
         )

@@ -4,7 +4,7 @@
 use jiff::{SignedDuration, Timestamp};
 use medrelay::domain::{
     Actor, AttemptContent, AttemptId, AttemptStatus, ContentKind, Event, Language, NotificationId,
-    NotificationStatus, Phone, Priority, Reason, TimeZoneName,
+    NotificationStatus, Phone, PhoneRegion, Priority, Reason, TimeZoneName,
 };
 use medrelay::policy::{AttemptVerdict, PatientCaps};
 use medrelay::store::{
@@ -53,6 +53,7 @@ async fn one_notification_due(store: &Store, t0: Timestamp) -> NotificationId {
                 timezone: TimeZoneName::parse("Asia/Jerusalem").expect("zone"),
                 default_language: Language::parse("he").expect("language"),
                 default_channels: ChannelKind::ALL.to_vec(),
+                phone_region: PhoneRegion::ISRAEL,
             },
             t0,
         )
@@ -67,7 +68,7 @@ async fn one_notification_due(store: &Store, t0: Timestamp) -> NotificationId {
         name: "Dana".into(),
         language: Language::parse("he").expect("language"),
         timezone: TimeZoneName::parse("Asia/Jerusalem").expect("zone"),
-        phone: Phone::parse("+972541234567"),
+        phone: Phone::parse("+972541234567", PhoneRegion::ISRAEL).ok(),
         whatsapp: true,
         email: None,
         channels: Vec::new(),

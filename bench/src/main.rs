@@ -39,7 +39,7 @@ use std::time::Duration;
 use clap::Parser;
 use medrelay::Application;
 use medrelay::config::{ApiConfig, Config, SandboxConfig};
-use medrelay::domain::{ClinicHours, ClinicId, Language, TimeZoneName};
+use medrelay::domain::{ClinicHours, ClinicId, Language, PhoneRegion, TimeZoneName};
 use medrelay::store::{ApiKeyRole, NewClinic, Store};
 use medrelay_channels::ChannelKind;
 use medrelay_testkit::{Backend, TestDatabase};
@@ -210,6 +210,7 @@ async fn run_gateway(target: &Backend, database_url: String, args: &Args) -> Ben
                 timezone: TimeZoneName::parse("Asia/Jerusalem").ok_or("time zone")?,
                 default_language: Language::parse("he").ok_or("language")?,
                 default_channels: ChannelKind::ALL.to_vec(),
+                phone_region: PhoneRegion::ISRAEL,
             },
             now,
         )

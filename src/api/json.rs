@@ -22,29 +22,80 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(';')
-                    .next()
-                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
-            });
-        if !is_json {
-            return Err(ApiError::UnsupportedMediaType);
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::TooLarge
-            } else if body_timed_out(&rejection) {
-                ApiError::RequestTimeout
-            } else {
-                ApiError::Malformed(FieldError::new("body", rejection.body_text()))
-            }
-        })?;
-        parse(&bytes)
+        parse(&body_of_type(req, state, &["application/json"]).await?)
     }
+}
+
+/// A JSON merge patch (RFC 7396): `application/merge-patch+json`, or plain JSON as well.
+#[derive(Debug)]
+pub struct MergePatch(pub serde_json::Value);
+
+impl<S: Send + Sync> FromRequest<S> for MergePatch {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let types = ["application/merge-patch+json", "application/json"];
+        let bytes = body_of_type(req, state, &types).await?;
+        parse::<serde_json::Value>(&bytes).map(|json| Self(json.value))
+    }
+}
+
+impl MergePatch {
+    /// Applies the patch to `target` as RFC 7396 says: members given replace, `null` removes,
+    /// objects merge member by member, anything else replaces the whole.
+    pub fn apply_to(&self, target: &mut serde_json::Value) {
+        merge(target, &self.0);
+    }
+}
+
+fn merge(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    let serde_json::Value::Object(changes) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = serde_json::Value::Object(serde_json::Map::new());
+    }
+    if let serde_json::Value::Object(fields) = target {
+        for (name, change) in changes {
+            if change.is_null() {
+                fields.remove(name);
+            } else {
+                merge(
+                    fields
+                        .entry(name.clone())
+                        .or_insert(serde_json::Value::Null),
+                    change,
+                );
+            }
+        }
+    }
+}
+
+/// The body, when its `Content-Type` is one of `types`.
+async fn body_of_type<S: Send + Sync>(
+    req: Request,
+    state: &S,
+    types: &[&str],
+) -> Result<Bytes, ApiError> {
+    let accepted = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| types.iter().any(|t| media.trim().eq_ignore_ascii_case(t)));
+    if !accepted {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge
+        } else if body_timed_out(&rejection) {
+            ApiError::RequestTimeout
+        } else {
+            ApiError::Malformed(FieldError::new("body", rejection.body_text()))
+        }
+    })
 }
 
 /// Whether the body stopped arriving for `http.body_timeout_ms`.
@@ -179,6 +230,25 @@ mod tests {
             Err(ApiError::Malformed(error)) => vec![error],
             other => panic!("expected an error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_merge_patch_replaces_given_members_removes_nulls_and_keeps_the_rest() {
+        let mut target = serde_json::json!({
+            "name": "Dana", "phone": "+972541234567", "email": "dana@example.org",
+            "quiet_hours": {"start": "22:00", "end": "07:00"}
+        });
+        MergePatch(serde_json::json!({
+            "channels": ["sms"], "email": null, "quiet_hours": {"end": "08:00"}
+        }))
+        .apply_to(&mut target);
+        assert_eq!(
+            target,
+            serde_json::json!({
+                "name": "Dana", "phone": "+972541234567", "channels": ["sms"],
+                "quiet_hours": {"start": "22:00", "end": "08:00"}
+            })
+        );
     }
 
     #[test]

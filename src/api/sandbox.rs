@@ -70,8 +70,8 @@ pub(super) async fn patient_writes(
     body: ApiJson<PatientMessage>,
 ) -> Result<StatusCode, ApiError> {
     let message = body.value;
-    let from = Phone::parse(&message.from)
-        .ok_or_else(|| ApiError::invalid("from", "must be a phone number in E.164 form"))?;
+    let from = Phone::parse(&message.from, caller.clinic.phone_region)
+        .map_err(|e| ApiError::invalid("from", e.to_string()))?;
     if !state
         .store
         .is_patient_phone(&caller.clinic.id, from.as_str())

@@ -33,7 +33,7 @@ impl Round {
     ) -> Result<Self, StoreError> {
         let patient_ids: Vec<&str> = claimed.iter().map(|n| n.patient_id.as_str()).collect();
         let patients = store.patients_by_ids(&patient_ids).await?;
-        let addresses: Vec<&str> = patients.values().flat_map(addresses).collect();
+        let addresses: Vec<&str> = patients.values().flat_map(Patient::addresses).collect();
         let mut clinic_ids: Vec<&str> = claimed.iter().map(|n| n.clinic_id.as_str()).collect();
         clinic_ids.sort_unstable();
         clinic_ids.dedup();
@@ -86,7 +86,8 @@ impl Round {
         clinic: &'a Clinic,
         providers: &Providers,
     ) -> PlanInputs<'a> {
-        let known_facts = addresses(patient)
+        let known_facts = patient
+            .addresses()
             .filter_map(|address| self.known.get(&(clinic.id.clone(), address.to_owned())))
             .flatten()
             .cloned()
@@ -146,14 +147,4 @@ impl Round {
             .cloned()
             .unwrap_or_default()
     }
-}
-
-/// The patient's phone and email, where the providers' facts are kept.
-fn addresses(patient: &Patient) -> impl Iterator<Item = &str> {
-    [
-        patient.phone.as_ref().map(|p| p.as_str()),
-        patient.email.as_ref().map(|e| e.as_str()),
-    ]
-    .into_iter()
-    .flatten()
 }

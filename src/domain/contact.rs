@@ -1,36 +1,5 @@
 use std::fmt;
 
-/// A phone number in E.164: `+`, a country code that does not start with 0, 8 to 15 digits in all.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Phone(String);
-
-impl Phone {
-    pub const RULE: &'static str = "must be E.164: '+' then 8 to 15 digits, e.g. +972541234567";
-
-    pub fn parse(s: &str) -> Option<Self> {
-        let digits = s.strip_prefix('+')?;
-        let valid = (8..=15).contains(&digits.len())
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && !digits.starts_with('0');
-        valid.then(|| Self(s.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The last three digits, for logs and staff screens.
-    pub fn masked(&self) -> String {
-        format!("***{}", &self.0[self.0.len().saturating_sub(3)..])
-    }
-}
-
-impl fmt::Debug for Phone {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Phone({})", self.masked())
-    }
-}
-
 /// An email address, checked for shape only; the mail server is the judge of the rest.
 #[derive(Clone, PartialEq, Eq)]
 pub struct EmailAddress(String);
@@ -106,28 +75,6 @@ impl TimeZoneName {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn phone_numbers_must_be_e164() {
-        assert!(Phone::parse("+972541234567").is_some());
-        assert!(Phone::parse("+12025550123").is_some());
-        for bad in [
-            "0541234567",
-            "+0541234567",
-            "+972 54 123 4567",
-            "+97254",
-            "+",
-            "+9725412345678901",
-        ] {
-            assert!(Phone::parse(bad).is_none(), "{bad} should be rejected");
-        }
-    }
-
-    #[test]
-    fn phone_debug_shows_only_the_last_digits() {
-        let phone = Phone::parse("+972541234567").map(|p| format!("{p:?}"));
-        assert_eq!(phone.as_deref(), Some("Phone(***567)"));
-    }
 
     #[test]
     fn email_addresses_need_a_local_part_and_a_dotted_domain() {

@@ -37,6 +37,7 @@ mod hours;
 mod ids;
 mod notification;
 mod patient;
+mod phone;
 mod reason;
 mod reminder_offset;
 mod secure_link;
@@ -44,7 +45,7 @@ mod text;
 mod topic;
 
 pub use callback::{CallbackOutcome, CallbackStatus};
-pub use contact::{EmailAddress, Language, Phone, TimeZoneName};
+pub use contact::{EmailAddress, Language, TimeZoneName};
 pub use content::{AttemptContent, ContentKind, SentTemplate};
 pub use event::{Actor, Cancellation, Event, ProviderError, ReminderTiming, ScheduleChange};
 pub use field::FieldError;
@@ -58,6 +59,7 @@ pub use ids::{
 };
 pub use notification::{AppointmentStatus, AttemptStatus, NotificationStatus, Priority};
 pub use patient::{Clinic, Patient};
+pub use phone::{LineType, Phone, PhoneError, PhoneRegion};
 pub use reason::{
     HoursRule, Reason, ReminderSkip, RouteSource, SkipReason, UsedUp, clinic_time, no_channel_left,
 };

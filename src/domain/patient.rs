@@ -1,6 +1,8 @@
 use medrelay_channels::ChannelKind;
 
-use super::{ClinicId, EmailAddress, Language, PatientId, Phone, QuietHours, TimeZoneName};
+use super::{
+    ClinicId, EmailAddress, Language, PatientId, Phone, PhoneRegion, QuietHours, TimeZoneName,
+};
 
 /// The tenant: a clinic with its own patients, keys and channel set-up.
 #[derive(Debug, Clone)]
@@ -15,6 +17,8 @@ pub struct Clinic {
     pub default_channels: Vec<ChannelKind>,
     /// The number content-free notices ask patients to call.
     pub phone: Option<Phone>,
+    /// Where the clinic's numbers written without a country code are read.
+    pub phone_region: PhoneRegion,
 }
 
 #[derive(Debug, Clone)]
@@ -39,4 +43,17 @@ pub struct Patient {
     pub birth_date: Option<jiff::civil::Date>,
     pub created_at: jiff::Timestamp,
     pub updated_at: jiff::Timestamp,
+}
+
+impl Patient {
+    /// The patient's phone number and email address, those on record: what providers tell us
+    /// facts about.
+    pub fn addresses(&self) -> impl Iterator<Item = &str> {
+        [
+            self.phone.as_ref().map(Phone::as_str),
+            self.email.as_ref().map(EmailAddress::as_str),
+        ]
+        .into_iter()
+        .flatten()
+    }
 }

@@ -40,6 +40,8 @@ pub enum SkipReason {
     LandlineSaysProvider {
         learned_at: Timestamp,
     },
+    /// The numbering plan says the patient's number is a landline.
+    Landline,
     NotConfigured,
     OptedOut,
     NotOnWhatsApp,
@@ -276,6 +278,7 @@ impl fmt::Display for SkipReason {
                 "the number is a landline (provider, {}); calling instead",
                 learned_at.strftime("%Y-%m-%d")
             ),
+            Self::Landline => f.write_str("the number is a landline (its number range says so)"),
             Self::NotConfigured => f.write_str("not configured for this clinic"),
             Self::OptedOut => f.write_str("patient opted out"),
             Self::NotOnWhatsApp => f.write_str("patient is not on WhatsApp"),

@@ -1,7 +1,7 @@
 use jiff::Timestamp;
 use medrelay_channels::{ChannelKind, Recipient, RecipientFact, twilio};
 
-use crate::domain::{Clinic, Patient, Reason, RouteSource, SkipReason};
+use crate::domain::{Clinic, Patient, Phone, Reason, RouteSource, SkipReason};
 
 /// A channel that can carry the notification, with the address it goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +56,8 @@ pub struct ChannelPlan {
 /// Staff's choice for this message wins; then the patient's preference; then the clinic's order.
 /// A channel is dropped when the clinic has not set it up, the patient opted out of it, the
 /// patient has no contact for it, or a provider told us it cannot reach the patient (`facts`).
-/// A number known to be a landline is called where a text was planned. A channel the clinic's
+/// A landline (by its number range, or as a provider said) takes no SMS, nor WhatsApp unless the
+/// clinic says the number is on it, and is called where a text was planned. A channel the clinic's
 /// provider account cannot serve right now (`suspended`) is skipped, and so is WhatsApp for free
 /// text outside the patient's 24-hour window.
 pub fn channel_plan(
@@ -82,21 +83,6 @@ pub fn channel_plan(
             },
         ),
     };
-    let landline = facts.iter().find(|f| f.fact == RecipientFact::Landline);
-    let order: Vec<ChannelKind> = match landline {
-        Some(_) if requested.is_none() && !order.contains(&ChannelKind::Voice) => order
-            .into_iter()
-            .map(|c| {
-                if c == ChannelKind::Sms {
-                    ChannelKind::Voice
-                } else {
-                    c
-                }
-            })
-            .collect(),
-        _ => order,
-    };
-
     let mut plan = ChannelPlan {
         channels: Vec::new(),
         source,
@@ -104,6 +90,30 @@ pub fn channel_plan(
         callback_possible: patient.phone.is_some(),
         suspended_until: None,
     };
+    let order: Vec<ChannelKind> = match landline(patient, facts) {
+        Some(why)
+            if requested.is_none()
+                && order.contains(&ChannelKind::Sms)
+                && !order.contains(&ChannelKind::Voice) =>
+        {
+            plan.skipped.push(Reason::Skipped {
+                channel: ChannelKind::Sms,
+                reason: why,
+            });
+            order
+                .into_iter()
+                .map(|c| {
+                    if c == ChannelKind::Sms {
+                        ChannelKind::Voice
+                    } else {
+                        c
+                    }
+                })
+                .collect()
+        }
+        _ => order,
+    };
+
     for channel in order {
         let skip = |reason| Reason::Skipped { channel, reason };
         if let Some(suspension) = suspended.iter().find(|s| s.channel == channel) {
@@ -131,6 +141,18 @@ pub fn channel_plan(
         }
     }
     plan
+}
+
+/// How we know the patient's number is a landline, if we do: its number range, or a provider's
+/// refusal of a text to it.
+fn landline(patient: &Patient, facts: &[KnownFact]) -> Option<SkipReason> {
+    if patient.phone.as_ref().is_some_and(Phone::is_landline) {
+        return Some(SkipReason::Landline);
+    }
+    facts
+        .iter()
+        .find(|f| f.fact == RecipientFact::Landline)
+        .map(fact_reason)
 }
 
 /// Leaves SMS out of `plan` when `sms_text`, the content it would carry, is longer than Twilio
@@ -179,7 +201,10 @@ fn usable(
             .map(|p| Recipient::Phone(p.as_str().to_owned()))
             .ok_or(SkipReason::NoPhone)
     };
+    let is_landline = patient.phone.as_ref().is_some_and(Phone::is_landline);
     match channel {
+        ChannelKind::Sms if is_landline => Err(SkipReason::Landline),
+        ChannelKind::Whatsapp if is_landline && !patient.whatsapp => Err(SkipReason::Landline),
         ChannelKind::Whatsapp if patient.phone.is_some() && !patient.whatsapp => {
             Err(SkipReason::NotOnWhatsApp)
         }
@@ -199,7 +224,7 @@ pub(crate) mod tests {
     pub(crate) fn texts(reasons: &[Reason]) -> Vec<String> {
         reasons.iter().map(ToString::to_string).collect()
     }
-    use crate::domain::{ClinicId, EmailAddress, Language, PatientId, Phone, TimeZoneName};
+    use crate::domain::{ClinicId, EmailAddress, Language, PatientId, PhoneRegion, TimeZoneName};
 
     /// The plan for `patient` at the test clinic, with nothing known about their addresses.
     pub(crate) fn default_plan(patient: &Patient) -> ChannelPlan {
@@ -222,6 +247,7 @@ pub(crate) mod tests {
             default_language: Language::parse("he").expect("language"),
             default_channels: vec![ChannelKind::Whatsapp, ChannelKind::Sms, ChannelKind::Email],
             phone: None,
+            phone_region: PhoneRegion::ISRAEL,
         }
     }
 
@@ -233,7 +259,7 @@ pub(crate) mod tests {
             name: "Dana".into(),
             language: Language::parse("he").expect("language"),
             timezone: TimeZoneName::parse("Asia/Jerusalem").expect("zone"),
-            phone: Phone::parse("+972541234567"),
+            phone: Phone::parse("054-1234567", PhoneRegion::ISRAEL).ok(),
             whatsapp: true,
             email: EmailAddress::parse("dana@example.org"),
             channels: Vec::new(),
@@ -386,6 +412,72 @@ pub(crate) mod tests {
             WhatsAppContent::Template,
         );
         assert_eq!(kinds(&plan), [ChannelKind::Voice, ChannelKind::Email]);
+        assert_eq!(
+            texts(&plan.skipped),
+            ["sms skipped: the number is a landline (provider, 2026-11-20); calling instead"]
+        );
+    }
+
+    /// Dana's number, 02-6234567, is a Jerusalem landline.
+    fn patient_on_a_landline(whatsapp: bool) -> Patient {
+        let mut patient = patient();
+        patient.phone = Phone::parse("02-6234567", PhoneRegion::ISRAEL).ok();
+        patient.whatsapp = whatsapp;
+        patient
+    }
+
+    #[test]
+    fn a_landline_by_its_number_range_is_called_from_the_first_message() {
+        let mut clinic = clinic();
+        clinic.default_channels = vec![ChannelKind::Whatsapp, ChannelKind::Sms, ChannelKind::Voice];
+        let plan = channel_plan(
+            None,
+            &patient_on_a_landline(false),
+            &clinic,
+            &[],
+            &[],
+            WhatsAppContent::Template,
+        );
+        assert_eq!(kinds(&plan), [ChannelKind::Voice]);
+        assert_eq!(
+            texts(&plan.skipped),
+            [
+                "whatsapp skipped: the number is a landline (its number range says so)",
+                "sms skipped: the number is a landline (its number range says so)",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_landline_is_called_in_place_of_sms_when_voice_is_not_in_the_order() {
+        let mut clinic = clinic();
+        clinic.default_channels.push(ChannelKind::Voice);
+        let mut patient = patient_on_a_landline(false);
+        patient.channels = vec![ChannelKind::Sms, ChannelKind::Email];
+        let plan = channel_plan(None, &patient, &clinic, &[], &[], WhatsAppContent::Template);
+        assert_eq!(kinds(&plan), [ChannelKind::Voice, ChannelKind::Email]);
+        assert_eq!(
+            texts(&plan.skipped),
+            ["sms skipped: the number is a landline (its number range says so)"]
+        );
+    }
+
+    #[test]
+    fn a_landline_the_clinic_says_is_on_whatsapp_keeps_whatsapp_but_takes_no_sms() {
+        let plan = channel_plan(
+            Some(ChannelKind::Sms),
+            &patient_on_a_landline(true),
+            &clinic(),
+            &[],
+            &[],
+            WhatsAppContent::Template,
+        );
+        assert!(
+            plan.channels.is_empty(),
+            "staff's sms cannot reach a landline"
+        );
+        let plan = default_plan(&patient_on_a_landline(true));
+        assert_eq!(kinds(&plan), [ChannelKind::Whatsapp, ChannelKind::Email]);
     }
 
     #[test]

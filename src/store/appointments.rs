@@ -12,7 +12,9 @@ use sqlx::{Any, Transaction};
 use super::events::EventBatch;
 use super::notifications::status;
 use super::reminder_series::{apply_series, cancel_reminder, latest_reminders};
-use super::{Backend, Store, StoreError, lock_notifications, millis, opt_timestamp, timestamp};
+use super::{
+    Backend, Store, StoreError, for_update, lock_notifications, millis, opt_timestamp, timestamp,
+};
 use crate::domain::ReminderOffset;
 use crate::domain::{
     Actor, AppointmentId, AppointmentStatus, Cancellation, ClinicId, NotificationId,
@@ -191,15 +193,6 @@ struct ViewRow {
     skipped_reminders: String,
     created_at: i64,
     updated_at: i64,
-}
-
-/// Row locks for an appointment being changed, so two changes of one appointment take turns on
-/// PostgreSQL (SQLite has one writer at a time).
-fn for_update(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Postgres => " FOR UPDATE",
-        Backend::Sqlite => "",
-    }
 }
 
 /// The appointment `id` (ours or the booking system's) of the clinic, read in `tx`.

@@ -11,7 +11,8 @@ use super::{
     timestamp,
 };
 use crate::domain::{
-    ApiKeyId, Clinic, ClinicHours, ClinicHoursText, ClinicId, Language, Phone, TimeZoneName,
+    ApiKeyId, Clinic, ClinicHours, ClinicHoursText, ClinicId, Language, LineType, Phone,
+    PhoneRegion, TimeZoneName,
 };
 
 #[derive(Debug, Clone)]
@@ -21,6 +22,7 @@ pub struct NewClinic {
     pub timezone: TimeZoneName,
     pub default_language: Language,
     pub default_channels: Vec<ChannelKind>,
+    pub phone_region: PhoneRegion,
 }
 
 /// What a key may do: `booking` for booking systems, `staff` for people, `admin` for set-up. Each
@@ -74,7 +76,8 @@ pub struct AuthenticatedKey {
     pub role: ApiKeyRole,
 }
 
-const CLINIC_COLUMNS: &str = "id, slug, name, timezone, default_language, default_channels, phone";
+const CLINIC_COLUMNS: &str =
+    "id, slug, name, timezone, default_language, default_channels, phone, phone_region";
 
 #[derive(sqlx::FromRow)]
 struct ClinicRow {
@@ -85,6 +88,7 @@ struct ClinicRow {
     default_language: String,
     default_channels: String,
     phone: Option<String>,
+    phone_region: String,
 }
 
 impl TryFrom<ClinicRow> for Clinic {
@@ -102,12 +106,10 @@ impl TryFrom<ClinicRow> for Clinic {
             default_language: Language::parse(&language)
                 .ok_or_else(|| StoreError::Corrupt(format!("language {language}")))?,
             default_channels: parse_channels(&row.default_channels)?,
-            phone: row
-                .phone
-                .map(|p| {
-                    Phone::parse(&p).ok_or_else(|| StoreError::Corrupt(format!("clinic phone {p}")))
-                })
-                .transpose()?,
+            // A clinic's own number is called, never texted: its line type is not needed.
+            phone: row.phone.map(|p| Phone::from_stored(p, LineType::Unknown)),
+            phone_region: PhoneRegion::parse(&row.phone_region)
+                .ok_or_else(|| StoreError::Corrupt(format!("phone region {}", row.phone_region)))?,
         })
     }
 }
@@ -157,8 +159,8 @@ impl Store {
     ) -> Result<Clinic, StoreError> {
         let id = ClinicId::generate();
         sqlx::query(
-            "INSERT INTO clinics (id, slug, name, timezone, default_language, default_channels, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO clinics (id, slug, name, timezone, default_language, default_channels, phone_region, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(id.as_str())
         .bind(&clinic.slug)
@@ -166,6 +168,7 @@ impl Store {
         .bind(clinic.timezone.as_str())
         .bind(clinic.default_language.as_str())
         .bind(join_channels(&clinic.default_channels))
+        .bind(clinic.phone_region.as_str())
         .bind(millis(now))
         .execute(&self.write)
         .await
@@ -178,6 +181,7 @@ impl Store {
             default_language: clinic.default_language,
             default_channels: clinic.default_channels,
             phone: None,
+            phone_region: clinic.phone_region,
         })
     }
 
@@ -310,7 +314,7 @@ impl Store {
 
     pub async fn authenticate(&self, key: &str) -> Result<Option<AuthenticatedKey>, StoreError> {
         let row = sqlx::query_as::<_, KeyClinicRow>(
-            "SELECT k.id AS key_id, k.role, c.id, c.slug, c.name, c.timezone, c.default_language, c.default_channels, c.phone \
+            "SELECT k.id AS key_id, k.role, c.id, c.slug, c.name, c.timezone, c.default_language, c.default_channels, c.phone, c.phone_region \
              FROM api_keys k JOIN clinics c ON c.id = k.clinic_id \
              WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
         )

@@ -6,7 +6,7 @@ use sqlx::{Any, Transaction};
 
 use super::rows::{columns, write_rows};
 use super::{Store, StoreError, millis, parse_stored, placeholders, timestamp};
-use crate::domain::ClinicId;
+use crate::domain::{ClinicId, Patient};
 use crate::policy::{ChannelSuspension, KnownFact};
 
 /// A fact a provider told us about an address, to remember until `until`.
@@ -140,6 +140,21 @@ impl Store {
                 });
         }
         Ok(known)
+    }
+
+    /// The still-trusted facts about one patient's phone number and email address.
+    pub async fn facts_about(
+        &self,
+        patient: &Patient,
+        now: Timestamp,
+    ) -> Result<Vec<KnownFact>, StoreError> {
+        let addresses: Vec<&str> = patient.addresses().collect();
+        let mut known = self.recipient_facts(&addresses, now).await?;
+        Ok(addresses
+            .into_iter()
+            .filter_map(|address| known.remove(&(patient.clinic_id.clone(), address.to_owned())))
+            .flatten()
+            .collect())
     }
 
     /// Remembers when patients last wrote to our WhatsApp numbers: (phone number id, patient's

@@ -337,6 +337,15 @@ async fn lock_notifications(
     Ok(())
 }
 
+/// Row locks for a row being changed (an appointment, a patient), so two changes of one row take
+/// turns on PostgreSQL (SQLite has one writer at a time).
+fn for_update(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
+    }
+}
+
 pub(crate) fn millis(at: Timestamp) -> i64 {
     at.as_millisecond()
 }

@@ -3,10 +3,14 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 
-use super::{Store, StoreError, join_channels, millis, parse_channels, placeholders, timestamp};
+use sqlx::Any;
+
+use super::{
+    Store, StoreError, for_update, join_channels, millis, parse_channels, placeholders, timestamp,
+};
 use crate::domain::{
-    ClinicId, EmailAddress, Language, Patient, PatientId, Phone, QuietHours, TimeZoneName,
-    WindowText,
+    ClinicId, EmailAddress, Language, LineType, Patient, PatientId, Phone, QuietHours,
+    TimeZoneName, WindowText,
 };
 
 /// A patient as the booking system describes it, already validated.
@@ -25,8 +29,9 @@ pub struct PatientUpsert {
     pub birth_date: Option<jiff::civil::Date>,
 }
 
-const PATIENT_COLUMNS: &str = "id, clinic_id, external_id, name, language, timezone, phone, whatsapp, email, \
-                               channels, opted_out, quiet_hours, created_at, updated_at, birth_date";
+const PATIENT_COLUMNS: &str = "id, clinic_id, external_id, name, language, timezone, phone, phone_type, \
+                               whatsapp, email, channels, opted_out, quiet_hours, created_at, updated_at, \
+                               birth_date";
 
 /// Quiet hours are stored as `HH:MM-HH:MM`.
 fn quiet_hours_to_stored(quiet: QuietHours) -> String {
@@ -42,6 +47,15 @@ fn quiet_hours_from_stored(stored: &str) -> Option<QuietHours> {
     QuietHours::parse(&text, "quiet_hours").ok()
 }
 
+fn stored_phone(e164: String, line: Option<&str>) -> Result<Phone, StoreError> {
+    let line = match line {
+        Some(text) => LineType::parse(text)
+            .ok_or_else(|| StoreError::Corrupt(format!("phone type {text}")))?,
+        None => LineType::Unknown,
+    };
+    Ok(Phone::from_stored(e164, line))
+}
+
 #[derive(sqlx::FromRow)]
 struct PatientRow {
     id: String,
@@ -51,6 +65,8 @@ struct PatientRow {
     language: String,
     timezone: String,
     phone: Option<String>,
+    /// `mobile`, `landline` or `unknown`; NULL for numbers stored before line types were kept.
+    phone_type: Option<String>,
     /// 0 or 1: the Any driver decodes no booleans from SQLite's integers.
     whatsapp: i64,
     email: Option<String>,
@@ -77,7 +93,7 @@ impl TryFrom<PatientRow> for Patient {
             timezone: TimeZoneName::parse(&row.timezone).ok_or_else(|| corrupt("time zone"))?,
             phone: row
                 .phone
-                .map(|p| Phone::parse(&p).ok_or_else(|| corrupt("phone")))
+                .map(|p| stored_phone(p, row.phone_type.as_deref()))
                 .transpose()?,
             whatsapp: row.whatsapp != 0,
             email: row
@@ -100,6 +116,41 @@ impl TryFrom<PatientRow> for Patient {
     }
 }
 
+/// Writes the whole patient (creating it when its external id is new) through `executor`.
+async fn write_patient<'e>(
+    executor: impl sqlx::Executor<'e, Database = Any>,
+    clinic: &ClinicId,
+    patient: PatientUpsert,
+    now: Timestamp,
+) -> Result<Patient, StoreError> {
+    sqlx::query_as::<_, PatientRow>(&format!(
+        "INSERT INTO patients ({PATIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15) \
+         ON CONFLICT (clinic_id, external_id) DO UPDATE SET name = excluded.name, language = excluded.language, \
+         timezone = excluded.timezone, phone = excluded.phone, phone_type = excluded.phone_type, whatsapp = excluded.whatsapp, \
+         email = excluded.email, channels = excluded.channels, opted_out = excluded.opted_out, \
+         quiet_hours = excluded.quiet_hours, updated_at = excluded.updated_at, birth_date = excluded.birth_date \
+         RETURNING {PATIENT_COLUMNS}"
+    ))
+    .bind(PatientId::generate().as_str())
+    .bind(clinic.as_str())
+    .bind(&patient.external_id)
+    .bind(&patient.name)
+    .bind(patient.language.as_str())
+    .bind(patient.timezone.as_str())
+    .bind(patient.phone.as_ref().map(|p| p.as_str().to_owned()))
+    .bind(patient.phone.as_ref().map(|p| p.line().as_str()))
+    .bind(i64::from(patient.whatsapp))
+    .bind(patient.email.as_ref().map(|e| e.as_str().to_owned()))
+    .bind(join_channels(&patient.channels))
+    .bind(join_channels(&patient.opted_out))
+    .bind(patient.quiet_hours.map(quiet_hours_to_stored))
+    .bind(millis(now))
+    .bind(patient.birth_date.map(|d| d.to_string()))
+    .fetch_one(executor)
+    .await?
+    .try_into()
+}
+
 impl Store {
     /// Creates or replaces the patient with this external id; returns it and whether it is new.
     pub async fn upsert_patient(
@@ -108,33 +159,39 @@ impl Store {
         patient: PatientUpsert,
         now: Timestamp,
     ) -> Result<(Patient, bool), StoreError> {
-        let stored: Patient = sqlx::query_as::<_, PatientRow>(&format!(
-            "INSERT INTO patients ({PATIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14) \
-             ON CONFLICT (clinic_id, external_id) DO UPDATE SET name = excluded.name, language = excluded.language, \
-             timezone = excluded.timezone, phone = excluded.phone, whatsapp = excluded.whatsapp, \
-             email = excluded.email, channels = excluded.channels, opted_out = excluded.opted_out, \
-             quiet_hours = excluded.quiet_hours, updated_at = excluded.updated_at, birth_date = excluded.birth_date \
-             RETURNING {PATIENT_COLUMNS}"
-        ))
-        .bind(PatientId::generate().as_str())
-        .bind(clinic.as_str())
-        .bind(&patient.external_id)
-        .bind(&patient.name)
-        .bind(patient.language.as_str())
-        .bind(patient.timezone.as_str())
-        .bind(patient.phone.as_ref().map(|p| p.as_str().to_owned()))
-        .bind(i64::from(patient.whatsapp))
-        .bind(patient.email.as_ref().map(|e| e.as_str().to_owned()))
-        .bind(join_channels(&patient.channels))
-        .bind(join_channels(&patient.opted_out))
-        .bind(patient.quiet_hours.map(quiet_hours_to_stored))
-        .bind(millis(now))
-        .bind(patient.birth_date.map(|d| d.to_string()))
-        .fetch_one(&self.write)
-        .await?
-        .try_into()?;
+        let stored = write_patient(&self.write, clinic, patient, now).await?;
         let created = stored.created_at == stored.updated_at && stored.created_at == now;
         Ok((stored, created))
+    }
+
+    /// Changes a patient in one transaction: `edit` gets the patient as stored, held against
+    /// other changes until this one is written, and returns the whole new record or refuses
+    /// (the inner `Err`), in which case nothing changes.
+    pub async fn edit_patient<E>(
+        &self,
+        clinic: &ClinicId,
+        external_id: &str,
+        now: Timestamp,
+        edit: impl FnOnce(Patient) -> Result<PatientUpsert, E>,
+    ) -> Result<Result<Patient, E>, StoreError> {
+        let lock = for_update(self.backend);
+        let mut tx = self.write.begin().await?;
+        let current: Patient = sqlx::query_as::<_, PatientRow>(&format!(
+            "SELECT {PATIENT_COLUMNS} FROM patients WHERE clinic_id = $1 AND external_id = $2{lock}"
+        ))
+        .bind(clinic.as_str())
+        .bind(external_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?
+        .try_into()?;
+        let changed = match edit(current) {
+            Ok(changed) => changed,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        let stored = write_patient(&mut *tx, clinic, changed, now).await?;
+        tx.commit().await?;
+        Ok(Ok(stored))
     }
 
     pub async fn patient_by_external_id(

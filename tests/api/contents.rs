@@ -1,7 +1,7 @@
 //! What the patient received: each attempt records the content it handed to the provider, and
 //! the API shows it per attempt, except to a booking key on a sensitive or restricted topic.
 
-use medrelay::domain::Phone;
+use medrelay::domain::{Phone, PhoneRegion};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -104,7 +104,7 @@ async fn an_email_records_its_subject() {
 async fn a_sensitive_topic_records_the_notice_that_went_and_a_booking_key_cannot_read_it() {
     let app = TestApp::spawn().await;
     let clinic = app.store.clinic_by_slug("hadar").await.expect("clinic");
-    let phone = Phone::parse("+97231234567").expect("phone");
+    let phone = Phone::parse("+97231234567", PhoneRegion::ISRAEL).expect("phone");
     app.store
         .set_clinic_phone(&clinic.id, &phone)
         .await

@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use medrelay::Config;
 use medrelay::app::{Application, RunningApp};
 use medrelay::clock::{SharedClock, SystemClock};
-use medrelay::domain::{ClinicHours, Language, TimeZoneName};
+use medrelay::domain::{ClinicHours, Language, PhoneRegion, TimeZoneName};
 use medrelay::store::{ApiKeyRole, NewClinic, Store};
 use medrelay_channels::ChannelKind;
 use medrelay_testkit::{TestDatabase, outbox, wait};
@@ -224,6 +224,17 @@ impl TestApp {
         receipt["id"].as_str().expect("id").to_owned()
     }
 
+    /// Asks to cancel notification `id`.
+    pub async fn cancel(&self, id: &str) -> Response {
+        self.request(
+            Method::DELETE,
+            &format!("/v1/notifications/{id}"),
+            &self.key,
+            None,
+        )
+        .await
+    }
+
     pub async fn notification(&self, id: &str) -> Value {
         self.notification_as(&self.key, id).await
     }
@@ -322,6 +333,7 @@ async fn new_clinic_key(store: &Store, slug: &str) -> String {
                 timezone: TimeZoneName::parse("Asia/Jerusalem").expect("zone"),
                 default_language: Language::parse("he").expect("language"),
                 default_channels: ChannelKind::ALL.to_vec(),
+                phone_region: PhoneRegion::ISRAEL,
             },
             jiff::Timestamp::now(),
         )

@@ -1,7 +1,7 @@
 //! Privacy by topic: sensitive topics put only a content-free notice on WhatsApp and SMS,
 //! restricted ones carry their content on no channel and go to staff as a callback task.
 
-use medrelay::domain::Phone;
+use medrelay::domain::{Phone, PhoneRegion};
 use medrelay::sandbox::WHATSAPP_NEVER_DELIVERED;
 use medrelay::store::ApiKeyRole;
 use reqwest::{Method, StatusCode};
@@ -15,7 +15,7 @@ const CLINIC_PHONE: &str = "+97231234567";
 /// The test clinic's admin key, with the clinic's phone number set for the notices.
 async fn admin_of_clinic_with_phone(app: &TestApp) -> String {
     let clinic = app.store.clinic_by_slug("hadar").await.expect("clinic");
-    let phone = Phone::parse(CLINIC_PHONE).expect("phone");
+    let phone = Phone::parse(CLINIC_PHONE, PhoneRegion::ISRAEL).expect("phone");
     app.store
         .set_clinic_phone(&clinic.id, &phone)
         .await

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use medrelay::clock::AdjustableClock;
-use medrelay::domain::{ClinicHours, Phone};
+use medrelay::domain::{ClinicHours, Phone, PhoneRegion};
 use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -40,7 +40,7 @@ async fn clinic_with_links(topic_link: bool) -> (TestApp, Arc<AdjustableClock>) 
     clock.set(SUNDAY_10_00.parse().expect("time"));
     let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
     let clinic = app.store.clinic_by_slug("hadar").await.expect("clinic");
-    let phone = Phone::parse(CLINIC_PHONE).expect("phone");
+    let phone = Phone::parse(CLINIC_PHONE, PhoneRegion::ISRAEL).expect("phone");
     let store = &app.store;
     store
         .set_clinic_phone(&clinic.id, &phone)

@@ -23,7 +23,9 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route(
             "/v1/patients/{external_id}",
-            get(patients::get_patient).put(patients::put_patient),
+            get(patients::get_patient)
+                .put(patients::put_patient)
+                .patch(patients::patch_patient),
         )
         .route(
             "/v1/notifications",

@@ -246,15 +246,54 @@ pub(super) async fn cancel_notification(
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
             let current = state.store.notification(clinic, &id).await?;
-            return Err(ApiError::Conflict(format!(
-                "notification is {}: it has been handed to a provider (or is being handed over right now) and can no longer be cancelled",
-                current.status.as_str()
-            )));
+            return Err(ApiError::Conflict(why_not_cancellable(&current)));
         }
         Err(other) => return Err(ApiError::not_found("notification")(other)),
     }
     let view = state.store.notification(clinic, &id).await?;
     one_as_seen_by(&state, &caller, view).await
+}
+
+/// Why the store refused to cancel, as true for the notification's state: a finished one says
+/// how it finished; only one still on its way may be with a provider right now.
+fn why_not_cancellable(current: &NotificationRecord) -> String {
+    let on = current
+        .channel
+        .map(|channel| format!(" on {channel}"))
+        .unwrap_or_default();
+    match current.status {
+        NotificationStatus::Cancelled => "notification is already cancelled".to_owned(),
+        NotificationStatus::Sent => format!(
+            "notification was already sent{on}: the provider has it and it cannot be called back"
+        ),
+        NotificationStatus::Delivered => {
+            format!("notification was already delivered to the patient{on}")
+        }
+        NotificationStatus::Read => {
+            format!("notification was already delivered{on} and read by the patient")
+        }
+        NotificationStatus::Failed => "notification has already failed: no channel reached the \
+                                       patient, so there is nothing left to cancel"
+            .to_owned(),
+        NotificationStatus::Expired => {
+            let at = current
+                .expires_at
+                .map(|at| format!(" at {at}"))
+                .unwrap_or_default();
+            format!(
+                "notification already expired{at} without being sent; there is nothing left to cancel"
+            )
+        }
+        NotificationStatus::Scheduled
+        | NotificationStatus::Queued
+        | NotificationStatus::Sending => {
+            format!(
+                "notification is {}: it is being handed to a provider right now, or a provider \
+                 may already have it, and it can no longer be cancelled",
+                current.status.as_str()
+            )
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

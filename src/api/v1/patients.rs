@@ -6,30 +6,63 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::AppState;
 use crate::api::auth::Caller;
-use crate::api::json::ApiJson;
+use crate::api::json::{self, ApiJson, MergePatch};
 use crate::api::problem::{ApiError, FieldError};
 use crate::domain::{
-    EmailAddress, Language, ONE_LINE_RULE, Patient, Phone, QuietHours, TimeZoneName, WindowText,
-    is_one_line,
+    Clinic, EmailAddress, Language, LineType, ONE_LINE_RULE, Patient, Phone, QuietHours, Reason,
+    TimeZoneName, WindowText, is_one_line,
 };
 use crate::intake::{EXTERNAL_ID_RULE, is_external_id};
+use crate::policy::{self, ChannelPlan, WhatsAppContent};
 use crate::store::PatientUpsert;
 
-#[derive(Debug, Deserialize)]
+/// A patient as the booking system writes it: the body of a `PUT`, and what a `PATCH` is merged
+/// into.
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct PatientIn {
     name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     language: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     timezone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     phone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     whatsapp: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     channels: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     opted_out: Option<Vec<String>>,
     /// In the patient's time zone; null or absent: the clinic's default for patients.
+    #[serde(skip_serializing_if = "Option::is_none")]
     quiet_hours: Option<WindowText>,
     /// `YYYY-MM-DD`; lets the patient open a secure message link without an SMS code.
+    #[serde(skip_serializing_if = "Option::is_none")]
     birth_date: Option<String>,
+}
+
+/// The stored patient written back as a `PUT` body would give it, for a merge patch to change.
+impl From<Patient> for PatientIn {
+    fn from(p: Patient) -> Self {
+        let names = |channels: Vec<ChannelKind>| {
+            Some(channels.iter().map(|c| c.as_str().to_owned()).collect())
+        };
+        Self {
+            name: p.name,
+            language: Some(p.language.as_str().to_owned()),
+            timezone: Some(p.timezone.as_str().to_owned()),
+            phone: p.phone.map(|x| x.as_str().to_owned()),
+            whatsapp: Some(p.whatsapp),
+            email: p.email.map(|x| x.as_str().to_owned()),
+            channels: names(p.channels),
+            opted_out: names(p.opted_out),
+            quiet_hours: p.quiet_hours.map(QuietHours::to_text),
+            birth_date: p.birth_date.map(|d| d.to_string()),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -39,9 +72,16 @@ pub(super) struct PatientOut {
     language: String,
     timezone: String,
     phone: Option<String>,
+    /// What the numbering plan says the phone is: `mobile`, `landline` or `unknown`.
+    phone_type: Option<LineType>,
     whatsapp: bool,
     email: Option<String>,
+    /// The patient's own preference as given; empty: the clinic's order.
     channels: Vec<ChannelKind>,
+    /// The order a notification for this patient takes now, unless staff choose a channel.
+    effective_channels: Vec<ChannelKind>,
+    /// Each channel of the order left out, and why.
+    skipped_channels: Vec<SkippedChannel>,
     opted_out: Vec<ChannelKind>,
     quiet_hours: Option<WindowText>,
     birth_date: Option<jiff::civil::Date>,
@@ -49,17 +89,37 @@ pub(super) struct PatientOut {
     updated_at: jiff::Timestamp,
 }
 
-impl From<Patient> for PatientOut {
-    fn from(p: Patient) -> Self {
+#[derive(Debug, Serialize)]
+struct SkippedChannel {
+    channel: ChannelKind,
+    reason: String,
+}
+
+impl PatientOut {
+    fn new(p: Patient, route: ChannelPlan) -> Self {
+        let skipped_channels = route
+            .skipped
+            .iter()
+            .filter_map(|reason| match reason {
+                Reason::Skipped { channel, reason } => Some(SkippedChannel {
+                    channel: *channel,
+                    reason: reason.to_string(),
+                }),
+                _ => None,
+            })
+            .collect();
         Self {
             id: p.external_id,
             name: p.name,
             language: p.language.as_str().to_owned(),
             timezone: p.timezone.as_str().to_owned(),
+            phone_type: p.phone.as_ref().map(Phone::line),
             phone: p.phone.map(|x| x.as_str().to_owned()),
             whatsapp: p.whatsapp,
             email: p.email.map(|x| x.as_str().to_owned()),
             channels: p.channels,
+            effective_channels: route.channels.iter().map(|c| c.channel).collect(),
+            skipped_channels,
             opted_out: p.opted_out,
             quiet_hours: p.quiet_hours.map(QuietHours::to_text),
             birth_date: p.birth_date,
@@ -67,6 +127,27 @@ impl From<Patient> for PatientOut {
             updated_at: p.updated_at,
         }
     }
+}
+
+/// The patient as the API shows it, with the order the dispatcher would route a template
+/// notification in now: what the providers told us about the patient's addresses counts, a
+/// clinic's paused provider account does not (it is the clinic's outage, not the patient's
+/// order).
+async fn shown(
+    state: &AppState,
+    clinic: &Clinic,
+    patient: Patient,
+) -> Result<PatientOut, ApiError> {
+    let facts = state.store.facts_about(&patient, state.clock.now()).await?;
+    let route = policy::channel_plan(
+        None,
+        &patient,
+        clinic,
+        &facts,
+        &[],
+        WhatsAppContent::Template,
+    );
+    Ok(PatientOut::new(patient, route))
 }
 
 /// Parses a list of channel names, naming each bad entry by its index.
@@ -112,6 +193,11 @@ pub(super) fn checked<T>(
     parsed
 }
 
+/// The clinic's date now: a date of birth may not be after it.
+fn today(clinic: &Clinic, now: jiff::Timestamp) -> jiff::civil::Date {
+    now.to_zoned(clinic.timezone.zone()).date()
+}
+
 const BIRTH_DATE_RULE: &str = "must be a date written YYYY-MM-DD, not after today";
 
 /// A date of birth: `YYYY-MM-DD` exactly, and not after `today`.
@@ -123,10 +209,9 @@ fn past_date(text: &str, today: jiff::civil::Date) -> Option<jiff::civil::Date> 
 fn validate(
     external_id: String,
     input: PatientIn,
-    caller: &Caller,
+    clinic: &Clinic,
     today: jiff::civil::Date,
 ) -> Result<PatientUpsert, ApiError> {
-    let clinic = &caller.0.clinic;
     let mut errors = Vec::new();
     if !is_external_id(&external_id) {
         errors.push(FieldError::new("external_id", EXTERNAL_ID_RULE));
@@ -151,7 +236,11 @@ fn validate(
         TimeZoneName::parse,
         TimeZoneName::RULE,
     );
-    let phone = checked(&mut errors, "phone", input.phone, Phone::parse, Phone::RULE);
+    let phone = input.phone.and_then(|written| {
+        Phone::parse(&written, clinic.phone_region)
+            .map_err(|e| errors.push(FieldError::new("phone", e.to_string())))
+            .ok()
+    });
     let email = checked(
         &mut errors,
         "email",
@@ -189,8 +278,11 @@ fn validate(
         name,
         language: language.unwrap_or_else(|| clinic.default_language.clone()),
         timezone: timezone.unwrap_or_else(|| clinic.timezone.clone()),
-        // Nine in ten Israelis are on WhatsApp: a phone number is presumed to be unless told.
-        whatsapp: input.whatsapp.unwrap_or(phone.is_some()),
+        // Nine in ten Israelis are on WhatsApp: a phone number is presumed to be unless told,
+        // or unless the numbering plan says it is a landline.
+        whatsapp: input
+            .whatsapp
+            .unwrap_or(phone.as_ref().is_some_and(|p| !p.is_landline())),
         phone,
         email,
         channels,
@@ -206,19 +298,40 @@ pub(super) async fn put_patient(
     Path(external_id): Path<String>,
     body: ApiJson<PatientIn>,
 ) -> Result<(StatusCode, Json<PatientOut>), ApiError> {
+    let clinic = &caller.0.clinic;
     let now = state.clock.now();
-    let today = now.to_zoned(caller.0.clinic.timezone.zone()).date();
-    let upsert = validate(external_id, body.value, &caller, today)?;
-    let (patient, created) = state
-        .store
-        .upsert_patient(&caller.0.clinic.id, upsert, now)
-        .await?;
+    let upsert = validate(external_id, body.value, clinic, today(clinic, now))?;
+    let (patient, created) = state.store.upsert_patient(&clinic.id, upsert, now).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(patient.into())))
+    Ok((status, Json(shown(&state, clinic, patient).await?)))
+}
+
+/// Changes only the fields the body names (RFC 7396): `null` removes one, one left out keeps
+/// its value. The result is checked as a `PUT` body is, and written whole or not at all.
+pub(super) async fn patch_patient(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(external_id): Path<String>,
+    patch: MergePatch,
+) -> Result<Json<PatientOut>, ApiError> {
+    let clinic = &caller.0.clinic;
+    let now = state.clock.now();
+    let patched = state
+        .store
+        .edit_patient(&clinic.id, &external_id, now, |current| {
+            let mut document = serde_json::to_value(PatientIn::from(current))
+                .map_err(|e| ApiError::Internal(Box::new(e)))?;
+            patch.apply_to(&mut document);
+            let input = json::parse::<PatientIn>(document.to_string().as_bytes())?.value;
+            validate(external_id.clone(), input, clinic, today(clinic, now))
+        })
+        .await
+        .map_err(ApiError::not_found("patient"))??;
+    Ok(Json(shown(&state, clinic, patched).await?))
 }
 
 pub(super) async fn get_patient(
@@ -226,10 +339,11 @@ pub(super) async fn get_patient(
     caller: Caller,
     Path(external_id): Path<String>,
 ) -> Result<Json<PatientOut>, ApiError> {
+    let clinic = &caller.0.clinic;
     let patient = state
         .store
-        .patient_by_external_id(&caller.0.clinic.id, &external_id)
+        .patient_by_external_id(&clinic.id, &external_id)
         .await
         .map_err(ApiError::not_found("patient"))?;
-    Ok(Json(patient.into()))
+    Ok(Json(shown(&state, clinic, patient).await?))
 }
