@@ -81,3 +81,32 @@ async fn a_birth_date_is_kept_as_written_and_a_future_one_is_refused() {
 fn dana() -> Value {
     json!({ "name": "Dana", "phone": "+972541234567", "birth_date": "1984-03-09" })
 }
+
+#[tokio::test]
+async fn a_patch_sets_or_removes_the_birth_date_and_keeps_the_rest() {
+    let app = TestApp::spawn().await;
+    app.put_patient("p-1", dana()).await;
+
+    let running = &app;
+    let patch = |body: Value| async move {
+        let response = running
+            .client()
+            .patch(format!("{}/v1/patients/p-1", running.base))
+            .bearer_auth(&running.key)
+            .header("content-type", "application/merge-patch+json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("answered");
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json::<Value>().await.expect("patient")
+    };
+    let changed = patch(json!({ "birth_date": "1990-12-31" })).await;
+    let removed = patch(json!({ "birth_date": null })).await;
+
+    assert_eq!(changed["birth_date"], "1990-12-31");
+    assert_eq!(changed["phone"], "+972541234567");
+    assert_eq!(removed["birth_date"], Value::Null);
+    assert_eq!(removed["name"], "Dana");
+    app.stop().await;
+}
