@@ -17,6 +17,7 @@ use crate::dispatch::Dispatcher;
 use crate::intake::{ClinicSettingsCache, Intake};
 use crate::providers::{ProviderSetupError, Providers};
 use crate::sandbox::{Sandbox, SandboxError};
+use crate::secure_link::SecureLinks;
 use crate::store::{Store, StoreError};
 use crate::tracking::Tracker;
 
@@ -53,7 +54,7 @@ pub struct RunningApp {
     pub addr: SocketAddr,
     pub store: Store,
     stop: watch::Sender<bool>,
-    /// The dispatcher and the sandbox's status reports.
+    /// The dispatcher, the secure links' expiry records and the sandbox's status reports.
     workers: Vec<JoinHandle<()>>,
     stop_serving: watch::Sender<bool>,
     server: JoinHandle<()>,
@@ -133,6 +134,14 @@ impl Application {
             &config,
             sandbox.as_ref().map(|s| s.accounts()),
         )?);
+        let secure_links = Arc::new(SecureLinks::new(
+            store.clone(),
+            Arc::clone(&clock),
+            Arc::clone(&providers),
+            Arc::clone(&clinic_settings),
+            config.public_url.is_some().then(|| public_url.clone()),
+            public_url.clone(),
+        ));
         let dispatcher = Arc::new(Dispatcher::new(
             store.clone(),
             Arc::clone(&clock),
@@ -140,6 +149,7 @@ impl Application {
             config.delivery_timeout.clone(),
             Arc::clone(&providers),
             Arc::clone(&wake),
+            Arc::clone(&secure_links),
         ));
         let tracker = Tracker::new(store.clone(), Arc::clone(&clock), Arc::clone(&wake));
         let state = AppState {
@@ -153,6 +163,7 @@ impl Application {
             providers,
             tracker,
             clinic_settings,
+            secure_links,
         };
         Ok(Self {
             listener,
@@ -187,13 +198,15 @@ impl Application {
         let http = self.state.config.http.clone();
         let grace = http.shutdown_grace();
 
+        let secure_links = Arc::clone(&self.state.secure_links);
         let router = api::router(self.state, self.sandbox.clone());
         let server = tokio::spawn(async move {
             crate::http::serve(self.listener, router, &http, serving_stopped).await;
         });
         let dispatcher =
             tokio::spawn(Arc::clone(&self.dispatcher).run_until_stopped(stopped.clone()));
-        let mut workers = vec![dispatcher];
+        let expiries = tokio::spawn(secure_links.record_expiries_until_stopped(stopped.clone()));
+        let mut workers = vec![dispatcher, expiries];
         if let Some(sandbox) = self.sandbox {
             workers.push(tokio::spawn(report_sandbox_statuses(sandbox, stopped)));
         }

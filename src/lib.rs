@@ -10,6 +10,8 @@
 //! - [`tracking`]: provider status updates move attempts to delivered / read / failed.
 //! - [`providers`]: each clinic's provider accounts and adapters; webhook secrets.
 //! - [`sandbox`]: look-alikes of the providers' APIs, used when a clinic has no provider account.
+//! - [`secure_link`]: secure message links: pages where a patient proves who they are and reads
+//!   a sensitive message that the chat only points to.
 //! - [`domain`]: the clinic's words as types.
 //! - [`cache`]: the one expiring cache for values read from the database.
 //! - [`logging`]: log lines as text or JSON.
@@ -28,6 +30,7 @@ pub mod logging;
 pub mod policy;
 pub mod providers;
 pub mod sandbox;
+pub mod secure_link;
 pub mod store;
 pub mod tracking;
 

@@ -74,6 +74,7 @@ async fn one_notification_due(store: &Store, t0: Timestamp) -> NotificationId {
         channels: Vec::new(),
         opted_out: Vec::new(),
         quiet_hours: None,
+        birth_date: None,
     };
     let (patient, _) = store
         .upsert_patient(&clinic.id, patient, t0)

@@ -9,7 +9,7 @@
 
 mod channel;
 mod http;
-mod markup;
+pub mod markup;
 mod message;
 mod outcome;
 mod secret;

@@ -3,7 +3,7 @@
 /// Escapes for text and attribute values alike, in HTML and in XML. Characters XML 1.0 cannot
 /// carry at all (most control characters) become spaces: one of them would make Twilio reject
 /// the whole document, and HTML has no use for them either.
-pub(crate) fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     for c in text.chars() {
         match c {

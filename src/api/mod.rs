@@ -7,6 +7,7 @@ mod json;
 mod problem;
 mod request_log;
 mod sandbox;
+mod secure_link;
 mod v1;
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use crate::config::Config;
 use crate::intake::{ClinicSettingsCache, Intake};
 use crate::providers::Providers;
 use crate::sandbox::Sandbox;
+use crate::secure_link::SecureLinks;
 use crate::store::Store;
 use crate::tracking::Tracker;
 
@@ -48,6 +50,8 @@ pub struct AppState {
     pub tracker: Tracker,
     /// Clinic settings intake reads for every notification.
     pub clinic_settings: Arc<ClinicSettingsCache>,
+    /// Secure message links: issued with notices, answered on their pages.
+    pub secure_links: Arc<SecureLinks>,
 }
 
 /// Every route; with a sandbox, its look-alike provider APIs too.
@@ -73,6 +77,7 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
         .layer(axum::middleware::map_response(
             problem::problem_for_client_errors,
         ))
+        .merge(secure_link::routes().with_state(state.clone()))
         .with_state(state)
         .merge(sandbox)
         .fallback(|| async { ApiError::NotFound("route") })

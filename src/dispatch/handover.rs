@@ -11,6 +11,7 @@ use medrelay_channels::segments::SmsEncoding;
 use medrelay_channels::{
     Channel, ChannelKind, OutgoingMessage, Recipient, RecipientFact, SendOutcome, segments,
 };
+use url::Url;
 
 use super::Dispatcher;
 use crate::clock::later;
@@ -21,6 +22,7 @@ use crate::domain::{
 use crate::policy::privacy::{self, NoticeFacts};
 use crate::policy::templates::{self, OwnTemplate, TemplateCopy};
 use crate::policy::{self, ChannelSuspension, PlannedChannel};
+use crate::secure_link;
 use crate::store::{
     AttemptOutcome, ClaimedNotification, HandoverStart, LearnedFact, NextState, OutcomeWrite,
     SuspensionWrite,
@@ -105,7 +107,18 @@ impl Dispatcher {
         } = handover;
         let address = to.address().to_owned();
         let mut lessons = Lessons::default();
-        let (allowed, kind) = content_allowed(&notification, carrying, channel, &clinic);
+        let link = self
+            .secure_links
+            .link_for_notice(
+                &clinic,
+                &notification.id,
+                &notification.topic,
+                carrying.sensitivity,
+                channel,
+            )
+            .await;
+        let (allowed, kind) =
+            content_allowed(&notification, carrying, channel, &clinic, link.as_ref());
         let outcome = match (
             self.providers.channel(&clinic.slug, channel),
             render(
@@ -133,7 +146,7 @@ impl Dispatcher {
                     attempt: attempt.clone(),
                     token: token.to_owned(),
                     clinic: clinic.id.clone(),
-                    content: received(&message, kind),
+                    content: received(&message, kind, link.as_ref()),
                 };
                 let sent = self
                     .send(adapter, channel, &message, start, &mut lessons)
@@ -302,17 +315,19 @@ impl Lessons {
 }
 
 /// What the notification may say on `channel`: itself, or, where its topic's sensitivity keeps
-/// the content off this channel, a content-free notice in its place.
+/// the content off this channel, a content-free notice in its place (with its secure `link`,
+/// when it has one).
 fn content_allowed<'a>(
     notification: &'a ClaimedNotification,
     carrying: Carrying,
     channel: ChannelKind,
     clinic: &Clinic,
+    link: Option<&Url>,
 ) -> (Cow<'a, ClaimedNotification>, ContentKind) {
     let facts = NoticeFacts {
         clinic_phone: clinic.phone.as_ref().map(|p| p.as_str()),
         content_went_by: carrying.content_went_by,
-        secure_link: None,
+        secure_link: link.map(Url::as_str),
     };
     match privacy::notice(carrying.sensitivity, channel, facts) {
         Some(privacy::Notice { template, params }) => (
@@ -328,9 +343,10 @@ fn content_allowed<'a>(
     }
 }
 
-/// What the patient receives in `message`, as it is recorded with the hand-over's start.
-fn received(message: &OutgoingMessage, kind: ContentKind) -> AttemptContent {
-    AttemptContent {
+/// What the patient receives in `message`, as it is recorded with the hand-over's start; a
+/// secure `link` in it is kept with its token hidden.
+fn received(message: &OutgoingMessage, kind: ContentKind, link: Option<&Url>) -> AttemptContent {
+    let content = AttemptContent {
         kind,
         language: message.language.clone(),
         subject: message.subject.clone(),
@@ -339,6 +355,10 @@ fn received(message: &OutgoingMessage, kind: ContentKind) -> AttemptContent {
             name: t.name.clone(),
             params: t.parameters.clone(),
         }),
+    };
+    match link {
+        Some(link) => content.hiding(link.as_str(), &secure_link::hidden(link)),
+        None => content,
     }
 }
 

@@ -32,6 +32,7 @@ use crate::config::{DeliveryTimeouts, DispatchConfig};
 use crate::domain::{Clinic, ClinicId, NotificationStatus, Reason};
 use crate::policy::{DeliveryRules, Step};
 use crate::providers::{Providers, SenderLimits};
+use crate::secure_link::SecureLinks;
 use crate::store::{
     AttemptOutcome, ClaimedNotification, DispatchWrite, HandoverStart, NextState, OutcomeWrite,
     Store, StoreError,
@@ -52,6 +53,8 @@ pub struct Dispatcher {
     /// Clinics as last read: a clinic's row changes rarely (its name, phone, channels).
     clinics: ExpiringCache<ClinicId, Clinic>,
     rounds: drain::Rounds,
+    /// Issues the secure link a sensitive notice carries, where the clinic wants one.
+    secure_links: Arc<SecureLinks>,
 }
 
 /// How long a clinic read from the database is used before it is read again.
@@ -65,6 +68,7 @@ impl Dispatcher {
         timeouts: DeliveryTimeouts,
         providers: Arc<Providers>,
         wake: Arc<Notify>,
+        secure_links: Arc<SecureLinks>,
     ) -> Self {
         let rules = DeliveryRules {
             max_tries_per_channel: config.max_tries_per_channel,
@@ -95,6 +99,7 @@ impl Dispatcher {
             providers,
             wake,
             starts,
+            secure_links,
             clinics: ExpiringCache::new(CLINIC_FRESH_FOR),
             rounds: drain::Rounds::default(),
         }

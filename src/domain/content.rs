@@ -38,6 +38,19 @@ pub struct AttemptContent {
     pub template: Option<SentTemplate>,
 }
 
+impl AttemptContent {
+    /// The record with `secret` (a secure link the patient got) written as `shown` wherever it
+    /// stands: what is kept of a message must not open what the message opens.
+    pub fn hiding(mut self, secret: &str, shown: &str) -> Self {
+        let hide = |text: &mut String| *text = text.replace(secret, shown);
+        self.text.iter_mut().for_each(hide);
+        if let Some(template) = &mut self.template {
+            template.params.iter_mut().for_each(hide);
+        }
+        self
+    }
+}
+
 /// Patient data: `Debug` shows the shape, never the words (logs must not carry message bodies).
 impl fmt::Debug for AttemptContent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -60,5 +73,34 @@ impl fmt::Debug for SentTemplate {
             .field("name", &self.name)
             .field("params", &self.params.len())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hidden_secret_is_gone_from_the_text_and_the_template_parameters() {
+        let link = "https://clinic.example/s/hadar/SECRET";
+        let content = AttemptContent {
+            kind: ContentKind::Notice,
+            language: "en".to_owned(),
+            subject: None,
+            text: Some(format!("read it here: {link}")),
+            template: Some(SentTemplate {
+                name: "content_free_notice_link".to_owned(),
+                params: vec!["Dana".to_owned(), link.to_owned()],
+            }),
+        };
+
+        let kept = content.hiding(link, "https://clinic.example/s/hadar/…");
+
+        let json = serde_json::to_string(&kept).expect("json");
+        assert!(!json.contains("SECRET"), "{json}");
+        assert_eq!(
+            kept.text.as_deref(),
+            Some("read it here: https://clinic.example/s/hadar/…")
+        );
     }
 }

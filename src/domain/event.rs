@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::reason::joined;
 use super::{
-    ApiKeyId, AppointmentId, AttemptStatus, CallbackOutcome, CallbackTaskId, HoursRule,
+    ApiKeyId, AppointmentId, AttemptStatus, CallbackOutcome, CallbackTaskId, HoursRule, LinkEvent,
     NotificationStatus, Priority, Reason, ReminderSkip, clinic_time,
 };
 
@@ -23,15 +23,18 @@ pub enum Actor {
     Staff(String),
     /// medrelay itself: the dispatcher, a provider's report, the passing of time.
     System,
+    /// Whoever holds a notification's secure link, on its page: the patient, once proven.
+    LinkHolder,
 }
 
 impl Actor {
-    /// The stored form: `key:key_01…`, `staff:<name>` or `system`.
+    /// The stored form: `key:key_01…`, `staff:<name>`, `system` or `link_holder`.
     pub fn stored(&self) -> String {
         match self {
             Self::Key { id, .. } => format!("key:{id}"),
             Self::Staff(name) => format!("staff:{name}"),
             Self::System => "system".to_owned(),
+            Self::LinkHolder => "link_holder".to_owned(),
         }
     }
 }
@@ -43,6 +46,7 @@ impl fmt::Display for Actor {
             Self::Key { id, role } => write!(f, "{role} key {id}"),
             Self::Staff(name) => f.write_str(name),
             Self::System => f.write_str("medrelay"),
+            Self::LinkHolder => f.write_str("the secure link's holder"),
         }
     }
 }
@@ -277,6 +281,8 @@ pub enum Event {
     PatientPressed {
         digits: String,
     },
+    /// A step on the notification's secure message link.
+    SecureLink(LinkEvent),
     /// One reason of a routing decision; its JSON is the reason's own, tagged by its type.
     #[serde(untagged)]
     Routing(Reason),
@@ -306,6 +312,7 @@ impl Event {
             | Self::CallbackClosed { .. } => "callback",
             Self::Cancelled { .. } => "cancelled",
             Self::PatientPressed { .. } => "patient_reply",
+            Self::SecureLink(_) => "secure_link",
         }
     }
 
@@ -453,6 +460,7 @@ impl Event {
                 "the patient pressed 1 on the call: confirmed".to_owned()
             }
             Self::PatientPressed { digits } => format!("the patient pressed {digits} on the call"),
+            Self::SecureLink(step) => step.to_string(),
         }
     }
 }
@@ -491,5 +499,15 @@ mod tests {
         );
         assert_eq!(event.kind(), "status");
         assert_eq!(event.detail(&Actor::System), "sending → sent");
+    }
+
+    #[test]
+    fn a_secure_link_step_is_tagged_as_one_and_by_its_step() {
+        let event = Event::SecureLink(LinkEvent::Read);
+        assert_eq!(
+            serde_json::to_value(&event).expect("json"),
+            serde_json::json!({"type": "secure_link", "step": "read"})
+        );
+        assert_eq!(event.kind(), "secure_link");
     }
 }

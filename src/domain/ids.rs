@@ -52,6 +52,7 @@ id_type!(AttemptId, "att");
 id_type!(ApiKeyId, "key");
 id_type!(CallbackTaskId, "cbk");
 id_type!(AppointmentId, "apt");
+id_type!(SecureLinkId, "lnk");
 
 #[cfg(test)]
 mod tests {

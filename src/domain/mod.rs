@@ -40,6 +40,7 @@ mod patient;
 mod phone;
 mod reason;
 mod reminder_offset;
+mod secure_link;
 mod text;
 mod topic;
 
@@ -54,6 +55,7 @@ pub use hours::{
 };
 pub use ids::{
     ApiKeyId, AppointmentId, AttemptId, CallbackTaskId, ClinicId, NotificationId, PatientId,
+    SecureLinkId,
 };
 pub use notification::{AppointmentStatus, AttemptStatus, NotificationStatus, Priority};
 pub use patient::{Clinic, Patient};
@@ -62,5 +64,6 @@ pub use reason::{
     HoursRule, Reason, ReminderSkip, RouteSource, SkipReason, UsedUp, clinic_time, no_channel_left,
 };
 pub use reminder_offset::ReminderOffset;
+pub use secure_link::{LinkEvent, Proof};
 pub use text::{ONE_LINE_RULE, is_one_line};
 pub use topic::{Sensitivity, Topic};

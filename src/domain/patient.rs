@@ -39,6 +39,8 @@ pub struct Patient {
     pub opted_out: Vec<ChannelKind>,
     /// The patient's own quiet hours; none: the clinic's default for patients.
     pub quiet_hours: Option<QuietHours>,
+    /// One way to prove who they are on a secure message link's page.
+    pub birth_date: Option<jiff::civil::Date>,
     pub created_at: jiff::Timestamp,
     pub updated_at: jiff::Timestamp,
 }

@@ -265,6 +265,7 @@ pub(crate) mod tests {
             channels: Vec::new(),
             opted_out: Vec::new(),
             quiet_hours: None,
+            birth_date: None,
             created_at: jiff::Timestamp::UNIX_EPOCH,
             updated_at: jiff::Timestamp::UNIX_EPOCH,
         }

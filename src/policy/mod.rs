@@ -12,6 +12,7 @@
 //! - [`PatientCap`]: how many non-urgent notifications one patient may get in 24 hours.
 //! - [`plan_reminders`]: when each reminder of an appointment's series goes.
 //! - [`notice_priority`]: whether a notice that an appointment changed waits for the hours.
+//! - [`secure_link`]: whether a secure message link opens, and what a proof of identity earns.
 
 mod appointment_notices;
 mod channel_plan;
@@ -21,6 +22,7 @@ mod patient_cap;
 pub mod privacy;
 mod reminders;
 mod retry;
+pub mod secure_link;
 pub mod templates;
 
 pub use appointment_notices::{NOTICE_LEAD, notice_priority};

@@ -26,6 +26,7 @@ mod patients;
 mod reminder_series;
 mod rows;
 mod sandbox;
+mod secure_links;
 mod stats;
 mod templates;
 mod topics;
@@ -59,6 +60,9 @@ pub use notifications::{AppointmentLink, IntakeResult, NewNotification, Receipt}
 pub use outcomes::{AttemptOutcome, OutcomeWrite};
 pub use patients::PatientUpsert;
 pub use sandbox::{OutboxFilter, OutboxMessage, SandboxAdvance, SandboxMessage, SandboxStatusDue};
+pub use secure_links::{
+    LinkedMessage, NewSecureLink, SecureLinkRecord, SecureLinkSettings, WrongAnswers,
+};
 pub use templates::ClinicText;
 pub use topics::TopicView;
 pub use tracking::StatusUpdate;

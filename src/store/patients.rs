@@ -26,10 +26,12 @@ pub struct PatientUpsert {
     pub channels: Vec<ChannelKind>,
     pub opted_out: Vec<ChannelKind>,
     pub quiet_hours: Option<QuietHours>,
+    pub birth_date: Option<jiff::civil::Date>,
 }
 
 const PATIENT_COLUMNS: &str = "id, clinic_id, external_id, name, language, timezone, phone, phone_type, \
-                               whatsapp, email, channels, opted_out, quiet_hours, created_at, updated_at";
+                               whatsapp, email, channels, opted_out, quiet_hours, created_at, updated_at, \
+                               birth_date";
 
 /// Quiet hours are stored as `HH:MM-HH:MM`.
 fn quiet_hours_to_stored(quiet: QuietHours) -> String {
@@ -73,6 +75,8 @@ struct PatientRow {
     quiet_hours: Option<String>,
     created_at: i64,
     updated_at: i64,
+    /// `YYYY-MM-DD`.
+    birth_date: Option<String>,
 }
 
 impl TryFrom<PatientRow> for Patient {
@@ -104,6 +108,10 @@ impl TryFrom<PatientRow> for Patient {
                 .transpose()?,
             created_at: timestamp(row.created_at)?,
             updated_at: timestamp(row.updated_at)?,
+            birth_date: row
+                .birth_date
+                .map(|d| d.parse().map_err(|_| corrupt("birth date")))
+                .transpose()?,
         })
     }
 }
@@ -116,11 +124,11 @@ async fn write_patient<'e>(
     now: Timestamp,
 ) -> Result<Patient, StoreError> {
     sqlx::query_as::<_, PatientRow>(&format!(
-        "INSERT INTO patients ({PATIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
+        "INSERT INTO patients ({PATIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15) \
          ON CONFLICT (clinic_id, external_id) DO UPDATE SET name = excluded.name, language = excluded.language, \
          timezone = excluded.timezone, phone = excluded.phone, phone_type = excluded.phone_type, whatsapp = excluded.whatsapp, \
          email = excluded.email, channels = excluded.channels, opted_out = excluded.opted_out, \
-         quiet_hours = excluded.quiet_hours, updated_at = excluded.updated_at \
+         quiet_hours = excluded.quiet_hours, updated_at = excluded.updated_at, birth_date = excluded.birth_date \
          RETURNING {PATIENT_COLUMNS}"
     ))
     .bind(PatientId::generate().as_str())
@@ -137,6 +145,7 @@ async fn write_patient<'e>(
     .bind(join_channels(&patient.opted_out))
     .bind(patient.quiet_hours.map(quiet_hours_to_stored))
     .bind(millis(now))
+    .bind(patient.birth_date.map(|d| d.to_string()))
     .fetch_one(executor)
     .await?
     .try_into()

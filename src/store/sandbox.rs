@@ -220,7 +220,8 @@ impl Store {
         Ok(())
     }
 
-    /// What the sandbox took for `clinic`'s notifications, newest first.
+    /// What the sandbox took for `clinic`'s notifications, newest first: their attempts, and
+    /// the codes their secure links sent (the link's id is such a message's reference).
     pub async fn sandbox_outbox(
         &self,
         clinic: &ClinicId,
@@ -229,8 +230,10 @@ impl Store {
         let mut sql =
             "SELECT s.id, n.id AS notification_id, s.channel, s.recipient, s.subject, s.body, \
                        s.language, s.status, s.error_code, s.created_at, s.updated_at \
-                       FROM sandbox_messages s JOIN attempts a ON a.id = s.callback_ref \
-                       JOIN notifications n ON n.id = a.notification_id WHERE n.clinic_id = $1"
+                       FROM sandbox_messages s LEFT JOIN attempts a ON a.id = s.callback_ref \
+                       LEFT JOIN secure_links l ON l.id = s.callback_ref \
+                       JOIN notifications n ON n.id = COALESCE(a.notification_id, l.notification_id) \
+                       WHERE n.clinic_id = $1"
                 .to_owned();
         let mut next = 2;
         if filter.recipient.is_some() {

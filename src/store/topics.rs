@@ -12,6 +12,8 @@ pub struct TopicView {
     pub sensitivity: Sensitivity,
     /// A topic every clinic has (its sensitivity may still be the clinic's own choice).
     pub built_in: bool,
+    /// Its notices carry a secure message link when the clinic has links on.
+    pub secure_link: bool,
 }
 
 fn sensitivity(value: &str) -> Result<Sensitivity, StoreError> {
@@ -22,31 +24,34 @@ impl Store {
     /// The clinic's topics: the built-in ones first (with the clinic's sensitivity where it set
     /// one), then its own, by name.
     pub async fn topics(&self, clinic: &ClinicId) -> Result<Vec<TopicView>, StoreError> {
-        let own = sqlx::query_as::<_, (String, String)>(
-            "SELECT name, sensitivity FROM clinic_topics WHERE clinic_id = $1 ORDER BY name",
+        let own = sqlx::query_as::<_, (String, String, i64)>(
+            "SELECT name, sensitivity, secure_link FROM clinic_topics WHERE clinic_id = $1 ORDER BY name",
         )
         .bind(clinic.as_str())
         .fetch_all(&self.read)
         .await?
         .into_iter()
-        .map(|(name, stored)| Ok((name, sensitivity(&stored)?)))
+        .map(|(name, stored, secure_link)| {
+            Ok(TopicView {
+                built_in: Topic::parse(&name).is_some(),
+                sensitivity: sensitivity(&stored)?,
+                secure_link: secure_link != 0,
+                name,
+            })
+        })
         .collect::<Result<Vec<_>, StoreError>>()?;
-        let built_in = Topic::ALL.iter().map(|topic| TopicView {
-            name: topic.as_str().to_owned(),
-            sensitivity: own
-                .iter()
-                .find(|(name, _)| name == topic.as_str())
-                .map_or(topic.default_sensitivity(), |(_, s)| *s),
-            built_in: true,
+        let built_in = Topic::ALL.iter().map(|topic| {
+            own.iter()
+                .find(|view| view.name == topic.as_str())
+                .cloned()
+                .unwrap_or_else(|| TopicView {
+                    name: topic.as_str().to_owned(),
+                    sensitivity: topic.default_sensitivity(),
+                    built_in: true,
+                    secure_link: false,
+                })
         });
-        let added = own
-            .iter()
-            .filter(|(name, _)| Topic::parse(name).is_none())
-            .map(|(name, sensitivity)| TopicView {
-                name: name.clone(),
-                sensitivity: *sensitivity,
-                built_in: false,
-            });
+        let added = own.iter().filter(|view| !view.built_in).cloned();
         Ok(built_in.chain(added).collect())
     }
 
@@ -75,23 +80,25 @@ impl Store {
             .collect()
     }
 
-    /// Adds a topic to the clinic, or changes the sensitivity of one it has.
+    /// Adds a topic to the clinic, or changes the sensitivity and secure link of one it has.
     pub async fn set_topic(
         &self,
         clinic: &ClinicId,
         name: &str,
         sensitivity: Sensitivity,
+        secure_link: bool,
         now: Timestamp,
     ) -> Result<TopicView, StoreError> {
         sqlx::query(
-            "INSERT INTO clinic_topics (clinic_id, name, sensitivity, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $4) \
+            "INSERT INTO clinic_topics (clinic_id, name, sensitivity, secure_link, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5) \
              ON CONFLICT (clinic_id, name) DO UPDATE SET sensitivity = excluded.sensitivity, \
-             updated_at = excluded.updated_at",
+             secure_link = excluded.secure_link, updated_at = excluded.updated_at",
         )
         .bind(clinic.as_str())
         .bind(name)
         .bind(sensitivity.as_str())
+        .bind(i64::from(secure_link))
         .bind(millis(now))
         .execute(&self.write)
         .await?;
@@ -99,6 +106,7 @@ impl Store {
             name: name.to_owned(),
             sensitivity,
             built_in: Topic::parse(name).is_some(),
+            secure_link,
         })
     }
 }

@@ -21,6 +21,8 @@ mod patients;
 mod privacy;
 mod routing;
 mod sandbox;
+mod secure_link;
+mod secure_link_settings;
 mod storage_faults;
 mod templates;
 mod webhooks;

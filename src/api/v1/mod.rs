@@ -5,6 +5,7 @@ mod appointment_out;
 mod appointments;
 mod callbacks;
 mod clinic_hours;
+mod clinic_secure_links;
 mod keys;
 mod notification_out;
 mod notifications;
@@ -40,6 +41,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route(
             "/v1/clinic/hours",
             get(clinic_hours::get_hours).put(clinic_hours::put_hours),
+        )
+        .route(
+            "/v1/clinic/secure-links",
+            get(clinic_secure_links::get_secure_links).put(clinic_secure_links::put_secure_links),
         )
         .route("/v1/appointments", post(appointments::book_appointment))
         .route(

@@ -39,6 +39,9 @@ pub(super) struct PatientIn {
     /// In the patient's time zone; null or absent: the clinic's default for patients.
     #[serde(skip_serializing_if = "Option::is_none")]
     quiet_hours: Option<WindowText>,
+    /// `YYYY-MM-DD`; lets the patient open a secure message link without an SMS code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    birth_date: Option<String>,
 }
 
 /// The stored patient written back as a `PUT` body would give it, for a merge patch to change.
@@ -57,6 +60,7 @@ impl From<Patient> for PatientIn {
             channels: names(p.channels),
             opted_out: names(p.opted_out),
             quiet_hours: p.quiet_hours.map(QuietHours::to_text),
+            birth_date: p.birth_date.map(|d| d.to_string()),
         }
     }
 }
@@ -80,6 +84,7 @@ pub(super) struct PatientOut {
     skipped_channels: Vec<SkippedChannel>,
     opted_out: Vec<ChannelKind>,
     quiet_hours: Option<WindowText>,
+    birth_date: Option<jiff::civil::Date>,
     created_at: jiff::Timestamp,
     updated_at: jiff::Timestamp,
 }
@@ -117,6 +122,7 @@ impl PatientOut {
             skipped_channels,
             opted_out: p.opted_out,
             quiet_hours: p.quiet_hours.map(QuietHours::to_text),
+            birth_date: p.birth_date,
             created_at: p.created_at,
             updated_at: p.updated_at,
         }
@@ -187,10 +193,24 @@ pub(super) fn checked<T>(
     parsed
 }
 
+/// The clinic's date now: a date of birth may not be after it.
+fn today(clinic: &Clinic, now: jiff::Timestamp) -> jiff::civil::Date {
+    now.to_zoned(clinic.timezone.zone()).date()
+}
+
+const BIRTH_DATE_RULE: &str = "must be a date written YYYY-MM-DD, not after today";
+
+/// A date of birth: `YYYY-MM-DD` exactly, and not after `today`.
+fn past_date(text: &str, today: jiff::civil::Date) -> Option<jiff::civil::Date> {
+    let date: jiff::civil::Date = text.parse().ok()?;
+    (text.len() == 10 && date <= today).then_some(date)
+}
+
 fn validate(
     external_id: String,
     input: PatientIn,
     clinic: &Clinic,
+    today: jiff::civil::Date,
 ) -> Result<PatientUpsert, ApiError> {
     let mut errors = Vec::new();
     if !is_external_id(&external_id) {
@@ -228,6 +248,13 @@ fn validate(
         deliverable_email,
         EmailAddress::RULE,
     );
+    let birth_date = checked(
+        &mut errors,
+        "birth_date",
+        input.birth_date,
+        |text| past_date(text, today),
+        BIRTH_DATE_RULE,
+    );
     let channels = channel_list("channels", &input.channels.unwrap_or_default(), &mut errors);
     let opted_out = channel_list(
         "opted_out",
@@ -261,6 +288,7 @@ fn validate(
         channels,
         opted_out,
         quiet_hours,
+        birth_date,
     })
 }
 
@@ -271,11 +299,9 @@ pub(super) async fn put_patient(
     body: ApiJson<PatientIn>,
 ) -> Result<(StatusCode, Json<PatientOut>), ApiError> {
     let clinic = &caller.0.clinic;
-    let upsert = validate(external_id, body.value, clinic)?;
-    let (patient, created) = state
-        .store
-        .upsert_patient(&clinic.id, upsert, state.clock.now())
-        .await?;
+    let now = state.clock.now();
+    let upsert = validate(external_id, body.value, clinic, today(clinic, now))?;
+    let (patient, created) = state.store.upsert_patient(&clinic.id, upsert, now).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -293,14 +319,15 @@ pub(super) async fn patch_patient(
     patch: MergePatch,
 ) -> Result<Json<PatientOut>, ApiError> {
     let clinic = &caller.0.clinic;
+    let now = state.clock.now();
     let patched = state
         .store
-        .edit_patient(&clinic.id, &external_id, state.clock.now(), |current| {
+        .edit_patient(&clinic.id, &external_id, now, |current| {
             let mut document = serde_json::to_value(PatientIn::from(current))
                 .map_err(|e| ApiError::Internal(Box::new(e)))?;
             patch.apply_to(&mut document);
             let input = json::parse::<PatientIn>(document.to_string().as_bytes())?.value;
-            validate(external_id.clone(), input, clinic)
+            validate(external_id.clone(), input, clinic, today(clinic, now))
         })
         .await
         .map_err(ApiError::not_found("patient"))??;

@@ -19,6 +19,7 @@ pub(super) struct TopicOut {
     sensitivity: Sensitivity,
     /// A topic every clinic has (its sensitivity may still be the clinic's own choice).
     built_in: bool,
+    secure_link: bool,
 }
 
 impl From<TopicView> for TopicOut {
@@ -27,6 +28,7 @@ impl From<TopicView> for TopicOut {
             name: topic.name,
             sensitivity: topic.sensitivity,
             built_in: topic.built_in,
+            secure_link: topic.secure_link,
         }
     }
 }
@@ -51,7 +53,13 @@ pub(super) async fn list_topics(
 #[serde(deny_unknown_fields)]
 pub(super) struct TopicIn {
     sensitivity: String,
+    /// Its notices carry a secure message link (when the clinic has links on).
+    #[serde(default)]
+    secure_link: bool,
 }
+
+/// A link stands in for the content a notice leaves out: only sensitive topics have such notices.
+const SECURE_LINK_RULE: &str = "may be true only for a sensitive topic";
 
 /// Adds a topic or changes its sensitivity. What patients may read on which channel is the
 /// clinic's set-up, so only admin keys may change it.
@@ -73,14 +81,24 @@ pub(super) async fn put_topic(
         Sensitivity::parse,
         &format!("must be one of {}", Sensitivity::names()),
     );
+    let secure_link = body.value.secure_link;
+    if secure_link && sensitivity.is_some_and(|s| s != Sensitivity::Sensitive) {
+        errors.push(crate::api::FieldError::new("secure_link", SECURE_LINK_RULE));
+    }
     let (Some(sensitivity), true) = (sensitivity, errors.is_empty()) else {
         return Err(ApiError::Invalid(errors));
     };
     let topic = state
         .store
-        .set_topic(&caller.0.clinic.id, &name, sensitivity, state.clock.now())
+        .set_topic(
+            &caller.0.clinic.id,
+            &name,
+            sensitivity,
+            secure_link,
+            state.clock.now(),
+        )
         .await?;
     state.clinic_settings.forget(&caller.0.clinic.id);
-    tracing::info!(clinic = %caller.0.clinic.slug, topic = %topic.name, sensitivity = topic.sensitivity.as_str(), "topic set");
+    tracing::info!(clinic = %caller.0.clinic.slug, topic = %topic.name, sensitivity = topic.sensitivity.as_str(), secure_link = topic.secure_link, "topic set");
     Ok(Json(topic.into()))
 }
