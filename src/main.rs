@@ -13,9 +13,6 @@ use medrelay::logging::{self, LogFormat};
 use medrelay::store::{ApiKeyRole, NewClinic, Store, StoreError};
 use medrelay_channels::ChannelKind;
 
-/// Read when no file is named, if it exists.
-const DEFAULT_CONFIG_FILE: &str = "medrelay.toml";
-
 #[derive(Debug, Parser)]
 #[command(name = "medrelay", version, about = "Patient notification gateway")]
 struct Cli {
@@ -120,10 +117,7 @@ enum ApiKeyCommand {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_format);
-    let config_file = cli
-        .config
-        .or_else(|| Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|file| file.exists()));
-    let config = match Config::load(config_file.as_deref()) {
+    let config = match Config::load_named_or_default(cli.config.as_deref()) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("{error}");

@@ -33,7 +33,7 @@ mod submit;
 
 use std::error::Error;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
@@ -178,7 +178,7 @@ async fn bench_backend(target: &Backend, args: &Args) -> BenchResult<Figures> {
 async fn run_gateway(target: &Backend, database_url: String, args: &Args) -> BenchResult<Figures> {
     // The gateway's own settings apply (medrelay.toml, MEDRELAY_* variables), so a run can try
     // e.g. MEDRELAY_DISPATCH__WORKERS=2; the bench then sets what it must control.
-    let base = Config::load(Some(Path::new("medrelay.toml")))?;
+    let base = Config::load_named_or_default(None)?;
     let config = Config {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         database_url,

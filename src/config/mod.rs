@@ -124,6 +124,9 @@ impl Config {
     }
 }
 
+/// The configuration file read when none is named, if it exists.
+pub const DEFAULT_FILE: &str = "medrelay.toml";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// Every setting that could not be read, each by its key and where it came from. Never the
@@ -140,6 +143,13 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// Defaults ← the file `named` (which must exist), or without one `medrelay.toml` in the
+    /// working directory if there is one ← `MEDRELAY_*` environment.
+    pub fn load_named_or_default(named: Option<&Path>) -> Result<Self, ConfigError> {
+        let default = Path::new(DEFAULT_FILE);
+        Self::load(named.or_else(|| default.is_file().then_some(default)))
+    }
+
     /// Defaults ← `file` (if given, it must exist) ← `MEDRELAY_*` environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Toml::string(DEFAULTS));
