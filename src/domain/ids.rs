@@ -53,6 +53,11 @@ id_type!(ApiKeyId, "key");
 id_type!(CallbackTaskId, "cbk");
 id_type!(AppointmentId, "apt");
 id_type!(SecureLinkId, "lnk");
+id_type!(
+    /// A message a patient sent us.
+    InboundMessageId,
+    "msg"
+);
 
 #[cfg(test)]
 mod tests {

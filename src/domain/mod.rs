@@ -35,6 +35,7 @@ mod event;
 mod field;
 mod hours;
 mod ids;
+mod inbound;
 mod notification;
 mod patient;
 mod phone;
@@ -54,8 +55,11 @@ pub use hours::{
     WindowText,
 };
 pub use ids::{
-    ApiKeyId, AppointmentId, AttemptId, CallbackTaskId, ClinicId, NotificationId, PatientId,
-    SecureLinkId,
+    ApiKeyId, AppointmentId, AttemptId, CallbackTaskId, ClinicId, InboundMessageId, NotificationId,
+    PatientId, SecureLinkId,
+};
+pub use inbound::{
+    AutoReply, BUILT_IN_LABELS, ConversationStatus, InboundMedia, InboundMessage, Intent, Origin,
 };
 pub use notification::{AppointmentStatus, AttemptStatus, NotificationStatus, Priority};
 pub use patient::{Clinic, Patient};
