@@ -142,10 +142,8 @@ async fn earlier_booking(
         .ok_or(StoreError::Conflict("appointment"))?;
     Ok(match appointment_status(&status)? {
         AppointmentStatus::Cancelled => Earlier::Cancelled(AppointmentId::from_stored(id)),
-        AppointmentStatus::Booked if hash == new.request_hash => {
-            Earlier::Same(AppointmentId::from_stored(id))
-        }
-        AppointmentStatus::Booked => Earlier::IdTaken,
+        _ if hash == new.request_hash => Earlier::Same(AppointmentId::from_stored(id)),
+        _ => Earlier::IdTaken,
     })
 }
 

@@ -60,6 +60,17 @@ impl MessagingHours {
         }
     }
 
+    /// The clinic's own hours, without any patient's quiet hours: when staff work, which is what
+    /// a response target counts and what tells a receipt from an away message.
+    pub fn for_clinic(hours: Arc<ClinicHours>, clinic: &Clinic) -> Self {
+        Self {
+            clinic: hours,
+            clinic_zone: clinic.timezone.zone(),
+            quiet_hours: None,
+            patient_zone: clinic.timezone.zone(),
+        }
+    }
+
     /// The earliest moment at or after `due` that both the clinic's hours and the patient's quiet
     /// hours allow; `None` if there is none within [`HORIZON_DAYS`].
     pub fn next_allowed(&self, due: Timestamp) -> Option<Timestamp> {
@@ -127,6 +138,25 @@ impl MessagingHours {
             at = closes;
         }
         last_stretch.map(|(open, closes)| open.max(closes - CLOSING_MARGIN))
+    }
+
+    /// The moment `span` of allowed time has passed since `from`: a response target counted in
+    /// messaging hours, so 4 hours asked for at 16:00 of a clinic that closes at 18:00 run out
+    /// at 10:00 the next working day. `None` when the hours allow too little within
+    /// [`HORIZON_DAYS`] of a stretch.
+    pub fn after_allowed(&self, from: Timestamp, span: Duration) -> Option<Timestamp> {
+        let mut left = SignedDuration::try_from(span).ok()?;
+        let mut at = from;
+        loop {
+            let open = self.next_allowed(at)?;
+            let closes = self.allowed_until(open);
+            let stretch = closes.duration_since(open);
+            if left <= stretch {
+                return open.checked_add(left).ok();
+            }
+            left -= stretch;
+            at = closes;
+        }
     }
 
     /// The rules that keep `at` from being allowed; none when it is.
