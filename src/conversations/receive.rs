@@ -1,17 +1,15 @@
 //! Receiving one patient message: the rules' decision about it, inside the store's transaction.
 
-use std::time::Duration;
-
 use jiff::Timestamp;
 
 use crate::domain::InboundMessage;
-use crate::policy::MessagingHours;
+use crate::policy::after_open_minutes;
 use crate::store::{
     Arrival, ClinicScope, InboundActions, InboundSituation, Received, Store, StoreError,
 };
 
 /// The clinic's response target when it set none: 4 working hours.
-const DEFAULT_RESPONSE_TARGET: Duration = Duration::from_secs(4 * 3600);
+const DEFAULT_RESPONSE_TARGET_MINUTES: u32 = 240;
 
 /// Stores `message`, which arrived on our `senders` for the clinics of `clinics`, and does what
 /// the rules say about it. Durable when this returns: only then may the provider hear 200.
@@ -35,9 +33,15 @@ pub async fn receive(
 
 /// What to do about the message of `situation`.
 fn decide(situation: &InboundSituation, now: Timestamp) -> InboundActions {
-    let hours = MessagingHours::for_clinic(situation.hours.clone(), &situation.clinic);
+    let zone = situation.clinic.timezone.zone();
+    let overdue_at = after_open_minutes(
+        &situation.hours,
+        &zone,
+        now,
+        DEFAULT_RESPONSE_TARGET_MINUTES,
+    );
     InboundActions {
-        overdue_at: hours.after_allowed(now, DEFAULT_RESPONSE_TARGET),
+        overdue_at: Some(overdue_at),
         ..InboundActions::none()
     }
 }

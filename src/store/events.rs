@@ -14,22 +14,14 @@ pub(crate) struct EventBatch {
     rows: Vec<StoredEvent>,
 }
 
-/// Where a conversation event belongs: the patient's conversation in their clinic, and the
-/// inbound message that caused it, if one did.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ConversationRef<'a> {
-    pub(crate) clinic: &'a ClinicId,
-    pub(crate) patient: &'a PatientId,
-    pub(crate) message: Option<&'a InboundMessageId>,
-}
-
 /// One event as its row stores it.
 #[derive(Debug)]
 struct StoredEvent {
     notification_id: Option<String>,
     attempt_id: Option<String>,
-    clinic_id: Option<String>,
-    patient_id: Option<String>,
+    /// Set for a conversation's events: the patient's conversation and its clinic.
+    conversation: Option<(String, String)>,
+    /// Set for the events a patient's message caused.
     inbound_message_id: Option<String>,
     at: i64,
     kind: &'static str,
@@ -54,11 +46,12 @@ impl EventBatch {
         Ok(())
     }
 
-    /// An event of a patient's conversation; `notification` when it is about one of theirs too
-    /// (an auto reply queued, a reminder answered).
+    /// An event of `patient`'s conversation (a staff action, an overdue message); `notification`
+    /// when it is also about one of theirs.
     pub(crate) fn add_to_conversation(
         &mut self,
-        conversation: ConversationRef<'_>,
+        clinic: &ClinicId,
+        patient: &PatientId,
         notification: Option<&str>,
         at: Timestamp,
         actor: &Actor,
@@ -66,25 +59,38 @@ impl EventBatch {
     ) -> Result<(), StoreError> {
         let mut row = stored(at, actor, event)?;
         row.notification_id = notification.map(str::to_owned);
-        row.clinic_id = Some(conversation.clinic.as_str().to_owned());
-        row.patient_id = Some(conversation.patient.as_str().to_owned());
-        row.inbound_message_id = conversation.message.map(|m| m.as_str().to_owned());
+        row.conversation = Some((clinic.as_str().to_owned(), patient.as_str().to_owned()));
         self.rows.push(row);
         Ok(())
     }
 
-    pub(crate) async fn write(self, tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
-        if self.rows.is_empty() {
-            return Ok(());
+    /// An event of a patient's conversation caused by their message `message`.
+    pub(crate) fn add_for_message(
+        &mut self,
+        message: &InboundMessageId,
+        conversation: (&ClinicId, &PatientId),
+        notification: Option<&str>,
+        at: Timestamp,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        let (clinic, patient) = conversation;
+        let actor = Actor::System;
+        self.add_to_conversation(clinic, patient, notification, at, &actor, event)?;
+        if let Some(row) = self.rows.last_mut() {
+            row.inbound_message_id = Some(message.as_str().to_owned());
         }
+        Ok(())
+    }
+
+    pub(crate) async fn write(self, tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
         let rows: Vec<EventRow> = self
             .rows
             .iter()
             .map(|e| EventRow {
                 notification_id: e.notification_id.as_deref(),
                 attempt_id: e.attempt_id.as_deref(),
-                clinic_id: e.clinic_id.as_deref(),
-                patient_id: e.patient_id.as_deref(),
+                clinic_id: e.conversation.as_ref().map(|(c, _)| c.as_str()),
+                patient_id: e.conversation.as_ref().map(|(_, p)| p.as_str()),
                 inbound_message_id: e.inbound_message_id.as_deref(),
                 at: e.at,
                 kind: e.kind,
@@ -105,8 +111,7 @@ fn stored(at: Timestamp, actor: &Actor, event: &Event) -> Result<StoredEvent, St
     Ok(StoredEvent {
         notification_id: None,
         attempt_id: None,
-        clinic_id: None,
-        patient_id: None,
+        conversation: None,
         inbound_message_id: None,
         at: millis(at),
         kind: event.kind(),

@@ -144,25 +144,6 @@ impl MessagingHours {
         last_stretch.map(|(open, closes)| open.max(closes - CLOSING_MARGIN))
     }
 
-    /// The moment `span` of allowed time has passed since `from`: a response target counted in
-    /// messaging hours, so 4 hours asked for at 16:00 of a clinic that closes at 18:00 run out
-    /// at 10:00 the next working day. `None` when the hours allow too little within
-    /// [`HORIZON_DAYS`] of a stretch.
-    pub fn after_allowed(&self, from: Timestamp, span: Duration) -> Option<Timestamp> {
-        let mut left = SignedDuration::try_from(span).ok()?;
-        let mut at = from;
-        loop {
-            let open = self.next_allowed(at)?;
-            let closes = self.allowed_until(open);
-            let stretch = closes.duration_since(open);
-            if left <= stretch {
-                return open.checked_add(left).ok();
-            }
-            left -= stretch;
-            at = closes;
-        }
-    }
-
     /// The rules that keep `at` from being allowed; none when it is.
     pub fn rules_holding(&self, at: Timestamp) -> Vec<HoursRule> {
         match self.walk(at) {

@@ -399,27 +399,3 @@ fn the_latest_allowed_moment_before_is_inside_the_last_stretch_before_it_closes(
         );
     }
 }
-
-#[test]
-fn a_span_of_allowed_time_runs_only_while_the_clinic_is_open() {
-    let london = MessagingHours {
-        quiet_hours: None,
-        ..london()
-    };
-    let four_hours = Duration::from_secs(4 * 3600);
-    let cases = [
-        // Inside one day's window.
-        ("2026-03-02T09:30+00:00[Europe/London]", "2026-03-02T13:30Z"),
-        // 16:00 Monday: one hour today, three on Tuesday from 09:00.
-        ("2026-03-02T16:00+00:00[Europe/London]", "2026-03-03T12:00Z"),
-        // Friday evening: the whole span on Monday.
-        ("2026-03-06T20:00+00:00[Europe/London]", "2026-03-09T13:00Z"),
-    ];
-    for (from, expected) in cases {
-        assert_eq!(
-            london.after_allowed(at(from), four_hours),
-            Some(at(expected)),
-            "{from}"
-        );
-    }
-}

@@ -8,10 +8,7 @@ use sqlx::{Any, Transaction};
 use super::super::events::EventBatch;
 use super::super::patients::set_opted_out;
 use super::super::{StoreError, millis};
-use super::{
-    Arrival, AutoReplyText, InboundActions, InboundSituation, conversation, opt_millis,
-    received_event,
-};
+use super::{Arrival, AutoReplyText, InboundActions, InboundSituation, add_event, opt_millis};
 use crate::domain::{
     Actor, AppointmentId, AppointmentStatus, AutoReply, ClinicId, Event, InboundMessageId,
     NotificationId, Origin, PatientId, Priority, Topic,
@@ -75,7 +72,12 @@ pub(super) async fn apply(
         .bind(actions.intent.as_str())
         .execute(&mut **tx)
         .await?;
-    received_event(events, situation, message, actions.intent, now)?;
+    let received = Event::MessageReceived {
+        channel: message.channel,
+        kind: message.kind.clone(),
+        intent: actions.intent,
+    };
+    add_event(events, situation, None, now, &received)?;
     if message.channel == ChannelKind::Whatsapp {
         super::super::facts::open_whatsapp_window(
             tx,
@@ -90,15 +92,14 @@ pub(super) async fn apply(
         answer_appointment(tx, events, situation, appointment, *status, now).await?;
     }
     if actions.urgent {
-        let at = conversation(situation);
-        events.add_to_conversation(at, None, now, &Actor::System, &Event::UrgentMessage)?;
+        add_event(events, situation, None, now, &Event::UrgentMessage)?;
     }
     for (reply, reason) in &actions.held_back {
         let event = Event::AutoReplyHeldBack {
             reply: *reply,
             reason: reason.clone(),
         };
-        events.add_to_conversation(conversation(situation), None, now, &Actor::System, &event)?;
+        add_event(events, situation, None, now, &event)?;
     }
     for reply in &actions.replies {
         queue_auto_reply(tx, events, situation, message.channel, reply, now).await?;
@@ -129,7 +130,7 @@ async fn opt_outs(
     }
     set_opted_out(tx, &situation.patient.id, &opted_out, now).await?;
     for event in &changed {
-        events.add_to_conversation(conversation(situation), None, now, &Actor::System, event)?;
+        add_event(events, situation, None, now, event)?;
     }
     Ok(())
 }
@@ -175,7 +176,7 @@ async fn answer_appointment(
     .bind(situation.clinic.id.as_str())
     .fetch_all(&mut **tx)
     .await?;
-    events.add_to_conversation(conversation(situation), None, now, &Actor::System, &event)?;
+    add_event(events, situation, None, now, &event)?;
     for reminder in &reminders {
         events.add(reminder, None, now, &Actor::System, &event)?;
     }
@@ -222,8 +223,7 @@ async fn queue_auto_reply(
         reply: reply.kind,
         notification: id.clone(),
     };
-    let at = conversation(situation);
-    events.add_to_conversation(at, Some(id.as_str()), now, &Actor::System, &queued)
+    add_event(events, situation, Some(id.as_str()), now, &queued)
 }
 
 /// The conversation after the message: open, awaiting a response (labelled so), urgent when

@@ -11,10 +11,10 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 
-use super::events::{ConversationRef, EventBatch};
+use super::events::EventBatch;
 use super::{Store, StoreError, millis};
 use crate::domain::{
-    Actor, AppointmentId, AppointmentStatus, AutoReply, Clinic, ClinicHours, ClinicId, Event,
+    AppointmentId, AppointmentStatus, AutoReply, Clinic, ClinicHours, ClinicId, Event,
     InboundMessage, InboundMessageId, Intent, Patient, PatientId,
 };
 use crate::policy::templates::{OwnTemplate, TemplateCopy};
@@ -195,29 +195,17 @@ impl Store {
     }
 }
 
-/// The event batch's address for events of `situation`'s conversation, caused by its message.
-fn conversation(situation: &InboundSituation) -> ConversationRef<'_> {
-    ConversationRef {
-        clinic: &situation.clinic.id,
-        patient: &situation.patient.id,
-        message: Some(&situation.message_id),
-    }
-}
-
-/// The event that a message arrived, with what was read in it.
-fn received_event(
+/// Adds an event of `situation`'s conversation, caused by its message; `notification` when it
+/// is about one of the patient's notifications too.
+fn add_event(
     events: &mut EventBatch,
     situation: &InboundSituation,
-    message: &InboundMessage,
-    intent: Intent,
+    notification: Option<&str>,
     at: Timestamp,
+    event: &Event,
 ) -> Result<(), StoreError> {
-    let event = Event::MessageReceived {
-        channel: message.channel,
-        kind: message.kind.clone(),
-        intent,
-    };
-    events.add_to_conversation(conversation(situation), None, at, &Actor::System, &event)
+    let conversation = (&situation.clinic.id, &situation.patient.id);
+    events.add_for_message(&situation.message_id, conversation, notification, at, event)
 }
 
 fn opt_millis(at: Option<Timestamp>) -> Option<i64> {
