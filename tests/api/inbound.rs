@@ -304,3 +304,50 @@ async fn a_message_whose_signature_does_not_check_out_is_refused_and_changes_not
     assert!(stored.is_empty(), "{stored:?}");
     clinic.stop().await;
 }
+
+// --- Never lost ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_message_the_disk_cannot_take_is_refused_with_5xx_and_its_redelivery_is_stored_once() {
+    let clinic = Clinic::start().await;
+    if !clinic.app.is_sqlite() {
+        println!("skipped: SQLite's page limit stands in for a full disk; PostgreSQL has none");
+        return clinic.stop().await;
+    }
+    // A long message needs new pages, which a full disk cannot give.
+    let long = "כאב ראש ".repeat(4_000);
+    let message = text("wamid.FULL", &long);
+
+    clinic
+        .app
+        .store
+        .cap_sqlite_pages(Some(0))
+        .await
+        .expect("cap");
+    let refused = clinic.whatsapp_from(STRANGER, message.clone()).await;
+    clinic
+        .app
+        .store
+        .cap_sqlite_pages(None)
+        .await
+        .expect("uncap");
+    let redelivered = clinic.whatsapp_from(STRANGER, message.clone()).await;
+    let again = clinic.whatsapp_from(STRANGER, message).await;
+
+    assert!(
+        refused.status().is_server_error(),
+        "Meta must redeliver: {}",
+        refused.status()
+    );
+    assert_eq!(redelivered.status(), StatusCode::OK);
+    assert_eq!(again.status(), StatusCode::OK);
+    let stored = clinic
+        .column(
+            "SELECT m.provider_message_id FROM inbound_messages m \
+             JOIN patients p ON p.id = m.patient_id WHERE p.phone = $1",
+            STRANGER,
+        )
+        .await;
+    assert_eq!(stored, ["wamid.FULL"]);
+    clinic.stop().await;
+}
