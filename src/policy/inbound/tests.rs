@@ -389,3 +389,52 @@ fn a_clinics_own_words_replace_the_defaults() {
     assert_eq!(scene.read("מגיע בעזרת השם").intent, Intent::Confirm);
     assert_eq!(scene.read("1").intent, Intent::AmbiguousReply);
 }
+
+#[test]
+fn every_auto_reply_has_a_builtin_in_four_languages_that_reply_params_fill() {
+    use crate::domain::Language;
+    use crate::policy::templates::{choose, render};
+
+    for reply in AutoReply::ALL {
+        for language in ["he", "ar", "ru", "en"] {
+            let name = reply_template(*reply);
+            let chosen = choose(name, &[], [language, language]).expect("builtin");
+            let params = reply_params(
+                &InboundSettings::default(),
+                &ClinicHours::israeli_default(),
+                &Language::parse(language).expect("language"),
+                None,
+            );
+
+            assert_eq!(chosen.language, language, "{name}");
+            assert!(
+                !chosen.copy.sms.text.contains("{{patient}}"),
+                "{name} {language}"
+            );
+            for channel in [WHATSAPP, SMS] {
+                let rendering = render(&chosen, channel, &params, "Clinic", "");
+                assert!(rendering.is_ok(), "{name} {language} {channel}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_urgent_answer_and_the_away_message_give_the_emergency_number() {
+    use crate::domain::Language;
+    use crate::policy::templates::{choose, render};
+
+    for reply in [AutoReply::Urgent, AutoReply::Away] {
+        let chosen = choose(reply_template(reply), &[], ["he", "he"]).expect("builtin");
+        let params = reply_params(
+            &InboundSettings::default(),
+            &ClinicHours::israeli_default(),
+            &Language::parse("he").expect("language"),
+            None,
+        );
+        let body = render(&chosen, SMS, &params, "מרפאת הדר", "")
+            .expect("render")
+            .body;
+        assert!(body.contains("101"), "{body}");
+    }
+}
