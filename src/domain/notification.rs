@@ -10,6 +10,10 @@ text_enum!(
     AppointmentStatus {
         Booked = "booked",
         Cancelled = "cancelled",
+        /// The patient answered a reminder: they will come.
+        Confirmed = "confirmed",
+        /// The patient answered a reminder asking to cancel; the booking system decides.
+        CancellationRequested = "cancellation_requested",
     }
 );
 
