@@ -359,6 +359,7 @@ fn accounts(
                 from: Some(SMS_SENDER.to_owned()),
                 messaging_service_sid: None,
                 status_callback_url: at("/webhooks/twilio/sms"),
+                incoming_url: Some(at("/webhooks/twilio/sms/incoming")),
                 validity_period_seconds: None,
             }),
             voice: Some(TwilioVoiceConfig {
