@@ -19,6 +19,7 @@ mod dispatch;
 mod error;
 mod events;
 mod facts;
+mod inbound_media;
 mod notification_reads;
 mod notifications;
 mod outcomes;
@@ -53,6 +54,7 @@ pub use clinics::{
 pub use dispatch::{ClaimedNotification, DispatchWrite, HandoverStart, NextState};
 pub use error::{FailureKind, StoreError};
 pub use facts::{LearnedFact, SuspensionWrite};
+pub use inbound_media::MessageMedia;
 pub use notification_reads::{
     AttemptRecord, EventRecord, NotificationFilter, NotificationPage, NotificationRecord,
 };
