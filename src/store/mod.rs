@@ -20,6 +20,7 @@ mod error;
 mod events;
 mod facts;
 mod inbound;
+mod inbound_media;
 mod notification_reads;
 mod notifications;
 mod outcomes;
@@ -58,6 +59,7 @@ pub use inbound::{
     AnsweredAppointment, Arrival, AutoReplyText, ClinicScope, ConversationState, InboundActions,
     InboundSituation, Received,
 };
+pub use inbound_media::MessageMedia;
 pub use notification_reads::{
     AttemptRecord, EventRecord, NotificationFilter, NotificationPage, NotificationRecord,
 };

@@ -7,6 +7,7 @@ mod callbacks;
 mod clinic_hours;
 mod clinic_secure_links;
 mod keys;
+mod messages;
 mod notification_out;
 mod notifications;
 mod patients;
@@ -57,6 +58,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/callbacks", get(callbacks::list_callbacks))
         .route("/v1/callbacks/{id}/claim", post(callbacks::claim_callback))
         .route("/v1/callbacks/{id}/close", post(callbacks::close_callback))
+        .route("/v1/messages/{id}/media", get(messages::get_media))
         .route("/v1/keys", get(keys::list_keys).post(keys::create_key))
         .route("/v1/keys/{id}", delete(keys::revoke_key))
         .route("/v1/stats", get(stats::get_stats))
