@@ -35,8 +35,18 @@ fn staff_only(caller: &Caller) -> Result<(), ApiError> {
     caller.require(ApiKeyRole::Staff)
 }
 
-fn patient_id(id: &str) -> Result<PatientId, ApiError> {
-    PatientId::parse(id).ok_or(ApiError::NotFound("conversation"))
+/// The conversation's patient, named by our id or by the id the rest of the API uses.
+async fn conversation_of(
+    state: &AppState,
+    caller: &Caller,
+    named: &str,
+) -> Result<PatientId, ApiError> {
+    staff_only(caller)?;
+    state
+        .store
+        .conversation_patient(&caller.0.clinic.id, named)
+        .await
+        .map_err(ApiError::not_found("conversation"))
 }
 
 /// The staff member named by `by`, as the audit trail records them.
@@ -178,8 +188,7 @@ pub(super) async fn get_conversation(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<TimelineOut>, ApiError> {
-    staff_only(&caller)?;
-    let id = patient_id(&id)?;
+    let id = conversation_of(&state, &caller, &id).await?;
     let timeline = state
         .store
         .conversation_timeline(&caller.0.clinic.id, &id)
@@ -217,8 +226,7 @@ pub(super) async fn mark_handled(
     Path(id): Path<String>,
     body: ApiJson<HandledIn>,
 ) -> Result<Json<ConversationOut>, ApiError> {
-    staff_only(&caller)?;
-    let id = patient_id(&id)?;
+    let id = conversation_of(&state, &caller, &id).await?;
     let mut errors = Vec::new();
     let by = staff_member(&body.value.by, &mut errors);
     if !errors.is_empty() {
@@ -280,8 +288,7 @@ pub(super) async fn change_labels(
     Path(id): Path<String>,
     body: ApiJson<LabelsIn>,
 ) -> Result<Json<ConversationOut>, ApiError> {
-    staff_only(&caller)?;
-    let id = patient_id(&id)?;
+    let id = conversation_of(&state, &caller, &id).await?;
     let mut errors = Vec::new();
     let by = staff_member(&body.value.by, &mut errors);
     let change = body.value.change(&mut errors);
@@ -455,8 +462,7 @@ pub(super) async fn reply(
     headers: HeaderMap,
     mut body: ApiJson<ReplyIn>,
 ) -> Result<(StatusCode, Json<ReplyOut>), ApiError> {
-    staff_only(&caller)?;
-    let id = patient_id(&id)?;
+    let id = conversation_of(&state, &caller, &id).await?;
     let mut errors = Vec::new();
     let by = staff_member(&body.value.by, &mut errors);
     let said = body.value.said(&mut errors);

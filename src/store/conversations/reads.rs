@@ -186,6 +186,27 @@ impl Store {
         Ok(ConversationPage { items, next })
     }
 
+    /// The clinic's patient a conversation URL names: by our id (`pat_…`), else by the id the
+    /// rest of the API knows them by (the booking system's, or `unknown:<E.164>` for an unknown
+    /// contact). `NotFound` when the clinic has neither.
+    pub async fn conversation_patient(
+        &self,
+        clinic: &ClinicId,
+        named: &str,
+    ) -> Result<PatientId, StoreError> {
+        let found: Option<(String,)> = sqlx::query_as(
+            "SELECT id FROM patients WHERE clinic_id = $1 AND (id = $2 OR external_id = $2) \
+             ORDER BY CASE WHEN id = $2 THEN 0 ELSE 1 END LIMIT 1",
+        )
+        .bind(clinic.as_str())
+        .bind(named)
+        .fetch_optional(&self.read)
+        .await?;
+        found
+            .map(|(id,)| PatientId::from_stored(id))
+            .ok_or(StoreError::NotFound)
+    }
+
     /// The clinic's patient `id`, whole: what a reply is planned for.
     pub async fn clinic_patient(
         &self,
