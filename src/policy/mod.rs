@@ -14,6 +14,7 @@
 //! - [`plan_reminders`]: when each reminder of an appointment's series goes.
 //! - [`notice_priority`]: whether a notice that an appointment changed waits for the hours.
 //! - [`secure_link`]: whether a secure message link opens, and what a proof of identity earns.
+//! - [`stats`]: the statistics report from grouped counts: percentiles, peak and best hours.
 
 mod appointment_notices;
 mod channel_plan;
@@ -24,6 +25,7 @@ pub mod privacy;
 mod reminders;
 mod retry;
 pub mod secure_link;
+pub mod stats;
 pub mod templates;
 
 pub use appointment_notices::{NOTICE_LEAD, notice_priority};

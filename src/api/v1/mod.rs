@@ -12,6 +12,7 @@ mod keys;
 mod notification_out;
 mod notifications;
 mod patients;
+mod stats;
 mod templates;
 mod topics;
 
@@ -61,6 +62,7 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(conversation_routes())
         .route("/v1/keys", get(keys::list_keys).post(keys::create_key))
         .route("/v1/keys/{id}", delete(keys::revoke_key))
+        .route("/v1/stats", get(stats::get_stats))
 }
 
 fn conversation_routes() -> Router<AppState> {
