@@ -14,6 +14,7 @@ mod appointments;
 mod callbacks;
 mod clinics;
 mod contents;
+mod conversations;
 mod decisions;
 mod dispatch;
 mod error;
@@ -51,6 +52,11 @@ pub use appointments::{
 pub use callbacks::CallbackView;
 pub use clinics::{
     ApiKeyRole, ApiKeyView, AuthenticatedKey, IssuedKey, NewClinic, key_fingerprint,
+};
+pub use conversations::{
+    ConversationCursor, ConversationFilter, ConversationPage, ConversationPatient,
+    ConversationRecord, ConversationTimeline, InboundRecord, LabelChange, OVERDUE_BATCH,
+    OutboundRecord, ReplyTarget, TIMELINE_LIMIT,
 };
 pub use dispatch::{ClaimedNotification, DispatchWrite, HandoverStart, NextState};
 pub use error::{FailureKind, StoreError};
