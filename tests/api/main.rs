@@ -25,6 +25,7 @@ mod routing;
 mod sandbox;
 mod secure_link;
 mod secure_link_settings;
+mod stats;
 mod storage_faults;
 mod templates;
 mod webhooks;
