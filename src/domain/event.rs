@@ -284,6 +284,27 @@ pub enum Event {
     },
     /// A step on the notification's secure message link.
     SecureLink(LinkEvent),
+    /// A staff member answered the patient in their conversation with `notification`, which
+    /// answers the `answered` messages that were waiting.
+    ConversationReplied {
+        notification: NotificationId,
+        answered: u32,
+    },
+    /// A staff member marked the conversation handled, and with it the `messages` waiting.
+    ConversationHandled {
+        messages: u32,
+    },
+    /// A staff member changed the conversation's labels.
+    ConversationLabelled {
+        added: Vec<String>,
+        removed: Vec<String>,
+    },
+    /// The patient's message waiting since `waiting_since` was neither answered nor handled by
+    /// `overdue_at`, the clinic's response target counted in its open hours.
+    ConversationOverdue {
+        waiting_since: Timestamp,
+        overdue_at: Timestamp,
+    },
     /// A patient's message arrived on `channel` (its text is never in an event).
     MessageReceived {
         channel: ChannelKind,
@@ -319,27 +340,6 @@ pub enum Event {
         reply: AutoReply,
         reason: String,
     },
-    /// A staff member answered the patient in their conversation with `notification`, which
-    /// answers the `answered` messages that were waiting.
-    ConversationReplied {
-        notification: NotificationId,
-        answered: u32,
-    },
-    /// A staff member marked the conversation handled, and with it the `messages` waiting.
-    ConversationHandled {
-        messages: u32,
-    },
-    /// A staff member changed the conversation's labels.
-    ConversationLabelled {
-        added: Vec<String>,
-        removed: Vec<String>,
-    },
-    /// The patient's message waiting since `waiting_since` was neither answered nor handled by
-    /// `overdue_at`, the clinic's response target counted in its open hours.
-    ConversationOverdue {
-        waiting_since: Timestamp,
-        overdue_at: Timestamp,
-    },
     /// One reason of a routing decision; its JSON is the reason's own, tagged by its type.
     #[serde(untagged)]
     Routing(Reason),
@@ -370,6 +370,10 @@ impl Event {
             Self::Cancelled { .. } => "cancelled",
             Self::PatientPressed { .. } => "patient_reply",
             Self::SecureLink(_) => "secure_link",
+            Self::ConversationReplied { .. }
+            | Self::ConversationHandled { .. }
+            | Self::ConversationLabelled { .. }
+            | Self::ConversationOverdue { .. } => "conversation",
             Self::MessageReceived { .. }
             | Self::OptedOutByMessage { .. }
             | Self::OptedInByMessage { .. }
@@ -377,10 +381,6 @@ impl Event {
             | Self::CancellationRequested { .. }
             | Self::UrgentMessage => "patient_message",
             Self::AutoReplyQueued { .. } | Self::AutoReplyHeldBack { .. } => "auto_reply",
-            Self::ConversationReplied { .. }
-            | Self::ConversationHandled { .. }
-            | Self::ConversationLabelled { .. }
-            | Self::ConversationOverdue { .. } => "conversation",
         }
     }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use medrelay_channels::smtp::{SmtpConfig, SmtpEmail};
 use medrelay_channels::twilio::{Hook, TwilioConfig, TwilioSms, TwilioVoice, VoiceLanguage};
-use medrelay_channels::whatsapp::{WhatsAppCloud, WhatsAppConfig};
+use medrelay_channels::whatsapp::{WhatsAppCloud, WhatsAppConfig, WhatsAppMedia};
 use medrelay_channels::{Channel, ChannelKind, Secret};
 
 mod senders;
@@ -45,6 +45,8 @@ pub struct WhatsAppAccount {
     pub phone_number_id: String,
     pub app_secret: Secret,
     pub verify_token: Secret,
+    /// Fetches the media patients send to this number, with the account's token.
+    pub media: Arc<WhatsAppMedia>,
 }
 
 /// A Twilio account whose callbacks we accept, the senders (numbers, messaging services) we
@@ -190,6 +192,13 @@ impl Providers {
         &self.whatsapp
     }
 
+    /// The account of WhatsApp number `phone_number_id`, if we have it.
+    pub fn whatsapp_account(&self, phone_number_id: &str) -> Option<&WhatsAppAccount> {
+        self.whatsapp
+            .iter()
+            .find(|account| account.phone_number_id == phone_number_id)
+    }
+
     /// A Twilio account we send through.
     pub fn twilio_account(&self, account_sid: &str) -> Option<&TwilioAccount> {
         self.twilio.get(account_sid)
@@ -282,15 +291,17 @@ impl Builder<'_> {
         scope: &str,
         config: &WhatsAppConfig,
     ) -> Result<Arc<dyn Channel>, ProviderSetupError> {
-        let adapter =
-            WhatsAppCloud::new(config).map_err(|source| ProviderSetupError::WhatsApp {
-                scope: scope.to_owned(),
-                source,
-            })?;
+        let error = |source| ProviderSetupError::WhatsApp {
+            scope: scope.to_owned(),
+            source,
+        };
+        let adapter = WhatsAppCloud::new(config).map_err(error)?;
+        let media = WhatsAppMedia::new(config).map_err(error)?;
         self.providers.whatsapp.push(WhatsAppAccount {
             phone_number_id: config.phone_number_id.clone(),
             app_secret: config.app_secret.clone(),
             verify_token: config.verify_token.clone(),
+            media: Arc::new(media),
         });
         Ok(Arc::new(adapter))
     }

@@ -142,8 +142,17 @@ async fn earlier_booking(
         .ok_or(StoreError::Conflict("appointment"))?;
     Ok(match appointment_status(&status)? {
         AppointmentStatus::Cancelled => Earlier::Cancelled(AppointmentId::from_stored(id)),
-        _ if hash == new.request_hash => Earlier::Same(AppointmentId::from_stored(id)),
-        _ => Earlier::IdTaken,
+        // A patient's answer to a reminder leaves the appointment on.
+        AppointmentStatus::Booked
+        | AppointmentStatus::Confirmed
+        | AppointmentStatus::CancellationRequested
+            if hash == new.request_hash =>
+        {
+            Earlier::Same(AppointmentId::from_stored(id))
+        }
+        AppointmentStatus::Booked
+        | AppointmentStatus::Confirmed
+        | AppointmentStatus::CancellationRequested => Earlier::IdTaken,
     })
 }
 
