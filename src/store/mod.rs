@@ -62,8 +62,8 @@ pub use dispatch::{ClaimedNotification, DispatchWrite, HandoverStart, NextState}
 pub use error::{FailureKind, StoreError};
 pub use facts::{LearnedFact, SuspensionWrite};
 pub use inbound::{
-    AnsweredAppointment, Arrival, AutoReplyText, ClinicScope, ConversationState, InboundActions,
-    InboundSituation, Received,
+    Arrival, AutoReplyText, ClinicScope, ConversationState, InboundActions, InboundSituation,
+    Received,
 };
 pub use inbound_media::MessageMedia;
 pub use notification_reads::{
