@@ -19,6 +19,7 @@ mod dispatch;
 mod error;
 mod events;
 mod facts;
+mod inbound_settings;
 mod notification_reads;
 mod notifications;
 mod outcomes;
