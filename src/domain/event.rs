@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::reason::joined;
 use super::{
     ApiKeyId, AppointmentId, AttemptStatus, CallbackOutcome, CallbackTaskId, HoursRule, LinkEvent,
-    NotificationStatus, Priority, Reason, ReminderSkip, clinic_time,
+    NotificationId, NotificationStatus, Priority, Reason, ReminderSkip, clinic_time,
 };
 
 /// Who caused an event.
@@ -283,6 +283,27 @@ pub enum Event {
     },
     /// A step on the notification's secure message link.
     SecureLink(LinkEvent),
+    /// A staff member answered the patient in their conversation with `notification`, which
+    /// answers the `answered` messages that were waiting.
+    ConversationReplied {
+        notification: NotificationId,
+        answered: u32,
+    },
+    /// A staff member marked the conversation handled, and with it the `messages` waiting.
+    ConversationHandled {
+        messages: u32,
+    },
+    /// A staff member changed the conversation's labels.
+    ConversationLabelled {
+        added: Vec<String>,
+        removed: Vec<String>,
+    },
+    /// The patient's message waiting since `waiting_since` was neither answered nor handled by
+    /// `overdue_at`, the clinic's response target counted in its open hours.
+    ConversationOverdue {
+        waiting_since: Timestamp,
+        overdue_at: Timestamp,
+    },
     /// One reason of a routing decision; its JSON is the reason's own, tagged by its type.
     #[serde(untagged)]
     Routing(Reason),
@@ -313,6 +334,10 @@ impl Event {
             Self::Cancelled { .. } => "cancelled",
             Self::PatientPressed { .. } => "patient_reply",
             Self::SecureLink(_) => "secure_link",
+            Self::ConversationReplied { .. }
+            | Self::ConversationHandled { .. }
+            | Self::ConversationLabelled { .. }
+            | Self::ConversationOverdue { .. } => "conversation",
         }
     }
 
@@ -461,6 +486,37 @@ impl Event {
             }
             Self::PatientPressed { digits } => format!("the patient pressed {digits} on the call"),
             Self::SecureLink(step) => step.to_string(),
+            Self::ConversationReplied {
+                notification,
+                answered,
+            } => format!(
+                "{actor} answered the patient with notification {notification}; {answered} \
+                 waiting message(s) answered"
+            ),
+            Self::ConversationHandled { messages } => format!(
+                "conversation marked handled by {actor}, with {messages} waiting message(s)"
+            ),
+            Self::ConversationLabelled { added, removed } => {
+                let list = |names: &[String]| {
+                    if names.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        names.join(", ")
+                    }
+                };
+                format!(
+                    "labels changed by {actor}: added {}; removed {}",
+                    list(added),
+                    list(removed)
+                )
+            }
+            Self::ConversationOverdue {
+                waiting_since,
+                overdue_at,
+            } => format!(
+                "overdue: the patient's message waiting since {waiting_since} was not answered by \
+                 {overdue_at}, the clinic's response target"
+            ),
         }
     }
 }

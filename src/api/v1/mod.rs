@@ -11,6 +11,7 @@ mod keys;
 mod notification_out;
 mod notifications;
 mod patients;
+mod stats;
 mod templates;
 mod topics;
 
@@ -63,6 +64,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/callbacks/{id}/close", post(callbacks::close_callback))
         .route("/v1/keys", get(keys::list_keys).post(keys::create_key))
         .route("/v1/keys/{id}", delete(keys::revoke_key))
+        .route("/v1/stats", get(stats::get_stats))
 }
 
 fn template_routes() -> Router<AppState> {

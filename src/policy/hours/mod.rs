@@ -13,6 +13,10 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, Zoned};
 
 use crate::clock::later;
+mod working_time;
+
+pub use working_time::after_open_minutes;
+
 use crate::domain::{
     Clinic, ClinicHours, DAY_NAMES, HoursRule, Patient, Priority, QuietHours, Reason, TimeOfDay,
 };
