@@ -8,6 +8,7 @@ mod appointments;
 mod bad_input;
 mod callbacks;
 mod channels;
+mod clinic_inbound;
 mod contents;
 mod conversations;
 mod edge;

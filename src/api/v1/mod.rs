@@ -5,6 +5,7 @@ mod appointment_out;
 mod appointments;
 mod callbacks;
 mod clinic_hours;
+mod clinic_inbound;
 mod clinic_secure_links;
 mod conversation_out;
 mod conversations;
@@ -49,6 +50,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route(
             "/v1/clinic/secure-links",
             get(clinic_secure_links::get_secure_links).put(clinic_secure_links::put_secure_links),
+        )
+        .route(
+            "/v1/clinic/inbound",
+            get(clinic_inbound::get_inbound).put(clinic_inbound::put_inbound),
         )
         .route("/v1/appointments", post(appointments::book_appointment))
         .route(
