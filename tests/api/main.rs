@@ -12,6 +12,7 @@ mod contents;
 mod edge;
 mod events;
 mod hours;
+mod inbound_media;
 mod isolation_and_auth;
 mod keys;
 mod multi_instance;
