@@ -10,8 +10,9 @@ use serde::Serialize;
 
 use super::reason::joined;
 use super::{
-    ApiKeyId, AppointmentId, AttemptStatus, CallbackOutcome, CallbackTaskId, HoursRule, LinkEvent,
-    NotificationId, NotificationStatus, Priority, Reason, ReminderSkip, clinic_time,
+    ApiKeyId, AppointmentId, AttemptStatus, AutoReply, CallbackOutcome, CallbackTaskId, HoursRule,
+    Intent, LinkEvent, NotificationId, NotificationStatus, Priority, Reason, ReminderSkip,
+    clinic_time,
 };
 
 /// Who caused an event.
@@ -304,6 +305,41 @@ pub enum Event {
         waiting_since: Timestamp,
         overdue_at: Timestamp,
     },
+    /// A patient's message arrived on `channel` (its text is never in an event).
+    MessageReceived {
+        channel: ChannelKind,
+        /// The provider's message type: `text`, `button`, `image`, ….
+        kind: String,
+        intent: Intent,
+    },
+    /// The patient closed `channel` to the clinic with a stop keyword.
+    OptedOutByMessage {
+        channel: ChannelKind,
+    },
+    /// The patient opened `channel` again with a start keyword.
+    OptedInByMessage {
+        channel: ChannelKind,
+    },
+    /// The patient confirmed the appointment by answering its reminder.
+    AppointmentConfirmed {
+        appointment: AppointmentId,
+    },
+    /// The patient asked to cancel the appointment by answering its reminder.
+    CancellationRequested {
+        appointment: AppointmentId,
+    },
+    /// The message holds one of the clinic's urgent phrases.
+    UrgentMessage,
+    /// medrelay answers the patient on its own with notification `notification`.
+    AutoReplyQueued {
+        reply: AutoReply,
+        notification: NotificationId,
+    },
+    /// An auto reply the rules held back, and why.
+    AutoReplyHeldBack {
+        reply: AutoReply,
+        reason: String,
+    },
     /// One reason of a routing decision; its JSON is the reason's own, tagged by its type.
     #[serde(untagged)]
     Routing(Reason),
@@ -338,6 +374,13 @@ impl Event {
             | Self::ConversationHandled { .. }
             | Self::ConversationLabelled { .. }
             | Self::ConversationOverdue { .. } => "conversation",
+            Self::MessageReceived { .. }
+            | Self::OptedOutByMessage { .. }
+            | Self::OptedInByMessage { .. }
+            | Self::AppointmentConfirmed { .. }
+            | Self::CancellationRequested { .. }
+            | Self::UrgentMessage => "patient_message",
+            Self::AutoReplyQueued { .. } | Self::AutoReplyHeldBack { .. } => "auto_reply",
         }
     }
 
@@ -517,6 +560,58 @@ impl Event {
                 "overdue: the patient's message waiting since {waiting_since} was not answered by \
                  {overdue_at}, the clinic's response target"
             ),
+            Self::MessageReceived { .. }
+            | Self::OptedOutByMessage { .. }
+            | Self::OptedInByMessage { .. }
+            | Self::AppointmentConfirmed { .. }
+            | Self::CancellationRequested { .. }
+            | Self::UrgentMessage
+            | Self::AutoReplyQueued { .. }
+            | Self::AutoReplyHeldBack { .. } => self.conversation_sentence(),
+        }
+    }
+
+    /// The sentences of the events a patient's message causes.
+    fn conversation_sentence(&self) -> String {
+        match self {
+            Self::MessageReceived {
+                channel,
+                kind,
+                intent,
+            } => match intent {
+                Intent::None => format!("the patient wrote on {channel} ({kind})"),
+                _ => format!(
+                    "the patient wrote on {channel} ({kind}), read as {}",
+                    intent.as_str()
+                ),
+            },
+            Self::OptedOutByMessage { channel } => {
+                format!("the patient opted out of {channel} by a message")
+            }
+            Self::OptedInByMessage { channel } => {
+                format!("the patient opted in to {channel} again by a message")
+            }
+            Self::AppointmentConfirmed { appointment } => {
+                format!("appointment {appointment} confirmed by the patient's reply")
+            }
+            Self::CancellationRequested { appointment } => format!(
+                "the patient asked to cancel appointment {appointment}; the booking system decides"
+            ),
+            Self::UrgentMessage => {
+                "urgent: the message holds one of the clinic's urgent phrases".to_owned()
+            }
+            Self::AutoReplyQueued {
+                reply,
+                notification,
+            } => format!(
+                "auto reply `{}` queued as notification {notification}",
+                reply.as_str()
+            ),
+            Self::AutoReplyHeldBack { reply, reason } => {
+                format!("auto reply `{}` held back: {reason}", reply.as_str())
+            }
+            // `detail` sends only the events above here.
+            _ => self.kind().to_owned(),
         }
     }
 }

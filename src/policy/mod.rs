@@ -15,11 +15,13 @@
 //! - [`notice_priority`]: whether a notice that an appointment changed waits for the hours.
 //! - [`secure_link`]: whether a secure message link opens, and what a proof of identity earns.
 //! - [`stats`]: the statistics report from grouped counts: percentiles, peak and best hours.
+//! - [`inbound`]: what a patient's message asks for and which automatic answers it gets.
 
 mod appointment_notices;
 mod channel_plan;
 mod decide;
 mod hours;
+pub mod inbound;
 mod patient_cap;
 pub mod privacy;
 mod reminders;
@@ -31,7 +33,7 @@ pub mod templates;
 pub use appointment_notices::{NOTICE_LEAD, notice_priority};
 pub use channel_plan::{
     ChannelPlan, ChannelSuspension, KnownFact, PlannedChannel, WHATSAPP_WINDOW, WhatsAppContent,
-    channel_plan, skip_sms_for_overlong_text,
+    channel_plan, patient_for_plan, skip_sms_for_overlong_text,
 };
 pub use decide::{
     AttemptFacts, AttemptVerdict, Decision, DeliveryRules, NotificationFacts, Step, decide,

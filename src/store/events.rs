@@ -5,7 +5,7 @@ use sqlx::{Any, Transaction};
 
 use super::rows::{columns, write_rows};
 use super::{StoreError, millis};
-use crate::domain::{Actor, ClinicId, Event, PatientId};
+use crate::domain::{Actor, ClinicId, Event, InboundMessageId, PatientId};
 
 /// The audit events of one transaction, written together in a few multi-row statements. The
 /// only writer of events: each row holds the typed event as JSON, its sentence and its actor.
@@ -21,6 +21,8 @@ struct StoredEvent {
     attempt_id: Option<String>,
     /// Set for a conversation's events: the patient's conversation and its clinic.
     conversation: Option<(String, String)>,
+    /// Set for the events a patient's message caused.
+    inbound_message_id: Option<String>,
     at: i64,
     kind: &'static str,
     detail: String,
@@ -62,6 +64,24 @@ impl EventBatch {
         Ok(())
     }
 
+    /// An event of a patient's conversation caused by their message `message`.
+    pub(crate) fn add_for_message(
+        &mut self,
+        message: &InboundMessageId,
+        conversation: (&ClinicId, &PatientId),
+        notification: Option<&str>,
+        at: Timestamp,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        let (clinic, patient) = conversation;
+        let actor = Actor::System;
+        self.add_to_conversation(clinic, patient, notification, at, &actor, event)?;
+        if let Some(row) = self.rows.last_mut() {
+            row.inbound_message_id = Some(message.as_str().to_owned());
+        }
+        Ok(())
+    }
+
     pub(crate) async fn write(self, tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
         let rows: Vec<EventRow> = self
             .rows
@@ -71,6 +91,7 @@ impl EventBatch {
                 attempt_id: e.attempt_id.as_deref(),
                 clinic_id: e.conversation.as_ref().map(|(c, _)| c.as_str()),
                 patient_id: e.conversation.as_ref().map(|(_, p)| p.as_str()),
+                inbound_message_id: e.inbound_message_id.as_deref(),
                 at: e.at,
                 kind: e.kind,
                 detail: &e.detail,
@@ -91,6 +112,7 @@ fn stored(at: Timestamp, actor: &Actor, event: &Event) -> Result<StoredEvent, St
         notification_id: None,
         attempt_id: None,
         conversation: None,
+        inbound_message_id: None,
         at: millis(at),
         kind: event.kind(),
         detail: event.detail(actor),
@@ -105,6 +127,7 @@ columns! {
         attempt_id: Option<&'a str>,
         clinic_id: Option<&'a str>,
         patient_id: Option<&'a str>,
+        inbound_message_id: Option<&'a str>,
         at: i64,
         kind: &'a str,
         detail: &'a str,

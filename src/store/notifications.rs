@@ -410,6 +410,12 @@ impl Store {
                 results.push(replay(&mut tx, n).await?);
             }
         }
+        let replies: Vec<&NewNotification> = batch
+            .iter()
+            .filter(|n| n.origin == Origin::StaffReply && inserted.contains(n.id.as_str()))
+            .collect();
+        super::conversations::record_staff_replies(&mut tx, self.backend, &replies, &mut events)
+            .await?;
         events.write(&mut tx).await?;
         tx.commit().await?;
         Ok(results)

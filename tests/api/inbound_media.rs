@@ -1,5 +1,6 @@
-//! A patient's photo on WhatsApp reaches staff through medrelay: streamed from the provider (the
-//! sandbox's Meta look-alike), only to the clinic's staff, and only within the media retention.
+//! The sandbox plays the patient through the providers' real, signed webhooks, and a patient's
+//! photo on WhatsApp reaches staff through medrelay: streamed from the provider (the sandbox's
+//! Meta look-alike), only to the clinic's staff, and only within the media retention.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,17 +28,25 @@ async fn photo_from(app: &TestApp, from: &str) -> String {
 
 /// Our id of the inbound message the provider calls `provider_message_id`.
 async fn stored_message_id(app: &TestApp, provider_message_id: &str) -> String {
+    stored(app, "id", provider_message_id).await
+}
+
+/// Column `column` (text) of the stored inbound message the provider calls
+/// `provider_message_id`.
+async fn stored(app: &TestApp, column: &str, provider_message_id: &str) -> String {
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(app.database_url())
         .await
         .expect("database");
-    let row = sqlx::query("SELECT id FROM inbound_messages WHERE provider_message_id = $1")
-        .bind(provider_message_id)
-        .fetch_one(&pool)
-        .await
-        .expect("the gateway stored the message");
+    let row = sqlx::query(&format!(
+        "SELECT {column} FROM inbound_messages WHERE provider_message_id = $1"
+    ))
+    .bind(provider_message_id)
+    .fetch_one(&pool)
+    .await
+    .expect("the gateway stored the message");
     pool.close().await;
-    row.try_get::<String, _>(0).expect("id")
+    row.try_get::<String, _>(0).expect(column)
 }
 
 async fn media(app: &TestApp, key: &str, message_id: &str) -> Response {
@@ -64,6 +73,30 @@ fn header<'r>(response: &'r Response, name: &str) -> &'r str {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_sandboxs_patient_messages_are_signed_webhooks_the_gateway_stores() {
+    let app = TestApp::spawn().await;
+
+    let sms = app
+        .patient_sends(json!({ "channel": "sms", "from": DANA, "text": "הסר" }))
+        .await;
+    let whatsapp = app
+        .patient_sends(json!({
+            "channel": "whatsapp", "from": DANA,
+            "button": { "payload": "CONFIRM", "text": "Confirm" }
+        }))
+        .await;
+
+    assert!(sms.starts_with("SM"), "{sms}");
+    assert_eq!(stored(&app, "channel", &sms).await, "sms");
+    assert_eq!(stored(&app, "text", &sms).await, "הסר");
+    assert_eq!(stored(&app, "from_address", &sms).await, DANA);
+    assert_eq!(stored(&app, "channel", &whatsapp).await, "whatsapp");
+    assert_eq!(stored(&app, "kind", &whatsapp).await, "button");
+    assert_eq!(stored(&app, "reply_payload", &whatsapp).await, "CONFIRM");
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -138,10 +171,7 @@ async fn media_past_the_clinics_retention_is_gone() {
 
     assert_eq!(within.status(), StatusCode::OK);
     assert_eq!(past.status(), StatusCode::GONE);
-    assert_eq!(
-        header(&past, "content-type"),
-        "application/problem+json"
-    );
+    assert_eq!(header(&past, "content-type"), "application/problem+json");
     let problem: Value = past.json().await.expect("problem");
     assert!(
         problem["detail"]

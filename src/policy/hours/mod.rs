@@ -64,6 +64,17 @@ impl MessagingHours {
         }
     }
 
+    /// The clinic's own hours, without any patient's quiet hours: when staff work, which is what
+    /// a response target counts and what tells a receipt from an away message.
+    pub fn for_clinic(hours: Arc<ClinicHours>, clinic: &Clinic) -> Self {
+        Self {
+            clinic: hours,
+            clinic_zone: clinic.timezone.zone(),
+            quiet_hours: None,
+            patient_zone: clinic.timezone.zone(),
+        }
+    }
+
     /// The earliest moment at or after `due` that both the clinic's hours and the patient's quiet
     /// hours allow; `None` if there is none within [`HORIZON_DAYS`].
     pub fn next_allowed(&self, due: Timestamp) -> Option<Timestamp> {
