@@ -15,6 +15,7 @@ mod edge;
 mod events;
 mod hours;
 mod inbound;
+mod inbound_media;
 mod isolation_and_auth;
 mod keys;
 mod multi_instance;
