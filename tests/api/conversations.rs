@@ -1,10 +1,17 @@
 //! The clinic's inbox: conversations listed and filtered, labelled and handled by named staff,
 //! answered within WhatsApp's rules, overdue when left unanswered; only for staff.
 
+use std::time::Duration;
+
+use jiff::SignedDuration;
+use medrelay::app::Application;
+use medrelay::clock::Clock;
+use medrelay_testkit::wait;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{TestApp, reminder, reminder_for};
+use crate::harness::{TestApp, reminder, reminder_for, test_config};
+use crate::hours::{at, clinic_on_israeli_hours_at};
 
 const DANA_PHONE: &str = "+972541234567";
 
@@ -324,5 +331,193 @@ async fn staff_replies_do_not_count_toward_the_daily_cap() {
     }
     let over_cap = app.post_notification(reminder()).await;
     assert_eq!(over_cap.status(), StatusCode::TOO_MANY_REQUESTS);
+    app.stop().await;
+}
+
+/// The patient's messages in a conversation, oldest first.
+fn inbound_messages(conversation: &Value) -> Vec<&Value> {
+    conversation["messages"]
+        .as_array()
+        .map(|m| m.iter().filter(|m| m["direction"] == "inbound").collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_staff_reply_answers_the_waiting_message_on_the_channel_the_patient_wrote_on() {
+    let app = app_with_dana().await;
+    let staff = app.staff_key().await;
+    app.patient_writes_on_whatsapp(DANA_PHONE).await;
+    let (_, waiting) = get(&app, &staff, "/v1/conversations/p-1").await;
+    assert_eq!(waiting["status"], "open", "{waiting:#}");
+    assert!(labels_of(&waiting).contains(&"awaiting_response"));
+    let message = inbound_messages(&waiting)[0]["id"].clone();
+    let (_, unanswered) = get(&app, &staff, "/v1/conversations?unanswered=true").await;
+    assert_eq!(listed_patients(&unanswered), vec!["p-1"]);
+
+    let answer = reply(
+        &app,
+        &staff,
+        json!({ "by": "Dana", "text": "We open at 9" }),
+    )
+    .await;
+
+    assert_eq!(answer["channel"], "whatsapp", "{answer:#}");
+    assert_eq!(answer["in_reply_to"], message);
+    let (_, answered) = get(&app, &staff, "/v1/conversations/p-1").await;
+    let inbound = inbound_messages(&answered);
+    assert_eq!(inbound[0]["answered_by"], "Dana", "{answered:#}");
+    assert!(answered["awaiting_since"].is_null());
+    assert!(!labels_of(&answered).contains(&"awaiting_response"));
+    let (_, unanswered) = get(&app, &staff, "/v1/conversations?unanswered=true").await;
+    assert_eq!(listed_patients(&unanswered), Vec::<&str>::new());
+    let id = answer["id"].as_str().expect("id");
+    assert_eq!(
+        app.wait_for(id, &["delivered", "read"]).await["channel"],
+        "whatsapp"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_message_reopens_a_handled_conversation() {
+    let app = app_with_dana().await;
+    let staff = app.staff_key().await;
+    app.patient_writes_on_whatsapp(DANA_PHONE).await;
+    let (_, handled) = post(
+        &app,
+        &staff,
+        "/v1/conversations/p-1/handled",
+        json!({ "by": "Noa" }),
+    )
+    .await;
+    assert_eq!(handled["status"], "handled", "{handled:#}");
+    let (_, conversation) = get(&app, &staff, "/v1/conversations/p-1").await;
+    assert_eq!(inbound_messages(&conversation)[0]["handled_by"], "Noa");
+
+    app.patient_writes_on_whatsapp(DANA_PHONE).await;
+
+    let (_, reopened) = get(&app, &staff, "/v1/conversations/p-1").await;
+    assert_eq!(reopened["status"], "open", "{reopened:#}");
+    assert!(labels_of(&reopened).contains(&"awaiting_response"));
+    assert!(!labels_of(&reopened).contains(&"handled"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn urgent_conversations_come_first_then_the_newest() {
+    let app = app_with_dana().await;
+    app.patient("p-2", json!({ "name": "Omer", "phone": "+972541234568" }))
+        .await;
+    let staff = app.staff_key().await;
+    app.patient_writes_on_whatsapp("+972541234568").await;
+    app.patient_writes_on_whatsapp(DANA_PHONE).await;
+    let (_, newest_first) = get(&app, &staff, "/v1/conversations").await;
+    assert_eq!(listed_patients(&newest_first), vec!["p-1", "p-2"]);
+
+    post(
+        &app,
+        &staff,
+        "/v1/conversations/p-2/labels",
+        json!({ "by": "Noa", "add": ["urgent"] }),
+    )
+    .await;
+
+    let (_, first_page) = get(&app, &staff, "/v1/conversations?limit=1").await;
+    assert_eq!(listed_patients(&first_page), vec!["p-2"]);
+    assert_eq!(first_page["items"][0]["urgent"], true);
+    assert_eq!(first_page["items"][0]["preview"], "hello");
+    let cursor = first_page["next_cursor"].as_str().expect("a next page");
+    let (_, second_page) = get(
+        &app,
+        &staff,
+        &format!("/v1/conversations?limit=1&cursor={cursor}"),
+    )
+    .await;
+    assert_eq!(listed_patients(&second_page), vec!["p-1"]);
+    assert!(second_page["next_cursor"].is_null());
+    app.stop().await;
+}
+
+/// Thursday 3 December 2026, 17:00 in Jerusalem. With the Israeli default hours (Sunday to
+/// Thursday 09:00–18:00, Friday 09:00–13:00) the 4 working hours of the default response target
+/// are one on Thursday and three on Friday.
+const THURSDAY_17_00: &str = "2026-12-03T17:00:00+02:00";
+const FRIDAY_12_00: &str = "2026-12-04T12:00:00+02:00";
+
+/// How many `conversation_overdue` events the conversation holds.
+fn overdue_events(conversation: &Value) -> usize {
+    conversation["events"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .filter(|e| e["type"] == "conversation_overdue")
+                .count()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_message_unanswered_past_the_response_target_becomes_overdue_and_raises_one_event() {
+    let (app, clock) = clinic_on_israeli_hours_at(THURSDAY_17_00).await;
+    let staff = app.staff_key().await;
+    // On PostgreSQL a second instance sweeps the same database, on the same clock.
+    let second = match app.is_sqlite() {
+        true => None,
+        false => {
+            let mut config = test_config();
+            config.database_url = app.database_url().to_owned();
+            let second = Application::build_with_clock(config, clock.clone())
+                .await
+                .expect("a second instance on the same database");
+            Some(second.start())
+        }
+    };
+    app.patient_writes_on_whatsapp(DANA_PHONE).await;
+    let (_, waiting) = get(&app, &staff, "/v1/conversations/p-1").await;
+    // The clock runs on from 17:00 while the test works: by a few seconds at most.
+    let overdue_at = at(waiting["overdue_at"].as_str().expect("overdue_at"));
+    let since_noon = at(FRIDAY_12_00).duration_until(overdue_at);
+    assert!(
+        (SignedDuration::ZERO..SignedDuration::from_mins(1)).contains(&since_noon),
+        "{waiting:#}"
+    );
+    assert_eq!(waiting["overdue"], false);
+    let (_, none) = get(&app, &staff, "/v1/conversations?overdue=true").await;
+    assert_eq!(listed_patients(&none), Vec::<&str>::new());
+
+    clock.set(at(FRIDAY_12_00) + SignedDuration::from_mins(2));
+
+    let overdue = wait::within(Duration::from_secs(10))
+        .until(async || {
+            let (_, conversation) = get(&app, &staff, "/v1/conversations/p-1").await;
+            match overdue_events(&conversation) {
+                0 => Err(format!("no overdue event yet: {conversation:#}")),
+                _ => Ok(conversation),
+            }
+        })
+        .await;
+    assert_eq!(overdue["overdue"], true);
+    // Sweeps after the one that raised it, here and on the other instance, raise nothing.
+    assert_eq!(
+        app.store.raise_overdue(clock.now()).await.expect("sweep"),
+        0
+    );
+    if let Some(second) = &second {
+        assert_eq!(
+            second
+                .store
+                .raise_overdue(clock.now())
+                .await
+                .expect("sweep"),
+            0
+        );
+    }
+    let (_, conversation) = get(&app, &staff, "/v1/conversations/p-1").await;
+    assert_eq!(overdue_events(&conversation), 1, "{conversation:#}");
+    let (_, listed) = get(&app, &staff, "/v1/conversations?overdue=true").await;
+    assert_eq!(listed_patients(&listed), vec!["p-1"]);
+    if let Some(second) = second {
+        second.stop().await;
+    }
     app.stop().await;
 }

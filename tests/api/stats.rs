@@ -89,7 +89,10 @@ async fn monday(app: &TestApp, clock: &AdjustableClock) {
         &[
             (&dana, wa_sent),
             (&eli, wa_sent),
-            (&not_on_whatsapp, &[("whatsapp", "failed"), ("sms", "accepted")]),
+            (
+                &not_on_whatsapp,
+                &[("whatsapp", "failed"), ("sms", "accepted")],
+            ),
             (&sam, sms_sent),
             (&rina, sms_sent),
         ],
@@ -113,7 +116,10 @@ async fn monday(app: &TestApp, clock: &AdjustableClock) {
     clock.advance(minutes(2));
     wait_for_attempts(
         app,
-        &[(&not_on_whatsapp, &[("whatsapp", "failed"), ("sms", "delivered")])],
+        &[(
+            &not_on_whatsapp,
+            &[("whatsapp", "failed"), ("sms", "delivered")],
+        )],
     )
     .await;
 
@@ -191,13 +197,21 @@ async fn the_stats_of_a_scripted_week_equal_the_figures_counted_by_hand() {
     );
     // Email: Rina's, accepted by the mail server; email reports no delivery.
     let email = line(outbound, "by_channel", "channel", "email");
-    assert_eq!((&email["sent"], &email["delivered"]), (&json!(1), &json!(0)));
+    assert_eq!(
+        (&email["sent"], &email["delivered"]),
+        (&json!(1), &json!(0))
+    );
     assert_eq!(email["fallback_rate"], Value::Null);
     // Reminders: the four WhatsApp attempts and Noa's SMS. General: Sam's and Rina's SMS and
     // Rina's email.
     let reminders = line(outbound, "by_topic", "topic", "appointment_reminder");
     assert_eq!(
-        [&reminders["sent"], &reminders["delivered"], &reminders["read"], &reminders["failed"]],
+        [
+            &reminders["sent"],
+            &reminders["delivered"],
+            &reminders["read"],
+            &reminders["failed"]
+        ],
         [&json!(5), &json!(4), &json!(3), &json!(1)]
     );
     assert_eq!(reminders["fallback_rate"], 0.25);
@@ -208,7 +222,12 @@ async fn the_stats_of_a_scripted_week_equal_the_figures_counted_by_hand() {
     );
     let general = line(outbound, "by_topic", "topic", "general");
     assert_eq!(
-        [&general["sent"], &general["delivered"], &general["read"], &general["failed"]],
+        [
+            &general["sent"],
+            &general["delivered"],
+            &general["read"],
+            &general["failed"]
+        ],
         [&json!(3), &json!(1), &json!(0), &json!(1)]
     );
     assert_eq!(general["fallback_rate"], 0.5);
@@ -217,8 +236,16 @@ async fn the_stats_of_a_scripted_week_equal_the_figures_counted_by_hand() {
 
     // Tuesday alone: Dana's second reminder.
     let tuesday_only = stats(&app, &staff, "from=2026-11-03&to=2026-11-04").await;
-    let whatsapp = line(&tuesday_only["outbound"], "by_channel", "channel", "whatsapp");
-    assert_eq!((&whatsapp["sent"], &whatsapp["read"]), (&json!(1), &json!(1)));
+    let whatsapp = line(
+        &tuesday_only["outbound"],
+        "by_channel",
+        "channel",
+        "whatsapp",
+    );
+    assert_eq!(
+        (&whatsapp["sent"], &whatsapp["read"]),
+        (&json!(1), &json!(1))
+    );
     assert_eq!(whatsapp["to_read"]["median_seconds"], 1080);
     app.stop().await;
 }
@@ -237,7 +264,8 @@ async fn another_clinics_notifications_are_never_counted() {
         .await;
     assert!(response.status().is_success());
     let id = app.notify_as(&other, reminder_for("dana")).await;
-    app.wait_until_as(&other, &id, |n| n["status"] == "read").await;
+    app.wait_until_as(&other, &id, |n| n["status"] == "read")
+        .await;
     let today = jiff::Timestamp::now();
     let range = format!(
         "from={}&to={}",
@@ -257,7 +285,10 @@ async fn another_clinics_notifications_are_never_counted() {
     assert_eq!(ours["outbound"]["by_channel"], json!([]));
     assert_eq!(ours["outbound"]["by_topic"], json!([]));
     let whatsapp = line(&theirs["outbound"], "by_channel", "channel", "whatsapp");
-    assert_eq!((&whatsapp["sent"], &whatsapp["read"]), (&json!(1), &json!(1)));
+    assert_eq!(
+        (&whatsapp["sent"], &whatsapp["read"]),
+        (&json!(1), &json!(1))
+    );
     app.stop().await;
 }
 

@@ -102,11 +102,7 @@ fn the_best_hour_needs_five_reads() {
     };
     let rows = StatsRows {
         // 07:00 is fastest but has four reads; 10:00 beats 18:00.
-        reminder_reads: vec![
-            read(7, 1_000, 4),
-            read(10, 30_000, 5),
-            read(18, 40_000, 9),
-        ],
+        reminder_reads: vec![read(7, 1_000, 4), read(10, 30_000, 5), read(18, 40_000, 9)],
         ..StatsRows::default()
     };
 
