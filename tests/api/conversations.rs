@@ -521,3 +521,90 @@ async fn a_message_unanswered_past_the_response_target_becomes_overdue_and_raise
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn outside_the_window_a_quick_reply_goes_as_the_clinics_approved_template_of_its_name() {
+    let app = app_with_dana().await;
+    let staff = app.staff_key().await;
+    let admin = app.admin_key().await;
+    let quick_reply = app
+        .request(
+            Method::PUT,
+            "/v1/quick-replies/call_us",
+            &staff,
+            Some(json!({ "texts": { "he": "{{clinic}}: please call us" } })),
+        )
+        .await;
+    assert_eq!(quick_reply.status(), StatusCode::CREATED);
+    let text = "{{clinic}}: please call us about your visit";
+    let template = app
+        .request(
+            Method::PUT,
+            "/v1/templates/call_us/he",
+            &admin,
+            Some(json!({
+                "whatsapp": { "name": "hadar_call_us", "parameters": ["clinic"], "text": text },
+                "sms": { "text": text },
+                "email": { "subject": "{{clinic}}", "text": text },
+                "voice": { "text": text }
+            })),
+        )
+        .await;
+    assert_eq!(template.status(), StatusCode::CREATED);
+
+    let answer = reply(
+        &app,
+        &staff,
+        json!({ "by": "Dana", "quick_reply": "call_us", "channel": "whatsapp" }),
+    )
+    .await;
+
+    assert_eq!(answer["channel"], "whatsapp", "{answer:#}");
+    assert!(
+        answer["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("approved template call_us")),
+        "{answer:#}"
+    );
+    let id = answer["id"].as_str().expect("id");
+    let sent = app.wait_for(id, &["delivered", "read"]).await;
+    assert_eq!(sent["template"], "call_us");
+    let outbox = app.outbox_holding(&app.key, DANA_PHONE, 1).await;
+    assert_eq!(outbox[0]["channel"], "whatsapp");
+    assert_eq!(
+        outbox[0]["body"],
+        "Clinic hadar: please call us about your visit"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn staff_answer_an_unknown_contact_in_their_conversation() {
+    let app = app_with_dana().await;
+    let staff = app.staff_key().await;
+    let stranger = "+972529999999";
+    app.patient_writes_on_whatsapp(stranger).await;
+    let (_, list) = get(&app, &staff, "/v1/conversations?unanswered=true").await;
+    let unknown = &list["items"][0];
+    assert_eq!(unknown["patient"]["unknown_contact"], true, "{list:#}");
+    let id = unknown["id"].as_str().expect("conversation id");
+
+    let (status, answer) = post(
+        &app,
+        &staff,
+        &format!("/v1/conversations/{id}/reply"),
+        json!({ "by": "Noa", "text": "Who is writing, please?" }),
+    )
+    .await;
+
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer:#}");
+    assert_eq!(answer["channel"], "whatsapp");
+    let outbox = app.outbox_holding(&app.key, stranger, 1).await;
+    assert!(
+        outbox
+            .iter()
+            .any(|m| m["body"] == "Who is writing, please?"),
+        "{outbox:#?}"
+    );
+    app.stop().await;
+}
