@@ -9,6 +9,7 @@ mod bad_input;
 mod callbacks;
 mod channels;
 mod contents;
+mod conversation_replies;
 mod conversations;
 mod edge;
 mod events;

@@ -7,6 +7,7 @@ mod callbacks;
 mod clinic_hours;
 mod clinic_secure_links;
 mod conversation_out;
+mod conversation_reply;
 mod conversations;
 mod keys;
 mod messages;
@@ -76,7 +77,7 @@ fn conversation_routes() -> Router<AppState> {
         )
         .route(
             "/v1/conversations/{patient_id}/reply",
-            post(conversations::reply),
+            post(conversation_reply::reply),
         )
         .route(
             "/v1/conversations/{patient_id}/handled",
