@@ -15,7 +15,7 @@ use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::api::json::ApiJson;
 use crate::api::problem::{ApiError, FieldError};
-use crate::domain::{Actor, BUILT_IN_LABELS, Clinic, ConversationStatus, PatientId};
+use crate::domain::{Actor, Clinic, ConversationStatus, PatientId};
 use crate::store::{ApiKeyRole, ConversationCursor, ConversationFilter, LabelChange};
 
 const BY_RULE: &str = "must name the staff member acting: 1 to 100 characters on one line";
@@ -47,11 +47,6 @@ pub(super) fn staff_member(by: &str, errors: &mut Vec<FieldError>) -> Actor {
     Actor::Staff(name.to_owned())
 }
 
-/// The labels a clinic's conversations may carry: the built-in ones.
-fn known_labels() -> Vec<String> {
-    BUILT_IN_LABELS.iter().map(|l| (*l).to_owned()).collect()
-}
-
 fn label_rule(known: &[String]) -> String {
     format!("must be one of the clinic's labels: {}", known.join(", "))
 }
@@ -76,15 +71,15 @@ fn flag(s: &str) -> Option<bool> {
 }
 
 impl ListQuery {
-    fn filter(self, now: Timestamp) -> Result<ConversationFilter, ApiError> {
+    /// The filter asked for; `known` are the clinic's labels.
+    fn filter(self, now: Timestamp, known: &[String]) -> Result<ConversationFilter, ApiError> {
         let mut errors = Vec::new();
-        let known = known_labels();
         let label = checked(
             &mut errors,
             "label",
             self.label,
             |l| known.iter().any(|k| k == l).then(|| l.to_owned()),
-            &label_rule(&known),
+            &label_rule(known),
         );
         let status = checked(
             &mut errors,
@@ -157,7 +152,8 @@ pub(super) async fn list_conversations(
     staff_only(&caller)?;
     let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let now = state.clock.now();
-    let filter = query.filter(now)?;
+    let known = state.store.conversation_labels(&caller.0.clinic.id).await?;
+    let filter = query.filter(now, &known)?;
     let page = state
         .store
         .conversations(&caller.0.clinic.id, &filter)
@@ -243,8 +239,7 @@ pub(super) struct LabelsIn {
 impl LabelsIn {
     /// Every label known to the clinic, none both added and removed, and `awaiting_response`
     /// left to medrelay: it is set when the patient writes and cleared when staff answer.
-    fn change(self, errors: &mut Vec<FieldError>) -> LabelChange {
-        let known = known_labels();
+    fn change(self, known: &[String], errors: &mut Vec<FieldError>) -> LabelChange {
         if self.add.is_empty() && self.remove.is_empty() {
             errors.push(FieldError::new("add", "give labels to add or to remove"));
         }
@@ -258,7 +253,7 @@ impl LabelsIn {
                          answer or mark the conversation handled",
                     ));
                 } else if !known.contains(label) {
-                    errors.push(FieldError::new(field, label_rule(&known)));
+                    errors.push(FieldError::new(field, label_rule(known)));
                 } else if field.starts_with("add") && self.remove.contains(label) {
                     errors.push(FieldError::new(field, "is also in remove"));
                 }
@@ -280,7 +275,8 @@ pub(super) async fn change_labels(
     let id = conversation_of(&state, &caller, &id).await?;
     let mut errors = Vec::new();
     let by = staff_member(&body.value.by, &mut errors);
-    let change = body.value.change(&mut errors);
+    let known = state.store.conversation_labels(&caller.0.clinic.id).await?;
+    let change = body.value.change(&known, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
