@@ -10,6 +10,7 @@ mod callbacks;
 mod channels;
 mod clinic_inbound;
 mod contents;
+mod conversation_replies;
 mod conversations;
 mod edge;
 mod events;

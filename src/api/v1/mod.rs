@@ -8,6 +8,7 @@ mod clinic_hours;
 mod clinic_inbound;
 mod clinic_secure_links;
 mod conversation_out;
+mod conversation_reply;
 mod conversations;
 mod keys;
 mod messages;
@@ -81,7 +82,7 @@ fn conversation_routes() -> Router<AppState> {
         )
         .route(
             "/v1/conversations/{patient_id}/reply",
-            post(conversations::reply),
+            post(conversation_reply::reply),
         )
         .route(
             "/v1/conversations/{patient_id}/handled",
