@@ -54,7 +54,8 @@ pub struct RunningApp {
     pub addr: SocketAddr,
     pub store: Store,
     stop: watch::Sender<bool>,
-    /// The dispatcher, the secure links' expiry records and the sandbox's status reports.
+    /// The dispatcher, the secure links' expiry records, the overdue sweep and the sandbox's
+    /// status reports.
     workers: Vec<JoinHandle<()>>,
     stop_serving: watch::Sender<bool>,
     server: JoinHandle<()>,
@@ -199,6 +200,7 @@ impl Application {
         let grace = http.shutdown_grace();
 
         let secure_links = Arc::clone(&self.state.secure_links);
+        let clock = Arc::clone(&self.state.clock);
         let router = api::router(self.state, self.sandbox.clone());
         let server = tokio::spawn(async move {
             crate::http::serve(self.listener, router, &http, serving_stopped).await;
@@ -206,7 +208,12 @@ impl Application {
         let dispatcher =
             tokio::spawn(Arc::clone(&self.dispatcher).run_until_stopped(stopped.clone()));
         let expiries = tokio::spawn(secure_links.record_expiries_until_stopped(stopped.clone()));
-        let mut workers = vec![dispatcher, expiries];
+        let overdue = tokio::spawn(crate::conversations::overdue::raise_until_stopped(
+            store.clone(),
+            Arc::clone(&clock),
+            stopped.clone(),
+        ));
+        let mut workers = vec![dispatcher, expiries, overdue];
         if let Some(sandbox) = self.sandbox {
             workers.push(tokio::spawn(report_sandbox_statuses(sandbox, stopped)));
         }

@@ -8,6 +8,7 @@
 //!   channel adapters, records outcomes.
 //! - [`policy`]: pure routing rules: channel plan, fallback, retries, expiry, templates.
 //! - [`tracking`]: provider status updates move attempts to delivered / read / failed.
+//! - [`conversations`]: what patients send: stored, read by the rules, answered, labelled.
 //! - [`providers`]: each clinic's provider accounts and adapters; webhook secrets.
 //! - [`sandbox`]: look-alikes of the providers' APIs, used when a clinic has no provider account.
 //! - [`secure_link`]: secure message links: pages where a patient proves who they are and reads
@@ -22,6 +23,7 @@ pub mod batch;
 pub mod cache;
 pub mod clock;
 pub mod config;
+pub mod conversations;
 pub mod dispatch;
 pub mod domain;
 pub mod http;

@@ -4,7 +4,7 @@
 use jiff::{SignedDuration, Timestamp};
 use medrelay::domain::{
     Actor, AttemptContent, AttemptId, AttemptStatus, ContentKind, Event, Language, NotificationId,
-    NotificationStatus, Phone, PhoneRegion, Priority, Reason, TimeZoneName,
+    NotificationStatus, Origin, Phone, PhoneRegion, Priority, Reason, TimeZoneName,
 };
 use medrelay::policy::{AttemptVerdict, PatientCaps};
 use medrelay::store::{
@@ -104,6 +104,8 @@ async fn one_notification_due(store: &Store, t0: Timestamp) -> NotificationId {
         received_by: Actor::System,
         hours_note: None,
         appointment: None,
+        origin: Origin::Api,
+        in_reply_to: None,
     };
     store
         .insert_notifications(&[new], PatientCaps::default())

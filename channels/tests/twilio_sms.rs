@@ -802,6 +802,7 @@ fn known_error_codes_carry_a_meaning_for_the_audit_trail() {
 fn an_inbound_sms_is_read_and_its_debug_hides_number_and_text() {
     let params = pairs(&[
         ("MessageSid", "SM9"),
+        ("AccountSid", SID),
         ("From", "+972541234567"),
         ("To", "+97235551234"),
         ("Body", "הסר"),
@@ -812,10 +813,66 @@ fn an_inbound_sms_is_read_and_its_debug_hides_number_and_text() {
 
     assert_eq!(inbound.from, "+972541234567");
     assert_eq!(inbound.body, "הסר");
+    assert_eq!(inbound.account_sid, SID);
+    assert!(inbound.media.is_empty());
     let printed = format!("{inbound:?}");
     assert!(
         !printed.contains("541234") && !printed.contains("הסר"),
         "{printed}"
     );
     assert!(parse_inbound_sms(&pairs(&[("MessageSid", "SM9")])).is_none());
+}
+
+#[test]
+fn an_inbound_mms_carries_its_attachments_in_twilios_order() {
+    let params = pairs(&[
+        ("MessageSid", "MM1"),
+        ("AccountSid", SID),
+        ("MessagingServiceSid", "MG1"),
+        ("From", "+972541234567"),
+        ("To", "+97235551234"),
+        ("Body", ""),
+        ("NumMedia", "2"),
+        ("MediaUrl0", "https://api.twilio.com/media/ME0"),
+        ("MediaContentType0", "image/jpeg"),
+        ("MediaUrl1", "https://api.twilio.com/media/ME1"),
+    ]);
+
+    let inbound = parse_inbound_sms(&params).expect("an inbound MMS");
+
+    assert_eq!(inbound.body, "");
+    assert_eq!(inbound.messaging_service_sid.as_deref(), Some("MG1"));
+    let media: Vec<(&str, Option<&str>)> = inbound
+        .media
+        .iter()
+        .map(|m| (m.url.as_str(), m.content_type.as_deref()))
+        .collect();
+    assert_eq!(
+        media,
+        [
+            ("https://api.twilio.com/media/ME0", Some("image/jpeg")),
+            ("https://api.twilio.com/media/ME1", None)
+        ]
+    );
+}
+
+#[test]
+fn an_incoming_url_that_is_not_the_incoming_webhook_is_refused() {
+    let config = config(
+        "https://api.twilio.com",
+        json!({
+            "from": "Clinic",
+            "status_callback_url": STATUS_URL,
+            "incoming_url": "https://relay.clinic.example/webhooks/twilio/sms",
+        }),
+    );
+
+    let refused = config.hook_urls().expect_err("refused");
+
+    assert!(
+        refused
+            .to_string()
+            .starts_with("twilio.sms.incoming_url must end with /webhooks/twilio/sms/incoming"),
+        "{refused}"
+    );
 }

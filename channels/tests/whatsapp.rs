@@ -879,6 +879,7 @@ fn patient_messages_are_read_with_their_sender_window_time_and_button_payload() 
         text: Some("Can I move my biopsy?".to_owned()),
         reply_payload: None,
         in_reply_to: None,
+        media: None,
     };
     assert_eq!(
         inbound,

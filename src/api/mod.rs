@@ -64,7 +64,7 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
             crate::sandbox::router(Arc::clone(&sandbox)).merge(
                 Router::new()
                     .route("/sandbox/outbox", get(sandbox::outbox))
-                    .route("/sandbox/whatsapp/inbound", post(sandbox::patient_writes))
+                    .route("/sandbox/inbound", post(sandbox::patient_writes))
                     .layer(axum::Extension(sandbox))
                     .with_state(state.clone()),
             )

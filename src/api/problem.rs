@@ -65,6 +65,15 @@ pub enum ApiError {
     Rejected { status: StatusCode, detail: String },
     #[error("internal error")]
     Internal(#[source] Cause),
+    /// What was asked for existed and is gone for good (past retention, deleted at the provider).
+    #[error("{0}")]
+    Gone(String),
+    /// A provider (or the sandbox playing one) refused or answered nonsense.
+    #[error("{0}")]
+    BadGateway(String),
+    /// A provider cannot be reached now; asking again later may work.
+    #[error("{0}")]
+    ProviderUnavailable(String),
 }
 
 #[derive(Serialize)]
@@ -170,6 +179,13 @@ impl ApiError {
                 "internal",
                 "Internal error",
             ),
+            Self::Gone(_) => (StatusCode::GONE, "gone", "Gone"),
+            Self::BadGateway(_) => (StatusCode::BAD_GATEWAY, "bad-gateway", "Provider error"),
+            Self::ProviderUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "provider-unavailable",
+                "Provider unavailable",
+            ),
         }
     }
 }
@@ -246,7 +262,7 @@ impl ApiError {
             | Self::WebhooksBusy { retry_after_secs } => Some(*retry_after_secs),
             Self::PatientLimit(limit) => Some(limit.retry_after_secs),
             Self::InsufficientStorage(_) => Some(DISK_FULL_RETRY_AFTER_SECS),
-            Self::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            Self::Unavailable(_) | Self::ProviderUnavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
             _ => None,
         }
     }

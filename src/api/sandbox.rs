@@ -1,5 +1,5 @@
-//! The sandbox's own pages: a clinic's outbox, and a patient of the clinic writing on WhatsApp.
-//! Both need the clinic's key and reach only that clinic's patients, like the rest of the API.
+//! The sandbox's own pages: a clinic's outbox, and a patient writing to the clinic on WhatsApp
+//! or by SMS. Both need the clinic's key, like the rest of the API.
 
 use std::sync::Arc;
 
@@ -13,7 +13,8 @@ use super::auth::Caller;
 use super::json::ApiJson;
 use super::problem::ApiError;
 use crate::domain::Phone;
-use crate::sandbox::Sandbox;
+use crate::sandbox::{InboundError, PatientMessage, Sandbox};
+use medrelay_channels::ChannelKind;
 use crate::store::{OutboxFilter, OutboxMessage};
 
 #[derive(Debug, Deserialize)]
@@ -53,43 +54,105 @@ pub(super) async fn outbox(
     }))
 }
 
+/// A patient's message, as `POST /sandbox/inbound` takes it: exactly one of `text`, `button`
+/// (a template's quick-reply tap) or `image` (the sandbox's photo).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct PatientMessage {
+pub(super) struct InboundIn {
+    channel: String,
     from: String,
+    text: Option<String>,
+    button: Option<ButtonIn>,
+    image: Option<ImageIn>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ButtonIn {
+    payload: String,
     text: String,
 }
 
-/// Plays one of the caller's patients writing to the clinic's WhatsApp number: the sandbox posts
-/// Meta's inbound message webhook to the gateway, which opens the patient's 24-hour window for
-/// free text.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ImageIn {
+    caption: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct InboundOut {
+    provider_message_id: String,
+}
+
+/// Longest text a patient's message may hold here: WhatsApp's 4,096 characters, Twilio's 1,600.
+const MAX_WHATSAPP_TEXT: usize = 4_096;
+
+/// Plays a patient (of the caller's clinic or a number it does not know yet) writing to the
+/// clinic: the sandbox posts the provider's signed webhook to the gateway, and answers once the
+/// gateway took it.
 pub(super) async fn patient_writes(
-    State(state): State<AppState>,
     Extension(sandbox): Extension<Arc<Sandbox>>,
     Caller(caller): Caller,
-    body: ApiJson<PatientMessage>,
-) -> Result<StatusCode, ApiError> {
-    let message = body.value;
-    let from = Phone::parse(&message.from, caller.clinic.phone_region)
+    body: ApiJson<InboundIn>,
+) -> Result<(StatusCode, Json<InboundOut>), ApiError> {
+    let inbound = body.value;
+    let channel = match inbound.channel.as_str() {
+        "whatsapp" => ChannelKind::Whatsapp,
+        "sms" => ChannelKind::Sms,
+        _ => return Err(ApiError::invalid("channel", "must be whatsapp or sms")),
+    };
+    let from = Phone::parse(&inbound.from, caller.clinic.phone_region)
         .map_err(|e| ApiError::invalid("from", e.to_string()))?;
-    if !state
-        .store
-        .is_patient_phone(&caller.clinic.id, from.as_str())
-        .await?
-    {
-        return Err(ApiError::invalid(
-            "from",
-            "must be the phone number of one of this clinic's patients",
-        ));
-    }
-    if sandbox
-        .patient_writes_on_whatsapp(from.as_str(), &message.text)
+    let message = patient_message(channel, inbound)?;
+    let provider_message_id = sandbox
+        .patient_writes(channel, from.as_str(), &message)
         .await
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::Internal(
-            "the gateway did not take the webhook".into(),
-        ))
-    }
+        .map_err(|error| match error {
+            InboundError::Store(error) => ApiError::from(error),
+            InboundError::NoAccount(_) | InboundError::NotSms => {
+                ApiError::invalid("channel", error.to_string())
+            }
+            InboundError::Refused(_) | InboundError::Unreachable(_) => {
+                ApiError::BadGateway(error.to_string())
+            }
+        })?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(InboundOut {
+            provider_message_id,
+        }),
+    ))
+}
+
+/// The one thing the patient sends, checked against what the channel carries.
+fn patient_message(channel: ChannelKind, inbound: InboundIn) -> Result<PatientMessage, ApiError> {
+    let whatsapp_only = |field: &str| {
+        ApiError::invalid(field, "only a WhatsApp message carries it; an SMS carries text")
+    };
+    let message = match (inbound.text, inbound.button, inbound.image) {
+        (Some(text), None, None) => {
+            let limit = match channel {
+                ChannelKind::Sms => medrelay_channels::twilio::MAX_BODY_UNITS,
+                _ => MAX_WHATSAPP_TEXT,
+            };
+            if text.trim().is_empty() || text.chars().count() > limit {
+                return Err(ApiError::invalid(
+                    "text",
+                    format!("must hold 1 to {limit} characters"),
+                ));
+            }
+            PatientMessage::Text(text)
+        }
+        (None, Some(_), None) if channel == ChannelKind::Sms => return Err(whatsapp_only("button")),
+        (None, None, Some(_)) if channel == ChannelKind::Sms => return Err(whatsapp_only("image")),
+        (None, Some(ButtonIn { payload, text }), None) => PatientMessage::Button { payload, text },
+        (None, None, Some(ImageIn { caption })) => PatientMessage::Image { caption },
+        _ => {
+            return Err(ApiError::invalid(
+                "body",
+                "must hold exactly one of text, button or image",
+            ));
+        }
+    };
+    Ok(message)
 }

@@ -43,9 +43,11 @@ pub fn plan(inputs: &PlanInputs<'_>, rules: &DeliveryRules, now: Timestamp) -> D
     } else {
         WhatsAppContent::FreeTextOutsideWindow
     };
+    let patient =
+        policy::patient_for_plan(notification.origin, notification.channel, inputs.patient);
     let mut plan = policy::channel_plan(
         notification.channel,
-        inputs.patient,
+        &patient,
         inputs.clinic,
         &inputs.known_facts,
         inputs.suspended,

@@ -10,8 +10,9 @@ use serde::Serialize;
 
 use super::reason::joined;
 use super::{
-    ApiKeyId, AppointmentId, AttemptStatus, CallbackOutcome, CallbackTaskId, HoursRule, LinkEvent,
-    NotificationStatus, Priority, Reason, ReminderSkip, clinic_time,
+    ApiKeyId, AppointmentId, AttemptStatus, AutoReply, CallbackOutcome, CallbackTaskId, HoursRule,
+    Intent, LinkEvent, NotificationId, NotificationStatus, Priority, Reason, ReminderSkip,
+    clinic_time,
 };
 
 /// Who caused an event.
@@ -283,6 +284,62 @@ pub enum Event {
     },
     /// A step on the notification's secure message link.
     SecureLink(LinkEvent),
+    /// A staff member answered the patient in their conversation with `notification`, which
+    /// answers the `answered` messages that were waiting.
+    ConversationReplied {
+        notification: NotificationId,
+        answered: u32,
+    },
+    /// A staff member marked the conversation handled, and with it the `messages` waiting.
+    ConversationHandled {
+        messages: u32,
+    },
+    /// A staff member changed the conversation's labels.
+    ConversationLabelled {
+        added: Vec<String>,
+        removed: Vec<String>,
+    },
+    /// The patient's message waiting since `waiting_since` was neither answered nor handled by
+    /// `overdue_at`, the clinic's response target counted in its open hours.
+    ConversationOverdue {
+        waiting_since: Timestamp,
+        overdue_at: Timestamp,
+    },
+    /// A patient's message arrived on `channel` (its text is never in an event).
+    MessageReceived {
+        channel: ChannelKind,
+        /// The provider's message type: `text`, `button`, `image`, ….
+        kind: String,
+        intent: Intent,
+    },
+    /// The patient closed `channel` to the clinic with a stop keyword.
+    OptedOutByMessage {
+        channel: ChannelKind,
+    },
+    /// The patient opened `channel` again with a start keyword.
+    OptedInByMessage {
+        channel: ChannelKind,
+    },
+    /// The patient confirmed the appointment by answering its reminder.
+    AppointmentConfirmed {
+        appointment: AppointmentId,
+    },
+    /// The patient asked to cancel the appointment by answering its reminder.
+    CancellationRequested {
+        appointment: AppointmentId,
+    },
+    /// The message holds one of the clinic's urgent phrases.
+    UrgentMessage,
+    /// medrelay answers the patient on its own with notification `notification`.
+    AutoReplyQueued {
+        reply: AutoReply,
+        notification: NotificationId,
+    },
+    /// An auto reply the rules held back, and why.
+    AutoReplyHeldBack {
+        reply: AutoReply,
+        reason: String,
+    },
     /// One reason of a routing decision; its JSON is the reason's own, tagged by its type.
     #[serde(untagged)]
     Routing(Reason),
@@ -313,6 +370,17 @@ impl Event {
             Self::Cancelled { .. } => "cancelled",
             Self::PatientPressed { .. } => "patient_reply",
             Self::SecureLink(_) => "secure_link",
+            Self::ConversationReplied { .. }
+            | Self::ConversationHandled { .. }
+            | Self::ConversationLabelled { .. }
+            | Self::ConversationOverdue { .. } => "conversation",
+            Self::MessageReceived { .. }
+            | Self::OptedOutByMessage { .. }
+            | Self::OptedInByMessage { .. }
+            | Self::AppointmentConfirmed { .. }
+            | Self::CancellationRequested { .. }
+            | Self::UrgentMessage => "patient_message",
+            Self::AutoReplyQueued { .. } | Self::AutoReplyHeldBack { .. } => "auto_reply",
         }
     }
 
@@ -461,6 +529,89 @@ impl Event {
             }
             Self::PatientPressed { digits } => format!("the patient pressed {digits} on the call"),
             Self::SecureLink(step) => step.to_string(),
+            Self::ConversationReplied {
+                notification,
+                answered,
+            } => format!(
+                "{actor} answered the patient with notification {notification}; {answered} \
+                 waiting message(s) answered"
+            ),
+            Self::ConversationHandled { messages } => format!(
+                "conversation marked handled by {actor}, with {messages} waiting message(s)"
+            ),
+            Self::ConversationLabelled { added, removed } => {
+                let list = |names: &[String]| {
+                    if names.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        names.join(", ")
+                    }
+                };
+                format!(
+                    "labels changed by {actor}: added {}; removed {}",
+                    list(added),
+                    list(removed)
+                )
+            }
+            Self::ConversationOverdue {
+                waiting_since,
+                overdue_at,
+            } => format!(
+                "overdue: the patient's message waiting since {waiting_since} was not answered by \
+                 {overdue_at}, the clinic's response target"
+            ),
+            Self::MessageReceived { .. }
+            | Self::OptedOutByMessage { .. }
+            | Self::OptedInByMessage { .. }
+            | Self::AppointmentConfirmed { .. }
+            | Self::CancellationRequested { .. }
+            | Self::UrgentMessage
+            | Self::AutoReplyQueued { .. }
+            | Self::AutoReplyHeldBack { .. } => self.conversation_sentence(),
+        }
+    }
+
+    /// The sentences of the events a patient's message causes.
+    fn conversation_sentence(&self) -> String {
+        match self {
+            Self::MessageReceived {
+                channel,
+                kind,
+                intent,
+            } => match intent {
+                Intent::None => format!("the patient wrote on {channel} ({kind})"),
+                _ => format!(
+                    "the patient wrote on {channel} ({kind}), read as {}",
+                    intent.as_str()
+                ),
+            },
+            Self::OptedOutByMessage { channel } => {
+                format!("the patient opted out of {channel} by a message")
+            }
+            Self::OptedInByMessage { channel } => {
+                format!("the patient opted in to {channel} again by a message")
+            }
+            Self::AppointmentConfirmed { appointment } => {
+                format!("appointment {appointment} confirmed by the patient's reply")
+            }
+            Self::CancellationRequested { appointment } => format!(
+                "the patient asked to cancel appointment {appointment}; the booking system decides"
+            ),
+            Self::UrgentMessage => {
+                "urgent: the message holds one of the clinic's urgent phrases".to_owned()
+            }
+            Self::AutoReplyQueued {
+                reply,
+                notification,
+            } => format!(
+                "auto reply `{}` queued as notification {notification}",
+                reply.as_str()
+            ),
+            Self::AutoReplyHeldBack { reply, reason } => {
+                format!("auto reply `{}` held back: {reason}", reply.as_str())
+            }
+            // `detail` sends only the events above here.
+            _ => self.kind().to_owned(),
         }
     }
 }

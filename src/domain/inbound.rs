@@ -39,7 +39,10 @@ impl fmt::Debug for InboundMessage {
             .field("channel", &self.channel)
             .field("provider_message_id", &self.provider_message_id)
             .field("sender", &self.sender)
-            .field("from", &medrelay_channels::Recipient::Phone(self.from.clone()))
+            .field(
+                "from",
+                &medrelay_channels::Recipient::Phone(self.from.clone()),
+            )
             .field("kind", &self.kind)
             .field("text_chars", &self.text.as_ref().map(|t| t.chars().count()))
             .field("reply_payload", &self.reply_payload.is_some())

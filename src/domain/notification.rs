@@ -7,11 +7,24 @@ text_enum!(
 
 text_enum!(
     /// Whether an appointment is still on; a cancelled one keeps its history but sends nothing.
+    /// A patient's reply to a reminder confirms it or asks to cancel it; either way it stays on
+    /// (its reminders still go) until the booking system cancels it.
     AppointmentStatus {
         Booked = "booked",
         Cancelled = "cancelled",
+        /// The patient confirmed they are coming.
+        Confirmed = "confirmed",
+        /// The patient asked to cancel; the booking system decides.
+        CancellationRequested = "cancellation_requested",
     }
 );
+
+impl AppointmentStatus {
+    /// Still on: its reminders go and it can be moved.
+    pub fn is_on(self) -> bool {
+        self != Self::Cancelled
+    }
+}
 
 text_enum!(
     /// Where a notification stands. `delivered`, `read`, `failed`, `cancelled` and `expired` are

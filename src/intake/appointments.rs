@@ -140,6 +140,6 @@ impl Intake {
             change: change.told(notice.appointment),
             deadline,
         };
-        self.accept_for(draft, actor, Some(intake)).await
+        self.accept_for(draft, actor, Some(intake), None).await
     }
 }

@@ -84,7 +84,8 @@ impl Intake {
         external_id: &str,
         errors: &mut Vec<FieldError>,
     ) -> Result<Option<Patient>, StoreError> {
-        if !is_external_id(external_id) {
+        // An unknown contact's id is medrelay's own (`unknown:<E.164>`), not a booking system's.
+        if !is_external_id(external_id) && !external_id.starts_with("unknown:+") {
             errors.push(FieldError::new(
                 "patient_id",
                 "must be a patient id as given to PUT /v1/patients/{id}",

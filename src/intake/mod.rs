@@ -24,8 +24,8 @@ use crate::batch::{BatchError, Batcher};
 use crate::clock::SharedClock;
 use crate::config::ApiConfig;
 use crate::domain::{
-    ApiKeyId, Clinic, Event, FieldError, NotificationId, NotificationStatus, Patient, Priority,
-    Reason, Sensitivity,
+    ApiKeyId, Clinic, Event, FieldError, InboundMessageId, NotificationId, NotificationStatus,
+    Origin, Patient, Priority, Reason, Sensitivity,
 };
 use crate::policy::templates::TemplateError;
 use crate::policy::{MessagingHours, PatientCaps, SendTime};
@@ -65,6 +65,15 @@ pub enum Content {
     },
     /// A staff quick reply by name, sent in the patient's language.
     QuickReply(String),
+}
+
+/// A staff member answering in a conversation (see [`Intake::accept_staff_reply`]).
+#[derive(Debug, Clone)]
+pub struct StaffReply {
+    /// The person, as named by the staff caller.
+    pub by: String,
+    /// The patient's oldest message still waiting for an answer, if any.
+    pub in_reply_to: Option<InboundMessageId>,
 }
 
 /// Who hands a notification in: a key, whose role decides what it may send.
@@ -171,15 +180,29 @@ impl Intake {
     /// Checks `draft` and stores it, durably, before answering. A replay of an earlier request
     /// (same idempotency key and request) gets that request's receipt.
     pub async fn accept(&self, draft: Draft, actor: &Actor) -> Result<Receipt, IntakeError> {
-        self.accept_for(draft, actor, None).await
+        self.accept_for(draft, actor, None, None).await
     }
 
-    /// [`Intake::accept`], for the notice of an appointment's change when one is given.
+    /// Checks and stores a staff member's answer to a patient who wrote: it is recorded as that
+    /// person's, counts toward no daily cap, and marks the patient's waiting messages answered
+    /// in the transaction that stores it.
+    pub async fn accept_staff_reply(
+        &self,
+        draft: Draft,
+        actor: &Actor,
+        reply: StaffReply,
+    ) -> Result<Receipt, IntakeError> {
+        self.accept_for(draft, actor, None, Some(reply)).await
+    }
+
+    /// [`Intake::accept`], for the notice of an appointment's change or a staff reply when one is
+    /// given.
     async fn accept_for(
         &self,
         draft: Draft,
         actor: &Actor,
         notice: Option<NoticeIntake>,
+        reply: Option<StaffReply>,
     ) -> Result<Receipt, IntakeError> {
         let now = self.clock.now();
         let (mut errors, patient, sensitivity) = self
@@ -220,9 +243,18 @@ impl Intake {
             request_hash: draft.request_hash,
             received_at: now,
             received,
-            received_by: actor.recorded_as(),
+            received_by: reply.as_ref().map_or_else(
+                || actor.recorded_as(),
+                |r| crate::domain::Actor::Staff(r.by.clone()),
+            ),
             hours_note,
             appointment: notice.map(|n| n.link),
+            origin: if reply.is_some() {
+                Origin::StaffReply
+            } else {
+                Origin::Api
+            },
+            in_reply_to: reply.and_then(|r| r.in_reply_to),
         };
         let stored = self.writer.submit(notification).await?;
         self.answer(stored, patient_external_id, now)

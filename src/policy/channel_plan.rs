@@ -1,7 +1,9 @@
+use std::borrow::Cow;
+
 use jiff::Timestamp;
 use medrelay_channels::{ChannelKind, Recipient, RecipientFact, twilio};
 
-use crate::domain::{Clinic, Patient, Phone, Reason, RouteSource, SkipReason};
+use crate::domain::{AutoReply, Clinic, Origin, Patient, Phone, Reason, RouteSource, SkipReason};
 
 /// A channel that can carry the notification, with the address it goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +143,27 @@ pub fn channel_plan(
         }
     }
     plan
+}
+
+/// The patient as the channel plan of a notification from `origin`, pinned to `requested`, sees
+/// them: the confirmation of an opt-out may go on the channel it confirms, although the patient
+/// just closed it (they must hear that it worked, where they asked); every other notification
+/// honours every opt-out.
+pub fn patient_for_plan(
+    origin: Origin,
+    requested: Option<ChannelKind>,
+    patient: &Patient,
+) -> Cow<'_, Patient> {
+    match (origin, requested) {
+        (Origin::Auto(AutoReply::OptOut), Some(channel))
+            if patient.opted_out.contains(&channel) =>
+        {
+            let mut confirming = patient.clone();
+            confirming.opted_out.retain(|c| *c != channel);
+            Cow::Owned(confirming)
+        }
+        _ => Cow::Borrowed(patient),
+    }
 }
 
 /// How we know the patient's number is a landline, if we do: its number range, or a provider's
@@ -543,5 +566,40 @@ pub(crate) mod tests {
             texts(&too_long.skipped).last().map(String::as_str),
             Some("sms skipped: the text is 1601 characters, longer than the 1600 an SMS may carry")
         );
+    }
+    #[test]
+    fn only_an_opt_outs_confirmation_goes_on_the_channel_just_closed() {
+        let mut dana = patient();
+        dana.opted_out = vec![ChannelKind::Sms];
+        let cases = [
+            (
+                Origin::Auto(AutoReply::OptOut),
+                Some(ChannelKind::Sms),
+                vec![],
+            ),
+            (
+                Origin::Auto(AutoReply::OptOut),
+                Some(ChannelKind::Whatsapp),
+                vec![ChannelKind::Sms],
+            ),
+            (
+                Origin::Auto(AutoReply::OptOut),
+                None,
+                vec![ChannelKind::Sms],
+            ),
+            (
+                Origin::Auto(AutoReply::Receipt),
+                Some(ChannelKind::Sms),
+                vec![ChannelKind::Sms],
+            ),
+            (Origin::Api, Some(ChannelKind::Sms), vec![ChannelKind::Sms]),
+        ];
+        for (origin, requested, honoured) in cases {
+            assert_eq!(
+                patient_for_plan(origin, requested, &dana).opted_out,
+                honoured,
+                "{origin:?} on {requested:?}"
+            );
+        }
     }
 }

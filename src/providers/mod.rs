@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use medrelay_channels::smtp::{SmtpConfig, SmtpEmail};
 use medrelay_channels::twilio::{Hook, TwilioConfig, TwilioSms, TwilioVoice, VoiceLanguage};
-use medrelay_channels::whatsapp::{WhatsAppCloud, WhatsAppConfig};
+use medrelay_channels::whatsapp::{WhatsAppCloud, WhatsAppConfig, WhatsAppMedia};
 use medrelay_channels::{Channel, ChannelKind, Secret};
 
 mod senders;
@@ -18,6 +18,7 @@ mod senders;
 pub use senders::SenderLimits;
 
 use crate::config::{Config, ProviderAccounts};
+use crate::store::ClinicScope;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderSetupError {
@@ -44,6 +45,8 @@ pub struct WhatsAppAccount {
     pub phone_number_id: String,
     pub app_secret: Secret,
     pub verify_token: Secret,
+    /// Fetches the media patients send to this number, with the account's token.
+    pub media: Arc<WhatsAppMedia>,
 }
 
 /// A Twilio account whose callbacks we accept, the senders (numbers, messaging services) we
@@ -189,9 +192,44 @@ impl Providers {
         &self.whatsapp
     }
 
+    /// The account of WhatsApp number `phone_number_id`, if we have it.
+    pub fn whatsapp_account(&self, phone_number_id: &str) -> Option<&WhatsAppAccount> {
+        self.whatsapp
+            .iter()
+            .find(|account| account.phone_number_id == phone_number_id)
+    }
+
     /// A Twilio account we send through.
     pub fn twilio_account(&self, account_sid: &str) -> Option<&TwilioAccount> {
         self.twilio.get(account_sid)
+    }
+
+    /// The clinics a patient's message to one of `senders` (sender ids, as the adapters name
+    /// them) may be for: those that send through one of them. A number of the shared account
+    /// (`providers`, or the sandbox) serves every clinic but those with their own account for
+    /// the channel.
+    pub fn clinics_using(&self, senders: &[String]) -> ClinicScope {
+        let uses = |set: &ChannelSet| {
+            set.by_kind
+                .values()
+                .any(|channel| senders.iter().any(|s| s == channel.sender_id()))
+        };
+        let mut using = Vec::new();
+        let mut not_using = Vec::new();
+        for (slug, set) in &self.by_clinic {
+            if uses(set) {
+                using.push(slug.clone());
+            } else {
+                not_using.push(slug.clone());
+            }
+        }
+        using.sort();
+        not_using.sort();
+        if uses(&self.default) {
+            ClinicScope::AllBut(not_using)
+        } else {
+            ClinicScope::Only(using)
+        }
     }
 
     /// One rate limit per sender.
@@ -253,15 +291,17 @@ impl Builder<'_> {
         scope: &str,
         config: &WhatsAppConfig,
     ) -> Result<Arc<dyn Channel>, ProviderSetupError> {
-        let adapter =
-            WhatsAppCloud::new(config).map_err(|source| ProviderSetupError::WhatsApp {
-                scope: scope.to_owned(),
-                source,
-            })?;
+        let error = |source| ProviderSetupError::WhatsApp {
+            scope: scope.to_owned(),
+            source,
+        };
+        let adapter = WhatsAppCloud::new(config).map_err(error)?;
+        let media = WhatsAppMedia::new(config).map_err(error)?;
         self.providers.whatsapp.push(WhatsAppAccount {
             phone_number_id: config.phone_number_id.clone(),
             app_secret: config.app_secret.clone(),
             verify_token: config.verify_token.clone(),
+            media: Arc::new(media),
         });
         Ok(Arc::new(adapter))
     }
@@ -318,158 +358,4 @@ impl Builder<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn whatsapp(phone_number_id: &str) -> WhatsAppConfig {
-        WhatsAppConfig {
-            base_url: "https://graph.facebook.com".to_owned(),
-            api_version: "v23.0".to_owned(),
-            phone_number_id: phone_number_id.to_owned(),
-            access_token: Secret::new("token"),
-            app_secret: Secret::new("secret"),
-            verify_token: Secret::new("verify"),
-            request_timeout_ms: 1_000,
-            template_ttl_seconds: None,
-        }
-    }
-
-    #[test]
-    fn a_clinic_uses_its_own_account_and_others_the_default_one() {
-        let mut config = Config::default();
-        config.providers.whatsapp = Some(whatsapp("111"));
-        // As the environment names it: MEDRELAY_CLINICS__HADAR_HAIFA__WHATSAPP__…
-        config.clinics.insert(
-            "hadar_haifa".to_owned(),
-            ProviderAccounts {
-                whatsapp: Some(whatsapp("222")),
-                ..ProviderAccounts::default()
-            },
-        );
-        let providers = Providers::build(&config, None).expect("accounts are valid");
-        let number = |slug| {
-            providers
-                .channel(slug, ChannelKind::Whatsapp)
-                .map(|c| c.sender_id().to_owned())
-        };
-        assert_eq!(number("hadar-haifa").as_deref(), Some("222"));
-        assert_eq!(number("demo").as_deref(), Some("111"));
-        assert!(providers.channel("demo", ChannelKind::Sms).is_none());
-    }
-
-    #[test]
-    fn only_channels_without_an_account_are_marked_as_going_to_the_sandbox() {
-        let mut config = Config::default();
-        config.clinics.insert(
-            "hadar".to_owned(),
-            ProviderAccounts {
-                whatsapp: Some(whatsapp("222")),
-                ..ProviderAccounts::default()
-            },
-        );
-        let sandbox = ProviderAccounts {
-            whatsapp: Some(whatsapp("999")),
-            ..ProviderAccounts::default()
-        };
-        let providers = Providers::build(&config, Some(&sandbox)).expect("accounts are valid");
-
-        assert!(!providers.is_sandboxed("hadar", ChannelKind::Whatsapp));
-        assert!(providers.is_sandboxed("demo", ChannelKind::Whatsapp));
-        assert_eq!(
-            providers.sandboxed_channels(),
-            vec![(None, vec![ChannelKind::Whatsapp])]
-        );
-    }
-
-    #[test]
-    fn a_bad_account_is_refused_with_its_key_named() {
-        let mut config = Config::default();
-        config.providers.whatsapp = Some(whatsapp("not a graph id"));
-        let error = Providers::build(&config, None).expect_err("refused");
-        assert!(
-            error
-                .to_string()
-                .starts_with("providers.whatsapp: whatsapp.phone_number_id"),
-            "{error}"
-        );
-    }
-
-    fn twilio_sms(status_callback_url: &str) -> TwilioConfig {
-        TwilioConfig {
-            base_url: "https://api.twilio.com".to_owned(),
-            account_sid: "ACtest".to_owned(),
-            auth_token: Secret::new("token"),
-            request_timeout_ms: 1_000,
-            sms: Some(medrelay_channels::twilio::TwilioSmsConfig {
-                from: Some("Clinic".to_owned()),
-                messaging_service_sid: None,
-                status_callback_url: status_callback_url.to_owned(),
-                validity_period_seconds: None,
-            }),
-            voice: None,
-        }
-    }
-
-    #[test]
-    fn a_twilio_callback_url_whose_signatures_cannot_be_checked_is_refused_at_start_up() {
-        let refused = [
-            (
-                "https://relay.clinic.example/twilio/status",
-                "must end with /webhooks/twilio/sms",
-            ),
-            (
-                "https://relay.clinic.example/webhooks/twilio/sms?attempt=1",
-                "must not carry `attempt`",
-            ),
-            (
-                "https://relay.clinic.example/webhooks/twilio/sms#top",
-                "no #fragment",
-            ),
-        ];
-        for (url, rule) in refused {
-            let mut config = Config::default();
-            config.clinics.insert(
-                "hadar".to_owned(),
-                ProviderAccounts {
-                    twilio: Some(twilio_sms(url)),
-                    ..ProviderAccounts::default()
-                },
-            );
-            let error = Providers::build(&config, None).expect_err(url).to_string();
-            assert!(
-                error.starts_with("clinics.hadar.twilio.sms.status_callback_url ")
-                    && error.contains(rule),
-                "{url}: {error}"
-            );
-        }
-    }
-
-    #[test]
-    fn twilio_callbacks_are_checked_against_the_urls_each_clinic_gave_twilio() {
-        let mut config = Config::default();
-        config.providers.twilio = Some(twilio_sms("https://a.example/webhooks/twilio/sms"));
-        config.clinics.insert(
-            "hadar".to_owned(),
-            ProviderAccounts {
-                twilio: Some(twilio_sms(
-                    "https://b.example/relay/webhooks/twilio/sms?clinic=hadar",
-                )),
-                ..ProviderAccounts::default()
-            },
-        );
-        let providers = Providers::build(&config, None).expect("accounts are valid");
-        let account = providers.twilio_account("ACtest").expect("the account");
-        let urls: Vec<&str> = account
-            .hook_urls(Hook::SmsStatus)
-            .map(url::Url::as_str)
-            .collect();
-        assert_eq!(
-            urls,
-            [
-                "https://a.example/webhooks/twilio/sms",
-                "https://b.example/relay/webhooks/twilio/sms?clinic=hadar"
-            ]
-        );
-        assert_eq!(account.hook_urls(Hook::CallStatus).count(), 0);
-    }
-}
+mod tests;

@@ -22,6 +22,8 @@
 //! Everyone else gets it delivered, and WhatsApp messages are read shortly after.
 
 mod mail;
+mod media;
+mod patient;
 mod provider_api;
 mod reporter;
 
@@ -41,6 +43,7 @@ use crate::clock::{SharedClock, later};
 use crate::config::{ProviderAccounts, SandboxConfig, SandboxSecrets};
 use crate::store::{SandboxMessage, Store};
 
+pub use patient::{InboundError, PATIENT_PHOTO, PatientMessage, SMS_INCOMING_PATH};
 pub use provider_api::router;
 
 pub const NOT_ON_WHATSAPP: &str = "+972500000001";
@@ -359,6 +362,7 @@ fn accounts(
                 from: Some(SMS_SENDER.to_owned()),
                 messaging_service_sid: None,
                 status_callback_url: at("/webhooks/twilio/sms"),
+                incoming_url: Some(at("/webhooks/twilio/sms/incoming")),
                 validity_period_seconds: None,
             }),
             voice: Some(TwilioVoiceConfig {

@@ -1,4 +1,5 @@
-//! The look-alike provider endpoints: Meta's `POST /{version}/{phone_number_id}/messages` and
+//! The look-alike provider endpoints: Meta's `POST /{version}/{phone_number_id}/messages` (and
+//! its media endpoints, in `media.rs`) and
 //! Twilio's `POST /2010-04-01/Accounts/{sid}/Messages.json` and `Calls.json`, answering with the
 //! providers' own status codes, bodies and error codes.
 
@@ -10,20 +11,25 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use base64::Engine as _;
 use medrelay_channels::{ChannelKind, twilio};
 use serde_json::{Value, json};
 
-use super::{Received, Sandbox, Verdict, script_language};
+use super::{Received, Sandbox, Verdict, media, script_language};
 use crate::policy::templates;
 
 /// The look-alike APIs, under `/sandbox/meta` and `/sandbox/twilio`.
 pub fn router(sandbox: Arc<Sandbox>) -> Router {
     Router::new()
         .route(
-            "/sandbox/meta/{version}/{phone_number_id}/messages",
+            "/sandbox/meta/{version}/{node_id}/messages",
             post(whatsapp_message),
+        )
+        .route("/sandbox/meta/{version}/{node_id}", get(media::describe))
+        .route(
+            &format!("/sandbox/meta{}", media::DOWNLOAD_PATH),
+            get(media::download),
         )
         .route(
             "/sandbox/twilio/2010-04-01/Accounts/{account_sid}/{resource}",
@@ -32,7 +38,7 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
         .with_state(sandbox)
 }
 
-fn meta_error(status: StatusCode, code: u32, message: &str) -> Response {
+pub(super) fn meta_error(status: StatusCode, code: u32, message: &str) -> Response {
     let body = json!({
         "error": {
             "message": format!("(#{code}) {message}"),
@@ -51,12 +57,8 @@ async fn whatsapp_message(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
     let credentials = &sandbox.credentials;
-    if bearer != Some(credentials.whatsapp_access_token.expose()) {
+    if !has_whatsapp_token(&sandbox, &headers) {
         return meta_error(StatusCode::UNAUTHORIZED, 190, "Invalid OAuth access token");
     }
     if phone_number_id != credentials.whatsapp_phone_number_id {
@@ -91,6 +93,15 @@ async fn whatsapp_message(
             "Something went wrong",
         ),
     }
+}
+
+/// Whether the request carries the WhatsApp account's bearer token.
+pub(super) fn has_whatsapp_token(sandbox: &Sandbox, headers: &HeaderMap) -> bool {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    bearer == Some(sandbox.credentials.whatsapp_access_token.expose())
 }
 
 fn whatsapp_accepted(to_digits: &str, id: &str) -> Response {

@@ -106,7 +106,7 @@ impl Sandbox {
         Ok(due.len())
     }
 
-    fn webhook_url(&self, path: &str) -> String {
+    pub(super) fn webhook_url(&self, path: &str) -> String {
         format!("{}{path}", self.public_url.as_str().trim_end_matches('/'))
     }
 
@@ -136,26 +136,20 @@ impl Sandbox {
                 status
             })
             .collect();
-        self.post_whatsapp_webhook_value("statuses", Value::Array(statuses))
-            .await
+        let sent = self
+            .post_whatsapp_webhook_value("statuses", Value::Array(statuses), None)
+            .await;
+        acknowledged("whatsapp", sent)
     }
 
-    /// A patient's text to the sandbox's WhatsApp number, delivered to the gateway's webhook as
-    /// Meta would. Returns whether the gateway acknowledged it.
-    pub async fn patient_writes_on_whatsapp(&self, from: &str, text: &str) -> bool {
-        let from = from.trim_start_matches('+');
-        let message = json!([{
-            "from": from,
-            "id": format!("wamid.{}", uuid::Uuid::now_v7().simple()),
-            "timestamp": self.clock.now().as_second().to_string(),
-            "type": "text",
-            "text": { "body": text },
-        }]);
-        self.post_whatsapp_webhook_value("messages", message).await
-    }
-
-    /// One signed Meta webhook whose change value carries `items` under `key`.
-    async fn post_whatsapp_webhook_value(&self, key: &str, items: Value) -> bool {
+    /// One signed Meta webhook whose change value carries `items` under `key`; with the
+    /// contact of the patient who wrote, when they did.
+    pub(super) async fn post_whatsapp_webhook_value(
+        &self,
+        key: &str,
+        items: Value,
+        contact: Option<&str>,
+    ) -> Result<reqwest::Response, reqwest::Error> {
         let mut value = json!({
             "messaging_product": "whatsapp",
             "metadata": {
@@ -163,6 +157,10 @@ impl Sandbox {
                 "phone_number_id": self.credentials.whatsapp_phone_number_id,
             },
         });
+        if let Some(from) = contact {
+            let wa_id = from.trim_start_matches('+');
+            value["contacts"] = json!([{ "profile": { "name": "Sandbox patient" }, "wa_id": wa_id }]);
+        }
         value[key] = items;
         let body = json!({
             "object": "whatsapp_business_account",
@@ -173,15 +171,13 @@ impl Sandbox {
         });
         let body = body.to_string().into_bytes();
         let signature = whatsapp::sign(&self.credentials.whatsapp_app_secret, &body);
-        let sent = self
-            .http
+        self.http
             .post(self.webhook_url("/webhooks/whatsapp"))
             .header("content-type", "application/json")
             .header(whatsapp::SIGNATURE_HEADER, signature)
             .body(body)
             .send()
-            .await;
-        acknowledged("whatsapp", sent)
+            .await
     }
 
     /// One Twilio status callback (SMS or call), signed with the auth token.

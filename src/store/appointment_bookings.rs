@@ -142,10 +142,17 @@ async fn earlier_booking(
         .ok_or(StoreError::Conflict("appointment"))?;
     Ok(match appointment_status(&status)? {
         AppointmentStatus::Cancelled => Earlier::Cancelled(AppointmentId::from_stored(id)),
-        AppointmentStatus::Booked if hash == new.request_hash => {
+        // A patient's answer to a reminder leaves the appointment on.
+        AppointmentStatus::Booked
+        | AppointmentStatus::Confirmed
+        | AppointmentStatus::CancellationRequested
+            if hash == new.request_hash =>
+        {
             Earlier::Same(AppointmentId::from_stored(id))
         }
-        AppointmentStatus::Booked => Earlier::IdTaken,
+        AppointmentStatus::Booked
+        | AppointmentStatus::Confirmed
+        | AppointmentStatus::CancellationRequested => Earlier::IdTaken,
     })
 }
 

@@ -260,7 +260,7 @@ impl Store {
     ) -> Result<CancelledAppointment, StoreError> {
         let mut tx = self.write.begin().await?;
         let appointment = stored(self.backend, &mut tx, clinic, id).await?;
-        let cancelled_now = appointment.status == AppointmentStatus::Booked;
+        let cancelled_now = appointment.status.is_on();
         if cancelled_now {
             sqlx::query("UPDATE appointments SET status = $2, updated_at = $3 WHERE id = $1")
                 .bind(appointment.id.as_str())

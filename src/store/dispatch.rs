@@ -17,7 +17,7 @@ use super::{
     placeholders, timestamp,
 };
 use crate::domain::{
-    AttemptContent, AttemptId, AttemptStatus, ClinicId, NotificationId, NotificationStatus,
+    AttemptContent, AttemptId, AttemptStatus, ClinicId, NotificationId, NotificationStatus, Origin,
     PatientId, Priority, Reason,
 };
 use crate::policy::{AttemptFacts, AttemptVerdict};
@@ -37,6 +37,8 @@ pub struct ClaimedNotification {
     pub send_at: Timestamp,
     pub expires_at: Option<Timestamp>,
     pub status: NotificationStatus,
+    /// Where it came from: an opt-out's confirmation may go where nothing else may.
+    pub origin: Origin,
     pub attempts: Vec<AttemptFacts>,
 }
 
@@ -100,6 +102,7 @@ struct ClaimedRow {
     send_at: i64,
     expires_at: Option<i64>,
     status: String,
+    origin: String,
 }
 
 impl TryFrom<ClaimedRow> for ClaimedNotification {
@@ -122,6 +125,8 @@ impl TryFrom<ClaimedRow> for ClaimedNotification {
             send_at: timestamp(row.send_at)?,
             expires_at: opt_timestamp(row.expires_at)?,
             status: status(&row.status)?,
+            origin: Origin::parse(&row.origin)
+                .ok_or_else(|| StoreError::Corrupt(format!("origin {}", row.origin)))?,
             attempts: Vec::new(),
         })
     }
@@ -215,7 +220,7 @@ impl Store {
             Backend::Postgres => CLAIM_POSTGRES,
             Backend::Sqlite => CLAIM_SQLITE,
         };
-        let sql = format!("{claim}{}", NOTIFICATION_COLUMNS.replace("n.", ""));
+        let sql = format!("{claim}{}, origin", NOTIFICATION_COLUMNS.replace("n.", ""));
         let rows: Vec<ClaimedRow> = sqlx::query_as(&sql)
             .bind(token)
             .bind(millis(lease_until))

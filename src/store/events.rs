@@ -5,7 +5,7 @@ use sqlx::{Any, Transaction};
 
 use super::rows::{columns, write_rows};
 use super::{StoreError, millis};
-use crate::domain::{Actor, Event};
+use crate::domain::{Actor, ClinicId, Event, InboundMessageId, PatientId};
 
 /// The audit events of one transaction, written together in a few multi-row statements. The
 /// only writer of events: each row holds the typed event as JSON, its sentence and its actor.
@@ -17,8 +17,12 @@ pub(crate) struct EventBatch {
 /// One event as its row stores it.
 #[derive(Debug)]
 struct StoredEvent {
-    notification_id: String,
+    notification_id: Option<String>,
     attempt_id: Option<String>,
+    /// Set for a conversation's events: the patient's conversation and its clinic.
+    conversation: Option<(String, String)>,
+    /// Set for the events a patient's message caused.
+    inbound_message_id: Option<String>,
     at: i64,
     kind: &'static str,
     detail: String,
@@ -35,17 +39,46 @@ impl EventBatch {
         actor: &Actor,
         event: &Event,
     ) -> Result<(), StoreError> {
-        let data = serde_json::to_string(event)
-            .map_err(|e| StoreError::Corrupt(format!("event {}: {e}", event.kind())))?;
-        self.rows.push(StoredEvent {
-            notification_id: notification.to_owned(),
-            attempt_id: attempt.map(str::to_owned),
-            at: millis(at),
-            kind: event.kind(),
-            detail: event.detail(actor),
-            data,
-            actor: actor.stored(),
-        });
+        let mut row = stored(at, actor, event)?;
+        row.notification_id = Some(notification.to_owned());
+        row.attempt_id = attempt.map(str::to_owned);
+        self.rows.push(row);
+        Ok(())
+    }
+
+    /// An event of `patient`'s conversation (a staff action, an overdue message); `notification`
+    /// when it is also about one of theirs.
+    pub(crate) fn add_to_conversation(
+        &mut self,
+        clinic: &ClinicId,
+        patient: &PatientId,
+        notification: Option<&str>,
+        at: Timestamp,
+        actor: &Actor,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        let mut row = stored(at, actor, event)?;
+        row.notification_id = notification.map(str::to_owned);
+        row.conversation = Some((clinic.as_str().to_owned(), patient.as_str().to_owned()));
+        self.rows.push(row);
+        Ok(())
+    }
+
+    /// An event of a patient's conversation caused by their message `message`.
+    pub(crate) fn add_for_message(
+        &mut self,
+        message: &InboundMessageId,
+        conversation: (&ClinicId, &PatientId),
+        notification: Option<&str>,
+        at: Timestamp,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        let (clinic, patient) = conversation;
+        let actor = Actor::System;
+        self.add_to_conversation(clinic, patient, notification, at, &actor, event)?;
+        if let Some(row) = self.rows.last_mut() {
+            row.inbound_message_id = Some(message.as_str().to_owned());
+        }
         Ok(())
     }
 
@@ -54,8 +87,11 @@ impl EventBatch {
             .rows
             .iter()
             .map(|e| EventRow {
-                notification_id: &e.notification_id,
+                notification_id: e.notification_id.as_deref(),
                 attempt_id: e.attempt_id.as_deref(),
+                clinic_id: e.conversation.as_ref().map(|(c, _)| c.as_str()),
+                patient_id: e.conversation.as_ref().map(|(_, p)| p.as_str()),
+                inbound_message_id: e.inbound_message_id.as_deref(),
                 at: e.at,
                 kind: e.kind,
                 detail: &e.detail,
@@ -69,10 +105,29 @@ impl EventBatch {
     }
 }
 
+fn stored(at: Timestamp, actor: &Actor, event: &Event) -> Result<StoredEvent, StoreError> {
+    let data = serde_json::to_string(event)
+        .map_err(|e| StoreError::Corrupt(format!("event {}: {e}", event.kind())))?;
+    Ok(StoredEvent {
+        notification_id: None,
+        attempt_id: None,
+        conversation: None,
+        inbound_message_id: None,
+        at: millis(at),
+        kind: event.kind(),
+        detail: event.detail(actor),
+        data,
+        actor: actor.stored(),
+    })
+}
+
 columns! {
     struct EventRow<'a> {
-        notification_id: &'a str,
+        notification_id: Option<&'a str>,
         attempt_id: Option<&'a str>,
+        clinic_id: Option<&'a str>,
+        patient_id: Option<&'a str>,
+        inbound_message_id: Option<&'a str>,
         at: i64,
         kind: &'a str,
         detail: &'a str,

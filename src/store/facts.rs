@@ -44,6 +44,33 @@ columns! {
     }
 }
 
+/// Remembers that a patient (`address`) wrote to our WhatsApp number at `at`: it opens their
+/// 24-hour window for free text on that number. An older message arriving late does not move the
+/// time back.
+pub(super) async fn open_whatsapp_window(
+    tx: &mut Transaction<'_, Any>,
+    phone_number_id: &str,
+    address: &str,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    let row = Inbound {
+        phone_number_id,
+        address,
+        last_inbound_at: millis(at),
+    };
+    write_rows(
+        tx,
+        "WITH v ({columns}) AS (VALUES {values}) \
+         INSERT INTO whatsapp_conversations ({columns}) SELECT {columns} FROM v WHERE true \
+         ON CONFLICT (phone_number_id, address) DO UPDATE SET last_inbound_at = excluded.last_inbound_at \
+         WHERE excluded.last_inbound_at > whatsapp_conversations.last_inbound_at",
+        &[],
+        &[row],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Remembers what providers said about addresses, each with the notification it came from (whose
 /// clinic it belongs to), learned at `at` (ms).
 pub(super) async fn remember_facts<'a>(
@@ -155,45 +182,6 @@ impl Store {
             .filter_map(|address| known.remove(&(patient.clinic_id.clone(), address.to_owned())))
             .flatten()
             .collect())
-    }
-
-    /// Remembers when patients last wrote to our WhatsApp numbers: (phone number id, patient's
-    /// number, when). An older message arriving late does not move the time back.
-    pub async fn record_whatsapp_inbound(
-        &self,
-        messages: &[(String, String, Timestamp)],
-    ) -> Result<(), StoreError> {
-        // One row per conversation: an upsert may not touch the same row twice.
-        let mut latest: HashMap<(&str, &str), Timestamp> = HashMap::new();
-        for (number, address, at) in messages {
-            let entry = latest.entry((number, address)).or_insert(*at);
-            *entry = (*entry).max(*at);
-        }
-        if latest.is_empty() {
-            return Ok(());
-        }
-        let rows: Vec<Inbound> = latest
-            .into_iter()
-            .map(|((phone_number_id, address), at)| Inbound {
-                phone_number_id,
-                address,
-                last_inbound_at: millis(at),
-            })
-            .collect();
-        let _turn = self.background_turn().await;
-        let mut tx = self.write.begin().await?;
-        write_rows(
-            &mut tx,
-            "WITH v ({columns}) AS (VALUES {values}) \
-             INSERT INTO whatsapp_conversations ({columns}) SELECT {columns} FROM v WHERE true \
-             ON CONFLICT (phone_number_id, address) DO UPDATE SET last_inbound_at = excluded.last_inbound_at \
-             WHERE excluded.last_inbound_at > whatsapp_conversations.last_inbound_at",
-            &[],
-            &rows,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     /// The (WhatsApp number, patient's number) pairs among `addresses` whose patient wrote after

@@ -14,11 +14,14 @@ mod appointments;
 mod callbacks;
 mod clinics;
 mod contents;
+mod conversations;
 mod decisions;
 mod dispatch;
 mod error;
 mod events;
 mod facts;
+mod inbound;
+mod inbound_media;
 mod notification_reads;
 mod notifications;
 mod outcomes;
@@ -50,9 +53,19 @@ pub use callbacks::CallbackView;
 pub use clinics::{
     ApiKeyRole, ApiKeyView, AuthenticatedKey, IssuedKey, NewClinic, key_fingerprint,
 };
+pub use conversations::{
+    ConversationCursor, ConversationFilter, ConversationPage, ConversationPatient,
+    ConversationRecord, ConversationTimeline, InboundRecord, LabelChange, OVERDUE_BATCH,
+    OutboundRecord, ReplyTarget, TIMELINE_LIMIT,
+};
 pub use dispatch::{ClaimedNotification, DispatchWrite, HandoverStart, NextState};
 pub use error::{FailureKind, StoreError};
 pub use facts::{LearnedFact, SuspensionWrite};
+pub use inbound::{
+    AnsweredAppointment, Arrival, AutoReplyText, ClinicScope, ConversationState, InboundActions,
+    InboundSituation, Received,
+};
+pub use inbound_media::MessageMedia;
 pub use notification_reads::{
     AttemptRecord, EventRecord, NotificationFilter, NotificationPage, NotificationRecord,
 };

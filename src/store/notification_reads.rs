@@ -292,7 +292,7 @@ impl Store {
     }
 }
 
-fn event_record(row: &AnyRow) -> Result<EventRecord, StoreError> {
+pub(super) fn event_record(row: &AnyRow) -> Result<EventRecord, StoreError> {
     let data: Option<serde_json::Value> = row
         .try_get::<Option<String>, _>("data")?
         .map(|d| serde_json::from_str(&d))

@@ -9,8 +9,8 @@ use super::rows::{columns, write_rows};
 use super::{Backend, Store, StoreError, millis, opt_timestamp, placeholders, timestamp};
 use crate::domain::ReminderOffset;
 use crate::domain::{
-    Actor, AppointmentId, Cancellation, ClinicId, Event, NotificationId, NotificationStatus,
-    PatientId, Priority, Reason,
+    Actor, AppointmentId, Cancellation, ClinicId, Event, InboundMessageId, NotificationId,
+    NotificationStatus, Origin, PatientId, Priority, Reason,
 };
 use crate::policy::{PatientCap, PatientCaps};
 
@@ -41,6 +41,10 @@ pub struct NewNotification {
     pub hours_note: Option<Reason>,
     /// Set when it is a reminder of an appointment's series, or a notice of a change to one.
     pub appointment: Option<AppointmentLink>,
+    /// Where it came from: only [`Origin::Api`] counts toward the patient's daily caps.
+    pub origin: Origin,
+    /// The inbound message an auto or staff reply answers.
+    pub in_reply_to: Option<InboundMessageId>,
 }
 
 /// Which appointment a notification belongs to, and, for a reminder of its series, how long
@@ -167,6 +171,8 @@ columns! {
         updated_at: i64,
         appointment_id: Option<&'a str>,
         reminder_minutes_before: Option<i64>,
+        origin: &'a str,
+        in_reply_to: Option<&'a str>,
     }
 }
 
@@ -176,9 +182,11 @@ pub(crate) async fn insert_rows(
     tx: &mut Transaction<'_, Any>,
     batch: &[&NewNotification],
 ) -> Result<HashSet<String>, StoreError> {
+    let origins: Vec<String> = batch.iter().map(|n| n.origin.stored()).collect();
     let rows: Vec<NotificationRow> = batch
         .iter()
-        .map(|n| {
+        .zip(&origins)
+        .map(|(n, origin)| {
             let received = millis(n.received_at);
             NotificationRow {
                 id: n.id.as_str(),
@@ -204,6 +212,8 @@ pub(crate) async fn insert_rows(
                     .as_ref()
                     .and_then(|r| r.offset)
                     .map(ReminderOffset::minutes),
+                origin,
+                in_reply_to: n.in_reply_to.as_ref().map(InboundMessageId::as_str),
             }
         })
         .collect();
@@ -222,9 +232,10 @@ pub(crate) async fn insert_rows(
 
 /// The notifications of `batch` the patient cap of `priority` refuses, with when each patient's
 /// next place frees up. Counted per patient: the notifications of that priority accepted in the
-/// last 24 hours that are not appointment reminders or notices and were not cancelled, then those of this
-/// batch in order, so two requests for one patient in one batch are counted one after the other.
-/// A replay of an accepted request is neither counted nor refused.
+/// last 24 hours that came in through the API (not auto or staff replies, which answer the patient),
+/// are not appointment reminders or notices and were not cancelled, then those of this batch in
+/// order, so two requests for one patient in one batch are counted one after the other. A replay
+/// of an accepted request is neither counted nor refused.
 async fn refused_by_cap(
     backend: Backend,
     tx: &mut Transaction<'_, Any>,
@@ -234,7 +245,7 @@ async fn refused_by_cap(
 ) -> Result<HashMap<String, Timestamp>, StoreError> {
     let counted: Vec<&NewNotification> = batch
         .iter()
-        .filter(|n| n.priority == priority && n.appointment.is_none())
+        .filter(|n| n.priority == priority && n.appointment.is_none() && n.origin == Origin::Api)
         .collect();
     let Some(earliest) = counted.iter().map(|n| n.received_at).min() else {
         return Ok(HashMap::new());
@@ -304,7 +315,7 @@ async fn accepted_since(
     // comes from our own enum, never from input.
     let sql = format!(
         "SELECT patient_id, created_at FROM notifications WHERE patient_id IN ({}) AND created_at > $1 \
-         AND priority = '{}' AND appointment_id IS NULL AND status <> 'cancelled'",
+         AND priority = '{}' AND appointment_id IS NULL AND origin = 'api' AND status <> 'cancelled'",
         placeholders(2, patients.len()),
         priority.as_str()
     );
@@ -399,6 +410,12 @@ impl Store {
                 results.push(replay(&mut tx, n).await?);
             }
         }
+        let replies: Vec<&NewNotification> = batch
+            .iter()
+            .filter(|n| n.origin == Origin::StaffReply && inserted.contains(n.id.as_str()))
+            .collect();
+        super::conversations::record_staff_replies(&mut tx, self.backend, &replies, &mut events)
+            .await?;
         events.write(&mut tx).await?;
         tx.commit().await?;
         Ok(results)

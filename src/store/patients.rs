@@ -151,6 +151,47 @@ async fn write_patient<'e>(
     .try_into()
 }
 
+#[derive(sqlx::FromRow)]
+struct ContactRow {
+    #[sqlx(flatten)]
+    patient: PatientRow,
+    unknown_contact: i64,
+}
+
+/// The patient `id` inside `tx`, and whether they are an unknown contact; held against other
+/// changes until `tx` ends (PostgreSQL; SQLite has one writer at a time).
+pub(super) async fn locked_patient(
+    backend: super::Backend,
+    tx: &mut sqlx::Transaction<'_, Any>,
+    id: &PatientId,
+) -> Result<(Patient, bool), StoreError> {
+    let lock = for_update(backend);
+    let row = sqlx::query_as::<_, ContactRow>(&format!(
+        "SELECT {PATIENT_COLUMNS}, unknown_contact FROM patients WHERE id = $1{lock}"
+    ))
+    .bind(id.as_str())
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    Ok((row.patient.try_into()?, row.unknown_contact != 0))
+}
+
+/// Stores the channels a patient opted out of, as a message of theirs changed them.
+pub(super) async fn set_opted_out(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    patient: &PatientId,
+    opted_out: &[ChannelKind],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE patients SET opted_out = $2, updated_at = $3 WHERE id = $1")
+        .bind(patient.as_str())
+        .bind(join_channels(opted_out))
+        .bind(millis(now))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 impl Store {
     /// Creates or replaces the patient with this external id; returns it and whether it is new.
     pub async fn upsert_patient(

@@ -13,7 +13,7 @@ use super::events::EventBatch;
 use super::notifications::{NOT_HANDED_OVER, insert_rows, status};
 use super::{Backend, StoreError, lock_notifications, millis, opt_timestamp, timestamp};
 use crate::domain::{
-    AppointmentId, Cancellation, Event, NotificationId, NotificationStatus, Priority,
+    AppointmentId, Cancellation, Event, NotificationId, NotificationStatus, Origin, Priority,
     ReminderOffset, ReminderTiming, ScheduleChange,
 };
 use crate::policy::{
@@ -281,6 +281,8 @@ impl SeriesUpdate<'_> {
                 appointment: appointment.id.clone(),
                 offset: Some(offset),
             }),
+            origin: Origin::Api,
+            in_reply_to: None,
         }
     }
 }

@@ -261,18 +261,28 @@ impl Store {
         rows.into_iter().map(OutboxMessage::try_from).collect()
     }
 
-    /// Whether one of `clinic`'s patients has the phone number `phone`.
-    pub async fn is_patient_phone(
+    /// Remembers a media id the sandbox gave a patient's image, so its Meta look-alike serves it.
+    pub async fn insert_sandbox_media(
         &self,
-        clinic: &ClinicId,
-        phone: &str,
-    ) -> Result<bool, StoreError> {
-        let found =
-            sqlx::query("SELECT 1 FROM patients WHERE clinic_id = $1 AND phone = $2 LIMIT 1")
-                .bind(clinic.as_str())
-                .bind(phone)
-                .fetch_optional(&self.read)
-                .await?;
-        Ok(found.is_some())
+        id: &str,
+        mime_type: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO sandbox_media (id, mime_type, created_at) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(mime_type)
+            .bind(millis(now))
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    /// The MIME type of sandbox media `id`, if the sandbox gave that id.
+    pub async fn sandbox_media_type(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let found = sqlx::query_scalar("SELECT mime_type FROM sandbox_media WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(found)
     }
 }

@@ -193,15 +193,27 @@ impl TestApp {
     /// The patient writes to the clinic's (sandbox) WhatsApp number, which opens their 24-hour
     /// window: free text may go to them on WhatsApp until it closes.
     pub async fn patient_writes_on_whatsapp(&self, phone: &str) {
+        self.patient_sends(json!({ "channel": "whatsapp", "from": phone, "text": "hello" }))
+            .await;
+    }
+
+    /// The sandbox plays a patient sending `message` (`POST /sandbox/inbound`), which the gateway
+    /// must take; returns the provider's message id.
+    pub async fn patient_sends(&self, message: Value) -> String {
         let response = self
             .client
-            .post(format!("{}/sandbox/whatsapp/inbound", self.base))
+            .post(format!("{}/sandbox/inbound", self.base))
             .bearer_auth(&self.key)
-            .json(&json!({ "from": phone, "text": "hello" }))
+            .json(&message)
             .send()
             .await
             .expect("sandbox inbound");
-        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        let receipt: Value = response.json().await.expect("receipt");
+        receipt["provider_message_id"]
+            .as_str()
+            .expect("provider_message_id")
+            .to_owned()
     }
 
     pub async fn post_notification(&self, body: Value) -> Response {

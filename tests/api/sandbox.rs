@@ -24,11 +24,11 @@ async fn get_outbox(app: &TestApp, key: Option<&str>) -> reqwest::Response {
     request.send().await.expect("outbox")
 }
 
-async fn patient_writes(app: &TestApp, key: Option<&str>, from: &str) -> reqwest::Response {
+async fn patient_writes(app: &TestApp, key: Option<&str>, body: Value) -> reqwest::Response {
     let mut request = app
         .client()
-        .post(format!("{}/sandbox/whatsapp/inbound", app.base))
-        .json(&json!({ "from": from, "text": "hello" }));
+        .post(format!("{}/sandbox/inbound", app.base))
+        .json(&body);
     if let Some(key) = key {
         request = request.bearer_auth(key);
     }
@@ -165,30 +165,57 @@ async fn a_status_signed_with_the_sandboxs_old_constant_secrets_is_refused_and_c
 }
 
 #[tokio::test]
-async fn playing_a_patient_on_whatsapp_needs_a_key_and_one_of_the_clinics_own_patients() {
+async fn playing_a_patient_needs_a_key_and_takes_any_valid_number_known_to_the_clinic_or_not() {
     let app = TestApp::spawn().await;
     app.patient("p-1", json!({ "name": "Dana", "phone": "+972541234567" }))
         .await;
-    let other = app.other_clinic_key().await;
-    let created = app
-        .request(
-            Method::PUT,
-            "/v1/patients/p-9",
-            &other,
-            Some(json!({ "name": "Noa", "phone": "+972541234568" })),
-        )
-        .await;
-    assert!(created.status().is_success(), "{}", created.status());
+    let text_from = |from: &str| json!({ "channel": "whatsapp", "from": from, "text": "hello" });
 
-    let without_key = patient_writes(&app, None, "+972541234567").await;
-    let not_ours = patient_writes(&app, Some(&app.key), "+972541234568").await;
-    let ours = patient_writes(&app, Some(&app.key), "+972541234567").await;
+    let without_key = patient_writes(&app, None, text_from("+972541234567")).await;
+    let ours = patient_writes(&app, Some(&app.key), text_from("+972541234567")).await;
+    let unknown = patient_writes(&app, Some(&app.key), text_from("+972541234599")).await;
+    let magic = patient_writes(&app, Some(&app.key), text_from(WHATSAPP_NEVER_DELIVERED)).await;
+    let not_a_number = patient_writes(&app, Some(&app.key), text_from("hello")).await;
 
     assert_eq!(without_key.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(not_ours.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let problem: Value = not_ours.json().await.expect("problem");
+    for accepted in [ours, unknown, magic] {
+        assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+        let receipt: Value = accepted.json().await.expect("receipt");
+        let id = receipt["provider_message_id"].as_str().unwrap_or_default();
+        assert!(id.starts_with("wamid."), "{receipt:#}");
+    }
+    assert_eq!(not_a_number.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem: Value = not_a_number.json().await.expect("problem");
     assert_eq!(problem["errors"][0]["field"], "from", "{problem:#}");
-    assert_eq!(ours.status(), StatusCode::NO_CONTENT);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_patient_sends_one_thing_and_an_sms_carries_only_text() {
+    let app = TestApp::spawn().await;
+    let from = "+972541234567";
+    let cases = [
+        (json!({ "channel": "sms", "from": from, "image": {} }), "image"),
+        (
+            json!({ "channel": "sms", "from": from, "button": { "payload": "CONFIRM", "text": "Yes" } }),
+            "button",
+        ),
+        (
+            json!({ "channel": "whatsapp", "from": from, "text": "hi", "image": {} }),
+            "body",
+        ),
+        (json!({ "channel": "whatsapp", "from": from }), "body"),
+        (json!({ "channel": "whatsapp", "from": from, "text": " " }), "text"),
+        (json!({ "channel": "email", "from": from, "text": "hi" }), "channel"),
+    ];
+
+    for (body, field) in cases {
+        let response = patient_writes(&app, Some(&app.key), body.clone()).await;
+
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let problem: Value = response.json().await.expect("problem");
+        assert_eq!(problem["errors"][0]["field"], field, "{body}: {problem:#}");
+    }
     app.stop().await;
 }
 

@@ -234,6 +234,7 @@ fn clinic_accounts(base_url: &str) -> ProviderAccounts {
                 from: Some("Clinic".to_owned()),
                 messaging_service_sid: None,
                 status_callback_url: format!("{PUBLIC_URL}/webhooks/twilio/sms"),
+                incoming_url: Some(format!("{PUBLIC_URL}/webhooks/twilio/sms/incoming")),
                 validity_period_seconds: None,
             }),
             voice: Some(TwilioVoiceConfig {

@@ -19,6 +19,7 @@ pub const MAX_VALIDITY_SECONDS: u32 = 36_000;
 /// [sms]
 /// messaging_service_sid = "MG…"
 /// status_callback_url = "https://relay.clinic.example/webhooks/twilio/sms"
+/// incoming_url = "https://relay.clinic.example/webhooks/twilio/sms/incoming"
 /// validity_period_seconds = 14400
 ///
 /// [voice]
@@ -53,6 +54,11 @@ pub struct TwilioSmsConfig {
     /// Our public status webhook, exactly as Twilio will request it; the adapter adds
     /// `?attempt=<callback_ref>`.
     pub status_callback_url: String,
+    /// Our incoming-message webhook, exactly as it is set on the number or the Messaging
+    /// Service in Twilio's console: patients' replies are signed over it. None: replies to this
+    /// sender are not taken (an alphanumeric sender cannot be answered anyway).
+    #[serde(default)]
+    pub incoming_url: Option<String>,
     /// Used when a message carries no `valid_for` of its own.
     pub validity_period_seconds: Option<u32>,
 }
@@ -140,7 +146,8 @@ impl TwilioConfig {
 }
 
 impl TwilioSmsConfig {
-    pub(crate) fn validate(&self) -> Result<Url, ConfigError> {
+    /// The status callback URL and, when set, the incoming-message URL, checked.
+    pub(crate) fn validate(&self) -> Result<(Url, Option<Url>), ConfigError> {
         let from = self.from.as_deref().filter(|s| !s.is_empty());
         let service = self
             .messaging_service_sid
@@ -155,11 +162,17 @@ impl TwilioSmsConfig {
         {
             return Err(ConfigError::Validity);
         }
-        parse_callback_url(
+        let status = parse_callback_url(
             "sms.status_callback_url",
             &self.status_callback_url,
             Hook::SmsStatus,
-        )
+        )?;
+        let incoming = self
+            .incoming_url
+            .as_deref()
+            .map(|url| parse_callback_url("sms.incoming_url", url, Hook::SmsIncoming))
+            .transpose()?;
+        Ok((status, incoming))
     }
 }
 
@@ -210,7 +223,9 @@ impl TwilioConfig {
     pub fn hook_urls(&self) -> Result<Vec<(Hook, Url)>, ConfigError> {
         let mut hooks = Vec::new();
         if let Some(sms) = &self.sms {
-            hooks.push((Hook::SmsStatus, sms.validate()?));
+            let (status, incoming) = sms.validate()?;
+            hooks.push((Hook::SmsStatus, status));
+            hooks.extend(incoming.map(|url| (Hook::SmsIncoming, url)));
         }
         if let Some(voice) = &self.voice {
             let (status, confirm) = voice.validate()?;

@@ -3,6 +3,7 @@
 
 mod classify;
 mod config;
+mod incoming;
 mod sms;
 mod voice;
 mod webhook;
@@ -17,12 +18,12 @@ pub use config::{
     ConfigError, MAX_VALIDITY_SECONDS, TwilioConfig, TwilioSmsConfig, TwilioVoiceConfig,
     VoiceLanguage,
 };
+pub use incoming::{InboundSms, InboundSmsMedia, parse_inbound_sms};
 pub use sms::TwilioSms;
 pub use voice::{TwilioVoice, thanks_twiml, voice_for};
 pub use webhook::{
-    CallReply, Hook, InboundSms, call_language_from_url, callback_ref_from_url, parse_call_reply,
-    parse_call_status, parse_inbound_sms, parse_sms_status, requested_url, sign,
-    validate_signature,
+    CallReply, Hook, call_language_from_url, callback_ref_from_url, parse_call_reply,
+    parse_call_status, parse_sms_status, requested_url, sign, validate_signature,
 };
 
 /// The longest `Body` Twilio takes for one message; past it Twilio refuses the message (21617).

@@ -35,7 +35,7 @@ impl Sender {
 
 impl TwilioSms {
     pub fn new(account: &TwilioConfig, sms: &TwilioSmsConfig) -> Result<Self, ConfigError> {
-        let status_callback = sms.validate()?;
+        let (status_callback, _incoming) = sms.validate()?;
         let sender = match (&sms.from, &sms.messaging_service_sid) {
             (Some(from), _) if !from.is_empty() => Sender::From(from.clone()),
             (_, Some(service)) => Sender::MessagingService(service.clone()),

@@ -1,7 +1,5 @@
-//! What Twilio posts back to us: status callbacks for messages and calls, inbound SMS, and the
+//! What Twilio posts back to us: status callbacks for messages and calls, the key pressed, and the
 //! `X-Twilio-Signature` that proves they came from Twilio.
-
-use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -23,6 +21,8 @@ pub enum Hook {
     CallStatus,
     /// The key a patient pressed during a call (the `<Gather>` action).
     CallReply,
+    /// A patient's SMS to one of our numbers (the number's incoming-message webhook).
+    SmsIncoming,
 }
 
 impl Hook {
@@ -32,6 +32,7 @@ impl Hook {
             Self::SmsStatus => "/webhooks/twilio/sms",
             Self::CallStatus => "/webhooks/twilio/voice",
             Self::CallReply => "/webhooks/twilio/voice/confirm",
+            Self::SmsIncoming => "/webhooks/twilio/sms/incoming",
         }
     }
 }
@@ -241,43 +242,6 @@ pub fn parse_call_status(
         error_code,
         error_text,
         fact: None,
-    })
-}
-
-/// A patient's SMS to one of our numbers. `Debug` hides the number and the text.
-#[derive(Clone, PartialEq, Eq)]
-pub struct InboundSms {
-    pub message_sid: String,
-    pub from: String,
-    pub to: String,
-    pub body: String,
-}
-
-impl fmt::Debug for InboundSms {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InboundSms")
-            .field("message_sid", &self.message_sid)
-            .field("from", &crate::Recipient::Phone(self.from.clone()))
-            .field("to", &self.to)
-            .field("body_chars", &self.body.chars().count())
-            .finish()
-    }
-}
-
-/// Reads an inbound SMS webhook (providers.md §2.4); `None` if a field is missing. An empty body
-/// is kept: a patient may send one.
-pub fn parse_inbound_sms(params: &[(String, String)]) -> Option<InboundSms> {
-    let raw = |name: &str| {
-        params
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-    };
-    Some(InboundSms {
-        message_sid: param(params, "MessageSid")?.to_owned(),
-        from: param(params, "From")?.to_owned(),
-        to: param(params, "To")?.to_owned(),
-        body: raw("Body").unwrap_or_default(),
     })
 }
 

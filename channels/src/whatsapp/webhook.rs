@@ -7,7 +7,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::classify::{recipient_fact, scrub};
-use super::wire::{Inbound, MessagesValue, Notification, Status};
+use super::wire::{Inbound, Media, MessagesValue, Notification, Status};
 use crate::{DeliveryState, ProviderStatus, Secret};
 
 /// Header carrying `sha256=<hex HMAC-SHA256 of the raw body, keyed by the App Secret>`.
@@ -24,7 +24,7 @@ pub enum WebhookError {
 }
 
 /// A patient's WhatsApp message to the business number. `Debug` hides the number and the text.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq)]
 pub struct InboundWhatsApp {
     /// The wamid: the dedupe key, and what a reply's context points at.
     pub provider_message_id: String,
@@ -45,6 +45,29 @@ pub struct InboundWhatsApp {
     pub reply_payload: Option<String>,
     /// The wamid of our message the patient replied to, if they used reply.
     pub in_reply_to: Option<String>,
+    /// The image, document, audio, video, sticker or location that came with it.
+    pub media: Option<InboundMedia>,
+}
+
+/// What a patient's WhatsApp message carried besides text. Meta keeps the bytes of media: the
+/// webhook gives only the media id, fetched later with the account's token.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InboundMedia {
+    /// An image, document, audio, video or sticker.
+    Media {
+        media_id: String,
+        mime_type: Option<String>,
+        sha256: Option<String>,
+        /// Documents only.
+        filename: Option<String>,
+    },
+    /// A shared location.
+    Location {
+        latitude: f64,
+        longitude: f64,
+        name: Option<String>,
+        address: Option<String>,
+    },
 }
 
 impl fmt::Debug for InboundWhatsApp {
@@ -58,7 +81,18 @@ impl fmt::Debug for InboundWhatsApp {
             .field("text_chars", &self.text.as_ref().map(|t| t.chars().count()))
             .field("reply_payload", &self.reply_payload)
             .field("in_reply_to", &self.in_reply_to)
+            .field("media", &self.media.as_ref().map(InboundMedia::kind))
             .finish()
+    }
+}
+
+impl InboundMedia {
+    /// A short name for logs: a location's coordinates and a file's name stay out of them.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Media { .. } => "media",
+            Self::Location { .. } => "location",
+        }
     }
 }
 
@@ -214,7 +248,8 @@ fn provider_status(status: Status) -> Option<ProviderStatus> {
     })
 }
 
-fn inbound(message: Inbound, phone_number_id: Option<String>) -> InboundWhatsApp {
+fn inbound(mut message: Inbound, phone_number_id: Option<String>) -> InboundWhatsApp {
+    let (media, caption) = media(&mut message);
     let reply = message
         .interactive
         .and_then(|i| i.button_reply.or(i.list_reply));
@@ -222,7 +257,7 @@ fn inbound(message: Inbound, phone_number_id: Option<String>) -> InboundWhatsApp
         (Some(text), _, _) => (Some(text.body), None),
         (None, Some(button), _) => (button.text, button.payload),
         (None, None, Some(reply)) => (reply.title, Some(reply.id)),
-        (None, None, None) => (None, None),
+        (None, None, None) => (caption.filter(|c| !c.is_empty()), None),
     };
     InboundWhatsApp {
         provider_message_id: message.id,
@@ -233,5 +268,45 @@ fn inbound(message: Inbound, phone_number_id: Option<String>) -> InboundWhatsApp
         text,
         reply_payload,
         in_reply_to: message.context.map(|c| c.id),
+        media,
     }
+}
+
+/// The media or location of a message, and a media caption (which is what the patient wrote).
+/// Only the object named by the message's `type` counts.
+fn media(message: &mut Inbound) -> (Option<InboundMedia>, Option<String>) {
+    let file = match message.kind.as_str() {
+        "image" => message.image.take(),
+        "document" => message.document.take(),
+        "audio" => message.audio.take(),
+        "video" => message.video.take(),
+        "sticker" => message.sticker.take(),
+        "location" => {
+            let location = message.location.take().map(|l| InboundMedia::Location {
+                latitude: l.latitude,
+                longitude: l.longitude,
+                name: l.name,
+                address: l.address,
+            });
+            return (location, None);
+        }
+        _ => None,
+    };
+    let Some(Media {
+        id,
+        mime_type,
+        sha256,
+        caption,
+        filename,
+    }) = file
+    else {
+        return (None, None);
+    };
+    let media = InboundMedia::Media {
+        media_id: id,
+        mime_type,
+        sha256,
+        filename,
+    };
+    (Some(media), caption)
 }

@@ -262,6 +262,44 @@ pub(super) struct Inbound {
     pub interactive: Option<Interactive>,
     #[serde(default)]
     pub context: Option<Context>,
+    #[serde(default)]
+    pub image: Option<Media>,
+    #[serde(default)]
+    pub document: Option<Media>,
+    #[serde(default)]
+    pub audio: Option<Media>,
+    #[serde(default)]
+    pub video: Option<Media>,
+    #[serde(default)]
+    pub sticker: Option<Media>,
+    #[serde(default)]
+    pub location: Option<Location>,
+}
+
+/// An image, document, audio, video or sticker: Meta keeps the bytes, the webhook carries the
+/// media id to fetch them with.
+#[derive(Debug, Deserialize)]
+pub(super) struct Media {
+    pub id: String,
+    #[serde(default)]
+    pub mime_type: Option<String>,
+    #[serde(default)]
+    pub sha256: Option<String>,
+    #[serde(default)]
+    pub caption: Option<String>,
+    /// Documents only: the name the patient's file had.
+    #[serde(default)]
+    pub filename: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Location {
+    pub latitude: f64,
+    pub longitude: f64,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub address: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,34 +1,40 @@
 //! Provider webhooks: Meta's (`/webhooks/whatsapp`, with its GET subscription handshake) and
-//! Twilio's (`/webhooks/twilio/sms`, `/webhooks/twilio/voice`, `/webhooks/twilio/voice/confirm`).
+//! Twilio's (`/webhooks/twilio/sms`, `/webhooks/twilio/sms/incoming`, `/webhooks/twilio/voice`,
+//! `/webhooks/twilio/voice/confirm`).
 //!
 //! Every POST is checked against the provider's signature on the raw body before anything is
 //! read: no signature is `401` (before the body is even received), a wrong one `403`, and
 //! neither changes anything. Statuses are
 //! stored before the provider hears `200`, so a crash makes the provider redeliver, and the
 //! tracker moves attempts only forward, so a redelivered or late status changes nothing.
+//! Patients' messages are stored, and acted on, before the provider hears `200` too; a
+//! redelivered one is stored once.
+
+mod twilio;
+mod whatsapp;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, OriginalUri, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::handler::Handler;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use medrelay_channels::twilio::Hook;
-use medrelay_channels::{ProviderStatus, twilio, whatsapp};
-use serde::Deserialize;
+use medrelay_channels::ProviderStatus;
 use tokio::sync::Semaphore;
 
 use crate::api::AppState;
 use crate::api::problem::ApiError;
 use crate::config::HttpConfig;
-use crate::providers::TwilioAccount;
-use crate::store::StatusUpdate;
+use crate::domain::{InboundMessage, Phone, PhoneRegion};
+use crate::store::{ClinicScope, Received, StatusUpdate};
 
-const TWILIO_SIGNATURE: &str = "X-Twilio-Signature";
+use self::twilio::{
+    TWILIO_SIGNATURE, twilio_call_reply, twilio_call_status, twilio_sms_incoming, twilio_sms_status,
+};
+use self::whatsapp::{whatsapp_event, whatsapp_subscribe};
 
 /// Largest provider webhook accepted: Meta batches up to 1,000 statuses into one POST (a few
 /// hundred KiB), well past what an API request may carry.
@@ -49,7 +55,8 @@ pub(super) fn routes(http: &HttpConfig) -> Router<AppState> {
             gate,
         )
     };
-    let whatsapp_event = whatsapp_event.layer(signed_by(whatsapp::SIGNATURE_HEADER));
+    let whatsapp_event =
+        whatsapp_event.layer(signed_by(medrelay_channels::whatsapp::SIGNATURE_HEADER));
     Router::new()
         .route(
             "/webhooks/whatsapp",
@@ -58,6 +65,7 @@ pub(super) fn routes(http: &HttpConfig) -> Router<AppState> {
         .merge(
             Router::new()
                 .route("/webhooks/twilio/sms", post(twilio_sms_status))
+                .route("/webhooks/twilio/sms/incoming", post(twilio_sms_incoming))
                 .route("/webhooks/twilio/voice", post(twilio_call_status))
                 .route("/webhooks/twilio/voice/confirm", post(twilio_call_reply))
                 .route_layer(signed_by(TWILIO_SIGNATURE)),
@@ -100,153 +108,10 @@ async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Respons
     next.run(request).await
 }
 
-#[derive(Debug, Deserialize)]
-struct Subscription {
-    #[serde(rename = "hub.mode")]
-    mode: Option<String>,
-    #[serde(rename = "hub.verify_token")]
-    verify_token: Option<String>,
-    #[serde(rename = "hub.challenge")]
-    challenge: Option<String>,
-}
-
-/// Meta's handshake when the webhook is registered: echo the challenge if the token is ours.
-async fn whatsapp_subscribe(
-    State(state): State<AppState>,
-    Query(query): Query<Subscription>,
-) -> Result<String, ApiError> {
-    state
-        .providers
-        .whatsapp_accounts()
-        .iter()
-        .find_map(|account| {
-            whatsapp::verify_subscription(
-                &account.verify_token,
-                query.mode.as_deref(),
-                query.verify_token.as_deref(),
-                query.challenge.as_deref(),
-            )
-        })
-        .ok_or(ApiError::Forbidden("hub.verify_token is not ours"))
-}
-
-async fn whatsapp_event(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<StatusCode, ApiError> {
-    let signature = signature_header(&headers, whatsapp::SIGNATURE_HEADER)?;
-    // Check every account, so the time taken does not tell which secret came close. The numbers
-    // of the accounts that signed are the only ones this webhook may speak for.
-    let signed_for: Vec<String> = state
-        .providers
-        .whatsapp_accounts()
-        .iter()
-        .filter(|account| whatsapp::verify_signature(&account.app_secret, &body, Some(signature)))
-        .map(|account| account.phone_number_id.clone())
-        .collect();
-    if signed_for.is_empty() {
-        return Err(ApiError::Forbidden(
-            "X-Hub-Signature-256 does not sign this body",
-        ));
-    }
-    let whatsapp::WebhookEvents { statuses, inbound } =
-        whatsapp::parse_webhook(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
-    // A patient's message opens their 24-hour window for free text on that number.
-    let now = state.clock.now();
-    let conversations: Vec<_> = inbound
-        .into_iter()
-        .filter_map(|message| {
-            let at = message
-                .timestamp
-                .and_then(|s| jiff::Timestamp::from_second(s).ok())
-                .map_or(now, |at| at.min(now));
-            Some((message.phone_number_id?, message.from, at))
-        })
-        .filter(|(number, _, _)| signed_for.contains(number))
-        .collect();
-    state.store.record_whatsapp_inbound(&conversations).await?;
-    apply(&state, statuses, &signed_for).await?;
-    Ok(StatusCode::OK)
-}
-
-async fn twilio_sms_status(
-    State(state): State<AppState>,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let request = TwilioRequest::new(Hook::SmsStatus, &uri, &headers, &body);
-    twilio_status(&state, request, twilio::parse_sms_status).await
-}
-
-async fn twilio_call_status(
-    State(state): State<AppState>,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let request = TwilioRequest::new(Hook::CallStatus, &uri, &headers, &body);
-    twilio_status(&state, request, twilio::parse_call_status).await
-}
-
-/// Reads one Twilio status callback: its parameters and our attempt id.
-type ParseTwilioStatus = fn(&[(String, String)], Option<&str>) -> Option<ProviderStatus>;
-
-/// A message or call status callback, read by `parse`.
-async fn twilio_status(
-    state: &AppState,
-    request: TwilioRequest<'_>,
-    parse: ParseTwilioStatus,
-) -> Result<Response, ApiError> {
-    let callback = twilio_callback(state, request)?;
-    let statuses = parse(&callback.params, callback.callback_ref.as_deref());
-    apply(
-        state,
-        statuses.into_iter().collect(),
-        &callback.account.senders,
-    )
-    .await?;
-    Ok(empty_twiml())
-}
-
-/// The key the patient pressed after hearing the message: `1` confirms.
-async fn twilio_call_reply(
-    State(state): State<AppState>,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let TwilioCallback {
-        callback_ref,
-        language,
-        params,
-        account,
-    } = twilio_callback(
-        &state,
-        TwilioRequest::new(Hook::CallReply, &uri, &headers, &body),
-    )?;
-    let reply = twilio::parse_call_reply(&params);
-    let thanks = match (callback_ref, reply) {
-        (Some(attempt), Some(reply)) => {
-            let recorded = state
-                .store
-                .record_call_reply(&attempt, &reply.digits, &account.senders, state.clock.now())
-                .await?;
-            recorded && reply.digits == "1"
-        }
-        _ => false,
-    };
-    let twiml = if thanks {
-        let language = language.as_deref().unwrap_or_default();
-        twilio::thanks_twiml(language, twilio::voice_for(&account.voices, language))
-    } else {
-        "<Response><Hangup/></Response>".to_owned()
-    };
-    Ok(([(header::CONTENT_TYPE, "text/xml")], twiml).into_response())
-}
-
-fn signature_header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'h str, ApiError> {
+pub(super) fn signature_header<'h>(
+    headers: &'h HeaderMap,
+    name: &'static str,
+) -> Result<&'h str, ApiError> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -256,71 +121,9 @@ fn signature_header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'
         ))
 }
 
-/// A signed Twilio callback: our attempt id (from the URL) and the POST parameters.
-struct TwilioCallback<'s> {
-    callback_ref: Option<String>,
-    /// The language a call spoke, on a key press (from the `<Gather>` action URL).
-    language: Option<String>,
-    params: Vec<(String, String)>,
-    /// The account that signed it: it may speak only for its own senders.
-    account: &'s TwilioAccount,
-}
-
-/// A request to one of the webhooks Twilio calls, as it arrived.
-struct TwilioRequest<'r> {
-    hook: Hook,
-    uri: &'r OriginalUri,
-    headers: &'r HeaderMap,
-    body: &'r [u8],
-}
-
-impl<'r> TwilioRequest<'r> {
-    fn new(hook: Hook, uri: &'r OriginalUri, headers: &'r HeaderMap, body: &'r [u8]) -> Self {
-        Self {
-            hook,
-            uri,
-            headers,
-            body,
-        }
-    }
-}
-
-/// The Twilio callback in this request, if its `X-Twilio-Signature` checks out against the
-/// account it names, over a URL that account was given for this webhook.
-fn twilio_callback<'s>(
-    state: &'s AppState,
-    request: TwilioRequest<'_>,
-) -> Result<TwilioCallback<'s>, ApiError> {
-    let signature = signature_header(request.headers, TWILIO_SIGNATURE)?;
-    let params: Vec<(String, String)> = form_urlencoded::parse(request.body).into_owned().collect();
-    let account = params
-        .iter()
-        .find(|(name, _)| name == "AccountSid")
-        .and_then(|(_, sid)| state.providers.twilio_account(sid));
-    let forbidden = || ApiError::Forbidden("X-Twilio-Signature does not sign this request");
-    let account = account.ok_or_else(forbidden)?;
-    // Twilio signs the URL it was given: the configured callback URL with our query. Every
-    // URL is checked, so the time taken does not tell which came close.
-    let query = request.uri.query();
-    let signed: Vec<String> = account
-        .hook_urls(request.hook)
-        .map(|given| twilio::requested_url(given, query))
-        .filter(|url| {
-            twilio::validate_signature(&account.auth_token, url, &params, Some(signature))
-        })
-        .collect();
-    let url = signed.first().ok_or_else(forbidden)?;
-    Ok(TwilioCallback {
-        callback_ref: twilio::callback_ref_from_url(url),
-        language: twilio::call_language_from_url(url),
-        params,
-        account,
-    })
-}
-
 /// Stores the statuses that name one of our attempts sent through `senders`, by our attempt id
 /// or the provider's message id; the rest are not this account's to report.
-async fn apply(
+pub(super) async fn apply(
     state: &AppState,
     statuses: Vec<ProviderStatus>,
     senders: &[String],
@@ -345,11 +148,31 @@ async fn apply(
     Ok(())
 }
 
-/// Twilio reads the answer to a status callback as TwiML; an empty one does nothing.
-fn empty_twiml() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/xml")],
-        "<Response></Response>",
-    )
-        .into_response()
+/// The patient's number as stored for patients: providers send E.164, which reads as itself.
+fn patient_number(from: String) -> String {
+    Phone::parse(&from, PhoneRegion::ISRAEL).map_or(from, |phone| phone.as_str().to_owned())
+}
+
+/// Stores a patient's message that arrived on our `senders`, and acts on it; wakes the
+/// dispatcher when auto replies were queued.
+async fn receive(
+    state: &AppState,
+    mut message: InboundMessage,
+    senders: &[String],
+) -> Result<(), ApiError> {
+    message.from = patient_number(message.from);
+    let clinics: ClinicScope = state.providers.clinics_using(senders);
+    let now = state.clock.now();
+    let received =
+        crate::conversations::receive(&state.store, &message, senders, &clinics, now).await?;
+    match received {
+        Received::Stored { replies, .. } if replies > 0 => state.dispatcher_wake.notify_one(),
+        Received::NoClinic => tracing::warn!(
+            channel = %message.channel,
+            sender = %message.sender,
+            "a patient's message arrived on a number no clinic uses; not stored"
+        ),
+        _ => {}
+    }
+    Ok(())
 }

@@ -6,7 +6,10 @@ mod appointments;
 mod callbacks;
 mod clinic_hours;
 mod clinic_secure_links;
+mod conversation_out;
+mod conversations;
 mod keys;
+mod messages;
 mod notification_out;
 mod notifications;
 mod patients;
@@ -57,9 +60,32 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/callbacks", get(callbacks::list_callbacks))
         .route("/v1/callbacks/{id}/claim", post(callbacks::claim_callback))
         .route("/v1/callbacks/{id}/close", post(callbacks::close_callback))
+        .route("/v1/messages/{id}/media", get(messages::get_media))
+        .merge(conversation_routes())
         .route("/v1/keys", get(keys::list_keys).post(keys::create_key))
         .route("/v1/keys/{id}", delete(keys::revoke_key))
         .route("/v1/stats", get(stats::get_stats))
+}
+
+fn conversation_routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/conversations", get(conversations::list_conversations))
+        .route(
+            "/v1/conversations/{patient_id}",
+            get(conversations::get_conversation),
+        )
+        .route(
+            "/v1/conversations/{patient_id}/reply",
+            post(conversations::reply),
+        )
+        .route(
+            "/v1/conversations/{patient_id}/handled",
+            post(conversations::mark_handled),
+        )
+        .route(
+            "/v1/conversations/{patient_id}/labels",
+            post(conversations::change_labels),
+        )
 }
 
 fn template_routes() -> Router<AppState> {

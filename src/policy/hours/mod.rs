@@ -13,6 +13,10 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, Zoned};
 
 use crate::clock::later;
+mod working_time;
+
+pub use working_time::after_open_minutes;
+
 use crate::domain::{
     Clinic, ClinicHours, DAY_NAMES, HoursRule, Patient, Priority, QuietHours, Reason, TimeOfDay,
 };
@@ -57,6 +61,17 @@ impl MessagingHours {
             clinic: hours,
             clinic_zone: clinic.timezone.zone(),
             patient_zone: patient.timezone.zone(),
+        }
+    }
+
+    /// The clinic's own hours, without any patient's quiet hours: when staff work, which is what
+    /// a response target counts and what tells a receipt from an away message.
+    pub fn for_clinic(hours: Arc<ClinicHours>, clinic: &Clinic) -> Self {
+        Self {
+            clinic: hours,
+            clinic_zone: clinic.timezone.zone(),
+            quiet_hours: None,
+            patient_zone: clinic.timezone.zone(),
         }
     }
 

@@ -171,6 +171,160 @@ pub const TEMPLATES: &[Template] = &[
             ),
         ],
     },
+    // Automatic answers to a patient who wrote (`policy::inbound`). They go as free text inside
+    // the conversation the patient opened, so Meta approves none of them, and they name no
+    // patient: an unknown number has no name. `response_time`, `hours`, `emergency_number` (and
+    // `clinic_phone` when the clinic has one) are filled by medrelay.
+    Template {
+        name: "auto_receipt",
+        params: &["response_time"],
+        texts: &[
+            (
+                "he",
+                "תודה שכתבת ל{{clinic}}. קיבלנו את ההודעה ונחזור אליך בתוך {{response_time}} בשעות הפעילות.",
+            ),
+            (
+                "ar",
+                "شكرًا لتواصلك مع {{clinic}}. وصلتنا رسالتك وسنرد عليك خلال {{response_time}} في ساعات العمل.",
+            ),
+            (
+                "ru",
+                "Спасибо, что написали в {{clinic}}. Мы получили ваше сообщение; срок ответа в рабочее время: {{response_time}}.",
+            ),
+            (
+                "en",
+                "Thank you for writing to {{clinic}}. We received your message and will answer within {{response_time}} during our opening hours.",
+            ),
+        ],
+    },
+    Template {
+        name: "auto_away",
+        params: &["hours", "emergency_number"],
+        texts: &[
+            (
+                "he",
+                "תודה שכתבת ל{{clinic}}. המרפאה סגורה כעת; שעות הפעילות: {{hours}}. נחזור אליך כשנפתח. במקרה חירום יש להתקשר ל-{{emergency_number}} (מד״א) או לפנות לחדר המיון הקרוב.",
+            ),
+            (
+                "ar",
+                "شكرًا لتواصلك مع {{clinic}}. العيادة مغلقة الآن؛ ساعات العمل: {{hours}}. سنرد عليك عند الافتتاح. في حالة الطوارئ اتصل بـ {{emergency_number}} (نجمة داود الحمراء) أو توجّه إلى أقرب قسم طوارئ.",
+            ),
+            (
+                "ru",
+                "Спасибо, что написали в {{clinic}}. Сейчас мы закрыты; часы работы: {{hours}}. Мы ответим, когда откроемся. В экстренном случае звоните {{emergency_number}} (Маген Давид Адом) или обратитесь в ближайший приёмный покой.",
+            ),
+            (
+                "en",
+                "Thank you for writing to {{clinic}}. We are closed now; our hours are {{hours}}. We will answer when we open. In an emergency call {{emergency_number}} (Magen David Adom) or go to the nearest emergency room.",
+            ),
+        ],
+    },
+    Template {
+        name: "auto_urgent",
+        params: &["emergency_number"],
+        texts: &[
+            (
+                "he",
+                "אם מדובר במצב חירום, יש להתקשר מיד ל-{{emergency_number}} (מד״א) או לפנות לחדר המיון הקרוב. צוות {{clinic}} יראה את ההודעה, אך ערוץ זה אינו מיועד למקרי חירום.",
+            ),
+            (
+                "ar",
+                "إذا كانت هذه حالة طارئة، اتصل فورًا بـ {{emergency_number}} (نجمة داود الحمراء) أو توجّه إلى أقرب قسم طوارئ. سيطّلع طاقم {{clinic}} على رسالتك، لكن هذه القناة ليست للحالات الطارئة.",
+            ),
+            (
+                "ru",
+                "Если это экстренный случай, немедленно звоните {{emergency_number}} (Маген Давид Адом) или обратитесь в ближайший приёмный покой. Сотрудники {{clinic}} увидят ваше сообщение, но этот канал не предназначен для экстренных случаев.",
+            ),
+            (
+                "en",
+                "If this is an emergency, call {{emergency_number}} (Magen David Adom) now or go to the nearest emergency room. The staff of {{clinic}} will see your message, but this chat is not for emergencies.",
+            ),
+        ],
+    },
+    // The stop and start confirmations name the word that undoes them in the same language.
+    Template {
+        name: "auto_opt_out",
+        params: &[],
+        texts: &[
+            (
+                "he",
+                "הוסרת מרשימת ההודעות של {{clinic}} בערוץ זה. לחידוש ההודעות יש להשיב התחל.",
+            ),
+            (
+                "ar",
+                "لن تصلك بعد الآن رسائل من {{clinic}} هنا. لاستئناف الرسائل أرسل ابدأ.",
+            ),
+            (
+                "ru",
+                "Вы больше не будете получать здесь сообщения от {{clinic}}. Чтобы снова получать их, ответьте СТАРТ.",
+            ),
+            (
+                "en",
+                "You will no longer get messages from {{clinic}} here. To get them again, reply START.",
+            ),
+        ],
+    },
+    Template {
+        name: "auto_opt_in",
+        params: &[],
+        texts: &[
+            (
+                "he",
+                "ההודעות מ{{clinic}} בערוץ זה חודשו. להסרה יש להשיב הסר.",
+            ),
+            (
+                "ar",
+                "ستصلك رسائل {{clinic}} هنا من جديد. لإيقافها أرسل إيقاف.",
+            ),
+            (
+                "ru",
+                "Вы снова будете получать здесь сообщения от {{clinic}}. Чтобы отписаться, ответьте СТОП.",
+            ),
+            (
+                "en",
+                "You will get messages from {{clinic}} here again. To stop them, reply STOP.",
+            ),
+        ],
+    },
+    Template {
+        name: "auto_confirmed",
+        params: &[],
+        texts: &[
+            ("he", "תודה, התור שלך ב{{clinic}} אושר. נתראה!"),
+            ("ar", "شكرًا، تم تأكيد موعدك في {{clinic}}. نراك قريبًا!"),
+            (
+                "ru",
+                "Спасибо, ваш приём в {{clinic}} подтверждён. До встречи!",
+            ),
+            (
+                "en",
+                "Thank you, your appointment at {{clinic}} is confirmed. See you soon!",
+            ),
+        ],
+    },
+    // The booking system decides on a cancellation, so the patient hears it was passed on.
+    Template {
+        name: "auto_cancellation_requested",
+        params: &[],
+        texts: &[
+            (
+                "he",
+                "תודה, העברנו את בקשתך לבטל את התור ב{{clinic}}. נעדכן אותך כשהביטול יאושר.",
+            ),
+            (
+                "ar",
+                "شكرًا، أرسلنا طلبك لإلغاء موعدك في {{clinic}}. سنبلغك عند تأكيد الإلغاء.",
+            ),
+            (
+                "ru",
+                "Спасибо, мы передали вашу просьбу отменить приём в {{clinic}}. Мы сообщим, когда отмена будет подтверждена.",
+            ),
+            (
+                "en",
+                "Thank you, we passed on your request to cancel your appointment at {{clinic}}. We will let you know once it is cancelled.",
+            ),
+        ],
+    },
 ];
 
 /// Every built-in template as (name, language, copy).
@@ -194,7 +348,8 @@ pub fn builtin(name: &str, language: &str) -> Option<TemplateCopy> {
 }
 
 /// A built-in has one text for every channel; on WhatsApp it is approved under its own name with
-/// the patient, the clinic, then its own parameters as `{{1}}`, `{{2}}`, ….
+/// the patient and the clinic (those its text uses: auto replies name no patient), then its own
+/// parameters as `{{1}}`, `{{2}}`, ….
 fn builtin_copy(template: &Template, language: &str, text: &str) -> TemplateCopy {
     let params: Vec<String> = template.params.iter().map(|p| (*p).to_owned()).collect();
     TemplateCopy {
@@ -202,6 +357,7 @@ fn builtin_copy(template: &Template, language: &str, text: &str) -> TemplateCopy
             name: template.name.to_owned(),
             parameters: ["patient", "clinic"]
                 .iter()
+                .filter(|p| text.contains(&format!("{{{{{p}}}}}")))
                 .map(|p| (*p).to_owned())
                 .chain(params.iter().cloned())
                 .collect(),
