@@ -86,7 +86,10 @@ pub(crate) async fn run_stats(
     }
     let load_time = started.elapsed();
     pool.close().await;
-    eprintln!("loaded in {:.0} s; timing GET /v1/stats…", load_time.as_secs_f64());
+    eprintln!(
+        "loaded in {:.0} s; timing GET /v1/stats…",
+        load_time.as_secs_f64()
+    );
 
     let running = app.start();
     let base = format!("http://{}", running.addr);
@@ -128,7 +131,9 @@ async fn time_range(
         }
         sent = body["outbound"]["by_channel"]
             .as_array()
-            .map_or(0, |lines| lines.iter().filter_map(|l| l["sent"].as_i64()).sum());
+            .map_or(0, |lines| {
+                lines.iter().filter_map(|l| l["sent"].as_i64()).sum()
+            });
     }
     times.sort();
     Ok((days, times, sent))
@@ -138,8 +143,15 @@ pub(crate) fn print_stats_report(args: &Args, results: &[StatsFigures]) {
     println!();
     println!(
         "{:<9}{:>14}{:>9}{:>8}{:>7}{:>14}{:>11}{:>11}{:>11}",
-        "backend", "notifications", "inbound", "load s", "days", "attempts sent", "median ms",
-        "min ms", "max ms"
+        "backend",
+        "notifications",
+        "inbound",
+        "load s",
+        "days",
+        "attempts sent",
+        "median ms",
+        "min ms",
+        "max ms"
     );
     let ms = |d: &Duration| d.as_secs_f64() * 1_000.0;
     for f in results {

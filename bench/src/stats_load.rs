@@ -165,7 +165,9 @@ fn story(i: usize, now: i64) -> Story {
         let fails = channel != "email" && dice.chance(8);
         let delivered_at = (!fails && channel != "email").then(|| at + 1_000 + dice.below(300_000));
         let read_at = match (channel, delivered_at) {
-            ("whatsapp", Some(d)) if dice.chance(80) => Some(d + 30_000 + dice.below(6 * 3_600_000)),
+            ("whatsapp", Some(d)) if dice.chance(80) => {
+                Some(d + 30_000 + dice.below(6 * 3_600_000))
+            }
             _ => None,
         };
         let status = match (fails, delivered_at, read_at) {
@@ -190,7 +192,9 @@ fn story(i: usize, now: i64) -> Story {
         }
         at = failed_at.unwrap_or(at) + 500;
     }
-    let last = attempts.last().map_or(("email", "accepted"), |a| (a.channel, a.status));
+    let last = attempts
+        .last()
+        .map_or(("email", "accepted"), |a| (a.channel, a.status));
     let (status, delivered_channel) = match last {
         (channel, "read") => ("read", Some(channel)),
         (channel, "delivered") => ("delivered", Some(channel)),
@@ -219,8 +223,12 @@ async fn load_notifications(pool: &AnyPool, history: &History<'_>) -> BenchResul
         |i, sql| {
             let s = story(i, now);
             let patient = i % PATIENTS;
-            let appointment = s.appointment.map_or("NULL".to_owned(), |a| format!("'apt_b{a}'"));
-            let delivered = s.delivered_channel.map_or("NULL".to_owned(), |c| format!("'{c}'"));
+            let appointment = s
+                .appointment
+                .map_or("NULL".to_owned(), |a| format!("'apt_b{a}'"));
+            let delivered = s
+                .delivered_channel
+                .map_or("NULL".to_owned(), |c| format!("'{c}'"));
             let _ = write!(
                 sql,
                 "('ntf_b{i}', '{clinic}', 'pat_b{patient}', '{topic}', 'Hello', NULL, 'normal', \

@@ -77,7 +77,11 @@ fn a_document_audio_video_and_sticker_are_media_with_their_own_fields() {
                 file("222", "audio/ogg; codecs=opus", "YXVkaW8=", None)
             ),
             ("video", None, file("333", "video/mp4", "dmlkZW8=", None)),
-            ("sticker", None, file("444", "image/webp", "c3RpY2tlcg==", None)),
+            (
+                "sticker",
+                None,
+                file("444", "image/webp", "c3RpY2tlcg==", None)
+            ),
         ]
     );
 }

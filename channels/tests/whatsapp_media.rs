@@ -165,7 +165,10 @@ async fn a_meta_that_cannot_be_reached_is_unavailable() {
 
     let error = media_client(&uri).fetch(MEDIA_ID).await;
 
-    assert!(matches!(error, Err(MediaError::Unavailable(_))), "{error:?}");
+    assert!(
+        matches!(error, Err(MediaError::Unavailable(_))),
+        "{error:?}"
+    );
 }
 
 #[test]

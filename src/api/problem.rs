@@ -262,7 +262,9 @@ impl ApiError {
             | Self::WebhooksBusy { retry_after_secs } => Some(*retry_after_secs),
             Self::PatientLimit(limit) => Some(limit.retry_after_secs),
             Self::InsufficientStorage(_) => Some(DISK_FULL_RETRY_AFTER_SECS),
-            Self::Unavailable(_) | Self::ProviderUnavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            Self::Unavailable(_) | Self::ProviderUnavailable(_) => {
+                Some(UNAVAILABLE_RETRY_AFTER_SECS)
+            }
             _ => None,
         }
     }

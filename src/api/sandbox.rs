@@ -14,8 +14,8 @@ use super::json::ApiJson;
 use super::problem::ApiError;
 use crate::domain::Phone;
 use crate::sandbox::{InboundError, PatientMessage, Sandbox};
-use medrelay_channels::ChannelKind;
 use crate::store::{OutboxFilter, OutboxMessage};
+use medrelay_channels::ChannelKind;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -127,7 +127,10 @@ pub(super) async fn patient_writes(
 /// The one thing the patient sends, checked against what the channel carries.
 fn patient_message(channel: ChannelKind, inbound: InboundIn) -> Result<PatientMessage, ApiError> {
     let whatsapp_only = |field: &str| {
-        ApiError::invalid(field, "only a WhatsApp message carries it; an SMS carries text")
+        ApiError::invalid(
+            field,
+            "only a WhatsApp message carries it; an SMS carries text",
+        )
     };
     let message = match (inbound.text, inbound.button, inbound.image) {
         (Some(text), None, None) => {
@@ -143,7 +146,9 @@ fn patient_message(channel: ChannelKind, inbound: InboundIn) -> Result<PatientMe
             }
             PatientMessage::Text(text)
         }
-        (None, Some(_), None) if channel == ChannelKind::Sms => return Err(whatsapp_only("button")),
+        (None, Some(_), None) if channel == ChannelKind::Sms => {
+            return Err(whatsapp_only("button"));
+        }
         (None, None, Some(_)) if channel == ChannelKind::Sms => return Err(whatsapp_only("image")),
         (None, Some(ButtonIn { payload, text }), None) => PatientMessage::Button { payload, text },
         (None, None, Some(ImageIn { caption })) => PatientMessage::Image { caption },

@@ -22,9 +22,14 @@ pub const SMS_INCOMING_PATH: &str = "/webhooks/twilio/sms/incoming";
 pub enum PatientMessage {
     Text(String),
     /// A tap on a template's quick-reply button (WhatsApp only).
-    Button { payload: String, text: String },
+    Button {
+        payload: String,
+        text: String,
+    },
     /// The sandbox's photo, with an optional caption (WhatsApp only).
-    Image { caption: Option<String> },
+    Image {
+        caption: Option<String>,
+    },
 }
 
 /// Why the patient's message did not reach the gateway.

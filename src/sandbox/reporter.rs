@@ -159,7 +159,8 @@ impl Sandbox {
         });
         if let Some(from) = contact {
             let wa_id = from.trim_start_matches('+');
-            value["contacts"] = json!([{ "profile": { "name": "Sandbox patient" }, "wa_id": wa_id }]);
+            value["contacts"] =
+                json!([{ "profile": { "name": "Sandbox patient" }, "wa_id": wa_id }]);
         }
         value[key] = items;
         let body = json!({

@@ -195,7 +195,10 @@ async fn a_patient_sends_one_thing_and_an_sms_carries_only_text() {
     let app = TestApp::spawn().await;
     let from = "+972541234567";
     let cases = [
-        (json!({ "channel": "sms", "from": from, "image": {} }), "image"),
+        (
+            json!({ "channel": "sms", "from": from, "image": {} }),
+            "image",
+        ),
         (
             json!({ "channel": "sms", "from": from, "button": { "payload": "CONFIRM", "text": "Yes" } }),
             "button",
@@ -205,14 +208,24 @@ async fn a_patient_sends_one_thing_and_an_sms_carries_only_text() {
             "body",
         ),
         (json!({ "channel": "whatsapp", "from": from }), "body"),
-        (json!({ "channel": "whatsapp", "from": from, "text": " " }), "text"),
-        (json!({ "channel": "email", "from": from, "text": "hi" }), "channel"),
+        (
+            json!({ "channel": "whatsapp", "from": from, "text": " " }),
+            "text",
+        ),
+        (
+            json!({ "channel": "email", "from": from, "text": "hi" }),
+            "channel",
+        ),
     ];
 
     for (body, field) in cases {
         let response = patient_writes(&app, Some(&app.key), body.clone()).await;
 
-        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}"
+        );
         let problem: Value = response.json().await.expect("problem");
         assert_eq!(problem["errors"][0]["field"], field, "{body}: {problem:#}");
     }

@@ -21,6 +21,6 @@ pub use cloud::{WhatsAppCloud, WhatsAppSetupError};
 pub use config::WhatsAppConfig;
 pub use media::{MediaDownload, MediaError, WhatsAppMedia};
 pub use webhook::{
-    InboundMedia, InboundWhatsApp, SIGNATURE_HEADER, WebhookError, WebhookEvents, parse_inbound, parse_statuses,
-    parse_webhook, sign, verify_signature, verify_subscription,
+    InboundMedia, InboundWhatsApp, SIGNATURE_HEADER, WebhookError, WebhookEvents, parse_inbound,
+    parse_statuses, parse_webhook, sign, verify_signature, verify_subscription,
 };

@@ -78,10 +78,12 @@ fn media_error(error: MediaError) -> ApiError {
         MediaError::Gone => ApiError::Gone(
             "the provider no longer has this media (deleted or past its own retention)".to_owned(),
         ),
-        MediaError::Unavailable(_) => ApiError::ProviderUnavailable(format!(
-            "{error}; try again shortly"
-        )),
-        MediaError::Config { .. } | MediaError::Malformed => ApiError::BadGateway(error.to_string()),
+        MediaError::Unavailable(_) => {
+            ApiError::ProviderUnavailable(format!("{error}; try again shortly"))
+        }
+        MediaError::Config { .. } | MediaError::Malformed => {
+            ApiError::BadGateway(error.to_string())
+        }
     }
 }
 

@@ -39,16 +39,15 @@ pub(super) async fn get_stats(
     let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let clinic = &caller.0.clinic;
     let zone = clinic.timezone.zone();
-    let range = StatsRange::parse(query.from.as_deref(), query.to.as_deref(), &zone).map_err(
-        |errors| {
+    let range =
+        StatsRange::parse(query.from.as_deref(), query.to.as_deref(), &zone).map_err(|errors| {
             ApiError::Invalid(
                 errors
                     .into_iter()
                     .map(|e| FieldError::new(e.field, e.rule))
                     .collect(),
             )
-        },
-    )?;
+        })?;
     let rows = state
         .store
         .stats_rows(&clinic.id, range, &range.offsets(&zone))

@@ -98,7 +98,12 @@ fn parse_bound(
     let text = text
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| RangeError::new(field, "is required: a date (YYYY-MM-DD) or an RFC 3339 instant"))?;
+        .ok_or_else(|| {
+            RangeError::new(
+                field,
+                "is required: a date (YYYY-MM-DD) or an RFC 3339 instant",
+            )
+        })?;
     // jiff reads a date out of a whole datetime too; only a bare date means the start of a day.
     let bare_date = !text.contains(['T', 't', ' ']);
     if bare_date && let Ok(date) = text.parse::<Date>() {
@@ -146,22 +151,43 @@ mod tests {
     #[test]
     fn dates_are_the_start_of_the_day_in_the_clinic_zone() {
         let range = parse("2026-11-01", "2026-11-08").expect("range");
-        assert_eq!(range.from, "2026-10-31T22:00:00Z".parse::<Timestamp>().unwrap());
-        assert_eq!(range.to, "2026-11-07T22:00:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(
+            range.from,
+            "2026-10-31T22:00:00Z".parse::<Timestamp>().unwrap()
+        );
+        assert_eq!(
+            range.to,
+            "2026-11-07T22:00:00Z".parse::<Timestamp>().unwrap()
+        );
     }
 
     #[test]
     fn instants_are_taken_as_they_are() {
         let range = parse("2026-11-01T08:00:00+02:00", "2026-11-01T09:00:00Z").expect("range");
-        assert_eq!(range.from, "2026-11-01T06:00:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(
+            range.from,
+            "2026-11-01T06:00:00Z".parse::<Timestamp>().unwrap()
+        );
     }
 
     #[test]
     fn bad_ranges_name_their_field() {
-        assert_eq!(fields(parse("yesterday", "2026-11-08").unwrap_err()), ["from"]);
-        assert_eq!(fields(parse("2026-11-08", "2026-11-01").unwrap_err()), ["to"]);
-        assert_eq!(fields(parse("2026-11-08", "2026-11-08").unwrap_err()), ["to"]);
-        assert_eq!(fields(parse("2025-01-01", "2026-01-03").unwrap_err()), ["to"]);
+        assert_eq!(
+            fields(parse("yesterday", "2026-11-08").unwrap_err()),
+            ["from"]
+        );
+        assert_eq!(
+            fields(parse("2026-11-08", "2026-11-01").unwrap_err()),
+            ["to"]
+        );
+        assert_eq!(
+            fields(parse("2026-11-08", "2026-11-08").unwrap_err()),
+            ["to"]
+        );
+        assert_eq!(
+            fields(parse("2025-01-01", "2026-01-03").unwrap_err()),
+            ["to"]
+        );
         assert_eq!(
             fields(StatsRange::parse(None, None, &jerusalem()).unwrap_err()),
             ["from", "to"]

@@ -136,7 +136,9 @@ fn outbound_lines(rows: &StatsRows, key: impl Fn(ChannelKind, &str) -> Key) -> V
         }
     }
     for row in &rows.first_channels {
-        let tally = tallies.entry(key(row.first_channel, &row.topic)).or_default();
+        let tally = tallies
+            .entry(key(row.first_channel, &row.topic))
+            .or_default();
         tally.delivered_here += row.count;
         if row.fell_back {
             tally.fell_back += row.count;

@@ -102,11 +102,7 @@ fn the_best_hour_needs_five_reads() {
     };
     let rows = StatsRows {
         // 07:00 is fastest but has four reads; 10:00 beats 18:00.
-        reminder_reads: vec![
-            read(7, 1_000, 4),
-            read(10, 30_000, 5),
-            read(18, 40_000, 9),
-        ],
+        reminder_reads: vec![read(7, 1_000, 4), read(10, 30_000, 5), read(18, 40_000, 9)],
         ..StatsRows::default()
     };
 
@@ -121,4 +117,25 @@ fn the_best_hour_needs_five_reads() {
             samples: 5,
         }]
     );
+}
+
+#[test]
+fn auto_replies_of_one_kind_are_summed() {
+    use crate::domain::AutoReply;
+    let rows = StatsRows {
+        inbound: InboundCounts {
+            auto_replies: vec![
+                (AutoReply::Receipt, 2),
+                (AutoReply::Away, 1),
+                (AutoReply::Receipt, 3),
+            ],
+            ..InboundCounts::default()
+        },
+        ..StatsRows::default()
+    };
+
+    let replies = summarize(&rows).inbound.auto_replies;
+
+    assert_eq!(replies.get("receipt"), Some(&5));
+    assert_eq!(replies.get("away"), Some(&1));
 }
