@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::{apply, receive, signature_header};
 use crate::api::AppState;
 use crate::api::problem::ApiError;
-use crate::domain::{InboundMedia, InboundMessage};
+use crate::domain::InboundMessage;
 
 #[derive(Debug, Deserialize)]
 pub(super) struct Subscription {
