@@ -181,3 +181,36 @@ async fn media_past_the_clinics_retention_is_gone() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_clinic_that_keeps_media_a_week_serves_it_a_week() {
+    let clock = Arc::new(AdjustableClock::default());
+    let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
+    let admin = app.admin_key().await;
+    let set = app
+        .request(
+            Method::PUT,
+            "/v1/clinic/inbound",
+            &admin,
+            Some(json!({ "media_retention_days": 7 })),
+        )
+        .await;
+    assert!(set.status().is_success(), "{}", set.status());
+    let message = photo_from(&app, DANA).await;
+    clock.advance(Duration::from_secs(6 * 24 * 60 * 60));
+    let within = media(&app, &admin, &message).await;
+
+    clock.advance(Duration::from_secs(24 * 60 * 60));
+    let past = media(&app, &admin, &message).await;
+
+    assert_eq!(within.status(), StatusCode::OK);
+    assert_eq!(past.status(), StatusCode::GONE);
+    let problem: Value = past.json().await.expect("problem");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("retention of 7 days")),
+        "{problem:#}"
+    );
+    app.stop().await;
+}
