@@ -1,6 +1,9 @@
 //! Staff answer patients in their conversations: on the channel the patient wrote on, within
 //! WhatsApp's 24-hour window or around it, answering what waits, and never held by the caps.
 
+use std::time::Duration;
+
+use medrelay_testkit::wait;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -9,6 +12,21 @@ use crate::conversations::{
     listed_patients, post,
 };
 use crate::harness::{TestApp, reminder};
+
+/// What `recipient` received from the sandbox for notification `id` (auto replies arrive beside
+/// it); fails after a few seconds.
+async fn received(app: &TestApp, recipient: &str, id: &str) -> Value {
+    wait::within(Duration::from_secs(10))
+        .until(async || {
+            let outbox = app.outbox(recipient).await;
+            outbox
+                .iter()
+                .find(|m| m["notification_id"] == id)
+                .cloned()
+                .ok_or_else(|| format!("nothing for {id} yet: {outbox:#?}"))
+        })
+        .await
+}
 
 /// A staff reply to patient `p-1` that must be taken; returns the answer.
 async fn reply(app: &TestApp, staff: &str, body: Value) -> Value {
@@ -35,9 +53,9 @@ async fn a_staff_reply_inside_the_whatsapp_window_goes_as_free_text_on_whatsapp(
     let id = answer["id"].as_str().expect("id");
     let sent = app.wait_for(id, &["delivered", "read"]).await;
     assert_eq!(sent["channel"], "whatsapp");
-    let outbox = app.outbox_holding(&app.key, DANA_PHONE, 1).await;
-    assert_eq!(outbox[0]["channel"], "whatsapp");
-    assert_eq!(outbox[0]["body"], "Yes, come at 10");
+    let received = received(&app, DANA_PHONE, id).await;
+    assert_eq!(received["channel"], "whatsapp");
+    assert_eq!(received["body"], "Yes, come at 10");
     let (_, conversation) = get(&app, &staff, "/v1/conversations/p-1").await;
     let replied = conversation["messages"]
         .as_array()
@@ -70,8 +88,7 @@ async fn a_staff_reply_outside_the_window_goes_on_the_next_channel_and_says_so()
     let id = answer["id"].as_str().expect("id");
     let sent = app.wait_for(id, &["delivered"]).await;
     assert_eq!(sent["channel"], "sms");
-    let outbox = app.outbox_holding(&app.key, DANA_PHONE, 1).await;
-    assert_eq!(outbox[0]["channel"], "sms");
+    assert_eq!(received(&app, DANA_PHONE, id).await["channel"], "sms");
     app.stop().await;
 }
 
@@ -180,10 +197,10 @@ async fn outside_the_window_a_quick_reply_goes_as_the_clinics_approved_template_
     let id = answer["id"].as_str().expect("id");
     let sent = app.wait_for(id, &["delivered", "read"]).await;
     assert_eq!(sent["template"], "call_us");
-    let outbox = app.outbox_holding(&app.key, DANA_PHONE, 1).await;
-    assert_eq!(outbox[0]["channel"], "whatsapp");
+    let received = received(&app, DANA_PHONE, id).await;
+    assert_eq!(received["channel"], "whatsapp");
     assert_eq!(
-        outbox[0]["body"],
+        received["body"],
         "Clinic hadar: please call us about your visit"
     );
     app.stop().await;
@@ -210,12 +227,10 @@ async fn staff_answer_an_unknown_contact_in_their_conversation() {
 
     assert_eq!(status, StatusCode::ACCEPTED, "{answer:#}");
     assert_eq!(answer["channel"], "whatsapp");
-    let outbox = app.outbox_holding(&app.key, stranger, 1).await;
-    assert!(
-        outbox
-            .iter()
-            .any(|m| m["body"] == "Who is writing, please?"),
-        "{outbox:#?}"
+    let id = answer["id"].as_str().expect("id");
+    assert_eq!(
+        received(&app, stranger, id).await["body"],
+        "Who is writing, please?"
     );
     app.stop().await;
 }

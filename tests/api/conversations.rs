@@ -194,6 +194,53 @@ async fn a_label_the_clinic_does_not_have_is_refused_naming_it() {
 }
 
 #[tokio::test]
+async fn a_clinics_own_label_may_be_set_and_filtered_by() {
+    let app = app_with_dana().await;
+    let staff = app.staff_key().await;
+    let admin = app.admin_key().await;
+    let settings = app
+        .request(
+            Method::PUT,
+            "/v1/clinic/inbound",
+            &admin,
+            Some(json!({ "labels": ["billing"] })),
+        )
+        .await;
+    assert_eq!(settings.status(), StatusCode::OK);
+
+    let (status, labelled) = post(
+        &app,
+        &staff,
+        "/v1/conversations/p-1/labels",
+        json!({ "by": "Noa", "add": ["billing", "test_result"] }),
+    )
+    .await;
+
+    assert_eq!(status, StatusCode::OK, "{labelled:#}");
+    assert_eq!(labels_of(&labelled), vec!["billing", "test_result"]);
+    let (_, billing) = get(&app, &staff, "/v1/conversations?label=billing").await;
+    assert_eq!(listed_patients(&billing), vec!["p-1"]);
+    let (_, removed) = post(
+        &app,
+        &staff,
+        "/v1/conversations/p-1/labels",
+        json!({ "by": "Noa", "remove": ["billing"] }),
+    )
+    .await;
+    assert_eq!(labels_of(&removed), vec!["test_result"]);
+    let (_, conversation) = get(&app, &staff, "/v1/conversations/p-1").await;
+    let last = conversation["events"]
+        .as_array()
+        .and_then(|e| e.last())
+        .cloned();
+    assert_eq!(
+        last.map(|e| e["detail"].clone()),
+        Some(json!("labels changed by Noa: added none; removed billing"))
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn marking_handled_names_the_person_and_clears_urgent() {
     let app = app_with_dana().await;
     let staff = app.staff_key().await;

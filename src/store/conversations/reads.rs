@@ -13,7 +13,6 @@ use crate::domain::{
     BUILT_IN_LABELS, ClinicId, ConversationStatus, InboundMessageId, Intent, NotificationId,
     Origin, Patient, PatientId,
 };
-use crate::policy::inbound::InboundSettings;
 use crate::store::notification_reads::event_record;
 use crate::store::notifications::status;
 use crate::store::{Store, StoreError, millis, opt_timestamp, parse_stored, timestamp};
@@ -211,19 +210,7 @@ impl Store {
     /// The labels the clinic's conversations may carry: the built-in ones, then the clinic's
     /// own from its two-way settings.
     pub async fn conversation_labels(&self, clinic: &ClinicId) -> Result<Vec<String>, StoreError> {
-        let stored: Option<Option<String>> =
-            sqlx::query_scalar("SELECT inbound_settings FROM clinics WHERE id = $1")
-                .bind(clinic.as_str())
-                .fetch_optional(&self.read)
-                .await?;
-        let own = match stored.flatten() {
-            Some(json) => {
-                serde_json::from_str::<InboundSettings>(&json)
-                    .map_err(|e| StoreError::Corrupt(format!("clinic inbound settings: {e}")))?
-                    .labels
-            }
-            None => Vec::new(),
-        };
+        let own = self.inbound_settings(clinic).await?.labels;
         Ok(BUILT_IN_LABELS
             .iter()
             .map(|l| (*l).to_owned())
