@@ -25,9 +25,20 @@
 //! To see where time goes: `-v` prints the status counts every second, `--send-after 10`
 //! measures intake and delivery apart, and the busy cores printed for this process and for the
 //! whole machine tell waiting from computing (and show other load on the machine).
+//!
+//! `--stats` measures `GET /v1/stats` instead: a year of one clinic's history (1,000,000
+//! notifications with their attempts and 100,000 inbound messages by default) is loaded straight
+//! into the fresh database with multi-row INSERTs, then the last 7 and 90 days are asked for
+//! `--stats-runs` times each.
+//!
+//! ```text
+//! cargo run --release -p medrelay-bench -- --stats --database sqlite --database postgres://postgres@127.0.0.1:5432
+//! ```
 
 mod cpu;
 mod report;
+mod stats;
+mod stats_load;
 mod statuses;
 mod submit;
 
@@ -46,6 +57,7 @@ use medrelay_testkit::{Backend, TestDatabase};
 
 use crate::cpu::CpuClock;
 use crate::report::{Figures, print_report};
+use crate::stats::{StatsFigures, print_stats_report, run_stats};
 use crate::statuses::{AbortOnDrop, report_progress, wait_until_finished};
 use crate::submit::{create_patients, submit};
 
@@ -91,6 +103,18 @@ struct Args {
     /// Print the notifications' status counts every second from the first submit on.
     #[arg(long, short)]
     verbose: bool,
+    /// Time `GET /v1/stats` on a loaded year of history instead of driving notifications.
+    #[arg(long)]
+    stats: bool,
+    /// With `--stats`: notifications to load (each with one to three attempts).
+    #[arg(long, default_value_t = 1_000_000, value_parser = at_least_one)]
+    stats_notifications: usize,
+    /// With `--stats`: inbound messages to load.
+    #[arg(long, default_value_t = 100_000, value_parser = at_least_one)]
+    stats_inbound: usize,
+    /// With `--stats`: timed requests per range; the median is reported.
+    #[arg(long, default_value_t = 5, value_parser = at_least_one)]
+    stats_runs: usize,
 }
 
 fn at_least_one(s: &str) -> Result<usize, String> {
@@ -146,10 +170,19 @@ async fn main() -> BenchResult<()> {
         targets.push(postgres.clone());
     }
 
-    let mut results = Vec::new();
+    if args.stats {
+        let mut results: Vec<StatsFigures> = Vec::new();
+        for target in &targets {
+            eprintln!("== {}", target.label());
+            results.push(on_fresh_database(target, &args, run_stats).await?);
+        }
+        print_stats_report(&args, &results);
+        return Ok(());
+    }
+    let mut results: Vec<Figures> = Vec::new();
     for target in &targets {
         eprintln!("== {}", target.label());
-        results.push(bench_backend(target, &args).await?);
+        results.push(on_fresh_database(target, &args, run_gateway).await?);
     }
     print_report(&args, &results);
     Ok(())
@@ -157,14 +190,17 @@ async fn main() -> BenchResult<()> {
 
 /// One back end on a fresh database: a SQLite file in a new directory, or a new database
 /// `medrelay_bench_<random>` on the server; both removed afterwards.
-async fn bench_backend(target: &Backend, args: &Args) -> BenchResult<Figures> {
+async fn on_fresh_database<'a, T, F>(target: &'a Backend, args: &'a Args, run: F) -> BenchResult<T>
+where
+    F: AsyncFnOnce(&'a Backend, String, &'a Args) -> BenchResult<T>,
+{
     let parent = args.sqlite_dir.clone().unwrap_or_else(std::env::temp_dir);
     let dir = tempfile::Builder::new()
         .prefix("medrelay-bench-")
         .tempdir_in(&parent)
         .map_err(|e| format!("cannot create a directory in {}: {e}", parent.display()))?;
     let database = TestDatabase::create(target, dir.path(), "medrelay_bench").await?;
-    let result = run_gateway(target, database.url().to_owned(), args).await;
+    let result = run(target, database.url().to_owned(), args).await;
     if let Err(error) = database.remove().await {
         eprintln!("warning: {error}");
     }

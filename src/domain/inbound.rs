@@ -91,6 +91,36 @@ impl InboundMedia {
     }
 }
 
+impl From<medrelay_channels::whatsapp::InboundMedia> for InboundMedia {
+    fn from(media: medrelay_channels::whatsapp::InboundMedia) -> Self {
+        use medrelay_channels::whatsapp::InboundMedia as WhatsApp;
+        match media {
+            WhatsApp::Media {
+                media_id,
+                mime_type,
+                sha256,
+                filename,
+            } => Self::WhatsApp {
+                media_id,
+                mime_type,
+                sha256,
+                filename,
+            },
+            WhatsApp::Location {
+                latitude,
+                longitude,
+                name,
+                address,
+            } => Self::Location {
+                latitude,
+                longitude,
+                name,
+                address,
+            },
+        }
+    }
+}
+
 text_enum!(
     /// What medrelay read in an inbound message, and acted on.
     Intent {

@@ -22,6 +22,7 @@ mod events;
 mod facts;
 mod inbound;
 mod inbound_media;
+mod inbound_settings;
 mod notification_reads;
 mod notifications;
 mod outcomes;

@@ -351,3 +351,134 @@ async fn booking_keys_may_not_read_the_stats() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     app.stop().await;
 }
+
+/// A patient writes on `channel` at `time` (Jerusalem).
+async fn writes(
+    app: &TestApp,
+    clock: &AdjustableClock,
+    time: &str,
+    channel: &str,
+    from: &str,
+    text: &str,
+) {
+    clock.set(at(time));
+    app.patient_sends(json!({ "channel": channel, "from": from, "text": text }))
+        .await;
+}
+
+async fn staff_post(app: &TestApp, staff: &str, path: &str, body: Value) {
+    let response = app.request(Method::POST, path, staff, Some(body)).await;
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+}
+
+#[tokio::test]
+async fn inbound_figures_of_a_scripted_week_equal_the_figures_counted_by_hand() {
+    let clock = Arc::new(AdjustableClock::default());
+    clock.set(at(MONDAY_10_00));
+    let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
+    patients(&app).await;
+    let staff = app.staff_key().await;
+
+    // Monday: Dana writes at 10:15 and 10:20; staff answer both at 10:25, after 10 and 5
+    // minutes.
+    writes(
+        &app,
+        &clock,
+        "2026-11-02T10:15:00+02:00",
+        "whatsapp",
+        "+972541000001",
+        "Can I come earlier?",
+    )
+    .await;
+    writes(
+        &app,
+        &clock,
+        "2026-11-02T10:20:00+02:00",
+        "whatsapp",
+        "+972541000001",
+        "Any time works",
+    )
+    .await;
+    clock.set(at("2026-11-02T10:25:00+02:00"));
+    staff_post(
+        &app,
+        &staff,
+        "/v1/conversations/dana/reply",
+        json!({ "by": "Noa", "text": "Yes, at 11:00" }),
+    )
+    .await;
+    app.drain_dispatcher().await;
+    // Wednesday 22:30: Eli writes by SMS; marked handled two hours later.
+    writes(
+        &app,
+        &clock,
+        "2026-11-04T22:30:00+02:00",
+        "sms",
+        "+972541000002",
+        "Is the lab open on Friday?",
+    )
+    .await;
+    clock.set(at("2026-11-05T00:30:00+02:00"));
+    staff_post(
+        &app,
+        &staff,
+        "/v1/conversations/eli/handled",
+        json!({ "by": "Noa" }),
+    )
+    .await;
+    // Thursday 09:00: Sam writes and nobody answers: past the 4-hour target it is overdue.
+    writes(
+        &app,
+        &clock,
+        "2026-11-05T09:00:00+02:00",
+        "sms",
+        "+972541000003",
+        "Please call me",
+    )
+    .await;
+    clock.set(at("2026-11-05T14:00:00+02:00"));
+    let overdue_raised = async || {
+        let response = app
+            .request(Method::GET, "/v1/conversations/sam", &staff, None)
+            .await;
+        let conversation: Value = response.json().await.map_err(|e| e.to_string())?;
+        let raised = conversation["events"]
+            .as_array()
+            .is_some_and(|events| events.iter().any(|e| e["type"] == "conversation_overdue"));
+        if raised {
+            Ok(())
+        } else {
+            Err(format!("not overdue yet: {conversation:#}"))
+        }
+    };
+    medrelay_testkit::wait::within(Duration::from_secs(10))
+        .until(overdue_raised)
+        .await;
+    let inbound = stats(&app, &staff, WEEK).await["inbound"].clone();
+
+    // Four messages: Monday 10:00–11:00 ×2, Wednesday 22:00, Thursday 09:00.
+    assert_eq!(inbound["messages"], 4);
+    assert_eq!(inbound["by_hour_of_week"][1][10], 2);
+    assert_eq!(inbound["by_hour_of_week"][3][22], 1);
+    assert_eq!(inbound["by_hour_of_week"][4][9], 1);
+    assert_eq!(
+        inbound["peak_hours"],
+        json!([
+            { "day": "monday", "hour": 10, "messages": 2 },
+            { "day": "wednesday", "hour": 22, "messages": 1 },
+            { "day": "thursday", "hour": 9, "messages": 1 }
+        ])
+    );
+    // Answered or handled after 5, 10 and 120 minutes; Sam's never.
+    assert_eq!(
+        inbound["response_time"],
+        json!({ "samples": 3, "median_seconds": 600, "p90_seconds": 7200 })
+    );
+    assert_eq!(inbound["overdue"], 1);
+    assert_eq!(inbound["confirmations"], 0);
+    app.stop().await;
+}

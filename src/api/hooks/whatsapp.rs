@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::{apply, receive, signature_header};
 use crate::api::AppState;
 use crate::api::problem::ApiError;
-use crate::domain::{InboundMedia, InboundMessage};
+use crate::domain::InboundMessage;
 
 #[derive(Debug, Deserialize)]
 pub(super) struct Subscription {
@@ -91,36 +91,7 @@ fn inbound_message(message: whatsapp::InboundWhatsApp, now: Timestamp) -> Option
         text: message.text,
         reply_payload: message.reply_payload,
         in_reply_to: message.in_reply_to,
-        media: message.media.map(domain_media),
+        media: message.media.map(Into::into),
         sent_at,
     })
-}
-
-/// What came with the message, as the conversation keeps it: Meta's media id (staff fetch the
-/// bytes through medrelay) or the location shared.
-fn domain_media(media: whatsapp::InboundMedia) -> InboundMedia {
-    match media {
-        whatsapp::InboundMedia::Media {
-            media_id,
-            mime_type,
-            sha256,
-            filename,
-        } => InboundMedia::WhatsApp {
-            media_id,
-            mime_type,
-            sha256,
-            filename,
-        },
-        whatsapp::InboundMedia::Location {
-            latitude,
-            longitude,
-            name,
-            address,
-        } => InboundMedia::Location {
-            latitude,
-            longitude,
-            name,
-            address,
-        },
-    }
 }

@@ -192,8 +192,10 @@ fn inbound(counts: &InboundCounts) -> Inbound {
         auto_replies: counts
             .auto_replies
             .iter()
-            .map(|(kind, n)| (kind.as_str().to_owned(), *n))
-            .collect(),
+            .fold(BTreeMap::new(), |mut sums, (kind, n)| {
+                *sums.entry(kind.as_str().to_owned()).or_default() += n;
+                sums
+            }),
         opt_outs: intent(Intent::OptOut),
         opt_ins: intent(Intent::OptIn),
         confirmations: intent(Intent::Confirm),

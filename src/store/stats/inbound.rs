@@ -13,19 +13,20 @@ const PERIOD_MESSAGES: &str =
 const RESPONDED_AT: &str = "CASE WHEN answered_at IS NULL THEN handled_at \
     WHEN handled_at IS NULL OR answered_at < handled_at THEN answered_at ELSE handled_at END";
 
-/// Auto replies handed over (delivered, read, or sent), by origin: a range scan of
-/// `notifications_clinic_replies`, which holds only notifications that are not `api`.
-const AUTO_REPLIES: &str = "SELECT origin, COUNT(*) FROM notifications \
+/// Replies medrelay and staff sent, by origin and status: a range scan of
+/// `notifications_clinic_replies`, which holds only notifications that are not `api`. The status
+/// is grouped rather than filtered: a condition on it would steer SQLite to
+/// `notifications_clinic_status` and through every notification of the period.
+const REPLIES: &str = "SELECT origin, status, COUNT(*) FROM notifications \
     WHERE clinic_id = $1 AND created_at >= $2 AND created_at < $3 AND origin <> 'api' \
-      AND status IN ('sent', 'delivered', 'read') GROUP BY origin";
+    GROUP BY origin, status";
 
-/// Waits that passed the clinic's response target, as the overdue sweeper recorded them: a range
-/// scan of `events_conversation_kind`.
+/// Waits that passed the clinic's response target, as the overdue sweeper recorded them
+/// (`Event::ConversationOverdue`: kind `conversation`, its JSON tagged first by its type): a range
+/// scan of `events_conversation_kind` over the period's conversation events.
 const OVERDUE: &str = "SELECT COUNT(*) FROM events \
-    WHERE clinic_id = $1 AND kind = $4 AND at >= $2 AND at < $3";
-
-/// The event kind the overdue sweeper records.
-const OVERDUE_KIND: &str = "overdue";
+    WHERE clinic_id = $1 AND kind = 'conversation' AND at >= $2 AND at < $3 \
+      AND data LIKE '{\"type\":\"conversation_overdue\"%'";
 
 pub(super) async fn inbound_counts(period: &Period<'_>) -> Result<InboundCounts, StoreError> {
     Ok(InboundCounts {
@@ -79,13 +80,15 @@ async fn intents(period: &Period<'_>) -> Result<Vec<(Intent, i64)>, StoreError> 
         .collect()
 }
 
+/// Auto replies handed over: sent, delivered or read.
 async fn auto_replies(period: &Period<'_>) -> Result<Vec<(AutoReply, i64)>, StoreError> {
-    let rows: Vec<(String, i64)> = period.query(AUTO_REPLIES).fetch_all(period.pool).await?;
-    let mut replies = Vec::new();
-    for (origin, n) in rows {
+    let rows: Vec<(String, String, i64)> = period.query(REPLIES).fetch_all(period.pool).await?;
+    let mut replies: Vec<(AutoReply, i64)> = Vec::new();
+    for (origin, status, n) in rows {
+        let handed_over = matches!(status.as_str(), "sent" | "delivered" | "read");
         match Origin::parse(&origin) {
-            Some(Origin::Auto(kind)) => replies.push((kind, n)),
-            Some(Origin::Api | Origin::StaffReply) => {}
+            Some(Origin::Auto(kind)) if handed_over => replies.push((kind, n)),
+            Some(_) => {}
             None => return Err(StoreError::Corrupt(format!("origin {origin}"))),
         }
     }
@@ -93,10 +96,6 @@ async fn auto_replies(period: &Period<'_>) -> Result<Vec<(AutoReply, i64)>, Stor
 }
 
 async fn overdue(period: &Period<'_>) -> Result<i64, StoreError> {
-    let (count,): (i64,) = period
-        .query(OVERDUE)
-        .bind(OVERDUE_KIND)
-        .fetch_one(period.pool)
-        .await?;
+    let (count,): (i64,) = period.query(OVERDUE).fetch_one(period.pool).await?;
     Ok(count)
 }

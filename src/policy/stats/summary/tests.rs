@@ -118,3 +118,24 @@ fn the_best_hour_needs_five_reads() {
         }]
     );
 }
+
+#[test]
+fn auto_replies_of_one_kind_are_summed() {
+    use crate::domain::AutoReply;
+    let rows = StatsRows {
+        inbound: InboundCounts {
+            auto_replies: vec![
+                (AutoReply::Receipt, 2),
+                (AutoReply::Away, 1),
+                (AutoReply::Receipt, 3),
+            ],
+            ..InboundCounts::default()
+        },
+        ..StatsRows::default()
+    };
+
+    let replies = summarize(&rows).inbound.auto_replies;
+
+    assert_eq!(replies.get("receipt"), Some(&5));
+    assert_eq!(replies.get("away"), Some(&1));
+}
