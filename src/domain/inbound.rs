@@ -196,6 +196,25 @@ impl Origin {
 }
 
 text_enum!(
+    /// Where notifications came from, as `GET /v1/notifications?origin=` filters them.
+    OriginFamily {
+        Api = "api",
+        Auto = "auto",
+        StaffReply = "staff_reply",
+    }
+);
+
+impl Origin {
+    pub fn family(self) -> OriginFamily {
+        match self {
+            Self::Api => OriginFamily::Api,
+            Self::Auto(_) => OriginFamily::Auto,
+            Self::StaffReply => OriginFamily::StaffReply,
+        }
+    }
+}
+
+text_enum!(
     /// Whether a conversation needs staff.
     ConversationStatus {
         Open = "open",
