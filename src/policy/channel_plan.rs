@@ -146,24 +146,29 @@ pub fn channel_plan(
 }
 
 /// The patient as the channel plan of a notification from `origin`, pinned to `requested`, sees
-/// them: the confirmation of an opt-out may go on the channel it confirms, although the patient
+/// them. The confirmation of an opt-out may go on the channel it confirms, although the patient
 /// just closed it (they must hear that it worked, where they asked); every other notification
-/// honours every opt-out.
+/// honours every opt-out. An auto reply on WhatsApp answers a WhatsApp message from the
+/// patient's number, so that number is on WhatsApp whatever the clinic recorded.
 pub fn patient_for_plan(
     origin: Origin,
     requested: Option<ChannelKind>,
     patient: &Patient,
 ) -> Cow<'_, Patient> {
-    match (origin, requested) {
-        (Origin::Auto(AutoReply::OptOut), Some(channel))
-            if patient.opted_out.contains(&channel) =>
-        {
-            let mut confirming = patient.clone();
-            confirming.opted_out.retain(|c| *c != channel);
-            Cow::Owned(confirming)
-        }
-        _ => Cow::Borrowed(patient),
+    let (Origin::Auto(reply), Some(channel)) = (origin, requested) else {
+        return Cow::Borrowed(patient);
+    };
+    let confirms_opt_out = reply == AutoReply::OptOut && patient.opted_out.contains(&channel);
+    let wrote_on_whatsapp = channel == ChannelKind::Whatsapp && !patient.whatsapp;
+    if !confirms_opt_out && !wrote_on_whatsapp {
+        return Cow::Borrowed(patient);
     }
+    let mut seen = patient.clone();
+    if confirms_opt_out {
+        seen.opted_out.retain(|c| *c != channel);
+    }
+    seen.whatsapp |= wrote_on_whatsapp;
+    Cow::Owned(seen)
 }
 
 /// How we know the patient's number is a landline, if we do: its number range, or a provider's
@@ -601,5 +606,15 @@ pub(crate) mod tests {
                 "{origin:?} on {requested:?}"
             );
         }
+    }
+
+    #[test]
+    fn an_auto_reply_on_whatsapp_takes_the_number_for_a_whatsapp_one() {
+        let mut dana = patient();
+        dana.whatsapp = false;
+        let on = |origin| patient_for_plan(origin, Some(ChannelKind::Whatsapp), &dana).whatsapp;
+
+        assert!(on(Origin::Auto(AutoReply::Receipt)));
+        assert!(!on(Origin::Api));
     }
 }

@@ -51,6 +51,11 @@ impl Clinic {
 
     /// The clinic with its clock at `now` (Asia/Jerusalem, the default Israeli hours).
     async fn start_at(now: Timestamp) -> Self {
+        Self::start_with(now, |_| {}).await
+    }
+
+    /// Like [`Clinic::start_at`], with `adjust` given the configuration.
+    async fn start_with(now: Timestamp, adjust: impl FnOnce(&mut medrelay::Config)) -> Self {
         let clock = Arc::new(AdjustableClock::default());
         clock.set(now);
         let providers = MockServer::start().await;
@@ -79,6 +84,7 @@ impl Clinic {
                 config
                     .clinics
                     .insert("hadar".to_owned(), clinic_accounts(&base_url));
+                adjust(config);
             },
             clock.clone(),
         )
@@ -656,5 +662,61 @@ async fn hebrew_stop_by_sms_opts_out_of_sms_confirms_once_and_the_next_notificat
     );
     assert_eq!(next["attempts"][0]["channel"], "email", "{next:#}");
     assert_eq!(patient["opted_out"], json!([]), "{patient:#}");
+    clinic.stop().await;
+}
+
+// --- Caps ----------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn auto_replies_do_not_count_toward_the_patients_daily_caps() {
+    let clinic = Clinic::start_with(jerusalem("2026-12-06T10:00"), |config| {
+        config.api.patient_daily_cap = 1;
+        config.api.patient_daily_urgent_cap = 1;
+    })
+    .await;
+    clinic
+        .app
+        .patient(
+            "p-1",
+            json!({ "name": "Dana", "phone": DANA, "channels": ["sms"] }),
+        )
+        .await;
+    let staff = clinic.app.staff_key().await;
+
+    // A receipt, then the urgent answer and its away message: three auto replies, all urgent.
+    clinic.sms_from(DANA, "SMK1", "hello", AUTH_TOKEN).await;
+    clinic.at("2026-12-06T23:00");
+    clinic
+        .sms_from(DANA, "SMK2", "chest pain", AUTH_TOKEN)
+        .await;
+    assert_eq!(clinic.sent_to("sms", DANA).await.len(), 3);
+    let urgent =
+        json!({ "patient_id": "p-1", "topic": "general", "body": "Call us", "priority": "urgent" });
+    let first_urgent = clinic
+        .app
+        .request(
+            reqwest::Method::POST,
+            "/v1/notifications",
+            &staff,
+            Some(urgent.clone()),
+        )
+        .await;
+    let first_normal = clinic
+        .app
+        .post_notification(crate::harness::body("Hi"))
+        .await;
+    let second_urgent = clinic
+        .app
+        .request(
+            reqwest::Method::POST,
+            "/v1/notifications",
+            &staff,
+            Some(urgent),
+        )
+        .await;
+
+    assert_eq!(first_urgent.status(), StatusCode::ACCEPTED);
+    assert_eq!(first_normal.status(), StatusCode::ACCEPTED);
+    assert_eq!(second_urgent.status(), StatusCode::TOO_MANY_REQUESTS);
     clinic.stop().await;
 }
