@@ -257,7 +257,11 @@ async fn load_notifications(pool: &AnyPool, history: &History<'_>) -> BenchResul
         history.notifications,
         |i, sql| {
             let opt = |v: Option<i64>| v.map_or("NULL".to_owned(), |v| v.to_string());
-            for (k, a) in story(i, history.notifications, now).attempts.iter().enumerate() {
+            for (k, a) in story(i, history.notifications, now)
+                .attempts
+                .iter()
+                .enumerate()
+            {
                 if k > 0 {
                     sql.push(',');
                 }
