@@ -91,6 +91,36 @@ impl InboundMedia {
     }
 }
 
+impl From<medrelay_channels::whatsapp::InboundMedia> for InboundMedia {
+    fn from(media: medrelay_channels::whatsapp::InboundMedia) -> Self {
+        use medrelay_channels::whatsapp::InboundMedia as WhatsApp;
+        match media {
+            WhatsApp::Media {
+                media_id,
+                mime_type,
+                sha256,
+                filename,
+            } => Self::WhatsApp {
+                media_id,
+                mime_type,
+                sha256,
+                filename,
+            },
+            WhatsApp::Location {
+                latitude,
+                longitude,
+                name,
+                address,
+            } => Self::Location {
+                latitude,
+                longitude,
+                name,
+                address,
+            },
+        }
+    }
+}
+
 text_enum!(
     /// What medrelay read in an inbound message, and acted on.
     Intent {
@@ -161,6 +191,25 @@ impl Origin {
                 .strip_prefix("auto:")
                 .and_then(AutoReply::parse)
                 .map(Self::Auto),
+        }
+    }
+}
+
+text_enum!(
+    /// Where notifications came from, as `GET /v1/notifications?origin=` filters them.
+    OriginFamily {
+        Api = "api",
+        Auto = "auto",
+        StaffReply = "staff_reply",
+    }
+);
+
+impl Origin {
+    pub fn family(self) -> OriginFamily {
+        match self {
+            Self::Api => OriginFamily::Api,
+            Self::Auto(_) => OriginFamily::Auto,
+            Self::StaffReply => OriginFamily::StaffReply,
         }
     }
 }

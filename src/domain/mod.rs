@@ -60,6 +60,7 @@ pub use ids::{
 };
 pub use inbound::{
     AutoReply, BUILT_IN_LABELS, ConversationStatus, InboundMedia, InboundMessage, Intent, Origin,
+    OriginFamily,
 };
 pub use notification::{AppointmentStatus, AttemptStatus, NotificationStatus, Priority};
 pub use patient::{Clinic, Patient};

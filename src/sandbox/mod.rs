@@ -33,7 +33,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use medrelay_channels::smtp::{MailToKeep, ReceiverRules, Security, SmtpConfig, SmtpReceiver};
-use medrelay_channels::twilio::{TwilioConfig, TwilioSmsConfig, TwilioVoiceConfig, VoiceLanguage};
+use medrelay_channels::twilio::{
+    Hook, TwilioConfig, TwilioSmsConfig, TwilioVoiceConfig, VoiceLanguage,
+};
 use medrelay_channels::whatsapp::WhatsAppConfig;
 use medrelay_channels::{ChannelKind, Secret};
 use url::Url;
@@ -43,7 +45,7 @@ use crate::clock::{SharedClock, later};
 use crate::config::{ProviderAccounts, SandboxConfig, SandboxSecrets};
 use crate::store::{SandboxMessage, Store};
 
-pub use patient::{InboundError, PATIENT_PHOTO, PatientMessage, SMS_INCOMING_PATH};
+pub use patient::{InboundError, PATIENT_PHOTO, PatientMessage};
 pub use provider_api::router;
 
 pub const NOT_ON_WHATSAPP: &str = "+972500000001";
@@ -362,7 +364,7 @@ fn accounts(
                 from: Some(SMS_SENDER.to_owned()),
                 messaging_service_sid: None,
                 status_callback_url: at("/webhooks/twilio/sms"),
-                incoming_url: Some(at("/webhooks/twilio/sms/incoming")),
+                incoming_url: Some(at(Hook::SmsIncoming.path())),
                 validity_period_seconds: None,
             }),
             voice: Some(TwilioVoiceConfig {

@@ -14,9 +14,6 @@ use medrelay_channels::ChannelKind;
 pub const PATIENT_PHOTO: &[u8] = include_bytes!("patient_photo.png");
 pub const PATIENT_PHOTO_TYPE: &str = "image/png";
 
-/// Where the gateway takes Twilio's incoming-SMS webhook.
-pub const SMS_INCOMING_PATH: &str = "/webhooks/twilio/sms/incoming";
-
 /// What the patient sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PatientMessage {
@@ -35,7 +32,7 @@ pub enum PatientMessage {
 /// Why the patient's message did not reach the gateway.
 #[derive(Debug, thiserror::Error)]
 pub enum InboundError {
-    #[error("the sandbox has no {0} account to receive messages on")]
+    #[error("the sandbox's account has no {0} to receive messages on")]
     NoAccount(&'static str),
     #[error("an SMS carries text only")]
     NotSms,
@@ -122,9 +119,13 @@ impl Sandbox {
             .clone()
             .or_else(|| sms.messaging_service_sid.clone())
             .ok_or(InboundError::NoAccount("SMS"))?;
+        // Twilio posts a reply where the number's settings say, and nowhere without one.
+        let url = sms
+            .incoming_url
+            .clone()
+            .ok_or(InboundError::NoAccount("SMS incoming_url"))?;
         let sid = provider_message_id(ChannelKind::Sms);
         let params = incoming_sms_form(&sid, &self.credentials.twilio_account_sid, from, &to, text);
-        let url = self.webhook_url(SMS_INCOMING_PATH);
         let signature = twilio::sign(&self.credentials.twilio_auth_token, &url, &params);
         let sent = self
             .http
@@ -188,7 +189,7 @@ mod tests {
     #[test]
     fn the_incoming_sms_is_signed_as_twilio_signs_it_over_the_incoming_url() {
         let token = Secret::new("sandbox-auth-token");
-        let url = format!("https://clinic.example{SMS_INCOMING_PATH}");
+        let url = format!("https://clinic.example{}", twilio::Hook::SmsIncoming.path());
         let params = incoming_sms_form("SM1", "ACsandbox", "+972541234567", "MedRelay", "הסר");
 
         let signature = twilio::sign(&token, &url, &params);

@@ -15,6 +15,9 @@ pub struct MessageMedia {
     pub received_at: Timestamp,
     /// `None` for a message that carried only text.
     pub media: Option<InboundMedia>,
+    /// The clinic's two-way settings as stored (JSON; media retention among them); none: the
+    /// defaults.
+    pub clinic_settings: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -22,6 +25,7 @@ struct MediaRow {
     sender: String,
     received_at: i64,
     media: Option<String>,
+    inbound_settings: Option<String>,
 }
 
 impl Store {
@@ -32,8 +36,9 @@ impl Store {
         id: &InboundMessageId,
     ) -> Result<Option<MessageMedia>, StoreError> {
         let row: Option<MediaRow> = sqlx::query_as(
-            "SELECT sender, received_at, media FROM inbound_messages \
-             WHERE clinic_id = $1 AND id = $2",
+            "SELECT m.sender, m.received_at, m.media, c.inbound_settings \
+             FROM inbound_messages m JOIN clinics c ON c.id = m.clinic_id \
+             WHERE m.clinic_id = $1 AND m.id = $2",
         )
         .bind(clinic.as_str())
         .bind(id.as_str())
@@ -49,6 +54,7 @@ impl Store {
                 sender: row.sender,
                 received_at: timestamp(row.received_at)?,
                 media,
+                clinic_settings: row.inbound_settings,
             })
         })
         .transpose()

@@ -22,6 +22,7 @@ mod events;
 mod facts;
 mod inbound;
 mod inbound_media;
+mod inbound_settings;
 mod notification_reads;
 mod notifications;
 mod outcomes;
@@ -62,8 +63,8 @@ pub use dispatch::{ClaimedNotification, DispatchWrite, HandoverStart, NextState}
 pub use error::{FailureKind, StoreError};
 pub use facts::{LearnedFact, SuspensionWrite};
 pub use inbound::{
-    AnsweredAppointment, Arrival, AutoReplyText, ClinicScope, ConversationState, InboundActions,
-    InboundSituation, Received,
+    Arrival, AutoReplyText, ClinicScope, ConversationState, InboundActions, InboundSituation,
+    Received,
 };
 pub use inbound_media::MessageMedia;
 pub use notification_reads::{

@@ -8,7 +8,10 @@ use sqlx::any::AnyRow;
 
 use super::notifications::status;
 use super::{Store, StoreError, millis, opt_timestamp, parse_stored, timestamp};
-use crate::domain::{AttemptContent, ClinicId, NotificationId, NotificationStatus, Priority};
+use crate::domain::{
+    AttemptContent, ClinicId, InboundMessageId, NotificationId, NotificationStatus, Origin,
+    OriginFamily, Priority,
+};
 
 /// One attempt as stored; the API decides how it is shown.
 #[derive(Debug, Clone)]
@@ -55,6 +58,10 @@ pub struct NotificationRecord {
     pub topic: String,
     pub priority: Priority,
     pub status: NotificationStatus,
+    /// Whether the API asked for it, or medrelay or staff answered a patient with it.
+    pub origin: Origin,
+    /// The patient's message an auto or staff reply answers.
+    pub in_reply_to: Option<InboundMessageId>,
     /// The channel it went on once a provider took it (`sent`), then the one that delivered it.
     pub channel: Option<ChannelKind>,
     /// The channel staff chose for it, if any.
@@ -74,6 +81,7 @@ pub struct NotificationRecord {
 pub struct NotificationFilter {
     pub patient_external_id: Option<String>,
     pub status: Option<NotificationStatus>,
+    pub origin: Option<OriginFamily>,
     pub limit: u32,
     /// Continue after this (created_at, id), newest first.
     pub after: Option<(i64, String)>,
@@ -86,7 +94,7 @@ pub struct NotificationPage {
 }
 
 const VIEW_COLUMNS: &str = "n.id, p.external_id, n.topic, n.priority, n.status, n.delivered_channel, n.channel, \
-    n.body, n.template, n.params, n.send_at, n.expires_at, n.created_at, n.updated_at";
+    n.body, n.template, n.params, n.send_at, n.expires_at, n.created_at, n.updated_at, n.origin, n.in_reply_to";
 
 fn opt_channel(value: Option<String>) -> Result<Option<ChannelKind>, StoreError> {
     value.map(|c| parse_stored(&c, "channel")).transpose()
@@ -110,6 +118,8 @@ struct ViewRow {
     expires_at: Option<i64>,
     created_at: i64,
     updated_at: i64,
+    origin: String,
+    in_reply_to: Option<String>,
 }
 
 impl TryFrom<ViewRow> for NotificationRecord {
@@ -124,6 +134,9 @@ impl TryFrom<ViewRow> for NotificationRecord {
             priority: Priority::parse(&priority)
                 .ok_or_else(|| StoreError::Corrupt(format!("priority {priority}")))?,
             status: status(&row.status)?,
+            origin: Origin::parse(&row.origin)
+                .ok_or_else(|| StoreError::Corrupt(format!("origin {}", row.origin)))?,
+            in_reply_to: row.in_reply_to.map(InboundMessageId::from_stored),
             channel: opt_channel(row.delivered_channel)?,
             requested_channel: opt_channel(row.channel)?,
             body: row.body,
@@ -251,6 +264,10 @@ impl Store {
             sql.push_str(&format!(" AND n.status = ${next}"));
             next += 1;
         }
+        if filter.origin.is_some() {
+            sql.push_str(&format!(" AND n.origin LIKE ${next}"));
+            next += 1;
+        }
         if filter.after.is_some() {
             sql.push_str(&format!(
                 " AND (n.created_at < ${next} OR (n.created_at = ${next} AND n.id < ${}))",
@@ -268,6 +285,9 @@ impl Store {
         }
         if let Some(status) = filter.status {
             query = query.bind(status.as_str());
+        }
+        if let Some(origin) = filter.origin {
+            query = query.bind(origin_pattern(origin));
         }
         if let Some((created, id)) = &filter.after {
             query = query.bind(*created).bind(id.as_str());
@@ -289,6 +309,15 @@ impl Store {
             None
         };
         Ok(NotificationPage { items, next })
+    }
+}
+
+/// The `LIKE` pattern of the stored origins of `family` (`auto:receipt`, `auto:away`, … for auto).
+fn origin_pattern(family: OriginFamily) -> &'static str {
+    match family {
+        OriginFamily::Api => "api",
+        OriginFamily::Auto => "auto:%",
+        OriginFamily::StaffReply => "staff_reply",
     }
 }
 

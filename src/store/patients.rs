@@ -151,29 +151,22 @@ async fn write_patient<'e>(
     .try_into()
 }
 
-#[derive(sqlx::FromRow)]
-struct ContactRow {
-    #[sqlx(flatten)]
-    patient: PatientRow,
-    unknown_contact: i64,
-}
-
-/// The patient `id` inside `tx`, and whether they are an unknown contact; held against other
-/// changes until `tx` ends (PostgreSQL; SQLite has one writer at a time).
+/// The patient `id` inside `tx`, held against other changes until `tx` ends (PostgreSQL;
+/// SQLite has one writer at a time).
 pub(super) async fn locked_patient(
     backend: super::Backend,
     tx: &mut sqlx::Transaction<'_, Any>,
     id: &PatientId,
-) -> Result<(Patient, bool), StoreError> {
+) -> Result<Patient, StoreError> {
     let lock = for_update(backend);
-    let row = sqlx::query_as::<_, ContactRow>(&format!(
-        "SELECT {PATIENT_COLUMNS}, unknown_contact FROM patients WHERE id = $1{lock}"
+    sqlx::query_as::<_, PatientRow>(&format!(
+        "SELECT {PATIENT_COLUMNS} FROM patients WHERE id = $1{lock}"
     ))
     .bind(id.as_str())
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or(StoreError::NotFound)?;
-    Ok((row.patient.try_into()?, row.unknown_contact != 0))
+    .ok_or(StoreError::NotFound)?
+    .try_into()
 }
 
 /// Stores the channels a patient opted out of, as a message of theirs changed them.

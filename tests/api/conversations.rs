@@ -1,18 +1,25 @@
 //! The clinic's inbox: conversations listed and filtered, labelled and handled by named staff,
 //! answered within WhatsApp's rules, overdue when left unanswered; only for staff.
 
+use std::time::Duration;
+
+use jiff::SignedDuration;
+use medrelay::app::Application;
+use medrelay::clock::Clock;
+use medrelay_testkit::wait;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{TestApp, reminder, reminder_for};
+use crate::harness::{TestApp, reminder, reminder_for, test_config};
+use crate::hours::{at, clinic_on_israeli_hours_at};
 
-const DANA_PHONE: &str = "+972541234567";
+pub(crate) const DANA_PHONE: &str = "+972541234567";
 
-async fn app_with_dana() -> TestApp {
+pub(crate) async fn app_with_dana() -> TestApp {
     app_with_dana_and(|_| {}).await
 }
 
-async fn app_with_dana_and(adjust: impl FnOnce(&mut medrelay::Config)) -> TestApp {
+pub(crate) async fn app_with_dana_and(adjust: impl FnOnce(&mut medrelay::Config)) -> TestApp {
     let app = TestApp::spawn_with(|config| {
         config.api.key_rate_per_second = 1000;
         config.api.key_burst = 1000;
@@ -27,33 +34,26 @@ async fn app_with_dana_and(adjust: impl FnOnce(&mut medrelay::Config)) -> TestAp
     app
 }
 
-async fn get(app: &TestApp, key: &str, path: &str) -> (StatusCode, Value) {
+pub(crate) async fn get(app: &TestApp, key: &str, path: &str) -> (StatusCode, Value) {
     let response = app.request(Method::GET, path, key, None).await;
     let status = response.status();
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn post(app: &TestApp, key: &str, path: &str, body: Value) -> (StatusCode, Value) {
+pub(crate) async fn post(app: &TestApp, key: &str, path: &str, body: Value) -> (StatusCode, Value) {
     let response = app.request(Method::POST, path, key, Some(body)).await;
     let status = response.status();
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-/// A staff reply to patient `p-1` that must be taken; returns the answer.
-async fn reply(app: &TestApp, staff: &str, body: Value) -> Value {
-    let (status, answer) = post(app, staff, "/v1/conversations/p-1/reply", body).await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{answer:#}");
-    answer
-}
-
-fn labels_of(conversation: &Value) -> Vec<&str> {
+pub(crate) fn labels_of(conversation: &Value) -> Vec<&str> {
     conversation["labels"]
         .as_array()
         .map(|l| l.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default()
 }
 
-fn listed_patients(list: &Value) -> Vec<&str> {
+pub(crate) fn listed_patients(list: &Value) -> Vec<&str> {
     list["items"]
         .as_array()
         .map(|items| {
@@ -247,82 +247,154 @@ async fn an_action_without_a_named_person_is_refused() {
     app.stop().await;
 }
 
+/// The patient's messages in a conversation, oldest first.
+pub(crate) fn inbound_messages(conversation: &Value) -> Vec<&Value> {
+    conversation["messages"]
+        .as_array()
+        .map(|m| m.iter().filter(|m| m["direction"] == "inbound").collect())
+        .unwrap_or_default()
+}
+
 #[tokio::test]
-async fn a_staff_reply_inside_the_whatsapp_window_goes_as_free_text_on_whatsapp() {
+async fn a_new_message_reopens_a_handled_conversation() {
     let app = app_with_dana().await;
     let staff = app.staff_key().await;
     app.patient_writes_on_whatsapp(DANA_PHONE).await;
-
-    let answer = reply(
+    let (_, handled) = post(
         &app,
         &staff,
-        json!({ "by": "Dana", "text": "Yes, come at 10", "channel": "whatsapp" }),
+        "/v1/conversations/p-1/handled",
+        json!({ "by": "Noa" }),
     )
     .await;
-
-    assert_eq!(answer["channel"], "whatsapp", "{answer:#}");
-    assert!(answer.get("note").is_none(), "{answer:#}");
-    let id = answer["id"].as_str().expect("id");
-    let sent = app.wait_for(id, &["delivered", "read"]).await;
-    assert_eq!(sent["channel"], "whatsapp");
-    let outbox = app.outbox_holding(&app.key, DANA_PHONE, 1).await;
-    assert_eq!(outbox[0]["channel"], "whatsapp");
-    assert_eq!(outbox[0]["body"], "Yes, come at 10");
+    assert_eq!(handled["status"], "handled", "{handled:#}");
     let (_, conversation) = get(&app, &staff, "/v1/conversations/p-1").await;
-    let replied = conversation["messages"]
-        .as_array()
-        .and_then(|m| m.iter().find(|m| m["id"] == id))
-        .expect("the reply in the conversation");
-    assert_eq!(replied["origin"], "staff_reply");
-    assert!(conversation["last_staff_reply_at"].is_string());
+    assert_eq!(inbound_messages(&conversation)[0]["handled_by"], "Noa");
+
+    app.patient_writes_on_whatsapp(DANA_PHONE).await;
+
+    let (_, reopened) = get(&app, &staff, "/v1/conversations/p-1").await;
+    assert_eq!(reopened["status"], "open", "{reopened:#}");
+    assert!(labels_of(&reopened).contains(&"awaiting_response"));
+    assert!(!labels_of(&reopened).contains(&"handled"));
     app.stop().await;
 }
 
 #[tokio::test]
-async fn a_staff_reply_outside_the_window_goes_on_the_next_channel_and_says_so() {
+async fn urgent_conversations_come_first_then_the_newest() {
     let app = app_with_dana().await;
+    app.patient("p-2", json!({ "name": "Omer", "phone": "+972541234568" }))
+        .await;
     let staff = app.staff_key().await;
+    app.patient_writes_on_whatsapp("+972541234568").await;
+    app.patient_writes_on_whatsapp(DANA_PHONE).await;
+    let (_, newest_first) = get(&app, &staff, "/v1/conversations").await;
+    assert_eq!(listed_patients(&newest_first), vec!["p-1", "p-2"]);
 
-    let answer = reply(
+    post(
         &app,
         &staff,
-        json!({ "by": "Dana", "text": "Please call us", "channel": "whatsapp" }),
+        "/v1/conversations/p-2/labels",
+        json!({ "by": "Noa", "add": ["urgent"] }),
     )
     .await;
 
-    assert_eq!(answer["channel"], "sms", "{answer:#}");
-    assert!(
-        answer["note"]
-            .as_str()
-            .is_some_and(|n| n.starts_with("WhatsApp window closed")),
-        "{answer:#}"
-    );
-    let id = answer["id"].as_str().expect("id");
-    let sent = app.wait_for(id, &["delivered"]).await;
-    assert_eq!(sent["channel"], "sms");
-    let outbox = app.outbox_holding(&app.key, DANA_PHONE, 1).await;
-    assert_eq!(outbox[0]["channel"], "sms");
+    let (_, first_page) = get(&app, &staff, "/v1/conversations?limit=1").await;
+    assert_eq!(listed_patients(&first_page), vec!["p-2"]);
+    assert_eq!(first_page["items"][0]["urgent"], true);
+    assert_eq!(first_page["items"][0]["preview"], "hello");
+    let cursor = first_page["next_cursor"].as_str().expect("a next page");
+    let (_, second_page) = get(
+        &app,
+        &staff,
+        &format!("/v1/conversations?limit=1&cursor={cursor}"),
+    )
+    .await;
+    assert_eq!(listed_patients(&second_page), vec!["p-1"]);
+    assert!(second_page["next_cursor"].is_null());
     app.stop().await;
 }
 
+/// Thursday 3 December 2026, 17:00 in Jerusalem. With the Israeli default hours (Sunday to
+/// Thursday 09:00–18:00, Friday 09:00–13:00) the 4 working hours of the default response target
+/// are one on Thursday and three on Friday.
+const THURSDAY_17_00: &str = "2026-12-03T17:00:00+02:00";
+const FRIDAY_12_00: &str = "2026-12-04T12:00:00+02:00";
+
+/// How many `conversation_overdue` events the conversation holds.
+fn overdue_events(conversation: &Value) -> usize {
+    conversation["events"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .filter(|e| e["type"] == "conversation_overdue")
+                .count()
+        })
+        .unwrap_or_default()
+}
+
 #[tokio::test]
-async fn staff_replies_do_not_count_toward_the_daily_cap() {
-    let app = app_with_dana_and(|config| {
-        config.api.patient_daily_cap = 1;
-        config.api.patient_daily_urgent_cap = 1;
-    })
-    .await;
+async fn a_message_unanswered_past_the_response_target_becomes_overdue_and_raises_one_event() {
+    let (app, clock) = clinic_on_israeli_hours_at(THURSDAY_17_00).await;
     let staff = app.staff_key().await;
-    app.notify(reminder()).await;
+    // On PostgreSQL a second instance sweeps the same database, on the same clock.
+    let second = match app.is_sqlite() {
+        true => None,
+        false => {
+            let mut config = test_config();
+            config.database_url = app.database_url().to_owned();
+            let second = Application::build_with_clock(config, clock.clone())
+                .await
+                .expect("a second instance on the same database");
+            Some(second.start())
+        }
+    };
+    app.patient_writes_on_whatsapp(DANA_PHONE).await;
+    let (_, waiting) = get(&app, &staff, "/v1/conversations/p-1").await;
+    // The clock runs on from 17:00 while the test works: by a few seconds at most.
+    let overdue_at = at(waiting["overdue_at"].as_str().expect("overdue_at"));
+    let since_noon = at(FRIDAY_12_00).duration_until(overdue_at);
+    assert!(
+        (SignedDuration::ZERO..SignedDuration::from_mins(1)).contains(&since_noon),
+        "{waiting:#}"
+    );
+    assert_eq!(waiting["overdue"], false);
+    let (_, none) = get(&app, &staff, "/v1/conversations?overdue=true").await;
+    assert_eq!(listed_patients(&none), Vec::<&str>::new());
 
-    let first = reply(&app, &staff, json!({ "by": "Dana", "text": "First" })).await;
-    let second = reply(&app, &staff, json!({ "by": "Dana", "text": "Second" })).await;
+    clock.set(at(FRIDAY_12_00) + SignedDuration::from_mins(2));
 
-    for answer in [&first, &second] {
-        let id = answer["id"].as_str().expect("id");
-        app.wait_for(id, &["delivered", "read"]).await;
+    let overdue = wait::within(Duration::from_secs(10))
+        .until(async || {
+            let (_, conversation) = get(&app, &staff, "/v1/conversations/p-1").await;
+            match overdue_events(&conversation) {
+                0 => Err(format!("no overdue event yet: {conversation:#}")),
+                _ => Ok(conversation),
+            }
+        })
+        .await;
+    assert_eq!(overdue["overdue"], true);
+    // Sweeps after the one that raised it, here and on the other instance, raise nothing.
+    assert_eq!(
+        app.store.raise_overdue(clock.now()).await.expect("sweep"),
+        0
+    );
+    if let Some(second) = &second {
+        assert_eq!(
+            second
+                .store
+                .raise_overdue(clock.now())
+                .await
+                .expect("sweep"),
+            0
+        );
     }
-    let over_cap = app.post_notification(reminder()).await;
-    assert_eq!(over_cap.status(), StatusCode::TOO_MANY_REQUESTS);
+    let (_, conversation) = get(&app, &staff, "/v1/conversations/p-1").await;
+    assert_eq!(overdue_events(&conversation), 1, "{conversation:#}");
+    let (_, listed) = get(&app, &staff, "/v1/conversations?overdue=true").await;
+    assert_eq!(listed_patients(&listed), vec!["p-1"]);
+    if let Some(second) = second {
+        second.stop().await;
+    }
     app.stop().await;
 }

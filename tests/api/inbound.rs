@@ -6,7 +6,12 @@
 //! that accepts every message, so each test signs the patient's messages with secrets it knows
 //! and sees the auto replies arrive at the "provider".
 
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use medrelay::clock::{AdjustableClock, Clock};
 use medrelay::config::ProviderAccounts;
+use medrelay::domain::ClinicHours;
 use medrelay_channels::Secret;
 use medrelay_channels::twilio::{TwilioConfig, TwilioSmsConfig};
 use medrelay_channels::whatsapp::{self, WhatsAppConfig};
@@ -36,10 +41,18 @@ const STRANGER: &str = "+972529999999";
 struct Clinic {
     app: TestApp,
     providers: MockServer,
+    clock: Arc<AdjustableClock>,
 }
 
 impl Clinic {
     async fn start() -> Self {
+        Self::start_at(Timestamp::now()).await
+    }
+
+    /// The clinic with its clock at `now` (Asia/Jerusalem, the default Israeli hours).
+    async fn start_at(now: Timestamp) -> Self {
+        let clock = Arc::new(AdjustableClock::default());
+        clock.set(now);
         let providers = MockServer::start().await;
         Mock::given(method("POST"))
             .and(path(format!("/v23.0/{PHONE_NUMBER_ID}/messages")))
@@ -60,14 +73,59 @@ impl Clinic {
             .mount(&providers)
             .await;
         let base_url = providers.uri();
-        let app = TestApp::spawn_with(move |config| {
-            config.sandbox.enabled = Some(true);
-            config
-                .clinics
-                .insert("hadar".to_owned(), clinic_accounts(&base_url));
-        })
+        let app = TestApp::spawn_with_clock(
+            move |config| {
+                config.sandbox.enabled = Some(true);
+                config
+                    .clinics
+                    .insert("hadar".to_owned(), clinic_accounts(&base_url));
+            },
+            clock.clone(),
+        )
         .await;
-        Self { app, providers }
+        let hadar = app.store.clinic_by_slug("hadar").await.expect("clinic");
+        app.store
+            .set_clinic_hours(&hadar.id, &ClinicHours::israeli_default())
+            .await
+            .expect("Israeli hours");
+        Self {
+            app,
+            providers,
+            clock,
+        }
+    }
+
+    /// Moves the clinic's clock to `at`.
+    fn at(&self, at: &str) {
+        self.clock.set(jerusalem(at));
+    }
+
+    /// The texts the clinic's providers were given for `to` on `channel`, in order.
+    async fn sent_to(&self, channel: &str, to: &str) -> Vec<String> {
+        self.app.drain_dispatcher().await;
+        let requests = self.providers.received_requests().await.unwrap_or_default();
+        requests
+            .iter()
+            .filter_map(|request| match channel {
+                "whatsapp" if request.url.path().ends_with("/messages") => {
+                    let body: Value = serde_json::from_slice(&request.body).ok()?;
+                    (body["to"] == to.trim_start_matches('+')).then(|| {
+                        body["text"]["body"]
+                            .as_str()
+                            .unwrap_or("<template>")
+                            .to_owned()
+                    })
+                }
+                "sms" if request.url.path().ends_with("/Messages.json") => {
+                    let form: Vec<(String, String)> =
+                        form_urlencoded::parse(&request.body).into_owned().collect();
+                    let field =
+                        |name: &str| form.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+                    (field("To").as_deref() == Some(to)).then(|| field("Body").unwrap_or_default())
+                }
+                _ => None,
+            })
+            .collect()
     }
 
     async fn stop(self) {
@@ -76,6 +134,8 @@ impl Clinic {
 
     /// Posts a WhatsApp webhook carrying `message` from `from`, signed with our app secret.
     async fn whatsapp_from(&self, from: &str, message: Value) -> Response {
+        let mut message = message;
+        message["timestamp"] = json!(self.clock.now().as_second().to_string());
         let body = whatsapp_message(from, message);
         self.post_whatsapp(&body, &whatsapp::sign(&Secret::new(APP_SECRET), &body))
             .await
@@ -167,9 +227,6 @@ fn clinic_accounts(base_url: &str) -> ProviderAccounts {
 fn whatsapp_message(from: &str, message: Value) -> Vec<u8> {
     let mut message = message;
     message["from"] = json!(from.trim_start_matches('+'));
-    if message.get("timestamp").is_none() {
-        message["timestamp"] = json!(jiff::Timestamp::now().as_second().to_string());
-    }
     let body = json!({
         "object": "whatsapp_business_account",
         "entry": [{ "id": "102290129340398", "changes": [{ "field": "messages", "value": {
@@ -180,6 +237,14 @@ fn whatsapp_message(from: &str, message: Value) -> Vec<u8> {
         }}]}]
     });
     serde_json::to_vec(&body).expect("json")
+}
+
+/// `at` (e.g. `2026-12-06T22:00`) on the clinic's clock in Jerusalem.
+fn jerusalem(at: &str) -> Timestamp {
+    format!("{at}[Asia/Jerusalem]")
+        .parse::<jiff::Zoned>()
+        .expect("a civil time")
+        .timestamp()
 }
 
 fn text(id: &str, body: &str) -> Value {
@@ -349,5 +414,247 @@ async fn a_message_the_disk_cannot_take_is_refused_with_5xx_and_its_redelivery_i
         )
         .await;
     assert_eq!(stored, ["wamid.FULL"]);
+    clinic.stop().await;
+}
+
+// --- Receipt and away messages -------------------------------------------------------------
+
+#[tokio::test]
+async fn a_patient_gets_one_receipt_in_hours_one_away_message_at_night_and_nothing_more_minutes_later()
+ {
+    let clinic = Clinic::start_at(jerusalem("2026-12-06T10:00")).await;
+    clinic
+        .app
+        .patient(
+            "p-1",
+            json!({ "name": "Dana", "phone": DANA, "whatsapp": true }),
+        )
+        .await;
+
+    // Sunday 10:00: the clinic is open.
+    clinic.whatsapp_from(DANA, text("wamid.A1", "שלום")).await;
+    let after_morning = clinic.sent_to("whatsapp", DANA).await;
+    clinic.at("2026-12-06T22:00");
+    clinic
+        .whatsapp_from(DANA, text("wamid.A2", "עוד שאלה"))
+        .await;
+    let after_night = clinic.sent_to("whatsapp", DANA).await;
+    clinic.at("2026-12-06T22:05");
+    clinic.whatsapp_from(DANA, text("wamid.A3", "?")).await;
+    let minutes_later = clinic.sent_to("whatsapp", DANA).await;
+
+    assert_eq!(after_morning.len(), 1, "{after_morning:?}");
+    assert!(
+        after_morning[0].contains("קיבלנו את ההודעה"),
+        "{after_morning:?}"
+    );
+    assert_eq!(after_night.len(), 2, "{after_night:?}");
+    assert!(
+        after_night[1].contains("המרפאה סגורה כעת"),
+        "{after_night:?}"
+    );
+    assert!(after_night[1].contains("101"), "{after_night:?}");
+    assert_eq!(minutes_later, after_night);
+    clinic.stop().await;
+}
+
+#[tokio::test]
+async fn an_unknown_number_gets_a_receipt_on_the_channel_it_wrote_on() {
+    let clinic = Clinic::start_at(jerusalem("2026-12-06T10:00")).await;
+
+    let response = clinic
+        .sms_from(STRANGER, "SMU1", "hello?", AUTH_TOKEN)
+        .await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let sent = clinic.sent_to("sms", STRANGER).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].contains("קיבלנו את ההודעה"), "{sent:?}");
+    clinic.stop().await;
+}
+
+// --- Urgent --------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn chest_pain_at_23_00_gets_the_urgent_answer_at_once_then_the_away_message() {
+    let clinic = Clinic::start_at(jerusalem("2026-12-06T23:00")).await;
+    clinic
+        .app
+        .patient(
+            "p-1",
+            json!({ "name": "Dana", "phone": DANA, "whatsapp": true, "language": "en" }),
+        )
+        .await;
+
+    clinic
+        .whatsapp_from(
+            DANA,
+            text("wamid.U1", "Doctor, I have chest pain, what do I do?"),
+        )
+        .await;
+
+    let sent = clinic.sent_to("whatsapp", DANA).await;
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(
+        sent[0].contains("emergency") && sent[0].contains("101"),
+        "{sent:?}"
+    );
+    assert!(sent[1].contains("closed"), "{sent:?}");
+    let labels = clinic
+        .column(
+            "SELECT c.labels FROM conversations c JOIN patients p ON p.id = c.patient_id \
+             WHERE p.phone = $1 AND c.urgent_since IS NOT NULL",
+            DANA,
+        )
+        .await;
+    assert_eq!(labels, [r#"["awaiting_response","urgent"]"#]);
+    clinic.stop().await;
+}
+
+// --- Replies to a reminder -----------------------------------------------------------------
+
+/// Books Dana (SMS only) an appointment at 11:30 on the clinic's Sunday, whose one reminder goes
+/// at once, and waits until Twilio took it. Returns the appointment's id.
+async fn reminded_by_sms(clinic: &Clinic) -> String {
+    clinic
+        .app
+        .patient(
+            "p-1",
+            json!({ "name": "Dana", "phone": DANA, "channels": ["sms"] }),
+        )
+        .await;
+    let booked = clinic
+        .app
+        .book_appointment(json!({ "patient_id": "p-1", "starts_at": "2026-12-06T11:30:00+02:00" }))
+        .await;
+    let sent = clinic.sent_to("sms", DANA).await;
+    assert_eq!(sent.len(), 1, "the reminder: {sent:?} {booked:#}");
+    booked["id"].as_str().expect("appointment id").to_owned()
+}
+
+async fn appointment_status(clinic: &Clinic, id: &str) -> Value {
+    let response = clinic
+        .app
+        .request(
+            reqwest::Method::GET,
+            &format!("/v1/appointments/{id}"),
+            &clinic.app.key,
+            None,
+        )
+        .await;
+    let appointment: Value = response.json().await.expect("appointment");
+    appointment["status"].clone()
+}
+
+#[tokio::test]
+async fn replying_1_to_a_reminder_confirms_the_appointment_and_2_asks_to_cancel_it() {
+    let clinic = Clinic::start_at(jerusalem("2026-12-06T10:00")).await;
+    let appointment = reminded_by_sms(&clinic).await;
+
+    clinic.sms_from(DANA, "SMC1", "1", AUTH_TOKEN).await;
+    let confirmed = appointment_status(&clinic, &appointment).await;
+    let after_yes = clinic.sent_to("sms", DANA).await;
+    clinic.sms_from(DANA, "SMC2", " 2 ", AUTH_TOKEN).await;
+    let cancelling = appointment_status(&clinic, &appointment).await;
+    let after_no = clinic.sent_to("sms", DANA).await;
+
+    assert_eq!(confirmed, "confirmed");
+    assert_eq!(after_yes.len(), 2, "{after_yes:?}");
+    assert!(after_yes[1].contains("אושר"), "{after_yes:?}");
+    assert_eq!(cancelling, "cancellation_requested");
+    assert_eq!(after_no.len(), 3, "{after_no:?}");
+    let events = clinic
+        .column(
+            "SELECT detail FROM events WHERE notification_id IN \
+             (SELECT id FROM notifications WHERE appointment_id = $1) AND kind = 'patient_message' \
+             ORDER BY id",
+            &appointment,
+        )
+        .await;
+    assert_eq!(
+        events,
+        [
+            format!("appointment {appointment} confirmed by the patient's reply"),
+            format!(
+                "the patient asked to cancel appointment {appointment}; the booking system decides"
+            ),
+        ]
+    );
+    clinic.stop().await;
+}
+
+#[tokio::test]
+async fn the_reminders_quick_reply_button_confirms_the_appointment() {
+    let clinic = Clinic::start_at(jerusalem("2026-12-06T10:00")).await;
+    clinic
+        .app
+        .patient(
+            "p-1",
+            json!({ "name": "Dana", "phone": DANA, "channels": ["sms"], "whatsapp": true }),
+        )
+        .await;
+    let booked = clinic
+        .app
+        .book_appointment(json!({ "patient_id": "p-1", "starts_at": "2026-12-06T11:30:00+02:00" }))
+        .await;
+    let appointment = booked["id"].as_str().expect("id").to_owned();
+    assert_eq!(clinic.sent_to("sms", DANA).await.len(), 1);
+
+    let button = json!({
+        "id": "wamid.B1", "type": "button",
+        "button": { "payload": format!("CONFIRM:{appointment}"), "text": "Confirm" }
+    });
+    clinic.whatsapp_from(DANA, button).await;
+
+    assert_eq!(appointment_status(&clinic, &appointment).await, "confirmed");
+    clinic.stop().await;
+}
+
+// --- Opting out and in ---------------------------------------------------------------------
+
+#[tokio::test]
+async fn hebrew_stop_by_sms_opts_out_of_sms_confirms_once_and_the_next_notification_skips_sms() {
+    let clinic = Clinic::start_at(jerusalem("2026-12-06T10:00")).await;
+    clinic
+        .app
+        .patient(
+            "p-1",
+            json!({ "name": "Dana", "phone": DANA, "email": "dana@example.com", "channels": ["sms", "email"] }),
+        )
+        .await;
+
+    clinic.sms_from(DANA, "SMO1", "הסר", AUTH_TOKEN).await;
+    clinic.sms_from(DANA, "SMO2", "הסר", AUTH_TOKEN).await;
+    let confirmations = clinic.sent_to("sms", DANA).await;
+    let id = clinic
+        .app
+        .notify(crate::harness::body("Your results are in"))
+        .await;
+    let next = clinic.app.wait_until_finished(&id).await;
+    clinic.sms_from(DANA, "SMO3", "התחל", AUTH_TOKEN).await;
+    let patient: Value = clinic
+        .app
+        .request(
+            reqwest::Method::GET,
+            "/v1/patients/p-1",
+            &clinic.app.key,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .expect("patient");
+
+    assert_eq!(confirmations.len(), 1, "{confirmations:?}");
+    assert!(confirmations[0].contains("הוסרת"), "{confirmations:?}");
+    let details = crate::harness::event_details(&next);
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("sms skipped: patient opted out")),
+        "{details:?}"
+    );
+    assert_eq!(next["attempts"][0]["channel"], "email", "{next:#}");
+    assert_eq!(patient["opted_out"], json!([]), "{patient:#}");
     clinic.stop().await;
 }

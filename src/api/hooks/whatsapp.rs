@@ -91,7 +91,7 @@ fn inbound_message(message: whatsapp::InboundWhatsApp, now: Timestamp) -> Option
         text: message.text,
         reply_payload: message.reply_payload,
         in_reply_to: message.in_reply_to,
-        media: None,
+        media: message.media.map(Into::into),
         sent_at,
     })
 }

@@ -1,33 +1,22 @@
 //! `/v1/conversations`: the clinic's inbox. Staff list conversations, read one, answer the
-//! patient, label it and mark it handled; every action names the person (`by`). Booking keys
-//! have no business in patients' messages: every call here needs a staff or admin key.
-
-use std::collections::BTreeMap;
+//! patient (`conversation_reply`), label it and mark it handled; every action names the person
+//! (`by`). Booking keys have no business in patients' messages: every call here needs a staff or
+//! admin key. A conversation is named by its patient: our id, or the id the rest of the API
+//! uses for them.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
 use jiff::Timestamp;
-use medrelay_channels::ChannelKind;
 use serde::{Deserialize, Serialize};
 
 use super::conversation_out::{ConversationOut, TimelineOut};
-use super::notifications::{idempotency_key, request_hash};
 use super::patients::checked;
 use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::api::json::ApiJson;
 use crate::api::problem::{ApiError, FieldError};
-use crate::domain::{
-    Actor, BUILT_IN_LABELS, Clinic, ConversationStatus, NotificationId, NotificationStatus,
-    Patient, PatientId, Priority,
-};
-use crate::intake::{Content, Draft, StaffReply};
-use crate::policy::{WHATSAPP_WINDOW, WhatsAppContent, channel_plan};
+use crate::domain::{Actor, Clinic, ConversationStatus, PatientId};
 use crate::store::{ApiKeyRole, ConversationCursor, ConversationFilter, LabelChange};
-
-/// Staff replies go as notifications of this topic.
-const REPLY_TOPIC: &str = "general";
 
 const BY_RULE: &str = "must name the staff member acting: 1 to 100 characters on one line";
 
@@ -36,7 +25,7 @@ fn staff_only(caller: &Caller) -> Result<(), ApiError> {
 }
 
 /// The conversation's patient, named by our id or by the id the rest of the API uses.
-async fn conversation_of(
+pub(super) async fn conversation_of(
     state: &AppState,
     caller: &Caller,
     named: &str,
@@ -50,17 +39,12 @@ async fn conversation_of(
 }
 
 /// The staff member named by `by`, as the audit trail records them.
-fn staff_member(by: &str, errors: &mut Vec<FieldError>) -> Actor {
+pub(super) fn staff_member(by: &str, errors: &mut Vec<FieldError>) -> Actor {
     let name = by.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         errors.push(FieldError::new("by", BY_RULE));
     }
     Actor::Staff(name.to_owned())
-}
-
-/// The labels a clinic's conversations may carry: the built-in ones.
-fn known_labels() -> Vec<String> {
-    BUILT_IN_LABELS.iter().map(|l| (*l).to_owned()).collect()
 }
 
 fn label_rule(known: &[String]) -> String {
@@ -87,15 +71,15 @@ fn flag(s: &str) -> Option<bool> {
 }
 
 impl ListQuery {
-    fn filter(self, now: Timestamp) -> Result<ConversationFilter, ApiError> {
+    /// The filter asked for; `known` are the clinic's labels.
+    fn filter(self, now: Timestamp, known: &[String]) -> Result<ConversationFilter, ApiError> {
         let mut errors = Vec::new();
-        let known = known_labels();
         let label = checked(
             &mut errors,
             "label",
             self.label,
             |l| known.iter().any(|k| k == l).then(|| l.to_owned()),
-            &label_rule(&known),
+            &label_rule(known),
         );
         let status = checked(
             &mut errors,
@@ -168,7 +152,8 @@ pub(super) async fn list_conversations(
     staff_only(&caller)?;
     let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let now = state.clock.now();
-    let filter = query.filter(now)?;
+    let known = state.store.conversation_labels(&caller.0.clinic.id).await?;
+    let filter = query.filter(now, &known)?;
     let page = state
         .store
         .conversations(&caller.0.clinic.id, &filter)
@@ -254,8 +239,7 @@ pub(super) struct LabelsIn {
 impl LabelsIn {
     /// Every label known to the clinic, none both added and removed, and `awaiting_response`
     /// left to medrelay: it is set when the patient writes and cleared when staff answer.
-    fn change(self, errors: &mut Vec<FieldError>) -> LabelChange {
-        let known = known_labels();
+    fn change(self, known: &[String], errors: &mut Vec<FieldError>) -> LabelChange {
         if self.add.is_empty() && self.remove.is_empty() {
             errors.push(FieldError::new("add", "give labels to add or to remove"));
         }
@@ -269,7 +253,7 @@ impl LabelsIn {
                          answer or mark the conversation handled",
                     ));
                 } else if !known.contains(label) {
-                    errors.push(FieldError::new(field, label_rule(&known)));
+                    errors.push(FieldError::new(field, label_rule(known)));
                 } else if field.starts_with("add") && self.remove.contains(label) {
                     errors.push(FieldError::new(field, "is also in remove"));
                 }
@@ -291,7 +275,8 @@ pub(super) async fn change_labels(
     let id = conversation_of(&state, &caller, &id).await?;
     let mut errors = Vec::new();
     let by = staff_member(&body.value.by, &mut errors);
-    let change = body.value.change(&mut errors);
+    let known = state.store.conversation_labels(&caller.0.clinic.id).await?;
+    let change = body.value.change(&known, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
@@ -302,217 +287,4 @@ pub(super) async fn change_labels(
         .await
         .map_err(ApiError::not_found("conversation"))?;
     current(&state, clinic, &id).await
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ReplyIn {
-    by: String,
-    text: Option<String>,
-    quick_reply: Option<String>,
-    /// For a quick reply that goes as the clinic's approved WhatsApp template of the same name.
-    params: Option<BTreeMap<String, String>>,
-    channel: Option<ChannelKind>,
-}
-
-/// What staff asked to say: their own text, or a quick reply by name.
-enum Said {
-    Text(String),
-    QuickReply {
-        name: String,
-        params: Option<BTreeMap<String, String>>,
-    },
-}
-
-impl ReplyIn {
-    fn said(&mut self, errors: &mut Vec<FieldError>) -> Option<Said> {
-        match (
-            self.text.take(),
-            self.quick_reply.take(),
-            self.params.take(),
-        ) {
-            (Some(text), None, None) => Some(Said::Text(text)),
-            (None, Some(name), params) => Some(Said::QuickReply { name, params }),
-            (Some(_), None, Some(_)) => {
-                errors.push(FieldError::new("params", "only goes with quick_reply"));
-                None
-            }
-            (Some(_), Some(_), _) => {
-                errors.push(FieldError::new(
-                    "text",
-                    "give either text or quick_reply, not both",
-                ));
-                None
-            }
-            (None, None, _) => {
-                errors.push(FieldError::new("text", "give either text or quick_reply"));
-                None
-            }
-        }
-    }
-}
-
-/// A staff reply taken: the notification that carries it, where it goes and why.
-#[derive(Debug, Serialize)]
-pub(super) struct ReplyOut {
-    id: NotificationId,
-    status: NotificationStatus,
-    send_at: Timestamp,
-    /// The channel it is planned to go on first; null when none can carry it (the dispatcher
-    /// records why).
-    channel: Option<ChannelKind>,
-    /// The inbound message it answers.
-    in_reply_to: Option<crate::domain::InboundMessageId>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    note: Option<String>,
-}
-
-/// How a reply goes: its content, the channel it is pinned to, and a note when the WhatsApp
-/// window changed the plan.
-struct Route {
-    content: Content,
-    pinned: Option<ChannelKind>,
-    whatsapp: WhatsAppContent,
-    note: Option<String>,
-}
-
-impl AppState {
-    /// Whether the patient wrote to the clinic's WhatsApp number in the last 24 hours, so free
-    /// text may go to them there (Meta's customer service window).
-    async fn whatsapp_window_open(
-        &self,
-        clinic: &Clinic,
-        patient: &Patient,
-        now: Timestamp,
-    ) -> Result<bool, ApiError> {
-        let (Some(sender), Some(phone)) = (
-            self.providers.channel(&clinic.slug, ChannelKind::Whatsapp),
-            patient.phone.as_ref(),
-        ) else {
-            return Ok(false);
-        };
-        let since = now.checked_sub(WHATSAPP_WINDOW).unwrap_or(now);
-        let open = self
-            .store
-            .open_whatsapp_windows(&[phone.as_str()], since)
-            .await?;
-        Ok(open.contains(&(sender.sender_id().to_owned(), phone.as_str().to_owned())))
-    }
-
-    /// Free text goes on WhatsApp only inside the window. Outside it a quick reply with an
-    /// approved template of the same name goes as that template; anything else goes on the
-    /// patient's next channel, unpinned, so the usual fallback applies.
-    async fn reply_route(
-        &self,
-        clinic: &Clinic,
-        patient: &Patient,
-        said: Said,
-        channel: Option<ChannelKind>,
-        now: Timestamp,
-    ) -> Result<Route, ApiError> {
-        let free_text = |said: Said| match said {
-            Said::Text(text) => Content::Body(text),
-            Said::QuickReply { name, .. } => Content::QuickReply(name),
-        };
-        if channel != Some(ChannelKind::Whatsapp)
-            || self.whatsapp_window_open(clinic, patient, now).await?
-        {
-            return Ok(Route {
-                content: free_text(said),
-                pinned: channel,
-                whatsapp: WhatsAppContent::FreeTextInWindow,
-                note: None,
-            });
-        }
-        const CLOSED: &str = "WhatsApp window closed: the patient last wrote on WhatsApp more \
-                              than 24 hours ago, and free text may go there only within 24 hours";
-        if let Said::QuickReply { name, params } = &said {
-            let values = params.clone().unwrap_or_default();
-            let template = self
-                .intake
-                .check_template(clinic, name, &values, Some(patient))
-                .await?;
-            if template.is_ok() {
-                return Ok(Route {
-                    content: Content::Template {
-                        name: name.clone(),
-                        params: params.clone(),
-                    },
-                    pinned: Some(ChannelKind::Whatsapp),
-                    whatsapp: WhatsAppContent::Template,
-                    note: Some(format!(
-                        "{CLOSED}; it goes as the clinic's approved template {name} instead"
-                    )),
-                });
-            }
-        }
-        Ok(Route {
-            content: free_text(said),
-            pinned: None,
-            whatsapp: WhatsAppContent::FreeTextOutsideWindow,
-            note: Some(format!("{CLOSED}; it goes on the patient's next channel")),
-        })
-    }
-}
-
-pub(super) async fn reply(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    mut body: ApiJson<ReplyIn>,
-) -> Result<(StatusCode, Json<ReplyOut>), ApiError> {
-    let id = conversation_of(&state, &caller, &id).await?;
-    let mut errors = Vec::new();
-    let by = staff_member(&body.value.by, &mut errors);
-    let said = body.value.said(&mut errors);
-    let (Some(said), Actor::Staff(by), true) = (said, by, errors.is_empty()) else {
-        return Err(ApiError::Invalid(errors));
-    };
-    let clinic = &caller.0.clinic;
-    let now = state.clock.now();
-    let patient = state
-        .store
-        .clinic_patient(&clinic.id, &id)
-        .await
-        .map_err(ApiError::not_found("conversation"))?;
-    let target = state.store.reply_target(&clinic.id, &id).await?;
-    let channel = body.value.channel.or(target.last_channel);
-    let route = state
-        .reply_route(clinic, &patient, said, channel, now)
-        .await?;
-    let planned = channel_plan(route.pinned, &patient, clinic, &[], &[], route.whatsapp);
-    let draft = Draft {
-        idempotency_key: idempotency_key(&headers)?,
-        request_hash: request_hash(&body),
-        content: route.content,
-        clinic: clinic.clone(),
-        patient_id: patient.external_id.clone(),
-        topic: REPLY_TOPIC.to_owned(),
-        channel: route.pinned,
-        // An answer goes now: the clinic's hours and the patient's quiet hours hold back what
-        // medrelay sends on its own, not a person answering a patient who wrote.
-        priority: Priority::Urgent,
-        send_at: None,
-        expires_at: None,
-    };
-    let reply = StaffReply {
-        by,
-        in_reply_to: target.waiting.clone(),
-    };
-    let receipt = state
-        .intake
-        .accept_staff_reply(draft, &caller.actor(), reply)
-        .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(ReplyOut {
-            id: receipt.id,
-            status: receipt.status,
-            send_at: receipt.send_at,
-            channel: planned.channels.first().map(|c| c.channel),
-            in_reply_to: target.waiting,
-            note: route.note,
-        }),
-    ))
 }

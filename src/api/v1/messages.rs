@@ -13,11 +13,8 @@ use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::api::problem::ApiError;
 use crate::domain::{InboundMedia, InboundMessageId};
+use crate::policy::inbound::InboundSettings;
 use crate::store::ApiKeyRole;
-
-/// How long a patient's media is served after it arrived. The clinic's own setting
-/// (`media_retention_days` of `/v1/clinic/inbound`) replaces it once that setting exists.
-const MEDIA_RETENTION_DAYS: i64 = 30;
 
 /// Content type of media whose provider named none.
 const UNKNOWN_TYPE: &str = "application/octet-stream";
@@ -44,7 +41,8 @@ pub(super) async fn get_media(
     else {
         return Err(ApiError::NotFound("media of this message"));
     };
-    check_retention(message.received_at, state.clock.now())?;
+    let retention_days = retention_days(message.clinic_settings.as_deref())?;
+    check_retention(message.received_at, retention_days, state.clock.now())?;
     let account = state
         .providers
         .whatsapp_account(&message.sender)
@@ -59,17 +57,27 @@ pub(super) async fn get_media(
     Ok((headers, Body::from_stream(chunks(download))).into_response())
 }
 
+/// The clinic's `media_retention_days` (`/v1/clinic/inbound`), its default when unset.
+fn retention_days(stored: Option<&str>) -> Result<u32, ApiError> {
+    let settings = match stored {
+        Some(json) => serde_json::from_str::<InboundSettings>(json)
+            .map_err(|e| ApiError::Internal(format!("stored inbound settings: {e}").into()))?,
+        None => InboundSettings::default(),
+    };
+    Ok(settings.media_retention_days)
+}
+
 /// Media older than the retention period is not served, even if the provider still has it.
-fn check_retention(received_at: Timestamp, now: Timestamp) -> Result<(), ApiError> {
+fn check_retention(received_at: Timestamp, days: u32, now: Timestamp) -> Result<(), ApiError> {
     let kept_until = received_at
-        .checked_add(Span::new().hours(MEDIA_RETENTION_DAYS * 24))
+        .checked_add(Span::new().hours(i64::from(days) * 24))
         .unwrap_or(Timestamp::MAX);
     if now < kept_until {
         return Ok(());
     }
     Err(ApiError::Gone(format!(
-        "this message's media is past the clinic's media retention of {MEDIA_RETENTION_DAYS} \
-         days and is no longer served"
+        "this message's media is past the clinic's media retention of {days} days and is no \
+         longer served"
     )))
 }
 
@@ -183,10 +191,20 @@ mod tests {
         let received: Timestamp = "2026-11-01T10:00:00Z".parse().expect("time");
         let day = |d: i64| received + Span::new().hours(d * 24);
 
-        assert!(check_retention(received, day(29)).is_ok());
+        assert!(check_retention(received, 30, day(29)).is_ok());
         assert!(matches!(
-            check_retention(received, day(30)),
+            check_retention(received, 30, day(30)),
             Err(ApiError::Gone(_))
         ));
+        assert!(check_retention(received, 90, day(89)).is_ok());
+    }
+
+    #[test]
+    fn the_retention_is_the_clinics_setting_else_the_default() {
+        assert_eq!(retention_days(None).ok(), Some(30));
+        assert_eq!(
+            retention_days(Some(r#"{"media_retention_days": 7}"#)).ok(),
+            Some(7)
+        );
     }
 }

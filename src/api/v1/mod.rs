@@ -5,8 +5,10 @@ mod appointment_out;
 mod appointments;
 mod callbacks;
 mod clinic_hours;
+mod clinic_inbound;
 mod clinic_secure_links;
 mod conversation_out;
+mod conversation_reply;
 mod conversations;
 mod keys;
 mod messages;
@@ -50,6 +52,10 @@ pub(super) fn routes() -> Router<AppState> {
             "/v1/clinic/secure-links",
             get(clinic_secure_links::get_secure_links).put(clinic_secure_links::put_secure_links),
         )
+        .route(
+            "/v1/clinic/inbound",
+            get(clinic_inbound::get_inbound).put(clinic_inbound::put_inbound),
+        )
         .route("/v1/appointments", post(appointments::book_appointment))
         .route(
             "/v1/appointments/{id}",
@@ -76,7 +82,7 @@ fn conversation_routes() -> Router<AppState> {
         )
         .route(
             "/v1/conversations/{patient_id}/reply",
-            post(conversations::reply),
+            post(conversation_reply::reply),
         )
         .route(
             "/v1/conversations/{patient_id}/handled",

@@ -5,7 +5,9 @@ use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 use serde::Serialize;
 
-use crate::domain::{AttemptContent, NotificationId, NotificationStatus, Priority};
+use crate::domain::{
+    AttemptContent, InboundMessageId, NotificationId, NotificationStatus, Priority,
+};
 use crate::store::{AttemptRecord, EventRecord, NotificationRecord};
 
 #[derive(Debug, Serialize)]
@@ -58,6 +60,11 @@ pub(super) struct NotificationFields {
     pub(super) topic: String,
     pub(super) priority: Priority,
     pub(super) status: NotificationStatus,
+    /// `api`, `auto:<kind>` (medrelay answering a patient) or `staff_reply`.
+    pub(super) origin: String,
+    /// The patient's message an auto or staff reply answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) in_reply_to: Option<InboundMessageId>,
     /// The channel it went on once a provider took it (`sent`), then the one that delivered it.
     pub(super) channel: Option<ChannelKind>,
     /// The channel staff chose for it, if any.
@@ -120,6 +127,8 @@ impl From<NotificationRecord> for NotificationFields {
             topic: r.topic,
             priority: r.priority,
             status: r.status,
+            origin: r.origin.stored(),
+            in_reply_to: r.in_reply_to,
             channel: r.channel,
             requested_channel: r.requested_channel,
             body: r.body,

@@ -14,7 +14,7 @@ use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::api::json::{self, ApiJson};
 use crate::api::problem::{ApiError, FieldError};
-use crate::domain::{NotificationId, NotificationStatus, Priority, Sensitivity};
+use crate::domain::{NotificationId, NotificationStatus, OriginFamily, Priority, Sensitivity};
 use crate::intake::{Content, Draft};
 use crate::store::{ApiKeyRole, NotificationFilter, NotificationRecord, Receipt, StoreError};
 
@@ -301,6 +301,7 @@ fn why_not_cancellable(current: &NotificationRecord) -> String {
 pub(super) struct ListQuery {
     patient_id: Option<String>,
     status: Option<String>,
+    origin: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -314,6 +315,13 @@ impl ListQuery {
             self.status,
             NotificationStatus::parse,
             &format!("must be one of {}", NotificationStatus::names()),
+        );
+        let origin = checked(
+            &mut errors,
+            "origin",
+            self.origin,
+            OriginFamily::parse,
+            &format!("must be one of {}", OriginFamily::names()),
         );
         let limit = self.limit.unwrap_or(50);
         if !(1..=500).contains(&limit) {
@@ -332,6 +340,7 @@ impl ListQuery {
         Ok(NotificationFilter {
             patient_external_id: self.patient_id,
             status,
+            origin,
             limit,
             after,
         })

@@ -176,36 +176,30 @@ pub fn read_inbound(facts: &InboundFacts) -> InboundPlan {
 
 fn read_intent(facts: &InboundFacts, message: &str) -> Intent {
     let settings = facts.settings;
-    let words = &settings.keywords;
-    let urgent = settings.urgent_phrases.values().flatten();
-    if urgent
-        .into_iter()
-        .any(|phrase| contains_phrase(message, phrase))
-    {
+    let keywords = &settings.keywords;
+    let mut urgent_phrases = settings.urgent_phrases.values().flatten();
+    if urgent_phrases.any(|phrase| contains_phrase(message, phrase)) {
         return Intent::Urgent;
     }
-    if is_one_of(message, &words.opt_out) {
+    if is_one_of(message, &keywords.opt_out) {
         return Intent::OptOut;
     }
-    if is_one_of(message, &words.opt_in) {
+    if is_one_of(message, &keywords.opt_in) {
         return Intent::OptIn;
     }
     let Some(reminder) = &facts.reminder else {
         return Intent::None;
     };
-    if let Some(answer) = facts
+    let button = facts
         .reply_payload
-        .and_then(|p| payload_answer(p, reminder))
-    {
-        return answer;
-    }
-    if is_one_of(message, &words.confirm) {
+        .and_then(|p| payload_answer(p, reminder));
+    if let Some(answer) = button {
+        answer
+    } else if is_one_of(message, &keywords.confirm) {
         Intent::Confirm
-    } else if is_one_of(message, &words.cancel) {
+    } else if is_one_of(message, &keywords.cancel) {
         Intent::Cancel
-    } else if (1..=SHORT_REPLY_WORDS)
-        .contains(&message.split(' ').filter(|w| !w.is_empty()).count())
-    {
+    } else if (1..=SHORT_REPLY_WORDS).contains(&message.split_whitespace().count()) {
         Intent::AmbiguousReply
     } else {
         Intent::None

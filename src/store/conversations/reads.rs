@@ -10,9 +10,10 @@ use super::{
     TIMELINE_LIMIT, parse_labels,
 };
 use crate::domain::{
-    ClinicId, ConversationStatus, InboundMessageId, Intent, NotificationId, Origin, Patient,
-    PatientId,
+    BUILT_IN_LABELS, ClinicId, ConversationStatus, InboundMessageId, Intent, NotificationId,
+    Origin, Patient, PatientId,
 };
+use crate::policy::inbound::InboundSettings;
 use crate::store::notification_reads::event_record;
 use crate::store::notifications::status;
 use crate::store::{Store, StoreError, millis, opt_timestamp, parse_stored, timestamp};
@@ -205,6 +206,29 @@ impl Store {
         found
             .map(|(id,)| PatientId::from_stored(id))
             .ok_or(StoreError::NotFound)
+    }
+
+    /// The labels the clinic's conversations may carry: the built-in ones, then the clinic's
+    /// own from its two-way settings.
+    pub async fn conversation_labels(&self, clinic: &ClinicId) -> Result<Vec<String>, StoreError> {
+        let stored: Option<Option<String>> =
+            sqlx::query_scalar("SELECT inbound_settings FROM clinics WHERE id = $1")
+                .bind(clinic.as_str())
+                .fetch_optional(&self.read)
+                .await?;
+        let own = match stored.flatten() {
+            Some(json) => {
+                serde_json::from_str::<InboundSettings>(&json)
+                    .map_err(|e| StoreError::Corrupt(format!("clinic inbound settings: {e}")))?
+                    .labels
+            }
+            None => Vec::new(),
+        };
+        Ok(BUILT_IN_LABELS
+            .iter()
+            .map(|l| (*l).to_owned())
+            .chain(own)
+            .collect())
     }
 
     /// The clinic's patient `id`, whole: what a reply is planned for.

@@ -17,6 +17,7 @@ use crate::domain::{
     AppointmentId, AppointmentStatus, AutoReply, Clinic, ClinicHours, ClinicId, Event,
     InboundMessage, InboundMessageId, Intent, Patient, PatientId,
 };
+use crate::policy::inbound::AnsweredReminder;
 use crate::policy::templates::{OwnTemplate, TemplateCopy};
 
 /// The clinics a message to one of our numbers may be for, by slug.
@@ -48,15 +49,16 @@ pub struct InboundSituation {
     pub message_id: InboundMessageId,
     pub clinic: Clinic,
     pub patient: Patient,
-    pub unknown_contact: bool,
     /// The clinic's two-way settings as stored (JSON); none: the defaults.
     pub settings: Option<String>,
     pub hours: Arc<ClinicHours>,
     /// The clinic's own template copies, auto replies among them.
     pub templates: Vec<OwnTemplate<TemplateCopy>>,
     pub conversation: ConversationState,
-    /// The appointment this message may answer: see [`AnsweredAppointment`].
-    pub reminder: Option<AnsweredAppointment>,
+    /// The appointment this message may answer: the one a WhatsApp reply's context or button
+    /// names, else that of the latest reminder sent to the patient in the last 7 days; still
+    /// on (booked or confirmed) and in the future.
+    pub reminder: Option<AnsweredReminder>,
 }
 
 /// A conversation's clocks and labels before this message.
@@ -71,16 +73,6 @@ pub struct ConversationState {
     pub last_receipt_at: Option<Timestamp>,
     pub last_away_at: Option<Timestamp>,
     pub created_at: Option<Timestamp>,
-}
-
-/// The appointment a reply may answer: the one a WhatsApp reply's context or button names,
-/// else that of the latest reminder sent to the patient in the last 7 days; still on
-/// (booked or confirmed) and in the future.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AnsweredAppointment {
-    pub appointment: AppointmentId,
-    pub starts_at: Timestamp,
-    pub status: AppointmentStatus,
 }
 
 /// What medrelay does about a message, as the rules decided.

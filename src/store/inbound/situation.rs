@@ -9,8 +9,9 @@ use sqlx::{Any, Transaction};
 use super::super::patients::locked_patient;
 use super::super::{Store, StoreError, millis, opt_timestamp, timestamp};
 use super::matching::Match;
-use super::{AnsweredAppointment, Arrival, ConversationState, InboundSituation};
+use super::{Arrival, ConversationState, InboundSituation};
 use crate::domain::{AppointmentId, AppointmentStatus, InboundMessageId, PatientId};
+use crate::policy::inbound::AnsweredReminder;
 use crate::policy::templates::TemplateCopy;
 
 /// How far back a reminder may be that a reply answers.
@@ -25,7 +26,7 @@ impl Store {
         id: InboundMessageId,
         arrival: &Arrival<'_>,
     ) -> Result<InboundSituation, StoreError> {
-        let (patient, unknown_contact) = locked_patient(self.backend, tx, &found.patient).await?;
+        let patient = locked_patient(self.backend, tx, &found.patient).await?;
         let clinic = self.clinic_by_id(&found.clinic).await?;
         let settings: Option<String> =
             sqlx::query_scalar("SELECT inbound_settings FROM clinics WHERE id = $1")
@@ -42,7 +43,6 @@ impl Store {
             reminder: answered_appointment(tx, &found.patient, arrival).await?,
             clinic,
             patient,
-            unknown_contact,
             settings,
         })
     }
@@ -92,13 +92,13 @@ async fn conversation_state(
 }
 
 /// The appointment the message may answer: one of the patient's appointments still on and in
-/// the future whose reminder went out in the last 7 days. A WhatsApp reply to that reminder
+/// the future whose reminder a provider took in the last 7 days (and has not failed). A WhatsApp reply to that reminder
 /// (its context) or a button naming the appointment picks it; else the latest reminder's.
 async fn answered_appointment(
     tx: &mut Transaction<'_, Any>,
     patient: &PatientId,
     arrival: &Arrival<'_>,
-) -> Result<Option<AnsweredAppointment>, StoreError> {
+) -> Result<Option<AnsweredReminder>, StoreError> {
     let now = arrival.received_at;
     let since = now - REMINDER_ANSWERED_WITHIN;
     let rows: Vec<(String, i64, String, Option<String>)> = sqlx::query_as(
@@ -106,7 +106,7 @@ async fn answered_appointment(
          JOIN appointments ap ON ap.id = n.appointment_id \
          JOIN attempts a ON a.notification_id = n.id \
          WHERE n.clinic_id = ap.clinic_id AND n.patient_id = $1 AND n.reminder_minutes_before IS NOT NULL \
-         AND n.status IN ('sent', 'delivered', 'read') AND a.accepted_at > $2 \
+         AND a.status IN ('accepted', 'sent', 'delivered', 'read') AND a.accepted_at > $2 \
          AND ap.status IN ('booked', 'confirmed') AND ap.starts_at > $3 \
          ORDER BY a.accepted_at DESC",
     )
@@ -126,7 +126,7 @@ async fn answered_appointment(
     let Some((id, starts_at, status, _)) = rows.iter().find(named).or(rows.first()) else {
         return Ok(None);
     };
-    Ok(Some(AnsweredAppointment {
+    Ok(Some(AnsweredReminder {
         appointment: AppointmentId::from_stored(id.clone()),
         starts_at: timestamp(*starts_at)?,
         status: AppointmentStatus::parse(status)

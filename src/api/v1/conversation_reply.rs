@@ -1,0 +1,271 @@
+//! `POST /v1/conversations/{patient_id}/reply`: a staff member answers the patient. The answer
+//! is a notification (origin `staff_reply`) taken through intake like any other, so routing,
+//! opt-outs and events apply; it answers every message the patient left waiting.
+//!
+//! It goes on the channel staff name, else the one the patient last wrote on. WhatsApp carries
+//! free text only within 24 hours of the patient's last message there; outside that window a
+//! quick reply goes as the clinic's approved template of the same name if it has one, and
+//! anything else goes on the patient's next channel. The answer says which, and why.
+//!
+//! A reply goes now, whatever the hours: they hold back what medrelay sends on its own, not a
+//! person answering a patient who wrote (so it is stored as `urgent`). It counts toward no daily
+//! cap: the caps are against flooding, not against answering.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use jiff::Timestamp;
+use medrelay_channels::ChannelKind;
+use serde::{Deserialize, Serialize};
+
+use super::conversations::{conversation_of, staff_member};
+use super::notifications::{idempotency_key, request_hash};
+use crate::api::AppState;
+use crate::api::auth::Caller;
+use crate::api::json::ApiJson;
+use crate::api::problem::{ApiError, FieldError};
+use crate::domain::{
+    Actor, Clinic, InboundMessageId, NotificationId, NotificationStatus, Patient, Priority,
+};
+use crate::intake::{Content, Draft, StaffReply};
+use crate::policy::{WHATSAPP_WINDOW, WhatsAppContent, channel_plan};
+
+/// Staff replies go as notifications of this topic.
+const REPLY_TOPIC: &str = "general";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReplyIn {
+    by: String,
+    text: Option<String>,
+    quick_reply: Option<String>,
+    /// For a quick reply that goes as the clinic's approved WhatsApp template of the same name.
+    params: Option<BTreeMap<String, String>>,
+    channel: Option<ChannelKind>,
+}
+
+/// What staff asked to say: their own text, or a quick reply by name.
+enum Said {
+    Text(String),
+    QuickReply {
+        name: String,
+        params: Option<BTreeMap<String, String>>,
+    },
+}
+
+impl ReplyIn {
+    fn said(&mut self, errors: &mut Vec<FieldError>) -> Option<Said> {
+        match (
+            self.text.take(),
+            self.quick_reply.take(),
+            self.params.take(),
+        ) {
+            (Some(text), None, None) => Some(Said::Text(text)),
+            (None, Some(name), params) => Some(Said::QuickReply { name, params }),
+            (Some(_), None, Some(_)) => {
+                errors.push(FieldError::new("params", "only goes with quick_reply"));
+                None
+            }
+            (Some(_), Some(_), _) => {
+                errors.push(FieldError::new(
+                    "text",
+                    "give either text or quick_reply, not both",
+                ));
+                None
+            }
+            (None, None, _) => {
+                errors.push(FieldError::new("text", "give either text or quick_reply"));
+                None
+            }
+        }
+    }
+}
+
+/// A staff reply taken: the notification that carries it, where it goes and why.
+#[derive(Debug, Serialize)]
+pub(super) struct ReplyOut {
+    id: NotificationId,
+    status: NotificationStatus,
+    send_at: Timestamp,
+    /// The channel it is planned to go on first; null when none can carry it (the dispatcher
+    /// records why).
+    channel: Option<ChannelKind>,
+    /// The inbound message it answers.
+    in_reply_to: Option<InboundMessageId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+/// How a reply goes: its content, the channel it is pinned to, and a note when the WhatsApp
+/// window changed the plan.
+struct Route {
+    content: Content,
+    pinned: Option<ChannelKind>,
+    whatsapp: WhatsAppContent,
+    note: Option<String>,
+}
+
+const WINDOW_CLOSED: &str = "WhatsApp window closed: the patient last wrote on WhatsApp more \
+                             than 24 hours ago, and free text may go there only within 24 hours";
+
+/// Whether the patient wrote to the clinic's WhatsApp number in the last 24 hours, so free text
+/// may go to them there (Meta's customer service window).
+async fn whatsapp_window_open(
+    state: &AppState,
+    clinic: &Clinic,
+    patient: &Patient,
+    now: Timestamp,
+) -> Result<bool, ApiError> {
+    let (Some(sender), Some(phone)) = (
+        state.providers.channel(&clinic.slug, ChannelKind::Whatsapp),
+        patient.phone.as_ref(),
+    ) else {
+        return Ok(false);
+    };
+    let since = now.checked_sub(WHATSAPP_WINDOW).unwrap_or(now);
+    let open = state
+        .store
+        .open_whatsapp_windows(&[phone.as_str()], since)
+        .await?;
+    Ok(open.contains(&(sender.sender_id().to_owned(), phone.as_str().to_owned())))
+}
+
+/// The clinic's approved template named like the quick reply, as the content of a reply outside
+/// the window; `None` when it has none the patient can get with these params.
+async fn approved_template(
+    state: &AppState,
+    clinic: &Clinic,
+    patient: &Patient,
+    said: &Said,
+) -> Result<Option<Route>, ApiError> {
+    let Said::QuickReply { name, params } = said else {
+        return Ok(None);
+    };
+    let values = params.clone().unwrap_or_default();
+    let checked = state
+        .intake
+        .check_template(clinic, name, &values, Some(patient))
+        .await?;
+    Ok(checked.is_ok().then(|| Route {
+        content: Content::Template {
+            name: name.clone(),
+            params: params.clone(),
+        },
+        pinned: Some(ChannelKind::Whatsapp),
+        whatsapp: WhatsAppContent::Template,
+        note: Some(format!(
+            "{WINDOW_CLOSED}; it goes as the clinic's approved template {name} instead"
+        )),
+    }))
+}
+
+/// Free text goes on WhatsApp only inside the window. Outside it a quick reply with an approved
+/// template of the same name goes as that template; anything else goes on the patient's next
+/// channel, unpinned, so the usual fallback applies.
+async fn reply_route(
+    state: &AppState,
+    clinic: &Clinic,
+    patient: &Patient,
+    said: Said,
+    channel: Option<ChannelKind>,
+    now: Timestamp,
+) -> Result<Route, ApiError> {
+    let in_window = channel != Some(ChannelKind::Whatsapp)
+        || whatsapp_window_open(state, clinic, patient, now).await?;
+    if !in_window && let Some(route) = approved_template(state, clinic, patient, &said).await? {
+        return Ok(route);
+    }
+    let content = match said {
+        Said::Text(text) => Content::Body(text),
+        Said::QuickReply { name, .. } => Content::QuickReply(name),
+    };
+    Ok(if in_window {
+        Route {
+            content,
+            pinned: channel,
+            whatsapp: WhatsAppContent::FreeTextInWindow,
+            note: None,
+        }
+    } else {
+        Route {
+            content,
+            pinned: None,
+            whatsapp: WhatsAppContent::FreeTextOutsideWindow,
+            note: Some(format!(
+                "{WINDOW_CLOSED}; it goes on the patient's next channel"
+            )),
+        }
+    })
+}
+
+/// The notification that carries a reply, as intake takes it.
+fn reply_draft(
+    clinic: &Clinic,
+    patient: &Patient,
+    route: &mut Route,
+    headers: &HeaderMap,
+    body: &ApiJson<ReplyIn>,
+) -> Result<Draft, ApiError> {
+    Ok(Draft {
+        idempotency_key: idempotency_key(headers)?,
+        request_hash: request_hash(body),
+        content: std::mem::replace(&mut route.content, Content::Body(String::new())),
+        clinic: clinic.clone(),
+        patient_id: patient.external_id.clone(),
+        topic: REPLY_TOPIC.to_owned(),
+        channel: route.pinned,
+        // An answer goes now (see the module's note).
+        priority: Priority::Urgent,
+        send_at: None,
+        expires_at: None,
+    })
+}
+
+pub(super) async fn reply(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    mut body: ApiJson<ReplyIn>,
+) -> Result<(StatusCode, Json<ReplyOut>), ApiError> {
+    let id = conversation_of(&state, &caller, &id).await?;
+    let mut errors = Vec::new();
+    let by = staff_member(&body.value.by, &mut errors);
+    let said = body.value.said(&mut errors);
+    let (Some(said), Actor::Staff(by), true) = (said, by, errors.is_empty()) else {
+        return Err(ApiError::Invalid(errors));
+    };
+    let clinic = &caller.0.clinic;
+    let patient = state
+        .store
+        .clinic_patient(&clinic.id, &id)
+        .await
+        .map_err(ApiError::not_found("conversation"))?;
+    let target = state.store.reply_target(&clinic.id, &id).await?;
+    let channel = body.value.channel.or(target.last_channel);
+    let now = state.clock.now();
+    let mut route = reply_route(&state, clinic, &patient, said, channel, now).await?;
+    let planned = channel_plan(route.pinned, &patient, clinic, &[], &[], route.whatsapp);
+    let draft = reply_draft(clinic, &patient, &mut route, &headers, &body)?;
+    let answers = StaffReply {
+        by,
+        in_reply_to: target.waiting.clone(),
+    };
+    let receipt = state
+        .intake
+        .accept_staff_reply(draft, &caller.actor(), answers)
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ReplyOut {
+            id: receipt.id,
+            status: receipt.status,
+            send_at: receipt.send_at,
+            channel: planned.channels.first().map(|c| c.channel),
+            in_reply_to: target.waiting,
+            note: route.note,
+        }),
+    ))
+}
