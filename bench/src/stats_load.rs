@@ -140,9 +140,16 @@ struct AttemptStory {
     failed_at: Option<i64>,
 }
 
-fn story(i: usize, now: i64) -> Story {
+/// The `i`th of `count` moments spread evenly over the year before `now`, with up to a spacing of
+/// jitter: rows are appended in time order, as a clinic's tables grow.
+fn moment(i: usize, count: usize, now: i64, dice: &mut Dice) -> i64 {
+    let spacing = (365 * DAY_MS / count.max(1) as i64).max(1);
+    now - 365 * DAY_MS + i as i64 * spacing + dice.below(spacing as u64)
+}
+
+fn story(i: usize, count: usize, now: i64) -> Story {
     let mut dice = Dice(0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1));
-    let created_at = now - dice.below(365 * DAY_MS as u64);
+    let created_at = moment(i, count, now, &mut dice);
     let (topic, appointment) = match dice.below(10) {
         0..=5 => ("appointment_reminder", Some(i % APPOINTMENTS)),
         6..=8 => ("general", None),
@@ -221,7 +228,7 @@ async fn load_notifications(pool: &AnyPool, history: &History<'_>) -> BenchResul
          delivered_channel, created_at, updated_at, appointment_id, origin",
         history.notifications,
         |i, sql| {
-            let s = story(i, now);
+            let s = story(i, history.notifications, now);
             let patient = i % PATIENTS;
             let appointment = s
                 .appointment
@@ -250,7 +257,11 @@ async fn load_notifications(pool: &AnyPool, history: &History<'_>) -> BenchResul
         history.notifications,
         |i, sql| {
             let opt = |v: Option<i64>| v.map_or("NULL".to_owned(), |v| v.to_string());
-            for (k, a) in story(i, now).attempts.iter().enumerate() {
+            for (k, a) in story(i, history.notifications, now)
+                .attempts
+                .iter()
+                .enumerate()
+            {
                 if k > 0 {
                     sql.push(',');
                 }
@@ -275,7 +286,10 @@ async fn load_inbound(pool: &AnyPool, history: &History<'_>) -> BenchResult<()> 
     let clinic = history.clinic;
     let now = history.now.as_millisecond();
     let received: Vec<i64> = (0..history.inbound)
-        .map(|i| now - Dice(0xD1B5_4A32_D192_ED03 ^ (i as u64 + 1)).below(365 * DAY_MS as u64))
+        .map(|i| {
+            let mut dice = Dice(0xD1B5_4A32_D192_ED03 ^ (i as u64 + 1));
+            moment(i, history.inbound, now, &mut dice)
+        })
         .collect();
     insert_rows(
         pool,

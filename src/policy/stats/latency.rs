@@ -15,15 +15,14 @@ pub fn bucket_of(ms: i64) -> i64 {
     }
 }
 
-/// [`bucket_of`] as a SQL expression over `duration` (an integer millisecond expression), the
+/// [`bucket_of`] as a SQL expression over `d` (an integer millisecond expression), the
 /// same on SQLite and PostgreSQL (integer division truncates on both).
-pub fn bucket_sql(duration: &str) -> String {
+pub fn bucket_sql(d: &str) -> String {
     format!(
         "CASE WHEN {d} < 0 THEN 0 \
          WHEN {d} < 60000 THEN {d} / 1000 * 1000 \
          WHEN {d} < 3600000 THEN {d} / 60000 * 60000 \
-         ELSE {d} / 600000 * 600000 END",
-        d = duration
+         ELSE {d} / 600000 * 600000 END"
     )
 }
 

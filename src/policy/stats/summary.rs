@@ -219,7 +219,7 @@ fn peak_hours(by_hour_of_week: &[[i64; 24]; 7]) -> Vec<PeakHour> {
         .filter(|h| h.messages > 0)
         .collect();
     // A stable sort keeps week order among equals.
-    hours.sort_by(|a, b| b.messages.cmp(&a.messages));
+    hours.sort_by_key(|h| std::cmp::Reverse(h.messages));
     hours.truncate(PEAK_HOURS);
     hours
 }
