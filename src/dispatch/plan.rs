@@ -53,6 +53,7 @@ pub fn plan(inputs: &PlanInputs<'_>, rules: &DeliveryRules, now: Timestamp) -> D
         inputs.suspended,
         whatsapp,
     );
+    plan.callback_possible &= policy::callback_when_unreached(notification.origin);
     if let Some(body) = &notification.body
         && privacy::carries(inputs.sensitivity, ChannelKind::Sms) == privacy::Carries::Content
     {

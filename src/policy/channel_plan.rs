@@ -171,6 +171,13 @@ pub fn patient_for_plan(
     Cow::Owned(seen)
 }
 
+/// Whether staff get a callback task when nothing carries a notification from `origin`. An
+/// automatic acknowledgement (a receipt, the away message, a keyword's confirmation) is not worth
+/// a call; the answer to an urgent message is, and so is everything the clinic or its staff wrote.
+pub fn callback_when_unreached(origin: Origin) -> bool {
+    !matches!(origin, Origin::Auto(reply) if reply != AutoReply::Urgent)
+}
+
 /// How we know the patient's number is a landline, if we do: its number range, or a provider's
 /// refusal of a text to it.
 fn landline(patient: &Patient, facts: &[KnownFact]) -> Option<SkipReason> {
@@ -616,5 +623,15 @@ pub(crate) mod tests {
 
         assert!(on(Origin::Auto(AutoReply::Receipt)));
         assert!(!on(Origin::Api));
+    }
+
+    #[test]
+    fn an_unreached_receipt_makes_no_callback_task_but_an_unreached_urgent_answer_does() {
+        assert!(!callback_when_unreached(Origin::Auto(AutoReply::Receipt)));
+        assert!(!callback_when_unreached(Origin::Auto(AutoReply::Away)));
+        assert!(!callback_when_unreached(Origin::Auto(AutoReply::OptOut)));
+        assert!(callback_when_unreached(Origin::Auto(AutoReply::Urgent)));
+        assert!(callback_when_unreached(Origin::Api));
+        assert!(callback_when_unreached(Origin::StaffReply));
     }
 }

@@ -33,7 +33,7 @@ pub mod templates;
 pub use appointment_notices::{NOTICE_LEAD, notice_priority};
 pub use channel_plan::{
     ChannelPlan, ChannelSuspension, KnownFact, PlannedChannel, WHATSAPP_WINDOW, WhatsAppContent,
-    channel_plan, patient_for_plan, skip_sms_for_overlong_text,
+    callback_when_unreached, channel_plan, patient_for_plan, skip_sms_for_overlong_text,
 };
 pub use decide::{
     AttemptFacts, AttemptVerdict, Decision, DeliveryRules, NotificationFacts, Step, decide,
