@@ -152,7 +152,7 @@ async fn a_whatsapp_template_reaches_an_arabic_speaking_patient_as_the_approved_
     assert_eq!(outbox[0]["language"], "ar");
     assert_eq!(
         outbox[0]["body"],
-        "مرحبًا Omar، تذكير بموعدك في Clinic hadar بتاريخ 01.12 الساعة 09:30."
+        "مرحبًا Omar، تذكير بموعدك في Clinic hadar بتاريخ 01.12 الساعة 09:30. يرجى الرد بـ 1 للتأكيد أو 2 للإلغاء."
     );
     app.stop().await;
 }
@@ -302,7 +302,7 @@ async fn a_clinic_with_its_own_whatsapp_account_sends_through_it_while_other_cli
     assert_eq!(outbox[0]["notification_id"], theirs["id"]);
     assert_eq!(
         outbox[0]["body"],
-        "Hello Noa, a reminder of your appointment at Clinic other on 01.12 at 09:30."
+        "Hello Noa, a reminder of your appointment at Clinic other on 01.12 at 09:30. Reply 1 to confirm or 2 to cancel."
     );
     app.stop().await;
 }

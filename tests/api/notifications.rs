@@ -103,7 +103,7 @@ async fn a_template_is_rendered_in_the_patients_language() {
     assert_eq!(outbox[0]["language"], "ru");
     assert_eq!(
         outbox[0]["body"],
-        "Здравствуйте, Anna! Напоминаем о вашем приёме в Clinic hadar 01.12 в 09:30."
+        "Здравствуйте, Anna! Напоминаем о вашем приёме в Clinic hadar 01.12 в 09:30. Ответьте 1, чтобы подтвердить, или 2, чтобы отменить."
     );
     app.stop().await;
 }

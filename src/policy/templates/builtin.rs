@@ -352,6 +352,10 @@ pub fn builtin(name: &str, language: &str) -> Option<TemplateCopy> {
 /// parameters as `{{1}}`, `{{2}}`, ….
 fn builtin_copy(template: &Template, language: &str, text: &str) -> TemplateCopy {
     let params: Vec<String> = template.params.iter().map(|p| (*p).to_owned()).collect();
+    let (texted, spoken) = match answer_invitation(template.name, language) {
+        Some((reply, press)) => (format!("{text} {reply}"), format!("{text} {press}")),
+        None => (text.to_owned(), text.to_owned()),
+    };
     TemplateCopy {
         whatsapp: WhatsAppCopy {
             name: template.name.to_owned(),
@@ -361,20 +365,53 @@ fn builtin_copy(template: &Template, language: &str, text: &str) -> TemplateCopy
                 .map(|p| (*p).to_owned())
                 .chain(params.iter().cloned())
                 .collect(),
-            text: text.to_owned(),
+            text: texted.clone(),
         },
-        sms: TextCopy {
-            text: text.to_owned(),
-        },
+        sms: TextCopy { text: texted },
         email: EmailCopy {
             subject: email_subject(language, "{{clinic}}"),
             text: text.to_owned(),
         },
-        voice: TextCopy {
-            text: text.to_owned(),
-        },
+        voice: TextCopy { text: spoken },
         params,
     }
+}
+
+/// How a reminder tells the patient they can answer it, as (language, by a text reply, by a key
+/// on the call). A text reply of 1 or 2 confirms or cancels (`policy::inbound`'s digit words);
+/// a call takes only 1. An email answer is not read, so the email asks for nothing.
+const REMINDER_ANSWERS: &[(&str, &str, &str)] = &[
+    (
+        "he",
+        "נא להשיב 1 לאישור או 2 לביטול.",
+        "לאישור התור נא להקיש 1.",
+    ),
+    (
+        "ar",
+        "يرجى الرد بـ 1 للتأكيد أو 2 للإلغاء.",
+        "لتأكيد الموعد يرجى الضغط على 1.",
+    ),
+    (
+        "ru",
+        "Ответьте 1, чтобы подтвердить, или 2, чтобы отменить.",
+        "Чтобы подтвердить приём, нажмите 1.",
+    ),
+    (
+        "en",
+        "Reply 1 to confirm or 2 to cancel.",
+        "Press 1 to confirm.",
+    ),
+];
+
+/// The built-in template that asks for an answer: the one reminders send.
+const ASKS_FOR_AN_ANSWER: &str = "appointment_reminder";
+
+/// (by a text reply, by a key) for the built-in `name` in `language`, if it asks for an answer.
+fn answer_invitation(name: &str, language: &str) -> Option<(&'static str, &'static str)> {
+    (name == ASKS_FOR_AN_ANSWER)
+        .then(|| REMINDER_ANSWERS.iter().find(|(l, _, _)| *l == language))
+        .flatten()
+        .map(|(_, reply, press)| (*reply, *press))
 }
 
 /// An email's subject line in the message's language.

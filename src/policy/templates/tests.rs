@@ -131,7 +131,7 @@ fn a_reminder_renders_in_the_patients_language() {
     let sms = render(&chosen, ChannelKind::Sms, &p, "מרפאת הדר", "דנה").expect("render");
     assert_eq!(
         sms.body,
-        "שלום דנה, תזכורת לתור שלך במרפאת הדר בתאריך 01.12 בשעה 09:30."
+        "שלום דנה, תזכורת לתור שלך במרפאת הדר בתאריך 01.12 בשעה 09:30. נא להשיב 1 לאישור או 2 לביטול."
     );
     let email = render(&chosen, ChannelKind::Email, &p, "מרפאת הדר", "דנה").expect("render");
     assert_eq!(email.subject.as_deref(), Some("הודעה ממרפאת הדר"));
@@ -191,7 +191,9 @@ fn meta_renders_an_approved_copy_from_its_positional_parameters() {
     let builtin = builtin_approved("appointment_reminder", "en").expect("approved");
     assert_eq!(
         render_approved(&builtin, &["Anna", "Hadar", "01.12", "09:30"]).as_deref(),
-        Some("Hello Anna, a reminder of your appointment at Hadar on 01.12 at 09:30.")
+        Some(
+            "Hello Anna, a reminder of your appointment at Hadar on 01.12 at 09:30. Reply 1 to confirm or 2 to cancel."
+        )
     );
 }
 
@@ -328,4 +330,41 @@ fn a_quick_reply_may_use_only_the_clinic_and_the_patient() {
 fn the_sms_sample_fills_parameters_with_their_names_and_the_clinic_with_its_own() {
     let copy = hebrew_reminder_with_room();
     assert_eq!(sms_sample(&copy, "הדר"), "תזכורת: date time חדר room");
+}
+
+/// A reminder tells the patient how to answer it: by text, 1 confirms and 2 cancels (the digit
+/// words `policy::inbound` reads); on a call only the key 1 is read; an email answer is not read.
+#[test]
+fn the_reminder_asks_for_1_or_2_by_text_and_the_key_1_on_a_call_in_every_language() {
+    let asks = [
+        (
+            "he",
+            "נא להשיב 1 לאישור או 2 לביטול.",
+            "לאישור התור נא להקיש 1.",
+        ),
+        (
+            "ar",
+            "يرجى الرد بـ 1 للتأكيد أو 2 للإلغاء.",
+            "لتأكيد الموعد يرجى الضغط على 1.",
+        ),
+        (
+            "ru",
+            "Ответьте 1, чтобы подтвердить, или 2, чтобы отменить.",
+            "Чтобы подтвердить приём, нажмите 1.",
+        ),
+        (
+            "en",
+            "Reply 1 to confirm or 2 to cancel.",
+            "Press 1 to confirm.",
+        ),
+    ];
+    for (language, by_text, by_key) in asks {
+        let copy = builtin("appointment_reminder", language).expect("builtin");
+        assert!(copy.sms.text.ends_with(by_text), "{language}");
+        assert!(copy.whatsapp.text.ends_with(by_text), "{language}");
+        assert!(copy.voice.text.ends_with(by_key), "{language}");
+        assert!(!copy.email.text.contains('1'), "{language}");
+    }
+    let other = builtin("appointment_confirmation", "en").expect("builtin");
+    assert!(!other.sms.text.contains("Reply"));
 }
