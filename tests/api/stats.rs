@@ -484,3 +484,42 @@ async fn inbound_figures_of_a_scripted_week_equal_the_figures_counted_by_hand() 
     assert_eq!(inbound["confirmations"], 0);
     app.stop().await;
 }
+
+/// An opt-out is a channel a patient closed, not a stop word: a second `הסר` on a channel
+/// already closed changes nothing and is not counted; nor is a start word on an open channel.
+#[tokio::test]
+async fn opt_outs_and_opt_ins_count_the_channels_closed_and_opened_not_the_words() {
+    let clock = Arc::new(AdjustableClock::default());
+    clock.set(at(MONDAY_10_00));
+    let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
+    patients(&app).await;
+    let staff = app.staff_key().await;
+    let sam = "+972541000003";
+    writes(&app, &clock, "2026-11-02T10:15:00+02:00", "sms", sam, "הסר").await;
+    writes(&app, &clock, "2026-11-02T10:16:00+02:00", "sms", sam, "הסר").await;
+    writes(
+        &app,
+        &clock,
+        "2026-11-02T10:17:00+02:00",
+        "sms",
+        sam,
+        "התחל",
+    )
+    .await;
+    writes(
+        &app,
+        &clock,
+        "2026-11-02T10:18:00+02:00",
+        "sms",
+        sam,
+        "התחל",
+    )
+    .await;
+
+    let inbound = stats(&app, &staff, WEEK).await["inbound"].clone();
+
+    assert_eq!(inbound["messages"], 4);
+    assert_eq!(inbound["opt_outs"], 1, "{inbound:#}");
+    assert_eq!(inbound["opt_ins"], 1, "{inbound:#}");
+    app.stop().await;
+}

@@ -83,6 +83,9 @@ pub struct InboundCounts {
     pub auto_replies: Vec<(AutoReply, i64)>,
     /// Waits that went past the clinic's response target.
     pub overdue: i64,
+    /// (channels closed, channels opened) by a patient's message: the changes that took effect,
+    /// not every stop or start word.
+    pub opt_changes: (i64, i64),
 }
 
 /// Everything the store reads for one report.

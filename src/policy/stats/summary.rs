@@ -196,8 +196,8 @@ fn inbound(counts: &InboundCounts) -> Inbound {
                 *sums.entry(kind.as_str().to_owned()).or_default() += n;
                 sums
             }),
-        opt_outs: intent(Intent::OptOut),
-        opt_ins: intent(Intent::OptIn),
+        opt_outs: counts.opt_changes.0,
+        opt_ins: counts.opt_changes.1,
         confirmations: intent(Intent::Confirm),
         cancellation_requests: intent(Intent::Cancel),
         urgent: intent(Intent::Urgent),

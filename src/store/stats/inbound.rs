@@ -28,6 +28,15 @@ const OVERDUE: &str = "SELECT COUNT(*) FROM events \
     WHERE clinic_id = $1 AND kind = 'conversation' AND at >= $2 AND at < $3 \
       AND data LIKE '{\"type\":\"conversation_overdue\"%'";
 
+/// Channels patients closed or opened by a message (`Event::OptedOutByMessage` and
+/// `Event::OptedInByMessage`: kind `patient_message`, their JSON tagged first by their type). A
+/// stop word on a channel already closed changes nothing and records no such event, so it is not
+/// counted.
+const CHANNEL_CHANGES: &str = "SELECT \
+      SUM(CASE WHEN data LIKE '{\"type\":\"opted_out_by_message\"%' THEN 1 ELSE 0 END), \
+      SUM(CASE WHEN data LIKE '{\"type\":\"opted_in_by_message\"%' THEN 1 ELSE 0 END) \
+    FROM events WHERE clinic_id = $1 AND kind = 'patient_message' AND at >= $2 AND at < $3";
+
 pub(super) async fn inbound_counts(period: &Period<'_>) -> Result<InboundCounts, StoreError> {
     Ok(InboundCounts {
         hour_of_week: hour_of_week(period).await?,
@@ -35,6 +44,7 @@ pub(super) async fn inbound_counts(period: &Period<'_>) -> Result<InboundCounts,
         intents: intents(period).await?,
         auto_replies: auto_replies(period).await?,
         overdue: overdue(period).await?,
+        opt_changes: opt_changes(period).await?,
     })
 }
 
@@ -98,4 +108,11 @@ async fn auto_replies(period: &Period<'_>) -> Result<Vec<(AutoReply, i64)>, Stor
 async fn overdue(period: &Period<'_>) -> Result<i64, StoreError> {
     let (count,): (i64,) = period.query(OVERDUE).fetch_one(period.pool).await?;
     Ok(count)
+}
+
+/// (opt-outs, opt-ins) that took effect.
+async fn opt_changes(period: &Period<'_>) -> Result<(i64, i64), StoreError> {
+    let (outs, ins): (Option<i64>, Option<i64>) =
+        period.query(CHANNEL_CHANGES).fetch_one(period.pool).await?;
+    Ok((outs.unwrap_or(0), ins.unwrap_or(0)))
 }
