@@ -97,6 +97,9 @@ pub enum HeldBack {
     UrgentAnswerSent,
     /// The message was a keyword, answered by its own reply.
     AnsweredByKeyword(Intent),
+    /// The message was a keyword whose own reply was held back too (a second stop, a stop Twilio
+    /// answers): a receipt or an away message does not answer a keyword either.
+    KeywordUnanswered(Intent),
     /// Twilio took an SMS stop word: it answers the patient itself and refuses our messages.
     TwilioStopped,
     /// Twilio took an SMS start word and answers the patient itself.
@@ -116,6 +119,11 @@ impl fmt::Display for HeldBack {
             }
             Self::UrgentAnswerSent => f.write_str("the urgent answer went instead"),
             Self::AnsweredByKeyword(intent) => write!(f, "the {} answer went instead", intent.as_str()),
+            Self::KeywordUnanswered(intent) => write!(
+                f,
+                "the message was read as the {} keyword; no receipt or away message answers a keyword",
+                intent.as_str()
+            ),
             Self::TwilioStopped => f.write_str(
                 "Twilio took this SMS as a stop: it answers the patient itself and refuses our messages until they send START",
             ),
@@ -289,6 +297,8 @@ impl InboundPlan {
         let answered = match self.intent {
             Intent::Urgent if reply == AutoReply::Receipt => Some(HeldBack::UrgentAnswerSent),
             Intent::Urgent | Intent::None | Intent::AmbiguousReply => None,
+            // Only the keyword's own answer can be queued by now.
+            keyword if self.replies.is_empty() => Some(HeldBack::KeywordUnanswered(keyword)),
             keyword => Some(HeldBack::AnsweredByKeyword(keyword)),
         };
         let settings = facts.settings;
@@ -324,9 +334,21 @@ impl InboundPlan {
             for reply in std::mem::take(&mut self.replies) {
                 self.hold(reply, HeldBack::TwilioStopped);
             }
+            self.keyword_unanswered();
         } else if TWILIO_START_WORDS.contains(&message) && self.intent == Intent::OptIn {
             self.replies.retain(|reply| *reply != AutoReply::OptIn);
             self.hold(AutoReply::OptIn, HeldBack::TwilioAnswers);
+            self.keyword_unanswered();
+        }
+    }
+
+    /// The keyword's own answer is not sent after all, so a receipt or an away message held back
+    /// for it must not say that answer went.
+    fn keyword_unanswered(&mut self) {
+        for (_, why) in &mut self.held_back {
+            if let HeldBack::AnsweredByKeyword(intent) = *why {
+                *why = HeldBack::KeywordUnanswered(intent);
+            }
         }
     }
 }

@@ -438,3 +438,29 @@ fn the_urgent_answer_and_the_away_message_give_the_emergency_number() {
         assert!(body.contains("101"), "{body}");
     }
 }
+
+/// A receipt or an away message held back for a keyword says the keyword's answer went only
+/// when it did: a second stop, or a stop Twilio answers, got no answer from us.
+#[test]
+fn a_receipt_held_back_for_a_keyword_whose_answer_was_held_back_too_does_not_claim_it_went() {
+    let unanswered = |intent| HeldBack::KeywordUnanswered(intent).to_string();
+    let mut again = Scene::at("22:00", SMS);
+    again.opted_out = vec![SMS];
+    let plan = again.read("הסר");
+    assert_eq!(plan.replies, []);
+    assert!(held(&plan).contains(&(AutoReply::Away, unanswered(Intent::OptOut))));
+
+    let plan = Scene::at("10:00", SMS).read("STOP");
+    assert!(held(&plan).contains(&(AutoReply::Receipt, unanswered(Intent::OptOut))));
+
+    let plan = Scene::at("22:00", WHATSAPP).read("הסר");
+    assert_eq!(plan.replies, [AutoReply::OptOut]);
+    assert_eq!(
+        held(&plan),
+        [(AutoReply::Away, "the opt_out answer went instead".into())]
+    );
+    assert_eq!(
+        unanswered(Intent::OptOut),
+        "the message was read as the opt_out keyword; no receipt or away message answers a keyword"
+    );
+}
