@@ -4,8 +4,13 @@
 use std::path::Path;
 use std::time::Duration;
 
+use medrelay_channels::Secret;
+use medrelay_channels::whatsapp;
 use medrelay_testkit::process::{self, Process, free_port};
 use medrelay_testkit::wait;
+
+/// The sandbox's WhatsApp app secret, so a test can sign a webhook as Meta would.
+const APP_SECRET: &str = "logs-app-secret";
 
 /// The binary on a free port in `dir` with a fresh SQLite file, logging at info in `format`;
 /// standard error goes to `medrelay.log` in `dir`.
@@ -20,6 +25,20 @@ fn serve(dir: &Path, format: &str) -> (Process, String) {
             format!("sqlite://{}", dir.join("medrelay.db").display()),
         )
         .env("RUST_LOG", "medrelay=info,warn")
+        // Secrets given at all must be given whole.
+        .env("MEDRELAY_SANDBOX__SECRETS__WHATSAPP_APP_SECRET", APP_SECRET)
+        .env(
+            "MEDRELAY_SANDBOX__SECRETS__WHATSAPP_ACCESS_TOKEN",
+            "logs-access-token",
+        )
+        .env(
+            "MEDRELAY_SANDBOX__SECRETS__WHATSAPP_VERIFY_TOKEN",
+            "logs-verify-token",
+        )
+        .env(
+            "MEDRELAY_SANDBOX__SECRETS__TWILIO_AUTH_TOKEN",
+            "logs-auth-token",
+        )
         // A file is no terminal: no colour whatever the environment's taste.
         .env_remove("NO_COLOR");
     let process = Process::spawn(command, "medrelay", Some(dir.join("medrelay.log")));
@@ -113,5 +132,51 @@ async fn as_text_in_a_file_each_request_is_a_line_without_colour_codes() {
         assert!(request.contains(field), "no `{field}` in `{request}`");
     }
     assert!(!log.contains('\u{1b}'), "colour codes in a file:\n{log}");
+    holds_no_patient_detail(&log);
+}
+
+/// A message Meta signs for a number of the business account that no configured account owns
+/// is not stored, so the log says which number, for an operator to configure it; never who wrote
+/// or what.
+#[tokio::test]
+async fn a_whatsapp_message_for_a_number_nobody_configured_is_logged_by_its_phone_number_id() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut gateway, base) = serve(dir.path(), "text");
+    save_a_patient(&mut gateway, &base).await;
+    let body = serde_json::to_vec(&serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "102290129340398", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "97233339999", "phone_number_id": "999000999" },
+            "contacts": [{ "profile": { "name": "Dana" }, "wa_id": "972541234567" }],
+            "messages": [{ "id": "wamid.unowned", "from": "972541234567", "type": "text",
+                           "text": { "body": "Dana here, is the clinic open?" } }]
+        }}]}]
+    }))
+    .expect("json");
+    let answer = reqwest::Client::new()
+        .post(format!("{base}/webhooks/whatsapp"))
+        .header(
+            whatsapp::SIGNATURE_HEADER,
+            whatsapp::sign(&Secret::new(APP_SECRET), &body),
+        )
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert!(answer.status().is_success(), "{answer:?}");
+
+    let log = log_with(&gateway, "no configured account owns").await;
+    let warning = log
+        .lines()
+        .find(|line| line.contains("no configured account owns"))
+        .expect("the warning");
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(warning.contains("phone_number_id=999000999"), "{warning}");
+    assert!(
+        !log.contains("clinic open"),
+        "a message text was logged:\n{log}"
+    );
     holds_no_patient_detail(&log);
 }

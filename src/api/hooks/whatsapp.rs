@@ -69,6 +69,13 @@ pub(super) async fn whatsapp_event(
         if signed_for.contains(&message.sender) {
             let senders = [message.sender.clone()];
             receive(&state, message, &senders).await?;
+        } else {
+            // A number added to the WhatsApp Business Account but not configured here: its
+            // patients' messages are lost until someone notices this line.
+            tracing::warn!(
+                phone_number_id = %message.sender,
+                "a WhatsApp message arrived for a phone_number_id no configured account owns; not stored"
+            );
         }
     }
     apply(&state, statuses, &signed_for).await?;
