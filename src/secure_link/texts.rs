@@ -91,7 +91,7 @@ static ENGLISH: Texts = Texts {
 };
 
 static HEBREW: Texts = Texts {
-    title: "הודעה מ{clinic}",
+    title: "הודעה מאת {clinic}",
     prove: "כדי לקרוא את ההודעה, נא לאשר שזה אכן את/ה.",
     send_code: "שלחו לי קוד ב-SMS למספר {phone}",
     send_again: "שלחו קוד חדש למספר {phone}",

@@ -123,7 +123,7 @@ async fn a_hebrew_speaking_patient_with_only_an_email_gets_the_template_in_hebre
     );
     assert_eq!(
         email["body"],
-        "שלום דנה, תזכורת לתור שלך בClinic hadar בתאריך 01.12 בשעה 09:30."
+        "שלום דנה, תזכורת לתור שלך אצל Clinic hadar בתאריך 01.12 בשעה 09:30."
     );
     assert_eq!(email["language"], "he");
     assert_eq!(

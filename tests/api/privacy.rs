@@ -263,7 +263,7 @@ async fn a_restricted_topic_opens_a_callback_task_and_puts_no_content_in_any_mes
     .concat();
     assert_eq!(
         received,
-        ["שלום Dana, יש לך הודעה חדשה מClinic hadar; נא להתקשר למרפאה בטלפון +97231234567."],
+        ["שלום Dana, יש לך הודעה חדשה מאת Clinic hadar; נא להתקשר למרפאה בטלפון +97231234567."],
         "only the notice, on the first channel"
     );
     let tasks = open_tasks(&app).await;
@@ -555,7 +555,7 @@ async fn on_israeli_hours_a_test_result_posted_on_friday_afternoon_goes_on_sunda
     );
     assert_eq!(
         bodies(&app.outbox("+972541234567").await),
-        ["שלום Dana, יש לך הודעה חדשה מClinic hadar; שלחנו את הפרטים לדוא״ל שלך."]
+        ["שלום Dana, יש לך הודעה חדשה מאת Clinic hadar; שלחנו את הפרטים לדוא״ל שלך."]
     );
     assert_eq!(
         carried(&app, id).await,

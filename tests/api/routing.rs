@@ -83,7 +83,7 @@ async fn an_undelivered_sms_falls_back_to_email() {
     assert_eq!(done["attempts"][0]["error_code"], "30003");
     let email = app.outbox("dana@example.org").await;
     assert_eq!(
-        email[0]["subject"], "הודעה מClinic hadar",
+        email[0]["subject"], "הודעה מאת Clinic hadar",
         "the subject is in the patient's language"
     );
     app.stop().await;

@@ -150,7 +150,7 @@ async fn a_clinics_own_hebrew_template_reaches_its_hebrew_patient_on_each_channe
     assert_eq!(
         other_clinic.first().map(|m| m["body"].clone()),
         Some(json!(
-            "שלום רון, תזכורת לתור שלך בClinic other בתאריך 01.12 בשעה 09:30. נא להשיב 1 לאישור או 2 לביטול."
+            "שלום רון, תזכורת לתור שלך אצל Clinic other בתאריך 01.12 בשעה 09:30. נא להשיב 1 לאישור או 2 לביטול."
         )),
         "the other clinic's patient gets the built-in Hebrew reminder ({builtin})"
     );

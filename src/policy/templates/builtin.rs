@@ -18,7 +18,7 @@ pub const TEMPLATES: &[Template] = &[
         texts: &[
             (
                 "he",
-                "שלום {{patient}}, תזכורת לתור שלך ב{{clinic}} בתאריך {{date}} בשעה {{time}}.",
+                "שלום {{patient}}, תזכורת לתור שלך אצל {{clinic}} בתאריך {{date}} בשעה {{time}}.",
             ),
             (
                 "ar",
@@ -40,7 +40,7 @@ pub const TEMPLATES: &[Template] = &[
         texts: &[
             (
                 "he",
-                "שלום {{patient}}, התור שלך ב{{clinic}} נקבע לתאריך {{date}} בשעה {{time}}.",
+                "שלום {{patient}}, התור שלך אצל {{clinic}} נקבע לתאריך {{date}} בשעה {{time}}.",
             ),
             (
                 "ar",
@@ -62,7 +62,7 @@ pub const TEMPLATES: &[Template] = &[
         texts: &[
             (
                 "he",
-                "שלום {{patient}}, התור שלך ב{{clinic}} בתאריך {{date}} בשעה {{time}} בוטל.",
+                "שלום {{patient}}, התור שלך אצל {{clinic}} בתאריך {{date}} בשעה {{time}} בוטל.",
             ),
             (
                 "ar",
@@ -89,7 +89,7 @@ pub const TEMPLATES: &[Template] = &[
         texts: &[
             (
                 "he",
-                "שלום {{patient}}, יש לך הודעה חדשה מ{{clinic}}; שלחנו את הפרטים לדוא״ל שלך.",
+                "שלום {{patient}}, יש לך הודעה חדשה מאת {{clinic}}; שלחנו את הפרטים לדוא״ל שלך.",
             ),
             (
                 "ar",
@@ -111,7 +111,7 @@ pub const TEMPLATES: &[Template] = &[
         texts: &[
             (
                 "he",
-                "שלום {{patient}}, יש לך הודעה חדשה מ{{clinic}}; ניתן לקרוא אותה באופן מאובטח כאן: {{link}} (הקישור תקף לזמן מוגבל).",
+                "שלום {{patient}}, יש לך הודעה חדשה מאת {{clinic}}; ניתן לקרוא אותה באופן מאובטח כאן: {{link}} (הקישור תקף לזמן מוגבל).",
             ),
             (
                 "ar",
@@ -133,7 +133,7 @@ pub const TEMPLATES: &[Template] = &[
         texts: &[
             (
                 "he",
-                "שלום {{patient}}, יש לך הודעה חדשה מ{{clinic}}; נא להתקשר למרפאה בטלפון {{phone}}.",
+                "שלום {{patient}}, יש לך הודעה חדשה מאת {{clinic}}; נא להתקשר למרפאה בטלפון {{phone}}.",
             ),
             (
                 "ar",
@@ -155,7 +155,7 @@ pub const TEMPLATES: &[Template] = &[
         texts: &[
             (
                 "he",
-                "שלום {{patient}}, יש לך הודעה חדשה מ{{clinic}}; נא להתקשר למרפאה.",
+                "שלום {{patient}}, יש לך הודעה חדשה מאת {{clinic}}; נא להתקשר למרפאה.",
             ),
             (
                 "ar",
@@ -181,7 +181,7 @@ pub const TEMPLATES: &[Template] = &[
         texts: &[
             (
                 "he",
-                "תודה שכתבת ל{{clinic}}. קיבלנו את ההודעה ונחזור אליך בתוך {{response_time}} בשעות הפעילות.",
+                "תודה על פנייתך אל {{clinic}}. קיבלנו את ההודעה ונחזור אליך בתוך {{response_time}} בשעות הפעילות.",
             ),
             (
                 "ar",
@@ -203,7 +203,7 @@ pub const TEMPLATES: &[Template] = &[
         texts: &[
             (
                 "he",
-                "תודה שכתבת ל{{clinic}}. המרפאה סגורה כעת; שעות הפעילות: {{hours}}. נחזור אליך כשנפתח. במקרה חירום יש להתקשר ל-{{emergency_number}} (מד״א) או לפנות לחדר המיון הקרוב.",
+                "תודה על פנייתך אל {{clinic}}. המרפאה סגורה כעת; שעות הפעילות: {{hours}}. נחזור אליך כשנפתח. במקרה חירום יש להתקשר ל-{{emergency_number}} (מד״א) או לפנות לחדר המיון הקרוב.",
             ),
             (
                 "ar",
@@ -270,7 +270,7 @@ pub const TEMPLATES: &[Template] = &[
         texts: &[
             (
                 "he",
-                "ההודעות מ{{clinic}} בערוץ זה חודשו. להסרה יש להשיב הסר.",
+                "ההודעות מאת {{clinic}} בערוץ זה חודשו. להסרה יש להשיב הסר.",
             ),
             (
                 "ar",
@@ -290,7 +290,7 @@ pub const TEMPLATES: &[Template] = &[
         name: "auto_confirmed",
         params: &[],
         texts: &[
-            ("he", "תודה, התור שלך ב{{clinic}} אושר. נתראה!"),
+            ("he", "תודה, התור שלך אצל {{clinic}} אושר. נתראה!"),
             ("ar", "شكرًا، تم تأكيد موعدك في {{clinic}}. نراك قريبًا!"),
             (
                 "ru",
@@ -309,7 +309,7 @@ pub const TEMPLATES: &[Template] = &[
         texts: &[
             (
                 "he",
-                "תודה, העברנו את בקשתך לבטל את התור ב{{clinic}}. נעדכן אותך כשהביטול יאושר.",
+                "תודה, העברנו את בקשתך לבטל את התור אצל {{clinic}}. נעדכן אותך כשהביטול יאושר.",
             ),
             (
                 "ar",
@@ -417,7 +417,7 @@ fn answer_invitation(name: &str, language: &str) -> Option<(&'static str, &'stat
 /// An email's subject line in the message's language.
 pub fn email_subject(language: &str, clinic: &str) -> String {
     match language {
-        "he" => format!("הודעה מ{clinic}"),
+        "he" => format!("הודעה מאת {clinic}"),
         "ar" => format!("رسالة من {clinic}"),
         "ru" => format!("Сообщение от {clinic}"),
         _ => format!("Message from {clinic}"),

@@ -131,10 +131,10 @@ fn a_reminder_renders_in_the_patients_language() {
     let sms = render(&chosen, ChannelKind::Sms, &p, "מרפאת הדר", "דנה").expect("render");
     assert_eq!(
         sms.body,
-        "שלום דנה, תזכורת לתור שלך במרפאת הדר בתאריך 01.12 בשעה 09:30. נא להשיב 1 לאישור או 2 לביטול."
+        "שלום דנה, תזכורת לתור שלך אצל מרפאת הדר בתאריך 01.12 בשעה 09:30. נא להשיב 1 לאישור או 2 לביטול."
     );
     let email = render(&chosen, ChannelKind::Email, &p, "מרפאת הדר", "דנה").expect("render");
-    assert_eq!(email.subject.as_deref(), Some("הודעה ממרפאת הדר"));
+    assert_eq!(email.subject.as_deref(), Some("הודעה מאת מרפאת הדר"));
 }
 
 #[test]
@@ -367,4 +367,23 @@ fn the_reminder_asks_for_1_or_2_by_text_and_the_key_1_on_a_call_in_every_languag
     }
     let other = builtin("appointment_confirmation", "en").expect("builtin");
     assert!(!other.sms.text.contains("Reply"));
+}
+
+/// A clinic's name is often Latin ("Demo Clinic"): a Hebrew one-letter prefix glued to it
+/// ("לDemo Clinic") reads wrong, so every built-in text puts a word of its own before the name
+/// ("אל", "אצל", "מאת", "של").
+#[test]
+fn no_builtin_text_glues_a_letter_to_the_clinics_name() {
+    for template in TEMPLATES {
+        for (language, text) in template.texts {
+            let glued = text
+                .match_indices("{{clinic}}")
+                .any(|(at, _)| text[..at].chars().last().is_some_and(char::is_alphabetic));
+            assert!(!glued, "{} {language}: {text}", template.name);
+        }
+    }
+    for language in ["he", "ar", "ru", "en"] {
+        let subject = email_subject(language, "Demo Clinic");
+        assert!(subject.contains(" Demo Clinic"), "{subject}");
+    }
 }
