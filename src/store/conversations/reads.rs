@@ -137,9 +137,22 @@ fn outbound(row: &AnyRow) -> Result<OutboundRecord, StoreError> {
         status: status(&row.try_get::<String, _>("status")?)?,
         body: row.try_get("body")?,
         template: row.try_get("template")?,
-        created_at: timestamp(row.try_get("created_at")?)?,
+        went_at: timestamp(row.try_get("went_at")?)?,
     })
 }
+
+/// A patient's latest notifications as their conversation shows them: with the text the patient
+/// was shown (a template's, as rendered when it went), at the moment it went to them (its first
+/// hand-over, else when it is due): a reminder booked days ahead belongs where it was sent.
+const OUTBOUND_TIMELINE: &str = "SELECT n.id, n.origin, n.in_reply_to, n.topic, \
+     COALESCE(n.delivered_channel, n.channel) AS channel, n.status, \
+     COALESCE(n.body, (SELECT c.text FROM attempt_contents c \
+         WHERE c.clinic_id = n.clinic_id AND c.notification_id = n.id \
+         ORDER BY c.recorded_at DESC LIMIT 1)) AS body, \
+     n.template, \
+     COALESCE((SELECT MIN(a.created_at) FROM attempts a WHERE a.notification_id = n.id), n.send_at) AS went_at \
+     FROM notifications n \
+     WHERE n.clinic_id = $1 AND n.patient_id = $2 ORDER BY n.created_at DESC, n.id DESC LIMIT $3";
 
 impl Store {
     /// A page of the clinic's conversations: urgent ones first, then the newest message first.
@@ -253,9 +266,7 @@ impl Store {
             )
             .fetch_all(&self.read),
             bind(
-                "SELECT id, origin, in_reply_to, topic, COALESCE(delivered_channel, channel) AS channel, \
-                 status, body, template, created_at FROM notifications \
-                 WHERE clinic_id = $1 AND patient_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3"
+                OUTBOUND_TIMELINE
             )
             .fetch_all(&self.read),
             bind(
