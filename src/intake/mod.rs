@@ -401,6 +401,15 @@ impl Intake {
     }
 }
 
+/// Who the audit trail says handed the notification in: the staff member for their reply, else
+/// the caller key.
+fn received_by(actor: &Actor, reply: Option<&StaffReply>) -> crate::domain::Actor {
+    reply.map_or_else(
+        || actor.recorded_as(),
+        |r| crate::domain::Actor::Staff(r.by.clone()),
+    )
+}
+
 /// A draft that broke no rule: its patient and text, when it is stored as due (and why, when
 /// the hours moved it), and the event that records its receipt.
 struct Approved {
@@ -411,8 +420,8 @@ struct Approved {
     received: Event,
 }
 
-/// The row stored for an approved draft: recorded as the staff member's when it is their reply,
-/// else as the caller key's, and linked to the appointment whose change it tells.
+/// The row stored for an approved draft, linked to the appointment whose change it tells or the
+/// patient's message a staff reply answers.
 fn new_notification(
     draft: Draft,
     approved: Approved,
@@ -440,10 +449,7 @@ fn new_notification(
         request_hash: draft.request_hash,
         received_at: now,
         received: approved.received,
-        received_by: reply.as_ref().map_or_else(
-            || actor.recorded_as(),
-            |r| crate::domain::Actor::Staff(r.by.clone()),
-        ),
+        received_by: received_by(actor, reply.as_ref()),
         hours_note: approved.hours_note,
         appointment: notice.map(|n| n.link),
         origin: if reply.is_some() {
