@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use jiff::{SignedDuration, Timestamp};
 use medrelay::Application;
 use medrelay::config::{ApiConfig, Config};
-use medrelay::domain::{Language, PhoneRegion, TimeZoneName};
+use medrelay::domain::{Clinic, Language, PhoneRegion, TimeZoneName};
 use medrelay::store::{ApiKeyRole, NewClinic};
 use medrelay_channels::ChannelKind;
 use medrelay_testkit::Backend;
@@ -34,62 +34,16 @@ pub(crate) async fn run_stats(
     database_url: String,
     args: &Args,
 ) -> BenchResult<StatsFigures> {
-    let base = Config::load_named_or_default(None)?;
-    let config = Config {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        database_url: database_url.clone(),
-        bootstrap_demo: false,
-        api: ApiConfig {
-            key_rate_per_second: 1_000_000,
-            key_burst: 1_000_000,
-            ..base.api.clone()
-        },
-        ..base
-    };
-    let app = Application::build(config).await?;
+    let app = Application::build(bench_config(&database_url)?).await?;
     let now = Timestamp::now();
-    let clinic = app
-        .store()
-        .create_clinic(
-            NewClinic {
-                slug: "bench".into(),
-                name: "Bench Clinic".into(),
-                timezone: TimeZoneName::parse("Asia/Jerusalem").ok_or("time zone")?,
-                default_language: Language::parse("he").ok_or("language")?,
-                default_channels: ChannelKind::ALL.to_vec(),
-                phone_region: PhoneRegion::ISRAEL,
-            },
-            now,
-        )
-        .await?;
-    let key = app
-        .store()
-        .create_api_key(&clinic.id, ApiKeyRole::Staff, now)
-        .await?;
-
-    eprintln!(
-        "loading {} notifications and {} inbound messages…",
-        args.stats_notifications, args.stats_inbound
-    );
-    let pool = medrelay_testkit::database::connect(&database_url).await;
-    let started = Instant::now();
+    let (clinic, key) = bench_clinic(&app, now).await?;
     let history = History {
         clinic: clinic.id.as_str(),
         notifications: args.stats_notifications,
         inbound: args.stats_inbound,
         now,
     };
-    load(&pool, &history).await?;
-    if matches!(target, Backend::Postgres { .. }) {
-        // Autovacuum analyzes tables soon after a load like this; the benchmark does not wait.
-        sqlx::raw_sql("ANALYZE").execute(&pool).await?;
-    }
-    let load_time = started.elapsed();
-    pool.close().await;
-    eprintln!(
-        "loaded in {:.0} s; timing GET /v1/stats…",
-        load_time.as_secs_f64()
-    );
+    let load_time = load_history(target, &database_url, &history).await?;
 
     let running = app.start();
     let base = format!("http://{}", running.addr);
@@ -108,6 +62,72 @@ pub(crate) async fn run_stats(
         load: load_time,
         ranges,
     })
+}
+
+/// The gateway's configuration on `database_url`, on a free local port, with the key rate
+/// limits lifted so that they time nothing.
+fn bench_config(database_url: &str) -> BenchResult<Config> {
+    let base = Config::load_named_or_default(None)?;
+    Ok(Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        database_url: database_url.to_owned(),
+        bootstrap_demo: false,
+        api: ApiConfig {
+            key_rate_per_second: 1_000_000,
+            key_burst: 1_000_000,
+            ..base.api.clone()
+        },
+        ..base
+    })
+}
+
+/// The clinic whose year is loaded, in Jerusalem on every channel, and a staff key for it.
+async fn bench_clinic(app: &Application, now: Timestamp) -> BenchResult<(Clinic, String)> {
+    let clinic = app
+        .store()
+        .create_clinic(
+            NewClinic {
+                slug: "bench".into(),
+                name: "Bench Clinic".into(),
+                timezone: TimeZoneName::parse("Asia/Jerusalem").ok_or("time zone")?,
+                default_language: Language::parse("he").ok_or("language")?,
+                default_channels: ChannelKind::ALL.to_vec(),
+                phone_region: PhoneRegion::ISRAEL,
+            },
+            now,
+        )
+        .await?;
+    let key = app
+        .store()
+        .create_api_key(&clinic.id, ApiKeyRole::Staff, now)
+        .await?;
+    Ok((clinic, key))
+}
+
+/// Loads the clinic's history straight into the database; returns how long that took.
+async fn load_history(
+    target: &Backend,
+    database_url: &str,
+    history: &History<'_>,
+) -> BenchResult<Duration> {
+    eprintln!(
+        "loading {} notifications and {} inbound messages…",
+        history.notifications, history.inbound
+    );
+    let pool = medrelay_testkit::database::connect(database_url).await;
+    let started = Instant::now();
+    load(&pool, history).await?;
+    if matches!(target, Backend::Postgres { .. }) {
+        // Autovacuum analyzes tables soon after a load like this; the benchmark does not wait.
+        sqlx::raw_sql("ANALYZE").execute(&pool).await?;
+    }
+    let load_time = started.elapsed();
+    pool.close().await;
+    eprintln!(
+        "loaded in {:.0} s; timing GET /v1/stats…",
+        load_time.as_secs_f64()
+    );
+    Ok(load_time)
 }
 
 /// `runs` timed requests for one range, each until its whole answer is read.
@@ -140,6 +160,24 @@ async fn time_range(
 }
 
 pub(crate) fn print_stats_report(args: &Args, results: &[StatsFigures]) {
+    print_range_table(args, results);
+    println!();
+    for f in results {
+        let seven = f.ranges.iter().find(|(days, ..)| *days == 7);
+        let met = seven
+            .and_then(|(_, times, _)| median(times))
+            .is_some_and(|d| ms(d) < TARGET_7_DAYS_MS);
+        println!(
+            "{}: median of {} runs; target 7 days < {TARGET_7_DAYS_MS} ms {}",
+            f.backend,
+            args.stats_runs,
+            if met { "met" } else { "MISSED" }
+        );
+    }
+}
+
+/// One line per back end and range: the load, what the report counted and the run times.
+fn print_range_table(args: &Args, results: &[StatsFigures]) {
     println!();
     println!(
         "{:<9}{:>14}{:>9}{:>8}{:>7}{:>14}{:>11}{:>11}{:>11}",
@@ -153,10 +191,8 @@ pub(crate) fn print_stats_report(args: &Args, results: &[StatsFigures]) {
         "min ms",
         "max ms"
     );
-    let ms = |d: &Duration| d.as_secs_f64() * 1_000.0;
     for f in results {
         for (days, times, sent) in &f.ranges {
-            let median = times.get(times.len() / 2).map_or(0.0, ms);
             println!(
                 "{:<9}{:>14}{:>9}{:>8.0}{:>7}{:>14}{:>11.1}{:>11.1}{:>11.1}",
                 f.backend,
@@ -165,22 +201,19 @@ pub(crate) fn print_stats_report(args: &Args, results: &[StatsFigures]) {
                 f.load.as_secs_f64(),
                 days,
                 sent,
-                median,
+                median(times).map_or(0.0, ms),
                 times.first().map_or(0.0, ms),
                 times.last().map_or(0.0, ms),
             );
         }
     }
-    println!();
-    for f in results {
-        let seven = f.ranges.iter().find(|(days, ..)| *days == 7);
-        let median = seven.and_then(|(_, times, _)| times.get(times.len() / 2));
-        let met = median.is_some_and(|d| ms(d) < TARGET_7_DAYS_MS);
-        println!(
-            "{}: median of {} runs; target 7 days < {TARGET_7_DAYS_MS} ms {}",
-            f.backend,
-            args.stats_runs,
-            if met { "met" } else { "MISSED" }
-        );
-    }
+}
+
+/// The middle of sorted run times.
+fn median(times: &[Duration]) -> Option<&Duration> {
+    times.get(times.len() / 2)
+}
+
+fn ms(d: &Duration) -> f64 {
+    d.as_secs_f64() * 1_000.0
 }

@@ -165,48 +165,8 @@ fn story(i: usize, count: usize, now: i64) -> Story {
         70..=94 => "sms",
         _ => "email",
     };
-    let mut at = created_at + 1_000 + dice.below(4_000);
-    let mut attempts = Vec::new();
-    let mut channel = first;
-    loop {
-        let fails = channel != "email" && dice.chance(8);
-        let delivered_at = (!fails && channel != "email").then(|| at + 1_000 + dice.below(300_000));
-        let read_at = match (channel, delivered_at) {
-            ("whatsapp", Some(d)) if dice.chance(80) => {
-                Some(d + 30_000 + dice.below(6 * 3_600_000))
-            }
-            _ => None,
-        };
-        let status = match (fails, delivered_at, read_at) {
-            (true, ..) => "failed",
-            (_, _, Some(_)) => "read",
-            (_, Some(_), None) => "delivered",
-            _ => "accepted",
-        };
-        let failed_at = fails.then(|| at + 60_000);
-        attempts.push(AttemptStory {
-            channel,
-            status,
-            accepted_at: at,
-            delivered_at,
-            read_at,
-            failed_at,
-        });
-        match (fails, channel) {
-            (true, "whatsapp") => channel = "sms",
-            (true, _) => channel = "email",
-            _ => break,
-        }
-        at = failed_at.unwrap_or(at) + 500;
-    }
-    let last = attempts
-        .last()
-        .map_or(("email", "accepted"), |a| (a.channel, a.status));
-    let (status, delivered_channel) = match last {
-        (channel, "read") => ("read", Some(channel)),
-        (channel, "delivered") => ("delivered", Some(channel)),
-        (channel, _) => ("sent", Some(channel)),
-    };
+    let attempts = attempt_stories(first, created_at, &mut dice);
+    let (status, delivered_channel) = notification_status(&attempts);
     Story {
         created_at,
         topic,
@@ -218,7 +178,70 @@ fn story(i: usize, count: usize, now: i64) -> Story {
     }
 }
 
+/// The attempts of a notification first tried on `first`: a failed WhatsApp attempt falls back
+/// to SMS, a failed SMS one to email, which never fails.
+fn attempt_stories(first: &'static str, created_at: i64, dice: &mut Dice) -> Vec<AttemptStory> {
+    let mut at = created_at + 1_000 + dice.below(4_000);
+    let mut attempts = Vec::new();
+    let mut channel = first;
+    loop {
+        let attempt = attempt_story(channel, at, dice);
+        let failed_at = attempt.failed_at;
+        attempts.push(attempt);
+        match (failed_at.is_some(), channel) {
+            (true, "whatsapp") => channel = "sms",
+            (true, _) => channel = "email",
+            _ => break,
+        }
+        at = failed_at.unwrap_or(at) + 500;
+    }
+    attempts
+}
+
+/// One attempt on `channel`, accepted at `at`: 8 % of WhatsApp and SMS attempts fail; the rest
+/// are delivered (email is only accepted), and 80 % of delivered WhatsApp messages are read.
+fn attempt_story(channel: &'static str, at: i64, dice: &mut Dice) -> AttemptStory {
+    let fails = channel != "email" && dice.chance(8);
+    let delivered_at = (!fails && channel != "email").then(|| at + 1_000 + dice.below(300_000));
+    let read_at = match (channel, delivered_at) {
+        ("whatsapp", Some(d)) if dice.chance(80) => Some(d + 30_000 + dice.below(6 * 3_600_000)),
+        _ => None,
+    };
+    let status = match (fails, delivered_at, read_at) {
+        (true, ..) => "failed",
+        (_, _, Some(_)) => "read",
+        (_, Some(_), None) => "delivered",
+        _ => "accepted",
+    };
+    AttemptStory {
+        channel,
+        status,
+        accepted_at: at,
+        delivered_at,
+        read_at,
+        failed_at: fails.then(|| at + 60_000),
+    }
+}
+
+/// The notification's status and the channel it went on, after its last attempt.
+fn notification_status(attempts: &[AttemptStory]) -> (&'static str, Option<&'static str>) {
+    let last = attempts
+        .last()
+        .map_or(("email", "accepted"), |a| (a.channel, a.status));
+    match last {
+        (channel, "read") => ("read", Some(channel)),
+        (channel, "delivered") => ("delivered", Some(channel)),
+        (channel, _) => ("sent", Some(channel)),
+    }
+}
+
 async fn load_notifications(pool: &AnyPool, history: &History<'_>) -> BenchResult<()> {
+    load_notification_rows(pool, history).await?;
+    load_attempts(pool, history).await
+}
+
+/// Each notification row, as its story ends.
+async fn load_notification_rows(pool: &AnyPool, history: &History<'_>) -> BenchResult<()> {
     let clinic = history.clinic;
     let now = history.now.as_millisecond();
     insert_rows(
@@ -247,8 +270,12 @@ async fn load_notifications(pool: &AnyPool, history: &History<'_>) -> BenchResul
             );
         },
     )
-    .await?;
-    // The same stories again (they are deterministic): each notification's attempts.
+    .await
+}
+
+/// Each notification's attempts, from the same stories again (they are deterministic).
+async fn load_attempts(pool: &AnyPool, history: &History<'_>) -> BenchResult<()> {
+    let now = history.now.as_millisecond();
     insert_rows(
         pool,
         "attempts",
@@ -297,36 +324,7 @@ async fn load_inbound(pool: &AnyPool, history: &History<'_>) -> BenchResult<()> 
         "id, clinic_id, patient_id, channel, provider_message_id, sender, from_address, kind, \
          text, sent_at, received_at, intent, answered_at, handled_at",
         received.len(),
-        |i, sql| {
-            let mut dice = Dice(0x5851_F42D_4C95_7F2D ^ (i as u64 + 1));
-            let at = received[i];
-            let patient = i % PATIENTS;
-            let channel = if dice.chance(80) { "whatsapp" } else { "sms" };
-            let intent = match dice.below(100) {
-                0..=2 => "opt_out",
-                3 => "opt_in",
-                4..=13 => "confirm",
-                14..=16 => "cancel",
-                17 => "urgent",
-                _ => "none",
-            };
-            let answered = if dice.chance(70) {
-                (at + 60_000 + dice.below(8 * 3_600_000)).to_string()
-            } else {
-                "NULL".to_owned()
-            };
-            let handled = if dice.chance(20) {
-                (at + 120_000 + dice.below(24 * 3_600_000)).to_string()
-            } else {
-                "NULL".to_owned()
-            };
-            let _ = write!(
-                sql,
-                "('msg_b{i}', '{clinic}', 'pat_b{patient}', '{channel}', 'wamid.b{i}', 'bench', \
-                 '+9725420{patient:05}', 'text', 'Hello', {at}, {at}, '{intent}', {answered}, \
-                 {handled})"
-            );
-        },
+        |i, sql| write_inbound_message(sql, clinic, i, received[i]),
     )
     .await?;
     insert_rows(
@@ -345,4 +343,36 @@ async fn load_inbound(pool: &AnyPool, history: &History<'_>) -> BenchResult<()> 
         },
     )
     .await
+}
+
+/// The `i`th patient message, received `at`: mostly on WhatsApp, most answered by staff, some
+/// marked handled, a few opting out, confirming, cancelling or urgent.
+fn write_inbound_message(sql: &mut String, clinic: &str, i: usize, at: i64) {
+    let mut dice = Dice(0x5851_F42D_4C95_7F2D ^ (i as u64 + 1));
+    let patient = i % PATIENTS;
+    let channel = if dice.chance(80) { "whatsapp" } else { "sms" };
+    let intent = match dice.below(100) {
+        0..=2 => "opt_out",
+        3 => "opt_in",
+        4..=13 => "confirm",
+        14..=16 => "cancel",
+        17 => "urgent",
+        _ => "none",
+    };
+    let answered = if dice.chance(70) {
+        (at + 60_000 + dice.below(8 * 3_600_000)).to_string()
+    } else {
+        "NULL".to_owned()
+    };
+    let handled = if dice.chance(20) {
+        (at + 120_000 + dice.below(24 * 3_600_000)).to_string()
+    } else {
+        "NULL".to_owned()
+    };
+    let _ = write!(
+        sql,
+        "('msg_b{i}', '{clinic}', 'pat_b{patient}', '{channel}', 'wamid.b{i}', 'bench', \
+         '+9725420{patient:05}', 'text', 'Hello', {at}, {at}, '{intent}', {answered}, \
+         {handled})"
+    );
 }

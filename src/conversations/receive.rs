@@ -9,7 +9,8 @@ use medrelay_channels::ChannelKind;
 
 use crate::domain::{AutoReply, InboundMessage};
 use crate::policy::inbound::{
-    ConversationClocks, InboundFacts, InboundSettings, read_inbound, reply_params, reply_template,
+    ConversationClocks, InboundFacts, InboundPlan, InboundSettings, read_inbound, reply_params,
+    reply_template,
 };
 use crate::policy::templates::{self, TemplateError};
 use crate::policy::{MessagingHours, after_open_minutes};
@@ -45,36 +46,8 @@ fn decide(
     now: Timestamp,
 ) -> InboundActions {
     let settings = settings(situation);
-    let clinic_hours = MessagingHours::for_clinic(situation.hours.clone(), &situation.clinic);
-    let conversation = &situation.conversation;
-    let facts = InboundFacts {
-        channel: message.channel,
-        text: message.text.as_deref(),
-        reply_payload: message.reply_payload.as_deref(),
-        opted_out: &situation.patient.opted_out,
-        now,
-        in_messaging_hours: clinic_hours.rules_holding(now).is_empty(),
-        clocks: ConversationClocks {
-            last_receipt_at: conversation.last_receipt_at,
-            last_away_at: conversation.last_away_at,
-            last_staff_reply_at: conversation.last_staff_reply_at,
-        },
-        reminder: situation.reminder.clone(),
-        settings: &settings,
-    };
-    let plan = read_inbound(&facts);
-    let mut held_back: Vec<(AutoReply, String)> = plan
-        .held_back
-        .iter()
-        .map(|(reply, why)| (*reply, why.to_string()))
-        .collect();
-    let mut replies = Vec::with_capacity(plan.replies.len());
-    for kind in plan.replies {
-        match render(situation, &settings, kind, message.channel) {
-            Ok(body) => replies.push(AutoReplyText { kind, body }),
-            Err(why) => held_back.push((kind, format!("its template cannot be written: {why}"))),
-        }
-    }
+    let plan = read_inbound(&facts(situation, message, &settings, now));
+    let (replies, held_back) = write_replies(situation, &settings, &plan, message.channel);
     let zone = situation.clinic.timezone.zone();
     let target = settings.response_target_minutes;
     InboundActions {
@@ -89,6 +62,56 @@ fn decide(
         held_back,
         overdue_at: Some(after_open_minutes(&situation.hours, &zone, now, target)),
     }
+}
+
+/// What the rules read about `message`: what the patient wrote, their opt-outs, whether the
+/// clinic is within its messaging hours and when the conversation was last answered.
+fn facts<'a>(
+    situation: &'a InboundSituation,
+    message: &'a InboundMessage,
+    settings: &'a InboundSettings,
+    now: Timestamp,
+) -> InboundFacts<'a> {
+    let clinic_hours = MessagingHours::for_clinic(situation.hours.clone(), &situation.clinic);
+    let conversation = &situation.conversation;
+    InboundFacts {
+        channel: message.channel,
+        text: message.text.as_deref(),
+        reply_payload: message.reply_payload.as_deref(),
+        opted_out: &situation.patient.opted_out,
+        now,
+        in_messaging_hours: clinic_hours.rules_holding(now).is_empty(),
+        clocks: ConversationClocks {
+            last_receipt_at: conversation.last_receipt_at,
+            last_away_at: conversation.last_away_at,
+            last_staff_reply_at: conversation.last_staff_reply_at,
+        },
+        reminder: situation.reminder.clone(),
+        settings,
+    }
+}
+
+/// The auto replies of `plan` written out, and those held back with the reason: the plan's,
+/// or a template that cannot be written.
+fn write_replies(
+    situation: &InboundSituation,
+    settings: &InboundSettings,
+    plan: &InboundPlan,
+    channel: ChannelKind,
+) -> (Vec<AutoReplyText>, Vec<(AutoReply, String)>) {
+    let mut held_back: Vec<(AutoReply, String)> = plan
+        .held_back
+        .iter()
+        .map(|(reply, why)| (*reply, why.to_string()))
+        .collect();
+    let mut replies = Vec::with_capacity(plan.replies.len());
+    for &kind in &plan.replies {
+        match render(situation, settings, kind, channel) {
+            Ok(body) => replies.push(AutoReplyText { kind, body }),
+            Err(why) => held_back.push((kind, format!("its template cannot be written: {why}"))),
+        }
+    }
+    (replies, held_back)
 }
 
 /// The clinic's two-way settings; the defaults when it set none, or when what is stored no

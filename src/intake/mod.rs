@@ -199,18 +199,37 @@ impl Intake {
     /// given.
     async fn accept_for(
         &self,
-        draft: Draft,
+        mut draft: Draft,
         actor: &Actor,
         notice: Option<NoticeIntake>,
         reply: Option<StaffReply>,
     ) -> Result<Receipt, IntakeError> {
         let now = self.clock.now();
-        let (mut errors, patient, sensitivity) = self
-            .check_patient_and_topic(&draft, actor, now, notice.is_some())
+        let approved = self
+            .approve(&mut draft, actor, notice.as_ref(), now)
             .await?;
+        let patient_external_id = approved.patient.external_id.clone();
+        let notification = new_notification(draft, approved, actor, notice, reply, now);
+        let stored = self.writer.submit(notification).await?;
+        self.answer(stored, patient_external_id, now)
+    }
+
+    /// The draft's patient and text when it breaks no rule, and when it is due; else every rule
+    /// it breaks. Its content is taken into the approved text.
+    async fn approve(
+        &self,
+        draft: &mut Draft,
+        actor: &Actor,
+        notice: Option<&NoticeIntake>,
+        now: Timestamp,
+    ) -> Result<Approved, IntakeError> {
+        let (mut errors, patient, sensitivity) = self
+            .check_patient_and_topic(draft, actor, now, notice.is_some())
+            .await?;
+        let content = std::mem::replace(&mut draft.content, Content::Body(String::new()));
         let clinic = &draft.clinic;
         let text = self
-            .text(clinic, draft.content, patient.as_ref(), actor, &mut errors)
+            .text(clinic, content, patient.as_ref(), actor, &mut errors)
             .await?;
         let (patient, text) = approved(errors, sensitivity, patient, text, clinic, draft.channel)?;
         let requested = draft.send_at.unwrap_or(now);
@@ -223,41 +242,14 @@ impl Intake {
                 draft.expires_at,
             )
             .await?;
-        let patient_external_id = patient.external_id.clone();
-        let received = received_event(notice.as_ref(), draft.priority, requested, now, &text);
-        let notification = NewNotification {
-            id: NotificationId::generate(),
-            clinic_id: clinic.id.clone(),
-            patient_id: patient.id,
-            topic: draft.topic,
-            body: text.body,
-            template: text.template,
-            params: text
-                .params
-                .map(|p| serde_json::to_string(&p).unwrap_or_default()),
-            channel: draft.channel,
-            priority: draft.priority,
+        let received = received_event(notice, draft.priority, requested, now, &text);
+        Ok(Approved {
+            patient,
+            text,
             send_at,
-            expires_at: draft.expires_at,
-            idempotency_key: draft.idempotency_key,
-            request_hash: draft.request_hash,
-            received_at: now,
-            received,
-            received_by: reply.as_ref().map_or_else(
-                || actor.recorded_as(),
-                |r| crate::domain::Actor::Staff(r.by.clone()),
-            ),
             hours_note,
-            appointment: notice.map(|n| n.link),
-            origin: if reply.is_some() {
-                Origin::StaffReply
-            } else {
-                Origin::Api
-            },
-            in_reply_to: reply.and_then(|r| r.in_reply_to),
-        };
-        let stored = self.writer.submit(notification).await?;
-        self.answer(stored, patient_external_id, now)
+            received,
+        })
     }
 
     /// Every rule a draft breaks before its text is read: its own, then the patient's and the
@@ -406,6 +398,66 @@ impl Intake {
     /// clinic says so.
     fn may_send_urgent(&self, clinic: &Clinic, actor: &Actor) -> bool {
         actor.role >= ApiKeyRole::Staff || self.limits.booking_urgent_clinics.contains(&clinic.slug)
+    }
+}
+
+/// Who the audit trail says handed the notification in: the staff member for their reply, else
+/// the caller key.
+fn received_by(actor: &Actor, reply: Option<&StaffReply>) -> crate::domain::Actor {
+    reply.map_or_else(
+        || actor.recorded_as(),
+        |r| crate::domain::Actor::Staff(r.by.clone()),
+    )
+}
+
+/// A draft that broke no rule: its patient and text, when it is stored as due (and why, when
+/// the hours moved it), and the event that records its receipt.
+struct Approved {
+    patient: Patient,
+    text: checks::Text,
+    send_at: Timestamp,
+    hours_note: Option<Reason>,
+    received: Event,
+}
+
+/// The row stored for an approved draft, linked to the appointment whose change it tells or the
+/// patient's message a staff reply answers.
+fn new_notification(
+    draft: Draft,
+    approved: Approved,
+    actor: &Actor,
+    notice: Option<NoticeIntake>,
+    reply: Option<StaffReply>,
+    now: Timestamp,
+) -> NewNotification {
+    let text = approved.text;
+    NewNotification {
+        id: NotificationId::generate(),
+        clinic_id: draft.clinic.id,
+        patient_id: approved.patient.id,
+        topic: draft.topic,
+        body: text.body,
+        template: text.template,
+        params: text
+            .params
+            .map(|p| serde_json::to_string(&p).unwrap_or_default()),
+        channel: draft.channel,
+        priority: draft.priority,
+        send_at: approved.send_at,
+        expires_at: draft.expires_at,
+        idempotency_key: draft.idempotency_key,
+        request_hash: draft.request_hash,
+        received_at: now,
+        received: approved.received,
+        received_by: received_by(actor, reply.as_ref()),
+        hours_note: approved.hours_note,
+        appointment: notice.map(|n| n.link),
+        origin: if reply.is_some() {
+            Origin::StaffReply
+        } else {
+            Origin::Api
+        },
+        in_reply_to: reply.and_then(|r| r.in_reply_to),
     }
 }
 

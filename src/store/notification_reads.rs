@@ -252,33 +252,7 @@ impl Store {
         clinic: &ClinicId,
         filter: &NotificationFilter,
     ) -> Result<NotificationPage, StoreError> {
-        let mut sql = format!(
-            "SELECT {VIEW_COLUMNS} FROM notifications n JOIN patients p ON p.id = n.patient_id WHERE n.clinic_id = $1"
-        );
-        let mut next = 2;
-        if filter.patient_external_id.is_some() {
-            sql.push_str(&format!(" AND p.external_id = ${next}"));
-            next += 1;
-        }
-        if filter.status.is_some() {
-            sql.push_str(&format!(" AND n.status = ${next}"));
-            next += 1;
-        }
-        if filter.origin.is_some() {
-            sql.push_str(&format!(" AND n.origin LIKE ${next}"));
-            next += 1;
-        }
-        if filter.after.is_some() {
-            sql.push_str(&format!(
-                " AND (n.created_at < ${next} OR (n.created_at = ${next} AND n.id < ${}))",
-                next + 1
-            ));
-            next += 2;
-        }
-        sql.push_str(&format!(
-            " ORDER BY n.created_at DESC, n.id DESC LIMIT ${next}"
-        ));
-
+        let sql = page_sql(filter);
         let mut query = sqlx::query_as::<_, ViewRow>(&sql).bind(clinic.as_str());
         if let Some(patient) = &filter.patient_external_id {
             query = query.bind(patient.as_str());
@@ -296,20 +270,58 @@ impl Store {
             .bind(i64::from(filter.limit) + 1)
             .fetch_all(&self.read)
             .await?;
-        let mut items = rows
-            .into_iter()
-            .map(NotificationRecord::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        let next = if items.len() > filter.limit as usize {
-            items.truncate(filter.limit as usize);
-            items
-                .last()
-                .map(|last| (millis(last.created_at), last.id.as_str().to_owned()))
-        } else {
-            None
-        };
-        Ok(NotificationPage { items, next })
+        notification_page(rows, filter.limit)
     }
+}
+
+/// The page query: the clinic's notifications (`$1`) that pass the filter, newest first, one
+/// more than the page holds. Its placeholders follow the filter's fields in order.
+fn page_sql(filter: &NotificationFilter) -> String {
+    let mut sql = format!(
+        "SELECT {VIEW_COLUMNS} FROM notifications n JOIN patients p ON p.id = n.patient_id WHERE n.clinic_id = $1"
+    );
+    let mut next = 2;
+    if filter.patient_external_id.is_some() {
+        sql.push_str(&format!(" AND p.external_id = ${next}"));
+        next += 1;
+    }
+    if filter.status.is_some() {
+        sql.push_str(&format!(" AND n.status = ${next}"));
+        next += 1;
+    }
+    if filter.origin.is_some() {
+        sql.push_str(&format!(" AND n.origin LIKE ${next}"));
+        next += 1;
+    }
+    if filter.after.is_some() {
+        sql.push_str(&format!(
+            " AND (n.created_at < ${next} OR (n.created_at = ${next} AND n.id < ${}))",
+            next + 1
+        ));
+        next += 2;
+    }
+    sql.push_str(&format!(
+        " ORDER BY n.created_at DESC, n.id DESC LIMIT ${next}"
+    ));
+    sql
+}
+
+/// The page after its rows: at most `limit` items (one more row was read to know whether a
+/// next page exists) and where that next page starts.
+fn notification_page(rows: Vec<ViewRow>, limit: u32) -> Result<NotificationPage, StoreError> {
+    let mut items = rows
+        .into_iter()
+        .map(NotificationRecord::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    let next = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items
+            .last()
+            .map(|last| (millis(last.created_at), last.id.as_str().to_owned()))
+    } else {
+        None
+    };
+    Ok(NotificationPage { items, next })
 }
 
 /// The `LIKE` pattern of the stored origins of `family` (`auto:receipt`, `auto:away`, … for auto).

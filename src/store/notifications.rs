@@ -186,36 +186,7 @@ pub(crate) async fn insert_rows(
     let rows: Vec<NotificationRow> = batch
         .iter()
         .zip(&origins)
-        .map(|(n, origin)| {
-            let received = millis(n.received_at);
-            NotificationRow {
-                id: n.id.as_str(),
-                clinic_id: n.clinic_id.as_str(),
-                patient_id: n.patient_id.as_str(),
-                topic: &n.topic,
-                body: n.body.as_deref(),
-                template: n.template.as_deref(),
-                params: n.params.as_deref(),
-                channel: n.channel.map(|c| c.as_str()),
-                priority: n.priority.as_str(),
-                send_at: millis(n.send_at),
-                expires_at: n.expires_at.map(millis),
-                status: n.initial_status().as_str(),
-                idempotency_key: n.idempotency_key.as_deref(),
-                request_hash: &n.request_hash,
-                due_at: n.due_at().map(millis),
-                created_at: received,
-                updated_at: received,
-                appointment_id: n.appointment.as_ref().map(|r| r.appointment.as_str()),
-                reminder_minutes_before: n
-                    .appointment
-                    .as_ref()
-                    .and_then(|r| r.offset)
-                    .map(ReminderOffset::minutes),
-                origin,
-                in_reply_to: n.in_reply_to.as_ref().map(InboundMessageId::as_str),
-            }
-        })
+        .map(|(n, origin)| notification_row(n, origin))
         .collect();
     write_rows(
         tx,
@@ -228,6 +199,80 @@ pub(crate) async fn insert_rows(
     .iter()
     .map(|row| Ok(<(String,)>::from_row(row)?.0))
     .collect()
+}
+
+/// The stored row of a new notification, created and updated as it was received; `origin` is
+/// its origin as stored.
+fn notification_row<'a>(n: &'a NewNotification, origin: &'a str) -> NotificationRow<'a> {
+    let received = millis(n.received_at);
+    NotificationRow {
+        id: n.id.as_str(),
+        clinic_id: n.clinic_id.as_str(),
+        patient_id: n.patient_id.as_str(),
+        topic: &n.topic,
+        body: n.body.as_deref(),
+        template: n.template.as_deref(),
+        params: n.params.as_deref(),
+        channel: n.channel.map(|c| c.as_str()),
+        priority: n.priority.as_str(),
+        send_at: millis(n.send_at),
+        expires_at: n.expires_at.map(millis),
+        status: n.initial_status().as_str(),
+        idempotency_key: n.idempotency_key.as_deref(),
+        request_hash: &n.request_hash,
+        due_at: n.due_at().map(millis),
+        created_at: received,
+        updated_at: received,
+        appointment_id: n.appointment.as_ref().map(|r| r.appointment.as_str()),
+        reminder_minutes_before: n
+            .appointment
+            .as_ref()
+            .and_then(|r| r.offset)
+            .map(ReminderOffset::minutes),
+        origin,
+        in_reply_to: n.in_reply_to.as_ref().map(InboundMessageId::as_str),
+    }
+}
+
+/// The notifications of `batch` some patient cap refuses (each priority has its own), with when
+/// each patient's next place frees up.
+async fn refused_by_caps(
+    backend: Backend,
+    tx: &mut Transaction<'_, Any>,
+    batch: &[NewNotification],
+    caps: PatientCaps,
+) -> Result<HashMap<String, Timestamp>, StoreError> {
+    let mut refused = HashMap::new();
+    for priority in Priority::ALL.iter().copied() {
+        if let Some(cap) = caps.for_priority(priority) {
+            refused.extend(refused_by_cap(backend, tx, batch, priority, cap).await?);
+        }
+    }
+    Ok(refused)
+}
+
+/// Records a stored notification's receipt (and the hours' note, when they moved it) and
+/// answers with its receipt.
+fn record_created(
+    events: &mut EventBatch,
+    n: &NewNotification,
+) -> Result<IntakeResult, StoreError> {
+    events.add(
+        n.id.as_str(),
+        None,
+        n.received_at,
+        &n.received_by,
+        &n.received,
+    )?;
+    if let Some(note) = &n.hours_note {
+        let routing = Event::Routing(note.clone());
+        events.add(n.id.as_str(), None, n.received_at, &Actor::System, &routing)?;
+    }
+    Ok(IntakeResult::Created(Receipt {
+        id: n.id.clone(),
+        status: n.initial_status(),
+        send_at: n.send_at,
+    }))
 }
 
 /// The notifications of `batch` the patient cap of `priority` refuses, with when each patient's
@@ -368,12 +413,7 @@ impl Store {
         caps: PatientCaps,
     ) -> Result<Vec<IntakeResult>, StoreError> {
         let mut tx = self.write.begin().await?;
-        let mut refused = HashMap::new();
-        for priority in Priority::ALL.iter().copied() {
-            if let Some(cap) = caps.for_priority(priority) {
-                refused.extend(refused_by_cap(self.backend, &mut tx, batch, priority, cap).await?);
-            }
-        }
+        let refused = refused_by_caps(self.backend, &mut tx, batch, caps).await?;
         let admitted: Vec<&NewNotification> = batch
             .iter()
             .filter(|n| !refused.contains_key(n.id.as_str()))
@@ -389,23 +429,7 @@ impl Store {
                     frees_at: *frees_at,
                 });
             } else if inserted.contains(n.id.as_str()) {
-                events.add(
-                    n.id.as_str(),
-                    None,
-                    n.received_at,
-                    &n.received_by,
-                    &n.received,
-                )?;
-                if let Some(note) = &n.hours_note {
-                    let routing = Event::Routing(note.clone());
-                    events.add(n.id.as_str(), None, n.received_at, &Actor::System, &routing)?;
-                }
-                let status = n.initial_status();
-                results.push(IntakeResult::Created(Receipt {
-                    id: n.id.clone(),
-                    status,
-                    send_at: n.send_at,
-                }));
+                results.push(record_created(&mut events, n)?);
             } else {
                 results.push(replay(&mut tx, n).await?);
             }

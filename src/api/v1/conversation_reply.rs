@@ -58,7 +58,24 @@ enum Said {
     },
 }
 
+/// A reply request read: the staff member who answers and what they said.
+struct Reply {
+    by: String,
+    said: Said,
+}
+
 impl ReplyIn {
+    /// Reads who answers and what they said; every broken field is named at once.
+    fn parse(&mut self) -> Result<Reply, ApiError> {
+        let mut errors = Vec::new();
+        let by = staff_member(&self.by, &mut errors);
+        let said = self.said(&mut errors);
+        let (Some(said), Actor::Staff(by), true) = (said, by, errors.is_empty()) else {
+            return Err(ApiError::Invalid(errors));
+        };
+        Ok(Reply { by, said })
+    }
+
     fn said(&mut self, errors: &mut Vec<FieldError>) -> Option<Said> {
         match (
             self.text.take(),
@@ -258,12 +275,7 @@ pub(super) async fn reply(
     mut body: ApiJson<ReplyIn>,
 ) -> Result<(StatusCode, Json<ReplyOut>), ApiError> {
     let id = conversation_of(&state, &caller, &id).await?;
-    let mut errors = Vec::new();
-    let by = staff_member(&body.value.by, &mut errors);
-    let said = body.value.said(&mut errors);
-    let (Some(said), Actor::Staff(by), true) = (said, by, errors.is_empty()) else {
-        return Err(ApiError::Invalid(errors));
-    };
+    let Reply { by, said } = body.value.parse()?;
     let clinic = &caller.0.clinic;
     let patient = state
         .store
@@ -284,15 +296,13 @@ pub(super) async fn reply(
         .intake
         .accept_staff_reply(draft, &caller.actor(), answers)
         .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(ReplyOut {
-            id: receipt.id,
-            status: receipt.status,
-            send_at: receipt.send_at,
-            channel: first,
-            in_reply_to: target.waiting,
-            note: route.note,
-        }),
-    ))
+    let out = ReplyOut {
+        id: receipt.id,
+        status: receipt.status,
+        send_at: receipt.send_at,
+        channel: first,
+        in_reply_to: target.waiting,
+        note: route.note,
+    };
+    Ok((StatusCode::ACCEPTED, Json(out)))
 }

@@ -90,17 +90,7 @@ impl ListQuery {
         );
         let unanswered = checked(&mut errors, "unanswered", self.unanswered, flag, BOOL);
         let overdue = checked(&mut errors, "overdue", self.overdue, flag, BOOL);
-        let limit = self.limit.unwrap_or(50);
-        if !(1..=500).contains(&limit) {
-            errors.push(FieldError::new("limit", "must be between 1 and 500"));
-        }
-        let after = checked(
-            &mut errors,
-            "cursor",
-            self.cursor,
-            decode_cursor,
-            "must be a next_cursor value from an earlier page",
-        );
+        let (limit, after) = checked_page(&mut errors, self.limit, self.cursor);
         if !errors.is_empty() {
             return Err(ApiError::Invalid(errors));
         }
@@ -117,6 +107,26 @@ impl ListQuery {
 }
 
 const BOOL: &str = "must be true or false";
+
+/// The page asked for: its size (50 unless given) and where it starts.
+fn checked_page(
+    errors: &mut Vec<FieldError>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+) -> (u32, Option<ConversationCursor>) {
+    let limit = limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        errors.push(FieldError::new("limit", "must be between 1 and 500"));
+    }
+    let after = checked(
+        errors,
+        "cursor",
+        cursor,
+        decode_cursor,
+        "must be a next_cursor value from an earlier page",
+    );
+    (limit, after)
+}
 
 /// `<urgent 0|1>.<last message, ms>.<patient id>`.
 fn decode_cursor(cursor: &str) -> Option<ConversationCursor> {

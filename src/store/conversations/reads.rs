@@ -1,6 +1,7 @@
 //! Reading the inbox: a page of conversations, one conversation's timeline, and what a staff
 //! reply answers.
 
+use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -20,56 +21,110 @@ use crate::store::{Store, StoreError, millis, opt_timestamp, parse_stored, times
 /// 1 for an urgent conversation, 0 otherwise: the first sort key of a list.
 const URGENT: &str = "(CASE WHEN c.urgent_since IS NULL THEN 0 ELSE 1 END)";
 
+/// A timeline's latest patient messages, staff and automatic notifications, and events:
+/// `$1` the clinic, `$2` the patient, `$3` how many.
+const TIMELINE_INBOUND: &str = "SELECT id, channel, kind, text, media, intent, sent_at, received_at, answered_at, \
+     answered_by, handled_at, handled_by FROM inbound_messages \
+     WHERE clinic_id = $1 AND patient_id = $2 ORDER BY received_at DESC, id DESC LIMIT $3";
+/// A patient's latest notifications as their conversation shows them: with the text the patient
+/// was shown (a template's, as rendered when it went), at the moment it went to them (its first
+/// hand-over, else when it is due): a reminder booked days ahead belongs where it was sent.
+const TIMELINE_OUTBOUND: &str = "SELECT n.id, n.origin, n.in_reply_to, n.topic, \
+     COALESCE(n.delivered_channel, n.channel) AS channel, n.status, \
+     COALESCE(n.body, (SELECT c.text FROM attempt_contents c \
+         WHERE c.clinic_id = n.clinic_id AND c.notification_id = n.id \
+         ORDER BY c.recorded_at DESC LIMIT 1)) AS body, \
+     n.template, \
+     COALESCE((SELECT MIN(a.created_at) FROM attempts a WHERE a.notification_id = n.id), n.send_at) AS went_at \
+     FROM notifications n \
+     WHERE n.clinic_id = $1 AND n.patient_id = $2 ORDER BY n.created_at DESC, n.id DESC LIMIT $3";
+const TIMELINE_EVENTS: &str = "SELECT at, kind, attempt_id, detail, data, actor FROM events \
+     WHERE clinic_id = $1 AND patient_id = $2 ORDER BY id DESC LIMIT $3";
+
 const CONVERSATION_COLUMNS: &str = "c.patient_id, p.external_id, p.name, p.unknown_contact, \
     c.status, c.labels, c.urgent_since, c.last_message_at, c.last_inbound_at, c.awaiting_since, \
     c.overdue_at, c.last_staff_reply_at";
 
 /// The list's filters as SQL after `WHERE c.clinic_id = $1`, and the values they bind in order.
 fn filter_sql(filter: &ConversationFilter) -> (String, Vec<FilterValue>) {
-    let mut sql = String::new();
-    let mut values = Vec::new();
+    let mut sql = FilterSql::default();
     if let Some(status) = filter.status {
-        sql.push_str(&format!(" AND c.status = ${}", values.len() + 2));
-        values.push(FilterValue::Text(status.as_str().to_owned()));
+        sql.status(status);
     }
     if let Some(label) = &filter.label {
+        sql.label(label);
+    }
+    match filter.unanswered {
+        Some(true) => sql.sql.push_str(" AND c.awaiting_since IS NOT NULL"),
+        Some(false) => sql.sql.push_str(" AND c.awaiting_since IS NULL"),
+        None => {}
+    }
+    if let Some(overdue) = filter.overdue {
+        sql.overdue(overdue, filter.now);
+    }
+    if let Some(after) = &filter.after {
+        sql.after(after);
+    }
+    (sql.sql, sql.values)
+}
+
+/// The list's conditions as they are added, with the values they bind.
+#[derive(Default)]
+struct FilterSql {
+    sql: String,
+    values: Vec<FilterValue>,
+}
+
+impl FilterSql {
+    /// The placeholder of the next value bound: `$1` is the clinic.
+    fn next_placeholder(&self) -> usize {
+        self.values.len() + 2
+    }
+
+    fn status(&mut self, status: ConversationStatus) {
+        let n = self.next_placeholder();
+        self.sql.push_str(&format!(" AND c.status = ${n}"));
+        self.values
+            .push(FilterValue::Text(status.as_str().to_owned()));
+    }
+
+    fn label(&mut self, label: &str) {
         // Labels are a sorted JSON array of names; `\` escapes LIKE's wildcards in a name.
         let escaped = label
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
-        sql.push_str(&format!(
-            " AND c.labels LIKE ${} ESCAPE '\\'",
-            values.len() + 2
-        ));
-        values.push(FilterValue::Text(format!("%\"{escaped}\"%")));
+        let n = self.next_placeholder();
+        self.sql
+            .push_str(&format!(" AND c.labels LIKE ${n} ESCAPE '\\'"));
+        self.values
+            .push(FilterValue::Text(format!("%\"{escaped}\"%")));
     }
-    match filter.unanswered {
-        Some(true) => sql.push_str(" AND c.awaiting_since IS NOT NULL"),
-        Some(false) => sql.push_str(" AND c.awaiting_since IS NULL"),
-        None => {}
-    }
-    if let Some(overdue) = filter.overdue {
-        let n = values.len() + 2;
-        sql.push_str(&if overdue {
+
+    /// Conversations past (or not past) their response target at `now`.
+    fn overdue(&mut self, overdue: bool, now: Timestamp) {
+        let n = self.next_placeholder();
+        self.sql.push_str(&if overdue {
             format!(" AND c.overdue_at <= ${n}")
         } else {
             format!(" AND (c.overdue_at IS NULL OR c.overdue_at > ${n})")
         });
-        values.push(FilterValue::Int(millis(filter.now)));
+        self.values.push(FilterValue::Int(millis(now)));
     }
-    if let Some(after) = &filter.after {
-        let u = values.len() + 2;
+
+    /// Conversations sorted after the cursor: the next page.
+    fn after(&mut self, after: &ConversationCursor) {
+        let u = self.next_placeholder();
         let (t, id) = (u + 1, u + 2);
-        sql.push_str(&format!(
+        self.sql.push_str(&format!(
             " AND ({URGENT} < ${u} OR ({URGENT} = ${u} AND (c.last_message_at < ${t} \
              OR (c.last_message_at = ${t} AND c.patient_id < ${id}))))"
         ));
-        values.push(FilterValue::Int(i64::from(after.urgent)));
-        values.push(FilterValue::Int(after.last_message_at));
-        values.push(FilterValue::Text(after.patient_id.clone()));
+        self.values.push(FilterValue::Int(i64::from(after.urgent)));
+        self.values.push(FilterValue::Int(after.last_message_at));
+        self.values
+            .push(FilterValue::Text(after.patient_id.clone()));
     }
-    (sql, values)
 }
 
 enum FilterValue {
@@ -79,14 +134,8 @@ enum FilterValue {
 
 fn conversation(row: &AnyRow) -> Result<ConversationRecord, StoreError> {
     let status: String = row.try_get("status")?;
-    let unknown: i64 = row.try_get("unknown_contact")?;
     Ok(ConversationRecord {
-        patient: ConversationPatient {
-            id: PatientId::from_stored(row.try_get("patient_id")?),
-            external_id: row.try_get("external_id")?,
-            name: row.try_get("name")?,
-            unknown_contact: unknown != 0,
-        },
+        patient: patient_of_row(row, "patient_id")?,
         status: ConversationStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("conversation status {status}")))?,
         labels: parse_labels(&row.try_get::<String, _>("labels")?)?,
@@ -98,6 +147,62 @@ fn conversation(row: &AnyRow) -> Result<ConversationRecord, StoreError> {
         last_staff_reply_at: opt_timestamp(row.try_get("last_staff_reply_at")?)?,
         last_inbound_text: None,
     })
+}
+
+/// The patient of a conversation, their id read from `id_column`.
+fn patient_of_row(row: &AnyRow, id_column: &str) -> Result<ConversationPatient, StoreError> {
+    let unknown: i64 = row.try_get("unknown_contact")?;
+    Ok(ConversationPatient {
+        id: PatientId::from_stored(row.try_get(id_column)?),
+        external_id: row.try_get("external_id")?,
+        name: row.try_get("name")?,
+        unknown_contact: unknown != 0,
+    })
+}
+
+/// A conversation never written to: handled, without labels, its last message the patient's
+/// latest notification (`last_sent`).
+fn quiet_conversation(row: &AnyRow) -> Result<ConversationRecord, StoreError> {
+    Ok(ConversationRecord {
+        patient: patient_of_row(row, "id")?,
+        status: ConversationStatus::Handled,
+        labels: Vec::new(),
+        urgent_since: None,
+        last_message_at: opt_timestamp(row.try_get("last_sent")?)?,
+        last_inbound_at: None,
+        awaiting_since: None,
+        overdue_at: None,
+        last_staff_reply_at: None,
+        last_inbound_text: None,
+    })
+}
+
+/// Rows read newest first, turned oldest first as a timeline reads.
+fn oldest_first<T>(
+    rows: Vec<AnyRow>,
+    read: fn(&AnyRow) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    rows.iter().rev().map(read).collect()
+}
+
+/// The page after its rows: at most `limit` items (one more row was read to know whether a
+/// next page exists) and the cursor of that next page.
+fn conversation_page(rows: &[AnyRow], limit: u32) -> Result<ConversationPage, StoreError> {
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows.iter().take(limit as usize) {
+        let mut record = conversation(row)?;
+        record.last_inbound_text = row.try_get("last_text")?;
+        items.push(record);
+    }
+    let next = (rows.len() > limit as usize)
+        .then(|| items.last())
+        .flatten()
+        .map(|last| ConversationCursor {
+            urgent: last.urgent_since.is_some(),
+            last_message_at: last.last_message_at.map_or(0, millis),
+            patient_id: last.patient.id.as_str().to_owned(),
+        });
+    Ok(ConversationPage { items, next })
 }
 
 fn inbound(row: &AnyRow) -> Result<InboundRecord, StoreError> {
@@ -141,19 +246,6 @@ fn outbound(row: &AnyRow) -> Result<OutboundRecord, StoreError> {
     })
 }
 
-/// A patient's latest notifications as their conversation shows them: with the text the patient
-/// was shown (a template's, as rendered when it went), at the moment it went to them (its first
-/// hand-over, else when it is due): a reminder booked days ahead belongs where it was sent.
-const OUTBOUND_TIMELINE: &str = "SELECT n.id, n.origin, n.in_reply_to, n.topic, \
-     COALESCE(n.delivered_channel, n.channel) AS channel, n.status, \
-     COALESCE(n.body, (SELECT c.text FROM attempt_contents c \
-         WHERE c.clinic_id = n.clinic_id AND c.notification_id = n.id \
-         ORDER BY c.recorded_at DESC LIMIT 1)) AS body, \
-     n.template, \
-     COALESCE((SELECT MIN(a.created_at) FROM attempts a WHERE a.notification_id = n.id), n.send_at) AS went_at \
-     FROM notifications n \
-     WHERE n.clinic_id = $1 AND n.patient_id = $2 ORDER BY n.created_at DESC, n.id DESC LIMIT $3";
-
 impl Store {
     /// A page of the clinic's conversations: urgent ones first, then the newest message first.
     pub async fn conversations(
@@ -182,21 +274,7 @@ impl Store {
             .bind(i64::from(filter.limit) + 1)
             .fetch_all(&self.read)
             .await?;
-        let mut items = Vec::with_capacity(rows.len());
-        for row in rows.iter().take(filter.limit as usize) {
-            let mut record = conversation(row)?;
-            record.last_inbound_text = row.try_get("last_text")?;
-            items.push(record);
-        }
-        let next = (rows.len() > filter.limit as usize)
-            .then(|| items.last())
-            .flatten()
-            .map(|last| ConversationCursor {
-                urgent: last.urgent_since.is_some(),
-                last_message_at: last.last_message_at.map_or(0, millis),
-                patient_id: last.patient.id.as_str().to_owned(),
-            });
-        Ok(ConversationPage { items, next })
+        conversation_page(&rows, filter.limit)
     }
 
     /// The clinic's patient a conversation URL names: by our id (`pat_…`), else by the id the
@@ -259,34 +337,15 @@ impl Store {
                 .bind(i64::from(TIMELINE_LIMIT))
         };
         let (inbound_rows, outbound_rows, event_rows) = tokio::try_join!(
-            bind(
-                "SELECT id, channel, kind, text, media, intent, sent_at, received_at, answered_at, \
-                 answered_by, handled_at, handled_by FROM inbound_messages \
-                 WHERE clinic_id = $1 AND patient_id = $2 ORDER BY received_at DESC, id DESC LIMIT $3"
-            )
-            .fetch_all(&self.read),
-            bind(
-                OUTBOUND_TIMELINE
-            )
-            .fetch_all(&self.read),
-            bind(
-                "SELECT at, kind, attempt_id, detail, data, actor FROM events \
-                 WHERE clinic_id = $1 AND patient_id = $2 ORDER BY id DESC LIMIT $3"
-            )
-            .fetch_all(&self.read),
+            bind(TIMELINE_INBOUND).fetch_all(&self.read),
+            bind(TIMELINE_OUTBOUND).fetch_all(&self.read),
+            bind(TIMELINE_EVENTS).fetch_all(&self.read),
         )?;
-        let oldest_first = |rows: Vec<AnyRow>| rows.into_iter().rev();
         Ok(ConversationTimeline {
             conversation,
-            inbound: oldest_first(inbound_rows)
-                .map(|r| inbound(&r))
-                .collect::<Result<_, _>>()?,
-            outbound: oldest_first(outbound_rows)
-                .map(|r| outbound(&r))
-                .collect::<Result<_, _>>()?,
-            events: oldest_first(event_rows)
-                .map(|r| event_record(&r))
-                .collect::<Result<_, _>>()?,
+            inbound: oldest_first(inbound_rows, inbound)?,
+            outbound: oldest_first(outbound_rows, outbound)?,
+            events: oldest_first(event_rows, event_record)?,
         })
     }
 
@@ -319,24 +378,7 @@ impl Store {
         .fetch_optional(&self.read)
         .await?
         .ok_or(StoreError::NotFound)?;
-        let unknown: i64 = row.try_get("unknown_contact")?;
-        Ok(ConversationRecord {
-            patient: ConversationPatient {
-                id: PatientId::from_stored(row.try_get("id")?),
-                external_id: row.try_get("external_id")?,
-                name: row.try_get("name")?,
-                unknown_contact: unknown != 0,
-            },
-            status: ConversationStatus::Handled,
-            labels: Vec::new(),
-            urgent_since: None,
-            last_message_at: opt_timestamp(row.try_get("last_sent")?)?,
-            last_inbound_at: None,
-            awaiting_since: None,
-            overdue_at: None,
-            last_staff_reply_at: None,
-            last_inbound_text: None,
-        })
+        quiet_conversation(&row)
     }
 
     /// What a staff reply to `patient` answers and where it goes by default.

@@ -273,35 +273,8 @@ impl Store {
     /// sweeping at once exactly one raises it. Returns how many were raised.
     pub async fn raise_overdue(&self, now: Timestamp) -> Result<usize, StoreError> {
         let _turn = self.background_turn().await;
-        let skip_locked = match self.backend {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
         let mut tx = self.write.begin().await?;
-        let rows: Vec<(String, String, Option<i64>, i64)> = sqlx::query_as(&format!(
-            "UPDATE conversations SET overdue_raised_at = $1, updated_at = $1 \
-             WHERE patient_id IN (SELECT patient_id FROM conversations \
-               WHERE overdue_at IS NOT NULL AND overdue_raised_at IS NULL AND overdue_at <= $1 \
-               ORDER BY overdue_at LIMIT $2{skip_locked}) \
-             AND overdue_raised_at IS NULL AND overdue_at <= $1 \
-             RETURNING clinic_id, patient_id, awaiting_since, overdue_at"
-        ))
-        .bind(millis(now))
-        .bind(OVERDUE_BATCH as i64)
-        .fetch_all(&mut *tx)
-        .await?;
-        let raised = rows
-            .into_iter()
-            .map(|(clinic, patient, waiting_since, overdue_at)| {
-                let overdue_at = timestamp(overdue_at)?;
-                Ok(Overdue {
-                    clinic: ClinicId::from_stored(clinic),
-                    patient: PatientId::from_stored(patient),
-                    waiting_since: opt_timestamp(waiting_since)?.unwrap_or(overdue_at),
-                    overdue_at,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let raised = claim_overdue(&mut tx, self.backend, now).await?;
         let mut events = EventBatch::default();
         for o in &raised {
             let event = Event::ConversationOverdue {
@@ -314,6 +287,42 @@ impl Store {
         tx.commit().await?;
         Ok(raised.len())
     }
+}
+
+/// Claims a batch of conversations past their response target whose overdue event is not
+/// raised yet, marking it raised at `now`; on PostgreSQL rows another sweeper holds are skipped.
+async fn claim_overdue(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    now: Timestamp,
+) -> Result<Vec<Overdue>, StoreError> {
+    let skip_locked = match backend {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let rows: Vec<(String, String, Option<i64>, i64)> = sqlx::query_as(&format!(
+        "UPDATE conversations SET overdue_raised_at = $1, updated_at = $1 \
+         WHERE patient_id IN (SELECT patient_id FROM conversations \
+           WHERE overdue_at IS NOT NULL AND overdue_raised_at IS NULL AND overdue_at <= $1 \
+           ORDER BY overdue_at LIMIT $2{skip_locked}) \
+         AND overdue_raised_at IS NULL AND overdue_at <= $1 \
+         RETURNING clinic_id, patient_id, awaiting_since, overdue_at"
+    ))
+    .bind(millis(now))
+    .bind(OVERDUE_BATCH as i64)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.into_iter()
+        .map(|(clinic, patient, waiting_since, overdue_at)| {
+            let overdue_at = timestamp(overdue_at)?;
+            Ok(Overdue {
+                clinic: ClinicId::from_stored(clinic),
+                patient: PatientId::from_stored(patient),
+                waiting_since: opt_timestamp(waiting_since)?.unwrap_or(overdue_at),
+                overdue_at,
+            })
+        })
+        .collect()
 }
 
 /// Marks `held` handled and its waiting messages handled by `by`; returns how many waited.

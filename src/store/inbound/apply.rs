@@ -66,6 +66,28 @@ pub(super) async fn apply(
     actions: &InboundActions,
 ) -> Result<(), StoreError> {
     let now = arrival.received_at;
+    record_received(tx, events, situation, arrival, actions).await?;
+    opt_outs(tx, events, situation, actions, now).await?;
+    if let Some((appointment, status)) = &actions.appointment {
+        answer_appointment(tx, events, situation, appointment, *status, now).await?;
+    }
+    record_urgency_and_held_back(events, situation, actions, now)?;
+    for reply in &actions.replies {
+        queue_auto_reply(tx, events, situation, arrival.message.channel, reply, now).await?;
+    }
+    write_conversation(tx, situation, actions, now).await
+}
+
+/// Labels the message with its intent, records its arrival and, on WhatsApp, opens the
+/// window the patient's message grants.
+async fn record_received(
+    tx: &mut Transaction<'_, Any>,
+    events: &mut EventBatch,
+    situation: &InboundSituation,
+    arrival: &Arrival<'_>,
+    actions: &InboundActions,
+) -> Result<(), StoreError> {
+    let now = arrival.received_at;
     let message = arrival.message;
     sqlx::query("UPDATE inbound_messages SET intent = $2 WHERE id = $1")
         .bind(situation.message_id.as_str())
@@ -87,10 +109,16 @@ pub(super) async fn apply(
         )
         .await?;
     }
-    opt_outs(tx, events, situation, actions, now).await?;
-    if let Some((appointment, status)) = &actions.appointment {
-        answer_appointment(tx, events, situation, appointment, *status, now).await?;
-    }
+    Ok(())
+}
+
+/// Records an urgent message and every auto reply the rules held back, with its reason.
+fn record_urgency_and_held_back(
+    events: &mut EventBatch,
+    situation: &InboundSituation,
+    actions: &InboundActions,
+    now: Timestamp,
+) -> Result<(), StoreError> {
     if actions.urgent {
         add_event(events, situation, None, now, &Event::UrgentMessage)?;
     }
@@ -101,10 +129,7 @@ pub(super) async fn apply(
         };
         add_event(events, situation, None, now, &event)?;
     }
-    for reply in &actions.replies {
-        queue_auto_reply(tx, events, situation, message.channel, reply, now).await?;
-    }
-    write_conversation(tx, situation, actions, now).await
+    Ok(())
 }
 
 /// Closes or opens the channel as the patient asked.
@@ -146,41 +171,70 @@ async fn answer_appointment(
     status: AppointmentStatus,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let event = match status {
-        AppointmentStatus::Confirmed => Event::AppointmentConfirmed {
-            appointment: appointment.clone(),
-        },
-        AppointmentStatus::CancellationRequested => Event::CancellationRequested {
-            appointment: appointment.clone(),
-        },
-        // The rules answer only with the two statuses above.
-        AppointmentStatus::Booked | AppointmentStatus::Cancelled => return Ok(()),
+    let Some(event) = answer_event(appointment, status) else {
+        return Ok(());
     };
-    let changed = sqlx::query(
-        "UPDATE appointments SET status = $3, updated_at = $4 \
-         WHERE id = $1 AND clinic_id = $2 AND status <> 'cancelled' RETURNING id",
-    )
-    .bind(appointment.as_str())
-    .bind(situation.clinic.id.as_str())
-    .bind(status.as_str())
-    .bind(millis(now))
-    .fetch_optional(&mut **tx)
-    .await?;
-    if changed.is_none() {
+    let clinic = &situation.clinic.id;
+    if !set_appointment_status(tx, clinic, appointment, status, now).await? {
         return Ok(());
     }
-    let reminders: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM notifications WHERE appointment_id = $1 AND clinic_id = $2 ORDER BY id",
-    )
-    .bind(appointment.as_str())
-    .bind(situation.clinic.id.as_str())
-    .fetch_all(&mut **tx)
-    .await?;
+    let reminders = reminders_of(tx, clinic, appointment).await?;
     add_event(events, situation, None, now, &event)?;
     for reminder in &reminders {
         events.add(reminder, None, now, &Actor::System, &event)?;
     }
     Ok(())
+}
+
+/// The event a patient's answer records; `None` for a status no answer sets.
+fn answer_event(appointment: &AppointmentId, status: AppointmentStatus) -> Option<Event> {
+    match status {
+        AppointmentStatus::Confirmed => Some(Event::AppointmentConfirmed {
+            appointment: appointment.clone(),
+        }),
+        AppointmentStatus::CancellationRequested => Some(Event::CancellationRequested {
+            appointment: appointment.clone(),
+        }),
+        // The rules answer only with the two statuses above.
+        AppointmentStatus::Booked | AppointmentStatus::Cancelled => None,
+    }
+}
+
+/// Sets the appointment's status; `false` when it is not the clinic's or was cancelled.
+async fn set_appointment_status(
+    tx: &mut Transaction<'_, Any>,
+    clinic: &ClinicId,
+    appointment: &AppointmentId,
+    status: AppointmentStatus,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let changed = sqlx::query(
+        "UPDATE appointments SET status = $3, updated_at = $4 \
+         WHERE id = $1 AND clinic_id = $2 AND status <> 'cancelled' RETURNING id",
+    )
+    .bind(appointment.as_str())
+    .bind(clinic.as_str())
+    .bind(status.as_str())
+    .bind(millis(now))
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(changed.is_some())
+}
+
+/// The ids of the reminders sent about the appointment, oldest first.
+async fn reminders_of(
+    tx: &mut Transaction<'_, Any>,
+    clinic: &ClinicId,
+    appointment: &AppointmentId,
+) -> Result<Vec<String>, StoreError> {
+    let reminders = sqlx::query_scalar(
+        "SELECT id FROM notifications WHERE appointment_id = $1 AND clinic_id = $2 ORDER BY id",
+    )
+    .bind(appointment.as_str())
+    .bind(clinic.as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(reminders)
 }
 
 /// Queues an auto reply as a notification of its own: on the channel the patient wrote on,
@@ -226,6 +280,66 @@ async fn queue_auto_reply(
     add_event(events, situation, Some(id.as_str()), now, &queued)
 }
 
+/// The conversation's row after a patient's message, as it is stored.
+struct ConversationAfterMessage {
+    labels: String,
+    urgent_since: Option<Timestamp>,
+    last_message_at: Timestamp,
+    awaiting_since: Timestamp,
+    overdue_at: Option<Timestamp>,
+    last_receipt_at: Option<Timestamp>,
+    last_away_at: Option<Timestamp>,
+    created_at: Timestamp,
+}
+
+impl ConversationAfterMessage {
+    /// Open, awaiting a response since the first unanswered message, urgent from the first
+    /// urgent message, with the clocks of the auto replies just sent moved to `now`.
+    fn after(
+        situation: &InboundSituation,
+        actions: &InboundActions,
+        now: Timestamp,
+    ) -> Result<Self, StoreError> {
+        let old = &situation.conversation;
+        let sent = |kind: AutoReply| actions.replies.iter().any(|r| r.kind == kind);
+        let (awaiting_since, overdue_at) = match old.awaiting_since {
+            Some(since) => (since, old.overdue_at),
+            None => (now, actions.overdue_at),
+        };
+        Ok(Self {
+            labels: labels_after_message(&old.labels, actions.urgent)?,
+            urgent_since: old.urgent_since.or(actions.urgent.then_some(now)),
+            last_message_at: old.last_message_at.map_or(now, |at| at.max(now)),
+            awaiting_since,
+            overdue_at,
+            last_receipt_at: if sent(AutoReply::Receipt) {
+                Some(now)
+            } else {
+                old.last_receipt_at
+            },
+            last_away_at: if sent(AutoReply::Away) {
+                Some(now)
+            } else {
+                old.last_away_at
+            },
+            created_at: old.created_at.unwrap_or(now),
+        })
+    }
+}
+
+/// The labels as stored: no longer handled, awaiting a response, urgent when the message was.
+fn labels_after_message(old: &[String], urgent: bool) -> Result<String, StoreError> {
+    let mut labels: Vec<String> = old.iter().filter(|l| *l != "handled").cloned().collect();
+    labels.push("awaiting_response".to_owned());
+    if urgent {
+        labels.push("urgent".to_owned());
+    }
+    labels.sort();
+    labels.dedup();
+    serde_json::to_string(&labels)
+        .map_err(|e| StoreError::Corrupt(format!("conversation labels: {e}")))
+}
+
 /// The conversation after the message: open, awaiting a response (labelled so), urgent when
 /// the message was, with the auto replies' clocks moved.
 async fn write_conversation(
@@ -234,26 +348,7 @@ async fn write_conversation(
     actions: &InboundActions,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let old = &situation.conversation;
-    let mut labels: Vec<String> = old
-        .labels
-        .iter()
-        .filter(|l| *l != "handled")
-        .cloned()
-        .collect();
-    labels.push("awaiting_response".to_owned());
-    if actions.urgent {
-        labels.push("urgent".to_owned());
-    }
-    labels.sort();
-    labels.dedup();
-    let labels = serde_json::to_string(&labels)
-        .map_err(|e| StoreError::Corrupt(format!("conversation labels: {e}")))?;
-    let sent = |kind: AutoReply| actions.replies.iter().any(|r| r.kind == kind);
-    let (awaiting_since, overdue_at) = match old.awaiting_since {
-        Some(since) => (since, old.overdue_at),
-        None => (now, actions.overdue_at),
-    };
+    let after = ConversationAfterMessage::after(situation, actions, now)?;
     sqlx::query(
         "INSERT INTO conversations (patient_id, clinic_id, status, labels, urgent_since, last_message_at, \
          last_inbound_at, awaiting_since, overdue_at, last_receipt_at, last_away_at, created_at, updated_at) \
@@ -268,17 +363,15 @@ async fn write_conversation(
     )
     .bind(situation.patient.id.as_str())
     .bind(situation.clinic.id.as_str())
-    .bind(labels)
-    .bind(opt_millis(
-        old.urgent_since.or(actions.urgent.then_some(now)),
-    ))
-    .bind(millis(old.last_message_at.map_or(now, |at| at.max(now))))
+    .bind(after.labels)
+    .bind(opt_millis(after.urgent_since))
+    .bind(millis(after.last_message_at))
     .bind(millis(now))
-    .bind(millis(awaiting_since))
-    .bind(opt_millis(overdue_at))
-    .bind(opt_millis(if sent(AutoReply::Receipt) { Some(now) } else { old.last_receipt_at }))
-    .bind(opt_millis(if sent(AutoReply::Away) { Some(now) } else { old.last_away_at }))
-    .bind(millis(old.created_at.unwrap_or(now)))
+    .bind(millis(after.awaiting_since))
+    .bind(opt_millis(after.overdue_at))
+    .bind(opt_millis(after.last_receipt_at))
+    .bind(opt_millis(after.last_away_at))
+    .bind(millis(after.created_at))
     .execute(&mut **tx)
     .await?;
     Ok(())
