@@ -110,7 +110,7 @@ fn a_location_is_kept_as_coordinates_with_its_name_and_address() {
 }
 
 #[test]
-fn a_reaction_and_an_unsupported_message_have_a_kind_and_no_text_or_media() {
+fn a_reaction_is_its_emoji_on_our_message_and_an_unsupported_message_has_no_text_or_media() {
     let body = webhook(
         r#"{"from": "972541234567", "id": "wamid.RCT", "timestamp": "1764140500", "type": "reaction",
             "reaction": {"message_id": "wamid.OURS", "emoji": "👍"}},
@@ -124,11 +124,22 @@ fn a_reaction_and_an_unsupported_message_have_a_kind_and_no_text_or_media() {
 
     let read: Vec<_> = inbound
         .iter()
-        .map(|m| (m.kind.as_str(), m.text.clone(), m.media.clone()))
+        .map(|m| {
+            let text = m.text.as_deref();
+            (
+                m.kind.as_str(),
+                text,
+                m.in_reply_to.as_deref(),
+                m.media.is_some(),
+            )
+        })
         .collect();
     assert_eq!(
         read,
-        vec![("reaction", None, None), ("unsupported", None, None)]
+        vec![
+            ("reaction", Some("👍"), Some("wamid.OURS"), false),
+            ("unsupported", None, None, false)
+        ]
     );
 }
 

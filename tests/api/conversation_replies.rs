@@ -93,6 +93,71 @@ async fn a_staff_reply_outside_the_window_goes_on_the_next_channel_and_says_so()
 }
 
 #[tokio::test]
+async fn a_reply_to_a_patient_who_never_wrote_on_whatsapp_goes_on_sms_and_says_why() {
+    let app = app_with_dana().await;
+    let staff = app.staff_key().await;
+
+    let answer = reply(
+        &app,
+        &staff,
+        json!({ "by": "Rivka", "text": "Your results are ready" }),
+    )
+    .await;
+
+    assert_eq!(answer["channel"], "sms", "{answer:#}");
+    assert!(
+        answer["note"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("WhatsApp window closed") && n.ends_with("on sms")),
+        "{answer:#}"
+    );
+    let id = answer["id"].as_str().expect("id");
+    assert_eq!(received(&app, DANA_PHONE, id).await["channel"], "sms");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_reply_no_channel_can_carry_is_refused_and_the_message_keeps_waiting() {
+    let app = app_with_dana().await;
+    let staff = app.staff_key().await;
+    app.patient(
+        "p-2",
+        json!({ "name": "John", "phone": "+972541234588", "channels": ["sms"] }),
+    )
+    .await;
+    app.patient_sends(
+        json!({ "channel": "sms", "from": "+972541234588", "text": "Call me please" }),
+    )
+    .await;
+    app.patient_sends(json!({ "channel": "sms", "from": "+972541234588", "text": "STOP" }))
+        .await;
+
+    let (status, problem) = post(
+        &app,
+        &staff,
+        "/v1/conversations/p-2/reply",
+        json!({ "by": "Rivka", "text": "See you soon" }),
+    )
+    .await;
+
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem:#}");
+    assert_eq!(problem["errors"][0]["field"], "channel");
+    assert!(
+        problem["errors"][0]["rule"]
+            .as_str()
+            .is_some_and(|r| r.contains("sms skipped: patient opted out")),
+        "{problem:#}"
+    );
+    let (_, conversation) = get(&app, &staff, "/v1/conversations/p-2").await;
+    assert!(
+        conversation["awaiting_since"].is_string(),
+        "{conversation:#}"
+    );
+    assert!(conversation["last_staff_reply_at"].is_null());
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn staff_replies_do_not_count_toward_the_daily_cap() {
     let app = app_with_dana_and(|config| {
         config.api.patient_daily_cap = 1;

@@ -259,6 +259,14 @@ fn inbound(mut message: Inbound, phone_number_id: Option<String>) -> InboundWhat
         (None, None, Some(reply)) => (reply.title, Some(reply.id)),
         (None, None, None) => (caption.filter(|c| !c.is_empty()), None),
     };
+    // A reaction is the emoji, on the message it reacts to.
+    let (text, in_reply_to) = match message.reaction {
+        Some(reaction) => (
+            reaction.emoji.filter(|e| !e.is_empty()),
+            Some(reaction.message_id),
+        ),
+        None => (text, message.context.map(|c| c.id)),
+    };
     InboundWhatsApp {
         provider_message_id: message.id,
         from: format!("+{}", message.from.trim_start_matches('+')),
@@ -267,7 +275,7 @@ fn inbound(mut message: Inbound, phone_number_id: Option<String>) -> InboundWhat
         kind: message.kind,
         text,
         reply_payload,
-        in_reply_to: message.context.map(|c| c.id),
+        in_reply_to,
         media,
     }
 }

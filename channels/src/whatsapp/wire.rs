@@ -274,6 +274,16 @@ pub(super) struct Inbound {
     pub sticker: Option<Media>,
     #[serde(default)]
     pub location: Option<Location>,
+    #[serde(default)]
+    pub reaction: Option<Reaction>,
+}
+
+/// An emoji the patient put on one of our messages (an empty emoji takes it back).
+#[derive(Debug, Deserialize)]
+pub(super) struct Reaction {
+    pub message_id: String,
+    #[serde(default)]
+    pub emoji: Option<String>,
 }
 
 /// An image, document, audio, video or sticker: Meta keeps the bytes, the webhook carries the

@@ -187,7 +187,7 @@ impl From<OutboundRecord> for MessageOut {
     fn from(n: OutboundRecord) -> Self {
         Self::Outbound {
             id: n.id,
-            at: n.created_at,
+            at: n.went_at,
             origin: n.origin.stored(),
             in_reply_to: n.in_reply_to,
             topic: n.topic,

@@ -5,7 +5,9 @@
 //! It goes on the channel staff name, else the one the patient last wrote on. WhatsApp carries
 //! free text only within 24 hours of the patient's last message there; outside that window a
 //! quick reply goes as the clinic's approved template of the same name if it has one, and
-//! anything else goes on the patient's next channel. The answer says which, and why.
+//! anything else goes on the patient's next channel. The answer says which, and why. A reply
+//! that no channel can carry (the patient left every channel they have) is refused with the
+//! reasons, and leaves the messages waiting.
 //!
 //! A reply goes now, whatever the hours: they hold back what medrelay sends on its own, not a
 //! person answering a patient who wrote (so it is stored as `urgent`). It counts toward no daily
@@ -27,7 +29,8 @@ use crate::api::auth::Caller;
 use crate::api::json::ApiJson;
 use crate::api::problem::{ApiError, FieldError};
 use crate::domain::{
-    Actor, Clinic, InboundMessageId, NotificationId, NotificationStatus, Patient, Priority,
+    Actor, Clinic, InboundMessageId, NotificationId, NotificationStatus, Patient, Priority, Reason,
+    SkipReason,
 };
 use crate::intake::{Content, Draft, StaffReply};
 use crate::policy::{WHATSAPP_WINDOW, WhatsAppContent, channel_plan};
@@ -106,9 +109,8 @@ pub(super) struct ReplyOut {
     id: NotificationId,
     status: NotificationStatus,
     send_at: Timestamp,
-    /// The channel it is planned to go on first; null when none can carry it (the dispatcher
-    /// records why).
-    channel: Option<ChannelKind>,
+    /// The channel it is planned to go on first (a reply no channel can carry is refused).
+    channel: ChannelKind,
     /// The inbound message it answers.
     in_reply_to: Option<InboundMessageId>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -124,8 +126,9 @@ struct Route {
     note: Option<String>,
 }
 
-const WINDOW_CLOSED: &str = "WhatsApp window closed: the patient last wrote on WhatsApp more \
-                             than 24 hours ago, and free text may go there only within 24 hours";
+const WINDOW_CLOSED: &str = "WhatsApp window closed: the patient has not written on WhatsApp in \
+                             the last 24 hours, and free text may go there only within 24 hours \
+                             of their last message";
 
 /// Whether the patient wrote to the clinic's WhatsApp number in the last 24 hours, so free text
 /// may go to them there (Meta's customer service window).
@@ -178,8 +181,8 @@ async fn approved_template(
     }))
 }
 
-/// Free text goes on WhatsApp only inside the window. Outside it a quick reply with an approved
-/// template of the same name goes as that template; anything else goes on the patient's next
+/// Free text goes on WhatsApp only inside the window. Outside it a reply pinned to WhatsApp goes
+/// as the clinic's approved template of a quick reply's name, or else on the patient's next
 /// channel, unpinned, so the usual fallback applies.
 async fn reply_route(
     state: &AppState,
@@ -189,32 +192,56 @@ async fn reply_route(
     channel: Option<ChannelKind>,
     now: Timestamp,
 ) -> Result<Route, ApiError> {
-    let in_window = channel != Some(ChannelKind::Whatsapp)
-        || whatsapp_window_open(state, clinic, patient, now).await?;
-    if !in_window && let Some(route) = approved_template(state, clinic, patient, &said).await? {
+    let window_open = whatsapp_window_open(state, clinic, patient, now).await?;
+    let unpinned = channel == Some(ChannelKind::Whatsapp) && !window_open;
+    if unpinned && let Some(route) = approved_template(state, clinic, patient, &said).await? {
         return Ok(route);
     }
     let content = match said {
         Said::Text(text) => Content::Body(text),
         Said::QuickReply { name, .. } => Content::QuickReply(name),
     };
-    Ok(if in_window {
-        Route {
-            content,
-            pinned: channel,
-            whatsapp: WhatsAppContent::FreeTextInWindow,
-            note: None,
-        }
-    } else {
-        Route {
-            content,
-            pinned: None,
-            whatsapp: WhatsAppContent::FreeTextOutsideWindow,
-            note: Some(format!(
-                "{WINDOW_CLOSED}; it goes on the patient's next channel"
-            )),
-        }
+    Ok(Route {
+        content,
+        pinned: if unpinned { None } else { channel },
+        whatsapp: if window_open {
+            WhatsAppContent::FreeTextInWindow
+        } else {
+            WhatsAppContent::FreeTextOutsideWindow
+        },
+        note: unpinned.then(|| format!("{WINDOW_CLOSED}; it goes on the patient's next channel")),
     })
+}
+
+/// The channel a reply goes on first, as the patient's contacts and opt-outs allow; a reply no
+/// channel can carry is refused with the reasons, before anything is written. When the closed
+/// WhatsApp window moved an unpinned reply off WhatsApp, the route's note says so.
+fn first_channel(
+    route: &mut Route,
+    patient: &Patient,
+    clinic: &Clinic,
+) -> Result<ChannelKind, ApiError> {
+    let planned = channel_plan(route.pinned, patient, clinic, &[], &[], route.whatsapp);
+    let Some(first) = planned.channels.first().map(|c| c.channel) else {
+        let reasons: Vec<String> = planned.skipped.iter().map(ToString::to_string).collect();
+        return Err(ApiError::invalid(
+            "channel",
+            format!("no channel can reach the patient: {}", reasons.join("; ")),
+        ));
+    };
+    let window_moved_it = planned.skipped.iter().any(|reason| {
+        matches!(
+            reason,
+            Reason::Skipped {
+                reason: SkipReason::OutsideWhatsAppWindow,
+                ..
+            }
+        )
+    });
+    if route.note.is_none() && window_moved_it {
+        route.note = Some(format!("{WINDOW_CLOSED}; it goes on {first}"));
+    }
+    Ok(first)
 }
 
 /// The notification that carries a reply, as intake takes it.
@@ -259,7 +286,7 @@ pub(super) async fn reply(
     let channel = body.value.channel.or(target.last_channel);
     let now = state.clock.now();
     let mut route = reply_route(&state, clinic, &patient, said, channel, now).await?;
-    let planned = channel_plan(route.pinned, &patient, clinic, &[], &[], route.whatsapp);
+    let first = first_channel(&mut route, &patient, clinic)?;
     let draft = reply_draft(clinic, &patient, &mut route, &headers, &body)?;
     let answers = StaffReply {
         by,
@@ -273,7 +300,7 @@ pub(super) async fn reply(
         id: receipt.id,
         status: receipt.status,
         send_at: receipt.send_at,
-        channel: planned.channels.first().map(|c| c.channel),
+        channel: first,
         in_reply_to: target.waiting,
         note: route.note,
     };

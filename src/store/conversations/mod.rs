@@ -105,7 +105,8 @@ pub struct OutboundRecord {
     pub status: NotificationStatus,
     pub body: Option<String>,
     pub template: Option<String>,
-    pub created_at: Timestamp,
+    /// When it went to the patient (its first hand-over), else when it is due to.
+    pub went_at: Timestamp,
 }
 
 /// A conversation with its latest messages both ways and its own events, each oldest first.
