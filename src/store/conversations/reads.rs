@@ -21,24 +21,12 @@ use crate::store::{Store, StoreError, millis, opt_timestamp, parse_stored, times
 /// 1 for an urgent conversation, 0 otherwise: the first sort key of a list.
 const URGENT: &str = "(CASE WHEN c.urgent_since IS NULL THEN 0 ELSE 1 END)";
 
-/// A timeline's latest patient messages, staff and automatic notifications, and events:
+/// A timeline's latest patient messages and events (its notifications: [`OUTBOUND_TIMELINE`]):
 /// `$1` the clinic, `$2` the patient, `$3` how many.
-const TIMELINE_INBOUND: &str = "SELECT id, channel, kind, text, media, intent, sent_at, received_at, answered_at, \
+const INBOUND_TIMELINE: &str = "SELECT id, channel, kind, text, media, intent, sent_at, received_at, answered_at, \
      answered_by, handled_at, handled_by FROM inbound_messages \
      WHERE clinic_id = $1 AND patient_id = $2 ORDER BY received_at DESC, id DESC LIMIT $3";
-/// A patient's latest notifications as their conversation shows them: with the text the patient
-/// was shown (a template's, as rendered when it went), at the moment it went to them (its first
-/// hand-over, else when it is due): a reminder booked days ahead belongs where it was sent.
-const TIMELINE_OUTBOUND: &str = "SELECT n.id, n.origin, n.in_reply_to, n.topic, \
-     COALESCE(n.delivered_channel, n.channel) AS channel, n.status, \
-     COALESCE(n.body, (SELECT c.text FROM attempt_contents c \
-         WHERE c.clinic_id = n.clinic_id AND c.notification_id = n.id \
-         ORDER BY c.recorded_at DESC LIMIT 1)) AS body, \
-     n.template, \
-     COALESCE((SELECT MIN(a.created_at) FROM attempts a WHERE a.notification_id = n.id), n.send_at) AS went_at \
-     FROM notifications n \
-     WHERE n.clinic_id = $1 AND n.patient_id = $2 ORDER BY n.created_at DESC, n.id DESC LIMIT $3";
-const TIMELINE_EVENTS: &str = "SELECT at, kind, attempt_id, detail, data, actor FROM events \
+const EVENTS_TIMELINE: &str = "SELECT at, kind, attempt_id, detail, data, actor FROM events \
      WHERE clinic_id = $1 AND patient_id = $2 ORDER BY id DESC LIMIT $3";
 
 const CONVERSATION_COLUMNS: &str = "c.patient_id, p.external_id, p.name, p.unknown_contact, \
@@ -246,6 +234,19 @@ fn outbound(row: &AnyRow) -> Result<OutboundRecord, StoreError> {
     })
 }
 
+/// A patient's latest notifications as their conversation shows them: with the text the patient
+/// was shown (a template's, as rendered when it went), at the moment it went to them (its first
+/// hand-over, else when it is due): a reminder booked days ahead belongs where it was sent.
+const OUTBOUND_TIMELINE: &str = "SELECT n.id, n.origin, n.in_reply_to, n.topic, \
+     COALESCE(n.delivered_channel, n.channel) AS channel, n.status, \
+     COALESCE(n.body, (SELECT c.text FROM attempt_contents c \
+         WHERE c.clinic_id = n.clinic_id AND c.notification_id = n.id \
+         ORDER BY c.recorded_at DESC LIMIT 1)) AS body, \
+     n.template, \
+     COALESCE((SELECT MIN(a.created_at) FROM attempts a WHERE a.notification_id = n.id), n.send_at) AS went_at \
+     FROM notifications n \
+     WHERE n.clinic_id = $1 AND n.patient_id = $2 ORDER BY n.created_at DESC, n.id DESC LIMIT $3";
+
 impl Store {
     /// A page of the clinic's conversations: urgent ones first, then the newest message first.
     pub async fn conversations(
@@ -337,9 +338,9 @@ impl Store {
                 .bind(i64::from(TIMELINE_LIMIT))
         };
         let (inbound_rows, outbound_rows, event_rows) = tokio::try_join!(
-            bind(TIMELINE_INBOUND).fetch_all(&self.read),
-            bind(TIMELINE_OUTBOUND).fetch_all(&self.read),
-            bind(TIMELINE_EVENTS).fetch_all(&self.read),
+            bind(INBOUND_TIMELINE).fetch_all(&self.read),
+            bind(OUTBOUND_TIMELINE).fetch_all(&self.read),
+            bind(EVENTS_TIMELINE).fetch_all(&self.read),
         )?;
         Ok(ConversationTimeline {
             conversation,
