@@ -10,7 +10,7 @@ use medrelay_channels::ChannelKind;
 use crate::domain::{AutoReply, InboundMessage};
 use crate::policy::inbound::{
     ConversationClocks, InboundFacts, InboundPlan, InboundSettings, read_inbound, reply_params,
-    reply_template,
+    reply_template, waits_for_staff,
 };
 use crate::policy::templates::{self, TemplateError};
 use crate::policy::{MessagingHours, after_open_minutes};
@@ -61,6 +61,7 @@ fn decide(
         replies,
         held_back,
         overdue_at: Some(after_open_minutes(&situation.hours, &zone, now, target)),
+        waits_for_staff: waits_for_staff(plan.intent),
     }
 }
 

@@ -613,6 +613,29 @@ async fn the_reminders_quick_reply_button_confirms_the_appointment() {
     clinic.whatsapp_from(DANA, button).await;
 
     assert_eq!(appointment_status(&clinic, &appointment).await, "confirmed");
+    // A confirmation is answered by medrelay in full: nothing waits for staff.
+    let staff = clinic.app.staff_key().await;
+    let conversation: Value = clinic
+        .app
+        .request(reqwest::Method::GET, "/v1/conversations/p-1", &staff, None)
+        .await
+        .json()
+        .await
+        .expect("conversation");
+    assert!(conversation["awaiting_since"].is_null(), "{conversation:#}");
+    assert_eq!(
+        conversation["labels"],
+        serde_json::json!([]),
+        "{conversation:#}"
+    );
+    let inbound: Vec<&Value> = conversation["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter(|m| m["direction"] == "inbound")
+        .collect();
+    assert_eq!(inbound.len(), 1, "{conversation:#}");
+    assert_eq!(inbound[0]["answered_by"], "medrelay");
     clinic.stop().await;
 }
 

@@ -153,6 +153,14 @@ pub struct InboundPlan {
     pub held_back: Vec<(AutoReply, HeldBack)>,
 }
 
+/// Whether a message read as `intent` waits for staff to answer or mark it handled. A
+/// confirmation and a stop or start word are done once medrelay acted on them and answered;
+/// everything else (a question, an urgent message, a request to cancel, an unclear reply) needs a
+/// person.
+pub fn waits_for_staff(intent: Intent) -> bool {
+    !matches!(intent, Intent::Confirm | Intent::OptOut | Intent::OptIn)
+}
+
 /// Reads one inbound message into what to do about it.
 pub fn read_inbound(facts: &InboundFacts) -> InboundPlan {
     let message = facts.text.map(normalise).unwrap_or_default();

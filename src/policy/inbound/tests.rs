@@ -464,3 +464,15 @@ fn a_receipt_held_back_for_a_keyword_whose_answer_was_held_back_too_does_not_cla
         "the message was read as the opt_out keyword; no receipt or away message answers a keyword"
     );
 }
+
+#[test]
+fn a_confirmation_or_a_stop_word_is_done_by_medrelay_while_a_question_or_a_cancel_waits_for_staff()
+{
+    assert!(!waits_for_staff(Intent::Confirm));
+    assert!(!waits_for_staff(Intent::OptOut));
+    assert!(!waits_for_staff(Intent::OptIn));
+    assert!(waits_for_staff(Intent::None));
+    assert!(waits_for_staff(Intent::Urgent));
+    assert!(waits_for_staff(Intent::Cancel));
+    assert!(waits_for_staff(Intent::AmbiguousReply));
+}

@@ -89,11 +89,17 @@ async fn record_received(
 ) -> Result<(), StoreError> {
     let now = arrival.received_at;
     let message = arrival.message;
-    sqlx::query("UPDATE inbound_messages SET intent = $2 WHERE id = $1")
-        .bind(situation.message_id.as_str())
-        .bind(actions.intent.as_str())
-        .execute(&mut **tx)
-        .await?;
+    // A message medrelay acted on and answered in full is answered by medrelay: it waits for no one.
+    let answered_at = (!actions.waits_for_staff).then_some(now);
+    sqlx::query(
+        "UPDATE inbound_messages SET intent = $2, answered_at = $3, \
+         answered_by = CASE WHEN $3 IS NULL THEN NULL ELSE 'medrelay' END WHERE id = $1",
+    )
+    .bind(situation.message_id.as_str())
+    .bind(actions.intent.as_str())
+    .bind(opt_millis(answered_at))
+    .execute(&mut **tx)
+    .await?;
     let received = Event::MessageReceived {
         channel: message.channel,
         kind: message.kind.clone(),
@@ -282,10 +288,12 @@ async fn queue_auto_reply(
 
 /// The conversation's row after a patient's message, as it is stored.
 struct ConversationAfterMessage {
+    /// Whether the message opens the conversation for staff.
+    opens: bool,
     labels: String,
     urgent_since: Option<Timestamp>,
     last_message_at: Timestamp,
-    awaiting_since: Timestamp,
+    awaiting_since: Option<Timestamp>,
     overdue_at: Option<Timestamp>,
     last_receipt_at: Option<Timestamp>,
     last_away_at: Option<Timestamp>,
@@ -294,7 +302,9 @@ struct ConversationAfterMessage {
 
 impl ConversationAfterMessage {
     /// Open, awaiting a response since the first unanswered message, urgent from the first
-    /// urgent message, with the clocks of the auto replies just sent moved to `now`.
+    /// urgent message, with the clocks of the auto replies just sent moved to `now`; a message
+    /// medrelay answered in full (a confirmation, a stop or start word) leaves the wait and the
+    /// handling as they were.
     fn after(
         situation: &InboundSituation,
         actions: &InboundActions,
@@ -302,12 +312,15 @@ impl ConversationAfterMessage {
     ) -> Result<Self, StoreError> {
         let old = &situation.conversation;
         let sent = |kind: AutoReply| actions.replies.iter().any(|r| r.kind == kind);
+        let opens = actions.waits_for_staff;
         let (awaiting_since, overdue_at) = match old.awaiting_since {
-            Some(since) => (since, old.overdue_at),
-            None => (now, actions.overdue_at),
+            Some(since) => (Some(since), old.overdue_at),
+            None if opens => (Some(now), actions.overdue_at),
+            None => (None, None),
         };
         Ok(Self {
-            labels: labels_after_message(&old.labels, actions.urgent)?,
+            opens,
+            labels: labels_after_message(&old.labels, actions.urgent, opens)?,
             urgent_since: old.urgent_since.or(actions.urgent.then_some(now)),
             last_message_at: old.last_message_at.map_or(now, |at| at.max(now)),
             awaiting_since,
@@ -327,10 +340,17 @@ impl ConversationAfterMessage {
     }
 }
 
-/// The labels as stored: no longer handled, awaiting a response, urgent when the message was.
-fn labels_after_message(old: &[String], urgent: bool) -> Result<String, StoreError> {
-    let mut labels: Vec<String> = old.iter().filter(|l| *l != "handled").cloned().collect();
-    labels.push("awaiting_response".to_owned());
+/// The labels as stored: when the message `opens` the conversation, no longer handled and
+/// awaiting a response; urgent when the message was.
+fn labels_after_message(old: &[String], urgent: bool, opens: bool) -> Result<String, StoreError> {
+    let mut labels: Vec<String> = old
+        .iter()
+        .filter(|l| !opens || *l != "handled")
+        .cloned()
+        .collect();
+    if opens {
+        labels.push("awaiting_response".to_owned());
+    }
     if urgent {
         labels.push("urgent".to_owned());
     }
@@ -352,8 +372,10 @@ async fn write_conversation(
     sqlx::query(
         "INSERT INTO conversations (patient_id, clinic_id, status, labels, urgent_since, last_message_at, \
          last_inbound_at, awaiting_since, overdue_at, last_receipt_at, last_away_at, created_at, updated_at) \
-         VALUES ($1, $2, 'open', $3, $4, $5, $6, $7, $8, $9, $10, $11, $6) \
-         ON CONFLICT (patient_id) DO UPDATE SET status = 'open', labels = excluded.labels, \
+         VALUES ($1, $2, $12, $3, $4, $5, $6, $7, $8, $9, $10, $11, $6) \
+         ON CONFLICT (patient_id) DO UPDATE SET \
+         status = CASE WHEN $12 = 'open' THEN 'open' ELSE conversations.status END, \
+         labels = excluded.labels, \
          urgent_since = excluded.urgent_since, last_message_at = excluded.last_message_at, \
          last_inbound_at = excluded.last_inbound_at, awaiting_since = excluded.awaiting_since, \
          overdue_at = excluded.overdue_at, last_receipt_at = excluded.last_receipt_at, \
@@ -367,11 +389,12 @@ async fn write_conversation(
     .bind(opt_millis(after.urgent_since))
     .bind(millis(after.last_message_at))
     .bind(millis(now))
-    .bind(millis(after.awaiting_since))
+    .bind(opt_millis(after.awaiting_since))
     .bind(opt_millis(after.overdue_at))
     .bind(opt_millis(after.last_receipt_at))
     .bind(opt_millis(after.last_away_at))
     .bind(millis(after.created_at))
+    .bind(if after.opens { "open" } else { "handled" })
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -91,6 +91,9 @@ pub struct InboundActions {
     /// When the wait this message starts passes the clinic's response target; kept only when
     /// nothing was waiting before it. None: the hours leave no time for one.
     pub overdue_at: Option<Timestamp>,
+    /// Whether the message waits for staff; one medrelay answered in full (a confirmation, a
+    /// stop or start word) is answered by medrelay and leaves the conversation as it was.
+    pub waits_for_staff: bool,
 }
 
 impl InboundActions {
@@ -105,6 +108,7 @@ impl InboundActions {
             replies: Vec::new(),
             held_back: Vec::new(),
             overdue_at: None,
+            waits_for_staff: true,
         }
     }
 }

@@ -64,10 +64,12 @@ async fn hour_of_week(period: &Period<'_>) -> Result<Vec<(u8, u8, i64)>, StoreEr
         .collect()
 }
 
+/// How long patients waited for a person: messages medrelay answered in full are not counted.
 async fn response_times(period: &Period<'_>) -> Result<Durations, StoreError> {
     let sql = format!(
         "SELECT {bucket}, COUNT(*) {PERIOD_MESSAGES} \
-         AND (answered_at IS NOT NULL OR handled_at IS NOT NULL) GROUP BY 1",
+         AND (answered_at IS NOT NULL OR handled_at IS NOT NULL) \
+         AND (answered_by IS NULL OR answered_by <> 'medrelay') GROUP BY 1",
         bucket = bucket_sql(&format!("(({RESPONDED_AT}) - received_at)")),
     );
     let rows: Vec<(i64, i64)> = period.query(&sql).fetch_all(period.pool).await?;
