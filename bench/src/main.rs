@@ -50,7 +50,7 @@ use std::time::Duration;
 use clap::Parser;
 use medrelay::Application;
 use medrelay::config::{ApiConfig, Config, SandboxConfig};
-use medrelay::domain::{ClinicHours, ClinicId, Language, PhoneRegion, TimeZoneName};
+use medrelay::domain::{Clinic, ClinicHours, ClinicId, Language, PhoneRegion, TimeZoneName};
 use medrelay::store::{ApiKeyRole, NewClinic, Store};
 use medrelay_channels::ChannelKind;
 use medrelay_testkit::{Backend, TestDatabase};
@@ -237,20 +237,7 @@ async fn run_gateway(target: &Backend, database_url: String, args: &Args) -> Ben
     };
     let app = Application::build(config).await?;
     let now = jiff::Timestamp::now();
-    let clinic = app
-        .store()
-        .create_clinic(
-            NewClinic {
-                slug: "bench".into(),
-                name: "Bench Clinic".into(),
-                timezone: TimeZoneName::parse("Asia/Jerusalem").ok_or("time zone")?,
-                default_language: Language::parse("he").ok_or("language")?,
-                default_channels: ChannelKind::ALL.to_vec(),
-                phone_region: PhoneRegion::ISRAEL,
-            },
-            now,
-        )
-        .await?;
+    let clinic = create_bench_clinic(&app, now).await?;
     // Open around the clock: the figures must not depend on the hour the benchmark runs at.
     app.store()
         .set_clinic_hours(&clinic.id, &ClinicHours::always_open())
@@ -267,6 +254,28 @@ async fn run_gateway(target: &Backend, database_url: String, args: &Args) -> Ben
     running.stop().await;
     store.close().await;
     result
+}
+
+/// The clinic the benchmark works for: in Jerusalem, on every channel.
+pub(crate) async fn create_bench_clinic(
+    app: &Application,
+    now: jiff::Timestamp,
+) -> BenchResult<Clinic> {
+    let clinic = app
+        .store()
+        .create_clinic(
+            NewClinic {
+                slug: "bench".into(),
+                name: "Bench Clinic".into(),
+                timezone: TimeZoneName::parse("Asia/Jerusalem").ok_or("time zone")?,
+                default_language: Language::parse("he").ok_or("language")?,
+                default_channels: ChannelKind::ALL.to_vec(),
+                phone_region: PhoneRegion::ISRAEL,
+            },
+            now,
+        )
+        .await?;
+    Ok(clinic)
 }
 
 /// Everything that talks to the running gateway: patients, submits, the wait for deliveries.

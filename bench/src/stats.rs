@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 use jiff::{SignedDuration, Timestamp};
 use medrelay::Application;
 use medrelay::config::{ApiConfig, Config};
-use medrelay::domain::{Clinic, Language, PhoneRegion, TimeZoneName};
-use medrelay::store::{ApiKeyRole, NewClinic};
-use medrelay_channels::ChannelKind;
+use medrelay::domain::Clinic;
+use medrelay::store::ApiKeyRole;
 use medrelay_testkit::Backend;
 
 use crate::stats_load::{History, load};
@@ -83,20 +82,7 @@ fn bench_config(database_url: &str) -> BenchResult<Config> {
 
 /// The clinic whose year is loaded, in Jerusalem on every channel, and a staff key for it.
 async fn bench_clinic(app: &Application, now: Timestamp) -> BenchResult<(Clinic, String)> {
-    let clinic = app
-        .store()
-        .create_clinic(
-            NewClinic {
-                slug: "bench".into(),
-                name: "Bench Clinic".into(),
-                timezone: TimeZoneName::parse("Asia/Jerusalem").ok_or("time zone")?,
-                default_language: Language::parse("he").ok_or("language")?,
-                default_channels: ChannelKind::ALL.to_vec(),
-                phone_region: PhoneRegion::ISRAEL,
-            },
-            now,
-        )
-        .await?;
+    let clinic = crate::create_bench_clinic(app, now).await?;
     let key = app
         .store()
         .create_api_key(&clinic.id, ApiKeyRole::Staff, now)

@@ -151,6 +151,22 @@ pub fn key_fingerprint(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
+/// A clinic's settings that are stored as one JSON document each.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum ClinicDocument {
+    MessagingHours,
+    InboundSettings,
+}
+
+impl ClinicDocument {
+    fn column(self) -> &'static str {
+        match self {
+            Self::MessagingHours => "messaging_hours",
+            Self::InboundSettings => "inbound_settings",
+        }
+    }
+}
+
 impl Store {
     pub async fn create_clinic(
         &self,
@@ -373,9 +389,21 @@ impl Store {
         clinic: &ClinicId,
         hours: &ClinicHours,
     ) -> Result<(), StoreError> {
-        let stored = serde_json::to_string(&hours.to_text())
-            .map_err(|e| StoreError::Corrupt(format!("clinic messaging hours: {e}")))?;
-        let updated = sqlx::query("UPDATE clinics SET messaging_hours = $2 WHERE id = $1")
+        self.set_clinic_document(clinic, ClinicDocument::MessagingHours, &hours.to_text())
+            .await
+    }
+
+    /// Replaces one of the clinic's settings kept as a JSON document in a column of its own.
+    pub(super) async fn set_clinic_document(
+        &self,
+        clinic: &ClinicId,
+        document: ClinicDocument,
+        value: &impl Serialize,
+    ) -> Result<(), StoreError> {
+        let column = document.column();
+        let stored = serde_json::to_string(value)
+            .map_err(|e| StoreError::Corrupt(format!("clinic {column}: {e}")))?;
+        let updated = sqlx::query(&format!("UPDATE clinics SET {column} = $2 WHERE id = $1"))
             .bind(clinic.as_str())
             .bind(stored)
             .execute(&self.write)

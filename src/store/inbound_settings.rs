@@ -1,6 +1,7 @@
 //! A clinic's two-way settings (`clinics.inbound_settings`): the JSON of `PUT /v1/clinic/inbound`
 //! with every field filled in, or NULL for the defaults.
 
+use super::clinics::ClinicDocument;
 use super::{Store, StoreError};
 use crate::domain::ClinicId;
 use crate::policy::inbound::InboundSettings;
@@ -22,17 +23,8 @@ impl Store {
         clinic: &ClinicId,
         settings: &InboundSettings,
     ) -> Result<(), StoreError> {
-        let stored = serde_json::to_string(settings)
-            .map_err(|e| StoreError::Corrupt(format!("clinic inbound settings: {e}")))?;
-        let updated = sqlx::query("UPDATE clinics SET inbound_settings = $2 WHERE id = $1")
-            .bind(clinic.as_str())
-            .bind(stored)
-            .execute(&self.write)
-            .await?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.set_clinic_document(clinic, ClinicDocument::InboundSettings, settings)
+            .await
     }
 }
 
