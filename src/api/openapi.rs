@@ -195,11 +195,11 @@ fn as_error(status: &str, answer: &mut Answer, content_type: &str) {
         "429" | "503" | "507" => {
             answer
                 .headers
-                .insert(header::RETRY_AFTER.to_string(), RefOr::T(seconds()));
+                .insert("Retry-After".to_owned(), RefOr::T(seconds()));
         }
         "401" => {
             answer.headers.insert(
-                header::WWW_AUTHENTICATE.to_string(),
+                "WWW-Authenticate".to_owned(),
                 RefOr::T(
                     HeaderBuilder::new()
                         .schema(Some(Object::with_type(Type::String)))
@@ -223,7 +223,7 @@ where
         .unwrap_or_else(|error| Arc::from(format!("{{\"error\":\"{error}\"}}")));
     Router::new()
         .route("/openapi.json", get(serve_document).with_state(json))
-        .route("/docs", get(|| async { Html(DOCS_PAGE) }))
+        .route("/docs", get(serve_page))
         .route("/docs/redoc.standalone.js", get(serve_redoc))
 }
 
@@ -232,6 +232,20 @@ async fn serve_document(State(json): State<Arc<str>>) -> Response {
     answer.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
+    );
+    answer
+}
+
+/// What the page may load: only what this server serves (the script, the document), so the
+/// browser refuses anything the bundle would fetch from elsewhere (fonts, icons, telemetry).
+const DOCS_POLICY: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; \
+                           img-src 'self' data: blob:; font-src 'self' data:; worker-src 'self' blob:";
+
+async fn serve_page() -> Response {
+    let mut answer = Html(DOCS_PAGE).into_response();
+    answer.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(DOCS_POLICY),
     );
     answer
 }

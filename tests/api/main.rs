@@ -21,6 +21,8 @@ mod isolation_and_auth;
 mod keys;
 mod multi_instance;
 mod notifications;
+mod openapi;
+mod openapi_contract;
 mod patient_cap;
 mod patients;
 mod privacy;

@@ -363,10 +363,10 @@ pub(super) struct ListQuery {
     /// Only this patient's (the booking system's id).
     patient_id: Option<String>,
     /// Only notifications in this state.
-    #[param(value_type = Option<NotificationStatus>)]
+    #[param(value_type = Option<NotificationStatus>, inline)]
     status: Option<String>,
     /// Only those from here: `api`, `auto` (medrelay answering a patient) or `staff_reply`.
-    #[param(value_type = Option<OriginFamily>)]
+    #[param(value_type = Option<OriginFamily>, inline)]
     origin: Option<String>,
     /// Page size, 1 to 500 (default 50).
     #[param(minimum = 1, maximum = 500)]
