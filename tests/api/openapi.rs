@@ -62,11 +62,6 @@ async fn the_document_is_openapi_3_1_with_a_bearer_key_and_a_problem_schema() {
     let app = TestApp::spawn().await;
 
     let document = document(&app).await;
-    std::fs::write(
-        "/tmp/oa/doc.json",
-        serde_json::to_string_pretty(&document).unwrap(),
-    )
-    .unwrap();
 
     assert_eq!(document["openapi"], "3.1.0");
     assert_eq!(
