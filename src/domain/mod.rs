@@ -28,6 +28,7 @@ macro_rules! text_enum {
     };
 }
 
+mod booking;
 mod callback;
 mod contact;
 mod content;
@@ -45,6 +46,7 @@ mod secure_link;
 mod text;
 mod topic;
 
+pub use booking::{Metadata, Reference};
 pub use callback::{CallbackOutcome, CallbackStatus};
 pub use contact::{EmailAddress, Language, TimeZoneName};
 pub use content::{AttemptContent, ContentKind, SentTemplate};
