@@ -14,6 +14,7 @@ mod keys;
 mod messages;
 mod notification_out;
 mod notifications;
+mod patient_directory;
 mod patients;
 mod stats;
 mod templates;
@@ -27,11 +28,13 @@ use super::AppState;
 /// Every `/v1` route.
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
+        .route("/v1/patients", get(patient_directory::list_patients))
         .route(
             "/v1/patients/{external_id}",
             get(patients::get_patient)
                 .put(patients::put_patient)
-                .patch(patients::patch_patient),
+                .patch(patients::patch_patient)
+                .delete(patient_directory::erase_patient),
         )
         .route(
             "/v1/notifications",
