@@ -12,6 +12,7 @@
 mod appointment_bookings;
 mod appointments;
 mod callbacks;
+mod clinic_profile;
 mod clinics;
 mod contents;
 mod conversations;

@@ -4,6 +4,7 @@
 mod appointment_out;
 mod appointments;
 mod callbacks;
+mod clinic;
 mod clinic_hours;
 mod clinic_inbound;
 mod clinic_secure_links;
@@ -47,6 +48,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/topics", get(topics::list_topics))
         .route("/v1/topics/{name}", put(topics::put_topic))
         .merge(template_routes())
+        .route(
+            "/v1/clinic",
+            get(clinic::get_clinic).patch(clinic::patch_clinic),
+        )
         .route(
             "/v1/clinic/hours",
             get(clinic_hours::get_hours).put(clinic_hours::put_hours),
