@@ -25,6 +25,8 @@ mod openapi;
 mod openapi_contract;
 mod patient_cap;
 mod patients;
+mod patients_erasure;
+mod patients_search;
 mod privacy;
 mod routing;
 mod sandbox;

@@ -5,6 +5,7 @@
 mod appointment_out;
 mod appointments;
 mod callbacks;
+mod clinic;
 mod clinic_hours;
 mod clinic_inbound;
 mod clinic_secure_links;
@@ -15,6 +16,7 @@ mod keys;
 mod messages;
 mod notification_out;
 mod notifications;
+mod patient_directory;
 mod patients;
 mod stats;
 mod templates;
@@ -28,10 +30,12 @@ use super::AppState;
 /// Every `/v1` route.
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(patient_directory::list_patients))
         .routes(routes!(
             patients::get_patient,
             patients::put_patient,
-            patients::patch_patient
+            patients::patch_patient,
+            patient_directory::erase_patient
         ))
         .routes(routes!(
             notifications::list_notifications,
@@ -63,6 +67,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 
 fn clinic_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(clinic::get_clinic, clinic::patch_clinic))
         .routes(routes!(clinic_hours::get_hours, clinic_hours::put_hours))
         .routes(routes!(
             clinic_secure_links::get_secure_links,

@@ -11,7 +11,7 @@ use crate::api::json::{self, ApiJson, MergePatch};
 use crate::api::problem::{ApiError, FieldError};
 use crate::domain::{
     Clinic, EmailAddress, Language, LineType, ONE_LINE_RULE, Patient, Phone, QuietHours, Reason,
-    TimeZoneName, WindowText, is_one_line,
+    TimeZoneName, WindowText, channel_list, is_one_line,
 };
 use crate::intake::{EXTERNAL_ID_RULE, is_external_id};
 use crate::policy::{self, ChannelPlan, WhatsAppContent};
@@ -168,25 +168,6 @@ async fn shown(
         WhatsAppContent::Template,
     );
     Ok(PatientOut::new(patient, route))
-}
-
-/// Parses a list of channel names, naming each bad entry by its index.
-pub(super) fn channel_list(
-    field: &str,
-    names: &[String],
-    errors: &mut Vec<FieldError>,
-) -> Vec<ChannelKind> {
-    let mut channels = Vec::new();
-    for (i, name) in names.iter().enumerate() {
-        match name.parse::<ChannelKind>() {
-            Ok(c) if channels.contains(&c) => {
-                errors.push(FieldError::new(format!("{field}[{i}]"), "is listed twice"))
-            }
-            Ok(c) => channels.push(c),
-            Err(e) => errors.push(FieldError::new(format!("{field}[{i}]"), e.to_string())),
-        }
-    }
-    channels
 }
 
 /// An address the mail transport will take: checked as lettre checks it when the message is
