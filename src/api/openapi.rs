@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use serde_json::Value;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{Object, Schema, Type};
@@ -217,14 +218,43 @@ pub(super) fn routes<S>(document: &OpenApi) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    let json = document
-        .to_pretty_json()
-        .map(Arc::<str>::from)
+    let json = serde_json::to_value(document)
+        .map(|mut json| {
+            open_flattened_parts(&mut json);
+            Arc::<str>::from(json.to_string())
+        })
         .unwrap_or_else(|error| Arc::from(format!("{{\"error\":\"{error}\"}}")));
     Router::new()
         .route("/openapi.json", get(serve_document).with_state(json))
         .route("/docs", get(serve_page))
         .route("/docs/redoc.standalone.js", get(serve_redoc))
+}
+
+/// A body that flattens a type which refuses unknown fields (`ClinicOut` holds the clinic's
+/// details and more) is described as `allOf` that type and the rest; the type's own
+/// `additionalProperties: false` would then refuse the rest, so inside `allOf` it is given as a
+/// copy without it.
+fn open_flattened_parts(document: &mut Value) {
+    let schemas = document["components"]["schemas"].clone();
+    let Some(all) = document["components"]["schemas"].as_object_mut() else {
+        return;
+    };
+    for schema in all.values_mut() {
+        for part in schema["allOf"].as_array_mut().into_iter().flatten() {
+            let name = part["$ref"]
+                .as_str()
+                .and_then(|r| r.strip_prefix("#/components/schemas/"));
+            let Some(referenced) = name.map(|name| &schemas[name]) else {
+                continue;
+            };
+            if referenced["additionalProperties"] == Value::Bool(false) {
+                let mut open = referenced.clone();
+                open.as_object_mut()
+                    .map(|o| o.remove("additionalProperties"));
+                *part = open;
+            }
+        }
+    }
 }
 
 async fn serve_document(State(json): State<Arc<str>>) -> Response {

@@ -116,6 +116,13 @@ impl Contract {
                     return Some(format!("{at}.{missing}: required, missing"));
                 }
                 let properties = schema["properties"].as_object();
+                if schema["additionalProperties"] == Value::Bool(false)
+                    && let Some(extra) = fields
+                        .keys()
+                        .find(|name| !properties.is_some_and(|p| p.contains_key(*name)))
+                {
+                    return Some(format!("{at}.{extra}: not a documented field"));
+                }
                 fields.iter().find_map(|(name, field)| {
                     let described = properties.and_then(|p| p.get(name))?;
                     self.breaks(field, described, &format!("{at}.{name}"))
