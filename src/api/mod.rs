@@ -4,6 +4,7 @@
 mod auth;
 mod hooks;
 mod json;
+mod ops;
 mod problem;
 mod request_log;
 mod sandbox;
@@ -27,6 +28,7 @@ pub use problem::{ApiError, FieldError};
 
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::dispatch::Heartbeat;
 use crate::intake::{ClinicSettingsCache, Intake};
 use crate::providers::Providers;
 use crate::sandbox::Sandbox;
@@ -52,6 +54,8 @@ pub struct AppState {
     pub clinic_settings: Arc<ClinicSettingsCache>,
     /// Secure message links: issued with notices, answered on their pages.
     pub secure_links: Arc<SecureLinks>,
+    /// The dispatcher's sign of life, for `/ready`.
+    pub dispatcher_heartbeat: Arc<Heartbeat>,
 }
 
 /// Every route; with a sandbox, its look-alike provider APIs too.
@@ -71,7 +75,9 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
         })
         .unwrap_or_default();
     Router::new()
-        .route("/health", get(health))
+        .route("/health", get(ops::health))
+        .route("/ready", get(ops::ready))
+        .route("/metrics", get(ops::metrics))
         .merge(v1::routes())
         .merge(hooks::routes(&http))
         .layer(axum::middleware::map_response(
@@ -96,18 +102,4 @@ async fn request_deadline(State(limit): State<Duration>, request: Request, next:
     tokio::time::timeout(limit, next.run(request))
         .await
         .unwrap_or_else(|_| ApiError::RequestTimeout.into_response())
-}
-
-/// 200 only when a write commits and is read back; 503 (or 507) with problem+json otherwise.
-async fn health(State(state): State<AppState>) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    state
-        .store
-        .check_health()
-        .await
-        .map_err(|error| match error.kind() {
-            // A canary that did not read back is a writer that cannot be trusted, not a bug here.
-            crate::store::FailureKind::Other => ApiError::Unavailable(Box::new(error)),
-            _ => ApiError::from(error),
-        })?;
-    Ok(axum::Json(serde_json::json!({ "status": "ok" })))
 }

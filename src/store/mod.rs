@@ -20,6 +20,7 @@ mod dispatch;
 mod error;
 mod events;
 mod facts;
+mod gauges;
 mod inbound;
 mod inbound_media;
 mod inbound_settings;
@@ -62,6 +63,7 @@ pub use conversations::{
 pub use dispatch::{ClaimedNotification, DispatchWrite, HandoverStart, NextState};
 pub use error::{FailureKind, StoreError};
 pub use facts::{LearnedFact, SuspensionWrite};
+pub use gauges::{PoolGauges, QueueGauges};
 pub use inbound::{
     Arrival, AutoReplyText, ClinicScope, ConversationState, InboundActions, InboundSituation,
     Received,
