@@ -23,6 +23,7 @@ mod facts;
 mod inbound;
 mod inbound_media;
 mod inbound_settings;
+mod notification_feed;
 mod notification_reads;
 mod notifications;
 mod outcomes;
@@ -67,6 +68,7 @@ pub use inbound::{
     Received,
 };
 pub use inbound_media::MessageMedia;
+pub use notification_feed::{FeedCursor, FeedPage, FeedStart};
 pub use notification_reads::{
     AttemptRecord, EventRecord, NotificationFilter, NotificationPage, NotificationRecord,
 };

@@ -13,6 +13,7 @@ mod conversations;
 mod keys;
 mod messages;
 mod notification_out;
+mod notification_query;
 mod notifications;
 mod patients;
 mod stats;
