@@ -24,7 +24,7 @@ use crate::domain::{ClinicId, NotificationId};
 pub enum FeedStart {
     /// After a position an earlier page ended at.
     After(FeedCursor),
-    /// At the changes made after this time (for a first page).
+    /// At the changes made at or after this time, to the millisecond (for a first page).
     ChangedSince(Timestamp),
 }
 
@@ -89,7 +89,7 @@ impl Store {
                 params.extend([Param::from(cursor.position), Param::from(start_id)]);
             }
             FeedStart::ChangedSince(since) => {
-                sql.push_str(&format!(" AND n.updated_at > ${}", params.len() + 1));
+                sql.push_str(&format!(" AND n.updated_at >= ${}", params.len() + 1));
                 params.push(Param::from(millis(*since)));
             }
         }

@@ -345,7 +345,7 @@ pub(super) fn filtered<'a>(filter: &'a NotificationFilter, params: &mut Vec<Para
         condition("n.reference = {}", vec![reference.as_str().into()]);
     }
     if let Some(after) = filter.created_after {
-        condition("n.created_at > {}", vec![millis(after).into()]);
+        condition("n.created_at >= {}", vec![millis(after).into()]);
     }
     if let Some(before) = filter.created_before {
         condition("n.created_at < {}", vec![millis(before).into()]);

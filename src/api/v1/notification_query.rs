@@ -37,7 +37,7 @@ pub(super) struct ListQuery {
     /// Created before this time (RFC 3339).
     created_before: Option<String>,
     /// The change feed: notifications in the order they last changed, starting after a
-    /// `next_cursor` of an earlier feed page, or (for a first page) with those changed after an
+    /// `next_cursor` of an earlier feed page, or (for a first page) with those changed at or after an
     /// RFC 3339 time.
     #[param(example = "2026-12-05T00:00:00Z")]
     updated_after: Option<String>,
