@@ -26,6 +26,7 @@ mod gauges;
 mod inbound;
 mod inbound_media;
 mod inbound_settings;
+mod notification_feed;
 mod notification_reads;
 mod notifications;
 mod outcomes;
@@ -72,6 +73,7 @@ pub use inbound::{
     Received,
 };
 pub use inbound_media::MessageMedia;
+pub use notification_feed::{FeedCursor, FeedPage, FeedStart};
 pub use notification_reads::{
     AttemptRecord, EventRecord, NotificationFilter, NotificationPage, NotificationRecord,
 };

@@ -21,6 +21,7 @@ mod isolation_and_auth;
 mod keys;
 mod multi_instance;
 mod notifications;
+mod notifications_feed;
 mod patient_cap;
 mod patients;
 mod patients_erasure;

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
@@ -25,6 +25,7 @@ use super::notifications::{idempotency_key, request_hash};
 use super::patients::checked;
 use crate::api::AppState;
 use crate::api::auth::Caller;
+use crate::api::created::Created;
 use crate::api::json::{ApiJson, TIMESTAMP_RULE};
 use crate::api::problem::{ApiError, FieldError};
 use crate::domain::{AppointmentId, Clinic, NotificationStatus, Patient};
@@ -276,6 +277,14 @@ async fn reminder_copy_breaks(
     })
 }
 
+/// The answer to a booking, new (`replayed` false) or the same request again; a reminder due at
+/// once wakes the dispatcher.
+fn booked(state: &AppState, view: AppointmentView, replayed: bool) -> Created<AppointmentOut> {
+    wake_if_due(state, &view);
+    let location = format!("/v1/appointments/{}", view.id);
+    Created::at(location, view.into()).replay(replayed)
+}
+
 /// Books an appointment and plans its reminders. Booking a cancelled appointment's
 /// `appointment_id` again books it again.
 #[utoipa::path(
@@ -296,7 +305,7 @@ pub(super) async fn book_appointment(
     caller: Caller,
     headers: HeaderMap,
     body: ApiJson<AppointmentIn>,
-) -> Result<(StatusCode, Json<AppointmentOut>), ApiError> {
+) -> Result<Created<AppointmentOut>, ApiError> {
     let key = idempotency_key(&headers)?;
     let hash = request_hash(&body);
     let now = state.clock.now();
@@ -313,10 +322,8 @@ pub(super) async fn book_appointment(
         .book_appointment(&appointment, change, &hours)
         .await?
     {
-        Booking::Created(view) | Booking::Replayed(view) | Booking::BookedAgain(view) => {
-            wake_if_due(&state, &view);
-            Ok((StatusCode::CREATED, Json(view.into())))
-        }
+        Booking::Created(view) | Booking::BookedAgain(view) => Ok(booked(&state, view, false)),
+        Booking::Replayed(view) => Ok(booked(&state, view, true)),
         Booking::KeyReused => Err(ApiError::invalid(
             "Idempotency-Key",
             "was already used with a different request; use a new key for a new appointment",

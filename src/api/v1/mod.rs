@@ -15,6 +15,7 @@ mod conversations;
 mod keys;
 mod messages;
 mod notification_out;
+mod notification_query;
 mod notifications;
 mod patient_directory;
 mod patients;
