@@ -19,7 +19,7 @@ use crate::domain::ReminderOffset;
 use env::{TextEnv, without_value};
 pub use sections::{
     ApiConfig, AppointmentsConfig, DeliveryTimeouts, DispatchConfig, HttpConfig, ProviderAccounts,
-    SandboxConfig, SandboxSecrets, SenderRates,
+    SandboxConfig, SandboxSecrets, SenderRates, WebhooksConfig,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -51,6 +51,7 @@ pub struct Config {
     pub delivery_timeout: DeliveryTimeouts,
     pub sandbox: SandboxConfig,
     pub appointments: AppointmentsConfig,
+    pub webhooks: WebhooksConfig,
 }
 
 /// The defaults, commented, as they ship: `config/default.toml`.

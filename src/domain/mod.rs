@@ -28,6 +28,7 @@ macro_rules! text_enum {
     };
 }
 
+mod booking_webhook;
 mod callback;
 mod contact;
 mod content;
@@ -45,6 +46,7 @@ mod secure_link;
 mod text;
 mod topic;
 
+pub use booking_webhook::{WebhookEventType, WebhookFacts, attempt_channel, webhook_facts};
 pub use callback::{CallbackOutcome, CallbackStatus};
 pub use contact::{EmailAddress, Language, TimeZoneName};
 pub use content::{AttemptContent, ContentKind, SentTemplate};
@@ -56,7 +58,7 @@ pub use hours::{
 };
 pub use ids::{
     ApiKeyId, AppointmentId, AttemptId, CallbackTaskId, ClinicId, InboundMessageId, NotificationId,
-    PatientId, SecureLinkId,
+    PatientId, SecureLinkId, WebhookEndpointId, WebhookEventId,
 };
 pub use inbound::{
     AutoReply, BUILT_IN_LABELS, ConversationStatus, InboundMedia, InboundMessage, Intent, Origin,

@@ -18,6 +18,7 @@ mod patients;
 mod stats;
 mod templates;
 mod topics;
+mod webhooks;
 
 use axum::Router;
 use axum::routing::{delete, get, post, put};
@@ -71,6 +72,30 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/keys", get(keys::list_keys).post(keys::create_key))
         .route("/v1/keys/{id}", delete(keys::revoke_key))
         .route("/v1/stats", get(stats::get_stats))
+        .merge(webhook_routes())
+}
+
+fn webhook_routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/webhooks",
+            get(webhooks::list_webhooks).post(webhooks::create_webhook),
+        )
+        .route(
+            "/v1/webhooks/{id}",
+            get(webhooks::get_webhook)
+                .patch(webhooks::patch_webhook)
+                .delete(webhooks::delete_webhook),
+        )
+        .route(
+            "/v1/webhooks/{id}/deliveries",
+            get(webhooks::list_deliveries),
+        )
+        .route(
+            "/v1/webhooks/{id}/rotate-secret",
+            post(webhooks::rotate_secret),
+        )
+        .route("/v1/webhooks/{id}/replay", post(webhooks::replay))
 }
 
 fn conversation_routes() -> Router<AppState> {
