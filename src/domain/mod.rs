@@ -6,7 +6,10 @@
 macro_rules! text_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+            utoipa::ToSchema,
+        )]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($(#[$vdoc])* $variant),+ }
 
@@ -29,7 +32,9 @@ macro_rules! text_enum {
 }
 
 mod booking_webhook;
+mod booking;
 mod callback;
+mod clinic_profile;
 mod contact;
 mod content;
 mod event;
@@ -47,7 +52,9 @@ mod text;
 mod topic;
 
 pub use booking_webhook::{WebhookEventType, WebhookFacts, attempt_channel, webhook_facts};
+pub use booking::{Metadata, Reference};
 pub use callback::{CallbackOutcome, CallbackStatus};
+pub use clinic_profile::{ClinicProfile, ClinicProfileText, DIALABLE_RULE, channel_list};
 pub use contact::{EmailAddress, Language, TimeZoneName};
 pub use content::{AttemptContent, ContentKind, SentTemplate};
 pub use event::{Actor, Cancellation, Event, ProviderError, ReminderTiming, ScheduleChange};
@@ -66,7 +73,7 @@ pub use inbound::{
 };
 pub use notification::{AppointmentStatus, AttemptStatus, NotificationStatus, Priority};
 pub use patient::{Clinic, Patient};
-pub use phone::{LineType, Phone, PhoneError, PhoneRegion};
+pub use phone::{LineType, Phone, PhoneError, PhoneRegion, is_dialable};
 pub use reason::{
     HoursRule, Reason, ReminderSkip, RouteSource, SkipReason, UsedUp, clinic_time, no_channel_left,
 };

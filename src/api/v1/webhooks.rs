@@ -187,10 +187,9 @@ fn target(state: &AppState, url: &str, errors: &mut Vec<FieldError>) -> Option<S
 #[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", request_body = WebhookIn,
     responses(
         (status = 201, description = "Registered; the secret is shown this once", body = WebhookWithSecretOut),
-        (status = 403, description = "Not an admin key", content_type = "application/problem+json"),
-        (status = 422, description = "A field breaks a rule", content_type = "application/problem+json"),
-    ),
-    security(("bearer" = [])))]
+        (status = 403, description = "Not an admin key"),
+        (status = 422, description = "A field breaks a rule"),
+    ))]
 pub(super) async fn create_webhook(
     State(state): State<AppState>,
     caller: Caller,
@@ -226,8 +225,7 @@ pub(super) async fn create_webhook(
 
 #[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks",
     responses((status = 200, body = WebhookList),
-        (status = 403, description = "Not an admin key", content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+        (status = 403, description = "Not an admin key")))]
 pub(super) async fn list_webhooks(
     State(state): State<AppState>,
     caller: Caller,
@@ -242,8 +240,7 @@ pub(super) async fn list_webhooks(
 #[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks",
     params(("id" = String, Path, description = "The endpoint's id")),
     responses((status = 200, body = WebhookOut),
-        (status = 404, description = "No such endpoint", content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+        (status = 404, description = "No such endpoint")))]
 pub(super) async fn get_webhook(
     State(state): State<AppState>,
     caller: Caller,
@@ -262,9 +259,8 @@ pub(super) async fn get_webhook(
 #[utoipa::path(patch, path = "/v1/webhooks/{id}", tag = "webhooks", request_body = WebhookPatch,
     params(("id" = String, Path, description = "The endpoint's id")),
     responses((status = 200, body = WebhookOut),
-        (status = 404, description = "No such endpoint", content_type = "application/problem+json"),
-        (status = 422, description = "A field breaks a rule", content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+        (status = 404, description = "No such endpoint"),
+        (status = 422, description = "A field breaks a rule")))]
 pub(super) async fn patch_webhook(
     State(state): State<AppState>,
     caller: Caller,
@@ -298,8 +294,7 @@ pub(super) async fn patch_webhook(
 #[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "webhooks",
     params(("id" = String, Path, description = "The endpoint's id")),
     responses((status = 204, description = "Deleted, with its undelivered messages and its log"),
-        (status = 404, description = "No such endpoint", content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+        (status = 404, description = "No such endpoint")))]
 pub(super) async fn delete_webhook(
     State(state): State<AppState>,
     caller: Caller,
@@ -320,8 +315,7 @@ pub(super) async fn delete_webhook(
 #[utoipa::path(post, path = "/v1/webhooks/{id}/rotate-secret", tag = "webhooks",
     params(("id" = String, Path, description = "The endpoint's id")),
     responses((status = 200, description = "The new secret, shown this once; the old one signs beside it for 24 h", body = WebhookWithSecretOut),
-        (status = 404, description = "No such endpoint", content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+        (status = 404, description = "No such endpoint")))]
 pub(super) async fn rotate_secret(
     State(state): State<AppState>,
     caller: Caller,
@@ -348,9 +342,8 @@ pub(super) async fn rotate_secret(
 #[utoipa::path(post, path = "/v1/webhooks/{id}/replay", tag = "webhooks", request_body = ReplayIn,
     params(("id" = String, Path, description = "The endpoint's id")),
     responses((status = 202, description = "Queued to be sent again, in order, with their first webhook-id", body = ReplayOut),
-        (status = 404, description = "No such endpoint", content_type = "application/problem+json"),
-        (status = 422, description = "A field breaks a rule", content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+        (status = 404, description = "No such endpoint"),
+        (status = 422, description = "A field breaks a rule")))]
 pub(super) async fn replay(
     State(state): State<AppState>,
     caller: Caller,
@@ -372,9 +365,8 @@ pub(super) async fn replay(
 #[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks",
     params(("id" = String, Path, description = "The endpoint's id"), DeliveriesQuery),
     responses((status = 200, description = "The latest tries, newest first", body = DeliveryList),
-        (status = 404, description = "No such endpoint", content_type = "application/problem+json"),
-        (status = 422, description = "A parameter breaks a rule", content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+        (status = 404, description = "No such endpoint"),
+        (status = 422, description = "A parameter breaks a rule")))]
 pub(super) async fn list_deliveries(
     State(state): State<AppState>,
     caller: Caller,
