@@ -11,6 +11,7 @@
 
 mod appointment_bookings;
 mod appointments;
+mod booking_webhooks;
 mod callbacks;
 mod clinic_profile;
 mod clinics;
@@ -53,6 +54,10 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 pub use appointment_bookings::{Booking, NewAppointment};
 pub use appointments::{
     AppointmentChange, AppointmentView, CancelledAppointment, ReminderView, SkippedReminder,
+};
+pub use booking_webhooks::{
+    ClaimedWebhook, DeliveryRecord, EndpointChange, NewWebhookEndpoint, WebhookEndpoint,
+    WebhookOutcome, WebhookResult,
 };
 pub use callbacks::CallbackView;
 pub use clinics::{

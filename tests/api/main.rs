@@ -6,6 +6,7 @@ mod harness;
 
 mod appointments;
 mod bad_input;
+mod booking_webhooks;
 mod callbacks;
 mod channels;
 mod clinic_inbound;
