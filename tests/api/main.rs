@@ -23,6 +23,8 @@ mod keys;
 mod multi_instance;
 mod notifications;
 mod notifications_feed;
+mod openapi;
+mod openapi_contract;
 mod patient_cap;
 mod patients;
 mod patients_erasure;

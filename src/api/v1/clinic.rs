@@ -45,8 +45,7 @@ impl ClinicOut {
     responses(
         (status = 200, description = "The clinic's details", body = ClinicOut),
         (status = 401, description = "Missing or wrong API key"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 pub(super) async fn get_clinic(
     State(state): State<AppState>,
@@ -69,8 +68,7 @@ pub(super) async fn get_clinic(
         (status = 401, description = "Missing or wrong API key"),
         (status = 403, description = "Not an admin key"),
         (status = 422, description = "A field breaks its rule; nothing changed"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 pub(super) async fn patch_clinic(
     State(state): State<AppState>,
@@ -92,5 +90,9 @@ pub(super) async fn patch_clinic(
     state.keys.forget_clinic(&clinic.id);
     state.clinic_settings.forget(&clinic.id);
     tracing::info!(clinic = %clinic.slug, "clinic details changed");
-    Ok(Json(ClinicOut::new(&clinic.slug, &changed, clinic.phone_region)))
+    Ok(Json(ClinicOut::new(
+        &clinic.slug,
+        &changed,
+        clinic.phone_region,
+    )))
 }
