@@ -9,6 +9,7 @@ mod bad_input;
 mod callbacks;
 mod channels;
 mod clinic_inbound;
+mod clinic_settings;
 mod contents;
 mod conversation_replies;
 mod conversations;

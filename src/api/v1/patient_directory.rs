@@ -132,7 +132,13 @@ impl PatientQuery {
         if !(1..=500).contains(&limit) {
             errors.push(FieldError::new("limit", "must be between 1 and 500"));
         }
-        let after = checked(&mut errors, "cursor", self.cursor, decode_cursor, CURSOR_RULE);
+        let after = checked(
+            &mut errors,
+            "cursor",
+            self.cursor,
+            decode_cursor,
+            CURSOR_RULE,
+        );
         if !errors.is_empty() {
             return Err(ApiError::Invalid(errors));
         }
