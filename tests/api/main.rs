@@ -5,6 +5,7 @@
 mod harness;
 
 mod appointments;
+mod appointments_list;
 mod bad_input;
 mod callbacks;
 mod channels;

@@ -1,6 +1,7 @@
 //! `/v1`: one file per resource, each with the JSON its clients send and receive (`…In`,
 //! `…Out`), so what clients see is defined here and not by the store's rows.
 
+mod appointment_list;
 mod appointment_out;
 mod appointments;
 mod callbacks;
@@ -64,7 +65,10 @@ pub(super) fn routes() -> Router<AppState> {
             "/v1/clinic/inbound",
             get(clinic_inbound::get_inbound).put(clinic_inbound::put_inbound),
         )
-        .route("/v1/appointments", post(appointments::book_appointment))
+        .route(
+            "/v1/appointments",
+            get(appointment_list::list_appointments).post(appointments::book_appointment),
+        )
         .route(
             "/v1/appointments/{id}",
             get(appointments::get_appointment)
