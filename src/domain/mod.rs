@@ -28,6 +28,7 @@ macro_rules! text_enum {
     };
 }
 
+mod booking;
 mod callback;
 mod clinic_profile;
 mod contact;
@@ -46,6 +47,7 @@ mod secure_link;
 mod text;
 mod topic;
 
+pub use booking::{Metadata, Reference};
 pub use callback::{CallbackOutcome, CallbackStatus};
 pub use clinic_profile::{ClinicProfile, ClinicProfileText, DIALABLE_RULE, channel_list};
 pub use contact::{EmailAddress, Language, TimeZoneName};
