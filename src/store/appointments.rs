@@ -15,11 +15,11 @@ use super::reminder_series::{apply_series, cancel_reminder, latest_reminders};
 use super::{
     Backend, Store, StoreError, for_update, lock_notifications, millis, opt_timestamp, timestamp,
 };
-use crate::domain::ReminderOffset;
 use crate::domain::{
     Actor, AppointmentId, AppointmentStatus, Cancellation, ClinicId, NotificationId,
     NotificationStatus, PatientId,
 };
+use crate::domain::{Metadata, Reference, ReminderOffset};
 use crate::policy::MessagingHours;
 
 /// Who changes an appointment, when, and the zone the clinic's calendar is in.
@@ -41,6 +41,9 @@ pub struct AppointmentView {
     pub topic: String,
     pub template: String,
     pub params: BTreeMap<String, String>,
+    /// The booking system's id for the booking and its own fields, set when it was booked.
+    pub reference: Option<Reference>,
+    pub metadata: Metadata,
     /// Every reminder this appointment has had, oldest first, cancelled ones included.
     pub reminders: Vec<ReminderView>,
     pub skipped_reminders: Vec<SkippedReminder>,
@@ -216,12 +219,15 @@ pub(super) struct ViewRow {
     skipped_reminders: String,
     created_at: i64,
     updated_at: i64,
+    reference: Option<String>,
+    /// JSON object.
+    metadata: Option<String>,
 }
 
 /// Selects [`ViewRow`]s: appointments `a` with their patients `p`.
 pub(super) const VIEW_SELECT: &str = "SELECT a.id, a.external_id, p.external_id AS patient, \
     a.starts_at, a.status, a.topic, a.template, a.params, a.skipped_reminders, a.created_at, \
-    a.updated_at FROM appointments a JOIN patients p ON p.id = a.patient_id";
+    a.updated_at, a.reference, a.metadata FROM appointments a JOIN patients p ON p.id = a.patient_id";
 
 impl ViewRow {
     pub(super) fn view(self, reminders: Vec<ReminderView>) -> Result<AppointmentView, StoreError> {
@@ -234,6 +240,8 @@ impl ViewRow {
             topic: self.topic,
             template: self.template,
             params: params(&self.params)?,
+            reference: self.reference.map(Reference::from_stored),
+            metadata: Metadata::from_stored(self.metadata.as_deref()),
             reminders,
             skipped_reminders: serde_json::from_str(&self.skipped_reminders)
                 .map_err(|_| corrupt("skipped reminders"))?,

@@ -26,7 +26,7 @@ use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::api::json::{ApiJson, TIMESTAMP_RULE};
 use crate::api::problem::{ApiError, FieldError};
-use crate::domain::{AppointmentId, Clinic, NotificationStatus, Patient};
+use crate::domain::{AppointmentId, Clinic, Metadata, NotificationStatus, Patient, Reference};
 use crate::intake::{
     AppointmentChanged, AppointmentNotice, EXTERNAL_ID_RULE, IntakeError, is_external_id,
 };
@@ -46,12 +46,19 @@ pub(super) struct AppointmentIn {
     topic: Option<String>,
     template: Option<String>,
     params: Option<BTreeMap<String, String>>,
+    /// The booking system's id for the booking: 1 to 128 printable characters.
+    reference: Option<String>,
+    /// The booking system's own fields: a flat JSON object, returned with the appointment.
+    metadata: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct AppointmentMove {
     starts_at: String,
+    /// May be sent again as booked; they never change.
+    reference: Option<String>,
+    metadata: Option<serde_json::Value>,
     /// Send the patient a confirmation of the new time.
     #[serde(default)]
     notify_patient: bool,
@@ -79,6 +86,47 @@ fn starts_at(errors: &mut Vec<FieldError>, value: String, now: Timestamp) -> Opt
         return None;
     }
     Some(at)
+}
+
+/// The booking system's reference and metadata, each checked with the rule it breaks.
+fn booking_marks(
+    errors: &mut Vec<FieldError>,
+    reference: Option<String>,
+    metadata: Option<serde_json::Value>,
+) -> (Option<Reference>, Metadata) {
+    let reference = checked(
+        errors,
+        "reference",
+        reference,
+        Reference::parse,
+        Reference::RULE,
+    );
+    let metadata = metadata
+        .map(|value| Metadata::parse("metadata", value))
+        .transpose()
+        .unwrap_or_else(|broken| {
+            errors.extend(broken);
+            None
+        });
+    (reference, metadata.unwrap_or_default())
+}
+
+/// A move may repeat the reference and metadata the appointment was booked with, not change them.
+fn unchanged_marks(
+    errors: &mut Vec<FieldError>,
+    input: &mut AppointmentMove,
+    booked: &AppointmentView,
+) {
+    const RULE: &str = "is set when the appointment is booked and never changes";
+    let given = (input.reference.is_some(), input.metadata.is_some());
+    let (reference, metadata) =
+        booking_marks(errors, input.reference.take(), input.metadata.take());
+    if given.0 && reference != booked.reference {
+        errors.push(FieldError::new("reference", RULE));
+    }
+    if given.1 && metadata != booked.metadata {
+        errors.push(FieldError::new("metadata", RULE));
+    }
 }
 
 fn clinic_zone(caller: &Caller) -> Result<TimeZone, ApiError> {
@@ -175,6 +223,7 @@ async fn checked_booking(
         errors.push(FieldError::new("appointment_id", EXTERNAL_ID_RULE));
     }
     let starts = starts_at(&mut errors, input.starts_at, now);
+    let (reference, metadata) = booking_marks(&mut errors, input.reference, input.metadata);
     let topic = input.topic.unwrap_or_else(|| DEFAULT_TEMPLATE.to_owned());
     let sensitivity = state
         .intake
@@ -209,6 +258,8 @@ async fn checked_booking(
         offsets: state.config.appointments.offsets_for(&clinic.slug),
         idempotency_key,
         request_hash,
+        reference,
+        metadata,
     };
     Ok((appointment, hours))
 }
@@ -318,12 +369,15 @@ pub(super) async fn move_appointment(
     body: ApiJson<AppointmentMove>,
 ) -> Result<Json<AppointmentOut>, ApiError> {
     let now = state.clock.now();
+    let mut input = body.value;
     let mut errors = Vec::new();
-    let Some(starts_at) = starts_at(&mut errors, body.value.starts_at, now) else {
-        return Err(ApiError::Invalid(errors));
-    };
+    let starts = starts_at(&mut errors, std::mem::take(&mut input.starts_at), now);
     let clinic = &caller.0.clinic;
     let (before, hours) = appointment_hours(&state, &caller, &id).await?;
+    unchanged_marks(&mut errors, &mut input, &before);
+    let (Some(starts_at), true) = (starts, errors.is_empty()) else {
+        return Err(ApiError::Invalid(errors));
+    };
     let zone = clinic_zone(&caller)?;
     let by = caller.recorded_as();
     let change = AppointmentChange {
@@ -354,7 +408,7 @@ pub(super) async fn move_appointment(
             to: starts_at,
         })
     };
-    let asked = body.value.notify_patient;
+    let asked = input.notify_patient;
     let notice = patient_notice(&state, &caller, &view, asked, moved).await?;
     Ok(Json(AppointmentOut::with_notice(view, notice)))
 }
