@@ -23,6 +23,7 @@ mod erasure;
 mod error;
 mod events;
 mod facts;
+mod gauges;
 mod inbound;
 mod inbound_media;
 mod inbound_settings;
@@ -67,6 +68,7 @@ pub use dispatch::{ClaimedNotification, DispatchWrite, HandoverStart, NextState}
 pub use erasure::Erasure;
 pub use error::{FailureKind, StoreError};
 pub use facts::{LearnedFact, SuspensionWrite};
+pub use gauges::{PoolGauges, QueueGauges};
 pub use inbound::{
     Arrival, AutoReplyText, ClinicScope, ConversationState, InboundActions, InboundSituation,
     Received,

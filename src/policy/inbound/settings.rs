@@ -12,8 +12,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::defaults::{EMERGENCY_NUMBER, LANGUAGES, LanguageWords};
 use super::keywords::normalise;
 use crate::domain::{BUILT_IN_LABELS, DIALABLE_RULE, FieldError, Language, is_dialable};
+use utoipa::ToSchema;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct InboundSettings {
     /// At most one receipt and one away message per patient in this many hours.
@@ -38,7 +39,7 @@ pub struct InboundSettings {
 }
 
 /// Whole-message keywords, in any of the clinic's languages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Keywords {
     pub opt_out: Vec<String>,
