@@ -5,11 +5,13 @@
 mod harness;
 
 mod appointments;
+mod appointments_list;
 mod bad_input;
 mod booking_webhooks;
 mod callbacks;
 mod channels;
 mod clinic_inbound;
+mod clinic_settings;
 mod contents;
 mod conversation_replies;
 mod conversations;

@@ -2,6 +2,7 @@
 //! `…Out`), so what clients see is defined here and not by the store's rows. Routes are
 //! registered with `routes!`, which documents each handler as it routes it.
 
+mod appointment_list;
 mod appointment_out;
 mod appointments;
 mod callbacks;
@@ -51,7 +52,10 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(topics::put_topic))
         .merge(template_routes())
         .merge(clinic_routes())
-        .routes(routes!(appointments::book_appointment))
+        .routes(routes!(
+            appointment_list::list_appointments,
+            appointments::book_appointment
+        ))
         .routes(routes!(
             appointments::get_appointment,
             appointments::move_appointment,
