@@ -135,14 +135,12 @@ async fn as_text_in_a_file_each_request_is_a_line_without_colour_codes() {
     holds_no_patient_detail(&log);
 }
 
-/// A message Meta signs for a number of the business account that no configured account owns
-/// is not stored, so the log says which number, for an operator to configure it; never who wrote
-/// or what.
-#[tokio::test]
-async fn a_whatsapp_message_for_a_number_nobody_configured_is_logged_by_its_phone_number_id() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (mut gateway, base) = serve(dir.path(), "text");
-    save_a_patient(&mut gateway, &base).await;
+/// A WhatsApp text from Dana for business number `999000999`, which no configured account owns,
+/// signed as Meta signs it, posted with `request_id` as `X-Request-Id` if given.
+async fn post_message_for_an_unowned_number(
+    base: &str,
+    request_id: Option<&str>,
+) -> reqwest::Response {
     let body = serde_json::to_vec(&serde_json::json!({
         "object": "whatsapp_business_account",
         "entry": [{ "id": "102290129340398", "changes": [{ "field": "messages", "value": {
@@ -154,18 +152,34 @@ async fn a_whatsapp_message_for_a_number_nobody_configured_is_logged_by_its_phon
         }}]}]
     }))
     .expect("json");
-    let answer = reqwest::Client::new()
+    let mut request = reqwest::Client::new()
         .post(format!("{base}/webhooks/whatsapp"))
         .header(
             whatsapp::SIGNATURE_HEADER,
             whatsapp::sign(&Secret::new(APP_SECRET), &body),
         )
-        .header("Content-Type", "application/json")
+        .header("Content-Type", "application/json");
+    if let Some(id) = request_id {
+        request = request.header("X-Request-Id", id);
+    }
+    let answer = request
         .body(body)
         .send()
         .await
         .expect("the gateway answers");
     assert!(answer.status().is_success(), "{answer:?}");
+    answer
+}
+
+/// A message Meta signs for a number of the business account that no configured account owns
+/// is not stored, so the log says which number, for an operator to configure it; never who wrote
+/// or what.
+#[tokio::test]
+async fn a_whatsapp_message_for_a_number_nobody_configured_is_logged_by_its_phone_number_id() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut gateway, base) = serve(dir.path(), "text");
+    save_a_patient(&mut gateway, &base).await;
+    post_message_for_an_unowned_number(&base, None).await;
 
     let log = log_with(&gateway, "no configured account owns").await;
     let warning = log
@@ -179,4 +193,68 @@ async fn a_whatsapp_message_for_a_number_nobody_configured_is_logged_by_its_phon
         "a message text was logged:\n{log}"
     );
     holds_no_patient_detail(&log);
+}
+
+/// Every line a request writes, from the handler's warning to the closing `request done`,
+/// carries the request's id: the caller's when it is short and plain, else a new one. The
+/// answer says which.
+#[tokio::test]
+async fn every_line_a_request_writes_carries_its_request_id_and_the_answer_echoes_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut gateway, base) = serve(dir.path(), "json");
+    save_a_patient(&mut gateway, &base).await;
+    let kept = format!("meta-{}", "7".repeat(123));
+
+    let answer = post_message_for_an_unowned_number(&base, Some(&kept)).await;
+    let replaced = post_message_for_an_unowned_number(&base, Some("has a space")).await;
+
+    assert_eq!(answer.headers()["x-request-id"], kept.as_str());
+    let new_id = replaced.headers()["x-request-id"].to_str().expect("ASCII");
+    assert!(
+        new_id.len() == 32 && new_id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "a new id instead of `has a space`: {new_id}"
+    );
+    for id in [kept.as_str(), new_id] {
+        let lines = wait::within(Duration::from_secs(20))
+            .until(async || {
+                let lines = lines_of_request(&gateway.log_text(), id);
+                if lines.iter().any(|line| line["message"] == "request done") {
+                    Ok(lines)
+                } else {
+                    Err(format!("no `request done` for {id} yet: {lines:?}"))
+                }
+            })
+            .await;
+        let messages: Vec<&str> = lines
+            .iter()
+            .filter_map(|line| line["message"].as_str())
+            .collect();
+        assert_eq!(messages.len(), 2, "{lines:?}");
+        assert!(
+            messages[0].contains("no configured account owns"),
+            "{messages:?}"
+        );
+    }
+    let log = gateway.log_text();
+    let webhook_lines: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains(r#""route":"/webhooks/whatsapp""#))
+        .collect();
+    assert_eq!(webhook_lines.len(), 4, "{log}");
+    let without_id: Vec<&&str> = webhook_lines
+        .iter()
+        .filter(|line| !line.contains(kept.as_str()) && !line.contains(new_id))
+        .collect();
+    assert!(
+        without_id.is_empty(),
+        "lines without their request's id: {without_id:?}"
+    );
+}
+
+/// The JSON log lines written under the request `id`.
+fn lines_of_request(log: &str, id: &str) -> Vec<serde_json::Value> {
+    log.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["span"]["request_id"] == id)
+        .collect()
 }
