@@ -110,7 +110,10 @@ fn describe() {
         Unit::Seconds,
         "Time from a request's arrival to its answer"
     );
-    describe_gauge!(NOTIFICATIONS, "Notifications by status (sampled)");
+    describe_gauge!(
+        NOTIFICATIONS,
+        "Notifications created in the last 24 hours, by status (sampled)"
+    );
     describe_counter!(
         ATTEMPTS,
         "Attempts handed to providers, by channel and outcome"
