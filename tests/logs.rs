@@ -15,6 +15,11 @@ const APP_SECRET: &str = "logs-app-secret";
 /// The binary on a free port in `dir` with a fresh SQLite file, logging at info in `format`;
 /// standard error goes to `medrelay.log` in `dir`.
 fn serve(dir: &Path, format: &str) -> (Process, String) {
+    serve_with(dir, format, &[])
+}
+
+/// [`serve`] with more settings in the environment.
+fn serve_with(dir: &Path, format: &str, env: &[(&str, &str)]) -> (Process, String) {
     let listen = format!("127.0.0.1:{}", free_port());
     let mut command = process::command(&[env!("CARGO_BIN_EXE_medrelay"), "--log-format", format]);
     command
@@ -40,13 +45,14 @@ fn serve(dir: &Path, format: &str) -> (Process, String) {
             "logs-auth-token",
         )
         // A file is no terminal: no colour whatever the environment's taste.
-        .env_remove("NO_COLOR");
+        .env_remove("NO_COLOR")
+        .envs(env.iter().copied());
     let process = Process::spawn(command, "medrelay", Some(dir.join("medrelay.log")));
     (process, format!("http://{listen}"))
 }
 
-/// Saves Dana, with her phone number and name, through the API.
-async fn save_a_patient(gateway: &mut Process, base: &str) {
+/// Saves Dana, with her phone number and name, through the API; returns the admin key used.
+async fn save_a_patient(gateway: &mut Process, base: &str) -> String {
     let client = reqwest::Client::new();
     gateway.wait_until_ready(&client, base).await;
     let key = gateway.admin_key();
@@ -58,6 +64,7 @@ async fn save_a_patient(gateway: &mut Process, base: &str) {
         .await
         .expect("the gateway answers");
     assert!(saved.status().is_success(), "{saved:?}");
+    key
 }
 
 /// The log once a line holding `text` is in it.
@@ -256,5 +263,82 @@ fn lines_of_request(log: &str, id: &str) -> Vec<serde_json::Value> {
     log.lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|line| line["span"]["request_id"] == id)
+        .collect()
+}
+
+/// With `telemetry.otlp_endpoint` set, each request is a span at the collector: its trace id is
+/// the request id, it is named by method and route and carries the status; never a patient's
+/// details.
+#[tokio::test]
+async fn with_an_otlp_endpoint_each_request_is_a_span_at_the_collector_under_its_request_id() {
+    let collector = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/v1/traces"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&collector)
+        .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let endpoint = collector.uri();
+    let (mut gateway, base) = serve_with(
+        dir.path(),
+        "json",
+        &[("MEDRELAY_TELEMETRY__OTLP_ENDPOINT", endpoint.as_str())],
+    );
+    let key = save_a_patient(&mut gateway, &base).await;
+    let request_id = "0190b3f2c4a87d3e9b1f2a3c4d5e6f70";
+
+    let saved = reqwest::Client::new()
+        .put(format!("{base}/v1/patients/p-2"))
+        .bearer_auth(&key)
+        .header("X-Request-Id", request_id)
+        .json(&serde_json::json!({"name": "Dana Levi", "phone": "+972541234567"}))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(saved.status(), 201);
+
+    let (span, exported) = wait::within(Duration::from_secs(20))
+        .until(async || {
+            let bodies: Vec<String> = collector
+                .received_requests()
+                .await
+                .unwrap_or_default()
+                .iter()
+                .map(|request| String::from_utf8_lossy(&request.body).into_owned())
+                .collect();
+            let span = bodies
+                .iter()
+                .filter_map(|body| serde_json::from_str::<serde_json::Value>(body).ok())
+                .flat_map(|body| spans_in(&body))
+                .find(|span| span["traceId"] == request_id);
+            span.map(|span| (span, bodies.concat()))
+                .ok_or_else(|| "no span for the request yet".to_owned())
+        })
+        .await;
+    assert_eq!(span["name"], "PUT /v1/patients/{external_id}", "{span}");
+    assert_eq!(span["kind"], 2, "a server span: {span}");
+    let status = span["attributes"]
+        .as_array()
+        .expect("attributes")
+        .iter()
+        .find(|a| a["key"] == "http.response.status_code")
+        .map(|a| a["value"]["intValue"].clone());
+    assert_eq!(status, Some(serde_json::json!("201")), "{span}");
+    holds_no_patient_detail(&exported);
+}
+
+/// Every span of an OTLP JSON export request.
+fn spans_in(export: &serde_json::Value) -> Vec<serde_json::Value> {
+    export["resourceSpans"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|resource| {
+            resource["scopeSpans"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .flat_map(|scope| scope["spans"].as_array().cloned().unwrap_or_default())
         .collect()
 }
