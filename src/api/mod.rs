@@ -4,6 +4,7 @@
 mod auth;
 mod hooks;
 mod json;
+mod openapi;
 mod ops;
 mod problem;
 mod request_log;
@@ -19,9 +20,11 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use tokio::sync::Notify;
 use tower_http::timeout::RequestBodyTimeoutLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use auth::{FailedAuthLimit, KeyGuard};
 pub use problem::{ApiError, FieldError};
@@ -58,34 +61,31 @@ pub struct AppState {
     pub dispatcher_heartbeat: Arc<Heartbeat>,
 }
 
-/// Every route; with a sandbox, its look-alike provider APIs too.
+/// Every route; with a sandbox, its pages and look-alike provider APIs too. The documented
+/// routes and `/openapi.json` come from one list, so neither can miss what the other has.
 pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
     let limit = state.config.api.max_request_bytes;
     let http = state.config.http.clone();
-    // The sandbox's routes exist only while it runs: production has no outbox to read.
-    let sandbox = sandbox
-        .map(|sandbox| {
-            crate::sandbox::router(Arc::clone(&sandbox)).merge(
-                Router::new()
-                    .route("/sandbox/outbox", get(sandbox::outbox))
-                    .route("/sandbox/inbound", post(sandbox::patient_writes))
-                    .layer(axum::Extension(sandbox))
-                    .with_state(state.clone()),
-            )
-        })
-        .unwrap_or_default();
-    Router::new()
-        .route("/health", get(ops::health))
-        .route("/ready", get(ops::ready))
-        .route("/metrics", get(ops::metrics))
+    let mut documented = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(ops::health))
+        .routes(routes!(ops::ready))
+        .routes(routes!(ops::metrics))
         .merge(v1::routes())
         .merge(hooks::routes(&http))
         .layer(axum::middleware::map_response(
             problem::problem_for_client_errors,
         ))
-        .merge(secure_link::routes().with_state(state.clone()))
+        .merge(secure_link::routes());
+    // The sandbox's routes exist only while it runs: production has no outbox to read.
+    if let Some(sandbox) = &sandbox {
+        documented = documented.merge(sandbox::routes(Arc::clone(sandbox)));
+    }
+    let (api, mut document) = documented.split_for_parts();
+    openapi::complete(&mut document);
+    let look_alikes = sandbox.map(crate::sandbox::router).unwrap_or_default();
+    api.merge(openapi::routes(&document))
         .with_state(state)
-        .merge(sandbox)
+        .merge(look_alikes)
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(limit))

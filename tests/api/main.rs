@@ -24,6 +24,8 @@ mod multi_instance;
 mod notifications;
 mod patient_cap;
 mod patients;
+mod patients_erasure;
+mod patients_search;
 mod privacy;
 mod ready;
 mod routing;

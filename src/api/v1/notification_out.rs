@@ -4,13 +4,14 @@
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::{
     AttemptContent, InboundMessageId, NotificationId, NotificationStatus, Priority,
 };
 use crate::store::{AttemptRecord, EventRecord, NotificationRecord};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct AttemptOut {
     pub(super) id: String,
     pub(super) channel: ChannelKind,
@@ -36,7 +37,7 @@ pub(super) struct AttemptOut {
     pub(super) content: Option<AttemptContent>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct EventOut {
     pub(super) at: Timestamp,
     pub(super) kind: String,
@@ -53,7 +54,7 @@ pub(super) struct EventOut {
     pub(super) actor: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct NotificationFields {
     pub(super) id: NotificationId,
     pub(super) patient_id: String,
