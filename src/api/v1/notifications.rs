@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::notification_out::NotificationFields;
 use super::notification_query::{ListQuery, Listing, encode_cursor, encode_feed_cursor};
