@@ -8,6 +8,8 @@
 //!   channel adapters, records outcomes.
 //! - [`policy`]: pure routing rules: channel plan, fallback, retries, expiry, templates.
 //! - [`tracking`]: provider status updates move attempts to delivered / read / failed.
+//! - [`booking_webhooks`]: signed webhooks to the booking system, from the outbox the event
+//!   writer fills in the causing transaction.
 //! - [`conversations`]: what patients send: stored, read by the rules, answered, labelled.
 //! - [`providers`]: each clinic's provider accounts and adapters; webhook secrets.
 //! - [`sandbox`]: look-alikes of the providers' APIs, used when a clinic has no provider account.
@@ -16,10 +18,12 @@
 //! - [`domain`]: the clinic's words as types.
 //! - [`cache`]: the one expiring cache for values read from the database.
 //! - [`logging`]: log lines as text or JSON.
+//! - [`observability`]: Prometheus metrics, their sampler of database gauges, trace export.
 
 pub mod api;
 pub mod app;
 pub mod batch;
+pub mod booking_webhooks;
 pub mod cache;
 pub mod clock;
 pub mod config;
@@ -29,6 +33,7 @@ pub mod domain;
 pub mod http;
 pub mod intake;
 pub mod logging;
+pub mod observability;
 pub mod policy;
 pub mod providers;
 pub mod sandbox;

@@ -2,9 +2,11 @@
 //! into domain values, call the store, and map errors to problem+json.
 
 mod auth;
+mod created;
 mod hooks;
 mod json;
 mod openapi;
+mod ops;
 mod problem;
 mod request_log;
 mod sandbox;
@@ -30,6 +32,7 @@ pub use problem::{ApiError, FieldError};
 
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::dispatch::Heartbeat;
 use crate::intake::{ClinicSettingsCache, Intake};
 use crate::providers::Providers;
 use crate::sandbox::Sandbox;
@@ -55,6 +58,8 @@ pub struct AppState {
     pub clinic_settings: Arc<ClinicSettingsCache>,
     /// Secure message links: issued with notices, answered on their pages.
     pub secure_links: Arc<SecureLinks>,
+    /// The dispatcher's sign of life, for `/ready`.
+    pub dispatcher_heartbeat: Arc<Heartbeat>,
 }
 
 /// Every route; with a sandbox, its pages and look-alike provider APIs too. The documented
@@ -63,7 +68,9 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
     let limit = state.config.api.max_request_bytes;
     let http = state.config.http.clone();
     let mut documented = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
-        .routes(routes!(health))
+        .routes(routes!(ops::health))
+        .routes(routes!(ops::ready))
+        .routes(routes!(ops::metrics))
         .merge(v1::routes())
         .merge(hooks::routes(&http))
         .layer(axum::middleware::map_response(
@@ -96,33 +103,4 @@ async fn request_deadline(State(limit): State<Duration>, request: Request, next:
     tokio::time::timeout(limit, next.run(request))
         .await
         .unwrap_or_else(|_| ApiError::RequestTimeout.into_response())
-}
-
-#[derive(serde::Serialize, utoipa::ToSchema)]
-struct Healthy {
-    #[schema(example = "ok")]
-    status: &'static str,
-}
-
-/// 200 only when a write commits and is read back; 503 (or 507) with problem+json otherwise.
-#[utoipa::path(
-    get,
-    path = "/health",
-    tag = "health",
-    responses(
-        (status = 200, description = "The database takes a write and reads it back", body = Healthy),
-        (status = 507, description = "The database is full"),
-    )
-)]
-async fn health(State(state): State<AppState>) -> Result<axum::Json<Healthy>, ApiError> {
-    state
-        .store
-        .check_health()
-        .await
-        .map_err(|error| match error.kind() {
-            // A canary that did not read back is a writer that cannot be trusted, not a bug here.
-            crate::store::FailureKind::Other => ApiError::Unavailable(Box::new(error)),
-            _ => ApiError::from(error),
-        })?;
-    Ok(axum::Json(Healthy { status: "ok" }))
 }

@@ -52,6 +52,8 @@ const DOCS_PAGE: &str = include_str!("../../assets/redoc/index.html");
         (name = "conversations", description = "The clinic's inbox, one conversation per patient"),
         (name = "keys", description = "The clinic's API keys"),
         (name = "stats", description = "The clinic's figures over a period"),
+        (name = "webhooks", description = "The booking system's webhook endpoints: signed per \
+            Standard Webhooks, retried for over a day, in order per notification"),
         (name = "provider webhooks", description = "Status and inbound webhooks from Meta and \
             Twilio, checked against the provider's signature"),
         (name = "secure links", description = "The pages patients open from a secure link"),

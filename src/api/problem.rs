@@ -287,6 +287,16 @@ impl ApiError {
         }
     }
 
+    /// Which limit a `429` is about: `key_limit`, `auth_failures` or `patient_limit`.
+    pub(super) fn limit(&self) -> Option<&'static str> {
+        match self {
+            Self::RateLimited { .. } => Some("key_limit"),
+            Self::AuthFailures { .. } => Some("auth_failures"),
+            Self::PatientLimit(_) => Some("patient_limit"),
+            _ => None,
+        }
+    }
+
     fn field_errors(&self) -> &[FieldError] {
         match self {
             Self::Invalid(errors) => errors,
@@ -304,15 +314,9 @@ impl ApiError {
             _ if errors.len() == 1 => format!("{}: {}", errors[0].field, errors[0].rule),
             other => other.to_string(),
         };
-        let (reason, patient_id, retry_at) = match self {
-            Self::RateLimited { .. } => (Some("key_limit"), None, None),
-            Self::AuthFailures { .. } => (Some("auth_failures"), None, None),
-            Self::PatientLimit(limit) => (
-                Some("patient_limit"),
-                Some(limit.patient_id.as_str()),
-                Some(limit.frees_at),
-            ),
-            _ => (None, None, None),
+        let (patient_id, retry_at) = match self {
+            Self::PatientLimit(limit) => (Some(limit.patient_id.as_str()), Some(limit.frees_at)),
+            _ => (None, None),
         };
         Problem {
             kind: format!("https://medrelay.dev/problems/{slug}"),
@@ -320,7 +324,7 @@ impl ApiError {
             status: status.as_u16(),
             detail,
             errors,
-            reason,
+            reason: self.limit(),
             patient_id,
             retry_at,
         }

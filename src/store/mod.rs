@@ -10,7 +10,9 @@
 //! keep their kind ([`FailureKind`]) so the API can answer 507 or 503 instead of 500.
 
 mod appointment_bookings;
+mod appointment_list;
 mod appointments;
+mod booking_webhooks;
 mod callbacks;
 mod clinic_profile;
 mod clinics;
@@ -22,9 +24,11 @@ mod erasure;
 mod error;
 mod events;
 mod facts;
+mod gauges;
 mod inbound;
 mod inbound_media;
 mod inbound_settings;
+mod notification_feed;
 mod notification_reads;
 mod notifications;
 mod outcomes;
@@ -49,8 +53,13 @@ use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 pub use appointment_bookings::{Booking, NewAppointment};
+pub use appointment_list::{AppointmentCursor, AppointmentFilter, AppointmentPage};
 pub use appointments::{
     AppointmentChange, AppointmentView, CancelledAppointment, ReminderView, SkippedReminder,
+};
+pub use booking_webhooks::{
+    ClaimedWebhook, DeliveryRecord, EndpointChange, NewWebhookEndpoint, WebhookEndpoint,
+    WebhookOutcome, WebhookResult,
 };
 pub use callbacks::CallbackView;
 pub use clinics::{
@@ -65,11 +74,13 @@ pub use dispatch::{ClaimedNotification, DispatchWrite, HandoverStart, NextState}
 pub use erasure::Erasure;
 pub use error::{FailureKind, StoreError};
 pub use facts::{LearnedFact, SuspensionWrite};
+pub use gauges::{PoolGauges, QueueGauges};
 pub use inbound::{
     Arrival, AutoReplyText, ClinicScope, ConversationState, InboundActions, InboundSituation,
     Received,
 };
 pub use inbound_media::MessageMedia;
+pub use notification_feed::{FeedCursor, FeedPage, FeedStart};
 pub use notification_reads::{
     AttemptRecord, EventRecord, NotificationFilter, NotificationPage, NotificationRecord,
 };

@@ -44,7 +44,6 @@ impl ClinicOut {
     tag = "clinic",
     responses(
         (status = 200, description = "The clinic's details", body = ClinicOut),
-        (status = 401, description = "Missing or wrong API key"),
     )
 )]
 pub(super) async fn get_clinic(
@@ -65,7 +64,6 @@ pub(super) async fn get_clinic(
         description = "Any of the fields of the clinic's details", example = json!({"name": "Hadar Clinic", "timezone": "Asia/Jerusalem"})),
     responses(
         (status = 200, description = "The clinic's details after the change", body = ClinicOut),
-        (status = 401, description = "Missing or wrong API key"),
         (status = 403, description = "Not an admin key"),
         (status = 422, description = "A field breaks its rule; nothing changed"),
     )

@@ -163,7 +163,6 @@ fn decode_cursor(cursor: &str) -> Option<String> {
     params(PatientQuery),
     responses(
         (status = 200, description = "A page of patients", body = PatientList),
-        (status = 401, description = "Missing or wrong API key"),
         (status = 422, description = "A query parameter breaks its rule"),
     )
 )]
@@ -192,7 +191,6 @@ pub(super) async fn list_patients(
     params(("external_id" = String, Path, description = "The patient's id in the booking system")),
     responses(
         (status = 204, description = "Erased, now or before"),
-        (status = 401, description = "Missing or wrong API key"),
         (status = 403, description = "Not an admin key"),
         (status = 404, description = "No such patient"),
     )
