@@ -98,6 +98,8 @@ impl Application {
 
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> Result<Self, StartError> {
         let sandbox_enabled = config.sandbox_enabled()?;
+        // Installed before anything records, so nothing counted is lost.
+        crate::observability::recorder();
         crate::domain::PhoneRegion::load_numbering_plans();
         let store = Store::connect(&config.database_url).await?;
         let listener =
@@ -165,6 +167,7 @@ impl Application {
             tracker,
             clinic_settings,
             secure_links,
+            dispatcher_heartbeat: dispatcher.heartbeat(),
         };
         Ok(Self {
             listener,
@@ -201,6 +204,7 @@ impl Application {
 
         let secure_links = Arc::clone(&self.state.secure_links);
         let clock = Arc::clone(&self.state.clock);
+        let metrics = self.state.config.metrics.clone();
         let router = api::router(self.state, self.sandbox.clone());
         let server = tokio::spawn(async move {
             crate::http::serve(self.listener, router, &http, serving_stopped).await;
@@ -213,7 +217,10 @@ impl Application {
             Arc::clone(&clock),
             stopped.clone(),
         ));
-        let mut workers = vec![dispatcher, expiries, overdue];
+        let sampler =
+            crate::observability::Sampler::new(store.clone(), Arc::clone(&clock), &metrics);
+        let sampler = tokio::spawn(sampler.run_until_stopped(stopped.clone()));
+        let mut workers = vec![dispatcher, expiries, overdue, sampler];
         if let Some(sandbox) = self.sandbox {
             workers.push(tokio::spawn(report_sandbox_statuses(sandbox, stopped)));
         }

@@ -16,6 +16,7 @@
 //! - [`domain`]: the clinic's words as types.
 //! - [`cache`]: the one expiring cache for values read from the database.
 //! - [`logging`]: log lines as text or JSON.
+//! - [`observability`]: Prometheus metrics, their sampler of database gauges, trace export.
 
 pub mod api;
 pub mod app;
@@ -29,6 +30,7 @@ pub mod domain;
 pub mod http;
 pub mod intake;
 pub mod logging;
+pub mod observability;
 pub mod policy;
 pub mod providers;
 pub mod sandbox;

@@ -18,7 +18,7 @@ use super::AppState;
 use super::problem::ApiError;
 use crate::cache::ExpiringCache;
 use crate::config::{ApiConfig, HttpConfig};
-use crate::domain::ApiKeyId;
+use crate::domain::{ApiKeyId, ClinicId};
 use crate::intake::Actor;
 use crate::store::{ApiKeyRole, AuthenticatedKey, Store, StoreError};
 
@@ -67,6 +67,11 @@ impl KeyGuard {
     /// Forgets the key `id`: it was just revoked.
     pub(super) fn forget(&self, id: &ApiKeyId) {
         self.cache.retain(|_, key| &key.id != id);
+    }
+
+    /// Forgets every key of `clinic`: the clinic they carry just changed.
+    pub(super) fn forget_clinic(&self, clinic: &ClinicId) {
+        self.cache.retain(|_, key| &key.clinic.id != clinic);
     }
 
     fn check_rate(&self, key: &AuthenticatedKey) -> Result<(), ApiError> {

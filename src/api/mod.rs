@@ -5,6 +5,8 @@ mod auth;
 mod created;
 mod hooks;
 mod json;
+mod openapi;
+mod ops;
 mod problem;
 mod request_log;
 mod sandbox;
@@ -19,15 +21,18 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use tokio::sync::Notify;
 use tower_http::timeout::RequestBodyTimeoutLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use auth::{FailedAuthLimit, KeyGuard};
 pub use problem::{ApiError, FieldError};
 
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::dispatch::Heartbeat;
 use crate::intake::{ClinicSettingsCache, Intake};
 use crate::providers::Providers;
 use crate::sandbox::Sandbox;
@@ -53,34 +58,35 @@ pub struct AppState {
     pub clinic_settings: Arc<ClinicSettingsCache>,
     /// Secure message links: issued with notices, answered on their pages.
     pub secure_links: Arc<SecureLinks>,
+    /// The dispatcher's sign of life, for `/ready`.
+    pub dispatcher_heartbeat: Arc<Heartbeat>,
 }
 
-/// Every route; with a sandbox, its look-alike provider APIs too.
+/// Every route; with a sandbox, its pages and look-alike provider APIs too. The documented
+/// routes and `/openapi.json` come from one list, so neither can miss what the other has.
 pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
     let limit = state.config.api.max_request_bytes;
     let http = state.config.http.clone();
-    // The sandbox's routes exist only while it runs: production has no outbox to read.
-    let sandbox = sandbox
-        .map(|sandbox| {
-            crate::sandbox::router(Arc::clone(&sandbox)).merge(
-                Router::new()
-                    .route("/sandbox/outbox", get(sandbox::outbox))
-                    .route("/sandbox/inbound", post(sandbox::patient_writes))
-                    .layer(axum::Extension(sandbox))
-                    .with_state(state.clone()),
-            )
-        })
-        .unwrap_or_default();
-    Router::new()
-        .route("/health", get(health))
+    let mut documented = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(ops::health))
+        .routes(routes!(ops::ready))
+        .routes(routes!(ops::metrics))
         .merge(v1::routes())
         .merge(hooks::routes(&http))
         .layer(axum::middleware::map_response(
             problem::problem_for_client_errors,
         ))
-        .merge(secure_link::routes().with_state(state.clone()))
+        .merge(secure_link::routes());
+    // The sandbox's routes exist only while it runs: production has no outbox to read.
+    if let Some(sandbox) = &sandbox {
+        documented = documented.merge(sandbox::routes(Arc::clone(sandbox)));
+    }
+    let (api, mut document) = documented.split_for_parts();
+    openapi::complete(&mut document);
+    let look_alikes = sandbox.map(crate::sandbox::router).unwrap_or_default();
+    api.merge(openapi::routes(&document))
         .with_state(state)
-        .merge(sandbox)
+        .merge(look_alikes)
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(limit))
@@ -97,18 +103,4 @@ async fn request_deadline(State(limit): State<Duration>, request: Request, next:
     tokio::time::timeout(limit, next.run(request))
         .await
         .unwrap_or_else(|_| ApiError::RequestTimeout.into_response())
-}
-
-/// 200 only when a write commits and is read back; 503 (or 507) with problem+json otherwise.
-async fn health(State(state): State<AppState>) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    state
-        .store
-        .check_health()
-        .await
-        .map_err(|error| match error.kind() {
-            // A canary that did not read back is a writer that cannot be trusted, not a bug here.
-            crate::store::FailureKind::Other => ApiError::Unavailable(Box::new(error)),
-            _ => ApiError::from(error),
-        })?;
-    Ok(axum::Json(serde_json::json!({ "status": "ok" })))
 }

@@ -76,18 +76,36 @@ pub enum ApiError {
     ProviderUnavailable(String),
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// An error, as RFC 9457 describes it (`application/problem+json`).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "type": "https://medrelay.dev/problems/validation",
+    "title": "Invalid request",
+    "status": 422,
+    "detail": "the request breaks 2 rule(s)",
+    "errors": [
+        {"field": "patient_id", "rule": "is required"},
+        {"field": "send_at", "rule": "must be an RFC 3339 timestamp with an offset, e.g. 2026-12-01T09:00:00+02:00"}
+    ]
+}))]
+pub(super) struct Problem<'a> {
+    /// `https://medrelay.dev/problems/<slug>`: what kind of error, for code to match on.
     #[serde(rename = "type")]
     kind: String,
     title: &'a str,
+    /// The HTTP status.
     status: u16,
+    /// What went wrong, for people.
     detail: String,
+    /// Every broken rule, each naming its field (a JSON path, a header or a query parameter).
     #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
+    #[schema(required = false)]
     errors: &'a [FieldError],
-    /// Which limit a 429 is about: `key_limit`, `auth_failures` or `patient_limit`.
+    /// Which limit a 429 is about.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, pattern = "^(key_limit|auth_failures|patient_limit)$")]
     reason: Option<&'static str>,
+    /// The patient whose daily limit a `patient_limit` 429 is about.
     #[serde(skip_serializing_if = "Option::is_none")]
     patient_id: Option<&'a str>,
     /// When a `patient_limit` frees up.
@@ -269,6 +287,16 @@ impl ApiError {
         }
     }
 
+    /// Which limit a `429` is about: `key_limit`, `auth_failures` or `patient_limit`.
+    pub(super) fn limit(&self) -> Option<&'static str> {
+        match self {
+            Self::RateLimited { .. } => Some("key_limit"),
+            Self::AuthFailures { .. } => Some("auth_failures"),
+            Self::PatientLimit(_) => Some("patient_limit"),
+            _ => None,
+        }
+    }
+
     fn field_errors(&self) -> &[FieldError] {
         match self {
             Self::Invalid(errors) => errors,
@@ -286,15 +314,9 @@ impl ApiError {
             _ if errors.len() == 1 => format!("{}: {}", errors[0].field, errors[0].rule),
             other => other.to_string(),
         };
-        let (reason, patient_id, retry_at) = match self {
-            Self::RateLimited { .. } => (Some("key_limit"), None, None),
-            Self::AuthFailures { .. } => (Some("auth_failures"), None, None),
-            Self::PatientLimit(limit) => (
-                Some("patient_limit"),
-                Some(limit.patient_id.as_str()),
-                Some(limit.frees_at),
-            ),
-            _ => (None, None, None),
+        let (patient_id, retry_at) = match self {
+            Self::PatientLimit(limit) => (Some(limit.patient_id.as_str()), Some(limit.frees_at)),
+            _ => (None, None),
         };
         Problem {
             kind: format!("https://medrelay.dev/problems/{slug}"),
@@ -302,7 +324,7 @@ impl ApiError {
             status: status.as_u16(),
             detail,
             errors,
-            reason,
+            reason: self.limit(),
             patient_id,
             retry_at,
         }

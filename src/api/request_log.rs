@@ -1,8 +1,9 @@
-//! One id and one log line per request. The id is the client's `X-Request-Id` when it sent a
-//! sane one, else a new one; it is echoed in the response and carried by every log line written
-//! while the request runs, with the method, the matched route and the caller's key id. Each
-//! request ends in one line with its status and latency; a failure's line is written here and
-//! only here, with the chain of causes. Nothing of the body, the path's values or the problem's
+//! One id, one log line and one count per request. The id is the client's `X-Request-Id` when
+//! it sent a sane one, else a new one; it is echoed in the response and carried by every log line
+//! written while the request runs, with the method, the matched route and the caller's key id.
+//! Each request ends in one line with its status and latency, and is counted in the request
+//! metrics (a `429` also by its limit); a failure's line is written here and only here, with the
+//! chain of causes. Nothing of the body, the path's values or the problem's
 //! text is logged: they can hold phone numbers and emails.
 
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use super::problem::ApiError;
 pub(super) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Longest client request id taken as is.
-const MAX_REQUEST_ID_LEN: usize = 64;
+const MAX_REQUEST_ID_LEN: usize = 128;
 
 /// The error a response was rendered from, for [`log_requests`].
 #[derive(Debug, Clone)]
@@ -49,17 +50,24 @@ pub(super) async fn log_requests(request: Request, next: Next) -> Response {
     );
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let took = started.elapsed();
+    crate::observability::record_request(&route, method.as_str(), status, took);
+    let latency_ms = took.as_secs_f64() * 1000.0;
     span.in_scope(|| match response.extensions_mut().remove::<Failure>() {
         Some(Failure(error)) => log_failure(&error, status, latency_ms),
-        // Load balancers poll /health every few seconds: that is noise at info.
-        None if route == "/health" => tracing::debug!(status, latency_ms, "request done"),
+        // Load balancers and Prometheus poll these every few seconds: that is noise at info.
+        None if is_polled(&route) => tracing::debug!(status, latency_ms, "request done"),
         None => tracing::info!(status, latency_ms, "request done"),
     });
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
     response
+}
+
+/// Routes machines ask every few seconds.
+fn is_polled(route: &str) -> bool {
+    matches!(route, "/health" | "/ready" | "/metrics")
 }
 
 /// Short visible ASCII without spaces: safe to echo in a header and to log.
@@ -71,6 +79,9 @@ fn is_sane(id: &str) -> bool {
 }
 
 fn log_failure(error: &ApiError, status: u16, latency_ms: f64) {
+    if let Some(limit) = error.limit() {
+        crate::observability::record_rate_limit_refusal(limit);
+    }
     let causes = causes(error);
     match error {
         ApiError::Internal(_) => tracing::error!(status, latency_ms, causes, "request failed"),

@@ -7,6 +7,9 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::Caller;
@@ -17,20 +20,41 @@ use crate::sandbox::{InboundError, PatientMessage, Sandbox};
 use crate::store::{OutboxFilter, OutboxMessage};
 use medrelay_channels::ChannelKind;
 
-#[derive(Debug, Deserialize)]
+/// The sandbox's own pages, for the caller's clinic.
+pub(super) fn routes(sandbox: Arc<Sandbox>) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(outbox))
+        .routes(routes!(patient_writes))
+        .layer(Extension(sandbox))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct OutboxQuery {
+    /// Only messages to this phone number or email address.
     recipient: Option<String>,
+    /// Only messages on this channel.
+    #[param(value_type = Option<ChannelKind>)]
     channel: Option<String>,
+    /// At most this many, 1 to 10000 (default 100).
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<u32>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct Outbox {
     messages: Vec<OutboxMessage>,
 }
 
 /// What the caller's patients received from the sandbox provider, newest first.
+#[utoipa::path(
+    get,
+    path = "/sandbox/outbox",
+    tag = "sandbox",
+    params(OutboxQuery),
+    responses((status = 200, description = "The outbox, newest first", body = Outbox))
+)]
 pub(super) async fn outbox(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -56,30 +80,36 @@ pub(super) async fn outbox(
 
 /// A patient's message, as `POST /sandbox/inbound` takes it: exactly one of `text`, `button`
 /// (a template's quick-reply tap) or `image` (the sandbox's photo).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"channel": "whatsapp", "from": "+972541234567", "text": "Can I come at 10 instead?"}))]
 pub(super) struct InboundIn {
+    /// `whatsapp` or `sms`.
+    #[schema(pattern = "^(whatsapp|sms)$")]
     channel: String,
+    /// The patient's phone number.
     from: String,
     text: Option<String>,
     button: Option<ButtonIn>,
     image: Option<ImageIn>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A tap on a template's quick-reply button.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ButtonIn {
     payload: String,
     text: String,
 }
 
-#[derive(Debug, Deserialize)]
+/// The sandbox's stand-in photo.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ImageIn {
     caption: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct InboundOut {
     provider_message_id: String,
 }
@@ -87,6 +117,16 @@ pub(super) struct InboundOut {
 /// Longest text a patient's message may hold here: WhatsApp's 4,096 characters, Twilio's 1,600.
 const MAX_WHATSAPP_TEXT: usize = 4_096;
 
+#[utoipa::path(
+    post,
+    path = "/sandbox/inbound",
+    tag = "sandbox",
+    request_body = InboundIn,
+    responses(
+        (status = 202, description = "The gateway took the patient's message", body = InboundOut),
+        (status = 502, description = "The gateway refused the sandbox's webhook, or could not be reached"),
+    )
+)]
 /// Plays a patient (of the caller's clinic or a number it does not know yet) writing to the
 /// clinic: the sandbox posts the provider's signed webhook to the gateway, and answers once the
 /// gateway took it.

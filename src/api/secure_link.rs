@@ -3,12 +3,12 @@
 //! path value, so it is never logged (only the matched route is).
 
 use axum::Form;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use crate::secure_link::{self, Answer, Notice, Page, PageView, Reply, SecureLinkError};
@@ -18,12 +18,12 @@ const SESSION_COOKIE: &str = "medrelay_session";
 /// The cookie a form's token must match.
 const FORM_COOKIE: &str = "medrelay_form";
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/s/{clinic}/{token}", get(open_link).post(answer_link))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(open_link, answer_link))
 }
 
 /// What the page's forms post.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct LinkForm {
     form_token: Option<String>,
     action: Option<String>,
@@ -31,6 +31,21 @@ pub(super) struct LinkForm {
     birth_date: Option<String>,
 }
 
+/// The link's page: the request for proof that the reader is the patient, or the message.
+#[utoipa::path(
+    get,
+    path = "/s/{clinic}/{token}",
+    tag = "secure links",
+    params(
+        ("clinic" = String, Path, description = "The clinic's slug"),
+        ("token" = String, Path, description = "The link's secret token, from the notice"),
+    ),
+    responses(
+        (status = 200, description = "The page", content_type = "text/html"),
+        (status = 410, description = "The link is closed, locked or unknown", content_type = "text/html"),
+        (status = 503, description = "The page cannot be shown right now", content_type = "text/html"),
+    )
+)]
 async fn open_link(
     State(state): State<AppState>,
     Path((clinic, token)): Path<(String, String)>,
@@ -44,6 +59,23 @@ async fn open_link(
     respond(&state, &clinic, &token, reply)
 }
 
+#[utoipa::path(
+    post,
+    path = "/s/{clinic}/{token}",
+    tag = "secure links",
+    params(
+        ("clinic" = String, Path, description = "The clinic's slug"),
+        ("token" = String, Path, description = "The link's secret token, from the notice"),
+    ),
+    request_body(content = LinkForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The page, after the form's action", content_type = "text/html"),
+        (status = 303, description = "Proven: on to the message, with a session cookie",
+            headers(("Location" = String, description = "The link's page"))),
+        (status = 410, description = "The link is closed, locked or unknown", content_type = "text/html"),
+        (status = 503, description = "The page cannot be shown right now", content_type = "text/html"),
+    )
+)]
 /// A form is acted on only when its token matches the page's cookie: a form posted from another
 /// site has no such cookie (it is `SameSite=Strict`), and is answered with the page itself.
 async fn answer_link(

@@ -2,6 +2,7 @@
 //! variables (nested keys joined with `__`, e.g. `MEDRELAY_DISPATCH__BATCH_SIZE=128`).
 
 mod env;
+mod observability;
 mod sections;
 #[cfg(test)]
 mod tests;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::ReminderOffset;
 use env::{TextEnv, without_value};
+pub use observability::{MetricsConfig, TelemetryConfig};
 pub use sections::{
     ApiConfig, AppointmentsConfig, DeliveryTimeouts, DispatchConfig, HttpConfig, ProviderAccounts,
     SandboxConfig, SandboxSecrets, SenderRates,
@@ -51,6 +53,8 @@ pub struct Config {
     pub delivery_timeout: DeliveryTimeouts,
     pub sandbox: SandboxConfig,
     pub appointments: AppointmentsConfig,
+    pub metrics: MetricsConfig,
+    pub telemetry: TelemetryConfig,
 }
 
 /// The defaults, commented, as they ship: `config/default.toml`.
@@ -182,7 +186,7 @@ impl Config {
 
     /// Refuses settings that would stall or spin the gateway.
     fn validated(self) -> Result<Self, ConfigError> {
-        let checks: [(bool, &'static str, &'static str); 14] = [
+        let checks: [(bool, &'static str, &'static str); 15] = [
             (
                 self.dispatch.batch_size >= 1,
                 "dispatch.batch_size",
@@ -249,6 +253,12 @@ impl Config {
                     .all(|c| self.senders.for_channel(c) >= 1),
                 "senders",
                 "every rate must be at least 1 per second",
+            ),
+            (
+                self.metrics.sample_interval_ms >= 100
+                    && self.metrics.status_sample_interval_ms >= 100,
+                "metrics.sample_interval_ms and metrics.status_sample_interval_ms",
+                "must be at least 100",
             ),
             (
                 self.appointments.is_valid(),

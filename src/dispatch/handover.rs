@@ -182,7 +182,12 @@ impl Dispatcher {
         }
         self.limits.until_ready(channel, adapter.sender_id()).await;
         match self.starts.submit(start).await {
-            Ok(true) => Some(adapter.send(message).await),
+            Ok(true) => {
+                let asked = std::time::Instant::now();
+                let sent = adapter.send(message).await;
+                crate::observability::record_provider_request(channel, asked.elapsed());
+                Some(sent)
+            }
             Ok(false) => None,
             // Not started, so not ambiguous: tried again after the backoff.
             Err(error) => Some(SendOutcome::RetryLater {

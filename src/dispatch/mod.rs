@@ -10,6 +10,7 @@
 
 mod drain;
 mod handover;
+mod heartbeat;
 mod plan;
 mod round;
 
@@ -21,6 +22,7 @@ use futures::StreamExt;
 use jiff::Timestamp;
 use tokio::sync::{Notify, watch};
 
+pub use heartbeat::Heartbeat;
 pub use plan::{PlanInputs, plan};
 
 use self::handover::{Carrying, Handover};
@@ -55,6 +57,7 @@ pub struct Dispatcher {
     rounds: drain::Rounds,
     /// Issues the secure link a sensitive notice carries, where the clinic wants one.
     secure_links: Arc<SecureLinks>,
+    heartbeat: Arc<Heartbeat>,
 }
 
 /// How long a clinic read from the database is used before it is read again.
@@ -102,7 +105,13 @@ impl Dispatcher {
             secure_links,
             clinics: ExpiringCache::new(CLINIC_FRESH_FOR),
             rounds: drain::Rounds::default(),
+            heartbeat: Arc::default(),
         }
+    }
+
+    /// What `/ready` asks whether the workers run.
+    pub fn heartbeat(&self) -> Arc<Heartbeat> {
+        Arc::clone(&self.heartbeat)
     }
 
     /// Runs the configured number of workers until `stop` turns true.
@@ -110,12 +119,15 @@ impl Dispatcher {
         let workers: Vec<_> = (0..self.config.workers.max(1))
             .map(|_| tokio::spawn(Arc::clone(&self).work(stop.clone())))
             .collect();
+        self.heartbeat.set_running(true);
         futures::future::join_all(workers).await;
+        self.heartbeat.set_running(false);
     }
 
     async fn work(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let idle = Duration::from_millis(self.config.poll_interval_ms);
         while !*stop.borrow() {
+            self.heartbeat.beat();
             match self.rounds.share(self.dispatch_due()).await {
                 Ok(0) => {
                     tokio::select! {
@@ -238,7 +250,7 @@ impl Dispatcher {
             never = self.keep_lease(token, &held) => match never {},
         };
         self.record_outcomes(token, &outcomes).await?;
-        outcomes.iter().for_each(log_handover);
+        outcomes.iter().for_each(report_handover);
         if outcomes
             .iter()
             .any(|o| matches!(o.outcome, AttemptOutcome::Failed { .. }))
@@ -278,6 +290,7 @@ impl Dispatcher {
         let lease = self.config.lease();
         loop {
             tokio::time::sleep(lease / 3).await;
+            self.heartbeat.beat();
             let until = later(self.clock.now(), lease);
             if let Err(error) = self.store.extend_lease(token, notifications, until).await {
                 tracing::warn!(%error, "could not renew the dispatch lease");
@@ -294,7 +307,8 @@ impl Dispatcher {
 
 /// One line per recorded hand-over: the notification, attempt, channel and how the provider
 /// answered, by its code; never the address or the text, which the provider's reason may quote.
-fn log_handover(write: &OutcomeWrite) {
+/// The same outcome is counted in `medrelay_attempts_total`.
+fn report_handover(write: &OutcomeWrite) {
     let (outcome, code) = match &write.outcome {
         AttemptOutcome::Accepted { .. } => ("accepted", None),
         AttemptOutcome::Errored { code, .. } => ("retrying", Some(code.as_str())),
@@ -302,6 +316,7 @@ fn log_handover(write: &OutcomeWrite) {
         AttemptOutcome::Failed { code, .. } => ("failed", Some(code.as_str())),
         AttemptOutcome::Ambiguous { .. } => ("no_answer", None),
     };
+    crate::observability::record_attempt(write.channel, outcome);
     tracing::info!(
         notification = %write.notification,
         attempt = %write.attempt,

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 text_enum! {
     /// Whether the patient got the message itself or, its topic keeping the content off the
@@ -15,14 +16,14 @@ text_enum! {
 }
 
 /// A provider-approved template as sent: its name at the provider and its parameters in order.
-#[derive(Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct SentTemplate {
     pub name: String,
     pub params: Vec<String>,
 }
 
 /// The rendered content of one attempt.
-#[derive(Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct AttemptContent {
     pub kind: ContentKind,
     pub language: String,

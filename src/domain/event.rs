@@ -172,6 +172,8 @@ pub enum Cancellation {
         appointment: AppointmentId,
         starts_at: Timestamp,
     },
+    /// The clinic erased the patient's personal data: nothing more goes to them.
+    PatientErased,
 }
 
 /// A provider's error code and text.
@@ -278,6 +280,11 @@ pub enum Event {
     Cancelled {
         because: Cancellation,
     },
+    /// The clinic erased the patient's personal data (name, contacts, message texts), keeping
+    /// counts, statuses and ids; `cancelled` notifications still waiting were cancelled first.
+    PatientErased {
+        cancelled: u32,
+    },
     /// The key the patient pressed during a call.
     PatientPressed {
         digits: String,
@@ -368,6 +375,7 @@ impl Event {
             | Self::CallbackClaimed { .. }
             | Self::CallbackClosed { .. } => "callback",
             Self::Cancelled { .. } => "cancelled",
+            Self::PatientErased { .. } => "erasure",
             Self::PatientPressed { .. } => "patient_reply",
             Self::SecureLink(_) => "secure_link",
             Self::ConversationReplied { .. }
@@ -523,7 +531,13 @@ impl Event {
                 } => format!(
                     "cancelled: appointment {appointment} at {starts_at} was cancelled by {actor}"
                 ),
+                Cancellation::PatientErased => {
+                    format!("cancelled: the patient's personal data was erased by {actor}")
+                }
             },
+            Self::PatientErased { cancelled } => format!(
+                "personal data erased by {actor}; {cancelled} waiting notification(s) cancelled"
+            ),
             Self::PatientPressed { digits } if digits == "1" => {
                 "the patient pressed 1 on the call: confirmed".to_owned()
             }

@@ -2,9 +2,10 @@
 //! domain parsers report.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// One broken rule on one field of the request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
     /// Where in the request: a JSON path (`channels[1]`), a header or a query parameter.
     pub field: String,

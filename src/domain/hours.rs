@@ -6,6 +6,7 @@ use std::fmt;
 
 use jiff::civil::{Date, Weekday};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// A time of day, minutes after midnight, written `HH:MM`; `24:00` closes a day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -55,7 +56,7 @@ impl fmt::Display for TimeOfDay {
 }
 
 /// `start` up to, not including, `end`, as written in requests and stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WindowText {
     pub start: String,
@@ -130,7 +131,7 @@ impl fmt::Display for QuietHours {
 }
 
 /// The week as written: each day by name, a missing day is closed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WeekText {
     #[serde(default)]
@@ -177,7 +178,7 @@ impl WeekText {
 }
 
 /// A clinic's hours as written in `PUT /v1/clinic/hours` and stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClinicHoursText {
     pub week: WeekText,

@@ -6,7 +6,10 @@
 macro_rules! text_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+            utoipa::ToSchema,
+        )]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($(#[$vdoc])* $variant),+ }
 
@@ -30,6 +33,7 @@ macro_rules! text_enum {
 
 mod booking;
 mod callback;
+mod clinic_profile;
 mod contact;
 mod content;
 mod event;
@@ -48,6 +52,7 @@ mod topic;
 
 pub use booking::{Metadata, Reference};
 pub use callback::{CallbackOutcome, CallbackStatus};
+pub use clinic_profile::{ClinicProfile, ClinicProfileText, DIALABLE_RULE, channel_list};
 pub use contact::{EmailAddress, Language, TimeZoneName};
 pub use content::{AttemptContent, ContentKind, SentTemplate};
 pub use event::{Actor, Cancellation, Event, ProviderError, ReminderTiming, ScheduleChange};
@@ -66,7 +71,7 @@ pub use inbound::{
 };
 pub use notification::{AppointmentStatus, AttemptStatus, NotificationStatus, Priority};
 pub use patient::{Clinic, Patient};
-pub use phone::{LineType, Phone, PhoneError, PhoneRegion};
+pub use phone::{LineType, Phone, PhoneError, PhoneRegion, is_dialable};
 pub use reason::{
     HoursRule, Reason, ReminderSkip, RouteSource, SkipReason, UsedUp, clinic_time, no_channel_left,
 };

@@ -43,6 +43,8 @@ pub struct Patient {
     pub birth_date: Option<jiff::civil::Date>,
     pub created_at: jiff::Timestamp,
     pub updated_at: jiff::Timestamp,
+    /// When the clinic erased the patient's personal data; a `PUT` since gives them new data.
+    pub erased_at: Option<jiff::Timestamp>,
 }
 
 impl Patient {

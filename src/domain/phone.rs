@@ -252,3 +252,13 @@ mod tests {
         assert_eq!(phone.as_deref(), Ok("Phone(***678, mobile)"));
     }
 }
+
+/// Whether `number` is something to dial (an emergency or short number, not necessarily a
+/// phone number in a numbering plan): 1 to 20 characters of digits, `+` and `-`.
+pub fn is_dialable(number: &str) -> bool {
+    (1..=20).contains(&number.len())
+        && number.bytes().any(|b| b.is_ascii_digit())
+        && number
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'+' || b == b'-')
+}

@@ -303,6 +303,7 @@ pub(crate) mod tests {
             birth_date: None,
             created_at: jiff::Timestamp::UNIX_EPOCH,
             updated_at: jiff::Timestamp::UNIX_EPOCH,
+            erased_at: None,
         }
     }
 

@@ -187,6 +187,24 @@ impl Providers {
             .collect()
     }
 
+    /// Who has no channel at all to send on (no account and no sandbox): the clinics without
+    /// accounts of their own, then clinics by slug.
+    pub fn without_channels(&self) -> Vec<String> {
+        let default = self
+            .default
+            .by_kind
+            .is_empty()
+            .then(|| "clinics without accounts of their own".to_owned());
+        let mut clinics: Vec<String> = self
+            .by_clinic
+            .iter()
+            .filter(|(_, set)| set.by_kind.is_empty())
+            .map(|(slug, _)| slug.clone())
+            .collect();
+        clinics.sort();
+        default.into_iter().chain(clinics).collect()
+    }
+
     /// The WhatsApp numbers whose webhooks are accepted.
     pub fn whatsapp_accounts(&self) -> &[WhatsAppAccount] {
         &self.whatsapp

@@ -14,6 +14,7 @@ use crate::domain::{
     ApiKeyId, Clinic, ClinicHours, ClinicHoursText, ClinicId, Language, LineType, Phone,
     PhoneRegion, TimeZoneName,
 };
+use utoipa::ToSchema;
 
 #[derive(Debug, Clone)]
 pub struct NewClinic {
@@ -27,7 +28,9 @@ pub struct NewClinic {
 
 /// What a key may do: `booking` for booking systems, `staff` for people, `admin` for set-up. Each
 /// may do what the ones before it may (the order is the derived one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, Serialize, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ApiKeyRole {
     Booking,

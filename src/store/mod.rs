@@ -12,14 +12,17 @@
 mod appointment_bookings;
 mod appointments;
 mod callbacks;
+mod clinic_profile;
 mod clinics;
 mod contents;
 mod conversations;
 mod decisions;
 mod dispatch;
+mod erasure;
 mod error;
 mod events;
 mod facts;
+mod gauges;
 mod inbound;
 mod inbound_media;
 mod inbound_settings;
@@ -61,8 +64,10 @@ pub use conversations::{
     OutboundRecord, ReplyTarget, TIMELINE_LIMIT,
 };
 pub use dispatch::{ClaimedNotification, DispatchWrite, HandoverStart, NextState};
+pub use erasure::Erasure;
 pub use error::{FailureKind, StoreError};
 pub use facts::{LearnedFact, SuspensionWrite};
+pub use gauges::{PoolGauges, QueueGauges};
 pub use inbound::{
     Arrival, AutoReplyText, ClinicScope, ConversationState, InboundActions, InboundSituation,
     Received,
@@ -74,7 +79,7 @@ pub use notification_reads::{
 };
 pub use notifications::{AppointmentLink, IntakeResult, NewNotification, Receipt};
 pub use outcomes::{AttemptOutcome, OutcomeWrite};
-pub use patients::PatientUpsert;
+pub use patients::{PatientFilter, PatientPage, PatientSearch, PatientUpsert};
 pub use sandbox::{OutboxFilter, OutboxMessage, SandboxAdvance, SandboxMessage, SandboxStatusDue};
 pub use secure_links::{
     LinkedMessage, NewSecureLink, SecureLinkRecord, SecureLinkSettings, WrongAnswers,

@@ -6,7 +6,8 @@ use medrelay_channels::ChannelKind;
 use sqlx::Any;
 
 use super::{
-    Store, StoreError, for_update, join_channels, millis, parse_channels, placeholders, timestamp,
+    Store, StoreError, for_update, join_channels, millis, opt_timestamp, parse_channels,
+    placeholders, timestamp,
 };
 use crate::domain::{
     ClinicId, EmailAddress, Language, LineType, Patient, PatientId, Phone, QuietHours,
@@ -31,7 +32,7 @@ pub struct PatientUpsert {
 
 const PATIENT_COLUMNS: &str = "id, clinic_id, external_id, name, language, timezone, phone, phone_type, \
                                whatsapp, email, channels, opted_out, quiet_hours, created_at, updated_at, \
-                               birth_date";
+                               birth_date, erased_at";
 
 /// Quiet hours are stored as `HH:MM-HH:MM`.
 fn quiet_hours_to_stored(quiet: QuietHours) -> String {
@@ -77,6 +78,7 @@ struct PatientRow {
     updated_at: i64,
     /// `YYYY-MM-DD`.
     birth_date: Option<String>,
+    erased_at: Option<i64>,
 }
 
 impl TryFrom<PatientRow> for Patient {
@@ -112,6 +114,7 @@ impl TryFrom<PatientRow> for Patient {
                 .birth_date
                 .map(|d| d.parse().map_err(|_| corrupt("birth date")))
                 .transpose()?,
+            erased_at: opt_timestamp(row.erased_at)?,
         })
     }
 }
@@ -124,11 +127,11 @@ async fn write_patient<'e>(
     now: Timestamp,
 ) -> Result<Patient, StoreError> {
     sqlx::query_as::<_, PatientRow>(&format!(
-        "INSERT INTO patients ({PATIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15) \
+        "INSERT INTO patients ({PATIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, NULL) \
          ON CONFLICT (clinic_id, external_id) DO UPDATE SET name = excluded.name, language = excluded.language, \
          timezone = excluded.timezone, phone = excluded.phone, phone_type = excluded.phone_type, whatsapp = excluded.whatsapp, \
          email = excluded.email, channels = excluded.channels, opted_out = excluded.opted_out, \
-         quiet_hours = excluded.quiet_hours, updated_at = excluded.updated_at, birth_date = excluded.birth_date \
+         quiet_hours = excluded.quiet_hours, updated_at = excluded.updated_at, birth_date = excluded.birth_date, erased_at = NULL \
          RETURNING {PATIENT_COLUMNS}"
     ))
     .bind(PatientId::generate().as_str())
@@ -265,5 +268,106 @@ impl Store {
             .into_iter()
             .map(|row| Patient::try_from(row).map(|p| (p.id.as_str().to_owned(), p)))
             .collect()
+    }
+}
+
+/// What `GET /v1/patients` looks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatientSearch {
+    /// Every patient of the clinic.
+    All,
+    /// Names holding this text; Latin letters in any case.
+    Name(String),
+    /// Numbers holding these digits, or exactly this number when it reads as one.
+    Phone {
+        e164: Option<String>,
+        digits: String,
+    },
+}
+
+/// One page of the clinic's patients, in the order of their external ids.
+#[derive(Debug, Clone)]
+pub struct PatientFilter {
+    pub search: PatientSearch,
+    pub limit: u32,
+    /// The last external id of the page before.
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PatientPage {
+    pub items: Vec<Patient>,
+    /// The external id the next page starts after, when there is one.
+    pub next: Option<String>,
+}
+
+/// `LIKE` text matching `text` anywhere, with `\` escaping the pattern's own characters.
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+impl PatientSearch {
+    /// The condition, with placeholders from `$first`, and the values they take.
+    fn condition(&self, first: usize) -> (String, Vec<String>) {
+        match self {
+            Self::All => (String::new(), Vec::new()),
+            // Both sides through the database's LOWER: SQLite folds ASCII only, PostgreSQL
+            // every cased script; Hebrew and Arabic have no case.
+            Self::Name(text) => (
+                format!(" AND LOWER(name) LIKE LOWER(${first}) ESCAPE '\\'"),
+                vec![contains_pattern(text)],
+            ),
+            Self::Phone { e164, digits } => (
+                format!(
+                    " AND phone IS NOT NULL AND (phone = ${first} OR REPLACE(phone, '+', '') LIKE ${})",
+                    first + 1
+                ),
+                vec![e164.clone().unwrap_or_default(), format!("%{digits}%")],
+            ),
+        }
+    }
+}
+
+impl Store {
+    /// A page of the clinic's patients that match `filter`, erased ones included.
+    pub async fn patients(
+        &self,
+        clinic: &ClinicId,
+        filter: &PatientFilter,
+    ) -> Result<PatientPage, StoreError> {
+        let (search, values) = filter.search.condition(2);
+        let after = filter.after.as_ref().map_or(String::new(), |_| {
+            format!(" AND external_id > ${}", values.len() + 2)
+        });
+        let sql = format!(
+            "SELECT {PATIENT_COLUMNS} FROM patients WHERE clinic_id = $1{search}{after} \
+             ORDER BY external_id LIMIT {}",
+            u64::from(filter.limit) + 1
+        );
+        let mut query = sqlx::query_as::<_, PatientRow>(&sql).bind(clinic.as_str());
+        for value in values.iter().chain(&filter.after) {
+            query = query.bind(value.as_str());
+        }
+        let mut items = query
+            .fetch_all(&self.read)
+            .await?
+            .into_iter()
+            .map(Patient::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = if items.len() > filter.limit as usize {
+            items.truncate(filter.limit as usize);
+            items.last().map(|p| p.external_id.clone())
+        } else {
+            None
+        };
+        Ok(PatientPage { items, next })
     }
 }

@@ -4,6 +4,7 @@ use serde::Serialize;
 use super::rows::{columns, write_rows};
 use super::{Backend, Store, StoreError, millis, timestamp};
 use crate::domain::ClinicId;
+use utoipa::ToSchema;
 
 /// One message the sandbox provider took.
 #[derive(Debug, Clone)]
@@ -25,7 +26,7 @@ pub struct SandboxMessage {
 
 /// One message in a clinic's sandbox outbox. It names the clinic's notification, never the
 /// attempt: an attempt id is what a status callback names.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OutboxMessage {
     /// The id the sandbox gave it, in the provider's shape (`wamid.…`, `SM…`, `CA…`).
     pub id: String,

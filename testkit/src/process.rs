@@ -132,9 +132,9 @@ impl Process {
         self.line_after("export MEDRELAY_KEY=")
     }
 
-    /// Waits until `GET {base}/health` answers 200; fails with the log if the child exits first.
+    /// Waits until `GET {base}/ready` answers 200; fails with the log if the child exits first.
     pub async fn wait_until_ready(&mut self, client: &reqwest::Client, base: &str) {
-        let health = format!("{base}/health");
+        let ready = format!("{base}/ready");
         wait::within(HUNG)
             .every(Duration::from_millis(50))
             .until(async || {
@@ -146,7 +146,7 @@ impl Process {
                     );
                 }
                 let answer = client
-                    .get(&health)
+                    .get(&ready)
                     .timeout(Duration::from_secs(2))
                     .send()
                     .await;

@@ -24,6 +24,8 @@ mod notifications;
 mod notifications_feed;
 mod patient_cap;
 mod patients;
+mod patients_erasure;
+mod patients_search;
 mod privacy;
 mod routing;
 mod sandbox;

@@ -70,11 +70,11 @@ async fn post(app: &TestApp, i: usize, key: Option<&str>) -> Answer {
     answer(request.send().await.expect("request sent"), started).await
 }
 
-async fn health(app: &TestApp) -> Answer {
+async fn ready(app: &TestApp) -> Answer {
     let started = Instant::now();
     let response = app
         .client()
-        .get(format!("{}/health", app.base))
+        .get(format!("{}/ready", app.base))
         .send()
         .await
         .expect("request sent");
@@ -203,12 +203,12 @@ async fn a_full_disk_is_answered_507_and_every_202_reads_back_after_space_return
     );
     assert_eq!(readable_before_restart, acknowledged.len());
     assert_eq!(readable_after_restart, acknowledged.len());
-    assert_eq!(health(&app).await.status, StatusCode::OK);
+    assert_eq!(ready(&app).await.status, StatusCode::OK);
     app.stop().await;
 }
 
 #[tokio::test]
-async fn a_write_lock_held_past_the_busy_timeout_is_answered_503_and_health_shows_it() {
+async fn a_write_lock_held_past_the_busy_timeout_is_answered_503_and_ready_shows_it() {
     let mut app = spawn_for_load().await;
     if !app.is_sqlite() {
         println!("skipped: a file lock is SQLite's; PostgreSQL outages are tested on their own");
@@ -221,7 +221,7 @@ async fn a_write_lock_held_past_the_busy_timeout_is_answered_503_and_health_show
         .await
         .expect("second connection");
     other.execute("BEGIN IMMEDIATE").await.expect("write lock");
-    let (refused, checked) = tokio::join!(post(&app, 8, Some("during-lock")), health(&app));
+    let (refused, checked) = tokio::join!(post(&app, 8, Some("during-lock")), ready(&app));
     other.execute("ROLLBACK").await.expect("unlock");
     other.close().await.expect("close");
 
@@ -230,11 +230,11 @@ async fn a_write_lock_held_past_the_busy_timeout_is_answered_503_and_health_show
     let mut acknowledged = accepted_ids(&before);
     acknowledged.extend(accepted_ids(&after));
     acknowledged.extend(retried.id.clone());
-    let healthy_again = health(&app).await;
+    let ready_again = ready(&app).await;
     app.restart().await;
     let readable_after_restart = readable(&app, &acknowledged).await;
     println!(
-        "fault report: sqlite lock held: intake {} in {:?}, health {} in {:?}; after unlock \
+        "fault report: sqlite lock held: intake {} in {:?}, ready {} in {:?}; after unlock \
          acknowledged {}, readable after restart {readable_after_restart}",
         refused.status,
         refused.latency,
@@ -247,7 +247,7 @@ async fn a_write_lock_held_past_the_busy_timeout_is_answered_503_and_health_show
     assert_eq!(checked.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(retried.status, StatusCode::ACCEPTED);
     assert!(after.iter().all(|a| a.status == StatusCode::ACCEPTED));
-    assert_eq!(healthy_again.status, StatusCode::OK);
+    assert_eq!(ready_again.status, StatusCode::OK);
     assert_eq!(readable_after_restart, acknowledged.len());
     app.stop().await;
 }
@@ -425,7 +425,7 @@ async fn a_postgres_outage_is_answered_503_fast_and_retries_create_one_notificat
         .buffered(CONCURRENCY)
         .collect()
         .await;
-    let health_down = health(&app).await;
+    let ready_down = ready(&app).await;
     first_tries.extend(down);
     let down_answers = count_by_status(&first_tries[60..]);
     let slowest_down = first_tries[60..]
@@ -463,11 +463,11 @@ async fn a_postgres_outage_is_answered_503_fast_and_retries_create_one_notificat
     let stored = listed["items"].as_array().map_or(0, Vec::len);
     println!(
         "fault report: postgres stopped: answers during the stop {:?}, while down {down_answers:?} \
-         (slowest {slowest_down:?}), health while down {} in {:?}; retries after the restart \
+         (slowest {slowest_down:?}), ready while down {} in {:?}; retries after the restart \
          {:?}; keys {}, notifications stored {stored}",
         count_by_status(&first_tries[..60]),
-        health_down.status,
-        health_down.latency,
+        ready_down.status,
+        ready_down.latency,
         count_by_status(&retry_answers),
         keys.len(),
     );
@@ -481,7 +481,7 @@ async fn a_postgres_outage_is_answered_503_fast_and_retries_create_one_notificat
         count_by_status(&retry_answers)
     );
     assert_eq!(down_answers.get(&503), Some(&60), "{down_answers:?}");
-    assert_eq!(health_down.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready_down.status, StatusCode::SERVICE_UNAVAILABLE);
     // The acquire wait is 1.5 s; before, a request waited 10 s for a 500.
     assert!(slowest_down < Duration::from_secs(5), "{slowest_down:?}");
     assert_eq!(ids.len(), keys.len(), "every key was taken in the end");
@@ -492,7 +492,7 @@ async fn a_postgres_outage_is_answered_503_fast_and_retries_create_one_notificat
         "each key names its own notification"
     );
     assert_eq!(stored, keys.len(), "one notification per key");
-    assert_eq!(health(&app).await.status, StatusCode::OK);
+    assert_eq!(ready(&app).await.status, StatusCode::OK);
     app.restart().await;
     let acknowledged: Vec<String> = acknowledged.into_iter().collect();
     assert_eq!(readable(&app, &acknowledged).await, keys.len());

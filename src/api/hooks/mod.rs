@@ -15,15 +15,14 @@ mod whatsapp;
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::handler::Handler;
 use axum::http::{HeaderMap, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use medrelay_channels::ProviderStatus;
 use tokio::sync::Semaphore;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::api::AppState;
 use crate::api::problem::ApiError;
@@ -31,10 +30,7 @@ use crate::config::HttpConfig;
 use crate::domain::{InboundMessage, Phone, PhoneRegion};
 use crate::store::{ClinicScope, Received, StatusUpdate};
 
-use self::twilio::{
-    TWILIO_SIGNATURE, twilio_call_reply, twilio_call_status, twilio_sms_incoming, twilio_sms_status,
-};
-use self::whatsapp::{whatsapp_event, whatsapp_subscribe};
+use self::twilio::TWILIO_SIGNATURE;
 
 /// Largest provider webhook accepted: Meta batches up to 1,000 statuses into one POST (a few
 /// hundred KiB), well past what an API request may carry.
@@ -43,7 +39,7 @@ const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
 /// Provider webhooks. Their bodies are large and read before the signature over them can be
 /// checked, so a POST without the signature header is refused before its body is read, and only
 /// `http.webhook_bodies_in_flight` bodies are read at once.
-pub(super) fn routes(http: &HttpConfig) -> Router<AppState> {
+pub(super) fn routes(http: &HttpConfig) -> OpenApiRouter<AppState> {
     let bodies = Arc::new(Semaphore::new(http.webhook_bodies_in_flight as usize));
     let signed_by = |signature: &'static str| {
         middleware::from_fn_with_state(
@@ -55,19 +51,19 @@ pub(super) fn routes(http: &HttpConfig) -> Router<AppState> {
             gate,
         )
     };
-    let whatsapp_event =
-        whatsapp_event.layer(signed_by(medrelay_channels::whatsapp::SIGNATURE_HEADER));
-    Router::new()
-        .route(
-            "/webhooks/whatsapp",
-            get(whatsapp_subscribe).post(whatsapp_event),
+    OpenApiRouter::new()
+        .routes(routes!(whatsapp::whatsapp_subscribe))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(whatsapp::whatsapp_event))
+                .route_layer(signed_by(medrelay_channels::whatsapp::SIGNATURE_HEADER)),
         )
         .merge(
-            Router::new()
-                .route("/webhooks/twilio/sms", post(twilio_sms_status))
-                .route("/webhooks/twilio/sms/incoming", post(twilio_sms_incoming))
-                .route("/webhooks/twilio/voice", post(twilio_call_status))
-                .route("/webhooks/twilio/voice/confirm", post(twilio_call_reply))
+            OpenApiRouter::new()
+                .routes(routes!(twilio::twilio_sms_status))
+                .routes(routes!(twilio::twilio_sms_incoming))
+                .routes(routes!(twilio::twilio_call_status))
+                .routes(routes!(twilio::twilio_call_reply))
                 .route_layer(signed_by(TWILIO_SIGNATURE)),
         )
         .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))

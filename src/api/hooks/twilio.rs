@@ -16,6 +16,23 @@ use crate::providers::TwilioAccount;
 
 pub(super) const TWILIO_SIGNATURE: &str = "X-Twilio-Signature";
 
+/// A message's status.
+#[utoipa::path(
+    post,
+    path = "/webhooks/twilio/sms",
+    tag = "provider webhooks",
+    params(("X-Twilio-Signature" = String, Header, description = "Twilio's signature over the URL and the parameters")),
+    request_body(content = std::collections::BTreeMap<String, String>, content_type = "application/x-www-form-urlencoded",
+        description = "Twilio's callback parameters"),
+    responses(
+        (status = 200, description = "Stored; an empty TwiML answer", body = String, content_type = "text/xml"),
+        (status = 401, description = "The signature header is missing"),
+        (status = 403, description = "The signature does not sign this request for any configured account"),
+        (status = 413, description = "The body is larger than 1 MiB"),
+        (status = 422, description = "The parameters are not Twilio's callback"),
+        (status = 503, description = "Too many webhooks are being read at once, or the database cannot be reached"),
+    )
+)]
 pub(super) async fn twilio_sms_status(
     State(state): State<AppState>,
     uri: OriginalUri,
@@ -26,6 +43,23 @@ pub(super) async fn twilio_sms_status(
     twilio_status(&state, request, twilio::parse_sms_status).await
 }
 
+/// A call's status.
+#[utoipa::path(
+    post,
+    path = "/webhooks/twilio/voice",
+    tag = "provider webhooks",
+    params(("X-Twilio-Signature" = String, Header, description = "Twilio's signature over the URL and the parameters")),
+    request_body(content = std::collections::BTreeMap<String, String>, content_type = "application/x-www-form-urlencoded",
+        description = "Twilio's callback parameters"),
+    responses(
+        (status = 200, description = "Stored; an empty TwiML answer", body = String, content_type = "text/xml"),
+        (status = 401, description = "The signature header is missing"),
+        (status = 403, description = "The signature does not sign this request for any configured account"),
+        (status = 413, description = "The body is larger than 1 MiB"),
+        (status = 422, description = "The parameters are not Twilio's callback"),
+        (status = 503, description = "Too many webhooks are being read at once, or the database cannot be reached"),
+    )
+)]
 pub(super) async fn twilio_call_status(
     State(state): State<AppState>,
     uri: OriginalUri,
@@ -36,6 +70,22 @@ pub(super) async fn twilio_call_status(
     twilio_status(&state, request, twilio::parse_call_status).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/webhooks/twilio/sms/incoming",
+    tag = "provider webhooks",
+    params(("X-Twilio-Signature" = String, Header, description = "Twilio's signature over the URL and the parameters")),
+    request_body(content = std::collections::BTreeMap<String, String>, content_type = "application/x-www-form-urlencoded",
+        description = "Twilio's callback parameters"),
+    responses(
+        (status = 200, description = "Stored; an empty TwiML answer", body = String, content_type = "text/xml"),
+        (status = 401, description = "The signature header is missing"),
+        (status = 403, description = "The signature does not sign this request for any configured account"),
+        (status = 413, description = "The body is larger than 1 MiB"),
+        (status = 422, description = "The parameters are not Twilio's callback"),
+        (status = 503, description = "Too many webhooks are being read at once, or the database cannot be reached"),
+    )
+)]
 /// A patient's SMS (or MMS) to one of our numbers.
 pub(super) async fn twilio_sms_incoming(
     State(state): State<AppState>,
@@ -109,6 +159,22 @@ async fn twilio_status(
     Ok(empty_twiml())
 }
 
+#[utoipa::path(
+    post,
+    path = "/webhooks/twilio/voice/confirm",
+    tag = "provider webhooks",
+    params(("X-Twilio-Signature" = String, Header, description = "Twilio's signature over the URL and the parameters")),
+    request_body(content = std::collections::BTreeMap<String, String>, content_type = "application/x-www-form-urlencoded",
+        description = "Twilio's callback parameters"),
+    responses(
+        (status = 200, description = "TwiML thanking the patient", body = String, content_type = "text/xml"),
+        (status = 401, description = "The signature header is missing"),
+        (status = 403, description = "The signature does not sign this request for any configured account"),
+        (status = 413, description = "The body is larger than 1 MiB"),
+        (status = 422, description = "The parameters are not Twilio's callback"),
+        (status = 503, description = "Too many webhooks are being read at once, or the database cannot be reached"),
+    )
+)]
 /// The key the patient pressed after hearing the message: `1` confirms.
 pub(super) async fn twilio_call_reply(
     State(state): State<AppState>,

@@ -12,7 +12,8 @@ use crate::api::AppState;
 use crate::api::problem::ApiError;
 use crate::domain::InboundMessage;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct Subscription {
     #[serde(rename = "hub.mode")]
     mode: Option<String>,
@@ -22,6 +23,16 @@ pub(super) struct Subscription {
     challenge: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/webhooks/whatsapp",
+    tag = "provider webhooks",
+    params(Subscription),
+    responses(
+        (status = 200, description = "`hub.challenge`, echoed", body = String, content_type = "text/plain"),
+        (status = 403, description = "`hub.verify_token` is not one of ours"),
+    )
+)]
 /// Meta's handshake when the webhook is registered: echo the challenge if the token is ours.
 pub(super) async fn whatsapp_subscribe(
     State(state): State<AppState>,
@@ -42,6 +53,22 @@ pub(super) async fn whatsapp_subscribe(
         .ok_or(ApiError::Forbidden("hub.verify_token is not ours"))
 }
 
+/// Meta's statuses and patients' messages, signed with the app secret.
+#[utoipa::path(
+    post,
+    path = "/webhooks/whatsapp",
+    tag = "provider webhooks",
+    params(("X-Hub-Signature-256" = String, Header, description = "`sha256=<hex>` HMAC of the body with the app secret")),
+    request_body(content = serde_json::Value, description = "Meta's webhook payload (`object`, `entry[].changes[].value`)"),
+    responses(
+        (status = 200, description = "Stored"),
+        (status = 401, description = "The signature header is missing"),
+        (status = 403, description = "The signature does not sign this body"),
+        (status = 413, description = "The body is larger than 1 MiB"),
+        (status = 422, description = "The body is not Meta's webhook payload"),
+        (status = 503, description = "Too many webhooks are being read at once, or the database cannot be reached"),
+    )
+)]
 pub(super) async fn whatsapp_event(
     State(state): State<AppState>,
     headers: HeaderMap,

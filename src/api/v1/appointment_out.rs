@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::{AppointmentId, AppointmentStatus, NotificationId, NotificationStatus};
 use crate::store::{AppointmentView, Receipt, ReminderView, SkippedReminder};
 
 /// An appointment and its reminder series.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct AppointmentOut {
     id: AppointmentId,
     /// The booking system's id, if it gave one.
@@ -32,7 +33,7 @@ pub(super) struct AppointmentOut {
 }
 
 /// The notice of a move or cancellation: the notification taken in, or why there is none.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub(super) enum NoticeOut {
     Sent {
@@ -63,7 +64,7 @@ impl NoticeOut {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct ReminderOut {
     notification_id: NotificationId,
     /// How long before the appointment it goes: `2d`, `2h`, `30m`.
@@ -74,7 +75,7 @@ pub(super) struct ReminderOut {
 }
 
 /// A reminder of the series that was left out, and why.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct SkippedReminderOut {
     before: String,
     reason: String,

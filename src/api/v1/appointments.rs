@@ -18,6 +18,7 @@ use axum::http::HeaderMap;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use super::appointment_out::{AppointmentOut, NoticeOut};
 use super::notifications::{idempotency_key, request_hash};
@@ -36,30 +37,45 @@ use crate::store::{AppointmentChange, AppointmentView, Booking, NewAppointment, 
 
 const DEFAULT_TEMPLATE: &str = "appointment_reminder";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "appointment_id": "A-20261201-0930",
+    "patient_id": "P-1042",
+    "starts_at": "2026-12-01T09:30:00+02:00"
+}))]
 pub(super) struct AppointmentIn {
+    /// The booking system's id for the appointment.
     appointment_id: Option<String>,
+    /// The patient's id in the booking system.
     patient_id: String,
     /// Text, not a typed field: a booking is refused with every rule it breaks at once, and a
     /// typed field would stop at the first.
+    #[schema(format = DateTime)]
     starts_at: String,
+    /// Default `appointment_reminder`.
     topic: Option<String>,
+    /// The reminders' template; default `appointment_reminder`.
     template: Option<String>,
+    /// The template's parameters, other than the date and time, which come from `starts_at`.
     params: Option<BTreeMap<String, String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"starts_at": "2026-12-02T11:00:00+02:00", "notify_patient": true}))]
 pub(super) struct AppointmentMove {
+    /// RFC 3339 with an offset, in the future.
+    #[schema(format = DateTime)]
     starts_at: String,
     /// Send the patient a confirmation of the new time.
     #[serde(default)]
     notify_patient: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct CancelQuery {
     /// Send the patient a cancellation notice.
     #[serde(default)]
@@ -269,6 +285,25 @@ fn booked(state: &AppState, view: AppointmentView, replayed: bool) -> Created<Ap
     Created::at(location, view.into()).replay(replayed)
 }
 
+/// Books an appointment and plans its reminders. Booking a cancelled appointment's
+/// `appointment_id` again books it again.
+#[utoipa::path(
+    post,
+    path = "/v1/appointments",
+    tag = "appointments",
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "1 to 255 visible ASCII characters; a request sent again with the same key \\
+            and body gets the first answer and creates nothing")),
+    request_body = AppointmentIn,
+    responses(
+        (status = 201, description = "Booked, with its reminders", body = AppointmentOut,
+            headers(
+                ("Location" = String, description = "The appointment: `/v1/appointments/{id}`"),
+                ("Idempotent-Replayed" = bool, description = "`true`: the answer to an earlier request with this Idempotency-Key, nothing new was created; `false`: this request created it"),
+            )),
+        (status = 409, description = "This appointment_id is booked with other details"),
+    )
+)]
 pub(super) async fn book_appointment(
     State(state): State<AppState>,
     caller: Caller,
@@ -305,6 +340,16 @@ pub(super) async fn book_appointment(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/appointments/{id}",
+    tag = "appointments",
+    params(("id" = String, Path, description = "Our id (`apt_…`) or the booking system's `appointment_id`")),
+    responses(
+        (status = 200, description = "The appointment and its reminders", body = AppointmentOut),
+        (status = 404, description = "No such appointment"),
+    )
+)]
 pub(super) async fn get_appointment(
     State(state): State<AppState>,
     caller: Caller,
@@ -318,6 +363,19 @@ pub(super) async fn get_appointment(
     Ok(Json(view.into()))
 }
 
+/// Moves the appointment: reminders no provider has yet move with it.
+#[utoipa::path(
+    put,
+    path = "/v1/appointments/{id}",
+    tag = "appointments",
+    params(("id" = String, Path, description = "Our id (`apt_…`) or the booking system's `appointment_id`")),
+    request_body = AppointmentMove,
+    responses(
+        (status = 200, description = "Moved", body = AppointmentOut),
+        (status = 404, description = "No such appointment"),
+        (status = 409, description = "The appointment is cancelled"),
+    )
+)]
 pub(super) async fn move_appointment(
     State(state): State<AppState>,
     caller: Caller,
@@ -366,6 +424,17 @@ pub(super) async fn move_appointment(
     Ok(Json(AppointmentOut::with_notice(view, notice)))
 }
 
+/// Cancels the appointment and the reminders no provider has yet.
+#[utoipa::path(
+    delete,
+    path = "/v1/appointments/{id}",
+    tag = "appointments",
+    params(("id" = String, Path, description = "Our id (`apt_…`) or the booking system's `appointment_id`"), CancelQuery),
+    responses(
+        (status = 200, description = "Cancelled (or already cancelled)", body = AppointmentOut),
+        (status = 404, description = "No such appointment"),
+    )
+)]
 pub(super) async fn cancel_appointment(
     State(state): State<AppState>,
     caller: Caller,

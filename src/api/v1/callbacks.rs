@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::patients::checked;
 use crate::api::AppState;
@@ -29,15 +30,20 @@ fn map_store(error: StoreError) -> ApiError {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct CallbackQuery {
+    /// Only tasks in this state.
+    #[param(value_type = Option<CallbackStatus>)]
     status: Option<String>,
+    /// At most this many, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 
 /// A staff callback task as the queue shows it: who to call, on what number, and why.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct CallbackOut {
     id: CallbackTaskId,
     notification_id: String,
@@ -77,11 +83,21 @@ impl From<CallbackView> for CallbackOut {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct CallbackList {
     items: Vec<CallbackOut>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/callbacks",
+    tag = "callbacks",
+    params(CallbackQuery),
+    responses(
+        (status = 200, description = "The queue, oldest first", body = CallbackList),
+        (status = 403, description = "Needs a staff or admin key"),
+    )
+)]
 pub(super) async fn list_callbacks(
     State(state): State<AppState>,
     caller: Caller,
@@ -114,18 +130,23 @@ pub(super) async fn list_callbacks(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"by": "Rivka, front desk"}))]
 pub(super) struct ClaimIn {
     /// Who is calling, as staff want it shown ("Rivka, front desk").
     by: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"outcome": "reached", "note": "Will come on Tuesday"}))]
 pub(super) struct CloseIn {
+    #[schema(value_type = CallbackOutcome)]
     outcome: String,
+    /// At most 2000 characters on one line.
     note: Option<String>,
+    /// Who called; absent: whoever claimed the task.
     by: Option<String>,
 }
 
@@ -164,6 +185,20 @@ fn who(caller: &Caller, by: Option<String>) -> Result<Actor, ApiError> {
     }
 }
 
+/// Takes a task: this caller is calling the patient now.
+#[utoipa::path(
+    post,
+    path = "/v1/callbacks/{id}/claim",
+    tag = "callbacks",
+    params(("id" = CallbackTaskId, Path, description = "The task's id")),
+    request_body = ClaimIn,
+    responses(
+        (status = 200, description = "Claimed", body = CallbackOut),
+        (status = 403, description = "Needs a staff or admin key"),
+        (status = 404, description = "No such task"),
+        (status = 409, description = "Already claimed or closed"),
+    )
+)]
 pub(super) async fn claim_callback(
     State(state): State<AppState>,
     caller: Caller,
@@ -183,6 +218,20 @@ pub(super) async fn claim_callback(
     Ok(Json(task.into()))
 }
 
+/// Ends a task with how the call went.
+#[utoipa::path(
+    post,
+    path = "/v1/callbacks/{id}/close",
+    tag = "callbacks",
+    params(("id" = CallbackTaskId, Path, description = "The task's id")),
+    request_body = CloseIn,
+    responses(
+        (status = 200, description = "Closed", body = CallbackOut),
+        (status = 403, description = "Needs a staff or admin key"),
+        (status = 404, description = "No such task"),
+        (status = 409, description = "Already closed"),
+    )
+)]
 pub(super) async fn close_callback(
     State(state): State<AppState>,
     caller: Caller,

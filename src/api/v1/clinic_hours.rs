@@ -11,6 +11,15 @@ use crate::api::problem::{ApiError, FieldError};
 use crate::domain::{ClinicHours, ClinicHoursText};
 use crate::store::ApiKeyRole;
 
+#[utoipa::path(
+    get,
+    path = "/v1/clinic/hours",
+    tag = "clinic",
+    responses(
+        (status = 200, description = "The clinic's hours", body = ClinicHoursText),
+        (status = 403, description = "Needs an admin key"),
+    )
+)]
 pub(super) async fn get_hours(
     State(state): State<AppState>,
     caller: Caller,
@@ -20,6 +29,16 @@ pub(super) async fn get_hours(
     Ok(Json(hours.to_text()))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/clinic/hours",
+    tag = "clinic",
+    request_body = ClinicHoursText,
+    responses(
+        (status = 200, description = "The hours as set", body = ClinicHoursText),
+        (status = 403, description = "Needs an admin key"),
+    )
+)]
 /// Replaces the clinic's hours as a whole; a day left out is closed.
 pub(super) async fn put_hours(
     State(state): State<AppState>,

@@ -13,6 +13,15 @@ use crate::api::problem::ApiError;
 use crate::policy::inbound::InboundSettings;
 use crate::store::ApiKeyRole;
 
+#[utoipa::path(
+    get,
+    path = "/v1/clinic/inbound",
+    tag = "clinic",
+    responses(
+        (status = 200, description = "The settings in effect", body = InboundSettings),
+        (status = 403, description = "Needs a staff or admin key"),
+    )
+)]
 /// The settings in effect, defaults filled in.
 pub(super) async fn get_inbound(
     State(state): State<AppState>,
@@ -23,6 +32,16 @@ pub(super) async fn get_inbound(
     Ok(Json(settings))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/clinic/inbound",
+    tag = "clinic",
+    request_body = InboundSettings,
+    responses(
+        (status = 200, description = "The settings as set", body = InboundSettings),
+        (status = 403, description = "Needs an admin key"),
+    )
+)]
 /// Replaces the settings as a whole: a field left out takes its default (for urgent phrases,
 /// per language).
 pub(super) async fn put_inbound(

@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::api::AppState;
 use crate::api::auth::Caller;
@@ -13,14 +14,16 @@ use crate::api::problem::ApiError;
 use crate::policy::secure_link::{DEFAULT_EXPIRY_HOURS, EXPIRY_HOURS, EXPIRY_HOURS_RULE};
 use crate::store::{ApiKeyRole, SecureLinkSettings};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"enabled": true, "expires_after_hours": 72}))]
 pub(super) struct SecureLinksIn {
     enabled: bool,
+    /// How long a link opens, in hours; absent: the default.
     expires_after_hours: Option<u32>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct SecureLinksOut {
     enabled: bool,
     expires_after_hours: u32,
@@ -35,6 +38,15 @@ impl From<SecureLinkSettings> for SecureLinksOut {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/clinic/secure-links",
+    tag = "clinic",
+    responses(
+        (status = 200, description = "The settings", body = SecureLinksOut),
+        (status = 403, description = "Needs an admin key"),
+    )
+)]
 pub(super) async fn get_secure_links(
     State(state): State<AppState>,
     caller: Caller,
@@ -47,6 +59,16 @@ pub(super) async fn get_secure_links(
     Ok(Json(settings.into()))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/clinic/secure-links",
+    tag = "clinic",
+    request_body = SecureLinksIn,
+    responses(
+        (status = 200, description = "The settings as set", body = SecureLinksOut),
+        (status = 403, description = "Needs an admin key"),
+    )
+)]
 /// Replaces the settings. Turning links on needs an address patients can open them at.
 pub(super) async fn put_secure_links(
     State(state): State<AppState>,

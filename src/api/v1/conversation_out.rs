@@ -5,6 +5,7 @@
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::notification_out::EventOut;
 use crate::domain::{
@@ -16,15 +17,19 @@ use crate::store::{ConversationRecord, ConversationTimeline, InboundRecord, Outb
 /// How much of the patient's last message a list shows.
 const PREVIEW_CHARS: usize = 100;
 
-#[derive(Debug, Serialize)]
+/// The patient a conversation is with.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ConversationPatient)]
 pub(super) struct PatientOut {
     id: PatientId,
+    /// The booking system's id.
     external_id: String,
     name: String,
+    /// Written by a number no patient of the clinic has.
     unknown_contact: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct ConversationOut {
     /// The patient's id: a conversation is one patient's.
     id: PatientId,
@@ -76,7 +81,7 @@ impl ConversationOut {
 
 /// What came with an inbound message besides text: the provider's reference stays inside
 /// medrelay; staff fetch the file through `media_url`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum MediaOut {
     File {
@@ -126,7 +131,7 @@ impl MediaOut {
 }
 
 /// One message of a conversation, either way.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(tag = "direction", rename_all = "snake_case")]
 enum MessageOut {
     Inbound {
@@ -201,7 +206,7 @@ impl From<OutboundRecord> for MessageOut {
 
 /// One conversation: its state, its latest messages both ways oldest first, and its own events
 /// (staff actions, overdue).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct TimelineOut {
     #[serde(flatten)]
     conversation: ConversationOut,

@@ -20,6 +20,7 @@ use axum::http::HeaderMap;
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::conversations::{conversation_of, staff_member};
 use super::notifications::{idempotency_key, notification_path, request_hash};
@@ -38,14 +39,19 @@ use crate::policy::{WHATSAPP_WINDOW, WhatsAppContent, channel_plan};
 /// Staff replies go as notifications of this topic.
 const REPLY_TOPIC: &str = "general";
 
-#[derive(Debug, Deserialize)]
+/// Staff's answer: exactly one of `text` and `quick_reply`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"by": "Rivka", "text": "Yes, 10:00 is fine. See you tomorrow."}))]
 pub(super) struct ReplyIn {
+    /// The staff member: 1 to 100 characters on one line.
     by: String,
     text: Option<String>,
+    /// One of the clinic's quick replies, by name.
     quick_reply: Option<String>,
     /// For a quick reply that goes as the clinic's approved WhatsApp template of the same name.
     params: Option<BTreeMap<String, String>>,
+    /// Send on this channel; absent: the one the patient last wrote on.
     channel: Option<ChannelKind>,
 }
 
@@ -104,7 +110,7 @@ impl ReplyIn {
 }
 
 /// A staff reply taken: the notification that carries it, where it goes and why.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct ReplyOut {
     id: NotificationId,
     status: NotificationStatus,
@@ -269,6 +275,28 @@ fn reply_draft(
     })
 }
 
+/// Answers the patient; the answer goes now, and answers every message left waiting.
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{patient_id}/reply",
+    tag = "conversations",
+    params(
+        ("patient_id" = String, Path, description = "The patient: our id (`pat_…`) or the booking system's"),
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "1 to 255 visible ASCII characters; a request sent again with the same \\
+                key and body gets the first answer and creates nothing"),
+    ),
+    request_body = ReplyIn,
+    responses(
+        (status = 202, description = "Taken: the notification that carries it, where it goes and why", body = ReplyOut,
+            headers(
+                ("Location" = String, description = "The notification: `/v1/notifications/{id}`"),
+                ("Idempotent-Replayed" = bool, description = "`true`: the answer to an earlier request with this Idempotency-Key, nothing new was created; `false`: this request created it"),
+            )),
+        (status = 403, description = "Needs a staff or admin key"),
+        (status = 404, description = "No such patient"),
+    )
+)]
 pub(super) async fn reply(
     State(state): State<AppState>,
     caller: Caller,

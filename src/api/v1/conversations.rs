@@ -8,6 +8,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::conversation_out::{ConversationOut, TimelineOut};
 use super::patients::checked;
@@ -51,14 +52,25 @@ fn label_rule(known: &[String]) -> String {
     format!("must be one of the clinic's labels: {}", known.join(", "))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListQuery {
+    /// Only conversations with this label (one of the clinic's).
     label: Option<String>,
+    /// Only conversations in this state.
+    #[param(value_type = Option<ConversationStatus>)]
     status: Option<String>,
+    /// Only those with (`true`) or without (`false`) a message waiting for staff.
+    #[param(value_type = Option<bool>)]
     unanswered: Option<String>,
+    /// Only those past (`true`) or within (`false`) the clinic's response target.
+    #[param(value_type = Option<bool>)]
     overdue: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+    /// `next_cursor` of the page before.
     cursor: Option<String>,
 }
 
@@ -148,12 +160,23 @@ fn encode_cursor(cursor: &ConversationCursor) -> String {
     format!("{urgent}.{}.{}", cursor.last_message_at, cursor.patient_id)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct ConversationList {
     items: Vec<ConversationOut>,
     next_cursor: Option<String>,
 }
 
+/// The inbox: urgent conversations first, then by their last message, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/conversations",
+    tag = "conversations",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of conversations", body = ConversationList),
+        (status = 403, description = "Needs a staff or admin key"),
+    )
+)]
 pub(super) async fn list_conversations(
     State(state): State<AppState>,
     caller: Caller,
@@ -178,6 +201,17 @@ pub(super) async fn list_conversations(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/conversations/{patient_id}",
+    tag = "conversations",
+    params(("patient_id" = String, Path, description = "The patient: our id (`pat_…`) or the booking system's")),
+    responses(
+        (status = 200, description = "The conversation with its messages both ways and its events", body = TimelineOut),
+        (status = 403, description = "Needs a staff or admin key"),
+        (status = 404, description = "No such patient"),
+    )
+)]
 pub(super) async fn get_conversation(
     State(state): State<AppState>,
     caller: Caller,
@@ -209,12 +243,27 @@ async fn current(
     )))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"by": "Rivka"}))]
 pub(super) struct HandledIn {
+    /// The staff member: 1 to 100 characters on one line.
     by: String,
 }
 
+/// Marks every waiting message handled by the named staff member.
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{patient_id}/handled",
+    tag = "conversations",
+    params(("patient_id" = String, Path, description = "The patient: our id (`pat_…`) or the booking system's")),
+    request_body = HandledIn,
+    responses(
+        (status = 200, description = "The conversation now", body = ConversationOut),
+        (status = 403, description = "Needs a staff or admin key"),
+        (status = 404, description = "No such patient"),
+    )
+)]
 pub(super) async fn mark_handled(
     State(state): State<AppState>,
     caller: Caller,
@@ -236,9 +285,11 @@ pub(super) async fn mark_handled(
     current(&state, clinic, &id).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"by": "Rivka", "add": ["test_result"], "remove": ["new_appointment"]}))]
 pub(super) struct LabelsIn {
+    /// The staff member: 1 to 100 characters on one line.
     by: String,
     #[serde(default)]
     add: Vec<String>,
@@ -276,6 +327,19 @@ impl LabelsIn {
     }
 }
 
+/// Adds and removes the clinic's labels.
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{patient_id}/labels",
+    tag = "conversations",
+    params(("patient_id" = String, Path, description = "The patient: our id (`pat_…`) or the booking system's")),
+    request_body = LabelsIn,
+    responses(
+        (status = 200, description = "The conversation now", body = ConversationOut),
+        (status = 403, description = "Needs a staff or admin key"),
+        (status = 404, description = "No such patient"),
+    )
+)]
 pub(super) async fn change_labels(
     State(state): State<AppState>,
     caller: Caller,

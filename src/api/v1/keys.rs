@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::api::AppState;
 use crate::api::auth::Caller;
@@ -15,7 +16,7 @@ use crate::domain::ApiKeyId;
 use crate::store::{ApiKeyRole, ApiKeyView};
 
 /// A key as its clinic's admins see it: never its secret.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct KeyOut {
     id: ApiKeyId,
     role: ApiKeyRole,
@@ -35,18 +36,28 @@ impl From<ApiKeyView> for KeyOut {
 }
 
 /// A key just made: the secret is shown this once.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct IssuedKeyOut {
     #[serde(flatten)]
     view: KeyOut,
+    /// The secret: shown this once.
     key: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct KeyList {
     items: Vec<KeyOut>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/keys",
+    tag = "keys",
+    responses(
+        (status = 200, description = "The clinic's keys, without their secrets", body = KeyList),
+        (status = 403, description = "Needs an admin key"),
+    )
+)]
 pub(super) async fn list_keys(
     State(state): State<AppState>,
     caller: Caller,
@@ -58,12 +69,25 @@ pub(super) async fn list_keys(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"role": "booking"}))]
 pub(super) struct KeyIn {
+    #[schema(value_type = ApiKeyRole)]
     role: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/keys",
+    tag = "keys",
+    request_body = KeyIn,
+    responses(
+        (status = 201, description = "The new key, with its secret", body = IssuedKeyOut,
+            headers(("Location" = String, description = "The key: `/v1/keys/{id}`"))),
+        (status = 403, description = "Needs an admin key"),
+    )
+)]
 pub(super) async fn create_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -85,6 +109,17 @@ pub(super) async fn create_key(
     Ok(Created::at(location, issued))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/keys/{id}",
+    tag = "keys",
+    params(("id" = ApiKeyId, Path, description = "The key's id")),
+    responses(
+        (status = 200, description = "Revoked", body = KeyOut),
+        (status = 403, description = "Needs an admin key"),
+        (status = 404, description = "No such key"),
+    )
+)]
 pub(super) async fn revoke_key(
     State(state): State<AppState>,
     caller: Caller,

@@ -19,6 +19,22 @@ use crate::store::ApiKeyRole;
 /// Content type of media whose provider named none.
 const UNKNOWN_TYPE: &str = "application/octet-stream";
 
+/// The photo, document or recording a patient sent, streamed from the provider.
+#[utoipa::path(
+    get,
+    path = "/v1/messages/{id}/media",
+    tag = "conversations",
+    params(("id" = InboundMessageId, Path, description = "The patient's message")),
+    responses(
+        (status = 200, description = "The media, as the provider typed it", content_type = "application/octet-stream", body = Vec<u8>,
+            headers(("Content-Disposition" = String, description = "`attachment`, with the file name when known"))),
+        (status = 403, description = "Needs a staff or admin key"),
+        (status = 404, description = "No such message, or it has no media"),
+        (status = 410, description = "Past the clinic's media retention, or gone at the provider"),
+        (status = 502, description = "No WhatsApp account for the receiving number, or the provider answered nonsense"),
+        (status = 503, description = "The provider or the database cannot be reached now"),
+    )
+)]
 pub(super) async fn get_media(
     State(state): State<AppState>,
     caller: Caller,

@@ -1,9 +1,11 @@
 //! `/v1`: one file per resource, each with the JSON its clients send and receive (`…In`,
-//! `…Out`), so what clients see is defined here and not by the store's rows.
+//! `…Out`), so what clients see is defined here and not by the store's rows. Routes are
+//! registered with `routes!`, which documents each handler as it routes it.
 
 mod appointment_out;
 mod appointments;
 mod callbacks;
+mod clinic;
 mod clinic_hours;
 mod clinic_inbound;
 mod clinic_secure_links;
@@ -15,100 +17,90 @@ mod messages;
 mod notification_out;
 mod notification_query;
 mod notifications;
+mod patient_directory;
 mod patients;
 mod stats;
 mod templates;
 mod topics;
 
-use axum::Router;
-use axum::routing::{delete, get, post, put};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 
 /// Every `/v1` route.
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/patients/{external_id}",
-            get(patients::get_patient)
-                .put(patients::put_patient)
-                .patch(patients::patch_patient),
-        )
-        .route(
-            "/v1/notifications",
-            get(notifications::list_notifications).post(notifications::create_notification),
-        )
-        .route(
-            "/v1/notifications/{id}",
-            get(notifications::get_notification).delete(notifications::cancel_notification),
-        )
-        .route("/v1/topics", get(topics::list_topics))
-        .route("/v1/topics/{name}", put(topics::put_topic))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(patient_directory::list_patients))
+        .routes(routes!(
+            patients::get_patient,
+            patients::put_patient,
+            patients::patch_patient,
+            patient_directory::erase_patient
+        ))
+        .routes(routes!(
+            notifications::list_notifications,
+            notifications::create_notification
+        ))
+        .routes(routes!(
+            notifications::get_notification,
+            notifications::cancel_notification
+        ))
+        .routes(routes!(topics::list_topics))
+        .routes(routes!(topics::put_topic))
         .merge(template_routes())
-        .route(
-            "/v1/clinic/hours",
-            get(clinic_hours::get_hours).put(clinic_hours::put_hours),
-        )
-        .route(
-            "/v1/clinic/secure-links",
-            get(clinic_secure_links::get_secure_links).put(clinic_secure_links::put_secure_links),
-        )
-        .route(
-            "/v1/clinic/inbound",
-            get(clinic_inbound::get_inbound).put(clinic_inbound::put_inbound),
-        )
-        .route("/v1/appointments", post(appointments::book_appointment))
-        .route(
-            "/v1/appointments/{id}",
-            get(appointments::get_appointment)
-                .put(appointments::move_appointment)
-                .delete(appointments::cancel_appointment),
-        )
-        .route("/v1/callbacks", get(callbacks::list_callbacks))
-        .route("/v1/callbacks/{id}/claim", post(callbacks::claim_callback))
-        .route("/v1/callbacks/{id}/close", post(callbacks::close_callback))
-        .route("/v1/messages/{id}/media", get(messages::get_media))
+        .merge(clinic_routes())
+        .routes(routes!(appointments::book_appointment))
+        .routes(routes!(
+            appointments::get_appointment,
+            appointments::move_appointment,
+            appointments::cancel_appointment
+        ))
+        .routes(routes!(callbacks::list_callbacks))
+        .routes(routes!(callbacks::claim_callback))
+        .routes(routes!(callbacks::close_callback))
+        .routes(routes!(messages::get_media))
         .merge(conversation_routes())
-        .route("/v1/keys", get(keys::list_keys).post(keys::create_key))
-        .route("/v1/keys/{id}", delete(keys::revoke_key))
-        .route("/v1/stats", get(stats::get_stats))
+        .routes(routes!(keys::list_keys, keys::create_key))
+        .routes(routes!(keys::revoke_key))
+        .routes(routes!(stats::get_stats))
 }
 
-fn conversation_routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/conversations", get(conversations::list_conversations))
-        .route(
-            "/v1/conversations/{patient_id}",
-            get(conversations::get_conversation),
-        )
-        .route(
-            "/v1/conversations/{patient_id}/reply",
-            post(conversation_reply::reply),
-        )
-        .route(
-            "/v1/conversations/{patient_id}/handled",
-            post(conversations::mark_handled),
-        )
-        .route(
-            "/v1/conversations/{patient_id}/labels",
-            post(conversations::change_labels),
-        )
+fn clinic_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(clinic::get_clinic, clinic::patch_clinic))
+        .routes(routes!(clinic_hours::get_hours, clinic_hours::put_hours))
+        .routes(routes!(
+            clinic_secure_links::get_secure_links,
+            clinic_secure_links::put_secure_links
+        ))
+        .routes(routes!(
+            clinic_inbound::get_inbound,
+            clinic_inbound::put_inbound
+        ))
 }
 
-fn template_routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/templates", get(templates::list_templates))
-        .route(
-            "/v1/templates/{name}/{language}",
-            get(templates::get_template)
-                .put(templates::put_template)
-                .delete(templates::delete_template),
-        )
-        .route("/v1/quick-replies", get(templates::list_quick_replies))
-        .route(
-            "/v1/quick-replies/{name}",
-            get(templates::get_quick_reply)
-                .put(templates::put_quick_reply)
-                .delete(templates::delete_quick_reply),
-        )
+fn conversation_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(conversations::list_conversations))
+        .routes(routes!(conversations::get_conversation))
+        .routes(routes!(conversation_reply::reply))
+        .routes(routes!(conversations::mark_handled))
+        .routes(routes!(conversations::change_labels))
+}
+
+fn template_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(templates::list_templates))
+        .routes(routes!(
+            templates::get_template,
+            templates::put_template,
+            templates::delete_template
+        ))
+        .routes(routes!(templates::list_quick_replies))
+        .routes(routes!(
+            templates::get_quick_reply,
+            templates::put_quick_reply,
+            templates::delete_quick_reply
+        ))
 }

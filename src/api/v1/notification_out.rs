@@ -4,6 +4,7 @@
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::{
     AppointmentId, AttemptContent, InboundMessageId, Metadata, NotificationId, NotificationStatus,
@@ -11,7 +12,7 @@ use crate::domain::{
 };
 use crate::store::{AttemptRecord, EventRecord, NotificationRecord};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct AttemptOut {
     pub(super) id: String,
     pub(super) channel: ChannelKind,
@@ -37,7 +38,7 @@ pub(super) struct AttemptOut {
     pub(super) content: Option<AttemptContent>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct EventOut {
     pub(super) at: Timestamp,
     pub(super) kind: String,
@@ -54,7 +55,7 @@ pub(super) struct EventOut {
     pub(super) actor: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct NotificationFields {
     pub(super) id: NotificationId,
     pub(super) patient_id: String,

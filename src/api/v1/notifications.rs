@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 
 use super::notification_out::NotificationFields;
 use super::notification_query::{ListQuery, Listing, encode_cursor, encode_feed_cursor};
@@ -21,20 +22,39 @@ use crate::domain::{
 use crate::intake::{Content, Draft};
 use crate::store::{ApiKeyRole, NotificationRecord, Receipt, StoreError};
 
-#[derive(Debug, Deserialize)]
+/// A notification for one patient: exactly one of `body`, `template` (with `params`) and
+/// `quick_reply`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "patient_id": "P-1042",
+    "topic": "appointment_reminder",
+    "template": "appointment_reminder",
+    "params": {"date": "1 December", "time": "09:30"},
+    "send_at": "2026-12-01T09:00:00+02:00"
+}))]
 pub(super) struct NotificationIn {
+    /// The patient's id in the booking system (`PUT /v1/patients/{id}`).
     patient_id: String,
+    /// One of the clinic's topics (`GET /v1/topics`); its sensitivity decides what channels
+    /// may carry.
     topic: String,
+    /// Text written by staff, sent as it is.
     body: Option<String>,
+    /// A template by name (`GET /v1/templates`), rendered in the patient's language.
     template: Option<String>,
+    /// The template's parameters.
     params: Option<BTreeMap<String, String>>,
     /// A staff quick reply by name, sent in the patient's language instead of body or template.
     quick_reply: Option<String>,
+    /// Send on this channel only (staff's choice); absent: the patient's order.
     channel: Option<ChannelKind>,
+    /// `urgent` goes at once, outside messaging hours too; default `normal`.
     priority: Option<Priority>,
+    /// Not before this instant (RFC 3339 with an offset); absent: now.
     #[serde(default, deserialize_with = "json::optional_timestamp")]
     send_at: Option<Timestamp>,
+    /// Not after this instant: a notification still unsent then is `expired`.
     #[serde(default, deserialize_with = "json::optional_timestamp")]
     expires_at: Option<Timestamp>,
     /// The booking system's id for this notification, returned with it everywhere.
@@ -98,7 +118,7 @@ impl NotificationIn {
 
 /// A notification taken: where it stands, when it goes, and the booking system's reference and
 /// metadata given with it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct ReceiptOut {
     id: NotificationId,
     status: NotificationStatus,
@@ -131,6 +151,26 @@ pub(super) fn request_hash<T>(body: &ApiJson<T>) -> String {
     hex::encode(Sha256::digest(body.canonical.to_string().as_bytes()))
 }
 
+/// Takes a notification: it is on disk before the answer. With an `Idempotency-Key`, the same
+/// request again gets the same answer and creates nothing.
+#[utoipa::path(
+    post,
+    path = "/v1/notifications",
+    tag = "notifications",
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "1 to 255 visible ASCII characters; a request sent again with the same key \
+            and body gets the first answer and creates nothing")),
+    request_body = NotificationIn,
+    responses(
+        (status = 202, description = "Taken: where it stands and when it goes", body = ReceiptOut,
+            headers(
+                ("Location" = String, description = "The notification: `/v1/notifications/{id}`"),
+                ("Idempotent-Replayed" = bool, description = "`true`: the answer to an earlier request with this Idempotency-Key, nothing new was created; `false`: this request created it"),
+            )),
+        (status = 403, description = "This key may not send this (a quick reply needs staff)"),
+        (status = 429, description = "The patient's daily limit, this key's rate, or failed key checks"),
+    )
+)]
 pub(super) async fn create_notification(
     State(state): State<AppState>,
     caller: Caller,
@@ -175,7 +215,7 @@ fn notification_id(id: &str) -> Result<NotificationId, ApiError> {
 }
 
 /// A notification as the caller may see it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct NotificationOut {
     #[serde(flatten)]
     view: NotificationFields,
@@ -184,8 +224,10 @@ pub(super) struct NotificationOut {
     withheld: Option<Withheld>,
 }
 
-#[derive(Debug, Serialize)]
+/// What a booking key is not shown of a sensitive or restricted topic's notification.
+#[derive(Debug, Serialize, ToSchema)]
 struct Withheld {
+    #[schema(example = json!(["body", "params", "attempts[].content"]))]
     fields: Vec<&'static str>,
     reason: String,
 }
@@ -262,6 +304,16 @@ async fn one_as_seen_by(
         .ok_or(ApiError::NotFound("notification"))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/notifications/{id}",
+    tag = "notifications",
+    params(("id" = NotificationId, Path, description = "The notification's id")),
+    responses(
+        (status = 200, description = "The notification with its attempts and events", body = NotificationOut),
+        (status = 404, description = "No such notification for this clinic"),
+    )
+)]
 pub(super) async fn get_notification(
     State(state): State<AppState>,
     caller: Caller,
@@ -276,6 +328,18 @@ pub(super) async fn get_notification(
     one_as_seen_by(&state, &caller, view).await
 }
 
+/// Cancels a notification no provider may have yet.
+#[utoipa::path(
+    delete,
+    path = "/v1/notifications/{id}",
+    tag = "notifications",
+    params(("id" = NotificationId, Path, description = "The notification's id")),
+    responses(
+        (status = 200, description = "Cancelled", body = NotificationOut),
+        (status = 404, description = "No such notification for this clinic"),
+        (status = 409, description = "Too late: it is finished or may be with a provider"),
+    )
+)]
 pub(super) async fn cancel_notification(
     State(state): State<AppState>,
     caller: Caller,
@@ -342,14 +406,26 @@ fn why_not_cancellable(current: &NotificationRecord) -> String {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct NotificationList {
     items: Vec<NotificationOut>,
-    /// Newest-first list: the `cursor` of the next page, if there is one. Change feed: always
+    /// Newest-first list: the `cursor` of the next page, `null` on the last. Change feed: always
     /// given, the `updated_after` that continues the feed.
     next_cursor: Option<String>,
 }
 
+/// The clinic's notifications, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/notifications",
+    tag = "notifications",
+    description = "Newest first, paged with `cursor`; or, with `updated_after`, the change feed: \
+        the notifications in the order their last change was written, continued with \
+        `updated_after=<next_cursor>`. The feed gives every change once (a notification \
+        changed twice between two reads shows once, as it is now) and never skips one.",
+    params(ListQuery),
+    responses((status = 200, description = "A page of notifications", body = NotificationList))
+)]
 pub(super) async fn list_notifications(
     State(state): State<AppState>,
     caller: Caller,

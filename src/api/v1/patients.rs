@@ -3,6 +3,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use medrelay_channels::ChannelKind;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::api::AppState;
 use crate::api::auth::Caller;
@@ -10,7 +11,7 @@ use crate::api::json::{self, ApiJson, MergePatch};
 use crate::api::problem::{ApiError, FieldError};
 use crate::domain::{
     Clinic, EmailAddress, Language, LineType, ONE_LINE_RULE, Patient, Phone, QuietHours, Reason,
-    TimeZoneName, WindowText, is_one_line,
+    TimeZoneName, WindowText, channel_list, is_one_line,
 };
 use crate::intake::{EXTERNAL_ID_RULE, is_external_id};
 use crate::policy::{self, ChannelPlan, WhatsAppContent};
@@ -18,23 +19,41 @@ use crate::store::PatientUpsert;
 
 /// A patient as the booking system writes it: the body of a `PUT`, and what a `PATCH` is merged
 /// into.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "Dana Levi",
+    "language": "he",
+    "timezone": "Asia/Jerusalem",
+    "phone": "054-123-4567",
+    "email": "dana@example.org",
+    "channels": ["whatsapp", "sms"],
+    "quiet_hours": {"start": "22:00", "end": "07:00"}
+}))]
 pub(super) struct PatientIn {
+    /// 1 to 200 characters on one line.
     name: String,
+    /// `he`, `ar`, `ru`, `en`, …; absent: the clinic's default.
     #[serde(skip_serializing_if = "Option::is_none")]
     language: Option<String>,
+    /// An IANA time zone; absent: the clinic's.
     #[serde(skip_serializing_if = "Option::is_none")]
     timezone: Option<String>,
+    /// In any common format; read in the clinic's country unless it starts with `+`.
     #[serde(skip_serializing_if = "Option::is_none")]
     phone: Option<String>,
+    /// Whether the phone takes WhatsApp; absent: yes for a mobile number.
     #[serde(skip_serializing_if = "Option::is_none")]
     whatsapp: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     email: Option<String>,
+    /// The patient's own channel order; empty or absent: the clinic's.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<ChannelKind>>)]
     channels: Option<Vec<String>>,
+    /// Channels the patient asked not to be reached on.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<ChannelKind>>)]
     opted_out: Option<Vec<String>>,
     /// In the patient's time zone; null or absent: the clinic's default for patients.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -65,8 +84,9 @@ impl From<Patient> for PatientIn {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct PatientOut {
+    /// The booking system's id.
     id: String,
     name: String,
     language: String,
@@ -89,7 +109,7 @@ pub(super) struct PatientOut {
     updated_at: jiff::Timestamp,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct SkippedChannel {
     channel: ChannelKind,
     reason: String,
@@ -148,25 +168,6 @@ async fn shown(
         WhatsAppContent::Template,
     );
     Ok(PatientOut::new(patient, route))
-}
-
-/// Parses a list of channel names, naming each bad entry by its index.
-pub(super) fn channel_list(
-    field: &str,
-    names: &[String],
-    errors: &mut Vec<FieldError>,
-) -> Vec<ChannelKind> {
-    let mut channels = Vec::new();
-    for (i, name) in names.iter().enumerate() {
-        match name.parse::<ChannelKind>() {
-            Ok(c) if channels.contains(&c) => {
-                errors.push(FieldError::new(format!("{field}[{i}]"), "is listed twice"))
-            }
-            Ok(c) => channels.push(c),
-            Err(e) => errors.push(FieldError::new(format!("{field}[{i}]"), e.to_string())),
-        }
-    }
-    channels
 }
 
 /// An address the mail transport will take: checked as lettre checks it when the message is
@@ -292,6 +293,18 @@ fn validate(
     })
 }
 
+/// Creates or replaces the patient with the booking system's id.
+#[utoipa::path(
+    put,
+    path = "/v1/patients/{external_id}",
+    tag = "patients",
+    params(("external_id" = String, Path, description = "The patient's id in the booking system")),
+    request_body = PatientIn,
+    responses(
+        (status = 200, description = "Replaced", body = PatientOut),
+        (status = 201, description = "Created", body = PatientOut),
+    )
+)]
 pub(super) async fn put_patient(
     State(state): State<AppState>,
     caller: Caller,
@@ -310,6 +323,18 @@ pub(super) async fn put_patient(
     Ok((status, Json(shown(&state, clinic, patient).await?)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/patients/{external_id}",
+    tag = "patients",
+    params(("external_id" = String, Path, description = "The patient's id in the booking system")),
+    request_body(content = PatientIn, content_type = "application/merge-patch+json",
+        description = "A JSON merge patch (RFC 7396) of the patient; `application/json` is taken too"),
+    responses(
+        (status = 200, description = "Changed", body = PatientOut),
+        (status = 404, description = "No such patient"),
+    )
+)]
 /// Changes only the fields the body names (RFC 7396): `null` removes one, one left out keeps
 /// its value. The result is checked as a `PUT` body is, and written whole or not at all.
 pub(super) async fn patch_patient(
@@ -334,6 +359,16 @@ pub(super) async fn patch_patient(
     Ok(Json(shown(&state, clinic, patched).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/patients/{external_id}",
+    tag = "patients",
+    params(("external_id" = String, Path, description = "The patient's id in the booking system")),
+    responses(
+        (status = 200, description = "The patient, with the channel order a notification takes now", body = PatientOut),
+        (status = 404, description = "No such patient"),
+    )
+)]
 pub(super) async fn get_patient(
     State(state): State<AppState>,
     caller: Caller,

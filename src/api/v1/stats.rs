@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::api::AppState;
 use crate::api::auth::Caller;
@@ -13,15 +14,21 @@ use crate::api::problem::{ApiError, FieldError};
 use crate::policy::stats::{Stats, StatsRange, summarize};
 use crate::store::ApiKeyRole;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct StatsQuery {
+    /// Start of the period: a date (`YYYY-MM-DD`, from the start of that day in the clinic's
+    /// zone) or an RFC 3339 instant.
+    #[param(required = true, example = "2026-11-01")]
     from: Option<String>,
+    /// End of the period, not included, at most 366 days after `from`: a date or an instant.
+    #[param(required = true, example = "2026-12-01")]
     to: Option<String>,
 }
 
 /// The report, with the period it covers as UTC instants and the zone its hours are in.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct StatsOut {
     from: Timestamp,
     to: Timestamp,
@@ -30,6 +37,16 @@ pub(super) struct StatsOut {
     stats: Stats,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/stats",
+    tag = "stats",
+    params(StatsQuery),
+    responses(
+        (status = 200, description = "The figures over the period", body = StatsOut),
+        (status = 403, description = "Needs a staff or admin key"),
+    )
+)]
 pub(super) async fn get_stats(
     State(state): State<AppState>,
     caller: Caller,

@@ -9,6 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use medrelay_channels::segments;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::api::AppState;
 use crate::api::auth::Caller;
@@ -48,7 +49,7 @@ fn checked_path(name: &str, language: Option<&str>) -> Result<(), ApiError> {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct TemplateSummary {
     name: String,
     language: String,
@@ -58,13 +59,13 @@ pub(super) struct TemplateSummary {
     params: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct TemplateList {
     items: Vec<TemplateSummary>,
 }
 
 /// What the SMS rendering costs, counted on a sample.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct SmsInfo {
     sample: String,
     encoding: &'static str,
@@ -72,7 +73,7 @@ pub(super) struct SmsInfo {
     segments: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct TemplateOut {
     name: String,
     language: String,
@@ -117,6 +118,12 @@ fn template_out(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/templates",
+    tag = "templates",
+    responses((status = 200, description = "Every template, built-in and the clinic's own", body = TemplateList))
+)]
 /// `GET /v1/templates`: the built-ins and the clinic's own, each marked with its source.
 pub(super) async fn list_templates(
     State(state): State<AppState>,
@@ -148,6 +155,20 @@ pub(super) async fn list_templates(
     Ok(Json(TemplateList { items }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/templates/{name}/{language}",
+    tag = "templates",
+    params(
+        ("name" = String, Path, description = "Lowercase letters, digits and `_`"),
+        ("language" = String, Path, description = "`he`, `ar`, `ru`, `en`, …"),
+    ),
+    responses(
+        (status = 200, description = "The copy in use for this language", body = TemplateOut),
+        (status = 404, description = "No such template in this language"),
+        (status = 422, description = "The name or language in the path breaks its rule"),
+    )
+)]
 /// `GET /v1/templates/{name}/{language}`: the copy in use for exactly this language.
 pub(super) async fn get_template(
     State(state): State<AppState>,
@@ -165,6 +186,21 @@ pub(super) async fn get_template(
     Ok(Json(template_out(&name, &language, source, copy, clinic)))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/templates/{name}/{language}",
+    tag = "templates",
+    params(
+        ("name" = String, Path, description = "Lowercase letters, digits and `_`"),
+        ("language" = String, Path, description = "`he`, `ar`, `ru`, `en`, …"),
+    ),
+    request_body = TemplateCopy,
+    responses(
+        (status = 200, description = "Replaced", body = TemplateOut),
+        (status = 201, description = "Created", body = TemplateOut),
+        (status = 403, description = "Needs an admin key"),
+    )
+)]
 /// `PUT /v1/templates/{name}/{language}`: creates or replaces the clinic's own copy, which
 /// overrides a built-in of the same name and language for this clinic.
 pub(super) async fn put_template(
@@ -195,6 +231,22 @@ pub(super) async fn put_template(
     Ok((status, Json(out)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/templates/{name}/{language}",
+    tag = "templates",
+    params(
+        ("name" = String, Path, description = "Lowercase letters, digits and `_`"),
+        ("language" = String, Path, description = "`he`, `ar`, `ru`, `en`, …"),
+    ),
+    responses(
+        (status = 204, description = "Removed; a built-in it replaced is in use again"),
+        (status = 403, description = "Needs an admin key"),
+        (status = 404, description = "The clinic has no copy of this template in this language"),
+        (status = 409, description = "Built-in templates cannot be deleted"),
+        (status = 422, description = "The name or language in the path breaks its rule"),
+    )
+)]
 /// `DELETE /v1/templates/{name}/{language}`: removes the clinic's own copy; a built-in it
 /// replaced is in use again.
 pub(super) async fn delete_template(
@@ -218,8 +270,9 @@ pub(super) async fn delete_template(
     }
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"texts": {"he": "נא להתקשר למרפאה", "en": "Please call the clinic"}}))]
 pub(super) struct QuickReplyBody {
     /// One text per language.
     texts: BTreeMap<String, String>,
@@ -255,7 +308,7 @@ impl QuickReplyBody {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct QuickReplyOut {
     name: String,
     texts: BTreeMap<String, String>,
@@ -271,6 +324,18 @@ fn quick_reply_out(name: &str, own: Vec<OwnTemplate<QuickReply>>) -> QuickReplyO
     }
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/quick-replies/{name}",
+    tag = "templates",
+    params(("name" = String, Path, description = "Lowercase letters, digits and `_`")),
+    request_body = QuickReplyBody,
+    responses(
+        (status = 200, description = "Replaced", body = QuickReplyOut),
+        (status = 201, description = "Created", body = QuickReplyOut),
+        (status = 403, description = "Needs a staff or admin key"),
+    )
+)]
 /// `PUT /v1/quick-replies/{name}`: creates or replaces a quick reply in all its languages.
 pub(super) async fn put_quick_reply(
     State(state): State<AppState>,
@@ -301,11 +366,17 @@ pub(super) async fn put_quick_reply(
     Ok((status, Json(quick_reply_out(&name, own))))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct QuickReplyList {
     items: Vec<QuickReplyOut>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/quick-replies",
+    tag = "templates",
+    responses((status = 200, description = "The clinic's quick replies", body = QuickReplyList))
+)]
 /// `GET /v1/quick-replies`: the clinic's quick replies, by name.
 pub(super) async fn list_quick_replies(
     State(state): State<AppState>,
@@ -327,6 +398,17 @@ pub(super) async fn list_quick_replies(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/quick-replies/{name}",
+    tag = "templates",
+    params(("name" = String, Path, description = "Lowercase letters, digits and `_`")),
+    responses(
+        (status = 200, description = "The quick reply in every language it has", body = QuickReplyOut),
+        (status = 404, description = "No such quick reply"),
+        (status = 422, description = "The name in the path breaks its rule"),
+    )
+)]
 pub(super) async fn get_quick_reply(
     State(state): State<AppState>,
     caller: Caller,
@@ -343,6 +425,18 @@ pub(super) async fn get_quick_reply(
     Ok(Json(quick_reply_out(&name, own)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/quick-replies/{name}",
+    tag = "templates",
+    params(("name" = String, Path, description = "Lowercase letters, digits and `_`")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 403, description = "Needs a staff or admin key"),
+        (status = 404, description = "No such quick reply"),
+        (status = 422, description = "The name in the path breaks its rule"),
+    )
+)]
 pub(super) async fn delete_quick_reply(
     State(state): State<AppState>,
     caller: Caller,

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::patients::checked;
 use crate::api::AppState;
@@ -13,7 +14,7 @@ use crate::domain::{Sensitivity, Topic};
 use crate::store::{ApiKeyRole, TopicView};
 
 /// One of the clinic's topics.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct TopicOut {
     name: String,
     sensitivity: Sensitivity,
@@ -33,11 +34,17 @@ impl From<TopicView> for TopicOut {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct TopicList {
     items: Vec<TopicOut>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/topics",
+    tag = "topics",
+    responses((status = 200, description = "The clinic's topics", body = TopicList))
+)]
 /// Every key may read the topics: booking systems need to know which ones exist.
 pub(super) async fn list_topics(
     State(state): State<AppState>,
@@ -49,9 +56,11 @@ pub(super) async fn list_topics(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"sensitivity": "sensitive", "secure_link": true}))]
 pub(super) struct TopicIn {
+    #[schema(value_type = Sensitivity)]
     sensitivity: String,
     /// Its notices carry a secure message link (when the clinic has links on).
     #[serde(default)]
@@ -61,6 +70,17 @@ pub(super) struct TopicIn {
 /// A link stands in for the content a notice leaves out: only sensitive topics have such notices.
 const SECURE_LINK_RULE: &str = "may be true only for a sensitive topic";
 
+#[utoipa::path(
+    put,
+    path = "/v1/topics/{name}",
+    tag = "topics",
+    params(("name" = String, Path, description = "The topic's name: lowercase letters, digits and `_`")),
+    request_body = TopicIn,
+    responses(
+        (status = 200, description = "The topic as set", body = TopicOut),
+        (status = 403, description = "Needs an admin key"),
+    )
+)]
 /// Adds a topic or changes its sensitivity. What patients may read on which channel is the
 /// clinic's set-up, so only admin keys may change it.
 pub(super) async fn put_topic(

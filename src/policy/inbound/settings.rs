@@ -11,9 +11,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::defaults::{EMERGENCY_NUMBER, LANGUAGES, LanguageWords};
 use super::keywords::normalise;
-use crate::domain::{BUILT_IN_LABELS, FieldError, Language};
+use crate::domain::{BUILT_IN_LABELS, DIALABLE_RULE, FieldError, Language, is_dialable};
+use utoipa::ToSchema;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct InboundSettings {
     /// At most one receipt and one away message per patient in this many hours.
@@ -38,7 +39,7 @@ pub struct InboundSettings {
 }
 
 /// Whole-message keywords, in any of the clinic's languages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Keywords {
     pub opt_out: Vec<String>,
@@ -139,24 +140,13 @@ impl InboundSettings {
             "days",
         );
         if !is_dialable(&self.emergency_number) {
-            errors.push(FieldError::new(
-                "emergency_number",
-                "must be a number to dial: 1 to 20 digits, + and -, e.g. 101",
-            ));
+            errors.push(FieldError::new("emergency_number", DIALABLE_RULE));
         }
         errors.extend(self.keywords.check());
         errors.extend(check_phrases(&self.urgent_phrases));
         errors.extend(check_labels(&self.labels));
         errors
     }
-}
-
-fn is_dialable(number: &str) -> bool {
-    (1..=20).contains(&number.len())
-        && number.bytes().any(|b| b.is_ascii_digit())
-        && number
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b == b'+' || b == b'-')
 }
 
 impl Keywords {

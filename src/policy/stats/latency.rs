@@ -2,6 +2,7 @@
 //! rather than one per message.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// How durations are bucketed, in milliseconds: to the second under a minute, to the minute under
 /// an hour, to ten minutes beyond. The store computes the same buckets in SQL
@@ -70,7 +71,7 @@ impl Durations {
 
 /// Median and 90th percentile of one kind of duration, in whole seconds (to the bucket: see
 /// [`bucket_of`]); `null` without samples.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Latency {
     pub samples: i64,
     pub median_seconds: Option<i64>,

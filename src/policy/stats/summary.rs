@@ -9,6 +9,7 @@ use super::{
     Durations, InboundCounts, Latency, MIN_BEST_HOUR_SAMPLES, Measure, ReminderRead, StatsRows,
 };
 use crate::domain::Intent;
+use utoipa::ToSchema;
 
 /// How many of the busiest hours of the week are named as peak hours.
 const PEAK_HOURS: usize = 3;
@@ -23,7 +24,7 @@ const DAYS: [&str; 7] = [
     "saturday",
 ];
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Stats {
     pub outbound: Outbound,
     pub inbound: Inbound,
@@ -32,14 +33,14 @@ pub struct Stats {
     pub best_reminder_hours: Vec<BestHour>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Outbound {
     pub by_channel: Vec<OutboundLine>,
     pub by_topic: Vec<OutboundLine>,
 }
 
 /// The attempts of one channel or one topic.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct OutboundLine {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<ChannelKind>,
@@ -56,7 +57,7 @@ pub struct OutboundLine {
     pub to_read: Latency,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Inbound {
     pub messages: i64,
     /// `[day][hour]`, Sunday first, clinic-local hours.
@@ -74,14 +75,14 @@ pub struct Inbound {
     pub urgent: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct PeakHour {
     pub day: &'static str,
     pub hour: u8,
     pub messages: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct BestHour {
     pub channel: ChannelKind,
     pub hour: u8,

@@ -17,6 +17,7 @@ mod render;
 mod tests;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 pub use builtin::{builtin, builtin_approved, builtins, email_subject};
 pub use check::{
@@ -42,7 +43,7 @@ pub enum TemplateError {
 }
 
 /// One language's copy of a message template, with one rendering per channel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateCopy {
     /// Parameters the caller gives with every notification, besides `clinic` and `patient`.
@@ -57,7 +58,7 @@ pub struct TemplateCopy {
 /// A template as approved at Meta: its name there, the placeholders that fill its `{{1}}`,
 /// `{{2}}`, … in that order, and its approved text written with those placeholders (what the
 /// patient sees; the sandbox plays Meta with it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WhatsAppCopy {
     pub name: String,
@@ -65,7 +66,7 @@ pub struct WhatsAppCopy {
     pub text: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TextCopy {
     pub text: String,
@@ -73,7 +74,7 @@ pub struct TextCopy {
 
 /// The SMTP adapter makes the right-to-left HTML part from `text`; a clinic gives no HTML of its
 /// own, which would need sanitising and would bypass the escaping and `dir` handling there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailCopy {
     pub subject: String,
@@ -96,7 +97,7 @@ pub struct OwnTemplate<T> {
 }
 
 /// Where a template copy comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     Builtin,

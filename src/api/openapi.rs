@@ -1,0 +1,246 @@
+//! The OpenAPI 3.1 document and the reference page. The document is built from the same list of
+//! handlers as the router (utoipa-axum's `routes!`), so a route cannot be served undocumented or
+//! documented unserved. What every operation has in common is added here once, from what the
+//! API does everywhere: `/v1` and `/sandbox` take the bearer key (`auth.rs`), JSON bodies are
+//! refused as `json.rs` refuses them, and every error is a problem (`problem.rs`).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::schema::{Object, Schema, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Response as Answer};
+
+/// The security scheme every authenticated operation names.
+pub(super) const BEARER_KEY: &str = "api_key";
+const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Redoc's standalone bundle: npm `redoc` 3.0.1, `bundles/redoc.standalone.js`, MIT licensed
+/// (`assets/redoc/LICENSE`). Served from the binary: nothing is fetched at build or run time.
+const REDOC_JS: &[u8] = include_bytes!("../../assets/redoc/redoc.standalone.js");
+/// The page that loads the bundle and points it at `/openapi.json`.
+const DOCS_PAGE: &str = include_str!("../../assets/redoc/index.html");
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "medrelay",
+        description = "Patient notification gateway: one API takes a notification for a patient \
+            and delivers it by WhatsApp, SMS, email, voice or a staff callback, with fallback, \
+            clinic hours, privacy by topic and delivery tracking.\n\n\
+            Every `/v1` call takes the clinic's API key as `Authorization: Bearer <key>`. \
+            Errors are `application/problem+json` (RFC 9457); a `422` lists every broken rule \
+            in `errors[]`, each naming the field and the rule.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    components(schemas(super::problem::Problem)),
+    tags(
+        (name = "notifications", description = "Messages to patients and where each stands"),
+        (name = "patients", description = "Patients as the booking system knows them"),
+        (name = "appointments", description = "Appointments and their reminder series"),
+        (name = "topics", description = "What notifications are about, and how sensitive"),
+        (name = "templates", description = "Message templates and staff quick replies"),
+        (name = "clinic", description = "The clinic's set-up: hours, inbound handling, links"),
+        (name = "callbacks", description = "The staff queue of patients to call back"),
+        (name = "conversations", description = "The clinic's inbox, one conversation per patient"),
+        (name = "keys", description = "The clinic's API keys"),
+        (name = "stats", description = "The clinic's figures over a period"),
+        (name = "provider webhooks", description = "Status and inbound webhooks from Meta and \
+            Twilio, checked against the provider's signature"),
+        (name = "secure links", description = "The pages patients open from a secure link"),
+        (name = "sandbox", description = "The sandbox's outbox and patient stand-in; served only \
+            while medrelay runs in sandbox mode. The sandbox's look-alikes of the providers' \
+            APIs are not listed: they copy Meta's and Twilio's, whose documents describe them."),
+        (name = "health", description = "Liveness"),
+    ),
+)]
+pub(super) struct ApiDoc;
+
+/// Completes the document with what every operation has in common.
+pub(super) fn complete(document: &mut OpenApi) {
+    let components = document.components.get_or_insert_with(Default::default);
+    components.security_schemes.insert(
+        BEARER_KEY.to_owned(),
+        RefOr::T(SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(
+                    "An API key made with `medrelay key create` or `POST /v1/keys`; its role \
+                     (booking, staff, admin) decides what it may do.",
+                ))
+                .build(),
+        )),
+    );
+    for (path, item) in document.paths.paths.iter_mut() {
+        let authenticated = path.starts_with("/v1/") || path.starts_with("/sandbox/");
+        // The patients' pages answer a client error as axum words it, in plain text.
+        let errors_as = if path.starts_with("/s/") {
+            "text/plain"
+        } else {
+            PROBLEM_JSON
+        };
+        let operations = [
+            (&mut item.get, false),
+            (&mut item.put, true),
+            (&mut item.post, true),
+            (&mut item.delete, true),
+            (&mut item.patch, true),
+        ];
+        for (operation, writes) in operations {
+            if let Some(operation) = operation.as_mut() {
+                add_common_answers(operation, authenticated, writes, errors_as);
+            }
+        }
+    }
+}
+
+/// The answers any operation may give besides its own, and a problem body on every error.
+fn add_common_answers(
+    operation: &mut Operation,
+    authenticated: bool,
+    writes: bool,
+    errors_as: &str,
+) {
+    if authenticated {
+        operation.security = Some(vec![SecurityRequirement::new(
+            BEARER_KEY,
+            Vec::<String>::new(),
+        )]);
+    }
+    let has_query = operation
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Query));
+    let body_types: Vec<&String> = match &operation.request_body {
+        Some(RefOr::T(body)) => body.content.keys().collect(),
+        _ => Vec::new(),
+    };
+    let has_body = !body_types.is_empty();
+    // JSON bodies are read by `json.rs`, which refuses other types and broken JSON.
+    let json_body = body_types.iter().any(|t| t.ends_with("json"));
+    let common: [(&str, &str, bool); 9] = [
+        ("400", "The body is not valid JSON", json_body),
+        ("401", "No API key, or not a valid one", authenticated),
+        (
+            "408",
+            "The request took longer than the server allows",
+            true,
+        ),
+        (
+            "413",
+            "The body is larger than the server accepts",
+            has_body,
+        ),
+        ("415", "The body is not `application/json`", json_body),
+        (
+            "422",
+            "The request breaks rules, each named in `errors[]`",
+            has_body || has_query,
+        ),
+        (
+            "429",
+            "Too many requests for this key, or too many failed key checks from this address",
+            authenticated,
+        ),
+        (
+            "503",
+            "The database cannot be reached right now; nothing was changed",
+            true,
+        ),
+        ("507", "The database is full; nothing was stored", writes),
+    ];
+    let answers = &mut operation.responses.responses;
+    for (status, description, applies) in common {
+        if applies && !answers.contains_key(status) {
+            answers.insert(status.to_owned(), RefOr::T(Answer::new(description)));
+        }
+    }
+    for (status, answer) in answers.iter_mut() {
+        if let RefOr::T(answer) = answer
+            && !status.starts_with('2')
+            && !status.starts_with('3')
+        {
+            as_error(status, answer, errors_as);
+        }
+    }
+}
+
+/// An error answer: a problem body (or text), and the headers that go with its status.
+fn as_error(status: &str, answer: &mut Answer, content_type: &str) {
+    if answer.content.is_empty() {
+        let schema: RefOr<Schema> = if content_type == PROBLEM_JSON {
+            Ref::from_schema_name("Problem").into()
+        } else {
+            Object::with_type(Type::String).into()
+        };
+        answer.content.insert(
+            content_type.to_owned(),
+            RefOr::T(ContentBuilder::new().schema(Some(schema)).build()),
+        );
+    }
+    let seconds = || {
+        HeaderBuilder::new()
+            .schema(Some(Object::with_type(Type::Integer)))
+            .description(Some("Seconds to wait before sending the request again"))
+            .build()
+    };
+    match status {
+        "429" | "503" | "507" => {
+            answer
+                .headers
+                .insert(header::RETRY_AFTER.to_string(), RefOr::T(seconds()));
+        }
+        "401" => {
+            answer.headers.insert(
+                header::WWW_AUTHENTICATE.to_string(),
+                RefOr::T(
+                    HeaderBuilder::new()
+                        .schema(Some(Object::with_type(Type::String)))
+                        .description(Some("`Bearer`"))
+                        .build(),
+                ),
+            );
+        }
+        _ => {}
+    }
+}
+
+/// `/openapi.json` and `/docs`.
+pub(super) fn routes<S>(document: &OpenApi) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let json = document
+        .to_pretty_json()
+        .map(Arc::<str>::from)
+        .unwrap_or_else(|error| Arc::from(format!("{{\"error\":\"{error}\"}}")));
+    Router::new()
+        .route("/openapi.json", get(serve_document).with_state(json))
+        .route("/docs", get(|| async { Html(DOCS_PAGE) }))
+        .route("/docs/redoc.standalone.js", get(serve_redoc))
+}
+
+async fn serve_document(State(json): State<Arc<str>>) -> Response {
+    let mut answer = json.to_string().into_response();
+    answer.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    answer
+}
+
+async fn serve_redoc() -> Response {
+    let mut answer = REDOC_JS.into_response();
+    answer.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    answer
+}

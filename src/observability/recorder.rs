@@ -1,0 +1,127 @@
+//! The one Prometheus recorder of the process, the names the gateway records under and the calls
+//! that record them. Code records through the `metrics` facade (`counter!`,
+//! `histogram!`, `gauge!`), so a module needs nothing from here but a name; `GET /metrics`
+//! renders what the recorder holds. Gauges that need the database come from the sampler, never
+//! from a scrape. Labels hold routes, channels, outcomes and statuses: never ids or addresses.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use medrelay_channels::ChannelKind;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+pub const HTTP_REQUESTS: &str = "medrelay_http_requests_total";
+pub const HTTP_REQUEST_DURATION: &str = "medrelay_http_request_duration_seconds";
+pub const NOTIFICATIONS: &str = "medrelay_notifications";
+pub const ATTEMPTS: &str = "medrelay_attempts_total";
+pub const PROVIDER_REQUEST_DURATION: &str = "medrelay_provider_request_duration_seconds";
+pub const QUEUE_DEPTH: &str = "medrelay_queue_depth";
+pub const QUEUE_OLDEST_DUE_AGE: &str = "medrelay_queue_oldest_due_age_seconds";
+pub const RATE_LIMIT_REFUSALS: &str = "medrelay_rate_limit_refusals_total";
+pub const DB_POOL_CONNECTIONS: &str = "medrelay_db_pool_connections";
+pub const WEBHOOK_DELIVERIES: &str = "medrelay_webhook_deliveries_total";
+pub const WEBHOOK_DELIVERY_DURATION: &str = "medrelay_webhook_delivery_seconds";
+pub const WEBHOOK_BACKLOG: &str = "medrelay_webhook_backlog";
+
+/// Latency buckets, in seconds: from a cached read (1 ms) to a provider's slowest answer (30 s).
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+static RECORDER: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process's recorder, installed as the `metrics` facade's global one on first use. Every
+/// application in the process (tests start several) shares it, as it shares the facade.
+pub fn recorder() -> &'static PrometheusHandle {
+    RECORDER.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &LATENCY_BUCKETS)
+            // Refused only for an empty list of buckets.
+            .unwrap_or_else(|_| PrometheusBuilder::new())
+            .build_recorder();
+        let handle = recorder.handle();
+        // Only fails when another recorder was installed first; then that one records.
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("another metrics recorder was installed first; /metrics stays empty");
+        }
+        describe();
+        handle
+    })
+}
+
+/// The text `GET /metrics` answers with.
+pub fn render() -> String {
+    recorder().render()
+}
+
+/// One answered HTTP request: by matched route (never the raw path), method and status.
+pub fn record_request(route: &str, method: &str, status: u16, took: Duration) {
+    let labels = [
+        ("route", route.to_owned()),
+        ("method", method.to_owned()),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!(HTTP_REQUESTS, &labels).increment(1);
+    metrics::histogram!(HTTP_REQUEST_DURATION, &labels[..2]).record(took.as_secs_f64());
+}
+
+/// One hand-over's outcome as the dispatcher records it (`accepted`, `retrying`,
+/// `rate_limited`, `failed`, `no_answer`).
+pub fn record_attempt(channel: ChannelKind, outcome: &'static str) {
+    metrics::counter!(ATTEMPTS, "channel" => channel.as_str(), "outcome" => outcome).increment(1);
+}
+
+/// How long one provider took to answer a hand-over.
+pub fn record_provider_request(channel: ChannelKind, took: Duration) {
+    metrics::histogram!(PROVIDER_REQUEST_DURATION, "channel" => channel.as_str())
+        .record(took.as_secs_f64());
+}
+
+/// A request refused for being over `limit` (`key`, `auth_failures`, `patient_daily_cap`).
+pub fn record_rate_limit_refusal(limit: &'static str) {
+    metrics::counter!(RATE_LIMIT_REFUSALS, "limit" => limit).increment(1);
+}
+
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        HTTP_REQUESTS,
+        "HTTP requests answered, by route, method and status"
+    );
+    describe_histogram!(
+        HTTP_REQUEST_DURATION,
+        Unit::Seconds,
+        "Time from a request's arrival to its answer"
+    );
+    describe_gauge!(NOTIFICATIONS, "Notifications by status (sampled)");
+    describe_counter!(
+        ATTEMPTS,
+        "Attempts handed to providers, by channel and outcome"
+    );
+    describe_histogram!(
+        PROVIDER_REQUEST_DURATION,
+        Unit::Seconds,
+        "Time a provider took to answer a hand-over"
+    );
+    describe_gauge!(
+        QUEUE_DEPTH,
+        "Notifications due now and not claimed (sampled)"
+    );
+    describe_gauge!(
+        QUEUE_OLDEST_DUE_AGE,
+        Unit::Seconds,
+        "How long the longest-waiting due notification has been due (sampled)"
+    );
+    describe_counter!(RATE_LIMIT_REFUSALS, "Requests refused with 429, by limit");
+    describe_gauge!(
+        DB_POOL_CONNECTIONS,
+        "Database connections by pool and state (sampled)"
+    );
+    describe_counter!(WEBHOOK_DELIVERIES, "Webhook deliveries, by outcome");
+    describe_histogram!(
+        WEBHOOK_DELIVERY_DURATION,
+        Unit::Seconds,
+        "Time a webhook receiver took to answer"
+    );
+    describe_gauge!(WEBHOOK_BACKLOG, "Webhook messages waiting to be delivered");
+}

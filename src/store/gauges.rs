@@ -1,0 +1,65 @@
+//! What the metrics sampler reads: the queue and notifications by status, in a few statements
+//! over indexes (`notifications_due`, `notifications_clinic_status`), and the pools' use,
+//! which costs no statement at all.
+
+use jiff::Timestamp;
+use sqlx::AnyPool;
+
+use super::{Backend, Store, StoreError, millis};
+
+/// Due now and unclaimed (a claimed notification's `due_at` is its lease's end, in the future).
+const QUEUE: &str = "SELECT COUNT(*), MIN(due_at) FROM notifications WHERE due_at <= $1";
+const BY_STATUS: &str = "SELECT status, COUNT(*) FROM notifications GROUP BY status";
+
+/// The dispatcher's queue at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueGauges {
+    /// Notifications due now that no dispatcher holds.
+    pub due: i64,
+    /// When the longest-waiting of them fell due.
+    pub oldest_due_at: Option<Timestamp>,
+}
+
+/// One pool's connections: open and idle, open and in use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolGauges {
+    /// `write` and `read` on SQLite; `shared` on PostgreSQL.
+    pub pool: &'static str,
+    pub idle: u64,
+    pub in_use: u64,
+}
+
+impl Store {
+    pub async fn queue_gauges(&self, now: Timestamp) -> Result<QueueGauges, StoreError> {
+        let (due, oldest): (i64, Option<i64>) = sqlx::query_as(QUEUE)
+            .bind(millis(now))
+            .fetch_one(&self.read)
+            .await?;
+        Ok(QueueGauges {
+            due,
+            oldest_due_at: oldest.and_then(|ms| Timestamp::from_millisecond(ms).ok()),
+        })
+    }
+
+    /// Every notification by status.
+    pub async fn notifications_by_status(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(sqlx::query_as(BY_STATUS).fetch_all(&self.read).await?)
+    }
+
+    pub fn pool_gauges(&self) -> Vec<PoolGauges> {
+        match self.backend {
+            Backend::Sqlite => vec![pool("write", &self.write), pool("read", &self.read)],
+            Backend::Postgres => vec![pool("shared", &self.write)],
+        }
+    }
+}
+
+fn pool(name: &'static str, pool: &AnyPool) -> PoolGauges {
+    let open = u64::from(pool.size());
+    let idle = u64::try_from(pool.num_idle()).unwrap_or(open).min(open);
+    PoolGauges {
+        pool: name,
+        idle,
+        in_use: open - idle,
+    }
+}
