@@ -31,6 +31,7 @@ macro_rules! text_enum {
     };
 }
 
+mod booking_webhook;
 mod booking;
 mod callback;
 mod clinic_profile;
@@ -50,6 +51,7 @@ mod secure_link;
 mod text;
 mod topic;
 
+pub use booking_webhook::{WebhookEventType, WebhookFacts, attempt_channel, webhook_facts};
 pub use booking::{Metadata, Reference};
 pub use callback::{CallbackOutcome, CallbackStatus};
 pub use clinic_profile::{ClinicProfile, ClinicProfileText, DIALABLE_RULE, channel_list};
@@ -63,7 +65,7 @@ pub use hours::{
 };
 pub use ids::{
     ApiKeyId, AppointmentId, AttemptId, CallbackTaskId, ClinicId, InboundMessageId, NotificationId,
-    PatientId, SecureLinkId,
+    PatientId, SecureLinkId, WebhookEndpointId, WebhookEventId,
 };
 pub use inbound::{
     AutoReply, BUILT_IN_LABELS, ConversationStatus, InboundMedia, InboundMessage, Intent, Origin,

@@ -10,7 +10,9 @@
 //! keep their kind ([`FailureKind`]) so the API can answer 507 or 503 instead of 500.
 
 mod appointment_bookings;
+mod appointment_list;
 mod appointments;
+mod booking_webhooks;
 mod callbacks;
 mod clinic_profile;
 mod clinics;
@@ -51,8 +53,13 @@ use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 pub use appointment_bookings::{Booking, NewAppointment};
+pub use appointment_list::{AppointmentCursor, AppointmentFilter, AppointmentPage};
 pub use appointments::{
     AppointmentChange, AppointmentView, CancelledAppointment, ReminderView, SkippedReminder,
+};
+pub use booking_webhooks::{
+    ClaimedWebhook, DeliveryRecord, EndpointChange, NewWebhookEndpoint, WebhookEndpoint,
+    WebhookOutcome, WebhookResult,
 };
 pub use callbacks::CallbackView;
 pub use clinics::{

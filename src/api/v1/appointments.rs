@@ -28,7 +28,7 @@ use crate::api::auth::Caller;
 use crate::api::created::Created;
 use crate::api::json::{ApiJson, TIMESTAMP_RULE};
 use crate::api::problem::{ApiError, FieldError};
-use crate::domain::{AppointmentId, Clinic, NotificationStatus, Patient};
+use crate::domain::{AppointmentId, Clinic, Metadata, NotificationStatus, Patient, Reference};
 use crate::intake::{
     AppointmentChanged, AppointmentNotice, EXTERNAL_ID_RULE, IntakeError, is_external_id,
 };
@@ -59,6 +59,14 @@ pub(super) struct AppointmentIn {
     template: Option<String>,
     /// The template's parameters, other than the date and time, which come from `starts_at`.
     params: Option<BTreeMap<String, String>>,
+    /// The booking system's id for the booking: 1 to 128 printable characters.
+    #[schema(example = "booking-48213")]
+    reference: Option<String>,
+    /// The booking system's own fields: a JSON object of at most 16 keys whose values are
+    /// strings (up to 500 characters), numbers, booleans or null; at most 2 KiB. Returned with
+    /// the appointment and in every webhook about it.
+    #[schema(value_type = Option<Object>, example = json!({"room": 4, "first_visit": true}))]
+    metadata: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -68,6 +76,11 @@ pub(super) struct AppointmentMove {
     /// RFC 3339 with an offset, in the future.
     #[schema(format = DateTime)]
     starts_at: String,
+    /// May be sent again as booked; it never changes.
+    reference: Option<String>,
+    /// May be sent again as booked; it never changes.
+    #[schema(value_type = Option<Object>)]
+    metadata: Option<serde_json::Value>,
     /// Send the patient a confirmation of the new time.
     #[serde(default)]
     notify_patient: bool,
@@ -96,6 +109,47 @@ fn starts_at(errors: &mut Vec<FieldError>, value: String, now: Timestamp) -> Opt
         return None;
     }
     Some(at)
+}
+
+/// The booking system's reference and metadata, each checked with the rule it breaks.
+fn booking_marks(
+    errors: &mut Vec<FieldError>,
+    reference: Option<String>,
+    metadata: Option<serde_json::Value>,
+) -> (Option<Reference>, Metadata) {
+    let reference = checked(
+        errors,
+        "reference",
+        reference,
+        Reference::parse,
+        Reference::RULE,
+    );
+    let metadata = metadata
+        .map(|value| Metadata::parse("metadata", value))
+        .transpose()
+        .unwrap_or_else(|broken| {
+            errors.extend(broken);
+            None
+        });
+    (reference, metadata.unwrap_or_default())
+}
+
+/// A move may repeat the reference and metadata the appointment was booked with, not change them.
+fn unchanged_marks(
+    errors: &mut Vec<FieldError>,
+    input: &mut AppointmentMove,
+    booked: &AppointmentView,
+) {
+    const RULE: &str = "is set when the appointment is booked and never changes";
+    let given = (input.reference.is_some(), input.metadata.is_some());
+    let (reference, metadata) =
+        booking_marks(errors, input.reference.take(), input.metadata.take());
+    if given.0 && reference != booked.reference {
+        errors.push(FieldError::new("reference", RULE));
+    }
+    if given.1 && metadata != booked.metadata {
+        errors.push(FieldError::new("metadata", RULE));
+    }
 }
 
 fn clinic_zone(caller: &Caller) -> Result<TimeZone, ApiError> {
@@ -192,6 +246,7 @@ async fn checked_booking(
         errors.push(FieldError::new("appointment_id", EXTERNAL_ID_RULE));
     }
     let starts = starts_at(&mut errors, input.starts_at, now);
+    let (reference, metadata) = booking_marks(&mut errors, input.reference, input.metadata);
     let topic = input.topic.unwrap_or_else(|| DEFAULT_TEMPLATE.to_owned());
     let sensitivity = state
         .intake
@@ -226,6 +281,8 @@ async fn checked_booking(
         offsets: state.config.appointments.offsets_for(&clinic.slug),
         idempotency_key,
         request_hash,
+        reference,
+        metadata,
     };
     Ok((appointment, hours))
 }
@@ -383,12 +440,15 @@ pub(super) async fn move_appointment(
     body: ApiJson<AppointmentMove>,
 ) -> Result<Json<AppointmentOut>, ApiError> {
     let now = state.clock.now();
+    let mut input = body.value;
     let mut errors = Vec::new();
-    let Some(starts_at) = starts_at(&mut errors, body.value.starts_at, now) else {
-        return Err(ApiError::Invalid(errors));
-    };
+    let starts = starts_at(&mut errors, std::mem::take(&mut input.starts_at), now);
     let clinic = &caller.0.clinic;
     let (before, hours) = appointment_hours(&state, &caller, &id).await?;
+    unchanged_marks(&mut errors, &mut input, &before);
+    let (Some(starts_at), true) = (starts, errors.is_empty()) else {
+        return Err(ApiError::Invalid(errors));
+    };
     let zone = clinic_zone(&caller)?;
     let by = caller.recorded_as();
     let change = AppointmentChange {
@@ -419,7 +479,7 @@ pub(super) async fn move_appointment(
             to: starts_at,
         })
     };
-    let asked = body.value.notify_patient;
+    let asked = input.notify_patient;
     let notice = patient_notice(&state, &caller, &view, asked, moved).await?;
     Ok(Json(AppointmentOut::with_notice(view, notice)))
 }

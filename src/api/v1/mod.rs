@@ -2,6 +2,7 @@
 //! `…Out`), so what clients see is defined here and not by the store's rows. Routes are
 //! registered with `routes!`, which documents each handler as it routes it.
 
+mod appointment_list;
 mod appointment_out;
 mod appointments;
 mod callbacks;
@@ -22,6 +23,7 @@ mod patients;
 mod stats;
 mod templates;
 mod topics;
+mod webhooks;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -50,7 +52,10 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(topics::put_topic))
         .merge(template_routes())
         .merge(clinic_routes())
-        .routes(routes!(appointments::book_appointment))
+        .routes(routes!(
+            appointment_list::list_appointments,
+            appointments::book_appointment
+        ))
         .routes(routes!(
             appointments::get_appointment,
             appointments::move_appointment,
@@ -64,6 +69,20 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::list_keys, keys::create_key))
         .routes(routes!(keys::revoke_key))
         .routes(routes!(stats::get_stats))
+        .merge(webhook_routes())
+}
+
+fn webhook_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::patch_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::replay))
 }
 
 fn clinic_routes() -> OpenApiRouter<AppState> {
