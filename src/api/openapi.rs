@@ -242,7 +242,8 @@ fn open_flattened_parts(document: &mut Value) {
         return;
     };
     for schema in all.values_mut() {
-        for part in schema["allOf"].as_array_mut().into_iter().flatten() {
+        let parts = schema.get_mut("allOf").and_then(Value::as_array_mut);
+        for part in parts.into_iter().flatten() {
             let name = part["$ref"]
                 .as_str()
                 .and_then(|r| r.strip_prefix("#/components/schemas/"));
