@@ -60,7 +60,8 @@ const DOCS_PAGE: &str = include_str!("../../assets/redoc/index.html");
         (name = "sandbox", description = "The sandbox's outbox and patient stand-in; served only \
             while medrelay runs in sandbox mode. The sandbox's look-alikes of the providers' \
             APIs are not listed: they copy Meta's and Twilio's, whose documents describe them."),
-        (name = "operations", description = "Liveness, readiness and metrics"),
+        (name = "operations", description = "Liveness, readiness and Prometheus metrics, for \
+            orchestrators, load balancers and monitoring"),
     ),
 )]
 pub(super) struct ApiDoc;

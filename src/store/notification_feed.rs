@@ -171,3 +171,42 @@ fn feed_page(rows: Vec<ViewRow>, limit: u32, horizon: i64) -> Result<FeedPage, S
     };
     Ok(FeedPage { items, next })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    /// The store's source files, in every folder.
+    fn store_sources(dir: &Path, files: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("store folder").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                store_sources(&path, files);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+
+    /// A writer that forgets the position hides its change from the feed for good, so this
+    /// reads every statement of the store that updates notifications.
+    #[test]
+    fn every_update_of_a_notification_s_updated_at_moves_it_in_the_feed() {
+        let mut files = Vec::new();
+        store_sources(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store"),
+            &mut files,
+        );
+        let mut forgotten = Vec::new();
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("source");
+            for (at, _) in text.match_indices("UPDATE notifications") {
+                let statement = text[at..].split('"').next().unwrap_or_default();
+                if statement.contains("updated_at =") && !statement.contains("{feed_position}") {
+                    forgotten.push(format!("{}: {statement}", file.display()));
+                }
+            }
+        }
+        assert!(forgotten.is_empty(), "{forgotten:#?}");
+    }
+}

@@ -288,7 +288,11 @@ fn reply_draft(
     ),
     request_body = ReplyIn,
     responses(
-        (status = 202, description = "Taken: the notification that carries it, where it goes and why", body = ReplyOut),
+        (status = 202, description = "Taken: the notification that carries it, where it goes and why", body = ReplyOut,
+            headers(
+                ("Location" = String, description = "The notification: `/v1/notifications/{id}`"),
+                ("Idempotent-Replayed" = bool, description = "`true`: the answer to an earlier request with this Idempotency-Key, nothing new was created; `false`: this request created it"),
+            )),
         (status = 403, description = "Needs a staff or admin key"),
         (status = 404, description = "No such patient"),
     )

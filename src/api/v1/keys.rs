@@ -83,7 +83,8 @@ pub(super) struct KeyIn {
     tag = "keys",
     request_body = KeyIn,
     responses(
-        (status = 201, description = "The new key, with its secret", body = IssuedKeyOut),
+        (status = 201, description = "The new key, with its secret", body = IssuedKeyOut,
+            headers(("Location" = String, description = "The key: `/v1/keys/{id}`"))),
         (status = 403, description = "Needs an admin key"),
     )
 )]

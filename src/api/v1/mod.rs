@@ -5,6 +5,7 @@
 mod appointment_list;
 mod appointment_out;
 mod appointments;
+mod booking_fields;
 mod callbacks;
 mod clinic;
 mod clinic_hours;

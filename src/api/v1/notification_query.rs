@@ -23,12 +23,14 @@ pub(super) struct ListQuery {
     /// One status, or several: comma-separated (`delivered,read`) or the parameter repeated.
     #[param(example = "delivered,read")]
     status: Option<String>,
-    /// `api`, `auto` or `staff_reply`.
+    /// Only those from here: `api`, `auto` (medrelay answering a patient) or `staff_reply`.
+    #[param(value_type = Option<OriginFamily>)]
     origin: Option<String>,
     topic: Option<String>,
     /// Our appointment id (`apt_…`) or the booking system's `appointment_id`.
     appointment_id: Option<String>,
     /// The channel it went on.
+    #[param(value_type = Option<ChannelKind>)]
     channel: Option<String>,
     /// The booking system's `reference` given when the notification was created.
     reference: Option<String>,
@@ -42,6 +44,7 @@ pub(super) struct ListQuery {
     #[param(example = "2026-12-05T00:00:00Z")]
     updated_after: Option<String>,
     /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     /// Newest-first list only: the `next_cursor` of the page before.
     cursor: Option<String>,

@@ -162,7 +162,11 @@ pub(super) fn request_hash<T>(body: &ApiJson<T>) -> String {
             and body gets the first answer and creates nothing")),
     request_body = NotificationIn,
     responses(
-        (status = 202, description = "Taken: where it stands and when it goes", body = ReceiptOut),
+        (status = 202, description = "Taken: where it stands and when it goes", body = ReceiptOut,
+            headers(
+                ("Location" = String, description = "The notification: `/v1/notifications/{id}`"),
+                ("Idempotent-Replayed" = bool, description = "`true`: the answer to an earlier request with this Idempotency-Key, nothing new was created; `false`: this request created it"),
+            )),
         (status = 403, description = "This key may not send this (a quick reply needs staff)"),
         (status = 429, description = "The patient's daily limit, this key's rate, or failed key checks"),
     )
@@ -405,7 +409,7 @@ fn why_not_cancellable(current: &NotificationRecord) -> String {
 #[derive(Debug, Serialize, ToSchema)]
 pub(super) struct NotificationList {
     items: Vec<NotificationOut>,
-    /// Newest-first list: the `cursor` of the next page, if there is one. Change feed: always
+    /// Newest-first list: the `cursor` of the next page, `null` on the last. Change feed: always
     /// given, the `updated_after` that continues the feed.
     next_cursor: Option<String>,
 }
@@ -415,6 +419,10 @@ pub(super) struct NotificationList {
     get,
     path = "/v1/notifications",
     tag = "notifications",
+    description = "Newest first, paged with `cursor`; or, with `updated_after`, the change feed: \
+        the notifications in the order their last change was written, continued with \
+        `updated_after=<next_cursor>`. The feed gives every change once (a notification \
+        changed twice between two reads shows once, as it is now) and never skips one.",
     params(ListQuery),
     responses((status = 200, description = "A page of notifications", body = NotificationList))
 )]
