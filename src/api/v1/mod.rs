@@ -18,6 +18,7 @@ mod keys;
 mod messages;
 mod notification_out;
 mod notifications;
+mod paging;
 mod patient_directory;
 mod patients;
 mod stats;
