@@ -12,6 +12,7 @@
 mod appointment_bookings;
 mod appointment_list;
 mod appointments;
+mod booking_webhooks;
 mod callbacks;
 mod clinic_profile;
 mod clinics;
@@ -27,6 +28,7 @@ mod gauges;
 mod inbound;
 mod inbound_media;
 mod inbound_settings;
+mod notification_feed;
 mod notification_reads;
 mod notifications;
 mod outcomes;
@@ -55,6 +57,10 @@ pub use appointment_list::{AppointmentCursor, AppointmentFilter, AppointmentPage
 pub use appointments::{
     AppointmentChange, AppointmentView, CancelledAppointment, ReminderView, SkippedReminder,
 };
+pub use booking_webhooks::{
+    ClaimedWebhook, DeliveryRecord, EndpointChange, NewWebhookEndpoint, WebhookEndpoint,
+    WebhookOutcome, WebhookResult,
+};
 pub use callbacks::CallbackView;
 pub use clinics::{
     ApiKeyRole, ApiKeyView, AuthenticatedKey, IssuedKey, NewClinic, key_fingerprint,
@@ -74,6 +80,7 @@ pub use inbound::{
     Received,
 };
 pub use inbound_media::MessageMedia;
+pub use notification_feed::{FeedCursor, FeedPage, FeedStart};
 pub use notification_reads::{
     AttemptRecord, EventRecord, NotificationFilter, NotificationPage, NotificationRecord,
 };

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
@@ -26,6 +26,7 @@ use super::notifications::{idempotency_key, request_hash};
 use super::patients::checked;
 use crate::api::AppState;
 use crate::api::auth::Caller;
+use crate::api::created::Created;
 use crate::api::json::{ApiJson, TIMESTAMP_RULE};
 use crate::api::problem::{ApiError, FieldError};
 use crate::domain::{AppointmentId, Clinic, NotificationStatus, Patient};
@@ -293,6 +294,14 @@ async fn reminder_copy_breaks(
     })
 }
 
+/// The answer to a booking, new (`replayed` false) or the same request again; a reminder due at
+/// once wakes the dispatcher.
+fn booked(state: &AppState, view: AppointmentView, replayed: bool) -> Created<AppointmentOut> {
+    wake_if_due(state, &view);
+    let location = format!("/v1/appointments/{}", view.id);
+    Created::at(location, view.into()).replay(replayed)
+}
+
 /// Books an appointment and plans its reminders. Booking a cancelled appointment's
 /// `appointment_id` again books it again.
 #[utoipa::path(
@@ -304,7 +313,11 @@ async fn reminder_copy_breaks(
             and body gets the first answer and creates nothing")),
     request_body = AppointmentIn,
     responses(
-        (status = 201, description = "Booked, with its reminders", body = AppointmentOut),
+        (status = 201, description = "Booked, with its reminders", body = AppointmentOut,
+            headers(
+                ("Location" = String, description = "The appointment: `/v1/appointments/{id}`"),
+                ("Idempotent-Replayed" = bool, description = "`true`: the answer to an earlier request with this Idempotency-Key, nothing new was created; `false`: this request created it"),
+            )),
         (status = 409, description = "This appointment_id is booked with other details"),
     )
 )]
@@ -313,7 +326,7 @@ pub(super) async fn book_appointment(
     caller: Caller,
     headers: HeaderMap,
     body: ApiJson<AppointmentIn>,
-) -> Result<(StatusCode, Json<AppointmentOut>), ApiError> {
+) -> Result<Created<AppointmentOut>, ApiError> {
     let key = idempotency_key(&headers)?;
     let hash = request_hash(&body);
     let now = state.clock.now();
@@ -330,10 +343,8 @@ pub(super) async fn book_appointment(
         .book_appointment(&appointment, change, &hours)
         .await?
     {
-        Booking::Created(view) | Booking::Replayed(view) | Booking::BookedAgain(view) => {
-            wake_if_due(&state, &view);
-            Ok((StatusCode::CREATED, Json(view.into())))
-        }
+        Booking::Created(view) | Booking::BookedAgain(view) => Ok(booked(&state, view, false)),
+        Booking::Replayed(view) => Ok(booked(&state, view, true)),
         Booking::KeyReused => Err(ApiError::invalid(
             "Idempotency-Key",
             "was already used with a different request; use a new key for a new appointment",

@@ -17,6 +17,7 @@ mod conversations;
 mod keys;
 mod messages;
 mod notification_out;
+mod notification_query;
 mod notifications;
 mod paging;
 mod patient_directory;
@@ -24,6 +25,7 @@ mod patients;
 mod stats;
 mod templates;
 mod topics;
+mod webhooks;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -69,6 +71,20 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::list_keys, keys::create_key))
         .routes(routes!(keys::revoke_key))
         .routes(routes!(stats::get_stats))
+        .merge(webhook_routes())
+}
+
+fn webhook_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::patch_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::replay))
 }
 
 fn clinic_routes() -> OpenApiRouter<AppState> {
