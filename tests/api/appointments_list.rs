@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::conversations::get;
-use crate::harness::TestApp;
+use crate::harness::{TestApp, problem_fields};
 
 /// Three appointments: Dana's at 09:00 (cancelled) and 23:30 on 10 March 2027, Omer's at 00:30
 /// the next day in Jerusalem, which is still 10 March in UTC.
@@ -116,12 +116,7 @@ async fn a_bad_day_status_or_cursor_is_refused_naming_each_field() {
     .await;
 
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
+    let fields = problem_fields(&problem);
     assert_eq!(fields, ["day", "status", "cursor"]);
     app.stop().await;
 }
@@ -206,12 +201,7 @@ async fn a_booking_without_metadata_shows_an_empty_object_and_bad_marks_are_refu
     assert_eq!(plain["metadata"], json!({}));
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let problem: Value = refused.json().await.expect("problem");
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
+    let fields = problem_fields(&problem);
     assert_eq!(fields, ["reference", "metadata.nested"]);
     app.stop().await;
 }

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::conversations::get;
-use crate::harness::TestApp;
+use crate::harness::{TestApp, problem_fields};
 
 async fn app_with_patients() -> TestApp {
     let app = TestApp::spawn().await;
@@ -104,12 +104,7 @@ async fn a_bad_search_limit_or_cursor_is_refused_naming_each_field() {
     .await;
 
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
+    let fields = problem_fields(&problem);
     assert_eq!(fields, ["q", "limit", "cursor"]);
     app.stop().await;
 }

@@ -19,6 +19,7 @@ mod messages;
 mod notification_out;
 mod notification_query;
 mod notifications;
+mod paging;
 mod patient_directory;
 mod patients;
 mod stats;
