@@ -6,8 +6,7 @@ use medrelay_channels::ChannelKind;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    FieldError, Language, ONE_LINE_RULE, Phone, PhoneRegion, TimeZoneName, is_dialable,
-    is_one_line,
+    FieldError, Language, ONE_LINE_RULE, Phone, PhoneRegion, TimeZoneName, is_dialable, is_one_line,
 };
 
 pub const DIALABLE_RULE: &str = "must be a number to dial: 1 to 20 digits, + and -, e.g. 101";
@@ -77,7 +76,10 @@ impl ClinicProfile {
         }
         let channels = channel_list("channels", &text.channels, &mut errors);
         if text.channels.is_empty() {
-            errors.push(FieldError::new("channels", "must name at least one channel"));
+            errors.push(FieldError::new(
+                "channels",
+                "must name at least one channel",
+            ));
         }
         match (language, timezone, errors.is_empty()) {
             (Some(language), Some(timezone), true) => Ok(Self {
@@ -98,7 +100,11 @@ impl ClinicProfile {
             phone: self.phone.as_ref().map(|p| p.as_str().to_owned()),
             emergency_number: self.emergency_number.clone(),
             language: self.language.as_str().to_owned(),
-            channels: self.channels.iter().map(|c| c.as_str().to_owned()).collect(),
+            channels: self
+                .channels
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect(),
             timezone: self.timezone.as_str().to_owned(),
         }
     }

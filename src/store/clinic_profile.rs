@@ -33,8 +33,7 @@ impl ProfileRow {
                 .clone()
                 .map(|p| Phone::from_stored(p, LineType::Unknown)),
             emergency_number: settings.emergency_number,
-            language: Language::parse(&self.default_language)
-                .ok_or_else(|| corrupt("language"))?,
+            language: Language::parse(&self.default_language).ok_or_else(|| corrupt("language"))?,
             channels: parse_channels(&self.default_channels)?,
             timezone: TimeZoneName::parse(&self.timezone).ok_or_else(|| corrupt("time zone"))?,
         };
@@ -84,9 +83,10 @@ impl Store {
         } else {
             let mut settings = inbound_settings_from_stored(row.inbound_settings)?;
             settings.emergency_number = changed.emergency_number.clone();
-            Some(serde_json::to_string(&settings).map_err(|e| {
-                StoreError::Corrupt(format!("clinic inbound settings: {e}"))
-            })?)
+            Some(
+                serde_json::to_string(&settings)
+                    .map_err(|e| StoreError::Corrupt(format!("clinic inbound settings: {e}")))?,
+            )
         };
         sqlx::query(
             "UPDATE clinics SET name = $2, timezone = $3, default_language = $4, \

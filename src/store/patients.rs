@@ -344,10 +344,9 @@ impl Store {
         filter: &PatientFilter,
     ) -> Result<PatientPage, StoreError> {
         let (search, values) = filter.search.condition(2);
-        let after = filter
-            .after
-            .as_ref()
-            .map_or(String::new(), |_| format!(" AND external_id > ${}", values.len() + 2));
+        let after = filter.after.as_ref().map_or(String::new(), |_| {
+            format!(" AND external_id > ${}", values.len() + 2)
+        });
         let sql = format!(
             "SELECT {PATIENT_COLUMNS} FROM patients WHERE clinic_id = $1{search}{after} \
              ORDER BY external_id LIMIT {}",

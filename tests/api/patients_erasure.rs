@@ -64,7 +64,11 @@ async fn erasing_needs_an_admin_key_and_again_changes_nothing() {
     assert_eq!(first, StatusCode::NO_CONTENT);
     assert_eq!(again, StatusCode::NO_CONTENT);
     assert_eq!(unknown, StatusCode::NOT_FOUND);
-    assert_eq!(erased["items"], json!([]), "an erased name is found by nothing");
+    assert_eq!(
+        erased["items"],
+        json!([]),
+        "an erased name is found by nothing"
+    );
     let (_, listed) = get(&app, &app.key, "/v1/patients").await;
     assert!(listed["items"][0]["erased_at"].is_string(), "{listed:#}");
     app.stop().await;
@@ -79,7 +83,12 @@ async fn a_message_from_an_erased_patients_number_is_from_an_unknown_contact() {
     app.patient_sends(json!({ "channel": "whatsapp", "from": DANA_PHONE, "text": "hello?" }))
         .await;
 
-    let (status, contact) = get(&app, &app.key, &format!("/v1/patients/unknown:{DANA_PHONE}")).await;
+    let (status, contact) = get(
+        &app,
+        &app.key,
+        &format!("/v1/patients/unknown:{DANA_PHONE}"),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{contact:#}");
     let (_, dana) = get(&app, &app.key, "/v1/patients/p-1").await;
     assert_eq!(dana["phone"], Value::Null);

@@ -15,7 +15,8 @@ async fn app_with_patients() -> TestApp {
         ("p-3", "Omer Danino", "+972501112233"),
         ("p-4", "עומר לוי", "+972509998877"),
     ] {
-        app.patient(id, json!({ "name": name, "phone": phone })).await;
+        app.patient(id, json!({ "name": name, "phone": phone }))
+            .await;
     }
     app
 }

@@ -92,5 +92,9 @@ pub(super) async fn patch_clinic(
     state.keys.forget_clinic(&clinic.id);
     state.clinic_settings.forget(&clinic.id);
     tracing::info!(clinic = %clinic.slug, "clinic details changed");
-    Ok(Json(ClinicOut::new(&clinic.slug, &changed, clinic.phone_region)))
+    Ok(Json(ClinicOut::new(
+        &clinic.slug,
+        &changed,
+        clinic.phone_region,
+    )))
 }
