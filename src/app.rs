@@ -11,6 +11,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::api::{self, AppState, FailedAuthLimit, KeyGuard};
+use crate::booking_webhooks::WebhookSender;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, SandboxUndecided};
 use crate::dispatch::Dispatcher;
@@ -38,6 +39,8 @@ pub enum StartError {
     Provider(#[from] ProviderSetupError),
     #[error(transparent)]
     SandboxUndecided(#[from] SandboxUndecided),
+    #[error("cannot set up the webhook client: {0}")]
+    WebhookClient(#[from] reqwest::Error),
 }
 
 #[derive(Debug)]
@@ -45,6 +48,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     dispatcher: Arc<Dispatcher>,
+    webhooks: Arc<WebhookSender>,
     sandbox: Option<Arc<Sandbox>>,
 }
 
@@ -54,8 +58,8 @@ pub struct RunningApp {
     pub addr: SocketAddr,
     pub store: Store,
     stop: watch::Sender<bool>,
-    /// The dispatcher, the secure links' expiry records, the overdue sweep and the sandbox's
-    /// status reports.
+    /// The dispatcher, the webhook sender, the secure links' expiry records, the overdue sweep
+    /// and the sandbox's status reports.
     workers: Vec<JoinHandle<()>>,
     stop_serving: watch::Sender<bool>,
     server: JoinHandle<()>,
@@ -155,6 +159,11 @@ impl Application {
             Arc::clone(&secure_links),
         ));
         let tracker = Tracker::new(store.clone(), Arc::clone(&clock), Arc::clone(&wake));
+        let webhooks = Arc::new(WebhookSender::new(
+            store.clone(),
+            Arc::clone(&clock),
+            config.webhooks.clone(),
+        )?);
         let state = AppState {
             store,
             keys: Arc::new(KeyGuard::new(&config.api)),
@@ -173,6 +182,7 @@ impl Application {
             listener,
             state,
             dispatcher,
+            webhooks,
             sandbox,
         })
     }
@@ -221,10 +231,11 @@ impl Application {
             Arc::clone(&clock),
             stopped.clone(),
         ));
+        let webhooks = tokio::spawn(Arc::clone(&self.webhooks).run_until_stopped(stopped.clone()));
         let sampler =
             crate::observability::Sampler::new(store.clone(), Arc::clone(&clock), &metrics);
         let sampler = tokio::spawn(sampler.run_until_stopped(stopped.clone()));
-        let mut workers = vec![dispatcher, expiries, overdue, sampler];
+        let mut workers = vec![dispatcher, webhooks, expiries, overdue, sampler];
         if let Some(sandbox) = self.sandbox {
             workers.push(tokio::spawn(report_sandbox_statuses(sandbox, stopped)));
         }

@@ -8,6 +8,8 @@
 //!   channel adapters, records outcomes.
 //! - [`policy`]: pure routing rules: channel plan, fallback, retries, expiry, templates.
 //! - [`tracking`]: provider status updates move attempts to delivered / read / failed.
+//! - [`booking_webhooks`]: signed webhooks to the booking system, from the outbox the event
+//!   writer fills in the causing transaction.
 //! - [`conversations`]: what patients send: stored, read by the rules, answered, labelled.
 //! - [`providers`]: each clinic's provider accounts and adapters; webhook secrets.
 //! - [`sandbox`]: look-alikes of the providers' APIs, used when a clinic has no provider account.
@@ -21,6 +23,7 @@
 pub mod api;
 pub mod app;
 pub mod batch;
+pub mod booking_webhooks;
 pub mod cache;
 pub mod clock;
 pub mod config;

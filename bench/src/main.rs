@@ -26,6 +26,9 @@
 //! measures intake and delivery apart, and the busy cores printed for this process and for the
 //! whole machine tell waiting from computing (and show other load on the machine).
 //!
+//! `--webhooks` adds a webhook receiver for every event type (in this process, checking every
+//! signature) and prints the events per second delivered to it while notifications flow.
+//!
 //! `--stats` measures `GET /v1/stats` instead: a year of one clinic's history (1,000,000
 //! notifications with their attempts and 100,000 inbound messages by default) is loaded straight
 //! into the fresh database with multi-row INSERTs, then the last 7 and 90 days are asked for
@@ -41,6 +44,7 @@ mod stats;
 mod stats_load;
 mod statuses;
 mod submit;
+mod webhooks;
 
 use std::error::Error;
 use std::net::SocketAddr;
@@ -49,7 +53,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use medrelay::Application;
-use medrelay::config::{ApiConfig, Config, SandboxConfig};
+use medrelay::config::{ApiConfig, Config, SandboxConfig, WebhooksConfig};
 use medrelay::domain::{Clinic, ClinicHours, ClinicId, Language, PhoneRegion, TimeZoneName};
 use medrelay::store::{ApiKeyRole, NewClinic, Store};
 use medrelay_channels::ChannelKind;
@@ -103,6 +107,10 @@ struct Args {
     /// Print the notifications' status counts every second from the first submit on.
     #[arg(long, short)]
     verbose: bool,
+    /// Register a webhook receiver in this process for every event type and report the events
+    /// per second it is sent while notifications flow.
+    #[arg(long)]
+    webhooks: bool,
     /// Time `GET /v1/stats` on a loaded year of history instead of driving notifications.
     #[arg(long)]
     stats: bool,
@@ -233,6 +241,11 @@ async fn run_gateway(target: &Backend, database_url: String, args: &Args) -> Ben
             read_delay_ms: 50,
             ..base.sandbox.clone()
         },
+        // The `--webhooks` receiver listens on loopback.
+        webhooks: WebhooksConfig {
+            allow_private_targets: true,
+            ..base.webhooks.clone()
+        },
         ..base
     };
     let app = Application::build(config).await?;
@@ -246,11 +259,19 @@ async fn run_gateway(target: &Backend, database_url: String, args: &Args) -> Ben
         .store()
         .create_api_key(&clinic.id, ApiKeyRole::Booking, now)
         .await?;
+    let receiver = match args.webhooks {
+        true => Some(webhooks::register_receiver(app.store(), &clinic.id).await?),
+        false => None,
+    };
     let running = app.start();
     let store = running.store.clone();
     let base = format!("http://{}", running.addr);
 
     let result = drive(target, &store, &clinic.id, &base, &key, args).await;
+    if let (Some(receiver), Ok(figures)) = (&receiver, &result) {
+        let timeout = Duration::from_secs(args.timeout_secs);
+        webhooks::report(&store, receiver, figures.end_to_end, timeout).await?;
+    }
     running.stop().await;
     store.close().await;
     result

@@ -21,7 +21,7 @@ use env::{TextEnv, without_value};
 pub use observability::{MetricsConfig, TelemetryConfig};
 pub use sections::{
     ApiConfig, AppointmentsConfig, DeliveryTimeouts, DispatchConfig, HttpConfig, ProviderAccounts,
-    SandboxConfig, SandboxSecrets, SenderRates,
+    SandboxConfig, SandboxSecrets, SenderRates, WebhooksConfig,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -53,6 +53,7 @@ pub struct Config {
     pub delivery_timeout: DeliveryTimeouts,
     pub sandbox: SandboxConfig,
     pub appointments: AppointmentsConfig,
+    pub webhooks: WebhooksConfig,
     pub metrics: MetricsConfig,
     pub telemetry: TelemetryConfig,
 }

@@ -280,3 +280,52 @@ impl AppointmentsConfig {
             .all(|o| ReminderOffset::parse(o).is_some())
     }
 }
+
+/// Webhooks to the booking system: how long a try may take, how tries are spaced and for how
+/// long, and which targets are allowed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// A receiver that has not answered by then has failed this try.
+    pub timeout_ms: u64,
+    /// First retry delay; it doubles with each try, with ±20% jitter.
+    pub retry_base_ms: u64,
+    /// Longest retry delay.
+    pub retry_cap_ms: u64,
+    /// How long after its first try a message is retried before it is given up.
+    pub retry_for_ms: u64,
+    /// An endpoint whose every delivery has failed this long is switched off, with an event.
+    pub disable_after_ms: u64,
+    /// Messages the sender claims at once.
+    pub batch_size: u32,
+    /// Requests in flight at once.
+    pub concurrency: u32,
+    /// How long a claim lasts; a crashed instance's messages are sent again after it.
+    pub lease_ms: u64,
+    /// How often an idle sender looks for due messages.
+    pub poll_interval_ms: u64,
+    /// Whether endpoints may be on loopback, private-range or link-local addresses (and on
+    /// plain `http://` there).
+    pub allow_private_targets: bool,
+}
+
+impl WebhooksConfig {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+
+    pub fn lease(&self) -> Duration {
+        Duration::from_millis(self.lease_ms)
+    }
+
+    /// The delay before try `tries + 1`, after `tries` failed: doubling from `retry_base_ms` up
+    /// to `retry_cap_ms`, with ±20% jitter.
+    pub fn retry_delay(&self, tries: u32) -> Duration {
+        let doubled = self
+            .retry_base_ms
+            .saturating_mul(1u64 << tries.saturating_sub(1).min(40));
+        let delay = doubled.min(self.retry_cap_ms) as f64;
+        let jitter = rand::rng().random_range(0.8..=1.2);
+        Duration::from_millis((delay * jitter) as u64)
+    }
+}

@@ -12,7 +12,7 @@ use super::reason::joined;
 use super::{
     ApiKeyId, AppointmentId, AttemptStatus, AutoReply, CallbackOutcome, CallbackTaskId, HoursRule,
     Intent, LinkEvent, NotificationId, NotificationStatus, Priority, Reason, ReminderSkip,
-    clinic_time,
+    WebhookEndpointId, clinic_time,
 };
 
 /// Who caused an event.
@@ -347,6 +347,12 @@ pub enum Event {
         reply: AutoReply,
         reason: String,
     },
+    /// The clinic's webhook endpoint `endpoint` was switched off: every delivery to it failed
+    /// since `failing_since`.
+    WebhookEndpointDisabled {
+        endpoint: WebhookEndpointId,
+        failing_since: Timestamp,
+    },
     /// One reason of a routing decision; its JSON is the reason's own, tagged by its type.
     #[serde(untagged)]
     Routing(Reason),
@@ -370,7 +376,7 @@ impl Event {
             | Self::AttemptAmbiguous { .. }
             | Self::AttemptFailed { .. }
             | Self::DeliveryStatus { .. } => "attempt",
-            Self::ChannelSuspended { .. } => "alert",
+            Self::ChannelSuspended { .. } | Self::WebhookEndpointDisabled { .. } => "alert",
             Self::CallbackOpened { .. }
             | Self::CallbackClaimed { .. }
             | Self::CallbackClosed { .. } => "callback",
@@ -506,6 +512,13 @@ impl Event {
                 cause,
             } => format!(
                 "{channel} suspended for this clinic until {until}: {cause}; an operator must fix the provider account"
+            ),
+            Self::WebhookEndpointDisabled {
+                endpoint,
+                failing_since,
+            } => format!(
+                "webhook endpoint {endpoint} disabled: every delivery to it has failed since \
+                 {failing_since}; re-enable it once the booking system answers again"
             ),
             Self::CallbackOpened { task } => {
                 format!("handed to staff: callback task {task} opened")

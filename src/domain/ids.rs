@@ -62,6 +62,16 @@ id_type!(
     InboundMessageId,
     "msg"
 );
+id_type!(
+    /// A booking system's webhook endpoint.
+    WebhookEndpointId,
+    "ep"
+);
+id_type!(
+    /// One event as the booking system's webhooks carry it: the `webhook-id` of every try.
+    WebhookEventId,
+    "evt"
+);
 
 #[cfg(test)]
 mod tests {

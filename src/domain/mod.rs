@@ -32,6 +32,7 @@ macro_rules! text_enum {
 }
 
 mod booking;
+mod booking_webhook;
 mod callback;
 mod clinic_profile;
 mod contact;
@@ -51,6 +52,7 @@ mod text;
 mod topic;
 
 pub use booking::{Metadata, Reference};
+pub use booking_webhook::{WebhookEventType, WebhookFacts, attempt_channel, webhook_facts};
 pub use callback::{CallbackOutcome, CallbackStatus};
 pub use clinic_profile::{ClinicProfile, ClinicProfileText, DIALABLE_RULE, channel_list};
 pub use contact::{EmailAddress, Language, TimeZoneName};
@@ -63,7 +65,7 @@ pub use hours::{
 };
 pub use ids::{
     ApiKeyId, AppointmentId, AttemptId, CallbackTaskId, ClinicId, InboundMessageId, NotificationId,
-    PatientId, SecureLinkId,
+    PatientId, SecureLinkId, WebhookEndpointId, WebhookEventId,
 };
 pub use inbound::{
     AutoReply, BUILT_IN_LABELS, ConversationStatus, InboundMedia, InboundMessage, Intent, Origin,

@@ -3,9 +3,13 @@
 use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 
+use super::booking_webhooks::{OutboxEvent, write_outbox};
 use super::rows::{columns, write_rows};
 use super::{StoreError, millis};
-use crate::domain::{Actor, ClinicId, Event, InboundMessageId, PatientId};
+use crate::domain::{
+    Actor, ClinicId, Event, InboundMessageId, PatientId, WebhookFacts, attempt_channel,
+    webhook_facts,
+};
 
 /// The audit events of one transaction, written together in a few multi-row statements. The
 /// only writer of events: each row holds the typed event as JSON, its sentence and its actor.
@@ -21,6 +25,8 @@ struct StoredEvent {
     attempt_id: Option<String>,
     /// Set for a conversation's events: the patient's conversation and its clinic.
     conversation: Option<(String, String)>,
+    /// Set for a clinic's own events (about no patient).
+    clinic: Option<String>,
     /// Set for the events a patient's message caused.
     inbound_message_id: Option<String>,
     at: i64,
@@ -28,6 +34,10 @@ struct StoredEvent {
     detail: String,
     data: String,
     actor: String,
+    /// What the booking system's webhooks carry of it, if anything.
+    hook: Option<WebhookFacts>,
+    /// The channel of an attempt event, for a status change written beside it.
+    channel: Option<medrelay_channels::ChannelKind>,
 }
 
 impl EventBatch {
@@ -64,6 +74,19 @@ impl EventBatch {
         Ok(())
     }
 
+    /// An event of the clinic itself, about none of its patients (its webhook endpoints).
+    pub(crate) fn add_for_clinic(
+        &mut self,
+        clinic: &ClinicId,
+        at: Timestamp,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        let mut row = stored(at, &Actor::System, event)?;
+        row.clinic = Some(clinic.as_str().to_owned());
+        self.rows.push(row);
+        Ok(())
+    }
+
     /// An event of a patient's conversation caused by their message `message`.
     pub(crate) fn add_for_message(
         &mut self,
@@ -82,14 +105,77 @@ impl EventBatch {
         Ok(())
     }
 
+    /// Writes the events, and the booking system's webhook messages for those it hears of, in
+    /// the caller's transaction.
     pub(crate) async fn write(self, tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
+        self.write_events(tx).await?;
+        let outbox = self.outbox_events();
+        write_outbox(tx, &outbox).await
+    }
+
+    /// The webhook events of the batch; a status change carries the channel and the sentences
+    /// of the other events of its notification in this batch (the reason). An event recorded on
+    /// several trails (a patient's answer to an appointment: on the conversation and on each
+    /// reminder) is heard once, as its last copy, the latest reminder's.
+    fn outbox_events(&self) -> Vec<OutboxEvent<'_>> {
+        self.rows
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.is_copied_later(*i))
+            .filter_map(|(_, row)| Some(self.outbox_event(row, row.hook.as_ref()?)))
+            .collect()
+    }
+
+    fn is_copied_later(&self, i: usize) -> bool {
+        let Some(hook) = &self.rows[i].hook else {
+            return false;
+        };
+        hook.appointment.is_some()
+            && self.rows[i + 1..].iter().any(|later| {
+                later.at == self.rows[i].at
+                    && later
+                        .hook
+                        .as_ref()
+                        .is_some_and(|h| h.appointment == hook.appointment && h.types == hook.types)
+            })
+    }
+
+    fn outbox_event<'a>(&'a self, row: &'a StoredEvent, hook: &'a WebhookFacts) -> OutboxEvent<'a> {
+        let siblings: Vec<&StoredEvent> = self
+            .rows
+            .iter()
+            .filter(|o| o.hook.is_none() && row.notification_id.is_some())
+            .filter(|o| o.notification_id == row.notification_id)
+            .collect();
+        let reason: Vec<&str> = siblings.iter().map(|o| o.detail.as_str()).collect();
+        OutboxEvent {
+            notification_id: row.notification_id.as_deref(),
+            attempt_id: row
+                .attempt_id
+                .as_deref()
+                .or_else(|| siblings.iter().rev().find_map(|o| o.attempt_id.as_deref())),
+            clinic_id: row.conversation.as_ref().map(|(c, _)| c.as_str()),
+            patient_id: row.conversation.as_ref().map(|(_, p)| p.as_str()),
+            inbound_message_id: row.inbound_message_id.as_deref(),
+            at: row.at,
+            facts: hook,
+            channel: siblings.iter().rev().find_map(|o| o.channel),
+            reason: (!reason.is_empty()).then(|| reason.join("; ")),
+        }
+    }
+
+    async fn write_events(&self, tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
         let rows: Vec<EventRow> = self
             .rows
             .iter()
             .map(|e| EventRow {
                 notification_id: e.notification_id.as_deref(),
                 attempt_id: e.attempt_id.as_deref(),
-                clinic_id: e.conversation.as_ref().map(|(c, _)| c.as_str()),
+                clinic_id: e
+                    .conversation
+                    .as_ref()
+                    .map(|(c, _)| c.as_str())
+                    .or(e.clinic.as_deref()),
                 patient_id: e.conversation.as_ref().map(|(_, p)| p.as_str()),
                 inbound_message_id: e.inbound_message_id.as_deref(),
                 at: e.at,
@@ -112,12 +198,15 @@ fn stored(at: Timestamp, actor: &Actor, event: &Event) -> Result<StoredEvent, St
         notification_id: None,
         attempt_id: None,
         conversation: None,
+        clinic: None,
         inbound_message_id: None,
         at: millis(at),
         kind: event.kind(),
         detail: event.detail(actor),
         data,
         actor: actor.stored(),
+        hook: webhook_facts(event),
+        channel: attempt_channel(event),
     })
 }
 

@@ -5,6 +5,8 @@
 //! - [`process`]: the `medrelay` binary as a child process, with only the settings the test
 //!   gives it, its output lines, readiness, the key a first run prints, and its log on failure;
 //! - [`outbox`]: what the sandbox says each patient received;
+//! - [`webhook_receiver`]: a booking system's webhook receiver that verifies every signature with
+//!   the Standard Webhooks reference verifier and keeps each event once;
 //! - [`wait`]: waiting for a condition with a deadline, instead of sleeping a guessed time.
 //!
 //! It knows medrelay only from the outside (HTTP, the command line, the sandbox's table), so it
@@ -14,6 +16,8 @@ pub mod database;
 pub mod outbox;
 pub mod process;
 pub mod wait;
+pub mod webhook_receiver;
 
 pub use database::{Backend, TestDatabase};
 pub use process::{Process, free_port};
+pub use webhook_receiver::{ReceivedEvent, WebhookReceiver};

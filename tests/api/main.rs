@@ -5,10 +5,13 @@
 mod harness;
 
 mod appointments;
+mod appointments_list;
 mod bad_input;
+mod booking_webhooks;
 mod callbacks;
 mod channels;
 mod clinic_inbound;
+mod clinic_settings;
 mod contents;
 mod conversation_replies;
 mod conversations;
@@ -22,6 +25,9 @@ mod keys;
 mod metrics;
 mod multi_instance;
 mod notifications;
+mod notifications_feed;
+mod openapi;
+mod openapi_contract;
 mod patient_cap;
 mod patients;
 mod patients_erasure;

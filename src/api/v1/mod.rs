@@ -2,8 +2,10 @@
 //! `…Out`), so what clients see is defined here and not by the store's rows. Routes are
 //! registered with `routes!`, which documents each handler as it routes it.
 
+mod appointment_list;
 mod appointment_out;
 mod appointments;
+mod booking_fields;
 mod callbacks;
 mod clinic;
 mod clinic_hours;
@@ -15,12 +17,14 @@ mod conversations;
 mod keys;
 mod messages;
 mod notification_out;
+mod notification_query;
 mod notifications;
 mod patient_directory;
 mod patients;
 mod stats;
 mod templates;
 mod topics;
+mod webhooks;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -49,7 +53,10 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(topics::put_topic))
         .merge(template_routes())
         .merge(clinic_routes())
-        .routes(routes!(appointments::book_appointment))
+        .routes(routes!(
+            appointment_list::list_appointments,
+            appointments::book_appointment
+        ))
         .routes(routes!(
             appointments::get_appointment,
             appointments::move_appointment,
@@ -63,6 +70,20 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::list_keys, keys::create_key))
         .routes(routes!(keys::revoke_key))
         .routes(routes!(stats::get_stats))
+        .merge(webhook_routes())
+}
+
+fn webhook_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::patch_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::replay))
 }
 
 fn clinic_routes() -> OpenApiRouter<AppState> {

@@ -1,0 +1,205 @@
+//! Webhooks to the booking system: the sender that delivers the outbox the event writer fills
+//! (`store::booking_webhooks`), signed per Standard Webhooks, retried with exponential backoff
+//! and jitter for `webhooks.retry_for_ms`, in order per endpoint and notification, under a
+//! lease so that several instances share the work and a crashed one's messages go again.
+//!
+//! - this file: the loop and one round from claim to recorded tries;
+//! - `signing`: secrets and `webhook-signature`;
+//! - `payload`: the body, from the stored message;
+//! - `target`: which URLs and addresses webhooks may go to.
+
+mod payload;
+mod signing;
+mod target;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use jiff::{SignedDuration, Timestamp};
+use tokio::sync::watch;
+
+pub use signing::{new_secret, signature_header};
+pub use target::{TargetError, check_target, is_private};
+
+use crate::clock::{SharedClock, later};
+use crate::config::WebhooksConfig;
+use crate::store::{ClaimedWebhook, Store, StoreError, WebhookOutcome, WebhookResult};
+
+/// How often the backlog gauge is read when the sender is idle.
+const BACKLOG_EVERY: Duration = Duration::from_secs(5);
+
+#[derive(Debug)]
+pub struct WebhookSender {
+    store: Store,
+    clock: SharedClock,
+    config: WebhooksConfig,
+    client: reqwest::Client,
+}
+
+impl WebhookSender {
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        config: WebhooksConfig,
+    ) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .timeout(config.timeout())
+            .connect_timeout(config.timeout())
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(target::GuardedResolver {
+                allow_private: config.allow_private_targets,
+            }))
+            .user_agent(concat!("medrelay-webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            store,
+            clock,
+            config,
+            client,
+        })
+    }
+
+    /// Delivers due messages until `stop`; the round in flight finishes first.
+    pub async fn run_until_stopped(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let idle = Duration::from_millis(self.config.poll_interval_ms);
+        let mut backlog_read = Instant::now() - BACKLOG_EVERY;
+        while !*stop.borrow() {
+            match self.deliver_due().await {
+                Ok(0) => {
+                    if backlog_read.elapsed() >= BACKLOG_EVERY {
+                        backlog_read = Instant::now();
+                        self.report_backlog().await;
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(idle) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::error!(%error, "webhook round failed");
+                    tokio::time::sleep(idle).await;
+                }
+            }
+        }
+    }
+
+    /// One round: claim due messages, send them side by side, record every try. Returns how
+    /// many were claimed.
+    pub async fn deliver_due(&self) -> Result<usize, StoreError> {
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let now = self.clock.now();
+        let lease_until = later(now, self.config.lease());
+        let claimed = self
+            .store
+            .claim_webhooks(&token, now, lease_until, self.config.batch_size)
+            .await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let count = claimed.len();
+        let outcomes: Vec<WebhookOutcome> = futures::stream::iter(claimed)
+            .map(|message| self.send(message))
+            .buffer_unordered(self.config.concurrency.max(1) as usize)
+            .collect()
+            .await;
+        let disable_after = SignedDuration::from_millis(
+            i64::try_from(self.config.disable_after_ms).unwrap_or(i64::MAX),
+        );
+        let disabled = self
+            .store
+            .record_webhook_outcomes(&token, &outcomes, disable_after, self.clock.now())
+            .await?;
+        for endpoint in disabled {
+            tracing::warn!(%endpoint, "webhook endpoint disabled: its deliveries kept failing");
+        }
+        Ok(count)
+    }
+
+    /// One try of one message.
+    async fn send(&self, message: ClaimedWebhook) -> WebhookOutcome {
+        let started = Instant::now();
+        let (status_code, error) = match self.post(&message).await {
+            Ok(status) if (200..300).contains(&status) => (Some(status), None),
+            Ok(status) => (Some(status), Some(format!("status {status}"))),
+            Err(cause) => (None, Some(cause)),
+        };
+        let elapsed = started.elapsed();
+        let at = self.clock.now();
+        let result = match error {
+            None => WebhookResult::Delivered,
+            Some(_) => self.after_failure(&message, at),
+        };
+        metrics::counter!("medrelay_webhook_deliveries_total", "outcome" => result.as_str())
+            .increment(1);
+        metrics::histogram!("medrelay_webhook_delivery_seconds").record(elapsed.as_secs_f64());
+        if let Some(error) = &error {
+            tracing::info!(endpoint = %message.endpoint_id, event = %message.event_id, %error, outcome = result.as_str(), "webhook try failed");
+        }
+        WebhookOutcome {
+            message,
+            at,
+            status_code,
+            latency_ms: i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX),
+            error,
+            result,
+        }
+    }
+
+    /// Sends the message; the receiver's status, or why there is none.
+    async fn post(&self, message: &ClaimedWebhook) -> Result<u16, String> {
+        let body = payload::body(message).map_err(|e| e.to_string())?;
+        let now = self.clock.now();
+        let sent_at = now.as_second();
+        let signature = signature_header(
+            &message.signing_secrets(now),
+            &message.event_id,
+            sent_at,
+            &body,
+        );
+        let response = self
+            .client
+            .post(&message.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("webhook-id", &message.event_id)
+            .header("webhook-timestamp", sent_at.to_string())
+            .header("webhook-signature", signature)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| failure(&e))?;
+        Ok(response.status().as_u16())
+    }
+
+    /// Try again after the backoff, unless the retry period is over.
+    fn after_failure(&self, message: &ClaimedWebhook, now: Timestamp) -> WebhookResult {
+        let first = message.first_tried_at().ok().flatten().unwrap_or(now);
+        let give_up_at = later(first, Duration::from_millis(self.config.retry_for_ms));
+        let tries = u32::try_from(message.tries + 1).unwrap_or(u32::MAX);
+        let next = later(now, self.config.retry_delay(tries));
+        if now >= give_up_at {
+            WebhookResult::GaveUp
+        } else {
+            WebhookResult::Retry { at: next }
+        }
+    }
+
+    async fn report_backlog(&self) {
+        match self.store.webhook_backlog().await {
+            Ok(n) => metrics::gauge!("medrelay_webhook_backlog").set(n as f64),
+            Err(error) => tracing::warn!(%error, "webhook backlog not read"),
+        }
+    }
+}
+
+/// Why a request got no answer, in a word or two (never a URL, which may hold a token).
+fn failure(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        "timeout".to_owned()
+    } else if error.is_connect() {
+        "connect".to_owned()
+    } else {
+        "request".to_owned()
+    }
+}
