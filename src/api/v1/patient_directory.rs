@@ -25,7 +25,7 @@ const FEWEST_PHONE_DIGITS: usize = 3;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(super) struct PatientQuery {
-    /// Part of a name (Hebrew, Arabic or Latin letters; Latin in any case), or a phone number
+    /// Part of a name (in any script; cased ones — Latin, Cyrillic — in any case), or a phone number
     /// written any way (`054-123 4567`, `+972541234567`, `4567`). Left out: every patient.
     q: Option<String>,
     /// Patients per page, 1 to 500 (50 unless given).
