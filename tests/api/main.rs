@@ -7,6 +7,7 @@ mod harness;
 mod appointments;
 mod bad_input;
 mod booking_webhooks;
+mod booking_webhooks_patients;
 mod callbacks;
 mod channels;
 mod clinic_inbound;
