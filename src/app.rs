@@ -215,6 +215,10 @@ impl Application {
         let secure_links = Arc::clone(&self.state.secure_links);
         let clock = Arc::clone(&self.state.clock);
         let metrics = self.state.config.metrics.clone();
+        crate::observability::otlp::start_export(
+            &self.state.config.telemetry,
+            reqwest::Client::new(),
+        );
         let router = api::router(self.state, self.sandbox.clone());
         let server = tokio::spawn(async move {
             crate::http::serve(self.listener, router, &http, serving_stopped).await;

@@ -1,10 +1,16 @@
 //! Where log lines go and how they look: plain text for a person at a terminal (coloured only
 //! there), one JSON object per line for a log collector. Both go to standard error; `RUST_LOG`
-//! chooses what is logged.
+//! chooses what is logged. Beside them, request spans go to an OpenTelemetry collector when
+//! `telemetry.otlp_endpoint` is set, whatever `RUST_LOG` says.
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _};
+
+use crate::observability::otlp::RequestSpans;
 
 /// How log lines are written (`--log-format`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -20,18 +26,21 @@ pub enum LogFormat {
 /// Installs the process's one log subscriber.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "medrelay=info,warn".into());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.with_ansi(colour_wanted()).init(),
-        LogFormat::Json => builder
+    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let lines = match format {
+        LogFormat::Text => lines.with_ansi(colour_wanted()).boxed(),
+        LogFormat::Json => lines
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
-            .init(),
-    }
+            .boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(lines.with_filter(filter))
+        // Only the request log's own spans and lines: every other callsite stays off for it.
+        .with(RequestSpans.with_filter(filter_fn(|meta| meta.target() == RequestSpans::TARGET)))
+        .init();
 }
 
 fn colour_wanted() -> bool {

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use medrelay::Config;
 use medrelay::app::{Application, StandaloneSandbox};
 use medrelay::domain::{
-    ApiKeyId, Language, ONE_LINE_RULE, Phone, PhoneRegion, TimeZoneName, is_one_line,
+    ApiKeyId, ClinicProfile, Language, ONE_LINE_RULE, Phone, PhoneRegion, TimeZoneName, is_one_line,
 };
 use medrelay::logging::{self, LogFormat};
 use medrelay::store::{ApiKeyRole, NewClinic, Store, StoreError};
@@ -63,32 +63,63 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum ClinicCommand {
     /// Create a clinic.
-    Create {
-        /// Short name used on the command line, e.g. `hadar-haifa`.
-        slug: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long, default_value = "Asia/Jerusalem")]
-        timezone: String,
-        /// Language for patients whose own language has no template.
-        #[arg(long, default_value = "he")]
-        language: String,
-        /// Channels the clinic sends on, in its default order.
-        #[arg(
-            long,
-            value_delimiter = ',',
-            default_value = "whatsapp,sms,email,voice"
-        )]
-        channels: Vec<ChannelKind>,
-        /// Where phone numbers written without a country code are read (patients' and the
-        /// clinic's own): an ISO 3166 country code.
-        #[arg(long, default_value = "IL")]
-        region: String,
-        /// The number content-free notices (sensitive and restricted topics) ask patients to
-        /// call, as dialled in `--region` (03-1234567) or international (+97231234567).
-        #[arg(long)]
-        phone: Option<String>,
-    },
+    Create(ClinicCreate),
+    /// Change a clinic's details; those not named keep their value. The same rules as
+    /// `PATCH /v1/clinic`.
+    Update(ClinicUpdate),
+}
+
+#[derive(Debug, clap::Args)]
+struct ClinicCreate {
+    /// Short name used on the command line, e.g. `hadar-haifa`.
+    slug: String,
+    #[arg(long)]
+    name: String,
+    #[arg(long, default_value = "Asia/Jerusalem")]
+    timezone: String,
+    /// Language for patients whose own language has no template.
+    #[arg(long, default_value = "he")]
+    language: String,
+    /// Channels the clinic sends on, in its default order.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "whatsapp,sms,email,voice"
+    )]
+    channels: Vec<ChannelKind>,
+    /// Where phone numbers written without a country code are read (patients' and the
+    /// clinic's own): an ISO 3166 country code.
+    #[arg(long, default_value = "IL")]
+    region: String,
+    /// The number content-free notices (sensitive and restricted topics) ask patients to
+    /// call, as dialled in `--region` (03-1234567) or international (+97231234567).
+    #[arg(long)]
+    phone: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ClinicUpdate {
+    slug: String,
+    #[arg(long)]
+    name: Option<String>,
+    /// IANA time zone of the clinic's calendar, e.g. Asia/Jerusalem.
+    #[arg(long, alias = "timezone")]
+    time_zone: Option<String>,
+    /// Language for patients whose own language has no template.
+    #[arg(long)]
+    language: Option<String>,
+    /// Channels the clinic sends on, in its default order.
+    #[arg(long, value_delimiter = ',')]
+    channels: Option<Vec<String>>,
+    /// The number content-free notices ask patients to call.
+    #[arg(long, conflicts_with = "no_phone")]
+    phone: Option<String>,
+    /// Remove the clinic's number.
+    #[arg(long)]
+    no_phone: bool,
+    /// What the away and urgent answers tell patients to call.
+    #[arg(long)]
+    emergency_number: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,7 +157,12 @@ async fn main() -> ExitCode {
     };
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
-        Command::Clinic { command } => create_clinic(&config, command).await,
+        Command::Clinic {
+            command: ClinicCommand::Create(clinic),
+        } => create_clinic(&config, clinic).await,
+        Command::Clinic {
+            command: ClinicCommand::Update(change),
+        } => update_clinic(&config, change).await,
         Command::Apikey {
             command: ApiKeyCommand::Create { clinic, role },
         } => create_key(&config, &clinic, role).await,
@@ -180,6 +216,7 @@ async fn serve(mut config: Config) -> CliResult {
 /// and curl lines to try.
 fn print_welcome(base: &str, sandboxed: &[String], demo_key: Option<&str>) {
     println!("medrelay is running on {base}");
+    println!("  API reference (open in a browser): {base}/docs   OpenAPI 3.1: {base}/openapi.json");
     if !sandboxed.is_empty() {
         println!(
             "  SANDBOX: these channels go to look-alikes of Meta, Twilio and an SMTP server; nothing sent on them reaches a patient"
@@ -308,8 +345,8 @@ async fn bootstrap_demo(store: &Store) -> Result<Option<String>, Box<dyn std::er
     ))
 }
 
-async fn create_clinic(config: &Config, command: ClinicCommand) -> CliResult {
-    let ClinicCommand::Create {
+async fn create_clinic(config: &Config, command: ClinicCreate) -> CliResult {
+    let ClinicCreate {
         slug,
         name,
         timezone,
@@ -346,6 +383,51 @@ async fn create_clinic(config: &Config, command: ClinicCommand) -> CliResult {
         store.set_clinic_phone(&clinic.id, phone).await?;
     }
     println!("created clinic {} ({})", clinic.slug, clinic.id);
+    store.close().await;
+    Ok(())
+}
+
+async fn update_clinic(config: &Config, command: ClinicUpdate) -> CliResult {
+    let ClinicUpdate {
+        slug,
+        name,
+        time_zone,
+        language,
+        channels,
+        phone,
+        no_phone,
+        emergency_number,
+    } = command;
+    let store = Store::connect(&config.database_url).await?;
+    let clinic = store
+        .clinic_by_slug(&slug)
+        .await
+        .map_err(|_| format!("no clinic `{slug}`"))?;
+    let changed = store
+        .edit_clinic_profile(&clinic.id, |current, region| {
+            let mut text = current.to_text();
+            text.name = name.unwrap_or(text.name);
+            text.timezone = time_zone.unwrap_or(text.timezone);
+            text.language = language.unwrap_or(text.language);
+            text.channels = channels.unwrap_or(text.channels);
+            text.phone = if no_phone { None } else { phone.or(text.phone) };
+            text.emergency_number = emergency_number.unwrap_or(text.emergency_number);
+            ClinicProfile::parse(&text, region).map_err(|broken| {
+                broken
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.rule))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+        })
+        .await??;
+    println!(
+        "updated clinic {}: {}; time zone {}; language {}",
+        clinic.slug,
+        changed.name,
+        changed.timezone.as_str(),
+        changed.language.as_str()
+    );
     store.close().await;
     Ok(())
 }

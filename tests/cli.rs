@@ -195,6 +195,48 @@ async fn a_clinic_phone_given_at_creation_is_the_number_notices_ask_patients_to_
     store.close().await;
 }
 
+#[tokio::test]
+async fn a_clinic_is_updated_on_the_command_line_by_the_apis_rules() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+    stdout(&medrelay(
+        &url,
+        &["clinic", "create", "hadar", "--name", "Hadar"],
+    ));
+
+    let updated = medrelay(
+        &url,
+        &[
+            "clinic",
+            "update",
+            "hadar",
+            "--name",
+            "Hadar Haifa",
+            "--time-zone",
+            "Europe/London",
+            "--emergency-number",
+            "1221",
+        ],
+    );
+    let refused = medrelay(
+        &url,
+        &["clinic", "update", "hadar", "--time-zone", "Mars/Olympus"],
+    );
+
+    assert!(stdout(&updated).contains("Hadar Haifa"));
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("timezone: must be an IANA time zone")
+    );
+    let store = medrelay::store::Store::connect(&url).await.expect("store");
+    let clinic = store.clinic_by_slug("hadar").await.expect("clinic");
+    assert_eq!(clinic.name, "Hadar Haifa");
+    assert_eq!(clinic.timezone.as_str(), "Europe/London");
+    let settings = store.inbound_settings(&clinic.id).await.expect("settings");
+    assert_eq!(settings.emergency_number, "1221");
+    store.close().await;
+}
+
 /// `medrelay serve` with `config_file`; its standard output and error come as its lines.
 fn serve(config_file: &Path) -> Process {
     let mut command = process::command(&[env!("CARGO_BIN_EXE_medrelay"), "serve"]);

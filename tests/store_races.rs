@@ -3,8 +3,8 @@
 
 use jiff::{SignedDuration, Timestamp};
 use medrelay::domain::{
-    Actor, AttemptContent, AttemptId, AttemptStatus, ContentKind, Event, Language, NotificationId,
-    NotificationStatus, Origin, Phone, PhoneRegion, Priority, Reason, TimeZoneName,
+    Actor, AttemptContent, AttemptId, AttemptStatus, ContentKind, Event, Language, Metadata,
+    NotificationId, NotificationStatus, Origin, Phone, PhoneRegion, Priority, Reason, TimeZoneName,
 };
 use medrelay::policy::{AttemptVerdict, PatientCaps};
 use medrelay::store::{
@@ -106,6 +106,8 @@ async fn one_notification_due(store: &Store, t0: Timestamp) -> NotificationId {
         appointment: None,
         origin: Origin::Api,
         in_reply_to: None,
+        reference: None,
+        metadata: Metadata::default(),
     };
     store
         .insert_notifications(&[new], PatientCaps::default())

@@ -2,6 +2,7 @@
 //! into domain values, call the store, and map errors to problem+json.
 
 mod auth;
+mod created;
 mod hooks;
 mod json;
 mod openapi;

@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use serde_json::Value;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{Object, Schema, Type};
@@ -59,7 +60,8 @@ const DOCS_PAGE: &str = include_str!("../../assets/redoc/index.html");
         (name = "sandbox", description = "The sandbox's outbox and patient stand-in; served only \
             while medrelay runs in sandbox mode. The sandbox's look-alikes of the providers' \
             APIs are not listed: they copy Meta's and Twilio's, whose documents describe them."),
-        (name = "health", description = "Liveness"),
+        (name = "operations", description = "Liveness, readiness and Prometheus metrics, for \
+            orchestrators, load balancers and monitoring"),
     ),
 )]
 pub(super) struct ApiDoc;
@@ -197,11 +199,11 @@ fn as_error(status: &str, answer: &mut Answer, content_type: &str) {
         "429" | "503" | "507" => {
             answer
                 .headers
-                .insert(header::RETRY_AFTER.to_string(), RefOr::T(seconds()));
+                .insert("Retry-After".to_owned(), RefOr::T(seconds()));
         }
         "401" => {
             answer.headers.insert(
-                header::WWW_AUTHENTICATE.to_string(),
+                "WWW-Authenticate".to_owned(),
                 RefOr::T(
                     HeaderBuilder::new()
                         .schema(Some(Object::with_type(Type::String)))
@@ -219,14 +221,44 @@ pub(super) fn routes<S>(document: &OpenApi) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    let json = document
-        .to_pretty_json()
-        .map(Arc::<str>::from)
+    let json = serde_json::to_value(document)
+        .map(|mut json| {
+            open_flattened_parts(&mut json);
+            Arc::<str>::from(json.to_string())
+        })
         .unwrap_or_else(|error| Arc::from(format!("{{\"error\":\"{error}\"}}")));
     Router::new()
         .route("/openapi.json", get(serve_document).with_state(json))
-        .route("/docs", get(|| async { Html(DOCS_PAGE) }))
+        .route("/docs", get(serve_page))
         .route("/docs/redoc.standalone.js", get(serve_redoc))
+}
+
+/// A body that flattens a type which refuses unknown fields (`ClinicOut` holds the clinic's
+/// details and more) is described as `allOf` that type and the rest; the type's own
+/// `additionalProperties: false` would then refuse the rest, so inside `allOf` it is given as a
+/// copy without it.
+fn open_flattened_parts(document: &mut Value) {
+    let schemas = document["components"]["schemas"].clone();
+    let Some(all) = document["components"]["schemas"].as_object_mut() else {
+        return;
+    };
+    for schema in all.values_mut() {
+        let parts = schema.get_mut("allOf").and_then(Value::as_array_mut);
+        for part in parts.into_iter().flatten() {
+            let name = part["$ref"]
+                .as_str()
+                .and_then(|r| r.strip_prefix("#/components/schemas/"));
+            let Some(referenced) = name.map(|name| &schemas[name]) else {
+                continue;
+            };
+            if referenced["additionalProperties"] == Value::Bool(false) {
+                let mut open = referenced.clone();
+                open.as_object_mut()
+                    .map(|o| o.remove("additionalProperties"));
+                *part = open;
+            }
+        }
+    }
 }
 
 async fn serve_document(State(json): State<Arc<str>>) -> Response {
@@ -234,6 +266,20 @@ async fn serve_document(State(json): State<Arc<str>>) -> Response {
     answer.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
+    );
+    answer
+}
+
+/// What the page may load: only what this server serves (the script, the document), so the
+/// browser refuses anything the bundle would fetch from elsewhere (fonts, icons, telemetry).
+const DOCS_POLICY: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; \
+                           img-src 'self' data: blob:; font-src 'self' data:; worker-src 'self' blob:";
+
+async fn serve_page() -> Response {
+    let mut answer = Html(DOCS_PAGE).into_response();
+    answer.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(DOCS_POLICY),
     );
     answer
 }

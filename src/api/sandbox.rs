@@ -35,7 +35,7 @@ pub(super) struct OutboxQuery {
     /// Only messages to this phone number or email address.
     recipient: Option<String>,
     /// Only messages on this channel.
-    #[param(value_type = Option<ChannelKind>)]
+    #[param(value_type = Option<ChannelKind>, inline)]
     channel: Option<String>,
     /// At most this many, 1 to 10000 (default 100).
     #[param(minimum = 1, maximum = 10000)]

@@ -73,6 +73,7 @@ async fn open_link(
         (status = 303, description = "Proven: on to the message, with a session cookie",
             headers(("Location" = String, description = "The link's page"))),
         (status = 410, description = "The link is closed, locked or unknown", content_type = "text/html"),
+        (status = 415, description = "The body is not a form"),
         (status = 503, description = "The page cannot be shown right now", content_type = "text/html"),
     )
 )]

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 pub struct MetricsConfig {
     /// How often the queue and the database pools are read for their gauges.
     pub sample_interval_ms: u64,
-    /// How often every notification is counted by status (a scan of an index of the whole
-    /// table, so less often than the queue).
+    /// How often the last 24 hours' notifications are counted by status (a read that grows
+    /// with a day's traffic, so less often than the queue).
     pub status_sample_interval_ms: u64,
     /// When set, `GET /metrics` wants `Authorization: Bearer <this>` (or an admin API key);
     /// unset, it is open, for a scraper on a private network. From the environment:

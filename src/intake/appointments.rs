@@ -10,7 +10,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use super::{Actor, Content, Draft, Intake, IntakeError};
-use crate::domain::{AppointmentId, Clinic, Patient, ScheduleChange};
+use crate::domain::{AppointmentId, Clinic, Metadata, Patient, ScheduleChange};
 use crate::policy::{MessagingHours, notice_priority, reminder_params};
 use crate::store::{AppointmentLink, Receipt, StoreError};
 
@@ -131,6 +131,8 @@ impl Intake {
             idempotency_key: None,
             request_hash: String::new(),
             clinic: notice.clinic,
+            reference: None,
+            metadata: Metadata::default(),
         };
         let intake = NoticeIntake {
             link: AppointmentLink {
@@ -140,6 +142,7 @@ impl Intake {
             change: change.told(notice.appointment),
             deadline,
         };
-        self.accept_for(draft, actor, Some(intake), None).await
+        let accepted = self.accept_for(draft, actor, Some(intake), None).await?;
+        Ok(accepted.receipt)
     }
 }

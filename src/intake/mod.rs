@@ -24,8 +24,8 @@ use crate::batch::{BatchError, Batcher};
 use crate::clock::SharedClock;
 use crate::config::ApiConfig;
 use crate::domain::{
-    ApiKeyId, Clinic, Event, FieldError, InboundMessageId, NotificationId, NotificationStatus,
-    Origin, Patient, Priority, Reason, Sensitivity,
+    ApiKeyId, Clinic, Event, FieldError, InboundMessageId, Metadata, NotificationId,
+    NotificationStatus, Origin, Patient, Priority, Reason, Reference, Sensitivity,
 };
 use crate::policy::templates::TemplateError;
 use crate::policy::{MessagingHours, PatientCaps, SendTime};
@@ -51,6 +51,17 @@ pub struct Draft {
     pub idempotency_key: Option<String>,
     /// Fingerprint of the request, to tell a replay from a reused key.
     pub request_hash: String,
+    /// The booking system's id for the notification and its own fields.
+    pub reference: Option<Reference>,
+    pub metadata: Metadata,
+}
+
+/// What intake answers: the notification's receipt, and whether it is the answer to an earlier
+/// request with the same idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub receipt: Receipt,
+    pub replayed: bool,
 }
 
 /// What the patient is to read.
@@ -179,7 +190,7 @@ impl Intake {
 
     /// Checks `draft` and stores it, durably, before answering. A replay of an earlier request
     /// (same idempotency key and request) gets that request's receipt.
-    pub async fn accept(&self, draft: Draft, actor: &Actor) -> Result<Receipt, IntakeError> {
+    pub async fn accept(&self, draft: Draft, actor: &Actor) -> Result<Accepted, IntakeError> {
         self.accept_for(draft, actor, None, None).await
     }
 
@@ -191,7 +202,7 @@ impl Intake {
         draft: Draft,
         actor: &Actor,
         reply: StaffReply,
-    ) -> Result<Receipt, IntakeError> {
+    ) -> Result<Accepted, IntakeError> {
         self.accept_for(draft, actor, None, Some(reply)).await
     }
 
@@ -203,7 +214,7 @@ impl Intake {
         actor: &Actor,
         notice: Option<NoticeIntake>,
         reply: Option<StaffReply>,
-    ) -> Result<Receipt, IntakeError> {
+    ) -> Result<Accepted, IntakeError> {
         let now = self.clock.now();
         let approved = self
             .approve(&mut draft, actor, notice.as_ref(), now)
@@ -317,15 +328,21 @@ impl Intake {
         stored: IntakeResult,
         patient_external_id: String,
         now: Timestamp,
-    ) -> Result<Receipt, IntakeError> {
+    ) -> Result<Accepted, IntakeError> {
         match stored {
             IntakeResult::Created(receipt) => {
                 if receipt.status == NotificationStatus::Queued {
                     self.dispatcher_wake.notify_one();
                 }
-                Ok(receipt)
+                Ok(Accepted {
+                    receipt,
+                    replayed: false,
+                })
             }
-            IntakeResult::Replayed(receipt) => Ok(receipt),
+            IntakeResult::Replayed(receipt) => Ok(Accepted {
+                receipt,
+                replayed: true,
+            }),
             IntakeResult::PatientLimit { priority, frees_at } => {
                 Err(IntakeError::PatientLimit(PatientLimitReached {
                     patient_id: patient_external_id,
@@ -458,6 +475,8 @@ fn new_notification(
             Origin::Api
         },
         in_reply_to: reply.and_then(|r| r.in_reply_to),
+        reference: draft.reference,
+        metadata: draft.metadata,
     }
 }
 

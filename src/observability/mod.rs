@@ -2,6 +2,7 @@
 //! the names in [`recorder`], the database gauges in [`sampler`]) and, when configured, request
 //! spans exported to an OpenTelemetry collector ([`otlp`]).
 
+pub mod otlp;
 pub mod recorder;
 pub mod sampler;
 

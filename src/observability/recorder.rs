@@ -23,6 +23,22 @@ pub const WEBHOOK_DELIVERIES: &str = "medrelay_webhook_deliveries_total";
 pub const WEBHOOK_DELIVERY_DURATION: &str = "medrelay_webhook_delivery_seconds";
 pub const WEBHOOK_BACKLOG: &str = "medrelay_webhook_backlog";
 
+/// Every name above: what the dashboard in `ops/grafana/` may chart.
+pub const ALL_NAMES: [&str; 12] = [
+    HTTP_REQUESTS,
+    HTTP_REQUEST_DURATION,
+    NOTIFICATIONS,
+    ATTEMPTS,
+    PROVIDER_REQUEST_DURATION,
+    QUEUE_DEPTH,
+    QUEUE_OLDEST_DUE_AGE,
+    RATE_LIMIT_REFUSALS,
+    DB_POOL_CONNECTIONS,
+    WEBHOOK_DELIVERIES,
+    WEBHOOK_DELIVERY_DURATION,
+    WEBHOOK_BACKLOG,
+];
+
 /// Latency buckets, in seconds: from a cached read (1 ms) to a provider's slowest answer (30 s).
 const LATENCY_BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -77,7 +93,8 @@ pub fn record_provider_request(channel: ChannelKind, took: Duration) {
         .record(took.as_secs_f64());
 }
 
-/// A request refused for being over `limit` (`key`, `auth_failures`, `patient_daily_cap`).
+/// A request refused with `429` for being over `limit` (`key_limit`, `auth_failures`,
+/// `patient_limit`: the `reason` of its problem body).
 pub fn record_rate_limit_refusal(limit: &'static str) {
     metrics::counter!(RATE_LIMIT_REFUSALS, "limit" => limit).increment(1);
 }
@@ -93,7 +110,10 @@ fn describe() {
         Unit::Seconds,
         "Time from a request's arrival to its answer"
     );
-    describe_gauge!(NOTIFICATIONS, "Notifications by status (sampled)");
+    describe_gauge!(
+        NOTIFICATIONS,
+        "Notifications created in the last 24 hours, by status (sampled)"
+    );
     describe_counter!(
         ATTEMPTS,
         "Attempts handed to providers, by channel and outcome"

@@ -1,10 +1,12 @@
 //! The gauges that need the database, read on a timer of their own: a scrape only renders what
 //! the last sample found, so scraping often (or from several Prometheus servers) costs the
 //! database nothing. The queue and the pools are read every `metrics.sample_interval_ms`; the
-//! count of every notification by status scans an index of the whole table, so it is read every
+//! count of the last day's notifications by status, which grows with the day's traffic, every
 //! `metrics.status_sample_interval_ms`.
 
 use std::time::Duration;
+
+use jiff::SignedDuration;
 
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -16,6 +18,9 @@ use crate::clock::SharedClock;
 use crate::config::MetricsConfig;
 use crate::domain::NotificationStatus;
 use crate::store::{Store, StoreError};
+
+/// How far back `medrelay_notifications` counts.
+const STATUS_WINDOW: SignedDuration = SignedDuration::from_hours(24);
 
 #[derive(Debug)]
 pub struct Sampler {
@@ -57,7 +62,8 @@ impl Sampler {
         }
     }
 
-    /// Reads the queue and the pools, and with `statuses` the notifications by status.
+    /// Reads the queue and the pools, and with `statuses` the last day's notifications by
+    /// status.
     pub async fn sample(&self, statuses: bool) -> Result<(), StoreError> {
         for pool in self.store.pool_gauges() {
             metrics::gauge!(DB_POOL_CONNECTIONS, "pool" => pool.pool, "state" => "idle")
@@ -73,7 +79,8 @@ impl Sampler {
             .map_or(0.0, |due| now.duration_since(due).as_secs_f64());
         metrics::gauge!(QUEUE_OLDEST_DUE_AGE).set(oldest_age.max(0.0));
         if statuses {
-            let counts = self.store.notifications_by_status().await?;
+            let since = now.checked_sub(STATUS_WINDOW).unwrap_or(now);
+            let counts = self.store.notifications_by_status(since).await?;
             for status in NotificationStatus::ALL {
                 let count = counts
                     .iter()

@@ -11,7 +11,9 @@ use super::appointments::{
 };
 use super::reminder_series::apply_series;
 use super::{Store, StoreError, millis};
-use crate::domain::{AppointmentId, AppointmentStatus, ClinicId, PatientId, ReminderOffset};
+use crate::domain::{
+    AppointmentId, AppointmentStatus, ClinicId, Metadata, PatientId, Reference, ReminderOffset,
+};
 use crate::policy::MessagingHours;
 
 /// A validated appointment, ready to be booked.
@@ -31,6 +33,9 @@ pub struct NewAppointment {
     pub idempotency_key: Option<String>,
     /// Fingerprint of the request, to tell a replay from a different booking.
     pub request_hash: String,
+    /// The booking system's id for the booking and its own fields, set when it is booked.
+    pub reference: Option<Reference>,
+    pub metadata: Metadata,
 }
 
 #[derive(Debug, Clone)]
@@ -58,7 +63,7 @@ fn offset_minutes(offsets: &[ReminderOffset]) -> String {
 type Statement<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
 
 /// Binds what a booking sets, in this order: patient, starts_at, topic, template, params,
-/// reminder minutes, status (booked), idempotency key, request hash.
+/// reminder minutes, status (booked), idempotency key, request hash, reference, metadata.
 fn bind_booking<'q>(
     statement: Statement<'q>,
     new: &'q NewAppointment,
@@ -72,7 +77,9 @@ fn bind_booking<'q>(
         .bind(offset_minutes(&new.offsets))
         .bind(AppointmentStatus::Booked.as_str())
         .bind(new.idempotency_key.as_deref())
-        .bind(new.request_hash.as_str()))
+        .bind(new.request_hash.as_str())
+        .bind(new.reference.as_ref().map(|r| r.as_str().to_owned()))
+        .bind(new.metadata.to_stored()))
 }
 
 /// Inserts the appointment; `false` when its idempotency key or appointment id is taken.
@@ -83,8 +90,9 @@ async fn insert_appointment(
 ) -> Result<bool, StoreError> {
     let statement = sqlx::query(
         "INSERT INTO appointments (id, clinic_id, external_id, patient_id, starts_at, topic, template, params, \
-         reminder_minutes, status, idempotency_key, request_hash, created_at, updated_at, skipped_reminders) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, '[]') \
+         reminder_minutes, status, idempotency_key, request_hash, reference, metadata, created_at, updated_at, \
+         skipped_reminders) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, '[]') \
          ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(new.id.as_str())
@@ -167,7 +175,8 @@ async fn book_again(
     let statement = sqlx::query(
         "UPDATE appointments SET patient_id = $2, starts_at = $3, topic = $4, template = $5, params = $6, \
          reminder_minutes = $7, status = $8, idempotency_key = COALESCE($9, idempotency_key), \
-         request_hash = $10, updated_at = $11, skipped_reminders = '[]' WHERE id = $1",
+         request_hash = $10, reference = $11, metadata = $12, updated_at = $13, skipped_reminders = '[]' \
+         WHERE id = $1",
     )
     .bind(id.as_str());
     bind_booking(statement, new)?

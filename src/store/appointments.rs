@@ -15,11 +15,11 @@ use super::reminder_series::{apply_series, cancel_reminder, latest_reminders};
 use super::{
     Backend, Store, StoreError, for_update, lock_notifications, millis, opt_timestamp, timestamp,
 };
-use crate::domain::ReminderOffset;
 use crate::domain::{
     Actor, AppointmentId, AppointmentStatus, Cancellation, ClinicId, NotificationId,
     NotificationStatus, PatientId,
 };
+use crate::domain::{Metadata, Reference, ReminderOffset};
 use crate::policy::MessagingHours;
 
 /// Who changes an appointment, when, and the zone the clinic's calendar is in.
@@ -41,6 +41,9 @@ pub struct AppointmentView {
     pub topic: String,
     pub template: String,
     pub params: BTreeMap<String, String>,
+    /// The booking system's id for the booking and its own fields, set when it was booked.
+    pub reference: Option<Reference>,
+    pub metadata: Metadata,
     /// Every reminder this appointment has had, oldest first, cancelled ones included.
     pub reminders: Vec<ReminderView>,
     pub skipped_reminders: Vec<SkippedReminder>,
@@ -167,9 +170,21 @@ pub(super) struct ReminderRow {
 }
 
 /// Its notices of changes (no offset) are not reminders.
-pub(super) const REMINDER_SELECT: &str = "SELECT id, reminder_minutes_before, status, send_at, expires_at \
-    FROM notifications WHERE appointment_id = $1 AND reminder_minutes_before IS NOT NULL \
-    ORDER BY created_at, id";
+macro_rules! reminder_columns {
+    () => {
+        "id, reminder_minutes_before, status, send_at, expires_at"
+    };
+}
+
+/// The columns of a [`ReminderRow`].
+pub(super) const REMINDER_COLUMNS: &str = reminder_columns!();
+
+pub(super) const REMINDER_SELECT: &str = concat!(
+    "SELECT ",
+    reminder_columns!(),
+    " FROM notifications WHERE appointment_id = $1 AND reminder_minutes_before IS NOT NULL \
+     ORDER BY created_at, id"
+);
 
 impl ReminderRow {
     fn offset(&self) -> Result<ReminderOffset, StoreError> {
@@ -177,11 +192,22 @@ impl ReminderRow {
             .and_then(ReminderOffset::from_minutes)
             .ok_or_else(|| corrupt("reminder minutes"))
     }
+
+    pub(super) fn view(self) -> Result<ReminderView, StoreError> {
+        Ok(ReminderView {
+            before: self.offset()?.to_string(),
+            notification_id: NotificationId::from_stored(self.id),
+            send_at: timestamp(self.send_at)?,
+            expires_at: opt_timestamp(self.expires_at)?,
+            status: status(&self.status)?,
+        })
+    }
 }
 
+/// An appointment as the API shows it, without its reminders.
 #[derive(sqlx::FromRow)]
-struct ViewRow {
-    id: String,
+pub(super) struct ViewRow {
+    pub(super) id: String,
     external_id: Option<String>,
     patient: String,
     starts_at: i64,
@@ -193,6 +219,36 @@ struct ViewRow {
     skipped_reminders: String,
     created_at: i64,
     updated_at: i64,
+    reference: Option<String>,
+    /// JSON object.
+    metadata: Option<String>,
+}
+
+/// Selects [`ViewRow`]s: appointments `a` with their patients `p`.
+pub(super) const VIEW_SELECT: &str = "SELECT a.id, a.external_id, p.external_id AS patient, \
+    a.starts_at, a.status, a.topic, a.template, a.params, a.skipped_reminders, a.created_at, \
+    a.updated_at, a.reference, a.metadata FROM appointments a JOIN patients p ON p.id = a.patient_id";
+
+impl ViewRow {
+    pub(super) fn view(self, reminders: Vec<ReminderView>) -> Result<AppointmentView, StoreError> {
+        Ok(AppointmentView {
+            id: AppointmentId::from_stored(self.id),
+            appointment_id: self.external_id,
+            patient_id: self.patient,
+            starts_at: timestamp(self.starts_at)?,
+            status: appointment_status(&self.status)?,
+            topic: self.topic,
+            template: self.template,
+            params: params(&self.params)?,
+            reference: self.reference.map(Reference::from_stored),
+            metadata: Metadata::from_stored(self.metadata.as_deref()),
+            reminders,
+            skipped_reminders: serde_json::from_str(&self.skipped_reminders)
+                .map_err(|_| corrupt("skipped reminders"))?,
+            created_at: timestamp(self.created_at)?,
+            updated_at: timestamp(self.updated_at)?,
+        })
+    }
 }
 
 /// The appointment `id` (ours or the booking system's) of the clinic, read in `tx`.
@@ -295,47 +351,21 @@ impl Store {
         clinic: &ClinicId,
         id: &str,
     ) -> Result<AppointmentView, StoreError> {
-        let row = sqlx::query_as::<_, ViewRow>(
-            "SELECT a.id, a.external_id, p.external_id AS patient, a.starts_at, a.status, a.topic, a.template, \
-             a.params, a.skipped_reminders, a.created_at, a.updated_at \
-             FROM appointments a JOIN patients p ON p.id = a.patient_id \
-             WHERE a.clinic_id = $1 AND (a.id = $2 OR a.external_id = $2)",
-        )
+        let row = sqlx::query_as::<_, ViewRow>(&format!(
+            "{VIEW_SELECT} WHERE a.clinic_id = $1 AND (a.id = $2 OR a.external_id = $2)"
+        ))
         .bind(clinic.as_str())
         .bind(id)
         .fetch_optional(&self.read)
         .await?
         .ok_or(StoreError::NotFound)?;
-        let id = AppointmentId::from_stored(row.id);
         let reminders = sqlx::query_as::<_, ReminderRow>(REMINDER_SELECT)
-            .bind(id.as_str())
+            .bind(row.id.as_str())
             .fetch_all(&self.read)
             .await?
             .into_iter()
-            .map(|r| {
-                Ok(ReminderView {
-                    before: r.offset()?.to_string(),
-                    notification_id: NotificationId::from_stored(r.id),
-                    send_at: timestamp(r.send_at)?,
-                    expires_at: opt_timestamp(r.expires_at)?,
-                    status: status(&r.status)?,
-                })
-            })
+            .map(ReminderRow::view)
             .collect::<Result<_, StoreError>>()?;
-        Ok(AppointmentView {
-            id,
-            appointment_id: row.external_id,
-            patient_id: row.patient,
-            starts_at: timestamp(row.starts_at)?,
-            status: appointment_status(&row.status)?,
-            topic: row.topic,
-            template: row.template,
-            params: params(&row.params)?,
-            reminders,
-            skipped_reminders: serde_json::from_str(&row.skipped_reminders)
-                .map_err(|_| corrupt("skipped reminders"))?,
-            created_at: timestamp(row.created_at)?,
-            updated_at: timestamp(row.updated_at)?,
-        })
+        row.view(reminders)
     }
 }

@@ -6,6 +6,7 @@ use sqlx::{Any, Transaction};
 
 use super::dispatch::{DispatchWrite, NextState, RELEASE, Release, returned_ids};
 use super::events::EventBatch;
+use super::notification_feed::with_feed_position;
 use super::rows::{Id, columns, write_rows};
 use super::{Store, StoreError, lock_notifications, millis};
 use crate::domain::{Actor, AttemptId, CallbackTaskId, Event, NotificationStatus};
@@ -18,7 +19,8 @@ const HAND_BACK_STALE: &str = "WITH v ({columns}) AS (VALUES {values}) \
 
 /// Keeps the lease on notifications about to be handed to a provider, until `$3`.
 const HOLD_FOR_SENDING: &str = "WITH v ({columns}) AS (VALUES {values}) \
-    UPDATE notifications SET status = 'sending', delivered_channel = NULL, updated_at = $2, due_at = $3 \
+    UPDATE notifications SET status = 'sending', delivered_channel = NULL, updated_at = $2, due_at = $3, \
+    {feed_position} \
     WHERE lease_token = $1 AND id IN (SELECT id FROM v) RETURNING id";
 
 /// An attempt already finished by a receipt or a staff member keeps its status.
@@ -123,9 +125,13 @@ async fn settle_leases<'w>(
     write_rows(tx, HAND_BACK_STALE, &shared, &decided).await?;
     let sends: Vec<Id> = writes.iter().filter_map(send_row).collect();
     let hold = [token.into(), millis(now).into(), millis(lease_until).into()];
-    let held = returned_ids(write_rows(tx, HOLD_FOR_SENDING, &hold, &sends).await?)?;
+    let (hold_sql, release_sql) = (
+        with_feed_position(tx, HOLD_FOR_SENDING),
+        with_feed_position(tx, RELEASE),
+    );
+    let held = returned_ids(write_rows(tx, &hold_sql, &hold, &sends).await?)?;
     let releases: Vec<Release> = writes.iter().filter_map(release_row).collect();
-    let released = returned_ids(write_rows(tx, RELEASE, &shared, &releases).await?)?;
+    let released = returned_ids(write_rows(tx, &release_sql, &shared, &releases).await?)?;
     Ok(writes
         .iter()
         .filter(|w| {

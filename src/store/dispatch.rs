@@ -183,7 +183,7 @@ pub(super) const RELEASE: &str = "WITH v ({columns}) AS (VALUES {values}) \
     due_at = CASE WHEN notifications.recheck = 1 THEN $2 ELSE v.due_at END, \
     delivered_channel = CASE WHEN v.status IN ('sent', 'delivered', 'read') \
         THEN COALESCE(v.delivered_channel, notifications.delivered_channel) END, \
-    lease_token = NULL, recheck = 0, updated_at = $2 \
+    lease_token = NULL, recheck = 0, updated_at = $2, {feed_position} \
     FROM v WHERE notifications.id = v.id AND notifications.lease_token = $1 RETURNING notifications.id";
 
 columns! {

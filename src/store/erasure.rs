@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 
 use super::events::EventBatch;
+use super::notification_feed::with_feed_position;
 use super::{Store, StoreError, for_update, millis};
 use crate::domain::{Actor, Cancellation, ClinicId, Event, PatientId};
 
@@ -32,7 +33,7 @@ struct ErasedRow {
 /// The statements that remove the texts; each takes `$1` clinic, `$2` patient.
 const ERASE_TEXTS: [&str; 6] = [
     "UPDATE notifications SET body = CASE WHEN body IS NULL THEN NULL ELSE '' END, \
-     params = CASE WHEN params IS NULL THEN NULL ELSE '{}' END \
+     params = CASE WHEN params IS NULL THEN NULL ELSE '{}' END, {feed_position} \
      WHERE clinic_id = $1 AND patient_id = $2",
     "UPDATE attempt_contents SET subject = NULL, text = NULL, template_params = NULL \
      WHERE clinic_id = $1 AND notification_id IN (SELECT id FROM notifications WHERE clinic_id = $1 AND patient_id = $2)",
@@ -91,19 +92,21 @@ async fn cancel_waiting(
     now: Timestamp,
     events: &mut EventBatch,
 ) -> Result<u32, StoreError> {
-    let cancelled: Vec<String> = sqlx::query_scalar(
-        "UPDATE notifications SET status = 'cancelled', due_at = NULL, updated_at = $3 \
-         WHERE clinic_id = $1 AND patient_id = $2 AND status IN ('scheduled', 'queued') \
+    let cancel = with_feed_position(
+        tx,
+        "UPDATE notifications SET status = 'cancelled', due_at = NULL, updated_at = $3, \
+         {feed_position} WHERE clinic_id = $1 AND patient_id = $2 AND status IN ('scheduled', 'queued') \
          AND lease_token IS NULL AND NOT EXISTS (SELECT 1 FROM attempts a \
              WHERE a.notification_id = notifications.id \
              AND a.status NOT IN ('failed', 'errored', 'rate_limited')) \
          RETURNING id",
-    )
-    .bind(clinic.as_str())
-    .bind(patient.as_str())
-    .bind(millis(now))
-    .fetch_all(&mut **tx)
-    .await?;
+    );
+    let cancelled: Vec<String> = sqlx::query_scalar(&cancel)
+        .bind(clinic.as_str())
+        .bind(patient.as_str())
+        .bind(millis(now))
+        .fetch_all(&mut **tx)
+        .await?;
     let event = Event::Cancelled {
         because: Cancellation::PatientErased,
     };
@@ -119,7 +122,8 @@ async fn erase_texts(
     patient: &PatientId,
 ) -> Result<(), StoreError> {
     for statement in ERASE_TEXTS {
-        sqlx::query(statement)
+        // An erased text is a change the feed gives, so copies of it can be erased too.
+        sqlx::query(&with_feed_position(tx, statement))
             .bind(clinic.as_str())
             .bind(patient.as_str())
             .execute(&mut **tx)

@@ -1,6 +1,7 @@
-//! What the metrics sampler reads: the queue and notifications by status, in a few statements
-//! over indexes (`notifications_due`, `notifications_clinic_status`), and the pools' use,
-//! which costs no statement at all.
+//! What the metrics sampler reads: the queue and the day's notifications by status, each one
+//! statement over an index (`notifications_due`, `notifications_clinic_created`), and the
+//! pools' use, which costs no statement at all. Neither reads the whole history: the queue is
+//! what is due, the count by status is one day's notifications, clinic by clinic.
 
 use jiff::Timestamp;
 use sqlx::AnyPool;
@@ -9,7 +10,12 @@ use super::{Backend, Store, StoreError, millis};
 
 /// Due now and unclaimed (a claimed notification's `due_at` is its lease's end, in the future).
 const QUEUE: &str = "SELECT COUNT(*), MIN(due_at) FROM notifications WHERE due_at <= $1";
-const BY_STATUS: &str = "SELECT status, COUNT(*) FROM notifications GROUP BY status";
+/// A count of the whole table reads all of it (PostgreSQL, 1M rows: a parallel sequential scan,
+/// 0.3 s). Here each clinic's recent rows are one range of `notifications_clinic_created`:
+/// `CROSS JOIN` keeps SQLite from scanning a whole index of notifications first (PostgreSQL
+/// plans it as the join it is and takes the same path).
+const BY_STATUS_SINCE: &str = "SELECT n.status, COUNT(*) FROM clinics c CROSS JOIN notifications n \
+    WHERE n.clinic_id = c.id AND n.created_at >= $1 GROUP BY n.status";
 
 /// The dispatcher's queue at one moment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,9 +47,15 @@ impl Store {
         })
     }
 
-    /// Every notification by status.
-    pub async fn notifications_by_status(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        Ok(sqlx::query_as(BY_STATUS).fetch_all(&self.read).await?)
+    /// The notifications created since `since`, by status.
+    pub async fn notifications_by_status(
+        &self,
+        since: Timestamp,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(sqlx::query_as(BY_STATUS_SINCE)
+            .bind(millis(since))
+            .fetch_all(&self.read)
+            .await?)
     }
 
     pub fn pool_gauges(&self) -> Vec<PoolGauges> {

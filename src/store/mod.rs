@@ -10,6 +10,7 @@
 //! keep their kind ([`FailureKind`]) so the API can answer 507 or 503 instead of 500.
 
 mod appointment_bookings;
+mod appointment_list;
 mod appointments;
 mod booking_webhooks;
 mod callbacks;
@@ -27,6 +28,7 @@ mod gauges;
 mod inbound;
 mod inbound_media;
 mod inbound_settings;
+mod notification_feed;
 mod notification_reads;
 mod notifications;
 mod outcomes;
@@ -51,6 +53,7 @@ use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 pub use appointment_bookings::{Booking, NewAppointment};
+pub use appointment_list::{AppointmentCursor, AppointmentFilter, AppointmentPage};
 pub use appointments::{
     AppointmentChange, AppointmentView, CancelledAppointment, ReminderView, SkippedReminder,
 };
@@ -77,6 +80,7 @@ pub use inbound::{
     Received,
 };
 pub use inbound_media::MessageMedia;
+pub use notification_feed::{FeedCursor, FeedPage, FeedStart};
 pub use notification_reads::{
     AttemptRecord, EventRecord, NotificationFilter, NotificationPage, NotificationRecord,
 };

@@ -6,11 +6,13 @@ use medrelay_channels::ChannelKind;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::notification_feed::bound;
 use super::notifications::status;
+use super::rows::Param;
 use super::{Store, StoreError, millis, opt_timestamp, parse_stored, timestamp};
 use crate::domain::{
-    AttemptContent, ClinicId, InboundMessageId, NotificationId, NotificationStatus, Origin,
-    OriginFamily, Priority,
+    AppointmentId, AttemptContent, ClinicId, InboundMessageId, Metadata, NotificationId,
+    NotificationStatus, Origin, OriginFamily, Priority, Reference,
 };
 
 /// One attempt as stored; the API decides how it is shown.
@@ -73,15 +75,30 @@ pub struct NotificationRecord {
     pub expires_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The appointment it reminds of or tells about, if any.
+    pub appointment_id: Option<AppointmentId>,
+    /// The booking system's id and fields, as given when it was created.
+    pub reference: Option<Reference>,
+    pub metadata: Metadata,
     pub attempts: Option<Vec<AttemptRecord>>,
     pub events: Option<Vec<EventRecord>>,
 }
 
+/// Which of a clinic's notifications a list or the feed shows; every field given must hold.
 #[derive(Debug, Clone, Default)]
 pub struct NotificationFilter {
     pub patient_external_id: Option<String>,
-    pub status: Option<NotificationStatus>,
+    /// Any of these; empty: any status.
+    pub statuses: Vec<NotificationStatus>,
     pub origin: Option<OriginFamily>,
+    pub topic: Option<String>,
+    /// Our appointment id (`apt_…`) or the booking system's.
+    pub appointment: Option<String>,
+    /// The channel it went on.
+    pub channel: Option<ChannelKind>,
+    pub reference: Option<Reference>,
+    pub created_after: Option<Timestamp>,
+    pub created_before: Option<Timestamp>,
     pub limit: u32,
     /// Continue after this (created_at, id), newest first.
     pub after: Option<(i64, String)>,
@@ -94,7 +111,8 @@ pub struct NotificationPage {
 }
 
 const VIEW_COLUMNS: &str = "n.id, p.external_id, n.topic, n.priority, n.status, n.delivered_channel, n.channel, \
-    n.body, n.template, n.params, n.send_at, n.expires_at, n.created_at, n.updated_at, n.origin, n.in_reply_to";
+    n.body, n.template, n.params, n.send_at, n.expires_at, n.created_at, n.updated_at, n.origin, n.in_reply_to, \
+    n.appointment_id, n.reference, n.metadata, n.feed_position";
 
 fn opt_channel(value: Option<String>) -> Result<Option<ChannelKind>, StoreError> {
     value.map(|c| parse_stored(&c, "channel")).transpose()
@@ -102,7 +120,7 @@ fn opt_channel(value: Option<String>) -> Result<Option<ChannelKind>, StoreError>
 
 /// A notification as [`VIEW_COLUMNS`] read it.
 #[derive(sqlx::FromRow)]
-struct ViewRow {
+pub(super) struct ViewRow {
     id: String,
     external_id: String,
     topic: String,
@@ -120,6 +138,11 @@ struct ViewRow {
     updated_at: i64,
     origin: String,
     in_reply_to: Option<String>,
+    appointment_id: Option<String>,
+    reference: Option<String>,
+    /// JSON object.
+    metadata: Option<String>,
+    pub(super) feed_position: i64,
 }
 
 impl TryFrom<ViewRow> for NotificationRecord {
@@ -149,6 +172,9 @@ impl TryFrom<ViewRow> for NotificationRecord {
             expires_at: opt_timestamp(row.expires_at)?,
             created_at: timestamp(row.created_at)?,
             updated_at: timestamp(row.updated_at)?,
+            appointment_id: row.appointment_id.map(AppointmentId::from_stored),
+            reference: row.reference.map(Reference::from_stored),
+            metadata: Metadata::from_stored(row.metadata.as_deref()),
             attempts: None,
             events: None,
         })
@@ -247,62 +273,83 @@ impl Store {
         events.iter().map(event_record).collect()
     }
 
+    /// A page of the clinic's notifications that pass `filter`, newest first.
     pub async fn notifications(
         &self,
         clinic: &ClinicId,
         filter: &NotificationFilter,
     ) -> Result<NotificationPage, StoreError> {
-        let sql = page_sql(filter);
-        let mut query = sqlx::query_as::<_, ViewRow>(&sql).bind(clinic.as_str());
-        if let Some(patient) = &filter.patient_external_id {
-            query = query.bind(patient.as_str());
-        }
-        if let Some(status) = filter.status {
-            query = query.bind(status.as_str());
-        }
-        if let Some(origin) = filter.origin {
-            query = query.bind(origin_pattern(origin));
-        }
+        let mut params = vec![Param::from(clinic.as_str())];
+        let mut sql = filtered(filter, &mut params);
         if let Some((created, id)) = &filter.after {
-            query = query.bind(*created).bind(id.as_str());
+            let (at, id_at) = (params.len() + 1, params.len() + 2);
+            sql.push_str(&format!(
+                " AND (n.created_at < ${at} OR (n.created_at = ${at} AND n.id < ${id_at}))"
+            ));
+            params.extend([Param::from(*created), Param::from(id.as_str())]);
         }
-        let rows = query
-            .bind(i64::from(filter.limit) + 1)
+        sql.push_str(&format!(
+            " ORDER BY n.created_at DESC, n.id DESC LIMIT ${}",
+            params.len() + 1
+        ));
+        params.push(Param::from(i64::from(filter.limit) + 1));
+        let rows = bound(sqlx::query_as::<_, ViewRow>(&sql), &params)
             .fetch_all(&self.read)
             .await?;
         notification_page(rows, filter.limit)
     }
 }
 
-/// The page query: the clinic's notifications (`$1`) that pass the filter, newest first, one
-/// more than the page holds. Its placeholders follow the filter's fields in order.
-fn page_sql(filter: &NotificationFilter) -> String {
+/// The query of the clinic's (`$1`) notifications that pass `filter`, without order or limit;
+/// the values it binds are appended to `params`, which holds `$1` and whatever the caller binds
+/// before them.
+pub(super) fn filtered<'a>(filter: &'a NotificationFilter, params: &mut Vec<Param<'a>>) -> String {
     let mut sql = format!(
         "SELECT {VIEW_COLUMNS} FROM notifications n JOIN patients p ON p.id = n.patient_id WHERE n.clinic_id = $1"
     );
-    let mut next = 2;
-    if filter.patient_external_id.is_some() {
-        sql.push_str(&format!(" AND p.external_id = ${next}"));
-        next += 1;
-    }
-    if filter.status.is_some() {
-        sql.push_str(&format!(" AND n.status = ${next}"));
-        next += 1;
-    }
-    if filter.origin.is_some() {
-        sql.push_str(&format!(" AND n.origin LIKE ${next}"));
-        next += 1;
-    }
-    if filter.after.is_some() {
+    let mut condition = |sql_part: &str, values: Vec<Param<'a>>| {
+        let first = params.len() + 1;
+        let marks: Vec<String> = (first..first + values.len())
+            .map(|i| format!("${i}"))
+            .collect();
         sql.push_str(&format!(
-            " AND (n.created_at < ${next} OR (n.created_at = ${next} AND n.id < ${}))",
-            next + 1
+            " AND {}",
+            sql_part.replace("{}", &marks.join(", "))
         ));
-        next += 2;
+        params.extend(values);
+    };
+    if let Some(patient) = &filter.patient_external_id {
+        condition("p.external_id = {}", vec![patient.as_str().into()]);
     }
-    sql.push_str(&format!(
-        " ORDER BY n.created_at DESC, n.id DESC LIMIT ${next}"
-    ));
+    if !filter.statuses.is_empty() {
+        let statuses = filter.statuses.iter().map(|s| s.as_str().into()).collect();
+        condition("n.status IN ({})", statuses);
+    }
+    if let Some(origin) = filter.origin {
+        condition("n.origin LIKE {}", vec![origin_pattern(origin).into()]);
+    }
+    if let Some(topic) = &filter.topic {
+        condition("n.topic = {}", vec![topic.as_str().into()]);
+    }
+    if let Some(appointment) = &filter.appointment {
+        condition(
+            "n.appointment_id IN (SELECT a.id FROM appointments a WHERE a.clinic_id = $1 \
+             AND (a.id = {} OR a.external_id = {}))",
+            vec![appointment.as_str().into()],
+        );
+    }
+    if let Some(channel) = filter.channel {
+        condition("n.delivered_channel = {}", vec![channel.as_str().into()]);
+    }
+    if let Some(reference) = &filter.reference {
+        condition("n.reference = {}", vec![reference.as_str().into()]);
+    }
+    if let Some(after) = filter.created_after {
+        condition("n.created_at >= {}", vec![millis(after).into()]);
+    }
+    if let Some(before) = filter.created_before {
+        condition("n.created_at < {}", vec![millis(before).into()]);
+    }
     sql
 }
 

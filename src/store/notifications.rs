@@ -5,12 +5,13 @@ use medrelay_channels::ChannelKind;
 use sqlx::{Any, FromRow, Transaction};
 
 use super::events::EventBatch;
+use super::notification_feed::{next_feed_position, with_feed_position};
 use super::rows::{columns, write_rows};
 use super::{Backend, Store, StoreError, millis, opt_timestamp, placeholders, timestamp};
 use crate::domain::ReminderOffset;
 use crate::domain::{
-    Actor, AppointmentId, Cancellation, ClinicId, Event, InboundMessageId, NotificationId,
-    NotificationStatus, Origin, PatientId, Priority, Reason,
+    Actor, AppointmentId, Cancellation, ClinicId, Event, InboundMessageId, Metadata,
+    NotificationId, NotificationStatus, Origin, PatientId, Priority, Reason, Reference,
 };
 use crate::policy::{PatientCap, PatientCaps};
 
@@ -45,6 +46,9 @@ pub struct NewNotification {
     pub origin: Origin,
     /// The inbound message an auto or staff reply answers.
     pub in_reply_to: Option<InboundMessageId>,
+    /// The booking system's id for it, and its own fields: set now, never changed.
+    pub reference: Option<Reference>,
+    pub metadata: Metadata,
 }
 
 /// Which appointment a notification belongs to, and, for a reminder of its series, how long
@@ -173,6 +177,8 @@ columns! {
         reminder_minutes_before: Option<i64>,
         origin: &'a str,
         in_reply_to: Option<&'a str>,
+        reference: Option<&'a str>,
+        metadata: Option<&'a str>,
     }
 }
 
@@ -183,27 +189,33 @@ pub(crate) async fn insert_rows(
     batch: &[&NewNotification],
 ) -> Result<HashSet<String>, StoreError> {
     let origins: Vec<String> = batch.iter().map(|n| n.origin.stored()).collect();
+    let metadata: Vec<Option<String>> = batch.iter().map(|n| n.metadata.to_stored()).collect();
     let rows: Vec<NotificationRow> = batch
         .iter()
-        .zip(&origins)
-        .map(|(n, origin)| notification_row(n, origin))
+        .zip(origins.iter().zip(&metadata))
+        .map(|(n, (origin, metadata))| notification_row(n, origin, metadata.as_deref()))
         .collect();
-    write_rows(
-        tx,
-        "INSERT INTO notifications ({columns}) VALUES {values} \
+    // `WHERE true` tells SQLite's parser that `ON CONFLICT` is the insert's, not a join's.
+    let sql = format!(
+        "WITH v ({{columns}}) AS (VALUES {{values}}) \
+         INSERT INTO notifications ({{columns}}, feed_position) SELECT {{columns}}, {} FROM v WHERE true \
          ON CONFLICT (clinic_id, idempotency_key) DO NOTHING RETURNING id",
-        &[],
-        &rows,
-    )
-    .await?
-    .iter()
-    .map(|row| Ok(<(String,)>::from_row(row)?.0))
-    .collect()
+        next_feed_position(tx, "v.clinic_id")
+    );
+    write_rows(tx, &sql, &[], &rows)
+        .await?
+        .iter()
+        .map(|row| Ok(<(String,)>::from_row(row)?.0))
+        .collect()
 }
 
-/// The stored row of a new notification, created and updated as it was received; `origin` is
-/// its origin as stored.
-fn notification_row<'a>(n: &'a NewNotification, origin: &'a str) -> NotificationRow<'a> {
+/// The stored row of a new notification, created and updated as it was received; `origin` and
+/// `metadata` are as stored.
+fn notification_row<'a>(
+    n: &'a NewNotification,
+    origin: &'a str,
+    metadata: Option<&'a str>,
+) -> NotificationRow<'a> {
     let received = millis(n.received_at);
     NotificationRow {
         id: n.id.as_str(),
@@ -231,6 +243,8 @@ fn notification_row<'a>(n: &'a NewNotification, origin: &'a str) -> Notification
             .map(ReminderOffset::minutes),
         origin,
         in_reply_to: n.in_reply_to.as_ref().map(InboundMessageId::as_str),
+        reference: n.reference.as_ref().map(Reference::as_str),
+        metadata,
     }
 }
 
@@ -456,9 +470,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
         let mut events = EventBatch::default();
-        let cancelled = sqlx::query(&format!(
-            "UPDATE notifications SET status = 'cancelled', due_at = NULL, updated_at = $3 \
-             WHERE id = $1 AND clinic_id = $2 AND {NOT_HANDED_OVER} RETURNING id"
+        let cancelled = sqlx::query(&with_feed_position(
+            &tx,
+            &format!(
+                "UPDATE notifications SET status = 'cancelled', due_at = NULL, updated_at = $3, \
+                 {{feed_position}} WHERE id = $1 AND clinic_id = $2 AND {NOT_HANDED_OVER} RETURNING id"
+            ),
         ))
         .bind(id.as_str())
         .bind(clinic.as_str())

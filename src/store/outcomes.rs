@@ -10,6 +10,7 @@ use medrelay_channels::segments::SmsEncoding;
 use super::dispatch::{RELEASE, Release, returned_ids};
 use super::events::EventBatch;
 use super::facts::{LearnedFact, SuspensionWrite, remember_facts};
+use super::notification_feed::with_feed_position;
 use super::rows::{columns, write_rows};
 use super::{Store, StoreError, lock_notifications, millis};
 use crate::domain::{
@@ -130,8 +131,9 @@ impl Store {
         write_rows(&mut tx, RECORD_ANSWERS, &[at.into()], &attempts).await?;
         let statuses: Vec<NotificationStatus> = outcomes.iter().map(|w| w.release(now).0).collect();
         let releases: Vec<Release> = outcomes.iter().map(|w| w.release_row(now)).collect();
+        let release = with_feed_position(&tx, RELEASE);
         let released = returned_ids(
-            write_rows(&mut tx, RELEASE, &[token.into(), at.into()], &releases).await?,
+            write_rows(&mut tx, &release, &[token.into(), at.into()], &releases).await?,
         )?;
         add_status_changes(&mut events, outcomes, &statuses, &released, now)?;
         let suspensions = suspensions(&mut events, outcomes, now)?;

@@ -10,11 +10,12 @@ use super::appointments::{
     AppointmentChange, REMINDER_SELECT, ReminderRow, SeriesChange, Stored, corrupt,
 };
 use super::events::EventBatch;
+use super::notification_feed::with_feed_position;
 use super::notifications::{NOT_HANDED_OVER, insert_rows, status};
 use super::{Backend, StoreError, lock_notifications, millis, opt_timestamp, timestamp};
 use crate::domain::{
-    AppointmentId, Cancellation, Event, NotificationId, NotificationStatus, Origin, Priority,
-    ReminderOffset, ReminderTiming, ScheduleChange,
+    AppointmentId, Cancellation, Event, Metadata, NotificationId, NotificationStatus, Origin,
+    Priority, ReminderOffset, ReminderTiming, ScheduleChange,
 };
 use crate::policy::{
     MessagingHours, PlannedReminder, ReminderTime, plan_reminders, reminder_params,
@@ -81,9 +82,12 @@ pub(super) async fn cancel_reminder(
     because: Cancellation,
 ) -> Result<bool, StoreError> {
     let at = change.at;
-    let cancelled = sqlx::query(&format!(
-        "UPDATE notifications SET status = 'cancelled', due_at = NULL, updated_at = $2 \
-         WHERE id = $1 AND {NOT_HANDED_OVER} RETURNING id"
+    let cancelled = sqlx::query(&with_feed_position(
+        tx,
+        &format!(
+            "UPDATE notifications SET status = 'cancelled', due_at = NULL, updated_at = $2, \
+             {{feed_position}} WHERE id = $1 AND {NOT_HANDED_OVER} RETURNING id"
+        ),
     ))
     .bind(id.as_str())
     .bind(millis(at))
@@ -140,9 +144,13 @@ impl SeriesUpdate<'_> {
         } else {
             NotificationStatus::Queued
         };
-        let moved = sqlx::query(&format!(
-            "UPDATE notifications SET send_at = $2, expires_at = $3, params = $4, status = $5, \
-             due_at = $6, updated_at = $7 WHERE id = $1 AND {NOT_HANDED_OVER} RETURNING id"
+        let moved = sqlx::query(&with_feed_position(
+            tx,
+            &format!(
+                "UPDATE notifications SET send_at = $2, expires_at = $3, params = $4, status = $5, \
+                 due_at = $6, updated_at = $7, {{feed_position}} WHERE id = $1 AND {NOT_HANDED_OVER} \
+                 RETURNING id"
+            ),
         ))
         .bind(reminder.id.as_str())
         .bind(millis(send_at))
@@ -283,6 +291,9 @@ impl SeriesUpdate<'_> {
             }),
             origin: Origin::Api,
             in_reply_to: None,
+            // The appointment carries the booking system's reference and metadata.
+            reference: None,
+            metadata: Metadata::default(),
         }
     }
 }

@@ -6,6 +6,7 @@ use sqlx::FromRow;
 
 use super::events::EventBatch;
 use super::facts::{LearnedFact, remember_facts};
+use super::notification_feed::with_feed_position;
 use super::notifications::status as notification_status;
 use super::rows::{Id, columns, write_rows};
 use super::{Store, StoreError, lock_notifications, millis, parse_stored};
@@ -218,16 +219,14 @@ impl Store {
                 delivered_channel: channel,
             })
             .collect();
-        write_rows(
-            &mut tx,
+        let finish = with_feed_position(
+            &tx,
             "WITH v ({columns}) AS (VALUES {values}) UPDATE notifications SET status = v.status, \
              delivered_channel = CASE WHEN notifications.status IN ('delivered', 'read') \
              THEN notifications.delivered_channel ELSE v.delivered_channel END, due_at = NULL, \
-             updated_at = $1 FROM v WHERE notifications.id = v.id AND notifications.lease_token IS NULL",
-            &[at.into()],
-            &finished,
-        )
-        .await?;
+             updated_at = $1, {feed_position} FROM v WHERE notifications.id = v.id AND notifications.lease_token IS NULL",
+        );
+        write_rows(&mut tx, &finish, &[at.into()], &finished).await?;
         let pokes: Vec<Id> = pokes.iter().map(|id| Id { id }).collect();
         write_rows(
             &mut tx,

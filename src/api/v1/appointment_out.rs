@@ -7,7 +7,9 @@ use jiff::Timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::{AppointmentId, AppointmentStatus, NotificationId, NotificationStatus};
+use crate::domain::{
+    AppointmentId, AppointmentStatus, Metadata, NotificationId, NotificationStatus, Reference,
+};
 use crate::store::{AppointmentView, Receipt, ReminderView, SkippedReminder};
 
 /// An appointment and its reminder series.
@@ -22,6 +24,10 @@ pub(super) struct AppointmentOut {
     topic: String,
     template: String,
     params: BTreeMap<String, String>,
+    /// The booking system's id for the booking, as given when it was booked.
+    reference: Option<Reference>,
+    /// The booking system's own fields, as given when it was booked; `{}` when none.
+    metadata: Metadata,
     /// Every reminder this appointment has had, oldest first, cancelled ones included.
     reminders: Vec<ReminderOut>,
     skipped_reminders: Vec<SkippedReminderOut>,
@@ -92,6 +98,8 @@ impl From<AppointmentView> for AppointmentOut {
             topic: view.topic,
             template: view.template,
             params: view.params,
+            reference: view.reference,
+            metadata: view.metadata,
             reminders: view.reminders.into_iter().map(ReminderOut::from).collect(),
             skipped_reminders: view
                 .skipped_reminders

@@ -14,17 +14,19 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::appointment_out::{AppointmentOut, NoticeOut};
+use super::booking_fields::{booking_fields, unchanged_booking_fields};
 use super::notifications::{idempotency_key, request_hash};
 use super::patients::checked;
 use crate::api::AppState;
 use crate::api::auth::Caller;
+use crate::api::created::Created;
 use crate::api::json::{ApiJson, TIMESTAMP_RULE};
 use crate::api::problem::{ApiError, FieldError};
 use crate::domain::{AppointmentId, Clinic, NotificationStatus, Patient};
@@ -58,6 +60,14 @@ pub(super) struct AppointmentIn {
     template: Option<String>,
     /// The template's parameters, other than the date and time, which come from `starts_at`.
     params: Option<BTreeMap<String, String>>,
+    /// The booking system's id for the booking: 1 to 128 printable characters.
+    #[schema(example = "booking-48213")]
+    reference: Option<String>,
+    /// The booking system's own fields: a JSON object of at most 16 keys whose values are
+    /// strings (up to 500 characters), numbers, booleans or null; at most 2 KiB. Returned with
+    /// the appointment and in every webhook about it.
+    #[schema(value_type = Option<Object>, example = json!({"room": 4, "first_visit": true}))]
+    metadata: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -67,6 +77,11 @@ pub(super) struct AppointmentMove {
     /// RFC 3339 with an offset, in the future.
     #[schema(format = DateTime)]
     starts_at: String,
+    /// May be sent again as booked; it never changes.
+    reference: Option<String>,
+    /// May be sent again as booked; it never changes.
+    #[schema(value_type = Option<Object>)]
+    metadata: Option<serde_json::Value>,
     /// Send the patient a confirmation of the new time.
     #[serde(default)]
     notify_patient: bool,
@@ -191,6 +206,7 @@ async fn checked_booking(
         errors.push(FieldError::new("appointment_id", EXTERNAL_ID_RULE));
     }
     let starts = starts_at(&mut errors, input.starts_at, now);
+    let (reference, metadata) = booking_fields(&mut errors, input.reference, input.metadata);
     let topic = input.topic.unwrap_or_else(|| DEFAULT_TEMPLATE.to_owned());
     let sensitivity = state
         .intake
@@ -225,6 +241,8 @@ async fn checked_booking(
         offsets: state.config.appointments.offsets_for(&clinic.slug),
         idempotency_key,
         request_hash,
+        reference,
+        metadata,
     };
     Ok((appointment, hours))
 }
@@ -276,6 +294,14 @@ async fn reminder_copy_breaks(
     })
 }
 
+/// The answer to a booking, new (`replayed` false) or the same request again; a reminder due at
+/// once wakes the dispatcher.
+fn booked(state: &AppState, view: AppointmentView, replayed: bool) -> Created<AppointmentOut> {
+    wake_if_due(state, &view);
+    let location = format!("/v1/appointments/{}", view.id);
+    Created::at(location, view.into()).replay(replayed)
+}
+
 /// Books an appointment and plans its reminders. Booking a cancelled appointment's
 /// `appointment_id` again books it again.
 #[utoipa::path(
@@ -287,7 +313,11 @@ async fn reminder_copy_breaks(
             and body gets the first answer and creates nothing")),
     request_body = AppointmentIn,
     responses(
-        (status = 201, description = "Booked, with its reminders", body = AppointmentOut),
+        (status = 201, description = "Booked, with its reminders", body = AppointmentOut,
+            headers(
+                ("Location" = String, description = "The appointment: `/v1/appointments/{id}`"),
+                ("Idempotent-Replayed" = bool, description = "`true`: the answer to an earlier request with this Idempotency-Key, nothing new was created; `false`: this request created it"),
+            )),
         (status = 409, description = "This appointment_id is booked with other details"),
     )
 )]
@@ -296,7 +326,7 @@ pub(super) async fn book_appointment(
     caller: Caller,
     headers: HeaderMap,
     body: ApiJson<AppointmentIn>,
-) -> Result<(StatusCode, Json<AppointmentOut>), ApiError> {
+) -> Result<Created<AppointmentOut>, ApiError> {
     let key = idempotency_key(&headers)?;
     let hash = request_hash(&body);
     let now = state.clock.now();
@@ -313,10 +343,8 @@ pub(super) async fn book_appointment(
         .book_appointment(&appointment, change, &hours)
         .await?
     {
-        Booking::Created(view) | Booking::Replayed(view) | Booking::BookedAgain(view) => {
-            wake_if_due(&state, &view);
-            Ok((StatusCode::CREATED, Json(view.into())))
-        }
+        Booking::Created(view) | Booking::BookedAgain(view) => Ok(booked(&state, view, false)),
+        Booking::Replayed(view) => Ok(booked(&state, view, true)),
         Booking::KeyReused => Err(ApiError::invalid(
             "Idempotency-Key",
             "was already used with a different request; use a new key for a new appointment",
@@ -372,12 +400,16 @@ pub(super) async fn move_appointment(
     body: ApiJson<AppointmentMove>,
 ) -> Result<Json<AppointmentOut>, ApiError> {
     let now = state.clock.now();
+    let mut input = body.value;
     let mut errors = Vec::new();
-    let Some(starts_at) = starts_at(&mut errors, body.value.starts_at, now) else {
-        return Err(ApiError::Invalid(errors));
-    };
+    let starts = starts_at(&mut errors, std::mem::take(&mut input.starts_at), now);
     let clinic = &caller.0.clinic;
     let (before, hours) = appointment_hours(&state, &caller, &id).await?;
+    let given = (input.reference.take(), input.metadata.take());
+    unchanged_booking_fields(&mut errors, given, &before);
+    let (Some(starts_at), true) = (starts, errors.is_empty()) else {
+        return Err(ApiError::Invalid(errors));
+    };
     let zone = clinic_zone(&caller)?;
     let by = caller.recorded_as();
     let change = AppointmentChange {
@@ -408,7 +440,7 @@ pub(super) async fn move_appointment(
             to: starts_at,
         })
     };
-    let asked = body.value.notify_patient;
+    let asked = input.notify_patient;
     let notice = patient_notice(&state, &caller, &view, asked, moved).await?;
     Ok(Json(AppointmentOut::with_notice(view, notice)))
 }

@@ -35,7 +35,7 @@ fn map_store(error: StoreError) -> ApiError {
 #[into_params(parameter_in = Query)]
 pub(super) struct CallbackQuery {
     /// Only tasks in this state.
-    #[param(value_type = Option<CallbackStatus>)]
+    #[param(value_type = Option<CallbackStatus>, inline)]
     status: Option<String>,
     /// At most this many, 1 to 500 (default 100).
     #[param(minimum = 1, maximum = 500)]

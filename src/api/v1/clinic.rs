@@ -44,9 +44,7 @@ impl ClinicOut {
     tag = "clinic",
     responses(
         (status = 200, description = "The clinic's details", body = ClinicOut),
-        (status = 401, description = "Missing or wrong API key"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 pub(super) async fn get_clinic(
     State(state): State<AppState>,
@@ -66,11 +64,9 @@ pub(super) async fn get_clinic(
         description = "Any of the fields of the clinic's details", example = json!({"name": "Hadar Clinic", "timezone": "Asia/Jerusalem"})),
     responses(
         (status = 200, description = "The clinic's details after the change", body = ClinicOut),
-        (status = 401, description = "Missing or wrong API key"),
         (status = 403, description = "Not an admin key"),
         (status = 422, description = "A field breaks its rule; nothing changed"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 pub(super) async fn patch_clinic(
     State(state): State<AppState>,

@@ -15,23 +15,23 @@
 
 use std::collections::BTreeMap;
 
-use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::conversations::{conversation_of, staff_member};
-use super::notifications::{idempotency_key, request_hash};
+use super::notifications::{idempotency_key, notification_path, request_hash};
 use crate::api::AppState;
 use crate::api::auth::Caller;
+use crate::api::created::Created;
 use crate::api::json::ApiJson;
 use crate::api::problem::{ApiError, FieldError};
 use crate::domain::{
-    Actor, Clinic, InboundMessageId, NotificationId, NotificationStatus, Patient, Priority, Reason,
-    SkipReason,
+    Actor, Clinic, InboundMessageId, Metadata, NotificationId, NotificationStatus, Patient,
+    Priority, Reason, SkipReason,
 };
 use crate::intake::{Content, Draft, StaffReply};
 use crate::policy::{WHATSAPP_WINDOW, WhatsAppContent, channel_plan};
@@ -270,6 +270,8 @@ fn reply_draft(
         priority: Priority::Urgent,
         send_at: None,
         expires_at: None,
+        reference: None,
+        metadata: Metadata::default(),
     })
 }
 
@@ -286,7 +288,11 @@ fn reply_draft(
     ),
     request_body = ReplyIn,
     responses(
-        (status = 202, description = "Taken: the notification that carries it, where it goes and why", body = ReplyOut),
+        (status = 202, description = "Taken: the notification that carries it, where it goes and why", body = ReplyOut,
+            headers(
+                ("Location" = String, description = "The notification: `/v1/notifications/{id}`"),
+                ("Idempotent-Replayed" = bool, description = "`true`: the answer to an earlier request with this Idempotency-Key, nothing new was created; `false`: this request created it"),
+            )),
         (status = 403, description = "Needs a staff or admin key"),
         (status = 404, description = "No such patient"),
     )
@@ -297,7 +303,7 @@ pub(super) async fn reply(
     Path(id): Path<String>,
     headers: HeaderMap,
     mut body: ApiJson<ReplyIn>,
-) -> Result<(StatusCode, Json<ReplyOut>), ApiError> {
+) -> Result<Created<ReplyOut>, ApiError> {
     let id = conversation_of(&state, &caller, &id).await?;
     let Reply { by, said } = body.value.parse()?;
     let clinic = &caller.0.clinic;
@@ -316,10 +322,12 @@ pub(super) async fn reply(
         by,
         in_reply_to: target.waiting.clone(),
     };
-    let receipt = state
+    let accepted = state
         .intake
         .accept_staff_reply(draft, &caller.actor(), answers)
         .await?;
+    let receipt = accepted.receipt;
+    let location = notification_path(&receipt.id);
     let out = ReplyOut {
         id: receipt.id,
         status: receipt.status,
@@ -328,5 +336,5 @@ pub(super) async fn reply(
         in_reply_to: target.waiting,
         note: route.note,
     };
-    Ok((StatusCode::ACCEPTED, Json(out)))
+    Ok(Created::accepted(location, out).replay(accepted.replayed))
 }

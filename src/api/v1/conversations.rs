@@ -59,13 +59,13 @@ pub(super) struct ListQuery {
     /// Only conversations with this label (one of the clinic's).
     label: Option<String>,
     /// Only conversations in this state.
-    #[param(value_type = Option<ConversationStatus>)]
+    #[param(value_type = Option<ConversationStatus>, inline)]
     status: Option<String>,
     /// Only those with (`true`) or without (`false`) a message waiting for staff.
-    #[param(value_type = Option<bool>)]
+    #[param(value_type = Option<bool>, inline)]
     unanswered: Option<String>,
     /// Only those past (`true`) or within (`false`) the clinic's response target.
-    #[param(value_type = Option<bool>)]
+    #[param(value_type = Option<bool>, inline)]
     overdue: Option<String>,
     /// Page size, 1 to 500 (default 50).
     #[param(minimum = 1, maximum = 500)]

@@ -3,13 +3,13 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::AppState;
 use crate::api::auth::Caller;
+use crate::api::created::Created;
 use crate::api::json::ApiJson;
 use crate::api::problem::ApiError;
 use crate::domain::ApiKeyId;
@@ -83,7 +83,8 @@ pub(super) struct KeyIn {
     tag = "keys",
     request_body = KeyIn,
     responses(
-        (status = 201, description = "The new key, with its secret", body = IssuedKeyOut),
+        (status = 201, description = "The new key, with its secret", body = IssuedKeyOut,
+            headers(("Location" = String, description = "The key: `/v1/keys/{id}`"))),
         (status = 403, description = "Needs an admin key"),
     )
 )]
@@ -91,7 +92,7 @@ pub(super) async fn create_key(
     State(state): State<AppState>,
     caller: Caller,
     body: ApiJson<KeyIn>,
-) -> Result<(StatusCode, Json<IssuedKeyOut>), ApiError> {
+) -> Result<Created<IssuedKeyOut>, ApiError> {
     caller.require(ApiKeyRole::Admin)?;
     let role = ApiKeyRole::parse(&body.value.role)
         .ok_or_else(|| ApiError::invalid("role", "must be one of booking, staff, admin"))?;
@@ -100,11 +101,12 @@ pub(super) async fn create_key(
         .issue_api_key(&caller.0.clinic.id, role, state.clock.now())
         .await?;
     tracing::info!(clinic = %caller.0.clinic.slug, key = %issued.view.id, role = role.as_str(), by = %caller.0.id, "API key created");
+    let location = format!("/v1/keys/{}", issued.view.id);
     let issued = IssuedKeyOut {
         view: issued.view.into(),
         key: issued.key,
     };
-    Ok((StatusCode::CREATED, Json(issued)))
+    Ok(Created::at(location, issued))
 }
 
 #[utoipa::path(

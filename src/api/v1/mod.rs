@@ -2,8 +2,10 @@
 //! `…Out`), so what clients see is defined here and not by the store's rows. Routes are
 //! registered with `routes!`, which documents each handler as it routes it.
 
+mod appointment_list;
 mod appointment_out;
 mod appointments;
+mod booking_fields;
 mod callbacks;
 mod clinic;
 mod clinic_hours;
@@ -15,6 +17,7 @@ mod conversations;
 mod keys;
 mod messages;
 mod notification_out;
+mod notification_query;
 mod notifications;
 mod patient_directory;
 mod patients;
@@ -50,7 +53,10 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(topics::put_topic))
         .merge(template_routes())
         .merge(clinic_routes())
-        .routes(routes!(appointments::book_appointment))
+        .routes(routes!(
+            appointment_list::list_appointments,
+            appointments::book_appointment
+        ))
         .routes(routes!(
             appointments::get_appointment,
             appointments::move_appointment,

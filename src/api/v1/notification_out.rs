@@ -7,7 +7,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::{
-    AttemptContent, InboundMessageId, NotificationId, NotificationStatus, Priority,
+    AppointmentId, AttemptContent, InboundMessageId, Metadata, NotificationId, NotificationStatus,
+    Priority, Reference,
 };
 use crate::store::{AttemptRecord, EventRecord, NotificationRecord};
 
@@ -77,6 +78,12 @@ pub(super) struct NotificationFields {
     pub(super) expires_at: Option<Timestamp>,
     pub(super) created_at: Timestamp,
     pub(super) updated_at: Timestamp,
+    /// The appointment it reminds of or tells about, if any.
+    pub(super) appointment_id: Option<AppointmentId>,
+    /// The booking system's id for it, as given when it was created.
+    pub(super) reference: Option<Reference>,
+    /// The booking system's own fields, as given when it was created (`{}` when none were).
+    pub(super) metadata: Metadata,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) attempts: Option<Vec<AttemptOut>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -139,6 +146,9 @@ impl From<NotificationRecord> for NotificationFields {
             expires_at: r.expires_at,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            appointment_id: r.appointment_id,
+            reference: r.reference,
+            metadata: r.metadata,
             attempts: r
                 .attempts
                 .map(|a| a.into_iter().map(AttemptOut::from).collect()),

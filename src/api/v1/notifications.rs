@@ -1,23 +1,26 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Uri};
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::notification_out::NotificationFields;
-use super::patients::checked;
+use super::notification_query::{ListQuery, Listing, encode_cursor, encode_feed_cursor};
 use crate::api::AppState;
 use crate::api::auth::Caller;
+use crate::api::created::Created;
 use crate::api::json::{self, ApiJson};
 use crate::api::problem::{ApiError, FieldError};
-use crate::domain::{NotificationId, NotificationStatus, OriginFamily, Priority, Sensitivity};
+use crate::domain::{
+    Metadata, NotificationId, NotificationStatus, Priority, Reference, Sensitivity,
+};
 use crate::intake::{Content, Draft};
-use crate::store::{ApiKeyRole, NotificationFilter, NotificationRecord, Receipt, StoreError};
+use crate::store::{ApiKeyRole, NotificationRecord, Receipt, StoreError};
 
 /// A notification for one patient: exactly one of `body`, `template` (with `params`) and
 /// `quick_reply`.
@@ -54,9 +57,37 @@ pub(super) struct NotificationIn {
     /// Not after this instant: a notification still unsent then is `expired`.
     #[serde(default, deserialize_with = "json::optional_timestamp")]
     expires_at: Option<Timestamp>,
+    /// The booking system's id for this notification, returned with it everywhere.
+    reference: Option<String>,
+    /// The booking system's own fields, returned with it everywhere.
+    metadata: Option<serde_json::Value>,
 }
 
 impl NotificationIn {
+    /// The booking system's reference and metadata, or every rule they break.
+    fn booking_fields(&mut self) -> Result<(Option<Reference>, Metadata), ApiError> {
+        let mut errors = Vec::new();
+        let reference = self.reference.take().and_then(|text| {
+            let parsed = Reference::parse(&text);
+            if parsed.is_none() {
+                errors.push(FieldError::new("reference", Reference::RULE));
+            }
+            parsed
+        });
+        let metadata = match self.metadata.take() {
+            None => Metadata::default(),
+            Some(value) => Metadata::parse("metadata", value).unwrap_or_else(|broken| {
+                errors.extend(broken);
+                Metadata::default()
+            }),
+        };
+        if errors.is_empty() {
+            Ok((reference, metadata))
+        } else {
+            Err(ApiError::Invalid(errors))
+        }
+    }
+
     /// Exactly one of body, template and quick reply, with params only beside a template.
     fn content(&mut self) -> Result<Content, ApiError> {
         let params = self.params.take();
@@ -85,22 +116,20 @@ impl NotificationIn {
     }
 }
 
-/// A notification taken: where it stands, and when it goes.
+/// A notification taken: where it stands, when it goes, and the booking system's reference and
+/// metadata given with it.
 #[derive(Debug, Serialize, ToSchema)]
 pub(super) struct ReceiptOut {
     id: NotificationId,
     status: NotificationStatus,
     send_at: Timestamp,
+    reference: Option<Reference>,
+    metadata: Metadata,
 }
 
-impl From<Receipt> for ReceiptOut {
-    fn from(receipt: Receipt) -> Self {
-        Self {
-            id: receipt.id,
-            status: receipt.status,
-            send_at: receipt.send_at,
-        }
-    }
+/// Where a notification is read: what `Location` names.
+pub(super) fn notification_path(id: &NotificationId) -> String {
+    format!("/v1/notifications/{id}")
 }
 
 const IDEMPOTENCY_KEY_RULE: &str = "must be 1 to 255 visible ASCII characters";
@@ -133,7 +162,11 @@ pub(super) fn request_hash<T>(body: &ApiJson<T>) -> String {
             and body gets the first answer and creates nothing")),
     request_body = NotificationIn,
     responses(
-        (status = 202, description = "Taken: where it stands and when it goes", body = ReceiptOut),
+        (status = 202, description = "Taken: where it stands and when it goes", body = ReceiptOut,
+            headers(
+                ("Location" = String, description = "The notification: `/v1/notifications/{id}`"),
+                ("Idempotent-Replayed" = bool, description = "`true`: the answer to an earlier request with this Idempotency-Key, nothing new was created; `false`: this request created it"),
+            )),
         (status = 403, description = "This key may not send this (a quick reply needs staff)"),
         (status = 429, description = "The patient's daily limit, this key's rate, or failed key checks"),
     )
@@ -143,7 +176,8 @@ pub(super) async fn create_notification(
     caller: Caller,
     headers: HeaderMap,
     mut body: ApiJson<NotificationIn>,
-) -> Result<(StatusCode, Json<ReceiptOut>), ApiError> {
+) -> Result<Created<ReceiptOut>, ApiError> {
+    let (reference, metadata) = body.value.booking_fields()?;
     let draft = Draft {
         idempotency_key: idempotency_key(&headers)?,
         request_hash: request_hash(&body),
@@ -155,9 +189,25 @@ pub(super) async fn create_notification(
         priority: body.value.priority.unwrap_or(Priority::Normal),
         send_at: body.value.send_at,
         expires_at: body.value.expires_at,
+        // A replay's request is this one, so what it stored is what this one gives.
+        reference: reference.clone(),
+        metadata: metadata.clone(),
     };
-    let receipt = state.intake.accept(draft, &caller.actor()).await?;
-    Ok((StatusCode::ACCEPTED, Json(receipt.into())))
+    let accepted = state.intake.accept(draft, &caller.actor()).await?;
+    let Receipt {
+        id,
+        status,
+        send_at,
+    } = accepted.receipt;
+    let location = notification_path(&id);
+    let out = ReceiptOut {
+        id,
+        status,
+        send_at,
+        reference,
+        metadata,
+    };
+    Ok(Created::accepted(location, out).replay(accepted.replayed))
 }
 
 fn notification_id(id: &str) -> Result<NotificationId, ApiError> {
@@ -356,70 +406,11 @@ fn why_not_cancellable(current: &NotificationRecord) -> String {
     }
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub(super) struct ListQuery {
-    /// Only this patient's (the booking system's id).
-    patient_id: Option<String>,
-    /// Only notifications in this state.
-    #[param(value_type = Option<NotificationStatus>)]
-    status: Option<String>,
-    /// Only those from here: `api`, `auto` (medrelay answering a patient) or `staff_reply`.
-    #[param(value_type = Option<OriginFamily>)]
-    origin: Option<String>,
-    /// Page size, 1 to 500 (default 50).
-    #[param(minimum = 1, maximum = 500)]
-    limit: Option<u32>,
-    /// `next_cursor` of the page before.
-    cursor: Option<String>,
-}
-
-impl ListQuery {
-    fn filter(self) -> Result<NotificationFilter, ApiError> {
-        let mut errors = Vec::new();
-        let status = checked(
-            &mut errors,
-            "status",
-            self.status,
-            NotificationStatus::parse,
-            &format!("must be one of {}", NotificationStatus::names()),
-        );
-        let origin = checked(
-            &mut errors,
-            "origin",
-            self.origin,
-            OriginFamily::parse,
-            &format!("must be one of {}", OriginFamily::names()),
-        );
-        let limit = self.limit.unwrap_or(50);
-        if !(1..=500).contains(&limit) {
-            errors.push(FieldError::new("limit", "must be between 1 and 500"));
-        }
-        let after = checked(
-            &mut errors,
-            "cursor",
-            self.cursor,
-            decode_cursor,
-            "must be a next_cursor value from an earlier page",
-        );
-        if !errors.is_empty() {
-            return Err(ApiError::Invalid(errors));
-        }
-        Ok(NotificationFilter {
-            patient_external_id: self.patient_id,
-            status,
-            origin,
-            limit,
-            after,
-        })
-    }
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub(super) struct NotificationList {
     items: Vec<NotificationOut>,
-    /// Where the next page starts; `null` on the last page.
+    /// Newest-first list: the `cursor` of the next page, `null` on the last. Change feed: always
+    /// given, the `updated_after` that continues the feed.
     next_cursor: Option<String>,
 }
 
@@ -428,30 +419,34 @@ pub(super) struct NotificationList {
     get,
     path = "/v1/notifications",
     tag = "notifications",
+    description = "Newest first, paged with `cursor`; or, with `updated_after`, the change feed: \
+        the notifications in the order their last change was written, continued with \
+        `updated_after=<next_cursor>`. The feed gives every change once (a notification \
+        changed twice between two reads shows once, as it is now) and never skips one.",
     params(ListQuery),
     responses((status = 200, description = "A page of notifications", body = NotificationList))
 )]
 pub(super) async fn list_notifications(
     State(state): State<AppState>,
     caller: Caller,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    uri: Uri,
 ) -> Result<Json<NotificationList>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
-    let filter = query.filter()?;
-    let page = state
-        .store
-        .notifications(&caller.0.clinic.id, &filter)
-        .await?;
+    let clinic = &caller.0.clinic.id;
+    let (items, next_cursor) = match ListQuery::from_uri(&uri)?.listing()? {
+        Listing::Newest(filter) => {
+            let page = state.store.notifications(clinic, &filter).await?;
+            (page.items, page.next.as_ref().map(encode_cursor))
+        }
+        Listing::Feed(filter, start) => {
+            let page = state
+                .store
+                .notification_feed(clinic, &filter, &start)
+                .await?;
+            (page.items, Some(encode_feed_cursor(&page.next)))
+        }
+    };
     Ok(Json(NotificationList {
-        items: as_seen_by(&state, &caller, page.items).await?,
-        next_cursor: page.next.map(|(at, id)| format!("{at}.{id}")),
+        items: as_seen_by(&state, &caller, items).await?,
+        next_cursor,
     }))
-}
-
-fn decode_cursor(cursor: &str) -> Option<(i64, String)> {
-    let (at, id) = cursor.split_once('.')?;
-    Some((
-        at.parse().ok()?,
-        NotificationId::parse(id)?.as_str().to_owned(),
-    ))
 }

@@ -132,7 +132,13 @@ impl PatientQuery {
         if !(1..=500).contains(&limit) {
             errors.push(FieldError::new("limit", "must be between 1 and 500"));
         }
-        let after = checked(&mut errors, "cursor", self.cursor, decode_cursor, CURSOR_RULE);
+        let after = checked(
+            &mut errors,
+            "cursor",
+            self.cursor,
+            decode_cursor,
+            CURSOR_RULE,
+        );
         if !errors.is_empty() {
             return Err(ApiError::Invalid(errors));
         }
@@ -157,10 +163,8 @@ fn decode_cursor(cursor: &str) -> Option<String> {
     params(PatientQuery),
     responses(
         (status = 200, description = "A page of patients", body = PatientList),
-        (status = 401, description = "Missing or wrong API key"),
         (status = 422, description = "A query parameter breaks its rule"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 pub(super) async fn list_patients(
     State(state): State<AppState>,
@@ -182,16 +186,14 @@ pub(super) async fn list_patients(
 /// notifications are cancelled first. Erasing an erased patient changes nothing.
 #[utoipa::path(
     delete,
-    path = "/v1/patients/{id}",
+    path = "/v1/patients/{external_id}",
     tag = "patients",
-    params(("id" = String, Path, description = "The booking system's id for the patient")),
+    params(("external_id" = String, Path, description = "The patient's id in the booking system")),
     responses(
         (status = 204, description = "Erased, now or before"),
-        (status = 401, description = "Missing or wrong API key"),
         (status = 403, description = "Not an admin key"),
         (status = 404, description = "No such patient"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 pub(super) async fn erase_patient(
     State(state): State<AppState>,

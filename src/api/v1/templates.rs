@@ -160,7 +160,8 @@ pub(super) async fn list_templates(
     path = "/v1/templates/{name}/{language}",
     tag = "templates",
     params(
-        ("name" = String, Path, description = "Lowercase letters, digits and `_`"),
+        ("name" = String, Path, description = "1 to 64 lowercase letters, digits and `_`, starting with a letter",
+            pattern = "^[a-z][a-z0-9_]{0,63}$"),
         ("language" = String, Path, description = "`he`, `ar`, `ru`, `en`, …"),
     ),
     responses(
@@ -191,7 +192,8 @@ pub(super) async fn get_template(
     path = "/v1/templates/{name}/{language}",
     tag = "templates",
     params(
-        ("name" = String, Path, description = "Lowercase letters, digits and `_`"),
+        ("name" = String, Path, description = "1 to 64 lowercase letters, digits and `_`, starting with a letter",
+            pattern = "^[a-z][a-z0-9_]{0,63}$"),
         ("language" = String, Path, description = "`he`, `ar`, `ru`, `en`, …"),
     ),
     request_body = TemplateCopy,
@@ -236,7 +238,8 @@ pub(super) async fn put_template(
     path = "/v1/templates/{name}/{language}",
     tag = "templates",
     params(
-        ("name" = String, Path, description = "Lowercase letters, digits and `_`"),
+        ("name" = String, Path, description = "1 to 64 lowercase letters, digits and `_`, starting with a letter",
+            pattern = "^[a-z][a-z0-9_]{0,63}$"),
         ("language" = String, Path, description = "`he`, `ar`, `ru`, `en`, …"),
     ),
     responses(
@@ -328,7 +331,8 @@ fn quick_reply_out(name: &str, own: Vec<OwnTemplate<QuickReply>>) -> QuickReplyO
     put,
     path = "/v1/quick-replies/{name}",
     tag = "templates",
-    params(("name" = String, Path, description = "Lowercase letters, digits and `_`")),
+    params(("name" = String, Path, description = "1 to 64 lowercase letters, digits and `_`, starting with a letter",
+            pattern = "^[a-z][a-z0-9_]{0,63}$")),
     request_body = QuickReplyBody,
     responses(
         (status = 200, description = "Replaced", body = QuickReplyOut),
@@ -402,7 +406,8 @@ pub(super) async fn list_quick_replies(
     get,
     path = "/v1/quick-replies/{name}",
     tag = "templates",
-    params(("name" = String, Path, description = "Lowercase letters, digits and `_`")),
+    params(("name" = String, Path, description = "1 to 64 lowercase letters, digits and `_`, starting with a letter",
+            pattern = "^[a-z][a-z0-9_]{0,63}$")),
     responses(
         (status = 200, description = "The quick reply in every language it has", body = QuickReplyOut),
         (status = 404, description = "No such quick reply"),
@@ -429,7 +434,8 @@ pub(super) async fn get_quick_reply(
     delete,
     path = "/v1/quick-replies/{name}",
     tag = "templates",
-    params(("name" = String, Path, description = "Lowercase letters, digits and `_`")),
+    params(("name" = String, Path, description = "1 to 64 lowercase letters, digits and `_`, starting with a letter",
+            pattern = "^[a-z][a-z0-9_]{0,63}$")),
     responses(
         (status = 204, description = "Removed"),
         (status = 403, description = "Needs a staff or admin key"),

@@ -74,7 +74,8 @@ const SECURE_LINK_RULE: &str = "may be true only for a sensitive topic";
     put,
     path = "/v1/topics/{name}",
     tag = "topics",
-    params(("name" = String, Path, description = "The topic's name: lowercase letters, digits and `_`")),
+    params(("name" = String, Path, description = "1 to 64 lowercase letters, digits and `_`, starting with a letter",
+        pattern = "^[a-z][a-z0-9_]{0,63}$")),
     request_body = TopicIn,
     responses(
         (status = 200, description = "The topic as set", body = TopicOut),

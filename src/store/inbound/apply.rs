@@ -6,6 +6,7 @@ use medrelay_channels::ChannelKind;
 use sqlx::{Any, Transaction};
 
 use super::super::events::EventBatch;
+use super::super::notification_feed::next_feed_position;
 use super::super::patients::set_opted_out;
 use super::super::{StoreError, millis};
 use super::{Arrival, AutoReplyText, InboundActions, InboundSituation, add_event, opt_millis};
@@ -255,11 +256,12 @@ async fn queue_auto_reply(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let id = NotificationId::generate();
-    sqlx::query(
+    sqlx::query(&format!(
         "INSERT INTO notifications (id, clinic_id, patient_id, topic, body, channel, priority, send_at, \
-         expires_at, status, due_at, created_at, updated_at, origin, in_reply_to) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $8, $8, $8, $10, $11)",
-    )
+         expires_at, status, due_at, created_at, updated_at, origin, in_reply_to, feed_position) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $8, $8, $8, $10, $11, {})",
+        next_feed_position(tx, "$2")
+    ))
     .bind(id.as_str())
     .bind(situation.clinic.id.as_str())
     .bind(situation.patient.id.as_str())
