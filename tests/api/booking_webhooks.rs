@@ -253,6 +253,23 @@ async fn every_status_change_arrives_once_signed_and_in_order() {
     let first = &receiver.events()[0];
     assert_eq!(first.event_type(), "notification.status_changed");
     assert_eq!(first.data("patient_id"), "p-1");
+    let stored = app
+        .notification(first.data("notification_id").as_str().expect("id"))
+        .await;
+    let booking = first
+        .data("reference")
+        .as_str()
+        .unwrap_or_else(|| panic!("{:#} {}", first.body, stored["reference"]));
+    let i: u64 = booking
+        .trim_start_matches("booking-")
+        .parse()
+        .expect("booking-<i>");
+    assert_eq!(
+        first.data("metadata"),
+        &json!({ "room": i }),
+        "{:#}",
+        first.body
+    );
     assert!(first.id.starts_with("evt_"), "{}", first.id);
     assert!(first.body["timestamp"].is_string(), "{:#}", first.body);
     let sent = receiver
