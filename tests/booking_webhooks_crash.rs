@@ -231,6 +231,9 @@ fn changes<'a>(
 ) -> Vec<String> {
     items
         .filter_map(pick)
-        .map(|d| format!("{}→{}", d["from"], d["to"]).replace('"', ""))
+        .map(|d| {
+            let status = |key: &str| d[key].as_str().unwrap_or("?").to_owned();
+            format!("{}→{}", status("from"), status("to"))
+        })
         .collect()
 }

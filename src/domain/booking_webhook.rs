@@ -77,8 +77,11 @@ pub fn webhook_facts(event: &Event) -> Option<WebhookFacts> {
             if *to == NotificationStatus::Failed {
                 types.push(T::NotificationFailed);
             }
-            let data = json!({ "from": from.as_str(), "to": to.as_str() });
-            (types, data, None)
+            (
+                types,
+                json!({ "from": from.as_str(), "to": to.as_str() }),
+                None,
+            )
         }
         Event::CallbackOpened { task } => {
             (vec![T::CallbackOpened], json!({ "task_id": task }), None)
@@ -88,6 +91,15 @@ pub fn webhook_facts(event: &Event) -> Option<WebhookFacts> {
             json!({ "task_id": task, "outcome": outcome.as_str() }),
             None,
         ),
+        _ => return patient_facts(event),
+    };
+    facts(types, data, appointment)
+}
+
+/// The facts of what a patient did by a message.
+fn patient_facts(event: &Event) -> Option<WebhookFacts> {
+    use WebhookEventType as T;
+    let (types, data, appointment) = match event {
         Event::MessageReceived {
             channel,
             kind,
@@ -112,6 +124,14 @@ pub fn webhook_facts(event: &Event) -> Option<WebhookFacts> {
         ),
         _ => return None,
     };
+    facts(types, data, appointment)
+}
+
+fn facts(
+    types: Vec<WebhookEventType>,
+    data: Value,
+    appointment: Option<&AppointmentId>,
+) -> Option<WebhookFacts> {
     let Value::Object(data) = data else {
         return None;
     };

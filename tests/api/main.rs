@@ -8,6 +8,7 @@ mod appointments;
 mod appointments_list;
 mod bad_input;
 mod booking_webhooks;
+mod booking_webhooks_patients;
 mod callbacks;
 mod channels;
 mod clinic_inbound;

@@ -15,9 +15,9 @@ use crate::api::auth::Caller;
 use crate::api::json::ApiJson;
 use crate::api::problem::{ApiError, FieldError};
 use crate::booking_webhooks::{check_target, new_secret};
-use crate::domain::{WebhookEndpointId, WebhookEventType};
+use crate::domain::{WebhookEndpointId, WebhookEventId, WebhookEventType};
 use crate::store::{
-    ApiKeyRole, DeliveryRecord, EndpointChange, NewWebhookEndpoint, StoreError, WebhookEndpoint,
+    ApiKeyRole, DeliveryRecord, EndpointChange, NewWebhookEndpoint, WebhookEndpoint,
 };
 
 /// How long the secret before a rotation still signs beside the new one.
@@ -117,7 +117,8 @@ pub(super) struct ReplayOut {
 #[derive(Debug, Serialize, ToSchema)]
 pub(super) struct DeliveryOut {
     /// The `webhook-id` of the message.
-    event_id: String,
+    #[schema(value_type = String, example = "evt_0190f3a1c2d37b40a1b2c3d4e5f60718")]
+    event_id: WebhookEventId,
     event_type: String,
     /// 1 for the first try of the message.
     #[serde(rename = "try")]
@@ -391,27 +392,22 @@ pub(super) async fn list_deliveries(
         .webhook_deliveries(&caller.0.clinic.id, &id, limit)
         .await
         .map_err(ApiError::not_found("webhook endpoint"))?;
-    let items = records
-        .into_iter()
-        .map(DeliveryOut::try_from)
-        .collect::<Result<_, StoreError>>()?;
+    let items = records.into_iter().map(DeliveryOut::from).collect();
     Ok(Json(DeliveryList { items }))
 }
 
-impl TryFrom<DeliveryRecord> for DeliveryOut {
-    type Error = StoreError;
-
-    fn try_from(r: DeliveryRecord) -> Result<Self, StoreError> {
-        Ok(Self {
+impl From<DeliveryRecord> for DeliveryOut {
+    fn from(r: DeliveryRecord) -> Self {
+        Self {
             event_id: r.event_id,
             event_type: r.event_type,
             try_number: r.try_number,
-            at: crate::store::timestamp(r.at)?,
+            at: r.at,
             status_code: r.status_code,
             latency_ms: r.latency_ms,
             error: r.error,
             outcome: r.outcome,
-            next_retry_at: r.next_retry_at.map(crate::store::timestamp).transpose()?,
-        })
+            next_retry_at: r.next_retry_at,
+        }
     }
 }

@@ -4,7 +4,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::domain::{ClinicId, Event, WebhookEndpointId};
+use crate::domain::{ClinicId, Event, WebhookEndpointId, WebhookEventId};
 use crate::store::events::EventBatch;
 use crate::store::{Backend, Store, StoreError, millis, opt_timestamp, placeholders, timestamp};
 
@@ -51,6 +51,15 @@ impl WebhookResult {
             Self::GaveUp => "failed",
         }
     }
+
+    /// The message's state after it.
+    fn state(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Retry { .. } => "pending",
+            Self::GaveUp => "failed",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -65,17 +74,48 @@ pub struct WebhookOutcome {
 }
 
 /// One try as the deliveries log shows it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct DeliveryRecord {
-    pub event_id: String,
+    pub event_id: WebhookEventId,
     pub event_type: String,
     pub try_number: i64,
-    pub at: i64,
+    pub at: Timestamp,
     pub status_code: Option<i64>,
     pub latency_ms: i64,
     pub error: Option<String>,
     pub outcome: String,
-    pub next_retry_at: Option<i64>,
+    pub next_retry_at: Option<Timestamp>,
+}
+
+#[derive(sqlx::FromRow)]
+struct DeliveryRow {
+    event_id: String,
+    event_type: String,
+    try_number: i64,
+    at: i64,
+    status_code: Option<i64>,
+    latency_ms: i64,
+    error: Option<String>,
+    outcome: String,
+    next_retry_at: Option<i64>,
+}
+
+impl TryFrom<DeliveryRow> for DeliveryRecord {
+    type Error = StoreError;
+
+    fn try_from(r: DeliveryRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            event_id: WebhookEventId::from_stored(r.event_id),
+            event_type: r.event_type,
+            try_number: r.try_number,
+            at: timestamp(r.at)?,
+            status_code: r.status_code,
+            latency_ms: r.latency_ms,
+            error: r.error,
+            outcome: r.outcome,
+            next_retry_at: opt_timestamp(r.next_retry_at)?,
+        })
+    }
 }
 
 const CLAIM: &str = "UPDATE webhook_messages SET lease_token = $1, next_attempt_at = $2 \
@@ -175,7 +215,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
         self.webhook_endpoint(clinic, endpoint).await?;
-        Ok(sqlx::query_as(
+        sqlx::query_as::<_, DeliveryRow>(
             "SELECT event_id, event_type, try_number, at, status_code, latency_ms, error, outcome, \
              next_retry_at FROM webhook_attempts WHERE clinic_id = $1 AND endpoint_id = $2 \
              ORDER BY id DESC LIMIT $3",
@@ -184,7 +224,10 @@ impl Store {
         .bind(endpoint.as_str())
         .bind(i64::from(limit))
         .fetch_all(&self.read)
-        .await?)
+        .await?
+        .into_iter()
+        .map(DeliveryRecord::try_from)
+        .collect()
     }
 
     /// Messages still to deliver, over every clinic.
@@ -202,13 +245,36 @@ async fn record_outcome(
     token: &str,
     outcome: &WebhookOutcome,
 ) -> Result<(), StoreError> {
-    let m = &outcome.message;
-    let at = millis(outcome.at);
-    let (state, next) = match outcome.result {
-        WebhookResult::Delivered => ("delivered", None),
-        WebhookResult::Retry { at } => ("pending", Some(millis(at))),
-        WebhookResult::GaveUp => ("failed", None),
+    let next = match outcome.result {
+        WebhookResult::Retry { at } => Some(millis(at)),
+        WebhookResult::Delivered | WebhookResult::GaveUp => None,
     };
+    if !update_message(tx, token, outcome, next).await? {
+        // The lease ran out and another sender has it now: its try counts, not this one.
+        return Ok(());
+    }
+    log_try(tx, outcome, next).await?;
+    let failing_since = match outcome.result {
+        WebhookResult::Delivered => "NULL",
+        WebhookResult::Retry { .. } | WebhookResult::GaveUp => "COALESCE(failing_since, $2)",
+    };
+    sqlx::query(&format!(
+        "UPDATE webhook_endpoints SET failing_since = {failing_since} WHERE id = $1"
+    ))
+    .bind(&outcome.message.endpoint_id)
+    .bind(millis(outcome.at))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The message's new state, if it is still held under `token`.
+async fn update_message(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    token: &str,
+    outcome: &WebhookOutcome,
+    next: Option<i64>,
+) -> Result<bool, StoreError> {
     let held = sqlx::query(
         "UPDATE webhook_messages SET state = $3, tries = tries + 1, lease_token = NULL, \
          next_attempt_at = COALESCE($4, next_attempt_at), \
@@ -216,17 +282,23 @@ async fn record_outcome(
          delivered_at = CASE WHEN $3 = 'delivered' THEN $5 ELSE delivered_at END \
          WHERE seq = $1 AND lease_token = $2",
     )
-    .bind(m.seq)
+    .bind(outcome.message.seq)
     .bind(token)
-    .bind(state)
+    .bind(outcome.result.state())
     .bind(next)
-    .bind(at)
+    .bind(millis(outcome.at))
     .execute(&mut **tx)
     .await?;
-    if held.rows_affected() == 0 {
-        // The lease ran out and another sender has it now: its try counts, not this one.
-        return Ok(());
-    }
+    Ok(held.rows_affected() > 0)
+}
+
+/// The try's line in the deliveries log.
+async fn log_try(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    outcome: &WebhookOutcome,
+    next: Option<i64>,
+) -> Result<(), StoreError> {
+    let m = &outcome.message;
     sqlx::query(
         "INSERT INTO webhook_attempts (clinic_id, endpoint_id, event_id, event_type, try_number, \
          at, status_code, latency_ms, error, outcome, next_retry_at) \
@@ -237,23 +309,12 @@ async fn record_outcome(
     .bind(&m.event_id)
     .bind(&m.event_type)
     .bind(m.tries + 1)
-    .bind(at)
+    .bind(millis(outcome.at))
     .bind(outcome.status_code.map(i64::from))
     .bind(outcome.latency_ms)
     .bind(outcome.error.as_deref())
     .bind(outcome.result.as_str())
     .bind(next)
-    .execute(&mut **tx)
-    .await?;
-    let failing_since = match outcome.result {
-        WebhookResult::Delivered => "NULL",
-        WebhookResult::Retry { .. } | WebhookResult::GaveUp => "COALESCE(failing_since, $2)",
-    };
-    sqlx::query(&format!(
-        "UPDATE webhook_endpoints SET failing_since = {failing_since} WHERE id = $1"
-    ))
-    .bind(&m.endpoint_id)
-    .bind(at)
     .execute(&mut **tx)
     .await?;
     Ok(())

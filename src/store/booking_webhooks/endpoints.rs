@@ -180,14 +180,7 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         if change.enabled == Some(true) {
-            sqlx::query(
-                "UPDATE webhook_messages SET next_attempt_at = $2, lease_token = NULL \
-                 WHERE endpoint_id = $1 AND state = 'pending' AND next_attempt_at > $2",
-            )
-            .bind(id.as_str())
-            .bind(millis(now))
-            .execute(&mut *tx)
-            .await?;
+            due_now(&mut tx, id, now).await?;
         }
         tx.commit().await?;
         self.webhook_endpoint(clinic, id).await
@@ -273,4 +266,21 @@ impl Store {
         .await?;
         Ok(replayed.rows_affected())
     }
+}
+
+/// Makes what waits for the endpoint due now (it was switched on again).
+async fn due_now(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &WebhookEndpointId,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE webhook_messages SET next_attempt_at = $2, lease_token = NULL \
+         WHERE endpoint_id = $1 AND state = 'pending' AND next_attempt_at > $2",
+    )
+    .bind(id.as_str())
+    .bind(millis(now))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
