@@ -4,7 +4,7 @@
 use medrelay_channels::ChannelKind;
 use serde_json::{Map, Value, json};
 
-use super::{AppointmentId, Event, NotificationStatus};
+use super::{AppointmentId, Cancellation, Event, NotificationStatus};
 
 /// The event types a booking system can subscribe an endpoint to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -66,6 +66,9 @@ pub struct WebhookFacts {
     pub data: Map<String, Value>,
     /// The appointment the event names, when it names one.
     pub appointment: Option<AppointmentId>,
+    /// The event's own sentence is the reason (a cancellation says why), rather than those of
+    /// the other events of its notification in the same write.
+    pub reason_is_own: bool,
 }
 
 /// The webhook facts of `event`, or `None` when no booking system hears of it.
@@ -82,6 +85,20 @@ pub fn webhook_facts(event: &Event) -> Option<WebhookFacts> {
                 json!({ "from": from.as_str(), "to": to.as_str() }),
                 None,
             )
+        }
+        // A cancellation changes the status without a `StatusChanged` of its own: it only ever
+        // leaves `scheduled` or `queued`, before any hand-over, and the event does not say which.
+        Event::Cancelled { because } => {
+            let cause = match because {
+                Cancellation::Requested => "requested",
+                Cancellation::ReminderLeftOut { .. } => "reminder_left_out",
+                Cancellation::AppointmentCancelled { .. } => "appointment_cancelled",
+                Cancellation::PatientErased => "patient_erased",
+            };
+            let data = json!({ "from": null, "to": "cancelled", "cause": cause });
+            let mut facts = facts(vec![T::NotificationStatusChanged], data, None)?;
+            facts.reason_is_own = true;
+            return Some(facts);
         }
         Event::CallbackOpened { task } => {
             (vec![T::CallbackOpened], json!({ "task_id": task }), None)
@@ -139,6 +156,7 @@ fn facts(
         types,
         data,
         appointment: appointment.cloned(),
+        reason_is_own: false,
     })
 }
 

@@ -160,7 +160,11 @@ impl EventBatch {
             at: row.at,
             facts: hook,
             channel: siblings.iter().rev().find_map(|o| o.channel),
-            reason: (!reason.is_empty()).then(|| reason.join("; ")),
+            reason: if hook.reason_is_own {
+                Some(row.detail.clone())
+            } else {
+                (!reason.is_empty()).then(|| reason.join("; "))
+            },
         }
     }
 

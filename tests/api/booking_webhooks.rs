@@ -457,3 +457,43 @@ async fn a_clinic_hears_only_of_its_own_notifications_and_only_the_types_it_chos
     assert_eq!(other_clinic.requests(), 0);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_cancelled_notification_is_a_status_change_with_its_cause() {
+    let app = spawn().await;
+    let admin = app.admin_key().await;
+    let receiver = WebhookReceiver::start().await;
+    let (_, secret) = register(&app, &admin, &receiver.url, &ALL_TYPES).await;
+    receiver.trust(&secret);
+    app.patient("p-1", json!({ "name": "Omar", "phone": "+972541234599" }))
+        .await;
+    let mut later = body("See you next week");
+    later["send_at"] = json!("2099-01-01T09:00:00+02:00");
+    let id = app.notify(later).await;
+
+    let cancelled = app
+        .request(
+            Method::DELETE,
+            &format!("/v1/notifications/{id}"),
+            &app.key,
+            None,
+        )
+        .await;
+    assert!(cancelled.status().is_success(), "{}", cancelled.status());
+
+    let event = wait::within(Duration::from_secs(30))
+        .until(async || {
+            receiver
+                .events()
+                .into_iter()
+                .find(|e| e.data("notification_id") == id.as_str() && e.data("to") == "cancelled")
+                .ok_or_else(|| "no cancellation yet".to_owned())
+        })
+        .await;
+    assert_eq!(event.event_type(), "notification.status_changed");
+    assert_eq!(event.data("cause"), "requested", "{:#}", event.body);
+    let reason = event.data("reason").as_str().unwrap_or_default();
+    assert!(reason.starts_with("cancelled by"), "{:#}", event.body);
+    assert_eq!(receiver.bad_signatures(), 0);
+    app.stop().await;
+}
