@@ -54,8 +54,11 @@ pub(crate) async fn register(
         )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
+    let location = response.headers()["location"].to_str().expect("location");
+    let location = location.to_owned();
     let created: Value = response.json().await.expect("json");
     let id = created["id"].as_str().expect("id").to_owned();
+    assert_eq!(location, format!("/v1/webhooks/{id}"));
     (id, created["secret"].as_str().expect("secret").to_owned())
 }
 

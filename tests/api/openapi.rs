@@ -211,3 +211,26 @@ async fn the_reference_page_is_served_from_the_binary_and_fetches_nothing_elsewh
     assert!(script.text().await.expect("js").contains("Version: 3.0.1"));
     app.stop().await;
 }
+
+/// OpenAPI 3.1 requires a description on every response; validators refuse a document without.
+#[tokio::test]
+async fn every_response_of_every_operation_has_a_description() {
+    let app = TestApp::spawn().await;
+    let doc = document(&app).await;
+
+    let mut missing = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            let Some(responses) = operation["responses"].as_object() else {
+                continue;
+            };
+            for (status, response) in responses {
+                if !response["description"].is_string() {
+                    missing.push(format!("{method} {path} {status}"));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "no description: {missing:?}");
+    app.stop().await;
+}

@@ -12,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::api::AppState;
 use crate::api::auth::Caller;
+use crate::api::created::Created;
 use crate::api::json::ApiJson;
 use crate::api::problem::{ApiError, FieldError};
 use crate::booking_webhooks::{check_target, new_secret};
@@ -187,7 +188,8 @@ fn target(state: &AppState, url: &str, errors: &mut Vec<FieldError>) -> Option<S
 
 #[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", request_body = WebhookIn,
     responses(
-        (status = 201, description = "Registered; the secret is shown this once", body = WebhookWithSecretOut),
+        (status = 201, description = "Registered; the secret is shown this once", body = WebhookWithSecretOut,
+            headers(("Location" = String, description = "The endpoint: `/v1/webhooks/{id}`"))),
         (status = 403, description = "Not an admin key"),
         (status = 422, description = "A field breaks a rule"),
     ))]
@@ -195,7 +197,7 @@ pub(super) async fn create_webhook(
     State(state): State<AppState>,
     caller: Caller,
     body: ApiJson<WebhookIn>,
-) -> Result<(StatusCode, Json<WebhookWithSecretOut>), ApiError> {
+) -> Result<Created<WebhookWithSecretOut>, ApiError> {
     caller.require(ApiKeyRole::Admin)?;
     let body = body.value;
     let mut errors = Vec::new();
@@ -217,15 +219,16 @@ pub(super) async fn create_webhook(
         .create_webhook_endpoint(&clinic.id, new, state.clock.now())
         .await?;
     tracing::info!(clinic = %clinic.slug, endpoint = %endpoint.id, by = %caller.0.id, "webhook endpoint registered");
+    let location = format!("/v1/webhooks/{}", endpoint.id);
     let out = WebhookWithSecretOut {
         endpoint: endpoint.into(),
         secret,
     };
-    Ok((StatusCode::CREATED, Json(out)))
+    Ok(Created::at(location, out))
 }
 
 #[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks",
-    responses((status = 200, body = WebhookList),
+    responses((status = 200, description = "The clinic's endpoints, without their secrets", body = WebhookList),
         (status = 403, description = "Not an admin key")))]
 pub(super) async fn list_webhooks(
     State(state): State<AppState>,
@@ -240,7 +243,7 @@ pub(super) async fn list_webhooks(
 
 #[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks",
     params(("id" = String, Path, description = "The endpoint's id")),
-    responses((status = 200, body = WebhookOut),
+    responses((status = 200, description = "The endpoint, without its secret", body = WebhookOut),
         (status = 403, description = "Not an admin key"),
         (status = 404, description = "No such endpoint")))]
 pub(super) async fn get_webhook(
@@ -260,7 +263,7 @@ pub(super) async fn get_webhook(
 
 #[utoipa::path(patch, path = "/v1/webhooks/{id}", tag = "webhooks", request_body = WebhookPatch,
     params(("id" = String, Path, description = "The endpoint's id")),
-    responses((status = 200, body = WebhookOut),
+    responses((status = 200, description = "The endpoint as changed", body = WebhookOut),
         (status = 403, description = "Not an admin key"),
         (status = 404, description = "No such endpoint"),
         (status = 422, description = "A field breaks a rule")))]
