@@ -31,8 +31,8 @@ macro_rules! text_enum {
     };
 }
 
-mod booking_webhook;
 mod booking;
+mod booking_webhook;
 mod callback;
 mod clinic_profile;
 mod contact;
@@ -51,8 +51,8 @@ mod secure_link;
 mod text;
 mod topic;
 
-pub use booking_webhook::{WebhookEventType, WebhookFacts, attempt_channel, webhook_facts};
 pub use booking::{Metadata, Reference};
+pub use booking_webhook::{WebhookEventType, WebhookFacts, attempt_channel, webhook_facts};
 pub use callback::{CallbackOutcome, CallbackStatus};
 pub use clinic_profile::{ClinicProfile, ClinicProfileText, DIALABLE_RULE, channel_list};
 pub use contact::{EmailAddress, Language, TimeZoneName};
