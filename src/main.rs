@@ -216,6 +216,7 @@ async fn serve(mut config: Config) -> CliResult {
 /// and curl lines to try.
 fn print_welcome(base: &str, sandboxed: &[String], demo_key: Option<&str>) {
     println!("medrelay is running on {base}");
+    println!("  API reference (open in a browser): {base}/docs   OpenAPI 3.1: {base}/openapi.json");
     if !sandboxed.is_empty() {
         println!(
             "  SANDBOX: these channels go to look-alikes of Meta, Twilio and an SMTP server; nothing sent on them reaches a patient"

@@ -222,21 +222,8 @@ async fn every_line_a_request_writes_carries_its_request_id_and_the_answer_echoe
         "a new id instead of `has a space`: {new_id}"
     );
     for id in [kept.as_str(), new_id] {
-        let lines = wait::within(Duration::from_secs(20))
-            .until(async || {
-                let lines = lines_of_request(&gateway.log_text(), id);
-                if lines.iter().any(|line| line["message"] == "request done") {
-                    Ok(lines)
-                } else {
-                    Err(format!("no `request done` for {id} yet: {lines:?}"))
-                }
-            })
-            .await;
-        let messages: Vec<&str> = lines
-            .iter()
-            .filter_map(|line| line["message"].as_str())
-            .collect();
-        assert_eq!(messages.len(), 2, "{lines:?}");
+        let messages = messages_of_request(&gateway, id).await;
+        assert_eq!(messages.len(), 2, "{messages:?}");
         assert!(
             messages[0].contains("no configured account owns"),
             "{messages:?}"
@@ -256,6 +243,24 @@ async fn every_line_a_request_writes_carries_its_request_id_and_the_answer_echoe
         without_id.is_empty(),
         "lines without their request's id: {without_id:?}"
     );
+}
+
+/// The messages of the JSON log lines written under the request `id`, once its closing
+/// `request done` is among them.
+async fn messages_of_request(gateway: &Process, id: &str) -> Vec<String> {
+    wait::within(Duration::from_secs(20))
+        .until(async || {
+            let messages: Vec<String> = lines_of_request(&gateway.log_text(), id)
+                .iter()
+                .filter_map(|line| line["message"].as_str().map(str::to_owned))
+                .collect();
+            if messages.iter().any(|message| message == "request done") {
+                Ok(messages)
+            } else {
+                Err(format!("no `request done` for {id} yet: {messages:?}"))
+            }
+        })
+        .await
 }
 
 /// The JSON log lines written under the request `id`.
@@ -297,7 +302,25 @@ async fn with_an_otlp_endpoint_each_request_is_a_span_at_the_collector_under_its
         .expect("the gateway answers");
     assert_eq!(saved.status(), 201);
 
-    let (span, exported) = wait::within(Duration::from_secs(20))
+    let (span, exported) = exported_span(&collector, request_id).await;
+    assert_eq!(span["name"], "PUT /v1/patients/{external_id}", "{span}");
+    assert_eq!(span["kind"], 2, "a server span: {span}");
+    let status = span["attributes"]
+        .as_array()
+        .expect("attributes")
+        .iter()
+        .find(|a| a["key"] == "http.response.status_code")
+        .map(|a| a["value"]["intValue"].clone());
+    assert_eq!(status, Some(serde_json::json!("201")), "{span}");
+    holds_no_patient_detail(&exported);
+}
+
+/// The span the collector received with `trace_id`, once it has, and every export's text.
+async fn exported_span(
+    collector: &wiremock::MockServer,
+    trace_id: &str,
+) -> (serde_json::Value, String) {
+    wait::within(Duration::from_secs(20))
         .until(async || {
             let bodies: Vec<String> = collector
                 .received_requests()
@@ -310,21 +333,11 @@ async fn with_an_otlp_endpoint_each_request_is_a_span_at_the_collector_under_its
                 .iter()
                 .filter_map(|body| serde_json::from_str::<serde_json::Value>(body).ok())
                 .flat_map(|body| spans_in(&body))
-                .find(|span| span["traceId"] == request_id);
+                .find(|span| span["traceId"] == trace_id);
             span.map(|span| (span, bodies.concat()))
-                .ok_or_else(|| "no span for the request yet".to_owned())
+                .ok_or_else(|| format!("no span with trace id {trace_id} yet"))
         })
-        .await;
-    assert_eq!(span["name"], "PUT /v1/patients/{external_id}", "{span}");
-    assert_eq!(span["kind"], 2, "a server span: {span}");
-    let status = span["attributes"]
-        .as_array()
-        .expect("attributes")
-        .iter()
-        .find(|a| a["key"] == "http.response.status_code")
-        .map(|a| a["value"]["intValue"].clone());
-    assert_eq!(status, Some(serde_json::json!("201")), "{span}");
-    holds_no_patient_detail(&exported);
+        .await
 }
 
 /// Every span of an OTLP JSON export request.

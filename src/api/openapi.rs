@@ -60,7 +60,8 @@ const DOCS_PAGE: &str = include_str!("../../assets/redoc/index.html");
         (name = "sandbox", description = "The sandbox's outbox and patient stand-in; served only \
             while medrelay runs in sandbox mode. The sandbox's look-alikes of the providers' \
             APIs are not listed: they copy Meta's and Twilio's, whose documents describe them."),
-        (name = "health", description = "Liveness"),
+        (name = "operations", description = "Liveness, readiness and Prometheus metrics, for \
+            orchestrators, load balancers and monitoring"),
     ),
 )]
 pub(super) struct ApiDoc;
@@ -81,13 +82,6 @@ pub(super) fn complete(document: &mut OpenApi) {
         )),
     );
     for (path, item) in document.paths.paths.iter_mut() {
-        let authenticated = path.starts_with("/v1/") || path.starts_with("/sandbox/");
-        // The patients' pages answer a client error as axum words it, in plain text.
-        let errors_as = if path.starts_with("/s/") {
-            "text/plain"
-        } else {
-            PROBLEM_JSON
-        };
         let operations = [
             (&mut item.get, false),
             (&mut item.put, true),
@@ -97,82 +91,132 @@ pub(super) fn complete(document: &mut OpenApi) {
         ];
         for (operation, writes) in operations {
             if let Some(operation) = operation.as_mut() {
-                add_common_answers(operation, authenticated, writes, errors_as);
+                let traits = Traits::of(path, operation, writes);
+                add_common_answers(operation, &traits);
             }
         }
     }
 }
 
-/// The answers any operation may give besides its own, and a problem body on every error.
-fn add_common_answers(
-    operation: &mut Operation,
+/// What decides the answers an operation shares with others.
+struct Traits {
+    /// Takes the bearer key (`auth.rs`): every `/v1` and `/sandbox` route.
     authenticated: bool,
+    /// Changes something, so a full database refuses it.
     writes: bool,
-    errors_as: &str,
-) {
-    if authenticated {
+    /// Reads a JSON body through `json.rs`, which refuses other types and broken JSON (provider
+    /// webhooks take the bytes as sent, to check the signature over them).
+    json_body: bool,
+    has_body: bool,
+    has_query: bool,
+    /// How its errors are written: problems, or (the patients' pages) axum's plain text.
+    errors_as: &'static str,
+}
+
+impl Traits {
+    fn of(path: &str, operation: &Operation, writes: bool) -> Self {
+        let authenticated = path.starts_with("/v1/") || path.starts_with("/sandbox/");
+        let body_types: Vec<&String> = match &operation.request_body {
+            Some(RefOr::T(body)) => body.content.keys().collect(),
+            _ => Vec::new(),
+        };
+        Self {
+            authenticated,
+            writes,
+            json_body: authenticated && body_types.iter().any(|t| t.ends_with("json")),
+            has_body: !body_types.is_empty(),
+            has_query: (operation.parameters.iter().flatten())
+                .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Query)),
+            errors_as: if path.starts_with("/s/") {
+                "text/plain"
+            } else {
+                PROBLEM_JSON
+            },
+        }
+    }
+
+    /// The statuses it may answer besides its own, and why.
+    fn common_answers(&self) -> Vec<(&'static str, &'static str)> {
+        let answers = [
+            ("400", "The body is not valid JSON", self.json_body),
+            ("401", "No API key, or not a valid one", self.authenticated),
+            (
+                "408",
+                "The request took longer than the server allows",
+                true,
+            ),
+            (
+                "413",
+                "The body is larger than the server accepts",
+                self.has_body,
+            ),
+            ("415", "The body is not `application/json`", self.json_body),
+            (
+                "422",
+                "The request breaks rules, each named in `errors[]`",
+                self.has_body || self.has_query,
+            ),
+            (
+                "429",
+                "Too many requests for this key, or too many failed key checks from this address",
+                self.authenticated,
+            ),
+            (
+                "503",
+                "The database cannot be reached right now; nothing was changed",
+                true,
+            ),
+            (
+                "507",
+                "The database is full; nothing was stored",
+                self.writes,
+            ),
+        ];
+        answers
+            .into_iter()
+            .filter(|(_, _, applies)| *applies)
+            .map(|(status, description, _)| (status, description))
+            .collect()
+    }
+}
+
+/// The answers any operation may give besides its own, a problem body on every error, and the
+/// request id on every answer.
+fn add_common_answers(operation: &mut Operation, traits: &Traits) {
+    if traits.authenticated {
         operation.security = Some(vec![SecurityRequirement::new(
             BEARER_KEY,
             Vec::<String>::new(),
         )]);
     }
-    let has_query = operation
-        .parameters
-        .iter()
-        .flatten()
-        .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Query));
-    let body_types: Vec<&String> = match &operation.request_body {
-        Some(RefOr::T(body)) => body.content.keys().collect(),
-        _ => Vec::new(),
-    };
-    let has_body = !body_types.is_empty();
-    // JSON bodies are read by `json.rs`, which refuses other types and broken JSON.
-    let json_body = body_types.iter().any(|t| t.ends_with("json"));
-    let common: [(&str, &str, bool); 9] = [
-        ("400", "The body is not valid JSON", json_body),
-        ("401", "No API key, or not a valid one", authenticated),
-        (
-            "408",
-            "The request took longer than the server allows",
-            true,
-        ),
-        (
-            "413",
-            "The body is larger than the server accepts",
-            has_body,
-        ),
-        ("415", "The body is not `application/json`", json_body),
-        (
-            "422",
-            "The request breaks rules, each named in `errors[]`",
-            has_body || has_query,
-        ),
-        (
-            "429",
-            "Too many requests for this key, or too many failed key checks from this address",
-            authenticated,
-        ),
-        (
-            "503",
-            "The database cannot be reached right now; nothing was changed",
-            true,
-        ),
-        ("507", "The database is full; nothing was stored", writes),
-    ];
     let answers = &mut operation.responses.responses;
-    for (status, description, applies) in common {
-        if applies && !answers.contains_key(status) {
-            answers.insert(status.to_owned(), RefOr::T(Answer::new(description)));
-        }
+    for (status, description) in traits.common_answers() {
+        answers
+            .entry(status.to_owned())
+            .or_insert_with(|| RefOr::T(Answer::new(description)));
     }
     for (status, answer) in answers.iter_mut() {
-        if let RefOr::T(answer) = answer
-            && !status.starts_with('2')
-            && !status.starts_with('3')
-        {
-            as_error(status, answer, errors_as);
+        let RefOr::T(answer) = answer else { continue };
+        answer
+            .headers
+            .insert(REQUEST_ID.to_owned(), RefOr::T(request_id()));
+        if !status.starts_with('2') && !status.starts_with('3') {
+            as_error(status, answer, traits.errors_as);
         }
     }
+}
+
+/// `X-Request-Id` (`request_log.rs`): on every answer, the request's id as its log lines carry it.
+const REQUEST_ID: &str = "X-Request-Id";
+
+fn request_id() -> utoipa::openapi::header::Header {
+    HeaderBuilder::new()
+        .schema(Some(Object::with_type(Type::String)))
+        .description(Some(
+            "The request's id, as every log line about it names it: the client's own \
+             `X-Request-Id` when it sent a sane one, else a new one",
+        ))
+        .build()
 }
 
 /// An error answer: a problem body (or text), and the headers that go with its status.
@@ -242,7 +286,8 @@ fn open_flattened_parts(document: &mut Value) {
         return;
     };
     for schema in all.values_mut() {
-        for part in schema["allOf"].as_array_mut().into_iter().flatten() {
+        let parts = schema.get_mut("allOf").and_then(Value::as_array_mut);
+        for part in parts.into_iter().flatten() {
             let name = part["$ref"]
                 .as_str()
                 .and_then(|r| r.strip_prefix("#/components/schemas/"));

@@ -97,7 +97,7 @@ pub(super) async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Re
     get,
     path = "/metrics",
     tag = "operations",
-    security((), ("bearer_key" = [])),
+    security((), ("api_key" = [])),
     responses(
         (status = 200, description = "Prometheus text exposition format", content_type = "text/plain; version=0.0.4", body = String),
         (status = 401, description = "`metrics.bearer_token` is set and neither it nor an admin key was sent"),

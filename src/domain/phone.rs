@@ -165,6 +165,16 @@ fn line_type(number: &PhoneNumber) -> LineType {
     }
 }
 
+/// Whether `number` is something to dial (an emergency or short number, not necessarily a
+/// phone number in a numbering plan): 1 to 20 characters of digits, `+` and `-`.
+pub fn is_dialable(number: &str) -> bool {
+    (1..=20).contains(&number.len())
+        && number.bytes().any(|b| b.is_ascii_digit())
+        && number
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'+' || b == b'-')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,14 +261,4 @@ mod tests {
         let phone = israeli("050-2345678").map(|p| format!("{p:?}"));
         assert_eq!(phone.as_deref(), Ok("Phone(***678, mobile)"));
     }
-}
-
-/// Whether `number` is something to dial (an emergency or short number, not necessarily a
-/// phone number in a numbering plan): 1 to 20 characters of digits, `+` and `-`.
-pub fn is_dialable(number: &str) -> bool {
-    (1..=20).contains(&number.len())
-        && number.bytes().any(|b| b.is_ascii_digit())
-        && number
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b == b'+' || b == b'-')
 }

@@ -100,6 +100,11 @@ pub fn record_rate_limit_refusal(limit: &'static str) {
 }
 
 fn describe() {
+    describe_api();
+    describe_delivery();
+}
+
+fn describe_api() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
     describe_counter!(
         HTTP_REQUESTS,
@@ -110,6 +115,15 @@ fn describe() {
         Unit::Seconds,
         "Time from a request's arrival to its answer"
     );
+    describe_counter!(RATE_LIMIT_REFUSALS, "Requests refused with 429, by limit");
+    describe_gauge!(
+        DB_POOL_CONNECTIONS,
+        "Database connections by pool and state (sampled)"
+    );
+}
+
+fn describe_delivery() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
     describe_gauge!(
         NOTIFICATIONS,
         "Notifications created in the last 24 hours, by status (sampled)"
@@ -131,11 +145,6 @@ fn describe() {
         QUEUE_OLDEST_DUE_AGE,
         Unit::Seconds,
         "How long the longest-waiting due notification has been due (sampled)"
-    );
-    describe_counter!(RATE_LIMIT_REFUSALS, "Requests refused with 429, by limit");
-    describe_gauge!(
-        DB_POOL_CONNECTIONS,
-        "Database connections by pool and state (sampled)"
     );
     describe_counter!(WEBHOOK_DELIVERIES, "Webhook deliveries, by outcome");
     describe_histogram!(

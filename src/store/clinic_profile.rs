@@ -42,6 +42,15 @@ impl ProfileRow {
     }
 }
 
+/// The stored two-way settings with another emergency number. Settings left at their defaults
+/// stay so (NULL) unless the emergency number changes.
+fn settings_with_emergency(stored: Option<String>, number: &str) -> Result<String, StoreError> {
+    let mut settings = inbound_settings_from_stored(stored)?;
+    settings.emergency_number = number.to_owned();
+    serde_json::to_string(&settings)
+        .map_err(|e| StoreError::Corrupt(format!("clinic inbound settings: {e}")))
+}
+
 impl Store {
     /// The clinic's details, and the region its numbers are read in.
     pub async fn clinic_profile(
@@ -72,22 +81,14 @@ impl Store {
             .await?
             .ok_or(StoreError::NotFound)?;
         let (current, region) = row.profile()?;
-        // Settings left at their defaults stay so, unless the emergency number changes.
         let current_emergency = current.emergency_number.clone();
         let changed = match edit(current, region) {
             Ok(changed) => changed,
             Err(refused) => return Ok(Err(refused)),
         };
-        let settings = if changed.emergency_number == current_emergency {
-            None
-        } else {
-            let mut settings = inbound_settings_from_stored(row.inbound_settings)?;
-            settings.emergency_number = changed.emergency_number.clone();
-            Some(
-                serde_json::to_string(&settings)
-                    .map_err(|e| StoreError::Corrupt(format!("clinic inbound settings: {e}")))?,
-            )
-        };
+        let settings = (changed.emergency_number != current_emergency)
+            .then(|| settings_with_emergency(row.inbound_settings, &changed.emergency_number))
+            .transpose()?;
         sqlx::query(
             "UPDATE clinics SET name = $2, timezone = $3, default_language = $4, \
              default_channels = $5, phone = $6, inbound_settings = COALESCE($7, inbound_settings) \

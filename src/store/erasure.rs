@@ -168,7 +168,7 @@ async fn erase_patient_row(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE patients SET name = '', phone = NULL, phone_type = NULL, email = NULL, \
+        "UPDATE patients SET name = '', name_key = '', phone = NULL, phone_type = NULL, email = NULL, \
          birth_date = NULL, whatsapp = 0, erased_at = $2, updated_at = $2, \
          external_id = CASE WHEN unknown_contact = 1 THEN 'erased:' || id ELSE external_id END \
          WHERE id = $1",

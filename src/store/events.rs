@@ -114,35 +114,54 @@ impl EventBatch {
     }
 
     /// The webhook events of the batch; a status change carries the channel and the sentences
-    /// of the other events of its notification in this batch (the reason).
+    /// of the other events of its notification in this batch (the reason). An event recorded on
+    /// several trails (a patient's answer to an appointment: on the conversation and on each
+    /// reminder) is heard once, as its last copy, the latest reminder's.
     fn outbox_events(&self) -> Vec<OutboxEvent<'_>> {
-        let mut out = Vec::new();
-        for row in &self.rows {
-            let Some(hook) = &row.hook else { continue };
-            let siblings: Vec<&StoredEvent> = self
-                .rows
-                .iter()
-                .filter(|o| o.hook.is_none() && row.notification_id.is_some())
-                .filter(|o| o.notification_id == row.notification_id)
-                .collect();
-            let channel = siblings.iter().rev().find_map(|o| o.channel);
-            let reason: Vec<&str> = siblings.iter().map(|o| o.detail.as_str()).collect();
-            out.push(OutboxEvent {
-                notification_id: row.notification_id.as_deref(),
-                attempt_id: row
-                    .attempt_id
-                    .as_deref()
-                    .or_else(|| siblings.iter().rev().find_map(|o| o.attempt_id.as_deref())),
-                clinic_id: row.conversation.as_ref().map(|(c, _)| c.as_str()),
-                patient_id: row.conversation.as_ref().map(|(_, p)| p.as_str()),
-                inbound_message_id: row.inbound_message_id.as_deref(),
-                at: row.at,
-                facts: hook,
-                channel,
-                reason: (!reason.is_empty()).then(|| reason.join("; ")),
-            });
+        self.rows
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.is_copied_later(*i))
+            .filter_map(|(_, row)| Some(self.outbox_event(row, row.hook.as_ref()?)))
+            .collect()
+    }
+
+    fn is_copied_later(&self, i: usize) -> bool {
+        let Some(hook) = &self.rows[i].hook else {
+            return false;
+        };
+        hook.appointment.is_some()
+            && self.rows[i + 1..].iter().any(|later| {
+                later.at == self.rows[i].at
+                    && later
+                        .hook
+                        .as_ref()
+                        .is_some_and(|h| h.appointment == hook.appointment && h.types == hook.types)
+            })
+    }
+
+    fn outbox_event<'a>(&'a self, row: &'a StoredEvent, hook: &'a WebhookFacts) -> OutboxEvent<'a> {
+        let siblings: Vec<&StoredEvent> = self
+            .rows
+            .iter()
+            .filter(|o| o.hook.is_none() && row.notification_id.is_some())
+            .filter(|o| o.notification_id == row.notification_id)
+            .collect();
+        let reason: Vec<&str> = siblings.iter().map(|o| o.detail.as_str()).collect();
+        OutboxEvent {
+            notification_id: row.notification_id.as_deref(),
+            attempt_id: row
+                .attempt_id
+                .as_deref()
+                .or_else(|| siblings.iter().rev().find_map(|o| o.attempt_id.as_deref())),
+            clinic_id: row.conversation.as_ref().map(|(c, _)| c.as_str()),
+            patient_id: row.conversation.as_ref().map(|(_, p)| p.as_str()),
+            inbound_message_id: row.inbound_message_id.as_deref(),
+            at: row.at,
+            facts: hook,
+            channel: siblings.iter().rev().find_map(|o| o.channel),
+            reason: (!reason.is_empty()).then(|| reason.join("; ")),
         }
-        out
     }
 
     async fn write_events(&self, tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {

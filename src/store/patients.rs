@@ -127,8 +127,8 @@ async fn write_patient<'e>(
     now: Timestamp,
 ) -> Result<Patient, StoreError> {
     sqlx::query_as::<_, PatientRow>(&format!(
-        "INSERT INTO patients ({PATIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, NULL) \
-         ON CONFLICT (clinic_id, external_id) DO UPDATE SET name = excluded.name, language = excluded.language, \
+        "INSERT INTO patients ({PATIENT_COLUMNS}, name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, NULL, $16) \
+         ON CONFLICT (clinic_id, external_id) DO UPDATE SET name = excluded.name, name_key = excluded.name_key, language = excluded.language, \
          timezone = excluded.timezone, phone = excluded.phone, phone_type = excluded.phone_type, whatsapp = excluded.whatsapp, \
          email = excluded.email, channels = excluded.channels, opted_out = excluded.opted_out, \
          quiet_hours = excluded.quiet_hours, updated_at = excluded.updated_at, birth_date = excluded.birth_date, erased_at = NULL \
@@ -149,6 +149,7 @@ async fn write_patient<'e>(
     .bind(patient.quiet_hours.map(quiet_hours_to_stored))
     .bind(millis(now))
     .bind(patient.birth_date.map(|d| d.to_string()))
+    .bind(name_key(&patient.name))
     .fetch_one(executor)
     .await?
     .try_into()
@@ -314,16 +315,21 @@ fn contains_pattern(text: &str) -> String {
     pattern
 }
 
+/// A name as search compares it: Unicode lowercase, so `Álvarez` and `álvarez`, `Ёлка` and
+/// `ёлка` are one.
+fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
 impl PatientSearch {
     /// The condition, with placeholders from `$first`, and the values they take.
     fn condition(&self, first: usize) -> (String, Vec<String>) {
         match self {
             Self::All => (String::new(), Vec::new()),
-            // Both sides through the database's LOWER: SQLite folds ASCII only, PostgreSQL
-            // every cased script; Hebrew and Arabic have no case.
+            // Both sides folded by Rust, not by the database: SQLite's LOWER folds ASCII only.
             Self::Name(text) => (
-                format!(" AND LOWER(name) LIKE LOWER(${first}) ESCAPE '\\'"),
-                vec![contains_pattern(text)],
+                format!(" AND name_key LIKE ${first} ESCAPE '\\'"),
+                vec![contains_pattern(&name_key(text))],
             ),
             Self::Phone { e164, digits } => (
                 format!(

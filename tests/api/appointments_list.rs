@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::conversations::get;
-use crate::harness::TestApp;
+use crate::harness::{TestApp, problem_fields};
 
 /// Three appointments: Dana's at 09:00 (cancelled) and 23:30 on 10 March 2027, Omer's at 00:30
 /// the next day in Jerusalem, which is still 10 March in UTC.
@@ -116,12 +116,7 @@ async fn a_bad_day_status_or_cursor_is_refused_naming_each_field() {
     .await;
 
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
+    let fields = problem_fields(&problem);
     assert_eq!(fields, ["day", "status", "cursor"]);
     app.stop().await;
 }
@@ -134,5 +129,79 @@ async fn another_clinics_appointments_are_never_listed() {
     let (_, listed) = get(&app, &other, "/v1/appointments?patient_id=p-1").await;
 
     assert_eq!(listed["items"], json!([]));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_appointments_reference_and_metadata_come_back_everywhere_and_never_change() {
+    let (app, _) = app_with_appointments().await;
+    let marks = json!({ "room": 4, "first_visit": true, "doctor": "ד\"ר לוי" });
+    let booked = app
+        .book_appointment(json!({
+            "patient_id": "p-2", "starts_at": "2027-03-12T10:00:00+02:00",
+            "reference": "booking-48213", "metadata": marks
+        }))
+        .await;
+    let id = booked["id"].as_str().expect("id");
+    let path = format!("/v1/appointments/{id}");
+
+    let (_, read) = get(&app, &app.key, &path).await;
+    let listed = list(&app, "day=2027-03-12").await;
+    let moved = app
+        .request(
+            Method::PUT,
+            &path,
+            &app.key,
+            Some(json!({ "starts_at": "2027-03-12T11:00:00+02:00", "reference": "booking-48213" })),
+        )
+        .await;
+    let changed = app
+        .request(
+            Method::PUT,
+            &path,
+            &app.key,
+            Some(json!({ "starts_at": "2027-03-12T12:00:00+02:00", "metadata": { "room": 5 } })),
+        )
+        .await;
+
+    for answer in [&booked, &read, &listed["items"][0]] {
+        assert_eq!(answer["reference"], "booking-48213", "{answer:#}");
+        assert_eq!(answer["metadata"], marks);
+    }
+    assert_eq!(moved.status(), StatusCode::OK);
+    assert_eq!(changed.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem: Value = changed.json().await.expect("problem");
+    assert_eq!(problem["errors"][0]["field"], "metadata");
+    let (_, after) = get(&app, &app.key, &path).await;
+    assert_eq!(after["metadata"], marks);
+    assert_eq!(after["starts_at"], "2027-03-12T09:00:00Z");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_booking_without_metadata_shows_an_empty_object_and_bad_marks_are_refused() {
+    let (app, _) = app_with_appointments().await;
+
+    let plain = app
+        .book_appointment(json!({ "patient_id": "p-2", "starts_at": "2027-03-12T10:00:00+02:00" }))
+        .await;
+    let refused = app
+        .request(
+            Method::POST,
+            "/v1/appointments",
+            &app.key,
+            Some(json!({
+                "patient_id": "p-2", "starts_at": "2027-03-13T10:00:00+02:00",
+                "reference": "two\nlines", "metadata": { "nested": { "a": 1 } }
+            })),
+        )
+        .await;
+
+    assert_eq!(plain["reference"], Value::Null);
+    assert_eq!(plain["metadata"], json!({}));
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem: Value = refused.json().await.expect("problem");
+    let fields = problem_fields(&problem);
+    assert_eq!(fields, ["reference", "metadata.nested"]);
     app.stop().await;
 }

@@ -431,3 +431,81 @@ async fn a_clinic_hears_only_of_its_own_notifications_and_only_the_types_it_chos
     assert_eq!(other_clinic.requests(), 0);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_patients_confirmation_and_opt_out_reach_the_booking_system_without_their_text() {
+    let app = spawn().await;
+    let admin = app.admin_key().await;
+    let receiver = WebhookReceiver::start().await;
+    let (_, secret) = register(&app, &admin, &receiver.url, &ALL_TYPES).await;
+    receiver.trust(&secret);
+    let phone = "+972541234577";
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana", "phone": phone, "channels": ["sms"] }),
+    )
+    .await;
+    let starts_at = jiff::Timestamp::now() + jiff::SignedDuration::from_mins(90);
+    let booked = app
+        .book_appointment(json!({ "patient_id": "p-1", "starts_at": starts_at }))
+        .await;
+    let appointment = booked["id"].as_str().expect("appointment id");
+    // The reminder has reached the patient, so a reply answers it.
+    wait::within(Duration::from_secs(20))
+        .until(async || {
+            match receiver
+                .events()
+                .iter()
+                .any(|e| e.data("to") == "delivered")
+            {
+                true => Ok(()),
+                false => Err("the reminder is not delivered yet".to_owned()),
+            }
+        })
+        .await;
+
+    app.patient_sends(json!({ "channel": "sms", "from": phone, "text": "1" }))
+        .await;
+    app.patient_sends(json!({ "channel": "sms", "from": phone, "text": "STOP" }))
+        .await;
+
+    let types = [
+        "message.received",
+        "appointment.confirmed",
+        "message.received",
+        "patient.opted_out",
+    ];
+    let heard = wait::within(Duration::from_secs(20))
+        .until(async || {
+            let heard: Vec<_> = receiver
+                .events()
+                .into_iter()
+                .filter(|e| types.contains(&e.event_type()))
+                .collect();
+            let names: Vec<&str> = heard.iter().map(|e| e.event_type()).collect();
+            match names == types {
+                true => Ok(heard),
+                false => Err(format!("heard {names:?}")),
+            }
+        })
+        .await;
+    assert_eq!(heard[0].data("intent"), "confirm", "{:#}", heard[0].body);
+    assert_eq!(heard[0].data("channel"), "sms");
+    assert!(
+        heard[0].data("message_id").is_string(),
+        "{:#}",
+        heard[0].body
+    );
+    assert_eq!(
+        heard[1].data("appointment")["id"],
+        appointment,
+        "{:#}",
+        heard[1].body
+    );
+    assert_eq!(heard[3].data("channel"), "sms");
+    for event in &heard {
+        assert_eq!(event.data("patient_id"), "p-1", "{:#}", event.body);
+        assert!(!event.body.to_string().contains("STOP"), "{:#}", event.body);
+    }
+    app.stop().await;
+}

@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::conversations::get;
-use crate::harness::TestApp;
+use crate::harness::{TestApp, problem_fields};
 
 async fn patch(app: &TestApp, key: &str, body: Value) -> (StatusCode, Value) {
     let response = app
@@ -84,12 +84,7 @@ async fn broken_details_are_refused_naming_each_field_and_nothing_changes() {
     .await;
 
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
+    let fields = problem_fields(&problem);
     assert_eq!(
         fields,
         [

@@ -450,3 +450,11 @@ pub fn reminder_for(patient_id: &str) -> Value {
 pub fn body(text: &str) -> Value {
     json!({ "patient_id": "p-1", "topic": "general", "body": text })
 }
+
+/// The field each error of a problem names, in order.
+pub fn problem_fields(problem: &Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
+        .unwrap_or_default()
+}

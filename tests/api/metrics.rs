@@ -63,88 +63,135 @@ impl Scrape {
     }
 }
 
-/// The binary on a free port with a fresh database, sampling its gauges every 100 ms and
-/// refusing a second wrong key from one address within a second.
-async fn serve(dir: &Path) -> (Process, String, TestDatabase) {
-    let database = TestDatabase::fresh(dir).await;
-    let listen = format!("127.0.0.1:{}", free_port());
-    let mut command = process::command(&[env!("CARGO_BIN_EXE_medrelay")]);
-    command
-        .current_dir(dir)
-        .env("MEDRELAY_LISTEN", &listen)
-        .env("MEDRELAY_DATABASE_URL", database.url())
-        .env("MEDRELAY_METRICS__SAMPLE_INTERVAL_MS", "100")
-        .env("MEDRELAY_METRICS__STATUS_SAMPLE_INTERVAL_MS", "100")
-        .env("MEDRELAY_HTTP__AUTH_FAILURES_PER_SECOND", "1")
-        .env("MEDRELAY_HTTP__AUTH_FAILURE_BURST", "1");
-    let process = Process::spawn(command, "medrelay", Some(dir.join("medrelay.log")));
-    (process, format!("http://{listen}"), database)
+/// The binary as a process of its own, with a fresh database, its demo clinic's admin key and
+/// one patient, Dana, reached by email.
+struct Gateway {
+    process: Process,
+    base: String,
+    key: String,
+    client: Client,
+    database: TestDatabase,
 }
 
-async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
-    let answer = request.send().await.expect("the gateway answers");
-    let status = answer.status();
-    (status, answer.json().await.unwrap_or(Value::Null))
+impl Gateway {
+    /// Sampling its gauges every 100 ms and refusing a second wrong key from one address
+    /// within a second.
+    async fn start(dir: &Path) -> Self {
+        let database = TestDatabase::fresh(dir).await;
+        let listen = format!("127.0.0.1:{}", free_port());
+        let mut command = process::command(&[env!("CARGO_BIN_EXE_medrelay")]);
+        command
+            .current_dir(dir)
+            .env("MEDRELAY_LISTEN", &listen)
+            .env("MEDRELAY_DATABASE_URL", database.url())
+            .env("MEDRELAY_METRICS__SAMPLE_INTERVAL_MS", "100")
+            .env("MEDRELAY_METRICS__STATUS_SAMPLE_INTERVAL_MS", "100")
+            .env("MEDRELAY_HTTP__AUTH_FAILURES_PER_SECOND", "1")
+            .env("MEDRELAY_HTTP__AUTH_FAILURE_BURST", "1");
+        let mut process = Process::spawn(command, "medrelay", Some(dir.join("medrelay.log")));
+        let base = format!("http://{listen}");
+        let client = Client::new();
+        process.wait_until_ready(&client, &base).await;
+        let key = process.admin_key();
+        let gateway = Self {
+            process,
+            base,
+            key,
+            client,
+            database,
+        };
+        let dana = json!({ "name": "Dana Levi", "email": "dana@example.org" });
+        let (status, body) = gateway
+            .send(reqwest::Method::PUT, "/v1/patients/p-1", Some(dana))
+            .await;
+        assert!(status.is_success(), "{body}");
+        gateway
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer = request.send().await.expect("the gateway answers");
+        let status = answer.status();
+        (status, answer.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Emails Dana `count` urgent notifications (sent now whatever the demo clinic's hours) and
+    /// waits until each is `sent`: accepted by the mail server, final for email.
+    async fn email_dana(&self, count: usize) {
+        for i in 0..count {
+            let note = json!({ "patient_id": "p-1", "topic": "general", "priority": "urgent",
+                               "body": format!("Your results are ready ({i})") });
+            let (status, body) = self
+                .send(reqwest::Method::POST, "/v1/notifications", Some(note))
+                .await;
+            assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+            let path = format!("/v1/notifications/{}", body["id"].as_str().expect("an id"));
+            wait::within(Duration::from_secs(30))
+                .until(
+                    async || match self.send(reqwest::Method::GET, &path, None).await {
+                        (_, body) if body["status"] == "sent" => Ok(()),
+                        (_, body) => Err(format!("not sent yet: {body}")),
+                    },
+                )
+                .await;
+        }
+    }
+
+    /// Sends `count` requests with a wrong key; returns how many were refused with `429`.
+    async fn wrong_keys(&self, count: usize) -> usize {
+        let mut refused = 0;
+        for _ in 0..count {
+            let wrong = self
+                .client
+                .get(format!("{}/v1/notifications", self.base))
+                .bearer_auth("not-a-key");
+            let status = wrong.send().await.expect("the gateway answers").status();
+            refused += usize::from(status == StatusCode::TOO_MANY_REQUESTS);
+        }
+        refused
+    }
+
+    /// The first scrape in which `notifications{status="sent"}` is `sent`.
+    async fn scrape_when_sampled(&self, sent: f64) -> Scrape {
+        wait::within(Duration::from_secs(20))
+            .until(async || {
+                let scrape = Scrape::of(&self.client, &self.base, None).await;
+                let sampled = scrape.value(NOTIFICATIONS, &[("status", "sent")]);
+                if sampled == sent {
+                    Ok(scrape)
+                } else {
+                    Err(format!("{sampled} sent notifications sampled so far"))
+                }
+            })
+            .await
+    }
+
+    async fn stop(self) {
+        drop(self.process);
+        let _ = self.database.remove().await;
+    }
 }
 
 #[tokio::test]
 async fn after_three_emails_the_counters_show_three_requests_three_hand_overs_and_no_queue() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (mut gateway, base, database) = serve(dir.path()).await;
-    let client = Client::new();
-    gateway.wait_until_ready(&client, &base).await;
-    let key = gateway.admin_key();
-    let saved = client
-        .put(format!("{base}/v1/patients/p-1"))
-        .bearer_auth(&key)
-        .json(&json!({ "name": "Dana Levi", "email": "dana@example.org" }));
-    assert!(send(saved).await.0.is_success());
+    let gateway = Gateway::start(dir.path()).await;
 
-    let mut ids = Vec::new();
-    for i in 0..3 {
-        // Urgent: sent now whatever the demo clinic's hours.
-        let note = json!({ "patient_id": "p-1", "topic": "general", "priority": "urgent",
-                           "body": format!("Your results are ready ({i})") });
-        let posted = client
-            .post(format!("{base}/v1/notifications"))
-            .bearer_auth(&key)
-            .json(&note);
-        let (status, body) = send(posted).await;
-        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-        ids.push(body["id"].as_str().expect("an id").to_owned());
-    }
-    for id in &ids {
-        wait::within(Duration::from_secs(30))
-            .until(async || {
-                let read = client
-                    .get(format!("{base}/v1/notifications/{id}"))
-                    .bearer_auth(&key);
-                match send(read).await {
-                    (_, body) if body["status"] == "sent" => Ok(()),
-                    (_, body) => Err(format!("not sent yet: {body}")),
-                }
-            })
-            .await;
-    }
-    let mut refused = 0;
-    for _ in 0..3 {
-        let wrong = client
-            .get(format!("{base}/v1/notifications"))
-            .bearer_auth("not-a-key");
-        refused += usize::from(send(wrong).await.0 == StatusCode::TOO_MANY_REQUESTS);
-    }
+    gateway.email_dana(3).await;
+    let refused = gateway.wrong_keys(3).await;
+    let scrape = gateway.scrape_when_sampled(3.0).await;
 
-    let scrape = wait::within(Duration::from_secs(20))
-        .until(async || {
-            let scrape = Scrape::of(&client, &base, None).await;
-            let sent = scrape.value(NOTIFICATIONS, &[("status", "sent")]);
-            if sent == 3.0 {
-                Ok(scrape)
-            } else {
-                Err(format!("{sent} sent notifications sampled so far"))
-            }
-        })
-        .await;
     let posted = [("route", "/v1/notifications"), ("method", "POST")];
     assert_eq!(
         scrape.value(HTTP_REQUESTS, &[posted[0], posted[1], ("status", "202")]),
@@ -174,8 +221,7 @@ async fn after_three_emails_the_counters_show_three_requests_three_hand_overs_an
     for name in ALL_NAMES.iter().filter(|name| !name.contains("webhook")) {
         assert!(scrape.has(name), "{name} is missing or undescribed");
     }
-    drop(gateway);
-    let _ = database.remove().await;
+    gateway.stop().await;
 }
 
 #[tokio::test]

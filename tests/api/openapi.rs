@@ -47,7 +47,7 @@ pub fn operations(document: &Value) -> Vec<(String, String, Value)> {
 fn with_sample_params(path: &str) -> String {
     path.split('/')
         .map(|part| {
-            if part.starts_with('{') {
+            if part.starts_with("{") {
                 "sample"
             } else {
                 part

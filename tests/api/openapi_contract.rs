@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 
+use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder};
 use serde_json::{Map, Value, json};
 
@@ -15,15 +16,36 @@ use crate::openapi::{document, operations};
 /// One request the contract sends, and what it is meant to break.
 struct Case {
     what: &'static str,
-    key: bool,
+    key: Caller,
     path: String,
     query: Vec<(String, String)>,
     body: Option<(String, String)>,
 }
 
+/// Bodies that break every JSON operation's schema, and what each breaks.
+const BROKEN_BODIES: [(&str, &str, &str); 4] = [
+    (
+        "a body of the wrong type",
+        "application/json",
+        "[1, \"two\"]",
+    ),
+    ("required fields missing", "application/json", "{}"),
+    ("not JSON", "application/json", "{\"a\":"),
+    ("another content type", "text/plain", "hello"),
+];
+
+/// Who sends a case: the clinic's admin, its booking system, or nobody known.
+#[derive(Debug, Clone, Copy)]
+enum Caller {
+    Admin,
+    Booking,
+    Nobody,
+}
+
 struct Contract {
     document: Value,
-    key: String,
+    admin_key: String,
+    booking_key: String,
     base: String,
     client: reqwest::Client,
 }
@@ -107,27 +129,7 @@ impl Contract {
             return Some(format!("{at}: {value} is not one of {choices:?}"));
         }
         match value {
-            Value::Object(fields) => {
-                let required = schema["required"].as_array().into_iter().flatten();
-                if let Some(missing) = required
-                    .filter_map(Value::as_str)
-                    .find(|name| !fields.contains_key(*name))
-                {
-                    return Some(format!("{at}.{missing}: required, missing"));
-                }
-                let properties = schema["properties"].as_object();
-                if schema["additionalProperties"] == Value::Bool(false)
-                    && let Some(extra) = fields
-                        .keys()
-                        .find(|name| !properties.is_some_and(|p| p.contains_key(*name)))
-                {
-                    return Some(format!("{at}.{extra}: not a documented field"));
-                }
-                fields.iter().find_map(|(name, field)| {
-                    let described = properties.and_then(|p| p.get(name))?;
-                    self.breaks(field, described, &format!("{at}.{name}"))
-                })
-            }
+            Value::Object(fields) => self.object_breaks(fields, schema, at),
             Value::Array(items) if schema.get("items").is_some() => items
                 .iter()
                 .enumerate()
@@ -136,14 +138,45 @@ impl Contract {
         }
     }
 
+    /// Where an object breaks its schema: a required field missing, one not described where
+    /// none may be added, or a field breaking its own schema.
+    fn object_breaks(
+        &self,
+        fields: &Map<String, Value>,
+        schema: &Value,
+        at: &str,
+    ) -> Option<String> {
+        let required = schema["required"].as_array().into_iter().flatten();
+        if let Some(missing) = required
+            .filter_map(Value::as_str)
+            .find(|name| !fields.contains_key(*name))
+        {
+            return Some(format!("{at}.{missing}: required, missing"));
+        }
+        let properties = schema["properties"].as_object();
+        if schema["additionalProperties"] == Value::Bool(false)
+            && let Some(extra) = fields
+                .keys()
+                .find(|name| !properties.is_some_and(|p| p.contains_key(*name)))
+        {
+            return Some(format!("{at}.{extra}: not a documented field"));
+        }
+        fields.iter().find_map(|(name, field)| {
+            let described = properties.and_then(|p| p.get(name))?;
+            self.breaks(field, described, &format!("{at}.{name}"))
+        })
+    }
+
     fn request(&self, method: &Method, case: &Case) -> RequestBuilder {
         let mut request = self
             .client
             .request(method.clone(), format!("{}{}", self.base, case.path))
             .query(&case.query)
             .header("Idempotency-Key", uuid::Uuid::new_v4().to_string());
-        if case.key {
-            request = request.bearer_auth(&self.key);
+        match case.key {
+            Caller::Admin => request = request.bearer_auth(&self.admin_key),
+            Caller::Booking => request = request.bearer_auth(&self.booking_key),
+            Caller::Nobody => {}
         }
         if let Some((content_type, body)) = &case.body {
             request = request
@@ -163,21 +196,40 @@ impl Contract {
     ) -> Option<String> {
         let response = self.request(method, &case).send().await.expect("sent");
         let status = response.status().as_u16().to_string();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
+        let headers = response.headers().clone();
         let text = response.text().await.unwrap_or_default();
         let name = format!("{method} {template} ({}) {}", case.what, case.path);
+        self.judge(&name, operation, &status, &headers, &text)
+    }
+
+    /// What is wrong with an answer `status` with `headers` and body `text` to `operation`.
+    fn judge(
+        &self,
+        name: &str,
+        operation: &Value,
+        status: &str,
+        headers: &HeaderMap,
+        text: &str,
+    ) -> Option<String> {
         if status.starts_with('5') {
             return Some(format!("{name}: {status}: {text}"));
         }
-        let Some(answer) = operation["responses"].get(&status) else {
+        let Some(answer) = operation["responses"].get(status) else {
             return Some(format!("{name}: undocumented {status}: {text}"));
         };
-        let media = content_type.split(';').next().unwrap_or("").trim();
+        let mut documented_headers = answer["headers"].as_object().into_iter().flatten();
+        if let Some((missing, _)) =
+            documented_headers.find(|(h, _)| !headers.contains_key(h.as_str()))
+        {
+            return Some(format!("{name}: {status} without its documented {missing}"));
+        }
+        let content_type = headers.get("content-type").and_then(|v| v.to_str().ok());
+        let media = content_type
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim();
         if !media.contains("json") {
             return None;
         }
@@ -187,133 +239,133 @@ impl Contract {
                 answer["content"]
             ));
         };
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
         self.breaks(&value, &described["schema"], "body")
             .map(|broken| format!("{name}: {status} body breaks its schema: {broken}\n{value:#}"))
     }
 
     /// The requests the contract sends to one operation.
     fn cases(&self, path: &str, operation: &Value) -> Vec<Case> {
+        let input = Input::of(self, path, operation);
+        let valid = |what, key, path: String| Case {
+            what,
+            key,
+            path,
+            query: input.query.clone(),
+            body: input.body.clone(),
+        };
+        let sampled = input.valid_path();
+        let mut cases = vec![
+            valid("valid", Caller::Admin, sampled.clone()),
+            valid("a booking key", Caller::Booking, sampled.clone()),
+            valid("no key", Caller::Nobody, sampled.clone()),
+            valid(
+                "unknown path values",
+                Caller::Admin,
+                input.path(&|_| "no-such-record".to_owned()),
+            ),
+            valid(
+                "path values of the wrong kind",
+                Caller::Admin,
+                input.path(&|_| "%20%7Bx%7D".to_owned()),
+            ),
+        ];
+        if !input.every_query.is_empty() {
+            cases.push(Case {
+                query: input.every_query.clone(),
+                ..valid(
+                    "query values of the wrong type",
+                    Caller::Admin,
+                    input.valid_path(),
+                )
+            });
+        }
+        if input.takes_json() {
+            cases.extend(BROKEN_BODIES.map(|(what, media, text)| Case {
+                body: Some((media.to_owned(), text.to_owned())),
+                ..valid(what, Caller::Admin, sampled.clone())
+            }));
+        }
+        cases
+    }
+}
+
+/// What one operation takes, read from its parameters and body.
+struct Input<'c> {
+    contract: &'c Contract,
+    template: String,
+    parameters: Vec<Value>,
+    query: Vec<(String, String)>,
+    every_query: Vec<(String, String)>,
+    body: Option<(String, String)>,
+}
+
+impl<'c> Input<'c> {
+    fn of(contract: &'c Contract, template: &str, operation: &Value) -> Self {
         let parameters = operation["parameters"]
             .as_array()
             .cloned()
             .unwrap_or_default();
-        let fill = |value_of: &dyn Fn(&Value) -> String| {
-            parameters
-                .iter()
-                .filter(|p| p["in"] == "path")
-                .fold(path.to_owned(), |path, p| {
-                    let name = p["name"].as_str().unwrap_or("");
-                    path.replace(&format!("{{{name}}}"), &value_of(p))
-                })
+        let mut input = Self {
+            contract,
+            template: template.to_owned(),
+            parameters,
+            query: Vec::new(),
+            every_query: Vec::new(),
+            body: None,
         };
-        let valid_path = fill(&|p| text_of(&self.sample(&p["schema"], 0), p));
-        let queries = |value_of: &dyn Fn(&Value) -> String| -> Vec<(String, String)> {
-            parameters
-                .iter()
-                .filter(|p| p["in"] == "query" && p["required"] == true)
-                .map(|p| (p["name"].as_str().unwrap_or("").to_owned(), value_of(p)))
-                .collect()
-        };
-        let valid_query = queries(&|p| text_of(&self.sample(&p["schema"], 0), p));
-        let body_type = operation["requestBody"]["content"]
+        let of_query = |p: &&Value| p["in"] == "query";
+        let name = |p: &Value| p["name"].as_str().unwrap_or("").to_owned();
+        input.query = (input.parameters.iter().filter(of_query))
+            .filter(|p| p["required"] == true)
+            .map(|p| (name(p), input.sample_of(p)))
+            .collect();
+        input.every_query = (input.parameters.iter().filter(of_query))
+            .map(|p| (name(p), "-1.5e".to_owned()))
+            .collect();
+        input.body = operation["requestBody"]["content"]
             .as_object()
             .and_then(|c| c.iter().next())
-            .map(|(media, content)| (media.clone(), content["schema"].clone()));
-        let valid_body = body_type.as_ref().map(|(media, schema)| {
-            let sample = self.sample(schema, 0);
-            let text = if media.contains("json") {
-                sample.to_string()
-            } else {
-                form_of(&sample)
-            };
-            (media.clone(), text)
-        });
-        let case =
-            |what, key, path: &str, query: &[(String, String)], body: Option<(String, String)>| {
-                Case {
-                    what,
-                    key,
-                    path: path.to_owned(),
-                    query: query.to_vec(),
-                    body,
-                }
-            };
-        let mut cases = vec![
-            case("valid", true, &valid_path, &valid_query, valid_body.clone()),
-            case(
-                "no key",
-                false,
-                &valid_path,
-                &valid_query,
-                valid_body.clone(),
-            ),
-            case(
-                "unknown path values",
-                true,
-                &fill(&|_| "no-such-record".to_owned()),
-                &valid_query,
-                valid_body.clone(),
-            ),
-            case(
-                "path values of the wrong kind",
-                true,
-                &fill(&|_| "%20%7Bx%7D".to_owned()),
-                &valid_query,
-                valid_body.clone(),
-            ),
-        ];
-        let every_query: Vec<(String, String)> = parameters
-            .iter()
-            .filter(|p| p["in"] == "query")
-            .map(|p| {
-                (
-                    p["name"].as_str().unwrap_or("").to_owned(),
-                    "-1.5e".to_owned(),
-                )
-            })
-            .collect();
-        if !every_query.is_empty() {
-            cases.push(case(
-                "query values of the wrong type",
-                true,
-                &valid_path,
-                &every_query,
-                valid_body.clone(),
-            ));
-        }
-        if let Some((media, _)) = body_type.filter(|(media, _)| media.contains("json")) {
-            let json_body = |text: &str| Some((media.clone(), text.to_owned()));
-            cases.push(case(
-                "a body of the wrong type",
-                true,
-                &valid_path,
-                &valid_query,
-                json_body("[1, \"two\"]"),
-            ));
-            cases.push(case(
-                "required fields missing",
-                true,
-                &valid_path,
-                &valid_query,
-                json_body("{}"),
-            ));
-            cases.push(case(
-                "not JSON",
-                true,
-                &valid_path,
-                &valid_query,
-                json_body("{\"a\":"),
-            ));
-            cases.push(case(
-                "another content type",
-                true,
-                &valid_path,
-                &valid_query,
-                Some(("text/plain".to_owned(), "hello".to_owned())),
-            ));
-        }
-        cases
+            .map(|(media, content)| {
+                let sample = contract.sample(&content["schema"], 0);
+                let text = if media.contains("json") {
+                    sample.to_string()
+                } else {
+                    form_of(&sample)
+                };
+                (media.clone(), text)
+            });
+        input
+    }
+
+    /// A parameter's value as text: its example, else a sample of its schema.
+    fn sample_of(&self, parameter: &Value) -> String {
+        let sample = self.contract.sample(&parameter["schema"], 0);
+        let value = parameter.get("example").unwrap_or(&sample);
+        value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_owned)
+    }
+
+    /// The path with each parameter filled by `value_of`.
+    fn path(&self, value_of: &dyn Fn(&Value) -> String) -> String {
+        (self.parameters.iter().filter(|p| p["in"] == "path")).fold(
+            self.template.clone(),
+            |path, p| {
+                let name = p["name"].as_str().unwrap_or("");
+                path.replace(&format!("{{{name}}}"), &value_of(p))
+            },
+        )
+    }
+
+    fn valid_path(&self) -> String {
+        self.path(&|p| self.sample_of(p))
+    }
+
+    fn takes_json(&self) -> bool {
+        self.body
+            .as_ref()
+            .is_some_and(|(media, _)| media.contains("json"))
     }
 }
 
@@ -343,14 +395,6 @@ fn is_of_type(value: &Value, kind: &str) -> bool {
     }
 }
 
-/// A path or query value as text: a parameter's example, else the sample.
-fn text_of(sample: &Value, parameter: &Value) -> String {
-    let value = parameter.get("example").unwrap_or(sample);
-    value
-        .as_str()
-        .map_or_else(|| value.to_string(), str::to_owned)
-}
-
 fn form_of(sample: &Value) -> String {
     let mut form = form_urlencoded::Serializer::new(String::new());
     for (name, value) in sample.as_object().into_iter().flatten() {
@@ -372,7 +416,7 @@ async fn every_operation_answers_only_what_it_documents_and_never_an_undocumente
         config.api.key_burst = 100_000;
     })
     .await;
-    let key = app.admin_key().await;
+    let admin_key = app.admin_key().await;
     app.patient(
         "P-1042",
         json!({"name": "Dana Levi", "phone": "+972541234567"}),
@@ -380,7 +424,8 @@ async fn every_operation_answers_only_what_it_documents_and_never_an_undocumente
     .await;
     let contract = Contract {
         document: document(&app).await,
-        key,
+        admin_key,
+        booking_key: app.key.clone(),
         base: app.base.clone(),
         client: app.client().clone(),
     };

@@ -1,11 +1,11 @@
 //! `GET /v1/patients`: a booking system finds the clinic's patients by name (Hebrew or Latin,
-//! Latin in any case) or by phone number written any way, a page at a time.
+//! any case in every cased script) or by phone number written any way, a page at a time.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::conversations::get;
-use crate::harness::TestApp;
+use crate::harness::{TestApp, problem_fields};
 
 async fn app_with_patients() -> TestApp {
     let app = TestApp::spawn().await;
@@ -47,6 +47,30 @@ async fn a_latin_name_is_found_in_any_case_and_a_hebrew_one_as_written() {
     assert_eq!(latin["items"][0]["name"], "Dana Levi");
     assert_eq!(latin["items"][0]["phone"], "+972541234567");
     assert_eq!(ids(&hebrew), ["p-4"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn accented_latin_and_cyrillic_names_are_found_in_any_case_on_both_back_ends() {
+    let app = TestApp::spawn().await;
+    app.patient(
+        "p-5",
+        json!({ "name": "José Álvarez", "phone": "+972541230001" }),
+    )
+    .await;
+    app.patient(
+        "p-6",
+        json!({ "name": "Ёлкина Анна", "phone": "+972541230002" }),
+    )
+    .await;
+
+    let accented = search(&app, "q=%C3%A1lvarez").await; // álvarez
+    let upper = search(&app, "q=JOS%C3%89").await; // JOSÉ
+    let cyrillic = search(&app, "q=%D1%91%D0%BB%D0%BA").await; // ёлк
+
+    assert_eq!(ids(&accented), ["p-5"]);
+    assert_eq!(ids(&upper), ["p-5"]);
+    assert_eq!(ids(&cyrillic), ["p-6"]);
     app.stop().await;
 }
 
@@ -104,12 +128,7 @@ async fn a_bad_search_limit_or_cursor_is_refused_naming_each_field() {
     .await;
 
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
+    let fields = problem_fields(&problem);
     assert_eq!(fields, ["q", "limit", "cursor"]);
     app.stop().await;
 }

@@ -10,15 +10,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::appointment_out::AppointmentOut;
+use super::paging::checked_page;
 use super::patients::checked;
 use crate::api::AppState;
 use crate::api::auth::Caller;
-use crate::api::problem::{ApiError, FieldError};
+use crate::api::problem::ApiError;
 use crate::domain::{AppointmentId, AppointmentStatus, Clinic};
 use crate::store::{AppointmentCursor, AppointmentFilter};
 
 const DAY_RULE: &str = "must be a date written YYYY-MM-DD";
-const CURSOR_RULE: &str = "must be a next_cursor value from an earlier page";
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -79,17 +79,7 @@ impl AppointmentQuery {
             AppointmentStatus::parse,
             &format!("must be one of {}", AppointmentStatus::names()),
         );
-        let limit = self.limit.unwrap_or(50);
-        if !(1..=500).contains(&limit) {
-            errors.push(FieldError::new("limit", "must be between 1 and 500"));
-        }
-        let after = checked(
-            &mut errors,
-            "cursor",
-            self.cursor,
-            decode_cursor,
-            CURSOR_RULE,
-        );
+        let (limit, after) = checked_page(&mut errors, self.limit, self.cursor, decode_cursor);
         if !errors.is_empty() {
             return Err(ApiError::Invalid(errors));
         }

@@ -21,6 +21,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::appointment_out::{AppointmentOut, NoticeOut};
+use super::booking_fields::{booking_fields, unchanged_booking_fields};
 use super::notifications::{idempotency_key, request_hash};
 use super::patients::checked;
 use crate::api::AppState;
@@ -28,7 +29,7 @@ use crate::api::auth::Caller;
 use crate::api::created::Created;
 use crate::api::json::{ApiJson, TIMESTAMP_RULE};
 use crate::api::problem::{ApiError, FieldError};
-use crate::domain::{AppointmentId, Clinic, Metadata, NotificationStatus, Patient, Reference};
+use crate::domain::{AppointmentId, Clinic, NotificationStatus, Patient};
 use crate::intake::{
     AppointmentChanged, AppointmentNotice, EXTERNAL_ID_RULE, IntakeError, is_external_id,
 };
@@ -109,47 +110,6 @@ fn starts_at(errors: &mut Vec<FieldError>, value: String, now: Timestamp) -> Opt
         return None;
     }
     Some(at)
-}
-
-/// The booking system's reference and metadata, each checked with the rule it breaks.
-fn booking_marks(
-    errors: &mut Vec<FieldError>,
-    reference: Option<String>,
-    metadata: Option<serde_json::Value>,
-) -> (Option<Reference>, Metadata) {
-    let reference = checked(
-        errors,
-        "reference",
-        reference,
-        Reference::parse,
-        Reference::RULE,
-    );
-    let metadata = metadata
-        .map(|value| Metadata::parse("metadata", value))
-        .transpose()
-        .unwrap_or_else(|broken| {
-            errors.extend(broken);
-            None
-        });
-    (reference, metadata.unwrap_or_default())
-}
-
-/// A move may repeat the reference and metadata the appointment was booked with, not change them.
-fn unchanged_marks(
-    errors: &mut Vec<FieldError>,
-    input: &mut AppointmentMove,
-    booked: &AppointmentView,
-) {
-    const RULE: &str = "is set when the appointment is booked and never changes";
-    let given = (input.reference.is_some(), input.metadata.is_some());
-    let (reference, metadata) =
-        booking_marks(errors, input.reference.take(), input.metadata.take());
-    if given.0 && reference != booked.reference {
-        errors.push(FieldError::new("reference", RULE));
-    }
-    if given.1 && metadata != booked.metadata {
-        errors.push(FieldError::new("metadata", RULE));
-    }
 }
 
 fn clinic_zone(caller: &Caller) -> Result<TimeZone, ApiError> {
@@ -246,7 +206,7 @@ async fn checked_booking(
         errors.push(FieldError::new("appointment_id", EXTERNAL_ID_RULE));
     }
     let starts = starts_at(&mut errors, input.starts_at, now);
-    let (reference, metadata) = booking_marks(&mut errors, input.reference, input.metadata);
+    let (reference, metadata) = booking_fields(&mut errors, input.reference, input.metadata);
     let topic = input.topic.unwrap_or_else(|| DEFAULT_TEMPLATE.to_owned());
     let sensitivity = state
         .intake
@@ -445,7 +405,8 @@ pub(super) async fn move_appointment(
     let starts = starts_at(&mut errors, std::mem::take(&mut input.starts_at), now);
     let clinic = &caller.0.clinic;
     let (before, hours) = appointment_hours(&state, &caller, &id).await?;
-    unchanged_marks(&mut errors, &mut input, &before);
+    let given = (input.reference.take(), input.metadata.take());
+    unchanged_booking_fields(&mut errors, given, &before);
     let (Some(starts_at), true) = (starts, errors.is_empty()) else {
         return Err(ApiError::Invalid(errors));
     };

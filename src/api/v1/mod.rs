@@ -5,6 +5,7 @@
 mod appointment_list;
 mod appointment_out;
 mod appointments;
+mod booking_fields;
 mod callbacks;
 mod clinic;
 mod clinic_hours;
@@ -18,6 +19,7 @@ mod messages;
 mod notification_out;
 mod notification_query;
 mod notifications;
+mod paging;
 mod patient_directory;
 mod patients;
 mod stats;

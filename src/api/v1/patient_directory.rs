@@ -9,15 +9,15 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::paging::checked_page;
 use super::patients::checked;
 use crate::api::AppState;
 use crate::api::auth::Caller;
-use crate::api::problem::{ApiError, FieldError};
+use crate::api::problem::ApiError;
 use crate::domain::{Clinic, Patient, Phone, QuietHours, WindowText};
 use crate::store::{ApiKeyRole, Erasure, PatientFilter, PatientSearch};
 
 const Q_RULE: &str = "must be 1 to 100 characters on one line: part of a name, or a phone number";
-const CURSOR_RULE: &str = "must be a next_cursor value from an earlier page";
 /// Fewer digits than this match too many numbers to be a search.
 const FEWEST_PHONE_DIGITS: usize = 3;
 
@@ -25,7 +25,7 @@ const FEWEST_PHONE_DIGITS: usize = 3;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(super) struct PatientQuery {
-    /// Part of a name (Hebrew, Arabic or Latin letters; Latin in any case), or a phone number
+    /// Part of a name (in any script; cased ones — Latin, Cyrillic — in any case), or a phone number
     /// written any way (`054-123 4567`, `+972541234567`, `4567`). Left out: every patient.
     q: Option<String>,
     /// Patients per page, 1 to 500 (50 unless given).
@@ -128,17 +128,7 @@ impl PatientQuery {
             },
             Q_RULE,
         );
-        let limit = self.limit.unwrap_or(50);
-        if !(1..=500).contains(&limit) {
-            errors.push(FieldError::new("limit", "must be between 1 and 500"));
-        }
-        let after = checked(
-            &mut errors,
-            "cursor",
-            self.cursor,
-            decode_cursor,
-            CURSOR_RULE,
-        );
+        let (limit, after) = checked_page(&mut errors, self.limit, self.cursor, decode_cursor);
         if !errors.is_empty() {
             return Err(ApiError::Invalid(errors));
         }

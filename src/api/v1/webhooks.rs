@@ -240,6 +240,7 @@ pub(super) async fn list_webhooks(
 #[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks",
     params(("id" = String, Path, description = "The endpoint's id")),
     responses((status = 200, body = WebhookOut),
+        (status = 403, description = "Not an admin key"),
         (status = 404, description = "No such endpoint")))]
 pub(super) async fn get_webhook(
     State(state): State<AppState>,
@@ -259,6 +260,7 @@ pub(super) async fn get_webhook(
 #[utoipa::path(patch, path = "/v1/webhooks/{id}", tag = "webhooks", request_body = WebhookPatch,
     params(("id" = String, Path, description = "The endpoint's id")),
     responses((status = 200, body = WebhookOut),
+        (status = 403, description = "Not an admin key"),
         (status = 404, description = "No such endpoint"),
         (status = 422, description = "A field breaks a rule")))]
 pub(super) async fn patch_webhook(
@@ -294,6 +296,7 @@ pub(super) async fn patch_webhook(
 #[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "webhooks",
     params(("id" = String, Path, description = "The endpoint's id")),
     responses((status = 204, description = "Deleted, with its undelivered messages and its log"),
+        (status = 403, description = "Not an admin key"),
         (status = 404, description = "No such endpoint")))]
 pub(super) async fn delete_webhook(
     State(state): State<AppState>,
@@ -315,6 +318,7 @@ pub(super) async fn delete_webhook(
 #[utoipa::path(post, path = "/v1/webhooks/{id}/rotate-secret", tag = "webhooks",
     params(("id" = String, Path, description = "The endpoint's id")),
     responses((status = 200, description = "The new secret, shown this once; the old one signs beside it for 24 h", body = WebhookWithSecretOut),
+        (status = 403, description = "Not an admin key"),
         (status = 404, description = "No such endpoint")))]
 pub(super) async fn rotate_secret(
     State(state): State<AppState>,
@@ -342,6 +346,7 @@ pub(super) async fn rotate_secret(
 #[utoipa::path(post, path = "/v1/webhooks/{id}/replay", tag = "webhooks", request_body = ReplayIn,
     params(("id" = String, Path, description = "The endpoint's id")),
     responses((status = 202, description = "Queued to be sent again, in order, with their first webhook-id", body = ReplayOut),
+        (status = 403, description = "Not an admin key"),
         (status = 404, description = "No such endpoint"),
         (status = 422, description = "A field breaks a rule")))]
 pub(super) async fn replay(
@@ -365,6 +370,7 @@ pub(super) async fn replay(
 #[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks",
     params(("id" = String, Path, description = "The endpoint's id"), DeliveriesQuery),
     responses((status = 200, description = "The latest tries, newest first", body = DeliveryList),
+        (status = 403, description = "Not an admin key"),
         (status = 404, description = "No such endpoint"),
         (status = 422, description = "A parameter breaks a rule")))]
 pub(super) async fn list_deliveries(
