@@ -7,6 +7,7 @@
 mod appointments;
 mod checks;
 mod settings;
+mod stored;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,13 +20,14 @@ use appointments::NoticeIntake;
 pub use appointments::{AppointmentChanged, AppointmentNotice};
 pub use checks::{EXTERNAL_ID_RULE, is_external_id};
 pub use settings::{ClinicSettings, ClinicSettingsCache};
+use stored::{Approved, new_notification, received_event};
 
 use crate::batch::{BatchError, Batcher};
 use crate::clock::SharedClock;
 use crate::config::ApiConfig;
 use crate::domain::{
-    ApiKeyId, Clinic, Event, FieldError, InboundMessageId, Metadata, NotificationId,
-    NotificationStatus, Origin, Patient, Priority, Reason, Reference, Sensitivity,
+    ApiKeyId, Clinic, FieldError, InboundMessageId, Metadata, NotificationStatus, Patient,
+    Priority, Reason, Reference, Sensitivity,
 };
 use crate::policy::templates::TemplateError;
 use crate::policy::{MessagingHours, PatientCaps, SendTime};
@@ -415,93 +417,6 @@ impl Intake {
     /// clinic says so.
     fn may_send_urgent(&self, clinic: &Clinic, actor: &Actor) -> bool {
         actor.role >= ApiKeyRole::Staff || self.limits.booking_urgent_clinics.contains(&clinic.slug)
-    }
-}
-
-/// Who the audit trail says handed the notification in: the staff member for their reply, else
-/// the caller key.
-fn received_by(actor: &Actor, reply: Option<&StaffReply>) -> crate::domain::Actor {
-    reply.map_or_else(
-        || actor.recorded_as(),
-        |r| crate::domain::Actor::Staff(r.by.clone()),
-    )
-}
-
-/// A draft that broke no rule: its patient and text, when it is stored as due (and why, when
-/// the hours moved it), and the event that records its receipt.
-struct Approved {
-    patient: Patient,
-    text: checks::Text,
-    send_at: Timestamp,
-    hours_note: Option<Reason>,
-    received: Event,
-}
-
-/// The row stored for an approved draft, linked to the appointment whose change it tells or the
-/// patient's message a staff reply answers.
-fn new_notification(
-    draft: Draft,
-    approved: Approved,
-    actor: &Actor,
-    notice: Option<NoticeIntake>,
-    reply: Option<StaffReply>,
-    now: Timestamp,
-) -> NewNotification {
-    let text = approved.text;
-    NewNotification {
-        id: NotificationId::generate(),
-        clinic_id: draft.clinic.id,
-        patient_id: approved.patient.id,
-        topic: draft.topic,
-        body: text.body,
-        template: text.template,
-        params: text
-            .params
-            .map(|p| serde_json::to_string(&p).unwrap_or_default()),
-        channel: draft.channel,
-        priority: draft.priority,
-        send_at: approved.send_at,
-        expires_at: draft.expires_at,
-        idempotency_key: draft.idempotency_key,
-        request_hash: draft.request_hash,
-        received_at: now,
-        received: approved.received,
-        received_by: received_by(actor, reply.as_ref()),
-        hours_note: approved.hours_note,
-        appointment: notice.map(|n| n.link),
-        origin: if reply.is_some() {
-            Origin::StaffReply
-        } else {
-            Origin::Api
-        },
-        in_reply_to: reply.and_then(|r| r.in_reply_to),
-        reference: draft.reference,
-        metadata: draft.metadata,
-    }
-}
-
-/// The audit trail's first event: a notification received, or an appointment's notice, naming
-/// the template copy or quick reply it carries.
-fn received_event(
-    notice: Option<&NoticeIntake>,
-    priority: Priority,
-    requested: Timestamp,
-    now: Timestamp,
-    text: &checks::Text,
-) -> Event {
-    let content = text.note.strip_prefix("; ").map(str::to_owned);
-    match notice {
-        None => Event::Received {
-            priority,
-            scheduled_for: (requested > now).then_some(requested),
-            content,
-        },
-        Some(notice) => Event::AppointmentNotice {
-            change: notice.change.clone(),
-            priority,
-            deadline: notice.deadline,
-            content,
-        },
     }
 }
 

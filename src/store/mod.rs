@@ -32,6 +32,7 @@ mod notification_feed;
 mod notification_reads;
 mod notifications;
 mod outcomes;
+mod patient_caps;
 mod patients;
 mod reminder_series;
 mod rows;

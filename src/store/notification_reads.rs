@@ -307,50 +307,51 @@ pub(super) fn filtered<'a>(filter: &'a NotificationFilter, params: &mut Vec<Para
     let mut sql = format!(
         "SELECT {VIEW_COLUMNS} FROM notifications n JOIN patients p ON p.id = n.patient_id WHERE n.clinic_id = $1"
     );
-    let mut condition = |sql_part: &str, values: Vec<Param<'a>>| {
+    for (condition, values) in conditions(filter) {
         let first = params.len() + 1;
         let marks: Vec<String> = (first..first + values.len())
             .map(|i| format!("${i}"))
             .collect();
-        sql.push_str(&format!(
-            " AND {}",
-            sql_part.replace("{}", &marks.join(", "))
-        ));
+        sql.push_str(" AND ");
+        sql.push_str(&condition.replace("{}", &marks.join(", ")));
         params.extend(values);
-    };
-    if let Some(patient) = &filter.patient_external_id {
-        condition("p.external_id = {}", vec![patient.as_str().into()]);
-    }
-    if !filter.statuses.is_empty() {
-        let statuses = filter.statuses.iter().map(|s| s.as_str().into()).collect();
-        condition("n.status IN ({})", statuses);
-    }
-    if let Some(origin) = filter.origin {
-        condition("n.origin LIKE {}", vec![origin_pattern(origin).into()]);
-    }
-    if let Some(topic) = &filter.topic {
-        condition("n.topic = {}", vec![topic.as_str().into()]);
-    }
-    if let Some(appointment) = &filter.appointment {
-        condition(
-            "n.appointment_id IN (SELECT a.id FROM appointments a WHERE a.clinic_id = $1 \
-             AND (a.id = {} OR a.external_id = {}))",
-            vec![appointment.as_str().into()],
-        );
-    }
-    if let Some(channel) = filter.channel {
-        condition("n.delivered_channel = {}", vec![channel.as_str().into()]);
-    }
-    if let Some(reference) = &filter.reference {
-        condition("n.reference = {}", vec![reference.as_str().into()]);
-    }
-    if let Some(after) = filter.created_after {
-        condition("n.created_at >= {}", vec![millis(after).into()]);
-    }
-    if let Some(before) = filter.created_before {
-        condition("n.created_at < {}", vec![millis(before).into()]);
     }
     sql
+}
+
+/// Our appointment id or the booking system's, both `{}`.
+const OF_APPOINTMENT: &str = "n.appointment_id IN (SELECT a.id FROM appointments a \
+    WHERE a.clinic_id = $1 AND (a.id = {} OR a.external_id = {}))";
+
+/// The conditions `filter` sets, each with `{}` where its values go, and those values.
+fn conditions(filter: &NotificationFilter) -> Vec<(&'static str, Vec<Param<'_>>)> {
+    fn text(value: Option<&str>) -> Option<Vec<Param<'_>>> {
+        value.map(|v| vec![Param::from(v)])
+    }
+    let time = |value: Option<Timestamp>| value.map(|t| vec![Param::from(millis(t))]);
+    let statuses = (!filter.statuses.is_empty())
+        .then(|| filter.statuses.iter().map(|s| s.as_str().into()).collect());
+    let channel = filter.channel.map(|c| c.as_str());
+    [
+        (
+            "p.external_id = {}",
+            text(filter.patient_external_id.as_deref()),
+        ),
+        ("n.status IN ({})", statuses),
+        ("n.origin LIKE {}", text(filter.origin.map(origin_pattern))),
+        ("n.topic = {}", text(filter.topic.as_deref())),
+        (OF_APPOINTMENT, text(filter.appointment.as_deref())),
+        ("n.delivered_channel = {}", text(channel)),
+        (
+            "n.reference = {}",
+            text(filter.reference.as_ref().map(Reference::as_str)),
+        ),
+        ("n.created_at >= {}", time(filter.created_after)),
+        ("n.created_at < {}", time(filter.created_before)),
+    ]
+    .into_iter()
+    .filter_map(|(condition, values)| Some((condition, values?)))
+    .collect()
 }
 
 /// The page after its rows: at most `limit` items (one more row was read to know whether a

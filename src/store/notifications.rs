@@ -1,4 +1,4 @@
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::HashSet;
 
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
@@ -6,14 +6,15 @@ use sqlx::{Any, FromRow, Transaction};
 
 use super::events::EventBatch;
 use super::notification_feed::{next_feed_position, with_feed_position};
+use super::patient_caps::refused_by_caps;
 use super::rows::{columns, write_rows};
-use super::{Backend, Store, StoreError, millis, opt_timestamp, placeholders, timestamp};
+use super::{Store, StoreError, millis, opt_timestamp, timestamp};
 use crate::domain::ReminderOffset;
 use crate::domain::{
     Actor, AppointmentId, Cancellation, ClinicId, Event, InboundMessageId, Metadata,
     NotificationId, NotificationStatus, Origin, PatientId, Priority, Reason, Reference,
 };
-use crate::policy::{PatientCap, PatientCaps};
+use crate::policy::PatientCaps;
 
 /// A validated notification, ready to be stored.
 #[derive(Debug, Clone)]
@@ -248,23 +249,6 @@ fn notification_row<'a>(
     }
 }
 
-/// The notifications of `batch` some patient cap refuses (each priority has its own), with when
-/// each patient's next place frees up.
-async fn refused_by_caps(
-    backend: Backend,
-    tx: &mut Transaction<'_, Any>,
-    batch: &[NewNotification],
-    caps: PatientCaps,
-) -> Result<HashMap<String, Timestamp>, StoreError> {
-    let mut refused = HashMap::new();
-    for priority in Priority::ALL.iter().copied() {
-        if let Some(cap) = caps.for_priority(priority) {
-            refused.extend(refused_by_cap(backend, tx, batch, priority, cap).await?);
-        }
-    }
-    Ok(refused)
-}
-
 /// Records a stored notification's receipt (and the hours' note, when they moved it) and
 /// answers with its receipt.
 fn record_created(
@@ -287,134 +271,6 @@ fn record_created(
         status: n.initial_status(),
         send_at: n.send_at,
     }))
-}
-
-/// The notifications of `batch` the patient cap of `priority` refuses, with when each patient's
-/// next place frees up. Counted per patient: the notifications of that priority accepted in the
-/// last 24 hours that came in through the API (not auto or staff replies, which answer the patient),
-/// are not appointment reminders or notices and were not cancelled, then those of this batch in
-/// order, so two requests for one patient in one batch are counted one after the other. A replay
-/// of an accepted request is neither counted nor refused.
-async fn refused_by_cap(
-    backend: Backend,
-    tx: &mut Transaction<'_, Any>,
-    batch: &[NewNotification],
-    priority: Priority,
-    cap: PatientCap,
-) -> Result<HashMap<String, Timestamp>, StoreError> {
-    let counted: Vec<&NewNotification> = batch
-        .iter()
-        .filter(|n| n.priority == priority && n.appointment.is_none() && n.origin == Origin::Api)
-        .collect();
-    let Some(earliest) = counted.iter().map(|n| n.received_at).min() else {
-        return Ok(HashMap::new());
-    };
-    let patients: Vec<&str> = counted
-        .iter()
-        .map(|n| n.patient_id.as_str())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    if backend == Backend::Postgres {
-        lock_patients(tx, &patients).await?;
-    }
-    let mut accepted = accepted_since(tx, &patients, earliest - cap.window, priority).await?;
-    let mut taken_keys = stored_keys(tx, &counted).await?;
-
-    let mut refused = HashMap::new();
-    for n in counted {
-        let key = n
-            .idempotency_key
-            .as_ref()
-            .map(|k| (n.clinic_id.as_str().to_owned(), k.clone()));
-        if key.as_ref().is_some_and(|k| taken_keys.contains(k)) {
-            continue;
-        }
-        let patient = accepted
-            .entry(n.patient_id.as_str().to_owned())
-            .or_default();
-        match cap.admit(patient, n.received_at) {
-            Ok(()) => {
-                patient.push(n.received_at);
-                taken_keys.extend(key);
-            }
-            Err(frees_at) => {
-                refused.insert(n.id.as_str().to_owned(), frees_at);
-            }
-        }
-    }
-    Ok(refused)
-}
-
-/// Instances sharing a PostgreSQL database take turns per patient, so two of them cannot both
-/// see the last free place. (SQLite has one writer at a time.)
-async fn lock_patients(tx: &mut Transaction<'_, Any>, patients: &[&str]) -> Result<(), StoreError> {
-    let sql = format!(
-        "SELECT id FROM patients WHERE id IN ({}) ORDER BY id FOR NO KEY UPDATE",
-        placeholders(1, patients.len())
-    );
-    let mut lock = sqlx::query(&sql);
-    for patient in patients {
-        lock = lock.bind(*patient);
-    }
-    lock.fetch_all(&mut **tx).await?;
-    Ok(())
-}
-
-/// When each of `patients` was sent a counted notification of `priority` after `since`.
-async fn accepted_since(
-    tx: &mut Transaction<'_, Any>,
-    patients: &[&str],
-    since: Timestamp,
-    priority: Priority,
-) -> Result<HashMap<String, Vec<Timestamp>>, StoreError> {
-    // The priority is written into the statement, not bound: each priority's count has a partial
-    // index (`WHERE priority = 'normal' …`), and PostgreSQL's generic plan for a statement kept
-    // prepared (sqlx keeps them) cannot use a partial index for a condition on a parameter. It
-    // comes from our own enum, never from input.
-    let sql = format!(
-        "SELECT patient_id, created_at FROM notifications WHERE patient_id IN ({}) AND created_at > $1 \
-         AND priority = '{}' AND appointment_id IS NULL AND origin = 'api' AND status <> 'cancelled'",
-        placeholders(2, patients.len()),
-        priority.as_str()
-    );
-    let mut query = sqlx::query_as::<_, (String, i64)>(&sql).bind(millis(since));
-    for patient in patients {
-        query = query.bind(*patient);
-    }
-    let mut accepted: HashMap<String, Vec<Timestamp>> = HashMap::new();
-    for (patient, created_at) in query.fetch_all(&mut **tx).await? {
-        accepted
-            .entry(patient)
-            .or_default()
-            .push(timestamp(created_at)?);
-    }
-    Ok(accepted)
-}
-
-/// Which of these notifications' (clinic, idempotency key) pairs are already stored.
-async fn stored_keys(
-    tx: &mut Transaction<'_, Any>,
-    batch: &[&NewNotification],
-) -> Result<HashSet<(String, String)>, StoreError> {
-    let keys: BTreeSet<&str> = batch
-        .iter()
-        .filter_map(|n| n.idempotency_key.as_deref())
-        .collect();
-    if keys.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let clinics: BTreeSet<&str> = batch.iter().map(|n| n.clinic_id.as_str()).collect();
-    let sql = format!(
-        "SELECT clinic_id, idempotency_key FROM notifications WHERE clinic_id IN ({}) AND idempotency_key IN ({})",
-        placeholders(1, clinics.len()),
-        placeholders(1 + clinics.len(), keys.len())
-    );
-    let mut query = sqlx::query_as::<_, (String, String)>(&sql);
-    for value in clinics.iter().chain(&keys) {
-        query = query.bind(*value);
-    }
-    Ok(query.fetch_all(&mut **tx).await?.into_iter().collect())
 }
 
 impl Store {

@@ -121,37 +121,10 @@ impl ListQuery {
 
     /// What every listing filters on; broken rules go to `errors`.
     fn filter(&mut self, errors: &mut Vec<FieldError>) -> NotificationFilter {
-        let statuses = checked(
-            errors,
-            "status",
-            self.status.take(),
-            statuses,
-            &format!(
-                "must be one or more of {}, comma-separated",
-                NotificationStatus::names()
-            ),
-        );
-        let origin = checked(
-            errors,
-            "origin",
-            self.origin.take(),
-            OriginFamily::parse,
-            &format!("must be one of {}", OriginFamily::names()),
-        );
-        let channel = checked(
-            errors,
-            "channel",
-            self.channel.take(),
-            |c| c.parse::<ChannelKind>().ok(),
-            "must be one of whatsapp, sms, email, voice, callback",
-        );
-        let reference = checked(
-            errors,
-            "reference",
-            self.reference.take(),
-            Reference::parse,
-            Reference::RULE,
-        );
+        let limit = self.limit.unwrap_or(50);
+        if !(1..=500).contains(&limit) {
+            errors.push(FieldError::new("limit", "must be between 1 and 500"));
+        }
         let created_after = checked(
             errors,
             "created_after",
@@ -166,24 +139,63 @@ impl ListQuery {
             query_time,
             TIMESTAMP_RULE,
         );
-        let limit = self.limit.unwrap_or(50);
-        if !(1..=500).contains(&limit) {
-            errors.push(FieldError::new("limit", "must be between 1 and 500"));
-        }
         NotificationFilter {
             patient_external_id: self.patient_id.take(),
-            statuses: statuses.unwrap_or_default(),
-            origin,
             topic: self.topic.take(),
             appointment: self.appointment_id.take(),
-            channel,
-            reference,
             created_after,
             created_before,
             limit,
-            after: None,
+            ..self.named_values(errors)
         }
     }
+
+    /// The filters that name a value: statuses, origin, channel and reference.
+    fn named_values(&mut self, errors: &mut Vec<FieldError>) -> NotificationFilter {
+        let statuses_rule = format!(
+            "must be one or more of {}, comma-separated",
+            NotificationStatus::names()
+        );
+        let origin_rule = format!("must be one of {}", OriginFamily::names());
+        let statuses = checked(
+            errors,
+            "status",
+            self.status.take(),
+            statuses,
+            &statuses_rule,
+        );
+        NotificationFilter {
+            statuses: statuses.unwrap_or_default(),
+            origin: checked(
+                errors,
+                "origin",
+                self.origin.take(),
+                OriginFamily::parse,
+                &origin_rule,
+            ),
+            channel: checked(
+                errors,
+                "channel",
+                self.channel.take(),
+                channel,
+                CHANNEL_RULE,
+            ),
+            reference: checked(
+                errors,
+                "reference",
+                self.reference.take(),
+                Reference::parse,
+                Reference::RULE,
+            ),
+            ..NotificationFilter::default()
+        }
+    }
+}
+
+const CHANNEL_RULE: &str = "must be one of whatsapp, sms, email, voice, callback";
+
+fn channel(name: &str) -> Option<ChannelKind> {
+    name.parse().ok()
 }
 
 /// `delivered,read`: each a status, none twice.

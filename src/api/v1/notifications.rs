@@ -9,13 +9,14 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use super::booking_fields::booking_fields;
 use super::notification_out::NotificationFields;
 use super::notification_query::{ListQuery, Listing, encode_cursor, encode_feed_cursor};
 use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::api::created::Created;
 use crate::api::json::{self, ApiJson};
-use crate::api::problem::{ApiError, FieldError};
+use crate::api::problem::ApiError;
 use crate::domain::{
     Metadata, NotificationId, NotificationStatus, Priority, Reference, Sensitivity,
 };
@@ -67,22 +68,9 @@ impl NotificationIn {
     /// The booking system's reference and metadata, or every rule they break.
     fn booking_fields(&mut self) -> Result<(Option<Reference>, Metadata), ApiError> {
         let mut errors = Vec::new();
-        let reference = self.reference.take().and_then(|text| {
-            let parsed = Reference::parse(&text);
-            if parsed.is_none() {
-                errors.push(FieldError::new("reference", Reference::RULE));
-            }
-            parsed
-        });
-        let metadata = match self.metadata.take() {
-            None => Metadata::default(),
-            Some(value) => Metadata::parse("metadata", value).unwrap_or_else(|broken| {
-                errors.extend(broken);
-                Metadata::default()
-            }),
-        };
+        let fields = booking_fields(&mut errors, self.reference.take(), self.metadata.take());
         if errors.is_empty() {
-            Ok((reference, metadata))
+            Ok(fields)
         } else {
             Err(ApiError::Invalid(errors))
         }
