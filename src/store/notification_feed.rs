@@ -73,7 +73,7 @@ impl Store {
         filter: &NotificationFilter,
         start: &FeedStart,
     ) -> Result<FeedPage, StoreError> {
-        let mut tx = self.read.begin().await?;
+        let mut tx = self.read_snapshot().await?;
         let horizon = self.feed_horizon(&mut tx, clinic).await?;
         let mut params = vec![Param::from(clinic.as_str()), Param::from(horizon)];
         let mut sql = filtered(filter, &mut params);
@@ -114,9 +114,6 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let horizon = match self.backend {
             Backend::Postgres => {
-                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                    .execute(&mut **tx)
-                    .await?;
                 sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
                     .fetch_one(&mut **tx)
                     .await?

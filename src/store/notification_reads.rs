@@ -3,13 +3,13 @@
 
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use super::notification_feed::bound;
 use super::notifications::status;
 use super::rows::Param;
-use super::{Store, StoreError, millis, opt_timestamp, parse_stored, timestamp};
+use super::{Backend, Store, StoreError, millis, opt_timestamp, parse_stored, timestamp};
 use crate::domain::{
     AppointmentId, AttemptContent, ClinicId, InboundMessageId, Metadata, NotificationId,
     NotificationStatus, Origin, OriginFamily, Priority, Reference,
@@ -232,47 +232,71 @@ impl Store {
         clinic: &ClinicId,
         id: &NotificationId,
     ) -> Result<NotificationRecord, StoreError> {
+        // One snapshot: a status change committed between the reads would show a notification
+        // `delivered` beside an attempt already `read`.
+        let mut tx = self.read_snapshot().await?;
         let mut view: NotificationRecord = sqlx::query_as::<_, ViewRow>(&format!(
             "SELECT {VIEW_COLUMNS} FROM notifications n JOIN patients p ON p.id = n.patient_id \
              WHERE n.id = $1 AND n.clinic_id = $2"
         ))
         .bind(id.as_str())
         .bind(clinic.as_str())
-        .fetch_optional(&self.read)
+        .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound)?
         .try_into()?;
 
-        view.attempts = Some(self.attempt_records(id).await?);
-        view.events = Some(self.event_records(id).await?);
+        view.attempts = Some(attempt_records(&mut tx, id).await?);
+        view.events = Some(event_records(&mut tx, id).await?);
+        tx.commit().await?;
         Ok(view)
     }
 
-    /// A notification's attempts, oldest first.
-    async fn attempt_records(&self, id: &NotificationId) -> Result<Vec<AttemptRecord>, StoreError> {
-        let attempts = sqlx::query_as::<_, AttemptRow>(
+    /// A read-only transaction that sees one snapshot of the database throughout (PostgreSQL's
+    /// default isolation takes a new one for each statement; SQLite's read transaction keeps one).
+    pub(super) async fn read_snapshot(&self) -> Result<Transaction<'_, Any>, StoreError> {
+        let mut tx = self.read.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+}
+
+/// A notification's attempts, oldest first.
+async fn attempt_records(
+    tx: &mut Transaction<'_, Any>,
+    id: &NotificationId,
+) -> Result<Vec<AttemptRecord>, StoreError> {
+    let attempts = sqlx::query_as::<_, AttemptRow>(
             "SELECT id, channel, status, provider_message_id, error_code, error_text, created_at, updated_at, \
              accepted_at, delivered_at, read_at, failed_at, sandbox, sms_encoding, sms_segments \
              FROM attempts WHERE notification_id = $1 \
              ORDER BY created_at, id",
         )
         .bind(id.as_str())
-        .fetch_all(&self.read)
+        .fetch_all(&mut **tx)
         .await?;
-        attempts.into_iter().map(AttemptRecord::try_from).collect()
-    }
+    attempts.into_iter().map(AttemptRecord::try_from).collect()
+}
 
-    /// A notification's audit trail, in the order it was written.
-    async fn event_records(&self, id: &NotificationId) -> Result<Vec<EventRecord>, StoreError> {
-        let events = sqlx::query(
+/// A notification's audit trail, in the order it was written.
+async fn event_records(
+    tx: &mut Transaction<'_, Any>,
+    id: &NotificationId,
+) -> Result<Vec<EventRecord>, StoreError> {
+    let events = sqlx::query(
             "SELECT at, kind, attempt_id, detail, data, actor FROM events WHERE notification_id = $1 ORDER BY id",
         )
         .bind(id.as_str())
-        .fetch_all(&self.read)
+        .fetch_all(&mut **tx)
         .await?;
-        events.iter().map(event_record).collect()
-    }
+    events.iter().map(event_record).collect()
+}
 
+impl Store {
     /// A page of the clinic's notifications that pass `filter`, newest first.
     pub async fn notifications(
         &self,
