@@ -16,6 +16,27 @@ use crate::providers::TwilioAccount;
 
 pub(super) const TWILIO_SIGNATURE: &str = "X-Twilio-Signature";
 
+/// What every Twilio webhook answers besides its `200`.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // Only documents the answers: ApiError makes them.
+enum TwilioRefusals {
+    /// The signature header is missing
+    #[response(status = 401)]
+    NoSignature,
+    /// The signature does not sign this request for any configured account
+    #[response(status = 403)]
+    WrongSignature,
+    /// The body is larger than 1 MiB
+    #[response(status = 413)]
+    TooLarge,
+    /// The parameters are not Twilio's callback
+    #[response(status = 422)]
+    NotTwilios,
+    /// Too many webhooks are being read at once, or the database cannot be reached
+    #[response(status = 503)]
+    Unavailable,
+}
+
 /// A message's status.
 #[utoipa::path(
     post,
@@ -26,11 +47,7 @@ pub(super) const TWILIO_SIGNATURE: &str = "X-Twilio-Signature";
         description = "Twilio's callback parameters"),
     responses(
         (status = 200, description = "Stored; an empty TwiML answer", body = String, content_type = "text/xml"),
-        (status = 401, description = "The signature header is missing"),
-        (status = 403, description = "The signature does not sign this request for any configured account"),
-        (status = 413, description = "The body is larger than 1 MiB"),
-        (status = 422, description = "The parameters are not Twilio's callback"),
-        (status = 503, description = "Too many webhooks are being read at once, or the database cannot be reached"),
+        TwilioRefusals,
     )
 )]
 pub(super) async fn twilio_sms_status(
@@ -53,11 +70,7 @@ pub(super) async fn twilio_sms_status(
         description = "Twilio's callback parameters"),
     responses(
         (status = 200, description = "Stored; an empty TwiML answer", body = String, content_type = "text/xml"),
-        (status = 401, description = "The signature header is missing"),
-        (status = 403, description = "The signature does not sign this request for any configured account"),
-        (status = 413, description = "The body is larger than 1 MiB"),
-        (status = 422, description = "The parameters are not Twilio's callback"),
-        (status = 503, description = "Too many webhooks are being read at once, or the database cannot be reached"),
+        TwilioRefusals,
     )
 )]
 pub(super) async fn twilio_call_status(
@@ -79,11 +92,7 @@ pub(super) async fn twilio_call_status(
         description = "Twilio's callback parameters"),
     responses(
         (status = 200, description = "Stored; an empty TwiML answer", body = String, content_type = "text/xml"),
-        (status = 401, description = "The signature header is missing"),
-        (status = 403, description = "The signature does not sign this request for any configured account"),
-        (status = 413, description = "The body is larger than 1 MiB"),
-        (status = 422, description = "The parameters are not Twilio's callback"),
-        (status = 503, description = "Too many webhooks are being read at once, or the database cannot be reached"),
+        TwilioRefusals,
     )
 )]
 /// A patient's SMS (or MMS) to one of our numbers.
@@ -168,11 +177,7 @@ async fn twilio_status(
         description = "Twilio's callback parameters"),
     responses(
         (status = 200, description = "TwiML thanking the patient", body = String, content_type = "text/xml"),
-        (status = 401, description = "The signature header is missing"),
-        (status = 403, description = "The signature does not sign this request for any configured account"),
-        (status = 413, description = "The body is larger than 1 MiB"),
-        (status = 422, description = "The parameters are not Twilio's callback"),
-        (status = 503, description = "Too many webhooks are being read at once, or the database cannot be reached"),
+        TwilioRefusals,
     )
 )]
 /// The key the patient pressed after hearing the message: `1` confirms.
