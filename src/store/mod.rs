@@ -24,6 +24,7 @@ mod erasure;
 mod error;
 mod events;
 mod facts;
+mod fhir_records;
 mod gauges;
 mod inbound;
 mod inbound_media;
