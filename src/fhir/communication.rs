@@ -25,7 +25,9 @@ use super::elements::{
     self, category, clinic, identifier, instant, local_reference, medium, meta, non_empty, note,
     patient, priority, resource_id, text_concept,
 };
-use super::records::{Identifiers, InboundRecord, NotificationRecord, SentAttempt};
+use super::records::{
+    CommunicationRecord, Identifiers, InboundRecord, NotificationRecord, SentAttempt,
+};
 use super::request::reply_reason;
 use crate::domain::{AttemptStatus, ContentKind, InboundMedia};
 
@@ -81,6 +83,22 @@ pub fn communication(
         payload: text.map(string_payload).into_iter().collect(),
         note: attempt_notes(record, attempt),
         ..Default::default()
+    }
+}
+
+/// The Communication a search found.
+pub fn found_communication(
+    found: &CommunicationRecord,
+    ids: &Identifiers,
+) -> Option<Communication> {
+    match found {
+        CommunicationRecord::Sent {
+            notification,
+            attempt,
+        } => (notification.sent.iter())
+            .find(|sent| &sent.id == attempt)
+            .map(|sent| communication(notification, sent, ids)),
+        CommunicationRecord::Received(message) => Some(inbound_communication(message, ids)),
     }
 }
 

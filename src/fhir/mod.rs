@@ -11,8 +11,15 @@ mod communication;
 mod elements;
 pub mod records;
 mod request;
+mod server;
 
-pub use communication::{communication, communications, inbound_communication};
+pub use communication::{
+    communication, communications, found_communication, inbound_communication,
+};
 pub use elements::{our_id, resource_id};
 pub use records::Identifiers;
 pub use request::communication_request;
+pub use server::{
+    COMMUNICATION_PARAMS, COMMUNICATION_REQUEST_PARAMS, FHIR_JSON, FHIR_VERSION, IssueKind,
+    capability_statement, operation_outcome, searchset,
+};

@@ -275,3 +275,19 @@ pub enum CommunicationRecord {
     },
     Received(InboundRecord),
 }
+
+/// The id of a Communication: the attempt it tells, or the patient's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommunicationId {
+    Attempt(AttemptId),
+    Message(InboundMessageId),
+}
+
+impl CommunicationId {
+    /// One of our ids (`att_…` or `msg_…`); `None` for any other.
+    pub fn parse(id: &str) -> Option<Self> {
+        AttemptId::parse(id)
+            .map(Self::Attempt)
+            .or_else(|| InboundMessageId::parse(id).map(Self::Message))
+    }
+}

@@ -19,9 +19,9 @@ use crate::domain::{
     NotificationId, Origin, Priority, Sensitivity, Topic,
 };
 use crate::fhir::records::{
-    AppointmentRef, CommunicationRecord, Handling, Identifiers, InboundRecord, NotificationRecord,
-    PatientRef, RecordCursor, RecordPage, RecordSearch, RepliedAttempt, Requester, SentAttempt,
-    UpdatedBound,
+    AppointmentRef, CommunicationId, CommunicationRecord, Handling, Identifiers, InboundRecord,
+    NotificationRecord, PatientRef, RecordCursor, RecordPage, RecordSearch, RepliedAttempt,
+    Requester, SentAttempt, UpdatedBound,
 };
 
 /// When a patient's message last changed: the latest of its arrival, answer and handling.
@@ -75,6 +75,42 @@ impl Store {
             .ok_or(StoreError::NotFound)?;
         tx.commit().await?;
         Ok(record)
+    }
+
+    /// The clinic's Communication `id`: an attempt that reached a provider (with its
+    /// notification's record), or a patient's message.
+    pub async fn communication_record(
+        &self,
+        clinic: &ClinicId,
+        id: &CommunicationId,
+    ) -> Result<CommunicationRecord, StoreError> {
+        let attempt = match id {
+            CommunicationId::Message(message) => {
+                return Ok(CommunicationRecord::Received(
+                    self.inbound_record(clinic, message).await?,
+                ));
+            }
+            CommunicationId::Attempt(attempt) => attempt,
+        };
+        let mut tx = self.read_snapshot().await?;
+        let notification: String = sqlx::query_scalar(
+            "SELECT a.notification_id FROM attempts a JOIN notifications n ON n.id = a.notification_id \
+             WHERE a.id = $1 AND n.clinic_id = $2 AND a.started_at IS NOT NULL",
+        )
+        .bind(attempt.as_str())
+        .bind(clinic.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let record = notification_records(&mut tx, clinic, &[notification])
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(CommunicationRecord::Sent {
+            notification: Arc::new(record),
+            attempt: attempt.clone(),
+        })
     }
 
     /// A page of the clinic's notifications that pass `search`, oldest change first.
