@@ -18,6 +18,8 @@ mod conversation_replies;
 mod conversations;
 mod edge;
 mod events;
+mod fhir;
+mod fhir_search;
 mod hours;
 mod inbound;
 mod inbound_media;
