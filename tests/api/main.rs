@@ -20,6 +20,7 @@ mod edge;
 mod events;
 mod fhir;
 mod fhir_search;
+mod fhir_validation;
 mod hours;
 mod inbound;
 mod inbound_media;
