@@ -3,6 +3,7 @@
 //! refused; `metadata` (the CapabilityStatement) needs no key, as FHIR servers commonly allow.
 //! Every answer is `application/fhir+json`, errors OperationOutcomes ([`outcome`]).
 
+mod dates;
 mod outcome;
 mod search;
 
