@@ -4,6 +4,7 @@
 //! Every answer is `application/fhir+json`, errors OperationOutcomes ([`outcome`]).
 
 mod dates;
+mod docs;
 mod outcome;
 mod search;
 
@@ -16,6 +17,7 @@ use fhirbolt::serde::SerializeResource;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use docs::{ReadRefusals, SearchParams, SearchRefusals};
 pub(super) use outcome::{outcomes_for_errors, schemas};
 use search::{Search, Target, check_read_params, is_lenient, negotiate, pairs};
 
@@ -82,10 +84,8 @@ fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     responses(
         (status = 200, description = "The CapabilityStatement", content_type = "application/fhir+json",
             body = ref("#/components/schemas/FhirResource")),
-        (status = 400, description = "A parameter a read does not take", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
-        (status = 406, description = "A format other than JSON was asked for", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
+        (status = 400, description = "A parameter a read does not take"),
+        (status = 406, description = "A format other than JSON was asked for"),
     ),
 )]
 async fn metadata(
@@ -116,22 +116,13 @@ fn reader(
     path = "/fhir/r4/Communication",
     tag = "fhir",
     params(
-        ("patient" = Option<String>, Query, description = "The patient: the clinic's id for them, or `system|id` with the clinic's patient system; commas for any of several"),
+        SearchParams,
         ("based-on" = Option<String>, Query, description = "`CommunicationRequest/<id>`: the messages of one notification"),
-        ("_lastUpdated" = Option<String>, Query, description = "`ge`, `gt`, `le`, `lt` or `eq` and a FHIR date or instant; repeat for a range"),
-        ("_count" = Option<u32>, Query, description = "Results per page: 50 unless asked, at most 200", minimum = 1),
-        ("_format" = Option<String>, Query, description = "`json` (the only format served)"),
-        ("_cursor" = Option<String>, Query, description = "Where a page starts, as the `next` link gives it"),
     ),
     responses(
         (status = 200, description = "A searchset Bundle", content_type = "application/fhir+json",
             body = ref("#/components/schemas/FhirResource")),
-        (status = 400, description = "A parameter the server does not know, or a value it cannot read", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
-        (status = 403, description = "A booking key: the records carry message content", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
-        (status = 406, description = "A format other than JSON was asked for", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
+        SearchRefusals,
     ),
     security(("api_key" = [])),
 )]
@@ -157,22 +148,11 @@ async fn search_communications(
     get,
     path = "/fhir/r4/CommunicationRequest",
     tag = "fhir",
-    params(
-        ("patient" = Option<String>, Query, description = "The patient: the clinic's id for them, or `system|id` with the clinic's patient system; commas for any of several"),
-        ("_lastUpdated" = Option<String>, Query, description = "`ge`, `gt`, `le`, `lt` or `eq` and a FHIR date or instant; repeat for a range"),
-        ("_count" = Option<u32>, Query, description = "Results per page: 50 unless asked, at most 200", minimum = 1),
-        ("_format" = Option<String>, Query, description = "`json` (the only format served)"),
-        ("_cursor" = Option<String>, Query, description = "Where a page starts, as the `next` link gives it"),
-    ),
+    params(SearchParams),
     responses(
         (status = 200, description = "A searchset Bundle", content_type = "application/fhir+json",
             body = ref("#/components/schemas/FhirResource")),
-        (status = 400, description = "A parameter the server does not know, or a value it cannot read", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
-        (status = 403, description = "A booking key: the records carry message content", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
-        (status = 406, description = "A format other than JSON was asked for", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
+        SearchRefusals,
     ),
     security(("api_key" = [])),
 )]
@@ -273,14 +253,7 @@ async fn found(
     responses(
         (status = 200, description = "The Communication", content_type = "application/fhir+json",
             body = ref("#/components/schemas/FhirResource")),
-        (status = 400, description = "A parameter a read does not take", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
-        (status = 403, description = "A booking key: the records carry message content", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
-        (status = 404, description = "No such Communication in the caller's clinic", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
-        (status = 406, description = "A format other than JSON was asked for", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
+        ReadRefusals,
     ),
     security(("api_key" = [])),
 )]
@@ -319,14 +292,7 @@ async fn read_communication(
     responses(
         (status = 200, description = "The CommunicationRequest", content_type = "application/fhir+json",
             body = ref("#/components/schemas/FhirResource")),
-        (status = 400, description = "A parameter a read does not take", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
-        (status = 403, description = "A booking key: the records carry message content", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
-        (status = 404, description = "No such CommunicationRequest in the caller's clinic", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
-        (status = 406, description = "A format other than JSON was asked for", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
+        ReadRefusals,
     ),
     security(("api_key" = [])),
 )]
