@@ -23,6 +23,7 @@ pub(super) struct SearchParams {
     count: Option<u32>,
     /// `json` (the only format served)
     #[serde(rename = "_format")]
+    #[param(pattern = "^(json|application/json|application/fhir\\+json)$")]
     format: Option<String>,
     /// Where a page starts, as the `next` link gives it
     #[serde(rename = "_cursor")]

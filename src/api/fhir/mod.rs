@@ -80,7 +80,8 @@ fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     get,
     path = "/fhir/r4/metadata",
     tag = "fhir",
-    params(("_format" = Option<String>, Query, description = "`json` (the only format served)")),
+    params(("_format" = Option<String>, Query, description = "`json` (the only format served)",
+            pattern = "^(json|application/json|application/fhir\\+json)$")),
     responses(
         (status = 200, description = "The CapabilityStatement", content_type = "application/fhir+json",
             body = ref("#/components/schemas/FhirResource")),
@@ -248,7 +249,8 @@ async fn found(
     tag = "fhir",
     params(
         ("id" = String, Path, description = "The Communication's id: `att-…` (a message to the patient) or `msg-…` (one from them)"),
-        ("_format" = Option<String>, Query, description = "`json` (the only format served)"),
+        ("_format" = Option<String>, Query, description = "`json` (the only format served)",
+            pattern = "^(json|application/json|application/fhir\\+json)$"),
     ),
     responses(
         (status = 200, description = "The Communication", content_type = "application/fhir+json",
@@ -287,7 +289,8 @@ async fn read_communication(
     tag = "fhir",
     params(
         ("id" = String, Path, description = "The CommunicationRequest's id: `ntf-…`"),
-        ("_format" = Option<String>, Query, description = "`json` (the only format served)"),
+        ("_format" = Option<String>, Query, description = "`json` (the only format served)",
+            pattern = "^(json|application/json|application/fhir\\+json)$"),
     ),
     responses(
         (status = 200, description = "The CommunicationRequest", content_type = "application/fhir+json",
