@@ -12,7 +12,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{TestApp, reminder};
+use crate::harness::{TestApp, attempts, reminder};
 
 /// Where the resources the tests read are kept for FHIR.js.
 pub fn emitted() -> PathBuf {
@@ -206,7 +206,7 @@ async fn a_whatsapp_to_sms_fallback_is_one_request_and_a_communication_for_each_
     app.patient("p-1", json!({ "name": "Dana", "phone": "+972500000001" }))
         .await;
     let id = app.notify(reminder()).await;
-    app.wait_for(&id, &["delivered"]).await;
+    let done = app.wait_for(&id, &["delivered"]).await;
     let fhir = Fhir::staff(&app).await;
 
     let requests = fhir.search_all("CommunicationRequest?patient=p-1").await;
@@ -248,14 +248,18 @@ async fn a_whatsapp_to_sms_fallback_is_one_request_and_a_communication_for_each_
             .unwrap_or_else(|| panic!("no {name} Communication: {communications:#?}"))
     };
     let (whatsapp, sms) = (by_channel("whatsapp"), by_channel("sms"));
-    assert_eq!(whatsapp["status"], "stopped");
-    assert!(
-        (whatsapp["statusReason"]["text"]
-            .as_str()
-            .unwrap_or_default())
-        .starts_with("131026"),
-        "{whatsapp:#}"
-    );
+    // "Not a WhatsApp user" settles WhatsApp, unless its delivery timeout came first (a slow
+    // machine): then no one knows whether the patient got it.
+    let (status, reason) = match attempts(&done)[0].1.as_str() {
+        "failed" => ("stopped", "131026"),
+        "timed_out" => ("unknown", "no delivery receipt"),
+        other => panic!("whatsapp {other}: {done:#}"),
+    };
+    let said = whatsapp["statusReason"]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(whatsapp["status"], status);
+    assert!(said.starts_with(reason), "{whatsapp:#}");
     assert_eq!(sms["status"], "completed");
     assert!(sms["received"].is_string(), "{sms:#}");
     for communication in [whatsapp, sms] {

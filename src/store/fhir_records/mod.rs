@@ -118,11 +118,8 @@ impl Store {
         clinic: &ClinicId,
         search: &RecordSearch,
     ) -> Result<RecordPage<NotificationRecord>, StoreError> {
-        let source = "SELECT n.id AS id, n.updated_at AS last_updated, \
-            p.external_id AS patient, n.id AS notification_id \
-            FROM notifications n JOIN patients p ON p.id = n.patient_id WHERE n.clinic_id = $1";
         let mut tx = self.read_snapshot().await?;
-        let (keys, next) = page_keys(&mut tx, clinic, source, search).await?;
+        let (keys, next) = page_keys(&mut tx, clinic, &[NOTIFICATIONS], search).await?;
         let ids: Vec<String> = keys.into_iter().map(|key| key.id).collect();
         let mut records: HashMap<String, NotificationRecord> =
             notification_records(&mut tx, clinic, &ids)
@@ -142,18 +139,8 @@ impl Store {
         clinic: &ClinicId,
         search: &RecordSearch,
     ) -> Result<RecordPage<CommunicationRecord>, StoreError> {
-        let source = format!(
-            "SELECT a.id AS id, a.updated_at AS last_updated, p.external_id AS patient, \
-             a.notification_id AS notification_id \
-             FROM attempts a JOIN notifications n ON n.id = a.notification_id \
-             JOIN patients p ON p.id = n.patient_id \
-             WHERE n.clinic_id = $1 AND a.started_at IS NOT NULL \
-             UNION ALL \
-             SELECT m.id, {MESSAGE_UPDATED}, p.external_id, NULL \
-             FROM inbound_messages m JOIN patients p ON p.id = m.patient_id WHERE m.clinic_id = $1"
-        );
         let mut tx = self.read_snapshot().await?;
-        let (keys, next) = page_keys(&mut tx, clinic, &source, search).await?;
+        let (keys, next) = page_keys(&mut tx, clinic, &[ATTEMPTS, MESSAGES], search).await?;
         let mut notification_ids: Vec<String> = Vec::new();
         let mut message_ids = Vec::new();
         for key in &keys {
@@ -200,59 +187,70 @@ struct PageKey {
     notification_id: Option<String>,
 }
 
-/// The ids of one page of `source` (a query of `id`, `last_updated`, `patient` and
-/// `notification_id` with the clinic as `$1`) that pass `search`, and where the next page
-/// starts.
+/// One kind of record a search reads: its rows of the clinic (`$1`), and the expressions of
+/// its id, last change, patient and notification. Each kind is read in the order of an index
+/// on (clinic, last change, id), so a page costs its own rows, not the clinic's history.
+struct Kind {
+    from: &'static str,
+    id: &'static str,
+    updated: &'static str,
+    patient: &'static str,
+    /// `None`: the kind belongs to no notification (a search by `based-on` finds none of it).
+    notification: Option<&'static str>,
+}
+
+const NOTIFICATIONS: Kind = Kind {
+    from: "notifications n JOIN patients p ON p.id = n.patient_id WHERE n.clinic_id = $1",
+    id: "n.id",
+    updated: "n.updated_at",
+    patient: "p.external_id",
+    notification: Some("n.id"),
+};
+
+/// The attempts that reached a provider. `attempts` has no clinic column: its index on the last
+/// change is read in order, each row kept when its notification is the clinic's. `CROSS JOIN`
+/// makes SQLite (one clinic per box) read attempts first, in that order; PostgreSQL, where
+/// clinics share a database, plans the join as any other from its statistics.
+const ATTEMPTS: Kind = Kind {
+    from: "attempts a CROSS JOIN notifications n JOIN patients p ON p.id = n.patient_id \
+        WHERE n.id = a.notification_id AND n.clinic_id = $1 AND a.started_at IS NOT NULL",
+    id: "a.id",
+    updated: "a.updated_at",
+    patient: "p.external_id",
+    notification: Some("a.notification_id"),
+};
+
+const MESSAGES: Kind = Kind {
+    from: "inbound_messages m JOIN patients p ON p.id = m.patient_id WHERE m.clinic_id = $1",
+    id: "m.id",
+    updated: MESSAGE_UPDATED,
+    patient: "p.external_id",
+    notification: None,
+};
+
+/// The ids of one page of the records of `kinds` that pass `search`, in the order of their last
+/// change, and where the next page starts. Each kind gives its first page on its own; the
+/// page is the first of them all.
 async fn page_keys(
     tx: &mut Transaction<'_, Any>,
     clinic: &ClinicId,
-    source: &str,
+    kinds: &[Kind],
     search: &RecordSearch,
 ) -> Result<(Vec<PageKey>, Option<RecordCursor>), StoreError> {
-    let mut params = vec![Param::from(clinic.as_str())];
-    let mut sql = format!("SELECT id, last_updated, notification_id FROM ({source}) r WHERE 1 = 1");
-    for choice in &search.patients {
-        any_of(
-            &mut sql,
-            &mut params,
-            "r.patient",
-            choice.iter().map(String::as_str),
+    let mut keys = Vec::new();
+    for kind in kinds {
+        if kind.notification.is_none() && !search.based_on.is_empty() {
+            continue;
+        }
+        let mut params = vec![Param::from(clinic.as_str())];
+        let sql = kind_page(kind, search, &mut params);
+        keys.extend(
+            bound(sqlx::query_as::<_, PageKey>(&sql), &params)
+                .fetch_all(&mut **tx)
+                .await?,
         );
     }
-    for choice in &search.based_on {
-        any_of(
-            &mut sql,
-            &mut params,
-            "r.notification_id",
-            choice.iter().map(|n| n.as_str()),
-        );
-    }
-    for bound in &search.updated {
-        let (operator, at) = match bound {
-            UpdatedBound::Since(at) => (">=", at),
-            UpdatedBound::Before(at) => ("<", at),
-        };
-        params.push(Param::from(millis(*at)));
-        sql.push_str(&format!(" AND r.last_updated {operator} ${}", params.len()));
-    }
-    if let Some(after) = &search.after {
-        let (at, id) = (params.len() + 1, params.len() + 2);
-        sql.push_str(&format!(
-            " AND (r.last_updated > ${at} OR (r.last_updated = ${at} AND r.id > ${id}))"
-        ));
-        params.extend([
-            Param::from(millis(after.last_updated)),
-            Param::from(after.id.as_str()),
-        ]);
-    }
-    sql.push_str(&format!(
-        " ORDER BY r.last_updated, r.id LIMIT ${}",
-        params.len() + 1
-    ));
-    params.push(Param::from(i64::from(search.limit) + 1));
-    let mut keys = bound(sqlx::query_as::<_, PageKey>(&sql), &params)
-        .fetch_all(&mut **tx)
-        .await?;
+    keys.sort_by(|a, b| (a.last_updated, &a.id).cmp(&(b.last_updated, &b.id)));
     let next = if keys.len() > search.limit as usize {
         keys.truncate(search.limit as usize);
         match keys.last() {
@@ -266,6 +264,54 @@ async fn page_keys(
         None
     };
     Ok((keys, next))
+}
+
+/// The query of one page (and one row more) of `kind`'s records that pass `search`; the values
+/// it binds after the clinic are appended to `params`.
+fn kind_page<'a>(kind: &Kind, search: &'a RecordSearch, params: &mut Vec<Param<'a>>) -> String {
+    let (id, updated) = (kind.id, kind.updated);
+    let mut sql = format!(
+        "SELECT {id} AS id, {updated} AS last_updated, {} AS notification_id FROM {}",
+        kind.notification.unwrap_or("NULL"),
+        kind.from
+    );
+    for choice in &search.patients {
+        any_of(
+            &mut sql,
+            params,
+            kind.patient,
+            choice.iter().map(String::as_str),
+        );
+    }
+    for choice in &search.based_on {
+        let column = kind.notification.unwrap_or("NULL");
+        any_of(&mut sql, params, column, choice.iter().map(|n| n.as_str()));
+    }
+    for bound in &search.updated {
+        let (operator, at) = match bound {
+            UpdatedBound::Since(at) => (">=", at),
+            UpdatedBound::Before(at) => ("<", at),
+        };
+        params.push(Param::from(millis(*at)));
+        sql.push_str(&format!(" AND {updated} {operator} ${}", params.len()));
+    }
+    if let Some(after) = &search.after {
+        let (at, after_id) = (params.len() + 1, params.len() + 2);
+        // The range first, so the index is entered at the cursor, not read up to it.
+        sql.push_str(&format!(
+            " AND {updated} >= ${at} AND ({updated} > ${at} OR {id} > ${after_id})"
+        ));
+        params.extend([
+            Param::from(millis(after.last_updated)),
+            Param::from(after.id.as_str()),
+        ]);
+    }
+    sql.push_str(&format!(
+        " ORDER BY {updated}, {id} LIMIT ${}",
+        params.len() + 1
+    ));
+    params.push(Param::from(i64::from(search.limit) + 1));
+    sql
 }
 
 /// Adds `AND column IN (values)` to `sql`; with no values, a condition nothing passes.
