@@ -58,8 +58,8 @@ pub struct RunningApp {
     pub addr: SocketAddr,
     pub store: Store,
     stop: watch::Sender<bool>,
-    /// The dispatcher, the webhook sender, the secure links' expiry records, the overdue sweep
-    /// and the sandbox's status reports.
+    /// The dispatcher, the webhook sender, the secure links' expiry records, the overdue sweep,
+    /// the retention runs and the sandbox's status reports.
     workers: Vec<JoinHandle<()>>,
     stop_serving: watch::Sender<bool>,
     server: JoinHandle<()>,
@@ -215,6 +215,7 @@ impl Application {
         let secure_links = Arc::clone(&self.state.secure_links);
         let clock = Arc::clone(&self.state.clock);
         let metrics = self.state.config.metrics.clone();
+        let retention_config = self.state.config.retention.clone();
         crate::observability::otlp::start_export(
             &self.state.config.telemetry,
             reqwest::Client::new(),
@@ -232,10 +233,16 @@ impl Application {
             stopped.clone(),
         ));
         let webhooks = tokio::spawn(Arc::clone(&self.webhooks).run_until_stopped(stopped.clone()));
+        let retention = tokio::spawn(crate::retention::run_until_stopped(
+            store.clone(),
+            Arc::clone(&clock),
+            retention_config,
+            stopped.clone(),
+        ));
         let sampler =
             crate::observability::Sampler::new(store.clone(), Arc::clone(&clock), &metrics);
         let sampler = tokio::spawn(sampler.run_until_stopped(stopped.clone()));
-        let mut workers = vec![dispatcher, webhooks, expiries, overdue, sampler];
+        let mut workers = vec![dispatcher, webhooks, expiries, overdue, sampler, retention];
         if let Some(sandbox) = self.sandbox {
             workers.push(tokio::spawn(report_sandbox_statuses(sandbox, stopped)));
         }

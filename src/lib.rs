@@ -11,6 +11,7 @@
 //! - [`booking_webhooks`]: signed webhooks to the booking system, from the outbox the event
 //!   writer fills in the causing transaction.
 //! - [`conversations`]: what patients send: stored, read by the rules, answered, labelled.
+//! - [`retention`]: the daily run that removes texts and media past each clinic's periods.
 //! - [`providers`]: each clinic's provider accounts and adapters; webhook secrets.
 //! - [`sandbox`]: look-alikes of the providers' APIs, used when a clinic has no provider account.
 //! - [`secure_link`]: secure message links: pages where a patient proves who they are and reads
@@ -38,6 +39,7 @@ pub mod logging;
 pub mod observability;
 pub mod policy;
 pub mod providers;
+pub mod retention;
 pub mod sandbox;
 pub mod secure_link;
 pub mod store;

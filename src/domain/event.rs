@@ -11,8 +11,8 @@ use serde::Serialize;
 use super::reason::joined;
 use super::{
     ApiKeyId, AppointmentId, AttemptStatus, AutoReply, CallbackOutcome, CallbackTaskId, HoursRule,
-    Intent, LinkEvent, NotificationId, NotificationStatus, Priority, Reason, ReminderSkip,
-    WebhookEndpointId, clinic_time,
+    Intent, LinkEvent, NotificationId, NotificationStatus, Priority, Reason, ReminderSkip, Removal,
+    RetentionCounts, WebhookEndpointId, clinic_time,
 };
 
 /// Who caused an event.
@@ -285,6 +285,20 @@ pub enum Event {
     PatientErased {
         cancelled: u32,
     },
+    /// The record's message texts were removed; ids, statuses and times stay.
+    TextRemoved {
+        because: Removal,
+    },
+    /// The media reference of a patient's message was removed; its kind and type stay.
+    MediaRemoved {
+        because: Removal,
+    },
+    /// A retention run of the clinic finished, removing what was past its periods.
+    RetentionRun {
+        message_text_days: u32,
+        media_days: u32,
+        removed: RetentionCounts,
+    },
     /// The key the patient pressed during a call.
     PatientPressed {
         digits: String,
@@ -382,6 +396,9 @@ impl Event {
             | Self::CallbackClosed { .. } => "callback",
             Self::Cancelled { .. } => "cancelled",
             Self::PatientErased { .. } => "erasure",
+            Self::TextRemoved { .. } | Self::MediaRemoved { .. } | Self::RetentionRun { .. } => {
+                "redaction"
+            }
             Self::PatientPressed { .. } => "patient_reply",
             Self::SecureLink(_) => "secure_link",
             Self::ConversationReplied { .. }
@@ -550,6 +567,18 @@ impl Event {
             },
             Self::PatientErased { cancelled } => format!(
                 "personal data erased by {actor}; {cancelled} waiting notification(s) cancelled"
+            ),
+            Self::TextRemoved { because } => because.sentence("message text", actor),
+            Self::MediaRemoved { because } => {
+                because.sentence("media reference (its kind and type stay)", actor)
+            }
+            Self::RetentionRun {
+                message_text_days,
+                media_days,
+                removed,
+            } => format!(
+                "retention run: removed the {removed} (texts are kept {message_text_days} days, \
+                 media {media_days})"
             ),
             Self::PatientPressed { digits } if digits == "1" => {
                 "the patient pressed 1 on the call: confirmed".to_owned()

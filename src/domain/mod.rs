@@ -47,6 +47,7 @@ mod patient;
 mod phone;
 mod reason;
 mod reminder_offset;
+mod retention;
 mod secure_link;
 mod text;
 mod topic;
@@ -78,6 +79,7 @@ pub use reason::{
     HoursRule, Reason, ReminderSkip, RouteSource, SkipReason, UsedUp, clinic_time, no_channel_left,
 };
 pub use reminder_offset::ReminderOffset;
+pub use retention::{Removal, RetentionCounts, RetentionPeriods};
 pub use secure_link::{LinkEvent, Proof};
 pub use text::{ONE_LINE_RULE, is_one_line};
 pub use topic::{Sensitivity, Topic};

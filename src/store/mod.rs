@@ -35,7 +35,9 @@ mod notifications;
 mod outcomes;
 mod patient_caps;
 mod patients;
+mod redaction;
 mod reminder_series;
+mod retention;
 mod rows;
 mod sandbox;
 mod secure_links;
@@ -89,6 +91,7 @@ pub use notification_reads::{
 pub use notifications::{AppointmentLink, IntakeResult, NewNotification, Receipt};
 pub use outcomes::{AttemptOutcome, OutcomeWrite};
 pub use patients::{PatientFilter, PatientPage, PatientSearch, PatientUpsert};
+pub use retention::{RetentionClaim, RetentionRunRecord, RetentionStatus};
 pub use sandbox::{OutboxFilter, OutboxMessage, SandboxAdvance, SandboxMessage, SandboxStatusDue};
 pub use secure_links::{
     LinkedMessage, NewSecureLink, SecureLinkRecord, SecureLinkSettings, WrongAnswers,

@@ -190,9 +190,9 @@ async fn a_clinic_that_keeps_media_a_week_serves_it_a_week() {
     let set = app
         .request(
             Method::PUT,
-            "/v1/clinic/inbound",
+            "/v1/clinic/retention",
             &admin,
-            Some(json!({ "media_retention_days": 7 })),
+            Some(json!({ "media_days": 7 })),
         )
         .await;
     assert!(set.status().is_success(), "{}", set.status());

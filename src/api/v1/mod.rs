@@ -10,6 +10,7 @@ mod callbacks;
 mod clinic;
 mod clinic_hours;
 mod clinic_inbound;
+mod clinic_retention;
 mod clinic_secure_links;
 mod conversation_out;
 mod conversation_reply;
@@ -98,6 +99,10 @@ fn clinic_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(
             clinic_inbound::get_inbound,
             clinic_inbound::put_inbound
+        ))
+        .routes(routes!(
+            clinic_retention::get_retention,
+            clinic_retention::put_retention
         ))
 }
 
