@@ -215,6 +215,7 @@ impl Application {
         let secure_links = Arc::clone(&self.state.secure_links);
         let clock = Arc::clone(&self.state.clock);
         let metrics = self.state.config.metrics.clone();
+        let fhir_alert_after = self.state.config.fhir.alert_after();
         crate::observability::otlp::start_export(
             &self.state.config.telemetry,
             reqwest::Client::new(),
@@ -232,8 +233,12 @@ impl Application {
             stopped.clone(),
         ));
         let webhooks = tokio::spawn(Arc::clone(&self.webhooks).run_until_stopped(stopped.clone()));
-        let sampler =
-            crate::observability::Sampler::new(store.clone(), Arc::clone(&clock), &metrics);
+        let sampler = crate::observability::Sampler::new(
+            store.clone(),
+            Arc::clone(&clock),
+            &metrics,
+            fhir_alert_after,
+        );
         let sampler = tokio::spawn(sampler.run_until_stopped(stopped.clone()));
         let mut workers = vec![dispatcher, webhooks, expiries, overdue, sampler];
         if let Some(sandbox) = self.sandbox {
