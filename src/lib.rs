@@ -17,6 +17,7 @@
 //! - [`sandbox`]: look-alikes of the providers' APIs, used when a clinic has no provider account.
 //! - [`secure_link`]: secure message links: pages where a patient proves who they are and reads
 //!   a sensitive message that the chat only points to.
+//! - [`fhir`]: FHIR R4 records of every message, for the `/fhir/r4` API and the clinic's server.
 //! - [`domain`]: the clinic's words as types.
 //! - [`cache`]: the one expiring cache for values read from the database.
 //! - [`logging`]: log lines as text or JSON.
@@ -32,6 +33,7 @@ pub mod config;
 pub mod conversations;
 pub mod dispatch;
 pub mod domain;
+pub mod fhir;
 pub mod http;
 pub mod intake;
 pub mod logging;

@@ -25,6 +25,7 @@ mod error;
 mod events;
 mod facts;
 mod fhir_push;
+mod fhir_records;
 mod gauges;
 mod inbound;
 mod inbound_media;

@@ -8,6 +8,7 @@ mod appointments;
 mod booking_fields;
 mod callbacks;
 mod clinic;
+mod clinic_fhir;
 mod clinic_hours;
 mod clinic_inbound;
 mod clinic_secure_links;
@@ -99,6 +100,9 @@ fn clinic_routes() -> OpenApiRouter<AppState> {
             clinic_inbound::get_inbound,
             clinic_inbound::put_inbound
         ))
+        .routes(routes!(clinic_fhir::get_fhir, clinic_fhir::put_fhir))
+        .routes(routes!(clinic_fhir::delete_fhir_server))
+        .routes(routes!(clinic_fhir::list_fhir_pushes))
 }
 
 fn conversation_routes() -> OpenApiRouter<AppState> {
