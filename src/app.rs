@@ -216,6 +216,7 @@ impl Application {
         let clock = Arc::clone(&self.state.clock);
         let metrics = self.state.config.metrics.clone();
         let retention_config = self.state.config.retention.clone();
+        let fhir_alert_after = self.state.config.fhir.alert_after();
         crate::observability::otlp::start_export(
             &self.state.config.telemetry,
             reqwest::Client::new(),
@@ -239,8 +240,12 @@ impl Application {
             retention_config,
             stopped.clone(),
         ));
-        let sampler =
-            crate::observability::Sampler::new(store.clone(), Arc::clone(&clock), &metrics);
+        let sampler = crate::observability::Sampler::new(
+            store.clone(),
+            Arc::clone(&clock),
+            &metrics,
+            fhir_alert_after,
+        );
         let sampler = tokio::spawn(sampler.run_until_stopped(stopped.clone()));
         let mut workers = vec![dispatcher, webhooks, expiries, overdue, sampler, retention];
         if let Some(sandbox) = self.sandbox {

@@ -10,6 +10,8 @@
 //! - [`tracking`]: provider status updates move attempts to delivered / read / failed.
 //! - [`booking_webhooks`]: signed webhooks to the booking system, from the outbox the event
 //!   writer fills in the causing transaction.
+//! - [`outbox`]: the delivery mechanism every outbox shares, and the pushes of each clinic's
+//!   records to its FHIR server.
 //! - [`conversations`]: what patients send: stored, read by the rules, answered, labelled.
 //! - [`retention`]: the daily run that removes texts and media past each clinic's periods.
 //! - [`providers`]: each clinic's provider accounts and adapters; webhook secrets.
@@ -37,6 +39,7 @@ pub mod http;
 pub mod intake;
 pub mod logging;
 pub mod observability;
+pub mod outbox;
 pub mod policy;
 pub mod providers;
 pub mod retention;

@@ -24,6 +24,7 @@ mod erasure;
 mod error;
 mod events;
 mod facts;
+mod fhir_push;
 mod fhir_records;
 mod gauges;
 mod inbound;
@@ -32,6 +33,7 @@ mod inbound_settings;
 mod notification_feed;
 mod notification_reads;
 mod notifications;
+mod outbox_claims;
 mod outcomes;
 mod patient_caps;
 mod patients;
@@ -78,6 +80,10 @@ pub use dispatch::{ClaimedNotification, DispatchWrite, HandoverStart, NextState}
 pub use erasure::Erasure;
 pub use error::{FailureKind, StoreError};
 pub use facts::{LearnedFact, SuspensionWrite};
+pub use fhir_push::{
+    ClaimedPush, FhirBacklog, FhirServerChange, FhirServerView, FhirSettings, FhirSettingsChange,
+    PushOutcome, PushPage, PushRecord, PushResult,
+};
 pub use gauges::{PoolGauges, QueueGauges};
 pub use inbound::{
     Arrival, AutoReplyText, ClinicScope, ConversationState, InboundActions, InboundSituation,

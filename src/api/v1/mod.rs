@@ -8,6 +8,7 @@ mod appointments;
 mod booking_fields;
 mod callbacks;
 mod clinic;
+mod clinic_fhir;
 mod clinic_hours;
 mod clinic_inbound;
 mod clinic_retention;
@@ -104,6 +105,9 @@ fn clinic_routes() -> OpenApiRouter<AppState> {
             clinic_retention::get_retention,
             clinic_retention::put_retention
         ))
+        .routes(routes!(clinic_fhir::get_fhir, clinic_fhir::put_fhir))
+        .routes(routes!(clinic_fhir::delete_fhir_server))
+        .routes(routes!(clinic_fhir::list_fhir_pushes))
 }
 
 fn conversation_routes() -> OpenApiRouter<AppState> {
