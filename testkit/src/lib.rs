@@ -7,12 +7,14 @@
 //! - [`outbox`]: what the sandbox says each patient received;
 //! - [`webhook_receiver`]: a booking system's webhook receiver that verifies every signature with
 //!   the Standard Webhooks reference verifier and keeps each event once;
+//! - [`fhir_r4`]: whether a resource medrelay emitted is valid FHIR R4 (strict parse, value sets);
 //! - [`wait`]: waiting for a condition with a deadline, instead of sleeping a guessed time.
 //!
 //! It knows medrelay only from the outside (HTTP, the command line, the sandbox's table), so it
 //! builds without the gateway and serves in-process and out-of-process tests alike.
 
 pub mod database;
+pub mod fhir_r4;
 pub mod outbox;
 pub mod process;
 pub mod wait;
