@@ -65,9 +65,14 @@ pub(super) struct FhirServerIn {
 pub(super) enum FhirAuthIn {
     None,
     /// `Authorization: Bearer <token>`.
-    Bearer { token: String },
+    Bearer {
+        token: String,
+    },
     /// `Authorization: Basic …` (RFC 7617).
-    Basic { username: String, password: String },
+    Basic {
+        username: String,
+        password: String,
+    },
 }
 
 /// Some(value) for a field given (`null` included), so that a missing one can be told apart.
