@@ -16,6 +16,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, SandboxUndecided};
 use crate::dispatch::Dispatcher;
 use crate::intake::{ClinicSettingsCache, Intake};
+use crate::outbox::fhir::FhirPusher;
 use crate::providers::{ProviderSetupError, Providers};
 use crate::sandbox::{Sandbox, SandboxError};
 use crate::secure_link::SecureLinks;
@@ -39,7 +40,7 @@ pub enum StartError {
     Provider(#[from] ProviderSetupError),
     #[error(transparent)]
     SandboxUndecided(#[from] SandboxUndecided),
-    #[error("cannot set up the webhook client: {0}")]
+    #[error("cannot set up the webhook or FHIR client: {0}")]
     WebhookClient(#[from] reqwest::Error),
 }
 
@@ -49,6 +50,7 @@ pub struct Application {
     state: AppState,
     dispatcher: Arc<Dispatcher>,
     webhooks: Arc<WebhookSender>,
+    fhir: Arc<FhirPusher>,
     sandbox: Option<Arc<Sandbox>>,
 }
 
@@ -58,8 +60,8 @@ pub struct RunningApp {
     pub addr: SocketAddr,
     pub store: Store,
     stop: watch::Sender<bool>,
-    /// The dispatcher, the webhook sender, the secure links' expiry records, the overdue sweep,
-    /// the retention runs and the sandbox's status reports.
+    /// The dispatcher, the webhook sender, the FHIR pusher, the secure links' expiry records, the
+    /// overdue sweep, the retention runs and the sandbox's status reports.
     workers: Vec<JoinHandle<()>>,
     stop_serving: watch::Sender<bool>,
     server: JoinHandle<()>,
@@ -164,6 +166,12 @@ impl Application {
             Arc::clone(&clock),
             config.webhooks.clone(),
         )?);
+        let fhir = Arc::new(FhirPusher::new(
+            store.clone(),
+            Arc::clone(&clock),
+            config.webhooks.clone(),
+            config.fhir.clone(),
+        )?);
         let state = AppState {
             store,
             keys: Arc::new(KeyGuard::new(&config.api)),
@@ -183,6 +191,7 @@ impl Application {
             state,
             dispatcher,
             webhooks,
+            fhir,
             sandbox,
         })
     }
@@ -240,6 +249,7 @@ impl Application {
             retention_config,
             stopped.clone(),
         ));
+        let fhir = tokio::spawn(Arc::clone(&self.fhir).run_until_stopped(stopped.clone()));
         let sampler = crate::observability::Sampler::new(
             store.clone(),
             Arc::clone(&clock),
@@ -247,7 +257,9 @@ impl Application {
             fhir_alert_after,
         );
         let sampler = tokio::spawn(sampler.run_until_stopped(stopped.clone()));
-        let mut workers = vec![dispatcher, webhooks, expiries, overdue, sampler, retention];
+        let mut workers = vec![
+            dispatcher, webhooks, fhir, expiries, overdue, sampler, retention,
+        ];
         if let Some(sandbox) = self.sandbox {
             workers.push(tokio::spawn(report_sandbox_statuses(sandbox, stopped)));
         }

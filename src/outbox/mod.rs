@@ -11,6 +11,7 @@
 //! - [`failure`]: why a request got no answer, in a word;
 //! - `target`: which URLs and addresses an outbox may deliver to.
 
+pub mod fhir;
 mod target;
 
 use std::sync::Arc;
