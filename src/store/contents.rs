@@ -80,7 +80,7 @@ columns! {
 }
 
 #[derive(sqlx::FromRow)]
-struct ContentRow {
+pub(super) struct ContentRow {
     attempt_id: String,
     kind: String,
     language: String,
@@ -92,7 +92,7 @@ struct ContentRow {
 
 impl ContentRow {
     /// The attempt id and its content.
-    fn into_entry(self) -> Result<(String, AttemptContent), StoreError> {
+    pub(super) fn into_entry(self) -> Result<(String, AttemptContent), StoreError> {
         let row = self;
         let kind = ContentKind::parse(&row.kind)
             .ok_or_else(|| StoreError::Corrupt(format!("attempt_contents.kind {}", row.kind)))?;

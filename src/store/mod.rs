@@ -42,6 +42,7 @@ mod stats;
 mod templates;
 mod topics;
 mod tracking;
+mod transcript;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -95,6 +96,9 @@ pub use secure_links::{
 pub use templates::ClinicText;
 pub use topics::TopicView;
 pub use tracking::StatusUpdate;
+pub use transcript::{
+    SentMessage, TranscriptPatient, TranscriptPeriod, TranscriptRecords,
+};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
