@@ -41,7 +41,10 @@ impl Actor {
 
     /// The actor [`Actor::stored`] wrote; a key's role (not stored beside it) from `role_of`.
     /// `None` for text no actor is stored as.
-    pub fn from_stored(stored: &str, role_of: impl FnOnce(&ApiKeyId) -> &'static str) -> Option<Self> {
+    pub fn from_stored(
+        stored: &str,
+        role_of: impl FnOnce(&ApiKeyId) -> &'static str,
+    ) -> Option<Self> {
         match stored {
             "system" => Some(Self::System),
             "link_holder" => Some(Self::LinkHolder),

@@ -96,9 +96,7 @@ pub use secure_links::{
 pub use templates::ClinicText;
 pub use topics::TopicView;
 pub use tracking::StatusUpdate;
-pub use transcript::{
-    SentMessage, TranscriptPatient, TranscriptPeriod, TranscriptRecords,
-};
+pub use transcript::{SentMessage, TranscriptPatient, TranscriptPeriod, TranscriptRecords};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

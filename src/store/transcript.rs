@@ -146,9 +146,8 @@ impl Store {
 impl TranscriptRecords {
     /// Keeps the first `limit` items of each kind; whether any kind had more.
     fn keep_first(&mut self, limit: usize) -> bool {
-        let over = self.sent.len() > limit
-            || self.received.len() > limit
-            || self.callbacks.len() > limit;
+        let over =
+            self.sent.len() > limit || self.received.len() > limit || self.callbacks.len() > limit;
         self.sent.truncate(limit);
         self.received.truncate(limit);
         self.callbacks.truncate(limit);

@@ -116,7 +116,9 @@ fn transcript(records: TranscriptRecords, language: &str) -> Transcript {
 #[test]
 fn entries_are_in_the_order_they_happened_with_times_in_the_clinic_zone() {
     let mut records = records(false);
-    records.received.push(received("2026-11-02T08:05:00Z", Some("תודה"), None));
+    records
+        .received
+        .push(received("2026-11-02T08:05:00Z", Some("תודה"), None));
     records.sent.push(sent(
         "2026-11-02T08:00:00Z",
         ChannelKind::Sms,
@@ -180,12 +182,20 @@ fn a_notice_on_a_chat_channel_says_what_was_withheld_and_the_email_with_the_cont
         .iter()
         .filter_map(|e| e.text.as_ref().map(|t| t.text.as_str()))
         .collect();
-    assert_eq!(texts, ["HbA1c 9.1%", "You have a new message from the clinic"]);
+    assert_eq!(
+        texts,
+        ["HbA1c 9.1%", "You have a new message from the clinic"]
+    );
 }
 
 #[test]
 fn who_sent_it_is_the_key_the_staff_member_or_medrelay_answering() {
-    let mut by_staff = sent("2026-11-02T08:00:00Z", ChannelKind::Sms, ContentKind::Content, Some("a"));
+    let mut by_staff = sent(
+        "2026-11-02T08:00:00Z",
+        ChannelKind::Sms,
+        ContentKind::Content,
+        Some("a"),
+    );
     by_staff.origin = Origin::StaffReply;
     by_staff.requested_by = Some(Actor::Staff("Dr. Cohen".to_owned()));
     let mut auto = by_staff.clone();
@@ -204,7 +214,10 @@ fn who_sent_it_is_the_key_the_staff_member_or_medrelay_answering() {
         .collect();
     assert_eq!(
         by,
-        ["Sent by: Dr. Cohen (staff)", "Sent by: medrelay, automatic reply"]
+        [
+            "Sent by: Dr. Cohen (staff)",
+            "Sent by: medrelay, automatic reply"
+        ]
     );
 }
 
@@ -212,8 +225,15 @@ fn who_sent_it_is_the_key_the_staff_member_or_medrelay_answering() {
 fn a_text_gone_says_whether_retention_or_erasure_removed_it() {
     let gone = |erased| {
         let mut records = records(erased);
-        records.sent.push(sent("2026-11-02T08:00:00Z", ChannelKind::Sms, ContentKind::Content, None));
-        records.received.push(received("2026-11-02T08:05:00Z", None, None));
+        records.sent.push(sent(
+            "2026-11-02T08:00:00Z",
+            ChannelKind::Sms,
+            ContentKind::Content,
+            None,
+        ));
+        records
+            .received
+            .push(received("2026-11-02T08:05:00Z", None, None));
         transcript(records, "en")
             .entries
             .iter()
@@ -221,7 +241,10 @@ fn a_text_gone_says_whether_retention_or_erasure_removed_it() {
             .collect::<Vec<_>>()
     };
 
-    assert_eq!(gone(false), ["Text removed under the clinic's retention policy."; 2]);
+    assert_eq!(
+        gone(false),
+        ["Text removed under the clinic's retention policy."; 2]
+    );
     assert_eq!(gone(true), ["Text erased at the patient's request."; 2]);
 }
 
@@ -234,11 +257,16 @@ fn a_photo_is_a_line_naming_its_type() {
         filename: None,
     };
     let mut records = records(false);
-    records.received.push(received("2026-11-02T08:05:00Z", None, Some(photo)));
+    records
+        .received
+        .push(received("2026-11-02T08:05:00Z", None, Some(photo)));
 
     let transcript = transcript(records, "en");
 
-    assert_eq!(transcript.entries[0].media.as_deref(), Some("photo (image/jpeg)"));
+    assert_eq!(
+        transcript.entries[0].media.as_deref(),
+        Some("photo (image/jpeg)")
+    );
     assert_eq!(transcript.entries[0].removed, None);
 }
 
@@ -277,15 +305,23 @@ fn a_callback_shows_when_it_opened_and_how_it_closed() {
 #[test]
 fn a_hebrew_clinic_gets_a_right_to_left_page_and_each_message_its_own_direction() {
     let mut records = records(false);
-    records.sent.push(sent("2026-11-02T08:00:00Z", ChannelKind::Sms, ContentKind::Content, Some("Hello <b>")));
+    records.sent.push(sent(
+        "2026-11-02T08:00:00Z",
+        ChannelKind::Sms,
+        ContentKind::Content,
+        Some("Hello <b>"),
+    ));
 
     let transcript = transcript(records, "he");
     let html = String::from_utf8(transcript.render(Format::Html).expect("html")).expect("utf-8");
 
     assert!(transcript.rtl);
     assert!(html.contains("<html lang=\"he\" dir=\"rtl\">"), "{html}");
-    assert!(html.contains("<p class=\"text\" lang=\"he\" dir=\"auto\">Hello &#60;b&#62;</p>")
-        || html.contains("<p class=\"text\" lang=\"he\" dir=\"auto\">Hello &lt;b&gt;</p>"), "{html}");
+    assert!(
+        html.contains("<p class=\"text\" lang=\"he\" dir=\"auto\">Hello &#60;b&#62;</p>")
+            || html.contains("<p class=\"text\" lang=\"he\" dir=\"auto\">Hello &lt;b&gt;</p>"),
+        "{html}"
+    );
     assert!(html.contains("אל המטופל · SMS"), "{html}");
 }
 
@@ -312,7 +348,12 @@ fn the_page_allows_exactly_its_own_style() {
 #[test]
 fn the_pdf_carries_a_subset_of_the_font_not_all_of_it() {
     let mut records = records(false);
-    records.sent.push(sent("2026-11-02T08:00:00Z", ChannelKind::Sms, ContentKind::Content, Some("שלום, السلام عليكم, здравствуйте")));
+    records.sent.push(sent(
+        "2026-11-02T08:00:00Z",
+        ChannelKind::Sms,
+        ContentKind::Content,
+        Some("שלום, السلام عليكم, здравствуйте"),
+    ));
 
     let pdf = transcript(records, "he").render(Format::Pdf).expect("pdf");
 

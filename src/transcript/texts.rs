@@ -158,7 +158,12 @@ impl Texts {
             .replace("{time}", time)
     }
 
-    pub(super) fn callback_closed(&self, who: &str, time: &str, outcome: CallbackOutcome) -> String {
+    pub(super) fn callback_closed(
+        &self,
+        who: &str,
+        time: &str,
+        outcome: CallbackOutcome,
+    ) -> String {
         let outcome = self.outcomes[match outcome {
             CallbackOutcome::Reached => 0,
             CallbackOutcome::Unreachable => 1,
@@ -315,12 +320,7 @@ static ARABIC: Texts = Texts {
     subject: "الموضوع",
     no_messages: "لا توجد رسائل في هذه الفترة.",
     page: "صفحة {n} من {m}",
-    channels: [
-        "واتساب",
-        "رسالة نصية",
-        "البريد الإلكتروني",
-        "مكالمة صوتية",
-    ],
+    channels: ["واتساب", "رسالة نصية", "البريد الإلكتروني", "مكالمة صوتية"],
     statuses: [
         "سُلّمت للمزوّد، النتيجة غير معروفة",
         "قبلها المزوّد",
@@ -373,12 +373,7 @@ static RUSSIAN: Texts = Texts {
     subject: "Тема",
     no_messages: "В этот период сообщений нет.",
     page: "Страница {n} из {m}",
-    channels: [
-        "WhatsApp",
-        "SMS",
-        "электронная почта",
-        "голосовой звонок",
-    ],
+    channels: ["WhatsApp", "SMS", "электронная почта", "голосовой звонок"],
     statuses: [
         "передано провайдеру, результат неизвестен",
         "принято провайдером",
@@ -432,6 +427,9 @@ mod tests {
              got this content-free notice instead."
         );
         let (_, he) = for_language("he");
-        assert!(he.withheld(ChannelKind::Sms, "oncology", false).contains("„oncology”"));
+        assert!(
+            he.withheld(ChannelKind::Sms, "oncology", false)
+                .contains("„oncology”")
+        );
     }
 }

@@ -108,7 +108,12 @@ impl Transcript {
             .sent
             .iter()
             .map(|sent| writer.sent(sent, context.sensitivity))
-            .chain(records.received.iter().map(|received| writer.received(received)))
+            .chain(
+                records
+                    .received
+                    .iter()
+                    .map(|received| writer.received(received)),
+            )
             .chain(records.callbacks.iter().map(|task| writer.callback(task)))
             .collect();
         // Stable: at the same instant, what was sent stays before what it caused.
@@ -187,7 +192,10 @@ impl Writer {
     fn sent(&self, sent: &SentMessage, sensitivity: &dyn Fn(&str) -> Sensitivity) -> Entry {
         let texts = self.texts;
         let mut facts = vec![self.labelled(texts.status, texts.status(sent.status))];
-        for (label, at) in [(texts.delivered, sent.delivered_at), (texts.read, sent.read_at)] {
+        for (label, at) in [
+            (texts.delivered, sent.delivered_at),
+            (texts.read, sent.read_at),
+        ] {
             if let Some(at) = at {
                 facts.push(self.labelled(label, &self.time(at)));
             }
@@ -202,12 +210,10 @@ impl Writer {
                 language: Some(c.language.clone()),
             })
         });
-        let withheld = content
-            .filter(|c| c.kind == ContentKind::Notice)
-            .map(|_| {
-                let sensitive = sensitivity(&sent.topic) == Sensitivity::Sensitive;
-                texts.withheld(sent.channel, &sent.topic, sensitive)
-            });
+        let withheld = content.filter(|c| c.kind == ContentKind::Notice).map(|_| {
+            let sensitive = sensitivity(&sent.topic) == Sensitivity::Sensitive;
+            texts.withheld(sent.channel, &sent.topic, sensitive)
+        });
         Entry {
             at: sent.handed_over_at,
             time: self.time(sent.handed_over_at),
@@ -235,7 +241,10 @@ impl Writer {
     }
 
     fn received(&self, message: &InboundRecord) -> Entry {
-        let media = message.media.as_ref().map(|media| self.media(&message.kind, media));
+        let media = message
+            .media
+            .as_ref()
+            .map(|media| self.media(&message.kind, media));
         let text = message.text.clone().map(|text| MessageText {
             text,
             language: None,
@@ -272,7 +281,9 @@ impl Writer {
         };
         match media {
             InboundMedia::WhatsApp {
-                mime_type, filename, ..
+                mime_type,
+                filename,
+                ..
             } => named(MediaKind::of(kind), mime_type, filename),
             InboundMedia::Twilio { mime_type, .. } => {
                 let kind = match mime_type.as_deref() {

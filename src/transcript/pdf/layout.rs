@@ -270,7 +270,10 @@ mod tests {
         joined.reverse();
 
         assert_eq!(joined.len(), isolated.len());
-        assert_ne!(joined, isolated, "contextual forms differ from isolated ones");
+        assert_ne!(
+            joined, isolated,
+            "contextual forms differ from isolated ones"
+        );
         // Lam and alef become one glyph.
         assert_eq!(shaper.shape("سلام", true).len(), 3);
     }
@@ -310,7 +313,10 @@ mod tests {
 
         assert!(lines.len() > 1);
         assert!(lines.iter().all(|l| l.width <= 8.0));
-        let joined: String = lines.iter().flat_map(|l| texts(l).concat().chars().collect::<Vec<_>>()).collect();
+        let joined: String = lines
+            .iter()
+            .flat_map(|l| texts(l).concat().chars().collect::<Vec<_>>())
+            .collect();
         assert_eq!(joined, link);
     }
 
@@ -321,7 +327,11 @@ mod tests {
         let shown: Vec<(Vec<&str>, bool)> = lines.iter().map(|l| (texts(l), l.rtl)).collect();
         assert_eq!(
             shown,
-            [(vec!["Hello"], false), (vec![], false), (vec!["שלום"], true)]
+            [
+                (vec!["Hello"], false),
+                (vec![], false),
+                (vec!["שלום"], true)
+            ]
         );
     }
 }

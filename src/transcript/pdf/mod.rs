@@ -121,7 +121,9 @@ pub(super) fn pdf(transcript: &Transcript) -> Result<Vec<u8>, TranscriptError> {
     };
     let header = header(&typeface, transcript, page);
     let body = if transcript.entries.is_empty() {
-        vec![vec![typeface.block(transcript.no_messages, text_style(page))]]
+        vec![vec![
+            typeface.block(transcript.no_messages, text_style(page)),
+        ]]
     } else {
         transcript
             .entries
@@ -151,9 +153,12 @@ fn header(typeface: &Typeface, transcript: &Transcript, flow: Flow) -> Vec<Block
         ..field
     };
     std::iter::once(typeface.block(&transcript.title, title))
-        .chain(transcript.heading.iter().map(|f| {
-            typeface.block(&format!("{}: {}", f.label, f.value), field)
-        }))
+        .chain(
+            transcript
+                .heading
+                .iter()
+                .map(|f| typeface.block(&format!("{}: {}", f.label, f.value), field)),
+        )
         .collect()
 }
 
@@ -201,11 +206,31 @@ fn entry_blocks(
         .as_ref()
         .map(|s| format!("{}: {s}", transcript.subject_label()));
     let parts = [
-        (subject.as_deref(), Style { size: 9.5, color: BLACK, ..detail }),
+        (
+            subject.as_deref(),
+            Style {
+                size: 9.5,
+                color: BLACK,
+                ..detail
+            },
+        ),
         (entry.text.as_ref().map(|t| t.text.as_str()), message),
-        (entry.media.as_deref(), Style { size: 9.5, ..message }),
+        (
+            entry.media.as_deref(),
+            Style {
+                size: 9.5,
+                ..message
+            },
+        ),
         (entry.removed, detail),
-        (entry.withheld.as_deref(), Style { color: RED, gap: 2.0, ..detail }),
+        (
+            entry.withheld.as_deref(),
+            Style {
+                color: RED,
+                gap: 2.0,
+                ..detail
+            },
+        ),
     ];
     blocks.extend(
         parts
@@ -304,7 +329,14 @@ fn draw(
         let number = typeface.block(&transcript.page_label(n + 1, pages.len()), footer);
         for line in &number.lines {
             let centre = (PAGE_WIDTH - line.width * footer.size) / 2.0;
-            set_line(&mut surface, typeface, line, footer, PAGE_HEIGHT - MARGIN, Some(centre));
+            set_line(
+                &mut surface,
+                typeface,
+                line,
+                footer,
+                PAGE_HEIGHT - MARGIN,
+                Some(centre),
+            );
         }
         surface.finish();
         page.finish();
@@ -400,7 +432,10 @@ mod tests {
         let bottom = PAGE_HEIGHT - MARGIN - FOOTER;
         for page in &pages {
             let tops = tops(page);
-            assert!(tops.iter().all(|y| *y >= 150.0 && y + 14.0 <= bottom), "{tops:?}");
+            assert!(
+                tops.iter().all(|y| *y >= 150.0 && y + 14.0 <= bottom),
+                "{tops:?}"
+            );
         }
     }
 
