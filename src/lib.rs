@@ -47,6 +47,7 @@ pub mod sandbox;
 pub mod secure_link;
 pub mod store;
 pub mod tracking;
+pub mod transcript;
 
 pub use app::{Application, RunningApp};
 pub use config::Config;

@@ -41,6 +41,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("the request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
+    /// None of the formats the client accepts is one this answer comes in; says which do.
+    #[error("{0}")]
+    NotAcceptable(&'static str),
     #[error("the request body is larger than this server accepts (api.max_request_bytes)")]
     TooLarge,
     #[error("a provider webhook body may be at most 1 MiB")]
@@ -147,6 +150,11 @@ impl ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
                 "Unsupported media type",
+            ),
+            Self::NotAcceptable(_) => (
+                StatusCode::NOT_ACCEPTABLE,
+                "not-acceptable",
+                "Not acceptable",
             ),
             Self::TooLarge | Self::WebhookTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,

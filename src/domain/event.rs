@@ -41,6 +41,26 @@ impl Actor {
             Self::LinkHolder => "link_holder".to_owned(),
         }
     }
+
+    /// The actor [`Actor::stored`] wrote; a key's role (not stored beside it) from `role_of`.
+    /// `None` for text no actor is stored as.
+    pub fn from_stored(
+        stored: &str,
+        role_of: impl FnOnce(&ApiKeyId) -> &'static str,
+    ) -> Option<Self> {
+        match stored {
+            "system" => Some(Self::System),
+            "link_holder" => Some(Self::LinkHolder),
+            _ => {
+                if let Some(name) = stored.strip_prefix("staff:") {
+                    return Some(Self::Staff(name.to_owned()));
+                }
+                let id = ApiKeyId::parse(stored.strip_prefix("key:")?)?;
+                let role = role_of(&id);
+                Some(Self::Key { id, role })
+            }
+        }
+    }
 }
 
 /// How the actor is named in sentences ("cancelled by booking key key_01…").
@@ -740,5 +760,25 @@ mod tests {
             serde_json::json!({"type": "secure_link", "step": "read"})
         );
         assert_eq!(event.kind(), "secure_link");
+    }
+
+    #[test]
+    fn every_stored_actor_reads_back_as_itself() {
+        let actors = [
+            Actor::Key {
+                id: ApiKeyId::from_stored("key_01".to_owned()),
+                role: "staff",
+            },
+            Actor::Staff("Dr. Cohen".to_owned()),
+            Actor::System,
+            Actor::LinkHolder,
+        ];
+        for actor in actors {
+            assert_eq!(
+                Actor::from_stored(&actor.stored(), |_| "staff"),
+                Some(actor)
+            );
+        }
+        assert_eq!(Actor::from_stored("someone", |_| "staff"), None);
     }
 }

@@ -47,6 +47,7 @@ mod stats;
 mod templates;
 mod topics;
 mod tracking;
+mod transcript;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -105,6 +106,7 @@ pub use secure_links::{
 pub use templates::ClinicText;
 pub use topics::TopicView;
 pub use tracking::StatusUpdate;
+pub use transcript::{SentMessage, TranscriptPatient, TranscriptPeriod, TranscriptRecords};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

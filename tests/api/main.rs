@@ -45,4 +45,5 @@ mod secure_link_settings;
 mod stats;
 mod storage_faults;
 mod templates;
+mod transcript;
 mod webhooks;

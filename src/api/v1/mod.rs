@@ -27,6 +27,7 @@ mod patients;
 mod stats;
 mod templates;
 mod topics;
+mod transcript;
 mod webhooks;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -44,6 +45,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
             patients::patch_patient,
             patient_directory::erase_patient
         ))
+        .routes(routes!(transcript::get_transcript))
         .routes(routes!(
             notifications::list_notifications,
             notifications::create_notification
