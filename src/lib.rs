@@ -15,6 +15,7 @@
 //! - [`sandbox`]: look-alikes of the providers' APIs, used when a clinic has no provider account.
 //! - [`secure_link`]: secure message links: pages where a patient proves who they are and reads
 //!   a sensitive message that the chat only points to.
+//! - [`audit`]: the audit trail: who changed what, who read patients' content.
 //! - [`domain`]: the clinic's words as types.
 //! - [`cache`]: the one expiring cache for values read from the database.
 //! - [`logging`]: log lines as text or JSON.
@@ -22,6 +23,7 @@
 
 pub mod api;
 pub mod app;
+pub mod audit;
 pub mod batch;
 pub mod booking_webhooks;
 pub mod cache;
