@@ -83,6 +83,7 @@ const fn delete(path: &'static str, action: &'static str, resource: &'static str
 /// Every authenticated route. Lists of notifications, conversations and callbacks are
 /// sensitive: they carry message texts, previews, phone numbers and staff notes; the patient
 /// directory shows names and numbers like the patient card.
+#[rustfmt::skip]
 pub const ROUTES: &[AuditedRoute] = &[
     // patients
     sensitive("/v1/patients", "patient.search", "patient"),
@@ -94,38 +95,14 @@ pub const ROUTES: &[AuditedRoute] = &[
     // notifications
     sensitive("/v1/notifications", "notification.list", "notification"),
     post("/v1/notifications", "notification.create", "notification"),
-    sensitive(
-        "/v1/notifications/{id}",
-        "notification.read",
-        "notification",
-    ),
-    delete(
-        "/v1/notifications/{id}",
-        "notification.cancel",
-        "notification",
-    ),
+    sensitive("/v1/notifications/{id}", "notification.read", "notification"),
+    delete("/v1/notifications/{id}", "notification.cancel", "notification"),
     // conversations and what patients sent
     sensitive("/v1/conversations", "conversation.list", "conversation"),
-    sensitive(
-        "/v1/conversations/{id}",
-        "conversation.read",
-        "conversation",
-    ),
-    post(
-        "/v1/conversations/{id}/reply",
-        "conversation.reply",
-        "conversation",
-    ),
-    post(
-        "/v1/conversations/{id}/handled",
-        "conversation.handle",
-        "conversation",
-    ),
-    post(
-        "/v1/conversations/{id}/labels",
-        "conversation.label",
-        "conversation",
-    ),
+    sensitive("/v1/conversations/{id}", "conversation.read", "conversation"),
+    post("/v1/conversations/{id}/reply", "conversation.reply", "conversation"),
+    post("/v1/conversations/{id}/handled", "conversation.handle", "conversation"),
+    post("/v1/conversations/{id}/labels", "conversation.label", "conversation"),
     sensitive("/v1/messages/{id}/media", "media.read", "message"),
     // callbacks
     sensitive("/v1/callbacks", "callback.list", "callback"),
@@ -141,62 +118,22 @@ pub const ROUTES: &[AuditedRoute] = &[
     plain("/v1/topics", "topic.list", "topic"),
     put("/v1/topics/{name}", "topic.update", "topic"),
     plain("/v1/templates", "template.list", "template"),
-    plain(
-        "/v1/templates/{name}/{language}",
-        "template.read",
-        "template",
-    ),
-    put(
-        "/v1/templates/{name}/{language}",
-        "template.update",
-        "template",
-    ),
-    delete(
-        "/v1/templates/{name}/{language}",
-        "template.delete",
-        "template",
-    ),
+    plain("/v1/templates/{name}/{language}", "template.read", "template"),
+    put("/v1/templates/{name}/{language}", "template.update", "template"),
+    delete("/v1/templates/{name}/{language}", "template.delete", "template"),
     plain("/v1/quick-replies", "quick_reply.list", "quick_reply"),
-    plain(
-        "/v1/quick-replies/{name}",
-        "quick_reply.read",
-        "quick_reply",
-    ),
-    put(
-        "/v1/quick-replies/{name}",
-        "quick_reply.update",
-        "quick_reply",
-    ),
-    delete(
-        "/v1/quick-replies/{name}",
-        "quick_reply.delete",
-        "quick_reply",
-    ),
+    plain("/v1/quick-replies/{name}", "quick_reply.read", "quick_reply"),
+    put("/v1/quick-replies/{name}", "quick_reply.update", "quick_reply"),
+    delete("/v1/quick-replies/{name}", "quick_reply.delete", "quick_reply"),
     // the clinic's settings
     plain("/v1/clinic", "clinic.read", "clinic"),
     patch("/v1/clinic", "clinic.update", "clinic"),
     plain("/v1/clinic/hours", "hours.read", "hours"),
     put("/v1/clinic/hours", "hours.update", "hours"),
-    plain(
-        "/v1/clinic/secure-links",
-        "secure_links.read",
-        "secure_links",
-    ),
-    put(
-        "/v1/clinic/secure-links",
-        "secure_links.update",
-        "secure_links",
-    ),
-    plain(
-        "/v1/clinic/inbound",
-        "inbound_settings.read",
-        "inbound_settings",
-    ),
-    put(
-        "/v1/clinic/inbound",
-        "inbound_settings.update",
-        "inbound_settings",
-    ),
+    plain("/v1/clinic/secure-links", "secure_links.read", "secure_links"),
+    put("/v1/clinic/secure-links", "secure_links.update", "secure_links"),
+    plain("/v1/clinic/inbound", "inbound_settings.read", "inbound_settings"),
+    put("/v1/clinic/inbound", "inbound_settings.update", "inbound_settings"),
     plain("/v1/clinic/retention", "retention.read", "retention"),
     put("/v1/clinic/retention", "retention.update", "retention"),
     plain("/v1/clinic/fhir", "fhir_settings.read", "fhir_settings"),
@@ -213,38 +150,18 @@ pub const ROUTES: &[AuditedRoute] = &[
     plain("/v1/webhooks/{id}", "webhook.read", "webhook"),
     patch("/v1/webhooks/{id}", "webhook.update", "webhook"),
     delete("/v1/webhooks/{id}", "webhook.delete", "webhook"),
-    plain(
-        "/v1/webhooks/{id}/deliveries",
-        "webhook.deliveries",
-        "webhook",
-    ),
-    post(
-        "/v1/webhooks/{id}/rotate-secret",
-        "webhook.rotate_secret",
-        "webhook",
-    ),
+    plain("/v1/webhooks/{id}/deliveries", "webhook.deliveries", "webhook"),
+    post("/v1/webhooks/{id}/rotate-secret", "webhook.rotate_secret", "webhook"),
     post("/v1/webhooks/{id}/replay", "webhook.replay", "webhook"),
     // counts, and the audit trail itself
     plain("/v1/stats", "stats.read", "stats"),
     sensitive("/v1/audit", "audit.read", "audit"),
     // FHIR R4: every record carries what was said to or by a patient
-    plain(
-        "/fhir/r4/metadata",
-        "fhir.capabilities",
-        "CapabilityStatement",
-    ),
+    plain("/fhir/r4/metadata", "fhir.capabilities", "CapabilityStatement"),
     sensitive("/fhir/r4/Communication", "fhir.search", "Communication"),
     sensitive("/fhir/r4/Communication/{id}", "fhir.read", "Communication"),
-    sensitive(
-        "/fhir/r4/CommunicationRequest",
-        "fhir.search",
-        "CommunicationRequest",
-    ),
-    sensitive(
-        "/fhir/r4/CommunicationRequest/{id}",
-        "fhir.read",
-        "CommunicationRequest",
-    ),
+    sensitive("/fhir/r4/CommunicationRequest", "fhir.search", "CommunicationRequest"),
+    sensitive("/fhir/r4/CommunicationRequest/{id}", "fhir.read", "CommunicationRequest"),
 ];
 
 /// `/v1/notifications/{}`: the template with its parameters' names left out.

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use jiff::Timestamp;
 
 use super::notification_feed::bound;
+use super::notification_reads::TimePage;
 use super::rows::{Param, columns, write_rows};
 use super::{ApiKeyRole, Store, StoreError, millis, parse_stored, timestamp};
 use crate::domain::{AuditEntryId, ClinicId};
@@ -165,38 +166,21 @@ impl Store {
             sql.push_str(&condition.replace("{}", &format!("${}", params.len() + 1)));
             params.push(value);
         }
-        let (before, order) = if filter.oldest_first {
-            (">", "ASC")
-        } else {
-            ("<", "DESC")
+        let page = TimePage {
+            columns: ("at", "id"),
+            after: filter.after.as_ref(),
+            oldest_first: filter.oldest_first,
+            limit: filter.limit,
         };
-        if let Some((at, id)) = &filter.after {
-            let (at_mark, id_mark) = (params.len() + 1, params.len() + 2);
-            sql.push_str(&format!(
-                " AND (at {before} ${at_mark} OR (at = ${at_mark} AND id {before} ${id_mark}))"
-            ));
-            params.extend([Param::from(*at), Param::from(id.as_str())]);
-        }
-        sql.push_str(&format!(
-            " ORDER BY at {order}, id {order} LIMIT ${}",
-            params.len() + 1
-        ));
-        params.push(Param::from(i64::from(filter.limit) + 1));
+        page.append_to(&mut sql, &mut params);
         let rows = bound(sqlx::query_as::<_, EntryRow>(&sql), &params)
             .fetch_all(&self.read)
             .await?;
-        let mut items = rows
+        let items = rows
             .into_iter()
             .map(AuditEntry::try_from)
             .collect::<Result<Vec<_>, _>>()?;
-        let next = if items.len() > filter.limit as usize {
-            items.truncate(filter.limit as usize);
-            items
-                .last()
-                .map(|last| (millis(last.at), last.id.as_str().to_owned()))
-        } else {
-            None
-        };
+        let (items, next) = page.split(items, |e| (millis(e.at), e.id.as_str()));
         Ok(AuditPage { items, next })
     }
 }

@@ -14,6 +14,15 @@ use serde_json::{Value, json};
 
 use crate::harness::{TestApp, body};
 
+/// Patient `p-1`, Dana Levi.
+pub async fn dana(app: &TestApp) {
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana Levi", "phone": "+972541234567" }),
+    )
+    .await;
+}
+
 /// `notification` sent on a day far ahead, so that it can still be cancelled.
 pub fn later(mut notification: Value) -> Value {
     notification["send_at"] = json!("2030-01-06T09:00:00+02:00");
@@ -88,11 +97,7 @@ async fn a_change_and_a_read_of_content_are_recorded_with_who_what_which_and_the
     let app = TestApp::spawn().await;
     let admin = app.admin_key().await;
     let booking = new_key(&app, &admin, "booking").await;
-    app.patient(
-        "p-1",
-        json!({ "name": "Dana Levi", "phone": "+972541234567" }),
-    )
-    .await;
+    dana(&app).await;
     let receipt = app
         .request(
             Method::POST,
@@ -168,11 +173,7 @@ async fn a_change_and_a_read_of_content_are_recorded_with_who_what_which_and_the
 async fn reads_of_set_up_are_not_recorded_and_reads_of_patients_are() {
     let app = TestApp::spawn().await;
     let admin = app.admin_key().await;
-    app.patient(
-        "p-1",
-        json!({ "name": "Dana Levi", "phone": "+972541234567" }),
-    )
-    .await;
+    dana(&app).await;
 
     for path in [
         "/v1/stats?from=2026-01-01&to=2026-02-01",
@@ -428,9 +429,9 @@ async fn the_trail_is_filtered_by_actor_action_resource_and_time_and_paged_newes
         (10, 10),
         "each entry once: {ids:?}"
     );
-    let times: Vec<&str> = paged
+    let times: Vec<Timestamp> = paged
         .iter()
-        .map(|e| e["at"].as_str().unwrap_or(""))
+        .map(|e| e["at"].as_str().unwrap_or("").parse().expect("at"))
         .collect();
     assert!(
         times.windows(2).all(|w| w[0] >= w[1]),

@@ -7,7 +7,7 @@ use medrelay::observability::recorder::AUDIT_WRITE_FAILURES;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::audit::later;
+use crate::audit::{dana, later};
 use crate::harness::{TestApp, body};
 use crate::metrics::Scrape;
 
@@ -29,11 +29,7 @@ async fn entry_count(pool: &sqlx::AnyPool) -> i64 {
 #[tokio::test]
 async fn the_database_refuses_to_change_or_delete_an_entry_even_by_hand() {
     let app = TestApp::spawn().await;
-    app.patient(
-        "p-1",
-        json!({ "name": "Dana Levi", "phone": "+972541234567" }),
-    )
-    .await;
+    dana(&app).await;
     let pool = database(&app).await;
     let before = entry_count(&pool).await;
 
@@ -74,16 +70,14 @@ async fn the_database_refuses_to_change_or_delete_an_entry_even_by_hand() {
 async fn without_a_writable_trail_a_read_is_withheld_and_a_change_stands_and_is_counted() {
     let app = TestApp::spawn().await;
     let admin = app.admin_key().await;
-    app.patient(
-        "p-1",
-        json!({ "name": "Dana Levi", "phone": "+972541234567" }),
-    )
-    .await;
+    dana(&app).await;
     let id = app.notify(later(body("Your results are ready"))).await;
     let pool = database(&app).await;
     let unrecorded = [("consequence", "unrecorded")];
     let withheld = [("consequence", "withheld")];
     let scrape = || Scrape::of(app.client(), &app.base, None);
+    let path = format!("/v1/notifications/{id}");
+    let read_notification = || app.request(Method::GET, &path, &app.key, None);
     let before = scrape().await;
     // The trail's table goes missing, as a broken disk or a careless operator could make it.
     sqlx::query("ALTER TABLE audit_entries RENAME TO audit_entries_away")
@@ -91,14 +85,7 @@ async fn without_a_writable_trail_a_read_is_withheld_and_a_change_stands_and_is_
         .await
         .expect("rename");
 
-    let read = app
-        .request(
-            Method::GET,
-            &format!("/v1/notifications/{id}"),
-            &app.key,
-            None,
-        )
-        .await;
+    let read = read_notification().await;
     let read_status = read.status();
     let read_type = read.headers()["content-type"]
         .to_str()
@@ -111,14 +98,7 @@ async fn without_a_writable_trail_a_read_is_withheld_and_a_change_stands_and_is_
         .execute(&pool)
         .await
         .expect("rename back");
-    let read_again = app
-        .request(
-            Method::GET,
-            &format!("/v1/notifications/{id}"),
-            &app.key,
-            None,
-        )
-        .await;
+    let read_again = read_notification().await;
 
     assert_eq!(read_status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(read_type, "application/problem+json");
