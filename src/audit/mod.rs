@@ -7,6 +7,7 @@
 //! written with the change it records; this is the record of access and requests, written beside
 //! the change, after it.
 
+pub mod export;
 pub mod routes;
 
 use crate::batch::{BatchError, Batcher};

@@ -4,7 +4,6 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -15,8 +14,9 @@ use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::api::json::TIMESTAMP_RULE;
 use crate::api::problem::ApiError;
+use crate::audit::export::AuditEntryOut;
 use crate::domain::{ApiKeyId, AuditEntryId, is_one_line};
-use crate::store::{ApiKeyRole, AuditEntry, AuditFilter};
+use crate::store::{ApiKeyRole, AuditFilter};
 
 const ACTOR_RULE: &str = "must be key:<key id>, e.g. key:key_0193a1b2c3d47e8f9a0b1c2d3e4f5a6b";
 const ACTION_RULE: &str = "must be an action name of 1 to 100 characters, e.g. notification.cancel";
@@ -109,51 +109,6 @@ fn resource(text: &str) -> Option<(String, Option<String>)> {
 
 fn is_short_line(text: &str, max_chars: usize) -> bool {
     (1..=max_chars).contains(&text.chars().count()) && is_one_line(text)
-}
-
-/// One audited request.
-#[derive(Debug, Serialize, ToSchema)]
-pub(super) struct AuditEntryOut {
-    id: AuditEntryId,
-    at: Timestamp,
-    /// Who: `key:<key id>`.
-    #[schema(example = "key:key_0193a1b2c3d47e8f9a0b1c2d3e4f5a6b")]
-    actor: String,
-    actor_role: ApiKeyRole,
-    /// What was done.
-    #[schema(example = "notification.cancel")]
-    action: String,
-    /// What it was done to: `notification`, `patient`, `Communication`, …
-    #[schema(example = "notification")]
-    resource_type: String,
-    /// Which one; null for lists and searches.
-    #[schema(example = "ntf_0193a1b2c3d47e8f9a0b1c2d3e4f5a6b")]
-    resource_id: Option<String>,
-    /// The HTTP status it was answered with.
-    #[schema(example = 200)]
-    outcome: u16,
-    /// The request's `X-Request-Id`, as the gateway's log lines carry it.
-    request_id: String,
-    /// The address the request came from.
-    #[schema(example = "192.0.2.10")]
-    client_address: Option<String>,
-}
-
-impl From<AuditEntry> for AuditEntryOut {
-    fn from(e: AuditEntry) -> Self {
-        Self {
-            id: e.id,
-            at: e.at,
-            actor: e.actor,
-            actor_role: e.actor_role,
-            action: e.action,
-            resource_type: e.resource_type,
-            resource_id: e.resource_id,
-            outcome: e.outcome,
-            request_id: e.request_id,
-            client_address: e.client_address.map(|a| a.to_string()),
-        }
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
