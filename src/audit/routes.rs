@@ -138,7 +138,7 @@ pub const ROUTES: &[AuditedRoute] = &[
     put("/v1/clinic/retention", "retention.update", "retention"),
     plain("/v1/clinic/fhir", "fhir_settings.read", "fhir_settings"),
     put("/v1/clinic/fhir", "fhir_settings.update", "fhir_settings"),
-    delete("/v1/clinic/fhir", "fhir_settings.delete", "fhir_settings"),
+    delete("/v1/clinic/fhir/server", "fhir_server.delete", "fhir_server"),
     plain("/v1/clinic/fhir/pushes", "fhir_push.list", "fhir_push"),
     // keys
     plain("/v1/keys", "key.list", "key"),
