@@ -11,6 +11,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::api::{self, AppState, FailedAuthLimit, KeyGuard};
+use crate::audit::AuditLog;
 use crate::booking_webhooks::WebhookSender;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, SandboxUndecided};
@@ -173,6 +174,7 @@ impl Application {
             config.fhir.clone(),
         )?);
         let state = AppState {
+            audit: AuditLog::start(store.clone()),
             store,
             keys: Arc::new(KeyGuard::new(&config.api)),
             auth_failures: Arc::new(FailedAuthLimit::new(&config.http)),

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use medrelay::Config;
 use medrelay::app::{Application, StandaloneSandbox};
+use medrelay::audit::export::AuditExport;
 use medrelay::domain::{
     ApiKeyId, ClinicProfile, Language, ONE_LINE_RULE, Phone, PhoneRegion, TimeZoneName, is_one_line,
 };
@@ -46,6 +47,11 @@ enum Command {
     Apikey {
         #[command(subcommand)]
         command: ApiKeyCommand,
+    },
+    /// Read the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// Run only the sandbox provider, as its own process: its look-alike APIs on `--listen`, its
     /// SMTP server on `sandbox.smtp_listen`, its outbox in `database_url` (its own, not the
@@ -123,6 +129,12 @@ struct ClinicUpdate {
 }
 
 #[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Print a clinic's audit entries as JSON lines, oldest first: the fields of `GET /v1/audit`.
+    Export(AuditExport),
+}
+
+#[derive(Debug, Subcommand)]
 enum ApiKeyCommand {
     /// Create an API key; the key is printed alone on the last line, once.
     Create {
@@ -172,6 +184,9 @@ async fn main() -> ExitCode {
         Command::Apikey {
             command: ApiKeyCommand::Revoke { clinic, id },
         } => revoke_key(&config, &clinic, &id).await,
+        Command::Audit {
+            command: AuditCommand::Export(export),
+        } => export_audit(&config, &export).await,
         Command::Sandbox { listen, gateway } => sandbox(&config, listen, gateway).await,
     };
     match result {
@@ -428,6 +443,14 @@ async fn update_clinic(config: &Config, command: ClinicUpdate) -> CliResult {
         changed.timezone.as_str(),
         changed.language.as_str()
     );
+    store.close().await;
+    Ok(())
+}
+
+async fn export_audit(config: &Config, export: &AuditExport) -> CliResult {
+    let store = Store::connect(&config.database_url).await?;
+    let written = export.run(&store, &mut std::io::stdout().lock()).await?;
+    eprintln!("exported {written} audit entries");
     store.close().await;
     Ok(())
 }

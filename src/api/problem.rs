@@ -62,6 +62,12 @@ pub enum ApiError {
     InsufficientStorage(#[source] Cause),
     #[error("the database cannot be reached right now and nothing was changed; try again shortly")]
     Unavailable(#[source] Cause),
+    /// A read of patients' content whose audit entry could not be written: the content is
+    /// withheld, since every such read must be on record.
+    #[error(
+        "the audit trail cannot be written right now, so this content is withheld; try again shortly"
+    )]
+    AuditUnavailable(#[source] Cause),
     /// A client error raised outside the handlers (a path or query the router or an extractor
     /// could not read), as its text.
     #[error("{detail}")]
@@ -196,6 +202,11 @@ impl ApiError {
                 "unavailable",
                 "Database unavailable",
             ),
+            Self::AuditUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "audit-unavailable",
+                "Audit trail unavailable",
+            ),
             Self::Rejected { status, .. } if *status == StatusCode::BAD_REQUEST => {
                 (*status, "malformed", "Malformed request")
             }
@@ -288,7 +299,7 @@ impl ApiError {
             | Self::WebhooksBusy { retry_after_secs } => Some(*retry_after_secs),
             Self::PatientLimit(limit) => Some(limit.retry_after_secs),
             Self::InsufficientStorage(_) => Some(DISK_FULL_RETRY_AFTER_SECS),
-            Self::Unavailable(_) | Self::ProviderUnavailable(_) => {
+            Self::Unavailable(_) | Self::AuditUnavailable(_) | Self::ProviderUnavailable(_) => {
                 Some(UNAVAILABLE_RETRY_AFTER_SECS)
             }
             _ => None,

@@ -12,6 +12,7 @@
 mod appointment_bookings;
 mod appointment_list;
 mod appointments;
+mod audit;
 mod booking_webhooks;
 mod callbacks;
 mod clinic_profile;
@@ -64,6 +65,7 @@ pub use appointment_list::{AppointmentCursor, AppointmentFilter, AppointmentPage
 pub use appointments::{
     AppointmentChange, AppointmentView, CancelledAppointment, ReminderView, SkippedReminder,
 };
+pub use audit::{AuditEntry, AuditFilter, AuditPage};
 pub use booking_webhooks::{
     ClaimedWebhook, DeliveryRecord, EndpointChange, NewWebhookEndpoint, WebhookEndpoint,
     WebhookOutcome, WebhookResult,

@@ -6,6 +6,9 @@ mod harness;
 
 mod appointments;
 mod appointments_list;
+mod audit;
+mod audit_coverage;
+mod audit_integrity;
 mod bad_input;
 mod booking_webhooks;
 mod booking_webhooks_patients;

@@ -5,6 +5,7 @@
 mod appointment_list;
 mod appointment_out;
 mod appointments;
+mod audit;
 mod booking_fields;
 mod callbacks;
 mod clinic;
@@ -75,6 +76,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::list_keys, keys::create_key))
         .routes(routes!(keys::revoke_key))
         .routes(routes!(stats::get_stats))
+        .routes(routes!(audit::list_audit_entries))
         .merge(webhook_routes())
 }
 
