@@ -380,3 +380,87 @@ async fn two_instances_never_both_run_a_clinics_day() {
     b.stop().await;
     a.stop().await;
 }
+
+/// Runs the migration files of the database's back end whose version `keep` accepts, in order.
+async fn migrate(pool: &sqlx::AnyPool, backend: &str, keep: impl Fn(u32) -> bool) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("migrations")
+        .map(|entry| entry.expect("migration").path())
+        .collect();
+    files.sort();
+    for file in files {
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let version: u32 = name[..4].parse().expect("a numbered migration");
+        if keep(version) {
+            let sql = std::fs::read_to_string(&file).expect("migration text");
+            sqlx::raw_sql(&sql).execute(pool).await.expect(name);
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_media_period_moves_out_of_the_two_way_settings_keeping_each_clinics_value() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = medrelay_testkit::TestDatabase::fresh(dir.path()).await;
+    let (url, backend) = if database.is_sqlite() {
+        (format!("{}?mode=rwc", database.url()), "sqlite")
+    } else {
+        (database.url().to_owned(), "postgres")
+    };
+    let pool = medrelay_testkit::database::connect(&url).await;
+    migrate(&pool, backend, |version| version < 32).await;
+    for (id, settings) in [
+        (
+            "cln_set",
+            Some(r#"{"emergency_number":"1221","media_retention_days":14}"#),
+        ),
+        ("cln_unset", None),
+    ] {
+        sqlx::query(
+            "INSERT INTO clinics (id, slug, name, timezone, default_language, default_channels, \
+             created_at, inbound_settings) VALUES ($1, $1, $1, 'Asia/Jerusalem', 'he', 'sms', 0, $2)",
+        )
+        .bind(id)
+        .bind(settings)
+        .execute(&pool)
+        .await
+        .expect("clinic");
+    }
+
+    migrate(&pool, backend, |version| version == 32).await;
+
+    let rows = sqlx::query("SELECT id, media_days, inbound_settings FROM clinics ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .expect("clinics");
+    let clinics: Vec<(String, i64, Option<Value>)> = rows
+        .iter()
+        .map(|row| {
+            let settings: Option<String> = row.try_get(2).expect("settings");
+            (
+                row.try_get(0).expect("id"),
+                row.try_get(1).expect("media_days"),
+                settings.map(|s| serde_json::from_str(&s).expect("json")),
+            )
+        })
+        .collect();
+    assert_eq!(
+        clinics,
+        [
+            (
+                "cln_set".to_owned(),
+                14,
+                Some(json!({"emergency_number": "1221"}))
+            ),
+            ("cln_unset".to_owned(), 90, None),
+        ]
+    );
+    pool.close().await;
+    database.remove().await.expect("drop");
+}
