@@ -41,6 +41,7 @@ mod patients_erasure;
 mod patients_search;
 mod privacy;
 mod ready;
+mod retention;
 mod routing;
 mod sandbox;
 mod secure_link;
