@@ -18,6 +18,8 @@ mod conversation_replies;
 mod conversations;
 mod edge;
 mod events;
+mod fhir_push;
+mod fhir_settings;
 mod hours;
 mod inbound;
 mod inbound_media;
