@@ -229,7 +229,10 @@ async fn the_deliveries_log_pages_newest_first_and_by_record() {
 
     assert_eq!(walked, all);
     assert!(all.iter().all(|p| p["outcome"] == "pushed"), "{all:#?}");
-    let times: Vec<&str> = all.iter().filter_map(|p| p["at"].as_str()).collect();
+    let times: Vec<jiff::Timestamp> = all
+        .iter()
+        .filter_map(|p| p["at"].as_str()?.parse().ok())
+        .collect();
     assert!(times.is_sorted_by(|a, b| a >= b), "newest first: {times:?}");
     assert!(!of_first.is_empty());
     assert!(of_first.iter().all(|p| p["subject_id"] == first.as_str()));
