@@ -24,6 +24,8 @@ mod events;
 mod fhir;
 mod fhir_search;
 mod fhir_validation;
+mod fhir_push;
+mod fhir_settings;
 mod hours;
 mod inbound;
 mod inbound_media;
