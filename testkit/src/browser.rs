@@ -1,7 +1,11 @@
 //! A headless Chromium, for tests that must see a page as a person does (its layout, not its
-//! bytes): chromedriver started on port 0, driven over WebDriver by fantoccini. Each browser has
-//! a fresh profile and none of the traffic Chromium makes on its own (updates, sync, QUIC,
-//! first-run pages), so it talks to nothing but the pages a test opens.
+//! bytes): chromedriver started on port 0, driven over W3C WebDriver. Each browser has a fresh
+//! profile and none of the traffic Chromium makes on its own (updates, sync, QUIC, first-run
+//! pages), so it talks to nothing but the pages a test opens.
+//!
+//! The few WebDriver commands used (new session, navigate, execute script, screenshot, delete
+//! session) are JSON over HTTP, sent with reqwest. fantoccini would add a second HTTP client
+//! stack and Mozilla's `webdriver` crate, whose MPL-2.0 license deny.toml does not allow.
 //!
 //! A browser sends no API key, so [`KeyedProxy`] stands between it and the gateway: a local
 //! address that forwards each request with the key, and the answer (headers and all) back.
@@ -13,9 +17,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use fantoccini::wd::Capabilities;
-use fantoccini::{Client, ClientBuilder};
-use hyper_util::client::legacy::connect::HttpConnector;
+use base64::Engine;
 use serde_json::{Value, json};
 
 use crate::process::Process;
@@ -50,10 +52,12 @@ pub fn installed() -> Option<(PathBuf, PathBuf)> {
     Some((chromium, driver))
 }
 
-/// A headless Chromium; closed (and its driver killed) when dropped or [`Browser::close`]d.
+/// A headless Chromium; its driver is killed when dropped.
 pub struct Browser {
-    client: Client,
-    /// Killed on drop.
+    http: reqwest::Client,
+    /// `http://127.0.0.1:<port>/session/<id>`: where this browser's commands go.
+    session: String,
+    /// Killed on drop, and the browser with it.
     _driver: Process,
     /// The browser's own profile, removed on drop.
     _profile: tempfile::TempDir,
@@ -74,19 +78,18 @@ impl Browser {
         let profile = tempfile::tempdir().expect("a profile directory");
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|f| (*f).to_owned()).collect();
         args.push(format!("--user-data-dir={}", profile.path().display()));
-        let mut capabilities = Capabilities::new();
-        capabilities.insert("browserName".to_owned(), json!("chrome"));
-        capabilities.insert(
-            "goog:chromeOptions".to_owned(),
-            json!({ "binary": chromium, "args": args }),
-        );
-        let client = ClientBuilder::new(HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .expect("a browser session");
+        let http = reqwest::Client::new();
+        let created = command_answer(http.post(format!("http://127.0.0.1:{port}/session")).json(
+            &json!({ "capabilities": { "alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": { "binary": chromium, "args": args },
+            }}}),
+        ))
+        .await;
+        let id = created["sessionId"].as_str().expect("a session id");
         Self {
-            client,
+            session: format!("http://127.0.0.1:{port}/session/{id}"),
+            http,
             _driver: driver,
             _profile: profile,
         }
@@ -94,20 +97,30 @@ impl Browser {
 
     /// Opens `url` and waits until it has loaded.
     pub async fn open(&self, url: &str) {
-        self.client.goto(url).await.expect("the page opens");
+        command_answer(
+            self.http
+                .post(format!("{}/url", self.session))
+                .json(&json!({ "url": url })),
+        )
+        .await;
     }
 
     /// Runs `script` in the page (`return` gives its value back).
     pub async fn run(&self, script: &str) -> Value {
-        self.client
-            .execute(script, Vec::new())
-            .await
-            .expect("the script runs")
+        command_answer(
+            self.http
+                .post(format!("{}/execute/sync", self.session))
+                .json(&json!({ "script": script, "args": [] })),
+        )
+        .await
     }
 
     /// A PNG of the window, written to `path` (its folder made if need be).
     pub async fn screenshot(&self, path: &Path) -> Vec<u8> {
-        let png = self.client.screenshot().await.expect("a screenshot");
+        let encoded = command_answer(self.http.get(format!("{}/screenshot", self.session))).await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_str().expect("a base64 PNG"))
+            .expect("base64");
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).expect("the artifact folder");
         }
@@ -115,9 +128,19 @@ impl Browser {
         png
     }
 
+    /// Ends the session (the browser quits); the driver stops when dropped.
     pub async fn close(self) {
-        let _ = self.client.close().await;
+        let _ = self.http.delete(&self.session).send().await;
     }
+}
+
+/// The `value` of a WebDriver command's answer; fails with the driver's error.
+async fn command_answer(request: reqwest::RequestBuilder) -> Value {
+    let response = request.send().await.expect("chromedriver answers");
+    let status = response.status();
+    let mut answer: Value = response.json().await.expect("a WebDriver answer");
+    assert!(status.is_success(), "WebDriver: {status}: {answer:#}");
+    answer["value"].take()
 }
 
 /// A local address in front of the gateway at `base` that adds `Authorization: Bearer <key>` to
