@@ -288,6 +288,8 @@ impl Writer {
                 filename,
                 ..
             } => named(MediaKind::of(kind), mime_type, filename),
+            // Retention or an erasure took the reference; what kind of file it was stays.
+            InboundMedia::Removed { mime_type } => named(MediaKind::of(kind), mime_type, &None),
             InboundMedia::Twilio { mime_type, .. } => {
                 let kind = match mime_type.as_deref() {
                     Some(m) if m.starts_with("image/") => MediaKind::Photo,

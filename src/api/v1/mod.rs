@@ -5,11 +5,14 @@
 mod appointment_list;
 mod appointment_out;
 mod appointments;
+mod audit;
 mod booking_fields;
 mod callbacks;
 mod clinic;
+mod clinic_fhir;
 mod clinic_hours;
 mod clinic_inbound;
+mod clinic_retention;
 mod clinic_secure_links;
 mod conversation_out;
 mod conversation_reply;
@@ -73,6 +76,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::list_keys, keys::create_key))
         .routes(routes!(keys::revoke_key))
         .routes(routes!(stats::get_stats))
+        .routes(routes!(audit::list_audit_entries))
         .merge(webhook_routes())
 }
 
@@ -101,6 +105,13 @@ fn clinic_routes() -> OpenApiRouter<AppState> {
             clinic_inbound::get_inbound,
             clinic_inbound::put_inbound
         ))
+        .routes(routes!(
+            clinic_retention::get_retention,
+            clinic_retention::put_retention
+        ))
+        .routes(routes!(clinic_fhir::get_fhir, clinic_fhir::put_fhir))
+        .routes(routes!(clinic_fhir::delete_fhir_server))
+        .routes(routes!(clinic_fhir::list_fhir_pushes))
 }
 
 fn conversation_routes() -> OpenApiRouter<AppState> {
