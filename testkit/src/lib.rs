@@ -1,5 +1,7 @@
 //! What medrelay's tests and its benchmark share, so that each is written once:
 //!
+//! - [`browser`]: a headless Chromium driven over WebDriver, for what only a rendered page
+//!   shows (direction, alignment, a screenshot), and a proxy that lends it an API key;
 //! - [`database`]: a fresh database for one run (a SQLite file, or a new PostgreSQL database on
 //!   the server `MEDRELAY_TEST_POSTGRES_URL` names) and its removal;
 //! - [`process`]: the `medrelay` binary as a child process, with only the settings the test
@@ -18,6 +20,7 @@
 //! builds without the gateway and serves in-process and out-of-process tests alike.
 
 pub mod crash_run;
+pub mod browser;
 pub mod database;
 pub mod fhir_r4;
 pub mod fhir_server;

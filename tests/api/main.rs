@@ -52,4 +52,5 @@ mod stats;
 mod storage_faults;
 mod templates;
 mod transcript;
+mod transcript_render;
 mod webhooks;
