@@ -1,4 +1,5 @@
-//! The `medrelay` command: runs the gateway, and sets up clinics and API keys.
+//! The `medrelay` command: runs the gateway, and sets up clinics (their retention too) and API
+//! keys.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -73,6 +74,20 @@ enum ClinicCommand {
     /// Change a clinic's details; those not named keep their value. The same rules as
     /// `PATCH /v1/clinic`.
     Update(ClinicUpdate),
+    /// Show how long a clinic keeps message texts and media, and change either; the same rules
+    /// as `PUT /v1/clinic/retention`, but a period not named keeps its value.
+    Retention(ClinicRetention),
+}
+
+#[derive(Debug, clap::Args)]
+struct ClinicRetention {
+    slug: String,
+    /// Days message texts are kept (30 to 3650).
+    #[arg(long)]
+    message_text_days: Option<u32>,
+    /// Days media references are kept (1 to 3650).
+    #[arg(long)]
+    media_days: Option<u32>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -175,6 +190,9 @@ async fn main() -> ExitCode {
         Command::Clinic {
             command: ClinicCommand::Update(change),
         } => update_clinic(&config, change).await,
+        Command::Clinic {
+            command: ClinicCommand::Retention(change),
+        } => clinic_retention(&config, change).await,
         Command::Apikey {
             command: ApiKeyCommand::Create { clinic, role },
         } => create_key(&config, &clinic, role).await,
@@ -451,6 +469,34 @@ async fn export_audit(config: &Config, export: &AuditExport) -> CliResult {
     let store = Store::connect(&config.database_url).await?;
     let written = export.run(&store, &mut std::io::stdout().lock()).await?;
     eprintln!("exported {written} audit entries");
+    store.close().await;
+    Ok(())
+}
+
+async fn clinic_retention(config: &Config, command: ClinicRetention) -> CliResult {
+    let store = Store::connect(&config.database_url).await?;
+    let clinic = store
+        .clinic_by_slug(&command.slug)
+        .await
+        .map_err(|_| format!("no clinic `{}`", command.slug))?;
+    let mut periods = store.retention_status(&clinic.id).await?.periods;
+    if command.message_text_days.is_some() || command.media_days.is_some() {
+        periods.message_text_days = command
+            .message_text_days
+            .unwrap_or(periods.message_text_days);
+        periods.media_days = command.media_days.unwrap_or(periods.media_days);
+        let broken: Vec<String> = (periods.check().iter())
+            .map(|e| format!("--{}: {}", e.field.replace('_', "-"), e.rule))
+            .collect();
+        if !broken.is_empty() {
+            return Err(broken.join("; ").into());
+        }
+        store.set_retention_periods(&clinic.id, periods).await?;
+    }
+    println!(
+        "clinic {} keeps message texts {} days and media {} days",
+        clinic.slug, periods.message_text_days, periods.media_days
+    );
     store.close().await;
     Ok(())
 }

@@ -237,6 +237,41 @@ async fn a_clinic_is_updated_on_the_command_line_by_the_apis_rules() {
     store.close().await;
 }
 
+#[test]
+fn a_clinics_retention_is_shown_and_changed_on_the_command_line_by_the_apis_rules() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+    stdout(&medrelay(
+        &url,
+        &["clinic", "create", "hadar", "--name", "Hadar"],
+    ));
+
+    let shown = medrelay(&url, &["clinic", "retention", "hadar"]);
+    let changed = medrelay(
+        &url,
+        &["clinic", "retention", "hadar", "--media-days", "30"],
+    );
+    let refused = medrelay(
+        &url,
+        &["clinic", "retention", "hadar", "--message-text-days", "7"],
+    );
+    let after = medrelay(&url, &["clinic", "retention", "hadar"]);
+
+    assert_eq!(
+        stdout(&shown).trim(),
+        "clinic hadar keeps message texts 730 days and media 90 days"
+    );
+    assert!(stdout(&changed).contains("texts 730 days and media 30 days"));
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("--message-text-days: must be a whole number of days from 30 to 3650"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(stdout(&after).contains("texts 730 days and media 30 days"));
+}
+
 /// `medrelay serve` with `config_file`; its standard output and error come as its lines.
 fn serve(config_file: &Path) -> Process {
     let mut command = process::command(&[env!("CARGO_BIN_EXE_medrelay"), "serve"]);

@@ -4,6 +4,7 @@
 mod audit_trail;
 mod auth;
 mod created;
+mod fhir;
 mod hooks;
 mod json;
 mod openapi;
@@ -76,6 +77,7 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
         .routes(routes!(ops::ready))
         .routes(routes!(ops::metrics))
         .merge(v1::routes())
+        .merge(fhir::routes())
         .merge(hooks::routes(&http))
         .layer(axum::middleware::map_response(
             problem::problem_for_client_errors,
@@ -101,6 +103,7 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
             http.request_timeout(),
             request_deadline,
         ))
+        .layer(middleware::from_fn(fhir::outcomes_for_errors))
         .layer(middleware::from_fn(request_log::log_requests))
 }
 

@@ -63,6 +63,10 @@ const DOCS_PAGE: &str = include_str!("../../assets/redoc/index.html");
         (name = "sandbox", description = "The sandbox's outbox and patient stand-in; served only \
             while medrelay runs in sandbox mode. The sandbox's look-alikes of the providers' \
             APIs are not listed: they copy Meta's and Twilio's, whose documents describe them."),
+        (name = "fhir", description = "The clinic's messages as FHIR R4 records \
+            (`application/fhir+json`): every notification a CommunicationRequest, every message \
+            that reached a provider or came from a patient a Communication. Staff or admin keys; \
+            errors are OperationOutcomes."),
         (name = "operations", description = "Liveness, readiness and Prometheus metrics, for \
             orchestrators, load balancers and monitoring"),
     ),
@@ -72,6 +76,7 @@ pub(super) struct ApiDoc;
 /// Completes the document with what every operation has in common.
 pub(super) fn complete(document: &mut OpenApi) {
     let components = document.components.get_or_insert_with(Default::default);
+    components.schemas.extend(super::fhir::schemas());
     components.security_schemes.insert(
         BEARER_KEY.to_owned(),
         RefOr::T(SecurityScheme::Http(
@@ -103,7 +108,8 @@ pub(super) fn complete(document: &mut OpenApi) {
 
 /// What decides the answers an operation shares with others.
 struct Traits {
-    /// Takes the bearer key (`auth.rs`): every `/v1` and `/sandbox` route.
+    /// Takes the bearer key (`auth.rs`): every `/v1` and `/sandbox` route, and those that say
+    /// so (`/fhir`).
     authenticated: bool,
     /// Changes something, so a full database refuses it.
     writes: bool,
@@ -120,7 +126,9 @@ struct Traits {
 
 impl Traits {
     fn of(path: &str, operation: &Operation, writes: bool) -> Self {
-        let authenticated = path.starts_with("/v1/") || path.starts_with("/sandbox/");
+        let authenticated = path.starts_with("/v1/")
+            || path.starts_with("/sandbox/")
+            || operation.security.is_some();
         let body_types: Vec<&String> = match &operation.request_body {
             Some(RefOr::T(body)) => body.content.keys().collect(),
             _ => Vec::new(),
@@ -136,6 +144,8 @@ impl Traits {
                 .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Query)),
             errors_as: if path.starts_with("/s/") {
                 "text/plain"
+            } else if path.starts_with(super::fhir::PREFIX) {
+                super::fhir::MEDIA_TYPE
             } else {
                 PROBLEM_JSON
             },
@@ -235,10 +245,10 @@ fn request_id() -> utoipa::openapi::header::Header {
 /// An error answer: a problem body (or text), and the headers that go with its status.
 fn as_error(status: &str, answer: &mut Answer, content_type: &str) {
     if answer.content.is_empty() {
-        let schema: RefOr<Schema> = if content_type == PROBLEM_JSON {
-            Ref::from_schema_name("Problem").into()
-        } else {
-            Object::with_type(Type::String).into()
+        let schema: RefOr<Schema> = match content_type {
+            PROBLEM_JSON => Ref::from_schema_name("Problem").into(),
+            super::fhir::MEDIA_TYPE => Ref::from_schema_name("OperationOutcome").into(),
+            _ => Object::with_type(Type::String).into(),
         };
         answer.content.insert(
             content_type.to_owned(),

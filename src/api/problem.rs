@@ -41,6 +41,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("the request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
+    /// None of the formats the client accepts is one this answer comes in; says which do.
+    #[error("{0}")]
+    NotAcceptable(&'static str),
     #[error("the request body is larger than this server accepts (api.max_request_bytes)")]
     TooLarge,
     #[error("a provider webhook body may be at most 1 MiB")]
@@ -153,6 +156,11 @@ impl ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
                 "Unsupported media type",
+            ),
+            Self::NotAcceptable(_) => (
+                StatusCode::NOT_ACCEPTABLE,
+                "not-acceptable",
+                "Not acceptable",
             ),
             Self::TooLarge | Self::WebhookTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -316,15 +324,21 @@ impl ApiError {
         }
     }
 
+    /// What went wrong, for people: never the cause of an internal error.
+    pub(super) fn detail(&self) -> String {
+        let errors = self.field_errors();
+        match self {
+            Self::Internal(_) => "something went wrong on our side; it has been logged".to_owned(),
+            _ if errors.len() == 1 => format!("{}: {}", errors[0].field, errors[0].rule),
+            other => other.to_string(),
+        }
+    }
+
     /// The body: the fields every problem has, and a 429's account of whose limit it is.
     fn problem(&self) -> Problem<'_> {
         let (status, slug, title) = self.parts();
         let errors = self.field_errors();
-        let detail = match self {
-            Self::Internal(_) => "something went wrong on our side; it has been logged".to_owned(),
-            _ if errors.len() == 1 => format!("{}: {}", errors[0].field, errors[0].rule),
-            other => other.to_string(),
-        };
+        let detail = self.detail();
         let (patient_id, retry_at) = match self {
             Self::PatientLimit(limit) => (Some(limit.patient_id.as_str()), Some(limit.frees_at)),
             _ => (None, None),

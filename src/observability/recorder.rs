@@ -22,10 +22,15 @@ pub const DB_POOL_CONNECTIONS: &str = "medrelay_db_pool_connections";
 pub const WEBHOOK_DELIVERIES: &str = "medrelay_webhook_deliveries_total";
 pub const WEBHOOK_DELIVERY_DURATION: &str = "medrelay_webhook_delivery_seconds";
 pub const WEBHOOK_BACKLOG: &str = "medrelay_webhook_backlog";
+pub const FHIR_PUSHES: &str = "medrelay_fhir_pushes_total";
+pub const FHIR_PUSH_DURATION: &str = "medrelay_fhir_push_seconds";
+pub const FHIR_BACKLOG: &str = "medrelay_fhir_push_backlog";
+pub const FHIR_OLDEST_AGE: &str = "medrelay_fhir_push_oldest_age_seconds";
+pub const FHIR_PUSH_FAILING: &str = "medrelay_fhir_push_failing";
 pub const AUDIT_WRITE_FAILURES: &str = "medrelay_audit_write_failures_total";
 
 /// Every name above: what the dashboard in `ops/grafana/` may chart.
-pub const ALL_NAMES: [&str; 13] = [
+pub const ALL_NAMES: [&str; 18] = [
     HTTP_REQUESTS,
     HTTP_REQUEST_DURATION,
     NOTIFICATIONS,
@@ -38,6 +43,11 @@ pub const ALL_NAMES: [&str; 13] = [
     WEBHOOK_DELIVERIES,
     WEBHOOK_DELIVERY_DURATION,
     WEBHOOK_BACKLOG,
+    FHIR_PUSHES,
+    FHIR_PUSH_DURATION,
+    FHIR_BACKLOG,
+    FHIR_OLDEST_AGE,
+    FHIR_PUSH_FAILING,
     AUDIT_WRITE_FAILURES,
 ];
 
@@ -169,5 +179,35 @@ fn describe_delivery() {
         Unit::Seconds,
         "Time a webhook receiver took to answer"
     );
-    describe_gauge!(WEBHOOK_BACKLOG, "Webhook messages waiting to be delivered");
+    describe_gauge!(
+        WEBHOOK_BACKLOG,
+        "Webhook messages waiting to be delivered (sampled)"
+    );
+    describe_fhir();
+}
+
+fn describe_fhir() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        FHIR_PUSHES,
+        "Pushes to clinics' FHIR servers, by outcome (pushed, retrying, dropped)"
+    );
+    describe_histogram!(
+        FHIR_PUSH_DURATION,
+        Unit::Seconds,
+        "Time a clinic's FHIR server took to answer a push"
+    );
+    describe_gauge!(
+        FHIR_BACKLOG,
+        "Records waiting to be pushed to the clinic's FHIR server, by clinic (sampled)"
+    );
+    describe_gauge!(
+        FHIR_OLDEST_AGE,
+        Unit::Seconds,
+        "How long the oldest unpushed change has waited, by clinic (sampled)"
+    );
+    describe_gauge!(
+        FHIR_PUSH_FAILING,
+        "Records whose pushes have failed for longer than fhir.alert_after_ms, by clinic (sampled)"
+    );
 }
