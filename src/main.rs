@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use medrelay::Config;
 use medrelay::app::{Application, StandaloneSandbox};
+use medrelay::audit::export::AuditExport;
 use medrelay::domain::{
     ApiKeyId, ClinicProfile, Language, ONE_LINE_RULE, Phone, PhoneRegion, TimeZoneName, is_one_line,
 };
@@ -47,6 +48,11 @@ enum Command {
     Apikey {
         #[command(subcommand)]
         command: ApiKeyCommand,
+    },
+    /// Read the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// Run only the sandbox provider, as its own process: its look-alike APIs on `--listen`, its
     /// SMTP server on `sandbox.smtp_listen`, its outbox in `database_url` (its own, not the
@@ -138,6 +144,12 @@ struct ClinicUpdate {
 }
 
 #[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Print a clinic's audit entries as JSON lines, oldest first: the fields of `GET /v1/audit`.
+    Export(AuditExport),
+}
+
+#[derive(Debug, Subcommand)]
 enum ApiKeyCommand {
     /// Create an API key; the key is printed alone on the last line, once.
     Create {
@@ -190,6 +202,9 @@ async fn main() -> ExitCode {
         Command::Apikey {
             command: ApiKeyCommand::Revoke { clinic, id },
         } => revoke_key(&config, &clinic, &id).await,
+        Command::Audit {
+            command: AuditCommand::Export(export),
+        } => export_audit(&config, &export).await,
         Command::Sandbox { listen, gateway } => sandbox(&config, listen, gateway).await,
     };
     match result {
@@ -474,6 +489,14 @@ async fn clinic_retention(config: &Config, command: ClinicRetention) -> CliResul
         "clinic {} keeps message texts {} days and media {} days",
         clinic.slug, periods.message_text_days, periods.media_days
     );
+    store.close().await;
+    Ok(())
+}
+
+async fn export_audit(config: &Config, export: &AuditExport) -> CliResult {
+    let store = Store::connect(&config.database_url).await?;
+    let written = export.run(&store, &mut std::io::stdout().lock()).await?;
+    eprintln!("exported {written} audit entries");
     store.close().await;
     Ok(())
 }

@@ -521,3 +521,68 @@ fn the_sandbox_as_its_own_process_refuses_to_start_without_the_accounts_it_accep
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn the_audit_trail_is_exported_as_json_lines_oldest_first() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+    stdout(&medrelay(
+        &url,
+        &["clinic", "create", "hadar", "--name", "Hadar"],
+    ));
+    let created = stdout(&medrelay(
+        &url,
+        &["apikey", "create", "--clinic", "hadar", "--role", "staff"],
+    ));
+    let key = created.lines().last().expect("the key").to_owned();
+    let config = Config {
+        database_url: url.clone(),
+        listen: "127.0.0.1:0".parse().expect("address"),
+        bootstrap_demo: false,
+        ..Config::default()
+    };
+    let running = Application::build(config).await.expect("starts").start();
+    let client = reqwest::Client::new();
+    let patient = format!("http://{}/v1/patients/p-1", running.addr);
+    let put = client
+        .put(&patient)
+        .bearer_auth(&key)
+        .json(&serde_json::json!({ "name": "Dana Levi", "phone": "+972541234567" }))
+        .send()
+        .await
+        .expect("put");
+    let read = client
+        .get(&patient)
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("get");
+    running.stop().await;
+
+    let everything = stdout(&medrelay(&url, &["audit", "export", "--clinic", "hadar"]));
+    let none = stdout(&medrelay(
+        &url,
+        &[
+            "audit",
+            "export",
+            "--clinic",
+            "hadar",
+            "--from",
+            "2999-01-01T00:00:00Z",
+        ],
+    ));
+
+    assert!(put.status().is_success() && read.status().is_success());
+    let lines: Vec<serde_json::Value> = everything
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    let actions: Vec<&str> = lines
+        .iter()
+        .map(|entry| entry["action"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(actions, ["patient.update", "patient.read"]);
+    assert!(lines.iter().all(|e| e["resource_id"] == "p-1"));
+    assert!(!everything.contains("Dana") && !everything.contains("541234567"));
+    assert_eq!(none, "");
+}

@@ -1,8 +1,10 @@
 //! The HTTP edge: routes, authentication and validation. Handlers stay thin: they turn requests
 //! into domain values, call the store, and map errors to problem+json.
 
+mod audit_trail;
 mod auth;
 mod created;
+mod fhir;
 mod hooks;
 mod json;
 mod openapi;
@@ -30,6 +32,7 @@ use utoipa_axum::routes;
 pub use auth::{FailedAuthLimit, KeyGuard};
 pub use problem::{ApiError, FieldError};
 
+use crate::audit::AuditLog;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::dispatch::Heartbeat;
@@ -60,6 +63,8 @@ pub struct AppState {
     pub secure_links: Arc<SecureLinks>,
     /// The dispatcher's sign of life, for `/ready`.
     pub dispatcher_heartbeat: Arc<Heartbeat>,
+    /// Where the audit middleware records who did what.
+    pub audit: AuditLog,
 }
 
 /// Every route; with a sandbox, its pages and look-alike provider APIs too. The documented
@@ -72,6 +77,7 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
         .routes(routes!(ops::ready))
         .routes(routes!(ops::metrics))
         .merge(v1::routes())
+        .merge(fhir::routes())
         .merge(hooks::routes(&http))
         .layer(axum::middleware::map_response(
             problem::problem_for_client_errors,
@@ -84,7 +90,9 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
     let (api, mut document) = documented.split_for_parts();
     openapi::complete(&mut document);
     let look_alikes = sandbox.map(crate::sandbox::router).unwrap_or_default();
+    let audit = middleware::from_fn_with_state(state.clone(), audit_trail::audit_requests);
     api.merge(openapi::routes(&document))
+        .layer(audit)
         .with_state(state)
         .merge(look_alikes)
         .fallback(|| async { ApiError::NotFound("route") })
@@ -95,6 +103,7 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
             http.request_timeout(),
             request_deadline,
         ))
+        .layer(middleware::from_fn(fhir::outcomes_for_errors))
         .layer(middleware::from_fn(request_log::log_requests))
 }
 

@@ -52,6 +52,9 @@ const DOCS_PAGE: &str = include_str!("../../assets/redoc/index.html");
         (name = "conversations", description = "The clinic's inbox, one conversation per patient"),
         (name = "keys", description = "The clinic's API keys"),
         (name = "stats", description = "The clinic's figures over a period"),
+        (name = "audit", description = "Who changed what, and who read patients' content: \
+            every change and every such read through `/v1` and `/fhir/r4` is recorded, and no \
+            API changes or removes an entry"),
         (name = "webhooks", description = "The booking system's webhook endpoints: signed per \
             Standard Webhooks, retried for over a day, in order per notification"),
         (name = "provider webhooks", description = "Status and inbound webhooks from Meta and \
@@ -60,6 +63,10 @@ const DOCS_PAGE: &str = include_str!("../../assets/redoc/index.html");
         (name = "sandbox", description = "The sandbox's outbox and patient stand-in; served only \
             while medrelay runs in sandbox mode. The sandbox's look-alikes of the providers' \
             APIs are not listed: they copy Meta's and Twilio's, whose documents describe them."),
+        (name = "fhir", description = "The clinic's messages as FHIR R4 records \
+            (`application/fhir+json`): every notification a CommunicationRequest, every message \
+            that reached a provider or came from a patient a Communication. Staff or admin keys; \
+            errors are OperationOutcomes."),
         (name = "operations", description = "Liveness, readiness and Prometheus metrics, for \
             orchestrators, load balancers and monitoring"),
     ),
@@ -69,6 +76,7 @@ pub(super) struct ApiDoc;
 /// Completes the document with what every operation has in common.
 pub(super) fn complete(document: &mut OpenApi) {
     let components = document.components.get_or_insert_with(Default::default);
+    components.schemas.extend(super::fhir::schemas());
     components.security_schemes.insert(
         BEARER_KEY.to_owned(),
         RefOr::T(SecurityScheme::Http(
@@ -100,10 +108,13 @@ pub(super) fn complete(document: &mut OpenApi) {
 
 /// What decides the answers an operation shares with others.
 struct Traits {
-    /// Takes the bearer key (`auth.rs`): every `/v1` and `/sandbox` route.
+    /// Takes the bearer key (`auth.rs`): every `/v1` and `/sandbox` route, and those that say
+    /// so (`/fhir`).
     authenticated: bool,
     /// Changes something, so a full database refuses it.
     writes: bool,
+    /// Shows patients' content, so it is withheld when its audit entry cannot be written.
+    audited_read: bool,
     /// Reads a JSON body through `json.rs`, which refuses other types and broken JSON (provider
     /// webhooks take the bytes as sent, to check the signature over them).
     json_body: bool,
@@ -115,7 +126,9 @@ struct Traits {
 
 impl Traits {
     fn of(path: &str, operation: &Operation, writes: bool) -> Self {
-        let authenticated = path.starts_with("/v1/") || path.starts_with("/sandbox/");
+        let authenticated = path.starts_with("/v1/")
+            || path.starts_with("/sandbox/")
+            || operation.security.is_some();
         let body_types: Vec<&String> = match &operation.request_body {
             Some(RefOr::T(body)) => body.content.keys().collect(),
             _ => Vec::new(),
@@ -123,12 +136,16 @@ impl Traits {
         Self {
             authenticated,
             writes,
+            audited_read: !writes
+                && crate::audit::routes::recorded(&axum::http::Method::GET, path).is_some(),
             json_body: authenticated && body_types.iter().any(|t| t.ends_with("json")),
             has_body: !body_types.is_empty(),
             has_query: (operation.parameters.iter().flatten())
                 .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Query)),
             errors_as: if path.starts_with("/s/") {
                 "text/plain"
+            } else if path.starts_with(super::fhir::PREFIX) {
+                super::fhir::MEDIA_TYPE
             } else {
                 PROBLEM_JSON
             },
@@ -164,7 +181,13 @@ impl Traits {
             (
                 "503",
                 "The database cannot be reached right now; nothing was changed",
-                true,
+                !self.audited_read,
+            ),
+            (
+                "503",
+                "The database cannot be reached right now, or this read cannot be written to \
+                 the audit trail: its content is withheld",
+                self.audited_read,
             ),
             (
                 "507",
@@ -222,10 +245,10 @@ fn request_id() -> utoipa::openapi::header::Header {
 /// An error answer: a problem body (or text), and the headers that go with its status.
 fn as_error(status: &str, answer: &mut Answer, content_type: &str) {
     if answer.content.is_empty() {
-        let schema: RefOr<Schema> = if content_type == PROBLEM_JSON {
-            Ref::from_schema_name("Problem").into()
-        } else {
-            Object::with_type(Type::String).into()
+        let schema: RefOr<Schema> = match content_type {
+            PROBLEM_JSON => Ref::from_schema_name("Problem").into(),
+            super::fhir::MEDIA_TYPE => Ref::from_schema_name("OperationOutcome").into(),
+            _ => Object::with_type(Type::String).into(),
         };
         answer.content.insert(
             content_type.to_owned(),

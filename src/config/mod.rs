@@ -20,8 +20,8 @@ use crate::domain::ReminderOffset;
 use env::{TextEnv, without_value};
 pub use observability::{MetricsConfig, TelemetryConfig};
 pub use sections::{
-    ApiConfig, AppointmentsConfig, DeliveryTimeouts, DispatchConfig, HttpConfig, ProviderAccounts,
-    RetentionConfig, SandboxConfig, SandboxSecrets, SenderRates, WebhooksConfig,
+    ApiConfig, AppointmentsConfig, DeliveryTimeouts, DispatchConfig, FhirConfig, HttpConfig,
+    ProviderAccounts, RetentionConfig, SandboxConfig, SandboxSecrets, SenderRates, WebhooksConfig,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,6 +55,7 @@ pub struct Config {
     pub appointments: AppointmentsConfig,
     pub webhooks: WebhooksConfig,
     pub retention: RetentionConfig,
+    pub fhir: FhirConfig,
     pub metrics: MetricsConfig,
     pub telemetry: TelemetryConfig,
 }

@@ -38,6 +38,7 @@ mod clinic_profile;
 mod contact;
 mod content;
 mod event;
+mod fhir_push;
 mod field;
 mod hours;
 mod ids;
@@ -58,15 +59,18 @@ pub use callback::{CallbackOutcome, CallbackStatus};
 pub use clinic_profile::{ClinicProfile, ClinicProfileText, DIALABLE_RULE, channel_list};
 pub use contact::{EmailAddress, Language, TimeZoneName};
 pub use content::{AttemptContent, ContentKind, SentTemplate};
-pub use event::{Actor, Cancellation, Event, ProviderError, ReminderTiming, ScheduleChange};
+pub use event::{
+    Actor, Cancellation, Event, FHIR_PUSH_ALERT, ProviderError, ReminderTiming, ScheduleChange,
+};
+pub use fhir_push::{FhirAuth, FhirSubject, IDENTIFIER_SYSTEM_RULE, identifier_system, token_hint};
 pub use field::FieldError;
 pub use hours::{
     ClinicHours, ClinicHoursText, DAY_NAMES, OpenWindow, QuietHours, TimeOfDay, WeekText,
     WindowText,
 };
 pub use ids::{
-    ApiKeyId, AppointmentId, AttemptId, CallbackTaskId, ClinicId, InboundMessageId, NotificationId,
-    PatientId, SecureLinkId, WebhookEndpointId, WebhookEventId,
+    ApiKeyId, AppointmentId, AttemptId, AuditEntryId, CallbackTaskId, ClinicId, InboundMessageId,
+    NotificationId, PatientId, SecureLinkId, WebhookEndpointId, WebhookEventId,
 };
 pub use inbound::{
     AutoReply, BUILT_IN_LABELS, ConversationStatus, InboundMedia, InboundMessage, Intent, Origin,

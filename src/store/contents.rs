@@ -80,19 +80,25 @@ columns! {
 }
 
 #[derive(sqlx::FromRow)]
-struct ContentRow {
+pub(super) struct ContentRow {
     attempt_id: String,
-    kind: String,
-    language: String,
-    subject: Option<String>,
-    text: Option<String>,
-    template_name: Option<String>,
-    template_params: Option<String>,
+    #[sqlx(flatten)]
+    content: StoredContent,
 }
 
-impl ContentRow {
-    /// The attempt id and its content.
-    fn into_entry(self) -> Result<(String, AttemptContent), StoreError> {
+/// An attempt's content as `attempt_contents` holds it.
+#[derive(sqlx::FromRow)]
+pub(super) struct StoredContent {
+    pub(super) kind: String,
+    pub(super) language: String,
+    pub(super) subject: Option<String>,
+    pub(super) text: Option<String>,
+    pub(super) template_name: Option<String>,
+    pub(super) template_params: Option<String>,
+}
+
+impl StoredContent {
+    pub(super) fn into_content(self) -> Result<AttemptContent, StoreError> {
         let row = self;
         let kind = ContentKind::parse(&row.kind)
             .ok_or_else(|| StoreError::Corrupt(format!("attempt_contents.kind {}", row.kind)))?;
@@ -110,14 +116,20 @@ impl ContentRow {
                 Ok::<_, StoreError>(SentTemplate { name, params })
             })
             .transpose()?;
-        let content = AttemptContent {
+        Ok(AttemptContent {
             kind,
             language: row.language,
             subject: row.subject,
             text: row.text,
             template,
-        };
-        Ok((row.attempt_id, content))
+        })
+    }
+}
+
+impl ContentRow {
+    /// The attempt id and its content.
+    pub(super) fn into_entry(self) -> Result<(String, AttemptContent), StoreError> {
+        Ok((self.attempt_id, self.content.into_content()?))
     }
 }
 

@@ -11,6 +11,7 @@ use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 
 use super::events::EventBatch;
+use super::fhir_push::enqueue_patient_fhir_pushes;
 use super::notification_feed::with_feed_position;
 use super::redaction::{Redaction, Scope};
 use super::{Store, StoreError, for_update, millis};
@@ -75,6 +76,8 @@ impl Store {
             .await?;
         forget_addresses(&mut tx, clinic, &patient).await?;
         erase_patient_row(&mut tx, &id, now).await?;
+        // Their records on the clinic's FHIR server name them, the ones emptied earlier too.
+        enqueue_patient_fhir_pushes(&mut tx, clinic, &id, millis(now)).await?;
         let event = Event::PatientErased { cancelled };
         events.add_to_conversation(clinic, &id, None, now, by, &event)?;
         events.write(&mut tx).await?;

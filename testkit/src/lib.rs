@@ -7,17 +7,24 @@
 //! - [`outbox`]: what the sandbox says each patient received;
 //! - [`webhook_receiver`]: a booking system's webhook receiver that verifies every signature with
 //!   the Standard Webhooks reference verifier and keeps each event once;
+//! - [`fhir_r4`]: whether a resource medrelay emitted is valid FHIR R4 (strict parse, value sets);
+//! - [`fhir_server`]: a clinic's FHIR server that holds pushes to R4's transaction semantics
+//!   ([`fhir_transaction`]) and plays its failures;
 //! - [`wait`]: waiting for a condition with a deadline, instead of sleeping a guessed time.
 //!
 //! It knows medrelay only from the outside (HTTP, the command line, the sandbox's table), so it
 //! builds without the gateway and serves in-process and out-of-process tests alike.
 
 pub mod database;
+pub mod fhir_r4;
+pub mod fhir_server;
+pub mod fhir_transaction;
 pub mod outbox;
 pub mod process;
 pub mod wait;
 pub mod webhook_receiver;
 
 pub use database::{Backend, TestDatabase};
+pub use fhir_server::FhirServer;
 pub use process::{Process, free_port};
 pub use webhook_receiver::{ReceivedEvent, WebhookReceiver};

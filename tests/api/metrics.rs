@@ -19,10 +19,10 @@ use serde_json::{Value, json};
 use crate::harness::TestApp;
 
 /// One scrape, parsed.
-struct Scrape(prometheus_parse::Scrape);
+pub(crate) struct Scrape(prometheus_parse::Scrape);
 
 impl Scrape {
-    async fn of(client: &Client, base: &str, token: Option<&str>) -> Self {
+    pub(crate) async fn of(client: &Client, base: &str, token: Option<&str>) -> Self {
         let mut request = client.get(format!("{base}/metrics"));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -41,7 +41,7 @@ impl Scrape {
 
     /// The sum of `metric`'s samples whose labels include `labels`; a histogram counts its
     /// observations.
-    fn value(&self, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    pub(crate) fn value(&self, metric: &str, labels: &[(&str, &str)]) -> f64 {
         self.0
             .samples
             .iter()
