@@ -122,11 +122,7 @@ pub(super) async fn audit_requests(
 
 /// The answer when the entry of `recorded` could not be written: a read's content is withheld;
 /// a change is done already, and its answer says so.
-fn unrecorded(
-    recorded: &Recorded,
-    response: Response,
-    error: BatchError,
-) -> Response {
+fn unrecorded(recorded: &Recorded, response: Response, error: BatchError) -> Response {
     if recorded.is_read && response.status().is_success() {
         crate::observability::record_audit_failure("withheld");
         return ApiError::AuditUnavailable(Box::new(error)).into_response();

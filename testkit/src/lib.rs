@@ -19,8 +19,8 @@
 //! It knows medrelay only from the outside (HTTP, the command line, the sandbox's table), so it
 //! builds without the gateway and serves in-process and out-of-process tests alike.
 
-pub mod crash_run;
 pub mod browser;
+pub mod crash_run;
 pub mod database;
 pub mod fhir_r4;
 pub mod fhir_server;
