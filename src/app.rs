@@ -11,11 +11,13 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::api::{self, AppState, FailedAuthLimit, KeyGuard};
+use crate::audit::AuditLog;
 use crate::booking_webhooks::WebhookSender;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, SandboxUndecided};
 use crate::dispatch::Dispatcher;
 use crate::intake::{ClinicSettingsCache, Intake};
+use crate::outbox::fhir::FhirPusher;
 use crate::providers::{ProviderSetupError, Providers};
 use crate::sandbox::{Sandbox, SandboxError};
 use crate::secure_link::SecureLinks;
@@ -39,7 +41,7 @@ pub enum StartError {
     Provider(#[from] ProviderSetupError),
     #[error(transparent)]
     SandboxUndecided(#[from] SandboxUndecided),
-    #[error("cannot set up the webhook client: {0}")]
+    #[error("cannot set up the webhook or FHIR client: {0}")]
     WebhookClient(#[from] reqwest::Error),
 }
 
@@ -49,6 +51,7 @@ pub struct Application {
     state: AppState,
     dispatcher: Arc<Dispatcher>,
     webhooks: Arc<WebhookSender>,
+    fhir: Arc<FhirPusher>,
     sandbox: Option<Arc<Sandbox>>,
 }
 
@@ -58,8 +61,8 @@ pub struct RunningApp {
     pub addr: SocketAddr,
     pub store: Store,
     stop: watch::Sender<bool>,
-    /// The dispatcher, the webhook sender, the secure links' expiry records, the overdue sweep
-    /// and the sandbox's status reports.
+    /// The dispatcher, the webhook sender, the FHIR pusher, the secure links' expiry records, the
+    /// overdue sweep, the retention runs and the sandbox's status reports.
     workers: Vec<JoinHandle<()>>,
     stop_serving: watch::Sender<bool>,
     server: JoinHandle<()>,
@@ -164,7 +167,14 @@ impl Application {
             Arc::clone(&clock),
             config.webhooks.clone(),
         )?);
+        let fhir = Arc::new(FhirPusher::new(
+            store.clone(),
+            Arc::clone(&clock),
+            config.webhooks.clone(),
+            config.fhir.clone(),
+        )?);
         let state = AppState {
+            audit: AuditLog::start(store.clone()),
             store,
             keys: Arc::new(KeyGuard::new(&config.api)),
             auth_failures: Arc::new(FailedAuthLimit::new(&config.http)),
@@ -183,6 +193,7 @@ impl Application {
             state,
             dispatcher,
             webhooks,
+            fhir,
             sandbox,
         })
     }
@@ -215,6 +226,8 @@ impl Application {
         let secure_links = Arc::clone(&self.state.secure_links);
         let clock = Arc::clone(&self.state.clock);
         let metrics = self.state.config.metrics.clone();
+        let retention_config = self.state.config.retention.clone();
+        let fhir_alert_after = self.state.config.fhir.alert_after();
         crate::observability::otlp::start_export(
             &self.state.config.telemetry,
             reqwest::Client::new(),
@@ -232,10 +245,23 @@ impl Application {
             stopped.clone(),
         ));
         let webhooks = tokio::spawn(Arc::clone(&self.webhooks).run_until_stopped(stopped.clone()));
-        let sampler =
-            crate::observability::Sampler::new(store.clone(), Arc::clone(&clock), &metrics);
+        let retention = tokio::spawn(crate::retention::run_until_stopped(
+            store.clone(),
+            Arc::clone(&clock),
+            retention_config,
+            stopped.clone(),
+        ));
+        let fhir = tokio::spawn(Arc::clone(&self.fhir).run_until_stopped(stopped.clone()));
+        let sampler = crate::observability::Sampler::new(
+            store.clone(),
+            Arc::clone(&clock),
+            &metrics,
+            fhir_alert_after,
+        );
         let sampler = tokio::spawn(sampler.run_until_stopped(stopped.clone()));
-        let mut workers = vec![dispatcher, webhooks, expiries, overdue, sampler];
+        let mut workers = vec![
+            dispatcher, webhooks, fhir, expiries, overdue, sampler, retention,
+        ];
         if let Some(sandbox) = self.sandbox {
             workers.push(tokio::spawn(report_sandbox_statuses(sandbox, stopped)));
         }

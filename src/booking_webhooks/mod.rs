@@ -5,12 +5,13 @@
 //!
 //! - this file: the loop and one round from claim to recorded tries;
 //! - `signing`: secrets and `webhook-signature`;
-//! - `payload`: the body, from the stored message;
-//! - `target`: which URLs and addresses webhooks may go to.
+//! - `payload`: the body, from the stored message.
+//!
+//! The loop, the client, the backoff and the targets' checks are the outboxes' shared ones
+//! ([`crate::outbox`]).
 
 mod payload;
 mod signing;
-mod target;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,14 +21,12 @@ use jiff::{SignedDuration, Timestamp};
 use tokio::sync::watch;
 
 pub use signing::{new_secret, signature_header};
-pub use target::{TargetError, check_target, is_private};
 
 use crate::clock::{SharedClock, later};
 use crate::config::WebhooksConfig;
+use crate::observability::recorder::{WEBHOOK_DELIVERIES, WEBHOOK_DELIVERY_DURATION};
+use crate::outbox::{self, Rounds};
 use crate::store::{ClaimedWebhook, Store, StoreError, WebhookOutcome, WebhookResult};
-
-/// How often the backlog gauge is read when the sender is idle.
-const BACKLOG_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Debug)]
 pub struct WebhookSender {
@@ -43,15 +42,11 @@ impl WebhookSender {
         clock: SharedClock,
         config: WebhooksConfig,
     ) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout())
-            .connect_timeout(config.timeout())
-            .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(target::GuardedResolver {
-                allow_private: config.allow_private_targets,
-            }))
-            .user_agent(concat!("medrelay-webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let client = outbox::client(
+            config.timeout(),
+            config.target_rule(),
+            concat!("medrelay-webhooks/", env!("CARGO_PKG_VERSION")),
+        )?;
         Ok(Self {
             store,
             clock,
@@ -61,28 +56,9 @@ impl WebhookSender {
     }
 
     /// Delivers due messages until `stop`; the round in flight finishes first.
-    pub async fn run_until_stopped(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+    pub async fn run_until_stopped(self: Arc<Self>, stop: watch::Receiver<bool>) {
         let idle = Duration::from_millis(self.config.poll_interval_ms);
-        let mut backlog_read = Instant::now() - BACKLOG_EVERY;
-        while !*stop.borrow() {
-            match self.deliver_due().await {
-                Ok(0) => {
-                    if backlog_read.elapsed() >= BACKLOG_EVERY {
-                        backlog_read = Instant::now();
-                        self.report_backlog().await;
-                    }
-                    tokio::select! {
-                        () = tokio::time::sleep(idle) => {}
-                        _ = stop.changed() => {}
-                    }
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::error!(%error, "webhook round failed");
-                    tokio::time::sleep(idle).await;
-                }
-            }
-        }
+        outbox::run_until_stopped(self, idle, stop).await;
     }
 
     /// One round: claim due messages, send them side by side, record every try. Returns how
@@ -131,9 +107,8 @@ impl WebhookSender {
             None => WebhookResult::Delivered,
             Some(_) => self.after_failure(&message, at),
         };
-        metrics::counter!("medrelay_webhook_deliveries_total", "outcome" => result.as_str())
-            .increment(1);
-        metrics::histogram!("medrelay_webhook_delivery_seconds").record(elapsed.as_secs_f64());
+        metrics::counter!(WEBHOOK_DELIVERIES, "outcome" => result.as_str()).increment(1);
+        metrics::histogram!(WEBHOOK_DELIVERY_DURATION).record(elapsed.as_secs_f64());
         if let Some(error) = &error {
             tracing::info!(endpoint = %message.endpoint_id, event = %message.event_id, %error, outcome = result.as_str(), "webhook try failed");
         }
@@ -168,7 +143,7 @@ impl WebhookSender {
             .body(body)
             .send()
             .await
-            .map_err(|e| failure(&e))?;
+            .map_err(|e| outbox::failure(&e))?;
         Ok(response.status().as_u16())
     }
 
@@ -177,29 +152,20 @@ impl WebhookSender {
         let first = message.first_tried_at().ok().flatten().unwrap_or(now);
         let give_up_at = later(first, Duration::from_millis(self.config.retry_for_ms));
         let tries = u32::try_from(message.tries + 1).unwrap_or(u32::MAX);
-        let next = later(now, self.config.retry_delay(tries));
+        let delay = outbox::retry_delay(self.config.retry_base_ms, self.config.retry_cap_ms, tries);
+        let next = later(now, delay);
         if now >= give_up_at {
             WebhookResult::GaveUp
         } else {
             WebhookResult::Retry { at: next }
         }
     }
-
-    async fn report_backlog(&self) {
-        match self.store.webhook_backlog().await {
-            Ok(n) => metrics::gauge!("medrelay_webhook_backlog").set(n as f64),
-            Err(error) => tracing::warn!(%error, "webhook backlog not read"),
-        }
-    }
 }
 
-/// Why a request got no answer, in a word or two (never a URL, which may hold a token).
-fn failure(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        "timeout".to_owned()
-    } else if error.is_connect() {
-        "connect".to_owned()
-    } else {
-        "request".to_owned()
+impl Rounds for WebhookSender {
+    const NAME: &'static str = "webhooks";
+
+    async fn deliver_due(&self) -> Result<usize, StoreError> {
+        WebhookSender::deliver_due(self).await
     }
 }

@@ -12,6 +12,7 @@ use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ReminderOffset;
+use crate::outbox::TargetRule;
 
 /// One set of provider accounts. A channel left out is served by the sandbox when it is
 /// enabled, and is not available otherwise.
@@ -318,14 +319,65 @@ impl WebhooksConfig {
         Duration::from_millis(self.lease_ms)
     }
 
-    /// The delay before try `tries + 1`, after `tries` failed: doubling from `retry_base_ms` up
-    /// to `retry_cap_ms`, with ±20% jitter.
-    pub fn retry_delay(&self, tries: u32) -> Duration {
-        let doubled = self
-            .retry_base_ms
-            .saturating_mul(1u64 << tries.saturating_sub(1).min(40));
-        let delay = doubled.min(self.retry_cap_ms) as f64;
-        let jitter = rand::rng().random_range(0.8..=1.2);
-        Duration::from_millis((delay * jitter) as u64)
+    /// Which targets endpoints may be at.
+    pub fn target_rule(&self) -> TargetRule {
+        TargetRule::new(self.allow_private_targets, "webhooks.allow_private_targets")
+    }
+}
+
+/// Pushes to the clinics' FHIR servers. They go out through the same outbox mechanism as the
+/// webhooks and share `webhooks`' retry schedule, lease, batch size, concurrency and polling;
+/// here is what differs. A push is never given up: the record belongs in the medical file, so it
+/// is retried (at most `webhooks.retry_cap_ms` apart) until the server takes it or the clinic
+/// removes the server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FhirConfig {
+    /// A server that has not answered by then has failed this try.
+    pub timeout_ms: u64,
+    /// A record whose pushes have failed this long raises an alert: an event for the clinic,
+    /// and `medrelay_fhir_push_failing` in `/metrics`.
+    pub alert_after_ms: u64,
+    /// Whether servers may be on loopback, private-range or link-local addresses (and on plain
+    /// `http://` there).
+    pub allow_private_targets: bool,
+}
+
+impl FhirConfig {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+
+    pub fn alert_after(&self) -> Duration {
+        Duration::from_millis(self.alert_after_ms)
+    }
+
+    /// Which targets servers may be at.
+    pub fn target_rule(&self) -> TargetRule {
+        TargetRule::new(self.allow_private_targets, "fhir.allow_private_targets")
+    }
+}
+
+/// The daily run that removes message texts and media past each clinic's retention periods
+/// (`/v1/clinic/retention`), at 03:00 in the clinic's time zone.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// How often an instance looks for a clinic whose run is due.
+    pub poll_interval_ms: u64,
+    /// Records one transaction removes at most, so a backlog never holds the writer long.
+    pub batch_size: u32,
+    /// How long a run's claim lasts; it is renewed with every batch, and a crashed instance's
+    /// run is taken over once it runs out.
+    pub lease_ms: u64,
+}
+
+impl RetentionConfig {
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms)
+    }
+
+    pub fn lease(&self) -> Duration {
+        Duration::from_millis(self.lease_ms)
     }
 }

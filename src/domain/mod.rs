@@ -38,6 +38,7 @@ mod clinic_profile;
 mod contact;
 mod content;
 mod event;
+mod fhir_push;
 mod field;
 mod hours;
 mod ids;
@@ -47,6 +48,7 @@ mod patient;
 mod phone;
 mod reason;
 mod reminder_offset;
+mod retention;
 mod secure_link;
 mod text;
 mod topic;
@@ -57,15 +59,18 @@ pub use callback::{CallbackOutcome, CallbackStatus};
 pub use clinic_profile::{ClinicProfile, ClinicProfileText, DIALABLE_RULE, channel_list};
 pub use contact::{EmailAddress, Language, TimeZoneName};
 pub use content::{AttemptContent, ContentKind, SentTemplate};
-pub use event::{Actor, Cancellation, Event, ProviderError, ReminderTiming, ScheduleChange};
+pub use event::{
+    Actor, Cancellation, Event, FHIR_PUSH_ALERT, ProviderError, ReminderTiming, ScheduleChange,
+};
+pub use fhir_push::{FhirAuth, FhirSubject, IDENTIFIER_SYSTEM_RULE, identifier_system, token_hint};
 pub use field::FieldError;
 pub use hours::{
     ClinicHours, ClinicHoursText, DAY_NAMES, OpenWindow, QuietHours, TimeOfDay, WeekText,
     WindowText,
 };
 pub use ids::{
-    ApiKeyId, AppointmentId, AttemptId, CallbackTaskId, ClinicId, InboundMessageId, NotificationId,
-    PatientId, SecureLinkId, WebhookEndpointId, WebhookEventId,
+    ApiKeyId, AppointmentId, AttemptId, AuditEntryId, CallbackTaskId, ClinicId, InboundMessageId,
+    NotificationId, PatientId, SecureLinkId, WebhookEndpointId, WebhookEventId,
 };
 pub use inbound::{
     AutoReply, BUILT_IN_LABELS, ConversationStatus, InboundMedia, InboundMessage, Intent, Origin,
@@ -78,6 +83,7 @@ pub use reason::{
     HoursRule, Reason, ReminderSkip, RouteSource, SkipReason, UsedUp, clinic_time, no_channel_left,
 };
 pub use reminder_offset::ReminderOffset;
+pub use retention::{Removal, RetentionCounts, RetentionPeriods};
 pub use secure_link::{LinkEvent, Proof};
 pub use text::{ONE_LINE_RULE, is_one_line};
 pub use topic::{Sensitivity, Topic};

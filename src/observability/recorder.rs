@@ -22,9 +22,15 @@ pub const DB_POOL_CONNECTIONS: &str = "medrelay_db_pool_connections";
 pub const WEBHOOK_DELIVERIES: &str = "medrelay_webhook_deliveries_total";
 pub const WEBHOOK_DELIVERY_DURATION: &str = "medrelay_webhook_delivery_seconds";
 pub const WEBHOOK_BACKLOG: &str = "medrelay_webhook_backlog";
+pub const FHIR_PUSHES: &str = "medrelay_fhir_pushes_total";
+pub const FHIR_PUSH_DURATION: &str = "medrelay_fhir_push_seconds";
+pub const FHIR_BACKLOG: &str = "medrelay_fhir_push_backlog";
+pub const FHIR_OLDEST_AGE: &str = "medrelay_fhir_push_oldest_age_seconds";
+pub const FHIR_PUSH_FAILING: &str = "medrelay_fhir_push_failing";
+pub const AUDIT_WRITE_FAILURES: &str = "medrelay_audit_write_failures_total";
 
 /// Every name above: what the dashboard in `ops/grafana/` may chart.
-pub const ALL_NAMES: [&str; 12] = [
+pub const ALL_NAMES: [&str; 18] = [
     HTTP_REQUESTS,
     HTTP_REQUEST_DURATION,
     NOTIFICATIONS,
@@ -37,6 +43,12 @@ pub const ALL_NAMES: [&str; 12] = [
     WEBHOOK_DELIVERIES,
     WEBHOOK_DELIVERY_DURATION,
     WEBHOOK_BACKLOG,
+    FHIR_PUSHES,
+    FHIR_PUSH_DURATION,
+    FHIR_BACKLOG,
+    FHIR_OLDEST_AGE,
+    FHIR_PUSH_FAILING,
+    AUDIT_WRITE_FAILURES,
 ];
 
 /// Latency buckets, in seconds: from a cached read (1 ms) to a provider's slowest answer (30 s).
@@ -93,6 +105,12 @@ pub fn record_provider_request(channel: ChannelKind, took: Duration) {
         .record(took.as_secs_f64());
 }
 
+/// An audit entry that could not be written: `withheld` for a read answered 503 instead of its
+/// content, `unrecorded` for a change that was made (and committed) without its entry.
+pub fn record_audit_failure(consequence: &'static str) {
+    metrics::counter!(AUDIT_WRITE_FAILURES, "consequence" => consequence).increment(1);
+}
+
 /// A request refused with `429` for being over `limit` (`key_limit`, `auth_failures`,
 /// `patient_limit`: the `reason` of its problem body).
 pub fn record_rate_limit_refusal(limit: &'static str) {
@@ -116,6 +134,15 @@ fn describe_api() {
         "Time from a request's arrival to its answer"
     );
     describe_counter!(RATE_LIMIT_REFUSALS, "Requests refused with 429, by limit");
+    describe_counter!(
+        AUDIT_WRITE_FAILURES,
+        "Audit entries that could not be written, by consequence: a read withheld (503) or a \
+         change made without its entry"
+    );
+    // Present from the start, so an alert on its rate has a series to read.
+    for consequence in ["withheld", "unrecorded"] {
+        metrics::counter!(AUDIT_WRITE_FAILURES, "consequence" => consequence).increment(0);
+    }
     describe_gauge!(
         DB_POOL_CONNECTIONS,
         "Database connections by pool and state (sampled)"
@@ -152,5 +179,35 @@ fn describe_delivery() {
         Unit::Seconds,
         "Time a webhook receiver took to answer"
     );
-    describe_gauge!(WEBHOOK_BACKLOG, "Webhook messages waiting to be delivered");
+    describe_gauge!(
+        WEBHOOK_BACKLOG,
+        "Webhook messages waiting to be delivered (sampled)"
+    );
+    describe_fhir();
+}
+
+fn describe_fhir() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        FHIR_PUSHES,
+        "Pushes to clinics' FHIR servers, by outcome (pushed, retrying, dropped)"
+    );
+    describe_histogram!(
+        FHIR_PUSH_DURATION,
+        Unit::Seconds,
+        "Time a clinic's FHIR server took to answer a push"
+    );
+    describe_gauge!(
+        FHIR_BACKLOG,
+        "Records waiting to be pushed to the clinic's FHIR server, by clinic (sampled)"
+    );
+    describe_gauge!(
+        FHIR_OLDEST_AGE,
+        Unit::Seconds,
+        "How long the oldest unpushed change has waited, by clinic (sampled)"
+    );
+    describe_gauge!(
+        FHIR_PUSH_FAILING,
+        "Records whose pushes have failed for longer than fhir.alert_after_ms, by clinic (sampled)"
+    );
 }

@@ -6,13 +6,14 @@
 
 use std::time::Duration;
 
-use jiff::SignedDuration;
+use jiff::{SignedDuration, Timestamp};
 
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::recorder::{
-    DB_POOL_CONNECTIONS, NOTIFICATIONS, QUEUE_DEPTH, QUEUE_OLDEST_DUE_AGE, recorder,
+    DB_POOL_CONNECTIONS, FHIR_BACKLOG, FHIR_OLDEST_AGE, FHIR_PUSH_FAILING, NOTIFICATIONS,
+    QUEUE_DEPTH, QUEUE_OLDEST_DUE_AGE, WEBHOOK_BACKLOG, recorder,
 };
 use crate::clock::SharedClock;
 use crate::config::MetricsConfig;
@@ -28,15 +29,23 @@ pub struct Sampler {
     clock: SharedClock,
     every: Duration,
     statuses_every: Duration,
+    /// A FHIR push failing this long counts as failing.
+    fhir_alert_after: Duration,
 }
 
 impl Sampler {
-    pub fn new(store: Store, clock: SharedClock, config: &MetricsConfig) -> Self {
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        config: &MetricsConfig,
+        fhir_alert_after: Duration,
+    ) -> Self {
         Self {
             store,
             clock,
             every: Duration::from_millis(config.sample_interval_ms),
             statuses_every: Duration::from_millis(config.status_sample_interval_ms),
+            fhir_alert_after,
         }
     }
 
@@ -62,8 +71,8 @@ impl Sampler {
         }
     }
 
-    /// Reads the queue and the pools, and with `statuses` the last day's notifications by
-    /// status.
+    /// Reads the queue, the pools and the outboxes' backlogs, and with `statuses` the last
+    /// day's notifications by status.
     pub async fn sample(&self, statuses: bool) -> Result<(), StoreError> {
         for pool in self.store.pool_gauges() {
             metrics::gauge!(DB_POOL_CONNECTIONS, "pool" => pool.pool, "state" => "idle")
@@ -78,6 +87,7 @@ impl Sampler {
             .oldest_due_at
             .map_or(0.0, |due| now.duration_since(due).as_secs_f64());
         metrics::gauge!(QUEUE_OLDEST_DUE_AGE).set(oldest_age.max(0.0));
+        self.sample_outboxes(now).await?;
         if statuses {
             let since = now.checked_sub(STATUS_WINDOW).unwrap_or(now);
             let counts = self.store.notifications_by_status(since).await?;
@@ -88,6 +98,23 @@ impl Sampler {
                     .map_or(0, |(_, count)| *count);
                 metrics::gauge!(NOTIFICATIONS, "status" => status.as_str()).set(count as f64);
             }
+        }
+        Ok(())
+    }
+
+    async fn sample_outboxes(&self, now: Timestamp) -> Result<(), StoreError> {
+        metrics::gauge!(WEBHOOK_BACKLOG).set(self.store.webhook_backlog().await? as f64);
+        let failing_before = now
+            .checked_sub(SignedDuration::try_from(self.fhir_alert_after).unwrap_or_default())
+            .unwrap_or(now);
+        for clinic in self.store.fhir_backlog(failing_before).await? {
+            let slug = clinic.clinic_slug;
+            let age = clinic
+                .oldest_since
+                .map_or(0.0, |since| now.duration_since(since).as_secs_f64());
+            metrics::gauge!(FHIR_BACKLOG, "clinic" => slug.clone()).set(clinic.waiting as f64);
+            metrics::gauge!(FHIR_OLDEST_AGE, "clinic" => slug.clone()).set(age.max(0.0));
+            metrics::gauge!(FHIR_PUSH_FAILING, "clinic" => slug).set(clinic.failing as f64);
         }
         Ok(())
     }

@@ -4,11 +4,12 @@ use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 
 use super::booking_webhooks::{OutboxEvent, write_outbox};
+use super::fhir_push::enqueue_fhir_pushes;
 use super::rows::{columns, write_rows};
 use super::{StoreError, millis};
 use crate::domain::{
-    Actor, ClinicId, Event, InboundMessageId, PatientId, WebhookFacts, attempt_channel,
-    webhook_facts,
+    Actor, ClinicId, Event, FhirSubject, InboundMessageId, NotificationId, PatientId, WebhookFacts,
+    attempt_channel, webhook_facts,
 };
 
 /// The audit events of one transaction, written together in a few multi-row statements. The
@@ -96,21 +97,71 @@ impl EventBatch {
         at: Timestamp,
         event: &Event,
     ) -> Result<(), StoreError> {
+        self.add_about_message(
+            message,
+            conversation,
+            notification,
+            at,
+            &Actor::System,
+            event,
+        )
+    }
+
+    /// An event of a patient's conversation about their message `message`, caused by `actor`.
+    pub(crate) fn add_for_message_by(
+        &mut self,
+        message: &InboundMessageId,
+        conversation: (&ClinicId, &PatientId),
+        at: Timestamp,
+        actor: &Actor,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        self.add_about_message(message, conversation, None, at, actor, event)
+    }
+
+    fn add_about_message(
+        &mut self,
+        message: &InboundMessageId,
+        conversation: (&ClinicId, &PatientId),
+        notification: Option<&str>,
+        at: Timestamp,
+        actor: &Actor,
+        event: &Event,
+    ) -> Result<(), StoreError> {
         let (clinic, patient) = conversation;
-        let actor = Actor::System;
-        self.add_to_conversation(clinic, patient, notification, at, &actor, event)?;
+        self.add_to_conversation(clinic, patient, notification, at, actor, event)?;
         if let Some(row) = self.rows.last_mut() {
             row.inbound_message_id = Some(message.as_str().to_owned());
         }
         Ok(())
     }
 
-    /// Writes the events, and the booking system's webhook messages for those it hears of, in
+    /// Writes the events, the booking system's webhook messages for those it hears of, and the
+    /// pushes to the clinic's FHIR server of the notifications and messages they are about, in
     /// the caller's transaction.
     pub(crate) async fn write(self, tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
         self.write_events(tx).await?;
         let outbox = self.outbox_events();
-        write_outbox(tx, &outbox).await
+        write_outbox(tx, &outbox).await?;
+        enqueue_fhir_pushes(tx, self.fhir_subjects()).await
+    }
+
+    /// The records the events change: their notifications and patients' messages.
+    fn fhir_subjects(&self) -> impl Iterator<Item = (FhirSubject, i64)> + '_ {
+        self.rows.iter().flat_map(|row| {
+            let notification = row
+                .notification_id
+                .as_ref()
+                .map(|id| FhirSubject::Notification(NotificationId::from_stored(id.clone())));
+            let message = row
+                .inbound_message_id
+                .as_ref()
+                .map(|id| FhirSubject::InboundMessage(InboundMessageId::from_stored(id.clone())));
+            notification
+                .into_iter()
+                .chain(message)
+                .map(|subject| (subject, row.at))
+        })
     }
 
     /// The webhook events of the batch; a status change carries the channel and the sentences

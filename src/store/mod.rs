@@ -12,6 +12,7 @@
 mod appointment_bookings;
 mod appointment_list;
 mod appointments;
+mod audit;
 mod booking_webhooks;
 mod callbacks;
 mod clinic_profile;
@@ -24,6 +25,7 @@ mod erasure;
 mod error;
 mod events;
 mod facts;
+mod fhir_push;
 mod fhir_records;
 mod gauges;
 mod inbound;
@@ -32,10 +34,13 @@ mod inbound_settings;
 mod notification_feed;
 mod notification_reads;
 mod notifications;
+mod outbox_claims;
 mod outcomes;
 mod patient_caps;
 mod patients;
+mod redaction;
 mod reminder_series;
+mod retention;
 mod rows;
 mod sandbox;
 mod secure_links;
@@ -43,6 +48,7 @@ mod stats;
 mod templates;
 mod topics;
 mod tracking;
+mod transcript;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -59,6 +65,7 @@ pub use appointment_list::{AppointmentCursor, AppointmentFilter, AppointmentPage
 pub use appointments::{
     AppointmentChange, AppointmentView, CancelledAppointment, ReminderView, SkippedReminder,
 };
+pub use audit::{AuditEntry, AuditFilter, AuditPage};
 pub use booking_webhooks::{
     ClaimedWebhook, DeliveryRecord, EndpointChange, NewWebhookEndpoint, WebhookEndpoint,
     WebhookOutcome, WebhookResult,
@@ -76,6 +83,10 @@ pub use dispatch::{ClaimedNotification, DispatchWrite, HandoverStart, NextState}
 pub use erasure::Erasure;
 pub use error::{FailureKind, StoreError};
 pub use facts::{LearnedFact, SuspensionWrite};
+pub use fhir_push::{
+    ClaimedPush, FhirBacklog, FhirServerChange, FhirServerView, FhirSettings, FhirSettingsChange,
+    PushOutcome, PushPage, PushRecord, PushResult,
+};
 pub use gauges::{PoolGauges, QueueGauges};
 pub use inbound::{
     Arrival, AutoReplyText, ClinicScope, ConversationState, InboundActions, InboundSituation,
@@ -89,6 +100,7 @@ pub use notification_reads::{
 pub use notifications::{AppointmentLink, IntakeResult, NewNotification, Receipt};
 pub use outcomes::{AttemptOutcome, OutcomeWrite};
 pub use patients::{PatientFilter, PatientPage, PatientSearch, PatientUpsert};
+pub use retention::{RetentionClaim, RetentionRunRecord, RetentionStatus};
 pub use sandbox::{OutboxFilter, OutboxMessage, SandboxAdvance, SandboxMessage, SandboxStatusDue};
 pub use secure_links::{
     LinkedMessage, NewSecureLink, SecureLinkRecord, SecureLinkSettings, WrongAnswers,
@@ -96,6 +108,7 @@ pub use secure_links::{
 pub use templates::ClinicText;
 pub use topics::TopicView;
 pub use tracking::StatusUpdate;
+pub use transcript::{SentMessage, TranscriptPatient, TranscriptPeriod, TranscriptRecords};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

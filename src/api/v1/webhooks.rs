@@ -15,8 +15,9 @@ use crate::api::auth::Caller;
 use crate::api::created::Created;
 use crate::api::json::ApiJson;
 use crate::api::problem::{ApiError, FieldError};
-use crate::booking_webhooks::{check_target, new_secret};
+use crate::booking_webhooks::new_secret;
 use crate::domain::{WebhookEndpointId, WebhookEventId, WebhookEventType};
+use crate::outbox::check_target;
 use crate::store::{
     ApiKeyRole, DeliveryRecord, EndpointChange, NewWebhookEndpoint, WebhookEndpoint,
 };
@@ -177,7 +178,7 @@ fn event_types(names: &[String], errors: &mut Vec<FieldError>) -> Option<Vec<Web
 }
 
 fn target(state: &AppState, url: &str, errors: &mut Vec<FieldError>) -> Option<String> {
-    match check_target(url, state.config.webhooks.allow_private_targets) {
+    match check_target(url, state.config.webhooks.target_rule()) {
         Ok(url) => Some(url.to_string()),
         Err(rule) => {
             errors.push(FieldError::new("url", rule.to_string()));

@@ -6,7 +6,8 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::domain::{ClinicId, Event, WebhookEndpointId, WebhookEventId};
 use crate::store::events::EventBatch;
-use crate::store::{Backend, Store, StoreError, millis, opt_timestamp, placeholders, timestamp};
+use crate::store::outbox_claims::ClaimSql;
+use crate::store::{Store, StoreError, millis, opt_timestamp, timestamp};
 
 /// A message the sender holds the lease on, with where and how to send it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -118,20 +119,21 @@ impl TryFrom<DeliveryRow> for DeliveryRecord {
     }
 }
 
-const CLAIM: &str = "UPDATE webhook_messages SET lease_token = $1, next_attempt_at = $2 \
+const CLAIM: ClaimSql = ClaimSql {
+    claim: "UPDATE webhook_messages SET lease_token = $1, next_attempt_at = $2 \
     WHERE seq IN (SELECT m.seq FROM webhook_messages m \
         JOIN webhook_endpoints e ON e.id = m.endpoint_id \
         WHERE m.state = 'pending' AND m.next_attempt_at <= $3 AND e.enabled = 1 \
         AND NOT EXISTS (SELECT 1 FROM webhook_messages o WHERE o.endpoint_id = m.endpoint_id \
             AND o.order_key = m.order_key AND o.state = 'pending' AND o.seq < m.seq) \
-        ORDER BY m.next_attempt_at, m.seq LIMIT $4{lock}) RETURNING seq";
-
-const CLAIMED: &str = "SELECT m.seq, m.clinic_id, m.endpoint_id, e.url, e.secret, \
+        ORDER BY m.next_attempt_at, m.seq LIMIT $4{lock}) RETURNING seq",
+    claimed: "SELECT m.seq, m.clinic_id, m.endpoint_id, e.url, e.secret, \
     e.previous_secret, e.previous_secret_until, m.event_id, m.event_type, m.occurred_at, m.data, \
     m.patient_external_id, m.appointment_id, m.notification_reference, m.notification_metadata, \
     m.appointment_reference, m.appointment_metadata, m.tries, m.first_tried_at \
     FROM webhook_messages m JOIN webhook_endpoints e ON e.id = m.endpoint_id \
-    WHERE m.seq IN ({seqs}) AND m.lease_token = $1 ORDER BY m.seq";
+    WHERE m.seq IN ({seqs}) AND m.lease_token = $1 ORDER BY m.seq",
+};
 
 impl ClaimedWebhook {
     /// The secrets that sign it now: the endpoint's, and the one before the last rotation
@@ -164,27 +166,8 @@ impl Store {
         lease_until: Timestamp,
         limit: u32,
     ) -> Result<Vec<ClaimedWebhook>, StoreError> {
-        let _turn = self.background_turn().await;
-        let lock = match self.backend {
-            Backend::Postgres => " FOR UPDATE OF m SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let seqs: Vec<i64> = sqlx::query_scalar(&CLAIM.replace("{lock}", lock))
-            .bind(token)
-            .bind(millis(lease_until))
-            .bind(millis(now))
-            .bind(i64::from(limit))
-            .fetch_all(&self.write)
-            .await?;
-        if seqs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = CLAIMED.replace("{seqs}", &placeholders(2, seqs.len()));
-        let mut query = sqlx::query_as::<_, ClaimedWebhook>(&sql).bind(token);
-        for seq in &seqs {
-            query = query.bind(*seq);
-        }
-        Ok(query.fetch_all(&self.write).await?)
+        self.claim_outbox(&CLAIM, token, now, lease_until, limit)
+            .await
     }
 
     /// Records the tries of one round in one transaction: the messages' new state (if the

@@ -1,7 +1,8 @@
-//! Where webhooks may go: `https://` anywhere public; loopback, private-range and link-local
-//! targets (and plain `http://` to them) only when `webhooks.allow_private_targets` is set.
-//! Checked on the URL when an endpoint is saved, and on every address a host name resolves to
-//! when a webhook is sent, so a name cannot later point the gateway at the clinic's own network.
+//! Where an outbox may deliver (webhooks to the booking system, pushes to the clinic's FHIR
+//! server): `https://` anywhere public; loopback, private-range and link-local targets (and plain
+//! `http://` to them) only when the outbox's `allow_private_targets` is set. Checked on the URL
+//! when a target is saved, and on every address a host name resolves to when a request is sent,
+//! so a name cannot later point the gateway at the clinic's own network.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -12,21 +13,36 @@ use url::{Host, Url};
 pub enum TargetError {
     #[error("must be an absolute https:// URL with a host")]
     NotUrl,
-    #[error(
-        "must use https:// (plain http:// only to loopback, with webhooks.allow_private_targets)"
-    )]
-    NotHttps,
+    #[error("must use https:// (plain http:// only to loopback, with {0})")]
+    NotHttps(&'static str),
     #[error(
         "must not point at a loopback, private-range or link-local address unless the gateway \
-         allows it (webhooks.allow_private_targets)"
+         allows it ({0})"
     )]
-    Private,
-    #[error("must not carry a user name or password: sign-in goes in the signature")]
+    Private(&'static str),
+    #[error("must not carry a user name or password")]
     Credentials,
 }
 
-/// Checks an endpoint URL before it is saved.
-pub fn check_target(url: &str, allow_private: bool) -> Result<Url, TargetError> {
+/// Which targets one outbox may deliver to.
+#[derive(Debug, Clone, Copy)]
+pub struct TargetRule {
+    pub allow_private: bool,
+    /// The setting that allows private targets, named in refusals.
+    pub setting: &'static str,
+}
+
+impl TargetRule {
+    pub fn new(allow_private: bool, setting: &'static str) -> Self {
+        Self {
+            allow_private,
+            setting,
+        }
+    }
+}
+
+/// Checks a target URL before it is saved.
+pub fn check_target(url: &str, rule: TargetRule) -> Result<Url, TargetError> {
     let parsed = Url::parse(url).map_err(|_| TargetError::NotUrl)?;
     let host = parsed.host().ok_or(TargetError::NotUrl)?;
     if !parsed.username().is_empty() || parsed.password().is_some() {
@@ -41,18 +57,18 @@ pub fn check_target(url: &str, allow_private: bool) -> Result<Url, TargetError> 
             (local, local)
         }
     };
-    if private && !allow_private {
-        return Err(TargetError::Private);
+    if private && !rule.allow_private {
+        return Err(TargetError::Private(rule.setting));
     }
     match parsed.scheme() {
         "https" => Ok(parsed),
         "http" if loopback => Ok(parsed),
-        _ => Err(TargetError::NotHttps),
+        _ => Err(TargetError::NotHttps(rule.setting)),
     }
 }
 
 /// Loopback, private-range (RFC 1918, unique local), link-local, carrier-grade NAT, unspecified
-/// or multicast: nothing a booking system on the internet lives at.
+/// or multicast: nothing a system on the internet lives at.
 pub fn is_private(ip: IpAddr) -> bool {
     match ip.to_canonical() {
         IpAddr::V4(v4) => {
@@ -76,7 +92,7 @@ pub fn is_private(ip: IpAddr) -> bool {
     }
 }
 
-/// Resolves host names for the webhook client and drops the addresses [`is_private`] refuses
+/// Resolves host names for an outbox's client and drops the addresses [`is_private`] refuses
 /// (unless allowed), so a request to a name that resolves only there fails to connect.
 #[derive(Debug, Clone, Copy)]
 pub struct GuardedResolver {
@@ -93,7 +109,7 @@ impl Resolve for GuardedResolver {
                 .collect();
             if allowed.is_empty() {
                 return Err(format!(
-                    "{} resolves to no address webhooks may go to",
+                    "{} resolves to no address the gateway may deliver to",
                     name.as_str()
                 )
                 .into());
@@ -108,15 +124,27 @@ impl Resolve for GuardedResolver {
 mod tests {
     use super::*;
 
+    const SETTING: &str = "webhooks.allow_private_targets";
+
+    fn rule(allow_private: bool) -> TargetRule {
+        TargetRule::new(allow_private, SETTING)
+    }
+
     #[test]
     fn public_https_targets_pass_and_plain_http_does_not() {
-        assert!(check_target("https://booking.example/hooks", false).is_ok());
+        assert!(check_target("https://booking.example/hooks", rule(false)).is_ok());
         assert_eq!(
-            check_target("http://booking.example/hooks", false),
-            Err(TargetError::NotHttps)
+            check_target("http://booking.example/hooks", rule(false)),
+            Err(TargetError::NotHttps(SETTING))
         );
-        assert_eq!(check_target("ftp://x", false), Err(TargetError::NotHttps));
-        assert_eq!(check_target("/hooks", false), Err(TargetError::NotUrl));
+        assert_eq!(
+            check_target("ftp://x", rule(false)),
+            Err(TargetError::NotHttps(SETTING))
+        );
+        assert_eq!(
+            check_target("/hooks", rule(false)),
+            Err(TargetError::NotUrl)
+        );
     }
 
     #[test]
@@ -130,20 +158,24 @@ mod tests {
             "https://127.0.0.1/h",
             "https://localhost/h",
         ] {
-            assert_eq!(check_target(url, false), Err(TargetError::Private), "{url}");
-            assert!(check_target(url, true).is_ok(), "{url}");
+            assert_eq!(
+                check_target(url, rule(false)),
+                Err(TargetError::Private(SETTING)),
+                "{url}"
+            );
+            assert!(check_target(url, rule(true)).is_ok(), "{url}");
         }
-        assert!(check_target("http://127.0.0.1:8080/h", true).is_ok());
+        assert!(check_target("http://127.0.0.1:8080/h", rule(true)).is_ok());
         assert_eq!(
-            check_target("http://10.0.0.1/h", true),
-            Err(TargetError::NotHttps)
+            check_target("http://10.0.0.1/h", rule(true)),
+            Err(TargetError::NotHttps(SETTING))
         );
     }
 
     #[test]
     fn credentials_in_the_url_are_refused() {
         assert_eq!(
-            check_target("https://user:pw@booking.example/h", false),
+            check_target("https://user:pw@booking.example/h", rule(false)),
             Err(TargetError::Credentials)
         );
     }
