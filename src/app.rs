@@ -11,6 +11,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::api::{self, AppState, FailedAuthLimit, KeyGuard};
+use crate::audit::AuditLog;
 use crate::booking_webhooks::WebhookSender;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, SandboxUndecided};
@@ -60,8 +61,8 @@ pub struct RunningApp {
     pub addr: SocketAddr,
     pub store: Store,
     stop: watch::Sender<bool>,
-    /// The dispatcher, the webhook sender, the FHIR pusher, the secure links' expiry records, the overdue sweep
-    /// and the sandbox's status reports.
+    /// The dispatcher, the webhook sender, the FHIR pusher, the secure links' expiry records, the
+    /// overdue sweep, the retention runs and the sandbox's status reports.
     workers: Vec<JoinHandle<()>>,
     stop_serving: watch::Sender<bool>,
     server: JoinHandle<()>,
@@ -173,6 +174,7 @@ impl Application {
             config.fhir.clone(),
         )?);
         let state = AppState {
+            audit: AuditLog::start(store.clone()),
             store,
             keys: Arc::new(KeyGuard::new(&config.api)),
             auth_failures: Arc::new(FailedAuthLimit::new(&config.http)),
@@ -224,6 +226,7 @@ impl Application {
         let secure_links = Arc::clone(&self.state.secure_links);
         let clock = Arc::clone(&self.state.clock);
         let metrics = self.state.config.metrics.clone();
+        let retention_config = self.state.config.retention.clone();
         let fhir_alert_after = self.state.config.fhir.alert_after();
         crate::observability::otlp::start_export(
             &self.state.config.telemetry,
@@ -242,6 +245,12 @@ impl Application {
             stopped.clone(),
         ));
         let webhooks = tokio::spawn(Arc::clone(&self.webhooks).run_until_stopped(stopped.clone()));
+        let retention = tokio::spawn(crate::retention::run_until_stopped(
+            store.clone(),
+            Arc::clone(&clock),
+            retention_config,
+            stopped.clone(),
+        ));
         let fhir = tokio::spawn(Arc::clone(&self.fhir).run_until_stopped(stopped.clone()));
         let sampler = crate::observability::Sampler::new(
             store.clone(),
@@ -250,7 +259,9 @@ impl Application {
             fhir_alert_after,
         );
         let sampler = tokio::spawn(sampler.run_until_stopped(stopped.clone()));
-        let mut workers = vec![dispatcher, webhooks, fhir, expiries, overdue, sampler];
+        let mut workers = vec![
+            dispatcher, webhooks, fhir, expiries, overdue, sampler, retention,
+        ];
         if let Some(sandbox) = self.sandbox {
             workers.push(tokio::spawn(report_sandbox_statuses(sandbox, stopped)));
         }

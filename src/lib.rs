@@ -13,11 +13,13 @@
 //! - [`outbox`]: the delivery mechanism every outbox shares, and the pushes of each clinic's
 //!   records to its FHIR server.
 //! - [`conversations`]: what patients send: stored, read by the rules, answered, labelled.
+//! - [`retention`]: the daily run that removes texts and media past each clinic's periods.
 //! - [`providers`]: each clinic's provider accounts and adapters; webhook secrets.
 //! - [`sandbox`]: look-alikes of the providers' APIs, used when a clinic has no provider account.
 //! - [`secure_link`]: secure message links: pages where a patient proves who they are and reads
 //!   a sensitive message that the chat only points to.
 //! - [`fhir`]: FHIR R4 records of every message, for the `/fhir/r4` API and the clinic's server.
+//! - [`audit`]: the audit trail: who changed what, who read patients' content.
 //! - [`domain`]: the clinic's words as types.
 //! - [`cache`]: the one expiring cache for values read from the database.
 //! - [`logging`]: log lines as text or JSON.
@@ -25,6 +27,7 @@
 
 pub mod api;
 pub mod app;
+pub mod audit;
 pub mod batch;
 pub mod booking_webhooks;
 pub mod cache;
@@ -41,10 +44,12 @@ pub mod observability;
 pub mod outbox;
 pub mod policy;
 pub mod providers;
+pub mod retention;
 pub mod sandbox;
 pub mod secure_link;
 pub mod store;
 pub mod tracking;
+pub mod transcript;
 
 pub use app::{Application, RunningApp};
 pub use config::Config;

@@ -1,4 +1,5 @@
-//! The `medrelay` command: runs the gateway, and sets up clinics and API keys.
+//! The `medrelay` command: runs the gateway, and sets up clinics (their retention too) and API
+//! keys.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use medrelay::Config;
 use medrelay::app::{Application, StandaloneSandbox};
+use medrelay::audit::export::AuditExport;
 use medrelay::domain::{
     ApiKeyId, ClinicProfile, Language, ONE_LINE_RULE, Phone, PhoneRegion, TimeZoneName, is_one_line,
 };
@@ -47,6 +49,11 @@ enum Command {
         #[command(subcommand)]
         command: ApiKeyCommand,
     },
+    /// Read the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Run only the sandbox provider, as its own process: its look-alike APIs on `--listen`, its
     /// SMTP server on `sandbox.smtp_listen`, its outbox in `database_url` (its own, not the
     /// gateway's), status callbacks to the gateway at `--gateway`. It accepts the accounts in
@@ -67,6 +74,20 @@ enum ClinicCommand {
     /// Change a clinic's details; those not named keep their value. The same rules as
     /// `PATCH /v1/clinic`.
     Update(ClinicUpdate),
+    /// Show how long a clinic keeps message texts and media, and change either; the same rules
+    /// as `PUT /v1/clinic/retention`, but a period not named keeps its value.
+    Retention(ClinicRetention),
+}
+
+#[derive(Debug, clap::Args)]
+struct ClinicRetention {
+    slug: String,
+    /// Days message texts are kept (30 to 3650).
+    #[arg(long)]
+    message_text_days: Option<u32>,
+    /// Days media references are kept (1 to 3650).
+    #[arg(long)]
+    media_days: Option<u32>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -123,6 +144,12 @@ struct ClinicUpdate {
 }
 
 #[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Print a clinic's audit entries as JSON lines, oldest first: the fields of `GET /v1/audit`.
+    Export(AuditExport),
+}
+
+#[derive(Debug, Subcommand)]
 enum ApiKeyCommand {
     /// Create an API key; the key is printed alone on the last line, once.
     Create {
@@ -163,6 +190,9 @@ async fn main() -> ExitCode {
         Command::Clinic {
             command: ClinicCommand::Update(change),
         } => update_clinic(&config, change).await,
+        Command::Clinic {
+            command: ClinicCommand::Retention(change),
+        } => clinic_retention(&config, change).await,
         Command::Apikey {
             command: ApiKeyCommand::Create { clinic, role },
         } => create_key(&config, &clinic, role).await,
@@ -172,6 +202,9 @@ async fn main() -> ExitCode {
         Command::Apikey {
             command: ApiKeyCommand::Revoke { clinic, id },
         } => revoke_key(&config, &clinic, &id).await,
+        Command::Audit {
+            command: AuditCommand::Export(export),
+        } => export_audit(&config, &export).await,
         Command::Sandbox { listen, gateway } => sandbox(&config, listen, gateway).await,
     };
     match result {
@@ -428,6 +461,42 @@ async fn update_clinic(config: &Config, command: ClinicUpdate) -> CliResult {
         changed.timezone.as_str(),
         changed.language.as_str()
     );
+    store.close().await;
+    Ok(())
+}
+
+async fn clinic_retention(config: &Config, command: ClinicRetention) -> CliResult {
+    let store = Store::connect(&config.database_url).await?;
+    let clinic = store
+        .clinic_by_slug(&command.slug)
+        .await
+        .map_err(|_| format!("no clinic `{}`", command.slug))?;
+    let mut periods = store.retention_status(&clinic.id).await?.periods;
+    if command.message_text_days.is_some() || command.media_days.is_some() {
+        periods.message_text_days = command
+            .message_text_days
+            .unwrap_or(periods.message_text_days);
+        periods.media_days = command.media_days.unwrap_or(periods.media_days);
+        let broken: Vec<String> = (periods.check().iter())
+            .map(|e| format!("--{}: {}", e.field.replace('_', "-"), e.rule))
+            .collect();
+        if !broken.is_empty() {
+            return Err(broken.join("; ").into());
+        }
+        store.set_retention_periods(&clinic.id, periods).await?;
+    }
+    println!(
+        "clinic {} keeps message texts {} days and media {} days",
+        clinic.slug, periods.message_text_days, periods.media_days
+    );
+    store.close().await;
+    Ok(())
+}
+
+async fn export_audit(config: &Config, export: &AuditExport) -> CliResult {
+    let store = Store::connect(&config.database_url).await?;
+    let written = export.run(&store, &mut std::io::stdout().lock()).await?;
+    eprintln!("exported {written} audit entries");
     store.close().await;
     Ok(())
 }

@@ -237,6 +237,41 @@ async fn a_clinic_is_updated_on_the_command_line_by_the_apis_rules() {
     store.close().await;
 }
 
+#[test]
+fn a_clinics_retention_is_shown_and_changed_on_the_command_line_by_the_apis_rules() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+    stdout(&medrelay(
+        &url,
+        &["clinic", "create", "hadar", "--name", "Hadar"],
+    ));
+
+    let shown = medrelay(&url, &["clinic", "retention", "hadar"]);
+    let changed = medrelay(
+        &url,
+        &["clinic", "retention", "hadar", "--media-days", "30"],
+    );
+    let refused = medrelay(
+        &url,
+        &["clinic", "retention", "hadar", "--message-text-days", "7"],
+    );
+    let after = medrelay(&url, &["clinic", "retention", "hadar"]);
+
+    assert_eq!(
+        stdout(&shown).trim(),
+        "clinic hadar keeps message texts 730 days and media 90 days"
+    );
+    assert!(stdout(&changed).contains("texts 730 days and media 30 days"));
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("--message-text-days: must be a whole number of days from 30 to 3650"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(stdout(&after).contains("texts 730 days and media 30 days"));
+}
+
 /// `medrelay serve` with `config_file`; its standard output and error come as its lines.
 fn serve(config_file: &Path) -> Process {
     let mut command = process::command(&[env!("CARGO_BIN_EXE_medrelay"), "serve"]);
@@ -485,4 +520,69 @@ fn the_sandbox_as_its_own_process_refuses_to_start_without_the_accounts_it_accep
         stderr.contains("providers.whatsapp, providers.twilio and providers.smtp"),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn the_audit_trail_is_exported_as_json_lines_oldest_first() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+    stdout(&medrelay(
+        &url,
+        &["clinic", "create", "hadar", "--name", "Hadar"],
+    ));
+    let created = stdout(&medrelay(
+        &url,
+        &["apikey", "create", "--clinic", "hadar", "--role", "staff"],
+    ));
+    let key = created.lines().last().expect("the key").to_owned();
+    let config = Config {
+        database_url: url.clone(),
+        listen: "127.0.0.1:0".parse().expect("address"),
+        bootstrap_demo: false,
+        ..Config::default()
+    };
+    let running = Application::build(config).await.expect("starts").start();
+    let client = reqwest::Client::new();
+    let patient = format!("http://{}/v1/patients/p-1", running.addr);
+    let put = client
+        .put(&patient)
+        .bearer_auth(&key)
+        .json(&serde_json::json!({ "name": "Dana Levi", "phone": "+972541234567" }))
+        .send()
+        .await
+        .expect("put");
+    let read = client
+        .get(&patient)
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("get");
+    running.stop().await;
+
+    let everything = stdout(&medrelay(&url, &["audit", "export", "--clinic", "hadar"]));
+    let none = stdout(&medrelay(
+        &url,
+        &[
+            "audit",
+            "export",
+            "--clinic",
+            "hadar",
+            "--from",
+            "2999-01-01T00:00:00Z",
+        ],
+    ));
+
+    assert!(put.status().is_success() && read.status().is_success());
+    let lines: Vec<serde_json::Value> = everything
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    let actions: Vec<&str> = lines
+        .iter()
+        .map(|entry| entry["action"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(actions, ["patient.update", "patient.read"]);
+    assert!(lines.iter().all(|e| e["resource_id"] == "p-1"));
+    assert!(!everything.contains("Dana") && !everything.contains("541234567"));
+    assert_eq!(none, "");
 }

@@ -15,6 +15,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::AppState;
+use super::audit_trail::{CallerSlot, KeyHolder};
 use super::problem::ApiError;
 use crate::cache::ExpiringCache;
 use crate::config::{ApiConfig, HttpConfig};
@@ -160,6 +161,7 @@ impl FromRequestParts<AppState> for Caller {
                     if let Some(client) = client {
                         state.auth_failures.count(client)?;
                     }
+                    leave_revoked_key_for_audit(parts, state, key).await?;
                     return Err(ApiError::Unauthorized("this API key is not valid"));
                 };
                 found
@@ -168,8 +170,29 @@ impl FromRequestParts<AppState> for Caller {
         // The request's log line names the key (its id, never the secret).
         tracing::Span::current().record("key", tracing::field::display(&found.id));
         state.keys.check_rate(&found)?;
+        CallerSlot::fill(&parts.extensions, || KeyHolder {
+            key: found.id.clone(),
+            role: found.role,
+            clinic: found.clinic.id.clone(),
+        });
         Ok(Self(found))
     }
+}
+
+/// On a recorded request, a revoked key is named to the audit trail with its clinic: an unknown
+/// key has no clinic to be filed under.
+async fn leave_revoked_key_for_audit(
+    parts: &Parts,
+    state: &AppState,
+    key: &str,
+) -> Result<(), ApiError> {
+    if !CallerSlot::is_wanted(&parts.extensions) {
+        return Ok(());
+    }
+    if let Some((key, role, clinic)) = state.store.revoked_key_owner(key).await? {
+        CallerSlot::fill(&parts.extensions, || KeyHolder { key, role, clinic });
+    }
+    Ok(())
 }
 
 /// Where failed key checks are counted: a client's IPv4 address, or its IPv6 /64 (one host

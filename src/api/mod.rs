@@ -1,6 +1,7 @@
 //! The HTTP edge: routes, authentication and validation. Handlers stay thin: they turn requests
 //! into domain values, call the store, and map errors to problem+json.
 
+mod audit_trail;
 mod auth;
 mod created;
 mod fhir;
@@ -31,6 +32,7 @@ use utoipa_axum::routes;
 pub use auth::{FailedAuthLimit, KeyGuard};
 pub use problem::{ApiError, FieldError};
 
+use crate::audit::AuditLog;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::dispatch::Heartbeat;
@@ -61,6 +63,8 @@ pub struct AppState {
     pub secure_links: Arc<SecureLinks>,
     /// The dispatcher's sign of life, for `/ready`.
     pub dispatcher_heartbeat: Arc<Heartbeat>,
+    /// Where the audit middleware records who did what.
+    pub audit: AuditLog,
 }
 
 /// Every route; with a sandbox, its pages and look-alike provider APIs too. The documented
@@ -86,7 +90,9 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
     let (api, mut document) = documented.split_for_parts();
     openapi::complete(&mut document);
     let look_alikes = sandbox.map(crate::sandbox::router).unwrap_or_default();
+    let audit = middleware::from_fn_with_state(state.clone(), audit_trail::audit_requests);
     api.merge(openapi::routes(&document))
+        .layer(audit)
         .with_state(state)
         .merge(look_alikes)
         .fallback(|| async { ApiError::NotFound("route") })

@@ -52,6 +52,9 @@ const DOCS_PAGE: &str = include_str!("../../assets/redoc/index.html");
         (name = "conversations", description = "The clinic's inbox, one conversation per patient"),
         (name = "keys", description = "The clinic's API keys"),
         (name = "stats", description = "The clinic's figures over a period"),
+        (name = "audit", description = "Who changed what, and who read patients' content: \
+            every change and every such read through `/v1` and `/fhir/r4` is recorded, and no \
+            API changes or removes an entry"),
         (name = "webhooks", description = "The booking system's webhook endpoints: signed per \
             Standard Webhooks, retried for over a day, in order per notification"),
         (name = "provider webhooks", description = "Status and inbound webhooks from Meta and \
@@ -110,6 +113,8 @@ struct Traits {
     authenticated: bool,
     /// Changes something, so a full database refuses it.
     writes: bool,
+    /// Shows patients' content, so it is withheld when its audit entry cannot be written.
+    audited_read: bool,
     /// Reads a JSON body through `json.rs`, which refuses other types and broken JSON (provider
     /// webhooks take the bytes as sent, to check the signature over them).
     json_body: bool,
@@ -131,6 +136,8 @@ impl Traits {
         Self {
             authenticated,
             writes,
+            audited_read: !writes
+                && crate::audit::routes::recorded(&axum::http::Method::GET, path).is_some(),
             json_body: authenticated && body_types.iter().any(|t| t.ends_with("json")),
             has_body: !body_types.is_empty(),
             has_query: (operation.parameters.iter().flatten())
@@ -164,7 +171,8 @@ impl Traits {
             (
                 "422",
                 "The request breaks rules, each named in `errors[]`",
-                self.has_body || self.has_query,
+                // FHIR answers a search it cannot read with 400.
+                (self.has_body || self.has_query) && self.errors_as != super::fhir::MEDIA_TYPE,
             ),
             (
                 "429",
@@ -174,7 +182,13 @@ impl Traits {
             (
                 "503",
                 "The database cannot be reached right now; nothing was changed",
-                true,
+                !self.audited_read,
+            ),
+            (
+                "503",
+                "The database cannot be reached right now, or this read cannot be written to \
+                 the audit trail: its content is withheld",
+                self.audited_read,
             ),
             (
                 "507",

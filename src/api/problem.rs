@@ -41,6 +41,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("the request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
+    /// None of the formats the client accepts is one this answer comes in; says which do.
+    #[error("{0}")]
+    NotAcceptable(&'static str),
     #[error("the request body is larger than this server accepts (api.max_request_bytes)")]
     TooLarge,
     #[error("a provider webhook body may be at most 1 MiB")]
@@ -59,6 +62,12 @@ pub enum ApiError {
     InsufficientStorage(#[source] Cause),
     #[error("the database cannot be reached right now and nothing was changed; try again shortly")]
     Unavailable(#[source] Cause),
+    /// A read of patients' content whose audit entry could not be written: the content is
+    /// withheld, since every such read must be on record.
+    #[error(
+        "the audit trail cannot be written right now, so this content is withheld; try again shortly"
+    )]
+    AuditUnavailable(#[source] Cause),
     /// A client error raised outside the handlers (a path or query the router or an extractor
     /// could not read), as its text.
     #[error("{detail}")]
@@ -148,6 +157,11 @@ impl ApiError {
                 "unsupported-media-type",
                 "Unsupported media type",
             ),
+            Self::NotAcceptable(_) => (
+                StatusCode::NOT_ACCEPTABLE,
+                "not-acceptable",
+                "Not acceptable",
+            ),
             Self::TooLarge | Self::WebhookTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too-large",
@@ -187,6 +201,11 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "Database unavailable",
+            ),
+            Self::AuditUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "audit-unavailable",
+                "Audit trail unavailable",
             ),
             Self::Rejected { status, .. } if *status == StatusCode::BAD_REQUEST => {
                 (*status, "malformed", "Malformed request")
@@ -280,7 +299,7 @@ impl ApiError {
             | Self::WebhooksBusy { retry_after_secs } => Some(*retry_after_secs),
             Self::PatientLimit(limit) => Some(limit.retry_after_secs),
             Self::InsufficientStorage(_) => Some(DISK_FULL_RETRY_AFTER_SECS),
-            Self::Unavailable(_) | Self::ProviderUnavailable(_) => {
+            Self::Unavailable(_) | Self::AuditUnavailable(_) | Self::ProviderUnavailable(_) => {
                 Some(UNAVAILABLE_RETRY_AFTER_SECS)
             }
             _ => None,

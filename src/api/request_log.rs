@@ -26,8 +26,12 @@ const MAX_REQUEST_ID_LEN: usize = 128;
 #[derive(Debug, Clone)]
 pub(super) struct Failure(pub Arc<ApiError>);
 
+/// The request's id, for whatever else records the request (the audit trail).
+#[derive(Debug, Clone)]
+pub(super) struct RequestId(pub String);
+
 /// Gives the request its id and logs how it ended.
-pub(super) async fn log_requests(request: Request, next: Next) -> Response {
+pub(super) async fn log_requests(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request
         .headers()
@@ -35,6 +39,7 @@ pub(super) async fn log_requests(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .filter(|id| is_sane(id))
         .map_or_else(|| uuid::Uuid::now_v7().simple().to_string(), str::to_owned);
+    request.extensions_mut().insert(RequestId(id.clone()));
     let method = request.method().clone();
     let route = request
         .extensions()
@@ -90,6 +95,12 @@ fn log_failure(error: &ApiError, status: u16, latency_ms: f64) {
             latency_ms,
             causes,
             "the database is full; requests are refused until space is freed"
+        ),
+        ApiError::AuditUnavailable(_) => tracing::error!(
+            status,
+            latency_ms,
+            causes,
+            "the audit entry of a read could not be written; its content was withheld"
         ),
         ApiError::Unavailable(_) => tracing::warn!(
             status,

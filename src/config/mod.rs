@@ -21,7 +21,7 @@ use env::{TextEnv, without_value};
 pub use observability::{MetricsConfig, TelemetryConfig};
 pub use sections::{
     ApiConfig, AppointmentsConfig, DeliveryTimeouts, DispatchConfig, FhirConfig, HttpConfig,
-    ProviderAccounts, SandboxConfig, SandboxSecrets, SenderRates, WebhooksConfig,
+    ProviderAccounts, RetentionConfig, SandboxConfig, SandboxSecrets, SenderRates, WebhooksConfig,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,6 +54,7 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     pub appointments: AppointmentsConfig,
     pub webhooks: WebhooksConfig,
+    pub retention: RetentionConfig,
     pub fhir: FhirConfig,
     pub metrics: MetricsConfig,
     pub telemetry: TelemetryConfig,
@@ -188,7 +189,7 @@ impl Config {
 
     /// Refuses settings that would stall or spin the gateway.
     fn validated(self) -> Result<Self, ConfigError> {
-        let checks: [(bool, &'static str, &'static str); 15] = [
+        let checks: [(bool, &'static str, &'static str); 17] = [
             (
                 self.dispatch.batch_size >= 1,
                 "dispatch.batch_size",
@@ -243,6 +244,16 @@ impl Config {
                 self.sandbox.sender_rate_per_second >= 1,
                 "sandbox.sender_rate_per_second",
                 "must be at least 1",
+            ),
+            (
+                self.retention.batch_size >= 1,
+                "retention.batch_size",
+                "must be at least 1",
+            ),
+            (
+                self.retention.lease_ms >= 1000,
+                "retention.lease_ms",
+                "must be at least 1000",
             ),
             (
                 self.sandbox.request_timeout_ms >= 1,

@@ -357,3 +357,27 @@ impl FhirConfig {
         TargetRule::new(self.allow_private_targets, "fhir.allow_private_targets")
     }
 }
+
+/// The daily run that removes message texts and media past each clinic's retention periods
+/// (`/v1/clinic/retention`), at 03:00 in the clinic's time zone.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// How often an instance looks for a clinic whose run is due.
+    pub poll_interval_ms: u64,
+    /// Records one transaction removes at most, so a backlog never holds the writer long.
+    pub batch_size: u32,
+    /// How long a run's claim lasts; it is renewed with every batch, and a crashed instance's
+    /// run is taken over once it runs out.
+    pub lease_ms: u64,
+}
+
+impl RetentionConfig {
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms)
+    }
+
+    pub fn lease(&self) -> Duration {
+        Duration::from_millis(self.lease_ms)
+    }
+}

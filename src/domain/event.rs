@@ -11,8 +11,8 @@ use serde::Serialize;
 use super::reason::joined;
 use super::{
     ApiKeyId, AppointmentId, AttemptStatus, AutoReply, CallbackOutcome, CallbackTaskId, HoursRule,
-    Intent, LinkEvent, NotificationId, NotificationStatus, Priority, Reason, ReminderSkip,
-    WebhookEndpointId, clinic_time,
+    Intent, LinkEvent, NotificationId, NotificationStatus, Priority, Reason, ReminderSkip, Removal,
+    RetentionCounts, WebhookEndpointId, clinic_time,
 };
 
 /// How the sentences of the FHIR push alerts begin, so the clinic's settings can list them.
@@ -39,6 +39,26 @@ impl Actor {
             Self::Staff(name) => format!("staff:{name}"),
             Self::System => "system".to_owned(),
             Self::LinkHolder => "link_holder".to_owned(),
+        }
+    }
+
+    /// The actor [`Actor::stored`] wrote; a key's role (not stored beside it) from `role_of`.
+    /// `None` for text no actor is stored as.
+    pub fn from_stored(
+        stored: &str,
+        role_of: impl FnOnce(&ApiKeyId) -> &'static str,
+    ) -> Option<Self> {
+        match stored {
+            "system" => Some(Self::System),
+            "link_holder" => Some(Self::LinkHolder),
+            _ => {
+                if let Some(name) = stored.strip_prefix("staff:") {
+                    return Some(Self::Staff(name.to_owned()));
+                }
+                let id = ApiKeyId::parse(stored.strip_prefix("key:")?)?;
+                let role = role_of(&id);
+                Some(Self::Key { id, role })
+            }
         }
     }
 }
@@ -288,6 +308,20 @@ pub enum Event {
     PatientErased {
         cancelled: u32,
     },
+    /// The record's message texts were removed; ids, statuses and times stay.
+    TextRemoved {
+        because: Removal,
+    },
+    /// The media reference of a patient's message was removed; its kind and type stay.
+    MediaRemoved {
+        because: Removal,
+    },
+    /// A retention run of the clinic finished, removing what was past its periods.
+    RetentionRun {
+        message_text_days: u32,
+        media_days: u32,
+        removed: RetentionCounts,
+    },
     /// The key the patient pressed during a call.
     PatientPressed {
         digits: String,
@@ -396,6 +430,9 @@ impl Event {
             | Self::CallbackClosed { .. } => "callback",
             Self::Cancelled { .. } => "cancelled",
             Self::PatientErased { .. } => "erasure",
+            Self::TextRemoved { .. } | Self::MediaRemoved { .. } | Self::RetentionRun { .. } => {
+                "redaction"
+            }
             Self::PatientPressed { .. } => "patient_reply",
             Self::SecureLink(_) => "secure_link",
             Self::ConversationReplied { .. }
@@ -575,6 +612,18 @@ impl Event {
             Self::PatientErased { cancelled } => format!(
                 "personal data erased by {actor}; {cancelled} waiting notification(s) cancelled"
             ),
+            Self::TextRemoved { because } => because.sentence("message text", actor),
+            Self::MediaRemoved { because } => {
+                because.sentence("media reference (its kind and type stay)", actor)
+            }
+            Self::RetentionRun {
+                message_text_days,
+                media_days,
+                removed,
+            } => format!(
+                "retention run: removed the {removed} (texts are kept {message_text_days} days, \
+                 media {media_days})"
+            ),
             Self::PatientPressed { digits } if digits == "1" => {
                 "the patient pressed 1 on the call: confirmed".to_owned()
             }
@@ -711,5 +760,25 @@ mod tests {
             serde_json::json!({"type": "secure_link", "step": "read"})
         );
         assert_eq!(event.kind(), "secure_link");
+    }
+
+    #[test]
+    fn every_stored_actor_reads_back_as_itself() {
+        let actors = [
+            Actor::Key {
+                id: ApiKeyId::from_stored("key_01".to_owned()),
+                role: "staff",
+            },
+            Actor::Staff("Dr. Cohen".to_owned()),
+            Actor::System,
+            Actor::LinkHolder,
+        ];
+        for actor in actors {
+            assert_eq!(
+                Actor::from_stored(&actor.stored(), |_| "staff"),
+                Some(actor)
+            );
+        }
+        assert_eq!(Actor::from_stored("someone", |_| "staff"), None);
     }
 }

@@ -68,6 +68,11 @@ id_type!(
     "ep"
 );
 id_type!(
+    /// One entry of the audit trail.
+    AuditEntryId,
+    "aud"
+);
+id_type!(
     /// One event as the booking system's webhooks carry it: the `webhook-id` of every try.
     WebhookEventId,
     "evt"

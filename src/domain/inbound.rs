@@ -78,6 +78,9 @@ pub enum InboundMedia {
         name: Option<String>,
         address: Option<String>,
     },
+    /// A reference removed by the clinic's retention or an erasure: only the file's type stays
+    /// (none for a location). The message's `kind` still says what it was.
+    Removed { mime_type: Option<String> },
 }
 
 impl InboundMedia {
@@ -87,7 +90,20 @@ impl InboundMedia {
             Self::WhatsApp { .. } => "whatsapp_media",
             Self::Twilio { .. } => "twilio_media",
             Self::Location { .. } => "location",
+            Self::Removed { .. } => "removed",
         }
+    }
+
+    /// What is kept once the reference is removed: the provider's id or URL, the file's name
+    /// and hash, and a location's place go; its type stays.
+    pub fn removed(self) -> Self {
+        let mime_type = match self {
+            Self::WhatsApp { mime_type, .. }
+            | Self::Twilio { mime_type, .. }
+            | Self::Removed { mime_type } => mime_type,
+            Self::Location { .. } => None,
+        };
+        Self::Removed { mime_type }
     }
 }
 

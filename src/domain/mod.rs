@@ -48,6 +48,7 @@ mod patient;
 mod phone;
 mod reason;
 mod reminder_offset;
+mod retention;
 mod secure_link;
 mod text;
 mod topic;
@@ -68,8 +69,8 @@ pub use hours::{
     WindowText,
 };
 pub use ids::{
-    ApiKeyId, AppointmentId, AttemptId, CallbackTaskId, ClinicId, InboundMessageId, NotificationId,
-    PatientId, SecureLinkId, WebhookEndpointId, WebhookEventId,
+    ApiKeyId, AppointmentId, AttemptId, AuditEntryId, CallbackTaskId, ClinicId, InboundMessageId,
+    NotificationId, PatientId, SecureLinkId, WebhookEndpointId, WebhookEventId,
 };
 pub use inbound::{
     AutoReply, BUILT_IN_LABELS, ConversationStatus, InboundMedia, InboundMessage, Intent, Origin,
@@ -82,6 +83,7 @@ pub use reason::{
     HoursRule, Reason, ReminderSkip, RouteSource, SkipReason, UsedUp, clinic_time, no_channel_left,
 };
 pub use reminder_offset::ReminderOffset;
+pub use retention::{Removal, RetentionCounts, RetentionPeriods};
 pub use secure_link::{LinkEvent, Proof};
 pub use text::{ONE_LINE_RULE, is_one_line};
 pub use topic::{Sensitivity, Topic};

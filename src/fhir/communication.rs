@@ -212,6 +212,10 @@ fn media_payload(media: &InboundMedia) -> CommunicationPayload {
             ..
         } => attachment(mime_type.as_deref(), filename.as_deref()),
         InboundMedia::Twilio { mime_type, .. } => attachment(mime_type.as_deref(), None),
+        // Retention or an erasure removed the reference: say so rather than offer a file.
+        InboundMedia::Removed { .. } => CommunicationPayloadContent::String(
+            "media removed under the clinic's retention policy or on request".into(),
+        ),
         InboundMedia::Location {
             latitude,
             longitude,

@@ -7,7 +7,7 @@ pub mod recorder;
 pub mod sampler;
 
 pub use recorder::{
-    record_attempt, record_provider_request, record_rate_limit_refusal, record_request, recorder,
-    render,
+    record_attempt, record_audit_failure, record_provider_request, record_rate_limit_refusal,
+    record_request, recorder, render,
 };
 pub use sampler::Sampler;

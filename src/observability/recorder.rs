@@ -27,9 +27,10 @@ pub const FHIR_PUSH_DURATION: &str = "medrelay_fhir_push_seconds";
 pub const FHIR_BACKLOG: &str = "medrelay_fhir_push_backlog";
 pub const FHIR_OLDEST_AGE: &str = "medrelay_fhir_push_oldest_age_seconds";
 pub const FHIR_PUSH_FAILING: &str = "medrelay_fhir_push_failing";
+pub const AUDIT_WRITE_FAILURES: &str = "medrelay_audit_write_failures_total";
 
 /// Every name above: what the dashboard in `ops/grafana/` may chart.
-pub const ALL_NAMES: [&str; 17] = [
+pub const ALL_NAMES: [&str; 18] = [
     HTTP_REQUESTS,
     HTTP_REQUEST_DURATION,
     NOTIFICATIONS,
@@ -47,6 +48,7 @@ pub const ALL_NAMES: [&str; 17] = [
     FHIR_BACKLOG,
     FHIR_OLDEST_AGE,
     FHIR_PUSH_FAILING,
+    AUDIT_WRITE_FAILURES,
 ];
 
 /// Latency buckets, in seconds: from a cached read (1 ms) to a provider's slowest answer (30 s).
@@ -103,6 +105,12 @@ pub fn record_provider_request(channel: ChannelKind, took: Duration) {
         .record(took.as_secs_f64());
 }
 
+/// An audit entry that could not be written: `withheld` for a read answered 503 instead of its
+/// content, `unrecorded` for a change that was made (and committed) without its entry.
+pub fn record_audit_failure(consequence: &'static str) {
+    metrics::counter!(AUDIT_WRITE_FAILURES, "consequence" => consequence).increment(1);
+}
+
 /// A request refused with `429` for being over `limit` (`key_limit`, `auth_failures`,
 /// `patient_limit`: the `reason` of its problem body).
 pub fn record_rate_limit_refusal(limit: &'static str) {
@@ -126,6 +134,15 @@ fn describe_api() {
         "Time from a request's arrival to its answer"
     );
     describe_counter!(RATE_LIMIT_REFUSALS, "Requests refused with 429, by limit");
+    describe_counter!(
+        AUDIT_WRITE_FAILURES,
+        "Audit entries that could not be written, by consequence: a read withheld (503) or a \
+         change made without its entry"
+    );
+    // Present from the start, so an alert on its rate has a series to read.
+    for consequence in ["withheld", "unrecorded"] {
+        metrics::counter!(AUDIT_WRITE_FAILURES, "consequence" => consequence).increment(0);
+    }
     describe_gauge!(
         DB_POOL_CONNECTIONS,
         "Database connections by pool and state (sampled)"

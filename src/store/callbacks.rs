@@ -23,12 +23,12 @@ pub struct CallbackView {
     pub closed_at: Option<Timestamp>,
 }
 
-const VIEW: &str = "SELECT c.id, c.notification_id, p.external_id, p.name, p.phone, p.language, c.reason, c.status, \
+pub(super) const VIEW: &str = "SELECT c.id, c.notification_id, p.external_id, p.name, p.phone, p.language, c.reason, c.status, \
     c.claimed_by, c.claimed_at, c.outcome, c.note, c.created_at, c.closed_at \
     FROM callback_tasks c JOIN patients p ON p.id = c.patient_id";
 
 #[derive(sqlx::FromRow)]
-struct CallbackRow {
+pub(super) struct CallbackRow {
     id: String,
     notification_id: String,
     #[sqlx(rename = "external_id")]

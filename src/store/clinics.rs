@@ -348,6 +348,28 @@ impl Store {
         }))
     }
 
+    /// Whose `key` was, when it is a revoked key: its id, role and clinic. Someone still using
+    /// a key taken from them is worth a line in that clinic's audit trail.
+    pub async fn revoked_key_owner(
+        &self,
+        key: &str,
+    ) -> Result<Option<(ApiKeyId, ApiKeyRole, ClinicId)>, StoreError> {
+        let row: Option<(String, String, String)> = sqlx::query_as(
+            "SELECT id, role, clinic_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NOT NULL",
+        )
+        .bind(key_fingerprint(key))
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|(id, stored_role, clinic)| {
+            Ok((
+                ApiKeyId::from_stored(id),
+                role(&stored_role)?,
+                ClinicId::from_stored(clinic),
+            ))
+        })
+        .transpose()
+    }
+
     /// The clinic's messaging hours: the Israeli defaults until it sets its own.
     pub async fn clinic_hours(&self, clinic: &ClinicId) -> Result<ClinicHours, StoreError> {
         let stored: Option<Option<String>> =

@@ -80,7 +80,7 @@ columns! {
 }
 
 #[derive(sqlx::FromRow)]
-struct ContentRow {
+pub(super) struct ContentRow {
     attempt_id: String,
     #[sqlx(flatten)]
     content: StoredContent,
@@ -126,6 +126,13 @@ impl StoredContent {
     }
 }
 
+impl ContentRow {
+    /// The attempt id and its content.
+    pub(super) fn into_entry(self) -> Result<(String, AttemptContent), StoreError> {
+        Ok((self.attempt_id, self.content.into_content()?))
+    }
+}
+
 impl Store {
     /// The recorded content of each attempt of a notification, by attempt id.
     pub async fn attempt_contents(
@@ -142,7 +149,7 @@ impl Store {
         .fetch_all(&self.read)
         .await?
         .into_iter()
-        .map(|row| Ok((row.attempt_id, row.content.into_content()?)))
+        .map(ContentRow::into_entry)
         .collect()
     }
 }

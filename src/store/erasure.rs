@@ -1,9 +1,11 @@
 //! Erasing a patient's personal data on the clinic's request (`DELETE /v1/patients/{id}`): the
 //! name, contacts and date of birth, and every message text the store keeps for them
 //! (notification bodies and parameters, what each attempt rendered, the sandbox's copies, their
-//! inbound texts and media references, staff notes on their callbacks, appointment parameters).
-//! Ids, statuses, counts and the audit trail stay. Notifications still waiting are cancelled
-//! first. One transaction: nothing is ever half-erased.
+//! inbound texts and media references, staff notes on their callbacks, appointment parameters:
+//! the list retention removes by age, in `redaction`). Ids, statuses, counts and the audit trail
+//! stay; each record whose texts went gets an event, so the outboxes hear of the change.
+//! Notifications still waiting are cancelled first. One transaction: nothing is ever
+//! half-erased.
 
 use jiff::Timestamp;
 use sqlx::{Any, Transaction};
@@ -11,6 +13,7 @@ use sqlx::{Any, Transaction};
 use super::events::EventBatch;
 use super::fhir_push::enqueue_patient_fhir_pushes;
 use super::notification_feed::with_feed_position;
+use super::redaction::{Redaction, Scope};
 use super::{Store, StoreError, for_update, millis};
 use crate::domain::{Actor, Cancellation, ClinicId, Event, PatientId};
 
@@ -31,21 +34,10 @@ struct ErasedRow {
     erased_at: Option<i64>,
 }
 
-/// The statements that remove the texts; each takes `$1` clinic, `$2` patient.
-const ERASE_TEXTS: [&str; 6] = [
-    "UPDATE notifications SET body = CASE WHEN body IS NULL THEN NULL ELSE '' END, \
-     params = CASE WHEN params IS NULL THEN NULL ELSE '{}' END, {feed_position} \
-     WHERE clinic_id = $1 AND patient_id = $2",
-    "UPDATE attempt_contents SET subject = NULL, text = NULL, template_params = NULL \
-     WHERE clinic_id = $1 AND notification_id IN (SELECT id FROM notifications WHERE clinic_id = $1 AND patient_id = $2)",
-    "UPDATE sandbox_messages SET recipient = '', subject = NULL, body = '' WHERE callback_ref IN \
-     (SELECT a.id FROM attempts a JOIN notifications n ON n.id = a.notification_id \
-      WHERE n.clinic_id = $1 AND n.patient_id = $2)",
-    "UPDATE inbound_messages SET text = NULL, media = NULL, reply_payload = NULL, from_address = '' \
-     WHERE clinic_id = $1 AND patient_id = $2",
-    "UPDATE callback_tasks SET note = NULL WHERE clinic_id = $1 AND patient_id = $2",
-    "UPDATE appointments SET params = '{}' WHERE clinic_id = $1 AND patient_id = $2",
-];
+/// What an erasure removes beyond the texts retention removes too: the patient's number on
+/// their messages. `$1` clinic, `$2` patient.
+const FORGET_MESSAGE_SENDER: &str =
+    "UPDATE inbound_messages SET from_address = '' WHERE clinic_id = $1 AND patient_id = $2";
 
 impl Store {
     /// Erases the personal data of the clinic's patient `external_id`, recording who did it.
@@ -73,10 +65,18 @@ impl Store {
         let id = PatientId::from_stored(patient.id.clone());
         let mut events = EventBatch::default();
         let cancelled = cancel_waiting(&mut tx, clinic, &id, by, now, &mut events).await?;
-        erase_texts(&mut tx, clinic, &id).await?;
+        let redaction = Redaction { clinic, by, now };
+        redaction
+            .remove(&mut tx, Scope::Patient(&id), &mut events)
+            .await?;
+        sqlx::query(FORGET_MESSAGE_SENDER)
+            .bind(clinic.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
         forget_addresses(&mut tx, clinic, &patient).await?;
         erase_patient_row(&mut tx, &id, now).await?;
-        // Their records on the clinic's FHIR server hold the texts too.
+        // Their records on the clinic's FHIR server name them, the ones emptied earlier too.
         enqueue_patient_fhir_pushes(&mut tx, clinic, &id, millis(now)).await?;
         let event = Event::PatientErased { cancelled };
         events.add_to_conversation(clinic, &id, None, now, by, &event)?;
@@ -117,22 +117,6 @@ async fn cancel_waiting(
         events.add(id, None, now, by, &event)?;
     }
     Ok(u32::try_from(cancelled.len()).unwrap_or(u32::MAX))
-}
-
-async fn erase_texts(
-    tx: &mut Transaction<'_, Any>,
-    clinic: &ClinicId,
-    patient: &PatientId,
-) -> Result<(), StoreError> {
-    for statement in ERASE_TEXTS {
-        // An erased text is a change the feed gives, so copies of it can be erased too.
-        sqlx::query(&with_feed_position(tx, statement))
-            .bind(clinic.as_str())
-            .bind(patient.as_str())
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
 }
 
 /// Drops what providers told us about the patient's addresses, and the WhatsApp service

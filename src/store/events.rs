@@ -97,9 +97,39 @@ impl EventBatch {
         at: Timestamp,
         event: &Event,
     ) -> Result<(), StoreError> {
+        self.add_about_message(
+            message,
+            conversation,
+            notification,
+            at,
+            &Actor::System,
+            event,
+        )
+    }
+
+    /// An event of a patient's conversation about their message `message`, caused by `actor`.
+    pub(crate) fn add_for_message_by(
+        &mut self,
+        message: &InboundMessageId,
+        conversation: (&ClinicId, &PatientId),
+        at: Timestamp,
+        actor: &Actor,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        self.add_about_message(message, conversation, None, at, actor, event)
+    }
+
+    fn add_about_message(
+        &mut self,
+        message: &InboundMessageId,
+        conversation: (&ClinicId, &PatientId),
+        notification: Option<&str>,
+        at: Timestamp,
+        actor: &Actor,
+        event: &Event,
+    ) -> Result<(), StoreError> {
         let (clinic, patient) = conversation;
-        let actor = Actor::System;
-        self.add_to_conversation(clinic, patient, notification, at, &actor, event)?;
+        self.add_to_conversation(clinic, patient, notification, at, actor, event)?;
         if let Some(row) = self.rows.last_mut() {
             row.inbound_message_id = Some(message.as_str().to_owned());
         }

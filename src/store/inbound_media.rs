@@ -15,9 +15,8 @@ pub struct MessageMedia {
     pub received_at: Timestamp,
     /// `None` for a message that carried only text.
     pub media: Option<InboundMedia>,
-    /// The clinic's two-way settings as stored (JSON; media retention among them); none: the
-    /// defaults.
-    pub clinic_settings: Option<String>,
+    /// The clinic's media retention (`/v1/clinic/retention`), in days.
+    pub media_days: u32,
 }
 
 #[derive(sqlx::FromRow)]
@@ -25,7 +24,7 @@ struct MediaRow {
     sender: String,
     received_at: i64,
     media: Option<String>,
-    inbound_settings: Option<String>,
+    media_days: i64,
 }
 
 impl Store {
@@ -36,7 +35,7 @@ impl Store {
         id: &InboundMessageId,
     ) -> Result<Option<MessageMedia>, StoreError> {
         let row: Option<MediaRow> = sqlx::query_as(
-            "SELECT m.sender, m.received_at, m.media, c.inbound_settings \
+            "SELECT m.sender, m.received_at, m.media, c.media_days \
              FROM inbound_messages m JOIN clinics c ON c.id = m.clinic_id \
              WHERE m.clinic_id = $1 AND m.id = $2",
         )
@@ -54,7 +53,7 @@ impl Store {
                 sender: row.sender,
                 received_at: timestamp(row.received_at)?,
                 media,
-                clinic_settings: row.inbound_settings,
+                media_days: u32::try_from(row.media_days).unwrap_or(u32::MAX),
             })
         })
         .transpose()

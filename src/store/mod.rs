@@ -12,6 +12,7 @@
 mod appointment_bookings;
 mod appointment_list;
 mod appointments;
+mod audit;
 mod booking_webhooks;
 mod callbacks;
 mod clinic_profile;
@@ -37,7 +38,9 @@ mod outbox;
 mod outcomes;
 mod patient_caps;
 mod patients;
+mod redaction;
 mod reminder_series;
+mod retention;
 mod rows;
 mod sandbox;
 mod secure_links;
@@ -45,6 +48,7 @@ mod stats;
 mod templates;
 mod topics;
 mod tracking;
+mod transcript;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -61,6 +65,7 @@ pub use appointment_list::{AppointmentCursor, AppointmentFilter, AppointmentPage
 pub use appointments::{
     AppointmentChange, AppointmentView, CancelledAppointment, ReminderView, SkippedReminder,
 };
+pub use audit::{AuditEntry, AuditFilter, AuditPage};
 pub use booking_webhooks::{
     ClaimedWebhook, DeliveryRecord, EndpointChange, NewWebhookEndpoint, WebhookEndpoint,
     WebhookOutcome, WebhookResult,
@@ -96,6 +101,7 @@ pub use notifications::{AppointmentLink, IntakeResult, NewNotification, Receipt}
 pub use outbox::{Lease, Tried, TryRecord};
 pub use outcomes::{AttemptOutcome, OutcomeWrite};
 pub use patients::{PatientFilter, PatientPage, PatientSearch, PatientUpsert};
+pub use retention::{RetentionClaim, RetentionRunRecord, RetentionStatus};
 pub use sandbox::{OutboxFilter, OutboxMessage, SandboxAdvance, SandboxMessage, SandboxStatusDue};
 pub use secure_links::{
     LinkedMessage, NewSecureLink, SecureLinkRecord, SecureLinkSettings, WrongAnswers,
@@ -103,6 +109,7 @@ pub use secure_links::{
 pub use templates::ClinicText;
 pub use topics::TopicView;
 pub use tracking::StatusUpdate;
+pub use transcript::{SentMessage, TranscriptPatient, TranscriptPeriod, TranscriptRecords};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

@@ -305,22 +305,74 @@ impl Store {
     ) -> Result<NotificationPage, StoreError> {
         let mut params = vec![Param::from(clinic.as_str())];
         let mut sql = filtered(filter, &mut params);
-        if let Some((created, id)) = &filter.after {
-            let (at, id_at) = (params.len() + 1, params.len() + 2);
-            sql.push_str(&format!(
-                " AND (n.created_at < ${at} OR (n.created_at = ${at} AND n.id < ${id_at}))"
-            ));
-            params.extend([Param::from(*created), Param::from(id.as_str())]);
-        }
-        sql.push_str(&format!(
-            " ORDER BY n.created_at DESC, n.id DESC LIMIT ${}",
-            params.len() + 1
-        ));
-        params.push(Param::from(i64::from(filter.limit) + 1));
+        let page = TimePage {
+            columns: ("n.created_at", "n.id"),
+            after: filter.after.as_ref(),
+            oldest_first: false,
+            limit: filter.limit,
+        };
+        page.append_to(&mut sql, &mut params);
         let rows = bound(sqlx::query_as::<_, ViewRow>(&sql), &params)
             .fetch_all(&self.read)
             .await?;
-        notification_page(rows, filter.limit)
+        let items = rows
+            .into_iter()
+            .map(NotificationRecord::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let (items, next) = page.split(items, |n| (millis(n.created_at), n.id.as_str()));
+        Ok(NotificationPage { items, next })
+    }
+}
+
+/// A page of rows in the order of a time and an id, continued after the (time, id) of the last
+/// row of the page before.
+pub(super) struct TimePage<'a> {
+    /// The time's column and the id's.
+    pub columns: (&'static str, &'static str),
+    pub after: Option<&'a (i64, String)>,
+    pub oldest_first: bool,
+    pub limit: u32,
+}
+
+impl<'a> TimePage<'a> {
+    /// Appends the condition, order and limit (one row more than a page, to know whether
+    /// another follows) to `sql`, and their values to `params`.
+    pub(super) fn append_to(&self, sql: &mut String, params: &mut Vec<Param<'a>>) {
+        let (time, id) = self.columns;
+        let (past, order) = if self.oldest_first {
+            (">", "ASC")
+        } else {
+            ("<", "DESC")
+        };
+        if let Some((at, after_id)) = self.after {
+            let (at_mark, id_mark) = (params.len() + 1, params.len() + 2);
+            sql.push_str(&format!(
+                " AND ({time} {past} ${at_mark} OR ({time} = ${at_mark} AND {id} {past} ${id_mark}))"
+            ));
+            params.extend([Param::from(*at), Param::from(after_id.as_str())]);
+        }
+        sql.push_str(&format!(
+            " ORDER BY {time} {order}, {id} {order} LIMIT ${}",
+            params.len() + 1
+        ));
+        params.push(Param::from(i64::from(self.limit) + 1));
+    }
+
+    /// The page's items and where the next page starts, from the rows read.
+    pub(super) fn split<T>(
+        &self,
+        mut items: Vec<T>,
+        key: impl Fn(&T) -> (i64, &str),
+    ) -> (Vec<T>, Option<(i64, String)>) {
+        if items.len() <= self.limit as usize {
+            return (items, None);
+        }
+        items.truncate(self.limit as usize);
+        let next = items.last().map(|last| {
+            let (at, id) = key(last);
+            (at, id.to_owned())
+        });
+        (items, next)
     }
 }
 
@@ -376,24 +428,6 @@ fn conditions(filter: &NotificationFilter) -> Vec<(&'static str, Vec<Param<'_>>)
     .into_iter()
     .filter_map(|(condition, values)| Some((condition, values?)))
     .collect()
-}
-
-/// The page after its rows: at most `limit` items (one more row was read to know whether a
-/// next page exists) and where that next page starts.
-fn notification_page(rows: Vec<ViewRow>, limit: u32) -> Result<NotificationPage, StoreError> {
-    let mut items = rows
-        .into_iter()
-        .map(NotificationRecord::try_from)
-        .collect::<Result<Vec<_>, _>>()?;
-    let next = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items
-            .last()
-            .map(|last| (millis(last.created_at), last.id.as_str().to_owned()))
-    } else {
-        None
-    };
-    Ok(NotificationPage { items, next })
 }
 
 /// The `LIKE` pattern of the stored origins of `family` (`auto:receipt`, `auto:away`, … for auto).

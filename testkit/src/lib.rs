@@ -1,5 +1,7 @@
 //! What medrelay's tests and its benchmark share, so that each is written once:
 //!
+//! - [`browser`]: a headless Chromium driven over WebDriver, for what only a rendered page
+//!   shows (direction, alignment, a screenshot), and a proxy that lends it an API key;
 //! - [`database`]: a fresh database for one run (a SQLite file, or a new PostgreSQL database on
 //!   the server `MEDRELAY_TEST_POSTGRES_URL` names) and its removal;
 //! - [`process`]: the `medrelay` binary as a child process, with only the settings the test
@@ -9,6 +11,7 @@
 //! - [`outbox`]: what the sandbox says each patient received;
 //! - [`webhook_receiver`]: a booking system's webhook receiver that verifies every signature with
 //!   the Standard Webhooks reference verifier and keeps each event once;
+//! - [`fhir_r4`]: whether a resource medrelay emitted is valid FHIR R4 (strict parse, value sets);
 //! - [`fhir_server`]: a clinic's FHIR server that holds pushes to R4's transaction semantics
 //!   ([`fhir_transaction`]) and plays its failures;
 //! - [`wait`]: waiting for a condition with a deadline, instead of sleeping a guessed time.
@@ -16,8 +19,10 @@
 //! It knows medrelay only from the outside (HTTP, the command line, the sandbox's table), so it
 //! builds without the gateway and serves in-process and out-of-process tests alike.
 
+pub mod browser;
 pub mod crash_run;
 pub mod database;
+pub mod fhir_r4;
 pub mod fhir_server;
 pub mod fhir_transaction;
 pub mod outbox;

@@ -21,7 +21,11 @@ async fn a_new_clinic_has_the_defaults_and_staff_may_read_them() {
     assert_eq!(settings["staff_answered_quiet_minutes"], 10);
     assert_eq!(settings["response_target_minutes"], 240);
     assert_eq!(settings["emergency_number"], "101");
-    assert_eq!(settings["media_retention_days"], 30);
+    assert_eq!(
+        settings.get("media_retention_days"),
+        None,
+        "media retention is in /v1/clinic/retention"
+    );
     assert_eq!(settings["labels"], json!([]));
     let opt_out = settings["keywords"]["opt_out"].as_array().expect("list");
     assert!(opt_out.contains(&json!("הסר")), "{settings:#}");
@@ -126,7 +130,6 @@ async fn every_broken_rule_is_named_by_its_field_and_nothing_is_kept() {
                 },
                 "urgent_phrases": { "english": ["help"] },
                 "labels": ["Billing", "urgent"],
-                "media_retention_days": 3651,
             })),
         )
         .await;
@@ -145,7 +148,6 @@ async fn every_broken_rule_is_named_by_its_field_and_nothing_is_kept() {
             "auto_reply_every_hours",
             "staff_answered_quiet_minutes",
             "response_target_minutes",
-            "media_retention_days",
             "emergency_number",
             "keywords.confirm[1]",
             "keywords.cancel[0]",
@@ -184,13 +186,13 @@ async fn an_unknown_field_or_a_negative_number_is_refused_by_name() {
             Method::PUT,
             PATH,
             &admin,
-            Some(json!({ "media_retention_days": -1 })),
+            Some(json!({ "response_target_minutes": -1 })),
         )
         .await;
 
     for (response, field) in [
         (unknown, "away_message"),
-        (negative, "media_retention_days"),
+        (negative, "response_target_minutes"),
     ] {
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let problem: Value = response.json().await.expect("problem");

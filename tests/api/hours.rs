@@ -36,9 +36,17 @@ fn israeli_hours() -> Value {
 
 /// A clinic on Israeli hours, Dana as its patient in Jerusalem, and the clock at `now`.
 pub(crate) async fn clinic_on_israeli_hours_at(now: &str) -> (TestApp, Arc<AdjustableClock>) {
+    clinic_on_israeli_hours_with(now, |_| {}).await
+}
+
+/// [`clinic_on_israeli_hours_at`], with the settings adjusted.
+pub(crate) async fn clinic_on_israeli_hours_with(
+    now: &str,
+    adjust: impl FnOnce(&mut medrelay::Config),
+) -> (TestApp, Arc<AdjustableClock>) {
     let clock = Arc::new(AdjustableClock::default());
     clock.set(at(now));
-    let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
+    let app = TestApp::spawn_with_clock(adjust, clock.clone()).await;
     let admin = app.admin_key().await;
     let response = app
         .request(

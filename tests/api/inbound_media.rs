@@ -163,7 +163,7 @@ async fn media_past_the_clinics_retention_is_gone() {
     let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
     let staff = app.staff_key().await;
     let message = photo_from(&app, DANA).await;
-    clock.advance(Duration::from_secs(29 * 24 * 60 * 60));
+    clock.advance(Duration::from_secs(89 * 24 * 60 * 60));
     let within = media(&app, &staff, &message).await;
 
     clock.advance(Duration::from_secs(24 * 60 * 60));
@@ -176,7 +176,7 @@ async fn media_past_the_clinics_retention_is_gone() {
     assert!(
         problem["detail"]
             .as_str()
-            .is_some_and(|d| d.contains("retention of 30 days")),
+            .is_some_and(|d| d.contains("retention of 90 days")),
         "{problem:#}"
     );
     app.stop().await;
@@ -190,9 +190,9 @@ async fn a_clinic_that_keeps_media_a_week_serves_it_a_week() {
     let set = app
         .request(
             Method::PUT,
-            "/v1/clinic/inbound",
+            "/v1/clinic/retention",
             &admin,
-            Some(json!({ "media_retention_days": 7 })),
+            Some(json!({ "media_days": 7 })),
         )
         .await;
     assert!(set.status().is_success(), "{}", set.status());

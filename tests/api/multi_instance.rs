@@ -106,7 +106,7 @@ async fn instance_b(a: &TestApp, adjust: impl Fn(&mut Config)) -> RunningApp {
 /// ("database is locked", SQLITE_BUSY / SQLITE_BUSY_SNAPSHOT, when a transaction that has read
 /// tries to write), the sandbox's status reports then wait out their 3 s lease, and the timing is
 /// not reliable enough for a test. Returns whether to skip.
-fn skipped_without_postgres(test: &str) -> bool {
+pub(crate) fn skipped_without_postgres(test: &str) -> bool {
     if std::env::var("MEDRELAY_TEST_POSTGRES_URL").is_ok() {
         return false;
     }

@@ -42,7 +42,7 @@ enum Caller {
     Nobody,
 }
 
-struct Contract {
+pub struct Contract {
     document: Value,
     admin_key: String,
     booking_key: String,
@@ -51,6 +51,35 @@ struct Contract {
 }
 
 impl Contract {
+    /// The contract of `app`'s document, sent as its clinic's admin (`admin_key`) or booking
+    /// system.
+    pub async fn of(app: &TestApp, admin_key: String) -> Self {
+        Self {
+            document: document(app).await,
+            admin_key,
+            booking_key: app.key.clone(),
+            base: app.base.clone(),
+            client: app.client().clone(),
+        }
+    }
+
+    pub fn document(&self) -> &Value {
+        &self.document
+    }
+
+    /// A request to `operation` on `path` made from its schemas, sent with the admin key.
+    pub fn valid_request(&self, method: &Method, path: &str, operation: &Value) -> RequestBuilder {
+        let input = Input::of(self, path, operation);
+        let case = Case {
+            what: "valid",
+            key: Caller::Admin,
+            path: input.valid_path(),
+            query: input.query.clone(),
+            body: input.body.clone(),
+        };
+        self.request(method, &case)
+    }
+
     /// `schema` with its `$ref` followed.
     fn resolve<'s>(&'s self, schema: &'s Value) -> &'s Value {
         match schema["$ref"].as_str() {
@@ -422,13 +451,7 @@ async fn every_operation_answers_only_what_it_documents_and_never_an_undocumente
         json!({"name": "Dana Levi", "phone": "+972541234567"}),
     )
     .await;
-    let contract = Contract {
-        document: document(&app).await,
-        admin_key,
-        booking_key: app.key.clone(),
-        base: app.base.clone(),
-        client: app.client().clone(),
-    };
+    let contract = Contract::of(&app, admin_key).await;
 
     let mut failures = Vec::new();
     let mut sent = 0;

@@ -36,6 +36,12 @@ async fn erasing_removes_name_contacts_and_texts_and_keeps_statuses() {
         "{sent:#}"
     );
     assert_eq!(sent["body"], "");
+    assert!(
+        event_details(&sent).iter().any(|d| d.starts_with(
+            "message text removed: the patient's personal data was erased by admin key"
+        )),
+        "the record says why its text went: {sent:#}"
+    );
     let cancelled = app.notification(&waiting).await;
     assert_eq!(cancelled["status"], "cancelled");
     assert!(

@@ -1,7 +1,7 @@
 //! `GET/PUT /v1/clinic/inbound`: how the clinic answers patients who write (the auto-reply
 //! period, the response target, the emergency number, stop/start/confirm/cancel words, urgent
-//! phrases, its own labels, how long inbound media is served). Staff may read them, since they
-//! explain what patients got; only admins change them.
+//! phrases, its own labels). How long media is kept is in `/v1/clinic/retention`. Staff may read
+//! them, since they explain what patients got; only admins change them.
 
 use axum::Json;
 use axum::extract::State;

@@ -95,6 +95,8 @@ enum MediaOut {
         name: Option<String>,
         address: Option<String>,
     },
+    /// Removed by the clinic's retention or an erasure: only the file's type is kept.
+    Removed { mime_type: Option<String> },
 }
 
 impl MediaOut {
@@ -126,6 +128,7 @@ impl MediaOut {
                 name,
                 address,
             },
+            InboundMedia::Removed { mime_type } => Self::Removed { mime_type },
         }
     }
 }

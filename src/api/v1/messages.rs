@@ -13,7 +13,6 @@ use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::api::problem::ApiError;
 use crate::domain::{InboundMedia, InboundMessageId};
-use crate::policy::inbound::InboundSettings;
 use crate::store::ApiKeyRole;
 
 /// Content type of media whose provider named none.
@@ -30,7 +29,7 @@ const UNKNOWN_TYPE: &str = "application/octet-stream";
             headers(("Content-Disposition" = String, description = "`attachment`, with the file name when known"))),
         (status = 403, description = "Needs a staff or admin key"),
         (status = 404, description = "No such message, or it has no media"),
-        (status = 410, description = "Past the clinic's media retention, or gone at the provider"),
+        (status = 410, description = "Past the clinic's media retention (`/v1/clinic/retention`), removed by an erasure, or gone at the provider"),
         (status = 502, description = "No WhatsApp account for the receiving number, or the provider answered nonsense"),
         (status = 503, description = "The provider or the database cannot be reached now"),
     )
@@ -48,17 +47,22 @@ pub(super) async fn get_media(
         .inbound_message_media(&caller.clinic.id, &id)
         .await?
         .ok_or(ApiError::NotFound("message"))?;
-    let Some(InboundMedia::WhatsApp {
-        media_id,
-        mime_type,
-        filename,
-        ..
-    }) = message.media
-    else {
-        return Err(ApiError::NotFound("media of this message"));
+    let (media_id, mime_type, filename) = match message.media {
+        Some(InboundMedia::WhatsApp {
+            media_id,
+            mime_type,
+            filename,
+            ..
+        }) => (media_id, mime_type, filename),
+        Some(InboundMedia::Removed { .. }) => {
+            check_retention(message.received_at, message.media_days, state.clock.now())?;
+            return Err(ApiError::Gone(
+                "this message's media reference was erased on the clinic's request".to_owned(),
+            ));
+        }
+        _ => return Err(ApiError::NotFound("media of this message")),
     };
-    let retention_days = retention_days(message.clinic_settings.as_deref())?;
-    check_retention(message.received_at, retention_days, state.clock.now())?;
+    check_retention(message.received_at, message.media_days, state.clock.now())?;
     let account = state
         .providers
         .whatsapp_account(&message.sender)
@@ -71,16 +75,6 @@ pub(super) async fn get_media(
     let download = account.media.fetch(&media_id).await.map_err(media_error)?;
     let headers = media_headers(&download, mime_type.as_deref(), filename.as_deref());
     Ok((headers, Body::from_stream(chunks(download))).into_response())
-}
-
-/// The clinic's `media_retention_days` (`/v1/clinic/inbound`), its default when unset.
-fn retention_days(stored: Option<&str>) -> Result<u32, ApiError> {
-    let settings = match stored {
-        Some(json) => serde_json::from_str::<InboundSettings>(json)
-            .map_err(|e| ApiError::Internal(format!("stored inbound settings: {e}").into()))?,
-        None => InboundSettings::default(),
-    };
-    Ok(settings.media_retention_days)
 }
 
 /// Media older than the retention period is not served, even if the provider still has it.
@@ -213,14 +207,5 @@ mod tests {
             Err(ApiError::Gone(_))
         ));
         assert!(check_retention(received, 90, day(89)).is_ok());
-    }
-
-    #[test]
-    fn the_retention_is_the_clinics_setting_else_the_default() {
-        assert_eq!(retention_days(None).ok(), Some(30));
-        assert_eq!(
-            retention_days(Some(r#"{"media_retention_days": 7}"#)).ok(),
-            Some(7)
-        );
     }
 }

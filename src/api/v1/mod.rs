@@ -5,12 +5,14 @@
 mod appointment_list;
 mod appointment_out;
 mod appointments;
+mod audit;
 mod booking_fields;
 mod callbacks;
 mod clinic;
 mod clinic_fhir;
 mod clinic_hours;
 mod clinic_inbound;
+mod clinic_retention;
 mod clinic_secure_links;
 mod conversation_out;
 mod conversation_reply;
@@ -27,6 +29,7 @@ mod patients;
 mod stats;
 mod templates;
 mod topics;
+mod transcript;
 mod webhooks;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -44,6 +47,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
             patients::patch_patient,
             patient_directory::erase_patient
         ))
+        .routes(routes!(transcript::get_transcript))
         .routes(routes!(
             notifications::list_notifications,
             notifications::create_notification
@@ -73,6 +77,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::list_keys, keys::create_key))
         .routes(routes!(keys::revoke_key))
         .routes(routes!(stats::get_stats))
+        .routes(routes!(audit::list_audit_entries))
         .merge(webhook_routes())
 }
 
@@ -100,6 +105,10 @@ fn clinic_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(
             clinic_inbound::get_inbound,
             clinic_inbound::put_inbound
+        ))
+        .routes(routes!(
+            clinic_retention::get_retention,
+            clinic_retention::put_retention
         ))
         .routes(routes!(clinic_fhir::get_fhir, clinic_fhir::put_fhir))
         .routes(routes!(clinic_fhir::delete_fhir_server))

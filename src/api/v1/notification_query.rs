@@ -228,7 +228,7 @@ fn feed_start(text: &str) -> Option<FeedStart> {
 }
 
 /// A time in a query: RFC 3339, where a `+` of the offset left unescaped reads as a space.
-fn query_time(text: &str) -> Option<Timestamp> {
+pub(super) fn query_time(text: &str) -> Option<Timestamp> {
     text.replace(' ', "+").parse().ok()
 }
 
@@ -244,11 +244,16 @@ pub(super) fn encode_cursor((at, id): &(i64, String)) -> String {
 }
 
 fn decode_cursor(cursor: &str) -> Option<(i64, String)> {
+    decode_cursor_of(cursor, |id| NotificationId::parse(id).is_some())
+}
+
+/// A newest-first page's `next_cursor` read back, when its id is one `is_id` takes.
+pub(super) fn decode_cursor_of(
+    cursor: &str,
+    is_id: impl Fn(&str) -> bool,
+) -> Option<(i64, String)> {
     let (at, id) = cursor.split_once('.')?;
-    Some((
-        at.parse().ok()?,
-        NotificationId::parse(id)?.as_str().to_owned(),
-    ))
+    Some((at.parse().ok()?, id.to_owned())).filter(|_| is_id(id))
 }
 
 #[cfg(test)]

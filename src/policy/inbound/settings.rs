@@ -34,8 +34,6 @@ pub struct InboundSettings {
     pub urgent_phrases: BTreeMap<String, Vec<String>>,
     /// The clinic's own labels; the built-in ones are always there.
     pub labels: Vec<String>,
-    /// Inbound media older than this is not served.
-    pub media_retention_days: u32,
 }
 
 /// Whole-message keywords, in any of the clinic's languages.
@@ -60,7 +58,6 @@ impl Default for InboundSettings {
             keywords: Keywords::default(),
             urgent_phrases: default_urgent_phrases(),
             labels: Vec::new(),
-            media_retention_days: 30,
         }
     }
 }
@@ -132,13 +129,6 @@ impl InboundSettings {
         in_range("staff_answered_quiet_minutes", quiet, 0, 1440, "minutes");
         let target = self.response_target_minutes;
         in_range("response_target_minutes", target, 1, 10_080, "minutes");
-        in_range(
-            "media_retention_days",
-            self.media_retention_days,
-            1,
-            3650,
-            "days",
-        );
         if !is_dialable(&self.emergency_number) {
             errors.push(FieldError::new("emergency_number", DIALABLE_RULE));
         }
@@ -318,7 +308,6 @@ mod tests {
                 "billing".to_owned(),
                 "billing".to_owned(),
             ],
-            media_retention_days: 4000,
             ..InboundSettings::default()
         };
         settings.keywords.opt_out = vec!["stop".to_owned(), "!!".to_owned(), "x".repeat(51)];
@@ -334,7 +323,6 @@ mod tests {
                 "auto_reply_every_hours",
                 "staff_answered_quiet_minutes",
                 "response_target_minutes",
-                "media_retention_days",
                 "emergency_number",
                 "keywords.opt_out[1]",
                 "keywords.opt_out[2]",

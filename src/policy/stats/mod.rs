@@ -15,7 +15,7 @@ use medrelay_channels::ChannelKind;
 use crate::domain::{AutoReply, Intent};
 
 pub use latency::{Durations, Latency, bucket_of, bucket_sql};
-pub use range::{MAX_RANGE_DAYS, OffsetSpan, RangeError, StatsRange};
+pub use range::{MAX_RANGE_DAYS, OffsetSpan, RangeError, StatsRange, parse_bound};
 pub use summary::{BestHour, Inbound, Outbound, OutboundLine, PeakHour, Stats, summarize};
 
 /// Hours with fewer reminders read than this are too noisy to call the best.

@@ -90,7 +90,9 @@ impl StatsRange {
     }
 }
 
-fn parse_bound(
+/// One end of a period, named `field`: a date (the start of that day in `zone`) or an RFC 3339
+/// instant.
+pub fn parse_bound(
     field: &'static str,
     text: Option<&str>,
     zone: &TimeZone,

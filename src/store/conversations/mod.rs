@@ -9,6 +9,7 @@ mod writes;
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 
+pub(super) use reads::{INBOUND_COLUMNS, inbound};
 pub(crate) use writes::record_staff_replies;
 pub use writes::{LabelChange, OVERDUE_BATCH};
 

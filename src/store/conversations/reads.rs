@@ -1,6 +1,8 @@
 //! Reading the inbox: a page of conversations, one conversation's timeline, and what a staff
 //! reply answers.
 
+use std::sync::LazyLock;
+
 use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -21,11 +23,18 @@ use crate::store::{Store, StoreError, millis, opt_timestamp, parse_stored, times
 /// 1 for an urgent conversation, 0 otherwise: the first sort key of a list.
 const URGENT: &str = "(CASE WHEN c.urgent_since IS NULL THEN 0 ELSE 1 END)";
 
+/// The columns of `inbound_messages` an [`InboundRecord`] is read from (by [`inbound`]).
+pub(in crate::store) const INBOUND_COLUMNS: &str = "id, channel, kind, text, media, intent, sent_at, \
+     received_at, answered_at, answered_by, handled_at, handled_by";
+
 /// A timeline's latest patient messages and events (its notifications: [`OUTBOUND_TIMELINE`]):
 /// `$1` the clinic, `$2` the patient, `$3` how many.
-const INBOUND_TIMELINE: &str = "SELECT id, channel, kind, text, media, intent, sent_at, received_at, answered_at, \
-     answered_by, handled_at, handled_by FROM inbound_messages \
-     WHERE clinic_id = $1 AND patient_id = $2 ORDER BY received_at DESC, id DESC LIMIT $3";
+static INBOUND_TIMELINE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {INBOUND_COLUMNS} FROM inbound_messages \
+         WHERE clinic_id = $1 AND patient_id = $2 ORDER BY received_at DESC, id DESC LIMIT $3"
+    )
+});
 const EVENTS_TIMELINE: &str = "SELECT at, kind, attempt_id, detail, data, actor FROM events \
      WHERE clinic_id = $1 AND patient_id = $2 ORDER BY id DESC LIMIT $3";
 
@@ -193,7 +202,7 @@ fn conversation_page(rows: &[AnyRow], limit: u32) -> Result<ConversationPage, St
     Ok(ConversationPage { items, next })
 }
 
-fn inbound(row: &AnyRow) -> Result<InboundRecord, StoreError> {
+pub(in crate::store) fn inbound(row: &AnyRow) -> Result<InboundRecord, StoreError> {
     let intent: String = row.try_get("intent")?;
     let media: Option<String> = row.try_get("media")?;
     Ok(InboundRecord {
@@ -338,7 +347,7 @@ impl Store {
                 .bind(i64::from(TIMELINE_LIMIT))
         };
         let (inbound_rows, outbound_rows, event_rows) = tokio::try_join!(
-            bind(INBOUND_TIMELINE).fetch_all(&self.read),
+            bind(INBOUND_TIMELINE.as_str()).fetch_all(&self.read),
             bind(OUTBOUND_TIMELINE).fetch_all(&self.read),
             bind(EVENTS_TIMELINE).fetch_all(&self.read),
         )?;
