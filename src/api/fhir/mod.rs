@@ -115,7 +115,7 @@ fn reader(
     path = "/fhir/r4/Communication",
     tag = "fhir",
     params(
-        ("patient" = Option<String>, Query, description = "The patient: the clinic's id for them, or `system|id` with the clinic's patient system; commas for any of several"),
+        ("patient" = Option<String>, Query, description = "The patient: the clinic's id for them, `Patient/<id>`, or `system|id` with the clinic's patient system; commas for any of several"),
         ("based-on" = Option<String>, Query, description = "`CommunicationRequest/<id>`: the messages of one notification"),
         ("_lastUpdated" = Option<String>, Query, description = "`ge`, `gt`, `le`, `lt` or `eq` and a FHIR date or instant; repeat for a range"),
         ("_count" = Option<u32>, Query, description = "Results per page: 50 unless asked, at most 200", minimum = 1),
@@ -157,7 +157,7 @@ async fn search_communications(
     path = "/fhir/r4/CommunicationRequest",
     tag = "fhir",
     params(
-        ("patient" = Option<String>, Query, description = "The patient: the clinic's id for them, or `system|id` with the clinic's patient system; commas for any of several"),
+        ("patient" = Option<String>, Query, description = "The patient: the clinic's id for them, `Patient/<id>`, or `system|id` with the clinic's patient system; commas for any of several"),
         ("_lastUpdated" = Option<String>, Query, description = "`ge`, `gt`, `le`, `lt` or `eq` and a FHIR date or instant; repeat for a range"),
         ("_count" = Option<u32>, Query, description = "Results per page: 50 unless asked, at most 200", minimum = 1),
         ("_format" = Option<String>, Query, description = "`json` (the only format served)"),
