@@ -465,14 +465,6 @@ async fn update_clinic(config: &Config, command: ClinicUpdate) -> CliResult {
     Ok(())
 }
 
-async fn export_audit(config: &Config, export: &AuditExport) -> CliResult {
-    let store = Store::connect(&config.database_url).await?;
-    let written = export.run(&store, &mut std::io::stdout().lock()).await?;
-    eprintln!("exported {written} audit entries");
-    store.close().await;
-    Ok(())
-}
-
 async fn clinic_retention(config: &Config, command: ClinicRetention) -> CliResult {
     let store = Store::connect(&config.database_url).await?;
     let clinic = store
@@ -497,6 +489,14 @@ async fn clinic_retention(config: &Config, command: ClinicRetention) -> CliResul
         "clinic {} keeps message texts {} days and media {} days",
         clinic.slug, periods.message_text_days, periods.media_days
     );
+    store.close().await;
+    Ok(())
+}
+
+async fn export_audit(config: &Config, export: &AuditExport) -> CliResult {
+    let store = Store::connect(&config.database_url).await?;
+    let written = export.run(&store, &mut std::io::stdout().lock()).await?;
+    eprintln!("exported {written} audit entries");
     store.close().await;
     Ok(())
 }

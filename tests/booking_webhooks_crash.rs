@@ -10,8 +10,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
-use medrelay_testkit::process::{self, Process};
+use medrelay_testkit::crash_run;
+use medrelay_testkit::process::Process;
 use medrelay_testkit::{Backend, TestDatabase, WebhookReceiver, free_port, wait};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
@@ -30,10 +30,7 @@ async fn every_webhook_arrives_once_and_in_order_across_an_outage_and_a_kill_9()
         .expect("a fresh database");
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let client = Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .expect("HTTP client");
+    let client = crash_run::client();
     let receiver = WebhookReceiver::start().await;
     receiver.fail_with(503);
 
@@ -41,7 +38,7 @@ async fn every_webhook_arrives_once_and_in_order_across_an_outage_and_a_kill_9()
     gateway.wait_until_ready(&client, &base).await;
     let key = gateway.admin_key();
     prepare_clinic(&client, &base, &key, &receiver).await;
-    let ids = send_notifications(&client, &base, &key).await;
+    let ids = crash_run::send_notifications(&client, &base, &key, NOTIFICATIONS, PATIENTS).await;
     wait_for_requests(&receiver, 30).await;
     receiver.recover();
     wait_for_events(&receiver, KILL_AFTER_EVENTS).await;
@@ -69,66 +66,13 @@ async fn every_webhook_arrives_once_and_in_order_across_an_outage_and_a_kill_9()
 }
 
 fn start(dir: &Path, database_url: &str, port: u16, run: u32) -> Process {
-    let mut command = process::command(&[env!("CARGO_BIN_EXE_medrelay")]);
-    command
-        .current_dir(dir)
-        .env("MEDRELAY_DATABASE_URL", database_url)
-        .env("MEDRELAY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("MEDRELAY_SANDBOX__ENABLED", "true")
-        .env("MEDRELAY_SANDBOX__DELIVERY_DELAY_MS", "50")
-        .env("MEDRELAY_SANDBOX__READ_DELAY_MS", "50")
-        .env("MEDRELAY_DISPATCH__LEASE_MS", "3000")
-        // The in-process sandbox dies with the gateway: a receipt it owed for a hand-over the
-        // kill cut short may never come, and the next channel is tried after this.
-        .env("MEDRELAY_DELIVERY_TIMEOUT__SMS_MS", "3000")
-        .env("MEDRELAY_DELIVERY_TIMEOUT__VOICE_MS", "3000")
-        .env("MEDRELAY_DELIVERY_TIMEOUT__WHATSAPP_MS", "3000")
-        .env("MEDRELAY_API__PATIENT_DAILY_CAP", "0")
-        .env("MEDRELAY_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true")
-        .env("MEDRELAY_WEBHOOKS__POLL_INTERVAL_MS", "20")
-        .env("MEDRELAY_WEBHOOKS__RETRY_BASE_MS", "100")
-        .env("MEDRELAY_WEBHOOKS__RETRY_CAP_MS", "500")
-        .env("MEDRELAY_WEBHOOKS__LEASE_MS", "3000");
-    let log = dir.join(format!("medrelay-run-{run}.log"));
-    Process::spawn(command, &format!("run {run} of medrelay"), Some(log))
+    crash_run::start(env!("CARGO_BIN_EXE_medrelay"), dir, database_url, port, run)
 }
 
 /// Open around the clock, patients who receive SMS, and the receiver registered for every
 /// status change.
 async fn prepare_clinic(client: &Client, base: &str, key: &str, receiver: &WebhookReceiver) {
-    let all_day = json!([{ "start": "00:00", "end": "24:00" }]);
-    let days = [
-        "sunday",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-    ];
-    let week: serde_json::Map<String, Value> = days
-        .iter()
-        .map(|d| ((*d).to_owned(), all_day.clone()))
-        .collect();
-    let hours = json!({ "week": week, "holidays": [], "patient_quiet_hours": null });
-    let response = client
-        .put(format!("{base}/v1/clinic/hours"))
-        .bearer_auth(key)
-        .json(&hours)
-        .send()
-        .await
-        .expect("PUT /v1/clinic/hours");
-    assert_eq!(response.status(), StatusCode::OK);
-    for patient in 0..PATIENTS {
-        let response = client
-            .put(format!("{base}/v1/patients/p-{patient}"))
-            .bearer_auth(key)
-            .json(&json!({ "name": format!("Patient {patient}"), "phone": format!("+9725412345{patient:02}") }))
-            .send()
-            .await
-            .expect("PUT patient");
-        assert!(response.status().is_success(), "patient {patient}");
-    }
+    crash_run::prepare_clinic(client, base, key, PATIENTS).await;
     let endpoint = json!({ "url": receiver.url, "event_types": ["notification.status_changed"] });
     let response = client
         .post(format!("{base}/v1/webhooks"))
@@ -140,26 +84,6 @@ async fn prepare_clinic(client: &Client, base: &str, key: &str, receiver: &Webho
     assert_eq!(response.status(), StatusCode::CREATED);
     let created: Value = response.json().await.expect("json");
     receiver.trust(created["secret"].as_str().expect("secret"));
-}
-
-async fn send_notifications(client: &Client, base: &str, key: &str) -> Vec<String> {
-    futures::stream::iter(0..NOTIFICATIONS)
-        .map(|i| async move {
-            let body = json!({ "patient_id": format!("p-{}", i % PATIENTS), "topic": "general", "body": format!("Message {i}") });
-            let response = client
-                .post(format!("{base}/v1/notifications"))
-                .bearer_auth(key)
-                .json(&body)
-                .send()
-                .await
-                .expect("POST /v1/notifications");
-            assert_eq!(response.status(), StatusCode::ACCEPTED);
-            let created: Value = response.json().await.expect("json");
-            created["id"].as_str().expect("id").to_owned()
-        })
-        .buffered(8)
-        .collect()
-        .await
 }
 
 async fn wait_for_requests(receiver: &WebhookReceiver, count: usize) {
@@ -193,20 +117,7 @@ async fn wait_for_every_change(
         .every(Duration::from_millis(250))
         .until(async || {
             for id in ids {
-                let notification: Value = client
-                    .get(format!("{base}/v1/notifications/{id}"))
-                    .bearer_auth(key)
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .json()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if !["delivered", "read", "failed", "expired", "cancelled"]
-                    .contains(&notification["status"].as_str().unwrap_or_default())
-                {
-                    return Err(format!("{id} is {}", notification["status"]));
-                }
+                let notification = crash_run::finished(client, base, key, id).await?;
                 let audited = changes(
                     notification["events"].as_array().into_iter().flatten(),
                     |e| (e["type"] == "status_changed").then(|| &e["data"]),

@@ -19,6 +19,7 @@ use super::AppState;
 use super::problem::ApiError;
 use super::request_log::RequestId;
 use crate::audit::routes::{self, Recorded};
+use crate::batch::BatchError;
 use crate::domain::{ApiKeyId, AuditEntryId, ClinicId};
 use crate::store::{ApiKeyRole, AuditEntry};
 
@@ -107,7 +108,13 @@ pub(super) async fn audit_requests(
         action: recorded.action.clone(),
         resource_type: recorded.resource.clone(),
     };
-    match state.audit.append(entry).await {
+    // Its own task: should the request be dropped now (its deadline passed), the entry of what
+    // was done is still written.
+    let audit = state.audit.clone();
+    let written = tokio::spawn(async move { audit.append(entry).await })
+        .await
+        .unwrap_or(Err(BatchError::Closed));
+    match written {
         Ok(()) => response,
         Err(error) => unrecorded(&recorded, response, error),
     }
@@ -115,11 +122,7 @@ pub(super) async fn audit_requests(
 
 /// The answer when the entry of `recorded` could not be written: a read's content is withheld;
 /// a change is done already, and its answer says so.
-fn unrecorded(
-    recorded: &Recorded,
-    response: Response,
-    error: crate::batch::BatchError,
-) -> Response {
+fn unrecorded(recorded: &Recorded, response: Response, error: BatchError) -> Response {
     if recorded.is_read && response.status().is_success() {
         crate::observability::record_audit_failure("withheld");
         return ApiError::AuditUnavailable(Box::new(error)).into_response();

@@ -171,7 +171,8 @@ impl Traits {
             (
                 "422",
                 "The request breaks rules, each named in `errors[]`",
-                self.has_body || self.has_query,
+                // FHIR answers a search it cannot read with 400.
+                (self.has_body || self.has_query) && self.errors_as != super::fhir::MEDIA_TYPE,
             ),
             (
                 "429",

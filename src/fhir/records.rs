@@ -273,7 +273,7 @@ pub enum CommunicationRecord {
         notification: std::sync::Arc<NotificationRecord>,
         attempt: AttemptId,
     },
-    Received(InboundRecord),
+    Received(Box<InboundRecord>),
 }
 
 /// The id of a Communication: the attempt it tells, or the patient's message.

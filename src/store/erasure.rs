@@ -76,7 +76,7 @@ impl Store {
             .await?;
         forget_addresses(&mut tx, clinic, &patient).await?;
         erase_patient_row(&mut tx, &id, now).await?;
-        // Their records on the clinic's FHIR server hold the texts too.
+        // Their records on the clinic's FHIR server name them, the ones emptied earlier too.
         enqueue_patient_fhir_pushes(&mut tx, clinic, &id, millis(now)).await?;
         let event = Event::PatientErased { cancelled };
         events.add_to_conversation(clinic, &id, None, now, by, &event)?;

@@ -84,6 +84,15 @@ impl Kind {
     fn is_media(self) -> bool {
         matches!(self, Self::MessageMedia)
     }
+
+    /// How many days the clinic keeps what a record of this kind loses.
+    fn period(self, periods: &RetentionPeriods) -> u32 {
+        if self.is_media() {
+            periods.media_days
+        } else {
+            periods.message_text_days
+        }
+    }
 }
 
 /// A notification the dispatcher, a provider or staff still have business with.
@@ -280,11 +289,7 @@ impl Scope<'_> {
         match self {
             Self::Patient(_) => Removal::Erasure,
             Self::PastRetention { periods, .. } => Removal::Retention {
-                kept_days: if kind.is_media() {
-                    periods.media_days
-                } else {
-                    periods.message_text_days
-                },
+                kept_days: kind.period(periods),
             },
         }
     }
@@ -304,16 +309,12 @@ impl Scope<'_> {
                 backend,
                 ..
             } => {
-                let days = if kind.is_media() {
-                    periods.media_days
-                } else {
-                    periods.message_text_days
-                };
+                let days = kind.period(periods);
                 let finished = match kind {
                     Kind::Notification => NOTIFICATION_FINISHED,
                     _ => "",
                 };
-                // Rows a provider report or a staff action holds now are taken tomorrow.
+                // A row a provider report or a staff action holds now is left to a later run.
                 let lock = match backend {
                     Backend::Postgres => " FOR UPDATE SKIP LOCKED",
                     Backend::Sqlite => "",

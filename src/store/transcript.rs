@@ -53,6 +53,8 @@ pub struct SentMessage {
     pub delivered_at: Option<Timestamp>,
     pub read_at: Option<Timestamp>,
     pub failed_at: Option<Timestamp>,
+    /// Handed to the sandbox, not to a provider: no patient received it.
+    pub sandbox: bool,
     /// Who asked for the notification; `None` for one stored before events named their actor.
     pub requested_by: Option<Actor>,
     /// What the hand-over carried; `None` for one from before contents were recorded.
@@ -73,7 +75,7 @@ pub struct TranscriptRecords {
 /// Hand-overs a provider took or may have: those refused outright (`errored`, `rate_limited`,
 /// retried on the same channel) or never started (`unsent`) reached nobody.
 const SENT: &str = "SELECT a.notification_id, n.topic, n.origin, a.channel, a.status, a.started_at, \
-    a.delivered_at, a.read_at, a.failed_at, \
+    a.delivered_at, a.read_at, a.failed_at, a.sandbox, \
     (SELECT e.actor FROM events e WHERE e.notification_id = n.id AND e.kind = 'received' \
      ORDER BY e.id LIMIT 1) AS requested_by, \
     c.attempt_id, c.kind, c.language, c.subject, c.text, c.template_name, c.template_params \
@@ -221,6 +223,7 @@ async fn sent_messages(
                 delivered_at: opt_timestamp(row.try_get("delivered_at")?)?,
                 read_at: opt_timestamp(row.try_get("read_at")?)?,
                 failed_at: opt_timestamp(row.try_get("failed_at")?)?,
+                sandbox: row.try_get::<i64, _>("sandbox")? != 0,
                 requested_by: requested_by.and_then(|actor| {
                     Actor::from_stored(&actor, |key| {
                         roles.get(key.as_str()).copied().unwrap_or("API")

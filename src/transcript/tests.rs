@@ -51,6 +51,7 @@ fn sent(at_: &str, channel: ChannelKind, kind: ContentKind, text: Option<&str>) 
         delivered_at: Some(at(at_)),
         read_at: None,
         failed_at: None,
+        sandbox: false,
         requested_by: Some(staff_key()),
         content: Some(AttemptContent {
             kind,
@@ -201,6 +202,7 @@ fn who_sent_it_is_the_key_the_staff_member_or_medrelay_answering() {
     let mut auto = by_staff.clone();
     auto.origin = Origin::Auto(AutoReply::Receipt);
     auto.requested_by = Some(Actor::System);
+    auto.sandbox = true;
     let mut records = records(false);
     records.sent = vec![by_staff, auto];
 

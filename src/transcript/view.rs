@@ -116,7 +116,7 @@ impl Transcript {
             )
             .chain(records.callbacks.iter().map(|task| writer.callback(task)))
             .collect();
-        // Stable: at the same instant, what was sent stays before what it caused.
+        // Stable: entries of the same instant keep the order sent, received, callbacks.
         entries.sort_by_key(|entry| entry.at);
         let patient = &records.patient;
         let period = match context.from {
@@ -202,6 +202,9 @@ impl Writer {
         }
         if let Some(by) = self.sent_by(sent) {
             facts.push(self.labelled(texts.sent_by, &by));
+        }
+        if sent.sandbox {
+            facts.push(texts.sandbox.to_owned());
         }
         let content = sent.content.as_ref();
         let text = content.and_then(|c| {

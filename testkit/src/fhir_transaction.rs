@@ -25,6 +25,8 @@ pub struct StoredResource {
     /// 1 when created; each update adds one.
     pub version: u32,
     pub resource: Value,
+    /// Every version, the first first (the last is `resource`).
+    pub history: Vec<Value>,
 }
 
 impl StoredResource {
@@ -261,6 +263,7 @@ impl ResourceStore {
                     id: plan.id.clone(),
                     version: 0,
                     resource: resource.clone(),
+                    history: Vec::new(),
                 },
             );
         }
@@ -342,12 +345,16 @@ impl ResourceStore {
 
     fn write(&mut self, plan: Planned) -> EntryResult {
         let key = (plan.resource_type.clone(), plan.id.clone());
-        let previous = self.resources.get(&key).map_or(0, |r| r.version);
+        let (previous, mut history) = self
+            .resources
+            .get(&key)
+            .map_or((0, Vec::new()), |r| (r.version, r.history.clone()));
         let version = match plan.resource {
             Some(mut resource) => {
                 let version = previous + 1;
                 resource["id"] = json!(plan.id);
                 resource["meta"] = json!({ "versionId": version.to_string() });
+                history.push(resource.clone());
                 self.resources.insert(
                     key,
                     StoredResource {
@@ -355,6 +362,7 @@ impl ResourceStore {
                         id: plan.id.clone(),
                         version,
                         resource,
+                        history,
                     },
                 );
                 version

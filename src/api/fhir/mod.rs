@@ -3,6 +3,8 @@
 //! refused; `metadata` (the CapabilityStatement) needs no key, as FHIR servers commonly allow.
 //! Every answer is `application/fhir+json`, errors OperationOutcomes ([`outcome`]).
 
+mod dates;
+mod docs;
 mod outcome;
 mod search;
 
@@ -15,6 +17,7 @@ use fhirbolt::serde::SerializeResource;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use docs::{ReadRefusals, SearchParams, SearchRefusals};
 pub(super) use outcome::{outcomes_for_errors, schemas};
 use search::{Search, Target, check_read_params, is_lenient, negotiate, pairs};
 
@@ -77,14 +80,13 @@ fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     get,
     path = "/fhir/r4/metadata",
     tag = "fhir",
-    params(("_format" = Option<String>, Query, description = "`json` (the only format served)")),
+    params(("_format" = Option<String>, Query, description = "`json` (the only format served)",
+            pattern = "^(json|application/json|application/fhir\\+json)$")),
     responses(
         (status = 200, description = "The CapabilityStatement", content_type = "application/fhir+json",
             body = ref("#/components/schemas/FhirResource")),
-        (status = 400, description = "A parameter a read does not take", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
-        (status = 406, description = "A format other than JSON was asked for", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
+        (status = 400, description = "A parameter a read does not take"),
+        (status = 406, description = "A format other than JSON was asked for"),
     ),
 )]
 async fn metadata(
@@ -115,22 +117,13 @@ fn reader(
     path = "/fhir/r4/Communication",
     tag = "fhir",
     params(
-        ("patient" = Option<String>, Query, description = "The patient: the clinic's id for them, `Patient/<id>`, or `system|id` with the clinic's patient system; commas for any of several"),
+        SearchParams,
         ("based-on" = Option<String>, Query, description = "`CommunicationRequest/<id>`: the messages of one notification"),
-        ("_lastUpdated" = Option<String>, Query, description = "`ge`, `gt`, `le`, `lt` or `eq` and a FHIR date or instant; repeat for a range"),
-        ("_count" = Option<u32>, Query, description = "Results per page: 50 unless asked, at most 200", minimum = 1),
-        ("_format" = Option<String>, Query, description = "`json` (the only format served)"),
-        ("_cursor" = Option<String>, Query, description = "Where a page starts, as the `next` link gives it"),
     ),
     responses(
         (status = 200, description = "A searchset Bundle", content_type = "application/fhir+json",
             body = ref("#/components/schemas/FhirResource")),
-        (status = 400, description = "A parameter the server does not know, or a value it cannot read", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
-        (status = 403, description = "A booking key: the records carry message content", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
-        (status = 406, description = "A format other than JSON was asked for", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
+        SearchRefusals,
     ),
     security(("api_key" = [])),
 )]
@@ -156,22 +149,11 @@ async fn search_communications(
     get,
     path = "/fhir/r4/CommunicationRequest",
     tag = "fhir",
-    params(
-        ("patient" = Option<String>, Query, description = "The patient: the clinic's id for them, `Patient/<id>`, or `system|id` with the clinic's patient system; commas for any of several"),
-        ("_lastUpdated" = Option<String>, Query, description = "`ge`, `gt`, `le`, `lt` or `eq` and a FHIR date or instant; repeat for a range"),
-        ("_count" = Option<u32>, Query, description = "Results per page: 50 unless asked, at most 200", minimum = 1),
-        ("_format" = Option<String>, Query, description = "`json` (the only format served)"),
-        ("_cursor" = Option<String>, Query, description = "Where a page starts, as the `next` link gives it"),
-    ),
+    params(SearchParams),
     responses(
         (status = 200, description = "A searchset Bundle", content_type = "application/fhir+json",
             body = ref("#/components/schemas/FhirResource")),
-        (status = 400, description = "A parameter the server does not know, or a value it cannot read", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
-        (status = 403, description = "A booking key: the records carry message content", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
-        (status = 406, description = "A format other than JSON was asked for", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
+        SearchRefusals,
     ),
     security(("api_key" = [])),
 )]
@@ -267,19 +249,13 @@ async fn found(
     tag = "fhir",
     params(
         ("id" = String, Path, description = "The Communication's id: `att-…` (a message to the patient) or `msg-…` (one from them)"),
-        ("_format" = Option<String>, Query, description = "`json` (the only format served)"),
+        ("_format" = Option<String>, Query, description = "`json` (the only format served)",
+            pattern = "^(json|application/json|application/fhir\\+json)$"),
     ),
     responses(
         (status = 200, description = "The Communication", content_type = "application/fhir+json",
             body = ref("#/components/schemas/FhirResource")),
-        (status = 400, description = "A parameter a read does not take", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
-        (status = 403, description = "A booking key: the records carry message content", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
-        (status = 404, description = "No such Communication in the caller's clinic", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
-        (status = 406, description = "A format other than JSON was asked for", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
+        ReadRefusals,
     ),
     security(("api_key" = [])),
 )]
@@ -313,19 +289,13 @@ async fn read_communication(
     tag = "fhir",
     params(
         ("id" = String, Path, description = "The CommunicationRequest's id: `ntf-…`"),
-        ("_format" = Option<String>, Query, description = "`json` (the only format served)"),
+        ("_format" = Option<String>, Query, description = "`json` (the only format served)",
+            pattern = "^(json|application/json|application/fhir\\+json)$"),
     ),
     responses(
         (status = 200, description = "The CommunicationRequest", content_type = "application/fhir+json",
             body = ref("#/components/schemas/FhirResource")),
-        (status = 400, description = "A parameter a read does not take", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
-        (status = 403, description = "A booking key: the records carry message content", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
-        (status = 404, description = "No such CommunicationRequest in the caller's clinic", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
-        (status = 406, description = "A format other than JSON was asked for", content_type = "application/fhir+json",
-            body = ref("#/components/schemas/OperationOutcome")),
+        ReadRefusals,
     ),
     security(("api_key" = [])),
 )]

@@ -246,8 +246,16 @@ impl Store {
         // Row locks in subject order, as the event writer takes them.
         sorted.sort_by(|a, b| a.push.subject.cmp(&b.push.subject));
         let mut tx = self.write.begin().await?;
+        let mut held = Vec::new();
         for outcome in sorted {
-            record_try(&mut tx, token, outcome).await?;
+            if record_try(&mut tx, token, outcome).await? {
+                held.push(outcome);
+            }
+        }
+        // The log in the order the tries ended, so that its newest line comes first.
+        held.sort_by_key(|outcome| outcome.at);
+        for outcome in held {
+            log_try(&mut tx, outcome).await?;
         }
         let cut = now
             .checked_sub(jiff::SignedDuration::try_from(alert_after).unwrap_or_default())
@@ -311,11 +319,13 @@ impl Store {
     }
 }
 
+/// The subject's rows and its server's failing clock after one try; whether the try still held
+/// its lease (else another pusher's try counts, not this one).
 async fn record_try(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     token: &str,
     outcome: &PushOutcome,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let push = &outcome.push;
     let held = sqlx::query("DELETE FROM fhir_outbox WHERE seq = $1 AND lease_token = $2")
         .bind(push.seq)
@@ -323,26 +333,48 @@ async fn record_try(
         .execute(&mut **tx)
         .await?;
     if held.rows_affected() == 0 {
-        // The lease ran out and another pusher has it now: its try counts, not this one.
-        return Ok(());
+        return Ok(false);
     }
-    let next = match outcome.result {
-        PushResult::Retry { at } => Some(millis(at)),
-        PushResult::Pushed | PushResult::Dropped => None,
-    };
-    if let Some(next) = next {
+    if let PushResult::Retry { at } = outcome.result {
         sqlx::query(RETRY)
             .bind(push.clinic_id.as_str())
             .bind(push.subject.kind())
             .bind(push.subject.id())
             .bind(push.tries + 1)
-            .bind(next)
+            .bind(millis(at))
             .bind(millis(push.created_at))
             .bind(millis(push.changed_at))
             .bind(millis(push.first_tried_at.unwrap_or(outcome.at)))
             .execute(&mut **tx)
             .await?;
     }
+    let pushed = match outcome.result {
+        PushResult::Pushed => 1,
+        PushResult::Retry { .. } => 0,
+        PushResult::Dropped => return Ok(true),
+    };
+    sqlx::query(
+        "UPDATE fhir_servers SET failing_since = \
+         CASE WHEN $3 = 1 THEN NULL ELSE COALESCE(failing_since, $2) END WHERE clinic_id = $1",
+    )
+    .bind(push.clinic_id.as_str())
+    .bind(millis(outcome.at))
+    .bind(pushed)
+    .execute(&mut **tx)
+    .await?;
+    Ok(true)
+}
+
+/// The try's line in the deliveries log.
+async fn log_try(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    outcome: &PushOutcome,
+) -> Result<(), StoreError> {
+    let push = &outcome.push;
+    let next = match outcome.result {
+        PushResult::Retry { at } => Some(millis(at)),
+        PushResult::Pushed | PushResult::Dropped => None,
+    };
     sqlx::query(LOG_TRY)
         .bind(push.clinic_id.as_str())
         .bind(push.subject.kind())
@@ -357,18 +389,6 @@ async fn record_try(
         .bind(next)
         .execute(&mut **tx)
         .await?;
-    let failing_since = match outcome.result {
-        PushResult::Pushed => "NULL",
-        PushResult::Retry { .. } => "COALESCE(failing_since, $2)",
-        PushResult::Dropped => "failing_since",
-    };
-    sqlx::query(&format!(
-        "UPDATE fhir_servers SET failing_since = {failing_since} WHERE clinic_id = $1"
-    ))
-    .bind(push.clinic_id.as_str())
-    .bind(millis(outcome.at))
-    .execute(&mut **tx)
-    .await?;
     Ok(())
 }
 
