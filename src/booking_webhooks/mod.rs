@@ -14,9 +14,8 @@ mod payload;
 mod signing;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures::StreamExt;
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::watch;
 
@@ -25,8 +24,8 @@ pub use signing::{new_secret, signature_header};
 use crate::clock::{SharedClock, later};
 use crate::config::WebhooksConfig;
 use crate::observability::recorder::{WEBHOOK_DELIVERIES, WEBHOOK_DELIVERY_DURATION};
-use crate::outbox::{self, Rounds};
-use crate::store::{ClaimedWebhook, Store, StoreError, WebhookOutcome, WebhookResult};
+use crate::outbox::{self, Outbox};
+use crate::store::{ClaimedWebhook, Lease, Store, StoreError, WebhookOutcome, WebhookResult};
 
 #[derive(Debug)]
 pub struct WebhookSender {
@@ -57,69 +56,7 @@ impl WebhookSender {
 
     /// Delivers due messages until `stop`; the round in flight finishes first.
     pub async fn run_until_stopped(self: Arc<Self>, stop: watch::Receiver<bool>) {
-        let idle = Duration::from_millis(self.config.poll_interval_ms);
-        outbox::run_until_stopped(self, idle, stop).await;
-    }
-
-    /// One round: claim due messages, send them side by side, record every try. Returns how
-    /// many were claimed.
-    pub async fn deliver_due(&self) -> Result<usize, StoreError> {
-        let token = uuid::Uuid::new_v4().simple().to_string();
-        let now = self.clock.now();
-        let lease_until = later(now, self.config.lease());
-        let claimed = self
-            .store
-            .claim_webhooks(&token, now, lease_until, self.config.batch_size)
-            .await?;
-        if claimed.is_empty() {
-            return Ok(0);
-        }
-        let count = claimed.len();
-        let outcomes: Vec<WebhookOutcome> = futures::stream::iter(claimed)
-            .map(|message| self.send(message))
-            .buffer_unordered(self.config.concurrency.max(1) as usize)
-            .collect()
-            .await;
-        let disable_after = SignedDuration::from_millis(
-            i64::try_from(self.config.disable_after_ms).unwrap_or(i64::MAX),
-        );
-        let disabled = self
-            .store
-            .record_webhook_outcomes(&token, &outcomes, disable_after, self.clock.now())
-            .await?;
-        for endpoint in disabled {
-            tracing::warn!(%endpoint, "webhook endpoint disabled: its deliveries kept failing");
-        }
-        Ok(count)
-    }
-
-    /// One try of one message.
-    async fn send(&self, message: ClaimedWebhook) -> WebhookOutcome {
-        let started = Instant::now();
-        let (status_code, error) = match self.post(&message).await {
-            Ok(status) if (200..300).contains(&status) => (Some(status), None),
-            Ok(status) => (Some(status), Some(format!("status {status}"))),
-            Err(cause) => (None, Some(cause)),
-        };
-        let elapsed = started.elapsed();
-        let at = self.clock.now();
-        let result = match error {
-            None => WebhookResult::Delivered,
-            Some(_) => self.after_failure(&message, at),
-        };
-        metrics::counter!(WEBHOOK_DELIVERIES, "outcome" => result.as_str()).increment(1);
-        metrics::histogram!(WEBHOOK_DELIVERY_DURATION).record(elapsed.as_secs_f64());
-        if let Some(error) = &error {
-            tracing::info!(endpoint = %message.endpoint_id, event = %message.event_id, %error, outcome = result.as_str(), "webhook try failed");
-        }
-        WebhookOutcome {
-            message,
-            at,
-            status_code,
-            latency_ms: i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX),
-            error,
-            result,
-        }
+        outbox::run_until_stopped(self, stop).await;
     }
 
     /// Sends the message; the receiver's status, or why there is none.
@@ -162,10 +99,56 @@ impl WebhookSender {
     }
 }
 
-impl Rounds for WebhookSender {
+impl Outbox for WebhookSender {
     const NAME: &'static str = "webhooks";
+    type Claimed = ClaimedWebhook;
+    type Outcome = WebhookOutcome;
 
-    async fn deliver_due(&self) -> Result<usize, StoreError> {
-        WebhookSender::deliver_due(self).await
+    fn pace(&self) -> (&SharedClock, &WebhooksConfig) {
+        (&self.clock, &self.config)
+    }
+
+    async fn claim(&self, lease: &Lease<'_>) -> Result<Vec<ClaimedWebhook>, StoreError> {
+        self.store.claim_webhooks(lease).await
+    }
+
+    async fn send(&self, message: ClaimedWebhook) -> WebhookOutcome {
+        let (tried, ()) = outbox::timed(&self.clock, async {
+            match self.post(&message).await {
+                Ok(status) if (200..300).contains(&status) => (Some(status), None, ()),
+                Ok(status) => (Some(status), Some(format!("status {status}")), ()),
+                Err(cause) => (None, Some(cause), ()),
+            }
+        })
+        .await;
+        let result = match tried.error {
+            None => WebhookResult::Delivered,
+            Some(_) => self.after_failure(&message, tried.at),
+        };
+        metrics::counter!(WEBHOOK_DELIVERIES, "outcome" => result.as_str()).increment(1);
+        let seconds = tried.latency_ms as f64 / 1000.0;
+        metrics::histogram!(WEBHOOK_DELIVERY_DURATION).record(seconds);
+        if let Some(error) = &tried.error {
+            tracing::info!(endpoint = %message.endpoint_id, event = %message.event_id, %error, outcome = result.as_str(), "webhook try failed");
+        }
+        WebhookOutcome {
+            message,
+            tried,
+            result,
+        }
+    }
+
+    async fn record(&self, token: &str, outcomes: Vec<WebhookOutcome>) -> Result<(), StoreError> {
+        let disable_after = SignedDuration::from_millis(
+            i64::try_from(self.config.disable_after_ms).unwrap_or(i64::MAX),
+        );
+        let disabled = self
+            .store
+            .record_webhook_outcomes(token, &outcomes, disable_after, self.clock.now())
+            .await?;
+        for endpoint in disabled {
+            tracing::warn!(%endpoint, "webhook endpoint disabled: its deliveries kept failing");
+        }
+        Ok(())
     }
 }

@@ -16,8 +16,9 @@ use super::elements::{instant, meta};
 
 /// The FHIR version served (R4).
 pub const FHIR_VERSION: &str = "4.0.1";
-/// The media type of every answer, with the FHIR version it is in (R4: `4.0`).
-pub const FHIR_JSON: &str = "application/fhir+json; fhirVersion=4.0";
+/// The media type of every answer, with the FHIR version it is in (R4: `4.0`) and its charset,
+/// which R4 (http.html, "Content Types and encodings") requires to be named: UTF-8.
+pub const FHIR_JSON: &str = "application/fhir+json; fhirVersion=4.0; charset=utf-8";
 
 /// A search's page: its resources (each with its full URL) and the links to this page and the
 /// next. `total` is left out: counting every match would cost what the page saves.

@@ -3,8 +3,8 @@
 //! ([`crate::booking_webhooks`]) and pushes to the clinic's FHIR server ([`fhir`]). They share
 //! one mechanism, here:
 //!
-//! - [`run_until_stopped`]: the loop of rounds (claim under a lease, send side by side, record
-//!   every try), idle polling and a graceful stop;
+//! - [`Outbox`], [`deliver_due`] and [`run_until_stopped`]: rounds (claim under a lease, send
+//!   side by side, record every try), idle polling and a graceful stop; [`timed`] times a try;
 //! - [`client`]: the HTTP client every outbox sends with (timeout, no redirects, resolved
 //!   addresses checked against [`target`]);
 //! - [`retry_delay`]: the backoff between tries;
@@ -15,41 +15,106 @@ pub mod fhir;
 mod target;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use tokio::sync::watch;
 
 pub use target::{TargetError, TargetRule, check_target, is_private};
 
-use crate::store::StoreError;
+use crate::clock::{SharedClock, later};
+use crate::config::WebhooksConfig;
+use crate::store::{Lease, StoreError, Tried};
 
-/// One outbox's sender: a round claims what is due and delivers it.
-pub trait Rounds: Send + Sync + 'static {
+/// One outbox's sender. A round ([`deliver_due`]) claims what is due under a lease, sends it
+/// side by side, and records every try in one go.
+pub trait Outbox: Send + Sync + 'static {
     /// What the log calls it.
     const NAME: &'static str;
+    /// A delivery the round holds the lease on.
+    type Claimed: Send;
+    /// How one try of it went, to record.
+    type Outcome: Send;
 
-    /// One round; returns how many deliveries it claimed.
-    fn deliver_due(&self) -> impl Future<Output = Result<usize, StoreError>> + Send;
+    /// Its clock, and the lease, batch size, concurrency and polling, which every outbox takes
+    /// from `[webhooks]`.
+    fn pace(&self) -> (&SharedClock, &WebhooksConfig);
+
+    /// Claims due deliveries as `lease` says.
+    fn claim(
+        &self,
+        lease: &Lease<'_>,
+    ) -> impl Future<Output = Result<Vec<Self::Claimed>, StoreError>> + Send;
+
+    /// One try of one delivery.
+    fn send(&self, claimed: Self::Claimed) -> impl Future<Output = Self::Outcome> + Send;
+
+    /// Records the round's tries, as far as `token` still holds them.
+    fn record(
+        &self,
+        token: &str,
+        outcomes: Vec<Self::Outcome>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// One round: claim due deliveries, send them side by side, record every try. Returns how many
+/// were claimed.
+pub async fn deliver_due<O: Outbox>(outbox: &O) -> Result<usize, StoreError> {
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    let (clock, pace) = outbox.pace();
+    let now = clock.now();
+    let lease = Lease {
+        token: &token,
+        now,
+        until: later(now, pace.lease()),
+        limit: pace.batch_size,
+    };
+    let claimed = outbox.claim(&lease).await?;
+    if claimed.is_empty() {
+        return Ok(0);
+    }
+    let count = claimed.len();
+    let outcomes = futures::stream::iter(claimed)
+        .map(|claimed| outbox.send(claimed))
+        .buffer_unordered(pace.concurrency.max(1) as usize)
+        .collect()
+        .await;
+    outbox.record(&token, outcomes).await?;
+    Ok(count)
 }
 
 /// Runs rounds until `stop`, the round in flight finishing first; after a round that found
-/// nothing, or failed, waits `idle` (or until stopped).
-pub async fn run_until_stopped<R: Rounds>(
-    rounds: Arc<R>,
-    idle: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
+/// nothing, or failed, waits `webhooks.poll_interval_ms` (or until stopped).
+pub async fn run_until_stopped<O: Outbox>(outbox: Arc<O>, mut stop: watch::Receiver<bool>) {
+    let idle = Duration::from_millis(outbox.pace().1.poll_interval_ms);
     while !*stop.borrow() {
-        match rounds.deliver_due().await {
+        match deliver_due(outbox.as_ref()).await {
             Ok(0) => {}
             Ok(_) => continue,
-            Err(error) => tracing::error!(%error, sender = R::NAME, "outbox round failed"),
+            Err(error) => tracing::error!(%error, sender = O::NAME, "outbox round failed"),
         }
         tokio::select! {
             () = tokio::time::sleep(idle) => {}
             _ = stop.changed() => {}
         }
     }
+}
+
+/// Runs one try, timed: how it went (`send` gives the target's status, if any, and why it
+/// failed, if it did), with what else `send` returned.
+pub async fn timed<T>(
+    clock: &SharedClock,
+    send: impl Future<Output = (Option<u16>, Option<String>, T)>,
+) -> (Tried, T) {
+    let started = Instant::now();
+    let (status_code, error, rest) = send.await;
+    let tried = Tried {
+        at: clock.now(),
+        status_code,
+        latency_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+        error,
+    };
+    (tried, rest)
 }
 
 /// The HTTP client of an outbox: each request ends after `timeout`, redirects are not followed

@@ -34,7 +34,7 @@ mod inbound_settings;
 mod notification_feed;
 mod notification_reads;
 mod notifications;
-mod outbox_claims;
+mod outbox;
 mod outcomes;
 mod patient_caps;
 mod patients;
@@ -98,6 +98,7 @@ pub use notification_reads::{
     AttemptRecord, EventRecord, NotificationFilter, NotificationPage, NotificationRecord,
 };
 pub use notifications::{AppointmentLink, IntakeResult, NewNotification, Receipt};
+pub use outbox::{Lease, Tried, TryRecord};
 pub use outcomes::{AttemptOutcome, OutcomeWrite};
 pub use patients::{PatientFilter, PatientPage, PatientSearch, PatientUpsert};
 pub use retention::{RetentionClaim, RetentionRunRecord, RetentionStatus};

@@ -61,7 +61,7 @@ impl<'a> Fhir<'a> {
         let headers = response.headers().clone();
         let text = response.text().await.expect("body");
         assert_eq!(
-            headers["content-type"], "application/fhir+json; fhirVersion=4.0",
+            headers["content-type"], "application/fhir+json; fhirVersion=4.0; charset=utf-8",
             "{path}: {status} {text}"
         );
         let resource: Value = serde_json::from_str(&text).expect("JSON");

@@ -9,15 +9,13 @@ use std::time::Duration;
 
 use medrelay::Config;
 use medrelay::clock::AdjustableClock;
-use medrelay::domain::{ClinicHours, Language, PhoneRegion, TimeZoneName};
-use medrelay::store::{ApiKeyRole, NewClinic};
-use medrelay_channels::ChannelKind;
+use medrelay::store::ApiKeyRole;
 use medrelay_testkit::fhir_transaction::StoredResource;
 use medrelay_testkit::{FhirServer, wait};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{TestApp, body};
+use crate::harness::{TestApp, body, new_clinic};
 use crate::metrics::Scrape;
 
 const TOKEN: &str = "fhir-token-0123456789abcdef";
@@ -92,6 +90,39 @@ fn status_is(status: &'static str) -> impl Fn(&Value) -> bool {
     move |resource| resource["status"] == status
 }
 
+/// Waits until the server holds notification `id`'s CommunicationRequest (once) in `status`.
+pub(crate) async fn wait_for_request(
+    server: &FhirServer,
+    id: &str,
+    status: &'static str,
+) -> StoredResource {
+    let notifications = system("hadar", "notification");
+    wait_for_resource(
+        server,
+        "CommunicationRequest",
+        &notifications,
+        id,
+        status_is(status),
+    )
+    .await
+}
+
+/// Waits until the server holds attempt `id`'s Communication (once) and `done` holds for it.
+async fn wait_for_communication(
+    server: &FhirServer,
+    id: &str,
+    done: impl Fn(&Value) -> bool,
+) -> StoredResource {
+    wait_for_resource(
+        server,
+        "Communication",
+        &system("hadar", "attempt"),
+        id,
+        done,
+    )
+    .await
+}
+
 /// The ids of the attempts of a notification that reached the provider.
 fn attempt_ids(notification: &Value) -> Vec<String> {
     notification["attempts"]
@@ -122,21 +153,10 @@ async fn a_read_notification_is_one_communication_request_and_one_communication_
     let id = app.notify(body("Your results are in")).await;
     let notification = app.wait_for(&id, &["delivered"]).await;
     let attempts = attempt_ids(&notification);
-    let request = wait_for_resource(
-        &server,
-        "CommunicationRequest",
-        &system("hadar", "notification"),
-        &id,
-        status_is("completed"),
-    )
-    .await;
-    let communication = wait_for_resource(
-        &server,
-        "Communication",
-        &system("hadar", "attempt"),
-        &attempts[0],
-        |c| c["status"] == "completed" && c["received"].is_string(),
-    )
+    let request = wait_for_request(&server, &id, "completed").await;
+    let communication = wait_for_communication(&server, &attempts[0], |c| {
+        c["status"] == "completed" && c["received"].is_string()
+    })
     .await;
 
     assert_eq!(attempts.len(), 1);
@@ -185,12 +205,8 @@ async fn a_status_change_updates_the_same_communication() {
     let id = app.notify(body("Please call the clinic")).await;
     let notification = app.wait_for(&id, &["sent"]).await;
     let attempt = &attempt_ids(&notification)[0];
-    let attempts = system("hadar", "attempt");
 
-    let sent = wait_for_resource(&server, "Communication", &attempts, attempt, |c| {
-        c["status"] == "in-progress"
-    })
-    .await;
+    let sent = wait_for_communication(&server, attempt, |c| c["status"] == "in-progress").await;
     // An hour at a time, until the sandbox has reported each step.
     wait::within(Duration::from_secs(30))
         .every(Duration::from_millis(300))
@@ -202,7 +218,7 @@ async fn a_status_change_updates_the_same_communication() {
             }
         })
         .await;
-    let delivered = wait_for_resource(&server, "Communication", &attempts, attempt, |c| {
+    let delivered = wait_for_communication(&server, attempt, |c| {
         c["status"] == "completed" && c["received"].is_string()
     })
     .await;
@@ -226,23 +242,9 @@ async fn retries_after_a_503_and_a_dropped_answer_create_nothing_twice() {
 
     let id = app.notify(body("Please call the clinic")).await;
     let notification = app.wait_for(&id, &["delivered"]).await;
-    wait_for_resource(
-        &server,
-        "CommunicationRequest",
-        &system("hadar", "notification"),
-        &id,
-        status_is("completed"),
-    )
-    .await;
+    wait_for_request(&server, &id, "completed").await;
     let attempt = &attempt_ids(&notification)[0];
-    wait_for_resource(
-        &server,
-        "Communication",
-        &system("hadar", "attempt"),
-        attempt,
-        status_is("completed"),
-    )
-    .await;
+    wait_for_communication(&server, attempt, status_is("completed")).await;
     wait_until_pushed(&app, &admin).await;
     let log = pushes(&app, &admin, "").await;
 
@@ -287,14 +289,7 @@ async fn each_records_pushes_arrive_in_the_order_of_its_changes() {
     }
     for id in &ids {
         app.wait_for(id, &["delivered"]).await;
-        wait_for_resource(
-            &server,
-            "CommunicationRequest",
-            &system("hadar", "notification"),
-            id,
-            status_is("completed"),
-        )
-        .await;
+        wait_for_request(&server, id, "completed").await;
     }
 
     let records = [
@@ -346,27 +341,10 @@ async fn wrong_basic_credentials_are_retried_until_the_admin_fixes_them() {
     app.stop().await;
 }
 
-/// A clinic of the test's own, so that the gauges labelled with its slug are this test's alone.
+/// A clinic of the test's own, so that the gauges labelled with its slug are this test's alone;
+/// an admin key of it.
 async fn clinic_of_its_own(app: &TestApp, slug: &str) -> String {
-    let clinic = app
-        .store
-        .create_clinic(
-            NewClinic {
-                slug: slug.to_owned(),
-                name: format!("Clinic {slug}"),
-                timezone: TimeZoneName::parse("Asia/Jerusalem").expect("zone"),
-                default_language: Language::parse("he").expect("language"),
-                default_channels: ChannelKind::ALL.to_vec(),
-                phone_region: PhoneRegion::ISRAEL,
-            },
-            jiff::Timestamp::now(),
-        )
-        .await
-        .expect("clinic");
-    app.store
-        .set_clinic_hours(&clinic.id, &ClinicHours::always_open())
-        .await
-        .expect("hours");
+    let clinic = new_clinic(&app.store, slug).await;
     app.store
         .create_api_key(&clinic.id, ApiKeyRole::Admin, jiff::Timestamp::now())
         .await
@@ -480,14 +458,7 @@ async fn a_patients_message_is_a_communication_and_erasure_pushes_the_texts_away
         .as_str()
         .expect("identifier")
         .to_owned();
-    wait_for_resource(
-        &server,
-        "CommunicationRequest",
-        &system("hadar", "notification"),
-        &id,
-        status_is("completed"),
-    )
-    .await;
+    wait_for_request(&server, &id, "completed").await;
 
     // The message may have an auto reply on its way: erase once every notification is done.
     wait::within(Duration::from_secs(20))

@@ -107,6 +107,7 @@ async fn last_updated_bounds_which_requests_are_found_in_the_clinics_time_zone()
         Vec::<String>::new()
     );
     assert_eq!(found("patient=p-2,p-1").await, made);
+    assert_eq!(found("patient=Patient/p-1").await, made);
     app.stop().await;
 }
 

@@ -6,9 +6,7 @@ use medrelay_testkit::FhirServer;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::fhir_push::{
-    connect, fast_pushes, pushes, system, wait_for_resource, wait_until_pushed,
-};
+use crate::fhir_push::{connect, fast_pushes, pushes, wait_for_request, wait_until_pushed};
 use crate::harness::{TestApp, body, problem_fields};
 
 async fn put(app: &TestApp, key: &str, settings: Value) -> (StatusCode, Value) {
@@ -186,14 +184,7 @@ async fn the_deliveries_log_pages_newest_first_and_by_record() {
     let second = app.notify(body("Two")).await;
     for id in [&first, &second] {
         app.wait_for(id, &["delivered"]).await;
-        wait_for_resource(
-            &server,
-            "CommunicationRequest",
-            &system("hadar", "notification"),
-            id,
-            |r| r["status"] == "completed",
-        )
-        .await;
+        wait_for_request(&server, id, "completed").await;
     }
     wait_until_pushed(&app, &admin).await;
     let all = pushes(&app, &admin, "").await;

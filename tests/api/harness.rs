@@ -349,6 +349,15 @@ impl TestApp {
 }
 
 async fn new_clinic_key(store: &Store, slug: &str) -> String {
+    let clinic = new_clinic(store, slug).await;
+    store
+        .create_api_key(&clinic.id, ApiKeyRole::Booking, jiff::Timestamp::now())
+        .await
+        .expect("key")
+}
+
+/// A clinic `slug` on the gateway of `store`, open at every hour.
+pub async fn new_clinic(store: &Store, slug: &str) -> medrelay::domain::Clinic {
     let clinic = store
         .create_clinic(
             NewClinic {
@@ -369,10 +378,7 @@ async fn new_clinic_key(store: &Store, slug: &str) -> String {
         .set_clinic_hours(&clinic.id, &ClinicHours::always_open())
         .await
         .expect("clinic hours");
-    store
-        .create_api_key(&clinic.id, ApiKeyRole::Booking, jiff::Timestamp::now())
-        .await
-        .expect("key")
+    clinic
 }
 
 /// The attempts of a notification as (channel, status) pairs.

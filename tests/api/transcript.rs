@@ -424,3 +424,36 @@ async fn a_hebrew_clinic_s_transcript_reads_right_to_left_with_hebrew_labels() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn after_erasure_the_transcript_keeps_what_was_sent_and_says_the_text_was_erased() {
+    let (app, _clock, staff) = clinic_speaking("en").await;
+    sent(
+        &app,
+        &staff,
+        "general",
+        "Please bring your referral",
+        &["sent"],
+    )
+    .await;
+    let admin = app.admin_key().await;
+    let erased = app
+        .request(Method::DELETE, "/v1/patients/p-1", &admin, None)
+        .await;
+    assert!(erased.status().is_success(), "{}", erased.status());
+
+    let html = transcript(&app, &staff, "", None).await.html();
+
+    assert!(!html.contains("Please bring your referral"), "{html}");
+    let entries = entries(&html);
+    assert_eq!(entries.len(), 1, "{entries:#?}");
+    assert!(
+        entries[0].contains("To the patient · Email Status: accepted by the provider"),
+        "{entries:#?}"
+    );
+    assert!(
+        entries[0].contains("Text erased at the patient's request."),
+        "{entries:#?}"
+    );
+    app.stop().await;
+}

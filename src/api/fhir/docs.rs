@@ -11,8 +11,8 @@ use utoipa::{IntoParams, IntoResponses};
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct SearchParams {
-    /// The patient: the clinic's id for them, or `system|id` with the clinic's patient system;
-    /// commas for any of several
+    /// The patient: the clinic's id for them, `Patient/<id>`, or `system|id` with the clinic's
+    /// patient system; commas for any of several
     patient: Option<String>,
     /// `ge`, `gt`, `le`, `lt` or `eq` and a FHIR date or instant; repeat for a range
     #[serde(rename = "_lastUpdated")]

@@ -230,13 +230,18 @@ fn cursor(value: &str) -> Result<RecordCursor, ApiError> {
 }
 
 /// The values of one `patient` parameter, any of which may match: external ids, or
-/// `system|value` (a system other than the clinic's patient system matches nobody).
+/// `system|value` (a system other than the clinic's patient system matches nobody). `patient`
+/// is a reference parameter, so `Patient/<id>` (how FHIR clients write one) names the id too.
 fn patients(name: &str, value: &str, ids: &Identifiers) -> Result<Vec<String>, ApiError> {
     let mut found = Vec::new();
     for one in split_choices(value) {
         let id = match one.split_once('|') {
             Some((system, id)) if system == ids.patient() => id.to_owned(),
             Some(_) => continue,
+            None if name == "patient" => one
+                .strip_prefix("Patient/")
+                .map(str::to_owned)
+                .unwrap_or(one),
             None => one,
         };
         if id.is_empty() {
@@ -318,6 +323,20 @@ mod tests {
 
         assert_eq!(found, ["p-1", "p-2", "a,b"]);
         assert!(patients("patient", "", &ids).is_err());
+        assert!(patients("patient", "Patient/", &ids).is_err());
+    }
+
+    #[test]
+    fn a_patient_reference_names_the_patient_as_their_id_does() {
+        let ids = Identifiers::new("hadar", None, None);
+
+        let found = patients("patient", "Patient/p-1,p-2", &ids).expect("patients");
+
+        assert_eq!(found, ["p-1", "p-2"]);
+        assert_eq!(
+            patients("patient:identifier", "Patient/p-1", &ids).expect("patients"),
+            ["Patient/p-1"]
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ use medrelay_channels::Secret;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::deliveries::TryOut;
 use super::paging::checked_page;
 use crate::api::AppState;
 use crate::api::auth::Caller;
@@ -352,20 +353,11 @@ pub(super) struct PushOut {
     subject_kind: String,
     #[schema(example = "ntf_0190f3a1c2d37b40a1b2c3d4e5f60718")]
     subject_id: String,
-    /// 1 for the first try since the record was last pushed.
-    #[serde(rename = "try")]
-    try_number: i64,
-    at: Timestamp,
     /// Resources in the transaction Bundle.
     entries: i64,
-    /// The server's HTTP status; `null` when it gave none (timeout, refused connection).
-    status_code: Option<i64>,
-    latency_ms: i64,
-    /// Why it failed, in a few words (never the server's answer).
-    error: Option<String>,
-    /// `pushed`, `retrying` (see `next_retry_at`) or `dropped` (the record is gone).
-    outcome: String,
-    next_retry_at: Option<Timestamp>,
+    /// Its `try` counts from 1 again once the record was pushed.
+    #[serde(flatten)]
+    tried: TryOut,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -380,14 +372,8 @@ impl From<PushRecord> for PushOut {
         Self {
             subject_kind: r.subject.kind().to_owned(),
             subject_id: r.subject.id().to_owned(),
-            try_number: r.try_number,
-            at: r.at,
             entries: r.entries,
-            status_code: r.status_code,
-            latency_ms: r.latency_ms,
-            error: r.error,
-            outcome: r.outcome,
-            next_retry_at: r.next_retry_at,
+            tried: r.tried.into(),
         }
     }
 }

@@ -17,6 +17,7 @@ mod clinic_secure_links;
 mod conversation_out;
 mod conversation_reply;
 mod conversations;
+mod deliveries;
 mod keys;
 mod messages;
 mod notification_out;

@@ -10,6 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::deliveries::TryOut;
 use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::api::created::Created;
@@ -122,17 +123,8 @@ pub(super) struct DeliveryOut {
     #[schema(value_type = String, example = "evt_0190f3a1c2d37b40a1b2c3d4e5f60718")]
     event_id: WebhookEventId,
     event_type: String,
-    /// 1 for the first try of the message.
-    #[serde(rename = "try")]
-    try_number: i64,
-    at: Timestamp,
-    /// The receiver's HTTP status; `null` when it gave none (timeout, refused connection).
-    status_code: Option<i64>,
-    latency_ms: i64,
-    error: Option<String>,
-    /// `delivered`, `retrying` (see `next_retry_at`) or `failed` (given up).
-    outcome: String,
-    next_retry_at: Option<Timestamp>,
+    #[serde(flatten)]
+    tried: TryOut,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -405,13 +397,7 @@ impl From<DeliveryRecord> for DeliveryOut {
         Self {
             event_id: r.event_id,
             event_type: r.event_type,
-            try_number: r.try_number,
-            at: r.at,
-            status_code: r.status_code,
-            latency_ms: r.latency_ms,
-            error: r.error,
-            outcome: r.outcome,
-            next_retry_at: r.next_retry_at,
+            tried: r.tried.into(),
         }
     }
 }

@@ -10,10 +10,9 @@ mod bundle;
 mod response;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use fhirbolt::model::r4::resources::Bundle;
-use futures::StreamExt;
+use jiff::Timestamp;
 use tokio::sync::watch;
 
 use self::bundle::Pushed;
@@ -22,8 +21,8 @@ use crate::config::{FhirConfig, WebhooksConfig};
 use crate::domain::{FhirAuth, FhirSubject};
 use crate::fhir::{communication_request, communications, inbound_communication};
 use crate::observability::recorder::{FHIR_PUSH_DURATION, FHIR_PUSHES};
-use crate::outbox::{self, Rounds};
-use crate::store::{ClaimedPush, PushOutcome, PushResult, Store, StoreError};
+use crate::outbox::{self, Outbox};
+use crate::store::{ClaimedPush, Lease, PushOutcome, PushResult, Store, StoreError};
 
 const FHIR_JSON: &str = "application/fhir+json";
 
@@ -37,13 +36,10 @@ pub struct FhirPusher {
     client: reqwest::Client,
 }
 
-/// What one try came to, before it is timed and classified.
-struct Tried {
+/// What one try came to besides its status and error: the resources it sent, and whether the
+/// record is gone (then there was nothing to push).
+struct Sent {
     entries: i64,
-    status_code: Option<u16>,
-    /// Why it failed; `None` when the server took every entry.
-    error: Option<String>,
-    /// The record is gone: nothing to push.
     gone: bool,
 }
 
@@ -70,103 +66,49 @@ impl FhirPusher {
 
     /// Pushes due records until `stop`; the round in flight finishes first.
     pub async fn run_until_stopped(self: Arc<Self>, stop: watch::Receiver<bool>) {
-        let idle = Duration::from_millis(self.schedule.poll_interval_ms);
-        outbox::run_until_stopped(self, idle, stop).await;
+        outbox::run_until_stopped(self, stop).await;
     }
 
-    /// One round: claim due subjects, push them side by side, record every try. Returns how
-    /// many were claimed.
-    pub async fn push_due(&self) -> Result<usize, StoreError> {
-        let token = uuid::Uuid::new_v4().simple().to_string();
-        let now = self.clock.now();
-        let lease_until = later(now, self.schedule.lease());
-        let claimed = self
-            .store
-            .claim_fhir_pushes(&token, now, lease_until, self.schedule.batch_size)
-            .await?;
-        if claimed.is_empty() {
-            return Ok(0);
-        }
-        let count = claimed.len();
-        let outcomes: Vec<PushOutcome> = futures::stream::iter(claimed)
-            .map(|push| self.push(push))
-            .buffer_unordered(self.schedule.concurrency.max(1) as usize)
-            .collect()
-            .await;
-        self.store
-            .record_fhir_pushes(
-                &token,
-                &outcomes,
-                self.config.alert_after(),
-                self.clock.now(),
-            )
-            .await?;
-        Ok(count)
-    }
-
-    /// One try of one subject.
-    async fn push(&self, push: ClaimedPush) -> PushOutcome {
-        let started = Instant::now();
-        let tried = self.try_push(&push).await;
-        let elapsed = started.elapsed();
-        let at = self.clock.now();
-        let result = match (&tried.error, tried.gone) {
-            (_, true) => PushResult::Dropped,
-            (None, false) => PushResult::Pushed,
-            (Some(_), false) => {
-                let tries = u32::try_from(push.tries + 1).unwrap_or(u32::MAX);
-                let delay = outbox::retry_delay(
-                    self.schedule.retry_base_ms,
-                    self.schedule.retry_cap_ms,
-                    tries,
-                );
-                PushResult::Retry {
-                    at: later(at, delay),
-                }
-            }
-        };
-        metrics::counter!(FHIR_PUSHES, "outcome" => result.as_str()).increment(1);
-        metrics::histogram!(FHIR_PUSH_DURATION).record(elapsed.as_secs_f64());
-        if let Some(error) = &tried.error {
-            tracing::info!(clinic = %push.clinic_id, subject = push.subject.id(), %error, outcome = result.as_str(), "FHIR push failed");
-        }
-        PushOutcome {
-            push,
-            at,
-            entries: tried.entries,
-            status_code: tried.status_code,
-            latency_ms: i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX),
-            error: tried.error,
-            result,
+    /// What a failed try comes to: another after the backoff.
+    fn retry(&self, push: &ClaimedPush, at: Timestamp) -> PushResult {
+        let tries = u32::try_from(push.tries + 1).unwrap_or(u32::MAX);
+        let delay = outbox::retry_delay(
+            self.schedule.retry_base_ms,
+            self.schedule.retry_cap_ms,
+            tries,
+        );
+        PushResult::Retry {
+            at: later(at, delay),
         }
     }
 
-    async fn try_push(&self, push: &ClaimedPush) -> Tried {
-        let failed = |entries: i64, status_code: Option<u16>, error: String| Tried {
-            entries,
-            status_code,
-            error: Some(error),
-            gone: false,
-        };
+    /// One try: the server's status, why it failed, and what was sent.
+    async fn try_push(&self, push: &ClaimedPush) -> (Option<u16>, Option<String>, Sent) {
         let bundle = match self.bundle(push).await {
             Ok(bundle) => bundle,
             Err(StoreError::NotFound) => {
-                return Tried {
+                let gone = Sent {
+                    entries: 0,
                     gone: true,
-                    ..failed(0, None, "the record is gone".to_owned())
                 };
+                return (None, Some("the record is gone".to_owned()), gone);
             }
-            Err(error) => return failed(0, None, format!("records not read: {error}")),
+            Err(error) => {
+                let error = format!("records not read: {error}");
+                let sent = Sent {
+                    entries: 0,
+                    gone: false,
+                };
+                return (None, Some(error), sent);
+            }
         };
-        let entries = i64::try_from(bundle.entry.len()).unwrap_or(i64::MAX);
+        let sent = Sent {
+            entries: i64::try_from(bundle.entry.len()).unwrap_or(i64::MAX),
+            gone: false,
+        };
         match self.post(push, &bundle).await {
-            Ok(status) => Tried {
-                entries,
-                status_code: Some(status),
-                error: None,
-                gone: false,
-            },
-            Err((status, error)) => failed(entries, status, error),
+            Ok(status) => (Some(status), None, sent),
+            Err((status, error)) => (status, Some(error), sent),
         }
     }
 
@@ -232,10 +174,44 @@ impl FhirPusher {
     }
 }
 
-impl Rounds for FhirPusher {
+impl Outbox for FhirPusher {
     const NAME: &'static str = "fhir";
+    type Claimed = ClaimedPush;
+    type Outcome = PushOutcome;
 
-    async fn deliver_due(&self) -> Result<usize, StoreError> {
-        self.push_due().await
+    fn pace(&self) -> (&SharedClock, &WebhooksConfig) {
+        (&self.clock, &self.schedule)
+    }
+
+    async fn claim(&self, lease: &Lease<'_>) -> Result<Vec<ClaimedPush>, StoreError> {
+        self.store.claim_fhir_pushes(lease).await
+    }
+
+    async fn send(&self, push: ClaimedPush) -> PushOutcome {
+        let (tried, sent) = outbox::timed(&self.clock, self.try_push(&push)).await;
+        let result = match (&tried.error, sent.gone) {
+            (_, true) => PushResult::Dropped,
+            (None, false) => PushResult::Pushed,
+            (Some(_), false) => self.retry(&push, tried.at),
+        };
+        metrics::counter!(FHIR_PUSHES, "outcome" => result.as_str()).increment(1);
+        let seconds = tried.latency_ms as f64 / 1000.0;
+        metrics::histogram!(FHIR_PUSH_DURATION).record(seconds);
+        if let Some(error) = &tried.error {
+            tracing::info!(clinic = %push.clinic_id, subject = push.subject.id(), %error, outcome = result.as_str(), "FHIR push failed");
+        }
+        PushOutcome {
+            push,
+            entries: sent.entries,
+            tried,
+            result,
+        }
+    }
+
+    async fn record(&self, token: &str, outcomes: Vec<PushOutcome>) -> Result<(), StoreError> {
+        let alert_after = self.config.alert_after();
+        self.store
+            .record_fhir_pushes(token, &outcomes, alert_after, self.clock.now())
+            .await
     }
 }

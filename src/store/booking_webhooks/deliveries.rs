@@ -6,7 +6,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::domain::{ClinicId, Event, WebhookEndpointId, WebhookEventId};
 use crate::store::events::EventBatch;
-use crate::store::outbox_claims::ClaimSql;
+use crate::store::outbox::{ClaimSql, Lease, TRY_COLUMNS, Tried, TryRecord, TryRow, bind_try};
 use crate::store::{Store, StoreError, millis, opt_timestamp, timestamp};
 
 /// A message the sender holds the lease on, with where and how to send it.
@@ -66,11 +66,7 @@ impl WebhookResult {
 #[derive(Debug, Clone)]
 pub struct WebhookOutcome {
     pub message: ClaimedWebhook,
-    pub at: Timestamp,
-    pub status_code: Option<u16>,
-    pub latency_ms: i64,
-    /// Why it failed, in a few words; never the receiver's answer.
-    pub error: Option<String>,
+    pub tried: Tried,
     pub result: WebhookResult,
 }
 
@@ -79,26 +75,15 @@ pub struct WebhookOutcome {
 pub struct DeliveryRecord {
     pub event_id: WebhookEventId,
     pub event_type: String,
-    pub try_number: i64,
-    pub at: Timestamp,
-    pub status_code: Option<i64>,
-    pub latency_ms: i64,
-    pub error: Option<String>,
-    pub outcome: String,
-    pub next_retry_at: Option<Timestamp>,
+    pub tried: TryRecord,
 }
 
 #[derive(sqlx::FromRow)]
 struct DeliveryRow {
     event_id: String,
     event_type: String,
-    try_number: i64,
-    at: i64,
-    status_code: Option<i64>,
-    latency_ms: i64,
-    error: Option<String>,
-    outcome: String,
-    next_retry_at: Option<i64>,
+    #[sqlx(flatten)]
+    tried: TryRow,
 }
 
 impl TryFrom<DeliveryRow> for DeliveryRecord {
@@ -108,13 +93,7 @@ impl TryFrom<DeliveryRow> for DeliveryRecord {
         Ok(Self {
             event_id: WebhookEventId::from_stored(r.event_id),
             event_type: r.event_type,
-            try_number: r.try_number,
-            at: timestamp(r.at)?,
-            status_code: r.status_code,
-            latency_ms: r.latency_ms,
-            error: r.error,
-            outcome: r.outcome,
-            next_retry_at: opt_timestamp(r.next_retry_at)?,
+            tried: r.tried.try_into()?,
         })
     }
 }
@@ -158,16 +137,12 @@ impl ClaimedWebhook {
 }
 
 impl Store {
-    /// Claims up to `limit` due messages until `lease_until`, under `token`.
+    /// Claims due messages as `lease` says.
     pub async fn claim_webhooks(
         &self,
-        token: &str,
-        now: Timestamp,
-        lease_until: Timestamp,
-        limit: u32,
+        lease: &Lease<'_>,
     ) -> Result<Vec<ClaimedWebhook>, StoreError> {
-        self.claim_outbox(&CLAIM, token, now, lease_until, limit)
-            .await
+        self.claim_outbox(&CLAIM, lease).await
     }
 
     /// Records the tries of one round in one transaction: the messages' new state (if the
@@ -198,11 +173,10 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
         self.webhook_endpoint(clinic, endpoint).await?;
-        sqlx::query_as::<_, DeliveryRow>(
-            "SELECT event_id, event_type, try_number, at, status_code, latency_ms, error, outcome, \
-             next_retry_at FROM webhook_attempts WHERE clinic_id = $1 AND endpoint_id = $2 \
-             ORDER BY id DESC LIMIT $3",
-        )
+        sqlx::query_as::<_, DeliveryRow>(&format!(
+            "SELECT event_id, event_type, {TRY_COLUMNS} FROM webhook_attempts \
+             WHERE clinic_id = $1 AND endpoint_id = $2 ORDER BY id DESC LIMIT $3"
+        ))
         .bind(clinic.as_str())
         .bind(endpoint.as_str())
         .bind(i64::from(limit))
@@ -245,7 +219,7 @@ async fn record_outcome(
         "UPDATE webhook_endpoints SET failing_since = {failing_since} WHERE id = $1"
     ))
     .bind(&outcome.message.endpoint_id)
-    .bind(millis(outcome.at))
+    .bind(millis(outcome.tried.at))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -269,7 +243,7 @@ async fn update_message(
     .bind(token)
     .bind(outcome.result.state())
     .bind(next)
-    .bind(millis(outcome.at))
+    .bind(millis(outcome.tried.at))
     .execute(&mut **tx)
     .await?;
     Ok(held.rows_affected() > 0)
@@ -282,24 +256,19 @@ async fn log_try(
     next: Option<i64>,
 ) -> Result<(), StoreError> {
     let m = &outcome.message;
-    sqlx::query(
-        "INSERT INTO webhook_attempts (clinic_id, endpoint_id, event_id, event_type, try_number, \
-         at, status_code, latency_ms, error, outcome, next_retry_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(&m.clinic_id)
-    .bind(&m.endpoint_id)
-    .bind(&m.event_id)
-    .bind(&m.event_type)
-    .bind(m.tries + 1)
-    .bind(millis(outcome.at))
-    .bind(outcome.status_code.map(i64::from))
-    .bind(outcome.latency_ms)
-    .bind(outcome.error.as_deref())
-    .bind(outcome.result.as_str())
-    .bind(next)
-    .execute(&mut **tx)
-    .await?;
+    let sql = format!(
+        "INSERT INTO webhook_attempts (clinic_id, endpoint_id, event_id, event_type, \
+         {TRY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    );
+    let query = sqlx::query(&sql)
+        .bind(&m.clinic_id)
+        .bind(&m.endpoint_id)
+        .bind(&m.event_id)
+        .bind(&m.event_type);
+    let result = outcome.result.as_str();
+    bind_try(query, m.tries + 1, &outcome.tried, result, next)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 
 use crate::domain::{ClinicId, Event, FhirAuth, FhirSubject};
 use crate::store::events::EventBatch;
-use crate::store::outbox_claims::ClaimSql;
+use crate::store::outbox::{ClaimSql, Lease, TRY_COLUMNS, Tried, TryRecord, TryRow, bind_try};
 use crate::store::{Store, StoreError, millis, opt_timestamp, timestamp};
 
 /// A subject the pusher holds the lease on, with the server to push it to.
@@ -91,13 +91,9 @@ impl PushResult {
 #[derive(Debug, Clone)]
 pub struct PushOutcome {
     pub push: ClaimedPush,
-    pub at: Timestamp,
     /// Resources in the Bundle sent (0 when none was).
     pub entries: i64,
-    pub status_code: Option<u16>,
-    pub latency_ms: i64,
-    /// Why it failed, in a few words; never the server's answer.
-    pub error: Option<String>,
+    pub tried: Tried,
     pub result: PushResult,
 }
 
@@ -106,14 +102,8 @@ pub struct PushOutcome {
 pub struct PushRecord {
     pub id: i64,
     pub subject: FhirSubject,
-    pub try_number: i64,
-    pub at: Timestamp,
     pub entries: i64,
-    pub status_code: Option<i64>,
-    pub latency_ms: i64,
-    pub error: Option<String>,
-    pub outcome: String,
-    pub next_retry_at: Option<Timestamp>,
+    pub tried: TryRecord,
 }
 
 /// A page of the deliveries log, newest first.
@@ -129,14 +119,9 @@ struct PushRow {
     id: i64,
     subject_kind: String,
     subject_id: String,
-    try_number: i64,
-    at: i64,
     entries: i64,
-    status_code: Option<i64>,
-    latency_ms: i64,
-    error: Option<String>,
-    outcome: String,
-    next_retry_at: Option<i64>,
+    #[sqlx(flatten)]
+    tried: TryRow,
 }
 
 impl TryFrom<PushRow> for PushRecord {
@@ -148,14 +133,8 @@ impl TryFrom<PushRow> for PushRecord {
         Ok(Self {
             id: r.id,
             subject,
-            try_number: r.try_number,
-            at: timestamp(r.at)?,
             entries: r.entries,
-            status_code: r.status_code,
-            latency_ms: r.latency_ms,
-            error: r.error,
-            outcome: r.outcome,
-            next_retry_at: opt_timestamp(r.next_retry_at)?,
+            tried: r.tried.try_into()?,
         })
     }
 }
@@ -197,10 +176,6 @@ const RETRY: &str = "INSERT INTO fhir_outbox (clinic_id, subject_kind, subject_i
     DO UPDATE SET tries = excluded.tries, next_attempt_at = excluded.next_attempt_at, \
         created_at = excluded.created_at, first_tried_at = excluded.first_tried_at";
 
-const LOG_TRY: &str = "INSERT INTO fhir_pushes (clinic_id, subject_kind, subject_id, \
-    try_number, at, entries, status_code, latency_ms, error, outcome, next_retry_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
-
 /// Raises the alert of each clinic with a subject failing since before `$1`.
 const RAISE: &str = "UPDATE fhir_servers SET alerted_at = $2 WHERE alerted_at IS NULL \
     AND EXISTS (SELECT 1 FROM fhir_outbox o WHERE o.clinic_id = fhir_servers.clinic_id \
@@ -217,17 +192,12 @@ const BACKLOG: &str = "SELECT c.slug, COUNT(o.seq), MIN(o.created_at), \
     LEFT JOIN fhir_outbox o ON o.clinic_id = s.clinic_id GROUP BY c.slug";
 
 impl Store {
-    /// Claims up to `limit` due subjects until `lease_until`, under `token`.
+    /// Claims due subjects as `lease` says.
     pub async fn claim_fhir_pushes(
         &self,
-        token: &str,
-        now: Timestamp,
-        lease_until: Timestamp,
-        limit: u32,
+        lease: &Lease<'_>,
     ) -> Result<Vec<ClaimedPush>, StoreError> {
-        let rows: Vec<ClaimedRow> = self
-            .claim_outbox(&CLAIM, token, now, lease_until, limit)
-            .await?;
+        let rows: Vec<ClaimedRow> = self.claim_outbox(&CLAIM, lease).await?;
         rows.into_iter().map(ClaimedPush::try_from).collect()
     }
 
@@ -253,7 +223,7 @@ impl Store {
             }
         }
         // The log in the order the tries ended, so that its newest line comes first.
-        held.sort_by_key(|outcome| outcome.at);
+        held.sort_by_key(|outcome| outcome.tried.at);
         for outcome in held {
             log_try(&mut tx, outcome).await?;
         }
@@ -274,12 +244,11 @@ impl Store {
         before: Option<i64>,
         limit: u32,
     ) -> Result<PushPage, StoreError> {
-        let rows: Vec<PushRow> = sqlx::query_as(
-            "SELECT id, subject_kind, subject_id, try_number, at, entries, status_code, \
-             latency_ms, error, outcome, next_retry_at FROM fhir_pushes \
+        let rows: Vec<PushRow> = sqlx::query_as(&format!(
+            "SELECT id, subject_kind, subject_id, entries, {TRY_COLUMNS} FROM fhir_pushes \
              WHERE clinic_id = $1 AND id < $2 AND ($3 = '' OR subject_id = $3) \
-             ORDER BY id DESC LIMIT $4",
-        )
+             ORDER BY id DESC LIMIT $4"
+        ))
         .bind(clinic.as_str())
         .bind(before.unwrap_or(i64::MAX))
         .bind(subject.unwrap_or_default())
@@ -344,7 +313,7 @@ async fn record_try(
             .bind(millis(at))
             .bind(millis(push.created_at))
             .bind(millis(push.changed_at))
-            .bind(millis(push.first_tried_at.unwrap_or(outcome.at)))
+            .bind(millis(push.first_tried_at.unwrap_or(outcome.tried.at)))
             .execute(&mut **tx)
             .await?;
     }
@@ -358,7 +327,7 @@ async fn record_try(
          CASE WHEN $3 = 1 THEN NULL ELSE COALESCE(failing_since, $2) END WHERE clinic_id = $1",
     )
     .bind(push.clinic_id.as_str())
-    .bind(millis(outcome.at))
+    .bind(millis(outcome.tried.at))
     .bind(pushed)
     .execute(&mut **tx)
     .await?;
@@ -375,18 +344,17 @@ async fn log_try(
         PushResult::Retry { at } => Some(millis(at)),
         PushResult::Pushed | PushResult::Dropped => None,
     };
-    sqlx::query(LOG_TRY)
+    let sql = format!(
+        "INSERT INTO fhir_pushes (clinic_id, subject_kind, subject_id, entries, {TRY_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    );
+    let query = sqlx::query(&sql)
         .bind(push.clinic_id.as_str())
         .bind(push.subject.kind())
         .bind(push.subject.id())
-        .bind(push.tries + 1)
-        .bind(millis(outcome.at))
-        .bind(outcome.entries)
-        .bind(outcome.status_code.map(i64::from))
-        .bind(outcome.latency_ms)
-        .bind(outcome.error.as_deref())
-        .bind(outcome.result.as_str())
-        .bind(next)
+        .bind(outcome.entries);
+    let result = outcome.result.as_str();
+    bind_try(query, push.tries + 1, &outcome.tried, result, next)
         .execute(&mut **tx)
         .await?;
     Ok(())
