@@ -111,31 +111,42 @@ pub(super) async fn audit_requests(
     // Its own task: should the request be dropped now (its deadline passed), the entry of what
     // was done is still written.
     let audit = state.audit.clone();
-    let written = tokio::spawn(async move { audit.append(entry).await })
-        .await
-        .unwrap_or(Err(BatchError::Closed));
-    match written {
+    let writing = tokio::spawn(async move { audit.append(entry).await });
+    let status = response.status().as_u16();
+    if response.status().is_server_error() {
+        // The server failed it (the database locked, gone or full): nothing changed and nothing
+        // was shown, and its entry needs that same database, so waiting for the entry would
+        // outlast the request's deadline. It is written when the database lets it.
+        tokio::spawn(async move {
+            if let Err(error) = writing.await.unwrap_or(Err(BatchError::Closed)) {
+                report_unrecorded(&recorded, status, &error);
+            }
+        });
+        return response;
+    }
+    match writing.await.unwrap_or(Err(BatchError::Closed)) {
         Ok(()) => response,
-        Err(error) => unrecorded(&recorded, response, error),
+        Err(error) if recorded.is_read => {
+            crate::observability::record_audit_failure("withheld");
+            ApiError::AuditUnavailable(Box::new(error)).into_response()
+        }
+        Err(error) => {
+            report_unrecorded(&recorded, status, &error);
+            response
+        }
     }
 }
 
-/// The answer when the entry of `recorded` could not be written: a read's content is withheld;
-/// a change is done already, and its answer says so.
-fn unrecorded(recorded: &Recorded, response: Response, error: BatchError) -> Response {
-    if recorded.is_read && response.status().is_success() {
-        crate::observability::record_audit_failure("withheld");
-        return ApiError::AuditUnavailable(Box::new(error)).into_response();
-    }
+/// A request answered without its entry: counted and logged with what it was.
+fn report_unrecorded(recorded: &Recorded, status: u16, error: &BatchError) {
     crate::observability::record_audit_failure("unrecorded");
     tracing::error!(
         action = recorded.action,
-        status = response.status().as_u16(),
+        status,
         error = %error,
-        causes = %std::error::Error::source(&error).map(ToString::to_string).unwrap_or_default(),
+        causes = %std::error::Error::source(error).map(ToString::to_string).unwrap_or_default(),
         "audit entry not written; the request was answered without it"
     );
-    response
 }
 
 /// The id of what a `POST` made, from its `Location` (`/v1/notifications/ntf_01…`).
