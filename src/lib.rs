@@ -33,6 +33,7 @@ pub mod booking_webhooks;
 pub mod cache;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod conversations;
 pub mod dispatch;
 pub mod domain;
