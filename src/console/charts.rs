@@ -37,6 +37,9 @@ const INK: &str = "#1a1a1a";
 const GRID: &str = "#d0d5db";
 const AXIS: &str = "#5f6b7a";
 const WHITE: &str = "#ffffff";
+/// First strong isolate and its end (Unicode bidi).
+const FSI: char = '\u{2068}';
+const PDI: char = '\u{2069}';
 
 /// Starts an SVG document; [`Svg::finish`] closes it.
 struct Svg {
@@ -47,10 +50,11 @@ impl Svg {
     fn open(caption: &Caption, kind: &str, width: f64, height: f64) -> Self {
         let id = esc(&caption.id);
         let mut out = String::with_capacity(8 * 1024);
-        // `direction="ltr"`: the axes keep their order inside an RTL page.
+        // `direction="ltr"`: the axes keep their order inside an RTL page. No font family: the
+        // page's applies (Chromium with `system-ui` drew Hebrew letters reversed).
         let _ = write!(
             out,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-{kind}" viewBox="0 0 {w} {h}" width="100%" role="img" aria-labelledby="{id}-title {id}-desc" direction="ltr" font-family="system-ui, sans-serif" font-size="12"><title id="{id}-title">{title}</title><desc id="{id}-desc">{desc}</desc>"#,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-{kind}" viewBox="0 0 {w} {h}" width="100%" role="img" aria-labelledby="{id}-title {id}-desc" direction="ltr" font-size="12"><title id="{id}-title">{title}</title><desc id="{id}-desc">{desc}</desc>"#,
             w = num(width),
             h = num(height),
             title = esc(&caption.title),
@@ -98,11 +102,13 @@ impl Svg {
         }
     }
 
-    /// `anchor`: start, middle or end.
+    /// `anchor`: start, middle or end. The text is isolated (U+2068 … U+2069) so that it takes
+    /// its direction from its own first letter: a Hebrew label with a number in it reads right
+    /// to left inside the left-to-right drawing.
     fn text(&mut self, class: &str, x: f64, y: f64, anchor: &str, fill: &str, text: &str) {
         let _ = write!(
             self.out,
-            r#"<text class="{class}" x="{}" y="{}" text-anchor="{anchor}" fill="{fill}">{}</text>"#,
+            r#"<text class="{class}" x="{}" y="{}" text-anchor="{anchor}" fill="{fill}">{FSI}{}{PDI}</text>"#,
             num(x),
             num(y),
             esc(text),

@@ -25,6 +25,8 @@ const CELL_H: f64 = 24.0;
 const TOP: f64 = 30.0;
 /// Between Thursday and Friday: the end of the work week.
 const WEEKEND_GAP: f64 = 8.0;
+/// The legend's swatches go under its caption, which may be long in either language.
+const LEGEND_LINE: f64 = 24.0;
 const WIDTH: f64 = LABEL_W + 24.0 * CELL_W + 8.0;
 
 /// The heat map of `stats.inbound.by_hour_of_week`; a "no data" chart without messages.
@@ -35,7 +37,7 @@ pub fn peak_hours_heatmap(stats: &Stats, words: &HeatWords) -> String {
         return Svg::no_data(&words.caption, "heatmap");
     }
     let grid_bottom = row_y(6) + CELL_H;
-    let height = grid_bottom + 48.0;
+    let height = grid_bottom + 48.0 + LEGEND_LINE;
     let mut svg = Svg::open(&words.caption, "heatmap", WIDTH, height);
     for hour in (0..24).step_by(3) {
         let x = LABEL_W + CELL_W * (f64::from(hour) + 0.5);
@@ -107,8 +109,9 @@ pub(crate) fn ink_on(shade: &str) -> &'static str {
 }
 
 fn legend(svg: &mut Svg, words: &HeatWords, max: i64, y: f64) {
-    svg.text("legend", LABEL_W - 8.0, y, "end", INK, &words.legend);
-    let mut x = LABEL_W;
+    svg.text("legend", 8.0, y, "start", INK, &words.legend);
+    let y = y + LEGEND_LINE;
+    let mut x = 8.0;
     let mut entries = vec![(SHADES[0], "0".to_owned())];
     for k in 1..=4 {
         if let Some((low, high)) = level_range(k, max) {

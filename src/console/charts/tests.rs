@@ -76,7 +76,11 @@ fn parse(svg: &str) -> Vec<Element> {
                 open.pop();
             }
             Event::Text(t) => {
-                let text = t.decode().expect("UTF-8");
+                // Without the bidi isolation marks every text carries (see `Svg::text`).
+                let text = t
+                    .decode()
+                    .expect("UTF-8")
+                    .replace(['\u{2068}', '\u{2069}'], "");
                 let inside = open.last().expect("text inside the root");
                 elements[*inside].text.push_str(&text);
             }
