@@ -1,5 +1,4 @@
 stats-title = Statistics
-stats-nav = Statistics
 stats-period-legend = Period
 stats-period-week = This week
 stats-period-month = Last 30 days

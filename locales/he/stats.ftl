@@ -1,5 +1,4 @@
 stats-title = סטטיסטיקה
-stats-nav = סטטיסטיקה
 stats-period-legend = תקופה
 stats-period-week = השבוע
 stats-period-month = 30 הימים האחרונים

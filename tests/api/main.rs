@@ -18,6 +18,7 @@ mod channels;
 mod clinic_inbound;
 mod clinic_settings;
 mod console_sign_in;
+mod console_stats;
 mod contents;
 mod conversation_replies;
 mod conversations;

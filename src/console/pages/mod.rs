@@ -2,3 +2,4 @@
 
 pub mod account;
 pub mod sign_in;
+pub mod stats;
