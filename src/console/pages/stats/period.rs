@@ -85,7 +85,10 @@ impl Days {
     fn chosen(from: &str, to: &str) -> Result<Days, BadDates> {
         let first: Date = from.parse().map_err(|_| BadDates)?;
         let last: Date = to.parse().map_err(|_| BadDates)?;
-        let days = first.until(last).map_err(|_| BadDates)?.get_days();
+        let days = first
+            .until((jiff::Unit::Day, last))
+            .map_err(|_| BadDates)?
+            .get_days();
         if last < first || days >= MAX_RANGE_DAYS {
             return Err(BadDates);
         }
@@ -150,7 +153,7 @@ mod tests {
         assert_eq!(range.to.as_second() - range.from.as_second(), 24 * 3600);
         for (from, to) in [
             ("2026-11-02", "2026-11-01"),
-            ("2026-11-01", "2027-11-01"),
+            ("2026-11-01", "2027-11-02"),
             ("2026-11-01", ""),
             ("1 Nov", "2026-11-02"),
         ] {
