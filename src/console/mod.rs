@@ -63,6 +63,7 @@ pub fn routes(sandbox: Option<Arc<Sandbox>>) -> Router<AppState> {
             post(pages::account::turn_totp_off),
         )
         .route("/console/stats", get(pages::stats::stats_page))
+        .route("/console/today", get(pages::today::today_page))
         .route("/console/assets/{name}", get(assets::asset));
     let router = match sandbox {
         Some(sandbox) => router.layer(axum::Extension(SandboxRuns(sandbox))),

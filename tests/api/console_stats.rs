@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::console_harness::Console;
-use crate::harness::{TestApp, attempts, reminder_for};
+use crate::harness::{TestApp, reminder_for};
 use crate::hours::at;
 
 /// Monday 2 November 2026, 10:20 in Jerusalem: the week of Sunday 1 November.

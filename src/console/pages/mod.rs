@@ -3,3 +3,4 @@
 pub mod account;
 pub mod sign_in;
 pub mod stats;
+pub mod today;
