@@ -62,6 +62,10 @@ pub fn routes(sandbox: Option<Arc<Sandbox>>) -> Router<AppState> {
             "/console/account/totp/off",
             post(pages::account::turn_totp_off),
         )
+        .route(
+            "/console/appointments",
+            get(pages::appointments::appointments_page),
+        )
         .route("/console/stats", get(pages::stats::stats_page))
         .route("/console/today", get(pages::today::today_page))
         .route("/console/assets/{name}", get(assets::asset));

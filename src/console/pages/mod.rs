@@ -1,6 +1,7 @@
 //! One file per console page: its handlers and what its template shows.
 
 pub mod account;
+pub mod appointments;
 pub mod sign_in;
 pub mod stats;
 pub mod today;
