@@ -226,6 +226,14 @@ impl FromRequestParts<AppState> for SignedIn {
                 .map_err(|e| NoSession::Failed(e.into()))?;
         }
         tracing::Span::current().record("key", tracing::field::display(&session.member.id));
+        super::audit::StaffSlot::fill(
+            &parts.extensions,
+            (
+                session.member.id.clone(),
+                session.member.role,
+                session.clinic.id.clone(),
+            ),
+        );
         Ok(Self {
             member: session.member,
             clinic: session.clinic,
