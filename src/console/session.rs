@@ -274,6 +274,10 @@ pub fn is_cross_site(headers: &HeaderMap) -> bool {
 #[derive(Debug)]
 pub struct CsrfForm<T>(pub SignedIn, pub T);
 
+/// The form of a button that sends nothing but its token (sign out, turn something off).
+#[derive(Debug, serde::Deserialize)]
+pub struct NoFields {}
+
 #[derive(serde::Deserialize)]
 struct TokenOnly {
     #[serde(default)]
