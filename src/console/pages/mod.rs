@@ -2,3 +2,5 @@
 
 pub mod account;
 pub mod sign_in;
+pub mod stats;
+pub mod today;
