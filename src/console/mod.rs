@@ -9,6 +9,7 @@ pub mod i18n;
 pub mod page;
 mod pages;
 pub mod password;
+pub mod right_patient;
 pub mod session;
 pub mod totp;
 
