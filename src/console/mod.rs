@@ -11,6 +11,7 @@ pub mod i18n;
 pub mod page;
 mod pages;
 pub mod password;
+pub mod right_patient;
 pub mod session;
 pub mod totp;
 
@@ -65,6 +66,12 @@ pub fn routes(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router<AppState
         )
         .route("/console/stats", get(pages::stats::stats_page))
         .route("/console/today", get(pages::today::today_page))
+        .route("/console/patients", get(pages::patients::search_page))
+        .route("/console/patients/{id}", get(pages::patients::patient_card))
+        .route(
+            "/console/patients/{id}/channels",
+            post(pages::patients::change_channels),
+        )
         .route("/console/assets/{name}", get(assets::asset));
     let router = match sandbox {
         Some(sandbox) => router.layer(axum::Extension(SandboxRuns(sandbox))),
