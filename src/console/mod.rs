@@ -63,18 +63,39 @@ pub fn routes(sandbox: Option<Arc<Sandbox>>) -> Router<AppState> {
             post(pages::account::turn_totp_off),
         )
         .route("/console/notifications", get(pages::notifications::list))
-        .route("/console/notifications/{id}", get(pages::notifications::detail))
-        .route("/console/notifications/{id}/cancel", post(pages::notifications::cancel))
+        .route(
+            "/console/notifications/{id}",
+            get(pages::notifications::detail),
+        )
+        .route(
+            "/console/notifications/{id}/cancel",
+            post(pages::notifications::cancel),
+        )
         .route("/console/inbox", get(pages::inbox::list))
         .route("/console/inbox/{patient}", get(pages::inbox::thread))
-        .route("/console/inbox/{patient}/reply", post(pages::inbox_reply::reply))
-        .route("/console/inbox/{patient}/handled", post(pages::inbox_reply::handled))
-        .route("/console/inbox/{patient}/labels", post(pages::inbox_reply::labels))
+        .route(
+            "/console/inbox/{patient}/reply",
+            post(pages::inbox_reply::reply),
+        )
+        .route(
+            "/console/inbox/{patient}/handled",
+            post(pages::inbox_reply::handled),
+        )
+        .route(
+            "/console/inbox/{patient}/labels",
+            post(pages::inbox_reply::labels),
+        )
         .route("/console/media/{message}", get(pages::inbox::media))
         .route("/console/callbacks", get(pages::callbacks::queue))
         .route("/console/callbacks/{id}", get(pages::callbacks::task_card))
-        .route("/console/callbacks/{id}/claim", post(pages::callbacks::claim))
-        .route("/console/callbacks/{id}/close", post(pages::callbacks::close))
+        .route(
+            "/console/callbacks/{id}/claim",
+            post(pages::callbacks::claim),
+        )
+        .route(
+            "/console/callbacks/{id}/close",
+            post(pages::callbacks::close),
+        )
         .route("/console/assets/{name}", get(assets::asset));
     let router = match sandbox {
         Some(sandbox) => router.layer(axum::Extension(SandboxRuns(sandbox))),

@@ -22,7 +22,9 @@ async fn unanswered_call(app: &TestApp) {
 
 /// The first link in `page` that starts with `prefix`, up to its closing quote.
 fn link(page: &str, prefix: &str) -> String {
-    let at = page.find(prefix).unwrap_or_else(|| panic!("{prefix} in {page}"));
+    let at = page
+        .find(prefix)
+        .unwrap_or_else(|| panic!("{prefix} in {page}"));
     let end = page[at..].find('"').expect("closing quote");
     page[at..at + end].to_owned()
 }
@@ -35,9 +37,17 @@ async fn a_callback_is_claimed_and_closed_by_the_signed_in_person() {
 
     let queue = console.page("/console/callbacks").await;
     assert!(queue.contains("Moshe Peretz") && queue.contains("…0004"));
-    assert!(!queue.contains("+972500000004"), "the full number only on the card");
+    assert!(
+        !queue.contains("+972500000004"),
+        "the full number only on the card"
+    );
     let card = link(&queue, "/console/callbacks/cbk_");
-    assert!(console.page(&card).await.contains("href=\"tel:+972500000004\""));
+    assert!(
+        console
+            .page(&card)
+            .await
+            .contains("href=\"tel:+972500000004\"")
+    );
 
     let claimed = console.post(&format!("{card}/claim"), &[]).await;
     assert_eq!(claimed.status(), StatusCode::SEE_OTHER);
@@ -64,7 +74,12 @@ async fn a_callback_is_claimed_and_closed_by_the_signed_in_person() {
     assert_eq!(task["claimed_by"], "dana Cohen");
     assert_eq!(task["outcome"], "reached");
     assert_eq!(task["note"], "Will come on Sunday");
-    assert!(!console.page("/console/callbacks").await.contains("Moshe Peretz"));
+    assert!(
+        !console
+            .page("/console/callbacks")
+            .await
+            .contains("Moshe Peretz")
+    );
     assert!(
         console
             .page("/console/callbacks?show=closed")
@@ -79,14 +94,23 @@ async fn an_outcome_must_be_one_of_the_choices() {
     let app = TestApp::spawn().await;
     unanswered_call(&app).await;
     let console = app.console(ApiKeyRole::Staff).await;
-    let card = link(&console.page("/console/callbacks").await, "/console/callbacks/cbk_");
+    let card = link(
+        &console.page("/console/callbacks").await,
+        "/console/callbacks/cbk_",
+    );
 
     let answer = console
         .post(&format!("{card}/close"), &[("outcome", "maybe")])
         .await;
 
     assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(answer.text().await.unwrap().contains("must be one of reached"));
+    assert!(
+        answer
+            .text()
+            .await
+            .unwrap()
+            .contains("must be one of reached")
+    );
     app.stop().await;
 }
 
@@ -95,10 +119,18 @@ async fn another_clinics_callback_is_not_found() {
     let app = TestApp::spawn().await;
     unanswered_call(&app).await;
     let console = app.console(ApiKeyRole::Staff).await;
-    let card = link(&console.page("/console/callbacks").await, "/console/callbacks/cbk_");
+    let card = link(
+        &console.page("/console/callbacks").await,
+        "/console/callbacks/cbk_",
+    );
     app.other_clinic_key().await;
     let stranger = app
-        .staff_member_of("other", "noa@other.example", ApiKeyRole::Admin, UiLanguage::En)
+        .staff_member_of(
+            "other",
+            "noa@other.example",
+            ApiKeyRole::Admin,
+            UiLanguage::En,
+        )
         .await;
     let stranger = Console::sign_in(&app.base, stranger).await;
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 use medrelay::domain::UiLanguage;
 use medrelay::store::ApiKeyRole;
 use medrelay_testkit::wait;
-use reqwest::{Method, StatusCode};
 use reqwest::header::CONTENT_TYPE;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::console_harness::{Console, location};
@@ -30,7 +30,9 @@ async fn dana_writes(app: &TestApp, text: &str) {
 
 /// The first link in `page` that starts with `prefix`, up to its closing quote.
 fn link(page: &str, prefix: &str) -> String {
-    let at = page.find(prefix).unwrap_or_else(|| panic!("{prefix} in {page}"));
+    let at = page
+        .find(prefix)
+        .unwrap_or_else(|| panic!("{prefix} in {page}"));
     let end = page[at..].find('"').expect("closing quote");
     page[at..at + end].to_owned()
 }
@@ -90,11 +92,19 @@ async fn a_whatsapp_message_is_answered_from_the_console_and_reaches_the_patient
     let thread = link(&inbox, "/console/inbox/pat_");
     let page = console.page(&thread).await;
     assert!(page.contains("Can I come at 10 instead?"));
-    assert!(page.contains("To Dana Levi, …4567"), "the right patient, named in full");
-    assert!(page.contains("name=\"right_patient\""), "confirmed once: another patient came last");
+    assert!(
+        page.contains("To Dana Levi, …4567"),
+        "the right patient, named in full"
+    );
+    assert!(
+        page.contains("name=\"right_patient\""),
+        "confirmed once: another patient came last"
+    );
 
     let reply = format!("{thread}/reply");
-    let unconfirmed = console.post(&reply, &[("text", "Yes, 10:00 is fine")]).await;
+    let unconfirmed = console
+        .post(&reply, &[("text", "Yes, 10:00 is fine")])
+        .await;
     assert_eq!(unconfirmed.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(staff_replies(&app).await, 0, "nothing sent unconfirmed");
     let sent = console
@@ -110,7 +120,10 @@ async fn a_whatsapp_message_is_answered_from_the_console_and_reaches_the_patient
     assert_eq!(received["channel"], "whatsapp");
     let page = console.page(&thread).await;
     assert!(page.contains("Answered by dana Cohen"), "the named person");
-    assert!(!page.contains("name=\"right_patient\""), "the same patient again: no question");
+    assert!(
+        !page.contains("name=\"right_patient\""),
+        "the same patient again: no question"
+    );
     app.stop().await;
 }
 
@@ -173,17 +186,29 @@ async fn a_staff_member_of_another_clinic_never_sees_its_conversations() {
     .await;
     let console = app.console(ApiKeyRole::Staff).await;
     let thread = link(&console.page("/console/inbox").await, "/console/inbox/pat_");
-    let photo = link(&thread_showing(&console, &thread, "private photo").await, "/console/media/");
+    let photo = link(
+        &thread_showing(&console, &thread, "private photo").await,
+        "/console/media/",
+    );
     app.other_clinic_key().await;
     let stranger = app
-        .staff_member_of("other", "noa@other.example", ApiKeyRole::Admin, UiLanguage::En)
+        .staff_member_of(
+            "other",
+            "noa@other.example",
+            ApiKeyRole::Admin,
+            UiLanguage::En,
+        )
         .await;
     let stranger = Console::sign_in(&app.base, stranger).await;
 
     let inbox = stranger.page("/console/inbox").await;
     assert!(!inbox.contains("Dana Levi") && !inbox.contains("noon"));
     for path in [thread.clone(), "/console/inbox/p-1".to_owned(), photo] {
-        assert_eq!(stranger.get(&path).await.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(
+            stranger.get(&path).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
     }
     for action in ["reply", "handled", "labels"] {
         let answer = stranger

@@ -40,10 +40,15 @@ async fn a_fallback_shows_both_attempts_and_the_reason_on_the_timeline_in_the_cl
 
     let page = console.page(&format!("/console/notifications/{id}")).await;
 
-    let whatsapp = page.find("<strong>WhatsApp</strong>").expect("the WhatsApp attempt");
+    let whatsapp = page
+        .find("<strong>WhatsApp</strong>")
+        .expect("the WhatsApp attempt");
     let sms = page.find("<strong>SMS</strong>").expect("the SMS attempt");
     assert!(whatsapp < sms, "the attempts in the order they were made");
-    assert!(page.contains("131026"), "the provider's reason for WhatsApp");
+    assert!(
+        page.contains("131026"),
+        "the provider's reason for WhatsApp"
+    );
     assert!(
         page.contains("falling back to sms after whatsapp failed (131026"),
         "the fallback and its reason on the timeline"
@@ -87,15 +92,23 @@ async fn the_list_filters_by_status_channel_topic_day_and_patient() {
 #[tokio::test]
 async fn a_pending_notification_is_cancelled_by_the_signed_in_person_with_the_forms_token() {
     let app = TestApp::spawn().await;
-    app.patient("p-1", json!({ "name": "Dana Levi", "phone": "+972541234567" }))
-        .await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana Levi", "phone": "+972541234567" }),
+    )
+    .await;
     let later = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48);
     let mut request = reminder();
     request["send_at"] = json!(later.to_string());
     let id = app.notify(request).await;
     let console = app.console(ApiKeyRole::Staff).await;
     let path = format!("/console/notifications/{id}/cancel");
-    assert!(console.page(&format!("/console/notifications/{id}")).await.contains(&path));
+    assert!(
+        console
+            .page(&format!("/console/notifications/{id}"))
+            .await
+            .contains(&path)
+    );
 
     let forged = console.post_raw(&path, &[]).await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
@@ -108,7 +121,11 @@ async fn a_pending_notification_is_cancelled_by_the_signed_in_person_with_the_fo
     );
     let now = app.notification(&id).await;
     assert_eq!(now["status"], "cancelled");
-    let by = &now["events"].as_array().expect("events").last().expect("event")["actor"];
+    let by = &now["events"]
+        .as_array()
+        .expect("events")
+        .last()
+        .expect("event")["actor"];
     assert_eq!(by, "staff:dana Cohen", "{now:#}");
     let again = console.post(&path, &[]).await;
     assert_eq!(again.status(), StatusCode::CONFLICT);
@@ -122,7 +139,12 @@ async fn another_clinics_notification_is_not_found() {
     let id = fallen_back(&app).await;
     app.other_clinic_key().await;
     let stranger = app
-        .staff_member_of("other", "noa@other.example", ApiKeyRole::Admin, UiLanguage::En)
+        .staff_member_of(
+            "other",
+            "noa@other.example",
+            ApiKeyRole::Admin,
+            UiLanguage::En,
+        )
         .await;
     let stranger = Console::sign_in(&app.base, stranger).await;
 

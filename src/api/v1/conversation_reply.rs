@@ -352,7 +352,10 @@ pub(crate) async fn answer_patient(
         .clinic_patient(&clinic.id, &answer.patient)
         .await
         .map_err(ApiError::not_found("conversation"))?;
-    let target = state.store.reply_target(&clinic.id, &answer.patient).await?;
+    let target = state
+        .store
+        .reply_target(&clinic.id, &answer.patient)
+        .await?;
     let channel = answer.channel.or(target.last_channel);
     let now = state.clock.now();
     let mut route = reply_route(state, clinic, &patient, answer.said, channel, now).await?;

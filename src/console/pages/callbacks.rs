@@ -97,7 +97,12 @@ pub(in crate::console) async fn queue(
     };
     let mut found = Vec::new();
     for status in wanted {
-        found.extend(state.store.callbacks(clinic, Some(*status), QUEUE_SIZE).await?);
+        found.extend(
+            state
+                .store
+                .callbacks(clinic, Some(*status), QUEUE_SIZE)
+                .await?,
+        );
     }
     // Oldest first, the order staff should work them, whatever their state.
     found.sort_by_key(|t| t.created_at);
@@ -139,7 +144,12 @@ async fn card(
         task: task(signed, found, true),
         outcomes: CallbackOutcome::ALL
             .iter()
-            .map(|o| (o.as_str(), tr.t(&format!("callbacks-outcome-{}", o.as_str()))))
+            .map(|o| {
+                (
+                    o.as_str(),
+                    tr.t(&format!("callbacks-outcome-{}", o.as_str())),
+                )
+            })
             .collect(),
         error: None,
     })
@@ -191,7 +201,9 @@ pub(in crate::console) async fn claim(
         .claim_callback(&signed.clinic.id, &id, &by, state.clock.now())
         .await
     {
-        Ok(()) => Ok(Redirect::to(&format!("/console/callbacks/{id}?done=claimed")).into_response()),
+        Ok(()) => {
+            Ok(Redirect::to(&format!("/console/callbacks/{id}?done=claimed")).into_response())
+        }
         Err(StoreError::Conflict(_)) => {
             let why = signed.tr().t("callbacks-already-taken");
             conflict(&state, &signed, &id, why).await

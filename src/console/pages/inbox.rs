@@ -17,7 +17,7 @@ use super::notifications::{at, channel_name};
 use crate::api::v1::conversation_reply::plan_reply;
 use crate::api::v1::conversations::{decode_cursor, encode_cursor};
 use crate::api::v1::messages::patient_media;
-use crate::api::{AppState, ApiError};
+use crate::api::{ApiError, AppState};
 use crate::console::i18n::Tr;
 use crate::console::page::{Chrome, ConsoleError, render};
 use crate::console::right_patient::{CONFIRM_FIELD, RightPatient};
@@ -128,11 +128,7 @@ pub(in crate::console) async fn list(
                 (l, selected)
             })
             .collect(),
-        rows: page
-            .items
-            .into_iter()
-            .map(|c| row(c, &zone, now))
-            .collect(),
+        rows: page.items.into_iter().map(|c| row(c, &zone, now)).collect(),
         next,
     })
 }
@@ -179,7 +175,9 @@ fn inbound_message(m: InboundRecord, tr: &Tr, zone: &TimeZone) -> Message {
             mime_type,
             filename,
             ..
-        }) if mime_type.as_deref().is_some_and(|t| t.starts_with("image/"))
+        }) if mime_type
+            .as_deref()
+            .is_some_and(|t| t.starts_with("image/"))
             && filename.is_none() =>
         {
             image = Some(url);
@@ -195,7 +193,10 @@ fn inbound_message(m: InboundRecord, tr: &Tr, zone: &TimeZone) -> Message {
             ..
         }) => {
             let place = name.unwrap_or_default();
-            note = Some(format!("{} {place} ({latitude}, {longitude})", tr.t("inbox-location")));
+            note = Some(format!(
+                "{} {place} ({latitude}, {longitude})",
+                tr.t("inbox-location")
+            ));
         }
         Some(InboundMedia::Removed { .. }) => note = Some(tr.t("inbox-media-removed")),
         None => {}
@@ -227,7 +228,9 @@ fn outbound_message(n: OutboundRecord, tr: &Tr, zone: &TimeZone) -> Message {
         text: n.body,
         image: None,
         file: None,
-        note: n.template.map(|t| tr.t_with("inbox-template", &[("name", &t)])),
+        note: n
+            .template
+            .map(|t| tr.t_with("inbox-template", &[("name", &t)])),
         state: Some(tr.t(&format!("notifications-status-{}", n.status.as_str()))),
     }
 }
@@ -298,7 +301,10 @@ pub(super) async fn thread_page(
     channel: Option<ChannelKind>,
 ) -> Result<ThreadPage, ConsoleError> {
     let clinic = &signed.clinic;
-    let timeline = state.store.conversation_timeline(&clinic.id, patient).await?;
+    let timeline = state
+        .store
+        .conversation_timeline(&clinic.id, patient)
+        .await?;
     let whole = state.store.clinic_patient(&clinic.id, patient).await?;
     let known = state.store.conversation_labels(&clinic.id).await?;
     let tr = signed.tr();
@@ -307,7 +313,12 @@ pub(super) async fn thread_page(
         .inbound
         .into_iter()
         .map(|m| inbound_message(m, &tr, &zone))
-        .chain(timeline.outbound.into_iter().map(|n| outbound_message(n, &tr, &zone)))
+        .chain(
+            timeline
+                .outbound
+                .into_iter()
+                .map(|n| outbound_message(n, &tr, &zone)),
+        )
         .collect();
     // Stable: at the same millisecond the patient's message comes before our answer.
     messages.sort_by_key(|m| m.sort);

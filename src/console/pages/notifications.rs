@@ -157,7 +157,10 @@ pub(in crate::console) async fn list(
 ) -> Result<impl IntoResponse, ConsoleError> {
     let zone = signed.clinic.timezone.zone();
     let filter = form.filter(&zone)?;
-    let page = state.store.notifications(&signed.clinic.id, &filter).await?;
+    let page = state
+        .store
+        .notifications(&signed.clinic.id, &filter)
+        .await?;
     let tr = signed.tr();
     let rows = page.items.iter().map(|n| row(n, &tr, &zone)).collect();
     let statuses = NotificationStatus::ALL
@@ -173,7 +176,10 @@ pub(in crate::console) async fn list(
         statuses: choices(statuses, &form.status),
         channels: choices(channels, &form.channel),
         rows,
-        next: page.next.as_ref().map(|n| form.next_link(&encode_cursor(n))),
+        next: page
+            .next
+            .as_ref()
+            .map(|n| form.next_link(&encode_cursor(n))),
         form,
     })
 }
@@ -364,7 +370,10 @@ pub(in crate::console) async fn cancel(
             let current = state.store.notification(clinic, &id).await?;
             let why = why_not_cancellable(&current);
             let mut page = DetailPage::new(&signed, current);
-            page.error = Some(format!("{} {why}", page.chrome.t("notifications-not-cancelled")));
+            page.error = Some(format!(
+                "{} {why}",
+                page.chrome.t("notifications-not-cancelled")
+            ));
             Ok((StatusCode::CONFLICT, render(&page)?).into_response())
         }
         Err(other) => Err(other.into()),
