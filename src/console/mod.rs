@@ -96,6 +96,12 @@ pub fn routes(sandbox: Option<Arc<Sandbox>>) -> Router<AppState> {
             "/console/callbacks/{id}/close",
             post(pages::callbacks::close),
         )
+        .route("/console/patients", get(pages::patients::search_page))
+        .route("/console/patients/{id}", get(pages::patients::patient_card))
+        .route(
+            "/console/patients/{id}/channels",
+            post(pages::patients::change_channels),
+        )
         .route("/console/assets/{name}", get(assets::asset));
     let router = match sandbox {
         Some(sandbox) => router.layer(axum::Extension(SandboxRuns(sandbox))),

@@ -5,4 +5,6 @@ pub mod callbacks;
 pub mod inbox;
 pub mod inbox_reply;
 pub mod notifications;
+pub mod patients;
 pub mod sign_in;
+mod why;
