@@ -5,6 +5,7 @@
 
 pub mod accounts;
 mod assets;
+mod audit;
 pub mod i18n;
 pub mod page;
 mod pages;
@@ -30,7 +31,7 @@ use crate::sandbox::Sandbox;
 pub struct SandboxRuns(pub Arc<Sandbox>);
 
 /// Every console route.
-pub fn routes(sandbox: Option<Arc<Sandbox>>) -> Router<AppState> {
+pub fn routes(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router<AppState> {
     let router = Router::new()
         .route("/", get(pages::sign_in::home))
         .route("/console", get(pages::sign_in::home))
@@ -107,7 +108,9 @@ pub fn routes(sandbox: Option<Arc<Sandbox>>) -> Router<AppState> {
         Some(sandbox) => router.layer(axum::Extension(SandboxRuns(sandbox))),
         None => router,
     };
-    router.layer(middleware::from_fn(page_headers))
+    router
+        .route_layer(middleware::from_fn_with_state(state, audit::record))
+        .layer(middleware::from_fn(page_headers))
 }
 
 /// What every console answer carries: a content-security policy that lets a page load nothing
