@@ -66,6 +66,40 @@ pub fn routes(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router<AppState
         )
         .route("/console/stats", get(pages::stats::stats_page))
         .route("/console/today", get(pages::today::today_page))
+        .route("/console/notifications", get(pages::notifications::list))
+        .route(
+            "/console/notifications/{id}",
+            get(pages::notifications::detail),
+        )
+        .route(
+            "/console/notifications/{id}/cancel",
+            post(pages::notifications::cancel),
+        )
+        .route("/console/inbox", get(pages::inbox::list))
+        .route("/console/inbox/{patient}", get(pages::inbox::thread))
+        .route(
+            "/console/inbox/{patient}/reply",
+            post(pages::inbox_reply::reply),
+        )
+        .route(
+            "/console/inbox/{patient}/handled",
+            post(pages::inbox_reply::handled),
+        )
+        .route(
+            "/console/inbox/{patient}/labels",
+            post(pages::inbox_reply::labels),
+        )
+        .route("/console/media/{message}", get(pages::inbox::media))
+        .route("/console/callbacks", get(pages::callbacks::queue))
+        .route("/console/callbacks/{id}", get(pages::callbacks::task_card))
+        .route(
+            "/console/callbacks/{id}/claim",
+            post(pages::callbacks::claim),
+        )
+        .route(
+            "/console/callbacks/{id}/close",
+            post(pages::callbacks::close),
+        )
         .route("/console/patients", get(pages::patients::search_page))
         .route("/console/patients/{id}", get(pages::patients::patient_card))
         .route(
