@@ -61,6 +61,19 @@ pub fn routes(sandbox: Option<Arc<Sandbox>>) -> Router<AppState> {
             "/console/account/totp/off",
             post(pages::account::turn_totp_off),
         )
+        .route("/console/settings", get(pages::settings::index_page))
+        .route(
+            "/console/settings/staff",
+            get(pages::settings::staff::staff_page).post(pages::settings::staff::add_staff),
+        )
+        .route(
+            "/console/settings/staff/{id}/password",
+            post(pages::settings::staff::reset_password),
+        )
+        .route(
+            "/console/settings/staff/{id}/disabled",
+            post(pages::settings::staff::set_disabled),
+        )
         .route("/console/assets/{name}", get(assets::asset));
     let router = match sandbox {
         Some(sandbox) => router.layer(axum::Extension(SandboxRuns(sandbox))),

@@ -17,6 +17,7 @@ mod callbacks;
 mod channels;
 mod clinic_inbound;
 mod clinic_settings;
+mod console_settings;
 mod console_sign_in;
 mod contents;
 mod conversation_replies;
