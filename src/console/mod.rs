@@ -74,6 +74,10 @@ pub fn routes(sandbox: Option<Arc<Sandbox>>) -> Router<AppState> {
             "/console/settings/staff/{id}/disabled",
             post(pages::settings::staff::set_disabled),
         )
+        .route(
+            "/console/settings/hours",
+            get(pages::settings::hours::hours_page).post(pages::settings::hours::save_hours),
+        )
         .route("/console/assets/{name}", get(assets::asset));
     let router = match sandbox {
         Some(sandbox) => router.layer(axum::Extension(SandboxRuns(sandbox))),

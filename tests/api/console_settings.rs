@@ -224,3 +224,85 @@ async fn another_clinics_person_is_not_found() {
     assert_eq!(still.status(), StatusCode::SEE_OTHER);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn hours_saved_in_the_console_are_the_hours_the_api_gives() {
+    let app = TestApp::spawn().await;
+    let admin = app.console(ApiKeyRole::Admin).await;
+
+    let saved = admin
+        .post(
+            "/console/settings/hours",
+            &[
+                ("sunday-start", "08:00"),
+                ("sunday-end", "12:00"),
+                ("sunday-start", "13:00"),
+                ("sunday-end", "17:30"),
+                ("sunday-start", ""),
+                ("sunday-end", ""),
+                ("friday-start", "09:00"),
+                ("friday-end", "13:00"),
+                ("holidays", "2026-09-21\r\n2026-09-22\r\n"),
+                ("quiet-start", "22:00"),
+                ("quiet-end", "07:30"),
+            ],
+        )
+        .await;
+
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let api = app
+        .request(
+            reqwest::Method::GET,
+            "/v1/clinic/hours",
+            &app.admin_key().await,
+            None,
+        )
+        .await;
+    let hours: serde_json::Value = api.json().await.unwrap();
+    assert_eq!(
+        hours,
+        serde_json::json!({
+            "week": {
+                "sunday": [{"start": "08:00", "end": "12:00"}, {"start": "13:00", "end": "17:30"}],
+                "monday": [], "tuesday": [], "wednesday": [], "thursday": [],
+                "friday": [{"start": "09:00", "end": "13:00"}],
+                "saturday": []
+            },
+            "holidays": ["2026-09-21", "2026-09-22"],
+            "patient_quiet_hours": {"start": "22:00", "end": "07:30"}
+        })
+    );
+    let page = admin.page("/console/settings/hours?saved=1").await;
+    assert!(page.contains("value=\"17:30\"") && page.contains("2026-09-22"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn hours_breaking_the_apis_rules_are_refused_with_the_rule_and_not_saved() {
+    let app = TestApp::spawn().await;
+    let admin = app.console(ApiKeyRole::Admin).await;
+    let before = admin.page("/console/settings/hours").await;
+
+    let refused = admin
+        .post(
+            "/console/settings/hours",
+            &[
+                ("monday-start", "18:00"),
+                ("monday-end", "09:00"),
+                ("holidays", "21/09/2026"),
+            ],
+        )
+        .await;
+
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("week.monday[0].end") && page.contains("must be after start"));
+    assert!(page.contains("holidays[0]"));
+    assert!(
+        page.contains("value=\"18:00\""),
+        "what was typed stays in the form"
+    );
+    let after = admin.page("/console/settings/hours").await;
+    assert_eq!(before, after);
+    app.stop().await;
+}

@@ -1,6 +1,7 @@
 //! The clinic's settings, for its admins only: every handler starts with `require_admin`. Each
 //! sub-page keeps to the rules the admin API keeps, by calling the same parsing and store code.
 
+pub mod hours;
 pub mod staff;
 
 use askama::Template;
