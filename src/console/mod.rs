@@ -78,6 +78,10 @@ pub fn routes(sandbox: Option<Arc<Sandbox>>) -> Router<AppState> {
             "/console/settings/hours",
             get(pages::settings::hours::hours_page).post(pages::settings::hours::save_hours),
         )
+        .route(
+            "/console/settings/topics",
+            get(pages::settings::topics::topics_page).post(pages::settings::topics::set_topic),
+        )
         .route("/console/assets/{name}", get(assets::asset));
     let router = match sandbox {
         Some(sandbox) => router.layer(axum::Extension(SandboxRuns(sandbox))),

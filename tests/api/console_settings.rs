@@ -306,3 +306,60 @@ async fn hours_breaking_the_apis_rules_are_refused_with_the_rule_and_not_saved()
     assert_eq!(before, after);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_topic_set_in_the_console_is_the_topic_the_api_lists() {
+    let app = TestApp::spawn().await;
+    let admin = app.console(ApiKeyRole::Admin).await;
+
+    let saved = admin
+        .post(
+            "/console/settings/topics",
+            &[
+                ("name", "oncology"),
+                ("sensitivity", "sensitive"),
+                ("secure_link", "1"),
+            ],
+        )
+        .await;
+
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let topics: serde_json::Value = app
+        .request(reqwest::Method::GET, "/v1/topics", &app.key, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let oncology = topics["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "oncology")
+        .expect("listed");
+    assert_eq!(oncology["sensitivity"], "sensitive");
+    assert_eq!(oncology["secure_link"], true);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_topic_breaking_the_apis_rules_is_refused_with_the_same_rules() {
+    let app = TestApp::spawn().await;
+    let admin = app.console(ApiKeyRole::Admin).await;
+
+    let refused = admin
+        .post(
+            "/console/settings/topics",
+            &[
+                ("name", "Oncology!"),
+                ("sensitivity", "normal"),
+                ("secure_link", "1"),
+            ],
+        )
+        .await;
+
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("must be 1 to 64 characters: lowercase letters"));
+    assert!(page.contains("may be true only for a sensitive topic"));
+    app.stop().await;
+}

@@ -3,6 +3,7 @@
 
 pub mod hours;
 pub mod staff;
+pub mod topics;
 
 use askama::Template;
 use axum::http::StatusCode;
