@@ -105,6 +105,17 @@ pub fn routes(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router<AppState
         .route(
             "/console/patients/{id}/channels",
             post(pages::patients::change_channels),
+        .route("/console/settings", get(pages::settings::index_page))
+            "/console/settings/staff",
+            get(pages::settings::staff::staff_page).post(pages::settings::staff::add_staff),
+            "/console/settings/staff/{id}/password",
+            post(pages::settings::staff::reset_password),
+            "/console/settings/staff/{id}/disabled",
+            post(pages::settings::staff::set_disabled),
+            "/console/settings/hours",
+            get(pages::settings::hours::hours_page).post(pages::settings::hours::save_hours),
+            "/console/settings/topics",
+            get(pages::settings::topics::topics_page).post(pages::settings::topics::set_topic),
         )
         .route("/console/assets/{name}", get(assets::asset));
     let router = match sandbox {

@@ -21,6 +21,7 @@ mod clinic_settings;
 mod console_callbacks;
 mod console_inbox;
 mod console_notifications;
+mod console_settings;
 mod console_sign_in;
 mod console_stats;
 mod console_today;

@@ -6,6 +6,7 @@ pub mod inbox;
 pub mod inbox_reply;
 pub mod notifications;
 pub mod patients;
+pub mod settings;
 pub mod sign_in;
 pub mod stats;
 pub mod today;
