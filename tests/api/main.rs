@@ -3,6 +3,7 @@
 //! over HTTP, the way a booking system would.
 
 mod console_appointments;
+mod console_audit;
 mod console_harness;
 mod harness;
 
@@ -18,6 +19,10 @@ mod callbacks;
 mod channels;
 mod clinic_inbound;
 mod clinic_settings;
+mod console_callbacks;
+mod console_inbox;
+mod console_notifications;
+mod console_settings;
 mod console_sign_in;
 mod console_stats;
 mod console_today;

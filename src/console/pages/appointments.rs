@@ -196,6 +196,12 @@ fn before(tr: &Tr, offset: &str) -> String {
     )
 }
 
+/// The page's route.
+pub(in crate::console) fn routes() -> axum::Router<crate::api::AppState> {
+    use axum::routing::get;
+    axum::Router::new().route("/console/appointments", get(appointments_page))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
