@@ -84,7 +84,9 @@ async fn a_day_lists_its_appointments_in_time_order_with_confirmations_and_remin
         page.contains("Appointments on 2026-12-06"),
         "today by default"
     );
-    let dana = page.find("<bdi>Dana Peretz</bdi>").expect("Dana's row");
+    let dana = page
+        .find(r#"<a href="/console/patients/p-1"><bdi>Dana Peretz</bdi></a>"#)
+        .expect("Dana's row, her name leading to her card");
     let omer = page.find("<bdi>Omer Ben-David</bdi>").expect("Omer's row");
     assert!(dana < omer, "earliest first");
     let dana_row = &page[dana..omer];

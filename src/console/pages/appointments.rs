@@ -44,6 +44,8 @@ struct AppointmentsPage {
 struct Row {
     time: String,
     patient: String,
+    /// The patient's card.
+    patient_href: String,
     topic: String,
     status: &'static str,
     status_label: String,
@@ -154,6 +156,10 @@ async fn row(
         })
         .collect();
     Ok(Row {
+        patient_href: format!(
+            "/console/patients/{}",
+            super::patients::urlencode(&appointment.patient_id)
+        ),
         time: appointment
             .starts_at
             .to_zoned(zone.clone())
