@@ -19,6 +19,7 @@
 //! - [`secure_link`]: secure message links: pages where a patient proves who they are and reads
 //!   a sensitive message that the chat only points to.
 //! - [`fhir`]: FHIR R4 records of every message, for the `/fhir/r4` API and the clinic's server.
+//! - [`console`]: the staff console: reception's pages, sign-in, sessions, the UI texts.
 //! - [`audit`]: the audit trail: who changed what, who read patients' content.
 //! - [`domain`]: the clinic's words as types.
 //! - [`cache`]: the one expiring cache for values read from the database.
@@ -33,6 +34,7 @@ pub mod booking_webhooks;
 pub mod cache;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod conversations;
 pub mod dispatch;
 pub mod domain;

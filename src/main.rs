@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod cli;
+
 use clap::{Parser, Subcommand};
 use medrelay::Config;
 use medrelay::app::{Application, StandaloneSandbox};
@@ -48,6 +50,11 @@ enum Command {
     Apikey {
         #[command(subcommand)]
         command: ApiKeyCommand,
+    },
+    /// Manage staff accounts for the console.
+    Staff {
+        #[command(subcommand)]
+        command: cli::staff::StaffCommand,
     },
     /// Read the audit trail.
     Audit {
@@ -202,6 +209,7 @@ async fn main() -> ExitCode {
         Command::Apikey {
             command: ApiKeyCommand::Revoke { clinic, id },
         } => revoke_key(&config, &clinic, &id).await,
+        Command::Staff { command } => cli::staff::run(&config, command).await,
         Command::Audit {
             command: AuditCommand::Export(export),
         } => export_audit(&config, &export).await,
@@ -224,14 +232,14 @@ async fn serve(mut config: Config) -> CliResult {
     let app = Application::build(config).await?;
     let addr = app.local_addr();
     let sandboxed = sandbox_notice(&app);
-    let demo_key = if bootstrap {
+    let demo = if bootstrap {
         bootstrap_demo(app.store()).await?
     } else {
         None
     };
     let running = app.start();
 
-    print_welcome(&format!("http://{addr}"), &sandboxed, demo_key.as_deref());
+    print_welcome(&format!("http://{addr}"), &sandboxed, demo.as_ref());
 
     stop_requested().await?;
     println!("stopping: finishing the hand-overs and requests in flight…");
@@ -247,8 +255,9 @@ async fn serve(mut config: Config) -> CliResult {
 
 /// What an operator needs on start: where it runs, what goes to the sandbox, the demo key once,
 /// and curl lines to try.
-fn print_welcome(base: &str, sandboxed: &[String], demo_key: Option<&str>) {
+fn print_welcome(base: &str, sandboxed: &[String], demo: Option<&DemoAccess>) {
     println!("medrelay is running on {base}");
+    println!("  Staff console (open in a browser): {base}/console");
     println!("  API reference (open in a browser): {base}/docs   OpenAPI 3.1: {base}/openapi.json");
     if !sandboxed.is_empty() {
         println!(
@@ -261,16 +270,20 @@ fn print_welcome(base: &str, sandboxed: &[String], demo_key: Option<&str>) {
             "  curl {base}/sandbox/outbox -H \"Authorization: Bearer $MEDRELAY_KEY\"   (what the clinic's patients received)"
         );
     }
-    match demo_key {
-        Some(key) => {
-            println!("  created clinic `demo` and an admin API key, shown only this once:");
-            println!("  export MEDRELAY_KEY={key}");
+    match demo {
+        Some(demo) => {
+            println!(
+                "  created clinic `demo`; its console admin signs in as {} with password {} (shown only this once)",
+                demo.console_email, demo.console_password
+            );
+            println!("  and an admin API key, shown only this once:");
+            println!("  export MEDRELAY_KEY={}", demo.key);
             println!(
                 "  it keeps Israeli hours (Sun-Thu 09:00-18:00, Fri 09:00-13:00): outside them a normal message is scheduled; add \"priority\":\"urgent\" to send now"
             );
         }
         None => println!(
-            "  API keys: medrelay apikey create --clinic <slug> --role booking|staff|admin"
+            "  API keys: medrelay apikey create --clinic <slug> --role booking|staff|admin; console accounts: medrelay staff add --clinic <slug> --email … --name … --role staff|admin"
         ),
     }
     println!("  curl -X PUT {base}/v1/patients/p-1 -H \"Authorization: Bearer $MEDRELAY_KEY\" \\");
@@ -353,11 +366,22 @@ async fn sandbox(config: &Config, listen: std::net::SocketAddr, gateway: url::Ur
     Ok(())
 }
 
+/// What the demo clinic gives on first start, shown once: an admin API key and the console
+/// sign-in of its admin.
+struct DemoAccess {
+    key: String,
+    console_email: &'static str,
+    console_password: String,
+}
+
+const DEMO_ADMIN_EMAIL: &str = "admin@demo.clinic";
+
 /// On a fresh database, a clinic to try things with.
-async fn bootstrap_demo(store: &Store) -> Result<Option<String>, Box<dyn std::error::Error>> {
+async fn bootstrap_demo(store: &Store) -> Result<Option<DemoAccess>, Box<dyn std::error::Error>> {
     if store.has_clinics().await? {
         return Ok(None);
     }
+    let now = jiff::Timestamp::now();
     let clinic = store
         .create_clinic(
             NewClinic {
@@ -368,14 +392,32 @@ async fn bootstrap_demo(store: &Store) -> Result<Option<String>, Box<dyn std::er
                 default_channels: ChannelKind::ALL.to_vec(),
                 phone_region: PhoneRegion::ISRAEL,
             },
-            jiff::Timestamp::now(),
+            now,
         )
         .await?;
-    Ok(Some(
-        store
-            .create_api_key(&clinic.id, ApiKeyRole::Admin, jiff::Timestamp::now())
-            .await?,
-    ))
+    let key = store
+        .create_api_key(&clinic.id, ApiKeyRole::Admin, now)
+        .await?;
+    // 8 random bytes as 16 hex digits: typed once, then changed on the account page.
+    let console_password = hex::encode(rand::random::<[u8; 8]>());
+    medrelay::console::accounts::add_member(
+        store,
+        medrelay::console::accounts::NewAccount {
+            clinic: &clinic.id,
+            email: DEMO_ADMIN_EMAIL,
+            name: "Demo Admin",
+            role: ApiKeyRole::Admin,
+            language: medrelay::domain::UiLanguage::En,
+            password: console_password.clone(),
+        },
+        now,
+    )
+    .await?;
+    Ok(Some(DemoAccess {
+        key,
+        console_email: DEMO_ADMIN_EMAIL,
+        console_password,
+    }))
 }
 
 async fn create_clinic(config: &Config, command: ClinicCreate) -> CliResult {

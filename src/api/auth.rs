@@ -111,7 +111,10 @@ impl Caller {
     /// Who acts, as intake and the records see it.
     pub fn actor(&self) -> Actor {
         Actor {
-            key: self.0.id.clone(),
+            who: crate::domain::Actor::Key {
+                id: self.0.id.clone(),
+                role: self.0.role.as_str(),
+            },
             role: self.0.role,
         }
     }
@@ -201,7 +204,7 @@ async fn leave_revoked_key_for_audit(
 pub struct ClientNet(IpAddr);
 
 impl ClientNet {
-    fn of(ip: IpAddr) -> Self {
+    pub(crate) fn of(ip: IpAddr) -> Self {
         match ip.to_canonical() {
             IpAddr::V6(v6) => {
                 let prefix = u128::from(v6) & !((1u128 << 64) - 1);
@@ -235,7 +238,7 @@ impl FailedAuthLimit {
         }
     }
 
-    fn refuse_while_limited(&self, client: ClientNet) -> Result<(), ApiError> {
+    pub(crate) fn refuse_while_limited(&self, client: ClientNet) -> Result<(), ApiError> {
         let Ok(mut limited) = self.limited.lock() else {
             return Ok(());
         };
@@ -251,7 +254,7 @@ impl FailedAuthLimit {
     }
 
     /// Counts one failed check; the one that goes over the limit is already refused.
-    fn count(&self, client: ClientNet) -> Result<(), ApiError> {
+    pub(crate) fn count(&self, client: ClientNet) -> Result<(), ApiError> {
         let Err(not_until) = self.failures.check_key(&client) else {
             return Ok(());
         };

@@ -2,7 +2,7 @@
 //! into domain values, call the store, and map errors to problem+json.
 
 mod audit_trail;
-mod auth;
+pub(crate) mod auth;
 mod created;
 mod fhir;
 mod hooks;
@@ -29,8 +29,9 @@ use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use auth::{FailedAuthLimit, KeyGuard};
+pub use auth::{ClientNet, FailedAuthLimit, KeyGuard};
 pub use problem::{ApiError, FieldError};
+pub use request_log::RequestId;
 
 use crate::audit::AuditLog;
 use crate::clock::SharedClock;
@@ -89,10 +90,12 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
     }
     let (api, mut document) = documented.split_for_parts();
     openapi::complete(&mut document);
+    let console = crate::console::routes(state.clone(), sandbox.clone());
     let look_alikes = sandbox.map(crate::sandbox::router).unwrap_or_default();
     let audit = middleware::from_fn_with_state(state.clone(), audit_trail::audit_requests);
     api.merge(openapi::routes(&document))
         .layer(audit)
+        .merge(console)
         .with_state(state)
         .merge(look_alikes)
         .fallback(|| async { ApiError::NotFound("route") })

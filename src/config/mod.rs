@@ -20,8 +20,9 @@ use crate::domain::ReminderOffset;
 use env::{TextEnv, without_value};
 pub use observability::{MetricsConfig, TelemetryConfig};
 pub use sections::{
-    ApiConfig, AppointmentsConfig, DeliveryTimeouts, DispatchConfig, FhirConfig, HttpConfig,
-    ProviderAccounts, RetentionConfig, SandboxConfig, SandboxSecrets, SenderRates, WebhooksConfig,
+    ApiConfig, AppointmentsConfig, ConsoleConfig, DeliveryTimeouts, DispatchConfig, FhirConfig,
+    HttpConfig, ProviderAccounts, RetentionConfig, SandboxConfig, SandboxSecrets, SenderRates,
+    WebhooksConfig,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -56,6 +57,7 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     pub retention: RetentionConfig,
     pub fhir: FhirConfig,
+    pub console: ConsoleConfig,
     pub metrics: MetricsConfig,
     pub telemetry: TelemetryConfig,
 }

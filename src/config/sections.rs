@@ -381,3 +381,31 @@ impl RetentionConfig {
         Duration::from_millis(self.lease_ms)
     }
 }
+
+/// The staff console's sessions and sign-in limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    pub session_idle_minutes: u32,
+    pub session_max_hours: u32,
+    pub lockout_after: u32,
+    pub lockout_minutes: u32,
+    pub secure_cookies: bool,
+}
+
+impl ConsoleConfig {
+    pub fn session_idle(&self) -> jiff::SignedDuration {
+        jiff::SignedDuration::from_mins(i64::from(self.session_idle_minutes.max(1)))
+    }
+
+    pub fn session_max(&self) -> jiff::SignedDuration {
+        jiff::SignedDuration::from_hours(i64::from(self.session_max_hours.max(1)))
+    }
+
+    pub fn lockout(&self) -> crate::store::Lockout {
+        crate::store::Lockout {
+            after: self.lockout_after.max(1),
+            lock_for: jiff::SignedDuration::from_mins(i64::from(self.lockout_minutes)),
+        }
+    }
+}

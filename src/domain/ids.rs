@@ -54,6 +54,11 @@ id_type!(
 id_type!(NotificationId, "ntf");
 id_type!(AttemptId, "att");
 id_type!(ApiKeyId, "key");
+id_type!(
+    /// A person of a clinic with a console account.
+    StaffId,
+    "stf"
+);
 id_type!(CallbackTaskId, "cbk");
 id_type!(AppointmentId, "apt");
 id_type!(SecureLinkId, "lnk");

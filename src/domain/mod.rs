@@ -50,6 +50,7 @@ mod reason;
 mod reminder_offset;
 mod retention;
 mod secure_link;
+mod staff;
 mod text;
 mod topic;
 
@@ -70,7 +71,7 @@ pub use hours::{
 };
 pub use ids::{
     ApiKeyId, AppointmentId, AttemptId, AuditEntryId, CallbackTaskId, ClinicId, InboundMessageId,
-    NotificationId, PatientId, SecureLinkId, WebhookEndpointId, WebhookEventId,
+    NotificationId, PatientId, SecureLinkId, StaffId, WebhookEndpointId, WebhookEventId,
 };
 pub use inbound::{
     AutoReply, BUILT_IN_LABELS, ConversationStatus, InboundMedia, InboundMessage, Intent, Origin,
@@ -85,5 +86,6 @@ pub use reason::{
 pub use reminder_offset::ReminderOffset;
 pub use retention::{Removal, RetentionCounts, RetentionPeriods};
 pub use secure_link::{LinkEvent, Proof};
+pub use staff::{StaffMember, UiLanguage};
 pub use text::{ONE_LINE_RULE, is_one_line};
 pub use topic::{Sensitivity, Topic};

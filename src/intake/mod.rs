@@ -26,8 +26,8 @@ use crate::batch::{BatchError, Batcher};
 use crate::clock::SharedClock;
 use crate::config::ApiConfig;
 use crate::domain::{
-    ApiKeyId, Clinic, FieldError, InboundMessageId, Metadata, NotificationStatus, Patient,
-    Priority, Reason, Reference, Sensitivity,
+    Clinic, FieldError, InboundMessageId, Metadata, NotificationStatus, Patient, Priority, Reason,
+    Reference, Sensitivity,
 };
 use crate::policy::templates::TemplateError;
 use crate::policy::{MessagingHours, PatientCaps, SendTime};
@@ -89,20 +89,19 @@ pub struct StaffReply {
     pub in_reply_to: Option<InboundMessageId>,
 }
 
-/// Who hands a notification in: a key, whose role decides what it may send.
+/// Who hands a notification in: a key or a signed-in staff member, whose role decides what it
+/// may send.
 #[derive(Debug, Clone)]
 pub struct Actor {
-    pub key: ApiKeyId,
+    /// As the records name them.
+    pub who: crate::domain::Actor,
     pub role: ApiKeyRole,
 }
 
 impl Actor {
     /// As the audit trail records it.
     pub fn recorded_as(&self) -> crate::domain::Actor {
-        crate::domain::Actor::Key {
-            id: self.key.clone(),
-            role: self.role.as_str(),
-        }
+        self.who.clone()
     }
 }
 

@@ -83,7 +83,7 @@ const CLINIC_COLUMNS: &str =
     "id, slug, name, timezone, default_language, default_channels, phone, phone_region";
 
 #[derive(sqlx::FromRow)]
-struct ClinicRow {
+pub(super) struct ClinicRow {
     id: String,
     slug: String,
     name: String,
@@ -117,7 +117,7 @@ impl TryFrom<ClinicRow> for Clinic {
     }
 }
 
-fn role(stored: &str) -> Result<ApiKeyRole, StoreError> {
+pub(super) fn role(stored: &str) -> Result<ApiKeyRole, StoreError> {
     ApiKeyRole::parse(stored).ok_or_else(|| StoreError::Corrupt(format!("role {stored}")))
 }
 

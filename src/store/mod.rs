@@ -44,6 +44,7 @@ mod retention;
 mod rows;
 mod sandbox;
 mod secure_links;
+mod staff;
 mod stats;
 mod templates;
 mod topics;
@@ -106,6 +107,7 @@ pub use sandbox::{OutboxFilter, OutboxMessage, SandboxAdvance, SandboxMessage, S
 pub use secure_links::{
     LinkedMessage, NewSecureLink, SecureLinkRecord, SecureLinkSettings, WrongAnswers,
 };
+pub use staff::{Lockout, NewSession, NewStaffMember, SignInRecord, StaffSession};
 pub use templates::ClinicText;
 pub use topics::TopicView;
 pub use tracking::StatusUpdate;

@@ -2,6 +2,8 @@
 //! default; a fresh PostgreSQL database when `MEDRELAY_TEST_POSTGRES_URL` is set) and talks to it
 //! over HTTP, the way a booking system would.
 
+mod console_audit;
+mod console_harness;
 mod harness;
 
 mod appointments;
@@ -16,6 +18,7 @@ mod callbacks;
 mod channels;
 mod clinic_inbound;
 mod clinic_settings;
+mod console_sign_in;
 mod contents;
 mod conversation_replies;
 mod conversations;

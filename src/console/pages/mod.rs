@@ -1,0 +1,4 @@
+//! One file per console page: its handlers and what its template shows.
+
+pub mod account;
+pub mod sign_in;
