@@ -62,6 +62,14 @@ pub fn routes(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router<AppState
             "/console/account/totp/off",
             post(pages::account::turn_totp_off),
         )
+        .route(
+            "/console/sandbox/phone",
+            get(pages::sandbox_phone::phone_page),
+        )
+        .route(
+            "/console/sandbox/phone/answer",
+            post(pages::sandbox_phone::patient_answers),
+        )
         .route("/console/assets/{name}", get(assets::asset));
     let router = match sandbox {
         Some(sandbox) => router.layer(axum::Extension(SandboxRuns(sandbox))),

@@ -13,18 +13,29 @@ const DANA: &str = "+972541234567";
 #[tokio::test]
 async fn the_phone_shows_what_the_patient_received_and_what_they_sent() {
     let app = TestApp::spawn().await;
-    app.patient("p-1", json!({ "name": "Dana Levi", "phone": DANA, "email": "dana@patients.example" }))
-        .await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana Levi", "phone": DANA, "email": "dana@patients.example" }),
+    )
+    .await;
     app.patient_writes_on_whatsapp(DANA).await;
-    let sent = app.notify(body("Your results are ready: <b>call us</b>")).await;
+    let sent = app
+        .notify(body("Your results are ready: <b>call us</b>"))
+        .await;
     app.wait_until_finished(&sent).await;
     let console = app.console(ApiKeyRole::Staff).await;
 
     let page = console.page("/console/sandbox/phone?patient=p-1").await;
 
     assert!(page.contains("Dana Levi"), "{page}");
-    assert!(page.contains("Your results are ready: &lt;b&gt;call us&lt;/b&gt;"), "escaped: {page}");
-    assert!(page.contains("bubble-sent") && page.contains("hello"), "the patient's own message");
+    assert!(
+        page.contains("Your results are ready: &lt;b&gt;call us&lt;/b&gt;"),
+        "escaped: {page}"
+    );
+    assert!(
+        page.contains("bubble-sent") && page.contains("hello"),
+        "the patient's own message"
+    );
     assert!(page.contains("dir=\"auto\""));
     app.stop().await;
 }
@@ -32,25 +43,38 @@ async fn the_phone_shows_what_the_patient_received_and_what_they_sent() {
 #[tokio::test]
 async fn the_patient_s_answer_goes_through_the_provider_s_webhook_into_the_inbox() {
     let app = TestApp::spawn().await;
-    app.patient("p-1", json!({ "name": "Dana Levi", "phone": DANA })).await;
+    app.patient("p-1", json!({ "name": "Dana Levi", "phone": DANA }))
+        .await;
     let console = app.console(ApiKeyRole::Staff).await;
 
     let answer = console
         .post(
             "/console/sandbox/phone/answer",
-            &[("patient", "p-1"), ("channel", "whatsapp"), ("kind", "text"), ("text", "אפשר לבוא ב-10?")],
+            &[
+                ("patient", "p-1"),
+                ("channel", "whatsapp"),
+                ("kind", "text"),
+                ("text", "אפשר לבוא ב-10?"),
+            ],
         )
         .await;
     let photo = console
         .post(
             "/console/sandbox/phone/answer",
-            &[("patient", "p-1"), ("channel", "whatsapp"), ("kind", "photo")],
+            &[
+                ("patient", "p-1"),
+                ("channel", "whatsapp"),
+                ("kind", "photo"),
+            ],
         )
         .await;
 
     for answer in [answer, photo] {
         assert_eq!(answer.status(), StatusCode::SEE_OTHER);
-        assert_eq!(location(&answer), "/console/sandbox/phone?patient=p-1&answer=sent");
+        assert_eq!(
+            location(&answer),
+            "/console/sandbox/phone?patient=p-1&answer=sent"
+        );
     }
     let staff = app.staff_key().await;
     let conversation: Value = app
@@ -61,8 +85,13 @@ async fn the_patient_s_answer_goes_through_the_provider_s_webhook_into_the_inbox
         .expect("conversation");
     let text = conversation.to_string();
     assert!(text.contains("אפשר לבוא ב-10?"), "{conversation:#}");
-    assert!(text.contains("image"), "the photo arrived: {conversation:#}");
-    let page = console.page("/console/sandbox/phone?patient=p-1&answer=sent").await;
+    assert!(
+        text.contains("image"),
+        "the photo arrived: {conversation:#}"
+    );
+    let page = console
+        .page("/console/sandbox/phone?patient=p-1&answer=sent")
+        .await;
     assert!(page.contains("אפשר לבוא ב-10?") && page.contains("role=\"status\""));
     app.stop().await;
 }
@@ -70,13 +99,19 @@ async fn the_patient_s_answer_goes_through_the_provider_s_webhook_into_the_inbox
 #[tokio::test]
 async fn an_empty_answer_is_refused_and_sends_nothing() {
     let app = TestApp::spawn().await;
-    app.patient("p-1", json!({ "name": "Dana Levi", "phone": DANA })).await;
+    app.patient("p-1", json!({ "name": "Dana Levi", "phone": DANA }))
+        .await;
     let console = app.console(ApiKeyRole::Staff).await;
 
     let answer = console
         .post(
             "/console/sandbox/phone/answer",
-            &[("patient", "p-1"), ("channel", "whatsapp"), ("kind", "text"), ("text", "  ")],
+            &[
+                ("patient", "p-1"),
+                ("channel", "whatsapp"),
+                ("kind", "text"),
+                ("text", "  "),
+            ],
         )
         .await;
 

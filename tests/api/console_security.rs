@@ -13,7 +13,9 @@ use medrelay_testkit::snapshot;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::console_harness::{Console, browser_client, csrf_of, location, post_sign_in, session_cookie};
+use crate::console_harness::{
+    Console, browser_client, csrf_of, location, post_sign_in, session_cookie,
+};
 use crate::harness::TestApp;
 
 /// One route of the console: its path (`{…}` for a parameter) and methods.
@@ -57,7 +59,11 @@ fn console_routes() -> Vec<Route> {
 }
 
 /// Routes anyone may open: signing in, and the stylesheet and scripts.
-const PUBLIC: [&str; 3] = ["/console/sign-in", "/console/assets/{name}", "/console/sign-in/code"];
+const PUBLIC: [&str; 3] = [
+    "/console/sign-in",
+    "/console/assets/{name}",
+    "/console/sign-in/code",
+];
 
 /// `path` with each `{parameter}` filled: `p-1` names the test clinic's first patient, and other
 /// parameters take a value of the same shape.
@@ -81,7 +87,11 @@ fn the_route_list_is_read_from_the_console_s_router() {
     assert!(sign_in.is_some_and(|r| r.get && r.post), "{routes:#?}");
     let account = routes.iter().find(|r| r.path == "/console/account");
     assert!(account.is_some_and(|r| r.get && !r.post), "{routes:#?}");
-    assert!(routes.iter().any(|r| r.path == "/console/sign-out" && r.post && !r.get));
+    assert!(
+        routes
+            .iter()
+            .any(|r| r.path == "/console/sign-out" && r.post && !r.get)
+    );
     assert!(routes.iter().all(|r| r.get || r.post), "{routes:#?}");
 }
 
@@ -143,9 +153,14 @@ async fn forged_posts(app: &TestApp, console: &Console, path: &str) -> Vec<(Stri
     let mut answers = Vec::new();
     let missing = console.post_raw(path, &[("language", "he")]).await;
     answers.push(("no token".to_owned(), missing.status()));
-    let stale = console.post_raw(path, &[("csrf", &wrong), ("language", "he")]).await;
+    let stale = console
+        .post_raw(path, &[("csrf", &wrong), ("language", "he")])
+        .await;
     answers.push(("a wrong token".to_owned(), stale.status()));
-    for (header, value) in [("origin", "https://evil.example"), ("sec-fetch-site", "cross-site")] {
+    for (header, value) in [
+        ("origin", "https://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
         let cross = browser_client()
             .post(&url)
             .header("cookie", &console.cookie)
@@ -154,7 +169,10 @@ async fn forged_posts(app: &TestApp, console: &Console, path: &str) -> Vec<(Stri
             .send()
             .await
             .expect("posted");
-        answers.push((format!("the right token, {header}: {value}"), cross.status()));
+        answers.push((
+            format!("the right token, {header}: {value}"),
+            cross.status(),
+        ));
     }
     answers
 }
@@ -173,8 +191,11 @@ fn without_touched(mut tables: BTreeMap<String, String>) -> BTreeMap<String, Str
 #[tokio::test]
 async fn every_state_change_needs_the_session_s_token_from_the_console_s_own_site() {
     let app = TestApp::spawn().await;
-    app.patient("p-1", json!({ "name": "Dana Levi", "phone": "+972541234567" }))
-        .await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana Levi", "phone": "+972541234567" }),
+    )
+    .await;
     let console = app.console(ApiKeyRole::Admin).await;
     let before = without_touched(snapshot::tables(app.database_url()).await);
     let mut checked = Vec::new();
@@ -196,9 +217,15 @@ async fn every_state_change_needs_the_session_s_token_from_the_console_s_own_sit
         Vec::<String>::new(),
         "tables changed by refused forms to {checked:?}"
     );
-    assert!(checked.iter().any(|p| p == "/console/sign-out"), "{checked:?}");
+    assert!(
+        checked.iter().any(|p| p == "/console/sign-out"),
+        "{checked:?}"
+    );
     // Still signed in: a forged sign-out ended nothing.
-    assert_eq!(console.get("/console/account").await.status(), StatusCode::OK);
+    assert_eq!(
+        console.get("/console/account").await.status(),
+        StatusCode::OK
+    );
     app.stop().await;
 }
 
@@ -221,7 +248,12 @@ async fn another_clinic_s_patient_is_not_found_on_the_sandbox_phone() {
     let answer = console
         .post(
             "/console/sandbox/phone/answer",
-            &[("patient", "theirs-1"), ("channel", "sms"), ("kind", "text"), ("text", "hi")],
+            &[
+                ("patient", "theirs-1"),
+                ("channel", "sms"),
+                ("kind", "text"),
+                ("text", "hi"),
+            ],
         )
         .await;
 
@@ -233,7 +265,10 @@ async fn another_clinic_s_patient_is_not_found_on_the_sandbox_phone() {
         .request(Method::GET, "/v1/conversations", &other_key, None)
         .await;
     let theirs = theirs.text().await.unwrap_or_default();
-    assert!(!theirs.contains("theirs-1"), "nothing reached them: {theirs}");
+    assert!(
+        !theirs.contains("theirs-1"),
+        "nothing reached them: {theirs}"
+    );
     app.stop().await;
 }
 
@@ -264,14 +299,25 @@ async fn passwords_never_reach_the_log_even_at_trace_level() {
     let client = reqwest::Client::new();
     gateway.wait_until_ready(&client, &base).await;
     let added = process::command(&[env!("CARGO_BIN_EXE_medrelay"), "staff", "add"])
-        .args(["--clinic", "demo", "--email", "rina@demo.example", "--name", "Rina Mizrahi"])
+        .args([
+            "--clinic",
+            "demo",
+            "--email",
+            "rina@demo.example",
+            "--name",
+            "Rina Mizrahi",
+        ])
         .args(["--role", "admin", "--language", "en"])
         .env("MEDRELAY_DATABASE_URL", database_url(dir.path()))
         .env("MEDRELAY_STAFF_PASSWORD", FIRST)
         .env("RUST_LOG", "trace")
         .output()
         .expect("medrelay staff add");
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
 
     let wrong = post_sign_in(&base, "rina@demo.example", WRONG).await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
@@ -289,7 +335,12 @@ async fn passwords_never_reach_the_log_even_at_trace_level() {
     let changed = browser
         .post(format!("{base}/console/account/password"))
         .header("cookie", &cookie)
-        .form(&[("csrf", csrf.as_str()), ("current", FIRST), ("new", NEW), ("repeated", NEW)])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("current", FIRST),
+            ("new", NEW),
+            ("repeated", NEW),
+        ])
         .send()
         .await
         .expect("password changed");
@@ -305,7 +356,10 @@ async fn passwords_never_reach_the_log_even_at_trace_level() {
         String::from_utf8_lossy(&added.stdout),
         String::from_utf8_lossy(&added.stderr)
     );
-    assert!(log.contains("console"), "the log has the console's requests: {log}");
+    assert!(
+        log.contains("console"),
+        "the log has the console's requests: {log}"
+    );
     for password in [FIRST, WRONG, NEW] {
         for text in [&log, &cli] {
             assert!(!text.contains(password), "{password} logged");

@@ -15,7 +15,15 @@
 #[path = "../api/harness.rs"]
 mod harness;
 
+// The console tests' sign-in helpers (staff accounts, the password).
+#[allow(dead_code)]
+#[path = "../api/console_harness.rs"]
+mod console_harness;
+
 mod checks;
+mod pages;
+mod reception;
+mod sandbox_phone;
 
 use std::path::PathBuf;
 

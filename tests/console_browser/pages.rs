@@ -36,7 +36,10 @@ async fn every_page_passes(language: UiLanguage) {
         faults.extend(reception.check_page(&page_name(path)).await);
     }
     for built in BUILT {
-        assert!(links.iter().any(|l| l == built), "{built} not linked from the header: {links:?}");
+        assert!(
+            links.iter().any(|l| l == built),
+            "{built} not linked from the header: {links:?}"
+        );
     }
     eprintln!("{}: not built yet: {not_built:?}", reception.lang);
     reception.close().await;

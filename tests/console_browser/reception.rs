@@ -75,7 +75,9 @@ impl Reception {
         self.browser.open(&page).await;
         self.browser.type_into("#email", &self.email).await;
         self.browser.type_into("#password", PASSWORD).await;
-        self.browser.click("form[action='/console/sign-in'] button[type=submit]").await;
+        self.browser
+            .click("form[action='/console/sign-in'] button[type=submit]")
+            .await;
         self.browser
             .wait_for_url(|url| url.contains("/console/") && !url.contains("/sign-in"))
             .await;
@@ -93,7 +95,13 @@ impl Reception {
             .cookies()
             .await
             .iter()
-            .map(|c| format!("{}={}", c["name"].as_str().unwrap_or(""), c["value"].as_str().unwrap_or("")))
+            .map(|c| {
+                format!(
+                    "{}={}",
+                    c["name"].as_str().unwrap_or(""),
+                    c["value"].as_str().unwrap_or("")
+                )
+            })
             .collect::<Vec<_>>()
             .join("; ")
     }
@@ -128,28 +136,41 @@ impl Reception {
             faults.push(format!("lang/dir {document}, not {}/{dir}", self.lang));
         }
         faults.extend(browser.accessibility_violations().await);
-        browser.full_page_screenshot(&screenshot_path(self.lang, name)).await;
+        browser
+            .full_page_screenshot(&screenshot_path(self.lang, name))
+            .await;
         browser.set_window_size(PHONE_WIDTH, 800).await;
         // The layout follows the new width on the next frame: wait for it, not a guessed time.
         wait::within(Duration::from_secs(10))
             .until(async || {
                 let width = browser.run("return window.innerWidth;").await;
-                if width.as_u64() <= Some(u64::from(PHONE_WIDTH)) { Ok(()) } else { Err(format!("{width}")) }
+                if width.as_u64() <= Some(u64::from(PHONE_WIDTH)) {
+                    Ok(())
+                } else {
+                    Err(format!("{width}"))
+                }
             })
             .await;
         let overflow = browser
             .run("return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
             .await;
         if overflow.as_i64().unwrap_or(0) > 0 {
-            faults.push(format!("at {PHONE_WIDTH} px the page scrolls sideways by {overflow} px"));
+            faults.push(format!(
+                "at {PHONE_WIDTH} px the page scrolls sideways by {overflow} px"
+            ));
         }
         faults.extend(browser.accessibility_violations().await);
         let phone = format!("{name}-phone");
-        browser.full_page_screenshot(&screenshot_path(self.lang, &phone)).await;
+        browser
+            .full_page_screenshot(&screenshot_path(self.lang, &phone))
+            .await;
         browser.set_window_size(DESKTOP.0, DESKTOP.1).await;
         faults.sort();
         faults.dedup();
-        faults.into_iter().map(|f| format!("{}/{name}: {f}", self.lang)).collect()
+        faults
+            .into_iter()
+            .map(|f| format!("{}/{name}: {f}", self.lang))
+            .collect()
     }
 
     /// The console's own links in the navigation and the header (sections, the sandbox's

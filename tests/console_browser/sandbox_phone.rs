@@ -25,7 +25,9 @@ async fn the_patient_s_phone_shows_hebrew_right_to_left_and_their_answer_reaches
         .await;
     reception.app.wait_for(&sent, &["delivered", "read"]).await;
 
-    reception.visit(&format!("/console/sandbox/phone?patient={patient}")).await;
+    reception
+        .visit(&format!("/console/sandbox/phone?patient={patient}"))
+        .await;
     let bubble = reception
         .browser
         .wait_for_text_in(".phone-chat", HEBREW_TEXT)
@@ -35,10 +37,20 @@ async fn the_patient_s_phone_shows_hebrew_right_to_left_and_their_answer_reaches
         .browser
         .run("return Array.from(document.querySelectorAll('.bubble-received .bubble-text')).map(e => getComputedStyle(e).direction);")
         .await;
-    assert_eq!(direction, json!(["rtl"]), "the received text reads right to left");
+    assert_eq!(
+        direction,
+        json!(["rtl"]),
+        "the received text reads right to left"
+    );
 
-    reception.browser.type_into("#phone-text", HEBREW_ANSWER).await;
-    reception.browser.click(".phone-answer button[type=submit]").await;
+    reception
+        .browser
+        .type_into("#phone-text", HEBREW_ANSWER)
+        .await;
+    reception
+        .browser
+        .click(".phone-answer button[type=submit]")
+        .await;
     reception.browser.wait_for(".notice").await;
     reception
         .browser
@@ -49,7 +61,12 @@ async fn the_patient_s_phone_shows_hebrew_right_to_left_and_their_answer_reaches
 
     let conversations = reception
         .app
-        .request(reqwest::Method::GET, "/v1/conversations", &reception.app.key, None)
+        .request(
+            reqwest::Method::GET,
+            "/v1/conversations",
+            &reception.app.key,
+            None,
+        )
         .await;
     let conversations = conversations.text().await.unwrap_or_default();
     assert!(conversations.contains(HEBREW_ANSWER), "{conversations}");
@@ -64,11 +81,19 @@ async fn the_patient_s_phone_shows_hebrew_right_to_left_and_their_answer_reaches
 async fn a_magic_recipient_s_phone_shows_whatsapp_failing_and_the_sms_fallback() {
     let reception = Reception::signed_in(UiLanguage::En).await;
     let (patient, _, _) = NOT_ON_WHATSAPP;
-    let sent = reception.app.notify(crate::harness::reminder_for(patient)).await;
+    let sent = reception
+        .app
+        .notify(crate::harness::reminder_for(patient))
+        .await;
     reception.app.wait_until_finished(&sent).await;
 
-    reception.visit(&format!("/console/sandbox/phone?patient={patient}")).await;
-    let chat = reception.browser.wait_for_text_in(".phone-chat", "131026").await;
+    reception
+        .visit(&format!("/console/sandbox/phone?patient={patient}"))
+        .await;
+    let chat = reception
+        .browser
+        .wait_for_text_in(".phone-chat", "131026")
+        .await;
     assert!(chat.contains("WhatsApp") && chat.contains("SMS"), "{chat}");
     reception.close().await;
 }

@@ -1,4 +1,5 @@
 //! One file per console page: its handlers and what its template shows.
 
 pub mod account;
+pub mod sandbox_phone;
 pub mod sign_in;

@@ -84,7 +84,12 @@ pub(in crate::console) async fn phone_page(
     };
     let listed = state.store.patients(clinic, &filter).await?.items;
     let chosen = match &query.patient {
-        Some(external_id) => Some(state.store.patient_by_external_id(clinic, external_id).await?),
+        Some(external_id) => Some(
+            state
+                .store
+                .patient_by_external_id(clinic, external_id)
+                .await?,
+        ),
         None => listed.first().cloned(),
     };
     let phone = match chosen {
@@ -95,7 +100,13 @@ pub(in crate::console) async fn phone_page(
     let patients = listed
         .iter()
         .filter(|p| p.erased_at.is_none())
-        .map(|p| (p.external_id.clone(), p.name.clone(), Some(p.external_id.as_str()) == chosen_id))
+        .map(|p| {
+            (
+                p.external_id.clone(),
+                p.name.clone(),
+                Some(p.external_id.as_str()) == chosen_id,
+            )
+        })
         .collect();
     let mut chrome = Chrome::new(&signed, "sandbox-phone", "sandbox-phone-title");
     chrome = match query.answer.as_deref() {
@@ -125,7 +136,10 @@ async fn screen(
             channel: None,
             limit: MESSAGES_SHOWN,
         };
-        let received = state.store.sandbox_outbox(&signed.clinic.id, &filter).await?;
+        let received = state
+            .store
+            .sandbox_outbox(&signed.clinic.id, &filter)
+            .await?;
         bubbles.extend(received.into_iter().map(|m| received_bubble(&tr, &zone, m)));
     }
     let timeline = state
@@ -179,7 +193,9 @@ fn channel_name(tr: &crate::console::i18n::Tr, channel: &str) -> String {
 }
 
 fn local_time(zone: &TimeZone, at: Timestamp) -> String {
-    at.to_zoned(zone.clone()).strftime("%d.%m %H:%M").to_string()
+    at.to_zoned(zone.clone())
+        .strftime("%d.%m %H:%M")
+        .to_string()
 }
 
 /// The patient's answer: text or the sandbox's photo, on WhatsApp or by SMS.
@@ -213,13 +229,18 @@ pub(in crate::console) async fn patient_answers(
     let message = match form.kind.as_str() {
         "photo" => PatientMessage::Image { caption: None },
         _ if form.text.trim().is_empty() => {
-            return Err(ConsoleError::BadForm("text: the message is empty".to_owned()));
+            return Err(ConsoleError::BadForm(
+                "text: the message is empty".to_owned(),
+            ));
         }
         _ => PatientMessage::Text(form.text),
     };
     // The gateway refusing the webhook (busy, or a photo by SMS) is the page's to say, not an
     // error page: the patient can try again, as a provider would redeliver.
-    let answer = match sandbox.patient_writes(channel, phone.as_str(), &message).await {
+    let answer = match sandbox
+        .patient_writes(channel, phone.as_str(), &message)
+        .await
+    {
         Ok(_) => "sent",
         Err(error) => {
             tracing::warn!(%error, "the sandbox's patient answer was not taken");
