@@ -23,6 +23,8 @@ async fn every_page_passes(language: UiLanguage) {
     faults.extend(reception.check_page("sign-in").await);
 
     reception.sign_in().await;
+    // The first page after signing in may not be built yet: the account page always is.
+    reception.visit("/console/account").await;
     let links = reception.console_links().await;
     let mut not_built = Vec::new();
     for path in &links {

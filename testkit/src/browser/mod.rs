@@ -194,9 +194,16 @@ impl Browser {
                 .post(format!("{}/element", self.session))
                 .json(&json!({ "using": "css selector", "value": selector })),
         )
-        .await
-        .ok()?;
-        let id = answer[ELEMENT].as_str()?.to_owned();
+        .await;
+        // Only "no such element" means not there (yet); anything else is the test's mistake.
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(error) if error.contains("no such element") => return None,
+            Err(error) => panic!("finding {selector:?}: {error}"),
+        };
+        let Some(id) = answer[ELEMENT].as_str().map(str::to_owned) else {
+            panic!("finding {selector:?}: not an element: {answer}");
+        };
         Some(Element {
             browser: self,
             id,
@@ -232,8 +239,9 @@ impl Browser {
             .until(async || match self.try_find(selector).await {
                 Some(found) => Ok(found),
                 None => Err(format!(
-                    "no element matches {selector:?} on {}",
-                    self.url().await
+                    "no element matches {selector:?} on {}, which reads: {}",
+                    self.url().await,
+                    self.run("return document.documentElement.outerHTML;").await
                 )),
             })
             .await
@@ -361,7 +369,7 @@ const WAIT: Duration = Duration::from_secs(20);
 const POLL: Duration = Duration::from_millis(50);
 
 /// The key under which WebDriver names an element (W3C WebDriver, "web element identifier").
-const ELEMENT: &str = "element-6066-11e4-a52f-4ef0c2a44e98";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// The accessibility check run in the page; returns a list of faults.
 const ACCESSIBILITY_CHECK: &str = include_str!("accessibility.js");
