@@ -21,6 +21,8 @@ mod channels;
 mod clinic_inbound;
 mod clinic_settings;
 mod console_sign_in;
+mod console_stats;
+mod console_today;
 mod contents;
 mod conversation_replies;
 mod conversations;

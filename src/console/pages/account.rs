@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::api::AppState;
 use crate::console::page::{Chrome, ConsoleError, render};
-use crate::console::session::{CsrfForm, SignedIn};
+use crate::console::session::{CsrfForm, NoFields, SignedIn};
 use crate::console::{password, totp};
 use crate::domain::UiLanguage;
 
@@ -104,9 +104,6 @@ pub(in crate::console) async fn change_password(
     store.end_sessions_of(&signed.member.id).await?;
     Ok(Redirect::to("/console/sign-in").into_response())
 }
-
-#[derive(Debug, Deserialize)]
-pub(in crate::console) struct NoFields {}
 
 /// Proposes a new secret and shows it as a QR code; nothing changes until a code proves it.
 pub(in crate::console) async fn start_totp(

@@ -3,3 +3,5 @@
 pub mod account;
 pub mod sandbox_phone;
 pub mod sign_in;
+pub mod stats;
+pub mod today;

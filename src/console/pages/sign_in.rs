@@ -13,7 +13,7 @@ use crate::console::i18n::Tr;
 use crate::console::page::{ConsoleError, render};
 use crate::console::password;
 use crate::console::session::{
-    self, CsrfForm, SignedIn, cleared_cookie, current_session, new_token, session_cookie,
+    self, CsrfForm, NoFields, SignedIn, cleared_cookie, current_session, new_token, session_cookie,
 };
 use crate::console::totp;
 use crate::domain::UiLanguage;
@@ -299,9 +299,6 @@ pub(in crate::console) async fn check_code(
     state.store.pass_second_factor(&hash).await?;
     Ok(Redirect::to("/console/today").into_response())
 }
-
-#[derive(Debug, Deserialize)]
-pub(in crate::console) struct NoFields {}
 
 pub(in crate::console) async fn sign_out(
     State(state): State<AppState>,
