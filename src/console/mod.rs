@@ -63,7 +63,6 @@ pub fn routes(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router<AppState
             "/console/account/totp/off",
             post(pages::account::turn_totp_off),
         )
-<<<<<<< HEAD
         .route(
             "/console/sandbox/phone",
             get(pages::sandbox_phone::phone_page),
@@ -72,10 +71,8 @@ pub fn routes(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router<AppState
             "/console/sandbox/phone/answer",
             post(pages::sandbox_phone::patient_answers),
         )
-=======
         .route("/console/stats", get(pages::stats::stats_page))
         .route("/console/today", get(pages::today::today_page))
->>>>>>> main
         .route("/console/assets/{name}", get(assets::asset));
     let router = match sandbox {
         Some(sandbox) => router.layer(axum::Extension(SandboxRuns(sandbox))),
