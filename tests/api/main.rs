@@ -4,6 +4,8 @@
 
 mod console_audit;
 mod console_harness;
+mod console_sandbox_phone;
+mod console_security;
 mod harness;
 
 mod appointments;

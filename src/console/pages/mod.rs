@@ -7,6 +7,7 @@ pub mod inbox_reply;
 pub mod notifications;
 pub mod patients;
 pub mod settings;
+pub mod sandbox_phone;
 pub mod sign_in;
 pub mod stats;
 pub mod today;
@@ -25,4 +26,5 @@ pub(super) fn routes() -> axum::Router<crate::api::AppState> {
         .merge(callbacks::routes())
         .merge(stats::routes())
         .merge(settings::routes())
+        .merge(sandbox_phone::routes())
 }
