@@ -1,6 +1,7 @@
 //! One file per console page: its handlers, what its template shows, and its routes.
 
 pub mod account;
+pub mod appointments;
 pub mod callbacks;
 pub mod inbox;
 pub mod inbox_reply;
@@ -24,6 +25,7 @@ pub(super) fn routes() -> axum::Router<crate::api::AppState> {
         .merge(inbox::routes())
         .merge(inbox_reply::routes())
         .merge(callbacks::routes())
+        .merge(appointments::routes())
         .merge(stats::routes())
         .merge(settings::routes())
         .merge(sandbox_phone::routes())
