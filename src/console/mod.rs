@@ -68,6 +68,10 @@ pub fn routes(sandbox: Option<Arc<Sandbox>>) -> Router<AppState> {
             "/console/patients/{id}/channels",
             post(pages::patients::change_channels),
         )
+        .route(
+            "/console/send",
+            get(pages::send::send_page).post(pages::send::send),
+        )
         .route("/console/assets/{name}", get(assets::asset));
     let router = match sandbox {
         Some(sandbox) => router.layer(axum::Extension(SandboxRuns(sandbox))),

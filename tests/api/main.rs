@@ -17,6 +17,8 @@ mod callbacks;
 mod channels;
 mod clinic_inbound;
 mod clinic_settings;
+mod console_patients;
+mod console_send;
 mod console_sign_in;
 mod contents;
 mod conversation_replies;

@@ -2,5 +2,7 @@
 
 pub mod account;
 pub mod patients;
+pub mod send;
+mod send_preview;
 pub mod sign_in;
 mod why;
