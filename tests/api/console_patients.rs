@@ -35,8 +35,11 @@ async fn the_search_finds_a_patient_by_a_hebrew_name_and_by_the_end_of_the_numbe
     let app = TestApp::spawn().await;
     app.patient("p-1", json!({ "name": "דנה לוי", "phone": "054-123-4567" }))
         .await;
-    app.patient("p-2", json!({ "name": "Noa Cohen", "phone": "052-765-4321" }))
-        .await;
+    app.patient(
+        "p-2",
+        json!({ "name": "Noa Cohen", "phone": "052-765-4321" }),
+    )
+    .await;
     let console = app.console(ApiKeyRole::Staff).await;
 
     let by_name = console.page("/console/patients?q=%D7%9C%D7%95%D7%99").await;
@@ -74,26 +77,38 @@ async fn moving_a_channel_up_and_opting_one_out_change_what_the_api_returns() {
 #[tokio::test]
 async fn a_dragged_order_is_saved_whole_and_a_broken_one_changes_nothing() {
     let app = TestApp::spawn().await;
-    app.patient("p-1", json!({ "name": "Dana Levi", "phone": "054-123-4567" }))
-        .await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana Levi", "phone": "054-123-4567" }),
+    )
+    .await;
     let console = app.console(ApiKeyRole::Staff).await;
 
     let path = "/console/patients/p-1/channels";
     let dragged = [("action", "order"), ("order", "email"), ("order", "sms")];
-    assert_eq!(console.post(path, &dragged).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        console.post(path, &dragged).await.status(),
+        StatusCode::SEE_OTHER
+    );
     let twice = [("action", "order"), ("order", "sms"), ("order", "sms")];
     let refused = console.post(path, &twice).await;
 
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(api_patient(&app, "p-1").await["channels"], json!(["email", "sms"]));
+    assert_eq!(
+        api_patient(&app, "p-1").await["channels"],
+        json!(["email", "sms"])
+    );
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_channel_the_patient_stopped_by_message_says_so() {
     let app = TestApp::spawn().await;
-    app.patient("p-1", json!({ "name": "Dana Levi", "phone": "054-123-4567" }))
-        .await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana Levi", "phone": "054-123-4567" }),
+    )
+    .await;
     let console = app.console(ApiKeyRole::Staff).await;
 
     app.patient_sends(json!({ "channel": "sms", "from": "+972541234567", "text": "STOP" }))
@@ -148,12 +163,35 @@ async fn another_clinics_patient_is_not_found() {
 
     let card = console.get("/console/patients/p-9").await;
     let change = console
-        .post("/console/patients/p-9/channels", &[("action", "opt-out:sms")])
+        .post(
+            "/console/patients/p-9/channels",
+            &[("action", "opt-out:sms")],
+        )
         .await;
     let search = console.page("/console/patients?q=Someone").await;
 
     assert_eq!(card.status(), StatusCode::NOT_FOUND);
     assert_eq!(change.status(), StatusCode::NOT_FOUND);
     assert!(!search.contains("Someone Else"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_card_links_to_the_patients_transcript_which_opens_as_a_page() {
+    let app = TestApp::spawn().await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana Levi", "phone": "054-123-4567" }),
+    )
+    .await;
+    let console = app.console(ApiKeyRole::Staff).await;
+
+    let card = console.page("/console/patients/p-1").await;
+    let transcript = console.get("/console/patients/p-1/transcript").await;
+
+    assert!(card.contains("/console/patients/p-1/transcript"));
+    assert_eq!(transcript.status(), StatusCode::OK);
+    let page = transcript.text().await.expect("transcript");
+    assert!(page.contains("Dana Levi"), "{page}");
     app.stop().await;
 }

@@ -68,12 +68,21 @@ async fn a_sensitive_topic_at_night_shows_notices_waiting_for_the_morning() {
     let console = app.console(ApiKeyRole::Staff).await;
 
     let page = console
-        .page("/console/send?patient=p-1&topic=test_result_ready&kind=text&body=Your+results+are+in")
+        .page(
+            "/console/send?patient=p-1&topic=test_result_ready&kind=text&body=Your+results+are+in",
+        )
         .await;
 
     let routing = &page[page.find("Routing preview").expect("the routing preview")..];
-    assert!(routing.contains("WhatsApp") && routing.contains("SMS"), "{routing}");
-    assert_eq!(routing.matches("a notice without the content").count(), 2, "{routing}");
+    assert!(
+        routing.contains("WhatsApp") && routing.contains("SMS"),
+        "{routing}"
+    );
+    assert_eq!(
+        routing.matches("a notice without the content").count(),
+        2,
+        "{routing}"
+    );
     assert!(routing.contains("at Tuesday 09:00"), "{routing}");
     assert!(routing.contains("quiet hours") || routing.contains("outside clinic hours"));
     assert!(page.contains("Dana Levi") && page.contains("…4567"));
@@ -104,7 +113,10 @@ async fn a_template_is_previewed_in_the_patients_language() {
     let english = console.page(&path("p-1")).await;
     let hebrew = console.page(&path("p-2")).await;
 
-    assert!(english.contains("Hello Dana Levi, a reminder of your appointment"), "{english}");
+    assert!(
+        english.contains("Hello Dana Levi, a reminder of your appointment"),
+        "{english}"
+    );
     assert!(english.contains("at 10:30"));
     assert!(hebrew.contains("שלום דנה לוי, תזכורת לתור שלך"), "{hebrew}");
     app.stop().await;
@@ -113,8 +125,11 @@ async fn a_template_is_previewed_in_the_patients_language() {
 #[tokio::test]
 async fn sending_hands_the_notification_in_as_the_staff_member() {
     let app = TestApp::spawn().await;
-    app.patient("p-1", json!({ "name": "Dana Levi", "phone": "054-123-4567" }))
-        .await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana Levi", "phone": "054-123-4567" }),
+    )
+    .await;
     let console = app.console(ApiKeyRole::Staff).await;
 
     let id = sent_id(&send_text(&console, "p-1", true).await);
@@ -134,10 +149,16 @@ async fn sending_hands_the_notification_in_as_the_staff_member() {
 #[tokio::test]
 async fn another_patient_than_the_last_one_needs_one_confirmation() {
     let app = TestApp::spawn().await;
-    app.patient("p-1", json!({ "name": "Dana Levi", "phone": "054-123-4567" }))
-        .await;
-    app.patient("p-2", json!({ "name": "Noa Cohen", "phone": "052-765-4321" }))
-        .await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana Levi", "phone": "054-123-4567" }),
+    )
+    .await;
+    app.patient(
+        "p-2",
+        json!({ "name": "Noa Cohen", "phone": "052-765-4321" }),
+    )
+    .await;
     let console = app.console(ApiKeyRole::Staff).await;
     sent_id(&send_text(&console, "p-1", true).await);
 
@@ -170,7 +191,9 @@ async fn another_clinics_patient_cannot_be_sent_to() {
     assert!(answer.status().is_success());
     let console = app.console(ApiKeyRole::Staff).await;
 
-    let page = console.get("/console/send?patient=p-9&kind=text&body=Hi").await;
+    let page = console
+        .get("/console/send?patient=p-9&kind=text&body=Hi")
+        .await;
     let send = send_text(&console, "p-9", true).await;
 
     assert_eq!(page.status(), StatusCode::NOT_FOUND);

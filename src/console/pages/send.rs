@@ -130,13 +130,26 @@ async fn page(
         topics: choices(topics.into_iter().map(|t| t.name), topic),
         templates: choices(template_names, &fields.template),
         quick_replies: choices(
-            own_replies.iter().map(|t: &OwnTemplate<QuickReply>| t.name.clone()),
+            own_replies
+                .iter()
+                .map(|t: &OwnTemplate<QuickReply>| t.name.clone()),
             &fields.quick_reply,
         ),
-        channels: [ChannelKind::Whatsapp, ChannelKind::Sms, ChannelKind::Email, ChannelKind::Voice]
-            .into_iter()
-            .map(|c| (c.as_str().to_owned(), channel_name(&tr, c), chosen.channel == Some(c)))
-            .collect(),
+        channels: [
+            ChannelKind::Whatsapp,
+            ChannelKind::Sms,
+            ChannelKind::Email,
+            ChannelKind::Voice,
+        ]
+        .into_iter()
+        .map(|c| {
+            (
+                c.as_str().to_owned(),
+                channel_name(&tr, c),
+                chosen.channel == Some(c),
+            )
+        })
+        .collect(),
         content: ContentPreview::default(),
         routing: RoutingView::default(),
         right: None,
@@ -150,9 +163,22 @@ async fn page(
         return Ok(page);
     };
     page.content = content_preview(state, &tr, clinic, patient, &chosen).await?;
-    page.routing = routing_preview(state, &tr, clinic, patient, &chosen, page.content.text.as_deref()).await?;
+    page.routing = routing_preview(
+        state,
+        &tr,
+        clinic,
+        patient,
+        &chosen,
+        page.content.text.as_deref(),
+    )
+    .await?;
     let right = RightPatient::new(signed, patient, chosen.channel.or(page.routing.first));
-    page.right = Some((right.summary(&tr), right.confirm_label(&tr), right.warning(&tr), right.confirm));
+    page.right = Some((
+        right.summary(&tr),
+        right.confirm_label(&tr),
+        right.warning(&tr),
+        right.confirm,
+    ));
     page.ready = page.content.text.is_some();
     page.patient = Some(PatientView {
         id: patient.external_id.clone(),
@@ -261,4 +287,10 @@ fn refusal(error: IntakeError) -> Result<Vec<String>, ConsoleError> {
         IntakeError::Store(e) => Err(ConsoleError::Store(e)),
         other => Ok(vec![other.to_string()]),
     }
+}
+
+/// This page's routes.
+pub(in crate::console) fn routes() -> axum::Router<crate::api::AppState> {
+    use axum::routing::get;
+    axum::Router::new().route("/console/send", get(send_page).post(send))
 }

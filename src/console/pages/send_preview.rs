@@ -148,10 +148,9 @@ pub(super) async fn routing_preview(
         priority: Priority::Normal,
     };
     let now = state.clock.now();
-    let preview = dispatch::preview(&state.store, &state.providers, &state.config, draft, now).await?;
-    Ok(preview.map_or_else(RoutingView::default, |p| {
-        view(tr, clinic, &p)
-    }))
+    let preview =
+        dispatch::preview(&state.store, &state.providers, &state.config, draft, now).await?;
+    Ok(preview.map_or_else(RoutingView::default, |p| view(tr, clinic, &p)))
 }
 
 fn view(tr: &Tr, clinic: &Clinic, preview: &Preview) -> RoutingView {
