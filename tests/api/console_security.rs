@@ -1,6 +1,6 @@
 //! The console's security rules, checked on every route it has, not on a sample: the list of
-//! routes is read from `src/console/mod.rs`, so a page added later is covered without a line
-//! here. No page opens without a session; no state changes without the session's form token
+//! routes is read from each page's `routes()` under `src/console/pages/`, so a page added later
+//! is covered without a line here. No page opens without a session; no state changes without the session's form token
 //! from the console's own site, and a refused form leaves every table as it was; another
 //! clinic's ids are not found; passwords never reach the log.
 
@@ -28,9 +28,24 @@ struct Route {
     post: bool,
 }
 
+/// The source of every file under `dir`.
+fn sources(dir: &std::path::Path) -> String {
+    let mut text = String::new();
+    for entry in std::fs::read_dir(dir).expect("source folder") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            text.push_str(&sources(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            text.push_str(&std::fs::read_to_string(&path).expect("source"));
+        }
+    }
+    text
+}
+
 /// Every `.route("…", …)` of the console's router, read from its source.
 fn console_routes() -> Vec<Route> {
-    let source = include_str!("../../src/console/mod.rs");
+    let console = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/console");
+    let source = sources(&console);
     let compact: String = source.split_whitespace().collect::<Vec<_>>().join("");
     compact
         .split(".route(\"")
