@@ -21,6 +21,8 @@ mod callbacks;
 mod channels;
 mod clinic_inbound;
 mod clinic_settings;
+mod console_patients;
+mod console_send;
 mod console_callbacks;
 mod console_inbox;
 mod console_notifications;

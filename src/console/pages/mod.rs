@@ -8,6 +8,8 @@ pub mod inbox_reply;
 pub mod notifications;
 pub mod patients;
 pub mod sandbox_phone;
+pub mod send;
+mod send_preview;
 pub mod settings;
 pub mod sign_in;
 pub mod stats;
@@ -21,6 +23,7 @@ pub(super) fn routes() -> axum::Router<crate::api::AppState> {
         .merge(account::routes())
         .merge(today::routes())
         .merge(patients::routes())
+        .merge(send::routes())
         .merge(notifications::routes())
         .merge(inbox::routes())
         .merge(inbox_reply::routes())
