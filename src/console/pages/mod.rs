@@ -3,6 +3,7 @@
 pub mod account;
 pub mod callbacks;
 pub mod inbox;
+mod inbox_messages;
 pub mod inbox_reply;
 pub mod notifications;
 pub mod patients;

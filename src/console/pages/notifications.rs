@@ -18,7 +18,7 @@ use crate::api::v1::notification_query::{decode_cursor, encode_cursor};
 use crate::api::v1::notifications::why_not_cancellable;
 use crate::console::i18n::Tr;
 use crate::console::page::{Chrome, ConsoleError, render};
-use crate::console::session::{CsrfForm, SignedIn};
+use crate::console::session::{CsrfForm, NoFields, SignedIn};
 use crate::domain::{NotificationId, NotificationStatus};
 use crate::store::{NotificationFilter, NotificationRecord, StoreError};
 
@@ -344,9 +344,6 @@ pub(in crate::console) async fn detail(
     }
     render(&page)
 }
-
-#[derive(Debug, Deserialize)]
-pub(in crate::console) struct NoFields {}
 
 /// Cancels a notification no provider may have yet, as the signed-in person.
 pub(in crate::console) async fn cancel(
