@@ -6,6 +6,7 @@
 pub mod accounts;
 mod assets;
 mod audit;
+pub mod charts;
 pub mod i18n;
 pub mod page;
 mod pages;
@@ -21,7 +22,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
 
 use crate::api::AppState;
 use crate::sandbox::Sandbox;
@@ -32,78 +33,7 @@ pub struct SandboxRuns(pub Arc<Sandbox>);
 
 /// Every console route.
 pub fn routes(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router<AppState> {
-    let router = Router::new()
-        .route("/", get(pages::sign_in::home))
-        .route("/console", get(pages::sign_in::home))
-        .route("/console/", get(pages::sign_in::home))
-        .route(
-            "/console/sign-in",
-            get(pages::sign_in::sign_in_page).post(pages::sign_in::sign_in),
-        )
-        .route(
-            "/console/sign-in/code",
-            get(pages::sign_in::code_page).post(pages::sign_in::check_code),
-        )
-        .route("/console/sign-out", post(pages::sign_in::sign_out))
-        .route("/console/account", get(pages::account::account_page))
-        .route(
-            "/console/account/language",
-            post(pages::account::set_language),
-        )
-        .route(
-            "/console/account/password",
-            post(pages::account::change_password),
-        )
-        .route("/console/account/totp", post(pages::account::start_totp))
-        .route(
-            "/console/account/totp/confirm",
-            post(pages::account::confirm_totp),
-        )
-        .route(
-            "/console/account/totp/off",
-            post(pages::account::turn_totp_off),
-        )
-        .route("/console/notifications", get(pages::notifications::list))
-        .route(
-            "/console/notifications/{id}",
-            get(pages::notifications::detail),
-        )
-        .route(
-            "/console/notifications/{id}/cancel",
-            post(pages::notifications::cancel),
-        )
-        .route("/console/inbox", get(pages::inbox::list))
-        .route("/console/inbox/{patient}", get(pages::inbox::thread))
-        .route(
-            "/console/inbox/{patient}/reply",
-            post(pages::inbox_reply::reply),
-        )
-        .route(
-            "/console/inbox/{patient}/handled",
-            post(pages::inbox_reply::handled),
-        )
-        .route(
-            "/console/inbox/{patient}/labels",
-            post(pages::inbox_reply::labels),
-        )
-        .route("/console/media/{message}", get(pages::inbox::media))
-        .route("/console/callbacks", get(pages::callbacks::queue))
-        .route("/console/callbacks/{id}", get(pages::callbacks::task_card))
-        .route(
-            "/console/callbacks/{id}/claim",
-            post(pages::callbacks::claim),
-        )
-        .route(
-            "/console/callbacks/{id}/close",
-            post(pages::callbacks::close),
-        )
-        .route("/console/patients", get(pages::patients::search_page))
-        .route("/console/patients/{id}", get(pages::patients::patient_card))
-        .route(
-            "/console/patients/{id}/channels",
-            post(pages::patients::change_channels),
-        )
-        .route("/console/assets/{name}", get(assets::asset));
+    let router = pages::routes().route("/console/assets/{name}", get(assets::asset));
     let router = match sandbox {
         Some(sandbox) => router.layer(axum::Extension(SandboxRuns(sandbox))),
         None => router,

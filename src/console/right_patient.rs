@@ -49,9 +49,10 @@ impl RightPatient {
 
     /// "Dana Levi, …4567, by SMS": the line shown beside every send button.
     pub fn summary(&self, tr: &Tr) -> String {
-        let channel = self
-            .channel
-            .map_or_else(|| tr.t("send-right-patient-any-channel"), |c| channel_name(tr, c));
+        let channel = self.channel.map_or_else(
+            || tr.t("send-right-patient-any-channel"),
+            |c| channel_name(tr, c),
+        );
         let to = self
             .to
             .clone()
@@ -134,8 +135,8 @@ mod tests {
 
     #[test]
     fn a_number_shows_its_last_four_digits_an_email_its_first_letter_and_domain() {
-        let phone = Phone::parse("+972541234567", crate::domain::PhoneRegion::ISRAEL)
-            .expect("a number");
+        let phone =
+            Phone::parse("+972541234567", crate::domain::PhoneRegion::ISRAEL).expect("a number");
         assert_eq!(last_digits(&phone), "…4567");
         let email = EmailAddress::parse("dana@example.org").expect("an address");
         assert_eq!(masked_email(&email), "d…@example.org");

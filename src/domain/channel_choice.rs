@@ -34,7 +34,12 @@ impl ChannelChange {
                 Err(errors)
             };
         }
-        let bad = || vec![FieldError::new("action", "must be order or <verb>:<channel>")];
+        let bad = || {
+            vec![FieldError::new(
+                "action",
+                "must be order or <verb>:<channel>",
+            )]
+        };
         let (verb, channel) = action.split_once(':').ok_or_else(bad)?;
         let channel: ChannelKind = channel.parse().map_err(|_| bad())?;
         Ok(match verb {
@@ -131,10 +136,16 @@ mod tests {
     #[test]
     fn a_dragged_order_is_checked_as_the_api_checks_channels() {
         let order = ["sms".to_owned(), "email".to_owned()];
-        assert_eq!(ChannelChange::parse("order", &order), Ok(Order(vec![Sms, Email])));
+        assert_eq!(
+            ChannelChange::parse("order", &order),
+            Ok(Order(vec![Sms, Email]))
+        );
         let twice = ["sms".to_owned(), "sms".to_owned()];
         assert!(ChannelChange::parse("order", &twice).is_err());
-        assert_eq!(ChannelChange::parse("opt-out:whatsapp", &[]), Ok(OptOut(Whatsapp)));
+        assert_eq!(
+            ChannelChange::parse("opt-out:whatsapp", &[]),
+            Ok(OptOut(Whatsapp))
+        );
         assert!(ChannelChange::parse("up:fax", &[]).is_err());
     }
 }

@@ -90,4 +90,4 @@ pub use retention::{Removal, RetentionCounts, RetentionPeriods};
 pub use secure_link::{LinkEvent, Proof};
 pub use staff::{StaffMember, UiLanguage};
 pub use text::{ONE_LINE_RULE, is_one_line};
-pub use topic::{Sensitivity, Topic};
+pub use topic::{Sensitivity, Topic, TopicSetting};

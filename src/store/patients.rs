@@ -10,8 +10,8 @@ use super::{
     placeholders, timestamp,
 };
 use crate::domain::{
-    ClinicId, EmailAddress, Language, LineType, Patient, PatientId, Phone, PhoneRegion,
-    QuietHours, TimeZoneName, WindowText,
+    ClinicId, EmailAddress, Language, LineType, Patient, PatientId, Phone, PhoneRegion, QuietHours,
+    TimeZoneName, WindowText,
 };
 
 /// A patient as the booking system describes it, already validated.

@@ -4,6 +4,8 @@
 
 mod console_audit;
 mod console_harness;
+mod console_sandbox_phone;
+mod console_security;
 mod harness;
 
 mod appointments;
@@ -21,7 +23,10 @@ mod clinic_settings;
 mod console_callbacks;
 mod console_inbox;
 mod console_notifications;
+mod console_settings;
 mod console_sign_in;
+mod console_stats;
+mod console_today;
 mod contents;
 mod conversation_replies;
 mod conversations;

@@ -249,3 +249,13 @@ pub(in crate::console) async fn close(
         Err(other) => Err(other.into()),
     }
 }
+
+/// This page's routes.
+pub(in crate::console) fn routes() -> axum::Router<crate::api::AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/console/callbacks", get(queue))
+        .route("/console/callbacks/{id}", get(task_card))
+        .route("/console/callbacks/{id}/claim", post(claim))
+        .route("/console/callbacks/{id}/close", post(close))
+}

@@ -335,3 +335,12 @@ pub(in crate::console) async fn media(
         Err(other) => Ok(other.into_response()),
     }
 }
+
+/// This page's routes.
+pub(in crate::console) fn routes() -> axum::Router<crate::api::AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/console/inbox", get(list))
+        .route("/console/inbox/{patient}", get(thread))
+        .route("/console/media/{message}", get(media))
+}

@@ -166,3 +166,12 @@ pub(in crate::console) async fn labels(
         .await?;
     Ok(Redirect::to(&format!("/console/inbox/{id}?done=labelled")).into_response())
 }
+
+/// This page's routes.
+pub(in crate::console) fn routes() -> axum::Router<crate::api::AppState> {
+    use axum::routing::post;
+    axum::Router::new()
+        .route("/console/inbox/{patient}/reply", post(reply))
+        .route("/console/inbox/{patient}/handled", post(handled))
+        .route("/console/inbox/{patient}/labels", post(labels))
+}

@@ -383,3 +383,12 @@ pub(in crate::console) async fn cancel(
         Err(other) => Err(other.into()),
     }
 }
+
+/// This page's routes.
+pub(in crate::console) fn routes() -> axum::Router<crate::api::AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/console/notifications", get(list))
+        .route("/console/notifications/{id}", get(detail))
+        .route("/console/notifications/{id}/cancel", post(cancel))
+}

@@ -299,3 +299,12 @@ pub(super) fn urlencode(id: &str) -> String {
         })
         .collect()
 }
+
+/// This page's routes.
+pub(in crate::console) fn routes() -> axum::Router<crate::api::AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/console/patients", get(search_page))
+        .route("/console/patients/{id}", get(patient_card))
+        .route("/console/patients/{id}/channels", post(change_channels))
+}
