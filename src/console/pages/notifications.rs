@@ -262,10 +262,8 @@ impl DetailPage {
         let zone = signed.clinic.timezone.zone();
         let attempts = n.attempts.clone().unwrap_or_default();
         let events = n.events.clone().unwrap_or_default();
-        let mut chrome = Chrome::new(signed, "notifications", "notifications-detail-title");
-        chrome.title = format!("{} {}", chrome.title, n.id);
         Self {
-            chrome,
+            chrome: Chrome::new(signed, "notifications", "notifications-detail-title"),
             cancellable: matches!(
                 n.status,
                 NotificationStatus::Scheduled | NotificationStatus::Queued
