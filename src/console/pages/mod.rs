@@ -4,6 +4,7 @@ pub mod account;
 pub mod appointments;
 pub mod callbacks;
 pub mod inbox;
+mod inbox_messages;
 pub mod inbox_reply;
 pub mod notifications;
 pub mod patients;
