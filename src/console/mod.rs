@@ -82,6 +82,31 @@ pub fn routes(sandbox: Option<Arc<Sandbox>>) -> Router<AppState> {
             "/console/settings/topics",
             get(pages::settings::topics::topics_page).post(pages::settings::topics::set_topic),
         )
+        .route(
+            "/console/settings/templates",
+            get(pages::settings::templates::list_page),
+        )
+        .route(
+            "/console/settings/templates/new",
+            get(pages::settings::templates::new_template),
+        )
+        .route(
+            "/console/settings/templates/{name}/{language}",
+            get(pages::settings::templates::edit_page)
+                .post(pages::settings::templates::save_template),
+        )
+        .route(
+            "/console/settings/templates/{name}/{language}/delete",
+            post(pages::settings::templates::delete_template),
+        )
+        .route(
+            "/console/settings/quick-replies",
+            post(pages::settings::templates::save_quick_reply),
+        )
+        .route(
+            "/console/settings/quick-replies/{name}/delete",
+            post(pages::settings::templates::delete_quick_reply),
+        )
         .route("/console/assets/{name}", get(assets::asset));
     let router = match sandbox {
         Some(sandbox) => router.layer(axum::Extension(SandboxRuns(sandbox))),

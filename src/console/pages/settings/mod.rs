@@ -3,6 +3,7 @@
 
 pub mod hours;
 pub mod staff;
+pub mod templates;
 pub mod topics;
 
 use askama::Template;
