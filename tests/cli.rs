@@ -586,3 +586,55 @@ async fn the_audit_trail_is_exported_as_json_lines_oldest_first() {
     assert!(!everything.contains("Dana") && !everything.contains("541234567"));
     assert_eq!(none, "");
 }
+
+#[test]
+fn a_staff_account_added_on_the_command_line_is_listed_without_its_password() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+    stdout(&medrelay(
+        &url,
+        &["clinic", "create", "hadar", "--name", "Hadar"],
+    ));
+    let password = [("MEDRELAY_STAFF_PASSWORD", "correct horse battery staple")];
+
+    let added = stdout(&medrelay_with_env(
+        &url,
+        &[
+            "staff",
+            "add",
+            "--clinic",
+            "hadar",
+            "--email",
+            "Dana@Hadar.example",
+            "--name",
+            "דנה לוי",
+            "--role",
+            "admin",
+        ],
+        &password,
+    ));
+    let short = medrelay_with_env(
+        &url,
+        &[
+            "staff",
+            "add",
+            "--clinic",
+            "hadar",
+            "--email",
+            "avi@hadar.example",
+            "--name",
+            "Avi",
+        ],
+        &[("MEDRELAY_STAFF_PASSWORD", "short")],
+    );
+    let listed = stdout(&medrelay(&url, &["staff", "list", "--clinic", "hadar"]));
+
+    assert!(added.starts_with("added admin דנה לוי (stf_"), "{added}");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("10 to 256 characters"));
+    assert!(
+        listed.contains("dana@hadar.example\tדנה לוי\tadmin\t-\tno"),
+        "{listed}"
+    );
+    assert!(!listed.contains("avi@") && !listed.contains("correct horse"));
+}

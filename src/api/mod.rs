@@ -13,7 +13,7 @@ mod problem;
 mod request_log;
 mod sandbox;
 mod secure_link;
-mod v1;
+pub(crate) mod v1;
 
 use std::sync::Arc;
 
@@ -31,6 +31,7 @@ use utoipa_axum::routes;
 
 pub use auth::{ClientNet, FailedAuthLimit, KeyGuard};
 pub use problem::{ApiError, FieldError};
+pub use request_log::RequestId;
 
 use crate::audit::AuditLog;
 use crate::clock::SharedClock;
@@ -89,7 +90,7 @@ pub fn router(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router {
     }
     let (api, mut document) = documented.split_for_parts();
     openapi::complete(&mut document);
-    let console = crate::console::routes(sandbox.clone());
+    let console = crate::console::routes(state.clone(), sandbox.clone());
     let look_alikes = sandbox.map(crate::sandbox::router).unwrap_or_default();
     let audit = middleware::from_fn_with_state(state.clone(), audit_trail::audit_requests);
     api.merge(openapi::routes(&document))

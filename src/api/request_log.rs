@@ -28,7 +28,7 @@ pub(super) struct Failure(pub Arc<ApiError>);
 
 /// The request's id, for whatever else records the request (the audit trail).
 #[derive(Debug, Clone)]
-pub(super) struct RequestId(pub String);
+pub struct RequestId(pub String);
 
 /// Gives the request its id and logs how it ended.
 pub(super) async fn log_requests(mut request: Request, next: Next) -> Response {

@@ -51,7 +51,7 @@ async fn open_link(
     Path((clinic, token)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let session = cookie(&headers, SESSION_COOKIE);
+    let session = crate::http::cookie(&headers, SESSION_COOKIE);
     let reply = state
         .secure_links
         .open(&clinic, &token, session.as_deref())
@@ -86,7 +86,8 @@ async fn answer_link(
     Form(form): Form<LinkForm>,
 ) -> Response {
     let links = &state.secure_links;
-    let from_page = form.form_token.is_some() && form.form_token == cookie(&headers, FORM_COOKIE);
+    let from_page =
+        form.form_token.is_some() && form.form_token == crate::http::cookie(&headers, FORM_COOKIE);
     let reply = match form.action.as_deref() {
         _ if !from_page => links.open(&clinic, &token, None).await.map(form_expired),
         Some("send_code") => links.send_code(&clinic, &token).await,
@@ -213,16 +214,4 @@ fn set_cookie(name: &str, value: &str, path: &str, secure: bool) -> String {
 /// The path and token are URL-safe text and the values ours, so this never falls back.
 fn header_value(text: &str) -> HeaderValue {
     HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("/"))
-}
-
-/// The value of cookie `name` in the request.
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_owned())
 }

@@ -1,3 +1,6 @@
-//! Subcommands of the `medrelay` command that are more than a line or two.
+//! The `medrelay` command's subcommands, one file each; `main.rs` only parses and dispatches.
 
+pub mod clinic;
+pub mod keys;
+pub mod serve;
 pub mod staff;

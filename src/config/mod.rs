@@ -170,13 +170,15 @@ impl Config {
             figment = figment.merge(Toml::file(file));
         }
         // MEDRELAY_CONFIG names the file, MEDRELAY_LOG_FORMAT is the command's, MEDRELAY_KEY holds a client's key in the README's
-        // examples, and MEDRELAY_TEST_* / MEDRELAY_BENCH_* belong to the test suite and benchmark.
+        // examples, MEDRELAY_STAFF_PASSWORD is `medrelay staff`'s input, and MEDRELAY_TEST_* /
+        // MEDRELAY_BENCH_* belong to the test suite and benchmark.
         let env = Env::prefixed("MEDRELAY_")
             .filter(|key| {
                 let key = key.as_str().to_ascii_lowercase();
                 !(key == "config"
                     || key == "log_format"
                     || key == "key"
+                    || key == "staff_password"
                     || key.starts_with("test_")
                     || key.starts_with("bench_"))
             })

@@ -5,10 +5,13 @@
 
 pub mod accounts;
 mod assets;
+mod audit;
+pub mod charts;
 pub mod i18n;
 pub mod page;
 mod pages;
 pub mod password;
+pub mod right_patient;
 pub mod session;
 pub mod totp;
 
@@ -19,7 +22,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
 
 use crate::api::AppState;
 use crate::sandbox::Sandbox;
@@ -29,90 +32,15 @@ use crate::sandbox::Sandbox;
 pub struct SandboxRuns(pub Arc<Sandbox>);
 
 /// Every console route.
-pub fn routes(sandbox: Option<Arc<Sandbox>>) -> Router<AppState> {
-    let router = Router::new()
-        .route("/", get(pages::sign_in::home))
-        .route("/console", get(pages::sign_in::home))
-        .route("/console/", get(pages::sign_in::home))
-        .route(
-            "/console/sign-in",
-            get(pages::sign_in::sign_in_page).post(pages::sign_in::sign_in),
-        )
-        .route(
-            "/console/sign-in/code",
-            get(pages::sign_in::code_page).post(pages::sign_in::check_code),
-        )
-        .route("/console/sign-out", post(pages::sign_in::sign_out))
-        .route("/console/account", get(pages::account::account_page))
-        .route(
-            "/console/account/language",
-            post(pages::account::set_language),
-        )
-        .route(
-            "/console/account/password",
-            post(pages::account::change_password),
-        )
-        .route("/console/account/totp", post(pages::account::start_totp))
-        .route(
-            "/console/account/totp/confirm",
-            post(pages::account::confirm_totp),
-        )
-        .route(
-            "/console/account/totp/off",
-            post(pages::account::turn_totp_off),
-        )
-        .route("/console/settings", get(pages::settings::index_page))
-        .route(
-            "/console/settings/staff",
-            get(pages::settings::staff::staff_page).post(pages::settings::staff::add_staff),
-        )
-        .route(
-            "/console/settings/staff/{id}/password",
-            post(pages::settings::staff::reset_password),
-        )
-        .route(
-            "/console/settings/staff/{id}/disabled",
-            post(pages::settings::staff::set_disabled),
-        )
-        .route(
-            "/console/settings/hours",
-            get(pages::settings::hours::hours_page).post(pages::settings::hours::save_hours),
-        )
-        .route(
-            "/console/settings/topics",
-            get(pages::settings::topics::topics_page).post(pages::settings::topics::set_topic),
-        )
-        .route(
-            "/console/settings/templates",
-            get(pages::settings::templates::list_page),
-        )
-        .route(
-            "/console/settings/templates/new",
-            get(pages::settings::templates::new_template),
-        )
-        .route(
-            "/console/settings/templates/{name}/{language}",
-            get(pages::settings::templates::edit_page)
-                .post(pages::settings::templates::save_template),
-        )
-        .route(
-            "/console/settings/templates/{name}/{language}/delete",
-            post(pages::settings::templates::delete_template),
-        )
-        .route(
-            "/console/settings/quick-replies",
-            post(pages::settings::templates::save_quick_reply),
-        )
-        .route(
-            "/console/settings/quick-replies/{name}/delete",
-            post(pages::settings::templates::delete_quick_reply),
-        )
-        .route("/console/assets/{name}", get(assets::asset));
+pub fn routes(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router<AppState> {
+    let router = pages::routes().route("/console/assets/{name}", get(assets::asset));
     let router = match sandbox {
         Some(sandbox) => router.layer(axum::Extension(SandboxRuns(sandbox))),
         None => router,
     };
-    router.layer(middleware::from_fn(page_headers))
+    router
+        .route_layer(middleware::from_fn_with_state(state, audit::record))
+        .layer(middleware::from_fn(page_headers))
 }
 
 /// What every console answer carries: a content-security policy that lets a page load nothing

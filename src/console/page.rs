@@ -96,6 +96,9 @@ pub enum ConsoleError {
     FormExpired,
     #[error("the form could not be read: {0}")]
     BadForm(String),
+    /// The audit trail could not record that the page was seen, so it is not shown.
+    #[error("the audit trail cannot be written")]
+    AuditUnavailable,
     #[error("the page could not be drawn")]
     Render(#[from] askama::Error),
     #[error(transparent)]
@@ -109,6 +112,7 @@ impl ConsoleError {
             Self::AdminOnly | Self::FormExpired => StatusCode::FORBIDDEN,
             Self::BadForm(_) => StatusCode::BAD_REQUEST,
             Self::Store(StoreError::NotFound) => StatusCode::NOT_FOUND,
+            Self::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(error) if error.kind() != FailureKind::Other => {
                 StatusCode::SERVICE_UNAVAILABLE
             }

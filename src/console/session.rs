@@ -52,14 +52,7 @@ pub fn cleared_cookie(secure: bool) -> String {
 
 /// The session token the request's cookie carries.
 pub fn cookie_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, token)| token.to_owned())
+    crate::http::cookie(headers, COOKIE)
         .filter(|token| token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
@@ -226,6 +219,14 @@ impl FromRequestParts<AppState> for SignedIn {
                 .map_err(|e| NoSession::Failed(e.into()))?;
         }
         tracing::Span::current().record("key", tracing::field::display(&session.member.id));
+        super::audit::StaffSlot::fill(
+            &parts.extensions,
+            (
+                session.member.id.clone(),
+                session.member.role,
+                session.clinic.id.clone(),
+            ),
+        );
         Ok(Self {
             member: session.member,
             clinic: session.clinic,
@@ -265,6 +266,10 @@ pub fn is_cross_site(headers: &HeaderMap) -> bool {
 /// proof (its CSRF token) that the form came from one of this session's pages.
 #[derive(Debug)]
 pub struct CsrfForm<T>(pub SignedIn, pub T);
+
+/// The form of a button that sends nothing but its token (sign out, turn something off).
+#[derive(Debug, serde::Deserialize)]
+pub struct NoFields {}
 
 #[derive(serde::Deserialize)]
 struct TokenOnly {

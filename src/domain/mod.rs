@@ -34,6 +34,7 @@ macro_rules! text_enum {
 mod booking;
 mod booking_webhook;
 mod callback;
+mod channel_choice;
 mod clinic_profile;
 mod contact;
 mod content;
@@ -57,6 +58,7 @@ mod topic;
 pub use booking::{Metadata, Reference};
 pub use booking_webhook::{WebhookEventType, WebhookFacts, attempt_channel, webhook_facts};
 pub use callback::{CallbackOutcome, CallbackStatus};
+pub use channel_choice::{ChannelChange, apply as apply_channel_change, order_in_effect};
 pub use clinic_profile::{ClinicProfile, ClinicProfileText, DIALABLE_RULE, channel_list};
 pub use contact::{EmailAddress, Language, TimeZoneName};
 pub use content::{AttemptContent, ContentKind, SentTemplate};

@@ -18,7 +18,7 @@ pub struct AuditEntry {
     pub id: AuditEntryId,
     pub clinic: ClinicId,
     pub at: Timestamp,
-    /// `key:<id>`.
+    /// `key:<id>`, or `staff:<id>` for a person in the console.
     pub actor: String,
     pub actor_role: ApiKeyRole,
     /// `notification.create`, `patient.read`, `fhir.search`, …

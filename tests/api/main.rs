@@ -2,7 +2,10 @@
 //! default; a fresh PostgreSQL database when `MEDRELAY_TEST_POSTGRES_URL` is set) and talks to it
 //! over HTTP, the way a booking system would.
 
+mod console_audit;
 mod console_harness;
+mod console_sandbox_phone;
+mod console_security;
 mod harness;
 
 mod appointments;
@@ -17,8 +20,13 @@ mod callbacks;
 mod channels;
 mod clinic_inbound;
 mod clinic_settings;
+mod console_callbacks;
+mod console_inbox;
+mod console_notifications;
 mod console_settings;
 mod console_sign_in;
+mod console_stats;
+mod console_today;
 mod contents;
 mod conversation_replies;
 mod conversations;

@@ -18,7 +18,8 @@ use crate::audit::export::AuditEntryOut;
 use crate::domain::{ApiKeyId, AuditEntryId, is_one_line};
 use crate::store::{ApiKeyRole, AuditFilter};
 
-const ACTOR_RULE: &str = "must be key:<key id>, e.g. key:key_0193a1b2c3d47e8f9a0b1c2d3e4f5a6b";
+const ACTOR_RULE: &str =
+    "must be key:<key id> or staff:<staff id>, e.g. key:key_0193a1b2c3d47e8f9a0b1c2d3e4f5a6b";
 const ACTION_RULE: &str = "must be an action name of 1 to 100 characters, e.g. notification.cancel";
 const RESOURCE_RULE: &str =
     "must be a resource type (patient) or a type and id (patient/p-1042), at most 300 characters";
@@ -27,7 +28,7 @@ const RESOURCE_RULE: &str =
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(super) struct AuditQuery {
-    /// Who: `key:<key id>`.
+    /// Who: `key:<key id>`, or `staff:<staff id>` for a person in the console.
     #[param(example = "key:key_0193a1b2c3d47e8f9a0b1c2d3e4f5a6b")]
     actor: Option<String>,
     /// What was done, e.g. `notification.read`, `patient.update`, `fhir.search`.
@@ -83,10 +84,14 @@ impl AuditQuery {
     }
 }
 
-/// `key:<key id>`.
+/// `key:<key id>` or `staff:<staff id>` (a person in the console).
 fn actor(text: &str) -> Option<String> {
-    let id = text.strip_prefix("key:")?;
-    ApiKeyId::parse(id).map(|_| text.to_owned())
+    let valid = match text.split_once(':')? {
+        ("key", id) => ApiKeyId::parse(id).is_some(),
+        ("staff", id) => crate::domain::StaffId::parse(id).is_some(),
+        _ => false,
+    };
+    valid.then(|| text.to_owned())
 }
 
 fn action(text: &str) -> Option<String> {

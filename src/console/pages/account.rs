@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::api::AppState;
 use crate::console::page::{Chrome, ConsoleError, render};
-use crate::console::session::{CsrfForm, SignedIn};
+use crate::console::session::{CsrfForm, NoFields, SignedIn};
 use crate::console::{password, totp};
 use crate::domain::UiLanguage;
 
@@ -105,9 +105,6 @@ pub(in crate::console) async fn change_password(
     Ok(Redirect::to("/console/sign-in").into_response())
 }
 
-#[derive(Debug, Deserialize)]
-pub(in crate::console) struct NoFields {}
-
 /// Proposes a new secret and shows it as a QR code; nothing changes until a code proves it.
 pub(in crate::console) async fn start_totp(
     State(state): State<AppState>,
@@ -155,4 +152,16 @@ pub(in crate::console) async fn turn_totp_off(
 ) -> Result<Redirect, ConsoleError> {
     state.store.set_totp_secret(&signed.member.id, None).await?;
     Ok(Redirect::to("/console/account"))
+}
+
+/// This page's routes.
+pub(in crate::console) fn routes() -> axum::Router<crate::api::AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/console/account", get(account_page))
+        .route("/console/account/language", post(set_language))
+        .route("/console/account/password", post(change_password))
+        .route("/console/account/totp", post(start_totp))
+        .route("/console/account/totp/confirm", post(confirm_totp))
+        .route("/console/account/totp/off", post(turn_totp_off))
 }

@@ -13,7 +13,7 @@ use crate::console::i18n::Tr;
 use crate::console::page::{ConsoleError, render};
 use crate::console::password;
 use crate::console::session::{
-    self, CsrfForm, SignedIn, cleared_cookie, current_session, new_token, session_cookie,
+    self, CsrfForm, NoFields, SignedIn, cleared_cookie, current_session, new_token, session_cookie,
 };
 use crate::console::totp;
 use crate::domain::UiLanguage;
@@ -300,9 +300,6 @@ pub(in crate::console) async fn check_code(
     Ok(Redirect::to("/console/today").into_response())
 }
 
-#[derive(Debug, Deserialize)]
-pub(in crate::console) struct NoFields {}
-
 pub(in crate::console) async fn sign_out(
     State(state): State<AppState>,
     CsrfForm(signed, NoFields {}): CsrfForm<NoFields>,
@@ -320,4 +317,16 @@ pub(in crate::console) async fn sign_out(
 /// `/` and `/console`: the console's first page (sign-in first when needed).
 pub(in crate::console) async fn home(_signed: SignedIn) -> Redirect {
     Redirect::to("/console/today")
+}
+
+/// This page's routes.
+pub(in crate::console) fn routes() -> axum::Router<crate::api::AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/", get(home))
+        .route("/console", get(home))
+        .route("/console/", get(home))
+        .route("/console/sign-in", get(sign_in_page).post(sign_in))
+        .route("/console/sign-in/code", get(code_page).post(check_code))
+        .route("/console/sign-out", post(sign_out))
 }

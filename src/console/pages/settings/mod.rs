@@ -74,3 +74,51 @@ impl Done {
 fn refused(page: &impl Template) -> Result<Response, ConsoleError> {
     Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response())
 }
+
+/// This page's routes.
+pub(in crate::console) fn routes() -> axum::Router<crate::api::AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/console/settings", get(index_page))
+        .route(
+            "/console/settings/staff",
+            get(staff::staff_page).post(staff::add_staff),
+        )
+        .route(
+            "/console/settings/staff/{id}/password",
+            post(staff::reset_password),
+        )
+        .route(
+            "/console/settings/staff/{id}/disabled",
+            post(staff::set_disabled),
+        )
+        .route(
+            "/console/settings/hours",
+            get(hours::hours_page).post(hours::save_hours),
+        )
+        .route(
+            "/console/settings/topics",
+            get(topics::topics_page).post(topics::set_topic),
+        )
+        .route("/console/settings/templates", get(templates::list_page))
+        .route(
+            "/console/settings/templates/new",
+            get(templates::new_template),
+        )
+        .route(
+            "/console/settings/templates/{name}/{language}",
+            get(templates::edit_page).post(templates::save_template),
+        )
+        .route(
+            "/console/settings/templates/{name}/{language}/delete",
+            post(templates::delete_template),
+        )
+        .route(
+            "/console/settings/quick-replies",
+            post(templates::save_quick_reply),
+        )
+        .route(
+            "/console/settings/quick-replies/{name}/delete",
+            post(templates::delete_quick_reply),
+        )
+}
