@@ -21,6 +21,7 @@ mod harness;
 mod console_harness;
 
 mod checks;
+mod flows;
 mod pages;
 mod reception;
 mod sandbox_phone;

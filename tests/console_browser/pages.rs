@@ -9,10 +9,16 @@ use reqwest::StatusCode;
 use crate::reception::{Reception, page_name};
 
 /// The sections that must be built by now: their links must open a page.
-const BUILT: &[&str] = &["/console/account", "/console/sandbox/phone"];
+const BUILT: &[&str] = &[
+    "/console/account",
+    "/console/sandbox/phone",
+    "/console/today",
+    "/console/stats",
+];
 
 async fn every_page_passes(language: UiLanguage) {
     let reception = Reception::open(language).await;
+    reception.traffic().await;
     let mut faults = Vec::new();
     // The sign-in page itself, before anyone signed in.
     reception

@@ -65,6 +65,29 @@ impl Reception {
         reception
     }
 
+    /// A little of a day's traffic, so pages have something to show: a Hebrew message to Dana on
+    /// WhatsApp, a reminder to Avi that falls back from WhatsApp to SMS, and John writing in
+    /// (unanswered). Returns once each notification is finished.
+    pub async fn traffic(&self) {
+        let app = &self.app;
+        let (english, _, english_phone) = ENGLISH_PATIENT;
+        let (hebrew, _, hebrew_phone) = HEBREW_PATIENT;
+        app.patient_writes_on_whatsapp(hebrew_phone).await;
+        let sent = [
+            json!({ "patient_id": hebrew, "topic": "general", "channel": "whatsapp",
+                    "body": "שלום דנה, התוצאות שלך מוכנות" }),
+            crate::harness::reminder_for(NOT_ON_WHATSAPP.0),
+            crate::harness::reminder_for(english),
+        ];
+        for body in sent {
+            let id = app.notify(body).await;
+            app.wait_until_finished(&id).await;
+        }
+        let question = "Can I come at 10 instead?";
+        app.patient_sends(json!({ "channel": "sms", "from": english_phone, "text": question }))
+            .await;
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.app.base)
     }
