@@ -13,7 +13,7 @@ mod problem;
 mod request_log;
 mod sandbox;
 mod secure_link;
-mod v1;
+pub(crate) mod v1;
 
 use std::sync::Arc;
 

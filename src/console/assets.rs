@@ -19,6 +19,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/console/console.js"),
     ),
+    (
+        "channels.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/console/channels.js"),
+    ),
 ];
 
 pub(super) async fn asset(Path(name): Path<String>) -> Result<Response, ConsoleError> {

@@ -11,6 +11,7 @@ pub mod i18n;
 pub mod page;
 mod pages;
 pub mod password;
+pub mod right_patient;
 pub mod session;
 pub mod totp;
 
@@ -21,7 +22,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
 
 use crate::api::AppState;
 use crate::sandbox::Sandbox;
@@ -32,48 +33,7 @@ pub struct SandboxRuns(pub Arc<Sandbox>);
 
 /// Every console route.
 pub fn routes(state: AppState, sandbox: Option<Arc<Sandbox>>) -> Router<AppState> {
-    let router = Router::new()
-        .route("/", get(pages::sign_in::home))
-        .route("/console", get(pages::sign_in::home))
-        .route("/console/", get(pages::sign_in::home))
-        .route(
-            "/console/sign-in",
-            get(pages::sign_in::sign_in_page).post(pages::sign_in::sign_in),
-        )
-        .route(
-            "/console/sign-in/code",
-            get(pages::sign_in::code_page).post(pages::sign_in::check_code),
-        )
-        .route("/console/sign-out", post(pages::sign_in::sign_out))
-        .route("/console/account", get(pages::account::account_page))
-        .route(
-            "/console/account/language",
-            post(pages::account::set_language),
-        )
-        .route(
-            "/console/account/password",
-            post(pages::account::change_password),
-        )
-        .route("/console/account/totp", post(pages::account::start_totp))
-        .route(
-            "/console/account/totp/confirm",
-            post(pages::account::confirm_totp),
-        )
-        .route(
-            "/console/account/totp/off",
-            post(pages::account::turn_totp_off),
-        )
-        .route(
-            "/console/sandbox/phone",
-            get(pages::sandbox_phone::phone_page),
-        )
-        .route(
-            "/console/sandbox/phone/answer",
-            post(pages::sandbox_phone::patient_answers),
-        )
-        .route("/console/stats", get(pages::stats::stats_page))
-        .route("/console/today", get(pages::today::today_page))
-        .route("/console/assets/{name}", get(assets::asset));
+    let router = pages::routes().route("/console/assets/{name}", get(assets::asset));
     let router = match sandbox {
         Some(sandbox) => router.layer(axum::Extension(SandboxRuns(sandbox))),
         None => router,

@@ -70,6 +70,55 @@ impl Topic {
     }
 }
 
+/// A topic as a clinic sets it: checked here, so `PUT /v1/topics/{name}` and the console's
+/// settings page keep one rule set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicSetting {
+    pub name: String,
+    pub sensitivity: Sensitivity,
+    /// Its notices carry a secure message link (when the clinic has links on).
+    pub secure_link: bool,
+}
+
+impl TopicSetting {
+    /// A link stands in for the content a notice leaves out: only sensitive topics have such
+    /// notices.
+    pub const SECURE_LINK_RULE: &'static str = "may be true only for a sensitive topic";
+
+    /// Checks every field; errors name `name`, `sensitivity` or `secure_link`.
+    pub fn parse(
+        name: &str,
+        sensitivity: &str,
+        secure_link: bool,
+    ) -> Result<Self, Vec<super::FieldError>> {
+        let mut errors = Vec::new();
+        if !Topic::is_valid_name(name) {
+            errors.push(super::FieldError::new("name", Topic::NAME_RULE));
+        }
+        let parsed = Sensitivity::parse(sensitivity);
+        if parsed.is_none() {
+            errors.push(super::FieldError::new(
+                "sensitivity",
+                format!("must be one of {}", Sensitivity::names()),
+            ));
+        }
+        if secure_link && parsed.is_some_and(|s| s != Sensitivity::Sensitive) {
+            errors.push(super::FieldError::new(
+                "secure_link",
+                Self::SECURE_LINK_RULE,
+            ));
+        }
+        match parsed {
+            Some(sensitivity) if errors.is_empty() => Ok(Self {
+                name: name.to_owned(),
+                sensitivity,
+                secure_link,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,6 +37,7 @@ mod notifications;
 mod outbox;
 mod outcomes;
 mod patient_caps;
+mod patient_channels;
 mod patients;
 mod redaction;
 mod reminder_series;

@@ -10,7 +10,7 @@ use super::{
     placeholders, timestamp,
 };
 use crate::domain::{
-    ClinicId, EmailAddress, Language, LineType, Patient, PatientId, Phone, QuietHours,
+    ClinicId, EmailAddress, Language, LineType, Patient, PatientId, Phone, PhoneRegion, QuietHours,
     TimeZoneName, WindowText,
 };
 
@@ -284,6 +284,27 @@ pub enum PatientSearch {
         e164: Option<String>,
         digits: String,
     },
+}
+
+/// Fewer digits than this match too many numbers to be a search.
+const FEWEST_PHONE_DIGITS: usize = 3;
+
+impl PatientSearch {
+    /// What a typed `q` looks for (the API's `?q=`, the console's search box): a number when it
+    /// has digits and no letters, else a name. Numbers are read in the clinic's `region`.
+    pub fn for_text(q: &str, region: PhoneRegion) -> Self {
+        let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+        let looks_like_number = !q.chars().any(char::is_alphabetic)
+            && digits.trim_start_matches('0').len() >= FEWEST_PHONE_DIGITS;
+        if !looks_like_number {
+            return Self::Name(q.to_owned());
+        }
+        Self::Phone {
+            e164: Phone::parse(q, region).ok().map(|p| p.as_str().to_owned()),
+            // A number typed with its trunk prefix (`054…`) is stored without it (`+97254…`).
+            digits: digits.trim_start_matches('0').to_owned(),
+        }
+    }
 }
 
 /// One page of the clinic's patients, in the order of their external ids.

@@ -153,24 +153,33 @@ pub(super) struct CloseIn {
 impl CloseIn {
     /// The outcome, once the outcome and the note are known to keep the rules.
     fn outcome(&self) -> Result<CallbackOutcome, ApiError> {
-        let mut errors = Vec::new();
-        let rule = format!("must be one of {}", CallbackOutcome::names());
-        let outcome = checked(
-            &mut errors,
-            "outcome",
-            Some(self.outcome.clone()),
-            CallbackOutcome::parse,
-            &rule,
-        );
-        if self.note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
-            errors.push(FieldError::new("note", "must be at most 2000 characters"));
-        } else if self.note.as_deref().is_some_and(|n| !is_one_line(n)) {
-            errors.push(FieldError::new("note", ONE_LINE_RULE));
-        }
-        match (outcome, errors.is_empty()) {
-            (Some(outcome), true) => Ok(outcome),
-            _ => Err(ApiError::Invalid(errors)),
-        }
+        checked_outcome(&self.outcome, self.note.as_deref()).map_err(ApiError::Invalid)
+    }
+}
+
+/// How a call went, one of the outcomes, with a note of at most 2000 characters on one line;
+/// else every rule broken.
+pub(crate) fn checked_outcome(
+    outcome: &str,
+    note: Option<&str>,
+) -> Result<CallbackOutcome, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let rule = format!("must be one of {}", CallbackOutcome::names());
+    let outcome = checked(
+        &mut errors,
+        "outcome",
+        Some(outcome.to_owned()),
+        CallbackOutcome::parse,
+        &rule,
+    );
+    if note.is_some_and(|n| n.chars().count() > 2000) {
+        errors.push(FieldError::new("note", "must be at most 2000 characters"));
+    } else if note.is_some_and(|n| !is_one_line(n)) {
+        errors.push(FieldError::new("note", ONE_LINE_RULE));
+    }
+    match (outcome, errors.is_empty()) {
+        (Some(outcome), true) => Ok(outcome),
+        _ => Err(errors),
     }
 }
 

@@ -31,7 +31,7 @@ use crate::api::json::ApiJson;
 use crate::api::problem::{ApiError, FieldError};
 use crate::domain::{
     Actor, Clinic, InboundMessageId, Metadata, NotificationId, NotificationStatus, Patient,
-    Priority, Reason, SkipReason,
+    PatientId, Priority, Reason, SkipReason,
 };
 use crate::intake::{Content, Draft, StaffReply};
 use crate::policy::{WHATSAPP_WINDOW, WhatsAppContent, channel_plan};
@@ -56,7 +56,8 @@ pub(super) struct ReplyIn {
 }
 
 /// What staff asked to say: their own text, or a quick reply by name.
-enum Said {
+#[derive(Debug, Clone)]
+pub(crate) enum Said {
     Text(String),
     QuickReply {
         name: String,
@@ -255,12 +256,12 @@ fn reply_draft(
     clinic: &Clinic,
     patient: &Patient,
     route: &mut Route,
-    headers: &HeaderMap,
-    body: &ApiJson<ReplyIn>,
-) -> Result<Draft, ApiError> {
-    Ok(Draft {
-        idempotency_key: idempotency_key(headers)?,
-        request_hash: request_hash(body),
+    idempotency_key: Option<String>,
+    request_hash: String,
+) -> Draft {
+    Draft {
+        idempotency_key,
+        request_hash,
         content: std::mem::replace(&mut route.content, Content::Body(String::new())),
         clinic: clinic.clone(),
         patient_id: patient.external_id.clone(),
@@ -272,6 +273,116 @@ fn reply_draft(
         expires_at: None,
         reference: None,
         metadata: Metadata::default(),
+    }
+}
+
+/// A staff member's answer to a patient, from the API or the console.
+#[derive(Debug)]
+pub(crate) struct StaffAnswer {
+    pub patient: PatientId,
+    /// The staff member, as the messages they answer record them.
+    pub by: String,
+    pub said: Said,
+    /// Staff's channel; none: the one the patient last wrote on.
+    pub channel: Option<ChannelKind>,
+    /// The same key and hash again give the first answer and send nothing more.
+    pub idempotency_key: Option<String>,
+    pub request_hash: String,
+}
+
+/// An answer taken: the notification that carries it, where it goes first and why.
+#[derive(Debug)]
+pub(crate) struct AnswerTaken {
+    pub id: NotificationId,
+    pub status: NotificationStatus,
+    pub send_at: Timestamp,
+    pub channel: ChannelKind,
+    pub in_reply_to: Option<InboundMessageId>,
+    pub note: Option<String>,
+    pub replayed: bool,
+}
+
+/// Where a reply to the patient would go now, without sending it: what the console shows
+/// beside its reply form.
+#[derive(Debug)]
+pub(crate) struct ReplyPlan {
+    /// The patient wrote on WhatsApp in the last 24 hours: free text may go there.
+    pub window_open: bool,
+    /// The channel staff's free text would go on first; `Err`: why none can carry it.
+    pub channel: Result<ChannelKind, String>,
+    /// Why the closed WhatsApp window moves free text off WhatsApp.
+    pub note: Option<String>,
+}
+
+/// The plan for free text to `patient` on `channel` (none: where the patient last wrote).
+pub(crate) async fn plan_reply(
+    state: &AppState,
+    clinic: &Clinic,
+    patient: &Patient,
+    channel: Option<ChannelKind>,
+) -> Result<ReplyPlan, ApiError> {
+    let target = state.store.reply_target(&clinic.id, &patient.id).await?;
+    let channel = channel.or(target.last_channel);
+    let now = state.clock.now();
+    let window_open = whatsapp_window_open(state, clinic, patient, now).await?;
+    let said = Said::Text(String::new());
+    let mut route = reply_route(state, clinic, patient, said, channel, now).await?;
+    let channel = match first_channel(&mut route, patient, clinic) {
+        Ok(channel) => Ok(channel),
+        Err(ApiError::Invalid(errors)) => Err(errors.into_iter().map(|e| e.rule).collect()),
+        Err(other) => return Err(other),
+    };
+    Ok(ReplyPlan {
+        window_open,
+        channel,
+        note: route.note,
+    })
+}
+
+/// Answers the patient through intake: the WhatsApp window's rules decide the content and the
+/// channel, and the answer answers every message the patient left waiting.
+pub(crate) async fn answer_patient(
+    state: &AppState,
+    clinic: &Clinic,
+    actor: &crate::intake::Actor,
+    answer: StaffAnswer,
+) -> Result<AnswerTaken, ApiError> {
+    let patient = state
+        .store
+        .clinic_patient(&clinic.id, &answer.patient)
+        .await
+        .map_err(ApiError::not_found("conversation"))?;
+    let target = state
+        .store
+        .reply_target(&clinic.id, &answer.patient)
+        .await?;
+    let channel = answer.channel.or(target.last_channel);
+    let now = state.clock.now();
+    let mut route = reply_route(state, clinic, &patient, answer.said, channel, now).await?;
+    let first = first_channel(&mut route, &patient, clinic)?;
+    let draft = reply_draft(
+        clinic,
+        &patient,
+        &mut route,
+        answer.idempotency_key,
+        answer.request_hash,
+    );
+    let answers = StaffReply {
+        by: answer.by,
+        in_reply_to: target.waiting.clone(),
+    };
+    let accepted = state
+        .intake
+        .accept_staff_reply(draft, actor, answers)
+        .await?;
+    Ok(AnswerTaken {
+        id: accepted.receipt.id,
+        status: accepted.receipt.status,
+        send_at: accepted.receipt.send_at,
+        channel: first,
+        in_reply_to: target.waiting,
+        note: route.note,
+        replayed: accepted.replayed,
     })
 }
 
@@ -306,35 +417,23 @@ pub(super) async fn reply(
 ) -> Result<Created<ReplyOut>, ApiError> {
     let id = conversation_of(&state, &caller, &id).await?;
     let Reply { by, said } = body.value.parse()?;
-    let clinic = &caller.0.clinic;
-    let patient = state
-        .store
-        .clinic_patient(&clinic.id, &id)
-        .await
-        .map_err(ApiError::not_found("conversation"))?;
-    let target = state.store.reply_target(&clinic.id, &id).await?;
-    let channel = body.value.channel.or(target.last_channel);
-    let now = state.clock.now();
-    let mut route = reply_route(&state, clinic, &patient, said, channel, now).await?;
-    let first = first_channel(&mut route, &patient, clinic)?;
-    let draft = reply_draft(clinic, &patient, &mut route, &headers, &body)?;
-    let answers = StaffReply {
+    let answer = StaffAnswer {
+        patient: id,
         by,
-        in_reply_to: target.waiting.clone(),
+        said,
+        channel: body.value.channel,
+        idempotency_key: idempotency_key(&headers)?,
+        request_hash: request_hash(&body),
     };
-    let accepted = state
-        .intake
-        .accept_staff_reply(draft, &caller.actor(), answers)
-        .await?;
-    let receipt = accepted.receipt;
-    let location = notification_path(&receipt.id);
+    let taken = answer_patient(&state, &caller.0.clinic, &caller.actor(), answer).await?;
+    let location = notification_path(&taken.id);
     let out = ReplyOut {
-        id: receipt.id,
-        status: receipt.status,
-        send_at: receipt.send_at,
-        channel: first,
-        in_reply_to: target.waiting,
-        note: route.note,
+        id: taken.id,
+        status: taken.status,
+        send_at: taken.send_at,
+        channel: taken.channel,
+        in_reply_to: taken.in_reply_to,
+        note: taken.note,
     };
-    Ok(Created::accepted(location, out).replay(accepted.replayed))
+    Ok(Created::accepted(location, out).replay(taken.replayed))
 }

@@ -141,7 +141,7 @@ fn checked_page(
 }
 
 /// `<urgent 0|1>.<last message, ms>.<patient id>`.
-fn decode_cursor(cursor: &str) -> Option<ConversationCursor> {
+pub(crate) fn decode_cursor(cursor: &str) -> Option<ConversationCursor> {
     let mut parts = cursor.splitn(3, '.');
     let urgent = match parts.next()? {
         "1" => true,
@@ -155,7 +155,7 @@ fn decode_cursor(cursor: &str) -> Option<ConversationCursor> {
     })
 }
 
-fn encode_cursor(cursor: &ConversationCursor) -> String {
+pub(crate) fn encode_cursor(cursor: &ConversationCursor) -> String {
     let urgent = u8::from(cursor.urgent);
     format!("{urgent}.{}.{}", cursor.last_message_at, cursor.patient_id)
 }
@@ -298,33 +298,39 @@ pub(super) struct LabelsIn {
 }
 
 impl LabelsIn {
-    /// Every label known to the clinic, none both added and removed, and `awaiting_response`
-    /// left to medrelay: it is set when the patient writes and cleared when staff answer.
     fn change(self, known: &[String], errors: &mut Vec<FieldError>) -> LabelChange {
-        if self.add.is_empty() && self.remove.is_empty() {
-            errors.push(FieldError::new("add", "give labels to add or to remove"));
-        }
-        for (field, labels) in [("add", &self.add), ("remove", &self.remove)] {
-            for (i, label) in labels.iter().enumerate() {
-                let field = format!("{field}[{i}]");
-                if label == "awaiting_response" {
-                    errors.push(FieldError::new(
-                        field,
-                        "awaiting_response is set when the patient writes and cleared when staff \
-                         answer or mark the conversation handled",
-                    ));
-                } else if !known.contains(label) {
-                    errors.push(FieldError::new(field, label_rule(known)));
-                } else if field.starts_with("add") && self.remove.contains(label) {
-                    errors.push(FieldError::new(field, "is also in remove"));
-                }
+        label_change(self.add, self.remove, known, errors)
+    }
+}
+
+/// Every label known to the clinic, none both added and removed, and `awaiting_response`
+/// left to medrelay: it is set when the patient writes and cleared when staff answer.
+pub(crate) fn label_change(
+    add: Vec<String>,
+    remove: Vec<String>,
+    known: &[String],
+    errors: &mut Vec<FieldError>,
+) -> LabelChange {
+    if add.is_empty() && remove.is_empty() {
+        errors.push(FieldError::new("add", "give labels to add or to remove"));
+    }
+    for (field, labels) in [("add", &add), ("remove", &remove)] {
+        for (i, label) in labels.iter().enumerate() {
+            let field = format!("{field}[{i}]");
+            if label == "awaiting_response" {
+                errors.push(FieldError::new(
+                    field,
+                    "awaiting_response is set when the patient writes and cleared when staff \
+                     answer or mark the conversation handled",
+                ));
+            } else if !known.contains(label) {
+                errors.push(FieldError::new(field, label_rule(known)));
+            } else if field.starts_with("add") && remove.contains(label) {
+                errors.push(FieldError::new(field, "is also in remove"));
             }
         }
-        LabelChange {
-            add: self.add,
-            remove: self.remove,
-        }
     }
+    LabelChange { add, remove }
 }
 
 /// Adds and removes the clinic's labels.

@@ -12,7 +12,7 @@ use medrelay_channels::whatsapp::{MediaDownload, MediaError};
 use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::api::problem::ApiError;
-use crate::domain::{InboundMedia, InboundMessageId};
+use crate::domain::{ClinicId, InboundMedia, InboundMessageId};
 use crate::store::ApiKeyRole;
 
 /// Content type of media whose provider named none.
@@ -40,11 +40,20 @@ pub(super) async fn get_media(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require(ApiKeyRole::Staff)?;
-    let Caller(caller) = caller;
-    let id = InboundMessageId::parse(&id).ok_or(ApiError::NotFound("message"))?;
+    patient_media(&state, &caller.0.clinic.id, &id).await
+}
+
+/// The media of the clinic's inbound message `id`, streamed from the provider: for the API and
+/// the console alike.
+pub(crate) async fn patient_media(
+    state: &AppState,
+    clinic: &ClinicId,
+    id: &str,
+) -> Result<Response, ApiError> {
+    let id = InboundMessageId::parse(id).ok_or(ApiError::NotFound("message"))?;
     let message = state
         .store
-        .inbound_message_media(&caller.clinic.id, &id)
+        .inbound_message_media(clinic, &id)
         .await?
         .ok_or(ApiError::NotFound("message"))?;
     let (media_id, mime_type, filename) = match message.media {

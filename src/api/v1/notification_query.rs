@@ -239,11 +239,11 @@ pub(super) fn encode_feed_cursor(cursor: &FeedCursor) -> String {
 }
 
 /// The `next_cursor` of a newest-first page.
-pub(super) fn encode_cursor((at, id): &(i64, String)) -> String {
+pub(crate) fn encode_cursor((at, id): &(i64, String)) -> String {
     format!("{at}.{id}")
 }
 
-fn decode_cursor(cursor: &str) -> Option<(i64, String)> {
+pub(crate) fn decode_cursor(cursor: &str) -> Option<(i64, String)> {
     decode_cursor_of(cursor, |id| NotificationId::parse(id).is_some())
 }
 

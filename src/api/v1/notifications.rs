@@ -354,7 +354,7 @@ pub(super) async fn cancel_notification(
 
 /// Why the store refused to cancel, as true for the notification's state: a finished one says
 /// how it finished; only one still on its way may be with a provider right now.
-fn why_not_cancellable(current: &NotificationRecord) -> String {
+pub(crate) fn why_not_cancellable(current: &NotificationRecord) -> String {
     let on = current
         .channel
         .map(|channel| format!(" on {channel}"))

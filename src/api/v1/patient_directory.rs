@@ -14,12 +14,10 @@ use super::patients::checked;
 use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::api::problem::ApiError;
-use crate::domain::{Clinic, Patient, Phone, QuietHours, WindowText};
+use crate::domain::{Clinic, Patient, QuietHours, WindowText};
 use crate::store::{ApiKeyRole, Erasure, PatientFilter, PatientSearch};
 
 const Q_RULE: &str = "must be 1 to 100 characters on one line: part of a name, or a phone number";
-/// Fewer digits than this match too many numbers to be a search.
-const FEWEST_PHONE_DIGITS: usize = 3;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -97,23 +95,6 @@ pub(super) struct PatientList {
     next_cursor: Option<String>,
 }
 
-/// What `q` looks for: a number when it has digits and no letters, else a name.
-fn search(q: &str, clinic: &Clinic) -> PatientSearch {
-    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
-    let looks_like_number = !q.chars().any(char::is_alphabetic)
-        && digits.trim_start_matches('0').len() >= FEWEST_PHONE_DIGITS;
-    if !looks_like_number {
-        return PatientSearch::Name(q.to_owned());
-    }
-    PatientSearch::Phone {
-        e164: Phone::parse(q, clinic.phone_region)
-            .ok()
-            .map(|p| p.as_str().to_owned()),
-        // A number typed with its trunk prefix (`054…`) is stored without it (`+97254…`).
-        digits: digits.trim_start_matches('0').to_owned(),
-    }
-}
-
 impl PatientQuery {
     fn filter(self, clinic: &Clinic) -> Result<PatientFilter, ApiError> {
         let mut errors = Vec::new();
@@ -133,7 +114,9 @@ impl PatientQuery {
             return Err(ApiError::Invalid(errors));
         }
         Ok(PatientFilter {
-            search: q.map_or(PatientSearch::All, |q| search(&q, clinic)),
+            search: q.map_or(PatientSearch::All, |q| {
+                PatientSearch::for_text(&q, clinic.phone_region)
+            }),
             limit,
             after,
         })

@@ -5,12 +5,11 @@ use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::patients::checked;
 use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::api::json::ApiJson;
 use crate::api::problem::ApiError;
-use crate::domain::{Sensitivity, Topic};
+use crate::domain::{Sensitivity, TopicSetting};
 use crate::store::{ApiKeyRole, TopicView};
 
 /// One of the clinic's topics.
@@ -67,9 +66,6 @@ pub(super) struct TopicIn {
     secure_link: bool,
 }
 
-/// A link stands in for the content a notice leaves out: only sensitive topics have such notices.
-const SECURE_LINK_RULE: &str = "may be true only for a sensitive topic";
-
 #[utoipa::path(
     put,
     path = "/v1/topics/{name}",
@@ -91,31 +87,15 @@ pub(super) async fn put_topic(
     body: ApiJson<TopicIn>,
 ) -> Result<Json<TopicOut>, ApiError> {
     caller.require(ApiKeyRole::Admin)?;
-    let mut errors = Vec::new();
-    if !Topic::is_valid_name(&name) {
-        errors.push(crate::api::FieldError::new("name", Topic::NAME_RULE));
-    }
-    let sensitivity = checked(
-        &mut errors,
-        "sensitivity",
-        Some(body.value.sensitivity),
-        Sensitivity::parse,
-        &format!("must be one of {}", Sensitivity::names()),
-    );
-    let secure_link = body.value.secure_link;
-    if secure_link && sensitivity.is_some_and(|s| s != Sensitivity::Sensitive) {
-        errors.push(crate::api::FieldError::new("secure_link", SECURE_LINK_RULE));
-    }
-    let (Some(sensitivity), true) = (sensitivity, errors.is_empty()) else {
-        return Err(ApiError::Invalid(errors));
-    };
+    let setting = TopicSetting::parse(&name, &body.value.sensitivity, body.value.secure_link)
+        .map_err(ApiError::Invalid)?;
     let topic = state
         .store
         .set_topic(
             &caller.0.clinic.id,
-            &name,
-            sensitivity,
-            secure_link,
+            &setting.name,
+            setting.sensitivity,
+            setting.secure_link,
             state.clock.now(),
         )
         .await?;

@@ -153,3 +153,15 @@ pub(in crate::console) async fn turn_totp_off(
     state.store.set_totp_secret(&signed.member.id, None).await?;
     Ok(Redirect::to("/console/account"))
 }
+
+/// This page's routes.
+pub(in crate::console) fn routes() -> axum::Router<crate::api::AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/console/account", get(account_page))
+        .route("/console/account/language", post(set_language))
+        .route("/console/account/password", post(change_password))
+        .route("/console/account/totp", post(start_totp))
+        .route("/console/account/totp/confirm", post(confirm_totp))
+        .route("/console/account/totp/off", post(turn_totp_off))
+}

@@ -1,7 +1,30 @@
-//! One file per console page: its handlers and what its template shows.
+//! One file per console page: its handlers, what its template shows, and its routes.
 
 pub mod account;
+pub mod callbacks;
+pub mod inbox;
+pub mod inbox_reply;
+pub mod notifications;
+pub mod patients;
+pub mod settings;
 pub mod sandbox_phone;
 pub mod sign_in;
 pub mod stats;
 pub mod today;
+mod why;
+
+/// Every page's routes.
+pub(super) fn routes() -> axum::Router<crate::api::AppState> {
+    axum::Router::new()
+        .merge(sign_in::routes())
+        .merge(account::routes())
+        .merge(today::routes())
+        .merge(patients::routes())
+        .merge(notifications::routes())
+        .merge(inbox::routes())
+        .merge(inbox_reply::routes())
+        .merge(callbacks::routes())
+        .merge(stats::routes())
+        .merge(settings::routes())
+        .merge(sandbox_phone::routes())
+}

@@ -252,3 +252,11 @@ pub(in crate::console) async fn patient_answers(
         "/console/sandbox/phone?patient={patient}&answer={answer}"
     )))
 }
+
+/// This page's routes.
+pub(in crate::console) fn routes() -> axum::Router<crate::api::AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/console/sandbox/phone", get(phone_page))
+        .route("/console/sandbox/phone/answer", post(patient_answers))
+}

@@ -318,3 +318,15 @@ pub(in crate::console) async fn sign_out(
 pub(in crate::console) async fn home(_signed: SignedIn) -> Redirect {
     Redirect::to("/console/today")
 }
+
+/// This page's routes.
+pub(in crate::console) fn routes() -> axum::Router<crate::api::AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/", get(home))
+        .route("/console", get(home))
+        .route("/console/", get(home))
+        .route("/console/sign-in", get(sign_in_page).post(sign_in))
+        .route("/console/sign-in/code", get(code_page).post(check_code))
+        .route("/console/sign-out", post(sign_out))
+}

@@ -293,3 +293,9 @@ fn heat_words(tr: &Tr, stats: &Stats) -> HeatWords {
         legend: tr.t("stats-heat-legend"),
     }
 }
+
+/// This page's routes.
+pub(in crate::console) fn routes() -> axum::Router<crate::api::AppState> {
+    use axum::routing::get;
+    axum::Router::new().route("/console/stats", get(stats_page))
+}

@@ -225,3 +225,9 @@ async fn paused(
         })
         .collect())
 }
+
+/// This page's routes.
+pub(in crate::console) fn routes() -> axum::Router<crate::api::AppState> {
+    use axum::routing::get;
+    axum::Router::new().route("/console/today", get(today_page))
+}
