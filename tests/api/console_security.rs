@@ -28,9 +28,23 @@ struct Route {
     post: bool,
 }
 
-/// Every `.route("…", …)` of the console's router, read from its source.
+/// Every `.route("…", …)` of the console's router, read from its source: `src/console/` and
+/// its page files, each of which lists its own routes.
 fn console_routes() -> Vec<Route> {
-    let source = include_str!("../../src/console/mod.rs");
+    let console = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/console");
+    let mut files = vec![console.join("mod.rs")];
+    let pages = std::fs::read_dir(console.join("pages")).expect("src/console/pages");
+    files.extend(pages.filter_map(Result::ok).map(|entry| entry.path()));
+    files.sort();
+    files
+        .iter()
+        .filter(|file| file.extension().is_some_and(|e| e == "rs"))
+        .flat_map(|file| routes_in(&std::fs::read_to_string(file).expect("a source file")))
+        .collect()
+}
+
+/// The routes one source file adds.
+fn routes_in(source: &str) -> Vec<Route> {
     let compact: String = source.split_whitespace().collect::<Vec<_>>().join("");
     compact
         .split(".route(\"")
