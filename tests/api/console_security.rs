@@ -28,17 +28,27 @@ struct Route {
     post: bool,
 }
 
-/// Every `.route("…", …)` of the console's router, read from its source: `src/console/` and
-/// its page files, each of which lists its own routes.
+/// Every `.route("…", …)` of the console's router, read from its source: every file under
+/// `src/console/` (each page lists its own routes).
 fn console_routes() -> Vec<Route> {
-    let console = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/console");
-    let mut files = vec![console.join("mod.rs")];
-    let pages = std::fs::read_dir(console.join("pages")).expect("src/console/pages");
-    files.extend(pages.filter_map(Result::ok).map(|entry| entry.path()));
+    let mut files = Vec::new();
+    let mut folders = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/console")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder)
+            .expect("a source folder")
+            .flatten()
+        {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
     files.sort();
     files
         .iter()
-        .filter(|file| file.extension().is_some_and(|e| e == "rs"))
         .flat_map(|file| routes_in(&std::fs::read_to_string(file).expect("a source file")))
         .collect()
 }
@@ -109,6 +119,11 @@ fn the_route_list_is_read_from_the_console_s_router() {
             .any(|r| r.path == "/console/sign-out" && r.post && !r.get)
     );
     assert!(routes.iter().all(|r| r.get || r.post), "{routes:#?}");
+    // Pages in their own folders are found too.
+    let settings = routes
+        .iter()
+        .filter(|r| r.path.starts_with("/console/settings"));
+    assert!(settings.count() > 1, "{routes:#?}");
 }
 
 /// Follows redirects by hand; the statuses seen and the last answer's path and body.
