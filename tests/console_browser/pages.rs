@@ -13,8 +13,33 @@ const BUILT: &[&str] = &[
     "/console/account",
     "/console/sandbox/phone",
     "/console/today",
+    "/console/patients",
+    "/console/notifications",
+    "/console/inbox",
+    "/console/callbacks",
     "/console/stats",
+    "/console/settings",
 ];
+
+/// Faults found on other parts' pages and reported to their owners, each as (page, the start
+/// of the fault): printed while they last, so that a new fault fails the test and these do not
+/// hide it. Remove a line once its page is fixed.
+const KNOWN: &[(&str, &str)] = &[
+    // The timeline's long event details (span.detail) do not wrap.
+    ("notifications-one", "at 375 px the page scrolls sideways"),
+    ("settings-hours", "at 375 px the page scrolls sideways"),
+    ("settings-staff", "at 375 px the page scrolls sideways"),
+];
+
+fn known(fault: &str) -> bool {
+    KNOWN.iter().any(|(page, start)| {
+        fault
+            .split_once('/')
+            .and_then(|(_, rest)| rest.strip_prefix(page))
+            .and_then(|rest| rest.strip_prefix(": "))
+            .is_some_and(|rest| rest.starts_with(start))
+    })
+}
 
 async fn every_page_passes(language: UiLanguage) {
     let reception = Reception::open(language).await;
@@ -33,6 +58,7 @@ async fn every_page_passes(language: UiLanguage) {
     reception.visit("/console/account").await;
     let links = reception.console_links().await;
     let mut not_built = Vec::new();
+    let mut details = Vec::new();
     for path in &links {
         let status = reception.status_of(path).await;
         if status == StatusCode::NOT_FOUND && !BUILT.contains(&path.as_str()) {
@@ -42,7 +68,31 @@ async fn every_page_passes(language: UiLanguage) {
         assert_eq!(status, StatusCode::OK, "{path}");
         reception.visit(path).await;
         faults.extend(reception.check_page(&page_name(path)).await);
+        // The pages a section links to (a patient's card, a timeline, a thread, a settings
+        // part): one of each kind is visited too.
+        for link in reception.content_links().await {
+            let kind = page_name(&link);
+            let new = !links.contains(&link) && !details.iter().any(|(k, _)| *k == kind);
+            if new && !link.starts_with("/console/media/") {
+                details.push((kind, link));
+            }
+        }
     }
+    for (name, path) in &details {
+        let status = reception.status_of(path).await;
+        if status == StatusCode::NOT_FOUND {
+            not_built.push(path.clone());
+            continue;
+        }
+        assert_eq!(status, StatusCode::OK, "{path}");
+        reception.visit(path).await;
+        faults.extend(reception.check_page(name).await);
+    }
+    eprintln!(
+        "{}: detail pages visited: {:?}",
+        reception.lang,
+        details.iter().map(|(_, p)| p).collect::<Vec<_>>()
+    );
     for built in BUILT {
         assert!(
             links.iter().any(|l| l == built),
@@ -51,7 +101,9 @@ async fn every_page_passes(language: UiLanguage) {
     }
     eprintln!("{}: not built yet: {not_built:?}", reception.lang);
     reception.close().await;
-    assert!(faults.is_empty(), "{faults:#?}");
+    let (known, new): (Vec<String>, Vec<String>) = faults.into_iter().partition(|f| known(f));
+    eprintln!("known faults, reported: {known:#?}");
+    assert!(new.is_empty(), "{new:#?}");
 }
 
 #[tokio::test]

@@ -18,6 +18,28 @@ use crate::screenshot_path;
 pub const PHONE_WIDTH: u32 = 375;
 const DESKTOP: (u32, u32) = (1280, 900);
 
+/// The innermost elements reaching past the window's sides (not inside a box that scrolls or
+/// clips them): what makes a page scroll sideways.
+const TOO_WIDE: &str = "
+    const width = document.documentElement.clientWidth;
+    const clipped = (e) => {
+      for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) {
+        if (getComputedStyle(p).overflowX !== 'visible') return true;
+      }
+      return false;
+    };
+    const wide = Array.from(document.querySelectorAll('body *')).filter((e) => {
+      const r = e.getBoundingClientRect();
+      // Wholly off-screen is on purpose (the skip link until focused).
+      const offscreen = r.right <= 0 || r.left >= width;
+      return (r.right > width + 1 || r.left < -1) && !offscreen && !clipped(e);
+    });
+    return wide.filter((e) => !wide.some((o) => o !== e && e.contains(o))).slice(0, 3)
+      .map((e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
+        (typeof e.className === 'string' && e.className ? '.' + e.className.split(' ').join('.') : '') +
+        ' ' + Math.round(e.getBoundingClientRect().width) + 'px wide');
+";
+
 /// Dana Levi (Hebrew), John Smith (English) and Avi, whom WhatsApp does not know (the sandbox's
 /// magic recipient that fails on WhatsApp and falls back to SMS).
 pub const HEBREW_PATIENT: (&str, &str, &str) = ("p-he", "דנה לוי", "+972541234567");
@@ -178,8 +200,9 @@ impl Reception {
             .run("return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
             .await;
         if overflow.as_i64().unwrap_or(0) > 0 {
+            let culprits = browser.run(TOO_WIDE).await;
             faults.push(format!(
-                "at {PHONE_WIDTH} px the page scrolls sideways by {overflow} px"
+                "at {PHONE_WIDTH} px the page scrolls sideways by {overflow} px: {culprits}"
             ));
         }
         faults.extend(browser.accessibility_violations().await);
@@ -217,17 +240,46 @@ impl Reception {
         links
     }
 
+    /// The console pages the open page's content links to, without their queries.
+    pub async fn content_links(&self) -> Vec<String> {
+        let links = self
+            .browser
+            .run(
+                "return Array.from(document.querySelectorAll('main a[href^=\"/console/\"]'))
+                   .map(a => a.getAttribute('href').split(/[?#]/)[0]);",
+            )
+            .await;
+        let mut links: Vec<String> = links
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
+        links.sort();
+        links.dedup();
+        links
+    }
+
     pub async fn close(self) {
         self.browser.close().await;
         self.app.stop().await;
     }
 }
 
-/// A page's short name for its screenshot: `/console/sandbox/phone` → `sandbox-phone`.
+/// A page's short name for its screenshot: `/console/sandbox/phone` → `sandbox-phone`, and
+/// an id in the path stands for any (`/console/patients/p-he` → `patients-one`).
 pub fn page_name(path: &str) -> String {
     path.trim_start_matches("/console/")
         .split(['?', '#'])
         .next()
         .unwrap_or_default()
-        .replace('/', "-")
+        .split('/')
+        .enumerate()
+        .map(|(at, part)| {
+            let id = part.contains('_') || part.starts_with("p-") || part.contains('@');
+            if at > 0 && id { "one" } else { part }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
 }
