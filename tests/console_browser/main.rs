@@ -24,6 +24,7 @@ mod checks;
 mod flows;
 mod pages;
 mod reception;
+mod reception_flows;
 mod sandbox_phone;
 
 use std::path::PathBuf;
