@@ -14,6 +14,7 @@
 //! - [`fhir_r4`]: whether a resource medrelay emitted is valid FHIR R4 (strict parse, value sets);
 //! - [`fhir_server`]: a clinic's FHIR server that holds pushes to R4's transaction semantics
 //!   ([`fhir_transaction`]) and plays its failures;
+//! - [`snapshot`]: every table's rows, to show a refused request changed nothing;
 //! - [`wait`]: waiting for a condition with a deadline, instead of sleeping a guessed time.
 //!
 //! It knows medrelay only from the outside (HTTP, the command line, the sandbox's table), so it
@@ -27,6 +28,7 @@ pub mod fhir_server;
 pub mod fhir_transaction;
 pub mod outbox;
 pub mod process;
+pub mod snapshot;
 pub mod wait;
 pub mod webhook_receiver;
 

@@ -5,6 +5,8 @@
 mod console_appointments;
 mod console_audit;
 mod console_harness;
+mod console_sandbox_phone;
+mod console_security;
 mod harness;
 
 mod appointments;
@@ -22,6 +24,8 @@ mod clinic_settings;
 mod console_callbacks;
 mod console_inbox;
 mod console_notifications;
+mod console_patients;
+mod console_send;
 mod console_settings;
 mod console_sign_in;
 mod console_stats;

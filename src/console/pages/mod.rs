@@ -4,9 +4,13 @@ pub mod account;
 pub mod appointments;
 pub mod callbacks;
 pub mod inbox;
+mod inbox_messages;
 pub mod inbox_reply;
 pub mod notifications;
 pub mod patients;
+pub mod sandbox_phone;
+pub mod send;
+mod send_preview;
 pub mod settings;
 pub mod sign_in;
 pub mod stats;
@@ -20,6 +24,7 @@ pub(super) fn routes() -> axum::Router<crate::api::AppState> {
         .merge(account::routes())
         .merge(today::routes())
         .merge(patients::routes())
+        .merge(send::routes())
         .merge(notifications::routes())
         .merge(inbox::routes())
         .merge(inbox_reply::routes())
@@ -27,4 +32,5 @@ pub(super) fn routes() -> axum::Router<crate::api::AppState> {
         .merge(appointments::routes())
         .merge(stats::routes())
         .merge(settings::routes())
+        .merge(sandbox_phone::routes())
 }

@@ -1,0 +1,26 @@
+//! Whether the browser tests can run here: with Chromium and chromedriver on `PATH` when the
+//! tests are built, `cfg(browser)` is set and they run; without, they are compiled as ignored,
+//! so `cargo test` lists each by name with what to install.
+//!
+//! Only this file's changes rerun the check, not `PATH`'s: a different `PATH` (e.g. `.ci/run`
+//! prepends its tools folder) would otherwise rebuild the whole crate. After installing
+//! Chromium on a machine that built without it, `touch build.rs` (CI installs it first).
+
+use std::path::Path;
+
+fn main() {
+    println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rustc-check-cfg=cfg(browser)");
+    let on_path = |names: &[&str]| {
+        std::env::var_os("PATH").is_some_and(|path| {
+            std::env::split_paths(&path).any(|dir| {
+                names
+                    .iter()
+                    .any(|name| Path::new(&dir).join(name).is_file())
+            })
+        })
+    };
+    if on_path(&["chromium", "chromium-browser", "google-chrome"]) && on_path(&["chromedriver"]) {
+        println!("cargo::rustc-cfg=browser");
+    }
+}
