@@ -1,8 +1,10 @@
 //! One file per console page: its handlers, what its template shows, and its routes.
 
 pub mod account;
+pub mod appointments;
 pub mod callbacks;
 pub mod inbox;
+mod inbox_messages;
 pub mod inbox_reply;
 pub mod notifications;
 pub mod patients;
@@ -27,6 +29,7 @@ pub(super) fn routes() -> axum::Router<crate::api::AppState> {
         .merge(inbox::routes())
         .merge(inbox_reply::routes())
         .merge(callbacks::routes())
+        .merge(appointments::routes())
         .merge(stats::routes())
         .merge(settings::routes())
         .merge(sandbox_phone::routes())
