@@ -195,3 +195,28 @@ async fn the_card_links_to_the_patients_transcript_which_opens_as_a_page() {
     assert!(page.contains("Dana Levi"), "{page}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_hebrew_speaking_staff_member_reads_the_card_right_to_left_in_hebrew() {
+    let app = TestApp::spawn().await;
+    app.patient("p-1", json!({ "name": "דנה לוי", "phone": "054-123-4567" }))
+        .await;
+    let member = app
+        .staff_member_of(
+            "hadar",
+            "rivka@hadar.example",
+            ApiKeyRole::Staff,
+            medrelay::domain::UiLanguage::He,
+        )
+        .await;
+    let console = Console::sign_in(&app.base, member).await;
+
+    let card = console.page("/console/patients/p-1").await;
+
+    assert!(card.contains("dir=\"rtl\""));
+    assert!(
+        card.contains("ערוצים") && card.contains("אין כתובת דוא״ל"),
+        "{card}"
+    );
+    app.stop().await;
+}

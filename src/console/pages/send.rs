@@ -260,7 +260,7 @@ fn draft(signed: &SignedIn, fields: &SendFields) -> Result<Draft, &'static str> 
         fields.topic.clone()
     };
     // Nothing is replayed without an idempotency key: the hash only describes the request.
-    let described = format!("{}\n{topic}\n{:?}\n{:?}", fields.patient, content, channel);
+    let described = format!("{}\n{topic}\n{content:?}\n{channel:?}", fields.patient);
     Ok(Draft {
         clinic: signed.clinic.clone(),
         patient_id: fields.patient.clone(),
