@@ -22,8 +22,10 @@ mod console_harness;
 
 mod checks;
 mod inbox;
+mod flows;
 mod pages;
 mod reception;
+mod reception_flows;
 mod sandbox_phone;
 
 use std::path::PathBuf;
