@@ -544,8 +544,7 @@ async fn a_key_made_in_the_console_works_and_once_revoked_there_stops_working_at
         .as_array()
         .unwrap()
         .iter()
-        .filter(|k| k["role"] == "staff")
-        .next_back()
+        .rfind(|k| k["role"] == "staff")
         .expect("listed")["id"]
         .as_str()
         .unwrap()
