@@ -2,6 +2,7 @@
 //! default; a fresh PostgreSQL database when `MEDRELAY_TEST_POSTGRES_URL` is set) and talks to it
 //! over HTTP, the way a booking system would.
 
+mod console_appointments;
 mod console_audit;
 mod console_harness;
 mod console_sandbox_phone;
@@ -23,6 +24,8 @@ mod clinic_settings;
 mod console_callbacks;
 mod console_inbox;
 mod console_notifications;
+mod console_patients;
+mod console_send;
 mod console_settings;
 mod console_sign_in;
 mod console_stats;

@@ -21,8 +21,11 @@ mod harness;
 mod console_harness;
 
 mod checks;
+mod flows;
+mod inbox;
 mod pages;
 mod reception;
+mod reception_flows;
 mod sandbox_phone;
 
 use std::path::PathBuf;

@@ -9,10 +9,21 @@ use reqwest::StatusCode;
 use crate::reception::{Reception, page_name};
 
 /// The sections that must be built by now: their links must open a page.
-const BUILT: &[&str] = &["/console/account", "/console/sandbox/phone"];
+const BUILT: &[&str] = &[
+    "/console/account",
+    "/console/sandbox/phone",
+    "/console/today",
+    "/console/patients",
+    "/console/notifications",
+    "/console/inbox",
+    "/console/callbacks",
+    "/console/stats",
+    "/console/settings",
+];
 
 async fn every_page_passes(language: UiLanguage) {
     let reception = Reception::open(language).await;
+    reception.traffic().await;
     let mut faults = Vec::new();
     // The sign-in page itself, before anyone signed in.
     reception
@@ -27,6 +38,7 @@ async fn every_page_passes(language: UiLanguage) {
     reception.visit("/console/account").await;
     let links = reception.console_links().await;
     let mut not_built = Vec::new();
+    let mut details = Vec::new();
     for path in &links {
         let status = reception.status_of(path).await;
         if status == StatusCode::NOT_FOUND && !BUILT.contains(&path.as_str()) {
@@ -36,7 +48,31 @@ async fn every_page_passes(language: UiLanguage) {
         assert_eq!(status, StatusCode::OK, "{path}");
         reception.visit(path).await;
         faults.extend(reception.check_page(&page_name(path)).await);
+        // The pages a section links to (a patient's card, a timeline, a thread, a settings
+        // part): one of each kind is visited too.
+        for link in reception.content_links().await {
+            let kind = page_name(&link);
+            let new = !links.contains(&link) && !details.iter().any(|(k, _)| *k == kind);
+            if new && !link.starts_with("/console/media/") {
+                details.push((kind, link));
+            }
+        }
     }
+    for (name, path) in &details {
+        let status = reception.status_of(path).await;
+        if status == StatusCode::NOT_FOUND {
+            not_built.push(path.clone());
+            continue;
+        }
+        assert_eq!(status, StatusCode::OK, "{path}");
+        reception.visit(path).await;
+        faults.extend(reception.check_page(name).await);
+    }
+    eprintln!(
+        "{}: detail pages visited: {:?}",
+        reception.lang,
+        details.iter().map(|(_, p)| p).collect::<Vec<_>>()
+    );
     for built in BUILT {
         assert!(
             links.iter().any(|l| l == built),
