@@ -66,7 +66,7 @@ impl KeyGuard {
     }
 
     /// Forgets the key `id`: it was just revoked.
-    pub(super) fn forget(&self, id: &ApiKeyId) {
+    pub(crate) fn forget(&self, id: &ApiKeyId) {
         self.cache.retain(|_, key| &key.id != id);
     }
 

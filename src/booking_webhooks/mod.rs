@@ -10,6 +10,7 @@
 //! The loop, the client, the backoff and the targets' checks are the outboxes' shared ones
 //! ([`crate::outbox`]).
 
+mod endpoint_rules;
 mod payload;
 mod signing;
 
@@ -19,6 +20,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::watch;
 
+pub use endpoint_rules::{checked_event_types, checked_url};
 pub use signing::{new_secret, signature_header};
 
 use crate::clock::{SharedClock, later};

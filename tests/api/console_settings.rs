@@ -45,6 +45,10 @@ async fn staff_are_refused_every_settings_page_and_form() {
         )
         .await;
     assert_eq!(added.status(), StatusCode::FORBIDDEN);
+    let key = console
+        .post("/console/settings/keys", &[("role", "admin")])
+        .await;
+    assert_eq!(key.status(), StatusCode::FORBIDDEN);
     let eve = post_sign_in(&app.base, "eve@hadar.example", PASSWORD).await;
     assert_eq!(
         eve.status(),
@@ -494,5 +498,228 @@ async fn a_template_breaking_the_apis_rules_is_refused_and_a_quick_reply_is_save
         api["texts"],
         serde_json::json!({"he": "נא להתקשר למרפאה", "en": "Please call the clinic"})
     );
+    app.stop().await;
+}
+
+/// The secret a key page shows once.
+fn shown_secret(page: &str) -> String {
+    let at = page.find("id=\"secret\" value=\"");
+    let start = at.expect("the secret is shown") + "id=\"secret\" value=\"".len();
+    let end = page[start..].find('"').expect("closing quote");
+    page[start..start + end].to_owned()
+}
+
+#[tokio::test]
+async fn a_key_made_in_the_console_works_and_once_revoked_there_stops_working_at_once() {
+    let app = TestApp::spawn().await;
+    let admin = app.console(ApiKeyRole::Admin).await;
+
+    let made = admin
+        .post("/console/settings/keys", &[("role", "staff")])
+        .await;
+    assert_eq!(made.status(), StatusCode::OK);
+    let secret = shown_secret(&made.text().await.unwrap());
+    let works = app
+        .request(reqwest::Method::GET, "/v1/topics", &secret, None)
+        .await;
+    assert_eq!(
+        works.status(),
+        StatusCode::OK,
+        "the new key works (and is now cached)"
+    );
+    let list = admin.page("/console/settings/keys").await;
+    assert!(!list.contains(&secret), "the secret is shown once only");
+    let keys: serde_json::Value = app
+        .request(
+            reqwest::Method::GET,
+            "/v1/keys",
+            &app.admin_key().await,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = keys["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rfind(|k| k["role"] == "staff")
+        .expect("listed")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let revoked = admin
+        .post(&format!("/console/settings/keys/{id}/revoke"), &[])
+        .await;
+
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    let refused = app
+        .request(reqwest::Method::GET, "/v1/topics", &secret, None)
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn another_clinics_key_cannot_be_revoked_from_this_console() {
+    let app = TestApp::spawn().await;
+    let admin = app.console(ApiKeyRole::Admin).await;
+    let other = app.other_clinic_key().await;
+    let clinic = app.store.clinic_by_slug("other").await.unwrap();
+    let keys = app.store.api_keys(&clinic.id).await.unwrap();
+
+    let answer = admin
+        .post(
+            &format!("/console/settings/keys/{}/revoke", keys[0].id),
+            &[],
+        )
+        .await;
+
+    assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+    let still = app
+        .request(reqwest::Method::GET, "/v1/topics", &other, None)
+        .await;
+    assert_eq!(still.status(), StatusCode::OK);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn auto_reply_settings_saved_in_the_console_are_what_the_api_gives_and_keep_the_keywords() {
+    let app = TestApp::spawn().await;
+    let admin = app.console(ApiKeyRole::Admin).await;
+    let key = app.admin_key().await;
+    let before: serde_json::Value = app
+        .request(reqwest::Method::GET, "/v1/clinic/inbound", &key, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    let saved = admin
+        .post(
+            "/console/settings/auto-replies",
+            &[
+                ("auto_reply_every_hours", "6"),
+                ("staff_answered_quiet_minutes", "15"),
+                ("response_target_minutes", "120"),
+                ("emergency_number", "101"),
+            ],
+        )
+        .await;
+
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let after: serde_json::Value = app
+        .request(reqwest::Method::GET, "/v1/clinic/inbound", &key, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["auto_reply_every_hours"], 6);
+    assert_eq!(after["response_target_minutes"], 120);
+    assert_eq!(after["emergency_number"], "101");
+    assert_eq!(after["keywords"], before["keywords"]);
+    let page = admin.page("/console/settings/auto-replies").await;
+    assert!(page.contains("/console/settings/templates/auto_receipt/he"));
+
+    let refused = admin
+        .post(
+            "/console/settings/auto-replies",
+            &[
+                ("auto_reply_every_hours", "0"),
+                ("staff_answered_quiet_minutes", "ten"),
+                ("response_target_minutes", "120"),
+                ("emergency_number", "101"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("from 1 to 168") && page.contains("staff_answered_quiet_minutes"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_webhook_endpoint_registered_in_the_console_is_listed_by_the_api_and_can_be_switched_off_and_deleted()
+ {
+    let app = TestApp::spawn().await;
+    let admin = app.console(ApiKeyRole::Admin).await;
+    let key = app.admin_key().await;
+
+    let refused = admin
+        .post(
+            "/console/settings/webhooks",
+            &[("url", "ftp://booking.example/hooks")],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("must name at least one event type")
+    );
+
+    let made = admin
+        .post(
+            "/console/settings/webhooks",
+            &[
+                ("url", "https://booking.example/hooks"),
+                ("event_types", "notification.failed"),
+                ("event_types", "message.received"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status(), StatusCode::OK);
+    assert!(shown_secret(&made.text().await.unwrap()).starts_with("whsec_"));
+    let list: serde_json::Value = app
+        .request(reqwest::Method::GET, "/v1/webhooks", &key, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let endpoint = &list["items"][0];
+    assert_eq!(endpoint["url"], "https://booking.example/hooks");
+    assert_eq!(
+        endpoint["event_types"],
+        serde_json::json!(["notification.failed", "message.received"])
+    );
+    let id = endpoint["id"].as_str().unwrap();
+
+    let off = admin
+        .post(
+            &format!("/console/settings/webhooks/{id}/enabled"),
+            &[("enabled", "0")],
+        )
+        .await;
+    assert_eq!(off.status(), StatusCode::SEE_OTHER);
+    let one: serde_json::Value = app
+        .request(
+            reqwest::Method::GET,
+            &format!("/v1/webhooks/{id}"),
+            &key,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["enabled"], false);
+
+    let gone = admin
+        .post(&format!("/console/settings/webhooks/{id}/delete"), &[])
+        .await;
+    assert_eq!(gone.status(), StatusCode::SEE_OTHER);
+    let after = app
+        .request(
+            reqwest::Method::GET,
+            &format!("/v1/webhooks/{id}"),
+            &key,
+            None,
+        )
+        .await;
+    assert_eq!(after.status(), StatusCode::NOT_FOUND);
     app.stop().await;
 }

@@ -16,9 +16,8 @@ use crate::api::auth::Caller;
 use crate::api::created::Created;
 use crate::api::json::ApiJson;
 use crate::api::problem::{ApiError, FieldError};
-use crate::booking_webhooks::new_secret;
+use crate::booking_webhooks::{checked_event_types, checked_url, new_secret};
 use crate::domain::{WebhookEndpointId, WebhookEventId, WebhookEventType};
-use crate::outbox::check_target;
 use crate::store::{
     ApiKeyRole, DeliveryRecord, EndpointChange, NewWebhookEndpoint, WebhookEndpoint,
 };
@@ -142,41 +141,12 @@ fn endpoint_id(id: &str) -> Result<WebhookEndpointId, ApiError> {
     WebhookEndpointId::parse(id).ok_or(ApiError::NotFound("webhook endpoint"))
 }
 
-/// The event types, each known, at least one, none twice.
 fn event_types(names: &[String], errors: &mut Vec<FieldError>) -> Option<Vec<WebhookEventType>> {
-    if names.is_empty() {
-        errors.push(FieldError::new(
-            "event_types",
-            "must name at least one event type",
-        ));
-    }
-    let mut types = Vec::new();
-    for (i, name) in names.iter().enumerate() {
-        match WebhookEventType::parse(name) {
-            Some(t) if types.contains(&t) => {
-                errors.push(FieldError::new(
-                    format!("event_types[{i}]"),
-                    "is named twice",
-                ));
-            }
-            Some(t) => types.push(t),
-            None => errors.push(FieldError::new(
-                format!("event_types[{i}]"),
-                format!("must be one of {}", WebhookEventType::names()),
-            )),
-        }
-    }
-    Some(types).filter(|_| errors.is_empty())
+    checked_event_types(names, errors)
 }
 
 fn target(state: &AppState, url: &str, errors: &mut Vec<FieldError>) -> Option<String> {
-    match check_target(url, state.config.webhooks.target_rule()) {
-        Ok(url) => Some(url.to_string()),
-        Err(rule) => {
-            errors.push(FieldError::new("url", rule.to_string()));
-            None
-        }
-    }
+    checked_url(url, state.config.webhooks.target_rule(), errors)
 }
 
 #[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", request_body = WebhookIn,

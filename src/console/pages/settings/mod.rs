@@ -1,10 +1,13 @@
 //! The clinic's settings, for its admins only: every handler starts with `require_admin`. Each
 //! sub-page keeps to the rules the admin API keeps, by calling the same parsing and store code.
 
+pub mod auto_replies;
 pub mod hours;
+pub mod keys;
 pub mod staff;
 pub mod templates;
 pub mod topics;
+pub mod webhooks;
 
 use askama::Template;
 use axum::http::StatusCode;
@@ -120,5 +123,26 @@ pub(in crate::console) fn routes() -> axum::Router<crate::api::AppState> {
         .route(
             "/console/settings/quick-replies/{name}/delete",
             post(templates::delete_quick_reply),
+        )
+        .route(
+            "/console/settings/keys",
+            get(keys::keys_page).post(keys::create_key),
+        )
+        .route("/console/settings/keys/{id}/revoke", post(keys::revoke_key))
+        .route(
+            "/console/settings/auto-replies",
+            get(auto_replies::auto_replies_page).post(auto_replies::save_auto_replies),
+        )
+        .route(
+            "/console/settings/webhooks",
+            get(webhooks::webhooks_page).post(webhooks::create_webhook),
+        )
+        .route(
+            "/console/settings/webhooks/{id}/enabled",
+            post(webhooks::set_enabled),
+        )
+        .route(
+            "/console/settings/webhooks/{id}/delete",
+            post(webhooks::delete_webhook),
         )
 }
