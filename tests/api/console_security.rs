@@ -1,18 +1,17 @@
 //! The console's security rules, checked on every route it has, not on a sample: the list of
-//! routes is read from `src/console/mod.rs`, so a page added later is covered without a line
+//! routes is read from the files under `src/console/`, so a page added later is covered without a line
 //! here. No page opens without a session; no state changes without the session's form token
 //! from the console's own site, and a refused form leaves every table as it was; another
-//! clinic's ids are not found; passwords never reach the log.
+//! clinic's ids are not found (`console_isolation`); passwords never reach the log.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::Stdio;
 use std::time::Duration;
 
-use medrelay::domain::UiLanguage;
 use medrelay::store::ApiKeyRole;
 use medrelay_testkit::process::{self, Process, free_port};
-use medrelay_testkit::{snapshot, wait};
+use medrelay_testkit::snapshot;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -23,15 +22,15 @@ use crate::harness::TestApp;
 
 /// One route of the console: its path (`{…}` for a parameter) and methods.
 #[derive(Debug, Clone)]
-struct Route {
-    path: String,
-    get: bool,
-    post: bool,
+pub(crate) struct Route {
+    pub(crate) path: String,
+    pub(crate) get: bool,
+    pub(crate) post: bool,
 }
 
 /// Every `.route("…", …)` of the console's router, read from its source: every file under
 /// `src/console/` (each page lists its own routes).
-fn console_routes() -> Vec<Route> {
+pub(crate) fn console_routes() -> Vec<Route> {
     let mut files = Vec::new();
     let mut folders = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/console")];
     while let Some(folder) = folders.pop() {
@@ -86,7 +85,7 @@ fn routes_in(source: &str) -> Vec<Route> {
 }
 
 /// Routes anyone may open: signing in, and the stylesheet and scripts.
-const PUBLIC: [&str; 3] = [
+pub(crate) const PUBLIC: [&str; 3] = [
     "/console/sign-in",
     "/console/assets/{name}",
     "/console/sign-in/code",
@@ -214,7 +213,7 @@ async fn forged_posts(app: &TestApp, console: &Console, path: &str) -> Vec<(Stri
 /// console request under the person, refused ones too.
 const TOUCHED_BY_ANY_REQUEST: [&str; 2] = ["staff_sessions", "audit_entries"];
 
-fn without_touched(mut tables: BTreeMap<String, String>) -> BTreeMap<String, String> {
+pub(crate) fn without_touched(mut tables: BTreeMap<String, String>) -> BTreeMap<String, String> {
     for table in TOUCHED_BY_ANY_REQUEST {
         tables.remove(table);
     }
@@ -258,49 +257,6 @@ async fn every_state_change_needs_the_session_s_token_from_the_console_s_own_sit
     assert_eq!(
         console.get("/console/account").await.status(),
         StatusCode::OK
-    );
-    app.stop().await;
-}
-
-#[tokio::test]
-async fn another_clinic_s_patient_is_not_found_on_the_sandbox_phone() {
-    let app = TestApp::spawn().await;
-    let other_key = app.other_clinic_key().await;
-    let theirs = app
-        .request(
-            Method::PUT,
-            "/v1/patients/theirs-1",
-            &other_key,
-            Some(json!({ "name": "Their Patient", "phone": "+972541110000" })),
-        )
-        .await;
-    assert!(theirs.status().is_success());
-    let console = app.console(ApiKeyRole::Admin).await;
-
-    let page = console.get("/console/sandbox/phone?patient=theirs-1").await;
-    let answer = console
-        .post(
-            "/console/sandbox/phone/answer",
-            &[
-                ("patient", "theirs-1"),
-                ("channel", "sms"),
-                ("kind", "text"),
-                ("text", "hi"),
-            ],
-        )
-        .await;
-
-    assert_eq!(page.status(), StatusCode::NOT_FOUND);
-    assert_eq!(answer.status(), StatusCode::NOT_FOUND);
-    let page = page.text().await.unwrap_or_default();
-    assert!(!page.contains("Their Patient") && !page.contains("+972541110000"));
-    let theirs = app
-        .request(Method::GET, "/v1/conversations", &other_key, None)
-        .await;
-    let theirs = theirs.text().await.unwrap_or_default();
-    assert!(
-        !theirs.contains("theirs-1"),
-        "nothing reached them: {theirs}"
     );
     app.stop().await;
 }
@@ -407,168 +363,4 @@ async fn passwords_never_reach_the_log_even_at_trace_level() {
             assert!(!text.contains(&password[..10]), "part of {password} logged");
         }
     }
-}
-
-/// Ids of the other clinic's things, of each kind a console route takes.
-struct TheirIds {
-    patient: String,
-    conversation: String,
-    notification: String,
-    callback: String,
-    message: String,
-    staff: String,
-}
-
-/// The clinic `other` with a patient whose call failed (a notification and a callback task),
-/// a patient who sent a photo (a conversation and a message with media), and a staff member.
-async fn their_things(app: &TestApp) -> TheirIds {
-    let key = app.other_clinic_key().await;
-    let clinic = app.store.clinic_by_slug("other").await.expect("clinic");
-    let admin = app
-        .store
-        .create_api_key(&clinic.id, ApiKeyRole::Admin, jiff::Timestamp::now())
-        .await
-        .expect("key");
-    let unanswered =
-        json!({ "name": "Their Moshe", "phone": "+972500000004", "channels": ["voice"] });
-    let writer = json!({ "name": "Their Dana", "phone": "+972541110000" });
-    for (id, patient) in [("theirs-1", unanswered), ("theirs-2", writer)] {
-        let saved = app
-            .request(
-                Method::PUT,
-                &format!("/v1/patients/{id}"),
-                &key,
-                Some(patient),
-            )
-            .await;
-        assert!(saved.status().is_success());
-    }
-    let notification = app
-        .notify_as(
-            &key,
-            json!({ "patient_id": "theirs-1", "topic": "general", "body": "Call us" }),
-        )
-        .await;
-    app.wait_until_as(&key, &notification, |n| n["status"] == "failed")
-        .await;
-    let photo = json!({ "channel": "whatsapp", "from": "+972541110000", "image": {} });
-    let sent = app
-        .request(Method::POST, "/sandbox/inbound", &admin, Some(photo))
-        .await;
-    assert_eq!(sent.status(), StatusCode::ACCEPTED);
-    let get = async |path: &str| -> serde_json::Value {
-        let answer = app.request(Method::GET, path, &admin, None).await;
-        answer.json().await.expect("JSON")
-    };
-    let callbacks = get("/v1/callbacks").await;
-    // The clinic's automatic answer to the photo goes out in the background: wait until it was
-    // read, its last change, so that nothing moves while the test looks.
-    let conversation = wait::within(Duration::from_secs(10))
-        .until(async || {
-            let conversation = get("/v1/conversations/theirs-2").await;
-            let answered = conversation["messages"].as_array().is_some_and(|all| {
-                all.iter()
-                    .any(|m| m["direction"] == "outbound" && m["status"] == "read")
-            });
-            if answered {
-                Ok(conversation)
-            } else {
-                Err(format!("not answered yet: {conversation:#}"))
-            }
-        })
-        .await;
-    let message = conversation["messages"]
-        .as_array()
-        .and_then(|all| all.iter().find(|m| m["direction"] == "inbound"))
-        .and_then(|m| m["id"].as_str())
-        .expect("their patient's message")
-        .to_owned();
-    let member = app
-        .staff_member_of(
-            "other",
-            "ruth@other.example",
-            ApiKeyRole::Staff,
-            UiLanguage::En,
-        )
-        .await;
-    TheirIds {
-        patient: "theirs-1".to_owned(),
-        conversation: "theirs-2".to_owned(),
-        notification,
-        callback: callbacks["items"][0]["id"]
-            .as_str()
-            .or_else(|| callbacks[0]["id"].as_str())
-            .unwrap_or_else(|| panic!("their callback task: {callbacks:#}"))
-            .to_owned(),
-        message,
-        staff: member.id.as_str().to_owned(),
-    }
-}
-
-/// `path` with its parameter filled with the other clinic's id of that kind.
-fn theirs(path: &str, ids: &TheirIds) -> String {
-    let id = if path.starts_with("/console/patients/") {
-        &ids.patient
-    } else if path.starts_with("/console/inbox/") {
-        &ids.conversation
-    } else if path.starts_with("/console/notifications/") {
-        &ids.notification
-    } else if path.starts_with("/console/callbacks/") {
-        &ids.callback
-    } else if path.starts_with("/console/media/") {
-        &ids.message
-    } else if path.starts_with("/console/settings/staff/") {
-        &ids.staff
-    } else {
-        panic!("{path}: which kind of id is this? Add it to `theirs` and `their_things`")
-    };
-    let open = path.find('{').expect("a parameter");
-    let close = path.find('}').expect("its end");
-    format!("{}{id}{}", &path[..open], &path[close + 1..])
-}
-
-#[tokio::test]
-async fn another_clinic_s_ids_are_not_found_on_any_console_page_and_change_nothing() {
-    let app = TestApp::spawn().await;
-    let ids = their_things(&app).await;
-    let console = app.console(ApiKeyRole::Admin).await;
-    let before = without_touched(snapshot::tables(app.database_url()).await);
-    let mut checked = Vec::new();
-    for route in console_routes()
-        .into_iter()
-        .filter(|r| r.path.contains('{'))
-    {
-        if PUBLIC.contains(&route.path.as_str()) {
-            continue;
-        }
-        let path = theirs(&route.path, &ids);
-        if route.get {
-            let answer = console.get(&path).await;
-            assert_eq!(answer.status(), StatusCode::NOT_FOUND, "GET {path}");
-            let page = answer.text().await.unwrap_or_default();
-            assert!(
-                !page.contains("Their "),
-                "GET {path} shows their data: {page}"
-            );
-        }
-        if route.post {
-            // A form with the session's token: not found, or refused as incomplete before
-            // anything is looked up; never done.
-            let answer = console.post(&path, &[]).await;
-            let status = answer.status();
-            assert!(
-                [StatusCode::NOT_FOUND, StatusCode::BAD_REQUEST].contains(&status),
-                "POST {path}: {status}"
-            );
-        }
-        checked.push(path);
-    }
-    let after = without_touched(snapshot::tables(app.database_url()).await);
-    assert_eq!(
-        snapshot::changed(&before, &after),
-        Vec::<String>::new(),
-        "tables changed by {checked:?}"
-    );
-    assert!(checked.len() >= 5, "{checked:?}");
-    app.stop().await;
 }
