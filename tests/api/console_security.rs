@@ -1,8 +1,9 @@
 //! The console's security rules, checked on every route it has, not on a sample: the list of
-//! routes is read from the files under `src/console/`, so a page added later is covered without a line
-//! here. No page opens without a session; no state changes without the session's form token
-//! from the console's own site, and a refused form leaves every table as it was; another
-//! clinic's ids are not found (`console_isolation`); passwords never reach the log.
+//! routes is read from the files under `src/console/`, so a page added later is covered
+//! without a line here. No page opens without a session; no state changes without the
+//! session's form token from the console's own site, and a refused form leaves every table as
+//! it was; another clinic's ids are not found (`console_isolation`); passwords never reach the
+//! log.
 
 use std::collections::BTreeMap;
 use std::io::Write;
