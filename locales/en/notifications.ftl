@@ -52,3 +52,4 @@ notifications-event-secure_link = Secure link
 notifications-event-conversation = Conversation
 notifications-event-patient_message = Patient's message
 notifications-event-auto_reply = Automatic reply
+notifications-id = Id

@@ -52,3 +52,4 @@ notifications-event-secure_link = קישור מאובטח
 notifications-event-conversation = שיחה
 notifications-event-patient_message = הודעת מטופל
 notifications-event-auto_reply = תשובה אוטומטית
+notifications-id = מזהה

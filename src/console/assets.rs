@@ -20,6 +20,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../assets/console/console.js"),
     ),
     (
+        "segments.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/console/segments.js"),
+    ),
+    (
         "channels.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/console/channels.js"),

@@ -12,6 +12,7 @@ mod drain;
 mod handover;
 mod heartbeat;
 mod plan;
+mod preview;
 mod round;
 
 use std::collections::HashMap;
@@ -23,7 +24,8 @@ use jiff::Timestamp;
 use tokio::sync::{Notify, watch};
 
 pub use heartbeat::Heartbeat;
-pub use plan::{PlanInputs, plan};
+pub use plan::{PlanInputs, plan, routing};
+pub use preview::{Preview, PreviewDraft, delivery_rules, preview};
 
 use self::handover::{Carrying, Handover};
 use self::round::Round;
@@ -73,11 +75,7 @@ impl Dispatcher {
         wake: Arc<Notify>,
         secure_links: Arc<SecureLinks>,
     ) -> Self {
-        let rules = DeliveryRules {
-            max_tries_per_channel: config.max_tries_per_channel,
-            unanswered_call_retry_after: Duration::from_millis(config.unanswered_call_retry_ms),
-            timeouts,
-        };
+        let rules = delivery_rules(&config, timeouts);
         let starts_store = store.clone();
         let starts_clock = clock.clone();
         let starts = Batcher::spawn(1024, move |starts: Vec<HandoverStart>| {

@@ -9,8 +9,8 @@ use medrelay_channels::ChannelKind;
 
 use crate::domain::{Clinic, ClinicHours, Patient, Sensitivity};
 use crate::policy::{
-    self, ChannelSuspension, Decision, DeliveryRules, KnownFact, MessagingHours, NotificationFacts,
-    WhatsAppContent, privacy,
+    self, ChannelPlan, ChannelSuspension, Decision, DeliveryRules, KnownFact, MessagingHours,
+    NotificationFacts, WhatsAppContent, privacy,
 };
 use crate::store::ClaimedNotification;
 
@@ -30,8 +30,9 @@ pub struct PlanInputs<'a> {
     pub whatsapp_window_open: bool,
 }
 
-/// What happens next to the notification, with the reasons for the audit trail.
-pub fn plan(inputs: &PlanInputs<'_>, rules: &DeliveryRules, now: Timestamp) -> Decision {
+/// The channels that may carry the notification, in order, with each one left out and why: the
+/// first half of [`plan`], which the console's routing preview shows as it is.
+pub fn routing(inputs: &PlanInputs<'_>) -> ChannelPlan {
     let notification = inputs.notification;
     // A content-free notice goes on WhatsApp as an approved template.
     let whatsapp = if notification.template.is_some()
@@ -59,6 +60,13 @@ pub fn plan(inputs: &PlanInputs<'_>, rules: &DeliveryRules, now: Timestamp) -> D
     {
         policy::skip_sms_for_overlong_text(&mut plan, body);
     }
+    plan
+}
+
+/// What happens next to the notification, with the reasons for the audit trail.
+pub fn plan(inputs: &PlanInputs<'_>, rules: &DeliveryRules, now: Timestamp) -> Decision {
+    let notification = inputs.notification;
+    let plan = routing(inputs);
     let facts = NotificationFacts {
         status: notification.status,
         priority: notification.priority,

@@ -33,8 +33,9 @@ fn link(page: &str, prefix: &str) -> String {
     let at = page
         .find(prefix)
         .unwrap_or_else(|| panic!("{prefix} in {page}"));
-    let end = page[at..].find('"').expect("closing quote");
-    page[at..at + end].to_owned()
+    let start = at + prefix.len();
+    let end = page[start..].find('"').expect("closing quote");
+    page[at..start + end].to_owned()
 }
 
 /// How many staff replies the clinic has sent.
@@ -220,5 +221,52 @@ async fn a_staff_member_of_another_clinic_never_sees_its_conversations() {
         assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{action}");
     }
     assert_eq!(staff_replies(&app).await, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_same_reply_form_sent_twice_sends_one_reply() {
+    let app = TestApp::spawn().await;
+    dana_writes(&app, "Can I come at 9 instead?").await;
+    let console = app.console(ApiKeyRole::Staff).await;
+    let thread = link(&console.page("/console/inbox").await, "/console/inbox/pat_");
+    let page = console.page(&thread).await;
+    let once = link(&page, "name=\"once\" value=\"").replace("name=\"once\" value=\"", "");
+    let once = once.as_str();
+    let form = [
+        ("text", "Yes, 9 is fine"),
+        ("right_patient", "yes"),
+        ("once", once),
+    ];
+
+    let first = console.post(&format!("{thread}/reply"), &form).await;
+    let second = console.post(&format!("{thread}/reply"), &form).await;
+
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    assert_eq!(second.status(), StatusCode::SEE_OTHER);
+    received(&app, "Yes, 9 is fine").await;
+    assert_eq!(staff_replies(&app).await, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_inbox_reads_right_to_left_in_hebrew() {
+    let app = TestApp::spawn().await;
+    dana_writes(&app, "Can I come at 8 instead?").await;
+    let member = app
+        .staff_member_of(
+            "hadar",
+            "rivka@hadar.example",
+            ApiKeyRole::Staff,
+            UiLanguage::He,
+        )
+        .await;
+    let console = Console::sign_in(&app.base, member).await;
+
+    let inbox = console.page("/console/inbox").await;
+    let thread = console.page(&link(&inbox, "/console/inbox/pat_")).await;
+
+    assert!(inbox.contains("dir=\"rtl\"") && inbox.contains("תיבת הודעות"));
+    assert!(thread.contains("שליחת התשובה") && thread.contains("Dana Levi"));
     app.stop().await;
 }

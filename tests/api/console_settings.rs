@@ -363,3 +363,136 @@ async fn a_topic_breaking_the_apis_rules_is_refused_with_the_same_rules() {
     assert!(page.contains("may be true only for a sensitive topic"));
     app.stop().await;
 }
+
+/// A template's form: every channel filled, the SMS text as given.
+fn template_form(sms: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("params", String::new()),
+        ("whatsapp_name", "clinic_note".to_owned()),
+        ("whatsapp_parameters", "clinic".to_owned()),
+        ("whatsapp_text", "הודעה מ{{clinic}}".to_owned()),
+        ("sms_text", sms.to_owned()),
+        ("email_subject", "הודעה מהמרפאה".to_owned()),
+        ("email_text", "שלום {{patient}}".to_owned()),
+        ("voice_text", "שלום {{patient}}".to_owned()),
+    ]
+}
+
+#[tokio::test]
+async fn a_hebrew_sms_template_shows_its_ucs2_segment_count() {
+    let app = TestApp::spawn().await;
+    let admin = app.console(ApiKeyRole::Admin).await;
+    let sms = "ש".repeat(71);
+    let form = template_form(&sms);
+    let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    let saved = admin
+        .post("/console/settings/templates/clinic_note/he", &fields)
+        .await;
+
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let page = admin
+        .page("/console/settings/templates/clinic_note/he")
+        .await;
+    assert!(
+        page.contains("<span data-seg=\"segments\">2</span>"),
+        "71 UCS-2 units are 2 segments"
+    );
+    assert!(page.contains("<span data-seg=\"encoding\">UCS-2</span>"));
+    assert!(page.contains("<span data-seg=\"units\">71</span>"));
+    assert!(page.contains("/console/assets/segments.js"));
+    let list = admin.page("/console/settings/templates").await;
+    assert!(list.contains("clinic_note"));
+    let api: serde_json::Value = app
+        .request(
+            reqwest::Method::GET,
+            "/v1/templates/clinic_note/he",
+            &app.key,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(api["sms"]["text"], sms);
+    assert_eq!(api["sms_info"]["segments"], 2);
+    let script = admin.get("/console/assets/segments.js").await;
+    assert_eq!(script.status(), StatusCode::OK);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn seventy_hebrew_characters_fit_one_segment_and_a_latin_text_counts_as_gsm7() {
+    let app = TestApp::spawn().await;
+    let admin = app.console(ApiKeyRole::Admin).await;
+    for (name, sms, segments, encoding) in [
+        ("seventy", "ש".repeat(70), "1", "UCS-2"),
+        ("latin", "a".repeat(161), "2", "GSM-7"),
+    ] {
+        let form = template_form(&sms);
+        let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let path = format!("/console/settings/templates/{name}/he");
+        assert_eq!(
+            admin.post(&path, &fields).await.status(),
+            StatusCode::SEE_OTHER
+        );
+
+        let page = admin.page(&path).await;
+
+        assert!(
+            page.contains(&format!("<span data-seg=\"segments\">{segments}</span>")),
+            "{name}"
+        );
+        assert!(
+            page.contains(&format!("<span data-seg=\"encoding\">{encoding}</span>")),
+            "{name}"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_template_breaking_the_apis_rules_is_refused_and_a_quick_reply_is_saved() {
+    let app = TestApp::spawn().await;
+    let admin = app.console(ApiKeyRole::Admin).await;
+    let mut form = template_form("שלום {{nobody}}");
+    form[1].1 = "Not A Meta Name".to_owned();
+    let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    let refused = admin
+        .post("/console/settings/templates/clinic_note/he", &fields)
+        .await;
+
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("whatsapp.name") && page.contains("sms.text"));
+
+    let reply = admin
+        .post(
+            "/console/settings/quick-replies",
+            &[
+                ("name", "call_us"),
+                ("text-he", "נא להתקשר למרפאה"),
+                ("text-en", "Please call the clinic"),
+                ("text-ar", ""),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status(), StatusCode::SEE_OTHER);
+    let api: serde_json::Value = app
+        .request(
+            reqwest::Method::GET,
+            "/v1/quick-replies/call_us",
+            &app.key,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        api["texts"],
+        serde_json::json!({"he": "נא להתקשר למרפאה", "en": "Please call the clinic"})
+    );
+    app.stop().await;
+}

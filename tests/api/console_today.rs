@@ -73,6 +73,10 @@ async fn a_failed_notification_an_unanswered_call_and_a_paused_channel_are_liste
     assert!(failures.contains("<td>SMS</td>"), "{failures}");
     let callbacks = section(&page, "Callbacks to make");
     assert!(callbacks.contains("<bdi>Moshe Azulay</bdi>"), "{callbacks}");
+    assert!(
+        callbacks.contains(r#"<a href="/console/callbacks/"#),
+        "to the task: {callbacks}"
+    );
     let channels = section(&page, "Channels paused by a provider problem");
     assert!(channels.contains("WhatsApp is paused until"), "{channels}");
     assert!(!page.contains("Nothing needs a person"));
@@ -104,6 +108,10 @@ async fn conversations_past_the_response_target_come_apart_from_those_still_in_t
 
     let overdue = section(&page, "Past the response target");
     assert!(overdue.contains("<bdi>Yael Katz</bdi>"), "{overdue}");
+    assert!(
+        overdue.contains(r#"<a href="/console/inbox/pat_"#),
+        "to the thread: {overdue}"
+    );
     assert!(
         overdue.contains("waiting since 2026-11-02 10:00"),
         "{overdue}"

@@ -2,6 +2,7 @@
 //! default; a fresh PostgreSQL database when `MEDRELAY_TEST_POSTGRES_URL` is set) and talks to it
 //! over HTTP, the way a booking system would.
 
+mod console_appointments;
 mod console_audit;
 mod console_harness;
 mod console_isolation;
@@ -21,6 +22,8 @@ mod callbacks;
 mod channels;
 mod clinic_inbound;
 mod clinic_settings;
+mod console_patients;
+mod console_send;
 mod console_callbacks;
 mod console_inbox;
 mod console_notifications;

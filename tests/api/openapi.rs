@@ -14,6 +14,9 @@ const UNDOCUMENTED_ROUTES: &[&str] = &[
     "/docs/redoc.standalone.js",
     "/sandbox/meta",
     "/sandbox/twilio",
+    // The staff console: pages for people in a browser, not the API (`/` leads there).
+    "/console",
+    "/\"",
 ];
 
 const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];

@@ -21,6 +21,7 @@ mod harness;
 mod console_harness;
 
 mod checks;
+mod inbox;
 mod flows;
 mod pages;
 mod reception;

@@ -29,7 +29,7 @@ mod patients;
 mod stats;
 mod templates;
 mod topics;
-mod transcript;
+pub(crate) mod transcript;
 mod webhooks;
 
 use utoipa_axum::router::OpenApiRouter;

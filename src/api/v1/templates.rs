@@ -15,14 +15,11 @@ use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::api::json::ApiJson;
 use crate::api::problem::{ApiError, FieldError};
-use crate::domain::{Clinic, Language};
+use crate::domain::Clinic;
 use crate::policy::templates::{
-    self, Flaw, OwnTemplate, QuickReply, Source, TEMPLATE_NAME_RULE, TemplateCopy,
+    self, Flaw, OwnTemplate, QuickReply, SMS_SEGMENTS_WARNING, Source, TemplateCopy,
 };
 use crate::store::ApiKeyRole;
-
-/// Past this many SMS segments a template is flagged: every segment is billed as one message.
-const SMS_SEGMENTS_WARNING: usize = 3;
 
 fn invalid(flaws: Vec<Flaw>) -> ApiError {
     ApiError::Invalid(
@@ -35,17 +32,11 @@ fn invalid(flaws: Vec<Flaw>) -> ApiError {
 
 /// The name (and language) in a path, checked before anything is read or written.
 fn checked_path(name: &str, language: Option<&str>) -> Result<(), ApiError> {
-    let mut errors = Vec::new();
-    if !templates::is_template_name(name) {
-        errors.push(FieldError::new("name", TEMPLATE_NAME_RULE));
-    }
-    if language.is_some_and(|l| Language::parse(l).is_none()) {
-        errors.push(FieldError::new("language", Language::RULE));
-    }
-    if errors.is_empty() {
+    let flaws = templates::check_name_and_language(name, language);
+    if flaws.is_empty() {
         Ok(())
     } else {
-        Err(ApiError::Invalid(errors))
+        Err(invalid(flaws))
     }
 }
 
@@ -284,30 +275,7 @@ pub(super) struct QuickReplyBody {
 impl QuickReplyBody {
     /// One checked copy per language.
     fn copies(self, max_chars: usize) -> Result<Vec<(String, QuickReply)>, ApiError> {
-        let mut errors = Vec::new();
-        if self.texts.is_empty() {
-            errors.push(FieldError::new(
-                "texts",
-                "give a text in at least one language",
-            ));
-        }
-        let mut copies = Vec::new();
-        for (language, text) in self.texts {
-            let field = format!("texts.{language}");
-            if Language::parse(&language).is_none() {
-                errors.push(FieldError::new(field, Language::RULE));
-                continue;
-            }
-            let reply = QuickReply { text };
-            let flaws = templates::check_quick_reply(&field, &reply, max_chars);
-            errors.extend(flaws.into_iter().map(|f| FieldError::new(f.field, f.rule)));
-            copies.push((language, reply));
-        }
-        if errors.is_empty() {
-            Ok(copies)
-        } else {
-            Err(ApiError::Invalid(errors))
-        }
+        templates::quick_reply_copies(self.texts, max_chars).map_err(invalid)
     }
 }
 

@@ -20,7 +20,7 @@ use crate::transcript::{CONTENT_SECURITY_POLICY, Format, Transcript, TranscriptC
 
 /// The most messages of each kind (sent, received, callbacks) one transcript holds: past that,
 /// the period must be shorter, rather than the transcript silently incomplete.
-const MOST_ITEMS: u32 = 5000;
+pub(crate) const MOST_ITEMS: u32 = 5000;
 
 const FORMAT_RULE: &str = "must be html or pdf";
 const NOT_ACCEPTABLE: &str =
@@ -103,7 +103,7 @@ pub(super) async fn get_transcript(
 
 /// The transcript of `records` as a file of `format`, topics as sensitive as the clinic has
 /// them now.
-async fn made(
+pub(crate) async fn made(
     state: &AppState,
     clinic: &Clinic,
     records: TranscriptRecords,
@@ -212,7 +212,12 @@ fn quality(accept: &str, kind: &str, subtype: &str) -> f32 {
 }
 
 /// The answer: never stored by a cache, a page that may load nothing, a PDF named by its day.
-fn answer(format: Format, body: Vec<u8>, generated_at: Timestamp, clinic: &Clinic) -> Response {
+pub(crate) fn answer(
+    format: Format,
+    body: Vec<u8>,
+    generated_at: Timestamp,
+    clinic: &Clinic,
+) -> Response {
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(

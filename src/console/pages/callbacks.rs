@@ -13,7 +13,7 @@ use super::notifications::at;
 use crate::api::AppState;
 use crate::api::v1::callbacks::checked_outcome;
 use crate::console::page::{Chrome, ConsoleError, render};
-use crate::console::session::{CsrfForm, SignedIn};
+use crate::console::session::{CsrfForm, NoFields, SignedIn};
 use crate::domain::{CallbackOutcome, CallbackStatus, CallbackTaskId};
 use crate::store::{CallbackView, StoreError};
 
@@ -184,9 +184,6 @@ async fn conflict(
     page.error = Some(why);
     Ok((StatusCode::CONFLICT, render(&page)?).into_response())
 }
-
-#[derive(Debug, Deserialize)]
-pub(in crate::console) struct NoFields {}
 
 /// The signed-in person takes the task: they call now.
 pub(in crate::console) async fn claim(

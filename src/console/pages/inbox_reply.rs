@@ -15,7 +15,7 @@ use crate::api::v1::conversation_reply::{Said, StaffAnswer, answer_patient, plan
 use crate::api::v1::conversations::label_change;
 use crate::console::page::{ConsoleError, render};
 use crate::console::right_patient::RightPatient;
-use crate::console::session::CsrfForm;
+use crate::console::session::{CsrfForm, NoFields};
 use crate::domain::PatientId;
 
 #[derive(Debug, Deserialize)]
@@ -112,9 +112,6 @@ pub(in crate::console) async fn reply(
         Err(error) => refused(&state, &signed, &id, &form, refusal(error)?).await,
     }
 }
-
-#[derive(Debug, Deserialize)]
-pub(in crate::console) struct NoFields {}
 
 /// Marks every waiting message handled by the signed-in person.
 pub(in crate::console) async fn handled(

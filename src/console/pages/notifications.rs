@@ -18,9 +18,9 @@ use crate::api::v1::notification_query::{decode_cursor, encode_cursor};
 use crate::api::v1::notifications::why_not_cancellable;
 use crate::console::i18n::Tr;
 use crate::console::page::{Chrome, ConsoleError, render};
-use crate::console::session::{CsrfForm, SignedIn};
+use crate::console::session::{CsrfForm, NoFields, SignedIn};
 use crate::domain::{NotificationId, NotificationStatus};
-use crate::store::{NotificationFilter, NotificationRecord, StoreError};
+use crate::store::{AttemptRecord, NotificationFilter, NotificationRecord, StoreError};
 
 /// Rows a page of the list shows.
 const PAGE_SIZE: u32 = 50;
@@ -262,10 +262,8 @@ impl DetailPage {
         let zone = signed.clinic.timezone.zone();
         let attempts = n.attempts.clone().unwrap_or_default();
         let events = n.events.clone().unwrap_or_default();
-        let mut chrome = Chrome::new(signed, "notifications", "notifications-detail-title");
-        chrome.title = format!("{} {}", chrome.title, n.id);
         Self {
-            chrome,
+            chrome: Chrome::new(signed, "notifications", "notifications-detail-title"),
             cancellable: matches!(
                 n.status,
                 NotificationStatus::Scheduled | NotificationStatus::Queued
@@ -288,28 +286,7 @@ impl DetailPage {
             },
             attempts: attempts
                 .into_iter()
-                .map(|a| AttemptRow {
-                    channel: channel_name(&tr, a.channel),
-                    error: match (a.error_code, a.error_text) {
-                        (None, None) => None,
-                        (code, text) => Some(
-                            [code, text]
-                                .into_iter()
-                                .flatten()
-                                .collect::<Vec<_>>()
-                                .join(": "),
-                        ),
-                    },
-                    started: at(a.created_at, &zone),
-                    ended: a
-                        .failed_at
-                        .or(a.read_at)
-                        .or(a.delivered_at)
-                        .or(a.accepted_at)
-                        .map(|t| at(t, &zone)),
-                    status: a.status,
-                    sandbox: a.sandbox,
-                })
+                .map(|a| attempt_row(a, &tr, &zone))
                 .collect(),
             events: events
                 .into_iter()
@@ -322,6 +299,34 @@ impl DetailPage {
                 .collect(),
             error: None,
         }
+    }
+}
+
+/// An attempt: its channel and status, the provider's code and words when it failed, and when
+/// it started and last changed.
+fn attempt_row(a: AttemptRecord, tr: &Tr, zone: &TimeZone) -> AttemptRow {
+    let error = match (a.error_code, a.error_text) {
+        (None, None) => None,
+        (code, text) => Some(
+            [code, text]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(": "),
+        ),
+    };
+    AttemptRow {
+        channel: channel_name(tr, a.channel),
+        error,
+        started: at(a.created_at, zone),
+        ended: a
+            .failed_at
+            .or(a.read_at)
+            .or(a.delivered_at)
+            .or(a.accepted_at)
+            .map(|t| at(t, zone)),
+        status: a.status,
+        sandbox: a.sandbox,
     }
 }
 
@@ -344,9 +349,6 @@ pub(in crate::console) async fn detail(
     }
     render(&page)
 }
-
-#[derive(Debug, Deserialize)]
-pub(in crate::console) struct NoFields {}
 
 /// Cancels a notification no provider may have yet, as the signed-in person.
 pub(in crate::console) async fn cancel(

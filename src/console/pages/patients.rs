@@ -286,6 +286,40 @@ pub(in crate::console) async fn change_channels(
     Ok(Redirect::to(&format!("/console/patients/{}#channels", urlencode(&id))).into_response())
 }
 
+/// The patient's transcript, every message to and from them until now, as
+/// `GET /v1/patients/{id}/transcript` makes it (`?format=pdf` for the PDF).
+pub(in crate::console) async fn transcript(
+    State(state): State<AppState>,
+    signed: SignedIn,
+    Path(id): Path<String>,
+    Query(query): Query<TranscriptQuery>,
+) -> Result<Response, ConsoleError> {
+    use crate::api::v1::transcript::{MOST_ITEMS, answer, made};
+    use crate::transcript::Format;
+    let clinic = &signed.clinic;
+    clinic_patient(&state, clinic, &id).await?;
+    let format = match query.format.as_deref() {
+        Some("pdf") => Format::Pdf,
+        _ => Format::Html,
+    };
+    let now = state.clock.now();
+    let period = crate::store::TranscriptPeriod {
+        from: None,
+        to: now,
+        limit: MOST_ITEMS,
+    };
+    let records = state.store.transcript(&clinic.id, &id, period).await?;
+    let body = made(&state, clinic, records, period, now, format)
+        .await
+        .map_err(|e| ConsoleError::BadForm(e.to_string()))?;
+    Ok(answer(format, body, now, clinic))
+}
+
+#[derive(Debug, Deserialize)]
+pub(in crate::console) struct TranscriptQuery {
+    format: Option<String>,
+}
+
 /// An external id in a path: ids are letters, digits and `-_.:` (intake's rule), so only the
 /// rare other character is escaped.
 pub(super) fn urlencode(id: &str) -> String {
@@ -307,4 +341,5 @@ pub(in crate::console) fn routes() -> axum::Router<crate::api::AppState> {
         .route("/console/patients", get(search_page))
         .route("/console/patients/{id}", get(patient_card))
         .route("/console/patients/{id}/channels", post(change_channels))
+        .route("/console/patients/{id}/transcript", get(transcript))
 }

@@ -47,6 +47,8 @@ impl TodayPage {
 /// A conversation with a message nobody answered yet.
 struct Waiting {
     patient: String,
+    /// The conversation in the inbox.
+    href: String,
     urgent: bool,
     since: String,
     /// What the patient last wrote.
@@ -55,6 +57,8 @@ struct Waiting {
 
 struct Callback {
     patient: String,
+    /// The task's card, where it is claimed and closed.
+    href: String,
     reason: String,
     since: String,
     /// Who took it; `None` while nobody has.
@@ -130,6 +134,7 @@ async fn waiting(
 
 fn waiting_view(c: ConversationRecord, zone: &TimeZone) -> Waiting {
     Waiting {
+        href: format!("/console/inbox/{}", c.patient.id.as_str()),
         patient: c.patient.name,
         urgent: c.urgent_since.is_some(),
         since: c
@@ -157,6 +162,7 @@ async fn callbacks(
     Ok(tasks
         .into_iter()
         .map(|task| Callback {
+            href: format!("/console/callbacks/{}", task.id.as_str()),
             patient: task.patient_name,
             reason: task.reason,
             since: local(task.created_at, zone),

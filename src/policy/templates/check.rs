@@ -211,6 +211,50 @@ pub fn check_quick_reply(field: &str, reply: &QuickReply, max_chars: usize) -> V
     flaws
 }
 
+/// Past this many SMS segments a template is flagged: every segment is billed as one message.
+pub const SMS_SEGMENTS_WARNING: usize = 3;
+
+/// A template's (or quick reply's) name and, for a template, its language, as a path or a form
+/// gives them: checked before anything is read or written.
+pub fn check_name_and_language(name: &str, language: Option<&str>) -> Vec<Flaw> {
+    let mut flaws = Vec::new();
+    if !is_template_name(name) {
+        flaws.push(Flaw::new("name", TEMPLATE_NAME_RULE));
+    }
+    if language.is_some_and(|l| crate::domain::Language::parse(l).is_none()) {
+        flaws.push(Flaw::new("language", crate::domain::Language::RULE));
+    }
+    flaws
+}
+
+/// A quick reply's texts, one per language, each checked: the copies to store, or every broken
+/// rule (fields `texts` and `texts.<language>`).
+pub fn quick_reply_copies(
+    texts: BTreeMap<String, String>,
+    max_chars: usize,
+) -> Result<Vec<(String, QuickReply)>, Vec<Flaw>> {
+    let mut flaws = Vec::new();
+    if texts.is_empty() {
+        flaws.push(Flaw::new("texts", "give a text in at least one language"));
+    }
+    let mut copies = Vec::new();
+    for (language, text) in texts {
+        let field = format!("texts.{language}");
+        if crate::domain::Language::parse(&language).is_none() {
+            flaws.push(Flaw::new(field, crate::domain::Language::RULE));
+            continue;
+        }
+        let reply = QuickReply { text };
+        flaws.extend(check_quick_reply(&field, &reply, max_chars));
+        copies.push((language, reply));
+    }
+    if flaws.is_empty() {
+        Ok(copies)
+    } else {
+        Err(flaws)
+    }
+}
+
 /// The SMS text as a patient would get it, each parameter standing in as its own name and the
 /// clinic as its real name: what the segment count is shown for.
 pub fn sms_sample(copy: &TemplateCopy, clinic: &str) -> String {

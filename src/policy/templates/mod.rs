@@ -21,8 +21,8 @@ use utoipa::ToSchema;
 
 pub use builtin::{builtin, builtin_approved, builtins, email_subject};
 pub use check::{
-    Flaw, TEMPLATE_NAME_RULE, check_copy, check_params, check_quick_reply, is_template_name,
-    sms_sample,
+    Flaw, SMS_SEGMENTS_WARNING, TEMPLATE_NAME_RULE, check_copy, check_name_and_language,
+    check_params, check_quick_reply, is_template_name, quick_reply_copies, sms_sample,
 };
 pub use render::{Rendering, render, render_approved, render_quick_reply};
 

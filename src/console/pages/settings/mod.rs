@@ -3,6 +3,7 @@
 
 pub mod hours;
 pub mod staff;
+pub mod templates;
 pub mod topics;
 
 use askama::Template;
@@ -98,5 +99,26 @@ pub(in crate::console) fn routes() -> axum::Router<crate::api::AppState> {
         .route(
             "/console/settings/topics",
             get(topics::topics_page).post(topics::set_topic),
+        )
+        .route("/console/settings/templates", get(templates::list_page))
+        .route(
+            "/console/settings/templates/new",
+            get(templates::new_template),
+        )
+        .route(
+            "/console/settings/templates/{name}/{language}",
+            get(templates::edit_page).post(templates::save_template),
+        )
+        .route(
+            "/console/settings/templates/{name}/{language}/delete",
+            post(templates::delete_template),
+        )
+        .route(
+            "/console/settings/quick-replies",
+            post(templates::save_quick_reply),
+        )
+        .route(
+            "/console/settings/quick-replies/{name}/delete",
+            post(templates::delete_quick_reply),
         )
 }

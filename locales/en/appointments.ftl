@@ -1,0 +1,40 @@
+appointments-title = Appointments
+appointments-day = Day
+appointments-show = Show
+appointments-previous = ← Previous day
+appointments-next = Next day →
+appointments-bad-day = Choose a day on the calendar.
+appointments-of-day = Appointments on { $day }
+appointments-total = Appointments
+appointments-none = No appointments on this day.
+appointments-col-time = Time
+appointments-col-patient = Patient
+appointments-col-status = Status
+appointments-col-reminders = Reminders
+appointments-no-reminders = No reminders
+appointments-skipped = not sent
+
+appointments-status-booked = Booked
+appointments-status-confirmed = Confirmed by the patient
+appointments-status-cancellation_requested = Patient asked to cancel
+appointments-status-cancelled = Cancelled
+
+appointments-reminder-scheduled = scheduled
+appointments-reminder-queued = about to go
+appointments-reminder-sending = sending
+appointments-reminder-sent = sent
+appointments-reminder-delivered = delivered
+appointments-reminder-read = read
+appointments-reminder-failed = failed
+appointments-reminder-cancelled = cancelled
+appointments-reminder-expired = expired
+
+appointments-before-days-one = 1 day before
+appointments-before-days-two = 2 days before
+appointments-before-days-other = { $n } days before
+appointments-before-hours-one = 1 hour before
+appointments-before-hours-two = 2 hours before
+appointments-before-hours-other = { $n } hours before
+appointments-before-minutes-one = 1 minute before
+appointments-before-minutes-two = 2 minutes before
+appointments-before-minutes-other = { $n } minutes before

@@ -1,0 +1,40 @@
+appointments-title = תורים
+appointments-day = יום
+appointments-show = הצגה
+appointments-previous = → היום הקודם
+appointments-next = היום הבא ←
+appointments-bad-day = יש לבחור יום בלוח השנה.
+appointments-of-day = התורים ביום { $day }
+appointments-total = תורים
+appointments-none = אין תורים ביום זה.
+appointments-col-time = שעה
+appointments-col-patient = מטופל/ת
+appointments-col-status = מצב
+appointments-col-reminders = תזכורות
+appointments-no-reminders = אין תזכורות
+appointments-skipped = לא נשלחה
+
+appointments-status-booked = נקבע
+appointments-status-confirmed = המטופל/ת אישר/ה הגעה
+appointments-status-cancellation_requested = המטופל/ת ביקש/ה לבטל
+appointments-status-cancelled = בוטל
+
+appointments-reminder-scheduled = מתוזמנת
+appointments-reminder-queued = עומדת לצאת
+appointments-reminder-sending = נשלחת
+appointments-reminder-sent = נשלחה
+appointments-reminder-delivered = נמסרה
+appointments-reminder-read = נקראה
+appointments-reminder-failed = נכשלה
+appointments-reminder-cancelled = בוטלה
+appointments-reminder-expired = פג תוקפה
+
+appointments-before-days-one = יום לפני
+appointments-before-days-two = יומיים לפני
+appointments-before-days-other = { $n } ימים לפני
+appointments-before-hours-one = שעה לפני
+appointments-before-hours-two = שעתיים לפני
+appointments-before-hours-other = { $n } שעות לפני
+appointments-before-minutes-one = דקה לפני
+appointments-before-minutes-two = שתי דקות לפני
+appointments-before-minutes-other = { $n } דקות לפני
