@@ -65,6 +65,9 @@ struct TheirIds {
     callback: String,
     message: String,
     staff: String,
+    /// `name/language` of their own template, and the name of their quick reply.
+    template: String,
+    quick_reply: String,
 }
 
 /// The clinic `other` with a patient whose call failed (a notification and a callback task),
@@ -131,6 +134,26 @@ async fn their_things(app: &TestApp) -> TheirIds {
         .and_then(|m| m["id"].as_str())
         .expect("their patient's message")
         .to_owned();
+    let template = json!({
+        "params": ["date"],
+        "whatsapp": { "name": "their_prep", "parameters": ["date"], "text": "Their prep {{date}}" },
+        "sms": { "text": "Their prep {{date}}" },
+        "email": { "subject": "Their prep", "text": "Their prep {{date}}" },
+        "voice": { "text": "Their prep {{date}}" }
+    });
+    let quick_reply = json!({ "texts": { "he": "Their quick reply" } });
+    for (path, body) in [
+        ("/v1/templates/their_prep/he", template),
+        ("/v1/quick-replies/their_reply", quick_reply),
+    ] {
+        let saved = app.request(Method::PUT, path, &admin, Some(body)).await;
+        let status = saved.status();
+        assert!(
+            status.is_success(),
+            "{path}: {status} {}",
+            saved.text().await.unwrap_or_default()
+        );
+    }
     let member = app
         .staff_member_of(
             "other",
@@ -150,6 +173,8 @@ async fn their_things(app: &TestApp) -> TheirIds {
             .to_owned(),
         message,
         staff: member.id.as_str().to_owned(),
+        template: "their_prep/he".to_owned(),
+        quick_reply: "their_reply".to_owned(),
     }
 }
 
@@ -167,11 +192,16 @@ fn theirs(path: &str, ids: &TheirIds) -> String {
         &ids.message
     } else if path.starts_with("/console/settings/staff/") {
         &ids.staff
+    } else if path.starts_with("/console/settings/templates/{name}/{language}") {
+        &ids.template
+    } else if path.starts_with("/console/settings/quick-replies/") {
+        &ids.quick_reply
     } else {
         panic!("{path}: which kind of id is this? Add it to `theirs` and `their_things`")
     };
     let open = path.find('{').expect("a parameter");
-    let close = path.find('}').expect("its end");
+    // The last parameter's end: a template is named by two (`{name}/{language}`).
+    let close = path.rfind('}').expect("its end");
     format!("{}{id}{}", &path[..open], &path[close + 1..])
 }
 
@@ -192,7 +222,14 @@ async fn another_clinic_s_ids_are_not_found_on_any_console_page_and_change_nothi
         let path = theirs(&route.path, &ids);
         if route.get {
             let answer = console.get(&path).await;
-            assert_eq!(answer.status(), StatusCode::NOT_FOUND, "GET {path}");
+            // A template's name is the clinic's own to give: another clinic's name opens this
+            // clinic's blank copy to write (checked below to hold none of theirs).
+            let expected = if route.path.starts_with("/console/settings/templates/") {
+                StatusCode::OK
+            } else {
+                StatusCode::NOT_FOUND
+            };
+            assert_eq!(answer.status(), expected, "GET {path}");
             let page = answer.text().await.unwrap_or_default();
             assert!(
                 !page.contains("Their "),
@@ -205,7 +242,12 @@ async fn another_clinic_s_ids_are_not_found_on_any_console_page_and_change_nothi
             let answer = console.post(&path, &[]).await;
             let status = answer.status();
             assert!(
-                [StatusCode::NOT_FOUND, StatusCode::BAD_REQUEST].contains(&status),
+                [
+                    StatusCode::NOT_FOUND,
+                    StatusCode::BAD_REQUEST,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                ]
+                .contains(&status),
                 "POST {path}: {status}"
             );
         }

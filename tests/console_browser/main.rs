@@ -21,8 +21,8 @@ mod harness;
 mod console_harness;
 
 mod checks;
-mod inbox;
 mod flows;
+mod inbox;
 mod pages;
 mod reception;
 mod reception_flows;
