@@ -365,3 +365,43 @@ async fn passwords_never_reach_the_log_even_at_trace_level() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_idle_session_opens_no_route_and_its_forms_change_nothing() {
+    let clock = std::sync::Arc::new(medrelay::clock::AdjustableClock::default());
+    let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Dana Levi", "phone": "+972541234567" }),
+    )
+    .await;
+    let console = app.console(ApiKeyRole::Admin).await;
+    clock.advance(Duration::from_secs(31 * 60));
+    let before = without_touched(snapshot::tables(app.database_url()).await);
+
+    for route in console_routes() {
+        if PUBLIC.contains(&route.path.as_str()) || route.path.starts_with("/console/sign-") {
+            continue;
+        }
+        let path = concrete(&route.path);
+        if route.get {
+            let answer = console.get(&path).await;
+            assert_eq!(answer.status(), StatusCode::SEE_OTHER, "GET {path}");
+            assert!(
+                location(&answer).starts_with("/console/sign-in"),
+                "GET {path}"
+            );
+        }
+        if route.post {
+            let answer = console.post(&path, &[]).await;
+            let status = answer.status();
+            assert!(
+                status == StatusCode::SEE_OTHER || status == StatusCode::FORBIDDEN,
+                "POST {path} with an ended session: {status}"
+            );
+        }
+    }
+    let after = without_touched(snapshot::tables(app.database_url()).await);
+    assert_eq!(snapshot::changed(&before, &after), Vec::<String>::new());
+    app.stop().await;
+}

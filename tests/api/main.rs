@@ -5,6 +5,7 @@
 mod console_appointments;
 mod console_audit;
 mod console_harness;
+mod console_isolation;
 mod console_sandbox_phone;
 mod console_security;
 mod harness;

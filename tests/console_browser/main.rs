@@ -27,6 +27,7 @@ mod pages;
 mod reception;
 mod reception_flows;
 mod sandbox_phone;
+mod send_flow;
 
 use std::path::PathBuf;
 

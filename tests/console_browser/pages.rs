@@ -19,6 +19,7 @@ const BUILT: &[&str] = &[
     "/console/callbacks",
     "/console/stats",
     "/console/settings",
+    "/console/send",
 ];
 
 async fn every_page_passes(language: UiLanguage) {
