@@ -68,6 +68,8 @@ struct TheirIds {
     /// `name/language` of their own template, and the name of their quick reply.
     template: String,
     quick_reply: String,
+    key: String,
+    webhook: String,
 }
 
 /// The clinic `other` with a patient whose call failed (a notification and a callback task),
@@ -154,6 +156,24 @@ async fn their_things(app: &TestApp) -> TheirIds {
             saved.text().await.unwrap_or_default()
         );
     }
+    let issued = app
+        .store
+        .issue_api_key(&clinic.id, ApiKeyRole::Booking, jiff::Timestamp::now())
+        .await
+        .expect("their key");
+    let endpoint = app
+        .request(
+            Method::POST,
+            "/v1/webhooks",
+            &admin,
+            Some(json!({
+                "url": "https://booking.other.example/hooks",
+                "event_types": crate::booking_webhooks::ALL_TYPES
+            })),
+        )
+        .await;
+    assert_eq!(endpoint.status(), StatusCode::CREATED);
+    let endpoint: serde_json::Value = endpoint.json().await.expect("endpoint");
     let member = app
         .staff_member_of(
             "other",
@@ -175,6 +195,8 @@ async fn their_things(app: &TestApp) -> TheirIds {
         staff: member.id.as_str().to_owned(),
         template: "their_prep/he".to_owned(),
         quick_reply: "their_reply".to_owned(),
+        key: issued.view.id.as_str().to_owned(),
+        webhook: endpoint["id"].as_str().expect("endpoint id").to_owned(),
     }
 }
 
@@ -196,6 +218,10 @@ fn theirs(path: &str, ids: &TheirIds) -> String {
         &ids.template
     } else if path.starts_with("/console/settings/quick-replies/") {
         &ids.quick_reply
+    } else if path.starts_with("/console/settings/keys/") {
+        &ids.key
+    } else if path.starts_with("/console/settings/webhooks/") {
+        &ids.webhook
     } else {
         panic!("{path}: which kind of id is this? Add it to `theirs` and `their_things`")
     };
