@@ -53,21 +53,6 @@ pub const HEBREW_PATIENT: (&str, &str, &str) = ("p-he", "דנה לוי", "+97254
 pub const ENGLISH_PATIENT: (&str, &str, &str) = ("p-en", "John Smith", "+972541234568");
 pub const NOT_ON_WHATSAPP: (&str, &str, &str) = ("p-magic", "אבי כהן", "+972500000001");
 
-/// Faults found on other parts' pages and reported to their owners, as (screenshot name's
-/// start, fault's start): printed while they last, so that a new fault still fails a test and
-/// these do not hide it. Remove a line once its page is fixed.
-const KNOWN: &[(&str, &str)] = &[
-    // The search results' table and the staff table overflow their scrolling wrapper at 375 px.
-    ("flow-patients-found", "at 375 px the page scrolls sideways"),
-    ("settings-staff", "at 375 px the page scrolls sideways"),
-];
-
-fn known(page: &str, fault: &str) -> bool {
-    KNOWN
-        .iter()
-        .any(|(name, start)| page.starts_with(name) && fault.starts_with(start))
-}
-
 pub struct Reception {
     pub app: TestApp,
     pub browser: Browser,
@@ -235,12 +220,8 @@ impl Reception {
         browser.set_window_size(DESKTOP.0, DESKTOP.1).await;
         faults.sort();
         faults.dedup();
-        let (known, new): (Vec<String>, Vec<String>) =
-            faults.into_iter().partition(|fault| known(name, fault));
-        if !known.is_empty() {
-            eprintln!("{}/{name}: known faults, reported: {known:#?}", self.lang);
-        }
-        new.into_iter()
+        faults
+            .into_iter()
             .map(|f| format!("{}/{name}: {f}", self.lang))
             .collect()
     }
