@@ -78,11 +78,7 @@ impl Browser {
         let (chromium, driver) = installed().expect(
             "Chromium and chromedriver are needed (Debian: apt-get install chromium chromium-driver)",
         );
-        let mut command = Command::new(driver);
-        command.arg("--port=0");
-        let driver = Process::spawn(command, "chromedriver", None);
-        let port = driver.line_after("ChromeDriver was started successfully on port ");
-        let port = port.trim().trim_end_matches('.');
+        let (driver, port) = start_driver(&driver);
         let profile = tempfile::tempdir().expect("a profile directory");
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|f| (*f).to_owned()).collect();
         args.push(format!("--user-data-dir={}", profile.path().display()));
@@ -404,4 +400,29 @@ pub(crate) async fn command(request: reqwest::RequestBuilder) -> Result<Value, S
     } else {
         Err(format!("WebDriver: {status}: {answer:#}"))
     }
+}
+
+/// chromedriver on a port of its own, and that port. Given port 0 it picks a free port for IPv6
+/// and then binds IPv4 to the same number, which another process (a browser test running beside
+/// this one) may hold by then: it says so and exits, and is started again.
+fn start_driver(driver: &Path) -> (Process, String) {
+    const STARTED: &str = "ChromeDriver was started successfully on port ";
+    let mut attempts = Vec::new();
+    for _ in 0..5 {
+        let mut command = Command::new(driver);
+        command.arg("--port=0");
+        let process = Process::spawn(command, "chromedriver", None);
+        let seen = process.lines_until(
+            |line| line.trim().starts_with(STARTED) || line.contains("Exiting"),
+            Duration::from_secs(30),
+        );
+        if let Some(port) = seen.last().and_then(|l| l.trim().strip_prefix(STARTED)) {
+            return (process, port.trim().trim_end_matches('.').to_owned());
+        }
+        attempts.push(seen.join("\n"));
+    }
+    panic!(
+        "chromedriver did not start in 5 tries:\n{}",
+        attempts.join("\n---\n")
+    )
 }
