@@ -1,3 +1,7 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use medrelay::clock::{AdjustableClock, Clock, later};
 use medrelay::sandbox::WHATSAPP_NEVER_DELIVERED;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -6,7 +10,15 @@ use crate::harness::{TestApp, body, reminder};
 
 /// Dana, who wrote to the clinic on WhatsApp today: free text may go to her there.
 async fn app_with_dana() -> TestApp {
-    let app = TestApp::spawn().await;
+    dana_writes(TestApp::spawn().await).await
+}
+
+/// [`app_with_dana`] with the application's clock in the test's hands.
+async fn app_with_dana_at(clock: Arc<AdjustableClock>) -> TestApp {
+    dana_writes(TestApp::spawn_with_clock(|_| {}, clock).await).await
+}
+
+async fn dana_writes(app: TestApp) -> TestApp {
     app.patient(
         "p-1",
         json!({ "name": "Dana", "phone": "+972541234567", "email": "dana@example.org" }),
@@ -110,10 +122,9 @@ async fn a_template_is_rendered_in_the_patients_language() {
 
 #[tokio::test]
 async fn a_notification_with_send_at_is_scheduled_then_sent_at_that_time() {
-    let app = app_with_dana().await;
-    // Whole milliseconds: what medrelay stores.
-    let send_at = jiff::Timestamp::from_millisecond(jiff::Timestamp::now().as_millisecond() + 700)
-        .expect("time");
+    let clock = Arc::new(AdjustableClock::default());
+    let app = app_with_dana_at(clock.clone()).await;
+    let send_at = later(clock.now(), Duration::from_secs(3600));
 
     let mut request = body("Fasting from midnight");
     request["send_at"] = json!(send_at.to_string());
@@ -127,9 +138,10 @@ async fn a_notification_with_send_at_is_scheduled_then_sent_at_that_time() {
     let id = receipt["id"].as_str().expect("id");
     assert!(
         app.outbox("+972541234567").await.is_empty(),
-        "nothing goes out before send_at"
+        "nothing goes out an hour before send_at"
     );
 
+    clock.advance(Duration::from_secs(3600));
     let done = app.wait_for(id, &["delivered", "read"]).await;
     let sent_at: jiff::Timestamp = done["attempts"][0]["created_at"]
         .as_str()
