@@ -7,6 +7,11 @@ use std::process::ExitCode;
 
 mod cli;
 
+/// mimalloc: the request path allocates many small, short-lived values (JSON, SQL rows, HTTP
+/// headers) across threads; glibc's malloc spent about 15 % of the gateway's CPU on them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use cli::clinic::{ClinicCommand, clinic_retention, create_clinic, update_clinic};
 use cli::keys::{ApiKeyCommand, create_key, list_keys, revoke_key};

@@ -46,6 +46,11 @@ mod statuses;
 mod submit;
 mod webhooks;
 
+/// mimalloc: the request path allocates many small, short-lived values (JSON, SQL rows, HTTP
+/// headers) across threads; glibc's malloc spent about 15 % of the gateway's CPU on them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::error::Error;
 use std::net::SocketAddr;
 use std::path::PathBuf;
