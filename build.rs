@@ -2,7 +2,7 @@
 //! tests are built, `cfg(browser)` is set and they run; without, they are compiled as ignored,
 //! so `cargo test` lists each by name with what to install.
 //!
-//! Only this file's changes rerun the check, not `PATH`'s: a different `PATH` (e.g. `.ci/run`
+//! Only this file's changes (and the migrations', below) rerun it, not `PATH`'s: a different `PATH` (e.g. `.ci/run`
 //! prepends its tools folder) would otherwise rebuild the whole crate. After installing
 //! Chromium on a machine that built without it, `touch build.rs` (CI installs it first).
 
@@ -10,6 +10,9 @@ use std::path::Path;
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
+    // `sqlx::migrate!` embeds the migration folders but cannot tell cargo about a file added to
+    // them; without this an incremental build keeps the old list of migrations.
+    println!("cargo::rerun-if-changed=migrations");
     println!("cargo::rustc-check-cfg=cfg(browser)");
     let on_path = |names: &[&str]| {
         std::env::var_os("PATH").is_some_and(|path| {
