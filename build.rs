@@ -2,8 +2,8 @@
 //! tests are built, `cfg(browser)` is set and they run; without, they are compiled as ignored,
 //! so `cargo test` lists each by name with what to install.
 //!
-//! Only this file's changes (and the migrations', below) rerun it, not `PATH`'s: a different `PATH` (e.g. `.ci/run`
-//! prepends its tools folder) would otherwise rebuild the whole crate. After installing
+//! Only this file's changes (and the migrations', below) rerun it, not `PATH`'s: a different
+//! `PATH` (e.g. `.ci/run` prepends its tools folder) would otherwise rebuild the whole crate. After installing
 //! Chromium on a machine that built without it, `touch build.rs` (CI installs it first).
 
 use std::path::Path;
