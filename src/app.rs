@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-use crate::api::{self, AppState, FailedAuthLimit, KeyGuard};
+use crate::api::{self, AppState, FailedAuthLimit, KeyGuard, Shared};
 use crate::audit::AuditLog;
 use crate::booking_webhooks::WebhookSender;
 use crate::clock::{SharedClock, SystemClock};
@@ -173,7 +173,7 @@ impl Application {
             config.webhooks.clone(),
             config.fhir.clone(),
         )?);
-        let state = AppState {
+        let state = AppState::new(Shared {
             audit: AuditLog::start(store.clone()),
             store,
             keys: Arc::new(KeyGuard::new(&config.api)),
@@ -187,7 +187,7 @@ impl Application {
             clinic_settings,
             secure_links,
             dispatcher_heartbeat: dispatcher.heartbeat(),
-        };
+        });
         Ok(Self {
             listener,
             state,

@@ -44,8 +44,27 @@ use crate::secure_link::SecureLinks;
 use crate::store::Store;
 use crate::tracking::Tracker;
 
+/// What every handler reads, behind one `Arc`: axum clones the state for each request, and one
+/// reference count is cheaper than the twenty its parts hold (about 1.5 % of the CPU profile).
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+#[derive(Debug)]
+pub struct Shared {
     pub store: Store,
     pub config: Arc<Config>,
     pub clock: SharedClock,
