@@ -117,15 +117,12 @@ async fn one_notification_due(store: &Store, t0: Timestamp) -> NotificationId {
     id
 }
 
-#[tokio::test]
-async fn a_delivery_reported_while_the_dispatcher_decides_stops_its_stale_fallback() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (store, database) = fresh_store(&dir).await;
-    let t0 = Timestamp::from_millisecond(Timestamp::now().as_millisecond()).expect("now");
+/// One notification handed over to WhatsApp through the sandbox at `t0` and accepted as
+/// `wamid.1`, with a delivery deadline one second later.
+async fn whatsapp_accepted(store: &Store, t0: Timestamp) -> (NotificationId, AttemptId) {
     let at = |ms: i64| t0 + SignedDuration::from_millis(ms);
-    let id = one_notification_due(&store, t0).await;
+    let id = one_notification_due(store, t0).await;
 
-    // WhatsApp is handed over and accepted, with a delivery deadline one second later.
     let whatsapp = AttemptId::generate();
     assert_eq!(
         store
@@ -169,6 +166,59 @@ async fn a_delivery_reported_while_the_dispatcher_decides_stops_its_stale_fallba
         .await
         .expect("outcome");
 
+    (id, whatsapp)
+}
+
+#[tokio::test]
+async fn statuses_batched_together_each_touch_only_attempts_of_the_account_that_signed_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (store, database) = fresh_store(&dir).await;
+    let t0 = Timestamp::from_millisecond(Timestamp::now().as_millisecond()).expect("now");
+    let at = |ms: i64| t0 + SignedDuration::from_millis(ms);
+    let (_, whatsapp) = whatsapp_accepted(&store, t0).await;
+    let update = |state, by_attempt: bool, account: &str| StatusUpdate {
+        attempt_id: by_attempt.then(|| whatsapp.as_str().to_owned()),
+        provider_message_id: "wamid.1".into(),
+        state,
+        error_code: None,
+        error_text: None,
+        fact: None,
+        senders: std::sync::Arc::from([account.to_owned()]),
+    };
+
+    // Another clinic's account claims it was read and, by the provider's id, that it failed;
+    // the sandbox's own account says it was sent. One transaction holds all three.
+    let changed = store
+        .apply_statuses(
+            &[
+                update(DeliveryState::Read, true, "another-account"),
+                update(DeliveryState::Failed, false, "another-account"),
+                update(DeliveryState::Sent, true, "sandbox"),
+            ],
+            at(500),
+        )
+        .await
+        .expect("statuses");
+
+    assert_eq!(changed, 1, "only the sandbox's own update counts");
+    let due = store
+        .claim_due("past the deadline", at(2_000), at(32_000), 10)
+        .await
+        .expect("claim");
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].attempts[0].status, AttemptStatus::Sent);
+    store.close().await;
+    database.remove().await.expect("test database dropped");
+}
+
+#[tokio::test]
+async fn a_delivery_reported_while_the_dispatcher_decides_stops_its_stale_fallback() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (store, database) = fresh_store(&dir).await;
+    let t0 = Timestamp::from_millisecond(Timestamp::now().as_millisecond()).expect("now");
+    let at = |ms: i64| t0 + SignedDuration::from_millis(ms);
+    let (id, whatsapp) = whatsapp_accepted(&store, t0).await;
+
     // Past the deadline a dispatcher claims it and decides to fall back to SMS; meanwhile the
     // delivery receipt arrives.
     assert_eq!(
@@ -186,9 +236,10 @@ async fn a_delivery_reported_while_the_dispatcher_decides_stops_its_stale_fallba
         error_code: None,
         error_text: None,
         fact: None,
+        senders: std::sync::Arc::from(["sandbox".to_owned()]),
     };
     store
-        .apply_statuses(&[receipt], &["sandbox".to_owned()], at(2_000))
+        .apply_statuses(&[receipt], at(2_000))
         .await
         .expect("receipt");
     let mut stale = send(

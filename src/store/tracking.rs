@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use medrelay_channels::{ChannelKind, DeliveryState, RecipientFact};
@@ -24,6 +25,10 @@ pub struct StatusUpdate {
     pub error_text: Option<String>,
     /// What a failure taught about the recipient, and until when to trust it.
     pub fact: Option<(RecipientFact, Timestamp)>,
+    /// The senders of the provider account whose signature the update carried: it touches only
+    /// attempts sent through one of them, so one clinic's account cannot speak for another's
+    /// messages.
+    pub senders: Arc<[String]>,
 }
 
 fn attempt_status(state: DeliveryState) -> AttemptStatus {
@@ -42,17 +47,15 @@ impl Store {
     /// change flags the notification for the dispatcher to decide on (fallback after a failure,
     /// a late delivery, one it holds the lease on). Returns how many updates changed something.
     ///
-    /// Only attempts sent through one of `senders` (the provider account whose signature the
-    /// updates carried) are touched: one clinic's account cannot speak for another's messages.
+    /// Each update touches only an attempt sent through one of its own `senders`.
     pub async fn apply_statuses(
         &self,
         updates: &[StatusUpdate],
-        senders: &[String],
         now: Timestamp,
     ) -> Result<usize, StoreError> {
         let _turn = self.background_turn().await;
         let mut tx = self.write.begin().await?;
-        let updates = addressed(&mut tx, updates, senders).await?;
+        let updates = addressed(&mut tx, updates).await?;
         let attempt_ids: Vec<&str> = updates.iter().map(|u| u.attempt_id.as_str()).collect();
         let owners = "SELECT notification_id FROM attempts WHERE id IN ({ids})";
         lock_notifications(self.backend, &mut tx, owners, &attempt_ids).await?;
@@ -73,9 +76,6 @@ impl Store {
         .await?;
         for row in lookup {
             let row = LookupRow::from_row(&row)?;
-            if !senders.contains(&row.sender) {
-                continue;
-            }
             let status = AttemptStatus::parse(&row.status)
                 .ok_or_else(|| StoreError::Corrupt(format!("attempt status {}", row.status)))?;
             notifications.insert(
@@ -92,6 +92,7 @@ impl Store {
                 TrackedAttempt {
                     notification: row.notification_id,
                     channel: row.channel,
+                    sender: row.sender,
                     address,
                     status,
                     update: None,
@@ -109,6 +110,9 @@ impl Store {
             let Some(attempt) = attempts.get_mut(attempt_id) else {
                 continue;
             };
+            if !update.senders.contains(&attempt.sender) {
+                continue;
+            }
             let new = attempt_status(update.state);
             if new.progress() <= attempt.status.progress() {
                 continue;
@@ -265,12 +269,11 @@ columns! {
 }
 
 /// Each update with the attempt it names: by our attempt id when the provider echoed it, else by
-/// the provider's message id among the attempts sent through `senders`. An update that names no
-/// attempt of ours is left out.
+/// the provider's message id among the attempts sent through the update's senders. An update
+/// that names no attempt of ours is left out.
 async fn addressed<'u>(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     updates: &'u [StatusUpdate],
-    senders: &[String],
 ) -> Result<Vec<Addressed<'u>>, StoreError> {
     let unnamed: Vec<ProviderMessage> = updates
         .iter()
@@ -287,19 +290,25 @@ async fn addressed<'u>(
         &unnamed,
     )
     .await?;
-    let mut by_provider_id = HashMap::new();
+    let mut by_provider_id: HashMap<String, Vec<(String, String)>> = HashMap::new();
     for row in &rows {
         let (id, provider_message_id, sender) = <(String, String, String)>::from_row(row)?;
-        if senders.contains(&sender) {
-            by_provider_id.insert(provider_message_id, id);
-        }
+        by_provider_id
+            .entry(provider_message_id)
+            .or_default()
+            .push((id, sender));
     }
     Ok(updates
         .iter()
         .filter_map(|update| {
             let attempt_id = match &update.attempt_id {
                 Some(id) => id.clone(),
-                None => by_provider_id.get(&update.provider_message_id)?.clone(),
+                None => by_provider_id
+                    .get(&update.provider_message_id)?
+                    .iter()
+                    .find(|(_, sender)| update.senders.contains(sender))?
+                    .0
+                    .clone(),
             };
             Some(Addressed { attempt_id, update })
         })
@@ -343,6 +352,8 @@ struct LookupRow {
 struct TrackedAttempt<'a> {
     notification: String,
     channel: String,
+    /// The account's sender it went through: only that account may report on it.
+    sender: String,
     /// Where the attempt went: the patient's phone, or email for email.
     address: Option<String>,
     status: AttemptStatus,

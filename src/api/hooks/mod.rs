@@ -125,6 +125,7 @@ pub(super) async fn apply(
     senders: &[String],
 ) -> Result<(), ApiError> {
     let now = state.clock.now();
+    let senders: Arc<[String]> = Arc::from(senders);
     let updates: Vec<StatusUpdate> = statuses
         .into_iter()
         .map(|status| StatusUpdate {
@@ -136,10 +137,11 @@ pub(super) async fn apply(
             fact: status
                 .fact
                 .map(|fact| (fact, state.config.dispatch.remember_until(fact, now))),
+            senders: Arc::clone(&senders),
         })
         .collect();
     if !updates.is_empty() {
-        state.tracker.apply(&updates, senders).await?;
+        state.tracker.apply(updates).await?;
     }
     Ok(())
 }
