@@ -1,0 +1,714 @@
+#!/usr/bin/env python3
+"""External load harness for medrelay (issue 15): the release binary in its own process, configured
+through medrelay.toml, measured from outside.
+
+    python3 bench/external/run.py --database sqlite
+    python3 bench/external/run.py --database postgres://postgres@127.0.0.1:5432 --runs 3
+    python3 bench/external/run.py sink --port 0        # the Twilio look-alike alone
+
+The provider is a sink (its own process, so it never competes with the load generator for the
+GIL) that answers as Twilio's Messages API and posts a signed status callback for every message.
+See README.md beside this file for what each figure means.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import math
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
+
+try:
+    import aiohttp
+    from aiohttp import web
+    from yarl import URL
+except ImportError:
+    sys.exit("aiohttp is missing: python3 -m pip install -r bench/external/requirements.txt")
+
+REPO = Path(__file__).resolve().parents[2]
+BINARY = REPO / "target" / "release" / "medrelay"
+CLINIC = "bench"
+ACCOUNT_SID = "AC" + "e5" * 16
+SMS_FROM = "+97235551234"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+ALL_WEEK = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]
+
+
+# ---------------------------------------------------------------- the sink (Twilio look-alike)
+
+@dataclass
+class Sink:
+    """What the provider saw. Messages are told apart by the `ref` the harness writes into each
+    Body, so a second send of one notification shows even under a new attempt id."""
+    auth_token: str
+    sent_callback: bool
+    receipt_delay: float
+    callbacks_in_flight: int
+    sends: Counter = field(default_factory=Counter)          # ref -> send requests
+    attempts: Counter = field(default_factory=Counter)       # attempt id -> send requests
+    first_send: dict = field(default_factory=dict)           # ref -> monotonic time
+    delivered_ok: dict = field(default_factory=dict)         # ref -> time its `delivered` got 2xx
+    answers: Counter = field(default_factory=Counter)        # "delivered 200", "sent 503", ...
+    tasks: set = field(default_factory=set)
+
+    async def messages(self, request: web.Request) -> web.Response:
+        sid = request.match_info["sid"]
+        expected = "Basic " + base64.b64encode(f"{sid}:{self.auth_token}".encode()).decode()
+        if sid != ACCOUNT_SID or request.headers.get("Authorization") != expected:
+            return web.json_response({"code": 20003, "message": "Authenticate", "status": 401,
+                                      "more_info": "https://www.twilio.com/docs/errors/20003"},
+                                     status=401)
+        form = dict(parse_qsl(await request.text(), keep_blank_values=True))
+        now = time.monotonic()
+        ref = form.get("Body", "").rpartition("ref ")[2] or "?"
+        self.sends[ref] += 1
+        self.first_send.setdefault(ref, now)
+        callback = form.get("StatusCallback", "")
+        self.attempts[dict(parse_qsl(callback.partition("?")[2])).get("attempt", "?")] += 1
+        message_sid = "SM" + secrets.token_hex(16)
+        if callback:
+            task = asyncio.create_task(self.report(callback, message_sid, ref, form))
+            self.tasks.add(task)  # asyncio keeps only weak references to tasks
+            task.add_done_callback(self.tasks.discard)
+        return web.json_response(twilio_message(sid, message_sid, form), status=201)
+
+    async def report(self, url: str, message_sid: str, ref: str, form: dict) -> None:
+        await asyncio.sleep(self.receipt_delay)
+        for status in (["sent"] if self.sent_callback else []) + ["delivered"]:
+            params = {"AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01",
+                      "From": form.get("From", ""), "To": form.get("To", ""),
+                      "MessageSid": message_sid, "SmsSid": message_sid,
+                      "MessageStatus": status, "SmsStatus": status}
+            if status == "delivered":
+                params["RawDlrDoneDate"] = datetime.now(timezone.utc).strftime("%y%m%d%H%M")
+            if await self.post_signed(url, params) and status == "delivered":
+                self.delivered_ok[ref] = time.monotonic()
+
+    async def post_signed(self, url: str, params: dict) -> bool:
+        headers = {"X-Twilio-Signature": twilio_signature(self.auth_token, url, params),
+                   "Content-Type": "application/x-www-form-urlencoded"}
+        # Twilio retries a callback that found no server; here a busy gateway (503) is retried
+        # too, so that every message can end delivered. Each answer is counted.
+        for attempt in range(8):
+            async with self.limit:
+                try:
+                    async with self.client.post(URL(url, encoded=True), data=urlencode(params),
+                                                headers=headers) as response:
+                        await response.read()
+                        self.answers[f"{params['MessageStatus']} {response.status}"] += 1
+                        if response.status < 300:
+                            return True
+                except aiohttp.ClientError as error:
+                    self.answers[f"{params['MessageStatus']} {type(error).__name__}"] += 1
+            await asyncio.sleep(0.2 * 2 ** attempt)
+        return False
+
+    async def state(self, request: web.Request) -> web.Response:
+        if request.query.get("full"):
+            return web.json_response({"sends": self.sends, "attempts": self.attempts,
+                                      "first_send": self.first_send,
+                                      "delivered_ok": self.delivered_ok, "answers": self.answers})
+        return web.json_response({"sends": sum(self.sends.values()),
+                                  "delivered_ok": len(self.delivered_ok),
+                                  "answers": self.answers})
+
+    async def start(self, app: web.Application) -> None:
+        self.limit = asyncio.Semaphore(self.callbacks_in_flight)
+        self.client = aiohttp.ClientSession(connector=aiohttp.TCPConnector(
+            limit=self.callbacks_in_flight), timeout=aiohttp.ClientTimeout(total=30))
+
+    async def stop(self, app: web.Application) -> None:
+        await self.client.close()
+
+
+def twilio_message(account_sid: str, message_sid: str, form: dict) -> dict:
+    """Twilio's answer to a created message (the adapter reads only `sid`)."""
+    created = datetime.now(timezone.utc).strftime("%a, %d %b %Y %H:%M:%S +0000")
+    uri = f"/2010-04-01/Accounts/{account_sid}/Messages/{message_sid}"
+    return {"account_sid": account_sid, "api_version": "2010-04-01", "body": form.get("Body"),
+            "date_created": created, "date_updated": created, "date_sent": None,
+            "direction": "outbound-api", "error_code": None, "error_message": None,
+            "from": form.get("From"), "messaging_service_sid": form.get("MessagingServiceSid"),
+            "num_media": "0", "num_segments": "1", "price": None, "price_unit": "USD",
+            "sid": message_sid, "status": "queued", "to": form.get("To"),
+            "subresource_uris": {"media": f"{uri}/Media.json"}, "uri": f"{uri}.json"}
+
+
+def twilio_signature(auth_token: str, url: str, params: dict) -> str:
+    """Twilio's published scheme: HMAC-SHA1 over the full URL, then each POST parameter sorted by
+    name as name+value, base64."""
+    payload = url + "".join(k + v for k, v in sorted(params.items()))
+    digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def serve_sink(args: argparse.Namespace) -> None:
+    sink = Sink(args.auth_token, args.sent_callback, args.receipt_delay_ms / 1000,
+                args.callbacks_in_flight)
+    app = web.Application(client_max_size=1 << 20)
+    app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", sink.messages)
+    app.router.add_get("/_sink/state", sink.state)
+    app.on_startup.append(sink.start)
+    app.on_cleanup.append(sink.stop)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", args.port))
+    print(f"sink listening on {listener.getsockname()[1]}", flush=True)
+    web.run_app(app, sock=listener, print=None, access_log=None, handle_signals=True)
+
+
+# ---------------------------------------------------------------- /proc
+
+def process_ticks(pid: int) -> int:
+    """utime + stime of one process (all its threads), in clock ticks."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def postgres_ticks(database: str | None) -> dict[int, int]:
+    """Every PostgreSQL server process, less the client backends of other databases (other
+    engineers' tests share the server); per pid, so a backend that starts mid-phase counts."""
+    ticks: dict[int, int] = {}
+    if database is None:
+        return ticks
+    for entry in os.listdir("/proc"):
+        try:
+            if not entry.isdigit() or Path(f"/proc/{entry}/comm").read_text().strip() != "postgres":
+                continue
+            words = Path(f"/proc/{entry}/cmdline").read_bytes().decode().replace("\0", " ").split()
+            # A client backend reads "postgres: 15/main: <user> <database> <host>(<port>) <state>".
+            if len(words) >= 5 and "(" in words[4] and words[3] != database:
+                continue
+            ticks[int(entry)] = process_ticks(int(entry))
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return ticks
+
+
+def machine_busy_ticks() -> int:
+    """All cores since boot, less idle and iowait."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:9]]
+    return sum(values) - values[3] - values[4]
+
+
+@dataclass
+class CpuSample:
+    at: float
+    gateway: dict[int, int]
+    database: dict[int, int]
+    harness: dict[int, int]
+    machine: int
+
+    @classmethod
+    def take(cls, gateway_pids: list[int], database: str | None,
+             harness_pids: list[int]) -> CpuSample:
+        return cls(time.monotonic(), {p: process_ticks(p) for p in gateway_pids},
+                   postgres_ticks(database), {p: process_ticks(p) for p in harness_pids},
+                   machine_busy_ticks())
+
+
+def ticks_between(before: dict[int, int], after: dict[int, int]) -> int:
+    return sum(t - before.get(pid, 0) for pid, t in after.items())
+
+
+# ---------------------------------------------------------------- the gateway and its database
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Database:
+    url: str
+    name: str | None     # the PostgreSQL database, None on SQLite
+    server: str | None
+
+    @classmethod
+    def create(cls, target: str, directory: Path) -> Database:
+        if target == "sqlite":
+            return cls(f"sqlite://{directory / 'medrelay.db'}", None, None)
+        server = target.rstrip("/").split("?")[0]
+        if server.count("/") > 2:  # a database named in the URL is left alone
+            server = server.rsplit("/", 1)[0]
+        name = f"medrelay_ext_{secrets.token_hex(6)}"
+        subprocess.run(["psql", f"{server}/postgres", "-qc", f"CREATE DATABASE {name}"], check=True)
+        return cls(f"{server}/{name}", name, server)
+
+    def drop(self) -> None:
+        if self.name:
+            subprocess.run(["psql", f"{self.server}/postgres", "-qc",
+                            f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)"], check=False)
+
+
+@dataclass
+class Gateway:
+    process: subprocess.Popen
+    base: str
+
+    @staticmethod
+    def write_config(directory: Path, name: str, port: int, database: Database, sink_port: int,
+                     cap: int) -> Path:
+        path = directory / name
+        path.write_text(f"""\
+listen = "127.0.0.1:{port}"
+database_url = "{database.url}"
+bootstrap_demo = false
+
+[senders]
+sms_per_second = 1000000  # the provider's rate limit is not what is measured
+
+[api]
+key_rate_per_second = 1000000
+key_burst = 1000000
+patient_daily_cap = {cap}         # counted at full cost, refuses nothing
+patient_daily_urgent_cap = {cap}
+booking_urgent_clinics = ["{CLINIC}"]
+
+[sandbox]
+enabled = false
+
+[providers.twilio]                # auth_token comes from the environment
+base_url = "http://127.0.0.1:{sink_port}"
+account_sid = "{ACCOUNT_SID}"
+
+[providers.twilio.sms]
+from = "{SMS_FROM}"
+status_callback_url = "http://127.0.0.1:{port}/webhooks/twilio/sms"
+""")
+        return path
+
+    @classmethod
+    def start(cls, config: Path, port: int, env: dict[str, str], log: Path) -> Gateway:
+        with open(log, "ab") as out:
+            process = subprocess.Popen([str(BINARY), "--config", str(config), "serve"],
+                                       cwd=config.parent, env=env, stdout=out, stderr=out)
+        return cls(process, f"http://127.0.0.1:{port}")
+
+    async def ready(self, session: aiohttp.ClientSession, log: Path) -> None:
+        for _ in range(600):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the gateway exited: {log.read_text()[-3000:]}")
+            try:
+                async with session.get(f"{self.base}/ready") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"the gateway is not ready after 60 s; see {log}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def medrelay(config: Path, env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([str(BINARY), "--config", str(config), *args], cwd=config.parent,
+                          env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"medrelay {' '.join(args)}: {done.stdout}{done.stderr}")
+    return done.stdout
+
+
+# ---------------------------------------------------------------- the load
+
+@dataclass
+class Load:
+    accepted: dict[int, str] = field(default_factory=dict)   # index -> notification id
+    latencies: list[float] = field(default_factory=list)     # seconds, 202s only
+    rejected: Counter = field(default_factory=Counter)
+    first_rejection: str = ""
+    started: float = 0.0
+    ended: float = 0.0
+
+
+async def post_notifications(session: aiohttp.ClientSession, bases: list[str], key: str,
+                             indexes: range, opts: argparse.Namespace, tag: str,
+                             load: Load | None = None) -> Load:
+    load = load or Load()
+    pending = iter(indexes)
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    async def client(worker: int) -> None:
+        url = f"{bases[worker % len(bases)]}/v1/notifications"
+        for i in pending:
+            body = json.dumps({
+                "patient_id": f"ext-{i % opts.patients:05}", "topic": "general",
+                "priority": opts.priority,
+                "body": f"Reminder: your appointment is on 01.12 at 09:30. ref {tag}-{i}"})
+            sent = time.perf_counter()
+            try:
+                async with session.post(url, data=body, headers=headers) as response:
+                    answer = await response.read()
+                    took = time.perf_counter() - sent
+                    if response.status == 202:
+                        load.accepted[i] = json.loads(answer)["id"]
+                        load.latencies.append(took)
+                        continue
+                    load.rejected[str(response.status)] += 1
+                    load.first_rejection = load.first_rejection or answer.decode()[:500]
+            except aiohttp.ClientError as error:
+                load.rejected[type(error).__name__] += 1
+
+    load.started = time.monotonic()
+    await asyncio.gather(*(client(w) for w in range(opts.concurrency)))
+    load.ended = time.monotonic()
+    return load
+
+
+async def put_patients(session: aiohttp.ClientSession, base: str, key: str, count: int) -> None:
+    headers = {"Authorization": f"Bearer {key}"}
+    pending = iter(range(count))
+
+    async def client() -> None:
+        for i in pending:
+            body = {"name": f"Ext Patient {i}", "phone": f"+9725410{i:05}", "channels": ["sms"]}
+            async with session.put(f"{base}/v1/patients/ext-{i:05}", json=body,
+                                   headers=headers) as response:
+                if response.status not in (200, 201):
+                    raise RuntimeError(f"PUT patient answered {response.status}: "
+                                       f"{await response.text()}")
+
+    await asyncio.gather(*(client() for _ in range(16)))
+
+
+async def sink_state(session: aiohttp.ClientSession, sink: str, full: bool = False) -> dict:
+    async with session.get(f"{sink}/_sink/state", params={"full": "1"} if full else {}) as r:
+        return await r.json()
+
+
+async def wait_delivered(session: aiohttp.ClientSession, sink: str, expected: int,
+                         timeout: float) -> bool:
+    """Until the sink has had `expected` delivered callbacks answered 2xx."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (await sink_state(session, sink))["delivered_ok"] >= expected:
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
+async def progress(session: aiohttp.ClientSession, sink: str, load: Load) -> None:
+    """-v: each second, what was accepted, sent and receipted so far; shows a slow phase."""
+    start = time.monotonic()
+    while True:
+        await asyncio.sleep(1)
+        state = await sink_state(session, sink)
+        print(f"    {time.monotonic() - start:4.0f} s: accepted {len(load.accepted):,}, sends "
+              f"{state['sends']:,}, receipts answered {state['delivered_ok']:,}", flush=True)
+
+
+async def gateway_statuses(session: aiohttp.ClientSession, base: str, key: str) -> dict[str, str]:
+    """Every notification's status as the gateway reads it, 500 a page."""
+    statuses: dict[str, str] = {}
+    cursor = None
+    while True:
+        params = {"limit": "500", **({"cursor": cursor} if cursor else {})}
+        async with session.get(f"{base}/v1/notifications", params=params,
+                               headers={"Authorization": f"Bearer {key}"}) as response:
+            page = await response.json()
+        statuses.update((item["id"], item["status"]) for item in page["items"])
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return statuses
+
+
+# ---------------------------------------------------------------- one run
+
+@dataclass
+class Figures:
+    accepted_per_s: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    delivered_per_s: float
+    receipts_per_s: float
+    wall_s: float
+    gateway_cpu_ms: float
+    database_cpu_ms: float
+    busy_cores: float
+    harness_cores: float
+    problems: list[str]
+
+    @property
+    def total_cpu_ms(self) -> float:
+        return self.gateway_cpu_ms + self.database_cpu_ms
+
+    def print(self, label: str) -> None:
+        db = f", database {self.database_cpu_ms:.3f}" if self.database_cpu_ms else ""
+        print(f"{label}: accepted/s {self.accepted_per_s:,.0f}  accept p50/p99/max ms "
+              f"{self.p50_ms:.1f}/{self.p99_ms:.1f}/{self.max_ms:.1f}  delivered/s "
+              f"{self.delivered_per_s:,.0f}  receipt round trip/s {self.receipts_per_s:,.0f}\n"
+              f"  CPU per message ms: total {self.total_cpu_ms:.3f} (gateway "
+              f"{self.gateway_cpu_ms:.3f}{db})  wall {self.wall_s:.1f} s  busy cores "
+              f"{self.busy_cores:.2f} (harness {self.harness_cores:.2f})  "
+              f"{'FAILED' if self.problems else 'OK'}", flush=True)
+        for problem in self.problems:
+            print(f"  ! {problem}")
+
+
+def where_time_went(metrics: str) -> str:
+    """Mean times from the gateway's own histograms: is the provider (the sink) slow to answer,
+    or the gateway slow to answer intake and the status callbacks?"""
+    sums: Counter = Counter()
+    for line in metrics.splitlines():
+        if line.startswith("#"):
+            continue
+        name, _, value = line.rpartition(" ")
+        for metric, key in (("medrelay_provider_request_duration_seconds", "provider answer"),
+                            ('route="/v1/notifications",method="POST"', "intake answer"),
+                            ('route="/webhooks/twilio/sms",method="POST"', "status callback answer")):
+            if metric in name and "_bucket" not in name:
+                sums[(key, name.split("{")[0].rsplit("_", 1)[1])] += float(value)
+    keys = dict.fromkeys(k for k, _ in sums)
+    return ", ".join(f"{k} {sums[(k, 'sum')] / sums[(k, 'count')] * 1000:.1f} ms mean"
+                     for k in keys if sums[(k, "count")])
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    return sorted_values[max(0, math.ceil(q * len(sorted_values)) - 1)] if sorted_values else 0.0
+
+
+async def one_run(opts: argparse.Namespace, instances: int, run: int) -> Figures:
+    directory = Path(tempfile.mkdtemp(prefix="medrelay-ext-"))
+    database = Database.create(opts.database, directory)
+    auth_token = secrets.token_hex(16)
+    env = {**os.environ, "MEDRELAY_PROVIDERS__TWILIO__AUTH_TOKEN": auth_token}
+    sink_cmd = [sys.executable, __file__, "sink", "--auth-token", auth_token,
+                "--receipt-delay-ms", str(opts.receipt_delay_ms),
+                "--callbacks-in-flight", str(opts.callbacks_in_flight)]
+    sink_proc = subprocess.Popen(sink_cmd + (["--sent-callback"] if opts.sent_callback else []),
+                                 stdout=subprocess.PIPE, text=True)
+    sink_port = int(sink_proc.stdout.readline().split()[-1])
+    sink = f"http://127.0.0.1:{sink_port}"
+    total = opts.warmup + opts.notifications
+    cap = math.ceil(total / opts.patients)
+    ports = [free_port() for _ in range(instances)]
+    configs = [Gateway.write_config(directory, f"medrelay-{n}.toml", port, database, sink_port,
+                                    cap) for n, port in enumerate(ports)]
+    log = directory / "gateway.log"
+    gateways: list[Gateway] = []
+    tag = f"r{run}"
+    try:
+        medrelay(configs[0], env, "clinic", "create", CLINIC, "--name", "Bench Clinic",
+                 "--channels", "sms")
+        admin = medrelay(configs[0], env, "apikey", "create", "--clinic", CLINIC,
+                         "--role", "admin").strip().splitlines()[-1]
+        booking = medrelay(configs[0], env, "apikey", "create", "--clinic", CLINIC,
+                           "--role", "booking").strip().splitlines()[-1]
+        gateways = [Gateway.start(c, port, env, log) for c, port in zip(configs, ports)]
+        bases = [g.base for g in gateways]
+        connector = aiohttp.TCPConnector(limit=opts.concurrency + 8)
+        async with aiohttp.ClientSession(connector=connector,
+                                         timeout=aiohttp.ClientTimeout(total=120)) as session:
+            for gateway in gateways:
+                await gateway.ready(session, log)
+            # Open around the clock with nobody quiet: the figures must not depend on the hour.
+            hours = {"week": {d: [{"start": "00:00", "end": "24:00"}] for d in ALL_WEEK},
+                     "holidays": [], "patient_quiet_hours": None}
+            async with session.put(f"{bases[0]}/v1/clinic/hours", json=hours,
+                                   headers={"Authorization": f"Bearer {admin}"}) as response:
+                if response.status != 200:
+                    raise RuntimeError(f"PUT /v1/clinic/hours: {await response.text()}")
+            await put_patients(session, bases[0], admin, opts.patients)
+
+            warm = await post_notifications(session, bases, booking, range(opts.warmup), opts, tag)
+            if not await wait_delivered(session, sink, len(warm.accepted), opts.timeout):
+                print("  ! the warm-up was not delivered in time; measuring anyway")
+            database_name = database.name
+            pids = [g.process.pid for g in gateways]
+            harness = [os.getpid(), sink_proc.pid]
+            before = CpuSample.take(pids, database_name, harness)
+            load = Load()
+            shown = asyncio.create_task(progress(session, sink, load)) if opts.verbose else None
+            await post_notifications(session, bases, booking, range(opts.warmup, total), opts,
+                                     tag, load)
+            finished = await wait_delivered(session, sink, len(warm.accepted) + len(load.accepted),
+                                            opts.timeout)
+            if shown:
+                shown.cancel()
+            after = CpuSample.take(pids, database_name, harness)
+            seen = await sink_state(session, sink, full=True)
+            for n, gateway in enumerate(gateways):
+                async with session.get(f"{gateway.base}/metrics") as response:
+                    metrics = await response.text()
+                (directory / f"metrics-{n}.txt").write_text(metrics)
+                print(f"  gateway {n}: {where_time_went(metrics)}")
+            statuses = await gateway_statuses(session, bases[0], admin)
+    except BaseException:
+        if log.exists():
+            print(f"  the gateway's last words:\n{log.read_text()[-2000:]}", file=sys.stderr)
+        raise
+    finally:
+        for gateway in gateways:
+            gateway.stop()
+        sink_proc.terminate()
+        sink_proc.wait()
+        if opts.keep:
+            print(f"  kept: {directory} (gateway.log, medrelay-*.toml)"
+                  + (f", database {database.url}" if database.name else ""))
+        else:
+            database.drop()
+            shutil.rmtree(directory, ignore_errors=True)
+
+    problems = check(opts, warm, load, seen, statuses, tag, finished)
+    # A 503 is the gateway's back-pressure on webhooks (the sink retries): told, not failed.
+    print(f"  status callbacks answered: {dict(sorted(seen['answers'].items()))}")
+    measured = [f"{tag}-{i}" for i in load.accepted]
+    last_send = max((seen["first_send"][r] for r in measured if r in seen["first_send"]),
+                    default=load.ended)
+    last_receipt = max((seen["delivered_ok"][r] for r in measured if r in seen["delivered_ok"]),
+                       default=load.ended)
+    latencies = sorted(load.latencies)
+    count = max(1, len(load.accepted))
+    wall = after.at - before.at
+    busy = (after.machine - before.machine) / CLK_TCK
+    return Figures(
+        accepted_per_s=len(load.accepted) / (load.ended - load.started),
+        p50_ms=percentile(latencies, 0.5) * 1000, p99_ms=percentile(latencies, 0.99) * 1000,
+        max_ms=(latencies[-1] if latencies else 0) * 1000,
+        delivered_per_s=len(load.accepted) / max(1e-9, last_send - load.started),
+        receipts_per_s=len(load.accepted) / max(1e-9, last_receipt - load.started),
+        wall_s=wall,
+        gateway_cpu_ms=ticks_between(before.gateway, after.gateway) / CLK_TCK * 1000 / count,
+        database_cpu_ms=ticks_between(before.database, after.database) / CLK_TCK * 1000 / count,
+        busy_cores=busy / wall,
+        harness_cores=ticks_between(before.harness, after.harness) / CLK_TCK / wall,
+        problems=problems)
+
+
+def check(opts: argparse.Namespace, warm: Load, load: Load, seen: dict, statuses: dict[str, str],
+          tag: str, finished: bool) -> list[str]:
+    """No loss, no duplicate: one send request per accepted notification, each ends delivered."""
+    problems = []
+    accepted = {**warm.accepted, **load.accepted}
+    for phase in (warm, load):
+        if phase.rejected:
+            problems.append(f"rejected: {dict(phase.rejected)}; first: {phase.first_rejection}")
+    refs = {f"{tag}-{i}" for i in accepted}
+    sends = seen["sends"]
+    missing = [r for r in refs if r not in sends]
+    doubled = {r: n for r, n in sends.items() if n > 1}
+    stray = [r for r in sends if r not in refs]
+    reused = {a: n for a, n in seen["attempts"].items() if n > 1}
+    not_delivered = Counter(statuses.get(nid, "absent") for nid in accepted.values()
+                            if statuses.get(nid) != "delivered")
+    if not finished:
+        problems.append(f"timed out after {opts.timeout:.0f} s waiting for receipts")
+    if missing:
+        problems.append(f"{len(missing)} accepted but never sent, e.g. {missing[:3]}")
+    if doubled:
+        problems.append(f"{len(doubled)} sent more than once, e.g. {list(doubled.items())[:3]}")
+    if stray:
+        problems.append(f"{len(stray)} sends for nothing accepted, e.g. {stray[:3]}")
+    if reused:
+        problems.append(f"{len(reused)} attempt ids sent more than once")
+    if not_delivered:
+        problems.append(f"not delivered in the gateway: {dict(not_delivered)}")
+    return problems
+
+
+# ---------------------------------------------------------------- main
+
+def median_figures(runs: list[Figures]) -> Figures:
+    median = {name: statistics.median(getattr(r, name) for r in runs)
+              for name in Figures.__dataclass_fields__ if name != "problems"}
+    return Figures(**median, problems=[p for r in runs for p in r.problems])
+
+
+def measure(opts: argparse.Namespace, instances: int) -> Figures:
+    runs = []
+    for run in range(1, opts.runs + 1):
+        figures = asyncio.run(one_run(opts, instances, run))
+        figures.print(f"run {run}/{opts.runs}, {instances} instance(s)")
+        runs.append(figures)
+    median = median_figures(runs)
+    if opts.runs > 1:
+        median.print(f"median of {opts.runs}, {instances} instance(s)")
+    return median
+
+
+def ensure_binary() -> None:
+    if not BINARY.exists():
+        print(f"building {BINARY} (cargo may wait for a lock while others build)", flush=True)
+        subprocess.run(["cargo", "build", "--release", "--bin", "medrelay"], cwd=REPO, check=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command")
+    sink = sub.add_parser("sink", help="run only the Twilio look-alike")
+    sink.add_argument("--port", type=int, default=0)
+    sink.add_argument("--auth-token", default="sink-auth-token")
+    sink.add_argument("--sent-callback", action="store_true")
+    sink.add_argument("--receipt-delay-ms", type=int, default=50)
+    sink.add_argument("--callbacks-in-flight", type=int, default=64)
+    parser.add_argument("--database", default="sqlite",
+                        help="sqlite, or a PostgreSQL server URL (a fresh database is made on it)")
+    parser.add_argument("--notifications", "-n", type=int, default=20_000)
+    parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--concurrency", "-c", type=int, default=64)
+    parser.add_argument("--patients", type=int, default=1000)
+    parser.add_argument("--priority", choices=["urgent", "normal"], default="urgent")
+    parser.add_argument("--runs", type=int, default=1, help="repeat, each on a fresh database")
+    parser.add_argument("--instances", type=int, default=1, choices=[1, 2])
+    parser.add_argument("--compare-instances", action="store_true",
+                        help="1 instance, then 2, and the ratio of delivered/s")
+    parser.add_argument("--sent-callback", action="store_true",
+                        help="the sink posts `sent` before `delivered`")
+    parser.add_argument("--receipt-delay-ms", type=int, default=50,
+                        help="from the send answered to its status callback")
+    parser.add_argument("--callbacks-in-flight", type=int, default=64,
+                        help="status callbacks the sink posts at once")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for receipts")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="each second while waiting: sends and receipts so far")
+    parser.add_argument("--keep", action="store_true", help="keep the directory and database")
+    opts = parser.parse_args()
+    if opts.command == "sink":
+        serve_sink(opts)
+        return 0
+    several = opts.instances > 1 or opts.compare_instances
+    if several and opts.database == "sqlite":
+        parser.error("several instances share one PostgreSQL database: --database postgres://…")
+    ensure_binary()
+    print(f"medrelay external bench: {opts.database}, {opts.notifications:,} notifications after "
+          f"{opts.warmup:,} warm-up, {opts.concurrency} in flight, {opts.patients:,} patients, "
+          f"{os.cpu_count()} cores, {datetime.now():%Y-%m-%d %H:%M}", flush=True)
+    if opts.compare_instances:
+        one, two = measure(opts, 1), measure(opts, 2)
+        print(f"2 instances / 1: delivered/s {two.delivered_per_s / one.delivered_per_s:.2f}x, "
+              f"accepted/s {two.accepted_per_s / one.accepted_per_s:.2f}x")
+        failed = one.problems + two.problems
+    else:
+        failed = measure(opts, opts.instances).problems
+    print("OK" if not failed else "FAILED: see the lines marked !")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
