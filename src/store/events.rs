@@ -17,6 +17,8 @@ use crate::domain::{
 #[derive(Debug, Default)]
 pub(crate) struct EventBatch {
     rows: Vec<StoredEvent>,
+    /// Set for changes that stay in medrelay (see [`EventBatch::kept_from_the_medical_record`]).
+    not_pushed: bool,
 }
 
 /// One event as its row stores it.
@@ -42,6 +44,16 @@ struct StoredEvent {
 }
 
 impl EventBatch {
+    /// A batch whose changes are not pushed to the clinic's FHIR server: retention's removals.
+    /// The medical record keeps its own periods; medrelay removing its copy of a text after two
+    /// years must not empty the record's.
+    pub(crate) fn kept_from_the_medical_record() -> Self {
+        Self {
+            rows: Vec::new(),
+            not_pushed: true,
+        }
+    }
+
     pub(crate) fn add(
         &mut self,
         notification: &str,
@@ -136,13 +148,16 @@ impl EventBatch {
         Ok(())
     }
 
-    /// Writes the events, the booking system's webhook messages for those it hears of, and the
-    /// pushes to the clinic's FHIR server of the notifications and messages they are about, in
-    /// the caller's transaction.
+    /// Writes the events, the booking system's webhook messages for those it hears of, and
+    /// (unless kept from it) the pushes to the clinic's FHIR server of the notifications and
+    /// messages they are about, in the caller's transaction.
     pub(crate) async fn write(self, tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
         self.write_events(tx).await?;
         let outbox = self.outbox_events();
         write_outbox(tx, &outbox).await?;
+        if self.not_pushed {
+            return Ok(());
+        }
         enqueue_fhir_pushes(tx, self.fhir_subjects()).await
     }
 

@@ -193,7 +193,7 @@ impl Store {
         if kept.rows_affected() == 0 {
             return Ok(None);
         }
-        let mut events = EventBatch::default();
+        let mut events = EventBatch::kept_from_the_medical_record();
         let scope = Scope::PastRetention {
             periods: claim.periods,
             now,

@@ -14,10 +14,11 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use crate::conversations::{get, inbound_messages};
+use crate::fhir_push::{connect, fast_pushes, system, wait_until_pushed};
 use crate::harness::{self, TestApp, body, event_details, problem_fields};
 use crate::hours::{at, clinic_on_israeli_hours_with};
 use crate::multi_instance::skipped_without_postgres;
-use medrelay_testkit::wait;
+use medrelay_testkit::{FhirServer, wait};
 
 const PATH: &str = "/v1/clinic/retention";
 const DANA: &str = "+972541234567";
@@ -229,6 +230,50 @@ async fn texts_past_two_years_go_at_03_00_and_newer_ones_stay() {
         "{conversation:#}"
     );
     assert_eq!(removals(&conversation).len(), 1, "{conversation:#}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn texts_removed_past_retention_stay_in_the_medical_record_on_the_clinics_fhir_server() {
+    let (app, clock, admin) = clinic_at_sunday_10_00(fast_pushes).await;
+    let server = FhirServer::start().await;
+    connect(&app, &admin, &server, json!({ "kind": "none" })).await;
+    let old = sent(&app, "Your test results are ready").await;
+    wait_until_pushed(&app, &admin).await;
+    let notifications = system("hadar", "notification");
+    let [pushed] = server
+        .find("CommunicationRequest", &notifications, &old)
+        .try_into()
+        .expect("one CommunicationRequest");
+    let versions = |kind: &str| -> Vec<(String, u32)> {
+        let mut versions: Vec<_> = server
+            .resources(kind)
+            .into_iter()
+            .map(|r| (r.id, r.version))
+            .collect();
+        versions.sort();
+        versions
+    };
+    let communications = versions("Communication");
+
+    let day_of = run_at(&app, &clock, &admin, "2028-12-06T03:00:00+02:00").await;
+    wait_until_pushed(&app, &admin).await;
+
+    assert!(
+        day_of["last_run"]["removed"]["notifications"]
+            .as_u64()
+            .is_some_and(|n| n >= 1),
+        "{day_of:#}"
+    );
+    assert_eq!(app.notification(&old).await["body"], "");
+    let [record] = server
+        .find("CommunicationRequest", &notifications, &old)
+        .try_into()
+        .expect("one CommunicationRequest");
+    assert_eq!(record.version, pushed.version, "{:#}", record.resource);
+    assert!(record.resource.to_string().contains("Your test results are ready"));
+    assert!(!communications.is_empty());
+    assert_eq!(versions("Communication"), communications);
     app.stop().await;
 }
 
