@@ -40,7 +40,8 @@ try:
     from aiohttp import web
     from yarl import URL
 except ImportError:
-    sys.exit("aiohttp is missing: python3 -m pip install -r bench/external/requirements.txt")
+    sys.exit("aiohttp is missing: python3 -m venv target/bench-venv && "
+             "target/bench-venv/bin/pip install -r bench/external/requirements.txt")
 
 REPO = Path(__file__).resolve().parents[2]
 BINARY = REPO / "target" / "release" / "medrelay"

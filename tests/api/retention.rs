@@ -271,7 +271,12 @@ async fn texts_removed_past_retention_stay_in_the_medical_record_on_the_clinics_
         .try_into()
         .expect("one CommunicationRequest");
     assert_eq!(record.version, pushed.version, "{:#}", record.resource);
-    assert!(record.resource.to_string().contains("Your test results are ready"));
+    assert!(
+        record
+            .resource
+            .to_string()
+            .contains("Your test results are ready")
+    );
     assert!(!communications.is_empty());
     assert_eq!(versions("Communication"), communications);
     app.stop().await;
