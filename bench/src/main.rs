@@ -66,7 +66,8 @@ use medrelay_testkit::{Backend, TestDatabase};
 
 use crate::cpu::CpuClock;
 use crate::report::{Figures, print_report};
-use crate::stats::{StatsFigures, print_stats_report, run_stats};
+use crate::stats::{StatsFigures, load_history, print_stats_report, run_stats};
+use crate::stats_load::History;
 use crate::statuses::{AbortOnDrop, report_progress, wait_until_finished};
 use crate::submit::{create_patients, submit};
 
@@ -116,6 +117,12 @@ struct Args {
     /// per second it is sent while notifications flow.
     #[arg(long)]
     webhooks: bool,
+    /// Before driving notifications, load this many finished ones (with their attempts and six
+    /// events each, and a tenth as many inbound messages: a year of history) straight into the
+    /// fresh database, to compare the cost per notification on a grown database with an empty
+    /// one.
+    #[arg(long, default_value_t = 0)]
+    prefill: usize,
     /// Time `GET /v1/stats` on a loaded year of history instead of driving notifications.
     #[arg(long)]
     stats: bool,
@@ -230,7 +237,7 @@ async fn run_gateway(target: &Backend, database_url: String, args: &Args) -> Ben
     let base = Config::load_named_or_default(None)?;
     let config = Config {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        database_url,
+        database_url: database_url.clone(),
         bootstrap_demo: false,
         api: ApiConfig {
             key_rate_per_second: 1_000_000,
@@ -255,7 +262,7 @@ async fn run_gateway(target: &Backend, database_url: String, args: &Args) -> Ben
     };
     let app = Application::build(config).await?;
     let now = jiff::Timestamp::now();
-    let clinic = create_bench_clinic(&app, now).await?;
+    let clinic = create_clinic(&app, "bench", now).await?;
     // Open around the clock: the figures must not depend on the hour the benchmark runs at.
     app.store()
         .set_clinic_hours(&clinic.id, &ClinicHours::always_open())
@@ -264,6 +271,19 @@ async fn run_gateway(target: &Backend, database_url: String, args: &Args) -> Ben
         .store()
         .create_api_key(&clinic.id, ApiKeyRole::Booking, now)
         .await?;
+    if args.prefill > 0 {
+        // Another clinic's history: the tables grow, and the bench clinic's status counts (read
+        // every 20 ms while waiting) still read only its own rows.
+        let other = create_clinic(&app, "history", now).await?;
+        let history = History {
+            clinic: other.id.as_str(),
+            notifications: args.prefill,
+            inbound: args.prefill / 10,
+            now,
+            events: true,
+        };
+        load_history(target, &database_url, &history).await?;
+    }
     let receiver = match args.webhooks {
         true => Some(webhooks::register_receiver(app.store(), &clinic.id).await?),
         false => None,
@@ -282,17 +302,18 @@ async fn run_gateway(target: &Backend, database_url: String, args: &Args) -> Ben
     result
 }
 
-/// The clinic the benchmark works for: in Jerusalem, on every channel.
-pub(crate) async fn create_bench_clinic(
+/// A clinic in Jerusalem, on every channel: `bench` is the one the benchmark works for.
+pub(crate) async fn create_clinic(
     app: &Application,
+    slug: &str,
     now: jiff::Timestamp,
 ) -> BenchResult<Clinic> {
     let clinic = app
         .store()
         .create_clinic(
             NewClinic {
-                slug: "bench".into(),
-                name: "Bench Clinic".into(),
+                slug: slug.into(),
+                name: format!("Clinic {slug}"),
                 timezone: TimeZoneName::parse("Asia/Jerusalem").ok_or("time zone")?,
                 default_language: Language::parse("he").ok_or("language")?,
                 default_channels: ChannelKind::ALL.to_vec(),

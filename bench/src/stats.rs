@@ -41,8 +41,10 @@ pub(crate) async fn run_stats(
         notifications: args.stats_notifications,
         inbound: args.stats_inbound,
         now,
+        events: false,
     };
     let load_time = load_history(target, &database_url, &history).await?;
+    eprintln!("timing GET /v1/stats…");
 
     let running = app.start();
     let base = format!("http://{}", running.addr);
@@ -82,7 +84,7 @@ fn bench_config(database_url: &str) -> BenchResult<Config> {
 
 /// The clinic whose year is loaded, in Jerusalem on every channel, and a staff key for it.
 async fn bench_clinic(app: &Application, now: Timestamp) -> BenchResult<(Clinic, String)> {
-    let clinic = crate::create_bench_clinic(app, now).await?;
+    let clinic = crate::create_clinic(app, "bench", now).await?;
     let key = app
         .store()
         .create_api_key(&clinic.id, ApiKeyRole::Staff, now)
@@ -91,7 +93,7 @@ async fn bench_clinic(app: &Application, now: Timestamp) -> BenchResult<(Clinic,
 }
 
 /// Loads the clinic's history straight into the database; returns how long that took.
-async fn load_history(
+pub(crate) async fn load_history(
     target: &Backend,
     database_url: &str,
     history: &History<'_>,
@@ -111,10 +113,7 @@ async fn load_history(
     }
     let load_time = started.elapsed();
     pool.close().await;
-    eprintln!(
-        "loaded in {:.0} s; timing GET /v1/stats…",
-        load_time.as_secs_f64()
-    );
+    eprintln!("loaded in {:.0} s", load_time.as_secs_f64());
     Ok(load_time)
 }
 

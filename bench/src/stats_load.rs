@@ -25,6 +25,9 @@ pub(crate) struct History<'a> {
     pub(crate) notifications: usize,
     pub(crate) inbound: usize,
     pub(crate) now: Timestamp,
+    /// With each notification's six events, as the gateway writes them (the statistics read
+    /// none, so `--stats` leaves them out).
+    pub(crate) events: bool,
 }
 
 /// A small deterministic generator (xorshift64*), so every run loads the same history.
@@ -237,7 +240,11 @@ fn notification_status(attempts: &[AttemptStory]) -> (&'static str, Option<&'sta
 
 async fn load_notifications(pool: &AnyPool, history: &History<'_>) -> BenchResult<()> {
     load_notification_rows(pool, history).await?;
-    load_attempts(pool, history).await
+    load_attempts(pool, history).await?;
+    if history.events {
+        load_events(pool, history).await?;
+    }
+    Ok(())
 }
 
 /// Each notification row, as its story ends.
@@ -304,6 +311,44 @@ async fn load_attempts(pool: &AnyPool, history: &History<'_>) -> BenchResult<()>
                     failed = opt(a.failed_at),
                 );
             }
+        },
+    )
+    .await
+}
+
+/// Each notification's events, from the same stories: received, routing, two for each attempt
+/// (handed over, then its last status) and two status changes.
+async fn load_events(pool: &AnyPool, history: &History<'_>) -> BenchResult<()> {
+    let now = history.now.as_millisecond();
+    insert_rows(
+        pool,
+        "events",
+        "notification_id, attempt_id, at, kind, detail, actor",
+        history.notifications,
+        |i, sql| {
+            let s = story(i, history.notifications, now);
+            let c = s.created_at;
+            let _ = write!(
+                sql,
+                "('ntf_b{i}', NULL, {c}, 'received', 'received', 'system'), \
+                 ('ntf_b{i}', NULL, {c}, 'routing', 'first channel', 'system')"
+            );
+            for (k, a) in s.attempts.iter().enumerate() {
+                let _ = write!(
+                    sql,
+                    ", ('ntf_b{i}', 'att_b{i}_{k}', {at}, 'attempt', 'handed over to {channel}', 'system'), \
+                     ('ntf_b{i}', 'att_b{i}_{k}', {at}, 'attempt', '{status}', 'system')",
+                    at = a.accepted_at,
+                    channel = a.channel,
+                    status = a.status,
+                );
+            }
+            let _ = write!(
+                sql,
+                ", ('ntf_b{i}', NULL, {c}, 'status', 'queued to sending', 'system'), \
+                 ('ntf_b{i}', NULL, {c}, 'status', 'sending to {status}', 'system')",
+                status = s.status,
+            );
         },
     )
     .await
