@@ -4,10 +4,13 @@ through medrelay.toml, measured from outside.
 
     python3 bench/external/run.py --database sqlite
     python3 bench/external/run.py --database postgres://postgres@127.0.0.1:5432 --runs 3
+    python3 bench/external/run.py --database sqlite --webhooks   # and the booking system's webhooks
     python3 bench/external/run.py sink --port 0        # the Twilio look-alike alone
 
 The provider is a sink (its own process, so it never competes with the load generator for the
 GIL) that answers as Twilio's Messages API and posts a signed status callback for every message.
+With --webhooks the same process is the booking system too: it receives and verifies the
+gateway's signed webhooks.
 See README.md beside this file for what each figure means.
 """
 from __future__ import annotations
@@ -30,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,6 +54,8 @@ ACCOUNT_SID = "AC" + "e5" * 16
 SMS_FROM = "+97235551234"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ALL_WEEK = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]
+WEBHOOK_PATH = "/booking/webhooks"
+WEBHOOK_TOLERANCE_S = 300  # Standard Webhooks: a timestamp further off than this is refused
 
 
 # ---------------------------------------------------------------- the sink (Twilio look-alike)
@@ -68,6 +74,15 @@ class Sink:
     delivered_ok: dict = field(default_factory=dict)         # ref -> time its `delivered` got 2xx
     answers: Counter = field(default_factory=Counter)        # "delivered 200", "sent 503", ...
     tasks: set = field(default_factory=set)
+    # The booking system's side (--webhooks). The secret arrives once the harness has registered
+    # the endpoint, which is after this process started.
+    webhook_key: bytes | None = None
+    webhook_ids: Counter = field(default_factory=Counter)    # webhook-id -> requests that verified
+    webhook_kinds: Counter = field(default_factory=Counter)  # "notification.status_changed sent>delivered" -> events
+    forged: Counter = field(default_factory=Counter)         # why a request did not verify -> requests
+    delivered_events: Counter = field(default_factory=Counter)  # notification id -> distinct delivered events
+    delivered_hook_at: dict = field(default_factory=dict)    # notification id -> time its first arrived
+    transitions: dict = field(default_factory=dict)          # notification id -> [[from, to], ...] as they came
 
     async def messages(self, request: web.Request) -> web.Response:
         sid = request.match_info["sid"]
@@ -121,13 +136,72 @@ class Sink:
             await asyncio.sleep(0.2 * 2 ** attempt)
         return False
 
+    async def set_webhook_secret(self, request: web.Request) -> web.Response:
+        secret = (await request.text()).strip()
+        if not secret.startswith("whsec_"):
+            return web.Response(status=400, text="not a whsec_ secret")
+        self.webhook_key = base64.b64decode(secret.removeprefix("whsec_"))
+        return web.Response(status=204)
+
+    async def booking_webhook(self, request: web.Request) -> web.Response:
+        """As a booking system should: verify, keep each webhook-id once, answer 2xx fast."""
+        body = await request.read()
+        now = time.monotonic()
+        why = self.unverified(request.headers, body)
+        if why:
+            self.forged[why] += 1
+            return web.Response(status=401)  # the gateway retries it: counted, and a failed check
+        event_id = request.headers["webhook-id"]
+        self.webhook_ids[event_id] += 1
+        if self.webhook_ids[event_id] > 1:
+            return web.Response(status=204)  # at least once: a repeat is answered, not counted again
+        event = json.loads(body)
+        data = event.get("data") or {}
+        self.webhook_kinds[f"{event.get('type')} {data.get('from')}>{data.get('to')}"] += 1
+        if event.get("type") == "notification.status_changed":
+            notification = data.get("notification_id", "?")
+            self.transitions.setdefault(notification, []).append([data.get("from"), data.get("to")])
+            if data.get("to") == "delivered":
+                self.delivered_events[notification] += 1
+                self.delivered_hook_at.setdefault(notification, now)
+        return web.Response(status=204)
+
+    def unverified(self, headers: Mapping[str, str], body: bytes) -> str:
+        """Standard Webhooks, as the gateway's docs tell a receiver: `v1,` + base64 HMAC-SHA256 of
+        "{webhook-id}.{webhook-timestamp}.{body}" keyed with the secret's base64-decoded bytes,
+        any of the space-separated signatures (a rotation sends two), the timestamp within five
+        minutes. Why it does not verify, or "" when it does."""
+        if self.webhook_key is None:
+            return "no secret yet"
+        event_id = headers.get("webhook-id")
+        stamp = headers.get("webhook-timestamp", "")
+        signatures = headers.get("webhook-signature")
+        if not event_id or not signatures:
+            return "header missing"
+        if not stamp.isdigit():
+            return "timestamp not a number"
+        if abs(time.time() - int(stamp)) > WEBHOOK_TOLERANCE_S:
+            return "timestamp off by more than 5 min"
+        mac = hmac.new(self.webhook_key, f"{event_id}.{stamp}.".encode() + body, hashlib.sha256)
+        expected = base64.b64encode(mac.digest()).decode()
+        offered = [s.partition(",")[2] for s in signatures.split() if s.startswith("v1,")]
+        if not any(hmac.compare_digest(s, expected) for s in offered):
+            return "signature does not match"
+        return ""
+
     async def state(self, request: web.Request) -> web.Response:
         if request.query.get("full"):
             return web.json_response({"sends": self.sends, "attempts": self.attempts,
                                       "first_send": self.first_send,
-                                      "delivered_ok": self.delivered_ok, "answers": self.answers})
+                                      "delivered_ok": self.delivered_ok, "answers": self.answers,
+                                      "webhook_ids": self.webhook_ids,
+                                      "webhook_kinds": self.webhook_kinds, "forged": self.forged,
+                                      "delivered_events": self.delivered_events,
+                                      "delivered_hook_at": self.delivered_hook_at,
+                                      "transitions": self.transitions})
         return web.json_response({"sends": sum(self.sends.values()),
                                   "delivered_ok": len(self.delivered_ok),
+                                  "delivered_hooks": len(self.delivered_hook_at),
                                   "answers": self.answers})
 
     async def start(self, app: web.Application) -> None:
@@ -166,6 +240,8 @@ def serve_sink(args: argparse.Namespace) -> None:
     app = web.Application(client_max_size=1 << 20)
     app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", sink.messages)
     app.router.add_get("/_sink/state", sink.state)
+    app.router.add_post(WEBHOOK_PATH, sink.booking_webhook)
+    app.router.add_put("/_sink/webhook-secret", sink.set_webhook_secret)
     app.on_startup.append(sink.start)
     app.on_cleanup.append(sink.stop)
     listener = socket.socket()
@@ -267,8 +343,11 @@ class Gateway:
 
     @staticmethod
     def write_config(directory: Path, name: str, port: int, database: Database, sink_port: int,
-                     cap: int) -> Path:
+                     cap: int, webhooks: bool) -> Path:
         path = directory / name
+        # The booking system's receiver is the sink on loopback over http, which the gateway
+        # refuses unless the operator allows private targets.
+        private = "\n[webhooks]\nallow_private_targets = true\n" if webhooks else ""
         path.write_text(f"""\
 listen = "127.0.0.1:{port}"
 database_url = "{database.url}"
@@ -294,7 +373,7 @@ account_sid = "{ACCOUNT_SID}"
 [providers.twilio.sms]
 from = "{SMS_FROM}"
 status_callback_url = "http://127.0.0.1:{port}/webhooks/twilio/sms"
-""")
+{private}""")
         return path
 
     @classmethod
@@ -403,14 +482,31 @@ async def sink_state(session: aiohttp.ClientSession, sink: str, full: bool = Fal
 
 
 async def wait_delivered(session: aiohttp.ClientSession, sink: str, expected: int,
-                         timeout: float) -> bool:
-    """Until the sink has had `expected` delivered callbacks answered 2xx."""
+                         timeout: float, what: str = "delivered_ok") -> bool:
+    """Until the sink has had `expected` delivered callbacks answered 2xx (or, `what` =
+    "delivered_hooks", received the delivered webhooks of `expected` notifications)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if (await sink_state(session, sink))["delivered_ok"] >= expected:
+        if (await sink_state(session, sink))[what] >= expected:
             return True
         await asyncio.sleep(0.2)
     return False
+
+
+async def register_webhook(session: aiohttp.ClientSession, base: str, admin: str,
+                           sink: str) -> None:
+    """The booking system's endpoint, hearing the status changes (`to: delivered` among them),
+    and its secret handed to the sink, which verifies with it."""
+    body = {"url": f"{sink}{WEBHOOK_PATH}", "event_types": ["notification.status_changed"]}
+    async with session.post(f"{base}/v1/webhooks", json=body,
+                            headers={"Authorization": f"Bearer {admin}"}) as response:
+        if response.status != 201:
+            raise RuntimeError(f"POST /v1/webhooks answered {response.status}: "
+                               f"{await response.text()}")
+        secret = (await response.json())["secret"]
+    async with session.put(f"{sink}/_sink/webhook-secret", data=secret) as response:
+        if response.status != 204:
+            raise RuntimeError(f"the sink refused the secret: {await response.text()}")
 
 
 async def progress(session: aiohttp.ClientSession, sink: str, load: Load) -> None:
@@ -420,7 +516,8 @@ async def progress(session: aiohttp.ClientSession, sink: str, load: Load) -> Non
         await asyncio.sleep(1)
         state = await sink_state(session, sink)
         print(f"    {time.monotonic() - start:4.0f} s: accepted {len(load.accepted):,}, sends "
-              f"{state['sends']:,}, receipts answered {state['delivered_ok']:,}", flush=True)
+              f"{state['sends']:,}, receipts answered {state['delivered_ok']:,}, delivered "
+              f"webhooks {state['delivered_hooks']:,}", flush=True)
 
 
 async def gateway_statuses(session: aiohttp.ClientSession, base: str, key: str) -> dict[str, str]:
@@ -448,6 +545,7 @@ class Figures:
     max_ms: float
     delivered_per_s: float
     receipts_per_s: float
+    webhooks_per_s: float   # 0 without --webhooks
     wall_s: float
     gateway_cpu_ms: float
     database_cpu_ms: float
@@ -463,7 +561,9 @@ class Figures:
         db = f", database {self.database_cpu_ms:.3f}" if self.database_cpu_ms else ""
         print(f"{label}: accepted/s {self.accepted_per_s:,.0f}  accept p50/p99/max ms "
               f"{self.p50_ms:.1f}/{self.p99_ms:.1f}/{self.max_ms:.1f}  delivered/s "
-              f"{self.delivered_per_s:,.0f}  receipt round trip/s {self.receipts_per_s:,.0f}\n"
+              f"{self.delivered_per_s:,.0f}  receipt round trip/s {self.receipts_per_s:,.0f}"
+              + (f"  webhook round trip/s {self.webhooks_per_s:,.0f}" if self.webhooks_per_s
+                 else "") + "\n"
               f"  CPU per message ms: total {self.total_cpu_ms:.3f} (gateway "
               f"{self.gateway_cpu_ms:.3f}{db})  wall {self.wall_s:.1f} s  busy cores "
               f"{self.busy_cores:.2f} (harness {self.harness_cores:.2f})  "
@@ -482,7 +582,8 @@ def where_time_went(metrics: str) -> str:
         name, _, value = line.rpartition(" ")
         for metric, key in (("medrelay_provider_request_duration_seconds", "provider answer"),
                             ('route="/v1/notifications",method="POST"', "intake answer"),
-                            ('route="/webhooks/twilio/sms",method="POST"', "status callback answer")):
+                            ('route="/webhooks/twilio/sms",method="POST"', "status callback answer"),
+                            ("medrelay_webhook_delivery_seconds", "booking webhook answer")):
             if metric in name and "_bucket" not in name:
                 sums[(key, name.split("{")[0].rsplit("_", 1)[1])] += float(value)
     keys = dict.fromkeys(k for k, _ in sums)
@@ -510,7 +611,7 @@ async def one_run(opts: argparse.Namespace, instances: int, run: int) -> Figures
     cap = math.ceil(total / opts.patients)
     ports = [free_port() for _ in range(instances)]
     configs = [Gateway.write_config(directory, f"medrelay-{n}.toml", port, database, sink_port,
-                                    cap) for n, port in enumerate(ports)]
+                                    cap, opts.webhooks) for n, port in enumerate(ports)]
     log = directory / "gateway.log"
     gateways: list[Gateway] = []
     tag = f"r{run}"
@@ -535,11 +636,17 @@ async def one_run(opts: argparse.Namespace, instances: int, run: int) -> Figures
                                    headers={"Authorization": f"Bearer {admin}"}) as response:
                 if response.status != 200:
                     raise RuntimeError(f"PUT /v1/clinic/hours: {await response.text()}")
+            if opts.webhooks:
+                await register_webhook(session, bases[0], admin, sink)
             await put_patients(session, bases[0], admin, opts.patients)
 
             warm = await post_notifications(session, bases, booking, range(opts.warmup), opts, tag)
             if not await wait_delivered(session, sink, len(warm.accepted), opts.timeout):
                 print("  ! the warm-up was not delivered in time; measuring anyway")
+            # The measured phase starts with the webhook queue empty too.
+            if opts.webhooks and not await wait_delivered(session, sink, len(warm.accepted),
+                                                          opts.timeout, "delivered_hooks"):
+                print("  ! the warm-up's webhooks did not all arrive in time; measuring anyway")
             database_name = database.name
             pids = [g.process.pid for g in gateways]
             harness = [os.getpid(), sink_proc.pid]
@@ -548,8 +655,13 @@ async def one_run(opts: argparse.Namespace, instances: int, run: int) -> Figures
             shown = asyncio.create_task(progress(session, sink, load)) if opts.verbose else None
             await post_notifications(session, bases, booking, range(opts.warmup, total), opts,
                                      tag, load)
-            finished = await wait_delivered(session, sink, len(warm.accepted) + len(load.accepted),
-                                            opts.timeout)
+            expected = len(warm.accepted) + len(load.accepted)
+            finished = await wait_delivered(session, sink, expected, opts.timeout)
+            # The booking system hears of the last delivery after its receipt, so the CPU window
+            # (and the machine's) runs on until then: its webhooks are part of each message's cost.
+            hooks_finished = (not opts.webhooks
+                              or await wait_delivered(session, sink, expected, opts.timeout,
+                                                      "delivered_hooks"))
             if shown:
                 shown.cancel()
             after = CpuSample.take(pids, database_name, harness)
@@ -579,6 +691,12 @@ async def one_run(opts: argparse.Namespace, instances: int, run: int) -> Figures
     problems = check(opts, warm, load, seen, statuses, tag, finished)
     # A 503 is the gateway's back-pressure on webhooks (the sink retries): told, not failed.
     print(f"  status callbacks answered: {dict(sorted(seen['answers'].items()))}")
+    webhooks_per_s = 0.0
+    if opts.webhooks:
+        problems += check_webhooks(opts, warm, load, seen, hooks_finished)
+        last_hook = max((seen["delivered_hook_at"][n] for n in load.accepted.values()
+                         if n in seen["delivered_hook_at"]), default=load.ended)
+        webhooks_per_s = len(load.accepted) / max(1e-9, last_hook - load.started)
     measured = [f"{tag}-{i}" for i in load.accepted]
     last_send = max((seen["first_send"][r] for r in measured if r in seen["first_send"]),
                     default=load.ended)
@@ -594,6 +712,7 @@ async def one_run(opts: argparse.Namespace, instances: int, run: int) -> Figures
         max_ms=(latencies[-1] if latencies else 0) * 1000,
         delivered_per_s=len(load.accepted) / max(1e-9, last_send - load.started),
         receipts_per_s=len(load.accepted) / max(1e-9, last_receipt - load.started),
+        webhooks_per_s=webhooks_per_s,
         wall_s=wall,
         gateway_cpu_ms=ticks_between(before.gateway, after.gateway) / CLK_TCK * 1000 / count,
         database_cpu_ms=ticks_between(before.database, after.database) / CLK_TCK * 1000 / count,
@@ -630,6 +749,39 @@ def check(opts: argparse.Namespace, warm: Load, load: Load, seen: dict, statuses
         problems.append(f"{len(reused)} attempt ids sent more than once")
     if not_delivered:
         problems.append(f"not delivered in the gateway: {dict(not_delivered)}")
+    return problems
+
+
+def check_webhooks(opts: argparse.Namespace, warm: Load, load: Load, seen: dict,
+                   finished: bool) -> list[str]:
+    """Every accepted notification's `delivered` reached the booking system, each request's
+    signature verified, each notification's changes came in order. A webhook-id that comes again
+    is allowed (delivery is at least once) and counted; a second delivered event with a new id
+    is not: the gateway would have told of one delivery twice."""
+    problems = []
+    accepted = [*warm.accepted.values(), *load.accepted.values()]
+    arrived = seen["delivered_hook_at"]
+    missing = [n for n in accepted if n not in arrived]
+    repeats = sum(n - 1 for n in seen["webhook_ids"].values() if n > 1)
+    twice = {n: k for n, k in seen["delivered_events"].items() if k > 1}
+    # In order per notification: each change starts where the one before it ended.
+    disordered = [n for n, steps in seen["transitions"].items()
+                  if any(a[1] != b[0] for a, b in zip(steps, steps[1:]))]
+    print(f"  booking webhooks: {sum(seen['webhook_kinds'].values()):,} events "
+          f"{dict(sorted(seen['webhook_kinds'].items()))}, {repeats} webhook-ids again "
+          f"(at least once), {sum(seen['forged'].values())} not verified")
+    if not finished:
+        problems.append(f"timed out after {opts.timeout:.0f} s waiting for delivered webhooks")
+    if missing:
+        problems.append(f"{len(missing)} accepted with no delivered webhook, e.g. {missing[:3]}")
+    if seen["forged"]:
+        problems.append(f"webhooks not verified: {dict(seen['forged'])}")
+    if twice:
+        problems.append(f"{len(twice)} notifications with more than one delivered event "
+                        f"(new webhook-ids), e.g. {list(twice.items())[:3]}")
+    if disordered:
+        problems.append(f"{len(disordered)} notifications' changes out of order, e.g. "
+                        f"{[(n, seen['transitions'][n]) for n in disordered[:2]]}")
     return problems
 
 
@@ -685,7 +837,11 @@ def main() -> int:
                         help="from the send answered to its status callback")
     parser.add_argument("--callbacks-in-flight", type=int, default=64,
                         help="status callbacks the sink posts at once")
-    parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for receipts")
+    parser.add_argument("--webhooks", action="store_true",
+                        help="register a booking-system webhook endpoint (the sink) and measure "
+                             "until each delivered webhook has arrived")
+    parser.add_argument("--timeout", type=float, default=300,
+                        help="seconds to wait for receipts (and again for webhooks)")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="each second while waiting: sends and receipts so far")
     parser.add_argument("--keep", action="store_true", help="keep the directory and database")
