@@ -47,20 +47,4 @@ async fn today_then_statistics(language: UiLanguage) {
     assert!(faults.is_empty(), "{faults:#?}");
 }
 
-#[tokio::test]
-#[cfg_attr(
-    not(browser),
-    ignore = "needs chromium and chromedriver: apt-get install chromium chromium-driver"
-)]
-async fn in_english_today_lists_who_waits_and_statistics_draw_each_channel() {
-    today_then_statistics(UiLanguage::En).await;
-}
-
-#[tokio::test]
-#[cfg_attr(
-    not(browser),
-    ignore = "needs chromium and chromedriver: apt-get install chromium chromium-driver"
-)]
-async fn in_hebrew_today_lists_who_waits_and_statistics_draw_each_channel() {
-    today_then_statistics(UiLanguage::He).await;
-}
+in_both_languages!(today_then_statistics: in_english_today_lists_who_waits_and_statistics_draw_each_channel, in_hebrew_today_lists_who_waits_and_statistics_draw_each_channel);

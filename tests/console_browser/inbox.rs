@@ -85,20 +85,4 @@ async fn timeline_thread_and_callback(language: UiLanguage) {
     assert!(faults.is_empty(), "{faults:#?}");
 }
 
-#[tokio::test]
-#[cfg_attr(
-    not(browser),
-    ignore = "needs chromium and chromedriver: apt-get install chromium chromium-driver"
-)]
-async fn a_timeline_a_thread_with_a_reply_and_a_callback_in_english() {
-    timeline_thread_and_callback(UiLanguage::En).await;
-}
-
-#[tokio::test]
-#[cfg_attr(
-    not(browser),
-    ignore = "needs chromium and chromedriver: apt-get install chromium chromium-driver"
-)]
-async fn a_timeline_a_thread_with_a_reply_and_a_callback_in_hebrew() {
-    timeline_thread_and_callback(UiLanguage::He).await;
-}
+in_both_languages!(timeline_thread_and_callback: a_timeline_a_thread_with_a_reply_and_a_callback_in_english, a_timeline_a_thread_with_a_reply_and_a_callback_in_hebrew);

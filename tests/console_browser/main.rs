@@ -10,6 +10,30 @@
 //! Without Chromium and chromedriver on `PATH` when built, every test here is ignored, by name
 //! (build.rs sets `cfg(browser)` when both are found).
 
+/// One flow as two tests, `$english` and `$hebrew`, each running `$flow` in its language; without
+/// Chromium both are ignored, by name.
+macro_rules! in_both_languages {
+    ($flow:ident: $english:ident, $hebrew:ident) => {
+        #[tokio::test]
+        #[cfg_attr(
+            not(browser),
+            ignore = "needs chromium and chromedriver: apt-get install chromium chromium-driver"
+        )]
+        async fn $english() {
+            $flow(UiLanguage::En).await;
+        }
+
+        #[tokio::test]
+        #[cfg_attr(
+            not(browser),
+            ignore = "needs chromium and chromedriver: apt-get install chromium chromium-driver"
+        )]
+        async fn $hebrew() {
+            $flow(UiLanguage::He).await;
+        }
+    };
+}
+
 // The API tests' harness, shared as a file: this binary uses part of it.
 #[allow(dead_code)]
 #[path = "../api/harness.rs"]

@@ -74,20 +74,4 @@ async fn every_page_passes(language: UiLanguage) {
     assert!(faults.is_empty(), "{faults:#?}");
 }
 
-#[tokio::test]
-#[cfg_attr(
-    not(browser),
-    ignore = "needs chromium and chromedriver: apt-get install chromium chromium-driver"
-)]
-async fn every_page_in_english_is_accessible_works_on_a_phone_and_is_screenshotted() {
-    every_page_passes(UiLanguage::En).await;
-}
-
-#[tokio::test]
-#[cfg_attr(
-    not(browser),
-    ignore = "needs chromium and chromedriver: apt-get install chromium chromium-driver"
-)]
-async fn every_page_in_hebrew_is_right_to_left_accessible_works_on_a_phone_and_is_screenshotted() {
-    every_page_passes(UiLanguage::He).await;
-}
+in_both_languages!(every_page_passes: every_page_in_english_is_accessible_works_on_a_phone_and_is_screenshotted, every_page_in_hebrew_is_right_to_left_accessible_works_on_a_phone_and_is_screenshotted);

@@ -71,23 +71,7 @@ async fn find_a_patient_and_move_a_channel_down(language: UiLanguage) {
     assert!(faults.is_empty(), "{faults:#?}");
 }
 
-#[tokio::test]
-#[cfg_attr(
-    not(browser),
-    ignore = "needs chromium and chromedriver: apt-get install chromium chromium-driver"
-)]
-async fn in_english_reception_finds_a_patient_by_hebrew_name_and_reorders_their_channels() {
-    find_a_patient_and_move_a_channel_down(UiLanguage::En).await;
-}
-
-#[tokio::test]
-#[cfg_attr(
-    not(browser),
-    ignore = "needs chromium and chromedriver: apt-get install chromium chromium-driver"
-)]
-async fn in_hebrew_reception_finds_a_patient_by_hebrew_name_and_reorders_their_channels() {
-    find_a_patient_and_move_a_channel_down(UiLanguage::He).await;
-}
+in_both_languages!(find_a_patient_and_move_a_channel_down: in_english_reception_finds_a_patient_by_hebrew_name_and_reorders_their_channels, in_hebrew_reception_finds_a_patient_by_hebrew_name_and_reorders_their_channels);
 
 /// The status badges of the timeline's attempts, in order (`status-delivered`, …).
 async fn attempt_statuses(reception: &Reception) -> Vec<String> {
@@ -146,23 +130,7 @@ async fn watch_delivery_and_a_fallback(language: UiLanguage) {
     assert!(faults.is_empty(), "{faults:#?}");
 }
 
-#[tokio::test]
-#[cfg_attr(
-    not(browser),
-    ignore = "needs chromium and chromedriver: apt-get install chromium chromium-driver"
-)]
-async fn in_english_a_notification_is_watched_to_delivered_and_a_fallback_shows_why() {
-    watch_delivery_and_a_fallback(UiLanguage::En).await;
-}
-
-#[tokio::test]
-#[cfg_attr(
-    not(browser),
-    ignore = "needs chromium and chromedriver: apt-get install chromium chromium-driver"
-)]
-async fn in_hebrew_a_notification_is_watched_to_delivered_and_a_fallback_shows_why() {
-    watch_delivery_and_a_fallback(UiLanguage::He).await;
-}
+in_both_languages!(watch_delivery_and_a_fallback: in_english_a_notification_is_watched_to_delivered_and_a_fallback_shows_why, in_hebrew_a_notification_is_watched_to_delivered_and_a_fallback_shows_why);
 
 async fn reply_in_the_inbox(language: UiLanguage, reply: &str) {
     let reception = Reception::open(language).await;
@@ -280,20 +248,4 @@ async fn claim_and_close_a_callback(language: UiLanguage) {
     assert!(faults.is_empty(), "{faults:#?}");
 }
 
-#[tokio::test]
-#[cfg_attr(
-    not(browser),
-    ignore = "needs chromium and chromedriver: apt-get install chromium chromium-driver"
-)]
-async fn in_english_a_callback_is_claimed_called_and_closed_under_the_person_s_name() {
-    claim_and_close_a_callback(UiLanguage::En).await;
-}
-
-#[tokio::test]
-#[cfg_attr(
-    not(browser),
-    ignore = "needs chromium and chromedriver: apt-get install chromium chromium-driver"
-)]
-async fn in_hebrew_a_callback_is_claimed_called_and_closed_under_the_person_s_name() {
-    claim_and_close_a_callback(UiLanguage::He).await;
-}
+in_both_languages!(claim_and_close_a_callback: in_english_a_callback_is_claimed_called_and_closed_under_the_person_s_name, in_hebrew_a_callback_is_claimed_called_and_closed_under_the_person_s_name);
