@@ -221,7 +221,12 @@ impl Store {
             Backend::Sqlite => CLAIM_SQLITE,
         };
         let sql = format!("{claim}{}, origin", NOTIFICATION_COLUMNS.replace("n.", ""));
+        // Planned afresh each time: PostgreSQL keeps one generic plan per prepared statement
+        // until the table's statistics change, and a plan made while `notifications` was small
+        // reads all of it (a sequential scan to find the claimed rows) for as long as the
+        // connection lives, which without autovacuum's ANALYZE is for ever.
         let rows: Vec<ClaimedRow> = sqlx::query_as(&sql)
+            .persistent(false)
             .bind(token)
             .bind(millis(lease_until))
             .bind(millis(now))
@@ -237,12 +242,8 @@ impl Store {
         }
 
         let ids: Vec<&str> = claimed.iter().map(|c| c.id.as_str()).collect();
-        let sql = format!(
-            "SELECT id, notification_id, channel, status, created_at, started_at, retry_at, failed_at, deliver_by, error_code, error_text \
-             FROM attempts WHERE notification_id IN ({}) ORDER BY created_at, id",
-            placeholders(1, ids.len())
-        );
-        let mut query = sqlx::query_as::<_, AttemptRow>(&sql);
+        let sql = claimed_attempts_sql(self.backend, ids.len());
+        let mut query = sqlx::query_as::<_, AttemptRow>(&sql).persistent(false);
         for id in &ids {
             query = query.bind(*id);
         }
@@ -327,6 +328,35 @@ impl Store {
         record_contents(&mut tx, &recorded, now).await?;
         tx.commit().await?;
         Ok(started)
+    }
+}
+
+/// Every attempt of `count` notifications (`$1`…), oldest first. On PostgreSQL each id is
+/// looked up in `attempts_notification` on its own (`LATERAL`, fenced by `OFFSET 0` so the
+/// planner cannot fold it into a join): with an `IN` list and no statistics on `attempts` (no
+/// ANALYZE yet) the planner expects a third of the table to match and reads all of it, so every
+/// claim would cost more as attempts pile up. Planned afresh each time, as the claim is: a plan
+/// made while `attempts` was empty reads it whole. SQLite's planner takes the index for an `IN`
+/// list.
+fn claimed_attempts_sql(backend: Backend, count: usize) -> String {
+    const COLUMNS: &str = "id, notification_id, channel, status, created_at, started_at, \
+        retry_at, failed_at, deliver_by, error_code, error_text";
+    match backend {
+        Backend::Postgres => {
+            let values = (1..=count)
+                .map(|i| format!("(${i})"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "WITH v (id) AS (VALUES {values}) SELECT a.* FROM v CROSS JOIN LATERAL \
+                 (SELECT {COLUMNS} FROM attempts WHERE notification_id = v.id OFFSET 0) a \
+                 ORDER BY a.created_at, a.id"
+            )
+        }
+        Backend::Sqlite => format!(
+            "SELECT {COLUMNS} FROM attempts WHERE notification_id IN ({}) ORDER BY created_at, id",
+            placeholders(1, count)
+        ),
     }
 }
 
