@@ -1,5 +1,6 @@
 //! Group commit: many callers' writes share one transaction, so each is durable when its caller
-//! hears back, yet the disk syncs once per batch instead of once per request.
+//! hears back, yet the disk syncs once per batch instead of once per request. Reads use it too:
+//! lookups asked for together share one statement.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -52,7 +53,7 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
                         }
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, "batch write failed");
+                        tracing::error!(error = %e, "batch failed");
                         let error = BatchError::Failed(Arc::new(e));
                         for waiter in waiters {
                             let _ = waiter.send(Err(error.clone()));

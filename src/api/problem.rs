@@ -261,7 +261,7 @@ impl From<IntakeError> for ApiError {
             ),
             IntakeError::PatientLimit(limit) => Self::PatientLimit(limit),
             IntakeError::Store(error) => error.into(),
-            IntakeError::Writer(error) => error.into(),
+            IntakeError::Writer(error) | IntakeError::Reader(error) => error.into(),
             IntakeError::QuickReply(_) => Self::Internal(Box::new(error)),
         }
     }

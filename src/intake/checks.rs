@@ -83,7 +83,7 @@ impl Intake {
         clinic: &Clinic,
         external_id: &str,
         errors: &mut Vec<FieldError>,
-    ) -> Result<Option<Patient>, StoreError> {
+    ) -> Result<Option<Patient>, IntakeError> {
         // An unknown contact's id is medrelay's own (`unknown:<E.164>`), not a booking system's.
         if !is_external_id(external_id) && !external_id.starts_with("unknown:+") {
             errors.push(FieldError::new(
@@ -92,21 +92,18 @@ impl Intake {
             ));
             return Ok(None);
         }
-        match self
-            .store
-            .patient_by_external_id(&clinic.id, external_id)
+        let found = self
+            .patients
+            .submit((clinic.id.clone(), external_id.to_owned()))
             .await
-        {
-            Ok(patient) => Ok(Some(patient)),
-            Err(StoreError::NotFound) => {
-                errors.push(FieldError::new(
-                    "patient_id",
-                    "no patient with this id in this clinic; create it with PUT /v1/patients/{id}",
-                ));
-                Ok(None)
-            }
-            Err(other) => Err(other),
+            .map_err(IntakeError::Reader)?;
+        if found.is_none() {
+            errors.push(FieldError::new(
+                "patient_id",
+                "no patient with this id in this clinic; create it with PUT /v1/patients/{id}",
+            ));
         }
+        Ok(found)
     }
 
     /// The sensitivity of the clinic's topic `name`; `None`, with the error recorded, when the

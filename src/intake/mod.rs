@@ -26,8 +26,8 @@ use crate::batch::{BatchError, Batcher};
 use crate::clock::SharedClock;
 use crate::config::ApiConfig;
 use crate::domain::{
-    Clinic, FieldError, InboundMessageId, Metadata, NotificationStatus, Patient, Priority, Reason,
-    Reference, Sensitivity,
+    Clinic, ClinicId, FieldError, InboundMessageId, Metadata, NotificationStatus, Patient,
+    Priority, Reason, Reference, Sensitivity,
 };
 use crate::policy::templates::TemplateError;
 use crate::policy::{MessagingHours, PatientCaps, SendTime};
@@ -35,6 +35,9 @@ use crate::store::{ApiKeyRole, IntakeResult, NewNotification, Receipt, Store, St
 
 /// Notifications written in one group commit, at most.
 const MAX_BATCH: usize = 512;
+
+/// Patients read in one statement, at most.
+const MAX_PATIENT_READS: usize = 256;
 
 /// A notification as an entry point parsed it; intake checks the rest.
 #[derive(Debug)]
@@ -119,6 +122,8 @@ pub enum IntakeError {
     Store(#[from] StoreError),
     #[error("storing the notification failed")]
     Writer(#[from] BatchError),
+    #[error("reading the patient failed")]
+    Reader(#[source] BatchError),
     #[error("a stored quick reply could not be filled in")]
     QuickReply(#[source] TemplateError),
 }
@@ -154,6 +159,10 @@ pub struct Intake {
     clock: SharedClock,
     settings: Arc<ClinicSettingsCache>,
     writer: Batcher<NewNotification, IntakeResult>,
+    /// Looks patients up by the booking system's id: the lookups of requests arriving together
+    /// share one statement, so a burst costs one read, not one per request. Each is read after
+    /// it was asked for, so a request sees every change committed before it came.
+    patients: Batcher<(ClinicId, String), Option<Patient>>,
     /// Woken when a notification is due at once.
     dispatcher_wake: Arc<Notify>,
     limits: Limits,
@@ -174,11 +183,17 @@ impl Intake {
             let store = writer_store.clone();
             async move { store.insert_notifications(&batch, caps).await }
         });
+        let reader_store = store.clone();
+        let patients = Batcher::spawn(MAX_PATIENT_READS, move |keys: Vec<(ClinicId, String)>| {
+            let store = reader_store.clone();
+            async move { store.patients_by_external_ids(&keys).await }
+        });
         Self {
             store,
             clock,
             settings,
             writer,
+            patients,
             dispatcher_wake,
             limits: Limits {
                 max_body_chars: config.max_body_chars,

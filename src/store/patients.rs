@@ -6,7 +6,7 @@ use medrelay_channels::ChannelKind;
 use sqlx::Any;
 
 use super::{
-    Store, StoreError, for_update, join_channels, millis, opt_timestamp, parse_channels,
+    Backend, Store, StoreError, for_update, join_channels, millis, opt_timestamp, parse_channels,
     placeholders, timestamp,
 };
 use crate::domain::{
@@ -248,6 +248,45 @@ impl Store {
         .try_into()
     }
 
+    /// The patients named by `(clinic, external id)`, in the order asked; `None` where the clinic
+    /// has no such patient. One statement for every key of a burst of requests (intake's
+    /// `patients` reader), each chunk padded to a power of two by repeating its last key so
+    /// that few distinct statements exist to prepare.
+    pub async fn patients_by_external_ids(
+        &self,
+        keys: &[(ClinicId, String)],
+    ) -> Result<Vec<Option<Patient>>, StoreError> {
+        const MOST_PER_STATEMENT: usize = 256;
+        let mut found: HashMap<(String, String), Patient> = HashMap::new();
+        for chunk in keys.chunks(MOST_PER_STATEMENT) {
+            let padded = chunk.len().next_power_of_two();
+            let sql = patients_by_keys_sql(self.backend, padded);
+            // PostgreSQL plans it for each call (see `patients_by_keys_sql`).
+            let mut query =
+                sqlx::query_as::<_, PatientRow>(&sql).persistent(self.backend == Backend::Sqlite);
+            for i in 0..padded {
+                let (clinic, external_id) = &chunk[i.min(chunk.len() - 1)];
+                query = query.bind(clinic.as_str()).bind(external_id.as_str());
+            }
+            for row in query.fetch_all(&self.read).await? {
+                let patient = Patient::try_from(row)?;
+                let key = (
+                    patient.clinic_id.as_str().to_owned(),
+                    patient.external_id.clone(),
+                );
+                found.insert(key, patient);
+            }
+        }
+        Ok(keys
+            .iter()
+            .map(|(clinic, external_id)| {
+                found
+                    .get(&(clinic.as_str().to_owned(), external_id.clone()))
+                    .cloned()
+            })
+            .collect())
+    }
+
     pub(crate) async fn patients_by_ids(
         &self,
         ids: &[&str],
@@ -269,6 +308,40 @@ impl Store {
             .into_iter()
             .map(|row| Patient::try_from(row).map(|p| (p.id.as_str().to_owned(), p)))
             .collect()
+    }
+}
+
+/// The patients of `count` `(clinic, external id)` pairs bound in turn. SQLite takes the unique
+/// index for each term of an `OR`. PostgreSQL would answer those with a bitmap scan of as many
+/// arms (twice the cost of one lookup each), so there each pair is looked up on its own
+/// (`LATERAL`, fenced by `OFFSET 0` so it is not folded into a join that may read the whole
+/// table), planned for the call: a plan cached while `patients` was small would read it all.
+fn patients_by_keys_sql(backend: Backend, count: usize) -> String {
+    match backend {
+        Backend::Sqlite => {
+            let conditions = (0..count)
+                .map(|i| {
+                    format!(
+                        "(clinic_id = ${} AND external_id = ${})",
+                        2 * i + 1,
+                        2 * i + 2
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            format!("SELECT {PATIENT_COLUMNS} FROM patients WHERE {conditions}")
+        }
+        Backend::Postgres => {
+            let values = (0..count)
+                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "WITH v (clinic_id, external_id) AS (VALUES {values}) SELECT p.* FROM v \
+                 CROSS JOIN LATERAL (SELECT {PATIENT_COLUMNS} FROM patients \
+                 WHERE clinic_id = v.clinic_id AND external_id = v.external_id OFFSET 0) p"
+            )
+        }
     }
 }
 
