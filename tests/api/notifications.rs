@@ -440,3 +440,43 @@ async fn a_sent_notification_names_its_channel_and_a_failed_one_names_none() {
     assert_eq!(failed["channel"], Value::Null, "{failed:#}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn notifications_posted_together_each_go_to_their_own_patient_and_an_unknown_one_is_refused()
+{
+    // Intake looks the patients of requests arriving together up in one statement: each answer
+    // must still be its own request's patient.
+    let app = TestApp::spawn().await;
+    for i in 0..24 {
+        app.patient(
+            &format!("p-{i}"),
+            json!({ "name": format!("Patient {i}"), "email": format!("p{i}@example.org") }),
+        )
+        .await;
+    }
+    let patients: Vec<String> = (0..24)
+        .map(|i| format!("p-{i}"))
+        .chain(["p-unknown".to_owned()])
+        .collect();
+
+    let answers = futures::future::join_all(
+        patients
+            .iter()
+            .map(|patient| app.post_notification(crate::harness::reminder_for(patient))),
+    )
+    .await;
+
+    for (patient, answer) in patients.iter().zip(answers) {
+        if patient == "p-unknown" {
+            assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY);
+            let problem: Value = answer.json().await.expect("problem");
+            assert_eq!(problem["errors"][0]["field"], "patient_id", "{problem:#}");
+            continue;
+        }
+        assert_eq!(answer.status(), StatusCode::ACCEPTED, "{patient}");
+        let receipt: Value = answer.json().await.expect("receipt");
+        let id = receipt["id"].as_str().expect("id");
+        assert_eq!(app.notification(id).await["patient_id"], patient.as_str());
+    }
+    app.stop().await;
+}
