@@ -154,11 +154,17 @@ impl EventBatch {
     pub(crate) async fn write(self, tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
         self.write_events(tx).await?;
         let outbox = self.outbox_events();
-        write_outbox(tx, &outbox).await?;
-        if self.not_pushed {
+        if outbox.is_empty() && self.not_pushed {
             return Ok(());
         }
-        enqueue_fhir_pushes(tx, self.fhir_subjects()).await
+        let listeners = Listeners::read(tx).await?;
+        if listeners.webhook_endpoints {
+            write_outbox(tx, &outbox).await?;
+        }
+        if listeners.fhir_servers && !self.not_pushed {
+            enqueue_fhir_pushes(tx, self.fhir_subjects()).await?;
+        }
+        Ok(())
     }
 
     /// The records the events change: their notifications and patients' messages.
@@ -258,6 +264,31 @@ impl EventBatch {
         let sql = "INSERT INTO events ({columns}) VALUES {values}";
         write_rows(tx, sql, &[], &rows).await?;
         Ok(())
+    }
+}
+
+/// Whether anything outside medrelay hears of changes at all: a booking system's webhook endpoint
+/// (enabled or not: a switched-off endpoint's messages wait for it) or an enabled FHIR server,
+/// of any clinic. Without one, the outbox statements would join every change against nothing
+/// and write nothing, which on PostgreSQL was a tenth of the CPU per notification; one look in
+/// the change's own transaction answers it, seeing what the outbox statements would have seen.
+struct Listeners {
+    webhook_endpoints: bool,
+    fhir_servers: bool,
+}
+
+impl Listeners {
+    async fn read(tx: &mut Transaction<'_, Any>) -> Result<Self, StoreError> {
+        let (webhook_endpoints, fhir_servers): (i64, i64) = sqlx::query_as(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM webhook_endpoints) THEN 1 ELSE 0 END, \
+             CASE WHEN EXISTS (SELECT 1 FROM fhir_servers WHERE enabled = 1) THEN 1 ELSE 0 END",
+        )
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok(Self {
+            webhook_endpoints: webhook_endpoints == 1,
+            fhir_servers: fhir_servers == 1,
+        })
     }
 }
 
