@@ -1,7 +1,8 @@
 //! Crash test: start the real binary, submit 2,000 notifications from many concurrent clients,
 //! `kill -9` it mid-way, start it again on the same database, and check that every acknowledged
 //! notification reaches a terminal state, none is lost, and the sandbox provider delivered none of
-//! them twice (on the same channel or another).
+//! them twice (on the same channel or another), and that no notification stored at the kill
+//! lacks the audit entry of the request that handed it in.
 //!
 //! The provider is the sandbox as a process of its own (`medrelay sandbox`, with its own SQLite
 //! database), as a real provider is: it keeps the messages it took and the status callbacks it
@@ -158,6 +159,13 @@ async fn crash_and_check(backend: &str, database_url: &str, dir: &Path) {
     server.kill_9();
     let killed_at = jiff::Timestamp::now();
     let at_kill = HandOvers::left_by_the_kill(database_url).await;
+    let unaudited = stored_without_their_audit_entry(database_url).await;
+    assert!(
+        unaudited.is_empty(),
+        "{} notifications were stored at the kill without the audit entry of the request that \
+         handed them in: {unaudited:?}",
+        unaudited.len()
+    );
     for task in clients {
         task.await.expect("a submitting client panicked");
     }
@@ -268,6 +276,21 @@ async fn crash_and_check(backend: &str, database_url: &str, dir: &Path) {
         "[{backend}] crash test took {:.1}s",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// The notifications in the database without a `notification.create` entry naming them: a
+/// notification and its entry commit together, so a kill can leave neither or both.
+async fn stored_without_their_audit_entry(database_url: &str) -> Vec<String> {
+    let pool = database::connect(database_url).await;
+    let sql = "SELECT id FROM notifications n WHERE NOT EXISTS (SELECT 1 FROM audit_entries a \
+               WHERE a.action = 'notification.create' AND a.outcome = 202 \
+               AND a.resource_id = n.id)";
+    let ids: Vec<String> = sqlx::query_scalar(sql)
+        .fetch_all(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    pool.close().await;
+    ids
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -92,6 +92,7 @@ fn tomorrow(clinic: &ClinicId, patient: &PatientId, now: Timestamp) -> NewNotifi
         in_reply_to: None,
         reference: None,
         metadata: Metadata::default(),
+        audit: None,
     }
 }
 

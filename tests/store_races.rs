@@ -108,6 +108,7 @@ async fn one_notification_due(store: &Store, t0: Timestamp) -> NotificationId {
         in_reply_to: None,
         reference: None,
         metadata: Metadata::default(),
+        audit: None,
     };
     store
         .insert_notifications(&[new], PatientCaps::default())

@@ -1,5 +1,5 @@
 //! The audit middleware: one entry per recorded request (`crate::audit::routes` says which),
-//! written here and nowhere else, so no handler can forget it. The caller is the one the
+//! made here and nowhere else, so no handler can forget it. The caller is the one the
 //! `Caller` extractor authenticated, handed over through a [`CallerSlot`]: nothing is checked
 //! twice. A request that never named a known key belongs to no clinic and is not recorded (the
 //! request log and the failed-key limit see it).
@@ -7,13 +7,20 @@
 //! A read is recorded before its answer leaves: when the entry cannot be written, the caller gets
 //! 503 instead of the content. A change is committed by its handler before the entry is written;
 //! when the entry then fails, the change stands, the failure is logged and counted in `/metrics`.
+//! A handler that can store the entry with its change takes it from [`AuditWithChange`] (a
+//! notification handed in): the two commit together, a crash between them cannot keep the change
+//! and lose its entry, and the request waits for one commit, not two.
 
+use std::convert::Infallible;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
-use axum::http::header;
+use axum::http::{StatusCode, header, request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
 
 use super::AppState;
 use super::problem::ApiError;
@@ -36,15 +43,33 @@ pub(super) struct KeyHolder {
 
 /// Where authentication leaves the caller for the audit middleware. Present only on recorded
 /// requests, so other requests cost nothing.
-#[derive(Debug, Clone, Default)]
-pub(super) struct CallerSlot(Arc<OnceLock<KeyHolder>>);
+#[derive(Debug, Clone)]
+pub(super) struct CallerSlot(Arc<Slot>);
+
+#[derive(Debug)]
+struct Slot {
+    holder: OnceLock<KeyHolder>,
+    request: RequestFacts,
+    /// Set by a handler that stored the entry with its change.
+    written_with_change: AtomicBool,
+}
+
+/// What the entry says of the request itself, known before its handler runs.
+#[derive(Debug)]
+struct RequestFacts {
+    recorded: Recorded,
+    request_id: String,
+    client_address: Option<IpAddr>,
+    /// The path's ids, `/`-joined; none on a route without any.
+    path_values: Option<String>,
+}
 
 impl CallerSlot {
     /// Leaves `holder` for the middleware, when the request is recorded. The first caller found
     /// is the one recorded.
     pub(super) fn fill(extensions: &axum::http::Extensions, holder: impl FnOnce() -> KeyHolder) {
         if let Some(slot) = extensions.get::<Self>() {
-            let _ = slot.0.get_or_init(holder);
+            let _ = slot.0.holder.get_or_init(holder);
         }
     }
 
@@ -68,46 +93,22 @@ pub(super) async fn audit_requests(
         return next.run(request).await;
     };
     let (mut parts, body) = request.into_parts();
-    let slot = CallerSlot::default();
+    let slot = CallerSlot(Arc::new(Slot {
+        holder: OnceLock::new(),
+        request: RequestFacts::of(recorded.clone(), &mut parts).await,
+        written_with_change: AtomicBool::new(false),
+    }));
     parts.extensions.insert(slot.clone());
-    let request_id = parts
-        .extensions
-        .get::<RequestId>()
-        .map(|RequestId(id)| id.clone())
-        .unwrap_or_default();
-    let client_address = crate::http::peer(&parts.extensions).map(|p| p.ip().to_canonical());
-    let path_values = RawPathParams::from_request_parts(&mut parts, &())
-        .await
-        .ok()
-        .map(|params| {
-            params
-                .iter()
-                .map(|(_, value)| value)
-                .collect::<Vec<_>>()
-                .join("/")
-        })
-        .filter(|values| !values.is_empty());
 
     let response = next.run(Request::from_parts(parts, body)).await;
 
-    let Some(holder) = slot.0.get() else {
+    if slot.0.written_with_change.load(Ordering::Acquire) {
+        return response;
+    }
+    let Some(mut entry) = slot.entry(response.status(), state.clock.now()) else {
         return response;
     };
-    let entry = AuditEntry {
-        id: AuditEntryId::generate(),
-        clinic: holder.clinic.clone(),
-        at: state.clock.now(),
-        actor: format!("key:{}", holder.key),
-        actor_role: holder.role,
-        resource_id: path_values
-            .or_else(|| created_id(&response))
-            .map(|id| id.chars().take(MAX_RESOURCE_ID_CHARS).collect()),
-        outcome: response.status().as_u16(),
-        request_id,
-        client_address,
-        action: recorded.action.clone(),
-        resource_type: recorded.resource.clone(),
-    };
+    entry.resource_id = entry.resource_id.or_else(|| created_id(&response));
     // Its own task: should the request be dropped now (its deadline passed), the entry of what
     // was done is still written.
     let audit = state.audit.clone();
@@ -137,6 +138,83 @@ pub(super) async fn audit_requests(
     }
 }
 
+impl RequestFacts {
+    async fn of(recorded: Recorded, parts: &mut request::Parts) -> Self {
+        let request_id = parts
+            .extensions
+            .get::<RequestId>()
+            .map(|RequestId(id)| id.clone())
+            .unwrap_or_default();
+        let client_address = crate::http::peer(&parts.extensions).map(|p| p.ip().to_canonical());
+        let path_values = RawPathParams::from_request_parts(parts, &())
+            .await
+            .ok()
+            .map(|params| {
+                params
+                    .iter()
+                    .map(|(_, value)| value)
+                    .collect::<Vec<_>>()
+                    .join("/")
+            })
+            .filter(|values| !values.is_empty())
+            .map(|id| kept_id(&id));
+        Self {
+            recorded,
+            request_id,
+            client_address,
+            path_values,
+        }
+    }
+}
+
+impl CallerSlot {
+    /// The request's entry, answered with `outcome` at `at`; none when no caller was found.
+    fn entry(&self, outcome: StatusCode, at: Timestamp) -> Option<AuditEntry> {
+        let holder = self.0.holder.get()?;
+        let request = &self.0.request;
+        Some(AuditEntry {
+            id: AuditEntryId::generate(),
+            clinic: holder.clinic.clone(),
+            at,
+            actor: format!("key:{}", holder.key),
+            actor_role: holder.role,
+            resource_id: request.path_values.clone(),
+            outcome: outcome.as_u16(),
+            request_id: request.request_id.clone(),
+            client_address: request.client_address,
+            action: request.recorded.action.clone(),
+            resource_type: request.recorded.resource.clone(),
+        })
+    }
+}
+
+/// The audit entry of a recorded request, for a handler that stores it in its change's own
+/// transaction. Empty on a request the trail does not record.
+pub(super) struct AuditWithChange(Option<CallerSlot>);
+
+impl<S: Send + Sync> FromRequestParts<S> for AuditWithChange {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut request::Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(Self(parts.extensions.get::<CallerSlot>().cloned()))
+    }
+}
+
+impl AuditWithChange {
+    /// The entry of a change answered with `outcome`, made at `at`, by the caller already
+    /// authenticated. Whoever stores it must say so with [`AuditWithChange::stored`].
+    pub(super) fn entry(&self, outcome: StatusCode, at: Timestamp) -> Option<AuditEntry> {
+        self.0.as_ref()?.entry(outcome, at)
+    }
+
+    /// The entry was committed with the change: the middleware writes none.
+    pub(super) fn stored(&self) {
+        if let Some(slot) = &self.0 {
+            slot.0.written_with_change.store(true, Ordering::Release);
+        }
+    }
+}
+
 /// A request answered without its entry: counted and logged with what it was.
 fn report_unrecorded(recorded: &Recorded, status: u16, error: &BatchError) {
     crate::observability::record_audit_failure("unrecorded");
@@ -156,5 +234,10 @@ fn created_id(response: &Response) -> Option<String> {
         .rsplit('/')
         .next()
         .filter(|id| !id.is_empty())
-        .map(str::to_owned)
+        .map(kept_id)
+}
+
+/// A resource id as the trail keeps it.
+fn kept_id(id: &str) -> String {
+    id.chars().take(MAX_RESOURCE_ID_CHARS).collect()
 }

@@ -1,11 +1,12 @@
 //! The audit trail: who did what through the API. One entry per recorded request ([`routes`]
-//! says which), written by the API's audit middleware, never by handlers. Entries are written in
+//! says which), made by the API's audit middleware, never by handlers. Entries are written in
 //! group commits: requests arriving together share one transaction, so auditing a burst costs
 //! one sync, not one per request. The trail is append-only in the database itself.
 //!
 //! It is not the event log: `events` is the state history of notifications and conversations,
 //! written with the change it records; this is the record of access and requests, written beside
-//! the change, after it.
+//! the change, after it. A request that hands a notification in is the exception: its entry is
+//! stored in the notification's own transaction (`api::audit_trail::AuditWithChange`).
 
 pub mod export;
 pub mod routes;

@@ -133,6 +133,7 @@ impl Intake {
             clinic: notice.clinic,
             reference: None,
             metadata: Metadata::default(),
+            audit: None,
         };
         let intake = NoticeIntake {
             link: AppointmentLink {

@@ -31,7 +31,9 @@ use crate::domain::{
 };
 use crate::policy::templates::TemplateError;
 use crate::policy::{MessagingHours, PatientCaps, SendTime};
-use crate::store::{ApiKeyRole, IntakeResult, NewNotification, Receipt, Store, StoreError};
+use crate::store::{
+    ApiKeyRole, AuditEntry, IntakeResult, NewNotification, Receipt, Store, StoreError,
+};
 
 /// Notifications written in one group commit, at most.
 const MAX_BATCH: usize = 512;
@@ -59,6 +61,9 @@ pub struct Draft {
     /// The booking system's id for the notification and its own fields.
     pub reference: Option<Reference>,
     pub metadata: Metadata,
+    /// The audit entry of the request that hands it in, when the trail records that request:
+    /// stored in the notification's own transaction, so neither commits without the other.
+    pub audit: Option<AuditEntry>,
 }
 
 /// What intake answers: the notification's receipt, and whether it is the answer to an earlier

@@ -67,6 +67,7 @@ pub(super) fn new_notification(
         in_reply_to: reply.and_then(|r| r.in_reply_to),
         reference: draft.reference,
         metadata: draft.metadata,
+        audit: draft.audit,
     }
 }
 

@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 
 use jiff::Timestamp;
+use sqlx::{Any, Transaction};
 
 use super::notification_feed::bound;
 use super::notification_reads::TimePage;
@@ -121,35 +122,8 @@ const ENTRY_COLUMNS: &str = "id, clinic_id, at, actor, actor_role, action, resou
 impl Store {
     /// Appends `entries` in one transaction: all of them or none.
     pub async fn append_audit_entries(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
-        let addresses: Vec<Option<String>> = entries
-            .iter()
-            .map(|e| e.client_address.map(|a| a.to_string()))
-            .collect();
-        let rows: Vec<EntryColumns<'_>> = entries
-            .iter()
-            .zip(&addresses)
-            .map(|(e, address)| EntryColumns {
-                id: e.id.as_str(),
-                clinic_id: e.clinic.as_str(),
-                at: millis(e.at),
-                actor: &e.actor,
-                actor_role: e.actor_role.as_str(),
-                action: &e.action,
-                resource_type: &e.resource_type,
-                resource_id: e.resource_id.as_deref(),
-                outcome: i64::from(e.outcome),
-                request_id: &e.request_id,
-                client_address: address.as_deref(),
-            })
-            .collect();
         let mut tx = self.write.begin().await?;
-        write_rows(
-            &mut tx,
-            "INSERT INTO audit_entries ({columns}) VALUES {values}",
-            &[],
-            &rows,
-        )
-        .await?;
+        write_entries(&mut tx, entries).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -205,4 +179,41 @@ fn conditions(filter: &AuditFilter) -> Vec<(&'static str, Param<'_>)> {
     .into_iter()
     .filter_map(|(condition, value)| Some((condition, value?)))
     .collect()
+}
+
+/// Writes `entries` in the caller's transaction: with the change they record, they commit or
+/// fail together.
+pub(super) async fn write_entries(
+    tx: &mut Transaction<'_, Any>,
+    entries: &[AuditEntry],
+) -> Result<(), StoreError> {
+    let addresses: Vec<Option<String>> = entries
+        .iter()
+        .map(|e| e.client_address.map(|a| a.to_string()))
+        .collect();
+    let rows: Vec<EntryColumns<'_>> = entries
+        .iter()
+        .zip(&addresses)
+        .map(|(e, address)| EntryColumns {
+            id: e.id.as_str(),
+            clinic_id: e.clinic.as_str(),
+            at: millis(e.at),
+            actor: &e.actor,
+            actor_role: e.actor_role.as_str(),
+            action: &e.action,
+            resource_type: &e.resource_type,
+            resource_id: e.resource_id.as_deref(),
+            outcome: i64::from(e.outcome),
+            request_id: &e.request_id,
+            client_address: address.as_deref(),
+        })
+        .collect();
+    write_rows(
+        tx,
+        "INSERT INTO audit_entries ({columns}) VALUES {values}",
+        &[],
+        &rows,
+    )
+    .await?;
+    Ok(())
 }

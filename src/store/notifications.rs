@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 use sqlx::{Any, FromRow, Transaction};
 
+use super::audit::AuditEntry;
 use super::events::EventBatch;
 use super::notification_feed::{next_feed_position, with_feed_position};
 use super::patient_caps::refused_by_caps;
@@ -50,6 +51,9 @@ pub struct NewNotification {
     /// The booking system's id for it, and its own fields: set now, never changed.
     pub reference: Option<Reference>,
     pub metadata: Metadata,
+    /// The audit entry of the request that hands it in, written in the transaction that stores
+    /// it (with the notification as its resource); a replay stores neither.
+    pub audit: Option<AuditEntry>,
 }
 
 /// Which appointment a notification belongs to, and, for a reminder of its series, how long
@@ -311,6 +315,18 @@ impl Store {
         super::conversations::record_staff_replies(&mut tx, self.backend, &replies, &mut events)
             .await?;
         events.write(&mut tx).await?;
+        let audited: Vec<AuditEntry> = batch
+            .iter()
+            .filter(|n| inserted.contains(n.id.as_str()))
+            .filter_map(|n| {
+                // As the middleware names it: the path's ids, else what the request created.
+                n.audit.clone().map(|entry| AuditEntry {
+                    resource_id: entry.resource_id.or_else(|| Some(n.id.to_string())),
+                    ..entry
+                })
+            })
+            .collect();
+        super::audit::write_entries(&mut tx, &audited).await?;
         tx.commit().await?;
         Ok(results)
     }

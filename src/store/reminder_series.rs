@@ -294,6 +294,7 @@ impl SeriesUpdate<'_> {
             // The appointment carries the booking system's reference and metadata.
             reference: None,
             metadata: Metadata::default(),
+            audit: None,
         }
     }
 }

@@ -169,6 +169,118 @@ async fn a_change_and_a_read_of_content_are_recorded_with_who_what_which_and_the
     app.stop().await;
 }
 
+/// `POST /v1/notifications` with `key`, request id `request_id` and `Idempotency-Key: once`.
+async fn hand_in(app: &TestApp, key: &str, request_id: &str, notification: Value) -> Value {
+    let response = app
+        .client()
+        .post(format!("{}/v1/notifications", app.base))
+        .bearer_auth(key)
+        .header("X-Request-Id", request_id)
+        .header("Idempotency-Key", "once")
+        .json(&notification)
+        .send()
+        .await
+        .expect("sent");
+    let status = response.status().as_u16();
+    let mut answer: Value = response.json().await.expect("answer");
+    answer["status_code"] = json!(status);
+    answer
+}
+
+#[tokio::test]
+async fn a_notification_its_replay_and_a_refusal_each_leave_one_entry_and_a_reply_names_the_patient()
+ {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_key().await;
+    let booking = new_key(&app, &admin, "booking").await;
+    let staff = new_key(&app, &admin, "staff").await;
+    dana(&app).await;
+
+    // The first is stored with its entry; the replay creates nothing and is recorded after.
+    let first = hand_in(&app, &booking.secret, "req-first", later(body("Hello"))).await;
+    let replay = hand_in(&app, &booking.secret, "req-again", later(body("Hello"))).await;
+    let mut unknown = later(body("Hello"));
+    unknown["patient_id"] = json!("p-404");
+    let refused = hand_in(&app, &booking.secret, "req-unknown", unknown).await;
+    let reply = send(
+        &app,
+        Method::POST,
+        "/v1/conversations/p-1/reply",
+        &staff.secret,
+        "req-reply",
+        Some(json!({ "by": "Dana", "text": "Yes, come at 10" })),
+    )
+    .await;
+
+    assert_eq!(first["status_code"], 202, "{first:#}");
+    assert_eq!(
+        (&replay["status_code"], &replay["id"]),
+        (&json!(202), &first["id"])
+    );
+    assert_eq!(refused["status_code"], 422, "{refused:#}");
+    assert_eq!(reply, StatusCode::ACCEPTED);
+    let created = entries(&app, &admin, "notification.create").await;
+    let mut by_request: Vec<(&Value, &Value, &Value, &Value, &Value)> = created
+        .iter()
+        .map(|e| {
+            (
+                &e["request_id"],
+                &e["resource_id"],
+                &e["outcome"],
+                &e["actor"],
+                &e["client_address"],
+            )
+        })
+        .collect();
+    by_request.sort_by_key(|(request, ..)| request.as_str().unwrap_or_default().to_owned());
+    let actor = json!(format!("key:{}", booking.id));
+    let here = json!("127.0.0.1");
+    assert_eq!(
+        by_request,
+        vec![
+            (
+                &json!("req-again"),
+                &first["id"],
+                &json!(202),
+                &actor,
+                &here
+            ),
+            (
+                &json!("req-first"),
+                &first["id"],
+                &json!(202),
+                &actor,
+                &here
+            ),
+            (
+                &json!("req-unknown"),
+                &Value::Null,
+                &json!(422),
+                &actor,
+                &here
+            ),
+        ],
+        "{created:#?}"
+    );
+    let replied = entries(&app, &admin, "conversation.reply").await;
+    assert_eq!(replied.len(), 1, "{replied:#?}");
+    assert_eq!(
+        (
+            &replied[0]["request_id"],
+            &replied[0]["resource_id"],
+            &replied[0]["outcome"],
+            &replied[0]["actor"],
+        ),
+        (
+            &json!("req-reply"),
+            &json!("p-1"),
+            &json!(202),
+            &json!(format!("key:{}", staff.id)),
+        ),
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn reads_of_set_up_are_not_recorded_and_reads_of_patients_are() {
     let app = TestApp::spawn().await;

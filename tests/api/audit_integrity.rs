@@ -1,7 +1,7 @@
 //! What the audit trail holds to when things go wrong: the database itself refuses to change or
 //! remove an entry (whoever asks, with SQL), a read whose entry cannot be written is withheld
-//! (503), and a change whose entry cannot be written stands, is logged and counted in
-//! `/metrics`.
+//! (503), a change whose entry cannot be written stands, is logged and counted in `/metrics`,
+//! and a notification, stored with its entry, is not taken without it.
 
 use medrelay::observability::recorder::AUDIT_WRITE_FAILURES;
 use reqwest::{Method, StatusCode};
@@ -67,7 +67,8 @@ async fn the_database_refuses_to_change_or_delete_an_entry_even_by_hand() {
 }
 
 #[tokio::test]
-async fn without_a_writable_trail_a_read_is_withheld_and_a_change_stands_and_is_counted() {
+async fn without_a_writable_trail_a_read_is_withheld_a_change_stands_and_a_notification_is_not_taken()
+ {
     let app = TestApp::spawn().await;
     let admin = app.admin_key().await;
     dana(&app).await;
@@ -93,6 +94,19 @@ async fn without_a_writable_trail_a_read_is_withheld_and_a_change_stands_and_is_
         .to_owned();
     let read_body = read.text().await.expect("body");
     let cancel = app.cancel(&id).await.status();
+    let handed_in = app
+        .request(
+            Method::POST,
+            "/v1/notifications",
+            &app.key,
+            Some(later(body("Your appointment is confirmed"))),
+        )
+        .await;
+    let handed_in_status = handed_in.status();
+    let handed_in_type = handed_in.headers()["content-type"]
+        .to_str()
+        .unwrap_or("")
+        .to_owned();
     let after = scrape().await;
     sqlx::query("ALTER TABLE audit_entries_away RENAME TO audit_entries")
         .execute(&pool)
@@ -119,6 +133,28 @@ async fn without_a_writable_trail_a_read_is_withheld_and_a_change_stands_and_is_
             > before.value(AUDIT_WRITE_FAILURES, &unrecorded)
     );
     assert_eq!(read_again.status(), StatusCode::OK);
+    assert!(
+        handed_in_status.is_server_error(),
+        "a notification whose entry cannot be written is refused: {handed_in_status}"
+    );
+    assert_eq!(handed_in_type, "application/problem+json");
+    let listed: Value = app
+        .request(Method::GET, "/v1/notifications", &app.key, None)
+        .await
+        .json()
+        .await
+        .expect("list");
+    let ids: Vec<&Value> = listed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|n| &n["id"])
+        .collect();
+    assert_eq!(
+        ids,
+        vec![&json!(id)],
+        "nothing was stored of the refused one"
+    );
     let trail: Value = app
         .request(
             Method::GET,

@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 use serde::{Deserialize, Serialize};
@@ -25,6 +25,7 @@ use utoipa::ToSchema;
 use super::conversations::{conversation_of, staff_member};
 use super::notifications::{idempotency_key, notification_path, request_hash};
 use crate::api::AppState;
+use crate::api::audit_trail::AuditWithChange;
 use crate::api::auth::Caller;
 use crate::api::created::Created;
 use crate::api::json::ApiJson;
@@ -35,6 +36,7 @@ use crate::domain::{
 };
 use crate::intake::{Content, Draft, StaffReply};
 use crate::policy::{WHATSAPP_WINDOW, WhatsAppContent, channel_plan};
+use crate::store::AuditEntry;
 
 /// Staff replies go as notifications of this topic.
 const REPLY_TOPIC: &str = "general";
@@ -258,6 +260,7 @@ fn reply_draft(
     route: &mut Route,
     idempotency_key: Option<String>,
     request_hash: String,
+    audit: Option<AuditEntry>,
 ) -> Draft {
     Draft {
         idempotency_key,
@@ -273,6 +276,7 @@ fn reply_draft(
         expires_at: None,
         reference: None,
         metadata: Metadata::default(),
+        audit,
     }
 }
 
@@ -288,6 +292,8 @@ pub(crate) struct StaffAnswer {
     /// The same key and hash again give the first answer and send nothing more.
     pub idempotency_key: Option<String>,
     pub request_hash: String,
+    /// The request's audit entry, stored with the answer (see [`AuditWithChange`]).
+    pub audit: Option<AuditEntry>,
 }
 
 /// An answer taken: the notification that carries it, where it goes first and why.
@@ -366,6 +372,7 @@ pub(crate) async fn answer_patient(
         &mut route,
         answer.idempotency_key,
         answer.request_hash,
+        answer.audit,
     );
     let answers = StaffReply {
         by: answer.by,
@@ -411,6 +418,7 @@ pub(crate) async fn answer_patient(
 pub(super) async fn reply(
     State(state): State<AppState>,
     caller: Caller,
+    audit: AuditWithChange,
     Path(id): Path<String>,
     headers: HeaderMap,
     mut body: ApiJson<ReplyIn>,
@@ -424,8 +432,12 @@ pub(super) async fn reply(
         channel: body.value.channel,
         idempotency_key: idempotency_key(&headers)?,
         request_hash: request_hash(&body),
+        audit: audit.entry(StatusCode::ACCEPTED, state.clock.now()),
     };
     let taken = answer_patient(&state, &caller.0.clinic, &caller.actor(), answer).await?;
+    if !taken.replayed {
+        audit.stored();
+    }
     let location = notification_path(&taken.id);
     let out = ReplyOut {
         id: taken.id,

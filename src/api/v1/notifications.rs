@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,7 @@ use super::booking_fields::booking_fields;
 use super::notification_out::NotificationFields;
 use super::notification_query::{ListQuery, Listing, encode_cursor, encode_feed_cursor};
 use crate::api::AppState;
+use crate::api::audit_trail::AuditWithChange;
 use crate::api::auth::Caller;
 use crate::api::created::Created;
 use crate::api::json::{self, ApiJson};
@@ -162,6 +163,7 @@ pub(super) fn request_hash<T>(body: &ApiJson<T>) -> String {
 pub(super) async fn create_notification(
     State(state): State<AppState>,
     caller: Caller,
+    audit: AuditWithChange,
     headers: HeaderMap,
     mut body: ApiJson<NotificationIn>,
 ) -> Result<Created<ReceiptOut>, ApiError> {
@@ -180,8 +182,12 @@ pub(super) async fn create_notification(
         // A replay's request is this one, so what it stored is what this one gives.
         reference: reference.clone(),
         metadata: metadata.clone(),
+        audit: audit.entry(StatusCode::ACCEPTED, state.clock.now()),
     };
     let accepted = state.intake.accept(draft, &caller.actor()).await?;
+    if !accepted.replayed {
+        audit.stored();
+    }
     let Receipt {
         id,
         status,

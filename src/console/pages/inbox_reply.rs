@@ -103,6 +103,8 @@ pub(in crate::console) async fn reply(
         channel: form.channel(),
         idempotency_key: Some(format!("console:{}", form.once)).filter(|_| !form.once.is_empty()),
         request_hash: form.hash(&id),
+        // The console records its forms itself (`console::audit`).
+        audit: None,
     };
     match answer_patient(&state, &signed.clinic, &signed.actor(), answer).await {
         Ok(_) => {

@@ -274,6 +274,7 @@ fn draft(signed: &SignedIn, fields: &SendFields) -> Result<Draft, &'static str> 
         request_hash: hex::encode(Sha256::digest(described.as_bytes())),
         reference: None,
         metadata: Metadata::default(),
+        audit: None,
     })
 }
 
