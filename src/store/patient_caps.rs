@@ -1,7 +1,7 @@
 //! The patient caps, checked inside intake's group commit: which notifications of a batch a
 //! patient's daily cap refuses, counted against what is already stored.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use jiff::Timestamp;
 use sqlx::{Any, Transaction};
@@ -48,16 +48,17 @@ async fn refused_by_cap(
     let Some(earliest) = counted.iter().map(|n| n.received_at).min() else {
         return Ok(HashMap::new());
     };
-    let patients: Vec<&str> = counted
-        .iter()
-        .map(|n| n.patient_id.as_str())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let mut in_batch: BTreeMap<&str, u32> = BTreeMap::new();
+    for n in &counted {
+        *in_batch.entry(n.patient_id.as_str()).or_default() += 1;
+    }
     if backend == Backend::Postgres {
+        let patients: Vec<&str> = in_batch.keys().copied().collect();
         lock_patients(tx, &patients).await?;
     }
-    let mut accepted = accepted_since(tx, &patients, earliest - cap.window, priority).await?;
+    let since = earliest - cap.window;
+    let near_cap = near_the_cap(tx, &in_batch, since, priority, cap.limit).await?;
+    let mut accepted = accepted_since(tx, &near_cap, since, priority).await?;
     let mut taken_keys = stored_keys(tx, &counted).await?;
 
     let mut refused = HashMap::new();
@@ -100,6 +101,39 @@ async fn lock_patients(tx: &mut Transaction<'_, Any>, patients: &[&str]) -> Resu
     Ok(())
 }
 
+/// The patients whom this batch's notifications (`in_batch` a patient) could take past their
+/// cap of `limit`: those with so many stored since `since` that, with the batch's, they go past
+/// it. Only their notifications are read one by one; everyone else's are admitted on a count, so
+/// a batch reads a row per patient, not one per notification each patient had that day.
+async fn near_the_cap<'a>(
+    tx: &mut Transaction<'_, Any>,
+    in_batch: &BTreeMap<&'a str, u32>,
+    since: Timestamp,
+    priority: Priority,
+    limit: u32,
+) -> Result<Vec<&'a str>, StoreError> {
+    let patients: Vec<&str> = in_batch.keys().copied().collect();
+    let sql = counted_since(
+        "patient_id, COUNT(*)",
+        patients.len(),
+        priority,
+        "GROUP BY patient_id",
+    );
+    let mut query = sqlx::query_as::<_, (String, i64)>(&sql).bind(millis(since));
+    for patient in &patients {
+        query = query.bind(*patient);
+    }
+    let stored: HashMap<String, i64> = query.fetch_all(&mut **tx).await?.into_iter().collect();
+    Ok(in_batch
+        .iter()
+        .filter(|(patient, batch)| {
+            let stored = stored.get(**patient).copied().unwrap_or_default();
+            stored.saturating_add(i64::from(**batch)) > i64::from(limit)
+        })
+        .map(|(patient, _)| *patient)
+        .collect())
+}
+
 /// When each of `patients` was sent a counted notification of `priority` after `since`.
 async fn accepted_since(
     tx: &mut Transaction<'_, Any>,
@@ -107,21 +141,15 @@ async fn accepted_since(
     since: Timestamp,
     priority: Priority,
 ) -> Result<HashMap<String, Vec<Timestamp>>, StoreError> {
-    // The priority is written into the statement, not bound: each priority's count has a partial
-    // index (`WHERE priority = 'normal' …`), and PostgreSQL's generic plan for a statement kept
-    // prepared (sqlx keeps them) cannot use a partial index for a condition on a parameter. It
-    // comes from our own enum, never from input.
-    let sql = format!(
-        "SELECT patient_id, created_at FROM notifications WHERE patient_id IN ({}) AND created_at > $1 \
-         AND priority = '{}' AND appointment_id IS NULL AND origin = 'api' AND status <> 'cancelled'",
-        placeholders(2, patients.len()),
-        priority.as_str()
-    );
+    let mut accepted: HashMap<String, Vec<Timestamp>> = HashMap::new();
+    if patients.is_empty() {
+        return Ok(accepted);
+    }
+    let sql = counted_since("patient_id, created_at", patients.len(), priority, "");
     let mut query = sqlx::query_as::<_, (String, i64)>(&sql).bind(millis(since));
     for patient in patients {
         query = query.bind(*patient);
     }
-    let mut accepted: HashMap<String, Vec<Timestamp>> = HashMap::new();
     for (patient, created_at) in query.fetch_all(&mut **tx).await? {
         accepted
             .entry(patient)
@@ -129,6 +157,22 @@ async fn accepted_since(
             .push(timestamp(created_at)?);
     }
     Ok(accepted)
+}
+
+/// `SELECT <columns>` of the notifications of `priority` that count toward `patients`' caps (`$2`
+/// onward) since `$1`, then `tail`.
+fn counted_since(columns: &str, patients: usize, priority: Priority, tail: &str) -> String {
+    // The priority is written into the statement, not bound: each priority's count has a partial
+    // index (`WHERE priority = 'normal' …`), and PostgreSQL's generic plan for a statement kept
+    // prepared (sqlx keeps them) cannot use a partial index for a condition on a parameter. It
+    // comes from our own enum, never from input.
+    format!(
+        "SELECT {columns} FROM notifications WHERE patient_id IN ({}) AND created_at > $1 \
+         AND priority = '{}' AND appointment_id IS NULL AND origin = 'api' AND status <> 'cancelled' \
+         {tail}",
+        placeholders(2, patients),
+        priority.as_str()
+    )
 }
 
 /// Which of these notifications' (clinic, idempotency key) pairs are already stored.
