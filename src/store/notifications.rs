@@ -52,7 +52,8 @@ pub struct NewNotification {
     pub reference: Option<Reference>,
     pub metadata: Metadata,
     /// The audit entry of the request that hands it in, written in the transaction that stores
-    /// it (with the notification as its resource); a replay stores neither.
+    /// it (naming the notification when the route's path names no resource); a replay stores
+    /// neither.
     pub audit: Option<AuditEntry>,
 }
 
