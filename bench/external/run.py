@@ -647,6 +647,9 @@ async def one_run(opts: argparse.Namespace, instances: int, run: int) -> Figures
             if opts.webhooks and not await wait_delivered(session, sink, len(warm.accepted),
                                                           opts.timeout, "delivered_hooks"):
                 print("  ! the warm-up's webhooks did not all arrive in time; measuring anyway")
+            if opts.analyze and database.name:
+                # What autovacuum's first ANALYZE does on a server that runs it.
+                subprocess.run(["psql", database.url, "-qc", "ANALYZE"], check=True)
             database_name = database.name
             pids = [g.process.pid for g in gateways]
             harness = [os.getpid(), sink_proc.pid]
@@ -824,6 +827,10 @@ def main() -> int:
                         help="sqlite, or a PostgreSQL server URL (a fresh database is made on it)")
     parser.add_argument("--notifications", "-n", type=int, default=20_000)
     parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--analyze", action="store_true",
+                        help="PostgreSQL: ANALYZE the database once after the warm-up, as "
+                             "autovacuum would by then; a server with autovacuum off (this "
+                             "machine's) otherwise plans every statement without statistics")
     parser.add_argument("--concurrency", "-c", type=int, default=64)
     parser.add_argument("--patients", type=int, default=1000)
     parser.add_argument("--priority", choices=["urgent", "normal"], default="urgent")
