@@ -2,11 +2,15 @@
 //! notification, so they arrive in order), recording each try in the deliveries log, and
 //! switching off an endpoint that has failed for too long.
 
+use std::collections::{BTreeMap, HashSet};
+
 use jiff::{SignedDuration, Timestamp};
+use sqlx::Row;
 
 use crate::domain::{ClinicId, Event, WebhookEndpointId, WebhookEventId};
 use crate::store::events::EventBatch;
-use crate::store::outbox::{ClaimSql, Lease, TRY_COLUMNS, Tried, TryRecord, TryRow, bind_try};
+use crate::store::outbox::{ClaimSql, Lease, TRY_COLUMNS, Tried, TryRecord, TryRow};
+use crate::store::rows::{columns, write_rows};
 use crate::store::{Store, StoreError, millis, opt_timestamp, timestamp};
 
 /// A message the sender holds the lease on, with where and how to send it.
@@ -157,9 +161,7 @@ impl Store {
     ) -> Result<Vec<WebhookEndpointId>, StoreError> {
         let _turn = self.background_turn().await;
         let mut tx = self.write.begin().await?;
-        for outcome in outcomes {
-            record_outcome(&mut tx, token, outcome).await?;
-        }
+        record_outcomes(&mut tx, token, outcomes).await?;
         let disabled = disable_failing(&mut tx, disable_after, now).await?;
         tx.commit().await?;
         Ok(disabled)
@@ -197,79 +199,150 @@ impl Store {
     }
 }
 
-async fn record_outcome(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    token: &str,
-    outcome: &WebhookOutcome,
-) -> Result<(), StoreError> {
-    let next = match outcome.result {
+columns! {
+    /// A held message's new state after its try.
+    struct MessageAfterTry<'a> {
+        message_seq: i64,
+        state: &'a str,
+        retry_at: Option<i64>,
+        tried_at: i64,
+    }
+}
+
+columns! {
+    /// A line of the deliveries log.
+    struct TryLine<'a> {
+        clinic_id: &'a str,
+        endpoint_id: &'a str,
+        event_id: &'a str,
+        event_type: &'a str,
+        try_number: i64,
+        at: i64,
+        status_code: Option<i64>,
+        latency_ms: i64,
+        error: Option<&'a str>,
+        outcome: &'a str,
+        next_retry_at: Option<i64>,
+    }
+}
+
+/// When the next try of an outcome is due: none once it is delivered or given up.
+fn retry_at(outcome: &WebhookOutcome) -> Option<i64> {
+    match outcome.result {
         WebhookResult::Retry { at } => Some(millis(at)),
         WebhookResult::Delivered | WebhookResult::GaveUp => None,
-    };
-    if !update_message(tx, token, outcome, next).await? {
-        // The lease ran out and another sender has it now: its try counts, not this one.
-        return Ok(());
     }
-    log_try(tx, outcome, next).await?;
-    let failing_since = match outcome.result {
-        WebhookResult::Delivered => "NULL",
-        WebhookResult::Retry { .. } | WebhookResult::GaveUp => "COALESCE(failing_since, $2)",
-    };
-    sqlx::query(&format!(
-        "UPDATE webhook_endpoints SET failing_since = {failing_since} WHERE id = $1"
-    ))
-    .bind(&outcome.message.endpoint_id)
-    .bind(millis(outcome.tried.at))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
-/// The message's new state, if it is still held under `token`.
-async fn update_message(
+/// Records a round's tries in three statements whatever its size: the messages' new state,
+/// where the lease is still held (a message whose lease ran out is another sender's now, and
+/// its try counts, not this one); a log line for each of those; each endpoint's failing clock.
+async fn record_outcomes(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     token: &str,
-    outcome: &WebhookOutcome,
-    next: Option<i64>,
-) -> Result<bool, StoreError> {
-    let held = sqlx::query(
-        "UPDATE webhook_messages SET state = $3, tries = tries + 1, lease_token = NULL, \
-         next_attempt_at = COALESCE($4, next_attempt_at), \
-         first_tried_at = COALESCE(first_tried_at, $5), \
-         delivered_at = CASE WHEN $3 = 'delivered' THEN $5 ELSE delivered_at END \
-         WHERE seq = $1 AND lease_token = $2",
-    )
-    .bind(outcome.message.seq)
-    .bind(token)
-    .bind(outcome.result.state())
-    .bind(next)
-    .bind(millis(outcome.tried.at))
-    .execute(&mut **tx)
-    .await?;
-    Ok(held.rows_affected() > 0)
-}
-
-/// The try's line in the deliveries log.
-async fn log_try(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    outcome: &WebhookOutcome,
-    next: Option<i64>,
+    outcomes: &[WebhookOutcome],
 ) -> Result<(), StoreError> {
-    let m = &outcome.message;
-    let sql = format!(
-        "INSERT INTO webhook_attempts (clinic_id, endpoint_id, event_id, event_type, \
-         {TRY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-    );
-    let query = sqlx::query(&sql)
-        .bind(&m.clinic_id)
-        .bind(&m.endpoint_id)
-        .bind(&m.event_id)
-        .bind(&m.event_type);
-    let result = outcome.result.as_str();
-    bind_try(query, m.tries + 1, &outcome.tried, result, next)
+    let messages: Vec<MessageAfterTry> = outcomes
+        .iter()
+        .map(|o| MessageAfterTry {
+            message_seq: o.message.seq,
+            state: o.result.state(),
+            retry_at: retry_at(o),
+            tried_at: millis(o.tried.at),
+        })
+        .collect();
+    let held: HashSet<i64> = write_rows(
+        tx,
+        "WITH v ({columns}) AS (VALUES {values}) UPDATE webhook_messages SET state = v.state, \
+         tries = webhook_messages.tries + 1, lease_token = NULL, \
+         next_attempt_at = COALESCE(v.retry_at, webhook_messages.next_attempt_at), \
+         first_tried_at = COALESCE(webhook_messages.first_tried_at, v.tried_at), \
+         delivered_at = CASE WHEN v.state = 'delivered' THEN v.tried_at \
+                        ELSE webhook_messages.delivered_at END \
+         FROM v WHERE webhook_messages.seq = v.message_seq AND webhook_messages.lease_token = $1 \
+         RETURNING seq",
+        &[token.into()],
+        &messages,
+    )
+    .await?
+    .iter()
+    .map(|row| row.try_get::<i64, _>(0))
+    .collect::<Result<_, _>>()?;
+    let held: Vec<&WebhookOutcome> = outcomes
+        .iter()
+        .filter(|o| held.contains(&o.message.seq))
+        .collect();
+    let lines: Vec<TryLine> = held
+        .iter()
+        .map(|o| TryLine {
+            clinic_id: &o.message.clinic_id,
+            endpoint_id: &o.message.endpoint_id,
+            event_id: &o.message.event_id,
+            event_type: &o.message.event_type,
+            try_number: o.message.tries + 1,
+            at: millis(o.tried.at),
+            status_code: o.tried.status_code.map(i64::from),
+            latency_ms: o.tried.latency_ms,
+            error: o.tried.error.as_deref(),
+            outcome: o.result.as_str(),
+            next_retry_at: retry_at(o),
+        })
+        .collect();
+    write_rows(
+        tx,
+        "INSERT INTO webhook_attempts ({columns}) VALUES {values}",
+        &[],
+        &lines,
+    )
+    .await?;
+    let tries = held.iter().map(|o| {
+        let endpoint = o.message.endpoint_id.as_str();
+        (endpoint, o.result, millis(o.tried.at))
+    });
+    for (endpoint, clock) in failing_clocks(tries) {
+        let (failing_since, at) = match clock {
+            FailingClock::Stopped => ("NULL", None),
+            FailingClock::StartedAt(at) => ("$2", Some(at)),
+            FailingClock::RunningSince(at) => ("COALESCE(failing_since, $2)", Some(at)),
+        };
+        sqlx::query(&format!(
+            "UPDATE webhook_endpoints SET failing_since = {failing_since} WHERE id = $1"
+        ))
+        .bind(endpoint)
+        .bind(at)
         .execute(&mut **tx)
         .await?;
+    }
     Ok(())
+}
+
+/// What a round's tries, in the order they ended, leave of an endpoint's failing clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FailingClock {
+    /// A delivery after the last failure: every delivery is no longer failing.
+    Stopped,
+    /// Failing since this try, after a delivery earlier in the round.
+    StartedAt(i64),
+    /// Failing since the stored moment, or since this try when none is stored.
+    RunningSince(i64),
+}
+
+/// Each endpoint's failing clock after a round's tries (endpoint, result, when it ended), in the
+/// order they ended: a delivery stops it, a failure starts it unless it runs already.
+fn failing_clocks<'a>(
+    tries: impl IntoIterator<Item = (&'a str, WebhookResult, i64)>,
+) -> BTreeMap<&'a str, FailingClock> {
+    let mut clocks = BTreeMap::new();
+    for (endpoint, result, at) in tries {
+        let next = match (result, clocks.get(endpoint)) {
+            (WebhookResult::Delivered, _) => FailingClock::Stopped,
+            (_, Some(FailingClock::Stopped)) => FailingClock::StartedAt(at),
+            (_, Some(running)) => *running,
+            (_, None) => FailingClock::RunningSince(at),
+        };
+        clocks.insert(endpoint, next);
+    }
+    clocks
 }
 
 #[derive(sqlx::FromRow)]
@@ -308,4 +381,35 @@ async fn disable_failing(
     }
     events.write(tx).await?;
     Ok(disabled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_delivery_stops_an_endpoint_s_failing_clock_and_a_later_failure_starts_it_again() {
+        let retry = WebhookResult::Retry {
+            at: Timestamp::UNIX_EPOCH,
+        };
+        let clocks = failing_clocks([
+            ("whe_a", retry, 10),
+            ("whe_a", WebhookResult::GaveUp, 20),
+            ("whe_b", WebhookResult::Delivered, 10),
+            ("whe_b", retry, 30),
+            ("whe_b", retry, 40),
+            ("whe_c", retry, 10),
+            ("whe_c", WebhookResult::Delivered, 50),
+        ]);
+
+        assert_eq!(
+            clocks.into_iter().collect::<Vec<_>>(),
+            vec![
+                // Failing since what is stored, or since its first failure of the round.
+                ("whe_a", FailingClock::RunningSince(10)),
+                ("whe_b", FailingClock::StartedAt(30)),
+                ("whe_c", FailingClock::Stopped),
+            ]
+        );
+    }
 }
