@@ -27,7 +27,7 @@ pub(crate) const ALL_TYPES: [&str; 8] = [
 const BOOKING_SYSTEM: &str = "https://booking.example/hooks";
 
 /// Webhooks to the test's own receiver on loopback, retried fast.
-fn fast_webhooks(config: &mut Config) {
+pub(crate) fn fast_webhooks(config: &mut Config) {
     config.webhooks.allow_private_targets = true;
     config.webhooks.poll_interval_ms = 20;
     config.webhooks.retry_base_ms = 50;
@@ -116,7 +116,11 @@ fn received_changes(receiver: &WebhookReceiver, notification: &str) -> Vec<Strin
 
 /// Waits until the receiver holds, for each notification, exactly the status changes of its
 /// audit trail, in the same order.
-async fn wait_for_every_change(app: &TestApp, receiver: &WebhookReceiver, ids: &[String]) {
+pub(crate) async fn wait_for_every_change(
+    app: &TestApp,
+    receiver: &WebhookReceiver,
+    ids: &[String],
+) {
     wait::within(Duration::from_secs(30))
         .until(async || {
             for id in ids {

@@ -17,10 +17,11 @@ use jiff::Timestamp;
 use medrelay::Config;
 use medrelay::app::{Application, RunningApp};
 use medrelay::clock::{Clock, SystemClock};
-use medrelay_testkit::{outbox, wait};
+use medrelay_testkit::{WebhookReceiver, outbox, wait};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::booking_webhooks::{self, ALL_TYPES};
 use crate::harness::{self, TestApp};
 
 const NOTIFICATIONS: usize = 300;
@@ -402,5 +403,33 @@ async fn an_instance_stopped_mid_way_leaves_its_work_to_the_other_and_nothing_is
         "B sent {from_b} then stopped, A sent {from_a}, in {:?}",
         started.elapsed()
     );
+    a.stop().await;
+}
+
+/// Both instances' webhook senders work one outbox while both write to it: every status change of
+/// every notification reaches the booking system, verified, in its audit trail's order, however
+/// the writing of a notification's next message and the delivery of the one before it interleave
+/// between the instances (each line's head is marked under the line's lock).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_send_every_booking_webhook_in_each_notification_s_order() {
+    if skipped_without_postgres("two_instances_send_every_booking_webhook") {
+        return;
+    }
+    let a = instance_a(booking_webhooks::fast_webhooks).await;
+    let b = instance_b(&a, booking_webhooks::fast_webhooks).await;
+    let b_base = format!("http://{}", b.addr);
+    let receiver = WebhookReceiver::start().await;
+    let admin = a.admin_key().await;
+    let (_, secret) = booking_webhooks::register(&a, &admin, &receiver.url, &ALL_TYPES).await;
+    receiver.trust(&secret);
+    create_patients(&a).await;
+
+    let ids = post_all(&a, |i| if i % 2 == 0 { &a.base } else { &b_base }).await;
+    wait_until_all_read(&a, &[&a.base, &b_base], &ids).await;
+    let ids: Vec<String> = ids.into_keys().collect();
+    booking_webhooks::wait_for_every_change(&a, &receiver, &ids).await;
+
+    assert_eq!(receiver.bad_signatures(), 0);
+    b.stop().await;
     a.stop().await;
 }

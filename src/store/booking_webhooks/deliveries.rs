@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use jiff::{SignedDuration, Timestamp};
 use sqlx::Row;
 
+use super::lines::{Line, lock_lines, mark_heads};
 use crate::domain::{ClinicId, Event, WebhookEndpointId, WebhookEventId};
 use crate::store::events::EventBatch;
 use crate::store::outbox::{ClaimSql, Lease, TRY_COLUMNS, Tried, TryRecord, TryRow};
@@ -19,6 +20,8 @@ pub struct ClaimedWebhook {
     pub seq: i64,
     pub clinic_id: String,
     pub endpoint_id: String,
+    /// Its line: the notification's id, else the patient's.
+    pub order_key: String,
     pub url: String,
     pub secret: String,
     pub previous_secret: Option<String>,
@@ -55,6 +58,11 @@ impl WebhookResult {
             Self::Retry { .. } => "retrying",
             Self::GaveUp => "failed",
         }
+    }
+
+    /// Whether the message leaves its line's head to the next one.
+    fn ends_message(self) -> bool {
+        !matches!(self, Self::Retry { .. })
     }
 
     /// The message's state after it.
@@ -102,15 +110,14 @@ impl TryFrom<DeliveryRow> for DeliveryRecord {
     }
 }
 
+/// The heads of their lines that are due, oldest first: one walk of `webhook_messages_due`.
 const CLAIM: ClaimSql = ClaimSql {
     claim: "UPDATE webhook_messages SET lease_token = $1, next_attempt_at = $2 \
     WHERE seq IN (SELECT m.seq FROM webhook_messages m \
         JOIN webhook_endpoints e ON e.id = m.endpoint_id \
-        WHERE m.state = 'pending' AND m.next_attempt_at <= $3 AND e.enabled = 1 \
-        AND NOT EXISTS (SELECT 1 FROM webhook_messages o WHERE o.endpoint_id = m.endpoint_id \
-            AND o.order_key = m.order_key AND o.state = 'pending' AND o.seq < m.seq) \
+        WHERE m.state = 'pending' AND m.ready = 1 AND m.next_attempt_at <= $3 AND e.enabled = 1 \
         ORDER BY m.next_attempt_at, m.seq LIMIT $4{lock}) RETURNING seq",
-    claimed: "SELECT m.seq, m.clinic_id, m.endpoint_id, e.url, e.secret, \
+    claimed: "SELECT m.seq, m.clinic_id, m.endpoint_id, m.order_key, e.url, e.secret, \
     e.previous_secret, e.previous_secret_until, m.event_id, m.event_type, m.occurred_at, m.data, \
     m.patient_external_id, m.appointment_id, m.notification_reference, m.notification_metadata, \
     m.appointment_reference, m.appointment_metadata, m.tries, m.first_tried_at \
@@ -234,14 +241,18 @@ fn retry_at(outcome: &WebhookOutcome) -> Option<i64> {
     }
 }
 
-/// Records a round's tries in three statements whatever its size: the messages' new state,
+/// Records a round's tries in a few statements whatever its size: the messages' new state,
 /// where the lease is still held (a message whose lease ran out is another sender's now, and
-/// its try counts, not this one); a log line for each of those; each endpoint's failing clock.
+/// its try counts, not this one); a log line for each of those; the next heads of the lines
+/// whose head ended; each endpoint's failing clock.
 async fn record_outcomes(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     token: &str,
     outcomes: &[WebhookOutcome],
 ) -> Result<(), StoreError> {
+    let ends_head = |o: &&WebhookOutcome| o.result.ends_message();
+    let ending: Vec<Line> = outcomes.iter().filter(ends_head).map(line_of).collect();
+    lock_lines(tx, &ending).await?;
     let messages: Vec<MessageAfterTry> = outcomes
         .iter()
         .map(|o| MessageAfterTry {
@@ -255,6 +266,7 @@ async fn record_outcomes(
         tx,
         "WITH v ({columns}) AS (VALUES {values}) UPDATE webhook_messages SET state = v.state, \
          tries = webhook_messages.tries + 1, lease_token = NULL, \
+         ready = CASE WHEN v.state = 'pending' THEN webhook_messages.ready ELSE 0 END, \
          next_attempt_at = COALESCE(v.retry_at, webhook_messages.next_attempt_at), \
          first_tried_at = COALESCE(webhook_messages.first_tried_at, v.tried_at), \
          delivered_at = CASE WHEN v.state = 'delivered' THEN v.tried_at \
@@ -295,6 +307,13 @@ async fn record_outcomes(
         &lines,
     )
     .await?;
+    let ended: Vec<Line> = held
+        .iter()
+        .copied()
+        .filter(ends_head)
+        .map(line_of)
+        .collect();
+    mark_heads(tx, &ended).await?;
     let tries = held.iter().map(|o| {
         let endpoint = o.message.endpoint_id.as_str();
         (endpoint, o.result, millis(o.tried.at))
@@ -314,6 +333,13 @@ async fn record_outcomes(
         .await?;
     }
     Ok(())
+}
+
+fn line_of(outcome: &WebhookOutcome) -> Line<'_> {
+    Line {
+        endpoint_id: &outcome.message.endpoint_id,
+        order_key: &outcome.message.order_key,
+    }
 }
 
 /// What a round's tries, in the order they ended, leave of an endpoint's failing clock.

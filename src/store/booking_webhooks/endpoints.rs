@@ -3,6 +3,7 @@
 
 use jiff::Timestamp;
 
+use super::lines::{Line, lock_lines, mark_heads_anew};
 use crate::domain::{ClinicId, WebhookEndpointId, WebhookEventType};
 use crate::store::{Store, StoreError, millis, opt_timestamp, timestamp};
 
@@ -252,9 +253,28 @@ impl Store {
         now: Timestamp,
     ) -> Result<u64, StoreError> {
         self.webhook_endpoint(clinic, id).await?;
+        let mut tx = self.write.begin().await?;
+        let keys: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT order_key FROM webhook_messages \
+             WHERE clinic_id = $1 AND endpoint_id = $2 AND occurred_at >= $3 \
+             AND state <> 'pending'",
+        )
+        .bind(clinic.as_str())
+        .bind(id.as_str())
+        .bind(millis(since))
+        .fetch_all(&mut *tx)
+        .await?;
+        let lines: Vec<Line> = keys
+            .iter()
+            .map(|order_key| Line {
+                endpoint_id: id.as_str(),
+                order_key,
+            })
+            .collect();
+        lock_lines(&mut tx, &lines).await?;
         let replayed = sqlx::query(
             "UPDATE webhook_messages SET state = 'pending', tries = 0, first_tried_at = NULL, \
-             delivered_at = NULL, next_attempt_at = $4, lease_token = NULL \
+             delivered_at = NULL, next_attempt_at = $4, lease_token = NULL, ready = 0 \
              WHERE clinic_id = $1 AND endpoint_id = $2 AND occurred_at >= $3 \
              AND state <> 'pending'",
         )
@@ -262,8 +282,11 @@ impl Store {
         .bind(id.as_str())
         .bind(millis(since))
         .bind(millis(now))
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
+        // A replayed message may come before a line's head: the heads are found again.
+        mark_heads_anew(&mut tx, &lines).await?;
+        tx.commit().await?;
         Ok(replayed.rows_affected())
     }
 }

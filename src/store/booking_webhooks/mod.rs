@@ -3,6 +3,7 @@
 
 mod deliveries;
 mod endpoints;
+mod lines;
 mod outbox;
 
 pub use deliveries::{ClaimedWebhook, DeliveryRecord, WebhookOutcome, WebhookResult};

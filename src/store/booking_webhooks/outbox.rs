@@ -1,11 +1,16 @@
 //! The outbox writer: the webhook messages of an event batch, one per event type and subscribed
-//! endpoint, in one `INSERT … SELECT` in the events' transaction. A clinic without endpoints
-//! costs that one statement, which finds none through `webhook_endpoints_clinic`; a batch
-//! without webhook events costs nothing.
+//! endpoint, in one `INSERT … SELECT` in the events' transaction, then the heads of their lines
+//! marked. A clinic without endpoints costs that one statement, which finds none through
+//! `webhook_endpoints_clinic`; a batch without webhook events costs nothing.
 
 use serde_json::{Map, Value};
 use sqlx::{Any, Transaction};
 
+use std::collections::BTreeSet;
+
+use sqlx::Row;
+
+use super::lines::{Line, lock_lines, mark_heads};
 use crate::domain::{WebhookEventId, WebhookFacts};
 use crate::store::StoreError;
 use crate::store::rows::{columns, write_rows};
@@ -41,7 +46,8 @@ const WRITE_OUTBOX: &str = "WITH v ({columns}) AS (VALUES {values}) \
         AND e.event_types LIKE '%,' || v.event_type || ',%' \
     LEFT JOIN patients p ON p.id = COALESCE(v.patient_id, n.patient_id) \
     LEFT JOIN appointments a ON a.id = COALESCE(v.appointment_id, n.appointment_id) \
-    ORDER BY v.ord, e.id";
+    ORDER BY v.ord, e.id \
+    RETURNING endpoint_id, order_key";
 
 columns! {
     struct OutboxRow<'a> {
@@ -84,8 +90,20 @@ pub(crate) async fn write_outbox(
             data,
         })
         .collect();
-    write_rows(tx, WRITE_OUTBOX, &[], &rows).await?;
-    Ok(())
+    let written = write_rows(tx, WRITE_OUTBOX, &[], &rows).await?;
+    let lines: BTreeSet<(String, String)> = written
+        .iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect::<Result<_, sqlx::Error>>()?;
+    let lines: Vec<Line> = lines
+        .iter()
+        .map(|(endpoint_id, order_key)| Line {
+            endpoint_id,
+            order_key,
+        })
+        .collect();
+    lock_lines(tx, &lines).await?;
+    mark_heads(tx, &lines).await
 }
 
 /// The payload's `data` as far as the batch knows it: the event's own facts, the notification
