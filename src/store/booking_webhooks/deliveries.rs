@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use jiff::{SignedDuration, Timestamp};
 use sqlx::Row;
 
-use super::lines::{Line, lock_lines, mark_heads};
+use super::lines::{Line, lock_order_keys, mark_heads};
 use crate::domain::{ClinicId, Event, WebhookEndpointId, WebhookEventId};
 use crate::store::events::EventBatch;
 use crate::store::outbox::{ClaimSql, Lease, TRY_COLUMNS, Tried, TryRecord, TryRow};
@@ -251,8 +251,8 @@ async fn record_outcomes(
     outcomes: &[WebhookOutcome],
 ) -> Result<(), StoreError> {
     let ends_head = |o: &&WebhookOutcome| o.result.ends_message();
-    let ending: Vec<Line> = outcomes.iter().filter(ends_head).map(line_of).collect();
-    lock_lines(tx, &ending).await?;
+    let ending = outcomes.iter().filter(ends_head);
+    lock_order_keys(tx, ending.map(|o| o.message.order_key.as_str())).await?;
     let messages: Vec<MessageAfterTry> = outcomes
         .iter()
         .map(|o| MessageAfterTry {

@@ -3,7 +3,7 @@
 
 use jiff::Timestamp;
 
-use super::lines::{Line, lock_lines, mark_heads_anew};
+use super::lines::{Line, lock_order_keys, mark_heads_anew};
 use crate::domain::{ClinicId, WebhookEndpointId, WebhookEventType};
 use crate::store::{Store, StoreError, millis, opt_timestamp, timestamp};
 
@@ -271,7 +271,7 @@ impl Store {
                 order_key,
             })
             .collect();
-        lock_lines(&mut tx, &lines).await?;
+        lock_order_keys(&mut tx, keys.iter().map(String::as_str)).await?;
         let replayed = sqlx::query(
             "UPDATE webhook_messages SET state = 'pending', tries = 0, first_tried_at = NULL, \
              delivered_at = NULL, next_attempt_at = $4, lease_token = NULL, ready = 0 \

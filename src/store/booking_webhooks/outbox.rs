@@ -1,16 +1,13 @@
 //! The outbox writer: the webhook messages of an event batch, one per event type and subscribed
-//! endpoint, in one `INSERT … SELECT` in the events' transaction, then the heads of their lines
-//! marked. A clinic without endpoints costs that one statement, which finds none through
-//! `webhook_endpoints_clinic`; a batch without webhook events costs nothing.
+//! endpoint, in one `INSERT … SELECT` in the events' transaction, each marked the head of its
+//! line when nothing before it is pending. A clinic without endpoints costs that statement,
+//! which finds none through `webhook_endpoints_clinic`, and on PostgreSQL the order keys' locks;
+//! a batch without webhook events costs nothing.
 
 use serde_json::{Map, Value};
 use sqlx::{Any, Transaction};
 
-use std::collections::BTreeSet;
-
-use sqlx::Row;
-
-use super::lines::{Line, lock_lines, mark_heads};
+use super::lines::lock_order_keys;
 use crate::domain::{WebhookEventId, WebhookFacts};
 use crate::store::StoreError;
 use crate::store::rows::{columns, write_rows};
@@ -31,23 +28,28 @@ pub(crate) struct OutboxEvent<'a> {
 }
 
 /// Fans the events out to the clinic's endpoints subscribed to their type, copying the ids,
-/// references and metadata of the records they are about (which never change).
+/// references and metadata of the records they are about (which never change). A message heads
+/// its line when it is the batch's first of the line and none of the line is pending: one index
+/// probe of `webhook_messages_order` each.
 const WRITE_OUTBOX: &str = "WITH v ({columns}) AS (VALUES {values}) \
     INSERT INTO webhook_messages (clinic_id, endpoint_id, event_id, event_type, order_key, \
         occurred_at, data, patient_external_id, appointment_id, notification_reference, \
         notification_metadata, appointment_reference, appointment_metadata, state, tries, \
-        next_attempt_at, created_at) \
-    SELECT e.clinic_id, e.id, v.event_id, v.event_type, COALESCE(v.notification_id, p.id, ''), \
+        next_attempt_at, created_at, ready) \
+    SELECT e.clinic_id, e.id, v.event_id, v.event_type, v.order_key, \
         v.occurred_at, v.data, p.external_id, a.id, n.reference, n.metadata, a.reference, \
-        a.metadata, 'pending', 0, v.occurred_at, v.occurred_at \
+        a.metadata, 'pending', 0, v.occurred_at, v.occurred_at, \
+        CASE WHEN ROW_NUMBER() OVER (PARTITION BY e.id, v.order_key ORDER BY v.ord) = 1 \
+            AND (SELECT o.seq FROM webhook_messages o WHERE o.endpoint_id = e.id \
+                AND o.order_key = v.order_key AND o.state = 'pending' LIMIT 1) IS NULL \
+        THEN 1 ELSE 0 END \
     FROM v \
     LEFT JOIN notifications n ON n.id = v.notification_id \
     JOIN webhook_endpoints e ON e.clinic_id = COALESCE(v.clinic_id, n.clinic_id) \
         AND e.event_types LIKE '%,' || v.event_type || ',%' \
     LEFT JOIN patients p ON p.id = COALESCE(v.patient_id, n.patient_id) \
     LEFT JOIN appointments a ON a.id = COALESCE(v.appointment_id, n.appointment_id) \
-    ORDER BY v.ord, e.id \
-    RETURNING endpoint_id, order_key";
+    ORDER BY v.ord, e.id";
 
 columns! {
     struct OutboxRow<'a> {
@@ -55,6 +57,8 @@ columns! {
         event_id: &'a str,
         event_type: &'a str,
         notification_id: Option<&'a str>,
+        /// The line: the notification's id, else the patient's.
+        order_key: &'a str,
         clinic_id: Option<&'a str>,
         patient_id: Option<&'a str>,
         appointment_id: Option<&'a str>,
@@ -83,6 +87,7 @@ pub(crate) async fn write_outbox(
             event_id: id.as_str(),
             event_type: kind.as_str(),
             notification_id: event.notification_id,
+            order_key: order_key(event),
             clinic_id: event.clinic_id,
             patient_id: event.patient_id,
             appointment_id: event.facts.appointment.as_ref().map(|a| a.as_str()),
@@ -90,20 +95,14 @@ pub(crate) async fn write_outbox(
             data,
         })
         .collect();
-    let written = write_rows(tx, WRITE_OUTBOX, &[], &rows).await?;
-    let lines: BTreeSet<(String, String)> = written
-        .iter()
-        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-        .collect::<Result<_, sqlx::Error>>()?;
-    let lines: Vec<Line> = lines
-        .iter()
-        .map(|(endpoint_id, order_key)| Line {
-            endpoint_id,
-            order_key,
-        })
-        .collect();
-    lock_lines(tx, &lines).await?;
-    mark_heads(tx, &lines).await
+    lock_order_keys(tx, rows.iter().map(|row| row.order_key)).await?;
+    write_rows(tx, WRITE_OUTBOX, &[], &rows).await?;
+    Ok(())
+}
+
+/// The line of an event's messages: its notification, else its patient.
+fn order_key<'a>(event: &OutboxEvent<'a>) -> &'a str {
+    event.notification_id.or(event.patient_id).unwrap_or("")
 }
 
 /// The payload's `data` as far as the batch knows it: the event's own facts, the notification
