@@ -60,8 +60,8 @@ impl WebhookResult {
         }
     }
 
-    /// Whether the message leaves its line's head to the next one.
-    fn ends_message(self) -> bool {
+    /// Whether the message is done with, leaving its line to the next one.
+    fn frees_its_line(self) -> bool {
         !matches!(self, Self::Retry { .. })
     }
 
@@ -250,9 +250,46 @@ async fn record_outcomes(
     token: &str,
     outcomes: &[WebhookOutcome],
 ) -> Result<(), StoreError> {
-    let ends_head = |o: &&WebhookOutcome| o.result.ends_message();
-    let ending = outcomes.iter().filter(ends_head);
-    lock_order_keys(tx, ending.map(|o| o.message.order_key.as_str())).await?;
+    let frees_line = |o: &&WebhookOutcome| o.result.frees_its_line();
+    let freeing = outcomes.iter().filter(frees_line);
+    lock_order_keys(tx, freeing.map(|o| o.message.order_key.as_str())).await?;
+    let held = write_states(tx, token, outcomes).await?;
+    log_tries(tx, &held).await?;
+    let freed: Vec<Line> = held
+        .iter()
+        .copied()
+        .filter(frees_line)
+        .map(line_of)
+        .collect();
+    mark_heads(tx, &freed).await?;
+    let tries = held.iter().map(|o| {
+        let endpoint = o.message.endpoint_id.as_str();
+        (endpoint, o.result, millis(o.tried.at))
+    });
+    for (endpoint, clock) in failing_clocks(tries) {
+        let (failing_since, at) = match clock {
+            FailingClock::Stopped => ("NULL", None),
+            FailingClock::StartedAt(at) => ("$2", Some(at)),
+            FailingClock::RunningSince(at) => ("COALESCE(failing_since, $2)", Some(at)),
+        };
+        sqlx::query(&format!(
+            "UPDATE webhook_endpoints SET failing_since = {failing_since} WHERE id = $1"
+        ))
+        .bind(endpoint)
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The messages' new state after their tries, in one statement; returns the outcomes whose
+/// message was still held under `token`.
+async fn write_states<'o>(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    token: &str,
+    outcomes: &'o [WebhookOutcome],
+) -> Result<Vec<&'o WebhookOutcome>, StoreError> {
     let messages: Vec<MessageAfterTry> = outcomes
         .iter()
         .map(|o| MessageAfterTry {
@@ -280,10 +317,17 @@ async fn record_outcomes(
     .iter()
     .map(|row| row.try_get::<i64, _>(0))
     .collect::<Result<_, _>>()?;
-    let held: Vec<&WebhookOutcome> = outcomes
+    Ok(outcomes
         .iter()
         .filter(|o| held.contains(&o.message.seq))
-        .collect();
+        .collect())
+}
+
+/// The tries' lines in the deliveries log, in one statement.
+async fn log_tries(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    held: &[&WebhookOutcome],
+) -> Result<(), StoreError> {
     let lines: Vec<TryLine> = held
         .iter()
         .map(|o| TryLine {
@@ -307,31 +351,6 @@ async fn record_outcomes(
         &lines,
     )
     .await?;
-    let ended: Vec<Line> = held
-        .iter()
-        .copied()
-        .filter(ends_head)
-        .map(line_of)
-        .collect();
-    mark_heads(tx, &ended).await?;
-    let tries = held.iter().map(|o| {
-        let endpoint = o.message.endpoint_id.as_str();
-        (endpoint, o.result, millis(o.tried.at))
-    });
-    for (endpoint, clock) in failing_clocks(tries) {
-        let (failing_since, at) = match clock {
-            FailingClock::Stopped => ("NULL", None),
-            FailingClock::StartedAt(at) => ("$2", Some(at)),
-            FailingClock::RunningSince(at) => ("COALESCE(failing_since, $2)", Some(at)),
-        };
-        sqlx::query(&format!(
-            "UPDATE webhook_endpoints SET failing_since = {failing_since} WHERE id = $1"
-        ))
-        .bind(endpoint)
-        .bind(at)
-        .execute(&mut **tx)
-        .await?;
-    }
     Ok(())
 }
 
