@@ -341,11 +341,19 @@ async fn sqlite_pool(
 /// rolled back (`ROLLBACK TO` keeps the savepoint open) each "commit" only releases a nested
 /// savepoint of a transaction that never commits: writes are acknowledged, never stored, and
 /// lost on restart. Checking the state on release catches every such mismatch, whatever error
-/// caused it, and costs two statements that touch no page.
+/// caused it.
 ///
-/// The probe runs after any rollback that a dropped transaction queued on this connection
-/// (commands run in order on SQLite's worker thread), so the count it reads is settled.
+/// A count of 0 is settled and true: sqlx lowers it only when its `COMMIT` or `ROLLBACK`
+/// succeeded, which leaves SQLite outside any transaction. That is every write that went well,
+/// so they hand the connection back without a statement (the probe was two worker round trips
+/// per transaction, a fifth of the writer's statements). A count above 0 is a transaction
+/// dropped with its rollback still queued, or one whose rollback failed: the probe runs after
+/// that queued rollback (commands run in order on SQLite's worker thread), then reads the count
+/// again.
 async fn is_idle(conn: &mut AnyConnection) -> bool {
+    if !conn.is_in_transaction() {
+        return true;
+    }
     // BEGIN fails inside a transaction; a deferred BEGIN takes no lock.
     let sqlite_idle = conn.execute("BEGIN").await.is_ok() && conn.execute("ROLLBACK").await.is_ok();
     let idle = sqlite_idle && !conn.is_in_transaction();
@@ -446,6 +454,36 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(versions(&SQLITE_MIGRATIONS), versions(&POSTGRES_MIGRATIONS));
+    }
+
+    /// SQLite ends a transaction by itself on some errors (a full disk, an I/O error); here a
+    /// bare `ROLLBACK` stands in for that, so sqlx's own rollback then fails and it still counts
+    /// one transaction. A writer kept in that state would nest every later transaction inside
+    /// one that never commits.
+    #[tokio::test]
+    async fn a_writer_whose_transaction_sqlite_ended_is_replaced_and_later_writes_commit() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("medrelay.db").display());
+        let store = Store::connect(&url).await.expect("the store opens");
+
+        let mut ended_by_sqlite = store.write.begin().await.expect("a transaction");
+        sqlx::query("ROLLBACK")
+            .execute(&mut *ended_by_sqlite)
+            .await
+            .expect("SQLite ends it");
+        drop(ended_by_sqlite);
+        // Without the writer replaced this opens a savepoint, and its rollback leaves it open.
+        let mut rolled_back = store.write.begin().await.expect("a transaction");
+        sqlx::query("UPDATE health_canary SET beat = beat + 100")
+            .execute(&mut *rolled_back)
+            .await
+            .expect("an update");
+        drop(rolled_back);
+
+        store
+            .check_health()
+            .await
+            .expect("a committed write is read back through another connection");
     }
 
     #[test]
