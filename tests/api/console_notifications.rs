@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::console_harness::{Console, location};
-use crate::harness::{TestApp, reminder};
+use crate::harness::{TestApp, reminder, settled_by_receipts};
 
 /// A reminder to a patient who is not on WhatsApp (the sandbox's magic `+972500000001`): it falls
 /// back to SMS. Returns its id once delivered.
@@ -34,7 +34,7 @@ async fn in_clinic_zone(app: &TestApp, at: &str) -> String {
 
 #[tokio::test]
 async fn a_fallback_shows_both_attempts_and_the_reason_on_the_timeline_in_the_clinics_time() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(settled_by_receipts).await;
     let id = fallen_back(&app).await;
     let console = app.console(ApiKeyRole::Staff).await;
 
@@ -63,7 +63,7 @@ async fn a_fallback_shows_both_attempts_and_the_reason_on_the_timeline_in_the_cl
 
 #[tokio::test]
 async fn the_list_filters_by_status_channel_topic_day_and_patient() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(settled_by_receipts).await;
     let id = fallen_back(&app).await;
     let console = app.console(ApiKeyRole::Staff).await;
     let link = format!("/console/notifications/{id}");
@@ -135,7 +135,7 @@ async fn a_pending_notification_is_cancelled_by_the_signed_in_person_with_the_fo
 
 #[tokio::test]
 async fn another_clinics_notification_is_not_found() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(settled_by_receipts).await;
     let id = fallen_back(&app).await;
     app.other_clinic_key().await;
     let stranger = app

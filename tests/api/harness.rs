@@ -26,6 +26,16 @@ pub struct TestApp {
 }
 
 /// Settings that make the sandbox and the dispatcher fast enough to watch a whole delivery.
+/// For tests that show a receipt settling an attempt (a failure's error code, the fallback it
+/// causes): delivery timeouts that outlast any receipt, so that on a loaded machine a late
+/// receipt still settles it. The default 800 ms is what makes `+972500000002`, which never
+/// gets one, fall back quickly.
+pub fn settled_by_receipts(config: &mut Config) {
+    config.delivery_timeout.whatsapp_ms = 60_000;
+    config.delivery_timeout.sms_ms = 60_000;
+    config.delivery_timeout.voice_ms = 60_000;
+}
+
 pub fn test_config() -> Config {
     let mut config = Config {
         listen: "127.0.0.1:0".parse().expect("address"),

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{TestApp, attempts, event_details, pairs, reminder};
+use crate::harness::{TestApp, attempts, event_details, pairs, reminder, settled_by_receipts};
 
 /// Sends one message to a patient with these contacts and waits until it is finished.
 async fn deliver_to(app: &TestApp, patient: Value, request: Value) -> Value {
@@ -13,7 +13,7 @@ async fn deliver_to(app: &TestApp, patient: Value, request: Value) -> Value {
 
 #[tokio::test]
 async fn a_patient_not_on_whatsapp_gets_an_sms_instead() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(settled_by_receipts).await;
     let done = deliver_to(
         &app,
         json!({ "name": "Dana", "phone": "+972500000001" }),

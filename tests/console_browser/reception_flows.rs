@@ -116,14 +116,20 @@ async fn watch_delivery_and_a_fallback(language: UiLanguage) {
         .click(&format!("main a[href='/console/notifications/{fallback}']"))
         .await;
     browser.wait_for(".attempts").await;
-    assert_eq!(
-        attempt_statuses(&reception).await[..2],
-        ["status-failed", "status-delivered"]
-    );
-    let attempts = browser.page_text(".attempts").await;
+    // "Not a WhatsApp user" settles WhatsApp, unless its delivery timeout came first (a loaded
+    // machine: the receipt was seen taking longer than the tests' 800 ms): either way the page
+    // says why it fell back.
+    let statuses = attempt_statuses(&reception).await;
+    let (shown_in, why) = match statuses[0].as_str() {
+        "status-failed" => (".attempts", "131026"),
+        "status-timed_out" => (".timeline", "no delivery receipt"),
+        other => panic!("whatsapp {other}: {statuses:?}"),
+    };
+    assert_eq!(statuses[1], "status-delivered", "{statuses:?}");
+    let shown = browser.page_text(shown_in).await;
     assert!(
-        attempts.contains("131026"),
-        "the provider's reason is shown: {attempts}"
+        shown.contains(why),
+        "the reason for the fallback is shown: {shown}"
     );
     faults.extend(reception.check_page("flow-notification-fallback").await);
     reception.close().await;
