@@ -298,7 +298,7 @@ fn create_private_sqlite_file(url: &str) -> Result<(), StoreError> {
 /// lock page's number, so the cache's largest key then lies past the end of the file and
 /// `pcache1TruncateUnsafe` cannot take its short path), and the table grows with the pages
 /// cached: at 64 MB that walk was 5.5 % of the gateway's CPU (`perf`, an external SQLite run),
-/// at 16 MB 1.8 %, while re-reading pages from the OS's cache grew by 0.4 %.
+/// at 16 MB 1.8 %, while re-reading pages from the OS's cache grew by 0.3 %.
 const WRITER_CACHE_KIB: u32 = 16 * 1024;
 /// A reader drops its cache whenever the writer has committed since its last read (WAL), so
 /// its size matters only within one read: the statistics over a long period.
