@@ -363,9 +363,9 @@ async fn sqlite_pool(
 /// lost on restart. Checking the state on release catches every such mismatch, whatever error
 /// caused it.
 ///
-/// A count of 0 is settled and true: sqlx lowers it only when its `COMMIT` or `ROLLBACK`
-/// succeeded, which leaves SQLite outside any transaction. That is every write that went well,
-/// so they hand the connection back without a statement (the probe was two worker round trips
+/// A count of 0 needs no probe: sqlx lowers it only when its `COMMIT` or `ROLLBACK` succeeded,
+/// which leaves SQLite outside any transaction. Every write that went well hands the connection
+/// back that way, without a statement (the probe was two worker round trips
 /// per transaction, a fifth of the writer's statements). A count above 0 is a transaction
 /// dropped with its rollback still queued, or one whose rollback failed: the probe runs after
 /// that queued rollback (commands run in order on SQLite's worker thread), then reads the count

@@ -26,16 +26,6 @@ pub struct TestApp {
 }
 
 /// Settings that make the sandbox and the dispatcher fast enough to watch a whole delivery.
-/// For tests that show a receipt settling an attempt (a failure's error code, the fallback it
-/// causes): delivery timeouts that outlast any receipt, so that on a loaded machine a late
-/// receipt still settles it. The default 800 ms is what makes `+972500000002`, which never
-/// gets one, fall back quickly.
-pub fn settled_by_receipts(config: &mut Config) {
-    config.delivery_timeout.whatsapp_ms = 60_000;
-    config.delivery_timeout.sms_ms = 60_000;
-    config.delivery_timeout.voice_ms = 60_000;
-}
-
 pub fn test_config() -> Config {
     let mut config = Config {
         listen: "127.0.0.1:0".parse().expect("address"),
@@ -52,6 +42,16 @@ pub fn test_config() -> Config {
     config.delivery_timeout.sms_ms = 800;
     config.delivery_timeout.voice_ms = 800;
     config
+}
+
+/// For tests that show a receipt settling an attempt (a failure's error code, the fallback it
+/// causes): delivery timeouts that outlast any receipt, so that on a loaded machine a late
+/// receipt still settles it. The default 800 ms is what makes `+972500000002`, which never
+/// gets one, fall back quickly.
+pub fn settled_by_receipts(config: &mut Config) {
+    config.delivery_timeout.whatsapp_ms = 60_000;
+    config.delivery_timeout.sms_ms = 60_000;
+    config.delivery_timeout.voice_ms = 60_000;
 }
 
 impl TestApp {
