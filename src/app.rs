@@ -232,6 +232,7 @@ impl Application {
             &self.state.config.telemetry,
             reqwest::Client::new(),
         );
+        let tracker = self.state.tracker.clone();
         let router = api::router(self.state, self.sandbox.clone());
         let server = tokio::spawn(async move {
             crate::http::serve(self.listener, router, &http, serving_stopped).await;
@@ -259,8 +260,17 @@ impl Application {
             fhir_alert_after,
         );
         let sampler = tokio::spawn(sampler.run_until_stopped(stopped.clone()));
+        let early_statuses =
+            tokio::spawn(tracker.apply_early_statuses_until_stopped(stopped.clone()));
         let mut workers = vec![
-            dispatcher, webhooks, fhir, expiries, overdue, sampler, retention,
+            dispatcher,
+            webhooks,
+            fhir,
+            expiries,
+            overdue,
+            sampler,
+            retention,
+            early_statuses,
         ];
         if let Some(sandbox) = self.sandbox {
             workers.push(tokio::spawn(report_sandbox_statuses(sandbox, stopped)));

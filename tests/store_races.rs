@@ -369,3 +369,85 @@ async fn a_hand_over_whose_lease_was_taken_over_never_starts_and_is_seen_as_neve
     store.close().await;
     database.remove().await.expect("test database dropped");
 }
+
+#[tokio::test]
+async fn a_failure_that_came_before_the_send_answer_waits_for_the_message_id_and_an_unknown_one_a_day()
+ {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (store, database) = fresh_store(&dir).await;
+    let t0 = Timestamp::from_millisecond(Timestamp::now().as_millisecond()).expect("now");
+    let at = |ms: i64| t0 + SignedDuration::from_millis(ms);
+    let failed = |wamid: &str| StatusUpdate {
+        attempt_id: None,
+        provider_message_id: wamid.into(),
+        state: DeliveryState::Failed,
+        error_code: Some("131026".into()),
+        error_text: Some("Message undeliverable".into()),
+        fact: None,
+        senders: std::sync::Arc::from(["sandbox".to_owned()]),
+    };
+
+    // Meta's failure, with only its wamid, comes before the send's answer is recorded; another
+    // names a message that is not ours.
+    let changed = store
+        .apply_statuses(&[failed("wamid.1"), failed("wamid.elsewhere")], t0)
+        .await
+        .expect("statuses");
+    assert_eq!(changed, 0, "no attempt carries either id yet");
+    assert!(
+        store
+            .take_up_early_statuses(t0)
+            .await
+            .expect("look")
+            .is_empty(),
+        "both wait"
+    );
+
+    let (_, whatsapp) = whatsapp_accepted(&store, t0).await;
+    let mut taken = store.take_up_early_statuses(at(500)).await.expect("look");
+    assert_eq!(taken.named.len(), 1, "{taken:?}");
+    assert_eq!(
+        taken.named[0].attempt_id.as_deref(),
+        Some(whatsapp.as_str())
+    );
+    let named = std::mem::take(&mut taken.named);
+    assert_eq!(
+        store.apply_statuses(&named, at(500)).await.expect("apply"),
+        1
+    );
+    store.forget_early_statuses(&taken).await.expect("forget");
+    let due = store
+        .claim_due("after the failure", at(500), at(30_000), 10)
+        .await
+        .expect("claim");
+    assert_eq!(due.len(), 1, "the dispatcher is to decide on the failure");
+    assert_eq!(due[0].attempts[0].status, AttemptStatus::Failed);
+
+    let day = 24 * 3_600_000;
+    assert!(
+        store
+            .take_up_early_statuses(at(day - 1))
+            .await
+            .expect("look")
+            .is_empty(),
+        "the other waits a day"
+    );
+    let expired = store
+        .take_up_early_statuses(at(day + 1))
+        .await
+        .expect("look");
+    assert!(
+        expired.named.is_empty() && !expired.is_empty(),
+        "{expired:?}"
+    );
+    store.forget_early_statuses(&expired).await.expect("forget");
+    assert!(
+        store
+            .take_up_early_statuses(at(day + 1))
+            .await
+            .expect("look")
+            .is_empty()
+    );
+    store.close().await;
+    database.remove().await.expect("test database dropped");
+}

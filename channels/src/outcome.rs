@@ -64,6 +64,23 @@ pub enum DeliveryState {
     Failed,
 }
 
+impl DeliveryState {
+    pub const ALL: [DeliveryState; 4] = [Self::Sent, Self::Delivered, Self::Read, Self::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+            Self::Read => "read",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|state| state.as_str() == s)
+    }
+}
+
 /// A status update from a provider about a message it accepted earlier.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderStatus {

@@ -21,6 +21,7 @@ mod contents;
 mod conversations;
 mod decisions;
 mod dispatch;
+mod early_statuses;
 mod erasure;
 mod error;
 mod events;
@@ -82,6 +83,7 @@ pub use conversations::{
     OutboundRecord, ReplyTarget, TIMELINE_LIMIT,
 };
 pub use dispatch::{ClaimedNotification, DispatchWrite, HandoverStart, NextState};
+pub use early_statuses::EarlyStatuses;
 pub use erasure::Erasure;
 pub use error::{FailureKind, StoreError};
 pub use facts::{LearnedFact, SuspensionWrite};

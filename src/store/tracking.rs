@@ -5,6 +5,7 @@ use jiff::Timestamp;
 use medrelay_channels::{ChannelKind, DeliveryState, RecipientFact};
 use sqlx::FromRow;
 
+use super::early_statuses;
 use super::events::EventBatch;
 use super::facts::{LearnedFact, remember_facts};
 use super::notification_feed::with_feed_position;
@@ -55,7 +56,8 @@ impl Store {
     ) -> Result<usize, StoreError> {
         let _turn = self.background_turn().await;
         let mut tx = self.write.begin().await?;
-        let updates = addressed(&mut tx, updates).await?;
+        let (updates, unknown) = addressed(&mut tx, updates).await?;
+        early_statuses::keep(&mut tx, &unknown, now).await?;
         let attempt_ids: Vec<&str> = updates.iter().map(|u| u.attempt_id.as_str()).collect();
         let owners = "SELECT notification_id FROM attempts WHERE id IN ({ids})";
         lock_notifications(self.backend, &mut tx, owners, &attempt_ids).await?;
@@ -269,12 +271,13 @@ columns! {
 }
 
 /// Each update with the attempt it names: by our attempt id when the provider echoed it, else by
-/// the provider's message id among the attempts sent through the update's senders. An update
-/// that names no attempt of ours is left out.
+/// the provider's message id among the attempts sent through the update's senders. Apart, the
+/// updates whose provider message id no attempt carries yet (they may have overtaken the
+/// hand-over's answer); an update that names another account's attempt is left out.
 async fn addressed<'u>(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     updates: &'u [StatusUpdate],
-) -> Result<Vec<Addressed<'u>>, StoreError> {
+) -> Result<(Vec<Addressed<'u>>, Vec<&'u StatusUpdate>), StoreError> {
     let unnamed: Vec<ProviderMessage> = updates
         .iter()
         .filter(|u| u.attempt_id.is_none())
@@ -298,21 +301,27 @@ async fn addressed<'u>(
             .or_default()
             .push((id, sender));
     }
-    Ok(updates
-        .iter()
-        .filter_map(|update| {
-            let attempt_id = match &update.attempt_id {
-                Some(id) => id.clone(),
-                None => by_provider_id
-                    .get(&update.provider_message_id)?
+    let mut named = Vec::with_capacity(updates.len());
+    let mut unknown = Vec::new();
+    for update in updates {
+        let attempt_id = match &update.attempt_id {
+            Some(id) => Some(id.clone()),
+            None => match by_provider_id.get(&update.provider_message_id) {
+                Some(sent) => sent
                     .iter()
-                    .find(|(_, sender)| update.senders.contains(sender))?
-                    .0
-                    .clone(),
-            };
-            Some(Addressed { attempt_id, update })
-        })
-        .collect())
+                    .find(|(_, sender)| update.senders.contains(sender))
+                    .map(|(id, _)| id.clone()),
+                None => {
+                    unknown.push(update);
+                    None
+                }
+            },
+        };
+        if let Some(attempt_id) = attempt_id {
+            named.push(Addressed { attempt_id, update });
+        }
+    }
+    Ok((named, unknown))
 }
 
 columns! {

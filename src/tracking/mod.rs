@@ -7,8 +7,9 @@
 //! before this, a transaction per callback held receipts to about 600 a second.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use crate::batch::{BatchError, Batcher};
 use crate::clock::SharedClock;
@@ -17,32 +18,82 @@ use crate::store::{StatusUpdate, Store};
 /// Requests (each with its updates) written in one transaction at most.
 const MAX_BATCH: usize = 256;
 
+/// How often statuses that came before their message's id was known are looked at again: the
+/// hand-over's answer follows within moments, and the look is one read of a table that is
+/// nearly always empty.
+const EARLY_STATUSES_EVERY: Duration = Duration::from_millis(500);
+
 #[derive(Debug, Clone)]
 pub struct Tracker {
     writer: Batcher<Vec<StatusUpdate>, ()>,
+    store: Store,
+    clock: SharedClock,
 }
 
 impl Tracker {
     pub fn new(store: Store, clock: SharedClock, dispatcher_wake: Arc<Notify>) -> Self {
-        let writer = Batcher::spawn(MAX_BATCH, move |requests: Vec<Vec<StatusUpdate>>| {
+        let writer = Batcher::spawn(MAX_BATCH, {
             let store = store.clone();
             let clock = Arc::clone(&clock);
-            let dispatcher_wake = Arc::clone(&dispatcher_wake);
-            async move {
-                let answers = vec![(); requests.len()];
-                let updates: Vec<StatusUpdate> = requests.into_iter().flatten().collect();
-                let changed = store.apply_statuses(&updates, clock.now()).await?;
-                if changed > 0 {
-                    dispatcher_wake.notify_one();
+            move |requests: Vec<Vec<StatusUpdate>>| {
+                let store = store.clone();
+                let clock = Arc::clone(&clock);
+                let dispatcher_wake = Arc::clone(&dispatcher_wake);
+                async move {
+                    let answers = vec![(); requests.len()];
+                    let updates: Vec<StatusUpdate> = requests.into_iter().flatten().collect();
+                    let changed = store.apply_statuses(&updates, clock.now()).await?;
+                    if changed > 0 {
+                        dispatcher_wake.notify_one();
+                    }
+                    Ok(answers)
                 }
-                Ok(answers)
             }
         });
-        Self { writer }
+        Self {
+            writer,
+            store,
+            clock,
+        }
     }
 
     /// Applies the updates of one provider request; returns once they are stored.
     pub async fn apply(&self, updates: Vec<StatusUpdate>) -> Result<(), BatchError> {
         self.writer.submit(updates).await
+    }
+
+    /// Applies each status that came before its message's id was known, once an attempt
+    /// carries that id, until `stop` says so. Every instance looks: the status may have reached
+    /// one and the hand-over's answer another, and applying one twice changes nothing.
+    pub async fn apply_early_statuses_until_stopped(self, mut stop: watch::Receiver<bool>) {
+        while !*stop.borrow() {
+            if let Err(error) = self.apply_early_statuses().await {
+                tracing::error!(%error, "applying statuses that came before their message failed");
+            }
+            tokio::select! {
+                () = tokio::time::sleep(EARLY_STATUSES_EVERY) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    async fn apply_early_statuses(&self) -> Result<(), BatchError> {
+        let failed = |error| BatchError::Failed(Arc::new(error));
+        let mut taken = self
+            .store
+            .take_up_early_statuses(self.clock.now())
+            .await
+            .map_err(failed)?;
+        if taken.is_empty() {
+            return Ok(());
+        }
+        let named = std::mem::take(&mut taken.named);
+        if !named.is_empty() {
+            self.apply(named).await?;
+        }
+        self.store
+            .forget_early_statuses(&taken)
+            .await
+            .map_err(failed)
     }
 }

@@ -4,6 +4,9 @@
 use medrelay::config::ProviderAccounts;
 use medrelay_channels::Secret;
 use medrelay_channels::whatsapp::{self, WhatsAppConfig};
+use medrelay_testkit::wait;
+use std::time::Duration;
+
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
@@ -157,6 +160,64 @@ async fn a_whatsapp_template_reaches_an_arabic_speaking_patient_as_the_approved_
     app.stop().await;
 }
 
+/// The app secret of clinic `hadar`'s own Meta account.
+const CLINIC_APP_SECRET: &str = "clinic-app-secret";
+
+/// The app with clinic `hadar` sending WhatsApp through its own Meta account, played by `meta`,
+/// and the other clinics through the sandbox.
+async fn with_own_whatsapp_account(meta: &MockServer) -> TestApp {
+    let meta_uri = meta.uri();
+    TestApp::spawn_with(|config| {
+        // Nothing settles the clinic's messages but the statuses the tests post.
+        config.delivery_timeout.whatsapp_ms = 60_000;
+        config.sandbox.enabled = Some(true);
+        config.clinics.insert(
+            "hadar".to_owned(),
+            ProviderAccounts {
+                whatsapp: Some(WhatsAppConfig {
+                    base_url: meta_uri,
+                    api_version: "v23.0".to_owned(),
+                    phone_number_id: "123456".to_owned(),
+                    access_token: Secret::new("clinic-token"),
+                    app_secret: Secret::new(CLINIC_APP_SECRET),
+                    verify_token: Secret::new("clinic-verify-token"),
+                    request_timeout_ms: 5_000,
+                    template_ttl_seconds: None,
+                }),
+                twilio: None,
+                smtp: None,
+            },
+        );
+    })
+    .await
+}
+
+/// Posts one status webhook to the app as Meta does for clinic `hadar`'s account, signed with its
+/// app secret; returns how the app answered.
+async fn post_clinic_status(app: &TestApp, status: Value) -> StatusCode {
+    let body = json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "clinic-waba", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "972500000200", "phone_number_id": "123456" },
+            "statuses": [status],
+        }}]}],
+    })
+    .to_string();
+    app.client()
+        .post(format!("{}/webhooks/whatsapp", app.base))
+        .header("content-type", "application/json")
+        .header(
+            whatsapp::SIGNATURE_HEADER,
+            whatsapp::sign(&Secret::new(CLINIC_APP_SECRET), body.as_bytes()),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("webhook")
+        .status()
+}
+
 #[tokio::test]
 async fn a_clinic_with_its_own_whatsapp_account_sends_through_it_while_other_clinics_use_the_sandbox()
  {
@@ -172,31 +233,7 @@ async fn a_clinic_with_its_own_whatsapp_account_sends_through_it_while_other_cli
         .expect(1)
         .mount(&meta)
         .await;
-    let app_secret = "clinic-app-secret";
-    let meta_uri = meta.uri();
-    let app = TestApp::spawn_with(|config| {
-        // Nothing settles the clinic's message but the status this test posts.
-        config.delivery_timeout.whatsapp_ms = 60_000;
-        config.sandbox.enabled = Some(true);
-        config.clinics.insert(
-            "hadar".to_owned(),
-            ProviderAccounts {
-                whatsapp: Some(WhatsAppConfig {
-                    base_url: meta_uri,
-                    api_version: "v23.0".to_owned(),
-                    phone_number_id: "123456".to_owned(),
-                    access_token: Secret::new("clinic-token"),
-                    app_secret: Secret::new(app_secret),
-                    verify_token: Secret::new("clinic-verify-token"),
-                    request_timeout_ms: 5_000,
-                    template_ttl_seconds: None,
-                }),
-                twilio: None,
-                smtp: None,
-            },
-        );
-    })
-    .await;
+    let app = with_own_whatsapp_account(&meta).await;
     app.patient(
         "p-1",
         json!({ "name": "Omar", "language": "ar", "phone": "+972541234567" }),
@@ -253,31 +290,15 @@ async fn a_clinic_with_its_own_whatsapp_account_sends_through_it_while_other_cli
     assert_eq!(parameters, ["Omar", "Clinic hadar", "01.12", "09:30"]);
 
     // Meta reports it delivered, signed with the clinic's app secret.
-    let status = json!({
-        "object": "whatsapp_business_account",
-        "entry": [{ "id": "clinic-waba", "changes": [{ "field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": { "display_phone_number": "972500000200", "phone_number_id": "123456" },
-            "statuses": [{
-                "id": "wamid.clinic-1", "status": "delivered", "timestamp": "1764000000",
-                "recipient_id": "972541234567", "biz_opaque_callback_data": attempt["id"],
-            }],
-        }}]}],
-    })
-    .to_string();
-    let posted = app
-        .client()
-        .post(format!("{}/webhooks/whatsapp", app.base))
-        .header("content-type", "application/json")
-        .header(
-            whatsapp::SIGNATURE_HEADER,
-            whatsapp::sign(&Secret::new(app_secret), status.as_bytes()),
-        )
-        .body(status)
-        .send()
-        .await
-        .expect("webhook");
-    assert_eq!(posted.status(), StatusCode::OK);
+    let posted = post_clinic_status(
+        &app,
+        json!({
+            "id": "wamid.clinic-1", "status": "delivered", "timestamp": "1764000000",
+            "recipient_id": "972541234567", "biz_opaque_callback_data": attempt["id"],
+        }),
+    )
+    .await;
+    assert_eq!(posted, StatusCode::OK);
     let done = app.wait_for(&own, &["delivered"]).await;
     assert_eq!(done["channel"], "whatsapp");
     assert_eq!(attempts(&done), pairs(&[("whatsapp", "delivered")]));
@@ -303,6 +324,72 @@ async fn a_clinic_with_its_own_whatsapp_account_sends_through_it_while_other_cli
     assert_eq!(
         outbox[0]["body"],
         "Hello Noa, a reminder of your appointment at Clinic other on 01.12 at 09:30. Reply 1 to confirm or 2 to cancel."
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_whatsapp_failure_that_overtakes_the_send_answer_is_kept_and_applied_once_the_answer_names_the_message()
+ {
+    // Meta answers the send late; its failure, which carries only the wamid, comes first.
+    let meta = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v23.0/123456/messages"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({
+                    "messaging_product": "whatsapp",
+                    "contacts": [{ "input": "972541234567", "wa_id": "972541234567" }],
+                    "messages": [{ "id": "wamid.early-1" }],
+                }))
+                .set_delay(Duration::from_secs(3)),
+        )
+        .expect(1)
+        .mount(&meta)
+        .await;
+    let app = with_own_whatsapp_account(&meta).await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Omar", "language": "ar", "phone": "+972541234567" }),
+    )
+    .await;
+    let id = app.notify(reminder_for("p-1")).await;
+    wait::within(Duration::from_secs(10))
+        .until(async || match meta.received_requests().await {
+            Some(requests) if !requests.is_empty() => Ok(()),
+            _ => Err("Meta has not been sent the message yet".to_owned()),
+        })
+        .await;
+
+    let failed = json!({
+        "id": "wamid.early-1", "status": "failed", "timestamp": "1764000000",
+        "recipient_id": "972541234567",
+        "errors": [{ "code": 131026, "title": "Message undeliverable" }],
+    });
+    assert_eq!(
+        post_clinic_status(&app, failed).await,
+        StatusCode::OK,
+        "acknowledged though no attempt carries the wamid yet"
+    );
+    let before = app.notification(&id).await;
+    assert!(
+        before["attempts"][0]["provider_message_id"].is_null(),
+        "the failure came before the send's answer: {before:#}"
+    );
+
+    let done = app
+        .wait_until(&id, |n| n["attempts"][0]["status"] == "failed")
+        .await;
+    let attempt = &done["attempts"][0];
+    assert_eq!(attempt["channel"], "whatsapp");
+    assert_eq!(attempt["provider_message_id"], "wamid.early-1");
+    assert_eq!(attempt["error_code"], "131026");
+    assert!(
+        event_details(&done)
+            .iter()
+            .any(|d| d.starts_with("whatsapp failed")),
+        "{:?}",
+        event_details(&done)
     );
     app.stop().await;
 }
