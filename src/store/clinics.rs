@@ -7,7 +7,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{
-    Store, StoreError, join_channels, millis, opt_timestamp, parse_channels, placeholders,
+    Store, StoreError, in_list, join_channels, millis, opt_timestamp, padded, parse_channels,
     timestamp,
 };
 use crate::domain::{
@@ -390,11 +390,11 @@ impl Store {
         }
         let sql = format!(
             "SELECT id, messaging_hours FROM clinics WHERE id IN ({})",
-            placeholders(1, ids.len())
+            in_list(1, ids.len())
         );
         let mut query = sqlx::query_as::<_, (String, Option<String>)>(&sql);
-        for id in ids {
-            query = query.bind(*id);
+        for id in padded(ids) {
+            query = query.bind(id);
         }
         query
             .fetch_all(&self.read)

@@ -5,7 +5,7 @@ use medrelay_channels::{ChannelKind, RecipientFact};
 use sqlx::{Any, Transaction};
 
 use super::rows::{columns, write_rows};
-use super::{Store, StoreError, millis, parse_stored, placeholders, timestamp};
+use super::{Store, StoreError, in_list, millis, padded, parse_stored, timestamp};
 use crate::domain::{ClinicId, Patient};
 use crate::policy::{ChannelSuspension, KnownFact};
 
@@ -148,12 +148,12 @@ impl Store {
         let sql = format!(
             "SELECT clinic_id, address, channel, fact, learned_at FROM recipient_facts \
              WHERE expires_at > $1 AND address IN ({})",
-            placeholders(2, addresses.len())
+            in_list(2, addresses.len())
         );
         let mut query =
             sqlx::query_as::<_, (String, String, String, String, i64)>(&sql).bind(millis(now));
-        for address in addresses {
-            query = query.bind(*address);
+        for address in padded(addresses) {
+            query = query.bind(address);
         }
         for (clinic, address, channel, fact, learned_at) in query.fetch_all(&self.read).await? {
             known
@@ -197,11 +197,11 @@ impl Store {
         let sql = format!(
             "SELECT phone_number_id, address FROM whatsapp_conversations \
              WHERE last_inbound_at > $1 AND address IN ({})",
-            placeholders(2, addresses.len())
+            in_list(2, addresses.len())
         );
         let mut query = sqlx::query_as::<_, (String, String)>(&sql).bind(millis(since));
-        for address in addresses {
-            query = query.bind(*address);
+        for address in padded(addresses) {
+            query = query.bind(address);
         }
         Ok(query.fetch_all(&self.read).await?.into_iter().collect())
     }

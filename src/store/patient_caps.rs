@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 
 use super::notifications::NewNotification;
-use super::{Backend, StoreError, millis, placeholders, timestamp};
+use super::{Backend, StoreError, in_list, in_list_len, millis, padded, timestamp};
 use crate::domain::{Origin, Priority};
 use crate::policy::{PatientCap, PatientCaps};
 
@@ -91,11 +91,11 @@ async fn refused_by_cap(
 async fn lock_patients(tx: &mut Transaction<'_, Any>, patients: &[&str]) -> Result<(), StoreError> {
     let sql = format!(
         "SELECT id FROM patients WHERE id IN ({}) ORDER BY id FOR NO KEY UPDATE",
-        placeholders(1, patients.len())
+        in_list(1, patients.len())
     );
     let mut lock = sqlx::query(&sql);
-    for patient in patients {
-        lock = lock.bind(*patient);
+    for patient in padded(patients) {
+        lock = lock.bind(patient);
     }
     lock.fetch_all(&mut **tx).await?;
     Ok(())
@@ -120,8 +120,8 @@ async fn near_the_cap<'a>(
         "GROUP BY patient_id",
     );
     let mut query = sqlx::query_as::<_, (String, i64)>(&sql).bind(millis(since));
-    for patient in &patients {
-        query = query.bind(*patient);
+    for patient in padded(&patients) {
+        query = query.bind(patient);
     }
     let stored: HashMap<String, i64> = query.fetch_all(&mut **tx).await?.into_iter().collect();
     Ok(in_batch
@@ -147,8 +147,8 @@ async fn accepted_since(
     }
     let sql = counted_since("patient_id, created_at", patients.len(), priority, "");
     let mut query = sqlx::query_as::<_, (String, i64)>(&sql).bind(millis(since));
-    for patient in patients {
-        query = query.bind(*patient);
+    for patient in padded(patients) {
+        query = query.bind(patient);
     }
     for (patient, created_at) in query.fetch_all(&mut **tx).await? {
         accepted
@@ -170,7 +170,7 @@ fn counted_since(columns: &str, patients: usize, priority: Priority, tail: &str)
         "SELECT {columns} FROM notifications WHERE patient_id IN ({}) AND created_at > $1 \
          AND priority = '{}' AND appointment_id IS NULL AND origin = 'api' AND status <> 'cancelled' \
          {tail}",
-        placeholders(2, patients),
+        in_list(2, patients),
         priority.as_str()
     )
 }
@@ -190,12 +190,14 @@ async fn stored_keys(
     let clinics: BTreeSet<&str> = batch.iter().map(|n| n.clinic_id.as_str()).collect();
     let sql = format!(
         "SELECT clinic_id, idempotency_key FROM notifications WHERE clinic_id IN ({}) AND idempotency_key IN ({})",
-        placeholders(1, clinics.len()),
-        placeholders(1 + clinics.len(), keys.len())
+        in_list(1, clinics.len()),
+        in_list(1 + in_list_len(clinics.len()), keys.len())
     );
+    let clinics: Vec<&str> = clinics.into_iter().collect();
+    let keys: Vec<&str> = keys.into_iter().collect();
     let mut query = sqlx::query_as::<_, (String, String)>(&sql);
-    for value in clinics.iter().chain(&keys) {
-        query = query.bind(*value);
+    for value in padded(&clinics).chain(padded(&keys)) {
+        query = query.bind(value);
     }
     Ok(query.fetch_all(&mut **tx).await?.into_iter().collect())
 }

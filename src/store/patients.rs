@@ -6,8 +6,8 @@ use medrelay_channels::ChannelKind;
 use sqlx::Any;
 
 use super::{
-    Backend, Store, StoreError, for_update, join_channels, millis, opt_timestamp, parse_channels,
-    placeholders, timestamp,
+    Backend, Store, StoreError, for_update, in_list, in_list_len, join_channels, millis,
+    opt_timestamp, padded, parse_channels, timestamp,
 };
 use crate::domain::{
     ClinicId, EmailAddress, Language, LineType, Patient, PatientId, Phone, PhoneRegion, QuietHours,
@@ -250,8 +250,8 @@ impl Store {
 
     /// The patients named by `(clinic, external id)`, in the order asked; `None` where the clinic
     /// has no such patient. One statement for every key of a burst of requests (intake's
-    /// `patients` reader), each chunk padded to a power of two by repeating its last key so
-    /// that few distinct statements exist to prepare.
+    /// `patients` reader), each chunk [`padded`] so that few distinct statements exist to
+    /// prepare.
     pub async fn patients_by_external_ids(
         &self,
         keys: &[(ClinicId, String)],
@@ -259,13 +259,11 @@ impl Store {
         const MOST_PER_STATEMENT: usize = 256;
         let mut found: HashMap<(String, String), Patient> = HashMap::new();
         for chunk in keys.chunks(MOST_PER_STATEMENT) {
-            let padded = chunk.len().next_power_of_two();
-            let sql = patients_by_keys_sql(self.backend, padded);
+            let sql = patients_by_keys_sql(self.backend, in_list_len(chunk.len()));
             // PostgreSQL plans it for each call (see `patients_by_keys_sql`).
             let mut query =
                 sqlx::query_as::<_, PatientRow>(&sql).persistent(self.backend == Backend::Sqlite);
-            for i in 0..padded {
-                let (clinic, external_id) = &chunk[i.min(chunk.len() - 1)];
+            for (clinic, external_id) in padded(&chunk.iter().collect::<Vec<_>>()) {
                 query = query.bind(clinic.as_str()).bind(external_id.as_str());
             }
             for row in query.fetch_all(&self.read).await? {
@@ -296,11 +294,11 @@ impl Store {
         }
         let sql = format!(
             "SELECT {PATIENT_COLUMNS} FROM patients WHERE id IN ({})",
-            placeholders(1, ids.len())
+            in_list(1, ids.len())
         );
         let mut query = sqlx::query_as::<_, PatientRow>(&sql);
-        for id in ids {
-            query = query.bind(*id);
+        for id in padded(ids) {
+            query = query.bind(id);
         }
         query
             .fetch_all(&self.read)

@@ -2,7 +2,7 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 
-use super::{Store, StoreError, millis, placeholders};
+use super::{Store, StoreError, in_list, millis, padded};
 use crate::domain::{ClinicId, Sensitivity, Topic};
 
 /// One of a clinic's topics as the API shows it.
@@ -66,11 +66,11 @@ impl Store {
         }
         let sql = format!(
             "SELECT clinic_id, name, sensitivity FROM clinic_topics WHERE clinic_id IN ({})",
-            placeholders(1, clinics.len())
+            in_list(1, clinics.len())
         );
         let mut query = sqlx::query_as::<_, (String, String, String)>(&sql);
-        for clinic in clinics {
-            query = query.bind(*clinic);
+        for clinic in padded(clinics) {
+            query = query.bind(clinic);
         }
         query
             .fetch_all(&self.read)
