@@ -164,10 +164,10 @@ async fn a_whatsapp_template_reaches_an_arabic_speaking_patient_as_the_approved_
 const CLINIC_APP_SECRET: &str = "clinic-app-secret";
 
 /// The app with clinic `hadar` sending WhatsApp through its own Meta account, played by `meta`,
-/// and the other clinics through the sandbox.
+/// and the other clinics through the sandbox; `hadar` has patient `p-1`, Omar, who reads Arabic.
 async fn with_own_whatsapp_account(meta: &MockServer) -> TestApp {
     let meta_uri = meta.uri();
-    TestApp::spawn_with(|config| {
+    let app = TestApp::spawn_with(|config| {
         // Nothing settles the clinic's messages but the statuses the tests post.
         config.delivery_timeout.whatsapp_ms = 60_000;
         config.sandbox.enabled = Some(true);
@@ -189,7 +189,22 @@ async fn with_own_whatsapp_account(meta: &MockServer) -> TestApp {
             },
         );
     })
-    .await
+    .await;
+    app.patient(
+        "p-1",
+        json!({ "name": "Omar", "language": "ar", "phone": "+972541234567" }),
+    )
+    .await;
+    app
+}
+
+/// Meta's answer to a send to Omar, accepted as `wamid`.
+fn meta_accepts(wamid: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "messaging_product": "whatsapp",
+        "contacts": [{ "input": "972541234567", "wa_id": "972541234567" }],
+        "messages": [{ "id": wamid }],
+    }))
 }
 
 /// Posts one status webhook to the app as Meta does for clinic `hadar`'s account, signed with its
@@ -225,20 +240,11 @@ async fn a_clinic_with_its_own_whatsapp_account_sends_through_it_while_other_cli
     Mock::given(method("POST"))
         .and(path("/v23.0/123456/messages"))
         .and(header("authorization", "Bearer clinic-token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "messaging_product": "whatsapp",
-            "contacts": [{ "input": "972541234567", "wa_id": "972541234567" }],
-            "messages": [{ "id": "wamid.clinic-1" }],
-        })))
+        .respond_with(meta_accepts("wamid.clinic-1"))
         .expect(1)
         .mount(&meta)
         .await;
     let app = with_own_whatsapp_account(&meta).await;
-    app.patient(
-        "p-1",
-        json!({ "name": "Omar", "language": "ar", "phone": "+972541234567" }),
-    )
-    .await;
     let other = app.other_clinic_key().await;
     let created = app
         .request(
@@ -335,24 +341,11 @@ async fn a_whatsapp_failure_that_overtakes_the_send_answer_is_kept_and_applied_o
     let meta = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v23.0/123456/messages"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({
-                    "messaging_product": "whatsapp",
-                    "contacts": [{ "input": "972541234567", "wa_id": "972541234567" }],
-                    "messages": [{ "id": "wamid.early-1" }],
-                }))
-                .set_delay(Duration::from_secs(3)),
-        )
+        .respond_with(meta_accepts("wamid.early-1").set_delay(Duration::from_secs(3)))
         .expect(1)
         .mount(&meta)
         .await;
     let app = with_own_whatsapp_account(&meta).await;
-    app.patient(
-        "p-1",
-        json!({ "name": "Omar", "language": "ar", "phone": "+972541234567" }),
-    )
-    .await;
     let id = app.notify(reminder_for("p-1")).await;
     wait::within(Duration::from_secs(10))
         .until(async || match meta.received_requests().await {
