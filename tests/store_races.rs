@@ -451,3 +451,45 @@ async fn a_failure_that_came_before_the_send_answer_waits_for_the_message_id_and
     store.close().await;
     database.remove().await.expect("test database dropped");
 }
+
+#[tokio::test]
+async fn early_statuses_are_taken_up_a_batch_at_a_time_and_a_full_batch_says_more_may_wait() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (store, database) = fresh_store(&dir).await;
+    let t0 = Timestamp::from_millisecond(Timestamp::now().as_millisecond()).expect("now");
+    let unknown: Vec<StatusUpdate> = (0..300)
+        .map(|i| StatusUpdate {
+            attempt_id: None,
+            provider_message_id: format!("wamid.elsewhere-{i}"),
+            state: DeliveryState::Delivered,
+            error_code: None,
+            error_text: None,
+            fact: None,
+            senders: std::sync::Arc::from(["sandbox".to_owned()]),
+        })
+        .collect();
+    store.apply_statuses(&unknown, t0).await.expect("kept");
+
+    let a_day_later = t0 + SignedDuration::from_hours(25);
+    let first = store
+        .take_up_early_statuses(a_day_later)
+        .await
+        .expect("look");
+    assert!(first.is_full(), "256 of 300 at once");
+    store.forget_early_statuses(&first).await.expect("forget");
+    let rest = store
+        .take_up_early_statuses(a_day_later)
+        .await
+        .expect("look");
+    assert!(!rest.is_empty() && !rest.is_full(), "the other 44");
+    store.forget_early_statuses(&rest).await.expect("forget");
+    assert!(
+        store
+            .take_up_early_statuses(a_day_later)
+            .await
+            .expect("look")
+            .is_empty()
+    );
+    store.close().await;
+    database.remove().await.expect("test database dropped");
+}

@@ -180,4 +180,9 @@ impl EarlyStatuses {
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
+
+    /// Whether as many were taken up as one call takes: more may be waiting.
+    pub fn is_full(&self) -> bool {
+        i64::try_from(self.keys.len()).is_ok_and(|taken| taken >= BATCH)
+    }
 }

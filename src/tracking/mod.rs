@@ -67,8 +67,13 @@ impl Tracker {
     /// one and the hand-over's answer another, and applying one twice changes nothing.
     pub async fn apply_early_statuses_until_stopped(self, mut stop: watch::Receiver<bool>) {
         while !*stop.borrow() {
-            if let Err(error) = self.apply_early_statuses().await {
-                tracing::error!(%error, "applying statuses that came before their message failed");
+            match self.apply_early_statuses().await {
+                // A full batch: more may be waiting.
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::error!(%error, "applying statuses that came before their message failed");
+                }
             }
             tokio::select! {
                 () = tokio::time::sleep(EARLY_STATUSES_EVERY) => {}
@@ -77,7 +82,8 @@ impl Tracker {
         }
     }
 
-    async fn apply_early_statuses(&self) -> Result<(), BatchError> {
+    /// Applies the early statuses an attempt now names; true when a full batch was taken.
+    async fn apply_early_statuses(&self) -> Result<bool, BatchError> {
         let failed = |error| BatchError::Failed(Arc::new(error));
         let mut taken = self
             .store
@@ -85,7 +91,7 @@ impl Tracker {
             .await
             .map_err(failed)?;
         if taken.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let named = std::mem::take(&mut taken.named);
         if !named.is_empty() {
@@ -94,6 +100,7 @@ impl Tracker {
         self.store
             .forget_early_statuses(&taken)
             .await
-            .map_err(failed)
+            .map_err(failed)?;
+        Ok(taken.is_full())
     }
 }
