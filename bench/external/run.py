@@ -377,9 +377,10 @@ status_callback_url = "http://127.0.0.1:{port}/webhooks/twilio/sms"
         return path
 
     @classmethod
-    def start(cls, config: Path, port: int, env: dict[str, str], log: Path) -> Gateway:
+    def start(cls, binary: Path, config: Path, port: int, env: dict[str, str],
+              log: Path) -> Gateway:
         with open(log, "ab") as out:
-            process = subprocess.Popen([str(BINARY), "--config", str(config), "serve"],
+            process = subprocess.Popen([str(binary), "--config", str(config), "serve"],
                                        cwd=config.parent, env=env, stdout=out, stderr=out)
         return cls(process, f"http://127.0.0.1:{port}")
 
@@ -406,8 +407,8 @@ status_callback_url = "http://127.0.0.1:{port}/webhooks/twilio/sms"
                 self.process.wait()
 
 
-def medrelay(config: Path, env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([str(BINARY), "--config", str(config), *args], cwd=config.parent,
+def medrelay(binary: Path, config: Path, env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([str(binary), "--config", str(config), *args], cwd=config.parent,
                           env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"medrelay {' '.join(args)}: {done.stdout}{done.stderr}")
@@ -616,13 +617,14 @@ async def one_run(opts: argparse.Namespace, instances: int, run: int) -> Figures
     gateways: list[Gateway] = []
     tag = f"r{run}"
     try:
-        medrelay(configs[0], env, "clinic", "create", CLINIC, "--name", "Bench Clinic",
+        medrelay(opts.binary, configs[0], env, "clinic", "create", CLINIC, "--name", "Bench Clinic",
                  "--channels", "sms")
-        admin = medrelay(configs[0], env, "apikey", "create", "--clinic", CLINIC,
+        admin = medrelay(opts.binary, configs[0], env, "apikey", "create", "--clinic", CLINIC,
                          "--role", "admin").strip().splitlines()[-1]
-        booking = medrelay(configs[0], env, "apikey", "create", "--clinic", CLINIC,
+        booking = medrelay(opts.binary, configs[0], env, "apikey", "create", "--clinic", CLINIC,
                            "--role", "booking").strip().splitlines()[-1]
-        gateways = [Gateway.start(c, port, env, log) for c, port in zip(configs, ports)]
+        gateways = [Gateway.start(opts.binary, c, port, env, log)
+                    for c, port in zip(configs, ports)]
         bases = [g.base for g in gateways]
         connector = aiohttp.TCPConnector(limit=opts.concurrency + 8)
         async with aiohttp.ClientSession(connector=connector,
@@ -808,6 +810,29 @@ def measure(opts: argparse.Namespace, instances: int) -> Figures:
     return median
 
 
+def compare_binaries(opts: argparse.Namespace) -> list[str]:
+    """Runs two binaries in pairs, alternating which goes first (A B, B A, A B, …), so that the
+    machine's drift over the minutes a comparison takes falls on both."""
+    first, second = (Path(b).resolve() for b in opts.compare_binaries)
+    runs: dict[Path, list[Figures]] = {first: [], second: []}
+    for pair in range(opts.pairs):
+        for binary in (first, second) if pair % 2 == 0 else (second, first):
+            name = "A" if binary == first else "B"
+            figures = asyncio.run(one_run(argparse.Namespace(**{**vars(opts), "binary": binary}),
+                                          1, pair + 1))
+            figures.print(f"pair {pair + 1}/{opts.pairs}, {name} ({binary})")
+            runs[binary].append(figures)
+    a, b = median_figures(runs[first]), median_figures(runs[second])
+    a.print(f"median of {opts.pairs}, A ({first})")
+    b.print(f"median of {opts.pairs}, B ({second})")
+    cheaper = sum(y.total_cpu_ms < x.total_cpu_ms for x, y in zip(runs[first], runs[second]))
+    print(f"B / A: CPU per message {b.total_cpu_ms / a.total_cpu_ms:.3f}x, delivered/s "
+          f"{b.delivered_per_s / a.delivered_per_s:.3f}x, accepted/s "
+          f"{b.accepted_per_s / a.accepted_per_s:.3f}x; B took less CPU in {cheaper} of "
+          f"{opts.pairs} pairs")
+    return a.problems + b.problems
+
+
 def ensure_binary() -> None:
     if not BINARY.exists():
         print(f"building {BINARY} (cargo may wait for a lock while others build)", flush=True)
@@ -852,18 +877,29 @@ def main() -> int:
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="each second while waiting: sends and receipts so far")
     parser.add_argument("--keep", action="store_true", help="keep the directory and database")
+    parser.add_argument("--compare-binaries", nargs=2, metavar=("A", "B"),
+                        help="two release binaries, run in pairs in alternating order (A B, "
+                             "B A, …), with the medians of each and their ratio")
+    parser.add_argument("--pairs", type=int, default=4,
+                        help="with --compare-binaries: how many pairs")
     opts = parser.parse_args()
+    opts.binary = BINARY
     if opts.command == "sink":
         serve_sink(opts)
         return 0
     several = opts.instances > 1 or opts.compare_instances
     if several and opts.database == "sqlite":
         parser.error("several instances share one PostgreSQL database: --database postgres://…")
-    ensure_binary()
+    if opts.compare_binaries and (several or opts.runs > 1):
+        parser.error("--compare-binaries runs one instance, --pairs times each")
+    if not opts.compare_binaries:
+        ensure_binary()
     print(f"medrelay external bench: {opts.database}, {opts.notifications:,} notifications after "
           f"{opts.warmup:,} warm-up, {opts.concurrency} in flight, {opts.patients:,} patients, "
           f"{os.cpu_count()} cores, {datetime.now():%Y-%m-%d %H:%M}", flush=True)
-    if opts.compare_instances:
+    if opts.compare_binaries:
+        failed = compare_binaries(opts)
+    elif opts.compare_instances:
         one, two = measure(opts, 1), measure(opts, 2)
         print(f"2 instances / 1: delivered/s {two.delivered_per_s / one.delivered_per_s:.2f}x, "
               f"accepted/s {two.accepted_per_s / one.accepted_per_s:.2f}x")
