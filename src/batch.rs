@@ -41,18 +41,48 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
         F: Fn(Vec<Req>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Vec<Resp>, StoreError>> + Send,
     {
+        Self::spawn_when_ready(
+            max_batch,
+            || async { Ok(()) },
+            move |(), batch| write(batch),
+        )
+    }
+
+    /// As [`Batcher::spawn`], but the batch is made up once `ready` has given its turn (the
+    /// database writer, say): what arrives while the batch waits for the writer goes with it,
+    /// instead of into a next batch that waits for the writer again.
+    pub fn spawn_when_ready<G, R, RFut, F, Fut>(max_batch: usize, ready: R, write: F) -> Self
+    where
+        G: Send,
+        R: Fn() -> RFut + Send + 'static,
+        RFut: Future<Output = Result<G, StoreError>> + Send,
+        F: Fn(G, Vec<Req>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Vec<Resp>, StoreError>> + Send,
+    {
         let (queue, mut jobs) = mpsc::channel::<Job<Req, Resp>>(max_batch * 4);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(max_batch);
             while jobs.recv_many(&mut batch, max_batch).await > 0 {
-                let (requests, waiters): (Vec<Req>, Vec<_>) = batch.drain(..).unzip();
-                match write(requests).await {
-                    Ok(responses) => {
+                let written = match ready().await {
+                    Ok(turn) => {
+                        while batch.len() < max_batch {
+                            match jobs.try_recv() {
+                                Ok(job) => batch.push(job),
+                                Err(_) => break,
+                            }
+                        }
+                        let (requests, waiters): (Vec<Req>, Vec<_>) = batch.drain(..).unzip();
+                        (write(turn, requests).await, waiters)
+                    }
+                    Err(e) => (Err(e), batch.drain(..).map(|(_, waiter)| waiter).collect()),
+                };
+                match written {
+                    (Ok(responses), waiters) => {
                         for (waiter, response) in waiters.into_iter().zip(responses) {
                             let _ = waiter.send(Ok(response));
                         }
                     }
-                    Err(e) => {
+                    (Err(e), waiters) => {
                         tracing::error!(error = %e, "batch failed");
                         let error = BatchError::Failed(Arc::new(e));
                         for waiter in waiters {
@@ -73,5 +103,65 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
             .await
             .map_err(|_| BatchError::Closed)?;
         response.await.map_err(|_| BatchError::Closed)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use tokio::sync::{Notify, Semaphore};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn requests_that_come_while_the_batch_waits_for_the_writer_are_written_with_it() {
+        let waiting = Arc::new(Notify::new());
+        // The writer is busy until the test frees it, then free for good.
+        let writer = Arc::new(Semaphore::new(0));
+        let batches = Arc::new(Mutex::new(Vec::<Vec<u32>>::new()));
+        let batcher = Batcher::spawn_when_ready(
+            16,
+            {
+                let (waiting, writer) = (Arc::clone(&waiting), Arc::clone(&writer));
+                move || {
+                    let (waiting, writer) = (Arc::clone(&waiting), Arc::clone(&writer));
+                    async move {
+                        waiting.notify_one();
+                        drop(writer.acquire().await.expect("never closed"));
+                        Ok(())
+                    }
+                }
+            },
+            {
+                let batches = Arc::clone(&batches);
+                move |(), batch: Vec<u32>| {
+                    let batches = Arc::clone(&batches);
+                    async move {
+                        let answers = batch.iter().map(|n| n * 10).collect();
+                        batches.lock().expect("not poisoned").push(batch);
+                        Ok(answers)
+                    }
+                }
+            },
+        );
+        let submit = |n: u32| {
+            let batcher = batcher.clone();
+            tokio::spawn(async move { batcher.submit(n).await })
+        };
+        let first = submit(1);
+        // The first request is taken and waits for the writer; two more come meanwhile.
+        waiting.notified().await;
+        let later = [submit(2), submit(3)];
+        while batcher.queue.capacity() > batcher.queue.max_capacity() - 2 {
+            tokio::task::yield_now().await;
+        }
+        writer.add_permits(1);
+
+        assert_eq!(first.await.expect("joined").expect("written"), 10);
+        for (task, answer) in later.into_iter().zip([20, 30]) {
+            assert_eq!(task.await.expect("joined").expect("written"), answer);
+        }
+        assert_eq!(*batches.lock().expect("not poisoned"), vec![vec![1, 2, 3]]);
     }
 }

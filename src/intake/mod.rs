@@ -184,10 +184,18 @@ impl Intake {
     ) -> Self {
         let caps = PatientCaps::daily(config.patient_daily_cap, config.patient_daily_urgent_cap);
         let writer_store = store.clone();
-        let writer = Batcher::spawn(MAX_BATCH, move |batch: Vec<NewNotification>| {
-            let store = writer_store.clone();
-            async move { store.insert_notifications(&batch, caps).await }
-        });
+        let turn_store = store.clone();
+        let writer = Batcher::spawn_when_ready(
+            MAX_BATCH,
+            move || {
+                let store = turn_store.clone();
+                async move { store.writer_turn().await }
+            },
+            move |turn, batch: Vec<NewNotification>| {
+                let store = writer_store.clone();
+                async move { store.insert_notifications_on(turn, &batch, caps).await }
+            },
+        );
         let reader_store = store.clone();
         let patients = Batcher::spawn(MAX_PATIENT_READS, move |keys: Vec<(ClinicId, String)>| {
             let store = reader_store.clone();

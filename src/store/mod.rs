@@ -139,6 +139,10 @@ pub struct Store {
     page_cap: Arc<AtomicU64>,
 }
 
+/// A writer connection taken before its transaction's work is known: see
+/// [`Batcher::spawn_when_ready`](crate::batch::Batcher::spawn_when_ready).
+pub struct WriterTurn(sqlx::pool::PoolConnection<sqlx::Any>);
+
 /// How long intake, health and every other caller wait for a PostgreSQL connection. When the
 /// server is down the pool keeps trying to connect until then, so this is how long a request
 /// takes to hear 503: short, because a booking system waits on it. Background work retries its
@@ -192,6 +196,12 @@ impl Store {
         };
         migrator.run(&store.write).await?;
         Ok(store)
+    }
+
+    /// Takes a connection of the writer pool (on SQLite, the one writer) for a group commit to
+    /// use once its group is made up.
+    pub async fn writer_turn(&self) -> Result<WriterTurn, StoreError> {
+        Ok(WriterTurn(self.write.acquire().await?))
     }
 
     /// Waits for a background writer's turn (see `background`).

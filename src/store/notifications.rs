@@ -9,7 +9,7 @@ use super::events::EventBatch;
 use super::notification_feed::{next_feed_position, with_feed_position};
 use super::patient_caps::refused_by_caps;
 use super::rows::{columns, write_rows};
-use super::{Store, StoreError, millis, opt_timestamp, timestamp};
+use super::{Store, StoreError, WriterTurn, millis, opt_timestamp, timestamp};
 use crate::domain::ReminderOffset;
 use crate::domain::{
     Actor, AppointmentId, Cancellation, ClinicId, Event, InboundMessageId, Metadata,
@@ -287,7 +287,18 @@ impl Store {
         batch: &[NewNotification],
         caps: PatientCaps,
     ) -> Result<Vec<IntakeResult>, StoreError> {
-        let mut tx = self.write.begin().await?;
+        let turn = self.writer_turn().await?;
+        self.insert_notifications_on(turn, batch, caps).await
+    }
+
+    /// [`Store::insert_notifications`] on a writer connection already taken.
+    pub async fn insert_notifications_on(
+        &self,
+        mut turn: WriterTurn,
+        batch: &[NewNotification],
+        caps: PatientCaps,
+    ) -> Result<Vec<IntakeResult>, StoreError> {
+        let mut tx = sqlx::Connection::begin(&mut *turn.0).await?;
         let refused = refused_by_caps(self.backend, &mut tx, batch, caps).await?;
         let admitted: Vec<&NewNotification> = batch
             .iter()
