@@ -85,8 +85,7 @@ enum AuditCommand {
     Export(AuditExport),
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_format);
     let config = match Config::load_named_or_default(cli.config.as_deref()) {
@@ -96,7 +95,22 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = match cli.command.unwrap_or(Command::Serve) {
+    let cores = std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.worker_threads(cores).get())
+        .enable_all()
+        .build();
+    match runtime {
+        Ok(runtime) => runtime.block_on(run(cli.command.unwrap_or(Command::Serve), config)),
+        Err(error) => {
+            eprintln!("error: could not start the runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> ExitCode {
+    let result = match command {
         Command::Serve => serve(config).await,
         Command::Clinic {
             command: ClinicCommand::Create(clinic),

@@ -9,6 +9,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::Path;
 
 use figment::Figment;
@@ -17,6 +18,7 @@ use medrelay_channels::ChannelKind;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ReminderOffset;
+use crate::store::Backend;
 use env::{TextEnv, without_value};
 pub use observability::{MetricsConfig, TelemetryConfig};
 pub use sections::{
@@ -39,6 +41,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Create the clinic `demo` with an admin key on first start when there is no clinic yet.
     pub bootstrap_demo: bool,
+    /// Threads that run requests and delivery; unset, see [`Config::worker_threads`].
+    pub worker_threads: Option<NonZeroUsize>,
     /// Provider accounts for every clinic without its own. Credentials belong in the environment
     /// (`MEDRELAY_PROVIDERS__WHATSAPP__ACCESS_TOKEN=…`); they are never printed.
     #[serde(default, skip_serializing)]
@@ -115,6 +119,20 @@ impl Config {
 }
 
 impl Config {
+    /// The runtime's worker threads on a machine with `cores`: `worker_threads` if set, else
+    /// one a core, less one on SQLite. There every write waits for SQLite's one writer, which
+    /// works on a thread of its own; a worker for each core competes with it for the cores and
+    /// wakes threads to no gain (`bench/external/run.py`, 2 cores: one worker took 9 % less CPU
+    /// a notification and delivered 8 % more a second). PostgreSQL writes in its own processes,
+    /// and there one worker delivered 11 % less.
+    pub fn worker_threads(&self, cores: NonZeroUsize) -> NonZeroUsize {
+        match (self.worker_threads, Backend::of_url(&self.database_url)) {
+            (Some(threads), _) => threads,
+            (None, Some(Backend::Sqlite)) => NonZeroUsize::new(cores.get() - 1).unwrap_or(cores),
+            (None, _) => cores,
+        }
+    }
+
     /// Whether `public_url` is unset or names this machine by a loopback name or address.
     fn public_url_is_loopback(&self) -> bool {
         let Some(url) = &self.public_url else {

@@ -182,3 +182,38 @@ fn a_file_changes_only_what_it_names() {
     assert_eq!(config.dispatch.batch_size, defaults.dispatch.batch_size);
     assert_eq!(config.listen, defaults.listen);
 }
+
+#[test]
+fn on_sqlite_one_core_is_left_to_the_writer_unless_worker_threads_says_otherwise() {
+    let cores = |n| NonZeroUsize::new(n).expect("not zero");
+    let sqlite = Config::default();
+    assert_eq!(sqlite.worker_threads(cores(2)), cores(1));
+    assert_eq!(sqlite.worker_threads(cores(8)), cores(7));
+    assert_eq!(sqlite.worker_threads(cores(1)), cores(1));
+
+    let postgres = Config {
+        database_url: "postgres://postgres@127.0.0.1:5432/medrelay".to_owned(),
+        ..Config::default()
+    };
+    assert_eq!(postgres.worker_threads(cores(2)), cores(2));
+
+    let set = Config {
+        worker_threads: Some(cores(3)),
+        ..Config::default()
+    };
+    assert_eq!(set.worker_threads(cores(2)), cores(3));
+}
+
+#[test]
+fn zero_worker_threads_is_refused_by_name() {
+    let refused = Figment::from(Toml::string(DEFAULTS))
+        .merge(Toml::string("worker_threads = 0"))
+        .extract::<Config>()
+        .map_err(|e| e.to_string());
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|e| e.contains("worker_threads")),
+        "{refused:?}"
+    );
+}

@@ -125,6 +125,19 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// The back end a `database_url` names, if it names one this gateway runs on.
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else {
+            None
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Store {
     write: AnyPool,
@@ -153,13 +166,7 @@ impl Store {
     /// Connects, creating the SQLite file if needed, and runs the migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres
-        } else if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else {
-            return Err(StoreError::UnsupportedUrl);
-        };
+        let backend = Backend::of_url(url).ok_or(StoreError::UnsupportedUrl)?;
         let store = match backend {
             Backend::Sqlite => {
                 create_private_sqlite_file(url)?;
