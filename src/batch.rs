@@ -63,33 +63,19 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(max_batch);
             while jobs.recv_many(&mut batch, max_batch).await > 0 {
-                let written = match ready().await {
-                    Ok(turn) => {
-                        while batch.len() < max_batch {
-                            match jobs.try_recv() {
-                                Ok(job) => batch.push(job),
-                                Err(_) => break,
-                            }
-                        }
-                        let (requests, waiters): (Vec<Req>, Vec<_>) = batch.drain(..).unzip();
-                        (write(turn, requests).await, waiters)
-                    }
-                    Err(e) => (Err(e), batch.drain(..).map(|(_, waiter)| waiter).collect()),
-                };
-                match written {
-                    (Ok(responses), waiters) => {
-                        for (waiter, response) in waiters.into_iter().zip(responses) {
-                            let _ = waiter.send(Ok(response));
-                        }
-                    }
-                    (Err(e), waiters) => {
-                        tracing::error!(error = %e, "batch failed");
-                        let error = BatchError::Failed(Arc::new(e));
-                        for waiter in waiters {
-                            let _ = waiter.send(Err(error.clone()));
-                        }
+                let turn = ready().await;
+                if turn.is_ok() {
+                    while batch.len() < max_batch {
+                        let Ok(job) = jobs.try_recv() else { break };
+                        batch.push(job);
                     }
                 }
+                let (requests, waiters): (Vec<Req>, Vec<_>) = batch.drain(..).unzip();
+                let written = match turn {
+                    Ok(turn) => write(turn, requests).await,
+                    Err(e) => Err(e),
+                };
+                answer(waiters, written);
             }
         });
         Self { queue }
@@ -103,6 +89,27 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
             .await
             .map_err(|_| BatchError::Closed)?;
         response.await.map_err(|_| BatchError::Closed)?
+    }
+}
+
+/// Gives each waiter its response, or every waiter the batch's error.
+fn answer<Resp>(
+    waiters: Vec<oneshot::Sender<Result<Resp, BatchError>>>,
+    written: Result<Vec<Resp>, StoreError>,
+) {
+    match written {
+        Ok(responses) => {
+            for (waiter, response) in waiters.into_iter().zip(responses) {
+                let _ = waiter.send(Ok(response));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "batch failed");
+            let error = BatchError::Failed(Arc::new(e));
+            for waiter in waiters {
+                let _ = waiter.send(Err(error.clone()));
+            }
+        }
     }
 }
 
@@ -163,5 +170,40 @@ mod tests {
             assert_eq!(task.await.expect("joined").expect("written"), answer);
         }
         assert_eq!(*batches.lock().expect("not poisoned"), vec![vec![1, 2, 3]]);
+    }
+
+    #[tokio::test]
+    async fn a_writer_that_cannot_be_had_fails_every_waiting_request_and_writes_nothing() {
+        let written = Arc::new(Mutex::new(Vec::<u32>::new()));
+        let batcher = Batcher::spawn_when_ready(
+            16,
+            || async { Err::<(), _>(StoreError::Database(sqlx::Error::PoolTimedOut)) },
+            {
+                let written = Arc::clone(&written);
+                move |(), batch: Vec<u32>| {
+                    let written = Arc::clone(&written);
+                    async move {
+                        written.lock().expect("not poisoned").extend(&batch);
+                        Ok(batch)
+                    }
+                }
+            },
+        );
+        let requests: Vec<_> = (1..=3)
+            .map(|n| {
+                let batcher = batcher.clone();
+                tokio::spawn(async move { batcher.submit(n).await })
+            })
+            .collect();
+
+        for request in requests {
+            let heard = request.await.expect("joined");
+            assert!(
+                matches!(&heard, Err(BatchError::Failed(cause))
+                    if matches!(**cause, StoreError::Database(sqlx::Error::PoolTimedOut))),
+                "{heard:?}"
+            );
+        }
+        assert!(written.lock().expect("not poisoned").is_empty());
     }
 }
