@@ -6,7 +6,7 @@ use medrelay::Config;
 use medrelay::app::{Application, RunningApp};
 use medrelay::clock::{SharedClock, SystemClock};
 use medrelay::domain::{ClinicHours, Language, PhoneRegion, TimeZoneName};
-use medrelay::store::{ApiKeyRole, NewClinic, Store};
+use medrelay::store::{ApiKeyRole, Backend, NewClinic, Store};
 use medrelay_channels::ChannelKind;
 use medrelay_testkit::{TestDatabase, outbox, wait};
 use reqwest::{Method, Response, StatusCode};
@@ -119,7 +119,7 @@ impl TestApp {
     }
 
     pub fn is_sqlite(&self) -> bool {
-        self.database_url.starts_with("sqlite:")
+        Backend::of_url(&self.database_url) == Some(Backend::Sqlite)
     }
 
     pub async fn stop(mut self) {
