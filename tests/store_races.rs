@@ -371,6 +371,88 @@ async fn a_hand_over_whose_lease_was_taken_over_never_starts_and_is_seen_as_neve
 }
 
 #[tokio::test]
+async fn a_status_naming_our_attempt_before_the_send_answer_gives_it_the_provider_id_to_be_found_by()
+ {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (store, database) = fresh_store(&dir).await;
+    let t0 = Timestamp::from_millisecond(Timestamp::now().as_millisecond()).expect("now");
+    let at = |ms: i64| t0 + SignedDuration::from_millis(ms);
+    let id = one_notification_due(&store, t0).await;
+    let sms = AttemptId::generate();
+    store
+        .claim_due("first", t0, at(30_000), 10)
+        .await
+        .expect("claim");
+    let cleared = store
+        .record_decisions(
+            "first",
+            &[send(
+                &id,
+                &sms,
+                ChannelKind::Sms,
+                NotificationStatus::Queued,
+            )],
+            t0,
+            at(30_000),
+        )
+        .await
+        .expect("decisions");
+    assert_eq!(cleared, std::slice::from_ref(&sms));
+    let status = |attempt: Option<&AttemptId>, sid: &str, state| StatusUpdate {
+        attempt_id: attempt.map(|a| a.as_str().to_owned()),
+        provider_message_id: sid.into(),
+        state,
+        error_code: None,
+        error_text: None,
+        fact: None,
+        senders: std::sync::Arc::from(["sandbox".to_owned()]),
+    };
+
+    // Twilio's callback echoes our attempt and names its SID before the send's answer is in.
+    let sent = status(Some(&sms), "SM1", DeliveryState::Sent);
+    assert_eq!(
+        store.apply_statuses(&[sent], at(100)).await.expect("sent"),
+        1
+    );
+    // A later status that names only the SID finds the attempt by it.
+    let delivered = status(None, "SM1", DeliveryState::Delivered);
+    assert_eq!(
+        store
+            .apply_statuses(&[delivered], at(200))
+            .await
+            .expect("delivered"),
+        1,
+        "found by the provider id the first status gave it"
+    );
+    // An attempt keeps the first id it was given.
+    let read = status(Some(&sms), "SM-other", DeliveryState::Read);
+    assert_eq!(
+        store.apply_statuses(&[read], at(300)).await.expect("read"),
+        1
+    );
+    let unknown = status(None, "SM-other", DeliveryState::Failed);
+    assert_eq!(
+        store
+            .apply_statuses(&[unknown], at(400))
+            .await
+            .expect("unknown"),
+        0
+    );
+    assert_eq!(
+        store
+            .take_up_early_statuses(at(400))
+            .await
+            .expect("look")
+            .named
+            .len(),
+        0,
+        "no attempt carries the second id"
+    );
+    store.close().await;
+    database.remove().await.expect("test database dropped");
+}
+
+#[tokio::test]
 async fn a_failure_that_came_before_the_send_answer_waits_for_the_message_id_and_an_unknown_one_a_day()
  {
     let dir = tempfile::tempdir().expect("temp dir");

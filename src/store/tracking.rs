@@ -68,7 +68,8 @@ impl Store {
         let lookup_ids: Vec<Id> = attempt_ids.iter().map(|id| Id { id }).collect();
         let lookup = write_rows(
             &mut tx,
-            "WITH v ({columns}) AS (VALUES {values}) SELECT a.id, a.notification_id, a.channel, a.sender, a.status, n.status AS notification_status, n.lease_token, \
+            "WITH v ({columns}) AS (VALUES {values}) SELECT a.id, a.notification_id, a.channel, a.sender, a.status, \
+             a.provider_message_id, n.status AS notification_status, n.lease_token, \
              p.phone, p.email \
              FROM attempts a JOIN notifications n ON n.id = a.notification_id JOIN patients p ON p.id = n.patient_id \
              WHERE a.id IN (SELECT id FROM v)",
@@ -97,6 +98,7 @@ impl Store {
                     sender: row.sender,
                     address,
                     status,
+                    has_provider_message_id: row.provider_message_id.is_some(),
                     update: None,
                 },
             );
@@ -192,16 +194,37 @@ impl Store {
                 Some(Tracked {
                     id,
                     status: attempt.status.as_str(),
-                    provider_message_id: &update.provider_message_id,
                     error_code: update.error_code.as_deref(),
                     error_text: update.error_text.as_deref(),
                 })
             })
             .collect();
+        // Only an update that overtook the hand-over's answer names the provider's id first.
+        // The others leave the column out of the `SET` list: an index entry is rewritten for
+        // every column a statement sets, changed or not, and these ids are random, so each
+        // rewrite is another page of `attempts_provider_message` written.
+        let learned_ids: Vec<LearnedProviderId> = attempts
+            .iter()
+            .filter(|(_, attempt)| !attempt.has_provider_message_id)
+            .filter_map(|(id, attempt)| {
+                Some(LearnedProviderId {
+                    id,
+                    provider_message_id: &attempt.update?.provider_message_id,
+                })
+            })
+            .collect();
+        write_rows(
+            &mut tx,
+            "WITH v ({columns}) AS (VALUES {values}) UPDATE attempts \
+             SET provider_message_id = v.provider_message_id \
+             FROM v WHERE attempts.id = v.id AND attempts.provider_message_id IS NULL",
+            &[],
+            &learned_ids,
+        )
+        .await?;
         write_rows(
             &mut tx,
             "WITH v ({columns}) AS (VALUES {values}) UPDATE attempts SET status = v.status, \
-             provider_message_id = COALESCE(attempts.provider_message_id, v.provider_message_id), \
              delivered_at = CASE WHEN v.status IN ('delivered', 'read') THEN COALESCE(attempts.delivered_at, $1) \
                             ELSE attempts.delivered_at END, \
              read_at = CASE WHEN v.status = 'read' THEN $1 ELSE attempts.read_at END, \
@@ -329,9 +352,16 @@ columns! {
     struct Tracked<'a> {
         id: &'a str,
         status: &'a str,
-        provider_message_id: &'a str,
         error_code: Option<&'a str>,
         error_text: Option<&'a str>,
+    }
+}
+
+columns! {
+    /// The provider's id for an attempt whose hand-over answer has not named it yet.
+    struct LearnedProviderId<'a> {
+        id: &'a str,
+        provider_message_id: &'a str,
     }
 }
 
@@ -352,6 +382,7 @@ struct LookupRow {
     channel: String,
     sender: String,
     status: String,
+    provider_message_id: Option<String>,
     notification_status: String,
     lease_token: Option<String>,
     phone: Option<String>,
@@ -366,6 +397,8 @@ struct TrackedAttempt<'a> {
     /// Where the attempt went: the patient's phone, or email for email.
     address: Option<String>,
     status: AttemptStatus,
+    /// The hand-over's answer (or an earlier update) named the provider's id for it.
+    has_provider_message_id: bool,
     /// The last update in this batch that moved it forward.
     update: Option<&'a StatusUpdate>,
 }
