@@ -81,6 +81,18 @@ impl Kind {
         }
     }
 
+    /// The column a bounded run reads the records in, oldest first, through the kind's
+    /// retention index: the age itself, but for notifications when they were created, which no
+    /// status change moves (an index on `updated_at` took two writes at every change). A
+    /// notification is created before it last changes, so all past the period are among those
+    /// created before the cutoff.
+    fn listed_by(self) -> &'static str {
+        match self {
+            Self::Notification => "created_at",
+            other => other.age(),
+        }
+    }
+
     fn is_media(self) -> bool {
         matches!(self, Self::MessageMedia)
     }
@@ -319,10 +331,17 @@ impl Scope<'_> {
                     Backend::Postgres => " FOR UPDATE SKIP LOCKED",
                     Backend::Sqlite => "",
                 };
-                let age = kind.age();
+                let (age, listed) = (kind.age(), kind.listed_by());
+                let aged = if age == listed {
+                    String::new()
+                } else {
+                    format!(" AND {age} < $2")
+                };
                 let limit = i64::try_from(limit.unwrap_or(u64::MAX)).unwrap_or(i64::MAX);
                 (
-                    format!("{select} AND {age} < $2{finished} ORDER BY {age} LIMIT $3{lock}"),
+                    format!(
+                        "{select} AND {listed} < $2{aged}{finished} ORDER BY {listed} LIMIT $3{lock}"
+                    ),
                     vec![Param::from(millis(cutoff(*now, days))), Param::from(limit)],
                 )
             }

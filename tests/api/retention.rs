@@ -331,7 +331,7 @@ async fn media_references_go_after_90_days_and_the_caption_stays_with_the_texts(
 }
 
 #[tokio::test]
-async fn a_notification_still_waiting_keeps_its_text() {
+async fn a_notification_keeps_its_text_while_it_waits_and_the_whole_period_after_it_went() {
     let (app, clock, admin) = clinic_at_sunday_10_00(|_| {}).await;
     let (set, _) = set_periods(&app, &admin, json!({"message_text_days": 30})).await;
     assert_eq!(set, StatusCode::OK);
@@ -349,6 +349,21 @@ async fn a_notification_still_waiting_keeps_its_text() {
     assert_eq!(waiting["status"], "scheduled");
     assert_eq!(waiting["body"], "Time for your yearly check-up");
     assert_eq!(removals(&waiting), Vec::<String>::new());
+
+    // Sent on Thursday 4 February 2027 at 10:00, two months after it was taken: its period
+    // counts from then.
+    clock.set(at("2027-02-04T10:00:00+02:00"));
+    let waiting = waiting["id"].as_str().expect("id").to_owned();
+    app.wait_until_finished(&waiting).await;
+    let day_before = run_at(&app, &clock, &admin, "2027-03-06T03:00:00+02:00").await;
+    assert_eq!(day_before["last_run"]["removed"]["notifications"], 0);
+    assert_eq!(
+        app.notification(&waiting).await["body"],
+        "Time for your yearly check-up"
+    );
+    let day_of = run_at(&app, &clock, &admin, "2027-03-07T03:00:00+02:00").await;
+    assert_eq!(day_of["last_run"]["removed"]["notifications"], 1);
+    assert_eq!(app.notification(&waiting).await["body"], "");
     app.stop().await;
 }
 
