@@ -19,7 +19,7 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use sqlx::Row;
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use base64::Engine as _;
@@ -636,6 +636,66 @@ async fn the_reminders_quick_reply_button_confirms_the_appointment() {
         .collect();
     assert_eq!(inbound.len(), 1, "{conversation:#}");
     assert_eq!(inbound[0]["answered_by"], "medrelay");
+    clinic.stop().await;
+}
+
+#[tokio::test]
+async fn a_whatsapp_reply_to_our_message_is_in_the_medical_record_as_the_answer_to_it() {
+    let clinic = Clinic::start_at(jerusalem("2026-12-06T10:00")).await;
+    clinic
+        .app
+        .patient(
+            "p-1",
+            json!({ "name": "Dana", "phone": DANA, "whatsapp": true }),
+        )
+        .await;
+    // Her question opens WhatsApp's 24 hours for free text; Meta names our next message apart.
+    clinic
+        .whatsapp_from(DANA, text("wamid.QUESTION", "Are my results in?"))
+        .await;
+    Mock::given(method("POST"))
+        .and(body_string_contains("Your results are in"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "messaging_product": "whatsapp",
+            "messages": [{ "id": "wamid.RESULTS" }]
+        })))
+        .with_priority(1)
+        .mount(&clinic.providers)
+        .await;
+    let id = clinic
+        .app
+        .notify(crate::harness::body("Your results are in"))
+        .await;
+    let sent = clinic
+        .app
+        .wait_until(&id, |n| {
+            n["attempts"][0]["provider_message_id"] == "wamid.RESULTS"
+        })
+        .await;
+    let attempt = sent["attempts"][0]["id"].as_str().expect("attempt id");
+
+    // Dana answers with WhatsApp's reply, which names the message she answers.
+    let mut answer = text("wamid.ANSWER", "Thank you, I will log in tonight");
+    answer["context"] = json!({ "from": "97233334444", "id": "wamid.RESULTS" });
+    assert_eq!(
+        clinic.whatsapp_from(DANA, answer).await.status(),
+        StatusCode::OK
+    );
+
+    let fhir = crate::fhir::Fhir::staff(&clinic.app).await;
+    let found = fhir.search_all("Communication?patient=p-1").await;
+    let answer = found
+        .iter()
+        .find(|c| {
+            c["sender"]["identifier"]["value"] == "p-1"
+                && c["payload"][0]["contentString"] == "Thank you, I will log in tonight"
+        })
+        .expect("Dana's answer is a Communication");
+    assert_eq!(
+        answer["inResponseTo"],
+        json!([{ "reference": format!("Communication/{}", attempt.replace('_', "-")) }]),
+        "{found:#?}"
+    );
     clinic.stop().await;
 }
 

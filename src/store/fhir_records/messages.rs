@@ -38,8 +38,10 @@ pub(super) async fn inbound_records(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    // The reply context names our provider message id; the attempt that had it is the
-    // Communication the message answers.
+    // The reply context names our provider message id; the attempt that had it, if the
+    // clinic's, is the Communication the message answers. Looked up by that id for each
+    // message: SQLite does not flatten a join on the right of a LEFT JOIN, and as a subquery
+    // joining the clinic's attempts to its notifications it read every one of them each time.
     let rows: Vec<MessageRow> = bind_ids(
         sqlx::query_as(&format!(
             "SELECT m.id, c.name AS clinic_name, p.external_id, p.name, p.erased_at, m.channel, \
@@ -48,10 +50,8 @@ pub(super) async fn inbound_records(
              r.notification_id AS replied_notification \
              FROM inbound_messages m JOIN clinics c ON c.id = m.clinic_id \
              JOIN patients p ON p.id = m.patient_id \
-             LEFT JOIN (SELECT a.id, a.notification_id, a.channel, a.provider_message_id \
-                 FROM attempts a JOIN notifications rn ON rn.id = a.notification_id \
-                 WHERE rn.clinic_id = $1) r \
-               ON r.provider_message_id = m.in_reply_to AND r.channel = m.channel \
+             LEFT JOIN attempts r ON r.provider_message_id = m.in_reply_to AND r.channel = m.channel \
+               AND EXISTS (SELECT 1 FROM notifications rn WHERE rn.id = r.notification_id AND rn.clinic_id = $1) \
              WHERE m.clinic_id = $1 AND m.id IN ({})",
             placeholders(2, ids.len())
         )),
