@@ -101,6 +101,17 @@ impl Clinic {
         }
     }
 
+    /// The clinic with patient `p-1`, Dana, who is on WhatsApp.
+    async fn with_dana_on_whatsapp(self) -> Self {
+        self.app
+            .patient(
+                "p-1",
+                json!({ "name": "Dana", "phone": DANA, "whatsapp": true }),
+            )
+            .await;
+        self
+    }
+
     /// Moves the clinic's clock to `at`.
     fn at(&self, at: &str) {
         self.clock.set(jerusalem(at));
@@ -296,14 +307,7 @@ fn twilio_signature(auth_token: &str, url: &str, params: &[(String, String)]) ->
 
 #[tokio::test]
 async fn a_whatsapp_message_delivered_twice_is_stored_once_for_its_patient() {
-    let clinic = Clinic::start().await;
-    clinic
-        .app
-        .patient(
-            "p-1",
-            json!({ "name": "Dana", "phone": DANA, "whatsapp": true }),
-        )
-        .await;
+    let clinic = Clinic::start().await.with_dana_on_whatsapp().await;
 
     for _ in 0..2 {
         let response = clinic.whatsapp_from(DANA, text("wamid.IN1", "שלום")).await;
@@ -428,13 +432,9 @@ async fn a_message_the_disk_cannot_take_is_refused_with_5xx_and_its_redelivery_i
 #[tokio::test]
 async fn a_patient_gets_one_receipt_in_hours_one_away_message_at_night_and_nothing_more_minutes_later()
  {
-    let clinic = Clinic::start_at(jerusalem("2026-12-06T10:00")).await;
-    clinic
-        .app
-        .patient(
-            "p-1",
-            json!({ "name": "Dana", "phone": DANA, "whatsapp": true }),
-        )
+    let clinic = Clinic::start_at(jerusalem("2026-12-06T10:00"))
+        .await
+        .with_dana_on_whatsapp()
         .await;
 
     // Sunday 10:00: the clinic is open.
@@ -641,13 +641,9 @@ async fn the_reminders_quick_reply_button_confirms_the_appointment() {
 
 #[tokio::test]
 async fn a_whatsapp_reply_to_our_message_is_in_the_medical_record_as_the_answer_to_it() {
-    let clinic = Clinic::start_at(jerusalem("2026-12-06T10:00")).await;
-    clinic
-        .app
-        .patient(
-            "p-1",
-            json!({ "name": "Dana", "phone": DANA, "whatsapp": true }),
-        )
+    let clinic = Clinic::start_at(jerusalem("2026-12-06T10:00"))
+        .await
+        .with_dana_on_whatsapp()
         .await;
     // Her question opens WhatsApp's 24 hours for free text; Meta names our next message apart.
     clinic
