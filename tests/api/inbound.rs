@@ -61,10 +61,7 @@ impl Clinic {
         let providers = MockServer::start().await;
         Mock::given(method("POST"))
             .and(path(format!("/v23.0/{PHONE_NUMBER_ID}/messages")))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-                "messaging_product": "whatsapp",
-                "messages": [{ "id": "wamid.REPLY" }]
-            })))
+            .respond_with(meta_accepts("wamid.REPLY"))
             .mount(&providers)
             .await;
         Mock::given(method("POST"))
@@ -208,6 +205,14 @@ impl Clinic {
             })
             .collect()
     }
+}
+
+/// Meta's answer to a send: accepted as `wamid`.
+fn meta_accepts(wamid: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "messaging_product": "whatsapp",
+        "messages": [{ "id": wamid }]
+    }))
 }
 
 fn clinic_accounts(base_url: &str) -> ProviderAccounts {
@@ -651,10 +656,7 @@ async fn a_whatsapp_reply_to_our_message_is_in_the_medical_record_as_the_answer_
         .await;
     Mock::given(method("POST"))
         .and(body_string_contains("Your results are in"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "messaging_product": "whatsapp",
-            "messages": [{ "id": "wamid.RESULTS" }]
-        })))
+        .respond_with(meta_accepts("wamid.RESULTS"))
         .with_priority(1)
         .mount(&clinic.providers)
         .await;
