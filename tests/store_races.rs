@@ -274,6 +274,42 @@ async fn a_delivery_reported_while_the_dispatcher_decides_stops_its_stale_fallba
     database.remove().await.expect("test database dropped");
 }
 
+/// A claim leaves the notification due (it writes no index), so only its lease keeps a second
+/// dispatcher away: not while the first decides, and at once when the lease has run out.
+#[tokio::test]
+async fn a_claimed_notification_is_not_claimed_again_until_its_lease_runs_out() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (store, database) = fresh_store(&dir).await;
+    let t0 = Timestamp::from_millisecond(Timestamp::now().as_millisecond()).expect("now");
+    let at = |ms: i64| t0 + SignedDuration::from_millis(ms);
+    let id = one_notification_due(&store, t0).await;
+
+    let first = store
+        .claim_due("first", t0, at(1_000), 10)
+        .await
+        .expect("claim");
+    assert_eq!(first.len(), 1);
+    let gauges = store.queue_gauges(at(500)).await.expect("gauges");
+    assert_eq!(
+        gauges.due, 0,
+        "a held notification is not waiting in the queue"
+    );
+    let during = store
+        .claim_due("second", at(999), at(30_000), 10)
+        .await
+        .expect("claim");
+    assert!(during.is_empty(), "held by the first until its lease ends");
+
+    let after = store
+        .claim_due("second", at(1_000), at(31_000), 10)
+        .await
+        .expect("claim");
+    assert_eq!(after.len(), 1, "the first's lease ran out");
+    assert_eq!(after[0].id, id);
+    store.close().await;
+    database.remove().await.expect("test database dropped");
+}
+
 #[tokio::test]
 async fn a_hand_over_whose_lease_was_taken_over_never_starts_and_is_seen_as_never_started() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -167,12 +167,12 @@ impl TryFrom<AttemptRow> for AttemptFacts {
     }
 }
 
-const CLAIM_POSTGRES: &str = "UPDATE notifications n SET lease_token = $1, due_at = $2, recheck = 0 \
-    WHERE n.id IN (SELECT id FROM notifications WHERE due_at <= $3 ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
-    RETURNING ";
-const CLAIM_SQLITE: &str = "UPDATE notifications AS n SET lease_token = $1, due_at = $2, recheck = 0 \
-    WHERE n.id IN (SELECT id FROM notifications WHERE due_at <= $3 ORDER BY due_at LIMIT $4) \
-    RETURNING ";
+/// Due by `now` (a placeholder) and held under no lease that still runs: what a claim may take
+/// and what the queue gauge counts. A claim leaves the due time alone (see [`Store::claim_due`]),
+/// so a held notification can be due; once decided, its due time is its lease's end.
+pub(super) fn claimable(now: &str) -> String {
+    format!("due_at <= {now} AND (lease_token IS NULL OR lease_until <= {now})")
+}
 
 /// Releasing leases, for [`Release`] rows with `$1` the lease token and `$2` now: an update that
 /// arrived while we held a lease means "look again now". A notification that went (`sent`,
@@ -183,7 +183,7 @@ pub(super) const RELEASE: &str = "WITH v ({columns}) AS (VALUES {values}) \
     due_at = CASE WHEN notifications.recheck = 1 THEN $2 ELSE v.due_at END, \
     delivered_channel = CASE WHEN v.status IN ('sent', 'delivered', 'read') \
         THEN COALESCE(v.delivered_channel, notifications.delivered_channel) END, \
-    lease_token = NULL, recheck = 0, updated_at = $2, {feed_position} \
+    lease_token = NULL, lease_until = NULL, recheck = 0, updated_at = $2, {feed_position} \
     FROM v WHERE notifications.id = v.id AND notifications.lease_token = $1 RETURNING notifications.id";
 
 columns! {
@@ -207,7 +207,10 @@ columns! {
 }
 
 impl Store {
-    /// Claims up to `limit` due notifications for `lease_until`, under `token`.
+    /// Claims up to `limit` due notifications for `lease_until`, under `token`. The claim sets
+    /// only columns no index holds: on PostgreSQL the update is then HOT (no new entry in any of
+    /// the table's indexes; its fillfactor keeps room on the row's page for the new version), on
+    /// SQLite it rewrites the row alone.
     pub async fn claim_due(
         &self,
         token: &str,
@@ -216,11 +219,17 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<ClaimedNotification>, StoreError> {
         let _turn = self.background_turn().await;
-        let claim = match self.backend {
-            Backend::Postgres => CLAIM_POSTGRES,
-            Backend::Sqlite => CLAIM_SQLITE,
+        let skip_locked = match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
         };
-        let sql = format!("{claim}{}, origin", NOTIFICATION_COLUMNS.replace("n.", ""));
+        let sql = format!(
+            "UPDATE notifications AS n SET lease_token = $1, lease_until = $2, recheck = 0 \
+             WHERE n.id IN (SELECT id FROM notifications WHERE {} \
+             ORDER BY due_at LIMIT $4{skip_locked}) RETURNING {}, origin",
+            claimable("$3"),
+            NOTIFICATION_COLUMNS.replace("n.", ""),
+        );
         // Planned afresh each time: PostgreSQL keeps one generic plan per prepared statement
         // until the table's statistics change, and a plan made while `notifications` was small
         // reads all of it (a sequential scan to find the claimed rows) for as long as the
@@ -276,7 +285,7 @@ impl Store {
         let rows: Vec<Id> = notifications.iter().map(|id| Id { id }).collect();
         write_rows(
             &mut tx,
-            "WITH v ({columns}) AS (VALUES {values}) UPDATE notifications SET due_at = $2 \
+            "WITH v ({columns}) AS (VALUES {values}) UPDATE notifications SET due_at = $2, lease_until = $2 \
              WHERE lease_token = $1 AND id IN (SELECT id FROM v)",
             &[token.into(), millis(lease_until).into()],
             &rows,

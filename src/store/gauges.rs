@@ -6,10 +6,9 @@
 use jiff::Timestamp;
 use sqlx::AnyPool;
 
+use super::dispatch::claimable;
 use super::{Backend, Store, StoreError, millis};
 
-/// Due now and unclaimed (a claimed notification's `due_at` is its lease's end, in the future).
-const QUEUE: &str = "SELECT COUNT(*), MIN(due_at) FROM notifications WHERE due_at <= $1";
 /// A count of the whole table reads all of it (PostgreSQL, 1M rows: a parallel sequential scan,
 /// 0.3 s). Here each clinic's recent rows are one range of `notifications_clinic_created`:
 /// `CROSS JOIN` keeps SQLite from scanning a whole index of notifications first (PostgreSQL
@@ -37,7 +36,11 @@ pub struct PoolGauges {
 
 impl Store {
     pub async fn queue_gauges(&self, now: Timestamp) -> Result<QueueGauges, StoreError> {
-        let (due, oldest): (i64, Option<i64>) = sqlx::query_as(QUEUE)
+        let queue = format!(
+            "SELECT COUNT(*), MIN(due_at) FROM notifications WHERE {}",
+            claimable("$1")
+        );
+        let (due, oldest): (i64, Option<i64>) = sqlx::query_as(&queue)
             .bind(millis(now))
             .fetch_one(&self.read)
             .await?;
