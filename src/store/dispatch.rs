@@ -14,7 +14,7 @@ use super::notifications::{NOTIFICATION_COLUMNS, status};
 use super::rows::{Id, columns, write_rows};
 use super::{
     Backend, Store, StoreError, lock_notifications, millis, opt_timestamp, parse_stored,
-    placeholders, timestamp,
+    placeholders, skip_locked, timestamp,
 };
 use crate::domain::{
     AttemptContent, AttemptId, AttemptStatus, ClinicId, NotificationId, NotificationStatus, Origin,
@@ -219,10 +219,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<ClaimedNotification>, StoreError> {
         let _turn = self.background_turn().await;
-        let skip_locked = match self.backend {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
+        let skip_locked = skip_locked(self.backend);
         let sql = format!(
             "UPDATE notifications AS n SET lease_token = $1, lease_until = $2, recheck = 0 \
              WHERE n.id IN (SELECT id FROM notifications WHERE {} \

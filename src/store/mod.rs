@@ -456,6 +456,16 @@ fn for_update(backend: Backend) -> &'static str {
     }
 }
 
+/// Row locks for rows a claim takes (due notifications, sandbox statuses, a conversation's
+/// overdue mark, retention's removals): on PostgreSQL another instance's claim passes over the
+/// rows this one holds instead of waiting for them (SQLite has one writer at a time).
+fn skip_locked(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    }
+}
+
 pub(crate) fn millis(at: Timestamp) -> i64 {
     at.as_millisecond()
 }

@@ -10,7 +10,7 @@ use sqlx::{Any, Transaction};
 use super::events::EventBatch;
 use super::notification_feed::{bound, with_feed_position};
 use super::rows::{Id, Param, columns, write_rows};
-use super::{Backend, StoreError, millis};
+use super::{Backend, StoreError, millis, skip_locked};
 use crate::domain::{
     Actor, ClinicId, Event, InboundMedia, InboundMessageId, PatientId, Removal, RetentionCounts,
     RetentionPeriods,
@@ -327,10 +327,7 @@ impl Scope<'_> {
                     _ => "",
                 };
                 // A row a provider report or a staff action holds now is left to a later run.
-                let lock = match backend {
-                    Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-                    Backend::Sqlite => "",
-                };
+                let lock = skip_locked(*backend);
                 let (age, listed) = (kind.age(), kind.listed_by());
                 let aged = if age == listed {
                     String::new()

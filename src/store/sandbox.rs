@@ -2,7 +2,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::rows::{columns, write_rows};
-use super::{Backend, Store, StoreError, millis, timestamp};
+use super::{Store, StoreError, millis, skip_locked, timestamp};
 use crate::domain::ClinicId;
 use utoipa::ToSchema;
 
@@ -174,10 +174,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<SandboxStatusDue>, StoreError> {
         let _turn = self.background_turn().await;
-        let lock = match self.backend {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
+        let lock = skip_locked(self.backend);
         let due = sqlx::query_as(&format!(
             "UPDATE sandbox_messages SET next_status_at = $1 WHERE id IN \
              (SELECT id FROM sandbox_messages WHERE next_status_at <= $2 ORDER BY next_status_at LIMIT $3{lock}) \

@@ -11,7 +11,8 @@ use super::parse_labels;
 use crate::domain::{Actor, ClinicId, ConversationStatus, Event, PatientId};
 use crate::store::events::EventBatch;
 use crate::store::{
-    Backend, NewNotification, Store, StoreError, for_update, millis, opt_timestamp, timestamp,
+    Backend, NewNotification, Store, StoreError, for_update, millis, opt_timestamp, skip_locked,
+    timestamp,
 };
 
 const HANDLED: &str = "handled";
@@ -296,10 +297,7 @@ async fn claim_overdue(
     backend: Backend,
     now: Timestamp,
 ) -> Result<Vec<Overdue>, StoreError> {
-    let skip_locked = match backend {
-        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-        Backend::Sqlite => "",
-    };
+    let skip_locked = skip_locked(backend);
     let rows: Vec<(String, String, Option<i64>, i64)> = sqlx::query_as(&format!(
         "UPDATE conversations SET overdue_raised_at = $1, updated_at = $1 \
          WHERE patient_id IN (SELECT patient_id FROM conversations \
