@@ -5,6 +5,7 @@ through medrelay.toml, measured from outside.
     python3 bench/external/run.py --database sqlite
     python3 bench/external/run.py --database postgres://postgres@127.0.0.1:5432 --runs 3
     python3 bench/external/run.py --database sqlite --webhooks   # and the booking system's webhooks
+    python3 bench/external/run.py --database sqlite --wal-pages  # which b-trees each commit writes
     python3 bench/external/run.py sink --port 0        # the Twilio look-alike alone
 
 The provider is a sink (its own process, so it never competes with the load generator for the
@@ -38,6 +39,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
+
+import wal_pages
 
 try:
     import aiohttp
@@ -521,6 +524,28 @@ async def progress(session: aiohttp.ClientSession, sink: str, load: Load) -> Non
               f"webhooks {state['delivered_hooks']:,}", flush=True)
 
 
+async def copy_log_while_loaded(directory: Path, load: Load, notifications: int) -> list[Path]:
+    """Copies of the database and its log at 40, 55 and 70 % of the measured notifications
+    accepted: the middle of the run, with intake and delivery both under way."""
+    copies = []
+    for n, share in enumerate((0.4, 0.55, 0.7)):
+        while len(load.accepted) < share * notifications and not load.ended:
+            await asyncio.sleep(0.05)
+        if load.ended:
+            break
+        copy = directory / f"wal-pages-{n}.db"
+        await asyncio.to_thread(wal_pages.snapshot, directory / "medrelay.db", copy)
+        copies.append(copy)
+    return copies
+
+
+def wal_pages_report(copies: list[Path]) -> str:
+    pages = wal_pages.Pages()
+    for copy in copies:
+        pages.add(copy)
+    return pages.report()
+
+
 async def gateway_statuses(session: aiohttp.ClientSession, base: str, key: str) -> dict[str, str]:
     """Every notification's status as the gateway reads it, 500 a page."""
     statuses: dict[str, str] = {}
@@ -658,6 +683,8 @@ async def one_run(opts: argparse.Namespace, instances: int, run: int) -> Figures
             before = CpuSample.take(pids, database_name, harness)
             load = Load()
             shown = asyncio.create_task(progress(session, sink, load)) if opts.verbose else None
+            copies = (asyncio.create_task(copy_log_while_loaded(directory, load, opts.notifications))
+                      if opts.wal_pages else None)
             await post_notifications(session, bases, booking, range(opts.warmup, total), opts,
                                      tag, load)
             expected = len(warm.accepted) + len(load.accepted)
@@ -670,6 +697,8 @@ async def one_run(opts: argparse.Namespace, instances: int, run: int) -> Figures
             if shown:
                 shown.cancel()
             after = CpuSample.take(pids, database_name, harness)
+            if copies:
+                print(await asyncio.to_thread(wal_pages_report, await copies))
             seen = await sink_state(session, sink, full=True)
             for n, gateway in enumerate(gateways):
                 async with session.get(f"{gateway.base}/metrics") as response:
@@ -882,6 +911,10 @@ def main() -> int:
                              "B A, …), with the medians of each and their ratio")
     parser.add_argument("--pairs", type=int, default=4,
                         help="with --compare-binaries: how many pairs")
+    parser.add_argument("--wal-pages", action="store_true",
+                        help="SQLite: copy the database and its log three times mid-run and "
+                             "print which tables and indexes the commits wrote, pages a commit "
+                             "(the copies take the harness's time: read its CPU figures apart)")
     opts = parser.parse_args()
     opts.binary = BINARY
     if opts.command == "sink":
@@ -890,6 +923,8 @@ def main() -> int:
     several = opts.instances > 1 or opts.compare_instances
     if several and opts.database == "sqlite":
         parser.error("several instances share one PostgreSQL database: --database postgres://…")
+    if opts.wal_pages and opts.database != "sqlite":
+        parser.error("--wal-pages reads SQLite's write-ahead log: --database sqlite")
     if opts.compare_binaries and (several or opts.runs > 1):
         parser.error("--compare-binaries runs one instance, --pairs times each")
     if not opts.compare_binaries:
