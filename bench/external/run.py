@@ -6,6 +6,7 @@ through medrelay.toml, measured from outside.
     python3 bench/external/run.py --database postgres://postgres@127.0.0.1:5432 --runs 3
     python3 bench/external/run.py --database sqlite --webhooks   # and the booking system's webhooks
     python3 bench/external/run.py --database sqlite --wal-pages  # which b-trees each commit writes
+    python3 bench/external/run.py --database sqlite --perf 8     # the gateway's threads, by perf
     python3 bench/external/run.py sink --port 0        # the Twilio look-alike alone
 
 The provider is a sink (its own process, so it never competes with the load generator for the
@@ -40,6 +41,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
+import perf_profile
 import wal_pages
 
 try:
@@ -524,19 +526,35 @@ async def progress(session: aiohttp.ClientSession, sink: str, load: Load) -> Non
               f"webhooks {state['delivered_hooks']:,}", flush=True)
 
 
+async def accepted_share(load: Load, share: float, notifications: int) -> bool:
+    """Waits until `share` of the measured notifications were accepted; false if the load ended
+    first (refusals)."""
+    while len(load.accepted) < share * notifications and not load.ended:
+        await asyncio.sleep(0.05)
+    return not load.ended
+
+
 async def copy_log_while_loaded(directory: Path, load: Load, notifications: int) -> list[Path]:
     """Copies of the database and its log at 40, 55 and 70 % of the measured notifications
     accepted: the middle of the run, with intake and delivery both under way."""
     copies = []
     for n, share in enumerate((0.4, 0.55, 0.7)):
-        while len(load.accepted) < share * notifications and not load.ended:
-            await asyncio.sleep(0.05)
-        if load.ended:
+        if not await accepted_share(load, share, notifications):
             break
         copy = directory / f"wal-pages-{n}.db"
         await asyncio.to_thread(wal_pages.snapshot, directory / "medrelay.db", copy)
         copies.append(copy)
     return copies
+
+
+async def profile_while_loaded(pid: int, seconds: float, directory: Path, load: Load,
+                               notifications: int) -> str:
+    """`perf record` on the gateway from 30 % of the measured notifications accepted."""
+    if not await accepted_share(load, 0.3, notifications):
+        return "  perf: the load ended before the profile began"
+    data = directory / "perf.data"
+    await asyncio.to_thread(perf_profile.record, pid, seconds, data)
+    return await asyncio.to_thread(perf_profile.report, data)
 
 
 def wal_pages_report(copies: list[Path]) -> str:
@@ -685,6 +703,8 @@ async def one_run(opts: argparse.Namespace, instances: int, run: int) -> Figures
             shown = asyncio.create_task(progress(session, sink, load)) if opts.verbose else None
             copies = (asyncio.create_task(copy_log_while_loaded(directory, load, opts.notifications))
                       if opts.wal_pages else None)
+            profiled = (asyncio.create_task(profile_while_loaded(
+                pids[0], opts.perf, directory, load, opts.notifications)) if opts.perf else None)
             await post_notifications(session, bases, booking, range(opts.warmup, total), opts,
                                      tag, load)
             expected = len(warm.accepted) + len(load.accepted)
@@ -699,6 +719,8 @@ async def one_run(opts: argparse.Namespace, instances: int, run: int) -> Figures
             after = CpuSample.take(pids, database_name, harness)
             if copies:
                 print(await asyncio.to_thread(wal_pages_report, await copies))
+            if profiled:
+                print(await profiled)
             seen = await sink_state(session, sink, full=True)
             for n, gateway in enumerate(gateways):
                 async with session.get(f"{gateway.base}/metrics") as response:
@@ -915,6 +937,10 @@ def main() -> int:
                         help="SQLite: copy the database and its log three times mid-run and "
                              "print which tables and indexes the commits wrote, pages a commit "
                              "(the copies take the harness's time: read its CPU figures apart)")
+    parser.add_argument("--perf", type=float, metavar="SECONDS",
+                        help="profile the gateway with perf for SECONDS from 30 %% of the "
+                             "notifications accepted, and print its threads and their hottest "
+                             "functions (Debian's linux-perf)")
     opts = parser.parse_args()
     opts.binary = BINARY
     if opts.command == "sink":
@@ -925,6 +951,8 @@ def main() -> int:
         parser.error("several instances share one PostgreSQL database: --database postgres://…")
     if opts.wal_pages and opts.database != "sqlite":
         parser.error("--wal-pages reads SQLite's write-ahead log: --database sqlite")
+    if opts.perf and not shutil.which("perf"):
+        parser.error("--perf needs perf: apt-get install linux-perf")
     if opts.compare_binaries and (several or opts.runs > 1):
         parser.error("--compare-binaries runs one instance, --pairs times each")
     if not opts.compare_binaries:
