@@ -68,8 +68,8 @@ class Pages:
         for pages in commits(Path(f"{database}-wal").read_bytes()):
             self.commits += 1
             self.frames += len(pages)
-            # A page the database copy does not hold yet was added to the file by a later commit.
-            self.by_owner.update(named.get(page, "(pages added since the copy)") for page in pages)
+            # `dbstat` names b-tree pages only: a page freed since (on the free list) has no owner.
+            self.by_owner.update(named.get(page, "(no b-tree: freed)") for page in pages)
 
     def report(self, top: int = 16) -> str:
         if not self.commits:
