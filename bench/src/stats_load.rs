@@ -247,15 +247,15 @@ async fn load_notifications(pool: &AnyPool, history: &History<'_>) -> BenchResul
     Ok(())
 }
 
-/// Each notification row, as its story ends.
+/// Each notification's request and its state, as its story ends.
 async fn load_notification_rows(pool: &AnyPool, history: &History<'_>) -> BenchResult<()> {
     let clinic = history.clinic;
     let now = history.now.as_millisecond();
     insert_rows(
         pool,
-        "notifications",
-        "id, clinic_id, patient_id, topic, body, template, priority, send_at, status, \
-         delivered_channel, created_at, updated_at, appointment_id, origin",
+        "notification_requests",
+        "id, clinic_id, patient_id, topic, body, template, priority, send_at, created_at, \
+         appointment_id, origin",
         history.notifications,
         |i, sql| {
             let s = story(i, history.notifications, now);
@@ -263,17 +263,32 @@ async fn load_notification_rows(pool: &AnyPool, history: &History<'_>) -> BenchR
             let appointment = s
                 .appointment
                 .map_or("NULL".to_owned(), |a| format!("'apt_b{a}'"));
+            let _ = write!(
+                sql,
+                "('ntf_b{i}', '{clinic}', 'pat_b{patient}', '{topic}', 'Hello', NULL, 'normal', \
+                 {c}, {c}, {appointment}, '{origin}')",
+                topic = s.topic,
+                c = s.created_at,
+                origin = s.origin,
+            );
+        },
+    )
+    .await?;
+    insert_rows(
+        pool,
+        "notification_states",
+        "id, clinic_id, created_at, status, delivered_channel, updated_at",
+        history.notifications,
+        |i, sql| {
+            let s = story(i, history.notifications, now);
             let delivered = s
                 .delivered_channel
                 .map_or("NULL".to_owned(), |c| format!("'{c}'"));
             let _ = write!(
                 sql,
-                "('ntf_b{i}', '{clinic}', 'pat_b{patient}', '{topic}', 'Hello', NULL, 'normal', \
-                 {c}, '{status}', {delivered}, {c}, {c}, {appointment}, '{origin}')",
-                topic = s.topic,
+                "('ntf_b{i}', '{clinic}', {c}, '{status}', {delivered}, {c})",
                 c = s.created_at,
                 status = s.status,
-                origin = s.origin,
             );
         },
     )

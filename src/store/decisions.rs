@@ -14,12 +14,12 @@ use crate::domain::{Actor, AttemptId, CallbackTaskId, Event, NotificationStatus}
 /// Hands back, due now and untouched, notifications whose delivery evidence arrived while we
 /// were deciding (`recheck`): the decision is stale and is made again.
 const HAND_BACK_STALE: &str = "WITH v ({columns}) AS (VALUES {values}) \
-    UPDATE notifications SET lease_token = NULL, lease_until = NULL, recheck = 0, due_at = $2 \
+    UPDATE notification_states SET lease_token = NULL, lease_until = NULL, recheck = 0, due_at = $2 \
     WHERE lease_token = $1 AND recheck = 1 AND id IN (SELECT id FROM v)";
 
 /// Keeps the lease on notifications about to be handed to a provider, until `$3`.
 const HOLD_FOR_SENDING: &str = "WITH v ({columns}) AS (VALUES {values}) \
-    UPDATE notifications SET status = 'sending', delivered_channel = NULL, updated_at = $2, due_at = $3, lease_until = $3, \
+    UPDATE notification_states SET status = 'sending', delivered_channel = NULL, updated_at = $2, due_at = $3, lease_until = $3, \
     {feed_position} \
     WHERE lease_token = $1 AND id IN (SELECT id FROM v) RETURNING id";
 

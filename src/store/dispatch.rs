@@ -13,8 +13,8 @@ use super::contents::record_contents;
 use super::notifications::{NOTIFICATION_COLUMNS, status};
 use super::rows::{Id, columns, write_rows};
 use super::{
-    Backend, Store, StoreError, lock_notifications, millis, opt_timestamp, parse_stored,
-    placeholders, skip_locked, timestamp,
+    Backend, Store, StoreError, in_list, lock_notifications, millis, opt_timestamp, padded,
+    parse_stored, placeholders, skip_locked, timestamp,
 };
 use crate::domain::{
     AttemptContent, AttemptId, AttemptStatus, ClinicId, NotificationId, NotificationStatus, Origin,
@@ -179,12 +179,13 @@ pub(super) fn claimable(now: &str) -> String {
 /// `delivered`, `read`) names its channel: the row's, else the one it was sent on; any other
 /// status names none.
 pub(super) const RELEASE: &str = "WITH v ({columns}) AS (VALUES {values}) \
-    UPDATE notifications SET status = v.status, \
-    due_at = CASE WHEN notifications.recheck = 1 THEN $2 ELSE v.due_at END, \
+    UPDATE notification_states SET status = v.status, \
+    due_at = CASE WHEN notification_states.recheck = 1 THEN $2 ELSE v.due_at END, \
     delivered_channel = CASE WHEN v.status IN ('sent', 'delivered', 'read') \
-        THEN COALESCE(v.delivered_channel, notifications.delivered_channel) END, \
+        THEN COALESCE(v.delivered_channel, notification_states.delivered_channel) END, \
     lease_token = NULL, lease_until = NULL, recheck = 0, updated_at = $2, {feed_position} \
-    FROM v WHERE notifications.id = v.id AND notifications.lease_token = $1 RETURNING notifications.id";
+    FROM v WHERE notification_states.id = v.id AND notification_states.lease_token = $1 \
+    RETURNING notification_states.id";
 
 columns! {
     /// A lease handed back: the notification's new status, when to look again, and the channel
@@ -209,8 +210,9 @@ columns! {
 impl Store {
     /// Claims up to `limit` due notifications for `lease_until`, under `token`. The claim sets
     /// only columns no index holds: on PostgreSQL the update is then HOT (no new entry in any of
-    /// the table's indexes; its fillfactor keeps room on the row's page for the new version), on
-    /// SQLite it rewrites the row alone.
+    /// the state table's indexes; its fillfactor keeps room on the row's page for the new
+    /// version), on SQLite it rewrites the state row alone. What the notifications ask is read
+    /// after: SQLite's `RETURNING` gives only the updated table's columns.
     pub async fn claim_due(
         &self,
         token: &str,
@@ -221,17 +223,16 @@ impl Store {
         let _turn = self.background_turn().await;
         let skip_locked = skip_locked(self.backend);
         let sql = format!(
-            "UPDATE notifications AS n SET lease_token = $1, lease_until = $2, recheck = 0 \
-             WHERE n.id IN (SELECT id FROM notifications WHERE {} \
-             ORDER BY due_at LIMIT $4{skip_locked}) RETURNING {}, origin",
+            "UPDATE notification_states SET lease_token = $1, lease_until = $2, recheck = 0 \
+             WHERE id IN (SELECT id FROM notification_states WHERE {} \
+             ORDER BY due_at LIMIT $4{skip_locked}) RETURNING id",
             claimable("$3"),
-            NOTIFICATION_COLUMNS.replace("n.", ""),
         );
         // Planned afresh each time: PostgreSQL keeps one generic plan per prepared statement
-        // until the table's statistics change, and a plan made while `notifications` was small
-        // reads all of it (a sequential scan to find the claimed rows) for as long as the
-        // connection lives, which without autovacuum's ANALYZE is for ever.
-        let rows: Vec<ClaimedRow> = sqlx::query_as(&sql)
+        // until the table's statistics change, and a plan made while the table was small reads
+        // all of it (a sequential scan to find the claimed rows) for as long as the connection
+        // lives, which without autovacuum's ANALYZE is for ever.
+        let ids: Vec<String> = sqlx::query_scalar(&sql)
             .persistent(false)
             .bind(token)
             .bind(millis(lease_until))
@@ -239,15 +240,26 @@ impl Store {
             .bind(i64::from(limit))
             .fetch_all(&self.write)
             .await?;
-        let mut claimed = rows
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+
+        let sql = format!(
+            "SELECT {NOTIFICATION_COLUMNS}, n.origin FROM notifications n WHERE n.id IN ({})",
+            in_list(1, ids.len())
+        );
+        let mut query = sqlx::query_as::<_, ClaimedRow>(&sql);
+        for id in padded(&ids) {
+            query = query.bind(id);
+        }
+        let mut claimed = query
+            .fetch_all(&self.read)
+            .await?
             .into_iter()
             .map(ClaimedNotification::try_from)
             .collect::<Result<Vec<_>, StoreError>>()?;
-        if claimed.is_empty() {
-            return Ok(claimed);
-        }
 
-        let ids: Vec<&str> = claimed.iter().map(|c| c.id.as_str()).collect();
         let sql = claimed_attempts_sql(self.backend, ids.len());
         let mut query = sqlx::query_as::<_, AttemptRow>(&sql).persistent(false);
         for id in &ids {
@@ -282,7 +294,7 @@ impl Store {
         let rows: Vec<Id> = notifications.iter().map(|id| Id { id }).collect();
         write_rows(
             &mut tx,
-            "WITH v ({columns}) AS (VALUES {values}) UPDATE notifications SET due_at = $2, lease_until = $2 \
+            "WITH v ({columns}) AS (VALUES {values}) UPDATE notification_states SET due_at = $2, lease_until = $2 \
              WHERE lease_token = $1 AND id IN (SELECT id FROM v)",
             &[token.into(), millis(lease_until).into()],
             &rows,

@@ -97,10 +97,11 @@ async fn cancel_waiting(
 ) -> Result<u32, StoreError> {
     let cancel = with_feed_position(
         tx,
-        "UPDATE notifications SET status = 'cancelled', due_at = NULL, updated_at = $3, \
-         {feed_position} WHERE clinic_id = $1 AND patient_id = $2 AND status IN ('scheduled', 'queued') \
+        "UPDATE notification_states SET status = 'cancelled', due_at = NULL, updated_at = $3, \
+         {feed_position} WHERE clinic_id = $1 AND id IN (SELECT r.id FROM notification_requests r \
+             WHERE r.clinic_id = $1 AND r.patient_id = $2) AND status IN ('scheduled', 'queued') \
          AND lease_token IS NULL AND NOT EXISTS (SELECT 1 FROM attempts a \
-             WHERE a.notification_id = notifications.id \
+             WHERE a.notification_id = notification_states.id \
              AND a.status NOT IN ('failed', 'errored', 'rate_limited')) \
          RETURNING id",
     );

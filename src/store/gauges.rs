@@ -37,7 +37,7 @@ pub struct PoolGauges {
 impl Store {
     pub async fn queue_gauges(&self, now: Timestamp) -> Result<QueueGauges, StoreError> {
         let queue = format!(
-            "SELECT COUNT(*), MIN(due_at) FROM notifications WHERE {}",
+            "SELECT COUNT(*), MIN(due_at) FROM notification_states WHERE {}",
             claimable("$1")
         );
         let (due, oldest): (i64, Option<i64>) = sqlx::query_as(&queue)

@@ -436,7 +436,7 @@ async fn lock_notifications(
         return Ok(());
     }
     let sql = format!(
-        "SELECT id FROM notifications WHERE id IN ({select_ids}) ORDER BY id FOR UPDATE",
+        "SELECT id FROM notification_states WHERE id IN ({select_ids}) ORDER BY id FOR UPDATE",
         select_ids = select_ids.replace("{ids}", &in_list(1, ids.len()))
     );
     let mut query = sqlx::query(&sql);

@@ -46,21 +46,21 @@ pub struct FeedPage {
 }
 
 /// The position a write gives the notifications it changes, as an SQL expression; `clinic` is
-/// the SQL naming the clinic of the row written (`notifications.clinic_id`, `v.clinic_id`, `$2`).
+/// the SQL naming the clinic of the row written (`notification_states.clinic_id`, `v.clinic_id`, `$2`).
 pub(crate) fn next_feed_position(tx: &Transaction<'_, Any>, clinic: &str) -> String {
     if tx.backend_name() == "SQLite" {
         format!(
-            "(SELECT COALESCE(MAX(f.feed_position), 0) + 1 FROM notifications f WHERE f.clinic_id = {clinic})"
+            "(SELECT COALESCE(MAX(f.feed_position), 0) + 1 FROM notification_states f WHERE f.clinic_id = {clinic})"
         )
     } else {
         "pg_current_xact_id()::text::bigint".to_owned()
     }
 }
 
-/// `sql`, an update of `notifications`, with `{feed_position}` in its `SET` list replaced by
+/// `sql`, an update of `notification_states`, with `{feed_position}` in its `SET` list replaced by
 /// `feed_position = ` the next position of the row's clinic.
 pub(crate) fn with_feed_position(tx: &Transaction<'_, Any>, sql: &str) -> String {
-    let next = next_feed_position(tx, "notifications.clinic_id");
+    let next = next_feed_position(tx, "notification_states.clinic_id");
     sql.replace("{feed_position}", &format!("feed_position = {next}"))
 }
 
@@ -77,24 +77,26 @@ impl Store {
         let horizon = self.feed_horizon(&mut tx, clinic).await?;
         let mut params = vec![Param::from(clinic.as_str()), Param::from(horizon)];
         let mut sql = filtered(filter, &mut params);
-        sql.push_str(" AND n.feed_position < $2");
+        sql.push_str(" AND s.feed_position < $2");
         let start_id;
         match start {
             FeedStart::After(cursor) => {
                 start_id = cursor.id.as_ref().map(|id| id.as_str()).unwrap_or("");
                 let (at, id) = (params.len() + 1, params.len() + 2);
+                // The range first, so the index is entered at the cursor, not read up to it.
                 sql.push_str(&format!(
-                    " AND (n.feed_position > ${at} OR (n.feed_position = ${at} AND n.id > ${id}))"
+                    " AND s.feed_position >= ${at} \
+                     AND (s.feed_position > ${at} OR (s.feed_position = ${at} AND s.id > ${id}))"
                 ));
                 params.extend([Param::from(cursor.position), Param::from(start_id)]);
             }
             FeedStart::ChangedSince(since) => {
-                sql.push_str(&format!(" AND n.updated_at >= ${}", params.len() + 1));
+                sql.push_str(&format!(" AND s.updated_at >= ${}", params.len() + 1));
                 params.push(Param::from(millis(*since)));
             }
         }
         sql.push_str(&format!(
-            " ORDER BY n.feed_position, n.id LIMIT ${}",
+            " ORDER BY s.feed_position, s.id LIMIT ${}",
             params.len() + 1
         ));
         params.push(Param::from(i64::from(filter.limit) + 1));
@@ -120,7 +122,7 @@ impl Store {
             }
             Backend::Sqlite => {
                 sqlx::query_scalar(
-                    "SELECT COALESCE(MAX(feed_position), 0) + 1 FROM notifications WHERE clinic_id = $1",
+                    "SELECT COALESCE(MAX(feed_position), 0) + 1 FROM notification_states WHERE clinic_id = $1",
                 )
                 .bind(clinic.as_str())
                 .fetch_one(&mut **tx)
@@ -186,7 +188,8 @@ mod tests {
     }
 
     /// A writer that forgets the position hides its change from the feed for good, so this
-    /// reads every statement of the store that updates notifications.
+    /// reads every statement of the store that updates notifications' states (where
+    /// `updated_at` is).
     #[test]
     fn every_update_of_a_notification_s_updated_at_moves_it_in_the_feed() {
         let mut files = Vec::new();
@@ -194,16 +197,22 @@ mod tests {
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store"),
             &mut files,
         );
-        let mut forgotten = Vec::new();
+        let (mut forgotten, mut read) = (Vec::new(), 0);
         for file in files {
             let text = std::fs::read_to_string(&file).expect("source");
-            for (at, _) in text.match_indices("UPDATE notifications") {
+            for (at, _) in text.match_indices("UPDATE notification_states") {
                 let statement = text[at..].split('"').next().unwrap_or_default();
-                if statement.contains("updated_at =") && !statement.contains("{feed_position}") {
-                    forgotten.push(format!("{}: {statement}", file.display()));
+                if statement.contains("updated_at =") {
+                    read += 1;
+                    if !statement.contains("{feed_position}") {
+                        forgotten.push(format!("{}: {statement}", file.display()));
+                    }
                 }
             }
         }
+        // Cancelling (three), moving a reminder, holding, releasing and finishing: a rename of
+        // the table would otherwise leave this checking nothing.
+        assert!(read >= 7, "only {read} updates of updated_at found");
         assert!(forgotten.is_empty(), "{forgotten:#?}");
     }
 }

@@ -110,9 +110,14 @@ pub struct NotificationPage {
     pub next: Option<(i64, String)>,
 }
 
-const VIEW_COLUMNS: &str = "n.id, p.external_id, n.topic, n.priority, n.status, n.delivered_channel, n.channel, \
-    n.body, n.template, n.params, n.send_at, n.expires_at, n.created_at, n.updated_at, n.origin, n.in_reply_to, \
-    n.appointment_id, n.reference, n.metadata, n.feed_position";
+/// A notification's request `n`, its state `s` and its patient `p`, named apart so that a filter
+/// or an order on the state reads the state's indexes.
+const VIEW_SOURCE: &str = "notification_requests n JOIN notification_states s ON s.id = n.id \
+    JOIN patients p ON p.id = n.patient_id";
+
+const VIEW_COLUMNS: &str = "n.id, p.external_id, n.topic, n.priority, s.status, s.delivered_channel, n.channel, \
+    n.body, n.template, n.params, n.send_at, n.expires_at, n.created_at, s.updated_at, n.origin, n.in_reply_to, \
+    n.appointment_id, n.reference, n.metadata, s.feed_position";
 
 fn opt_channel(value: Option<String>) -> Result<Option<ChannelKind>, StoreError> {
     value.map(|c| parse_stored(&c, "channel")).transpose()
@@ -236,8 +241,7 @@ impl Store {
         // `delivered` beside an attempt already `read`.
         let mut tx = self.read_snapshot().await?;
         let mut view: NotificationRecord = sqlx::query_as::<_, ViewRow>(&format!(
-            "SELECT {VIEW_COLUMNS} FROM notifications n JOIN patients p ON p.id = n.patient_id \
-             WHERE n.id = $1 AND n.clinic_id = $2"
+            "SELECT {VIEW_COLUMNS} FROM {VIEW_SOURCE} WHERE n.id = $1 AND n.clinic_id = $2"
         ))
         .bind(id.as_str())
         .bind(clinic.as_str())
@@ -306,7 +310,7 @@ impl Store {
         let mut params = vec![Param::from(clinic.as_str())];
         let mut sql = filtered(filter, &mut params);
         let page = TimePage {
-            columns: ("n.created_at", "n.id"),
+            columns: filter.creation_order(),
             after: filter.after.as_ref(),
             oldest_first: false,
             limit: filter.limit,
@@ -376,14 +380,38 @@ impl<'a> TimePage<'a> {
     }
 }
 
+impl NotificationFilter {
+    /// The creation time and id to order and page by: the state's copies when the filter names
+    /// statuses (`notifications_clinic_status` holds them in that order), else the request's
+    /// (`notifications_clinic_created`).
+    fn creation_order(&self) -> (&'static str, &'static str) {
+        if self.statuses.is_empty() {
+            ("n.created_at", "n.id")
+        } else {
+            ("s.created_at", "s.id")
+        }
+    }
+}
+
 /// The query of the clinic's (`$1`) notifications that pass `filter`, without order or limit;
 /// the values it binds are appended to `params`, which holds `$1` and whatever the caller binds
-/// before them.
+/// before them. The clinic is named on both tables, for either one's indexes.
 pub(super) fn filtered<'a>(filter: &'a NotificationFilter, params: &mut Vec<Param<'a>>) -> String {
     let mut sql = format!(
-        "SELECT {VIEW_COLUMNS} FROM notifications n JOIN patients p ON p.id = n.patient_id WHERE n.clinic_id = $1"
+        "SELECT {VIEW_COLUMNS} FROM {VIEW_SOURCE} WHERE n.clinic_id = $1 AND s.clinic_id = $1"
     );
-    for (condition, values) in conditions(filter) {
+    let created = filter.creation_order().0;
+    let created_after = format!("{created} >= {{}}");
+    let created_before = format!("{created} < {{}}");
+    let time = |value: Option<Timestamp>| value.map(|t| vec![Param::from(millis(t))]);
+    let created = [
+        (created_after.as_str(), time(filter.created_after)),
+        (created_before.as_str(), time(filter.created_before)),
+    ];
+    let created = created
+        .into_iter()
+        .filter_map(|(condition, values)| Some((condition, values?)));
+    for (condition, values) in conditions(filter).into_iter().chain(created) {
         let first = params.len() + 1;
         let marks: Vec<String> = (first..first + values.len())
             .map(|i| format!("${i}"))
@@ -404,7 +432,6 @@ fn conditions(filter: &NotificationFilter) -> Vec<(&'static str, Vec<Param<'_>>)
     fn text(value: Option<&str>) -> Option<Vec<Param<'_>>> {
         value.map(|v| vec![Param::from(v)])
     }
-    let time = |value: Option<Timestamp>| value.map(|t| vec![Param::from(millis(t))]);
     let statuses = (!filter.statuses.is_empty())
         .then(|| filter.statuses.iter().map(|s| s.as_str().into()).collect());
     let channel = filter.channel.map(|c| c.as_str());
@@ -413,17 +440,15 @@ fn conditions(filter: &NotificationFilter) -> Vec<(&'static str, Vec<Param<'_>>)
             "p.external_id = {}",
             text(filter.patient_external_id.as_deref()),
         ),
-        ("n.status IN ({})", statuses),
+        ("s.status IN ({})", statuses),
         ("n.origin LIKE {}", text(filter.origin.map(origin_pattern))),
         ("n.topic = {}", text(filter.topic.as_deref())),
         (OF_APPOINTMENT, text(filter.appointment.as_deref())),
-        ("n.delivered_channel = {}", text(channel)),
+        ("s.delivered_channel = {}", text(channel)),
         (
             "n.reference = {}",
             text(filter.reference.as_ref().map(Reference::as_str)),
         ),
-        ("n.created_at >= {}", time(filter.created_after)),
-        ("n.created_at < {}", time(filter.created_before)),
     ]
     .into_iter()
     .filter_map(|(condition, values)| Some((condition, values?)))

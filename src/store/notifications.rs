@@ -173,12 +173,9 @@ columns! {
         priority: &'a str,
         send_at: i64,
         expires_at: Option<i64>,
-        status: &'a str,
         idempotency_key: Option<&'a str>,
         request_hash: &'a str,
-        due_at: Option<i64>,
         created_at: i64,
-        updated_at: i64,
         appointment_id: Option<&'a str>,
         reminder_minutes_before: Option<i64>,
         origin: &'a str,
@@ -188,8 +185,34 @@ columns! {
     }
 }
 
-/// Writes the notification rows that are new; returns the ids written (a taken idempotency key
-/// leaves its row out).
+columns! {
+    /// A new notification's first state.
+    pub(crate) struct FirstState<'a> {
+        pub(crate) id: &'a str,
+        pub(crate) clinic_id: &'a str,
+        pub(crate) created_at: i64,
+        pub(crate) status: &'a str,
+        pub(crate) due_at: Option<i64>,
+        pub(crate) updated_at: i64,
+    }
+}
+
+/// Writes new notifications' first states, each at the end of its clinic's feed.
+pub(crate) async fn insert_states(
+    tx: &mut Transaction<'_, Any>,
+    states: &[FirstState<'_>],
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "WITH v ({{columns}}) AS (VALUES {{values}}) \
+         INSERT INTO notification_states ({{columns}}, feed_position) SELECT {{columns}}, {} FROM v",
+        next_feed_position(tx, "v.clinic_id")
+    );
+    write_rows(tx, &sql, &[], states).await?;
+    Ok(())
+}
+
+/// Writes the notifications that are new, their request and their first state; returns the ids
+/// written (a taken idempotency key leaves its notification out).
 pub(crate) async fn insert_rows(
     tx: &mut Transaction<'_, Any>,
     batch: &[&NewNotification],
@@ -202,17 +225,28 @@ pub(crate) async fn insert_rows(
         .map(|(n, (origin, metadata))| notification_row(n, origin, metadata.as_deref()))
         .collect();
     // `WHERE true` tells SQLite's parser that `ON CONFLICT` is the insert's, not a join's.
-    let sql = format!(
-        "WITH v ({{columns}}) AS (VALUES {{values}}) \
-         INSERT INTO notifications ({{columns}}, feed_position) SELECT {{columns}}, {} FROM v WHERE true \
-         ON CONFLICT (clinic_id, idempotency_key) DO NOTHING RETURNING id",
-        next_feed_position(tx, "v.clinic_id")
-    );
-    write_rows(tx, &sql, &[], &rows)
+    let sql = "WITH v ({columns}) AS (VALUES {values}) \
+         INSERT INTO notification_requests ({columns}) SELECT {columns} FROM v WHERE true \
+         ON CONFLICT (clinic_id, idempotency_key) DO NOTHING RETURNING id";
+    let inserted = write_rows(tx, sql, &[], &rows)
         .await?
         .iter()
         .map(|row| Ok(<(String,)>::from_row(row)?.0))
-        .collect()
+        .collect::<Result<HashSet<String>, StoreError>>()?;
+    let states: Vec<FirstState> = batch
+        .iter()
+        .filter(|n| inserted.contains(n.id.as_str()))
+        .map(|n| FirstState {
+            id: n.id.as_str(),
+            clinic_id: n.clinic_id.as_str(),
+            created_at: millis(n.received_at),
+            status: n.initial_status().as_str(),
+            due_at: n.due_at().map(millis),
+            updated_at: millis(n.received_at),
+        })
+        .collect();
+    insert_states(tx, &states).await?;
+    Ok(inserted)
 }
 
 /// The stored row of a new notification, created and updated as it was received; `origin` and
@@ -235,12 +269,9 @@ fn notification_row<'a>(
         priority: n.priority.as_str(),
         send_at: millis(n.send_at),
         expires_at: n.expires_at.map(millis),
-        status: n.initial_status().as_str(),
         idempotency_key: n.idempotency_key.as_deref(),
         request_hash: &n.request_hash,
-        due_at: n.due_at().map(millis),
         created_at: received,
-        updated_at: received,
         appointment_id: n.appointment.as_ref().map(|r| r.appointment.as_str()),
         reminder_minutes_before: n
             .appointment
@@ -357,7 +388,7 @@ impl Store {
         let cancelled = sqlx::query(&with_feed_position(
             &tx,
             &format!(
-                "UPDATE notifications SET status = 'cancelled', due_at = NULL, updated_at = $3, \
+                "UPDATE notification_states SET status = 'cancelled', due_at = NULL, updated_at = $3, \
                  {{feed_position}} WHERE id = $1 AND clinic_id = $2 AND {NOT_HANDED_OVER} RETURNING id"
             ),
         ))

@@ -115,11 +115,16 @@ const NOTIFICATION_FINISHED: &str = " AND due_at IS NULL AND lease_token IS NULL
 
 /// Empties the notifications `v`: `$1` the clinic, `$2` now. A body or parameters stay present
 /// but empty, so the record still says which of the two it had.
-const REDACT_NOTIFICATIONS: &str = "WITH v ({columns}) AS (VALUES {values}) UPDATE notifications \
+const REDACT_NOTIFICATIONS: &str = "WITH v ({columns}) AS (VALUES {values}) UPDATE notification_requests \
     SET body = CASE WHEN body IS NULL THEN NULL ELSE '' END, \
     params = CASE WHEN params IS NULL THEN NULL ELSE '{}' END, \
-    text_redacted_at = COALESCE(text_redacted_at, $2), {feed_position} \
+    text_redacted_at = COALESCE(text_redacted_at, $2) \
     WHERE clinic_id = $1 AND id IN (SELECT id FROM v)";
+
+/// A removed text is a change the feed gives, so copies of it can be removed too: the
+/// notifications `v` move to the feed's end (`$1` the clinic).
+const REDACTED_IN_FEED: &str = "WITH v ({columns}) AS (VALUES {values}) UPDATE notification_states \
+    SET {feed_position} WHERE clinic_id = $1 AND id IN (SELECT id FROM v)";
 
 /// The copies of the notifications' texts elsewhere; each takes `$1` the clinic.
 const REDACT_NOTIFICATION_COPIES: [&str; 3] = [
@@ -219,9 +224,9 @@ impl Redaction<'_> {
         let because = scope.removal(kind);
         match kind {
             Kind::Notification => {
-                // A removed text is a change the feed gives, so copies of it can be removed too.
-                let statement = with_feed_position(tx, REDACT_NOTIFICATIONS);
-                self.run(tx, &statement, true, &ids).await?;
+                self.run(tx, REDACT_NOTIFICATIONS, true, &ids).await?;
+                let statement = with_feed_position(tx, REDACTED_IN_FEED);
+                self.run(tx, &statement, false, &ids).await?;
                 for statement in REDACT_NOTIFICATION_COPIES {
                     self.run(tx, statement, false, &ids).await?;
                 }

@@ -85,7 +85,7 @@ pub(super) async fn cancel_reminder(
     let cancelled = sqlx::query(&with_feed_position(
         tx,
         &format!(
-            "UPDATE notifications SET status = 'cancelled', due_at = NULL, updated_at = $2, \
+            "UPDATE notification_states SET status = 'cancelled', due_at = NULL, updated_at = $2, \
              {{feed_position}} WHERE id = $1 AND {NOT_HANDED_OVER} RETURNING id"
         ),
     ))
@@ -147,21 +147,27 @@ impl SeriesUpdate<'_> {
         let moved = sqlx::query(&with_feed_position(
             tx,
             &format!(
-                "UPDATE notifications SET send_at = $2, expires_at = $3, params = $4, status = $5, \
-                 due_at = $6, updated_at = $7, {{feed_position}} WHERE id = $1 AND {NOT_HANDED_OVER} \
-                 RETURNING id"
+                "UPDATE notification_states SET status = $2, due_at = $3, updated_at = $4, \
+                 {{feed_position}} WHERE id = $1 AND {NOT_HANDED_OVER} RETURNING id"
             ),
         ))
         .bind(reminder.id.as_str())
-        .bind(millis(send_at))
-        .bind(millis(starts_at))
-        .bind(self.params.as_str())
         .bind(status.as_str())
         .bind(millis(send_at.max(now)))
         .bind(millis(now))
         .fetch_optional(&mut **tx)
         .await?;
         if moved.is_some() {
+            sqlx::query(
+                "UPDATE notification_requests SET send_at = $2, expires_at = $3, params = $4 \
+                 WHERE id = $1",
+            )
+            .bind(reminder.id.as_str())
+            .bind(millis(send_at))
+            .bind(millis(starts_at))
+            .bind(self.params.as_str())
+            .execute(&mut **tx)
+            .await?;
             let event = Event::ReminderMoved {
                 change: self.happened.clone(),
                 reminder: before,

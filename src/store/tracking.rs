@@ -250,17 +250,18 @@ impl Store {
             .collect();
         let finish = with_feed_position(
             &tx,
-            "WITH v ({columns}) AS (VALUES {values}) UPDATE notifications SET status = v.status, \
-             delivered_channel = CASE WHEN notifications.status IN ('delivered', 'read') \
-             THEN notifications.delivered_channel ELSE v.delivered_channel END, due_at = NULL, \
-             updated_at = $1, {feed_position} FROM v WHERE notifications.id = v.id AND notifications.lease_token IS NULL",
+            "WITH v ({columns}) AS (VALUES {values}) UPDATE notification_states SET status = v.status, \
+             delivered_channel = CASE WHEN notification_states.status IN ('delivered', 'read') \
+             THEN notification_states.delivered_channel ELSE v.delivered_channel END, due_at = NULL, \
+             updated_at = $1, {feed_position} FROM v \
+             WHERE notification_states.id = v.id AND notification_states.lease_token IS NULL",
         );
         write_rows(&mut tx, &finish, &[at.into()], &finished).await?;
         let pokes: Vec<Id> = pokes.iter().map(|id| Id { id }).collect();
         write_rows(
             &mut tx,
             "WITH v ({columns}) AS (VALUES {values}) \
-             UPDATE notifications SET recheck = 1, due_at = CASE WHEN lease_token IS NULL THEN $1 ELSE due_at END \
+             UPDATE notification_states SET recheck = 1, due_at = CASE WHEN lease_token IS NULL THEN $1 ELSE due_at END \
              WHERE id IN (SELECT id FROM v)",
             &[at.into()],
             &pokes,

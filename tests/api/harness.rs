@@ -474,3 +474,41 @@ pub fn problem_fields(problem: &Value) -> Vec<&str> {
         .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
         .unwrap_or_default()
 }
+
+/// A fresh database no migration has run on, its pool, and its back end's migrations folder.
+pub async fn unmigrated_database(
+    dir: &std::path::Path,
+) -> (TestDatabase, sqlx::AnyPool, &'static str) {
+    let database = TestDatabase::fresh(dir).await;
+    let (url, backend) = if database.is_sqlite() {
+        (format!("{}?mode=rwc", database.url()), "sqlite")
+    } else {
+        (database.url().to_owned(), "postgres")
+    };
+    let pool = medrelay_testkit::database::connect(&url).await;
+    (database, pool, backend)
+}
+
+/// Runs the migration files of the database's back end whose version `keep` accepts, in order,
+/// to test one migration on the rows of the versions before it.
+pub async fn migrate(pool: &sqlx::AnyPool, backend: &str, keep: impl Fn(u32) -> bool) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("migrations")
+        .map(|entry| entry.expect("migration").path())
+        .collect();
+    files.sort();
+    for file in files {
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let version: u32 = name[..4].parse().expect("a numbered migration");
+        if keep(version) {
+            let sql = std::fs::read_to_string(&file).expect("migration text");
+            sqlx::raw_sql(&sql).execute(pool).await.expect(name);
+        }
+    }
+}

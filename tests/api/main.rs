@@ -48,6 +48,7 @@ mod isolation_and_auth;
 mod keys;
 mod metrics;
 mod multi_instance;
+mod notification_states;
 mod notifications;
 mod notifications_feed;
 mod openapi;

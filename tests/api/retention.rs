@@ -15,7 +15,9 @@ use sqlx::Row;
 
 use crate::conversations::{get, inbound_messages};
 use crate::fhir_push::{connect, fast_pushes, system, wait_until_pushed};
-use crate::harness::{self, TestApp, body, event_details, problem_fields};
+use crate::harness::{
+    self, TestApp, body, event_details, migrate, problem_fields, unmigrated_database,
+};
 use crate::hours::{at, clinic_on_israeli_hours_with};
 use crate::multi_instance::skipped_without_postgres;
 use medrelay_testkit::{FhirServer, wait};
@@ -446,39 +448,10 @@ async fn two_instances_never_both_run_a_clinics_day() {
     a.stop().await;
 }
 
-/// Runs the migration files of the database's back end whose version `keep` accepts, in order.
-async fn migrate(pool: &sqlx::AnyPool, backend: &str, keep: impl Fn(u32) -> bool) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("migrations")
-        .join(backend);
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .expect("migrations")
-        .map(|entry| entry.expect("migration").path())
-        .collect();
-    files.sort();
-    for file in files {
-        let name = file
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        let version: u32 = name[..4].parse().expect("a numbered migration");
-        if keep(version) {
-            let sql = std::fs::read_to_string(&file).expect("migration text");
-            sqlx::raw_sql(&sql).execute(pool).await.expect(name);
-        }
-    }
-}
-
 #[tokio::test]
 async fn the_media_period_moves_out_of_the_two_way_settings_keeping_each_clinics_value() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let database = medrelay_testkit::TestDatabase::fresh(dir.path()).await;
-    let (url, backend) = if database.is_sqlite() {
-        (format!("{}?mode=rwc", database.url()), "sqlite")
-    } else {
-        (database.url().to_owned(), "postgres")
-    };
-    let pool = medrelay_testkit::database::connect(&url).await;
+    let (database, pool, backend) = unmigrated_database(dir.path()).await;
     migrate(&pool, backend, |version| version < 32).await;
     for (id, settings) in [
         (

@@ -1,7 +1,7 @@
 //! The FHIR records (`crate::fhir::records`): one notification with every attempt that reached a
 //! provider, or one patient's message, each read from one snapshot; and pages of them for the
 //! `/fhir/r4` searches, in the order of their last change. A notification's record changes with
-//! `notifications.updated_at`, an attempt's with `attempts.updated_at`, a patient's message with
+//! `notification_states.updated_at`, an attempt's with `attempts.updated_at`, a patient's message with
 //! its arrival, answer or handling.
 
 mod messages;
@@ -200,9 +200,10 @@ struct Kind {
 }
 
 const NOTIFICATIONS: Kind = Kind {
-    from: "notifications n JOIN patients p ON p.id = n.patient_id WHERE n.clinic_id = $1",
-    id: "n.id",
-    updated: "n.updated_at",
+    from: "notification_states s JOIN notification_requests n ON n.id = s.id \
+        JOIN patients p ON p.id = n.patient_id WHERE s.clinic_id = $1",
+    id: "s.id",
+    updated: "s.updated_at",
     patient: "p.external_id",
     notification: Some("n.id"),
 };
@@ -212,7 +213,7 @@ const NOTIFICATIONS: Kind = Kind {
 /// makes SQLite (one clinic per box) read attempts first, in that order; PostgreSQL, where
 /// clinics share a database, plans the join as any other from its statistics.
 const ATTEMPTS: Kind = Kind {
-    from: "attempts a CROSS JOIN notifications n JOIN patients p ON p.id = n.patient_id \
+    from: "attempts a CROSS JOIN notification_requests n JOIN patients p ON p.id = n.patient_id \
         WHERE n.id = a.notification_id AND n.clinic_id = $1 AND a.started_at IS NOT NULL",
     id: "a.id",
     updated: "a.updated_at",

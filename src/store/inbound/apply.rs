@@ -6,13 +6,13 @@ use medrelay_channels::ChannelKind;
 use sqlx::{Any, Transaction};
 
 use super::super::events::EventBatch;
-use super::super::notification_feed::next_feed_position;
+use super::super::notifications::{FirstState, insert_states};
 use super::super::patients::set_opted_out;
 use super::super::{StoreError, millis};
 use super::{Arrival, AutoReplyText, InboundActions, InboundSituation, add_event, opt_millis};
 use crate::domain::{
     Actor, AppointmentId, AppointmentStatus, AutoReply, ClinicId, Event, InboundMessageId,
-    NotificationId, Origin, PatientId, Priority, Topic,
+    NotificationId, NotificationStatus, Origin, PatientId, Priority, Topic,
 };
 
 /// How long an auto reply may wait to go: past the WhatsApp window it answers nothing.
@@ -256,12 +256,11 @@ async fn queue_auto_reply(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let id = NotificationId::generate();
-    sqlx::query(&format!(
-        "INSERT INTO notifications (id, clinic_id, patient_id, topic, body, channel, priority, send_at, \
-         expires_at, status, due_at, created_at, updated_at, origin, in_reply_to, feed_position) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $8, $8, $8, $10, $11, {})",
-        next_feed_position(tx, "$2")
-    ))
+    sqlx::query(
+        "INSERT INTO notification_requests (id, clinic_id, patient_id, topic, body, channel, \
+         priority, send_at, expires_at, created_at, origin, in_reply_to) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8, $10, $11)",
+    )
     .bind(id.as_str())
     .bind(situation.clinic.id.as_str())
     .bind(situation.patient.id.as_str())
@@ -275,6 +274,15 @@ async fn queue_auto_reply(
     .bind(situation.message_id.as_str())
     .execute(&mut **tx)
     .await?;
+    let state = FirstState {
+        id: id.as_str(),
+        clinic_id: situation.clinic.id.as_str(),
+        created_at: millis(now),
+        status: NotificationStatus::Queued.as_str(),
+        due_at: Some(millis(now)),
+        updated_at: millis(now),
+    };
+    insert_states(tx, &[state]).await?;
     let received = Event::Received {
         priority: Priority::Urgent,
         scheduled_for: None,

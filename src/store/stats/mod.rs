@@ -25,7 +25,7 @@ impl Store {
         clinic: &ClinicId,
     ) -> Result<Vec<(NotificationStatus, i64)>, StoreError> {
         let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT status, COUNT(*) AS n FROM notifications WHERE clinic_id = $1 GROUP BY status ORDER BY status",
+            "SELECT status, COUNT(*) AS n FROM notification_states WHERE clinic_id = $1 GROUP BY status ORDER BY status",
         )
         .bind(clinic.as_str())
         .fetch_all(&self.read)
