@@ -2,14 +2,15 @@
 //! system that follows `next_cursor` sees every change, none twice, on both back ends.
 //!
 //! Every write that changes what a notification's answer shows (every write that sets
-//! `updated_at`) sets `feed_position` in the same statement, from [`next_feed_position`]: no
-//! extra row is written. SQLite has one writer at a time, so one more than the clinic's highest
-//! position is in commit order. PostgreSQL commits transactions in parallel, and no number drawn
-//! inside them (a sequence, a clock) is in commit order; the position is the writing
-//! transaction's id instead, and a reader reads only positions below the oldest transaction
-//! still running (`pg_snapshot_xmin`): every transaction with a lower id has finished and is in
-//! the reader's snapshot, and every later one gets a higher id. Changes written by one
-//! transaction share a position and are ordered by notification id.
+//! `updated_at`, and a redaction of its text) sets `feed_position` in its update of
+//! `notification_states`, from [`next_feed_position`]: no extra row is written. SQLite has one
+//! writer at a time, so one more than the clinic's highest position is in commit order.
+//! PostgreSQL commits transactions in parallel, and no number drawn inside them (a sequence, a
+//! clock) is in commit order; the position is the writing transaction's id instead, and a reader
+//! reads only positions below the oldest transaction still running (`pg_snapshot_xmin`): every
+//! transaction with a lower id has finished and is in the reader's snapshot, and every later one
+//! gets a higher id. Changes written by one transaction share a position and are ordered by
+//! notification id.
 
 use jiff::Timestamp;
 use sqlx::{Any, Transaction};
