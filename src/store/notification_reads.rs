@@ -350,8 +350,10 @@ impl<'a> TimePage<'a> {
         };
         if let Some((at, after_id)) = self.after {
             let (at_mark, id_mark) = (params.len() + 1, params.len() + 2);
+            // The range first, so the index is entered at the cursor, not read up to it.
             sql.push_str(&format!(
-                " AND ({time} {past} ${at_mark} OR ({time} = ${at_mark} AND {id} {past} ${id_mark}))"
+                " AND {time} {past}= ${at_mark} \
+                 AND ({time} {past} ${at_mark} OR ({time} = ${at_mark} AND {id} {past} ${id_mark}))"
             ));
             params.extend([Param::from(*at), Param::from(after_id.as_str())]);
         }
