@@ -15,7 +15,9 @@
 use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 
-use super::notification_reads::{NotificationFilter, NotificationRecord, ViewRow, filtered};
+use super::notification_reads::{
+    NotificationFilter, NotificationRecord, TimePage, ViewRow, filtered,
+};
 use super::rows::Param;
 use super::{Backend, Store, StoreError, millis};
 use crate::domain::{ClinicId, NotificationId};
@@ -79,28 +81,26 @@ impl Store {
         let mut params = vec![Param::from(clinic.as_str()), Param::from(horizon)];
         let mut sql = filtered(filter, &mut params);
         sql.push_str(" AND s.feed_position < $2");
-        let start_id;
-        match start {
+        let after = match start {
+            // A cursor with no id is at its position, before every change there: every id
+            // sorts after "".
             FeedStart::After(cursor) => {
-                start_id = cursor.id.as_ref().map(|id| id.as_str()).unwrap_or("");
-                let (at, id) = (params.len() + 1, params.len() + 2);
-                // The range first, so the index is entered at the cursor, not read up to it.
-                sql.push_str(&format!(
-                    " AND s.feed_position >= ${at} \
-                     AND (s.feed_position > ${at} OR (s.feed_position = ${at} AND s.id > ${id}))"
-                ));
-                params.extend([Param::from(cursor.position), Param::from(start_id)]);
+                let id = cursor.id.as_ref().map_or("", |id| id.as_str());
+                Some((cursor.position, id.to_owned()))
             }
             FeedStart::ChangedSince(since) => {
                 sql.push_str(&format!(" AND s.updated_at >= ${}", params.len() + 1));
                 params.push(Param::from(millis(*since)));
+                None
             }
-        }
-        sql.push_str(&format!(
-            " ORDER BY s.feed_position, s.id LIMIT ${}",
-            params.len() + 1
-        ));
-        params.push(Param::from(i64::from(filter.limit) + 1));
+        };
+        let page = TimePage {
+            columns: ("s.feed_position", "s.id"),
+            after: after.as_ref(),
+            oldest_first: true,
+            limit: filter.limit,
+        };
+        page.append_to(&mut sql, &mut params);
         let rows = bound(sqlx::query_as::<_, ViewRow>(&sql), &params)
             .fetch_all(&mut *tx)
             .await?;

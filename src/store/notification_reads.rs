@@ -1,6 +1,8 @@
 //! Reading notifications back: one with its attempts and events, or a page
 //! of them.
 
+use std::borrow::Cow;
+
 use jiff::Timestamp;
 use medrelay_channels::ChannelKind;
 use sqlx::any::AnyRow;
@@ -402,18 +404,7 @@ pub(super) fn filtered<'a>(filter: &'a NotificationFilter, params: &mut Vec<Para
     let mut sql = format!(
         "SELECT {VIEW_COLUMNS} FROM {VIEW_SOURCE} WHERE n.clinic_id = $1 AND s.clinic_id = $1"
     );
-    let created = filter.creation_order().0;
-    let created_after = format!("{created} >= {{}}");
-    let created_before = format!("{created} < {{}}");
-    let time = |value: Option<Timestamp>| value.map(|t| vec![Param::from(millis(t))]);
-    let created = [
-        (created_after.as_str(), time(filter.created_after)),
-        (created_before.as_str(), time(filter.created_before)),
-    ];
-    let created = created
-        .into_iter()
-        .filter_map(|(condition, values)| Some((condition, values?)));
-    for (condition, values) in conditions(filter).into_iter().chain(created) {
+    for (condition, values) in conditions(filter) {
         let first = params.len() + 1;
         let marks: Vec<String> = (first..first + values.len())
             .map(|i| format!("${i}"))
@@ -430,31 +421,44 @@ const OF_APPOINTMENT: &str = "n.appointment_id IN (SELECT a.id FROM appointments
     WHERE a.clinic_id = $1 AND (a.id = {} OR a.external_id = {}))";
 
 /// The conditions `filter` sets, each with `{}` where its values go, and those values.
-fn conditions(filter: &NotificationFilter) -> Vec<(&'static str, Vec<Param<'_>>)> {
+fn conditions(filter: &NotificationFilter) -> Vec<(Cow<'static, str>, Vec<Param<'_>>)> {
     fn text(value: Option<&str>) -> Option<Vec<Param<'_>>> {
         value.map(|v| vec![Param::from(v)])
     }
+    let time = |value: Option<Timestamp>| value.map(|t| vec![Param::from(millis(t))]);
     let statuses = (!filter.statuses.is_empty())
         .then(|| filter.statuses.iter().map(|s| s.as_str().into()).collect());
     let channel = filter.channel.map(|c| c.as_str());
-    [
+    let created = filter.creation_order().0;
+    let all: [(Cow<'static, str>, Option<Vec<Param<'_>>>); 9] = [
         (
-            "p.external_id = {}",
+            "p.external_id = {}".into(),
             text(filter.patient_external_id.as_deref()),
         ),
-        ("s.status IN ({})", statuses),
-        ("n.origin LIKE {}", text(filter.origin.map(origin_pattern))),
-        ("n.topic = {}", text(filter.topic.as_deref())),
-        (OF_APPOINTMENT, text(filter.appointment.as_deref())),
-        ("s.delivered_channel = {}", text(channel)),
+        ("s.status IN ({})".into(), statuses),
         (
-            "n.reference = {}",
+            "n.origin LIKE {}".into(),
+            text(filter.origin.map(origin_pattern)),
+        ),
+        ("n.topic = {}".into(), text(filter.topic.as_deref())),
+        (OF_APPOINTMENT.into(), text(filter.appointment.as_deref())),
+        ("s.delivered_channel = {}".into(), text(channel)),
+        (
+            "n.reference = {}".into(),
             text(filter.reference.as_ref().map(Reference::as_str)),
         ),
-    ]
-    .into_iter()
-    .filter_map(|(condition, values)| Some((condition, values?)))
-    .collect()
+        (
+            format!("{created} >= {{}}").into(),
+            time(filter.created_after),
+        ),
+        (
+            format!("{created} < {{}}").into(),
+            time(filter.created_before),
+        ),
+    ];
+    all.into_iter()
+        .filter_map(|(condition, values)| Some((condition, values?)))
+        .collect()
 }
 
 /// The `LIKE` pattern of the stored origins of `family` (`auto:receipt`, `auto:away`, … for auto).
