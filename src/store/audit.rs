@@ -210,7 +210,7 @@ pub(super) async fn write_entries(
         .collect();
     write_rows(
         tx,
-        "INSERT INTO audit_entries ({columns}) VALUES {values}",
+        "INSERT INTO audit_entries ({columns}) {rows}",
         &[],
         &rows,
     )

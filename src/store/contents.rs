@@ -56,7 +56,7 @@ pub(super) async fn record_contents(
         .collect();
     write_rows(
         tx,
-        "INSERT INTO attempt_contents ({columns}) VALUES {values}",
+        "INSERT INTO attempt_contents ({columns}) {rows}",
         &[],
         &rows,
     )

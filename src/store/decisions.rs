@@ -13,27 +13,27 @@ use crate::domain::{Actor, AttemptId, CallbackTaskId, Event, NotificationStatus}
 
 /// Hands back, due now and untouched, notifications whose delivery evidence arrived while we
 /// were deciding (`recheck`): the decision is stale and is made again.
-const HAND_BACK_STALE: &str = "WITH v ({columns}) AS (VALUES {values}) \
+const HAND_BACK_STALE: &str = "WITH v ({columns}) AS ({rows}) \
     UPDATE notification_states SET lease_token = NULL, lease_until = NULL, recheck = 0, due_at = $2 \
     WHERE lease_token = $1 AND recheck = 1 AND id IN (SELECT id FROM v)";
 
 /// Keeps the lease on notifications about to be handed to a provider, until `$3`.
-const HOLD_FOR_SENDING: &str = "WITH v ({columns}) AS (VALUES {values}) \
+const HOLD_FOR_SENDING: &str = "WITH v ({columns}) AS ({rows}) \
     UPDATE notification_states SET status = 'sending', delivered_channel = NULL, updated_at = $2, due_at = $3, lease_until = $3, \
     {feed_position} \
     WHERE lease_token = $1 AND id IN (SELECT id FROM v) RETURNING id";
 
 /// An attempt already finished by a receipt or a staff member keeps its status.
-const JUDGE_ATTEMPTS: &str = "WITH v ({columns}) AS (VALUES {values}) \
+const JUDGE_ATTEMPTS: &str = "WITH v ({columns}) AS ({rows}) \
     UPDATE attempts SET status = v.status, updated_at = $1 FROM v \
     WHERE attempts.id = v.id AND attempts.status IN ('sending', 'ambiguous', 'accepted', 'sent')";
 
-const OPEN_ATTEMPTS: &str = "WITH v ({columns}) AS (VALUES {values}) \
+const OPEN_ATTEMPTS: &str = "WITH v ({columns}) AS ({rows}) \
     INSERT INTO attempts ({columns}, status, created_at, updated_at) \
     SELECT {columns}, 'sending', $1, $1 FROM v";
 
 /// One task per notification: a decision made again opens none twice.
-const OPEN_CALLBACKS: &str = "WITH v ({columns}) AS (VALUES {values}) \
+const OPEN_CALLBACKS: &str = "WITH v ({columns}) AS ({rows}) \
     INSERT INTO callback_tasks (id, clinic_id, notification_id, patient_id, reason, status, created_at, updated_at) \
     SELECT v.id, n.clinic_id, n.id, n.patient_id, v.reason, 'open', $1, $1 \
     FROM v JOIN notifications n ON n.id = v.notification_id WHERE true \

@@ -178,7 +178,7 @@ pub(super) fn claimable(now: &str) -> String {
 /// arrived while we held a lease means "look again now". A notification that went (`sent`,
 /// `delivered`, `read`) names its channel: the row's, else the one it was sent on; any other
 /// status names none.
-pub(super) const RELEASE: &str = "WITH v ({columns}) AS (VALUES {values}) \
+pub(super) const RELEASE: &str = "WITH v ({columns}) AS ({rows}) \
     UPDATE notification_states SET status = v.status, \
     due_at = CASE WHEN notification_states.recheck = 1 THEN $2 ELSE v.due_at END, \
     delivered_channel = CASE WHEN v.status IN ('sent', 'delivered', 'read') \
@@ -294,7 +294,7 @@ impl Store {
         let rows: Vec<Id> = notifications.iter().map(|id| Id { id }).collect();
         write_rows(
             &mut tx,
-            "WITH v ({columns}) AS (VALUES {values}) UPDATE notification_states SET due_at = $2, lease_until = $2 \
+            "WITH v ({columns}) AS ({rows}) UPDATE notification_states SET due_at = $2, lease_until = $2 \
              WHERE lease_token = $1 AND id IN (SELECT id FROM v)",
             &[token.into(), millis(lease_until).into()],
             &rows,
@@ -330,7 +330,7 @@ impl Store {
         let started = returned_ids(
             write_rows(
                 &mut tx,
-                "WITH v ({columns}) AS (VALUES {values}) UPDATE attempts SET started_at = $1 FROM v \
+                "WITH v ({columns}) AS ({rows}) UPDATE attempts SET started_at = $1 FROM v \
                  WHERE attempts.id = v.attempt_id AND attempts.status = 'sending' AND EXISTS \
                  (SELECT 1 FROM notifications n WHERE n.id = v.notification_id AND n.lease_token = v.lease_token) \
                  RETURNING attempts.id",

@@ -67,7 +67,7 @@ pub(super) async fn keep(
         .collect();
     write_rows(
         tx,
-        "INSERT INTO early_statuses ({columns}) VALUES {values} \
+        "INSERT INTO early_statuses ({columns}) {rows} \
          ON CONFLICT (provider_message_id, state) DO NOTHING",
         &[],
         &rows,
@@ -164,7 +164,7 @@ impl Store {
         let mut tx = self.write.begin().await?;
         write_rows(
             &mut tx,
-            "WITH v ({columns}) AS (VALUES {values}) DELETE FROM early_statuses WHERE EXISTS \
+            "WITH v ({columns}) AS ({rows}) DELETE FROM early_statuses WHERE EXISTS \
              (SELECT 1 FROM v WHERE v.provider_message_id = early_statuses.provider_message_id \
              AND v.state = early_statuses.state)",
             &[],

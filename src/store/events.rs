@@ -261,7 +261,7 @@ impl EventBatch {
                 actor: &e.actor,
             })
             .collect();
-        let sql = "INSERT INTO events ({columns}) VALUES {values}";
+        let sql = "INSERT INTO events ({columns}) {rows}";
         write_rows(tx, sql, &[], &rows).await?;
         Ok(())
     }

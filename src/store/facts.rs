@@ -60,7 +60,7 @@ pub(super) async fn open_whatsapp_window(
     };
     write_rows(
         tx,
-        "WITH v ({columns}) AS (VALUES {values}) \
+        "WITH v ({columns}) AS ({rows}) \
          INSERT INTO whatsapp_conversations ({columns}) SELECT {columns} FROM v WHERE true \
          ON CONFLICT (phone_number_id, address) DO UPDATE SET last_inbound_at = excluded.last_inbound_at \
          WHERE excluded.last_inbound_at > whatsapp_conversations.last_inbound_at",
@@ -96,7 +96,7 @@ pub(super) async fn remember_facts<'a>(
     }
     write_rows(
         tx,
-        "WITH v ({columns}) AS (VALUES {values}) \
+        "WITH v ({columns}) AS ({rows}) \
          INSERT INTO recipient_facts (clinic_id, address, channel, fact, learned_at, expires_at) \
          SELECT n.clinic_id, v.address, v.channel, v.fact, $1, v.expires_at \
          FROM v JOIN notifications n ON n.id = v.notification_id WHERE true \

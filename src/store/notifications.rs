@@ -203,7 +203,7 @@ pub(crate) async fn insert_states(
     states: &[FirstState<'_>],
 ) -> Result<(), StoreError> {
     let sql = format!(
-        "WITH v ({{columns}}) AS (VALUES {{values}}) \
+        "WITH v ({{columns}}) AS ({{rows}}) \
          INSERT INTO notification_states ({{columns}}, feed_position) SELECT {{columns}}, {} FROM v",
         next_feed_position(tx, "v.clinic_id")
     );
@@ -225,7 +225,7 @@ pub(crate) async fn insert_rows(
         .map(|(n, (origin, metadata))| notification_row(n, origin, metadata.as_deref()))
         .collect();
     // `WHERE true` tells SQLite's parser that `ON CONFLICT` is the insert's, not a join's.
-    let sql = "WITH v ({columns}) AS (VALUES {values}) \
+    let sql = "WITH v ({columns}) AS ({rows}) \
          INSERT INTO notification_requests ({columns}) SELECT {columns} FROM v WHERE true \
          ON CONFLICT (clinic_id, idempotency_key) DO NOTHING RETURNING id";
     let inserted = write_rows(tx, sql, &[], &rows)

@@ -88,7 +88,7 @@ columns! {
 
 /// Records each provider answer on its attempt; values the answer lacks keep the attempt's own,
 /// and only an attempt still `sending` takes the answer's status (a receipt may have come first).
-const RECORD_ANSWERS: &str = "WITH v ({columns}) AS (VALUES {values}) UPDATE attempts SET \
+const RECORD_ANSWERS: &str = "WITH v ({columns}) AS ({rows}) UPDATE attempts SET \
     status = CASE WHEN attempts.status = 'sending' THEN v.status ELSE attempts.status END, \
     provider_message_id = COALESCE(v.provider_message_id, attempts.provider_message_id), \
     accepted_at = COALESCE(v.accepted_at, attempts.accepted_at), \
@@ -103,7 +103,7 @@ const RECORD_ANSWERS: &str = "WITH v ({columns}) AS (VALUES {values}) UPDATE att
     FROM v WHERE attempts.id = v.id";
 
 /// Pauses a clinic's channel, or moves an existing pause to the latest reason and end.
-const SUSPEND_CHANNELS: &str = "WITH v ({columns}) AS (VALUES {values}) \
+const SUSPEND_CHANNELS: &str = "WITH v ({columns}) AS ({rows}) \
     INSERT INTO channel_suspensions ({columns}, since) SELECT {columns}, $1 FROM v WHERE true \
     ON CONFLICT (clinic_id, channel) DO UPDATE SET reason = excluded.reason, since = excluded.since, \
     until = excluded.until";

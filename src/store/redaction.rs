@@ -115,7 +115,7 @@ const NOTIFICATION_FINISHED: &str = " AND due_at IS NULL AND lease_token IS NULL
 
 /// Empties the notifications `v`: `$1` the clinic, `$2` now. A body or parameters stay present
 /// but empty, so the record still says which of the two it had.
-const REDACT_NOTIFICATIONS: &str = "WITH v ({columns}) AS (VALUES {values}) UPDATE notification_requests \
+const REDACT_NOTIFICATIONS: &str = "WITH v ({columns}) AS ({rows}) UPDATE notification_requests \
     SET body = CASE WHEN body IS NULL THEN NULL ELSE '' END, \
     params = CASE WHEN params IS NULL THEN NULL ELSE '{}' END, \
     text_redacted_at = COALESCE(text_redacted_at, $2) \
@@ -123,34 +123,34 @@ const REDACT_NOTIFICATIONS: &str = "WITH v ({columns}) AS (VALUES {values}) UPDA
 
 /// A removed text is a change the feed gives, so copies of it can be removed too: the
 /// notifications `v` move to the feed's end (`$1` the clinic).
-const REDACTED_IN_FEED: &str = "WITH v ({columns}) AS (VALUES {values}) UPDATE notification_states \
+const REDACTED_IN_FEED: &str = "WITH v ({columns}) AS ({rows}) UPDATE notification_states \
     SET {feed_position} WHERE clinic_id = $1 AND id IN (SELECT id FROM v)";
 
 /// The copies of the notifications' texts elsewhere; each takes `$1` the clinic.
 const REDACT_NOTIFICATION_COPIES: [&str; 3] = [
-    "WITH v ({columns}) AS (VALUES {values}) UPDATE attempt_contents \
+    "WITH v ({columns}) AS ({rows}) UPDATE attempt_contents \
      SET subject = NULL, text = NULL, template_params = NULL \
      WHERE clinic_id = $1 AND notification_id IN (SELECT id FROM v)",
-    "WITH v ({columns}) AS (VALUES {values}) UPDATE sandbox_messages \
+    "WITH v ({columns}) AS ({rows}) UPDATE sandbox_messages \
      SET recipient = '', subject = NULL, body = '' WHERE callback_ref IN \
      (SELECT a.id FROM attempts a JOIN notifications n ON n.id = a.notification_id \
       WHERE n.clinic_id = $1 AND n.id IN (SELECT id FROM v))",
-    "WITH v ({columns}) AS (VALUES {values}) UPDATE callback_tasks SET note = NULL \
+    "WITH v ({columns}) AS ({rows}) UPDATE callback_tasks SET note = NULL \
      WHERE clinic_id = $1 AND notification_id IN (SELECT id FROM v)",
 ];
 
 /// `$1` the clinic, `$2` now.
-const REDACT_MESSAGE_TEXTS: &str = "WITH v ({columns}) AS (VALUES {values}) UPDATE inbound_messages \
+const REDACT_MESSAGE_TEXTS: &str = "WITH v ({columns}) AS ({rows}) UPDATE inbound_messages \
     SET text = NULL, reply_payload = NULL, text_redacted_at = COALESCE(text_redacted_at, $2) \
     WHERE clinic_id = $1 AND id IN (SELECT id FROM v)";
 
 /// `$1` the clinic, `$2` now; `v` holds each message's media as it is kept.
-const REDACT_MESSAGE_MEDIA: &str = "WITH v ({columns}) AS (VALUES {values}) UPDATE inbound_messages \
+const REDACT_MESSAGE_MEDIA: &str = "WITH v ({columns}) AS ({rows}) UPDATE inbound_messages \
     SET media = v.media, media_redacted_at = COALESCE(media_redacted_at, $2) \
     FROM v WHERE inbound_messages.clinic_id = $1 AND inbound_messages.id = v.id";
 
 /// `$1` the clinic.
-const REDACT_APPOINTMENTS: &str = "WITH v ({columns}) AS (VALUES {values}) UPDATE appointments \
+const REDACT_APPOINTMENTS: &str = "WITH v ({columns}) AS ({rows}) UPDATE appointments \
     SET params = '{}' WHERE clinic_id = $1 AND id IN (SELECT id FROM v)";
 
 columns! {

@@ -15,6 +15,17 @@ pub(crate) enum Param<'a> {
     Int(Option<i64>),
 }
 
+impl Param<'_> {
+    /// NULL, of the same type: the padding of a batch binds the types its rows bind, so
+    /// PostgreSQL sees one type per column and keeps the statement it prepared.
+    fn null(self) -> Self {
+        match self {
+            Self::Text(_) => Self::Text(None),
+            Self::Int(_) => Self::Int(None),
+        }
+    }
+}
+
 impl<'a> From<&'a str> for Param<'a> {
     fn from(v: &'a str) -> Self {
         Self::Text(Some(v))
@@ -84,11 +95,17 @@ columns! {
 /// Bound parameters per statement, under SQLite's limit of 32,766 and PostgreSQL's of 65,535.
 const MAX_PARAMS: usize = 30_000;
 
-/// Runs `sql` once per chunk of `rows`, with `{values}` in it replaced by the chunk's
-/// `(…), (…)` list and `{columns}` by the row type's column names, so a statement reads the
-/// rows by name: `WITH v ({columns}) AS (VALUES {values}) UPDATE … FROM v WHERE … = v.id`, or
-/// `INSERT INTO t ({columns}) VALUES {values}`. `sql` refers to the `shared` values as `$1`,
-/// `$2`…. Returns every row the statements return (for `RETURNING`).
+/// Runs `sql` with `{rows}` in it replaced by a `SELECT` of the rows and `{columns}` by the row
+/// type's column names, so a statement reads the rows by name:
+/// `WITH v ({columns}) AS ({rows}) UPDATE … FROM v WHERE … = v.id`, or
+/// `INSERT INTO t ({columns}) {rows}`. `sql` refers to the `shared` values as `$1`, `$2`….
+/// Returns every row the statement returns (for `RETURNING`).
+///
+/// One statement for the whole batch (up to the bound parameters' limit): each statement is a
+/// round trip to PostgreSQL, and two thread switches on SQLite, while the writer is held. The
+/// batch is padded to a power-of-two number of rows, so a handful of statement texts serve
+/// every batch size and each stays prepared in the connection's cache; a marker column, NULL in
+/// the padding, keeps the padding out of what the statement reads.
 pub(crate) async fn write_rows<R: Columns>(
     tx: &mut Transaction<'_, Any>,
     sql: &str,
@@ -100,25 +117,25 @@ pub(crate) async fn write_rows<R: Columns>(
     }
     let columns = R::NAMES.len();
     let sql = sql.replace("{columns}", &R::NAMES.join(", "));
-    let mut values = Vec::with_capacity(rows.len() * columns);
-    for row in rows {
-        row.bind(&mut values);
-    }
     let sqlite = tx.backend_name() == "SQLite";
-    let per_statement = ((MAX_PARAMS - shared.len()) / columns.max(1)).max(1);
+    let per_statement = prev_power_of_two(((MAX_PARAMS - shared.len()) / (columns + 1)).max(1));
     let mut returned = Vec::new();
-    let mut rest = values.as_slice();
-    while !rest.is_empty() {
-        // Chunks of a power-of-two size keep the number of distinct statements small, so each
-        // stays in the connection's prepared-statement cache instead of being parsed again.
-        let size = (1usize << (rest.len() / columns).ilog2()).min(prev_power_of_two(per_statement));
-        let (chunk, remaining) = rest.split_at(size * columns);
-        rest = remaining;
+    for chunk in rows.chunks(per_statement) {
+        let size = chunk.len().next_power_of_two();
+        let mut values = Vec::with_capacity(size * (columns + 1));
+        for row in chunk {
+            row.bind(&mut values);
+            values.push(Param::Int(Some(1)));
+        }
+        let last = values[values.len() - columns - 1..].to_vec();
+        for _ in chunk.len()..size {
+            values.extend(last.iter().map(|param| param.null()));
+        }
         let (statement, shared_first) = chunk_statement(&sql, sqlite, size, columns, shared.len());
         let params: Box<dyn Iterator<Item = &Param>> = if shared_first {
-            Box::new(shared.iter().chain(chunk))
+            Box::new(shared.iter().chain(&values))
         } else {
-            Box::new(chunk.iter().chain(shared))
+            Box::new(values.iter().chain(shared))
         };
         let mut query = sqlx::query(&statement);
         for param in params {
@@ -132,8 +149,8 @@ pub(crate) async fn write_rows<R: Columns>(
     Ok(returned)
 }
 
-/// The statement for a chunk of `rows` rows of `columns` each, and whether the `shared` values
-/// are bound before the rows (PostgreSQL) or after them (SQLite).
+/// The statement for `rows` rows of `columns` each (and the marker), and whether the `shared`
+/// values are bound before the rows (PostgreSQL) or after them (SQLite).
 fn chunk_statement(
     sql: &str,
     sqlite: bool,
@@ -141,28 +158,35 @@ fn chunk_statement(
     columns: usize,
     shared: usize,
 ) -> (String, bool) {
-    if sqlite {
+    let (values, sql, shared_first) = if sqlite {
         // SQLite looks a named parameter up by walking a list, so thousands of `$n` cost
         // quadratic time to bind; anonymous `?` cost nothing. The rows are bound first as
         // `?`, and the shared values after them, renamed `$n` past the rows.
-        let row = format!("({})", vec!["?"; columns].join(", "));
+        let row = format!("({})", vec!["?"; columns + 1].join(", "));
         let values = vec![row.as_str(); rows].join(", ");
-        (
-            shift_placeholders(sql, rows * columns).replace("{values}", &values),
-            false,
-        )
+        (values, shift_placeholders(sql, rows * (columns + 1)), false)
     } else {
         let values = (0..rows)
             .map(|row| {
                 format!(
                     "({})",
-                    super::placeholders(shared + row * columns + 1, columns)
+                    super::placeholders(shared + row * (columns + 1) + 1, columns + 1)
                 )
             })
             .collect::<Vec<_>>()
             .join(", ");
-        (sql.replace("{values}", &values), true)
-    }
+        (values, sql.to_owned(), true)
+    };
+    // Both back ends name a `VALUES` list's columns `column1`, `column2`, ….
+    let names = (1..=columns)
+        .map(|i| format!("p.column{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let select = format!(
+        "SELECT {names} FROM (VALUES {values}) AS p WHERE p.column{} IS NOT NULL",
+        columns + 1
+    );
+    (sql.replace("{rows}", &select), shared_first)
 }
 
 /// Renumbers `$n` placeholders to `$n+by`.
@@ -194,6 +218,108 @@ fn prev_power_of_two(n: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
+
+    columns! {
+        struct Reading<'a> {
+            id: &'a str,
+            value: i64,
+            note: Option<&'a str>,
+        }
+    }
+
+    async fn readings(tx: &mut Transaction<'_, Any>) -> Vec<(String, i64, Option<String>)> {
+        sqlx::query_as("SELECT id, value, note FROM readings ORDER BY id")
+            .fetch_all(&mut **tx)
+            .await
+            .expect("a read")
+    }
+
+    #[tokio::test]
+    async fn a_batch_writes_each_of_its_rows_once_and_none_of_the_padding() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("medrelay.db").display());
+        let store = Store::connect(&url).await.expect("the store opens");
+        let mut tx = store.write.begin().await.expect("a transaction");
+        sqlx::query(
+            "CREATE TABLE readings (id TEXT PRIMARY KEY, value INTEGER NOT NULL, note TEXT)",
+        )
+        .execute(&mut *tx)
+        .await
+        .expect("a table");
+
+        // Five rows go as a statement of eight; the last row's note is NULL, as the padding's.
+        let ids = ["a", "b", "c", "d", "e"];
+        let rows: Vec<Reading> = ids
+            .iter()
+            .zip(1..)
+            .map(|(id, value)| Reading {
+                id,
+                value,
+                note: (value < 5).then_some("kept"),
+            })
+            .collect();
+        let inserted = write_rows(
+            &mut tx,
+            "INSERT INTO readings ({columns}) {rows} RETURNING id",
+            &[],
+            &rows,
+        )
+        .await
+        .expect("an insert");
+        assert_eq!(inserted.len(), 5);
+
+        // Three rows of an update, with a shared value, go as a statement of four.
+        let moved: Vec<Id> = ["a", "c", "e"].iter().map(|id| Id { id }).collect();
+        let updated = write_rows(
+            &mut tx,
+            "WITH v ({columns}) AS ({rows}) UPDATE readings SET value = value + $1 \
+             WHERE id IN (SELECT id FROM v) RETURNING id",
+            &[100.into()],
+            &moved,
+        )
+        .await
+        .expect("an update");
+        assert_eq!(updated.len(), 3);
+
+        let kept = Some("kept".to_owned());
+        assert_eq!(
+            readings(&mut tx).await,
+            vec![
+                ("a".to_owned(), 101, kept.clone()),
+                ("b".to_owned(), 2, kept.clone()),
+                ("c".to_owned(), 103, kept.clone()),
+                ("d".to_owned(), 4, kept),
+                ("e".to_owned(), 105, None),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_batch_past_the_bound_parameters_limit_is_split_and_every_row_written() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("medrelay.db").display());
+        let store = Store::connect(&url).await.expect("the store opens");
+        let mut tx = store.write.begin().await.expect("a transaction");
+        sqlx::query("CREATE TABLE seen (id TEXT PRIMARY KEY)")
+            .execute(&mut *tx)
+            .await
+            .expect("a table");
+        // 15,000 rows of an id and the marker fit a statement: 8,192, then 1,808 padded.
+        let ids: Vec<String> = (0..10_000).map(|i| format!("n{i:05}")).collect();
+        let rows: Vec<Id> = ids.iter().map(|id| Id { id }).collect();
+
+        write_rows(&mut tx, "INSERT INTO seen ({columns}) {rows}", &[], &rows)
+            .await
+            .expect("an insert");
+
+        let (count, distinct): (i64, i64) =
+            sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT id) FROM seen")
+                .fetch_one(&mut *tx)
+                .await
+                .expect("a count");
+        assert_eq!((count, distinct), (10_000, 10_000));
+    }
 
     #[test]
     fn placeholders_are_shifted_past_the_rows() {

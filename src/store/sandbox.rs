@@ -156,7 +156,7 @@ impl Store {
         let mut tx = self.write.begin().await?;
         write_rows(
             &mut tx,
-            "INSERT INTO sandbox_messages ({columns}) VALUES {values}",
+            "INSERT INTO sandbox_messages ({columns}) {rows}",
             &[],
             &rows,
         )
@@ -207,7 +207,7 @@ impl Store {
         let mut tx = self.write.begin().await?;
         write_rows(
             &mut tx,
-            "WITH v ({columns}) AS (VALUES {values}) UPDATE sandbox_messages SET status = v.status, \
+            "WITH v ({columns}) AS ({rows}) UPDATE sandbox_messages SET status = v.status, \
              next_status = v.next_status, next_status_at = v.next_status_at, \
              updated_at = $1 FROM v WHERE sandbox_messages.id = v.id",
             &[millis(now).into()],

@@ -68,7 +68,7 @@ impl Store {
         let lookup_ids: Vec<Id> = attempt_ids.iter().map(|id| Id { id }).collect();
         let lookup = write_rows(
             &mut tx,
-            "WITH v ({columns}) AS (VALUES {values}) SELECT a.id, a.notification_id, a.channel, a.sender, a.status, \
+            "WITH v ({columns}) AS ({rows}) SELECT a.id, a.notification_id, a.channel, a.sender, a.status, \
              a.provider_message_id, n.status AS notification_status, n.lease_token, \
              p.phone, p.email \
              FROM attempts a JOIN notifications n ON n.id = a.notification_id JOIN patients p ON p.id = n.patient_id \
@@ -215,7 +215,7 @@ impl Store {
             .collect();
         write_rows(
             &mut tx,
-            "WITH v ({columns}) AS (VALUES {values}) UPDATE attempts \
+            "WITH v ({columns}) AS ({rows}) UPDATE attempts \
              SET provider_message_id = v.provider_message_id \
              FROM v WHERE attempts.id = v.id AND attempts.provider_message_id IS NULL",
             &[],
@@ -224,7 +224,7 @@ impl Store {
         .await?;
         write_rows(
             &mut tx,
-            "WITH v ({columns}) AS (VALUES {values}) UPDATE attempts SET status = v.status, \
+            "WITH v ({columns}) AS ({rows}) UPDATE attempts SET status = v.status, \
              delivered_at = CASE WHEN v.status IN ('delivered', 'read') THEN COALESCE(attempts.delivered_at, $1) \
                             ELSE attempts.delivered_at END, \
              read_at = CASE WHEN v.status = 'read' THEN $1 ELSE attempts.read_at END, \
@@ -250,7 +250,7 @@ impl Store {
             .collect();
         let finish = with_feed_position(
             &tx,
-            "WITH v ({columns}) AS (VALUES {values}) UPDATE notification_states SET status = v.status, \
+            "WITH v ({columns}) AS ({rows}) UPDATE notification_states SET status = v.status, \
              delivered_channel = CASE WHEN notification_states.status IN ('delivered', 'read') \
              THEN notification_states.delivered_channel ELSE v.delivered_channel END, due_at = NULL, \
              updated_at = $1, {feed_position} FROM v \
@@ -260,7 +260,7 @@ impl Store {
         let pokes: Vec<Id> = pokes.iter().map(|id| Id { id }).collect();
         write_rows(
             &mut tx,
-            "WITH v ({columns}) AS (VALUES {values}) \
+            "WITH v ({columns}) AS ({rows}) \
              UPDATE notification_states SET recheck = 1, due_at = CASE WHEN lease_token IS NULL THEN $1 ELSE due_at END \
              WHERE id IN (SELECT id FROM v)",
             &[at.into()],
@@ -311,7 +311,7 @@ async fn addressed<'u>(
         .collect();
     let rows = write_rows(
         tx,
-        "WITH v ({columns}) AS (VALUES {values}) SELECT id, provider_message_id, sender \
+        "WITH v ({columns}) AS ({rows}) SELECT id, provider_message_id, sender \
          FROM attempts WHERE provider_message_id IN (SELECT provider_message_id FROM v)",
         &[],
         &unnamed,

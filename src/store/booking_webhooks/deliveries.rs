@@ -301,7 +301,7 @@ async fn write_states<'o>(
         .collect();
     let held: HashSet<i64> = write_rows(
         tx,
-        "WITH v ({columns}) AS (VALUES {values}) UPDATE webhook_messages SET state = v.state, \
+        "WITH v ({columns}) AS ({rows}) UPDATE webhook_messages SET state = v.state, \
          tries = webhook_messages.tries + 1, lease_token = NULL, \
          ready = CASE WHEN v.state = 'pending' THEN webhook_messages.ready ELSE 0 END, \
          next_attempt_at = COALESCE(v.retry_at, webhook_messages.next_attempt_at), \
@@ -346,7 +346,7 @@ async fn log_tries(
         .collect();
     write_rows(
         tx,
-        "INSERT INTO webhook_attempts ({columns}) VALUES {values}",
+        "INSERT INTO webhook_attempts ({columns}) {rows}",
         &[],
         &lines,
     )

@@ -39,7 +39,7 @@ pub(super) async fn lock_order_keys<'k>(
     let rows: Vec<Id> = keys.iter().map(|id| Id { id }).collect();
     write_rows(
         tx,
-        "WITH v ({columns}) AS (VALUES {values}) SELECT COUNT(*) FROM (\
+        "WITH v ({columns}) AS ({rows}) SELECT COUNT(*) FROM (\
          SELECT pg_advisory_xact_lock(CAST($1 AS INTEGER), k.lock_key) \
          FROM (SELECT CAST(id AS INTEGER) AS lock_key FROM v ORDER BY 1) k) locked",
         &[ORDER_KEY_LOCKS.into()],
@@ -57,7 +57,7 @@ pub(super) async fn mark_heads(
 ) -> Result<(), StoreError> {
     write_rows(
         tx,
-        "WITH v ({columns}) AS (VALUES {values}) \
+        "WITH v ({columns}) AS ({rows}) \
          UPDATE webhook_messages SET ready = 1 FROM (\
              SELECT (SELECT o.seq FROM webhook_messages o WHERE o.endpoint_id = v.endpoint_id \
                  AND o.order_key = v.order_key AND o.state = 'pending' ORDER BY o.seq LIMIT 1) \
@@ -78,7 +78,7 @@ pub(super) async fn mark_heads_anew(
 ) -> Result<(), StoreError> {
     write_rows(
         tx,
-        "WITH v ({columns}) AS (VALUES {values}) \
+        "WITH v ({columns}) AS ({rows}) \
          UPDATE webhook_messages SET ready = 0 WHERE ready = 1 AND state = 'pending' \
          AND (endpoint_id, order_key) IN (SELECT endpoint_id, order_key FROM v)",
         &[],

@@ -31,7 +31,7 @@ pub(crate) struct OutboxEvent<'a> {
 /// references and metadata of the records they are about (which never change). A message heads
 /// its line when it is the batch's first of the line and none of the line is pending: one index
 /// probe of `webhook_messages_order` each.
-const WRITE_OUTBOX: &str = "WITH v ({columns}) AS (VALUES {values}) \
+const WRITE_OUTBOX: &str = "WITH v ({columns}) AS ({rows}) \
     INSERT INTO webhook_messages (clinic_id, endpoint_id, event_id, event_type, order_key, \
         occurred_at, data, patient_external_id, appointment_id, notification_reference, \
         notification_metadata, appointment_reference, appointment_metadata, state, tries, \

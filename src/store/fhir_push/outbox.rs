@@ -22,7 +22,7 @@ const INTO_WAITING_ROW: &str = " ON CONFLICT (clinic_id, subject_kind, subject_i
 
 /// `WHERE true`: SQLite reads an `ON` after a join as the join's, unless a `WHERE` comes first.
 /// In subject order, so concurrent writers take the rows' locks in one order.
-const ENQUEUE: &str = "WITH v ({columns}) AS (VALUES {values}) \
+const ENQUEUE: &str = "WITH v ({columns}) AS ({rows}) \
     INSERT INTO fhir_outbox (clinic_id, subject_kind, subject_id, tries, next_attempt_at, \
         created_at, changed_at) \
     SELECT s.clinic_id, v.subject_kind, v.subject_id, 0, v.at, v.at, v.at FROM v \
