@@ -532,6 +532,18 @@ pub(crate) fn join_channels(channels: &[medrelay_channels::ChannelKind]) -> Stri
 }
 
 #[cfg(test)]
+impl Store {
+    /// A migrated store in a SQLite file of a new temporary directory, which lives as long as
+    /// the directory returned with it.
+    pub(crate) async fn in_temporary_file() -> (tempfile::TempDir, Self) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("medrelay.db").display());
+        let store = Self::connect(&url).await.expect("the store opens");
+        (dir, store)
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -575,9 +587,7 @@ mod tests {
     /// one that never commits.
     #[tokio::test]
     async fn a_writer_whose_transaction_sqlite_ended_is_replaced_and_later_writes_commit() {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let url = format!("sqlite://{}", dir.path().join("medrelay.db").display());
-        let store = Store::connect(&url).await.expect("the store opens");
+        let (_dir, store) = Store::in_temporary_file().await;
 
         let mut ended_by_sqlite = store.write.begin().await.expect("a transaction");
         sqlx::query("ROLLBACK")

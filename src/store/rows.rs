@@ -237,9 +237,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_batch_writes_each_of_its_rows_once_and_none_of_the_padding() {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let url = format!("sqlite://{}", dir.path().join("medrelay.db").display());
-        let store = Store::connect(&url).await.expect("the store opens");
+        let (_dir, store) = Store::in_temporary_file().await;
         let mut tx = store.write.begin().await.expect("a transaction");
         sqlx::query(
             "CREATE TABLE readings (id TEXT PRIMARY KEY, value INTEGER NOT NULL, note TEXT)",
@@ -297,9 +295,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_batch_past_the_bound_parameters_limit_is_split_and_every_row_written() {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let url = format!("sqlite://{}", dir.path().join("medrelay.db").display());
-        let store = Store::connect(&url).await.expect("the store opens");
+        let (_dir, store) = Store::in_temporary_file().await;
         let mut tx = store.write.begin().await.expect("a transaction");
         sqlx::query("CREATE TABLE seen (id TEXT PRIMARY KEY)")
             .execute(&mut *tx)
