@@ -102,7 +102,8 @@ const MAX_PARAMS: usize = 30_000;
 /// Returns every row the statement returns (for `RETURNING`).
 ///
 /// One statement for the whole batch (up to the bound parameters' limit): each statement is a
-/// round trip to PostgreSQL, and two thread switches on SQLite, while the writer is held. The
+/// round trip to PostgreSQL, and on SQLite two thread switches and a program of its own to
+/// start, while the writer is held. The
 /// batch is padded to a power-of-two number of rows, so a handful of statement texts serve
 /// every batch size and each stays prepared in the connection's cache; a marker column, NULL in
 /// the padding, keeps the padding out of what the statement reads.
@@ -228,16 +229,8 @@ mod tests {
         }
     }
 
-    async fn readings(tx: &mut Transaction<'_, Any>) -> Vec<(String, i64, Option<String>)> {
-        sqlx::query_as("SELECT id, value, note FROM readings ORDER BY id")
-            .fetch_all(&mut **tx)
-            .await
-            .expect("a read")
-    }
-
-    #[tokio::test]
-    async fn a_batch_writes_each_of_its_rows_once_and_none_of_the_padding() {
-        let (_dir, store) = Store::in_temporary_file().await;
+    /// A transaction on `store` with an empty `readings` table for [`Reading`]s.
+    async fn with_readings_table(store: &Store) -> Transaction<'_, Any> {
         let mut tx = store.write.begin().await.expect("a transaction");
         sqlx::query(
             "CREATE TABLE readings (id TEXT PRIMARY KEY, value INTEGER NOT NULL, note TEXT)",
@@ -245,6 +238,13 @@ mod tests {
         .execute(&mut *tx)
         .await
         .expect("a table");
+        tx
+    }
+
+    #[tokio::test]
+    async fn a_batch_writes_each_of_its_rows_once_and_none_of_the_padding() {
+        let (_dir, store) = Store::in_temporary_file().await;
+        let mut tx = with_readings_table(&store).await;
 
         // Five rows go as a statement of eight; the last row's note is NULL, as the padding's.
         let ids = ["a", "b", "c", "d", "e"];
@@ -281,8 +281,13 @@ mod tests {
         assert_eq!(updated.len(), 3);
 
         let kept = Some("kept".to_owned());
+        let stored: Vec<(String, i64, Option<String>)> =
+            sqlx::query_as("SELECT id, value, note FROM readings ORDER BY id")
+                .fetch_all(&mut *tx)
+                .await
+                .expect("a read");
         assert_eq!(
-            readings(&mut tx).await,
+            stored,
             vec![
                 ("a".to_owned(), 101, kept.clone()),
                 ("b".to_owned(), 2, kept.clone()),
@@ -296,25 +301,36 @@ mod tests {
     #[tokio::test]
     async fn a_batch_past_the_bound_parameters_limit_is_split_and_every_row_written() {
         let (_dir, store) = Store::in_temporary_file().await;
-        let mut tx = store.write.begin().await.expect("a transaction");
-        sqlx::query("CREATE TABLE seen (id TEXT PRIMARY KEY)")
-            .execute(&mut *tx)
-            .await
-            .expect("a table");
-        // 15,000 rows of an id and the marker fit a statement: 8,192, then 1,808 padded.
+        let mut tx = with_readings_table(&store).await;
+        // Three columns and the marker: 7,500 rows fit in the limit, so 10,000 go as 4,096,
+        // 4,096, then 1,808 padded to 2,048. As one statement they would be 16,384 rows,
+        // 65,536 parameters: past both back ends' limits.
         let ids: Vec<String> = (0..10_000).map(|i| format!("n{i:05}")).collect();
-        let rows: Vec<Id> = ids.iter().map(|id| Id { id }).collect();
+        let rows: Vec<Reading> = ids
+            .iter()
+            .zip(0..)
+            .map(|(id, value)| Reading {
+                id,
+                value,
+                note: None,
+            })
+            .collect();
 
-        write_rows(&mut tx, "INSERT INTO seen ({columns}) {rows}", &[], &rows)
-            .await
-            .expect("an insert");
+        write_rows(
+            &mut tx,
+            "INSERT INTO readings ({columns}) {rows}",
+            &[],
+            &rows,
+        )
+        .await
+        .expect("an insert");
 
-        let (count, distinct): (i64, i64) =
-            sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT id) FROM seen")
+        let written: (i64, i64, i64) =
+            sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT id), SUM(value) FROM readings")
                 .fetch_one(&mut *tx)
                 .await
                 .expect("a count");
-        assert_eq!((count, distinct), (10_000, 10_000));
+        assert_eq!(written, (10_000, 10_000, (0..10_000).sum()));
     }
 
     #[test]
