@@ -36,7 +36,7 @@ const OPEN_ATTEMPTS: &str = "WITH v ({columns}) AS ({rows}) \
 const OPEN_CALLBACKS: &str = "WITH v ({columns}) AS ({rows}) \
     INSERT INTO callback_tasks (id, clinic_id, notification_id, patient_id, reason, status, created_at, updated_at) \
     SELECT v.id, n.clinic_id, n.id, n.patient_id, v.reason, 'open', $1, $1 \
-    FROM v JOIN notifications n ON n.id = v.notification_id WHERE true \
+    FROM v JOIN notification_requests n ON n.id = v.notification_id WHERE true \
     ON CONFLICT (notification_id) DO NOTHING";
 
 columns! {

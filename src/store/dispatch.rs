@@ -332,7 +332,7 @@ impl Store {
                 &mut tx,
                 "WITH v ({columns}) AS ({rows}) UPDATE attempts SET started_at = $1 FROM v \
                  WHERE attempts.id = v.attempt_id AND attempts.status = 'sending' AND EXISTS \
-                 (SELECT 1 FROM notifications n WHERE n.id = v.notification_id AND n.lease_token = v.lease_token) \
+                 (SELECT 1 FROM notification_states n WHERE n.id = v.notification_id AND n.lease_token = v.lease_token) \
                  RETURNING attempts.id",
                 &[millis(now).into()],
                 &rows,

@@ -141,7 +141,7 @@ async fn replay(
         Option<i64>,
         i64,
     ) = sqlx::query_as(
-        "SELECT id, request_hash, send_at, expires_at, created_at FROM notifications \
+        "SELECT id, request_hash, send_at, expires_at, created_at FROM notification_requests \
          WHERE clinic_id = $1 AND idempotency_key = $2",
     )
     .bind(n.clinic_id.as_str())

@@ -105,6 +105,10 @@ async fn lock_patients(tx: &mut Transaction<'_, Any>, patients: &[&str]) -> Resu
 /// cap of `limit`: those with so many stored since `since` that, with the batch's, they go past
 /// it. Only their notifications are read one by one; everyone else's are admitted on a count, so
 /// a batch reads a row per patient, not one per notification each patient had that day.
+///
+/// The count takes cancelled notifications in ([`Cancelled::CountedIn`]): it only sorts out who
+/// needs the exact read, and a count too high sends a patient there, where a cancelled place is
+/// given back.
 async fn near_the_cap<'a>(
     tx: &mut Transaction<'_, Any>,
     in_batch: &BTreeMap<&'a str, u32>,
@@ -117,6 +121,7 @@ async fn near_the_cap<'a>(
         "patient_id, COUNT(*)",
         patients.len(),
         priority,
+        Cancelled::CountedIn,
         "GROUP BY patient_id",
     );
     let mut query = sqlx::query_as::<_, (String, i64)>(&sql).bind(millis(since));
@@ -145,7 +150,13 @@ async fn accepted_since(
     if patients.is_empty() {
         return Ok(accepted);
     }
-    let sql = counted_since("patient_id, created_at", patients.len(), priority, "");
+    let sql = counted_since(
+        "patient_id, created_at",
+        patients.len(),
+        priority,
+        Cancelled::LeftOut,
+        "",
+    );
     let mut query = sqlx::query_as::<_, (String, i64)>(&sql).bind(millis(since));
     for patient in padded(patients) {
         query = query.bind(patient);
@@ -159,17 +170,36 @@ async fn accepted_since(
     Ok(accepted)
 }
 
+/// Whether a read of the counted notifications leaves out the cancelled ones.
+#[derive(Debug, Clone, Copy)]
+enum Cancelled {
+    /// Read from what was asked alone (`notification_requests`, its priority's partial index).
+    CountedIn,
+    /// Read with each notification's status (the view), at a probe of `notification_states` for
+    /// every row read.
+    LeftOut,
+}
+
 /// `SELECT <columns>` of the notifications of `priority` that count toward `patients`' caps (`$2`
 /// onward) since `$1`, then `tail`.
-fn counted_since(columns: &str, patients: usize, priority: Priority, tail: &str) -> String {
+fn counted_since(
+    columns: &str,
+    patients: usize,
+    priority: Priority,
+    cancelled: Cancelled,
+    tail: &str,
+) -> String {
+    let (source, status) = match cancelled {
+        Cancelled::CountedIn => ("notification_requests", ""),
+        Cancelled::LeftOut => ("notifications", "AND status <> 'cancelled'"),
+    };
     // The priority is written into the statement, not bound: each priority's count has a partial
     // index (`WHERE priority = 'normal' …`), and PostgreSQL's generic plan for a statement kept
     // prepared (sqlx keeps them) cannot use a partial index for a condition on a parameter. It
     // comes from our own enum, never from input.
     format!(
-        "SELECT {columns} FROM notifications WHERE patient_id IN ({}) AND created_at > $1 \
-         AND priority = '{}' AND appointment_id IS NULL AND origin = 'api' AND status <> 'cancelled' \
-         {tail}",
+        "SELECT {columns} FROM {source} WHERE patient_id IN ({}) AND created_at > $1 \
+         AND priority = '{}' AND appointment_id IS NULL AND origin = 'api' {status} {tail}",
         in_list(2, patients),
         priority.as_str()
     )
@@ -189,7 +219,8 @@ async fn stored_keys(
     }
     let clinics: BTreeSet<&str> = batch.iter().map(|n| n.clinic_id.as_str()).collect();
     let sql = format!(
-        "SELECT clinic_id, idempotency_key FROM notifications WHERE clinic_id IN ({}) AND idempotency_key IN ({})",
+        "SELECT clinic_id, idempotency_key FROM notification_requests \
+         WHERE clinic_id IN ({}) AND idempotency_key IN ({})",
         in_list(1, clinics.len()),
         in_list(1 + in_list_len(clinics.len()), keys.len())
     );
