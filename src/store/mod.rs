@@ -289,19 +289,35 @@ fn sqlite_url(url: &str) -> String {
     }
 }
 
-/// Prepared statements each PostgreSQL connection keeps, unless the URL says otherwise. The
-/// dispatcher, intake and tracking run about 250 statement texts (counted from the server's
-/// log: 16 connections parsed 3,600 statements in a run that evicted none), more than sqlx's
-/// default of 100, so at that default each connection kept evicting and preparing again.
-const POSTGRES_STATEMENT_CACHE: usize = 512;
+/// What each PostgreSQL connection is given unless the URL sets it: the text the URL is searched
+/// for, and the parameter added when it is not there.
+///
+/// - `statement-cache-capacity`: the prepared statements each connection keeps. The dispatcher,
+///   intake and tracking run about 250 statement texts (counted from the server's log: 16
+///   connections parsed 3,600 statements in a run that evicted none), more than sqlx's default
+///   of 100, so at that default each connection kept evicting and preparing again.
+/// - `random_page_cost`: the planner's price of reading a page out of order, 4 by default (a
+///   disk's seek), against 1 for the next page. A gateway's working set (the notifications in
+///   flight and their indexes' recent pages) is in memory, where the two cost about the same.
+///   At 4, a batch of 64 rows looked up by key reads the whole table and hashes it, rather than
+///   probing the key's index 64 times, until the table passes about 15,000 rows (`EXPLAIN` of
+///   the generic plan), and a prepared statement keeps the plan it was given while its tables
+///   were small: in a run of 30,000 notifications on a fresh database those scans read 11.5
+///   million rows of `notification_states` and 4.8 million of `attempts`. At 1.1 they read
+///   55,000 and 18,000, and `run.py` took 0.83× and 0.94× the CPU a notification (3 pairs each).
+const POSTGRES_URL_DEFAULTS: [(&str, &str); 2] = [
+    ("statement-cache-capacity=", "statement-cache-capacity=512"),
+    ("random_page_cost", "options[random_page_cost]=1.1"),
+];
 
 fn postgres_url(url: &str) -> String {
-    if url.contains("statement-cache-capacity=") {
-        url.to_owned()
-    } else {
-        let join = if url.contains('?') { '&' } else { '?' };
-        format!("{url}{join}statement-cache-capacity={POSTGRES_STATEMENT_CACHE}")
-    }
+    POSTGRES_URL_DEFAULTS
+        .iter()
+        .filter(|(setting, _)| !url.contains(setting))
+        .fold(url.to_owned(), |url, (_, default)| {
+            let join = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{join}{default}")
+        })
 }
 
 /// Creates a new database file readable and writable by its owner only (0600) before SQLite
@@ -489,7 +505,7 @@ pub(crate) fn placeholders(start: usize, count: usize) -> String {
 /// How many values an `IN (…)` list of `count` is written with: the next power of two, filled
 /// by [`padded`]. A statement then has a handful of texts whatever the count, so each stays in
 /// the connection's prepared-statement cache. With one text per count and sqlx's default cache
-/// ([`POSTGRES_STATEMENT_CACHE`]), the server parsed one statement in three it ran; with both
+/// ([`POSTGRES_URL_DEFAULTS`]), the server parsed one statement in three it ran; with both
 /// changed, one in seven (`run.py`, PostgreSQL's log), the rest planned per call on purpose.
 pub(crate) fn in_list_len(count: usize) -> usize {
     if count == 0 {
@@ -560,15 +576,27 @@ mod tests {
     }
 
     #[test]
-    fn a_postgres_url_keeps_its_own_statement_cache_setting() {
+    fn a_postgres_url_gets_the_gateway_s_settings_unless_it_sets_them_itself() {
         assert_eq!(
             postgres_url("postgres://db/medrelay?sslmode=require"),
-            "postgres://db/medrelay?sslmode=require&statement-cache-capacity=512"
+            "postgres://db/medrelay?sslmode=require&statement-cache-capacity=512\
+             &options[random_page_cost]=1.1"
         );
         assert_eq!(
-            postgres_url("postgres://db/medrelay?statement-cache-capacity=50"),
-            "postgres://db/medrelay?statement-cache-capacity=50"
+            postgres_url("postgres://db/medrelay"),
+            "postgres://db/medrelay?statement-cache-capacity=512&options[random_page_cost]=1.1"
         );
+        let own =
+            "postgres://db/medrelay?statement-cache-capacity=50&options=-c%20random_page_cost%3D2";
+        assert_eq!(postgres_url(own), own);
+    }
+
+    #[test]
+    fn each_postgres_connection_starts_with_random_page_cost_1_1() {
+        let options: sqlx::postgres::PgConnectOptions = postgres_url("postgres://db/medrelay")
+            .parse()
+            .expect("the URL parses");
+        assert_eq!(options.get_options(), Some("-c random_page_cost=1.1"));
     }
 
     #[test]
