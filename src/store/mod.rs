@@ -300,11 +300,12 @@ fn sqlite_url(url: &str) -> String {
 ///   disk's seek), against 1 for the next page. A gateway's working set (the notifications in
 ///   flight and their indexes' recent pages) is in memory, where the two cost about the same.
 ///   At 4, a batch of 64 rows looked up by key reads the whole table and hashes it, rather than
-///   probing the key's index 64 times, until the table passes about 15,000 rows (`EXPLAIN` of
-///   the generic plan), and a prepared statement keeps the plan it was given while its tables
-///   were small: in a run of 30,000 notifications on a fresh database those scans read 11.5
-///   million rows of `notification_states` and 4.8 million of `attempts`. At 1.1 they read
-///   55,000 and 18,000, and `run.py` took 0.83× and 0.94× the CPU a notification (3 pairs each).
+///   probing the key's index 64 times, until the table holds 10,000–30,000 rows (`EXPLAIN` of
+///   the generic plan; at 1.1, 2,000–5,000), and a prepared statement keeps the plan it was
+///   given while its tables were small: in a run of 30,000 notifications on a fresh database
+///   those scans read 11.5 million rows of `notification_states` and 4.8 million of `attempts`.
+///   At 1.1 they read 55,000 and 18,000, and `run.py` took 0.89× the CPU a notification (4
+///   pairs, docs/development.md's fourteenth pass).
 const POSTGRES_URL_DEFAULTS: [(&str, &str); 2] = [
     ("statement-cache-capacity=", "statement-cache-capacity=512"),
     ("random_page_cost", "options[random_page_cost]=1.1"),
