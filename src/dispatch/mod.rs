@@ -16,6 +16,8 @@ mod preview;
 mod round;
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -230,18 +232,21 @@ impl Dispatcher {
         Ok((write, handover))
     }
 
-    /// Hands the committed sends to their providers side by side, holding the lease meanwhile,
-    /// then records the answers.
+    /// Hands the committed sends to their providers, holding the lease meanwhile, then records
+    /// the answers. Different patients' hand-overs run side by side; one patient's run one after
+    /// another, oldest first, so that the patient gets them in the order they were written (an
+    /// urgent answer before the away message queued with it).
     async fn hand_over_all(&self, token: &str, sends: Vec<Handover>) -> Result<(), StoreError> {
         let held: Vec<String> = sends
             .iter()
             .map(|h| h.notification.id.as_str().to_owned())
             .collect();
         let held: Vec<&str> = held.iter().map(String::as_str).collect();
-        let hand_overs = futures::stream::iter(sends)
-            .map(|handover| self.hand_over(token, handover))
+        let turns = in_turns(sends, |h| h.notification.patient_id.clone());
+        let hand_overs = futures::stream::iter(turns)
+            .map(|turn| self.hand_over_in_turn(token, turn))
             .buffer_unordered(self.config.batch_size.max(1) as usize)
-            .filter_map(std::future::ready)
+            .flat_map(futures::stream::iter)
             .collect::<Vec<OutcomeWrite>>();
         let outcomes = tokio::select! {
             outcomes = hand_overs => outcomes,
@@ -256,6 +261,15 @@ impl Dispatcher {
             self.wake.notify_one();
         }
         Ok(())
+    }
+
+    /// Hands `sends` over one after another.
+    async fn hand_over_in_turn(&self, token: &str, sends: Vec<Handover>) -> Vec<OutcomeWrite> {
+        let mut outcomes = Vec::with_capacity(sends.len());
+        for handover in sends {
+            outcomes.extend(self.hand_over(token, handover).await);
+        }
+        outcomes
     }
 
     /// The providers' answers exist only in memory until written: a failed write (a deadlock, a
@@ -325,6 +339,23 @@ fn report_handover(write: &OutcomeWrite) {
     );
 }
 
+/// `items` split by `key`, each part in the order given, the parts in the order their first item
+/// came.
+fn in_turns<T, K: Hash + Eq>(items: Vec<T>, key: impl Fn(&T) -> K) -> Vec<Vec<T>> {
+    let mut parts: Vec<Vec<T>> = Vec::new();
+    let mut part_of: HashMap<K, usize> = HashMap::new();
+    for item in items {
+        match part_of.entry(key(&item)) {
+            Entry::Occupied(part) => parts[*part.get()].push(item),
+            Entry::Vacant(part) => {
+                part.insert(parts.len());
+                parts.push(vec![item]);
+            }
+        }
+    }
+    parts
+}
+
 /// A notification whose patient was deleted since it was stored fails: there is no one to send
 /// it to.
 fn patient_gone(notification: &ClaimedNotification) -> DispatchWrite {
@@ -338,5 +369,29 @@ fn patient_gone(notification: &ClaimedNotification) -> DispatchWrite {
             channel: None,
         },
         callback: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_turns;
+
+    #[test]
+    fn one_patient_s_hand_overs_stay_in_one_turn_in_the_order_given() {
+        let sends = vec![
+            ("dana", "urgent answer"),
+            ("avi", "reminder"),
+            ("dana", "away message"),
+            ("noa", "reminder"),
+            ("avi", "second reminder"),
+        ];
+        assert_eq!(
+            in_turns(sends, |(patient, _)| *patient),
+            [
+                vec![("dana", "urgent answer"), ("dana", "away message")],
+                vec![("avi", "reminder"), ("avi", "second reminder")],
+                vec![("noa", "reminder")],
+            ]
+        );
     }
 }

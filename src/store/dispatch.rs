@@ -245,8 +245,10 @@ impl Store {
         }
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
 
+        // Oldest first: the dispatcher hands one patient's notifications over in this order.
         let sql = format!(
-            "SELECT {NOTIFICATION_COLUMNS}, n.origin FROM notifications n WHERE n.id IN ({})",
+            "SELECT {NOTIFICATION_COLUMNS}, n.origin FROM notifications n WHERE n.id IN ({}) \
+             ORDER BY n.created_at, n.id",
             in_list(1, ids.len())
         );
         let mut query = sqlx::query_as::<_, ClaimedRow>(&sql);
