@@ -103,10 +103,10 @@ const MAX_PARAMS: usize = 30_000;
 ///
 /// One statement for the whole batch (up to the bound parameters' limit): each statement is a
 /// round trip to PostgreSQL, and on SQLite two thread switches and a program of its own to
-/// start, while the writer is held. The
-/// batch is padded to a power-of-two number of rows, so a handful of statement texts serve
-/// every batch size and each stays prepared in the connection's cache; a marker column, NULL in
-/// the padding, keeps the padding out of what the statement reads.
+/// start, while the writer is held. The batch is padded to a power-of-two number of rows, so a
+/// handful of statement texts serve every batch size and each stays prepared in the
+/// connection's cache; a marker column, NULL in the padding, keeps the padding out of what the
+/// statement reads.
 pub(crate) async fn write_rows<R: Columns>(
     tx: &mut Transaction<'_, Any>,
     sql: &str,
