@@ -26,7 +26,6 @@ use super::AppState;
 use super::problem::ApiError;
 use super::request_log::RequestId;
 use crate::audit::routes::{self, Recorded};
-use crate::batch::BatchError;
 use crate::domain::{ApiKeyId, AuditEntryId, ClinicId};
 use crate::store::{ApiKeyRole, AuditEntry};
 
@@ -109,32 +108,13 @@ pub(super) async fn audit_requests(
         return response;
     };
     entry.resource_id = entry.resource_id.or_else(|| created_id(&response));
-    // Its own task: should the request be dropped now (its deadline passed), the entry of what
-    // was done is still written.
-    let audit = state.audit.clone();
-    let writing = tokio::spawn(async move { audit.append(entry).await });
-    let status = response.status().as_u16();
-    if response.status().is_server_error() {
-        // The server failed it (the database locked, gone or full): nothing changed and nothing
-        // was shown, and its entry needs that same database, so waiting for the entry would
-        // outlast the request's deadline. It is written when the database lets it.
-        tokio::spawn(async move {
-            if let Err(error) = writing.await.unwrap_or(Err(BatchError::Closed)) {
-                report_unrecorded(&recorded, status, &error);
-            }
-        });
-        return response;
-    }
-    match writing.await.unwrap_or(Err(BatchError::Closed)) {
+    match state
+        .audit
+        .append_before_answer(entry, recorded.is_read)
+        .await
+    {
         Ok(()) => response,
-        Err(error) if recorded.is_read => {
-            crate::observability::record_audit_failure("withheld");
-            ApiError::AuditUnavailable(Box::new(error)).into_response()
-        }
-        Err(error) => {
-            report_unrecorded(&recorded, status, &error);
-            response
-        }
+        Err(error) => ApiError::AuditUnavailable(Box::new(error)).into_response(),
     }
 }
 
@@ -213,18 +193,6 @@ impl AuditWithChange {
             slot.0.written_with_change.store(true, Ordering::Release);
         }
     }
-}
-
-/// A request answered without its entry: counted and logged with what it was.
-fn report_unrecorded(recorded: &Recorded, status: u16, error: &BatchError) {
-    crate::observability::record_audit_failure("unrecorded");
-    tracing::error!(
-        action = recorded.action,
-        status,
-        error = %error,
-        causes = %std::error::Error::source(error).map(ToString::to_string).unwrap_or_default(),
-        "audit entry not written; the request was answered without it"
-    );
 }
 
 /// The id of what a `POST` made, from its `Location` (`/v1/notifications/ntf_01…`).

@@ -1,7 +1,8 @@
 //! The console's part of the audit trail: every request a signed-in person makes (each page they
 //! saw, each form they sent) is one entry naming them (`staff:<id>`), apart from the stylesheet
-//! and scripts. As for the API, a page is shown only once its entry is written, and a change's
-//! entry is written after the change.
+//! and scripts. As for the API ([`crate::audit::AuditLog::append_before_answer`]), a page is
+//! shown only once its entry is written, and a change's entry is written after the change and
+//! before its answer.
 
 use std::sync::{Arc, OnceLock};
 
@@ -82,22 +83,12 @@ pub(super) async fn record(
         request_id,
         client_address,
     };
-    let audit = state.audit.clone();
-    let writing = tokio::spawn(async move { audit.append(entry).await });
-    if method != Method::GET || response.status().is_server_error() {
-        tokio::spawn(async move {
-            if let Ok(Err(error)) = writing.await {
-                crate::observability::record_audit_failure("unrecorded");
-                tracing::error!(error = %error, "console audit entry not written");
-            }
-        });
-        return response;
-    }
-    match writing.await {
-        Ok(Ok(())) => response,
-        _ => {
-            crate::observability::record_audit_failure("withheld");
-            ConsoleError::AuditUnavailable.into_response()
-        }
+    match state
+        .audit
+        .append_before_answer(entry, method == Method::GET)
+        .await
+    {
+        Ok(()) => response,
+        Err(_) => ConsoleError::AuditUnavailable.into_response(),
     }
 }
