@@ -12,7 +12,7 @@ use crate::harness::{TestApp, body};
 use crate::metrics::Scrape;
 
 /// A connection of the test's own to the application's database, as an operator's would be.
-async fn database(app: &TestApp) -> sqlx::AnyPool {
+pub(crate) async fn database(app: &TestApp) -> sqlx::AnyPool {
     sqlx::any::install_default_drivers();
     sqlx::AnyPool::connect(app.database_url())
         .await

@@ -1,11 +1,14 @@
 //! The console's requests in the audit trail: each page a person saw and each form they sent,
 //! under their own name, never a shared key.
 
+use medrelay::observability::recorder::AUDIT_WRITE_FAILURES;
 use medrelay::store::ApiKeyRole;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+use crate::audit_integrity::database;
 use crate::harness::TestApp;
+use crate::metrics::Scrape;
 
 #[tokio::test]
 async fn what_a_person_sees_and_changes_in_the_console_is_in_the_audit_trail_under_their_id() {
@@ -48,5 +51,46 @@ async fn what_a_person_sees_and_changes_in_the_console_is_in_the_audit_trail_und
         entries.contains(&("console.form", "/console/account/language", 303)),
         "{entries:?}"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_writable_trail_a_page_is_withheld_and_a_form_s_change_stands_counted() {
+    let app = TestApp::spawn().await;
+    let console = app.console(ApiKeyRole::Staff).await;
+    let pool = database(&app).await;
+    let scrape = || Scrape::of(app.client(), &app.base, None);
+    let before = scrape().await;
+    // The trail's table goes missing, as a broken disk or a careless operator could make it.
+    sqlx::query("ALTER TABLE audit_entries RENAME TO audit_entries_away")
+        .execute(&pool)
+        .await
+        .expect("rename");
+
+    let page = console.get("/console/account").await.status();
+    let form = console
+        .post("/console/account/language", &[("language", "he")])
+        .await
+        .status();
+    // Read at once: a form is answered only after its entry was tried.
+    let after = scrape().await;
+    sqlx::query("ALTER TABLE audit_entries_away RENAME TO audit_entries")
+        .execute(&pool)
+        .await
+        .expect("rename back");
+
+    assert_eq!(page, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(form, StatusCode::SEE_OTHER);
+    for consequence in ["withheld", "unrecorded"] {
+        let counted =
+            |scrape: &Scrape| scrape.value(AUDIT_WRITE_FAILURES, &[("consequence", consequence)]);
+        assert!(counted(&after) > counted(&before), "{consequence}");
+    }
+    let account = console.page("/console/account").await;
+    assert!(
+        account.contains("<html lang=\"he\" dir=\"rtl\">"),
+        "the language chosen stands"
+    );
+    pool.close().await;
     app.stop().await;
 }
