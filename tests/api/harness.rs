@@ -67,7 +67,14 @@ impl TestApp {
     pub async fn spawn_with_clock(adjust: impl FnOnce(&mut Config), clock: SharedClock) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = test_config();
-        let database = TestDatabase::fresh(dir.path()).await;
+        let database = TestDatabase::migrated(dir.path(), |url| async move {
+            Store::connect(&url)
+                .await
+                .expect("migrations")
+                .close()
+                .await;
+        })
+        .await;
         config.database_url = database.url().to_owned();
         adjust(&mut config);
         let database_url = config.database_url.clone();
