@@ -19,6 +19,22 @@ pub(crate) async fn database(app: &TestApp) -> sqlx::AnyPool {
         .expect("database")
 }
 
+/// Takes the trail's table away, as a broken disk or a careless operator could.
+pub(crate) async fn take_the_trail_away(pool: &sqlx::AnyPool) {
+    rename_table(pool, "audit_entries", "audit_entries_away").await;
+}
+
+pub(crate) async fn put_the_trail_back(pool: &sqlx::AnyPool) {
+    rename_table(pool, "audit_entries_away", "audit_entries").await;
+}
+
+async fn rename_table(pool: &sqlx::AnyPool, from: &str, to: &str) {
+    sqlx::query(&format!("ALTER TABLE {from} RENAME TO {to}"))
+        .execute(pool)
+        .await
+        .unwrap_or_else(|e| panic!("rename {from} to {to}: {e}"));
+}
+
 async fn entry_count(pool: &sqlx::AnyPool) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM audit_entries")
         .fetch_one(pool)
@@ -80,11 +96,7 @@ async fn without_a_writable_trail_a_read_is_withheld_a_change_stands_and_a_notif
     let path = format!("/v1/notifications/{id}");
     let read_notification = || app.request(Method::GET, &path, &app.key, None);
     let before = scrape().await;
-    // The trail's table goes missing, as a broken disk or a careless operator could make it.
-    sqlx::query("ALTER TABLE audit_entries RENAME TO audit_entries_away")
-        .execute(&pool)
-        .await
-        .expect("rename");
+    take_the_trail_away(&pool).await;
 
     let read = read_notification().await;
     let read_status = read.status();
@@ -108,10 +120,7 @@ async fn without_a_writable_trail_a_read_is_withheld_a_change_stands_and_a_notif
         .unwrap_or("")
         .to_owned();
     let after = scrape().await;
-    sqlx::query("ALTER TABLE audit_entries_away RENAME TO audit_entries")
-        .execute(&pool)
-        .await
-        .expect("rename back");
+    put_the_trail_back(&pool).await;
     let read_again = read_notification().await;
 
     assert_eq!(read_status, StatusCode::SERVICE_UNAVAILABLE);

@@ -6,7 +6,7 @@ use medrelay::store::ApiKeyRole;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::audit_integrity::database;
+use crate::audit_integrity::{database, put_the_trail_back, take_the_trail_away};
 use crate::harness::TestApp;
 use crate::metrics::Scrape;
 
@@ -61,11 +61,7 @@ async fn without_a_writable_trail_a_page_is_withheld_and_a_form_s_change_stands_
     let pool = database(&app).await;
     let scrape = || Scrape::of(app.client(), &app.base, None);
     let before = scrape().await;
-    // The trail's table goes missing, as a broken disk or a careless operator could make it.
-    sqlx::query("ALTER TABLE audit_entries RENAME TO audit_entries_away")
-        .execute(&pool)
-        .await
-        .expect("rename");
+    take_the_trail_away(&pool).await;
 
     let page = console.get("/console/account").await.status();
     let form = console
@@ -74,10 +70,7 @@ async fn without_a_writable_trail_a_page_is_withheld_and_a_form_s_change_stands_
         .status();
     // Read at once: a form is answered only after its entry was tried.
     let after = scrape().await;
-    sqlx::query("ALTER TABLE audit_entries_away RENAME TO audit_entries")
-        .execute(&pool)
-        .await
-        .expect("rename back");
+    put_the_trail_back(&pool).await;
 
     assert_eq!(page, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(form, StatusCode::SEE_OTHER);
