@@ -170,10 +170,10 @@ impl Template {
                     let url = with_database(server, &scratch)?;
                     sqlx::Postgres::create_database(&url).await?;
                     migrate(url.clone()).await;
-                    let renamed = sqlx::query(&format!(
-                        "ALTER DATABASE \"{scratch}\" RENAME TO \"{name}\""
-                    ))
-                    .execute(&connect(server).await)
+                    let rename = format!("ALTER DATABASE \"{scratch}\" RENAME TO \"{name}\"");
+                    let renamed = on_server(server, async |pool| {
+                        sqlx::query(&rename).execute(pool).await
+                    })
                     .await;
                     if let Err(error) = renamed {
                         sqlx::Postgres::force_drop_database(&url).await?;
@@ -192,14 +192,17 @@ impl Template {
     }
 
     async fn postgres_has(server: &str, database: &str) -> Result<bool, Error> {
-        Ok(sqlx::query_scalar(
-            "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) \
-             THEN 1 ELSE 0 END",
-        )
-        .bind(database)
-        .fetch_one(&connect(server).await)
-        .await
-        .map(|exists: i32| exists == 1)?)
+        let exists: i32 = on_server(server, async |pool| {
+            sqlx::query_scalar(
+                "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) \
+                 THEN 1 ELSE 0 END",
+            )
+            .bind(database)
+            .fetch_one(pool)
+            .await
+        })
+        .await?;
+        Ok(exists == 1)
     }
 
     async fn copy(&self, dir: &Path) -> Result<TestDatabase, Error> {
@@ -211,10 +214,12 @@ impl Template {
             }
             Self::Postgres { server, name } => {
                 let copy = format!("{TEST_PREFIX}_{}", uuid::Uuid::new_v4().simple());
-                sqlx::query(&format!("CREATE DATABASE \"{copy}\" TEMPLATE \"{name}\""))
-                    .execute(&connect(server).await)
-                    .await
-                    .map_err(|e| format!("cannot copy {name} on {server}: {e}"))?;
+                let create = format!("CREATE DATABASE \"{copy}\" TEMPLATE \"{name}\"");
+                on_server(server, async |pool| {
+                    sqlx::query(&create).execute(pool).await
+                })
+                .await
+                .map_err(|e| format!("cannot copy {name} on {server}: {e}"))?;
                 Ok(TestDatabase {
                     url: with_database(server, &copy)?,
                     on_postgres: true,
@@ -222,6 +227,14 @@ impl Template {
             }
         }
     }
+}
+
+/// `work` on a connection of its own to the database the server's URL names, closed after.
+async fn on_server<T>(server: &str, work: impl AsyncFnOnce(&sqlx::AnyPool) -> T) -> T {
+    let pool = connect(server).await;
+    let done = work(&pool).await;
+    pool.close().await;
+    done
 }
 
 /// What names the schema: the back end's migration files, their names and contents.
