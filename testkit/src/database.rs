@@ -63,7 +63,7 @@ impl TestDatabase {
             Backend::Postgres { server } => {
                 let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
                 let url = with_database(server, &name)?;
-                sqlx::Postgres::create_database(&url)
+                create_on(server, &name)
                     .await
                     .map_err(|e| format!("cannot create database {name} on {server}: {e}"))?;
                 Ok(Self {
@@ -168,7 +168,7 @@ impl Template {
                 if !Self::postgres_has(server, &name).await? {
                     let scratch = format!("{TEST_PREFIX}_{building}");
                     let url = with_database(server, &scratch)?;
-                    sqlx::Postgres::create_database(&url).await?;
+                    create_on(server, &scratch).await?;
                     migrate(url.clone()).await;
                     let rename = format!("ALTER DATABASE \"{scratch}\" RENAME TO \"{name}\"");
                     let renamed = on_server(server, async |pool| {
@@ -229,6 +229,30 @@ impl Template {
     }
 }
 
+/// The tablespace `MEDRELAY_TEST_POSTGRES_TABLESPACE` names, if any: where tests' databases are
+/// made, and so every copy of their template too. `.ci/run` puts one in memory, because making
+/// and dropping a database per test is otherwise mostly the file system's work: some 500 files
+/// each, and on a file system like CI's, whose inode allocator steps over recently deleted
+/// inodes, that work grows with every database dropped before.
+fn test_tablespace() -> Option<String> {
+    std::env::var("MEDRELAY_TEST_POSTGRES_TABLESPACE")
+        .ok()
+        .filter(|name| !name.is_empty())
+}
+
+/// Makes an empty database `name` on the server, in the tests' tablespace if they have one.
+async fn create_on(server: &str, name: &str) -> Result<(), Error> {
+    let create = match test_tablespace() {
+        Some(tablespace) => format!("CREATE DATABASE \"{name}\" TABLESPACE \"{tablespace}\""),
+        None => format!("CREATE DATABASE \"{name}\""),
+    };
+    on_server(server, async |pool| {
+        sqlx::query(&create).execute(pool).await
+    })
+    .await?;
+    Ok(())
+}
+
 /// `work` on a connection of its own to the database the server's URL names, closed after.
 async fn on_server<T>(server: &str, work: impl AsyncFnOnce(&sqlx::AnyPool) -> T) -> T {
     let pool = connect(server).await;
@@ -247,6 +271,10 @@ fn schema_hash(backend: &Backend) -> Result<String, Error> {
         .collect::<Result<Vec<_>, _>>()?;
     files.sort();
     let mut hasher = DefaultHasher::new();
+    // A template in another tablespace is another template.
+    if let Backend::Postgres { .. } = backend {
+        test_tablespace().hash(&mut hasher);
+    }
     for file in files {
         file.file_name().hash(&mut hasher);
         std::fs::read(&file)?.hash(&mut hasher);
