@@ -71,6 +71,7 @@ class Sink:
     Body, so a second send of one notification shows even under a new attempt id."""
     auth_token: str
     sent_callback: bool
+    receipts: bool  # false (--no-receipts): a message stays `sent`, as an SMS to a phone that is off
     receipt_delay: float
     callbacks_in_flight: int
     sends: Counter = field(default_factory=Counter)          # ref -> send requests
@@ -104,7 +105,7 @@ class Sink:
         callback = form.get("StatusCallback", "")
         self.attempts[dict(parse_qsl(callback.partition("?")[2])).get("attempt", "?")] += 1
         message_sid = "SM" + secrets.token_hex(16)
-        if callback:
+        if callback and self.receipts:
             task = asyncio.create_task(self.report(callback, message_sid, ref, form))
             self.tasks.add(task)  # asyncio keeps only weak references to tasks
             task.add_done_callback(self.tasks.discard)
@@ -240,7 +241,8 @@ def twilio_signature(auth_token: str, url: str, params: dict) -> str:
 
 
 def serve_sink(args: argparse.Namespace) -> None:
-    sink = Sink(args.auth_token, args.sent_callback, args.receipt_delay_ms / 1000,
+    sink = Sink(args.auth_token, args.sent_callback, not args.no_receipts,
+                args.receipt_delay_ms / 1000,
                 args.callbacks_in_flight)
     app = web.Application(client_max_size=1 << 20)
     app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", sink.messages)
@@ -262,6 +264,22 @@ def process_ticks(pid: int) -> int:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rpartition(")")[2].split()
     return int(fields[11]) + int(fields[12])
+
+
+def thread_ticks(pids: list[int]) -> dict[int, tuple[str, int]]:
+    """utime + stime of each thread of these processes, by thread id, with the thread's name (the
+    kernel keeps its first 15 characters: SQLite's connection threads are `sqlx-sqlite-wor`)."""
+    ticks: dict[int, tuple[str, int]] = {}
+    for pid in pids:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                text = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            fields = text.rpartition(")")[2].split()
+            ticks[int(tid)] = (text[text.index("(") + 1:text.rindex(")")],
+                               int(fields[11]) + int(fields[12]))
+    return ticks
 
 
 def postgres_ticks(database: str | None) -> dict[int, int]:
@@ -294,6 +312,7 @@ def machine_busy_ticks() -> int:
 class CpuSample:
     at: float
     gateway: dict[int, int]
+    gateway_threads: dict[int, tuple[str, int]]
     database: dict[int, int]
     harness: dict[int, int]
     machine: int
@@ -302,12 +321,23 @@ class CpuSample:
     def take(cls, gateway_pids: list[int], database: str | None,
              harness_pids: list[int]) -> CpuSample:
         return cls(time.monotonic(), {p: process_ticks(p) for p in gateway_pids},
-                   postgres_ticks(database), {p: process_ticks(p) for p in harness_pids},
+                   thread_ticks(gateway_pids), postgres_ticks(database), {p: process_ticks(p) for p in harness_pids},
                    machine_busy_ticks())
 
 
 def ticks_between(before: dict[int, int], after: dict[int, int]) -> int:
     return sum(t - before.get(pid, 0) for pid, t in after.items())
+
+
+def ticks_by_thread_name(before: dict[int, tuple[str, int]],
+                         after: dict[int, tuple[str, int]]) -> Counter:
+    """The gateway's threads' ticks between two samples, summed by thread name; a thread that
+    ended between them is not counted (tokio's blocking threads come and go; its workers and
+    SQLite's connection threads live as long as the gateway)."""
+    by_name: Counter = Counter()
+    for tid, (name, ticks) in after.items():
+        by_name[name] += ticks - before.get(tid, (name, 0))[1]
+    return by_name
 
 
 # ---------------------------------------------------------------- the gateway and its database
@@ -490,7 +520,8 @@ async def sink_state(session: aiohttp.ClientSession, sink: str, full: bool = Fal
 async def wait_delivered(session: aiohttp.ClientSession, sink: str, expected: int,
                          timeout: float, what: str = "delivered_ok") -> bool:
     """Until the sink has had `expected` delivered callbacks answered 2xx (or, `what` =
-    "delivered_hooks", received the delivered webhooks of `expected` notifications)."""
+    "delivered_hooks", received the delivered webhooks of `expected` notifications; "sends",
+    `expected` send requests)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if (await sink_state(session, sink))[what] >= expected:
@@ -579,6 +610,23 @@ async def gateway_statuses(session: aiohttp.ClientSession, base: str, key: str) 
             return statuses
 
 
+def final_status(opts: argparse.Namespace) -> str:
+    return "sent" if opts.no_receipts else "delivered"
+
+
+async def final_statuses(session: aiohttp.ClientSession, base: str, key: str, final: str,
+                         ids: set[str]) -> dict[str, str]:
+    """The statuses once every notification in `ids` has reached `final`, or after 30 s. A
+    delivered one has by the time its receipt was answered; a `sent` one only once the gateway
+    has recorded the provider's answer, a moment after the sink saw the send."""
+    deadline = time.monotonic() + 30
+    while True:
+        statuses = await gateway_statuses(session, base, key)
+        if all(statuses.get(i) == final for i in ids) or time.monotonic() > deadline:
+            return statuses
+        await asyncio.sleep(0.2)
+
+
 # ---------------------------------------------------------------- one run
 
 @dataclass
@@ -592,6 +640,9 @@ class Figures:
     webhooks_per_s: float   # 0 without --webhooks
     wall_s: float
     gateway_cpu_ms: float
+    # The gateway's share by thread name: the runtime's workers (HTTP, policy, our side of every
+    # statement) against SQLite's connection threads (the statements themselves, and commits).
+    gateway_threads_cpu_ms: dict[str, float]
     database_cpu_ms: float
     busy_cores: float
     harness_cores: float
@@ -605,13 +656,19 @@ class Figures:
         db = f", database {self.database_cpu_ms:.3f}" if self.database_cpu_ms else ""
         print(f"{label}: accepted/s {self.accepted_per_s:,.0f}  accept p50/p99/max ms "
               f"{self.p50_ms:.1f}/{self.p99_ms:.1f}/{self.max_ms:.1f}  delivered/s "
-              f"{self.delivered_per_s:,.0f}  receipt round trip/s {self.receipts_per_s:,.0f}"
+              f"{self.delivered_per_s:,.0f}"
+              + (f"  receipt round trip/s {self.receipts_per_s:,.0f}" if self.receipts_per_s
+                 else "")
               + (f"  webhook round trip/s {self.webhooks_per_s:,.0f}" if self.webhooks_per_s
                  else "") + "\n"
               f"  CPU per message ms: total {self.total_cpu_ms:.3f} (gateway "
               f"{self.gateway_cpu_ms:.3f}{db})  wall {self.wall_s:.1f} s  busy cores "
               f"{self.busy_cores:.2f} (harness {self.harness_cores:.2f})  "
-              f"{'FAILED' if self.problems else 'OK'}", flush=True)
+              f"{'FAILED' if self.problems else 'OK'}\n"
+              "  the gateway's threads, CPU per message ms: "
+              + ", ".join(f"{name} {ms:.3f}" for name, ms
+                          in sorted(self.gateway_threads_cpu_ms.items(), key=lambda i: -i[1])
+                          if ms >= 0.0005), flush=True)
         for problem in self.problems:
             print(f"  ! {problem}")
 
@@ -647,7 +704,9 @@ async def one_run(opts: argparse.Namespace, instances: int, run: int) -> Figures
     sink_cmd = [sys.executable, __file__, "sink", "--auth-token", auth_token,
                 "--receipt-delay-ms", str(opts.receipt_delay_ms),
                 "--callbacks-in-flight", str(opts.callbacks_in_flight)]
-    sink_proc = subprocess.Popen(sink_cmd + (["--sent-callback"] if opts.sent_callback else []),
+    sink_cmd += ["--sent-callback"] if opts.sent_callback else []
+    sink_cmd += ["--no-receipts"] if opts.no_receipts else []
+    sink_proc = subprocess.Popen(sink_cmd,
                                  stdout=subprocess.PIPE, text=True)
     sink_port = int(sink_proc.stdout.readline().split()[-1])
     sink = f"http://127.0.0.1:{sink_port}"
@@ -686,7 +745,8 @@ async def one_run(opts: argparse.Namespace, instances: int, run: int) -> Figures
             await put_patients(session, bases[0], admin, opts.patients)
 
             warm = await post_notifications(session, bases, booking, range(opts.warmup), opts, tag)
-            if not await wait_delivered(session, sink, len(warm.accepted), opts.timeout):
+            done = "sends" if opts.no_receipts else "delivered_ok"
+            if not await wait_delivered(session, sink, len(warm.accepted), opts.timeout, done):
                 print("  ! the warm-up was not delivered in time; measuring anyway")
             # The measured phase starts with the webhook queue empty too.
             if opts.webhooks and not await wait_delivered(session, sink, len(warm.accepted),
@@ -708,7 +768,7 @@ async def one_run(opts: argparse.Namespace, instances: int, run: int) -> Figures
             await post_notifications(session, bases, booking, range(opts.warmup, total), opts,
                                      tag, load)
             expected = len(warm.accepted) + len(load.accepted)
-            finished = await wait_delivered(session, sink, expected, opts.timeout)
+            finished = await wait_delivered(session, sink, expected, opts.timeout, done)
             # The booking system hears of the last delivery after its receipt, so the CPU window
             # (and the machine's) runs on until then: its webhooks are part of each message's cost.
             hooks_finished = (not opts.webhooks
@@ -727,7 +787,8 @@ async def one_run(opts: argparse.Namespace, instances: int, run: int) -> Figures
                     metrics = await response.text()
                 (directory / f"metrics-{n}.txt").write_text(metrics)
                 print(f"  gateway {n}: {where_time_went(metrics)}")
-            statuses = await gateway_statuses(session, bases[0], admin)
+            statuses = await final_statuses(session, bases[0], admin, final_status(opts),
+                                            set(warm.accepted.values()) | set(load.accepted.values()))
     except BaseException:
         if log.exists():
             print(f"  the gateway's last words:\n{log.read_text()[-2000:]}", file=sys.stderr)
@@ -767,10 +828,14 @@ async def one_run(opts: argparse.Namespace, instances: int, run: int) -> Figures
         p50_ms=percentile(latencies, 0.5) * 1000, p99_ms=percentile(latencies, 0.99) * 1000,
         max_ms=(latencies[-1] if latencies else 0) * 1000,
         delivered_per_s=len(load.accepted) / max(1e-9, last_send - load.started),
-        receipts_per_s=len(load.accepted) / max(1e-9, last_receipt - load.started),
+        receipts_per_s=(0.0 if opts.no_receipts
+                        else len(load.accepted) / max(1e-9, last_receipt - load.started)),
         webhooks_per_s=webhooks_per_s,
         wall_s=wall,
         gateway_cpu_ms=ticks_between(before.gateway, after.gateway) / CLK_TCK * 1000 / count,
+        gateway_threads_cpu_ms={
+            name: ticks / CLK_TCK * 1000 / count for name, ticks
+            in ticks_by_thread_name(before.gateway_threads, after.gateway_threads).items()},
         database_cpu_ms=ticks_between(before.database, after.database) / CLK_TCK * 1000 / count,
         busy_cores=busy / wall,
         harness_cores=ticks_between(before.harness, after.harness) / CLK_TCK / wall,
@@ -791,10 +856,12 @@ def check(opts: argparse.Namespace, warm: Load, load: Load, seen: dict, statuses
     doubled = {r: n for r, n in sends.items() if n > 1}
     stray = [r for r in sends if r not in refs]
     reused = {a: n for a, n in seen["attempts"].items() if n > 1}
-    not_delivered = Counter(statuses.get(nid, "absent") for nid in accepted.values()
-                            if statuses.get(nid) != "delivered")
+    final = final_status(opts)
+    not_final = Counter(statuses.get(nid, "absent") for nid in accepted.values()
+                        if statuses.get(nid) != final)
     if not finished:
-        problems.append(f"timed out after {opts.timeout:.0f} s waiting for receipts")
+        problems.append(f"timed out after {opts.timeout:.0f} s waiting for "
+                        + ("sends" if opts.no_receipts else "receipts"))
     if missing:
         problems.append(f"{len(missing)} accepted but never sent, e.g. {missing[:3]}")
     if doubled:
@@ -803,8 +870,8 @@ def check(opts: argparse.Namespace, warm: Load, load: Load, seen: dict, statuses
         problems.append(f"{len(stray)} sends for nothing accepted, e.g. {stray[:3]}")
     if reused:
         problems.append(f"{len(reused)} attempt ids sent more than once")
-    if not_delivered:
-        problems.append(f"not delivered in the gateway: {dict(not_delivered)}")
+    if not_final:
+        problems.append(f"not {final} in the gateway: {dict(not_final)}")
     return problems
 
 
@@ -845,8 +912,13 @@ def check_webhooks(opts: argparse.Namespace, warm: Load, load: Load, seen: dict,
 
 def median_figures(runs: list[Figures]) -> Figures:
     median = {name: statistics.median(getattr(r, name) for r in runs)
-              for name in Figures.__dataclass_fields__ if name != "problems"}
-    return Figures(**median, problems=[p for r in runs for p in r.problems])
+              for name in Figures.__dataclass_fields__
+              if name not in ("problems", "gateway_threads_cpu_ms")}
+    names = {name for r in runs for name in r.gateway_threads_cpu_ms}
+    threads = {name: statistics.median(r.gateway_threads_cpu_ms.get(name, 0.0) for r in runs)
+               for name in names}
+    return Figures(**median, gateway_threads_cpu_ms=threads,
+                   problems=[p for r in runs for p in r.problems])
 
 
 def measure(opts: argparse.Namespace, instances: int) -> Figures:
@@ -897,6 +969,7 @@ def main() -> int:
     sink.add_argument("--port", type=int, default=0)
     sink.add_argument("--auth-token", default="sink-auth-token")
     sink.add_argument("--sent-callback", action="store_true")
+    sink.add_argument("--no-receipts", action="store_true")
     sink.add_argument("--receipt-delay-ms", type=int, default=50)
     sink.add_argument("--callbacks-in-flight", type=int, default=64)
     parser.add_argument("--database", default="sqlite",
@@ -918,6 +991,10 @@ def main() -> int:
                         help="the sink posts `sent` before `delivered`")
     parser.add_argument("--receipt-delay-ms", type=int, default=50,
                         help="from the send answered to its status callback")
+    parser.add_argument("--no-receipts", action="store_true",
+                        help="the sink posts no status callback: each notification ends `sent`, "
+                             "and the figures are accept and hand-over alone (issue 15's CPU "
+                             "target), measured until the sink has every send")
     parser.add_argument("--callbacks-in-flight", type=int, default=64,
                         help="status callbacks the sink posts at once")
     parser.add_argument("--webhooks", action="store_true",
@@ -949,6 +1026,8 @@ def main() -> int:
     several = opts.instances > 1 or opts.compare_instances
     if several and opts.database == "sqlite":
         parser.error("several instances share one PostgreSQL database: --database postgres://…")
+    if opts.no_receipts and opts.webhooks:
+        parser.error("--webhooks measures until each delivered webhook: not with --no-receipts")
     if opts.wal_pages and opts.database != "sqlite":
         parser.error("--wal-pages reads SQLite's write-ahead log: --database sqlite")
     if opts.perf and not shutil.which("perf"):
