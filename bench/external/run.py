@@ -71,7 +71,7 @@ class Sink:
     Body, so a second send of one notification shows even under a new attempt id."""
     auth_token: str
     sent_callback: bool
-    receipts: bool  # false (--no-receipts): a message stays `sent`, as an SMS to a phone that is off
+    receipts: bool  # false with --no-receipts: each message stays `sent`
     receipt_delay: float
     callbacks_in_flight: int
     sends: Counter = field(default_factory=Counter)          # ref -> send requests
@@ -321,8 +321,8 @@ class CpuSample:
     def take(cls, gateway_pids: list[int], database: str | None,
              harness_pids: list[int]) -> CpuSample:
         return cls(time.monotonic(), {p: process_ticks(p) for p in gateway_pids},
-                   thread_ticks(gateway_pids), postgres_ticks(database), {p: process_ticks(p) for p in harness_pids},
-                   machine_busy_ticks())
+                   thread_ticks(gateway_pids), postgres_ticks(database),
+                   {p: process_ticks(p) for p in harness_pids}, machine_busy_ticks())
 
 
 def ticks_between(before: dict[int, int], after: dict[int, int]) -> int:
@@ -706,8 +706,7 @@ async def one_run(opts: argparse.Namespace, instances: int, run: int) -> Figures
                 "--callbacks-in-flight", str(opts.callbacks_in_flight)]
     sink_cmd += ["--sent-callback"] if opts.sent_callback else []
     sink_cmd += ["--no-receipts"] if opts.no_receipts else []
-    sink_proc = subprocess.Popen(sink_cmd,
-                                 stdout=subprocess.PIPE, text=True)
+    sink_proc = subprocess.Popen(sink_cmd, stdout=subprocess.PIPE, text=True)
     sink_port = int(sink_proc.stdout.readline().split()[-1])
     sink = f"http://127.0.0.1:{sink_port}"
     total = opts.warmup + opts.notifications
@@ -747,7 +746,7 @@ async def one_run(opts: argparse.Namespace, instances: int, run: int) -> Figures
             warm = await post_notifications(session, bases, booking, range(opts.warmup), opts, tag)
             done = "sends" if opts.no_receipts else "delivered_ok"
             if not await wait_delivered(session, sink, len(warm.accepted), opts.timeout, done):
-                print("  ! the warm-up was not delivered in time; measuring anyway")
+                print(f"  ! the warm-up's {done} did not all come in time; measuring anyway")
             # The measured phase starts with the webhook queue empty too.
             if opts.webhooks and not await wait_delivered(session, sink, len(warm.accepted),
                                                           opts.timeout, "delivered_hooks"):
@@ -787,8 +786,8 @@ async def one_run(opts: argparse.Namespace, instances: int, run: int) -> Figures
                     metrics = await response.text()
                 (directory / f"metrics-{n}.txt").write_text(metrics)
                 print(f"  gateway {n}: {where_time_went(metrics)}")
-            statuses = await final_statuses(session, bases[0], admin, final_status(opts),
-                                            set(warm.accepted.values()) | set(load.accepted.values()))
+            ids = set(warm.accepted.values()) | set(load.accepted.values())
+            statuses = await final_statuses(session, bases[0], admin, final_status(opts), ids)
     except BaseException:
         if log.exists():
             print(f"  the gateway's last words:\n{log.read_text()[-2000:]}", file=sys.stderr)
