@@ -259,11 +259,16 @@ def serve_sink(args: argparse.Namespace) -> None:
 
 # ---------------------------------------------------------------- /proc
 
+def stat_ticks(stat: str) -> int:
+    """utime + stime from a `/proc/…/stat` line, in clock ticks. The fields are counted from the
+    name's closing parenthesis, as the name may hold spaces."""
+    fields = stat.rpartition(")")[2].split()
+    return int(fields[11]) + int(fields[12])
+
+
 def process_ticks(pid: int) -> int:
     """utime + stime of one process (all its threads), in clock ticks."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rpartition(")")[2].split()
-    return int(fields[11]) + int(fields[12])
+    return stat_ticks(Path(f"/proc/{pid}/stat").read_text())
 
 
 def thread_ticks(pids: list[int]) -> dict[int, tuple[str, int]]:
@@ -276,9 +281,7 @@ def thread_ticks(pids: list[int]) -> dict[int, tuple[str, int]]:
                 text = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
             except (FileNotFoundError, ProcessLookupError):
                 continue
-            fields = text.rpartition(")")[2].split()
-            ticks[int(tid)] = (text[text.index("(") + 1:text.rindex(")")],
-                               int(fields[11]) + int(fields[12]))
+            ticks[int(tid)] = (text[text.index("(") + 1:text.rindex(")")], stat_ticks(text))
     return ticks
 
 
