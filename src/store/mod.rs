@@ -15,6 +15,7 @@ mod appointments;
 mod audit;
 mod booking_webhooks;
 mod callbacks;
+mod checkpoints;
 mod clinic_profile;
 mod clinics;
 mod contents;
@@ -150,6 +151,8 @@ pub struct Store {
     background: Option<Arc<Semaphore>>,
     /// SQLite's `max_page_count` for the writer, 0 for none: see [`Store::cap_sqlite_pages`].
     page_cap: Arc<AtomicU64>,
+    /// SQLite's checkpoints, off the writer's commits.
+    checkpointer: Option<checkpoints::Checkpointer>,
 }
 
 /// A writer connection taken before its transaction's work is known: see
@@ -174,12 +177,15 @@ impl Store {
                 let page_cap = Arc::<AtomicU64>::default();
                 let write = sqlite_pool(&url, 1, Some(Arc::clone(&page_cap))).await?;
                 let read = sqlite_pool(&url, 4, None).await?;
+                let checkpointer =
+                    checkpoints::Checkpointer::start(sqlite_pool(&url, 1, None).await?);
                 Self {
                     write,
                     read,
                     backend,
                     background: Some(Arc::new(Semaphore::new(1))),
                     page_cap,
+                    checkpointer: Some(checkpointer),
                 }
             }
             Backend::Postgres => {
@@ -194,6 +200,7 @@ impl Store {
                     backend,
                     background: None,
                     page_cap: Arc::default(),
+                    checkpointer: None,
                 }
             }
         };
@@ -226,6 +233,9 @@ impl Store {
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.close().await;
+        }
     }
 
     /// Proves the database takes writes and shows them to readers: bumps the canary through the
@@ -370,6 +380,13 @@ async fn sqlite_pool(
     } else {
         READER_CACHE_KIB
     };
+    // The writer checkpoints by itself only as a backstop (see `checkpoints`); the readers and
+    // the checkpointer's own connection commit nothing, so 0 (never by itself) changes nothing.
+    let checkpoint_pages = if is_writer {
+        checkpoints::WRITER_CHECKPOINT_PAGES
+    } else {
+        0
+    };
     let pool = AnyPoolOptions::new()
         .max_connections(connections)
         .min_connections(1)
@@ -381,7 +398,8 @@ async fn sqlite_pool(
                     format!(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                          PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
-                         PRAGMA cache_size = -{cache_kib}; PRAGMA temp_store = MEMORY;"
+                         PRAGMA cache_size = -{cache_kib}; PRAGMA temp_store = MEMORY; \
+                         PRAGMA wal_autocheckpoint = {checkpoint_pages};"
                     )
                     .as_str(),
                 )

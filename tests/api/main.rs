@@ -64,6 +64,7 @@ mod routing;
 mod sandbox;
 mod secure_link;
 mod secure_link_settings;
+mod sqlite_log;
 mod stats;
 mod storage_faults;
 mod templates;
