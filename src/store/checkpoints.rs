@@ -7,9 +7,14 @@
 //! it (a log of 16,000 pages between checkpoints raised the accept p99 from 52 to 70 ms,
 //! docs/development.md's eleventh pass). Here a connection of its own checkpoints every
 //! [`CHECKPOINT_EVERY`], beside the writer: in WAL mode a checkpoint and a writer run side by
-//! side, and a `PASSIVE` one never waits for a lock. The writer still checkpoints by itself once
-//! the log passes [`WRITER_CHECKPOINT_PAGES`], should this one fall behind or fail, so the log
-//! stays bounded either way.
+//! side, and a `PASSIVE` one never waits for a lock.
+//!
+//! SQLite starts the log again from its beginning only when a write begins with every page of it
+//! copied, which a writer that is never idle does not see after another connection's checkpoint.
+//! So the writer still checkpoints by itself once the log passes [`WRITER_CHECKPOINT_PAGES`]:
+//! by then this connection has copied all but the last tenth of a second's pages, the writer's
+//! checkpoint copies those, and the log starts again. That also bounds the log should this
+//! connection fall behind or fail.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,13 +22,13 @@ use std::time::Duration;
 use sqlx::AnyPool;
 use tokio::sync::watch;
 
-/// How often the checkpointer copies the log into the database file. At 4,000 notifications a
-/// second the writer appends about 3,500 pages a second, so about 350 between checkpoints, a
-/// third of what SQLite's own default lets the log reach.
+/// How often the checkpointer copies the log into the database file. `run.py` put the accept p99
+/// lowest here: every 30 ms took more CPU for the same p99, every 500 ms raised it (a larger
+/// copy's writes and sync delay the writer's own).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
-/// The log's size, in pages, at which the writer checkpoints by itself: ten times SQLite's
-/// default, reached only when the checkpointer has not run for about three seconds under load.
+/// The log's size, in pages, at which the writer checkpoints by itself and the log starts again:
+/// ten times SQLite's default, 40 MB; `run.py`'s warm-up filled it in about three seconds.
 pub(super) const WRITER_CHECKPOINT_PAGES: u32 = 10_000;
 
 /// The checkpointing connection and its loop, which ends when the last clone of this is dropped
