@@ -31,7 +31,7 @@ from pathlib import Path
 import aiohttp
 
 import run
-from run import CLK_TCK, CpuSample, Database, Figures, Load, percentile, ticks_between
+from run import CpuSample, Database, Figures, Load
 
 BINARY = run.REPO / "target" / "release" / "medrelay-floor"
 AUTH_TOKEN = "sink-auth-token"  # the floor's constant, and the sink's default
@@ -110,30 +110,8 @@ def figures(opts: argparse.Namespace, tag: str, warm: Load, load: Load, seen: di
     unanswered = [r for r in accepted if r not in seen["delivered_ok"]] if opts.receipts else []
     if unanswered:
         problems.append(f"{len(unanswered)} receipts never answered 2xx, e.g. {unanswered[:3]}")
-    measured = [f"{tag}-{i}" for i in load.accepted]
-    last_send = max((seen["first_send"][r] for r in measured if r in seen["first_send"]),
-                    default=load.ended)
-    last_receipt = max((seen["delivered_ok"][r] for r in measured if r in seen["delivered_ok"]),
-                       default=load.ended)
-    latencies = sorted(load.latencies)
-    count = max(1, len(load.accepted))
-    wall = after.at - before.at
-    return Figures(
-        accepted_per_s=len(load.accepted) / (load.ended - load.started),
-        p50_ms=percentile(latencies, 0.5) * 1000, p99_ms=percentile(latencies, 0.99) * 1000,
-        max_ms=(latencies[-1] if latencies else 0) * 1000,
-        delivered_per_s=len(load.accepted) / max(1e-9, last_send - load.started),
-        receipts_per_s=(len(load.accepted) / max(1e-9, last_receipt - load.started)
-                        if opts.receipts else 0.0),
-        webhooks_per_s=0.0, wall_s=wall,
-        gateway_cpu_ms=ticks_between(before.gateway, after.gateway) / CLK_TCK * 1000 / count,
-        gateway_threads_cpu_ms={
-            name: ticks / CLK_TCK * 1000 / count for name, ticks
-            in run.ticks_by_thread_name(before.gateway_threads, after.gateway_threads).items()},
-        database_cpu_ms=ticks_between(before.database, after.database) / CLK_TCK * 1000 / count,
-        busy_cores=(after.machine - before.machine) / CLK_TCK / wall,
-        harness_cores=ticks_between(before.harness, after.harness) / CLK_TCK / wall,
-        problems=problems)
+    return Figures.of(load, seen, tag, before, after, receipts=opts.receipts, webhooks_per_s=0.0,
+                      problems=problems)
 
 
 def main() -> int:

@@ -655,6 +655,38 @@ class Figures:
     def total_cpu_ms(self) -> float:
         return self.gateway_cpu_ms + self.database_cpu_ms
 
+    @classmethod
+    def of(cls, load: Load, seen: dict, tag: str, before: CpuSample, after: CpuSample, *,
+           receipts: bool, webhooks_per_s: float, problems: list[str]) -> Figures:
+        """The measured phase's figures: `load` as the harness saw it, `seen` as the sink did
+        (its full state), the CPU between the two samples."""
+        measured = [f"{tag}-{i}" for i in load.accepted]
+        last_send = max((seen["first_send"][r] for r in measured if r in seen["first_send"]),
+                        default=load.ended)
+        last_receipt = max((seen["delivered_ok"][r] for r in measured
+                            if r in seen["delivered_ok"]), default=load.ended)
+        latencies = sorted(load.latencies)
+        count = max(1, len(load.accepted))
+        wall = after.at - before.at
+        return cls(
+            accepted_per_s=len(load.accepted) / (load.ended - load.started),
+            p50_ms=percentile(latencies, 0.5) * 1000, p99_ms=percentile(latencies, 0.99) * 1000,
+            max_ms=(latencies[-1] if latencies else 0) * 1000,
+            delivered_per_s=len(load.accepted) / max(1e-9, last_send - load.started),
+            receipts_per_s=(len(load.accepted) / max(1e-9, last_receipt - load.started)
+                            if receipts else 0.0),
+            webhooks_per_s=webhooks_per_s,
+            wall_s=wall,
+            gateway_cpu_ms=ticks_between(before.gateway, after.gateway) / CLK_TCK * 1000 / count,
+            gateway_threads_cpu_ms={
+                name: ticks / CLK_TCK * 1000 / count for name, ticks
+                in ticks_by_thread_name(before.gateway_threads, after.gateway_threads).items()},
+            database_cpu_ms=(ticks_between(before.database, after.database) / CLK_TCK * 1000
+                             / count),
+            busy_cores=(after.machine - before.machine) / CLK_TCK / wall,
+            harness_cores=ticks_between(before.harness, after.harness) / CLK_TCK / wall,
+            problems=problems)
+
     def print(self, label: str) -> None:
         db = f", database {self.database_cpu_ms:.3f}" if self.database_cpu_ms else ""
         print(f"{label}: accepted/s {self.accepted_per_s:,.0f}  accept p50/p99/max ms "
@@ -816,32 +848,8 @@ async def one_run(opts: argparse.Namespace, instances: int, run: int) -> Figures
         last_hook = max((seen["delivered_hook_at"][n] for n in load.accepted.values()
                          if n in seen["delivered_hook_at"]), default=load.ended)
         webhooks_per_s = len(load.accepted) / max(1e-9, last_hook - load.started)
-    measured = [f"{tag}-{i}" for i in load.accepted]
-    last_send = max((seen["first_send"][r] for r in measured if r in seen["first_send"]),
-                    default=load.ended)
-    last_receipt = max((seen["delivered_ok"][r] for r in measured if r in seen["delivered_ok"]),
-                       default=load.ended)
-    latencies = sorted(load.latencies)
-    count = max(1, len(load.accepted))
-    wall = after.at - before.at
-    busy = (after.machine - before.machine) / CLK_TCK
-    return Figures(
-        accepted_per_s=len(load.accepted) / (load.ended - load.started),
-        p50_ms=percentile(latencies, 0.5) * 1000, p99_ms=percentile(latencies, 0.99) * 1000,
-        max_ms=(latencies[-1] if latencies else 0) * 1000,
-        delivered_per_s=len(load.accepted) / max(1e-9, last_send - load.started),
-        receipts_per_s=(0.0 if opts.no_receipts
-                        else len(load.accepted) / max(1e-9, last_receipt - load.started)),
-        webhooks_per_s=webhooks_per_s,
-        wall_s=wall,
-        gateway_cpu_ms=ticks_between(before.gateway, after.gateway) / CLK_TCK * 1000 / count,
-        gateway_threads_cpu_ms={
-            name: ticks / CLK_TCK * 1000 / count for name, ticks
-            in ticks_by_thread_name(before.gateway_threads, after.gateway_threads).items()},
-        database_cpu_ms=ticks_between(before.database, after.database) / CLK_TCK * 1000 / count,
-        busy_cores=busy / wall,
-        harness_cores=ticks_between(before.harness, after.harness) / CLK_TCK / wall,
-        problems=problems)
+    return Figures.of(load, seen, tag, before, after, receipts=not opts.no_receipts,
+                      webhooks_per_s=webhooks_per_s, problems=problems)
 
 
 def check(opts: argparse.Namespace, warm: Load, load: Load, seen: dict, statuses: dict[str, str],
