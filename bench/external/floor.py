@@ -1,8 +1,8 @@
 """The floor under issue 15's targets: `medrelay-floor` (bench/src/bin/medrelay-floor.rs), the
 least a gateway on medrelay's stack (axum, reqwest, sqlx, tokio, mimalloc) can do for a
-notification, measured exactly as `run.py --no-receipts` measures medrelay: the same load (64
-requests in flight, one notification each), the same Twilio look-alike, the same CPU clocks
-from /proc, on the same machine.
+notification, measured as `run.py` measures medrelay (as with `--no-receipts`, unless
+`--receipts`): the same load (64 requests in flight, one notification each), the same Twilio
+look-alike, the same CPU clocks from /proc, on the same machine.
 
     target/bench-venv/bin/python bench/external/floor.py --database none
     target/bench-venv/bin/python bench/external/floor.py --database sqlite --runs 3

@@ -53,6 +53,7 @@ const CALLBACK_PATH: &str = "/webhooks/twilio/sms";
 
 #[derive(Debug, Parser)]
 struct Args {
+    /// The port to listen on, on 127.0.0.1.
     #[arg(long)]
     port: u16,
     /// The Twilio look-alike's base URL.
