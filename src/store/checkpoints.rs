@@ -74,6 +74,8 @@ async fn checkpoint_until_stopped(pool: AnyPool, mut stopped: watch::Receiver<()
             .execute(&pool)
             .await
         {
+            // The store closed while this one ran: a clean stop, not a failing checkpoint.
+            Err(_) if pool.is_closed() => break,
             Err(error) if !failing => {
                 failing = true;
                 tracing::warn!(%error, "SQLite checkpoint failed; the writer checkpoints once its log is large");
