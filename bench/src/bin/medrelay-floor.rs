@@ -265,11 +265,8 @@ where
         }),
         delivered: group_commit(pool, |batch: &[String]| {
             let update = format!(
-                "UPDATE floor_notifications SET status = 'delivered' WHERE id IN ({})",
-                (1..=batch.len())
-                    .map(|n| format!("${n}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "UPDATE floor_notifications SET status = 'delivered' WHERE id IN (VALUES {})",
+                values(batch.len(), 1)
             );
             (update, batch.to_vec())
         }),
