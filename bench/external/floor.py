@@ -53,7 +53,7 @@ async def ready(session: aiohttp.ClientSession, base: str, process: subprocess.P
 async def one_run(opts: argparse.Namespace, tag: str) -> Figures:
     directory = Path(tempfile.mkdtemp(prefix="medrelay-floor-"))
     database = None if opts.database == "none" else Database.create(opts.database, directory)
-    sink_cmd = [sys.executable, run.__file__, "sink", "--auth-token", AUTH_TOKEN]
+    sink_cmd = run.sink_program(opts) + ["sink", "--auth-token", AUTH_TOKEN]
     sink_cmd += [] if opts.receipts else ["--no-receipts"]
     sink_proc = subprocess.Popen(sink_cmd, stdout=subprocess.PIPE, text=True)
     sink = f"http://127.0.0.1:{int(sink_proc.stdout.readline().split()[-1])}"
@@ -124,16 +124,16 @@ def main() -> int:
     parser.add_argument("--receipts", action="store_true",
                         help="a signed status callback for every send, as run.py posts them")
     parser.add_argument("--runs", type=int, default=1)
+    run.add_harness_option(parser)
     opts = parser.parse_args()
     # What run.post_notifications writes into each request; the floor reads only the patient
     # and the body.
     opts.patients, opts.priority = 1_000, "urgent"
-    if not BINARY.exists():
-        subprocess.run(["cargo", "build", "--release", "-p", "medrelay", "-p", "medrelay-bench"],
-                       cwd=run.REPO, check=True)
+    run.ensure_binaries(BINARY, *([run.HARNESS] if opts.harness == "rust" else []))
     print(f"medrelay-floor: {opts.database}{', receipts' if opts.receipts else ''}, "
           f"{opts.notifications:,} notifications after "
-          f"{opts.warmup:,} warm-up, {opts.concurrency} in flight, {os.cpu_count()} cores, "
+          f"{opts.warmup:,} warm-up, {opts.concurrency} in flight, {opts.harness} harness, "
+          f"{os.cpu_count()} cores, "
           f"{datetime.now():%Y-%m-%d %H:%M}", flush=True)
     runs = []
     for n in range(opts.runs):

@@ -9,10 +9,11 @@ through medrelay.toml, measured from outside.
     python3 bench/external/run.py --database sqlite --perf 8     # the gateway's threads, by perf
     python3 bench/external/run.py sink --port 0        # the Twilio look-alike alone
 
-The provider is a sink (its own process, so it never competes with the load generator for the
-GIL) that answers as Twilio's Messages API and posts a signed status callback for every message.
-With --webhooks the same process is the booking system too: it receives and verifies the
-gateway's signed webhooks.
+The provider is a sink (its own process) that answers as Twilio's Messages API and posts a
+signed status callback for every message. With --webhooks the same process is the booking system
+too: it receives and verifies the gateway's signed webhooks. The load and the sink are
+`medrelay-harness` (Rust, bench/src/bin/medrelay-harness) by default, or this script's own
+aiohttp ones with --harness python; this script keeps the set-up, the clocks and the checks.
 See README.md beside this file for what each figure means.
 """
 from __future__ import annotations
@@ -54,6 +55,7 @@ except ImportError:
 
 REPO = Path(__file__).resolve().parents[2]
 BINARY = REPO / "target" / "release" / "medrelay"
+HARNESS = REPO / "target" / "release" / "medrelay-harness"
 CLINIC = "bench"
 ACCOUNT_SID = "AC" + "e5" * 16
 SMS_FROM = "+97235551234"
@@ -463,12 +465,63 @@ class Load:
     first_rejection: str = ""
     started: float = 0.0
     ended: float = 0.0
+    progress: int = 0       # 202s so far, as medrelay-harness reports them while it posts
+    own_ticks: int = 0      # CPU of the load's own process (medrelay-harness), in clock ticks
 
 
 async def post_notifications(session: aiohttp.ClientSession, bases: list[str], key: str,
                              indexes: range, opts: argparse.Namespace, tag: str,
                              load: Load | None = None) -> Load:
+    """`POST /v1/notifications` for each index, `opts.concurrency` in flight, from the harness
+    `opts.harness` names."""
     load = load or Load()
+    if opts.harness == "rust":
+        await post_from_rust(bases, key, indexes, opts, tag, load)
+    else:
+        await post_from_python(session, bases, key, indexes, opts, tag, load)
+    return load
+
+
+async def post_from_rust(bases: list[str], key: str, indexes: range, opts: argparse.Namespace,
+                         tag: str, load: Load) -> None:
+    """`medrelay-harness load` in a process of its own. It posts on `go`, reports its 202s as it
+    goes, ends with one JSON line of what `Load` holds, and stays until its input closes, so its
+    CPU time is read before it exits."""
+    command = [str(HARNESS), "load", "--from", str(indexes.start), "--to", str(indexes.stop),
+               "--patients", str(opts.patients), "--tag", tag, "--priority", opts.priority,
+               "--concurrency", str(opts.concurrency)]
+    for base in bases:
+        command += ["--base", base]
+    process = await asyncio.create_subprocess_exec(
+        *command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, limit=1 << 26,
+        env={**os.environ, "MEDRELAY_KEY": key})  # the key stays out of the process list
+    outcome = None
+    try:
+        ready = process_ticks(process.pid)
+        process.stdin.write(b"go\n")
+        await process.stdin.drain()
+        async for line in process.stdout:
+            if line.startswith(b"accepted "):
+                load.progress = int(line.split()[1])
+                continue
+            load.own_ticks += process_ticks(process.pid) - ready
+            outcome = json.loads(line)
+            break
+    finally:
+        process.stdin.close()
+        await process.wait()
+    if outcome is None:
+        raise RuntimeError(f"medrelay-harness load ended ({process.returncode}) without its figures")
+    load.accepted.update({int(i): n for i, n in outcome["accepted"].items()})
+    load.latencies += outcome["latencies"]
+    load.rejected.update(outcome["rejected"])
+    load.first_rejection = load.first_rejection or outcome["first_rejection"]
+    load.started, load.ended = outcome["started"], outcome["ended"]
+
+
+async def post_from_python(session: aiohttp.ClientSession, bases: list[str], key: str,
+                           indexes: range, opts: argparse.Namespace, tag: str,
+                           load: Load) -> None:
     pending = iter(indexes)
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
 
@@ -496,7 +549,6 @@ async def post_notifications(session: aiohttp.ClientSession, bases: list[str], k
     load.started = time.monotonic()
     await asyncio.gather(*(client(w) for w in range(opts.concurrency)))
     load.ended = time.monotonic()
-    return load
 
 
 async def put_patients(session: aiohttp.ClientSession, base: str, key: str, count: int) -> None:
@@ -563,9 +615,12 @@ async def progress(session: aiohttp.ClientSession, sink: str, load: Load) -> Non
 async def accepted_share(load: Load, share: float, notifications: int) -> bool:
     """Waits until `share` of the measured notifications were accepted; false if the load ended
     short of it (refusals)."""
-    while len(load.accepted) < share * notifications and not load.ended:
+    def accepted() -> int:
+        return max(len(load.accepted), load.progress)
+
+    while accepted() < share * notifications and not load.ended:
         await asyncio.sleep(0.05)
-    return len(load.accepted) >= share * notifications
+    return accepted() >= share * notifications
 
 
 async def copy_log_while_loaded(directory: Path, load: Load, notifications: int) -> list[Path]:
@@ -684,7 +739,8 @@ class Figures:
             database_cpu_ms=(ticks_between(before.database, after.database) / CLK_TCK * 1000
                              / count),
             busy_cores=(after.machine - before.machine) / CLK_TCK / wall,
-            harness_cores=ticks_between(before.harness, after.harness) / CLK_TCK / wall,
+            harness_cores=((ticks_between(before.harness, after.harness) + load.own_ticks)
+                           / CLK_TCK / wall),
             problems=problems)
 
     def print(self, label: str) -> None:
@@ -736,7 +792,7 @@ async def one_run(opts: argparse.Namespace, instances: int, run: int) -> Figures
     database = Database.create(opts.database, directory)
     auth_token = secrets.token_hex(16)
     env = {**os.environ, "MEDRELAY_PROVIDERS__TWILIO__AUTH_TOKEN": auth_token}
-    sink_cmd = [sys.executable, __file__, "sink", "--auth-token", auth_token,
+    sink_cmd = sink_program(opts) + ["sink", "--auth-token", auth_token,
                 "--receipt-delay-ms", str(opts.receipt_delay_ms),
                 "--callbacks-in-flight", str(opts.callbacks_in_flight)]
     sink_cmd += ["--sent-callback"] if opts.sent_callback else []
@@ -966,10 +1022,26 @@ def compare_binaries(opts: argparse.Namespace) -> list[str]:
     return a.problems + b.problems
 
 
-def ensure_binary() -> None:
-    if not BINARY.exists():
-        print(f"building {BINARY} (cargo may wait for a lock while others build)", flush=True)
-        subprocess.run(["cargo", "build", "--release", "--bin", "medrelay"], cwd=REPO, check=True)
+def sink_program(opts: argparse.Namespace) -> list[str]:
+    """The look-alike's program, before its `sink` arguments (the same for both harnesses)."""
+    return [str(HARNESS)] if opts.harness == "rust" else [sys.executable, __file__]
+
+
+def ensure_binaries(*binaries: Path) -> None:
+    """Builds the release binaries when one is missing, as one build of both packages (a build of
+    fewer packages would build sqlx again with other features)."""
+    if not all(b.exists() for b in binaries):
+        print("building the release binaries (cargo may wait for a lock while others build)",
+              flush=True)
+        subprocess.run(["cargo", "build", "--release", "-p", "medrelay", "-p", "medrelay-bench"],
+                       cwd=REPO, check=True)
+
+
+def add_harness_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--harness", choices=["rust", "python"], default="rust",
+                        help="the load and the look-alike: medrelay-harness (Rust), or this "
+                             "script's aiohttp ones, which take far more of the machine "
+                             "(the figures of issue 15's first passes)")
 
 
 def main() -> int:
@@ -984,6 +1056,7 @@ def main() -> int:
     sink.add_argument("--callbacks-in-flight", type=int, default=64)
     parser.add_argument("--database", default="sqlite",
                         help="sqlite, or a PostgreSQL server URL (a fresh database is made on it)")
+    add_harness_option(parser)
     parser.add_argument("--notifications", "-n", type=int, default=20_000)
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--analyze", action="store_true",
@@ -1044,10 +1117,11 @@ def main() -> int:
         parser.error("--perf needs perf: apt-get install linux-perf")
     if opts.compare_binaries and (several or opts.runs > 1):
         parser.error("--compare-binaries runs one instance, --pairs times each")
-    if not opts.compare_binaries:
-        ensure_binary()
+    ensure_binaries(*([] if opts.compare_binaries else [BINARY]),
+                    *([HARNESS] if opts.harness == "rust" else []))
     print(f"medrelay external bench: {opts.database}, {opts.notifications:,} notifications after "
           f"{opts.warmup:,} warm-up, {opts.concurrency} in flight, {opts.patients:,} patients, "
+          f"{opts.harness} harness, "
           f"{os.cpu_count()} cores, {datetime.now():%Y-%m-%d %H:%M}", flush=True)
     if opts.compare_binaries:
         failed = compare_binaries(opts)
