@@ -47,6 +47,8 @@ mod retention;
 mod rows;
 mod sandbox;
 mod secure_links;
+#[cfg(test)]
+mod sources;
 mod staff;
 mod stats;
 mod templates;

@@ -174,33 +174,15 @@ fn feed_page(rows: Vec<ViewRow>, limit: u32, horizon: i64) -> Result<FeedPage, S
 
 #[cfg(test)]
 mod tests {
-    use std::path::{Path, PathBuf};
-
-    /// The store's source files, in every folder.
-    fn store_sources(dir: &Path, files: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).expect("store folder").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                store_sources(&path, files);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                files.push(path);
-            }
-        }
-    }
+    use crate::store::sources::store_sources;
 
     /// A writer that forgets the position hides its change from the feed for good, so this
     /// reads every statement of the store that updates notifications' states (where
     /// `updated_at` is).
     #[test]
     fn every_update_of_a_notification_s_updated_at_moves_it_in_the_feed() {
-        let mut files = Vec::new();
-        store_sources(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store"),
-            &mut files,
-        );
         let (mut forgotten, mut read) = (Vec::new(), 0);
-        for file in files {
-            let text = std::fs::read_to_string(&file).expect("source");
+        for (file, text) in store_sources() {
             for (at, _) in text.match_indices("UPDATE notification_states") {
                 let statement = text[at..].split('"').next().unwrap_or_default();
                 if statement.contains("updated_at =") {

@@ -30,7 +30,10 @@ pub(crate) struct OutboxEvent<'a> {
 /// Fans the events out to the clinic's endpoints subscribed to their type, copying the ids,
 /// references and metadata of the records they are about (which never change). A message heads
 /// its line when it is the batch's first of the line and none of the line is pending: one index
-/// probe of `webhook_messages_order` each.
+/// probe of `webhook_messages_order` each. The notification is read from
+/// `notification_requests`, which holds all of it used here: SQLite cannot fold a view that is a
+/// join into the right side of a `LEFT JOIN`, so `notifications` there was built whole for every
+/// statement, a scan of every notification each time.
 const WRITE_OUTBOX: &str = "WITH v ({columns}) AS ({rows}) \
     INSERT INTO webhook_messages (clinic_id, endpoint_id, event_id, event_type, order_key, \
         occurred_at, data, patient_external_id, appointment_id, notification_reference, \
@@ -44,7 +47,7 @@ const WRITE_OUTBOX: &str = "WITH v ({columns}) AS ({rows}) \
                 AND o.order_key = v.order_key AND o.state = 'pending' LIMIT 1) IS NULL \
         THEN 1 ELSE 0 END \
     FROM v \
-    LEFT JOIN notifications n ON n.id = v.notification_id \
+    LEFT JOIN notification_requests n ON n.id = v.notification_id \
     JOIN webhook_endpoints e ON e.clinic_id = COALESCE(v.clinic_id, n.clinic_id) \
         AND e.event_types LIKE '%,' || v.event_type || ',%' \
     LEFT JOIN patients p ON p.id = COALESCE(v.patient_id, n.patient_id) \

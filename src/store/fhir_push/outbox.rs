@@ -21,12 +21,14 @@ const INTO_WAITING_ROW: &str = " ON CONFLICT (clinic_id, subject_kind, subject_i
     WHERE lease_token IS NULL DO UPDATE SET changed_at = excluded.changed_at";
 
 /// `WHERE true`: SQLite reads an `ON` after a join as the join's, unless a `WHERE` comes first.
-/// In subject order, so concurrent writers take the rows' locks in one order.
+/// In subject order, so concurrent writers take the rows' locks in one order. The notification's
+/// clinic is read from `notification_requests`, not the `notifications` view, which SQLite would
+/// build whole for the `LEFT JOIN` (booking_webhooks/outbox.rs says why).
 const ENQUEUE: &str = "WITH v ({columns}) AS ({rows}) \
     INSERT INTO fhir_outbox (clinic_id, subject_kind, subject_id, tries, next_attempt_at, \
         created_at, changed_at) \
     SELECT s.clinic_id, v.subject_kind, v.subject_id, 0, v.at, v.at, v.at FROM v \
-    LEFT JOIN notifications n ON v.subject_kind = 'notification' AND n.id = v.subject_id \
+    LEFT JOIN notification_requests n ON v.subject_kind = 'notification' AND n.id = v.subject_id \
     LEFT JOIN inbound_messages i ON v.subject_kind = 'inbound_message' AND i.id = v.subject_id \
     JOIN fhir_servers s ON s.clinic_id = COALESCE(n.clinic_id, i.clinic_id) AND s.enabled = 1 \
     WHERE true ORDER BY v.subject_kind, v.subject_id";
