@@ -145,11 +145,7 @@ impl Store {
         if addresses.is_empty() {
             return Ok(known);
         }
-        let sql = format!(
-            "SELECT clinic_id, address, channel, fact, learned_at FROM recipient_facts \
-             WHERE expires_at > $1 AND address IN ({})",
-            in_list(2, addresses.len())
-        );
+        let sql = facts_of_addresses(addresses.len());
         let mut query =
             sqlx::query_as::<_, (String, String, String, String, i64)>(&sql).bind(millis(now));
         for address in padded(addresses) {
@@ -194,15 +190,63 @@ impl Store {
         if addresses.is_empty() {
             return Ok(HashSet::new());
         }
-        let sql = format!(
-            "SELECT phone_number_id, address FROM whatsapp_conversations \
-             WHERE last_inbound_at > $1 AND address IN ({})",
-            in_list(2, addresses.len())
-        );
+        let sql = windows_of_addresses(addresses.len());
         let mut query = sqlx::query_as::<_, (String, String)>(&sql).bind(millis(since));
         for address in padded(addresses) {
             query = query.bind(address);
         }
         Ok(query.fetch_all(&self.read).await?.into_iter().collect())
+    }
+}
+
+/// The facts about `count` addresses (`$2`…) still trusted at `$1`, through
+/// `recipient_facts_address`.
+fn facts_of_addresses(count: usize) -> String {
+    format!(
+        "SELECT clinic_id, address, channel, fact, learned_at FROM recipient_facts \
+         WHERE expires_at > $1 AND address IN ({})",
+        in_list(2, count)
+    )
+}
+
+/// The WhatsApp conversations of `count` addresses (`$2`…) with a message after `$1`, through
+/// `whatsapp_conversations_address`.
+fn windows_of_addresses(count: usize) -> String {
+    format!(
+        "SELECT phone_number_id, address FROM whatsapp_conversations \
+         WHERE last_inbound_at > $1 AND address IN ({})",
+        in_list(2, count)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A round's look-ups read its own addresses, not the tables: they grow with every patient a
+    /// clinic has learned of or heard from, and a round reads them for each batch it sends.
+    #[tokio::test]
+    async fn a_round_finds_its_addresses_facts_and_windows_by_index_not_by_reading_them_all() {
+        let (_dir, store) = Store::in_temporary_file().await;
+        for (sql, table) in [
+            (facts_of_addresses(2), "recipient_facts"),
+            (windows_of_addresses(2), "whatsapp_conversations"),
+        ] {
+            let plan: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+                    .bind(0_i64)
+                    .bind("+972541234567")
+                    .bind("+972541234568")
+                    .fetch_all(&store.read)
+                    .await
+                    .expect("a plan");
+            let steps: Vec<&str> = plan.iter().map(|(_, _, _, step)| step.as_str()).collect();
+            assert!(
+                steps
+                    .iter()
+                    .any(|s| s.starts_with(&format!("SEARCH {table} USING INDEX"))),
+                "{steps:?}"
+            );
+        }
     }
 }
