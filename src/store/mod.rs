@@ -578,18 +578,6 @@ impl Store {
         let store = Self::connect(&url).await.expect("the store opens");
         (dir, store)
     }
-
-    /// The steps of SQLite's plan for `sql`, its `$n` bound to `values` in order: for tests
-    /// that a statement finds its rows by index however many the table holds.
-    pub(crate) async fn plan_steps(&self, sql: &str, values: &[&str]) -> Vec<String> {
-        let explain = format!("EXPLAIN QUERY PLAN {sql}");
-        let mut query = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
-        for value in values {
-            query = query.bind(*value);
-        }
-        let plan = query.fetch_all(&self.read).await.expect("a plan");
-        plan.into_iter().map(|(_, _, _, step)| step).collect()
-    }
 }
 
 #[cfg(test)]
